@@ -1,0 +1,191 @@
+/*
+ * block.h -- one tree file: header slots, page I/O with checksums,
+ * free space (through extent.h) and checkpoints.
+ *
+ * File layout (docs/FORMAT.md is the byte-level truth):
+ *   [0, P)      checkpoint slot 0 (a 512-byte record, rest of block zero)
+ *   [P, 2P)     checkpoint slot 1
+ *   [2P, ...)   pages: tree pages, overflow pages, extent-list pages
+ * P is the page size, fixed at creation (512..65536, a power of two).
+ *
+ * Every page starts with the common page header (WRI_PH_*): a CRC32 (zlib)
+ * over bytes [4, size) of the page, then type, level, item count, size and
+ * the generation it was written for. A page is one block, except overflow
+ * pages, which are one contiguous run of blocks. A page address (wr_addr)
+ * carries offset, size and the page's CRC, so a reader can tell a stale or
+ * misdirected page from the one that was meant.
+ *
+ * Checkpoint (commit) order, DESIGN decision 5; the invariants are numbered
+ * at the top of block.c. Calls io and extent.
+ */
+#ifndef WR_BLOCK_H
+#define WR_BLOCK_H
+
+#include "extent.h"
+#include "io.h"
+#include "wr.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define WRI_PAGE_MIN 512u
+#define WRI_PAGE_MAX 65536u
+#define WRI_PAGE_DEFAULT 4096u
+
+/* --- checkpoint slot (512 bytes at offset 0 and at offset P) --- */
+#define WRI_SLOT_LEN 512u
+#define WRI_SLOT_MAGIC "WRTREE\r\n" /* 8 bytes */
+#define WRI_SLOT_CRC 0       /* 00-03 u32 crc32 over [4, 512) */
+#define WRI_SLOT_MAGIC_OFF 4 /* 04-11 magic */
+#define WRI_SLOT_VERSION 12  /* 12-15 u32 format version */
+#define WRI_SLOT_PAGESIZE 16 /* 16-19 u32 page size */
+#define WRI_SLOT_ROLE 20     /* 20-23 u32 role (wri_role) */
+#define WRI_SLOT_GEN 24      /* 24-31 u64 generation */
+#define WRI_SLOT_ROOT 32     /* 32-47 addr of the root page (0 = empty) */
+#define WRI_SLOT_EXTLIST 48  /* 48-63 addr of the first extent-list page */
+#define WRI_SLOT_LSIZE 64    /* 64-71 u64 logical file size */
+#define WRI_SLOT_NRECS 72    /* 72-79 u64 records in the tree */
+#define WRI_SLOT_HEIGHT 80   /* 80-83 u32 tree height (0 = empty) */
+#define WRI_SLOT_COLL_LEN 84 /* 84-85 u16 collection name length */
+#define WRI_SLOT_FIELD_LEN 86 /* 86-87 u16 field path length (index) */
+#define WRI_SLOT_NAMES 88    /* 88-...: collection name, then field path */
+#define WRI_NAME_MAX 200     /* each name at most 200 bytes */
+
+typedef enum wri_role {
+    WRI_ROLE_MAIN = 1,  /* main table of a collection: _id -> document */
+    WRI_ROLE_INDEX = 2, /* index on a field: (value, _id) -> nothing */
+} wri_role;
+
+/* --- page address (16 bytes on disk) --- */
+typedef struct wr_addr {
+    uint64_t off;  /* 00-07 byte offset; 0 = no page */
+    uint32_t size; /* 08-11 bytes */
+    uint32_t crc;  /* 12-15 the page's CRC32 */
+} wr_addr;
+#define WRI_ADDR_LEN 16
+void wri_addr_encode(uint8_t *p, const wr_addr *a);
+void wri_addr_decode(const uint8_t *p, wr_addr *a);
+
+/* --- common page header (32 bytes at the start of every page) --- */
+#define WRI_PH_CRC 0    /* 00-03 u32 crc32 over [4, size) */
+#define WRI_PH_TYPE 4   /* 04    u8  wri_page_type */
+#define WRI_PH_FLAGS 5  /* 05    u8  type-specific flags */
+#define WRI_PH_LEVEL 6  /* 06-07 u16 level: 0 = leaf */
+#define WRI_PH_COUNT 8  /* 08-11 u32 item count */
+#define WRI_PH_SIZE 12  /* 12-15 u32 page size in bytes (blocks * P) */
+#define WRI_PH_GEN 16   /* 16-23 u64 generation being built when written */
+#define WRI_PH_AUX 24   /* 24-31 u64 type-specific */
+#define WRI_PH_LEN 32
+
+typedef enum wri_page_type {
+    WRI_PT_LEAF = 1,
+    WRI_PT_INTERNAL = 2,
+    WRI_PT_OVERFLOW = 3,
+    WRI_PT_EXTLIST = 4,
+} wri_page_type;
+
+/* --- extent-list page: header, next addr, entries --- */
+#define WRI_EL_NEXT 32     /* 32-47 addr of the next extent-list page */
+#define WRI_EL_ENTRIES 48  /* 48-...: entries of WRI_EL_ENTRY_LEN bytes */
+#define WRI_EL_ENTRY_LEN 32 /* off u64, len u64, gen u64, kind u32, 0 u32 */
+
+/* A decoded checkpoint slot. */
+typedef struct wri_slot {
+    uint32_t version;
+    uint32_t page_size;
+    uint32_t role;
+    uint64_t gen;
+    wr_addr root;
+    wr_addr extlist;
+    uint64_t logical_size;
+    uint64_t nrecords;
+    uint32_t height;
+    char coll[WRI_NAME_MAX + 1];
+    char field[WRI_NAME_MAX + 1];
+} wri_slot;
+
+/* What open found in each slot. */
+typedef struct wri_slot_state {
+    bool valid;
+    char why[256]; /* when !valid: why it was rejected */
+    wri_slot slot;
+} wri_slot_state;
+
+/* Encode a slot into 512 bytes (CRC included) / decode and check one. */
+void wri_slot_encode(const wri_slot *s, uint8_t *buf);
+/* Returns WR_OK, or an error with the reason in why (buffer of whylen). */
+int wri_slot_decode(const uint8_t *buf, size_t len, wri_slot *s, char *why,
+                    size_t whylen);
+
+typedef struct wri_block_cfg {
+    uint32_t page_size; /* 0 = default */
+    uint32_t role;
+    const char *coll;
+    const char *field; /* index only */
+} wri_block_cfg;
+
+enum {
+    WRI_BLOCK_RDONLY = 1,   /* never writes; opens with O_RDONLY */
+    WRI_BLOCK_PREVIOUS = 2, /* open the older valid slot (implies RDONLY) */
+    WRI_BLOCK_NOEXT = 4,    /* do not load the extent lists (quick reads) */
+};
+
+typedef struct wri_block {
+    wri_file *f;
+    char *path;
+    uint32_t page_size;
+    bool readonly;
+    wri_slot_state slots[2]; /* as found on open */
+    int chosen;              /* index of the slot opened */
+    wri_slot cur;            /* the checkpoint opened / last committed */
+    wri_extmgr *em;          /* NULL when opened with NOEXT */
+    uint64_t building;       /* generation being built (cur.gen + 1) */
+    uint64_t file_size;      /* physical size at open */
+    uint64_t extlist_pages;  /* pages of the persisted lists read on open */
+} wri_block;
+
+/* Create a new, empty tree file (fails with WR_EEXIST if present): slot 0
+ * holds generation 1 with an empty tree, slot 1 is left zero. */
+int wri_block_create(const char *path, const wri_block_cfg *cfg,
+                     wri_block **out, wr_errbuf *eb);
+/* Open: takes the valid slot with the highest generation (or, with
+ * WRI_BLOCK_PREVIOUS, the other valid one); slots[] records why a slot
+ * was rejected. Refuses zero-length, truncated, foreign, newer-version and
+ * both-slots-broken files with a message. */
+int wri_block_open(const char *path, int flags, wri_block **out,
+                   wr_errbuf *eb);
+/* Open at the slot with exactly generation gen (the catalog names it). */
+int wri_block_open_gen(const char *path, int flags, uint64_t gen,
+                       wri_block **out, wr_errbuf *eb);
+void wri_block_close(wri_block *b);
+
+/* Allocate size bytes (a multiple of P), set the page CRC and write it;
+ * fills *addr_out. buf's header fields other than CRC are the caller's. */
+int wri_block_write_page(wri_block *b, uint8_t *buf, uint32_t size,
+                         wr_addr *addr_out, wr_errbuf *eb);
+/* Read the page at addr into buf (addr.size bytes): checks that it lies
+ * inside the file, that its CRC matches its bytes and addr.crc, and that
+ * the header's size field equals addr.size. WR_ECORRUPT otherwise. */
+int wri_block_read_page(wri_block *b, const wr_addr *addr, uint8_t *buf,
+                        wr_errbuf *eb);
+/* The page at addr is no longer part of the tree being built. */
+int wri_block_free_page(wri_block *b, const wr_addr *addr, wr_errbuf *eb);
+
+/* Commit a checkpoint: write the extent lists, fsync, write the older slot
+ * with generation + 1, fsync, trim the free tail. On success b->cur is the
+ * new checkpoint. */
+int wri_block_checkpoint(wri_block *b, const wr_addr *root, uint64_t nrecords,
+                         uint32_t height, wr_errbuf *eb);
+
+/* CRC32 of a page (over [4, size)). */
+uint32_t wri_page_crc(const uint8_t *buf, size_t size);
+
+/* Read the extent-list chain of a slot, calling fn for every entry; page
+ * problems come back as WR_ECORRUPT. Used by open, verify and dump.
+ * page_fn (may be NULL) is called with each list page's address. */
+typedef int (*wri_extlist_page_fn)(const wr_addr *a, void *arg);
+int wri_block_read_extlists(wri_block *b, const wri_slot *s,
+                            wri_ext_visit_fn fn, wri_extlist_page_fn page_fn,
+                            void *arg, wr_errbuf *eb);
+
+#endif /* WR_BLOCK_H */

@@ -1,0 +1,100 @@
+/*
+ * io.h -- every pread, pwrite, fsync, ftruncate, rename, unlink and
+ * directory fsync of the library, and the fault-injection hook.
+ *
+ * Owns: file descriptors, errno translation (raw errno never escapes this
+ * module; it is kept in the message), the directory lock, and the fault
+ * plan tests use to crash the process at the Nth mutating call.
+ *
+ * Mutating calls (pwrite, fsync, ftruncate, rename, unlink, dir fsync,
+ * create) are numbered 1, 2, 3... in the order the process makes them.
+ * A fault plan can:
+ *   - crash at op N: the process calls _exit(WRI_IO_CRASH_EXIT) instead of
+ *     doing op N (if op N is a write and tear > 0, the first `tear` bytes are
+ *     written first, then the process exits: a torn write);
+ *   - fail op N (or every op from N on, "sticky") with EIO or ENOSPC.
+ * Plans come from wri_io_fault_set() or, for the tools, from the environment
+ * variable WR_IO_FAULT, read once:
+ *   WR_IO_FAULT="crash=N"            crash at op N
+ *   WR_IO_FAULT="crash=N,tear=K"     write K bytes of op N, then crash
+ *   WR_IO_FAULT="fail=N,err=ENOSPC"  op N fails with ENOSPC (or err=EIO)
+ *   WR_IO_FAULT="fail=N,err=EIO,sticky"  op N and every later op fail
+ * WR_IO_STATS=PATH makes the process write its mutating-op count to PATH
+ * at exit, so a test can learn how many points to sweep.
+ * Production cost: one predictable branch per mutating system call.
+ *
+ * Calls nothing else in the library but err.
+ */
+#ifndef WR_IO_H
+#define WR_IO_H
+
+#include "wr.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define WRI_IO_CRASH_EXIT 86 /* exit status of an injected crash */
+
+typedef struct wri_file {
+    int fd;
+    bool readonly;
+    char *path;
+} wri_file;
+
+enum {
+    WRI_IO_RDONLY = 0,
+    WRI_IO_RDWR = 1,
+    WRI_IO_CREATE = 2, /* with RDWR: create if missing */
+    WRI_IO_EXCL = 4,   /* with CREATE: fail with WR_EEXIST if present */
+    WRI_IO_TRUNC = 8,  /* truncate to zero on open */
+};
+
+typedef enum wri_fault_kind {
+    WRI_FAULT_NONE = 0,
+    WRI_FAULT_CRASH,
+    WRI_FAULT_FAIL,
+} wri_fault_kind;
+
+typedef struct wri_fault_plan {
+    wri_fault_kind kind;
+    uint64_t at;     /* 1-based index of the mutating op */
+    size_t tear;     /* CRASH: bytes of a write that reach the file first */
+    int err;         /* FAIL: WR_EIO or WR_ENOSPC */
+    bool sticky;     /* FAIL: every op from `at` on fails */
+} wri_fault_plan;
+
+/* Install (or clear, with NULL) a fault plan and reset the op counter. */
+void wri_io_fault_set(const wri_fault_plan *plan);
+/* Number of mutating ops made since the last wri_io_fault_set. */
+uint64_t wri_io_op_count(void);
+
+int wri_io_open(const char *path, int flags, wri_file **out, wr_errbuf *eb);
+/* Closes and frees f (NULL is fine). Never fails in a way callers can act on. */
+void wri_io_close(wri_file *f);
+/* Read exactly len bytes at off. A short read (file too small) is
+ * WR_ECORRUPT naming the file, offset and sizes. */
+int wri_io_pread(wri_file *f, void *buf, size_t len, uint64_t off,
+                 wr_errbuf *eb);
+/* Read up to len bytes; *got_out gets how many (0 at or past EOF). */
+int wri_io_pread_some(wri_file *f, void *buf, size_t len, uint64_t off,
+                      size_t *got_out, wr_errbuf *eb);
+int wri_io_pwrite(wri_file *f, const void *buf, size_t len, uint64_t off,
+                  wr_errbuf *eb);
+int wri_io_fsync(wri_file *f, wr_errbuf *eb);
+int wri_io_truncate(wri_file *f, uint64_t size, wr_errbuf *eb);
+int wri_io_size(wri_file *f, uint64_t *size_out, wr_errbuf *eb);
+int wri_io_rename(const char *from, const char *to, wr_errbuf *eb);
+int wri_io_unlink(const char *path, wr_errbuf *eb);
+/* fsync the directory that holds path (or path itself if a directory). */
+int wri_io_fsync_dir(const char *dir, wr_errbuf *eb);
+int wri_io_mkdir(const char *path, wr_errbuf *eb);
+
+/* Directory lock: DIR/LOCK held with flock(); the file records the holder
+ * ("pid TOOL") so a refused caller can name it. WR_ELOCKED if held. */
+typedef struct wri_lock wri_lock;
+int wri_io_lock_dir(const char *dir, const char *holder, wri_lock **out,
+                    wr_errbuf *eb);
+void wri_io_unlock_dir(wri_lock *lk);
+
+#endif /* WR_IO_H */

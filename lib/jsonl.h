@@ -1,0 +1,67 @@
+/*
+ * jsonl.h -- the one reader of JSONL input (wr-load and wr-migrate share
+ * it): one MongoDB Extended JSON object per line, strictly.
+ *
+ * libbson's parser alone is too lenient (see
+ * ../shared/corpora/bson-corpus/README.md): it accepts two documents on one
+ * line (dropping the second), NaN/Infinity literals, a top-level array, a
+ * top-level {"$oid": ...}, a 24-character non-hex $oid, malformed
+ * $numberDecimal strings (stored as NaN), and cuts $code strings at an
+ * embedded NUL. This module runs a strict RFC 8259 scan of each line first
+ * and checks the Extended JSON wrappers itself, so every such line is a bad
+ * line, never silently changed data. Legacy mongoexport forms that real
+ * logs contain ({"$date": <number>}) are accepted.
+ *
+ * A line is: optional whitespace, one JSON object, optional whitespace,
+ * then "\n" or "\r\n" (or end of file). Blank lines are skipped. The
+ * object must have an _id (not an array, undefined or regex). A line
+ * {"_id": X, "$deleted": true} is a delete of X.
+ *
+ * Calls err, io (for reading) and libbson.
+ */
+#ifndef WR_JSONL_H
+#define WR_JSONL_H
+
+#include "wr.h"
+
+#include <bson/bson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Parse one line (without its newline) strictly into *doc (initialised by
+ * this call; destroyed by the caller on WR_OK only). On a bad line returns
+ * WR_EBADINPUT with a short reason in why ("column 17: NaN is not JSON",
+ * "missing _id", "$oid is not 24 hex digits", ...). *is_delete tells a
+ * {"_id": X, "$deleted": true} line. */
+int wri_json_line_parse(const char *line, size_t len, bson_t *doc,
+                        bool *is_delete, char *why, size_t whylen);
+
+typedef struct wri_jsonl wri_jsonl;
+
+/* Open a file, or standard input for "-". */
+int wri_jsonl_open(const char *path, wri_jsonl **out, wr_errbuf *eb);
+void wri_jsonl_close(wri_jsonl *r);
+
+typedef struct wri_jsonl_line {
+    uint64_t lineno;  /* 1-based line number */
+    uint64_t offset;  /* byte offset of the line's first byte */
+    const char *text; /* the raw line, valid until the next call */
+    size_t len;       /* without the newline */
+    bool torn;        /* last line of the input, no newline at the end */
+    bool is_delete;
+    bson_t doc;       /* parsed document (valid when next returned WR_OK) */
+} wri_jsonl_line;
+
+/* Next non-blank line: WR_OK with line->doc initialised (the reader
+ * destroys it on the next call or on close), 1 at end of input, or
+ * WR_EBADINPUT with eb->msg "FILE: line N (byte O): reason" and
+ * line->{lineno,offset,text,len,torn} set, after which the caller may go on
+ * reading (skip the bad line) or stop. WR_EIO on a read error. */
+int wri_jsonl_next(wri_jsonl *r, wri_jsonl_line *line, wr_errbuf *eb);
+/* Bytes consumed so far and total input size (0 if unknown, e.g. a pipe),
+ * for progress lines. */
+uint64_t wri_jsonl_bytes_read(const wri_jsonl *r);
+uint64_t wri_jsonl_bytes_total(const wri_jsonl *r);
+
+#endif /* WR_JSONL_H */

@@ -1,0 +1,62 @@
+/*
+ * wr_int.h -- library-internal umbrella: error helpers, little-endian
+ * get/put helpers, and the module headers. Tools never include this file.
+ */
+#ifndef WR_INT_H
+#define WR_INT_H
+
+#include "wr.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <string.h>
+
+/* Set an error once; every corruption report passes through wri_err_set,
+ * so one debugger breakpoint catches them all. Returns code. */
+int wri_err_set(wr_errbuf *eb, int code, const char *src_file, int src_line,
+                const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+#define WR_ERR(eb, code, ...) \
+    wri_err_set((eb), (code), __FILE__, __LINE__, __VA_ARGS__)
+
+/* Little-endian helpers: never cast a buffer to a struct. */
+static inline uint16_t wri_get16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | (p[1] << 8));
+}
+static inline uint32_t wri_get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
+           ((uint32_t)p[3] << 24);
+}
+static inline uint64_t wri_get64(const uint8_t *p)
+{
+    return (uint64_t)wri_get32(p) | ((uint64_t)wri_get32(p + 4) << 32);
+}
+static inline void wri_put16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+static inline void wri_put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+static inline void wri_put64(uint8_t *p, uint64_t v)
+{
+    wri_put32(p, (uint32_t)v);
+    wri_put32(p + 4, (uint32_t)(v >> 32));
+}
+
+#define WRI_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define WRI_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+#include "io.h"
+#include "extent.h"
+#include "block.h"
+#include "bsonkey.h"
+#include "jsonl.h"
+
+#endif /* WR_INT_H */

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Run every unit-test binary and every bats suite of a build; print one
+# final line "N passed, N failed". Exit 1 if anything failed.
+set -u
+build=${1:-build/san}
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top" || exit 2
+export WR_BIN="$top/$build/bin"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:detect_leaks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+pass=0
+fail=0
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+count() { # count TAP lines of $log into pass/fail; $p = this run's passes
+    local f
+    p=$(grep -c '^ok ' "$log")
+    f=$(grep -c '^not ok ' "$log")
+    pass=$((pass + p))
+    fail=$((fail + f))
+}
+
+for t in "$build"/tests/test_*; do
+    [ -x "$t" ] || continue
+    name=$(basename "$t")
+    "$t" >"$log" 2>&1
+    rc=$?
+    count
+    grep -E '^(not ok|#)' "$log" | head -40
+    if [ $rc -ne 0 ] && ! grep -q '^not ok ' "$log"; then
+        echo "not ok - $name exited with status $rc"
+        tail -20 "$log"
+        fail=$((fail + 1))
+    fi
+    echo "# unit $name: $p passed (exit $rc)"
+done
+
+shopt -s nullglob
+suites=(tests/cli/*.bats)
+if [ ${#suites[@]} -gt 0 ]; then
+    bats --tap "${suites[@]}" >"$log" 2>&1
+    count
+    grep -E '^not ok|^#' "$log" | head -80
+    echo "# bats: $p passed"
+fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,96 @@
+/*
+ * tap.h -- a tiny TAP harness for the unit tests. One test function per
+ * behaviour; each becomes one "ok N - name" / "not ok N - name" line.
+ *
+ *   static void test_extent_best_fit(void) { CHECK(x == 1); ... }
+ *   int main(void) { RUN(test_extent_best_fit); return tap_done(); }
+ *
+ * CHECK* record a failure (with file:line and the values) and keep going;
+ * REQUIRE* record it and return from the test function.
+ */
+#ifndef WR_TAP_H
+#define WR_TAP_H
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int tap_n, tap_failed_tests, tap_cur_failed;
+
+#define TAP_FAIL(...)                                                        \
+    do {                                                                     \
+        tap_cur_failed = 1;                                                  \
+        printf("#   %s:%d: ", __FILE__, __LINE__);                           \
+        printf(__VA_ARGS__);                                                 \
+        printf("\n");                                                        \
+    } while (0)
+
+#define CHECK(c)                                                             \
+    do {                                                                     \
+        if (!(c))                                                            \
+            TAP_FAIL("check failed: %s", #c);                                \
+    } while (0)
+#define REQUIRE(c)                                                           \
+    do {                                                                     \
+        if (!(c)) {                                                          \
+            TAP_FAIL("required: %s", #c);                                    \
+            return;                                                          \
+        }                                                                    \
+    } while (0)
+#define CHECK_EQ(a, b)                                                       \
+    do {                                                                     \
+        long long va_ = (long long)(a), vb_ = (long long)(b);                \
+        if (va_ != vb_)                                                      \
+            TAP_FAIL("%s == %s: %lld != %lld", #a, #b, va_, vb_);            \
+    } while (0)
+#define REQUIRE_EQ(a, b)                                                     \
+    do {                                                                     \
+        long long va_ = (long long)(a), vb_ = (long long)(b);                \
+        if (va_ != vb_) {                                                    \
+            TAP_FAIL("%s == %s: %lld != %lld", #a, #b, va_, vb_);            \
+            return;                                                          \
+        }                                                                    \
+    } while (0)
+/* rc must be WR_OK; on failure prints the error buffer's message. */
+#define REQUIRE_OK(expr, eb)                                                 \
+    do {                                                                     \
+        int rc_ = (expr);                                                    \
+        if (rc_ != 0) {                                                      \
+            TAP_FAIL("%s -> %d: %s", #expr, rc_, (eb)->msg);                 \
+            return;                                                          \
+        }                                                                    \
+    } while (0)
+
+#define RUN(fn)                                                              \
+    do {                                                                     \
+        tap_cur_failed = 0;                                                  \
+        fn();                                                                \
+        tap_n++;                                                             \
+        printf("%s %d - %s\n", tap_cur_failed ? "not ok" : "ok", tap_n, #fn); \
+        fflush(stdout);                                                      \
+        tap_failed_tests += tap_cur_failed;                                  \
+    } while (0)
+
+static inline int tap_done(void)
+{
+    printf("1..%d\n", tap_n);
+    return tap_failed_tests ? 1 : 0;
+}
+
+/* A fresh scratch directory for a test binary: $TMPDIR/wrtest.XXXXXX. */
+static inline const char *tap_tmpdir(void)
+{
+    static char dir[256];
+    if (dir[0] == '\0') {
+        const char *t = getenv("TMPDIR");
+        snprintf(dir, sizeof dir, "%s/wrtest.XXXXXX", t ? t : "/tmp");
+        if (mkdtemp(dir) == NULL) {
+            perror("mkdtemp");
+            exit(2);
+        }
+    }
+    return dir;
+}
+
+#endif /* WR_TAP_H */
