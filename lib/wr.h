@@ -48,4 +48,73 @@ const char *wr_errname(int code);
 /* Reset an error buffer to "no error". */
 void wr_errbuf_clear(wr_errbuf *eb);
 
+/* ---------------------------------------------------------------------
+ * Databases and collections (catalog.c)
+ *
+ * A database is a directory: a catalog file (wr.catalog) naming each
+ * collection, its main-table file and its index files, and one file per
+ * B-tree. Changes become durable at wr_db_checkpoint(), which commits every
+ * changed tree file and then the catalog (the single commit point).
+ * --------------------------------------------------------------------- */
+#include <bson/bson.h>
+
+typedef struct wr_db wr_db;
+typedef struct wr_coll wr_coll;
+
+typedef struct wr_db_opts {
+    bool create;        /* create the directory and catalog if absent */
+    bool readonly;      /* never write, take no lock */
+    bool previous;      /* open the previous snapshot (implies readonly) */
+    uint32_t page_size; /* page size of new tree files; 0 = 4096 */
+    const char *holder; /* tool name written into the lock file */
+} wr_db_opts;
+
+#define WR_CATALOG_NAME "wr.catalog"
+#define WR_LOCK_NAME "LOCK"
+
+int wr_db_open(const char *dir, const wr_db_opts *opts, wr_db **out,
+               wr_errbuf *eb);
+/* Close; changes since the last checkpoint are dropped. */
+void wr_db_close(wr_db *db);
+/* Commit every changed tree file, then the catalog. */
+int wr_db_checkpoint(wr_db *db, wr_errbuf *eb);
+/* Catalog generation of the open snapshot. */
+uint64_t wr_db_generation(const wr_db *db);
+size_t wr_db_ncoll(const wr_db *db);
+const char *wr_db_coll_name(const wr_db *db, size_t i);
+
+/* Collection handles belong to the database; no need to close them. */
+int wr_coll_open(wr_db *db, const char *name, bool create, wr_coll **out,
+                 wr_errbuf *eb);
+/* Create an index on a dotted field path (built from the documents
+ * already there); a no-op if it exists. */
+int wr_coll_add_index(wr_coll *c, const char *field, wr_errbuf *eb);
+size_t wr_coll_nindex(const wr_coll *c);
+const char *wr_coll_index_field(const wr_coll *c, size_t i);
+uint64_t wr_coll_count(const wr_coll *c);
+/* Insert or replace by _id, keeping every index in step. */
+int wr_coll_put(wr_coll *c, const bson_t *doc, bool *replaced_out,
+                wr_errbuf *eb);
+/* Delete the document whose _id equals the _id of id_doc: WR_OK or
+ * WR_ENOTFOUND. */
+int wr_coll_delete(wr_coll *c, const bson_t *id_doc, wr_errbuf *eb);
+/* Fetch by the _id of id_doc: a malloc'd copy of the document's BSON
+ * (free() it), or WR_ENOTFOUND. */
+int wr_coll_get(wr_coll *c, const bson_t *id_doc, uint8_t **doc_out,
+                uint32_t *len_out, wr_errbuf *eb);
+
+/* Documents in _id order. */
+typedef struct wr_doc_cursor wr_doc_cursor;
+int wr_doc_cursor_open(wr_coll *c, wr_doc_cursor **out, wr_errbuf *eb);
+/* WR_OK with the next document (valid until the next call), or
+ * WR_ENOTFOUND at the end. */
+int wr_doc_cursor_next(wr_doc_cursor *cur, const uint8_t **doc,
+                       uint32_t *len, wr_errbuf *eb);
+void wr_doc_cursor_close(wr_doc_cursor *cur);
+
+/* Entries of index i in key order: each key is a BSON document
+ * { "": value, "": _id }. */
+int wr_index_cursor_open(wr_coll *c, size_t i, wr_doc_cursor **out,
+                         wr_errbuf *eb);
+
 #endif /* WR_H */

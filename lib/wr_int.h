@@ -58,5 +58,9 @@ static inline void wri_put64(uint8_t *p, uint64_t v)
 #include "block.h"
 #include "bsonkey.h"
 #include "jsonl.h"
+#include "page.h"
+#include "btree.h"
+#include "bulk.h"
+#include "catalog.h"
 
 #endif /* WR_INT_H */

@@ -1,0 +1,1024 @@
+/*
+ * btree.c -- copy-on-write B+tree over a block file (see btree.h).
+ *
+ * In memory a tree is a tree of nodes. A node read from disk keeps its page
+ * buffer and its items point into it; the first change to a node makes it
+ * dirty: its page is freed to the block layer, and its items are copied into
+ * memory of their own (so items can move between nodes on split and merge).
+ *
+ * Invariants:
+ *  B1 a dirty node has addr.off == 0 and every node above it is dirty;
+ *  B2 node->bytes is the exact size of the node encoded as a page;
+ *  B3 item 0 of an internal node has no key (klen == 0);
+ *  B4 a clean node's page equals what is on disk at node->addr.
+ */
+#include "btree.h"
+
+#include "wr_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#define BT_MAX_DEPTH 64
+
+typedef struct wri_item {
+    const uint8_t *key;
+    uint32_t klen;
+    const uint8_t *val; /* leaf: inline value, or NULL if only in overflow */
+    uint32_t vlen;
+    wr_addr ovf;     /* leaf: overflow page on disk (off != 0) */
+    uint8_t *mem;    /* owned copy of key (+ value), NULL if in page */
+    wri_node *child; /* internal: loaded child */
+    wr_addr caddr;   /* internal: child on disk */
+} wri_item;
+
+struct wri_node {
+    uint16_t level;
+    bool dirty;
+    uint32_t n, cap;
+    wri_item *it;
+    uint8_t *page; /* page buffer clean items point into */
+    wr_addr addr;  /* on disk; off == 0 when dirty (B1) */
+    uint32_t bytes;
+};
+
+struct wri_cursor {
+    wri_btree *t;
+    int depth; /* number of levels on the stack */
+    wri_node *node[BT_MAX_DEPTH];
+    uint32_t idx[BT_MAX_DEPTH];
+    bool valid;
+    bool evict;
+    uint8_t *ovf;
+    size_t ovfcap;
+};
+
+/* --- nodes ------------------------------------------------------------ */
+
+static uint32_t bt_psize(const wri_btree *t)
+{
+    return t->blk->page_size;
+}
+
+static uint32_t item_size(const wri_btree *t, const wri_node *nd,
+                          const wri_item *it)
+{
+    if (nd->level == 0)
+        return wri_leaf_item_size(bt_psize(t), it->klen, it->vlen);
+    return wri_int_item_size(it->klen);
+}
+
+static bool item_is_overflow(const wri_btree *t, const wri_item *it)
+{
+    return it->vlen > wri_page_max_inline(bt_psize(t), it->klen);
+}
+
+static wri_node *node_new(wri_btree *t, uint16_t level, uint32_t cap)
+{
+    wri_node *nd = calloc(1, sizeof *nd);
+    if (nd == NULL)
+        return NULL;
+    nd->level = level;
+    nd->cap = cap < 8 ? 8 : cap;
+    nd->it = calloc(nd->cap, sizeof *nd->it);
+    if (nd->it == NULL) {
+        free(nd);
+        return NULL;
+    }
+    nd->bytes = WRI_PH_LEN;
+    t->mem += bt_psize(t);
+    return nd;
+}
+
+static void node_free(wri_btree *t, wri_node *nd)
+{
+    if (nd == NULL)
+        return;
+    for (uint32_t i = 0; i < nd->n; i++) {
+        free(nd->it[i].mem);
+        if (nd->level > 0)
+            node_free(t, nd->it[i].child);
+    }
+    free(nd->it);
+    free(nd->page);
+    free(nd);
+    t->mem -= bt_psize(t);
+}
+
+static int node_reserve(wri_node *nd, uint32_t need, wr_errbuf *eb)
+{
+    if (need <= nd->cap)
+        return WR_OK;
+    uint32_t cap = nd->cap * 2 > need ? nd->cap * 2 : need;
+    wri_item *it = realloc(nd->it, (size_t)cap * sizeof *it);
+    if (it == NULL)
+        return WR_ERR(eb, WR_ENOMEM, "out of memory growing a tree node");
+    nd->it = it;
+    nd->cap = cap;
+    return WR_OK;
+}
+
+static int node_corrupt(wri_btree *t, const wr_addr *a,
+                        const wri_page_problem *p, wr_errbuf *eb)
+{
+    return WR_ERR(eb, WR_ECORRUPT, "%s: page at offset %llu, byte %u: %s",
+                  t->blk->path, (unsigned long long)a->off, p->off, p->what);
+}
+
+/* Read the page at a into a clean node of the expected level. */
+static int node_load(wri_btree *t, const wr_addr *a, uint16_t level,
+                     wri_node **out, wr_errbuf *eb)
+{
+    int rc = WR_OK;
+    uint8_t *buf = NULL;
+    wri_node *nd = NULL;
+    wri_page_view v;
+    wri_page_problem prob;
+    if (a->size != bt_psize(t)) {
+        rc = WR_ERR(eb, WR_ECORRUPT,
+                    "%s: tree page at offset %llu has size %u, the file's "
+                    "page size is %u",
+                    t->blk->path, (unsigned long long)a->off, a->size,
+                    bt_psize(t));
+        goto out;
+    }
+    if ((buf = malloc(a->size)) == NULL) {
+        rc = WR_ERR(eb, WR_ENOMEM, "out of memory reading a page");
+        goto out;
+    }
+    if ((rc = wri_block_read_page(t->blk, a, buf, eb)) != WR_OK)
+        goto out;
+    if (wri_page_check(buf, a->size, t->nkeyelem, &v, &prob) != WR_OK) {
+        rc = node_corrupt(t, a, &prob, eb);
+        goto out;
+    }
+    if (v.level != level) {
+        rc = WR_ERR(eb, WR_ECORRUPT,
+                    "%s: page at offset %llu is at level %u, expected %u",
+                    t->blk->path, (unsigned long long)a->off, v.level, level);
+        goto out;
+    }
+    if ((nd = node_new(t, level, v.count)) == NULL) {
+        rc = WR_ERR(eb, WR_ENOMEM, "out of memory reading a page");
+        goto out;
+    }
+    for (uint32_t i = 0; i < v.count; i++) {
+        wri_cell c;
+        wri_item *it = &nd->it[i];
+        wri_page_cell(&v, i, &c);
+        it->key = c.key;
+        it->klen = c.klen;
+        it->vlen = c.vlen;
+        it->val = c.val;
+        if (c.overflow)
+            it->ovf = c.ovf;
+        it->caddr = c.child;
+        if (level == 0 && c.overflow != item_is_overflow(t, it)) {
+            rc = WR_ERR(eb, WR_ECORRUPT,
+                        "%s: page at offset %llu, slot %u: value of %u bytes "
+                        "stored %s",
+                        t->blk->path, (unsigned long long)a->off, i, c.vlen,
+                        c.overflow ? "in an overflow page but fits inline"
+                                   : "inline but is too long for inline");
+            goto out;
+        }
+    }
+    nd->n = v.count;
+    nd->page = buf;
+    buf = NULL;
+    nd->addr = *a;
+    nd->bytes = v.size - v.free_bytes;
+    *out = nd;
+    nd = NULL;
+out:
+    if (nd != NULL)
+        node_free(t, nd);
+    free(buf);
+    return rc;
+}
+
+static int node_child(wri_btree *t, wri_node *nd, uint32_t i, wri_node **out,
+                      wr_errbuf *eb)
+{
+    int rc;
+    wri_item *it = &nd->it[i];
+    if (it->child == NULL &&
+        (rc = node_load(t, &it->caddr, (uint16_t)(nd->level - 1), &it->child,
+                        eb)) != WR_OK)
+        return rc;
+    *out = it->child;
+    return WR_OK;
+}
+
+static int tree_root(wri_btree *t, wri_node **out, wr_errbuf *eb)
+{
+    int rc;
+    if (t->root == NULL && t->root_addr.off != 0) {
+        if ((rc = node_load(t, &t->root_addr, (uint16_t)(t->height - 1),
+                            &t->root, eb)) != WR_OK)
+            return rc;
+    }
+    *out = t->root;
+    return WR_OK;
+}
+
+/* Give an item memory of its own holding its key and inline value. */
+static int item_own(wri_item *it, wr_errbuf *eb)
+{
+    if (it->mem != NULL)
+        return WR_OK;
+    size_t vl = it->val != NULL ? it->vlen : 0;
+    uint8_t *m = malloc(it->klen + vl + 1);
+    if (m == NULL)
+        return WR_ERR(eb, WR_ENOMEM, "out of memory copying a tree item");
+    memcpy(m, it->key, it->klen);
+    if (vl > 0)
+        memcpy(m + it->klen, it->val, vl);
+    it->mem = m;
+    it->key = m;
+    if (it->val != NULL)
+        it->val = m + it->klen;
+    return WR_OK;
+}
+
+/* Make a node dirty: its page on disk leaves the tree being built (B1). */
+static int node_dirty(wri_btree *t, wri_node *nd, wr_errbuf *eb)
+{
+    int rc;
+    if (nd->dirty)
+        return WR_OK;
+    for (uint32_t i = 0; i < nd->n; i++)
+        if ((rc = item_own(&nd->it[i], eb)) != WR_OK)
+            return rc;
+    free(nd->page);
+    nd->page = NULL;
+    if (nd->addr.off != 0 &&
+        (rc = wri_block_free_page(t->blk, &nd->addr, eb)) != WR_OK)
+        return rc;
+    memset(&nd->addr, 0, sizeof nd->addr);
+    nd->dirty = true;
+    return WR_OK;
+}
+
+/* --- search ----------------------------------------------------------- */
+
+static int bt_cmp(const wri_btree *t, const uint8_t *a, uint32_t al,
+                  const uint8_t *b, uint32_t bl)
+{
+    (void)t;
+    return wri_key_cmp(a, al, b, bl);
+}
+
+/* Leaf: first index whose key >= key; *found if equal. */
+static uint32_t leaf_search(const wri_btree *t, const wri_node *nd,
+                            const uint8_t *key, uint32_t klen, bool *found)
+{
+    uint32_t lo = 0, hi = nd->n;
+    *found = false;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        int c = bt_cmp(t, nd->it[mid].key, nd->it[mid].klen, key, klen);
+        if (c == 0) {
+            *found = true;
+            return mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Internal: the child whose range holds key (last i with sep_i <= key). */
+static uint32_t int_search(const wri_btree *t, const wri_node *nd,
+                           const uint8_t *key, uint32_t klen)
+{
+    uint32_t lo = 1, hi = nd->n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (bt_cmp(t, nd->it[mid].key, nd->it[mid].klen, key, klen) <= 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo - 1;
+}
+
+typedef struct bt_path {
+    int depth;
+    wri_node *node[BT_MAX_DEPTH];
+    uint32_t idx[BT_MAX_DEPTH]; /* child index taken (internal levels) */
+} bt_path;
+
+static int bt_descend(wri_btree *t, const uint8_t *key, uint32_t klen,
+                      bt_path *p, wr_errbuf *eb)
+{
+    int rc;
+    wri_node *nd;
+    p->depth = 0;
+    if ((rc = tree_root(t, &nd, eb)) != WR_OK)
+        return rc;
+    while (nd != NULL) {
+        if (p->depth >= BT_MAX_DEPTH)
+            return WR_ERR(eb, WR_ECORRUPT, "%s: tree deeper than %d levels",
+                          t->blk->path, BT_MAX_DEPTH);
+        p->node[p->depth] = nd;
+        if (nd->level == 0) {
+            p->idx[p->depth++] = 0;
+            break;
+        }
+        uint32_t i = int_search(t, nd, key, klen);
+        p->idx[p->depth++] = i;
+        if ((rc = node_child(t, nd, i, &nd, eb)) != WR_OK)
+            return rc;
+    }
+    return WR_OK;
+}
+
+static int path_dirty(wri_btree *t, bt_path *p, wr_errbuf *eb)
+{
+    int rc;
+    for (int d = 0; d < p->depth; d++)
+        if ((rc = node_dirty(t, p->node[d], eb)) != WR_OK)
+            return rc;
+    return WR_OK;
+}
+
+/* --- open / close ----------------------------------------------------- */
+
+int wri_btree_open(wri_block *blk, int nkeyelem, wri_btree **out,
+                   wr_errbuf *eb)
+{
+    wri_btree *t = calloc(1, sizeof *t);
+    if (t == NULL || (t->scratch = malloc(blk->page_size)) == NULL) {
+        free(t);
+        return WR_ERR(eb, WR_ENOMEM, "out of memory opening a tree");
+    }
+    t->blk = blk;
+    t->nkeyelem = nkeyelem;
+    t->root_addr = blk->cur.root;
+    t->nrecords = blk->cur.nrecords;
+    t->height = blk->cur.height;
+    t->readonly = blk->readonly;
+    t->mem_budget = 256u << 20;
+    if ((t->root_addr.off == 0) != (t->height == 0) ||
+        t->height > BT_MAX_DEPTH) {
+        int rc = WR_ERR(eb, WR_ECORRUPT,
+                        "%s: checkpoint %llu has root offset %llu but height "
+                        "%u",
+                        blk->path, (unsigned long long)blk->cur.gen,
+                        (unsigned long long)t->root_addr.off, t->height);
+        free(t->scratch);
+        free(t);
+        return rc;
+    }
+    *out = t;
+    return WR_OK;
+}
+
+void wri_btree_close(wri_btree *t)
+{
+    if (t == NULL)
+        return;
+    node_free(t, t->root);
+    free(t->scratch);
+    free(t);
+}
+
+bool wri_btree_dirty(const wri_btree *t)
+{
+    return t->changed;
+}
+
+/* --- get -------------------------------------------------------------- */
+
+static int ovf_read(wri_btree *t, const wr_addr *a, uint32_t vlen,
+                    uint8_t **buf, size_t *cap, wr_errbuf *eb)
+{
+    int rc;
+    wri_page_problem prob;
+    if (a->size < WRI_PH_LEN || a->size % bt_psize(t) != 0 ||
+        a->size != wri_overflow_size(bt_psize(t), vlen))
+        return WR_ERR(eb, WR_ECORRUPT,
+                      "%s: overflow page at offset %llu has size %u, a value "
+                      "of %u bytes needs %llu",
+                      t->blk->path, (unsigned long long)a->off, a->size, vlen,
+                      (unsigned long long)wri_overflow_size(bt_psize(t),
+                                                            vlen));
+    if (*cap < a->size) {
+        uint8_t *nb = realloc(*buf, a->size);
+        if (nb == NULL)
+            return WR_ERR(eb, WR_ENOMEM, "out of memory reading an overflow");
+        *buf = nb;
+        *cap = a->size;
+    }
+    if ((rc = wri_block_read_page(t->blk, a, *buf, eb)) != WR_OK)
+        return rc;
+    if (wri_overflow_check(*buf, a->size, vlen, &prob) != WR_OK)
+        return node_corrupt(t, a, &prob, eb);
+    return WR_OK;
+}
+
+static int item_value(wri_btree *t, const wri_item *it, const uint8_t **val,
+                      uint8_t **buf, size_t *cap, wr_errbuf *eb)
+{
+    int rc;
+    if (it->val != NULL || it->vlen == 0) {
+        *val = it->val;
+        return WR_OK;
+    }
+    if ((rc = ovf_read(t, &it->ovf, it->vlen, buf, cap, eb)) != WR_OK)
+        return rc;
+    *val = *buf + WRI_PH_LEN;
+    return WR_OK;
+}
+
+int wri_btree_get(wri_btree *t, const uint8_t *key, uint32_t klen,
+                  uint8_t **val_out, uint32_t *vlen_out, wr_errbuf *eb)
+{
+    int rc;
+    bt_path p;
+    bool found = false;
+    uint8_t *buf = NULL;
+    size_t cap = 0;
+    if ((rc = bt_descend(t, key, klen, &p, eb)) != WR_OK)
+        return rc;
+    if (p.depth == 0)
+        return WR_ENOTFOUND;
+    wri_node *leaf = p.node[p.depth - 1];
+    uint32_t i = leaf_search(t, leaf, key, klen, &found);
+    if (!found)
+        return WR_ENOTFOUND;
+    wri_item *it = &leaf->it[i];
+    if (vlen_out != NULL)
+        *vlen_out = it->vlen;
+    if (val_out == NULL)
+        return WR_OK;
+    const uint8_t *v;
+    if ((rc = item_value(t, it, &v, &buf, &cap, eb)) != WR_OK)
+        goto out;
+    if ((*val_out = malloc(it->vlen + 1)) == NULL) {
+        rc = WR_ERR(eb, WR_ENOMEM, "out of memory copying a value");
+        goto out;
+    }
+    if (it->vlen > 0)
+        memcpy(*val_out, v, it->vlen);
+out:
+    free(buf);
+    return rc;
+}
+
+/* --- put -------------------------------------------------------------- */
+
+static int item_set(wri_item *it, const uint8_t *key, uint32_t klen,
+                    const uint8_t *val, uint32_t vlen, wr_errbuf *eb)
+{
+    uint8_t *m = malloc((size_t)klen + vlen + 1);
+    if (m == NULL)
+        return WR_ERR(eb, WR_ENOMEM, "out of memory storing an item");
+    memcpy(m, key, klen);
+    if (vlen > 0)
+        memcpy(m + klen, val, vlen);
+    free(it->mem);
+    it->mem = m;
+    it->key = m;
+    it->klen = klen;
+    it->val = val != NULL ? m + klen : NULL;
+    it->vlen = vlen;
+    memset(&it->ovf, 0, sizeof it->ovf);
+    return WR_OK;
+}
+
+static void node_insert_at(wri_node *nd, uint32_t pos, const wri_item *it)
+{
+    memmove(&nd->it[pos + 1], &nd->it[pos],
+            (size_t)(nd->n - pos) * sizeof *nd->it);
+    nd->it[pos] = *it;
+    nd->n++;
+}
+
+/* Internal node: item 0 carries no key (B3). */
+static void node_drop_first_key(wri_btree *t, wri_node *nd)
+{
+    if (nd->level > 0 && nd->n > 0 && nd->it[0].klen > 0) {
+        nd->bytes -= nd->it[0].klen;
+        nd->it[0].klen = 0;
+    }
+    (void)t;
+}
+
+static void node_recount(wri_btree *t, wri_node *nd)
+{
+    nd->bytes = WRI_PH_LEN;
+    for (uint32_t i = 0; i < nd->n; i++)
+        nd->bytes += item_size(t, nd, &nd->it[i]);
+}
+
+/* Split nd (at path depth d) in two halves by bytes. */
+static int node_split(wri_btree *t, bt_path *p, int d, wr_errbuf *eb)
+{
+    int rc;
+    wri_node *nd = p->node[d];
+    uint32_t half = (nd->bytes - WRI_PH_LEN) / 2, acc = 0, k = 0;
+    while (k < nd->n - 1) {
+        acc += item_size(t, nd, &nd->it[k]);
+        k++;
+        if (acc >= half)
+            break;
+    }
+    if (k == 0)
+        k = 1;
+    wri_node *right = node_new(t, nd->level, nd->n - k);
+    wri_item sep = {0};
+    if (right == NULL)
+        return WR_ERR(eb, WR_ENOMEM, "out of memory splitting a page");
+    right->dirty = true;
+    memcpy(right->it, &nd->it[k], (size_t)(nd->n - k) * sizeof *nd->it);
+    right->n = nd->n - k;
+    nd->n = k;
+    if ((rc = item_set(&sep, right->it[0].key, right->it[0].klen, NULL, 0,
+                       eb)) != WR_OK) {
+        node_free(t, right);
+        return rc;
+    }
+    node_drop_first_key(t, right);
+    node_recount(t, nd);
+    node_recount(t, right);
+    sep.child = right;
+    if (d == 0) {
+        wri_node *root = node_new(t, (uint16_t)(nd->level + 1), 2);
+        if (root == NULL) {
+            free(sep.mem);
+            node_free(t, right);
+            return WR_ERR(eb, WR_ENOMEM, "out of memory splitting the root");
+        }
+        root->dirty = true;
+        root->it[0].child = nd;
+        root->n = 1;
+        node_insert_at(root, 1, &sep);
+        node_recount(t, root);
+        node_drop_first_key(t, root);
+        t->root = root;
+        t->height++;
+        return WR_OK;
+    }
+    wri_node *parent = p->node[d - 1];
+    if ((rc = node_reserve(parent, parent->n + 1, eb)) != WR_OK) {
+        free(sep.mem);
+        node_free(t, right);
+        return rc;
+    }
+    node_insert_at(parent, p->idx[d - 1] + 1, &sep);
+    parent->bytes += wri_int_item_size(sep.klen);
+    return WR_OK;
+}
+
+static int bt_fix_overfull(wri_btree *t, bt_path *p, wr_errbuf *eb)
+{
+    int rc;
+    for (int d = p->depth - 1; d >= 0; d--) {
+        if (p->node[d]->bytes <= bt_psize(t))
+            break;
+        if ((rc = node_split(t, p, d, eb)) != WR_OK)
+            return rc;
+    }
+    return WR_OK;
+}
+
+static int bt_check_key(wri_btree *t, uint32_t klen, uint32_t vlen,
+                        wr_errbuf *eb)
+{
+    if (t->readonly)
+        return WR_ERR(eb, WR_ENOTSUP, "%s: opened read-only", t->blk->path);
+    if (klen == 0 || klen > wri_page_max_key(bt_psize(t)))
+        return WR_ERR(eb, WR_EINVAL,
+                      "%s: key of %u bytes; keys must be 1 to %u bytes with "
+                      "%u-byte pages",
+                      t->blk->path, klen, wri_page_max_key(bt_psize(t)),
+                      bt_psize(t));
+    if (vlen > UINT32_MAX - WRI_PH_LEN - WRI_PAGE_MAX)
+        return WR_ERR(eb, WR_EINVAL, "value of %u bytes is too long", vlen);
+    return WR_OK;
+}
+
+int wri_btree_put(wri_btree *t, const uint8_t *key, uint32_t klen,
+                  const uint8_t *val, uint32_t vlen, bool *replaced_out,
+                  wr_errbuf *eb)
+{
+    int rc;
+    bt_path p;
+    bool found;
+    static const uint8_t empty[1];
+    if (val == NULL)
+        val = empty;
+    if ((rc = bt_check_key(t, klen, vlen, eb)) != WR_OK)
+        return rc;
+    if ((rc = bt_descend(t, key, klen, &p, eb)) != WR_OK)
+        return rc;
+    if (p.depth == 0) { /* empty tree: a leaf root */
+        if ((t->root = node_new(t, 0, 8)) == NULL)
+            return WR_ERR(eb, WR_ENOMEM, "out of memory creating a root");
+        t->root->dirty = true;
+        t->height = 1;
+        p.node[0] = t->root;
+        p.depth = 1;
+    }
+    if ((rc = path_dirty(t, &p, eb)) != WR_OK)
+        return rc;
+    wri_node *leaf = p.node[p.depth - 1];
+    uint32_t i = leaf_search(t, leaf, key, klen, &found);
+    if (replaced_out != NULL)
+        *replaced_out = found;
+    t->changed = true;
+    if (found) {
+        wri_item *it = &leaf->it[i];
+        wr_addr old = it->ovf;
+        uint32_t before = item_size(t, leaf, it);
+        if ((rc = item_set(it, it->key, it->klen, val, vlen, eb)) != WR_OK)
+            return rc;
+        leaf->bytes = leaf->bytes - before + item_size(t, leaf, it);
+        if (old.off != 0 &&
+            (rc = wri_block_free_page(t->blk, &old, eb)) != WR_OK)
+            return rc;
+    } else {
+        wri_item it = {0};
+        if ((rc = node_reserve(leaf, leaf->n + 1, eb)) != WR_OK ||
+            (rc = item_set(&it, key, klen, val, vlen, eb)) != WR_OK)
+            return rc;
+        node_insert_at(leaf, i, &it);
+        leaf->bytes += item_size(t, leaf, &it);
+        t->nrecords++;
+    }
+    return bt_fix_overfull(t, &p, eb);
+}
+
+/* --- delete ----------------------------------------------------------- */
+
+static int item_release(wri_btree *t, wri_node *nd, uint32_t i,
+                        wr_errbuf *eb)
+{
+    int rc = WR_OK;
+    wri_item *it = &nd->it[i];
+    if (nd->level == 0 && it->ovf.off != 0)
+        rc = wri_block_free_page(t->blk, &it->ovf, eb);
+    free(it->mem);
+    nd->bytes -= item_size(t, nd, it);
+    memmove(&nd->it[i], &nd->it[i + 1], (size_t)(nd->n - i - 1) * sizeof *it);
+    nd->n--;
+    if (i == 0)
+        node_drop_first_key(t, nd);
+    return rc;
+}
+
+/* Merge right into left (siblings under parent, right at index ri). */
+static int node_merge(wri_btree *t, wri_node *parent, uint32_t ri,
+                      wr_errbuf *eb)
+{
+    int rc;
+    wri_node *left = parent->it[ri - 1].child, *right = parent->it[ri].child;
+    if ((rc = node_reserve(left, left->n + right->n, eb)) != WR_OK)
+        return rc;
+    if (right->level > 0) { /* the separator comes down as a key */
+        wri_item *sep = &parent->it[ri];
+        if ((rc = item_set(&right->it[0], sep->key, sep->klen, NULL, 0,
+                           eb)) != WR_OK)
+            return rc;
+    }
+    memcpy(&left->it[left->n], right->it, (size_t)right->n * sizeof *left->it);
+    left->n += right->n;
+    right->n = 0;
+    node_recount(t, left);
+    node_free(t, right);
+    parent->it[ri].child = NULL;
+    return item_release(t, parent, ri, eb);
+}
+
+/* After a delete, walk up: remove empty nodes, merge underfull ones. */
+static int bt_rebalance(wri_btree *t, bt_path *p, wr_errbuf *eb)
+{
+    int rc;
+    for (int d = p->depth - 1; d > 0; d--) {
+        wri_node *nd = p->node[d], *parent = p->node[d - 1];
+        uint32_t i = p->idx[d - 1];
+        if (nd->n == 0) {
+            node_free(t, nd);
+            parent->it[i].child = NULL;
+            if ((rc = item_release(t, parent, i, eb)) != WR_OK)
+                return rc;
+            continue;
+        }
+        if (nd->bytes >= bt_psize(t) / 4 || parent->n < 2)
+            break;
+        uint32_t ri = i > 0 ? i : 1; /* merge (ri-1, ri) */
+        wri_node *sib;
+        if ((rc = node_child(t, parent, ri == i ? ri - 1 : ri, &sib, eb)) !=
+            WR_OK)
+            return rc;
+        uint32_t extra = nd->level > 0 ? parent->it[ri].klen : 0;
+        if (nd->bytes + sib->bytes - WRI_PH_LEN + extra > bt_psize(t))
+            break;
+        if ((rc = node_dirty(t, sib, eb)) != WR_OK ||
+            (rc = node_merge(t, parent, ri, eb)) != WR_OK)
+            return rc;
+    }
+    /* Shrink the root. */
+    while (t->root != NULL && t->root->level > 0 && t->root->n == 1) {
+        wri_node *old = t->root, *child;
+        if ((rc = node_child(t, old, 0, &child, eb)) != WR_OK ||
+            (rc = node_dirty(t, child, eb)) != WR_OK)
+            return rc;
+        old->it[0].child = NULL;
+        old->n = 0;
+        node_free(t, old);
+        t->root = child;
+        t->height--;
+    }
+    if (t->root != NULL && t->root->n == 0) {
+        node_free(t, t->root);
+        t->root = NULL;
+        memset(&t->root_addr, 0, sizeof t->root_addr);
+        t->height = 0;
+    }
+    return WR_OK;
+}
+
+int wri_btree_delete(wri_btree *t, const uint8_t *key, uint32_t klen,
+                     wr_errbuf *eb)
+{
+    int rc;
+    bt_path p;
+    bool found = false;
+    if ((rc = bt_check_key(t, klen, 0, eb)) != WR_OK)
+        return rc;
+    if ((rc = bt_descend(t, key, klen, &p, eb)) != WR_OK)
+        return rc;
+    if (p.depth == 0)
+        return WR_ENOTFOUND;
+    wri_node *leaf = p.node[p.depth - 1];
+    uint32_t i = leaf_search(t, leaf, key, klen, &found);
+    if (!found)
+        return WR_ENOTFOUND;
+    if ((rc = path_dirty(t, &p, eb)) != WR_OK)
+        return rc;
+    t->changed = true;
+    if ((rc = item_release(t, leaf, i, eb)) != WR_OK)
+        return rc;
+    t->nrecords--;
+    return bt_rebalance(t, &p, eb);
+}
+
+/* --- checkpoint ------------------------------------------------------- */
+
+static int ovf_write(wri_btree *t, wri_item *it, wr_errbuf *eb)
+{
+    int rc;
+    uint64_t size = wri_overflow_size(bt_psize(t), it->vlen);
+    uint8_t *buf = malloc(size);
+    if (buf == NULL)
+        return WR_ERR(eb, WR_ENOMEM, "out of memory writing an overflow");
+    wri_overflow_encode(buf, (uint32_t)size, it->val, it->vlen,
+                        t->blk->building);
+    rc = wri_block_write_page(t->blk, buf, (uint32_t)size, &it->ovf, eb);
+    free(buf);
+    if (rc != WR_OK)
+        return rc;
+    /* Keep only the key in memory; the value is on disk now. */
+    uint8_t *m = realloc(it->mem, it->klen + 1);
+    if (m != NULL) {
+        it->mem = m;
+        it->key = m;
+    }
+    it->val = NULL;
+    return WR_OK;
+}
+
+static int node_write(wri_btree *t, wri_node *nd, wr_errbuf *eb)
+{
+    int rc;
+    wri_page_builder pb;
+    if (!nd->dirty)
+        return WR_OK;
+    for (uint32_t i = 0; i < nd->n; i++) {
+        wri_item *it = &nd->it[i];
+        if (nd->level > 0 && it->child != NULL) {
+            if ((rc = node_write(t, it->child, eb)) != WR_OK)
+                return rc;
+            it->caddr = it->child->addr;
+        } else if (nd->level == 0 && it->ovf.off == 0 &&
+                   item_is_overflow(t, it)) {
+            if ((rc = ovf_write(t, it, eb)) != WR_OK)
+                return rc;
+        }
+    }
+    wri_pb_init(&pb, t->scratch, bt_psize(t),
+                nd->level ? WRI_PT_INTERNAL : WRI_PT_LEAF, nd->level);
+    for (uint32_t i = 0; i < nd->n; i++) {
+        const wri_item *it = &nd->it[i];
+        if (nd->level > 0)
+            wri_pb_add_internal(&pb, it->key, it->klen, &it->caddr);
+        else
+            wri_pb_add_leaf(&pb, it->key, it->klen, it->val, it->vlen,
+                            it->ovf.off ? &it->ovf : NULL);
+    }
+    wri_pb_finish(&pb, t->blk->building);
+    if ((rc = wri_block_write_page(t->blk, t->scratch, bt_psize(t), &nd->addr,
+                                   eb)) != WR_OK)
+        return rc;
+    nd->dirty = false;
+    return WR_OK;
+}
+
+int wri_btree_checkpoint(wri_btree *t, wr_errbuf *eb)
+{
+    int rc;
+    if (t->readonly)
+        return WR_ERR(eb, WR_ENOTSUP, "%s: opened read-only", t->blk->path);
+    if (t->root != NULL) {
+        if ((rc = node_write(t, t->root, eb)) != WR_OK)
+            return rc;
+        t->root_addr = t->root->addr;
+    }
+    if ((rc = wri_block_checkpoint(t->blk, &t->root_addr, t->nrecords,
+                                   t->height, eb)) != WR_OK)
+        return rc;
+    t->changed = false;
+    if (t->root != NULL && t->mem > t->mem_budget) {
+        node_free(t, t->root); /* everything is clean: read back on demand */
+        t->root = NULL;
+    }
+    return WR_OK;
+}
+
+/* --- cursor ----------------------------------------------------------- */
+
+int wri_cursor_open(wri_btree *t, wri_cursor **out, wr_errbuf *eb)
+{
+    wri_cursor *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return WR_ERR(eb, WR_ENOMEM, "out of memory opening a cursor");
+    c->t = t;
+    c->evict = t->readonly;
+    *out = c;
+    return WR_OK;
+}
+
+void wri_cursor_close(wri_cursor *c)
+{
+    if (c == NULL)
+        return;
+    free(c->ovf);
+    free(c);
+}
+
+/* Leave depth d: on a read-only tree, forget the clean node there. */
+static void cur_leave(wri_cursor *c, int d)
+{
+    if (!c->evict || d == 0)
+        return;
+    wri_node *nd = c->node[d], *parent = c->node[d - 1];
+    if (!nd->dirty && parent->it[c->idx[d - 1]].child == nd) {
+        parent->it[c->idx[d - 1]].child = NULL;
+        node_free(c->t, nd);
+    }
+}
+
+/* From node[d] at idx[d], go down to a leaf along the first (or last)
+ * children. */
+static int cur_down(wri_cursor *c, int d, bool last, wr_errbuf *eb)
+{
+    int rc;
+    while (c->node[d]->level > 0) {
+        wri_node *child;
+        if (d + 1 >= BT_MAX_DEPTH)
+            return WR_ERR(eb, WR_ECORRUPT, "tree deeper than %d levels",
+                          BT_MAX_DEPTH);
+        if ((rc = node_child(c->t, c->node[d], c->idx[d], &child, eb)) !=
+            WR_OK)
+            return rc;
+        d++;
+        c->node[d] = child;
+        c->idx[d] = last && child->n > 0 ? child->n - 1 : 0;
+    }
+    c->depth = d + 1;
+    return WR_OK;
+}
+
+/* Step to the next (dir > 0) or previous leaf item, climbing as needed. */
+static int cur_step(wri_cursor *c, int dir, wr_errbuf *eb)
+{
+    int d = c->depth - 1;
+    for (;;) {
+        wri_node *nd = c->node[d];
+        bool more = dir > 0 ? c->idx[d] + 1 < nd->n : c->idx[d] > 0;
+        if (more) {
+            c->idx[d] = dir > 0 ? c->idx[d] + 1 : c->idx[d] - 1;
+            if (nd->level == 0)
+                return WR_OK;
+            int rc = cur_down(c, d, dir < 0, eb);
+            if (rc != WR_OK)
+                return rc;
+            if (c->node[c->depth - 1]->n > 0)
+                return WR_OK;
+            d = c->depth - 1; /* an empty leaf (damaged file): keep going */
+            continue;
+        }
+        if (d == 0) {
+            c->valid = false;
+            return WR_ENOTFOUND;
+        }
+        cur_leave(c, d);
+        d--;
+        c->depth = d + 1;
+    }
+}
+
+static int cur_start(wri_cursor *c, bool last, wr_errbuf *eb)
+{
+    int rc;
+    wri_node *root;
+    c->valid = false;
+    if ((rc = tree_root(c->t, &root, eb)) != WR_OK)
+        return rc;
+    if (root == NULL || root->n == 0)
+        return WR_ENOTFOUND;
+    c->node[0] = root;
+    c->idx[0] = last ? root->n - 1 : 0;
+    if ((rc = cur_down(c, 0, last, eb)) != WR_OK)
+        return rc;
+    c->valid = true;
+    if (c->node[c->depth - 1]->n == 0)
+        return cur_step(c, last ? -1 : 1, eb);
+    return WR_OK;
+}
+
+int wri_cursor_first(wri_cursor *c, wr_errbuf *eb)
+{
+    return cur_start(c, false, eb);
+}
+
+int wri_cursor_last(wri_cursor *c, wr_errbuf *eb)
+{
+    return cur_start(c, true, eb);
+}
+
+int wri_cursor_seek(wri_cursor *c, const uint8_t *key, uint32_t klen,
+                    wr_errbuf *eb)
+{
+    int rc;
+    bt_path p;
+    bool found;
+    c->valid = false;
+    if ((rc = bt_descend(c->t, key, klen, &p, eb)) != WR_OK)
+        return rc;
+    if (p.depth == 0)
+        return WR_ENOTFOUND;
+    for (int d = 0; d < p.depth; d++) {
+        c->node[d] = p.node[d];
+        c->idx[d] = p.idx[d];
+    }
+    c->depth = p.depth;
+    wri_node *leaf = p.node[p.depth - 1];
+    uint32_t i = leaf_search(c->t, leaf, key, klen, &found);
+    c->valid = true;
+    if (i < leaf->n) {
+        c->idx[p.depth - 1] = i;
+        return WR_OK;
+    }
+    c->idx[p.depth - 1] = leaf->n > 0 ? leaf->n - 1 : 0;
+    if (leaf->n == 0) {
+        /* only an empty root leaf; nothing follows */
+        c->valid = false;
+        return WR_ENOTFOUND;
+    }
+    return cur_step(c, 1, eb);
+}
+
+int wri_cursor_next(wri_cursor *c, wr_errbuf *eb)
+{
+    if (!c->valid)
+        return WR_ENOTFOUND;
+    return cur_step(c, 1, eb);
+}
+
+int wri_cursor_prev(wri_cursor *c, wr_errbuf *eb)
+{
+    if (!c->valid)
+        return WR_ENOTFOUND;
+    return cur_step(c, -1, eb);
+}
+
+void wri_cursor_key(const wri_cursor *c, const uint8_t **key, uint32_t *klen)
+{
+    const wri_item *it = &c->node[c->depth - 1]->it[c->idx[c->depth - 1]];
+    *key = it->key;
+    *klen = it->klen;
+}
+
+int wri_cursor_value(wri_cursor *c, const uint8_t **val, uint32_t *vlen,
+                     wr_errbuf *eb)
+{
+    const wri_item *it = &c->node[c->depth - 1]->it[c->idx[c->depth - 1]];
+    *vlen = it->vlen;
+    return item_value(c->t, it, val, &c->ovf, &c->ovfcap, eb);
+}

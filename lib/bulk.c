@@ -1,0 +1,223 @@
+/*
+ * bulk.c -- bottom-up tree building (see bulk.h).
+ */
+#include "bulk.h"
+
+#include "wr_int.h"
+
+#include <stdlib.h>
+
+#define BULK_MAX_LEVELS 32
+
+typedef struct bulk_level {
+    uint8_t *buf;
+    wri_page_builder pb;
+    uint8_t *first; /* first key of the page being built */
+    uint32_t first_len;
+    uint64_t written; /* pages written at this level */
+    wr_addr only;     /* internal: the child of a one-child page */
+} bulk_level;
+
+struct wri_bulk {
+    wri_block *blk;
+    uint32_t psize;
+    uint32_t limit; /* fill target in bytes */
+    int nlevels;
+    bulk_level lv[BULK_MAX_LEVELS];
+    uint8_t *last; /* previous key, for the order check */
+    uint32_t last_len;
+    uint64_t count;
+    uint8_t *ovf;
+    size_t ovfcap;
+};
+
+static int bulk_level_init(wri_bulk *b, int L, wr_errbuf *eb)
+{
+    bulk_level *lv = &b->lv[L];
+    if (L >= BULK_MAX_LEVELS)
+        return WR_ERR(eb, WR_EINVAL, "bulk load: tree taller than %d",
+                      BULK_MAX_LEVELS);
+    lv->buf = malloc(b->psize);
+    lv->first = malloc(wri_page_max_key(b->psize) + 1);
+    if (lv->buf == NULL || lv->first == NULL)
+        return WR_ERR(eb, WR_ENOMEM, "out of memory in the bulk loader");
+    wri_pb_init(&lv->pb, lv->buf, b->psize,
+                L == 0 ? WRI_PT_LEAF : WRI_PT_INTERNAL, (uint16_t)L);
+    b->nlevels = L + 1;
+    return WR_OK;
+}
+
+int wri_bulk_open(wri_block *blk, unsigned fill_pct, wri_bulk **out,
+                  wr_errbuf *eb)
+{
+    int rc;
+    wri_bulk *b;
+    if (blk->cur.root.off != 0 || blk->readonly)
+        return WR_ERR(eb, WR_EINVAL,
+                      "%s: bulk load needs a new, empty, writable tree file",
+                      blk->path);
+    if (fill_pct < 10 || fill_pct > 100)
+        return WR_ERR(eb, WR_EINVAL, "fill factor %u%% not in 10..100",
+                      fill_pct);
+    if ((b = calloc(1, sizeof *b)) == NULL)
+        return WR_ERR(eb, WR_ENOMEM, "out of memory in the bulk loader");
+    b->blk = blk;
+    b->psize = blk->page_size;
+    b->limit = (uint32_t)((uint64_t)b->psize * fill_pct / 100);
+    if ((b->last = malloc(wri_page_max_key(b->psize) + 1)) == NULL) {
+        free(b);
+        return WR_ERR(eb, WR_ENOMEM, "out of memory in the bulk loader");
+    }
+    if ((rc = bulk_level_init(b, 0, eb)) != WR_OK) {
+        wri_bulk_free(b);
+        return rc;
+    }
+    *out = b;
+    return WR_OK;
+}
+
+void wri_bulk_free(wri_bulk *b)
+{
+    if (b == NULL)
+        return;
+    for (int i = 0; i < b->nlevels; i++) {
+        free(b->lv[i].buf);
+        free(b->lv[i].first);
+    }
+    free(b->last);
+    free(b->ovf);
+    free(b);
+}
+
+uint64_t wri_bulk_count(const wri_bulk *b)
+{
+    return b->count;
+}
+
+static int bulk_push(wri_bulk *b, int L, const uint8_t *key, uint32_t klen,
+                     const wr_addr *child, wr_errbuf *eb);
+
+/* Write the page being built at level L and hand it to level L + 1. */
+static int bulk_flush(wri_bulk *b, int L, wr_errbuf *eb)
+{
+    int rc;
+    bulk_level *lv = &b->lv[L];
+    wr_addr a;
+    wri_pb_finish(&lv->pb, b->blk->building);
+    if ((rc = wri_block_write_page(b->blk, lv->buf, b->psize, &a, eb)) !=
+        WR_OK)
+        return rc;
+    lv->written++;
+    wri_pb_init(&lv->pb, lv->buf, b->psize,
+                L == 0 ? WRI_PT_LEAF : WRI_PT_INTERNAL, (uint16_t)L);
+    return bulk_push(b, L + 1, lv->first, lv->first_len, &a, eb);
+}
+
+/* Does an item of `need` bytes go on the current page of level L, or must
+ * the page be written first? */
+static bool bulk_full(const wri_bulk *b, int L, uint32_t need)
+{
+    const wri_page_builder *pb = &b->lv[L].pb;
+    uint32_t used = wri_pb_used(pb);
+    uint32_t min_items = L == 0 ? 1 : 2;
+    if (used + need > b->psize)
+        return true;
+    return pb->count >= min_items && used + need > b->limit;
+}
+
+static int bulk_push(wri_bulk *b, int L, const uint8_t *key, uint32_t klen,
+                     const wr_addr *child, wr_errbuf *eb)
+{
+    int rc;
+    if (L >= b->nlevels && (rc = bulk_level_init(b, L, eb)) != WR_OK)
+        return rc;
+    bulk_level *lv = &b->lv[L];
+    if (bulk_full(b, L, wri_int_item_size(lv->pb.count == 0 ? 0 : klen)) &&
+        (rc = bulk_flush(b, L, eb)) != WR_OK)
+        return rc;
+    if (lv->pb.count == 0) {
+        memcpy(lv->first, key, klen);
+        lv->first_len = klen;
+        lv->only = *child;
+    }
+    wri_pb_add_internal(&lv->pb, key, klen, child);
+    return WR_OK;
+}
+
+static int bulk_overflow(wri_bulk *b, const uint8_t *val, uint32_t vlen,
+                         wr_addr *a, wr_errbuf *eb)
+{
+    uint64_t size = wri_overflow_size(b->psize, vlen);
+    if (b->ovfcap < size) {
+        uint8_t *nb = realloc(b->ovf, size);
+        if (nb == NULL)
+            return WR_ERR(eb, WR_ENOMEM, "out of memory writing an overflow");
+        b->ovf = nb;
+        b->ovfcap = size;
+    }
+    wri_overflow_encode(b->ovf, (uint32_t)size, val, vlen, b->blk->building);
+    return wri_block_write_page(b->blk, b->ovf, (uint32_t)size, a, eb);
+}
+
+int wri_bulk_add(wri_bulk *b, const uint8_t *key, uint32_t klen,
+                 const uint8_t *val, uint32_t vlen, wr_errbuf *eb)
+{
+    int rc;
+    wr_addr ovf;
+    bool big;
+    if (klen == 0 || klen > wri_page_max_key(b->psize))
+        return WR_ERR(eb, WR_EINVAL,
+                      "%s: key of %u bytes; keys must be 1 to %u bytes with "
+                      "%u-byte pages",
+                      b->blk->path, klen, wri_page_max_key(b->psize),
+                      b->psize);
+    if (b->count > 0 && wri_key_cmp(b->last, b->last_len, key, klen) >= 0)
+        return WR_ERR(eb, WR_EINVAL,
+                      "%s: bulk load keys out of order at key %llu",
+                      b->blk->path, (unsigned long long)b->count + 1);
+    big = vlen > wri_page_max_inline(b->psize, klen);
+    if (big && (rc = bulk_overflow(b, val, vlen, &ovf, eb)) != WR_OK)
+        return rc;
+    bulk_level *lv = &b->lv[0];
+    if (bulk_full(b, 0, wri_leaf_item_size(b->psize, klen, vlen)) &&
+        (rc = bulk_flush(b, 0, eb)) != WR_OK)
+        return rc;
+    if (lv->pb.count == 0) {
+        memcpy(lv->first, key, klen);
+        lv->first_len = klen;
+    }
+    wri_pb_add_leaf(&lv->pb, key, klen, val, vlen, big ? &ovf : NULL);
+    memcpy(b->last, key, klen);
+    b->last_len = klen;
+    b->count++;
+    return WR_OK;
+}
+
+int wri_bulk_finish(wri_bulk *b, wr_errbuf *eb)
+{
+    int rc;
+    wr_addr root = {0};
+    uint32_t height = 0;
+    if (b->count > 0) {
+        for (int L = 0; L < b->nlevels; L++) {
+            bulk_level *lv = &b->lv[L];
+            bool top = L == b->nlevels - 1 && lv->written == 0;
+            if (top && L > 0 && lv->pb.count == 1) {
+                root = lv->only; /* a one-child root: its child is root */
+                height = (uint32_t)L;
+                break;
+            }
+            if (top) {
+                wri_pb_finish(&lv->pb, b->blk->building);
+                if ((rc = wri_block_write_page(b->blk, lv->buf, b->psize,
+                                               &root, eb)) != WR_OK)
+                    return rc;
+                height = (uint32_t)L + 1;
+                break;
+            }
+            if (lv->pb.count > 0 && (rc = bulk_flush(b, L, eb)) != WR_OK)
+                return rc;
+        }
+    }
+    return wri_block_checkpoint(b->blk, &root, b->count, height, eb);
+}

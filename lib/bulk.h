@@ -1,0 +1,33 @@
+/*
+ * bulk.h -- build a tree bottom-up from keys in sorted order.
+ *
+ * Leaves are filled to the fill factor and written as they fill; each
+ * written page adds its first key and address to a page of the level above,
+ * which is written when it fills in turn. No path copying: every page is
+ * written once. wri_bulk_finish() writes the partial pages of every level
+ * and commits the block checkpoint. The block file must hold an empty tree
+ * (freshly created). Memory: one page per level. Calls block, page,
+ * bsonkey.
+ */
+#ifndef WR_BULK_H
+#define WR_BULK_H
+
+#include "block.h"
+#include "wr.h"
+
+#include <stdint.h>
+
+typedef struct wri_bulk wri_bulk;
+
+/* fill_pct: 10..100, how full to make each page (100 = as full as fits). */
+int wri_bulk_open(wri_block *blk, unsigned fill_pct, wri_bulk **out,
+                  wr_errbuf *eb);
+/* Keys must be strictly increasing (wri_key_cmp); WR_EINVAL otherwise. */
+int wri_bulk_add(wri_bulk *b, const uint8_t *key, uint32_t klen,
+                 const uint8_t *val, uint32_t vlen, wr_errbuf *eb);
+/* Write what is pending and commit the checkpoint. */
+int wri_bulk_finish(wri_bulk *b, wr_errbuf *eb);
+void wri_bulk_free(wri_bulk *b);
+uint64_t wri_bulk_count(const wri_bulk *b);
+
+#endif /* WR_BULK_H */

@@ -1,0 +1,383 @@
+/*
+ * catalog.c -- the catalog file (see catalog.h).
+ */
+#include "catalog.h"
+
+#include "wr_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <zlib.h>
+
+char *wri_path_join(const char *dir, const char *name)
+{
+    size_t dl = strlen(dir), nl = strlen(name);
+    char *p = malloc(dl + nl + 2);
+    if (p == NULL)
+        return NULL;
+    memcpy(p, dir, dl);
+    p[dl] = '/';
+    memcpy(p + dl + 1, name, nl + 1);
+    return p;
+}
+
+char *wri_tree_file_name(const char *coll, const char *field)
+{
+    size_t n = strlen(coll) + (field ? strlen(field) : 0) + 16;
+    char *p = malloc(n);
+    if (p == NULL)
+        return NULL;
+    if (field)
+        snprintf(p, n, "%s.idx.%s.wr", coll, field);
+    else
+        snprintf(p, n, "%s.main.wr", coll);
+    return p;
+}
+
+int wri_check_coll_name(const char *name, wr_errbuf *eb)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > WRI_NAME_MAX)
+        return WR_ERR(eb, WR_EINVAL,
+                      "collection name must be 1 to %d bytes, not %zu",
+                      WRI_NAME_MAX, n);
+    if (name[0] == '.')
+        return WR_ERR(eb, WR_EINVAL,
+                      "collection name \"%s\" must not start with '.'", name);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)name[i];
+        if (ch == '/' || ch < 0x20 || ch == 0x7f)
+            return WR_ERR(eb, WR_EINVAL,
+                          "collection name \"%s\": character %zu not allowed "
+                          "('/' or a control character)",
+                          name, i + 1);
+    }
+    return WR_OK;
+}
+
+int wri_check_field_path(const char *field, wr_errbuf *eb)
+{
+    size_t n = strlen(field);
+    if (n == 0 || n > WRI_NAME_MAX)
+        return WR_ERR(eb, WR_EINVAL, "field path must be 1 to %d bytes",
+                      WRI_NAME_MAX);
+    const char *part = field;
+    for (size_t i = 0; i <= n; i++) {
+        unsigned char ch = (unsigned char)field[i];
+        if (ch == '.' || ch == '\0') {
+            if (field + i == part)
+                return WR_ERR(eb, WR_EINVAL,
+                              "field path \"%s\" has an empty part", field);
+            if (part[0] == '$')
+                return WR_ERR(eb, WR_EINVAL,
+                              "field path \"%s\": a part starts with '$'",
+                              field);
+            part = field + i + 1;
+        } else if (ch == '/' || ch < 0x20) {
+            return WR_ERR(eb, WR_EINVAL,
+                          "field path \"%s\": '/' or control character",
+                          field);
+        }
+    }
+    return WR_OK;
+}
+
+static void cat_file_free(wri_cat_file *f)
+{
+    free(f->file);
+    free(f->field);
+    memset(f, 0, sizeof *f);
+}
+
+void wri_catalog_free(wri_catalog *cat)
+{
+    for (size_t i = 0; i < cat->ncoll; i++) {
+        wri_cat_coll *c = &cat->coll[i];
+        free(c->name);
+        cat_file_free(&c->main);
+        for (size_t j = 0; j < c->nidx; j++)
+            cat_file_free(&c->idx[j]);
+        free(c->idx);
+    }
+    free(cat->coll);
+    memset(cat, 0, sizeof *cat);
+}
+
+static void cat_file_append(bson_t *parent, const char *key,
+                            const wri_cat_file *f)
+{
+    bson_t d;
+    bson_append_document_begin(parent, key, -1, &d);
+    if (f->field)
+        BSON_APPEND_UTF8(&d, "field", f->field);
+    BSON_APPEND_UTF8(&d, "file", f->file);
+    BSON_APPEND_INT64(&d, "gen", (int64_t)f->gen);
+    BSON_APPEND_INT64(&d, "prev_gen", (int64_t)f->prev_gen);
+    bson_append_document_end(parent, &d);
+}
+
+int wri_catalog_to_bson(const wri_catalog *cat, bson_t *out)
+{
+    bson_t arr;
+    char k[16];
+    const char *kp;
+    bson_init(out);
+    BSON_APPEND_INT64(out, "generation", (int64_t)cat->gen);
+    bson_append_array_begin(out, "collections", -1, &arr);
+    for (size_t i = 0; i < cat->ncoll; i++) {
+        const wri_cat_coll *c = &cat->coll[i];
+        bson_t d, ia;
+        bson_uint32_to_string((uint32_t)i, &kp, k, sizeof k);
+        bson_append_document_begin(&arr, kp, -1, &d);
+        BSON_APPEND_UTF8(&d, "name", c->name);
+        BSON_APPEND_UTF8(&d, "file", c->main.file);
+        BSON_APPEND_INT64(&d, "gen", (int64_t)c->main.gen);
+        BSON_APPEND_INT64(&d, "prev_gen", (int64_t)c->main.prev_gen);
+        bson_append_array_begin(&d, "indexes", -1, &ia);
+        for (size_t j = 0; j < c->nidx; j++) {
+            bson_uint32_to_string((uint32_t)j, &kp, k, sizeof k);
+            cat_file_append(&ia, kp, &c->idx[j]);
+        }
+        bson_append_array_end(&d, &ia);
+        bson_append_document_end(&arr, &d);
+    }
+    bson_append_array_end(out, &arr);
+    return WR_OK;
+}
+
+/* --- decoding: every field is checked, the input is hostile ------------ */
+
+static int cat_str(bson_iter_t *doc, const char *key, char **out, char *why,
+                   size_t wl)
+{
+    bson_iter_t it;
+    uint32_t n;
+    if (!bson_iter_find_descendant(doc, key, &it) || !BSON_ITER_HOLDS_UTF8(&it)) {
+        snprintf(why, wl, "field \"%s\" missing or not a string", key);
+        return WR_ECORRUPT;
+    }
+    const char *s = bson_iter_utf8(&it, &n);
+    if (n == 0 || n > WRI_NAME_MAX + 32 || strlen(s) != n) {
+        snprintf(why, wl, "field \"%s\" has a bad length", key);
+        return WR_ECORRUPT;
+    }
+    if ((*out = strdup(s)) == NULL) {
+        snprintf(why, wl, "out of memory");
+        return WR_ENOMEM;
+    }
+    return WR_OK;
+}
+
+static int cat_gen(bson_iter_t *doc, const char *key, uint64_t *out,
+                   char *why, size_t wl)
+{
+    bson_iter_t it;
+    if (!bson_iter_find_descendant(doc, key, &it) ||
+        !BSON_ITER_HOLDS_INT64(&it) || bson_iter_int64(&it) < 0) {
+        snprintf(why, wl, "field \"%s\" missing or not a generation", key);
+        return WR_ECORRUPT;
+    }
+    *out = (uint64_t)bson_iter_int64(&it);
+    return WR_OK;
+}
+
+static int cat_file_decode(const bson_iter_t *at, bool is_index,
+                           wri_cat_file *f, char *why, size_t wl)
+{
+    int rc;
+    bson_iter_t d, tmp;
+    if (!BSON_ITER_HOLDS_DOCUMENT(at) || !bson_iter_recurse(at, &d)) {
+        snprintf(why, wl, "catalog entry is not a document");
+        return WR_ECORRUPT;
+    }
+    tmp = d;
+    if ((rc = cat_str(&tmp, "file", &f->file, why, wl)) != WR_OK)
+        return rc;
+    if (strchr(f->file, '/') != NULL || f->file[0] == '.') {
+        snprintf(why, wl, "file name \"%s\" is not a plain name", f->file);
+        return WR_ECORRUPT;
+    }
+    tmp = d;
+    if (is_index && (rc = cat_str(&tmp, "field", &f->field, why, wl)) != WR_OK)
+        return rc;
+    tmp = d;
+    if ((rc = cat_gen(&tmp, "gen", &f->gen, why, wl)) != WR_OK)
+        return rc;
+    tmp = d;
+    return cat_gen(&tmp, "prev_gen", &f->prev_gen, why, wl);
+}
+
+static int cat_coll_decode(const bson_iter_t *at, wri_cat_coll *c, char *why,
+                           size_t wl)
+{
+    int rc;
+    bson_iter_t d, tmp, ia, arr;
+    if ((rc = cat_file_decode(at, false, &c->main, why, wl)) != WR_OK)
+        return rc;
+    bson_iter_recurse(at, &d);
+    tmp = d;
+    if ((rc = cat_str(&tmp, "name", &c->name, why, wl)) != WR_OK)
+        return rc;
+    tmp = d;
+    if (!bson_iter_find(&tmp, "indexes") || !BSON_ITER_HOLDS_ARRAY(&tmp) ||
+        !bson_iter_recurse(&tmp, &ia)) {
+        snprintf(why, wl, "collection \"%s\": indexes missing", c->name);
+        return WR_ECORRUPT;
+    }
+    arr = ia;
+    size_t n = 0;
+    while (bson_iter_next(&arr))
+        n++;
+    if (n > 1000) {
+        snprintf(why, wl, "collection \"%s\": %zu indexes", c->name, n);
+        return WR_ECORRUPT;
+    }
+    if (n > 0 && (c->idx = calloc(n, sizeof *c->idx)) == NULL) {
+        snprintf(why, wl, "out of memory");
+        return WR_ENOMEM;
+    }
+    while (bson_iter_next(&ia)) {
+        if ((rc = cat_file_decode(&ia, true, &c->idx[c->nidx++], why, wl)) !=
+            WR_OK)
+            return rc;
+    }
+    return WR_OK;
+}
+
+int wri_catalog_decode(const uint8_t *buf, size_t len, wri_catalog *cat,
+                       char *why, size_t wl)
+{
+    int rc = WR_ECORRUPT;
+    bson_t doc;
+    bson_iter_t it, arr;
+    size_t off;
+    memset(cat, 0, sizeof *cat);
+    if (len < WRI_CAT_HDR) {
+        snprintf(why, wl, "%zu bytes, shorter than the %u-byte header", len,
+                 WRI_CAT_HDR);
+        return WR_ECORRUPT;
+    }
+    if (memcmp(buf + 4, WRI_CAT_MAGIC, 8) != 0) {
+        snprintf(why, wl, "bad magic: not a wrtools catalog");
+        return WR_ENOTOURS;
+    }
+    uint32_t version = wri_get32(buf + 12), blen = wri_get32(buf + 16);
+    if (version > WR_FORMAT_VERSION || version == 0) {
+        snprintf(why, wl, "format version %u, this build reads up to %d",
+                 version, WR_FORMAT_VERSION);
+        return WR_EVERSION;
+    }
+    if (blen != len - WRI_CAT_HDR) {
+        snprintf(why, wl, "header says %u bytes of BSON, the file holds %zu",
+                 blen, len - WRI_CAT_HDR);
+        return WR_ECORRUPT;
+    }
+    uint32_t crc = (uint32_t)crc32(0L, buf + 4, (uInt)(len - 4));
+    if (crc != wri_get32(buf)) {
+        snprintf(why, wl, "CRC mismatch: stored 0x%08x, computed 0x%08x",
+                 wri_get32(buf), crc);
+        return WR_ECORRUPT;
+    }
+    cat->gen = wri_get64(buf + 20);
+    if (!bson_init_static(&doc, buf + WRI_CAT_HDR, blen) ||
+        !bson_validate(&doc, BSON_VALIDATE_UTF8, &off)) {
+        snprintf(why, wl, "catalog document is not valid BSON");
+        return WR_ECORRUPT;
+    }
+    if (!bson_iter_init_find(&it, &doc, "collections") ||
+        !BSON_ITER_HOLDS_ARRAY(&it) || !bson_iter_recurse(&it, &arr)) {
+        snprintf(why, wl, "no collections array");
+        return WR_ECORRUPT;
+    }
+    bson_iter_t cnt = arr;
+    size_t n = 0;
+    while (bson_iter_next(&cnt))
+        n++;
+    if (n > 0 && (cat->coll = calloc(n, sizeof *cat->coll)) == NULL) {
+        snprintf(why, wl, "out of memory");
+        return WR_ENOMEM;
+    }
+    while (bson_iter_next(&arr)) {
+        if ((rc = cat_coll_decode(&arr, &cat->coll[cat->ncoll++], why, wl)) !=
+            WR_OK)
+            goto fail;
+    }
+    return WR_OK;
+fail:
+    wri_catalog_free(cat);
+    return rc;
+}
+
+int wri_catalog_read(const char *dir, wri_catalog *cat, wr_errbuf *eb)
+{
+    int rc;
+    char *path = wri_path_join(dir, WR_CATALOG_NAME);
+    wri_file *f = NULL;
+    uint8_t *buf = NULL;
+    uint64_t size;
+    char why[256];
+    memset(cat, 0, sizeof *cat);
+    if (path == NULL)
+        return WR_ERR(eb, WR_ENOMEM, "out of memory");
+    if ((rc = wri_io_open(path, WRI_IO_RDONLY, &f, eb)) != WR_OK)
+        goto out;
+    if ((rc = wri_io_size(f, &size, eb)) != WR_OK)
+        goto out;
+    if (size > WRI_CAT_MAX) {
+        rc = WR_ERR(eb, WR_ECORRUPT, "%s: %llu bytes, too large for a catalog",
+                    path, (unsigned long long)size);
+        goto out;
+    }
+    if ((buf = malloc(size + 1)) == NULL) {
+        rc = WR_ERR(eb, WR_ENOMEM, "out of memory");
+        goto out;
+    }
+    if ((rc = wri_io_pread(f, buf, size, 0, eb)) != WR_OK)
+        goto out;
+    if ((rc = wri_catalog_decode(buf, size, cat, why, sizeof why)) != WR_OK)
+        rc = WR_ERR(eb, rc, "%s: %s", path, why);
+out:
+    wri_io_close(f);
+    free(buf);
+    free(path);
+    return rc;
+}
+
+int wri_catalog_write(const char *dir, const wri_catalog *cat, wr_errbuf *eb)
+{
+    int rc;
+    bson_t doc;
+    char *path = wri_path_join(dir, WR_CATALOG_NAME);
+    char *tmp = wri_path_join(dir, WR_CATALOG_NAME ".tmp");
+    uint8_t *buf = NULL;
+    wri_file *f = NULL;
+    wri_catalog_to_bson(cat, &doc);
+    size_t len = WRI_CAT_HDR + doc.len;
+    if (path == NULL || tmp == NULL || (buf = calloc(1, len)) == NULL) {
+        rc = WR_ERR(eb, WR_ENOMEM, "out of memory");
+        goto out;
+    }
+    memcpy(buf + 4, WRI_CAT_MAGIC, 8);
+    wri_put32(buf + 12, WR_FORMAT_VERSION);
+    wri_put32(buf + 16, doc.len);
+    wri_put64(buf + 20, cat->gen);
+    memcpy(buf + WRI_CAT_HDR, bson_get_data(&doc), doc.len);
+    wri_put32(buf, (uint32_t)crc32(0L, buf + 4, (uInt)(len - 4)));
+    if ((rc = wri_io_open(tmp, WRI_IO_RDWR | WRI_IO_CREATE | WRI_IO_TRUNC, &f,
+                          eb)) != WR_OK ||
+        (rc = wri_io_pwrite(f, buf, len, 0, eb)) != WR_OK ||
+        (rc = wri_io_fsync(f, eb)) != WR_OK)
+        goto out;
+    wri_io_close(f);
+    f = NULL;
+    if ((rc = wri_io_rename(tmp, path, eb)) != WR_OK)
+        goto out;
+    rc = wri_io_fsync_dir(dir, eb);
+out:
+    wri_io_close(f);
+    bson_destroy(&doc);
+    free(buf);
+    free(path);
+    free(tmp);
+    return rc;
+}

@@ -1,0 +1,75 @@
+/*
+ * catalog.h -- the database directory's catalog file, the commit point of
+ * a database checkpoint (DESIGN decision 6).
+ *
+ * wr.catalog holds a 32-byte header and a BSON document:
+ *   00-03 u32 crc32 over [4, 32 + length)
+ *   04-11     magic "WRCATLG\n"
+ *   12-15 u32 format version
+ *   16-19 u32 length of the BSON document
+ *   20-27 u64 catalog generation
+ *   28-31     zero
+ *   32-..     { "collections": [ { "name", "file", "gen", "prev_gen",
+ *                 "indexes": [ { "field", "file", "gen", "prev_gen" } ] } ] }
+ * "gen" is the generation of the tree file that belongs to this snapshot;
+ * "prev_gen" the one of the previous snapshot (0: the file is new). Both
+ * are always one of the file's two header slots (DESIGN decision 7).
+ * A new catalog is written to wr.catalog.tmp, fsynced, renamed over
+ * wr.catalog, and the directory fsynced.
+ *
+ * Calls io and libbson.
+ */
+#ifndef WR_CATALOG_H
+#define WR_CATALOG_H
+
+#include "wr.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define WRI_CAT_MAGIC "WRCATLG\n"
+#define WRI_CAT_HDR 32
+#define WRI_CAT_MAX (16u << 20)
+
+typedef struct wri_cat_file {
+    char *file;  /* file name inside the database directory */
+    char *field; /* index: dotted field path; NULL for a main table */
+    uint64_t gen;
+    uint64_t prev_gen;
+} wri_cat_file;
+
+typedef struct wri_cat_coll {
+    char *name;
+    wri_cat_file main;
+    wri_cat_file *idx;
+    size_t nidx;
+} wri_cat_coll;
+
+typedef struct wri_catalog {
+    uint64_t gen;
+    wri_cat_coll *coll;
+    size_t ncoll;
+} wri_catalog;
+
+/* Decode a catalog file image (safe on arbitrary bytes). */
+int wri_catalog_decode(const uint8_t *buf, size_t len, wri_catalog *cat,
+                       char *why, size_t whylen);
+/* Read DIR/wr.catalog: WR_ENOTFOUND if absent, WR_ECORRUPT if damaged. */
+int wri_catalog_read(const char *dir, wri_catalog *cat, wr_errbuf *eb);
+/* Write atomically (tmp, fsync, rename, fsync dir). */
+int wri_catalog_write(const char *dir, const wri_catalog *cat, wr_errbuf *eb);
+void wri_catalog_free(wri_catalog *cat);
+/* The catalog as a BSON document (for dump). */
+int wri_catalog_to_bson(const wri_catalog *cat, bson_t *out);
+
+/* Names: a collection name is 1-200 bytes without '/', NUL or control
+ * characters and does not start with '.'; a field path is 1-200 bytes of
+ * non-empty dot-separated parts not starting with '$'. */
+int wri_check_coll_name(const char *name, wr_errbuf *eb);
+int wri_check_field_path(const char *field, wr_errbuf *eb);
+/* "NAME.main.wr" / "NAME.idx.FIELD.wr" (malloc'd). */
+char *wri_tree_file_name(const char *coll, const char *field);
+/* DIR/NAME (malloc'd). */
+char *wri_path_join(const char *dir, const char *name);
+
+#endif /* WR_CATALOG_H */

@@ -1,0 +1,131 @@
+/*
+ * page.h -- tree page layouts: encode, decode and check one page alone.
+ *
+ * Leaf and internal pages are one block (P bytes) and slotted: after the
+ * 32-byte common header (block.h WRI_PH_*) comes an array of u16 cell
+ * offsets, one per item, in key order; cells are packed from the end of
+ * the page downwards.
+ *
+ *   +--------+-----------------+ - - free - - +-------+-------+-------+
+ *   | header | slot[0..n-1] u16|              | cell  | cell  | cell  |
+ *   +--------+-----------------+ - - - - - - -+-------+-------+-------+
+ *   0        32         32+2n                 lowest cell          P
+ *
+ * Header AUX (24-31) of leaf/internal pages: u32 lowest cell offset, u32 0.
+ *
+ * Leaf cell:      00-01 u16 key length K
+ *                 02    u8  flags (WRI_CELL_OVERFLOW: value is in an
+ *                                  overflow page)
+ *                 03    u8  0
+ *                 04-07 u32 value length V (full length, even if overflow)
+ *                 08-.. key (K bytes), then the value (V bytes) or, for an
+ *                       overflow value, its page address (16 bytes)
+ * Internal cell:  00-01 u16 key length K (0 for the first cell)
+ *                 02-03 u16 0
+ *                 04-19 child page address (16 bytes)
+ *                 20-.. key (K bytes): the lowest key the child may hold
+ * Overflow page:  header (count 1, AUX = u64 value length V), the value
+ *                 from byte 32; the page is the fewest blocks that hold it.
+ *
+ * Limits: a key is at most wri_page_max_key(P) bytes; a leaf value longer
+ * than wri_page_max_inline(P, K) goes to an overflow page. With these, any
+ * page holds at least four cells, so a split always succeeds.
+ *
+ * Calls block (header constants, addresses) and bsonkey (key checks).
+ */
+#ifndef WR_PAGE_H
+#define WR_PAGE_H
+
+#include "block.h"
+#include "wr.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define WRI_SLOT_SIZE 2
+#define WRI_LEAF_CELL_HDR 8
+#define WRI_INT_CELL_HDR 20
+#define WRI_CELL_OVERFLOW 0x01
+#define WRI_PH_LOWEST 24 /* AUX: u32 offset of the lowest cell */
+
+uint32_t wri_page_max_key(uint32_t page_size);
+/* Largest value stored inline in a leaf next to a key of klen bytes. */
+uint32_t wri_page_max_inline(uint32_t page_size, uint32_t klen);
+/* Bytes a leaf item takes in a page (cell + slot). */
+uint32_t wri_leaf_item_size(uint32_t page_size, uint32_t klen, uint32_t vlen);
+uint32_t wri_int_item_size(uint32_t klen);
+/* Size of the overflow page that holds a value of vlen bytes. */
+uint64_t wri_overflow_size(uint32_t page_size, uint64_t vlen);
+
+/* One decoded cell; pointers point into the page buffer. */
+typedef struct wri_cell {
+    const uint8_t *key;
+    uint32_t klen;
+    const uint8_t *val; /* leaf, inline value; NULL when overflow */
+    uint32_t vlen;      /* leaf: full value length */
+    bool overflow;      /* leaf: value in the overflow page at ovf */
+    wr_addr ovf;
+    wr_addr child;      /* internal */
+    uint32_t off;       /* byte offset of the cell in the page */
+} wri_cell;
+
+typedef struct wri_page_view {
+    const uint8_t *buf;
+    uint32_t size;
+    uint8_t type;
+    uint16_t level;
+    uint32_t count;
+    uint64_t gen;
+    uint32_t lowest;     /* lowest cell offset */
+    uint32_t free_bytes; /* between the slot array and the lowest cell */
+} wri_page_view;
+
+/* A problem found by wri_page_check: where and what. */
+typedef struct wri_page_problem {
+    uint32_t off;   /* byte offset inside the page */
+    int slot;       /* slot index, or -1 for the header */
+    char what[256];
+} wri_page_problem;
+
+/* Check one leaf or internal page in isolation, safe on arbitrary bytes:
+ * header fields, every slot and cell inside the page, cells not
+ * overlapping the slot array or each other, key documents well formed
+ * (nkeyelem elements; 0 = don't look inside keys), keys strictly
+ * increasing. CRC is not checked here (block does). On success fills *v.
+ * Returns WR_OK or WR_ECORRUPT with *prob filled. */
+int wri_page_check(const uint8_t *buf, size_t len, int nkeyelem,
+                   wri_page_view *v, wri_page_problem *prob);
+/* Decode cell i of a checked page (no checks repeated). */
+void wri_page_cell(const wri_page_view *v, uint32_t i, wri_cell *c);
+/* Check an overflow page's header against the value length expected. */
+int wri_overflow_check(const uint8_t *buf, size_t len, uint64_t vlen,
+                       wri_page_problem *prob);
+
+/* Building a page: items are added in key order. */
+typedef struct wri_page_builder {
+    uint8_t *buf;
+    uint32_t size;
+    uint32_t count;
+    uint32_t lowest; /* lowest cell offset so far */
+    uint8_t type;
+    uint16_t level;
+} wri_page_builder;
+
+void wri_pb_init(wri_page_builder *pb, uint8_t *buf, uint32_t size,
+                 uint8_t type, uint16_t level);
+/* Bytes used so far (header, slots and cells). */
+uint32_t wri_pb_used(const wri_page_builder *pb);
+/* Leaf item: inline value, or (ovf != NULL) a reference to an overflow
+ * page holding vlen bytes. The caller checks it fits. */
+void wri_pb_add_leaf(wri_page_builder *pb, const uint8_t *key, uint32_t klen,
+                     const uint8_t *val, uint32_t vlen, const wr_addr *ovf);
+void wri_pb_add_internal(wri_page_builder *pb, const uint8_t *key,
+                         uint32_t klen, const wr_addr *child);
+/* Fill the header (CRC is set by block on write) and zero the free gap. */
+void wri_pb_finish(wri_page_builder *pb, uint64_t gen);
+/* Fill an overflow page buffer (size = wri_overflow_size). */
+void wri_overflow_encode(uint8_t *buf, uint32_t size, const uint8_t *val,
+                         uint64_t vlen, uint64_t gen);
+
+#endif /* WR_PAGE_H */

@@ -1,0 +1,562 @@
+/*
+ * test_btree.c -- the copy-on-write B+tree and the bulk loader against an
+ * in-memory model.
+ */
+#include "tap.h"
+
+#include "wr_int.h"
+
+#include <unistd.h>
+
+/* --- a sorted-array model ---------------------------------------------- */
+
+typedef struct mitem {
+    uint8_t *key;
+    uint32_t klen;
+    uint8_t *val;
+    uint32_t vlen;
+} mitem;
+
+typedef struct model {
+    mitem *it;
+    size_t n, cap;
+} model;
+
+static size_t model_find(const model *m, const uint8_t *k, uint32_t kl,
+                         int *found)
+{
+    size_t lo = 0, hi = m->n;
+    *found = 0;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = wri_key_cmp(m->it[mid].key, m->it[mid].klen, k, kl);
+        if (c == 0) {
+            *found = 1;
+            return mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static uint8_t *dup(const void *p, size_t n)
+{
+    uint8_t *d = malloc(n + 1);
+    memcpy(d, p, n);
+    return d;
+}
+
+static void model_put(model *m, const uint8_t *k, uint32_t kl,
+                      const uint8_t *v, uint32_t vl)
+{
+    int found;
+    size_t i = model_find(m, k, kl, &found);
+    if (found) {
+        free(m->it[i].val);
+        m->it[i].val = dup(v, vl);
+        m->it[i].vlen = vl;
+        return;
+    }
+    if (m->n == m->cap) {
+        m->cap = m->cap ? m->cap * 2 : 64;
+        m->it = realloc(m->it, m->cap * sizeof *m->it);
+    }
+    memmove(&m->it[i + 1], &m->it[i], (m->n - i) * sizeof *m->it);
+    m->it[i] = (mitem){dup(k, kl), kl, dup(v, vl), vl};
+    m->n++;
+}
+
+static int model_del(model *m, const uint8_t *k, uint32_t kl)
+{
+    int found;
+    size_t i = model_find(m, k, kl, &found);
+    if (!found)
+        return 0;
+    free(m->it[i].key);
+    free(m->it[i].val);
+    memmove(&m->it[i], &m->it[i + 1], (m->n - i - 1) * sizeof *m->it);
+    m->n--;
+    return 1;
+}
+
+static void model_free(model *m)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        free(m->it[i].key);
+        free(m->it[i].val);
+    }
+    free(m->it);
+    memset(m, 0, sizeof *m);
+}
+
+static void model_copy(model *dst, const model *src)
+{
+    model_free(dst);
+    for (size_t i = 0; i < src->n; i++)
+        model_put(dst, src->it[i].key, src->it[i].klen, src->it[i].val,
+                  src->it[i].vlen);
+}
+
+/* --- keys and values --------------------------------------------------- */
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+static uint64_t rnd(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+/* Key number i: alternately an int64, a double and a string _id. */
+static void make_key(uint64_t i, bson_t *k)
+{
+    bson_init(k);
+    switch (i % 3) {
+    case 0:
+        BSON_APPEND_INT64(k, "", (int64_t)i * 7 - 5000);
+        break;
+    case 1:
+        BSON_APPEND_DOUBLE(k, "", (double)i * 7.0 + 0.5);
+        break;
+    default: {
+        char s[64];
+        snprintf(s, sizeof s, "key-%08llu-%s", (unsigned long long)i,
+                 i % 5 ? "short" : "a-somewhat-longer-string-id");
+        BSON_APPEND_UTF8(k, "", s);
+    }
+    }
+}
+
+static uint8_t *make_val(uint64_t seed, uint32_t *len, uint32_t psize)
+{
+    uint32_t r = (uint32_t)(rnd() % 100);
+    uint32_t n = r < 70   ? (uint32_t)(rnd() % 200)
+                 : r < 95 ? (uint32_t)(rnd() % psize)
+                          : (uint32_t)(rnd() % (psize * 5));
+    uint8_t *v = malloc(n + 1);
+    for (uint32_t i = 0; i < n; i++)
+        v[i] = (uint8_t)(seed + i * 31);
+    *len = n;
+    return v;
+}
+
+/* --- checks ------------------------------------------------------------ */
+
+static int tree_equals_model(wri_btree *t, const model *m, int backwards)
+{
+    wr_errbuf eb = {0};
+    wri_cursor *c = NULL;
+    size_t i = 0;
+    int ok = 1;
+    if (wri_cursor_open(t, &c, &eb) != WR_OK)
+        return 0;
+    int rc = backwards ? wri_cursor_last(c, &eb) : wri_cursor_first(c, &eb);
+    while (rc == WR_OK) {
+        const uint8_t *k, *v;
+        uint32_t kl, vl;
+        wri_cursor_key(c, &k, &kl);
+        if (i >= m->n || wri_cursor_value(c, &v, &vl, &eb) != WR_OK) {
+            ok = 0;
+            break;
+        }
+        const mitem *e = &m->it[backwards ? m->n - 1 - i : i];
+        if (kl != e->klen || memcmp(k, e->key, kl) != 0 || vl != e->vlen ||
+            (vl && memcmp(v, e->val, vl) != 0)) {
+            printf("# mismatch at item %zu: %s\n", i, eb.msg);
+            ok = 0;
+            break;
+        }
+        i++;
+        rc = backwards ? wri_cursor_prev(c, &eb) : wri_cursor_next(c, &eb);
+    }
+    if (ok && (rc != WR_ENOTFOUND || i != m->n)) {
+        printf("# scan ended after %zu of %zu items (rc %d: %s)\n", i, m->n,
+               rc, eb.msg);
+        ok = 0;
+    }
+    if (t->nrecords != m->n) {
+        printf("# nrecords %llu, model %zu\n",
+               (unsigned long long)t->nrecords, m->n);
+        ok = 0;
+    }
+    wri_cursor_close(c);
+    return ok;
+}
+
+static char *tmp_path(const char *name)
+{
+    static char p[512];
+    snprintf(p, sizeof p, "%s/%s", tap_tmpdir(), name);
+    unlink(p);
+    return p;
+}
+
+static int open_tree(const char *path, int flags, wri_block **b,
+                     wri_btree **t, wr_errbuf *eb)
+{
+    int rc = wri_block_open(path, flags, b, eb);
+    if (rc == WR_OK && (rc = wri_btree_open(*b, 1, t, eb)) != WR_OK)
+        wri_block_close(*b);
+    return rc;
+}
+
+static void close_tree(wri_block *b, wri_btree *t)
+{
+    wri_btree_close(t);
+    wri_block_close(b);
+}
+
+/* Long random sequences of put/delete/get/checkpoint/reopen on one page
+ * size, checked against the model at every step that can observe it. */
+static void model_run(uint32_t psize, int steps, uint64_t keyspace)
+{
+    wr_errbuf eb = {0};
+    char name[64];
+    snprintf(name, sizeof name, "model-%u.wr", psize);
+    const char *path = tmp_path(name);
+    wri_block_cfg cfg = {.page_size = psize, .role = WRI_ROLE_MAIN,
+                         .coll = "t"};
+    wri_block *b = NULL;
+    wri_btree *t = NULL;
+    model m = {0}, last = {0}, prev = {0};
+    REQUIRE_OK(wri_block_create(path, &cfg, &b, &eb), &eb);
+    REQUIRE_OK(wri_btree_open(b, 1, &t, &eb), &eb);
+    for (int s = 0; s < steps; s++) {
+        uint32_t op = (uint32_t)(rnd() % 1000);
+        bson_t k;
+        make_key(rnd() % keyspace, &k);
+        if (op < 550) {
+            uint32_t vl;
+            uint8_t *v = make_val(rnd(), &vl, psize);
+            bool rep;
+            int found;
+            model_find(&m, bson_get_data(&k), k.len, &found);
+            int rc = wri_btree_put(t, bson_get_data(&k), k.len, v, vl, &rep,
+                                   &eb);
+            if (rc != WR_OK || rep != (found != 0)) {
+                TAP_FAIL("step %d: put -> %d (%s) replaced %d/%d", s, rc,
+                         eb.msg, rep, found);
+                free(v);
+                bson_destroy(&k);
+                break;
+            }
+            model_put(&m, bson_get_data(&k), k.len, v, vl);
+            free(v);
+        } else if (op < 900) {
+            int rc = wri_btree_delete(t, bson_get_data(&k), k.len, &eb);
+            int had = model_del(&m, bson_get_data(&k), k.len);
+            if (rc != (had ? WR_OK : WR_ENOTFOUND)) {
+                TAP_FAIL("step %d: delete -> %d, model had %d (%s)", s, rc,
+                         had, eb.msg);
+                bson_destroy(&k);
+                break;
+            }
+        } else if (op < 960) {
+            uint8_t *v = NULL;
+            uint32_t vl = 0;
+            int found;
+            size_t i = model_find(&m, bson_get_data(&k), k.len, &found);
+            int rc = wri_btree_get(t, bson_get_data(&k), k.len, &v, &vl, &eb);
+            if (rc != (found ? WR_OK : WR_ENOTFOUND) ||
+                (found && (vl != m.it[i].vlen ||
+                           memcmp(v, m.it[i].val, vl) != 0)))
+                TAP_FAIL("step %d: get -> %d, model found %d", s, rc, found);
+            free(v);
+        } else if (op < 985) {
+            if (wri_btree_checkpoint(t, &eb) != WR_OK) {
+                TAP_FAIL("step %d: checkpoint: %s", s, eb.msg);
+                bson_destroy(&k);
+                break;
+            }
+            model_copy(&prev, &last);
+            model_copy(&last, &m);
+        } else if (op < 995) {
+            /* reopen: what was not checkpointed is gone */
+            close_tree(b, t);
+            if (open_tree(path, 0, &b, &t, &eb) != WR_OK) {
+                TAP_FAIL("step %d: reopen: %s", s, eb.msg);
+                bson_destroy(&k);
+                return;
+            }
+            model_copy(&m, &last);
+            if (!tree_equals_model(t, &m, (int)(rnd() & 1)))
+                TAP_FAIL("step %d: after reopen the tree differs", s);
+        } else if (prev.n > 0 || last.n > 0) {
+            /* the previous checkpoint is still complete on disk */
+            wri_block *pb = NULL;
+            wri_btree *pt = NULL;
+            int rc = open_tree(path, WRI_BLOCK_PREVIOUS, &pb, &pt, &eb);
+            if (rc == WR_OK) {
+                if (!tree_equals_model(pt, &prev, 0))
+                    TAP_FAIL("step %d: previous checkpoint differs", s);
+                close_tree(pb, pt);
+            }
+            wr_errbuf_clear(&eb);
+        }
+        bson_destroy(&k);
+        if (s % 500 == 0 && !tree_equals_model(t, &m, s % 1000 == 0)) {
+            TAP_FAIL("step %d: scan differs from the model", s);
+            break;
+        }
+    }
+    CHECK(tree_equals_model(t, &m, 0));
+    CHECK(wri_btree_checkpoint(t, &eb) == WR_OK);
+    close_tree(b, t);
+    REQUIRE_OK(open_tree(path, WRI_BLOCK_RDONLY, &b, &t, &eb), &eb);
+    CHECK(tree_equals_model(t, &m, 0));
+    CHECK(tree_equals_model(t, &m, 1));
+    close_tree(b, t);
+    model_free(&m);
+    model_free(&last);
+    model_free(&prev);
+}
+
+static void test_btree_model_512(void)
+{
+    model_run(512, 6000, 1500);
+}
+
+static void test_btree_model_4096(void)
+{
+    model_run(4096, 8000, 3000);
+}
+
+static void test_btree_model_65536(void)
+{
+    model_run(65536, 3000, 2000);
+}
+
+/* Most keys deleted: the tree shrinks back to few pages. */
+static void test_btree_shrinks_after_deletes(void)
+{
+    wr_errbuf eb = {0};
+    const char *path = tmp_path("shrink.wr");
+    wri_block_cfg cfg = {.page_size = 512, .role = WRI_ROLE_MAIN,
+                         .coll = "t"};
+    wri_block *b;
+    wri_btree *t;
+    uint8_t v[40] = {0};
+    REQUIRE_OK(wri_block_create(path, &cfg, &b, &eb), &eb);
+    REQUIRE_OK(wri_btree_open(b, 1, &t, &eb), &eb);
+    for (int i = 0; i < 5000; i++) {
+        bson_t k;
+        make_key((uint64_t)i, &k);
+        REQUIRE_OK(wri_btree_put(t, bson_get_data(&k), k.len, v, sizeof v,
+                                 NULL, &eb),
+                   &eb);
+        bson_destroy(&k);
+    }
+    REQUIRE_OK(wri_btree_checkpoint(t, &eb), &eb);
+    uint32_t tall = t->height;
+    for (int i = 0; i < 5000; i++) {
+        if (i % 100 == 0)
+            continue;
+        bson_t k;
+        make_key((uint64_t)i, &k);
+        REQUIRE_OK(wri_btree_delete(t, bson_get_data(&k), k.len, &eb), &eb);
+        bson_destroy(&k);
+    }
+    REQUIRE_OK(wri_btree_checkpoint(t, &eb), &eb);
+    REQUIRE_OK(wri_btree_checkpoint(t, &eb), &eb);
+    REQUIRE_OK(wri_btree_checkpoint(t, &eb), &eb);
+    CHECK_EQ(t->nrecords, 50);
+    CHECK(t->height < tall);
+    uint64_t size = wri_extent_logical_size(b->em);
+    /* 50 items of ~60 bytes: a handful of pages, plus header and lists */
+    CHECK(size <= 40 * 512);
+    close_tree(b, t);
+}
+
+/* A 15 MiB value round-trips through overflow pages on 512-byte pages. */
+static void test_btree_big_value(void)
+{
+    wr_errbuf eb = {0};
+    const char *path = tmp_path("big.wr");
+    wri_block_cfg cfg = {.page_size = 512, .role = WRI_ROLE_MAIN,
+                         .coll = "t"};
+    wri_block *b;
+    wri_btree *t;
+    uint32_t n = 15u << 20;
+    uint8_t *v = malloc(n), *got = NULL;
+    uint32_t gl = 0;
+    for (uint32_t i = 0; i < n; i++)
+        v[i] = (uint8_t)(i * 7 + (i >> 11));
+    bson_t k;
+    make_key(2, &k);
+    REQUIRE_OK(wri_block_create(path, &cfg, &b, &eb), &eb);
+    REQUIRE_OK(wri_btree_open(b, 1, &t, &eb), &eb);
+    REQUIRE_OK(wri_btree_put(t, bson_get_data(&k), k.len, v, n, NULL, &eb),
+               &eb);
+    REQUIRE_OK(wri_btree_checkpoint(t, &eb), &eb);
+    close_tree(b, t);
+    REQUIRE_OK(open_tree(path, WRI_BLOCK_RDONLY, &b, &t, &eb), &eb);
+    REQUIRE_OK(wri_btree_get(t, bson_get_data(&k), k.len, &got, &gl, &eb),
+               &eb);
+    CHECK_EQ(gl, n);
+    CHECK(memcmp(got, v, n) == 0);
+    close_tree(b, t);
+    free(got);
+    free(v);
+    bson_destroy(&k);
+}
+
+/* The bulk loader builds the same content as single puts, at any fill. */
+static void test_bulk_matches_model(void)
+{
+    static const uint32_t sizes[] = {512, 4096, 65536};
+    static const unsigned fills[] = {100, 70, 10};
+    for (int si = 0; si < 3; si++) {
+        for (int fi = 0; fi < 3; fi++) {
+            wr_errbuf eb = {0};
+            const char *path = tmp_path("bulk.wr");
+            wri_block_cfg cfg = {.page_size = sizes[si],
+                                 .role = WRI_ROLE_MAIN, .coll = "t"};
+            wri_block *b;
+            wri_btree *t;
+            wri_bulk *bl;
+            model m = {0};
+            int n = si == 2 ? 20000 : 3000;
+            for (int i = 0; i < n; i++) {
+                bson_t k;
+                uint32_t vl;
+                make_key((uint64_t)i, &k);
+                uint8_t *v = make_val((uint64_t)i, &vl, sizes[si]);
+                model_put(&m, bson_get_data(&k), k.len, v, vl);
+                free(v);
+                bson_destroy(&k);
+            }
+            REQUIRE_OK(wri_block_create(path, &cfg, &b, &eb), &eb);
+            REQUIRE_OK(wri_bulk_open(b, fills[fi], &bl, &eb), &eb);
+            for (size_t i = 0; i < m.n; i++)
+                REQUIRE_OK(wri_bulk_add(bl, m.it[i].key, m.it[i].klen,
+                                        m.it[i].val, m.it[i].vlen, &eb),
+                           &eb);
+            REQUIRE_OK(wri_bulk_finish(bl, &eb), &eb);
+            wri_bulk_free(bl);
+            wri_block_close(b);
+            REQUIRE_OK(open_tree(path, 0, &b, &t, &eb), &eb);
+            CHECK(tree_equals_model(t, &m, 0));
+            CHECK(tree_equals_model(t, &m, 1));
+            /* and the bulk-built tree accepts changes */
+            bson_t k;
+            make_key(1, &k);
+            REQUIRE_OK(wri_btree_delete(t, bson_get_data(&k), k.len, &eb),
+                       &eb);
+            model_del(&m, bson_get_data(&k), k.len);
+            bson_destroy(&k);
+            REQUIRE_OK(wri_btree_checkpoint(t, &eb), &eb);
+            CHECK(tree_equals_model(t, &m, 0));
+            close_tree(b, t);
+            model_free(&m);
+        }
+    }
+}
+
+static void test_bulk_rejects_unsorted(void)
+{
+    wr_errbuf eb = {0};
+    const char *path = tmp_path("unsorted.wr");
+    wri_block_cfg cfg = {.page_size = 4096, .role = WRI_ROLE_MAIN,
+                         .coll = "t"};
+    wri_block *b;
+    wri_bulk *bl;
+    bson_t k1, k2;
+    make_key(9, &k1);
+    make_key(3, &k2);
+    REQUIRE_OK(wri_block_create(path, &cfg, &b, &eb), &eb);
+    REQUIRE_OK(wri_bulk_open(b, 100, &bl, &eb), &eb);
+    REQUIRE_OK(wri_bulk_add(bl, bson_get_data(&k1), k1.len, NULL, 0, &eb),
+               &eb);
+    CHECK_EQ(wri_bulk_add(bl, bson_get_data(&k2), k2.len, NULL, 0, &eb),
+             WR_EINVAL);
+    CHECK(strstr(eb.msg, "out of order") != NULL);
+    wri_bulk_free(bl);
+    wri_block_close(b);
+    bson_destroy(&k1);
+    bson_destroy(&k2);
+}
+
+/* Cursor seek lands on the first key >= the target. */
+static void test_cursor_seek(void)
+{
+    wr_errbuf eb = {0};
+    const char *path = tmp_path("seek.wr");
+    wri_block_cfg cfg = {.page_size = 512, .role = WRI_ROLE_MAIN,
+                         .coll = "t"};
+    wri_block *b;
+    wri_btree *t;
+    wri_cursor *c;
+    REQUIRE_OK(wri_block_create(path, &cfg, &b, &eb), &eb);
+    REQUIRE_OK(wri_btree_open(b, 1, &t, &eb), &eb);
+    for (int i = 0; i < 2000; i += 2) {
+        bson_t k = BSON_INITIALIZER;
+        BSON_APPEND_INT32(&k, "", i);
+        REQUIRE_OK(wri_btree_put(t, bson_get_data(&k), k.len, NULL, 0, NULL,
+                                 &eb),
+                   &eb);
+        bson_destroy(&k);
+    }
+    REQUIRE_OK(wri_cursor_open(t, &c, &eb), &eb);
+    for (int i = -1; i < 2001; i += 37) {
+        bson_t k = BSON_INITIALIZER;
+        BSON_APPEND_DOUBLE(&k, "", i + 0.5);
+        int rc = wri_cursor_seek(c, bson_get_data(&k), k.len, &eb);
+        bson_destroy(&k);
+        int want = i + 1 + ((i + 1) & 1);
+        if (want >= 2000) {
+            CHECK_EQ(rc, WR_ENOTFOUND);
+            continue;
+        }
+        REQUIRE_EQ(rc, WR_OK);
+        const uint8_t *kb;
+        uint32_t kl;
+        bson_t got;
+        bson_iter_t it;
+        wri_cursor_key(c, &kb, &kl);
+        REQUIRE(bson_init_static(&got, kb, kl));
+        REQUIRE(bson_iter_init(&it, &got) && bson_iter_next(&it));
+        CHECK_EQ(bson_iter_int32(&it), want);
+    }
+    wri_cursor_close(c);
+    close_tree(b, t);
+}
+
+static void test_put_rejects_long_key(void)
+{
+    wr_errbuf eb = {0};
+    const char *path = tmp_path("longkey.wr");
+    wri_block_cfg cfg = {.page_size = 512, .role = WRI_ROLE_MAIN,
+                         .coll = "t"};
+    wri_block *b;
+    wri_btree *t;
+    char s[400];
+    memset(s, 'x', sizeof s - 1);
+    s[sizeof s - 1] = 0;
+    bson_t k = BSON_INITIALIZER;
+    BSON_APPEND_UTF8(&k, "", s);
+    REQUIRE_OK(wri_block_create(path, &cfg, &b, &eb), &eb);
+    REQUIRE_OK(wri_btree_open(b, 1, &t, &eb), &eb);
+    CHECK_EQ(wri_btree_put(t, bson_get_data(&k), k.len, NULL, 0, NULL, &eb),
+             WR_EINVAL);
+    CHECK(strstr(eb.msg, "key of") != NULL);
+    bson_destroy(&k);
+    close_tree(b, t);
+}
+
+int main(void)
+{
+    RUN(test_btree_model_512);
+    RUN(test_btree_model_4096);
+    RUN(test_btree_model_65536);
+    RUN(test_btree_shrinks_after_deletes);
+    RUN(test_btree_big_value);
+    RUN(test_bulk_matches_model);
+    RUN(test_bulk_rejects_unsorted);
+    RUN(test_cursor_seek);
+    RUN(test_put_rejects_long_key);
+    return tap_done();
+}
