@@ -117,4 +117,44 @@ void wr_doc_cursor_close(wr_doc_cursor *cur);
 int wr_index_cursor_open(wr_coll *c, size_t i, wr_doc_cursor **out,
                          wr_errbuf *eb);
 
+/* ---------------------------------------------------------------------
+ * Loading JSONL into a collection (load.c): what wr-load does.
+ * --------------------------------------------------------------------- */
+typedef struct wr_load_stats {
+    uint64_t lines;      /* non-blank lines read */
+    uint64_t inserted;
+    uint64_t replaced;
+    uint64_t deleted;
+    uint64_t missing;    /* deletes of an _id that was not there */
+    uint64_t bad;        /* bad lines skipped (--skip-bad) */
+    uint64_t checkpoints;
+    uint64_t bytes_read, bytes_total;
+    uint64_t generation; /* catalog generation at the end */
+    uint64_t first_bad_line;
+} wr_load_stats;
+
+typedef struct wr_load_opts {
+    const char *dir;
+    const char *coll;
+    const char *input; /* a file, or "-" for standard input */
+    const char *const *index; /* fields to index */
+    size_t nindex;
+    uint64_t checkpoint_every; /* documents; 0 = only at the end */
+    uint32_t page_size;        /* for new files; 0 = 4096 */
+    bool skip_bad;
+    /* called about every 64 KiB of input; may be NULL */
+    void (*progress)(const wr_load_stats *st, void *arg);
+    void *progress_arg;
+    /* set by a signal handler: stop without committing the rest */
+    volatile int *interrupted;
+} wr_load_opts;
+
+/* Apply JSONL lines to a collection (created if absent): upsert by _id, or
+ * delete on {"_id": X, "$deleted": true}; checkpoint every N documents and
+ * at the end. A bad line stops the run with WR_EBADINPUT (message names
+ * file, line and byte offset) having committed nothing of the run: with
+ * checkpoint_every, the input is first checked whole. With skip_bad, bad
+ * lines are counted and skipped. */
+int wr_load(const wr_load_opts *o, wr_load_stats *st, wr_errbuf *eb);
+
 #endif /* WR_H */

@@ -1,0 +1,190 @@
+/*
+ * load.c -- apply JSONL lines to a collection (wr_load, see wr.h).
+ */
+#include "wr_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static void load_progress(const wr_load_opts *o, wr_load_stats *st,
+                          wri_jsonl *r, uint64_t *next)
+{
+    st->bytes_read = wri_jsonl_bytes_read(r);
+    if (o->progress != NULL && st->bytes_read >= *next) {
+        o->progress(st, o->progress_arg);
+        *next = st->bytes_read + (64u << 10);
+    }
+}
+
+/* Pass 1 (only with checkpoint_every and without skip_bad): every line
+ * must parse before anything is committed. */
+static int load_check_all(const char *input, wr_errbuf *eb)
+{
+    int rc;
+    wri_jsonl *r = NULL;
+    wri_jsonl_line line;
+    if ((rc = wri_jsonl_open(input, &r, eb)) != WR_OK)
+        return rc;
+    while ((rc = wri_jsonl_next(r, &line, eb)) == WR_OK)
+        ;
+    wri_jsonl_close(r);
+    return rc == 1 ? WR_OK : rc;
+}
+
+/* Standard input cannot be read twice: spool it to a file in dir. */
+static int load_spool_stdin(const char *dir, char **path_out, wr_errbuf *eb)
+{
+    int rc = WR_OK;
+    char *path = wri_path_join(dir, "wr-load.stdin.tmp");
+    wri_file *f = NULL;
+    char *buf = malloc(1 << 20);
+    uint64_t off = 0;
+    if (path == NULL || buf == NULL) {
+        rc = WR_ERR(eb, WR_ENOMEM, "out of memory");
+        goto out;
+    }
+    if ((rc = wri_io_open(path, WRI_IO_RDWR | WRI_IO_CREATE | WRI_IO_TRUNC,
+                          &f, eb)) != WR_OK)
+        goto out;
+    for (;;) {
+        ssize_t n = read(0, buf, 1 << 20);
+        if (n < 0) {
+            rc = WR_ERR(eb, WR_EIO, "standard input: read failed");
+            goto out;
+        }
+        if (n == 0)
+            break;
+        if ((rc = wri_io_pwrite(f, buf, (size_t)n, off, eb)) != WR_OK)
+            goto out;
+        off += (uint64_t)n;
+    }
+    *path_out = path;
+    path = NULL;
+out:
+    if (path != NULL)
+        (void)wri_io_unlink(path, NULL);
+    wri_io_close(f);
+    free(path);
+    free(buf);
+    return rc;
+}
+
+static int load_apply(wr_coll *c, const wri_jsonl_line *line,
+                      wr_load_stats *st, wr_errbuf *eb)
+{
+    int rc;
+    if (line->is_delete) {
+        rc = wr_coll_delete(c, &line->doc, eb);
+        if (rc == WR_ENOTFOUND) {
+            st->missing++;
+            return WR_OK;
+        }
+        if (rc == WR_OK)
+            st->deleted++;
+        return rc;
+    }
+    bool replaced = false;
+    if ((rc = wr_coll_put(c, &line->doc, &replaced, eb)) != WR_OK)
+        return rc;
+    if (replaced)
+        st->replaced++;
+    else
+        st->inserted++;
+    return WR_OK;
+}
+
+int wr_load(const wr_load_opts *o, wr_load_stats *st, wr_errbuf *eb)
+{
+    int rc;
+    wr_db *db = NULL;
+    wr_coll *c = NULL;
+    wri_jsonl *r = NULL;
+    char *spool = NULL;
+    const char *input = o->input ? o->input : "-";
+    wri_jsonl_line line;
+    uint64_t since = 0, next_progress = 0;
+    wr_db_opts dbo = {.create = true, .page_size = o->page_size,
+                      .holder = "wr-load"};
+    memset(st, 0, sizeof *st);
+    if ((rc = wr_db_open(o->dir, &dbo, &db, eb)) != WR_OK)
+        goto out;
+    if (o->checkpoint_every > 0 && !o->skip_bad) {
+        if (strcmp(input, "-") == 0) {
+            if ((rc = load_spool_stdin(o->dir, &spool, eb)) != WR_OK)
+                goto out;
+            input = spool;
+        }
+        if ((rc = load_check_all(input, eb)) != WR_OK)
+            goto out;
+    }
+    if ((rc = wr_coll_open(db, o->coll, true, &c, eb)) != WR_OK)
+        goto out;
+    for (size_t i = 0; i < o->nindex; i++)
+        if ((rc = wr_coll_add_index(c, o->index[i], eb)) != WR_OK)
+            goto out;
+    if ((rc = wri_jsonl_open(input, &r, eb)) != WR_OK)
+        goto out;
+    st->bytes_total = wri_jsonl_bytes_total(r);
+    for (;;) {
+        if (o->interrupted != NULL && *o->interrupted) {
+            rc = WR_ERR(eb, WR_EINTR, "interrupted after %llu lines",
+                        (unsigned long long)st->lines);
+            goto out;
+        }
+        rc = wri_jsonl_next(r, &line, eb);
+        if (rc == 1)
+            break;
+        if (rc == WR_EBADINPUT) {
+            st->lines++;
+            if (st->first_bad_line == 0)
+                st->first_bad_line = line.lineno;
+            if (!o->skip_bad)
+                goto out;
+            st->bad++;
+            wr_errbuf_clear(eb);
+            continue;
+        }
+        if (rc != WR_OK)
+            goto out;
+        st->lines++;
+        if ((rc = load_apply(c, &line, st, eb)) != WR_OK) {
+            if (rc == WR_EINVAL) { /* the document cannot be stored */
+                char msg[sizeof eb->msg];
+                snprintf(msg, sizeof msg, "%s", eb->msg);
+                wr_errbuf_clear(eb);
+                rc = WR_ERR(eb, WR_EBADINPUT, "%s: line %llu (byte %llu): %s",
+                            input, (unsigned long long)line.lineno,
+                            (unsigned long long)line.offset, msg);
+                if (st->first_bad_line == 0)
+                    st->first_bad_line = line.lineno;
+                if (!o->skip_bad)
+                    goto out;
+                st->bad++;
+                wr_errbuf_clear(eb);
+                continue;
+            }
+            goto out;
+        }
+        load_progress(o, st, r, &next_progress);
+        if (o->checkpoint_every > 0 && ++since >= o->checkpoint_every) {
+            if ((rc = wr_db_checkpoint(db, eb)) != WR_OK)
+                goto out;
+            st->checkpoints++;
+            since = 0;
+        }
+    }
+    if ((rc = wr_db_checkpoint(db, eb)) != WR_OK)
+        goto out;
+    st->checkpoints++;
+    st->generation = wr_db_generation(db);
+    st->bytes_read = wri_jsonl_bytes_read(r);
+out:
+    wri_jsonl_close(r);
+    wr_db_close(db);
+    if (spool != NULL) {
+        (void)wri_io_unlink(spool, NULL);
+        free(spool);
+    }
+    return rc;
+}
