@@ -12,7 +12,8 @@
  *   MinKey < (undefined, null) < numbers < symbol, string < object < array
  *   < binary < ObjectId < boolean < date < timestamp < regex < MaxKey
  * (plus dbPointer, code and code-with-scope, which MongoDB places after
- * regex: code < code_w_scope, before MaxKey). int32, int64, double and
+ * regex: dbPointer < code < code_w_scope, before MaxKey). Within the
+ * null bracket undefined sorts just below null (as in the server). int32, int64, double and
  * decimal128 compare by numeric value (1 == 1.0 == NumberLong(1)); NaN
  * sorts below every other number and equals NaN; -0.0 equals 0.
  * Strings compare by bytes (simple binary collation); objects compare
@@ -33,6 +34,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Deepest nesting of documents/arrays inside a key document (the key
+ * document itself is level 0). wri_key_check rejects deeper keys and the
+ * key builders refuse to make them; libbson's JSON parser stops at 100. */
+#define WRI_KEY_MAX_DEPTH 200
+
 /* Compare the values at two iterators (each positioned on an element):
  * <0, 0, >0. */
 int wri_bsonval_cmp(const bson_iter_t *a, const bson_iter_t *b);
@@ -42,7 +48,9 @@ int wri_key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);
 
 /* Check that buf is a well-formed key document of exactly nelem elements
  * (1 for a main table, 2 for an index); WR_ECORRUPT with a reason in why
- * otherwise. Safe on arbitrary bytes. */
+ * otherwise. Safe on arbitrary bytes. nelem <= 0 accepts any number of
+ * elements from 1 up. Names must be empty, nesting at most
+ * WRI_KEY_MAX_DEPTH. */
 int wri_key_check(const uint8_t *buf, size_t len, int nelem, char *why,
                   size_t whylen);
 
@@ -65,7 +73,12 @@ int wri_index_keys(const bson_t *doc, const char *path, wri_index_key_fn fn,
                    void *arg, wr_errbuf *eb);
 
 /* Append a key (or any BSON value) as relaxed Extended JSON to a string;
- * used by dump and error messages. Never fails on valid BSON. */
+ * used by dump and error messages. Never fails on valid BSON.
+ * Returns a malloc'd string (free() it), NULL only when out of memory.
+ * A one-element key prints as its bare value (1, "x", {"$oid": "..."}),
+ * a compound key as an array ([ "x", 1 ]); a document with named
+ * elements prints as that document. Bytes that are not valid BSON, or a
+ * string that is not UTF-8, print as { "$bsonHex" : "<hex>" }. */
 char *wri_key_to_json(const uint8_t *buf, size_t len);
 
 #endif /* WR_BSONKEY_H */
