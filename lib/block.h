@@ -127,7 +127,8 @@ typedef struct wri_block_cfg {
 enum {
     WRI_BLOCK_RDONLY = 1,   /* never writes; opens with O_RDONLY */
     WRI_BLOCK_PREVIOUS = 2, /* open the older valid slot (implies RDONLY) */
-    WRI_BLOCK_NOEXT = 4,    /* do not load the extent lists (quick reads) */
+    WRI_BLOCK_NOEXT = 4,    /* do not load the extent lists (quick reads;
+                               implies RDONLY: writing needs the lists) */
 };
 
 typedef struct wri_block {

@@ -90,5 +90,14 @@ uint64_t wri_extent_count(const wri_extmgr *em);
 
 /* Is [off, off+len) entirely free (in avail)? For tests and verify. */
 int wri_extent_is_avail(const wri_extmgr *em, uint64_t off, uint64_t len);
+/* Does [off, off+len) overlap any avail, discard or alloc extent? Returns
+ * 1 and copies the first one found into *found (may be NULL; an alloc
+ * extent has kind 0), else 0. For open, tests and verify. */
+int wri_extent_find_overlap(const wri_extmgr *em, uint64_t off, uint64_t len,
+                            wri_ext *found);
+/* Check every invariant of the lists (E1..E6 in extent.c): ordering of
+ * every skiplist level, no overlap, coalescing, by-size list consistent.
+ * WR_ECORRUPT naming the broken one. For tests and verify. */
+int wri_extent_check(const wri_extmgr *em, wr_errbuf *eb);
 
 #endif /* WR_EXTENT_H */

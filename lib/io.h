@@ -68,6 +68,14 @@ typedef struct wri_fault_plan {
 void wri_io_fault_set(const wri_fault_plan *plan);
 /* Number of mutating ops made since the last wri_io_fault_set. */
 uint64_t wri_io_op_count(void);
+/* Tests: call fn for every mutating op (its number, "pwrite"/"fsync"/...,
+ * path, offset and length) before it is made; NULL turns tracing off.
+ * Lets a crash sweep learn, in a dry run, which op is a write of how many
+ * bytes (to tear it in half). */
+typedef void (*wri_io_trace_fn)(uint64_t op, const char *what,
+                                const char *path, uint64_t off, size_t len,
+                                void *arg);
+void wri_io_trace_set(wri_io_trace_fn fn, void *arg);
 
 int wri_io_open(const char *path, int flags, wri_file **out, wr_errbuf *eb);
 /* Closes and frees f (NULL is fine). Never fails in a way callers can act on. */

@@ -1,0 +1,1097 @@
+/*
+ * block.c -- one tree file: the two checkpoint slots, page I/O with
+ * checksums, free space (through extent.c) and checkpoints.
+ * docs/FORMAT.md is the byte-level description; block.h has the offsets.
+ *
+ * Crash-safety invariants. Tests cite them by number.
+ *
+ * I1  No write touches a page reachable from a committed checkpoint in
+ *     either slot. Pages are written only into extents handed out by the
+ *     extent manager, and its avail list never holds a page of either
+ *     slot's checkpoint (I2, I7).
+ * I2  A page freed while building generation G that was allocated in an
+ *     earlier build goes to discard tagged G and becomes avail only when
+ *     checkpoint G+1 commits (then neither slot, G nor G+1, references
+ *     it). A page allocated and freed within the same build goes straight
+ *     back to avail: no committed checkpoint has seen it.
+ * I3  Commit order: data pages; extent-list pages, written last to first
+ *     so that each NEXT address carries its successor's CRC; fsync; the
+ *     new slot (one 512-byte write); fsync. Until the slot write the old
+ *     slots are untouched; a torn slot write fails the slot CRC, so a
+ *     crash at any instant leaves the old or the new checkpoint.
+ * I4  The new slot is written into the position that does not hold the
+ *     checkpoint being extended (the older or the invalid slot): the
+ *     current checkpoint's slot is never written.
+ * I5  Slot choice on open: a slot is valid when its CRC, magic, version
+ *     and fields check; the valid slot with the highest generation wins
+ *     (WRI_BLOCK_PREVIOUS: the other valid one; open_gen: exactly the one
+ *     asked for). Both slots' checkpoints are complete on disk (I1, I2).
+ * I6  The extent lists persisted with checkpoint G are avail and discard
+ *     as they stand just before G commits, and they exclude the list
+ *     pages themselves (those are allocated first, to a fixed point,
+ *     before the entries are encoded). Opening G loads them and applies
+ *     the commit of G (discard tagged <= G-1 becomes avail), which gives
+ *     exactly the state the writer had right after committing G.
+ * I7  The extent-list pages of checkpoint G are referenced by slot G only;
+ *     the next checkpoint frees them to discard (tagged G+1), like any
+ *     other page of G.
+ * I8  Blocks at or past a checkpoint's logical size belong to no
+ *     checkpoint: they are debris of an unfinished one. The file is
+ *     truncated only after a commit, never below the larger logical size
+ *     of the two slots' checkpoints. A root or extent-list page past the
+ *     end of the file is a truncated file (WR_ECORRUPT).
+ * I9  Failures: a failed page or list write before the slot write rolls
+ *     the allocation back and leaves the handle usable. A failed fsync, or
+ *     a failure writing the slot, poisons the handle (what reached the
+ *     disk is unknown): it refuses further writes, close still works, and
+ *     a reopen takes whatever slot is valid.
+ * I10 A writable open at a generation older than the other valid slot
+ *     (open_gen, the catalog's choice) zeroes that newer slot, and fsyncs,
+ *     before its first write: the writer reuses pages the newer
+ *     checkpoint references, so that slot must never be chosen again.
+ * I11 Every offset, length and count read from disk is checked before it
+ *     is used: slot fields against the page size and logical size, page
+ *     addresses against the data area and the file, list chains against
+ *     logical_size / P pages (no cycles, no unbounded walks).
+ */
+#include "wr_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <zlib.h>
+
+/* What the handle keeps beyond block.h's public fields. */
+typedef struct blk_priv {
+    wri_block pub;    /* first: a wri_block * is a blk_priv * */
+    wr_addr *el;      /* extent-list pages of the current checkpoint */
+    uint64_t nel;
+    uint64_t nel_freed; /* of them, already freed for the next checkpoint */
+    bool poisoned;    /* I9 */
+    bool erase_other; /* I10 */
+} blk_priv;
+
+static blk_priv *blk_priv_of(wri_block *b)
+{
+    return (blk_priv *)b;
+}
+
+#define EL_PER_PAGE(P) (((P) - WRI_EL_ENTRIES) / WRI_EL_ENTRY_LEN)
+
+/* --- checksums and addresses ------------------------------------------ */
+
+static uint32_t blk_crc(const uint8_t *p, size_t len)
+{
+    uLong c = crc32(0L, Z_NULL, 0);
+    while (len > 0) {
+        uInt n = (uInt)WRI_MIN(len, (size_t)1 << 30);
+        c = crc32(c, p, n);
+        p += n;
+        len -= n;
+    }
+    return (uint32_t)c;
+}
+
+uint32_t wri_page_crc(const uint8_t *buf, size_t size)
+{
+    return size <= 4 ? blk_crc(buf, 0) : blk_crc(buf + 4, size - 4);
+}
+
+void wri_addr_encode(uint8_t *p, const wr_addr *a)
+{
+    wri_put64(p, a->off);
+    wri_put32(p + 8, a->size);
+    wri_put32(p + 12, a->crc);
+}
+
+void wri_addr_decode(const uint8_t *p, wr_addr *a)
+{
+    a->off = wri_get64(p);
+    a->size = wri_get32(p + 8);
+    a->crc = wri_get32(p + 12);
+}
+
+static bool blk_pow2_page(uint32_t p)
+{
+    return p >= WRI_PAGE_MIN && p <= WRI_PAGE_MAX && (p & (p - 1)) == 0;
+}
+
+/* --- slots ------------------------------------------------------------ */
+
+void wri_slot_encode(const wri_slot *s, uint8_t *buf)
+{
+    size_t cl = strnlen(s->coll, WRI_NAME_MAX);
+    size_t fl = strnlen(s->field, WRI_NAME_MAX);
+    memset(buf, 0, WRI_SLOT_LEN);
+    memcpy(buf + WRI_SLOT_MAGIC_OFF, WRI_SLOT_MAGIC, 8);
+    wri_put32(buf + WRI_SLOT_VERSION, s->version);
+    wri_put32(buf + WRI_SLOT_PAGESIZE, s->page_size);
+    wri_put32(buf + WRI_SLOT_ROLE, s->role);
+    wri_put64(buf + WRI_SLOT_GEN, s->gen);
+    wri_addr_encode(buf + WRI_SLOT_ROOT, &s->root);
+    wri_addr_encode(buf + WRI_SLOT_EXTLIST, &s->extlist);
+    wri_put64(buf + WRI_SLOT_LSIZE, s->logical_size);
+    wri_put64(buf + WRI_SLOT_NRECS, s->nrecords);
+    wri_put32(buf + WRI_SLOT_HEIGHT, s->height);
+    wri_put16(buf + WRI_SLOT_COLL_LEN, (uint16_t)cl);
+    wri_put16(buf + WRI_SLOT_FIELD_LEN, (uint16_t)fl);
+    memcpy(buf + WRI_SLOT_NAMES, s->coll, cl);
+    memcpy(buf + WRI_SLOT_NAMES + cl, s->field, fl);
+    wri_put32(buf + WRI_SLOT_CRC, blk_crc(buf + 4, WRI_SLOT_LEN - 4));
+}
+
+/* Is a slot's page address sane for its geometry? */
+static bool slot_addr_ok(const wr_addr *a, uint32_t P, uint64_t lsize,
+                         bool one_block, const char *what, char *why,
+                         size_t whylen)
+{
+    if (a->off == 0) {
+        if (a->size == 0 && a->crc == 0)
+            return true;
+        snprintf(why, whylen, "%s address has offset 0 but size %u crc 0x%08x",
+                 what, a->size, a->crc);
+        return false;
+    }
+    if (a->off < 2 * (uint64_t)P || a->off % P != 0 || a->size == 0 ||
+        a->size % P != 0 || (one_block && a->size != P) ||
+        a->off > lsize || a->size > lsize - a->off) {
+        snprintf(why, whylen,
+                 "%s address [%llu, +%u) is not a page of the data area "
+                 "[%llu, %llu)",
+                 what, (unsigned long long)a->off, a->size,
+                 (unsigned long long)(2 * (uint64_t)P),
+                 (unsigned long long)lsize);
+        return false;
+    }
+    return true;
+}
+
+int wri_slot_decode(const uint8_t *buf, size_t len, wri_slot *s, char *why,
+                    size_t whylen)
+{
+    memset(s, 0, sizeof *s);
+    if (len < WRI_SLOT_LEN) {
+        snprintf(why, whylen, "only %zu of %u bytes (file truncated)", len,
+                 WRI_SLOT_LEN);
+        return WR_ECORRUPT;
+    }
+    bool zero = true;
+    for (size_t i = 0; i < WRI_SLOT_LEN && zero; i++)
+        zero = buf[i] == 0;
+    if (zero) {
+        snprintf(why, whylen, "all zero (never written)");
+        return WR_ECORRUPT;
+    }
+    if (memcmp(buf + WRI_SLOT_MAGIC_OFF, WRI_SLOT_MAGIC, 8) != 0) {
+        snprintf(why, whylen, "bad magic");
+        return WR_ECORRUPT;
+    }
+    uint32_t stored = wri_get32(buf + WRI_SLOT_CRC);
+    uint32_t computed = blk_crc(buf + 4, WRI_SLOT_LEN - 4);
+    if (stored != computed) {
+        snprintf(why, whylen, "CRC mismatch: stored 0x%08x computed 0x%08x",
+                 stored, computed);
+        return WR_ECORRUPT;
+    }
+    s->version = wri_get32(buf + WRI_SLOT_VERSION);
+    s->page_size = wri_get32(buf + WRI_SLOT_PAGESIZE);
+    s->role = wri_get32(buf + WRI_SLOT_ROLE);
+    s->gen = wri_get64(buf + WRI_SLOT_GEN);
+    wri_addr_decode(buf + WRI_SLOT_ROOT, &s->root);
+    wri_addr_decode(buf + WRI_SLOT_EXTLIST, &s->extlist);
+    s->logical_size = wri_get64(buf + WRI_SLOT_LSIZE);
+    s->nrecords = wri_get64(buf + WRI_SLOT_NRECS);
+    s->height = wri_get32(buf + WRI_SLOT_HEIGHT);
+    uint32_t P = s->page_size;
+    if (s->version == 0) {
+        snprintf(why, whylen, "format version 0");
+        return WR_ECORRUPT;
+    }
+    if (s->version > WR_FORMAT_VERSION) {
+        snprintf(why, whylen,
+                 "format version %u is newer than this build reads (%u)",
+                 s->version, WR_FORMAT_VERSION);
+        return WR_EVERSION;
+    }
+    if (!blk_pow2_page(P)) {
+        snprintf(why, whylen, "bad page size %u", P);
+        return WR_ECORRUPT;
+    }
+    if (s->role != WRI_ROLE_MAIN && s->role != WRI_ROLE_INDEX) {
+        snprintf(why, whylen, "bad role %u", s->role);
+        return WR_ECORRUPT;
+    }
+    if (s->gen == 0) {
+        snprintf(why, whylen, "generation 0");
+        return WR_ECORRUPT;
+    }
+    if (s->logical_size < 2 * (uint64_t)P || s->logical_size % P != 0 ||
+        s->logical_size > (uint64_t)INT64_MAX) {
+        snprintf(why, whylen,
+                 "bad logical size %llu (page size %u)",
+                 (unsigned long long)s->logical_size, P);
+        return WR_ECORRUPT;
+    }
+    if (!slot_addr_ok(&s->root, P, s->logical_size, false, "root", why,
+                      whylen) ||
+        !slot_addr_ok(&s->extlist, P, s->logical_size, true, "extent-list",
+                      why, whylen))
+        return WR_ECORRUPT;
+    size_t cl = wri_get16(buf + WRI_SLOT_COLL_LEN);
+    size_t fl = wri_get16(buf + WRI_SLOT_FIELD_LEN);
+    if (cl > WRI_NAME_MAX || fl > WRI_NAME_MAX) {
+        snprintf(why, whylen, "name lengths %zu and %zu exceed %d", cl, fl,
+                 WRI_NAME_MAX);
+        return WR_ECORRUPT;
+    }
+    const uint8_t *names = buf + WRI_SLOT_NAMES;
+    if (memchr(names, 0, cl + fl) != NULL) {
+        snprintf(why, whylen, "a NUL byte inside the names");
+        return WR_ECORRUPT;
+    }
+    for (size_t i = WRI_SLOT_NAMES + cl + fl; i < WRI_SLOT_LEN; i++)
+        if (buf[i] != 0) {
+            snprintf(why, whylen, "reserved byte %zu is not zero", i);
+            return WR_ECORRUPT;
+        }
+    memcpy(s->coll, names, cl);
+    s->coll[cl] = '\0';
+    memcpy(s->field, names + cl, fl);
+    s->field[fl] = '\0';
+    if (why != NULL && whylen > 0)
+        why[0] = '\0';
+    return WR_OK;
+}
+
+/* --- handle ----------------------------------------------------------- */
+
+void wri_block_close(wri_block *b)
+{
+    if (b == NULL)
+        return;
+    blk_priv *pv = blk_priv_of(b);
+    wri_io_close(b->f);
+    wri_extent_destroy(b->em);
+    free(b->path);
+    free(pv->el);
+    free(pv);
+}
+
+static int blk_alloc_handle(const char *path, wri_block **out, wr_errbuf *eb)
+{
+    blk_priv *pv = calloc(1, sizeof *pv);
+    if (pv == NULL || (pv->pub.path = strdup(path)) == NULL) {
+        free(pv);
+        return WR_ERR(eb, WR_ENOMEM, "%s: out of memory", path);
+    }
+    *out = &pv->pub;
+    return WR_OK;
+}
+
+/* Write a full page at off: set its CRC, pwrite, fill the address. */
+static int blk_write_at(wri_block *b, uint8_t *buf, uint32_t size,
+                        uint64_t off, wr_addr *addr_out, wr_errbuf *eb)
+{
+    int rc;
+    uint32_t crc = wri_page_crc(buf, size);
+    wri_put32(buf + WRI_PH_CRC, crc);
+    if ((rc = wri_io_pwrite(b->f, buf, size, off, eb)) != WR_OK)
+        return rc;
+    if (off + size > b->file_size)
+        b->file_size = off + size;
+    addr_out->off = off;
+    addr_out->size = size;
+    addr_out->crc = crc;
+    return WR_OK;
+}
+
+/* May this handle change the file at all? (I9) */
+static int blk_check_writable(wri_block *b, wr_errbuf *eb)
+{
+    if (b->readonly || b->em == NULL)
+        return WR_ERR(eb, WR_ENOTSUP, "%s: opened read-only", b->path);
+    if (blk_priv_of(b)->poisoned)
+        return WR_ERR(eb, WR_EIO,
+                      "%s: an earlier checkpoint failed after writing began "
+                      "that cannot be undone (invariant I9); reopen the file",
+                      b->path);
+    return WR_OK;
+}
+
+/* Before the first write of a writer opened at an older generation,
+ * zero the newer slot (I10). */
+static int blk_prepare_write(wri_block *b, wr_errbuf *eb)
+{
+    int rc;
+    blk_priv *pv = blk_priv_of(b);
+    if ((rc = blk_check_writable(b, eb)) != WR_OK)
+        return rc;
+    if (!pv->erase_other)
+        return WR_OK;
+    int other = 1 - b->chosen;
+    uint8_t zero[WRI_SLOT_LEN] = {0};
+    if ((rc = wri_io_pwrite(b->f, zero, sizeof zero,
+                            (uint64_t)other * b->page_size, eb)) != WR_OK)
+        return rc;
+    if ((rc = wri_io_fsync(b->f, eb)) != WR_OK) {
+        pv->poisoned = true;
+        return rc;
+    }
+    pv->erase_other = false;
+    b->slots[other].valid = false;
+    snprintf(b->slots[other].why, sizeof b->slots[other].why,
+             "erased: newer than generation %llu, opened for writing",
+             (unsigned long long)b->cur.gen);
+    return WR_OK;
+}
+
+/* --- create ----------------------------------------------------------- */
+
+int wri_block_create(const char *path, const wri_block_cfg *cfg,
+                     wri_block **out, wr_errbuf *eb)
+{
+    int rc = WR_OK;
+    wri_block *b = NULL;
+    uint8_t *buf = NULL;
+    bool created = false;
+    wri_slot s;
+    uint32_t P = cfg != NULL && cfg->page_size ? cfg->page_size
+                                               : WRI_PAGE_DEFAULT;
+    uint32_t role = cfg != NULL && cfg->role ? cfg->role : WRI_ROLE_MAIN;
+    const char *coll = cfg != NULL && cfg->coll ? cfg->coll : "";
+    const char *field = cfg != NULL && cfg->field ? cfg->field : "";
+    *out = NULL;
+    if (!blk_pow2_page(P)) {
+        rc = WR_ERR(eb, WR_EINVAL,
+                    "%s: page size %u is not a power of two from %u to %u",
+                    path, P, WRI_PAGE_MIN, WRI_PAGE_MAX);
+        goto out;
+    }
+    if (role != WRI_ROLE_MAIN && role != WRI_ROLE_INDEX) {
+        rc = WR_ERR(eb, WR_EINVAL, "%s: bad role %u", path, role);
+        goto out;
+    }
+    if (strlen(coll) > WRI_NAME_MAX || strlen(field) > WRI_NAME_MAX) {
+        rc = WR_ERR(eb, WR_EINVAL,
+                    "%s: collection or field name longer than %d bytes", path,
+                    WRI_NAME_MAX);
+        goto out;
+    }
+    memset(&s, 0, sizeof s);
+    s.version = WR_FORMAT_VERSION;
+    s.page_size = P;
+    s.role = role;
+    s.gen = 1;
+    s.logical_size = 2 * (uint64_t)P;
+    snprintf(s.coll, sizeof s.coll, "%s", coll);
+    snprintf(s.field, sizeof s.field, "%s", field);
+    if ((rc = blk_alloc_handle(path, &b, eb)) != WR_OK)
+        goto out;
+    if ((buf = calloc(2, P)) == NULL) {
+        rc = WR_ERR(eb, WR_ENOMEM, "%s: out of memory", path);
+        goto out;
+    }
+    wri_slot_encode(&s, buf);
+    if ((rc = wri_io_open(path, WRI_IO_RDWR | WRI_IO_CREATE | WRI_IO_EXCL,
+                          &b->f, eb)) != WR_OK)
+        goto out;
+    created = true;
+    if ((rc = wri_io_pwrite(b->f, buf, 2 * (size_t)P, 0, eb)) != WR_OK ||
+        (rc = wri_io_fsync(b->f, eb)) != WR_OK ||
+        (rc = wri_io_fsync_dir(path, eb)) != WR_OK)
+        goto out;
+    if ((rc = wri_extent_create(P, 2 * (uint64_t)P, 2 * (uint64_t)P, &b->em,
+                                eb)) != WR_OK)
+        goto out;
+    b->page_size = P;
+    b->readonly = false;
+    b->slots[0].valid = true;
+    b->slots[0].slot = s;
+    b->slots[1].valid = false;
+    snprintf(b->slots[1].why, sizeof b->slots[1].why,
+             "all zero (never written)");
+    b->chosen = 0;
+    b->cur = s;
+    b->building = 2;
+    b->file_size = 2 * (uint64_t)P;
+    *out = b;
+    b = NULL;
+out:
+    if (b != NULL && created) {
+        wr_errbuf scratch = {0};
+        wri_io_close(b->f);
+        b->f = NULL;
+        wri_io_unlink(path, &scratch); /* best effort: no half-made file */
+    }
+    wri_block_close(b);
+    free(buf);
+    return rc;
+}
+
+/* --- open ------------------------------------------------------------- */
+
+/* Read and decode the slot at off. *drc gets the decoder's verdict,
+ * *magic whether the magic was there. Returns an I/O error only. */
+static int blk_probe_slot(wri_file *f, uint64_t fsize, uint64_t off,
+                          wri_slot_state *st, int *drc, bool *magic,
+                          wr_errbuf *eb)
+{
+    int rc;
+    uint8_t buf[WRI_SLOT_LEN] = {0};
+    size_t got = 0;
+    memset(st, 0, sizeof *st);
+    *magic = false;
+    if (off >= fsize) {
+        snprintf(st->why, sizeof st->why,
+                 "missing: the file is only %llu bytes",
+                 (unsigned long long)fsize);
+        *drc = WR_ECORRUPT;
+        return WR_OK;
+    }
+    if ((rc = wri_io_pread_some(f, buf, sizeof buf, off, &got, eb)) != WR_OK)
+        return rc;
+    *magic = got >= WRI_SLOT_MAGIC_OFF + 8 &&
+             memcmp(buf + WRI_SLOT_MAGIC_OFF, WRI_SLOT_MAGIC, 8) == 0;
+    *drc = wri_slot_decode(buf, got, &st->slot, st->why, sizeof st->why);
+    st->valid = *drc == WR_OK;
+    return WR_OK;
+}
+
+typedef struct blk_load_ctx {
+    wri_block *b;
+    wr_errbuf *eb;
+} blk_load_ctx;
+
+static int blk_load_entry(const wri_ext *e, void *arg)
+{
+    blk_load_ctx *c = arg;
+    return wri_extent_insert(c->b->em, e, c->eb);
+}
+
+static int blk_load_page(const wr_addr *a, void *arg)
+{
+    blk_load_ctx *c = arg;
+    blk_priv *pv = blk_priv_of(c->b);
+    wr_addr *n = realloc(pv->el, (size_t)(pv->nel + 1) * sizeof *n);
+    if (n == NULL)
+        return WR_ERR(c->eb, WR_ENOMEM, "%s: out of memory", c->b->path);
+    pv->el = n;
+    pv->el[pv->nel++] = *a;
+    return 0;
+}
+
+/* Rebuild the extent manager from the chosen slot's lists (I6). */
+static int blk_load_extents(wri_block *b, wr_errbuf *eb)
+{
+    int rc;
+    blk_priv *pv = blk_priv_of(b);
+    uint32_t P = b->page_size;
+    blk_load_ctx ctx = {b, eb};
+    wri_ext other;
+    if ((rc = wri_extent_create(P, 2 * (uint64_t)P, b->cur.logical_size,
+                                &b->em, eb)) != WR_OK)
+        return rc;
+    if ((rc = wri_block_read_extlists(b, &b->cur, blk_load_entry,
+                                      blk_load_page, &ctx, eb)) != WR_OK)
+        return rc;
+    for (uint64_t i = 0; i < pv->nel; i++)
+        if (wri_extent_find_overlap(b->em, pv->el[i].off, pv->el[i].size,
+                                    &other))
+            return WR_ERR(eb, WR_ECORRUPT,
+                          "%s: extent-list page at offset %llu of gen %llu "
+                          "lies inside a free extent [%llu, %llu)",
+                          b->path, (unsigned long long)pv->el[i].off,
+                          (unsigned long long)b->cur.gen,
+                          (unsigned long long)other.off,
+                          (unsigned long long)(other.off + other.len));
+    if (b->cur.root.off != 0 &&
+        wri_extent_find_overlap(b->em, b->cur.root.off, b->cur.root.size,
+                                &other))
+        return WR_ERR(eb, WR_ECORRUPT,
+                      "%s: root page at offset %llu of gen %llu lies inside "
+                      "a free extent [%llu, %llu)",
+                      b->path, (unsigned long long)b->cur.root.off,
+                      (unsigned long long)b->cur.gen,
+                      (unsigned long long)other.off,
+                      (unsigned long long)(other.off + other.len));
+    wri_extent_commit(b->em, b->cur.gen);
+    b->extlist_pages = pv->nel;
+    return WR_OK;
+}
+
+static int blk_open(const char *path, int flags, bool want_gen, uint64_t gen,
+                    wri_block **out, wr_errbuf *eb)
+{
+    int rc = WR_OK;
+    wri_block *b = NULL;
+    int drc[2] = {WR_ECORRUPT, WR_ECORRUPT};
+    bool magic[2] = {false, false};
+    bool ro = (flags & (WRI_BLOCK_RDONLY | WRI_BLOCK_PREVIOUS |
+                        WRI_BLOCK_NOEXT)) != 0;
+    uint64_t fsize = 0;
+    *out = NULL;
+    if ((rc = blk_alloc_handle(path, &b, eb)) != WR_OK)
+        goto out;
+    b->readonly = ro;
+    if ((rc = wri_io_open(path, ro ? WRI_IO_RDONLY : WRI_IO_RDWR, &b->f,
+                          eb)) != WR_OK ||
+        (rc = wri_io_size(b->f, &fsize, eb)) != WR_OK)
+        goto out;
+    b->file_size = fsize;
+    if (fsize == 0) {
+        rc = WR_ERR(eb, WR_ENOTOURS,
+                    "%s is empty (0 bytes), not a wrtools tree file", path);
+        goto out;
+    }
+    if ((rc = blk_probe_slot(b->f, fsize, 0, &b->slots[0], &drc[0], &magic[0],
+                             eb)) != WR_OK)
+        goto out;
+    if (drc[0] == WR_EVERSION) {
+        rc = WR_ERR(eb, WR_EVERSION, "%s: slot 0: %s", path,
+                    b->slots[0].why);
+        goto out;
+    }
+    if (b->slots[0].valid) {
+        uint32_t P = b->slots[0].slot.page_size;
+        b->page_size = P;
+        if ((rc = blk_probe_slot(b->f, fsize, P, &b->slots[1], &drc[1],
+                                 &magic[1], eb)) != WR_OK)
+            goto out;
+        if (b->slots[1].valid && b->slots[1].slot.page_size != P) {
+            b->slots[1].valid = false;
+            drc[1] = WR_ECORRUPT;
+            snprintf(b->slots[1].why, sizeof b->slots[1].why,
+                     "page size %u disagrees with slot 0's %u",
+                     b->slots[1].slot.page_size, P);
+        }
+    } else {
+        /* Slot 1 sits at offset P, and P is known only from a slot: probe
+         * every possible page size, the one slot 0 claims first. */
+        uint32_t claimed = 0;
+        char first_why[sizeof b->slots[1].why] = "";
+        if (magic[0]) {
+            uint8_t raw[4];
+            size_t got = 0;
+            if ((rc = wri_io_pread_some(b->f, raw, 4, WRI_SLOT_PAGESIZE, &got,
+                                        eb)) != WR_OK)
+                goto out;
+            if (got == 4 && blk_pow2_page(wri_get32(raw)))
+                claimed = wri_get32(raw);
+        }
+        bool found = false;
+        for (int k = -1; k <= 7 && !found; k++) {
+            uint32_t P = k < 0 ? claimed : WRI_PAGE_MIN << k;
+            if (P == 0 || (k >= 0 && P == claimed))
+                continue;
+            wri_slot_state st;
+            int d;
+            bool m;
+            if ((rc = blk_probe_slot(b->f, fsize, P, &st, &d, &m, eb)) != WR_OK)
+                goto out;
+            magic[1] = magic[1] || m;
+            if (d == WR_EVERSION && st.slot.page_size == P) {
+                rc = WR_ERR(eb, WR_EVERSION, "%s: slot 1 at offset %u: %s",
+                            path, P, st.why);
+                goto out;
+            }
+            if (st.valid && st.slot.page_size == P) {
+                b->slots[1] = st;
+                drc[1] = WR_OK;
+                b->page_size = P;
+                found = true;
+            } else if ((m || k < 0) && first_why[0] == '\0') {
+                snprintf(first_why, sizeof first_why, "at offset %u: %.200s", P,
+                         st.valid ? "page size field disagrees with its offset"
+                                  : st.why);
+            }
+        }
+        if (!found) {
+            b->slots[1].valid = false;
+            if (first_why[0] != '\0')
+                snprintf(b->slots[1].why, sizeof b->slots[1].why, "%s",
+                         first_why);
+            else
+                snprintf(b->slots[1].why, sizeof b->slots[1].why,
+                         "no slot at any power-of-two offset %u..%u",
+                         WRI_PAGE_MIN, WRI_PAGE_MAX);
+        }
+    }
+    if (drc[1] == WR_EVERSION) {
+        rc = WR_ERR(eb, WR_EVERSION, "%s: slot 1: %s", path, b->slots[1].why);
+        goto out;
+    }
+    bool v0 = b->slots[0].valid, v1 = b->slots[1].valid;
+    if (!v0 && !v1) {
+        if (!magic[0] && !magic[1])
+            rc = WR_ERR(eb, WR_ENOTOURS,
+                        "%s is not a wrtools tree file (no \"WRTREE\" magic "
+                        "in either header slot)", path);
+        else
+            rc = WR_ERR(eb, WR_ECORRUPT,
+                        "%s: both checkpoint slots are invalid: slot 0: %s; "
+                        "slot 1: %s",
+                        path, b->slots[0].why, b->slots[1].why);
+        goto out;
+    }
+    uint64_t g0 = b->slots[0].slot.gen, g1 = b->slots[1].slot.gen;
+    int newest = !v0 ? 1 : !v1 ? 0 : (g1 > g0 ? 1 : 0);
+    if (want_gen) {
+        if (v0 && g0 == gen)
+            b->chosen = 0;
+        else if (v1 && g1 == gen)
+            b->chosen = 1;
+        else {
+            char have[64];
+            if (v0 && v1)
+                snprintf(have, sizeof have, "%llu and %llu",
+                         (unsigned long long)WRI_MIN(g0, g1),
+                         (unsigned long long)WRI_MAX(g0, g1));
+            else
+                snprintf(have, sizeof have, "only %llu",
+                         (unsigned long long)(v0 ? g0 : g1));
+            rc = WR_ERR(eb, WR_ENOTFOUND,
+                        "%s has no checkpoint of generation %llu (valid "
+                        "generations: %s)",
+                        path, (unsigned long long)gen, have);
+            goto out;
+        }
+    } else if (flags & WRI_BLOCK_PREVIOUS) {
+        if (!(v0 && v1)) {
+            int bad = v0 ? 1 : 0;
+            rc = WR_ERR(eb, WR_ENOTFOUND,
+                        "%s has no previous checkpoint: only generation %llu "
+                        "is valid (slot %d: %s)",
+                        path, (unsigned long long)(v0 ? g0 : g1), bad,
+                        b->slots[bad].why);
+            goto out;
+        }
+        b->chosen = 1 - newest;
+    } else {
+        b->chosen = newest;
+    }
+    b->cur = b->slots[b->chosen].slot;
+    b->building = b->cur.gen + 1;
+    /* I8: the root and the list head must be inside the file. */
+    const wr_addr *need[2] = {&b->cur.root, &b->cur.extlist};
+    const char *needname[2] = {"root page", "first extent-list page"};
+    for (int i = 0; i < 2; i++)
+        if (need[i]->off != 0 && need[i]->off + need[i]->size > fsize) {
+            rc = WR_ERR(eb, WR_ECORRUPT,
+                        "%s is truncated: it is %llu bytes, but checkpoint "
+                        "%llu's %s is [%llu, %llu) (logical size %llu)",
+                        path, (unsigned long long)fsize,
+                        (unsigned long long)b->cur.gen, needname[i],
+                        (unsigned long long)need[i]->off,
+                        (unsigned long long)(need[i]->off + need[i]->size),
+                        (unsigned long long)b->cur.logical_size);
+            goto out;
+        }
+    if (!(flags & WRI_BLOCK_NOEXT) &&
+        (rc = blk_load_extents(b, eb)) != WR_OK)
+        goto out;
+    int other = 1 - b->chosen;
+    if (!ro && b->slots[other].valid && b->slots[other].slot.gen > b->cur.gen)
+        blk_priv_of(b)->erase_other = true; /* I10 */
+    *out = b;
+    b = NULL;
+out:
+    wri_block_close(b);
+    return rc;
+}
+
+int wri_block_open(const char *path, int flags, wri_block **out,
+                   wr_errbuf *eb)
+{
+    return blk_open(path, flags, false, 0, out, eb);
+}
+
+int wri_block_open_gen(const char *path, int flags, uint64_t gen,
+                       wri_block **out, wr_errbuf *eb)
+{
+    return blk_open(path, flags, true, gen, out, eb);
+}
+
+/* --- pages ------------------------------------------------------------ */
+
+int wri_block_write_page(wri_block *b, uint8_t *buf, uint32_t size,
+                         wr_addr *addr_out, wr_errbuf *eb)
+{
+    int rc;
+    uint64_t off = 0;
+    if ((rc = blk_prepare_write(b, eb)) != WR_OK)
+        return rc;
+    if (size < WRI_PH_LEN || size % b->page_size != 0)
+        return WR_ERR(eb, WR_EINVAL,
+                      "%s: page of %u bytes is not a positive multiple of "
+                      "the page size %u",
+                      b->path, size, b->page_size);
+    if (wri_get32(buf + WRI_PH_SIZE) != size)
+        return WR_ERR(eb, WR_EINVAL,
+                      "%s: page header says %u bytes, written as %u",
+                      b->path, wri_get32(buf + WRI_PH_SIZE), size);
+    if ((rc = wri_extent_alloc(b->em, size, &off, eb)) != WR_OK)
+        return rc;
+    if ((rc = blk_write_at(b, buf, size, off, addr_out, eb)) != WR_OK) {
+        wr_errbuf scratch = {0};
+        if (wri_extent_free(b->em, off, size, b->building, &scratch) != WR_OK)
+            blk_priv_of(b)->poisoned = true;
+        return rc;
+    }
+    return WR_OK;
+}
+
+int wri_block_read_page(wri_block *b, const wr_addr *addr, uint8_t *buf,
+                        wr_errbuf *eb)
+{
+    int rc;
+    uint64_t P = b->page_size;
+    uint64_t off = addr->off, size = addr->size;
+    if (off < 2 * P || off % P != 0 || size < WRI_PH_LEN || size % P != 0)
+        return WR_ERR(eb, WR_ECORRUPT,
+                      "%s: page address [%llu, +%llu) is not a page of the "
+                      "data area (page size %llu, data from %llu)",
+                      b->path, (unsigned long long)off,
+                      (unsigned long long)size, (unsigned long long)P,
+                      (unsigned long long)(2 * P));
+    if (off > b->file_size || size > b->file_size - off) {
+        uint64_t now = 0;
+        if ((rc = wri_io_size(b->f, &now, eb)) != WR_OK)
+            return rc;
+        b->file_size = WRI_MAX(b->file_size, now);
+        if (off > b->file_size || size > b->file_size - off)
+            return WR_ERR(eb, WR_ECORRUPT,
+                          "%s: page [%llu, %llu) lies past the end of the "
+                          "file (%llu bytes)",
+                          b->path, (unsigned long long)off,
+                          (unsigned long long)(off + size),
+                          (unsigned long long)b->file_size);
+    }
+    if ((rc = wri_io_pread(b->f, buf, size, off, eb)) != WR_OK)
+        return rc;
+    uint32_t stored = wri_get32(buf + WRI_PH_CRC);
+    uint32_t computed = wri_page_crc(buf, size);
+    if (stored != computed)
+        return WR_ERR(eb, WR_ECORRUPT,
+                      "%s: page at offset %llu (size %llu): CRC mismatch: "
+                      "stored 0x%08x, computed 0x%08x (torn or damaged page)",
+                      b->path, (unsigned long long)off,
+                      (unsigned long long)size, stored, computed);
+    if (stored != addr->crc)
+        return WR_ERR(eb, WR_ECORRUPT,
+                      "%s: page at offset %llu (size %llu): stale or "
+                      "misdirected: the address expects CRC 0x%08x, the page "
+                      "has 0x%08x",
+                      b->path, (unsigned long long)off,
+                      (unsigned long long)size, addr->crc, stored);
+    uint32_t hsize = wri_get32(buf + WRI_PH_SIZE);
+    if (hsize != size)
+        return WR_ERR(eb, WR_ECORRUPT,
+                      "%s: page at offset %llu: header size field says %u "
+                      "bytes, the address says %llu",
+                      b->path, (unsigned long long)off, hsize,
+                      (unsigned long long)size);
+    return WR_OK;
+}
+
+int wri_block_free_page(wri_block *b, const wr_addr *addr, wr_errbuf *eb)
+{
+    int rc;
+    if ((rc = blk_check_writable(b, eb)) != WR_OK)
+        return rc;
+    if (addr->off == 0 || addr->size == 0)
+        return WR_ERR(eb, WR_EINVAL, "%s: free of the empty page address",
+                      b->path);
+    return wri_extent_free(b->em, addr->off, addr->size, b->building, eb);
+}
+
+/* --- extent lists on disk --------------------------------------------- */
+
+int wri_block_read_extlists(wri_block *b, const wri_slot *s,
+                            wri_ext_visit_fn fn, wri_extlist_page_fn page_fn,
+                            void *arg, wr_errbuf *eb)
+{
+    int rc = WR_OK;
+    uint32_t P = b->page_size;
+    uint8_t *buf = NULL;
+    wr_addr a = s->extlist;
+    uint64_t max_pages = s->logical_size / P, npages = 0, index = 0;
+    if (a.off == 0)
+        goto out;
+    if ((buf = malloc(P)) == NULL) {
+        rc = WR_ERR(eb, WR_ENOMEM, "%s: out of memory", b->path);
+        goto out;
+    }
+    while (a.off != 0) {
+        if (++npages > max_pages) {
+            rc = WR_ERR(eb, WR_ECORRUPT,
+                        "%s: the extent-list chain of gen %llu is longer than "
+                        "the file's %llu pages (a cycle?)",
+                        b->path, (unsigned long long)s->gen,
+                        (unsigned long long)max_pages);
+            goto out;
+        }
+        if (a.size != P || a.off < 2 * (uint64_t)P || a.off % P != 0 ||
+            a.off > s->logical_size - P) {
+            rc = WR_ERR(eb, WR_ECORRUPT,
+                        "%s: extent-list page %llu of gen %llu at [%llu, "
+                        "+%u) is not one page inside the data area [%llu, "
+                        "%llu)",
+                        b->path, (unsigned long long)npages - 1,
+                        (unsigned long long)s->gen, (unsigned long long)a.off,
+                        a.size, (unsigned long long)(2 * (uint64_t)P),
+                        (unsigned long long)s->logical_size);
+            goto out;
+        }
+        if ((rc = wri_block_read_page(b, &a, buf, eb)) != WR_OK)
+            goto out;
+        uint8_t type = buf[WRI_PH_TYPE];
+        uint32_t count = wri_get32(buf + WRI_PH_COUNT);
+        uint64_t pgen = wri_get64(buf + WRI_PH_GEN);
+        if (type != WRI_PT_EXTLIST) {
+            rc = WR_ERR(eb, WR_ECORRUPT,
+                        "%s: page at offset %llu: type %u, expected an "
+                        "extent-list page (%u)",
+                        b->path, (unsigned long long)a.off, type,
+                        WRI_PT_EXTLIST);
+            goto out;
+        }
+        if (pgen != s->gen) {
+            rc = WR_ERR(eb, WR_ECORRUPT,
+                        "%s: extent-list page at offset %llu was written for "
+                        "gen %llu, the slot is gen %llu",
+                        b->path, (unsigned long long)a.off,
+                        (unsigned long long)pgen, (unsigned long long)s->gen);
+            goto out;
+        }
+        if (count > EL_PER_PAGE(P)) {
+            rc = WR_ERR(eb, WR_ECORRUPT,
+                        "%s: extent-list page at offset %llu: count %u, at "
+                        "most %u entries fit",
+                        b->path, (unsigned long long)a.off, count,
+                        EL_PER_PAGE(P));
+            goto out;
+        }
+        if (page_fn != NULL && (rc = page_fn(&a, arg)) != 0)
+            goto out;
+        for (uint32_t i = 0; i < count; i++, index++) {
+            const uint8_t *p = buf + WRI_EL_ENTRIES + (size_t)i * WRI_EL_ENTRY_LEN;
+            wri_ext e = {.off = wri_get64(p), .len = wri_get64(p + 8),
+                         .gen = wri_get64(p + 16), .kind = wri_get32(p + 24)};
+            uint32_t zero = wri_get32(p + 28);
+            const char *bad = NULL;
+            if (e.kind != WRI_EXT_AVAIL && e.kind != WRI_EXT_DISCARD)
+                bad = "unknown kind";
+            else if (zero != 0)
+                bad = "reserved field not zero";
+            else if (e.kind == WRI_EXT_AVAIL && e.gen != 0)
+                bad = "avail entry with a generation";
+            else if (e.kind == WRI_EXT_DISCARD &&
+                     (e.gen == 0 || e.gen > s->gen))
+                bad = "discard entry with a generation newer than the slot";
+            else if (e.len == 0 || e.off % P != 0 || e.len % P != 0 ||
+                     e.off < 2 * (uint64_t)P || e.off > s->logical_size ||
+                     e.len > s->logical_size - e.off)
+                bad = "empty, unaligned or outside the data area";
+            if (bad != NULL) {
+                rc = WR_ERR(eb, WR_ECORRUPT,
+                            "%s: extent-list page at offset %llu, entry %u "
+                            "([%llu, +%llu) kind %u gen %llu): %s",
+                            b->path, (unsigned long long)a.off, i,
+                            (unsigned long long)e.off,
+                            (unsigned long long)e.len, e.kind,
+                            (unsigned long long)e.gen, bad);
+                goto out;
+            }
+            if (fn != NULL && (rc = fn(&e, arg)) != 0)
+                goto out;
+        }
+        wr_addr next;
+        wri_addr_decode(buf + WRI_EL_NEXT, &next);
+        if (next.off == 0 && (next.size != 0 || next.crc != 0)) {
+            rc = WR_ERR(eb, WR_ECORRUPT,
+                        "%s: extent-list page at offset %llu: next address "
+                        "has offset 0 but size %u",
+                        b->path, (unsigned long long)a.off, next.size);
+            goto out;
+        }
+        a = next;
+    }
+out:
+    free(buf);
+    return rc;
+}
+
+/* --- checkpoint ------------------------------------------------------- */
+
+typedef struct blk_collect {
+    wri_ext *v;
+    uint64_t n, cap;
+} blk_collect;
+
+static int blk_collect_ext(const wri_ext *e, void *arg)
+{
+    blk_collect *c = arg;
+    if (c->n >= c->cap)
+        return 1; /* lists changed under us: cannot happen */
+    c->v[c->n++] = *e;
+    return 0;
+}
+
+/* Give back list pages allocated by a checkpoint that did not reach its
+ * slot write (I9). */
+static void blk_rollback_pages(wri_block *b, const uint64_t *pages,
+                               uint64_t np)
+{
+    wr_errbuf scratch = {0};
+    for (uint64_t i = 0; i < np; i++)
+        if (wri_extent_free(b->em, pages[i], b->page_size, b->building,
+                            &scratch) != WR_OK)
+            blk_priv_of(b)->poisoned = true;
+}
+
+int wri_block_checkpoint(wri_block *b, const wr_addr *root, uint64_t nrecords,
+                         uint32_t height, wr_errbuf *eb)
+{
+    int rc;
+    blk_priv *pv = blk_priv_of(b);
+    uint32_t P = b->page_size;
+    uint32_t per = EL_PER_PAGE(P);
+    uint64_t *pages = NULL, np = 0;
+    wr_addr *addrs = NULL;
+    uint8_t *buf = NULL;
+    blk_collect col = {0};
+    bool rollback = false;
+    wri_slot ns;
+    uint8_t slotbuf[WRI_SLOT_LEN];
+    wr_addr zero_addr = {0};
+    if (root == NULL)
+        root = &zero_addr;
+    if ((rc = blk_prepare_write(b, eb)) != WR_OK)
+        goto out;
+    if (root->off != 0 &&
+        (root->off < 2 * (uint64_t)P || root->off % P != 0 ||
+         root->size == 0 || root->size % P != 0 ||
+         root->off + root->size > wri_extent_logical_size(b->em))) {
+        rc = WR_ERR(eb, WR_EINVAL,
+                    "%s: checkpoint root [%llu, +%u) is not a page of the "
+                    "file",
+                    b->path, (unsigned long long)root->off, root->size);
+        goto out;
+    }
+    /* (1) the current checkpoint's list pages are free once the next one
+     * commits (I7); remember progress so a retry does not free twice. */
+    while (pv->nel_freed < pv->nel) {
+        const wr_addr *a = &pv->el[pv->nel_freed];
+        if ((rc = wri_extent_free(b->em, a->off, a->size, b->building, eb)) !=
+            WR_OK)
+            goto out;
+        pv->nel_freed++;
+    }
+    /* (2) give the free tail back. */
+    wri_extent_trim_tail(b->em);
+    /* (3) allocate list pages until they hold every entry; allocation only
+     * keeps or lowers the entry count, so this ends (I6). */
+    rollback = true;
+    for (;;) {
+        uint64_t n = wri_extent_count(b->em);
+        uint64_t need = (n + per - 1) / per;
+        if (np >= need)
+            break;
+        uint64_t *np_pages = realloc(pages, (size_t)(np + 1) * sizeof *pages);
+        if (np_pages == NULL) {
+            rc = WR_ERR(eb, WR_ENOMEM, "%s: out of memory", b->path);
+            goto out;
+        }
+        pages = np_pages;
+        if ((rc = wri_extent_alloc(b->em, P, &pages[np], eb)) != WR_OK)
+            goto out;
+        np++;
+    }
+    col.cap = wri_extent_count(b->em);
+    if ((col.v = malloc((size_t)WRI_MAX(col.cap, 1) * sizeof *col.v)) == NULL ||
+        (addrs = calloc((size_t)WRI_MAX(np, 1), sizeof *addrs)) == NULL ||
+        (buf = malloc(P)) == NULL) {
+        rc = WR_ERR(eb, WR_ENOMEM, "%s: out of memory", b->path);
+        goto out;
+    }
+    wri_extent_walk(b->em, blk_collect_ext, &col);
+    /* (4) write the list pages last to first; entries spread evenly. */
+    {
+        wr_addr next = {0};
+        for (uint64_t i = np; i-- > 0;) {
+            uint64_t first = col.n * i / np, last = col.n * (i + 1) / np;
+            uint32_t cnt = (uint32_t)(last - first);
+            memset(buf, 0, P);
+            buf[WRI_PH_TYPE] = WRI_PT_EXTLIST;
+            wri_put32(buf + WRI_PH_COUNT, cnt);
+            wri_put32(buf + WRI_PH_SIZE, P);
+            wri_put64(buf + WRI_PH_GEN, b->building);
+            wri_addr_encode(buf + WRI_EL_NEXT, &next);
+            for (uint32_t k = 0; k < cnt; k++) {
+                const wri_ext *e = &col.v[first + k];
+                uint8_t *p = buf + WRI_EL_ENTRIES + (size_t)k * WRI_EL_ENTRY_LEN;
+                wri_put64(p, e->off);
+                wri_put64(p + 8, e->len);
+                wri_put64(p + 16, e->gen);
+                wri_put32(p + 24, e->kind);
+                wri_put32(p + 28, 0);
+            }
+            if ((rc = blk_write_at(b, buf, P, pages[i], &addrs[i], eb)) != WR_OK)
+                goto out;
+            next = addrs[i];
+        }
+    }
+    /* (5) everything the new slot points at is durable before the slot. */
+    rollback = false;
+    if ((rc = wri_io_fsync(b->f, eb)) != WR_OK) {
+        pv->poisoned = true;
+        goto out;
+    }
+    /* (6) the slot, into the position not holding the current one (I4). */
+    int other = 1 - b->chosen;
+    ns = b->cur;
+    ns.version = WR_FORMAT_VERSION;
+    ns.gen = b->building;
+    ns.root = *root;
+    ns.nrecords = nrecords;
+    ns.height = height;
+    ns.extlist = np > 0 ? addrs[0] : zero_addr;
+    ns.logical_size = wri_extent_logical_size(b->em);
+    wri_slot_encode(&ns, slotbuf);
+    if ((rc = wri_io_pwrite(b->f, slotbuf, sizeof slotbuf,
+                            (uint64_t)other * P, eb)) != WR_OK ||
+        (rc = wri_io_fsync(b->f, eb)) != WR_OK) {
+        pv->poisoned = true; /* (7) failed: the slot may or may not be there */
+        goto out;
+    }
+    /* (8) committed. */
+    uint64_t prev_lsize = b->cur.logical_size;
+    b->slots[other].valid = true;
+    b->slots[other].why[0] = '\0';
+    b->slots[other].slot = ns;
+    b->chosen = other;
+    b->cur = ns;
+    free(pv->el);
+    pv->el = addrs;
+    addrs = NULL;
+    pv->nel = np;
+    pv->nel_freed = 0;
+    b->extlist_pages = np;
+    wri_extent_commit(b->em, ns.gen);
+    b->building = ns.gen + 1;
+    /* (9) drop debris past both checkpoints (I8); the commit stands even
+     * if this fails. */
+    uint64_t keep = WRI_MAX(ns.logical_size, prev_lsize);
+    if (b->file_size > keep) {
+        if ((rc = wri_io_truncate(b->f, keep, eb)) != WR_OK)
+            goto out;
+        b->file_size = keep;
+    }
+out:
+    if (rc != WR_OK && rollback)
+        blk_rollback_pages(b, pages, np);
+    free(pages);
+    free(addrs);
+    free(col.v);
+    free(buf);
+    return rc;
+}

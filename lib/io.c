@@ -1,0 +1,554 @@
+/*
+ * io.c -- every system call that touches a file, errno translation, the
+ * fault-injection hook and the directory lock. See io.h for the contract.
+ *
+ * Fault injection costs one predictable branch per mutating call: the op
+ * counter is bumped and `io_hot` is tested. io_hot is true only until the
+ * environment has been read (lazily, on the first open or mutating call)
+ * and afterwards only while a fault plan or a trace is installed.
+ */
+#include "wr_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+/* --- fault plan ------------------------------------------------------- */
+
+static wri_fault_plan io_plan;     /* the active plan (kind NONE: none) */
+static uint64_t io_ops;            /* mutating ops since the last set */
+static bool io_hot = true;         /* slow path needed (see above) */
+static bool io_env_done;           /* WR_IO_FAULT / WR_IO_STATS consulted */
+static bool io_plan_explicit;      /* wri_io_fault_set() was called */
+static char *io_stats_path;        /* WR_IO_STATS */
+static wri_io_trace_fn io_trace;   /* tests: see every mutating op */
+static void *io_trace_arg;
+
+static void io_stats_write(void)
+{
+    if (io_stats_path == NULL)
+        return;
+    FILE *fp = fopen(io_stats_path, "w");
+    if (fp == NULL)
+        return; /* nothing useful to do at exit */
+    fprintf(fp, "%llu\n", (unsigned long long)io_ops);
+    fclose(fp);
+}
+
+/* Parse WR_IO_FAULT: "crash=N[,tear=K]" or "fail=N,err=EIO|ENOSPC[,sticky]".
+ * A malformed value installs no plan (the library never prints). */
+static void io_parse_fault(const char *s, wri_fault_plan *p)
+{
+    wri_fault_plan np = {.kind = WRI_FAULT_NONE, .err = WR_EIO};
+    char *copy = strdup(s);
+    if (copy == NULL)
+        return;
+    bool ok = true;
+    char *save = NULL;
+    for (char *tok = strtok_r(copy, ",", &save); tok != NULL;
+         tok = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(tok, '=');
+        char *val = eq ? eq + 1 : NULL;
+        if (eq)
+            *eq = '\0';
+        char *end = NULL;
+        if (strcmp(tok, "crash") == 0 && val) {
+            np.kind = WRI_FAULT_CRASH;
+            np.at = strtoull(val, &end, 10);
+            ok = ok && *val && *end == '\0' && np.at > 0;
+        } else if (strcmp(tok, "fail") == 0 && val) {
+            np.kind = WRI_FAULT_FAIL;
+            np.at = strtoull(val, &end, 10);
+            ok = ok && *val && *end == '\0' && np.at > 0;
+        } else if (strcmp(tok, "tear") == 0 && val) {
+            np.tear = (size_t)strtoull(val, &end, 10);
+            ok = ok && *val && *end == '\0';
+        } else if (strcmp(tok, "err") == 0 && val) {
+            if (strcmp(val, "EIO") == 0)
+                np.err = WR_EIO;
+            else if (strcmp(val, "ENOSPC") == 0)
+                np.err = WR_ENOSPC;
+            else
+                ok = false;
+        } else if (strcmp(tok, "sticky") == 0 && val == NULL) {
+            np.sticky = true;
+        } else {
+            ok = false;
+        }
+    }
+    free(copy);
+    if (ok)
+        *p = np;
+}
+
+static void io_env_init(void)
+{
+    if (io_env_done)
+        return;
+    io_env_done = true;
+    const char *st = getenv("WR_IO_STATS");
+    if (st != NULL && *st != '\0') {
+        io_stats_path = strdup(st);
+        if (io_stats_path != NULL)
+            atexit(io_stats_write);
+    }
+    if (!io_plan_explicit) {
+        const char *f = getenv("WR_IO_FAULT");
+        if (f != NULL && *f != '\0')
+            io_parse_fault(f, &io_plan);
+    }
+}
+
+static void io_rehot(void)
+{
+    io_hot = !io_env_done || io_plan.kind != WRI_FAULT_NONE || io_trace;
+}
+
+void wri_io_fault_set(const wri_fault_plan *plan)
+{
+    io_plan_explicit = true;
+    io_env_init();
+    if (plan != NULL)
+        io_plan = *plan;
+    else
+        memset(&io_plan, 0, sizeof io_plan);
+    io_ops = 0;
+    io_rehot();
+}
+
+uint64_t wri_io_op_count(void)
+{
+    return io_ops;
+}
+
+void wri_io_trace_set(wri_io_trace_fn fn, void *arg)
+{
+    io_env_init();
+    io_trace = fn;
+    io_trace_arg = arg;
+    io_rehot();
+}
+
+static const char *io_errtag(int err)
+{
+    return err == WR_ENOSPC ? "ENOSPC" : "EIO";
+}
+
+/* The slow path of a mutating op (io_ops already counts it). Returns WR_OK
+ * to go on, or an injected error; a crash never returns. For a write,
+ * fd/buf/len/off let a torn crash put its first bytes on disk. */
+static int io_fault(const char *what, const char *path, int fd,
+                    const void *buf, size_t len, uint64_t off, wr_errbuf *eb)
+{
+    io_env_init();
+    io_rehot();
+    if (io_trace != NULL)
+        io_trace(io_ops, what, path, off, len, io_trace_arg);
+    if (io_plan.kind == WRI_FAULT_CRASH && io_ops == io_plan.at) {
+        if (buf != NULL && io_plan.tear > 0) {
+            size_t n = WRI_MIN(io_plan.tear, len);
+            const uint8_t *p = buf;
+            while (n > 0) {
+                ssize_t w = pwrite(fd, p, n, (off_t)off);
+                if (w < 0 && errno == EINTR)
+                    continue;
+                if (w <= 0)
+                    break;
+                p += w;
+                n -= (size_t)w;
+                off += (uint64_t)w;
+            }
+        }
+        _exit(WRI_IO_CRASH_EXIT);
+    }
+    if (io_plan.kind == WRI_FAULT_FAIL &&
+        (io_ops == io_plan.at || (io_plan.sticky && io_ops > io_plan.at))) {
+        int code = io_plan.err == WR_ENOSPC ? WR_ENOSPC : WR_EIO;
+        if (buf != NULL)
+            return WR_ERR(eb, code,
+                          "%s: %s of %zu bytes at offset %llu failed: "
+                          "injected %s (fault plan, op %llu)",
+                          path, what, len, (unsigned long long)off,
+                          io_errtag(code), (unsigned long long)io_ops);
+        return WR_ERR(eb, code, "%s: %s failed: injected %s (fault plan, op %llu)",
+                      path, what, io_errtag(code), (unsigned long long)io_ops);
+    }
+    return WR_OK;
+}
+
+/* Count a mutating op; the one branch production pays. */
+#define IO_MUTATE(what, path, fd, buf, len, off, eb)                         \
+    do {                                                                     \
+        io_ops++;                                                            \
+        if (__builtin_expect(io_hot, 0)) {                                   \
+            int frc_ = io_fault((what), (path), (fd), (buf), (len), (off),   \
+                                (eb));                                       \
+            if (frc_ != WR_OK)                                               \
+                return frc_;                                                 \
+        }                                                                    \
+    } while (0)
+
+/* --- errno translation ------------------------------------------------ */
+
+static int io_code(int e)
+{
+    switch (e) {
+    case ENOSPC:
+#ifdef EDQUOT
+    case EDQUOT:
+#endif
+        return WR_ENOSPC;
+    case ENOENT:
+        return WR_ENOTFOUND;
+    case EEXIST:
+        return WR_EEXIST;
+    case EINVAL:
+        return WR_EINVAL;
+    case ENOMEM:
+        return WR_ENOMEM;
+    default:
+        return WR_EIO;
+    }
+}
+
+static int io_errno(wr_errbuf *eb, int e, const char *path, const char *what)
+{
+    return WR_ERR(eb, io_code(e), "%s: %s failed: %s", path, what,
+                  strerror(e));
+}
+
+static int io_errno_at(wr_errbuf *eb, int e, const char *path,
+                       const char *what, size_t len, uint64_t off)
+{
+    return WR_ERR(eb, io_code(e), "%s: %s of %zu bytes at offset %llu failed: %s",
+                  path, what, len, (unsigned long long)off, strerror(e));
+}
+
+/* --- files ------------------------------------------------------------ */
+
+int wri_io_open(const char *path, int flags, wri_file **out, wr_errbuf *eb)
+{
+    int rc = WR_OK;
+    wri_file *f = NULL;
+    int oflags = O_CLOEXEC;
+    *out = NULL;
+    io_env_init();
+    io_rehot();
+    if (path == NULL)
+        return WR_ERR(eb, WR_EINVAL, "open: no path given");
+    if (flags & WRI_IO_RDWR) {
+        oflags |= O_RDWR;
+        if (flags & WRI_IO_CREATE)
+            oflags |= O_CREAT;
+        if (flags & WRI_IO_EXCL)
+            oflags |= O_EXCL;
+        if (flags & WRI_IO_TRUNC)
+            oflags |= O_TRUNC;
+        if (flags & (WRI_IO_CREATE | WRI_IO_TRUNC))
+            IO_MUTATE("create", path, -1, NULL, 0, 0, eb);
+    } else {
+        oflags |= O_RDONLY;
+    }
+    f = calloc(1, sizeof *f);
+    if (f == NULL || (f->path = strdup(path)) == NULL) {
+        rc = WR_ERR(eb, WR_ENOMEM, "%s: out of memory opening", path);
+        goto out;
+    }
+    f->readonly = !(flags & WRI_IO_RDWR);
+    do {
+        f->fd = open(path, oflags, 0644);
+    } while (f->fd < 0 && errno == EINTR);
+    if (f->fd < 0) {
+        int e = errno;
+        if (e == EEXIST)
+            rc = WR_ERR(eb, WR_EEXIST, "%s: already exists", path);
+        else if (e == ENOENT)
+            rc = WR_ERR(eb, WR_ENOTFOUND, "%s: no such file or directory",
+                        path);
+        else
+            rc = io_errno(eb, e, path, "open");
+        goto out;
+    }
+    *out = f;
+    f = NULL;
+out:
+    if (f != NULL) {
+        free(f->path);
+        free(f);
+    }
+    return rc;
+}
+
+void wri_io_close(wri_file *f)
+{
+    if (f == NULL)
+        return;
+    if (f->fd >= 0)
+        close(f->fd);
+    free(f->path);
+    free(f);
+}
+
+int wri_io_pread_some(wri_file *f, void *buf, size_t len, uint64_t off,
+                      size_t *got_out, wr_errbuf *eb)
+{
+    uint8_t *p = buf;
+    size_t got = 0;
+    *got_out = 0;
+    if (off > (uint64_t)INT64_MAX || len > (uint64_t)INT64_MAX - off)
+        return WR_ERR(eb, WR_EINVAL, "%s: read of %zu bytes at offset %llu "
+                      "is out of range", f->path, len, (unsigned long long)off);
+    while (got < len) {
+        ssize_t r = pread(f->fd, p + got, len - got, (off_t)(off + got));
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return io_errno_at(eb, errno, f->path, "pread", len, off);
+        }
+        if (r == 0)
+            break;
+        got += (size_t)r;
+    }
+    *got_out = got;
+    return WR_OK;
+}
+
+int wri_io_pread(wri_file *f, void *buf, size_t len, uint64_t off,
+                 wr_errbuf *eb)
+{
+    size_t got = 0;
+    int rc = wri_io_pread_some(f, buf, len, off, &got, eb);
+    if (rc != WR_OK)
+        return rc;
+    if (got < len)
+        return WR_ERR(eb, WR_ECORRUPT,
+                      "%s: short read: wanted %zu bytes at offset %llu, "
+                      "the file ends at %llu",
+                      f->path, len, (unsigned long long)off,
+                      (unsigned long long)(off + got));
+    return WR_OK;
+}
+
+int wri_io_pwrite(wri_file *f, const void *buf, size_t len, uint64_t off,
+                  wr_errbuf *eb)
+{
+    const uint8_t *p = buf;
+    size_t done = 0;
+    if (f->readonly)
+        return WR_ERR(eb, WR_ENOTSUP, "%s: pwrite on a read-only file",
+                      f->path);
+    if (off > (uint64_t)INT64_MAX || len > (uint64_t)INT64_MAX - off)
+        return WR_ERR(eb, WR_EINVAL, "%s: write of %zu bytes at offset %llu "
+                      "is out of range", f->path, len, (unsigned long long)off);
+    IO_MUTATE("pwrite", f->path, f->fd, buf, len, off, eb);
+    while (done < len) {
+        ssize_t w = pwrite(f->fd, p + done, len - done, (off_t)(off + done));
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return io_errno_at(eb, errno, f->path, "pwrite", len, off);
+        }
+        if (w == 0) /* should not happen for regular files; treat as full */
+            return io_errno_at(eb, ENOSPC, f->path, "pwrite", len, off);
+        done += (size_t)w;
+    }
+    return WR_OK;
+}
+
+int wri_io_fsync(wri_file *f, wr_errbuf *eb)
+{
+    IO_MUTATE("fsync", f->path, f->fd, NULL, 0, 0, eb);
+    int r;
+    do {
+        r = fsync(f->fd);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0)
+        return io_errno(eb, errno, f->path, "fsync");
+    return WR_OK;
+}
+
+int wri_io_truncate(wri_file *f, uint64_t size, wr_errbuf *eb)
+{
+    if (f->readonly)
+        return WR_ERR(eb, WR_ENOTSUP, "%s: truncate of a read-only file",
+                      f->path);
+    if (size > (uint64_t)INT64_MAX)
+        return WR_ERR(eb, WR_EINVAL, "%s: truncate to %llu: out of range",
+                      f->path, (unsigned long long)size);
+    IO_MUTATE("ftruncate", f->path, f->fd, NULL, 0, size, eb);
+    int r;
+    do {
+        r = ftruncate(f->fd, (off_t)size);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0)
+        return WR_ERR(eb, io_code(errno), "%s: ftruncate to %llu bytes failed: %s",
+                      f->path, (unsigned long long)size, strerror(errno));
+    return WR_OK;
+}
+
+int wri_io_size(wri_file *f, uint64_t *size_out, wr_errbuf *eb)
+{
+    struct stat st;
+    if (fstat(f->fd, &st) < 0)
+        return io_errno(eb, errno, f->path, "fstat");
+    *size_out = (uint64_t)st.st_size;
+    return WR_OK;
+}
+
+int wri_io_rename(const char *from, const char *to, wr_errbuf *eb)
+{
+    IO_MUTATE("rename", from, -1, NULL, 0, 0, eb);
+    if (rename(from, to) < 0) {
+        int e = errno;
+        return WR_ERR(eb, io_code(e), "%s: rename to %s failed: %s", from, to,
+                      strerror(e));
+    }
+    return WR_OK;
+}
+
+int wri_io_unlink(const char *path, wr_errbuf *eb)
+{
+    IO_MUTATE("unlink", path, -1, NULL, 0, 0, eb);
+    if (unlink(path) < 0)
+        return io_errno(eb, errno, path, "unlink");
+    return WR_OK;
+}
+
+int wri_io_fsync_dir(const char *path, wr_errbuf *eb)
+{
+    int rc = WR_OK;
+    char *copy = NULL;
+    const char *dir = path;
+    int fd = -1;
+    struct stat st;
+    IO_MUTATE("fsync-dir", path, -1, NULL, 0, 0, eb);
+    if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
+        if ((copy = strdup(path)) == NULL) {
+            rc = WR_ERR(eb, WR_ENOMEM, "%s: out of memory", path);
+            goto out;
+        }
+        dir = dirname(copy);
+    }
+    do {
+        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    } while (fd < 0 && errno == EINTR);
+    if (fd < 0) {
+        rc = io_errno(eb, errno, dir, "open directory for fsync");
+        goto out;
+    }
+    int r;
+    do {
+        r = fsync(fd);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0 && errno != EINVAL) /* some file systems refuse: harmless */
+        rc = io_errno(eb, errno, dir, "directory fsync");
+out:
+    if (fd >= 0)
+        close(fd);
+    free(copy);
+    return rc;
+}
+
+int wri_io_mkdir(const char *path, wr_errbuf *eb)
+{
+    IO_MUTATE("mkdir", path, -1, NULL, 0, 0, eb);
+    if (mkdir(path, 0755) < 0) {
+        int e = errno;
+        if (e == EEXIST)
+            return WR_ERR(eb, WR_EEXIST, "%s: already exists", path);
+        return io_errno(eb, e, path, "mkdir");
+    }
+    return WR_OK;
+}
+
+/* --- directory lock --------------------------------------------------- */
+
+struct wri_lock {
+    int fd;
+    char *path;
+};
+
+int wri_io_lock_dir(const char *dir, const char *holder, wri_lock **out,
+                    wr_errbuf *eb)
+{
+    int rc = WR_OK;
+    wri_lock *lk = NULL;
+    size_t plen = strlen(dir) + sizeof "/LOCK";
+    *out = NULL;
+    if ((lk = calloc(1, sizeof *lk)) == NULL ||
+        (lk->path = malloc(plen)) == NULL) {
+        rc = WR_ERR(eb, WR_ENOMEM, "%s: out of memory locking", dir);
+        goto out;
+    }
+    lk->fd = -1;
+    snprintf(lk->path, plen, "%s/LOCK", dir);
+    do {
+        lk->fd = open(lk->path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    } while (lk->fd < 0 && errno == EINTR);
+    if (lk->fd < 0) {
+        rc = io_errno(eb, errno, lk->path, "open lock file");
+        goto out;
+    }
+    int r;
+    do {
+        r = flock(lk->fd, LOCK_EX | LOCK_NB);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0) {
+        if (errno != EWOULDBLOCK) {
+            rc = io_errno(eb, errno, lk->path, "flock");
+            goto out;
+        }
+        char text[256];
+        ssize_t n;
+        do {
+            n = pread(lk->fd, text, sizeof text - 1, 0);
+        } while (n < 0 && errno == EINTR);
+        if (n < 0)
+            n = 0;
+        text[n] = '\0';
+        text[strcspn(text, "\n")] = '\0';
+        long pid = 0;
+        int used = 0;
+        if (sscanf(text, "%ld %n", &pid, &used) >= 1 && pid > 0 &&
+            text[used] != '\0')
+            rc = WR_ERR(eb, WR_ELOCKED, "%s is locked by pid %ld (%s)", dir,
+                        pid, text + used);
+        else if (pid > 0)
+            rc = WR_ERR(eb, WR_ELOCKED, "%s is locked by pid %ld", dir, pid);
+        else
+            rc = WR_ERR(eb, WR_ELOCKED,
+                        "%s is locked by another process (holder not "
+                        "recorded yet)", dir);
+        goto out;
+    }
+    char line[256];
+    int len = snprintf(line, sizeof line, "%ld %s\n", (long)getpid(),
+                       holder ? holder : "?");
+    if (len < 0 || (size_t)len >= sizeof line)
+        len = (int)strlen(line);
+    if (ftruncate(lk->fd, 0) < 0 || pwrite(lk->fd, line, (size_t)len, 0) != len) {
+        rc = io_errno(eb, errno, lk->path, "write lock holder");
+        goto out;
+    }
+    *out = lk;
+    lk = NULL;
+out:
+    wri_io_unlock_dir(lk);
+    return rc;
+}
+
+void wri_io_unlock_dir(wri_lock *lk)
+{
+    if (lk == NULL)
+        return;
+    if (lk->fd >= 0)
+        close(lk->fd); /* releases the flock; the file stays */
+    free(lk->path);
+    free(lk);
+}

@@ -1,0 +1,352 @@
+/*
+ * test_io.c -- errno translation, short reads, fault injection (crash,
+ * torn write, EIO/ENOSPC, sticky, WR_IO_FAULT, WR_IO_STATS) and the
+ * directory lock.
+ */
+#include "wr_int.h"
+#include "tap.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char *tpath(const char *name)
+{
+    static char buf[4][512];
+    static int k;
+    char *p = buf[k++ % 4];
+    snprintf(p, sizeof buf[0], "%s/%s", tap_tmpdir(), name);
+    return p;
+}
+
+static long file_len(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+/* Run fn in a child; return its wait status. */
+static int in_child(void (*fn)(void *), void *arg)
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        fn(arg);
+        _exit(0);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return status;
+}
+
+/* --- environment (must run before this process makes any io call) ----- */
+
+static void child_env_crash(void *arg)
+{
+    wr_errbuf eb = {0};
+    wri_file *f = NULL;
+    setenv("WR_IO_FAULT", "crash=3,tear=5", 1);
+    if (wri_io_open((const char *)arg, WRI_IO_RDWR | WRI_IO_CREATE, &f, &eb))
+        _exit(10); /* op 1 */
+    if (wri_io_pwrite(f, "AAAAAAAAAA", 10, 0, &eb)) /* op 2 */
+        _exit(11);
+    wri_io_pwrite(f, "BBBBBBBBBB", 10, 10, &eb); /* op 3: torn, crash */
+    _exit(12);
+}
+
+static void test_io_env_fault_plan_crash_with_tear(void)
+{
+    const char *p = tpath("env-crash");
+    int st = in_child(child_env_crash, (void *)p);
+    REQUIRE(WIFEXITED(st));
+    CHECK_EQ(WEXITSTATUS(st), WRI_IO_CRASH_EXIT);
+    CHECK_EQ(file_len(p), 15); /* 10 bytes, then 5 of the torn write */
+}
+
+static void child_env_fail(void *arg)
+{
+    wr_errbuf eb = {0};
+    wri_file *f = NULL;
+    setenv("WR_IO_FAULT", "fail=2,err=ENOSPC,sticky", 1);
+    setenv("WR_IO_STATS", (const char *)arg, 1);
+    if (wri_io_open(tpath("env-fail"), WRI_IO_RDWR | WRI_IO_CREATE, &f, &eb))
+        _exit(10);
+    if (wri_io_pwrite(f, "x", 1, 0, &eb) != WR_ENOSPC)
+        _exit(11);
+    if (strstr(eb.msg, "injected") == NULL)
+        _exit(12);
+    wr_errbuf_clear(&eb);
+    if (wri_io_fsync(f, &eb) != WR_ENOSPC) /* sticky */
+        _exit(13);
+    wri_io_close(f);
+    exit(0); /* runs the WR_IO_STATS handler: 3 ops */
+}
+
+static void test_io_env_fault_plan_fail_sticky_and_stats(void)
+{
+    const char *stats = tpath("env-stats");
+    int st = in_child(child_env_fail, (void *)stats);
+    REQUIRE(WIFEXITED(st));
+    CHECK_EQ(WEXITSTATUS(st), 0);
+    FILE *fp = fopen(stats, "r");
+    REQUIRE(fp != NULL);
+    unsigned long long n = 0;
+    CHECK_EQ(fscanf(fp, "%llu", &n), 1);
+    fclose(fp);
+    CHECK_EQ(n, 3);
+}
+
+/* --- plain I/O --------------------------------------------------------- */
+
+static void test_io_errno_translation(void)
+{
+    wr_errbuf eb = {0};
+    wri_file *f = NULL;
+    wri_io_fault_set(NULL);
+    CHECK_EQ(wri_io_open(tpath("missing"), WRI_IO_RDONLY, &f, &eb),
+             WR_ENOTFOUND);
+    CHECK(strstr(eb.msg, "missing") != NULL);
+    wr_errbuf_clear(&eb);
+    REQUIRE_OK(wri_io_open(tpath("exists"), WRI_IO_RDWR | WRI_IO_CREATE, &f,
+                           &eb), &eb);
+    wri_io_close(f);
+    f = NULL;
+    CHECK_EQ(wri_io_open(tpath("exists"),
+                         WRI_IO_RDWR | WRI_IO_CREATE | WRI_IO_EXCL, &f, &eb),
+             WR_EEXIST);
+    wr_errbuf_clear(&eb);
+    CHECK_EQ(wri_io_unlink(tpath("missing"), &eb), WR_ENOTFOUND);
+    CHECK(strstr(eb.msg, "unlink") != NULL);
+    wr_errbuf_clear(&eb);
+    CHECK_EQ(wri_io_rename(tpath("missing"), tpath("other"), &eb),
+             WR_ENOTFOUND);
+    wr_errbuf_clear(&eb);
+    REQUIRE_OK(wri_io_mkdir(tpath("d"), &eb), &eb);
+    CHECK_EQ(wri_io_mkdir(tpath("d"), &eb), WR_EEXIST);
+    wr_errbuf_clear(&eb);
+    REQUIRE_OK(wri_io_fsync_dir(tpath("d"), &eb), &eb);      /* a dir */
+    REQUIRE_OK(wri_io_fsync_dir(tpath("exists"), &eb), &eb); /* its parent */
+    REQUIRE_OK(wri_io_rename(tpath("exists"), tpath("renamed"), &eb), &eb);
+    REQUIRE_OK(wri_io_unlink(tpath("renamed"), &eb), &eb);
+    /* a write to a read-only handle */
+    REQUIRE_OK(wri_io_open(tpath("d"), WRI_IO_RDONLY, &f, &eb), &eb);
+    CHECK(wri_io_pwrite(f, "x", 1, 0, &eb) != WR_OK);
+    wri_io_close(f);
+}
+
+static void test_io_short_read_is_corrupt_and_read_some_stops_at_eof(void)
+{
+    wr_errbuf eb = {0};
+    wri_file *f = NULL;
+    char buf[64];
+    size_t got = 99;
+    wri_io_fault_set(NULL);
+    REQUIRE_OK(wri_io_open(tpath("short"), WRI_IO_RDWR | WRI_IO_CREATE, &f,
+                           &eb), &eb);
+    REQUIRE_OK(wri_io_pwrite(f, "0123456789", 10, 0, &eb), &eb);
+    REQUIRE_OK(wri_io_pread(f, buf, 10, 0, &eb), &eb);
+    CHECK(memcmp(buf, "0123456789", 10) == 0);
+    CHECK_EQ(wri_io_pread(f, buf, 20, 0, &eb), WR_ECORRUPT);
+    CHECK(strstr(eb.msg, "short read") != NULL);
+    wr_errbuf_clear(&eb);
+    REQUIRE_OK(wri_io_pread_some(f, buf, 20, 4, &got, &eb), &eb);
+    CHECK_EQ(got, 6);
+    REQUIRE_OK(wri_io_pread_some(f, buf, 20, 100, &got, &eb), &eb);
+    CHECK_EQ(got, 0);
+    uint64_t size = 0;
+    REQUIRE_OK(wri_io_size(f, &size, &eb), &eb);
+    CHECK_EQ(size, 10);
+    REQUIRE_OK(wri_io_truncate(f, 4, &eb), &eb);
+    REQUIRE_OK(wri_io_size(f, &size, &eb), &eb);
+    CHECK_EQ(size, 4);
+    REQUIRE_OK(wri_io_fsync(f, &eb), &eb);
+    wri_io_close(f);
+}
+
+/* --- fault plans -------------------------------------------------------- */
+
+static void test_io_op_counter_counts_mutating_ops_only(void)
+{
+    wr_errbuf eb = {0};
+    wri_file *f = NULL;
+    char c;
+    wri_io_fault_set(NULL);
+    REQUIRE_OK(wri_io_open(tpath("count"), WRI_IO_RDWR | WRI_IO_CREATE, &f,
+                           &eb), &eb);                    /* 1 */
+    REQUIRE_OK(wri_io_pwrite(f, "x", 1, 0, &eb), &eb);    /* 2 */
+    REQUIRE_OK(wri_io_pread(f, &c, 1, 0, &eb), &eb);      /* read: no */
+    REQUIRE_OK(wri_io_fsync(f, &eb), &eb);                /* 3 */
+    REQUIRE_OK(wri_io_truncate(f, 0, &eb), &eb);          /* 4 */
+    REQUIRE_OK(wri_io_fsync_dir(tpath("count"), &eb), &eb); /* 5 */
+    wri_io_close(f);
+    f = NULL;
+    REQUIRE_OK(wri_io_open(tpath("count"), WRI_IO_RDWR, &f, &eb), &eb); /* no */
+    wri_io_close(f);
+    CHECK_EQ(wri_io_op_count(), 5);
+}
+
+static void test_io_injected_fail_once_and_sticky(void)
+{
+    wr_errbuf eb = {0};
+    wri_file *f = NULL;
+    wri_io_fault_set(NULL);
+    REQUIRE_OK(wri_io_open(tpath("fail"), WRI_IO_RDWR | WRI_IO_CREATE, &f,
+                           &eb), &eb);
+    wri_fault_plan plan = {.kind = WRI_FAULT_FAIL, .at = 2, .err = WR_EIO};
+    wri_io_fault_set(&plan);
+    REQUIRE_OK(wri_io_pwrite(f, "aaaa", 4, 0, &eb), &eb); /* op 1 */
+    CHECK_EQ(wri_io_pwrite(f, "bbbb", 4, 4, &eb), WR_EIO); /* op 2 */
+    CHECK(strstr(eb.msg, "injected EIO") != NULL);
+    CHECK(strstr(eb.msg, "offset 4") != NULL);
+    wr_errbuf_clear(&eb);
+    REQUIRE_OK(wri_io_fsync(f, &eb), &eb); /* op 3: not sticky */
+    CHECK_EQ(file_len(tpath("fail")), 4); /* the failed write wrote nothing */
+
+    plan = (wri_fault_plan){.kind = WRI_FAULT_FAIL, .at = 1, .err = WR_ENOSPC,
+                            .sticky = true};
+    wri_io_fault_set(&plan);
+    CHECK_EQ(wri_io_fsync(f, &eb), WR_ENOSPC);
+    wr_errbuf_clear(&eb);
+    CHECK_EQ(wri_io_truncate(f, 0, &eb), WR_ENOSPC);
+    wr_errbuf_clear(&eb);
+    CHECK_EQ(wri_io_unlink(tpath("fail"), &eb), WR_ENOSPC);
+    CHECK(strstr(eb.msg, "injected ENOSPC") != NULL);
+    wr_errbuf_clear(&eb);
+    wri_io_fault_set(NULL);
+    REQUIRE_OK(wri_io_fsync(f, &eb), &eb);
+    wri_io_close(f);
+}
+
+typedef struct crash_arg {
+    const char *path;
+    size_t tear;
+} crash_arg;
+
+static void child_crash(void *arg)
+{
+    crash_arg *a = arg;
+    wr_errbuf eb = {0};
+    wri_file *f = NULL;
+    uint8_t buf[100];
+    memset(buf, 'z', sizeof buf);
+    if (wri_io_open(a->path, WRI_IO_RDWR | WRI_IO_CREATE | WRI_IO_TRUNC, &f,
+                    &eb))
+        _exit(10);
+    wri_fault_plan plan = {.kind = WRI_FAULT_CRASH, .at = 2, .tear = a->tear};
+    wri_io_fault_set(&plan);
+    wri_io_pwrite(f, buf, 100, 0, &eb);   /* op 1 */
+    wri_io_pwrite(f, buf, 100, 100, &eb); /* op 2: crash */
+    _exit(11);
+}
+
+static void test_io_injected_crash_and_torn_write(void)
+{
+    crash_arg a = {tpath("crash"), 0};
+    int st = in_child(child_crash, &a);
+    REQUIRE(WIFEXITED(st));
+    CHECK_EQ(WEXITSTATUS(st), WRI_IO_CRASH_EXIT);
+    CHECK_EQ(file_len(a.path), 100);
+    a.tear = 37;
+    st = in_child(child_crash, &a);
+    REQUIRE(WIFEXITED(st));
+    CHECK_EQ(WEXITSTATUS(st), WRI_IO_CRASH_EXIT);
+    CHECK_EQ(file_len(a.path), 137);
+    a.tear = 1000; /* more than the write: all of it, then the crash */
+    st = in_child(child_crash, &a);
+    REQUIRE(WIFEXITED(st));
+    CHECK_EQ(WEXITSTATUS(st), WRI_IO_CRASH_EXIT);
+    CHECK_EQ(file_len(a.path), 200);
+}
+
+typedef struct trace_log {
+    int n;
+    char what[8][16];
+    size_t len[8];
+} trace_log;
+
+static void trace_fn(uint64_t op, const char *what, const char *path,
+                     uint64_t off, size_t len, void *arg)
+{
+    trace_log *t = arg;
+    if (t->n < 8) {
+        snprintf(t->what[t->n], sizeof t->what[0], "%s", what);
+        t->len[t->n] = len;
+    }
+    t->n++;
+}
+
+static void test_io_trace_sees_every_mutating_op(void)
+{
+    wr_errbuf eb = {0};
+    wri_file *f = NULL;
+    trace_log t = {0};
+    wri_io_fault_set(NULL);
+    wri_io_trace_set(trace_fn, &t);
+    REQUIRE_OK(wri_io_open(tpath("trace"), WRI_IO_RDWR | WRI_IO_CREATE, &f,
+                           &eb), &eb);
+    REQUIRE_OK(wri_io_pwrite(f, "hello", 5, 0, &eb), &eb);
+    REQUIRE_OK(wri_io_fsync(f, &eb), &eb);
+    wri_io_trace_set(NULL, NULL);
+    REQUIRE_OK(wri_io_fsync(f, &eb), &eb);
+    wri_io_close(f);
+    CHECK_EQ(t.n, 3);
+    CHECK(strcmp(t.what[0], "create") == 0);
+    CHECK(strcmp(t.what[1], "pwrite") == 0);
+    CHECK_EQ(t.len[1], 5);
+    CHECK(strcmp(t.what[2], "fsync") == 0);
+}
+
+/* --- directory lock ---------------------------------------------------- */
+
+static void child_try_lock(void *arg)
+{
+    wr_errbuf eb = {0};
+    wri_lock *lk = NULL;
+    int rc = wri_io_lock_dir((const char *)arg, "wr-child", &lk, &eb);
+    wri_io_unlock_dir(lk);
+    _exit(rc == WR_ELOCKED ? 0 : 1);
+}
+
+static void test_io_lock_dir_refuses_second_holder_and_names_it(void)
+{
+    wr_errbuf eb = {0};
+    wri_lock *lk = NULL, *lk2 = NULL;
+    const char *dir = tpath("lockdir");
+    wri_io_fault_set(NULL);
+    REQUIRE_OK(wri_io_mkdir(dir, &eb), &eb);
+    REQUIRE_OK(wri_io_lock_dir(dir, "wr-test", &lk, &eb), &eb);
+    /* a second open file description in this process is refused too */
+    CHECK_EQ(wri_io_lock_dir(dir, "wr-other", &lk2, &eb), WR_ELOCKED);
+    char want[128];
+    snprintf(want, sizeof want, "is locked by pid %ld (wr-test)",
+             (long)getpid());
+    CHECK(strstr(eb.msg, want) != NULL);
+    CHECK(strstr(eb.msg, dir) != NULL);
+    wr_errbuf_clear(&eb);
+    int st = in_child(child_try_lock, (void *)dir);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    wri_io_unlock_dir(lk);
+    lk = NULL;
+    REQUIRE_OK(wri_io_lock_dir(dir, "wr-again", &lk, &eb), &eb);
+    wri_io_unlock_dir(lk);
+    CHECK(file_len(tpath("lockdir/LOCK")) > 0); /* the file stays */
+    CHECK_EQ(wri_io_lock_dir(tpath("no-such-dir"), "x", &lk, &eb),
+             WR_ENOTFOUND);
+}
+
+int main(void)
+{
+    /* These two fork before this process has touched io, so the children
+     * read the environment themselves. */
+    RUN(test_io_env_fault_plan_crash_with_tear);
+    RUN(test_io_env_fault_plan_fail_sticky_and_stats);
+    RUN(test_io_errno_translation);
+    RUN(test_io_short_read_is_corrupt_and_read_some_stops_at_eof);
+    RUN(test_io_op_counter_counts_mutating_ops_only);
+    RUN(test_io_injected_fail_once_and_sticky);
+    RUN(test_io_injected_crash_and_torn_write);
+    RUN(test_io_trace_sees_every_mutating_op);
+    RUN(test_io_lock_dir_refuses_second_holder_and_names_it);
+    return tap_done();
+}
