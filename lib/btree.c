@@ -231,7 +231,8 @@ static int item_own(wri_item *it, wr_errbuf *eb)
     uint8_t *m = malloc(it->klen + vl + 1);
     if (m == NULL)
         return WR_ERR(eb, WR_ENOMEM, "out of memory copying a tree item");
-    memcpy(m, it->key, it->klen);
+    if (it->klen > 0)
+        memcpy(m, it->key, it->klen);
     if (vl > 0)
         memcpy(m + it->klen, it->val, vl);
     it->mem = m;
@@ -477,7 +478,8 @@ static int item_set(wri_item *it, const uint8_t *key, uint32_t klen,
     uint8_t *m = malloc((size_t)klen + vlen + 1);
     if (m == NULL)
         return WR_ERR(eb, WR_ENOMEM, "out of memory storing an item");
-    memcpy(m, key, klen);
+    if (klen > 0)
+        memcpy(m, key, klen);
     if (vlen > 0)
         memcpy(m + klen, val, vlen);
     free(it->mem);
@@ -729,6 +731,7 @@ static int bt_rebalance(wri_btree *t, bt_path *p, wr_errbuf *eb)
             (rc = node_dirty(t, child, eb)) != WR_OK)
             return rc;
         old->it[0].child = NULL;
+        free(old->it[0].mem);
         old->n = 0;
         node_free(t, old);
         t->root = child;

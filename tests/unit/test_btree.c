@@ -42,7 +42,7 @@ static size_t model_find(const model *m, const uint8_t *k, uint32_t kl,
     return lo;
 }
 
-static uint8_t *dup(const void *p, size_t n)
+static uint8_t *mdup(const void *p, size_t n)
 {
     uint8_t *d = malloc(n + 1);
     memcpy(d, p, n);
@@ -56,7 +56,7 @@ static void model_put(model *m, const uint8_t *k, uint32_t kl,
     size_t i = model_find(m, k, kl, &found);
     if (found) {
         free(m->it[i].val);
-        m->it[i].val = dup(v, vl);
+        m->it[i].val = mdup(v, vl);
         m->it[i].vlen = vl;
         return;
     }
@@ -65,7 +65,7 @@ static void model_put(model *m, const uint8_t *k, uint32_t kl,
         m->it = realloc(m->it, m->cap * sizeof *m->it);
     }
     memmove(&m->it[i + 1], &m->it[i], (m->n - i) * sizeof *m->it);
-    m->it[i] = (mitem){dup(k, kl), kl, dup(v, vl), vl};
+    m->it[i] = (mitem){mdup(k, kl), kl, mdup(v, vl), vl};
     m->n++;
 }
 
@@ -365,9 +365,16 @@ static void test_btree_shrinks_after_deletes(void)
     REQUIRE_OK(wri_btree_checkpoint(t, &eb), &eb);
     CHECK_EQ(t->nrecords, 50);
     CHECK(t->height < tall);
+    /* the freed pages are free space again (compaction gives it back to
+     * the file system): 50 items of ~60 bytes need a handful of pages */
+    wri_extent_stats st;
+    wri_extent_stats_get(b->em, &st);
     uint64_t size = wri_extent_logical_size(b->em);
-    /* 50 items of ~60 bytes: a handful of pages, plus header and lists */
-    CHECK(size <= 40 * 512);
+    if (size - st.avail_bytes - st.discard_bytes > 40 * 512)
+        TAP_FAIL("%llu bytes in use of %llu after deleting 99%%",
+                 (unsigned long long)(size - st.avail_bytes -
+                                      st.discard_bytes),
+                 (unsigned long long)size);
     close_tree(b, t);
 }
 
@@ -419,12 +426,14 @@ static void test_bulk_matches_model(void)
             wri_btree *t;
             wri_bulk *bl;
             model m = {0};
-            int n = si == 2 ? 20000 : 3000;
+            int n = si == 2 ? 8000 : 3000;
             for (int i = 0; i < n; i++) {
                 bson_t k;
                 uint32_t vl;
                 make_key((uint64_t)i, &k);
-                uint8_t *v = make_val((uint64_t)i, &vl, sizes[si]);
+                /* on 64 KiB pages small values, so there are many leaves */
+                uint8_t *v = make_val((uint64_t)i, &vl,
+                                      si == 2 ? 40 : sizes[si]);
                 model_put(&m, bson_get_data(&k), k.len, v, vl);
                 free(v);
                 bson_destroy(&k);
