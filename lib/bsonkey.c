@@ -749,6 +749,62 @@ int wri_key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
     bk_iter_init(&ia, a, alen);
     bk_iter_init(&ib, b, blen);
     for (;;) {
+        const uint8_t *pa = ia.p, *pb = ib.p;
+        /* Fast path: same common type, empty names (every key element). */
+        if (ia.end - pa >= 2 && ib.end - pb >= 2 && pa[0] == pb[0] &&
+            pa[1] == 0 && pb[1] == 0 && !ia.bad && !ib.bad) {
+            const uint8_t *va = pa + 2, *vb = pb + 2;
+            size_t ra = (size_t)(ia.end - va), rb = (size_t)(ib.end - vb);
+            size_t n = 0;
+            switch (pa[0]) {
+            case T_INT32:
+                if (ra >= 4 && rb >= 4) {
+                    int32_t x = (int32_t)wri_get32(va);
+                    int32_t y = (int32_t)wri_get32(vb);
+                    if (x != y)
+                        return BK_CMP(x, y);
+                    n = 4;
+                }
+                break;
+            case T_INT64:
+                if (ra >= 8 && rb >= 8) {
+                    int64_t x = (int64_t)wri_get64(va);
+                    int64_t y = (int64_t)wri_get64(vb);
+                    if (x != y)
+                        return BK_CMP(x, y);
+                    n = 8;
+                }
+                break;
+            case T_OID:
+                if (ra >= 12 && rb >= 12) {
+                    if ((c = memcmp(va, vb, 12)) != 0)
+                        return BK_CMP(c, 0);
+                    n = 12;
+                }
+                break;
+            case T_UTF8:
+                if (ra >= 5 && rb >= 5) {
+                    uint32_t la = wri_get32(va), lb = wri_get32(vb);
+                    if (la >= 1 && lb >= 1 && la <= ra - 4 && lb <= rb - 4) {
+                        if ((c = bk_cmp_bytes(va + 4, la - 1, vb + 4,
+                                              lb - 1)) != 0)
+                            return c;
+                        /* equal strings: equal lengths */
+                        ia.p = va + 4 + la;
+                        ib.p = vb + 4 + lb;
+                        continue;
+                    }
+                }
+                break;
+            default:
+                break;
+            }
+            if (n) {
+                ia.p = va + n;
+                ib.p = vb + n;
+                continue;
+            }
+        }
         bool ha = bk_iter_next(&ia, &ea), hb = bk_iter_next(&ib, &eb);
         if (!ha || !hb)
             return (int)ha - (int)hb;
@@ -887,6 +943,35 @@ static int bk_iter_depth(const bson_iter_t *it)
     return bk_depth(e.type, e.val, e.vlen, WRI_KEY_MAX_DEPTH);
 }
 
+/* Append the value at it to dst with an empty name, copying its bytes.
+ * (bson_append_iter would do, but libbson prints a warning on stderr for
+ * an array whose first element is not named "0", and the library never
+ * prints.) False if out of memory or dst would grow too large. */
+static bool bk_append_iter(bson_t *dst, const bson_iter_t *it)
+{
+    uint8_t small[256], *buf = small;
+    bk_elem e;
+    bson_t one;
+    size_t len;
+    bool ok;
+
+    bk_elem_from_iter(it, &e);
+    len = 4 + 2 + e.vlen + 1;
+    if (len > INT32_MAX)
+        return false;
+    if (len > sizeof small && (buf = malloc(len)) == NULL)
+        return false;
+    wri_put32(buf, (uint32_t)len);
+    buf[4] = e.type;
+    buf[5] = 0;
+    memcpy(buf + 6, e.val, e.vlen);
+    buf[len - 1] = 0;
+    ok = bson_init_static(&one, buf, len) && bson_concat(dst, &one);
+    if (buf != small)
+        free(buf);
+    return ok;
+}
+
 /* Find the _id of doc; WR_EINVAL if missing or of a type MongoDB refuses,
  * or nested too deep for a key. */
 static int bk_find_id(const bson_t *doc, bson_iter_t *id_out, wr_errbuf *eb)
@@ -916,7 +1001,7 @@ int wri_key_from_doc(const bson_t *doc, bson_t *key_out, wr_errbuf *eb)
     if ((rc = bk_find_id(doc, &id, eb)) != WR_OK)
         return rc;
     bson_init(key_out);
-    if (!bson_append_iter(key_out, "", 0, &id)) {
+    if (!bk_append_iter(key_out, &id)) {
         bson_destroy(key_out);
         return WR_ERR(eb, WR_EINVAL, "_id too large for a key");
     }
@@ -926,7 +1011,8 @@ int wri_key_from_doc(const bson_t *doc, bson_t *key_out, wr_errbuf *eb)
 void wri_key_from_iter(const bson_iter_t *val, bson_t *key_out)
 {
     bson_init(key_out);
-    bson_append_iter(key_out, "", 0, val);
+    if (!bk_append_iter(key_out, val))
+        bson_append_iter(key_out, "", 0, val); /* out of memory: try this */
 }
 
 /* ------------------------------------------------------------------ */
@@ -1086,8 +1172,7 @@ int wri_index_keys(const bson_t *doc, const char *path, wri_index_key_fn fn,
         if (i > 0 && wri_bsonval_cmp(&w.v[i - 1].it, &w.v[i].it) == 0)
             continue;
         bson_init(&key);
-        if (!bson_append_iter(&key, "", 0, &w.v[i].it) ||
-            !bson_append_iter(&key, "", 0, &id)) {
+        if (!bk_append_iter(&key, &w.v[i].it) || !bk_append_iter(&key, &id)) {
             bson_destroy(&key);
             rc = WR_ERR(eb, WR_EINVAL, "index key for \"%s\" too large",
                         path);
@@ -1138,7 +1223,7 @@ static bool bk_json_value(const bson_iter_t *it, char **s, size_t *len,
     bool ok = false;
 
     bson_init(&one);
-    if (bson_append_iter(&one, "", 0, it) &&
+    if (bk_append_iter(&one, it) &&
         (j = bson_as_relaxed_extended_json(&one, &jl)) != NULL) {
         if (jl >= sizeof pre - 1 + sizeof post - 1 &&
             memcmp(j, pre, sizeof pre - 1) == 0 &&
