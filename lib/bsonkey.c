@@ -40,10 +40,28 @@
  *     length, subtype, bytes. dbPointer: namespace length, namespace
  *     bytes, ObjectId (the server compares the value's size, then bytes).
  *     Code-with-scope: code string, then scope as an object.
+ *  5. Index keys (wri_index_keys), path a.b.c: a missing field is null;
+ *     a document continues the path; an array the path continues through
+ *     contributes, for each element, the element's values if it is a
+ *     document and null otherwise (a scalar or a nested array has no
+ *     field b: arrays directly inside arrays are not traversed); an
+ *     array at the end of the path contributes each element once (one
+ *     level: [[1, 2], 3] gives [1, 2] and 3); an empty array gives null
+ *     (the server uses undefined at the leaf; we follow DESIGN.md).
+ *     Path components are field names only: "a.0" looks for a field "0",
+ *     it is not positional. Equal values (by this order) are indexed once,
+ *     keeping the first in document order, and the callback sees the
+ *     keys in ascending order.
+ *  6. wri_key_cmp has an inline path for elements of the same common type
+ *     (int32, int64, ObjectId, string) with empty names; every other
+ *     element goes through the general comparator. Values are copied into
+ *     keys as raw bytes: bson_append_iter prints to stderr on an array
+ *     whose first element is not named "0".
  *
  * Comparison never allocates and never fails. On bytes that are not valid
  * (which callers promise never happens) it still stays inside the buffers
- * and returns some answer.
+ * and returns some answer; only wri_key_check bounds the nesting, so
+ * compare checked keys.
  *
  * Keys are bounded: a key may nest documents/arrays at most
  * WRI_KEY_MAX_DEPTH levels deep, so the recursive comparator is safe.

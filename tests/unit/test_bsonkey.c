@@ -766,6 +766,10 @@ static void test_bsonkey_index_keys_dotted_path(void)
     CHECK_INDEX("{'_id': 1, 'a': {'b': {'c': {'d': 1}}}}", "a.b",
                 "[ { \"c\" : { \"d\" : 1 } }, 1 ]");
     CHECK_INDEX("{'a': {'b': 2}, '_id': 'k'}", "a.b", "[ 2, \"k\" ]");
+    /* components are field names, never array positions */
+    CHECK_INDEX("{'_id': 1, 'a': {'0': 3}}", "a.0", "[ 3, 1 ]");
+    CHECK_INDEX("{'_id': 1, 'a': [{'0': 5}, 7]}", "a.0",
+                "[ null, 1 ] | [ 5, 1 ]");
     pool_free();
 }
 
