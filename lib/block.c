@@ -60,6 +60,20 @@
 #include <stdlib.h>
 #include <zlib.h>
 
+/* The layout constants of block.h fit together (docs/FORMAT.md). */
+_Static_assert(WRI_SLOT_MAGIC_OFF + 8 == WRI_SLOT_VERSION, "slot magic");
+_Static_assert(WRI_SLOT_ROOT + WRI_ADDR_LEN == WRI_SLOT_EXTLIST, "slot root");
+_Static_assert(WRI_SLOT_EXTLIST + WRI_ADDR_LEN == WRI_SLOT_LSIZE,
+               "slot extlist");
+_Static_assert(WRI_SLOT_NAMES + 2 * WRI_NAME_MAX <= WRI_SLOT_LEN,
+               "slot names fit");
+_Static_assert(WRI_SLOT_LEN <= WRI_PAGE_MIN, "a slot fits in a block");
+_Static_assert(WRI_PH_AUX + 8 == WRI_PH_LEN, "page header length");
+_Static_assert(WRI_PH_LEN == WRI_EL_NEXT, "extent-list next follows header");
+_Static_assert(WRI_EL_NEXT + WRI_ADDR_LEN == WRI_EL_ENTRIES,
+               "extent-list entries follow next");
+_Static_assert(sizeof(WRI_SLOT_MAGIC) - 1 == 8, "magic is 8 bytes");
+
 /* What the handle keeps beyond block.h's public fields. */
 typedef struct blk_priv {
     wri_block pub;    /* first: a wri_block * is a blk_priv * */

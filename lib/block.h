@@ -174,7 +174,11 @@ int wri_block_free_page(wri_block *b, const wr_addr *addr, wr_errbuf *eb);
 
 /* Commit a checkpoint: write the extent lists, fsync, write the older slot
  * with generation + 1, fsync, trim the free tail. On success b->cur is the
- * new checkpoint. */
+ * new checkpoint. On failure before the slot write nothing is committed and
+ * the handle stays usable (a retry is fine); after a failed fsync or slot
+ * write the handle refuses further writes (WR_EIO) and the file must be
+ * reopened. If only the final truncation of debris fails, the checkpoint
+ * is committed (b->cur moved) and the error is still returned. */
 int wri_block_checkpoint(wri_block *b, const wr_addr *root, uint64_t nrecords,
                          uint32_t height, wr_errbuf *eb);
 

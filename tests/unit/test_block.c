@@ -527,6 +527,50 @@ static void test_block_debris_past_logical_size_is_ignored_and_trimmed(void)
     CHECK_EQ(verify_ckpt(path, WRI_BLOCK_PREVIOUS, NULL, &gen), 0);
 }
 
+static int find_op(const char *what, uint64_t *n_out);
+
+static void test_block_failed_truncate_still_commits(void) /* I8 I9 */
+{
+    wr_errbuf eb = {0};
+    wri_block *b = NULL;
+    static model m;
+    const char *path = tpath("trunc-fail");
+    REQUIRE_OK(make_three_gens(path, 512, &m, &eb), &eb);
+    long before = file_len(path);
+    uint8_t junk[2048];
+    memset(junk, 0xee, sizeof junk);
+    poke(path, (uint64_t)before, junk, sizeof junk);
+    /* learn which op truncates, on a copy */
+    static model m2;
+    m2 = m;
+    const char *dry = tpath("trunc-fail-dry");
+    REQUIRE(copy_file(path, dry) == 0);
+    REQUIRE_OK(wri_block_open(dry, 0, &b, &eb), &eb);
+    uint64_t n = 0;
+    wri_io_fault_set(NULL);
+    REQUIRE(find_op("ftruncate", NULL) == 0); /* start tracing */
+    REQUIRE_OK(commit(b, &m2, &eb), &eb);
+    REQUIRE(find_op("ftruncate", &n) == 1);
+    wri_block_close(b);
+    b = NULL;
+    REQUIRE(n > 0);
+    REQUIRE_OK(wri_block_open(path, 0, &b, &eb), &eb);
+    wri_fault_plan plan = {.kind = WRI_FAULT_FAIL, .at = n, .err = WR_EIO};
+    wri_io_fault_set(&plan);
+    CHECK_EQ(commit(b, &m, &eb), WR_EIO);
+    wri_io_fault_set(NULL);
+    CHECK(strstr(eb.msg, "ftruncate") != NULL);
+    CHECK_EQ(b->cur.gen, 4); /* committed all the same */
+    CHECK(file_len(path) > before); /* the junk is still there */
+    wr_errbuf_clear(&eb);
+    REQUIRE_OK(commit(b, &m, &eb), &eb); /* and the next one trims it */
+    wri_block_close(b);
+    CHECK(file_len(path) < before + 2048);
+    uint64_t gen = 0;
+    CHECK_EQ(verify_ckpt(path, 0, &m, &gen), 0);
+    CHECK_EQ(gen, 5);
+}
+
 static void test_block_newer_format_version_is_refused(void)
 {
     wr_errbuf eb = {0};
@@ -847,6 +891,25 @@ static void trace_fn(uint64_t op, const char *what, const char *path,
     }
     if (op > t->n)
         t->n = op;
+}
+
+/* find_op(what, NULL) starts tracing; find_op(what, &n) stops it and
+ * returns 1 with the number of the first op named what, if any. */
+static op_trace find_tr;
+static int find_op(const char *what, uint64_t *n_out)
+{
+    if (n_out == NULL) {
+        memset(&find_tr, 0, sizeof find_tr);
+        wri_io_trace_set(trace_fn, &find_tr);
+        return 0;
+    }
+    wri_io_trace_set(NULL, NULL);
+    for (uint64_t i = 0; i < find_tr.n && i < 256; i++)
+        if (strcmp(find_tr.what[i], what) == 0) {
+            *n_out = i + 1;
+            return 1;
+        }
+    return 0;
 }
 
 /* gens 2, 3, 4 with holes in avail, discards, a multi-page extent list */
@@ -1327,6 +1390,7 @@ int main(void)
     RUN(test_block_foreign_file_is_not_ours);
     RUN(test_block_truncated_file_is_refused);
     RUN(test_block_debris_past_logical_size_is_ignored_and_trimmed);
+    RUN(test_block_failed_truncate_still_commits);
     RUN(test_block_newer_format_version_is_refused);
     RUN(test_block_previous_flag_opens_the_older_slot);
     RUN(test_block_open_gen_picks_exactly_that_generation);
