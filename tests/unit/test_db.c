@@ -1,0 +1,627 @@
+/*
+ * test_db.c -- collections, secondary indexes and database checkpoints
+ * through the catalog, against an in-memory model; and the wr_load crash
+ * sweep.
+ */
+#include "tap.h"
+
+#include "wr_int.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char *tmp_dir(const char *name)
+{
+    char *p = malloc(512);
+    snprintf(p, 512, "%s/%s", tap_tmpdir(), name);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", p);
+    if (system(cmd) != 0)
+        exit(2);
+    return p;
+}
+
+/* --- the model: _id key -> document, sorted by key -------------------- */
+
+typedef struct mdoc {
+    bson_t *key;
+    bson_t *doc;
+} mdoc;
+
+typedef struct model {
+    mdoc *d;
+    size_t n, cap;
+} model;
+
+static size_t model_find(const model *m, const bson_t *key, int *found)
+{
+    size_t lo = 0, hi = m->n;
+    *found = 0;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = wri_key_cmp(bson_get_data(m->d[mid].key), m->d[mid].key->len,
+                            bson_get_data(key), key->len);
+        if (c == 0) {
+            *found = 1;
+            return mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static void model_put(model *m, const bson_t *doc)
+{
+    bson_t key;
+    wr_errbuf eb = {0};
+    int found;
+    if (wri_key_from_doc(doc, &key, &eb) != WR_OK)
+        abort();
+    size_t i = model_find(m, &key, &found);
+    if (found) {
+        bson_destroy(m->d[i].doc);
+        m->d[i].doc = bson_copy(doc);
+        bson_destroy(&key);
+        return;
+    }
+    if (m->n == m->cap) {
+        m->cap = m->cap ? m->cap * 2 : 64;
+        m->d = realloc(m->d, m->cap * sizeof *m->d);
+    }
+    memmove(&m->d[i + 1], &m->d[i], (m->n - i) * sizeof *m->d);
+    m->d[i].key = bson_copy(&key);
+    m->d[i].doc = bson_copy(doc);
+    m->n++;
+    bson_destroy(&key);
+}
+
+static int model_del(model *m, const bson_t *id_doc)
+{
+    bson_t key;
+    wr_errbuf eb = {0};
+    int found;
+    if (wri_key_from_doc(id_doc, &key, &eb) != WR_OK)
+        abort();
+    size_t i = model_find(m, &key, &found);
+    bson_destroy(&key);
+    if (!found)
+        return 0;
+    bson_destroy(m->d[i].key);
+    bson_destroy(m->d[i].doc);
+    memmove(&m->d[i], &m->d[i + 1], (m->n - i - 1) * sizeof *m->d);
+    m->n--;
+    return 1;
+}
+
+static void model_free(model *m)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        bson_destroy(m->d[i].key);
+        bson_destroy(m->d[i].doc);
+    }
+    free(m->d);
+    memset(m, 0, sizeof *m);
+}
+
+static void model_copy(model *dst, const model *src)
+{
+    model_free(dst);
+    for (size_t i = 0; i < src->n; i++)
+        model_put(dst, src->d[i].doc);
+}
+
+/* --- expected index contents ------------------------------------------- */
+
+typedef struct keyset {
+    bson_t **k;
+    size_t n, cap;
+} keyset;
+
+static int keyset_add(const bson_t *key, void *arg)
+{
+    keyset *ks = arg;
+    if (ks->n == ks->cap) {
+        ks->cap = ks->cap ? ks->cap * 2 : 64;
+        ks->k = realloc(ks->k, ks->cap * sizeof *ks->k);
+    }
+    ks->k[ks->n++] = bson_copy(key);
+    return 0;
+}
+
+static int keyset_cmp(const void *a, const void *b)
+{
+    const bson_t *x = *(bson_t *const *)a, *y = *(bson_t *const *)b;
+    return wri_key_cmp(bson_get_data(x), x->len, bson_get_data(y), y->len);
+}
+
+static void keyset_free(keyset *ks)
+{
+    for (size_t i = 0; i < ks->n; i++)
+        bson_destroy(ks->k[i]);
+    free(ks->k);
+}
+
+/* The collection equals the model, and every index holds exactly the keys
+ * the documents imply. */
+static int coll_matches(wr_coll *c, const model *m)
+{
+    wr_errbuf eb = {0};
+    wr_doc_cursor *cur;
+    const uint8_t *d;
+    uint32_t dl;
+    size_t i = 0;
+    int ok = 1, rc;
+    if (wr_doc_cursor_open(c, &cur, &eb) != WR_OK)
+        return 0;
+    while ((rc = wr_doc_cursor_next(cur, &d, &dl, &eb)) == WR_OK) {
+        if (i >= m->n || dl != m->d[i].doc->len ||
+            memcmp(d, bson_get_data(m->d[i].doc), dl) != 0) {
+            printf("# document %zu differs\n", i);
+            ok = 0;
+            break;
+        }
+        i++;
+    }
+    wr_doc_cursor_close(cur);
+    if (ok && (rc != WR_ENOTFOUND || i != m->n)) {
+        printf("# %zu documents, model has %zu (rc %d %s)\n", i, m->n, rc,
+               eb.msg);
+        ok = 0;
+    }
+    if (ok && wr_coll_count(c) != m->n) {
+        printf("# count %llu, model %zu\n",
+               (unsigned long long)wr_coll_count(c), m->n);
+        ok = 0;
+    }
+    for (size_t x = 0; ok && x < wr_coll_nindex(c); x++) {
+        keyset ks = {0};
+        for (size_t j = 0; j < m->n; j++)
+            wri_index_keys(m->d[j].doc, wr_coll_index_field(c, x), keyset_add,
+                           &ks, &eb);
+        if (ks.n > 1)
+            qsort(ks.k, ks.n, sizeof *ks.k, keyset_cmp);
+        size_t k = 0;
+        if (wr_index_cursor_open(c, x, &cur, &eb) != WR_OK) {
+            ok = 0;
+            keyset_free(&ks);
+            break;
+        }
+        while ((rc = wr_doc_cursor_next(cur, &d, &dl, &eb)) == WR_OK) {
+            if (k >= ks.n || dl != ks.k[k]->len ||
+                memcmp(d, bson_get_data(ks.k[k]), dl) != 0) {
+                printf("# index %s entry %zu differs\n",
+                       wr_coll_index_field(c, x), k);
+                ok = 0;
+                break;
+            }
+            k++;
+        }
+        if (ok && k != ks.n) {
+            printf("# index %s has %zu entries, expected %zu\n",
+                   wr_coll_index_field(c, x), k, ks.n);
+            ok = 0;
+        }
+        wr_doc_cursor_close(cur);
+        keyset_free(&ks);
+    }
+    return ok;
+}
+
+static int db_matches(const char *dir, bool previous, const char *coll,
+                      const model *m)
+{
+    wr_errbuf eb = {0};
+    wr_db *db;
+    wr_coll *c;
+    wr_db_opts o = {.readonly = true, .previous = previous};
+    if (wr_db_open(dir, &o, &db, &eb) != WR_OK) {
+        printf("# open %s: %s\n", dir, eb.msg);
+        return 0;
+    }
+    int rc = wr_coll_open(db, coll, false, &c, &eb);
+    int ok;
+    if (rc == WR_ENOTFOUND && m->n == 0)
+        ok = 1;
+    else if (rc != WR_OK) {
+        printf("# coll open: %s\n", eb.msg);
+        ok = 0;
+    } else {
+        ok = coll_matches(c, m);
+    }
+    wr_db_close(db);
+    return ok;
+}
+
+/* --- documents ---------------------------------------------------------- */
+
+static uint64_t rng = 88172645463325252ull;
+static uint64_t rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+/* Documents from the BSON corpus: {"_id": N, "case": ..., "v": ...}. */
+static bson_t **corpus;
+static size_t ncorpus;
+
+static void corpus_load(void)
+{
+    const char *base = getenv("WR_CORPORA");
+    char path[512];
+    snprintf(path, sizeof path, "%s/bson-corpus/valid.jsonl",
+             base ? base : "../shared/corpora");
+    FILE *f = fopen(path, "r");
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    if (f == NULL)
+        return;
+    while ((n = getline(&line, &cap, f)) > 0) {
+        bson_error_t err;
+        bson_t *d = bson_new_from_json((const uint8_t *)line, n, &err);
+        if (d == NULL)
+            continue;
+        corpus = realloc(corpus, (ncorpus + 1) * sizeof *corpus);
+        corpus[ncorpus++] = d;
+    }
+    free(line);
+    fclose(f);
+}
+
+static bson_t *make_doc(uint64_t id, int variant)
+{
+    static const char *cities[] = {"Oslo", "Lima", "Pune", "Kyiv", "Quito"};
+    bson_t *d = bson_new(), sub, arr;
+    if (ncorpus > 0 && variant % 4 == 0) {
+        /* a corpus document under a new _id */
+        bson_t *src = corpus[id % ncorpus];
+        bson_iter_t it;
+        BSON_APPEND_INT64(d, "_id", (int64_t)id);
+        bson_iter_init(&it, src);
+        while (bson_iter_next(&it))
+            if (strcmp(bson_iter_key(&it), "_id") != 0)
+                bson_append_iter(d, NULL, 0, &it);
+        return d;
+    }
+    if (id % 2)
+        BSON_APPEND_INT64(d, "_id", (int64_t)id);
+    else
+        BSON_APPEND_DOUBLE(d, "_id", (double)id);
+    BSON_APPEND_INT32(d, "n", (int32_t)(rnd() % 50));
+    BSON_APPEND_DOCUMENT_BEGIN(d, "address", &sub);
+    if (rnd() % 5)
+        BSON_APPEND_UTF8(&sub, "city", cities[rnd() % 5]);
+    bson_append_document_end(d, &sub);
+    BSON_APPEND_ARRAY_BEGIN(d, "tags", &arr);
+    for (uint64_t i = 0, k = rnd() % 4; i < k; i++) {
+        char key[8];
+        snprintf(key, sizeof key, "%u", (unsigned)i);
+        BSON_APPEND_UTF8(&arr, key, cities[rnd() % 5]);
+    }
+    bson_append_array_end(d, &arr);
+    if (variant % 7 == 0) { /* sometimes a big one: overflow pages */
+        size_t len = 3000 + rnd() % 20000;
+        char *s = malloc(len + 1);
+        memset(s, 'a' + (int)(id % 26), len);
+        s[len] = 0;
+        BSON_APPEND_UTF8(d, "text", s);
+        free(s);
+    }
+    return d;
+}
+
+static void db_model_run(uint32_t psize, int steps)
+{
+    wr_errbuf eb = {0};
+    char name[64];
+    snprintf(name, sizeof name, "dbmodel-%u", psize);
+    char *dir = tmp_dir(name);
+    wr_db_opts o = {.create = true, .page_size = psize, .holder = "test"};
+    wr_db *db = NULL;
+    wr_coll *c = NULL;
+    model m = {0}, last = {0}, prev = {0};
+    REQUIRE_OK(wr_db_open(dir, &o, &db, &eb), &eb);
+    REQUIRE_OK(wr_coll_open(db, "people", true, &c, &eb), &eb);
+    REQUIRE_OK(wr_coll_add_index(c, "address.city", &eb), &eb);
+    REQUIRE_OK(wr_db_checkpoint(db, &eb), &eb);
+    for (int s = 0; s < steps; s++) {
+        uint32_t op = (uint32_t)(rnd() % 1000);
+        uint64_t id = rnd() % 400;
+        if (op < 600) {
+            bson_t *d = make_doc(id, (int)(rnd() % 28));
+            int rc = wr_coll_put(c, d, NULL, &eb);
+            if (rc == WR_OK)
+                model_put(&m, d);
+            else if (rc != WR_EINVAL) /* a key too long for small pages */
+                TAP_FAIL("step %d: put: %s", s, eb.msg);
+            wr_errbuf_clear(&eb);
+            bson_destroy(d);
+        } else if (op < 850) {
+            bson_t *d = BCON_NEW("_id", BCON_INT64((int64_t)id));
+            int had = model_del(&m, d);
+            int rc = wr_coll_delete(c, d, &eb);
+            if (rc != (had ? WR_OK : WR_ENOTFOUND))
+                TAP_FAIL("step %d: delete -> %d, model %d: %s", s, rc, had,
+                         eb.msg);
+            bson_destroy(d);
+        } else if (op < 880 && s > steps / 3) {
+            /* an index created late is built from what is there */
+            REQUIRE_OK(wr_coll_add_index(c, "tags", &eb), &eb);
+        } else if (op < 950) {
+            uint64_t g = wr_db_generation(db);
+            REQUIRE_OK(wr_db_checkpoint(db, &eb), &eb);
+            if (wr_db_generation(db) != g) { /* nothing changed: no new
+                                                snapshot */
+                model_copy(&prev, &last);
+                model_copy(&last, &m);
+            }
+        } else if (op < 985) {
+            wr_db_close(db);
+            REQUIRE_OK(wr_db_open(dir, &o, &db, &eb), &eb);
+            REQUIRE_OK(wr_coll_open(db, "people", false, &c, &eb), &eb);
+            model_copy(&m, &last);
+            if (!coll_matches(c, &m))
+                TAP_FAIL("step %d: after reopen", s);
+        } else {
+            /* the previous snapshot is readable while we hold the lock */
+            if (!db_matches(dir, true, "people", &prev))
+                TAP_FAIL("step %d: previous snapshot differs", s);
+        }
+        if (s % 300 == 0 && !coll_matches(c, &m))
+            TAP_FAIL("step %d: collection differs from the model", s);
+    }
+    CHECK(coll_matches(c, &m));
+    REQUIRE_OK(wr_db_checkpoint(db, &eb), &eb);
+    wr_db_close(db);
+    CHECK(db_matches(dir, false, "people", &m));
+    model_free(&m);
+    model_free(&last);
+    model_free(&prev);
+    free(dir);
+}
+
+static void test_db_model_512(void)
+{
+    db_model_run(512, 2500);
+}
+
+static void test_db_model_4096(void)
+{
+    db_model_run(4096, 4000);
+}
+
+static void test_db_lock_refuses_second_writer(void)
+{
+    wr_errbuf eb = {0};
+    char *dir = tmp_dir("locked");
+    wr_db_opts o = {.create = true, .holder = "first"};
+    wr_db *a, *b;
+    REQUIRE_OK(wr_db_open(dir, &o, &a, &eb), &eb);
+    pid_t pid = fork();
+    if (pid == 0) {
+        wr_errbuf e2 = {0};
+        int rc = wr_db_open(dir, &o, &b, &e2);
+        _exit(rc == WR_ELOCKED && strstr(e2.msg, "first") ? 0 : 1);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    wr_db_close(a);
+    free(dir);
+}
+
+static void test_db_missing_and_not_a_db(void)
+{
+    wr_errbuf eb = {0};
+    char *dir = tmp_dir("nothing-here");
+    wr_db *db;
+    wr_db_opts o = {.readonly = true};
+    CHECK_EQ(wr_db_open(dir, &o, &db, &eb), WR_ENOTFOUND);
+    CHECK(strstr(eb.msg, dir) != NULL);
+    free(dir);
+}
+
+static void test_catalog_decode_rejects_garbage(void)
+{
+    uint8_t buf[512];
+    wri_catalog cat;
+    char why[256];
+    for (int i = 0; i < 3000; i++) {
+        size_t n = rnd() % sizeof buf;
+        for (size_t j = 0; j < n; j++)
+            buf[j] = (uint8_t)rnd();
+        if (n > 12 && i % 2)
+            memcpy(buf + 4, WRI_CAT_MAGIC, 8);
+        int rc = wri_catalog_decode(buf, n, &cat, why, sizeof why);
+        if (rc == WR_OK)
+            wri_catalog_free(&cat);
+        CHECK(rc != WR_OK);
+    }
+}
+
+/* --- crash sweep of wr_load --------------------------------------------- */
+
+static const char *write_jsonl(const char *name, int from, int to, int del)
+{
+    static char path[512];
+    snprintf(path, sizeof path, "%s/%s", tap_tmpdir(), name);
+    FILE *f = fopen(path, "w");
+    for (int i = from; i < to; i++)
+        fprintf(f,
+                "{\"_id\": %d, \"name\": \"n%d\", \"address\": {\"city\": "
+                "\"c%d\"}, \"tags\": [\"t%d\", \"t%d\"]}\n",
+                i, i, i % 7, i % 3, i % 5);
+    for (int i = 0; i < del; i++)
+        fprintf(f, "{\"_id\": %d, \"$deleted\": true}\n", i * 3);
+    fclose(f);
+    return path;
+}
+
+static void model_from_jsonl(model *m, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    while ((n = getline(&line, &cap, f)) > 0) {
+        bson_error_t err;
+        bson_t *d = bson_new_from_json((const uint8_t *)line, n, &err);
+        bson_iter_t it;
+        if (bson_iter_init_find(&it, d, "$deleted"))
+            model_del(m, d);
+        else
+            model_put(m, d);
+        bson_destroy(d);
+    }
+    free(line);
+    fclose(f);
+}
+
+static int run_load(const char *dir, const char *input,
+                    const wri_fault_plan *plan, uint64_t *ops)
+{
+    static const char *const idx[] = {"address.city", "tags"};
+    wr_load_opts o = {.dir = dir, .coll = "c", .input = input, .index = idx,
+                      .nindex = 2, .page_size = 512};
+    wr_load_stats st;
+    wr_errbuf eb = {0};
+    wri_io_fault_set(plan);
+    int rc = wr_load(&o, &st, &eb);
+    if (ops)
+        *ops = wri_io_op_count();
+    wri_io_fault_set(NULL);
+    return rc;
+}
+
+/* Crash at every mutating op of a second load (with and without a torn
+ * write): the database reopens at the first or the second snapshot,
+ * exactly, with indexes agreeing with the table. */
+static void test_load_crash_sweep(void)
+{
+    char *base = tmp_dir("crash-base");
+    char *dir = tmp_dir("crash");
+    const char *in1 = write_jsonl("in1.jsonl", 0, 60, 0);
+    model m1 = {0}, m2 = {0};
+    model_from_jsonl(&m1, in1);
+    REQUIRE_EQ(run_load(base, in1, NULL, NULL), WR_OK);
+    const char *in2 = write_jsonl("in2.jsonl", 40, 120, 15);
+    char in2copy[512];
+    snprintf(in2copy, sizeof in2copy, "%s", in2);
+    model_copy(&m2, &m1);
+    model_from_jsonl(&m2, in2copy);
+    uint64_t total = 0;
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -a '%s' '%s'", dir, base,
+             dir);
+    REQUIRE(system(cmd) == 0);
+    REQUIRE_EQ(run_load(dir, in2copy, NULL, &total), WR_OK);
+    REQUIRE(db_matches(dir, false, "c", &m2));
+    REQUIRE(total > 5);
+    int bad = 0, at_old = 0, at_new = 0;
+    for (uint64_t n = 1; n <= total && bad < 3; n++) {
+        for (int tear = 0; tear < 2; tear++) {
+            REQUIRE(system(cmd) == 0);
+            pid_t pid = fork();
+            if (pid == 0) {
+                wri_fault_plan p = {.kind = WRI_FAULT_CRASH, .at = n,
+                                    .tear = tear ? 200 : 0};
+                run_load(dir, in2copy, &p, NULL);
+                _exit(0);
+            }
+            int st;
+            waitpid(pid, &st, 0);
+            if (!WIFEXITED(st) || WEXITSTATUS(st) != WRI_IO_CRASH_EXIT) {
+                TAP_FAIL("op %llu: child did not crash (status %d)",
+                         (unsigned long long)n, st);
+                bad++;
+                continue;
+            }
+            if (db_matches(dir, false, "c", &m1))
+                at_old++;
+            else if (db_matches(dir, false, "c", &m2))
+                at_new++;
+            else {
+                TAP_FAIL("op %llu tear %d: neither snapshot",
+                         (unsigned long long)n, tear);
+                bad++;
+            }
+        }
+        /* and a rerun after the crash completes the job */
+        if (n % 7 == 0) {
+            REQUIRE_EQ(run_load(dir, in2copy, NULL, NULL), WR_OK);
+            CHECK(db_matches(dir, false, "c", &m2));
+        }
+    }
+    printf("# %llu crash points: %d at the old snapshot, %d at the new\n",
+           (unsigned long long)total, at_old, at_new);
+    CHECK(at_old > 0 && at_new > 0);
+    model_free(&m1);
+    model_free(&m2);
+    free(base);
+    free(dir);
+}
+
+/* ENOSPC at any op: the load fails with WR_ENOSPC and the database is
+ * still exactly the first snapshot. */
+static void test_load_enospc_sweep(void)
+{
+    char *base = tmp_dir("nospc-base");
+    char *dir = tmp_dir("nospc");
+    const char *in1 = write_jsonl("s1.jsonl", 0, 30, 0);
+    model m1 = {0};
+    model_from_jsonl(&m1, in1);
+    REQUIRE_EQ(run_load(base, in1, NULL, NULL), WR_OK);
+    const char *in2 = write_jsonl("s2.jsonl", 20, 80, 5);
+    model m2 = {0};
+    model_copy(&m2, &m1);
+    model_from_jsonl(&m2, in2);
+    uint64_t total = 0;
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -a '%s' '%s'", dir, base,
+             dir);
+    REQUIRE(system(cmd) == 0);
+    REQUIRE_EQ(run_load(dir, in2, NULL, &total), WR_OK);
+    for (uint64_t n = 1; n <= total; n++) {
+        REQUIRE(system(cmd) == 0);
+        wri_fault_plan p = {.kind = WRI_FAULT_FAIL, .at = n,
+                            .err = WR_ENOSPC, .sticky = true};
+        int rc = run_load(dir, in2, &p, NULL);
+        if (rc == WR_OK)
+            continue; /* the op that failed was after the commit point */
+        if (rc != WR_ENOSPC)
+            TAP_FAIL("op %llu: rc %d", (unsigned long long)n, rc);
+        /* the last op is the directory fsync after the catalog's rename:
+         * the new snapshot is in place, its durability unknown */
+        if (n == total && db_matches(dir, false, "c", &m2))
+            continue;
+        if (!db_matches(dir, false, "c", &m1))
+            TAP_FAIL("op %llu: database changed after ENOSPC",
+                     (unsigned long long)n);
+    }
+    model_free(&m1);
+    model_free(&m2);
+    free(base);
+    free(dir);
+}
+
+int main(void)
+{
+    corpus_load();
+    RUN(test_db_model_512);
+    RUN(test_db_model_4096);
+    RUN(test_db_lock_refuses_second_writer);
+    RUN(test_db_missing_and_not_a_db);
+    RUN(test_catalog_decode_rejects_garbage);
+    RUN(test_load_crash_sweep);
+    RUN(test_load_enospc_sweep);
+    for (size_t i = 0; i < ncorpus; i++)
+        bson_destroy(corpus[i]);
+    free(corpus);
+    return tap_done();
+}
