@@ -157,4 +157,14 @@ typedef struct wr_load_opts {
  * lines are counted and skipped. */
 int wr_load(const wr_load_opts *o, wr_load_stats *st, wr_errbuf *eb);
 
+/* ---------------------------------------------------------------------
+ * Verification (verify.c): what wr-verify does. Migrate and compact call
+ * wr_verify_simple() on what they built before they replace anything.
+ * --------------------------------------------------------------------- */
+/* Run the full checks (or only header + checksums with quick) on a
+ * database directory or a single tree file. WR_OK: clean. WR_ECORRUPT:
+ * problems found, eb->msg names the first (file, page, offset, check,
+ * expected vs found). Other codes: could not read. */
+int wr_verify_simple(const char *path, bool quick, wr_errbuf *eb);
+
 #endif /* WR_H */
