@@ -1,0 +1,164 @@
+#!/usr/bin/env bats
+# wr-load: JSONL into a collection, its options, bad input, exit codes.
+
+load helpers
+
+setup() { common_setup; }
+teardown() { common_teardown; }
+
+@test "wr-load --help lists options and exit codes, exits 0" {
+    run "$WR_BIN/wr-load" --help
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"--checkpoint-every"* ]]
+    [[ "$output" == *"Exit status"* ]]
+}
+
+@test "wr-load --version names tool and format" {
+    run "$WR_BIN/wr-load" --version
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"wr-load"*"format 1"* ]]
+}
+
+@test "wr-load without arguments is a usage error (exit 2)" {
+    run "$WR_BIN/wr-load"
+    [ "$status" -eq 2 ]
+    [[ "$output" == *"try"* || "$output" == *"Try"* ]]
+}
+
+@test "wr-load rejects a bad --page-size with exit 2" {
+    run "$WR_BIN/wr-load" --page-size 1000 "$TMP/db" c /dev/null
+    [ "$status" -eq 2 ]
+    [[ "$output" == *"power of two"* ]]
+}
+
+@test "wr-load creates a database and reports counts" {
+    make_jsonl "$TMP/in.jsonl" 500
+    run "$WR_BIN/wr-load" "$TMP/db" people "$TMP/in.jsonl"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"500 lines, 500 inserted, 0 replaced"* ]]
+    [ -f "$TMP/db/wr.catalog" ]
+    [ -f "$TMP/db/people.main.wr" ]
+}
+
+@test "wr-load upserts and deletes; --json reports the counts" {
+    make_jsonl "$TMP/a.jsonl" 100
+    "$WR_BIN/wr-load" -q "$TMP/db" c "$TMP/a.jsonl"
+    make_jsonl "$TMP/b.jsonl" 100 50
+    printf '{"_id": 3, "$deleted": true}\n{"_id": 4000, "$deleted": true}\n' >> "$TMP/b.jsonl"
+    run "$WR_BIN/wr-load" --json "$TMP/db" c "$TMP/b.jsonl"
+    [ "$status" -eq 0 ]
+    [ "$(jq -r .inserted <<<"$output")" = 50 ]
+    [ "$(jq -r .replaced <<<"$output")" = 50 ]
+    [ "$(jq -r .deleted <<<"$output")" = 1 ]
+    [ "$(jq -r .missing_deletes <<<"$output")" = 1 ]
+    [ "$(jq -r .status <<<"$output")" = ok ]
+}
+
+@test "wr-load reads standard input" {
+    make_jsonl "$TMP/in.jsonl" 20
+    run bash -c "'$WR_BIN/wr-load' --json '$TMP/db' c < '$TMP/in.jsonl'"
+    [ "$status" -eq 0 ]
+    [ "$(jq -r .inserted <<<"$output")" = 20 ]
+}
+
+@test "wr-load --index creates index files named in the catalog" {
+    make_jsonl "$TMP/in.jsonl" 200
+    run "$WR_BIN/wr-load" --index address.city --index tags "$TMP/db" c "$TMP/in.jsonl"
+    [ "$status" -eq 0 ]
+    [ -f "$TMP/db/c.idx.address.city.wr" ]
+    [ -f "$TMP/db/c.idx.tags.wr" ]
+}
+
+@test "a malformed line stops wr-load with exit 1, line number, nothing committed" {
+    make_jsonl "$TMP/a.jsonl" 10
+    "$WR_BIN/wr-load" -q "$TMP/db" c "$TMP/a.jsonl"
+    make_jsonl "$TMP/b.jsonl" 10 100
+    printf '{"_id": 500, "x": NaN}\n' >> "$TMP/b.jsonl"
+    make_jsonl "$TMP/c.jsonl" 5 600
+    cat "$TMP/c.jsonl" >> "$TMP/b.jsonl"
+    run "$WR_BIN/wr-load" --json "$TMP/db" c "$TMP/b.jsonl"
+    [ "$status" -eq 1 ]
+    [ "$(jq -r .error.line <<<"$output")" = 11 ]
+    run "$WR_BIN/wr-load" "$TMP/db" c "$TMP/b.jsonl"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"line 11"* ]]
+    [[ "$output" == *"nothing of this run was committed"* ]]
+    # the database still holds exactly the first 10 documents
+    run "$WR_BIN/wr-load" --json "$TMP/db" c /dev/null
+    [ "$status" -eq 0 ]
+}
+
+@test "--checkpoint-every commits nothing when a later line is bad" {
+    make_jsonl "$TMP/b.jsonl" 50
+    printf '[1, 2]\n' >> "$TMP/b.jsonl"
+    run "$WR_BIN/wr-load" --checkpoint-every 10 "$TMP/db" c "$TMP/b.jsonl"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"line 51"* ]]
+    # nothing was committed: the catalog does not exist yet
+    [ ! -f "$TMP/db/wr.catalog" ]
+}
+
+@test "--skip-bad skips and counts malformed lines" {
+    {
+        echo '{"_id": 1, "a": 1}'
+        echo '{"_id": 2, "a": 2} {"_id": 3}'
+        echo 'not json'
+        echo '{"a": "no id"}'
+        echo '{"_id": {"$oid": "zzzzzzzzzzzzzzzzzzzzzzzz"}}'
+        echo '{"_id": 4, "d": {"$numberDecimal": "1.2.3"}}'
+        echo '{"_id": 5, "a": 5}'
+    } > "$TMP/in.jsonl"
+    run "$WR_BIN/wr-load" --skip-bad --json "$TMP/db" c "$TMP/in.jsonl"
+    [ "$status" -eq 0 ]
+    [ "$(jq -r .inserted <<<"$output")" = 2 ]
+    [ "$(jq -r .bad_lines <<<"$output")" = 5 ]
+}
+
+@test "--checkpoint-every N checkpoints as it goes" {
+    make_jsonl "$TMP/in.jsonl" 100
+    run "$WR_BIN/wr-load" --json --checkpoint-every 25 "$TMP/db" c "$TMP/in.jsonl"
+    [ "$status" -eq 0 ]
+    [ "$(jq -r .checkpoints <<<"$output")" -ge 4 ]
+}
+
+@test "a second writer on the same directory is refused with exit 3" {
+    make_jsonl "$TMP/in.jsonl" 10
+    "$WR_BIN/wr-load" -q "$TMP/db" c "$TMP/in.jsonl"
+    # hold the lock with flock(1) on the LOCK file
+    flock "$TMP/db/LOCK" sleep 5 &
+    sleep 0.5
+    run "$WR_BIN/wr-load" "$TMP/db" c "$TMP/in.jsonl"
+    kill %1 2>/dev/null || true
+    [ "$status" -eq 3 ]
+    [[ "$output" == *"locked"* ]]
+}
+
+@test "an unreadable input file is exit 3 naming it" {
+    run "$WR_BIN/wr-load" "$TMP/db" c "$TMP/missing.jsonl"
+    [ "$status" -eq 3 ]
+    [[ "$output" == *"missing.jsonl"* ]]
+}
+
+@test "a bad collection name is a usage error" {
+    make_jsonl "$TMP/in.jsonl" 1
+    run "$WR_BIN/wr-load" "$TMP/db" "a/b" "$TMP/in.jsonl"
+    [ "$status" -eq 2 ]
+    [[ "$output" == *"collection name"* ]]
+}
+
+@test "an injected crash during the checkpoint leaves the last commit" {
+    make_jsonl "$TMP/a.jsonl" 30
+    "$WR_BIN/wr-load" -q --index tags "$TMP/db" c "$TMP/a.jsonl"
+    make_jsonl "$TMP/b.jsonl" 30 30
+    WR_IO_STATS="$TMP/ops" "$WR_BIN/wr-load" -q "$TMP/db2" c "$TMP/a.jsonl"
+    ops=$(cat "$TMP/ops")
+    [ "$ops" -gt 3 ]
+    cp -a "$TMP/db" "$TMP/base"
+    for n in 1 $((ops / 2)) $((ops - 1)); do
+        rm -rf "$TMP/db"; cp -a "$TMP/base" "$TMP/db"
+        run env WR_IO_FAULT="crash=$n" "$WR_BIN/wr-load" -q "$TMP/db" c "$TMP/b.jsonl"
+        [ "$status" -eq 86 ]
+        run "$WR_BIN/wr-load" --json "$TMP/db" c /dev/null
+        [ "$status" -eq 0 ]
+    done
+}
