@@ -14,7 +14,7 @@ WARN = -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
        -Wmissing-prototypes -Wno-unused-parameter
 DEFS = -D_GNU_SOURCE
 PKGS = libbson-1.0 zlib
-DEB_PKGS = build-essential pkg-config libbson-dev zlib1g-dev bats jq python3
+DEB_PKGS = build-essential pkg-config libbson-dev zlib1g-dev bats jq python3 time
 prefix ?= /usr/local
 
 SAN ?= 0
@@ -99,6 +99,25 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory build $(BENCH_BIN)
 	@bench/run.sh build/rel
+
+# The engines bench/ compares against (Debian 12 has them all); a package
+# this system's lists lack is named and skipped. bench/run.sh uses whatever
+# is installed.
+bench-peers: deps
+	@sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; missing=""; ok=""; \
+	for p in wiredtiger libwiredtiger-dev lmdb-utils liblmdb-dev sqlite3 \
+	         libsqlite3-dev; do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  $$sudo apt-get update -qq; \
+	  for p in $$missing; do \
+	    if apt-cache policy $$p 2>/dev/null | grep -q 'Candidate: [0-9]'; \
+	    then ok="$$ok $$p"; \
+	    else echo "make bench-peers: no package $$p here, skipped"; fi; \
+	  done; \
+	  if [ -n "$$ok" ]; then echo "make bench-peers: installing$$ok"; \
+	    DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$ok; fi; \
+	fi
 
 fuzz: deps
 	@$(MAKE) --no-print-directory -f fuzz/fuzz.mk
