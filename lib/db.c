@@ -491,11 +491,14 @@ int wr_coll_put(wr_coll *c, const bson_t *doc, bool *replaced_out,
                     c->main.blk->page_size);
         goto out;
     }
-    /* check every new index key before changing anything */
-    if ((rc = idx_apply_all(c, doc, 0, eb)) != WR_OK ||
-        (rc = coll_unindex(c, &key, &found, eb)) != WR_OK ||
-        (rc = wri_btree_put(c->main.bt, bson_get_data(&key), key.len,
-                            bson_get_data(doc), doc->len, NULL, eb)) != WR_OK ||
+    /* check every new index key before changing anything; without
+     * indexes the old document need not be read */
+    if (c->nidx > 0 && ((rc = idx_apply_all(c, doc, 0, eb)) != WR_OK ||
+                        (rc = coll_unindex(c, &key, &found, eb)) != WR_OK))
+        goto out;
+    if ((rc = wri_btree_put(c->main.bt, bson_get_data(&key), key.len,
+                            bson_get_data(doc), doc->len,
+                            c->nidx > 0 ? NULL : &found, eb)) != WR_OK ||
         (rc = idx_apply_all(c, doc, 1, eb)) != WR_OK)
         goto out;
     if (replaced_out != NULL)

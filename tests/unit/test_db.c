@@ -610,6 +610,57 @@ static void test_load_enospc_sweep(void)
     free(dir);
 }
 
+/* A million small documents load, checkpoint, and scan back in order. */
+static void test_million_small_documents(void)
+{
+    wr_errbuf eb = {0};
+    char *dir = tmp_dir("million");
+    wr_db_opts o = {.create = true, .holder = "test"};
+    wr_db *db;
+    wr_coll *c;
+    const uint32_t n = 1000000;
+    REQUIRE_OK(wr_db_open(dir, &o, &db, &eb), &eb);
+    REQUIRE_OK(wr_coll_open(db, "m", true, &c, &eb), &eb);
+    for (uint32_t i = 0; i < n; i++) {
+        /* a scrambled insertion order: i * 7919 mod n visits every id */
+        int64_t id = (int64_t)(((uint64_t)i * 7919u) % n);
+        bson_t d = BSON_INITIALIZER;
+        BSON_APPEND_INT64(&d, "_id", id);
+        BSON_APPEND_INT32(&d, "v", (int32_t)(id % 1000));
+        int rc = wr_coll_put(c, &d, NULL, &eb);
+        bson_destroy(&d);
+        REQUIRE_OK(rc, &eb);
+    }
+    REQUIRE_OK(wr_db_checkpoint(db, &eb), &eb);
+    wr_db_close(db);
+    wr_db_opts ro = {.readonly = true};
+    REQUIRE_OK(wr_db_open(dir, &ro, &db, &eb), &eb);
+    REQUIRE_OK(wr_coll_open(db, "m", false, &c, &eb), &eb);
+    CHECK_EQ(wr_coll_count(c), n);
+    wr_doc_cursor *cur;
+    const uint8_t *d;
+    uint32_t dl;
+    int64_t expect = 0;
+    int rc;
+    REQUIRE_OK(wr_doc_cursor_open(c, &cur, &eb), &eb);
+    while ((rc = wr_doc_cursor_next(cur, &d, &dl, &eb)) == WR_OK) {
+        bson_t doc;
+        bson_iter_t it;
+        if (!bson_init_static(&doc, d, dl) ||
+            !bson_iter_init_find(&it, &doc, "_id") ||
+            bson_iter_int64(&it) != expect) {
+            TAP_FAIL("document %lld out of order", (long long)expect);
+            break;
+        }
+        expect++;
+    }
+    CHECK_EQ(rc, WR_ENOTFOUND);
+    CHECK_EQ(expect, n);
+    wr_doc_cursor_close(cur);
+    wr_db_close(db);
+    free(dir);
+}
+
 int main(void)
 {
     corpus_load();
@@ -620,6 +671,7 @@ int main(void)
     RUN(test_catalog_decode_rejects_garbage);
     RUN(test_load_crash_sweep);
     RUN(test_load_enospc_sweep);
+    RUN(test_million_small_documents);
     for (size_t i = 0; i < ncorpus; i++)
         bson_destroy(corpus[i]);
     free(corpus);
