@@ -224,6 +224,12 @@ void wri_page_cell(const wri_page_view *v, uint32_t i, wri_cell *c)
     (void)page_cell_decode(v->buf, v->size, v->type, off, c);
 }
 
+const char *wri_page_cell_at(const uint8_t *buf, uint32_t size, uint8_t type,
+                             uint32_t off, wri_cell *c)
+{
+    return page_cell_decode(buf, size, type, off, c);
+}
+
 int wri_overflow_check(const uint8_t *buf, size_t len, uint64_t vlen,
                        wri_page_problem *prob)
 {

@@ -98,6 +98,12 @@ int wri_page_check(const uint8_t *buf, size_t len, int nkeyelem,
                    wri_page_view *v, wri_page_problem *prob);
 /* Decode cell i of a checked page (no checks repeated). */
 void wri_page_cell(const wri_page_view *v, uint32_t i, wri_cell *c);
+/* Decode the cell at byte off of a leaf (type 1) or internal page of size
+ * bytes, trusting nothing: NULL, or the reason it does not fit (static
+ * text). For the dumper, which shows every cell of a damaged page that
+ * still decodes; c's pointers are valid only when NULL is returned. */
+const char *wri_page_cell_at(const uint8_t *buf, uint32_t size, uint8_t type,
+                             uint32_t off, wri_cell *c);
 /* Check an overflow page's header against the value length expected. */
 int wri_overflow_check(const uint8_t *buf, size_t len, uint64_t vlen,
                        wri_page_problem *prob);
