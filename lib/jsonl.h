@@ -63,5 +63,14 @@ int wri_jsonl_next(wri_jsonl *r, wri_jsonl_line *line, wr_errbuf *eb);
  * for progress lines. */
 uint64_t wri_jsonl_bytes_read(const wri_jsonl *r);
 uint64_t wri_jsonl_bytes_total(const wri_jsonl *r);
+/* The reader destroys the document of the last line struct it filled, so
+ * the caller keeps that struct alive (passing the same one each time is
+ * simplest) until the next call or wri_jsonl_close(). */
+
+/* Longest line accepted, in bytes without the newline (default and 0:
+ * 64 MiB). A longer line is skipped to its newline without being held in
+ * memory and reported as WR_EBADINPUT; line->text then holds only its
+ * first bytes. Lowered by tests. */
+void wri_jsonl_set_max_line(wri_jsonl *r, size_t max_line);
 
 #endif /* WR_JSONL_H */

@@ -1,0 +1,1049 @@
+/*
+ * jsonl.c -- the strict JSONL reader (see jsonl.h for the contract).
+ *
+ * A line goes through three steps:
+ *
+ *   1. json_scan(): one pass over the bytes, no allocation, no recursion
+ *      (an explicit stack of at most JS_MAX_DEPTH containers). It enforces
+ *      RFC 8259 exactly (no NaN/Infinity, no trailing commas, no comments,
+ *      no raw control characters in strings, valid escapes, paired
+ *      surrogates, valid UTF-8, numbers per the grammar), exactly one
+ *      top-level object followed only by whitespace, and, in the same pass,
+ *      the Extended JSON checks libbson 1.23.1 misses:
+ *        - a "$oid" string must be exactly 24 hex digits (libbson checks
+ *          only the length and stores garbage bytes);
+ *        - a "$numberDecimal" string must parse as decimal128 (libbson
+ *          < 1.25 stores NaN for a malformed one);
+ *        - "$code" and "$ref" strings must not contain \u0000 (libbson cuts
+ *          them at the NUL: silent data loss);
+ *        - no key may contain \u0000 (BSON keys are C strings);
+ *        - top-level keys starting with '$' are refused, except "$deleted":
+ *          this also refuses a line that is itself a wrapper ({"$oid": ..}).
+ *      Keys are compared on their raw bytes; only a key that contains an
+ *      escape is decoded (rare), so "\u0024oid" is still caught.
+ *   2. bson_init_from_json() with the explicit length.
+ *   3. Semantic checks on the top-level BSON: exactly one _id, not an
+ *      array, undefined or regex; "$deleted" must be true and makes the line
+ *      a delete whose document is reduced to {_id: X}.
+ *
+ * The nesting limit matches libbson's own parser (jsonsl, 100 levels
+ * counting the innermost scalar or key), so anything deeper is refused here
+ * with a clear reason instead of libbson's "LEVELS_EXCEEDED".
+ *
+ * The reader reads with plain open/read: reading input is not a mutating
+ * operation, so it does not go through io.c's numbered, fault-injectable
+ * calls (and standard input is not a file io.c could open). Lines are
+ * found in a buffer filled by large reads (1 MiB, grown for long lines up
+ * to the line limit); a longer line is skipped to its newline and reported
+ * as bad, so memory stays bounded.
+ */
+#include "wr_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+/* Deepest container nesting accepted (the top-level object is level 1).
+ * libbson's jsonsl stops at 100 levels including the innermost scalar or
+ * key, so 98 containers plus one scalar is the most it can parse. */
+#define JS_MAX_DEPTH 98
+
+/* --- error text --------------------------------------------------------- */
+
+typedef struct js_ctx {
+    const uint8_t *s;
+    size_t n;
+    char *why;
+    size_t whylen;
+} js_ctx;
+
+static int js_fail(js_ctx *c, size_t pos, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* "column N: reason" (1-based byte column). Always returns -1. */
+static int js_fail(js_ctx *c, size_t pos, const char *fmt, ...)
+{
+    if (c->why == NULL || c->whylen == 0)
+        return -1;
+    int k = snprintf(c->why, c->whylen, "column %zu: ", pos + 1);
+    if (k < 0 || (size_t)k >= c->whylen)
+        return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->why + k, c->whylen - (size_t)k, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static void js_why(char *why, size_t whylen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void js_why(char *why, size_t whylen, const char *fmt, ...)
+{
+    if (why == NULL || whylen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, whylen, fmt, ap);
+    va_end(ap);
+}
+
+/* A byte shown in a message: 'x' when printable ASCII, else its hex. */
+static const char *js_show(uint8_t b, char buf[8])
+{
+    if (b >= 0x21 && b < 0x7f && b != '\'')
+        snprintf(buf, 8, "'%c'", b);
+    else if (b == ' ')
+        snprintf(buf, 8, "space");
+    else
+        snprintf(buf, 8, "0x%02X", b);
+    return buf;
+}
+
+/* --- the scanner -------------------------------------------------------- */
+
+/* String bytes: 0 plain, 1 '"', 2 '\\', 3 control, 4 UTF-8 lead. */
+static const uint8_t js_strcls[256] = {
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
+    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
+    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
+    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
+    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
+    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
+    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
+    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
+};
+
+static inline bool js_isws(uint8_t b)
+{
+    return b == ' ' || b == '\t' || b == '\n' || b == '\r';
+}
+
+static inline size_t js_skipws(const uint8_t *s, size_t n, size_t i)
+{
+    while (i < n && js_isws(s[i]))
+        i++;
+    return i;
+}
+
+static inline bool js_isdigit(uint8_t b)
+{
+    return b >= '0' && b <= '9';
+}
+
+static inline int js_hexval(uint8_t b)
+{
+    if (b >= '0' && b <= '9')
+        return b - '0';
+    if (b >= 'a' && b <= 'f')
+        return b - 'a' + 10;
+    if (b >= 'A' && b <= 'F')
+        return b - 'A' + 10;
+    return -1;
+}
+
+/* Four hex digits at s[i..i+4): their value, or -1. */
+static int js_hex4(const uint8_t *s, size_t n, size_t i)
+{
+    if (n - i < 4)
+        return -1;
+    int v = 0;
+    for (int k = 0; k < 4; k++) {
+        int h = js_hexval(s[i + (size_t)k]);
+        if (h < 0)
+            return -1;
+        v = (v << 4) | h;
+    }
+    return v;
+}
+
+enum {
+    JS_STR_ESC = 1, /* contains at least one escape */
+    JS_STR_NUL = 2, /* contains \u0000 */
+};
+
+/* One UTF-8 sequence starting at s[i] (a byte >= 0x80): its length, or 0
+ * if it is not well-formed (RFC 3629: no overlongs, no surrogates, at most
+ * U+10FFFF). */
+static size_t js_utf8(const uint8_t *s, size_t n, size_t i)
+{
+    uint8_t b = s[i];
+    size_t left = n - i;
+    uint8_t lo = 0x80, hi = 0xBF;
+    size_t len;
+    if (b >= 0xC2 && b <= 0xDF)
+        len = 2;
+    else if (b >= 0xE0 && b <= 0xEF) {
+        len = 3;
+        if (b == 0xE0)
+            lo = 0xA0;
+        else if (b == 0xED)
+            hi = 0x9F;
+    } else if (b >= 0xF0 && b <= 0xF4) {
+        len = 4;
+        if (b == 0xF0)
+            lo = 0x90;
+        else if (b == 0xF4)
+            hi = 0x8F;
+    } else
+        return 0;
+    if (left < len)
+        return 0;
+    if (s[i + 1] < lo || s[i + 1] > hi)
+        return 0;
+    for (size_t k = 2; k < len; k++)
+        if (s[i + k] < 0x80 || s[i + k] > 0xBF)
+            return 0;
+    return len;
+}
+
+/* Scan the string whose opening quote is at s[*pos]. On success *pos is
+ * just past the closing quote and *flags says JS_STR_ESC / JS_STR_NUL. */
+static int js_string(js_ctx *c, size_t *pos, unsigned *flags)
+{
+    const uint8_t *s = c->s;
+    size_t n = c->n;
+    size_t i = *pos + 1;
+    unsigned fl = 0;
+    for (;;) {
+        while (i < n && js_strcls[s[i]] == 0)
+            i++;
+        if (i >= n)
+            return js_fail(c, *pos, "unterminated string");
+        switch (js_strcls[s[i]]) {
+        case 1:
+            *pos = i + 1;
+            *flags = fl;
+            return 0;
+        case 2: {
+            fl |= JS_STR_ESC;
+            if (i + 1 >= n)
+                return js_fail(c, *pos, "unterminated string");
+            uint8_t e = s[i + 1];
+            if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' ||
+                e == 'n' || e == 'r' || e == 't') {
+                i += 2;
+                break;
+            }
+            if (e != 'u') {
+                char sb[8];
+                return js_fail(c, i, "invalid escape \\%s", js_show(e, sb));
+            }
+            int v = js_hex4(s, n, i + 2);
+            if (v < 0)
+                return js_fail(c, i, "\\u needs four hex digits");
+            if (v == 0)
+                fl |= JS_STR_NUL;
+            if (v >= 0xDC00 && v <= 0xDFFF)
+                return js_fail(c, i, "lone low surrogate \\u%04X", v);
+            if (v >= 0xD800 && v <= 0xDBFF) {
+                int w = -1;
+                if (n - i >= 12 && s[i + 6] == '\\' && s[i + 7] == 'u')
+                    w = js_hex4(s, n, i + 8);
+                if (w < 0xDC00 || w > 0xDFFF)
+                    return js_fail(c, i, "lone high surrogate \\u%04X", v);
+                i += 12;
+            } else
+                i += 6;
+            break;
+        }
+        case 3:
+            return js_fail(c, i, "raw control character 0x%02X in a string",
+                           s[i]);
+        default: {
+            size_t k = js_utf8(s, n, i);
+            if (k == 0)
+                return js_fail(c, i, "invalid UTF-8");
+            i += k;
+            break;
+        }
+        }
+    }
+}
+
+/* Decode the escapes of a validated string body s[0..len) into out (not
+ * NUL-terminated), stopping before a character that would not fit in cap
+ * bytes. Returns the bytes written; *cut tells whether it stopped early. */
+static size_t js_unescape(const uint8_t *s, size_t len, uint8_t *out,
+                          size_t cap, bool *cut)
+{
+    size_t o = 0;
+    *cut = false;
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        if (s[i] != '\\') {
+            if (o >= cap) {
+                *cut = true;
+                return o;
+            }
+            out[o++] = s[i++];
+            continue;
+        }
+        uint8_t e = s[i + 1];
+        i += 2;
+        switch (e) {
+        case 'b': cp = '\b'; break;
+        case 'f': cp = '\f'; break;
+        case 'n': cp = '\n'; break;
+        case 'r': cp = '\r'; break;
+        case 't': cp = '\t'; break;
+        case 'u':
+            cp = (uint32_t)js_hex4(s, len, i);
+            i += 4;
+            if (cp >= 0xD800 && cp <= 0xDBFF) { /* validated: a pair */
+                uint32_t lo = (uint32_t)js_hex4(s, len, i + 2);
+                i += 6;
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+            }
+            break;
+        default: cp = e; break; /* " \\ / */
+        }
+        uint8_t u[4];
+        size_t k;
+        if (cp < 0x80) {
+            u[0] = (uint8_t)cp;
+            k = 1;
+        } else if (cp < 0x800) {
+            u[0] = (uint8_t)(0xC0 | (cp >> 6));
+            u[1] = (uint8_t)(0x80 | (cp & 0x3F));
+            k = 2;
+        } else if (cp < 0x10000) {
+            u[0] = (uint8_t)(0xE0 | (cp >> 12));
+            u[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
+            u[2] = (uint8_t)(0x80 | (cp & 0x3F));
+            k = 3;
+        } else {
+            u[0] = (uint8_t)(0xF0 | (cp >> 18));
+            u[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3F));
+            u[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
+            u[3] = (uint8_t)(0x80 | (cp & 0x3F));
+            k = 4;
+        }
+        if (cap - o < k) {
+            *cut = true;
+            return o;
+        }
+        memcpy(out + o, u, k);
+        o += k;
+    }
+    return o;
+}
+
+/* Keys whose following string value gets an Extended JSON check. */
+enum {
+    JK_NONE = 0,
+    JK_OID,     /* exactly 24 hex digits */
+    JK_DECIMAL, /* a valid decimal128 string */
+    JK_NONUL,   /* $code, $ref: no \u0000 (libbson cuts at the NUL) */
+};
+
+/* Classify a decoded key k[0..len) that starts with '$'. */
+static int js_key_kind(const uint8_t *k, size_t len)
+{
+    switch (len) {
+    case 4:
+        if (memcmp(k, "$oid", 4) == 0)
+            return JK_OID;
+        if (memcmp(k, "$ref", 4) == 0)
+            return JK_NONUL;
+        break;
+    case 5:
+        if (memcmp(k, "$code", 5) == 0)
+            return JK_NONUL;
+        break;
+    case 14:
+        if (memcmp(k, "$numberDecimal", 14) == 0)
+            return JK_DECIMAL;
+        break;
+    }
+    return JK_NONE;
+}
+
+/* Check the key whose body is s[b..e) (quote at b-1), at container depth
+ * `depth`. Sets *kind for the value that follows. */
+static int js_key(js_ctx *c, size_t b, size_t e, unsigned fl, int depth,
+                  int *kind)
+{
+    const uint8_t *k = c->s + b;
+    size_t len = e - b;
+    uint8_t dec[32];
+    bool cut = false;
+    *kind = JK_NONE;
+    if (fl & JS_STR_NUL)
+        return js_fail(c, b - 1, "key contains \\u0000 (BSON keys cannot)");
+    if (fl & JS_STR_ESC) { /* rare: decode enough to classify it */
+        len = js_unescape(k, len, dec, sizeof dec, &cut);
+        k = dec;
+    }
+    if (len == 0 || k[0] != '$')
+        return 0;
+    if (depth == 1) {
+        if (!cut && len == 8 && memcmp(k, "$deleted", 8) == 0)
+            return 0;
+        int show = (int)WRI_MIN(len, (size_t)24);
+        for (int i = 0; i < show; i++)
+            if (k[i] < 0x20 || k[i] == '"' || k[i] >= 0x7f)
+                show = i;
+        return js_fail(c, b - 1,
+                       "top-level key \"%.*s%s\" is not allowed (a line "
+                       "must be a document; only $deleted may start with $)",
+                       show, (const char *)k,
+                       cut || (size_t)show < len ? "..." : "");
+    }
+    if (!cut)
+        *kind = js_key_kind(k, len);
+    return 0;
+}
+
+/* Check the string value s[b..e) that follows an Extended JSON key. */
+static int js_wrapped_value(js_ctx *c, int kind, size_t b, size_t e,
+                            unsigned fl)
+{
+    const uint8_t *v = c->s + b;
+    size_t len = e - b;
+    uint8_t small[128];
+    uint8_t *heap = NULL, *dst = small;
+    bool cut = false;
+    int rc = 0;
+    if (kind == JK_NONUL) {
+        if (fl & JS_STR_NUL)
+            return js_fail(c, b - 1,
+                           "string contains \\u0000, which libbson would "
+                           "cut off ($code/$ref)");
+        return 0;
+    }
+    if (kind == JK_OID && !(fl & JS_STR_ESC)) { /* the common case */
+        bool ok = len == 24;
+        for (size_t i = 0; ok && i < 24; i++)
+            ok = js_hexval(v[i]) >= 0;
+        return ok ? 0 : js_fail(c, b - 1, "$oid is not 24 hex digits");
+    }
+    /* A decimal is parsed from a NUL-terminated copy: libbson 1.23.1
+     * matches "NaN"/"Infinity" up to a NUL even in the _w_len variant. An
+     * escaped $oid is decoded the same way. */
+    if (len >= sizeof small) {
+        heap = malloc(len + 1);
+        if (heap == NULL)
+            return js_fail(c, b - 1, "out of memory");
+        dst = heap;
+    }
+    if (fl & JS_STR_ESC)
+        len = js_unescape(v, len, dst, len, &cut);
+    else
+        memcpy(dst, v, len);
+    dst[len] = '\0';
+    if (kind == JK_OID) {
+        bool ok = len == 24;
+        for (size_t i = 0; ok && i < 24; i++)
+            ok = js_hexval(dst[i]) >= 0;
+        if (!ok)
+            rc = js_fail(c, b - 1, "$oid is not 24 hex digits");
+    } else {
+        bson_decimal128_t d;
+        if (len > INT32_MAX ||
+            !bson_decimal128_from_string_w_len((const char *)dst, (int)len,
+                                               &d))
+            rc = js_fail(c, b - 1, "$numberDecimal is not a valid decimal128 "
+                                   "string");
+    }
+    free(heap);
+    return rc;
+}
+
+/* Scan a number starting at s[*pos] ('-' or a digit). */
+static int js_number(js_ctx *c, size_t *pos)
+{
+    const uint8_t *s = c->s;
+    size_t n = c->n;
+    size_t i = *pos;
+    if (s[i] == '-') {
+        i++;
+        if (i < n && s[i] == 'I')
+            return js_fail(c, *pos, "Infinity is not valid JSON");
+    }
+    if (i >= n || !js_isdigit(s[i]))
+        return js_fail(c, *pos, "invalid number");
+    if (s[i] == '0') {
+        i++;
+        if (i < n && js_isdigit(s[i]))
+            return js_fail(c, *pos, "number with a leading zero");
+    } else
+        while (i < n && js_isdigit(s[i]))
+            i++;
+    if (i < n && s[i] == '.') {
+        i++;
+        if (i >= n || !js_isdigit(s[i]))
+            return js_fail(c, *pos, "invalid number (no digit after '.')");
+        while (i < n && js_isdigit(s[i]))
+            i++;
+    }
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < n && (s[i] == '+' || s[i] == '-'))
+            i++;
+        if (i >= n || !js_isdigit(s[i]))
+            return js_fail(c, *pos, "invalid number (bad exponent)");
+        while (i < n && js_isdigit(s[i]))
+            i++;
+    }
+    *pos = i;
+    return 0;
+}
+
+static int js_literal(js_ctx *c, size_t *pos, const char *lit, size_t len)
+{
+    if (c->n - *pos < len || memcmp(c->s + *pos, lit, len) != 0)
+        return js_fail(c, *pos, "invalid literal (expected %s)", lit);
+    *pos += len;
+    return 0;
+}
+
+/* The whole strict scan of one line. 0 if it is one well-formed JSON
+ * object (with sane Extended JSON wrappers), -1 with why set otherwise. */
+static int json_scan(js_ctx *c)
+{
+    const uint8_t *s = c->s;
+    size_t n = c->n;
+    uint8_t stack[JS_MAX_DEPTH]; /* '{' or '[' per open container */
+    int depth = 0;
+    int kind = JK_NONE; /* check for the value after the last key */
+    size_t i = js_skipws(s, n, 0);
+    char sb[8];
+
+    if (i >= n)
+        return js_fail(c, i, "empty line");
+    if (s[i] != '{') {
+        if (s[i] == '[')
+            return js_fail(c, i, "a line must be a JSON object, not an "
+                                 "array");
+        return js_fail(c, i, "a line must be a JSON object");
+    }
+    goto open_obj;
+
+value: /* s[i] is the first byte of a value (i may be n) */
+    if (i >= n)
+        return js_fail(c, i, "unexpected end of line, expected a value");
+    switch (s[i]) {
+    case '"': {
+        size_t b = i + 1;
+        unsigned fl;
+        if (js_string(c, &i, &fl) != 0)
+            return -1;
+        if (kind != JK_NONE) {
+            if (js_wrapped_value(c, kind, b, i - 1, fl) != 0)
+                return -1;
+            kind = JK_NONE;
+        }
+        goto after_value;
+    }
+    case '{':
+        goto open_obj;
+    case '[':
+        goto open_arr;
+    case 't':
+        if (js_literal(c, &i, "true", 4) != 0)
+            return -1;
+        break;
+    case 'f':
+        if (js_literal(c, &i, "false", 5) != 0)
+            return -1;
+        break;
+    case 'n':
+        if (js_literal(c, &i, "null", 4) != 0)
+            return -1;
+        break;
+    case '-':
+    case '0': case '1': case '2': case '3': case '4':
+    case '5': case '6': case '7': case '8': case '9':
+        if (js_number(c, &i) != 0)
+            return -1;
+        break;
+    case 'N':
+        return js_fail(c, i, "NaN is not valid JSON");
+    case 'I':
+        return js_fail(c, i, "Infinity is not valid JSON");
+    case '\'':
+        return js_fail(c, i, "strings need double quotes");
+    case ']':
+    case '}':
+        return js_fail(c, i, "expected a value before %s", js_show(s[i], sb));
+    default:
+        return js_fail(c, i, "unexpected %s, expected a value",
+                       js_show(s[i], sb));
+    }
+    kind = JK_NONE;
+    goto after_value;
+
+open_obj: /* s[i] == '{' */
+    if (depth == JS_MAX_DEPTH)
+        return js_fail(c, i, "nested deeper than %d levels", JS_MAX_DEPTH);
+    stack[depth++] = '{';
+    kind = JK_NONE;
+    i = js_skipws(s, n, i + 1);
+    if (i < n && s[i] == '}') {
+        i++;
+        goto close;
+    }
+    goto key;
+
+key: /* s[i] should be the opening quote of a key */
+    if (i >= n)
+        return js_fail(c, i, "unexpected end of line, expected a key");
+    if (s[i] != '"') {
+        if (s[i] == '}')
+            return js_fail(c, i, "trailing comma before '}'");
+        if (s[i] == '\'')
+            return js_fail(c, i, "keys need double quotes");
+        return js_fail(c, i, "unexpected %s, expected a quoted key",
+                       js_show(s[i], sb));
+    }
+    {
+        size_t b = i + 1;
+        unsigned fl;
+        if (js_string(c, &i, &fl) != 0)
+            return -1;
+        /* fast path: a plain key not starting with '$' needs nothing */
+        if ((fl != 0 || s[b] == '$') &&
+            js_key(c, b, i - 1, fl, depth, &kind) != 0)
+            return -1;
+    }
+    i = js_skipws(s, n, i);
+    if (i >= n || s[i] != ':') {
+        if (i >= n)
+            return js_fail(c, i, "unexpected end of line, expected ':'");
+        return js_fail(c, i, "unexpected %s, expected ':'", js_show(s[i], sb));
+    }
+    i = js_skipws(s, n, i + 1);
+    goto value;
+
+open_arr: /* s[i] == '[' */
+    if (depth == JS_MAX_DEPTH)
+        return js_fail(c, i, "nested deeper than %d levels", JS_MAX_DEPTH);
+    stack[depth++] = '[';
+    kind = JK_NONE;
+    i = js_skipws(s, n, i + 1);
+    if (i < n && s[i] == ']') {
+        i++;
+        goto close;
+    }
+    goto value;
+
+close: /* a container just ended at s[i-1] */
+    depth--;
+    kind = JK_NONE;
+    if (depth == 0)
+        goto done;
+    /* fall through */
+
+after_value:
+    i = js_skipws(s, n, i);
+    if (i >= n)
+        return js_fail(c, i, "unexpected end of line (unclosed %s)",
+                       stack[depth - 1] == '{' ? "object" : "array");
+    if (stack[depth - 1] == '{') {
+        if (s[i] == ',') {
+            i = js_skipws(s, n, i + 1);
+            goto key;
+        }
+        if (s[i] == '}') {
+            i++;
+            goto close;
+        }
+        return js_fail(c, i, "unexpected %s, expected ',' or '}'",
+                       js_show(s[i], sb));
+    }
+    if (s[i] == ',') {
+        i = js_skipws(s, n, i + 1);
+        if (i < n && s[i] == ']')
+            return js_fail(c, i, "trailing comma before ']'");
+        goto value;
+    }
+    if (s[i] == ']') {
+        i++;
+        goto close;
+    }
+    return js_fail(c, i, "unexpected %s, expected ',' or ']'",
+                   js_show(s[i], sb));
+
+done:
+    i = js_skipws(s, n, i);
+    if (i < n) {
+        if (s[i] == '{' || s[i] == '[')
+            return js_fail(c, i, "two JSON values on one line");
+        if (s[i] == '/')
+            return js_fail(c, i, "comments are not valid JSON");
+        return js_fail(c, i, "unexpected %s after the document",
+                       js_show(s[i], sb));
+    }
+    return 0;
+}
+
+/* --- one line ----------------------------------------------------------- */
+
+/* Top-level checks on the parsed document; may reduce it to {_id: X}. */
+static int json_doc_check(bson_t *doc, bool *is_delete, char *why,
+                          size_t whylen)
+{
+    bson_iter_t it, id;
+    int nid = 0;
+    bool has_deleted = false;
+    if (!bson_iter_init(&it, doc)) {
+        js_why(why, whylen, "libbson produced an unreadable document");
+        return -1;
+    }
+    while (bson_iter_next(&it)) {
+        const char *k = bson_iter_key(&it);
+        if (k[0] == '_' && strcmp(k, "_id") == 0) {
+            if (nid++ == 0)
+                id = it;
+        } else if (k[0] == '$' && strcmp(k, "$deleted") == 0) {
+            if (!BSON_ITER_HOLDS_BOOL(&it) || !bson_iter_bool(&it)) {
+                js_why(why, whylen, "$deleted must be true");
+                return -1;
+            }
+            has_deleted = true;
+        }
+    }
+    if (nid == 0) {
+        js_why(why, whylen, "missing _id");
+        return -1;
+    }
+    if (nid > 1) {
+        js_why(why, whylen, "_id appears %d times", nid);
+        return -1;
+    }
+    switch (bson_iter_type(&id)) {
+    case BSON_TYPE_ARRAY:
+        js_why(why, whylen, "_id must not be an array");
+        return -1;
+    case BSON_TYPE_UNDEFINED:
+        js_why(why, whylen, "_id must not be undefined");
+        return -1;
+    case BSON_TYPE_REGEX:
+        js_why(why, whylen, "_id must not be a regular expression");
+        return -1;
+    default:
+        break;
+    }
+    if (has_deleted) {
+        bson_t tmp;
+        bson_init(&tmp);
+        if (!bson_append_iter(&tmp, "_id", 3, &id)) {
+            bson_destroy(&tmp);
+            js_why(why, whylen, "cannot build the delete's _id document");
+            return -1;
+        }
+        bson_destroy(doc);
+        bson_steal(doc, &tmp);
+        *is_delete = true;
+    }
+    return 0;
+}
+
+int wri_json_line_parse(const char *line, size_t len, bson_t *doc,
+                        bool *is_delete, char *why, size_t whylen)
+{
+    js_ctx c = {(const uint8_t *)line, len, why, whylen};
+    bson_error_t err;
+    *is_delete = false;
+    if (why != NULL && whylen > 0)
+        why[0] = '\0';
+    if (json_scan(&c) != 0)
+        return WR_EBADINPUT;
+    if (len > SSIZE_MAX) {
+        js_why(why, whylen, "line too long");
+        return WR_EBADINPUT;
+    }
+    if (!bson_init_from_json(doc, line, (ssize_t)len, &err)) {
+        js_why(why, whylen, "invalid Extended JSON: %s", err.message);
+        return WR_EBADINPUT;
+    }
+    if (json_doc_check(doc, is_delete, why, whylen) != 0) {
+        bson_destroy(doc);
+        *is_delete = false;
+        return WR_EBADINPUT;
+    }
+    return WR_OK;
+}
+
+/* --- the reader --------------------------------------------------------- */
+
+#define JR_BUF_INIT (1u << 20)              /* first buffer: 1 MiB */
+#define JR_MAX_LINE ((size_t)64 << 20)      /* longest line accepted */
+#define JR_HEAD 256                         /* kept of an overlong line */
+
+struct wri_jsonl {
+    int fd;
+    bool close_fd;
+    bool eof;
+    char *name;       /* for messages: the path, or "<stdin>" */
+    char *buf;
+    size_t cap;
+    size_t beg, end;  /* unread input is buf[beg..end) */
+    size_t scan;      /* buf[beg..scan) is known to hold no '\n' */
+    size_t max_line;
+    uint64_t buf_off; /* input offset of buf[0] */
+    uint64_t lineno;
+    uint64_t consumed;
+    uint64_t total;
+    wri_jsonl_line *held; /* line whose doc we must destroy */
+    char head[JR_HEAD];
+};
+
+int wri_jsonl_open(const char *path, wri_jsonl **out, wr_errbuf *eb)
+{
+    int rc = WR_OK;
+    wri_jsonl *r = NULL;
+    bool is_stdin = strcmp(path, "-") == 0;
+    *out = NULL;
+    r = calloc(1, sizeof *r);
+    if (r == NULL) {
+        rc = WR_ERR(eb, WR_ENOMEM, "%s: out of memory", path);
+        goto out;
+    }
+    r->fd = -1;
+    r->max_line = JR_MAX_LINE;
+    r->name = strdup(is_stdin ? "<stdin>" : path);
+    r->cap = JR_BUF_INIT;
+    r->buf = malloc(r->cap);
+    if (r->name == NULL || r->buf == NULL) {
+        rc = WR_ERR(eb, WR_ENOMEM, "%s: out of memory", path);
+        goto out;
+    }
+    if (is_stdin) {
+        r->fd = 0;
+    } else {
+        r->fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (r->fd < 0) {
+            int e = errno;
+            rc = WR_ERR(eb, e == ENOENT ? WR_ENOTFOUND : WR_EIO,
+                        "%s: cannot open: %s", path, strerror(e));
+            goto out;
+        }
+        r->close_fd = true;
+    }
+    struct stat st;
+    if (fstat(r->fd, &st) == 0) {
+        if (S_ISDIR(st.st_mode)) {
+            rc = WR_ERR(eb, WR_EIO, "%s: cannot open: %s", r->name,
+                        strerror(EISDIR));
+            goto out;
+        }
+        if (S_ISREG(st.st_mode))
+            r->total = (uint64_t)st.st_size;
+    }
+    *out = r;
+    r = NULL;
+out:
+    wri_jsonl_close(r);
+    return rc;
+}
+
+static void jr_release(wri_jsonl *r)
+{
+    if (r->held != NULL) {
+        bson_destroy(&r->held->doc);
+        r->held = NULL;
+    }
+}
+
+void wri_jsonl_close(wri_jsonl *r)
+{
+    if (r == NULL)
+        return;
+    jr_release(r);
+    if (r->close_fd && r->fd >= 0)
+        close(r->fd);
+    free(r->buf);
+    free(r->name);
+    free(r);
+}
+
+void wri_jsonl_set_max_line(wri_jsonl *r, size_t max_line)
+{
+    r->max_line = max_line > 0 ? max_line : JR_MAX_LINE;
+}
+
+uint64_t wri_jsonl_bytes_read(const wri_jsonl *r)
+{
+    return r->consumed;
+}
+
+uint64_t wri_jsonl_bytes_total(const wri_jsonl *r)
+{
+    return r->total;
+}
+
+/* Read more input after buf[end]. 0 at end of input (r->eof set), 1 if
+ * bytes arrived, WR_EIO on error. */
+static int jr_fill(wri_jsonl *r, wr_errbuf *eb)
+{
+    for (;;) {
+        ssize_t got = read(r->fd, r->buf + r->end, r->cap - r->end);
+        if (got > 0) {
+            r->end += (size_t)got;
+            return 1;
+        }
+        if (got == 0) {
+            r->eof = true;
+            return 0;
+        }
+        if (errno != EINTR)
+            return WR_ERR(eb, WR_EIO, "%s: read failed at byte %llu: %s",
+                          r->name,
+                          (unsigned long long)(r->buf_off + r->end),
+                          strerror(errno));
+    }
+}
+
+/* Make room after buf[end]: slide the unread bytes to the front, grow the
+ * buffer if one partial line fills it. 0, or 1 if the partial line is
+ * already longer than the limit, or WR_ENOMEM. */
+static int jr_room(wri_jsonl *r, wr_errbuf *eb)
+{
+    if (r->beg > 0) {
+        size_t keep = r->end - r->beg;
+        memmove(r->buf, r->buf + r->beg, keep);
+        r->buf_off += r->beg;
+        r->scan -= r->beg;
+        r->end = keep;
+        r->beg = 0;
+    }
+    if (r->end < r->cap)
+        return 0;
+    size_t limit = r->max_line + 2; /* the line, "\r\n" */
+    if (r->cap >= limit)
+        return 1;
+    size_t ncap = r->cap * 2 < limit ? r->cap * 2 : limit;
+    char *nb = realloc(r->buf, ncap);
+    if (nb == NULL)
+        return WR_ERR(eb, WR_ENOMEM, "%s: out of memory for a %zu-byte line",
+                      r->name, ncap);
+    r->buf = nb;
+    r->cap = ncap;
+    return 0;
+}
+
+/* Skip the rest of an overlong line (its start is in buf[beg..end)). Sets
+ * *torn if input ended before a newline. */
+static int jr_skip_line(wri_jsonl *r, bool *torn, wr_errbuf *eb)
+{
+    for (;;) {
+        char *nl = memchr(r->buf + r->beg, '\n', r->end - r->beg);
+        if (nl != NULL) {
+            r->beg = (size_t)(nl - r->buf) + 1;
+            r->scan = r->beg;
+            *torn = false;
+            return WR_OK;
+        }
+        r->buf_off += r->end;
+        r->beg = r->end = r->scan = 0;
+        int rc = jr_fill(r, eb);
+        if (rc < 0)
+            return rc;
+        if (rc == 0) {
+            *torn = true;
+            return WR_OK;
+        }
+    }
+}
+
+static bool jr_blank(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!js_isws((uint8_t)s[i]))
+            return false;
+    return true;
+}
+
+int wri_jsonl_next(wri_jsonl *r, wri_jsonl_line *line, wr_errbuf *eb)
+{
+    int rc;
+    char why[512];
+    jr_release(r);
+    for (;;) {
+        char *nl = memchr(r->buf + r->scan, '\n', r->end - r->scan);
+        size_t stop; /* the line is buf[beg..stop) */
+        bool torn = false;
+        if (nl != NULL) {
+            stop = (size_t)(nl - r->buf);
+        } else if (r->eof) {
+            if (r->beg == r->end)
+                return 1;
+            stop = r->end;
+            torn = true;
+        } else {
+            r->scan = r->end;
+            rc = jr_room(r, eb);
+            if (rc < 0)
+                return rc;
+            if (rc == 1) { /* longer than the limit: report and skip it */
+                size_t keep = WRI_MIN(r->end - r->beg, sizeof r->head);
+                memcpy(r->head, r->buf + r->beg, keep);
+                line->lineno = ++r->lineno;
+                line->offset = r->buf_off + r->beg;
+                line->text = r->head;
+                line->len = keep;
+                line->is_delete = false;
+                if ((rc = jr_skip_line(r, &line->torn, eb)) != WR_OK)
+                    return rc;
+                r->consumed = r->buf_off + r->beg;
+                return WR_ERR(eb, WR_EBADINPUT,
+                              "%s: line %llu (byte %llu): line is longer "
+                              "than %zu bytes%s",
+                              r->name, (unsigned long long)line->lineno,
+                              (unsigned long long)line->offset, r->max_line,
+                              line->torn ? " (last line, no newline)" : "");
+            }
+            if ((rc = jr_fill(r, eb)) < 0)
+                return rc;
+            continue;
+        }
+        const char *text = r->buf + r->beg;
+        size_t len = stop - r->beg;
+        uint64_t off = r->buf_off + r->beg;
+        r->lineno++;
+        r->beg = r->scan = torn ? stop : stop + 1;
+        r->consumed = r->buf_off + r->beg;
+        if (len > 0 && text[len - 1] == '\r')
+            len--;
+        if (jr_blank(text, len))
+            continue;
+        line->lineno = r->lineno;
+        line->offset = off;
+        line->text = text;
+        line->len = len;
+        line->torn = torn;
+        line->is_delete = false;
+        if (len > r->max_line) {
+            return WR_ERR(eb, WR_EBADINPUT,
+                          "%s: line %llu (byte %llu): line is longer than "
+                          "%zu bytes%s",
+                          r->name, (unsigned long long)line->lineno,
+                          (unsigned long long)off, r->max_line,
+                          torn ? " (last line, no newline)" : "");
+        }
+        if (wri_json_line_parse(text, len, &line->doc, &line->is_delete, why,
+                                sizeof why) != WR_OK)
+            return WR_ERR(eb, WR_EBADINPUT, "%s: line %llu (byte %llu): %s%s",
+                          r->name, (unsigned long long)line->lineno,
+                          (unsigned long long)off, why,
+                          torn ? " (last line, no newline)" : "");
+        r->held = line;
+        return WR_OK;
+    }
+}
