@@ -167,4 +167,59 @@ int wr_load(const wr_load_opts *o, wr_load_stats *st, wr_errbuf *eb);
  * expected vs found). Other codes: could not read. */
 int wr_verify_simple(const char *path, bool quick, wr_errbuf *eb);
 
+/* ---------------------------------------------------------------------
+ * Dumping (dump.c): what wr-dump prints.
+ *
+ * Text (and the JSONL of WR_DUMP_DOCS) is written to the FILE * the caller
+ * passes; with json set, the report is appended to the caller's document
+ * instead (every mode but DOCS). The library opens nothing else for
+ * output. Files are read raw and read-only, never through a handle that
+ * refuses damage: on a damaged file the dump shows what decodes and
+ * reports each place that does not as a finding ("!! ..." lines in text,
+ * a "damage" array per file in JSON, and the finding callback), then
+ * keeps going. Memory stays bounded: one page per tree level plus one
+ * value; documents stream.
+ * --------------------------------------------------------------------- */
+#include <stdio.h>
+
+typedef enum wr_dump_mode {
+    WR_DUMP_SUMMARY = 0, /* header slots, role, height, page counts, bytes */
+    WR_DUMP_PAGE,        /* one page decoded (page_addr; hex) */
+    WR_DUMP_EXTENTS,     /* avail and discard lists, totals */
+    WR_DUMP_TREE,        /* one line per page, depth-first */
+    WR_DUMP_DOCS,        /* every document in key order, JSONL */
+} wr_dump_mode;
+
+typedef struct wr_dump_opts {
+    wr_dump_mode mode;
+    bool previous;          /* the previous checkpoint / snapshot */
+    uint64_t page_addr;     /* WR_DUMP_PAGE: byte offset (0 or P: a slot) */
+    bool hex;               /* WR_DUMP_PAGE: add the raw bytes */
+    bool relaxed;           /* WR_DUMP_DOCS: relaxed, not canonical, EJSON */
+    const char *collection; /* directory: only this collection; DOCS on a
+                               directory of several collections needs it */
+    FILE *out;              /* text or JSONL output */
+    bson_t *json;           /* non-NULL: append the report here instead */
+    /* called with each finding, "PATH: what" (may be NULL) */
+    void (*finding)(const char *msg, void *arg);
+    void *finding_arg;
+    volatile int *interrupted; /* set by a signal handler: stop, EINTR */
+} wr_dump_opts;
+
+typedef struct wr_dump_stats {
+    uint64_t files;   /* tree files dumped */
+    uint64_t pages;   /* tree pages reached */
+    uint64_t docs;    /* documents (or index entries) written */
+    uint64_t damaged; /* findings */
+} wr_dump_stats;
+
+/* Dump a database directory or one tree file. WR_OK: all shown.
+ * WR_ECORRUPT: shown, with findings (eb names the first). WR_EINVAL: the
+ * request does not fit the path (--page on a directory, an offset past the
+ * end, DOCS on several collections without one chosen, an unknown
+ * collection). Other codes: cannot read (wins over findings). For a lone
+ * index file, DOCS writes its entries as {"key": value, "_id": id}. */
+int wr_dump(const char *path, const wr_dump_opts *opts, wr_dump_stats *st,
+            wr_errbuf *eb);
+
 #endif /* WR_H */

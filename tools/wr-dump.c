@@ -1,0 +1,240 @@
+/*
+ * wr-dump -- show a tree file or a database: a summary, one page, the
+ * extent lists, the tree's shape, or every document.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(void)
+{
+    puts("Usage: wr-dump [OPTIONS] PATH\n"
+         "\n"
+         "Show what a database directory or one tree file holds. Reads only;\n"
+         "on a damaged file it shows what decodes and marks each place that\n"
+         "does not with a line starting \"!!\".\n"
+         "\n"
+         "Modes (one at most; the default is a summary: both header slots,\n"
+         "page size, role, height, page counts, keys, live and free bytes,\n"
+         "fill factor; for a directory the catalog first, then each file):\n"
+         "  --page ADDR           one page decoded: header, every slot's key\n"
+         "                        and value, free space, checksum. ADDR is a\n"
+         "                        byte offset, decimal or 0x hex; 0 and the\n"
+         "                        page size show the header slots. PATH must\n"
+         "                        be a tree file\n"
+         "  --hex                 with --page: add a hex dump of the page\n"
+         "  --extents             the avail and discard lists and totals\n"
+         "  --tree                one line per page, depth-first: level,\n"
+         "                        address, item count, first and last key\n"
+         "  --docs                every document in key order, one Extended\n"
+         "                        JSON object per line: what wr-load reads\n"
+         "  --canonical           with --docs: canonical Extended JSON, exact\n"
+         "                        types (the default)\n"
+         "  --relaxed             with --docs: relaxed Extended JSON\n"
+         "\n"
+         "Options:\n"
+         "  --checkpoint WHICH    latest (default) or previous: the previous\n"
+         "                        checkpoint of a file, the previous snapshot\n"
+         "                        of a database\n"
+         "  --collection NAME     directory: only this collection (--docs on\n"
+         "                        a database of several collections needs it)\n"
+         "  --json                print one JSON object on stdout (not with\n"
+         "                        --docs, whose output is JSONL already)\n"
+         "  -q, --quiet           no diagnostics but errors\n"
+         "  --help, --version\n"
+         "\n"
+         "Exit status: 0 everything decoded; 1 damage found (what decodes is\n"
+         "still shown, each damaged place marked); 2 usage error (also\n"
+         "--page on a directory, an offset past the end of the file, --docs\n"
+         "on several collections without --collection, an unknown\n"
+         "collection); 3 cannot open or read, or a newer format version.");
+}
+
+typedef struct finding_ctx {
+    wr_cli *cli;
+    uint64_t n;
+} finding_ctx;
+
+/* Findings of --docs and --json go to stderr (stdout holds results). */
+static void on_finding(const char *msg, void *arg)
+{
+    finding_ctx *fc = arg;
+    fc->n++;
+    if (!fc->cli->quiet)
+        wr_cli_error(fc->cli, "!! %s", msg);
+}
+
+static int parse_addr(const char *s, uint64_t *out)
+{
+    char *end;
+    if (s == NULL || *s == '\0' || *s == '-' || *s == '+' || *s == ' ')
+        return -1;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 0);
+    /* strtoull base 0 reads a leading 0 as octal: decimal it is */
+    if ((s[0] == '0' && s[1] != 'x' && s[1] != 'X' && s[1] != '\0'))
+        v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    wr_cli cli;
+    wr_dump_opts o = {0};
+    wr_dump_stats st = {0};
+    wr_errbuf eb = {0};
+    finding_ctx fc = {0};
+    bson_t report;
+    int rc, opt, nmodes = 0;
+    bool hex = false, canonical = false, relaxed = false;
+    const char *path;
+    enum {
+        O_PAGE = 256, O_HEX, O_EXTENTS, O_TREE, O_DOCS, O_CANON, O_RELAXED,
+        O_CKPT, O_COLL, O_JSON, O_HELP, O_VERSION
+    };
+    static const struct option longopts[] = {
+        {"page", required_argument, NULL, O_PAGE},
+        {"hex", no_argument, NULL, O_HEX},
+        {"extents", no_argument, NULL, O_EXTENTS},
+        {"tree", no_argument, NULL, O_TREE},
+        {"docs", no_argument, NULL, O_DOCS},
+        {"canonical", no_argument, NULL, O_CANON},
+        {"relaxed", no_argument, NULL, O_RELAXED},
+        {"checkpoint", required_argument, NULL, O_CKPT},
+        {"collection", required_argument, NULL, O_COLL},
+        {"json", no_argument, NULL, O_JSON},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, O_HELP},
+        {"version", no_argument, NULL, O_VERSION},
+        {NULL, 0, NULL, 0},
+    };
+    wr_cli_init(&cli, "wr-dump");
+    while ((opt = getopt_long(argc, argv, "q", longopts, NULL)) != -1) {
+        switch (opt) {
+        case O_PAGE:
+            if (parse_addr(optarg, &o.page_addr) != 0)
+                return wr_cli_usage_error(
+                    &cli, "--page wants a byte offset (decimal or 0x hex), "
+                          "not '%s'",
+                    optarg);
+            o.mode = WR_DUMP_PAGE;
+            nmodes++;
+            break;
+        case O_HEX:
+            hex = true;
+            break;
+        case O_EXTENTS:
+            o.mode = WR_DUMP_EXTENTS;
+            nmodes++;
+            break;
+        case O_TREE:
+            o.mode = WR_DUMP_TREE;
+            nmodes++;
+            break;
+        case O_DOCS:
+            o.mode = WR_DUMP_DOCS;
+            nmodes++;
+            break;
+        case O_CANON:
+            canonical = true;
+            break;
+        case O_RELAXED:
+            relaxed = true;
+            break;
+        case O_CKPT:
+            if (strcmp(optarg, "latest") == 0)
+                o.previous = false;
+            else if (strcmp(optarg, "previous") == 0)
+                o.previous = true;
+            else
+                return wr_cli_usage_error(
+                    &cli, "--checkpoint is 'latest' or 'previous', not '%s'",
+                    optarg);
+            break;
+        case O_COLL:
+            o.collection = optarg;
+            break;
+        case O_JSON:
+            cli.json = true;
+            break;
+        case 'q':
+            cli.quiet = true;
+            break;
+        case O_HELP:
+            usage();
+            return WR_EXIT_OK;
+        case O_VERSION:
+            wr_cli_version(&cli);
+            return WR_EXIT_OK;
+        default:
+            return wr_cli_usage_error(&cli, "unknown option");
+        }
+    }
+    if (argc - optind != 1)
+        return wr_cli_usage_error(&cli, "expected one PATH (a database "
+                                        "directory or a tree file)");
+    if (nmodes > 1)
+        return wr_cli_usage_error(&cli, "--page, --extents, --tree and "
+                                        "--docs exclude each other");
+    if (hex && o.mode != WR_DUMP_PAGE)
+        return wr_cli_usage_error(&cli, "--hex goes with --page");
+    if ((canonical || relaxed) && o.mode != WR_DUMP_DOCS)
+        return wr_cli_usage_error(&cli, "--canonical and --relaxed go with "
+                                        "--docs");
+    if (canonical && relaxed)
+        return wr_cli_usage_error(&cli, "--canonical or --relaxed, not both");
+    if (cli.json && o.mode == WR_DUMP_DOCS)
+        return wr_cli_usage_error(&cli, "--json does not go with --docs (its "
+                                        "output is JSONL already)");
+    wr_cli_ready(&cli);
+    wr_cli_catch_signals();
+    path = argv[optind];
+    o.hex = hex;
+    o.relaxed = relaxed;
+    o.out = stdout;
+    o.interrupted = &wr_cli_interrupted;
+    fc.cli = &cli;
+    if (cli.json || o.mode == WR_DUMP_DOCS) {
+        /* text mode shows findings inline in stdout */
+        o.finding = on_finding;
+        o.finding_arg = &fc;
+    }
+    if (cli.json) {
+        bson_init(&report);
+        BSON_APPEND_UTF8(&report, "tool", "wr-dump");
+        o.json = &report;
+    }
+    rc = wr_dump(path, &o, &st, &eb);
+    if (cli.json) {
+        BSON_APPEND_UTF8(&report, "status",
+                         rc == WR_OK         ? "ok"
+                         : rc == WR_ECORRUPT ? "damaged"
+                                             : "error");
+        BSON_APPEND_INT64(&report, "findings", (int64_t)st.damaged);
+        if (rc != WR_OK) {
+            bson_t e;
+            BSON_APPEND_DOCUMENT_BEGIN(&report, "error", &e);
+            BSON_APPEND_UTF8(&e, "code", wr_errname(rc));
+            if (bson_utf8_validate(eb.msg, strlen(eb.msg), false))
+                BSON_APPEND_UTF8(&e, "message", eb.msg);
+            bson_append_document_end(&report, &e);
+        }
+        wr_cli_print_json(&report);
+        bson_destroy(&report);
+    }
+    if (rc == WR_ECORRUPT) {
+        if (!cli.quiet)
+            wr_cli_error(&cli, "%s: %llu damaged place%s (marked !!)", path,
+                         (unsigned long long)st.damaged,
+                         st.damaged == 1 ? "" : "s");
+    } else if (rc != WR_OK) {
+        wr_cli_error(&cli, "%s", eb.msg);
+    }
+    return wr_cli_exit_code(rc);
+}
