@@ -168,6 +168,141 @@ int wr_load(const wr_load_opts *o, wr_load_stats *st, wr_errbuf *eb);
 int wr_verify_simple(const char *path, bool quick, wr_errbuf *eb);
 
 /* ---------------------------------------------------------------------
+ * Content digests (digest.c): SHA-256 of a collection's documents' BSON
+ * bytes concatenated in ascending _id order. Independent of page layout
+ * and history: equal digests mean equal content. Feed documents in _id
+ * order (as the main table holds them).
+ * --------------------------------------------------------------------- */
+#define WR_DIGEST_LEN 32
+typedef struct wr_digest wr_digest;
+int wr_digest_new(wr_digest **out, wr_errbuf *eb);
+void wr_digest_add(wr_digest *d, const uint8_t *doc, uint32_t len);
+uint64_t wr_digest_count(const wr_digest *d); /* documents added */
+/* Write the digest and reset d to empty. */
+void wr_digest_final(wr_digest *d, uint8_t out[WR_DIGEST_LEN]);
+void wr_digest_free(wr_digest *d);
+void wr_digest_hex(const uint8_t dg[WR_DIGEST_LEN],
+                   char out[2 * WR_DIGEST_LEN + 1]);
+/* Digest of a collection as its handle sees it (the open snapshot). */
+int wr_coll_digest(wr_coll *c, uint8_t out[WR_DIGEST_LEN],
+                   uint64_t *ndocs_out, wr_errbuf *eb);
+
+/* ---------------------------------------------------------------------
+ * Verification in detail (verify.c): the report wr-verify prints.
+ * wr_verify() reads a database directory (catalog, every tree file, and
+ * each index against its main table) or one tree file, read-only and
+ * streaming (memory does not grow with the number of documents), and
+ * collects every problem under a stable check name.
+ * --------------------------------------------------------------------- */
+typedef enum wr_check {
+    WR_CHECK_HEADER = 0, /* "header" */
+    WR_CHECK_CHECKSUM,   /* "checksum" */
+    WR_CHECK_PAGE,       /* "page-structure" */
+    WR_CHECK_ORDERING,   /* "ordering" */
+    WR_CHECK_SPACE,      /* "space" */
+    WR_CHECK_DOCUMENT,   /* "document" */
+    WR_CHECK_INDEX,      /* "index" */
+    WR_CHECK_CATALOG,    /* "catalog" */
+    WR_CHECK_NCHECKS
+} wr_check;
+/* Stable name of a check ("page-structure") and one sentence on it. */
+const char *wr_verify_check_name(int check);
+const char *wr_verify_check_help(int check);
+
+typedef struct wr_verify_problem {
+    const char *path; /* file it is in (owned by the report) */
+    int check;        /* wr_check */
+    uint64_t gen;     /* checkpoint generation it belongs to; 0: none */
+    uint64_t page;    /* page address (file offset); slots: 0 or P */
+    uint64_t offset;  /* file offset of the byte it applies to */
+    char detail[320];
+    char expected[160]; /* "" when not applicable */
+    char found[160];
+} wr_verify_problem;
+
+/* One checkpoint of one tree file, as verified. */
+typedef struct wr_verify_ckpt {
+    uint64_t gen;
+    int slot;          /* 0 or 1 */
+    bool latest;       /* the newer of the file's valid slots */
+    bool selected;     /* the one asked for (or the catalog names) */
+    uint32_t height;   /* as the slot records */
+    uint64_t records;  /* as the slot records */
+    uint64_t keys;     /* leaf items found */
+    uint64_t pages_leaf, pages_internal, pages_overflow, pages_extlist;
+    uint64_t key_bytes, value_bytes;
+    uint64_t logical_size, avail_bytes, discard_bytes, leaked_bytes;
+    uint64_t problems;
+    bool complete;     /* every page and list could be read and decoded */
+    bool has_digest;   /* main table, full check, every document read */
+    uint8_t digest[WR_DIGEST_LEN];
+    /* index file of a database, full check: compared with its table */
+    bool index_checked;
+    char index_note[160]; /* why not, when not */
+    uint64_t index_entries, index_expected, index_missing, index_dangling;
+} wr_verify_ckpt;
+
+typedef struct wr_verify_file {
+    char *path;
+    int status;        /* WR_OK, WR_ECORRUPT (problems), else not read */
+    char error[512];   /* the environment error, when status says so */
+    uint32_t role;     /* 1 main table, 2 index, 0 unknown */
+    char coll[201], field[201];
+    uint32_t page_size;
+    uint64_t file_size;
+    bool slot_valid[2];
+    uint64_t slot_gen[2];
+    char slot_why[2][256]; /* why a slot was rejected */
+    wr_verify_ckpt ckpt[2];
+    size_t nckpt;
+    uint64_t problems;
+} wr_verify_file;
+
+typedef struct wr_verify_report {
+    char *path;        /* as given */
+    bool database;
+    char *catalog_path; /* database: DIR/wr.catalog */
+    uint64_t catalog_gen;
+    int status;        /* as wr_verify returned */
+    char error[1024];  /* first environment error */
+    wr_verify_file *files;
+    size_t nfiles;
+    wr_verify_problem *problems; /* the first max_problems, in order found */
+    size_t nproblems;
+    uint64_t total_problems;     /* all of them */
+    uint64_t pages_checked, bytes_checked;
+} wr_verify_report;
+
+typedef struct wr_verify_progress {
+    const char *path;  /* file being checked */
+    size_t file, nfiles; /* 1-based */
+    uint64_t pages_done, pages_total; /* in this checkpoint of the file */
+} wr_verify_progress;
+
+typedef struct wr_verify_opts {
+    bool quick;           /* headers, checksums, structure, space only */
+    bool previous;        /* the previous checkpoint / snapshot */
+    bool all_checkpoints; /* every valid slot of every file */
+    uint32_t max_problems; /* kept in the report; 0 = 1000; all counted */
+    void (*progress)(const wr_verify_progress *p, void *arg);
+    void *progress_arg;
+    volatile int *interrupted; /* set by a signal handler: stop, EINTR */
+} wr_verify_opts;
+
+/* Verify a database directory or a single tree file. *out gets a report
+ * (free it with wr_verify_report_free) whenever it could be allocated,
+ * also on failure. Returns WR_OK (clean), WR_ECORRUPT (problems found) or
+ * an environment error (cannot open/read, newer format, interrupted),
+ * which wins over WR_ECORRUPT; eb holds its message. Never writes. */
+int wr_verify(const char *path, const wr_verify_opts *opts,
+              wr_verify_report **out, wr_errbuf *eb);
+void wr_verify_report_free(wr_verify_report *r);
+/* One greppable line, without newline:
+ * "PATH: page P: byte B: CHECK: detail (expected X, found Y)". */
+void wr_verify_problem_format(const wr_verify_problem *p, char *buf,
+                              size_t len);
+
+/* ---------------------------------------------------------------------
  * Dumping (dump.c): what wr-dump prints.
  *
  * Text (and the JSONL of WR_DUMP_DOCS) is written to the FILE * the caller

@@ -1,0 +1,192 @@
+/*
+ * digest.c -- content digests of collections (wr.h, wr_digest_*).
+ *
+ * The digest of a collection is the SHA-256 (FIPS 180-4) of its documents'
+ * BSON bytes concatenated in ascending _id order (MongoDB key order, the
+ * order of the main table). Each BSON document starts with its own int32
+ * length, so the concatenation is unambiguous. The digest depends on the
+ * documents only, never on page size, page layout, fill factor or
+ * checkpoint history: two databases, or a database and the legacy log it
+ * was migrated from, hold the same content exactly when their digests are
+ * equal. wr-verify reports it per collection; migrate compares with it.
+ *
+ * Calls nothing in the library but err (and the public cursor API for
+ * wr_coll_digest).
+ */
+#include "wr_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+struct wr_digest {
+    uint32_t h[8];
+    uint64_t len;     /* bytes hashed so far */
+    uint8_t buf[64];  /* partial block */
+    size_t nbuf;
+    uint64_t ndocs;
+};
+
+static const uint32_t sha_k[64] = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1,
+    0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3,
+    0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786,
+    0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147,
+    0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
+    0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+    0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a,
+    0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208,
+    0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+};
+
+static uint32_t sha_ror(uint32_t x, unsigned n)
+{
+    return (x >> n) | (x << (32 - n));
+}
+
+static uint32_t sha_be32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
+           ((uint32_t)p[2] << 8) | (uint32_t)p[3];
+}
+
+static void sha_block(uint32_t h[8], const uint8_t *p)
+{
+    uint32_t w[64], a, b, c, d, e, f, g, hh;
+    for (int i = 0; i < 16; i++)
+        w[i] = sha_be32(p + 4 * i);
+    for (int i = 16; i < 64; i++) {
+        uint32_t s0 = sha_ror(w[i - 15], 7) ^ sha_ror(w[i - 15], 18) ^
+                      (w[i - 15] >> 3);
+        uint32_t s1 = sha_ror(w[i - 2], 17) ^ sha_ror(w[i - 2], 19) ^
+                      (w[i - 2] >> 10);
+        w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+    }
+    a = h[0], b = h[1], c = h[2], d = h[3];
+    e = h[4], f = h[5], g = h[6], hh = h[7];
+    for (int i = 0; i < 64; i++) {
+        uint32_t s1 = sha_ror(e, 6) ^ sha_ror(e, 11) ^ sha_ror(e, 25);
+        uint32_t ch = (e & f) ^ (~e & g);
+        uint32_t t1 = hh + s1 + ch + sha_k[i] + w[i];
+        uint32_t s0 = sha_ror(a, 2) ^ sha_ror(a, 13) ^ sha_ror(a, 22);
+        uint32_t mj = (a & b) ^ (a & c) ^ (b & c);
+        uint32_t t2 = s0 + mj;
+        hh = g, g = f, f = e, e = d + t1;
+        d = c, c = b, b = a, a = t1 + t2;
+    }
+    h[0] += a, h[1] += b, h[2] += c, h[3] += d;
+    h[4] += e, h[5] += f, h[6] += g, h[7] += hh;
+}
+
+static void sha_update(wr_digest *d, const uint8_t *p, size_t n)
+{
+    d->len += n;
+    if (d->nbuf > 0) {
+        size_t k = WRI_MIN(n, 64 - d->nbuf);
+        memcpy(d->buf + d->nbuf, p, k);
+        d->nbuf += k;
+        p += k;
+        n -= k;
+        if (d->nbuf < 64)
+            return;
+        sha_block(d->h, d->buf);
+        d->nbuf = 0;
+    }
+    for (; n >= 64; p += 64, n -= 64)
+        sha_block(d->h, p);
+    if (n > 0)
+        memcpy(d->buf, p, n);
+    d->nbuf = n;
+}
+
+static void digest_reset(wr_digest *d)
+{
+    static const uint32_t iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372,
+                                   0xa54ff53a, 0x510e527f, 0x9b05688c,
+                                   0x1f83d9ab, 0x5be0cd19};
+    memcpy(d->h, iv, sizeof iv);
+    d->len = 0;
+    d->nbuf = 0;
+    d->ndocs = 0;
+}
+
+int wr_digest_new(wr_digest **out, wr_errbuf *eb)
+{
+    wr_digest *d = malloc(sizeof *d);
+    *out = NULL;
+    if (d == NULL)
+        return WR_ERR(eb, WR_ENOMEM, "out of memory for a digest");
+    digest_reset(d);
+    *out = d;
+    return WR_OK;
+}
+
+void wr_digest_add(wr_digest *d, const uint8_t *doc, uint32_t len)
+{
+    sha_update(d, doc, len);
+    d->ndocs++;
+}
+
+uint64_t wr_digest_count(const wr_digest *d)
+{
+    return d->ndocs;
+}
+
+void wr_digest_final(wr_digest *d, uint8_t out[WR_DIGEST_LEN])
+{
+    uint64_t bits = d->len * 8;
+    uint8_t pad[72] = {0x80};
+    size_t padlen = (d->nbuf < 56 ? 56 : 120) - d->nbuf;
+    for (int i = 0; i < 8; i++)
+        pad[padlen + i] = (uint8_t)(bits >> (56 - 8 * i));
+    sha_update(d, pad, padlen + 8);
+    for (int i = 0; i < 8; i++) {
+        out[4 * i] = (uint8_t)(d->h[i] >> 24);
+        out[4 * i + 1] = (uint8_t)(d->h[i] >> 16);
+        out[4 * i + 2] = (uint8_t)(d->h[i] >> 8);
+        out[4 * i + 3] = (uint8_t)d->h[i];
+    }
+    digest_reset(d);
+}
+
+void wr_digest_free(wr_digest *d)
+{
+    free(d);
+}
+
+void wr_digest_hex(const uint8_t dg[WR_DIGEST_LEN],
+                   char out[2 * WR_DIGEST_LEN + 1])
+{
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < WR_DIGEST_LEN; i++) {
+        out[2 * i] = hex[dg[i] >> 4];
+        out[2 * i + 1] = hex[dg[i] & 15];
+    }
+    out[2 * WR_DIGEST_LEN] = '\0';
+}
+
+int wr_coll_digest(wr_coll *c, uint8_t out[WR_DIGEST_LEN],
+                   uint64_t *ndocs_out, wr_errbuf *eb)
+{
+    int rc;
+    wr_digest *d = NULL;
+    wr_doc_cursor *cur = NULL;
+    const uint8_t *doc;
+    uint32_t len;
+    if ((rc = wr_digest_new(&d, eb)) != WR_OK ||
+        (rc = wr_doc_cursor_open(c, &cur, eb)) != WR_OK)
+        goto out;
+    while ((rc = wr_doc_cursor_next(cur, &doc, &len, eb)) == WR_OK)
+        wr_digest_add(d, doc, len);
+    if (rc != WR_ENOTFOUND)
+        goto out;
+    rc = WR_OK;
+    if (ndocs_out != NULL)
+        *ndocs_out = d->ndocs;
+    wr_digest_final(d, out);
+out:
+    wr_doc_cursor_close(cur);
+    wr_digest_free(d);
+    return rc;
+}
