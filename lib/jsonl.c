@@ -16,6 +16,13 @@
  *          < 1.25 stores NaN for a malformed one);
  *        - "$code" and "$ref" strings must not contain \u0000 (libbson cuts
  *          them at the NUL: silent data loss);
+ *        - the same kind of silent change in other wrappers: "$numberDouble"
+ *          must be a JSON number, "Infinity", "-Infinity" or "NaN" (libbson
+ *          reads "1.0x" as 1.0 and "" as 0.0), "$uuid" must be 8-4-4-4-12
+ *          hex digits (libbson stores garbage), regular expression options
+ *          ("$options", or "options" in a "$regularExpression" body) only
+ *          "ilmsux" (libbson drops others), "$timestamp" t and i integers
+ *          below 2^32 (libbson wraps), "$undefined" true;
  *        - no key may contain \u0000 (BSON keys are C strings);
  *        - top-level keys starting with '$' are refused, except "$deleted":
  *          this also refuses a line that is itself a wrapper ({"$oid": ..}).
@@ -343,12 +350,22 @@ static size_t js_unescape(const uint8_t *s, size_t len, uint8_t *out,
     return o;
 }
 
-/* Keys whose following string value gets an Extended JSON check. */
+/* What the value after a key must be. Keys starting with '$' are
+ * classified (a byte compare, only for keys that start with '$'); "t"/"i"
+ * and "options" only inside a $timestamp / $regularExpression body. */
 enum {
     JK_NONE = 0,
-    JK_OID,     /* exactly 24 hex digits */
-    JK_DECIMAL, /* a valid decimal128 string */
-    JK_NONUL,   /* $code, $ref: no \u0000 (libbson cuts at the NUL) */
+    JK_OID,       /* $oid: exactly 24 hex digits */
+    JK_DECIMAL,   /* $numberDecimal: a valid decimal128 string */
+    JK_NONUL,     /* $code, $ref: no \u0000 (libbson cuts at the NUL) */
+    JK_DOUBLE,    /* $numberDouble: a JSON number, Infinity, -Infinity, NaN
+                   * (libbson takes "1.0x" as 1.0 and "" as 0.0) */
+    JK_UUID,      /* $uuid: 8-4-4-4-12 hex digits (else garbage bytes) */
+    JK_REOPTS,    /* $options, options: only "ilmsux" (others dropped) */
+    JK_UNDEFINED, /* $undefined: true (false is stored as undefined too) */
+    JK_U32,       /* $timestamp t, i: an integer 0..2^32-1 (else wraps) */
+    JK_TIMESTAMP, /* $timestamp: its object body gets JK_U32 keys */
+    JK_REGEXDOC,  /* $regularExpression: its body gets JK_REOPTS */
 };
 
 /* Classify a decoded key k[0..len) that starts with '$'. */
@@ -364,19 +381,40 @@ static int js_key_kind(const uint8_t *k, size_t len)
     case 5:
         if (memcmp(k, "$code", 5) == 0)
             return JK_NONUL;
+        if (memcmp(k, "$uuid", 5) == 0)
+            return JK_UUID;
+        break;
+    case 8:
+        if (memcmp(k, "$options", 8) == 0)
+            return JK_REOPTS;
+        break;
+    case 10:
+        if (memcmp(k, "$timestamp", 10) == 0)
+            return JK_TIMESTAMP;
+        if (memcmp(k, "$undefined", 10) == 0)
+            return JK_UNDEFINED;
+        break;
+    case 13:
+        if (memcmp(k, "$numberDouble", 13) == 0)
+            return JK_DOUBLE;
         break;
     case 14:
         if (memcmp(k, "$numberDecimal", 14) == 0)
             return JK_DECIMAL;
+        break;
+    case 18:
+        if (memcmp(k, "$regularExpression", 18) == 0)
+            return JK_REGEXDOC;
         break;
     }
     return JK_NONE;
 }
 
 /* Check the key whose body is s[b..e) (quote at b-1), at container depth
- * `depth`. Sets *kind for the value that follows. */
+ * `depth`; `body` is JK_TIMESTAMP / JK_REGEXDOC when this object is the
+ * body of such a wrapper. Sets *kind for the value that follows. */
 static int js_key(js_ctx *c, size_t b, size_t e, unsigned fl, int depth,
-                  int *kind)
+                  int body, int *kind)
 {
     const uint8_t *k = c->s + b;
     size_t len = e - b;
@@ -389,10 +427,22 @@ static int js_key(js_ctx *c, size_t b, size_t e, unsigned fl, int depth,
         len = js_unescape(k, len, dec, sizeof dec, &cut);
         k = dec;
     }
+    if (cut)
+        len = sizeof dec + 1; /* longer than any key of interest */
+    if (body == JK_TIMESTAMP) {
+        if (len == 1 && (k[0] == 't' || k[0] == 'i'))
+            *kind = JK_U32;
+        return 0;
+    }
+    if (body == JK_REGEXDOC) {
+        if (len == 7 && memcmp(k, "options", 7) == 0)
+            *kind = JK_REOPTS;
+        return 0;
+    }
     if (len == 0 || k[0] != '$')
         return 0;
     if (depth == 1) {
-        if (!cut && len == 8 && memcmp(k, "$deleted", 8) == 0)
+        if (len == 8 && memcmp(k, "$deleted", 8) == 0)
             return 0;
         int show = (int)WRI_MIN(len, (size_t)24);
         for (int i = 0; i < show; i++)
@@ -401,15 +451,96 @@ static int js_key(js_ctx *c, size_t b, size_t e, unsigned fl, int depth,
         return js_fail(c, b - 1,
                        "top-level key \"%.*s%s\" is not allowed (a line "
                        "must be a document; only $deleted may start with $)",
-                       show, (const char *)k,
-                       cut || (size_t)show < len ? "..." : "");
+                       show, (const char *)k, (size_t)show < len ? "..." : "");
     }
-    if (!cut)
-        *kind = js_key_kind(k, len);
+    *kind = js_key_kind(k, len);
     return 0;
 }
 
-/* Check the string value s[b..e) that follows an Extended JSON key. */
+/* Does v[0..len) follow the JSON number grammar? */
+static bool js_is_number(const uint8_t *v, size_t len)
+{
+    size_t i = 0;
+    if (i < len && v[i] == '-')
+        i++;
+    if (i >= len || !js_isdigit(v[i]))
+        return false;
+    if (v[i] == '0')
+        i++;
+    else
+        while (i < len && js_isdigit(v[i]))
+            i++;
+    if (i < len && v[i] == '.') {
+        if (++i >= len || !js_isdigit(v[i]))
+            return false;
+        while (i < len && js_isdigit(v[i]))
+            i++;
+    }
+    if (i < len && (v[i] == 'e' || v[i] == 'E')) {
+        i++;
+        if (i < len && (v[i] == '+' || v[i] == '-'))
+            i++;
+        if (i >= len || !js_isdigit(v[i]))
+            return false;
+        while (i < len && js_isdigit(v[i]))
+            i++;
+    }
+    return i == len;
+}
+
+/* Check the decoded, NUL-terminated string value v[0..len) of kind. */
+static int js_check_string(js_ctx *c, size_t at, int kind, const uint8_t *v,
+                           size_t len)
+{
+    switch (kind) {
+    case JK_OID: {
+        bool ok = len == 24;
+        for (size_t i = 0; ok && i < 24; i++)
+            ok = js_hexval(v[i]) >= 0;
+        return ok ? 0 : js_fail(c, at, "$oid is not 24 hex digits");
+    }
+    case JK_DECIMAL: {
+        /* from a NUL-terminated copy: libbson 1.23.1 matches "NaN" and
+         * "Infinity" up to a NUL even in the _w_len variant */
+        bson_decimal128_t d;
+        if (len > INT32_MAX ||
+            !bson_decimal128_from_string_w_len((const char *)v, (int)len, &d))
+            return js_fail(c, at, "$numberDecimal is not a valid decimal128 "
+                                  "string");
+        return 0;
+    }
+    case JK_DOUBLE:
+        if ((len == 3 && memcmp(v, "NaN", 3) == 0) ||
+            (len == 8 && memcmp(v, "Infinity", 8) == 0) ||
+            (len == 9 && memcmp(v, "-Infinity", 9) == 0) ||
+            js_is_number(v, len))
+            return 0;
+        return js_fail(c, at, "$numberDouble is not a number, Infinity, "
+                              "-Infinity or NaN");
+    case JK_UUID: {
+        bool ok = len == 36;
+        for (size_t i = 0; ok && i < 36; i++)
+            ok = (i == 8 || i == 13 || i == 18 || i == 23)
+                     ? v[i] == '-'
+                     : js_hexval(v[i]) >= 0;
+        return ok ? 0 : js_fail(c, at, "$uuid is not 8-4-4-4-12 hex digits");
+    }
+    case JK_REOPTS:
+        for (size_t i = 0; i < len; i++)
+            if (v[i] == 0 || strchr("ilmsux", v[i]) == NULL) {
+                char sb[8];
+                return js_fail(c, at, "regular expression option %s is "
+                                      "not one of ilmsux",
+                               js_show(v[i], sb));
+            }
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+/* Check the string value s[b..e) (quote at b-1) that follows a key of
+ * kind (not JK_NONE). */
 static int js_wrapped_value(js_ctx *c, int kind, size_t b, size_t e,
                             unsigned fl)
 {
@@ -417,8 +548,8 @@ static int js_wrapped_value(js_ctx *c, int kind, size_t b, size_t e,
     size_t len = e - b;
     uint8_t small[128];
     uint8_t *heap = NULL, *dst = small;
-    bool cut = false;
-    int rc = 0;
+    bool cut;
+    int rc;
     if (kind == JK_NONUL) {
         if (fl & JS_STR_NUL)
             return js_fail(c, b - 1,
@@ -426,15 +557,16 @@ static int js_wrapped_value(js_ctx *c, int kind, size_t b, size_t e,
                            "cut off ($code/$ref)");
         return 0;
     }
-    if (kind == JK_OID && !(fl & JS_STR_ESC)) { /* the common case */
+    if (kind == JK_OID && fl == 0) { /* the common case, no copy */
         bool ok = len == 24;
         for (size_t i = 0; ok && i < 24; i++)
             ok = js_hexval(v[i]) >= 0;
         return ok ? 0 : js_fail(c, b - 1, "$oid is not 24 hex digits");
     }
-    /* A decimal is parsed from a NUL-terminated copy: libbson 1.23.1
-     * matches "NaN"/"Infinity" up to a NUL even in the _w_len variant. An
-     * escaped $oid is decoded the same way. */
+    if (kind == JK_UNDEFINED || kind == JK_U32 || kind == JK_TIMESTAMP ||
+        kind == JK_REGEXDOC)
+        return 0; /* a string there is libbson's to refuse */
+    /* Rare wrappers: check a decoded, NUL-terminated copy. */
     if (len >= sizeof small) {
         heap = malloc(len + 1);
         if (heap == NULL)
@@ -446,22 +578,22 @@ static int js_wrapped_value(js_ctx *c, int kind, size_t b, size_t e,
     else
         memcpy(dst, v, len);
     dst[len] = '\0';
-    if (kind == JK_OID) {
-        bool ok = len == 24;
-        for (size_t i = 0; ok && i < 24; i++)
-            ok = js_hexval(dst[i]) >= 0;
-        if (!ok)
-            rc = js_fail(c, b - 1, "$oid is not 24 hex digits");
-    } else {
-        bson_decimal128_t d;
-        if (len > INT32_MAX ||
-            !bson_decimal128_from_string_w_len((const char *)dst, (int)len,
-                                               &d))
-            rc = js_fail(c, b - 1, "$numberDecimal is not a valid decimal128 "
-                                   "string");
-    }
+    rc = js_check_string(c, b - 1, kind, dst, len);
     free(heap);
     return rc;
+}
+
+/* A $timestamp "t" or "i" number s[b..e): an integer that fits 32 bits
+ * (libbson 1.23.1 silently wraps larger ones). */
+static int js_check_u32(js_ctx *c, size_t b, size_t e)
+{
+    bool ok = e - b <= 10;
+    for (size_t i = b; ok && i < e; i++)
+        ok = js_isdigit(c->s[i]);
+    if (ok && e - b == 10)
+        ok = memcmp(c->s + b, "4294967295", 10) <= 0;
+    return ok ? 0 : js_fail(c, b, "$timestamp t and i must be integers "
+                                  "0..4294967295");
 }
 
 /* Scan a number starting at s[*pos] ('-' or a digit). */
@@ -521,6 +653,8 @@ static int json_scan(js_ctx *c)
     uint8_t stack[JS_MAX_DEPTH]; /* '{' or '[' per open container */
     int depth = 0;
     int kind = JK_NONE; /* check for the value after the last key */
+    int body = JK_NONE; /* this wrapper's body is open at depth body_depth */
+    int body_depth = -1;
     size_t i = js_skipws(s, n, 0);
     char sb[8];
 
@@ -559,6 +693,8 @@ value: /* s[i] is the first byte of a value (i may be n) */
             return -1;
         break;
     case 'f':
+        if (kind == JK_UNDEFINED)
+            return js_fail(c, i, "$undefined must be true");
         if (js_literal(c, &i, "false", 5) != 0)
             return -1;
         break;
@@ -568,10 +704,14 @@ value: /* s[i] is the first byte of a value (i may be n) */
         break;
     case '-':
     case '0': case '1': case '2': case '3': case '4':
-    case '5': case '6': case '7': case '8': case '9':
+    case '5': case '6': case '7': case '8': case '9': {
+        size_t b = i;
         if (js_number(c, &i) != 0)
             return -1;
+        if (kind == JK_U32 && js_check_u32(c, b, i) != 0)
+            return -1;
         break;
+    }
     case 'N':
         return js_fail(c, i, "NaN is not valid JSON");
     case 'I':
@@ -592,6 +732,10 @@ open_obj: /* s[i] == '{' */
     if (depth == JS_MAX_DEPTH)
         return js_fail(c, i, "nested deeper than %d levels", JS_MAX_DEPTH);
     stack[depth++] = '{';
+    if (kind == JK_TIMESTAMP || kind == JK_REGEXDOC) {
+        body = kind;
+        body_depth = depth;
+    }
     kind = JK_NONE;
     i = js_skipws(s, n, i + 1);
     if (i < n && s[i] == '}') {
@@ -617,8 +761,9 @@ key: /* s[i] should be the opening quote of a key */
         if (js_string(c, &i, &fl) != 0)
             return -1;
         /* fast path: a plain key not starting with '$' needs nothing */
-        if ((fl != 0 || s[b] == '$') &&
-            js_key(c, b, i - 1, fl, depth, &kind) != 0)
+        if ((fl != 0 || s[b] == '$' || depth == body_depth) &&
+            js_key(c, b, i - 1, fl, depth,
+                   depth == body_depth ? body : JK_NONE, &kind) != 0)
             return -1;
     }
     i = js_skipws(s, n, i);
@@ -643,6 +788,10 @@ open_arr: /* s[i] == '[' */
     goto value;
 
 close: /* a container just ended at s[i-1] */
+    if (depth == body_depth) {
+        body = JK_NONE;
+        body_depth = -1;
+    }
     depth--;
     kind = JK_NONE;
     if (depth == 0)

@@ -17,7 +17,8 @@
  * object must have an _id (not an array, undefined or regex). A line
  * {"_id": X, "$deleted": true} is a delete of X.
  *
- * Calls err, io (for reading) and libbson.
+ * Calls err and libbson. Input is read with plain open/read, not io.c:
+ * reading is not a mutating operation (see jsonl.c).
  */
 #ifndef WR_JSONL_H
 #define WR_JSONL_H

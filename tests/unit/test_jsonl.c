@@ -430,6 +430,41 @@ static void test_jsonl_bson_corpus_valid_accepted_and_exact(void)
     free(exp);
 }
 
+static int count_accepted(const char *rel, size_t *lines_out)
+{
+    size_t len;
+    char *data = corpus_file(rel, &len);
+    if (data == NULL) {
+        TAP_FAIL("cannot read %s", rel);
+        return -1;
+    }
+    char **lines;
+    size_t *lens;
+    size_t n = split_lines(data, len, &lines, &lens);
+    int ok = 0;
+    for (size_t i = 0; i < n; i++) {
+        char why[512];
+        if (parse_n(lines[i], lens[i], why, sizeof why) == WR_OK)
+            ok++;
+        else
+            TAP_FAIL("%s line %zu refused: %s", rel, i + 1, why);
+    }
+    *lines_out = n;
+    free(lines);
+    free(lens);
+    free(data);
+    return ok;
+}
+
+static void test_jsonl_bson_corpus_relaxed_and_degenerate_accepted(void)
+{
+    size_t n = 0;
+    CHECK_EQ(count_accepted("bson-corpus/valid_relaxed.jsonl", &n), 27);
+    CHECK_EQ(n, 27);
+    CHECK_EQ(count_accepted("bson-corpus/valid_degenerate.jsonl", &n), 325);
+    CHECK_EQ(n, 325);
+}
+
 /* --- regressions: what libbson 1.23.1 alone lets through -------------- */
 
 static void test_jsonl_two_documents_on_one_line(void)
@@ -543,6 +578,47 @@ static void test_jsonl_code_with_embedded_nul(void)
     /* plain strings and symbols keep their NULs */
     ACCEPTS("{\"_id\": 1, \"s\": \"ab\\u0000cd\"}");
     ACCEPTS("{\"_id\": 1, \"c\": {\"$code\": \"abcd\"}}");
+}
+
+static void test_jsonl_other_silently_changed_wrappers(void)
+{
+    /* libbson 1.23.1 stores each of these as something else */
+    REJECTS("{\"_id\": 1, \"d\": {\"$numberDouble\": \"1.0x\"}}",
+            "$numberDouble is not a number");
+    REJECTS("{\"_id\": 1, \"d\": {\"$numberDouble\": \"\"}}",
+            "$numberDouble");
+    REJECTS("{\"_id\": 1, \"d\": {\"$numberDouble\": \"0x10\"}}",
+            "$numberDouble");
+    REJECTS("{\"_id\": 1, \"d\": {\"$numberDouble\": \" 1.0\"}}",
+            "$numberDouble");
+    REJECTS("{\"_id\": 1, \"u\": {\"$uuid\": "
+            "\"73ffd264-44b3-4c69-90e8-e7d1dfc035dz\"}}",
+            "$uuid is not 8-4-4-4-12 hex digits");
+    REJECTS("{\"_id\": 1, \"r\": {\"$regularExpression\": {\"pattern\": "
+            "\"a\", \"options\": \"iq\"}}}",
+            "option 'q' is not one of ilmsux");
+    REJECTS("{\"_id\": 1, \"r\": {\"$regex\": \"a\", \"$options\": \"z\"}}",
+            "not one of ilmsux");
+    REJECTS("{\"_id\": 1, \"t\": {\"$timestamp\": {\"t\": 4294967296, "
+            "\"i\": 1}}}",
+            "$timestamp t and i must be integers");
+    REJECTS("{\"_id\": 1, \"t\": {\"$timestamp\": {\"t\": 1, "
+            "\"i\": 99999999999}}}",
+            "$timestamp t and i");
+    REJECTS("{\"_id\": 1, \"x\": {\"$undefined\": false}}",
+            "$undefined must be true");
+    /* and their good forms, and look-alike keys outside the wrappers */
+    ACCEPTS("{\"_id\": 1, \"d\": {\"$numberDouble\": \"-1.5E+300\"}}");
+    ACCEPTS("{\"_id\": 1, \"d\": {\"$numberDouble\": \"-Infinity\"}}");
+    ACCEPTS("{\"_id\": 1, \"u\": {\"$uuid\": "
+            "\"73ffd264-44b3-4c69-90e8-e7d1dfc035d4\"}}");
+    ACCEPTS("{\"_id\": 1, \"r\": {\"$regularExpression\": {\"pattern\": "
+            "\"a\", \"options\": \"imsx\"}}}");
+    ACCEPTS("{\"_id\": 1, \"t\": {\"$timestamp\": {\"t\": 4294967295, "
+            "\"i\": 0}}}");
+    ACCEPTS("{\"_id\": 1, \"options\": \"zzz\", \"t\": 99999999999, "
+            "\"v\": {\"options\": \"q\", \"i\": -1}}");
+    ACCEPTS("{\"_id\": 1, \"x\": {\"$undefined\": true}}");
 }
 
 static void test_jsonl_key_with_nul_refused(void)
@@ -1072,6 +1148,7 @@ int main(void)
     RUN(test_jsonl_json_test_suite_i_no_crash);
     RUN(test_jsonl_bson_corpus_parse_errors_rejected);
     RUN(test_jsonl_bson_corpus_valid_accepted_and_exact);
+    RUN(test_jsonl_bson_corpus_relaxed_and_degenerate_accepted);
     RUN(test_jsonl_two_documents_on_one_line);
     RUN(test_jsonl_nan_and_infinity_literals);
     RUN(test_jsonl_top_level_must_be_an_object);
@@ -1079,6 +1156,7 @@ int main(void)
     RUN(test_jsonl_oid_must_be_24_hex_digits);
     RUN(test_jsonl_number_decimal_must_be_valid);
     RUN(test_jsonl_code_with_embedded_nul);
+    RUN(test_jsonl_other_silently_changed_wrappers);
     RUN(test_jsonl_key_with_nul_refused);
     RUN(test_jsonl_missing_or_bad_id);
     RUN(test_jsonl_deleted_line);
