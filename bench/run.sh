@@ -1,0 +1,552 @@
+#!/usr/bin/env bash
+# bench/run.sh BUILD -- measure every wrtools tool next to the peers and the
+# limits, on the same generated data, in one run (issue 7). `make bench`
+# builds BUILD (build/rel) and bench/*.c, then runs this.
+#
+# Prints Markdown on stdout: the machine and versions, then one table per
+# job with each row's median, min and max over BENCH_RUNS runs, throughput,
+# peak RSS (GNU time's %M) and the ratio wrtools time / row time (above 1:
+# wrtools is slower). Progress goes to stderr. A missing tool or peer is an
+# "n/a" row; a failed run is a "failed" row; nothing here fails the build
+# (exit 0), except that the data cannot be generated at all.
+#
+# Environment:
+#   BENCH_DOCS=200000     documents of the ~400-byte shape
+#   BENCH_BIG_DOCS=2000   documents of the 8-64 KiB shape (0: skip)
+#   BENCH_RUNS=3          timed runs per row (median, min, max)
+#   BENCH_SEED=42         generator seed
+#   BENCH_MEMORY=...      wr-migrate --memory (default: a quarter of the log)
+#   BENCH_QUICK=1         smoke run: 5000 + 50 documents, one run
+#   BENCH_DIR=BUILD/bench/work   data and scratch (reused across runs)
+#   BENCH_TIMEOUT=900     seconds before a run is abandoned
+#   BENCH_PROFILE=1       after the tables, perf-profile the slowest wrtools
+#                         job (needs perf) and print its top symbols
+#
+# Every run reads warm data (the page cache holds the inputs); the tools'
+# own fsyncs are part of their time, and `cp` is followed by a sync of the
+# copy so that it pays the same.
+
+set -u
+export LC_ALL=C
+
+BUILD=${1:-build/rel}
+BIN=$BUILD/bin
+BB=$BUILD/bench
+QUICK=${BENCH_QUICK:-0}
+if [ "$QUICK" = 1 ]; then
+    DOCS=${BENCH_DOCS:-5000}
+    BIG=${BENCH_BIG_DOCS:-50}
+    RUNS=${BENCH_RUNS:-1}
+else
+    DOCS=${BENCH_DOCS:-200000}
+    BIG=${BENCH_BIG_DOCS:-2000}
+    RUNS=${BENCH_RUNS:-3}
+fi
+SEED=${BENCH_SEED:-42}
+TIMEOUT=${BENCH_TIMEOUT:-900}
+WORK=${BENCH_DIR:-$BUILD/bench/work}
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+
+mkdir -p "$WORK" || exit 3
+WORK=$(cd "$WORK" && pwd)
+S=$WORK/scratch
+rm -rf "$S"
+mkdir -p "$S"
+
+note() { printf 'bench: %s\n' "$*" >&2; }
+
+have_time=0
+[ -x /usr/bin/time ] && /usr/bin/time -f %M true >/dev/null 2>&1 && have_time=1
+[ $have_time = 1 ] || note "GNU time not found: no peak RSS (make deps installs it)"
+
+# ---------------------------------------------------------------- helpers
+
+# bytes of a file, or of every file under a directory (apparent sizes)
+size_of() {
+    if [ -e "$1" ]; then du -sb "$1" 2>/dev/null | cut -f1; else echo 0; fi
+}
+mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1e6 }'; }
+# the limits' commands (they run under GNU time, so not shell functions):
+# cat every file, and copy then fsync the copy, as the tools fsync theirs
+CAT_CMD=(sh -c 'if [ -d "$1" ]; then find "$1" -type f -exec cat {} +; else cat "$1"; fi' sh)
+CP_CMD=(sh -c 'cp -r "$1" "$2" && find "$2" -exec sync {} +' sh)
+tool() { [ -x "$BIN/$1" ]; }
+bench_bin() { [ -x "$BB/$1" ]; }
+
+declare -A PEER_OK PEER_VER
+peer_check() { # peer_check NAME BINARY CLI...
+    local name=$1 bin=$2 cli
+    shift 2
+    PEER_OK[$name]=0
+    bench_bin "$bin" || { PEER_VER[$name]="not built"; return; }
+    PEER_VER[$name]=$("$BB/$bin" --check 2>&1 | head -n1)
+    "$BB/$bin" --check >/dev/null 2>&1 || return
+    for cli in "$@"; do
+        command -v "$cli" >/dev/null 2>&1 || {
+            PEER_VER[$name]="$cli missing"; return; }
+    done
+    PEER_OK[$name]=1
+}
+peer_check wt peer_wt wt
+peer_check lmdb peer_lmdb mdb_dump mdb_copy
+peer_check sqlite peer_sqlite sqlite3
+NOPEER="n/a (peer not installed: make bench-peers)"
+
+# ------------------------------------------------------------ measuring
+#
+# measure KEY LABEL PREP POST -- CMD...
+#   runs PREP (untimed), then CMD with stdout to $OUT (default /dev/null),
+#   RUNS times; then POST, which may set THRU_BYTES (bytes for the
+#   throughput column, default JOB_BYTES) and EXTRA (the extra column).
+# The row is kept for the job's table; KEY "wr" is the wrtools row.
+
+ROWS=()
+declare -A R_LABEL R_MED R_MIN R_MAX R_RSS R_THRU R_EXTRA R_NOTE
+declare -A RES_MED RES_RSS RES_THRU RES_EXTRA RES_SIZE
+JOB=""
+OUT=/dev/null
+LIMIT_POST=-
+
+job_begin() { # job_begin ID TITLE THRU_LABEL EXTRA_LABEL
+    JOB=$1; JOB_TITLE=$2; JOB_THRU_LABEL=$3; JOB_EXTRA_LABEL=$4
+    JOB_BYTES=0; JOB_DOCS=0
+    ROWS=()
+    R_LABEL=(); R_MED=(); R_MIN=(); R_MAX=(); R_RSS=(); R_THRU=()
+    R_EXTRA=(); R_NOTE=()
+}
+
+na_row() { # na_row KEY LABEL WHY
+    ROWS+=("$1"); R_LABEL[$1]=$2; R_NOTE[$1]=$3
+}
+
+measure() {
+    local key=$1 label=$2 prep=$3 post=$4
+    shift 5
+    local times=() rss=0 r rc t0 t1 m
+    ROWS+=("$key"); R_LABEL[$key]=$label
+    for ((r = 1; r <= RUNS; r++)); do
+        note "$JOB: $label (run $r/$RUNS)"
+        if [ "$prep" != - ] && ! $prep >"$S/prep.err" 2>&1; then
+            R_NOTE[$key]="failed: setup: $(head -c 200 "$S/prep.err" | head -n1)"
+            return 1
+        fi
+        t0=$EPOCHREALTIME
+        if [ $have_time = 1 ]; then
+            timeout -k 10 "$TIMEOUT" /usr/bin/time -f %M -o "$S/rss" \
+                "$@" >"$OUT" 2>"$S/err"
+        else
+            timeout -k 10 "$TIMEOUT" "$@" >"$OUT" 2>"$S/err"
+        fi
+        rc=$?
+        t1=$EPOCHREALTIME
+        if [ $rc != 0 ]; then
+            if [ $rc = 124 ]; then
+                R_NOTE[$key]="failed: timed out after ${TIMEOUT}s"
+            else
+                R_NOTE[$key]="failed (exit $rc): $(grep -v 'Command exited' "$S/err" | head -n1 | cut -c1-160)"
+            fi
+            note "$JOB: $label: ${R_NOTE[$key]}"
+            return 1
+        fi
+        times+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", b - a }')")
+        if [ $have_time = 1 ]; then
+            m=$(tail -n1 "$S/rss")
+            [ "${m:-0}" -gt "$rss" ] 2>/dev/null && rss=$m
+        fi
+    done
+    read -r R_MIN[$key] R_MED[$key] R_MAX[$key] < <(printf '%s\n' "${times[@]}" |
+        sort -g | awk '{ t[NR] = $1 } END {
+            m = NR % 2 ? t[(NR + 1) / 2] : (t[NR / 2] + t[NR / 2 + 1]) / 2
+            printf "%.6f %.6f %.6f\n", t[1], m, t[NR] }')
+    R_RSS[$key]=$rss
+    THRU_BYTES=$JOB_BYTES
+    EXTRA=""
+    [ "$post" != - ] && $post
+    R_THRU[$key]=$THRU_BYTES
+    R_EXTRA[$key]=$EXTRA
+    RES_MED[$JOB:$key]=${R_MED[$key]}
+    RES_RSS[$JOB:$key]=$rss
+    RES_THRU[$JOB:$key]=$THRU_BYTES
+    return 0
+}
+
+job_end() {
+    local key wr=${R_MED[wr]:-} ratio thru docs rss
+    printf '\n### %s\n\n' "$JOB_TITLE"
+    if [ "$JOB_DOCS" != 0 ]; then
+        printf '| | median s | min s | max s | docs/s | %s | peak RSS MB | %s | wrtools ÷ this |\n' \
+            "$JOB_THRU_LABEL" "$JOB_EXTRA_LABEL"
+        printf '|---|---:|---:|---:|---:|---:|---:|---:|---:|\n'
+    else
+        printf '| | median s | min s | max s | %s | peak RSS MB | %s | wrtools ÷ this |\n' \
+            "$JOB_THRU_LABEL" "$JOB_EXTRA_LABEL"
+        printf '|---|---:|---:|---:|---:|---:|---:|---:|\n'
+    fi
+    for key in "${ROWS[@]}"; do
+        if [ -z "${R_MED[$key]:-}" ]; then
+            if [ "$JOB_DOCS" != 0 ]; then
+                printf '| %s | %s | | | | | | | |\n' "${R_LABEL[$key]}" "${R_NOTE[$key]:-n/a}"
+            else
+                printf '| %s | %s | | | | | | |\n' "${R_LABEL[$key]}" "${R_NOTE[$key]:-n/a}"
+            fi
+            continue
+        fi
+        ratio="–"
+        [ -n "$wr" ] && ratio=$(awk -v a="$wr" -v b="${R_MED[$key]}" 'BEGIN { printf "%.2f", a / b }')
+        thru=$(awk -v b="${R_THRU[$key]}" -v t="${R_MED[$key]}" 'BEGIN { printf "%.1f", b / 1e6 / t }')
+        rss=$(awk -v k="${R_RSS[$key]}" 'BEGIN { printf "%.1f", k * 1024 / 1e6 }')
+        [ $have_time = 1 ] || rss="?"
+        if [ "$JOB_DOCS" != 0 ]; then
+            docs=$(awk -v d="$JOB_DOCS" -v t="${R_MED[$key]}" 'BEGIN { printf "%.0f", d / t }')
+            printf '| %s | %.3f | %.3f | %.3f | %s | %s | %s | %s | %s |\n' \
+                "${R_LABEL[$key]}" "${R_MED[$key]}" "${R_MIN[$key]}" "${R_MAX[$key]}" \
+                "$docs" "$thru" "$rss" "${R_EXTRA[$key]}" "$ratio"
+        else
+            printf '| %s | %.3f | %.3f | %.3f | %s | %s | %s | %s |\n' \
+                "${R_LABEL[$key]}" "${R_MED[$key]}" "${R_MIN[$key]}" "${R_MAX[$key]}" \
+                "$thru" "$rss" "${R_EXTRA[$key]}" "$ratio"
+        fi
+    done
+}
+
+# ------------------------------------------------------------------ data
+
+gen_data() { # gen_data SHAPE N DIR
+    local d=$3
+    if [ -f "$d/stats.sh" ] && [ -f "$d/docs.jsonl" ]; then
+        note "reusing $d"
+        return 0
+    fi
+    rm -rf "$d"
+    note "generating $1 data: $2 documents into $d"
+    "$BB/gen" --shape "$1" --docs "$2" --seed "$SEED" --out "$d.tmp" &&
+        mv "$d.tmp" "$d"
+}
+
+if ! bench_bin gen; then
+    echo "bench: $BB/gen is not built (run make bench)" >&2
+    exit 1
+fi
+D=$WORK/data-small-$DOCS-$SEED
+gen_data small "$DOCS" "$D" || { echo "bench: cannot generate data" >&2; exit 1; }
+DB=""
+if [ "$BIG" -gt 0 ] 2>/dev/null; then
+    DBIG=$WORK/data-big-$BIG-$SEED
+    gen_data big "$BIG" "$DBIG" || { echo "bench: cannot generate data" >&2; exit 1; }
+fi
+
+# ------------------------------------------------------------ the header
+
+pkgver() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null || echo "not installed"; }
+echo "# wrtools benchmark"
+echo
+echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')"
+echo "- machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM, Linux $(uname -r), $(df -T "$WORK" | awk 'NR == 2 { print $2 }') under $WORK"
+echo "- load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (other processes share these cores)"
+echo "- wrtools $("$BIN/wr-load" --version 2>/dev/null | head -n1 || echo '(wr-load not built)'); tools built: $(for t in wr-load wr-migrate wr-verify wr-dump wr-compact; do tool $t && printf '%s ' $t; done)"
+echo "- $(cc --version | head -n1); libbson $(pkg-config --modversion libbson-1.0 2>/dev/null); zlib $(pkg-config --modversion zlib 2>/dev/null)"
+echo "- peers: WiredTiger ${PEER_VER[wt]} (wiredtiger $(pkgver wiredtiger)); LMDB ${PEER_VER[lmdb]} (lmdb-utils $(pkgver lmdb-utils)); SQLite ${PEER_VER[sqlite]} (sqlite3 $(pkgver sqlite3))"
+echo "- runs per row: $RUNS (median, min, max); timeout ${TIMEOUT}s; warm page cache; MB = 10^6 bytes"
+# shellcheck disable=SC1091
+. "$D/stats.sh"
+LIVE=$((LIVE_BSON_BYTES + LIVE_KEY_BYTES))
+echo "- data (seed $SEED): $DOCS documents, $(mb "$DOCS_BSON_BYTES") MB BSON ($((DOCS_BSON_BYTES / DOCS)) B average), docs.jsonl $(mb "$DOCS_JSON_BYTES") MB; legacy log $LOG_LINES lines ($LOG_UPDATES updates, $LOG_DELETES deletes) $(mb "$LOG_BYTES") MB, $LIVE_DOCS live documents, $(mb "$LIVE") MB live BSON + keys"
+if [ -n "${DBIG:-}" ]; then
+    BIG_JSON=$(grep '^DOCS_JSON_BYTES=' "$DBIG/stats.sh" | cut -d= -f2)
+    BIG_BSON=$(grep '^DOCS_BSON_BYTES=' "$DBIG/stats.sh" | cut -d= -f2)
+    echo "- big documents: $BIG documents, $(mb "$BIG_BSON") MB BSON ($((BIG_BSON / BIG)) B average)"
+fi
+if [ -n "${BENCH_MEMORY:-}" ]; then
+    MEM=$BENCH_MEMORY
+else
+    MEM=$(( (LOG_BYTES / 4) >> 20 ))
+    [ "$MEM" -lt 4 ] && MEM=4
+    MEM=${MEM}M
+fi
+MEM_BYTES=$(awk -v m="$MEM" 'BEGIN { n = m + 0; u = substr(m, length(m));
+    if (u == "K" || u == "k") n *= 1024; else if (u == "M" || u == "m") n *= 1048576;
+    else if (u == "G" || u == "g") n *= 1073741824; print n }')
+
+# ------------------------------------------------------------- the jobs
+
+post_dir() { # extra column: size of $1 (÷ live)
+    local n
+    n=$(size_of "$1")
+    RES_SIZE[$JOB:$CUR]=$n
+    EXTRA="$(mb "$n") ($(awk -v a="$n" -v b="$JOB_LIVE" 'BEGIN { printf "%.2f", a / b }'))"
+}
+
+# --- migrate
+job_begin migrate "migrate: legacy log → database ($LOG_LINES lines, $(mb "$LOG_BYTES") MB log, $LIVE_DOCS live documents; wr-migrate --memory $MEM)" \
+    "MB/s of log" "result MB (÷ live $(mb "$LIVE"))"
+JOB_BYTES=$LOG_BYTES; JOB_DOCS=$LOG_LINES; JOB_LIVE=$LIVE
+prep_mig() { rm -rf "$S/mig" "$S/mig-backup"; cp -r "$D/legacy" "$S/mig" && sync; }
+post_mig() { CUR=wr; post_dir "$S/mig"; }
+if tool wr-migrate; then
+    measure wr "wrtools wr-migrate" prep_mig post_mig -- \
+        "$BIN/wr-migrate" -q --memory "$MEM" --backup-dir "$S/mig-backup" "$S/mig"
+else na_row wr "wrtools wr-migrate" "n/a (tool not built)"; fi
+prep_pwt() { rm -rf "$S/pwt"; }
+post_pwt() { CUR=wt; post_dir "$S/pwt"; }
+prep_plm() { rm -rf "$S/plm"; }
+post_plm() { CUR=lmdb; post_dir "$S/plm"; }
+prep_psq() { rm -f "$S/psq.db" "$S/psq.db-journal"; }
+post_psq() { CUR=sqlite; post_dir "$S/psq.db"; }
+peer_loads() { # peer_loads INPUT
+    if [ "${PEER_OK[wt]}" = 1 ]; then
+        measure wt "WiredTiger bulk cursor" prep_pwt post_pwt -- "$BB/peer_wt" load "$S/pwt" "$1"
+    else na_row wt "WiredTiger bulk cursor" "$NOPEER"; fi
+    if [ "${PEER_OK[lmdb]}" = 1 ]; then
+        measure lmdb "LMDB MDB_APPEND" prep_plm post_plm -- "$BB/peer_lmdb" load "$S/plm" "$1"
+    else na_row lmdb "LMDB MDB_APPEND" "$NOPEER"; fi
+    if [ "${PEER_OK[sqlite]}" = 1 ]; then
+        measure sqlite "SQLite WITHOUT ROWID, one transaction" prep_psq post_psq -- "$BB/peer_sqlite" load "$S/psq.db" "$1"
+    else na_row sqlite "SQLite WITHOUT ROWID, one transaction" "$NOPEER"; fi
+}
+limit_rows() { # limit_rows INPUT [parse]
+    if [ "${2:-}" = parse ] && bench_bin parse; then
+        measure parse1 "limit: libbson parse, 1 thread" - - -- "$BB/parse" "$1"
+        measure parse2 "limit: libbson parse, 2 threads" - - -- "$BB/parse" -j 2 "$1"
+    fi
+    measure cat "limit: cat" - "$LIMIT_POST" -- "${CAT_CMD[@]}" "$1"
+    bench_bin crc && measure crc "limit: zlib CRC32, 4 KiB blocks" - "$LIMIT_POST" -- "$BB/crc" "$1"
+    prep_cp() { rm -rf "$S/cp"; }
+    measure cp "limit: cp + fsync" prep_cp "$LIMIT_POST" -- "${CP_CMD[@]}" "$1" "$S/cp"
+}
+peer_loads "$D/legacy/$GEN_NAME.log"
+limit_rows "$D/legacy/$GEN_NAME.log" parse
+job_end
+
+# --- load
+job_begin load "load: docs.jsonl → new database ($DOCS documents, $(mb "$DOCS_JSON_BYTES") MB JSONL)" \
+    "MB/s of JSONL" "result MB (÷ BSON + keys $(mb $((DOCS_BSON_BYTES + DOCS_KEY_BYTES))))"
+JOB_BYTES=$DOCS_JSON_BYTES; JOB_DOCS=$DOCS; JOB_LIVE=$((DOCS_BSON_BYTES + DOCS_KEY_BYTES))
+prep_load() { rm -rf "$S/load"; }
+post_load() { CUR=wr; post_dir "$S/load"; }
+if tool wr-load; then
+    measure wr "wrtools wr-load" prep_load post_load -- \
+        "$BIN/wr-load" -q "$S/load" "$GEN_NAME" "$D/docs.jsonl" && DB=$S/load
+else na_row wr "wrtools wr-load" "n/a (tool not built)"; fi
+peer_loads "$D/docs.jsonl"
+limit_rows "$D/docs.jsonl" parse
+job_end
+# the databases that verify and dump read: the load job's last run
+if [ -z "$DB" ] && [ -n "${RES_MED[migrate:wr]:-}" ]; then DB=$S/mig; fi
+
+verify_jobs() { # verify_jobs TAG DB PWT PLM PSQ  (the loaded databases)
+    local tag=$1 db=$2 pwt=$3 plm=$4 psq=$5 dbsize
+    dbsize=$(size_of "$db")
+    post_own() { THRU_BYTES=$(size_of "$OWN"); EXTRA=$(mb "$THRU_BYTES"); }
+    # full verify
+    job_begin "verify$tag" "verify, full$tag: $(mb "$dbsize") MB database" "MB/s of file" "file MB"
+    JOB_BYTES=$dbsize
+    if ! tool wr-verify; then na_row wr "wrtools wr-verify" "n/a (tool not built)"
+    elif [ -z "$db" ]; then na_row wr "wrtools wr-verify" "n/a (no database: wr-load failed or not built)"
+    else OWN=$db; measure wr "wrtools wr-verify" - post_own -- "$BIN/wr-verify" -q "$db"; fi
+    if [ "${PEER_OK[wt]}" = 1 ] && [ -d "$pwt" ]; then
+        OWN=$pwt; measure wt "WiredTiger wt verify" - post_own -- wt -h "$pwt" verify table:docs
+    else na_row wt "WiredTiger wt verify" "$NOPEER"; fi
+    na_row lmdb "LMDB" "n/a (LMDB ships no verify tool)"
+    if [ "${PEER_OK[sqlite]}" = 1 ] && [ -f "$psq" ]; then
+        OWN=$psq; measure sqlite "SQLite PRAGMA integrity_check" - post_own -- sqlite3 "$psq" "PRAGMA integrity_check"
+    else na_row sqlite "SQLite PRAGMA integrity_check" "$NOPEER"; fi
+    if [ -n "$db" ]; then OWN=$db; LIMIT_POST=post_own; limit_rows "$db"; LIMIT_POST=-; fi
+    job_end
+    # quick verify
+    job_begin "quick$tag" "verify --quick$tag: $(mb "$dbsize") MB database (peers have no quick mode)" "MB/s of file" "file MB"
+    JOB_BYTES=$dbsize
+    if ! tool wr-verify; then na_row wr "wrtools wr-verify --quick" "n/a (tool not built)"
+    elif [ -z "$db" ]; then na_row wr "wrtools wr-verify --quick" "n/a (no database)"
+    else OWN=$db; measure wr "wrtools wr-verify --quick" - post_own -- "$BIN/wr-verify" -q --quick "$db"; fi
+    if [ -n "$db" ]; then OWN=$db; LIMIT_POST=post_own; limit_rows "$db"; LIMIT_POST=-; fi
+    job_end
+    # dump
+    job_begin "dump$tag" "dump --docs$tag: every document of a $(mb "$dbsize") MB database, to a file" "MB/s of output" "output MB"
+    post_out() { THRU_BYTES=$(size_of "$S/dump.out"); EXTRA=$(mb "$THRU_BYTES"); }
+    OUT=$S/dump.out
+    if ! tool wr-dump; then na_row wr "wrtools wr-dump --docs" "n/a (tool not built)"
+    elif [ -z "$db" ]; then na_row wr "wrtools wr-dump --docs" "n/a (no database)"
+    else measure wr "wrtools wr-dump --docs" - post_out -- "$BIN/wr-dump" --docs "$db"; fi
+    if [ "${PEER_OK[wt]}" = 1 ] && [ -d "$pwt" ]; then
+        measure wt "WiredTiger wt dump" - post_out -- wt -h "$pwt" dump table:docs
+    else na_row wt "WiredTiger wt dump" "$NOPEER"; fi
+    if [ "${PEER_OK[lmdb]}" = 1 ] && [ -d "$plm" ]; then
+        measure lmdb "LMDB mdb_dump" - post_out -- mdb_dump "$plm"
+    else na_row lmdb "LMDB mdb_dump" "$NOPEER"; fi
+    if [ "${PEER_OK[sqlite]}" = 1 ] && [ -f "$psq" ]; then
+        measure sqlite "SQLite .dump" - post_out -- sqlite3 "$psq" .dump
+    else na_row sqlite "SQLite .dump" "$NOPEER"; fi
+    OUT=/dev/null
+    if [ -n "$db" ]; then
+        JOB_BYTES=$dbsize
+        measure cat "limit: cat of the database" - - -- "${CAT_CMD[@]}" "$db"
+        prep_cp() { rm -rf "$S/cp"; }
+        measure cp "limit: cp + fsync of the database" prep_cp - -- "${CP_CMD[@]}" "$db" "$S/cp"
+    fi
+    job_end
+}
+# keep the small loads' databases under their own names for verify/dump
+for x in load pwt plm psq.db; do
+    [ -e "$S/$x" ] && mv "$S/$x" "$S/small-$x"
+done
+[ -n "$DB" ] && [ "$DB" = "$S/load" ] && DB=$S/small-load
+[ -n "$DB" ] && [ "$DB" = "$S/mig" ] && { mv "$S/mig" "$S/small-mig"; DB=$S/small-mig; }
+verify_jobs "" "$DB" "$S/small-pwt" "$S/small-plm" "$S/small-psq.db"
+
+# --- compact: delete half, replace a quarter, then compact
+CLIVE=$((CHURN_LIVE_BSON_BYTES + CHURN_LIVE_KEY_BYTES))
+job_begin compact "compact: after deleting half of the $DOCS documents and replacing a quarter ($CHURN_LIVE_DOCS live, $(mb "$CLIVE") MB live BSON + keys)" \
+    "MB/s of live data" "before → after MB (after ÷ live)"
+JOB_BYTES=$CLIVE
+note "compact: building the churned databases (untimed)"
+churn_ok=0
+if tool wr-load && rm -rf "$S/churn-wr" &&
+    "$BIN/wr-load" -q "$S/churn-wr" "$GEN_NAME" "$D/docs.jsonl" >/dev/null 2>&1 &&
+    "$BIN/wr-load" -q "$S/churn-wr" "$GEN_NAME" "$D/churn.jsonl" >/dev/null 2>&1; then
+    churn_ok=1
+fi
+post_after() { # post_after BEFORE_PATH AFTER_PATH
+    local b a
+    b=$(size_of "$1"); a=$(size_of "$2")
+    RES_SIZE[$JOB:$CUR]=$a
+    EXTRA="$(mb "$b") → $(mb "$a") ($(awk -v a="$a" -v l="$CLIVE" 'BEGIN { printf "%.2f", a / l }'))"
+}
+prep_cwr() { rm -rf "$S/cmp" "$S/cmp-backup"; cp -r "$S/churn-wr" "$S/cmp" && sync; }
+post_cwr() { CUR=wr; post_after "$S/churn-wr" "$S/cmp"; }
+if ! tool wr-compact; then na_row wr "wrtools wr-compact" "n/a (tool not built)"
+elif [ $churn_ok = 0 ]; then na_row wr "wrtools wr-compact" "n/a (could not build the database with wr-load)"
+else measure wr "wrtools wr-compact" prep_cwr post_cwr -- \
+    "$BIN/wr-compact" -q --backup-dir "$S/cmp-backup" "$S/cmp"; fi
+if [ "${PEER_OK[wt]}" = 1 ] && rm -rf "$S/churn-wt" &&
+    "$BB/peer_wt" load "$S/churn-wt" "$D/docs.jsonl" 2>/dev/null &&
+    "$BB/peer_wt" apply "$S/churn-wt" "$D/churn.jsonl" 2>/dev/null; then
+    prep_cwt() { rm -rf "$S/cmpwt"; cp -r "$S/churn-wt" "$S/cmpwt" && sync; }
+    post_cwt() { CUR=wt; post_after "$S/churn-wt" "$S/cmpwt"; }
+    measure wt "WiredTiger wt compact" prep_cwt post_cwt -- wt -h "$S/cmpwt" compact table:docs
+else na_row wt "WiredTiger wt compact" "$NOPEER"; fi
+if [ "${PEER_OK[lmdb]}" = 1 ] && rm -rf "$S/churn-lm" &&
+    "$BB/peer_lmdb" load "$S/churn-lm" "$D/docs.jsonl" 2>/dev/null &&
+    "$BB/peer_lmdb" apply "$S/churn-lm" "$D/churn.jsonl" 2>/dev/null; then
+    prep_clm() { rm -rf "$S/cmplm"; mkdir "$S/cmplm"; }
+    post_clm() { CUR=lmdb; post_after "$S/churn-lm" "$S/cmplm"; }
+    measure lmdb "LMDB mdb_copy -c" prep_clm post_clm -- mdb_copy -c "$S/churn-lm" "$S/cmplm"
+else na_row lmdb "LMDB mdb_copy -c" "$NOPEER"; fi
+if [ "${PEER_OK[sqlite]}" = 1 ] && rm -f "$S/churn-sq.db" &&
+    "$BB/peer_sqlite" load "$S/churn-sq.db" "$D/docs.jsonl" 2>/dev/null &&
+    "$BB/peer_sqlite" apply "$S/churn-sq.db" "$D/churn.jsonl" 2>/dev/null; then
+    prep_csq() { rm -f "$S/cmpsq.db"; }
+    post_csq() { CUR=sqlite; post_after "$S/churn-sq.db" "$S/cmpsq.db"; }
+    measure sqlite "SQLite VACUUM INTO" prep_csq post_csq -- sqlite3 "$S/churn-sq.db" "VACUUM INTO '$S/cmpsq.db'"
+else na_row sqlite "SQLite VACUUM INTO" "$NOPEER"; fi
+if [ $churn_ok = 1 ]; then
+    prep_cp() { rm -rf "$S/cp"; }
+    measure cp "limit: cp + fsync of the database" prep_cp - -- "${CP_CMD[@]}" "$S/churn-wr" "$S/cp"
+fi
+job_end
+rm -rf "$S/cmp" "$S/cmp-backup" "$S/cmpwt" "$S/cmplm" "$S/cmpsq.db" "$S/cp"
+
+# --- the big documents: load, verify, dump
+if [ -n "${DBIG:-}" ]; then
+    BIG_LIVE=$((BIG_BSON + BIG * 12))
+    job_begin load-big "load, big documents: $BIG documents of 8-64 KiB ($(mb "$BIG_JSON") MB JSONL)" \
+        "MB/s of JSONL" "result MB (÷ BSON + keys $(mb "$BIG_LIVE"))"
+    JOB_BYTES=$BIG_JSON; JOB_DOCS=$BIG; JOB_LIVE=$BIG_LIVE
+    DBB=""
+    if tool wr-load; then
+        measure wr "wrtools wr-load" prep_load post_load -- \
+            "$BIN/wr-load" -q "$S/load" "$GEN_NAME" "$DBIG/docs.jsonl" && DBB=$S/load
+    else na_row wr "wrtools wr-load" "n/a (tool not built)"; fi
+    peer_loads "$DBIG/docs.jsonl"
+    limit_rows "$DBIG/docs.jsonl" parse
+    job_end
+    verify_jobs ", big documents" "$DBB" "$S/pwt" "$S/plm" "$S/psq.db"
+fi
+
+# --- memory: verify's peak RSS against a database a quarter the size
+if tool wr-verify && tool wr-load && [ -n "$DB" ]; then
+    note "memory: verify of a database a quarter the size (untimed)"
+    head -n $((DOCS / 4)) "$D/docs.jsonl" >"$S/quarter.jsonl"
+    rm -rf "$S/quarter"
+    if "$BIN/wr-load" -q "$S/quarter" "$GEN_NAME" "$S/quarter.jsonl" >/dev/null 2>&1 &&
+        [ $have_time = 1 ] &&
+        /usr/bin/time -f %M -o "$S/rss" "$BIN/wr-verify" -q "$S/quarter" >/dev/null 2>&1; then
+        RES_RSS[verifyq:wr]=$(tail -n1 "$S/rss")
+        RES_SIZE[verifyq:wr]=$(size_of "$S/quarter")
+    fi
+    rm -rf "$S/quarter" "$S/quarter.jsonl"
+fi
+
+# ---------------------------------------------------------- the targets
+
+echo
+echo "### Targets (issue 7)"
+echo
+verdict() { if awk "BEGIN { exit !($1) }"; then echo "**met**"; else echo "**not met**"; fi; }
+med() { echo "${RES_MED[$1]:-}"; }
+m=$(med migrate:wr); p1=$(med migrate:parse1); p2=$(med migrate:parse2); wt=$(med migrate:wt)
+if [ -n "$m" ] && [ -n "$p1" ]; then
+    echo "- migrate no slower than libbson parsing on one core: wr-migrate $(printf %.2f "$m") s, parse 1 thread $(printf %.2f "$p1") s, 2 threads $(printf %.2f "${p2:-0}") s$([ -n "$wt" ] && printf ', WiredTiger bulk load %.2f s' "$wt") → $(verdict "$m <= $p1")"
+else echo "- migrate vs parse: n/a (wr-migrate not measured)"; fi
+v=$(med verify:wr)
+if [ -n "$v" ]; then
+    vs=$(awk -v b="${RES_THRU[verify:wr]}" -v t="$v" 'BEGIN { printf "%.0f", b / 1e6 / t }')
+    echo "- full verify ≥ 1500 MB/s: $vs MB/s → $(verdict "$vs >= 1500")"
+else echo "- full verify ≥ 1500 MB/s: n/a (wr-verify not measured)"; fi
+q=$(med quick:wr); c=$(med quick:crc)
+if [ -n "$q" ] && [ -n "$c" ]; then
+    echo "- verify --quick ≥ 80% of CRC32-only speed: $(awk -v q="$q" -v c="$c" 'BEGIN { printf "%.0f%%", 100 * c / q }') → $(verdict "$c / $q >= 0.8")"
+else echo "- verify --quick vs CRC32: n/a (wr-verify not measured)"; fi
+d=$(med dump:wr); best=""; bestname=""
+for k in wt lmdb sqlite; do
+    t=$(med dump:$k)
+    if [ -n "$t" ] && { [ -z "$best" ] || awk "BEGIN { exit !($t < $best) }"; }; then best=$t; bestname=$k; fi
+done
+if [ -n "$d" ] && [ -n "$best" ]; then
+    echo "- dump --docs ≥ 1.5x faster than the fastest peer export ($bestname, $(printf %.2f "$best") s): wr-dump $(printf %.2f "$d") s, $(awk -v a="$best" -v b="$d" 'BEGIN { printf "%.2fx", a / b }') → $(verdict "$best / $d >= 1.5")"
+else echo "- dump --docs vs peers: n/a (wr-dump or no peer measured)"; fi
+c=$(med compact:wr); sq=$(med compact:sqlite)
+if [ -n "$c" ]; then
+    a=${RES_SIZE[compact:wr]:-0}
+    echo "- compact no slower than SQLite VACUUM INTO: wr-compact $(printf %.2f "$c") s$([ -n "$sq" ] && printf ', VACUUM INTO %.2f s → %s' "$sq" "$(verdict "$c <= $sq")")"
+    echo "- compact result within 5% of live data: $(mb "$a") MB for $(mb "$CLIVE") MB live ($(awk -v a="$a" -v l="$CLIVE" 'BEGIN { printf "%+.1f%%", 100 * (a - l) / l }')) → $(verdict "$a <= 1.05 * $CLIVE")"
+else echo "- compact: n/a (wr-compact not measured)"; fi
+r=${RES_RSS[migrate:wr]:-}
+if [ -n "$r" ] && [ "$r" != 0 ]; then
+    echo "- migrate of a log $(awk -v l="$LOG_BYTES" -v m="$MEM_BYTES" 'BEGIN { printf "%.1f", l / m }')x the --memory budget ($MEM) peaks below 1.25x the budget: $(mb $((r * 1024))) MB = $(awk -v r="$r" -v m="$MEM_BYTES" 'BEGIN { printf "%.2fx", r * 1024 / m }') → $(verdict "$r * 1024 <= 1.25 * $MEM_BYTES")"
+else echo "- migrate memory: n/a (wr-migrate not measured)"; fi
+r1=${RES_RSS[verify:wr]:-}; r0=${RES_RSS[verifyq:wr]:-}
+if [ -n "$r1" ] && [ -n "$r0" ] && [ "$r0" != 0 ]; then
+    echo "- verify memory flat as files grow: $(mb $((r0 * 1024))) MB peak for a $(mb "${RES_SIZE[verifyq:wr]}") MB database, $(mb $((r1 * 1024))) MB for $(mb "${RES_THRU[verify:wr]}") MB → $(verdict "$r1 <= 1.25 * $r0 + 4096")"
+else echo "- verify memory: n/a (wr-verify not measured)"; fi
+echo
+echo "- load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# ----------------------------------------------------------- profiling
+if [ "${BENCH_PROFILE:-0}" = 1 ] && command -v perf >/dev/null 2>&1; then
+    worst=""; wt=0
+    for j in migrate load verify quick dump compact; do
+        t=$(med $j:wr); [ -z "$t" ] && continue
+        l=${RES_MED[$j:cp]:-${RES_MED[$j:cat]:-1}}
+        x=$(awk -v t="$t" -v l="$l" 'BEGIN { print t / l }')
+        if awk "BEGIN { exit !($x > $wt) }"; then wt=$x; worst=$j; fi
+    done
+    if [ -n "$worst" ]; then
+        echo
+        echo "### Profile: $worst (perf record, top symbols)"
+        echo
+        echo '```'
+        case $worst in
+        migrate) prep_mig; set -- "$BIN/wr-migrate" -q --memory "$MEM" --backup-dir "$S/mig-backup" "$S/mig" ;;
+        load) prep_load; set -- "$BIN/wr-load" -q "$S/load" "$GEN_NAME" "$D/docs.jsonl" ;;
+        verify) set -- "$BIN/wr-verify" -q "$DB" ;;
+        quick) set -- "$BIN/wr-verify" -q --quick "$DB" ;;
+        dump) set -- "$BIN/wr-dump" --docs "$DB" ;;
+        compact) prep_cwr; set -- "$BIN/wr-compact" -q --backup-dir "$S/cmp-backup" "$S/cmp" ;;
+        esac
+        perf record -q -g -o "$S/perf.data" "$@" >/dev/null 2>&1 &&
+            perf report -i "$S/perf.data" --no-children --percent-limit 2 --stdio 2>/dev/null |
+            grep -E '^ +[0-9]' | head -n 25
+        echo '```'
+    fi
+fi
+exit 0
