@@ -1,0 +1,853 @@
+/*
+ * test_dump.c -- wr_dump on files built with the library (512-byte pages,
+ * so many pages), intact and damaged: every mode prints, marks what does
+ * not decode, never crashes.
+ */
+#include "tap.h"
+
+#include "wr_int.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define NDOCS 400
+
+static char fixture[512]; /* a database: people (+ index on city), logs */
+
+static char *tmp_path(const char *name)
+{
+    char *p = malloc(512);
+    snprintf(p, 512, "%s/%s", tap_tmpdir(), name);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", p);
+    if (system(cmd) != 0)
+        exit(2);
+    return p;
+}
+
+static char *copy_db(const char *name)
+{
+    char *p = tmp_path(name);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "cp -r '%s' '%s'", fixture, p);
+    if (system(cmd) != 0)
+        exit(2);
+    return p;
+}
+
+static char *join(const char *dir, const char *name)
+{
+    return wri_path_join(dir, name);
+}
+
+static bson_t *person(int64_t id, int variant)
+{
+    static const char *cities[] = {"Oslo", "Lima", "Pune", "Kyiv"};
+    bson_t *d = bson_new();
+    BSON_APPEND_INT64(d, "_id", id);
+    BSON_APPEND_UTF8(d, "city", cities[id % 4]);
+    BSON_APPEND_INT32(d, "variant", variant);
+    BSON_APPEND_DOUBLE(d, "score", (double)id / 7.0);
+    if (id % 25 == 0) { /* big: an overflow page */
+        char s[1500];
+        memset(s, 'a' + (int)(id % 26), sizeof s - 1);
+        s[sizeof s - 1] = 0;
+        BSON_APPEND_UTF8(d, "text", s);
+    }
+    return d;
+}
+
+/* logs: 5 documents (its own session: creating a second collection in
+ * one session trips a use-after-free in db.c, reported). Then 400 people
+ * (+ index on city), every third deleted (checkpoint), some updated
+ * (checkpoint): both slots valid, avail and discard extents. */
+static int build_fixture(void)
+{
+    wr_errbuf eb = {0};
+    wr_db *db = NULL;
+    wr_coll *c = NULL, *logs = NULL;
+    wr_db_opts o = {.create = true, .page_size = 512, .holder = "test"};
+    char *p = tmp_path("fixture");
+    snprintf(fixture, sizeof fixture, "%s", p);
+    free(p);
+    if (wr_db_open(fixture, &o, &db, &eb) != WR_OK ||
+        wr_coll_open(db, "logs", true, &logs, &eb) != WR_OK)
+        goto fail;
+    for (int64_t i = 0; i < 5; i++) {
+        bson_t *d = BCON_NEW("_id", BCON_INT64(i), "msg", BCON_UTF8("hi"));
+        int rc = wr_coll_put(logs, d, NULL, &eb);
+        bson_destroy(d);
+        if (rc != WR_OK)
+            goto fail;
+    }
+    if (wr_db_checkpoint(db, &eb) != WR_OK)
+        goto fail;
+    wr_db_close(db);
+    db = NULL;
+    if (wr_db_open(fixture, &o, &db, &eb) != WR_OK ||
+        wr_coll_open(db, "people", true, &c, &eb) != WR_OK ||
+        wr_coll_add_index(c, "city", &eb) != WR_OK)
+        goto fail;
+    for (int64_t i = 0; i < NDOCS; i++) {
+        bson_t *d = person(i, 0);
+        int rc = wr_coll_put(c, d, NULL, &eb);
+        bson_destroy(d);
+        if (rc != WR_OK)
+            goto fail;
+    }
+    if (wr_db_checkpoint(db, &eb) != WR_OK)
+        goto fail;
+    for (int64_t i = 0; i < NDOCS; i += 3) {
+        bson_t *d = BCON_NEW("_id", BCON_INT64(i));
+        int rc = wr_coll_delete(c, d, &eb);
+        bson_destroy(d);
+        if (rc != WR_OK)
+            goto fail;
+    }
+    if (wr_db_checkpoint(db, &eb) != WR_OK)
+        goto fail;
+    for (int64_t i = 1; i < NDOCS; i += 10) {
+        if (i % 3 == 0)
+            continue;
+        bson_t *d = person(i, 1);
+        int rc = wr_coll_put(c, d, NULL, &eb);
+        bson_destroy(d);
+        if (rc != WR_OK)
+            goto fail;
+    }
+    if (wr_db_checkpoint(db, &eb) != WR_OK)
+        goto fail;
+    wr_db_close(db);
+    return 0;
+fail:
+    printf("# fixture: %s\n", eb.msg);
+    wr_db_close(db);
+    return -1;
+}
+
+static uint64_t live_docs(void)
+{
+    uint64_t n = 0;
+    for (int64_t i = 0; i < NDOCS; i++)
+        n += i % 3 != 0;
+    return n;
+}
+
+/* Run a dump into memory; returns rc, *text the output (free it). */
+typedef struct dres {
+    int rc;
+    char *text;
+    size_t len;
+    wr_dump_stats st;
+    wr_errbuf eb;
+    uint64_t findings;
+} dres;
+
+static void on_finding(const char *msg, void *arg)
+{
+    dres *r = arg;
+    (void)msg;
+    r->findings++;
+}
+
+static dres run(const char *path, wr_dump_mode mode, wr_dump_opts *extra)
+{
+    dres r;
+    memset(&r, 0, sizeof r);
+    wr_dump_opts o = {0};
+    if (extra != NULL)
+        o = *extra;
+    o.mode = mode;
+    FILE *f = open_memstream(&r.text, &r.len);
+    o.out = f;
+    o.finding = on_finding;
+    o.finding_arg = &r;
+    r.rc = wr_dump(path, &o, &r.st, &r.eb);
+    fclose(f);
+    return r;
+}
+
+/* JSON report: rc, and the document (bson_destroy it). */
+static int run_json(const char *path, wr_dump_mode mode, wr_dump_opts *extra,
+                    bson_t *out, uint64_t *findings)
+{
+    wr_dump_opts o = {0};
+    wr_errbuf eb = {0};
+    wr_dump_stats st;
+    if (extra != NULL)
+        o = *extra;
+    o.mode = mode;
+    bson_init(out);
+    o.json = out;
+    int rc = wr_dump(path, &o, &st, &eb);
+    if (findings)
+        *findings = st.damaged;
+    return rc;
+}
+
+static size_t count_lines(const char *s, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = s; (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    return n;
+}
+
+/* Offsets of pages of a level in --tree text output. */
+static size_t tree_pages(const char *text, unsigned level, uint64_t *offs,
+                         size_t max)
+{
+    char pat[32];
+    size_t n = 0;
+    snprintf(pat, sizeof pat, "level %u  page ", level);
+    for (const char *p = text; (p = strstr(p, pat)) != NULL && n < max; p++)
+        offs[n++] = strtoull(p + strlen(pat), NULL, 10);
+    return n;
+}
+
+static void flip(const char *path, uint64_t off, uint8_t mask)
+{
+    FILE *f = fopen(path, "r+b");
+    int c;
+    if (f == NULL)
+        return;
+    fseek(f, (long)off, SEEK_SET);
+    c = fgetc(f);
+    fseek(f, (long)off, SEEK_SET);
+    fputc((c ^ mask) & 0xff, f);
+    fclose(f);
+}
+
+static uint64_t file_size(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 ? (uint64_t)sb.st_size : 0;
+}
+
+/* The JSON report always converts to JSON text (one object). */
+static bool json_prints(const bson_t *b)
+{
+    char *s = bson_as_relaxed_extended_json(b, NULL);
+    bool ok = s != NULL && s[0] == '{';
+    bson_free(s);
+    return ok;
+}
+
+/* --- intact files -------------------------------------------------- */
+
+static void test_dump_summary_of_a_database(void)
+{
+    dres r = run(fixture, WR_DUMP_SUMMARY, NULL);
+    REQUIRE_OK(r.rc, &r.eb);
+    CHECK(strstr(r.text, "catalog generation 4") != NULL);
+    CHECK(strstr(r.text, "collection \"people\"") != NULL);
+    CHECK(strstr(r.text, "index on \"city\"") != NULL);
+    CHECK(strstr(r.text, "people.main.wr") != NULL);
+    CHECK(strstr(r.text, "slot 0 (offset 0): valid") != NULL);
+    CHECK(strstr(r.text, "slot 1 (offset 512): valid") != NULL);
+    CHECK(strstr(r.text, "page size 512") != NULL);
+    CHECK(strstr(r.text, "main table of collection \"people\"") != NULL);
+    CHECK(strstr(r.text, "index on \"city\" of collection \"people\"") !=
+          NULL);
+    CHECK(strstr(r.text, "fill factor") != NULL);
+    CHECK(strstr(r.text, "free bytes") != NULL);
+    char want[64];
+    snprintf(want, sizeof want, "keys %llu (slot says %llu)",
+             (unsigned long long)live_docs(), (unsigned long long)live_docs());
+    CHECK(strstr(r.text, want) != NULL);
+    CHECK(strstr(r.text, "!!") == NULL);
+    CHECK_EQ(r.st.files, 3);
+    CHECK_EQ(r.findings, 0);
+    free(r.text);
+}
+
+static void test_dump_summary_json_fields(void)
+{
+    bson_t j;
+    bson_iter_t it;
+    char *main_path = join(fixture, "people.main.wr");
+    REQUIRE_OK(run_json(main_path, WR_DUMP_SUMMARY, NULL, &j, NULL),
+               &(wr_errbuf){0});
+    CHECK(json_prints(&j));
+    CHECK(bson_iter_init_find(&it, &j, "files.0.keys") ||
+          (bson_iter_init(&it, &j) &&
+           bson_iter_find_descendant(&it, "files.0.keys", &it)));
+    CHECK_EQ(bson_iter_as_int64(&it), live_docs());
+    CHECK(bson_iter_init(&it, &j) &&
+          bson_iter_find_descendant(&it, "files.0.role", &it));
+    CHECK(strcmp(bson_iter_utf8(&it, NULL), "main") == 0);
+    CHECK(bson_iter_init(&it, &j) &&
+          bson_iter_find_descendant(&it, "files.0.pages.leaf", &it));
+    CHECK(bson_iter_as_int64(&it) > 10);
+    CHECK(bson_iter_init(&it, &j) &&
+          bson_iter_find_descendant(&it, "files.0.pages.overflow", &it));
+    CHECK(bson_iter_as_int64(&it) > 0);
+    CHECK(bson_iter_init(&it, &j) &&
+          bson_iter_find_descendant(&it, "files.0.slots.1.valid", &it));
+    CHECK(bson_iter_as_bool(&it));
+    CHECK(bson_iter_init(&it, &j) &&
+          bson_iter_find_descendant(&it, "files.0.fill_factor", &it));
+    CHECK(bson_iter_double(&it) > 0.2 && bson_iter_double(&it) <= 1.0);
+    CHECK(bson_iter_init(&it, &j) &&
+          bson_iter_find_descendant(&it, "files.0.damaged", &it));
+    CHECK_EQ(bson_iter_as_int64(&it), 0);
+    bson_destroy(&j);
+    free(main_path);
+}
+
+static void test_dump_docs_in_key_order(void)
+{
+    wr_dump_opts o = {.collection = "people"};
+    dres r = run(fixture, WR_DUMP_DOCS, &o);
+    REQUIRE_OK(r.rc, &r.eb);
+    CHECK_EQ(r.st.docs, live_docs());
+    char *line = r.text, *nl;
+    int64_t prev = -1, n = 0;
+    while ((nl = strchr(line, '\n')) != NULL) {
+        bson_error_t err;
+        bson_t *d = bson_new_from_json((const uint8_t *)line, nl - line, &err);
+        REQUIRE(d != NULL);
+        bson_iter_t it;
+        REQUIRE(bson_iter_init_find(&it, d, "_id"));
+        CHECK(BSON_ITER_HOLDS_INT64(&it)); /* canonical keeps the type */
+        int64_t id = bson_iter_int64(&it);
+        CHECK(id > prev);
+        CHECK(id % 3 != 0);
+        bson_t *want = person(id, id % 10 == 1 ? 1 : 0);
+        CHECK(bson_equal(d, want));
+        bson_destroy(want);
+        bson_destroy(d);
+        prev = id;
+        n++;
+        line = nl + 1;
+    }
+    CHECK_EQ(n, live_docs());
+    free(r.text);
+}
+
+static void test_dump_docs_relaxed(void)
+{
+    wr_dump_opts o = {.collection = "logs", .relaxed = true};
+    dres r = run(fixture, WR_DUMP_DOCS, &o);
+    REQUIRE_OK(r.rc, &r.eb);
+    CHECK_EQ(r.st.docs, 5);
+    CHECK(strstr(r.text, "{ \"_id\" : 0, \"msg\" : \"hi\" }\n") != NULL);
+    free(r.text);
+    o.relaxed = false;
+    r = run(fixture, WR_DUMP_DOCS, &o);
+    CHECK(strstr(r.text, "\"$numberLong\" : \"0\"") != NULL);
+    free(r.text);
+}
+
+static void test_dump_docs_needs_a_collection(void)
+{
+    dres r = run(fixture, WR_DUMP_DOCS, NULL);
+    CHECK_EQ(r.rc, WR_EINVAL);
+    CHECK(strstr(r.eb.msg, "--collection") != NULL);
+    CHECK(strstr(r.eb.msg, "people") != NULL);
+    CHECK_EQ(r.len, 0);
+    free(r.text);
+    wr_dump_opts o = {.collection = "nobody"};
+    r = run(fixture, WR_DUMP_DOCS, &o);
+    CHECK_EQ(r.rc, WR_EINVAL);
+    CHECK(strstr(r.eb.msg, "no collection \"nobody\"") != NULL);
+    free(r.text);
+}
+
+static void test_dump_docs_of_an_index_file(void)
+{
+    char *p = join(fixture, "people.idx.city.wr");
+    dres r = run(p, WR_DUMP_DOCS, NULL);
+    REQUIRE_OK(r.rc, &r.eb);
+    CHECK_EQ(r.st.docs, live_docs());
+    CHECK(strncmp(r.text, "{ \"key\" : \"Kyiv\", \"_id\" : ", 26) == 0);
+    free(r.text);
+    free(p);
+}
+
+static void test_dump_tree_one_line_per_page(void)
+{
+    char *p = join(fixture, "people.main.wr");
+    dres r = run(p, WR_DUMP_TREE, NULL);
+    REQUIRE_OK(r.rc, &r.eb);
+    size_t lines = count_lines(r.text, "  page ");
+    CHECK_EQ(lines, r.st.pages);
+    CHECK(count_lines(r.text, "level 0  page ") > 10);
+    CHECK(count_lines(r.text, " internal ") >= 1);
+    CHECK(strstr(r.text, "keys 1 .. ") != NULL); /* first leaf from 1 */
+    free(r.text);
+    bson_t j;
+    bson_iter_t it;
+    REQUIRE_OK(run_json(p, WR_DUMP_TREE, NULL, &j, NULL), &(wr_errbuf){0});
+    CHECK(json_prints(&j));
+    CHECK(bson_iter_init(&it, &j) &&
+          bson_iter_find_descendant(&it, "files.0.tree.0.first", &it));
+    CHECK(bson_iter_init(&it, &j) &&
+          bson_iter_find_descendant(&it, "files.0.tree.1.level", &it));
+    bson_destroy(&j);
+    free(p);
+}
+
+static void test_dump_extents_after_deletes(void)
+{
+    char *p = join(fixture, "people.main.wr");
+    dres r = run(p, WR_DUMP_EXTENTS, NULL);
+    REQUIRE_OK(r.rc, &r.eb);
+    CHECK(strstr(r.text, "list page ") != NULL);
+    CHECK(strstr(r.text, "totals: ") != NULL);
+    CHECK(strstr(r.text, "avail ") != NULL || strstr(r.text, "discard ") !=
+          NULL);
+    free(r.text);
+    bson_t j;
+    bson_iter_t it;
+    REQUIRE_OK(run_json(p, WR_DUMP_EXTENTS, NULL, &j, NULL), &(wr_errbuf){0});
+    CHECK(json_prints(&j));
+    REQUIRE(bson_iter_init(&it, &j) &&
+            bson_iter_find_descendant(&it, "files.0.totals.free_bytes", &it));
+    int64_t free_bytes = bson_iter_as_int64(&it);
+    CHECK(free_bytes > 0);
+    bson_destroy(&j);
+    /* the summary's free bytes are the same */
+    REQUIRE_OK(run_json(p, WR_DUMP_SUMMARY, NULL, &j, NULL), &(wr_errbuf){0});
+    REQUIRE(bson_iter_init(&it, &j) &&
+            bson_iter_find_descendant(&it, "files.0.free_bytes", &it));
+    CHECK_EQ(bson_iter_as_int64(&it), free_bytes);
+    bson_destroy(&j);
+    free(p);
+}
+
+static void test_dump_page_root_and_slots(void)
+{
+    wr_errbuf eb = {0};
+    wri_block *b = NULL;
+    char *p = join(fixture, "people.main.wr");
+    REQUIRE_OK(wri_block_open(p, WRI_BLOCK_RDONLY, &b, &eb), &eb);
+    uint64_t root = b->cur.root.off;
+    wri_block_close(b);
+    wr_dump_opts o = {.page_addr = root, .hex = true};
+    dres r = run(p, WR_DUMP_PAGE, &o);
+    REQUIRE_OK(r.rc, &r.eb);
+    CHECK(strstr(r.text, "type 2 (internal)") != NULL);
+    CHECK(strstr(r.text, ": holds") != NULL);
+    CHECK(strstr(r.text, "root address expects crc") != NULL);
+    CHECK(strstr(r.text, "slot 0: cell at") != NULL);
+    CHECK(strstr(r.text, "key (none: first child)") != NULL);
+    CHECK(strstr(r.text, "free space: ") != NULL);
+    CHECK(strstr(r.text, "  000000  ") != NULL); /* hex dump */
+    free(r.text);
+    o.page_addr = 0;
+    r = run(p, WR_DUMP_PAGE, &o);
+    REQUIRE_OK(r.rc, &r.eb);
+    CHECK(strstr(r.text, "checkpoint slot 0") != NULL);
+    CHECK(strstr(r.text, "WRTREE") != NULL);
+    free(r.text);
+    /* a leaf: values as Extended JSON */
+    dres t = run(p, WR_DUMP_TREE, NULL);
+    uint64_t leaf;
+    REQUIRE(tree_pages(t.text, 0, &leaf, 1) == 1);
+    free(t.text);
+    o.page_addr = leaf;
+    o.hex = false;
+    r = run(p, WR_DUMP_PAGE, &o);
+    REQUIRE_OK(r.rc, &r.eb);
+    CHECK(strstr(r.text, "type 1 (leaf)") != NULL);
+    CHECK(strstr(r.text, "value: { \"_id\" : 1, \"city\" : \"Lima\"") != NULL);
+    free(r.text);
+    bson_t j;
+    bson_iter_t it;
+    o.page_addr = leaf;
+    REQUIRE_OK(run_json(p, WR_DUMP_PAGE, &o, &j, NULL), &(wr_errbuf){0});
+    CHECK(json_prints(&j));
+    CHECK(bson_iter_init(&it, &j) &&
+          bson_iter_find_descendant(&it, "page.slots.0.value.city", &it));
+    CHECK(bson_iter_init(&it, &j) &&
+          bson_iter_find_descendant(&it, "page.checksum_ok", &it) &&
+          bson_iter_as_bool(&it));
+    bson_destroy(&j);
+    free(p);
+}
+
+static void test_dump_page_usage_errors(void)
+{
+    char *p = join(fixture, "people.main.wr");
+    wr_dump_opts o = {.page_addr = 1ull << 40};
+    dres r = run(p, WR_DUMP_PAGE, &o);
+    CHECK_EQ(r.rc, WR_EINVAL);
+    CHECK(strstr(r.eb.msg, "past the end") != NULL);
+    free(r.text);
+    o.page_addr = 1024;
+    r = run(fixture, WR_DUMP_PAGE, &o);
+    CHECK_EQ(r.rc, WR_EINVAL);
+    CHECK(strstr(r.eb.msg, "directory") != NULL);
+    free(r.text);
+    r = run("/nonexistent/wr-dump-test", WR_DUMP_SUMMARY, NULL);
+    CHECK_EQ(r.rc, WR_ENOTFOUND);
+    free(r.text);
+    free(p);
+}
+
+static void test_dump_previous_checkpoint(void)
+{
+    wr_dump_opts o = {.collection = "people", .previous = true};
+    dres r = run(fixture, WR_DUMP_DOCS, &o);
+    REQUIRE_OK(r.rc, &r.eb);
+    CHECK_EQ(r.st.docs, live_docs()); /* the deletes, before the updates */
+    CHECK(strstr(r.text, "\"variant\" : { \"$numberInt\" : \"1\" }") == NULL);
+    free(r.text);
+    o.previous = false;
+    r = run(fixture, WR_DUMP_DOCS, &o);
+    CHECK(strstr(r.text, "\"variant\" : { \"$numberInt\" : \"1\" }") != NULL);
+    free(r.text);
+    /* a lone file: its older slot */
+    char *p = join(fixture, "people.main.wr");
+    dres a = run(p, WR_DUMP_SUMMARY, NULL);
+    dres b = run(p, WR_DUMP_SUMMARY, &(wr_dump_opts){.previous = true});
+    REQUIRE_OK(a.rc, &a.eb);
+    REQUIRE_OK(b.rc, &b.eb);
+    CHECK(strstr(a.text, "checkpoint: gen 4") != NULL);
+    CHECK(strstr(b.text, "checkpoint: gen 3") != NULL);
+    free(a.text);
+    free(b.text);
+    free(p);
+}
+
+/* --- damaged files ------------------------------------------------- */
+
+static void test_dump_flipped_leaf_byte(void)
+{
+    char *dir = copy_db("flipleaf");
+    char *p = join(dir, "people.main.wr");
+    dres t = run(p, WR_DUMP_TREE, NULL);
+    uint64_t leaves[4];
+    REQUIRE(tree_pages(t.text, 0, leaves, 4) == 4);
+    free(t.text);
+    flip(p, leaves[2] + 300, 0x10);
+    char mark[128];
+    snprintf(mark, sizeof mark, "!! page %llu: checksum mismatch (stored",
+             (unsigned long long)leaves[2]);
+    wr_dump_mode modes[] = {WR_DUMP_SUMMARY, WR_DUMP_TREE};
+    for (size_t i = 0; i < 2; i++) {
+        dres r = run(p, modes[i], NULL);
+        CHECK_EQ(r.rc, WR_ECORRUPT);
+        CHECK(strstr(r.text, mark) != NULL);
+        CHECK(r.findings >= 1);
+        CHECK(strstr(r.eb.msg, "checksum mismatch") != NULL);
+        free(r.text);
+    }
+    /* documents: the damaged leaf is left out, the rest comes out */
+    dres r = run(p, WR_DUMP_DOCS, NULL);
+    CHECK_EQ(r.rc, WR_ECORRUPT);
+    CHECK(r.st.docs > 0 && r.st.docs < live_docs());
+    CHECK(strstr(r.text, "!!") == NULL); /* JSONL stays clean */
+    CHECK(r.findings >= 1);
+    free(r.text);
+    /* the page itself, decoded anyway */
+    wr_dump_opts o = {.page_addr = leaves[2], .hex = true};
+    r = run(p, WR_DUMP_PAGE, &o);
+    CHECK_EQ(r.rc, WR_ECORRUPT);
+    CHECK(strstr(r.text, "MISMATCH") != NULL);
+    CHECK(strstr(r.text, "slot 0: cell at") != NULL);
+    free(r.text);
+    /* the directory summary names it too and goes on to the other files */
+    r = run(dir, WR_DUMP_SUMMARY, NULL);
+    CHECK_EQ(r.rc, WR_ECORRUPT);
+    CHECK(strstr(r.text, mark) != NULL);
+    CHECK(strstr(r.text, "logs.main.wr") != NULL);
+    free(r.text);
+    free(p);
+    free(dir);
+}
+
+static void test_dump_damaged_page_structure(void)
+{
+    char *dir = copy_db("badslot");
+    char *p = join(dir, "people.main.wr");
+    dres t = run(p, WR_DUMP_TREE, NULL);
+    uint64_t leaf;
+    REQUIRE(tree_pages(t.text, 0, &leaf, 1) == 1);
+    free(t.text);
+    /* a slot offset pointing past the page, CRC made to hold again */
+    uint8_t buf[512];
+    FILE *f = fopen(p, "r+b");
+    REQUIRE(f != NULL);
+    fseek(f, (long)leaf, SEEK_SET);
+    REQUIRE(fread(buf, 1, 512, f) == 512);
+    wri_put16(buf + WRI_PH_LEN + 2, 600);
+    wri_put32(buf, wri_page_crc(buf, 512));
+    fseek(f, (long)leaf, SEEK_SET);
+    fwrite(buf, 1, 512, f);
+    fclose(f);
+    wr_dump_opts o = {.page_addr = leaf};
+    dres r = run(p, WR_DUMP_PAGE, &o);
+    CHECK_EQ(r.rc, WR_ECORRUPT);
+    CHECK(strstr(r.text, "(slot 1): slot 1: cell offset 600") != NULL);
+    CHECK(strstr(r.text, "slot 0: cell at") != NULL); /* still shown */
+    CHECK(strstr(r.text, "slot 1: cell at 600: !!") != NULL);
+    free(r.text);
+    r = run(p, WR_DUMP_TREE, NULL);
+    CHECK_EQ(r.rc, WR_ECORRUPT);
+    CHECK(strstr(r.text, ": not decoded") != NULL);
+    free(r.text);
+    free(p);
+    free(dir);
+}
+
+static void test_dump_truncated_file(void)
+{
+    char *dir = copy_db("trunc");
+    char *p = join(dir, "people.main.wr");
+    uint64_t size = file_size(p);
+    REQUIRE(truncate(p, (off_t)(size / 2)) == 0);
+    wr_dump_mode modes[] = {WR_DUMP_SUMMARY, WR_DUMP_TREE, WR_DUMP_EXTENTS,
+                            WR_DUMP_DOCS};
+    for (size_t i = 0; i < 4; i++) {
+        dres r = run(p, modes[i], NULL);
+        CHECK_EQ(r.rc, WR_ECORRUPT);
+        CHECK(r.findings >= 1);
+        free(r.text);
+    }
+    dres r = run(p, WR_DUMP_SUMMARY, NULL);
+    CHECK(strstr(r.text, "truncated") != NULL);
+    free(r.text);
+    /* cut inside slot 1 */
+    REQUIRE(truncate(p, 700) == 0);
+    r = run(p, WR_DUMP_SUMMARY, NULL);
+    CHECK_EQ(r.rc, WR_ECORRUPT);
+    CHECK(strstr(r.text, "slot 0 (offset 0)") != NULL);
+    free(r.text);
+    free(p);
+    free(dir);
+}
+
+static void test_dump_broken_slots(void)
+{
+    char *dir = copy_db("slots");
+    char *p = join(dir, "people.main.wr");
+    flip(p, 100, 0x01); /* slot 0's reserved area: CRC fails */
+    dres r = run(p, WR_DUMP_SUMMARY, NULL);
+    CHECK_EQ(r.rc, WR_ECORRUPT);
+    CHECK(strstr(r.text, "slot 0 (offset 0): rejected: CRC mismatch") !=
+          NULL);
+    CHECK(strstr(r.text, "raw fields (not trusted)") != NULL);
+    CHECK(strstr(r.text, "<- chosen") != NULL); /* slot 1 still serves */
+    free(r.text);
+    flip(p, 512 + 100, 0x01); /* and slot 1 */
+    r = run(p, WR_DUMP_SUMMARY, NULL);
+    CHECK_EQ(r.rc, WR_ECORRUPT);
+    CHECK(strstr(r.text, "slot 1 (offset 512): rejected: CRC mismatch") !=
+          NULL);
+    CHECK(strstr(r.text, "!! no valid checkpoint slot") != NULL);
+    free(r.text);
+    r = run(p, WR_DUMP_DOCS, NULL);
+    CHECK_EQ(r.rc, WR_ECORRUPT);
+    CHECK_EQ(r.len, 0);
+    free(r.text);
+    bson_t j;
+    uint64_t nf = 0;
+    CHECK_EQ(run_json(p, WR_DUMP_SUMMARY, NULL, &j, &nf), WR_ECORRUPT);
+    CHECK(json_prints(&j));
+    CHECK(nf >= 2);
+    bson_destroy(&j);
+    free(p);
+    free(dir);
+}
+
+static void test_dump_damaged_extent_list(void)
+{
+    wr_errbuf eb = {0};
+    wri_block *b = NULL;
+    char *dir = copy_db("extlist");
+    char *p = join(dir, "people.main.wr");
+    REQUIRE_OK(wri_block_open(p, WRI_BLOCK_RDONLY, &b, &eb), &eb);
+    uint64_t el = b->cur.extlist.off;
+    wri_block_close(b);
+    REQUIRE(el != 0);
+    flip(p, el + WRI_EL_ENTRIES + 3, 0x80);
+    dres r = run(p, WR_DUMP_EXTENTS, NULL);
+    CHECK_EQ(r.rc, WR_ECORRUPT);
+    char mark[96];
+    snprintf(mark, sizeof mark, "!! page %llu: checksum mismatch",
+             (unsigned long long)el);
+    CHECK(strstr(r.text, mark) != NULL);
+    CHECK(strstr(r.text, "totals: ") != NULL);
+    free(r.text);
+    free(p);
+    free(dir);
+}
+
+static void test_dump_shared_child_is_followed_once(void)
+{
+    /* A hostile tree: the root's second child pointer made equal to the
+     * first, every CRC (root page, slot) recomputed so that only the
+     * structure is wrong. */
+    wr_errbuf eb = {0};
+    wri_block *b = NULL;
+    char *dir = copy_db("shared");
+    char *p = join(dir, "people.main.wr");
+    REQUIRE_OK(wri_block_open(p, WRI_BLOCK_RDONLY, &b, &eb), &eb);
+    wri_slot s = b->cur;
+    int chosen = b->chosen;
+    uint32_t P = b->page_size;
+    wri_block_close(b);
+    uint8_t page[512], slot[WRI_SLOT_LEN];
+    FILE *f = fopen(p, "r+b");
+    REQUIRE(f != NULL);
+    fseek(f, (long)s.root.off, SEEK_SET);
+    REQUIRE(fread(page, 1, 512, f) == 512);
+    uint32_t c0 = wri_get16(page + WRI_PH_LEN);
+    uint32_t c1 = wri_get16(page + WRI_PH_LEN + 2);
+    memcpy(page + c1 + 4, page + c0 + 4, WRI_ADDR_LEN);
+    wri_put32(page, wri_page_crc(page, 512));
+    fseek(f, (long)s.root.off, SEEK_SET);
+    fwrite(page, 1, 512, f);
+    s.root.crc = wri_get32(page);
+    wri_slot_encode(&s, slot);
+    fseek(f, (long)chosen * P, SEEK_SET);
+    fwrite(slot, 1, WRI_SLOT_LEN, f);
+    fclose(f);
+    dres r = run(p, WR_DUMP_TREE, NULL);
+    CHECK_EQ(r.rc, WR_ECORRUPT);
+    CHECK(strstr(r.text, "reached a second time") != NULL);
+    free(r.text);
+    r = run(p, WR_DUMP_DOCS, NULL);
+    CHECK_EQ(r.rc, WR_ECORRUPT);
+    CHECK(r.st.docs < live_docs());
+    free(r.text);
+    free(p);
+    free(dir);
+}
+
+static void test_dump_not_a_tree_file(void)
+{
+    char *p = tmp_path("garbage.wr");
+    FILE *f = fopen(p, "wb");
+    REQUIRE(f != NULL);
+    for (int i = 0; i < 3000; i++)
+        fputc((i * 7919) & 0xff, f);
+    fclose(f);
+    dres r = run(p, WR_DUMP_SUMMARY, NULL);
+    CHECK_EQ(r.rc, WR_ENOTOURS);
+    free(r.text);
+    f = fopen(p, "wb");
+    fclose(f);
+    r = run(p, WR_DUMP_TREE, NULL);
+    CHECK_EQ(r.rc, WR_ENOTOURS);
+    free(r.text);
+    free(p);
+}
+
+static void test_dump_damaged_catalog_falls_back_to_files(void)
+{
+    char *dir = copy_db("catalog");
+    char *c = join(dir, WR_CATALOG_NAME);
+    flip(c, 40, 0xff);
+    dres r = run(dir, WR_DUMP_SUMMARY, NULL);
+    CHECK_EQ(r.rc, WR_ECORRUPT);
+    CHECK(strstr(r.text, "!! catalog: ") != NULL);
+    CHECK(strstr(r.text, "people.idx.city.wr") != NULL);
+    CHECK(strstr(r.text, "logs.main.wr") != NULL);
+    free(r.text);
+    wr_dump_opts o = {.collection = "logs"};
+    r = run(dir, WR_DUMP_DOCS, &o);
+    CHECK_EQ(r.rc, WR_ECORRUPT); /* the catalog finding */
+    CHECK_EQ(r.st.docs, 5);
+    free(r.text);
+    free(c);
+    free(dir);
+}
+
+/* Arbitrary damage, many times over: every mode returns, text and JSON. */
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+static uint64_t rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+static void test_dump_random_damage_never_crashes(void)
+{
+    char *dir = copy_db("random");
+    char *p = join(dir, "logs.main.wr"), *src = join(fixture, "people.main.wr");
+    uint64_t size = file_size(src);
+    char cmd[1200];
+    int bad_rc = 0;
+    for (int round = 0; round < 120; round++) {
+        snprintf(cmd, sizeof cmd, "cp '%s' '%s'", src, p);
+        REQUIRE(system(cmd) == 0);
+        int kind = round % 4;
+        if (kind == 0) { /* a few random bytes anywhere */
+            for (int k = 0; k < 1 + (int)(rnd() % 6); k++)
+                flip(p, rnd() % size, (uint8_t)(1 + rnd() % 255));
+        } else if (kind == 1) { /* one page of garbage */
+            uint64_t pg = 2 + rnd() % (size / 512 - 2);
+            for (int k = 0; k < 512; k++)
+                flip(p, pg * 512 + k, (uint8_t)rnd());
+        } else if (kind == 2) { /* header fields of a page, CRC fixed */
+            uint64_t pg = 2 + rnd() % (size / 512 - 2);
+            uint8_t buf[512];
+            FILE *f = fopen(p, "r+b");
+            fseek(f, (long)(pg * 512), SEEK_SET);
+            if (fread(buf, 1, 512, f) == 512) {
+                int at = (int)(rnd() % 48);
+                buf[at] ^= (uint8_t)(1 + rnd() % 255);
+                wri_put32(buf, wri_page_crc(buf, 512));
+                fseek(f, (long)(pg * 512), SEEK_SET);
+                fwrite(buf, 1, 512, f);
+            }
+            fclose(f);
+        } else { /* truncated anywhere */
+            REQUIRE(truncate(p, (off_t)(rnd() % size)) == 0);
+        }
+        for (int m = 0; m < 5; m++) {
+            wr_dump_opts o = {.page_addr = (rnd() % (size / 512)) * 512,
+                              .hex = true};
+            dres r = run(p, (wr_dump_mode)m, &o);
+            if (r.rc != WR_OK && r.rc != WR_ECORRUPT && r.rc != WR_EINVAL &&
+                r.rc != WR_ENOTOURS && r.rc != WR_ENOTFOUND)
+                bad_rc++;
+            free(r.text);
+            if (m == WR_DUMP_DOCS)
+                continue;
+            bson_t j;
+            int rc = run_json(p, (wr_dump_mode)m, &o, &j, NULL);
+            if (rc == WR_OK || rc == WR_ECORRUPT)
+                CHECK(json_prints(&j));
+            bson_destroy(&j);
+        }
+    }
+    CHECK_EQ(bad_rc, 0);
+    free(p);
+    free(src);
+    free(dir);
+}
+
+int main(void)
+{
+    if (build_fixture() != 0) {
+        printf("not ok 1 - fixture\n1..1\n");
+        return 1;
+    }
+    RUN(test_dump_summary_of_a_database);
+    RUN(test_dump_summary_json_fields);
+    RUN(test_dump_docs_in_key_order);
+    RUN(test_dump_docs_relaxed);
+    RUN(test_dump_docs_needs_a_collection);
+    RUN(test_dump_docs_of_an_index_file);
+    RUN(test_dump_tree_one_line_per_page);
+    RUN(test_dump_extents_after_deletes);
+    RUN(test_dump_page_root_and_slots);
+    RUN(test_dump_page_usage_errors);
+    RUN(test_dump_previous_checkpoint);
+    RUN(test_dump_flipped_leaf_byte);
+    RUN(test_dump_damaged_page_structure);
+    RUN(test_dump_truncated_file);
+    RUN(test_dump_broken_slots);
+    RUN(test_dump_damaged_extent_list);
+    RUN(test_dump_shared_child_is_followed_once);
+    RUN(test_dump_not_a_tree_file);
+    RUN(test_dump_damaged_catalog_falls_back_to_files);
+    RUN(test_dump_random_damage_never_crashes);
+    return tap_done();
+}
