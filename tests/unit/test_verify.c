@@ -1,0 +1,1125 @@
+/*
+ * test_verify.c -- wr_verify on clean databases and files, and on files
+ * damaged at offsets computed from the format (docs/FORMAT.md): flipped
+ * bits in each kind of page and in each header slot, truncation, a stale
+ * page, overlapping and leaked space, index entries removed and added, a
+ * document's _id changed under a correct CRC. Each damage must be named by
+ * the right check at the right page, and nothing may crash.
+ */
+#include "tap.h"
+
+#include "wr_int.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define P512 512u
+
+/* --- scratch databases ---------------------------------------------------- */
+
+static char *tmp_path(const char *name)
+{
+    char *p = malloc(512);
+    snprintf(p, 512, "%s/%s", tap_tmpdir(), name);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", p);
+    if (system(cmd) != 0)
+        exit(2);
+    return p;
+}
+
+static char *join(const char *dir, const char *name)
+{
+    char *p = malloc(strlen(dir) + strlen(name) + 2);
+    sprintf(p, "%s/%s", dir, name);
+    return p;
+}
+
+static bson_t *make_doc(int id, int big)
+{
+    static const char *cities[] = {"Oslo", "Lima", "Pune", "Kyiv", "Quito"};
+    bson_t *d = bson_new(), sub, arr;
+    BSON_APPEND_INT32(d, "_id", id);
+    BSON_APPEND_INT32(d, "age", id % 13);
+    BSON_APPEND_DOCUMENT_BEGIN(d, "address", &sub);
+    BSON_APPEND_UTF8(&sub, "city", cities[id % 5]);
+    bson_append_document_end(d, &sub);
+    BSON_APPEND_ARRAY_BEGIN(d, "tags", &arr);
+    BSON_APPEND_UTF8(&arr, "0", cities[(id + 1) % 5]);
+    BSON_APPEND_UTF8(&arr, "1", cities[(id + 3) % 5]);
+    bson_append_array_end(d, &arr);
+    if (big) { /* past wri_page_max_inline(512): an overflow page */
+        char s[700];
+        memset(s, 'a' + id % 26, sizeof s - 1);
+        s[sizeof s - 1] = 0;
+        BSON_APPEND_UTF8(d, "text", s);
+    }
+    return d;
+}
+
+/* A database in dir: collection "people" with indexes on "age" and
+ * "tags", n documents (every 10th big), several checkpoints with updates
+ * and deletes so that the files hold discard and avail extents and both
+ * slots. */
+static int build_db(const char *dir, int n, uint32_t psize)
+{
+    wr_errbuf eb = {0};
+    wr_db_opts o = {.create = true, .page_size = psize, .holder = "test"};
+    wr_db *db = NULL;
+    wr_coll *c = NULL;
+    int rc;
+    if ((rc = wr_db_open(dir, &o, &db, &eb)) != WR_OK ||
+        (rc = wr_coll_open(db, "people", true, &c, &eb)) != WR_OK ||
+        (rc = wr_coll_add_index(c, "age", &eb)) != WR_OK ||
+        (rc = wr_coll_add_index(c, "tags", &eb)) != WR_OK)
+        goto out;
+    for (int round = 0; round < 3 && rc == WR_OK; round++) {
+        for (int i = 0; i < n && rc == WR_OK; i++) {
+            if (round > 0 && i % 3 != round)
+                continue;
+            bson_t *d = make_doc(i, i % 10 == 0);
+            rc = wr_coll_put(c, d, NULL, &eb);
+            bson_destroy(d);
+        }
+        if (round == 2)
+            for (int i = 5; i < n && rc == WR_OK; i += 17) {
+                bson_t *id = BCON_NEW("_id", BCON_INT32(i));
+                rc = wr_coll_delete(c, id, &eb);
+                bson_destroy(id);
+            }
+        if (rc == WR_OK)
+            rc = wr_db_checkpoint(db, &eb);
+    }
+out:
+    if (rc != WR_OK)
+        printf("# build_db: %s\n", eb.msg);
+    wr_db_close(db);
+    return rc;
+}
+
+/* A fresh copy of a template database (built once per page size). */
+static char *fresh_db(const char *name)
+{
+    static char *tmpl = NULL;
+    if (tmpl == NULL) {
+        tmpl = tmp_path("template");
+        if (build_db(tmpl, 300, P512) != WR_OK)
+            exit(2);
+    }
+    char *dir = tmp_path(name);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "cp -r '%s' '%s'", tmpl, dir);
+    if (system(cmd) != 0)
+        exit(2);
+    return dir;
+}
+
+/* --- running the verifier ------------------------------------------------ */
+
+static int verify(const char *path, const wr_verify_opts *o,
+                  wr_verify_report **r)
+{
+    wr_errbuf eb = {0};
+    wr_verify_opts def = {0};
+    return wr_verify(path, o ? o : &def, r, &eb);
+}
+
+static void dump_problems(const wr_verify_report *r)
+{
+    char line[1200];
+    for (size_t i = 0; i < r->nproblems && i < 8; i++) {
+        wr_verify_problem_format(&r->problems[i], line, sizeof line);
+        printf("#   %s\n", line);
+    }
+}
+
+/* Is there a problem of this check in a file whose path ends with
+ * suffix, on page (or any page with page == UINT64_MAX)? */
+static bool has(const wr_verify_report *r, int check, const char *suffix,
+                uint64_t page)
+{
+    for (size_t i = 0; i < r->nproblems; i++) {
+        const wr_verify_problem *p = &r->problems[i];
+        size_t pl = strlen(p->path), sl = strlen(suffix);
+        if (p->check == check && pl >= sl &&
+            strcmp(p->path + pl - sl, suffix) == 0 &&
+            (page == UINT64_MAX || p->page == page))
+            return true;
+    }
+    return false;
+}
+
+#define EXPECT_PROBLEM(r, check, suffix, page)                               \
+    do {                                                                     \
+        if (!has((r), (check), (suffix), (page))) {                          \
+            TAP_FAIL("no %s problem in %s at page %lld",                     \
+                     wr_verify_check_name(check), (suffix),                  \
+                     (long long)(page));                                     \
+            dump_problems(r);                                                \
+        }                                                                    \
+    } while (0)
+
+/* --- raw file access ------------------------------------------------------- */
+
+static void raw_read(const char *path, uint64_t off, void *buf, size_t len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL || fseeko(f, (off_t)off, SEEK_SET) != 0 ||
+        fread(buf, 1, len, f) != len)
+        exit(3);
+    fclose(f);
+}
+
+static void raw_write(const char *path, uint64_t off, const void *buf,
+                      size_t len)
+{
+    FILE *f = fopen(path, "r+b");
+    if (f == NULL || fseeko(f, (off_t)off, SEEK_SET) != 0 ||
+        fwrite(buf, 1, len, f) != len)
+        exit(3);
+    fclose(f);
+}
+
+static void flip_bit(const char *path, uint64_t off, int bit)
+{
+    uint8_t b;
+    raw_read(path, off, &b, 1);
+    b ^= (uint8_t)(1u << bit);
+    raw_write(path, off, &b, 1);
+}
+
+static uint64_t file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
+/* The newest slot of a file (what the catalog names after a checkpoint). */
+static void slot_of(const char *path, wri_slot *s, int *idx, uint32_t *P)
+{
+    wr_errbuf eb = {0};
+    wri_block *b = NULL;
+    if (wri_block_open(path, WRI_BLOCK_RDONLY | WRI_BLOCK_NOEXT, &b, &eb) !=
+        WR_OK) {
+        printf("# slot_of %s: %s\n", path, eb.msg);
+        exit(3);
+    }
+    *s = b->cur;
+    *idx = b->chosen;
+    *P = b->page_size;
+    wri_block_close(b);
+}
+
+/* Pages of the newest checkpoint found by a raw depth-first walk. */
+typedef struct pages {
+    uint64_t leaf[64];   /* leaves in key order */
+    int nleaf;
+    uint64_t internal[16];
+    int ninternal;
+    uint64_t ovf;        /* an overflow page and the leaf that holds it */
+    uint64_t ovf_leaf;
+    uint64_t parent_of_leaf1; /* the page pointing at leaf[1] */
+    uint64_t extlist;    /* first extent-list page */
+} pages;
+
+static void walk(const char *path, uint32_t P, const wr_addr *a, uint64_t parent,
+                 pages *pg)
+{
+    uint8_t *buf = malloc(P);
+    wri_page_view v;
+    wri_page_problem pp;
+    raw_read(path, a->off, buf, P);
+    if (wri_page_check(buf, P, 0, &v, &pp) != WR_OK) {
+        free(buf);
+        return;
+    }
+    if (v.type == WRI_PT_LEAF) {
+        if (pg->nleaf == 1)
+            pg->parent_of_leaf1 = parent;
+        if (pg->nleaf < 64)
+            pg->leaf[pg->nleaf++] = a->off;
+        for (uint32_t i = 0; i < v.count; i++) {
+            wri_cell c;
+            wri_page_cell(&v, i, &c);
+            if (c.overflow && pg->ovf == 0) {
+                pg->ovf = c.ovf.off;
+                pg->ovf_leaf = a->off;
+            }
+        }
+    } else {
+        if (pg->ninternal < 16)
+            pg->internal[pg->ninternal++] = a->off;
+        for (uint32_t i = 0; i < v.count; i++) {
+            wri_cell c;
+            wri_page_cell(&v, i, &c);
+            walk(path, P, &c.child, a->off, pg);
+        }
+    }
+    free(buf);
+}
+
+static void find_pages(const char *path, pages *pg)
+{
+    wri_slot s;
+    int idx;
+    uint32_t P;
+    memset(pg, 0, sizeof *pg);
+    slot_of(path, &s, &idx, &P);
+    pg->extlist = s.extlist.off;
+    if (s.root.off)
+        walk(path, P, &s.root, 0, pg);
+}
+
+/* After changing the page at off, give it a correct CRC and carry the new
+ * CRC up through every address that points at it, to the newest slot. */
+static bool fix_ref(const char *path, uint32_t P, const wr_addr *a,
+                    uint64_t target, uint32_t crc);
+
+static void fix_crc(const char *path, uint64_t off)
+{
+    wri_slot s;
+    int idx;
+    uint32_t P;
+    uint8_t hdr[WRI_PH_LEN];
+    slot_of(path, &s, &idx, &P);
+    raw_read(path, off, hdr, sizeof hdr);
+    uint32_t size = wri_get32(hdr + WRI_PH_SIZE);
+    if (size < P || size > (64u << 20))
+        size = P;
+    uint8_t *buf = malloc(size);
+    raw_read(path, off, buf, size);
+    uint32_t crc = wri_page_crc(buf, size);
+    wri_put32(buf, crc);
+    raw_write(path, off, buf, 4);
+    free(buf);
+    if (s.root.off == off || s.extlist.off == off) {
+        uint8_t sb[WRI_SLOT_LEN];
+        if (s.root.off == off)
+            s.root.crc = crc;
+        else
+            s.extlist.crc = crc;
+        wri_slot_encode(&s, sb);
+        raw_write(path, (uint64_t)idx * P, sb, sizeof sb);
+        return;
+    }
+    /* an extent-list page's predecessor */
+    wr_addr l = s.extlist;
+    uint8_t page[65536];
+    while (l.off != 0) {
+        wr_addr next;
+        raw_read(path, l.off, page, P);
+        wri_addr_decode(page + WRI_EL_NEXT, &next);
+        if (next.off == off) {
+            wri_put32(page + WRI_EL_NEXT + 12, crc);
+            raw_write(path, l.off, page, P);
+            fix_crc(path, l.off);
+            return;
+        }
+        l = next;
+    }
+    if (s.root.off != 0 && fix_ref(path, P, &s.root, off, crc))
+        return;
+    printf("# fix_crc: nothing points at %llu\n", (unsigned long long)off);
+}
+
+static bool fix_ref(const char *path, uint32_t P, const wr_addr *a,
+                    uint64_t target, uint32_t crc)
+{
+    uint8_t *buf = malloc(P);
+    wri_page_view v;
+    wri_page_problem pp;
+    bool done = false;
+    raw_read(path, a->off, buf, P);
+    if (wri_page_check(buf, P, 0, &v, &pp) != WR_OK) {
+        free(buf);
+        return false;
+    }
+    for (uint32_t i = 0; i < v.count && !done; i++) {
+        wri_cell c;
+        wri_page_cell(&v, i, &c);
+        uint64_t at = 0;
+        if (v.type == WRI_PT_INTERNAL && c.child.off == target)
+            at = c.off + 4 + 12;
+        else if (v.type == WRI_PT_LEAF && c.overflow && c.ovf.off == target)
+            at = c.off + WRI_LEAF_CELL_HDR + c.klen + 12;
+        if (at != 0) {
+            wri_put32(buf + at, crc);
+            raw_write(path, a->off, buf, P);
+            fix_crc(path, a->off);
+            done = true;
+        } else if (v.type == WRI_PT_INTERNAL) {
+            done = fix_ref(path, P, &c.child, target, crc);
+        }
+    }
+    free(buf);
+    return done;
+}
+
+/* --- clean files ------------------------------------------------------------ */
+
+static void test_digest_known_answer(void)
+{
+    wr_errbuf eb = {0};
+    wr_digest *d = NULL;
+    uint8_t out[WR_DIGEST_LEN];
+    char hex[2 * WR_DIGEST_LEN + 1];
+    REQUIRE_OK(wr_digest_new(&d, &eb), &eb);
+    wr_digest_final(d, out);
+    wr_digest_hex(out, hex);
+    CHECK(strcmp(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855") == 0);
+    wr_digest_add(d, (const uint8_t *)"abc", 3);
+    wr_digest_final(d, out);
+    wr_digest_hex(out, hex);
+    CHECK(strcmp(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad") == 0);
+    /* 1,000,000 'a', fed in uneven pieces */
+    uint8_t chunk[997];
+    memset(chunk, 'a', sizeof chunk);
+    size_t left = 1000000;
+    while (left > 0) {
+        size_t n = WRI_MIN(left, sizeof chunk - left % 7);
+        wr_digest_add(d, chunk, (uint32_t)n);
+        left -= n;
+    }
+    wr_digest_final(d, out);
+    wr_digest_hex(out, hex);
+    CHECK(strcmp(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0") == 0);
+    wr_digest_free(d);
+}
+
+static void test_verify_clean_database(void)
+{
+    char *dir = fresh_db("clean");
+    wr_verify_report *r = NULL;
+    int rc = verify(dir, NULL, &r);
+    REQUIRE(r != NULL);
+    if (rc != WR_OK)
+        dump_problems(r);
+    CHECK_EQ(rc, WR_OK);
+    CHECK(r->database);
+    CHECK_EQ(r->nfiles, 3);
+    CHECK_EQ(r->total_problems, 0);
+    for (size_t i = 0; i < r->nfiles; i++) {
+        const wr_verify_file *f = &r->files[i];
+        REQUIRE_EQ(f->nckpt, 1);
+        const wr_verify_ckpt *ck = &f->ckpt[0];
+        CHECK(ck->complete);
+        CHECK(ck->selected && ck->latest);
+        CHECK_EQ(ck->leaked_bytes, 0);
+        CHECK(ck->pages_leaf > 1);
+        CHECK_EQ(ck->keys, ck->records);
+        if (f->role == 1) {
+            CHECK(ck->pages_internal > 0);
+            CHECK(ck->pages_overflow > 0);
+            CHECK(ck->has_digest);
+            CHECK(ck->pages_extlist > 0);
+        } else {
+            CHECK(ck->index_checked);
+            CHECK_EQ(ck->index_entries, ck->keys);
+            CHECK_EQ(ck->index_expected, ck->keys);
+            CHECK_EQ(ck->index_missing + ck->index_dangling, 0);
+        }
+    }
+    /* the digest equals the one of the collection as the library sees it */
+    wr_errbuf eb = {0};
+    wr_db_opts o = {.readonly = true};
+    wr_db *db = NULL;
+    wr_coll *c = NULL;
+    uint8_t dg[WR_DIGEST_LEN];
+    uint64_t n = 0;
+    REQUIRE_OK(wr_db_open(dir, &o, &db, &eb), &eb);
+    REQUIRE_OK(wr_coll_open(db, "people", false, &c, &eb), &eb);
+    REQUIRE_OK(wr_coll_digest(c, dg, &n, &eb), &eb);
+    CHECK_EQ(n, r->files[0].ckpt[0].keys);
+    CHECK(memcmp(dg, r->files[0].ckpt[0].digest, WR_DIGEST_LEN) == 0);
+    wr_db_close(db);
+    wr_verify_report_free(r);
+    free(dir);
+}
+
+static void test_verify_clean_previous_and_all_checkpoints(void)
+{
+    char *dir = fresh_db("clean-prev");
+    wr_verify_report *r = NULL;
+    wr_verify_opts o = {.previous = true};
+    int rc = verify(dir, &o, &r);
+    if (rc != WR_OK)
+        dump_problems(r);
+    CHECK_EQ(rc, WR_OK);
+    for (size_t i = 0; i < r->nfiles; i++) {
+        CHECK_EQ(r->files[i].nckpt, 1);
+        CHECK(!r->files[i].ckpt[0].latest);
+    }
+    wr_verify_report_free(r);
+    wr_verify_opts all = {.all_checkpoints = true};
+    rc = verify(dir, &all, &r);
+    if (rc != WR_OK)
+        dump_problems(r);
+    CHECK_EQ(rc, WR_OK);
+    for (size_t i = 0; i < r->nfiles; i++) {
+        CHECK_EQ(r->files[i].nckpt, 2);
+        CHECK(r->files[i].ckpt[0].gen != r->files[i].ckpt[1].gen);
+        CHECK(r->files[i].ckpt[1].complete);
+    }
+    wr_verify_report_free(r);
+    free(dir);
+}
+
+static void test_verify_clean_single_files_and_quick(void)
+{
+    char *dir = fresh_db("clean-files");
+    const char *names[] = {"people.main.wr", "people.idx.age.wr",
+                           "people.idx.tags.wr"};
+    for (int i = 0; i < 3; i++) {
+        char *p = join(dir, names[i]);
+        wr_verify_report *r = NULL;
+        int rc = verify(p, NULL, &r);
+        if (rc != WR_OK)
+            dump_problems(r);
+        CHECK_EQ(rc, WR_OK);
+        CHECK(!r->database);
+        CHECK_EQ(r->files[0].role, i == 0 ? 1 : 2);
+        CHECK(strcmp(r->files[0].coll, "people") == 0);
+        wr_verify_report_free(r);
+        wr_verify_opts q = {.quick = true, .all_checkpoints = true};
+        rc = verify(p, &q, &r);
+        CHECK_EQ(rc, WR_OK);
+        CHECK(!r->files[0].ckpt[0].has_digest);
+        wr_verify_report_free(r);
+        wr_errbuf eb = {0};
+        CHECK_EQ(wr_verify_simple(p, false, &eb), WR_OK);
+        free(p);
+    }
+    wr_errbuf eb = {0};
+    CHECK_EQ(wr_verify_simple(dir, true, &eb), WR_OK);
+    free(dir);
+}
+
+static void test_verify_fresh_and_empty_collections(void)
+{
+    char *dir = tmp_path("fresh");
+    wr_errbuf eb = {0};
+    wr_db_opts o = {.create = true, .page_size = 4096, .holder = "t"};
+    wr_db *db = NULL;
+    wr_coll *c = NULL;
+    REQUIRE_OK(wr_db_open(dir, &o, &db, &eb), &eb);
+    REQUIRE_OK(wr_coll_open(db, "empty", true, &c, &eb), &eb);
+    REQUIRE_OK(wr_coll_add_index(c, "x", &eb), &eb);
+    REQUIRE_OK(wr_db_checkpoint(db, &eb), &eb);
+    /* a collection emptied again */
+    REQUIRE_OK(wr_coll_open(db, "gone", true, &c, &eb), &eb);
+    bson_t *d = make_doc(1, 0);
+    REQUIRE_OK(wr_coll_put(c, d, NULL, &eb), &eb);
+    REQUIRE_OK(wr_db_checkpoint(db, &eb), &eb);
+    REQUIRE_OK(wr_coll_delete(c, d, &eb), &eb);
+    REQUIRE_OK(wr_db_checkpoint(db, &eb), &eb);
+    bson_destroy(d);
+    wr_db_close(db);
+    wr_verify_report *r = NULL;
+    wr_verify_opts all = {.all_checkpoints = true};
+    int rc = verify(dir, &all, &r);
+    if (rc != WR_OK)
+        dump_problems(r);
+    CHECK_EQ(rc, WR_OK);
+    wr_verify_report_free(r);
+    rc = verify(dir, NULL, &r);
+    CHECK_EQ(rc, WR_OK);
+    wr_verify_report_free(r);
+    free(dir);
+}
+
+/* --- damage -------------------------------------------------------------- */
+
+/* Flip one bit in the middle of a page of the main table; expect a
+ * checksum problem on that page, in full and in quick mode. */
+static void damage_page_bit(const char *name, int which)
+{
+    char *dir = fresh_db(name);
+    char *path = join(dir, "people.main.wr");
+    pages pg;
+    find_pages(path, &pg);
+    uint64_t page = which == 0   ? pg.leaf[1]
+                    : which == 1 ? pg.internal[0]
+                    : which == 2 ? pg.ovf
+                                 : pg.extlist;
+    REQUIRE(page != 0);
+    flip_bit(path, page + 300, 3);
+    wr_verify_report *r = NULL;
+    CHECK_EQ(verify(dir, NULL, &r), WR_ECORRUPT);
+    EXPECT_PROBLEM(r, WR_CHECK_CHECKSUM, "people.main.wr", page);
+    CHECK_EQ(r->files[0].status, WR_ECORRUPT);
+    CHECK_EQ(r->files[1].status, WR_OK);
+    wr_verify_report_free(r);
+    wr_verify_opts q = {.quick = true};
+    CHECK_EQ(verify(path, &q, &r), WR_ECORRUPT);
+    EXPECT_PROBLEM(r, WR_CHECK_CHECKSUM, "people.main.wr", page);
+    wr_verify_report_free(r);
+    wr_errbuf eb = {0};
+    CHECK_EQ(wr_verify_simple(dir, false, &eb), WR_ECORRUPT);
+    CHECK(strstr(eb.msg, "checksum") != NULL);
+    free(path);
+    free(dir);
+}
+
+static void test_verify_flipped_bit_in_leaf(void)
+{
+    damage_page_bit("bit-leaf", 0);
+}
+
+static void test_verify_flipped_bit_in_internal_page(void)
+{
+    damage_page_bit("bit-internal", 1);
+}
+
+static void test_verify_flipped_bit_in_overflow_page(void)
+{
+    damage_page_bit("bit-overflow", 2);
+}
+
+static void test_verify_flipped_bit_in_extent_list_page(void)
+{
+    damage_page_bit("bit-extlist", 3);
+}
+
+static void test_verify_flipped_bit_in_each_header_slot(void)
+{
+    for (int slot = 0; slot < 2; slot++) {
+        char name[32];
+        snprintf(name, sizeof name, "bit-slot%d", slot);
+        char *dir = fresh_db(name);
+        char *path = join(dir, "people.main.wr");
+        flip_bit(path, (uint64_t)slot * P512 + 100, 1);
+        wr_verify_report *r = NULL;
+        /* alone: the other slot is used, the damaged one reported */
+        CHECK_EQ(verify(path, NULL, &r), WR_ECORRUPT);
+        EXPECT_PROBLEM(r, WR_CHECK_HEADER, "people.main.wr",
+                       (uint64_t)slot * P512);
+        CHECK_EQ(r->files[0].nckpt, 1);
+        CHECK(!r->files[0].slot_valid[slot]);
+        CHECK(strstr(r->files[0].slot_why[slot], "CRC") != NULL);
+        wr_verify_report_free(r);
+        /* in the database: also reported */
+        CHECK_EQ(verify(dir, NULL, &r), WR_ECORRUPT);
+        EXPECT_PROBLEM(r, WR_CHECK_HEADER, "people.main.wr",
+                       (uint64_t)slot * P512);
+        wr_verify_report_free(r);
+        free(path);
+        free(dir);
+    }
+    /* both slots: nothing to read, still a header problem, no crash */
+    char *dir = fresh_db("bit-slots");
+    char *path = join(dir, "people.main.wr");
+    flip_bit(path, 100, 1);
+    flip_bit(path, P512 + 100, 1);
+    wr_verify_report *r = NULL;
+    CHECK_EQ(verify(path, NULL, &r), WR_ECORRUPT);
+    EXPECT_PROBLEM(r, WR_CHECK_HEADER, "people.main.wr", 0);
+    wr_verify_report_free(r);
+    CHECK_EQ(verify(dir, NULL, &r), WR_ECORRUPT);
+    EXPECT_PROBLEM(r, WR_CHECK_HEADER, "people.main.wr", 0);
+    wr_verify_report_free(r);
+    free(path);
+    free(dir);
+}
+
+static void test_verify_truncated_file(void)
+{
+    char *dir = fresh_db("truncated");
+    char *path = join(dir, "people.main.wr");
+    uint64_t size = file_size(path);
+    for (int k = 0; k < 4; k++) {
+        uint64_t cut = k == 0   ? size - P512
+                       : k == 1 ? size / 2 / P512 * P512
+                       : k == 2 ? 3 * P512 + 17
+                                : 700;
+        REQUIRE(truncate(path, (off_t)cut) == 0);
+        wr_verify_report *r = NULL;
+        CHECK_EQ(verify(path, NULL, &r), WR_ECORRUPT);
+        EXPECT_PROBLEM(r, WR_CHECK_SPACE, "people.main.wr", UINT64_MAX);
+        wr_verify_report_free(r);
+        CHECK_EQ(verify(dir, NULL, &r), WR_ECORRUPT);
+        wr_verify_report_free(r);
+    }
+    REQUIRE(truncate(path, 0) == 0);
+    wr_verify_report *r = NULL;
+    CHECK_EQ(verify(path, NULL, &r), WR_ECORRUPT);
+    EXPECT_PROBLEM(r, WR_CHECK_HEADER, "people.main.wr", 0);
+    wr_verify_report_free(r);
+    free(path);
+    free(dir);
+}
+
+/* Leaf 1 replaced by an older copy of itself: intact, wrong CRC. */
+static void test_verify_stale_page(void)
+{
+    char *dir = tmp_path("stale");
+    REQUIRE(build_db(dir, 200, P512) == WR_OK);
+    char *path = join(dir, "people.main.wr");
+    pages before, after;
+    find_pages(path, &before);
+    uint8_t old[P512];
+    raw_read(path, before.leaf[1], old, sizeof old);
+    /* change a document of that leaf: copy-on-write moves the leaf */
+    wri_page_view v;
+    wri_page_problem pp;
+    wri_cell c;
+    REQUIRE(wri_page_check(old, P512, 1, &v, &pp) == WR_OK);
+    wri_page_cell(&v, 0, &c);
+    bson_t key;
+    bson_iter_t it;
+    REQUIRE(bson_init_static(&key, c.key, c.klen));
+    REQUIRE(bson_iter_init(&it, &key) && bson_iter_next(&it));
+    int id = bson_iter_int32(&it);
+    wr_errbuf eb = {0};
+    wr_db_opts o = {.holder = "t"};
+    wr_db *db = NULL;
+    wr_coll *coll = NULL;
+    REQUIRE_OK(wr_db_open(dir, &o, &db, &eb), &eb);
+    REQUIRE_OK(wr_coll_open(db, "people", false, &coll, &eb), &eb);
+    bson_t *d = make_doc(id, 0);
+    BSON_APPEND_UTF8(d, "changed", "yes");
+    REQUIRE_OK(wr_coll_put(coll, d, NULL, &eb), &eb);
+    bson_destroy(d);
+    REQUIRE_OK(wr_db_checkpoint(db, &eb), &eb);
+    wr_db_close(db);
+    find_pages(path, &after);
+    REQUIRE(after.leaf[1] != before.leaf[1]);
+    raw_write(path, after.leaf[1], old, sizeof old);
+    wr_verify_report *r = NULL;
+    CHECK_EQ(verify(dir, NULL, &r), WR_ECORRUPT);
+    EXPECT_PROBLEM(r, WR_CHECK_CHECKSUM, "people.main.wr", after.leaf[1]);
+    bool stale = false;
+    for (size_t i = 0; i < r->nproblems; i++)
+        stale |= strstr(r->problems[i].detail, "stale") != NULL;
+    CHECK(stale);
+    wr_verify_report_free(r);
+    free(path);
+    free(dir);
+}
+
+/* The first extent entry moved over a live leaf: two owners. */
+static void test_verify_overlapping_pages(void)
+{
+    char *dir = fresh_db("overlap");
+    char *path = join(dir, "people.main.wr");
+    pages pg;
+    find_pages(path, &pg);
+    REQUIRE(pg.extlist != 0);
+    uint8_t buf[P512];
+    raw_read(path, pg.extlist, buf, sizeof buf);
+    REQUIRE(wri_get32(buf + WRI_PH_COUNT) > 0);
+    wri_put64(buf + WRI_EL_ENTRIES, pg.leaf[2]);
+    wri_put64(buf + WRI_EL_ENTRIES + 8, P512);
+    raw_write(path, pg.extlist, buf, sizeof buf);
+    fix_crc(path, pg.extlist);
+    wr_verify_report *r = NULL;
+    CHECK_EQ(verify(path, NULL, &r), WR_ECORRUPT);
+    EXPECT_PROBLEM(r, WR_CHECK_SPACE, "people.main.wr", pg.leaf[2]);
+    wr_verify_report_free(r);
+    free(path);
+    free(dir);
+}
+
+/* Two parents for one child: an internal page's second child pointer
+ * copied over its third. */
+static void test_verify_page_reachable_twice(void)
+{
+    char *dir = fresh_db("twice");
+    char *path = join(dir, "people.main.wr");
+    pages pg;
+    find_pages(path, &pg);
+    uint64_t ip = pg.parent_of_leaf1;
+    REQUIRE(ip != 0);
+    uint8_t buf[P512];
+    wri_page_view v;
+    wri_page_problem pp;
+    wri_cell c1, c2;
+    raw_read(path, ip, buf, sizeof buf);
+    REQUIRE(wri_page_check(buf, P512, 0, &v, &pp) == WR_OK);
+    REQUIRE(v.count >= 3);
+    wri_page_cell(&v, 1, &c1);
+    wri_page_cell(&v, 2, &c2);
+    memcpy(buf + c2.off + 4, buf + c1.off + 4, WRI_ADDR_LEN);
+    raw_write(path, ip, buf, sizeof buf);
+    fix_crc(path, ip);
+    wr_verify_report *r = NULL;
+    CHECK_EQ(verify(path, NULL, &r), WR_ECORRUPT);
+    EXPECT_PROBLEM(r, WR_CHECK_ORDERING, "people.main.wr", c1.child.off);
+    /* the lost child's blocks are leaked only if the walk was complete:
+     * it was, so they are */
+    EXPECT_PROBLEM(r, WR_CHECK_SPACE, "people.main.wr", UINT64_MAX);
+    wr_verify_report_free(r);
+    free(path);
+    free(dir);
+}
+
+/* One avail/discard entry dropped from the lists: its blocks leak. */
+static void test_verify_leaked_extent(void)
+{
+    char *dir = fresh_db("leak");
+    char *path = join(dir, "people.main.wr");
+    pages pg;
+    find_pages(path, &pg);
+    REQUIRE(pg.extlist != 0);
+    uint8_t buf[P512];
+    raw_read(path, pg.extlist, buf, sizeof buf);
+    uint32_t n = wri_get32(buf + WRI_PH_COUNT);
+    REQUIRE(n > 0);
+    uint64_t lost = wri_get64(buf + WRI_EL_ENTRIES + (size_t)(n - 1) * 32);
+    memset(buf + WRI_EL_ENTRIES + (size_t)(n - 1) * 32, 0, 32);
+    wri_put32(buf + WRI_PH_COUNT, n - 1);
+    raw_write(path, pg.extlist, buf, sizeof buf);
+    fix_crc(path, pg.extlist);
+    wr_verify_report *r = NULL;
+    CHECK_EQ(verify(dir, NULL, &r), WR_ECORRUPT);
+    EXPECT_PROBLEM(r, WR_CHECK_SPACE, "people.main.wr", lost);
+    CHECK(r->files[0].ckpt[0].leaked_bytes > 0);
+    CHECK_EQ(r->files[0].ckpt[0].problems, 1);
+    wr_verify_report_free(r);
+    free(path);
+    free(dir);
+}
+
+/* A document's _id changed, the page re-CRC'd and the change carried up
+ * to the slot: only the document check can see it. */
+static void test_verify_document_id_changed(void)
+{
+    char *dir = fresh_db("idchange");
+    char *path = join(dir, "people.main.wr");
+    pages pg;
+    find_pages(path, &pg);
+    uint64_t leaf = pg.leaf[3];
+    uint8_t buf[P512];
+    wri_page_view v;
+    wri_page_problem pp;
+    wri_cell c;
+    raw_read(path, leaf, buf, sizeof buf);
+    REQUIRE(wri_page_check(buf, P512, 1, &v, &pp) == WR_OK);
+    uint32_t i = 0;
+    for (; i < v.count; i++) {
+        wri_page_cell(&v, i, &c);
+        if (!c.overflow)
+            break;
+    }
+    REQUIRE(i < v.count);
+    /* the document starts with the int32 _id: len(4) type(1) "_id\0" */
+    size_t at = (size_t)(c.val - buf) + 4 + 1 + 4;
+    REQUIRE(buf[at - 5] == BSON_TYPE_INT32);
+    buf[at] ^= 0x40;
+    raw_write(path, leaf, buf, sizeof buf);
+    fix_crc(path, leaf);
+    wr_verify_report *r = NULL;
+    CHECK_EQ(verify(dir, NULL, &r), WR_ECORRUPT);
+    EXPECT_PROBLEM(r, WR_CHECK_DOCUMENT, "people.main.wr", leaf);
+    CHECK(!has(r, WR_CHECK_CHECKSUM, "people.main.wr", UINT64_MAX));
+    /* the indexes disagree with the document now too */
+    EXPECT_PROBLEM(r, WR_CHECK_INDEX, "people.idx.age.wr", UINT64_MAX);
+    wr_verify_report_free(r);
+    /* quick mode does not decode documents */
+    wr_verify_opts q = {.quick = true};
+    CHECK_EQ(verify(dir, &q, &r), WR_OK);
+    wr_verify_report_free(r);
+    free(path);
+    free(dir);
+}
+
+/* A key in a leaf made larger than its right neighbour. */
+static void test_verify_keys_out_of_order(void)
+{
+    char *dir = fresh_db("order");
+    char *path = join(dir, "people.main.wr");
+    pages pg;
+    find_pages(path, &pg);
+    uint64_t leaf = pg.leaf[2];
+    uint8_t buf[P512];
+    wri_page_view v;
+    wri_page_problem pp;
+    wri_cell c;
+    raw_read(path, leaf, buf, sizeof buf);
+    REQUIRE(wri_page_check(buf, P512, 1, &v, &pp) == WR_OK);
+    REQUIRE(v.count >= 2);
+    wri_page_cell(&v, 0, &c);
+    /* key {"": int32}: len(4) type(1) name "\0"(1) value(4) */
+    REQUIRE(c.klen == 11 && c.key[4] == BSON_TYPE_INT32);
+    wri_put32((uint8_t *)buf + (c.key - buf) + 6, 1000000);
+    raw_write(path, leaf, buf, sizeof buf);
+    fix_crc(path, leaf);
+    wr_verify_report *r = NULL;
+    CHECK_EQ(verify(path, NULL, &r), WR_ECORRUPT);
+    EXPECT_PROBLEM(r, WR_CHECK_ORDERING, "people.main.wr", leaf);
+    EXPECT_PROBLEM(r, WR_CHECK_DOCUMENT, "people.main.wr", leaf);
+    wr_verify_report_free(r);
+    free(path);
+    free(dir);
+}
+
+/* A leaf's level made 1: its place says 0. */
+static void test_verify_page_level_out_of_place(void)
+{
+    char *dir = fresh_db("level");
+    char *path = join(dir, "people.main.wr");
+    pages pg;
+    find_pages(path, &pg);
+    uint8_t buf[P512];
+    raw_read(path, pg.internal[0], buf, sizeof buf);
+    wri_put16(buf + WRI_PH_LEVEL, (uint16_t)(wri_get16(buf + WRI_PH_LEVEL) + 1));
+    raw_write(path, pg.internal[0], buf, sizeof buf);
+    fix_crc(path, pg.internal[0]);
+    wr_verify_report *r = NULL;
+    CHECK_EQ(verify(path, NULL, &r), WR_ECORRUPT);
+    EXPECT_PROBLEM(r, WR_CHECK_PAGE, "people.main.wr", pg.internal[0]);
+    wr_verify_report_free(r);
+    free(path);
+    free(dir);
+}
+
+/* Change the index file through the B-tree and make the catalog name the
+ * new checkpoint, as if the engine had lost or invented an entry. */
+static void index_edit(const char *dir, bool add)
+{
+    wr_errbuf eb = {0};
+    wri_catalog cat;
+    wri_block *b = NULL;
+    wri_btree *t = NULL;
+    wri_cursor *cur = NULL;
+    char *path = join(dir, "people.idx.age.wr");
+    REQUIRE_OK(wri_catalog_read(dir, &cat, &eb), &eb);
+    REQUIRE_OK(wri_block_open(path, 0, &b, &eb), &eb);
+    REQUIRE_OK(wri_btree_open(b, 2, &t, &eb), &eb);
+    if (add) {
+        bson_t *k = BCON_NEW("", BCON_INT32(5), "", BCON_INT32(123456));
+        REQUIRE_OK(wri_btree_put(t, bson_get_data(k), k->len, NULL, 0, NULL,
+                                 &eb),
+                   &eb);
+        bson_destroy(k);
+    } else {
+        const uint8_t *key;
+        uint32_t klen;
+        uint8_t copy[256];
+        REQUIRE_OK(wri_cursor_open(t, &cur, &eb), &eb);
+        REQUIRE_OK(wri_cursor_first(cur, &eb), &eb);
+        REQUIRE_OK(wri_cursor_next(cur, &eb), &eb);
+        wri_cursor_key(cur, &key, &klen);
+        memcpy(copy, key, klen);
+        wri_cursor_close(cur);
+        REQUIRE_OK(wri_btree_delete(t, copy, klen, &eb), &eb);
+    }
+    REQUIRE_OK(wri_btree_checkpoint(t, &eb), &eb);
+    /* as wr_db_checkpoint: unchanged files keep their generation in both */
+    cat.coll[0].main.prev_gen = cat.coll[0].main.gen;
+    for (size_t j = 0; j < cat.coll[0].nidx; j++) {
+        cat.coll[0].idx[j].prev_gen = cat.coll[0].idx[j].gen;
+        if (strcmp(cat.coll[0].idx[j].field, "age") == 0)
+            cat.coll[0].idx[j].gen = b->cur.gen;
+    }
+    cat.gen++;
+    REQUIRE_OK(wri_catalog_write(dir, &cat, &eb), &eb);
+    wri_btree_close(t);
+    wri_block_close(b);
+    wri_catalog_free(&cat);
+    free(path);
+}
+
+static void test_verify_index_entry_removed(void)
+{
+    char *dir = fresh_db("idx-removed");
+    index_edit(dir, false);
+    wr_verify_report *r = NULL;
+    CHECK_EQ(verify(dir, NULL, &r), WR_ECORRUPT);
+    EXPECT_PROBLEM(r, WR_CHECK_INDEX, "people.idx.age.wr", UINT64_MAX);
+    CHECK(!has(r, WR_CHECK_INDEX, "people.idx.tags.wr", UINT64_MAX));
+    const wr_verify_ckpt *ck = &r->files[1].ckpt[0];
+    CHECK(ck->index_checked);
+    CHECK_EQ(ck->index_missing, 1);
+    CHECK_EQ(ck->index_dangling, 0);
+    CHECK_EQ(ck->index_expected, ck->index_entries + 1);
+    CHECK_EQ(r->total_problems, 1);
+    wr_verify_report_free(r);
+    /* the previous snapshot is still consistent */
+    wr_verify_opts o = {.previous = true};
+    CHECK_EQ(verify(dir, &o, &r), WR_OK);
+    wr_verify_report_free(r);
+    free(dir);
+}
+
+static void test_verify_index_entry_added(void)
+{
+    char *dir = fresh_db("idx-added");
+    index_edit(dir, true);
+    wr_verify_report *r = NULL;
+    CHECK_EQ(verify(dir, NULL, &r), WR_ECORRUPT);
+    EXPECT_PROBLEM(r, WR_CHECK_INDEX, "people.idx.age.wr", UINT64_MAX);
+    const wr_verify_ckpt *ck = &r->files[1].ckpt[0];
+    CHECK_EQ(ck->index_dangling, 1);
+    CHECK_EQ(ck->index_missing, 0);
+    CHECK_EQ(r->total_problems, 1);
+    wr_verify_report_free(r);
+    free(dir);
+}
+
+static void test_verify_catalog_problems(void)
+{
+    wr_errbuf eb = {0};
+    wri_catalog cat;
+    /* a file the catalog names is gone */
+    char *dir = fresh_db("cat-missing");
+    char *p = join(dir, "people.idx.tags.wr");
+    REQUIRE(unlink(p) == 0);
+    wr_verify_report *r = NULL;
+    CHECK_EQ(verify(dir, NULL, &r), WR_ECORRUPT);
+    EXPECT_PROBLEM(r, WR_CHECK_CATALOG, "people.idx.tags.wr", 0);
+    wr_verify_report_free(r);
+    free(p);
+    free(dir);
+    /* the catalog names a generation no slot holds */
+    dir = fresh_db("cat-gen");
+    REQUIRE_OK(wri_catalog_read(dir, &cat, &eb), &eb);
+    cat.coll[0].main.gen += 7;
+    REQUIRE_OK(wri_catalog_write(dir, &cat, &eb), &eb);
+    wri_catalog_free(&cat);
+    CHECK_EQ(verify(dir, NULL, &r), WR_ECORRUPT);
+    EXPECT_PROBLEM(r, WR_CHECK_CATALOG, "people.main.wr", UINT64_MAX);
+    wr_verify_report_free(r);
+    free(dir);
+    /* a file with the wrong role */
+    dir = fresh_db("cat-role");
+    REQUIRE_OK(wri_catalog_read(dir, &cat, &eb), &eb);
+    char *tmp = cat.coll[0].idx[0].file;
+    cat.coll[0].idx[0].file = cat.coll[0].idx[1].file;
+    cat.coll[0].idx[1].file = tmp;
+    REQUIRE_OK(wri_catalog_write(dir, &cat, &eb), &eb);
+    wri_catalog_free(&cat);
+    CHECK_EQ(verify(dir, NULL, &r), WR_ECORRUPT);
+    EXPECT_PROBLEM(r, WR_CHECK_CATALOG, "people.idx.age.wr", UINT64_MAX);
+    wr_verify_report_free(r);
+    free(dir);
+    /* a damaged catalog: each file still checked on its own */
+    dir = fresh_db("cat-damaged");
+    p = join(dir, WR_CATALOG_NAME);
+    flip_bit(p, 40, 2);
+    CHECK_EQ(verify(dir, NULL, &r), WR_ECORRUPT);
+    EXPECT_PROBLEM(r, WR_CHECK_CATALOG, WR_CATALOG_NAME, 0);
+    CHECK_EQ(r->nfiles, 3);
+    CHECK_EQ(r->total_problems, 1);
+    wr_verify_report_free(r);
+    free(p);
+    free(dir);
+}
+
+static void test_verify_environment_errors(void)
+{
+    wr_verify_report *r = NULL;
+    char *missing = tmp_path("no-such-thing");
+    CHECK_EQ(verify(missing, NULL, &r), WR_ENOTFOUND);
+    REQUIRE(r != NULL);
+    CHECK(strstr(r->error, "no-such-thing") != NULL);
+    wr_verify_report_free(r);
+    /* a directory that is not a database */
+    char *dir = tmp_path("not-a-db");
+    REQUIRE(mkdir(dir, 0755) == 0);
+    CHECK_EQ(verify(dir, NULL, &r), WR_ENOTFOUND);
+    wr_verify_report_free(r);
+    /* a file that is not ours is a header problem */
+    char *p = join(dir, "junk");
+    FILE *f = fopen(p, "wb");
+    for (int i = 0; i < 5000; i++)
+        fputc(i * 7, f);
+    fclose(f);
+    CHECK_EQ(verify(p, NULL, &r), WR_ECORRUPT);
+    EXPECT_PROBLEM(r, WR_CHECK_HEADER, "junk", 0);
+    wr_verify_report_free(r);
+    /* --checkpoint previous of a file that has only one checkpoint */
+    char *one = join(dir, "one.wr");
+    wr_errbuf eb = {0};
+    wri_block *b = NULL;
+    wri_block_cfg cfg = {.page_size = 512, .role = 1, .coll = "x"};
+    REQUIRE_OK(wri_block_create(one, &cfg, &b, &eb), &eb);
+    wri_block_close(b);
+    CHECK_EQ(verify(one, NULL, &r), WR_OK);
+    wr_verify_report_free(r);
+    wr_verify_opts o = {.previous = true};
+    CHECK_EQ(verify(one, &o, &r), WR_ENOTFOUND);
+    wr_verify_report_free(r);
+    free(one);
+    free(p);
+    free(dir);
+    free(missing);
+}
+
+/* Many problems: the report keeps max_problems, counts them all. */
+static void test_verify_problem_cap(void)
+{
+    char *dir = fresh_db("cap");
+    char *path = join(dir, "people.main.wr");
+    pages pg;
+    find_pages(path, &pg);
+    for (int i = 0; i < pg.nleaf; i++)
+        flip_bit(path, pg.leaf[i] + 200, 0);
+    wr_verify_report *r = NULL;
+    wr_verify_opts o = {.max_problems = 5};
+    CHECK_EQ(verify(path, &o, &r), WR_ECORRUPT);
+    CHECK_EQ(r->nproblems, 5);
+    CHECK(r->total_problems >= (uint64_t)pg.nleaf);
+    char line[1200];
+    wr_verify_problem_format(&r->problems[0], line, sizeof line);
+    CHECK(strstr(line, ": page ") != NULL);
+    CHECK(strstr(line, ": checksum: ") != NULL);
+    CHECK(strstr(line, "(expected 0x") != NULL);
+    wr_verify_report_free(r);
+    free(path);
+    free(dir);
+}
+
+/* Random damage anywhere in each file: never a crash, never a leak, and
+ * a damaged file is never called clean unless the byte was unused. */
+static void test_verify_random_damage_never_crashes(void)
+{
+    char *dir = fresh_db("random");
+    char *path = join(dir, "people.main.wr");
+    uint64_t size = file_size(path);
+    uint8_t *orig = malloc(size);
+    raw_read(path, 0, orig, size);
+    uint64_t seed = 12345;
+    for (int k = 0; k < 150; k++) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        uint64_t off = (seed >> 20) % size;
+        raw_write(path, 0, orig, size);
+        flip_bit(path, off, (int)(seed >> 60) & 7);
+        wr_verify_report *r = NULL;
+        wr_verify_opts o = {.all_checkpoints = k % 2 == 0, .quick = k % 5 == 0};
+        int rc = verify(dir, &o, &r);
+        CHECK(rc == WR_OK || rc == WR_ECORRUPT);
+        wr_verify_report_free(r);
+    }
+    free(orig);
+    free(path);
+    free(dir);
+}
+
+int main(void)
+{
+    RUN(test_digest_known_answer);
+    RUN(test_verify_clean_database);
+    RUN(test_verify_clean_previous_and_all_checkpoints);
+    RUN(test_verify_clean_single_files_and_quick);
+    RUN(test_verify_fresh_and_empty_collections);
+    RUN(test_verify_flipped_bit_in_leaf);
+    RUN(test_verify_flipped_bit_in_internal_page);
+    RUN(test_verify_flipped_bit_in_overflow_page);
+    RUN(test_verify_flipped_bit_in_extent_list_page);
+    RUN(test_verify_flipped_bit_in_each_header_slot);
+    RUN(test_verify_truncated_file);
+    RUN(test_verify_stale_page);
+    RUN(test_verify_overlapping_pages);
+    RUN(test_verify_page_reachable_twice);
+    RUN(test_verify_leaked_extent);
+    RUN(test_verify_document_id_changed);
+    RUN(test_verify_keys_out_of_order);
+    RUN(test_verify_page_level_out_of_place);
+    RUN(test_verify_index_entry_removed);
+    RUN(test_verify_index_entry_added);
+    RUN(test_verify_catalog_problems);
+    RUN(test_verify_environment_errors);
+    RUN(test_verify_problem_cap);
+    RUN(test_verify_random_damage_never_crashes);
+    return tap_done();
+}
