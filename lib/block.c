@@ -53,6 +53,12 @@
  *     is used: slot fields against the page size and logical size, page
  *     addresses against the data area and the file, list chains against
  *     logical_size / P pages (no cycles, no unbounded walks).
+ * I12 A file created with first_gen G (compaction) starts with an empty
+ *     checkpoint G-1 in slot 0 so that its first commit is G in slot 1;
+ *     wri_block_erase_other() then zeroes slot 0 and fsyncs, so the
+ *     empty G-1 can never be opened as a "previous" checkpoint. The
+ *     catalog names G, which the file holds whichever of the old and the
+ *     compacted file is in place.
  */
 #include "wr_int.h"
 
@@ -331,16 +337,12 @@ static int blk_check_writable(wri_block *b, wr_errbuf *eb)
     return WR_OK;
 }
 
-/* Before the first write of a writer opened at an older generation,
- * zero the newer slot (I10). */
-static int blk_prepare_write(wri_block *b, wr_errbuf *eb)
+/* Zero the slot not holding the current checkpoint and fsync (I10, I12);
+ * why says, for slots[], why it is gone. */
+static int blk_erase_other_slot(wri_block *b, const char *why, wr_errbuf *eb)
 {
     int rc;
     blk_priv *pv = blk_priv_of(b);
-    if ((rc = blk_check_writable(b, eb)) != WR_OK)
-        return rc;
-    if (!pv->erase_other)
-        return WR_OK;
     int other = 1 - b->chosen;
     uint8_t zero[WRI_SLOT_LEN] = {0};
     if ((rc = wri_io_pwrite(b->f, zero, sizeof zero,
@@ -352,10 +354,36 @@ static int blk_prepare_write(wri_block *b, wr_errbuf *eb)
     }
     pv->erase_other = false;
     b->slots[other].valid = false;
-    snprintf(b->slots[other].why, sizeof b->slots[other].why,
+    snprintf(b->slots[other].why, sizeof b->slots[other].why, "%s", why);
+    return WR_OK;
+}
+
+/* Before the first write of a writer opened at an older generation,
+ * zero the newer slot (I10). */
+static int blk_prepare_write(wri_block *b, wr_errbuf *eb)
+{
+    int rc;
+    char why[128];
+    if ((rc = blk_check_writable(b, eb)) != WR_OK)
+        return rc;
+    if (!blk_priv_of(b)->erase_other)
+        return WR_OK;
+    snprintf(why, sizeof why,
              "erased: newer than generation %llu, opened for writing",
              (unsigned long long)b->cur.gen);
-    return WR_OK;
+    return blk_erase_other_slot(b, why, eb);
+}
+
+int wri_block_erase_other(wri_block *b, wr_errbuf *eb)
+{
+    int rc;
+    char why[128];
+    if ((rc = blk_check_writable(b, eb)) != WR_OK)
+        return rc;
+    snprintf(why, sizeof why,
+             "erased: the file keeps only generation %llu (invariant I12)",
+             (unsigned long long)b->cur.gen);
+    return blk_erase_other_slot(b, why, eb);
 }
 
 /* --- create ----------------------------------------------------------- */
@@ -373,7 +401,14 @@ int wri_block_create(const char *path, const wri_block_cfg *cfg,
     uint32_t role = cfg != NULL && cfg->role ? cfg->role : WRI_ROLE_MAIN;
     const char *coll = cfg != NULL && cfg->coll ? cfg->coll : "";
     const char *field = cfg != NULL && cfg->field ? cfg->field : "";
+    uint64_t first_gen = cfg != NULL && cfg->first_gen ? cfg->first_gen : 2;
     *out = NULL;
+    if (first_gen < 2 || first_gen > (uint64_t)INT64_MAX) {
+        rc = WR_ERR(eb, WR_EINVAL,
+                    "%s: first generation %llu must be at least 2 (I12)",
+                    path, (unsigned long long)first_gen);
+        goto out;
+    }
     if (!blk_pow2_page(P)) {
         rc = WR_ERR(eb, WR_EINVAL,
                     "%s: page size %u is not a power of two from %u to %u",
@@ -394,7 +429,7 @@ int wri_block_create(const char *path, const wri_block_cfg *cfg,
     s.version = WR_FORMAT_VERSION;
     s.page_size = P;
     s.role = role;
-    s.gen = 1;
+    s.gen = first_gen - 1;
     s.logical_size = 2 * (uint64_t)P;
     snprintf(s.coll, sizeof s.coll, "%s", coll);
     snprintf(s.field, sizeof s.field, "%s", field);
@@ -425,7 +460,7 @@ int wri_block_create(const char *path, const wri_block_cfg *cfg,
              "all zero (never written)");
     b->chosen = 0;
     b->cur = s;
-    b->building = 2;
+    b->building = first_gen;
     b->file_size = 2 * (uint64_t)P;
     *out = b;
     b = NULL;

@@ -122,6 +122,11 @@ typedef struct wri_block_cfg {
     uint32_t role;
     const char *coll;
     const char *field; /* index only */
+    /* Generation of the first checkpoint committed on the new file: create
+     * writes slot 0 at first_gen - 1 (an empty tree). 0 = 2, the default
+     * (slot 0 holds generation 1). Compaction passes the generation the
+     * catalog names for the file it replaces (DESIGN decision 6). */
+    uint64_t first_gen;
 } wri_block_cfg;
 
 enum {
@@ -146,7 +151,8 @@ typedef struct wri_block {
 } wri_block;
 
 /* Create a new, empty tree file (fails with WR_EEXIST if present): slot 0
- * holds generation 1 with an empty tree, slot 1 is left zero. */
+ * holds generation 1 (cfg->first_gen - 1 if set) with an empty tree, slot 1
+ * is left zero. */
 int wri_block_create(const char *path, const wri_block_cfg *cfg,
                      wri_block **out, wr_errbuf *eb);
 /* Open: takes the valid slot with the highest generation (or, with
@@ -181,6 +187,12 @@ int wri_block_free_page(wri_block *b, const wr_addr *addr, wr_errbuf *eb);
  * is committed (b->cur moved) and the error is still returned. */
 int wri_block_checkpoint(wri_block *b, const wr_addr *root, uint64_t nrecords,
                          uint32_t height, wr_errbuf *eb);
+
+/* Zero the slot that does not hold the current checkpoint, and fsync, so
+ * the file keeps one checkpoint only (I12). For a file just built with
+ * first_gen, whose empty first_gen - 1 slot must never be taken for a
+ * previous checkpoint. A failure poisons the handle (I9). */
+int wri_block_erase_other(wri_block *b, wr_errbuf *eb);
 
 /* CRC32 of a page (over [4, size)). */
 uint32_t wri_page_crc(const uint8_t *buf, size_t size);

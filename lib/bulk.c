@@ -19,7 +19,10 @@ typedef struct bulk_level {
 } bulk_level;
 
 struct wri_bulk {
-    wri_block *blk;
+    wri_block *blk;   /* NULL in a dry run */
+    const char *path; /* for messages */
+    uint64_t gen;     /* generation written into page headers */
+    uint64_t bytes;   /* bytes of pages written (or counted) */
     uint32_t psize;
     uint32_t limit; /* fill target in bytes */
     int nlevels;
@@ -47,22 +50,20 @@ static int bulk_level_init(wri_bulk *b, int L, wr_errbuf *eb)
     return WR_OK;
 }
 
-int wri_bulk_open(wri_block *blk, unsigned fill_pct, wri_bulk **out,
-                  wr_errbuf *eb)
+static int bulk_new(wri_block *blk, uint32_t psize, unsigned fill_pct,
+                    wri_bulk **out, wr_errbuf *eb)
 {
     int rc;
     wri_bulk *b;
-    if (blk->cur.root.off != 0 || blk->readonly)
-        return WR_ERR(eb, WR_EINVAL,
-                      "%s: bulk load needs a new, empty, writable tree file",
-                      blk->path);
     if (fill_pct < 10 || fill_pct > 100)
         return WR_ERR(eb, WR_EINVAL, "fill factor %u%% not in 10..100",
                       fill_pct);
     if ((b = calloc(1, sizeof *b)) == NULL)
         return WR_ERR(eb, WR_ENOMEM, "out of memory in the bulk loader");
     b->blk = blk;
-    b->psize = blk->page_size;
+    b->path = blk != NULL ? blk->path : "(dry run)";
+    b->gen = blk != NULL ? blk->building : 2;
+    b->psize = psize;
     b->limit = (uint32_t)((uint64_t)b->psize * fill_pct / 100);
     if ((b->last = malloc(wri_page_max_key(b->psize) + 1)) == NULL) {
         free(b);
@@ -74,6 +75,27 @@ int wri_bulk_open(wri_block *blk, unsigned fill_pct, wri_bulk **out,
     }
     *out = b;
     return WR_OK;
+}
+
+int wri_bulk_open(wri_block *blk, unsigned fill_pct, wri_bulk **out,
+                  wr_errbuf *eb)
+{
+    if (blk->cur.root.off != 0 || blk->readonly)
+        return WR_ERR(eb, WR_EINVAL,
+                      "%s: bulk load needs a new, empty, writable tree file",
+                      blk->path);
+    return bulk_new(blk, blk->page_size, fill_pct, out, eb);
+}
+
+int wri_bulk_open_dry(uint32_t page_size, unsigned fill_pct, wri_bulk **out,
+                      wr_errbuf *eb)
+{
+    if (page_size < WRI_PAGE_MIN || page_size > WRI_PAGE_MAX ||
+        (page_size & (page_size - 1)) != 0)
+        return WR_ERR(eb, WR_EINVAL,
+                      "page size %u is not a power of two from %u to %u",
+                      page_size, WRI_PAGE_MIN, WRI_PAGE_MAX);
+    return bulk_new(NULL, page_size, fill_pct, out, eb);
 }
 
 void wri_bulk_free(wri_bulk *b)
@@ -94,6 +116,29 @@ uint64_t wri_bulk_count(const wri_bulk *b)
     return b->count;
 }
 
+uint64_t wri_bulk_bytes(const wri_bulk *b)
+{
+    return b->bytes;
+}
+
+/* Write one page, or in a dry run only count it (the address is what the
+ * page would get: pages go one after another, as into a new file). */
+static int bulk_write(wri_bulk *b, uint8_t *buf, uint32_t size, wr_addr *a,
+                      wr_errbuf *eb)
+{
+    int rc;
+    if (b->blk == NULL) {
+        a->off = 2 * (uint64_t)b->psize + b->bytes;
+        a->size = size;
+        a->crc = 0;
+    } else if ((rc = wri_block_write_page(b->blk, buf, size, a, eb)) !=
+               WR_OK) {
+        return rc;
+    }
+    b->bytes += size;
+    return WR_OK;
+}
+
 static int bulk_push(wri_bulk *b, int L, const uint8_t *key, uint32_t klen,
                      const wr_addr *child, wr_errbuf *eb);
 
@@ -103,9 +148,8 @@ static int bulk_flush(wri_bulk *b, int L, wr_errbuf *eb)
     int rc;
     bulk_level *lv = &b->lv[L];
     wr_addr a;
-    wri_pb_finish(&lv->pb, b->blk->building);
-    if ((rc = wri_block_write_page(b->blk, lv->buf, b->psize, &a, eb)) !=
-        WR_OK)
+    wri_pb_finish(&lv->pb, b->gen);
+    if ((rc = bulk_write(b, lv->buf, b->psize, &a, eb)) != WR_OK)
         return rc;
     lv->written++;
     wri_pb_init(&lv->pb, lv->buf, b->psize,
@@ -155,8 +199,8 @@ static int bulk_overflow(wri_bulk *b, const uint8_t *val, uint32_t vlen,
         b->ovf = nb;
         b->ovfcap = size;
     }
-    wri_overflow_encode(b->ovf, (uint32_t)size, val, vlen, b->blk->building);
-    return wri_block_write_page(b->blk, b->ovf, (uint32_t)size, a, eb);
+    wri_overflow_encode(b->ovf, (uint32_t)size, val, vlen, b->gen);
+    return bulk_write(b, b->ovf, (uint32_t)size, a, eb);
 }
 
 int wri_bulk_add(wri_bulk *b, const uint8_t *key, uint32_t klen,
@@ -169,12 +213,12 @@ int wri_bulk_add(wri_bulk *b, const uint8_t *key, uint32_t klen,
         return WR_ERR(eb, WR_EINVAL,
                       "%s: key of %u bytes; keys must be 1 to %u bytes with "
                       "%u-byte pages",
-                      b->blk->path, klen, wri_page_max_key(b->psize),
+                      b->path, klen, wri_page_max_key(b->psize),
                       b->psize);
     if (b->count > 0 && wri_key_cmp(b->last, b->last_len, key, klen) >= 0)
         return WR_ERR(eb, WR_EINVAL,
                       "%s: bulk load keys out of order at key %llu",
-                      b->blk->path, (unsigned long long)b->count + 1);
+                      b->path, (unsigned long long)b->count + 1);
     big = vlen > wri_page_max_inline(b->psize, klen);
     if (big && (rc = bulk_overflow(b, val, vlen, &ovf, eb)) != WR_OK)
         return rc;
@@ -208,9 +252,9 @@ int wri_bulk_finish(wri_bulk *b, wr_errbuf *eb)
                 break;
             }
             if (top) {
-                wri_pb_finish(&lv->pb, b->blk->building);
-                if ((rc = wri_block_write_page(b->blk, lv->buf, b->psize,
-                                               &root, eb)) != WR_OK)
+                wri_pb_finish(&lv->pb, b->gen);
+                if ((rc = bulk_write(b, lv->buf, b->psize, &root, eb)) !=
+                    WR_OK)
                     return rc;
                 height = (uint32_t)L + 1;
                 break;
@@ -219,5 +263,7 @@ int wri_bulk_finish(wri_bulk *b, wr_errbuf *eb)
                 return rc;
         }
     }
+    if (b->blk == NULL)
+        return WR_OK; /* dry run: nothing to commit */
     return wri_block_checkpoint(b->blk, &root, b->count, height, eb);
 }

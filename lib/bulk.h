@@ -6,7 +6,8 @@
  * which is written when it fills in turn. No path copying: every page is
  * written once. wri_bulk_finish() writes the partial pages of every level
  * and commits the block checkpoint. The block file must hold an empty tree
- * (freshly created). Memory: one page per level. Calls block, page,
+ * (freshly created); a dry run (wri_bulk_open_dry) counts pages instead
+ * of writing them. Memory: one page per level. Calls block, page,
  * bsonkey.
  */
 #ifndef WR_BULK_H
@@ -22,6 +23,12 @@ typedef struct wri_bulk wri_bulk;
 /* fill_pct: 10..100, how full to make each page (100 = as full as fits). */
 int wri_bulk_open(wri_block *blk, unsigned fill_pct, wri_bulk **out,
                   wr_errbuf *eb);
+/* A dry run: the same build with nothing written; page writes only count
+ * bytes, so wri_bulk_bytes() after wri_bulk_finish() is exactly what a
+ * real build into a new file of page_size pages adds past the two header
+ * blocks (compaction's --dry-run estimate). */
+int wri_bulk_open_dry(uint32_t page_size, unsigned fill_pct, wri_bulk **out,
+                      wr_errbuf *eb);
 /* Keys must be strictly increasing (wri_key_cmp); WR_EINVAL otherwise. */
 int wri_bulk_add(wri_bulk *b, const uint8_t *key, uint32_t klen,
                  const uint8_t *val, uint32_t vlen, wr_errbuf *eb);
@@ -29,5 +36,8 @@ int wri_bulk_add(wri_bulk *b, const uint8_t *key, uint32_t klen,
 int wri_bulk_finish(wri_bulk *b, wr_errbuf *eb);
 void wri_bulk_free(wri_bulk *b);
 uint64_t wri_bulk_count(const wri_bulk *b);
+/* Bytes of pages written (or, dry, counted) so far: leaf, internal and
+ * overflow pages. */
+uint64_t wri_bulk_bytes(const wri_bulk *b);
 
 #endif /* WR_BULK_H */
