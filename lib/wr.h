@@ -67,6 +67,9 @@ typedef struct wr_db_opts {
     bool previous;      /* open the previous snapshot (implies readonly) */
     uint32_t page_size; /* page size of new tree files; 0 = 4096 */
     const char *holder; /* tool name written into the lock file */
+    bool auto_migrate;  /* a legacy append-log directory (or one whose
+                           migration was interrupted) is first migrated
+                           with wr_migrate() defaults (DESIGN decision 8) */
 } wr_db_opts;
 
 #define WR_CATALOG_NAME "wr.catalog"
@@ -356,5 +359,101 @@ typedef struct wr_dump_stats {
  * index file, DOCS writes its entries as {"key": value, "_id": id}. */
 int wr_dump(const char *path, const wr_dump_opts *opts, wr_dump_stats *st,
             wr_errbuf *eb);
+
+/* ---------------------------------------------------------------------
+ * Migrating a legacy append-log directory (migrate.c): what wr-migrate
+ * does. docs/LEGACY.md describes the legacy format (DESIGN decision 8)
+ * and the replace protocol (decision 9): lock, read every NAME.log (last
+ * version per _id wins, $deleted removes) with a bounded-memory external
+ * sort, back the legacy files up with a checksum manifest, build and
+ * verify the new files in a staging directory, then rename them into
+ * place with the catalog last, and remove the legacy files. A crash at
+ * any point leaves the old database or the new one; a rerun finishes.
+ * --------------------------------------------------------------------- */
+typedef enum wr_migrate_state {
+    WR_MIGRATE_MISSING = 0, /* no such directory */
+    WR_MIGRATE_EMPTY,       /* no NAME.log and no catalog: nothing to do */
+    WR_MIGRATE_LEGACY,      /* a legacy database: migrated (dry run: would
+                               be) */
+    WR_MIGRATE_DONE,        /* already a wrtools database: nothing to do */
+    WR_MIGRATE_MIXED,       /* a catalog and legacy files, or legacy files
+                               and stray tree files: refused */
+    WR_MIGRATE_RESUMED,     /* an interrupted migration was finished */
+} wr_migrate_state;
+
+typedef struct wr_migrate_coll {
+    char *name;
+    char **indexes;      /* fields indexed */
+    size_t nindex;
+    uint64_t lines;      /* non-blank lines, bad ones included */
+    uint64_t puts;       /* document lines */
+    uint64_t deletes;    /* {"_id": X, "$deleted": true} lines */
+    uint64_t inserted;   /* puts of an _id not live at the time */
+    uint64_t updated;    /* puts replacing a live version */
+    uint64_t deleted;    /* deletes of a live _id */
+    uint64_t missing;    /* deletes of an _id not live at the time */
+    uint64_t live;       /* documents in the new main table */
+    uint64_t bad;        /* bad lines (rejected with skip_bad) */
+    uint64_t torn;       /* torn last line dropped (0 or 1) */
+    uint64_t bytes_in;   /* size of the log */
+    uint64_t bytes_out;  /* size of the new main table and index files */
+    char digest[2 * WR_DIGEST_LEN + 1]; /* content digest of the live
+                                           documents (as wr-verify's) */
+} wr_migrate_coll;
+
+typedef struct wr_migrate_stats {
+    int state;              /* wr_migrate_state */
+    bool dry_run;
+    wr_migrate_coll *coll;  /* one per collection, by name */
+    size_t ncoll;
+    /* totals over the collections */
+    uint64_t lines, puts, deletes, inserted, updated, deleted, missing;
+    uint64_t live, bad, torn;
+    uint64_t files;         /* legacy files (logs and .idx) */
+    uint64_t bytes_before;  /* their size */
+    uint64_t bytes_after;   /* tree files and catalog */
+    uint64_t bytes_read, bytes_total; /* progress through the logs */
+    char *backup_dir;       /* where the legacy files went (copies) */
+    bool backup_reused;     /* a complete backup of the same bytes existed */
+    char *rejects;          /* the rejects file in the backup, or NULL */
+    uint64_t sort_runs;     /* runs spilled to disk */
+    uint64_t sort_spilled;  /* bytes written to run files */
+    uint64_t sort_peak;     /* most bytes the sorters held */
+    char **notes;           /* things worth saying: torn lines, orphan .idx
+                               files, recovery */
+    size_t nnotes;
+} wr_migrate_stats;
+
+typedef struct wr_migrate_opts {
+    const char *dir;
+    const char *backup_dir;   /* NULL: a new DIR/wr-backup-<UTC time> */
+    const char *const *index; /* more indexes to build, "NAME.FIELD" */
+    size_t nindex;
+    bool dry_run;             /* read, check and count; change nothing */
+    bool skip_bad;            /* bad lines go to the rejects file */
+    uint64_t memory;          /* sort budget in bytes; 0 = 256 MiB */
+    uint32_t page_size;       /* of the new files; 0 = 4096 */
+    const char *holder;       /* lock holder; NULL = "wr-migrate" */
+    /* called about every 256 KiB of log read; may be NULL */
+    void (*progress)(const wr_migrate_stats *st, void *arg);
+    void *progress_arg;
+    volatile int *interrupted; /* set by a signal handler: stop cleanly */
+} wr_migrate_opts;
+
+#define WR_MIGRATE_DEFAULT_MEMORY (256u << 20)
+
+/* Migrate o->dir in place (see above); st is filled as far as it got, also
+ * on failure: free it with wr_migrate_stats_free. Returns WR_OK (migrated,
+ * already migrated, or an interrupted migration finished: st->state
+ * says), WR_ENOTFOUND (missing or empty directory), WR_EBADINPUT (a bad
+ * line, eb names file, line, byte offset and reason; nothing was
+ * touched), WR_EEXIST (mixed directory: refused, nothing touched),
+ * WR_ELOCKED (eb names the holder), WR_ECORRUPT (what was built failed
+ * verification or the content check: nothing replaced), WR_EINVAL (bad
+ * options, e.g. an --index naming no collection), WR_EINTR, or an I/O
+ * error (WR_EIO, WR_ENOSPC: the legacy files are untouched; if it came
+ * after the commit, eb says so and a rerun finishes). */
+int wr_migrate(const wr_migrate_opts *o, wr_migrate_stats *st, wr_errbuf *eb);
+void wr_migrate_stats_free(wr_migrate_stats *st);
 
 #endif /* WR_H */

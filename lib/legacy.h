@@ -1,0 +1,72 @@
+/*
+ * legacy.h -- what a directory holds, seen by wr-migrate: the legacy
+ * append-log database of DESIGN decision 8, a wrtools database, both, or
+ * neither. docs/LEGACY.md describes the format.
+ *
+ * Legacy files are the regular files at the top of the directory named
+ *   NAME.log         a collection: JSONL, one Extended JSON object a line
+ *   NAME.FIELD.idx   an old offset-based index of NAME on FIELD: its
+ *                    content is never read, its name says which index to
+ *                    rebuild
+ * NAME and FIELD may both contain dots; an .idx name is split at the
+ * longest NAME that has a .log. An .idx whose name matches no log is an
+ * orphan: it is still a legacy file (backed up and removed by a migration)
+ * but no index comes of it. Names starting with '.' are not looked at.
+ * The lines of the logs are read elsewhere (jsonl.h); this module only
+ * lists and classifies. Calls err, catalog (name checks).
+ */
+#ifndef WR_LEGACY_H
+#define WR_LEGACY_H
+
+#include "wr.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define WRI_LEGACY_LOG_EXT ".log"
+#define WRI_LEGACY_IDX_EXT ".idx"
+
+typedef struct wri_legacy_coll {
+    char *name;     /* collection name: NAME of NAME.log */
+    char *log;      /* "NAME.log" */
+    uint64_t size;  /* bytes of the log when scanned */
+    char **fields;  /* indexes to build, sorted, no duplicates */
+    size_t nfields;
+} wri_legacy_coll;
+
+typedef enum wri_dir_kind {
+    WRI_DIR_EMPTY = 0, /* no legacy file, no catalog */
+    WRI_DIR_LEGACY,    /* legacy files, no catalog */
+    WRI_DIR_DATABASE,  /* a catalog, no legacy file */
+    WRI_DIR_MIXED,     /* a catalog and legacy files */
+} wri_dir_kind;
+
+typedef struct wri_legacy_dir {
+    wri_dir_kind kind;
+    bool has_catalog;       /* wr.catalog is present (not checked here) */
+    wri_legacy_coll *coll;  /* sorted by name */
+    size_t ncoll;
+    char **files;           /* every legacy file (logs, .idx, orphans), sorted */
+    uint64_t *sizes;        /* their sizes */
+    size_t nfiles;
+    char **orphans;         /* .idx files that name no collection */
+    size_t norphans;
+    char **trees;           /* *.wr files at the top of the directory */
+    size_t ntrees;
+    uint64_t bytes;         /* total size of the legacy files */
+} wri_legacy_dir;
+
+/* List and classify the directory. WR_ENOTFOUND if it does not exist (or
+ * is not a directory: WR_EINVAL); WR_EBADINPUT (message names the file)
+ * when a legacy file name cannot be a collection name or field path. */
+int wri_legacy_scan(const char *dir, wri_legacy_dir *out, wr_errbuf *eb);
+/* Add an index to rebuild, "NAME.FIELD" as on the command line (split at
+ * the longest collection name, like .idx names). WR_EINVAL if no
+ * collection matches or the field path is not valid. */
+int wri_legacy_add_index(wri_legacy_dir *ld, const char *spec, wr_errbuf *eb);
+/* Does the directory hold this file name as a legacy file? */
+bool wri_legacy_is_file(const wri_legacy_dir *ld, const char *name);
+void wri_legacy_free(wri_legacy_dir *ld);
+
+#endif /* WR_LEGACY_H */
