@@ -1974,11 +1974,15 @@ static void catalog_show(dctx *x, const char *dir, const wri_catalog *cat,
                          bson_t *j)
 {
     char a[1024], b[1024];
+    const char *only = x->o->collection;
     dx_print(x, "database %s: catalog generation %" PRIu64 ", %zu "
-                "collection%s\n",
-             dir, cat->gen, cat->ncoll, cat->ncoll == 1 ? "" : "s");
+                "collection%s%s\n",
+             dir, cat->gen, cat->ncoll, cat->ncoll == 1 ? "" : "s",
+             only != NULL ? " (showing one)" : "");
     for (size_t i = 0; i < cat->ncoll; i++) {
         const wri_cat_coll *c = &cat->coll[i];
+        if (only != NULL && strcmp(only, c->name) != 0)
+            continue;
         safe_name(c->name, a, sizeof a);
         safe_name(c->main.file, b, sizeof b);
         dx_print(x, "  collection \"%s\": %s gen %" PRIu64 " (previous %"
@@ -1997,11 +2001,13 @@ static void catalog_show(dctx *x, const char *dir, const wri_catalog *cat,
         BSON_APPEND_DOCUMENT_BEGIN(j, "database", &d);
         j_u64(&d, "catalog_generation", cat->gen);
         bson_append_array_begin(&d, "collections", -1, &arr);
-        for (size_t i = 0; i < cat->ncoll; i++) {
+        for (size_t i = 0, n = 0; i < cat->ncoll; i++) {
             const wri_cat_coll *c = &cat->coll[i];
             bson_t cd, ia;
             char ik[24];
-            snprintf(ik, sizeof ik, "%zu", i);
+            if (only != NULL && strcmp(only, c->name) != 0)
+                continue;
+            snprintf(ik, sizeof ik, "%zu", n++);
             bson_append_document_begin(&arr, ik, -1, &cd);
             j_str(&cd, "name", c->name);
             j_str(&cd, "file", c->main.file);

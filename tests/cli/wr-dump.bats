@@ -1,0 +1,342 @@
+#!/usr/bin/env bats
+# wr-dump: every mode on databases built with wr-load, the corpora round
+# trips through wr-dump --docs and wr-load, and damaged files.
+
+load helpers
+bats_require_minimum_version 1.5.0
+
+setup() { common_setup; }
+teardown() { common_teardown; }
+
+# flip FILE OFFSET: xor one byte with 0x5a
+flip() {
+    python3 - "$1" "$2" <<'EOF'
+import sys
+p, off = sys.argv[1], int(sys.argv[2])
+with open(p, "r+b") as f:
+    f.seek(off)
+    b = f.read(1)
+    f.seek(off)
+    f.write(bytes([b[0] ^ 0x5a]))
+EOF
+}
+
+# A 512-byte-page database: people (1000 documents, index on age), then
+# every fourth document deleted in a second run.
+make_db() {
+    make_jsonl "$TMP/in.jsonl" 1000
+    "$WR_BIN/wr-load" -q --page-size 512 --index age "$TMP/db" people \
+        "$TMP/in.jsonl"
+    awk 'NR % 4 == 1 { printf "{\"_id\": %d, \"$deleted\": true}\n", NR - 1 }' \
+        "$TMP/in.jsonl" > "$TMP/del.jsonl"
+    "$WR_BIN/wr-load" -q "$TMP/db" people "$TMP/del.jsonl"
+}
+
+# first leaf page offset of a tree file
+first_leaf() {
+    "$WR_BIN/wr-dump" --tree "$1" | awk '/level 0  page / {
+        for (i = 1; i <= NF; i++) if ($i == "page") { print $(i + 1); exit } }'
+}
+
+@test "wr-dump --help lists every mode and the exit codes, exits 0" {
+    run "$WR_BIN/wr-dump" --help
+    [ "$status" -eq 0 ]
+    for opt in --page --hex --extents --tree --docs --canonical --relaxed \
+        --checkpoint --collection --json; do
+        [[ "$output" == *"$opt"* ]]
+    done
+    [[ "$output" == *"Exit status"* ]]
+}
+
+@test "wr-dump --version names tool, library and format" {
+    run "$WR_BIN/wr-dump" --version
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"wr-dump"*"libwr"*"format 1"* ]]
+}
+
+@test "wr-dump usage errors exit 2 with one line and a hint" {
+    run "$WR_BIN/wr-dump"
+    [ "$status" -eq 2 ]
+    [[ "$output" == *"--help"* ]]
+    run "$WR_BIN/wr-dump" --tree --extents x
+    [ "$status" -eq 2 ]
+    run "$WR_BIN/wr-dump" --hex x
+    [ "$status" -eq 2 ]
+    run "$WR_BIN/wr-dump" --docs --json x
+    [ "$status" -eq 2 ]
+    run "$WR_BIN/wr-dump" --checkpoint oldest x
+    [ "$status" -eq 2 ]
+    run "$WR_BIN/wr-dump" --page 12abc x
+    [ "$status" -eq 2 ]
+    run "$WR_BIN/wr-dump" --docs --canonical --relaxed x
+    [ "$status" -eq 2 ]
+}
+
+@test "wr-dump on a missing path exits 3" {
+    run "$WR_BIN/wr-dump" "$TMP/nothing"
+    [ "$status" -eq 3 ]
+    [[ "$output" == "wr-dump: "* ]]
+}
+
+@test "wr-dump summary of a database: catalog, slots, role, counts, bytes" {
+    make_db
+    run "$WR_BIN/wr-dump" "$TMP/db"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"catalog generation 2"* ]]
+    [[ "$output" == *"collection \"people\": people.main.wr gen"* ]]
+    [[ "$output" == *"index on \"age\": people.idx.age.wr"* ]]
+    [[ "$output" == *"slot 0 (offset 0): valid, gen"* ]]
+    [[ "$output" == *"slot 1 (offset 512): valid, gen"* ]]
+    [[ "$output" == *"<- chosen"* ]]
+    [[ "$output" == *"page size 512"* ]]
+    [[ "$output" == *"main table of collection \"people\""* ]]
+    [[ "$output" == *"index on \"age\" of collection \"people\""* ]]
+    [[ "$output" == *"height "*" internal, "*" leaf, "*" overflow"* ]]
+    [[ "$output" == *"keys 750 (slot says 750)"* ]]
+    [[ "$output" == *"live bytes"*"fill factor"* ]]
+    [[ "$output" == *"free bytes"*"avail"*"discard"* ]]
+    [[ "$output" != *"!!"* ]]
+}
+
+@test "wr-dump summary of a lone tree file" {
+    make_db
+    run "$WR_BIN/wr-dump" "$TMP/db/people.idx.age.wr"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"index on \"age\" of collection \"people\""* ]]
+    [[ "$output" == *"keys 750"* ]]
+    [[ "$output" != *"catalog"* ]]
+}
+
+@test "wr-dump --json: one object for summary, page, extents and tree" {
+    make_db
+    run "$WR_BIN/wr-dump" --json "$TMP/db"
+    [ "$status" -eq 0 ]
+    [ "${#lines[@]}" -eq 1 ]
+    echo "$output" | jq -e '.tool == "wr-dump" and .status == "ok"'
+    echo "$output" | jq -e '.database.catalog_generation == 2'
+    echo "$output" | jq -e '.files | length == 2'
+    echo "$output" | jq -e '.files[0].keys == 750 and .files[0].role == "main"'
+    echo "$output" | jq -e '.files[0].fill_factor > 0 and .files[0].free_bytes > 0'
+    echo "$output" | jq -e '.files[0].pages.leaf > 1 and .files[0].height >= 2'
+    root=$(echo "$output" | jq '.files[0].slots[] | select(.chosen) | .root.offset')
+    run "$WR_BIN/wr-dump" --json --page "$root" "$TMP/db/people.main.wr"
+    [ "$status" -eq 0 ]
+    echo "$output" | jq -e '.page.type == "internal" and .page.checksum_ok'
+    echo "$output" | jq -e '.page.slots | length > 1'
+    run "$WR_BIN/wr-dump" --json --extents "$TMP/db"
+    [ "$status" -eq 0 ]
+    echo "$output" | jq -e '.files[0].totals.free_bytes > 0'
+    run "$WR_BIN/wr-dump" --json --tree "$TMP/db/people.main.wr"
+    [ "$status" -eq 0 ]
+    echo "$output" | jq -e '.files[0].tree[0].depth == 0'
+    echo "$output" | jq -e '[.files[0].tree[] | select(.type == "leaf")] | length > 1'
+}
+
+@test "wr-dump --page of the root: header, slots, keys, checksum; hex and 0x" {
+    make_db
+    root=$("$WR_BIN/wr-dump" --json "$TMP/db/people.main.wr" |
+        jq '.files[0].slots[] | select(.chosen) | .root.offset')
+    run "$WR_BIN/wr-dump" --page "$root" "$TMP/db/people.main.wr"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"page $root ("*"header: type 2 (internal)"* ]]
+    [[ "$output" == *"checksum: stored 0x"*"holds"* ]]
+    [[ "$output" == *"root address expects crc"*"matches"* ]]
+    [[ "$output" == *"slot 0: cell at"*"key (none: first child), child"* ]]
+    [[ "$output" == *"slot 1: cell at"*"key "* ]]
+    [[ "$output" == *"free space: "* ]]
+    hexroot=$(printf '0x%x' "$root")
+    run "$WR_BIN/wr-dump" --page "$hexroot" --hex "$TMP/db/people.main.wr"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"page $root ("* ]]
+    [[ "$output" == *"  000000  "*"|"* ]]
+    leaf=$(first_leaf "$TMP/db/people.main.wr")
+    run "$WR_BIN/wr-dump" --page "$leaf" "$TMP/db/people.main.wr"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"type 1 (leaf)"* ]]
+    [[ "$output" == *'value: { "_id" : 1, "name" : "user1"'* ]]
+    run "$WR_BIN/wr-dump" --page 0 "$TMP/db/people.main.wr"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"checkpoint slot 0"* ]]
+}
+
+@test "wr-dump --page on a directory or past the end is a usage error" {
+    make_db
+    run "$WR_BIN/wr-dump" --page 1024 "$TMP/db"
+    [ "$status" -eq 2 ]
+    [[ "$output" == *"needs one tree file"* ]]
+    run "$WR_BIN/wr-dump" --page 0x40000000 "$TMP/db/people.main.wr"
+    [ "$status" -eq 2 ]
+    [[ "$output" == *"past the end"* ]]
+}
+
+@test "wr-dump --extents after deletes: avail and discard lists and totals" {
+    make_db
+    run "$WR_BIN/wr-dump" --extents "$TMP/db/people.main.wr"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"extent lists of gen"* ]]
+    [[ "$output" == *"list page "*" entries, next "* ]]
+    [[ "$output" =~ (avail|discard)\ +offset\ [0-9]+\ +size\ [0-9]+ ]]
+    [[ "$output" == *"totals: "*" list pages; avail "*" discard "*"free "* ]]
+}
+
+@test "wr-dump --tree: one line per page, leaves at the deepest level" {
+    make_db
+    run "$WR_BIN/wr-dump" --tree "$TMP/db/people.main.wr"
+    [ "$status" -eq 0 ]
+    pages=$(printf '%s\n' "$output" | grep -c '  page ')
+    want=$("$WR_BIN/wr-dump" --json "$TMP/db/people.main.wr" |
+        jq '.files[0].pages.leaf + .files[0].pages.internal')
+    [ "$pages" -eq "$want" ]
+    [[ "$output" == *"level 0  page "*" leaf  "*" items  keys 1 .. "* ]]
+    [[ "$output" == *" internal  "*" children  separators "* ]]
+}
+
+@test "wr-dump --checkpoint previous shows the snapshot before the deletes" {
+    make_db
+    run "$WR_BIN/wr-dump" --checkpoint previous "$TMP/db"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"keys 1000 (slot says 1000)"* ]]
+    n=$("$WR_BIN/wr-dump" --docs --checkpoint previous "$TMP/db" | wc -l)
+    [ "$n" -eq 1000 ]
+}
+
+@test "wr-dump --docs on several collections needs --collection (exit 2)" {
+    make_jsonl "$TMP/a.jsonl" 20
+    "$WR_BIN/wr-load" -q "$TMP/db" alpha "$TMP/a.jsonl"
+    "$WR_BIN/wr-load" -q "$TMP/db" beta "$TMP/a.jsonl"
+    run "$WR_BIN/wr-dump" --docs "$TMP/db"
+    [ "$status" -eq 2 ]
+    [[ "$output" == *"2 collections (alpha, beta)"*"--collection"* ]]
+    run "$WR_BIN/wr-dump" --docs --collection beta "$TMP/db"
+    [ "$status" -eq 0 ]
+    [ "${#lines[@]}" -eq 20 ]
+    run "$WR_BIN/wr-dump" --docs --collection gamma "$TMP/db"
+    [ "$status" -eq 2 ]
+    [[ "$output" == *"no collection \"gamma\""* ]]
+    run "$WR_BIN/wr-dump" --collection alpha "$TMP/db"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"alpha.main.wr"* && "$output" != *"beta.main.wr"* ]]
+}
+
+@test "round trip: the BSON corpus through wr-load and wr-dump --docs --canonical" {
+    valid="$WR_CORPORA/bson-corpus/valid.jsonl"
+    run "$WR_BIN/wr-load" --json --skip-bad "$TMP/db" corpus "$valid"
+    [ "$status" -eq 0 ]
+    bad=$(echo "$output" | jq '.bad_lines')
+    # wr-load rejects the two nested $regex cases (libbson cannot read
+    # them) and the two $code strings with an embedded NUL (libbson would
+    # cut them: jsonl.h rejects rather than change data)
+    [ "$bad" -le 4 ]
+    "$WR_BIN/wr-dump" --docs --canonical "$TMP/db" > "$TMP/dump1.jsonl"
+    [ "$(wc -l < "$TMP/dump1.jsonl")" -eq $((728 - bad)) ]
+    python3 "$BATS_TEST_DIRNAME/ejson_compare.py" "$valid" "$TMP/dump1.jsonl" \
+        --max-missing "$bad" --allow-missing 32,37,704,705
+    # the dump loads again and dumps to the same bytes
+    "$WR_BIN/wr-load" -q "$TMP/db2" corpus "$TMP/dump1.jsonl"
+    "$WR_BIN/wr-dump" --docs "$TMP/db2" > "$TMP/dump2.jsonl"
+    cmp "$TMP/dump1.jsonl" "$TMP/dump2.jsonl"
+}
+
+@test "round trip: the treasury data (legacy \$date) through wr-load and wr-dump" {
+    real="$WR_CORPORA/real/treasury-yield/yield_historical_in.json"
+    run "$WR_BIN/wr-load" --json "$TMP/db" yields "$real"
+    [ "$status" -eq 0 ]
+    echo "$output" | jq -e '.inserted == 5193 and .bad_lines == 0'
+    "$WR_BIN/wr-dump" --docs --canonical "$TMP/db" > "$TMP/dump1.jsonl"
+    [ "$(wc -l < "$TMP/dump1.jsonl")" -eq 5193 ]
+    grep -q '"_id" : { "$date" : { "$numberLong" : "631238400000" } }' \
+        "$TMP/dump1.jsonl"
+    python3 "$BATS_TEST_DIRNAME/ejson_compare.py" "$real" "$TMP/dump1.jsonl"
+    "$WR_BIN/wr-load" -q "$TMP/db2" yields "$TMP/dump1.jsonl"
+    "$WR_BIN/wr-dump" --docs "$TMP/db2" > "$TMP/dump2.jsonl"
+    cmp "$TMP/dump1.jsonl" "$TMP/dump2.jsonl"
+}
+
+@test "wr-dump --docs | wr-load reproduces the same content (and --relaxed loads)" {
+    make_db
+    "$WR_BIN/wr-dump" --docs "$TMP/db" > "$TMP/a.jsonl"
+    [ "$(wc -l < "$TMP/a.jsonl")" -eq 750 ]
+    "$WR_BIN/wr-dump" --docs "$TMP/db" | "$WR_BIN/wr-load" -q "$TMP/copy" people
+    "$WR_BIN/wr-dump" --docs "$TMP/copy" > "$TMP/b.jsonl"
+    cmp "$TMP/a.jsonl" "$TMP/b.jsonl"
+    # the index file dumps its entries in key order
+    run "$WR_BIN/wr-dump" --docs "$TMP/db/people.idx.age.wr"
+    [ "$status" -eq 0 ]
+    [ "${#lines[@]}" -eq 750 ]
+    [[ "${lines[0]}" == '{ "key" : { "$numberInt" : "0" }, "_id" : '* ]]
+    "$WR_BIN/wr-dump" --docs --relaxed "$TMP/db" > "$TMP/r.jsonl"
+    "$WR_BIN/wr-load" -q "$TMP/rel" people "$TMP/r.jsonl"
+    python3 "$BATS_TEST_DIRNAME/ejson_compare.py" "$TMP/in.jsonl" "$TMP/r.jsonl" \
+        --max-missing 250
+}
+
+@test "wr-dump on a damaged leaf: prints what decodes, marks !!, exits 1" {
+    make_db
+    f="$TMP/db/people.main.wr"
+    leaf=$(first_leaf "$f")
+    flip "$f" $((leaf + 200))
+    run "$WR_BIN/wr-dump" "$TMP/db"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"!! page $leaf: checksum mismatch (stored 0x"*"computed 0x"* ]]
+    [[ "$output" == *"people.idx.age.wr"* ]] # kept going
+    [[ "$output" == *"1 damaged place (marked !!)"* ]]
+    run "$WR_BIN/wr-dump" --tree "$f"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"!! page $leaf: checksum mismatch"* ]]
+    [[ "$output" == *"(checksum does not hold)"* ]]
+    run "$WR_BIN/wr-dump" --page "$leaf" --hex "$f"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"MISMATCH"* && "$output" == *"slot 0: cell at"* ]]
+    # documents: stdout stays JSONL, the findings go to stderr
+    run --separate-stderr "$WR_BIN/wr-dump" --docs "$TMP/db"
+    [ "$status" -eq 1 ]
+    [[ "$stderr" == *"wr-dump: !! $f: page $leaf: checksum mismatch"* ]]
+    [ "${#lines[@]}" -gt 0 ] && [ "${#lines[@]}" -lt 750 ]
+    [[ "$output" != *"!!"* ]]
+    printf '%s\n' "$output" | jq -e -s 'length > 0'
+    run --separate-stderr "$WR_BIN/wr-dump" --json "$TMP/db"
+    [ "$status" -eq 1 ]
+    [[ "$stderr" == *"!!"* ]]
+    echo "$output" | jq -e '.status == "damaged" and .findings >= 1'
+    echo "$output" | jq -e '.files[0].damage[0] | test("checksum mismatch")'
+    run "$WR_BIN/wr-dump" -q --tree "$f"
+    [ "$status" -eq 1 ]
+    [[ "$output" != *"damaged place"* ]]
+}
+
+@test "wr-dump on a truncated file and on broken header slots still runs, exits 1" {
+    make_db
+    f="$TMP/db/people.main.wr"
+    size=$(stat -c %s "$f")
+    cp "$f" "$TMP/t.wr"
+    truncate -s $((size / 2)) "$TMP/t.wr"
+    for mode in "" --tree --extents --docs; do
+        run "$WR_BIN/wr-dump" $mode "$TMP/t.wr"
+        [ "$status" -eq 1 ]
+        [[ "$output" == *"!!"* ]]
+    done
+    run "$WR_BIN/wr-dump" "$TMP/t.wr"
+    [[ "$output" == *"truncated"* ]]
+    cp "$f" "$TMP/s.wr"
+    flip "$TMP/s.wr" 100
+    flip "$TMP/s.wr" 612
+    run "$WR_BIN/wr-dump" "$TMP/s.wr"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"slot 0 (offset 0): rejected: CRC mismatch"* ]]
+    [[ "$output" == *"slot 1 (offset 512): rejected: CRC mismatch"* ]]
+    [[ "$output" == *"!! no valid checkpoint slot"* ]]
+    run --separate-stderr "$WR_BIN/wr-dump" --json "$TMP/s.wr"
+    [ "$status" -eq 1 ]
+    echo "$output" | jq -e '.files[0].slots[0].valid == false'
+}
+
+@test "wr-dump on a file that is not ours exits 3" {
+    head -c 5000 /dev/urandom > "$TMP/junk.wr"
+    run "$WR_BIN/wr-dump" "$TMP/junk.wr"
+    [ "$status" -eq 3 ]
+    [[ "$output" == *"not a wrtools tree file"* ]]
+    run --separate-stderr "$WR_BIN/wr-dump" --json "$TMP/junk.wr"
+    [ "$status" -eq 3 ]
+    [ "${#lines[@]}" -eq 1 ]
+    echo "$output" | jq -e '.status == "error" and .error.code == "WR_ENOTOURS"'
+}
