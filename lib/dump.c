@@ -1158,7 +1158,7 @@ static int tree_page(walker *w, int depth, const wr_addr *a,
     tree_ctx *tc = w->arg;
     x->st->pages++;
     if (x->out != NULL) {
-        dx_print(x, "%*s", 2 * depth, "");
+        dx_print(x, "%*s", 2 * depth + 2, "");
         if (fr == NULL) {
             dx_print(x, "page %" PRIu64 ": not decoded\n", a->off);
         } else {
@@ -1257,8 +1257,8 @@ static int file_extents(dctx *x, dump_file *df, bson_t *j, wr_errbuf *eb)
         return rc;
     dx_print(x, "  totals: %" PRIu64 " list pages; avail %" PRIu64
                 " extents, %" PRIu64 " bytes; discard %" PRIu64 " extents, %"
-                PRIu64 " bytes (%" PRIu64 " of them reusable once gen %" PRIu64
-                " is open); free %" PRIu64 " bytes\n",
+                PRIu64 " bytes (%" PRIu64 " of them count as avail when gen %"
+                PRIu64 " is opened); free %" PRIu64 " bytes\n",
              t.pages, t.avail_n, t.avail_bytes, t.discard_n, t.discard_bytes,
              t.reusable_bytes, s->gen, t.avail_bytes + t.discard_bytes);
     if (j != NULL) {
