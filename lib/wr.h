@@ -456,4 +456,79 @@ typedef struct wr_migrate_opts {
 int wr_migrate(const wr_migrate_opts *o, wr_migrate_stats *st, wr_errbuf *eb);
 void wr_migrate_stats_free(wr_migrate_stats *st);
 
+/* ---------------------------------------------------------------------
+ * Compaction (compact.c): what wr-compact does. A tree file is rewritten
+ * into a new file holding only the live pages of one checkpoint (the one
+ * the catalog names; the latest for a file outside a database), built
+ * bottom-up at a fill factor, verified (structure, and every key and
+ * value compared with the original), then renamed over the original. A
+ * database directory's files are compacted together and its catalog keeps
+ * naming the same generations, so a crash at any instant leaves each file
+ * old or new, both complete and valid. Memory does not grow with the file.
+ * --------------------------------------------------------------------- */
+typedef struct wr_compact_file {
+    const char *path;   /* the tree file */
+    /* "compacted"; "dry-run" (would be: sizes are exact); "damaged" (it
+     * or its rebuilt copy failed a check: nothing of its database was
+     * replaced); "failed" (could not read or write, or interrupted);
+     * "skipped" (another file of the same database failed) */
+    const char *status;
+    int rc;             /* WR_OK or why not */
+    const char *error;  /* message when rc != WR_OK or skipped, else "" */
+    uint64_t generation; /* checkpoint copied (the new file's only one) */
+    uint64_t records;   /* keys copied */
+    /* bytes the records take inside pages of the new size: each leaf
+     * cell with its slot, and overflow page headers with their values
+     * (the live data; the rest of a compacted file is page headers,
+     * internal pages, header blocks and what no whole record fits in) */
+    uint64_t live_bytes;
+    uint32_t page_size_before, page_size_after;
+    uint64_t size_before; /* bytes on disk before */
+    uint64_t size_after;  /* bytes after (dry run: what they would be) */
+    const char *backup;   /* directory holding its copy, or NULL */
+} wr_compact_file;
+
+typedef struct wr_compact_progress {
+    const char *path;
+    const char *phase; /* "counting", "backing up", "copying", "comparing" */
+    uint64_t done, total; /* records (backing up: files) */
+} wr_compact_progress;
+
+typedef struct wr_compact_opts {
+    bool dry_run;           /* report sizes only: no lock, no writes */
+    const char *backup_dir; /* copy originals into BACKUP_DIR/NAME/ (NAME:
+                               the PATH's last component) with a MANIFEST
+                               of CRC-32s, and check them; NULL: no copy */
+    uint32_t page_size;     /* page size of the new files; 0 = keep */
+    unsigned fill_pct;      /* 10..100: how full to make pages; 0 = 100 */
+    const char *holder;     /* lock holder name; NULL = "wr-compact" */
+    /* each file's outcome, in catalog order, once the PATH is done */
+    void (*on_file)(const wr_compact_file *f, void *arg);
+    void (*progress)(const wr_compact_progress *p, void *arg);
+    void *arg;
+    volatile int *interrupted; /* set by a signal handler: stop, remove
+                                  the new files, replace nothing */
+} wr_compact_opts;
+
+/* Totals, added to by each wr_compact() call. */
+typedef struct wr_compact_stats {
+    uint64_t files;      /* files reported */
+    uint64_t compacted;  /* replaced (dry run: that would be) */
+    uint64_t size_before, size_after; /* over all files reported */
+    uint64_t live_bytes; /* live data of the compacted files */
+} wr_compact_stats;
+
+/* Compact PATH: a database directory (every file its catalog names) or a
+ * single tree file. Returns WR_OK; WR_ECORRUPT (a file failed the quick
+ * verify, or its rebuilt copy failed verification or the comparison:
+ * nothing of PATH was replaced; eb names file and problem); WR_ELOCKED (eb
+ * names the holder); WR_EINVAL (bad options, or keys too long for the
+ * page size asked for); WR_EINTR; WR_ENOTFOUND (no such file, not a
+ * database); or an I/O error (WR_EIO, WR_ENOSPC: the originals are in
+ * place; an error after the catalog commit may leave some files
+ * compacted and others not, every mix being a valid database, and a rerun
+ * finishes). */
+int wr_compact(const char *path, const wr_compact_opts *o,
+               wr_compact_stats *st, wr_errbuf *eb);
+
 #endif /* WR_H */

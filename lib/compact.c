@@ -1,0 +1,729 @@
+/*
+ * compact.c -- wr_compact(): rewrite tree files so that they hold only the
+ * live pages of one checkpoint, built bottom-up (what wr-compact does).
+ *
+ * One call handles one PATH, a "job": a database directory (every main
+ * table and index its catalog names, together, so the catalog stays
+ * consistent) or a single tree file. The replace protocol is DESIGN
+ * decision 9; the steps, cited by tests as C1..C8:
+ *
+ * C1  Writers take the directory's lock and remove *.compact.tmp debris
+ *     of an earlier run that crashed. A dry run takes no lock and writes
+ *     nothing at all.
+ * C2  Every file is quick-verified first (wr_verify_simple). A file that
+ *     fails is not compacted, and neither is any other file of the job:
+ *     compaction never spreads damage, and the catalog never names a mix
+ *     of compacted and refused files of one run.
+ * C3  With a backup directory, every original (and the catalog) is copied
+ *     into BACKUP/NAME/ with a manifest of CRC-32s and sizes, fsynced, and
+ *     each copy is read back and checked against the manifest.
+ * C4  Each file is rebuilt as FILE.compact.tmp in the same directory: a
+ *     read-only cursor streams the checkpoint G that the catalog names (the
+ *     latest, for a lone file) into the bulk loader. The new file is
+ *     created with first_gen = G, so its single checkpoint has the very
+ *     generation the catalog names (block.c I12): the catalog is valid with
+ *     either the old or the new file in place. The other, empty slot is
+ *     zeroed; everything is fsynced.
+ * C5  Each new file is verified in full (wr_verify_simple) and compared
+ *     with the old one by streaming both cursors side by side, every key
+ *     and value byte for byte. Any failure: every tmp file is removed and
+ *     nothing has changed.
+ * C6  Database: a new catalog is committed (generation + 1, the same file
+ *     generations, prev_gen = gen for every compacted file, since their
+ *     previous checkpoints are about to go) BEFORE any file is replaced.
+ *     It is valid for the old files too (both hold G), so from here on
+ *     every mix of old and new files is a consistent database.
+ * C7  Each tmp file is renamed over its original, and the directory is
+ *     fsynced. A crash at any instant leaves every file either old or new,
+ *     each complete; a rerun redoes the job (C1 removes the debris).
+ * C8  Memory does not grow with the files: cursors on read-only trees
+ *     evict what they have passed, the bulk loader keeps one page per
+ *     level, and the old files are opened without their extent lists.
+ *
+ * Calls block, btree, bulk, catalog, io, replace (backups) and
+ * wr_verify_simple().
+ */
+#include "wr_int.h"
+
+#include "replace.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#define CPT_TMP_SUFFIX ".compact.tmp"
+#define CPT_TICK 1024 /* records between progress and interrupt checks */
+
+typedef struct cpt_file {
+    char *path;       /* DIR/NAME */
+    char *tmp;        /* DIR/NAME.compact.tmp */
+    wri_cat_file *cf; /* its catalog entry; NULL for a lone file */
+    uint64_t gen;     /* checkpoint to copy; 0 = the latest */
+    bool built;       /* tmp is ours: remove it unless renamed */
+    bool replaced;
+    char err[1024];
+    wr_compact_file rep;
+} cpt_file;
+
+typedef struct cpt_job {
+    const wr_compact_opts *o;
+    const char *path; /* as given */
+    char *dir;        /* directory holding the files */
+    bool database;    /* PATH is a database directory */
+    bool have_cat;    /* the files are named by dir's catalog */
+    wri_catalog cat;
+    cpt_file *f;
+    size_t nf;
+    wri_lock *lock;
+    uint32_t fill;
+    char *backup_path; /* where the originals were copied */
+} cpt_job;
+
+/* --- helpers ------------------------------------------------------------ */
+
+static bool cpt_interrupted(const cpt_job *j)
+{
+    return j->o->interrupted != NULL && *j->o->interrupted != 0;
+}
+
+static int cpt_eintr(const char *path, wr_errbuf *eb)
+{
+    return WR_ERR(eb, WR_EINTR, "%s: interrupted; nothing was replaced",
+                  path);
+}
+
+static void cpt_progress(const cpt_job *j, const char *path,
+                         const char *phase, uint64_t done, uint64_t total)
+{
+    if (j->o->progress == NULL)
+        return;
+    wr_compact_progress p = {.path = path, .phase = phase, .done = done,
+                             .total = total};
+    j->o->progress(&p, j->o->arg);
+}
+
+static int cpt_file_size(const char *path, uint64_t *size, wr_errbuf *eb)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        int e = errno;
+        return WR_ERR(eb, e == ENOENT ? WR_ENOTFOUND : WR_EIO,
+                      "%s: cannot stat: %s", path, strerror(e));
+    }
+    *size = (uint64_t)st.st_size;
+    return WR_OK;
+}
+
+static char *cpt_strcat(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    char *p = malloc(la + lb + 1);
+    if (p != NULL) {
+        memcpy(p, a, la);
+        memcpy(p + la, b, lb + 1);
+    }
+    return p;
+}
+
+/* Remove a file we made, when the run gives up (best effort: the next run
+ * removes what is left, C1). */
+static void cpt_remove_tmp(cpt_file *f)
+{
+    wr_errbuf scratch = {0};
+    if (!f->built)
+        return;
+    if (wri_io_unlink(f->tmp, &scratch) == WR_OK ||
+        scratch.code == WR_ENOTFOUND)
+        f->built = false;
+}
+
+/* --- planning ------------------------------------------------------------ */
+
+/* name: inside the job's directory; path: as given (a lone file). */
+static int cpt_add_file(cpt_job *j, const char *name, const char *path,
+                        wri_cat_file *cf, wr_errbuf *eb)
+{
+    cpt_file *nf = realloc(j->f, (j->nf + 1) * sizeof *nf);
+    if (nf == NULL)
+        return WR_ERR(eb, WR_ENOMEM, "out of memory");
+    j->f = nf;
+    cpt_file *f = &j->f[j->nf];
+    memset(f, 0, sizeof *f);
+    f->path = path != NULL ? strdup(path) : wri_path_join(j->dir, name);
+    f->tmp = f->path ? cpt_strcat(f->path, CPT_TMP_SUFFIX) : NULL;
+    j->nf++; /* freed with the job even if half made */
+    if (f->path == NULL || f->tmp == NULL)
+        return WR_ERR(eb, WR_ENOMEM, "out of memory");
+    f->cf = cf;
+    f->gen = cf != NULL ? cf->gen : 0;
+    f->rep.path = f->path;
+    f->rep.status = "skipped";
+    f->rep.generation = f->gen;
+    return WR_OK;
+}
+
+/* Which files, at which generations: a database directory's catalog names
+ * them all; a lone file is looked up in its directory's catalog, if there
+ * is one naming it (then the catalog's generation is the one to keep). */
+static int cpt_plan(cpt_job *j, wr_errbuf *eb)
+{
+    int rc;
+    struct stat st;
+    char *copy = NULL;
+    if (stat(j->path, &st) != 0) {
+        int e = errno;
+        return WR_ERR(eb, e == ENOENT ? WR_ENOTFOUND : WR_EIO,
+                      "%s: cannot open: %s", j->path, strerror(e));
+    }
+    if (S_ISDIR(st.st_mode)) {
+        j->database = true;
+        if ((j->dir = strdup(j->path)) == NULL)
+            return WR_ERR(eb, WR_ENOMEM, "out of memory");
+        rc = wri_catalog_read(j->dir, &j->cat, eb);
+        if (rc == WR_ENOTFOUND) {
+            wr_errbuf_clear(eb);
+            return WR_ERR(eb, WR_ENOTFOUND,
+                          "%s: not a wrtools database (no " WR_CATALOG_NAME
+                          ")",
+                          j->path);
+        }
+        if (rc != WR_OK)
+            return rc;
+        j->have_cat = true;
+        for (size_t i = 0; i < j->cat.ncoll; i++) {
+            wri_cat_coll *cc = &j->cat.coll[i];
+            rc = cpt_add_file(j, cc->main.file, NULL, &cc->main, eb);
+            for (size_t k = 0; rc == WR_OK && k < cc->nidx; k++)
+                rc = cpt_add_file(j, cc->idx[k].file, NULL, &cc->idx[k], eb);
+            if (rc != WR_OK)
+                return rc;
+        }
+        return WR_OK;
+    }
+    if (!S_ISREG(st.st_mode))
+        return WR_ERR(eb, WR_EINVAL,
+                      "%s: neither a database directory nor a tree file",
+                      j->path);
+    if ((copy = strdup(j->path)) == NULL)
+        return WR_ERR(eb, WR_ENOMEM, "out of memory");
+    j->dir = strdup(dirname(copy));
+    free(copy);
+    if ((copy = strdup(j->path)) == NULL || j->dir == NULL) {
+        free(copy);
+        return WR_ERR(eb, WR_ENOMEM, "out of memory");
+    }
+    char *name = basename(copy);
+    wri_cat_file *cf = NULL;
+    rc = wri_catalog_read(j->dir, &j->cat, eb);
+    if (rc == WR_ENOTFOUND) {
+        wr_errbuf_clear(eb);
+        rc = WR_OK;
+    } else if (rc == WR_OK) {
+        j->have_cat = true;
+        for (size_t i = 0; i < j->cat.ncoll && cf == NULL; i++) {
+            wri_cat_coll *cc = &j->cat.coll[i];
+            if (strcmp(cc->main.file, name) == 0)
+                cf = &cc->main;
+            for (size_t k = 0; k < cc->nidx && cf == NULL; k++)
+                if (strcmp(cc->idx[k].file, name) == 0)
+                    cf = &cc->idx[k];
+        }
+        if (cf == NULL) { /* not the database's: a file of its own */
+            wri_catalog_free(&j->cat);
+            j->have_cat = false;
+        }
+    } else {
+        char msg[sizeof eb->msg];
+        snprintf(msg, sizeof msg, "%s", eb->msg);
+        wr_errbuf_clear(eb);
+        WR_ERR(eb, rc,
+               "%s lies in a database directory whose catalog cannot be "
+               "read: %.900s",
+               j->path, msg);
+    }
+    if (rc == WR_OK)
+        rc = cpt_add_file(j, name, j->path, cf, eb);
+    free(copy);
+    return rc;
+}
+
+/* C1: debris of an earlier run. In a database directory every
+ * *.compact.tmp; for a lone file only its own. */
+static int cpt_sweep(cpt_job *j, wr_errbuf *eb)
+{
+    int rc = WR_OK;
+    if (!j->database) {
+        struct stat st;
+        for (size_t i = 0; i < j->nf && rc == WR_OK; i++)
+            if (lstat(j->f[i].tmp, &st) == 0)
+                rc = wri_io_unlink(j->f[i].tmp, eb);
+        return rc;
+    }
+    DIR *d = opendir(j->dir);
+    if (d == NULL)
+        return WR_ERR(eb, WR_EIO, "%s: cannot list the directory: %s",
+                      j->dir, strerror(errno));
+    size_t sl = strlen(CPT_TMP_SUFFIX);
+    struct dirent *de;
+    while (rc == WR_OK && (de = readdir(d)) != NULL) {
+        size_t n = strlen(de->d_name);
+        if (n <= sl || strcmp(de->d_name + n - sl, CPT_TMP_SUFFIX) != 0)
+            continue;
+        char *p = wri_path_join(j->dir, de->d_name);
+        if (p == NULL)
+            rc = WR_ERR(eb, WR_ENOMEM, "out of memory");
+        else
+            rc = wri_io_unlink(p, eb);
+        free(p);
+    }
+    closedir(d);
+    return rc;
+}
+
+/* --- copying ------------------------------------------------------------- */
+
+/* Open one file's checkpoint read-only, without its extent lists (C8). */
+static int cpt_open_tree(const char *path, uint64_t gen, wri_block **b,
+                         wri_btree **t, wr_errbuf *eb)
+{
+    int rc;
+    *b = NULL;
+    *t = NULL;
+    rc = gen != 0 ? wri_block_open_gen(path, WRI_BLOCK_NOEXT, gen, b, eb)
+                  : wri_block_open(path, WRI_BLOCK_NOEXT, b, eb);
+    if (rc != WR_OK)
+        return rc;
+    rc = wri_btree_open(*b, (*b)->cur.role == WRI_ROLE_INDEX ? 2 : 1, t, eb);
+    if (rc != WR_OK) {
+        wri_block_close(*b);
+        *b = NULL;
+    }
+    return rc;
+}
+
+/* C4: stream the old checkpoint into the bulk loader (dry: only count),
+ * filling in the report's sizes. */
+static int cpt_build(cpt_job *j, cpt_file *f, wr_errbuf *eb)
+{
+    int rc;
+    wri_block *ob = NULL, *nb = NULL;
+    wri_btree *ot = NULL;
+    wri_cursor *cur = NULL;
+    wri_bulk *bk = NULL;
+    uint64_t n = 0, live = 0;
+    const uint8_t *k, *v;
+    uint32_t kl, vl;
+    bool dry = j->o->dry_run;
+    if ((rc = cpt_open_tree(f->path, f->gen, &ob, &ot, eb)) != WR_OK)
+        goto out;
+    uint64_t G = ob->cur.gen;
+    uint32_t P = j->o->page_size ? j->o->page_size : ob->page_size;
+    f->rep.generation = G;
+    f->rep.page_size_before = ob->page_size;
+    f->rep.page_size_after = P;
+    if (G < 2 && ob->cur.root.off != 0) {
+        rc = WR_ERR(eb, WR_ECORRUPT,
+                    "%s: generation 1 holds a tree, but a file's first "
+                    "generation is always empty",
+                    f->path);
+        goto out;
+    }
+    if (dry) {
+        rc = wri_bulk_open_dry(P, j->fill, &bk, eb);
+    } else {
+        wri_block_cfg cfg = {.page_size = P,
+                             .role = ob->cur.role,
+                             .coll = ob->cur.coll,
+                             .field = ob->cur.field,
+                             .first_gen = G >= 2 ? G : 0};
+        if ((rc = wri_block_create(f->tmp, &cfg, &nb, eb)) != WR_OK)
+            goto out;
+        f->built = true;
+        if (G >= 2)
+            rc = wri_bulk_open(nb, j->fill, &bk, eb);
+    }
+    if (rc != WR_OK || (rc = wri_cursor_open(ot, &cur, eb)) != WR_OK)
+        goto out;
+    for (rc = wri_cursor_first(cur, eb); rc == WR_OK;
+         rc = wri_cursor_next(cur, eb)) {
+        wri_cursor_key(cur, &k, &kl);
+        if ((rc = wri_cursor_value(cur, &v, &vl, eb)) != WR_OK)
+            goto out;
+        if (bk != NULL && (rc = wri_bulk_add(bk, k, kl, v, vl, eb)) != WR_OK)
+            goto out;
+        n++;
+        live += wri_leaf_item_size(P, kl, vl);
+        if (vl > wri_page_max_inline(P, kl))
+            live += WRI_PH_LEN + (uint64_t)vl;
+        if (n % CPT_TICK == 0) {
+            if (cpt_interrupted(j)) {
+                rc = cpt_eintr(f->path, eb);
+                goto out;
+            }
+            cpt_progress(j, f->path, dry ? "counting" : "copying", n,
+                         ob->cur.nrecords);
+        }
+    }
+    if (rc != WR_ENOTFOUND)
+        goto out;
+    wr_errbuf_clear(eb);
+    rc = WR_OK;
+    if (n != ob->cur.nrecords) {
+        rc = WR_ERR(eb, WR_ECORRUPT,
+                    "%s: checkpoint %llu records %llu keys, its tree holds "
+                    "%llu",
+                    f->path, (unsigned long long)G,
+                    (unsigned long long)ob->cur.nrecords,
+                    (unsigned long long)n);
+        goto out;
+    }
+    if (bk != NULL && (rc = wri_bulk_finish(bk, eb)) != WR_OK)
+        goto out;
+    f->rep.records = n;
+    f->rep.live_bytes = live;
+    if (dry) {
+        f->rep.size_after = 2 * (uint64_t)P + wri_bulk_bytes(bk);
+        goto out;
+    }
+    if (G >= 2 && (rc = wri_block_erase_other(nb, eb)) != WR_OK)
+        goto out;
+    wri_block_close(nb);
+    nb = NULL;
+    rc = cpt_file_size(f->tmp, &f->rep.size_after, eb);
+out:
+    wri_bulk_free(bk);
+    wri_cursor_close(cur);
+    wri_btree_close(ot);
+    wri_block_close(ob);
+    wri_block_close(nb);
+    return rc;
+}
+
+/* C5: the new file holds the same keys and values, in the same order, at
+ * the same generation. */
+static int cpt_compare(cpt_job *j, cpt_file *f, wr_errbuf *eb)
+{
+    int rc, ro, rn;
+    wri_block *ob = NULL, *nb = NULL;
+    wri_btree *ot = NULL, *nt = NULL;
+    wri_cursor *oc = NULL, *nc = NULL;
+    uint64_t n = 0;
+    if ((rc = cpt_open_tree(f->path, f->gen, &ob, &ot, eb)) != WR_OK ||
+        (rc = cpt_open_tree(f->tmp, 0, &nb, &nt, eb)) != WR_OK)
+        goto out;
+    if (nb->cur.gen != ob->cur.gen || nb->cur.role != ob->cur.role ||
+        strcmp(nb->cur.coll, ob->cur.coll) != 0 ||
+        strcmp(nb->cur.field, ob->cur.field) != 0 ||
+        nb->cur.nrecords != ob->cur.nrecords ||
+        nb->slots[1 - nb->chosen].valid) {
+        rc = WR_ERR(eb, WR_ECORRUPT,
+                    "%s: its header (generation %llu, %llu records) does not "
+                    "match the original's (generation %llu, %llu records)",
+                    f->tmp, (unsigned long long)nb->cur.gen,
+                    (unsigned long long)nb->cur.nrecords,
+                    (unsigned long long)ob->cur.gen,
+                    (unsigned long long)ob->cur.nrecords);
+        goto out;
+    }
+    if ((rc = wri_cursor_open(ot, &oc, eb)) != WR_OK ||
+        (rc = wri_cursor_open(nt, &nc, eb)) != WR_OK)
+        goto out;
+    ro = wri_cursor_first(oc, eb);
+    rn = ro == WR_OK || ro == WR_ENOTFOUND ? wri_cursor_first(nc, eb) : ro;
+    for (;;) {
+        if (ro != WR_OK && ro != WR_ENOTFOUND) {
+            rc = ro;
+            goto out;
+        }
+        if (rn != WR_OK && rn != WR_ENOTFOUND) {
+            rc = rn;
+            goto out;
+        }
+        if (ro == WR_ENOTFOUND && rn == WR_ENOTFOUND)
+            break;
+        const uint8_t *ok = NULL, *nk = NULL, *ov = NULL, *nv = NULL;
+        uint32_t okl = 0, nkl = 0, ovl = 0, nvl = 0;
+        if (ro == WR_OK && rn == WR_OK) {
+            wri_cursor_key(oc, &ok, &okl);
+            wri_cursor_key(nc, &nk, &nkl);
+            if ((rc = wri_cursor_value(oc, &ov, &ovl, eb)) != WR_OK ||
+                (rc = wri_cursor_value(nc, &nv, &nvl, eb)) != WR_OK)
+                goto out;
+        }
+        if (ro != rn || okl != nkl || memcmp(ok, nk, okl) != 0 ||
+            ovl != nvl || (ovl > 0 && memcmp(ov, nv, ovl) != 0)) {
+            rc = WR_ERR(eb, WR_ECORRUPT,
+                        "%s: record %llu differs from the original's (%s)",
+                        f->tmp, (unsigned long long)n + 1,
+                        ro != rn ? "one file has more records"
+                        : okl != nkl || memcmp(ok, nk, okl) != 0
+                            ? "keys differ"
+                            : "values differ");
+            goto out;
+        }
+        n++;
+        if (n % CPT_TICK == 0) {
+            if (cpt_interrupted(j)) {
+                rc = cpt_eintr(f->path, eb);
+                goto out;
+            }
+            cpt_progress(j, f->path, "comparing", n, ob->cur.nrecords);
+        }
+        ro = wri_cursor_next(oc, eb);
+        rn = ro == WR_OK || ro == WR_ENOTFOUND ? wri_cursor_next(nc, eb) : ro;
+    }
+    wr_errbuf_clear(eb);
+    rc = WR_OK;
+out:
+    wri_cursor_close(oc);
+    wri_cursor_close(nc);
+    wri_btree_close(ot);
+    wri_btree_close(nt);
+    wri_block_close(ob);
+    wri_block_close(nb);
+    return rc;
+}
+
+/* --- backup (C3) ------------------------------------------------------- */
+
+/* C3: BACKUP/NAME/ (NAME: the last component of PATH) gets a copy of every
+ * file of the job, and of the catalog, through replace.c's backup: copies
+ * fsynced, a MANIFEST of CRC-32s and sizes, every copy read back against
+ * it. A complete backup of the same bytes from an earlier run that
+ * crashed is checked and kept; anything else there is WR_EEXIST. */
+static int cpt_backup(cpt_job *j, wr_errbuf *eb)
+{
+    int rc = WR_OK;
+    char *real = NULL, *target = NULL, *catpath = NULL;
+    size_t n = j->nf + (j->have_cat ? 1 : 0);
+    wri_backup_src *src = NULL;
+    wri_backup bk = {0};
+    struct stat st;
+    if ((real = realpath(j->path, NULL)) == NULL) {
+        rc = WR_ERR(eb, WR_EIO, "%s: cannot resolve the path: %s", j->path,
+                    strerror(errno));
+        goto out;
+    }
+    if (stat(j->o->backup_dir, &st) != 0 &&
+        (rc = wri_io_mkdir(j->o->backup_dir, eb)) != WR_OK)
+        goto out;
+    if ((target = wri_path_join(j->o->backup_dir, basename(real))) == NULL ||
+        (catpath = wri_path_join(j->dir, WR_CATALOG_NAME)) == NULL ||
+        (src = calloc(n + 1, sizeof *src)) == NULL) {
+        rc = WR_ERR(eb, WR_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *p = i < j->nf ? j->f[i].path : catpath;
+        const char *slash = strrchr(p, '/');
+        src[i].path = p;
+        src[i].name = slash ? slash + 1 : p;
+    }
+    cpt_progress(j, j->path, "backing up", 0, n);
+    rc = wri_backup_make(j->dir, target, src, n, &bk, eb);
+    if (rc == WR_OK) {
+        j->backup_path = bk.path;
+        bk.path = NULL;
+        for (size_t i = 0; i < j->nf; i++)
+            j->f[i].rep.backup = j->backup_path;
+    }
+    wri_backup_free(&bk);
+out:
+    free(src);
+    free(catpath);
+    free(target);
+    free(real);
+    return rc;
+}
+
+/* --- one job ------------------------------------------------------------- */
+
+/* A file's failure: record it; the job's other files are skipped. */
+static int cpt_fail(cpt_file *f, const char *status, int rc,
+                    const wr_errbuf *feb, wr_errbuf *eb)
+{
+    f->rep.status = status;
+    f->rep.rc = rc;
+    snprintf(f->err, sizeof f->err, "%s", feb->msg);
+    if (eb != feb)
+        *eb = *feb;
+    return rc;
+}
+
+static void cpt_job_free(cpt_job *j)
+{
+    for (size_t i = 0; i < j->nf; i++) {
+        free(j->f[i].path);
+        free(j->f[i].tmp);
+    }
+    free(j->f);
+    if (j->have_cat || j->database)
+        wri_catalog_free(&j->cat);
+    wri_io_unlock_dir(j->lock);
+    free(j->backup_path);
+    free(j->dir);
+}
+
+/* C2, C4, C5 for every file; stops at the first that fails. */
+static int cpt_build_all(cpt_job *j, wr_errbuf *eb)
+{
+    int rc;
+    for (size_t i = 0; i < j->nf; i++) {
+        cpt_file *f = &j->f[i];
+        wr_errbuf feb = {0};
+        if ((rc = cpt_file_size(f->path, &f->rep.size_before, &feb)) != WR_OK)
+            return cpt_fail(f, "failed", rc, &feb, eb);
+        rc = wr_verify_simple(f->path, true, &feb);
+        if (rc == WR_ECORRUPT) {
+            char msg[sizeof feb.msg];
+            snprintf(msg, sizeof msg, "%s", feb.msg);
+            wr_errbuf_clear(&feb);
+            WR_ERR(&feb, WR_ECORRUPT,
+                   "%s is damaged, not compacted (nothing of %s was "
+                   "changed): %.800s",
+                   f->path, j->path, msg);
+            return cpt_fail(f, "damaged", rc, &feb, eb);
+        }
+        if (rc != WR_OK)
+            return cpt_fail(f, "failed", rc, &feb, eb);
+    }
+    if (j->o->backup_dir != NULL && !j->o->dry_run &&
+        (rc = cpt_backup(j, eb)) != WR_OK) {
+        for (size_t i = 0; i < j->nf; i++)
+            snprintf(j->f[i].err, sizeof j->f[i].err,
+                     "not compacted: the backup failed");
+        return rc;
+    }
+    for (size_t i = 0; i < j->nf; i++) {
+        cpt_file *f = &j->f[i];
+        wr_errbuf feb = {0};
+        if (cpt_interrupted(j)) {
+            cpt_eintr(j->path, &feb);
+            return cpt_fail(f, "failed", WR_EINTR, &feb, eb);
+        }
+        rc = cpt_build(j, f, &feb);
+        if (rc == WR_OK && !j->o->dry_run) {
+            rc = wr_verify_simple(f->tmp, false, &feb);
+            if (rc == WR_ECORRUPT) {
+                char msg[sizeof feb.msg];
+                snprintf(msg, sizeof msg, "%s", feb.msg);
+                wr_errbuf_clear(&feb);
+                WR_ERR(&feb, WR_ECORRUPT,
+                       "%s: the compacted copy fails verification, not "
+                       "replaced: %.800s",
+                       f->path, msg);
+            }
+        }
+        if (rc == WR_OK && !j->o->dry_run)
+            rc = cpt_compare(j, f, &feb);
+        if (rc != WR_OK)
+            return cpt_fail(f, rc == WR_ECORRUPT ? "damaged" : "failed", rc,
+                            &feb, eb);
+        f->rep.status = j->o->dry_run ? "dry-run" : "built";
+    }
+    return WR_OK;
+}
+
+/* C6, C7: the commit. Returns the first error; files renamed so far stay
+ * renamed (every mix is consistent, C6). */
+static int cpt_replace_all(cpt_job *j, wr_errbuf *eb)
+{
+    int rc;
+    if (j->have_cat && j->nf > 0) {
+        for (size_t i = 0; i < j->nf; i++)
+            j->f[i].cf->prev_gen = j->f[i].cf->gen;
+        j->cat.gen++;
+        if ((rc = wri_catalog_write(j->dir, &j->cat, eb)) != WR_OK) {
+            for (size_t i = 0; i < j->nf; i++)
+                cpt_fail(&j->f[i], "failed", rc, eb, eb);
+            return rc;
+        }
+    }
+    for (size_t i = 0; i < j->nf; i++) {
+        cpt_file *f = &j->f[i];
+        wr_errbuf feb = {0};
+        if ((rc = wri_io_rename(f->tmp, f->path, &feb)) != WR_OK)
+            return cpt_fail(f, "failed", rc, &feb, eb);
+        f->built = false;
+        f->replaced = true;
+        f->rep.status = "compacted";
+        if ((rc = wri_io_fsync_dir(j->dir, &feb)) != WR_OK)
+            return cpt_fail(f, "compacted", rc, &feb, eb);
+    }
+    return WR_OK;
+}
+
+int wr_compact(const char *path, const wr_compact_opts *o,
+               wr_compact_stats *st, wr_errbuf *eb)
+{
+    int rc;
+    cpt_job j = {0};
+    wr_compact_opts dflt = {0};
+    j.o = o != NULL ? o : &dflt;
+    j.path = path;
+    j.fill = j.o->fill_pct ? j.o->fill_pct : 100;
+    if (j.fill < 10 || j.fill > 100) {
+        rc = WR_ERR(eb, WR_EINVAL, "fill factor %u%% not in 10..100",
+                    j.fill);
+        goto out;
+    }
+    if (j.o->page_size != 0 &&
+        (j.o->page_size < WRI_PAGE_MIN || j.o->page_size > WRI_PAGE_MAX ||
+         (j.o->page_size & (j.o->page_size - 1)) != 0)) {
+        rc = WR_ERR(eb, WR_EINVAL,
+                    "page size %u is not a power of two from %u to %u",
+                    j.o->page_size, WRI_PAGE_MIN, WRI_PAGE_MAX);
+        goto out;
+    }
+    if ((rc = cpt_plan(&j, eb)) != WR_OK)
+        goto out;
+    if (!j.o->dry_run) {
+        if ((rc = wri_io_lock_dir(j.dir,
+                                  j.o->holder ? j.o->holder : "wr-compact",
+                                  &j.lock, eb)) != WR_OK ||
+            (rc = cpt_sweep(&j, eb)) != WR_OK)
+            goto report;
+    }
+    if ((rc = cpt_build_all(&j, eb)) != WR_OK)
+        goto cleanup;
+    if (j.o->dry_run)
+        goto report;
+    if (cpt_interrupted(&j)) {
+        rc = cpt_eintr(j.path, eb);
+        goto cleanup;
+    }
+    rc = cpt_replace_all(&j, eb);
+cleanup:
+    for (size_t i = 0; i < j.nf; i++)
+        cpt_remove_tmp(&j.f[i]);
+report:
+    for (size_t i = 0; i < j.nf; i++) {
+        cpt_file *f = &j.f[i];
+        if (rc != WR_OK && f->rep.rc == WR_OK && !f->replaced &&
+            f->err[0] == '\0') {
+            f->rep.status = "skipped";
+            snprintf(f->err, sizeof f->err,
+                     "not compacted: another file of %s failed", path);
+        }
+        if (!f->replaced && strcmp(f->rep.status, "dry-run") != 0)
+            f->rep.size_after = f->rep.size_before;
+        if (st != NULL) {
+            st->files++;
+            if (f->replaced || strcmp(f->rep.status, "dry-run") == 0) {
+                st->compacted++;
+                st->live_bytes += f->rep.live_bytes;
+            }
+            st->size_before += f->rep.size_before;
+            st->size_after += f->rep.size_after;
+        }
+        f->rep.error = f->err; /* j.f may have moved while planning */
+        if (j.o->on_file != NULL)
+            j.o->on_file(&f->rep, j.o->arg);
+    }
+out:
+    cpt_job_free(&j);
+    return rc;
+}

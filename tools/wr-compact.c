@@ -1,0 +1,249 @@
+/*
+ * wr-compact -- rewrite tree files offline to give freed space back.
+ */
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(void)
+{
+    puts("Usage: wr-compact [OPTIONS] PATH...\n"
+         "\n"
+         "Rewrite each tree file of a database directory PATH (every main\n"
+         "table and index its catalog names, together), or a single tree\n"
+         "file, into a new file holding only the live pages of its\n"
+         "checkpoint, built bottom-up. The new file is verified (structure,\n"
+         "and every key and value compared with the original) before it is\n"
+         "renamed over the original; a file that fails the quick verify is\n"
+         "not compacted. Prints size before, size after and space given\n"
+         "back per file.\n"
+         "\n"
+         "Options:\n"
+         "  --dry-run         report what would be given back; write nothing\n"
+         "  --backup-dir DIR  first copy the originals into DIR/NAME/ (NAME:\n"
+         "                    the last component of PATH) with a MANIFEST of\n"
+         "                    CRC-32s, and check the copies\n"
+         "  --page-size N     page size of the new files: 512..65536, a power\n"
+         "                    of two (default: keep each file's)\n"
+         "  --fill PCT        how full to make each page, 10..100 (default\n"
+         "                    100: as small as the data allows)\n"
+         "  --json            print one JSON object on stdout\n"
+         "  -q, --quiet       no progress, no report\n"
+         "  --help, --version\n"
+         "\n"
+         "Exit status: 0 compacted (or, with --dry-run, measured); 1 a file\n"
+         "is damaged, or its rebuilt copy failed verification: nothing of\n"
+         "that PATH was replaced; 2 usage error; 3 cannot open, read or\n"
+         "write, the directory is locked by another process, the disk is\n"
+         "full, or interrupted.");
+}
+
+typedef struct report {
+    wr_cli *cli;
+    bool dry_run;
+    bson_t files; /* JSON: the "files" array being built */
+    uint32_t nfiles;
+} report;
+
+static double pct(uint64_t part, uint64_t whole)
+{
+    return whole ? 100.0 * (double)part / (double)whole : 0.0;
+}
+
+static void on_file(const wr_compact_file *f, void *arg)
+{
+    report *r = arg;
+    int64_t back = (int64_t)f->size_before - (int64_t)f->size_after;
+    if (r->cli->json) {
+        char key[16];
+        bson_t d;
+        snprintf(key, sizeof key, "%u", r->nfiles);
+        bson_append_document_begin(&r->files, key, -1, &d);
+        BSON_APPEND_UTF8(&d, "path", f->path);
+        BSON_APPEND_UTF8(&d, "status", f->status);
+        BSON_APPEND_INT64(&d, "generation", (int64_t)f->generation);
+        BSON_APPEND_INT64(&d, "records", (int64_t)f->records);
+        BSON_APPEND_INT64(&d, "live_bytes", (int64_t)f->live_bytes);
+        BSON_APPEND_INT32(&d, "page_size_before",
+                          (int32_t)f->page_size_before);
+        BSON_APPEND_INT32(&d, "page_size_after", (int32_t)f->page_size_after);
+        BSON_APPEND_INT64(&d, "size_before", (int64_t)f->size_before);
+        BSON_APPEND_INT64(&d, "size_after", (int64_t)f->size_after);
+        BSON_APPEND_INT64(&d, "given_back", back);
+        if (f->backup != NULL)
+            BSON_APPEND_UTF8(&d, "backup", f->backup);
+        if (f->error[0] != '\0') {
+            bson_t e;
+            BSON_APPEND_DOCUMENT_BEGIN(&d, "error", &e);
+            BSON_APPEND_UTF8(&e, "code", wr_errname(f->rc));
+            BSON_APPEND_UTF8(&e, "message", f->error);
+            bson_append_document_end(&d, &e);
+        }
+        bson_append_document_end(&r->files, &d);
+    } else if (!r->cli->quiet) {
+        wr_cli_progress_done(r->cli);
+        printf("%s: %s, %llu -> %llu bytes, %lld given back (%.1f%%), "
+               "%llu records, generation %llu%s%s\n",
+               f->path, f->status, (unsigned long long)f->size_before,
+               (unsigned long long)f->size_after, (long long)back,
+               pct(back > 0 ? (uint64_t)back : 0, f->size_before),
+               (unsigned long long)f->records,
+               (unsigned long long)f->generation,
+               f->backup != NULL ? ", backup in " : "",
+               f->backup != NULL ? f->backup : "");
+    }
+    r->nfiles++;
+}
+
+static void on_progress(const wr_compact_progress *p, void *arg)
+{
+    report *r = arg;
+    if (p->total > 0)
+        wr_cli_progress(r->cli, "%s: %s %llu of %llu (%.0f%%)", p->path,
+                        p->phase, (unsigned long long)p->done,
+                        (unsigned long long)p->total, pct(p->done, p->total));
+    else
+        wr_cli_progress(r->cli, "%s: %s %llu", p->path, p->phase,
+                        (unsigned long long)p->done);
+}
+
+/* Report the less trustworthy outcome of two (3 over 1 over 2 over 0). */
+static int worse(int a, int b)
+{
+    static const int rank[4] = {0, 2, 1, 3};
+    return rank[b] > rank[a] ? b : a;
+}
+
+int main(int argc, char **argv)
+{
+    wr_cli cli;
+    wr_compact_opts o = {0};
+    wr_compact_stats st = {0};
+    wr_errbuf eb = {0}, first = {0};
+    report r = {0};
+    uint64_t v;
+    int opt, exit_code = WR_EXIT_OK, first_rc = WR_OK;
+    enum { O_DRY = 256, O_BACKUP, O_PAGE, O_FILL, O_JSON, O_HELP, O_VERSION };
+    static const struct option longopts[] = {
+        {"dry-run", no_argument, NULL, O_DRY},
+        {"backup-dir", required_argument, NULL, O_BACKUP},
+        {"page-size", required_argument, NULL, O_PAGE},
+        {"fill", required_argument, NULL, O_FILL},
+        {"json", no_argument, NULL, O_JSON},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, O_HELP},
+        {"version", no_argument, NULL, O_VERSION},
+        {NULL, 0, NULL, 0},
+    };
+    wr_cli_init(&cli, "wr-compact");
+    while ((opt = getopt_long(argc, argv, "q", longopts, NULL)) != -1) {
+        switch (opt) {
+        case O_DRY:
+            o.dry_run = true;
+            break;
+        case O_BACKUP:
+            if (optarg[0] == '\0')
+                return wr_cli_usage_error(&cli, "--backup-dir wants a "
+                                                "directory");
+            o.backup_dir = optarg;
+            break;
+        case O_PAGE:
+            if (wr_cli_parse_size(optarg, &v) != 0 || v < 512 ||
+                v > 65536 || (v & (v - 1)) != 0)
+                return wr_cli_usage_error(
+                    &cli, "--page-size must be a power of two from 512 to "
+                          "65536, not '%s'",
+                    optarg);
+            o.page_size = (uint32_t)v;
+            break;
+        case O_FILL:
+            if (wr_cli_parse_u64(optarg, &v) != 0 || v < 10 || v > 100)
+                return wr_cli_usage_error(
+                    &cli, "--fill must be a percentage from 10 to 100, not "
+                          "'%s'",
+                    optarg);
+            o.fill_pct = (unsigned)v;
+            break;
+        case O_JSON:
+            cli.json = true;
+            break;
+        case 'q':
+            cli.quiet = true;
+            break;
+        case O_HELP:
+            usage();
+            return WR_EXIT_OK;
+        case O_VERSION:
+            wr_cli_version(&cli);
+            return WR_EXIT_OK;
+        default:
+            return wr_cli_usage_error(&cli, "unknown option");
+        }
+    }
+    if (optind >= argc)
+        return wr_cli_usage_error(&cli, "expected at least one PATH");
+    if (o.dry_run && o.backup_dir != NULL)
+        return wr_cli_usage_error(&cli, "--dry-run writes nothing: it takes "
+                                        "no --backup-dir");
+    wr_cli_ready(&cli);
+    wr_cli_catch_signals();
+    r.cli = &cli;
+    r.dry_run = o.dry_run;
+    bson_init(&r.files);
+    o.holder = "wr-compact";
+    o.on_file = on_file;
+    o.progress = on_progress;
+    o.arg = &r;
+    o.interrupted = &wr_cli_interrupted;
+    for (int i = optind; i < argc; i++) {
+        wr_errbuf_clear(&eb);
+        int rc = wr_compact(argv[i], &o, &st, &eb);
+        wr_cli_progress_done(&cli);
+        if (rc == WR_OK)
+            continue;
+        wr_cli_error(&cli, "%s", eb.msg);
+        exit_code = worse(exit_code, wr_cli_exit_code(rc));
+        if (first_rc == WR_OK) {
+            first_rc = rc;
+            first = eb;
+        }
+        if (rc == WR_EINTR)
+            break;
+    }
+    if (cli.json) {
+        bson_t d = BSON_INITIALIZER;
+        BSON_APPEND_UTF8(&d, "tool", "wr-compact");
+        BSON_APPEND_UTF8(&d, "status", first_rc == WR_OK ? "ok" : "error");
+        BSON_APPEND_BOOL(&d, "dry_run", o.dry_run);
+        BSON_APPEND_ARRAY(&d, "files", &r.files);
+        BSON_APPEND_INT64(&d, "compacted", (int64_t)st.compacted);
+        BSON_APPEND_INT64(&d, "size_before", (int64_t)st.size_before);
+        BSON_APPEND_INT64(&d, "size_after", (int64_t)st.size_after);
+        BSON_APPEND_INT64(&d, "given_back",
+                          (int64_t)st.size_before - (int64_t)st.size_after);
+        BSON_APPEND_INT64(&d, "live_bytes", (int64_t)st.live_bytes);
+        if (first_rc != WR_OK) {
+            bson_t e;
+            BSON_APPEND_DOCUMENT_BEGIN(&d, "error", &e);
+            BSON_APPEND_UTF8(&e, "code", wr_errname(first_rc));
+            BSON_APPEND_UTF8(&e, "message", first.msg);
+            bson_append_document_end(&d, &e);
+        }
+        wr_cli_print_json(&d);
+        bson_destroy(&d);
+    } else if (!cli.quiet && st.files > 0) {
+        int64_t back = (int64_t)st.size_before - (int64_t)st.size_after;
+        printf("total: %llu of %llu files %s, %llu -> %llu bytes, %lld "
+               "given back (%.1f%%)\n",
+               (unsigned long long)st.compacted,
+               (unsigned long long)st.files,
+               o.dry_run ? "would be compacted" : "compacted",
+               (unsigned long long)st.size_before,
+               (unsigned long long)st.size_after, (long long)back,
+               pct(back > 0 ? (uint64_t)back : 0, st.size_before));
+    }
+    bson_destroy(&r.files);
+    return exit_code;
+}
