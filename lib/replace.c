@@ -27,6 +27,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -193,6 +194,7 @@ int wri_backup_read(const char *backup_dir, wri_backup *out, wr_errbuf *eb)
     }
     bool ended = false;
     size_t lineno = 0;
+    uLong sofar = crc32(0L, Z_NULL, 0); /* CRC of the lines before this one */
     for (size_t pos = 0; pos < len && !ended;) {
         char *line = (char *)buf + pos;
         char *nl = memchr(line, '\n', len - pos);
@@ -201,6 +203,8 @@ int wri_backup_read(const char *backup_dir, wri_backup *out, wr_errbuf *eb)
                         "(the manifest is incomplete)", path);
             goto out;
         }
+        uLong before = sofar;
+        sofar = crc32(sofar, (const Bytef *)line, (uInt)(nl - line + 1));
         *nl = '\0';
         lineno++;
         if (strncmp(line, "# end: ", 7) == 0) {
@@ -208,8 +212,7 @@ int wri_backup_read(const char *backup_dir, wri_backup *out, wr_errbuf *eb)
             unsigned int crc;
             if (sscanf(line, "# end: %llu files, manifest crc %8x", &n,
                        &crc) != 2 ||
-                n != out->nfiles ||
-                crc != (uint32_t)crc32(0L, buf, (uInt)pos)) {
+                n != out->nfiles || crc != (uint32_t)before) {
                 rc = WR_ERR(eb, WR_ECORRUPT,
                             "%s: line %zu: the end line does not match the "
                             "manifest (count or CRC)", path, lineno);
@@ -252,7 +255,7 @@ static int manifest_write(const char *dir, const wri_backup *b,
     char *tmp = wri_path_join(b->path, WRI_MANIFEST_NAME ".tmp");
     char *path = wri_path_join(b->path, WRI_MANIFEST_NAME);
     wri_file *f = NULL;
-    size_t cap = 256 + strlen(dir), len = 0;
+    size_t cap = 256 + PATH_MAX, len = 0;
     for (size_t i = 0; i < b->nfiles; i++)
         cap += strlen(b->files[i].name) + 40;
     char *text = malloc(cap + 64);
@@ -260,9 +263,12 @@ static int manifest_write(const char *dir, const wri_backup *b,
         rc = WR_ERR(eb, WR_ENOMEM, "out of memory");
         goto out;
     }
+    char *abs = realpath(dir, NULL);
     len += (size_t)snprintf(text + len, cap - len,
                             "# wrtools backup manifest: CRC-32 (zlib), size "
-                            "in bytes, file name\n# source: %s\n", dir);
+                            "in bytes, file name\n# source: %s\n",
+                            abs ? abs : dir);
+    free(abs);
     for (size_t i = 0; i < b->nfiles; i++)
         len += (size_t)snprintf(text + len, cap - len, "%08x %llu %s\n",
                                 b->files[i].crc,

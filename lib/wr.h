@@ -413,6 +413,9 @@ typedef struct wr_migrate_stats {
     uint64_t bytes_before;  /* their size */
     uint64_t bytes_after;   /* tree files and catalog */
     uint64_t bytes_read, bytes_total; /* progress through the logs */
+    uint64_t docs_done;     /* documents written or checked in this phase */
+    const char *phase;      /* "reading", "backing up", "building",
+                               "verifying", "checking", "committing" */
     char *backup_dir;       /* where the legacy files went (copies) */
     bool backup_reused;     /* a complete backup of the same bytes existed */
     char *rejects;          /* the rejects file in the backup, or NULL */

@@ -1,0 +1,1259 @@
+/*
+ * migrate.c -- wr_migrate (wr.h): a legacy append-log directory becomes a
+ * wrtools database in place. docs/LEGACY.md is the long form.
+ *
+ *   1. lock DIR ("wr-migrate"; a dry run only checks nobody holds it);
+ *      finish an interrupted migration (replace.h restart rules);
+ *   2. list and classify DIR (legacy.h): missing, empty, already
+ *      migrated, mixed, or legacy;
+ *   3. CRC-32 every legacy file, then read every NAME.log with the strict
+ *      reader (jsonl.h) into one LAST_WINS sorter per collection (sort.h:
+ *      key = _id key, seq = line number, value = the document's BSON, a
+ *      $deleted line a tombstone). A bad line stops everything here, with
+ *      nothing touched (or, skip_bad, goes to the rejects file); a torn
+ *      last line is reported and dropped. A dry run counts and stops;
+ *   4. back up every legacy file and the rejects file (replace.h: copies,
+ *      MANIFEST, copies read back; a copy must have the CRC seen in 3);
+ *   5. build in DIR/wr-migrate.new: per collection the main table from
+ *      the merged sorter (bulk loader), index keys of every live document
+ *      into one PLAIN sorter per index, then each index tree; the catalog;
+ *   6. verify the staged database (wr_verify_simple, full), then check
+ *      content: the main table equals the merged legacy documents byte
+ *      for byte in _id order, and each index holds exactly the keys of
+ *      those documents (count and two order-independent 64-bit sums);
+ *   7. check that the legacy files still have the CRC of step 3, then
+ *      commit (replace.h: journal, moves, catalog last, legacy files
+ *      removed, journal removed).
+ */
+#include "wr_int.h"
+
+#include "legacy.h"
+#include "migrate.h"
+#include "replace.h"
+#include "sort.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MG_MAX_DOC (16u << 20)
+#define MG_PROGRESS_STEP (256u << 10)
+#define MG_FILL 100
+
+typedef struct mg_coll {
+    wri_legacy_coll *lc;
+    wr_migrate_coll *cs;
+    wri_sort *main;
+    char *main_file;
+    char **idx_file;
+    uint64_t main_gen;
+    uint64_t *idx_gen;
+} mg_coll;
+
+typedef struct mg {
+    const wr_migrate_opts *o;
+    wr_migrate_stats *st;
+    const char *dir;
+    char *staging;   /* DIR/wr-migrate.new */
+    uint32_t psize;
+    uint64_t budget;
+    wri_lock *lock;
+    wri_legacy_dir ld;
+    uint64_t *fsize; /* per legacy file (ld.files order): size and CRC */
+    uint32_t *fcrc;
+    wri_sort_pool *pool;
+    mg_coll *mc;
+    size_t nmc;
+    wri_file *rej;   /* the rejects file being written */
+    char *rej_path;
+    uint64_t rej_off;
+    bool staged;     /* staging directory made by this run */
+    bool journaled;  /* the journal was written: never clean up staging */
+    wri_backup backup;
+    uint64_t bytes_done;
+    uint64_t next_progress;
+} mg;
+
+/* --- stats and notes ------------------------------------------------------ */
+
+void wr_migrate_stats_free(wr_migrate_stats *st)
+{
+    if (st == NULL)
+        return;
+    for (size_t i = 0; i < st->ncoll; i++) {
+        free(st->coll[i].name);
+        for (size_t j = 0; j < st->coll[i].nindex; j++)
+            free(st->coll[i].indexes[j]);
+        free(st->coll[i].indexes);
+    }
+    free(st->coll);
+    free(st->backup_dir);
+    free(st->rejects);
+    for (size_t i = 0; i < st->nnotes; i++)
+        free(st->notes[i]);
+    free(st->notes);
+    memset(st, 0, sizeof *st);
+}
+
+static void mg_note(wr_migrate_stats *st, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void mg_note(wr_migrate_stats *st, const char *fmt, ...)
+{
+    char buf[1200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    char **nn = realloc(st->notes, (st->nnotes + 1) * sizeof *nn);
+    if (nn == NULL)
+        return;
+    st->notes = nn;
+    if ((nn[st->nnotes] = strdup(buf)) != NULL)
+        st->nnotes++;
+}
+
+static void mg_progress(mg *m, bool force)
+{
+    if (m->o->progress == NULL)
+        return;
+    if (!force && m->st->bytes_read < m->next_progress)
+        return;
+    m->next_progress = m->st->bytes_read + MG_PROGRESS_STEP;
+    m->o->progress(m->st, m->o->progress_arg);
+}
+
+static void mg_phase(mg *m, const char *phase)
+{
+    m->st->phase = phase;
+    m->st->docs_done = 0;
+    mg_progress(m, true);
+}
+
+static int mg_interrupted(mg *m, wr_errbuf *eb)
+{
+    if (m->o->interrupted != NULL && *m->o->interrupted)
+        return WR_ERR(eb, WR_EINTR, "%s: interrupted while %s; nothing was "
+                      "replaced", m->dir, m->st->phase ? m->st->phase : "starting");
+    return WR_OK;
+}
+
+/* --- the lock ------------------------------------------------------------------ */
+
+/* A dry run takes no lock (it would create DIR/LOCK) but refuses to run
+ * while someone holds it. */
+static int mg_probe_lock(const char *dir, wr_errbuf *eb)
+{
+    int rc = WR_OK;
+    wri_file *f = NULL;
+    char *path = wri_path_join(dir, WR_LOCK_NAME);
+    struct stat st;
+    if (path == NULL)
+        return WR_ERR(eb, WR_ENOMEM, "out of memory");
+    if (stat(path, &st) != 0)
+        goto out; /* no lock file: nobody holds it */
+    if ((rc = wri_io_open(path, WRI_IO_RDONLY, &f, eb)) != WR_OK)
+        goto out;
+    if (flock(f->fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
+        char text[256];
+        size_t got = 0;
+        long pid = 0;
+        int used = 0;
+        if (wri_io_pread_some(f, text, sizeof text - 1, 0, &got, NULL) != WR_OK)
+            got = 0;
+        text[got] = '\0';
+        text[strcspn(text, "\n")] = '\0';
+        if (sscanf(text, "%ld %n", &pid, &used) >= 1 && pid > 0 &&
+            text[used] != '\0')
+            rc = WR_ERR(eb, WR_ELOCKED, "%s is locked by pid %ld (%s)", dir,
+                        pid, text + used);
+        else
+            rc = WR_ERR(eb, WR_ELOCKED, "%s is locked by another process",
+                        dir);
+    }
+out:
+    wri_io_close(f); /* releases a shared lock taken above */
+    free(path);
+    return rc;
+}
+
+/* --- rejects ------------------------------------------------------------------ */
+
+/* One rejected line as a JSON object on a line of the rejects file. */
+static int mg_reject(mg *m, const char *log, const wri_jsonl_line *line,
+                     const char *reason, bool torn, wr_errbuf *eb)
+{
+    int rc;
+    if (m->o->dry_run)
+        return WR_OK;
+    if (m->rej == NULL) {
+        if ((m->rej_path = wri_path_join(m->dir, WRI_MIGRATE_REJECTS_TMP)) ==
+            NULL)
+            return WR_ERR(eb, WR_ENOMEM, "out of memory");
+        if ((rc = wri_io_open(m->rej_path,
+                              WRI_IO_RDWR | WRI_IO_CREATE | WRI_IO_TRUNC,
+                              &m->rej, eb)) != WR_OK)
+            return rc;
+    }
+    bson_t d = BSON_INITIALIZER;
+    BSON_APPEND_UTF8(&d, "file", log);
+    BSON_APPEND_INT64(&d, "line", (int64_t)line->lineno);
+    BSON_APPEND_INT64(&d, "offset", (int64_t)line->offset);
+    BSON_APPEND_BOOL(&d, "torn", torn);
+    BSON_APPEND_UTF8(&d, "reason", reason);
+    if (line->text != NULL &&
+        bson_utf8_validate(line->text, line->len, false)) {
+        bson_append_utf8(&d, "text", -1, line->text, (int)line->len);
+    } else if (line->text != NULL) {
+        char *hex = malloc(2 * line->len + 1);
+        if (hex == NULL) {
+            bson_destroy(&d);
+            return WR_ERR(eb, WR_ENOMEM, "out of memory");
+        }
+        for (size_t i = 0; i < line->len; i++)
+            sprintf(hex + 2 * i, "%02x", (unsigned char)line->text[i]);
+        hex[2 * line->len] = '\0';
+        BSON_APPEND_UTF8(&d, "hex", hex);
+        free(hex);
+    }
+    size_t len;
+    char *json = bson_as_relaxed_extended_json(&d, &len);
+    bson_destroy(&d);
+    if (json == NULL)
+        return WR_ERR(eb, WR_ENOMEM, "out of memory");
+    json[len] = '\n'; /* replaces the NUL; written with its length */
+    rc = wri_io_pwrite(m->rej, json, len + 1, m->rej_off, eb);
+    m->rej_off += len + 1;
+    bson_free(json);
+    return rc;
+}
+
+/* --- reading the logs ----------------------------------------------------------- */
+
+typedef struct mg_keycheck {
+    uint32_t max;
+    const char *field;
+    char *why;
+    size_t whylen;
+} mg_keycheck;
+
+static int mg_keycheck_fn(const bson_t *key, void *arg)
+{
+    mg_keycheck *k = arg;
+    if (key->len > k->max) {
+        snprintf(k->why, k->whylen,
+                 "index on \"%s\": key of %u bytes is longer than the %u "
+                 "bytes the page size allows",
+                 k->field, key->len, k->max);
+        return WR_EBADINPUT;
+    }
+    return WR_OK;
+}
+
+/* Add one parsed line to its collection's sorter. WR_EBADINPUT with a
+ * reason in why when the document cannot be stored. */
+static int mg_add_line(mg *m, mg_coll *c, const wri_jsonl_line *line,
+                       char *why, size_t whylen, wr_errbuf *eb)
+{
+    int rc;
+    bson_t key;
+    wr_errbuf kb = {0};
+    uint32_t maxkey = wri_page_max_key(m->psize);
+    if (wri_key_from_doc(&line->doc, &key, &kb) != WR_OK) {
+        snprintf(why, whylen, "%s", kb.msg);
+        return WR_EBADINPUT;
+    }
+    if (key.len > maxkey) {
+        snprintf(why, whylen,
+                 "_id of %u bytes is longer than the %u bytes a %u-byte "
+                 "page allows", key.len, maxkey, m->psize);
+        rc = WR_EBADINPUT;
+        goto out;
+    }
+    if (line->is_delete) {
+        rc = wri_sort_add(c->main, bson_get_data(&key), key.len, NULL, 0,
+                          line->lineno, line->offset, WRI_SREC_DEL, eb);
+        if (rc == WR_OK)
+            c->cs->deletes++;
+        goto out;
+    }
+    if (line->doc.len > MG_MAX_DOC) {
+        snprintf(why, whylen, "document of %u bytes is over BSON's 16 MiB "
+                 "limit", line->doc.len);
+        rc = WR_EBADINPUT;
+        goto out;
+    }
+    /* an index key holds a value of the document and the _id: only a
+     * document this large can make one too long */
+    if ((uint64_t)line->doc.len + key.len > maxkey) {
+        for (size_t i = 0; i < c->lc->nfields; i++) {
+            mg_keycheck k = {maxkey, c->lc->fields[i], why, whylen};
+            why[0] = '\0';
+            rc = wri_index_keys(&line->doc, k.field, mg_keycheck_fn, &k, &kb);
+            if (rc != WR_OK) {
+                if (why[0] == '\0')
+                    snprintf(why, whylen, "%s", kb.msg);
+                rc = WR_EBADINPUT;
+                goto out;
+            }
+        }
+    }
+    rc = wri_sort_add(c->main, bson_get_data(&key), key.len,
+                      bson_get_data(&line->doc), line->doc.len, line->lineno,
+                      line->offset, 0, eb);
+    if (rc == WR_OK)
+        c->cs->puts++;
+out:
+    bson_destroy(&key);
+    return rc;
+}
+
+static int mg_read_log(mg *m, mg_coll *c, wr_errbuf *eb)
+{
+    int rc;
+    wri_jsonl *r = NULL;
+    wri_jsonl_line line;
+    char why[1100];
+    char *path = wri_path_join(m->dir, c->lc->log);
+    memset(&line, 0, sizeof line);
+    if (path == NULL)
+        return WR_ERR(eb, WR_ENOMEM, "out of memory");
+    if ((rc = wri_sort_create(m->pool, WRI_SORT_LAST_WINS, &c->main, eb)) !=
+            WR_OK ||
+        (rc = wri_jsonl_open(path, &r, eb)) != WR_OK)
+        goto out;
+    for (uint64_t n = 0;; n++) {
+        if ((n & 1023) == 0 && (rc = mg_interrupted(m, eb)) != WR_OK)
+            goto out;
+        rc = wri_jsonl_next(r, &line, eb);
+        if (rc == 1) {
+            rc = WR_OK;
+            break;
+        }
+        if (rc == WR_OK) {
+            c->cs->lines++;
+            why[0] = '\0';
+            rc = mg_add_line(m, c, &line, why, sizeof why, eb);
+            if (rc == WR_EBADINPUT)
+                rc = WR_ERR(eb, WR_EBADINPUT, "%s: line %llu (byte %llu): %s",
+                            path, (unsigned long long)line.lineno,
+                            (unsigned long long)line.offset, why);
+        } else if (rc == WR_EBADINPUT) {
+            c->cs->lines++;
+            if (line.torn) {
+                /* the debris of a crash during an append: report, drop */
+                c->cs->torn++;
+                mg_note(m->st, "%s (a torn last line: dropped)", eb->msg);
+                char reason[sizeof eb->msg];
+                snprintf(reason, sizeof reason, "%s", eb->msg);
+                wr_errbuf_clear(eb);
+                if ((rc = mg_reject(m, c->lc->log, &line, reason, true, eb)) !=
+                    WR_OK)
+                    goto out;
+                continue;
+            }
+        }
+        if (rc == WR_EBADINPUT) {
+            c->cs->bad++;
+            if (!m->o->skip_bad)
+                goto out;
+            char reason[sizeof eb->msg];
+            snprintf(reason, sizeof reason, "%s", eb->msg);
+            wr_errbuf_clear(eb);
+            if ((rc = mg_reject(m, c->lc->log, &line, reason, false, eb)) !=
+                WR_OK)
+                goto out;
+            continue;
+        }
+        if (rc != WR_OK)
+            goto out;
+        m->st->bytes_read = m->bytes_done + wri_jsonl_bytes_read(r);
+        mg_progress(m, false);
+    }
+    m->bytes_done += wri_jsonl_bytes_read(r);
+    m->st->bytes_read = m->bytes_done;
+out:
+    wri_jsonl_close(r);
+    free(path);
+    return rc;
+}
+
+/* --- dry run: count what a migration would do ----------------------------------- */
+
+static int mg_count(mg *m, mg_coll *c, wr_errbuf *eb)
+{
+    int rc;
+    wri_sort_iter *it = NULL;
+    wri_sort_rec rec;
+    wr_digest *dg = NULL;
+    uint8_t d[WR_DIGEST_LEN];
+    if ((rc = wri_sort_finish(c->main, 0, eb)) != WR_OK ||
+        (rc = wr_digest_new(&dg, eb)) != WR_OK ||
+        (rc = wri_sort_iter_open(c->main, &it, eb)) != WR_OK)
+        goto out;
+    while ((rc = wri_sort_iter_next(it, &rec, eb)) == WR_OK) {
+        wr_digest_add(dg, rec.val, rec.vlen);
+        c->cs->live++;
+    }
+    if (rc != 1)
+        goto out;
+    rc = WR_OK;
+    wri_sort_counts k;
+    wri_sort_iter_counts(it, &k);
+    c->cs->inserted = k.inserted;
+    c->cs->updated = k.replaced;
+    c->cs->deleted = k.deleted;
+    c->cs->missing = k.missing;
+    wr_digest_final(dg, d);
+    wr_digest_hex(d, c->cs->digest);
+out:
+    wri_sort_iter_close(it);
+    wr_digest_free(dg);
+    return rc;
+}
+
+/* --- building --------------------------------------------------------------------- */
+
+typedef struct mg_idxadd {
+    wri_sort *s;
+    uint64_t *seq;
+    wr_errbuf *eb;
+} mg_idxadd;
+
+static int mg_idxadd_fn(const bson_t *key, void *arg)
+{
+    mg_idxadd *a = arg;
+    return wri_sort_add(a->s, bson_get_data(key), key->len, NULL, 0,
+                        ++*a->seq, 0, 0, a->eb);
+}
+
+static uint64_t mg_file_size(const char *dir, const char *name)
+{
+    struct stat st;
+    char *p = wri_path_join(dir, name);
+    uint64_t n = 0;
+    if (p != NULL && stat(p, &st) == 0)
+        n = (uint64_t)st.st_size;
+    free(p);
+    return n;
+}
+
+/* Bulk-load one tree file in the staging directory from a sorter. */
+static int mg_build_tree(mg *m, const char *coll, const char *field,
+                         const char *file, wri_sort *s, mg_idxadd *idx,
+                         size_t nidx, const char *const *fields,
+                         wr_digest *dg, uint64_t *gen_out, wr_errbuf *eb)
+{
+    int rc;
+    wri_block *blk = NULL;
+    wri_bulk *bulk = NULL;
+    wri_sort_iter *it = NULL;
+    wri_sort_rec rec;
+    char *path = wri_path_join(m->staging, file);
+    wri_block_cfg cfg = {.page_size = m->psize,
+                         .role = field ? WRI_ROLE_INDEX : WRI_ROLE_MAIN,
+                         .coll = coll,
+                         .field = field};
+    if (path == NULL)
+        return WR_ERR(eb, WR_ENOMEM, "out of memory");
+    if ((rc = wri_block_create(path, &cfg, &blk, eb)) != WR_OK ||
+        (rc = wri_bulk_open(blk, MG_FILL, &bulk, eb)) != WR_OK ||
+        (rc = wri_sort_iter_open(s, &it, eb)) != WR_OK)
+        goto out;
+    for (uint64_t n = 0; (rc = wri_sort_iter_next(it, &rec, eb)) == WR_OK;
+         n++) {
+        if ((n & 1023) == 0) {
+            if ((rc = mg_interrupted(m, eb)) != WR_OK)
+                goto out;
+            m->st->docs_done = n;
+            mg_progress(m, n % 65536 == 0);
+        }
+        /* an index value is empty: pass a valid pointer all the same */
+        if ((rc = wri_bulk_add(bulk, rec.key, rec.klen,
+                               rec.vlen ? rec.val : rec.key, rec.vlen, eb)) !=
+            WR_OK)
+            goto out;
+        if (dg != NULL)
+            wr_digest_add(dg, rec.val, rec.vlen);
+        if (nidx > 0) {
+            bson_t doc;
+            if (!bson_init_static(&doc, rec.val, rec.vlen)) {
+                rc = WR_ERR(eb, WR_ECORRUPT, "%s: a sorted document is not "
+                            "BSON", path);
+                goto out;
+            }
+            for (size_t i = 0; i < nidx; i++)
+                if ((rc = wri_index_keys(&doc, fields[i], mg_idxadd_fn,
+                                         &idx[i], eb)) != WR_OK)
+                    goto out;
+        }
+    }
+    if (rc != 1)
+        goto out;
+    if (field == NULL) {
+        wri_sort_counts k;
+        wri_sort_iter_counts(it, &k);
+        for (size_t i = 0; i < m->nmc; i++) {
+            if (m->mc[i].main != s)
+                continue;
+            wr_migrate_coll *cs = m->mc[i].cs;
+            cs->inserted = k.inserted;
+            cs->updated = k.replaced;
+            cs->deleted = k.deleted;
+            cs->missing = k.missing;
+            cs->live = wri_bulk_count(bulk);
+        }
+    }
+    if ((rc = wri_bulk_finish(bulk, eb)) != WR_OK)
+        goto out;
+    *gen_out = blk->cur.gen;
+out:
+    wri_sort_iter_close(it);
+    wri_bulk_free(bulk);
+    wri_block_close(blk);
+    free(path);
+    return rc;
+}
+
+static int mg_build_coll(mg *m, mg_coll *c, wr_errbuf *eb)
+{
+    int rc;
+    size_t nf = c->lc->nfields;
+    wri_sort **isort = NULL;
+    mg_idxadd *adds = NULL;
+    wr_digest *dg = NULL;
+    uint64_t seq = 0;
+    uint8_t d[WR_DIGEST_LEN];
+    if ((c->main_file = wri_tree_file_name(c->lc->name, NULL)) == NULL ||
+        (nf > 0 && ((c->idx_file = calloc(nf, sizeof *c->idx_file)) == NULL ||
+                    (c->idx_gen = calloc(nf, sizeof *c->idx_gen)) == NULL ||
+                    (isort = calloc(nf, sizeof *isort)) == NULL ||
+                    (adds = calloc(nf, sizeof *adds)) == NULL))) {
+        rc = WR_ERR(eb, WR_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < nf; i++)
+        if ((c->idx_file[i] = wri_tree_file_name(c->lc->name,
+                                                 c->lc->fields[i])) == NULL) {
+            rc = WR_ERR(eb, WR_ENOMEM, "out of memory");
+            goto out;
+        }
+    /* keep a quarter of the budget for the index keys */
+    if ((rc = wri_sort_finish(c->main, nf ? m->budget / 4 : 0, eb)) != WR_OK ||
+        (rc = wr_digest_new(&dg, eb)) != WR_OK)
+        goto out;
+    for (size_t i = 0; i < nf; i++) {
+        if ((rc = wri_sort_create(m->pool, WRI_SORT_PLAIN, &isort[i], eb)) !=
+            WR_OK)
+            goto out;
+        adds[i] = (mg_idxadd){isort[i], &seq, eb};
+    }
+    if ((rc = mg_build_tree(m, c->lc->name, NULL, c->main_file, c->main, adds,
+                            nf, (const char *const *)c->lc->fields, dg,
+                            &c->main_gen, eb)) != WR_OK)
+        goto out;
+    wr_digest_final(dg, d);
+    wr_digest_hex(d, c->cs->digest);
+    c->cs->bytes_out = mg_file_size(m->staging, c->main_file);
+    for (size_t i = 0; i < nf; i++) {
+        if ((rc = wri_sort_finish(isort[i], 0, eb)) != WR_OK ||
+            (rc = mg_build_tree(m, c->lc->name, c->lc->fields[i],
+                                c->idx_file[i], isort[i], NULL, 0, NULL, NULL,
+                                &c->idx_gen[i], eb)) != WR_OK)
+            goto out;
+        c->cs->bytes_out += mg_file_size(m->staging, c->idx_file[i]);
+        wri_sort_destroy(isort[i]);
+        isort[i] = NULL;
+    }
+out:
+    for (size_t i = 0; isort != NULL && i < nf; i++)
+        wri_sort_destroy(isort[i]);
+    free(isort);
+    free(adds);
+    wr_digest_free(dg);
+    return rc;
+}
+
+static int mg_write_catalog(mg *m, wr_errbuf *eb)
+{
+    int rc;
+    wri_catalog cat = {.gen = 1};
+    if ((cat.coll = calloc(m->nmc ? m->nmc : 1, sizeof *cat.coll)) == NULL)
+        return WR_ERR(eb, WR_ENOMEM, "out of memory");
+    for (size_t i = 0; i < m->nmc; i++, cat.ncoll++) {
+        mg_coll *c = &m->mc[i];
+        wri_cat_coll *cc = &cat.coll[i];
+        size_t nf = c->lc->nfields;
+        cc->name = strdup(c->lc->name);
+        cc->main.file = strdup(c->main_file);
+        cc->main.gen = c->main_gen;
+        if (nf > 0 && (cc->idx = calloc(nf, sizeof *cc->idx)) == NULL)
+            goto nomem;
+        if (cc->name == NULL || cc->main.file == NULL)
+            goto nomem;
+        for (size_t j = 0; j < nf; j++, cc->nidx++) {
+            cc->idx[j].file = strdup(c->idx_file[j]);
+            cc->idx[j].field = strdup(c->lc->fields[j]);
+            cc->idx[j].gen = c->idx_gen[j];
+            if (cc->idx[j].file == NULL || cc->idx[j].field == NULL) {
+                cc->nidx++;
+                goto nomem;
+            }
+        }
+    }
+    rc = wri_catalog_write(m->staging, &cat, eb);
+    wri_catalog_free(&cat);
+    return rc;
+nomem:
+    cat.ncoll++;
+    wri_catalog_free(&cat);
+    return WR_ERR(eb, WR_ENOMEM, "out of memory");
+}
+
+/* --- content check ------------------------------------------------------------------ */
+
+typedef struct mg_keysum {
+    uint64_t n, sum, x;
+} mg_keysum;
+
+static uint64_t mg_mix(uint64_t z)
+{
+    z += 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static void mg_keysum_add(mg_keysum *k, const uint8_t *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 0x100000001b3ull;
+    h ^= n;
+    k->n++;
+    k->sum += mg_mix(h);
+    k->x ^= mg_mix(h ^ 0x5851f42d4c957f2dull);
+}
+
+static int mg_keysum_fn(const bson_t *key, void *arg)
+{
+    mg_keysum_add(arg, bson_get_data(key), key->len);
+    return WR_OK;
+}
+
+/* The staged collection holds exactly the live legacy documents, byte for
+ * byte, and indexes exactly their keys. */
+static int mg_check_coll(mg *m, wr_db *db, mg_coll *c, wr_errbuf *eb)
+{
+    int rc;
+    wr_coll *wc = NULL;
+    wr_doc_cursor *cur = NULL;
+    wri_sort_iter *it = NULL;
+    wri_sort_rec rec;
+    size_t nf = c->lc->nfields;
+    mg_keysum *want = calloc(nf ? nf : 1, sizeof *want);
+    mg_keysum *have = calloc(nf ? nf : 1, sizeof *have);
+    const char *name = c->lc->name;
+    uint64_t n = 0;
+    if (want == NULL || have == NULL) {
+        rc = WR_ERR(eb, WR_ENOMEM, "out of memory");
+        goto out;
+    }
+    if ((rc = wr_coll_open(db, name, false, &wc, eb)) != WR_OK)
+        goto out;
+    if (wr_coll_nindex(wc) != nf) {
+        rc = WR_ERR(eb, WR_ECORRUPT,
+                    "content check: collection \"%s\" has %zu indexes, %zu "
+                    "were built", name, wr_coll_nindex(wc), nf);
+        goto out;
+    }
+    if ((rc = wr_doc_cursor_open(wc, &cur, eb)) != WR_OK ||
+        (rc = wri_sort_iter_open(c->main, &it, eb)) != WR_OK)
+        goto out;
+    for (;; n++) {
+        const uint8_t *d;
+        uint32_t dl;
+        if ((n & 1023) == 0) {
+            if ((rc = mg_interrupted(m, eb)) != WR_OK)
+                goto out;
+            m->st->docs_done = n;
+            mg_progress(m, n % 65536 == 0);
+        }
+        int r1 = wr_doc_cursor_next(cur, &d, &dl, eb);
+        if (r1 != WR_OK && r1 != WR_ENOTFOUND) {
+            rc = r1;
+            goto out;
+        }
+        int r2 = wri_sort_iter_next(it, &rec, eb);
+        if (r2 != WR_OK && r2 != 1) {
+            rc = r2;
+            goto out;
+        }
+        if (r1 == WR_ENOTFOUND && r2 == 1)
+            break;
+        if (r1 == WR_ENOTFOUND || r2 == 1) {
+            wr_errbuf_clear(eb);
+            rc = WR_ERR(eb, WR_ECORRUPT,
+                        "content check: collection \"%s\": the new main table "
+                        "%s after %llu documents",
+                        name, r1 == WR_ENOTFOUND ? "ends early" : "has more",
+                        (unsigned long long)n);
+            goto out;
+        }
+        if (dl != rec.vlen || memcmp(d, rec.val, dl) != 0) {
+            char *id = wri_key_to_json(rec.key, rec.klen);
+            rc = WR_ERR(eb, WR_ECORRUPT,
+                        "content check: collection \"%s\": document %llu "
+                        "(_id %s, line %llu of %s) differs from the new main "
+                        "table", name, (unsigned long long)n + 1,
+                        id ? id : "?", (unsigned long long)rec.seq,
+                        c->lc->log);
+            free(id);
+            goto out;
+        }
+        bson_t doc;
+        if (!bson_init_static(&doc, d, dl)) {
+            rc = WR_ERR(eb, WR_ECORRUPT, "content check: \"%s\": a document "
+                        "is not BSON", name);
+            goto out;
+        }
+        for (size_t i = 0; i < nf; i++)
+            if ((rc = wri_index_keys(&doc, c->lc->fields[i], mg_keysum_fn,
+                                     &want[i], eb)) != WR_OK)
+                goto out;
+    }
+    if (n != c->cs->live) {
+        rc = WR_ERR(eb, WR_ECORRUPT, "content check: \"%s\": %llu documents "
+                    "read back, %llu written", name, (unsigned long long)n,
+                    (unsigned long long)c->cs->live);
+        goto out;
+    }
+    for (size_t i = 0; i < nf; i++) {
+        wr_doc_cursor *ic = NULL;
+        const uint8_t *k;
+        uint32_t kl;
+        if (strcmp(wr_coll_index_field(wc, i), c->lc->fields[i]) != 0) {
+            rc = WR_ERR(eb, WR_ECORRUPT, "content check: \"%s\": index %zu "
+                        "is on \"%s\", expected \"%s\"", name, i,
+                        wr_coll_index_field(wc, i), c->lc->fields[i]);
+            goto out;
+        }
+        if ((rc = wr_index_cursor_open(wc, i, &ic, eb)) != WR_OK)
+            goto out;
+        while ((rc = wr_doc_cursor_next(ic, &k, &kl, eb)) == WR_OK)
+            mg_keysum_add(&have[i], k, kl);
+        wr_doc_cursor_close(ic);
+        if (rc != WR_ENOTFOUND)
+            goto out;
+        rc = WR_OK;
+        wr_errbuf_clear(eb);
+        if (have[i].n != want[i].n || have[i].sum != want[i].sum ||
+            have[i].x != want[i].x) {
+            rc = WR_ERR(eb, WR_ECORRUPT,
+                        "content check: collection \"%s\": the index on \"%s\" "
+                        "holds %llu entries, the documents imply %llu%s",
+                        name, c->lc->fields[i],
+                        (unsigned long long)have[i].n,
+                        (unsigned long long)want[i].n,
+                        have[i].n == want[i].n ? " (different keys)" : "");
+            goto out;
+        }
+    }
+    rc = WR_OK;
+out:
+    if (rc == WR_ENOTFOUND && eb->code == WR_ENOTFOUND)
+        wr_errbuf_clear(eb);
+    wri_sort_iter_close(it);
+    wr_doc_cursor_close(cur);
+    free(want);
+    free(have);
+    return rc;
+}
+
+static int mg_check_all(mg *m, wr_errbuf *eb)
+{
+    int rc;
+    wr_db *db = NULL;
+    wr_db_opts ro = {.readonly = true};
+    if ((rc = wr_db_open(m->staging, &ro, &db, eb)) != WR_OK)
+        return rc;
+    if (wr_db_ncoll(db) != m->nmc)
+        rc = WR_ERR(eb, WR_ECORRUPT, "content check: %zu collections staged, "
+                    "%zu expected", wr_db_ncoll(db), m->nmc);
+    for (size_t i = 0; rc == WR_OK && i < m->nmc; i++)
+        rc = mg_check_coll(m, db, &m->mc[i], eb);
+    wr_db_close(db);
+    return rc;
+}
+
+/* --- the whole operation ----------------------------------------------------------------- */
+
+static const char *mg_list(const wri_legacy_dir *ld, char *buf, size_t len)
+{
+    size_t k = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < ld->nfiles && k + 1 < len; i++) {
+        int w = snprintf(buf + k, len - k, "%s%s", i ? ", " : "",
+                         ld->files[i]);
+        if (w < 0 || (size_t)w >= len - k) {
+            snprintf(buf + (len > 5 ? len - 5 : 0), 5, "...");
+            break;
+        }
+        k += (size_t)w;
+    }
+    return buf;
+}
+
+static int mg_setup_stats(mg *m, wr_errbuf *eb)
+{
+    wr_migrate_stats *st = m->st;
+    wri_legacy_dir *ld = &m->ld;
+    st->files = ld->nfiles;
+    st->bytes_before = ld->bytes;
+    if ((st->coll = calloc(ld->ncoll ? ld->ncoll : 1, sizeof *st->coll)) ==
+            NULL ||
+        (m->mc = calloc(ld->ncoll ? ld->ncoll : 1, sizeof *m->mc)) == NULL)
+        return WR_ERR(eb, WR_ENOMEM, "out of memory");
+    for (size_t i = 0; i < ld->ncoll; i++, st->ncoll++, m->nmc++) {
+        wri_legacy_coll *lc = &ld->coll[i];
+        wr_migrate_coll *cs = &st->coll[i];
+        if ((cs->name = strdup(lc->name)) == NULL ||
+            (lc->nfields > 0 &&
+             (cs->indexes = calloc(lc->nfields, sizeof *cs->indexes)) == NULL))
+            return WR_ERR(eb, WR_ENOMEM, "out of memory");
+        for (size_t j = 0; j < lc->nfields; j++, cs->nindex++)
+            if ((cs->indexes[j] = strdup(lc->fields[j])) == NULL)
+                return WR_ERR(eb, WR_ENOMEM, "out of memory");
+        cs->bytes_in = lc->size;
+        st->bytes_total += lc->size;
+        m->mc[i].lc = lc;
+        m->mc[i].cs = cs;
+    }
+    for (size_t i = 0; i < ld->norphans; i++)
+        mg_note(st, "%s/%s names no collection (no matching .log): it is "
+                "backed up and removed, no index comes of it",
+                m->dir, ld->orphans[i]);
+    return WR_OK;
+}
+
+static void mg_totals(mg *m)
+{
+    wr_migrate_stats *st = m->st;
+    st->lines = st->puts = st->deletes = st->inserted = st->updated = 0;
+    st->deleted = st->missing = st->live = st->bad = st->torn = 0;
+    for (size_t i = 0; i < st->ncoll; i++) {
+        wr_migrate_coll *c = &st->coll[i];
+        st->lines += c->lines;
+        st->puts += c->puts;
+        st->deletes += c->deletes;
+        st->inserted += c->inserted;
+        st->updated += c->updated;
+        st->deleted += c->deleted;
+        st->missing += c->missing;
+        st->live += c->live;
+        st->bad += c->bad;
+        st->torn += c->torn;
+    }
+    if (m->pool != NULL)
+        st->sort_peak = wri_sort_pool_peak(m->pool);
+    for (size_t i = 0; i < m->nmc; i++) {
+        wri_sort_info info;
+        if (m->mc[i].main == NULL)
+            continue;
+        wri_sort_get_info(m->mc[i].main, &info);
+        st->sort_runs += info.runs_written;
+        st->sort_spilled += info.spilled;
+    }
+}
+
+/* Back up every legacy file and the rejects file. */
+static int mg_backup(mg *m, wr_errbuf *eb)
+{
+    int rc;
+    wri_legacy_dir *ld = &m->ld;
+    size_t n = ld->nfiles;
+    wri_backup_src *src = calloc(n + 1, sizeof *src);
+    char **paths = calloc(n + 1, sizeof *paths);
+    uint64_t rsize = 0;
+    uint32_t rcrc = 0;
+    if (src == NULL || paths == NULL) {
+        rc = WR_ERR(eb, WR_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if ((paths[i] = wri_path_join(m->dir, ld->files[i])) == NULL) {
+            rc = WR_ERR(eb, WR_ENOMEM, "out of memory");
+            goto out;
+        }
+        src[i] = (wri_backup_src){paths[i], ld->files[i], true, m->fsize[i],
+                                  m->fcrc[i]};
+    }
+    if (m->rej != NULL) {
+        wri_io_close(m->rej);
+        m->rej = NULL;
+        if ((rc = wri_file_crc(m->rej_path, &rsize, &rcrc, eb)) != WR_OK)
+            goto out;
+        src[n++] = (wri_backup_src){m->rej_path, WRI_MIGRATE_REJECTS, true,
+                                    rsize, rcrc};
+    }
+    rc = wri_backup_make(m->dir, m->o->backup_dir, src, n, &m->backup, eb);
+    if (m->backup.path != NULL) {
+        char *abs = realpath(m->backup.path, NULL);
+        if (abs != NULL) {
+            free(m->backup.path);
+            m->backup.path = abs;
+        }
+        m->st->backup_dir = strdup(m->backup.path);
+    }
+    if (rc != WR_OK)
+        goto out;
+    m->st->backup_reused = m->backup.reused;
+    if (m->rej_path != NULL) {
+        m->st->rejects = wri_path_join(m->backup.path, WRI_MIGRATE_REJECTS);
+        /* the copy is in the backup now */
+        if ((rc = wri_io_unlink(m->rej_path, eb)) != WR_OK)
+            goto out;
+        free(m->rej_path);
+        m->rej_path = NULL;
+    }
+out:
+    for (size_t i = 0; paths != NULL && i < ld->nfiles; i++)
+        free(paths[i]);
+    free(paths);
+    free(src);
+    return rc;
+}
+
+/* The legacy files must still be what was read and backed up. */
+static int mg_check_unchanged(mg *m, wr_errbuf *eb)
+{
+    int rc;
+    for (size_t i = 0; i < m->ld.nfiles; i++) {
+        uint64_t size;
+        uint32_t crc;
+        char *p = wri_path_join(m->dir, m->ld.files[i]);
+        if (p == NULL)
+            return WR_ERR(eb, WR_ENOMEM, "out of memory");
+        rc = wri_file_crc(p, &size, &crc, eb);
+        if (rc == WR_OK && (size != m->fsize[i] || crc != m->fcrc[i]))
+            rc = WR_ERR(eb, WR_EIO,
+                        "%s changed during the migration (%llu bytes, CRC "
+                        "%08x, now %llu bytes, CRC %08x): is a legacy writer "
+                        "still running? Nothing was replaced",
+                        p, (unsigned long long)m->fsize[i], m->fcrc[i],
+                        (unsigned long long)size, crc);
+        free(p);
+        if (rc != WR_OK)
+            return rc;
+    }
+    return WR_OK;
+}
+
+static int mg_commit(mg *m, wr_errbuf *eb)
+{
+    int rc;
+    size_t nmove = 0;
+    for (size_t i = 0; i < m->nmc; i++)
+        nmove += 1 + m->mc[i].lc->nfields;
+    const char **move = calloc(nmove ? nmove : 1, sizeof *move);
+    if (move == NULL)
+        return WR_ERR(eb, WR_ENOMEM, "out of memory");
+    nmove = 0;
+    for (size_t i = 0; i < m->nmc; i++) {
+        move[nmove++] = m->mc[i].main_file;
+        for (size_t j = 0; j < m->mc[i].lc->nfields; j++)
+            move[nmove++] = m->mc[i].idx_file[j];
+    }
+    wri_replace_plan plan = {
+        .tool = "wr-migrate",
+        .staging = WRI_MIGRATE_STAGING,
+        .move = move,
+        .nmove = nmove,
+        .commit = WR_CATALOG_NAME,
+        .backup = &m->backup,
+        .remove = (const char *const *)m->ld.files,
+        .nremove = m->ld.nfiles,
+    };
+    wri_replace_result res;
+    m->journaled = true; /* from the journal on, staging is the plan's */
+    rc = wri_replace_commit(m->dir, WRI_MIGRATE_JOURNAL, &plan, &res, eb);
+    if (rc == WR_OK) {
+        m->st->bytes_after = mg_file_size(m->dir, WR_CATALOG_NAME);
+        for (size_t i = 0; i < nmove; i++)
+            m->st->bytes_after += mg_file_size(m->dir, move[i]);
+        if (res.kept > 0)
+            mg_note(m->st, "%s", res.note);
+    } else if (!wri_replace_pending(m->dir, WRI_MIGRATE_JOURNAL)) {
+        m->journaled = false; /* the journal never landed: plain abort */
+    }
+    free(move);
+    return rc;
+}
+
+static int mg_run(mg *m, wr_errbuf *eb)
+{
+    int rc;
+    const wr_migrate_opts *o = m->o;
+    wr_migrate_stats *st = m->st;
+    struct stat sb;
+    char list[400];
+    wri_replace_result res = {0};
+    bool resumed = false;
+
+    if (o->dir == NULL || o->dir[0] == '\0')
+        return WR_ERR(eb, WR_EINVAL, "no directory given");
+    m->dir = o->dir;
+    m->psize = o->page_size ? o->page_size : WRI_PAGE_DEFAULT;
+    if (m->psize < WRI_PAGE_MIN || m->psize > WRI_PAGE_MAX ||
+        (m->psize & (m->psize - 1)) != 0)
+        return WR_ERR(eb, WR_EINVAL, "page size %u: must be a power of two "
+                      "from %u to %u", m->psize, WRI_PAGE_MIN, WRI_PAGE_MAX);
+    m->budget = o->memory ? o->memory : WR_MIGRATE_DEFAULT_MEMORY;
+    if (stat(m->dir, &sb) != 0) {
+        st->state = WR_MIGRATE_MISSING;
+        return WR_ERR(eb, WR_ENOTFOUND, "%s: no such directory: %s", m->dir,
+                      strerror(errno));
+    }
+    if (!S_ISDIR(sb.st_mode)) {
+        st->state = WR_MIGRATE_MISSING;
+        return WR_ERR(eb, WR_ENOTFOUND, "%s: not a directory", m->dir);
+    }
+    if ((m->staging = wri_path_join(m->dir, WRI_MIGRATE_STAGING)) == NULL)
+        return WR_ERR(eb, WR_ENOMEM, "out of memory");
+
+    /* 1: the lock, and what an interrupted run left */
+    if (o->dry_run) {
+        if ((rc = mg_probe_lock(m->dir, eb)) != WR_OK)
+            return rc;
+        if (wri_replace_pending(m->dir, WRI_MIGRATE_JOURNAL)) {
+            st->state = WR_MIGRATE_RESUMED;
+            mg_note(st, "%s: an interrupted migration left %s: a real run "
+                    "finishes it first", m->dir, WRI_MIGRATE_JOURNAL);
+            return WR_OK;
+        }
+    } else {
+        if ((rc = wri_io_lock_dir(m->dir, o->holder ? o->holder : "wr-migrate",
+                                  &m->lock, eb)) != WR_OK)
+            return rc;
+        /* (without a journal this only removes a journal.tmp) */
+        if ((rc = wri_replace_recover(m->dir, WRI_MIGRATE_JOURNAL, &res,
+                                      eb)) != WR_OK)
+            return rc;
+        if (res.outcome != WRI_RECOVER_NONE) {
+            mg_note(st, "%s", res.note);
+            resumed = res.outcome != WRI_RECOVER_BACK;
+        }
+        /* debris of a run that never wrote its journal */
+        char *rej = wri_path_join(m->dir, WRI_MIGRATE_REJECTS_TMP);
+        if (rej == NULL)
+            return WR_ERR(eb, WR_ENOMEM, "out of memory");
+        rc = stat(rej, &sb) == 0 ? wri_io_unlink(rej, eb) : WR_OK;
+        free(rej);
+        if (rc != WR_OK ||
+            (rc = wri_staging_remove(m->dir, WRI_MIGRATE_STAGING, eb)) != WR_OK)
+            return rc;
+    }
+
+    /* 2: what is here */
+    mg_phase(m, "reading");
+    if ((rc = wri_legacy_scan(m->dir, &m->ld, eb)) != WR_OK)
+        return rc;
+    switch (m->ld.kind) {
+    case WRI_DIR_EMPTY:
+        st->state = WR_MIGRATE_EMPTY;
+        return WR_ERR(eb, WR_ENOTFOUND, "%s: nothing to migrate: no NAME.log "
+                      "file and no " WR_CATALOG_NAME, m->dir);
+    case WRI_DIR_DATABASE:
+        st->state = resumed ? WR_MIGRATE_RESUMED : WR_MIGRATE_DONE;
+        if (!resumed)
+            mg_note(st, "%s is already a wrtools database (" WR_CATALOG_NAME
+                    " present, no legacy files): nothing to do", m->dir);
+        return WR_OK;
+    case WRI_DIR_MIXED:
+        st->state = WR_MIGRATE_MIXED;
+        return WR_ERR(eb, WR_EEXIST,
+                      "%s holds a wrtools database (" WR_CATALOG_NAME ") and "
+                      "legacy files (%s)%s; refusing to touch either: move "
+                      "the legacy files or the database elsewhere",
+                      m->dir, mg_list(&m->ld, list, sizeof list),
+                      resumed ? " that changed after they were backed up" : "");
+    case WRI_DIR_LEGACY:
+        break;
+    }
+    if (m->ld.ncoll == 0) {
+        st->state = WR_MIGRATE_EMPTY;
+        return WR_ERR(eb, WR_ENOTFOUND, "%s: nothing to migrate: no NAME.log "
+                      "file, only index files that name no collection (%s)",
+                      m->dir, mg_list(&m->ld, list, sizeof list));
+    }
+    if (m->ld.ntrees > 0) {
+        st->state = WR_MIGRATE_MIXED;
+        return WR_ERR(eb, WR_EEXIST,
+                      "%s holds legacy logs and tree files (%s%s) but no "
+                      WR_CATALOG_NAME "; refusing to touch either: move the "
+                      "tree files elsewhere",
+                      m->dir, m->ld.trees[0], m->ld.ntrees > 1 ? ", ..." : "");
+    }
+    st->state = WR_MIGRATE_LEGACY;
+    for (size_t i = 0; i < o->nindex; i++)
+        if ((rc = wri_legacy_add_index(&m->ld, o->index[i], eb)) != WR_OK)
+            return rc;
+    if ((rc = mg_setup_stats(m, eb)) != WR_OK)
+        return rc;
+
+    /* 3: checksums, then every log into its sorter */
+    if ((m->fsize = calloc(m->ld.nfiles, sizeof *m->fsize)) == NULL ||
+        (m->fcrc = calloc(m->ld.nfiles, sizeof *m->fcrc)) == NULL)
+        return WR_ERR(eb, WR_ENOMEM, "out of memory");
+    for (size_t i = 0; i < m->ld.nfiles; i++) {
+        char *p = wri_path_join(m->dir, m->ld.files[i]);
+        if (p == NULL)
+            return WR_ERR(eb, WR_ENOMEM, "out of memory");
+        rc = wri_file_crc(p, &m->fsize[i], &m->fcrc[i], eb);
+        free(p);
+        if (rc != WR_OK)
+            return rc;
+    }
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "wr-migrate.%ld.sort", (long)getpid());
+    if ((rc = wri_sort_pool_create(m->budget, m->dir, prefix, &m->pool, eb)) !=
+        WR_OK)
+        return rc;
+    for (size_t i = 0; i < m->nmc; i++)
+        if ((rc = mg_read_log(m, &m->mc[i], eb)) != WR_OK)
+            return rc;
+    if (o->dry_run) {
+        for (size_t i = 0; i < m->nmc; i++)
+            if ((rc = mg_count(m, &m->mc[i], eb)) != WR_OK)
+                return rc;
+        return WR_OK;
+    }
+
+    /* 4: backup */
+    mg_phase(m, "backing up");
+    if ((rc = mg_backup(m, eb)) != WR_OK)
+        return rc;
+
+    /* 5: build in the staging directory */
+    mg_phase(m, "building");
+    if ((rc = wri_staging_prepare(m->dir, WRI_MIGRATE_STAGING, eb)) != WR_OK)
+        return rc;
+    m->staged = true;
+    for (size_t i = 0; i < m->nmc; i++) {
+        if ((rc = mg_build_coll(m, &m->mc[i], eb)) != WR_OK)
+            return rc;
+        st->bytes_after += m->mc[i].cs->bytes_out;
+    }
+    if ((rc = mg_write_catalog(m, eb)) != WR_OK)
+        return rc;
+
+    /* 6: verify, then compare content */
+    mg_phase(m, "verifying");
+    if ((rc = wr_verify_simple(m->staging, false, eb)) != WR_OK) {
+        if (rc == WR_ECORRUPT) {
+            char why[sizeof eb->msg];
+            snprintf(why, sizeof why, "%s", eb->msg);
+            wr_errbuf_clear(eb);
+            rc = WR_ERR(eb, WR_ECORRUPT, "the new files failed verification, "
+                        "nothing was replaced: %s", why);
+        }
+        return rc;
+    }
+    mg_phase(m, "checking");
+    if ((rc = mg_check_all(m, eb)) != WR_OK)
+        return rc;
+
+    /* 7: commit */
+    mg_phase(m, "committing");
+    if ((rc = mg_interrupted(m, eb)) != WR_OK ||
+        (rc = mg_check_unchanged(m, eb)) != WR_OK)
+        return rc;
+    if ((rc = mg_commit(m, eb)) != WR_OK) {
+        if (m->journaled) {
+            char why[sizeof eb->msg];
+            snprintf(why, sizeof why, "%s", eb->msg);
+            wr_errbuf_clear(eb);
+            rc = WR_ERR(eb, rc, "%s; the migration was interrupted after its "
+                        "journal was written: run wr-migrate on %s again to "
+                        "finish it (the backup is in %s)",
+                        why, m->dir, m->backup.path);
+        }
+        return rc;
+    }
+    if (resumed)
+        mg_note(st, "an earlier interrupted migration had been rolled back "
+                "first");
+    return WR_OK;
+}
+
+int wr_migrate(const wr_migrate_opts *o, wr_migrate_stats *st, wr_errbuf *eb)
+{
+    int rc;
+    mg m;
+    memset(&m, 0, sizeof m);
+    memset(st, 0, sizeof *st);
+    m.o = o;
+    m.st = st;
+    st->dry_run = o->dry_run;
+    rc = mg_run(&m, eb);
+    mg_totals(&m);
+    /* undo what an unfinished run made (never after the journal) */
+    if (rc != WR_OK && !m.journaled) {
+        wr_errbuf scratch = {0};
+        if (m.staged)
+            (void)wri_staging_remove(m.dir, WRI_MIGRATE_STAGING, &scratch);
+        wri_io_close(m.rej);
+        m.rej = NULL;
+        if (m.rej_path != NULL)
+            (void)wri_io_unlink(m.rej_path, &scratch);
+    }
+    wri_io_close(m.rej);
+    free(m.rej_path);
+    for (size_t i = 0; i < m.nmc; i++) {
+        mg_coll *c = &m.mc[i];
+        wri_sort_destroy(c->main);
+        free(c->main_file);
+        for (size_t j = 0; c->idx_file != NULL && j < c->lc->nfields; j++)
+            free(c->idx_file[j]);
+        free(c->idx_file);
+        free(c->idx_gen);
+    }
+    free(m.mc);
+    wri_sort_pool_destroy(m.pool);
+    wri_backup_free(&m.backup);
+    wri_legacy_free(&m.ld);
+    free(m.fsize);
+    free(m.fcrc);
+    free(m.staging);
+    wri_io_unlock_dir(m.lock);
+    return rc;
+}
+
+/* --- wr_db_open's automatic migration -------------------------------------------- */
+
+int wri_migrate_auto(const char *dir, uint32_t page_size, const char *holder,
+                     wr_errbuf *eb)
+{
+    int rc;
+    wri_legacy_dir ld;
+    wr_migrate_stats st;
+    struct stat sb;
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return WR_OK; /* wr_db_open says what is wrong */
+    if (!wri_replace_pending(dir, WRI_MIGRATE_JOURNAL)) {
+        if ((rc = wri_legacy_scan(dir, &ld, eb)) != WR_OK)
+            return rc;
+        bool legacy = ld.kind == WRI_DIR_LEGACY || ld.kind == WRI_DIR_MIXED;
+        wri_legacy_free(&ld);
+        if (!legacy)
+            return WR_OK;
+    }
+    wr_migrate_opts o = {.dir = dir, .page_size = page_size,
+                         .holder = holder ? holder : "wr-migrate"};
+    rc = wr_migrate(&o, &st, eb);
+    wr_migrate_stats_free(&st);
+    return rc;
+}
