@@ -23,3 +23,8 @@ make_jsonl() {
             printf "{\"_id\": %d, \"name\": \"user%d\", \"age\": %d, \"address\": {\"city\": \"c%d\"}, \"tags\": [\"t%d\", \"t%d\"]}\n", i, i, i % 90, i % 17, i % 3, i % 5
     }' > "$file"
 }
+
+# run_json CMD...: like bats' run, but $output is stdout only (for jq)
+run_json() {
+    run bash -c '"$@" 2>/dev/null' _ "$@"
+}

@@ -76,9 +76,10 @@ teardown() { common_teardown; }
     printf '{"_id": 500, "x": NaN}\n' >> "$TMP/b.jsonl"
     make_jsonl "$TMP/c.jsonl" 5 600
     cat "$TMP/c.jsonl" >> "$TMP/b.jsonl"
-    run "$WR_BIN/wr-load" --json "$TMP/db" c "$TMP/b.jsonl"
+    run_json "$WR_BIN/wr-load" --json "$TMP/db" c "$TMP/b.jsonl"
     [ "$status" -eq 1 ]
     [ "$(jq -r .error.line <<<"$output")" = 11 ]
+    [ "$(jq -r .status <<<"$output")" = error ]
     run "$WR_BIN/wr-load" "$TMP/db" c "$TMP/b.jsonl"
     [ "$status" -eq 1 ]
     [[ "$output" == *"line 11"* ]]
