@@ -4,15 +4,16 @@
 # builds BUILD (build/rel) and bench/*.c, then runs this.
 #
 # Prints Markdown on stdout: the machine and versions, then one table per
-# job with each row's median, min and max over BENCH_RUNS runs, throughput,
-# peak RSS (GNU time's %M) and the ratio wrtools time / row time (above 1:
+# job with each row's median, min and max wall time over BENCH_RUNS runs,
+# median CPU time (user + system: what the row costs even when other
+# processes compete for the cores), throughput, peak RSS (GNU time's %M) and the ratio wrtools time / row time (above 1:
 # wrtools is slower). Progress goes to stderr. A missing tool or peer is an
 # "n/a" row; a failed run is a "failed" row; nothing here fails the build
 # (exit 0), except that the data cannot be generated at all.
 #
 # Environment:
-#   BENCH_DOCS=200000     documents of the ~400-byte shape
-#   BENCH_BIG_DOCS=2000   documents of the 8-64 KiB shape (0: skip)
+#   BENCH_DOCS=100000     documents of the ~400-byte shape
+#   BENCH_BIG_DOCS=1000   documents of the 8-64 KiB shape (0: skip)
 #   BENCH_RUNS=3          timed runs per row (median, min, max)
 #   BENCH_SEED=42         generator seed
 #   BENCH_MEMORY=...      wr-migrate --memory (default: a quarter of the log)
@@ -38,8 +39,8 @@ if [ "$QUICK" = 1 ]; then
     BIG=${BENCH_BIG_DOCS:-50}
     RUNS=${BENCH_RUNS:-1}
 else
-    DOCS=${BENCH_DOCS:-200000}
-    BIG=${BENCH_BIG_DOCS:-2000}
+    DOCS=${BENCH_DOCS:-100000}
+    BIG=${BENCH_BIG_DOCS:-1000}
     RUNS=${BENCH_RUNS:-3}
 fi
 SEED=${BENCH_SEED:-42}
@@ -56,7 +57,7 @@ mkdir -p "$S"
 note() { printf 'bench: %s\n' "$*" >&2; }
 
 have_time=0
-[ -x /usr/bin/time ] && /usr/bin/time -f %M true >/dev/null 2>&1 && have_time=1
+[ -x /usr/bin/time ] && /usr/bin/time -f "%M %U %S" true >/dev/null 2>&1 && have_time=1
 [ $have_time = 1 ] || note "GNU time not found: no peak RSS (make deps installs it)"
 
 # ---------------------------------------------------------------- helpers
@@ -101,7 +102,7 @@ NOPEER="n/a (peer not installed: make bench-peers)"
 # The row is kept for the job's table; KEY "wr" is the wrtools row.
 
 ROWS=()
-declare -A R_LABEL R_MED R_MIN R_MAX R_RSS R_THRU R_EXTRA R_NOTE
+declare -A R_LABEL R_MED R_MIN R_MAX R_CPU R_RSS R_THRU R_EXTRA R_NOTE
 declare -A RES_MED RES_RSS RES_THRU RES_EXTRA RES_SIZE
 JOB=""
 OUT=/dev/null
@@ -111,7 +112,7 @@ job_begin() { # job_begin ID TITLE THRU_LABEL EXTRA_LABEL
     JOB=$1; JOB_TITLE=$2; JOB_THRU_LABEL=$3; JOB_EXTRA_LABEL=$4
     JOB_BYTES=0; JOB_DOCS=0
     ROWS=()
-    R_LABEL=(); R_MED=(); R_MIN=(); R_MAX=(); R_RSS=(); R_THRU=()
+    R_LABEL=(); R_MED=(); R_MIN=(); R_MAX=(); R_CPU=(); R_RSS=(); R_THRU=()
     R_EXTRA=(); R_NOTE=()
 }
 
@@ -122,7 +123,7 @@ na_row() { # na_row KEY LABEL WHY
 measure() {
     local key=$1 label=$2 prep=$3 post=$4
     shift 5
-    local times=() rss=0 r rc t0 t1 m
+    local times=() cpus=() rss=0 r rc t0 t1 m u sy
     ROWS+=("$key"); R_LABEL[$key]=$label
     for ((r = 1; r <= RUNS; r++)); do
         note "$JOB: $label (run $r/$RUNS)"
@@ -132,7 +133,7 @@ measure() {
         fi
         t0=$EPOCHREALTIME
         if [ $have_time = 1 ]; then
-            timeout -k 10 "$TIMEOUT" /usr/bin/time -f %M -o "$S/rss" \
+            timeout -k 10 "$TIMEOUT" /usr/bin/time -f "%M %U %S" -o "$S/rss" \
                 "$@" >"$OUT" 2>"$S/err"
         else
             timeout -k 10 "$TIMEOUT" "$@" >"$OUT" 2>"$S/err"
@@ -150,8 +151,9 @@ measure() {
         fi
         times+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", b - a }')")
         if [ $have_time = 1 ]; then
-            m=$(tail -n1 "$S/rss")
+            read -r m u sy < <(tail -n1 "$S/rss")
             [ "${m:-0}" -gt "$rss" ] 2>/dev/null && rss=$m
+            cpus+=("$(awk -v u="${u:-0}" -v s="${sy:-0}" 'BEGIN { printf "%.2f", u + s }')")
         fi
     done
     read -r R_MIN[$key] R_MED[$key] R_MAX[$key] < <(printf '%s\n' "${times[@]}" |
@@ -159,6 +161,9 @@ measure() {
             m = NR % 2 ? t[(NR + 1) / 2] : (t[NR / 2] + t[NR / 2 + 1]) / 2
             printf "%.6f %.6f %.6f\n", t[1], m, t[NR] }')
     R_RSS[$key]=$rss
+    R_CPU[$key]="?"
+    [ ${#cpus[@]} -gt 0 ] && R_CPU[$key]=$(printf '%s\n' "${cpus[@]}" | sort -g |
+        awk '{ t[NR] = $1 } END { printf "%.2f", NR % 2 ? t[(NR + 1) / 2] : (t[NR / 2] + t[NR / 2 + 1]) / 2 }')
     THRU_BYTES=$JOB_BYTES
     EXTRA=""
     [ "$post" != - ] && $post
@@ -174,20 +179,20 @@ job_end() {
     local key wr=${R_MED[wr]:-} ratio thru docs rss
     printf '\n### %s\n\n' "$JOB_TITLE"
     if [ "$JOB_DOCS" != 0 ]; then
-        printf '| | median s | min s | max s | docs/s | %s | peak RSS MB | %s | wrtools ÷ this |\n' \
+        printf '| | median s | min s | max s | CPU s | docs/s | %s | peak RSS MB | %s | wrtools ÷ this |\n' \
+            "$JOB_THRU_LABEL" "$JOB_EXTRA_LABEL"
+        printf '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n'
+    else
+        printf '| | median s | min s | max s | CPU s | %s | peak RSS MB | %s | wrtools ÷ this |\n' \
             "$JOB_THRU_LABEL" "$JOB_EXTRA_LABEL"
         printf '|---|---:|---:|---:|---:|---:|---:|---:|---:|\n'
-    else
-        printf '| | median s | min s | max s | %s | peak RSS MB | %s | wrtools ÷ this |\n' \
-            "$JOB_THRU_LABEL" "$JOB_EXTRA_LABEL"
-        printf '|---|---:|---:|---:|---:|---:|---:|---:|\n'
     fi
     for key in "${ROWS[@]}"; do
         if [ -z "${R_MED[$key]:-}" ]; then
             if [ "$JOB_DOCS" != 0 ]; then
-                printf '| %s | %s | | | | | | | |\n' "${R_LABEL[$key]}" "${R_NOTE[$key]:-n/a}"
+                printf '| %s | %s | | | | | | | | |\n' "${R_LABEL[$key]}" "${R_NOTE[$key]:-n/a}"
             else
-                printf '| %s | %s | | | | | | |\n' "${R_LABEL[$key]}" "${R_NOTE[$key]:-n/a}"
+                printf '| %s | %s | | | | | | | |\n' "${R_LABEL[$key]}" "${R_NOTE[$key]:-n/a}"
             fi
             continue
         fi
@@ -198,13 +203,13 @@ job_end() {
         [ $have_time = 1 ] || rss="?"
         if [ "$JOB_DOCS" != 0 ]; then
             docs=$(awk -v d="$JOB_DOCS" -v t="${R_MED[$key]}" 'BEGIN { printf "%.0f", d / t }')
+            printf '| %s | %.3f | %.3f | %.3f | %s | %s | %s | %s | %s | %s |\n' \
+                "${R_LABEL[$key]}" "${R_MED[$key]}" "${R_MIN[$key]}" "${R_MAX[$key]}" \
+                "${R_CPU[$key]}" "$docs" "$thru" "$rss" "${R_EXTRA[$key]}" "$ratio"
+        else
             printf '| %s | %.3f | %.3f | %.3f | %s | %s | %s | %s | %s |\n' \
                 "${R_LABEL[$key]}" "${R_MED[$key]}" "${R_MIN[$key]}" "${R_MAX[$key]}" \
-                "$docs" "$thru" "$rss" "${R_EXTRA[$key]}" "$ratio"
-        else
-            printf '| %s | %.3f | %.3f | %.3f | %s | %s | %s | %s |\n' \
-                "${R_LABEL[$key]}" "${R_MED[$key]}" "${R_MIN[$key]}" "${R_MAX[$key]}" \
-                "$thru" "$rss" "${R_EXTRA[$key]}" "$ratio"
+                "${R_CPU[$key]}" "$thru" "$rss" "${R_EXTRA[$key]}" "$ratio"
         fi
     done
 }
