@@ -22,14 +22,22 @@ EOF
 }
 
 # A 512-byte-page database: people (1000 documents, index on age), then
-# every fourth document deleted in a second run.
-make_db() {
-    make_jsonl "$TMP/in.jsonl" 1000
-    "$WR_BIN/wr-load" -q --page-size 512 --index age "$TMP/db" people \
-        "$TMP/in.jsonl"
+# every fourth document deleted in a second run. Built once per file;
+# make_db gives each test its own copy in $TMP/db (and $TMP/in.jsonl).
+setup_file() {
+    local base="$BATS_FILE_TMPDIR/base"
+    mkdir -p "$base"
+    make_jsonl "$base/in.jsonl" 1000
+    "$WR_BIN/wr-load" -q --page-size 512 --index age "$base/db" people \
+        "$base/in.jsonl"
     awk 'NR % 4 == 1 { printf "{\"_id\": %d, \"$deleted\": true}\n", NR - 1 }' \
-        "$TMP/in.jsonl" > "$TMP/del.jsonl"
-    "$WR_BIN/wr-load" -q "$TMP/db" people "$TMP/del.jsonl"
+        "$base/in.jsonl" > "$base/del.jsonl"
+    "$WR_BIN/wr-load" -q "$base/db" people "$base/del.jsonl"
+}
+
+make_db() {
+    cp -r "$BATS_FILE_TMPDIR/base/db" "$TMP/db"
+    cp "$BATS_FILE_TMPDIR/base/in.jsonl" "$TMP/in.jsonl"
 }
 
 # first leaf page offset of a tree file
