@@ -39,6 +39,7 @@
 #define DUMP_JSON_MARKS 1000       /* findings kept per file in JSON */
 #define DUMP_BITMAP_MAX (256u << 20) /* bytes; past that, no revisit check */
 #define DUMP_EL_PER_PAGE(P) (((P) - WRI_EL_ENTRIES) / WRI_EL_ENTRY_LEN)
+#define DUMP_MAX_VALUE (16u << 20) /* BSON's document limit (db.c) */
 
 /* --- output context ---------------------------------------------------- */
 
@@ -522,6 +523,12 @@ static int df_read_overflow(dctx *x, dump_file *df, const wri_cell *c,
     bool trusted;
     wri_page_problem prob;
     const wr_addr *a = &c->ovf;
+    if (c->vlen > DUMP_MAX_VALUE) {
+        dx_damage(x, "overflow page %" PRIu64 ": value of %u bytes, larger "
+                     "than a document may be (%u)",
+                  a->off, c->vlen, DUMP_MAX_VALUE);
+        return 1;
+    }
     if (!df_addr_ok(df, a, false, why, sizeof why)) {
         dx_damage(x, "overflow page %" PRIu64 ": %s", a->off, why);
         return 1;
@@ -1031,17 +1038,18 @@ static void role_text(const wri_slot *s, char *out, size_t n)
         snprintf(out, n, "main table of collection \"%s\"", c);
 }
 
-/* The header part every mode starts with; false when no checkpoint can
- * be used (recorded). */
-static bool file_checkpoint(dctx *x, dump_file *df)
+/* Is there a checkpoint to show? 1 yes; 0 no, recorded as damage; or
+ * WR_ENOTFOUND when the file simply has none of the kind asked for (a
+ * previous checkpoint of a file written once). */
+static int file_checkpoint(dctx *x, dump_file *df, wr_errbuf *eb)
 {
     if (df->chosen >= 0)
-        return true;
-    if (df->nochoice_damage)
+        return 1;
+    if (df->nochoice_damage) {
         dx_damage(x, "%s", df->nochoice);
-    else
-        dx_print(x, "  %s\n", df->nochoice);
-    return false;
+        return 0;
+    }
+    return WR_ERR(eb, WR_ENOTFOUND, "%s: %s", df->path, df->nochoice);
 }
 
 static int file_summary(dctx *x, dump_file *df, bson_t *j, wr_errbuf *eb)
@@ -1055,8 +1063,13 @@ static int file_summary(dctx *x, dump_file *df, bson_t *j, wr_errbuf *eb)
     memset(&w, 0, sizeof w);
     memset(&ss, 0, sizeof ss);
     memset(&et, 0, sizeof et);
-    dx_print(x, "  file size %" PRIu64 " bytes, page size %u\n", df->fsize,
-             df->P);
+    if (df->P != 0)
+        dx_print(x, "  file size %" PRIu64 " bytes, page size %u\n",
+                 df->fsize, df->P);
+    else
+        dx_print(x, "  file size %" PRIu64 " bytes, page size unknown (no "
+                    "slot says)\n",
+                 df->fsize);
     if (j != NULL) {
         j_u64(j, "file_size", df->fsize);
         j_u64(j, "page_size", df->P);
@@ -1066,8 +1079,9 @@ static int file_summary(dctx *x, dump_file *df, bson_t *j, wr_errbuf *eb)
         slot_summary(x, df, i, j != NULL ? &jslots : NULL);
     if (j != NULL)
         bson_append_array_end(j, &jslots);
-    if (!file_checkpoint(x, df))
-        return WR_OK;
+    if ((rc = file_checkpoint(x, df, eb)) <= 0)
+        return rc;
+    rc = WR_OK;
     const wri_slot *s = &df->cur;
     role_text(s, role, sizeof role);
     dx_print(x, "  checkpoint: gen %" PRIu64 " (slot %d), %s\n", s->gen,
@@ -1131,8 +1145,10 @@ static int file_summary(dctx *x, dump_file *df, bson_t *j, wr_errbuf *eb)
         j_u64(j, "keys", ss.keys);
         j_u64(j, "key_bytes", ss.key_bytes);
         j_u64(j, "value_bytes", ss.value_bytes);
-        j_u64(j, "live_bytes", ss.used + ss.ovf_used);
-        j_u64(j, "tree_bytes", slotted + ss.ovf_bytes);
+        j_u64(j, "live_bytes", ss.used);
+        j_u64(j, "tree_bytes", slotted);
+        j_u64(j, "overflow_live_bytes", ss.ovf_used);
+        j_u64(j, "overflow_bytes", ss.ovf_bytes);
         j_u64(j, "free_bytes", free_bytes);
         j_u64(j, "avail_bytes", et.avail_bytes);
         j_u64(j, "discard_bytes", et.discard_bytes);
@@ -1217,8 +1233,8 @@ static int file_tree(dctx *x, dump_file *df, bson_t *j, wr_errbuf *eb)
     walker w;
     tree_ctx tc = {0};
     bson_t arr;
-    if (!file_checkpoint(x, df))
-        return WR_OK;
+    if ((rc = file_checkpoint(x, df, eb)) <= 0)
+        return rc;
     memset(&w, 0, sizeof w);
     dx_print(x, "  tree of gen %" PRIu64 " (slot %d), height %u, %" PRIu64
                 " records:\n",
@@ -1245,8 +1261,8 @@ static int file_extents(dctx *x, dump_file *df, bson_t *j, wr_errbuf *eb)
 {
     int rc;
     ext_totals t;
-    if (!file_checkpoint(x, df))
-        return WR_OK;
+    if ((rc = file_checkpoint(x, df, eb)) <= 0)
+        return rc;
     const wri_slot *s = &df->cur;
     dx_print(x, "  extent lists of gen %" PRIu64 " (slot %d), logical size %"
                 PRIu64 ":\n",
@@ -1383,8 +1399,8 @@ static int file_docs(dctx *x, dump_file *df, wr_errbuf *eb)
     int rc;
     walker w;
     docs_ctx dc = {0};
-    if (!file_checkpoint(x, df))
-        return WR_OK;
+    if ((rc = file_checkpoint(x, df, eb)) <= 0)
+        return rc;
     memset(&w, 0, sizeof w);
     dc.index = df->cur.role == WRI_ROLE_INDEX;
     dc.eb = eb;
@@ -1711,7 +1727,8 @@ static int file_page(dctx *x, dump_file *df, uint64_t addr, bson_t *j,
         P = pow2_page(hsize) ? hsize : WRI_PAGE_DEFAULT;
     uint64_t len = P;
     if (type == WRI_PT_OVERFLOW && hsize >= P && hsize % P == 0 &&
-        hsize <= df->fsize - addr)
+        hsize <= df->fsize - addr &&
+        hsize <= wri_overflow_size(P, DUMP_MAX_VALUE))
         len = hsize;
     if (len > df->fsize - addr)
         len = df->fsize - addr;

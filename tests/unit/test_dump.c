@@ -511,6 +511,31 @@ static void test_dump_previous_checkpoint(void)
     free(p);
 }
 
+static void test_dump_fresh_file_has_no_previous(void)
+{
+    wr_errbuf eb = {0};
+    wri_block *b = NULL;
+    char *p = tmp_path("fresh.wr");
+    wri_block_cfg cfg = {.page_size = 512, .role = WRI_ROLE_MAIN,
+                         .coll = "fresh"};
+    REQUIRE_OK(wri_block_create(p, &cfg, &b, &eb), &eb);
+    wri_block_close(b);
+    dres r = run(p, WR_DUMP_SUMMARY, NULL);
+    REQUIRE_OK(r.rc, &r.eb); /* a never-written slot 1 is not damage */
+    CHECK(strstr(r.text, "slot 1 (offset 512): rejected: all zero") != NULL);
+    CHECK(strstr(r.text, "(empty tree)") == NULL);
+    free(r.text);
+    r = run(p, WR_DUMP_DOCS, NULL);
+    REQUIRE_OK(r.rc, &r.eb);
+    CHECK_EQ(r.len, 0);
+    free(r.text);
+    r = run(p, WR_DUMP_DOCS, &(wr_dump_opts){.previous = true});
+    CHECK_EQ(r.rc, WR_ENOTFOUND);
+    CHECK(strstr(r.eb.msg, "no previous checkpoint") != NULL);
+    free(r.text);
+    free(p);
+}
+
 /* --- damaged files ------------------------------------------------- */
 
 static void test_dump_flipped_leaf_byte(void)
@@ -840,6 +865,7 @@ int main(void)
     RUN(test_dump_page_root_and_slots);
     RUN(test_dump_page_usage_errors);
     RUN(test_dump_previous_checkpoint);
+    RUN(test_dump_fresh_file_has_no_previous);
     RUN(test_dump_flipped_leaf_byte);
     RUN(test_dump_damaged_page_structure);
     RUN(test_dump_truncated_file);
