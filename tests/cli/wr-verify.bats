@@ -1,0 +1,352 @@
+#!/usr/bin/env bats
+# wr-verify: clean databases and files, every kind of damage (made by
+# damage.py at offsets docs/FORMAT.md defines), exit codes, --json.
+
+load helpers
+
+DAMAGE="$BATS_TEST_DIRNAME/damage.py"
+
+# One template database for the whole file: 600 documents (every 10th past
+# the 512-byte page's inline limit: an overflow page), indexes on age and
+# tags, 512-byte pages, then every third document updated: both header
+# slots, discard extents, extent-list pages.
+setup_file() {
+    TEMPLATE=$(mktemp -d "${BATS_TMPDIR:-/tmp}/wrverify.XXXXXX")
+    export TEMPLATE
+    awk 'BEGIN { for (i = 0; i < 600; i++) { t = "";
+        if (i % 10 == 0) for (k = 0; k < 40; k++) t = t "xxxxxxxxxx";
+        printf "{\"_id\": %d, \"name\": \"user%d\", \"age\": %d, \"tags\": [\"a%d\", \"b\"], \"text\": \"%s\"}\n", i, i, i % 90, i % 7, t } }' \
+        > "$TEMPLATE/in.jsonl"
+    awk 'NR % 3 == 0 { sub(/"name": "user/, "\"name\": \"changed"); print }' \
+        "$TEMPLATE/in.jsonl" > "$TEMPLATE/upd.jsonl"
+    "$WR_BIN/wr-load" -q --page-size 512 --index age --index tags \
+        "$TEMPLATE/db" people "$TEMPLATE/in.jsonl"
+    "$WR_BIN/wr-load" -q "$TEMPLATE/db" people "$TEMPLATE/upd.jsonl"
+}
+
+teardown_file() {
+    [ -n "${TEMPLATE:-}" ] && rm -rf "$TEMPLATE"
+}
+
+setup() { common_setup; }
+teardown() { common_teardown; }
+
+# a fresh copy of the template database in $TMP/db
+make_db() {
+    cp -r "$TEMPLATE/db" "$TMP/db"
+    cp "$TEMPLATE/in.jsonl" "$TEMPLATE/upd.jsonl" "$TMP/"
+}
+
+page_of() { python3 "$DAMAGE" page "$@"; }
+
+# wr-dump must still run on whatever we damaged (no crash, no hang)
+dump_survives() {
+    run timeout 60 "$WR_BIN/wr-dump" "$1"
+    [ "$status" -le 3 ]
+    run timeout 60 "$WR_BIN/wr-dump" --tree "$1"
+    [ "$status" -le 3 ]
+}
+
+@test "wr-verify --help lists options, check names and exit codes" {
+    run "$WR_BIN/wr-verify" --help
+    [ "$status" -eq 0 ]
+    for w in --quick --checkpoint --all-checkpoints --json header checksum \
+             page-structure ordering space document index catalog \
+             "Exit status"; do
+        [[ "$output" == *"$w"* ]]
+    done
+}
+
+@test "wr-verify --version names tool and format" {
+    run "$WR_BIN/wr-verify" --version
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"wr-verify"*"format 1"* ]]
+}
+
+@test "wr-verify usage errors exit 2" {
+    run "$WR_BIN/wr-verify"
+    [ "$status" -eq 2 ]
+    [[ "$output" == *"--help"* ]]
+    run "$WR_BIN/wr-verify" --frobnicate "$TMP"
+    [ "$status" -eq 2 ]
+    run "$WR_BIN/wr-verify" --checkpoint oldest "$TMP"
+    [ "$status" -eq 2 ]
+    run "$WR_BIN/wr-verify" --json --checkpoint oldest "$TMP"
+    [ "$status" -eq 2 ]
+    [ "$(jq -r .exit <<<"$output" 2>/dev/null | head -1)" = 2 ] ||
+        [[ "$output" == *'"exit" : 2'* ]]
+}
+
+@test "wr-verify: a missing path or a directory that is no database exits 3" {
+    run "$WR_BIN/wr-verify" "$TMP/nothing"
+    [ "$status" -eq 3 ]
+    [[ "$output" == *"nothing"* ]]
+    mkdir "$TMP/empty"
+    run "$WR_BIN/wr-verify" "$TMP/empty"
+    [ "$status" -eq 3 ]
+    run "$WR_BIN/wr-verify" --json "$TMP/nothing"
+    [ "$status" -eq 3 ]
+    [ "$(jq -r .status <<<"$output")" = error ]
+    [ "$(jq -r '.paths[0].status' <<<"$output")" = error ]
+}
+
+@test "wr-verify: a clean database exits 0, in every mode" {
+    make_db
+    run "$WR_BIN/wr-verify" "$TMP/db"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"clean"* ]]
+    [[ "$output" == *"digest sha256:"* ]]
+    for opt in --quick "--checkpoint previous" --all-checkpoints; do
+        run "$WR_BIN/wr-verify" $opt "$TMP/db"
+        [ "$status" -eq 0 ]
+    done
+    for f in "$TMP"/db/*.wr; do
+        run "$WR_BIN/wr-verify" --all-checkpoints "$f"
+        [ "$status" -eq 0 ]
+    done
+    run "$WR_BIN/wr-verify" -q "$TMP/db"
+    [ "$status" -eq 0 ]
+    [ -z "$output" ]
+}
+
+@test "wr-verify --json: one object with files, checkpoints, counts, digest" {
+    make_db
+    run "$WR_BIN/wr-verify" --json "$TMP/db"
+    [ "$status" -eq 0 ]
+    [ "$(jq -s length <<<"$output")" = 1 ]
+    [ "$(jq -r .status <<<"$output")" = clean ]
+    [ "$(jq -r .exit <<<"$output")" = 0 ]
+    [ "$(jq -r '.paths[0].kind' <<<"$output")" = database ]
+    [ "$(jq -r '.paths[0].files | length' <<<"$output")" = 3 ]
+    [ "$(jq -r '.paths[0].files[0].checkpoints[0].keys' <<<"$output")" = 600 ]
+    [ "$(jq -r '.paths[0].files[0].checkpoints[0].pages.overflow' <<<"$output")" = 60 ]
+    [ "$(jq -r '.paths[0].files[1].checkpoints[0].index.missing' <<<"$output")" = 0 ]
+    [ "$(jq -r '.paths[0].collections[0].documents' <<<"$output")" = 600 ]
+    [[ "$(jq -r '.paths[0].collections[0].digest' <<<"$output")" =~ ^[0-9a-f]{64}$ ]]
+}
+
+@test "wr-verify: the digest depends on the documents, not the layout" {
+    make_db
+    # the same final documents, loaded in reverse order into 4 KiB pages
+    awk 'NR % 3 != 0' "$TMP/in.jsonl" > "$TMP/final.jsonl"
+    cat "$TMP/upd.jsonl" >> "$TMP/final.jsonl"
+    tac "$TMP/final.jsonl" > "$TMP/rev.jsonl"
+    "$WR_BIN/wr-load" -q --page-size 4096 "$TMP/db2" people "$TMP/rev.jsonl"
+    a=$("$WR_BIN/wr-verify" --json "$TMP/db" | jq -r '.paths[0].collections[0].digest')
+    b=$("$WR_BIN/wr-verify" --json "$TMP/db2" | jq -r '.paths[0].collections[0].digest')
+    [ "$a" = "$b" ]
+    echo '{"_id": 5, "name": "someone else"}' | "$WR_BIN/wr-load" -q "$TMP/db2" people -
+    c=$("$WR_BIN/wr-verify" --json "$TMP/db2" | jq -r '.paths[0].collections[0].digest')
+    [ "$a" != "$c" ]
+}
+
+# flip a bit in the middle of a page of KIND of the main table, expect
+# exit 1 and a checksum line naming that page
+flip_kind() {
+    make_db
+    local f="$TMP/db/people.main.wr" page
+    page=$(page_of "$f" "$1" "${2:-0}")
+    python3 "$DAMAGE" flip "$f" $((page + 300)) 3
+    run "$WR_BIN/wr-verify" "$TMP/db"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"people.main.wr: page $page: byte "*": checksum: "* ]]
+    run "$WR_BIN/wr-verify" --quick "$f"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *": page $page: byte "*": checksum: "* ]]
+    dump_survives "$f"
+}
+
+@test "wr-verify: a flipped bit in a leaf is a checksum problem on that page" {
+    flip_kind leaf 5
+}
+
+@test "wr-verify: a flipped bit in an internal page" {
+    flip_kind internal 1
+}
+
+@test "wr-verify: a flipped bit in an overflow page" {
+    flip_kind overflow 2
+}
+
+@test "wr-verify: a flipped bit in an extent-list page" {
+    flip_kind extlist 0
+}
+
+@test "wr-verify: a flipped bit in each header slot is a header problem" {
+    make_db
+    local f="$TMP/db/people.idx.age.wr"
+    cp "$f" "$TMP/orig"
+    python3 "$DAMAGE" flip "$f" 100 2
+    run "$WR_BIN/wr-verify" "$f"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"people.idx.age.wr: page 0: byte 0: header: slot 0 rejected: CRC mismatch"* ]]
+    dump_survives "$f"
+    cp "$TMP/orig" "$f"
+    python3 "$DAMAGE" flip "$f" $((512 + 100)) 2
+    run "$WR_BIN/wr-verify" "$f"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"people.idx.age.wr: page 512: byte 512: header: slot 1 rejected"* ]]
+    run "$WR_BIN/wr-verify" "$TMP/db"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *": header: "* ]]
+    dump_survives "$f"
+}
+
+@test "wr-verify: a truncated file is a space problem" {
+    make_db
+    local f="$TMP/db/people.main.wr"
+    truncate -s $(( $(stat -c %s "$f") / 2 / 512 * 512 )) "$f"
+    run "$WR_BIN/wr-verify" "$TMP/db"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"people.main.wr: page "*": space: "*"truncated"* ]]
+    run "$WR_BIN/wr-verify" --json "$f"
+    [ "$status" -eq 1 ]
+    [ "$(jq -r '.paths[0].problems[0].check' <<<"$output")" = space ]
+    dump_survives "$f"
+}
+
+@test "wr-verify: a page swapped with a stale copy is a checksum problem" {
+    make_db
+    local f="$TMP/db/people.main.wr" leaf id new
+    leaf=$(page_of "$f" leaf 4)
+    id=$(python3 "$DAMAGE" firstid "$f" "$leaf")
+    python3 "$DAMAGE" save "$f" "$leaf" "$TMP/old.page"
+    echo "{\"_id\": $id, \"name\": \"moved\"}" | "$WR_BIN/wr-load" -q "$TMP/db" people -
+    new=$(page_of "$f" leaf 4)
+    [ "$new" != "$leaf" ]
+    python3 "$DAMAGE" restore "$f" "$new" "$TMP/old.page"
+    run "$WR_BIN/wr-verify" "$TMP/db"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"people.main.wr: page $new: byte $new: checksum: "*"stale or misdirected"* ]]
+    dump_survives "$f"
+}
+
+@test "wr-verify: two pages made to overlap is a space problem" {
+    make_db
+    local f="$TMP/db/people.main.wr" page
+    page=$(python3 "$DAMAGE" overlap "$f")
+    run "$WR_BIN/wr-verify" "$TMP/db"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"people.main.wr: page $page: byte $page: space: "*"overlaps"* ]]
+    dump_survives "$f"
+}
+
+@test "wr-verify: a page with two parents is an ordering problem" {
+    make_db
+    local f="$TMP/db/people.main.wr" page
+    page=$(python3 "$DAMAGE" twice "$f")
+    run "$WR_BIN/wr-verify" "$TMP/db"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"people.main.wr: page $page: byte "*": ordering: page reachable twice"* ]]
+    dump_survives "$f"
+}
+
+@test "wr-verify: a leaked extent is reported with its range" {
+    make_db
+    local f="$TMP/db/people.main.wr" lost
+    lost=$(python3 "$DAMAGE" leak "$f")
+    run "$WR_BIN/wr-verify" "$TMP/db"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"people.main.wr: page $lost: byte $lost: space: leaked space"* ]]
+    run "$WR_BIN/wr-verify" --json "$TMP/db"
+    [ "$(jq -r '.paths[0].files[0].checkpoints[0].bytes.leaked' <<<"$output")" -gt 0 ]
+    dump_survives "$f"
+}
+
+@test "wr-verify: an index entry removed is an index problem with counts" {
+    make_db
+    local f="$TMP/db/people.idx.age.wr" page
+    page=$(python3 "$DAMAGE" unindex "$f")
+    run "$WR_BIN/wr-verify" "$TMP/db"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"people.idx.age.wr: page $page: byte $page: index: missing entry"* ]]
+    run "$WR_BIN/wr-verify" --json "$TMP/db"
+    [ "$(jq -r '.paths[0].files[1].checkpoints[0].index.missing' <<<"$output")" = 1 ]
+    [ "$(jq -r '.paths[0].files[1].checkpoints[0].index.entries' <<<"$output")" = 599 ]
+    [ "$(jq -r '.paths[0].files[1].checkpoints[0].index.expected' <<<"$output")" = 600 ]
+    # the file alone is a sound tree: only the database sees it
+    run "$WR_BIN/wr-verify" "$f"
+    [ "$status" -eq 0 ]
+    dump_survives "$f"
+}
+
+@test "wr-verify: an index entry added is an index problem" {
+    make_db
+    local f="$TMP/db/people.idx.age.wr" page
+    page=$(python3 "$DAMAGE" addindex "$f")
+    run "$WR_BIN/wr-verify" "$TMP/db"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"people.idx.age.wr: page $page: byte "*": index: entry "*"not in the main table"* ]]
+    run "$WR_BIN/wr-verify" --json "$TMP/db"
+    [ "$(jq -r '.paths[0].files[1].checkpoints[0].index.dangling' <<<"$output")" = 1 ]
+    dump_survives "$f"
+}
+
+@test "wr-verify: a document's _id changed under a good CRC is a document problem" {
+    make_db
+    local f="$TMP/db/people.main.wr" page
+    page=$(python3 "$DAMAGE" idchange "$f")
+    run "$WR_BIN/wr-verify" "$TMP/db"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"people.main.wr: page $page: byte "*": document: document's _id differs from its key"* ]]
+    [[ "$output" != *": checksum: "* ]]
+    # --quick decodes no documents
+    run "$WR_BIN/wr-verify" --quick "$TMP/db"
+    [ "$status" -eq 0 ]
+    dump_survives "$f"
+}
+
+@test "wr-verify: a missing tree file and a damaged catalog are catalog problems" {
+    make_db
+    cp -r "$TMP/db" "$TMP/db2"
+    rm "$TMP/db/people.idx.tags.wr"
+    run "$WR_BIN/wr-verify" "$TMP/db"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"people.idx.tags.wr: page 0: byte 0: catalog: "* ]]
+    python3 "$DAMAGE" flip "$TMP/db2/wr.catalog" 40 1
+    run "$WR_BIN/wr-verify" "$TMP/db2"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"wr.catalog: page 0: byte 0: catalog: "* ]]
+    # the tree files are still checked, one by one
+    [[ "$output" == *"people.main.wr: main table"* ]]
+}
+
+@test "wr-verify: several paths; exit 3 wins over 1; -q keeps problem lines" {
+    make_db
+    local f="$TMP/db/people.main.wr"
+    python3 "$DAMAGE" flip "$f" $(( $(page_of "$f" leaf 2) + 100 )) 0
+    run "$WR_BIN/wr-verify" -q "$TMP/db"
+    [ "$status" -eq 1 ]
+    [ "$(grep -c ': checksum: ' <<<"$output")" -ge 1 ]
+    [[ "$output" != *"database, catalog generation"* ]]
+    run "$WR_BIN/wr-verify" "$TMP/db" "$TMP/missing"
+    [ "$status" -eq 3 ]
+    run "$WR_BIN/wr-verify" --json "$TMP/db" "$TMP/missing"
+    [ "$status" -eq 3 ]
+    [ "$(jq -s length <<<"$output")" = 1 ]
+    [ "$(jq -r '.paths | length' <<<"$output")" = 2 ]
+    [ "$(jq -r '.paths[0].status' <<<"$output")" = damaged ]
+    [ "$(jq -r '.paths[1].status' <<<"$output")" = error ]
+}
+
+@test "wr-verify: garbage and empty files are header problems, never crashes" {
+    head -c 100000 /dev/urandom > "$TMP/garbage.wr"
+    : > "$TMP/empty.wr"
+    for f in "$TMP/garbage.wr" "$TMP/empty.wr"; do
+        run "$WR_BIN/wr-verify" "$f"
+        [ "$status" -eq 1 ]
+        [[ "$output" == *": header: "* ]]
+    done
+}
+
+@test "wr-verify: --max-problems limits the lines, counts them all" {
+    make_db
+    local f="$TMP/db/people.main.wr"
+    for n in 1 3 5 7 9; do
+        python3 "$DAMAGE" flip "$f" $(( $(page_of "$f" leaf $n) + 100 )) 0
+    done
+    run "$WR_BIN/wr-verify" --max-problems 2 -q "$f"
+    [ "$status" -eq 1 ]
+    [ "$(grep -c ': checksum: ' <<<"$output")" -eq 2 ]
+    [[ "$output" == *"3 more problems not listed"* ]]
+}
