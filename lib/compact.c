@@ -359,12 +359,12 @@ static int cpt_build(cpt_job *j, cpt_file *f, wr_errbuf *eb)
         if (vl > wri_page_max_inline(P, kl))
             live += WRI_PH_LEN + (uint64_t)vl;
         if (n % CPT_TICK == 0) {
+            cpt_progress(j, f->path, dry ? "counting" : "copying", n,
+                         ob->cur.nrecords);
             if (cpt_interrupted(j)) {
                 rc = cpt_eintr(f->path, eb);
                 goto out;
             }
-            cpt_progress(j, f->path, dry ? "counting" : "copying", n,
-                         ob->cur.nrecords);
         }
     }
     if (rc != WR_ENOTFOUND)
@@ -466,11 +466,11 @@ static int cpt_compare(cpt_job *j, cpt_file *f, wr_errbuf *eb)
         }
         n++;
         if (n % CPT_TICK == 0) {
+            cpt_progress(j, f->path, "comparing", n, ob->cur.nrecords);
             if (cpt_interrupted(j)) {
                 rc = cpt_eintr(f->path, eb);
                 goto out;
             }
-            cpt_progress(j, f->path, "comparing", n, ob->cur.nrecords);
         }
         ro = wri_cursor_next(oc, eb);
         rn = ro == WR_OK || ro == WR_ENOTFOUND ? wri_cursor_next(nc, eb) : ro;
