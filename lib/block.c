@@ -229,7 +229,7 @@ int wri_slot_decode(const uint8_t *buf, size_t len, wri_slot *s, char *why,
     if (s->version > WR_FORMAT_VERSION) {
         snprintf(why, whylen,
                  "format version %u is newer than this build reads (%u)",
-                 s->version, WR_FORMAT_VERSION);
+                 s->version, (unsigned)WR_FORMAT_VERSION);
         return WR_EVERSION;
     }
     if (!blk_pow2_page(P)) {

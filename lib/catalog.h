@@ -28,7 +28,7 @@
 #include <stdint.h>
 
 #define WRI_CAT_MAGIC "WRCATLG\n"
-#define WRI_CAT_HDR 32
+#define WRI_CAT_HDR 32u
 #define WRI_CAT_MAX (16u << 20)
 
 typedef struct wri_cat_file {

@@ -99,12 +99,16 @@ int main(int argc, char **argv)
     wr_cli_init(&cli, "wr-load");
     while ((opt = getopt_long(argc, argv, "q", longopts, NULL)) != -1) {
         switch (opt) {
-        case O_INDEX:
-            index = realloc(index, (o.nindex + 1) * sizeof *index);
-            if (index == NULL)
+        case O_INDEX: {
+            const char **grown = realloc(index, (o.nindex + 1) * sizeof *index);
+            if (grown == NULL) {
+                free(index);
                 return WR_EXIT_ENV;
+            }
+            index = grown;
             index[o.nindex++] = optarg;
             break;
+        }
         case O_CKPT:
             if (wr_cli_parse_u64(optarg, &v) != 0 || v == 0)
                 return wr_cli_usage_error(
