@@ -80,8 +80,8 @@ peer_check() { # peer_check NAME BINARY CLI...
     shift 2
     PEER_OK[$name]=0
     bench_bin "$bin" || { PEER_VER[$name]="not built"; return; }
-    PEER_VER[$name]=$("$BB/$bin" --check 2>&1 | head -n1)
-    "$BB/$bin" --check >/dev/null 2>&1 || return
+    PEER_VER[$name]=$("$BB/$bin" --check 2>/dev/null | head -n1)
+    "$BB/$bin" --check >/dev/null 2>&1 || { PEER_VER[$name]="not installed"; return; }
     for cli in "$@"; do
         command -v "$cli" >/dev/null 2>&1 || {
             PEER_VER[$name]="$cli missing"; return; }
@@ -103,7 +103,7 @@ NOPEER="n/a (peer not installed: make bench-peers)"
 
 ROWS=()
 declare -A R_LABEL R_MED R_MIN R_MAX R_CPU R_RSS R_THRU R_EXTRA R_NOTE
-declare -A RES_MED RES_RSS RES_THRU RES_EXTRA RES_SIZE
+declare -A RES_MED RES_CPU RES_RSS RES_THRU RES_EXTRA RES_SIZE
 JOB=""
 OUT=/dev/null
 LIMIT_POST=-
@@ -170,6 +170,7 @@ measure() {
     R_THRU[$key]=$THRU_BYTES
     R_EXTRA[$key]=$EXTRA
     RES_MED[$JOB:$key]=${R_MED[$key]}
+    RES_CPU[$JOB:$key]=${R_CPU[$key]}
     RES_RSS[$JOB:$key]=$rss
     RES_THRU[$JOB:$key]=$THRU_BYTES
     return 0
@@ -488,9 +489,10 @@ echo "### Targets (issue 7)"
 echo
 verdict() { if awk "BEGIN { exit !($1) }"; then echo "**met**"; else echo "**not met**"; fi; }
 med() { echo "${RES_MED[$1]:-}"; }
+cpu() { echo "${RES_CPU[$1]:-?}"; }
 m=$(med migrate:wr); p1=$(med migrate:parse1); p2=$(med migrate:parse2); wt=$(med migrate:wt)
 if [ -n "$m" ] && [ -n "$p1" ]; then
-    echo "- migrate no slower than libbson parsing on one core: wr-migrate $(printf %.2f "$m") s, parse 1 thread $(printf %.2f "$p1") s, 2 threads $(printf %.2f "${p2:-0}") s$([ -n "$wt" ] && printf ', WiredTiger bulk load %.2f s' "$wt") → $(verdict "$m <= $p1")"
+    echo "- migrate no slower than libbson parsing on one core: wr-migrate $(printf %.2f "$m") s (CPU $(cpu migrate:wr) s), parse 1 thread $(printf %.2f "$p1") s (CPU $(cpu migrate:parse1) s), 2 threads $(printf %.2f "${p2:-0}") s$([ -n "$wt" ] && printf ', WiredTiger bulk load %.2f s (CPU %s s)' "$wt" "$(cpu migrate:wt)") → $(verdict "$m <= $p1")"
 else echo "- migrate vs parse: n/a (wr-migrate not measured)"; fi
 v=$(med verify:wr)
 if [ -n "$v" ]; then
@@ -507,12 +509,16 @@ for k in wt lmdb sqlite; do
     if [ -n "$t" ] && { [ -z "$best" ] || awk "BEGIN { exit !($t < $best) }"; }; then best=$t; bestname=$k; fi
 done
 if [ -n "$d" ] && [ -n "$best" ]; then
-    echo "- dump --docs ≥ 1.5x faster than the fastest peer export ($bestname, $(printf %.2f "$best") s): wr-dump $(printf %.2f "$d") s, $(awk -v a="$best" -v b="$d" 'BEGIN { printf "%.2fx", a / b }') → $(verdict "$best / $d >= 1.5")"
+    echo "- dump --docs ≥ 1.5x faster than the fastest peer export ($bestname, $(printf %.2f "$best") s, CPU $(cpu dump:$bestname) s): wr-dump $(printf %.2f "$d") s (CPU $(cpu dump:wr) s), $(awk -v a="$best" -v b="$d" 'BEGIN { printf "%.2fx", a / b }') → $(verdict "$best / $d >= 1.5")"
 else echo "- dump --docs vs peers: n/a (wr-dump or no peer measured)"; fi
 c=$(med compact:wr); sq=$(med compact:sqlite)
 if [ -n "$c" ]; then
     a=${RES_SIZE[compact:wr]:-0}
-    echo "- compact no slower than SQLite VACUUM INTO: wr-compact $(printf %.2f "$c") s$([ -n "$sq" ] && printf ', VACUUM INTO %.2f s → %s' "$sq" "$(verdict "$c <= $sq")")"
+    if [ -n "$sq" ]; then
+        echo "- compact no slower than SQLite VACUUM INTO: wr-compact $(printf %.2f "$c") s (CPU $(cpu compact:wr) s), VACUUM INTO $(printf %.2f "$sq") s (CPU $(cpu compact:sqlite) s) → $(verdict "$c <= $sq")"
+    else
+        echo "- compact no slower than SQLite VACUUM INTO: wr-compact $(printf %.2f "$c") s; SQLite not measured (make bench-peers)"
+    fi
     echo "- compact result within 5% of live data: $(mb "$a") MB for $(mb "$CLIVE") MB live ($(awk -v a="$a" -v l="$CLIVE" 'BEGIN { printf "%+.1f%%", 100 * (a - l) / l }')) → $(verdict "$a <= 1.05 * $CLIVE")"
 else echo "- compact: n/a (wr-compact not measured)"; fi
 r=${RES_RSS[migrate:wr]:-}
