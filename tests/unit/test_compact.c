@@ -1134,12 +1134,6 @@ static void test_compact_enospc_sweep(void)
 
 int main(void)
 {
-    /* The sweeps fsync hundreds of times; a crash here is simulated (the
-     * process exits), so tmpfs loses nothing a test could notice. */
-    struct stat st;
-    if (getenv("TMPDIR") == NULL && stat("/dev/shm", &st) == 0 &&
-        S_ISDIR(st.st_mode) && access("/dev/shm", W_OK) == 0)
-        setenv("TMPDIR", "/dev/shm", 1);
     RUN(test_block_first_gen_and_erase_other);
     RUN(test_bulk_dry_run_counts_exactly);
     RUN(test_compact_fragmented_512_shrinks_keeps_content);

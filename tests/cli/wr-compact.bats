@@ -1,0 +1,313 @@
+#!/usr/bin/env bats
+# wr-compact: a database built with wr-load and then mostly deleted and
+# replaced shrinks to its live data, verifies and dumps the same; --dry-run
+# changes nothing and predicts exactly; damage is refused; the lock; usage;
+# crashes at points through the I/O layer (the unit test test_compact
+# sweeps every op).
+#
+# Live data, as wr-compact --json reports it in live_bytes: the bytes the
+# live records take inside pages (each leaf cell with its slot entry, and
+# overflow values with their page headers). A compacted file adds page
+# headers, internal pages, the two header blocks and the tail of each leaf
+# that no whole record fits in.
+
+load helpers
+bats_require_minimum_version 1.5.0
+
+setup() { common_setup; }
+teardown() { common_teardown; }
+
+# people: 15000 documents with an index on address.city; then two thirds
+# deleted and the rest replaced by documents of other sizes, in three
+# wr-load runs: the files end mostly free space. Built once per file;
+# make_db copies it to $TMP/db.
+setup_file() {
+    local base="$BATS_FILE_TMPDIR/base"
+    mkdir -p "$base"
+    make_jsonl "$base/in.jsonl" 15000
+    awk 'NR % 3 != 1 { printf "{\"_id\": %d, \"$deleted\": true}\n", NR - 1 }' \
+        "$base/in.jsonl" > "$base/del.jsonl"
+    awk 'NR % 3 == 1 { i = NR - 1; printf "{\"_id\": %d, \"name\": \"user%d-v2\", \"address\": {\"city\": \"c%d\"}, \"note\": \"%s\"}\n", i, i, i % 13, substr("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", 1, i % 60) }' \
+        "$base/in.jsonl" > "$base/rep.jsonl"
+    "$WR_BIN/wr-load" -q --index address.city "$base/db" people "$base/in.jsonl"
+    "$WR_BIN/wr-load" -q "$base/db" people "$base/del.jsonl"
+    "$WR_BIN/wr-load" -q "$base/db" people "$base/rep.jsonl"
+    # a small one for the crash points
+    make_jsonl "$base/small.jsonl" 300
+    "$WR_BIN/wr-load" -q --index tags "$base/small" c "$base/small.jsonl"
+    awk 'NR % 2 == 0 { printf "{\"_id\": %d, \"$deleted\": true}\n", NR - 1 }' \
+        "$base/small.jsonl" | "$WR_BIN/wr-load" -q "$base/small" c -
+}
+
+make_db() {
+    cp -r "$BATS_FILE_TMPDIR/base/${1:-db}" "$TMP/db"
+}
+
+# hash every file of a directory, names and bytes (but the lock file with
+# a second argument: a writer records itself there)
+dir_hash() {
+    (cd "$1" && find . -type f ${2:+! -name LOCK} | LC_ALL=C sort |
+        xargs sha256sum) | sha256sum
+}
+
+@test "wr-compact --help lists every option and the exit codes, exits 0" {
+    run "$WR_BIN/wr-compact" --help
+    [ "$status" -eq 0 ]
+    for opt in --dry-run --backup-dir --page-size --fill --json --quiet; do
+        [[ "$output" == *"$opt"* ]]
+    done
+    [[ "$output" == *"Exit status"* ]]
+}
+
+@test "wr-compact --version names tool and format" {
+    run "$WR_BIN/wr-compact" --version
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"wr-compact"*"format 1"* ]]
+}
+
+@test "wr-compact usage errors exit 2 with a hint" {
+    make_db
+    run "$WR_BIN/wr-compact"
+    [ "$status" -eq 2 ]
+    [[ "$output" == *"--help"* ]]
+    run "$WR_BIN/wr-compact" --fill 5 "$TMP/db"
+    [ "$status" -eq 2 ]
+    [[ "$output" == *"--fill"* ]]
+    run "$WR_BIN/wr-compact" --fill x "$TMP/db"
+    [ "$status" -eq 2 ]
+    run "$WR_BIN/wr-compact" --page-size 1000 "$TMP/db"
+    [ "$status" -eq 2 ]
+    [[ "$output" == *"power of two"* ]]
+    run "$WR_BIN/wr-compact" --no-such-option "$TMP/db"
+    [ "$status" -eq 2 ]
+    run "$WR_BIN/wr-compact" --dry-run --backup-dir "$TMP/b" "$TMP/db"
+    [ "$status" -eq 2 ]
+}
+
+@test "wr-compact: a missing path or a directory that is no database exits 3" {
+    run "$WR_BIN/wr-compact" "$TMP/nothing"
+    [ "$status" -eq 3 ]
+    [[ "$output" == *"nothing"* ]]
+    mkdir "$TMP/empty"
+    run "$WR_BIN/wr-compact" "$TMP/empty"
+    [ "$status" -eq 3 ]
+    [[ "$output" == *"not a wrtools database"* ]]
+}
+
+@test "a mostly free database shrinks to within 10% of its live data, verifies, dumps the same" {
+    make_db
+    "$WR_BIN/wr-dump" --docs "$TMP/db" > "$TMP/before.jsonl"
+    [ "$(wc -l < "$TMP/before.jsonl")" -eq 5000 ]
+    before=$(du -b "$TMP/db" | cut -f1)
+    run_json "$WR_BIN/wr-compact" --json "$TMP/db"
+    [ "$status" -eq 0 ]
+    [ "$(jq -r .status <<<"$output")" = ok ]
+    [ "$(jq -r .compacted <<<"$output")" = 2 ]
+    [ "$(jq -r '.files[0].status' <<<"$output")" = compacted ]
+    [ "$(jq -r '.files[0].records' <<<"$output")" = 5000 ]
+    size=$(jq -r .size_after <<<"$output")
+    live=$(jq -r .live_bytes <<<"$output")
+    # the database: within 10% of its live data; the main table too
+    [ $((size * 100)) -le $((live * 110)) ]
+    msize=$(jq -r '.files[0].size_after' <<<"$output")
+    mlive=$(jq -r '.files[0].live_bytes' <<<"$output")
+    [ $((msize * 100)) -le $((mlive * 110)) ]
+    # the sizes reported are the files' sizes; most space was given back
+    [ "$(stat -c %s "$TMP/db/people.main.wr")" -eq "$msize" ]
+    [ $(( $(jq -r .size_before <<<"$output") )) -ge $((size * 4)) ]
+    [ "$(jq -r .given_back <<<"$output")" -eq \
+      $(( $(jq -r .size_before <<<"$output") - size )) ]
+    [ ! -e "$TMP/db/people.main.wr.compact.tmp" ]
+    run "$WR_BIN/wr-verify" "$TMP/db"
+    [ "$status" -eq 0 ]
+    run "$WR_BIN/wr-verify" --checkpoint previous "$TMP/db"
+    [ "$status" -eq 0 ]
+    "$WR_BIN/wr-dump" --docs "$TMP/db" > "$TMP/after.jsonl"
+    cmp "$TMP/before.jsonl" "$TMP/after.jsonl"
+    [ "$(du -b "$TMP/db" | cut -f1)" -lt $((before / 4)) ]
+}
+
+@test "wr-compact prints one line per file and a total" {
+    make_db
+    run "$WR_BIN/wr-compact" "$TMP/db"
+    [ "$status" -eq 0 ]
+    [[ "${lines[0]}" == *"people.main.wr: compacted, "*" -> "*" bytes, "*" given back"* ]]
+    [[ "${lines[1]}" == *"people.idx.address.city.wr: compacted"* ]]
+    [[ "${lines[2]}" == "total: 2 of 2 files compacted, "* ]]
+    run "$WR_BIN/wr-compact" -q "$TMP/db"
+    [ "$status" -eq 0 ]
+    [ -z "$output" ]
+}
+
+@test "the database stays writable: wr-load after wr-compact, then again" {
+    make_db
+    "$WR_BIN/wr-compact" -q "$TMP/db"
+    make_jsonl "$TMP/more.jsonl" 500 20000
+    run "$WR_BIN/wr-load" "$TMP/db" people "$TMP/more.jsonl"
+    [ "$status" -eq 0 ]
+    run "$WR_BIN/wr-verify" --all-checkpoints "$TMP/db"
+    [ "$status" -eq 0 ]
+    run "$WR_BIN/wr-compact" "$TMP/db"
+    [ "$status" -eq 0 ]
+    [ "$("$WR_BIN/wr-dump" --docs "$TMP/db" | wc -l)" -eq 5500 ]
+}
+
+@test "--dry-run changes nothing and predicts the sizes exactly" {
+    make_db
+    h0=$(dir_hash "$TMP/db")
+    run_json "$WR_BIN/wr-compact" --dry-run --json "$TMP/db"
+    [ "$status" -eq 0 ]
+    [ "$(jq -r .dry_run <<<"$output")" = true ]
+    [ "$(jq -r '.files[0].status' <<<"$output")" = dry-run ]
+    predicted=$(jq -c '[.files[] | .size_after]' <<<"$output")
+    [ "$(dir_hash "$TMP/db")" = "$h0" ]
+    run "$WR_BIN/wr-compact" --dry-run "$TMP/db"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"total: 2 of 2 files would be compacted"* ]]
+    [ "$(dir_hash "$TMP/db")" = "$h0" ]
+    run_json "$WR_BIN/wr-compact" --json "$TMP/db"
+    [ "$status" -eq 0 ]
+    [ "$(jq -c '[.files[] | .size_after]' <<<"$output")" = "$predicted" ]
+}
+
+@test "--page-size and --fill: other layouts, the same documents" {
+    make_db
+    "$WR_BIN/wr-dump" --docs "$TMP/db" > "$TMP/before.jsonl"
+    run_json "$WR_BIN/wr-compact" --json --page-size 512 "$TMP/db"
+    [ "$status" -eq 0 ]
+    [ "$(jq -r '.files[0].page_size_before' <<<"$output")" = 4096 ]
+    [ "$(jq -r '.files[0].page_size_after' <<<"$output")" = 512 ]
+    [[ "$("$WR_BIN/wr-dump" "$TMP/db")" == *"page size 512"* ]]
+    run "$WR_BIN/wr-verify" "$TMP/db"
+    [ "$status" -eq 0 ]
+    run_json "$WR_BIN/wr-compact" --json --page-size 8K "$TMP/db"
+    [ "$status" -eq 0 ]
+    full=$(jq -r .size_after <<<"$output")
+    run_json "$WR_BIN/wr-compact" --json --fill 50 "$TMP/db"
+    [ "$status" -eq 0 ]
+    [ "$(jq -r .size_after <<<"$output")" -gt $((full * 3 / 2)) ]
+    [ "$(jq -r '.files[0].page_size_after' <<<"$output")" = 8192 ]
+    run "$WR_BIN/wr-verify" "$TMP/db"
+    [ "$status" -eq 0 ]
+    "$WR_BIN/wr-dump" --docs "$TMP/db" > "$TMP/after.jsonl"
+    cmp "$TMP/before.jsonl" "$TMP/after.jsonl"
+}
+
+@test "a damaged file is refused with exit 1, naming it; nothing changes" {
+    make_db
+    off=$(python3 "$BATS_TEST_DIRNAME/damage.py" page \
+          "$TMP/db/people.idx.address.city.wr" leaf 1)
+    python3 "$BATS_TEST_DIRNAME/damage.py" flip \
+        "$TMP/db/people.idx.address.city.wr" $((off + 200))
+    h0=$(dir_hash "$TMP/db" nolock)
+    run "$WR_BIN/wr-compact" "$TMP/db"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"people.idx.address.city.wr is damaged"* ]]
+    [[ "$output" == *"not compacted"* ]]
+    # nothing but the lock file's holder line was written
+    [ "$(dir_hash "$TMP/db" nolock)" = "$h0" ]
+    run_json "$WR_BIN/wr-compact" --json "$TMP/db"
+    [ "$status" -eq 1 ]
+    [ "$(jq -r .status <<<"$output")" = error ]
+    [ "$(jq -r .error.code <<<"$output")" = WR_ECORRUPT ]
+    [ "$(jq -r '.files[1].status' <<<"$output")" = damaged ]
+    [ "$(jq -r '.files[0].status' <<<"$output")" = skipped ]
+    [ "$(jq -r .compacted <<<"$output")" = 0 ]
+    # the dry run says so too
+    run "$WR_BIN/wr-compact" --dry-run "$TMP/db"
+    [ "$status" -eq 1 ]
+}
+
+@test "several paths: each is done; the worst exit code wins (3 over 1)" {
+    make_db
+    cp -r "$BATS_FILE_TMPDIR/base/small" "$TMP/small"
+    cp "$TMP/small/c.main.wr" "$TMP/lone.wr"
+    python3 "$BATS_TEST_DIRNAME/damage.py" flip "$TMP/small/c.idx.tags.wr" \
+        "$(python3 "$BATS_TEST_DIRNAME/damage.py" page "$TMP/small/c.idx.tags.wr" leaf 0)"
+    run_json "$WR_BIN/wr-compact" --json "$TMP/db" "$TMP/lone.wr" "$TMP/small"
+    [ "$status" -eq 1 ]
+    [ "$(jq -r '[.files[] | .status] | join(",")' <<<"$output")" = \
+      "compacted,compacted,compacted,skipped,damaged" ]
+    [ "$(jq -r .compacted <<<"$output")" = 3 ]
+    run "$WR_BIN/wr-verify" "$TMP/lone.wr" "$TMP/db"
+    [ "$status" -eq 0 ]
+    run "$WR_BIN/wr-compact" "$TMP/small" "$TMP/missing"
+    [ "$status" -eq 3 ]
+}
+
+@test "another process holding the directory: exit 3 naming it" {
+    make_db
+    echo "4242 wr-elsewhere" > "$TMP/db/LOCK"
+    flock "$TMP/db/LOCK" sleep 5 &
+    sleep 0.5
+    run "$WR_BIN/wr-compact" "$TMP/db"
+    run_json "$WR_BIN/wr-compact" --json "$TMP/db"
+    kill %1 2>/dev/null || true
+    [ "$status" -eq 3 ]
+    [ "$(jq -r .error.code <<<"$output")" = WR_ELOCKED ]
+    [[ "$(jq -r .error.message <<<"$output")" == *"4242"*"wr-elsewhere"* ]]
+    [ "$(jq -r .compacted <<<"$output")" = 0 ]
+    # --dry-run reads only: it takes no lock
+    run "$WR_BIN/wr-compact" --dry-run "$TMP/db"
+    [ "$status" -eq 0 ]
+}
+
+@test "--backup-dir copies the originals with a manifest first" {
+    make_db
+    cp -r "$TMP/db" "$TMP/orig"
+    run_json "$WR_BIN/wr-compact" --json --backup-dir "$TMP/backups" "$TMP/db"
+    [ "$status" -eq 0 ]
+    [ "$(jq -r '.files[0].backup' <<<"$output")" = "$TMP/backups/db" ]
+    for f in people.main.wr people.idx.address.city.wr wr.catalog; do
+        cmp "$TMP/orig/$f" "$TMP/backups/db/$f"
+        grep -q " $f\$" "$TMP/backups/db/MANIFEST"
+    done
+    run "$WR_BIN/wr-verify" "$TMP/backups/db"
+    [ "$status" -eq 0 ]
+    # the backup is not overwritten by a later run
+    run "$WR_BIN/wr-compact" --backup-dir "$TMP/backups" "$TMP/db"
+    [ "$status" -eq 3 ]
+    [[ "$output" == *"backups/db"* ]]
+    cmp "$TMP/orig/people.main.wr" "$TMP/backups/db/people.main.wr"
+}
+
+@test "a crash at points through the commit leaves a database that verifies and dumps the same; a rerun finishes" {
+    make_db small
+    cp -r "$TMP/db" "$TMP/base"
+    "$WR_BIN/wr-dump" --docs "$TMP/db" > "$TMP/before.jsonl"
+    WR_IO_STATS="$TMP/ops" "$WR_BIN/wr-compact" -q "$TMP/db"
+    ops=$(cat "$TMP/ops")
+    [ "$ops" -gt 10 ]
+    for n in 1 2 $((ops / 3)) $((ops / 2)) $((ops - 7)) $((ops - 5)) \
+             $((ops - 4)) $((ops - 3)) $((ops - 2)) $((ops - 1)) "$ops"; do
+        rm -rf "$TMP/db"
+        cp -r "$TMP/base" "$TMP/db"
+        run env WR_IO_FAULT="crash=$n,tear=100" "$WR_BIN/wr-compact" -q "$TMP/db"
+        [ "$status" -eq 86 ]
+        run "$WR_BIN/wr-verify" "$TMP/db"
+        [ "$status" -eq 0 ]
+        "$WR_BIN/wr-dump" --docs "$TMP/db" > "$TMP/after.jsonl"
+        cmp "$TMP/before.jsonl" "$TMP/after.jsonl"
+    done
+    run "$WR_BIN/wr-compact" "$TMP/db"
+    [ "$status" -eq 0 ]
+    [ -z "$(ls "$TMP/db" | grep compact.tmp || true)" ]
+    run "$WR_BIN/wr-verify" "$TMP/db"
+    [ "$status" -eq 0 ]
+}
+
+@test "a full disk leaves the original files and exits 3" {
+    make_db small
+    cp -r "$TMP/db" "$TMP/base"
+    WR_IO_STATS="$TMP/ops" "$WR_BIN/wr-compact" -q "$TMP/db"
+    rm -rf "$TMP/db"
+    cp -r "$TMP/base" "$TMP/db"
+    ops=$(cat "$TMP/ops")
+    run env WR_IO_FAULT="fail=$((ops / 2)),err=ENOSPC,sticky" \
+        "$WR_BIN/wr-compact" "$TMP/db"
+    [ "$status" -eq 3 ]
+    [[ "$output" == *"ENOSPC"* || "$output" == *"space"* ]]
+    for f in c.main.wr c.idx.tags.wr wr.catalog; do
+        cmp "$TMP/base/$f" "$TMP/db/$f"
+    done
+}
