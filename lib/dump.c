@@ -151,14 +151,23 @@ static void j_hex(bson_t *p, const char *name, const uint8_t *b, size_t n)
     free(s);
 }
 
-/* Is buf one whole BSON document that JSON can show? */
+/* Is buf one whole, well-formed BSON document? */
 static bool bson_ok(const uint8_t *buf, size_t len, bson_t *b)
 {
     size_t off;
     return len >= 5 && len <= INT32_MAX && wri_get32(buf) == len &&
            bson_init_static(b, buf, len) &&
-           bson_validate(b, BSON_VALIDATE_UTF8 | BSON_VALIDATE_UTF8_ALLOW_NULL,
-                         &off);
+           bson_validate(b, BSON_VALIDATE_NONE, &off);
+}
+
+/* Can libbson show it as Extended JSON? Not when a string is not UTF-8,
+ * which bson_validate(BSON_VALIDATE_UTF8) of libbson 1.23 lets through:
+ * the only sure test is to convert. */
+static bool bson_jsonable(const bson_t *b)
+{
+    char *s = bson_as_relaxed_extended_json(b, NULL);
+    bson_free(s);
+    return s != NULL;
 }
 
 /* A key as a JSON value: the bare value of a one-element key, an array
@@ -169,7 +178,8 @@ static void j_key(bson_t *p, const char *name, const uint8_t *k, uint32_t kl)
     bson_t kd, arr;
     bson_iter_t it;
     int n = 0;
-    if (bson_ok(k, kl, &kd) && bson_iter_init(&it, &kd)) {
+    if (bson_ok(k, kl, &kd) && bson_jsonable(&kd) &&
+        bson_iter_init(&it, &kd)) {
         while (bson_iter_next(&it))
             n++;
         bson_iter_init(&it, &kd);
@@ -1321,7 +1331,8 @@ static int docs_emit(dctx *x, const uint8_t *val, uint32_t vlen,
                       : bson_as_canonical_extended_json(&b, &len);
     if (s == NULL) {
         dx_damage(x, "page %" PRIu64 ", slot %u: the document cannot be "
-                     "shown as Extended JSON; not dumped",
+                     "shown as Extended JSON (a string that is not UTF-8?); "
+                     "not dumped",
                   page, slot);
         return 0;
     }
@@ -1481,12 +1492,21 @@ static void page_value(dctx *x, bson_t *jd, const uint8_t *val, uint32_t vlen,
             dx_print(x, "      value: (not BSON; see --hex)\n");
         return;
     }
-    if (jd != NULL) {
-        bson_append_document(jd, "value", -1, &b);
+    char *s = bson_as_relaxed_extended_json(&b, NULL);
+    if (s == NULL) {
+        dx_damage(x, "page %" PRIu64 ", slot %u: value of %u bytes cannot be "
+                     "shown as Extended JSON (a string that is not UTF-8?)",
+                  page, slot, vlen);
+        if (jd != NULL)
+            j_hex(jd, "value_hex", val, vlen);
+        else
+            dx_print(x, "      value: (not representable; see --hex)\n");
         return;
     }
-    char *s = bson_as_relaxed_extended_json(&b, NULL);
-    dx_print(x, "      value: %s\n", s ? s : "?");
+    if (jd != NULL)
+        bson_append_document(jd, "value", -1, &b);
+    else
+        dx_print(x, "      value: %s\n", s);
     bson_free(s);
 }
 

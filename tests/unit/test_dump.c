@@ -791,14 +791,24 @@ static uint64_t rnd(void)
     return rng;
 }
 
+/* WR_DUMP_FUZZ_ROUNDS=N runs a longer campaign (default 120),
+ * WR_DUMP_FUZZ_SEED=S another one. */
 static void test_dump_random_damage_never_crashes(void)
 {
     char *dir = copy_db("random");
-    char *p = join(dir, "logs.main.wr"), *src = join(fixture, "people.main.wr");
-    uint64_t size = file_size(src);
+    char *p = join(dir, "logs.main.wr");
+    char *srcs[2] = {join(fixture, "people.main.wr"),
+                     join(fixture, "people.idx.city.wr")};
     char cmd[1200];
-    int bad_rc = 0;
-    for (int round = 0; round < 120; round++) {
+    int bad_rc = 0, rounds = 120;
+    const char *env = getenv("WR_DUMP_FUZZ_ROUNDS");
+    if (env != NULL && atoi(env) > 0)
+        rounds = atoi(env);
+    if ((env = getenv("WR_DUMP_FUZZ_SEED")) != NULL && strtoull(env, NULL, 0))
+        rng = strtoull(env, NULL, 0);
+    for (int round = 0; round < rounds; round++) {
+        const char *src = srcs[round % 5 == 4];
+        uint64_t size = file_size(src);
         snprintf(cmd, sizeof cmd, "cp '%s' '%s'", src, p);
         REQUIRE(system(cmd) == 0);
         int kind = round % 4;
@@ -844,7 +854,8 @@ static void test_dump_random_damage_never_crashes(void)
     }
     CHECK_EQ(bad_rc, 0);
     free(p);
-    free(src);
+    free(srcs[0]);
+    free(srcs[1]);
     free(dir);
 }
 
