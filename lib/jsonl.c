@@ -30,8 +30,9 @@
  *      escape is decoded (rare), so "\u0024oid" is still caught.
  *   2. bson_init_from_json() with the explicit length.
  *   3. Semantic checks on the top-level BSON: exactly one _id, not an
- *      array, undefined or regex; "$deleted" must be true and makes the line
- *      a delete whose document is reduced to {_id: X}.
+ *      array, undefined or regex; at most one "$deleted", which must be
+ *      true and makes the line a delete whose document is reduced to
+ *      {_id: X}. The scan counts both keys, so only _id is looked up.
  *
  * The nesting limit matches libbson's own parser (jsonsl, 100 levels
  * counting the innermost scalar or key), so anything deeper is refused here
@@ -68,6 +69,8 @@ typedef struct js_ctx {
     size_t n;
     char *why;
     size_t whylen;
+    int nid;      /* top-level "_id" keys seen */
+    int ndeleted; /* top-level "$deleted" keys seen */
 } js_ctx;
 
 static int js_fail(js_ctx *c, size_t pos, const char *fmt, ...)
@@ -218,6 +221,10 @@ static size_t js_utf8(const uint8_t *s, size_t n, size_t i)
     return len;
 }
 
+/* Word-at-a-time test for "a byte needs a look" (a borrow can only add
+ * false positives, never hide the lowest special byte). */
+#define JS_ONES 0x0101010101010101ULL
+
 /* Scan the string whose opening quote is at s[*pos]. On success *pos is
  * just past the closing quote and *flags says JS_STR_ESC / JS_STR_NUL. */
 static int js_string(js_ctx *c, size_t *pos, unsigned *flags)
@@ -227,6 +234,17 @@ static int js_string(js_ctx *c, size_t *pos, unsigned *flags)
     size_t i = *pos + 1;
     unsigned fl = 0;
     for (;;) {
+        /* eight plain bytes at a time (no '"', '\\', control or >= 0x80);
+         * the byte loop below finds the first special one */
+        while (n - i >= 8) {
+            uint64_t x;
+            memcpy(&x, s + i, 8);
+            if (((x - JS_ONES * 0x20) | ((x ^ (JS_ONES * '"')) - JS_ONES) |
+                 ((x ^ (JS_ONES * '\\')) - JS_ONES) | x) &
+                (JS_ONES * 0x80))
+                break;
+            i += 8;
+        }
         while (i < n && js_strcls[s[i]] == 0)
             i++;
         if (i >= n)
@@ -439,11 +457,15 @@ static int js_key(js_ctx *c, size_t b, size_t e, unsigned fl, int depth,
             *kind = JK_REOPTS;
         return 0;
     }
+    if (depth == 1 && len == 3 && memcmp(k, "_id", 3) == 0)
+        c->nid++; /* an escaped spelling */
     if (len == 0 || k[0] != '$')
         return 0;
     if (depth == 1) {
-        if (len == 8 && memcmp(k, "$deleted", 8) == 0)
+        if (len == 8 && memcmp(k, "$deleted", 8) == 0) {
+            c->ndeleted++;
             return 0;
+        }
         int show = (int)WRI_MIN(len, (size_t)24);
         for (int i = 0; i < show; i++)
             if (k[i] < 0x20 || k[i] == '"' || k[i] >= 0x7f)
@@ -761,10 +783,13 @@ key: /* s[i] should be the opening quote of a key */
         if (js_string(c, &i, &fl) != 0)
             return -1;
         /* fast path: a plain key not starting with '$' needs nothing */
-        if ((fl != 0 || s[b] == '$' || depth == body_depth) &&
-            js_key(c, b, i - 1, fl, depth,
-                   depth == body_depth ? body : JK_NONE, &kind) != 0)
-            return -1;
+        if (fl != 0 || s[b] == '$' || depth == body_depth) {
+            if (js_key(c, b, i - 1, fl, depth,
+                       depth == body_depth ? body : JK_NONE, &kind) != 0)
+                return -1;
+        } else if (depth == 1 && i - 1 - b == 3 && s[b] == '_' &&
+                   s[b + 1] == 'i' && s[b + 2] == 'd')
+            c->nid++;
     }
     i = js_skipws(s, n, i);
     if (i >= n || s[i] != ':') {
@@ -843,36 +868,23 @@ done:
 
 /* --- one line ----------------------------------------------------------- */
 
-/* Top-level checks on the parsed document; may reduce it to {_id: X}. */
-static int json_doc_check(bson_t *doc, bool *is_delete, char *why,
-                          size_t whylen)
+/* Top-level checks on the parsed document, using what the scan counted
+ * (so the document's keys need not be walked); may reduce it to
+ * {_id: X}. */
+static int json_doc_check(const js_ctx *c, bson_t *doc, bool *is_delete,
+                          char *why, size_t whylen)
 {
     bson_iter_t it, id;
-    int nid = 0;
-    bool has_deleted = false;
-    if (!bson_iter_init(&it, doc)) {
-        js_why(why, whylen, "libbson produced an unreadable document");
-        return -1;
-    }
-    while (bson_iter_next(&it)) {
-        const char *k = bson_iter_key(&it);
-        if (k[0] == '_' && strcmp(k, "_id") == 0) {
-            if (nid++ == 0)
-                id = it;
-        } else if (k[0] == '$' && strcmp(k, "$deleted") == 0) {
-            if (!BSON_ITER_HOLDS_BOOL(&it) || !bson_iter_bool(&it)) {
-                js_why(why, whylen, "$deleted must be true");
-                return -1;
-            }
-            has_deleted = true;
-        }
-    }
-    if (nid == 0) {
+    if (c->nid == 0) {
         js_why(why, whylen, "missing _id");
         return -1;
     }
-    if (nid > 1) {
-        js_why(why, whylen, "_id appears %d times", nid);
+    if (c->nid > 1) {
+        js_why(why, whylen, "_id appears %d times", c->nid);
+        return -1;
+    }
+    if (!bson_iter_init_find(&id, doc, "_id")) { /* cannot happen */
+        js_why(why, whylen, "libbson lost the _id");
         return -1;
     }
     switch (bson_iter_type(&id)) {
@@ -888,25 +900,34 @@ static int json_doc_check(bson_t *doc, bool *is_delete, char *why,
     default:
         break;
     }
-    if (has_deleted) {
-        bson_t tmp;
-        bson_init(&tmp);
-        if (!bson_append_iter(&tmp, "_id", 3, &id)) {
-            bson_destroy(&tmp);
-            js_why(why, whylen, "cannot build the delete's _id document");
-            return -1;
-        }
-        bson_destroy(doc);
-        bson_steal(doc, &tmp);
-        *is_delete = true;
+    if (c->ndeleted == 0)
+        return 0;
+    if (c->ndeleted > 1) {
+        js_why(why, whylen, "$deleted appears %d times", c->ndeleted);
+        return -1;
     }
+    if (!bson_iter_init_find(&it, doc, "$deleted") ||
+        !BSON_ITER_HOLDS_BOOL(&it) || !bson_iter_bool(&it)) {
+        js_why(why, whylen, "$deleted must be true");
+        return -1;
+    }
+    bson_t tmp;
+    bson_init(&tmp);
+    if (!bson_append_iter(&tmp, "_id", 3, &id)) {
+        bson_destroy(&tmp);
+        js_why(why, whylen, "cannot build the delete's _id document");
+        return -1;
+    }
+    bson_destroy(doc);
+    bson_steal(doc, &tmp);
+    *is_delete = true;
     return 0;
 }
 
 int wri_json_line_parse(const char *line, size_t len, bson_t *doc,
                         bool *is_delete, char *why, size_t whylen)
 {
-    js_ctx c = {(const uint8_t *)line, len, why, whylen};
+    js_ctx c = {(const uint8_t *)line, len, why, whylen, 0, 0};
     bson_error_t err;
     *is_delete = false;
     if (why != NULL && whylen > 0)
@@ -921,7 +942,7 @@ int wri_json_line_parse(const char *line, size_t len, bson_t *doc,
         js_why(why, whylen, "invalid Extended JSON: %s", err.message);
         return WR_EBADINPUT;
     }
-    if (json_doc_check(doc, is_delete, why, whylen) != 0) {
+    if (json_doc_check(&c, doc, is_delete, why, whylen) != 0) {
         bson_destroy(doc);
         *is_delete = false;
         return WR_EBADINPUT;

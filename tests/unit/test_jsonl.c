@@ -673,6 +673,15 @@ static void test_jsonl_deleted_line(void)
     REJECTS("{\"_id\": 7, \"$deleted\": false}", "$deleted must be true");
     REJECTS("{\"_id\": 7, \"$deleted\": 1}", "$deleted must be true");
     REJECTS("{\"$deleted\": true}", "missing _id");
+    REJECTS("{\"_id\": 7, \"$deleted\": true, \"$deleted\": false}",
+            "$deleted appears 2 times");
+    /* escaped spellings of the keys count too */
+    REJECTS("{\"_id\": 7, \"\\u005fid\": 8}", "_id appears 2 times");
+    line = "{\"\\u005fid\": 7, \"\\u0024deleted\": true}";
+    REQUIRE(wri_json_line_parse(line, strlen(line), &doc, &del, why,
+                                sizeof why) == WR_OK);
+    CHECK(del);
+    bson_destroy(&doc);
 }
 
 static void test_jsonl_legacy_date_number(void)
