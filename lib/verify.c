@@ -1261,34 +1261,43 @@ static int vf_file(vf_run *run, size_t fi, const vf_expect *ex)
             if (b->slots[i].valid && b->slots[i].slot.gen == ex->gen)
                 want[0] = i;
         if (want[0] < 0) {
+            bool damaged = false;
+            for (int i = 0; i < 2; i++)
+                damaged |= !b->slots[i].valid &&
+                           strncmp(b->slots[i].why, "all zero", 8) != 0;
             snprintf(x, sizeof x, "generation %llu",
                      (unsigned long long)ex->gen);
-            snprintf(y, sizeof y, "%llu and %llu",
-                     (unsigned long long)f->slot_gen[0],
-                     (unsigned long long)f->slot_gen[1]);
+            if (b->slots[0].valid && b->slots[1].valid)
+                snprintf(y, sizeof y, "generations %llu and %llu",
+                         (unsigned long long)f->slot_gen[0],
+                         (unsigned long long)f->slot_gen[1]);
+            else
+                snprintf(y, sizeof y, "only generation %llu",
+                         (unsigned long long)b->cur.gen);
             vf_problem(&c, WR_CHECK_CATALOG, 0, WRI_SLOT_GEN, x, y,
                        "the catalog (generation %llu) names a checkpoint "
-                       "neither slot holds (a checkpoint that reached only "
-                       "some files)",
-                       (unsigned long long)ex->catgen);
+                       "neither slot holds (%s); checking the newest one "
+                       "instead",
+                       (unsigned long long)ex->catgen,
+                       damaged ? "the slot that held it is damaged"
+                               : "a checkpoint that reached only some files");
         }
     } else if (b->chosen >= 0) {
         want[0] = b->chosen;
     } else {
         want[0] = 1 - newest; /* newest unreadable (vf_header said why) */
     }
-    if (o->all_checkpoints) {
-        int other = want[0] >= 0 ? 1 - want[0] : -1;
-        if (want[0] < 0)
-            other = newest;
-        if (other >= 0 && b->slots[other].valid)
-            want[1] = other;
-    }
+    bool selected = want[0] >= 0;
+    if (want[0] < 0)
+        want[0] = newest; /* the catalog's is gone: check what is there */
+    if (o->all_checkpoints && b->slots[1 - want[0]].valid)
+        want[1] = 1 - want[0];
     for (int k = 0; k < 2; k++) {
         int si = want[k];
         if (si < 0 || !vf_slot_readable(b, si))
             continue; /* reported by vf_header */
-        if ((rc = vf_ckpt(run, f, inf, b, si, si == newest, k == 0)) !=
+        if ((rc = vf_ckpt(run, f, inf, b, si, si == newest,
+                          k == 0 && selected)) !=
             WR_OK)
             break;
     }
