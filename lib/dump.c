@@ -963,13 +963,22 @@ static void print_addr(dctx *x, const char *what, const wr_addr *a)
                  a->crc);
 }
 
+/* A slot that was written and does not hold. A never-written slot is
+ * normal (a new file, or a newer checkpoint erased by a writer that
+ * reopened an older one); so is slot 1 lying past the end of a file
+ * whose slot 0 serves. */
+static bool slot_damaged(const dump_file *df, int i)
+{
+    const wri_slot_state *st = &df->slots[i];
+    if (st->valid || strncmp(st->why, "all zero", 8) == 0)
+        return false;
+    return !(strncmp(st->why, "missing", 7) == 0 && df->chosen >= 0);
+}
+
 static void slot_summary(dctx *x, dump_file *df, int i, bson_t *jarr)
 {
     const wri_slot_state *st = &df->slots[i];
     const wri_slot *s = &st->slot;
-    bool zero = !st->valid && strncmp(st->why, "all zero", 8) == 0;
-    bool missing = !st->valid && strncmp(st->why, "missing", 7) == 0 &&
-                   df->chosen >= 0;
     if (x->out != NULL) {
         dx_print(x, "  slot %d (offset %" PRIu64 "): ", i, df->slot_off[i]);
         if (st->valid) {
@@ -1029,10 +1038,7 @@ static void slot_summary(dctx *x, dump_file *df, int i, bson_t *jarr)
         }
         bson_append_document_end(jarr, &d);
     }
-    /* A never-written slot is normal (a new file, or a newer checkpoint
-     * erased by a writer that reopened an older one); anything else that
-     * carries the magic and fails is damage. */
-    if (!st->valid && !zero && !missing)
+    if (slot_damaged(df, i))
         dx_damage(x, "slot %d (offset %" PRIu64 "): %s", i, df->slot_off[i],
                   st->why);
 }
@@ -1914,6 +1920,16 @@ static int dump_target(dctx *x, const dtarget *t, bool in_db, bson_t *jarr,
                       field);
         }
     }
+    /* The summary shows the slots; the modes that show one checkpoint
+     * say when a damaged slot may have hidden a newer one. */
+    if (o->mode == WR_DUMP_TREE || o->mode == WR_DUMP_EXTENTS ||
+        o->mode == WR_DUMP_DOCS)
+        for (int i = 0; i < 2; i++)
+            if (slot_damaged(&df, i) && df.chosen >= 0)
+                dx_damage(x, "slot %d (offset %" PRIu64 "): %s; showing "
+                             "gen %" PRIu64 " of slot %d",
+                          i, df.slot_off[i], df.slots[i].why, df.cur.gen,
+                          df.chosen);
     switch (o->mode) {
     case WR_DUMP_SUMMARY:
         rc = file_summary(x, &df, j, eb);

@@ -365,3 +365,64 @@ first_leaf() {
     echo "max RSS: $small KiB for 2000 documents, $big KiB for 20000"
     [ "$big" -lt $((small * 3 / 2 + 2048)) ]
 }
+
+# copy SRC_OFF DST_OFF LEN FILE: copy bytes inside a file (a stale page)
+copy_bytes() {
+    python3 - "$4" "$1" "$2" "$3" <<'PY'
+import sys
+p, src, dst, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+with open(p, "r+b") as f:
+    f.seek(src)
+    b = f.read(n)
+    f.seek(dst)
+    f.write(b)
+PY
+}
+
+@test "wr-dump still runs on every kind of damage and marks it" {
+    make_db
+    f="$TMP/db/people.main.wr"
+    tree=$("$WR_BIN/wr-dump" --json --tree "$f")
+    internal=$(echo "$tree" | jq '[.files[0].tree[] | select(.type == "internal")][-1].offset')
+    leaf=$(echo "$tree" | jq '[.files[0].tree[] | select(.type == "leaf")][3].offset')
+    ovf=""
+    for l in $(echo "$tree" | jq '.files[0].tree[] | select(.type == "leaf") | .offset'); do
+        ovf=$("$WR_BIN/wr-dump" --json --page "$l" "$f" |
+            jq '[.page.slots[] | select(.overflow) | .overflow.offset][0] // empty')
+        [ -n "$ovf" ] && break
+    done
+    [ -n "$ovf" ]
+    sum=$("$WR_BIN/wr-dump" --json "$f")
+    extlist=$(echo "$sum" | jq '.files[0].slots[] | select(.chosen) | .extent_list.offset')
+    root=$(echo "$sum" | jq '.files[0].slots[] | select(.chosen) | .root.offset')
+    oldroot=$(echo "$sum" | jq '.files[0].slots[] | select(.chosen | not) | .root.offset')
+    [ "$extlist" -gt 0 ] && [ "$oldroot" -gt 0 ] && [ "$oldroot" -ne "$root" ]
+    size=$(stat -c %s "$f")
+    for damage in internal leaf overflow extlist slot0 slot1 stale truncated; do
+        cp "$f" "$TMP/d.wr"
+        addr=0
+        case $damage in
+        internal) addr=$internal; flip "$TMP/d.wr" $((addr + 100)) ;;
+        leaf) addr=$leaf; flip "$TMP/d.wr" $((addr + 40)) ;;
+        overflow) addr=$ovf; flip "$TMP/d.wr" $((addr + 60)) ;;
+        extlist) addr=$extlist; flip "$TMP/d.wr" $((addr + 50)) ;;
+        slot0) flip "$TMP/d.wr" 30 ;;
+        slot1) addr=512; flip "$TMP/d.wr" 530 ;;
+        stale) addr=$root; copy_bytes "$oldroot" "$root" 512 "$TMP/d.wr" ;;
+        truncated) truncate -s $((size * 2 / 3)) "$TMP/d.wr" ;;
+        esac
+        marked=0
+        for mode in "" --tree --extents --docs "--page $addr --hex" --json; do
+
+            run "$WR_BIN/wr-dump" $mode "$TMP/d.wr"
+            echo "$damage ${mode:-summary}: exit $status"
+            [[ "$output" != *Sanitizer* && "$output" != *"runtime error"* ]]
+            [ "$status" -eq 0 ] || [ "$status" -eq 1 ]
+            if [ "$status" -eq 1 ]; then
+                [[ "$output" == *"!!"* ]]
+                marked=1
+            fi
+        done
+        [ "$marked" -eq 1 ]
+    done
+}
