@@ -1095,6 +1095,64 @@ static void test_verify_random_damage_never_crashes(void)
     free(dir);
 }
 
+/* A random workload of puts, deletes and checkpoints, some documents big,
+ * some collections emptied: every checkpoint of every file verifies clean
+ * after every round (no false alarm in the space accounting). */
+static void test_verify_random_workload_stays_clean(void)
+{
+    char *dir = tmp_path("workload");
+    wr_errbuf eb = {0};
+    wr_db_opts o = {.create = true, .page_size = P512, .holder = "t"};
+    wr_db *db = NULL;
+    wr_coll *c = NULL;
+    uint64_t seed = 99;
+    REQUIRE_OK(wr_db_open(dir, &o, &db, &eb), &eb);
+    REQUIRE_OK(wr_coll_open(db, "w", true, &c, &eb), &eb);
+    REQUIRE_OK(wr_coll_add_index(c, "address.city", &eb), &eb);
+    for (int round = 0; round < 12; round++) {
+        int nops = round == 6 ? 0 : 150;
+        for (int k = 0; k < nops; k++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            int id = (int)((seed >> 33) % 400);
+            if ((seed >> 20) % 3 == 0 || round == 9) {
+                bson_t *d = BCON_NEW("_id", BCON_INT32(id));
+                int rc = wr_coll_delete(c, d, &eb);
+                bson_destroy(d);
+                REQUIRE(rc == WR_OK || rc == WR_ENOTFOUND);
+                wr_errbuf_clear(&eb);
+            } else {
+                bson_t *d = make_doc(id, (seed >> 40) % 7 == 0);
+                REQUIRE_OK(wr_coll_put(c, d, NULL, &eb), &eb);
+                bson_destroy(d);
+            }
+        }
+        if (round == 9) /* empty it */
+            for (int id = 0; id < 400; id++) {
+                bson_t *d = BCON_NEW("_id", BCON_INT32(id));
+                (void)wr_coll_delete(c, d, &eb);
+                wr_errbuf_clear(&eb);
+                bson_destroy(d);
+            }
+        REQUIRE_OK(wr_db_checkpoint(db, &eb), &eb);
+        wr_verify_report *r = NULL;
+        wr_verify_opts all = {.all_checkpoints = true};
+        int rc = verify(dir, &all, &r);
+        if (rc != WR_OK) {
+            printf("# round %d\n", round);
+            dump_problems(r);
+        }
+        CHECK_EQ(rc, WR_OK);
+        wr_verify_report_free(r);
+        wr_verify_opts prev = {.previous = true};
+        CHECK_EQ(verify(dir, &prev, &r), WR_OK);
+        wr_verify_report_free(r);
+        if (rc != WR_OK)
+            break;
+    }
+    wr_db_close(db);
+    free(dir);
+}
+
 int main(void)
 {
     RUN(test_digest_known_answer);
@@ -1121,5 +1179,6 @@ int main(void)
     RUN(test_verify_environment_errors);
     RUN(test_verify_problem_cap);
     RUN(test_verify_random_damage_never_crashes);
+    RUN(test_verify_random_workload_stays_clean);
     return tap_done();
 }
