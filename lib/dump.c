@@ -1075,7 +1075,7 @@ static int file_summary(dctx *x, dump_file *df, bson_t *j, wr_errbuf *eb)
     walker w;
     sum_stats ss;
     ext_totals et;
-    char role[1024];
+    char role[2048];
     memset(&w, 0, sizeof w);
     memset(&ss, 0, sizeof ss);
     memset(&et, 0, sizeof et);
@@ -1912,7 +1912,7 @@ static int dump_target(dctx *x, const dtarget *t, bool in_db, bson_t *jarr,
         const char *field = t->field ? t->field : "";
         if (s->role != t->role || strcmp(s->coll, t->coll) != 0 ||
             strcmp(s->field, field) != 0) {
-            char have[1024];
+            char have[2048];
             role_text(s, have, sizeof have);
             dx_damage(x, "the header says %s; the catalog names it for "
                          "collection \"%s\"%s%s",
@@ -2207,7 +2207,7 @@ static int dump_dir(dctx *x, const char *dir, bson_t *root, wr_errbuf *eb)
         }
     }
     if (o->mode == WR_DUMP_DOCS) {
-        size_t pick;
+        size_t pick = n;
         if ((rc = docs_choose(x, dir, t, n, &pick, eb)) != WR_OK)
             goto out;
         if (pick < n)
