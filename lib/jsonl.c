@@ -471,8 +471,8 @@ static int js_key(js_ctx *c, size_t b, size_t e, unsigned fl, int depth,
             if (k[i] < 0x20 || k[i] == '"' || k[i] >= 0x7f)
                 show = i;
         return js_fail(c, b - 1,
-                       "top-level key \"%.*s%s\" is not allowed (a line "
-                       "must be a document; only $deleted may start with $)",
+                       "top-level key \"%.*s%s\" is not allowed (only "
+                       "$deleted may start with $)",
                        show, (const char *)k, (size_t)show < len ? "..." : "");
     }
     *kind = js_key_kind(k, len);
@@ -1174,10 +1174,9 @@ int wri_jsonl_next(wri_jsonl *r, wri_jsonl_line *line, wr_errbuf *eb)
                 r->consumed = r->buf_off + r->beg;
                 return WR_ERR(eb, WR_EBADINPUT,
                               "%s: line %llu (byte %llu): line is longer "
-                              "than %zu bytes%s",
+                              "than %zu bytes",
                               r->name, (unsigned long long)line->lineno,
-                              (unsigned long long)line->offset, r->max_line,
-                              line->torn ? " (last line, no newline)" : "");
+                              (unsigned long long)line->offset, r->max_line);
             }
             if ((rc = jr_fill(r, eb)) < 0)
                 return rc;
@@ -1202,17 +1201,15 @@ int wri_jsonl_next(wri_jsonl *r, wri_jsonl_line *line, wr_errbuf *eb)
         if (len > r->max_line) {
             return WR_ERR(eb, WR_EBADINPUT,
                           "%s: line %llu (byte %llu): line is longer than "
-                          "%zu bytes%s",
+                          "%zu bytes",
                           r->name, (unsigned long long)line->lineno,
-                          (unsigned long long)off, r->max_line,
-                          torn ? " (last line, no newline)" : "");
+                          (unsigned long long)off, r->max_line);
         }
         if (wri_json_line_parse(text, len, &line->doc, &line->is_delete, why,
                                 sizeof why) != WR_OK)
-            return WR_ERR(eb, WR_EBADINPUT, "%s: line %llu (byte %llu): %s%s",
+            return WR_ERR(eb, WR_EBADINPUT, "%s: line %llu (byte %llu): %s",
                           r->name, (unsigned long long)line->lineno,
-                          (unsigned long long)off, why,
-                          torn ? " (last line, no newline)" : "");
+                          (unsigned long long)off, why);
         r->held = line;
         return WR_OK;
     }

@@ -888,7 +888,6 @@ static void test_jsonl_reader_torn_last_line(void)
     CHECK_EQ(line.lineno, 2);
     CHECK_EQ(line.offset, 12);
     CHECK(strstr(eb.msg, "line 2 (byte 12)") != NULL);
-    CHECK(strstr(eb.msg, "no newline") != NULL);
     wr_errbuf_clear(&eb);
     CHECK_EQ(wri_jsonl_next(r, &line, &eb), 1);
     CHECK_EQ(wri_jsonl_bytes_read(r), sizeof bad - 1);
