@@ -591,12 +591,8 @@ static int cpt_build_all(cpt_job *j, wr_errbuf *eb)
             return cpt_fail(f, "failed", rc, &feb, eb);
     }
     if (j->o->backup_dir != NULL && !j->o->dry_run &&
-        (rc = cpt_backup(j, eb)) != WR_OK) {
-        for (size_t i = 0; i < j->nf; i++)
-            snprintf(j->f[i].err, sizeof j->f[i].err,
-                     "not compacted: the backup failed");
+        (rc = cpt_backup(j, eb)) != WR_OK)
         return rc;
-    }
     for (size_t i = 0; i < j->nf; i++) {
         cpt_file *f = &j->f[i];
         wr_errbuf feb = {0};
@@ -702,17 +698,17 @@ cleanup:
 report:
     for (size_t i = 0; i < j.nf; i++) {
         cpt_file *f = &j.f[i];
-        if (rc != WR_OK && f->rep.rc == WR_OK && !f->replaced &&
-            f->err[0] == '\0') {
+        /* a dry run that failed anywhere would compact nothing either */
+        bool done = f->replaced || (j.o->dry_run && rc == WR_OK);
+        if (!done && f->rep.rc == WR_OK) {
             f->rep.status = "skipped";
-            snprintf(f->err, sizeof f->err,
-                     "not compacted: another file of %s failed", path);
+            snprintf(f->err, sizeof f->err, "not compacted: %.900s", eb->msg);
         }
-        if (!f->replaced && strcmp(f->rep.status, "dry-run") != 0)
+        if (!done)
             f->rep.size_after = f->rep.size_before;
         if (st != NULL) {
             st->files++;
-            if (f->replaced || strcmp(f->rep.status, "dry-run") == 0) {
+            if (done) {
                 st->compacted++;
                 st->live_bytes += f->rep.live_bytes;
             }

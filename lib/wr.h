@@ -472,9 +472,10 @@ void wr_migrate_stats_free(wr_migrate_stats *st);
 typedef struct wr_compact_file {
     const char *path;   /* the tree file */
     /* "compacted"; "dry-run" (would be: sizes are exact); "damaged" (it
-     * or its rebuilt copy failed a check: nothing of its database was
-     * replaced); "failed" (could not read or write, or interrupted);
-     * "skipped" (another file of the same database failed) */
+     * or its rebuilt copy failed a check: nothing of its PATH was
+     * replaced); "failed" (could not read or write it, or interrupted);
+     * "skipped" (not compacted because something else failed: another
+     * file of the same PATH, the lock, the backup; error says what) */
     const char *status;
     int rc;             /* WR_OK or why not */
     const char *error;  /* message when rc != WR_OK or skipped, else "" */
