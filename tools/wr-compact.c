@@ -42,7 +42,6 @@ static void usage(void)
 
 typedef struct report {
     wr_cli *cli;
-    bool dry_run;
     bson_t files; /* JSON: the "files" array being built */
     uint32_t nfiles;
 } report;
@@ -190,7 +189,6 @@ int main(int argc, char **argv)
     wr_cli_ready(&cli);
     wr_cli_catch_signals();
     r.cli = &cli;
-    r.dry_run = o.dry_run;
     bson_init(&r.files);
     o.holder = "wr-compact";
     o.on_file = on_file;
