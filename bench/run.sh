@@ -19,7 +19,8 @@
 #   BENCH_SEED=42         generator seed
 #   BENCH_MEMORY=...      wr-migrate --memory (default: a quarter of the log)
 #   BENCH_QUICK=1         smoke run: 5000 + 50 documents, one run
-#   BENCH_DIR=BUILD/bench/work   data and scratch (reused across runs)
+#   BENCH_DIR=BUILD/bench/work   generated data (reused across runs) and
+#                         scratch (removed at the end unless BENCH_KEEP=1)
 #   BENCH_TIMEOUT=900     seconds before a run is abandoned
 #   BENCH_PROFILE=1       after the tables, perf-profile the slowest wrtools
 #                         job (needs perf) and print its top symbols
@@ -242,11 +243,13 @@ if ! bench_bin gen; then
     echo "bench: $BB/gen is not built (run make bench)" >&2
     exit 1
 fi
-D=$WORK/data-small-$DOCS-$SEED
+# bump when bench/gen.c changes what it writes, so old data is not reused
+GEN_FORMAT=1
+D=$WORK/data-v$GEN_FORMAT-small-$DOCS-$SEED
 gen_data small "$DOCS" "$D" || { echo "bench: cannot generate data" >&2; exit 1; }
 DB=""
 if [ "$BIG" -gt 0 ] 2>/dev/null; then
-    DBIG=$WORK/data-big-$BIG-$SEED
+    DBIG=$WORK/data-v$GEN_FORMAT-big-$BIG-$SEED
     gen_data big "$BIG" "$DBIG" || { echo "bench: cannot generate data" >&2; exit 1; }
 fi
 
@@ -585,4 +588,6 @@ if [ "${BENCH_PROFILE:-0}" = 1 ] && command -v perf >/dev/null 2>&1; then
         echo '```'
     fi
 fi
+# the databases and copies (hundreds of MB); the generated data stays
+[ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$S"
 exit 0
