@@ -276,18 +276,24 @@ int main(int argc, char **argv)
             o.dry_run = true;
             break;
         case O_BACKUP:
-            if (optarg[0] == '\0')
+            if (optarg[0] == '\0') {
+                free(index);
                 return wr_cli_usage_error(&cli, "--backup-dir wants a path");
+            }
             o.backup_dir = optarg;
             break;
         case O_INDEX: {
             const char **ni = realloc(index, (o.nindex + 1) * sizeof *ni);
-            if (ni == NULL)
+            if (ni == NULL) {
+                free(index);
                 return WR_EXIT_ENV;
+            }
             index = ni;
-            if (strchr(optarg, '.') == NULL)
+            if (strchr(optarg, '.') == NULL) {
+                free(index);
                 return wr_cli_usage_error(&cli, "--index wants NAME.FIELD, "
                                           "not '%s'", optarg);
+            }
             index[o.nindex++] = optarg;
             break;
         }
@@ -295,18 +301,22 @@ int main(int argc, char **argv)
             o.skip_bad = true;
             break;
         case O_MEMORY:
-            if (wr_cli_parse_size(optarg, &v) != 0 || v < (1u << 20))
+            if (wr_cli_parse_size(optarg, &v) != 0 || v < (1u << 20)) {
+                free(index);
                 return wr_cli_usage_error(&cli, "--memory wants a size of at "
                                           "least 1M (like 64M or 2G), not "
                                           "'%s'", optarg);
+            }
             o.memory = v;
             break;
         case O_PAGE:
             if (wr_cli_parse_size(optarg, &v) != 0 || v < 512 ||
-                v > 65536 || (v & (v - 1)) != 0)
+                v > 65536 || (v & (v - 1)) != 0) {
+                free(index);
                 return wr_cli_usage_error(
                     &cli, "--page-size must be a power of two from 512 to "
                           "65536, not '%s'", optarg);
+            }
             o.page_size = (uint32_t)v;
             break;
         case O_JSON:

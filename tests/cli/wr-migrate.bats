@@ -1,0 +1,605 @@
+#!/usr/bin/env bats
+# wr-migrate: legacy append-log directories become wrtools databases
+# (issue 5; DESIGN decisions 8, 9, 10; docs/LEGACY.md).
+
+load helpers
+bats_require_minimum_version 1.5.0
+
+H="$BATS_TEST_DIRNAME/migrate_helpers.py"
+CMP="$BATS_TEST_DIRNAME/ejson_compare.py"
+DEMO="$BATS_TEST_DIRNAME/../../testdata/legacy-demo"
+# a plain interpreter starts in a tenth of the time a pyenv shim takes
+PY=python3
+[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
+
+setup() {
+    common_setup
+    # many small fsyncs: on tmpfs they cost nothing (the crash tests
+    # simulate process crashes, which do not depend on the disk)
+    if [ -d /dev/shm ] && [ -w /dev/shm ]; then
+        rm -rf "$TMP"
+        TMP=$(mktemp -d /dev/shm/wrmigrate.XXXXXX)
+        export TMP
+    fi
+}
+teardown() { common_teardown; }
+
+mig() { "$WR_BIN/wr-migrate" "$@"; }
+
+# "status" then "collection:records:digest" per main table, from wr-verify
+digests() {
+    "$WR_BIN/wr-verify" --json "$1" | jq -r '
+        "status:" + .paths[0].status,
+        ([.paths[0].files[] | select(.role == "main") |
+          .collection + ":" + (.checkpoints[0].records | tostring) + ":" +
+          .checkpoints[0].digest] | sort | .[])'
+}
+
+# What a correct migration of legacy directory $1 holds: its live
+# documents loaded with wr-load (an independent path) into $2.
+want_digests() {
+    local src=$1 ref=$2 log c
+    for log in "$src"/*.log; do
+        c=$(basename "$log" .log)
+        "$PY" "$H" live "$log" > "$TMP/live.$c.jsonl"
+        "$WR_BIN/wr-load" -q "$ref" "$c" "$TMP/live.$c.jsonl" || return 1
+    done
+    digests "$ref"
+}
+
+# A tiny legacy directory: one collection with an update and a delete, and
+# an index; a few dozen I/O operations to migrate.
+make_tiny() {
+    mkdir -p "$1"
+    printf '%s\n' '{"_id": 1, "a": "x", "k": 1}' '{"_id": 2, "a": "y", "k": 2}' \
+        '{"_id": 3, "a": "z", "k": 3}' '{"_id": 2, "a": "y2", "k": 5}' \
+        '{"_id": 1, "$deleted": true}' > "$1/t.log"
+    : > "$1/t.k.idx"
+}
+
+@test "wr-migrate --help lists the options and exit codes, exits 0" {
+    run mig --help
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"--dry-run"* && "$output" == *"--backup-dir"* ]]
+    [[ "$output" == *"--skip-bad"* && "$output" == *"--memory"* ]]
+    [[ "$output" == *"Exit status"* && "$output" == *"3  environment"* ]]
+    run mig --version
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"wr-migrate"*"format 1"* ]]
+}
+
+@test "wr-migrate usage errors exit 2" {
+    run mig
+    [ "$status" -eq 2 ]
+    run mig --page-size 1000 "$TMP"
+    [ "$status" -eq 2 ]
+    [[ "$output" == *"power of two"* ]]
+    run mig --memory lots "$TMP"
+    [ "$status" -eq 2 ]
+    run mig --index nodot "$TMP"
+    [ "$status" -eq 2 ]
+    make_tiny "$TMP/d"
+    run mig --index other.k "$TMP/d"
+    [ "$status" -eq 2 ]
+    [[ "$output" == *"no collection"* ]]
+    [ -f "$TMP/d/t.log" ] && [ ! -e "$TMP/d/wr.catalog" ]
+}
+
+@test "testdata/legacy-demo: two collections, three indexes; wr-verify passes and wr-dump --docs equals the live legacy documents" {
+    cp -a "$DEMO" "$TMP/d"
+    run --separate-stderr mig --json "$TMP/d"
+    [ "$status" -eq 0 ]
+    j=$output
+    [ "$(jq -r .state <<<"$j")" = migrated ]
+    [ "$(jq -r '.collections | length' <<<"$j")" = 2 ]
+    [ "$(jq -r '[.collections[].indexes | length] | add' <<<"$j")" = 3 ]
+    [ "$(jq -r .documents <<<"$j")" = 371 ]
+    [ "$(jq -r .deletes <<<"$j")" = 36 ]
+    [ "$(jq -r .live <<<"$j")" = 236 ]
+    [ "$(jq -r .updated <<<"$j")" = 100 ]
+    [ "$(jq -r .deleted <<<"$j")" = 35 ]
+    [ "$(jq -r .missing_deletes <<<"$j")" = 1 ]
+    [ "$(jq -r .bad_lines <<<"$j")" = 0 ]
+    [ "$(jq -r .files <<<"$j")" = 5 ]
+    [ "$(jq -r .bytes_before <<<"$j")" -gt 100000 ]
+    [ "$(jq -r .bytes_after <<<"$j")" -gt 0 ]
+    backup=$(jq -r .backup_dir <<<"$j")
+    [[ "$backup" == "$TMP/d/wr-backup-"* ]]
+    for f in users.main.wr users.idx.email.wr users.idx.address.city.wr \
+             orders.main.wr orders.idx.customer.wr; do
+        [ -f "$TMP/d/$f" ]
+    done
+    run "$WR_BIN/wr-verify" "$TMP/d"
+    [ "$status" -eq 0 ]
+    for c in users orders; do
+        "$PY" "$H" live "$DEMO/$c.log" > "$TMP/$c.live"
+        "$WR_BIN/wr-dump" --docs --collection "$c" "$TMP/d" > "$TMP/$c.dump"
+        [ "$(wc -l < "$TMP/$c.dump")" -eq "$(wc -l < "$TMP/$c.live")" ]
+        "$PY" "$CMP" "$TMP/$c.live" "$TMP/$c.dump"
+        # the digest wr-migrate reports is the one wr-verify computes
+        want=$(jq -r --arg c "$c" '.collections[] | select(.name == $c) | .digest' <<<"$j")
+        grep -q "^$c:[0-9]*:$want\$" <(digests "$TMP/d")
+    done
+    # and the same as loading the live documents with wr-load
+    diff <(want_digests "$DEMO" "$TMP/ref") <(digests "$TMP/d")
+    # legacy files gone, copies and manifest in the backup
+    [ "$("$PY" "$H" final "$TMP/d" "$DEMO")" = ok ]
+}
+
+@test "wr-migrate text report names collections, counts, bytes and the backup" {
+    cp -a "$DEMO" "$TMP/d"
+    run mig "$TMP/d"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"migrated 2 collections"* ]]
+    [[ "$output" == *"users: 232 lines"*"131 live"* ]]
+    [[ "$output" == *"orders: 175 lines"*"105 live"* ]]
+    [[ "$output" == *"236 live, 100 updated, 35 deleted, 0 bad lines"* ]]
+    [[ "$output" == *"bytes: "*" before (5 legacy files), "*" after"* ]]
+    [[ "$output" == *"backup: $TMP/d/wr-backup-"* ]]
+}
+
+@test "updates and deletes: last version per _id wins, \$deleted removes, a later put re-inserts" {
+    mkdir "$TMP/d"
+    cat > "$TMP/d/c.log" <<'EOF'
+{"_id": 1, "v": "one"}
+{"_id": "s", "v": "string id"}
+{"_id": 1, "v": "one again"}
+{"_id": 2, "v": "two"}
+{"_id": 2, "$deleted": true}
+{"_id": 3, "$deleted": true}
+{"_id": "s", "$deleted": true}
+{"_id": "s", "v": "back"}
+{"_id": {"$oid": "507f1f77bcf86cd799439011"}, "v": "oid"}
+{"_id": 1, "v": "one, third"}
+EOF
+    run --separate-stderr mig --json "$TMP/d"
+    [ "$status" -eq 0 ]
+    [ "$(jq -r .live <<<"$output")" = 3 ]
+    [ "$(jq -r .updated <<<"$output")" = 2 ]
+    [ "$(jq -r .deleted <<<"$output")" = 2 ]
+    [ "$(jq -r .missing_deletes <<<"$output")" = 1 ]
+    [ "$(jq -r '.collections[0].inserted' <<<"$output")" = 5 ]
+    run "$WR_BIN/wr-dump" --docs "$TMP/d"
+    [ "$status" -eq 0 ]
+    [ "${#lines[@]}" -eq 3 ]
+    [[ "$output" == *'"one, third"'* && "$output" == *'"back"'* && "$output" == *'"oid"'* ]]
+    [[ "$output" != *'"two"'* && "$output" != *'"one again"'* ]]
+}
+
+@test "a bad line stops the migration before anything is touched: file, line, byte offset, reason; exit 1" {
+    make_tiny "$TMP/d"
+    printf '{"_id": 9, "x": NaN}\n{"_id": 10}\n' >> "$TMP/d/t.log"
+    before=$("$PY" "$H" tree "$TMP/d" nolock)
+    run mig "$TMP/d"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"t.log: line 6 (byte "*"NaN"* ]]
+    [[ "$output" == *"nothing was changed"* ]]
+    [ "$("$PY" "$H" tree "$TMP/d" nolock)" = "$before" ]
+    [ ! -e "$TMP/d/wr.catalog" ]
+    ! ls -d "$TMP"/d/wr-backup-* 2>/dev/null
+    # --json still prints one object
+    run --separate-stderr mig --json "$TMP/d"
+    [ "$status" -eq 1 ]
+    [ "$(jq -r .error.code <<<"$output")" = WR_EBADINPUT ]
+}
+
+@test "--skip-bad sets bad lines aside in rejects.jsonl in the backup and migrates the rest" {
+    make_tiny "$TMP/d"
+    printf '%s\n' 'not json' '{"no_id": 1}' '[1, 2]' '{"_id": 7, "ok": true}' >> "$TMP/d/t.log"
+    run --separate-stderr mig --skip-bad --json "$TMP/d"
+    [ "$status" -eq 0 ]
+    [ "$(jq -r .bad_lines <<<"$output")" = 3 ]
+    [ "$(jq -r .live <<<"$output")" = 3 ]
+    rej=$(jq -r .rejects <<<"$output")
+    [ -f "$rej" ]
+    [ "$(wc -l < "$rej")" -eq 3 ]
+    [ "$(jq -r 'select(.line == 6) | .text' "$rej")" = "not json" ]
+    [ "$(jq -r 'select(.line == 7) | .reason' "$rej" | grep -c _id)" -eq 1 ]
+    grep -q ' rejects.jsonl$' "$(dirname "$rej")/MANIFEST"
+    run "$WR_BIN/wr-verify" -q "$TMP/d"
+    [ "$status" -eq 0 ]
+}
+
+@test "json-test-suite: every n_* text is a bad line, never data" {
+    mkdir "$TMP/d"
+    n=$("$PY" "$H" nlines "$WR_CORPORA/json-test-suite/test_parsing" "$TMP/d/c.log")
+    [ "$n" -gt 150 ]
+    printf '{"_id": "good"}\n' >> "$TMP/d/c.log"
+    run --separate-stderr mig --skip-bad --json "$TMP/d"
+    [ "$status" -eq 0 ]
+    [ "$(jq -r .bad_lines <<<"$output")" = "$n" ]
+    [ "$(jq -r .live <<<"$output")" = 1 ]
+    # and without --skip-bad the first one stops the run
+    rm -rf "$TMP/d"
+    mkdir "$TMP/d"
+    "$PY" "$H" nlines "$WR_CORPORA/json-test-suite/test_parsing" "$TMP/d/c.log" >/dev/null
+    run mig "$TMP/d"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"c.log: line 1 (byte 0)"* ]]
+}
+
+@test "json-test-suite: y_* objects (with an _id added) migrate with their values, or are refused, never changed" {
+    mkdir "$TMP/d"
+    n=$("$PY" "$H" ylines "$WR_CORPORA/json-test-suite/test_parsing" "$TMP/d/c.log")
+    [ "$n" -gt 8 ]
+    cp "$TMP/d/c.log" "$TMP/in.jsonl"
+    run --separate-stderr mig --skip-bad --json "$TMP/d"
+    [ "$status" -eq 0 ]
+    j=$output
+    bad=$(jq -r .bad_lines <<<"$j")
+    [ "$(jq -r .live <<<"$j")" -eq $((n - bad)) ]
+    # only keys BSON cannot hold (an embedded NUL) may be refused
+    [ "$bad" -le 2 ]
+    rej=$(jq -r .rejects <<<"$j")
+    if [ "$bad" -gt 0 ]; then
+        ! jq -r .reason "$rej" | grep -v -i 'nul\|\\u0000'
+    fi
+    # what was accepted is exactly what the lines say, value for value
+    if [ "$bad" -gt 0 ]; then
+        jq -r .line "$rej" | awk 'NR==FNR {drop[$1]=1; next} !(FNR in drop)' - "$TMP/in.jsonl" > "$TMP/ok.jsonl"
+    else
+        cp "$TMP/in.jsonl" "$TMP/ok.jsonl"
+    fi
+    "$WR_BIN/wr-dump" --docs "$TMP/d" > "$TMP/dump.jsonl"
+    "$PY" "$CMP" "$TMP/ok.jsonl" "$TMP/dump.jsonl"
+}
+
+@test "bson-corpus parse_errors.jsonl: every line is rejected (libbson's lenient cases included) but the legacy {\"\$date\": <number>}" {
+    mkdir "$TMP/d"
+    cp "$WR_CORPORA/bson-corpus/parse_errors.jsonl" "$TMP/d/c.log"
+    nonblank=$(grep -a -c '[^[:space:]]' "$TMP/d/c.log")
+    [ "$nonblank" -eq 235 ]
+    run --separate-stderr mig --skip-bad --json "$TMP/d"
+    [ "$status" -eq 0 ]
+    # the spec calls {"$date": 42} a parse error; the issue wants the
+    # legacy mongoexport form to keep working: it is the one line kept
+    [ "$(jq -r .bad_lines <<<"$output")" = $((nonblank - 1)) ]
+    [ "$(jq -r .live <<<"$output")" = 1 ]
+    run "$WR_BIN/wr-dump" --docs "$TMP/d"
+    [[ "$output" == *'"case" : "top.json:Bad $date (number, not string or hash)"'* ]]
+    # every lenient case the manifest marks is among the rejects
+    rej=$(ls "$TMP"/d/wr-backup-*/rejects.jsonl)
+    lenient=$(jq -n --slurpfile m "$WR_CORPORA/bson-corpus/parse_errors.manifest.jsonl" \
+        '[$m[] | select(.expect | startswith("reject (libbson")) | .line] | length')
+    [ "$lenient" -gt 100 ]
+    missing=$(jq -n --slurpfile m "$WR_CORPORA/bson-corpus/parse_errors.manifest.jsonl" \
+        --slurpfile r "$rej" \
+        '[$m[] | select(.expect | startswith("reject (libbson")) | .line |
+          select(. != 168)] - [$r[].line]')
+    [ "$missing" = "[]" ]
+}
+
+@test "the libbson-lenient cases of the issue are bad lines, each one stopping a default run" {
+    cases=(
+        '{"_id": 1}{"_id": 2}'
+        '{"_id": 1, "x": NaN}'
+        '{"_id": 1, "x": -Infinity}'
+        '[{"_id": 1}]'
+        '{"_id": {"$oid": "zzzzzzzzzzzzzzzzzzzzzzzz"}}'
+        '{"_id": 1, "d": {"$numberDecimal": "1.2.3"}}'
+        '{"_id": 1, "c": {"$code": "a\u0000b"}}'
+        '{"$oid": "507f1f77bcf86cd799439011"}'
+    )
+    for line in "${cases[@]}"; do
+        rm -rf "$TMP/d"
+        mkdir "$TMP/d"
+        printf '{"_id": 0}\n%s\n' "$line" > "$TMP/d/c.log"
+        run mig "$TMP/d"
+        echo "case: $line -> $status: $output"
+        [ "$status" -eq 1 ]
+        [[ "$output" == *"c.log: line 2 (byte 11)"* ]]
+        [ ! -e "$TMP/d/wr.catalog" ]
+    done
+}
+
+@test "legacy mongoexport dates {\"\$date\": <number>} keep working: the treasury-yield data migrates whole" {
+    mkdir "$TMP/d"
+    cp "$WR_CORPORA/real/treasury-yield/yield_historical_in.json" "$TMP/d/yield.log"
+    run --separate-stderr mig --json --index yield.bc10Year "$TMP/d"
+    [ "$status" -eq 0 ]
+    [ "$(jq -r .live <<<"$output")" = 5193 ]
+    [ "$(jq -r .bad_lines <<<"$output")" = 0 ]
+    "$WR_BIN/wr-dump" --docs "$TMP/d" > "$TMP/dump.jsonl"
+    "$PY" "$CMP" "$WR_CORPORA/real/treasury-yield/yield_historical_in.json" "$TMP/dump.jsonl"
+    diff <(want_digests "$TMP/d/wr-backup-"* "$TMP/ref") <(digests "$TMP/d")
+}
+
+@test "a torn last line is reported and dropped, not an error" {
+    make_tiny "$TMP/d"
+    printf '{"_id": 50, "a": "half' >> "$TMP/d/t.log"
+    run --separate-stderr mig --json "$TMP/d"
+    [ "$status" -eq 0 ]
+    [ "$(jq -r .torn_lines <<<"$output")" = 1 ]
+    [ "$(jq -r .bad_lines <<<"$output")" = 0 ]
+    [ "$(jq -r .live <<<"$output")" = 2 ]
+    [[ "$(jq -r '.notes[]' <<<"$output")" == *"t.log: line 6 (byte "*"torn last line: dropped"* ]]
+    rej=$(jq -r .rejects <<<"$output")
+    [ "$(jq -r .torn "$rej")" = true ]
+    # a last line without newline that parses is a document like any other
+    make_tiny "$TMP/e"
+    printf '{"_id": 50, "a": "whole"}' >> "$TMP/e/t.log"
+    run --separate-stderr mig --json "$TMP/e"
+    [ "$status" -eq 0 ]
+    [ "$(jq -r .live <<<"$output")" = 3 ]
+    [ "$(jq -r .torn_lines <<<"$output")" = 0 ]
+}
+
+@test "migrating twice is harmless: the second run says already migrated and changes nothing" {
+    cp -a "$DEMO" "$TMP/d"
+    mig -q "$TMP/d"
+    before=$("$PY" "$H" tree "$TMP/d" nolock)
+    run mig "$TMP/d"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"already migrated"* ]]
+    run --separate-stderr mig --json "$TMP/d"
+    [ "$status" -eq 0 ]
+    [ "$(jq -r .state <<<"$output")" = already-migrated ]
+    [ "$("$PY" "$H" tree "$TMP/d" nolock)" = "$before" ]
+}
+
+@test "a mixed directory (catalog and legacy logs) is refused with exit 1, untouched" {
+    cp -a "$DEMO" "$TMP/d"
+    mig -q "$TMP/d"
+    cp "$DEMO/users.log" "$TMP/d/users.log"
+    before=$("$PY" "$H" tree "$TMP/d" nolock)
+    run mig "$TMP/d"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"holds a wrtools database"*"legacy files (users.log)"*"refusing"* ]]
+    run --separate-stderr mig --json "$TMP/d"
+    [ "$status" -eq 1 ]
+    [ "$(jq -r .state <<<"$output")" = mixed ]
+    [ "$("$PY" "$H" tree "$TMP/d" nolock)" = "$before" ]
+    # legacy logs next to stray tree files but no catalog: refused too
+    make_tiny "$TMP/e"
+    : > "$TMP/e/stray.main.wr"
+    run mig "$TMP/e"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"tree files (stray.main.wr)"* ]]
+}
+
+@test "an empty directory and a missing one: exit 3 with a clear message" {
+    mkdir "$TMP/empty"
+    run mig "$TMP/empty"
+    [ "$status" -eq 3 ]
+    [[ "$output" == *"nothing to migrate"* ]]
+    [ -z "$(ls -A "$TMP/empty" | grep -v '^LOCK$')" ]
+    run --separate-stderr mig --json "$TMP/empty"
+    [ "$(jq -r .state <<<"$output")" = empty ]
+    run mig "$TMP/nope"
+    [ "$status" -eq 3 ]
+    [[ "$output" == *"no such directory"* ]]
+    run --separate-stderr mig --json "$TMP/nope"
+    [ "$(jq -r .state <<<"$output")" = missing ]
+    [ ! -e "$TMP/nope" ]
+}
+
+@test "the directory lock held by another tool: exit 3 naming the holder, nothing touched" {
+    make_tiny "$TMP/d"
+    echo "4242 wr-compact" > "$TMP/d/LOCK"
+    flock -x "$TMP/d/LOCK" -c "sleep 30" &
+    holder=$!
+    sleep 0.3
+    before=$("$PY" "$H" tree "$TMP/d")
+    run mig "$TMP/d"
+    st=$status
+    out=$output
+    run mig --dry-run "$TMP/d"
+    dst=$status
+    dout=$output
+    kill "$holder" 2>/dev/null || true
+    wait "$holder" 2>/dev/null || true
+    [ "$st" -eq 3 ]
+    [[ "$out" == *"locked by pid 4242 (wr-compact)"* ]]
+    [ "$dst" -eq 3 ]
+    [[ "$dout" == *"locked by pid 4242 (wr-compact)"* ]]
+    [ "$("$PY" "$H" tree "$TMP/d")" = "$before" ]
+}
+
+@test "--dry-run changes nothing (the directory hashes the same) and reports what would happen" {
+    cp -a "$DEMO" "$TMP/d"
+    "$PY" "$H" biglog "$TMP/d/big.log" 3
+    before=$("$PY" "$H" tree "$TMP/d")
+    run --separate-stderr mig --dry-run --memory 1M --json "$TMP/d"
+    [ "$status" -eq 0 ]
+    [ "$(jq -r .state <<<"$output")" = dry-run ]
+    [ "$(jq -r '.collections[] | select(.name == "users") | .live' <<<"$output")" = 131 ]
+    [ "$(jq -r .backup_dir <<<"$output")" = null ]
+    [ "$(jq -r .sort.runs <<<"$output")" -gt 1 ]
+    [ "$("$PY" "$H" tree "$TMP/d")" = "$before" ]
+    run mig --dry-run "$TMP/d"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"would migrate 3 collections"* ]]
+    [ "$("$PY" "$H" tree "$TMP/d")" = "$before" ]
+    # a bad line: exit 1, still nothing changed
+    printf 'oops\n' >> "$TMP/d/users.log"
+    before=$("$PY" "$H" tree "$TMP/d")
+    run mig --dry-run "$TMP/d"
+    [ "$status" -eq 1 ]
+    [ "$("$PY" "$H" tree "$TMP/d")" = "$before" ]
+}
+
+@test "--backup-dir puts the copies elsewhere; a directory holding other things is refused" {
+    cp -a "$DEMO" "$TMP/d"
+    run --separate-stderr mig --json --backup-dir "$TMP/bk" "$TMP/d"
+    [ "$status" -eq 0 ]
+    [ "$(jq -r .backup_dir <<<"$output")" = "$TMP/bk" ]
+    [ -f "$TMP/bk/MANIFEST" ] && [ -f "$TMP/bk/users.log" ]
+    ! ls -d "$TMP"/d/wr-backup-* 2>/dev/null
+    cmp "$TMP/bk/users.log" "$DEMO/users.log"
+    make_tiny "$TMP/e"
+    mkdir "$TMP/other"
+    echo hi > "$TMP/other/notes.txt"
+    run mig --backup-dir "$TMP/other" "$TMP/e"
+    [ "$status" -eq 3 ]
+    [[ "$output" == *"holds other files"* ]]
+    [ -f "$TMP/e/t.log" ] && [ ! -e "$TMP/e/wr.catalog" ]
+}
+
+@test "--index adds indexes; --page-size sets the page size of the new files" {
+    cp -a "$DEMO" "$TMP/d"
+    run --separate-stderr mig --json --page-size 512 --index orders.status --index users.tags "$TMP/d"
+    [ "$status" -eq 0 ]
+    [ "$(jq -r '[.collections[].indexes | length] | add' <<<"$output")" = 5 ]
+    [ -f "$TMP/d/orders.idx.status.wr" ] && [ -f "$TMP/d/users.idx.tags.wr" ]
+    run "$WR_BIN/wr-verify" --json "$TMP/d"
+    [ "$status" -eq 0 ]
+    [ "$(jq -r '[.paths[0].files[].page_size] | unique | .[]' <<<"$output")" = 512 ]
+}
+
+@test "a log larger than --memory migrates with sorted runs spilled, and peak RSS stays near the budget" {
+    mkdir "$TMP/d" "$TMP/t"
+    "$PY" "$H" biglog "$TMP/d/big.log" 20
+    [ "$(stat -c %s "$TMP/d/big.log")" -gt 19000000 ]
+    "$PY" "$H" live "$TMP/d/big.log" | wc -l > "$TMP/live.count"
+    head -3 "$TMP/d/big.log" > "$TMP/t/t.log"
+    # ASan's quarantine keeps freed memory; without it RSS means something
+    export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0"
+    /usr/bin/time -f %M -o "$TMP/rss.tiny" "$WR_BIN/wr-migrate" -q "$TMP/t"
+    /usr/bin/time -f %M -o "$TMP/rss.big" "$WR_BIN/wr-migrate" --json --memory 4M "$TMP/d" > "$TMP/out.json"
+    j=$(cat "$TMP/out.json")
+    [ "$(jq -r .status <<<"$j")" = ok ]
+    [ "$(jq -r .live <<<"$j")" -eq "$(cat "$TMP/live.count")" ]
+    [ "$(jq -r .sort.runs <<<"$j")" -gt 3 ]
+    [ "$(jq -r .sort.peak_bytes <<<"$j")" -le $((4 * 1024 * 1024 + 65536)) ]
+    tiny=$(tail -1 "$TMP/rss.tiny")
+    big=$(tail -1 "$TMP/rss.big")
+    echo "peak RSS: tiny run ${tiny} KB, 20 MB log with --memory 4M ${big} KB"
+    # what the run holds beyond a tiny run's baseline stays within 2x the budget
+    [ $((big - tiny)) -lt $((8 * 1024)) ]
+    diff <(want_digests "$TMP/d/wr-backup-"* "$TMP/ref") <(digests "$TMP/d")
+}
+
+# The crash sweep: WR_IO_FAULT=crash=N (and crash=N,tear=5) at every
+# mutating I/O operation of a migration. After each crash DIR is the old
+# database (legacy files byte for byte, no catalog, only the protocol's
+# own debris) or the new one (catalog, verify clean, right content), and a
+# rerun finishes: new database, right content, legacy files gone, one
+# backup directory with a matching manifest. A torn variant that leaves
+# exactly what the plain crash left (op N was not a write) is not checked
+# twice. tests/unit/test_migrate.c sweeps deeper in-process (tears of
+# several lengths at every write, EIO at every op).
+
+# The same checks as migrate_helpers.py state/final, in shell: the sweeps
+# make hundreds of them and an interpreter start costs more than a run.
+# tree_sig DIR: names and MD5s, LOCK left out, backup names normalised
+tree_sig() {
+    (cd "$1" && find . -type f ! -path ./LOCK -print0 | sort -z |
+        xargs -0 -r md5sum | sed 's/wr-backup-[^/]*/wr-backup-*/')
+}
+
+# fast_state DIR ORIG: before | committed | broken: WHY
+fast_state() {
+    local d=$1 orig=$2 f n
+    if [ -e "$d/wr.catalog" ]; then echo committed; return; fi
+    for f in "$orig"/*; do
+        cmp -s "$f" "$d/${f##*/}" || { echo "broken: ${f##*/} changed"; return; }
+    done
+    for f in "$d"/* "$d"/.[!.]*; do
+        [ -e "$f" ] || continue
+        n=${f##*/}
+        [ -e "$orig/$n" ] && continue
+        case "$n" in
+        LOCK | wr-migrate.*) ;;
+        wr-backup-*) [ -d "$f" ] || { echo "broken: $n"; return; } ;;
+        *.wr) [ -e "$d/wr-migrate.journal" ] || { echo "broken: $n"; return; } ;;
+        *) echo "broken: unexpected $n"; return ;;
+        esac
+    done
+    echo before
+}
+
+# fast_final DIR ORIG: ok | broken: WHY
+fast_final() {
+    local d=$1 orig=$2 f n b
+    [ -f "$d/wr.catalog" ] || { echo "broken: no catalog"; return; }
+    for f in "$d"/wr-migrate.*; do
+        [ -e "$f" ] && { echo "broken: ${f##*/} left"; return; }
+    done
+    set -- "$d"/wr-backup-*
+    [ $# -eq 1 ] && [ -f "$1/MANIFEST" ] || { echo "broken: backups: $*"; return; }
+    b=$1
+    for f in "$orig"/*; do
+        n=${f##*/}
+        [ -e "$d/$n" ] && { echo "broken: $n left"; return; }
+        cmp -s "$f" "$b/$n" || { echo "broken: backup of $n"; return; }
+        grep -q " $(stat -c %s "$f") $n\$" "$b/MANIFEST" || { echo "broken: manifest"; return; }
+    done
+    echo ok
+}
+
+# sweep_check FAULT: check $TMP/d after a faulty run (exit status in $st)
+# of a migration of $TMP/orig, rerun, check again; appends problems to
+# $bad and counts $nb (old database) and $nc (new).
+sweep_check() {
+    local fault=$1 s f
+    s=$(fast_state "$TMP/d" "$TMP/orig")
+    case "$s" in
+    before) nb=$((nb + 1)) ;;
+    committed)
+        nc=$((nc + 1))
+        [ "$(digests "$TMP/d")" = "$want" ] || bad="$bad [$fault: committed, wrong]" ;;
+    *) bad="$bad [$fault: exit $st, $s]" ;;
+    esac
+    "$WR_BIN/wr-migrate" -q "$TMP/d" >/dev/null 2>&1 || bad="$bad [$fault: rerun failed]"
+    [ "$(digests "$TMP/d")" = "$want" ] || bad="$bad [$fault: rerun content]"
+    f=$(fast_final "$TMP/d" "$TMP/orig")
+    [ "$f" = ok ] || bad="$bad [$fault: rerun: $f]"
+}
+
+sweep_setup() {
+    # leak checks belong to the other tests; here they only cost time
+    export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+    make_tiny "$TMP/orig"
+    want=$(want_digests "$TMP/orig" "$TMP/ref")
+    cp -a "$TMP/orig" "$TMP/probe"
+    WR_IO_STATS="$TMP/ops" mig -q "$TMP/probe"
+    total=$(cat "$TMP/ops")
+    [ "$(digests "$TMP/probe")" = "$want" ]
+    bad=""
+    nb=0
+    nc=0
+}
+
+@test "crash sweep: a crash at every write, fsync, rename or unlink leaves the old or the new database, and a rerun finishes" {
+    sweep_setup
+    [ "$total" -gt 20 ]
+    torn=0
+    for n in $(seq 1 "$total"); do
+        rm -rf "$TMP/d"
+        cp -a "$TMP/orig" "$TMP/d"
+        st=0
+        WR_IO_FAULT="crash=$n" "$WR_BIN/wr-migrate" -q "$TMP/d" >/dev/null 2>&1 || st=$?
+        [ "$st" -eq 86 ] || { bad="$bad [crash=$n: exit $st]"; continue; }
+        plain=$(tree_sig "$TMP/d")
+        sweep_check "crash=$n"
+        rm -rf "$TMP/d"
+        cp -a "$TMP/orig" "$TMP/d"
+        st=0
+        WR_IO_FAULT="crash=$n,tear=5" "$WR_BIN/wr-migrate" -q "$TMP/d" >/dev/null 2>&1 || st=$?
+        [ "$st" -eq 86 ] || { bad="$bad [crash=$n,tear=5: exit $st]"; continue; }
+        [ "$(tree_sig "$TMP/d")" = "$plain" ] && continue
+        torn=$((torn + 1))
+        sweep_check "crash=$n,tear=5"
+    done
+    echo "$total ops ($torn torn writes): $nb crashes left the old database, $nc the new one; problems:$bad"
+    [ -z "$bad" ]
+    [ "$nb" -gt 0 ] && [ "$nc" -gt 0 ] && [ "$torn" -gt 5 ]
+}
+
+@test "ENOSPC from any op on (sticky) leaves the old database with exit 3; a rerun finishes" {
+    sweep_setup
+    for n in $(seq 1 "$total"); do
+        rm -rf "$TMP/d"
+        cp -a "$TMP/orig" "$TMP/d"
+        st=0
+        WR_IO_FAULT="fail=$n,err=ENOSPC,sticky" "$WR_BIN/wr-migrate" -q "$TMP/d" >/dev/null 2>"$TMP/err" || st=$?
+        [ "$st" -eq 3 ] || bad="$bad [fail=$n: exit $st]"
+        grep -q 'injected ENOSPC' "$TMP/err" || bad="$bad [fail=$n: message]"
+        # only a failure after the commit point (while removing the legacy
+        # files) can leave the new database; sweep_check verifies it whole
+        sweep_check "fail=$n,err=ENOSPC,sticky"
+    done
+    echo "$total ops: $nb failures left the old database, $nc the committed new one; problems:$bad"
+    [ -z "$bad" ]
+    [ "$nb" -gt $((nc * 4)) ]
+}
