@@ -46,6 +46,7 @@
 #define VF_MAX_DOC (16u << 20) /* BSON's document size limit */
 #define VF_DEFAULT_CAP 1000
 #define VF_PROGRESS_EVERY 256
+#define VF_CACHE_BYTES (4u << 20) /* per tree, for lookups */
 
 /* Page results besides negative wr_err codes. */
 enum { VF_OK = 0, VF_BAD = 1 };
@@ -114,6 +115,7 @@ const char *wr_verify_check_help(int check)
 typedef struct vf_info {
     wri_slot slot[2]; /* parallel to file->ckpt */
     bool sound[2];    /* structure read whole and consistent: lookups ok */
+    bool docs_ok[2];  /* every document read and valid BSON */
     bool expect;      /* named by the catalog */
     size_t coll, xj;  /* catalog: collection, 0 main / j+1 index j */
 } vf_info;
@@ -259,16 +261,18 @@ typedef struct vf_tree {
     bool incomplete; /* some page or list could not be read or decoded */
     bool docs_bad;   /* some document could not be read */
     uint64_t pages_done, pages_total;
-    vf_cache cache[VF_MAX_DEPTH];
+    vf_cache *cache; /* lookups: direct-mapped by page number */
+    size_t ncache;
 } vf_tree;
 
 static void vt_free(vf_tree *t)
 {
     free(t->map);
-    for (int i = 0; i < VF_MAX_DEPTH; i++) {
+    for (int i = 0; i < VF_MAX_DEPTH; i++)
         free(t->pg[i]);
+    for (size_t i = 0; i < t->ncache; i++)
         free(t->cache[i].buf);
-    }
+    free(t->cache);
     free(t->val);
     free(t->last);
     wr_digest_free(t->dg);
@@ -1022,6 +1026,7 @@ static int vf_ckpt(vf_run *run, wr_verify_file *f, vf_info *inf, wri_block *b,
         ck->has_digest = true;
         wr_digest_final(t->dg, ck->digest);
     }
+    inf->docs_ok[ci] = !t->docs_bad && t->c.nprob[WR_CHECK_DOCUMENT] == 0;
     inf->sound[ci] = !t->incomplete && t->c.nprob[WR_CHECK_PAGE] == 0 &&
                      t->c.nprob[WR_CHECK_ORDERING] == 0 &&
                      t->c.nprob[WR_CHECK_CHECKSUM] == 0;
@@ -1305,7 +1310,14 @@ static int vf_file(vf_run *run, size_t fi, const vf_expect *ex)
     return rc;
 }
 
-/* --- lookups and scans on verified trees ----------------------------------- */
+/* --- lookups and scans on verified trees ----------------------------------- *
+ *
+ * These run only on checkpoints the walk found sound, starting from the
+ * slot copy the walk used: every page read is checked against the CRC its
+ * parent's address carries, so it holds exactly the bytes the walk
+ * checked, and its keys need no second wri_key_check (the structure is
+ * still decoded by wri_page_check, so nothing is ever read out of
+ * bounds). Documents are revalidated only if the walk found a bad one. */
 
 static int vx_open(vf_run *run, wr_verify_file *f, const wri_slot *s,
                    wri_block **bo, vf_tree *t)
@@ -1322,16 +1334,24 @@ static int vx_open(vf_run *run, wr_verify_file *f, const wri_slot *s,
     t->fsize = (*bo)->file_size;
     t->slot = *s;
     t->nkeyelem = s->role == WRI_ROLE_INDEX ? 2 : 1;
+    t->ncache = WRI_MAX(VF_CACHE_BYTES / t->P, 16);
+    if ((t->cache = calloc(t->ncache, sizeof *t->cache)) == NULL) {
+        WR_ERR(&e, WR_ENOMEM, "out of memory");
+        return vf_env(run, f, WR_ENOMEM, &e);
+    }
     return WR_OK;
 }
 
-/* Read and decode the page at a into cache slot d (keys checked). */
-static int vx_page(vf_tree *t, int d, const wr_addr *a, int level)
+/* The page at a, from the cache or read and decoded into it: VF_OK with
+ * *out, VF_BAD or < 0. */
+static int vx_page(vf_tree *t, const wr_addr *a, int level, vf_cache **out)
 {
     int rc;
-    vf_cache *pc = &t->cache[d];
+    vf_cache *pc = &t->cache[(a->off / t->P) % t->ncache];
     wri_page_problem pp;
-    if (pc->valid && pc->addr.off == a->off && pc->addr.crc == a->crc)
+    *out = pc;
+    if (pc->valid && pc->addr.off == a->off && pc->addr.crc == a->crc &&
+        (level < 0 || pc->v.level == level))
         return VF_OK;
     pc->valid = false;
     if (a->size != t->P || a->off < 2 * (uint64_t)t->P ||
@@ -1345,7 +1365,7 @@ static int vx_page(vf_tree *t, int d, const wr_addr *a, int level)
     }
     if ((rc = vt_read(t, a, pc->buf, "tree page")) != VF_OK)
         return rc;
-    if (wri_page_check(pc->buf, t->P, t->nkeyelem, &pc->v, &pp) != WR_OK ||
+    if (wri_page_check(pc->buf, t->P, 0, &pc->v, &pp) != WR_OK ||
         (level >= 0 && pc->v.level != level))
         return VF_BAD;
     pc->addr = *a;
@@ -1366,9 +1386,10 @@ static int vx_lookup(vf_tree *t, const uint8_t *key, uint32_t klen,
             return VF_NOTFOUND;
         if (d >= VF_MAX_DEPTH)
             return VF_UNKNOWN;
-        if ((rc = vx_page(t, d, &a, level)) != VF_OK)
+        vf_cache *pc;
+        if ((rc = vx_page(t, &a, level, &pc)) != VF_OK)
             return rc < 0 ? rc : VF_UNKNOWN;
-        const wri_page_view *v = &t->cache[d].v;
+        const wri_page_view *v = &pc->v;
         wri_cell cc;
         if (v->type == WRI_PT_LEAF) {
             uint32_t lo = 0, hi = v->count;
@@ -1453,7 +1474,7 @@ static int vx_scan(vf_tree *t, int depth, const wr_addr *a, int level,
     uint8_t *buf = t->pg[depth];
     if ((rc = vt_read(t, a, buf, "tree page")) != VF_OK)
         return rc < 0 ? rc : WR_OK;
-    if (wri_page_check(buf, t->P, t->nkeyelem, &v, &pp) != WR_OK ||
+    if (wri_page_check(buf, t->P, 0, &v, &pp) != WR_OK ||
         (level >= 0 && v.level != level))
         return WR_OK;
     for (uint32_t i = 0; i < v.count; i++) {
@@ -1475,6 +1496,7 @@ typedef struct vx_check {
     vf_tree *other;     /* the tree looked up in */
     const char *field;
     const char *main_path;
+    bool docs_ok;       /* the main table's documents all validated */
     wr_verify_ckpt *ck; /* the index checkpoint's stats */
     /* per item */
     const uint8_t *want;
@@ -1489,6 +1511,12 @@ static int vx_match_key(const bson_t *key, void *arg)
     vx_check *x = arg;
     if (vt_cmp(bson_get_data(key), key->len, x->want, x->wantlen) == 0)
         x->match = true;
+    return 0;
+}
+
+static int vx_list_key(const bson_t *key, void *arg)
+{
+    vx_check *x = arg;
     if (x->havelen + 8 < sizeof x->have) {
         char j[96];
         vf_json(j, sizeof j, bson_get_data(key), key->len);
@@ -1539,9 +1567,10 @@ static int vx_entry(vf_tree *t, uint64_t page, const uint8_t *buf,
             x->have[0] = '\0';
             x->havelen = 0;
             size_t eo;
-            if (bson_validate(&doc, BSON_VALIDATE_NONE, &eo) &&
+            if ((x->docs_ok || bson_validate(&doc, BSON_VALIDATE_NONE, &eo)) &&
                 wri_index_keys(&doc, x->field, vx_match_key, x, &e) == WR_OK &&
                 !x->match) {
+                wri_index_keys(&doc, x->field, vx_list_key, x, &e);
                 x->ck->index_dangling++;
                 vf_problem(x->rep, WR_CHECK_INDEX, page, koff,
                            vf_json(j, sizeof j, c->key, c->klen), x->have,
@@ -1603,7 +1632,7 @@ static int vx_doc(vf_tree *t, uint64_t page, const uint8_t *buf,
     if ((rc = vx_value(t, c, &val)) != VF_OK)
         return rc < 0 ? rc : WR_OK;
     if (c->vlen < 5 || !bson_init_static(&doc, val, c->vlen) ||
-        !bson_validate(&doc, BSON_VALIDATE_NONE, &eo))
+        (!x->docs_ok && !bson_validate(&doc, BSON_VALIDATE_NONE, &eo)))
         return WR_OK; /* reported by the document check */
     vx_docctx d = {x, page, c->key, c->klen, WR_OK};
     wr_errbuf e = {0};
@@ -1633,20 +1662,29 @@ static int vf_xcheck(vf_run *run, size_t mi, size_t mci, size_t fi, size_t ci)
             WR_OK ||
         (rc = vx_open(run, xf, &run->info[fi].slot[ci], &xb, xt)) != WR_OK)
         goto out;
+    x.docs_ok = run->info[mi].docs_ok[mci];
     ck->index_entries = ck->index_expected = 0;
     ck->index_missing = ck->index_dangling = 0;
-    /* entries -> documents */
-    x.other = mt;
-    if (xt->slot.root.off != 0 &&
-        (rc = vx_scan(xt, 0, &xt->slot.root, (int)xt->slot.height - 1,
-                      vx_entry, &x)) != WR_OK)
-        goto out;
-    /* documents -> entries */
+    /* documents -> entries: every key a document implies is there */
     x.other = xt;
     if (mt->slot.root.off != 0 &&
         (rc = vx_scan(mt, 0, &mt->slot.root, (int)mt->slot.height - 1, vx_doc,
                       &x)) != WR_OK)
         goto out;
+    /* entries -> documents. Implied keys are distinct (each holds its
+     * document's _id, and the _ids are distinct keys of the main table),
+     * and so are the index's (the walk found them strictly increasing):
+     * if none is missing and the counts agree, the sets are equal and no
+     * entry can dangle. Otherwise find the ones that do. */
+    if (x.docs_ok && ck->index_missing == 0 && ck->keys == ck->index_expected) {
+        ck->index_entries = ck->keys;
+    } else {
+        x.other = mt;
+        if (xt->slot.root.off != 0 &&
+            (rc = vx_scan(xt, 0, &xt->slot.root, (int)xt->slot.height - 1,
+                          vx_entry, &x)) != WR_OK)
+            goto out;
+    }
     ck->index_checked = true;
 out:
     if (mt)
