@@ -10,6 +10,8 @@
  */
 #include "wr_int.h"
 
+#include "migrate.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -79,6 +81,11 @@ int wr_db_open(const char *dir, const wr_db_opts *opts, wr_db **out,
     db->readonly = db->opts.readonly || db->opts.previous;
     if (db->opts.page_size == 0)
         db->opts.page_size = WRI_PAGE_DEFAULT;
+    /* a legacy directory (or an interrupted migration) is migrated first */
+    if (db->opts.auto_migrate && !db->readonly &&
+        (rc = wri_migrate_auto(dir, db->opts.page_size, db->opts.holder,
+                               eb)) != WR_OK)
+        goto fail;
     if ((rc = db_dir_prepare(dir, db->opts.create && !db->readonly, eb)) !=
         WR_OK)
         goto fail;

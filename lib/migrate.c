@@ -73,6 +73,8 @@ typedef struct mg {
     uint64_t rej_off;
     bool staged;     /* staging directory made by this run */
     bool journaled;  /* the journal was written: never clean up staging */
+    uint64_t idx_runs;    /* runs and bytes the index sorters spilled */
+    uint64_t idx_spilled;
     wri_backup backup;
     uint64_t bytes_done;
     uint64_t next_progress;
@@ -565,6 +567,10 @@ static int mg_build_coll(mg *m, mg_coll *c, wr_errbuf *eb)
                                 &c->idx_gen[i], eb)) != WR_OK)
             goto out;
         c->cs->bytes_out += mg_file_size(m->staging, c->idx_file[i]);
+        wri_sort_info info;
+        wri_sort_get_info(isort[i], &info);
+        m->idx_runs += info.runs_written;
+        m->idx_spilled += info.spilled;
         wri_sort_destroy(isort[i]);
         isort[i] = NULL;
     }
@@ -859,6 +865,8 @@ static void mg_totals(mg *m)
     }
     if (m->pool != NULL)
         st->sort_peak = wri_sort_pool_peak(m->pool);
+    st->sort_runs = m->idx_runs;
+    st->sort_spilled = m->idx_spilled;
     for (size_t i = 0; i < m->nmc; i++) {
         wri_sort_info info;
         if (m->mc[i].main == NULL)

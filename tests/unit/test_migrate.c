@@ -1,0 +1,632 @@
+/*
+ * test_migrate.c -- legacy directory listing, backups and manifests, the
+ * replace protocol's restart rules, wr_migrate end to end (index sorter
+ * spills, interruption, a log changing underneath), the automatic
+ * migration of wr_db_open, and an in-process crash sweep that tears every
+ * write at several lengths and fails every op with EIO.
+ */
+#include "tap.h"
+#include "wr_int.h"
+#include "legacy.h"
+#include "migrate.h"
+#include "replace.h"
+
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char *tmp_path(const char *name)
+{
+    static char buf[8][512];
+    static int k;
+    char *p = buf[k++ % 8];
+    snprintf(p, 512, "%s/%s", tap_tmpdir(), name);
+    return p;
+}
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    return system(cmd);
+}
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+    char p[1024];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "w");
+    if (f == NULL)
+        return;
+    fputs(text, f);
+    fclose(f);
+}
+
+static bool exists(const char *dir, const char *name)
+{
+    char p[1024];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return stat(p, &st) == 0;
+}
+
+static const char *fresh_dir(const char *name)
+{
+    const char *d = tmp_path(name);
+    sh("rm -rf '%s' && mkdir -p '%s'", d, d);
+    return d;
+}
+
+/* Digest of every collection of a database, "name:count:hex;..." */
+static int db_digests(const char *dir, char *out, size_t len)
+{
+    wr_db *db = NULL;
+    wr_errbuf eb = {0};
+    wr_db_opts ro = {.readonly = true};
+    size_t k = 0;
+    out[0] = '\0';
+    if (wr_db_open(dir, &ro, &db, &eb) != WR_OK)
+        return -1;
+    for (size_t i = 0; i < wr_db_ncoll(db); i++) {
+        wr_coll *c;
+        uint8_t dg[WR_DIGEST_LEN];
+        char hex[2 * WR_DIGEST_LEN + 1];
+        uint64_t n;
+        if (wr_coll_open(db, wr_db_coll_name(db, i), false, &c, &eb) != WR_OK ||
+            wr_coll_digest(c, dg, &n, &eb) != WR_OK) {
+            wr_db_close(db);
+            return -1;
+        }
+        wr_digest_hex(dg, hex);
+        k += (size_t)snprintf(out + k, len - k, "%s:%llu:%s;",
+                              wr_db_coll_name(db, i), (unsigned long long)n,
+                              hex);
+    }
+    wr_db_close(db);
+    return 0;
+}
+
+static int migrate(const char *dir, wr_migrate_stats *st, wr_errbuf *eb)
+{
+    wr_migrate_opts o = {.dir = dir};
+    wr_errbuf_clear(eb);
+    return wr_migrate(&o, st, eb);
+}
+
+/* --- legacy listing ------------------------------------------------------ */
+
+static void test_legacy_scan_kinds(void)
+{
+    wri_legacy_dir ld;
+    wr_errbuf eb = {0};
+    CHECK_EQ(wri_legacy_scan(tmp_path("nope"), &ld, &eb), WR_ENOTFOUND);
+    const char *d = fresh_dir("scan");
+    wr_errbuf_clear(&eb);
+    REQUIRE_OK(wri_legacy_scan(d, &ld, &eb), &eb);
+    CHECK_EQ(ld.kind, WRI_DIR_EMPTY);
+    wri_legacy_free(&ld);
+    write_file(d, "a.log", "");
+    write_file(d, "a.b.log", "");
+    write_file(d, "a.b.c.idx", "junk");   /* a.b on c (longest name) */
+    write_file(d, "a.x.y.idx", "");       /* a on x.y */
+    write_file(d, "zz.q.idx", "");        /* orphan */
+    write_file(d, ".hidden.log", "");     /* not looked at */
+    write_file(d, "notes.txt", "");
+    REQUIRE_OK(wri_legacy_scan(d, &ld, &eb), &eb);
+    CHECK_EQ(ld.kind, WRI_DIR_LEGACY);
+    REQUIRE_EQ(ld.ncoll, 2);
+    CHECK(strcmp(ld.coll[0].name, "a") == 0);
+    CHECK(strcmp(ld.coll[1].name, "a.b") == 0);
+    REQUIRE_EQ(ld.coll[0].nfields, 1);
+    CHECK(strcmp(ld.coll[0].fields[0], "x.y") == 0);
+    REQUIRE_EQ(ld.coll[1].nfields, 1);
+    CHECK(strcmp(ld.coll[1].fields[0], "c") == 0);
+    CHECK_EQ(ld.norphans, 1);
+    CHECK_EQ(ld.nfiles, 5);
+    CHECK(wri_legacy_is_file(&ld, "zz.q.idx"));
+    CHECK(!wri_legacy_is_file(&ld, "notes.txt"));
+    REQUIRE_OK(wri_legacy_add_index(&ld, "a.b.k", &eb), &eb);
+    CHECK_EQ(ld.coll[1].nfields, 2);
+    REQUIRE_OK(wri_legacy_add_index(&ld, "a.b.k", &eb), &eb); /* no dup */
+    CHECK_EQ(ld.coll[1].nfields, 2);
+    CHECK_EQ(wri_legacy_add_index(&ld, "q.k", &eb), WR_EINVAL);
+    wr_errbuf_clear(&eb);
+    CHECK_EQ(wri_legacy_add_index(&ld, "a.$bad", &eb), WR_EINVAL);
+    wr_errbuf_clear(&eb);
+    wri_legacy_free(&ld);
+    write_file(d, WR_CATALOG_NAME, "");
+    REQUIRE_OK(wri_legacy_scan(d, &ld, &eb), &eb);
+    CHECK_EQ(ld.kind, WRI_DIR_MIXED);
+    wri_legacy_free(&ld);
+    /* a log name that cannot be a collection name */
+    const char *e = fresh_dir("scan-bad");
+    write_file(e, "bad\001name.log", "");
+    CHECK_EQ(wri_legacy_scan(e, &ld, &eb), WR_EBADINPUT);
+    CHECK(strstr(eb.msg, "control") != NULL);
+}
+
+/* --- backups ----------------------------------------------------------------- */
+
+static void test_backup_manifest_and_reuse(void)
+{
+    wr_errbuf eb = {0};
+    wri_backup b, r;
+    const char *d = fresh_dir("bk");
+    write_file(d, "x.log", "{\"_id\": 1}\n");
+    write_file(d, "y name.log", "{\"_id\": 2}\n{\"_id\": 3}\n");
+    char px[600], py[600];
+    snprintf(px, sizeof px, "%s/x.log", d);
+    snprintf(py, sizeof py, "%s/y name.log", d);
+    wri_backup_src src[2] = {{px, "x.log", false, 0, 0},
+                             {py, "y name.log", false, 0, 0}};
+    REQUIRE_OK(wri_file_crc(px, &src[0].size, &src[0].crc, &eb), &eb);
+    REQUIRE_OK(wri_file_crc(py, &src[1].size, &src[1].crc, &eb), &eb);
+    src[0].check = src[1].check = true;
+    REQUIRE_OK(wri_backup_make(d, NULL, src, 2, &b, &eb), &eb);
+    CHECK(!b.reused);
+    CHECK(strstr(b.path, "/" WRI_BACKUP_PREFIX) != NULL);
+    REQUIRE_OK(wri_backup_read(b.path, &r, &eb), &eb);
+    CHECK_EQ(r.nfiles, 2);
+    const wri_backup_file *f = wri_backup_find(&r, "y name.log");
+    REQUIRE(f != NULL);
+    CHECK_EQ(f->size, src[1].size);
+    CHECK_EQ(f->crc, src[1].crc);
+    REQUIRE_OK(wri_backup_check(&r, &eb), &eb);
+    wri_backup_free(&r);
+    /* the same bytes again: the complete backup is reused */
+    wri_backup b2;
+    REQUIRE_OK(wri_backup_make(d, NULL, src, 2, &b2, &eb), &eb);
+    CHECK(b2.reused);
+    CHECK(strcmp(b2.path, b.path) == 0);
+    wri_backup_free(&b2);
+    /* a damaged copy is caught by the check */
+    sh("echo x >> '%s/x.log'", b.path);
+    CHECK_EQ(wri_backup_check(&b, &eb), WR_EIO);
+    CHECK(strstr(eb.msg, "does not match") != NULL);
+    wr_errbuf_clear(&eb);
+    /* a damaged manifest is refused */
+    sh("sed -i 's/^\\([0-9a-f]*\\) 11 /\\1 12 /' '%s/MANIFEST'", b.path);
+    CHECK_EQ(wri_backup_read(b.path, &r, &eb), WR_ECORRUPT);
+    wr_errbuf_clear(&eb);
+    /* a source that changed since the caller read it is refused */
+    src[0].crc ^= 1;
+    CHECK_EQ(wri_backup_make(d, tmp_path("bk-other"), src, 2, &b2, &eb),
+             WR_EIO);
+    CHECK(strstr(eb.msg, "changed while it was being migrated") != NULL);
+    wri_backup_free(&b2);
+    wr_errbuf_clear(&eb);
+    src[0].crc ^= 1;
+    /* an unfinished backup there (no MANIFEST) is taken over */
+    REQUIRE_OK(wri_backup_make(d, tmp_path("bk-other"), src, 2, &b2, &eb),
+               &eb);
+    CHECK(!b2.reused);
+    wri_backup_free(&b2);
+    /* a directory with other things in it is not used */
+    const char *o = fresh_dir("bk-foreign");
+    write_file(o, "keep.txt", "mine");
+    CHECK_EQ(wri_backup_make(d, o, src, 2, &b2, &eb), WR_EEXIST);
+    wri_backup_free(&b2);
+    wri_backup_free(&b);
+}
+
+/* --- migrations ------------------------------------------------------------------ */
+
+static const char *TINY =
+    "{\"_id\": 1, \"a\": \"x\", \"k\": 1}\n"
+    "{\"_id\": 2, \"a\": \"y\", \"k\": [2, 3]}\n"
+    "{\"_id\": 3, \"a\": \"z\", \"k\": 3}\n"
+    "{\"_id\": 2, \"a\": \"y2\", \"k\": 5}\n"
+    "{\"_id\": 1, \"$deleted\": true}\n";
+
+static void make_tiny(const char *d)
+{
+    sh("rm -rf '%s' && mkdir -p '%s'", d, d);
+    write_file(d, "t.log", TINY);
+    write_file(d, "t.k.idx", "");
+}
+
+static void test_migrate_tiny_and_again(void)
+{
+    wr_errbuf eb = {0};
+    wr_migrate_stats st;
+    char dg[512];
+    const char *d = tmp_path("tiny");
+    make_tiny(d);
+    REQUIRE_OK(migrate(d, &st, &eb), &eb);
+    CHECK_EQ(st.state, WR_MIGRATE_LEGACY);
+    CHECK_EQ(st.live, 2);
+    CHECK_EQ(st.updated, 1);
+    CHECK_EQ(st.deleted, 1);
+    CHECK_EQ(st.puts, 4);
+    CHECK_EQ(st.deletes, 1);
+    REQUIRE_EQ(st.ncoll, 1);
+    CHECK_EQ(st.coll[0].nindex, 1);
+    wr_migrate_stats_free(&st);
+    CHECK(!exists(d, "t.log") && !exists(d, "t.k.idx"));
+    CHECK(exists(d, "t.main.wr") && exists(d, "t.idx.k.wr"));
+    CHECK(!exists(d, WRI_MIGRATE_STAGING) && !exists(d, WRI_MIGRATE_JOURNAL));
+    REQUIRE_OK(wr_verify_simple(d, false, &eb), &eb);
+    REQUIRE(db_digests(d, dg, sizeof dg) == 0);
+    CHECK(strncmp(dg, "t:2:", 4) == 0);
+    REQUIRE_OK(migrate(d, &st, &eb), &eb);
+    CHECK_EQ(st.state, WR_MIGRATE_DONE);
+    wr_migrate_stats_free(&st);
+}
+
+/* A log several times the budget with an index: both the main and the
+ * index sorter spill, and the content check still passes. */
+static void test_migrate_index_sorter_spills(void)
+{
+    wr_errbuf eb = {0};
+    wr_migrate_stats st;
+    const char *d = fresh_dir("spill");
+    char p[600];
+    snprintf(p, sizeof p, "%s/s.log", d);
+    FILE *f = fopen(p, "w");
+    REQUIRE(f != NULL);
+    for (int i = 0; i < 12000; i++)
+        fprintf(f, "{\"_id\": %d, \"k\": [\"key-%07d-%0200d\", %d], "
+                   "\"n\": %d}\n",
+                (i * 7919) % 100003, (i * 31) % 9973, i, i, i);
+    for (int i = 0; i < 3000; i++)
+        fprintf(f, "{\"_id\": %d, \"$deleted\": true}\n", (i * 7919 * 3) % 100003);
+    fclose(f);
+    write_file(d, "s.k.idx", "");
+    wr_migrate_opts o = {.dir = d, .memory = 1u << 20};
+    REQUIRE_OK(wr_migrate(&o, &st, &eb), &eb);
+    printf("# %llu live, %llu sort runs, %llu bytes spilled, peak %llu\n",
+           (unsigned long long)st.live, (unsigned long long)st.sort_runs,
+           (unsigned long long)st.sort_spilled,
+           (unsigned long long)st.sort_peak);
+    CHECK(st.sort_runs > 4); /* main and index sorters */
+    CHECK(st.sort_peak <= (1u << 20) + (64u << 10));
+    CHECK_EQ(st.live + st.deleted, 12000 - st.updated);
+    wr_migrate_stats_free(&st);
+    REQUIRE_OK(wr_verify_simple(d, false, &eb), &eb);
+}
+
+static int interrupt_flag;
+static void interrupt_on_build(const wr_migrate_stats *st, void *arg)
+{
+    if (st->phase != NULL && strcmp(st->phase, (const char *)arg) == 0)
+        interrupt_flag = 1;
+}
+
+static void test_migrate_interrupted_leaves_legacy(void)
+{
+    const char *phases[] = {"reading", "building", "checking"};
+    for (size_t i = 0; i < 3; i++) {
+        wr_errbuf eb = {0};
+        wr_migrate_stats st;
+        const char *d = tmp_path("intr");
+        make_tiny(d);
+        interrupt_flag = 0;
+        wr_migrate_opts o = {.dir = d, .progress = interrupt_on_build,
+                             .progress_arg = (void *)phases[i],
+                             .interrupted = &interrupt_flag};
+        CHECK_EQ(wr_migrate(&o, &st, &eb), WR_EINTR);
+        wr_migrate_stats_free(&st);
+        CHECK(exists(d, "t.log") && !exists(d, WR_CATALOG_NAME));
+        CHECK(!exists(d, WRI_MIGRATE_STAGING));
+        CHECK(!exists(d, "t.main.wr"));
+    }
+}
+
+/* A legacy writer appending while the migration reads: refused, nothing
+ * replaced. */
+static void append_once(const wr_migrate_stats *st, void *arg)
+{
+    static int done;
+    if (st->phase != NULL && strcmp(st->phase, "backing up") == 0 && !done) {
+        done = 1;
+        sh("echo '{\"_id\": 99}' >> '%s/t.log'", (const char *)arg);
+    }
+}
+
+static void test_migrate_refuses_a_log_changing_underneath(void)
+{
+    wr_errbuf eb = {0};
+    wr_migrate_stats st;
+    const char *d = tmp_path("changing");
+    make_tiny(d);
+    wr_migrate_opts o = {.dir = d, .progress = append_once,
+                         .progress_arg = (void *)d};
+    CHECK_EQ(wr_migrate(&o, &st, &eb), WR_EIO);
+    CHECK(strstr(eb.msg, "changed while it was being migrated") != NULL);
+    wr_migrate_stats_free(&st);
+    CHECK(exists(d, "t.log") && !exists(d, WR_CATALOG_NAME));
+    /* a rerun takes the new line in */
+    REQUIRE_OK(migrate(d, &st, &eb), &eb);
+    CHECK_EQ(st.live, 3);
+    wr_migrate_stats_free(&st);
+}
+
+static void test_db_open_auto_migrates(void)
+{
+    wr_errbuf eb = {0};
+    wr_db *db = NULL;
+    wr_coll *c = NULL;
+    const char *d = tmp_path("auto");
+    make_tiny(d);
+    wr_db_opts ro = {.readonly = true, .auto_migrate = true};
+    CHECK_EQ(wr_db_open(d, &ro, &db, &eb), WR_ENOTFOUND); /* never writes */
+    wr_errbuf_clear(&eb);
+    wr_db_opts o = {.auto_migrate = true, .holder = "test"};
+    REQUIRE_OK(wr_db_open(d, &o, &db, &eb), &eb);
+    REQUIRE_OK(wr_coll_open(db, "t", false, &c, &eb), &eb);
+    CHECK_EQ(wr_coll_count(c), 2);
+    CHECK_EQ(wr_coll_nindex(c), 1);
+    wr_db_close(db);
+    CHECK(!exists(d, "t.log"));
+    /* and again: a database already, nothing to do */
+    REQUIRE_OK(wr_db_open(d, &o, &db, &eb), &eb);
+    wr_db_close(db);
+    /* a mixed directory is refused */
+    write_file(d, "t.log", TINY);
+    CHECK_EQ(wr_db_open(d, &o, &db, &eb), WR_EEXIST);
+}
+
+/* --- restart rules ------------------------------------------------------------------ */
+
+typedef struct op_log {
+    uint64_t n;
+    char what[64][16];
+    char path[64][256];
+    size_t len[64];
+    uint64_t count;
+} op_log;
+
+static void trace_ops(uint64_t op, const char *what, const char *path,
+                      uint64_t off, size_t len, void *arg)
+{
+    op_log *l = arg;
+    if (op <= 64) {
+        snprintf(l->what[op - 1], 16, "%s", what);
+        snprintf(l->path[op - 1], 256, "%s", path);
+        l->len[op - 1] = len;
+    }
+    l->count = op;
+}
+
+/* Learn the ops of a migration of a tiny directory. */
+static void learn_ops(op_log *l)
+{
+    wr_errbuf eb = {0};
+    wr_migrate_stats st;
+    const char *d = tmp_path("learn");
+    make_tiny(d);
+    memset(l, 0, sizeof *l);
+    wri_io_fault_set(NULL);
+    wri_io_trace_set(trace_ops, l);
+    int rc = migrate(d, &st, &eb);
+    wri_io_trace_set(NULL, NULL);
+    wr_migrate_stats_free(&st);
+    CHECK_EQ(rc, WR_OK);
+}
+
+/* The op number of the first op whose path ends with suffix. */
+static uint64_t op_named(const op_log *l, const char *what, const char *suffix)
+{
+    for (uint64_t i = 0; i < l->count && i < 64; i++) {
+        size_t n = strlen(l->path[i]), s = strlen(suffix);
+        if (strcmp(l->what[i], what) == 0 && n >= s &&
+            strcmp(l->path[i] + n - s, suffix) == 0)
+            return i + 1;
+    }
+    return 0;
+}
+
+/* Run a migration of d in a child that crashes at op n (tear bytes). */
+static int crash_at(const char *d, uint64_t n, size_t tear)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        wr_errbuf eb = {0};
+        wr_migrate_stats st;
+        wri_fault_plan p = {.kind = WRI_FAULT_CRASH, .at = n, .tear = tear};
+        wri_io_fault_set(&p);
+        migrate(d, &st, &eb);
+        _exit(0);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void test_restart_rolls_back_when_the_log_changed(void)
+{
+    op_log l;
+    wr_errbuf eb = {0};
+    wr_migrate_stats st;
+    learn_ops(&l);
+    /* crash right after the journal landed, before any move */
+    uint64_t j = op_named(&l, "rename", WRI_MIGRATE_JOURNAL ".tmp");
+    REQUIRE(j > 0);
+    const char *d = tmp_path("rollback");
+    make_tiny(d);
+    REQUIRE_EQ(crash_at(d, j + 2, 0), WRI_IO_CRASH_EXIT);
+    REQUIRE(exists(d, WRI_MIGRATE_JOURNAL));
+    /* a legacy writer appends before anyone reruns */
+    sh("echo '{\"_id\": 77, \"late\": true}' >> '%s/t.log'", d);
+    REQUIRE_OK(migrate(d, &st, &eb), &eb);
+    CHECK_EQ(st.live, 3); /* the late line is in */
+    bool noted = false;
+    for (size_t i = 0; i < st.nnotes; i++)
+        noted = noted || strstr(st.notes[i], "rolled back") != NULL;
+    CHECK(noted);
+    wr_migrate_stats_free(&st);
+    REQUIRE_OK(wr_verify_simple(d, false, &eb), &eb);
+}
+
+static void test_restart_refuses_a_foreign_catalog(void)
+{
+    op_log l;
+    wr_errbuf eb = {0};
+    wr_migrate_stats st;
+    learn_ops(&l);
+    uint64_t j = op_named(&l, "rename", WRI_MIGRATE_JOURNAL ".tmp");
+    REQUIRE(j > 0);
+    const char *d = tmp_path("foreign");
+    make_tiny(d);
+    REQUIRE_EQ(crash_at(d, j + 2, 0), WRI_IO_CRASH_EXIT);
+    /* someone makes a database here in the meantime */
+    const char *other = tmp_path("foreign-src");
+    make_tiny(other);
+    REQUIRE_OK(migrate(other, &st, &eb), &eb);
+    wr_migrate_stats_free(&st);
+    sh("cp '%s/" WR_CATALOG_NAME "' '%s/'", other, d);
+    sh("echo junk >> '%s/" WR_CATALOG_NAME "'", d);
+    CHECK_EQ(migrate(d, &st, &eb), WR_EEXIST);
+    CHECK(strstr(eb.msg, "refusing") != NULL);
+    wr_migrate_stats_free(&st);
+    CHECK(exists(d, WRI_MIGRATE_JOURNAL) && exists(d, "t.log"));
+}
+
+static void test_restart_keeps_a_legacy_file_changed_after_the_commit(void)
+{
+    op_log l;
+    wr_errbuf eb = {0};
+    wr_migrate_stats st;
+    learn_ops(&l);
+    /* crash at the first removal of a legacy file: committed already */
+    uint64_t u = op_named(&l, "unlink", "/t.k.idx");
+    REQUIRE(u > 0);
+    const char *d = tmp_path("kept");
+    make_tiny(d);
+    REQUIRE_EQ(crash_at(d, u, 0), WRI_IO_CRASH_EXIT);
+    REQUIRE(exists(d, WR_CATALOG_NAME));
+    sh("echo '{\"_id\": 5}' >> '%s/t.log'", d);
+    CHECK_EQ(migrate(d, &st, &eb), WR_EEXIST); /* finished, then: mixed */
+    CHECK(strstr(eb.msg, "changed after they were backed up") != NULL);
+    CHECK_EQ(st.state, WR_MIGRATE_MIXED);
+    wr_migrate_stats_free(&st);
+    CHECK(exists(d, "t.log") && !exists(d, "t.k.idx"));
+    CHECK(!exists(d, WRI_MIGRATE_JOURNAL));
+    REQUIRE_OK(wr_verify_simple(d, false, &eb), &eb);
+}
+
+/* --- the in-process sweep ------------------------------------------------------------ */
+
+/* Is d exactly the tiny legacy directory, give or take protocol debris? */
+static bool still_legacy(const char *d, const char *orig)
+{
+    return !exists(d, WR_CATALOG_NAME) &&
+           sh("cmp -s '%s/t.log' '%s/t.log' && cmp -s '%s/t.k.idx' "
+              "'%s/t.k.idx'", d, orig, d, orig) == 0;
+}
+
+static bool finished(const char *d, const char *want)
+{
+    char dg[512];
+    wr_errbuf eb = {0};
+    return !exists(d, "t.log") && !exists(d, "t.k.idx") &&
+           !exists(d, WRI_MIGRATE_JOURNAL) && !exists(d, WRI_MIGRATE_STAGING) &&
+           wr_verify_simple(d, false, &eb) == WR_OK &&
+           db_digests(d, dg, sizeof dg) == 0 && strcmp(dg, want) == 0 &&
+           sh("test $(ls -d '%s'/" WRI_BACKUP_PREFIX "* | wc -l) -eq 1", d) == 0;
+}
+
+static void test_migrate_sweep_tears_and_eio(void)
+{
+    op_log l;
+    wr_errbuf eb = {0};
+    wr_migrate_stats st;
+    char want[512];
+    const char *orig = tmp_path("sw-orig"), *d = tmp_path("sw");
+    make_tiny(orig);
+    learn_ops(&l);
+    {
+        const char *ref = tmp_path("sw-ref");
+        make_tiny(ref);
+        REQUIRE_OK(migrate(ref, &st, &eb), &eb);
+        wr_migrate_stats_free(&st);
+        REQUIRE(db_digests(ref, want, sizeof want) == 0);
+    }
+    int bad = 0, old = 0, neu = 0, cases = 0;
+    for (uint64_t n = 1; n <= l.count && n <= 64 && bad < 5; n++) {
+        size_t tears[4] = {0};
+        int nt = 1;
+        if (strcmp(l.what[n - 1], "pwrite") == 0 && l.len[n - 1] > 2) {
+            tears[nt++] = 1;
+            tears[nt++] = l.len[n - 1] / 2;
+            tears[nt++] = l.len[n - 1] - 1;
+        }
+        for (int t = 0; t < nt + 1; t++) {
+            sh("rm -rf '%s' && cp -a '%s' '%s'", d, orig, d);
+            if (t < nt) {
+                if (crash_at(d, n, tears[t]) != WRI_IO_CRASH_EXIT) {
+                    TAP_FAIL("op %llu (%s): no crash", (unsigned long long)n,
+                             l.what[n - 1]);
+                    bad++;
+                    continue;
+                }
+            } else { /* the op fails once with EIO instead */
+                wri_fault_plan p = {.kind = WRI_FAULT_FAIL, .at = n,
+                                    .err = WR_EIO};
+                wri_io_fault_set(&p);
+                int rc = migrate(d, &st, &eb);
+                wri_io_fault_set(NULL);
+                wr_migrate_stats_free(&st);
+                if (rc != WR_EIO) {
+                    TAP_FAIL("op %llu (%s): EIO gave %d", (unsigned long long)n,
+                             l.what[n - 1], rc);
+                    bad++;
+                }
+            }
+            cases++;
+            char dg[512];
+            if (still_legacy(d, orig)) {
+                old++;
+            } else if (exists(d, WR_CATALOG_NAME) &&
+                       wr_verify_simple(d, false, &eb) == WR_OK &&
+                       db_digests(d, dg, sizeof dg) == 0 &&
+                       strcmp(dg, want) == 0) {
+                neu++;
+            } else {
+                TAP_FAIL("op %llu (%s %s) case %d: neither old nor new: %s",
+                         (unsigned long long)n, l.what[n - 1], l.path[n - 1],
+                         t, eb.msg);
+                wr_errbuf_clear(&eb);
+                bad++;
+                continue;
+            }
+            wr_errbuf_clear(&eb);
+            int rc = migrate(d, &st, &eb);
+            wr_migrate_stats_free(&st);
+            if (rc != WR_OK || !finished(d, want)) {
+                TAP_FAIL("op %llu (%s %s) case %d: the rerun did not finish "
+                         "(%d: %s)", (unsigned long long)n, l.what[n - 1],
+                         l.path[n - 1], t, rc, eb.msg);
+                bad++;
+            }
+        }
+    }
+    printf("# %llu ops, %d cases: %d old, %d new\n",
+           (unsigned long long)l.count, cases, old, neu);
+    CHECK(old > 0 && neu > 0);
+}
+
+int main(void)
+{
+    /* hundreds of fsyncs: on tmpfs they cost nothing */
+    if (getenv("TMPDIR") == NULL && access("/dev/shm", W_OK) == 0)
+        setenv("TMPDIR", "/dev/shm", 0);
+    RUN(test_legacy_scan_kinds);
+    RUN(test_backup_manifest_and_reuse);
+    RUN(test_migrate_tiny_and_again);
+    RUN(test_migrate_index_sorter_spills);
+    RUN(test_migrate_interrupted_leaves_legacy);
+    RUN(test_migrate_refuses_a_log_changing_underneath);
+    RUN(test_db_open_auto_migrates);
+    RUN(test_restart_rolls_back_when_the_log_changed);
+    RUN(test_restart_refuses_a_foreign_catalog);
+    RUN(test_restart_keeps_a_legacy_file_changed_after_the_commit);
+    RUN(test_migrate_sweep_tears_and_eio);
+    int rc = tap_done();
+    sh("rm -rf '%s'", tap_tmpdir());
+    return rc;
+}
