@@ -1048,8 +1048,11 @@ static int mg_run(mg *m, wr_errbuf *eb)
             return rc;
         /* (without a journal this only removes a journal.tmp) */
         if ((rc = wri_replace_recover(m->dir, WRI_MIGRATE_JOURNAL, &res,
-                                      eb)) != WR_OK)
+                                      eb)) != WR_OK) {
+            if (rc == WR_EEXIST)
+                st->state = WR_MIGRATE_MIXED; /* someone else's catalog */
             return rc;
+        }
         if (res.outcome != WRI_RECOVER_NONE) {
             mg_note(st, "%s", res.note);
             resumed = res.outcome != WRI_RECOVER_BACK;

@@ -482,6 +482,7 @@ static void test_restart_refuses_a_foreign_catalog(void)
     sh("echo junk >> '%s/" WR_CATALOG_NAME "'", d);
     CHECK_EQ(migrate(d, &st, &eb), WR_EEXIST);
     CHECK(strstr(eb.msg, "refusing") != NULL);
+    CHECK_EQ(st.state, WR_MIGRATE_MIXED);
     wr_migrate_stats_free(&st);
     CHECK(exists(d, WRI_MIGRATE_JOURNAL) && exists(d, "t.log"));
 }
