@@ -23,6 +23,7 @@ LIB_OBJ = $(LIB_SRC:%.c=$(FBUILD)/obj/%.o)
 TARGETS = $(patsubst fuzz/%.c,$(FBUILD)/%,$(wildcard fuzz/fuzz_*.c))
 
 .PHONY: run build
+.SECONDARY: $(LIB_OBJ)
 run: build
 	@for t in $(TARGETS); do \
 	  name=$${t##*/fuzz_}; \
