@@ -90,6 +90,7 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIBA)
 	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBA) $(DEP_LIBS)
 
 test: deps
+	@$(MAKE) --no-print-directory build
 	@$(MAKE) --no-print-directory SAN=1 test-build
 	@tests/run.sh build/san
 

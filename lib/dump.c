@@ -1048,10 +1048,12 @@ static void role_text(const wri_slot *s, char *out, size_t n)
     char c[WRI_NAME_MAX * 4 + 8], f[WRI_NAME_MAX * 4 + 8];
     safe_name(s->coll, c, sizeof c);
     safe_name(s->field, f, sizeof f);
+    int len; /* a display string: cutting a very long name is fine */
     if (s->role == WRI_ROLE_INDEX)
-        snprintf(out, n, "index on \"%s\" of collection \"%s\"", f, c);
+        len = snprintf(out, n, "index on \"%s\" of collection \"%s\"", f, c);
     else
-        snprintf(out, n, "main table of collection \"%s\"", c);
+        len = snprintf(out, n, "main table of collection \"%s\"", c);
+    (void)len;
 }
 
 /* Is there a checkpoint to show? 1 yes; 0 no, recorded as damage; or
