@@ -285,14 +285,22 @@ static bool vt_interrupted(const vf_tree *t)
     return o->interrupted != NULL && *o->interrupted;
 }
 
-static void vt_progress(vf_tree *t)
+/* A page of n blocks done (count: it was checked, not just looked up). */
+static void vt_progress(vf_tree *t, uint64_t n, bool count)
 {
     vf_run *run = t->c.run;
-    run->r->pages_checked++;
-    run->r->bytes_checked += t->P;
-    if (++t->pages_done % VF_PROGRESS_EVERY != 0 || run->o->progress == NULL)
+    if (count) {
+        run->r->pages_checked++;
+        run->r->bytes_checked += n * t->P;
+    }
+    uint64_t before = t->pages_done;
+    t->pages_done += n;
+    if (before / VF_PROGRESS_EVERY == t->pages_done / VF_PROGRESS_EVERY ||
+        run->o->progress == NULL)
         return;
-    wr_verify_progress p = {.path = t->c.path,
+    wr_verify_progress p = {.phase = count ? "checking"
+                                           : "index cross-check",
+                            .path = t->c.path,
                             .file = run->r->nfiles,
                             .nfiles = run->cap,
                             .pages_done = t->pages_done,
@@ -511,7 +519,7 @@ static int vt_extlists(vf_tree *t)
             t->incomplete = true;
             break;
         }
-        vt_progress(t);
+        vt_progress(t, 1, true);
         if (t->c.ck)
             t->c.ck->pages_extlist++;
         uint8_t type = buf[WRI_PH_TYPE];
@@ -719,7 +727,7 @@ static int vt_leaf_cell(vf_tree *t, uint64_t page, const uint8_t *buf,
             return WR_OK;
         }
         ck->pages_overflow++;
-        vt_progress(t);
+        vt_progress(t, need / P, true);
         val = t->val + WRI_PH_LEN;
         voff = c->ovf.off + WRI_PH_LEN;
     }
@@ -823,7 +831,7 @@ static int vt_node(vf_tree *t, int depth, const wr_addr *a, int level,
         t->incomplete = true;
         return rc < 0 ? rc : WR_OK;
     }
-    vt_progress(t);
+    vt_progress(t, 1, true);
     if (wri_page_check(buf, P, 0, &v, &pp) != WR_OK) {
         vf_problem(&t->c, WR_CHECK_PAGE, a->off, a->off + pp.off, NULL, NULL,
                    "%s", pp.what);
@@ -1335,6 +1343,7 @@ static int vx_open(vf_run *run, wr_verify_file *f, const wri_slot *s,
     t->slot = *s;
     t->nkeyelem = s->role == WRI_ROLE_INDEX ? 2 : 1;
     t->ncache = WRI_MAX(VF_CACHE_BYTES / t->P, 16);
+    t->pages_total = s->logical_size / t->P;
     if ((t->cache = calloc(t->ncache, sizeof *t->cache)) == NULL) {
         WR_ERR(&e, WR_ENOMEM, "out of memory");
         return vf_env(run, f, WR_ENOMEM, &e);
@@ -1474,6 +1483,7 @@ static int vx_scan(vf_tree *t, int depth, const wr_addr *a, int level,
     uint8_t *buf = t->pg[depth];
     if ((rc = vt_read(t, a, buf, "tree page")) != VF_OK)
         return rc < 0 ? rc : WR_OK;
+    vt_progress(t, 1, false);
     if (wri_page_check(buf, t->P, 0, &v, &pp) != WR_OK ||
         (level >= 0 && v.level != level))
         return WR_OK;

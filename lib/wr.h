@@ -277,7 +277,8 @@ typedef struct wr_verify_report {
 } wr_verify_report;
 
 typedef struct wr_verify_progress {
-    const char *path;  /* file being checked */
+    const char *phase; /* "checking", or "index cross-check" */
+    const char *path;  /* file being read */
     size_t file, nfiles; /* 1-based */
     uint64_t pages_done, pages_total; /* in this checkpoint of the file */
 } wr_verify_progress;

@@ -63,8 +63,8 @@ static void on_progress(const wr_verify_progress *p, void *arg)
     vctx *v = arg;
     const char *base = strrchr(p->path, '/');
     base = base ? base + 1 : p->path;
-    wr_cli_progress(v->cli, "%s: file %zu/%zu %s: %llu/%llu pages", v->path,
-                    p->file, p->nfiles, base,
+    wr_cli_progress(v->cli, "%s: %s, file %zu/%zu %s: %llu/%llu pages",
+                    v->path, p->phase, p->file, p->nfiles, base,
                     (unsigned long long)p->pages_done,
                     (unsigned long long)p->pages_total);
 }
