@@ -182,6 +182,8 @@ static int cpt_plan(cpt_job *j, wr_errbuf *eb)
         j->database = true;
         if ((j->dir = strdup(j->path)) == NULL)
             return WR_ERR(eb, WR_ENOMEM, "out of memory");
+        for (size_t n = strlen(j->dir); n > 1 && j->dir[n - 1] == '/'; n--)
+            j->dir[n - 1] = '\0'; /* "db/" names files "db/x.wr" */
         rc = wri_catalog_read(j->dir, &j->cat, eb);
         if (rc == WR_ENOTFOUND) {
             wr_errbuf_clear(eb);
