@@ -526,9 +526,7 @@ static int mg_build_coll(mg *m, mg_coll *c, wr_errbuf *eb)
     size_t nf = c->lc->nfields;
     wri_sort **isort = NULL;
     mg_idxadd *adds = NULL;
-    wr_digest *dg = NULL;
     uint64_t seq = 0;
-    uint8_t d[WR_DIGEST_LEN];
     if ((c->main_file = wri_tree_file_name(c->lc->name, NULL)) == NULL ||
         (nf > 0 && ((c->idx_file = calloc(nf, sizeof *c->idx_file)) == NULL ||
                     (c->idx_gen = calloc(nf, sizeof *c->idx_gen)) == NULL ||
@@ -544,8 +542,7 @@ static int mg_build_coll(mg *m, mg_coll *c, wr_errbuf *eb)
             goto out;
         }
     /* keep a quarter of the budget for the index keys */
-    if ((rc = wri_sort_finish(c->main, nf ? m->budget / 4 : 0, eb)) != WR_OK ||
-        (rc = wr_digest_new(&dg, eb)) != WR_OK)
+    if ((rc = wri_sort_finish(c->main, nf ? m->budget / 4 : 0, eb)) != WR_OK)
         goto out;
     for (size_t i = 0; i < nf; i++) {
         if ((rc = wri_sort_create(m->pool, WRI_SORT_PLAIN, &isort[i], eb)) !=
@@ -554,11 +551,9 @@ static int mg_build_coll(mg *m, mg_coll *c, wr_errbuf *eb)
         adds[i] = (mg_idxadd){isort[i], &seq, eb};
     }
     if ((rc = mg_build_tree(m, c->lc->name, NULL, c->main_file, c->main, adds,
-                            nf, (const char *const *)c->lc->fields, dg,
+                            nf, (const char *const *)c->lc->fields, NULL,
                             &c->main_gen, eb)) != WR_OK)
         goto out;
-    wr_digest_final(dg, d);
-    wr_digest_hex(d, c->cs->digest);
     c->cs->bytes_out = mg_file_size(m->staging, c->main_file);
     for (size_t i = 0; i < nf; i++) {
         if ((rc = wri_sort_finish(isort[i], 0, eb)) != WR_OK ||
@@ -579,7 +574,6 @@ out:
         wri_sort_destroy(isort[i]);
     free(isort);
     free(adds);
-    wr_digest_free(dg);
     return rc;
 }
 
@@ -792,6 +786,45 @@ static int mg_check_all(mg *m, wr_errbuf *eb)
     for (size_t i = 0; rc == WR_OK && i < m->nmc; i++)
         rc = mg_check_coll(m, db, &m->mc[i], eb);
     wr_db_close(db);
+    return rc;
+}
+
+/* The full checks of wr_verify_simple() on the staged database; the
+ * digest verify computes of each main table becomes the collection's
+ * reported digest (the content check then shows the table is the legacy
+ * documents byte for byte). */
+static int mg_verify(mg *m, wr_errbuf *eb)
+{
+    int rc;
+    wr_verify_report *r = NULL;
+    wr_verify_opts vo = {.max_problems = 1,
+                         .interrupted = m->o->interrupted};
+    rc = wr_verify(m->staging, &vo, &r, eb);
+    if (rc == WR_ECORRUPT) {
+        char why[sizeof eb->msg];
+        snprintf(why, sizeof why, "%s", eb->msg);
+        wr_errbuf_clear(eb);
+        rc = WR_ERR(eb, WR_ECORRUPT, "the new files failed verification, "
+                    "nothing was replaced: %s", why);
+    }
+    for (size_t i = 0; rc == WR_OK && r != NULL && i < r->nfiles; i++) {
+        const wr_verify_file *f = &r->files[i];
+        if (f->role != WRI_ROLE_MAIN)
+            continue;
+        for (size_t k = 0; k < f->nckpt; k++) {
+            if (!f->ckpt[k].selected || !f->ckpt[k].has_digest)
+                continue;
+            for (size_t j = 0; j < m->nmc; j++)
+                if (strcmp(m->mc[j].lc->name, f->coll) == 0)
+                    wr_digest_hex(f->ckpt[k].digest, m->mc[j].cs->digest);
+        }
+    }
+    for (size_t j = 0; rc == WR_OK && j < m->nmc; j++)
+        if (m->mc[j].cs->digest[0] == '\0')
+            rc = WR_ERR(eb, WR_ECORRUPT, "verification of %s gave no content "
+                        "digest for collection \"%s\"", m->staging,
+                        m->mc[j].lc->name);
+    wr_verify_report_free(r);
     return rc;
 }
 
@@ -1163,16 +1196,8 @@ static int mg_run(mg *m, wr_errbuf *eb)
 
     /* 6: verify, then compare content */
     mg_phase(m, "verifying");
-    if ((rc = wr_verify_simple(m->staging, false, eb)) != WR_OK) {
-        if (rc == WR_ECORRUPT) {
-            char why[sizeof eb->msg];
-            snprintf(why, sizeof why, "%s", eb->msg);
-            wr_errbuf_clear(eb);
-            rc = WR_ERR(eb, WR_ECORRUPT, "the new files failed verification, "
-                        "nothing was replaced: %s", why);
-        }
+    if ((rc = mg_verify(m, eb)) != WR_OK)
         return rc;
-    }
     mg_phase(m, "checking");
     if ((rc = mg_check_all(m, eb)) != WR_OK)
         return rc;
