@@ -471,7 +471,7 @@ static int mg_build_tree(mg *m, const char *coll, const char *field,
             if ((rc = mg_interrupted(m, eb)) != WR_OK)
                 goto out;
             m->st->docs_done = n;
-            mg_progress(m, n % 65536 == 0);
+            mg_progress(m, n % 16384 == 0);
         }
         /* an index value is empty: pass a valid pointer all the same */
         if ((rc = wri_bulk_add(bulk, rec.key, rec.klen,
@@ -680,7 +680,7 @@ static int mg_check_coll(mg *m, wr_db *db, mg_coll *c, wr_errbuf *eb)
             if ((rc = mg_interrupted(m, eb)) != WR_OK)
                 goto out;
             m->st->docs_done = n;
-            mg_progress(m, n % 65536 == 0);
+            mg_progress(m, n % 16384 == 0);
         }
         int r1 = wr_doc_cursor_next(cur, &d, &dl, eb);
         if (r1 != WR_OK && r1 != WR_ENOTFOUND) {
@@ -1102,7 +1102,6 @@ static int mg_run(mg *m, wr_errbuf *eb)
     }
 
     /* 2: what is here */
-    mg_phase(m, "reading");
     if ((rc = wri_legacy_scan(m->dir, &m->ld, eb)) != WR_OK)
         return rc;
     switch (m->ld.kind) {
@@ -1147,6 +1146,7 @@ static int mg_run(mg *m, wr_errbuf *eb)
             return rc;
     if ((rc = mg_setup_stats(m, eb)) != WR_OK)
         return rc;
+    mg_phase(m, "reading");
 
     /* 3: checksums, then every log into its sorter */
     if ((m->fsize = calloc(m->ld.nfiles, sizeof *m->fsize)) == NULL ||
