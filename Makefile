@@ -48,8 +48,8 @@ UNIT_HELP = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/unit/helper_*.c))
 BENCH_SRC = $(wildcard bench/*.c)
 BENCH_BIN = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-# keep objects make would otherwise treat as intermediate and delete
-.SECONDARY:
+# keep objects that pattern chains would otherwise delete as intermediate
+.PRECIOUS: $(BUILD)/obj/%.o
 
 .PHONY: all build deps test test-build demo bench bench-peers fuzz clean install
 

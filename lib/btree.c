@@ -517,8 +517,12 @@ static void node_recount(wri_btree *t, wri_node *nd)
         nd->bytes += item_size(t, nd, &nd->it[i]);
 }
 
-/* Split nd (at path depth d) in two halves by bytes. */
-static int node_split(wri_btree *t, bt_path *p, int d, wr_errbuf *eb)
+/* Split nd (at path depth d) in two halves by bytes; or, when the item
+ * that overfilled it was appended at its end (ascending keys: a load in
+ * key order), keep every other item on the left, so such loads fill pages
+ * instead of leaving them half empty. */
+static int node_split(wri_btree *t, bt_path *p, int d, bool append,
+                      wr_errbuf *eb)
 {
     int rc;
     wri_node *nd = p->node[d];
@@ -529,6 +533,8 @@ static int node_split(wri_btree *t, bt_path *p, int d, wr_errbuf *eb)
         if (acc >= half)
             break;
     }
+    if (append)
+        k = nd->n - 1;
     if (k == 0)
         k = 1;
     wri_node *right = node_new(t, nd->level, nd->n - k);
@@ -576,14 +582,19 @@ static int node_split(wri_btree *t, bt_path *p, int d, wr_errbuf *eb)
     return WR_OK;
 }
 
-static int bt_fix_overfull(wri_btree *t, bt_path *p, wr_errbuf *eb)
+/* append: the new item went to the end of the leaf. A level above, the
+ * new separator lands at the end of its parent when the split node was
+ * the parent's last child. */
+static int bt_fix_overfull(wri_btree *t, bt_path *p, bool append,
+                           wr_errbuf *eb)
 {
     int rc;
     for (int d = p->depth - 1; d >= 0; d--) {
         if (p->node[d]->bytes <= bt_psize(t))
             break;
-        if ((rc = node_split(t, p, d, eb)) != WR_OK)
+        if ((rc = node_split(t, p, d, append, eb)) != WR_OK)
             return rc;
+        append = append && d > 0 && p->idx[d - 1] + 2 == p->node[d - 1]->n;
     }
     return WR_OK;
 }
@@ -652,7 +663,7 @@ int wri_btree_put(wri_btree *t, const uint8_t *key, uint32_t klen,
         leaf->bytes += item_size(t, leaf, &it);
         t->nrecords++;
     }
-    return bt_fix_overfull(t, &p, eb);
+    return bt_fix_overfull(t, &p, !found && i + 1 == leaf->n, eb);
 }
 
 /* --- delete ----------------------------------------------------------- */

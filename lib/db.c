@@ -255,6 +255,20 @@ fail:
     return rc;
 }
 
+/* The catalog arrays moved (realloc): point every open tree at its entry
+ * again. */
+static void coll_repoint(wr_db *db)
+{
+    for (size_t i = 0; i < db->cat.ncoll && db->colls != NULL; i++) {
+        wr_coll *c = db->colls[i];
+        if (c == NULL)
+            continue;
+        c->main.cf = &db->cat.coll[i].main;
+        for (size_t j = 0; j < c->nidx; j++)
+            c->idx[j].cf = &db->cat.coll[i].idx[j];
+    }
+}
+
 int wr_coll_open(wr_db *db, const char *name, bool create, wr_coll **out,
                  wr_errbuf *eb)
 {
@@ -284,6 +298,7 @@ int wr_coll_open(wr_db *db, const char *name, bool create, wr_coll **out,
     if (nc == NULL)
         return WR_ERR(eb, WR_ENOMEM, "out of memory");
     db->cat.coll = nc;
+    coll_repoint(db);
     wr_coll **nh = realloc(db->colls, (n + 1) * sizeof *nh);
     if (nh == NULL)
         return WR_ERR(eb, WR_ENOMEM, "out of memory");
@@ -400,9 +415,7 @@ int wr_coll_add_index(wr_coll *c, const char *field, wr_errbuf *eb)
     if (nt == NULL)
         return WR_ERR(eb, WR_ENOMEM, "out of memory");
     c->idx = nt;
-    /* catalog entries moved: re-point every tree at its entry */
-    for (size_t i = 0; i < c->nidx; i++)
-        c->idx[i].cf = &cc->idx[i];
+    coll_repoint(db); /* the index entries moved */
     wri_cat_file *cf = &cc->idx[cc->nidx];
     memset(cf, 0, sizeof *cf);
     memset(&c->idx[c->nidx], 0, sizeof c->idx[c->nidx]);

@@ -661,12 +661,45 @@ static void test_million_small_documents(void)
     free(dir);
 }
 
+/* Regression (found by the wr-dump work): creating a second collection
+ * moved the catalog array under the first one's open trees. */
+static void test_db_two_new_collections_one_session(void)
+{
+    wr_errbuf eb = {0};
+    char *dir = tmp_dir("two-colls");
+    wr_db_opts o = {.create = true, .page_size = 512, .holder = "test"};
+    wr_db *db;
+    wr_coll *a, *b, *c;
+    bson_t *d = BCON_NEW("_id", BCON_INT32(1), "x", BCON_UTF8("y"));
+    REQUIRE_OK(wr_db_open(dir, &o, &db, &eb), &eb);
+    REQUIRE_OK(wr_coll_open(db, "a", true, &a, &eb), &eb);
+    REQUIRE_OK(wr_coll_add_index(a, "x", &eb), &eb);
+    REQUIRE_OK(wr_coll_put(a, d, NULL, &eb), &eb);
+    REQUIRE_OK(wr_coll_open(db, "b", true, &b, &eb), &eb);
+    REQUIRE_OK(wr_coll_add_index(b, "x", &eb), &eb);
+    REQUIRE_OK(wr_coll_add_index(b, "z", &eb), &eb);
+    REQUIRE_OK(wr_coll_open(db, "c", true, &c, &eb), &eb);
+    REQUIRE_OK(wr_coll_put(b, d, NULL, &eb), &eb);
+    REQUIRE_OK(wr_db_checkpoint(db, &eb), &eb);
+    wr_db_close(db);
+    wr_db_opts ro = {.readonly = true};
+    REQUIRE_OK(wr_db_open(dir, &ro, &db, &eb), &eb);
+    CHECK_EQ(wr_db_ncoll(db), 3);
+    REQUIRE_OK(wr_coll_open(db, "b", false, &b, &eb), &eb);
+    CHECK_EQ(wr_coll_count(b), 1);
+    CHECK_EQ(wr_coll_nindex(b), 2);
+    wr_db_close(db);
+    bson_destroy(d);
+    free(dir);
+}
+
 int main(void)
 {
     corpus_load();
     RUN(test_db_model_512);
     RUN(test_db_model_4096);
     RUN(test_db_lock_refuses_second_writer);
+    RUN(test_db_two_new_collections_one_session);
     RUN(test_db_missing_and_not_a_db);
     RUN(test_catalog_decode_rejects_garbage);
     RUN(test_load_crash_sweep);
