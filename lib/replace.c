@@ -541,8 +541,8 @@ int wri_backup_make(const char *dir, const char *backup_dir,
             goto out;
     }
     for (size_t i = 0; i < n; i++) {
-        uint64_t size;
-        uint32_t crc;
+        uint64_t size = 0;
+        uint32_t crc = 0;
         char *dst = wri_path_join(path, src[i].name);
         if (dst == NULL) {
             rc = WR_ERR(eb, WR_ENOMEM, "out of memory");
