@@ -69,6 +69,11 @@ static void on_progress(const wr_verify_progress *p, void *arg)
                     (unsigned long long)p->pages_total);
 }
 
+static const char *plural(uint64_t n)
+{
+    return n == 1 ? "" : "s";
+}
+
 static const char *role_name(uint32_t role)
 {
     return role == 1 ? "main" : role == 2 ? "index" : "unknown";
@@ -95,7 +100,7 @@ static void print_ckpt(const wr_verify_file *f, const wr_verify_ckpt *ck)
 {
     printf("    checkpoint %llu (%s, slot %d%s): height %u, %llu records, "
            "%llu leaf + %llu internal + %llu overflow + %llu extent-list "
-           "pages, %llu bytes leaked, %llu problems%s\n",
+           "pages, %llu bytes leaked, %llu problem%s%s\n",
            (unsigned long long)ck->gen, ck->latest ? "latest" : "previous",
            ck->slot, ck->selected ? "" : ", also checked", ck->height,
            (unsigned long long)ck->records,
@@ -104,7 +109,7 @@ static void print_ckpt(const wr_verify_file *f, const wr_verify_ckpt *ck)
            (unsigned long long)ck->pages_overflow,
            (unsigned long long)ck->pages_extlist,
            (unsigned long long)ck->leaked_bytes,
-           (unsigned long long)ck->problems,
+           (unsigned long long)ck->problems, plural(ck->problems),
            ck->complete ? "" : " (not every page could be read)");
     if (ck->has_digest) {
         char hex[2 * WR_DIGEST_LEN + 1];
@@ -137,7 +142,8 @@ static void print_summary(const wr_verify_report *r, int rc)
     else
         printf("%s: tree file: %s", r->path, status_name(rc));
     if (r->total_problems > 0)
-        printf(", %llu problems", (unsigned long long)r->total_problems);
+        printf(", %llu problem%s", (unsigned long long)r->total_problems,
+               plural(r->total_problems));
     printf(" (%llu pages checked)\n", (unsigned long long)r->pages_checked);
     for (size_t i = 0; i < r->nfiles; i++) {
         const wr_verify_file *f = &r->files[i];
@@ -155,7 +161,8 @@ static void print_summary(const wr_verify_report *r, int rc)
         if (f->status != WR_OK && f->status != WR_ECORRUPT)
             printf(": %s", f->error);
         else if (f->problems > 0)
-            printf(", %llu problems", (unsigned long long)f->problems);
+            printf(", %llu problem%s", (unsigned long long)f->problems,
+                   plural(f->problems));
         printf("\n");
         for (int s = 0; s < 2; s++)
             if (!f->slot_valid[s] && f->slot_why[s][0])
@@ -463,11 +470,12 @@ int main(int argc, char **argv)
                 puts(line);
             }
             if (r->total_problems > r->nproblems)
-                printf("%s: %llu more problems not listed "
+                printf("%s: %llu more problem%s not listed "
                        "(--max-problems)\n",
                        argv[i],
                        (unsigned long long)(r->total_problems -
-                                            r->nproblems));
+                                            r->nproblems),
+                       plural(r->total_problems - r->nproblems));
             if (rc != WR_OK && rc != WR_ECORRUPT)
                 wr_cli_error(&cli, "%s", r->error);
             if (!cli.quiet)
