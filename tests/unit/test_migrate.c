@@ -372,11 +372,12 @@ static void test_db_open_auto_migrates(void)
 
 /* --- restart rules ------------------------------------------------------------------ */
 
+#define OPS_MAX 256
+
 typedef struct op_log {
-    uint64_t n;
-    char what[64][16];
-    char path[64][256];
-    size_t len[64];
+    char what[OPS_MAX][16];
+    char path[OPS_MAX][256];
+    size_t len[OPS_MAX];
     uint64_t count;
 } op_log;
 
@@ -384,7 +385,7 @@ static void trace_ops(uint64_t op, const char *what, const char *path,
                       uint64_t off, size_t len, void *arg)
 {
     op_log *l = arg;
-    if (op <= 64) {
+    if (op <= OPS_MAX) {
         snprintf(l->what[op - 1], 16, "%s", what);
         snprintf(l->path[op - 1], 256, "%s", path);
         l->len[op - 1] = len;
@@ -406,12 +407,13 @@ static void learn_ops(op_log *l)
     wri_io_trace_set(NULL, NULL);
     wr_migrate_stats_free(&st);
     CHECK_EQ(rc, WR_OK);
+    CHECK(l->count <= OPS_MAX);
 }
 
 /* The op number of the first op whose path ends with suffix. */
 static uint64_t op_named(const op_log *l, const char *what, const char *suffix)
 {
-    for (uint64_t i = 0; i < l->count && i < 64; i++) {
+    for (uint64_t i = 0; i < l->count && i < OPS_MAX; i++) {
         size_t n = strlen(l->path[i]), s = strlen(suffix);
         if (strcmp(l->what[i], what) == 0 && n >= s &&
             strcmp(l->path[i] + n - s, suffix) == 0)
@@ -437,9 +439,10 @@ static int crash_at(const char *d, uint64_t n, size_t tear)
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+static op_log l; /* big: keep it off the stack */
+
 static void test_restart_rolls_back_when_the_log_changed(void)
 {
-    op_log l;
     wr_errbuf eb = {0};
     wr_migrate_stats st;
     learn_ops(&l);
@@ -464,7 +467,6 @@ static void test_restart_rolls_back_when_the_log_changed(void)
 
 static void test_restart_refuses_a_foreign_catalog(void)
 {
-    op_log l;
     wr_errbuf eb = {0};
     wr_migrate_stats st;
     learn_ops(&l);
@@ -489,7 +491,6 @@ static void test_restart_refuses_a_foreign_catalog(void)
 
 static void test_restart_keeps_a_legacy_file_changed_after_the_commit(void)
 {
-    op_log l;
     wr_errbuf eb = {0};
     wr_migrate_stats st;
     learn_ops(&l);
@@ -533,7 +534,6 @@ static bool finished(const char *d, const char *want)
 
 static void test_migrate_sweep_tears_and_eio(void)
 {
-    op_log l;
     wr_errbuf eb = {0};
     wr_migrate_stats st;
     char want[512];
@@ -548,7 +548,7 @@ static void test_migrate_sweep_tears_and_eio(void)
         REQUIRE(db_digests(ref, want, sizeof want) == 0);
     }
     int bad = 0, old = 0, neu = 0, cases = 0;
-    for (uint64_t n = 1; n <= l.count && n <= 64 && bad < 5; n++) {
+    for (uint64_t n = 1; n <= l.count && n <= OPS_MAX && bad < 5; n++) {
         size_t tears[4] = {0};
         int nt = 1;
         if (strcmp(l.what[n - 1], "pwrite") == 0 && l.len[n - 1] > 2) {
