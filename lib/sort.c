@@ -844,7 +844,26 @@ out:
     return rc;
 }
 
-/* Merge consecutive groups until at most `limit` runs are left. */
+/* The n consecutive runs with the fewest bytes: merging like-sized
+ * neighbours (not always the oldest, which would rewrite one ever-growing
+ * run again and again) keeps the bytes rewritten near n log n. */
+static size_t sort_smallest_window(const wri_sort *s, size_t n)
+{
+    size_t best = 0;
+    uint64_t sum = 0, min = 0;
+    for (size_t i = 0; i < s->nruns; i++) {
+        sum += s->runs[i].size;
+        if (i >= n)
+            sum -= s->runs[i - n].size;
+        if (i + 1 >= n && (i + 1 == n || sum < min)) {
+            min = sum;
+            best = i + 1 - n;
+        }
+    }
+    return best;
+}
+
+/* Merge groups of consecutive runs until at most `limit` are left. */
 static int sort_reduce_runs(wri_sort *s, size_t limit, wr_errbuf *eb)
 {
     int rc;
@@ -853,7 +872,8 @@ static int sort_reduce_runs(wri_sort *s, size_t limit, wr_errbuf *eb)
         size_t n = s->nruns - limit + 1; /* merging n runs removes n - 1 */
         if (n > f)
             n = f;
-        if ((rc = sort_merge_runs(s, 0, n, eb)) != WR_OK)
+        if ((rc = sort_merge_runs(s, sort_smallest_window(s, n), n, eb)) !=
+            WR_OK)
             return rc;
     }
     return WR_OK;
@@ -884,7 +904,8 @@ static int sort_spill(wri_sort *s, wr_errbuf *eb)
     s->epoch++;
     /* keep the number of open run files bounded */
     size_t f = sort_fanin(s->pool);
-    if (s->nruns >= 2 * f && (rc = sort_merge_runs(s, 0, f, eb)) != WR_OK)
+    if (s->nruns >= 2 * f &&
+        (rc = sort_merge_runs(s, sort_smallest_window(s, f), f, eb)) != WR_OK)
         return rc;
     return WR_OK;
 }

@@ -12,8 +12,9 @@
  * the run to a temporary file in the pool's directory (created through io,
  * unlinked at once, so a crash leaves nothing behind). Iteration merges the
  * runs (and a last run kept in memory) with a heap; too many runs are first
- * merged in groups of consecutive runs, so the fan-in and the read buffers
- * stay within the budget.
+ * merged in groups of consecutive runs (the group with the fewest bytes each
+ * time, so no run is rewritten over and over), so the fan-in and the read
+ * buffers stay within the budget.
  *
  * Modes:
  *   WRI_SORT_PLAIN      every record comes out, in (key, seq) order.

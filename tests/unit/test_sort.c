@@ -136,6 +136,55 @@ static void check_plain(uint64_t budget, int n, const char *dname)
     CHECK_EQ(dir_entries(dir), 0);
 }
 
+/* Hundreds of runs under the smallest budget: the intermediate merges
+ * rewrite each byte a few times, not once per merge. */
+static void test_sort_many_runs_rewrite_little(void)
+{
+    wr_errbuf eb = {0};
+    wri_sort_pool *p = NULL;
+    wri_sort *s = NULL;
+    wri_sort_iter *it = NULL;
+    wri_sort_rec r;
+    REQUIRE_OK(wri_sort_pool_create(1u << 20, sub_dir("many"), "m", &p, &eb),
+               &eb);
+    REQUIRE_OK(wri_sort_create(p, WRI_SORT_LAST_WINS, &s, &eb), &eb);
+    uint64_t bytes = 0;
+    int n = 250000;
+    for (int i = 0; i < n; i++) {
+        REQUIRE_OK(add_int(s, (int64_t)(rng() % 200000), (uint64_t)i + 1,
+                           false, 80, &eb), &eb);
+        bytes += WRI_SREC_HDR + 7 + 80;
+    }
+    REQUIRE_OK(wri_sort_finish(s, 0, &eb), &eb);
+    REQUIRE_OK(wri_sort_iter_open(s, &it, &eb), &eb);
+    int got = 0, rc;
+    int64_t prev = -1;
+    while ((rc = wri_sort_iter_next(it, &r, &eb)) == WR_OK) {
+        int64_t k;
+        REQUIRE(key_value(r.key, r.klen, &k) == 0);
+        CHECK(k > prev);
+        prev = k;
+        got++;
+    }
+    CHECK_EQ(rc, 1);
+    wri_sort_counts c;
+    wri_sort_iter_counts(it, &c);
+    CHECK_EQ(c.inserted, (uint64_t)got);
+    CHECK_EQ(c.inserted + c.replaced, (uint64_t)n);
+    wri_sort_iter_close(it);
+    wri_sort_info info;
+    wri_sort_get_info(s, &info);
+    printf("# %d records (%llu bytes): %llu runs, %llu merges, %llu bytes "
+           "spilled (%.1fx)\n", n, (unsigned long long)bytes,
+           (unsigned long long)info.runs_written,
+           (unsigned long long)info.merges, (unsigned long long)info.spilled,
+           (double)info.spilled / (double)bytes);
+    CHECK(info.runs_written > 20);
+    CHECK(info.spilled < 6 * bytes);
+    wri_sort_destroy(s);
+    wri_sort_pool_destroy(p);
+}
+
 static void test_sort_in_memory_plain(void)
 {
     check_plain(64u << 20, 20000, "mem");
@@ -464,6 +513,7 @@ int main(void)
 {
     RUN(test_sort_in_memory_plain);
     RUN(test_sort_spills_and_merges);
+    RUN(test_sort_many_runs_rewrite_little);
     RUN(test_sort_last_wins_in_memory);
     RUN(test_sort_last_wins_across_runs);
     RUN(test_sort_deletes_only);
