@@ -50,6 +50,10 @@ static inline void wri_put64(uint8_t *p, uint64_t v)
     wri_put32(p + 4, (uint32_t)(v >> 32));
 }
 
+/* digest.c: use the portable SHA-256 code even where the CPU has SHA
+ * extensions (tests compare both). */
+void wri_digest_force_portable(bool portable);
+
 #define WRI_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define WRI_MAX(a, b) ((a) > (b) ? (a) : (b))
 
