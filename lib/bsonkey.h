@@ -81,4 +81,13 @@ int wri_index_keys(const bson_t *doc, const char *path, wri_index_key_fn fn,
  * string that is not UTF-8, print as { "$bsonHex" : "<hex>" }. */
 char *wri_key_to_json(const uint8_t *buf, size_t len);
 
+/* Validate a BSON document strictly (bsoncheck.c): structure and bounds
+ * of every element, and strict UTF-8 (RFC 3629) in strings, keys and
+ * regexes; NUL is allowed inside strings, not in keys. Stricter than
+ * libbson 1.23's bson_validate and faster. WR_OK, or WR_ECORRUPT with the
+ * byte offset in *err_off and "byte N: reason" in why. Safe on arbitrary
+ * bytes. */
+int wri_bson_check(const uint8_t *buf, size_t len, size_t *err_off,
+                   char *why, size_t whylen);
+
 #endif /* WR_BSONKEY_H */

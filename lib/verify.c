@@ -627,12 +627,12 @@ static void vt_document(vf_tree *t, uint64_t page, uint64_t voff,
                    vf_json(x, sizeof x, key, klen));
         return;
     }
-    if (!bson_validate(&doc, BSON_VALIDATE_UTF8 | BSON_VALIDATE_UTF8_ALLOW_NULL,
-                       &eoff)) {
+    char why[96];
+    if (wri_bson_check(val, vlen, &eoff, why, sizeof why) != WR_OK) {
         vf_problem(&t->c, WR_CHECK_DOCUMENT, page, voff + eoff, NULL, NULL,
-                   "document of key %s is not valid BSON (bad element at "
-                   "byte %zu of the document)",
-                   vf_json(x, sizeof x, key, klen), eoff);
+                   "document of key %s is not valid BSON (%s of the "
+                   "document)",
+                   vf_json(x, sizeof x, key, klen), why);
         return;
     }
     if (!bson_iter_init_find(&it, &doc, "_id")) {
