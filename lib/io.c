@@ -476,6 +476,14 @@ int wri_io_mkdir(const char *path, wr_errbuf *eb)
     return WR_OK;
 }
 
+int wri_io_rmdir(const char *path, wr_errbuf *eb)
+{
+    IO_MUTATE("rmdir", path, -1, NULL, 0, 0, eb);
+    if (rmdir(path) < 0 && errno != ENOENT)
+        return io_errno(eb, errno, path, "rmdir");
+    return WR_OK;
+}
+
 /* --- directory lock --------------------------------------------------- */
 
 struct wri_lock {

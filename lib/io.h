@@ -6,7 +6,7 @@
  * module; it is kept in the message), the directory lock, and the fault
  * plan tests use to crash the process at the Nth mutating call.
  *
- * Mutating calls (pwrite, fsync, ftruncate, rename, unlink, dir fsync,
+ * Mutating calls (pwrite, fsync, ftruncate, rename, unlink, mkdir, rmdir, dir fsync,
  * create) are numbered 1, 2, 3... in the order the process makes them.
  * A fault plan can:
  *   - crash at op N: the process calls _exit(WRI_IO_CRASH_EXIT) instead of
@@ -97,6 +97,8 @@ int wri_io_unlink(const char *path, wr_errbuf *eb);
 /* fsync the directory that holds path (or path itself if a directory). */
 int wri_io_fsync_dir(const char *dir, wr_errbuf *eb);
 int wri_io_mkdir(const char *path, wr_errbuf *eb);
+/* Remove an empty directory; an absent one is not an error. */
+int wri_io_rmdir(const char *path, wr_errbuf *eb);
 
 /* Directory lock: DIR/LOCK held with flock(); the file records the holder
  * ("pid TOOL") so a refused caller can name it. WR_ELOCKED if held. */

@@ -656,13 +656,8 @@ int wri_staging_remove(const char *dir, const char *staging, wr_errbuf *eb)
         free(path);
         return WR_OK;
     }
-    if ((rc = staging_empty(path, eb)) == WR_OK) {
-        /* io has no rmdir; an empty directory left by a crash here is
-         * removed by the next run (see replace.h) */
-        if (rmdir(path) != 0 && errno != ENOENT)
-            rc = WR_ERR(eb, WR_EIO, "%s: rmdir failed: %s", path,
-                        strerror(errno));
-    }
+    if ((rc = staging_empty(path, eb)) == WR_OK)
+        rc = wri_io_rmdir(path, eb); /* a crash before: the next run */
     free(path);
     return rc;
 }
