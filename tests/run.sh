@@ -6,6 +6,19 @@ build=${1:-build/san}
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 2
 export WR_BIN="$top/$build/bin"
+# The public test corpora live next to the repository (../shared/corpora).
+for c in "${WR_CORPORA:-}" "$top/../shared/corpora" /work/shared/corpora; do
+    if [ -n "$c" ] && [ -d "$c/bson-corpus" ]; then
+        WR_CORPORA=$(cd "$c" && pwd)
+        break
+    fi
+done
+if [ ! -d "${WR_CORPORA:-}/bson-corpus" ]; then
+    echo "tests/run.sh: cannot find the corpora (../shared/corpora); set WR_CORPORA" >&2
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+export WR_CORPORA
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:detect_leaks=1}
 # Crash sweeps kill the process, not the machine: real fsyncs add nothing
 # to what they test, only minutes of waiting (see lib/io.c).

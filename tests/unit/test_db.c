@@ -260,8 +260,10 @@ static void corpus_load(void)
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
-    if (f == NULL)
-        return;
+    if (f == NULL) {
+        printf("not ok - cannot read %s (set WR_CORPORA)\n", path);
+        exit(1);
+    }
     while ((n = getline(&line, &cap, f)) > 0) {
         bson_error_t err;
         bson_t *d = bson_new_from_json((const uint8_t *)line, n, &err);
