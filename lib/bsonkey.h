@@ -90,4 +90,17 @@ char *wri_key_to_json(const uint8_t *buf, size_t len);
 int wri_bson_check(const uint8_t *buf, size_t len, size_t *err_off,
                    char *why, size_t whylen);
 
+/* A growing text buffer (ejson.c). */
+typedef struct wri_strbuf {
+    char *p;
+    size_t len, cap;
+} wri_strbuf;
+
+/* Append a BSON document as MongoDB Extended JSON v2 (canonical, or
+ * relaxed) to sb, in libbson's layout but with doubles in their shortest
+ * exact form. The document is checked with wri_bson_check first:
+ * WR_ECORRUPT (sb unchanged) if it is not valid, or on out of memory. */
+int wri_ejson_append(wri_strbuf *sb, const uint8_t *doc, size_t len,
+                     bool relaxed);
+
 #endif /* WR_BSONKEY_H */

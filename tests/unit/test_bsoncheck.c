@@ -1,13 +1,16 @@
 /*
  * test_bsoncheck.c -- wri_bson_check against the BSON corpus (every valid
  * case accepted, every decodeErrors case refused) and against libbson on
- * mutated documents (never more lenient, never a crash).
+ * mutated documents (never more lenient, never a crash); and
+ * wri_ejson_append, the Extended JSON writer, against libbson's on the
+ * same corpus.
  */
 #include "tap.h"
 
 #include "wr_int.h"
 
 #include <dirent.h>
+#include <math.h>
 
 static const char *corpus_dir(void)
 {
@@ -195,11 +198,132 @@ static void test_bsoncheck_mutations_never_more_lenient(void)
     cases_free(&c);
 }
 
+/* Does the document hold a double anywhere? (Our doubles are shorter
+ * than libbson's, so only documents without one compare as text.) */
+static bool has_double(const bson_t *d)
+{
+    bson_iter_t it;
+    if (!bson_iter_init(&it, d))
+        return false;
+    while (bson_iter_next(&it)) {
+        if (BSON_ITER_HOLDS_DOUBLE(&it))
+            return true;
+        if (BSON_ITER_HOLDS_DOCUMENT(&it) || BSON_ITER_HOLDS_ARRAY(&it) ||
+            BSON_ITER_HOLDS_CODEWSCOPE(&it)) {
+            const uint8_t *b;
+            uint32_t n;
+            bson_t sub;
+            if (BSON_ITER_HOLDS_CODEWSCOPE(&it)) {
+                uint32_t cl;
+                bson_iter_codewscope(&it, &cl, &n, &b);
+            } else if (BSON_ITER_HOLDS_DOCUMENT(&it)) {
+                bson_iter_document(&it, &n, &b);
+            } else {
+                bson_iter_array(&it, &n, &b);
+            }
+            if (bson_init_static(&sub, b, n) && has_double(&sub))
+                return true;
+        }
+    }
+    return false;
+}
+
+/* Every corpus document: our canonical text parses back to the same
+ * bytes, our relaxed text to what libbson's relaxed text parses to, and
+ * without doubles both texts equal libbson's. */
+static void test_ejson_matches_libbson_on_the_corpus(void)
+{
+    static cases c;
+    int same_text = 0, compared = 0;
+    load_cases(&c, "valid", "canonical_bson");
+    REQUIRE(c.n > 300);
+    for (size_t i = 0; i < c.n; i++) {
+        bson_t d;
+        if (wri_bson_check(c.buf[i], c.len[i], NULL, NULL, 0) != WR_OK ||
+            !bson_init_static(&d, c.buf[i], c.len[i]))
+            continue;
+        for (int relaxed = 0; relaxed < 2; relaxed++) {
+            wri_strbuf sb = {0};
+            size_t ll;
+            char *lib = relaxed ? bson_as_relaxed_extended_json(&d, &ll)
+                                : bson_as_canonical_extended_json(&d, &ll);
+            if (lib == NULL)
+                continue; /* libbson cannot print it (not UTF-8) */
+            compared++;
+            if (wri_ejson_append(&sb, c.buf[i], c.len[i], relaxed) != WR_OK) {
+                TAP_FAIL("%s: not printed", c.what[i]);
+                bson_free(lib);
+                continue;
+            }
+            /* canonical must read back as the document itself; relaxed
+             * (which forgets numeric types) as libbson's relaxed text
+             * does. Where libbson cannot read its own text back, or
+             * writes a relaxed date the spec does not allow (year
+             * 10000), ours must still read back as the document. */
+            bson_error_t err;
+            bson_t back, want;
+            bool ok1 = bson_init_from_json(&back, sb.p, (ssize_t)sb.len, &err);
+            bool ok2 = relaxed && strstr(lib, "\"10000-") == NULL &&
+                       bson_init_from_json(&want, lib, (ssize_t)ll, &err);
+            const bson_t *ref = ok2 ? &want : &d;
+            bool lib_unreadable = relaxed && !ok2 &&
+                                  strstr(lib, "\"10000-") == NULL;
+            bool same = strcmp(sb.p, lib) == 0; /* e.g. lossy decimals */
+            if (!lib_unreadable && !same &&
+                (!ok1 || back.len != ref->len ||
+                 memcmp(bson_get_data(&back), bson_get_data(ref),
+                        back.len) != 0))
+                TAP_FAIL("%s (%s): reads back differently\n#   ours: %s\n#   "
+                         "libbson: %s",
+                         c.what[i], relaxed ? "relaxed" : "canonical", sb.p,
+                         lib);
+            if (!has_double(&d) && strstr(lib, "\"10000-") == NULL) {
+                if (strcmp(sb.p, lib) == 0)
+                    same_text++;
+                else
+                    TAP_FAIL("%s: text differs\n#   ours: %s\n#   "
+                             "libbson: %s",
+                             c.what[i], sb.p, lib);
+            }
+            if (ok1)
+                bson_destroy(&back);
+            if (ok2)
+                bson_destroy(&want);
+            bson_free(lib);
+            free(sb.p);
+        }
+    }
+    printf("# %d printed and read back, %d equal to libbson's text\n",
+           compared, same_text);
+    cases_free(&c);
+}
+
+static void test_ejson_doubles_are_short_and_exact(void)
+{
+    static const double v[] = {36.569, 0.1, 1.0, -0.0, 1e300, 5e-324,
+                                123456789012345678.0, 2.5};
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        bson_t d = BSON_INITIALIZER;
+        wri_strbuf sb = {0};
+        BSON_APPEND_DOUBLE(&d, "x", v[i]);
+        REQUIRE(wri_ejson_append(&sb, bson_get_data(&d), d.len, true) ==
+                WR_OK);
+        const char *num = strstr(sb.p, ": ") + 2;
+        double back = strtod(num, NULL);
+        CHECK(back == v[i] && signbit(back) == signbit(v[i]));
+        CHECK(strlen(num) <= 26); /* "36.569 }", never 20 digits */
+        bson_destroy(&d);
+        free(sb.p);
+    }
+}
+
 int main(void)
 {
     RUN(test_bsoncheck_accepts_every_valid_corpus_case);
     RUN(test_bsoncheck_refuses_every_decode_error);
     RUN(test_bsoncheck_utf8_rules);
     RUN(test_bsoncheck_mutations_never_more_lenient);
+    RUN(test_ejson_matches_libbson_on_the_corpus);
+    RUN(test_ejson_doubles_are_short_and_exact);
     return tap_done();
 }
