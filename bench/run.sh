@@ -434,7 +434,7 @@ post_cwr() { CUR=wr; post_after "$S/churn-wr" "$S/cmp"; }
 if ! tool wr-compact; then na_row wr "wrtools wr-compact" "n/a (tool not built)"
 elif [ $churn_ok = 0 ]; then na_row wr "wrtools wr-compact" "n/a (could not build the database with wr-load)"
 else measure wr "wrtools wr-compact" prep_cwr post_cwr -- \
-    "$BIN/wr-compact" -q --backup-dir "$S/cmp-backup" "$S/cmp"; fi
+    "$BIN/wr-compact" -q "$S/cmp"; fi
 if [ "${PEER_OK[wt]}" = 1 ] && rm -rf "$S/churn-wt" &&
     "$BB/peer_wt" load "$S/churn-wt" "$D/docs.jsonl" 2>/dev/null &&
     "$BB/peer_wt" apply "$S/churn-wt" "$D/churn.jsonl" 2>/dev/null; then
@@ -578,7 +578,7 @@ if [ "${BENCH_PROFILE:-0}" = 1 ] && command -v perf >/dev/null 2>&1; then
         verify) set -- "$BIN/wr-verify" -q "$DB" ;;
         quick) set -- "$BIN/wr-verify" -q --quick "$DB" ;;
         dump) set -- "$BIN/wr-dump" --docs "$DB" ;;
-        compact) prep_cwr; set -- "$BIN/wr-compact" -q --backup-dir "$S/cmp-backup" "$S/cmp" ;;
+        compact) prep_cwr; set -- "$BIN/wr-compact" -q "$S/cmp" ;;
         esac
         # cpu-clock: a software event, so this works where the hardware
         # counters are not exposed (as in many VMs)
