@@ -60,7 +60,7 @@ typedef struct mg {
     const char *dir;
     char *staging;   /* DIR/wr-migrate.new */
     uint32_t psize;
-    uint64_t budget;
+    uint64_t budget; /* for the sorters: --memory less the rest */
     wri_lock *lock;
     wri_legacy_dir ld;
     uint64_t *fsize; /* per legacy file (ld.files order): size and CRC */
@@ -1052,7 +1052,12 @@ static int mg_run(mg *m, wr_errbuf *eb)
         (m->psize & (m->psize - 1)) != 0)
         return WR_ERR(eb, WR_EINVAL, "page size %u: must be a power of two "
                       "from %u to %u", m->psize, WRI_PAGE_MIN, WRI_PAGE_MAX);
+    /* --memory bounds the whole process: the sorters get what is left
+     * after the rest of a migration's working set (reader buffer, one page
+     * per tree level, verify's page caches, libbson), about 5 MiB */
     m->budget = o->memory ? o->memory : WR_MIGRATE_DEFAULT_MEMORY;
+    m->budget = m->budget > (10u << 20) ? m->budget - (5u << 20)
+                                        : m->budget / 2;
     if (stat(m->dir, &sb) != 0) {
         st->state = WR_MIGRATE_MISSING;
         return WR_ERR(eb, WR_ENOTFOUND, "%s: no such directory: %s", m->dir,
