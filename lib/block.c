@@ -64,7 +64,6 @@
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <zlib.h>
 
 /* The layout constants of block.h fit together (docs/FORMAT.md). */
 _Static_assert(WRI_SLOT_MAGIC_OFF + 8 == WRI_SLOT_VERSION, "slot magic");
@@ -101,14 +100,7 @@ static blk_priv *blk_priv_of(wri_block *b)
 
 static uint32_t blk_crc(const uint8_t *p, size_t len)
 {
-    uLong c = crc32(0L, Z_NULL, 0);
-    while (len > 0) {
-        uInt n = (uInt)WRI_MIN(len, (size_t)1 << 30);
-        c = crc32(c, p, n);
-        p += n;
-        len -= n;
-    }
-    return (uint32_t)c;
+    return wri_crc32(0, p, len); /* zlib's CRC-32, faster (crc.c) */
 }
 
 uint32_t wri_page_crc(const uint8_t *buf, size_t size)

@@ -33,7 +33,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #define RP_CHUNK (1u << 20)
 #define RP_MANIFEST_MAX (16u << 20)
@@ -85,7 +84,7 @@ int wri_file_crc(const char *path, uint64_t *size_out, uint32_t *crc_out,
     wri_file *f = NULL;
     uint8_t *buf = malloc(RP_CHUNK);
     uint64_t off = 0;
-    uLong crc = crc32(0L, Z_NULL, 0);
+    uint32_t crc = 0;
     if (buf == NULL)
         return WR_ERR(eb, WR_ENOMEM, "out of memory");
     if ((rc = wri_io_open(path, WRI_IO_RDONLY, &f, eb)) != WR_OK)
@@ -96,7 +95,7 @@ int wri_file_crc(const char *path, uint64_t *size_out, uint32_t *crc_out,
             goto out;
         if (got == 0)
             break;
-        crc = crc32(crc, buf, (uInt)got);
+        crc = wri_crc32(crc, buf, got);
         off += got;
     }
     *size_out = off;
@@ -194,7 +193,7 @@ int wri_backup_read(const char *backup_dir, wri_backup *out, wr_errbuf *eb)
     }
     bool ended = false;
     size_t lineno = 0;
-    uLong sofar = crc32(0L, Z_NULL, 0); /* CRC of the lines before this one */
+    uint32_t sofar = 0; /* CRC of the lines before this one */
     for (size_t pos = 0; pos < len && !ended;) {
         char *line = (char *)buf + pos;
         char *nl = memchr(line, '\n', len - pos);
@@ -203,8 +202,8 @@ int wri_backup_read(const char *backup_dir, wri_backup *out, wr_errbuf *eb)
                         "(the manifest is incomplete)", path);
             goto out;
         }
-        uLong before = sofar;
-        sofar = crc32(sofar, (const Bytef *)line, (uInt)(nl - line + 1));
+        uint32_t before = sofar;
+        sofar = wri_crc32(sofar, line, (size_t)(nl - line + 1));
         *nl = '\0';
         lineno++;
         if (strncmp(line, "# end: ", 7) == 0) {
@@ -274,7 +273,7 @@ static int manifest_write(const char *dir, const wri_backup *b,
                                 b->files[i].crc,
                                 (unsigned long long)b->files[i].size,
                                 b->files[i].name);
-    uint32_t crc = (uint32_t)crc32(0L, (const Bytef *)text, (uInt)len);
+    uint32_t crc = wri_crc32(0, text, len);
     len += (size_t)snprintf(text + len, cap + 64 - len,
                             "# end: %zu files, manifest crc %08x\n",
                             b->nfiles, crc);
@@ -307,7 +306,7 @@ static int backup_copy(const char *src, const char *dst, uint64_t *size_out,
     wri_file *in = NULL, *out = NULL;
     uint8_t *buf = malloc(RP_CHUNK);
     uint64_t off = 0;
-    uLong crc = crc32(0L, Z_NULL, 0);
+    uint32_t crc = 0;
     if (buf == NULL)
         return WR_ERR(eb, WR_ENOMEM, "out of memory");
     if ((rc = wri_io_open(src, WRI_IO_RDONLY, &in, eb)) != WR_OK ||
@@ -321,7 +320,7 @@ static int backup_copy(const char *src, const char *dst, uint64_t *size_out,
             goto out;
         if (got == 0)
             break;
-        crc = crc32(crc, buf, (uInt)got);
+        crc = wri_crc32(crc, buf, got);
         if ((rc = wri_io_pwrite(out, buf, got, off, eb)) != WR_OK)
             goto out;
         off += got;
@@ -746,7 +745,7 @@ static int journal_write(const char *dir, const char *name, const rp_journal *j,
     wri_put32(buf + 12, 1);
     wri_put32(buf + 16, doc.len);
     memcpy(buf + RP_JOURNAL_HDR, bson_get_data(&doc), doc.len);
-    wri_put32(buf, (uint32_t)crc32(0L, buf + 4, (uInt)(len - 4)));
+    wri_put32(buf, wri_crc32(0, buf + 4, len - 4));
     if ((rc = wri_io_open(tmp, WRI_IO_RDWR | WRI_IO_CREATE | WRI_IO_TRUNC, &f,
                           eb)) != WR_OK ||
         (rc = wri_io_pwrite(f, buf, len, 0, eb)) != WR_OK ||
@@ -807,7 +806,7 @@ static int journal_read(const char *dir, const char *name, rp_journal *j,
     if (len < RP_JOURNAL_HDR || memcmp(buf + 4, RP_JOURNAL_MAGIC, 8) != 0 ||
         wri_get32(buf + 12) != 1 ||
         wri_get32(buf + 16) != len - RP_JOURNAL_HDR ||
-        wri_get32(buf) != (uint32_t)crc32(0L, buf + 4, (uInt)(len - 4)) ||
+        wri_get32(buf) != wri_crc32(0, buf + 4, len - 4) ||
         !bson_init_static(&doc, buf + RP_JOURNAL_HDR, len - RP_JOURNAL_HDR) ||
         !bson_validate(&doc, BSON_VALIDATE_UTF8, NULL))
         goto bad;

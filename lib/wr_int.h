@@ -50,6 +50,12 @@ static inline void wri_put64(uint8_t *p, uint64_t v)
     wri_put32(p + 4, (uint32_t)(v >> 32));
 }
 
+/* crc.c: zlib's CRC-32 (crc32(crc, buf, n)), with carry-less multiply
+ * where the CPU has it; wri_crc_force_portable(true) makes it call zlib
+ * alone (tests compare both). */
+uint32_t wri_crc32(uint32_t crc, const void *buf, size_t n);
+void wri_crc_force_portable(bool portable);
+
 /* digest.c: use the portable SHA-256 code even where the CPU has SHA
  * extensions (tests compare both). */
 void wri_digest_force_portable(bool portable);

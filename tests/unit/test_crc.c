@@ -1,0 +1,71 @@
+/*
+ * test_crc.c -- wri_crc32 equals zlib's crc32 on every length, alignment
+ * and starting value, on the fast (PCLMULQDQ) path and the portable one.
+ */
+#include "tap.h"
+
+#include "wr_int.h"
+
+#include <zlib.h>
+
+static void compare_with_zlib(bool portable)
+{
+    uint64_t x = 0x853C49E6748FEA9Bull;
+    uint8_t *buf = malloc(70000);
+    for (size_t i = 0; i < 70000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        buf[i] = (uint8_t)x;
+    }
+    wri_crc_force_portable(portable);
+    for (int round = 0; round < 3000; round++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        size_t off = (size_t)(x % 64);
+        size_t n = round < 300 ? (size_t)round : (size_t)((x >> 8) % 65536);
+        uint32_t start = round % 3 == 0 ? 0 : (uint32_t)(x >> 32);
+        uint32_t want = (uint32_t)crc32(start, buf + off, (uInt)n);
+        uint32_t got = wri_crc32(start, buf + off, n);
+        if (got != want) {
+            TAP_FAIL("%s: %zu bytes at +%zu from 0x%08x: 0x%08x, zlib 0x%08x",
+                     portable ? "portable" : "fast", n, off, start, got,
+                     want);
+            break;
+        }
+    }
+    /* in pieces, as a stream */
+    uint32_t a = 0, b = (uint32_t)crc32(0, buf, 70000);
+    for (size_t off = 0; off < 70000;) {
+        size_t k = WRI_MIN((size_t)(1 + (x = x * 6364136223846793005ull + 1) % 5000),
+                           70000 - off);
+        a = wri_crc32(a, buf + off, k);
+        off += k;
+    }
+    CHECK_EQ(a, b);
+    free(buf);
+}
+
+static void test_crc32_fast_path_equals_zlib(void)
+{
+    compare_with_zlib(false);
+}
+
+static void test_crc32_portable_path_equals_zlib(void)
+{
+    compare_with_zlib(true);
+}
+
+static void test_crc32_known_answer(void)
+{
+    wri_crc_force_portable(false);
+    CHECK_EQ(wri_crc32(0, "123456789", 9), 0xCBF43926u);
+    char big[100];
+    memset(big, 'a', sizeof big);
+    CHECK_EQ(wri_crc32(0, big, sizeof big), (uint32_t)crc32(0, (const Bytef *)big, 100));
+}
+
+int main(void)
+{
+    RUN(test_crc32_fast_path_equals_zlib);
+    RUN(test_crc32_portable_path_equals_zlib);
+    RUN(test_crc32_known_answer);
+    return tap_done();
+}
