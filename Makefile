@@ -6,6 +6,7 @@
 #   make demo     deps, build, and run the tools on the shipped testdata
 #   make bench    deps, optimised build, run bench/
 #   make fuzz     libFuzzer targets for a bounded time (clang)
+#   make lint     cppcheck over lib/ and tools/
 #   make clean
 
 CC ?= cc
@@ -51,7 +52,7 @@ BENCH_BIN = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 # keep objects that pattern chains would otherwise delete as intermediate
 .PRECIOUS: $(BUILD)/obj/%.o
 
-.PHONY: all build deps test test-build demo bench bench-peers fuzz clean install
+.PHONY: all build deps test test-build demo bench bench-peers fuzz lint clean install
 
 all: deps
 	@$(MAKE) --no-print-directory build
@@ -125,6 +126,11 @@ bench-peers: deps
 
 fuzz: deps
 	@$(MAKE) --no-print-directory -f fuzz/fuzz.mk
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+	  --std=c11 -D_GNU_SOURCE -D__x86_64__ -D__GNUC__ -Ilib \
+	  --suppress=missingIncludeSystem lib tools
 
 install: all
 	install -d $(DESTDIR)$(prefix)/bin $(DESTDIR)$(prefix)/lib $(DESTDIR)$(prefix)/include
