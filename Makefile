@@ -128,6 +128,7 @@ fuzz: deps
 	@$(MAKE) --no-print-directory -f fuzz/fuzz.mk
 
 lint:
+	@$(MAKE) --no-print-directory deps DEB_PKGS=cppcheck
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --std=c11 -D_GNU_SOURCE -D__x86_64__ -D__GNUC__ -Ilib \
 	  --suppress=missingIncludeSystem lib tools
