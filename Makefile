@@ -125,6 +125,7 @@ bench-peers: deps
 	fi
 
 fuzz: deps
+	@$(MAKE) --no-print-directory deps DEB_PKGS="clang libclang-rt-14-dev"
 	@$(MAKE) --no-print-directory -f fuzz/fuzz.mk
 
 lint:

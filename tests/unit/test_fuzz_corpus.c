@@ -8,6 +8,8 @@
 #include "tap.h"
 
 #include "../../fuzz/fuzz_verify.c"
+#define WR_FUZZ_REPLAY /* no second LLVMFuzzerTestOneInput */
+#include "../../fuzz/fuzz_input.c"
 
 #include <dirent.h>
 
@@ -47,6 +49,16 @@ static void test_fuzz_corpus_verify(void)
     CHECK(n >= 5);
 }
 
+static void test_fuzz_corpus_input(void)
+{
+    const char *root = getenv("WR_FUZZ_CORPUS");
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/input", root ? root : "fuzz/corpus");
+    int n = replay_dir(dir, wr_fuzz_input_one);
+    printf("# %d inputs from %s\n", n, dir);
+    CHECK(n >= 10);
+}
+
 /* Inputs no seed covers: edge lengths and mode bytes. */
 static void test_fuzz_entry_edge_inputs(void)
 {
@@ -62,6 +74,7 @@ static void test_fuzz_entry_edge_inputs(void)
 int main(void)
 {
     RUN(test_fuzz_corpus_verify);
+    RUN(test_fuzz_corpus_input);
     RUN(test_fuzz_entry_edge_inputs);
     return tap_done();
 }
