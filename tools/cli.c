@@ -159,6 +159,38 @@ int wr_cli_parse_size(const char *s, uint64_t *out)
     return 0;
 }
 
+int wr_cli_common_opt(wr_cli *cli, int opt, void (*usage)(void))
+{
+    switch (opt) {
+    case WR_CLI_O_JSON:
+        cli->json = true;
+        return WR_CLI_GO_ON;
+    case 'q':
+        cli->quiet = true;
+        return WR_CLI_GO_ON;
+    case WR_CLI_O_HELP:
+        usage();
+        return WR_EXIT_OK;
+    case WR_CLI_O_VERSION:
+        wr_cli_version(cli);
+        return WR_EXIT_OK;
+    default:
+        return WR_CLI_NOT_COMMON;
+    }
+}
+
+int wr_cli_page_size(const wr_cli *cli, const char *arg, uint32_t *out)
+{
+    uint64_t v;
+    if (wr_cli_parse_size(arg, &v) != 0 || v < 512 || v > 65536 ||
+        (v & (v - 1)) != 0)
+        return wr_cli_usage_error(cli, "--page-size must be a power of two "
+                                       "from 512 to 65536, not '%s'",
+                                  arg);
+    *out = (uint32_t)v;
+    return 0;
+}
+
 static void cli_on_signal(int sig)
 {
     (void)sig;

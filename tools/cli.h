@@ -53,6 +53,24 @@ void wr_cli_print_json(const bson_t *doc);
 int wr_cli_parse_size(const char *s, uint64_t *out);
 /* Parse an unsigned integer. */
 int wr_cli_parse_u64(const char *s, uint64_t *out);
+/* The options every tool takes. Put WR_CLI_COMMON_OPTIONS at the end of a
+ * getopt_long table (before its terminator) and hand every option the tool
+ * does not handle itself to wr_cli_common_opt(). */
+enum { WR_CLI_O_JSON = 0x1000, WR_CLI_O_HELP, WR_CLI_O_VERSION };
+#define WR_CLI_COMMON_OPTIONS                                               \
+    {"json", no_argument, NULL, WR_CLI_O_JSON},                             \
+        {"quiet", no_argument, NULL, 'q'},                                  \
+        {"help", no_argument, NULL, WR_CLI_O_HELP},                         \
+        {"version", no_argument, NULL, WR_CLI_O_VERSION}
+#define WR_CLI_GO_ON (-1)      /* handled: keep parsing */
+#define WR_CLI_NOT_COMMON (-2) /* not a common option */
+/* --json and -q set their flags (WR_CLI_GO_ON); --help (calling usage)
+ * and --version print and give WR_EXIT_OK, the tool's exit code. */
+int wr_cli_common_opt(wr_cli *cli, int opt, void (*usage)(void));
+/* --page-size: a power of two from 512 to 65536 ("4K" allowed). 0, or
+ * WR_EXIT_USAGE after saying why. */
+int wr_cli_page_size(const wr_cli *cli, const char *arg, uint32_t *out);
+
 /* A flag set by SIGINT/SIGTERM that long loops check. */
 extern volatile int wr_cli_interrupted;
 void wr_cli_catch_signals(void);

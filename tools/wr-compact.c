@@ -124,16 +124,13 @@ int main(int argc, char **argv)
     report r = {0};
     uint64_t v;
     int opt, exit_code = WR_EXIT_OK, first_rc = WR_OK;
-    enum { O_DRY = 256, O_BACKUP, O_PAGE, O_FILL, O_JSON, O_HELP, O_VERSION };
+    enum { O_DRY = 256, O_BACKUP, O_PAGE, O_FILL };
     static const struct option longopts[] = {
         {"dry-run", no_argument, NULL, O_DRY},
         {"backup-dir", required_argument, NULL, O_BACKUP},
         {"page-size", required_argument, NULL, O_PAGE},
         {"fill", required_argument, NULL, O_FILL},
-        {"json", no_argument, NULL, O_JSON},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, O_HELP},
-        {"version", no_argument, NULL, O_VERSION},
+        WR_CLI_COMMON_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     wr_cli_init(&cli, "wr-compact");
@@ -149,13 +146,8 @@ int main(int argc, char **argv)
             o.backup_dir = optarg;
             break;
         case O_PAGE:
-            if (wr_cli_parse_size(optarg, &v) != 0 || v < 512 ||
-                v > 65536 || (v & (v - 1)) != 0)
-                return wr_cli_usage_error(
-                    &cli, "--page-size must be a power of two from 512 to "
-                          "65536, not '%s'",
-                    optarg);
-            o.page_size = (uint32_t)v;
+            if ((opt = wr_cli_page_size(&cli, optarg, &o.page_size)) != 0)
+                return opt;
             break;
         case O_FILL:
             if (wr_cli_parse_u64(optarg, &v) != 0 || v < 10 || v > 100)
@@ -165,20 +157,12 @@ int main(int argc, char **argv)
                     optarg);
             o.fill_pct = (unsigned)v;
             break;
-        case O_JSON:
-            cli.json = true;
-            break;
-        case 'q':
-            cli.quiet = true;
-            break;
-        case O_HELP:
-            usage();
-            return WR_EXIT_OK;
-        case O_VERSION:
-            wr_cli_version(&cli);
-            return WR_EXIT_OK;
         default:
-            return wr_cli_usage_error(&cli, "unknown option");
+            if ((opt = wr_cli_common_opt(&cli, opt, usage)) ==
+                WR_CLI_NOT_COMMON)
+                return wr_cli_usage_error(&cli, "unknown option");
+            if (opt != WR_CLI_GO_ON)
+                return opt;
         }
     }
     if (optind >= argc)

@@ -96,7 +96,7 @@ int main(int argc, char **argv)
     const char *path;
     enum {
         O_PAGE = 256, O_HEX, O_EXTENTS, O_TREE, O_DOCS, O_CANON, O_RELAXED,
-        O_CKPT, O_COLL, O_JSON, O_HELP, O_VERSION
+        O_CKPT, O_COLL
     };
     static const struct option longopts[] = {
         {"page", required_argument, NULL, O_PAGE},
@@ -108,10 +108,7 @@ int main(int argc, char **argv)
         {"relaxed", no_argument, NULL, O_RELAXED},
         {"checkpoint", required_argument, NULL, O_CKPT},
         {"collection", required_argument, NULL, O_COLL},
-        {"json", no_argument, NULL, O_JSON},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, O_HELP},
-        {"version", no_argument, NULL, O_VERSION},
+        WR_CLI_COMMON_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     wr_cli_init(&cli, "wr-dump");
@@ -160,20 +157,12 @@ int main(int argc, char **argv)
         case O_COLL:
             o.collection = optarg;
             break;
-        case O_JSON:
-            cli.json = true;
-            break;
-        case 'q':
-            cli.quiet = true;
-            break;
-        case O_HELP:
-            usage();
-            return WR_EXIT_OK;
-        case O_VERSION:
-            wr_cli_version(&cli);
-            return WR_EXIT_OK;
         default:
-            return wr_cli_usage_error(&cli, "unknown option");
+            if ((opt = wr_cli_common_opt(&cli, opt, usage)) ==
+                WR_CLI_NOT_COMMON)
+                return wr_cli_usage_error(&cli, "unknown option");
+            if (opt != WR_CLI_GO_ON)
+                return opt;
         }
     }
     if (argc - optind != 1)

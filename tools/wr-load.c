@@ -84,16 +84,13 @@ int main(int argc, char **argv)
     const char **index = NULL;
     uint64_t v;
     int rc, opt;
-    enum { O_INDEX = 256, O_CKPT, O_PAGE, O_SKIP, O_JSON, O_HELP, O_VERSION };
+    enum { O_INDEX = 256, O_CKPT, O_PAGE, O_SKIP };
     static const struct option longopts[] = {
         {"index", required_argument, NULL, O_INDEX},
         {"checkpoint-every", required_argument, NULL, O_CKPT},
         {"page-size", required_argument, NULL, O_PAGE},
         {"skip-bad", no_argument, NULL, O_SKIP},
-        {"json", no_argument, NULL, O_JSON},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, O_HELP},
-        {"version", no_argument, NULL, O_VERSION},
+        WR_CLI_COMMON_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     wr_cli_init(&cli, "wr-load");
@@ -118,31 +115,19 @@ int main(int argc, char **argv)
             o.checkpoint_every = v;
             break;
         case O_PAGE:
-            if (wr_cli_parse_size(optarg, &v) != 0 || v < 512 ||
-                v > 65536 || (v & (v - 1)) != 0)
-                return wr_cli_usage_error(
-                    &cli, "--page-size must be a power of two from 512 to "
-                          "65536, not '%s'",
-                    optarg);
-            o.page_size = (uint32_t)v;
+            if ((rc = wr_cli_page_size(&cli, optarg, &o.page_size)) != 0)
+                return rc;
             break;
         case O_SKIP:
             o.skip_bad = true;
             break;
-        case O_JSON:
-            cli.json = true;
-            break;
-        case 'q':
-            cli.quiet = true;
-            break;
-        case O_HELP:
-            usage();
-            return WR_EXIT_OK;
-        case O_VERSION:
-            wr_cli_version(&cli);
-            return WR_EXIT_OK;
         default:
-            return wr_cli_usage_error(&cli, "unknown option");
+            if ((rc = wr_cli_common_opt(&cli, opt, usage)) == WR_CLI_NOT_COMMON)
+                return wr_cli_usage_error(&cli, "unknown option");
+            if (rc != WR_CLI_GO_ON) {
+                free(index);
+                return rc;
+            }
         }
     }
     if (argc - optind < 2 || argc - optind > 3)

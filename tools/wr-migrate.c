@@ -254,8 +254,7 @@ int main(int argc, char **argv)
     uint64_t v;
     int rc, opt;
     prog pg;
-    enum { O_DRY = 256, O_BACKUP, O_INDEX, O_SKIP, O_MEMORY, O_PAGE, O_JSON,
-           O_HELP, O_VERSION };
+    enum { O_DRY = 256, O_BACKUP, O_INDEX, O_SKIP, O_MEMORY, O_PAGE };
     static const struct option longopts[] = {
         {"dry-run", no_argument, NULL, O_DRY},
         {"backup-dir", required_argument, NULL, O_BACKUP},
@@ -263,10 +262,7 @@ int main(int argc, char **argv)
         {"skip-bad", no_argument, NULL, O_SKIP},
         {"memory", required_argument, NULL, O_MEMORY},
         {"page-size", required_argument, NULL, O_PAGE},
-        {"json", no_argument, NULL, O_JSON},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, O_HELP},
-        {"version", no_argument, NULL, O_VERSION},
+        WR_CLI_COMMON_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     wr_cli_init(&cli, "wr-migrate");
@@ -310,32 +306,18 @@ int main(int argc, char **argv)
             o.memory = v;
             break;
         case O_PAGE:
-            if (wr_cli_parse_size(optarg, &v) != 0 || v < 512 ||
-                v > 65536 || (v & (v - 1)) != 0) {
+            if ((opt = wr_cli_page_size(&cli, optarg, &o.page_size)) != 0) {
                 free(index);
-                return wr_cli_usage_error(
-                    &cli, "--page-size must be a power of two from 512 to "
-                          "65536, not '%s'", optarg);
+                return opt;
             }
-            o.page_size = (uint32_t)v;
             break;
-        case O_JSON:
-            cli.json = true;
-            break;
-        case 'q':
-            cli.quiet = true;
-            break;
-        case O_HELP:
-            usage();
-            free(index);
-            return WR_EXIT_OK;
-        case O_VERSION:
-            wr_cli_version(&cli);
-            free(index);
-            return WR_EXIT_OK;
         default:
+            if ((opt = wr_cli_common_opt(&cli, opt, usage)) == WR_CLI_GO_ON)
+                break;
             free(index);
-            return wr_cli_usage_error(&cli, "unknown option");
+            if (opt == WR_CLI_NOT_COMMON)
+                return wr_cli_usage_error(&cli, "unknown option");
+            return opt;
         }
     }
     if (argc - optind != 1) {

@@ -356,16 +356,13 @@ int main(int argc, char **argv)
     int opt, worst = WR_EXIT_OK;
     bool json = false;
     char msg[256];
-    enum { O_QUICK = 256, O_CKPT, O_ALL, O_MAX, O_JSON, O_HELP, O_VERSION };
+    enum { O_QUICK = 256, O_CKPT, O_ALL, O_MAX };
     static const struct option longopts[] = {
         {"quick", no_argument, NULL, O_QUICK},
         {"checkpoint", required_argument, NULL, O_CKPT},
         {"all-checkpoints", no_argument, NULL, O_ALL},
         {"max-problems", required_argument, NULL, O_MAX},
-        {"json", no_argument, NULL, O_JSON},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, O_HELP},
-        {"version", no_argument, NULL, O_VERSION},
+        WR_CLI_COMMON_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     wr_cli_init(&cli, "wr-verify");
@@ -403,19 +400,11 @@ int main(int argc, char **argv)
             }
             o.max_problems = (uint32_t)v;
             break;
-        case O_JSON:
-            cli.json = true;
-            break;
-        case 'q':
-            cli.quiet = true;
-            break;
-        case O_HELP:
-            usage();
-            return WR_EXIT_OK;
-        case O_VERSION:
-            wr_cli_version(&cli);
-            return WR_EXIT_OK;
         default:
+            if ((opt = wr_cli_common_opt(&cli, opt, usage)) == WR_CLI_GO_ON)
+                break;
+            if (opt != WR_CLI_NOT_COMMON)
+                return opt;
             if (optopt != 0 && optopt < 256)
                 snprintf(msg, sizeof msg, "unknown option '-%c'", optopt);
             else
