@@ -7,7 +7,6 @@
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <zlib.h>
 
 char *wri_path_join(const char *dir, const char *name)
 {
@@ -272,7 +271,7 @@ int wri_catalog_decode(const uint8_t *buf, size_t len, wri_catalog *cat,
                  blen, len - WRI_CAT_HDR);
         return WR_ECORRUPT;
     }
-    uint32_t crc = (uint32_t)crc32(0L, buf + 4, (uInt)(len - 4));
+    uint32_t crc = wri_crc32(0, buf + 4, len - 4);
     if (crc != wri_get32(buf)) {
         snprintf(why, wl, "CRC mismatch: stored 0x%08x, computed 0x%08x",
                  wri_get32(buf), crc);
@@ -347,37 +346,21 @@ int wri_catalog_write(const char *dir, const wri_catalog *cat, wr_errbuf *eb)
 {
     int rc;
     bson_t doc;
-    char *path = wri_path_join(dir, WR_CATALOG_NAME);
-    char *tmp = wri_path_join(dir, WR_CATALOG_NAME ".tmp");
-    uint8_t *buf = NULL;
-    wri_file *f = NULL;
+    uint8_t *buf;
     wri_catalog_to_bson(cat, &doc);
     size_t len = WRI_CAT_HDR + doc.len;
-    if (path == NULL || tmp == NULL || (buf = calloc(1, len)) == NULL) {
-        rc = WR_ERR(eb, WR_ENOMEM, "out of memory");
-        goto out;
+    if ((buf = calloc(1, len)) == NULL) {
+        bson_destroy(&doc);
+        return WR_ERR(eb, WR_ENOMEM, "out of memory");
     }
     memcpy(buf + 4, WRI_CAT_MAGIC, 8);
     wri_put32(buf + 12, WR_FORMAT_VERSION);
     wri_put32(buf + 16, doc.len);
     wri_put64(buf + 20, cat->gen);
     memcpy(buf + WRI_CAT_HDR, bson_get_data(&doc), doc.len);
-    wri_put32(buf, (uint32_t)crc32(0L, buf + 4, (uInt)(len - 4)));
-    if ((rc = wri_io_open(tmp, WRI_IO_RDWR | WRI_IO_CREATE | WRI_IO_TRUNC, &f,
-                          eb)) != WR_OK ||
-        (rc = wri_io_pwrite(f, buf, len, 0, eb)) != WR_OK ||
-        (rc = wri_io_fsync(f, eb)) != WR_OK)
-        goto out;
-    wri_io_close(f);
-    f = NULL;
-    if ((rc = wri_io_rename(tmp, path, eb)) != WR_OK)
-        goto out;
-    rc = wri_io_fsync_dir(dir, eb);
-out:
-    wri_io_close(f);
+    wri_put32(buf, wri_crc32(0, buf + 4, len - 4));
+    rc = wri_io_write_atomic(dir, WR_CATALOG_NAME, buf, len, eb);
     bson_destroy(&doc);
     free(buf);
-    free(path);
-    free(tmp);
     return rc;
 }

@@ -476,6 +476,36 @@ int wri_io_mkdir(const char *path, wr_errbuf *eb)
     return WR_OK;
 }
 
+int wri_io_write_atomic(const char *dir, const char *name, const void *buf,
+                        size_t len, wr_errbuf *eb)
+{
+    int rc;
+    size_t dl = strlen(dir), nl = strlen(name);
+    char *path = malloc(dl + nl + 2), *tmp = malloc(dl + nl + 6);
+    wri_file *f = NULL;
+    if (path == NULL || tmp == NULL) {
+        rc = WR_ERR(eb, WR_ENOMEM, "%s/%s: out of memory", dir, name);
+        goto out;
+    }
+    snprintf(path, dl + nl + 2, "%s/%s", dir, name);
+    snprintf(tmp, dl + nl + 6, "%s/%s.tmp", dir, name);
+    if ((rc = wri_io_open(tmp, WRI_IO_RDWR | WRI_IO_CREATE | WRI_IO_TRUNC, &f,
+                          eb)) != WR_OK ||
+        (rc = wri_io_pwrite(f, buf, len, 0, eb)) != WR_OK ||
+        (rc = wri_io_fsync(f, eb)) != WR_OK)
+        goto out;
+    wri_io_close(f);
+    f = NULL;
+    if ((rc = wri_io_rename(tmp, path, eb)) != WR_OK)
+        goto out;
+    rc = wri_io_fsync_dir(dir, eb);
+out:
+    wri_io_close(f);
+    free(path);
+    free(tmp);
+    return rc;
+}
+
 int wri_io_rmdir(const char *path, wr_errbuf *eb)
 {
     IO_MUTATE("rmdir", path, -1, NULL, 0, 0, eb);

@@ -97,6 +97,11 @@ int wri_io_unlink(const char *path, wr_errbuf *eb);
 /* fsync the directory that holds path (or path itself if a directory). */
 int wri_io_fsync_dir(const char *dir, wr_errbuf *eb);
 int wri_io_mkdir(const char *path, wr_errbuf *eb);
+/* Replace DIR/NAME with len bytes, atomically: write DIR/NAME.tmp, fsync
+ * it, rename it over DIR/NAME, fsync DIR. A crash leaves the old file or
+ * the new one (and perhaps a stray NAME.tmp). */
+int wri_io_write_atomic(const char *dir, const char *name, const void *buf,
+                        size_t len, wr_errbuf *eb);
 /* Remove an empty directory; an absent one is not an error. */
 int wri_io_rmdir(const char *path, wr_errbuf *eb);
 

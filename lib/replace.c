@@ -703,11 +703,7 @@ static int journal_write(const char *dir, const char *name, const rp_journal *j,
     bson_t doc, arr, d;
     char k[16];
     const char *kp;
-    char *path = wri_path_join(dir, name);
-    char *tmpname = malloc(strlen(name) + 8);
-    char *tmp = NULL;
     uint8_t *buf = NULL;
-    wri_file *f = NULL;
     bson_init(&doc);
     BSON_APPEND_UTF8(&doc, "tool", j->tool);
     BSON_APPEND_UTF8(&doc, "staging", j->staging);
@@ -732,37 +728,18 @@ static int journal_write(const char *dir, const char *name, const rp_journal *j,
     }
     bson_append_array_end(&doc, &arr);
     size_t len = RP_JOURNAL_HDR + doc.len;
-    if (path == NULL || tmpname == NULL || (buf = calloc(1, len)) == NULL) {
-        rc = WR_ERR(eb, WR_ENOMEM, "out of memory");
-        goto out;
-    }
-    sprintf(tmpname, "%s.tmp", name);
-    if ((tmp = wri_path_join(dir, tmpname)) == NULL) {
-        rc = WR_ERR(eb, WR_ENOMEM, "out of memory");
-        goto out;
+    if ((buf = calloc(1, len)) == NULL) {
+        bson_destroy(&doc);
+        return WR_ERR(eb, WR_ENOMEM, "out of memory");
     }
     memcpy(buf + 4, RP_JOURNAL_MAGIC, 8);
     wri_put32(buf + 12, 1);
     wri_put32(buf + 16, doc.len);
     memcpy(buf + RP_JOURNAL_HDR, bson_get_data(&doc), doc.len);
     wri_put32(buf, wri_crc32(0, buf + 4, len - 4));
-    if ((rc = wri_io_open(tmp, WRI_IO_RDWR | WRI_IO_CREATE | WRI_IO_TRUNC, &f,
-                          eb)) != WR_OK ||
-        (rc = wri_io_pwrite(f, buf, len, 0, eb)) != WR_OK ||
-        (rc = wri_io_fsync(f, eb)) != WR_OK)
-        goto out;
-    wri_io_close(f);
-    f = NULL;
-    if ((rc = wri_io_rename(tmp, path, eb)) != WR_OK)
-        goto out;
-    rc = wri_io_fsync_dir(dir, eb);
-out:
-    wri_io_close(f);
+    rc = wri_io_write_atomic(dir, name, buf, len, eb);
     bson_destroy(&doc);
     free(buf);
-    free(tmp);
-    free(tmpname);
-    free(path);
     return rc;
 }
 
