@@ -34,7 +34,7 @@ endif
 
 # pkg-config is asked only inside recipes, after `deps` may have installed it.
 DEP_CFLAGS = $(shell pkg-config --cflags $(PKGS))
-DEP_LIBS = $(shell pkg-config --libs $(PKGS)) -lm
+DEP_LIBS = $(shell pkg-config --libs $(PKGS)) -lm -pthread
 ALL_CFLAGS = $(OPT) $(WARN) $(DEFS) $(SANFLAGS) -Ilib $(DEP_CFLAGS) -MMD -MP
 LDFLAGS_ALL = $(SANFLAGS) $(LDFLAGS)
 

@@ -16,7 +16,7 @@ FBUILD = build/fuzz
 PKGS = libbson-1.0 zlib
 SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined
 CFLAGS_F = -g -O1 -std=c11 -D_GNU_SOURCE -Ilib $(shell pkg-config --cflags $(PKGS)) $(SAN)
-LIBS_F = $(shell pkg-config --libs $(PKGS)) -lm
+LIBS_F = $(shell pkg-config --libs $(PKGS)) -lm -pthread
 
 LIB_SRC = $(wildcard lib/*.c)
 LIB_OBJ = $(LIB_SRC:%.c=$(FBUILD)/obj/%.o)

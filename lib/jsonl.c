@@ -971,8 +971,14 @@ struct wri_jsonl {
     uint64_t consumed;
     uint64_t total;
     wri_jsonl_line *held; /* line whose doc we must destroy */
+    bool raw;             /* hand out lines without parsing them */
     char head[JR_HEAD];
 };
+
+void wri_jsonl_set_raw(wri_jsonl *r, bool raw)
+{
+    r->raw = raw;
+}
 
 int wri_jsonl_open(const char *path, wri_jsonl **out, wr_errbuf *eb)
 {
@@ -1205,6 +1211,8 @@ int wri_jsonl_next(wri_jsonl *r, wri_jsonl_line *line, wr_errbuf *eb)
                           r->name, (unsigned long long)line->lineno,
                           (unsigned long long)off, r->max_line);
         }
+        if (r->raw) /* the caller parses (wri_json_line_parse) */
+            return WR_OK;
         if (wri_json_line_parse(text, len, &line->doc, &line->is_delete, why,
                                 sizeof why) != WR_OK)
             return WR_ERR(eb, WR_EBADINPUT, "%s: line %llu (byte %llu): %s",

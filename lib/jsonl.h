@@ -60,6 +60,11 @@ typedef struct wri_jsonl_line {
  * line->{lineno,offset,text,len,torn} set, after which the caller may go on
  * reading (skip the bad line) or stop. WR_EIO on a read error. */
 int wri_jsonl_next(wri_jsonl *r, wri_jsonl_line *line, wr_errbuf *eb);
+/* Raw mode: wri_jsonl_next returns each non-blank line's text, number,
+ * offset and torn flag without parsing it (line->doc is not touched); the
+ * caller runs wri_json_line_parse, e.g. on several threads. Lines longer
+ * than the limit are still WR_EBADINPUT. */
+void wri_jsonl_set_raw(wri_jsonl *r, bool raw);
 /* Bytes consumed so far and total input size (0 if unknown, e.g. a pipe),
  * for progress lines. */
 uint64_t wri_jsonl_bytes_read(const wri_jsonl *r);

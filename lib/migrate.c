@@ -34,6 +34,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/file.h>
@@ -61,6 +62,7 @@ typedef struct mg {
     char *staging;   /* DIR/wr-migrate.new */
     uint32_t psize;
     uint64_t budget; /* for the sorters: --memory less the rest */
+    size_t batch_bytes; /* of log text parsed at once (mg_batch) */
     wri_lock *lock;
     wri_legacy_dir ld;
     uint64_t *fsize; /* per legacy file (ld.files order): size and CRC */
@@ -313,71 +315,225 @@ out:
     return rc;
 }
 
+/* A bad line (eb says why). A torn last line that does not parse is the
+ * debris of a crash during an append: noted and dropped. Any other is
+ * counted and, with --skip-bad, set aside in the rejects file (WR_OK: go
+ * on); without it the migration stops (WR_EBADINPUT). */
+static int mg_bad_line(mg *m, mg_coll *c, const wri_jsonl_line *line,
+                       bool unparsed, wr_errbuf *eb)
+{
+    char reason[sizeof eb->msg];
+    bool torn = unparsed && line->torn;
+    if (torn) {
+        c->cs->torn++;
+        mg_note(m->st, "%s (a torn last line: dropped)", eb->msg);
+    } else {
+        c->cs->bad++;
+        if (!m->o->skip_bad)
+            return WR_EBADINPUT;
+    }
+    snprintf(reason, sizeof reason, "%s", eb->msg);
+    wr_errbuf_clear(eb);
+    return mg_reject(m, c->lc->log, line, reason, torn, eb);
+}
+
+/* Reading a log is mostly parsing, so lines are parsed in batches on two
+ * threads (the caller's and one more), then applied in line order by the
+ * caller alone: the sorter sees exactly the sequence a one-thread read
+ * would give it, and the first bad line stops the run at the same place. */
+#define MG_BATCH_LINES 1024
+#define MG_BATCH_BYTES (2u << 20)
+
+typedef struct mg_item {
+    wri_jsonl_line line; /* first: its bson_t wants 128-byte alignment */
+    size_t toff;         /* the text's offset in the batch */
+    int rc;              /* of wri_json_line_parse; 1: doc released */
+    char why[256];
+} mg_item;
+
+typedef struct mg_batch {
+    mg_item *it;
+    size_t n;
+    char *text;
+    size_t tlen, tcap;
+    size_t from, to; /* the worker's share */
+} mg_batch;
+
+static int mg_batch_init(mg_batch *b, wr_errbuf *eb)
+{
+    memset(b, 0, sizeof *b);
+    b->it = aligned_alloc(128, MG_BATCH_LINES * sizeof *b->it);
+    if (b->it == NULL)
+        return WR_ERR(eb, WR_ENOMEM, "out of memory");
+    return WR_OK;
+}
+
+static void mg_batch_free(mg_batch *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        if (b->it[i].rc == WR_OK)
+            bson_destroy(&b->it[i].line.doc);
+    free(b->it);
+    free(b->text);
+    memset(b, 0, sizeof *b);
+}
+
+/* Copy a raw line into the batch. */
+static int mg_batch_add(mg_batch *b, const wri_jsonl_line *line,
+                        wr_errbuf *eb)
+{
+    if (b->tlen + line->len + 1 > b->tcap) {
+        size_t cap = b->tcap ? b->tcap * 2 : 64u << 10;
+        while (cap < b->tlen + line->len + 1)
+            cap *= 2;
+        char *t = realloc(b->text, cap);
+        if (t == NULL)
+            return WR_ERR(eb, WR_ENOMEM, "out of memory");
+        b->text = t;
+        b->tcap = cap;
+    }
+    mg_item *it = &b->it[b->n++];
+    memcpy(b->text + b->tlen, line->text, line->len);
+    it->line = *line; /* number, offset, length, torn; no doc yet */
+    it->toff = b->tlen;
+    it->rc = 1;
+    b->tlen += line->len + 1;
+    return WR_OK;
+}
+
+static bool mg_batch_full(const mg *m, const mg_batch *b)
+{
+    return b->n == MG_BATCH_LINES || b->tlen >= m->batch_bytes;
+}
+
+static void mg_parse_range(mg_batch *b, size_t from, size_t to)
+{
+    for (size_t i = from; i < to; i++) {
+        mg_item *it = &b->it[i];
+        it->line.text = b->text + it->toff;
+        it->rc = wri_json_line_parse(it->line.text, it->line.len,
+                                     &it->line.doc, &it->line.is_delete,
+                                     it->why, sizeof it->why);
+        if (it->rc != WR_OK)
+            it->rc = WR_EBADINPUT;
+    }
+}
+
+static void *mg_parse_worker(void *arg)
+{
+    mg_batch *b = arg;
+    mg_parse_range(b, b->from, b->to);
+    return NULL;
+}
+
+static void mg_batch_parse(mg_batch *b)
+{
+    pthread_t th;
+    b->from = b->n / 2;
+    b->to = b->n;
+    /* a small batch, or no thread to be had: parse it all here */
+    if (b->n < 64 || pthread_create(&th, NULL, mg_parse_worker, b) != 0) {
+        mg_parse_range(b, 0, b->n);
+        return;
+    }
+    mg_parse_range(b, 0, b->from);
+    pthread_join(th, NULL);
+}
+
+/* Parse the batch and apply its lines in order; the batch is empty after. */
+static int mg_batch_apply(mg *m, mg_coll *c, mg_batch *b, const char *path,
+                          wr_errbuf *eb)
+{
+    int rc = WR_OK;
+    char why[1100];
+    mg_batch_parse(b);
+    for (size_t i = 0; i < b->n && rc == WR_OK; i++) {
+        mg_item *it = &b->it[i];
+        const wri_jsonl_line *line = &it->line;
+        bool unparsed = it->rc != WR_OK;
+        c->cs->lines++;
+        if (!unparsed) {
+            why[0] = '\0';
+            rc = mg_add_line(m, c, line, why, sizeof why, eb);
+            bson_destroy(&it->line.doc);
+            it->rc = 1;
+        } else {
+            rc = WR_EBADINPUT;
+            snprintf(why, sizeof why, "%s", it->why);
+        }
+        if (rc == WR_EBADINPUT) {
+            rc = WR_ERR(eb, WR_EBADINPUT, "%s: line %llu (byte %llu): %s",
+                        path, (unsigned long long)line->lineno,
+                        (unsigned long long)line->offset, why);
+            rc = mg_bad_line(m, c, line, unparsed, eb);
+        }
+    }
+    for (size_t i = 0; i < b->n; i++) /* what a stop left unapplied */
+        if (b->it[i].rc == WR_OK)
+            bson_destroy(&b->it[i].line.doc);
+    b->n = 0;
+    b->tlen = 0;
+    return rc;
+}
+
 static int mg_read_log(mg *m, mg_coll *c, wr_errbuf *eb)
 {
     int rc;
     wri_jsonl *r = NULL;
     wri_jsonl_line line;
-    char why[1100];
+    mg_batch b;
     char *path = wri_path_join(m->dir, c->lc->log);
     memset(&line, 0, sizeof line);
     if (path == NULL)
         return WR_ERR(eb, WR_ENOMEM, "out of memory");
+    if ((rc = mg_batch_init(&b, eb)) != WR_OK) {
+        free(path);
+        return rc;
+    }
     if ((rc = wri_sort_create(m->pool, WRI_SORT_LAST_WINS, &c->main, eb)) !=
             WR_OK ||
         (rc = wri_jsonl_open(path, &r, eb)) != WR_OK)
         goto out;
-    for (uint64_t n = 0;; n++) {
-        if ((n & 1023) == 0 && (rc = mg_interrupted(m, eb)) != WR_OK)
-            goto out;
+    wri_jsonl_set_raw(r, true);
+    for (;;) {
         rc = wri_jsonl_next(r, &line, eb);
+        if (rc == WR_OK) {
+            if ((rc = mg_batch_add(&b, &line, eb)) != WR_OK)
+                goto out;
+            if (!mg_batch_full(m, &b))
+                continue;
+        }
+        /* a full batch, the end, or a line the reader refused (too
+         * long): first apply what came before, in order */
+        if (b.n > 0) {
+            int brc;
+            wr_errbuf bb = {0};
+            if ((brc = mg_interrupted(m, &bb)) != WR_OK ||
+                (brc = mg_batch_apply(m, c, &b, path, &bb)) != WR_OK) {
+                wr_errbuf_clear(eb);
+                wri_err_set(eb, brc, bb.src_file, bb.src_line, "%s", bb.msg);
+                rc = brc;
+                goto out;
+            }
+            m->st->bytes_read = m->bytes_done + wri_jsonl_bytes_read(r);
+            mg_progress(m, false);
+        }
+        if (rc == WR_OK)
+            continue;
         if (rc == 1) {
             rc = WR_OK;
             break;
         }
-        if (rc == WR_OK) {
-            c->cs->lines++;
-            why[0] = '\0';
-            rc = mg_add_line(m, c, &line, why, sizeof why, eb);
-            if (rc == WR_EBADINPUT)
-                rc = WR_ERR(eb, WR_EBADINPUT, "%s: line %llu (byte %llu): %s",
-                            path, (unsigned long long)line.lineno,
-                            (unsigned long long)line.offset, why);
-        } else if (rc == WR_EBADINPUT) {
-            c->cs->lines++;
-            if (line.torn) {
-                /* the debris of a crash during an append: report, drop */
-                c->cs->torn++;
-                mg_note(m->st, "%s (a torn last line: dropped)", eb->msg);
-                char reason[sizeof eb->msg];
-                snprintf(reason, sizeof reason, "%s", eb->msg);
-                wr_errbuf_clear(eb);
-                if ((rc = mg_reject(m, c->lc->log, &line, reason, true, eb)) !=
-                    WR_OK)
-                    goto out;
-                continue;
-            }
-        }
-        if (rc == WR_EBADINPUT) {
-            c->cs->bad++;
-            if (!m->o->skip_bad)
-                goto out;
-            char reason[sizeof eb->msg];
-            snprintf(reason, sizeof reason, "%s", eb->msg);
-            wr_errbuf_clear(eb);
-            if ((rc = mg_reject(m, c->lc->log, &line, reason, false, eb)) !=
-                WR_OK)
-                goto out;
-            continue;
-        }
-        if (rc != WR_OK)
+        if (rc != WR_EBADINPUT)
             goto out;
-        m->st->bytes_read = m->bytes_done + wri_jsonl_bytes_read(r);
-        mg_progress(m, false);
+        c->cs->lines++;
+        if ((rc = mg_bad_line(m, c, &line, true, eb)) != WR_OK)
+            goto out;
     }
     m->bytes_done += wri_jsonl_bytes_read(r);
     m->st->bytes_read = m->bytes_done;
 out:
+    mg_batch_free(&b);
     wri_jsonl_close(r);
     free(path);
     return rc;
@@ -1056,6 +1212,9 @@ static int mg_run(mg *m, wr_errbuf *eb)
      * after the rest of a migration's working set (reader buffer, one page
      * per tree level, verify's page caches, libbson), about 5 MiB */
     m->budget = o->memory ? o->memory : WR_MIGRATE_DEFAULT_MEMORY;
+    /* a batch holds its text and the documents parsed from it */
+    m->batch_bytes = (size_t)WRI_MIN(WRI_MAX(m->budget / 16, 64u << 10),
+                                     (uint64_t)MG_BATCH_BYTES);
     m->budget = m->budget > (10u << 20) ? m->budget - (5u << 20)
                                         : m->budget / 2;
     if (stat(m->dir, &sb) != 0) {
