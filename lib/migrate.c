@@ -426,6 +426,34 @@ static void *mg_parse_worker(void *arg)
     return NULL;
 }
 
+/* Parts of libbson's JSON reader fill a static table on first use (the
+ * ISO-8601 date parser, the base64 decoder): make those uses here, on one
+ * thread, before any worker runs (helgrind saw the races). Every Extended
+ * JSON wrapper is in the line, so none is first used by a worker. */
+static void mg_warm_libbson(void)
+{
+    static const char json[] =
+        "{\"d\": {\"$date\": \"2000-01-01T00:00:00.5Z\"}, "
+        "\"e\": {\"$date\": {\"$numberLong\": \"1\"}}, \"f\": {\"$date\": 1}, "
+        "\"b\": {\"$binary\": {\"base64\": \"AAEC\", \"subType\": \"00\"}}, "
+        "\"g\": {\"$binary\": \"AAEC\", \"$type\": \"00\"}, "
+        "\"u\": {\"$uuid\": \"73ffd264-44b3-4c69-90e8-e7d1dfc035d4\"}, "
+        "\"o\": {\"$oid\": \"000102030405060708090a0b\"}, "
+        "\"n\": {\"$numberDecimal\": \"1.5\"}, \"l\": {\"$numberLong\": \"7\"}, "
+        "\"i\": {\"$numberInt\": \"7\"}, \"x\": {\"$numberDouble\": \"1.5\"}, "
+        "\"r\": {\"$regularExpression\": {\"pattern\": \"a\", \"options\": \"i\"}}, "
+        "\"t\": {\"$timestamp\": {\"t\": 1, \"i\": 2}}, "
+        "\"c\": {\"$code\": \"f\"}, \"w\": {\"$code\": \"f\", \"$scope\": {}}, "
+        "\"s\": {\"$symbol\": \"s\"}, \"k\": {\"$minKey\": 1}, "
+        "\"m\": {\"$maxKey\": 1}, \"z\": {\"$undefined\": true}, "
+        "\"p\": {\"$dbPointer\": {\"$ref\": \"a.b\", "
+        "\"$id\": {\"$oid\": \"000102030405060708090a0b\"}}}}";
+    bson_t d;
+    bson_error_t err;
+    if (bson_init_from_json(&d, json, (ssize_t)sizeof json - 1, &err))
+        bson_destroy(&d);
+}
+
 static void mg_batch_parse(mg_batch *b)
 {
     pthread_t th;
@@ -495,6 +523,7 @@ static int mg_read_log(mg *m, mg_coll *c, wr_errbuf *eb)
         (rc = wri_jsonl_open(path, &r, eb)) != WR_OK)
         goto out;
     wri_jsonl_set_raw(r, true);
+    mg_warm_libbson();
     for (;;) {
         rc = wri_jsonl_next(r, &line, eb);
         if (rc == WR_OK) {
