@@ -15,7 +15,7 @@ WARN = -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
        -Wmissing-prototypes -Wno-unused-parameter
 DEFS = -D_GNU_SOURCE
 PKGS = libbson-1.0 zlib
-DEB_PKGS = build-essential pkg-config libbson-dev zlib1g-dev bats jq python3 time
+DEB_PKGS = build-essential pkg-config libbson-dev zlib1g-dev bats jq python3 time valgrind
 prefix ?= /usr/local
 
 SAN ?= 0

@@ -622,3 +622,15 @@ sweep_setup() {
     [ -z "$bad" ]
     [ "$nb" -gt $((nc * 4)) ]
 }
+
+@test "the two parse threads share nothing unsynchronised (helgrind on the release build)" {
+    rel="$BATS_TEST_DIRNAME/../../build/rel/bin/wr-migrate"
+    [ -x "$rel" ]   # make test builds build/rel before the sanitizer build
+    cp -a "$BATS_TEST_DIRNAME/../../testdata/legacy-demo" "$TMP/h"
+    # enough lines of every kind for two-thread batches
+    for i in 1 2 3; do cat "$WR_CORPORA/bson-corpus/valid.jsonl"; done > "$TMP/h/corpus.log"
+    run valgrind --tool=helgrind --error-exitcode=9 -q "$rel" -q --skip-bad "$TMP/h"
+    echo "$output" | head -30
+    [ "$status" -eq 0 ]
+    [ -f "$TMP/h/wr.catalog" ]
+}
