@@ -846,6 +846,30 @@ int wri_block_free_page(wri_block *b, const wr_addr *addr, wr_errbuf *eb)
 
 /* --- extent lists on disk --------------------------------------------- */
 
+const char *wri_extlist_entry(const uint8_t *page, uint32_t i,
+                              uint32_t page_size, uint64_t gen,
+                              uint64_t lsize, wri_ext *e)
+{
+    const uint8_t *p = page + WRI_EL_ENTRIES + (size_t)i * WRI_EL_ENTRY_LEN;
+    uint64_t P = page_size;
+    e->off = wri_get64(p);
+    e->len = wri_get64(p + 8);
+    e->gen = wri_get64(p + 16);
+    e->kind = wri_get32(p + 24);
+    if (e->kind != WRI_EXT_AVAIL && e->kind != WRI_EXT_DISCARD)
+        return "unknown kind (1 avail, 2 discard)";
+    if (wri_get32(p + 28) != 0)
+        return "reserved field not zero";
+    if (e->kind == WRI_EXT_AVAIL && e->gen != 0)
+        return "avail entry with a generation";
+    if (e->kind == WRI_EXT_DISCARD && (e->gen == 0 || e->gen > gen))
+        return "discard entry's generation is 0 or newer than the checkpoint";
+    if (e->len == 0 || e->off % P != 0 || e->len % P != 0 || e->off < 2 * P ||
+        e->off > lsize || e->len > lsize - e->off)
+        return "extent empty, unaligned or outside the data area";
+    return NULL;
+}
+
 int wri_block_read_extlists(wri_block *b, const wri_slot *s,
                             wri_ext_visit_fn fn, wri_extlist_page_fn page_fn,
                             void *arg, wr_errbuf *eb)
@@ -914,24 +938,9 @@ int wri_block_read_extlists(wri_block *b, const wri_slot *s,
         if (page_fn != NULL && (rc = page_fn(&a, arg)) != 0)
             goto out;
         for (uint32_t i = 0; i < count; i++, index++) {
-            const uint8_t *p = buf + WRI_EL_ENTRIES + (size_t)i * WRI_EL_ENTRY_LEN;
-            wri_ext e = {.off = wri_get64(p), .len = wri_get64(p + 8),
-                         .gen = wri_get64(p + 16), .kind = wri_get32(p + 24)};
-            uint32_t zero = wri_get32(p + 28);
-            const char *bad = NULL;
-            if (e.kind != WRI_EXT_AVAIL && e.kind != WRI_EXT_DISCARD)
-                bad = "unknown kind";
-            else if (zero != 0)
-                bad = "reserved field not zero";
-            else if (e.kind == WRI_EXT_AVAIL && e.gen != 0)
-                bad = "avail entry with a generation";
-            else if (e.kind == WRI_EXT_DISCARD &&
-                     (e.gen == 0 || e.gen > s->gen))
-                bad = "discard entry with a generation newer than the slot";
-            else if (e.len == 0 || e.off % P != 0 || e.len % P != 0 ||
-                     e.off < 2 * (uint64_t)P || e.off > s->logical_size ||
-                     e.len > s->logical_size - e.off)
-                bad = "empty, unaligned or outside the data area";
+            wri_ext e;
+            const char *bad =
+                wri_extlist_entry(buf, i, P, s->gen, s->logical_size, &e);
             if (bad != NULL) {
                 rc = WR_ERR(eb, WR_ECORRUPT,
                             "%s: extent-list page at offset %llu, entry %u "

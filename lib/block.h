@@ -197,6 +197,15 @@ int wri_block_erase_other(wri_block *b, wr_errbuf *eb);
 /* CRC32 of a page (over [4, size)). */
 uint32_t wri_page_crc(const uint8_t *buf, size_t size);
 
+/* Decode entry i of an extent-list page (bounds of the page are the
+ * caller's: i < the entries that fit) and judge it against the checkpoint
+ * it belongs to (generation gen, logical size lsize): NULL if it is a
+ * valid avail or discard extent, else why not. The one place these rules
+ * live: block (open), verify and dump all call it. */
+const char *wri_extlist_entry(const uint8_t *page, uint32_t i,
+                              uint32_t page_size, uint64_t gen,
+                              uint64_t lsize, wri_ext *e);
+
 /* Read the extent-list chain of a slot, calling fn for every entry; page
  * problems come back as WR_ECORRUPT. Used by open, verify and dump.
  * page_fn (may be NULL) is called with each list page's address. */

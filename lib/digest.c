@@ -227,11 +227,6 @@ void wr_digest_add(wr_digest *d, const uint8_t *doc, uint32_t len)
     d->ndocs++;
 }
 
-uint64_t wr_digest_count(const wr_digest *d)
-{
-    return d->ndocs;
-}
-
 void wr_digest_final(wr_digest *d, uint8_t out[WR_DIGEST_LEN])
 {
     uint64_t bits = d->len * 8;

@@ -680,25 +680,9 @@ static int ext_walk(dctx *x, dump_file *df, const wri_slot *s, bool print,
             bson_append_document_end(&jpages, &pd);
         }
         for (uint32_t i = 0; i < count; i++, idx++) {
-            const uint8_t *p = buf + WRI_EL_ENTRIES + (size_t)i *
-                                                          WRI_EL_ENTRY_LEN;
-            wri_ext e = {.off = wri_get64(p), .len = wri_get64(p + 8),
-                         .gen = wri_get64(p + 16), .kind = wri_get32(p + 24)};
-            uint32_t zero = wri_get32(p + 28);
-            const char *bad = NULL;
-            if (e.kind != WRI_EXT_AVAIL && e.kind != WRI_EXT_DISCARD)
-                bad = "unknown kind";
-            else if (zero != 0)
-                bad = "reserved field not zero";
-            else if (e.kind == WRI_EXT_AVAIL && e.gen != 0)
-                bad = "avail entry with a generation";
-            else if (e.kind == WRI_EXT_DISCARD &&
-                     (e.gen == 0 || e.gen > s->gen))
-                bad = "discard entry with generation 0 or newer than the slot";
-            else if (e.len == 0 || e.off % P != 0 || e.len % P != 0 ||
-                     e.off < 2 * (uint64_t)P || e.off > s->logical_size ||
-                     e.len > s->logical_size - e.off)
-                bad = "empty, unaligned or outside the data area";
+            wri_ext e;
+            const char *bad =
+                wri_extlist_entry(buf, i, P, s->gen, s->logical_size, &e);
             const char *kind = e.kind == WRI_EXT_AVAIL     ? "avail"
                                : e.kind == WRI_EXT_DISCARD ? "discard"
                                                            : "?";

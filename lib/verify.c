@@ -545,27 +545,9 @@ static int vt_extlists(vf_tree *t)
         }
         for (uint32_t i = 0; i < count; i++) {
             size_t eo = WRI_EL_ENTRIES + (size_t)i * WRI_EL_ENTRY_LEN;
-            const uint8_t *p = buf + eo;
-            wri_ext e = {.off = wri_get64(p),
-                         .len = wri_get64(p + 8),
-                         .gen = wri_get64(p + 16),
-                         .kind = wri_get32(p + 24)};
-            uint32_t zero = wri_get32(p + 28);
-            const char *bad = NULL;
-            if (e.kind != WRI_EXT_AVAIL && e.kind != WRI_EXT_DISCARD)
-                bad = "unknown kind (1 avail, 2 discard)";
-            else if (zero != 0)
-                bad = "reserved field not zero";
-            else if (e.kind == WRI_EXT_AVAIL && e.gen != 0)
-                bad = "avail entry with a generation";
-            else if (e.kind == WRI_EXT_DISCARD &&
-                     (e.gen == 0 || e.gen > t->slot.gen))
-                bad = "discard entry's generation is 0 or newer than the "
-                      "checkpoint";
-            else if (e.len == 0 || e.off % P != 0 || e.len % P != 0 ||
-                     e.off < 2 * (uint64_t)P || e.off > L ||
-                     e.len > L - e.off)
-                bad = "extent empty, unaligned or outside the data area";
+            wri_ext e;
+            const char *bad =
+                wri_extlist_entry(buf, i, P, t->slot.gen, L, &e);
             if (bad != NULL) {
                 snprintf(y, sizeof y, "[%llu, +%llu) kind %u gen %llu",
                          (unsigned long long)e.off, (unsigned long long)e.len,

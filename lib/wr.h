@@ -180,7 +180,6 @@ int wr_verify_simple(const char *path, bool quick, wr_errbuf *eb);
 typedef struct wr_digest wr_digest;
 int wr_digest_new(wr_digest **out, wr_errbuf *eb);
 void wr_digest_add(wr_digest *d, const uint8_t *doc, uint32_t len);
-uint64_t wr_digest_count(const wr_digest *d); /* documents added */
 /* Write the digest and reset d to empty. */
 void wr_digest_final(wr_digest *d, uint8_t out[WR_DIGEST_LEN]);
 void wr_digest_free(wr_digest *d);

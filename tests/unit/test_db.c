@@ -352,6 +352,26 @@ static void db_model_run(uint32_t psize, int steps)
                 TAP_FAIL("step %d: delete -> %d, model %d: %s", s, rc, had,
                          eb.msg);
             bson_destroy(d);
+        } else if (op < 870) {
+            /* get by _id, given as another numeric type where it can be:
+             * 1, 1.0 and NumberLong(1) are the same _id */
+            bson_t *q = BCON_NEW("_id", BCON_DOUBLE((double)id));
+            uint8_t *got = NULL;
+            uint32_t gl = 0;
+            int found;
+            bson_t key;
+            wr_errbuf kb = {0};
+            wri_key_from_doc(q, &key, &kb);
+            size_t at = model_find(&m, &key, &found);
+            bson_destroy(&key);
+            int rc = wr_coll_get(c, q, &got, &gl, &eb);
+            if (rc != (found ? WR_OK : WR_ENOTFOUND) ||
+                (found && (gl != m.d[at].doc->len ||
+                           memcmp(got, bson_get_data(m.d[at].doc), gl) != 0)))
+                TAP_FAIL("step %d: get _id %llu -> %d, model found %d", s,
+                         (unsigned long long)id, rc, found);
+            free(got);
+            bson_destroy(q);
         } else if (op < 880 && s > steps / 3) {
             /* an index created late is built from what is there */
             REQUIRE_OK(wr_coll_add_index(c, "tags", &eb), &eb);
