@@ -1,6 +1,11 @@
 # wrtools -- a plain GNU Makefile.
 #
-#   make          build lib/libwr.a and every tool into build/rel/bin
+#   make          build libwr (build/rel/libwr.a, libwr.so) and every tool
+#                 into build/rel/bin; never installs system packages
+#   make install  install tools, library, header, wrtools.pc, man pages and
+#                 bash completion under PREFIX (or prefix; default
+#                 /usr/local), honouring DESTDIR, bindir, libdir,
+#                 includedir, mandir; `make uninstall` removes them
 #   make deps     install missing Debian packages (apt-get), else nothing
 #   make test     deps, sanitizer build (ASan+UBSan), unit tests, bats suites
 #   make demo     deps, build, and run the tools on the shipped testdata
@@ -15,8 +20,25 @@ WARN = -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
        -Wmissing-prototypes -Wno-unused-parameter
 DEFS = -D_GNU_SOURCE
 PKGS = libbson-1.0 zlib
-DEB_PKGS = build-essential pkg-config libbson-dev zlib1g-dev bats jq python3 time valgrind
-prefix ?= /usr/local
+DEB_PKGS = build-essential pkg-config libbson-dev zlib1g-dev bats jq python3 \
+           time valgrind mandoc python3-jsonschema tmux bash-completion
+
+# Installation directories (GNU conventions; PREFIX and prefix both work).
+PREFIX ?= /usr/local
+prefix ?= $(PREFIX)
+exec_prefix ?= $(prefix)
+bindir ?= $(exec_prefix)/bin
+libdir ?= $(exec_prefix)/lib
+includedir ?= $(prefix)/include
+datarootdir ?= $(prefix)/share
+mandir ?= $(datarootdir)/man
+pkgconfigdir ?= $(libdir)/pkgconfig
+bashcompdir ?= $(datarootdir)/bash-completion/completions
+
+# The library's version is wr.h's; the soname carries the major number.
+VERSION := $(shell sed -n 's/^\#define WR_VERSION_STRING "\(.*\)"/\1/p' lib/wr.h)
+SOMAJOR := $(firstword $(subst ., ,$(VERSION)))
+SONAME = libwr.so.$(SOMAJOR)
 
 SAN ?= 0
 ifeq ($(SAN),1)
@@ -24,18 +46,21 @@ BUILD = build/san
 SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=undefined \
            -fno-omit-frame-pointer
 OPT = -O1 -g
-LIBA = $(BUILD)/libwr.a
 else
 BUILD = build/rel
 SANFLAGS =
 OPT = $(CFLAGS)
-LIBA = lib/libwr.a
 endif
+LIBA = $(BUILD)/libwr.a
+LIBSO = $(BUILD)/libwr.so.$(VERSION)
+PCFILE = $(BUILD)/wrtools.pc
 
 # pkg-config is asked only inside recipes, after `deps` may have installed it.
 DEP_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 DEP_LIBS = $(shell pkg-config --libs $(PKGS)) -lm -pthread
 ALL_CFLAGS = $(OPT) $(WARN) $(DEFS) $(SANFLAGS) -Ilib $(DEP_CFLAGS) -MMD -MP
+# lib/ objects go into both libwr.a and libwr.so
+LIB_CFLAGS = $(ALL_CFLAGS) -fPIC
 LDFLAGS_ALL = $(SANFLAGS) $(LDFLAGS)
 
 LIB_SRC = $(wildcard lib/*.c)
@@ -52,12 +77,12 @@ BENCH_BIN = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 # keep objects that pattern chains would otherwise delete as intermediate
 .PRECIOUS: $(BUILD)/obj/%.o
 
-.PHONY: all build deps test test-build demo bench bench-peers fuzz lint clean install
+.PHONY: all build deps test test-build demo bench bench-peers fuzz lint clean \
+        install uninstall FORCE
 
-all: deps
-	@$(MAKE) --no-print-directory build
+all: build
 
-build: $(LIBA) $(TOOL_BIN)
+build: $(LIBA) $(TOOL_BIN) $(LIBSO) $(PCFILE)
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
@@ -73,10 +98,36 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
+$(BUILD)/obj/lib/%.o: lib/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(LIB_CFLAGS) -c $< -o $@
+
 $(LIBA): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@
 	ar rcs $@ $^
+
+# libwr.so.X.Y.Z with soname libwr.so.X; libwr.so.X and libwr.so link to it
+$(LIBSO): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -shared -Wl,-soname,$(SONAME) -o $@ $^ $(DEP_LIBS)
+	ln -sf $(notdir $@) $(BUILD)/$(SONAME)
+	ln -sf $(SONAME) $(BUILD)/libwr.so
+
+# Rewritten when the directories or the version change (make install
+# PREFIX=... after make), otherwise left alone.
+$(PCFILE): FORCE
+	@mkdir -p $(dir $@)
+	@printf '%s\n' 'prefix=$(prefix)' 'exec_prefix=$(exec_prefix)' \
+	  'libdir=$(libdir)' 'includedir=$(includedir)' '' \
+	  'Name: wrtools' \
+	  'Description: libwr, the engine of wrtools (copy-on-write B+tree storage files)' \
+	  'Version: $(VERSION)' 'Requires.private: $(PKGS)' \
+	  'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lwr' \
+	  'Libs.private: -lm -pthread' > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv -f $@.tmp $@; fi
+
+FORCE:
 
 $(BUILD)/bin/%: $(BUILD)/obj/tools/%.o $(CLI_OBJ) $(LIBA)
 	@mkdir -p $(dir $@)
@@ -134,13 +185,40 @@ lint:
 	  --std=c11 -D_GNU_SOURCE -D__x86_64__ -D__GNUC__ -Ilib \
 	  --suppress=missingIncludeSystem lib tools
 
-install: all
-	install -d $(DESTDIR)$(prefix)/bin $(DESTDIR)$(prefix)/lib $(DESTDIR)$(prefix)/include
-	install -m 755 $(TOOL_BIN) $(DESTDIR)$(prefix)/bin
-	install -m 644 lib/libwr.a $(DESTDIR)$(prefix)/lib
-	install -m 644 lib/wr.h $(DESTDIR)$(prefix)/include
+# Man pages are docs/man/*.1 and *.5; every tools/wr-*.c installs its
+# binary, its completion (one script serves all) and its page.
+MAN1 = $(wildcard docs/man/*.1)
+MAN5 = $(wildcard docs/man/*.5)
+TOOLS = $(TOOL_SRC:tools/%.c=%)
+
+install: build
+	install -d $(DESTDIR)$(bindir) $(DESTDIR)$(libdir) \
+	  $(DESTDIR)$(includedir) $(DESTDIR)$(pkgconfigdir) \
+	  $(DESTDIR)$(mandir)/man1 $(DESTDIR)$(mandir)/man5 \
+	  $(DESTDIR)$(bashcompdir)
+	install -m 755 $(TOOL_BIN) $(DESTDIR)$(bindir)
+	install -m 644 $(LIBA) $(DESTDIR)$(libdir)
+	install -m 755 $(LIBSO) $(DESTDIR)$(libdir)
+	ln -sf libwr.so.$(VERSION) $(DESTDIR)$(libdir)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(libdir)/libwr.so
+	install -m 644 lib/wr.h $(DESTDIR)$(includedir)
+	install -m 644 $(PCFILE) $(DESTDIR)$(pkgconfigdir)
+	$(if $(MAN1),install -m 644 $(MAN1) $(DESTDIR)$(mandir)/man1)
+	$(if $(MAN5),install -m 644 $(MAN5) $(DESTDIR)$(mandir)/man5)
+	for t in $(TOOLS); do \
+	  install -m 644 docs/completion/wrtools.bash $(DESTDIR)$(bashcompdir)/$$t \
+	  || exit 1; done
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(bindir)/,$(TOOLS)) \
+	  $(addprefix $(DESTDIR)$(libdir)/,libwr.a libwr.so.$(VERSION) \
+	                                   $(SONAME) libwr.so) \
+	  $(DESTDIR)$(includedir)/wr.h $(DESTDIR)$(pkgconfigdir)/wrtools.pc \
+	  $(addprefix $(DESTDIR)$(mandir)/man1/,$(notdir $(MAN1))) \
+	  $(addprefix $(DESTDIR)$(mandir)/man5/,$(notdir $(MAN5))) \
+	  $(addprefix $(DESTDIR)$(bashcompdir)/,$(TOOLS))
 
 clean:
-	rm -rf build lib/libwr.a
+	rm -rf build
 
 -include $(shell find build -name '*.d' 2>/dev/null)
