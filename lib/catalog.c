@@ -342,9 +342,9 @@ out:
     return rc;
 }
 
-int wri_catalog_write(const char *dir, const wri_catalog *cat, wr_errbuf *eb)
+int wri_catalog_encode(const wri_catalog *cat, uint8_t **buf_out,
+                       size_t *len_out, wr_errbuf *eb)
 {
-    int rc;
     bson_t doc;
     uint8_t *buf;
     wri_catalog_to_bson(cat, &doc);
@@ -359,8 +359,20 @@ int wri_catalog_write(const char *dir, const wri_catalog *cat, wr_errbuf *eb)
     wri_put64(buf + 20, cat->gen);
     memcpy(buf + WRI_CAT_HDR, bson_get_data(&doc), doc.len);
     wri_put32(buf, wri_crc32(0, buf + 4, len - 4));
-    rc = wri_io_write_atomic(dir, WR_CATALOG_NAME, buf, len, eb);
     bson_destroy(&doc);
+    *buf_out = buf;
+    *len_out = len;
+    return WR_OK;
+}
+
+int wri_catalog_write(const char *dir, const wri_catalog *cat, wr_errbuf *eb)
+{
+    int rc;
+    uint8_t *buf;
+    size_t len;
+    if ((rc = wri_catalog_encode(cat, &buf, &len, eb)) != WR_OK)
+        return rc;
+    rc = wri_io_write_atomic(dir, WR_CATALOG_NAME, buf, len, eb);
     free(buf);
     return rc;
 }

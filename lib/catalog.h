@@ -56,6 +56,9 @@ int wri_catalog_decode(const uint8_t *buf, size_t len, wri_catalog *cat,
                        char *why, size_t whylen);
 /* Read DIR/wr.catalog: WR_ENOTFOUND if absent, WR_ECORRUPT if damaged. */
 int wri_catalog_read(const char *dir, wri_catalog *cat, wr_errbuf *eb);
+/* The file image wri_catalog_write writes (malloc'd). */
+int wri_catalog_encode(const wri_catalog *cat, uint8_t **buf_out,
+                       size_t *len_out, wr_errbuf *eb);
 /* Write atomically (tmp, fsync, rename, fsync dir). */
 int wri_catalog_write(const char *dir, const wri_catalog *cat, wr_errbuf *eb);
 void wri_catalog_free(wri_catalog *cat);

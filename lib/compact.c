@@ -16,7 +16,11 @@
  *     of compacted and refused files of one run.
  * C3  With a backup directory, every original (and the catalog) is copied
  *     into BACKUP/NAME/ with a manifest of CRC-32s and sizes, fsynced, and
- *     each copy is read back and checked against the manifest.
+ *     each copy is read back and checked against the manifest (a new
+ *     BACKUP is fsynced in its parent). Before C6, BACKUP/NAME/
+ *     MANIFEST.next records the CRC-32 and size of every new file and of
+ *     the new catalog, so a rerun after a crash in C6-C7 recognises its own
+ *     backup (each file old or new) and goes on.
  * C4  Each file is rebuilt as FILE.compact.tmp in the same directory: a
  *     read-only cursor streams the checkpoint G that the catalog names (the
  *     latest, for a lone file) into the bulk loader. The new file is
@@ -491,6 +495,48 @@ out:
 
 /* --- backup (C3) ------------------------------------------------------- */
 
+/* A directory just made is durable once its parent is fsynced. */
+static int cpt_fsync_parent(const char *path, wr_errbuf *eb)
+{
+    char *copy = strdup(path);
+    if (copy == NULL)
+        return WR_ERR(eb, WR_ENOMEM, "out of memory");
+    int rc = wri_io_fsync_dir(dirname(copy), eb);
+    free(copy);
+    return rc;
+}
+
+/* Before C6: the backup records what every backed-up file will hold once
+ * the job is done (the tmp files, the new catalog), so that a rerun after
+ * a crash anywhere in C6-C7 goes on with this backup (replace.h,
+ * wri_backup_expect). */
+static int cpt_backup_expect(cpt_job *j, wr_errbuf *eb)
+{
+    int rc = WR_OK;
+    size_t n = 0;
+    uint8_t *cbuf = NULL;
+    size_t clen = 0;
+    wri_backup_file *files = calloc(j->nf + 1, sizeof *files);
+    if (files == NULL)
+        return WR_ERR(eb, WR_ENOMEM, "out of memory");
+    for (; n < j->nf && rc == WR_OK; n++) {
+        const char *slash = strrchr(j->f[n].path, '/');
+        files[n].name = (char *)(slash ? slash + 1 : j->f[n].path);
+        rc = wri_file_crc(j->f[n].tmp, &files[n].size, &files[n].crc, eb);
+    }
+    if (rc == WR_OK && j->have_cat &&
+        (rc = wri_catalog_encode(&j->cat, &cbuf, &clen, eb)) == WR_OK) {
+        files[n].name = (char *)WR_CATALOG_NAME;
+        files[n].size = clen;
+        files[n++].crc = wri_crc32(0, cbuf, clen);
+    }
+    if (rc == WR_OK)
+        rc = wri_backup_expect(j->dir, j->backup_path, files, n, eb);
+    free(cbuf);
+    free(files);
+    return rc;
+}
+
 /* C3: BACKUP/NAME/ (NAME: the last component of PATH) gets a copy of every
  * file of the job, and of the catalog, through replace.c's backup: copies
  * fsynced, a MANIFEST of CRC-32s and sizes, every copy read back against
@@ -510,7 +556,8 @@ static int cpt_backup(cpt_job *j, wr_errbuf *eb)
         goto out;
     }
     if (stat(j->o->backup_dir, &st) != 0 &&
-        (rc = wri_io_mkdir(j->o->backup_dir, eb)) != WR_OK)
+        ((rc = wri_io_mkdir(j->o->backup_dir, eb)) != WR_OK ||
+         (rc = cpt_fsync_parent(j->o->backup_dir, eb)) != WR_OK))
         goto out;
     if ((target = wri_path_join(j->o->backup_dir, basename(real))) == NULL ||
         (catpath = wri_path_join(j->dir, WR_CATALOG_NAME)) == NULL ||
@@ -634,6 +681,13 @@ static int cpt_replace_all(cpt_job *j, wr_errbuf *eb)
         for (size_t i = 0; i < j->nf; i++)
             j->f[i].cf->prev_gen = j->f[i].cf->gen;
         j->cat.gen++;
+    }
+    if (j->backup_path != NULL && (rc = cpt_backup_expect(j, eb)) != WR_OK) {
+        for (size_t i = 0; i < j->nf; i++)
+            cpt_fail(&j->f[i], "failed", rc, eb, eb);
+        return rc;
+    }
+    if (j->have_cat && j->nf > 0) {
         if ((rc = wri_catalog_write(j->dir, &j->cat, eb)) != WR_OK) {
             for (size_t i = 0; i < j->nf; i++)
                 cpt_fail(&j->f[i], "failed", rc, eb, eb);

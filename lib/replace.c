@@ -176,12 +176,14 @@ out:
     return rc;
 }
 
-int wri_backup_read(const char *backup_dir, wri_backup *out, wr_errbuf *eb)
+/* Read a manifest-format list: MANIFEST or MANIFEST.next. */
+static int manifest_read(const char *backup_dir, const char *name,
+                         wri_backup *out, wr_errbuf *eb)
 {
     int rc;
     uint8_t *buf = NULL;
     size_t len = 0;
-    char *path = wri_path_join(backup_dir, WRI_MANIFEST_NAME);
+    char *path = wri_path_join(backup_dir, name);
     memset(out, 0, sizeof *out);
     if (path == NULL)
         return WR_ERR(eb, WR_ENOMEM, "out of memory");
@@ -247,21 +249,21 @@ out:
     return rc;
 }
 
+int wri_backup_read(const char *backup_dir, wri_backup *out, wr_errbuf *eb)
+{
+    return manifest_read(backup_dir, WRI_MANIFEST_NAME, out, eb);
+}
+
 static int manifest_write(const char *dir, const wri_backup *b,
-                          wr_errbuf *eb)
+                          const char *name, wr_errbuf *eb)
 {
     int rc;
-    char *tmp = wri_path_join(b->path, WRI_MANIFEST_NAME ".tmp");
-    char *path = wri_path_join(b->path, WRI_MANIFEST_NAME);
-    wri_file *f = NULL;
     size_t cap = 256 + PATH_MAX, len = 0;
     for (size_t i = 0; i < b->nfiles; i++)
         cap += strlen(b->files[i].name) + 40;
     char *text = malloc(cap + 64);
-    if (tmp == NULL || path == NULL || text == NULL) {
-        rc = WR_ERR(eb, WR_ENOMEM, "out of memory");
-        goto out;
-    }
+    if (text == NULL)
+        return WR_ERR(eb, WR_ENOMEM, "out of memory");
     char *abs = realpath(dir, NULL);
     len += (size_t)snprintf(text + len, cap - len,
                             "# wrtools backup manifest: CRC-32 (zlib), size "
@@ -277,21 +279,8 @@ static int manifest_write(const char *dir, const wri_backup *b,
     len += (size_t)snprintf(text + len, cap + 64 - len,
                             "# end: %zu files, manifest crc %08x\n",
                             b->nfiles, crc);
-    if ((rc = wri_io_open(tmp, WRI_IO_RDWR | WRI_IO_CREATE | WRI_IO_TRUNC, &f,
-                          eb)) != WR_OK ||
-        (rc = wri_io_pwrite(f, text, len, 0, eb)) != WR_OK ||
-        (rc = wri_io_fsync(f, eb)) != WR_OK)
-        goto out;
-    wri_io_close(f);
-    f = NULL;
-    if ((rc = wri_io_rename(tmp, path, eb)) != WR_OK)
-        goto out;
-    rc = wri_io_fsync_dir(b->path, eb);
-out:
-    wri_io_close(f);
+    rc = wri_io_write_atomic(b->path, name, text, len, eb);
     free(text);
-    free(tmp);
-    free(path);
     return rc;
 }
 
@@ -361,17 +350,29 @@ int wri_backup_check(const wri_backup *b, wr_errbuf *eb)
     return WR_OK;
 }
 
-/* Does the backup's manifest list exactly these files with the checksums
- * the caller expects? */
-static bool backup_same(const wri_backup *b, const wri_backup_src *src,
-                        size_t n)
+/* Does the backup's manifest list exactly these files with the bytes the
+ * sources hold (the checksums the caller expects, else read now)? A source
+ * may instead hold what MANIFEST.next (wri_backup_expect) says it will
+ * hold once the run that made the backup is done: a rerun after a crash
+ * goes on with its own backup. */
+static bool backup_same(const wri_backup *b, const wri_backup *next,
+                        const wri_backup_src *src, size_t n)
 {
     if (b->nfiles != n)
         return false;
     for (size_t i = 0; i < n; i++) {
         const wri_backup_file *f = wri_backup_find(b, src[i].name);
-        if (!src[i].check || f == NULL || f->size != src[i].size ||
-            f->crc != src[i].crc)
+        const wri_backup_file *g = next ? wri_backup_find(next, src[i].name)
+                                        : NULL;
+        uint64_t size = src[i].size;
+        uint32_t crc = src[i].crc;
+        wr_errbuf tmp = {0};
+        if (f == NULL ||
+            (!src[i].check &&
+             wri_file_crc(src[i].path, &size, &crc, &tmp) != WR_OK))
+            return false;
+        if ((f->size != size || f->crc != crc) &&
+            (g == NULL || g->size != size || g->crc != crc))
             return false;
     }
     return true;
@@ -387,12 +388,16 @@ static int backup_classify(const char *path, const wri_backup_src *src,
     bool has_manifest = mp != NULL && rp_exists(mp);
     free(mp);
     if (has_manifest) {
-        wri_backup b;
+        wri_backup b, next;
         wr_errbuf tmp = {0};
         int kind = BK_OTHER;
         if (wri_backup_read(path, &b, &tmp) == WR_OK) {
-            if (backup_same(&b, src, n))
+            bool has_next =
+                manifest_read(path, WRI_MANIFEST_NEXT, &next, &tmp) == WR_OK;
+            if (backup_same(&b, has_next ? &next : NULL, src, n))
                 kind = BK_SAME;
+            if (has_next)
+                wri_backup_free(&next);
             wri_backup_free(&b);
         }
         return kind;
@@ -565,7 +570,7 @@ int wri_backup_make(const char *dir, const char *backup_dir,
         }
     }
     if ((rc = wri_io_fsync_dir(path, eb)) != WR_OK ||
-        (rc = manifest_write(dir, out, eb)) != WR_OK)
+        (rc = manifest_write(dir, out, WRI_MANIFEST_NAME, eb)) != WR_OK)
         goto out;
     /* read every copy back against the manifest as written on disk */
     wri_backup disk;
@@ -592,6 +597,14 @@ out:
         out->path = keep; /* where it went wrong, for the message */
     }
     return rc;
+}
+
+int wri_backup_expect(const char *dir, const char *backup_dir,
+                      const wri_backup_file *files, size_t n, wr_errbuf *eb)
+{
+    wri_backup next = {.path = (char *)backup_dir,
+                       .files = (wri_backup_file *)files, .nfiles = n};
+    return manifest_write(dir, &next, WRI_MANIFEST_NEXT, eb);
 }
 
 /* --- staging ------------------------------------------------------------------ */
@@ -893,6 +906,62 @@ static int rp_matches(const char *dir, const char *name, uint64_t size,
     return rc;
 }
 
+/* Before the commit: how many originals changed since the backup, and how
+ * many are gone. An original is only ever removed after the commit, but a
+ * power loss can lose the commit rename and keep a removal made after it
+ * (on a file system that does not keep the order); a gone original whose
+ * copy in the backup checks against the manifest and the journal counts
+ * as unchanged: its bytes are safe. One whose copy does not check is an
+ * error, and nothing is touched: the staged files may be the only complete
+ * copy of the data. */
+static int rp_originals(const char *dir, const rp_journal *j, size_t *changed,
+                        size_t *missing, wr_errbuf *eb)
+{
+    int rc = WR_OK;
+    wri_backup bk = {0};
+    bool have_backup = false;
+    for (size_t i = 0; i < j->nremove && rc == WR_OK; i++) {
+        const wri_backup_file *r = &j->remove[i];
+        char *p = wri_path_join(dir, r->name);
+        if (p == NULL)
+            return WR_ERR(eb, WR_ENOMEM, "out of memory");
+        bool gone = !rp_exists(p), same = false;
+        free(p);
+        if (!gone) {
+            if ((rc = rp_matches(dir, r->name, r->size, r->crc, &same, eb)) ==
+                    WR_OK && !same)
+                (*changed)++;
+            continue;
+        }
+        if (!have_backup && (rc = wri_backup_read(j->backup, &bk, eb)) != WR_OK)
+            break;
+        have_backup = true;
+        const wri_backup_file *copy = wri_backup_find(&bk, r->name);
+        if (copy == NULL || copy->size != r->size || copy->crc != r->crc) {
+            rc = WR_ERR(eb, WR_ECORRUPT, "%s: not in the backup's manifest "
+                        "as the journal records it", r->name);
+            break;
+        }
+        wri_backup one = {.path = bk.path, .files = (wri_backup_file *)copy,
+                          .nfiles = 1};
+        if ((rc = wri_backup_check(&one, eb)) == WR_OK)
+            (*missing)++;
+    }
+    if (rc != WR_OK && rc != WR_ENOMEM) {
+        char why[sizeof eb->msg];
+        snprintf(why, sizeof why, "%s", eb->msg);
+        wr_errbuf_clear(eb);
+        rc = WR_ERR(eb, WR_ECORRUPT,
+                    "%s: an interrupted %s left a journal and its original "
+                    "files are gone or unreadable, but their backup in %s "
+                    "does not check (%.600s); refusing to touch anything (the "
+                    "staged files are in %s/%s)",
+                    dir, j->tool, j->backup, why, dir, j->staging);
+    }
+    wri_backup_free(&bk);
+    return rc;
+}
+
 /* Steps 4-6 (see replace.h). check_originals: re-read each original
  * before removing it (restart); commit and remove only when they match. */
 static int rp_forward(const char *dir, const char *journal,
@@ -924,7 +993,10 @@ static int rp_forward(const char *dir, const char *journal,
         free(to);
         from = to = NULL;
     }
-    if ((rc = wri_io_fsync_dir(dir, eb)) != WR_OK)
+    /* a rename out of the staging directory is durable once both
+     * directories are fsynced */
+    if ((rc = wri_io_fsync_dir(dir, eb)) != WR_OK ||
+        (rp_is_dir(sdir) && (rc = wri_io_fsync_dir(sdir, eb)) != WR_OK))
         goto out;
     /* 5: the commit point */
     from = wri_path_join(sdir, j->commit);
@@ -946,7 +1018,9 @@ static int rp_forward(const char *dir, const char *journal,
             goto out;
         }
     }
-    if ((rc = wri_io_fsync_dir(dir, eb)) != WR_OK)
+    /* the commit must be durable before any original goes */
+    if ((rc = wri_io_fsync_dir(dir, eb)) != WR_OK ||
+        (rp_is_dir(sdir) && (rc = wri_io_fsync_dir(sdir, eb)) != WR_OK))
         goto out;
     /* 6: originals, journal, staging */
     bool have_backup = wri_backup_read(j->backup, &bk, eb) == WR_OK;
@@ -986,9 +1060,10 @@ static int rp_forward(const char *dir, const char *journal,
     if ((jpath = wri_path_join(dir, journal)) == NULL)
         goto nomem;
     if ((rc = wri_io_unlink(jpath, eb)) != WR_OK ||
-        (rc = wri_io_fsync_dir(dir, eb)) != WR_OK)
+        (rc = wri_io_fsync_dir(dir, eb)) != WR_OK ||
+        (rc = wri_staging_remove(dir, j->staging, eb)) != WR_OK)
         goto out;
-    rc = wri_staging_remove(dir, j->staging, eb);
+    rc = wri_io_fsync_dir(dir, eb); /* no empty staging directory left */
     goto out;
 nomem:
     rc = WR_ERR(eb, WR_ENOMEM, "out of memory");
@@ -1143,15 +1218,27 @@ int wri_replace_recover(const char *dir, const char *journal,
         goto out;
     }
     /* not committed: forward if the originals are as backed up */
-    bool all_same = true;
-    for (size_t i = 0; i < j.nremove && all_same; i++)
-        if ((rc = rp_matches(dir, j.remove[i].name, j.remove[i].size,
-                             j.remove[i].crc, &all_same, eb)) != WR_OK)
-            goto out;
-    if (all_same) {
+    size_t changed = 0, missing = 0;
+    if ((rc = rp_originals(dir, &j, &changed, &missing, eb)) != WR_OK)
+        goto out;
+    if (changed > 0 && missing > 0) {
+        rc = WR_ERR(eb, WR_EEXIST,
+                    "%s: an interrupted %s left a journal; some original "
+                    "files changed after they were backed up and others are "
+                    "gone; refusing to touch anything (the staged files are "
+                    "in %s/%s, the backup is in %s)",
+                    dir, j.tool, dir, j.staging, j.backup);
+        goto out;
+    }
+    if (changed == 0) {
         rc = rp_forward(dir, journal, &j, false, res, eb);
         res->outcome = WRI_RECOVER_FORWARD;
-        if (res->note[0] == '\0')
+        if (res->note[0] == '\0' && missing > 0)
+            snprintf(res->note, sizeof res->note,
+                     "an interrupted %s was rolled forward (%zu original "
+                     "files were gone already; their copies in %s check)",
+                     j.tool, missing, j.backup);
+        else if (res->note[0] == '\0')
             snprintf(res->note, sizeof res->note,
                      "an interrupted %s was rolled forward (backup in %s)",
                      j.tool, j.backup);

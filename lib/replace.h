@@ -19,15 +19,17 @@
  *      CRC of that file, the backup directory, and the originals to remove
  *      with their size and CRC. Written to <journal>.tmp, fsynced, renamed,
  *      DIR fsynced. From here on a rerun rolls the plan forward.
- *   4. Moves. Each staged file is renamed into DIR; DIR fsynced. Before
- *      the commit point these files are invisible: legacy tools do not
- *      read them and wrtools reads nothing without a catalog.
- *   5. Commit. The last file (the catalog) is renamed into DIR; DIR
- *      fsynced. Before this rename DIR is the old database, after it the
- *      new one: a rename is atomic.
- *   6. Cleanup. The originals are removed (their copies are in the
- *      backup); DIR fsynced; the journal removed; DIR fsynced; the staging
- *      directory removed.
+ *   4. Moves. Each staged file is renamed into DIR; DIR and the staging
+ *      directory fsynced (a rename between two directories is durable only
+ *      once both are). Before the commit point these files are invisible:
+ *      legacy tools do not read them and wrtools reads nothing without a
+ *      catalog.
+ *   5. Commit. The last file (the catalog) is renamed into DIR; DIR and
+ *      the staging directory fsynced. Before this rename DIR is the old
+ *      database, after it the new one: a rename is atomic.
+ *   6. Cleanup, only once the commit is durable. The originals are
+ *      removed (their copies are in the backup); DIR fsynced; the journal
+ *      removed; DIR fsynced; the staging directory removed; DIR fsynced.
  *
  * Restart rules (wri_replace_recover, run by the next writer after taking
  * the lock): no journal: nothing to do here (leftover staging files are
@@ -35,10 +37,17 @@
  * file in DIR with the journal's CRC: finish step 6, removing only the
  * originals that still match their checksum and whose copy the backup
  * manifest lists. A journal, no commit yet: if every original still
- * matches its checksum, roll forward (steps 4-6); if one changed since
- * the backup (someone wrote to it), roll back: remove what was moved in
- * and the staging files, leaving the originals as they are. A commit file
- * with another CRC: refuse, touch nothing.
+ * matches its checksum, roll forward (steps 4-6); an original that is
+ * gone counts as matching when its copy in the backup checks against the
+ * manifest and the journal (a power loss on a file system that does not
+ * keep the order of operations can lose the commit and keep a removal);
+ * a gone original whose copy does not check: refuse, touch nothing (the
+ * staged files may be the only complete copy). If an original changed
+ * since the backup (someone wrote to it) and none is gone, roll back:
+ * remove what was moved in and the staging files, leaving the originals
+ * as they are; changed and gone ones together: refuse. A commit file with
+ * another CRC: refuse, touch nothing. A recovery never deletes the only
+ * complete copy of the data.
  *
  * Every write, fsync, rename and unlink goes through io, so the fault
  * sweep reaches every step; the one exception is removing the (empty)
@@ -57,6 +66,7 @@
 #include <stdint.h>
 
 #define WRI_MANIFEST_NAME "MANIFEST"
+#define WRI_MANIFEST_NEXT "MANIFEST.next"
 #define WRI_BACKUP_PREFIX "wr-backup-"
 
 /* CRC-32 (zlib) and size of a file's bytes. */
@@ -94,12 +104,23 @@ typedef struct wri_backup_src {
  * backup_dir: where; NULL for a new DIR/wr-backup-<UTC time>. An existing
  * backup_dir is used if it is empty or holds an unfinished backup of these
  * files (no MANIFEST), and kept as is if its MANIFEST lists exactly these
- * files with the same sizes and CRCs; otherwise WR_EEXIST. Without
+ * files with the same sizes and CRCs (a source without check is read to
+ * learn them; see also wri_backup_expect); otherwise WR_EEXIST. A new
+ * directory is created and its parent fsynced. Without
  * backup_dir the newest DIR/wr-backup-* of either kind is used the same
  * way (so a rerun after a crash does not pile up backups). */
 int wri_backup_make(const char *dir, const char *backup_dir,
                     const wri_backup_src *src, size_t n, wri_backup *out,
                     wr_errbuf *eb);
+/* Before a caller replaces the sources of backup_dir (made by
+ * wri_backup_make for DIR): record in BACKUP/MANIFEST.next, atomically,
+ * the name, size and CRC each source will have afterwards. From then on
+ * wri_backup_make accepts this backup for sources that hold either their
+ * backed-up bytes or these, so a rerun after a crash anywhere in the
+ * replace (or after it) goes on with its own backup instead of refusing
+ * it; sources holding anything else still get WR_EEXIST. */
+int wri_backup_expect(const char *dir, const char *backup_dir,
+                      const wri_backup_file *files, size_t n, wr_errbuf *eb);
 /* Read and check a backup's MANIFEST (not the copies). */
 int wri_backup_read(const char *backup_dir, wri_backup *out, wr_errbuf *eb);
 /* Read every copy back and compare with the manifest. */

@@ -264,7 +264,13 @@ dir_hash() {
     done
     run "$WR_BIN/wr-verify" "$TMP/backups/db"
     [ "$status" -eq 0 ]
-    # the backup is not overwritten by a later run
+    # a rerun on the same bytes keeps this backup (it holds the same data)
+    run "$WR_BIN/wr-compact" --backup-dir "$TMP/backups" "$TMP/db"
+    [ "$status" -eq 0 ]
+    cmp "$TMP/orig/people.main.wr" "$TMP/backups/db/people.main.wr"
+    # once the database changed, the backup is not overwritten
+    run "$WR_BIN/wr-load" -q "$TMP/db" people <(echo '{"_id": "late"}')
+    [ "$status" -eq 0 ]
     run "$WR_BIN/wr-compact" --backup-dir "$TMP/backups" "$TMP/db"
     [ "$status" -eq 3 ]
     [[ "$output" == *"backups/db"* ]]
@@ -294,6 +300,37 @@ dir_hash() {
     [ -z "$(ls "$TMP/db" | grep compact.tmp || true)" ]
     run "$WR_BIN/wr-verify" "$TMP/db"
     [ "$status" -eq 0 ]
+}
+
+@test "--backup-dir: a rerun after a crash anywhere goes on with its own backup" {
+    make_db small
+    cp -r "$TMP/db" "$TMP/base"
+    "$WR_BIN/wr-dump" --docs "$TMP/db" > "$TMP/before.jsonl"
+    WR_IO_STATS="$TMP/ops" "$WR_BIN/wr-compact" -q --backup-dir "$TMP/bk0" "$TMP/db"
+    ops=$(cat "$TMP/ops")
+    [ "$ops" -gt 30 ]
+    points=(1 2 3 $((ops / 4)) $((ops / 2)))
+    for ((n = ops - 24; n <= ops; n++)); do points+=("$n"); done
+    for n in "${points[@]}"; do
+        rm -rf "$TMP/db" "$TMP/bk"
+        cp -r "$TMP/base" "$TMP/db"
+        run env WR_IO_FAULT="crash=$n" "$WR_BIN/wr-compact" -q --backup-dir "$TMP/bk" "$TMP/db"
+        [ "$status" -eq 86 ]
+        run "$WR_BIN/wr-compact" -q --backup-dir "$TMP/bk" "$TMP/db"
+        echo "crash at op $n of $ops: $output"
+        [ "$status" -eq 0 ]
+        for f in c.main.wr c.idx.tags.wr wr.catalog; do
+            cmp "$TMP/base/$f" "$TMP/bk/db/$f"
+        done
+        "$WR_BIN/wr-dump" --docs "$TMP/db" > "$TMP/after.jsonl"
+        cmp "$TMP/before.jsonl" "$TMP/after.jsonl"
+    done
+    # a backup of other bytes is still refused
+    run "$WR_BIN/wr-load" "$TMP/db" c <(echo '{"_id": "late"}')
+    [ "$status" -eq 0 ]
+    run "$WR_BIN/wr-compact" -q --backup-dir "$TMP/bk" "$TMP/db"
+    [ "$status" -eq 3 ]
+    [[ "$output" == *"another backup"* ]]
 }
 
 @test "a full disk leaves the original files and exits 3" {
