@@ -95,6 +95,8 @@ typedef struct wri_strbuf {
     char *p;
     size_t len, cap;
 } wri_strbuf;
+/* Append a C string: 0, or -1 when out of memory. */
+int wri_strbuf_add(wri_strbuf *sb, const char *s);
 
 /* Append a BSON document as MongoDB Extended JSON v2 (canonical, or
  * relaxed) to sb, in libbson's layout but with doubles in their shortest
@@ -102,5 +104,11 @@ typedef struct wri_strbuf {
  * WR_ECORRUPT (sb unchanged) if it is not valid, or on out of memory. */
 int wri_ejson_append(wri_strbuf *sb, const uint8_t *doc, size_t len,
                      bool relaxed);
+
+/* Append the value(s) of a key document the same way: one element as its
+ * bare value ("7", "{ "$oid" : "..." }"), several as an array
+ * "[ v, w ]" (names ignored). WR_ECORRUPT (sb unchanged) if not valid. */
+int wri_ejson_append_key(wri_strbuf *sb, const uint8_t *key, size_t len,
+                         bool relaxed);
 
 #endif /* WR_BSONKEY_H */

@@ -611,6 +611,12 @@ int wr_doc_cursor_next(wr_doc_cursor *cur, const uint8_t **doc,
     return wri_cursor_value(cur->cur, doc, len, eb);
 }
 
+void wr_doc_cursor_key(const wr_doc_cursor *cur, const uint8_t **key,
+                       uint32_t *klen)
+{
+    wri_cursor_key(cur->cur, key, klen);
+}
+
 void wr_doc_cursor_close(wr_doc_cursor *cur)
 {
     if (cur == NULL)

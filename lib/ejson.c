@@ -44,6 +44,11 @@ static int sb_put(wri_strbuf *sb, const char *s, size_t n)
     return 0;
 }
 
+int wri_strbuf_add(wri_strbuf *sb, const char *s)
+{
+    return sb_put(sb, s, strlen(s));
+}
+
 #define SB_LIT(sb, lit) sb_put((sb), (lit), sizeof(lit) - 1)
 
 static int sb_printf(wri_strbuf *sb, const char *fmt, ...)
@@ -380,6 +385,29 @@ int wri_ejson_append(wri_strbuf *sb, const uint8_t *doc, size_t len,
     if (wri_bson_check(doc, len, NULL, NULL, 0) != WR_OK ||
         ej_doc(sb, doc, false, relaxed, 0, true) != 0) {
         sb->len = start; /* nothing half-written */
+        if (sb->p != NULL)
+            sb->p[start] = '\0';
+        return WR_ECORRUPT;
+    }
+    return WR_OK;
+}
+
+int wri_ejson_append_key(wri_strbuf *sb, const uint8_t *key, size_t len,
+                         bool relaxed)
+{
+    size_t start = sb->len;
+    const uint8_t *q = key + 4;
+    int rc = -1;
+    if (wri_bson_check(key, len, NULL, NULL, 0) != WR_OK || len < 7)
+        goto out; /* not a key document of at least one element */
+    q += 1 + strlen((const char *)q + 1) + 1; /* type, name */
+    if (q + ej_size(key[4], q) + 1 < key + len) /* more than one element */
+        rc = ej_doc(sb, key, true, relaxed, 0, true);
+    else
+        rc = ej_value(sb, key[4], q, relaxed, 0);
+out:
+    if (rc != 0) {
+        sb->len = start;
         if (sb->p != NULL)
             sb->p[start] = '\0';
         return WR_ECORRUPT;

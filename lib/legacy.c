@@ -267,3 +267,19 @@ out:
         wri_legacy_free(out);
     return rc;
 }
+
+int wri_legacy_line_add(wri_sort *s, const wri_jsonl_line *line,
+                        const bson_t *key, wr_errbuf *eb)
+{
+    if (line->is_delete)
+        return wri_sort_add(s, bson_get_data(key), key->len, NULL, 0,
+                            line->lineno, line->offset, WRI_SREC_DEL, eb);
+    return wri_sort_add(s, bson_get_data(key), key->len,
+                        bson_get_data(&line->doc), line->doc.len,
+                        line->lineno, line->offset, 0, eb);
+}
+
+bool wri_legacy_line_torn(const wri_jsonl_line *line, bool unparsed)
+{
+    return unparsed && line->torn;
+}

@@ -12,13 +12,18 @@
  * longest NAME that has a .log. An .idx whose name matches no log is an
  * orphan: it is still a legacy file (backed up and removed by a migration)
  * but no index comes of it. Names starting with '.' are not looked at.
- * The lines of the logs are read elsewhere (jsonl.h); this module only
- * lists and classifies. Calls err, catalog (name checks).
+ * The lines of the logs are read elsewhere (jsonl.h); this module lists
+ * and classifies, and holds the rules that turn a log's lines into its
+ * live set (for wr-migrate and wr-diff alike). Calls err, catalog (name
+ * checks), sort.
  */
 #ifndef WR_LEGACY_H
 #define WR_LEGACY_H
 
 #include "wr.h"
+
+#include "jsonl.h"
+#include "sort.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -68,5 +73,17 @@ int wri_legacy_add_index(wri_legacy_dir *ld, const char *spec, wr_errbuf *eb);
 /* Does the directory hold this file name as a legacy file? */
 bool wri_legacy_is_file(const wri_legacy_dir *ld, const char *name);
 void wri_legacy_free(wri_legacy_dir *ld);
+
+/* The live set of a log (DESIGN decision 8), in one place: every line goes
+ * into one LAST_WINS sorter (sort.h) as key = its _id key (key, from
+ * wri_key_from_doc), seq = its line number, aux = its byte offset, value =
+ * the document, a {"_id": X, "$deleted": true} line as a tombstone; the
+ * sorter keeps the last version of each _id and drops deleted ones. */
+int wri_legacy_line_add(wri_sort *s, const wri_jsonl_line *line,
+                        const bson_t *key, wr_errbuf *eb);
+/* A line that does not parse and is the last of its log without a
+ * newline is the debris of a crash during an append: reported and
+ * dropped, never an error. */
+bool wri_legacy_line_torn(const wri_jsonl_line *line, bool unparsed);
 
 #endif /* WR_LEGACY_H */

@@ -278,8 +278,7 @@ static int mg_add_line(mg *m, mg_coll *c, const wri_jsonl_line *line,
         goto out;
     }
     if (line->is_delete) {
-        rc = wri_sort_add(c->main, bson_get_data(&key), key.len, NULL, 0,
-                          line->lineno, line->offset, WRI_SREC_DEL, eb);
+        rc = wri_legacy_line_add(c->main, line, &key, eb);
         if (rc == WR_OK)
             c->cs->deletes++;
         goto out;
@@ -305,9 +304,7 @@ static int mg_add_line(mg *m, mg_coll *c, const wri_jsonl_line *line,
             }
         }
     }
-    rc = wri_sort_add(c->main, bson_get_data(&key), key.len,
-                      bson_get_data(&line->doc), line->doc.len, line->lineno,
-                      line->offset, 0, eb);
+    rc = wri_legacy_line_add(c->main, line, &key, eb);
     if (rc == WR_OK)
         c->cs->puts++;
 out:
@@ -323,7 +320,7 @@ static int mg_bad_line(mg *m, mg_coll *c, const wri_jsonl_line *line,
                        bool unparsed, wr_errbuf *eb)
 {
     char reason[sizeof eb->msg];
-    bool torn = unparsed && line->torn;
+    bool torn = wri_legacy_line_torn(line, unparsed);
     if (torn) {
         c->cs->torn++;
         mg_note(m->st, "%s (a torn last line: dropped)", eb->msg);

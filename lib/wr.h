@@ -113,6 +113,10 @@ int wr_doc_cursor_open(wr_coll *c, wr_doc_cursor **out, wr_errbuf *eb);
  * WR_ENOTFOUND at the end. */
 int wr_doc_cursor_next(wr_doc_cursor *cur, const uint8_t **doc,
                        uint32_t *len, wr_errbuf *eb);
+/* The key of the entry wr_doc_cursor_next last returned: { "": _id } for
+ * documents (valid as long as the document). */
+void wr_doc_cursor_key(const wr_doc_cursor *cur, const uint8_t **key,
+                       uint32_t *klen);
 void wr_doc_cursor_close(wr_doc_cursor *cur);
 
 /* Entries of index i in key order: each key is a BSON document
@@ -458,6 +462,103 @@ typedef struct wr_migrate_opts {
  * after the commit, eb says so and a rerun finishes). */
 int wr_migrate(const wr_migrate_opts *o, wr_migrate_stats *st, wr_errbuf *eb);
 void wr_migrate_stats_free(wr_migrate_stats *st);
+
+/* ---------------------------------------------------------------------
+ * Comparing two databases (diff.c): what wr-diff does. A side is a
+ * database directory, a legacy append-log directory or one JSONL file;
+ * a log side stands for its live set under the migrate rules (last line
+ * per _id wins, $deleted deletes, a torn last line is dropped), sorted
+ * within a memory budget. Both sides stream in _id order (MongoDB key
+ * order: 1, 1.0 and NumberLong(1) are the same _id), so memory stays
+ * bounded. Collections pair by name, indexes by field; a log side's index
+ * entries are derived from its documents (for the fields the other side
+ * indexes and a legacy directory's NAME.FIELD.idx files name). Databases
+ * are opened read-only.
+ * --------------------------------------------------------------------- */
+typedef enum wr_diff_what {
+    WR_DIFF_DOC = 0,      /* a document (key: { "": _id }) */
+    WR_DIFF_INDEX_ENTRY,  /* an index entry (key: { "": value, "": _id }) */
+    WR_DIFF_INDEX,        /* a whole index (field) is in one side only */
+    WR_DIFF_COLLECTION,   /* a whole collection is in one side only */
+} wr_diff_what;
+
+typedef enum wr_diff_kind {
+    WR_DIFF_ONLY_A = 1,
+    WR_DIFF_ONLY_B,
+    WR_DIFF_CHANGED, /* documents: same _id, different bytes */
+} wr_diff_kind;
+
+typedef struct wr_diff_item {
+    const char *coll;
+    int what;            /* wr_diff_what */
+    int kind;            /* wr_diff_kind */
+    const char *field;   /* INDEX_ENTRY, INDEX: the indexed field */
+    const uint8_t *key;  /* DOC, INDEX_ENTRY: the key document */
+    uint32_t klen;
+    const char *path;    /* CHANGED: dotted path of the first differing
+                            field ("address.city", "tags.2") */
+    const char *why;     /* CHANGED: "value", "type", "only in A",
+                            "only in B", "field order" */
+    uint64_t count;      /* COLLECTION: its documents */
+} wr_diff_item;
+
+typedef struct wr_diff_stats {
+    uint64_t collections;  /* compared (in both sides) */
+    uint64_t docs_a, docs_b; /* documents read */
+    uint64_t same;         /* documents equal in both */
+    uint64_t only_a, only_b, changed;
+    uint64_t index_entries; /* index entries compared (both sides) */
+    uint64_t idx_only_a, idx_only_b;
+    uint64_t indexes_only;  /* indexes in one side only */
+    uint64_t colls_only;    /* collections in one side only */
+    uint64_t torn;          /* torn last lines dropped from log sides */
+    uint64_t sort_peak;     /* most bytes the log sides' sorters held */
+    uint64_t sort_spilled;  /* bytes they wrote to run files */
+} wr_diff_stats;
+
+typedef struct wr_diff_opts {
+    const char *a, *b;
+    const char *collection; /* only this one; a JSONL file side is this
+                               collection (default: the other side's only
+                               collection, else the file's name less its
+                               extension) */
+    uint64_t memory;        /* sort budget of log sides; 0 = 256 MiB */
+    const char *tmpdir;     /* run files; NULL: $TMPDIR or /tmp */
+    /* each difference, in collection then key order; nonzero stops */
+    int (*on_item)(const wr_diff_item *it, void *arg);
+    /* things worth saying ("FILE: line N ...: a torn last line, dropped") */
+    void (*on_note)(const char *msg, void *arg);
+    void *arg;
+    volatile int *interrupted; /* set by a signal handler: stop, EINTR */
+} wr_diff_opts;
+
+/* Compare o->a with o->b, reporting every difference to o->on_item.
+ * WR_OK: compared (st says whether anything differs). WR_ECORRUPT: an
+ * input is damaged (a page, a document; eb names file and place), or
+ * WR_EBADINPUT: a log line that is bad and not a torn last line (eb names
+ * file, line and byte); the differences reported up to there stand.
+ * WR_EINVAL: a --collection in neither side, a JSONL side whose
+ * collection cannot be chosen. WR_ENOTFOUND: a side is neither a
+ * database, a legacy directory nor a file. Other codes: cannot read. */
+int wr_diff(const wr_diff_opts *o, wr_diff_stats *st, wr_errbuf *eb);
+
+/* Compare two documents (valid BSON): 0 when equal byte for byte, else 1
+ * with the dotted path of the first field that differs in path and what
+ * differs in *why (as wr_diff_item.why). Fields compare in order, by
+ * name, type and value: 1 and 1.0 differ ("type"), as do {a, b} and
+ * {b, a} ("field order"). */
+int wr_diff_doc(const uint8_t *a, uint32_t alen, const uint8_t *b,
+                uint32_t blen, char *path, size_t pathlen, const char **why);
+
+/* One difference as a text line (without newline): "COLL: only in A: _id
+ * 7", "COLL: different: _id 7: address.city (value)", "COLL: index
+ * age: only in B: 31, _id 7", "COLL: only in A: the whole collection (N
+ * documents)", "COLL: index age: only in A: the whole index"; or, json,
+ * as one relaxed Extended JSON object {"collection", "what", "kind",
+ * "_id", "key", "field", "path", "why", "count"} (the fields that apply).
+ * Keys are written by our Extended JSON writer. malloc'd (free() it);
+ * NULL when out of memory. */
+char *wr_diff_item_format(const wr_diff_item *it, bool json);
 
 /* ---------------------------------------------------------------------
  * Compaction (compact.c): what wr-compact does. A tree file is rewritten
