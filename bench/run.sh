@@ -261,7 +261,7 @@ echo
 echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')"
 echo "- machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM, Linux $(uname -r), $(df -T "$WORK" | awk 'NR == 2 { print $2 }') under $WORK"
 echo "- load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (other processes share these cores)"
-echo "- wrtools $("$BIN/wr-load" --version 2>/dev/null | head -n1 || echo '(wr-load not built)'); tools built: $(for t in wr-load wr-migrate wr-verify wr-dump wr-compact; do tool $t && printf '%s ' $t; done)"
+echo "- wrtools $("$BIN/wr-load" --version 2>/dev/null | head -n1 || echo '(wr-load not built)'); tools built: $(for t in wr-load wr-migrate wr-verify wr-dump wr-compact wr-diff; do tool $t && printf '%s ' $t; done)"
 echo "- $(cc --version | head -n1); libbson $(pkg-config --modversion libbson-1.0 2>/dev/null); zlib $(pkg-config --modversion zlib 2>/dev/null)"
 echo "- peers: WiredTiger ${PEER_VER[wt]} (wiredtiger $(pkgver wiredtiger)); LMDB ${PEER_VER[lmdb]} (lmdb-utils $(pkgver lmdb-utils)); SQLite ${PEER_VER[sqlite]} (sqlite3 $(pkgver sqlite3))"
 echo "- runs per row: $RUNS (median, min, max); timeout ${TIMEOUT}s; warm page cache; MB = 10^6 bytes"
@@ -410,6 +410,43 @@ done
 [ -n "$DB" ] && [ "$DB" = "$S/load" ] && DB=$S/small-load
 [ -n "$DB" ] && [ "$DB" = "$S/mig" ] && { mv "$S/mig" "$S/small-mig"; DB=$S/small-mig; }
 verify_jobs "" "$DB" "$S/small-pwt" "$S/small-plm" "$S/small-psq.db"
+
+# --- diff: two copies of the database, one with a thousand documents
+# changed (a field added), against wr-verify reading the same two copies
+diff_job() {
+    local n every dsize
+    n=$(( DOCS < 1000 ? DOCS : 1000 ))
+    every=$(( DOCS / n ))
+    note "diff: copying the database and changing $n documents (untimed)"
+    rm -rf "$S/diff-a" "$S/diff-b"
+    cp -r "$DB" "$S/diff-a" && cp -r "$DB" "$S/diff-b" &&
+        awk -v e="$every" -v n="$n" 'NR % e == 0 && c < n { c++; sub(/}[[:space:]]*$/, ", \"wr_diff_bench\": 1}"); print }' \
+            "$D/docs.jsonl" > "$S/diff-changes.jsonl" &&
+        "$BIN/wr-load" -q "$S/diff-b" "$GEN_NAME" "$S/diff-changes.jsonl" || return 1
+    dsize=$(( $(size_of "$S/diff-a") + $(size_of "$S/diff-b") ))
+    job_begin diff "diff: two copies of the $DOCS-document database ($(mb "$dsize") MB together), $n documents changed in one" \
+        "MB/s of both databases" "differences found"
+    JOB_BYTES=$dsize
+    JOB_DOCS=$((2 * DOCS))
+    OUT=$S/diff.out
+    post_diff() { EXTRA=$(grep -c ': different: ' "$S/diff.out"); }
+    # wr-diff exits 1 when the sides differ, as they do here
+    measure wr "wrtools wr-diff" - post_diff -- sh -c '"$0" "$@"; [ $? -eq 1 ]' \
+        "$BIN/wr-diff" "$S/diff-a" "$S/diff-b"
+    OUT=/dev/null
+    measure verify "wrtools wr-verify of both" - - -- "$BIN/wr-verify" -q "$S/diff-a" "$S/diff-b"
+    measure verifyq "wrtools wr-verify --quick of both" - - -- "$BIN/wr-verify" -q --quick "$S/diff-a" "$S/diff-b"
+    measure cat "limit: cat of both databases" - - -- sh -c 'find "$1" "$2" -type f -exec cat {} +' sh "$S/diff-a" "$S/diff-b"
+    job_end
+    rm -rf "$S/diff-a" "$S/diff-b"
+}
+if tool wr-diff && tool wr-load && [ -n "$DB" ]; then
+    diff_job || note "diff: could not prepare the copies"
+else
+    job_begin diff "diff: two copies of the database" "MB/s" "differences found"
+    na_row wr "wrtools wr-diff" "n/a (wr-diff or the database not built)"
+    job_end
+fi
 
 # --- compact: delete half, replace a quarter, then compact
 CLIVE=$((CHURN_LIVE_BSON_BYTES + CHURN_LIVE_KEY_BYTES))

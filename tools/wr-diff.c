@@ -178,10 +178,11 @@ static void json_tail(const wr_diff_stats *st, int code, int rc,
 static void print_summary(const wr_diff_stats *st)
 {
     if (!differs(st)) {
-        printf("identical: %llu documents in %llu collections, %llu index "
+        printf("identical: %llu documents in %llu collection%s, %llu index "
                "entries\n",
                (unsigned long long)st->same,
                (unsigned long long)st->collections,
+               st->collections == 1 ? "" : "s",
                (unsigned long long)st->index_entries / 2);
         return;
     }

@@ -1,0 +1,274 @@
+#!/usr/bin/env bats
+# wr-diff: databases against databases, legacy directories and JSONL
+# files; every output mode; the exit codes; damaged inputs.
+
+load helpers
+bats_require_minimum_version 1.5.0
+
+setup() { common_setup; }
+teardown() { common_teardown; }
+
+DAMAGE() { python3 "$BATS_TEST_DIRNAME/damage.py" "$@"; }
+
+# The people database (testdata/people.jsonl, 512-byte pages, indexes on
+# age and address.city), built once; make_db copies it to $TMP/NAME.
+setup_file() {
+    local base="$BATS_FILE_TMPDIR/base"
+    mkdir -p "$base"
+    "$WR_BIN/wr-load" -q --page-size 512 --index age --index address.city \
+        "$base/db" people "$BATS_TEST_DIRNAME/../../testdata/people.jsonl"
+}
+
+make_db() { cp -r "$BATS_FILE_TMPDIR/base/db" "$TMP/$1"; }
+
+PEOPLE="$BATS_TEST_DIRNAME/../../testdata/people.jsonl"
+
+@test "wr-diff --help lists the options and the exit codes, exits 0" {
+    run "$WR_BIN/wr-diff" --help
+    [ "$status" -eq 0 ]
+    for opt in --collection --count --memory --json --quiet --help \
+        --version; do
+        [[ "$output" == *"$opt"* ]]
+    done
+    [[ "$output" == *"Exit status: 0 identical; 1 different; 2 usage"* ]]
+    run "$WR_BIN/wr-diff" --version
+    [ "$status" -eq 0 ]
+    [[ "$output" == "wr-diff (wrtools) "* ]]
+}
+
+@test "usage errors exit 2 with one line and try --help" {
+    run "$WR_BIN/wr-diff"
+    [ "$status" -eq 2 ]
+    [[ "$output" == *"expected two paths"*"--help"* ]]
+    run "$WR_BIN/wr-diff" a b c
+    [ "$status" -eq 2 ]
+    run "$WR_BIN/wr-diff" --memory lots a b
+    [ "$status" -eq 2 ]
+    [[ "$output" == *"--memory"* ]]
+    run "$WR_BIN/wr-diff" --bogus a b
+    [ "$status" -eq 2 ]
+    run "$WR_BIN/wr-diff" - -
+    [ "$status" -eq 2 ]
+}
+
+@test "two copies of a database are identical: exit 0, summary counts documents and index entries" {
+    make_db a
+    make_db b
+    run "$WR_BIN/wr-diff" "$TMP/a" "$TMP/b"
+    [ "$status" -eq 0 ]
+    [ "$output" = "identical: 2000 documents in 1 collection, 4000 index entries" ]
+    run "$WR_BIN/wr-diff" -q "$TMP/a" "$TMP/b"
+    [ "$status" -eq 0 ]
+    [ -z "$output" ]
+}
+
+@test "updates, deletes and inserts: each _id once, the first differing field, index entries; exit 1" {
+    make_db a
+    make_db b
+    printf '%s\n' '{"_id": 3, "name": "person 3", "age": 41}' \
+        '{"_id": 10, "$deleted": true}' \
+        '{"_id": 5000, "name": "new"}' \
+        '{"_id": 7, "name": "person 7", "address": {"city": "Bern"}}' > "$TMP/u.jsonl"
+    # the rest of documents 3 and 7 as they were, so the first difference
+    # is the field changed
+    python3 - "$PEOPLE" "$TMP/u.jsonl" <<'EOF'
+import json, sys
+docs = {d["_id"]: d for d in map(json.loads, open(sys.argv[1]))}
+out = []
+d = dict(docs[3]); d["age"] = 41; out.append(d)
+out.append({"_id": 10, "$deleted": True})
+out.append({"_id": 5000, "name": "new"})
+d = dict(docs[7]); d["address"] = dict(d["address"], city="Bern"); out.append(d)
+open(sys.argv[2], "w").write("".join(json.dumps(x) + "\n" for x in out))
+EOF
+    "$WR_BIN/wr-load" -q "$TMP/b" people "$TMP/u.jsonl"
+    run --separate-stderr "$WR_BIN/wr-diff" "$TMP/a" "$TMP/b"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"people: different: _id 3: age (value)"* ]]
+    [[ "$output" == *"people: different: _id 7: address.city (value)"* ]]
+    [[ "$output" == *"people: only in A: _id 10"* ]]
+    [[ "$output" == *"people: only in B: _id 5000"* ]]
+    [[ "$output" == *"people: index age: only in B: entry [ 41, 3 ] (value, _id)"* ]]
+    [[ "$output" == *'people: index address.city: only in B: entry [ "Bern", 7 ] (value, _id)'* ]]
+    [[ "${lines[-1]}" == "different: 1 only in A, 1 only in B, 2 different, 1997 identical;"* ]]
+    # document lines come in _id order before the index lines
+    [ "$(grep -n '_id 3:' <<<"$output" | cut -d: -f1)" -lt \
+      "$(grep -n '_id 7:' <<<"$output" | cut -d: -f1)" ]
+    # --count: only the summary
+    run "$WR_BIN/wr-diff" --count "$TMP/a" "$TMP/b"
+    [ "$status" -eq 1 ]
+    [ "${#lines[@]}" -eq 1 ]
+    [[ "$output" == "different: 1 only in A, 1 only in B, 2 different"* ]]
+}
+
+@test "--json lists the differences with typed _ids, the counts, status and exit" {
+    make_db a
+    make_db b
+    printf '%s\n' '{"_id": 10, "$deleted": true}' '{"_id": "x", "v": 1}' > "$TMP/u.jsonl"
+    "$WR_BIN/wr-load" -q "$TMP/b" people "$TMP/u.jsonl"
+    run_json "$WR_BIN/wr-diff" --json "$TMP/a" "$TMP/b"
+    [ "$status" -eq 1 ]
+    [ "$(jq -r .tool <<<"$output")" = wr-diff ]
+    [ "$(jq -r .status <<<"$output")" = different ]
+    [ "$(jq .exit <<<"$output")" -eq 1 ]
+    [ "$(jq '.counts.only_a' <<<"$output")" -eq 1 ]
+    [ "$(jq '.counts.only_b' <<<"$output")" -eq 1 ]
+    [ "$(jq '[.differences[] | select(.what == "document")] | length' <<<"$output")" -eq 2 ]
+    [ "$(jq -r '.differences[] | select(.kind == "only_b" and .what == "document") | ._id' <<<"$output")" = x ]
+    [ "$(jq '.differences[] | select(.kind == "only_a" and .what == "document") | ._id' <<<"$output")" = 10 ]
+    # --count --json: the counts, no list
+    run_json "$WR_BIN/wr-diff" --json --count "$TMP/a" "$TMP/b"
+    [ "$status" -eq 1 ]
+    [ "$(jq 'has("differences")' <<<"$output")" = false ]
+    [ "$(jq '.counts.identical' <<<"$output")" -eq 1999 ]
+    # identical
+    run_json "$WR_BIN/wr-diff" --json "$TMP/a" "$TMP/a"
+    [ "$status" -eq 0 ]
+    [ "$(jq -r .status <<<"$output")" = identical ]
+    [ "$(jq '.differences | length' <<<"$output")" -eq 0 ]
+}
+
+@test "a database against the JSONL it was loaded from: identical, index entries derived from the file" {
+    make_db a
+    run "$WR_BIN/wr-diff" "$TMP/a" "$PEOPLE"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"2000 documents"*"4000 index entries"* ]]
+    # the log rules: later lines replace, $deleted deletes
+    cp "$PEOPLE" "$TMP/log.jsonl"
+    cat "$BATS_TEST_DIRNAME/../../testdata/people-updates.jsonl" >> "$TMP/log.jsonl"
+    # what the updates change, by python's reading of the same lines
+    counts=$(python3 - "$PEOPLE" "$BATS_TEST_DIRNAME/../../testdata/people-updates.jsonl" <<'EOF'
+import json, sys
+old = {d["_id"]: d for d in map(json.loads, open(sys.argv[1]))}
+new = dict(old)
+for d in map(json.loads, open(sys.argv[2])):
+    if d.get("$deleted"):
+        new.pop(d["_id"], None)
+    else:
+        new[d["_id"]] = d
+print(len(old) - len(new), sum(1 for k in new if k in old and new[k] != old[k]))
+EOF
+)
+    read -r gone changed <<<"$counts"
+    [ "$changed" -gt 0 ]
+    run "$WR_BIN/wr-diff" --count "$TMP/a" "$TMP/log.jsonl"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"$gone only in A, 0 only in B, $changed different"* ]]
+    "$WR_BIN/wr-load" -q "$TMP/a" people \
+        "$BATS_TEST_DIRNAME/../../testdata/people-updates.jsonl"
+    run "$WR_BIN/wr-diff" "$TMP/log.jsonl" "$TMP/a"
+    [ "$status" -eq 0 ]
+    # from standard input too
+    run bash -c '"$1" "$2" - < "$3"' _ "$WR_BIN/wr-diff" "$TMP/a" "$TMP/log.jsonl"
+    [ "$status" -eq 0 ]
+}
+
+@test "after migrate: the migrated database equals the legacy directory's live set (indexes from the .idx names)" {
+    cp -r "$BATS_TEST_DIRNAME/../../testdata/legacy-demo" "$TMP/legacy"
+    cp -r "$TMP/legacy" "$TMP/m"
+    "$WR_BIN/wr-migrate" -q --backup-dir "$TMP/bk" "$TMP/m"
+    run "$WR_BIN/wr-diff" "$TMP/legacy" "$TMP/m"
+    [ "$status" -eq 0 ]
+    [[ "$output" == "identical: 236 documents in 2 collections"* ]]
+    entries=$(sed -n 's/.*, \([0-9]*\) index entries$/\1/p' <<<"$output")
+    # the backup copy of the logs is a legacy directory too
+    run "$WR_BIN/wr-diff" "$TMP/m" "$TMP/bk"
+    [ "$status" -eq 0 ]
+    # an index the database has and the legacy directory does not name:
+    # the log's entries are derived from its documents, and they agree
+    "$WR_BIN/wr-load" -q --index total "$TMP/m" orders /dev/null
+    run "$WR_BIN/wr-diff" "$TMP/legacy" "$TMP/m"
+    [ "$status" -eq 0 ]
+    # one entry more per order (105 orders)
+    [[ "$output" == *", $((entries + 105)) index entries" ]]
+    # an index the legacy directory names and the database lacks
+    : > "$TMP/legacy/orders.status.idx"
+    run "$WR_BIN/wr-diff" "$TMP/legacy" "$TMP/m"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"orders: index status: only in A: the whole index"* ]]
+    # --collection limits the comparison
+    run "$WR_BIN/wr-diff" --collection users "$TMP/legacy" "$TMP/m"
+    [ "$status" -eq 0 ]
+    [[ "$output" == "identical: 131 documents in 1 collection"* ]]
+    run "$WR_BIN/wr-diff" --collection nosuch "$TMP/legacy" "$TMP/m"
+    [ "$status" -eq 2 ]
+    [[ "$output" == *'no collection "nosuch"'* ]]
+}
+
+@test "a collection in one side only is one line with its size; a JSONL side needs --collection against several" {
+    make_db a
+    make_db b
+    make_jsonl "$TMP/o.jsonl" 5
+    "$WR_BIN/wr-load" -q "$TMP/b" other "$TMP/o.jsonl"
+    run "$WR_BIN/wr-diff" "$TMP/a" "$TMP/b"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"other: only in B: the whole collection (5 documents)"* ]]
+    run "$WR_BIN/wr-diff" "$TMP/b" "$TMP/o.jsonl"
+    [ "$status" -eq 2 ]
+    [[ "$output" == *"--collection"* ]]
+    run "$WR_BIN/wr-diff" --collection other "$TMP/b" "$TMP/o.jsonl"
+    [ "$status" -eq 0 ]
+}
+
+@test "a torn last line of a log is dropped with a note; a bad line elsewhere is damage: exit 3 naming file, line, byte" {
+    make_db a
+    cp "$PEOPLE" "$TMP/t.jsonl"
+    printf '{"_id": 99999, "name": "half' >> "$TMP/t.jsonl"
+    run --separate-stderr "$WR_BIN/wr-diff" "$TMP/a" "$TMP/t.jsonl"
+    [ "$status" -eq 0 ]
+    [[ "$stderr" == *"t.jsonl: line 2001"*"torn last line: dropped"* ]]
+    { head -n 5 "$PEOPLE"; echo '{"_id": 5, "x": NaN}'; tail -n +6 "$PEOPLE"; } > "$TMP/bad.jsonl"
+    run --separate-stderr "$WR_BIN/wr-diff" "$TMP/a" "$TMP/bad.jsonl"
+    [ "$status" -eq 3 ]
+    [[ "$stderr" == *"bad.jsonl: line 6 (byte "*")"* ]]
+    run_json "$WR_BIN/wr-diff" --json "$TMP/a" "$TMP/bad.jsonl"
+    [ "$status" -eq 3 ]
+    [ "$(jq -r .status <<<"$output")" = error ]
+    [ "$(jq .exit <<<"$output")" -eq 3 ]
+    [ "$(jq -r .error.code <<<"$output")" = WR_EBADINPUT ]
+}
+
+@test "a damaged leaf in a database: exit 3, the message names the file and the page, never a false identical" {
+    make_db a
+    make_db b
+    leaf=$(DAMAGE page "$TMP/b/people.main.wr" leaf 3)
+    DAMAGE flip "$TMP/b/people.main.wr" $((leaf + 40))
+    run --separate-stderr "$WR_BIN/wr-diff" "$TMP/a" "$TMP/b"
+    [ "$status" -eq 3 ]
+    [[ "$stderr" == *"people.main.wr"*"$leaf"* ]]
+    [[ "$output" != identical* ]]
+    # a damaged index file is seen too
+    make_db c
+    leaf=$(DAMAGE page "$TMP/c/people.idx.age.wr" leaf 1)
+    DAMAGE flip "$TMP/c/people.idx.age.wr" $((leaf + 40))
+    run --separate-stderr "$WR_BIN/wr-diff" "$TMP/c" "$TMP/a"
+    [ "$status" -eq 3 ]
+    [[ "$stderr" == *"people.idx.age.wr"* ]]
+    # a damaged catalog
+    make_db d
+    DAMAGE flip "$TMP/d/wr.catalog" 20
+    run --separate-stderr "$WR_BIN/wr-diff" "$TMP/a" "$TMP/d"
+    [ "$status" -eq 3 ]
+    [[ "$stderr" == *"wr.catalog"* ]]
+}
+
+@test "missing paths and directories that are neither database nor legacy: exit 3" {
+    make_db a
+    run "$WR_BIN/wr-diff" "$TMP/a" "$TMP/nope"
+    [ "$status" -eq 3 ]
+    [[ "$output" == *"$TMP/nope"* ]]
+    mkdir "$TMP/empty"
+    run "$WR_BIN/wr-diff" "$TMP/empty" "$TMP/a"
+    [ "$status" -eq 3 ]
+    [[ "$output" == *"neither a database"* ]]
+}
+
+@test "--memory bounds a log side: runs spill to \$TMPDIR, the result is the same, nothing is left behind" {
+    make_jsonl "$TMP/big.jsonl" 30000
+    "$WR_BIN/wr-load" -q "$TMP/db" big "$TMP/big.jsonl"
+    mkdir "$TMP/tmp"
+    TMPDIR="$TMP/tmp" run "$WR_BIN/wr-diff" --memory 1M "$TMP/db" "$TMP/big.jsonl"
+    [ "$status" -eq 0 ]
+    [[ "$output" == "identical: 30000 documents"* ]]
+    [ -z "$(ls -A "$TMP/tmp")" ]
+}
