@@ -524,15 +524,9 @@ static int df_read_log(df *d, df_coll *c, const char *path, wr_errbuf *eb)
         }
         if (rc != WR_OK)
             goto out;
-        if (wri_key_from_doc(&line.doc, &key, eb) != WR_OK) {
-            char why[sizeof eb->msg];
-            snprintf(why, sizeof why, "%s", eb->msg);
-            wr_errbuf_clear(eb);
-            rc = WR_ERR(eb, WR_EBADINPUT, "%s: line %llu (byte %llu): %s",
-                        path, (unsigned long long)line.lineno,
-                        (unsigned long long)line.offset, why);
+        /* the reader has checked the _id (jsonl.h): only memory can fail */
+        if ((rc = wri_key_from_doc(&line.doc, &key, eb)) != WR_OK)
             goto out;
-        }
         rc = wri_legacy_line_add(c->main, &line, &key, eb);
         bson_destroy(&key);
         if (rc != WR_OK)
