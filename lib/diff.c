@@ -51,6 +51,7 @@ typedef struct df {
     df_side s[2];
     wri_sort_pool *pool;
     uint64_t ticks;
+    const char *coll; /* the collection being compared */
 } df;
 
 /* One side of one collection. */
@@ -209,9 +210,12 @@ static void df_note(df *d, const char *fmt, ...)
 
 static int df_tick(df *d, wr_errbuf *eb)
 {
-    if ((++d->ticks % DF_CHECK_EVERY) == 0 && d->o->interrupted != NULL &&
-        *d->o->interrupted)
+    if ((++d->ticks % DF_CHECK_EVERY) != 0)
+        return WR_OK;
+    if (d->o->interrupted != NULL && *d->o->interrupted)
         return WR_ERR(eb, WR_EINTR, "interrupted");
+    if (d->o->progress != NULL && d->ticks % (16 * DF_CHECK_EVERY) == 0)
+        d->o->progress(d->coll, d->ticks, d->o->arg);
     return WR_OK;
 }
 
@@ -355,6 +359,8 @@ static int df_stream_open(df_coll *c, const char *field, df_stream *s,
         for (size_t i = 0; field != NULL && i < c->nfields; i++)
             if (strcmp(c->fields[i], field) == 0)
                 src = c->derived[i];
+        if (src == NULL) /* not reached: df_indexes pairs derived ones */
+            return WR_ERR(eb, WR_EINVAL, "no entries for index %s", field);
         rc = wri_sort_iter_open(src, &s->it, eb);
     } else if (field == NULL) {
         rc = wr_doc_cursor_open(c->c, &s->cur, eb);
@@ -884,6 +890,7 @@ static int df_run(df *d, wr_errbuf *eb)
         j += c >= 0;
         if (only != NULL && strcmp(name, only) != 0)
             continue;
+        d->coll = name;
         rc = c == 0 ? df_collection(d, name, eb)
                     : df_lone_collection(d, c < 0 ? 0 : 1, name, eb);
     }

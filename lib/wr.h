@@ -528,6 +528,9 @@ typedef struct wr_diff_opts {
     int (*on_item)(const wr_diff_item *it, void *arg);
     /* things worth saying ("FILE: line N ...: a torn last line, dropped") */
     void (*on_note)(const char *msg, void *arg);
+    /* now and then: the collection and the records (lines, documents,
+       entries) read so far in all; may be NULL */
+    void (*progress)(const char *coll, uint64_t records, void *arg);
     void *arg;
     volatile int *interrupted; /* set by a signal handler: stop, EINTR */
 } wr_diff_opts;

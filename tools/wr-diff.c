@@ -83,6 +83,13 @@ static int on_item(const wr_diff_item *it, void *arg)
     return 0;
 }
 
+static void on_progress(const char *coll, uint64_t records, void *arg)
+{
+    dctx *x = arg;
+    wr_cli_progress(x->cli, "%s: %llu records read", coll,
+                    (unsigned long long)records);
+}
+
 static void on_note(const char *msg, void *arg)
 {
     dctx *x = arg;
@@ -257,11 +264,13 @@ int main(int argc, char **argv)
     o.b = argv[optind + 1];
     o.on_item = on_item;
     o.on_note = on_note;
+    o.progress = on_progress;
     o.arg = &x;
     o.interrupted = &wr_cli_interrupted;
     if (cli.json)
         json_head(&o, !x.count_only);
     rc = wr_diff(&o, &st, &eb);
+    wr_cli_progress_done(&cli);
     if (x.failed != 0 && rc == x.failed && eb.msg[0] == '\0')
         snprintf(eb.msg, sizeof eb.msg, "%s",
                  x.failed == WR_EIO ? "cannot write to standard output"
