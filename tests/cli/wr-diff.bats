@@ -272,3 +272,42 @@ EOF
     [[ "$output" == "identical: 30000 documents"* ]]
     [ -z "$(ls -A "$TMP/tmp")" ]
 }
+
+@test "bson-corpus values as _ids (every type a key can be): the tree and the sorted log pair every one, in any line order" {
+    python3 - "$WR_CORPORA/bson-corpus/valid.jsonl" "$TMP/ids.jsonl" <<'PY'
+import json, sys
+with open(sys.argv[2], "w") as out:
+    for i, line in enumerate(open(sys.argv[1])):
+        v = json.loads(line).get("v")
+        if isinstance(v, dict) and v:
+            out.write(json.dumps({"_id": next(iter(v.values())), "n": i}) + "\n")
+PY
+    # lines whose _id is not a valid key (arrays, regexes...) are skipped
+    "$WR_BIN/wr-load" -q --skip-bad "$TMP/db" c "$TMP/ids.jsonl"
+    "$WR_BIN/wr-dump" --docs "$TMP/db" > "$TMP/dump.jsonl"
+    n=$(wc -l < "$TMP/dump.jsonl")
+    [ "$n" -gt 300 ]
+    tac "$TMP/dump.jsonl" > "$TMP/rev.jsonl"
+    run "$WR_BIN/wr-diff" "$TMP/db" "$TMP/rev.jsonl"
+    [ "$status" -eq 0 ]
+    [ "$output" = "identical: $n documents in 1 collection, 0 index entries" ]
+    # one document replaced at the end of the log: one difference, its
+    # _id given back with its type
+    head -n 1 "$TMP/dump.jsonl" | python3 -c '
+import json, sys
+print(json.dumps({"_id": json.loads(sys.stdin.read())["_id"], "changed": True}))' >> "$TMP/rev.jsonl"
+    run_json "$WR_BIN/wr-diff" --json "$TMP/db" "$TMP/rev.jsonl"
+    [ "$status" -eq 1 ]
+    [ "$(jq '.differences | length' <<<"$output")" -eq 1 ]
+    [ "$(jq -r '.differences[0].path + " " + .differences[0].why' <<<"$output")" = "n only in A" ]
+    [ "$(jq -c '.differences[0]._id' <<<"$output")" = \
+      "$(head -n 1 "$TMP/dump.jsonl" | jq -c '._id')" ]
+}
+
+@test "the treasury data (legacy \$date values): a database equals the file it was loaded from" {
+    real="$WR_CORPORA/real/treasury-yield/yield_historical_in.json"
+    "$WR_BIN/wr-load" -q --index date "$TMP/db" yield "$real"
+    run "$WR_BIN/wr-diff" "$TMP/db" "$real"
+    [ "$status" -eq 0 ]
+    [[ "$output" == "identical: $(grep -c . "$real") documents in 1 collection"* ]]
+}
