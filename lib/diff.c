@@ -355,7 +355,7 @@ static int df_stream_open(df_coll *c, const char *field, df_stream *s,
     int rc;
     memset(s, 0, sizeof *s);
     if (c->c == NULL) {
-        wri_sort *src = c->main;
+        wri_sort *src = field == NULL ? c->main : NULL;
         for (size_t i = 0; field != NULL && i < c->nfields; i++)
             if (strcmp(c->fields[i], field) == 0)
                 src = c->derived[i];
@@ -365,10 +365,10 @@ static int df_stream_open(df_coll *c, const char *field, df_stream *s,
     } else if (field == NULL) {
         rc = wr_doc_cursor_open(c->c, &s->cur, eb);
     } else {
-        size_t i = 0;
-        while (strcmp(wr_coll_index_field(c->c, i), field) != 0)
-            i++; /* the caller knows it is there */
-        rc = wr_index_cursor_open(c->c, i, &s->cur, eb);
+        size_t i = 0, n = wr_coll_nindex(c->c);
+        while (i < n && strcmp(wr_coll_index_field(c->c, i), field) != 0)
+            i++;
+        rc = wr_index_cursor_open(c->c, i, &s->cur, eb); /* i < n: known */
     }
     return rc != WR_OK ? rc : df_stream_next(s, eb);
 }
