@@ -639,4 +639,103 @@ typedef struct wr_compact_stats {
 int wr_compact(const char *path, const wr_compact_opts *o,
                wr_compact_stats *st, wr_errbuf *eb);
 
+/* ---------------------------------------------------------------------
+ * Salvage (salvage.c, salvage_tree.c): what wr-salvage does (DESIGN
+ * decision 14). SOURCE (a database directory or one main-table file) is
+ * read only; its documents are written into a new database DEST, built
+ * under a temporary name (.NAME.wr-salvage.tmp beside DEST), verified
+ * with every wr-verify check and renamed into place last. Per tree file:
+ * the chosen checkpoint's tree is walked (every page checked against the
+ * address that reaches it); where a page is damaged, the key range it
+ * covered is a hole, and every page of the file is scanned by offset for
+ * intact leaves of that range. A leaf found so belongs to the checkpoint
+ * (and its documents to the collection) only when the checkpoint's
+ * extent lists account its block as live and no other live leaf
+ * overlaps it; otherwise its documents go to DEST/lost+found/NAME.jsonl
+ * with the generation they came from, newest generation first (a newer
+ * leaf's key range decides deletions in it). Indexes are rebuilt from the
+ * recovered documents, never copied; a damaged or missing catalog is
+ * rebuilt from the tree files' headers.
+ * --------------------------------------------------------------------- */
+typedef struct wr_salvage_loss {
+    uint64_t page;     /* damaged page: [page, page + length) of the file */
+    uint64_t length;
+    char what[24];     /* "leaf", "internal", "overflow", "document",
+                          "tree", "newer checkpoint" */
+    char why[400];
+    char *after;       /* last key recovered before the hole (JSON), or
+                          NULL: none */
+    char *before;      /* first key recovered after it, or NULL */
+    uint64_t rescued;  /* documents of the range placed from scanned pages */
+    uint64_t to_lost_found; /* documents of the range put in lost+found */
+} wr_salvage_loss;
+
+typedef struct wr_salvage_gen {
+    uint64_t gen, docs;
+} wr_salvage_gen;
+
+typedef struct wr_salvage_coll {
+    char *name;
+    char *file;          /* main-table file (path) */
+    uint32_t page_size;
+    uint64_t checkpoint; /* generation whose tree was walked; 0: none */
+    uint64_t expected;   /* records that checkpoint's header slot counts */
+    bool expected_known;
+    uint64_t recovered;  /* documents placed in the collection */
+    uint64_t from_scan;  /* of them, from pages found by the scan */
+    wr_salvage_gen *gens; /* recovered documents by page generation */
+    size_t ngens;
+    uint64_t lost_found; /* documents (or undecodable values) in lost+found */
+    uint64_t bad_docs;   /* values that failed the document check */
+    uint64_t pages_read; /* pages found by the scan (intact or not) */
+    uint64_t pages_damaged; /* of them, failing their CRC or structure */
+    wr_salvage_loss *losses;
+    size_t nlosses;
+    char **indexes;      /* fields indexed (rebuilt) */
+    size_t nindexes;
+    bool complete;       /* everything of the checkpoint was recovered */
+    char note[512];      /* why not, when not */
+} wr_salvage_coll;
+
+typedef struct wr_salvage_report {
+    char *source, *dest;
+    bool dry_run, previous;
+    char catalog[32];    /* "intact", "rebuilt", "none" (a single file) */
+    char catalog_note[512];
+    wr_salvage_coll *colls;
+    size_t ncolls;
+    uint64_t bytes_scanned; /* bytes of SOURCE tree files read */
+    bool verified;       /* DEST was built and passed verification */
+} wr_salvage_report;
+
+typedef struct wr_salvage_progress {
+    const char *phase; /* "scanning", "walking", "writing", "verifying" */
+    const char *path;
+    uint64_t done, total; /* bytes (scanning) or documents */
+} wr_salvage_progress;
+
+typedef struct wr_salvage_opts {
+    bool dry_run;       /* read and report; write nothing */
+    bool previous;      /* the previous checkpoint / snapshot */
+    const char *const *collections; /* only these (NULL: all) */
+    size_t ncollections;
+    void (*progress)(const wr_salvage_progress *p, void *arg);
+    void *progress_arg;
+    volatile int *interrupted; /* set by a signal handler: stop, remove the
+                                  temporary DEST, EINTR */
+} wr_salvage_opts;
+
+/* Salvage SOURCE into a new database DEST (see above). *out gets a
+ * report whenever it could be allocated (free with
+ * wr_salvage_report_free). Returns WR_OK (everything the chosen
+ * checkpoint holds was recovered), WR_ECORRUPT (something was lost: the
+ * report says what), WR_EINVAL (bad request: DEST exists and is not
+ * empty, an unknown --collection, SOURCE is an index file), WR_ENOTFOUND
+ * (no SOURCE, or no wrtools files in it), WR_EINTR, or an I/O error
+ * (WR_EIO, WR_ENOSPC: no DEST is left behind). */
+int wr_salvage(const char *source, const char *dest,
+               const wr_salvage_opts *opts, wr_salvage_report **out,
+               wr_errbuf *eb);
+void wr_salvage_report_free(wr_salvage_report *r);
+
 #endif /* WR_H */

@@ -264,6 +264,31 @@ static void json_file(bson_t *arr, size_t i, const wr_verify_file *f)
     bson_append_document_end(arr, &d);
 }
 
+/* The wr-salvage command that gets the documents of a damaged PATH into
+ * a new database beside it, quoted for a POSIX shell. */
+static void salvage_command(const char *path, char *buf, size_t len)
+{
+    char q[2][680];
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] == '/')
+        n--;
+    for (int k = 0; k < 2; k++) {
+        size_t o = 0;
+        q[k][o++] = '\'';
+        for (size_t j = 0; j < n && o + 8 < sizeof q[k]; j++) {
+            if (path[j] == '\'') {
+                memcpy(q[k] + o, "'\\''", 4);
+                o += 4;
+            } else {
+                q[k][o++] = path[j];
+            }
+        }
+        q[k][o] = '\0';
+        snprintf(q[k] + o, sizeof q[k] - o, "%s'", k ? ".salvaged" : "");
+    }
+    snprintf(buf, len, "wr-salvage %s %s", q[0], q[1]);
+}
+
 static void json_report(bson_t *arr, size_t i, const wr_verify_report *r,
                         int rc, bool all)
 {
@@ -326,6 +351,10 @@ static void json_report(bson_t *arr, size_t i, const wr_verify_report *r,
         bson_append_document_end(&a, &p);
     }
     bson_append_array_end(&d, &a);
+    if (rc == WR_ECORRUPT) {
+        salvage_command(r->path, line, sizeof line);
+        BSON_APPEND_UTF8(&d, "salvage_command", line);
+    }
     bson_append_document_end(arr, &d);
 }
 
@@ -469,6 +498,12 @@ int main(int argc, char **argv)
                 wr_cli_error(&cli, "%s", r->error);
             if (!cli.quiet)
                 print_summary(r, rc);
+            if (!cli.quiet && rc == WR_ECORRUPT) {
+                salvage_command(argv[i], line, sizeof line);
+                printf("%s: to get its documents back into a new database "
+                       "(the original is only read):\n  %s\n",
+                       argv[i], line);
+            }
         }
         wr_verify_report_free(r);
         if (wr_cli_interrupted)

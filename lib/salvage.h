@@ -1,0 +1,70 @@
+/*
+ * salvage.h -- salvage's two halves (DESIGN decision 14; wr.h has the
+ * public wr_salvage()).
+ *
+ * salvage_tree.c recovers the documents of one main-table file: it scans
+ * every page of the file by offset, walks the chosen checkpoint's tree,
+ * and decides for each document whether it belongs to the collection
+ * (keep) or to the lost-and-found (lost). Where it lost something it adds
+ * a wr_salvage_loss to the collection's report.
+ *
+ * Rules (each is tested by the damage trials in tests/cli/wr-salvage.bats):
+ *   S1 A document is kept only when the page that holds it is reached
+ *      from the checkpoint's header slot through addresses whose CRCs
+ *      match, or (inside the key range of a damaged internal page) when
+ *      the checkpoint's extent lists, read whole, account its block as
+ *      live and no other live leaf of that range overlaps it.
+ *   S2 Every kept document passes the strict check: valid BSON, length
+ *      prefix equal to the value length, an _id whose key equals the
+ *      cell's key, keys inside the range the parent gives the page.
+ *   S3 Every other copy of a key in a damaged range goes to lost+found,
+ *      newest generation first; a key inside the [first, last] range of a
+ *      newer page found for that range is decided by that page (a later
+ *      delete is not undone by an older page).
+ *   S4 Pages past the checkpoint's logical size, or of a generation newer
+ *      than it, are debris: never kept.
+ *
+ * Calls block, page, bsonkey (checks, JSON of keys), io (reads only).
+ * salvage.c (the database, DEST, the report) calls this.
+ */
+#ifndef WR_SALVAGE_H
+#define WR_SALVAGE_H
+
+#include "wr.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct wri_sv_sink {
+    /* a document that belongs to the collection */
+    int (*keep)(void *arg, const uint8_t *doc, uint32_t len, wr_errbuf *eb);
+    /* a value for the lost-and-found: from page `page`, written for
+     * generation gen; valid says whether it passed the document check */
+    int (*lost)(void *arg, const uint8_t *val, uint32_t len, bool valid,
+                uint64_t gen, uint64_t page, const char *why, wr_errbuf *eb);
+    void *arg;
+} wri_sv_sink;
+
+typedef struct wri_sv_tree_opts {
+    uint64_t gen;  /* the generation the catalog names; 0: by `previous` */
+    bool previous; /* without gen: the older valid slot, else the newest */
+    const wri_sv_sink *sink;
+    void (*progress)(const wr_salvage_progress *p, void *arg);
+    void *progress_arg;
+    volatile int *interrupted;
+} wri_sv_tree_opts;
+
+/* Recover the documents of the main-table file at path into o->sink and
+ * fill rep (name and file are the caller's). WR_OK whatever the damage
+ * (rep->complete says whether all was recovered); WR_ENOTOURS (not a
+ * tree file), an I/O error, WR_EINTR, or a sink's error. *scanned gets
+ * the bytes read. */
+int wri_salvage_tree(const char *path, const wri_sv_tree_opts *o,
+                     wr_salvage_coll *rep, uint64_t *scanned, wr_errbuf *eb);
+
+/* Strict document check (S2): WR_OK, or WR_ECORRUPT with the reason. */
+int wri_salvage_doc_check(const uint8_t *key, uint32_t klen,
+                          const uint8_t *val, uint32_t vlen, char *why,
+                          size_t whylen);
+
+#endif /* WR_SALVAGE_H */

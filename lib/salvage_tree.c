@@ -1,0 +1,1166 @@
+/*
+ * salvage_tree.c -- the documents of one damaged main-table file
+ * (salvage.h: rules S1-S4).
+ *
+ * Four steps, all read-only:
+ *   1. scan: every block of the file, in large sequential reads; each
+ *      block that starts a page is judged by its CRC and, for leaves, by
+ *      the page checker, and intact leaves remember their key range;
+ *   2. the checkpoint's extent lists mark which blocks are not its tree's;
+ *   3. walk: the checkpoint's tree from its slot, every page read through
+ *      the address that reaches it; documents of intact leaves are kept,
+ *      each damaged page leaves a hole (a key range) behind;
+ *   4. holes: the scanned leaves of each hole's range decide, newest
+ *      generation first, what is kept (S1) and what goes to lost+found.
+ * Reads of raw bytes go through sv_read only; checked page reads through
+ * sv_read_page only (the damage-tolerant page source replaces both).
+ */
+#include "wr_int.h"
+
+#include "salvage.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#define SV_CHUNK (1u << 20) /* bytes per sequential scan read */
+#define SV_MAX_DEPTH 64
+
+enum { SV_NONE = 0, SV_INTACT, SV_DAMAGED };
+enum {
+    SV_VISITED = 1,  /* reached by the walk */
+    SV_MISMATCH = 2, /* the walk reached this offset and refused the page */
+    SV_FREE = 4,     /* avail, discard or an extent-list page (step 2) */
+    SV_INNER = 8,    /* inside an intact overflow page */
+};
+
+typedef struct sv_blk {
+    uint64_t gen;
+    uint32_t crc;
+    uint8_t type;
+    uint8_t state;
+    uint8_t flags;
+} sv_blk;
+
+typedef struct sv_leaf {
+    uint64_t off, gen;
+    uint8_t *first, *last;
+    uint32_t flen, llen;
+} sv_leaf;
+
+typedef struct sv_hole {
+    uint8_t *lo, *hi; /* [lo, hi); NULL: unbounded */
+    uint32_t lolen, hilen;
+    bool single;      /* exactly the key lo */
+    bool certain_ok;  /* a live scanned leaf may be kept (internal page) */
+    uint64_t certain_gen; /* no tree: a leaf of this generation may be */
+    uint64_t gmin, gmax; /* generations of the pages that may fill it */
+    uint64_t lsize;   /* pages must end before this */
+    uint64_t page;    /* the damaged page */
+    size_t loss;      /* index in rep->losses */
+} sv_hole;
+
+typedef struct sv_tree {
+    const char *path;
+    const wri_sv_tree_opts *o;
+    wr_salvage_coll *rep;
+    wri_file *f;
+    wri_block *blk; /* opened at the checkpoint walked, or NULL */
+    uint32_t P;
+    uint64_t fsize, lsize, G;
+    sv_blk *map;
+    uint64_t nblk;
+    sv_leaf *leaves;
+    size_t nleaves, capleaves;
+    sv_hole *holes;
+    size_t nholes;
+    bool ext_ok;
+    bool have_slot;    /* the chosen slot decodes (its tree may not) */
+    wri_slot slot;
+    uint8_t *last_key; /* last key kept by the walk */
+    uint32_t last_klen;
+    size_t after_from; /* losses from here on wait for their "before" key */
+    uint8_t *vbuf;     /* overflow page */
+    size_t vcap;
+    uint64_t *scanned;
+} sv_tree;
+
+/* --- reads ---------------------------------------------------------------- */
+
+/* The one raw read of salvage: up to len bytes at off. */
+static int sv_read(sv_tree *t, uint8_t *buf, size_t len, uint64_t off,
+                   size_t *got, wr_errbuf *eb)
+{
+    int rc = wri_io_pread_some(t->f, buf, len, off, got, eb);
+    if (rc == WR_OK)
+        *t->scanned += *got;
+    return rc;
+}
+
+/* The one checked page read: through the address that reaches it. */
+static int sv_read_page(sv_tree *t, const wr_addr *a, uint8_t *buf,
+                        wr_errbuf *eb)
+{
+    if (t->blk != NULL)
+        return wri_block_read_page(t->blk, a, buf, eb);
+    /* no valid slot to open the file with: the page the scan found
+     * intact at that offset, with that CRC and size */
+    uint64_t b = a->off / t->P;
+    size_t got = 0;
+    int rc;
+    if (a->off % t->P != 0 || b < 2 || b >= t->nblk ||
+        t->map[b].state != SV_INTACT || t->map[b].crc != a->crc)
+        return WR_ERR(eb, WR_ECORRUPT,
+                      "%s: no intact page with CRC 0x%08x at offset %llu",
+                      t->path, a->crc, (unsigned long long)a->off);
+    if ((rc = sv_read(t, buf, a->size, a->off, &got, eb)) != WR_OK)
+        return rc;
+    if (got != a->size || wri_get32(buf + WRI_PH_SIZE) != a->size ||
+        wri_page_crc(buf, a->size) != a->crc)
+        return WR_ERR(eb, WR_ECORRUPT,
+                      "%s: page at offset %llu is not the %u bytes its "
+                      "address says",
+                      t->path, (unsigned long long)a->off, a->size);
+    return WR_OK;
+}
+
+static bool sv_intr(const sv_tree *t)
+{
+    return t->o->interrupted != NULL && *t->o->interrupted;
+}
+
+/* --- keys ------------------------------------------------------------------ */
+
+static uint8_t *sv_dup(const uint8_t *p, uint32_t n)
+{
+    uint8_t *d = malloc(n ? n : 1);
+    if (d != NULL && n)
+        memcpy(d, p, n);
+    return d;
+}
+
+static int sv_cmp(const uint8_t *a, uint32_t al, const uint8_t *b,
+                  uint32_t bl)
+{
+    return wri_key_cmp(a, al, b, bl);
+}
+
+/* Is key inside the hole? */
+static bool sv_in_hole(const sv_hole *h, const uint8_t *k, uint32_t kl)
+{
+    if (h->single)
+        return sv_cmp(k, kl, h->lo, h->lolen) == 0;
+    return (h->lo == NULL || sv_cmp(k, kl, h->lo, h->lolen) >= 0) &&
+           (h->hi == NULL || sv_cmp(k, kl, h->hi, h->hilen) < 0);
+}
+
+/* Does the leaf's [first, last] meet the hole? */
+static bool sv_leaf_meets(const sv_leaf *l, const sv_hole *h)
+{
+    if (h->single)
+        return sv_cmp(h->lo, h->lolen, l->first, l->flen) >= 0 &&
+               sv_cmp(h->lo, h->lolen, l->last, l->llen) <= 0;
+    return (h->hi == NULL || sv_cmp(l->first, l->flen, h->hi, h->hilen) < 0) &&
+           (h->lo == NULL || sv_cmp(l->last, l->llen, h->lo, h->lolen) >= 0);
+}
+
+static bool sv_leaf_covers(const sv_leaf *l, const uint8_t *k, uint32_t kl)
+{
+    return sv_cmp(k, kl, l->first, l->flen) >= 0 &&
+           sv_cmp(k, kl, l->last, l->llen) <= 0;
+}
+
+/* --- documents ------------------------------------------------------------- */
+
+int wri_salvage_doc_check(const uint8_t *key, uint32_t klen,
+                          const uint8_t *val, uint32_t vlen, char *why,
+                          size_t whylen)
+{
+    bson_t doc, k;
+    bson_iter_t it;
+    char w[96];
+    if (vlen < 5 || wri_get32(val) != vlen) {
+        snprintf(why, whylen, "value is not a BSON document (length prefix "
+                              "disagrees with the value length)");
+        return WR_ECORRUPT;
+    }
+    if (wri_bson_check(val, vlen, NULL, w, sizeof w) != WR_OK) {
+        snprintf(why, whylen, "document is not valid BSON (%s)", w);
+        return WR_ECORRUPT;
+    }
+    if (!bson_init_static(&doc, val, vlen) ||
+        !bson_iter_init_find(&it, &doc, "_id")) {
+        snprintf(why, whylen, "document has no _id");
+        return WR_ECORRUPT;
+    }
+    wri_key_from_iter(&it, &k);
+    bool same = k.len == klen && memcmp(bson_get_data(&k), key, klen) == 0;
+    bson_destroy(&k);
+    if (!same) {
+        snprintf(why, whylen, "document's _id differs from its key");
+        return WR_ECORRUPT;
+    }
+    return WR_OK;
+}
+
+/* --- losses ---------------------------------------------------------------- */
+
+static wr_salvage_loss *sv_loss_add(sv_tree *t, const char *what,
+                                    uint64_t page, uint64_t len,
+                                    const char *why)
+{
+    wr_salvage_coll *r = t->rep;
+    wr_salvage_loss *n =
+        realloc(r->losses, (r->nlosses + 1) * sizeof *r->losses);
+    if (n == NULL)
+        return NULL;
+    r->losses = n;
+    wr_salvage_loss *l = &n[r->nlosses++];
+    memset(l, 0, sizeof *l);
+    snprintf(l->what, sizeof l->what, "%s", what);
+    snprintf(l->why, sizeof l->why, "%s", why);
+    l->page = page;
+    l->length = len;
+    if (t->last_key != NULL)
+        l->after = wri_key_to_json(t->last_key, t->last_klen);
+    return l;
+}
+
+/* A hole: the key range [lo, hi) (or the one key lo) of a damaged page. */
+static int sv_hole_add(sv_tree *t, const char *what, uint64_t page,
+                       uint64_t len, const char *why, const uint8_t *lo,
+                       uint32_t lol, const uint8_t *hi, uint32_t hil,
+                       bool single, bool certain_ok, wr_errbuf *eb)
+{
+    sv_hole *n = realloc(t->holes, (t->nholes + 1) * sizeof *n);
+    if (n == NULL || sv_loss_add(t, what, page, len, why) == NULL)
+        return WR_ERR(eb, WR_ENOMEM, "%s: out of memory", t->path);
+    t->holes = n;
+    sv_hole *h = &n[t->nholes++];
+    memset(h, 0, sizeof *h);
+    h->single = single;
+    h->certain_ok = certain_ok;
+    h->gmax = t->G;
+    h->lsize = t->lsize;
+    h->page = page;
+    h->loss = t->rep->nlosses - 1;
+    if ((lo != NULL && (h->lo = sv_dup(lo, lol)) == NULL) ||
+        (hi != NULL && (h->hi = sv_dup(hi, hil)) == NULL))
+        return WR_ERR(eb, WR_ENOMEM, "%s: out of memory", t->path);
+    h->lolen = lol;
+    h->hilen = hil;
+    return WR_OK;
+}
+
+static int sv_gen_add(wr_salvage_coll *r, uint64_t gen)
+{
+    for (size_t i = 0; i < r->ngens; i++)
+        if (r->gens[i].gen == gen) {
+            r->gens[i].docs++;
+            return WR_OK;
+        }
+    wr_salvage_gen *n = realloc(r->gens, (r->ngens + 1) * sizeof *n);
+    if (n == NULL)
+        return WR_ENOMEM;
+    r->gens = n;
+    n[r->ngens].gen = gen;
+    n[r->ngens].docs = 1;
+    r->ngens++;
+    return WR_OK;
+}
+
+/* A document for the collection (S1, S2 checked by the caller). */
+static int sv_keep(sv_tree *t, const uint8_t *key, uint32_t klen,
+                   const uint8_t *val, uint32_t vlen, uint64_t gen,
+                   bool walked, wr_errbuf *eb)
+{
+    int rc;
+    const wri_sv_sink *s = t->o->sink;
+    if ((rc = s->keep(s->arg, val, vlen, eb)) == 1) {
+        t->rep->lost_found++; /* the sink could not place it */
+        return WR_OK;
+    }
+    if (rc != WR_OK)
+        return rc;
+    t->rep->recovered++;
+    if (sv_gen_add(t->rep, gen) != WR_OK)
+        return WR_ERR(eb, WR_ENOMEM, "%s: out of memory", t->path);
+    if (!walked)
+        return WR_OK;
+    /* the walk keeps keys in order: this one follows every loss since
+     * the last kept key */
+    for (size_t i = t->after_from; i < t->rep->nlosses; i++)
+        if (t->rep->losses[i].before == NULL)
+            t->rep->losses[i].before = wri_key_to_json(key, klen);
+    t->after_from = t->rep->nlosses;
+    free(t->last_key);
+    if ((t->last_key = sv_dup(key, klen)) == NULL)
+        return WR_ERR(eb, WR_ENOMEM, "%s: out of memory", t->path);
+    t->last_klen = klen;
+    return WR_OK;
+}
+
+static int sv_lost(sv_tree *t, const uint8_t *val, uint32_t vlen, bool valid,
+                   uint64_t gen, uint64_t page, const char *why,
+                   wr_errbuf *eb)
+{
+    const wri_sv_sink *s = t->o->sink;
+    t->rep->lost_found++;
+    return s->lost(s->arg, val, vlen, valid, gen, page, why, eb);
+}
+
+/* The value of a leaf cell: inline, or its overflow page read through
+ * its address and checked. NULL with why when it cannot be had. */
+static int sv_value(sv_tree *t, const wri_cell *c, const uint8_t **val,
+                    char *why, size_t wl, wr_errbuf *eb)
+{
+    int rc;
+    wri_page_problem prob;
+    if (!c->overflow) {
+        *val = c->val;
+        return WR_OK;
+    }
+    *val = NULL;
+    if (c->ovf.size != wri_overflow_size(t->P, c->vlen) ||
+        c->ovf.size > t->fsize) {
+        snprintf(why, wl, "overflow page at %llu has size %u, a value of %u "
+                          "bytes needs %llu",
+                 (unsigned long long)c->ovf.off, c->ovf.size, c->vlen,
+                 (unsigned long long)wri_overflow_size(t->P, c->vlen));
+        return WR_OK;
+    }
+    if (t->vcap < c->ovf.size) {
+        uint8_t *n = realloc(t->vbuf, c->ovf.size);
+        if (n == NULL)
+            return WR_ERR(eb, WR_ENOMEM, "%s: out of memory", t->path);
+        t->vbuf = n;
+        t->vcap = c->ovf.size;
+    }
+    wr_errbuf e2 = {0};
+    rc = sv_read_page(t, &c->ovf, t->vbuf, &e2);
+    if (rc == WR_ECORRUPT) {
+        snprintf(why, wl, "%.390s", e2.msg);
+        return WR_OK;
+    }
+    if (rc != WR_OK) {
+        *eb = e2;
+        return rc;
+    }
+    if (wri_overflow_check(t->vbuf, c->ovf.size, c->vlen, &prob) != WR_OK) {
+        snprintf(why, wl, "overflow page at %llu: byte %u: %s",
+                 (unsigned long long)c->ovf.off, prob.off, prob.what);
+        return WR_OK;
+    }
+    *val = t->vbuf + WRI_PH_LEN;
+    return WR_OK;
+}
+
+/* --- 1. scan --------------------------------------------------------------- */
+
+static int sv_leaf_add(sv_tree *t, uint64_t off, const wri_page_view *v,
+                       wr_errbuf *eb)
+{
+    wri_cell a, b;
+    if (v->count == 0)
+        return WR_OK;
+    if (t->nleaves == t->capleaves) {
+        size_t cap = t->capleaves ? 2 * t->capleaves : 64;
+        sv_leaf *n = realloc(t->leaves, cap * sizeof *n);
+        if (n == NULL)
+            return WR_ERR(eb, WR_ENOMEM, "%s: out of memory", t->path);
+        t->leaves = n;
+        t->capleaves = cap;
+    }
+    wri_page_cell(v, 0, &a);
+    wri_page_cell(v, v->count - 1, &b);
+    sv_leaf *l = &t->leaves[t->nleaves];
+    l->off = off;
+    l->gen = v->gen;
+    l->flen = a.klen;
+    l->llen = b.klen;
+    l->first = sv_dup(a.key, a.klen);
+    l->last = sv_dup(b.key, b.klen);
+    if (l->first == NULL || l->last == NULL) {
+        free(l->first);
+        free(l->last);
+        return WR_ERR(eb, WR_ENOMEM, "%s: out of memory", t->path);
+    }
+    t->nleaves++;
+    return WR_OK;
+}
+
+/* Judge the page whose bytes start at p (avail bytes there). */
+static int sv_judge(sv_tree *t, uint64_t off, const uint8_t *p, size_t avail,
+                    uint64_t *skip, wr_errbuf *eb)
+{
+    int rc;
+    uint64_t b = off / t->P;
+    sv_blk *m = &t->map[b];
+    uint8_t type = p[WRI_PH_TYPE];
+    uint32_t size = wri_get32(p + WRI_PH_SIZE);
+    uint8_t *own = NULL;
+    *skip = 1;
+    if (type < WRI_PT_LEAF || type > WRI_PT_EXTLIST)
+        return WR_OK; /* no page starts here (zeros, or inside a value) */
+    m->type = type;
+    m->gen = wri_get64(p + WRI_PH_GEN);
+    m->crc = wri_get32(p + WRI_PH_CRC);
+    m->state = SV_DAMAGED;
+    t->rep->pages_read++;
+    if (size < t->P || size % t->P != 0 || size > t->fsize - off ||
+        (type != WRI_PT_OVERFLOW && size != t->P)) {
+        t->rep->pages_damaged++;
+        return WR_OK;
+    }
+    if (size > avail) { /* an overflow page running past this chunk */
+        size_t got = 0;
+        if ((own = malloc(size)) == NULL)
+            return WR_ERR(eb, WR_ENOMEM, "%s: out of memory", t->path);
+        if ((rc = sv_read(t, own, size, off, &got, eb)) != WR_OK) {
+            free(own);
+            return rc;
+        }
+        p = own;
+    }
+    bool ok = wri_page_crc(p, size) == m->crc;
+    if (ok && type == WRI_PT_LEAF) {
+        wri_page_view v;
+        wri_page_problem prob;
+        ok = wri_page_check(p, size, 1, &v, &prob) == WR_OK;
+        if (ok && (rc = sv_leaf_add(t, off, &v, eb)) != WR_OK) {
+            free(own);
+            return rc;
+        }
+    }
+    free(own);
+    if (!ok) {
+        t->rep->pages_damaged++;
+        return WR_OK;
+    }
+    m->state = SV_INTACT;
+    *skip = size / t->P;
+    for (uint64_t i = 1; i < *skip; i++)
+        t->map[b + i].flags |= SV_INNER;
+    return WR_OK;
+}
+
+static void sv_progress(sv_tree *t, const char *phase, uint64_t done,
+                        uint64_t total)
+{
+    if (t->o->progress != NULL) {
+        wr_salvage_progress p = {phase, t->path, done, total};
+        t->o->progress(&p, t->o->progress_arg);
+    }
+}
+
+static int sv_scan(sv_tree *t, wr_errbuf *eb)
+{
+    int rc = WR_OK;
+    uint8_t *buf = malloc(SV_CHUNK);
+    uint64_t P = t->P, off = 2 * P, skip = 1;
+    if (buf == NULL)
+        return WR_ERR(eb, WR_ENOMEM, "%s: out of memory", t->path);
+    while (off + P <= t->fsize) {
+        size_t got = 0;
+        if (sv_intr(t)) {
+            rc = WR_ERR(eb, WR_EINTR, "%s: interrupted", t->path);
+            break;
+        }
+        if ((rc = sv_read(t, buf, SV_CHUNK, off, &got, eb)) != WR_OK)
+            break;
+        if (got < P)
+            break;
+        size_t at = 0;
+        while (at + P <= got) {
+            if ((rc = sv_judge(t, off + at, buf + at, got - at, &skip, eb)) !=
+                WR_OK)
+                goto out;
+            at += skip * P;
+        }
+        off += at;
+        sv_progress(t, "scanning", off, t->fsize);
+    }
+out:
+    free(buf);
+    return rc;
+}
+
+/* --- 2. extent lists ------------------------------------------------------- */
+
+static void sv_mark_free(sv_tree *t, uint64_t off, uint64_t len)
+{
+    for (uint64_t b = off / t->P; b < (off + len) / t->P && b < t->nblk; b++)
+        t->map[b].flags |= SV_FREE;
+}
+
+static int sv_ext_entry(const wri_ext *e, void *arg)
+{
+    sv_mark_free(arg, e->off, e->len);
+    return 0;
+}
+
+static int sv_ext_page(const wr_addr *a, void *arg)
+{
+    sv_mark_free(arg, a->off, a->size);
+    return 0;
+}
+
+static int sv_extents(sv_tree *t, wr_errbuf *eb)
+{
+    wr_errbuf e2 = {0};
+    int rc = wri_block_read_extlists(t->blk, &t->blk->cur, sv_ext_entry,
+                                     sv_ext_page, t, &e2);
+    t->ext_ok = rc == WR_OK;
+    if (rc == WR_ECORRUPT || rc == WR_OK)
+        return WR_OK;
+    *eb = e2;
+    return rc;
+}
+
+/* --- 3. walk --------------------------------------------------------------- */
+
+typedef struct sv_range {
+    const uint8_t *lo, *hi;
+    uint32_t lol, hil;
+} sv_range;
+
+static int sv_walk(sv_tree *t, const wr_addr *a, sv_range r, int level,
+                   int depth, wr_errbuf *eb);
+
+static int sv_walk_hole(sv_tree *t, const wr_addr *a, sv_range r, int level,
+                        const char *why, wr_errbuf *eb)
+{
+    const char *what = level == 0 ? "leaf" : level > 0 ? "internal" : "page";
+    return sv_hole_add(t, what, a->off, a->size, why, r.lo, r.lol, r.hi,
+                       r.hil, false, level != 0, eb);
+}
+
+static int sv_walk_leaf(sv_tree *t, const wri_page_view *v, uint64_t off,
+                        wr_errbuf *eb)
+{
+    int rc;
+    char why[400];
+    for (uint32_t i = 0; i < v->count; i++) {
+        wri_cell c;
+        const uint8_t *val;
+        why[0] = '\0';
+        wri_page_cell(v, i, &c);
+        if ((rc = sv_value(t, &c, &val, why, sizeof why, eb)) != WR_OK)
+            return rc;
+        if (val == NULL) {
+            if ((rc = sv_hole_add(t, "overflow", c.ovf.off, c.ovf.size, why,
+                                  c.key, c.klen, NULL, 0, true, false, eb)) !=
+                WR_OK)
+                return rc;
+            continue;
+        }
+        if (wri_salvage_doc_check(c.key, c.klen, val, c.vlen, why,
+                                  sizeof why) != WR_OK) {
+            t->rep->bad_docs++;
+            if ((rc = sv_hole_add(t, "document", off, t->P, why, c.key, c.klen,
+                                  NULL, 0, true, false, eb)) != WR_OK ||
+                (rc = sv_lost(t, val, c.vlen, false, v->gen, off, why, eb)) !=
+                    WR_OK)
+                return rc;
+            t->rep->losses[t->rep->nlosses - 1].to_lost_found++;
+            continue;
+        }
+        if ((rc = sv_keep(t, c.key, c.klen, val, c.vlen, v->gen, true, eb)) !=
+            WR_OK)
+            return rc;
+    }
+    return WR_OK;
+}
+
+static int sv_walk_internal(sv_tree *t, const wri_page_view *v, sv_range r,
+                            int depth, wr_errbuf *eb)
+{
+    int rc;
+    for (uint32_t i = 0; i < v->count; i++) {
+        wri_cell c, n;
+        sv_range cr = r;
+        wri_page_cell(v, i, &c);
+        if (i > 0) {
+            cr.lo = c.key;
+            cr.lol = c.klen;
+        }
+        if (i + 1 < v->count) {
+            wri_page_cell(v, i + 1, &n);
+            cr.hi = n.key;
+            cr.hil = n.klen;
+        }
+        if ((rc = sv_walk(t, &c.child, cr, v->level - 1, depth + 1, eb)) !=
+            WR_OK)
+            return rc;
+    }
+    return WR_OK;
+}
+
+/* Are the page's keys inside the range its parent gives it? */
+static bool sv_page_in_range(const wri_page_view *v, sv_range r)
+{
+    wri_cell a, b;
+    if (v->count == 0)
+        return true;
+    wri_page_cell(v, v->type == WRI_PT_INTERNAL ? WRI_MIN(1, v->count - 1)
+                                                 : 0,
+                  &a);
+    wri_page_cell(v, v->count - 1, &b);
+    if (v->type == WRI_PT_INTERNAL && v->count == 1)
+        return true;
+    return (r.lo == NULL || sv_cmp(a.key, a.klen, r.lo, r.lol) >= 0) &&
+           (r.hi == NULL || sv_cmp(b.key, b.klen, r.hi, r.hil) < 0);
+}
+
+static int sv_walk(sv_tree *t, const wr_addr *a, sv_range r, int level,
+                   int depth, wr_errbuf *eb)
+{
+    int rc = WR_OK;
+    uint8_t *buf = NULL;
+    wr_errbuf e2 = {0};
+    wri_page_view v;
+    wri_page_problem prob;
+    char why[400];
+    if (sv_intr(t))
+        return WR_ERR(eb, WR_EINTR, "%s: interrupted", t->path);
+    if (depth > SV_MAX_DEPTH || a->size != t->P)
+        return sv_walk_hole(t, a, r, level,
+                            depth > SV_MAX_DEPTH ? "tree deeper than 64 levels"
+                                                 : "address size is not one "
+                                                   "page",
+                            eb);
+    if ((buf = malloc(t->P)) == NULL)
+        return WR_ERR(eb, WR_ENOMEM, "%s: out of memory", t->path);
+    uint64_t b = a->off / t->P;
+    rc = sv_read_page(t, a, buf, &e2);
+    if (rc == WR_ECORRUPT) {
+        if (a->off % t->P == 0 && b < t->nblk)
+            t->map[b].flags |= SV_MISMATCH;
+        rc = sv_walk_hole(t, a, r, level, e2.msg, eb);
+        goto out;
+    }
+    if (rc != WR_OK) {
+        *eb = e2;
+        goto out;
+    }
+    if (wri_page_check(buf, t->P, 1, &v, &prob) != WR_OK) {
+        snprintf(why, sizeof why, "page at %llu: byte %u: %s",
+                 (unsigned long long)a->off, prob.off, prob.what);
+        rc = sv_walk_hole(t, a, r, level, why, eb);
+        goto out;
+    }
+    if ((level >= 0 && v.level != level) || (t->map[b].flags & SV_VISITED) ||
+        !sv_page_in_range(&v, r) || v.gen > t->G) {
+        snprintf(why, sizeof why,
+                 "page at %llu (generation %llu, level %u) is %s: a stale or "
+                 "misdirected page",
+                 (unsigned long long)a->off, (unsigned long long)v.gen,
+                 v.level,
+                 (t->map[b].flags & SV_VISITED) ? "reached twice"
+                 : v.gen > t->G ? "newer than the checkpoint"
+                 : (level >= 0 && v.level != level)
+                     ? "not at the level its parent expects"
+                     : "holding keys outside the range its parent gives it");
+        t->map[b].flags |= SV_MISMATCH;
+        rc = sv_walk_hole(t, a, r, level, why, eb);
+        goto out;
+    }
+    t->map[b].flags |= SV_VISITED;
+    if (v.type == WRI_PT_LEAF)
+        rc = sv_walk_leaf(t, &v, a->off, eb);
+    else
+        rc = sv_walk_internal(t, &v, r, depth, eb);
+out:
+    free(buf);
+    return rc;
+}
+
+/* --- 4. holes -------------------------------------------------------------- */
+
+typedef struct sv_cand {
+    sv_leaf *l;
+    bool live;
+} sv_cand;
+
+static int sv_cand_cmp(const void *x, const void *y)
+{
+    const sv_cand *a = x, *b = y;
+    if (a->l->gen != b->l->gen)
+        return a->l->gen > b->l->gen ? -1 : 1;
+    return a->l->off < b->l->off ? -1 : a->l->off > b->l->off;
+}
+
+/* Read a scanned page again (the scan kept only its range). */
+static int sv_reread(sv_tree *t, uint64_t off, uint8_t *buf, wri_page_view *v,
+                     bool *ok, wr_errbuf *eb)
+{
+    int rc;
+    size_t got = 0;
+    wri_page_problem prob;
+    *ok = false;
+    if ((rc = sv_read(t, buf, t->P, off, &got, eb)) != WR_OK)
+        return rc;
+    *ok = got == t->P && wri_page_crc(buf, t->P) == t->map[off / t->P].crc &&
+          wri_get32(buf + WRI_PH_CRC) == t->map[off / t->P].crc &&
+          wri_page_check(buf, t->P, 1, v, &prob) == WR_OK;
+    return WR_OK;
+}
+
+/* One cell of a candidate page inside hole h. */
+static int sv_fill_cell(sv_tree *t, sv_hole *h, const sv_cand *c,
+                        const wri_cell *cell, wr_errbuf *eb)
+{
+    int rc;
+    const uint8_t *val;
+    char why[400] = "";
+    wr_salvage_loss *loss = &t->rep->losses[h->loss];
+    if ((rc = sv_value(t, cell, &val, why, sizeof why, eb)) != WR_OK)
+        return rc;
+    if (val == NULL) { /* the value is gone: its key is named */
+        loss->to_lost_found++;
+        return sv_lost(t, cell->key, cell->klen, false, c->l->gen, c->l->off,
+                       why, eb);
+    }
+    bool valid = wri_salvage_doc_check(cell->key, cell->klen, val,
+                                       cell->vlen, why, sizeof why) == WR_OK;
+    if (valid && c->live) {
+        t->rep->from_scan++;
+        loss->rescued++;
+        return sv_keep(t, cell->key, cell->klen, val, cell->vlen, c->l->gen,
+                       false, eb);
+    }
+    if (valid)
+        snprintf(why, sizeof why,
+                 "from a page of generation %llu found by the scan: not "
+                 "certainly the checkpoint's",
+                 (unsigned long long)c->l->gen);
+    loss->to_lost_found++;
+    return sv_lost(t, val, cell->vlen, valid, c->l->gen, c->l->off, why, eb);
+}
+
+/* The slots of a damaged leaf that still decode go to lost+found. */
+static int sv_damaged_slots(sv_tree *t, sv_hole *h, uint8_t *buf,
+                            wr_errbuf *eb)
+{
+    int rc;
+    size_t got = 0;
+    uint64_t off = h->page;
+    if (off % t->P != 0 || off < 2 * (uint64_t)t->P || off >= t->fsize)
+        return WR_OK;
+    if ((rc = sv_read(t, buf, t->P, off, &got, eb)) != WR_OK)
+        return rc;
+    if (got < t->P || buf[WRI_PH_TYPE] != WRI_PT_LEAF)
+        return WR_OK;
+    uint64_t gen = wri_get64(buf + WRI_PH_GEN);
+    uint32_t count = wri_get32(buf + WRI_PH_COUNT);
+    uint32_t max = (t->P - WRI_PH_LEN) / WRI_SLOT_SIZE;
+    wr_salvage_loss *loss = &t->rep->losses[h->loss];
+    for (uint32_t i = 0; i < WRI_MIN(count, max); i++) {
+        wri_cell c;
+        char why[400], kw[96];
+        const uint8_t *val;
+        uint32_t coff = wri_get16(buf + WRI_PH_LEN + i * WRI_SLOT_SIZE);
+        if (coff < WRI_PH_LEN ||
+            wri_page_cell_at(buf, t->P, WRI_PT_LEAF, coff, &c) != NULL ||
+            wri_key_check(c.key, c.klen, 1, kw, sizeof kw) != WR_OK ||
+            !sv_in_hole(h, c.key, c.klen))
+            continue;
+        if ((rc = sv_value(t, &c, &val, why, sizeof why, eb)) != WR_OK)
+            return rc;
+        if (val == NULL)
+            continue;
+        bool valid = wri_salvage_doc_check(c.key, c.klen, val, c.vlen, why,
+                                           sizeof why) == WR_OK;
+        if (valid)
+            snprintf(why, sizeof why,
+                     "slot %u of the damaged page at %llu (generation %llu "
+                     "by its header)",
+                     i, (unsigned long long)off, (unsigned long long)gen);
+        loss->to_lost_found++;
+        if ((rc = sv_lost(t, val, c.vlen, valid, gen, off, why, eb)) != WR_OK)
+            return rc;
+    }
+    return WR_OK;
+}
+
+static int sv_fill_hole(sv_tree *t, sv_hole *h, wr_errbuf *eb)
+{
+    int rc = WR_OK;
+    sv_cand *c = NULL;
+    size_t n = 0;
+    uint8_t *buf = malloc(t->P);
+    if (buf == NULL ||
+        (t->nleaves && (c = calloc(t->nleaves, sizeof *c)) == NULL)) {
+        rc = WR_ERR(eb, WR_ENOMEM, "%s: out of memory", t->path);
+        goto out;
+    }
+    for (size_t i = 0; i < t->nleaves; i++) {
+        sv_leaf *l = &t->leaves[i];
+        const sv_blk *m = &t->map[l->off / t->P];
+        if ((m->flags & (SV_VISITED | SV_MISMATCH)) || l->gen > h->gmax ||
+            l->gen < h->gmin || l->off + t->P > h->lsize ||
+            !sv_leaf_meets(l, h))
+            continue;
+        c[n].l = l;
+        c[n].live = (h->certain_ok && t->ext_ok && !(m->flags & SV_FREE)) ||
+                    (h->certain_gen != 0 && l->gen == h->certain_gen);
+        n++;
+    }
+    /* two live leaves of one range cannot both be the checkpoint's */
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++)
+            if (c[i].live && c[j].live &&
+                sv_cmp(c[i].l->first, c[i].l->flen, c[j].l->last,
+                       c[j].l->llen) <= 0 &&
+                sv_cmp(c[j].l->first, c[j].l->flen, c[i].l->last,
+                       c[i].l->llen) <= 0)
+                c[i].live = c[j].live = false;
+    if (n > 1)
+        qsort(c, n, sizeof *c, sv_cand_cmp);
+    if ((rc = sv_damaged_slots(t, h, buf, eb)) != WR_OK)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        wri_page_view v;
+        bool ok;
+        if (sv_intr(t)) {
+            rc = WR_ERR(eb, WR_EINTR, "%s: interrupted", t->path);
+            goto out;
+        }
+        if ((rc = sv_reread(t, c[i].l->off, buf, &v, &ok, eb)) != WR_OK)
+            goto out;
+        if (!ok)
+            continue;
+        for (uint32_t k = 0; k < v.count; k++) {
+            wri_cell cell;
+            wri_page_cell(&v, k, &cell);
+            if (!sv_in_hole(h, cell.key, cell.klen))
+                continue;
+            bool decided = false; /* S3: a newer page's range decides */
+            for (size_t j = 0; j < i && !decided; j++)
+                decided = sv_leaf_covers(c[j].l, cell.key, cell.klen);
+            if (!decided && (rc = sv_fill_cell(t, h, &c[i], &cell, eb)) !=
+                                WR_OK)
+                goto out;
+        }
+    }
+out:
+    free(c);
+    free(buf);
+    return rc;
+}
+
+/* --- the file -------------------------------------------------------------- */
+
+/* The page size of a file with no valid slot: the P at which most of
+ * the first blocks start intact one-block pages (leaf, internal or extent
+ * list pages are exactly P bytes). 0: none. */
+static uint32_t sv_guess_page_size(sv_tree *t, wr_errbuf *eb)
+{
+    uint8_t *buf = malloc(WRI_PAGE_MAX);
+    uint32_t found = 0, best = 0;
+    if (buf == NULL)
+        return 0;
+    for (uint32_t P = WRI_PAGE_MIN; P <= WRI_PAGE_MAX; P *= 2) {
+        uint32_t hits = 0;
+        for (uint64_t k = 2; k < 66 && (k + 1) * P <= t->fsize; k++) {
+            size_t got = 0;
+            if (sv_read(t, buf, P, k * P, &got, eb) != WR_OK || got < P)
+                break;
+            uint8_t type = buf[WRI_PH_TYPE];
+            if (wri_get32(buf + WRI_PH_SIZE) == P &&
+                (type == WRI_PT_LEAF || type == WRI_PT_INTERNAL ||
+                 type == WRI_PT_EXTLIST) &&
+                wri_page_crc(buf, P) == wri_get32(buf))
+                hits++;
+        }
+        if (hits > best) {
+            best = hits;
+            found = P;
+        }
+    }
+    free(buf);
+    return found;
+}
+
+/* No checkpoint could be opened: learn what the header slots still say
+ * (the generation, logical size and record count of the checkpoint whose
+ * tree is gone, e.g. past the end of a truncated file). */
+static int sv_slots(sv_tree *t, wr_errbuf *eb)
+{
+    int rc;
+    wri_slot s[2];
+    bool ok[2] = {false, false};
+    uint8_t buf[WRI_SLOT_LEN];
+    char why[256];
+    size_t got = 0;
+    const wri_sv_tree_opts *o = t->o;
+    wr_salvage_coll *r = t->rep;
+    if ((rc = sv_read(t, buf, sizeof buf, 0, &got, eb)) != WR_OK)
+        return rc;
+    ok[0] = wri_slot_decode(buf, got, &s[0], why, sizeof why) == WR_OK;
+    t->P = ok[0]            ? s[0].page_size
+           : t->blk != NULL ? t->blk->page_size
+                            : sv_guess_page_size(t, eb);
+    if (t->P == 0)
+        return WR_ERR(eb, WR_ENOTOURS,
+                      "%s: no valid header slot and no intact page at any "
+                      "page size: nothing to salvage (%s)",
+                      t->path, r->note);
+    if ((rc = sv_read(t, buf, sizeof buf, t->P, &got, eb)) != WR_OK)
+        return rc;
+    ok[1] = wri_slot_decode(buf, got, &s[1], why, sizeof why) == WR_OK &&
+            s[1].page_size == t->P;
+    int pick = -1;
+    for (int i = 0; i < 2; i++) {
+        if (!ok[i])
+            continue;
+        if (o->gen != 0 ? s[i].gen == o->gen
+                        : pick < 0 || (s[i].gen > s[pick].gen) != o->previous)
+            pick = i;
+    }
+    if (o->gen == 0 && o->previous && !(ok[0] && ok[1]))
+        pick = -1;
+    t->G = o->gen != 0 ? o->gen : UINT64_MAX;
+    t->lsize = t->fsize;
+    if (pick >= 0) {
+        t->G = s[pick].gen;
+        t->lsize = WRI_MIN(s[pick].logical_size, t->fsize);
+        r->expected = s[pick].nrecords;
+        r->expected_known = true;
+        r->checkpoint = s[pick].gen;
+        t->have_slot = true;
+        t->slot = s[pick];
+    }
+    return WR_OK;
+}
+
+static void sv_free(sv_tree *t)
+{
+    for (size_t i = 0; i < t->nleaves; i++) {
+        free(t->leaves[i].first);
+        free(t->leaves[i].last);
+    }
+    for (size_t i = 0; i < t->nholes; i++) {
+        free(t->holes[i].lo);
+        free(t->holes[i].hi);
+    }
+    free(t->leaves);
+    free(t->holes);
+    free(t->map);
+    free(t->last_key);
+    free(t->vbuf);
+    wri_block_close(t->blk);
+    wri_io_close(t->f);
+}
+
+/* Open the checkpoint to walk. When its slot cannot be opened, say why in
+ * the report, and keep a handle on any valid slot of the file (its pages
+ * can still be read through addresses) in t->blk with t->exact false. */
+static int sv_open_ckpt(sv_tree *t, bool *exact, wr_errbuf *eb)
+{
+    int rc;
+    wr_errbuf e2 = {0}, e3 = {0};
+    int flags = WRI_BLOCK_RDONLY | WRI_BLOCK_NOEXT;
+    const wri_sv_tree_opts *o = t->o;
+    *exact = false;
+    if (o->gen != 0)
+        rc = wri_block_open_gen(t->path, flags, o->gen, &t->blk, &e2);
+    else
+        rc = wri_block_open(t->path,
+                            flags | (o->previous ? WRI_BLOCK_PREVIOUS : 0),
+                            &t->blk, &e2);
+    if (rc == WR_OK) {
+        *exact = true;
+        return WR_OK;
+    }
+    if (rc != WR_ECORRUPT && rc != WR_ENOTFOUND) {
+        *eb = e2;
+        return rc;
+    }
+    snprintf(t->rep->note, sizeof t->rep->note, "%.500s", e2.msg);
+    t->blk = NULL;
+    for (int prev = 0; prev < 2 && t->blk == NULL; prev++)
+        if (wri_block_open(t->path, flags | (prev ? WRI_BLOCK_PREVIOUS : 0),
+                           &t->blk, &e3) != WR_OK)
+            t->blk = NULL;
+    return WR_OK;
+}
+
+/* The root of generation G when its slot is gone: the one intact page
+ * written for G at the highest level (every checkpoint writes its root
+ * anew, above every other page it writes). 0: none, or not unique. */
+static uint64_t sv_find_root(const sv_tree *t, uint16_t *level)
+{
+    uint64_t found = 0;
+    int best = -1, nbest = 0;
+    uint8_t buf[WRI_PH_LEN];
+    for (uint64_t b = 2; b < t->nblk; b++) {
+        const sv_blk *m = &t->map[b];
+        if (m->state != SV_INTACT || m->gen != t->G ||
+            (m->type != WRI_PT_LEAF && m->type != WRI_PT_INTERNAL))
+            continue;
+        size_t got = 0;
+        wr_errbuf e = {0};
+        if (wri_io_pread_some(t->f, buf, sizeof buf, b * t->P, &got, &e) !=
+                WR_OK ||
+            got < sizeof buf)
+            continue;
+        int lv = wri_get16(buf + WRI_PH_LEVEL);
+        if (lv > best) {
+            best = lv;
+            nbest = 1;
+            found = b * t->P;
+        } else if (lv == best) {
+            nbest++;
+        }
+    }
+    *level = (uint16_t)(best < 0 ? 0 : best);
+    return nbest == 1 ? found : 0;
+}
+
+/* A hole over the whole key space for pages of generations
+ * [gmin, G] that no walked tree covers. */
+static int sv_hole_all(sv_tree *t, const char *what, uint64_t gmin,
+                       wr_errbuf *eb)
+{
+    int rc;
+    char why[600];
+    snprintf(why, sizeof why, "no tree to walk for generation %llu: %.500s",
+             (unsigned long long)t->G, t->rep->note);
+    if ((rc = sv_hole_add(t, what, 0, t->fsize, why, NULL, 0, NULL, 0, false,
+                          false, eb)) != WR_OK)
+        return rc;
+    sv_hole *h = &t->holes[t->nholes - 1];
+    wr_salvage_loss *l = &t->rep->losses[t->rep->nlosses - 1];
+    free(l->after); /* it names no key range: all of them */
+    l->after = NULL;
+    t->after_from = t->rep->nlosses;
+    h->gmin = gmin;
+    h->gmax = t->G;
+    h->lsize = t->fsize;
+    /* pages of the checkpoint's own generation are its: nothing newer
+     * can cover their keys */
+    h->certain_gen = t->G != UINT64_MAX && gmin == 0 ? t->G : 0;
+    return WR_OK;
+}
+
+static int sv_tree_run(sv_tree *t, wr_errbuf *eb)
+{
+    int rc;
+    bool exact, slot_walked = false;
+    wr_salvage_coll *r = t->rep;
+    sv_range all = {NULL, NULL, 0, 0};
+    if ((rc = sv_open_ckpt(t, &exact, eb)) != WR_OK)
+        return rc;
+    if (exact) {
+        t->P = t->blk->page_size;
+        t->G = t->blk->cur.gen;
+        t->lsize = t->blk->cur.logical_size;
+        r->checkpoint = t->G;
+        r->expected = t->blk->cur.nrecords;
+        r->expected_known = true;
+    } else if ((rc = sv_slots(t, eb)) != WR_OK) {
+        return rc;
+    }
+    r->page_size = t->P;
+    t->nblk = t->fsize / t->P;
+    if ((t->map = calloc(t->nblk + 1, sizeof *t->map)) == NULL)
+        return WR_ERR(eb, WR_ENOMEM, "%s: out of memory", t->path);
+    if ((rc = sv_scan(t, eb)) != WR_OK)
+        return rc;
+    if (exact) {
+        if ((rc = sv_extents(t, eb)) != WR_OK)
+            return rc;
+        if (t->blk->cur.root.off != 0 &&
+            (rc = sv_walk(t, &t->blk->cur.root, all,
+                          (int)t->blk->cur.height - 1, 0, eb)) != WR_OK)
+            return rc;
+    } else if (t->have_slot && t->slot.root.off != 0 &&
+               t->slot.root.off + t->slot.root.size <= t->fsize) {
+        /* the slot is intact but its file is not (e.g. its extent lists
+         * lie past the end): walk its tree without them */
+        if ((rc = sv_walk(t, &t->slot.root, all, (int)t->slot.height - 1, 0,
+                          eb)) != WR_OK)
+            return rc;
+        slot_walked = true;
+    } else {
+        uint16_t level = 0;
+        uint64_t root = !t->have_slot && t->G != UINT64_MAX &&
+                                (t->blk == NULL || t->blk->page_size == t->P)
+                            ? sv_find_root(t, &level)
+                            : 0;
+        if (root != 0) {
+            wr_addr a = {root, t->P, t->map[root / t->P].crc};
+            r->checkpoint = t->G;
+            snprintf(r->note + strlen(r->note),
+                     sizeof r->note - strlen(r->note),
+                     "; its root was found by generation at offset %llu",
+                     (unsigned long long)root);
+            if ((rc = sv_walk(t, &a, all, level, 0, eb)) != WR_OK)
+                return rc;
+            /* nothing says the tree was whole: the slot is a loss */
+            if ((rc = sv_hole_add(t, "header slot", 0, 2 * (uint64_t)t->P,
+                                  r->note, NULL, 0, NULL, 0, false, false,
+                                  eb)) != WR_OK)
+                return rc;
+            t->holes[t->nholes - 1].gmax = 0; /* nothing fills it */
+            wr_salvage_loss *l = &r->losses[r->nlosses - 1];
+            free(l->after); /* it names no key range: all of them */
+            l->after = NULL;
+        } else if (t->blk != NULL && t->blk->page_size == t->P &&
+                   t->blk->cur.gen < t->G) {
+            /* walk the older checkpoint; what is newer is uncertain */
+            uint64_t want = t->G;
+            t->G = t->blk->cur.gen;
+            t->lsize = t->blk->cur.logical_size;
+            r->checkpoint = t->G;
+            r->expected_known = false;
+            if ((rc = sv_extents(t, eb)) != WR_OK ||
+                (t->blk->cur.root.off != 0 &&
+                 (rc = sv_walk(t, &t->blk->cur.root, all,
+                               (int)t->blk->cur.height - 1, 0, eb)) !=
+                     WR_OK))
+                return rc;
+            t->G = want;
+            if ((rc = sv_hole_all(t, "newer checkpoint", t->blk->cur.gen + 1,
+                                  eb)) != WR_OK)
+                return rc;
+        } else if ((rc = sv_hole_all(t, "tree", 0, eb)) != WR_OK) {
+            return rc;
+        }
+    }
+    for (size_t i = 0; i < t->nholes; i++)
+        if ((rc = sv_fill_hole(t, &t->holes[i], eb)) != WR_OK)
+            return rc;
+    bool lost = false;
+    for (size_t i = 0; i < r->nlosses; i++)
+        lost = lost || strcmp(r->losses[i].what, "internal") != 0;
+    /* a root found by its generation was read whole: complete, though
+     * its slot's record count is gone */
+    r->complete = !lost && (exact || slot_walked) &&
+                  r->recovered == r->expected;
+    if (!r->complete && !lost && r->note[0] == '\0')
+        snprintf(r->note, sizeof r->note,
+                 "checkpoint %llu counts %llu records, %llu were recovered",
+                 (unsigned long long)r->checkpoint,
+                 (unsigned long long)r->expected,
+                 (unsigned long long)r->recovered);
+    return WR_OK;
+}
+
+int wri_salvage_tree(const char *path, const wri_sv_tree_opts *o,
+                     wr_salvage_coll *rep, uint64_t *scanned, wr_errbuf *eb)
+{
+    int rc;
+    sv_tree t;
+    uint64_t dummy = 0;
+    memset(&t, 0, sizeof t);
+    t.path = path;
+    t.o = o;
+    t.rep = rep;
+    t.scanned = scanned != NULL ? scanned : &dummy;
+    if ((rc = wri_io_open(path, WRI_IO_RDONLY, &t.f, eb)) == WR_OK &&
+        (rc = wri_io_size(t.f, &t.fsize, eb)) == WR_OK)
+        rc = sv_tree_run(&t, eb);
+    sv_free(&t);
+    return rc;
+}

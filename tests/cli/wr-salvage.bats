@@ -1,0 +1,299 @@
+#!/usr/bin/env bats
+# wr-salvage: options, exit codes, --json, the damage trials (every class
+# wr-verify is tested with; salvage_trials.py checks each document), and
+# the crash and ENOSPC sweeps of the io layer over the writing of DEST.
+
+load helpers
+
+TRIALS="$BATS_TEST_DIRNAME/salvage_trials.py"
+DAMAGE="$BATS_TEST_DIRNAME/damage.py"
+
+# 300 documents on 512-byte pages (every 10th in an overflow page),
+# indexes on age and tags, then every third one updated: two checkpoints.
+setup_file() {
+    TEMPLATE=$(mktemp -d "${BATS_TMPDIR:-/tmp}/wrsalvage.XXXXXX")
+    export TEMPLATE
+    awk 'BEGIN { for (i = 0; i < 300; i++) { t = "";
+        if (i % 10 == 0) for (k = 0; k < 40; k++) t = t "xxxxxxxxxx";
+        printf "{\"_id\": %d, \"name\": \"user%d\", \"age\": %d, \"tags\": [\"a%d\", \"b\"], \"text\": \"%s\"}\n", i, i, i % 90, i % 7, t } }' \
+        > "$TEMPLATE/in.jsonl"
+    awk 'NR % 3 == 0 { sub(/"name": "user/, "\"name\": \"changed"); print }' \
+        "$TEMPLATE/in.jsonl" > "$TEMPLATE/upd.jsonl"
+    "$WR_BIN/wr-load" -q --page-size 512 --index age --index tags \
+        "$TEMPLATE/db" people "$TEMPLATE/in.jsonl"
+    "$WR_BIN/wr-load" -q "$TEMPLATE/db" people "$TEMPLATE/upd.jsonl"
+    "$WR_BIN/wr-load" -q "$TEMPLATE/db" other "$TEMPLATE/in.jsonl"
+}
+
+teardown_file() {
+    [ -n "${TEMPLATE:-}" ] && rm -rf "$TEMPLATE"
+}
+
+setup() { common_setup; }
+teardown() { common_teardown; }
+
+make_db() { cp -r "$TEMPLATE/db" "$TMP/db"; }
+
+docs() { "$WR_BIN/wr-dump" --docs --collection "$2" "$1"; }
+
+# damage one leaf of the main table of people (3 bits)
+damage_leaf() {
+    local f="$TMP/db/people.main.wr" off
+    off=$(python3 "$DAMAGE" page "$f" leaf "${1:-2}")
+    python3 "$DAMAGE" flip "$f" $((off + 100)) >/dev/null
+}
+
+@test "wr-salvage --help lists options and exit codes" {
+    run "$WR_BIN/wr-salvage" --help
+    [ "$status" -eq 0 ]
+    for w in --checkpoint --collection --dry-run --json lost+found \
+             "Exit status"; do
+        [[ "$output" == *"$w"* ]]
+    done
+    run "$WR_BIN/wr-salvage" --version
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"wr-salvage"*"format 1"* ]]
+}
+
+@test "wr-salvage usage errors exit 2" {
+    run "$WR_BIN/wr-salvage"
+    [ "$status" -eq 2 ]
+    run "$WR_BIN/wr-salvage" "$TMP/a"
+    [ "$status" -eq 2 ]
+    run "$WR_BIN/wr-salvage" --checkpoint oldest "$TMP/a" "$TMP/b"
+    [ "$status" -eq 2 ]
+    run "$WR_BIN/wr-salvage" --frobnicate "$TMP/a" "$TMP/b"
+    [ "$status" -eq 2 ]
+}
+
+@test "wr-salvage: a missing SOURCE exits 3 and makes no DEST" {
+    run "$WR_BIN/wr-salvage" "$TMP/nothing" "$TMP/out"
+    [ "$status" -eq 3 ]
+    [[ "$output" == *"nothing"* ]]
+    [ ! -e "$TMP/out" ]
+}
+
+@test "wr-salvage refuses a DEST that exists and is not empty (exit 2)" {
+    make_db
+    mkdir "$TMP/out"
+    echo keep > "$TMP/out/file"
+    run "$WR_BIN/wr-salvage" "$TMP/db" "$TMP/out"
+    [ "$status" -eq 2 ]
+    [[ "$output" == *"not empty"* ]]
+    [ "$(cat "$TMP/out/file")" = keep ]
+    rm "$TMP/out/file" # an empty directory is fine
+    run "$WR_BIN/wr-salvage" -q "$TMP/db" "$TMP/out"
+    [ "$status" -eq 0 ]
+}
+
+@test "wr-salvage: a clean database comes back whole, exit 0, same digests" {
+    make_db
+    run "$WR_BIN/wr-salvage" "$TMP/db" "$TMP/out"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"people: 300 documents recovered of 300"* ]]
+    [[ "$output" == *"index on age: rebuilt"* ]]
+    [[ "$output" == *"verified clean"* ]]
+    run "$WR_BIN/wr-verify" "$TMP/out"
+    [ "$status" -eq 0 ]
+    [ "$(docs "$TMP/db" people)" = "$(docs "$TMP/out" people)" ]
+    [ "$(docs "$TMP/db" other)" = "$(docs "$TMP/out" other)" ]
+    a=$("$WR_BIN/wr-verify" "$TMP/db" | grep -o 'digest sha256:[0-9a-f]*' | sort)
+    b=$("$WR_BIN/wr-verify" "$TMP/out" | grep -o 'digest sha256:[0-9a-f]*' | sort)
+    [ "$a" = "$b" ]
+    [ ! -e "$TMP/out/lost+found" ]
+    # nothing left beside DEST
+    [ -z "$(ls -A "$TMP" | grep -v '^db$\|^out$')" ]
+}
+
+@test "wr-salvage --json: one object with the contract's fields and the numbers" {
+    make_db
+    damage_leaf 2
+    run_json "$WR_BIN/wr-salvage" --json "$TMP/db" "$TMP/out"
+    [ "$status" -eq 1 ]
+    [ "$(jq -s length <<<"$output")" = 1 ]
+    [ "$(jq -r .tool <<<"$output")" = wr-salvage ]
+    [ "$(jq -r .exit <<<"$output")" = 1 ]
+    [ "$(jq -r .status <<<"$output")" = lost ]
+    [ "$(jq -r .version <<<"$output")" != null ]
+    [ "$(jq -r .verified <<<"$output")" = true ]
+    people='.collections[] | select(.name == "people")'
+    [ "$(jq -r "$people | .expected" <<<"$output")" = 300 ]
+    rec=$(jq -r "$people | .recovered" <<<"$output")
+    [ "$rec" -lt 300 ] && [ "$rec" -gt 280 ]
+    [ "$(jq -r "$people | .lost | length" <<<"$output")" -ge 1 ]
+    [ "$(jq -r "$people | .lost[0].what" <<<"$output")" = leaf ]
+    [ "$(jq -r "$people | .lost[0].after_key" <<<"$output")" != null ]
+    [ "$(jq -r "$people | .generations | length" <<<"$output")" -ge 1 ]
+    [ "$(jq -r "$people | .complete" <<<"$output")" = false ]
+    [ "$(jq -r '.collections[] | select(.name == "other") | .complete' \
+          <<<"$output")" = true ]
+    # the damaged leaf's documents went to lost+found with a generation
+    lf="$TMP/out/lost+found/people.jsonl"
+    [ -s "$lf" ]
+    [ "$(head -1 "$lf" | jq -r '.generation["$numberLong"]')" -ge 1 ]
+    [ "$(head -1 "$lf" | jq -r '.document._id' )" != null ]
+}
+
+@test "wr-salvage --dry-run writes nothing and reports the same numbers" {
+    make_db
+    damage_leaf 3
+    run_json "$WR_BIN/wr-salvage" --json --dry-run "$TMP/db" "$TMP/out"
+    [ "$status" -eq 1 ]
+    [ ! -e "$TMP/out" ]
+    [ -z "$(ls -A "$TMP" | grep -v '^db$')" ]
+    dry=$(jq -c '[.collections[] | [.recovered, .lost_and_found]]' <<<"$output")
+    run_json "$WR_BIN/wr-salvage" --json "$TMP/db" "$TMP/out"
+    [ "$status" -eq 1 ]
+    [ "$(jq -c '[.collections[] | [.recovered, .lost_and_found]]' <<<"$output")" = "$dry" ]
+}
+
+@test "wr-salvage --collection: only that one; an unknown one exits 2" {
+    make_db
+    run "$WR_BIN/wr-salvage" -q --collection other "$TMP/db" "$TMP/out"
+    [ "$status" -eq 0 ]
+    [ -e "$TMP/out/other.main.wr" ]
+    [ ! -e "$TMP/out/people.main.wr" ]
+    run "$WR_BIN/wr-salvage" --collection nope "$TMP/db" "$TMP/out2"
+    [ "$status" -eq 2 ]
+    [ ! -e "$TMP/out2" ]
+}
+
+@test "wr-salvage --checkpoint previous: the previous snapshot, whole" {
+    make_db
+    run "$WR_BIN/wr-salvage" -q --checkpoint previous "$TMP/db" "$TMP/out"
+    [ "$status" -eq 0 ]
+    [ "$(docs "$TMP/out" people)" = \
+      "$("$WR_BIN/wr-dump" --docs --checkpoint previous --collection people "$TMP/db")" ]
+}
+
+@test "wr-salvage: the latest checkpoint damaged, the previous one comes back" {
+    make_db
+    # a new latest checkpoint of people that rewrites every leaf
+    "$WR_BIN/wr-load" -q "$TMP/db" people "$TEMPLATE/upd.jsonl"
+    damage_leaf 1
+    run "$WR_BIN/wr-verify" -q "$TMP/db"
+    [ "$status" -eq 1 ]
+    run "$WR_BIN/wr-verify" -q --checkpoint previous "$TMP/db"
+    [ "$status" -eq 0 ]
+    run "$WR_BIN/wr-salvage" -q --checkpoint previous "$TMP/db" "$TMP/out"
+    [ "$status" -eq 0 ]
+    [ "$(docs "$TMP/out" people)" = \
+      "$("$WR_BIN/wr-dump" --docs --checkpoint previous --collection people "$TMP/db")" ]
+}
+
+@test "wr-salvage: a single main-table file; an index file exits 2" {
+    make_db
+    run "$WR_BIN/wr-salvage" -q "$TMP/db/people.main.wr" "$TMP/out"
+    [ "$status" -eq 0 ]
+    [ "$(docs "$TMP/out" people)" = "$(docs "$TMP/db" people)" ]
+    run "$WR_BIN/wr-salvage" "$TMP/db/people.idx.age.wr" "$TMP/out2"
+    [ "$status" -eq 2 ]
+    [[ "$output" == *"index file"* ]]
+    [ ! -e "$TMP/out2" ]
+}
+
+@test "wr-salvage: a file that is not a wrtools file is named, exit 1" {
+    mkdir "$TMP/d"
+    head -c 100000 /dev/urandom > "$TMP/d/x.main.wr"
+    run "$WR_BIN/wr-salvage" "$TMP/d" "$TMP/out"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"collection x: 0 documents"* ]]
+    [[ "$output" == *"lost: tree"* ]]
+    run "$WR_BIN/wr-verify" -q "$TMP/out"
+    [ "$status" -eq 0 ]
+}
+
+@test "wr-salvage damage trials: 0 invented/mixed/stale, undamaged pages recovered, losses named" {
+    run timeout 600 python3 "$TRIALS" "$WR_BIN" "$TMP/trials"
+    # the recovery rates, per damage class, into the test log
+    grep '^# recovery rate' <<<"$output" >&3 || true
+    echo "$output" | grep -v '^# .* ok:' | head -60
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"# trials failed: 0"* ]]
+    [ "$(grep -c ' ok: ' <<<"$output")" -ge 30 ]
+}
+
+# DEST is either absent or complete and verified, whatever op crashes.
+@test "wr-salvage crash sweep: at every mutating op, DEST absent or complete; a rerun finishes" {
+    make_db
+    damage_leaf 2
+    "$WR_BIN/wr-salvage" -q "$TMP/db" "$TMP/ref" || true
+    want=$(docs "$TMP/ref" people)
+    rm -rf "$TMP/ref"
+    WR_IO_STATS="$TMP/ops" "$WR_BIN/wr-salvage" -q "$TMP/db" "$TMP/probe" || true
+    ops=$(cat "$TMP/ops")
+    rm -rf "$TMP/probe"
+    [ "$ops" -gt 10 ]
+    step=$(( ops / 60 + 1 ))
+    for n in $(seq 1 "$step" "$ops") "$ops"; do
+        for tear in "" ",tear=100"; do
+            rm -rf "$TMP/out"
+            st=0
+            WR_IO_FAULT="crash=$n$tear" "$WR_BIN/wr-salvage" -q "$TMP/db" \
+                "$TMP/out" >/dev/null 2>&1 || st=$?
+            if [ -e "$TMP/out" ]; then
+                "$WR_BIN/wr-verify" -q "$TMP/out"
+                [ "$(docs "$TMP/out" people)" = "$want" ]
+            else
+                [ "$st" -eq 86 ]
+            fi
+            rm -rf "$TMP/out"
+            run "$WR_BIN/wr-salvage" -q "$TMP/db" "$TMP/out"
+            [ "$status" -eq 1 ]
+            [ "$(docs "$TMP/out" people)" = "$want" ]
+            [ -z "$(ls -A "$TMP" | grep -v '^db$\|^out$\|^ops$')" ]
+        done
+    done
+}
+
+@test "wr-salvage ENOSPC and EIO sweep: exit 3, no DEST; a rerun finishes" {
+    make_db
+    WR_IO_STATS="$TMP/ops" "$WR_BIN/wr-salvage" -q "$TMP/db" "$TMP/probe"
+    ops=$(cat "$TMP/ops")
+    rm -rf "$TMP/probe"
+    step=$(( ops / 25 + 1 ))
+    for n in $(seq 1 "$step" "$ops"); do
+        for err in ENOSPC EIO; do
+            run env WR_IO_FAULT="fail=$n,err=$err" "$WR_BIN/wr-salvage" -q \
+                "$TMP/db" "$TMP/out"
+            [ "$status" -eq 3 ]
+            [[ "$output" == *"wr-salvage:"* ]]
+            # only the last fsync of DEST's directory comes after the
+            # rename: then DEST is there, complete and verified
+            if [ -e "$TMP/out" ]; then
+                "$WR_BIN/wr-verify" -q "$TMP/out"
+                rm -rf "$TMP/out"
+            fi
+            [ -z "$(ls -A "$TMP" | grep -v '^db$\|^ops$')" ]
+        done
+        run env WR_IO_FAULT="fail=$n,err=ENOSPC,sticky" "$WR_BIN/wr-salvage" \
+            -q "$TMP/db" "$TMP/out"
+        [ "$status" -eq 3 ]
+        [ ! -e "$TMP/out" ] || "$WR_BIN/wr-verify" -q "$TMP/out"
+        rm -rf "$TMP/out"
+        run "$WR_BIN/wr-salvage" -q "$TMP/db" "$TMP/out"
+        [ "$status" -eq 0 ]
+        rm -rf "$TMP/out"
+    done
+}
+
+@test "wr-salvage: SIGINT stops cleanly, no DEST, nothing left behind" {
+    make_db
+    for i in 1 2 3 4 5 6; do cat "$TEMPLATE/in.jsonl"; done |
+        awk '{ sub(/"_id": /, "\"_id\": " NR "00000"); print }' > "$TMP/big.jsonl"
+    "$WR_BIN/wr-load" -q "$TMP/db" big "$TMP/big.jsonl"
+    "$WR_BIN/wr-salvage" -q "$TMP/db" "$TMP/out" &
+    pid=$!
+    sleep 0.2
+    kill -INT $pid 2>/dev/null || true
+    st=0
+    wait $pid || st=$?
+    if [ "$st" -eq 0 ]; then # finished before the signal
+        run "$WR_BIN/wr-verify" -q "$TMP/out"
+        [ "$status" -eq 0 ]
+    else
+        [ "$st" -eq 3 ]
+        [ ! -e "$TMP/out" ]
+    fi
+    [ -z "$(ls -A "$TMP" | grep -v '^db$\|^out$\|big.jsonl')" ]
+}
