@@ -87,6 +87,7 @@ typedef struct blk_priv {
     uint64_t nel_freed; /* of them, already freed for the next checkpoint */
     bool poisoned;    /* I9 */
     bool erase_other; /* I10 */
+    wri_ps *ps;       /* the page source: every read (strict) */
 } blk_priv;
 
 static blk_priv *blk_priv_of(wri_block *b)
@@ -281,6 +282,7 @@ void wri_block_close(wri_block *b)
     if (b == NULL)
         return;
     blk_priv *pv = blk_priv_of(b);
+    wri_ps_close(pv->ps);
     wri_io_close(b->f);
     wri_extent_destroy(b->em);
     free(b->path);
@@ -310,6 +312,8 @@ static int blk_write_at(wri_block *b, uint8_t *buf, uint32_t size,
         return rc;
     if (off + size > b->file_size)
         b->file_size = off + size;
+    if (blk_priv_of(b)->ps != NULL)
+        blk_priv_of(b)->ps->fsize = b->file_size;
     addr_out->off = off;
     addr_out->size = size;
     addr_out->crc = crc;
@@ -441,7 +445,9 @@ int wri_block_create(const char *path, const wri_block_cfg *cfg,
         (rc = wri_io_fsync_dir(path, eb)) != WR_OK)
         goto out;
     if ((rc = wri_extent_create(P, 2 * (uint64_t)P, 2 * (uint64_t)P, &b->em,
-                                eb)) != WR_OK)
+                                eb)) != WR_OK ||
+        (rc = wri_ps_open_file(b->f, path, NULL, &blk_priv_of(b)->ps, eb)) !=
+            WR_OK)
         goto out;
     b->page_size = P;
     b->readonly = false;
@@ -469,33 +475,6 @@ out:
 }
 
 /* --- open ------------------------------------------------------------- */
-
-/* Read and decode the slot at off. *drc gets the decoder's verdict,
- * *magic whether the magic was there. Returns an I/O error only. */
-static int blk_probe_slot(wri_file *f, uint64_t fsize, uint64_t off,
-                          wri_slot_state *st, int *drc, bool *magic,
-                          wr_errbuf *eb)
-{
-    int rc;
-    uint8_t buf[WRI_SLOT_LEN] = {0};
-    size_t got = 0;
-    memset(st, 0, sizeof *st);
-    *magic = false;
-    if (off >= fsize) {
-        snprintf(st->why, sizeof st->why,
-                 "missing: the file is only %llu bytes",
-                 (unsigned long long)fsize);
-        *drc = WR_ECORRUPT;
-        return WR_OK;
-    }
-    if ((rc = wri_io_pread_some(f, buf, sizeof buf, off, &got, eb)) != WR_OK)
-        return rc;
-    *magic = got >= WRI_SLOT_MAGIC_OFF + 8 &&
-             memcmp(buf + WRI_SLOT_MAGIC_OFF, WRI_SLOT_MAGIC, 8) == 0;
-    *drc = wri_slot_decode(buf, got, &st->slot, st->why, sizeof st->why);
-    st->valid = *drc == WR_OK;
-    return WR_OK;
-}
 
 typedef struct blk_load_ctx {
     wri_block *b;
@@ -564,8 +543,7 @@ static int blk_open(const char *path, int flags, bool want_gen, uint64_t gen,
 {
     int rc = WR_OK;
     wri_block *b = NULL;
-    int drc[2] = {WR_ECORRUPT, WR_ECORRUPT};
-    bool magic[2] = {false, false};
+    wri_ps *ps = NULL;
     bool ro = (flags & (WRI_BLOCK_RDONLY | WRI_BLOCK_PREVIOUS |
                         WRI_BLOCK_NOEXT)) != 0;
     uint64_t fsize = 0;
@@ -575,140 +553,20 @@ static int blk_open(const char *path, int flags, bool want_gen, uint64_t gen,
     b->readonly = ro;
     if ((rc = wri_io_open(path, ro ? WRI_IO_RDONLY : WRI_IO_RDWR, &b->f,
                           eb)) != WR_OK ||
-        (rc = wri_io_size(b->f, &fsize, eb)) != WR_OK)
+        (rc = wri_ps_open_file(b->f, path, NULL, &blk_priv_of(b)->ps, eb)) !=
+            WR_OK)
         goto out;
-    b->file_size = fsize;
-    if (fsize == 0) {
-        rc = WR_ERR(eb, WR_ENOTOURS,
-                    "%s is empty (0 bytes), not a wrtools tree file", path);
+    ps = blk_priv_of(b)->ps;
+    fsize = b->file_size = ps->fsize;
+    b->page_size = ps->P;
+    b->slots[0] = ps->slots[0];
+    b->slots[1] = ps->slots[1];
+    if ((rc = wri_ps_choose(ps,
+                            want_gen                       ? WRI_PS_GEN
+                            : (flags & WRI_BLOCK_PREVIOUS) ? WRI_PS_PREVIOUS
+                                                           : WRI_PS_LATEST,
+                            gen, &b->chosen, eb)) != WR_OK)
         goto out;
-    }
-    if ((rc = blk_probe_slot(b->f, fsize, 0, &b->slots[0], &drc[0], &magic[0],
-                             eb)) != WR_OK)
-        goto out;
-    if (drc[0] == WR_EVERSION) {
-        rc = WR_ERR(eb, WR_EVERSION, "%s: slot 0: %s", path,
-                    b->slots[0].why);
-        goto out;
-    }
-    if (b->slots[0].valid) {
-        uint32_t P = b->slots[0].slot.page_size;
-        b->page_size = P;
-        if ((rc = blk_probe_slot(b->f, fsize, P, &b->slots[1], &drc[1],
-                                 &magic[1], eb)) != WR_OK)
-            goto out;
-        if (b->slots[1].valid && b->slots[1].slot.page_size != P) {
-            b->slots[1].valid = false;
-            drc[1] = WR_ECORRUPT;
-            snprintf(b->slots[1].why, sizeof b->slots[1].why,
-                     "page size %u disagrees with slot 0's %u",
-                     b->slots[1].slot.page_size, P);
-        }
-    } else {
-        /* Slot 1 sits at offset P, and P is known only from a slot: probe
-         * every possible page size, the one slot 0 claims first. */
-        uint32_t claimed = 0;
-        char first_why[sizeof b->slots[1].why] = "";
-        if (magic[0]) {
-            uint8_t raw[4];
-            size_t got = 0;
-            if ((rc = wri_io_pread_some(b->f, raw, 4, WRI_SLOT_PAGESIZE, &got,
-                                        eb)) != WR_OK)
-                goto out;
-            if (got == 4 && blk_pow2_page(wri_get32(raw)))
-                claimed = wri_get32(raw);
-        }
-        bool found = false;
-        for (int k = -1; k <= 7 && !found; k++) {
-            uint32_t P = k < 0 ? claimed : WRI_PAGE_MIN << k;
-            if (P == 0 || (k >= 0 && P == claimed))
-                continue;
-            wri_slot_state st;
-            int d;
-            bool m;
-            if ((rc = blk_probe_slot(b->f, fsize, P, &st, &d, &m, eb)) != WR_OK)
-                goto out;
-            magic[1] = magic[1] || m;
-            if (d == WR_EVERSION && st.slot.page_size == P) {
-                rc = WR_ERR(eb, WR_EVERSION, "%s: slot 1 at offset %u: %s",
-                            path, P, st.why);
-                goto out;
-            }
-            if (st.valid && st.slot.page_size == P) {
-                b->slots[1] = st;
-                drc[1] = WR_OK;
-                b->page_size = P;
-                found = true;
-            } else if ((m || k < 0) && first_why[0] == '\0') {
-                snprintf(first_why, sizeof first_why, "at offset %u: %.200s", P,
-                         st.valid ? "page size field disagrees with its offset"
-                                  : st.why);
-            }
-        }
-        if (!found) {
-            b->slots[1].valid = false;
-            if (first_why[0] != '\0')
-                snprintf(b->slots[1].why, sizeof b->slots[1].why, "%s",
-                         first_why);
-            else
-                snprintf(b->slots[1].why, sizeof b->slots[1].why,
-                         "no slot at any power-of-two offset %u..%u",
-                         WRI_PAGE_MIN, WRI_PAGE_MAX);
-        }
-    }
-    if (drc[1] == WR_EVERSION) {
-        rc = WR_ERR(eb, WR_EVERSION, "%s: slot 1: %s", path, b->slots[1].why);
-        goto out;
-    }
-    bool v0 = b->slots[0].valid, v1 = b->slots[1].valid;
-    if (!v0 && !v1) {
-        if (!magic[0] && !magic[1])
-            rc = WR_ERR(eb, WR_ENOTOURS,
-                        "%s is not a wrtools tree file (no \"WRTREE\" magic "
-                        "in either header slot)", path);
-        else
-            rc = WR_ERR(eb, WR_ECORRUPT,
-                        "%s: both checkpoint slots are invalid: slot 0: %s; "
-                        "slot 1: %s",
-                        path, b->slots[0].why, b->slots[1].why);
-        goto out;
-    }
-    uint64_t g0 = b->slots[0].slot.gen, g1 = b->slots[1].slot.gen;
-    int newest = !v0 ? 1 : !v1 ? 0 : (g1 > g0 ? 1 : 0);
-    if (want_gen) {
-        if (v0 && g0 == gen)
-            b->chosen = 0;
-        else if (v1 && g1 == gen)
-            b->chosen = 1;
-        else {
-            char have[64];
-            if (v0 && v1)
-                snprintf(have, sizeof have, "%llu and %llu",
-                         (unsigned long long)WRI_MIN(g0, g1),
-                         (unsigned long long)WRI_MAX(g0, g1));
-            else
-                snprintf(have, sizeof have, "only %llu",
-                         (unsigned long long)(v0 ? g0 : g1));
-            rc = WR_ERR(eb, WR_ENOTFOUND,
-                        "%s has no checkpoint of generation %llu (valid "
-                        "generations: %s)",
-                        path, (unsigned long long)gen, have);
-            goto out;
-        }
-    } else if (flags & WRI_BLOCK_PREVIOUS) {
-        if (!(v0 && v1)) {
-            int bad = v0 ? 1 : 0;
-            rc = WR_ERR(eb, WR_ENOTFOUND,
-                        "%s has no previous checkpoint: only generation %llu "
-                        "is valid (slot %d: %s)",
-                        path, (unsigned long long)(v0 ? g0 : g1), bad,
-                        b->slots[bad].why);
-            goto out;
-        }
-        b->chosen = 1 - newest;
-    } else {
-        b->chosen = newest;
-    }
     b->cur = b->slots[b->chosen].slot;
     b->building = b->cur.gen + 1;
     /* I8: the root and the list head must be inside the file. */
@@ -780,57 +638,21 @@ int wri_block_write_page(wri_block *b, uint8_t *buf, uint32_t size,
     return WR_OK;
 }
 
+int wri_block_check_addr(wri_block *b, const wr_addr *addr, wr_errbuf *eb)
+{
+    wri_ps *ps = blk_priv_of(b)->ps;
+    ps->gen = 0;
+    return wri_ps_addr_check(ps, addr, 0, UINT64_MAX, addr->off, addr->off,
+                             "page", eb);
+}
+
 int wri_block_read_page(wri_block *b, const wr_addr *addr, uint8_t *buf,
                         wr_errbuf *eb)
 {
     int rc;
-    uint64_t P = b->page_size;
-    uint64_t off = addr->off, size = addr->size;
-    if (off < 2 * P || off % P != 0 || size < WRI_PH_LEN || size % P != 0)
-        return WR_ERR(eb, WR_ECORRUPT,
-                      "%s: page address [%llu, +%llu) is not a page of the "
-                      "data area (page size %llu, data from %llu)",
-                      b->path, (unsigned long long)off,
-                      (unsigned long long)size, (unsigned long long)P,
-                      (unsigned long long)(2 * P));
-    if (off > b->file_size || size > b->file_size - off) {
-        uint64_t now = 0;
-        if ((rc = wri_io_size(b->f, &now, eb)) != WR_OK)
-            return rc;
-        b->file_size = WRI_MAX(b->file_size, now);
-        if (off > b->file_size || size > b->file_size - off)
-            return WR_ERR(eb, WR_ECORRUPT,
-                          "%s: page [%llu, %llu) lies past the end of the "
-                          "file (%llu bytes)",
-                          b->path, (unsigned long long)off,
-                          (unsigned long long)(off + size),
-                          (unsigned long long)b->file_size);
-    }
-    if ((rc = wri_io_pread(b->f, buf, size, off, eb)) != WR_OK)
+    if ((rc = wri_block_check_addr(b, addr, eb)) != WR_OK)
         return rc;
-    uint32_t stored = wri_get32(buf + WRI_PH_CRC);
-    uint32_t computed = wri_page_crc(buf, size);
-    if (stored != computed)
-        return WR_ERR(eb, WR_ECORRUPT,
-                      "%s: page at offset %llu (size %llu): CRC mismatch: "
-                      "stored 0x%08x, computed 0x%08x (torn or damaged page)",
-                      b->path, (unsigned long long)off,
-                      (unsigned long long)size, stored, computed);
-    if (stored != addr->crc)
-        return WR_ERR(eb, WR_ECORRUPT,
-                      "%s: page at offset %llu (size %llu): stale or "
-                      "misdirected: the address expects CRC 0x%08x, the page "
-                      "has 0x%08x",
-                      b->path, (unsigned long long)off,
-                      (unsigned long long)size, addr->crc, stored);
-    uint32_t hsize = wri_get32(buf + WRI_PH_SIZE);
-    if (hsize != size)
-        return WR_ERR(eb, WR_ECORRUPT,
-                      "%s: page at offset %llu: header size field says %u "
-                      "bytes, the address says %llu",
-                      b->path, (unsigned long long)off, hsize,
-                      (unsigned long long)size);
-    return WR_OK;
+    return wri_ps_read(blk_priv_of(b)->ps, addr, buf, "page", NULL, eb);
 }
 
 int wri_block_free_page(wri_block *b, const wr_addr *addr, wr_errbuf *eb)
@@ -870,104 +692,42 @@ const char *wri_extlist_entry(const uint8_t *page, uint32_t i,
     return NULL;
 }
 
+typedef struct blk_lists {
+    wri_ext_visit_fn fn;
+    wri_extlist_page_fn page_fn;
+    void *arg;
+} blk_lists;
+
+static int blk_lists_page(void *arg, const wr_addr *a, uint32_t count,
+                          const wr_addr *next)
+{
+    blk_lists *l = arg;
+    (void)count;
+    (void)next;
+    return l->page_fn != NULL ? l->page_fn(a, l->arg) : 0;
+}
+
+static int blk_lists_entry(void *arg, const wr_addr *page, uint32_t i,
+                           const wri_ext *e, const char *bad)
+{
+    blk_lists *l = arg;
+    (void)page;
+    (void)i;
+    (void)bad; /* strict: a bad entry already stopped the walk */
+    return l->fn != NULL ? l->fn(e, l->arg) : 0;
+}
+
 int wri_block_read_extlists(wri_block *b, const wri_slot *s,
                             wri_ext_visit_fn fn, wri_extlist_page_fn page_fn,
                             void *arg, wr_errbuf *eb)
 {
-    int rc = WR_OK;
-    uint32_t P = b->page_size;
-    uint8_t *buf = NULL;
-    wr_addr a = s->extlist;
-    uint64_t max_pages = s->logical_size / P, npages = 0, index = 0;
-    if (a.off == 0)
-        goto out;
-    if ((buf = malloc(P)) == NULL) {
-        rc = WR_ERR(eb, WR_ENOMEM, "%s: out of memory", b->path);
-        goto out;
-    }
-    while (a.off != 0) {
-        if (++npages > max_pages) {
-            rc = WR_ERR(eb, WR_ECORRUPT,
-                        "%s: the extent-list chain of gen %llu is longer than "
-                        "the file's %llu pages (a cycle?)",
-                        b->path, (unsigned long long)s->gen,
-                        (unsigned long long)max_pages);
-            goto out;
-        }
-        if (a.size != P || a.off < 2 * (uint64_t)P || a.off % P != 0 ||
-            a.off > s->logical_size - P) {
-            rc = WR_ERR(eb, WR_ECORRUPT,
-                        "%s: extent-list page %llu of gen %llu at [%llu, "
-                        "+%u) is not one page inside the data area [%llu, "
-                        "%llu)",
-                        b->path, (unsigned long long)npages - 1,
-                        (unsigned long long)s->gen, (unsigned long long)a.off,
-                        a.size, (unsigned long long)(2 * (uint64_t)P),
-                        (unsigned long long)s->logical_size);
-            goto out;
-        }
-        if ((rc = wri_block_read_page(b, &a, buf, eb)) != WR_OK)
-            goto out;
-        uint8_t type = buf[WRI_PH_TYPE];
-        uint32_t count = wri_get32(buf + WRI_PH_COUNT);
-        uint64_t pgen = wri_get64(buf + WRI_PH_GEN);
-        if (type != WRI_PT_EXTLIST) {
-            rc = WR_ERR(eb, WR_ECORRUPT,
-                        "%s: page at offset %llu: type %u, expected an "
-                        "extent-list page (%u)",
-                        b->path, (unsigned long long)a.off, type,
-                        WRI_PT_EXTLIST);
-            goto out;
-        }
-        if (pgen != s->gen) {
-            rc = WR_ERR(eb, WR_ECORRUPT,
-                        "%s: extent-list page at offset %llu was written for "
-                        "gen %llu, the slot is gen %llu",
-                        b->path, (unsigned long long)a.off,
-                        (unsigned long long)pgen, (unsigned long long)s->gen);
-            goto out;
-        }
-        if (count > EL_PER_PAGE(P)) {
-            rc = WR_ERR(eb, WR_ECORRUPT,
-                        "%s: extent-list page at offset %llu: count %u, at "
-                        "most %u entries fit",
-                        b->path, (unsigned long long)a.off, count,
-                        EL_PER_PAGE(P));
-            goto out;
-        }
-        if (page_fn != NULL && (rc = page_fn(&a, arg)) != 0)
-            goto out;
-        for (uint32_t i = 0; i < count; i++, index++) {
-            wri_ext e;
-            const char *bad =
-                wri_extlist_entry(buf, i, P, s->gen, s->logical_size, &e);
-            if (bad != NULL) {
-                rc = WR_ERR(eb, WR_ECORRUPT,
-                            "%s: extent-list page at offset %llu, entry %u "
-                            "([%llu, +%llu) kind %u gen %llu): %s",
-                            b->path, (unsigned long long)a.off, i,
-                            (unsigned long long)e.off,
-                            (unsigned long long)e.len, e.kind,
-                            (unsigned long long)e.gen, bad);
-                goto out;
-            }
-            if (fn != NULL && (rc = fn(&e, arg)) != 0)
-                goto out;
-        }
-        wr_addr next;
-        wri_addr_decode(buf + WRI_EL_NEXT, &next);
-        if (next.off == 0 && (next.size != 0 || next.crc != 0)) {
-            rc = WR_ERR(eb, WR_ECORRUPT,
-                        "%s: extent-list page at offset %llu: next address "
-                        "has offset 0 but size %u",
-                        b->path, (unsigned long long)a.off, next.size);
-            goto out;
-        }
-        a = next;
-    }
-out:
-    free(buf);
-    return rc;
+    wri_ps *ps = blk_priv_of(b)->ps;
+    blk_lists l = {fn, page_fn, arg};
+    wri_ps_lists w = {.page = blk_lists_page, .entry = blk_lists_entry,
+                      .arg = &l};
+    w.slot = b->slots[1].valid && b->slots[1].slot.gen == s->gen ? 1 : 0;
+    ps->gen = s->gen;
+    return wri_ps_walk_lists(ps, s, &w, eb);
 }
 
 /* --- checkpoint ------------------------------------------------------- */

@@ -175,6 +175,10 @@ int wri_block_write_page(wri_block *b, uint8_t *buf, uint32_t size,
  * the header's size field equals addr.size. WR_ECORRUPT otherwise. */
 int wri_block_read_page(wri_block *b, const wr_addr *addr, uint8_t *buf,
                         wr_errbuf *eb);
+/* Is addr a page of this file (aligned, in the data area, inside the
+ * file)? WR_ECORRUPT otherwise. Reads go through the page source
+ * (pagesrc.h) in its strict mode. */
+int wri_block_check_addr(wri_block *b, const wr_addr *addr, wr_errbuf *eb);
 /* The page at addr is no longer part of the tree being built. */
 int wri_block_free_page(wri_block *b, const wr_addr *addr, wr_errbuf *eb);
 

@@ -407,6 +407,15 @@ static int ovf_read(wri_btree *t, const wr_addr *a, uint32_t vlen,
                       t->blk->path, (unsigned long long)a->off, a->size, vlen,
                       (unsigned long long)wri_overflow_size(bt_psize(t),
                                                             vlen));
+    /* the length comes from the disk: bound it by the format and the file
+     * before allocating (a hostile length is damage, not ENOMEM) */
+    if (vlen > WRI_PS_MAX_VALUE)
+        return WR_ERR(eb, WR_ECORRUPT,
+                      "%s: overflow page at offset %llu: value of %u bytes, "
+                      "larger than BSON's 16 MiB limit",
+                      t->blk->path, (unsigned long long)a->off, vlen);
+    if ((rc = wri_block_check_addr(t->blk, a, eb)) != WR_OK)
+        return rc;
     if (*cap < a->size) {
         uint8_t *nb = realloc(*buf, a->size);
         if (nb == NULL)

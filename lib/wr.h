@@ -165,6 +165,44 @@ typedef struct wr_load_opts {
 int wr_load(const wr_load_opts *o, wr_load_stats *st, wr_errbuf *eb);
 
 /* ---------------------------------------------------------------------
+ * Findings (pagesrc.c): one shape for every tool. A finding names the
+ * file, the page (its byte offset; header slots: 0 or P), the file offset
+ * of the byte it applies to, the check it breaks, and what was expected
+ * and found. wr-verify's problems, wr-dump's "damage" entries and the
+ * engine's WR_ECORRUPT messages are findings, so the same damage gets the
+ * same coordinates from every tool.
+ * --------------------------------------------------------------------- */
+typedef enum wr_check {
+    WR_CHECK_HEADER = 0, /* "header" */
+    WR_CHECK_CHECKSUM,   /* "checksum" */
+    WR_CHECK_PAGE,       /* "page-structure" */
+    WR_CHECK_ORDERING,   /* "ordering" */
+    WR_CHECK_SPACE,      /* "space" */
+    WR_CHECK_DOCUMENT,   /* "document" */
+    WR_CHECK_INDEX,      /* "index" */
+    WR_CHECK_CATALOG,    /* "catalog" */
+    WR_CHECK_NCHECKS
+} wr_check;
+/* Stable name of a check ("page-structure") and one sentence on it. */
+const char *wr_verify_check_name(int check);
+const char *wr_verify_check_help(int check);
+
+typedef struct wr_finding {
+    const char *path; /* file it is in */
+    int check;        /* wr_check */
+    uint64_t gen;     /* checkpoint generation it belongs to; 0: none */
+    uint64_t page;    /* page address (file offset); slots: 0 or P */
+    uint64_t offset;  /* file offset of the byte it applies to */
+    char detail[320];
+    char expected[160]; /* "" when not applicable */
+    char found[160];
+} wr_finding;
+typedef wr_finding wr_verify_problem;
+/* One greppable line, without newline:
+ * "PATH: page P: byte B: CHECK: detail (expected X, found Y)". */
+void wr_verify_problem_format(const wr_finding *p, char *buf, size_t len);
+
+/* ---------------------------------------------------------------------
  * Verification (verify.c): what wr-verify does. Migrate and compact call
  * wr_verify_simple() on what they built before they replace anything.
  * --------------------------------------------------------------------- */
@@ -200,32 +238,6 @@ int wr_coll_digest(wr_coll *c, uint8_t out[WR_DIGEST_LEN],
  * streaming (memory does not grow with the number of documents), and
  * collects every problem under a stable check name.
  * --------------------------------------------------------------------- */
-typedef enum wr_check {
-    WR_CHECK_HEADER = 0, /* "header" */
-    WR_CHECK_CHECKSUM,   /* "checksum" */
-    WR_CHECK_PAGE,       /* "page-structure" */
-    WR_CHECK_ORDERING,   /* "ordering" */
-    WR_CHECK_SPACE,      /* "space" */
-    WR_CHECK_DOCUMENT,   /* "document" */
-    WR_CHECK_INDEX,      /* "index" */
-    WR_CHECK_CATALOG,    /* "catalog" */
-    WR_CHECK_NCHECKS
-} wr_check;
-/* Stable name of a check ("page-structure") and one sentence on it. */
-const char *wr_verify_check_name(int check);
-const char *wr_verify_check_help(int check);
-
-typedef struct wr_verify_problem {
-    const char *path; /* file it is in (owned by the report) */
-    int check;        /* wr_check */
-    uint64_t gen;     /* checkpoint generation it belongs to; 0: none */
-    uint64_t page;    /* page address (file offset); slots: 0 or P */
-    uint64_t offset;  /* file offset of the byte it applies to */
-    char detail[320];
-    char expected[160]; /* "" when not applicable */
-    char found[160];
-} wr_verify_problem;
-
 /* One checkpoint of one tree file, as verified. */
 typedef struct wr_verify_ckpt {
     uint64_t gen;
@@ -304,10 +316,6 @@ typedef struct wr_verify_opts {
 int wr_verify(const char *path, const wr_verify_opts *opts,
               wr_verify_report **out, wr_errbuf *eb);
 void wr_verify_report_free(wr_verify_report *r);
-/* One greppable line, without newline:
- * "PATH: page P: byte B: CHECK: detail (expected X, found Y)". */
-void wr_verify_problem_format(const wr_verify_problem *p, char *buf,
-                              size_t len);
 
 /* ---------------------------------------------------------------------
  * Dumping (dump.c): what wr-dump prints.

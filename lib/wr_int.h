@@ -69,6 +69,7 @@ void wri_digest_force_portable(bool portable);
 #include "bsonkey.h"
 #include "jsonl.h"
 #include "page.h"
+#include "pagesrc.h"
 #include "btree.h"
 #include "bulk.h"
 #include "catalog.h"

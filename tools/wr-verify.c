@@ -154,10 +154,14 @@ static void print_summary(const wr_verify_report *r, int rc)
             printf("main table of \"%s\"", f->coll);
         else if (f->role == 2)
             printf("index on \"%s\" of \"%s\"", f->field, f->coll);
+        else if (f->status == WR_ENOTOURS)
+            printf("not a wrtools file");
         else
             printf("unreadable header");
-        printf(", page size %u, %llu bytes: %s", f->page_size,
-               (unsigned long long)f->file_size, status_name(f->status));
+        if (f->page_size != 0)
+            printf(", page size %u", f->page_size);
+        printf(", %llu bytes: %s", (unsigned long long)f->file_size,
+               status_name(f->status));
         if (f->status != WR_OK && f->status != WR_ECORRUPT)
             printf(": %s", f->error);
         else if (f->problems > 0)

@@ -328,14 +328,28 @@ flip_kind() {
     [ "$(jq -r '.paths[1].status' <<<"$output")" = error ]
 }
 
-@test "wr-verify: garbage and empty files are header problems, never crashes" {
+@test "wr-verify: garbage and empty files are not wrtools files (exit 3 as in dump and compact), never crashes" {
+    # issue 11 bug 7: one rule for every tool, the real size reported
     head -c 100000 /dev/urandom > "$TMP/garbage.wr"
     : > "$TMP/empty.wr"
     for f in "$TMP/garbage.wr" "$TMP/empty.wr"; do
-        run "$WR_BIN/wr-verify" "$f"
-        [ "$status" -eq 1 ]
-        [[ "$output" == *": header: "* ]]
+        for tool in wr-verify wr-dump wr-compact; do
+            run "$WR_BIN/$tool" "$f"
+            [ "$status" -eq 3 ]
+            [[ "$output" == *"not a wrtools tree file"* ]]
+        done
     done
+    run "$WR_BIN/wr-verify" "$TMP/garbage.wr"
+    [[ "$output" == *"garbage.wr: not a wrtools file, 100000 bytes: error"* ]]
+    [[ "$output" != *"page size 0"* ]]
+    # inside a database the catalog names the file: it is damage (exit 1)
+    make_db
+    head -c 100000 /dev/urandom > "$TMP/db/people.idx.age.wr"
+    run "$WR_BIN/wr-verify" "$TMP/db"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"people.idx.age.wr: page 0: byte 0: header: "*"not a wrtools tree file"* ]]
+    run "$WR_BIN/wr-dump" "$TMP/db"
+    [ "$status" -eq 1 ]
 }
 
 @test "wr-verify: --max-problems limits the lines, counts them all" {

@@ -639,9 +639,13 @@ static void test_verify_truncated_file(void)
         CHECK_EQ(verify(dir, NULL, &r), WR_ECORRUPT);
         wr_verify_report_free(r);
     }
+    /* emptied: alone it is not a wrtools file (exit 3, issue 11 bug 7);
+     * named by the catalog it is a damaged file of ours */
     REQUIRE(truncate(path, 0) == 0);
     wr_verify_report *r = NULL;
-    CHECK_EQ(verify(path, NULL, &r), WR_ECORRUPT);
+    CHECK_EQ(verify(path, NULL, &r), WR_ENOTOURS);
+    wr_verify_report_free(r);
+    CHECK_EQ(verify(dir, NULL, &r), WR_ECORRUPT);
     EXPECT_PROBLEM(r, WR_CHECK_HEADER, "people.main.wr", 0);
     wr_verify_report_free(r);
     free(path);
@@ -1018,14 +1022,20 @@ static void test_verify_environment_errors(void)
     REQUIRE(mkdir(dir, 0755) == 0);
     CHECK_EQ(verify(dir, NULL, &r), WR_ENOTFOUND);
     wr_verify_report_free(r);
-    /* a file that is not ours is a header problem */
+    /* a file that is not ours: "not a wrtools file", an environment
+     * error as in dump and compact, its real size in the report (issue
+     * 11 bug 7) */
     char *p = join(dir, "junk");
     FILE *f = fopen(p, "wb");
     for (int i = 0; i < 5000; i++)
         fputc(i * 7, f);
     fclose(f);
-    CHECK_EQ(verify(p, NULL, &r), WR_ECORRUPT);
-    EXPECT_PROBLEM(r, WR_CHECK_HEADER, "junk", 0);
+    CHECK_EQ(verify(p, NULL, &r), WR_ENOTOURS);
+    REQUIRE(r != NULL);
+    CHECK(strstr(r->error, "not a wrtools tree file") != NULL);
+    CHECK_EQ(r->nfiles, 1);
+    CHECK_EQ(r->files[0].file_size, 5000);
+    CHECK_EQ(r->total_problems, 0);
     wr_verify_report_free(r);
     /* --checkpoint previous of a file that has only one checkpoint */
     char *one = join(dir, "one.wr");

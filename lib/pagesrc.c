@@ -1,0 +1,1476 @@
+/*
+ * pagesrc.c -- the page source (see pagesrc.h): every read of a tree
+ * file's slots and pages, in a strict mode for the engine and a tolerant
+ * one for verify, dump and salvage, with one set of rules and one shape
+ * of finding.
+ *
+ * Shape learnt from WiredTiger's block_vrfy.c (a per-fragment map that
+ * every reachable or free block is marked in, then checked for holes) and
+ * bt_vrfy_dsk.c (one checker per page image, run by every reader), and
+ * from bbolt's single raw page reader.
+ */
+#include "wr_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#define PS_RUN_MIN (64u << 10)
+
+/* --- findings ------------------------------------------------------------ */
+
+static const struct {
+    const char *name;
+    const char *help;
+} ps_checks[WR_CHECK_NCHECKS] = {
+    [WR_CHECK_HEADER] = {"header",
+                         "both checkpoint slots decode (magic, CRC, format "
+                         "version, page size, role, addresses); the rejected "
+                         "one and why; both slots describe the same tree; "
+                         "the slot's height and record count match the tree"},
+    [WR_CHECK_CHECKSUM] = {"checksum",
+                           "every reachable page and every extent-list page "
+                           "has a CRC that matches its bytes and equals the "
+                           "CRC its parent's address expects (a stale or "
+                           "misdirected page is caught)"},
+    [WR_CHECK_PAGE] = {"page-structure",
+                       "page header, every slot, cell, length and overflow "
+                       "reference inside the page; keys well-formed; page "
+                       "types and levels consistent with their place in "
+                       "the tree; extent-list entries well-formed"},
+    [WR_CHECK_ORDERING] = {"ordering",
+                           "keys strictly increasing inside each page and "
+                           "across leaves, inside the bounds the parent's "
+                           "separators set; no page reachable twice, no "
+                           "cycle"},
+    [WR_CHECK_SPACE] = {"space",
+                        "tree pages, extent-list pages, avail and discard "
+                        "extents cover [2P, logical size) exactly once: "
+                        "overlaps, leaked blocks (owned by nobody), pages "
+                        "past the end of the file (truncation)"},
+    [WR_CHECK_DOCUMENT] = {"document",
+                           "every value of a main table is valid BSON "
+                           "(strict check) and its _id equals its key"},
+    [WR_CHECK_INDEX] = {"index",
+                        "every index entry points at an existing document "
+                        "whose field holds the value; every document has "
+                        "exactly the entries it implies"},
+    [WR_CHECK_CATALOG] = {"catalog",
+                          "the catalog decodes; every file it names exists, "
+                          "has the role it claims and holds the generation "
+                          "the catalog names in one of its slots"},
+};
+
+const char *wr_verify_check_name(int check)
+{
+    return check >= 0 && check < WR_CHECK_NCHECKS ? ps_checks[check].name
+                                                  : "?";
+}
+
+const char *wr_verify_check_help(int check)
+{
+    return check >= 0 && check < WR_CHECK_NCHECKS ? ps_checks[check].help
+                                                  : "";
+}
+
+void wr_verify_problem_format(const wr_finding *p, char *buf, size_t len)
+{
+    int n = snprintf(buf, len, "%s%spage %llu: byte %llu: %s: %s",
+                     p->path ? p->path : "", p->path ? ": " : "",
+                     (unsigned long long)p->page,
+                     (unsigned long long)p->offset,
+                     wr_verify_check_name(p->check), p->detail);
+    if (n < 0 || (size_t)n >= len)
+        return;
+    if (p->expected[0] || p->found[0])
+        snprintf(buf + n, len - (size_t)n, " (expected %s, found %s)",
+                 p->expected[0] ? p->expected : "-",
+                 p->found[0] ? p->found : "-");
+}
+
+int wri_ps_finding(wri_ps *ps, wr_errbuf *eb, int check, uint64_t page,
+                   uint64_t off, const char *expected, const char *found,
+                   const char *fmt, ...)
+{
+    wr_finding f;
+    va_list ap;
+    memset(&f, 0, sizeof f);
+    f.path = ps->path;
+    f.check = check;
+    f.gen = ps->gen;
+    f.page = page;
+    f.offset = off;
+    snprintf(f.expected, sizeof f.expected, "%s", expected ? expected : "");
+    snprintf(f.found, sizeof f.found, "%s", found ? found : "");
+    va_start(ap, fmt);
+    vsnprintf(f.detail, sizeof f.detail, fmt, ap);
+    va_end(ap);
+    ps->nfindings++;
+    if (ps->cfg.tolerant) {
+        if (ps->cfg.sink != NULL)
+            ps->cfg.sink(&f, ps->cfg.sink_arg);
+        return WRI_PS_BAD;
+    }
+    char line[1024];
+    wr_verify_problem_format(&f, line, sizeof line);
+    return WR_ERR(eb, WR_ECORRUPT, "%s", line);
+}
+
+static const char *ps_u64(char *buf, uint64_t v)
+{
+    snprintf(buf, 32, "%llu", (unsigned long long)v);
+    return buf;
+}
+
+static const char *ps_hex32(char *buf, uint32_t v)
+{
+    snprintf(buf, 32, "0x%08x", v);
+    return buf;
+}
+
+static bool ps_stop(const wri_ps *ps)
+{
+    return ps->cfg.interrupted != NULL && *ps->cfg.interrupted;
+}
+
+/* --- opening and the slots ----------------------------------------------- */
+
+static bool ps_pow2_page(uint32_t p)
+{
+    return p >= WRI_PAGE_MIN && p <= WRI_PAGE_MAX && (p & (p - 1)) == 0;
+}
+
+/* What one probe of a slot position found. */
+typedef struct ps_probe {
+    wri_slot_state st;
+    bool magic;
+    uint8_t raw[WRI_SLOT_LEN];
+    size_t rawlen;
+    uint64_t off;
+    int drc; /* wri_slot_decode's verdict */
+} ps_probe;
+
+static int ps_probe_at(wri_ps *ps, uint64_t off, ps_probe *pr, wr_errbuf *eb)
+{
+    int rc;
+    memset(pr, 0, sizeof *pr);
+    pr->off = off;
+    pr->drc = WR_ECORRUPT;
+    if (off >= ps->fsize) {
+        snprintf(pr->st.why, sizeof pr->st.why,
+                 "missing: the file is only %llu bytes",
+                 (unsigned long long)ps->fsize);
+        return WR_OK;
+    }
+    ps->preads++;
+    if ((rc = wri_io_pread_some(ps->f, pr->raw, sizeof pr->raw, off,
+                                &pr->rawlen, eb)) != WR_OK)
+        return rc;
+    pr->magic = pr->rawlen >= WRI_SLOT_MAGIC_OFF + 8 &&
+                memcmp(pr->raw + WRI_SLOT_MAGIC_OFF, WRI_SLOT_MAGIC, 8) == 0;
+    pr->drc = wri_slot_decode(pr->raw, pr->rawlen, &pr->st.slot, pr->st.why,
+                              sizeof pr->st.why);
+    pr->st.valid = pr->drc == WR_OK;
+    return WR_OK;
+}
+
+static void ps_keep(wri_ps *ps, int i, const ps_probe *pr)
+{
+    ps->slots[i] = pr->st;
+    ps->magic[i] = pr->magic;
+    memcpy(ps->raw[i], pr->raw, sizeof pr->raw);
+    ps->rawlen[i] = pr->rawlen;
+    ps->slot_off[i] = pr->off;
+}
+
+/* docs/FORMAT.md "Choosing a slot on open", steps 1-3. */
+static int ps_probe_slots(wri_ps *ps, wr_errbuf *eb)
+{
+    int rc;
+    ps_probe pr;
+    if ((rc = ps_probe_at(ps, 0, &pr, eb)) != WR_OK)
+        return rc;
+    if (pr.drc == WR_EVERSION)
+        return WR_ERR(eb, WR_EVERSION, "%s: slot 0: %s", ps->path,
+                      pr.st.why);
+    ps_keep(ps, 0, &pr);
+    if (ps->slots[0].valid) {
+        uint32_t P = ps->slots[0].slot.page_size;
+        ps->P = P;
+        if ((rc = ps_probe_at(ps, P, &pr, eb)) != WR_OK)
+            return rc;
+        if (pr.drc == WR_EVERSION)
+            return WR_ERR(eb, WR_EVERSION, "%s: slot 1: %s", ps->path,
+                          pr.st.why);
+        if (pr.st.valid && pr.st.slot.page_size != P) {
+            pr.st.valid = false;
+            snprintf(pr.st.why, sizeof pr.st.why,
+                     "page size %u disagrees with slot 0's %u",
+                     pr.st.slot.page_size, P);
+        }
+        ps_keep(ps, 1, &pr);
+        return WR_OK;
+    }
+    /* Slot 1 sits at offset P, and P is known only from a slot: probe
+     * every possible page size, the one slot 0 claims first. */
+    uint32_t claimed = 0;
+    if (ps->magic[0] && ps->rawlen[0] >= WRI_SLOT_PAGESIZE + 4 &&
+        ps_pow2_page(wri_get32(ps->raw[0] + WRI_SLOT_PAGESIZE)))
+        claimed = wri_get32(ps->raw[0] + WRI_SLOT_PAGESIZE);
+    bool found = false, kept = false;
+    ps_probe keep;
+    char first_why[sizeof keep.st.why] = "";
+    memset(&keep, 0, sizeof keep);
+    for (int k = -1; k <= 7 && !found; k++) {
+        uint32_t P = k < 0 ? claimed : WRI_PAGE_MIN << k;
+        if (P == 0 || (k >= 0 && P == claimed))
+            continue;
+        if ((rc = ps_probe_at(ps, P, &pr, eb)) != WR_OK)
+            return rc;
+        if (pr.drc == WR_EVERSION && pr.st.slot.page_size == P)
+            return WR_ERR(eb, WR_EVERSION, "%s: slot 1 at offset %u: %s",
+                          ps->path, P, pr.st.why);
+        if (pr.st.valid && pr.st.slot.page_size == P) {
+            ps_keep(ps, 1, &pr);
+            ps->P = P;
+            found = true;
+        } else if ((pr.magic || k < 0) && !kept) {
+            snprintf(first_why, sizeof first_why, "at offset %u: %.200s", P,
+                     pr.st.valid ? "page size field disagrees with its offset"
+                                 : pr.st.why);
+            keep = pr;
+            kept = true;
+        }
+    }
+    if (!found) {
+        if (kept) {
+            ps_keep(ps, 1, &keep);
+            ps->magic[1] = keep.magic;
+        } else {
+            memset(&keep, 0, sizeof keep);
+            keep.off = claimed ? claimed : WRI_PAGE_DEFAULT;
+            ps_keep(ps, 1, &keep);
+        }
+        ps->slots[1].valid = false;
+        if (first_why[0] != '\0')
+            snprintf(ps->slots[1].why, sizeof ps->slots[1].why, "%s",
+                     first_why);
+        else
+            snprintf(ps->slots[1].why, sizeof ps->slots[1].why,
+                     "no slot at any power-of-two offset %u..%u",
+                     WRI_PAGE_MIN, WRI_PAGE_MAX);
+        ps->P = claimed;
+    }
+    return WR_OK;
+}
+
+void wri_ps_close(wri_ps *ps)
+{
+    if (ps == NULL)
+        return;
+    if (ps->own_file)
+        wri_io_close(ps->f);
+    free(ps->map);
+    free(ps->run);
+    free(ps->path);
+    free(ps);
+}
+
+int wri_ps_refresh_size(wri_ps *ps, wr_errbuf *eb)
+{
+    uint64_t now = 0;
+    int rc = wri_io_size(ps->f, &now, eb);
+    if (rc == WR_OK)
+        ps->fsize = now;
+    return rc;
+}
+
+int wri_ps_open_file(wri_file *f, const char *path, const wri_ps_cfg *cfg,
+                     wri_ps **out, wr_errbuf *eb)
+{
+    int rc;
+    wri_ps *ps = calloc(1, sizeof *ps);
+    *out = NULL;
+    if (ps == NULL || (ps->path = strdup(path)) == NULL) {
+        free(ps);
+        return WR_ERR(eb, WR_ENOMEM, "%s: out of memory", path);
+    }
+    ps->f = f;
+    if (cfg != NULL)
+        ps->cfg = *cfg;
+    if ((rc = wri_ps_refresh_size(ps, eb)) != WR_OK)
+        goto fail;
+    if (ps->fsize == 0) {
+        rc = WR_ERR(eb, WR_ENOTOURS,
+                    "%s is empty (0 bytes), not a wrtools tree file", path);
+        goto fail;
+    }
+    if ((rc = ps_probe_slots(ps, eb)) != WR_OK)
+        goto fail;
+    if (!ps->slots[0].valid && !ps->slots[1].valid && !ps->magic[0] &&
+        !ps->magic[1]) {
+        rc = WR_ERR(eb, WR_ENOTOURS,
+                    "%s is not a wrtools tree file (no \"WRTREE\" magic in "
+                    "either header slot; %llu bytes)",
+                    path, (unsigned long long)ps->fsize);
+        goto fail;
+    }
+    *out = ps;
+    return WR_OK;
+fail:
+    wri_ps_close(ps);
+    return rc;
+}
+
+int wri_ps_open(const char *path, const wri_ps_cfg *cfg, wri_ps **out,
+                wr_errbuf *eb)
+{
+    int rc;
+    wri_file *f = NULL;
+    *out = NULL;
+    if ((rc = wri_io_open(path, WRI_IO_RDONLY, &f, eb)) != WR_OK)
+        return rc;
+    if ((rc = wri_ps_open_file(f, path, cfg, out, eb)) != WR_OK) {
+        wri_io_close(f);
+        return rc;
+    }
+    (*out)->own_file = true;
+    return WR_OK;
+}
+
+int wri_ps_choose(const wri_ps *ps, int which, uint64_t gen, int *slot_out,
+                  wr_errbuf *eb)
+{
+    bool v0 = ps->slots[0].valid, v1 = ps->slots[1].valid;
+    uint64_t g0 = ps->slots[0].slot.gen, g1 = ps->slots[1].slot.gen;
+    *slot_out = -1;
+    if (!v0 && !v1)
+        return WR_ERR(eb, WR_ECORRUPT,
+                      "%s: both checkpoint slots are invalid: slot 0: %s; "
+                      "slot 1: %s",
+                      ps->path, ps->slots[0].why, ps->slots[1].why);
+    int newest = !v0 ? 1 : !v1 ? 0 : (g1 > g0 ? 1 : 0);
+    if (which == WRI_PS_GEN) {
+        if (v0 && g0 == gen) {
+            *slot_out = 0;
+            return WR_OK;
+        }
+        if (v1 && g1 == gen) {
+            *slot_out = 1;
+            return WR_OK;
+        }
+        char have[64];
+        if (v0 && v1)
+            snprintf(have, sizeof have, "%llu and %llu",
+                     (unsigned long long)WRI_MIN(g0, g1),
+                     (unsigned long long)WRI_MAX(g0, g1));
+        else
+            snprintf(have, sizeof have, "only %llu",
+                     (unsigned long long)(v0 ? g0 : g1));
+        return WR_ERR(eb, WR_ENOTFOUND,
+                      "%s has no checkpoint of generation %llu (valid "
+                      "generations: %s)",
+                      ps->path, (unsigned long long)gen, have);
+    }
+    if (which == WRI_PS_PREVIOUS) {
+        if (!(v0 && v1)) {
+            int bad = v0 ? 1 : 0;
+            return WR_ERR(eb, WR_ENOTFOUND,
+                          "%s has no previous checkpoint: only generation "
+                          "%llu is valid (slot %d: %s)",
+                          ps->path, (unsigned long long)(v0 ? g0 : g1), bad,
+                          ps->slots[bad].why);
+        }
+        *slot_out = 1 - newest;
+        return WR_OK;
+    }
+    *slot_out = newest;
+    return WR_OK;
+}
+
+bool wri_ps_slot_damaged(const wri_ps *ps, int i)
+{
+    const wri_slot_state *st = &ps->slots[i];
+    if (st->valid || strncmp(st->why, "all zero", 8) == 0)
+        return false;
+    return !(strncmp(st->why, "missing", 7) == 0 && ps->slots[1 - i].valid);
+}
+
+void wri_ps_check_slots(wri_ps *ps, int chosen)
+{
+    char x[64], y[64];
+    uint64_t P = ps->P;
+    uint64_t save = ps->gen;
+    ps->gen = 0;
+    for (int i = 0; i < 2; i++) {
+        const wri_slot_state *st = &ps->slots[i];
+        if (!wri_ps_slot_damaged(ps, i))
+            continue;
+        if (chosen >= 0)
+            (void)wri_ps_finding(ps, NULL, WR_CHECK_HEADER, ps->slot_off[i],
+                                 ps->slot_off[i], NULL, NULL,
+                                 "slot %d rejected: %s (slot %d, generation "
+                                 "%llu, is used)",
+                                 i, st->why, chosen,
+                                 (unsigned long long)ps->slots[chosen]
+                                     .slot.gen);
+        else
+            (void)wri_ps_finding(ps, NULL, WR_CHECK_HEADER, ps->slot_off[i],
+                                 ps->slot_off[i], NULL, NULL,
+                                 "slot %d rejected: %s", i, st->why);
+    }
+    if (ps->slots[0].valid && ps->slots[1].valid) {
+        const wri_slot *a = &ps->slots[0].slot, *s = &ps->slots[1].slot;
+        if (a->gen == s->gen)
+            (void)wri_ps_finding(ps, NULL, WR_CHECK_HEADER, P,
+                                 P + WRI_SLOT_GEN,
+                                 "two different generations",
+                                 ps_u64(y, a->gen),
+                                 "both slots hold the same generation");
+        if (a->role != s->role || strcmp(a->coll, s->coll) != 0 ||
+            strcmp(a->field, s->field) != 0) {
+            snprintf(x, sizeof x, "role %u \"%.20s\" \"%.20s\"", a->role,
+                     a->coll, a->field);
+            snprintf(y, sizeof y, "role %u \"%.20s\" \"%.20s\"", s->role,
+                     s->coll, s->field);
+            (void)wri_ps_finding(ps, NULL, WR_CHECK_HEADER, P,
+                                 P + WRI_SLOT_ROLE, x, y,
+                                 "the slots disagree on what the file is");
+        }
+    }
+    /* a valid slot whose pages lie past the end: truncated */
+    for (int i = 0; i < 2; i++) {
+        const wri_slot *s = &ps->slots[i].slot;
+        if (!ps->slots[i].valid)
+            continue;
+        const wr_addr *need[2] = {&s->root, &s->extlist};
+        for (int k = 0; k < 2; k++)
+            if (need[k]->off != 0 &&
+                need[k]->off + need[k]->size > ps->fsize)
+                (void)wri_ps_finding(
+                    ps, NULL, WR_CHECK_SPACE, need[k]->off, ps->fsize,
+                    ps_u64(x, need[k]->off + need[k]->size),
+                    ps_u64(y, ps->fsize),
+                    "file is truncated: slot %d (generation %llu) needs its "
+                    "%s at %llu",
+                    i, (unsigned long long)s->gen,
+                    k ? "first extent-list page" : "root page",
+                    (unsigned long long)need[k]->off);
+    }
+    ps->gen = save;
+}
+
+bool wri_ps_slot_readable(const wri_ps *ps, int i)
+{
+    const wri_slot *s = &ps->slots[i].slot;
+    if (i < 0 || !ps->slots[i].valid)
+        return false;
+    if (s->root.off != 0 && s->root.off + s->root.size > ps->fsize)
+        return false;
+    if (s->extlist.off != 0 &&
+        s->extlist.off + s->extlist.size > ps->fsize)
+        return false;
+    return true;
+}
+
+int wri_ps_begin(wri_ps *ps, int slot, bool map, wr_errbuf *eb)
+{
+    int rc;
+    char x[32], y[32];
+    const wri_slot *s = &ps->slots[slot].slot;
+    ps->gen = s->gen;
+    if (s->logical_size > ps->fsize &&
+        (rc = wri_ps_finding(ps, eb, WR_CHECK_SPACE, 0, ps->fsize,
+                             ps_u64(x, s->logical_size), ps_u64(y, ps->fsize),
+                             "file is shorter than checkpoint %llu's logical "
+                             "size (truncated)",
+                             (unsigned long long)s->gen)) < 0)
+        return rc;
+    if (map)
+        return wri_ps_map_begin(ps, s->logical_size, eb);
+    wri_ps_map_end(ps);
+    return WR_OK;
+}
+
+/* --- reads ----------------------------------------------------------------- */
+
+/* Read len bytes at off: from the run buffer when it holds them, into it
+ * when this read continues the previous one (a sequential scan), else
+ * straight from the file. */
+static int ps_pread(wri_ps *ps, void *buf, size_t len, uint64_t off,
+                    size_t *got, wr_errbuf *eb)
+{
+    int rc;
+    *got = 0;
+    if (ps->run_len > 0 && off >= ps->run_off &&
+        len <= ps->run_len && off - ps->run_off <= ps->run_len - len) {
+        memcpy(buf, ps->run + (off - ps->run_off), len);
+        *got = len;
+        ps->seq_next = off + len;
+        return WR_OK;
+    }
+    bool seq = ps->cfg.readahead && off == ps->seq_next &&
+               len <= WRI_PS_RUN_MAX / 2;
+    ps->seq_next = off + len;
+    ps->preads++;
+    if (!seq) {
+        ps->run_win = 0;
+        return wri_io_pread_some(ps->f, buf, len, off, got, eb);
+    }
+    size_t win = ps->run_win ? ps->run_win * 2 : PS_RUN_MIN;
+    win = WRI_MIN(win, (size_t)WRI_PS_RUN_MAX);
+    win = WRI_MAX(win, len);
+    if (ps->run == NULL && (ps->run = malloc(WRI_PS_RUN_MAX)) == NULL)
+        return wri_io_pread_some(ps->f, buf, len, off, got, eb);
+    ps->run_win = win;
+    ps->run_len = 0;
+    if ((rc = wri_io_pread_some(ps->f, ps->run, win, off, &ps->run_len,
+                                eb)) != WR_OK)
+        return rc;
+    ps->run_off = off;
+    *got = WRI_MIN(len, ps->run_len);
+    memcpy(buf, ps->run, *got);
+    return WR_OK;
+}
+
+int wri_ps_read_raw(wri_ps *ps, uint64_t off, void *buf, size_t len,
+                    size_t *got, wr_errbuf *eb)
+{
+    return ps_pread(ps, buf, len, off, got, eb);
+}
+
+int wri_ps_addr_check(wri_ps *ps, const wr_addr *a, uint32_t want_size,
+                      uint64_t lsize, uint64_t ref_page, uint64_t ref_off,
+                      const char *what, wr_errbuf *eb)
+{
+    int rc;
+    uint64_t P = ps->P;
+    char e[64], g[64];
+    if (want_size != 0 && a->size != want_size)
+        return wri_ps_finding(ps, eb, WR_CHECK_PAGE, ref_page, ref_off,
+                              ps_u64(e, want_size), ps_u64(g, a->size),
+                              "address of %s [%llu, +%u) is not %u bytes "
+                              "long",
+                              what, (unsigned long long)a->off, a->size,
+                              want_size);
+    if (P == 0 || a->off < 2 * P || a->off % P != 0 || a->size == 0 ||
+        a->size % P != 0) {
+        snprintf(e, sizeof e, "a multiple of %llu, >= %llu",
+                 (unsigned long long)P, (unsigned long long)(2 * P));
+        snprintf(g, sizeof g, "[%llu, +%u)", (unsigned long long)a->off,
+                 a->size);
+        return wri_ps_finding(ps, eb, WR_CHECK_PAGE, ref_page, ref_off, e, g,
+                              "address of %s is not a page of the data area",
+                              what);
+    }
+    if (a->off >= lsize || a->size > lsize - a->off) {
+        snprintf(e, sizeof e, "below %llu", (unsigned long long)lsize);
+        snprintf(g, sizeof g, "[%llu, %llu)", (unsigned long long)a->off,
+                 (unsigned long long)(a->off + a->size));
+        return wri_ps_finding(ps, eb, WR_CHECK_SPACE, ref_page, ref_off, e, g,
+                              "%s lies past the checkpoint's logical size",
+                              what);
+    }
+    if (a->off >= ps->fsize || a->size > ps->fsize - a->off) {
+        /* a writer's own file grows: ask before calling it truncated */
+        if (!ps->cfg.readahead && (rc = wri_ps_refresh_size(ps, eb)) != WR_OK)
+            return rc;
+        if (a->off >= ps->fsize || a->size > ps->fsize - a->off) {
+            snprintf(e, sizeof e, "file of at least %llu bytes",
+                     (unsigned long long)(a->off + a->size));
+            snprintf(g, sizeof g, "%llu bytes",
+                     (unsigned long long)ps->fsize);
+            return wri_ps_finding(ps, eb, WR_CHECK_SPACE, a->off, a->off, e,
+                                  g,
+                                  "%s [%llu, %llu) lies past the end of the "
+                                  "file (truncated)",
+                                  what, (unsigned long long)a->off,
+                                  (unsigned long long)(a->off + a->size));
+        }
+    }
+    return WR_OK;
+}
+
+int wri_ps_read(wri_ps *ps, const wr_addr *a, uint8_t *buf, const char *what,
+                bool *raw_ok, wr_errbuf *eb)
+{
+    int rc;
+    size_t got = 0;
+    char x[32], y[32];
+    if (raw_ok != NULL)
+        *raw_ok = false;
+    if ((rc = ps_pread(ps, buf, a->size, a->off, &got, eb)) != WR_OK)
+        return rc;
+    if (got != a->size)
+        return wri_ps_finding(ps, eb, WR_CHECK_SPACE, a->off, a->off + got,
+                              ps_u64(x, a->size), ps_u64(y, got),
+                              "%s: only %zu of %u bytes could be read "
+                              "(past the end of the file: truncated)",
+                              what, got, a->size);
+    if (raw_ok != NULL)
+        *raw_ok = true;
+    uint32_t stored = wri_get32(buf + WRI_PH_CRC);
+    uint32_t computed = wri_page_crc(buf, a->size);
+    if (stored != computed)
+        return wri_ps_finding(
+            ps, eb, WR_CHECK_CHECKSUM, a->off, a->off, ps_hex32(x, stored),
+            ps_hex32(y, computed),
+            "%s: CRC mismatch: the stored CRC does not match the page's "
+            "bytes (torn or damaged page)%s",
+            what,
+            stored == a->crc ? ""
+                             : "; the stored CRC also differs from the one "
+                               "its address expects");
+    if (stored != a->crc)
+        return wri_ps_finding(ps, eb, WR_CHECK_CHECKSUM, a->off, a->off,
+                              ps_hex32(x, a->crc), ps_hex32(y, stored),
+                              "%s: stale or misdirected page: intact, but "
+                              "not the page its address expects",
+                              what);
+    uint32_t hsize = wri_get32(buf + WRI_PH_SIZE);
+    if (hsize != a->size)
+        return wri_ps_finding(ps, eb, WR_CHECK_PAGE, a->off,
+                              a->off + WRI_PH_SIZE, ps_u64(x, a->size),
+                              ps_u64(y, hsize),
+                              "%s: header size field disagrees with its "
+                              "address",
+                              what);
+    return WR_OK;
+}
+
+/* --- the ownership map ----------------------------------------------------- */
+
+static const char *ps_owner(int who)
+{
+    switch (who) {
+    case WRI_OWN_TREE:
+        return "a page reachable from the root";
+    case WRI_OWN_LIST:
+        return "an extent-list page";
+    case WRI_OWN_FREE:
+        return "a free (avail or discard) extent";
+    default:
+        return "nothing";
+    }
+}
+
+int wri_ps_map_begin(wri_ps *ps, uint64_t lsize, wr_errbuf *eb)
+{
+    wri_ps_map_end(ps);
+    if (ps->P == 0)
+        return WR_OK;
+    ps->nblocks = WRI_MIN(lsize, ps->fsize) / ps->P;
+    if ((ps->map = calloc(ps->nblocks / 4 + 1, 1)) == NULL)
+        return WR_ERR(eb, WR_ENOMEM, "out of memory for the map of %s",
+                      ps->path);
+    return WR_OK;
+}
+
+void wri_ps_map_end(wri_ps *ps)
+{
+    free(ps->map);
+    ps->map = NULL;
+    ps->nblocks = 0;
+}
+
+static int ps_map_get(const wri_ps *ps, uint64_t b)
+{
+    return (ps->map[b / 4] >> ((b % 4) * 2)) & 3;
+}
+
+static void ps_map_set(wri_ps *ps, uint64_t b, int v)
+{
+    ps->map[b / 4] = (uint8_t)((ps->map[b / 4] & ~(3u << ((b % 4) * 2))) |
+                               ((unsigned)v << ((b % 4) * 2)));
+}
+
+int wri_ps_mark(wri_ps *ps, uint64_t off, uint64_t len, int who)
+{
+    int first = WRI_OWN_NONE;
+    if (ps->map == NULL)
+        return WRI_OWN_NONE;
+    uint64_t b0 = off / ps->P, n = len / ps->P;
+    for (uint64_t b = b0; b < b0 + n && b < ps->nblocks; b++) {
+        int old = ps_map_get(ps, b);
+        if (old != WRI_OWN_NONE) {
+            if (first == WRI_OWN_NONE)
+                first = old;
+        } else {
+            ps_map_set(ps, b, who);
+        }
+    }
+    return first;
+}
+
+static int ps_overlap(wri_ps *ps, uint64_t off, uint64_t len, int old,
+                      const char *what, wr_errbuf *eb)
+{
+    char e[64], g[64];
+    snprintf(e, sizeof e, "owned only by %s", what);
+    snprintf(g, sizeof g, "also %s", ps_owner(old));
+    return wri_ps_finding(ps, eb, WR_CHECK_SPACE, off, off, e, g,
+                          "%s [%llu, %llu) overlaps %s", what,
+                          (unsigned long long)off,
+                          (unsigned long long)(off + len), ps_owner(old));
+}
+
+uint64_t wri_ps_leaks(wri_ps *ps, uint64_t lsize)
+{
+    uint64_t P = ps->P, total = 0;
+    char x[64], y[64];
+    if (ps->map == NULL)
+        return 0;
+    uint64_t end = WRI_MIN(ps->nblocks, lsize / P);
+    for (uint64_t b = 2; b < end;) {
+        if (ps_map_get(ps, b) != WRI_OWN_NONE) {
+            b++;
+            continue;
+        }
+        uint64_t s = b;
+        while (b < end && ps_map_get(ps, b) == WRI_OWN_NONE)
+            b++;
+        uint64_t bytes = (b - s) * P;
+        total += bytes;
+        snprintf(x, sizeof x, "owned by a page or an extent");
+        snprintf(y, sizeof y, "[%llu, %llu) owned by nobody",
+                 (unsigned long long)(s * P), (unsigned long long)(b * P));
+        (void)wri_ps_finding(ps, NULL, WR_CHECK_SPACE, s * P, s * P, x, y,
+                             "leaked space: %llu bytes (%llu blocks) neither "
+                             "reachable nor free",
+                             (unsigned long long)bytes,
+                             (unsigned long long)(b - s));
+    }
+    return total;
+}
+
+/* --- overflow values ------------------------------------------------------- */
+
+int wri_ps_read_overflow(wri_ps *ps, const wri_cell *c, uint64_t lsize,
+                         uint64_t page, uint8_t **buf, size_t *cap,
+                         const uint8_t **val, wr_errbuf *eb)
+{
+    int rc;
+    char x[64], y[64];
+    uint64_t cell = page + c->off;
+    uint64_t ref = cell + WRI_LEAF_CELL_HDR + c->klen;
+    uint64_t need = wri_overflow_size(ps->P, c->vlen);
+    wri_page_problem pp;
+    *val = NULL;
+    if (c->vlen > WRI_PS_MAX_VALUE)
+        return wri_ps_finding(ps, eb, WR_CHECK_DOCUMENT, page, cell,
+                              ps_u64(x, WRI_PS_MAX_VALUE), ps_u64(y, c->vlen),
+                              "cell at %u: value larger than BSON's 16 MiB "
+                              "limit",
+                              c->off);
+    if (c->ovf.size != need)
+        return wri_ps_finding(ps, eb, WR_CHECK_PAGE, page, ref,
+                              ps_u64(x, need), ps_u64(y, c->ovf.size),
+                              "cell at %u: overflow page size for a value of "
+                              "%u bytes",
+                              c->off, c->vlen);
+    if ((rc = wri_ps_addr_check(ps, &c->ovf, 0, lsize, page, ref,
+                                "overflow page", eb)) != WR_OK)
+        return rc;
+    int old = wri_ps_mark(ps, c->ovf.off, c->ovf.size, WRI_OWN_TREE);
+    if (old == WRI_OWN_TREE)
+        return wri_ps_finding(ps, eb, WR_CHECK_ORDERING, c->ovf.off, ref, NULL,
+                              NULL,
+                              "overflow page reachable twice (also from page "
+                              "%llu, cell at %u)",
+                              (unsigned long long)page, c->off);
+    if (old != WRI_OWN_NONE &&
+        (rc = ps_overlap(ps, c->ovf.off, c->ovf.size, old, "overflow page",
+                         eb)) < 0)
+        return rc;
+    /* only now, with the size bound by the file, the buffer */
+    if (*cap < need) {
+        uint8_t *nb = realloc(*buf, need);
+        if (nb == NULL)
+            return WR_ERR(eb, WR_ENOMEM,
+                          "out of memory for a value of %llu bytes",
+                          (unsigned long long)need);
+        *buf = nb;
+        *cap = need;
+    }
+    if ((rc = wri_ps_read(ps, &c->ovf, *buf, "overflow page", NULL, eb)) !=
+        WR_OK)
+        return rc;
+    if (wri_overflow_check(*buf, need, c->vlen, &pp) != WR_OK)
+        return wri_ps_finding(ps, eb, WR_CHECK_PAGE, c->ovf.off,
+                              c->ovf.off + pp.off, NULL, NULL,
+                              "overflow page: %s", pp.what);
+    *val = *buf + WRI_PH_LEN;
+    return WR_OK;
+}
+
+/* --- the extent-list chain ------------------------------------------------- */
+
+#define PS_TRY(expr)                                                           \
+    do {                                                                       \
+        int r_ = (expr);                                                       \
+        if (r_ < 0) {                                                          \
+            rc = r_;                                                           \
+            goto out;                                                          \
+        }                                                                      \
+    } while (0)
+
+int wri_ps_walk_lists(wri_ps *ps, const wri_slot *s, wri_ps_lists *w,
+                      wr_errbuf *eb)
+{
+    int rc = WR_OK, r;
+    uint32_t P = ps->P;
+    uint32_t per = (P - WRI_EL_ENTRIES) / WRI_EL_ENTRY_LEN;
+    uint64_t L = s->logical_size, maxpages = L / P, n = 0;
+    uint64_t ref_page = (uint64_t)w->slot * P;
+    uint64_t ref_off = ref_page + WRI_SLOT_EXTLIST;
+    wr_addr a = s->extlist;
+    uint8_t *buf = NULL;
+    char x[64], y[64];
+    w->incomplete = false;
+    w->pages = 0;
+    if (a.off == 0)
+        return WR_OK;
+    if ((buf = malloc(P)) == NULL)
+        return WR_ERR(eb, WR_ENOMEM, "%s: out of memory", ps->path);
+    while (a.off != 0) {
+        if (ps_stop(ps)) {
+            rc = WR_ERR(eb, WR_EINTR, "%s: interrupted", ps->path);
+            goto out;
+        }
+        if (++n > maxpages) {
+            PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_SPACE, a.off, ref_off,
+                                  NULL, NULL,
+                                  "extent-list chain longer than the file's "
+                                  "%llu pages (a cycle)",
+                                  (unsigned long long)maxpages));
+            w->incomplete = true;
+            break;
+        }
+        if ((r = wri_ps_addr_check(ps, &a, P, L, ref_page, ref_off,
+                                   "extent-list page", eb)) != WR_OK) {
+            PS_TRY(r);
+            w->incomplete = true;
+            break;
+        }
+        int old = wri_ps_mark(ps, a.off, P, WRI_OWN_LIST);
+        if (old == WRI_OWN_LIST) {
+            PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_SPACE, a.off, ref_off, NULL,
+                                  NULL,
+                                  "extent-list chain visits page %llu twice "
+                                  "(a cycle)",
+                                  (unsigned long long)a.off));
+            w->incomplete = true;
+            break;
+        }
+        if (old != WRI_OWN_NONE)
+            PS_TRY(ps_overlap(ps, a.off, P, old, "extent-list page", eb));
+        if ((r = wri_ps_read(ps, &a, buf, "extent-list page", NULL, eb)) !=
+            WR_OK) {
+            PS_TRY(r);
+            w->incomplete = true;
+            break;
+        }
+        w->pages++;
+        uint8_t type = buf[WRI_PH_TYPE];
+        uint32_t count = wri_get32(buf + WRI_PH_COUNT);
+        uint64_t pgen = wri_get64(buf + WRI_PH_GEN);
+        if (type != WRI_PT_EXTLIST) {
+            PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_PAGE, a.off,
+                                  a.off + WRI_PH_TYPE,
+                                  ps_u64(x, WRI_PT_EXTLIST), ps_u64(y, type),
+                                  "page type of an extent-list page"));
+            w->incomplete = true;
+            break;
+        }
+        if (pgen != s->gen)
+            PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_PAGE, a.off,
+                                  a.off + WRI_PH_GEN, ps_u64(x, s->gen),
+                                  ps_u64(y, pgen),
+                                  "extent-list page written for another "
+                                  "generation"));
+        if (count > per) {
+            PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_PAGE, a.off,
+                                  a.off + WRI_PH_COUNT, ps_u64(x, per),
+                                  ps_u64(y, count),
+                                  "extent-list page holds more entries than "
+                                  "fit"));
+            w->incomplete = true;
+            break;
+        }
+        wr_addr next;
+        wri_addr_decode(buf + WRI_EL_NEXT, &next);
+        if (w->page != NULL && (rc = w->page(w->arg, &a, count, &next)) != 0)
+            goto out;
+        for (uint32_t i = 0; i < count; i++) {
+            size_t eo = WRI_EL_ENTRIES + (size_t)i * WRI_EL_ENTRY_LEN;
+            wri_ext e;
+            const char *bad = wri_extlist_entry(buf, i, P, s->gen, L, &e);
+            if (bad != NULL) {
+                snprintf(y, sizeof y, "[%llu, +%llu) kind %u gen %llu",
+                         (unsigned long long)e.off, (unsigned long long)e.len,
+                         e.kind, (unsigned long long)e.gen);
+                PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_PAGE, a.off, a.off + eo,
+                                      NULL, y, "extent-list entry %u: %s", i,
+                                      bad));
+                w->incomplete = true;
+            } else {
+                old = wri_ps_mark(ps, e.off, e.len, WRI_OWN_FREE);
+                if (old != WRI_OWN_NONE)
+                    PS_TRY(ps_overlap(ps, e.off, e.len, old,
+                                      e.kind == WRI_EXT_AVAIL
+                                          ? "avail extent"
+                                          : "discard extent",
+                                      eb));
+            }
+            if (w->entry != NULL &&
+                (rc = w->entry(w->arg, &a, i, &e, bad)) != 0)
+                goto out;
+        }
+        if (next.off == 0 && (next.size != 0 || next.crc != 0))
+            PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_PAGE, a.off,
+                                  a.off + WRI_EL_NEXT, NULL, NULL,
+                                  "next address has offset 0 but size %u",
+                                  next.size));
+        ref_page = a.off;
+        ref_off = a.off + WRI_EL_NEXT;
+        a = next;
+    }
+out:
+    free(buf);
+    return rc;
+}
+
+/* --- the tree -------------------------------------------------------------- */
+
+typedef struct ps_bound {
+    const uint8_t *key; /* NULL: unbounded */
+    uint32_t len;
+} ps_bound;
+
+/* JSON of a key, cut to fit buf. */
+static const char *ps_json(char *buf, size_t len, const uint8_t *k,
+                           size_t klen)
+{
+    char *j = wri_key_to_json(k, klen);
+    snprintf(buf, len, "%s", j ? j : "?");
+    if (j != NULL && strlen(j) >= len && len > 4)
+        memcpy(buf + len - 4, "...", 4);
+    free(j);
+    return buf;
+}
+
+/* One key of a page: well formed, after the previous key, inside
+ * [lo, hi). WRI_PS_BAD when it is not well formed (the page's keys
+ * cannot be trusted after it). */
+static int ps_key(wri_ps *ps, wri_ps_walk *w, uint64_t page,
+                  const uint8_t *buf, uint32_t i, const wri_cell *c,
+                  const wri_cell *prev, ps_bound lo, ps_bound hi,
+                  wr_errbuf *eb)
+{
+    int rc = WR_OK;
+    char why[160], x[160], y[160];
+    uint64_t koff = page + (uint64_t)(c->key - buf);
+    if (wri_key_check(c->key, c->klen, w->nkeyelem, why, sizeof why) !=
+        WR_OK) {
+        rc = wri_ps_finding(ps, eb, WR_CHECK_PAGE, page, koff, NULL, NULL,
+                            "slot %u: malformed key: %s", i, why);
+        return rc < 0 ? rc : WRI_PS_BAD;
+    }
+    if (prev != NULL &&
+        wri_key_cmp(prev->key, prev->klen, c->key, c->klen) >= 0)
+        PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_ORDERING, page, koff,
+                              ps_json(x, sizeof x, prev->key, prev->klen),
+                              ps_json(y, sizeof y, c->key, c->klen),
+                              "slot %u: key not greater than slot %u's "
+                              "(expected: greater than the first)",
+                              i, i - 1));
+    if (lo.key != NULL && wri_key_cmp(c->key, c->klen, lo.key, lo.len) < 0)
+        PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_ORDERING, page, koff,
+                              ps_json(x, sizeof x, lo.key, lo.len),
+                              ps_json(y, sizeof y, c->key, c->klen),
+                              "slot %u: key below the lower bound the "
+                              "parent's separator sets (expected: at least "
+                              "the first)",
+                              i));
+    if (hi.key != NULL && wri_key_cmp(c->key, c->klen, hi.key, hi.len) >= 0)
+        PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_ORDERING, page, koff,
+                              ps_json(x, sizeof x, hi.key, hi.len),
+                              ps_json(y, sizeof y, c->key, c->klen),
+                              "slot %u: key not below the upper bound the "
+                              "parent's next separator sets (expected: less "
+                              "than the first)",
+                              i));
+    rc = WR_OK;
+out:
+    return rc;
+}
+
+int wri_ps_check_document(wri_ps *ps, uint64_t page, uint64_t voff,
+                          const uint8_t *key, uint32_t klen,
+                          const uint8_t *val, uint32_t vlen, wr_errbuf *eb)
+{
+    int rc;
+    bson_t doc, k;
+    bson_iter_t it;
+    size_t eoff = 0;
+    char x[160], y[160], why[96];
+    if (vlen < 5 || wri_get32(val) != vlen ||
+        !bson_init_static(&doc, val, vlen))
+        return wri_ps_finding(ps, eb, WR_CHECK_DOCUMENT, page, voff,
+                              ps_u64(x, vlen),
+                              ps_u64(y, vlen >= 4 ? wri_get32(val) : 0),
+                              "value of key %s is not a BSON document "
+                              "(length prefix disagrees with the value "
+                              "length)",
+                              ps_json(why, sizeof why, key, klen));
+    if (wri_bson_check(val, vlen, &eoff, why, sizeof why) != WR_OK)
+        return wri_ps_finding(ps, eb, WR_CHECK_DOCUMENT, page, voff + eoff,
+                              NULL, NULL,
+                              "document of key %s is not valid BSON (%s of "
+                              "the document)",
+                              ps_json(x, sizeof x, key, klen), why);
+    if (!bson_iter_init_find(&it, &doc, "_id"))
+        return wri_ps_finding(ps, eb, WR_CHECK_DOCUMENT, page, voff,
+                              ps_json(x, sizeof x, key, klen), "no _id",
+                              "document has no _id field");
+    wri_key_from_iter(&it, &k);
+    rc = WR_OK;
+    if (k.len != klen || memcmp(bson_get_data(&k), key, klen) != 0)
+        rc = wri_ps_finding(ps, eb, WR_CHECK_DOCUMENT, page, voff + it.off,
+                            ps_json(x, sizeof x, key, klen),
+                            ps_json(y, sizeof y, bson_get_data(&k), k.len),
+                            "document's _id differs from its key");
+    bson_destroy(&k);
+    return rc;
+}
+
+/* One leaf item: where its value lives, its overflow page, then the
+ * caller's look at it. */
+static int ps_item(wri_ps *ps, wri_ps_walk *w, const wri_ps_page *p,
+                   uint32_t i, const wri_cell *c, wr_errbuf *eb)
+{
+    int rc = WR_OK, r;
+    uint32_t P = ps->P;
+    char x[64], y[64];
+    uint64_t page = p->addr.off, cell = page + c->off;
+    const uint8_t *val = c->val;
+    uint64_t voff = c->val ? page + (uint64_t)(c->val - p->buf) : 0;
+    w->keys_found++;
+    if (w->nkeyelem == 2) {
+        if (c->vlen != 0 || c->overflow)
+            PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_PAGE, page, cell, "0",
+                                  ps_u64(y, c->vlen),
+                                  "slot %u: an index entry carries a value",
+                                  i));
+    } else {
+        bool want_ovf = c->vlen > wri_page_max_inline(P, c->klen);
+        if (c->overflow != want_ovf)
+            PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_PAGE, page, cell,
+                                  want_ovf ? "overflow page" : "inline",
+                                  c->overflow ? "overflow page" : "inline",
+                                  "slot %u: value of %u bytes stored in the "
+                                  "wrong place",
+                                  i, c->vlen));
+        if (c->overflow) {
+            r = wri_ps_read_overflow(ps, c, w->lsize, page, &w->val,
+                                     &w->valcap, &val, eb);
+            PS_TRY(r);
+            if (r != WR_OK) {
+                w->values_bad = true;
+                if (c->vlen <= WRI_PS_MAX_VALUE)
+                    w->incomplete = true;
+                val = NULL;
+            }
+            voff = c->ovf.off + WRI_PH_LEN;
+        }
+        (void)x;
+    }
+    if (w->item != NULL)
+        rc = w->item(w->arg, p, i, c, val, voff);
+out:
+    return rc;
+}
+
+static int ps_node(wri_ps *ps, wri_ps_walk *w, int depth, const wr_addr *a,
+                   int level, uint64_t ref_page, uint64_t ref_off,
+                   ps_bound lo, ps_bound hi, wr_errbuf *eb)
+{
+    int rc = WR_OK, r;
+    uint32_t P = ps->P;
+    char x[64], y[64];
+    wri_page_view v;
+    wri_page_problem pp;
+    wri_ps_page p = {.depth = depth, .addr = *a};
+    if (ps_stop(ps))
+        return WR_ERR(eb, WR_EINTR, "%s: interrupted", ps->path);
+    if (depth >= WRI_PS_MAX_DEPTH) {
+        w->incomplete = true;
+        r = wri_ps_finding(ps, eb, WR_CHECK_PAGE, ref_page, ref_off, NULL,
+                           NULL, "tree deeper than %d levels",
+                           WRI_PS_MAX_DEPTH);
+        return r < 0 ? r : WR_OK;
+    }
+    if ((r = wri_ps_addr_check(ps, a, P, w->lsize, ref_page, ref_off,
+                               "tree page", eb)) != WR_OK) {
+        PS_TRY(r);
+        w->incomplete = true;
+        goto page;
+    }
+    if (w->map) {
+        int old = wri_ps_mark(ps, a->off, P, WRI_OWN_TREE);
+        if (old == WRI_OWN_TREE) {
+            PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_ORDERING, a->off, ref_off,
+                                  NULL, NULL,
+                                  "page reachable twice (a second parent, "
+                                  "page %llu, or a cycle)",
+                                  (unsigned long long)ref_page));
+            goto page;
+        }
+        if (old != WRI_OWN_NONE)
+            PS_TRY(ps_overlap(ps, a->off, P, old, "tree page", eb));
+    }
+    if (w->pg[depth] == NULL && (w->pg[depth] = malloc(P)) == NULL) {
+        rc = WR_ERR(eb, WR_ENOMEM, "%s: out of memory", ps->path);
+        goto out;
+    }
+    uint8_t *buf = w->pg[depth];
+    bool raw_ok = false;
+    if ((r = wri_ps_read(ps, a, buf, "tree page", &raw_ok, eb)) != WR_OK) {
+        PS_TRY(r);
+        w->incomplete = true;
+        /* shown (marked untrusted) when it still decodes; not followed */
+        if (raw_ok && wri_page_check(buf, P, 0, &v, &pp) == WR_OK) {
+            p.v = &v;
+            p.buf = buf;
+        }
+        goto page;
+    }
+    p.buf = buf;
+    p.trusted = true;
+    if (wri_page_check(buf, P, 0, &v, &pp) != WR_OK) {
+        PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_PAGE, a->off, a->off + pp.off,
+                              NULL, NULL, "%s", pp.what));
+        w->incomplete = true;
+        goto page;
+    }
+    if ((level >= 0 && v.level != level) || v.level >= WRI_PS_MAX_DEPTH) {
+        if (level >= 0)
+            snprintf(x, sizeof x, "%d", level);
+        else
+            snprintf(x, sizeof x, "below %d", WRI_PS_MAX_DEPTH);
+        PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_PAGE, a->off,
+                              a->off + WRI_PH_LEVEL, x, ps_u64(y, v.level),
+                              "page level does not fit its place in the tree "
+                              "(leaves must all be at one depth)"));
+        w->incomplete = true;
+        goto page;
+    }
+    p.v = &v;
+    if (w->page != NULL && (rc = w->page(w->arg, &p)) != 0)
+        goto out;
+    /* keys: well formed, ordered, inside the parent's bounds */
+    wri_cell c, prev;
+    bool haveprev = false;
+    if (w->keys) {
+        for (uint32_t i = 0; i < v.count; i++) {
+            wri_page_cell(&v, i, &c);
+            if (v.type == WRI_PT_INTERNAL && i == 0)
+                continue;
+            r = ps_key(ps, w, a->off, buf, i, &c, haveprev ? &prev : NULL,
+                       lo, hi, eb);
+            PS_TRY(r);
+            if (r != WR_OK) {
+                w->incomplete = true;
+                goto out;
+            }
+            prev = c;
+            haveprev = true;
+        }
+    }
+    if (v.type == WRI_PT_LEAF) {
+        if (w->keys && v.count > 0) {
+            wri_cell first, lastc;
+            char e[160], g[160];
+            wri_page_cell(&v, 0, &first);
+            if (w->havelast &&
+                wri_key_cmp(w->last, w->lastlen, first.key, first.klen) >= 0)
+                PS_TRY(wri_ps_finding(
+                    ps, eb, WR_CHECK_ORDERING, a->off,
+                    a->off + (uint64_t)(first.key - buf),
+                    ps_json(e, sizeof e, w->last, w->lastlen),
+                    ps_json(g, sizeof g, first.key, first.klen),
+                    "first key of this leaf is not greater than the last key "
+                    "of the previous leaf (expected: greater than the "
+                    "first)"));
+            wri_page_cell(&v, v.count - 1, &lastc);
+            memcpy(w->last, lastc.key, lastc.klen);
+            w->lastlen = lastc.klen;
+            w->havelast = true;
+        }
+        for (uint32_t i = 0; i < v.count; i++) {
+            wri_page_cell(&v, i, &c);
+            if ((rc = ps_item(ps, w, &p, i, &c, eb)) != WR_OK)
+                goto out;
+        }
+        goto out;
+    }
+    for (uint32_t i = 0; i < v.count; i++) {
+        wri_cell next;
+        ps_bound clo = lo, chi = hi;
+        wri_page_cell(&v, i, &c);
+        if (i > 0)
+            clo = (ps_bound){c.key, c.klen};
+        if (i + 1 < v.count) {
+            wri_page_cell(&v, i + 1, &next);
+            chi = (ps_bound){next.key, next.klen};
+        }
+        if (!w->keys)
+            clo.key = chi.key = NULL;
+        if ((rc = ps_node(ps, w, depth + 1, &c.child, v.level - 1, a->off,
+                          a->off + c.off + 4, clo, chi, eb)) != WR_OK)
+            goto out;
+    }
+    goto out;
+page:
+    if (w->page != NULL)
+        rc = w->page(w->arg, &p);
+out:
+    return rc;
+}
+
+int wri_ps_walk_tree(wri_ps *ps, const wri_slot *s, int slot,
+                     wri_ps_walk *w, wr_errbuf *eb)
+{
+    int rc = WR_OK;
+    uint64_t P = ps->P, sp = (uint64_t)slot * P;
+    char y[64];
+    w->incomplete = w->values_bad = false;
+    w->keys_found = 0;
+    w->havelast = false;
+    w->lsize = s->logical_size;
+    if (w->last == NULL && (w->last = malloc(P)) == NULL)
+        return WR_ERR(eb, WR_ENOMEM, "%s: out of memory", ps->path);
+    if (s->root.off == 0) {
+        if (s->height != 0)
+            PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_HEADER, sp,
+                                  sp + WRI_SLOT_HEIGHT, "0",
+                                  ps_u64(y, s->height),
+                                  "empty tree with a height"));
+    } else {
+        int level = -1;
+        if (s->height >= 1 && s->height <= WRI_PS_MAX_DEPTH)
+            level = (int)s->height - 1;
+        else
+            PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_HEADER, sp,
+                                  sp + WRI_SLOT_HEIGHT, "1..64",
+                                  ps_u64(y, s->height), "slot's tree height"));
+        if ((rc = ps_node(ps, w, 0, &s->root, level, sp, sp + WRI_SLOT_ROOT,
+                          (ps_bound){0}, (ps_bound){0}, eb)) != WR_OK)
+            goto out;
+    }
+    if (!w->incomplete && w->keys_found != s->nrecords) {
+        char x[32];
+        PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_HEADER, sp, sp + WRI_SLOT_NRECS,
+                              ps_u64(x, w->keys_found),
+                              ps_u64(y, s->nrecords),
+                              "slot's record count disagrees with the tree "
+                              "(expected: the keys found)"));
+    }
+    rc = WR_OK;
+out:
+    return rc;
+}
+
+void wri_ps_walk_free(wri_ps_walk *w)
+{
+    for (int i = 0; i < WRI_PS_MAX_DEPTH; i++) {
+        free(w->pg[i]);
+        w->pg[i] = NULL;
+    }
+    free(w->val);
+    free(w->last);
+    w->val = w->last = NULL;
+    w->valcap = 0;
+}
+
+/* --- point lookups through a bounded cache --------------------------------- */
+
+typedef struct ps_cached {
+    uint8_t *buf;
+    wr_addr addr;
+    bool valid;
+    wri_page_view v;
+} ps_cached;
+
+struct wri_ps_cache {
+    wri_ps *ps;
+    ps_cached *slot;
+    size_t n;
+};
+
+int wri_ps_cache_new(wri_ps *ps, size_t bytes, wri_ps_cache **out,
+                     wr_errbuf *eb)
+{
+    wri_ps_cache *pc = calloc(1, sizeof *pc);
+    *out = NULL;
+    if (pc == NULL)
+        return WR_ERR(eb, WR_ENOMEM, "out of memory");
+    pc->ps = ps;
+    pc->n = WRI_MAX(bytes / WRI_MAX(ps->P, 1), 16);
+    if ((pc->slot = calloc(pc->n, sizeof *pc->slot)) == NULL) {
+        free(pc);
+        return WR_ERR(eb, WR_ENOMEM, "out of memory");
+    }
+    *out = pc;
+    return WR_OK;
+}
+
+void wri_ps_cache_free(wri_ps_cache *pc)
+{
+    if (pc == NULL)
+        return;
+    for (size_t i = 0; i < pc->n; i++)
+        free(pc->slot[i].buf);
+    free(pc->slot);
+    free(pc);
+}
+
+/* The page at a, from the cache or read and decoded into it: WR_OK,
+ * WRI_PS_BAD or < 0. */
+static int ps_cached_page(wri_ps_cache *pc, const wr_addr *a, int level,
+                          uint64_t lsize, ps_cached **out, wr_errbuf *eb)
+{
+    int rc;
+    wri_ps *ps = pc->ps;
+    ps_cached *e = &pc->slot[(a->off / ps->P) % pc->n];
+    wri_page_problem pp;
+    *out = e;
+    if (e->valid && e->addr.off == a->off && e->addr.crc == a->crc &&
+        (level < 0 || e->v.level == level))
+        return WR_OK;
+    e->valid = false;
+    if ((rc = wri_ps_addr_check(ps, a, ps->P, lsize, 0, 0, "tree page",
+                                eb)) != WR_OK)
+        return rc;
+    if (e->buf == NULL && (e->buf = malloc(ps->P)) == NULL)
+        return WR_ERR(eb, WR_ENOMEM, "out of memory");
+    if ((rc = wri_ps_read(ps, a, e->buf, "tree page", NULL, eb)) != WR_OK)
+        return rc;
+    if (wri_page_check(e->buf, ps->P, 0, &e->v, &pp) != WR_OK ||
+        (level >= 0 && e->v.level != level))
+        return WRI_PS_BAD;
+    e->addr = *a;
+    e->valid = true;
+    return WR_OK;
+}
+
+int wri_ps_lookup(wri_ps_cache *pc, const wri_slot *s, const uint8_t *key,
+                  uint32_t klen, wri_cell *c, uint64_t *page, wr_errbuf *eb)
+{
+    int rc, level = -1;
+    wr_addr a = s->root;
+    *page = 0;
+    for (int d = 0;; d++) {
+        if (a.off == 0)
+            return WRI_PS_NOTFOUND;
+        if (d >= WRI_PS_MAX_DEPTH)
+            return WRI_PS_UNKNOWN;
+        ps_cached *e;
+        if ((rc = ps_cached_page(pc, &a, level, s->logical_size, &e, eb)) !=
+            WR_OK)
+            return rc < 0 ? rc : WRI_PS_UNKNOWN;
+        const wri_page_view *v = &e->v;
+        wri_cell cc;
+        if (v->type == WRI_PT_LEAF) {
+            uint32_t lo = 0, hi = v->count;
+            *page = a.off;
+            while (lo < hi) {
+                uint32_t mid = lo + (hi - lo) / 2;
+                wri_page_cell(v, mid, &cc);
+                int r = wri_key_cmp(cc.key, cc.klen, key, klen);
+                if (r == 0) {
+                    *c = cc;
+                    return WRI_PS_FOUND;
+                }
+                if (r < 0)
+                    lo = mid + 1;
+                else
+                    hi = mid;
+            }
+            return WRI_PS_NOTFOUND;
+        }
+        uint32_t lo = 1, hi = v->count;
+        while (lo < hi) {
+            uint32_t mid = lo + (hi - lo) / 2;
+            wri_page_cell(v, mid, &cc);
+            if (wri_key_cmp(cc.key, cc.klen, key, klen) <= 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        wri_page_cell(v, lo - 1, &cc);
+        a = cc.child;
+        level = v->level - 1;
+    }
+}
+
+/* --- every page by offset -------------------------------------------------- */
+
+int wri_ps_scan(wri_ps *ps, uint64_t from, uint64_t to, wri_ps_scan_fn fn,
+                void *arg, wr_errbuf *eb)
+{
+    int rc = WR_OK;
+    uint32_t P = ps->P;
+    uint8_t *big = NULL;
+    size_t bigcap = 0;
+    if (P == 0)
+        return WR_ERR(eb, WR_EINVAL, "%s: page size unknown", ps->path);
+    to = WRI_MIN(to, ps->fsize / P * P);
+    from = WRI_MAX(from, 2 * (uint64_t)P);
+    from = (from + P - 1) / P * P;
+    ps->seq_next = from; /* a scan is sequential from its first read */
+    for (uint64_t off = from; off + P <= to;) {
+        uint8_t hdr[WRI_PH_LEN];
+        size_t got = 0;
+        if (ps_stop(ps)) {
+            rc = WR_ERR(eb, WR_EINTR, "%s: interrupted", ps->path);
+            goto out;
+        }
+        /* the whole block comes into the run; the header is its start */
+        if ((rc = ps_pread(ps, hdr, sizeof hdr, off, &got, eb)) != WR_OK)
+            goto out;
+        if (got < sizeof hdr)
+            break;
+        uint8_t type = hdr[WRI_PH_TYPE];
+        uint32_t size = wri_get32(hdr + WRI_PH_SIZE);
+        uint64_t limit = wri_overflow_size(P, WRI_PS_MAX_VALUE);
+        if (type < WRI_PT_LEAF || type > WRI_PT_EXTLIST || size < P ||
+            size % P != 0 || size > to - off || size > limit ||
+            (type != WRI_PT_OVERFLOW && size != P)) {
+            ps->seq_next = off + P;
+            off += P;
+            continue;
+        }
+        if (bigcap < size) {
+            uint8_t *nb = realloc(big, size);
+            if (nb == NULL) {
+                rc = WR_ERR(eb, WR_ENOMEM, "out of memory");
+                goto out;
+            }
+            big = nb;
+            bigcap = size;
+        }
+        ps->seq_next = off; /* continue the run: the header was its start */
+        if ((rc = ps_pread(ps, big, size, off, &got, eb)) != WR_OK)
+            goto out;
+        if (got < size)
+            break;
+        bool ok = wri_get32(big + WRI_PH_CRC) == wri_page_crc(big, size);
+        if ((rc = fn(arg, off, big, size, ok)) != 0)
+            goto out;
+        off += ok ? size : P;
+        ps->seq_next = off;
+    }
+out:
+    free(big);
+    return rc;
+}

@@ -1,0 +1,259 @@
+/*
+ * pagesrc.h -- the page source: every read of a tree file's header slots
+ * and pages goes through here (DESIGN decision 11), so each format rule
+ * for reading lives in one place.
+ *
+ * Owns: slot probing and choice (docs/FORMAT.md "Choosing a slot on
+ * open"), address checks, the checked page read (CRC over the bytes, the
+ * CRC the parent's address expects, the header's size field against the
+ * address), overflow reads, the extent-list chain walk, the tree walk
+ * (page structure, levels, key form, order and the parent's bounds, value
+ * placement), the ownership map of [2P, logical size) and a whole-file
+ * scan by offset.
+ *
+ * Two modes, one set of rules:
+ *   strict    (the engine, block.c/btree.c): the first finding is returned
+ *             as WR_ECORRUPT with eb holding the finding's one-line form;
+ *   tolerant  (verify, dump, salvage): each finding goes to the sink with
+ *             file, page, byte and check (wr_finding, wr.h) and the walk
+ *             goes on past it; calls return WRI_PS_BAD for "damaged,
+ *             reported". A tool that prints findings prints the same
+ *             coordinates whichever tool it is.
+ * Return values: WR_OK, WRI_PS_BAD (tolerant only: a finding was made) or
+ * a negative wr_err (environment errors in both modes; damage in strict).
+ *
+ * Reads: read-only sources (cfg.readahead) read in sequential runs: a read
+ * that starts where the previous one ended is served from a run buffer
+ * that doubles up to WRI_PS_RUN_MAX, so a scan or a walk over a file laid
+ * out in order does one pread per run, not one per page. Random reads go
+ * straight to the file. A source used by a writer (the engine) has no run
+ * buffer: what it reads is always what is on disk.
+ *
+ * Bounded: every offset, length and count read from the file is checked
+ * before use; walks are capped (depth 64, one visit per block, list chains
+ * by the file's page count); the largest allocation is one overflow value
+ * of at most 16 MiB, made only after its address was checked against the
+ * file.
+ *
+ * Calls io, block (slot decoding, addresses, extent entries), page (the
+ * page checker) and bsonkey (key checks and order). Never writes.
+ */
+#ifndef WR_PAGESRC_H
+#define WR_PAGESRC_H
+
+#include "block.h"
+#include "page.h"
+#include "wr.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define WRI_PS_BAD 1                 /* tolerant: damage found, reported */
+#define WRI_PS_MAX_DEPTH 64          /* tree depth a walk follows */
+#define WRI_PS_MAX_VALUE (16u << 20) /* BSON's document size limit */
+#define WRI_PS_RUN_MAX (1u << 20)    /* largest sequential read */
+
+/* Where findings go (tolerant mode). */
+typedef void (*wri_ps_sink_fn)(const wr_finding *f, void *arg);
+
+typedef struct wri_ps_cfg {
+    bool tolerant;      /* report and go on; else refuse (strict) */
+    bool readahead;     /* read-only source: sequential runs */
+    wri_ps_sink_fn sink;
+    void *sink_arg;
+    volatile int *interrupted; /* walks stop with WR_EINTR when set */
+} wri_ps_cfg;
+
+/* Owners of a block in the ownership map. */
+enum { WRI_OWN_NONE = 0, WRI_OWN_TREE, WRI_OWN_LIST, WRI_OWN_FREE };
+
+typedef struct wri_ps {
+    wri_file *f;
+    bool own_file;
+    char *path;
+    uint64_t fsize;           /* physical size when opened */
+    uint32_t P;               /* page size; 0 when no slot says */
+    wri_slot_state slots[2];  /* as probed */
+    bool magic[2];            /* the slot had the WRTREE magic */
+    uint8_t raw[2][WRI_SLOT_LEN]; /* the slots as read */
+    size_t rawlen[2];
+    uint64_t slot_off[2];     /* where each slot was read (slot 1: P) */
+    wri_ps_cfg cfg;
+    uint64_t gen;             /* stamped on findings (0: none) */
+    uint64_t nfindings;
+    /* ownership map of one checkpoint, 2 bits per block (optional) */
+    uint8_t *map;
+    uint64_t nblocks;
+    /* sequential runs */
+    uint8_t *run;
+    uint64_t run_off;
+    size_t run_len, run_win;
+    uint64_t seq_next;
+    uint64_t preads; /* system reads made (tests, bench) */
+} wri_ps;
+
+/* Open path read-only and probe both slots. Damaged slots are recorded in
+ * slots[] (never an error); WR_ENOTOURS if the file is empty or neither
+ * slot has the magic ("not a wrtools file"), WR_EVERSION if a slot is of
+ * a newer format, or an I/O error. */
+int wri_ps_open(const char *path, const wri_ps_cfg *cfg, wri_ps **out,
+                wr_errbuf *eb);
+/* The same on a file the caller holds open (the engine); f stays theirs. */
+int wri_ps_open_file(wri_file *f, const char *path, const wri_ps_cfg *cfg,
+                     wri_ps **out, wr_errbuf *eb);
+void wri_ps_close(wri_ps *ps);
+/* The file grew (a writer appended): re-read its size. */
+int wri_ps_refresh_size(wri_ps *ps, wr_errbuf *eb);
+
+/* Which checkpoint: the newest valid slot, the other valid one, or the
+ * one with exactly generation gen (the catalog's). */
+enum { WRI_PS_LATEST = 0, WRI_PS_PREVIOUS, WRI_PS_GEN };
+/* *slot_out gets 0 or 1. WR_ECORRUPT when no slot is valid (eb names
+ * each slot's reason), WR_ENOTFOUND when the one asked for is not there
+ * (no previous checkpoint; no slot of that generation). */
+int wri_ps_choose(const wri_ps *ps, int which, uint64_t gen, int *slot_out,
+                  wr_errbuf *eb);
+/* A slot that was written and does not hold: not "all zero (never
+ * written)", not missing past the end of a file whose other slot serves. */
+bool wri_ps_slot_damaged(const wri_ps *ps, int i);
+
+/* Findings about the slots themselves, at their offsets: a slot that was
+ * written and rejected (and why), two slots with one generation or that
+ * disagree on what the file is, a valid slot whose root or first list
+ * page lies past the end of the file. chosen: the slot in use, or -1. */
+void wri_ps_check_slots(wri_ps *ps, int chosen);
+/* Is slot i valid with its root and first list page inside the file? */
+bool wri_ps_slot_readable(const wri_ps *ps, int i);
+/* Start on checkpoint `slot`: findings get its generation, a file shorter
+ * than its logical size is a finding, and with map the ownership map of
+ * [2P, logical size) is made empty. */
+int wri_ps_begin(wri_ps *ps, int slot, bool map, wr_errbuf *eb);
+
+/* Make a finding at (page, offset) under check. Tolerant: to the sink,
+ * WRI_PS_BAD. Strict: WR_ECORRUPT with eb set to the finding's line. */
+int wri_ps_finding(wri_ps *ps, wr_errbuf *eb, int check, uint64_t page,
+                   uint64_t off, const char *expected, const char *found,
+                   const char *fmt, ...) __attribute__((format(printf, 8, 9)));
+
+/* Is a the address of a page of this file: want_size bytes (0: any
+ * positive multiple of P), aligned, inside [2P, lsize) (UINT64_MAX: no
+ * logical bound) and inside the file? (ref_page, ref_off): where the
+ * address was found. */
+int wri_ps_addr_check(wri_ps *ps, const wr_addr *a, uint32_t want_size,
+                      uint64_t lsize, uint64_t ref_page, uint64_t ref_off,
+                      const char *what, wr_errbuf *eb);
+/* Read the page at a (checked with wri_ps_addr_check) into buf (a->size
+ * bytes) and check it against its address: CRC over its bytes, the CRC
+ * the address expects, the header size field. *raw_ok (may be NULL) says
+ * whether all the bytes could be read, even if a check then failed (a
+ * dumper may show them, marked untrusted). */
+int wri_ps_read(wri_ps *ps, const wr_addr *a, uint8_t *buf, const char *what,
+                bool *raw_ok, wr_errbuf *eb);
+/* Bytes at off, no checks (wr-dump --page, --hex): *got may be short. */
+int wri_ps_read_raw(wri_ps *ps, uint64_t off, void *buf, size_t len,
+                    size_t *got, wr_errbuf *eb);
+/* The overflow value of leaf cell c (found on page `page`): its length
+ * against the 16 MiB limit and the page size the length needs, the
+ * address, then (only then) the buffer grown, the page read and its
+ * header checked. *val points at the value inside *buf. */
+int wri_ps_read_overflow(wri_ps *ps, const wri_cell *c, uint64_t lsize,
+                         uint64_t page, uint8_t **buf, size_t *cap,
+                         const uint8_t **val, wr_errbuf *eb);
+
+/* --- the ownership map of one checkpoint (tolerant walks) ------------ */
+int wri_ps_map_begin(wri_ps *ps, uint64_t lsize, wr_errbuf *eb);
+void wri_ps_map_end(wri_ps *ps);
+/* Mark [off, off+len) for who; returns the first other owner met (the
+ * blocks keep it), WRI_OWN_NONE if none. No map: WRI_OWN_NONE. */
+int wri_ps_mark(wri_ps *ps, uint64_t off, uint64_t len, int who);
+/* Every unowned run of [2P, lsize): a space finding each; returns the
+ * bytes leaked. */
+uint64_t wri_ps_leaks(wri_ps *ps, uint64_t lsize);
+
+/* --- the extent-list chain of a checkpoint --------------------------- */
+typedef struct wri_ps_lists {
+    /* each list page read (trusted), with its entry count and next */
+    int (*page)(void *arg, const wr_addr *a, uint32_t count,
+                const wr_addr *next);
+    /* each entry: bad is NULL or why it does not hold (reported) */
+    int (*entry)(void *arg, const wr_addr *page, uint32_t i,
+                 const wri_ext *e, const char *bad);
+    void *arg;
+    int slot;         /* which slot the chain starts from (coordinates) */
+    /* out */
+    bool incomplete;  /* a page or an entry could not be used */
+    uint64_t pages;
+} wri_ps_lists;
+int wri_ps_walk_lists(wri_ps *ps, const wri_slot *s, wri_ps_lists *w,
+                      wr_errbuf *eb);
+
+/* --- the tree of a checkpoint, depth first in key order -------------- */
+typedef struct wri_ps_page {
+    int depth;
+    wr_addr addr;
+    const wri_page_view *v; /* NULL: not decoded (a finding says why) */
+    const uint8_t *buf;     /* the bytes, when they could be read */
+    bool trusted;           /* CRC holds and matches the address */
+} wri_ps_page;
+
+typedef struct wri_ps_walk {
+    int nkeyelem;      /* 1 main table, 2 index */
+    bool keys;         /* check key form, order and bounds (not --quick) */
+    bool map;          /* mark pages in the ownership map */
+    /* every address reached (v NULL when it did not decode) */
+    int (*page)(void *arg, const wri_ps_page *p);
+    /* every leaf item of a trusted leaf, in key order; val is the value
+     * (inline or read from its overflow page) or NULL when it could not
+     * be read (reported); voff its file offset */
+    int (*item)(void *arg, const wri_ps_page *p, uint32_t i,
+                const wri_cell *c, const uint8_t *val, uint64_t voff);
+    void *arg;
+    /* out */
+    bool incomplete;   /* some page could not be read or decoded */
+    bool values_bad;   /* some value could not be read */
+    uint64_t keys_found;
+    /* private */
+    uint8_t *pg[WRI_PS_MAX_DEPTH];
+    uint8_t *val;
+    size_t valcap;
+    uint8_t *last;
+    uint32_t lastlen;
+    bool havelast;
+    uint64_t lsize;
+} wri_ps_walk;
+int wri_ps_walk_tree(wri_ps *ps, const wri_slot *s, int slot,
+                     wri_ps_walk *w, wr_errbuf *eb);
+void wri_ps_walk_free(wri_ps_walk *w);
+
+/* A main table's value, strictly: one whole BSON document (our own
+ * check, wri_bson_check, never libbson's lenient one) whose _id equals
+ * its key. A DOCUMENT finding at the byte that breaks it otherwise. */
+int wri_ps_check_document(wri_ps *ps, uint64_t page, uint64_t voff,
+                          const uint8_t *key, uint32_t klen,
+                          const uint8_t *val, uint32_t vlen, wr_errbuf *eb);
+
+/* --- point lookups in a checkpoint already walked clean -------------- */
+/* A bounded read-only page cache (direct-mapped, at most `bytes` of
+ * pages) and a B-tree descent through it. */
+typedef struct wri_ps_cache wri_ps_cache;
+int wri_ps_cache_new(wri_ps *ps, size_t bytes, wri_ps_cache **out,
+                     wr_errbuf *eb);
+void wri_ps_cache_free(wri_ps_cache *pc);
+enum { WRI_PS_NOTFOUND = 0, WRI_PS_FOUND = 1, WRI_PS_UNKNOWN = 2 };
+/* FOUND (*c points into a cached leaf, *page its address), NOTFOUND
+ * (*page: the leaf where it would be), UNKNOWN (a page would not read), or
+ * < 0. */
+int wri_ps_lookup(wri_ps_cache *pc, const wri_slot *s, const uint8_t *key,
+                  uint32_t klen, wri_cell *c, uint64_t *page, wr_errbuf *eb);
+
+/* --- every page of a file by offset (salvage) ------------------------ */
+/* From `from` to `to` (block-aligned), in sequential runs: fn gets each
+ * block whose header is plausible (a known type, a size that is a
+ * multiple of P and fits), with crc_ok when the page's CRC holds over
+ * its size; a page whose CRC holds is skipped over whole. */
+typedef int (*wri_ps_scan_fn)(void *arg, uint64_t off, const uint8_t *page,
+                              uint32_t size, bool crc_ok);
+int wri_ps_scan(wri_ps *ps, uint64_t from, uint64_t to, wri_ps_scan_fn fn,
+                void *arg, wr_errbuf *eb);
+
+#endif /* WR_PAGESRC_H */
