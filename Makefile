@@ -11,7 +11,8 @@
 #   make demo     deps, build, and run the tools on the shipped testdata
 #   make bench    deps, optimised build, run bench/
 #   make fuzz     libFuzzer targets for a bounded time (clang)
-#   make lint     cppcheck over lib/ and tools/
+#   make lint     cppcheck over lib/ and tools/; no tree-file read outside
+#                 lib/pagesrc.c (tests/lint_reads.sh)
 #   make clean
 
 CC ?= cc
@@ -184,6 +185,7 @@ lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --std=c11 -D_GNU_SOURCE -D__x86_64__ -D__GNUC__ -Ilib \
 	  --suppress=missingIncludeSystem lib tools
+	tests/lint_reads.sh
 
 # Man pages are docs/man/*.1 and *.5; every tools/wr-*.c installs its
 # binary, its completion (one script serves all) and its page.

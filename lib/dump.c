@@ -1,64 +1,32 @@
 /*
  * dump.c -- what wr-dump prints (wr.h, "Dumping"): a file's or a
- * database's summary, one page decoded, the extent lists, the tree's
- * shape, and every document in key order.
+ * database's summary, the extent lists, the tree's shape, and every
+ * document in key order (one page decoded, --page, is dump_page.c).
  *
  * Output: the library never prints on its own initiative. Text goes to the
  * FILE * the caller passes (o->out); with o->json the report is appended to
  * the caller's bson_t instead; documents (WR_DUMP_DOCS) always go to o->out
- * as JSONL. Every damaged place is a "finding": one line "!! ..." in the
- * text output (not in JSONL), an entry of the file's "damage" array in
- * JSON, and a call of o->finding (so a tool can put it on stderr).
+ * as JSONL. Every damaged place is a finding (wr_finding, dump.h).
  *
- * Damaged files are the point: this module does not use wri_block_open
- * (which refuses a file it cannot trust) but reads the file itself through
- * io, read-only (WRI_IO_RDONLY), never writing. It reuses the decoders:
- * wri_slot_decode for header slots, wri_page_check / wri_page_cell_at for
- * tree pages, wri_overflow_check, wri_page_crc, wri_key_to_json and
- * wri_catalog_read. Every offset, length and count read from the file is
- * checked against the file size before it is used; walks are capped (tree
- * depth 64, one visit per block with a bitmap, list chains by the file's
- * page count), so a hostile file cannot make a dump loop, crash or
- * allocate more than a few pages per tree level plus one value.
+ * Damaged files are the point: every read goes through a tolerant page
+ * source (pagesrc.h, DESIGN decision 11), the same reader, walks and
+ * rules wr-verify uses, so both name the same file, page, byte and check
+ * for the same damage. Read-only, never writing; memory bounded by the
+ * page source (one page per tree level, one value, the ownership map).
  *
- * Memory: a tree walk holds one page per level and one overflow value;
- * documents stream out as they are read.
- *
- * Calls io, block (slot decoding, CRC, addresses), page, bsonkey, catalog.
+ * Calls pagesrc, page, bsonkey, catalog.
  */
-#include "wr_int.h"
+#include "dump.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 
-#define DUMP_MAX_DEPTH 64
-#define DUMP_JSON_MARKS 1000       /* findings kept per file in JSON */
-#define DUMP_BITMAP_MAX (256u << 20) /* bytes; past that, no revisit check */
-#define DUMP_EL_PER_PAGE(P) (((P) - WRI_EL_ENTRIES) / WRI_EL_ENTRY_LEN)
-#define DUMP_MAX_VALUE (16u << 20) /* BSON's document limit (db.c) */
-
 /* --- output context ---------------------------------------------------- */
 
-typedef struct dctx {
-    const wr_dump_opts *o;
-    wr_dump_stats *st;
-    FILE *out;          /* text output; NULL in JSON mode */
-    bool marks_inline;  /* "!!" lines go into the text output */
-    const char *cur;    /* file being dumped, prefix of findings */
-    char **marks;       /* JSON: the current file's findings */
-    size_t nmarks;
-    uint64_t file_damage; /* findings in the current file */
-    char first[768];    /* the first finding, for the error buffer */
-    wri_strbuf docs;    /* --docs: lines waiting to be written */
-} dctx;
-
-static void dx_print(dctx *x, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void dx_print(dctx *x, const char *fmt, ...)
+void dx_print(dctx *x, const char *fmt, ...)
 {
     va_list ap;
     if (x->out == NULL)
@@ -68,37 +36,54 @@ static void dx_print(dctx *x, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Record one finding: something in the file that does not decode or
- * does not hold. */
-static void dx_damage(dctx *x, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void dx_damage(dctx *x, const char *fmt, ...)
+void dx_record(dctx *x, const wr_finding *f)
 {
-    char msg[600], full[768];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    snprintf(full, sizeof full, "%s: %s", x->cur ? x->cur : "?", msg);
+    char full[1024], line[1024];
+    wr_finding g = *f;
+    g.path = x->cur ? x->cur : "?";
+    wr_verify_problem_format(&g, full, sizeof full);
+    g.path = NULL;
+    wr_verify_problem_format(&g, line, sizeof line);
     x->st->damaged++;
     x->file_damage++;
     if (x->first[0] == '\0')
-        snprintf(x->first, sizeof x->first, "%s", full);
+        snprintf(x->first, sizeof x->first, "%.767s", full);
     if (x->marks_inline && x->out != NULL)
-        fprintf(x->out, "!! %s\n", msg);
+        fprintf(x->out, "!! %s\n", line);
     if (x->o->json != NULL && x->nmarks < DUMP_JSON_MARKS) {
-        char **m = realloc(x->marks, (x->nmarks + 1) * sizeof *m);
+        wr_finding *m = realloc(x->marks, (x->nmarks + 1) * sizeof *m);
         if (m != NULL) {
             x->marks = m;
-            if ((m[x->nmarks] = strdup(msg)) != NULL)
-                x->nmarks++;
+            m[x->nmarks++] = g;
         }
     }
     if (x->o->finding != NULL)
         x->o->finding(full, x->o->finding_arg);
 }
 
-static bool dx_stop(const dctx *x)
+void dx_finding(dctx *x, int check, uint64_t page, uint64_t off,
+                const char *expected, const char *found, const char *fmt, ...)
+{
+    wr_finding f;
+    va_list ap;
+    memset(&f, 0, sizeof f);
+    f.check = check;
+    f.page = page;
+    f.offset = off;
+    snprintf(f.expected, sizeof f.expected, "%s", expected ? expected : "");
+    snprintf(f.found, sizeof f.found, "%s", found ? found : "");
+    va_start(ap, fmt);
+    vsnprintf(f.detail, sizeof f.detail, fmt, ap);
+    va_end(ap);
+    dx_record(x, &f);
+}
+
+static void dx_sink(const wr_finding *f, void *arg)
+{
+    dx_record(arg, f);
+}
+
+bool dx_stop(const dctx *x)
 {
     return x->o->interrupted != NULL && *x->o->interrupted;
 }
@@ -106,7 +91,7 @@ static bool dx_stop(const dctx *x)
 /* --- JSON helpers ---------------------------------------------------- */
 
 /* Strings from the file may be anything: JSON gets valid UTF-8 only. */
-static void j_str(bson_t *p, const char *name, const char *s)
+void j_str(bson_t *p, const char *name, const char *s)
 {
     size_t n = strlen(s);
     if (bson_utf8_validate(s, n, false)) {
@@ -122,12 +107,12 @@ static void j_str(bson_t *p, const char *name, const char *s)
     free(c);
 }
 
-static void j_u64(bson_t *p, const char *name, uint64_t v)
+void j_u64(bson_t *p, const char *name, uint64_t v)
 {
     bson_append_int64(p, name, -1, (int64_t)v);
 }
 
-static void j_addr(bson_t *p, const char *name, const wr_addr *a)
+void j_addr(bson_t *p, const char *name, const wr_addr *a)
 {
     bson_t d;
     bson_append_document_begin(p, name, -1, &d);
@@ -137,7 +122,7 @@ static void j_addr(bson_t *p, const char *name, const wr_addr *a)
     bson_append_document_end(p, &d);
 }
 
-static void j_hex(bson_t *p, const char *name, const uint8_t *b, size_t n)
+void j_hex(bson_t *p, const char *name, const uint8_t *b, size_t n)
 {
     static const char hx[] = "0123456789abcdef";
     char *s = malloc(2 * n + 1);
@@ -152,35 +137,24 @@ static void j_hex(bson_t *p, const char *name, const uint8_t *b, size_t n)
     free(s);
 }
 
-/* Is buf one whole, well-formed BSON document? */
+/* Is buf one whole BSON document by our strict check (bounds, types,
+ * strict UTF-8), never libbson's lenient bson_validate? */
 static bool bson_ok(const uint8_t *buf, size_t len, bson_t *b)
 {
-    size_t off;
-    return len >= 5 && len <= INT32_MAX && wri_get32(buf) == len &&
-           bson_init_static(b, buf, len) &&
-           bson_validate(b, BSON_VALIDATE_NONE, &off);
-}
-
-/* Can libbson show it as Extended JSON? Not when a string is not UTF-8,
- * which bson_validate(BSON_VALIDATE_UTF8) of libbson 1.23 lets through:
- * the only sure test is to convert. */
-static bool bson_jsonable(const bson_t *b)
-{
-    char *s = bson_as_relaxed_extended_json(b, NULL);
-    bson_free(s);
-    return s != NULL;
+    return len >= 5 && len <= INT32_MAX &&
+           wri_bson_check(buf, len, NULL, NULL, 0) == WR_OK &&
+           bson_init_static(b, buf, len);
 }
 
 /* A key as a JSON value: the bare value of a one-element key, an array
  * [value, _id] of an index key, or {"$bsonHex": ...} when it does not
- * decode. */
-static void j_key(bson_t *p, const char *name, const uint8_t *k, uint32_t kl)
+ * pass the strict check. Elements are copied only from a checked key. */
+void j_key(bson_t *p, const char *name, const uint8_t *k, uint32_t kl)
 {
     bson_t kd, arr;
     bson_iter_t it;
     int n = 0;
-    if (bson_ok(k, kl, &kd) && bson_jsonable(&kd) &&
-        bson_iter_init(&it, &kd)) {
+    if (bson_ok(k, kl, &kd) && bson_iter_init(&it, &kd)) {
         while (bson_iter_next(&it))
             n++;
         bson_iter_init(&it, &kd);
@@ -203,16 +177,26 @@ static void j_key(bson_t *p, const char *name, const uint8_t *k, uint32_t kl)
     bson_append_document_end(p, &h);
 }
 
+/* The file's findings as "damage": objects of one shape (wr_finding). */
 static void j_marks(dctx *x, bson_t *p)
 {
     bson_t arr;
     j_u64(p, "damaged", x->file_damage);
     bson_append_array_begin(p, "damage", -1, &arr);
     for (size_t i = 0; i < x->nmarks; i++) {
+        const wr_finding *f = &x->marks[i];
+        bson_t d;
         char ik[24];
         snprintf(ik, sizeof ik, "%zu", i);
-        j_str(&arr, ik, x->marks[i]);
-        free(x->marks[i]);
+        bson_append_document_begin(&arr, ik, -1, &d);
+        j_str(&d, "file", x->cur ? x->cur : "");
+        j_u64(&d, "page", f->page);
+        j_u64(&d, "offset", f->offset);
+        j_str(&d, "check", wr_verify_check_name(f->check));
+        j_str(&d, "detail", f->detail);
+        j_str(&d, "expected", f->expected);
+        j_str(&d, "found", f->found);
+        bson_append_document_end(&arr, &d);
     }
     bson_append_array_end(p, &arr);
     x->nmarks = 0;
@@ -220,15 +204,12 @@ static void j_marks(dctx *x, bson_t *p)
 
 static void dx_file_begin(dctx *x, const char *path)
 {
-    for (size_t i = 0; i < x->nmarks; i++)
-        free(x->marks[i]);
     x->nmarks = 0;
     x->cur = path;
     x->file_damage = 0;
 }
 
-/* A key for text output (malloc'd, never NULL unless out of memory). */
-static char *key_text(const uint8_t *k, uint32_t kl)
+char *key_text(const uint8_t *k, uint32_t kl)
 {
     char *s = wri_key_to_json(k, kl);
     return s != NULL ? s : strdup("?");
@@ -248,188 +229,48 @@ static void safe_name(const char *s, char *out, size_t n)
     out[o] = '\0';
 }
 
-/* --- one tree file, read raw ----------------------------------------- */
-
-typedef struct dump_file {
-    wri_file *f;
-    const char *path;
-    uint64_t fsize;
-    uint32_t P;          /* page size; 0 if no slot says */
-    wri_slot_state slots[2];
-    bool magic[2];
-    uint8_t raw[2][WRI_SLOT_LEN]; /* the slots as read, for raw fields */
-    size_t rawlen[2];
-    uint64_t slot_off[2];
-    int chosen;          /* -1: no usable checkpoint */
-    char nochoice[300];  /* why, when chosen == -1 */
-    bool nochoice_damage; /* ... and whether that is damage */
-    wri_slot cur;
-} dump_file;
-
-static bool pow2_page(uint32_t p)
-{
-    return p >= WRI_PAGE_MIN && p <= WRI_PAGE_MAX && (p & (p - 1)) == 0;
-}
-
-static int df_read(dump_file *df, uint64_t off, void *buf, size_t len,
-                   size_t *got, wr_errbuf *eb)
-{
-    *got = 0;
-    if (off >= df->fsize)
-        return WR_OK;
-    return wri_io_pread_some(df->f, buf, len, off, got, eb);
-}
-
-static int df_probe(dump_file *df, int i, uint64_t off, wr_errbuf *eb)
-{
-    int rc;
-    size_t got = 0;
-    wri_slot_state *st = &df->slots[i];
-    memset(st, 0, sizeof *st);
-    memset(df->raw[i], 0, WRI_SLOT_LEN);
-    df->slot_off[i] = off;
-    df->magic[i] = false;
-    if ((rc = df_read(df, off, df->raw[i], WRI_SLOT_LEN, &got, eb)) != WR_OK)
-        return rc;
-    df->rawlen[i] = got;
-    if (got == 0) {
-        snprintf(st->why, sizeof st->why,
-                 "missing: the file is only %" PRIu64 " bytes", df->fsize);
-        return WR_OK;
-    }
-    df->magic[i] = got >= WRI_SLOT_MAGIC_OFF + 8 &&
-                   memcmp(df->raw[i] + WRI_SLOT_MAGIC_OFF, WRI_SLOT_MAGIC,
-                          8) == 0;
-    rc = wri_slot_decode(df->raw[i], got, &st->slot, st->why, sizeof st->why);
-    st->valid = rc == WR_OK;
-    if (rc == WR_EVERSION)
-        return WR_ERR(eb, WR_EVERSION, "%s: slot %d: %s", df->path, i,
-                      st->why);
-    return WR_OK;
-}
+/* --- one tree file ----------------------------------------------------- */
 
 static void df_close(dump_file *df)
 {
-    wri_io_close(df->f);
-    df->f = NULL;
+    wri_ps_close(df->ps);
+    df->ps = NULL;
 }
 
-/* Open a file read-only and find its slots (docs/FORMAT.md "Choosing a
- * slot on open"), then pick the checkpoint: generation gen if want_gen,
- * else the newest valid slot, or with previous the other valid one. A
- * file without a usable checkpoint still opens (chosen = -1): its slots
- * can be shown. */
-static int df_open(dump_file *df, const char *path, bool want_gen,
+/* Open a file through a tolerant page source whose findings go to x,
+ * then pick the checkpoint: generation gen if want_gen, else the newest
+ * valid slot, or with previous the other valid one. A file without a
+ * usable checkpoint still opens (chosen = -1): its slots can be shown. */
+static int df_open(dctx *x, dump_file *df, const char *path, bool want_gen,
                    uint64_t gen, bool previous, wr_errbuf *eb)
 {
     int rc;
+    wr_errbuf ce = {0};
+    wri_ps_cfg cfg = {.tolerant = true,
+                      .readahead = true,
+                      .sink = dx_sink,
+                      .sink_arg = x,
+                      .interrupted = x->o->interrupted};
     memset(df, 0, sizeof *df);
     df->path = path;
     df->chosen = -1;
-    if ((rc = wri_io_open(path, WRI_IO_RDONLY, &df->f, eb)) != WR_OK ||
-        (rc = wri_io_size(df->f, &df->fsize, eb)) != WR_OK)
-        goto fail;
-    if (df->fsize == 0) {
-        rc = WR_ERR(eb, WR_ENOTOURS,
-                    "%s is empty (0 bytes), not a wrtools tree file", path);
-        goto fail;
-    }
-    if ((rc = df_probe(df, 0, 0, eb)) != WR_OK)
-        goto fail;
-    uint32_t claimed = 0;
-    if (df->slots[0].valid)
-        claimed = df->slots[0].slot.page_size;
-    else if (df->magic[0] && df->rawlen[0] >= WRI_SLOT_PAGESIZE + 4 &&
-             pow2_page(wri_get32(df->raw[0] + WRI_SLOT_PAGESIZE)))
-        claimed = wri_get32(df->raw[0] + WRI_SLOT_PAGESIZE);
-    if (claimed != 0 && (rc = df_probe(df, 1, claimed, eb)) != WR_OK)
-        goto fail;
-    if (df->slots[0].valid) {
-        df->P = claimed;
-        if (df->slots[1].valid && df->slots[1].slot.page_size != claimed) {
-            df->slots[1].valid = false;
-            snprintf(df->slots[1].why, sizeof df->slots[1].why,
-                     "page size %u disagrees with slot 0's %u",
-                     df->slots[1].slot.page_size, claimed);
-        }
-    } else if (claimed == 0 || !df->slots[1].valid ||
-               df->slots[1].slot.page_size != claimed) {
-        /* Slot 1 sits at offset P; P is unknown: try every page size. */
-        wri_slot_state keep = df->slots[1];
-        bool keep_magic = df->magic[1];
-        uint64_t keep_off = df->slot_off[1];
-        bool found = false;
-        for (uint32_t P = WRI_PAGE_MIN; P <= WRI_PAGE_MAX && !found; P <<= 1) {
-            if (P == claimed)
-                continue;
-            if ((rc = df_probe(df, 1, P, eb)) != WR_OK)
-                goto fail;
-            if (df->slots[1].valid && df->slots[1].slot.page_size == P) {
-                found = true;
-            } else if (df->magic[1] && !keep_magic) {
-                keep = df->slots[1];
-                keep_magic = true;
-                keep_off = P;
-            }
-        }
-        if (!found) {
-            if ((rc = df_probe(df, 1, keep_off ? keep_off : WRI_PAGE_DEFAULT,
-                               eb)) != WR_OK)
-                goto fail;
-            df->slots[1] = keep;
-            df->slots[1].valid = false;
-            df->magic[1] = keep_magic;
-            if (!keep_magic && keep.why[0] == '\0')
-                snprintf(df->slots[1].why, sizeof df->slots[1].why,
-                         "no slot at any power-of-two offset %u..%u",
-                         WRI_PAGE_MIN, WRI_PAGE_MAX);
-        }
-        df->P = df->slots[1].valid ? df->slots[1].slot.page_size : claimed;
+    if ((rc = wri_ps_open(path, &cfg, &df->ps, eb)) != WR_OK)
+        return rc;
+    int which = want_gen ? WRI_PS_GEN : previous ? WRI_PS_PREVIOUS
+                                                 : WRI_PS_LATEST;
+    rc = wri_ps_choose(df->ps, which, gen, &df->chosen, &ce);
+    if (rc != WR_OK) {
+        snprintf(df->nochoice, sizeof df->nochoice, "%.299s", ce.msg);
+        /* none valid, or the catalog's generation gone: damage; a file
+         * written once has no previous checkpoint: not damage */
+        df->nochoice_damage = rc == WR_ECORRUPT || want_gen;
+        if (which == WRI_PS_PREVIOUS && rc == WR_ENOTFOUND)
+            df->nochoice_damage = wri_ps_slot_damaged(df->ps, 0) ||
+                                  wri_ps_slot_damaged(df->ps, 1);
     } else {
-        df->P = claimed;
+        df->cur = df->ps->slots[df->chosen].slot;
     }
-    bool v0 = df->slots[0].valid, v1 = df->slots[1].valid;
-    if (!v0 && !v1 && !df->magic[0] && !df->magic[1]) {
-        rc = WR_ERR(eb, WR_ENOTOURS,
-                    "%s is not a wrtools tree file (no \"WRTREE\" magic in "
-                    "either header slot)",
-                    path);
-        goto fail;
-    }
-    uint64_t g0 = df->slots[0].slot.gen, g1 = df->slots[1].slot.gen;
-    int newest = !v0 ? (v1 ? 1 : -1) : !v1 ? 0 : (g1 > g0 ? 1 : 0);
-    if (!v0 && !v1) {
-        snprintf(df->nochoice, sizeof df->nochoice,
-                 "no valid checkpoint slot");
-        df->nochoice_damage = true;
-    } else if (want_gen) {
-        df->chosen = v0 && g0 == gen ? 0 : v1 && g1 == gen ? 1 : -1;
-        if (df->chosen < 0) {
-            snprintf(df->nochoice, sizeof df->nochoice,
-                     "no checkpoint of generation %" PRIu64
-                     " (the catalog's) in either slot",
-                     gen);
-            df->nochoice_damage = true;
-        }
-    } else if (previous) {
-        if (v0 && v1) {
-            df->chosen = 1 - newest;
-        } else {
-            int bad = v0 ? 1 : 0;
-            snprintf(df->nochoice, sizeof df->nochoice,
-                     "no previous checkpoint: slot %d: %s", bad,
-                     df->slots[bad].why);
-            df->nochoice_damage = df->magic[bad];
-        }
-    } else {
-        df->chosen = newest;
-    }
-    if (df->chosen >= 0)
-        df->cur = df->slots[df->chosen].slot;
     return WR_OK;
-fail:
-    df_close(df);
-    return rc;
 }
 
 static const char *role_name(uint32_t role)
@@ -438,7 +279,7 @@ static const char *role_name(uint32_t role)
                                                                    : "?";
 }
 
-static const char *type_name(uint8_t t)
+const char *type_name(uint8_t t)
 {
     switch (t) {
     case WRI_PT_LEAF:
@@ -454,449 +295,150 @@ static const char *type_name(uint8_t t)
     }
 }
 
-static int df_nkeyelem(const dump_file *df)
+int df_nkeyelem(const dump_file *df)
 {
     if (df->chosen < 0)
         return 0;
     return df->cur.role == WRI_ROLE_INDEX ? 2 : 1;
 }
 
-/* --- reading pages by address -------------------------------------- */
-
-/* Is a an address of an existing page of this file (tree pages: one
- * block)? *why gets the reason when not. */
-static bool df_addr_ok(const dump_file *df, const wr_addr *a, bool one_block,
-                       char *why, size_t n)
-{
-    uint64_t P = df->P;
-    if (a->off < 2 * P || a->off % P != 0 || a->size == 0 ||
-        a->size % P != 0 || (one_block && a->size != P)) {
-        snprintf(why, n,
-                 "address [%" PRIu64 ", +%u) is not a page of the data area "
-                 "(page size %" PRIu64 ")",
-                 a->off, a->size, P);
-        return false;
-    }
-    if (a->off > df->fsize || a->size > df->fsize - a->off) {
-        snprintf(why, n,
-                 "page [%" PRIu64 ", %" PRIu64 ") lies past the end of the "
-                 "file (%" PRIu64 " bytes): truncated",
-                 a->off, a->off + a->size, df->fsize);
-        return false;
-    }
-    return true;
-}
-
-/* Read the page a points to into buf (a->size bytes, checked with
- * df_addr_ok first) and check its checksum against its bytes and the
- * address. Findings are recorded; *trusted says both hold. */
-static int df_read_checked(dctx *x, dump_file *df, const wr_addr *a,
-                           uint8_t *buf, bool *trusted, wr_errbuf *eb)
-{
-    int rc;
-    size_t got;
-    *trusted = false;
-    if ((rc = df_read(df, a->off, buf, a->size, &got, eb)) != WR_OK)
-        return rc;
-    if (got != a->size) {
-        dx_damage(x, "page %" PRIu64 ": only %zu of %u bytes could be read",
-                  a->off, got, a->size);
-        return 1;
-    }
-    uint32_t stored = wri_get32(buf + WRI_PH_CRC);
-    uint32_t computed = wri_page_crc(buf, a->size);
-    if (stored != computed) {
-        dx_damage(x,
-                  "page %" PRIu64 ": checksum mismatch (stored 0x%08x, "
-                  "computed 0x%08x)",
-                  a->off, stored, computed);
-        return WR_OK;
-    }
-    if (stored != a->crc) {
-        dx_damage(x,
-                  "page %" PRIu64 ": stale or misdirected: the address "
-                  "expects CRC 0x%08x, the page has 0x%08x",
-                  a->off, a->crc, stored);
-        return WR_OK;
-    }
-    *trusted = true;
-    return WR_OK;
-}
-
-/* Read an overflow value into *buf (grown as needed, bounded by the file
- * size). 0 with *val set, 1 when damaged (recorded), or an error. */
-static int df_read_overflow(dctx *x, dump_file *df, const wri_cell *c,
-                            uint8_t **buf, size_t *cap, const uint8_t **val,
-                            wr_errbuf *eb)
-{
-    int rc;
-    char why[300];
-    bool trusted;
-    wri_page_problem prob;
-    const wr_addr *a = &c->ovf;
-    if (c->vlen > DUMP_MAX_VALUE) {
-        dx_damage(x, "overflow page %" PRIu64 ": value of %u bytes, larger "
-                     "than a document may be (%u)",
-                  a->off, c->vlen, DUMP_MAX_VALUE);
-        return 1;
-    }
-    if (!df_addr_ok(df, a, false, why, sizeof why)) {
-        dx_damage(x, "overflow page %" PRIu64 ": %s", a->off, why);
-        return 1;
-    }
-    if (a->size != wri_overflow_size(df->P, c->vlen)) {
-        dx_damage(x,
-                  "overflow page %" PRIu64 ": size %u, a value of %u bytes "
-                  "needs %" PRIu64,
-                  a->off, a->size, c->vlen, wri_overflow_size(df->P, c->vlen));
-        return 1;
-    }
-    if (*cap < a->size) {
-        uint8_t *nb = realloc(*buf, a->size);
-        if (nb == NULL)
-            return WR_ERR(eb, WR_ENOMEM, "out of memory reading an overflow");
-        *buf = nb;
-        *cap = a->size;
-    }
-    if ((rc = df_read_checked(x, df, a, *buf, &trusted, eb)) != WR_OK)
-        return rc;
-    if (!trusted)
-        return 1;
-    if (wri_overflow_check(*buf, a->size, c->vlen, &prob) != WR_OK) {
-        dx_damage(x, "overflow page %" PRIu64 ", byte %u: %s", a->off,
-                  prob.off, prob.what);
-        return 1;
-    }
-    *val = *buf + WRI_PH_LEN;
-    return WR_OK;
-}
-
 /* --- extent lists ---------------------------------------------------- */
 
 typedef struct ext_totals {
+    dctx *x;
+    const wri_slot *s;
+    bool print;
+    bson_t *jpages, *jext;
+    uint64_t idx;
     uint64_t pages;
     uint64_t avail_n, avail_bytes;
     uint64_t discard_n, discard_bytes;
     uint64_t reusable_bytes; /* discard with gen <= G - 1: avail on open */
+    bool incomplete;         /* a list page or entry could not be used */
 } ext_totals;
 
-/* Walk the extent-list chain of checkpoint s. With print, show each page
- * and entry (text or into j's "pages" and "extents" arrays). Entries that
- * do not hold are shown and marked but not counted. */
-static int ext_walk(dctx *x, dump_file *df, const wri_slot *s, bool print,
-                    bson_t *j, ext_totals *t, wr_errbuf *eb)
+static int ext_page(void *arg, const wr_addr *a, uint32_t count,
+                    const wr_addr *next)
 {
-    int rc = WR_OK;
-    uint32_t P = df->P;
-    uint8_t *buf = NULL;
-    wr_addr a = s->extlist;
-    uint64_t limit = WRI_MIN(s->logical_size, df->fsize);
-    uint64_t max_pages = limit / P, idx = 0;
+    ext_totals *t = arg;
+    dctx *x = t->x;
+    t->pages++;
+    if (!t->print)
+        return 0;
+    dx_print(x, "  list page %" PRIu64 ": %u entries, next %" PRIu64 "\n",
+             a->off, count, next->off);
+    if (t->jpages != NULL) {
+        bson_t pd;
+        char ik[24];
+        snprintf(ik, sizeof ik, "%" PRIu64, t->pages - 1);
+        bson_append_document_begin(t->jpages, ik, -1, &pd);
+        j_u64(&pd, "offset", a->off);
+        j_u64(&pd, "count", count);
+        j_u64(&pd, "next", next->off);
+        BSON_APPEND_BOOL(&pd, "checksum_ok", true);
+        bson_append_document_end(t->jpages, &pd);
+    }
+    return 0;
+}
+
+static int ext_entry(void *arg, const wr_addr *page, uint32_t i,
+                     const wri_ext *e, const char *bad)
+{
+    ext_totals *t = arg;
+    dctx *x = t->x;
+    const char *kind = e->kind == WRI_EXT_AVAIL     ? "avail"
+                       : e->kind == WRI_EXT_DISCARD ? "discard"
+                                                    : "?";
+    (void)page;
+    (void)i;
+    if (bad == NULL && e->kind == WRI_EXT_AVAIL) {
+        t->avail_n++;
+        t->avail_bytes += e->len;
+    } else if (bad == NULL) {
+        t->discard_n++;
+        t->discard_bytes += e->len;
+        if (e->gen + 1 <= t->s->gen)
+            t->reusable_bytes += e->len;
+    }
+    if (!t->print)
+        return 0;
+    if (e->kind == WRI_EXT_DISCARD)
+        dx_print(x, "    %-8s offset %-10" PRIu64 " size %-10" PRIu64
+                    " gen %" PRIu64 "\n",
+                 kind, e->off, e->len, e->gen);
+    else
+        dx_print(x, "    %-8s offset %-10" PRIu64 " size %" PRIu64 "\n", kind,
+                 e->off, e->len);
+    if (t->jext != NULL) {
+        bson_t ed;
+        char ik[24];
+        snprintf(ik, sizeof ik, "%" PRIu64, t->idx++);
+        bson_append_document_begin(t->jext, ik, -1, &ed);
+        j_str(&ed, "kind", kind);
+        j_u64(&ed, "offset", e->off);
+        j_u64(&ed, "size", e->len);
+        j_u64(&ed, "gen", e->gen);
+        if (bad != NULL)
+            j_str(&ed, "damage", bad);
+        bson_append_document_end(t->jext, &ed);
+    }
+    return 0;
+}
+
+/* Walk the extent-list chain of the chosen checkpoint through the page
+ * source. With print, show each page and entry (text or into j's
+ * "list_pages" and "extents" arrays). Entries that do not hold are shown
+ * and reported but not counted. */
+static int ext_walk(dctx *x, dump_file *df, bool print, bson_t *j,
+                    ext_totals *t, wr_errbuf *eb)
+{
+    int rc;
+    const wri_slot *s = &df->cur;
     bson_t jpages, jext;
-    char why[300];
     memset(t, 0, sizeof *t);
+    t->x = x;
+    t->s = s;
+    t->print = print;
     if (j != NULL) {
         bson_init(&jpages);
         bson_append_array_begin(j, "extents", -1, &jext);
+        t->jpages = &jpages;
+        t->jext = &jext;
     }
-    if (a.off == 0) {
-        if (print)
-            dx_print(x, "  no extent lists: nothing was free at generation %"
-                        PRIu64 "\n", s->gen);
-        goto out;
-    }
-    if ((buf = malloc(P)) == NULL) {
-        rc = WR_ERR(eb, WR_ENOMEM, "out of memory");
-        goto out;
-    }
-    while (a.off != 0) {
-        if (dx_stop(x)) {
-            rc = WR_ERR(eb, WR_EINTR, "interrupted");
-            goto out;
-        }
-        if (t->pages >= max_pages) {
-            dx_damage(x,
-                      "extent-list chain of gen %" PRIu64 " is longer than "
-                      "the file's %" PRIu64 " pages (a cycle?); stopped",
-                      s->gen, max_pages);
-            break;
-        }
-        bool addr_ok = df_addr_ok(df, &a, true, why, sizeof why);
-        if (addr_ok && a.off + a.size > s->logical_size) {
-            addr_ok = false;
-            snprintf(why, sizeof why, "lies past the logical size %" PRIu64,
-                     s->logical_size);
-        }
-        if (!addr_ok) {
-            dx_damage(x, "extent-list page %" PRIu64 " (#%" PRIu64 "): %s",
-                      a.off, t->pages, why);
-            break;
-        }
-        bool trusted;
-        if ((rc = df_read_checked(x, df, &a, buf, &trusted, eb)) < 0)
-            goto out;
-        if (rc == 1) {
-            rc = WR_OK;
-            break;
-        }
-        t->pages++;
-        uint8_t type = buf[WRI_PH_TYPE];
-        uint32_t count = wri_get32(buf + WRI_PH_COUNT);
-        uint64_t pgen = wri_get64(buf + WRI_PH_GEN);
-        wr_addr next;
-        wri_addr_decode(buf + WRI_EL_NEXT, &next);
-        if (type != WRI_PT_EXTLIST) {
-            dx_damage(x,
-                      "page %" PRIu64 ": type %u (%s), expected an "
-                      "extent-list page (4); the chain ends here",
-                      a.off, type, type_name(type));
-            break;
-        }
-        if (pgen != s->gen)
-            dx_damage(x,
-                      "extent-list page %" PRIu64 ": written for gen %" PRIu64
-                      ", the slot is gen %" PRIu64,
-                      a.off, pgen, s->gen);
-        if (count > DUMP_EL_PER_PAGE(P)) {
-            dx_damage(x,
-                      "extent-list page %" PRIu64 ": count %u, at most %u "
-                      "entries fit; showing those",
-                      a.off, count, DUMP_EL_PER_PAGE(P));
-            count = DUMP_EL_PER_PAGE(P);
-        }
-        if (print && x->out != NULL)
-            dx_print(x, "  list page %" PRIu64 ": %u entries, next %" PRIu64
-                        "%s\n",
-                     a.off, count, next.off, trusted ? "" : " (not trusted)");
-        if (print && j != NULL) {
-            bson_t pd;
-            char ik[24];
-            snprintf(ik, sizeof ik, "%" PRIu64, t->pages - 1);
-            bson_append_document_begin(&jpages, ik, -1, &pd);
-            j_u64(&pd, "offset", a.off);
-            j_u64(&pd, "count", count);
-            j_u64(&pd, "next", next.off);
-            BSON_APPEND_BOOL(&pd, "checksum_ok", trusted);
-            bson_append_document_end(&jpages, &pd);
-        }
-        for (uint32_t i = 0; i < count; i++, idx++) {
-            wri_ext e;
-            const char *bad =
-                wri_extlist_entry(buf, i, P, s->gen, s->logical_size, &e);
-            const char *kind = e.kind == WRI_EXT_AVAIL     ? "avail"
-                               : e.kind == WRI_EXT_DISCARD ? "discard"
-                                                           : "?";
-            if (bad != NULL)
-                dx_damage(x,
-                          "extent-list page %" PRIu64 ", entry %u ([%" PRIu64
-                          ", +%" PRIu64 ") kind %u gen %" PRIu64 "): %s",
-                          a.off, i, e.off, e.len, e.kind, e.gen, bad);
-            else if (e.kind == WRI_EXT_AVAIL) {
-                t->avail_n++;
-                t->avail_bytes += e.len;
-            } else {
-                t->discard_n++;
-                t->discard_bytes += e.len;
-                if (e.gen + 1 <= s->gen)
-                    t->reusable_bytes += e.len;
-            }
-            if (!print)
-                continue;
-            if (x->out != NULL) {
-                if (e.kind == WRI_EXT_DISCARD)
-                    dx_print(x,
-                             "    %-8s offset %-10" PRIu64 " size %-10" PRIu64
-                             " gen %" PRIu64 "\n",
-                             kind, e.off, e.len, e.gen);
-                else
-                    dx_print(x, "    %-8s offset %-10" PRIu64 " size %" PRIu64
-                                "\n",
-                             kind, e.off, e.len);
-            }
-            if (j != NULL) {
-                bson_t ed;
-                char ik[24];
-                snprintf(ik, sizeof ik, "%" PRIu64, idx);
-                bson_append_document_begin(&jext, ik, -1, &ed);
-                j_str(&ed, "kind", kind);
-                j_u64(&ed, "offset", e.off);
-                j_u64(&ed, "size", e.len);
-                j_u64(&ed, "gen", e.gen);
-                if (bad != NULL)
-                    j_str(&ed, "damage", bad);
-                bson_append_document_end(&jext, &ed);
-            }
-        }
-        if (next.off == 0 && (next.size != 0 || next.crc != 0))
-            dx_damage(x,
-                      "extent-list page %" PRIu64 ": next address has offset "
-                      "0 but size %u",
-                      a.off, next.size);
-        a = next;
-    }
-out:
+    if (s->extlist.off == 0 && print)
+        dx_print(x, "  no extent lists: nothing was free at generation %"
+                    PRIu64 "\n", s->gen);
+    wri_ps_lists w = {.page = ext_page, .entry = ext_entry, .arg = t,
+                      .slot = df->chosen};
+    rc = wri_ps_walk_lists(df->ps, s, &w, eb);
+    t->incomplete = w.incomplete;
     if (j != NULL) {
         bson_append_array_end(j, &jext);
         bson_append_array(j, "list_pages", -1, &jpages);
         bson_destroy(&jpages);
     }
-    free(buf);
-    return rc;
+    return rc < 0 ? rc : WR_OK;
 }
 
 /* --- tree walk ------------------------------------------------------- */
 
-typedef struct walk_frame {
-    uint8_t *buf;
-    wri_page_view v;
-    wr_addr addr;
-    uint32_t next; /* next child to visit (internal pages) */
-    bool trusted;  /* checksum holds and matches the parent's address */
-} walk_frame;
-
-typedef struct walker walker;
-/* Called for every page reached: v is NULL when it does not decode. */
-typedef int (*walk_page_fn)(walker *w, int depth, const wr_addr *a,
-                            const walk_frame *fr);
-
-struct walker {
-    dctx *x;
-    dump_file *df;
-    int nkeyelem;
-    uint8_t *seen; /* one bit per block, NULL when too large */
-    uint64_t visits, max_visits;
-    walk_frame fr[DUMP_MAX_DEPTH];
-    walk_page_fn on_page;
-    void *arg;
-};
-
-static void walk_free(walker *w)
+/* The tree of the chosen checkpoint through the page source's walk: the
+ * same checks, in the same order, as wr-verify's (keys too unless
+ * keys_off), every page to page_fn, every leaf item to item_fn. */
+static int tree_walk(dctx *x, dump_file *df, wri_ps_walk *w, wr_errbuf *eb)
 {
-    for (int i = 0; i < DUMP_MAX_DEPTH; i++)
-        free(w->fr[i].buf);
-    free(w->seen);
-}
-
-/* Load the tree page a into frame d, expecting level (-1: any). Returns 0
- * (decoded), 1 (recorded as damaged; do not descend), or an error. */
-static int walk_load(walker *w, int d, const wr_addr *a, int level,
-                     wr_errbuf *eb)
-{
-    int rc;
-    char why[300];
-    dump_file *df = w->df;
-    walk_frame *fr = &w->fr[d];
-    wri_page_problem prob;
-    fr->addr = *a;
-    fr->next = 0;
-    fr->trusted = false;
-    if (!df_addr_ok(df, a, true, why, sizeof why)) {
-        dx_damage(w->x, "page %" PRIu64 ": %s", a->off, why);
-        return 1;
-    }
-    uint64_t blk = a->off / df->P;
-    if (w->seen != NULL) {
-        if (w->seen[blk / 8] & (1u << (blk % 8))) {
-            dx_damage(w->x,
-                      "page %" PRIu64 ": reached a second time (shared by "
-                      "two parents, or a cycle); not followed again",
-                      a->off);
-            return 1;
-        }
-        w->seen[blk / 8] |= (uint8_t)(1u << (blk % 8));
-    }
-    if (++w->visits > w->max_visits) {
-        dx_damage(w->x,
-                  "more tree pages than the file holds (%" PRIu64 "); "
-                  "walk stopped at page %" PRIu64,
-                  w->max_visits, a->off);
-        return 1;
-    }
-    if (fr->buf == NULL && (fr->buf = malloc(df->P)) == NULL)
-        return WR_ERR(eb, WR_ENOMEM, "out of memory");
-    if ((rc = df_read_checked(w->x, df, a, fr->buf, &fr->trusted, eb)) != 0)
-        return rc;
-    if (wri_page_check(fr->buf, df->P, w->nkeyelem, &fr->v, &prob) !=
-        WR_OK) {
-        if (prob.slot >= 0)
-            dx_damage(w->x, "page %" PRIu64 ", byte %u (slot %d): %s", a->off,
-                      prob.off, prob.slot, prob.what);
-        else
-            dx_damage(w->x, "page %" PRIu64 ", byte %u: %s", a->off,
-                      prob.off, prob.what);
-        return 1;
-    }
-    if (level >= 0 && fr->v.level != level) {
-        dx_damage(w->x,
-                  "page %" PRIu64 ": level %u, expected %d under its parent",
-                  a->off, fr->v.level, level);
-        return 1;
-    }
-    return WR_OK;
-}
-
-/* Depth-first, children in key order: every page once, one page per
- * level in memory. */
-static int walk_tree(walker *w, wr_errbuf *eb)
-{
-    int rc = WR_OK;
-    dump_file *df = w->df;
-    const wri_slot *s = &df->cur;
+    (void)x;
     w->nkeyelem = df_nkeyelem(df);
-    w->max_visits = df->fsize / df->P;
-    uint64_t bytes = w->max_visits / 8 + 1;
-    if (bytes <= DUMP_BITMAP_MAX)
-        w->seen = calloc(1, bytes);
-    if (s->root.off == 0)
-        return WR_OK;
-    int level = -1;
-    if (s->height >= 1 && s->height <= DUMP_MAX_DEPTH)
-        level = (int)s->height - 1;
-    if ((rc = walk_load(w, 0, &s->root, -1, eb)) < 0)
-        return rc;
-    bool root_ok = rc == 0;
-    if (root_ok && level >= 0 && w->fr[0].v.level != level)
-        dx_damage(w->x,
-                  "root page %" PRIu64 " is at level %u, but the slot says "
-                  "height %u",
-                  s->root.off, w->fr[0].v.level, s->height);
-    if (root_ok && w->fr[0].v.level >= DUMP_MAX_DEPTH) {
-        dx_damage(w->x, "root page %" PRIu64 ": level %u is too deep",
-                  s->root.off, w->fr[0].v.level);
-        root_ok = false;
-    }
-    if ((rc = w->on_page(w, 0, &s->root, root_ok ? &w->fr[0] : NULL)) != 0)
-        return rc;
-    if (!root_ok || w->fr[0].v.level == 0)
-        return WR_OK;
-    /* only a decoded internal root gets here */
-    int d = 0;
-    while (d >= 0) {
-        walk_frame *fr = &w->fr[d];
-        if (dx_stop(w->x))
-            return WR_ERR(eb, WR_EINTR, "interrupted");
-        if (fr->v.level == 0 || fr->next >= fr->v.count) {
-            d--;
-            continue;
-        }
-        wri_cell c;
-        wri_page_cell(&fr->v, fr->next++, &c);
-        int child_level = fr->v.level - 1;
-        if ((rc = walk_load(w, d + 1, &c.child, child_level, eb)) < 0)
-            return rc;
-        bool ok = rc == 0;
-        if ((rc = w->on_page(w, d + 1, &c.child, ok ? &w->fr[d + 1] : NULL)) !=
-            0)
-            return rc;
-        if (ok && child_level > 0)
-            d++;
-    }
-    return WR_OK;
+    w->keys = true;
+    w->map = true;
+    int rc = wri_ps_walk_tree(df->ps, &df->cur, df->chosen, w, eb);
+    return rc < 0 ? rc : WR_OK;
 }
 
 /* --- summary ------------------------------------------------------- */
 
 typedef struct sum_stats {
+    dctx *x;
     uint64_t leaf, internal, overflow;
     uint64_t keys, key_bytes, value_bytes;
     uint64_t used, tree_bytes, ovf_bytes, ovf_used;
@@ -904,19 +446,17 @@ typedef struct sum_stats {
     uint64_t undecoded;
 } sum_stats;
 
-static int sum_page(walker *w, int depth, const wr_addr *a,
-                    const walk_frame *fr)
+static int sum_page(void *arg, const wri_ps_page *p)
 {
-    sum_stats *ss = w->arg;
-    (void)a;
-    w->x->st->pages++;
-    if (fr == NULL) {
+    sum_stats *ss = arg;
+    ss->x->st->pages++;
+    if (p->v == NULL) {
         ss->undecoded++;
         return 0;
     }
-    const wri_page_view *v = &fr->v;
-    if ((uint32_t)depth + 1 > ss->depth)
-        ss->depth = (uint32_t)depth + 1;
+    const wri_page_view *v = p->v;
+    if ((uint32_t)p->depth + 1 > ss->depth)
+        ss->depth = (uint32_t)p->depth + 1;
     ss->tree_bytes += v->size;
     ss->used += v->size - v->free_bytes;
     if (v->type == WRI_PT_INTERNAL) {
@@ -939,7 +479,7 @@ static int sum_page(walker *w, int depth, const wr_addr *a,
     return 0;
 }
 
-static void print_addr(dctx *x, const char *what, const wr_addr *a)
+void print_addr(dctx *x, const char *what, const wr_addr *a)
 {
     if (a->off == 0)
         dx_print(x, "%s none", what);
@@ -948,24 +488,13 @@ static void print_addr(dctx *x, const char *what, const wr_addr *a)
                  a->crc);
 }
 
-/* A slot that was written and does not hold. A never-written slot is
- * normal (a new file, or a newer checkpoint erased by a writer that
- * reopened an older one); so is slot 1 lying past the end of a file
- * whose slot 0 serves. */
-static bool slot_damaged(const dump_file *df, int i)
+void slot_summary(dctx *x, dump_file *df, int i, bson_t *jarr)
 {
-    const wri_slot_state *st = &df->slots[i];
-    if (st->valid || strncmp(st->why, "all zero", 8) == 0)
-        return false;
-    return !(strncmp(st->why, "missing", 7) == 0 && df->chosen >= 0);
-}
-
-static void slot_summary(dctx *x, dump_file *df, int i, bson_t *jarr)
-{
-    const wri_slot_state *st = &df->slots[i];
+    const wri_ps *ps = df->ps;
+    const wri_slot_state *st = &ps->slots[i];
     const wri_slot *s = &st->slot;
     if (x->out != NULL) {
-        dx_print(x, "  slot %d (offset %" PRIu64 "): ", i, df->slot_off[i]);
+        dx_print(x, "  slot %d (offset %" PRIu64 "): ", i, ps->slot_off[i]);
         if (st->valid) {
             dx_print(x, "valid, gen %" PRIu64 ", ", s->gen);
             print_addr(x, "root", &s->root);
@@ -978,8 +507,8 @@ static void slot_summary(dctx *x, dump_file *df, int i, bson_t *jarr)
                      df->chosen == i ? "  <- chosen" : "");
         } else {
             dx_print(x, "rejected: %s\n", st->why);
-            if (df->magic[i] && df->rawlen[i] >= WRI_SLOT_HEIGHT + 4) {
-                const uint8_t *r = df->raw[i];
+            if (ps->magic[i] && ps->rawlen[i] >= WRI_SLOT_HEIGHT + 4) {
+                const uint8_t *r = ps->raw[i];
                 wr_addr root, el;
                 wri_addr_decode(r + WRI_SLOT_ROOT, &root);
                 wri_addr_decode(r + WRI_SLOT_EXTLIST, &el);
@@ -1002,7 +531,7 @@ static void slot_summary(dctx *x, dump_file *df, int i, bson_t *jarr)
         snprintf(ik, sizeof ik, "%d", i);
         bson_append_document_begin(jarr, ik, -1, &d);
         j_u64(&d, "slot", (uint64_t)i);
-        j_u64(&d, "offset", df->slot_off[i]);
+        j_u64(&d, "offset", ps->slot_off[i]);
         BSON_APPEND_BOOL(&d, "valid", st->valid);
         BSON_APPEND_BOOL(&d, "chosen", df->chosen == i);
         if (st->valid) {
@@ -1023,9 +552,6 @@ static void slot_summary(dctx *x, dump_file *df, int i, bson_t *jarr)
         }
         bson_append_document_end(jarr, &d);
     }
-    if (slot_damaged(df, i))
-        dx_damage(x, "slot %d (offset %" PRIu64 "): %s", i, df->slot_off[i],
-                  st->why);
 }
 
 static void role_text(const wri_slot *s, char *out, size_t n)
@@ -1041,47 +567,58 @@ static void role_text(const wri_slot *s, char *out, size_t n)
     (void)len;
 }
 
-/* Is there a checkpoint to show? 1 yes; 0 no, recorded as damage; or
- * WR_ENOTFOUND when the file simply has none of the kind asked for (a
- * previous checkpoint of a file written once). */
+/* Is there a checkpoint to show, and can it be read? 1 yes (the page
+ * source is set up for it: its generation on findings, the truncation
+ * check, the ownership map); 0 no, recorded as damage; or WR_ENOTFOUND
+ * when the file simply has none of the kind asked for (a previous
+ * checkpoint of a file written once). */
 static int file_checkpoint(dctx *x, dump_file *df, wr_errbuf *eb)
 {
-    if (df->chosen >= 0)
-        return 1;
-    if (df->nochoice_damage) {
-        dx_damage(x, "%s", df->nochoice);
-        return 0;
+    int rc;
+    if (df->chosen < 0) {
+        if (df->nochoice_damage) {
+            dx_finding(x, WR_CHECK_HEADER, 0, 0, NULL, NULL, "%s",
+                       df->nochoice);
+            return 0;
+        }
+        return WR_ERR(eb, WR_ENOTFOUND, "%s", df->nochoice);
     }
-    return WR_ERR(eb, WR_ENOTFOUND, "%s: %s", df->path, df->nochoice);
+    if (!wri_ps_slot_readable(df->ps, df->chosen))
+        return 0; /* the slot findings said where it is cut */
+    if ((rc = wri_ps_begin(df->ps, df->chosen, true, eb)) < 0)
+        return rc;
+    return 1;
 }
 
 static int file_summary(dctx *x, dump_file *df, bson_t *j, wr_errbuf *eb)
 {
     int rc = WR_OK;
     bson_t jslots;
-    walker w;
+    wri_ps_walk w;
     sum_stats ss;
     ext_totals et;
     char role[2048];
     memset(&w, 0, sizeof w);
     memset(&ss, 0, sizeof ss);
     memset(&et, 0, sizeof et);
-    if (df->P != 0)
+    ss.x = x;
+    if (df->ps->P != 0)
         dx_print(x, "  file size %" PRIu64 " bytes, page size %u\n",
-                 df->fsize, df->P);
+                 df->ps->fsize, df->ps->P);
     else
         dx_print(x, "  file size %" PRIu64 " bytes, page size unknown (no "
                     "slot says)\n",
-                 df->fsize);
+                 df->ps->fsize);
     if (j != NULL) {
-        j_u64(j, "file_size", df->fsize);
-        j_u64(j, "page_size", df->P);
+        j_u64(j, "file_size", df->ps->fsize);
+        j_u64(j, "page_size", df->ps->P);
         bson_append_array_begin(j, "slots", -1, &jslots);
     }
     for (int i = 0; i < 2; i++)
         slot_summary(x, df, i, j != NULL ? &jslots : NULL);
     if (j != NULL)
         bson_append_array_end(j, &jslots);
+    wri_ps_check_slots(df->ps, df->chosen);
     if ((rc = file_checkpoint(x, df, eb)) <= 0)
         return rc;
     rc = WR_OK;
@@ -1089,24 +626,18 @@ static int file_summary(dctx *x, dump_file *df, bson_t *j, wr_errbuf *eb)
     role_text(s, role, sizeof role);
     dx_print(x, "  checkpoint: gen %" PRIu64 " (slot %d), %s\n", s->gen,
              df->chosen, role);
-    if (s->logical_size > df->fsize)
-        dx_damage(x,
-                  "file is %" PRIu64 " bytes, shorter than the logical size "
-                  "%" PRIu64 " of gen %" PRIu64 ": truncated",
-                  df->fsize, s->logical_size, s->gen);
-    w.x = x;
-    w.df = df;
-    w.on_page = sum_page;
+    /* the order wr-verify checks in: lists, tree, then unowned space */
+    if ((rc = ext_walk(x, df, false, NULL, &et, eb)) != WR_OK)
+        goto out;
+    w.page = sum_page;
     w.arg = &ss;
-    if ((rc = walk_tree(&w, eb)) != WR_OK)
+    if ((rc = tree_walk(x, df, &w, eb)) != WR_OK)
         goto out;
-    if ((rc = ext_walk(x, df, s, false, NULL, &et, eb)) != WR_OK)
-        goto out;
-    if (ss.undecoded == 0 && ss.keys != s->nrecords)
-        dx_damage(x, "the slot says %" PRIu64 " records, the tree holds %"
-                     PRIu64, s->nrecords, ss.keys);
+    if (!w.incomplete && !et.incomplete) /* as wr-verify: else every
+                                             unread page looks leaked */
+        (void)wri_ps_leaks(df->ps, s->logical_size);
     uint64_t free_bytes = et.avail_bytes + et.discard_bytes;
-    uint64_t slotted = (ss.leaf + ss.internal) * (uint64_t)df->P;
+    uint64_t slotted = (ss.leaf + ss.internal) * (uint64_t)df->ps->P;
     double fill = slotted ? (double)ss.used / (double)slotted : 0.0;
     if (x->out != NULL) {
         dx_print(x, "  height %u (slot says %u): %" PRIu64 " internal, %" PRIu64
@@ -1159,33 +690,33 @@ static int file_summary(dctx *x, dump_file *df, bson_t *j, wr_errbuf *eb)
         BSON_APPEND_DOUBLE(j, "fill_factor", fill);
     }
 out:
-    walk_free(&w);
+    wri_ps_walk_free(&w);
     return rc;
 }
 
 /* --- tree shape ---------------------------------------------------- */
 
 typedef struct tree_ctx {
+    dctx *x;
     bson_t *jarr;
     uint64_t n;
 } tree_ctx;
 
-static int tree_page(walker *w, int depth, const wr_addr *a,
-                     const walk_frame *fr)
+static int tree_page(void *arg, const wri_ps_page *p)
 {
-    dctx *x = w->x;
-    tree_ctx *tc = w->arg;
+    tree_ctx *tc = arg;
+    dctx *x = tc->x;
+    const wri_page_view *v = p->v;
     x->st->pages++;
     if (x->out != NULL) {
-        dx_print(x, "%*s", 2 * depth + 2, "");
-        if (fr == NULL) {
-            dx_print(x, "page %" PRIu64 ": not decoded\n", a->off);
+        dx_print(x, "%*s", 2 * p->depth + 2, "");
+        if (v == NULL) {
+            dx_print(x, "page %" PRIu64 ": not decoded\n", p->addr.off);
         } else {
-            const wri_page_view *v = &fr->v;
             wri_cell c;
             uint32_t first = v->type == WRI_PT_INTERNAL ? 1 : 0;
             dx_print(x, "level %u  page %" PRIu64 "  %s  %u %s", v->level,
-                     a->off, type_name(v->type), v->count,
+                     p->addr.off, type_name(v->type), v->count,
                      v->type == WRI_PT_INTERNAL ? "children" : "items");
             if (v->count > first) {
                 wri_page_cell(v, first, &c);
@@ -1198,7 +729,8 @@ static int tree_page(walker *w, int depth, const wr_addr *a,
                 free(k1);
                 free(k2);
             }
-            dx_print(x, "%s\n", fr->trusted ? "" : "  (checksum does not hold)");
+            dx_print(x, "%s\n",
+                     p->trusted ? "" : "  (checksum does not hold)");
         }
     }
     if (tc->jarr != NULL) {
@@ -1206,16 +738,15 @@ static int tree_page(walker *w, int depth, const wr_addr *a,
         char ik[24];
         snprintf(ik, sizeof ik, "%" PRIu64, tc->n);
         bson_append_document_begin(tc->jarr, ik, -1, &d);
-        j_u64(&d, "depth", (uint64_t)depth);
-        j_u64(&d, "offset", a->off);
-        BSON_APPEND_BOOL(&d, "decoded", fr != NULL);
-        if (fr != NULL) {
-            const wri_page_view *v = &fr->v;
+        j_u64(&d, "depth", (uint64_t)p->depth);
+        j_u64(&d, "offset", p->addr.off);
+        BSON_APPEND_BOOL(&d, "decoded", v != NULL);
+        if (v != NULL) {
             uint32_t first = v->type == WRI_PT_INTERNAL ? 1 : 0;
             j_u64(&d, "level", v->level);
             j_str(&d, "type", type_name(v->type));
             j_u64(&d, "count", v->count);
-            BSON_APPEND_BOOL(&d, "checksum_ok", fr->trusted);
+            BSON_APPEND_BOOL(&d, "checksum_ok", p->trusted);
             if (v->count > first) {
                 wri_cell c;
                 wri_page_cell(v, first, &c);
@@ -1233,8 +764,8 @@ static int tree_page(walker *w, int depth, const wr_addr *a,
 static int file_tree(dctx *x, dump_file *df, bson_t *j, wr_errbuf *eb)
 {
     int rc;
-    walker w;
-    tree_ctx tc = {0};
+    wri_ps_walk w;
+    tree_ctx tc = {.x = x};
     bson_t arr;
     if ((rc = file_checkpoint(x, df, eb)) <= 0)
         return rc;
@@ -1247,16 +778,14 @@ static int file_tree(dctx *x, dump_file *df, bson_t *j, wr_errbuf *eb)
         bson_append_array_begin(j, "tree", -1, &arr);
         tc.jarr = &arr;
     }
-    w.x = x;
-    w.df = df;
-    w.on_page = tree_page;
+    w.page = tree_page;
     w.arg = &tc;
     if (df->cur.root.off == 0)
         dx_print(x, "  (empty tree)\n");
-    rc = walk_tree(&w, eb);
+    rc = tree_walk(x, df, &w, eb);
     if (j != NULL)
         bson_append_array_end(j, &arr);
-    walk_free(&w);
+    wri_ps_walk_free(&w);
     return rc;
 }
 
@@ -1272,7 +801,7 @@ static int file_extents(dctx *x, dump_file *df, bson_t *j, wr_errbuf *eb)
              s->gen, df->chosen, s->logical_size);
     if (j != NULL)
         j_u64(j, "checkpoint", s->gen);
-    if ((rc = ext_walk(x, df, s, true, j, &t, eb)) != WR_OK)
+    if ((rc = ext_walk(x, df, true, j, &t, eb)) != WR_OK)
         return rc;
     dx_print(x, "  totals: %" PRIu64 " list pages; avail %" PRIu64
                 " extents, %" PRIu64 " bytes; discard %" PRIu64 " extents, %"
@@ -1298,10 +827,9 @@ static int file_extents(dctx *x, dump_file *df, bson_t *j, wr_errbuf *eb)
 /* --- documents ----------------------------------------------------- */
 
 typedef struct docs_ctx {
-    uint8_t *ovf;
-    size_t ovfcap;
+    dctx *x;
+    dump_file *df;
     bool index;
-    wr_errbuf *eb;
 } docs_ctx;
 
 /* Write the buffered --docs lines. */
@@ -1312,538 +840,82 @@ static void docs_flush(dctx *x)
     x->docs.len = 0;
 }
 
-static int docs_emit(dctx *x, const uint8_t *val, uint32_t vlen,
-                     const uint8_t *key, uint32_t klen, uint64_t page,
-                     uint32_t slot)
+/* One line of JSONL: the document, checked strictly and written by our
+ * Extended JSON writer. */
+static void docs_line(dctx *x, const uint8_t *val, uint32_t vlen)
 {
-    char why[96];
     wri_strbuf *sb = &x->docs;
-    /* wri_ejson_append checks the document (bounds, strict UTF-8) and
-     * writes it several times faster than libbson's printer */
-    if (wri_ejson_append(sb, val, vlen, x->o->relaxed) != WR_OK) {
-        char *k = key_text(key, klen);
-        if (wri_bson_check(val, vlen, NULL, why, sizeof why) == WR_OK)
-            snprintf(why, sizeof why, "out of memory");
-        dx_damage(x,
-                  "page %" PRIu64 ", slot %u (key %s): the value is not a "
-                  "valid BSON document (%s); not dumped",
-                  page, slot, k ? k : "?", why);
-        free(k);
-        return 0;
-    }
+    if (wri_ejson_append(sb, val, vlen, x->o->relaxed) != WR_OK)
+        return; /* checked already: only out of memory gets here */
     sb->p[sb->len++] = '\n'; /* the terminating NUL's place */
     if (sb->len >= (256u << 10))
         docs_flush(x);
     x->st->docs++;
-    return 0;
 }
 
-/* An index entry as a line: {"key": value, "_id": id}. */
-static int docs_emit_entry(dctx *x, const uint8_t *key, uint32_t klen,
-                           uint64_t page, uint32_t slot)
+/* An index entry as a line: {"key": value, "_id": id}, from a key the
+ * walk checked (wri_key_check). */
+static void docs_entry(dctx *x, const uint8_t *key, uint32_t klen)
 {
     bson_t kd, out = BSON_INITIALIZER;
     bson_iter_t it;
-    int rc = 0;
     if (bson_ok(key, klen, &kd) && bson_iter_init(&it, &kd) &&
         bson_iter_next(&it)) {
         bson_append_iter(&out, "key", -1, &it);
         if (bson_iter_next(&it))
             bson_append_iter(&out, "_id", -1, &it);
-        rc = docs_emit(x, bson_get_data(&out), out.len, key, klen, page, slot);
-    } else {
-        dx_damage(x, "page %" PRIu64 ", slot %u: index key does not decode",
-                  page, slot);
+        docs_line(x, bson_get_data(&out), out.len);
     }
     bson_destroy(&out);
-    return rc;
 }
 
-static int docs_page(walker *w, int depth, const wr_addr *a,
-                     const walk_frame *fr)
+static int docs_page(void *arg, const wri_ps_page *p)
 {
-    dctx *x = w->x;
-    docs_ctx *dc = w->arg;
-    (void)depth;
-    x->st->pages++;
-    if (fr == NULL || fr->v.type != WRI_PT_LEAF)
-        return 0;
-    if (!fr->trusted) {
-        dx_damage(x,
-                  "page %" PRIu64 ": %u entries not dumped: the checksum "
-                  "does not hold",
-                  a->off, fr->v.count);
+    docs_ctx *dc = arg;
+    (void)p;
+    dc->x->st->pages++;
+    return 0;
+}
+
+/* Every item of a trusted leaf: the document (or index entry), if it
+ * passes the same check wr-verify makes; else a finding, not a line. */
+static int docs_item(void *arg, const wri_ps_page *p, uint32_t i,
+                     const wri_cell *c, const uint8_t *val, uint64_t voff)
+{
+    docs_ctx *dc = arg;
+    dctx *x = dc->x;
+    (void)i;
+    if (dx_stop(x))
+        return WR_EINTR;
+    if (dc->index) {
+        docs_entry(x, c->key, c->klen);
         return 0;
     }
-    for (uint32_t i = 0; i < fr->v.count; i++) {
-        wri_cell c;
-        const uint8_t *val;
-        int rc;
-        if (dx_stop(x))
-            return WR_ERR(dc->eb, WR_EINTR, "interrupted");
-        wri_page_cell(&fr->v, i, &c);
-        if (dc->index) {
-            docs_emit_entry(x, c.key, c.klen, a->off, i);
-            continue;
-        }
-        val = c.val;
-        if (c.overflow) {
-            rc = df_read_overflow(x, w->df, &c, &dc->ovf, &dc->ovfcap, &val,
-                                  dc->eb);
-            if (rc < 0)
-                return rc;
-            if (rc == 1)
-                continue;
-        }
-        docs_emit(x, val, c.vlen, c.key, c.klen, a->off, i);
-    }
+    if (val == NULL)
+        return 0; /* reported by the page source */
+    if (wri_ps_check_document(dc->df->ps, p->addr.off, voff, c->key, c->klen,
+                              val, c->vlen, NULL) != WR_OK)
+        return 0;
+    docs_line(x, val, c->vlen);
     return 0;
 }
 
 static int file_docs(dctx *x, dump_file *df, wr_errbuf *eb)
 {
     int rc;
-    walker w;
-    docs_ctx dc = {0};
+    wri_ps_walk w;
+    docs_ctx dc = {.x = x, .df = df};
     if ((rc = file_checkpoint(x, df, eb)) <= 0)
         return rc;
     memset(&w, 0, sizeof w);
     dc.index = df->cur.role == WRI_ROLE_INDEX;
-    dc.eb = eb;
-    w.x = x;
-    w.df = df;
-    w.on_page = docs_page;
+    w.page = docs_page;
+    w.item = docs_item;
     w.arg = &dc;
-    rc = walk_tree(&w, eb);
-    walk_free(&w);
-    free(dc.ovf);
-    return rc;
-}
-
-/* --- one page ------------------------------------------------------ */
-
-static void hex_dump(dctx *x, const uint8_t *b, size_t n)
-{
-    bool starred = false;
-    for (size_t i = 0; i < n; i += 16) {
-        size_t m = WRI_MIN((size_t)16, n - i);
-        if (i > 0 && i + 16 < n && m == 16 &&
-            memcmp(b + i, b + i - 16, 16) == 0) {
-            if (!starred)
-                dx_print(x, "  *\n");
-            starred = true;
-            continue;
-        }
-        starred = false;
-        dx_print(x, "  %06zx  ", i);
-        for (size_t k = 0; k < 16; k++) {
-            if (k < m)
-                dx_print(x, "%02x ", b[i + k]);
-            else
-                dx_print(x, "   ");
-            if (k == 7)
-                dx_print(x, " ");
-        }
-        dx_print(x, " |");
-        for (size_t k = 0; k < m; k++)
-            dx_print(x, "%c", b[i + k] >= 0x20 && b[i + k] < 0x7f ? b[i + k]
-                                                                   : '.');
-        dx_print(x, "|\n");
-    }
-}
-
-/* Which slot address names this page (to tell what CRC is expected)? */
-static const wr_addr *page_named_by_slot(const dump_file *df, uint64_t off,
-                                         const char **what, int *slot)
-{
-    for (int i = 0; i < 2; i++) {
-        const wri_slot *s = &df->slots[i].slot;
-        if (!df->slots[i].valid)
-            continue;
-        *slot = i;
-        if (s->root.off == off) {
-            *what = "root";
-            return &s->root;
-        }
-        if (s->extlist.off == off) {
-            *what = "first extent-list page";
-            return &s->extlist;
-        }
-    }
-    return NULL;
-}
-
-static void page_value(dctx *x, bson_t *jd, const uint8_t *val, uint32_t vlen,
-                       uint64_t page, uint32_t slot)
-{
-    bson_t b;
-    if (!bson_ok(val, vlen, &b)) {
-        dx_damage(x, "page %" PRIu64 ", slot %u: value of %u bytes is not a "
-                     "valid BSON document",
-                  page, slot, vlen);
-        if (jd != NULL)
-            j_hex(jd, "value_hex", val, vlen);
-        else
-            dx_print(x, "      value: (not BSON; see --hex)\n");
-        return;
-    }
-    char *s = bson_as_relaxed_extended_json(&b, NULL);
-    if (s == NULL) {
-        dx_damage(x, "page %" PRIu64 ", slot %u: value of %u bytes cannot be "
-                     "shown as Extended JSON (a string that is not UTF-8?)",
-                  page, slot, vlen);
-        if (jd != NULL)
-            j_hex(jd, "value_hex", val, vlen);
-        else
-            dx_print(x, "      value: (not representable; see --hex)\n");
-        return;
-    }
-    if (jd != NULL)
-        bson_append_document(jd, "value", -1, &b);
-    else
-        dx_print(x, "      value: %s\n", s);
-    bson_free(s);
-}
-
-/* Leaf or internal page: every slot that decodes, even on a page that
- * fails its checks. */
-static void page_slots(dctx *x, dump_file *df, const uint8_t *buf,
-                       uint32_t len, uint64_t addr, bson_t *j)
-{
-    uint8_t type = buf[WRI_PH_TYPE];
-    uint32_t count = wri_get32(buf + WRI_PH_COUNT);
-    uint32_t max = (len - WRI_PH_LEN) / WRI_SLOT_SIZE;
-    int nk = df_nkeyelem(df);
-    wri_page_view v;
-    wri_page_problem prob;
-    bson_t arr;
-    char why[200];
-    if (wri_page_check(buf, len, nk, &v, &prob) != WR_OK) {
-        if (prob.slot >= 0)
-            dx_damage(x, "page %" PRIu64 ", byte %u (slot %d): %s", addr,
-                      prob.off, prob.slot, prob.what);
-        else
-            dx_damage(x, "page %" PRIu64 ", byte %u: %s", addr, prob.off,
-                      prob.what);
-    } else {
-        dx_print(x, "  free space: %u bytes between the slot array and the "
-                    "lowest cell\n",
-                 v.free_bytes);
-        if (j != NULL)
-            j_u64(j, "free_bytes", v.free_bytes);
-    }
-    if (count > max) {
-        dx_print(x, "  (count %u: only %u slots fit; showing those)\n", count,
-                 max);
-        count = max;
-    }
-    if (j != NULL)
-        bson_append_array_begin(j, "slots", -1, &arr);
-    for (uint32_t i = 0; i < count; i++) {
-        uint32_t soff = WRI_PH_LEN + i * WRI_SLOT_SIZE;
-        uint32_t off = wri_get16(buf + soff);
-        wri_cell c;
-        bson_t jd, *jp = NULL;
-        if (j != NULL) {
-            char ik[24];
-            snprintf(ik, sizeof ik, "%u", i);
-            bson_append_document_begin(&arr, ik, -1, &jd);
-            jp = &jd;
-            j_u64(jp, "slot", i);
-            j_u64(jp, "cell_offset", off);
-        }
-        const char *bad = off < WRI_PH_LEN + count * WRI_SLOT_SIZE
-                              ? "cell offset inside the header or slot array"
-                              : wri_page_cell_at(buf, len, type, off, &c);
-        if (bad != NULL) {
-            dx_print(x, "    slot %u: cell at %u: !! %s\n", i, off, bad);
-            if (jp != NULL) {
-                j_str(jp, "damage", bad);
-                bson_append_document_end(&arr, &jd);
-            }
-            continue;
-        }
-        bool keyless = type == WRI_PT_INTERNAL && i == 0;
-        char *k = keyless ? strdup("(none: first child)")
-                          : key_text(c.key, c.klen);
-        const char *kbad = NULL;
-        if (!keyless && nk > 0 &&
-            wri_key_check(c.key, c.klen, nk, why, sizeof why) != WR_OK)
-            kbad = why;
-        if (type == WRI_PT_INTERNAL) {
-            dx_print(x, "    slot %u: cell at %u, key %s, child %" PRIu64
-                        " (+%u, crc 0x%08x)%s%s\n",
-                     i, off, k ? k : "?", c.child.off, c.child.size,
-                     c.child.crc, kbad ? "  !! key: " : "", kbad ? kbad : "");
-            if (jp != NULL) {
-                if (!keyless)
-                    j_key(jp, "key", c.key, c.klen);
-                j_addr(jp, "child", &c.child);
-            }
-        } else if (c.overflow) {
-            dx_print(x, "    slot %u: cell at %u, key %s, value %u bytes in "
-                        "overflow page %" PRIu64 " (+%u, crc 0x%08x)%s%s\n",
-                     i, off, k ? k : "?", c.vlen, c.ovf.off, c.ovf.size,
-                     c.ovf.crc, kbad ? "  !! key: " : "", kbad ? kbad : "");
-            if (jp != NULL) {
-                j_key(jp, "key", c.key, c.klen);
-                j_u64(jp, "value_length", c.vlen);
-                j_addr(jp, "overflow", &c.ovf);
-            }
-        } else {
-            dx_print(x, "    slot %u: cell at %u, key %s, value %u bytes%s%s\n",
-                     i, off, k ? k : "?", c.vlen, kbad ? "  !! key: " : "",
-                     kbad ? kbad : "");
-            if (jp != NULL) {
-                j_key(jp, "key", c.key, c.klen);
-                j_u64(jp, "value_length", c.vlen);
-            }
-            if (nk != 2 || c.vlen > 0) /* index entries have no value */
-                page_value(x, jp, c.val, c.vlen, addr, i);
-        }
-        if (kbad != NULL)
-            dx_damage(x, "page %" PRIu64 ", slot %u: key: %s", addr, i, kbad);
-        if (jp != NULL) {
-            if (kbad != NULL)
-                j_str(jp, "damage", kbad);
-            bson_append_document_end(&arr, &jd);
-        }
-        free(k);
-    }
-    if (j != NULL)
-        bson_append_array_end(j, &arr);
-}
-
-static void page_extlist(dctx *x, const uint8_t *buf, uint32_t len,
-                         uint64_t addr, bson_t *j)
-{
-    wr_addr next;
-    uint32_t count = wri_get32(buf + WRI_PH_COUNT);
-    uint32_t max = len >= WRI_EL_ENTRIES
-                       ? (len - WRI_EL_ENTRIES) / WRI_EL_ENTRY_LEN
-                       : 0;
-    bson_t arr;
-    if (len < WRI_EL_ENTRIES)
-        return;
-    wri_addr_decode(buf + WRI_EL_NEXT, &next);
-    dx_print(x, "  next list page: ");
-    print_addr(x, "", &next);
-    dx_print(x, "\n");
-    if (count > max) {
-        dx_damage(x, "extent-list page %" PRIu64 ": count %u, at most %u "
-                     "entries fit",
-                  addr, count, max);
-        count = max;
-    }
-    if (j != NULL) {
-        j_addr(j, "next", &next);
-        bson_append_array_begin(j, "entries", -1, &arr);
-    }
-    for (uint32_t i = 0; i < count; i++) {
-        const uint8_t *p = buf + WRI_EL_ENTRIES + (size_t)i * WRI_EL_ENTRY_LEN;
-        uint64_t off = wri_get64(p), l = wri_get64(p + 8),
-                 g = wri_get64(p + 16);
-        uint32_t kind = wri_get32(p + 24), zero = wri_get32(p + 28);
-        const char *kn = kind == WRI_EXT_AVAIL     ? "avail"
-                         : kind == WRI_EXT_DISCARD ? "discard"
-                                                   : "?";
-        dx_print(x, "    entry %u: %-8s offset %-10" PRIu64 " size %-10" PRIu64
-                    " gen %" PRIu64 "%s\n",
-                 i, kn, off, l, g, zero ? "  !! reserved field not zero" : "");
-        if (j != NULL) {
-            bson_t d;
-            char ik[24];
-            snprintf(ik, sizeof ik, "%u", i);
-            bson_append_document_begin(&arr, ik, -1, &d);
-            j_str(&d, "kind", kn);
-            j_u64(&d, "offset", off);
-            j_u64(&d, "size", l);
-            j_u64(&d, "gen", g);
-            bson_append_document_end(&arr, &d);
-        }
-        if (kind != WRI_EXT_AVAIL && kind != WRI_EXT_DISCARD)
-            dx_damage(x, "extent-list page %" PRIu64 ", entry %u: unknown "
-                         "kind %u",
-                      addr, i, kind);
-        if (zero)
-            dx_damage(x, "extent-list page %" PRIu64 ", entry %u: reserved "
-                         "field not zero",
-                      addr, i);
-    }
-    if (j != NULL)
-        bson_append_array_end(j, &arr);
-}
-
-static void page_overflow(dctx *x, const uint8_t *buf, uint32_t len,
-                          uint64_t addr, bson_t *j)
-{
-    uint64_t vlen = wri_get64(buf + WRI_PH_AUX);
-    dx_print(x, "  value length %" PRIu64 "\n", vlen);
-    if (j != NULL)
-        j_u64(j, "value_length", vlen);
-    if (vlen > len - WRI_PH_LEN) {
-        dx_damage(x, "overflow page %" PRIu64 ": value of %" PRIu64
-                     " bytes does not fit in %u",
-                  addr, vlen, len);
-        return;
-    }
-    page_value(x, j, buf + WRI_PH_LEN, (uint32_t)vlen, addr, 0);
-}
-
-/* A header slot block shown with --page 0 or --page P. */
-static void page_slot(dctx *x, dump_file *df, int i, bson_t *j)
-{
-    dx_print(x, "page %" PRIu64 ": checkpoint slot %d\n", df->slot_off[i], i);
-    if (j != NULL) {
-        bson_t arr;
-        j_str(j, "type", "slot");
-        bson_append_array_begin(j, "slots", -1, &arr);
-        slot_summary(x, df, i, &arr);
-        bson_append_array_end(j, &arr);
-    } else {
-        slot_summary(x, df, i, NULL);
-    }
-    if (x->o->hex) {
-        if (j != NULL)
-            j_hex(j, "hex", df->raw[i], df->rawlen[i]);
-        else
-            hex_dump(x, df->raw[i], df->rawlen[i]);
-    }
-}
-
-static int file_page(dctx *x, dump_file *df, uint64_t addr, bson_t *j,
-                     wr_errbuf *eb)
-{
-    int rc = WR_OK;
-    uint8_t hdr[WRI_PH_LEN] = {0};
-    uint8_t *buf = NULL;
-    size_t got = 0;
-    uint32_t P = df->P;
-    bson_t jp;
-    if (addr >= df->fsize)
-        return WR_ERR(eb, WR_EINVAL,
-                      "%s: offset %" PRIu64 " is past the end of the file "
-                      "(%" PRIu64 " bytes)",
-                      df->path, addr, df->fsize);
-    for (int i = 0; i < 2; i++)
-        if (P != 0 && addr == df->slot_off[i] && df->rawlen[i] > 0) {
-            if (j != NULL)
-                BSON_APPEND_DOCUMENT_BEGIN(j, "page", &jp);
-            page_slot(x, df, i, j != NULL ? &jp : NULL);
-            if (j != NULL)
-                bson_append_document_end(j, &jp);
-            return WR_OK;
-        }
-    if ((rc = df_read(df, addr, hdr, sizeof hdr, &got, eb)) != WR_OK)
-        return rc;
-    uint8_t type = hdr[WRI_PH_TYPE];
-    uint32_t hsize = wri_get32(hdr + WRI_PH_SIZE);
-    if (P == 0) /* no slot says: believe the page, else the default */
-        P = pow2_page(hsize) ? hsize : WRI_PAGE_DEFAULT;
-    uint64_t len = P;
-    if (type == WRI_PT_OVERFLOW && hsize >= P && hsize % P == 0 &&
-        hsize <= df->fsize - addr &&
-        hsize <= wri_overflow_size(P, DUMP_MAX_VALUE))
-        len = hsize;
-    if (len > df->fsize - addr)
-        len = df->fsize - addr;
-    if ((buf = calloc(1, len < WRI_PH_LEN ? WRI_PH_LEN : len)) == NULL)
-        return WR_ERR(eb, WR_ENOMEM, "out of memory");
-    if ((rc = df_read(df, addr, buf, len, &got, eb)) != WR_OK)
-        goto out;
-    len = got;
-    if (j != NULL)
-        BSON_APPEND_DOCUMENT_BEGIN(j, "page", &jp);
-    bson_t *jd = j != NULL ? &jp : NULL;
-    uint32_t stored = wri_get32(buf + WRI_PH_CRC);
-    dx_print(x, "page %" PRIu64 " (%" PRIu64 " bytes read, page size %u)%s\n",
-             addr, len, P,
-             addr % P ? "  (not a multiple of the page size)" : "");
-    dx_print(x, "  header: type %u (%s), flags 0x%02x, level %u, count %u, "
-                "size %u, gen %" PRIu64 ", aux 0x%016" PRIx64 "\n",
-             type, type_name(type), buf[WRI_PH_FLAGS],
-             wri_get16(buf + WRI_PH_LEVEL), wri_get32(buf + WRI_PH_COUNT),
-             hsize, wri_get64(buf + WRI_PH_GEN), wri_get64(buf + WRI_PH_AUX));
-    if (jd != NULL) {
-        j_u64(jd, "offset", addr);
-        j_u64(jd, "bytes", len);
-        j_u64(jd, "page_size", P);
-        j_u64(jd, "type_code", type);
-        j_str(jd, "type", type_name(type));
-        j_u64(jd, "flags", buf[WRI_PH_FLAGS]);
-        j_u64(jd, "level", wri_get16(buf + WRI_PH_LEVEL));
-        j_u64(jd, "count", wri_get32(buf + WRI_PH_COUNT));
-        j_u64(jd, "size", hsize);
-        j_u64(jd, "gen", wri_get64(buf + WRI_PH_GEN));
-        j_u64(jd, "aux", wri_get64(buf + WRI_PH_AUX));
-        j_u64(jd, "crc_stored", stored);
-    }
-    bool whole = len >= WRI_PH_LEN && hsize == len;
-    if (!whole) {
-        if (len < (uint64_t)hsize || len < P)
-            dx_damage(x, "page %" PRIu64 ": only %" PRIu64 " bytes in the "
-                         "file, the page is %u: truncated",
-                      addr, len, hsize > P ? hsize : P);
-        else
-            dx_damage(x, "page %" PRIu64 ": header size field %u, expected "
-                         "%" PRIu64,
-                      addr, hsize, len);
-    }
-    if (len >= WRI_PH_LEN) {
-        uint32_t computed = wri_page_crc(buf, len);
-        const char *what = NULL;
-        int slot = -1;
-        const wr_addr *named = page_named_by_slot(df, addr, &what, &slot);
-        bool holds = stored == computed;
-        dx_print(x, "  checksum: stored 0x%08x, computed 0x%08x over %" PRIu64
-                    " bytes: %s\n",
-                 stored, computed, len, holds ? "holds" : "MISMATCH");
-        if (!holds)
-            dx_damage(x, "page %" PRIu64 ": checksum mismatch (stored 0x%08x, "
-                         "computed 0x%08x)",
-                      addr, stored, computed);
-        if (named != NULL) {
-            dx_print(x, "  slot %d's %s address expects crc 0x%08x: %s\n",
-                     slot, what, named->crc,
-                     named->crc == stored ? "matches" : "DIFFERS");
-            if (named->crc != stored)
-                dx_damage(x, "page %" PRIu64 ": stale or misdirected: slot "
-                             "%d's address expects CRC 0x%08x, the page has "
-                             "0x%08x",
-                          addr, slot, named->crc, stored);
-        }
-        if (jd != NULL) {
-            j_u64(jd, "crc_computed", computed);
-            BSON_APPEND_BOOL(jd, "checksum_ok", holds);
-        }
-        switch (type) {
-        case WRI_PT_LEAF:
-        case WRI_PT_INTERNAL:
-            if (len >= WRI_PAGE_MIN)
-                page_slots(x, df, buf, (uint32_t)len, addr, jd);
-            break;
-        case WRI_PT_OVERFLOW:
-            page_overflow(x, buf, (uint32_t)len, addr, jd);
-            break;
-        case WRI_PT_EXTLIST:
-            page_extlist(x, buf, (uint32_t)len, addr, jd);
-            break;
-        default:
-            dx_damage(x, "page %" PRIu64 ": unknown page type %u%s", addr,
-                      type, x->o->hex ? "" : " (see --hex)");
-            break;
-        }
-    }
-    if (x->o->hex) {
-        if (jd != NULL)
-            j_hex(jd, "hex", buf, len);
-        else
-            hex_dump(x, buf, len);
-    }
-    if (j != NULL)
-        bson_append_document_end(j, &jp);
-out:
-    free(buf);
+    rc = tree_walk(x, df, &w, eb);
+    if (rc == WR_EINTR)
+        rc = WR_ERR(eb, WR_EINTR, "interrupted");
+    wri_ps_walk_free(&w);
     return rc;
 }
 
@@ -1874,7 +946,7 @@ static int dump_target(dctx *x, const dtarget *t, bool in_db, bson_t *jarr,
     const wr_dump_opts *o = x->o;
     dx_file_begin(x, t->path);
     x->st->files++;
-    rc = df_open(&df, t->path, t->want_gen, t->gen, o->previous, &ob);
+    rc = df_open(x, &df, t->path, t->want_gen, t->gen, o->previous, &ob);
     if (jarr != NULL) {
         char ik[24];
         snprintf(ik, sizeof ik, "%" PRIu64, idx);
@@ -1889,7 +961,9 @@ static int dump_target(dctx *x, const dtarget *t, bool in_db, bson_t *jarr,
     if (rc != WR_OK) {
         if (in_db && (rc == WR_ENOTOURS || rc == WR_ECORRUPT ||
                       rc == WR_ENOTFOUND)) {
-            dx_damage(x, "%s", ob.msg);
+            /* the catalog names it: a file of ours that lost its header */
+            dx_finding(x, WR_CHECK_HEADER, 0, 0, "a wrtools tree file", NULL,
+                       "%s", ob.msg);
             rc = WR_OK;
         } else {
             wri_err_set(eb, rc, ob.src_file, ob.src_line, "%s", ob.msg);
@@ -1901,24 +975,23 @@ static int dump_target(dctx *x, const dtarget *t, bool in_db, bson_t *jarr,
         const char *field = t->field ? t->field : "";
         if (s->role != t->role || strcmp(s->coll, t->coll) != 0 ||
             strcmp(s->field, field) != 0) {
-            char have[2048];
-            role_text(s, have, sizeof have);
-            dx_damage(x, "the header says %s; the catalog names it for "
-                         "collection \"%s\"%s%s",
-                      have, t->coll, t->field ? ", index on " : "",
-                      field);
+            char e[96], g[96];
+            snprintf(e, sizeof e, "%s of \"%.30s\"%s%.30s",
+                     t->field ? "index" : "main table", t->coll,
+                     t->field ? " on " : "", field);
+            snprintf(g, sizeof g, "%s of \"%.30s\"%s%.30s",
+                     s->role == WRI_ROLE_INDEX ? "index" : "main table",
+                     s->coll, s->field[0] ? " on " : "", s->field);
+            dx_finding(x, WR_CHECK_CATALOG, 0, WRI_SLOT_ROLE, e, g,
+                       "the file's header disagrees with the catalog about "
+                       "what it is");
         }
     }
     /* The summary shows the slots; the modes that show one checkpoint
      * say when a damaged slot may have hidden a newer one. */
     if (o->mode == WR_DUMP_TREE || o->mode == WR_DUMP_EXTENTS ||
         o->mode == WR_DUMP_DOCS)
-        for (int i = 0; i < 2; i++)
-            if (slot_damaged(&df, i) && df.chosen >= 0)
-                dx_damage(x, "slot %d (offset %" PRIu64 "): %s; showing "
-                             "gen %" PRIu64 " of slot %d",
-                          i, df.slot_off[i], df.slots[i].why, df.cur.gen,
-                          df.chosen);
+        wri_ps_check_slots(df.ps, df.chosen);
     switch (o->mode) {
     case WR_DUMP_SUMMARY:
         rc = file_summary(x, &df, j, eb);
@@ -2138,24 +1211,31 @@ static int dump_dir(dctx *x, const char *dir, bson_t *root, wr_errbuf *eb)
                       "%s: not a wrtools database (no " WR_CATALOG_NAME ")",
                       dir);
     } else if (rc == WR_ECORRUPT) {
-        dx_damage(x, "catalog: %s; showing every *.wr file at its newest "
-                     "checkpoint instead",
-                  cb.msg);
+        char *cp = wri_path_join(dir, WR_CATALOG_NAME);
+        x->cur = cp != NULL ? cp : dir;
+        dx_finding(x, WR_CHECK_CATALOG, 0, 0, NULL, NULL,
+                   "%s; showing every *.wr file at its newest checkpoint "
+                   "instead",
+                   cb.msg);
+        x->cur = dir;
+        free(cp);
         if (root != NULL)
             j_marks(x, root);
         if ((rc = targets_scan(x, dir, &t, &n, eb)) != WR_OK)
             goto out;
-        /* learn each file's role from its own header */
+        /* learn each file's role from its own header (quietly: the
+         * file's own dump reports its damage) */
         for (size_t i = 0; i < n; i++) {
-            dump_file df;
+            wri_ps *ps = NULL;
+            wri_ps_cfg quiet = {.tolerant = true};
             wr_errbuf ob = {0};
-            if (df_open(&df, t[i].path, false, 0, false, &ob) == WR_OK) {
-                if (df.chosen >= 0) {
-                    t[i].role = df.cur.role;
-                    t[i].own = strdup(df.cur.coll);
-                }
-                df_close(&df);
+            int ch = -1;
+            if (wri_ps_open(t[i].path, &quiet, &ps, &ob) == WR_OK &&
+                wri_ps_choose(ps, WRI_PS_LATEST, 0, &ch, &ob) == WR_OK) {
+                t[i].role = ps->slots[ch].slot.role;
+                t[i].own = strdup(ps->slots[ch].slot.coll);
             }
+            wri_ps_close(ps);
             t[i].coll = t[i].own != NULL ? t[i].own : "";
         }
     } else if (rc != WR_OK) {
@@ -2255,11 +1335,11 @@ int wr_dump(const char *path, const wr_dump_opts *o, wr_dump_stats *st,
             dump_file df;
             wr_errbuf ob = {0};
             st->files++;
-            rc = df_open(&df, path, false, 0, o->previous, &ob);
+            rc = df_open(&x, &df, path, false, 0, o->previous, &ob);
             if (rc != WR_OK) {
                 wri_err_set(eb, rc, ob.src_file, ob.src_line, "%s", ob.msg);
             } else {
-                j_u64(j, "page_size", df.P);
+                j_u64(j, "page_size", df.ps->P);
                 rc = file_page(&x, &df, o->page_addr, j, eb);
                 df_close(&df);
             }
@@ -2270,8 +1350,6 @@ int wr_dump(const char *path, const wr_dump_opts *o, wr_dump_stats *st,
         if (j != NULL && o->mode != WR_DUMP_PAGE)
             bson_append_array_end(j, &jarr);
     }
-    for (size_t i = 0; i < x.nmarks; i++)
-        free(x.marks[i]);
     free(x.marks);
     docs_flush(&x);
     free(x.docs.p);

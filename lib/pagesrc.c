@@ -234,7 +234,7 @@ static int ps_probe_slots(wri_ps *ps, wr_errbuf *eb)
             ps->P = P;
             found = true;
         } else if ((pr.magic || k < 0) && !kept) {
-            snprintf(first_why, sizeof first_why, "at offset %u: %.200s", P,
+            snprintf(first_why, sizeof first_why, "%.200s",
                      pr.st.valid ? "page size field disagrees with its offset"
                                  : pr.st.why);
             keep = pr;
@@ -346,8 +346,9 @@ int wri_ps_choose(const wri_ps *ps, int which, uint64_t gen, int *slot_out,
     if (!v0 && !v1)
         return WR_ERR(eb, WR_ECORRUPT,
                       "%s: both checkpoint slots are invalid: slot 0: %s; "
-                      "slot 1: %s",
-                      ps->path, ps->slots[0].why, ps->slots[1].why);
+                      "slot 1 (offset %llu): %s",
+                      ps->path, ps->slots[0].why,
+                      (unsigned long long)ps->slot_off[1], ps->slots[1].why);
     int newest = !v0 ? 1 : !v1 ? 0 : (g1 > g0 ? 1 : 0);
     if (which == WRI_PS_GEN) {
         if (v0 && g0 == gen) {
@@ -395,29 +396,35 @@ bool wri_ps_slot_damaged(const wri_ps *ps, int i)
     return !(strncmp(st->why, "missing", 7) == 0 && ps->slots[1 - i].valid);
 }
 
+void wri_ps_check_slot(wri_ps *ps, int i, int chosen)
+{
+    const wri_slot_state *st = &ps->slots[i];
+    uint64_t save = ps->gen;
+    if (!wri_ps_slot_damaged(ps, i))
+        return;
+    ps->gen = 0;
+    if (chosen >= 0)
+        (void)wri_ps_finding(ps, NULL, WR_CHECK_HEADER, ps->slot_off[i],
+                             ps->slot_off[i], NULL, NULL,
+                             "slot %d rejected: %s (slot %d, generation "
+                             "%llu, is used)",
+                             i, st->why, chosen,
+                             (unsigned long long)ps->slots[chosen].slot.gen);
+    else
+        (void)wri_ps_finding(ps, NULL, WR_CHECK_HEADER, ps->slot_off[i],
+                             ps->slot_off[i], NULL, NULL,
+                             "slot %d rejected: %s", i, st->why);
+    ps->gen = save;
+}
+
 void wri_ps_check_slots(wri_ps *ps, int chosen)
 {
     char x[64], y[64];
     uint64_t P = ps->P;
     uint64_t save = ps->gen;
+    for (int i = 0; i < 2; i++)
+        wri_ps_check_slot(ps, i, chosen);
     ps->gen = 0;
-    for (int i = 0; i < 2; i++) {
-        const wri_slot_state *st = &ps->slots[i];
-        if (!wri_ps_slot_damaged(ps, i))
-            continue;
-        if (chosen >= 0)
-            (void)wri_ps_finding(ps, NULL, WR_CHECK_HEADER, ps->slot_off[i],
-                                 ps->slot_off[i], NULL, NULL,
-                                 "slot %d rejected: %s (slot %d, generation "
-                                 "%llu, is used)",
-                                 i, st->why, chosen,
-                                 (unsigned long long)ps->slots[chosen]
-                                     .slot.gen);
-        else
-            (void)wri_ps_finding(ps, NULL, WR_CHECK_HEADER, ps->slot_off[i],
-                                 ps->slot_off[i], NULL, NULL,
-                                 "slot %d rejected: %s", i, st->why);
-    }
     if (ps->slots[0].valid && ps->slots[1].valid) {
         const wri_slot *a = &ps->slots[0].slot, *s = &ps->slots[1].slot;
         if (a->gen == s->gen)

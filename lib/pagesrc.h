@@ -122,6 +122,8 @@ bool wri_ps_slot_damaged(const wri_ps *ps, int i);
  * disagree on what the file is, a valid slot whose root or first list
  * page lies past the end of the file. chosen: the slot in use, or -1. */
 void wri_ps_check_slots(wri_ps *ps, int chosen);
+/* The first of those for slot i alone. */
+void wri_ps_check_slot(wri_ps *ps, int i, int chosen);
 /* Is slot i valid with its root and first list page inside the file? */
 bool wri_ps_slot_readable(const wri_ps *ps, int i);
 /* Start on checkpoint `slot`: findings get its generation, a file shorter

@@ -159,11 +159,6 @@ static int vf_env(vf_run *run, wr_verify_file *f, int rc, const wr_errbuf *e)
     return rc;
 }
 
-static const char *vf_u64(char *buf, uint64_t v)
-{
-    snprintf(buf, 32, "%llu", (unsigned long long)v);
-    return buf;
-}
 
 
 /* JSON of a key (or any BSON), truncated into buf. */

@@ -52,6 +52,16 @@ for t in "$build"/tests/test_*; do
     echo "# unit $name: $p passed (exit $rc)"
 done
 
+# DESIGN decision 11: no module but the page source reads tree files
+if tests/lint_reads.sh >"$log" 2>&1; then
+    echo "# lint_reads: ok"
+    pass=$((pass + 1))
+else
+    cat "$log"
+    echo "not ok - tests/lint_reads.sh"
+    fail=$((fail + 1))
+fi
+
 shopt -s nullglob
 suites=(tests/cli/*.bats)
 if [ ${#suites[@]} -gt 0 ]; then

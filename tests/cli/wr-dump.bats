@@ -285,12 +285,12 @@ first_leaf() {
     flip "$f" $((leaf + 200))
     run "$WR_BIN/wr-dump" "$TMP/db"
     [ "$status" -eq 1 ]
-    [[ "$output" == *"!! page $leaf: checksum mismatch (stored 0x"*"computed 0x"* ]]
+    [[ "$output" == *"!! page $leaf: byte $leaf: checksum: tree page: CRC mismatch"*"(expected 0x"*", found 0x"* ]]
     [[ "$output" == *"people.idx.age.wr"* ]] # kept going
     [[ "$output" == *"1 damaged place (marked !!)"* ]]
     run "$WR_BIN/wr-dump" --tree "$f"
     [ "$status" -eq 1 ]
-    [[ "$output" == *"!! page $leaf: checksum mismatch"* ]]
+    [[ "$output" == *"!! page $leaf: byte $leaf: checksum: "* ]]
     [[ "$output" == *"(checksum does not hold)"* ]]
     run "$WR_BIN/wr-dump" --page "$leaf" --hex "$f"
     [ "$status" -eq 1 ]
@@ -298,7 +298,7 @@ first_leaf() {
     # documents: stdout stays JSONL, the findings go to stderr
     run --separate-stderr "$WR_BIN/wr-dump" --docs "$TMP/db"
     [ "$status" -eq 1 ]
-    [[ "$stderr" == *"wr-dump: !! $f: page $leaf: checksum mismatch"* ]]
+    [[ "$stderr" == *"wr-dump: !! $f: page $leaf: byte $leaf: checksum: "* ]]
     [ "${#lines[@]}" -gt 0 ] && [ "${#lines[@]}" -lt 750 ]
     [[ "$output" != *"!!"* ]]
     printf '%s\n' "$output" | jq -e -s 'length > 0'
@@ -306,7 +306,12 @@ first_leaf() {
     [ "$status" -eq 1 ]
     [[ "$stderr" == *"!!"* ]]
     echo "$output" | jq -e '.status == "damaged" and .findings >= 1'
-    echo "$output" | jq -e '.files[0].damage[0] | test("checksum mismatch")'
+    # a finding has one shape (issue 14): the same as wr-verify's problems
+    echo "$output" | jq -e --arg f "$f" --argjson p "$leaf" \
+        '.files[0].damage[0] | .file == $f and .page == $p and
+         .offset == $p and .check == "checksum" and
+         (.detail | test("CRC mismatch")) and (.expected | test("^0x")) and
+         (.found | test("^0x"))'
     run "$WR_BIN/wr-dump" -q --tree "$f"
     [ "$status" -eq 1 ]
     [[ "$output" != *"damaged place"* ]]
@@ -332,7 +337,7 @@ first_leaf() {
     [ "$status" -eq 1 ]
     [[ "$output" == *"slot 0 (offset 0): rejected: CRC mismatch"* ]]
     [[ "$output" == *"slot 1 (offset 512): rejected: CRC mismatch"* ]]
-    [[ "$output" == *"!! no valid checkpoint slot"* ]]
+    [[ "$output" == *"!! page 0: byte 0: header: "*"both checkpoint slots are invalid"* ]]
     run --separate-stderr "$WR_BIN/wr-dump" --json "$TMP/s.wr"
     [ "$status" -eq 1 ]
     echo "$output" | jq -e '.files[0].slots[0].valid == false'
@@ -424,5 +429,69 @@ PY
             fi
         done
         [ "$marked" -eq 1 ]
+        same_findings "$TMP/d.wr"
     done
+    # a zeroed page, and an extent-list page whose header size field
+    # disagrees with its address under a good CRC (issue 11 bug 2)
+    for damage in zeroed extsize; do
+        cp "$f" "$TMP/d.wr"
+        case $damage in
+        zeroed) dd if=/dev/zero of="$TMP/d.wr" bs=1 seek="$leaf" count=512 \
+                    conv=notrunc status=none ;;
+        extsize) set_u32_fix_crc "$TMP/d.wr" "$extlist" 12 1024 ;;
+        esac
+        run "$WR_BIN/wr-dump" --extents "$TMP/d.wr"
+        [ "$status" -eq 1 ] || [ "$damage" = zeroed ]
+        same_findings "$TMP/d.wr"
+    done
+    run "$WR_BIN/wr-dump" --extents "$TMP/d.wr"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"!! page $extlist: byte $((extlist + 12)): page-structure: extent-list page: header size field disagrees with its address (expected 512, found 1024)"* ]]
 }
+
+# set_u32_fix_crc FILE PAGE OFF VALUE: a u32 at PAGE+OFF, the page's CRC
+# made to hold again, and the address in the slot that names it too
+set_u32_fix_crc() {
+    python3 - "$@" <<'EOF'
+import struct, sys, zlib
+p, page, off, val = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+with open(p, "r+b") as f:
+    f.seek(page); b = bytearray(f.read(512))
+    b[off:off + 4] = struct.pack("<I", val)
+    crc = zlib.crc32(bytes(b[4:])) & 0xffffffff
+    b[0:4] = struct.pack("<I", crc)
+    f.seek(page); f.write(b)
+    for slot in (0, 512):
+        f.seek(slot); s = bytearray(f.read(512))
+        if s[4:12] != b"WRTREE\r\n":
+            continue
+        for a in (32, 48):
+            if struct.unpack_from("<Q", s, a)[0] == page:
+                struct.pack_into("<I", s, a + 12, crc)
+        s[0:4] = struct.pack("<I", zlib.crc32(bytes(s[4:])) & 0xffffffff)
+        f.seek(slot); f.write(s)
+EOF
+}
+
+# same_findings FILE: wr-dump and wr-verify name the same file, page, byte
+# and check for the same damage (issue 11): the first findings are equal
+# and every place dump marks, verify reports.
+same_findings() {
+    local v d
+    v=$("$WR_BIN/wr-verify" --json --max-problems 100000 "$1" || true)
+    d=$("$WR_BIN/wr-dump" --json "$1" || true)
+    python3 - "$1" "$v" "$d" <<'EOF'
+import json, sys
+path, v, d = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
+vp = [(p["file"], p["page"], p["offset"], p["check"]) for p in v["paths"][0]["problems"]]
+dp = [(f["file"], f["page"], f["offset"], f["check"])
+      for fl in d.get("files", []) for f in fl["damage"]]
+print("verify:", vp[:5], "\ndump:  ", dp[:5])
+assert dp, "dump found nothing"
+assert vp, "verify found nothing"
+assert dp[0] == vp[0], "first findings differ"
+missing = [x for x in dp if x not in vp]
+assert not missing, "dump marks places verify does not: %r" % missing[:5]
+EOF
+}
+

@@ -548,15 +548,16 @@ static void test_dump_flipped_leaf_byte(void)
     free(t.text);
     flip(p, leaves[2] + 300, 0x10);
     char mark[128];
-    snprintf(mark, sizeof mark, "!! page %llu: checksum mismatch (stored",
-             (unsigned long long)leaves[2]);
+    snprintf(mark, sizeof mark,
+             "!! page %llu: byte %llu: checksum: tree page: CRC mismatch",
+             (unsigned long long)leaves[2], (unsigned long long)leaves[2]);
     wr_dump_mode modes[] = {WR_DUMP_SUMMARY, WR_DUMP_TREE};
     for (size_t i = 0; i < 2; i++) {
         dres r = run(p, modes[i], NULL);
         CHECK_EQ(r.rc, WR_ECORRUPT);
         CHECK(strstr(r.text, mark) != NULL);
         CHECK(r.findings >= 1);
-        CHECK(strstr(r.eb.msg, "checksum mismatch") != NULL);
+        CHECK(strstr(r.eb.msg, "CRC mismatch") != NULL);
         free(r.text);
     }
     /* documents: the damaged leaf is left out, the rest comes out */
@@ -605,7 +606,8 @@ static void test_dump_damaged_page_structure(void)
     wr_dump_opts o = {.page_addr = leaf};
     dres r = run(p, WR_DUMP_PAGE, &o);
     CHECK_EQ(r.rc, WR_ECORRUPT);
-    CHECK(strstr(r.text, "(slot 1): slot 1: cell offset 600") != NULL);
+    CHECK(strstr(r.text, ": page-structure: slot 1: cell offset 600") !=
+          NULL);
     CHECK(strstr(r.text, "slot 0: cell at") != NULL); /* still shown */
     CHECK(strstr(r.text, "slot 1: cell at 600: !!") != NULL);
     free(r.text);
@@ -661,7 +663,8 @@ static void test_dump_broken_slots(void)
     CHECK_EQ(r.rc, WR_ECORRUPT);
     CHECK(strstr(r.text, "slot 1 (offset 512): rejected: CRC mismatch") !=
           NULL);
-    CHECK(strstr(r.text, "!! no valid checkpoint slot") != NULL);
+    CHECK(strstr(r.text, "!! page 0: byte 0: header: ") != NULL);
+    CHECK(strstr(r.text, "both checkpoint slots are invalid") != NULL);
     free(r.text);
     r = run(p, WR_DUMP_DOCS, NULL);
     CHECK_EQ(r.rc, WR_ECORRUPT);
@@ -691,8 +694,9 @@ static void test_dump_damaged_extent_list(void)
     dres r = run(p, WR_DUMP_EXTENTS, NULL);
     CHECK_EQ(r.rc, WR_ECORRUPT);
     char mark[96];
-    snprintf(mark, sizeof mark, "!! page %llu: checksum mismatch",
-             (unsigned long long)el);
+    snprintf(mark, sizeof mark,
+             "!! page %llu: byte %llu: checksum: extent-list page: CRC",
+             (unsigned long long)el, (unsigned long long)el);
     CHECK(strstr(r.text, mark) != NULL);
     CHECK(strstr(r.text, "totals: ") != NULL);
     free(r.text);
@@ -732,7 +736,7 @@ static void test_dump_shared_child_is_followed_once(void)
     fclose(f);
     dres r = run(p, WR_DUMP_TREE, NULL);
     CHECK_EQ(r.rc, WR_ECORRUPT);
-    CHECK(strstr(r.text, "reached a second time") != NULL);
+    CHECK(strstr(r.text, ": ordering: page reachable twice") != NULL);
     free(r.text);
     r = run(p, WR_DUMP_DOCS, NULL);
     CHECK_EQ(r.rc, WR_ECORRUPT);
@@ -768,7 +772,7 @@ static void test_dump_damaged_catalog_falls_back_to_files(void)
     flip(c, 40, 0xff);
     dres r = run(dir, WR_DUMP_SUMMARY, NULL);
     CHECK_EQ(r.rc, WR_ECORRUPT);
-    CHECK(strstr(r.text, "!! catalog: ") != NULL);
+    CHECK(strstr(r.text, "!! page 0: byte 0: catalog: ") != NULL);
     CHECK(strstr(r.text, "people.idx.city.wr") != NULL);
     CHECK(strstr(r.text, "logs.main.wr") != NULL);
     free(r.text);

@@ -1,0 +1,75 @@
+/*
+ * dump.h -- what the two halves of wr-dump share (dump.c: files,
+ * databases, the summary, tree, extent and document modes; dump_page.c:
+ * one page decoded, --page). Not a public header: wr.h has wr_dump().
+ *
+ * Findings: every damaged place is a wr_finding (wr.h) with file, page,
+ * byte and check: one line "!! page P: byte B: CHECK: detail" in the text
+ * output, an object of the file's "damage" array in JSON, and a call of
+ * o->finding with the whole line (so a tool can put it on stderr). The
+ * findings of reading come from the page source (pagesrc.h) exactly as
+ * wr-verify gets them.
+ *
+ * Calls pagesrc (every read), page, bsonkey, catalog.
+ */
+#ifndef WR_DUMP_H
+#define WR_DUMP_H
+
+#include "wr_int.h"
+
+#include <stdio.h>
+
+#define DUMP_JSON_MARKS 1000 /* findings kept per file in JSON */
+
+typedef struct dctx {
+    const wr_dump_opts *o;
+    wr_dump_stats *st;
+    FILE *out;          /* text output; NULL in JSON mode */
+    bool marks_inline;  /* "!!" lines go into the text output */
+    const char *cur;    /* file being dumped, prefix of findings */
+    wr_finding *marks;  /* JSON: the current file's findings */
+    size_t nmarks;
+    uint64_t file_damage; /* findings in the current file */
+    char first[768];    /* the first finding, for the error buffer */
+    wri_strbuf docs;    /* --docs: lines waiting to be written */
+} dctx;
+
+/* One tree file, read through a tolerant page source. */
+typedef struct dump_file {
+    wri_ps *ps;
+    const char *path;
+    int chosen;           /* -1: no usable checkpoint */
+    char nochoice[300];   /* why, when chosen == -1 */
+    bool nochoice_damage; /* ... and whether that is damage */
+    wri_slot cur;
+} dump_file;
+
+void dx_print(dctx *x, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Record a finding of the current file (the page source's sink, too). */
+void dx_record(dctx *x, const wr_finding *f);
+/* Make one: at (page, off) under check, in the current file. */
+void dx_finding(dctx *x, int check, uint64_t page, uint64_t off,
+                const char *expected, const char *found, const char *fmt,
+                ...) __attribute__((format(printf, 7, 8)));
+bool dx_stop(const dctx *x);
+
+void j_str(bson_t *p, const char *name, const char *s);
+void j_u64(bson_t *p, const char *name, uint64_t v);
+void j_addr(bson_t *p, const char *name, const wr_addr *a);
+void j_hex(bson_t *p, const char *name, const uint8_t *b, size_t n);
+void j_key(bson_t *p, const char *name, const uint8_t *k, uint32_t kl);
+/* A key for text output (malloc'd, never NULL unless out of memory). */
+char *key_text(const uint8_t *k, uint32_t kl);
+void print_addr(dctx *x, const char *what, const wr_addr *a);
+const char *type_name(uint8_t t);
+int df_nkeyelem(const dump_file *df);
+/* One header slot: a text line (and raw fields of a rejected one), or an
+ * element of jarr. */
+void slot_summary(dctx *x, dump_file *df, int i, bson_t *jarr);
+
+/* --page ADDR (dump_page.c). */
+int file_page(dctx *x, dump_file *df, uint64_t addr, bson_t *j,
+              wr_errbuf *eb);
+
+#endif /* WR_DUMP_H */
