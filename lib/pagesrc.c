@@ -189,7 +189,7 @@ static int ps_probe_slots(wri_ps *ps, wr_errbuf *eb)
     ps_probe pr;
     if ((rc = ps_probe_at(ps, 0, &pr, eb)) != WR_OK)
         return rc;
-    if (pr.drc == WR_EVERSION)
+    if (pr.drc == WR_EVERSION && !ps->cfg.any_file)
         return WR_ERR(eb, WR_EVERSION, "%s: slot 0: %s", ps->path,
                       pr.st.why);
     ps_keep(ps, 0, &pr);
@@ -198,7 +198,7 @@ static int ps_probe_slots(wri_ps *ps, wr_errbuf *eb)
         ps->P = P;
         if ((rc = ps_probe_at(ps, P, &pr, eb)) != WR_OK)
             return rc;
-        if (pr.drc == WR_EVERSION)
+        if (pr.drc == WR_EVERSION && !ps->cfg.any_file)
             return WR_ERR(eb, WR_EVERSION, "%s: slot 1: %s", ps->path,
                           pr.st.why);
         if (pr.st.valid && pr.st.slot.page_size != P) {
@@ -226,7 +226,8 @@ static int ps_probe_slots(wri_ps *ps, wr_errbuf *eb)
             continue;
         if ((rc = ps_probe_at(ps, P, &pr, eb)) != WR_OK)
             return rc;
-        if (pr.drc == WR_EVERSION && pr.st.slot.page_size == P)
+        if (pr.drc == WR_EVERSION && pr.st.slot.page_size == P &&
+            !ps->cfg.any_file)
             return WR_ERR(eb, WR_EVERSION, "%s: slot 1 at offset %u: %s",
                           ps->path, P, pr.st.why);
         if (pr.st.valid && pr.st.slot.page_size == P) {
@@ -299,7 +300,7 @@ int wri_ps_open_file(wri_file *f, const char *path, const wri_ps_cfg *cfg,
         ps->cfg = *cfg;
     if ((rc = wri_ps_refresh_size(ps, eb)) != WR_OK)
         goto fail;
-    if (ps->fsize == 0) {
+    if (ps->fsize == 0 && !ps->cfg.any_file) {
         rc = WR_ERR(eb, WR_ENOTOURS,
                     "%s is empty (0 bytes), not a wrtools tree file", path);
         goto fail;
@@ -307,7 +308,7 @@ int wri_ps_open_file(wri_file *f, const char *path, const wri_ps_cfg *cfg,
     if ((rc = ps_probe_slots(ps, eb)) != WR_OK)
         goto fail;
     if (!ps->slots[0].valid && !ps->slots[1].valid && !ps->magic[0] &&
-        !ps->magic[1]) {
+        !ps->magic[1] && !ps->cfg.any_file) {
         rc = WR_ERR(eb, WR_ENOTOURS,
                     "%s is not a wrtools tree file (no \"WRTREE\" magic in "
                     "either header slot; %llu bytes)",

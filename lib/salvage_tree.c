@@ -12,8 +12,9 @@
  *      each damaged page leaves a hole (a key range) behind;
  *   4. holes: the scanned leaves of each hole's range decide, newest
  *      generation first, what is kept (S1) and what goes to lost+found.
- * Reads of raw bytes go through sv_read only; checked page reads through
- * sv_read_page only (the damage-tolerant page source replaces both).
+ * Reads of raw bytes go through sv_read only, checked page reads through
+ * sv_read_page only; both read through the page source (pagesrc.h,
+ * DESIGN decision 11).
  */
 #include "wr_int.h"
 
@@ -63,7 +64,7 @@ typedef struct sv_tree {
     const char *path;
     const wri_sv_tree_opts *o;
     wr_salvage_coll *rep;
-    wri_file *f;
+    wri_ps *ps;     /* the file, read through the page source */
     wri_block *blk; /* opened at the checkpoint walked, or NULL */
     uint32_t P;
     uint64_t fsize, lsize, G;
@@ -90,7 +91,7 @@ typedef struct sv_tree {
 static int sv_read(sv_tree *t, uint8_t *buf, size_t len, uint64_t off,
                    size_t *got, wr_errbuf *eb)
 {
-    int rc = wri_io_pread_some(t->f, buf, len, off, got, eb);
+    int rc = wri_ps_read_raw(t->ps, off, buf, len, got, eb);
     if (rc == WR_OK)
         *t->scanned += *got;
     return rc;
@@ -949,7 +950,7 @@ static void sv_free(sv_tree *t)
     free(t->last_key);
     free(t->vbuf);
     wri_block_close(t->blk);
-    wri_io_close(t->f);
+    wri_ps_close(t->ps);
 }
 
 /* Open the checkpoint to walk. When its slot cannot be opened, say why in
@@ -1000,7 +1001,7 @@ static uint64_t sv_find_root(const sv_tree *t, uint16_t *level)
             continue;
         size_t got = 0;
         wr_errbuf e = {0};
-        if (wri_io_pread_some(t->f, buf, sizeof buf, b * t->P, &got, &e) !=
+        if (wri_ps_read_raw(t->ps, b * t->P, buf, sizeof buf, &got, &e) !=
                 WR_OK ||
             got < sizeof buf)
             continue;
@@ -1158,9 +1159,12 @@ int wri_salvage_tree(const char *path, const wri_sv_tree_opts *o,
     t.o = o;
     t.rep = rep;
     t.scanned = scanned != NULL ? scanned : &dummy;
-    if ((rc = wri_io_open(path, WRI_IO_RDONLY, &t.f, eb)) == WR_OK &&
-        (rc = wri_io_size(t.f, &t.fsize, eb)) == WR_OK)
+    wri_ps_cfg cfg = {.tolerant = true, .readahead = true,
+                      .interrupted = o->interrupted, .any_file = true};
+    if ((rc = wri_ps_open(path, &cfg, &t.ps, eb)) == WR_OK) {
+        t.fsize = t.ps->fsize;
         rc = sv_tree_run(&t, eb);
+    }
     sv_free(&t);
     return rc;
 }
