@@ -1042,7 +1042,9 @@ int wri_ps_check_document(wri_ps *ps, uint64_t page, uint64_t voff,
                               "document has no _id field");
     wri_key_from_iter(&it, &k);
     rc = WR_OK;
-    if (k.len != klen || memcmp(bson_get_data(&k), key, klen) != 0)
+    /* equal in MongoDB's order: a replace keeps the key's bytes, so an _id
+     * of 1 may sit under the key 1.0 (the same _id) */
+    if (wri_key_cmp(bson_get_data(&k), k.len, key, klen) != 0)
         rc = wri_ps_finding(ps, eb, WR_CHECK_DOCUMENT, page, voff + it.off,
                             ps_json(x, sizeof x, key, klen),
                             ps_json(y, sizeof y, bson_get_data(&k), k.len),
