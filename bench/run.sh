@@ -261,7 +261,7 @@ echo
 echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')"
 echo "- machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM, Linux $(uname -r), $(df -T "$WORK" | awk 'NR == 2 { print $2 }') under $WORK"
 echo "- load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (other processes share these cores)"
-echo "- wrtools $("$BIN/wr-load" --version 2>/dev/null | head -n1 || echo '(wr-load not built)'); tools built: $(for t in wr-load wr-migrate wr-verify wr-dump wr-compact wr-diff; do tool $t && printf '%s ' $t; done)"
+echo "- wrtools $("$BIN/wr-load" --version 2>/dev/null | head -n1 || echo '(wr-load not built)'); tools built: $(for t in wr-load wr-migrate wr-verify wr-dump wr-compact wr-diff wr-salvage; do tool $t && printf '%s ' $t; done)"
 echo "- $(cc --version | head -n1); libbson $(pkg-config --modversion libbson-1.0 2>/dev/null); zlib $(pkg-config --modversion zlib 2>/dev/null)"
 echo "- peers: WiredTiger ${PEER_VER[wt]} (wiredtiger $(pkgver wiredtiger)); LMDB ${PEER_VER[lmdb]} (lmdb-utils $(pkgver lmdb-utils)); SQLite ${PEER_VER[sqlite]} (sqlite3 $(pkgver sqlite3))"
 echo "- runs per row: $RUNS (median, min, max); timeout ${TIMEOUT}s; warm page cache; MB = 10^6 bytes"
@@ -445,6 +445,39 @@ if tool wr-diff && tool wr-load && [ -n "$DB" ]; then
 else
     job_begin diff "diff: two copies of the database" "MB/s" "differences found"
     na_row wr "wrtools wr-diff" "n/a (wr-diff or the database not built)"
+    job_end
+fi
+
+# --- salvage: the whole (undamaged) database into a new one, against
+# wr-verify reading the same database: salvage reads every page twice
+# (the scan by offset and the walk), rebuilds the indexes and verifies
+# what it wrote
+salvage_job() {
+    local dbsize
+    dbsize=$(size_of "$DB")
+    job_begin salvage "salvage: the $(mb "$dbsize") MB database into a new one (DEST verified)" \
+        "MB/s of source" "documents recovered"
+    JOB_BYTES=$dbsize
+    JOB_DOCS=$DOCS
+    prep_salv() { rm -rf "$S/salv"; }
+    post_salv() { EXTRA=$(jq -r '[.collections[].recovered] | add' "$S/salv.json"); }
+    OUT=$S/salv.json
+    measure wr "wrtools wr-salvage" prep_salv post_salv -- "$BIN/wr-salvage" --json "$DB" "$S/salv"
+    OUT=/dev/null
+    measure verify "wrtools wr-verify" - - -- "$BIN/wr-verify" -q "$DB"
+    if [ "${PEER_OK[wt]}" = 1 ] && [ -d "$S/small-pwt" ]; then
+        prep_wts() { rm -rf "$S/wts"; cp -r "$S/small-pwt" "$S/wts"; }
+        measure wt "WiredTiger wt salvage (in place, on a copy)" prep_wts - -- wt -h "$S/wts" salvage table:docs
+    else na_row wt "WiredTiger wt salvage" "$NOPEER"; fi
+    measure cat "limit: cat of the database" - - -- "${CAT_CMD[@]}" "$DB"
+    job_end
+    rm -rf "$S/salv" "$S/wts"
+}
+if tool wr-salvage && [ -n "$DB" ]; then
+    salvage_job
+else
+    job_begin salvage "salvage: the database into a new one" "MB/s of source" "documents recovered"
+    na_row wr "wrtools wr-salvage" "n/a (wr-salvage or the database not built)"
     job_end
 fi
 

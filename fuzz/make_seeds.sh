@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Regenerate the seed corpus of fuzz_verify (fuzz/corpus/verify/) from a
-# tiny database built with wr-load: whole tree files (mode byte 0x01, 0x03
-# all checkpoints, 0x05 quick) and single pages cut out of them (mode 0x00:
-# 512-byte pages). Usage: fuzz/make_seeds.sh [BIN_DIR]
+# Regenerate the seed corpora of fuzz_verify (fuzz/corpus/verify/) and
+# fuzz_salvage (fuzz/corpus/salvage/) from a tiny database built with
+# wr-load. verify: whole tree files (mode byte 0x01, 0x03 all checkpoints,
+# 0x05 quick) and single pages cut out of them (mode 0x00: 512-byte pages).
+# salvage: the main table whole and damaged (a leaf bit, an internal page
+# zeroed, a header slot, truncated) under the mode bytes fuzz_salvage.c
+# reads (0x01 directory dry run, 0x05 directory built, 0x07 previous
+# checkpoint built, 0x00 file dry run). Usage: fuzz/make_seeds.sh [BIN_DIR]
 set -eu
 bin=${1:-build/rel/bin}
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,4 +36,25 @@ seed page-internal 00 "$main" "$(python3 "$dam" page "$main" internal 0)" 512
 seed page-index-leaf 00 "$idx" "$(python3 "$dam" page "$idx" leaf 0)" 512
 seed page-extlist 00 "$main" "$(python3 "$dam" page "$main" extlist 0)" 512
 seed page-slot 00 "$main" 0 512
+ls -l "$out"
+# fuzz_salvage
+out=$top/fuzz/corpus/salvage
+mkdir -p "$out"
+whole() { { printf "\\x$2"; cat "$3"; } > "$out/$1"; }
+whole whole-dir 01 "$main"
+whole whole-built 05 "$main"
+whole whole-previous 07 "$main"
+whole whole-file 00 "$main"
+cp "$main" "$tmp/leaf"
+python3 "$dam" flip "$tmp/leaf" $(($(python3 "$dam" page "$main" leaf 1) + 77)) >/dev/null
+whole leaf-flipped 05 "$tmp/leaf"
+cp "$main" "$tmp/internal"
+off=$(python3 "$dam" page "$main" internal 0)
+dd if=/dev/zero of="$tmp/internal" bs=512 seek=$((off / 512)) count=1 conv=notrunc status=none
+whole internal-zeroed 05 "$tmp/internal"
+cp "$main" "$tmp/slot"
+python3 "$dam" flip "$tmp/slot" 30 >/dev/null
+whole slot-flipped 05 "$tmp/slot"
+head -c $(( $(stat -c %s "$main") / 2 / 512 * 512 )) "$main" > "$tmp/trunc"
+whole truncated 05 "$tmp/trunc"
 ls -l "$out"

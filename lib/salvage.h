@@ -13,7 +13,10 @@
  *      from the checkpoint's header slot through addresses whose CRCs
  *      match, or (inside the key range of a damaged internal page) when
  *      the checkpoint's extent lists, read whole, account its block as
- *      live and no other live leaf of that range overlaps it.
+ *      live and no other live leaf of that range overlaps it, or (when
+ *      the checkpoint's tree cannot be walked at all: its root lost) when
+ *      the leaf was written for the checkpoint's own generation and
+ *      overlaps no other such leaf: nothing newer can cover its keys.
  *   S2 Every kept document passes the strict check: valid BSON, length
  *      prefix equal to the value length, an _id whose key equals the
  *      cell's key, keys inside the range the parent gives the page.

@@ -76,6 +76,9 @@ typedef struct sv_tree {
     size_t nholes;
     bool ext_ok;
     bool have_slot;    /* the chosen slot decodes (its tree may not) */
+    sv_leaf **cert;    /* leaves of the chosen generation, by first key,
+                          kept while an older tree is walked */
+    size_t ncert;
     wri_slot slot;
     uint8_t *last_key; /* last key kept by the walk */
     uint32_t last_klen;
@@ -535,6 +538,20 @@ static int sv_walk_hole(sv_tree *t, const wr_addr *a, sv_range r, int level,
                        r.hil, false, level != 0, eb);
 }
 
+/* Is key inside the range of a leaf of the chosen generation? */
+static bool sv_cert_covers(const sv_tree *t, const uint8_t *k, uint32_t kl)
+{
+    size_t lo = 0, hi = t->ncert; /* the last leaf whose first <= k */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (sv_cmp(t->cert[mid]->first, t->cert[mid]->flen, k, kl) <= 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo > 0 && sv_leaf_covers(t->cert[lo - 1], k, kl);
+}
+
 static int sv_walk_leaf(sv_tree *t, const wri_page_view *v, uint64_t off,
                         wr_errbuf *eb)
 {
@@ -545,6 +562,8 @@ static int sv_walk_leaf(sv_tree *t, const wri_page_view *v, uint64_t off,
         const uint8_t *val;
         why[0] = '\0';
         wri_page_cell(v, i, &c);
+        if (sv_cert_covers(t, c.key, c.klen))
+            continue; /* a newer page decides this key (S3) */
         if ((rc = sv_value(t, &c, &val, why, sizeof why, eb)) != WR_OK)
             return rc;
         if (val == NULL) {
@@ -945,6 +964,7 @@ static void sv_free(sv_tree *t)
         free(t->holes[i].hi);
     }
     free(t->leaves);
+    free(t->cert);
     free(t->holes);
     free(t->map);
     free(t->last_key);
@@ -1044,6 +1064,73 @@ static int sv_hole_all(sv_tree *t, const char *what, uint64_t gmin,
     return WR_OK;
 }
 
+static int sv_leafp_cmp(const void *x, const void *y)
+{
+    const sv_leaf *a = *(sv_leaf *const *)x, *b = *(sv_leaf *const *)y;
+    return sv_cmp(a->first, a->flen, b->first, b->flen);
+}
+
+/* Before an older checkpoint is walked in place of generation gen, whose
+ * tree is gone: the leaves written for gen are gen's (nothing newer can
+ * cover their keys), unless two of them overlap. Their documents are
+ * kept, and their key ranges decide those keys (S3): the older walk skips
+ * them. Counted against loss h. */
+static int sv_certain_gen(sv_tree *t, uint64_t gen, size_t h, wr_errbuf *eb)
+{
+    int rc = WR_OK;
+    size_t n = 0;
+    bool *bad = NULL;
+    uint8_t *buf = malloc(t->P);
+    if (buf == NULL ||
+        (t->nleaves && (t->cert = calloc(t->nleaves, sizeof *t->cert)) ==
+                           NULL)) {
+        free(buf);
+        return WR_ERR(eb, WR_ENOMEM, "%s: out of memory", t->path);
+    }
+    for (size_t i = 0; i < t->nleaves; i++)
+        if (t->leaves[i].gen == gen &&
+            !(t->map[t->leaves[i].off / t->P].flags &
+              (SV_VISITED | SV_MISMATCH)))
+            t->cert[n++] = &t->leaves[i];
+    if (n > 1)
+        qsort(t->cert, n, sizeof *t->cert, sv_leafp_cmp);
+    if (n > 0 && (bad = calloc(n, sizeof *bad)) == NULL) {
+        rc = WR_ERR(eb, WR_ENOMEM, "%s: out of memory", t->path);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1;
+             j < n && sv_cmp(t->cert[j]->first, t->cert[j]->flen,
+                             t->cert[i]->last, t->cert[i]->llen) <= 0;
+             j++)
+            bad[i] = bad[j] = true;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!bad[i])
+            t->cert[k++] = t->cert[i];
+    t->ncert = k;
+    for (size_t i = 0; i < t->ncert && rc == WR_OK; i++) {
+        wri_page_view v;
+        bool ok;
+        sv_leaf *l = t->cert[i];
+        sv_cand c = {l, true};
+        t->map[l->off / t->P].flags |= SV_VISITED;
+        if ((rc = sv_reread(t, l->off, buf, &v, &ok, eb)) != WR_OK || !ok)
+            continue;
+        sv_hole all = {0};
+        all.loss = h;
+        for (uint32_t j = 0; j < v.count && rc == WR_OK; j++) {
+            wri_cell cell;
+            wri_page_cell(&v, j, &cell);
+            rc = sv_fill_cell(t, &all, &c, &cell, eb);
+        }
+    }
+out:
+    free(bad);
+    free(buf);
+    return rc;
+}
+
 static int sv_tree_run(sv_tree *t, wr_errbuf *eb)
 {
     int rc;
@@ -1109,8 +1196,14 @@ static int sv_tree_run(sv_tree *t, wr_errbuf *eb)
             l->after = NULL;
         } else if (t->blk != NULL && t->blk->page_size == t->P &&
                    t->blk->cur.gen < t->G) {
-            /* walk the older checkpoint; what is newer is uncertain */
+            /* the leaves written for the generation asked for decide
+             * their key ranges; the older checkpoint's tree gives the
+             * rest; every other newer page is uncertain */
             uint64_t want = t->G;
+            if ((rc = sv_hole_all(t, "newer checkpoint", t->blk->cur.gen + 1,
+                                  eb)) != WR_OK ||
+                (rc = sv_certain_gen(t, want, r->nlosses - 1, eb)) != WR_OK)
+                return rc;
             t->G = t->blk->cur.gen;
             t->lsize = t->blk->cur.logical_size;
             r->checkpoint = t->G;
@@ -1122,9 +1215,6 @@ static int sv_tree_run(sv_tree *t, wr_errbuf *eb)
                      WR_OK))
                 return rc;
             t->G = want;
-            if ((rc = sv_hole_all(t, "newer checkpoint", t->blk->cur.gen + 1,
-                                  eb)) != WR_OK)
-                return rc;
         } else if ((rc = sv_hole_all(t, "tree", 0, eb)) != WR_OK) {
             return rc;
         }

@@ -10,6 +10,7 @@
 #include "../../fuzz/fuzz_verify.c"
 #define WR_FUZZ_REPLAY /* no second LLVMFuzzerTestOneInput */
 #include "../../fuzz/fuzz_input.c"
+#include "../../fuzz/fuzz_salvage.c"
 
 #include <dirent.h>
 
@@ -59,6 +60,16 @@ static void test_fuzz_corpus_input(void)
     CHECK(n >= 10);
 }
 
+static void test_fuzz_corpus_salvage(void)
+{
+    const char *root = getenv("WR_FUZZ_CORPUS");
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/salvage", root ? root : "fuzz/corpus");
+    int n = replay_dir(dir, wr_fuzz_salvage_one);
+    printf("# %d inputs from %s\n", n, dir);
+    CHECK(n >= 8);
+}
+
 /* Inputs no seed covers: edge lengths and mode bytes. The sanitizers
  * judge the runs; the decoders must also refuse what is all zeros. */
 static void test_fuzz_entry_edge_inputs(void)
@@ -85,6 +96,7 @@ int main(void)
 {
     RUN(test_fuzz_corpus_verify);
     RUN(test_fuzz_corpus_input);
+    RUN(test_fuzz_corpus_salvage);
     RUN(test_fuzz_entry_edge_inputs);
     return tap_done();
 }

@@ -1,0 +1,377 @@
+/*
+ * test_salvage.c -- wr_salvage() and the rules of salvage.h (S1-S4):
+ * the strict document check, a clean database coming back whole, a
+ * damaged internal page whose leaves come back through the extent lists
+ * (S1) without undoing a later delete (S3), a damaged leaf's documents
+ * going to lost+found only, a truncated file's older pages staying out of
+ * the collection (S4), and a DEST that exists being refused.
+ */
+#include "tap.h"
+
+#include "wr_int.h"
+
+#include "salvage.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+static char root[256];
+
+static void sv_rm(const char *p)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", p);
+    if (system(cmd) != 0)
+        abort();
+}
+
+static void sv_path(char *buf, size_t len, const char *name)
+{
+    snprintf(buf, len, "%s/%s", root, name);
+}
+
+static void put_doc(wr_coll *c, int id, const char *name, wr_errbuf *eb,
+                    int *rc)
+{
+    bson_t d = BSON_INITIALIZER;
+    BSON_APPEND_INT32(&d, "_id", id);
+    BSON_APPEND_UTF8(&d, "name", name);
+    BSON_APPEND_INT32(&d, "age", id % 13);
+    if (*rc == WR_OK)
+        *rc = wr_coll_put(c, &d, NULL, eb);
+    bson_destroy(&d);
+}
+
+static void del_doc(wr_coll *c, int id, wr_errbuf *eb, int *rc)
+{
+    bson_t d = BSON_INITIALIZER;
+    BSON_APPEND_INT32(&d, "_id", id);
+    if (*rc == WR_OK)
+        *rc = wr_coll_delete(c, &d, eb);
+    bson_destroy(&d);
+}
+
+/* 400 documents on 512-byte pages with an index on age; then ids 100-199
+ * deleted; then every 7th document renamed: three checkpoints. */
+static int make_db(const char *dir, wr_errbuf *eb)
+{
+    int rc = WR_OK;
+    wr_db *db = NULL;
+    wr_coll *c = NULL;
+    wr_db_opts o = {.create = true, .page_size = 512, .holder = "test"};
+    char name[32];
+    if ((rc = wr_db_open(dir, &o, &db, eb)) != WR_OK)
+        return rc;
+    if ((rc = wr_coll_open(db, "people", true, &c, eb)) == WR_OK)
+        rc = wr_coll_add_index(c, "age", eb);
+    for (int i = 0; i < 400; i++) {
+        snprintf(name, sizeof name, "user%d", i);
+        put_doc(c, i, name, eb, &rc);
+    }
+    if (rc == WR_OK)
+        rc = wr_db_checkpoint(db, eb);
+    for (int i = 100; i < 200; i++)
+        del_doc(c, i, eb, &rc);
+    if (rc == WR_OK)
+        rc = wr_db_checkpoint(db, eb);
+    for (int i = 0; i < 400; i += 7) {
+        snprintf(name, sizeof name, "renamed%d", i);
+        if (i < 100 || i >= 200)
+            put_doc(c, i, name, eb, &rc);
+    }
+    if (rc == WR_OK)
+        rc = wr_db_checkpoint(db, eb);
+    wr_db_close(db);
+    return rc;
+}
+
+/* The ids in a salvaged collection, and whether each is the latest
+ * version (renamed where it should be). */
+static int check_dest(const char *dest, int *n, int *deleted_back,
+                      int *stale, wr_errbuf *eb)
+{
+    int rc;
+    wr_db *db = NULL;
+    wr_coll *c = NULL;
+    wr_doc_cursor *cur = NULL;
+    const uint8_t *d;
+    uint32_t len;
+    wr_db_opts o = {.readonly = true};
+    *n = *deleted_back = *stale = 0;
+    if ((rc = wr_db_open(dest, &o, &db, eb)) != WR_OK)
+        return rc;
+    if ((rc = wr_coll_open(db, "people", false, &c, eb)) == WR_OK &&
+        (rc = wr_doc_cursor_open(c, &cur, eb)) == WR_OK) {
+        while ((rc = wr_doc_cursor_next(cur, &d, &len, eb)) == WR_OK) {
+            bson_t doc;
+            bson_iter_t it;
+            char want[32];
+            bson_init_static(&doc, d, len);
+            bson_iter_init_find(&it, &doc, "_id");
+            int id = bson_iter_int32(&it);
+            bson_iter_init_find(&it, &doc, "name");
+            snprintf(want, sizeof want, "%s%d", id % 7 == 0 ? "renamed" : "user",
+                     id);
+            (*n)++;
+            *deleted_back += id >= 100 && id < 200;
+            *stale += strcmp(bson_iter_utf8(&it, NULL), want) != 0;
+        }
+        if (rc == WR_ENOTFOUND)
+            rc = WR_OK;
+    }
+    wr_doc_cursor_close(cur);
+    wr_db_close(db);
+    return rc;
+}
+
+static void zero_page(const char *file, uint64_t off, uint32_t len)
+{
+    uint8_t z[512] = {0};
+    int fd = open(file, O_WRONLY);
+    for (uint32_t k = 0; fd >= 0 && k < len; k += sizeof z)
+        if (pwrite(fd, z, sizeof z, (off_t)(off + k)) != (ssize_t)sizeof z)
+            abort();
+    if (fd >= 0)
+        close(fd);
+}
+
+static const wr_salvage_coll *people(const wr_salvage_report *r)
+{
+    for (size_t i = 0; r != NULL && i < r->ncolls; i++)
+        if (strcmp(r->colls[i].name, "people") == 0)
+            return &r->colls[i];
+    return NULL;
+}
+
+static void test_salvage_doc_check_is_strict(void)
+{
+    bson_t d = BSON_INITIALIZER, k;
+    bson_iter_t it;
+    char why[200];
+    BSON_APPEND_INT32(&d, "_id", 5);
+    BSON_APPEND_UTF8(&d, "x", "y");
+    bson_iter_init_find(&it, &d, "_id");
+    wri_key_from_iter(&it, &k);
+    const uint8_t *key = bson_get_data(&k), *val = bson_get_data(&d);
+    CHECK_EQ(wri_salvage_doc_check(key, k.len, val, d.len, why, sizeof why),
+             WR_OK);
+    /* the length prefix must be the value's length */
+    CHECK_EQ(wri_salvage_doc_check(key, k.len, val, d.len - 1, why,
+                                   sizeof why),
+             WR_ECORRUPT);
+    /* a key of another _id (1.0 == 5 is not the question: the bytes are) */
+    bson_t k2 = BSON_INITIALIZER;
+    BSON_APPEND_INT32(&k2, "", 6);
+    CHECK_EQ(wri_salvage_doc_check(bson_get_data(&k2), k2.len, val, d.len,
+                                   why, sizeof why),
+             WR_ECORRUPT);
+    CHECK(strstr(why, "_id") != NULL);
+    /* invalid UTF-8 inside */
+    uint8_t *bad = malloc(d.len);
+    memcpy(bad, val, d.len);
+    bad[d.len - 3] = 0xff;
+    CHECK_EQ(wri_salvage_doc_check(key, k.len, bad, d.len, why, sizeof why),
+             WR_ECORRUPT);
+    free(bad);
+    /* no _id at all */
+    bson_t n = BSON_INITIALIZER;
+    BSON_APPEND_INT32(&n, "a", 1);
+    CHECK_EQ(wri_salvage_doc_check(key, k.len, bson_get_data(&n), n.len, why,
+                                   sizeof why),
+             WR_ECORRUPT);
+    bson_destroy(&n);
+    bson_destroy(&k2);
+    bson_destroy(&k);
+    bson_destroy(&d);
+}
+
+static void test_salvage_clean_database_comes_back_whole(void)
+{
+    wr_errbuf eb = {0};
+    wr_salvage_report *r = NULL;
+    char src[300], dst[300];
+    int n, back, stale;
+    sv_path(src, sizeof src, "clean");
+    sv_path(dst, sizeof dst, "clean.out");
+    REQUIRE_OK(make_db(src, &eb), &eb);
+    REQUIRE_OK(wr_salvage(src, dst, NULL, &r, &eb), &eb);
+    const wr_salvage_coll *c = people(r);
+    REQUIRE(c != NULL);
+    CHECK(c->complete);
+    CHECK_EQ(c->recovered, 300);
+    CHECK_EQ(c->expected, 300);
+    CHECK_EQ(c->lost_found, 0);
+    CHECK_EQ(c->nlosses, 0);
+    CHECK_EQ(c->nindexes, 1);
+    CHECK(r->verified);
+    CHECK(strcmp(r->catalog, "intact") == 0);
+    REQUIRE_OK(check_dest(dst, &n, &back, &stale, &eb), &eb);
+    CHECK_EQ(n, 300);
+    CHECK_EQ(back, 0);
+    CHECK_EQ(stale, 0);
+    wr_errbuf ve = {0};
+    CHECK_EQ(wr_verify_simple(dst, false, &ve), WR_OK);
+    wr_salvage_report_free(r);
+}
+
+/* S1, S3: the root gone, the leaves come back through the extent lists;
+ * the older pages in free space that still hold ids 100-199 and the
+ * names before the renames stay out. */
+static void test_salvage_internal_page_lost_no_delete_undone(void)
+{
+    wr_errbuf eb = {0};
+    wr_salvage_report *r = NULL;
+    wri_block *b = NULL;
+    char src[300], dst[300], file[400];
+    int n, back, stale;
+    sv_path(src, sizeof src, "internal");
+    sv_path(dst, sizeof dst, "internal.out");
+    REQUIRE_OK(make_db(src, &eb), &eb);
+    snprintf(file, sizeof file, "%s/people.main.wr", src);
+    REQUIRE_OK(wri_block_open(file, WRI_BLOCK_RDONLY | WRI_BLOCK_NOEXT, &b,
+                              &eb),
+               &eb);
+    REQUIRE(b->cur.height >= 2);
+    uint64_t rootoff = b->cur.root.off;
+    wri_block_close(b);
+    zero_page(file, rootoff, 512);
+    int rc = wr_salvage(src, dst, NULL, &r, &eb);
+    CHECK_EQ(rc, WR_OK);
+    const wr_salvage_coll *c = people(r);
+    REQUIRE(c != NULL);
+    CHECK_EQ(c->recovered, 300);
+    CHECK_EQ(c->from_scan, 300);
+    CHECK(c->complete);
+    REQUIRE_EQ(c->nlosses, 1);
+    CHECK(strcmp(c->losses[0].what, "internal") == 0);
+    CHECK_EQ(c->losses[0].page, rootoff);
+    REQUIRE_OK(check_dest(dst, &n, &back, &stale, &eb), &eb);
+    CHECK_EQ(n, 300);
+    CHECK_EQ(back, 0);  /* no deleted document came back */
+    CHECK_EQ(stale, 0); /* no name from before the renames */
+    wr_salvage_report_free(r);
+}
+
+/* A leaf lost: its documents only in lost+found, named by a key range. */
+static void test_salvage_damaged_leaf_goes_to_lost_found(void)
+{
+    wr_errbuf eb = {0};
+    wr_salvage_report *r = NULL;
+    char src[300], dst[300], file[400], lf[400];
+    int n, back, stale;
+    sv_path(src, sizeof src, "leaf");
+    sv_path(dst, sizeof dst, "leaf.out");
+    REQUIRE_OK(make_db(src, &eb), &eb);
+    snprintf(file, sizeof file, "%s/people.main.wr", src);
+    /* the first leaf of the tree: the leftmost child, down from the root */
+    wri_block *b = NULL;
+    REQUIRE_OK(wri_block_open(file, WRI_BLOCK_RDONLY | WRI_BLOCK_NOEXT, &b,
+                              &eb),
+               &eb);
+    wr_addr a = b->cur.root;
+    uint8_t page[512];
+    for (;;) {
+        wri_page_view v;
+        wri_page_problem prob;
+        wri_cell cell;
+        REQUIRE_OK(wri_block_read_page(b, &a, page, &eb), &eb);
+        REQUIRE_OK(wri_page_check(page, 512, 1, &v, &prob), &eb);
+        if (v.type == WRI_PT_LEAF)
+            break;
+        wri_page_cell(&v, 0, &cell);
+        a = cell.child;
+    }
+    wri_block_close(b);
+    /* damage a cell in the middle: the CRC fails, most slots decode */
+    int fd = open(file, O_WRONLY);
+    REQUIRE(fd >= 0);
+    uint8_t x = 0x5a;
+    REQUIRE(pwrite(fd, &x, 1, (off_t)(a.off + 300)) == 1);
+    close(fd);
+    int rc = wr_salvage(src, dst, NULL, &r, &eb);
+    CHECK_EQ(rc, WR_ECORRUPT);
+    const wr_salvage_coll *c = people(r);
+    REQUIRE(c != NULL);
+    CHECK(!c->complete);
+    CHECK(c->recovered < 300 && c->recovered > 250);
+    CHECK(c->lost_found > 0);
+    REQUIRE_EQ(c->nlosses, 1);
+    CHECK(strcmp(c->losses[0].what, "leaf") == 0);
+    CHECK(c->losses[0].after == NULL); /* the first leaf: from the start */
+    CHECK(c->losses[0].before != NULL);
+    CHECK(r->verified);
+    REQUIRE_OK(check_dest(dst, &n, &back, &stale, &eb), &eb);
+    CHECK_EQ(n, (int)c->recovered);
+    CHECK_EQ(stale, 0);
+    snprintf(lf, sizeof lf, "%s/lost+found/people.jsonl", dst);
+    CHECK(access(lf, R_OK) == 0);
+    wr_salvage_report_free(r);
+}
+
+/* S4 and the no-tree case: a file cut before its root keeps nothing but
+ * what was written for its own generation. */
+static void test_salvage_truncated_keeps_only_its_generation(void)
+{
+    wr_errbuf eb = {0};
+    wr_salvage_report *r = NULL;
+    char src[300], dst[300], file[400];
+    int n, back, stale;
+    sv_path(src, sizeof src, "trunc");
+    sv_path(dst, sizeof dst, "trunc.out");
+    REQUIRE_OK(make_db(src, &eb), &eb);
+    snprintf(file, sizeof file, "%s/people.main.wr", src);
+    wri_block *b = NULL;
+    REQUIRE_OK(wri_block_open(file, WRI_BLOCK_RDONLY | WRI_BLOCK_NOEXT, &b,
+                              &eb),
+               &eb);
+    uint64_t cut = b->cur.root.off;
+    wri_block_close(b);
+    REQUIRE(truncate(file, (off_t)cut) == 0);
+    int rc = wr_salvage(src, dst, NULL, &r, &eb);
+    CHECK_EQ(rc, WR_ECORRUPT);
+    const wr_salvage_coll *c = people(r);
+    REQUIRE(c != NULL);
+    CHECK(c->nlosses >= 1);
+    REQUIRE_OK(check_dest(dst, &n, &back, &stale, &eb), &eb);
+    CHECK_EQ(back, 0);
+    CHECK_EQ(stale, 0);
+    CHECK_EQ(n, (int)c->recovered);
+    wr_salvage_report_free(r);
+}
+
+static void test_salvage_refuses_an_existing_dest(void)
+{
+    wr_errbuf eb = {0};
+    wr_salvage_report *r = NULL;
+    char src[300], dst[300], keep[400];
+    sv_path(src, sizeof src, "refuse");
+    sv_path(dst, sizeof dst, "refuse.out");
+    REQUIRE_OK(make_db(src, &eb), &eb);
+    REQUIRE_OK(wri_io_mkdir(dst, &eb), &eb);
+    snprintf(keep, sizeof keep, "%s/keep", dst);
+    FILE *f = fopen(keep, "w");
+    REQUIRE(f != NULL);
+    fputs("mine\n", f);
+    fclose(f);
+    CHECK_EQ(wr_salvage(src, dst, NULL, &r, &eb), WR_EINVAL);
+    CHECK(strstr(eb.msg, "not empty") != NULL);
+    CHECK(access(keep, R_OK) == 0);
+    wr_salvage_report_free(r);
+}
+
+int main(void)
+{
+    snprintf(root, sizeof root, "/tmp/test_salvage.%ld", (long)getpid());
+    sv_rm(root);
+    wr_errbuf eb = {0};
+    if (wri_io_mkdir(root, &eb) != WR_OK)
+        return 1;
+    RUN(test_salvage_doc_check_is_strict);
+    RUN(test_salvage_clean_database_comes_back_whole);
+    RUN(test_salvage_internal_page_lost_no_delete_undone);
+    RUN(test_salvage_damaged_leaf_goes_to_lost_found);
+    RUN(test_salvage_truncated_keeps_only_its_generation);
+    RUN(test_salvage_refuses_an_existing_dest);
+    sv_rm(root);
+    return tap_done();
+}
