@@ -9,6 +9,8 @@
  */
 #include "wr_int.h"
 
+#include "iopower.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -78,11 +80,17 @@ static void io_parse_fault(const char *s, wri_fault_plan *p)
                 ok = false;
         } else if (strcmp(tok, "sticky") == 0 && val == NULL) {
             np.sticky = true;
+        } else if (strcmp(tok, "power") == 0 && val) {
+            np.power = true;
+            np.seed = strtoull(val, &end, 10);
+            ok = ok && *val && *end == '\0';
         } else {
             ok = false;
         }
     }
     free(copy);
+    if (ok && np.power && np.kind != WRI_FAULT_CRASH)
+        ok = false;
     if (ok)
         *p = np;
 }
@@ -92,6 +100,25 @@ static void io_parse_fault(const char *s, wri_fault_plan *p)
  * the process, not the machine, so the page cache survives either way and
  * the crash sweeps test the same thing; they just stop waiting on disks. */
 static bool io_nosync;
+
+/* The crash itself; with a power plan, first lose what is not durable. */
+static void io_crash(void)
+{
+    if (io_plan.power)
+        wri_pw_crash();
+    _exit(WRI_IO_CRASH_EXIT);
+}
+
+/* A power plan whose crash point lies past the last op: the power goes
+ * after the process ends (the tool's work is done and reported). */
+static void io_power_at_exit(void)
+{
+    if (io_plan.kind == WRI_FAULT_CRASH && io_plan.power &&
+        io_ops < io_plan.at) {
+        fflush(NULL);
+        io_crash();
+    }
+}
 
 static void io_env_init(void)
 {
@@ -110,6 +137,10 @@ static void io_env_init(void)
         const char *f = getenv("WR_IO_FAULT");
         if (f != NULL && *f != '\0')
             io_parse_fault(f, &io_plan);
+        if (io_plan.power) {
+            wri_pw_start(io_plan.seed);
+            atexit(io_power_at_exit);
+        }
     }
 }
 
@@ -126,8 +157,23 @@ void wri_io_fault_set(const wri_fault_plan *plan)
         io_plan = *plan;
     else
         memset(&io_plan, 0, sizeof io_plan);
+    if (io_plan.power && io_plan.kind == WRI_FAULT_CRASH)
+        wri_pw_start(io_plan.seed);
+    else
+        wri_pw_stop();
     io_ops = 0;
     io_rehot();
+}
+
+void wri_io_crash_now(void)
+{
+    if (io_plan.kind == WRI_FAULT_CRASH)
+        io_crash();
+}
+
+size_t wri_io_power_pending(void)
+{
+    return wri_pw_pending();
 }
 
 uint64_t wri_io_op_count(void)
@@ -162,6 +208,8 @@ static int io_fault(const char *what, const char *path, int fd,
         if (buf != NULL && io_plan.tear > 0) {
             size_t n = WRI_MIN(io_plan.tear, len);
             const uint8_t *p = buf;
+            if (wri_pw_on)
+                wri_pw_write(fd, n, off);
             while (n > 0) {
                 ssize_t w = pwrite(fd, p, n, (off_t)off);
                 if (w < 0 && errno == EINTR)
@@ -173,7 +221,7 @@ static int io_fault(const char *what, const char *path, int fd,
                 off += (uint64_t)w;
             }
         }
-        _exit(WRI_IO_CRASH_EXIT);
+        io_crash();
     }
     if (io_plan.kind == WRI_FAULT_FAIL &&
         (io_ops == io_plan.at || (io_plan.sticky && io_ops > io_plan.at))) {
@@ -258,8 +306,11 @@ int wri_io_open(const char *path, int flags, wri_file **out, wr_errbuf *eb)
             oflags |= O_EXCL;
         if (flags & WRI_IO_TRUNC)
             oflags |= O_TRUNC;
-        if (flags & (WRI_IO_CREATE | WRI_IO_TRUNC))
+        if (flags & (WRI_IO_CREATE | WRI_IO_TRUNC)) {
             IO_MUTATE("create", path, -1, NULL, 0, 0, eb);
+            if (wri_pw_on)
+                wri_pw_create(path, flags & WRI_IO_TRUNC);
+        }
     } else {
         oflags |= O_RDONLY;
     }
@@ -272,6 +323,8 @@ int wri_io_open(const char *path, int flags, wri_file **out, wr_errbuf *eb)
     do {
         f->fd = open(path, oflags, 0644);
     } while (f->fd < 0 && errno == EINTR);
+    if (wri_pw_on)
+        wri_pw_done(f->fd >= 0);
     if (f->fd < 0) {
         int e = errno;
         if (e == EEXIST)
@@ -355,6 +408,8 @@ int wri_io_pwrite(wri_file *f, const void *buf, size_t len, uint64_t off,
         return WR_ERR(eb, WR_EINVAL, "%s: write of %zu bytes at offset %llu "
                       "is out of range", f->path, len, (unsigned long long)off);
     IO_MUTATE("pwrite", f->path, f->fd, buf, len, off, eb);
+    if (wri_pw_on)
+        wri_pw_write(f->fd, len, off);
     while (done < len) {
         ssize_t w = pwrite(f->fd, p + done, len - done, (off_t)(off + done));
         if (w < 0) {
@@ -372,14 +427,13 @@ int wri_io_pwrite(wri_file *f, const void *buf, size_t len, uint64_t off,
 int wri_io_fsync(wri_file *f, wr_errbuf *eb)
 {
     IO_MUTATE("fsync", f->path, f->fd, NULL, 0, 0, eb);
-    if (io_nosync)
-        return WR_OK;
-    int r;
-    do {
-        r = fsync(f->fd);
-    } while (r < 0 && errno == EINTR);
+    int r = 0;
+    while (!io_nosync && (r = fsync(f->fd)) < 0 && errno == EINTR)
+        ;
     if (r < 0)
         return io_errno(eb, errno, f->path, "fsync");
+    if (wri_pw_on)
+        wri_pw_fsync(f->fd);
     return WR_OK;
 }
 
@@ -392,6 +446,8 @@ int wri_io_truncate(wri_file *f, uint64_t size, wr_errbuf *eb)
         return WR_ERR(eb, WR_EINVAL, "%s: truncate to %llu: out of range",
                       f->path, (unsigned long long)size);
     IO_MUTATE("ftruncate", f->path, f->fd, NULL, 0, size, eb);
+    if (wri_pw_on)
+        wri_pw_truncate(f->fd, size);
     int r;
     do {
         r = ftruncate(f->fd, (off_t)size);
@@ -414,7 +470,12 @@ int wri_io_size(wri_file *f, uint64_t *size_out, wr_errbuf *eb)
 int wri_io_rename(const char *from, const char *to, wr_errbuf *eb)
 {
     IO_MUTATE("rename", from, -1, NULL, 0, 0, eb);
-    if (rename(from, to) < 0) {
+    if (wri_pw_on)
+        wri_pw_rename(from, to);
+    int r = rename(from, to);
+    if (wri_pw_on)
+        wri_pw_done(r == 0);
+    if (r < 0) {
         int e = errno;
         return WR_ERR(eb, io_code(e), "%s: rename to %s failed: %s", from, to,
                       strerror(e));
@@ -425,7 +486,12 @@ int wri_io_rename(const char *from, const char *to, wr_errbuf *eb)
 int wri_io_unlink(const char *path, wr_errbuf *eb)
 {
     IO_MUTATE("unlink", path, -1, NULL, 0, 0, eb);
-    if (unlink(path) < 0)
+    if (wri_pw_on)
+        wri_pw_unlink(path);
+    int r = unlink(path);
+    if (wri_pw_on)
+        wri_pw_done(r == 0);
+    if (r < 0)
         return io_errno(eb, errno, path, "unlink");
     return WR_OK;
 }
@@ -457,6 +523,8 @@ int wri_io_fsync_dir(const char *path, wr_errbuf *eb)
         ;
     if (r < 0 && errno != EINVAL) /* some file systems refuse: harmless */
         rc = io_errno(eb, errno, dir, "directory fsync");
+    else if (wri_pw_on)
+        wri_pw_fsync_dir(dir);
 out:
     if (fd >= 0)
         close(fd);
@@ -467,7 +535,12 @@ out:
 int wri_io_mkdir(const char *path, wr_errbuf *eb)
 {
     IO_MUTATE("mkdir", path, -1, NULL, 0, 0, eb);
-    if (mkdir(path, 0755) < 0) {
+    if (wri_pw_on)
+        wri_pw_mkdir(path);
+    int r = mkdir(path, 0755);
+    if (wri_pw_on)
+        wri_pw_done(r == 0);
+    if (r < 0) {
         int e = errno;
         if (e == EEXIST)
             return WR_ERR(eb, WR_EEXIST, "%s: already exists", path);
@@ -509,7 +582,12 @@ out:
 int wri_io_rmdir(const char *path, wr_errbuf *eb)
 {
     IO_MUTATE("rmdir", path, -1, NULL, 0, 0, eb);
-    if (rmdir(path) < 0 && errno != ENOENT)
+    if (wri_pw_on)
+        wri_pw_rmdir(path);
+    int r = rmdir(path);
+    if (wri_pw_on)
+        wri_pw_done(r == 0);
+    if (r < 0 && errno != ENOENT)
         return io_errno(eb, errno, path, "rmdir");
     return WR_OK;
 }

@@ -12,18 +12,48 @@
  *   - crash at op N: the process calls _exit(WRI_IO_CRASH_EXIT) instead of
  *     doing op N (if op N is a write and tear > 0, the first `tear` bytes are
  *     written first, then the process exits: a torn write);
- *   - fail op N (or every op from N on, "sticky") with EIO or ENOSPC.
+ *   - fail op N (or every op from N on, "sticky") with EIO or ENOSPC;
+ *   - crash at op N and lose power: see "Power loss" below.
  * Plans come from wri_io_fault_set() or, for the tools, from the environment
  * variable WR_IO_FAULT, read once:
  *   WR_IO_FAULT="crash=N"            crash at op N
  *   WR_IO_FAULT="crash=N,tear=K"     write K bytes of op N, then crash
+ *   WR_IO_FAULT="crash=N,power=S"    crash at op N, then a power loss drawn
+ *                                    from seed S (tear=K works too)
  *   WR_IO_FAULT="fail=N,err=ENOSPC"  op N fails with ENOSPC (or err=EIO)
  *   WR_IO_FAULT="fail=N,err=EIO,sticky"  op N and every later op fail
+ *
+ * Power loss (lib/iopower.c). A process crash keeps every op made: the
+ * page cache survives. A power loss keeps only what an fsync made durable:
+ * a write or ftruncate once its file is fsynced; a create, unlink, mkdir
+ * or rmdir once the directory holding the name is fsynced; a rename once
+ * both directories (the source's and the target's) are fsynced after it.
+ * With a power plan the io layer records every op with what undoes it;
+ * at the crash it loses a subset of the ops not yet durable -- seed 0:
+ * all of them; any other seed: each with probability 1/2, and a lost write
+ * of more than 512 bytes is torn one time in three (a 512-byte-aligned
+ * prefix stays) -- together with the ops that depend on a lost one (a
+ * later op on a name a lost op made or freed, everything inside a
+ * directory whose mkdir is lost, an rmdir after a lost op inside it), puts
+ * the files and names back accordingly, and exits with WRI_IO_CRASH_EXIT.
+ * So the files on disk are one state the machine could come back up with.
+ * WR_IO_NOSYNC does not change the model: fsyncs are counted and recorded,
+ * only the system call is skipped.
+ *   A crash point past the last op means "the power goes after the run":
+ * a tool started with such a plan loses power at exit (exit status
+ * WRI_IO_CRASH_EXIT instead of its own); a test calls wri_io_crash_now()
+ * after the function under test returns. A sweep: learn the op count T
+ * with WR_IO_STATS, then for N in 1..T+1 and a few seeds S (0 and some
+ * others) run with "crash=N,power=S", then recover (rerun the tool),
+ * verify, and compare the content with the committed versions (tests/unit
+ * test_db.c, test_migrate.c, test_compact.c do this for load, migrate and
+ * compact; any new writer, e.g. wr-salvage, should be swept the same way).
+ * Only ops made through this module are modelled (the LOCK file is not).
  * WR_IO_STATS=PATH makes the process write its mutating-op count to PATH
  * at exit, so a test can learn how many points to sweep.
- * Production cost: one predictable branch per mutating system call.
+ * Production cost: two predictable branches per mutating system call.
  *
- * Calls nothing else in the library but err.
+ * Calls nothing else in the library but err and iopower.
  */
 #ifndef WR_IO_H
 #define WR_IO_H
@@ -62,12 +92,19 @@ typedef struct wri_fault_plan {
     size_t tear;     /* CRASH: bytes of a write that reach the file first */
     int err;         /* FAIL: WR_EIO or WR_ENOSPC */
     bool sticky;     /* FAIL: every op from `at` on fails */
+    bool power;      /* CRASH: then lose power (see above) */
+    uint64_t seed;   /* power: which ops not yet durable are lost */
 } wri_fault_plan;
 
 /* Install (or clear, with NULL) a fault plan and reset the op counter. */
 void wri_io_fault_set(const wri_fault_plan *plan);
 /* Number of mutating ops made since the last wri_io_fault_set. */
 uint64_t wri_io_op_count(void);
+/* With a crash plan installed: crash now (with a power plan, losing what
+ * is not durable first). Without one: nothing. */
+void wri_io_crash_now(void);
+/* With a power plan: how many recorded ops are not durable yet. */
+size_t wri_io_power_pending(void);
 /* Tests: call fn for every mutating op (its number, "pwrite"/"fsync"/...,
  * path, offset and length) before it is made; NULL turns tracing off.
  * Lets a crash sweep learn, in a dry run, which op is a write of how many

@@ -1,7 +1,8 @@
 /*
  * test_io.c -- errno translation, short reads, fault injection (crash,
- * torn write, EIO/ENOSPC, sticky, WR_IO_FAULT, WR_IO_STATS) and the
- * directory lock.
+ * torn write, EIO/ENOSPC, sticky, WR_IO_FAULT, WR_IO_STATS), the
+ * directory lock, and the power-loss model (what an fsync makes durable,
+ * what a lost op takes with it, torn lost writes).
  */
 #include "wr_int.h"
 #include "tap.h"
@@ -335,11 +336,273 @@ static void test_io_lock_dir_refuses_second_holder_and_names_it(void)
              WR_ENOTFOUND);
 }
 
+/* --- the power-loss model ---------------------------------------------- */
+
+static char *slurp_text(const char *path)
+{
+    static char buf[4096];
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return buf;
+}
+
+static void pw_fresh(const char *a, const char *b)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s' && mkdir -p '%s' '%s'", a, b,
+             a, b);
+    if (system(cmd) != 0)
+        return;
+}
+
+/* A durable file: created, written, fsynced, its directory fsynced. */
+static int pw_durable_file(const char *dir, const char *name, const char *text,
+                           wr_errbuf *eb)
+{
+    wri_file *f = NULL;
+    char p[600];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    int rc = wri_io_open(p, WRI_IO_RDWR | WRI_IO_CREATE, &f, eb);
+    if (rc == WR_OK)
+        rc = wri_io_pwrite(f, text, strlen(text), 0, eb);
+    if (rc == WR_OK)
+        rc = wri_io_fsync(f, eb);
+    wri_io_close(f);
+    return rc == WR_OK ? wri_io_fsync_dir(dir, eb) : rc;
+}
+
+typedef struct pw_case {
+    const char *a, *b;
+    int variant;
+    uint64_t seed;
+} pw_case;
+
+static void pw_install(uint64_t seed)
+{
+    wri_fault_plan p = {.kind = WRI_FAULT_CRASH, .at = 1000000, .power = true,
+                        .seed = seed};
+    wri_io_fault_set(&p);
+}
+
+/* variant 0: rename A/x -> B/x, fsync B only; 1: fsync both; 2: fsync A
+ * only */
+static void child_pw_rename(void *arg)
+{
+    pw_case *c = arg;
+    wr_errbuf eb = {0};
+    char from[600], to[600];
+    pw_install(c->seed);
+    if (pw_durable_file(c->a, "x", "hello", &eb) != WR_OK)
+        _exit(10);
+    snprintf(from, sizeof from, "%s/x", c->a);
+    snprintf(to, sizeof to, "%s/x", c->b);
+    if (wri_io_rename(from, to, &eb) != WR_OK)
+        _exit(11);
+    if (c->variant != 2 && wri_io_fsync_dir(c->b, &eb) != WR_OK)
+        _exit(12);
+    if (c->variant >= 1 && wri_io_fsync_dir(c->a, &eb) != WR_OK)
+        _exit(13);
+    if (wri_io_power_pending() != (c->variant == 1 ? 0u : 1u))
+        _exit(14);
+    wri_io_crash_now();
+    _exit(15);
+}
+
+static void test_io_power_rename_needs_both_directories(void)
+{
+    const char *a = tpath("pw-a"), *b = tpath("pw-b");
+    char ax[600], bx[600];
+    snprintf(ax, sizeof ax, "%s/x", a);
+    snprintf(bx, sizeof bx, "%s/x", b);
+    for (int v = 0; v < 3; v++) {
+        pw_fresh(a, b);
+        pw_case c = {a, b, v, 0};
+        int st = in_child(child_pw_rename, &c);
+        REQUIRE(WIFEXITED(st));
+        REQUIRE_EQ(WEXITSTATUS(st), WRI_IO_CRASH_EXIT);
+        if (v == 1) { /* durable: the rename stays */
+            CHECK(file_len(ax) < 0);
+            CHECK(file_len(bx) == 5);
+        } else { /* lost: the file is back where it was, whole */
+            CHECK(file_len(bx) < 0);
+            const char *t = slurp_text(ax);
+            CHECK(t != NULL && strcmp(t, "hello") == 0);
+        }
+    }
+}
+
+/* a durable file; "NEW" over its start, fsynced; then 2000 bytes of 'z'
+ * appended, not fsynced; then an unlink of another durable file, no
+ * directory fsync */
+static void child_pw_writes(void *arg)
+{
+    pw_case *c = arg;
+    wr_errbuf eb = {0};
+    wri_file *f = NULL;
+    char p[600], q[600], z[2000];
+    memset(z, 'z', sizeof z);
+    pw_install(c->seed);
+    if (pw_durable_file(c->a, "w", "old-old-old", &eb) != WR_OK ||
+        pw_durable_file(c->a, "u", "keep me", &eb) != WR_OK)
+        _exit(10);
+    snprintf(p, sizeof p, "%s/w", c->a);
+    snprintf(q, sizeof q, "%s/u", c->a);
+    if (wri_io_open(p, WRI_IO_RDWR, &f, &eb) != WR_OK ||
+        wri_io_pwrite(f, "NEW", 3, 0, &eb) != WR_OK ||
+        wri_io_fsync(f, &eb) != WR_OK ||
+        wri_io_pwrite(f, z, sizeof z, 11, &eb) != WR_OK)
+        _exit(11);
+    wri_io_close(f);
+    if (wri_io_unlink(q, &eb) != WR_OK)
+        _exit(12);
+    wri_io_crash_now();
+    _exit(13);
+}
+
+static void test_io_power_fsynced_write_survives_the_rest_may_not(void)
+{
+    const char *a = tpath("pw-w"), *b = tpath("pw-w2");
+    char p[600], q[600];
+    snprintf(p, sizeof p, "%s/w", a);
+    snprintf(q, sizeof q, "%s/u", a);
+    int whole = 0, gone = 0, torn = 0, unlinked = 0, back = 0;
+    for (uint64_t seed = 0; seed < 48; seed++) {
+        pw_fresh(a, b);
+        pw_case c = {a, b, 0, seed};
+        int st = in_child(child_pw_writes, &c);
+        REQUIRE(WIFEXITED(st));
+        REQUIRE_EQ(WEXITSTATUS(st), WRI_IO_CRASH_EXIT);
+        const char *t = slurp_text(p);
+        REQUIRE(t != NULL);
+        /* the fsynced write is always there */
+        CHECK(strncmp(t, "NEW-old-old", 11) == 0);
+        long n = file_len(p);
+        if (n == 2011) {
+            bool allz = true;
+            for (int i = 11; i < 2011; i++)
+                allz = allz && t[i] == 'z';
+            CHECK(allz);
+            whole++;
+        } else if (n == 11) {
+            gone++;
+        } else {
+            /* torn: a 512-aligned prefix of the lost write */
+            CHECK(n > 11 && n < 2011 && (n - 11) % 512 == 0);
+            torn++;
+        }
+        if (file_len(q) < 0) {
+            unlinked++;
+        } else {
+            const char *u = slurp_text(q);
+            CHECK(u != NULL && strcmp(u, "keep me") == 0);
+            back++;
+        }
+        if (seed == 0)
+            CHECK(n == 11 && file_len(q) == 7); /* seed 0: all lost */
+    }
+    printf("# 48 seeds: write whole %d, lost %d, torn %d; unlink kept %d, "
+           "lost %d\n", whole, gone, torn, unlinked, back);
+    CHECK(whole > 0 && gone > 0 && torn > 0 && unlinked > 0 && back > 0);
+}
+
+/* a lost create takes the later rename of the file with it; a lost mkdir
+ * takes what is inside even when that was made durable */
+static void child_pw_create(void *arg)
+{
+    pw_case *c = arg;
+    wr_errbuf eb = {0};
+    wri_file *f = NULL;
+    char t[600], fin[600], sub[600];
+    pw_install(c->seed);
+    snprintf(t, sizeof t, "%s/t", c->a);
+    snprintf(fin, sizeof fin, "%s/f", c->a);
+    snprintf(sub, sizeof sub, "%s/sub", c->b);
+    if (wri_io_open(t, WRI_IO_RDWR | WRI_IO_CREATE, &f, &eb) != WR_OK ||
+        wri_io_pwrite(f, "data", 4, 0, &eb) != WR_OK ||
+        wri_io_fsync(f, &eb) != WR_OK)
+        _exit(10);
+    wri_io_close(f);
+    if (wri_io_rename(t, fin, &eb) != WR_OK)
+        _exit(11);
+    if (wri_io_mkdir(sub, &eb) != WR_OK ||
+        pw_durable_file(sub, "in", "inside", &eb) != WR_OK)
+        _exit(12);
+    wri_io_crash_now();
+    _exit(13);
+}
+
+static void test_io_power_lost_create_and_mkdir_take_dependents(void)
+{
+    const char *a = tpath("pw-c"), *b = tpath("pw-c2");
+    char t[600], fin[600], sub[600], in[600];
+    snprintf(t, sizeof t, "%s/t", a);
+    snprintf(fin, sizeof fin, "%s/f", a);
+    snprintf(sub, sizeof sub, "%s/sub", b);
+    snprintf(in, sizeof in, "%s/sub/in", b);
+    int none = 0, tonly = 0, fonly = 0, subgone = 0, subkept = 0;
+    for (uint64_t seed = 0; seed < 40; seed++) {
+        pw_fresh(a, b);
+        pw_case c = {a, b, 0, seed};
+        int st = in_child(child_pw_create, &c);
+        REQUIRE(WIFEXITED(st));
+        REQUIRE_EQ(WEXITSTATUS(st), WRI_IO_CRASH_EXIT);
+        long lt = file_len(t), lf = file_len(fin);
+        if (lt < 0 && lf < 0)
+            none++;
+        else if (lt == 4 && lf < 0)
+            tonly++;
+        else if (lf == 4 && lt < 0)
+            fonly++;
+        else
+            TAP_FAIL("seed %llu: t %ld bytes, f %ld bytes",
+                     (unsigned long long)seed, lt, lf);
+        struct stat sb;
+        if (stat(sub, &sb) != 0) {
+            subgone++;
+        } else {
+            CHECK(file_len(in) == 6);
+            subkept++;
+        }
+    }
+    printf("# 40 seeds: none %d, create only %d, renamed %d; mkdir lost %d, "
+           "kept %d\n", none, tonly, fonly, subgone, subkept);
+    CHECK(none > 0 && tonly > 0 && fonly > 0 && subgone > 0 && subkept > 0);
+}
+
+/* WR_IO_FAULT="crash=N,power=0" with N past the last op: the power goes
+ * when the process exits */
+static void child_pw_env_exit(void *arg)
+{
+    wr_errbuf eb = {0};
+    wri_file *f = NULL;
+    setenv("WR_IO_FAULT", "crash=99,power=0", 1);
+    if (wri_io_open((const char *)arg, WRI_IO_RDWR | WRI_IO_CREATE, &f, &eb) ||
+        wri_io_pwrite(f, "abc", 3, 0, &eb) || wri_io_fsync(f, &eb))
+        _exit(10);
+    wri_io_close(f);
+    exit(0);
+}
+
+static void test_io_power_env_plan_past_the_end(void)
+{
+    const char *p = tpath("pw-env");
+    unlink(p);
+    int st = in_child(child_pw_env_exit, (void *)p);
+    REQUIRE(WIFEXITED(st));
+    CHECK_EQ(WEXITSTATUS(st), WRI_IO_CRASH_EXIT);
+    CHECK(file_len(p) < 0); /* its directory was never fsynced */
+}
+
 int main(void)
 {
     /* These two fork before this process has touched io, so the children
      * read the environment themselves. */
     RUN(test_io_env_fault_plan_crash_with_tear);
+    RUN(test_io_power_env_plan_past_the_end);
     RUN(test_io_env_fault_plan_fail_sticky_and_stats);
     RUN(test_io_errno_translation);
     RUN(test_io_short_read_is_corrupt_and_read_some_stops_at_eof);
@@ -348,5 +611,9 @@ int main(void)
     RUN(test_io_injected_crash_and_torn_write);
     RUN(test_io_trace_sees_every_mutating_op);
     RUN(test_io_lock_dir_refuses_second_holder_and_names_it);
+    RUN(test_io_power_rename_needs_both_directories);
+    RUN(test_io_power_fsynced_write_survives_the_rest_may_not);
+    RUN(test_io_power_lost_create_and_mkdir_take_dependents);
+
     return tap_done();
 }
