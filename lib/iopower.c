@@ -484,6 +484,20 @@ static void pw_undo_name(const pw_op *o)
     }
 }
 
+/* WR_IO_POWER_DEBUG set: every record and its fate on stderr. */
+static void pw_dump(void)
+{
+    static const char *const kind[] = {"write", "trunc", "create", "rename",
+                                       "unlink", "mkdir", "rmdir"};
+    for (size_t j = 0; j < pw_nops; j++) {
+        const pw_op *o = &pw_ops[j];
+        fprintf(stderr, "power: %-6s %s%s%s%s %s\n", kind[o->kind],
+                o->name ? o->name : "", o->name2 ? " -> " : "",
+                o->name2 ? o->name2 : "", o->file >= 0 ? "(data)" : "",
+                o->lost ? "LOST" : o->durable ? "durable" : "kept");
+    }
+}
+
 size_t wri_pw_crash(void)
 {
     size_t lost = 0;
@@ -498,6 +512,8 @@ size_t wri_pw_crash(void)
             o->lost = pw_ops[i].lost && pw_depends(o, &pw_ops[i]);
         lost += o->lost;
     }
+    if (getenv("WR_IO_POWER_DEBUG") != NULL)
+        pw_dump();
     for (size_t j = pw_nops; j-- > 0;) {
         pw_op *o = &pw_ops[j];
         if (!o->lost || o->file < 0)

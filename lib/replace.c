@@ -651,8 +651,9 @@ int wri_staging_prepare(const char *dir, const char *staging, wr_errbuf *eb)
                         path);
         else
             rc = staging_empty(path, eb);
-    } else {
-        rc = wri_io_mkdir(path, eb);
+    } else if ((rc = wri_io_mkdir(path, eb)) == WR_OK) {
+        /* durable before a journal can name it */
+        rc = wri_io_fsync_dir(dir, eb);
     }
     free(path);
     return rc;

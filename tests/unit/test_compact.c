@@ -8,6 +8,8 @@
 #include "tap.h"
 
 #include "wr_int.h"
+#include "helper_dirsnap.h"
+#include "helper_power.h"
 
 #include <dirent.h>
 #include <sys/stat.h>
@@ -891,11 +893,15 @@ typedef struct sweep_fixture {
     uint64_t n, total;
     op_marks marks;
     uint32_t verified; /* states (new-file mask) already verified */
+    wr_compact_opts o; /* the runs' options (backup_dir or none) */
 } sweep_fixture;
 
-/* dir := the base database: its files back, everything else removed. */
+/* dir := the base database: its files back, everything else removed
+ * (and the backup directory, if the runs make one). */
 static int fixture_reset(sweep_fixture *fx)
 {
+    if (fx->o.backup_dir != NULL && dirsnap_remove_tree(fx->o.backup_dir) != 0)
+        return -1;
     DIR *d = opendir(fx->dir);
     struct dirent *de;
     if (d == NULL && mkdir(fx->dir, 0755) != 0)
@@ -924,7 +930,7 @@ static int fixture_reset(sweep_fixture *fx)
     return 0;
 }
 
-static int fixture_make(sweep_fixture *fx, const char *name)
+static int fixture_make(sweep_fixture *fx, const char *name, bool backup)
 {
     wr_errbuf eb = {0};
     char b[64];
@@ -932,6 +938,10 @@ static int fixture_make(sweep_fixture *fx, const char *name)
     snprintf(b, sizeof b, "%s-base", name);
     fx->base = tmp_dir(b);
     fx->dir = tmp_dir(name);
+    if (backup) {
+        snprintf(b, sizeof b, "%s-backups", name);
+        fx->o.backup_dir = tmp_dir(b);
+    }
     if (build_db(fx->base, 512, 150) != WR_OK ||
         db_digest(fx->base, false, &fx->crc, &fx->n) != WR_OK)
         return -1;
@@ -940,7 +950,7 @@ static int fixture_make(sweep_fixture *fx, const char *name)
         return -1;
     wri_io_trace_set(trace_ops, &fx->marks);
     wri_io_fault_set(NULL);
-    int rc = compact(fx->dir, NULL, NULL, NULL, &eb);
+    int rc = compact(fx->dir, &fx->o, NULL, NULL, &eb);
     fx->total = wri_io_op_count();
     wri_io_trace_set(NULL, NULL);
     if (rc != WR_OK) {
@@ -955,6 +965,7 @@ static void fixture_free(sweep_fixture *fx)
 {
     snap_free(&fx->old);
     snap_free(&fx->ref);
+    free((char *)fx->o.backup_dir);
     free(fx->base);
     free(fx->dir);
 }
@@ -1022,17 +1033,37 @@ static int fixture_judge(sweep_fixture *fx, const char *what, int *nnew,
     return 0;
 }
 
+/* The backup holds the original files byte for byte (the copies of the
+ * first run, kept by a rerun). */
+static int fixture_check_backup(sweep_fixture *fx, const char *what)
+{
+    char *bk = path2(fx->o.backup_dir, strrchr(fx->dir, '/') + 1);
+    int bad = 0;
+    for (int i = 0; i <= NTREES && !bad; i++) {
+        char *p = path2(bk, i < NTREES ? tree_names[i] : WR_CATALOG_NAME);
+        if (!same_bytes(p, fx->old.buf[i], fx->old.len[i])) {
+            TAP_FAIL("%s: the backup's %s is not the original", what, p);
+            bad = 1;
+        }
+        free(p);
+    }
+    free(bk);
+    return -bad;
+}
+
 /* A rerun finishes the job: the tree files end as the reference run's
  * (the catalog only differs in its generation). */
 static int fixture_rerun(sweep_fixture *fx, const char *what)
 {
     wr_errbuf eb = {0};
     wri_io_fault_set(NULL);
-    int rc = compact(fx->dir, NULL, NULL, NULL, &eb);
+    int rc = compact(fx->dir, &fx->o, NULL, NULL, &eb);
     if (rc != WR_OK) {
         TAP_FAIL("%s: rerun: %s", what, eb.msg);
         return -1;
     }
+    if (fx->o.backup_dir != NULL && fixture_check_backup(fx, what) != 0)
+        return -1;
     if (tmp_files_in(fx->dir)) {
         TAP_FAIL("%s: the rerun left a temporary file", what);
         return -1;
@@ -1056,7 +1087,7 @@ static int fixture_rerun(sweep_fixture *fx, const char *what)
 static void test_compact_crash_sweep(void)
 {
     sweep_fixture fx;
-    REQUIRE(fixture_make(&fx, "crash") == 0);
+    REQUIRE(fixture_make(&fx, "crash", false) == 0);
     REQUIRE(fx.total > 20 && fx.total < sizeof fx.marks.is_write);
     REQUIRE(fx.marks.cat_rename > 0);
     int bad = 0, at_old = 0, at_mix = 0, at_new = 0, points = 0;
@@ -1112,13 +1143,99 @@ static void test_compact_crash_sweep(void)
     fixture_free(&fx);
 }
 
+/* Power loss at every op and after the last (helper_power.h): every file
+ * old or new, the new
+ * catalog before any new file, the content the same and verified; a rerun
+ * (with the same backup directory) finishes, and the backup holds the
+ * originals. */
+typedef struct pw_cpt {
+    sweep_fixture *fx;
+    wr_errbuf eb;
+} pw_cpt;
+
+static int pw_compact(void *arg)
+{
+    pw_cpt *a = arg;
+    return compact(a->fx->dir, &a->fx->o, NULL, NULL, &a->eb);
+}
+
+static void compact_power_sweep(bool backup)
+{
+    sweep_fixture fx;
+    pw_learned l;
+    REQUIRE(fixture_make(&fx, backup ? "pwbk" : "pw", backup) == 0);
+    pw_cpt a = {.fx = &fx};
+    REQUIRE(fixture_reset(&fx) == 0);
+    REQUIRE_OK(pw_learn(pw_compact, &a, NULL, NULL, &l), &a.eb);
+    REQUIRE_EQ(l.total, fx.total);
+    int bad = 0, states = 0, at_old = 0, at_mix = 0, at_new = 0;
+    for (uint64_t n = 1; n <= fx.total + 1 && bad < 3; n++) {
+        for (int k = 0; k < pw_nstates(&l, n) && bad < 3; k++) {
+            char what[64];
+            wri_fault_plan p = pw_plan(&l, n, k);
+            snprintf(what, sizeof what, "op %llu seed %llu%s",
+                     (unsigned long long)n, (unsigned long long)p.seed,
+                     p.power ? "" : " (no power loss)");
+            REQUIRE(fixture_reset(&fx) == 0);
+            fflush(stdout);
+            pid_t pid = fork();
+            if (pid == 0) {
+                wri_io_fault_set(&p);
+                pw_compact(&a);
+                wri_io_crash_now(); /* a crash point past the last op */
+                _exit(0);
+            }
+            int st;
+            waitpid(pid, &st, 0);
+            states++;
+            if (!WIFEXITED(st) || WEXITSTATUS(st) != WRI_IO_CRASH_EXIT) {
+                TAP_FAIL("%s: the child did not crash (status %d)", what, st);
+                bad++;
+                continue;
+            }
+            int nnew, cat_new;
+            if (fixture_judge(&fx, what, &nnew, &cat_new) != 0) {
+                bad++;
+                continue;
+            }
+            if (nnew == 0)
+                at_old++;
+            else if (nnew < NTREES)
+                at_mix++;
+            else
+                at_new++;
+            if (fixture_rerun(&fx, what) != 0)
+                bad++;
+        }
+    }
+    char detail[200];
+    snprintf(detail, sizeof detail, "%d old, %d mixed, %d new; each rerun%s, "
+             "verified and compared", at_old, at_mix, at_new,
+             backup ? " with the same backup directory" : "");
+    pw_report(&l, backup ? "wr_compact --backup-dir (two indexes)"
+                         : "wr_compact (two indexes)", states, detail);
+    CHECK(at_old > 0 && at_new > 0);
+    pw_learned_free(&l);
+    fixture_free(&fx);
+}
+
+static void test_compact_power_sweep(void)
+{
+    compact_power_sweep(false);
+}
+
+static void test_compact_backup_power_sweep(void)
+{
+    compact_power_sweep(true);
+}
+
 /* ENOSPC from every op on (sticky): the run fails with WR_ENOSPC; before
  * the catalog commit nothing has changed; after it, every file is old or
  * new and consistent; a rerun completes. */
 static void test_compact_enospc_sweep(void)
 {
     sweep_fixture fx;
-    REQUIRE(fixture_make(&fx, "nospc") == 0);
+    REQUIRE(fixture_make(&fx, "nospc", false) == 0);
     int bad = 0;
     for (uint64_t n = 1; n <= fx.total && bad < 3; n++) {
         wr_errbuf eb = {0};
@@ -1169,6 +1286,8 @@ int main(void)
     RUN(test_compact_interrupted);
     RUN(test_compact_crash_sweep);
     RUN(test_compact_enospc_sweep);
+    RUN(test_compact_power_sweep);
+    RUN(test_compact_backup_power_sweep);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tap_tmpdir());
     if (tap_failed_tests == 0 && system(cmd) != 0)

@@ -1,11 +1,13 @@
 /*
  * test_db.c -- collections, secondary indexes and database checkpoints
- * through the catalog, against an in-memory model; and the wr_load crash
- * sweep.
+ * through the catalog, against an in-memory model; and the wr_load crash,
+ * ENOSPC and power-loss sweeps.
  */
 #include "tap.h"
 
 #include "wr_int.h"
+#include "helper_dirsnap.h"
+#include "helper_power.h"
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -632,6 +634,178 @@ static void test_load_enospc_sweep(void)
     free(dir);
 }
 
+/* --- power-loss sweep of wr_load ----------------------------------------- */
+
+/* "count:sha256" of collection c of the current snapshot ("-" if the
+ * database or the collection cannot be opened). */
+static void coll_digest(const char *dir, char *out, size_t len)
+{
+    wr_errbuf eb = {0};
+    wr_db *db;
+    wr_coll *c;
+    wr_db_opts o = {.readonly = true};
+    uint8_t dg[WR_DIGEST_LEN];
+    char hex[2 * WR_DIGEST_LEN + 1];
+    uint64_t n;
+    snprintf(out, len, "-");
+    if (wr_db_open(dir, &o, &db, &eb) != WR_OK)
+        return;
+    if (wr_coll_open(db, "c", false, &c, &eb) == WR_OK &&
+        wr_coll_digest(c, dg, &n, &eb) == WR_OK) {
+        wr_digest_hex(dg, hex);
+        snprintf(out, len, "%llu:%s", (unsigned long long)n, hex);
+    }
+    wr_db_close(db);
+}
+
+typedef struct cat_commits {
+    uint64_t op[64];
+    int n;
+} cat_commits;
+
+static void trace_commits(uint64_t op, const char *what, const char *path,
+                          uint64_t off, size_t len, void *arg)
+{
+    cat_commits *c = arg;
+    const char *tail = WR_CATALOG_NAME ".tmp";
+    size_t n = strlen(path), t = strlen(tail);
+    (void)off;
+    (void)len;
+    if (strcmp(what, "rename") == 0 && n >= t &&
+        strcmp(path + n - t, tail) == 0 && c->n < 64)
+        c->op[c->n++] = op;
+}
+
+#define PW_EVERY 20 /* --checkpoint-every */
+
+typedef struct pw_load {
+    const char *dir, *input;
+    wr_errbuf eb;
+} pw_load;
+
+static int load_every(void *arg)
+{
+    static const char *const idx[] = {"address.city", "tags"};
+    pw_load *a = arg;
+    wr_load_opts o = {.dir = a->dir, .coll = "c", .input = a->input,
+                      .index = idx, .nindex = 2, .page_size = 512,
+                      .checkpoint_every = PW_EVERY};
+    wr_load_stats st;
+    wr_errbuf_clear(&a->eb);
+    return wr_load(&o, &st, &a->eb);
+}
+
+/* Run load_every in a child with this crash plan. */
+static int load_crash(pw_load *a, wri_fault_plan p)
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        wri_io_fault_set(&p);
+        load_every(a);
+        wri_io_crash_now(); /* a crash point past the last op */
+        _exit(0);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* A second load with --checkpoint-every into a database with two indexes,
+ * power lost at every op and after the last (helper_power.h): the
+ * collection is one of the committed versions (the first load's, or one
+ * of the second's checkpoints) and the database verifies; a rerun of the
+ * load gives the final content and verifies. */
+static void test_load_power_sweep(void)
+{
+    char *base = tmp_dir("pw-base");
+    char *dir = tmp_dir("pw");
+    char in1[512], in2[512];
+    dirsnap snap;
+    pw_learned l;
+    snprintf(in1, sizeof in1, "%s", write_jsonl("pw1.jsonl", 0, 50, 0));
+    snprintf(in2, sizeof in2, "%s", write_jsonl("pw2.jsonl", 40, 90, 10));
+    REQUIRE_EQ(run_load(base, in1, NULL, NULL), WR_OK);
+    REQUIRE(dirsnap_take(&snap, base) == 0);
+    pw_load a = {.dir = dir, .input = in2};
+    /* the reference run: its ops, and where the catalog is committed */
+    cat_commits cc = {0};
+    REQUIRE(dirsnap_restore(&snap, dir) == 0);
+    int rc = pw_learn(load_every, &a, trace_commits, &cc, &l);
+    REQUIRE_OK(rc, &a.eb);
+    REQUIRE(cc.n >= 3); /* checkpoints every PW_EVERY and at the end */
+    /* the committed versions: the base, and the state after each commit */
+    char versions[65][80], final[80], dg[80];
+    int nv = 0;
+    coll_digest(dir, final, sizeof final);
+    REQUIRE(dirsnap_restore(&snap, dir) == 0);
+    coll_digest(dir, versions[nv++], sizeof versions[0]);
+    for (int i = 0; i < cc.n; i++) {
+        wri_fault_plan p = {.kind = WRI_FAULT_CRASH, .at = cc.op[i] + 1};
+        REQUIRE(dirsnap_restore(&snap, dir) == 0);
+        REQUIRE_EQ(load_crash(&a, p), WRI_IO_CRASH_EXIT);
+        coll_digest(dir, versions[nv++], sizeof versions[0]);
+    }
+    REQUIRE(strcmp(versions[nv - 1], final) == 0);
+    int bad = 0, states = 0, first = 0, last = 0, between = 0;
+    for (uint64_t n = 1; n <= l.total + 1 && bad < 3; n++) {
+        for (int k = 0; k < pw_nstates(&l, n) && bad < 3; k++) {
+            wri_fault_plan p = pw_plan(&l, n, k);
+            REQUIRE(dirsnap_restore(&snap, dir) == 0);
+            states++;
+            if (load_crash(&a, p) != WRI_IO_CRASH_EXIT) {
+                TAP_FAIL("op %llu seed %llu: no crash", (unsigned long long)n,
+                         (unsigned long long)p.seed);
+                bad++;
+                continue;
+            }
+            coll_digest(dir, dg, sizeof dg);
+            int v = -1;
+            for (int i = 0; i < nv && v < 0; i++)
+                if (strcmp(dg, versions[i]) == 0)
+                    v = i;
+            if (v < 0) {
+                TAP_FAIL("op %llu seed %llu: the collection (%s) is none of "
+                         "the %d committed versions", (unsigned long long)n,
+                         (unsigned long long)p.seed, dg, nv);
+                bad++;
+                continue;
+            }
+            first += v == 0;
+            last += v == nv - 1;
+            between += v > 0 && v < nv - 1;
+            wr_errbuf_clear(&a.eb);
+            if ((rc = wr_verify_simple(dir, false, &a.eb)) != WR_OK) {
+                TAP_FAIL("op %llu seed %llu: verify: %s",
+                         (unsigned long long)n, (unsigned long long)p.seed,
+                         a.eb.msg);
+                bad++;
+                continue;
+            }
+            rc = load_every(&a);
+            coll_digest(dir, dg, sizeof dg);
+            if (rc != WR_OK || strcmp(dg, final) != 0 ||
+                wr_verify_simple(dir, false, &a.eb) != WR_OK) {
+                TAP_FAIL("op %llu seed %llu: the rerun: %d, %s",
+                         (unsigned long long)n, (unsigned long long)p.seed, rc,
+                         a.eb.msg);
+                bad++;
+            }
+        }
+    }
+    char detail[160];
+    snprintf(detail, sizeof detail, "%d at the first version, %d between, "
+             "%d at the last of %d; each verified, rerun, verified and "
+             "compared", first, between, last, nv);
+    pw_report(&l, "wr_load --checkpoint-every 20 (two indexes)", states,
+              detail);
+    CHECK(first > 0 && between > 0 && last > 0);
+    pw_learned_free(&l);
+    dirsnap_free(&snap);
+    free(base);
+    free(dir);
+}
+
 /* A million small documents load, checkpoint, and scan back in order. */
 static void test_million_small_documents(void)
 {
@@ -726,6 +900,7 @@ int main(void)
     RUN(test_catalog_decode_rejects_garbage);
     RUN(test_load_crash_sweep);
     RUN(test_load_enospc_sweep);
+    RUN(test_load_power_sweep);
     RUN(test_million_small_documents);
     for (size_t i = 0; i < ncorpus; i++)
         bson_destroy(corpus[i]);

@@ -10,6 +10,8 @@
 #include "legacy.h"
 #include "migrate.h"
 #include "replace.h"
+#include "helper_dirsnap.h"
+#include "helper_power.h"
 
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -602,6 +604,11 @@ static bool finished(const char *d, const char *want)
            sh("test $(ls -d '%s'/" WRI_BACKUP_PREFIX "* | wc -l) -eq 1", d) == 0;
 }
 
+static bool finished2(const char *d, const char *want)
+{
+    return !exists(d, "t.a.idx") && finished(d, want);
+}
+
 static void test_migrate_sweep_tears_and_eio(void)
 {
     wr_errbuf eb = {0};
@@ -681,6 +688,133 @@ static void test_migrate_sweep_tears_and_eio(void)
     CHECK(old > 0 && neu > 0);
 }
 
+/* --- the power-loss sweep ------------------------------------------------------------ */
+
+/* A legacy directory with two indexes on t (and, with bad, a bad line). */
+static void make_two_index(const char *d, bool bad)
+{
+    make_tiny(d);
+    write_file(d, "t.a.idx", "");
+    if (bad)
+        sh("echo '{\"_id\": 9, oops' >> '%s/t.log' && "
+           "echo '{\"_id\": 10, \"a\": \"w\", \"k\": 7}' >> '%s/t.log'", d, d);
+}
+
+static bool still_legacy2(const char *d, const char *orig)
+{
+    return !exists(d, WR_CATALOG_NAME) &&
+           sh("cmp -s '%s/t.log' '%s/t.log' && cmp -s '%s/t.k.idx' "
+              "'%s/t.k.idx' && cmp -s '%s/t.a.idx' '%s/t.a.idx'",
+              d, orig, d, orig, d, orig) == 0;
+}
+
+typedef struct pw_mig {
+    const char *dir;
+    bool skip_bad;
+    wr_errbuf eb;
+} pw_mig;
+
+static int pw_migrate(void *arg)
+{
+    pw_mig *a = arg;
+    wr_migrate_stats st;
+    wr_migrate_opts o = {.dir = a->dir, .skip_bad = a->skip_bad};
+    wr_errbuf_clear(&a->eb);
+    int rc = wr_migrate(&o, &st, &a->eb);
+    wr_migrate_stats_free(&st);
+    return rc;
+}
+
+/* Power lost at every op and after the last (helper_power.h): the
+ * directory is the legacy one or the migrated database with the reference
+ * content; a rerun finishes (no legacy file, journal or staging left, one
+ * backup), and the database verifies. */
+static void migrate_power_sweep(bool skip_bad)
+{
+    char want[512], dg[512];
+    const char *orig = tmp_path(skip_bad ? "pw-orig-bad" : "pw-orig");
+    const char *d = tmp_path(skip_bad ? "pw-bad" : "pw");
+    dirsnap snap;
+    pw_learned pl;
+    make_two_index(orig, skip_bad);
+    REQUIRE(dirsnap_take(&snap, orig) == 0);
+    REQUIRE(dirsnap_restore(&snap, d) == 0);
+    pw_mig a = {.dir = d, .skip_bad = skip_bad};
+    memset(&l, 0, sizeof l);
+    int rrc = pw_learn(pw_migrate, &a, trace_ops, &l, &pl);
+    REQUIRE_OK(rrc, &a.eb);
+    uint64_t total = pl.total;
+    REQUIRE(total < OPS_MAX);
+    REQUIRE(db_digests(d, want, sizeof want) == 0);
+    REQUIRE(strstr(want, skip_bad ? "t:3:" : "t:2:") != NULL);
+    int bad = 0, states = 0, old = 0, neu = 0;
+    for (uint64_t n = 1; n <= total + 1 && bad < 5; n++) {
+        for (int k = 0; k < pw_nstates(&pl, n) && bad < 5; k++) {
+            wri_fault_plan p = pw_plan(&pl, n, k);
+            REQUIRE(dirsnap_restore(&snap, d) == 0);
+            fflush(stdout);
+            pid_t pid = fork();
+            if (pid == 0) {
+                wri_io_fault_set(&p);
+                pw_migrate(&a);
+                wri_io_crash_now(); /* a crash point past the last op */
+                _exit(0);
+            }
+            int ws;
+            waitpid(pid, &ws, 0);
+            states++;
+            const char *what = n <= total ? l.what[n - 1] : "end";
+            const char *path = n <= total ? l.path[n - 1] : "";
+            if (!WIFEXITED(ws) || WEXITSTATUS(ws) != WRI_IO_CRASH_EXIT) {
+                TAP_FAIL("op %llu (%s %s) seed %llu: no crash (%d)",
+                         (unsigned long long)n, what, path,
+                         (unsigned long long)p.seed, ws);
+                bad++;
+                continue;
+            }
+            if (still_legacy2(d, orig)) {
+                old++;
+            } else if (exists(d, WR_CATALOG_NAME) &&
+                       db_digests(d, dg, sizeof dg) == 0 &&
+                       strcmp(dg, want) == 0) {
+                neu++;
+            } else {
+                TAP_FAIL("op %llu (%s %s) seed %llu: neither the legacy "
+                         "files nor the migrated database",
+                         (unsigned long long)n, what, path,
+                         (unsigned long long)p.seed);
+                bad++;
+                continue;
+            }
+            int rc = pw_migrate(&a);
+            if (rc != WR_OK || !finished2(d, want)) {
+                TAP_FAIL("op %llu (%s %s) seed %llu: the rerun did not "
+                         "finish (%d: %s)", (unsigned long long)n, what, path,
+                         (unsigned long long)p.seed, rc, a.eb.msg);
+                bad++;
+            }
+        }
+    }
+    char detail[160];
+    snprintf(detail, sizeof detail, "%d legacy, %d migrated; each rerun, "
+             "verified and compared", old, neu);
+    pw_report(&pl, skip_bad ? "wr_migrate --skip-bad (two indexes)"
+                            : "wr_migrate (two indexes)", states, detail);
+    CHECK(old > 0 && neu > 0);
+    pw_learned_free(&pl);
+    dirsnap_free(&snap);
+}
+
+static void test_migrate_power_sweep(void)
+{
+    migrate_power_sweep(false);
+}
+
+static void test_migrate_skip_bad_power_sweep(void)
+{
+    migrate_power_sweep(true);
+}
+
 int main(void)
 {
     /* hundreds of fsyncs: on tmpfs they cost nothing */
@@ -699,6 +833,8 @@ int main(void)
     RUN(test_restart_rolls_forward_when_the_originals_are_gone);
     RUN(test_restart_never_deletes_the_only_copy);
     RUN(test_migrate_sweep_tears_and_eio);
+    RUN(test_migrate_power_sweep);
+    RUN(test_migrate_skip_bad_power_sweep);
     int rc = tap_done();
     sh("rm -rf '%s'", tap_tmpdir());
     return rc;
