@@ -605,6 +605,27 @@ sweep_setup() {
     [ "$nb" -gt 0 ] && [ "$nc" -gt 0 ] && [ "$torn" -gt 5 ]
 }
 
+@test "power loss through the end of the run (WR_IO_FAULT power=SEED, even after exit 0): the old or the new database; a rerun finishes" {
+    sweep_setup
+    [ "$total" -gt 20 ]
+    n_states=0
+    # the commit and the cleanup (the unit test sweeps every op)
+    for n in $(seq $((total - 12)) $((total + 1))); do
+        for s in 0 1 2; do
+            rm -rf "$TMP/d"
+            cp -a "$TMP/orig" "$TMP/d"
+            st=0
+            WR_IO_FAULT="crash=$n,power=$s" "$WR_BIN/wr-migrate" -q "$TMP/d" >/dev/null 2>&1 || st=$?
+            [ "$st" -eq 86 ] || { bad="$bad [crash=$n,power=$s: exit $st]"; continue; }
+            n_states=$((n_states + 1))
+            sweep_check "crash=$n,power=$s"
+        done
+    done
+    echo "$n_states states: $nb old database, $nc new; problems:$bad"
+    [ -z "$bad" ]
+    [ "$nc" -gt 0 ]
+}
+
 @test "ENOSPC from any op on (sticky) leaves the old database with exit 3; a rerun finishes" {
     sweep_setup
     for n in $(seq 1 "$total"); do
