@@ -17,6 +17,14 @@ static void load_progress(const wr_load_opts *o, wr_load_stats *st,
     }
 }
 
+/* A checkpoint committed: what the run has applied is now durable. */
+static void load_committed(wr_load_stats *st)
+{
+    st->checkpoints++;
+    st->committed = (wr_load_counts){st->inserted, st->replaced, st->deleted,
+                                     st->missing};
+}
+
 /* Pass 1 (only with checkpoint_every and without skip_bad): every line
  * must parse before anything is committed. */
 static int load_check_all(const char *input, wr_errbuf *eb)
@@ -170,13 +178,13 @@ int wr_load(const wr_load_opts *o, wr_load_stats *st, wr_errbuf *eb)
         if (o->checkpoint_every > 0 && ++since >= o->checkpoint_every) {
             if ((rc = wr_db_checkpoint(db, eb)) != WR_OK)
                 goto out;
-            st->checkpoints++;
+            load_committed(st);
             since = 0;
         }
     }
     if ((rc = wr_db_checkpoint(db, eb)) != WR_OK)
         goto out;
-    st->checkpoints++;
+    load_committed(st);
     st->generation = wr_db_generation(db);
     st->bytes_read = wri_jsonl_bytes_read(r);
 out:

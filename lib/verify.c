@@ -968,6 +968,14 @@ static int vf_db(vf_run *run, const char *dir)
     if (rc != WR_OK)
         return vf_env(run, NULL, rc, &e);
     r->catalog_gen = cat.gen;
+    if (o->previous && cat.gen <= 1) { /* the first snapshot: none before */
+        WR_ERR(&e, WR_ENOTFOUND,
+               "%s: no previous checkpoint (catalog generation %llu is the "
+               "database's first snapshot)",
+               dir, (unsigned long long)cat.gen);
+        rc = vf_env(run, NULL, WR_ENOTFOUND, &e);
+        goto out;
+    }
     size_t n = 0;
     for (size_t i = 0; i < cat.ncoll; i++)
         n += 1 + cat.coll[i].nidx;

@@ -127,12 +127,21 @@ int wr_index_cursor_open(wr_coll *c, size_t i, wr_doc_cursor **out,
 /* ---------------------------------------------------------------------
  * Loading JSONL into a collection (load.c): what wr-load does.
  * --------------------------------------------------------------------- */
-typedef struct wr_load_stats {
-    uint64_t lines;      /* non-blank lines read */
+typedef struct wr_load_counts {
     uint64_t inserted;
     uint64_t replaced;
     uint64_t deleted;
     uint64_t missing;    /* deletes of an _id that was not there */
+} wr_load_counts;
+
+typedef struct wr_load_stats {
+    uint64_t lines;      /* non-blank lines read */
+    uint64_t inserted;   /* applied (not yet committed, until the end) */
+    uint64_t replaced;
+    uint64_t deleted;
+    uint64_t missing;    /* deletes of an _id that was not there */
+    wr_load_counts committed; /* as of the last committed checkpoint: what
+                                 a failed run has left in the database */
     uint64_t bad;        /* bad lines skipped (--skip-bad) */
     uint64_t checkpoints;
     uint64_t bytes_read, bytes_total;

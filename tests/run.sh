@@ -27,7 +27,11 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 pass=0
 fail=0
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+# every --json object the suites make the tools print lands here too (see
+# tools/cli.c), to be validated against docs/json/ at the end
+WR_TEST_JSON_DIR=$(mktemp -d)
+export WR_TEST_JSON_DIR
+trap 'rm -f "$log"; rm -rf "$WR_TEST_JSON_DIR"' EXIT
 
 count() { # count TAP lines of $log into pass/fail; $p = this run's passes
     local f
@@ -70,6 +74,24 @@ if [ ${#suites[@]} -gt 0 ]; then
     grep -E '^not ok|^#' "$log" | head -80
     echo "# bats: $p passed"
 fi
+
+# JSON: every object validates, and every tool printed some
+jsons=("$WR_TEST_JSON_DIR"/*.json)
+if [ ${#jsons[@]} -gt 0 ]; then
+    tests/json/validate.py docs/json "${jsons[@]}" >"$log" 2>&1
+    count
+    grep -E '^not ok|^#' "$log" | head -40
+    echo "# json: $p of ${#jsons[@]} --json outputs valid against docs/json/"
+fi
+for t in tools/wr-*.c; do
+    t=${t##*/}
+    t=${t%.c}
+    n=$(find "$WR_TEST_JSON_DIR" -name "$t.*.json" | wc -l)
+    if [ "$n" -eq 0 ]; then
+        echo "not ok - $t: no --json output in the whole suite to validate"
+        fail=$((fail + 1))
+    fi
+done
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -4,23 +4,60 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 volatile int wr_cli_interrupted;
+static volatile sig_atomic_t cli_winch = 1; /* the width is to be read */
 
-void wr_cli_init(wr_cli *cli, const char *tool)
+void wr_cli_init(wr_cli *cli, const char *tool, int argc, char **argv)
 {
     memset(cli, 0, sizeof *cli);
     cli->tool = tool;
+    cli->argc = argc;
+    cli->argv = argv;
+    cli->progress_opt = -1;
+    opterr = 0; /* wr_cli_common_opt words getopt's complaints */
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        cli->json = cli->json || strcmp(argv[i], "--json") == 0;
+}
+
+static double cli_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static void cli_on_winch(int sig)
+{
+    (void)sig;
+    cli_winch = 1;
 }
 
 void wr_cli_ready(wr_cli *cli)
 {
-    cli->progress = !cli->json && !cli->quiet && isatty(2);
+    cli->progress_tty = isatty(2);
+    if (cli->progress_opt >= 0)
+        cli->progress = cli->progress_opt == 1;
+    else
+        cli->progress = !cli->json && !cli->quiet && cli->progress_tty;
+    cli->cols = 80;
+    cli->progress_t0 = cli_now();
+    if (cli->progress && cli->progress_tty) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = cli_on_winch;
+        sa.sa_flags = SA_RESTART;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGWINCH, &sa, NULL);
+    }
 }
 
 int wr_cli_exit_code(int rc)
@@ -65,50 +102,181 @@ void wr_cli_note(const wr_cli *cli, const char *fmt, ...)
 
 int wr_cli_usage_error(const wr_cli *cli, const char *fmt, ...)
 {
+    char msg[512];
     va_list ap;
     va_start(ap, fmt);
-    cli_vmsg(cli, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "Try '%s --help' for more information.\n", cli->tool);
+    fprintf(stderr, "%s: %s (try --help)\n", cli->tool, msg);
+    if (cli->json) {
+        bson_t d;
+        wr_cli_json_begin(cli, &d);
+        wr_cli_json_end(&d, "usage", WR_EXIT_USAGE, WR_EINVAL, msg);
+    }
     return WR_EXIT_USAGE;
+}
+
+static void cli_read_width(wr_cli *cli)
+{
+    struct winsize ws;
+    cli_winch = 0;
+    if (ioctl(2, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+        cli->cols = ws.ws_col;
 }
 
 void wr_cli_progress(wr_cli *cli, const char *fmt, ...)
 {
+    char line[1024];
     va_list ap;
+    int n;
     if (!cli->progress)
         return;
-    fprintf(stderr, "\r%s: ", cli->tool);
+    double now = cli_now();
+    if (cli->progress_shown &&
+        now - cli->progress_last < (cli->progress_tty ? 0.1 : 1.0))
+        return;
+    cli->progress_last = now;
+    n = snprintf(line, sizeof line, "%s: ", cli->tool);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
     va_end(ap);
-    fputs("\033[K", stderr);
+    if (!cli->progress_tty) { /* a log: one line each time */
+        fprintf(stderr, "%s\n", line);
+        cli->progress_shown = true;
+        return;
+    }
+    if (cli_winch)
+        cli_read_width(cli);
+    /* one column short of the width: a full line would wrap on some
+     * terminals; never cut a UTF-8 sequence */
+    size_t len = strlen(line), max = cli->cols > 1 ? cli->cols - 1 : 1;
+    if (len > max) {
+        len = max;
+        while (len > 0 && ((unsigned char)line[len] & 0xC0) == 0x80)
+            len--;
+    }
+    fprintf(stderr, "\r%.*s\033[K", (int)len, line);
     cli->progress_shown = true;
+}
+
+double wr_cli_elapsed(const wr_cli *cli)
+{
+    double s = cli_now() - cli->progress_t0;
+    return s > 1e-6 ? s : 1e-6;
+}
+
+const char *wr_cli_base(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash != NULL && slash[1] != '\0' ? slash + 1 : path;
 }
 
 void wr_cli_progress_done(wr_cli *cli)
 {
-    if (cli->progress_shown)
+    if (cli->progress_shown && cli->progress_tty)
         fputs("\r\033[K", stderr);
     cli->progress_shown = false;
 }
 
 void wr_cli_version(const wr_cli *cli)
 {
+    if (cli->json) {
+        bson_t d;
+        wr_cli_json_begin(cli, &d);
+        BSON_APPEND_UTF8(&d, "libwr", WR_VERSION_STRING);
+        BSON_APPEND_INT32(&d, "format_version", WR_FORMAT_VERSION);
+        BSON_APPEND_UTF8(&d, "libbson", bson_get_version());
+        wr_cli_json_end(&d, "ok", WR_EXIT_OK, WR_OK, NULL);
+        return;
+    }
     printf("%s (wrtools) %s, libwr %s, file format %d, libbson %s\n",
            cli->tool, WR_VERSION_STRING, WR_VERSION_STRING, WR_FORMAT_VERSION,
            bson_get_version());
 }
 
-void wr_cli_print_json(const bson_t *doc)
+/* --help; with --json the text goes into the one object as "help". */
+static void cli_help(const wr_cli *cli, void (*usage)(void))
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = stdout, *mem;
+    if (!cli->json || (mem = open_memstream(&text, &len)) == NULL) {
+        usage();
+        return;
+    }
+    stdout = mem;
+    usage();
+    fclose(mem);
+    stdout = out;
+    bson_t d;
+    wr_cli_json_begin(cli, &d);
+    if (text != NULL && bson_utf8_validate(text, len, false))
+        BSON_APPEND_UTF8(&d, "help", text);
+    wr_cli_json_end(&d, "ok", WR_EXIT_OK, WR_OK, NULL);
+    free(text);
+}
+
+/* The test suite validates every --json object the tools print against
+ * docs/json/ (tests/json/validate.py): with WR_TEST_JSON_DIR set, each one
+ * is also appended to DIR/TOOL.PID.json. */
+static void cli_json_copy(const char *tool, const char *s, size_t len)
+{
+    const char *dir = getenv("WR_TEST_JSON_DIR");
+    char path[4096];
+    FILE *f;
+    if (dir == NULL || *dir == '\0')
+        return;
+    snprintf(path, sizeof path, "%s/%s.%ld.json", dir, tool, (long)getpid());
+    if ((f = fopen(path, "a")) != NULL) {
+        fwrite(s, 1, len, f);
+        fputc('\n', f);
+        fclose(f);
+    }
+}
+
+/* One line of relaxed Extended JSON on stdout. */
+static void cli_print_json(const bson_t *doc)
 {
     size_t len;
     char *s = bson_as_relaxed_extended_json(doc, &len);
+    bson_iter_t it;
     if (s != NULL) {
         fwrite(s, 1, len, stdout);
         fputc('\n', stdout);
+        if (bson_iter_init_find(&it, doc, "tool") && BSON_ITER_HOLDS_UTF8(&it))
+            cli_json_copy(bson_iter_utf8(&it, NULL), s, len);
         bson_free(s);
     }
+}
+
+void wr_cli_json_begin(const wr_cli *cli, bson_t *doc)
+{
+    bson_init(doc);
+    BSON_APPEND_UTF8(doc, "tool", cli->tool);
+    BSON_APPEND_UTF8(doc, "version", WR_VERSION_STRING);
+}
+
+void wr_cli_json_end(bson_t *doc, const char *status, int exit_code, int rc,
+                     const char *message)
+{
+    BSON_APPEND_UTF8(doc, "status", status);
+    BSON_APPEND_INT32(doc, "exit", exit_code);
+    if (message != NULL) {
+        bson_t e;
+        char *clean = bson_strdup(message);
+        /* a message quoting a damaged name may hold invalid UTF-8 */
+        if (!bson_utf8_validate(clean, strlen(clean), false))
+            for (char *c = clean; *c; c++)
+                if ((unsigned char)*c >= 0x80)
+                    *c = '?';
+        BSON_APPEND_DOCUMENT_BEGIN(doc, "error", &e);
+        BSON_APPEND_UTF8(&e, "code", wr_errname(rc));
+        BSON_APPEND_UTF8(&e, "message", clean);
+        bson_append_document_end(doc, &e);
+        bson_free(clean);
+    }
+    cli_print_json(doc);
+    bson_destroy(doc);
 }
 
 int wr_cli_parse_u64(const char *s, uint64_t *out)
@@ -159,8 +327,22 @@ int wr_cli_parse_size(const char *s, uint64_t *out)
     return 0;
 }
 
+/* The option getopt stopped at, as the user wrote it (up to any '='). */
+static void cli_bad_opt(const wr_cli *cli, char *buf, size_t len)
+{
+    if (optopt > 0 && optopt < 256) {
+        snprintf(buf, len, "-%c", optopt);
+        return;
+    }
+    const char *arg = optind > 0 && optind <= cli->argc
+                          ? cli->argv[optind - 1]
+                          : "?";
+    snprintf(buf, len, "%.*s", (int)strcspn(arg, "="), arg);
+}
+
 int wr_cli_common_opt(wr_cli *cli, int opt, void (*usage)(void))
 {
+    char name[128];
     switch (opt) {
     case WR_CLI_O_JSON:
         cli->json = true;
@@ -168,14 +350,25 @@ int wr_cli_common_opt(wr_cli *cli, int opt, void (*usage)(void))
     case 'q':
         cli->quiet = true;
         return WR_CLI_GO_ON;
-    case WR_CLI_O_HELP:
-        usage();
+    case WR_CLI_O_PROGRESS:
+        cli->progress_opt = 1;
+        return WR_CLI_GO_ON;
+    case WR_CLI_O_NO_PROGRESS:
+        cli->progress_opt = 0;
+        return WR_CLI_GO_ON;
+    case 'h':
+        cli_help(cli, usage);
         return WR_EXIT_OK;
-    case WR_CLI_O_VERSION:
+    case 'V':
         wr_cli_version(cli);
         return WR_EXIT_OK;
-    default:
-        return WR_CLI_NOT_COMMON;
+    case ':':
+        cli_bad_opt(cli, name, sizeof name);
+        return wr_cli_usage_error(cli, "option '%s' wants an argument",
+                                  name);
+    default: /* '?': unknown, or a long option's ambiguous abbreviation */
+        cli_bad_opt(cli, name, sizeof name);
+        return wr_cli_usage_error(cli, "unknown option '%s'", name);
     }
 }
 

@@ -22,14 +22,26 @@ enum {
 
 typedef struct wr_cli {
     const char *tool; /* "wr-load" */
-    bool json;
+    int argc;
+    char **argv;
+    bool json; /* --json is on the command line (set by wr_cli_init, so
+                  that even a usage error prints its one JSON object) */
     bool quiet;
-    bool progress; /* stderr is a terminal and neither -q nor --json */
+    int progress_opt; /* -1 default, 0 --no-progress, 1 --progress */
+    bool progress;    /* decided by wr_cli_ready */
+    bool progress_tty; /* redraw one line in place (stderr is a terminal) */
     bool progress_shown;
+    unsigned cols;        /* terminal width (TIOCGWINSZ) */
+    double progress_last; /* monotonic seconds of the last line drawn */
+    double progress_t0;   /* when wr_cli_ready ran */
 } wr_cli;
 
-void wr_cli_init(wr_cli *cli, const char *tool);
-/* Decide on progress once options are parsed. */
+/* Before option parsing: remembers argv (for messages about it) and
+ * whether --json is among the options. */
+void wr_cli_init(wr_cli *cli, const char *tool, int argc, char **argv);
+/* Decide on progress once options are parsed: on when stderr is a
+ * terminal and neither -q nor --json is given, or as --progress /
+ * --no-progress say. */
 void wr_cli_ready(wr_cli *cli);
 /* Map a wr_err to an exit code, in one place. */
 int wr_cli_exit_code(int rc);
@@ -38,34 +50,66 @@ void wr_cli_error(const wr_cli *cli, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void wr_cli_note(const wr_cli *cli, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* A bad invocation: one line and "try --help", exit code 2. */
+/* A bad invocation: one line "wr-tool: message (try --help)" on stderr,
+ * with --json also the one JSON object on stdout; gives exit code 2. */
 int wr_cli_usage_error(const wr_cli *cli, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* Progress line on stderr (terminal only); cleared by wr_cli_progress_done. */
+/* Progress on stderr: on a terminal one line cut to its width (refreshed
+ * on SIGWINCH) and redrawn at most 10 times a second; forced onto a
+ * non-terminal (--progress), one plain line a second. Cleared by
+ * wr_cli_progress_done, which every report calls first. */
 void wr_cli_progress(wr_cli *cli, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void wr_cli_progress_done(wr_cli *cli);
+/* Seconds since the progress line was first asked for (for rates). */
+double wr_cli_elapsed(const wr_cli *cli);
+/* The last component of a path, for progress lines. */
+const char *wr_cli_base(const char *path);
 /* Print --version. */
 void wr_cli_version(const wr_cli *cli);
-/* Print a BSON report as one line of relaxed Extended JSON on stdout. */
-void wr_cli_print_json(const bson_t *doc);
+/* The one --json object of a run: wr_cli_json_begin starts it with the
+ * fields every tool prints first ("tool", "version"); the tool appends
+ * its own; wr_cli_json_end adds "status", "exit" and, when message is not
+ * NULL, "error": {"code": wr_errname(rc), "message": message}, prints it
+ * and frees it. docs/json/TOOL.schema.json describes each tool's object. */
+void wr_cli_json_begin(const wr_cli *cli, bson_t *doc);
+void wr_cli_json_end(bson_t *doc, const char *status, int exit_code, int rc,
+                     const char *message);
 /* Parse a size like "4096", "64K", "256M", "2G" into bytes. */
 int wr_cli_parse_size(const char *s, uint64_t *out);
 /* Parse an unsigned integer. */
 int wr_cli_parse_u64(const char *s, uint64_t *out);
-/* The options every tool takes. Put WR_CLI_COMMON_OPTIONS at the end of a
- * getopt_long table (before its terminator) and hand every option the tool
- * does not handle itself to wr_cli_common_opt(). */
-enum { WR_CLI_O_JSON = 0x1000, WR_CLI_O_HELP, WR_CLI_O_VERSION };
+/* The options every tool takes. Parse with
+ *   getopt_long(argc, argv, WR_CLI_SHORTOPTS, longopts, NULL)
+ * put WR_CLI_COMMON_OPTIONS at the end of the longopts table (before its
+ * terminator) and hand every option the tool does not handle itself
+ * (the default: branch) to wr_cli_common_opt(). */
+enum {
+    WR_CLI_O_JSON = 0x1000, WR_CLI_O_PROGRESS, WR_CLI_O_NO_PROGRESS
+};
+#define WR_CLI_SHORTOPTS ":qhV" /* ':' reports a missing argument */
 #define WR_CLI_COMMON_OPTIONS                                               \
     {"json", no_argument, NULL, WR_CLI_O_JSON},                             \
         {"quiet", no_argument, NULL, 'q'},                                  \
-        {"help", no_argument, NULL, WR_CLI_O_HELP},                         \
-        {"version", no_argument, NULL, WR_CLI_O_VERSION}
-#define WR_CLI_GO_ON (-1)      /* handled: keep parsing */
-#define WR_CLI_NOT_COMMON (-2) /* not a common option */
-/* --json and -q set their flags (WR_CLI_GO_ON); --help (calling usage)
- * and --version print and give WR_EXIT_OK, the tool's exit code. */
+        {"progress", no_argument, NULL, WR_CLI_O_PROGRESS},                 \
+        {"no-progress", no_argument, NULL, WR_CLI_O_NO_PROGRESS},           \
+        {"help", no_argument, NULL, 'h'},                                   \
+        {"version", no_argument, NULL, 'V'}
+#define WR_CLI_GO_ON (-1) /* handled: keep parsing */
+/* The --help lines of the options every tool shares but --json and -q
+ * (whose meaning each tool words itself). */
+#define WR_CLI_HELP_COMMON                                                  \
+    "  --progress, --no-progress\n"                                         \
+    "                        show the progress line, or not (default: on\n" \
+    "                        a terminal, without -q and --json)\n"          \
+    "  -h, --help            show this help\n"                              \
+    "  -V, --version         show the versions of the tool, the library,\n" \
+    "                        the file format and libbson\n"
+/* --json, -q, --progress, --no-progress set their flags (WR_CLI_GO_ON);
+ * -h/--help (calling usage)
+ * and -V/--version print and give WR_EXIT_OK; an unknown option, a
+ * missing argument or anything else is a usage error (WR_EXIT_USAGE, said
+ * in one line). A result other than WR_CLI_GO_ON is the tool's exit code. */
 int wr_cli_common_opt(wr_cli *cli, int opt, void (*usage)(void));
 /* --page-size: a power of two from 512 to 65536 ("4K" allowed). 0, or
  * WR_EXIT_USAGE after saying why. */

@@ -21,18 +21,18 @@ static void usage(void)
          "back per file.\n"
          "\n"
          "Options:\n"
-         "  --dry-run         report what would be given back; write nothing\n"
-         "  --backup-dir DIR  first copy the originals into DIR/NAME/ (NAME:\n"
-         "                    the last component of PATH) with a MANIFEST of\n"
-         "                    CRC-32s, and check the copies\n"
-         "  --page-size N     page size of the new files: 512..65536, a power\n"
-         "                    of two (default: keep each file's)\n"
-         "  --fill PCT        how full to make each page, 10..100 (default\n"
-         "                    100: as small as the data allows)\n"
-         "  --json            print one JSON object on stdout\n"
-         "  -q, --quiet       no progress, no report\n"
-         "  --help, --version\n"
-         "\n"
+         "  --dry-run             report what would be given back; write\n"
+         "                        nothing\n"
+         "  --backup-dir DIR      first copy the originals into DIR/NAME/\n"
+         "                        (NAME: the last component of PATH) with a\n"
+         "                        MANIFEST of CRC-32s, and check the copies\n"
+         "  --page-size N         page size of the new files: 512..65536, a\n"
+         "                        power of two (default: keep each file's)\n"
+         "  --fill PCT            how full to make each page, 10..100\n"
+         "                        (default 100: as small as the data allows)\n"
+         "  --json                print one JSON object on stdout\n"
+         "  -q, --quiet           no progress, no report\n"
+         WR_CLI_HELP_COMMON         "\n"
          "Exit status: 0 compacted (or, with --dry-run, measured); 1 a file\n"
          "is damaged, or its rebuilt copy failed verification: nothing of\n"
          "that PATH was replaced; 2 usage error; 3 cannot open, read or\n"
@@ -51,10 +51,29 @@ static double pct(uint64_t part, uint64_t whole)
     return whole ? 100.0 * (double)part / (double)whole : 0.0;
 }
 
+/* "N given back (P%)" or, when the file grew (a larger page size),
+ * "grew by N": never a negative amount given back. */
+static void print_change(uint64_t before, uint64_t after)
+{
+    if (after > before)
+        printf("grew by %llu", (unsigned long long)(after - before));
+    else
+        printf("%llu given back (%.1f%%)",
+               (unsigned long long)(before - after),
+               pct(before - after, before));
+}
+
+static void json_change(bson_t *d, uint64_t before, uint64_t after)
+{
+    BSON_APPEND_INT64(d, "given_back",
+                      before > after ? (int64_t)(before - after) : 0);
+    BSON_APPEND_INT64(d, "grown_by",
+                      after > before ? (int64_t)(after - before) : 0);
+}
+
 static void on_file(const wr_compact_file *f, void *arg)
 {
     report *r = arg;
-    int64_t back = (int64_t)f->size_before - (int64_t)f->size_after;
     if (r->cli->json) {
         char key[16];
         bson_t d;
@@ -70,26 +89,26 @@ static void on_file(const wr_compact_file *f, void *arg)
         BSON_APPEND_INT32(&d, "page_size_after", (int32_t)f->page_size_after);
         BSON_APPEND_INT64(&d, "size_before", (int64_t)f->size_before);
         BSON_APPEND_INT64(&d, "size_after", (int64_t)f->size_after);
-        BSON_APPEND_INT64(&d, "given_back", back);
+        json_change(&d, f->size_before, f->size_after);
         if (f->backup != NULL)
             BSON_APPEND_UTF8(&d, "backup", f->backup);
-        if (f->error[0] != '\0') {
+        if (f->error[0] != '\0' && f->rc != WR_OK) {
             bson_t e;
             BSON_APPEND_DOCUMENT_BEGIN(&d, "error", &e);
             BSON_APPEND_UTF8(&e, "code", wr_errname(f->rc));
             BSON_APPEND_UTF8(&e, "message", f->error);
             bson_append_document_end(&d, &e);
+        } else if (f->error[0] != '\0') { /* skipped for another file */
+            BSON_APPEND_UTF8(&d, "reason", f->error);
         }
         bson_append_document_end(&r->files, &d);
     } else if (!r->cli->quiet) {
         wr_cli_progress_done(r->cli);
-        printf("%s: %s, %llu -> %llu bytes, %lld given back (%.1f%%), "
-               "%llu records, generation %llu%s%s\n",
-               f->path, f->status, (unsigned long long)f->size_before,
-               (unsigned long long)f->size_after, (long long)back,
-               pct(back > 0 ? (uint64_t)back : 0, f->size_before),
-               (unsigned long long)f->records,
-               (unsigned long long)f->generation,
+        printf("%s: %s, %llu -> %llu bytes, ", f->path, f->status,
+               (unsigned long long)f->size_before,
+               (unsigned long long)f->size_after);
+        print_change(f->size_before, f->size_after);
+        printf(", %llu records%s%s\n", (unsigned long long)f->records,
                f->backup != NULL ? ", backup in " : "",
                f->backup != NULL ? f->backup : "");
     }
@@ -99,13 +118,16 @@ static void on_file(const wr_compact_file *f, void *arg)
 static void on_progress(const wr_compact_progress *p, void *arg)
 {
     report *r = arg;
+    const char *base = wr_cli_base(p->path);
     if (p->total > 0)
-        wr_cli_progress(r->cli, "%s: %s %llu of %llu (%.0f%%)", p->path,
+        wr_cli_progress(r->cli, "%s: %s %llu of %llu (%.0f%%)", base,
                         p->phase, (unsigned long long)p->done,
                         (unsigned long long)p->total, pct(p->done, p->total));
-    else
-        wr_cli_progress(r->cli, "%s: %s %llu", p->path, p->phase,
+    else if (p->done > 0)
+        wr_cli_progress(r->cli, "%s: %s %llu", base, p->phase,
                         (unsigned long long)p->done);
+    else
+        wr_cli_progress(r->cli, "%s: %s", base, p->phase);
 }
 
 /* Report the less trustworthy outcome of two (3 over 1 over 2 over 0). */
@@ -133,8 +155,9 @@ int main(int argc, char **argv)
         WR_CLI_COMMON_OPTIONS,
         {NULL, 0, NULL, 0},
     };
-    wr_cli_init(&cli, "wr-compact");
-    while ((opt = getopt_long(argc, argv, "q", longopts, NULL)) != -1) {
+    wr_cli_init(&cli, "wr-compact", argc, argv);
+    while ((opt = getopt_long(argc, argv, WR_CLI_SHORTOPTS, longopts,
+                              NULL)) != -1) {
         switch (opt) {
         case O_DRY:
             o.dry_run = true;
@@ -158,10 +181,7 @@ int main(int argc, char **argv)
             o.fill_pct = (unsigned)v;
             break;
         default:
-            if ((opt = wr_cli_common_opt(&cli, opt, usage)) ==
-                WR_CLI_NOT_COMMON)
-                return wr_cli_usage_error(&cli, "unknown option");
-            if (opt != WR_CLI_GO_ON)
+            if ((opt = wr_cli_common_opt(&cli, opt, usage)) != WR_CLI_GO_ON)
                 return opt;
         }
     }
@@ -195,36 +215,26 @@ int main(int argc, char **argv)
             break;
     }
     if (cli.json) {
-        bson_t d = BSON_INITIALIZER;
-        BSON_APPEND_UTF8(&d, "tool", "wr-compact");
-        BSON_APPEND_UTF8(&d, "status", first_rc == WR_OK ? "ok" : "error");
+        bson_t d;
+        wr_cli_json_begin(&cli, &d);
         BSON_APPEND_BOOL(&d, "dry_run", o.dry_run);
         BSON_APPEND_ARRAY(&d, "files", &r.files);
         BSON_APPEND_INT64(&d, "compacted", (int64_t)st.compacted);
         BSON_APPEND_INT64(&d, "size_before", (int64_t)st.size_before);
         BSON_APPEND_INT64(&d, "size_after", (int64_t)st.size_after);
-        BSON_APPEND_INT64(&d, "given_back",
-                          (int64_t)st.size_before - (int64_t)st.size_after);
+        json_change(&d, st.size_before, st.size_after);
         BSON_APPEND_INT64(&d, "live_bytes", (int64_t)st.live_bytes);
-        if (first_rc != WR_OK) {
-            bson_t e;
-            BSON_APPEND_DOCUMENT_BEGIN(&d, "error", &e);
-            BSON_APPEND_UTF8(&e, "code", wr_errname(first_rc));
-            BSON_APPEND_UTF8(&e, "message", first.msg);
-            bson_append_document_end(&d, &e);
-        }
-        wr_cli_print_json(&d);
-        bson_destroy(&d);
+        wr_cli_json_end(&d, first_rc == WR_OK ? "ok" : "error", exit_code,
+                        first_rc, first_rc == WR_OK ? NULL : first.msg);
     } else if (!cli.quiet && st.files > 0) {
-        int64_t back = (int64_t)st.size_before - (int64_t)st.size_after;
-        printf("total: %llu of %llu files %s, %llu -> %llu bytes, %lld "
-               "given back (%.1f%%)\n",
+        printf("total: %llu of %llu files %s, %llu -> %llu bytes, ",
                (unsigned long long)st.compacted,
                (unsigned long long)st.files,
                o.dry_run ? "would be compacted" : "compacted",
                (unsigned long long)st.size_before,
-               (unsigned long long)st.size_after, (long long)back,
-               pct(back > 0 ? (uint64_t)back : 0, st.size_before));
+               (unsigned long long)st.size_after);
+        print_change(st.size_before, st.size_after);
+        printf("\n");
     }
     bson_destroy(&r.files);
     return exit_code;

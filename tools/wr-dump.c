@@ -44,8 +44,7 @@ static void usage(void)
          "  --json                print one JSON object on stdout (not with\n"
          "                        --docs, whose output is JSONL already)\n"
          "  -q, --quiet           no diagnostics but errors\n"
-         "  --help, --version\n"
-         "\n"
+         WR_CLI_HELP_COMMON         "\n"
          "Exit status: 0 everything decoded; 1 damage found (what decodes is\n"
          "still shown, each damaged place marked); 2 usage error (also\n"
          "--page on a directory, an offset past the end of the file, --docs\n"
@@ -111,8 +110,9 @@ int main(int argc, char **argv)
         WR_CLI_COMMON_OPTIONS,
         {NULL, 0, NULL, 0},
     };
-    wr_cli_init(&cli, "wr-dump");
-    while ((opt = getopt_long(argc, argv, "q", longopts, NULL)) != -1) {
+    wr_cli_init(&cli, "wr-dump", argc, argv);
+    while ((opt = getopt_long(argc, argv, WR_CLI_SHORTOPTS, longopts,
+                              NULL)) != -1) {
         switch (opt) {
         case O_PAGE:
             if (parse_addr(optarg, &o.page_addr) != 0)
@@ -158,10 +158,7 @@ int main(int argc, char **argv)
             o.collection = optarg;
             break;
         default:
-            if ((opt = wr_cli_common_opt(&cli, opt, usage)) ==
-                WR_CLI_NOT_COMMON)
-                return wr_cli_usage_error(&cli, "unknown option");
-            if (opt != WR_CLI_GO_ON)
+            if ((opt = wr_cli_common_opt(&cli, opt, usage)) != WR_CLI_GO_ON)
                 return opt;
         }
     }
@@ -195,27 +192,18 @@ int main(int argc, char **argv)
         o.finding_arg = &fc;
     }
     if (cli.json) {
-        bson_init(&report);
-        BSON_APPEND_UTF8(&report, "tool", "wr-dump");
+        wr_cli_json_begin(&cli, &report);
         o.json = &report;
     }
     rc = wr_dump(path, &o, &st, &eb);
     if (cli.json) {
-        BSON_APPEND_UTF8(&report, "status",
-                         rc == WR_OK         ? "ok"
-                         : rc == WR_ECORRUPT ? "damaged"
-                                             : "error");
         BSON_APPEND_INT64(&report, "findings", (int64_t)st.damaged);
-        if (rc != WR_OK) {
-            bson_t e;
-            BSON_APPEND_DOCUMENT_BEGIN(&report, "error", &e);
-            BSON_APPEND_UTF8(&e, "code", wr_errname(rc));
-            if (bson_utf8_validate(eb.msg, strlen(eb.msg), false))
-                BSON_APPEND_UTF8(&e, "message", eb.msg);
-            bson_append_document_end(&report, &e);
-        }
-        wr_cli_print_json(&report);
-        bson_destroy(&report);
+        wr_cli_json_end(&report,
+                        rc == WR_OK         ? "ok"
+                        : rc == WR_ECORRUPT ? "damaged"
+                                            : "error",
+                        wr_cli_exit_code(rc), rc,
+                        rc == WR_OK ? NULL : eb.msg);
     }
     if (rc == WR_ECORRUPT) {
         if (!cli.quiet)

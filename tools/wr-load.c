@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void usage(void)
 {
@@ -26,53 +27,60 @@ static void usage(void)
          "  --skip-bad            skip and count malformed lines\n"
          "  --json                print one JSON object on stdout\n"
          "  -q, --quiet           no progress, no summary\n"
-         "  --help, --version\n"
+         WR_CLI_HELP_COMMON
          "\n"
          "Exit status: 0 loaded; 1 a bad input line (nothing of the run is\n"
          "committed); 2 usage error; 3 cannot open, read or write, the\n"
          "directory is locked, or the disk is full.");
 }
 
+typedef struct prog {
+    wr_cli *cli;
+    const char *input;
+} prog;
+
+/* "FILE: 12.0 of 50.0 MB (24%), 81234 lines, 40000 lines/s" */
 static void on_progress(const wr_load_stats *st, void *arg)
 {
-    wr_cli *cli = arg;
+    prog *p = arg;
+    double rate = (double)st->lines / wr_cli_elapsed(p->cli);
     if (st->bytes_total > 0)
-        wr_cli_progress(cli, "%llu lines, %.1f%% of input",
-                        (unsigned long long)st->lines,
+        wr_cli_progress(p->cli, "%s: %.1f of %.1f MB (%.0f%%), %llu lines, "
+                        "%.0f lines/s",
+                        p->input, (double)st->bytes_read / 1e6,
+                        (double)st->bytes_total / 1e6,
                         100.0 * (double)st->bytes_read /
-                            (double)st->bytes_total);
+                            (double)st->bytes_total,
+                        (unsigned long long)st->lines, rate);
     else
-        wr_cli_progress(cli, "%llu lines", (unsigned long long)st->lines);
+        wr_cli_progress(p->cli, "%s: %.1f MB, %llu lines, %.0f lines/s",
+                        p->input, (double)st->bytes_read / 1e6,
+                        (unsigned long long)st->lines, rate);
 }
 
-static void report_json(const wr_load_opts *o, const wr_load_stats *st,
-                        int rc, const wr_errbuf *eb)
+/* The counts are what the database holds of this run: on a failed run,
+ * what its last committed checkpoint (if any) made durable. */
+static void report_json(const wr_cli *cli, const wr_load_opts *o,
+                        const wr_load_stats *st, int rc, const wr_errbuf *eb)
 {
-    bson_t d = BSON_INITIALIZER;
-    BSON_APPEND_UTF8(&d, "tool", "wr-load");
-    BSON_APPEND_UTF8(&d, "status", rc == WR_OK ? "ok" : "error");
+    bson_t d;
+    wr_cli_json_begin(cli, &d);
     BSON_APPEND_UTF8(&d, "dir", o->dir);
     BSON_APPEND_UTF8(&d, "collection", o->coll);
     BSON_APPEND_UTF8(&d, "input", o->input);
     BSON_APPEND_INT64(&d, "lines", (int64_t)st->lines);
-    BSON_APPEND_INT64(&d, "inserted", (int64_t)st->inserted);
-    BSON_APPEND_INT64(&d, "replaced", (int64_t)st->replaced);
-    BSON_APPEND_INT64(&d, "deleted", (int64_t)st->deleted);
-    BSON_APPEND_INT64(&d, "missing_deletes", (int64_t)st->missing);
+    BSON_APPEND_BOOL(&d, "committed", st->checkpoints > 0);
+    BSON_APPEND_INT64(&d, "inserted", (int64_t)st->committed.inserted);
+    BSON_APPEND_INT64(&d, "replaced", (int64_t)st->committed.replaced);
+    BSON_APPEND_INT64(&d, "deleted", (int64_t)st->committed.deleted);
+    BSON_APPEND_INT64(&d, "missing_deletes", (int64_t)st->committed.missing);
     BSON_APPEND_INT64(&d, "bad_lines", (int64_t)st->bad);
+    if (st->first_bad_line)
+        BSON_APPEND_INT64(&d, "first_bad_line", (int64_t)st->first_bad_line);
     BSON_APPEND_INT64(&d, "checkpoints", (int64_t)st->checkpoints);
     BSON_APPEND_INT64(&d, "generation", (int64_t)st->generation);
-    if (rc != WR_OK) {
-        bson_t e;
-        BSON_APPEND_DOCUMENT_BEGIN(&d, "error", &e);
-        BSON_APPEND_UTF8(&e, "code", wr_errname(rc));
-        BSON_APPEND_UTF8(&e, "message", eb->msg);
-        if (st->first_bad_line)
-            BSON_APPEND_INT64(&e, "line", (int64_t)st->first_bad_line);
-        bson_append_document_end(&d, &e);
-    }
-    wr_cli_print_json(&d);
-    bson_destroy(&d);
+    wr_cli_json_end(&d, rc == WR_OK ? "ok" : "error", wr_cli_exit_code(rc),
+                    rc, rc == WR_OK ? NULL : eb->msg);
 }
 
 int main(int argc, char **argv)
@@ -93,8 +101,9 @@ int main(int argc, char **argv)
         WR_CLI_COMMON_OPTIONS,
         {NULL, 0, NULL, 0},
     };
-    wr_cli_init(&cli, "wr-load");
-    while ((opt = getopt_long(argc, argv, "q", longopts, NULL)) != -1) {
+    wr_cli_init(&cli, "wr-load", argc, argv);
+    while ((opt = getopt_long(argc, argv, WR_CLI_SHORTOPTS, longopts,
+                              NULL)) != -1) {
         switch (opt) {
         case O_INDEX: {
             const char **grown = realloc(index, (o.nindex + 1) * sizeof *index);
@@ -122,29 +131,36 @@ int main(int argc, char **argv)
             o.skip_bad = true;
             break;
         default:
-            if ((rc = wr_cli_common_opt(&cli, opt, usage)) == WR_CLI_NOT_COMMON)
-                return wr_cli_usage_error(&cli, "unknown option");
-            if (rc != WR_CLI_GO_ON) {
+            if ((rc = wr_cli_common_opt(&cli, opt, usage)) != WR_CLI_GO_ON) {
                 free(index);
                 return rc;
             }
         }
     }
-    if (argc - optind < 2 || argc - optind > 3)
+    if (argc - optind < 2 || argc - optind > 3) {
+        free(index);
         return wr_cli_usage_error(&cli, "expected DIR NAME [FILE|-]");
-    wr_cli_ready(&cli);
-    wr_cli_catch_signals();
+    }
     o.dir = argv[optind];
     o.coll = argv[optind + 1];
     o.input = argc - optind == 3 ? argv[optind + 2] : "-";
+    if (strcmp(o.input, "-") == 0 && isatty(0)) {
+        free(index);
+        return wr_cli_usage_error(&cli, "standard input is a terminal: give "
+                                        "a FILE, or pipe the documents in "
+                                        "(wr-load DIR NAME < FILE)");
+    }
+    wr_cli_ready(&cli);
+    wr_cli_catch_signals();
     o.index = index;
+    prog pg = {.cli = &cli, .input = wr_cli_base(o.input)};
     o.progress = on_progress;
-    o.progress_arg = &cli;
+    o.progress_arg = &pg;
     o.interrupted = &wr_cli_interrupted;
     rc = wr_load(&o, &st, &eb);
     wr_cli_progress_done(&cli);
     if (cli.json)
-        report_json(&o, &st, rc, &eb);
+        report_json(&cli, &o, &st, rc, &eb);
     if (rc != WR_OK) {
         wr_cli_error(&cli, "%s", eb.msg);
         if (rc == WR_EBADINPUT && !o.skip_bad)

@@ -38,8 +38,7 @@ static void usage(void)
          "                        power of two (default 4096)\n"
          "  --json                print one JSON object on stdout\n"
          "  -q, --quiet           no progress, no summary\n"
-         "  --help, --version\n"
-         "\n"
+         WR_CLI_HELP_COMMON         "\n"
          "Exit status:\n"
          "  0  migrated (or already migrated, or an interrupted migration\n"
          "     finished; with --dry-run: would migrate)\n"
@@ -54,7 +53,9 @@ static void usage(void)
 
 typedef struct prog {
     wr_cli *cli;
-    struct timespec t0;
+    const char *dir;
+    const char *phase;     /* the phase being timed */
+    struct timespec phase0; /* and its start */
 } prog;
 
 static double elapsed(const struct timespec *t0)
@@ -65,27 +66,38 @@ static double elapsed(const struct timespec *t0)
            (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
+/* "DIR: reading: 12.0 of 50.0 MB (24%), 80000 docs/s"; later phases count
+ * the records they wrote or checked, and show none before the first. */
 static void on_progress(const wr_migrate_stats *st, void *arg)
 {
     prog *p = arg;
-    double s = elapsed(&p->t0);
+    if (st->phase == NULL)
+        return;
+    if (p->phase != st->phase) {
+        p->phase = st->phase;
+        clock_gettime(CLOCK_MONOTONIC, &p->phase0);
+    }
+    double s = elapsed(&p->phase0);
     if (s <= 0)
         s = 1e-9;
-    if (st->phase != NULL && strcmp(st->phase, "reading") == 0) {
+    if (strcmp(st->phase, "reading") == 0) {
         uint64_t docs = 0;
         for (size_t i = 0; i < st->ncoll; i++)
             docs += st->coll[i].puts + st->coll[i].deletes;
-        wr_cli_progress(p->cli, "reading: %.1f of %.1f MB (%.0f%%), %.0f "
+        wr_cli_progress(p->cli, "%s: reading: %.1f of %.1f MB (%.0f%%), %.0f "
                         "docs/s",
-                        (double)st->bytes_read / 1e6,
+                        p->dir, (double)st->bytes_read / 1e6,
                         (double)st->bytes_total / 1e6,
                         st->bytes_total ? 100.0 * (double)st->bytes_read /
                                               (double)st->bytes_total
                                         : 100.0,
                         (double)docs / s);
-    } else if (st->phase != NULL) {
-        wr_cli_progress(p->cli, "%s: %llu documents", st->phase,
-                        (unsigned long long)st->docs_done);
+    } else if (st->docs_done > 0) {
+        wr_cli_progress(p->cli, "%s: %s: %llu records, %.0f/s", p->dir,
+                        st->phase, (unsigned long long)st->docs_done,
+                        (double)st->docs_done / s);
+    } else {
+        wr_cli_progress(p->cli, "%s: %s", p->dir, st->phase);
     }
 }
 
@@ -107,14 +119,14 @@ static const char *state_name(const wr_migrate_stats *st, int rc)
     }
 }
 
-static void report_json(const char *dir, const wr_migrate_stats *st, int rc,
+static void report_json(const wr_cli *cli, const char *dir,
+                        const wr_migrate_stats *st, int rc, int code,
                         const wr_errbuf *eb)
 {
-    bson_t d = BSON_INITIALIZER, a, c, x;
+    bson_t d, a, c, x;
     char k[16];
     const char *kp;
-    BSON_APPEND_UTF8(&d, "tool", "wr-migrate");
-    BSON_APPEND_UTF8(&d, "status", rc == WR_OK ? "ok" : "error");
+    wr_cli_json_begin(cli, &d);
     BSON_APPEND_UTF8(&d, "dir", dir);
     BSON_APPEND_UTF8(&d, "state", state_name(st, rc));
     BSON_APPEND_BOOL(&d, "dry_run", st->dry_run);
@@ -178,14 +190,8 @@ static void report_json(const char *dir, const wr_migrate_stats *st, int rc,
         bson_append_utf8(&a, kp, -1, st->notes[i], -1);
     }
     bson_append_array_end(&d, &a);
-    if (rc != WR_OK) {
-        BSON_APPEND_DOCUMENT_BEGIN(&d, "error", &c);
-        BSON_APPEND_UTF8(&c, "code", wr_errname(rc));
-        BSON_APPEND_UTF8(&c, "message", eb->msg);
-        bson_append_document_end(&d, &c);
-    }
-    wr_cli_print_json(&d);
-    bson_destroy(&d);
+    wr_cli_json_end(&d, rc == WR_OK ? "ok" : "error", code, rc,
+                    rc == WR_OK ? NULL : eb->msg);
 }
 
 static void report_text(const char *dir, const wr_migrate_stats *st)
@@ -206,26 +212,28 @@ static void report_text(const char *dir, const wr_migrate_stats *st)
            st->ncoll == 1 ? "" : "s");
     for (size_t i = 0; i < st->ncoll; i++) {
         const wr_migrate_coll *c = &st->coll[i];
-        printf("  %s: %llu lines, %llu documents and %llu deletes read; "
-               "%llu live (%llu updated, %llu deleted, %llu deletes of an "
-               "absent _id); %llu bad, %llu torn; indexes:",
+        printf("  %s: %llu lines: %llu documents, %llu deletes, %llu bad, "
+               "%llu torn; %llu live (%llu updated, %llu deleted, %llu "
+               "deletes of an absent _id); indexes:",
                c->name, (unsigned long long)c->lines,
                (unsigned long long)c->puts, (unsigned long long)c->deletes,
+               (unsigned long long)c->bad, (unsigned long long)c->torn,
                (unsigned long long)c->live, (unsigned long long)c->updated,
-               (unsigned long long)c->deleted, (unsigned long long)c->missing,
-               (unsigned long long)c->bad, (unsigned long long)c->torn);
+               (unsigned long long)c->deleted,
+               (unsigned long long)c->missing);
         if (c->nindex == 0)
             printf(" none");
         for (size_t j = 0; j < c->nindex; j++)
             printf("%s %s", j ? "," : "", c->indexes[j]);
         printf("\n");
     }
-    printf("  total: %llu documents read (%llu lines), %llu live, %llu "
-           "updated, %llu deleted, %llu bad lines, %llu torn lines\n",
-           (unsigned long long)(st->puts + st->deletes),
-           (unsigned long long)st->lines, (unsigned long long)st->live,
-           (unsigned long long)st->updated, (unsigned long long)st->deleted,
-           (unsigned long long)st->bad, (unsigned long long)st->torn);
+    /* the same counts, in the same words, as each collection's line */
+    printf("  total: %llu lines: %llu documents, %llu deletes, %llu bad, "
+           "%llu torn; %llu live (%llu updated, %llu deleted)\n",
+           (unsigned long long)st->lines, (unsigned long long)st->puts,
+           (unsigned long long)st->deletes, (unsigned long long)st->bad,
+           (unsigned long long)st->torn, (unsigned long long)st->live,
+           (unsigned long long)st->updated, (unsigned long long)st->deleted);
     if (st->dry_run) {
         printf("  bytes: %llu in %llu legacy files\n",
                (unsigned long long)st->bytes_before,
@@ -265,8 +273,9 @@ int main(int argc, char **argv)
         WR_CLI_COMMON_OPTIONS,
         {NULL, 0, NULL, 0},
     };
-    wr_cli_init(&cli, "wr-migrate");
-    while ((opt = getopt_long(argc, argv, "q", longopts, NULL)) != -1) {
+    wr_cli_init(&cli, "wr-migrate", argc, argv);
+    while ((opt = getopt_long(argc, argv, WR_CLI_SHORTOPTS, longopts,
+                              NULL)) != -1) {
         switch (opt) {
         case O_DRY:
             o.dry_run = true;
@@ -315,8 +324,6 @@ int main(int argc, char **argv)
             if ((opt = wr_cli_common_opt(&cli, opt, usage)) == WR_CLI_GO_ON)
                 break;
             free(index);
-            if (opt == WR_CLI_NOT_COMMON)
-                return wr_cli_usage_error(&cli, "unknown option");
             return opt;
         }
     }
@@ -329,25 +336,24 @@ int main(int argc, char **argv)
     o.dir = argv[optind];
     o.index = index;
     o.holder = "wr-migrate";
-    pg.cli = &cli;
-    clock_gettime(CLOCK_MONOTONIC, &pg.t0);
+    pg = (prog){.cli = &cli, .dir = o.dir};
     o.progress = on_progress;
     o.progress_arg = &pg;
     o.interrupted = &wr_cli_interrupted;
     rc = wr_migrate(&o, &st, &eb);
     wr_cli_progress_done(&cli);
+    int code = wr_cli_exit_code(rc);
+    if (rc == WR_EEXIST && st.state == WR_MIGRATE_MIXED)
+        code = WR_EXIT_DATA; /* refused: the directory is inconsistent */
     if (cli.json)
-        report_json(o.dir, &st, rc, &eb);
+        report_json(&cli, o.dir, &st, rc, code, &eb);
     for (size_t i = 0; i < st.nnotes; i++)
         wr_cli_note(&cli, "%s", st.notes[i]);
-    int code = wr_cli_exit_code(rc);
     if (rc != WR_OK) {
         wr_cli_error(&cli, "%s", eb.msg);
         if (rc == WR_EBADINPUT && !o.skip_bad)
             wr_cli_error(&cli, "nothing was changed (use --skip-bad to set "
                                "bad lines aside and migrate the rest)");
-        if (rc == WR_EEXIST && st.state == WR_MIGRATE_MIXED)
-            code = WR_EXIT_DATA; /* refused: the directory is inconsistent */
     } else if (!cli.json && !cli.quiet) {
         report_text(o.dir, &st);
     }

@@ -38,8 +38,7 @@ static void usage(void)
          "                        failure)\n"
          "  -q, --quiet           only the problem lines: no summary, no\n"
          "                        progress\n"
-         "  --help, --version\n"
-         "\n"
+         WR_CLI_HELP_COMMON         "\n"
          "Checks (the CHECK field):");
     for (int i = 0; i < WR_CHECK_NCHECKS; i++)
         printf("  %-15s %s\n", wr_verify_check_name(i),
@@ -53,20 +52,19 @@ static void usage(void)
          "format version, I/O error, interrupted). 3 wins over 1.");
 }
 
-typedef struct vctx {
-    wr_cli *cli;
-    const char *path;
-} vctx;
-
+/* "checking 1/2 people.main.wr: 1200 of 4800 pages (25%), 30000 pages/s" */
 static void on_progress(const wr_verify_progress *p, void *arg)
 {
-    vctx *v = arg;
-    const char *base = strrchr(p->path, '/');
-    base = base ? base + 1 : p->path;
-    wr_cli_progress(v->cli, "%s: %s, file %zu/%zu %s: %llu/%llu pages",
-                    v->path, p->phase, p->file, p->nfiles, base,
+    wr_cli *cli = arg;
+    wr_cli_progress(cli, "%s %zu/%zu %s: %llu of %llu pages (%.0f%%), %.0f "
+                    "pages/s",
+                    p->phase, p->file, p->nfiles, wr_cli_base(p->path),
                     (unsigned long long)p->pages_done,
-                    (unsigned long long)p->pages_total);
+                    (unsigned long long)p->pages_total,
+                    p->pages_total ? 100.0 * (double)p->pages_done /
+                                         (double)p->pages_total
+                                   : 0.0,
+                    (double)p->pages_done / wr_cli_elapsed(cli));
 }
 
 static const char *plural(uint64_t n)
@@ -362,33 +360,12 @@ static void json_report(bson_t *arr, size_t i, const wr_verify_report *r,
     bson_append_document_end(arr, &d);
 }
 
-static void json_usage(const char *msg)
-{
-    bson_t d = BSON_INITIALIZER;
-    BSON_APPEND_UTF8(&d, "tool", "wr-verify");
-    BSON_APPEND_UTF8(&d, "status", "usage");
-    BSON_APPEND_INT32(&d, "exit", WR_EXIT_USAGE);
-    BSON_APPEND_UTF8(&d, "error", msg);
-    wr_cli_print_json(&d);
-    bson_destroy(&d);
-}
-
-/* A usage error: one line (and, with --json, the one object). */
-static int bad_usage(wr_cli *cli, bool json, const char *msg)
-{
-    if (json)
-        json_usage(msg);
-    return wr_cli_usage_error(cli, "%s", msg);
-}
-
 int main(int argc, char **argv)
 {
     wr_cli cli;
     wr_verify_opts o = {0};
     uint64_t v;
     int opt, worst = WR_EXIT_OK;
-    bool json = false;
-    char msg[256];
     enum { O_QUICK = 256, O_CKPT, O_ALL, O_MAX };
     static const struct option longopts[] = {
         {"quick", no_argument, NULL, O_QUICK},
@@ -398,11 +375,9 @@ int main(int argc, char **argv)
         WR_CLI_COMMON_OPTIONS,
         {NULL, 0, NULL, 0},
     };
-    wr_cli_init(&cli, "wr-verify");
-    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
-        json = json || strcmp(argv[i], "--json") == 0;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, "q", longopts, NULL)) != -1) {
+    wr_cli_init(&cli, "wr-verify", argc, argv);
+    while ((opt = getopt_long(argc, argv, WR_CLI_SHORTOPTS, longopts,
+                              NULL)) != -1) {
         switch (opt) {
         case O_QUICK:
             o.quick = true;
@@ -412,51 +387,41 @@ int main(int argc, char **argv)
                 o.previous = false;
             else if (strcmp(optarg, "previous") == 0)
                 o.previous = true;
-            else {
-                snprintf(msg, sizeof msg,
-                         "--checkpoint wants latest or previous, not '%s'",
-                         optarg);
-                return bad_usage(&cli, json, msg);
-            }
+            else
+                return wr_cli_usage_error(
+                    &cli, "--checkpoint wants latest or previous, not '%s'",
+                    optarg);
             break;
         case O_ALL:
             o.all_checkpoints = true;
             break;
         case O_MAX:
             if (wr_cli_parse_u64(optarg, &v) != 0 || v == 0 ||
-                v > 1000000) {
-                snprintf(msg, sizeof msg,
-                         "--max-problems wants a number from 1 to 1000000, "
-                         "not '%s'",
-                         optarg);
-                return bad_usage(&cli, json, msg);
-            }
+                v > 1000000)
+                return wr_cli_usage_error(&cli, "--max-problems wants a "
+                                                "number from 1 to 1000000, "
+                                                "not '%s'",
+                                          optarg);
             o.max_problems = (uint32_t)v;
             break;
         default:
-            if ((opt = wr_cli_common_opt(&cli, opt, usage)) == WR_CLI_GO_ON)
-                break;
-            if (opt != WR_CLI_NOT_COMMON)
+            if ((opt = wr_cli_common_opt(&cli, opt, usage)) != WR_CLI_GO_ON)
                 return opt;
-            if (optopt != 0 && optopt < 256)
-                snprintf(msg, sizeof msg, "unknown option '-%c'", optopt);
-            else
-                snprintf(msg, sizeof msg, "unknown option or missing "
-                                          "argument: '%s'",
-                         argv[optind - 1]);
-            return bad_usage(&cli, json, msg);
         }
     }
     if (optind >= argc)
-        return bad_usage(&cli, json, "expected at least one PATH");
+        return wr_cli_usage_error(&cli, "expected at least one PATH");
     wr_cli_ready(&cli);
     wr_cli_catch_signals();
     o.interrupted = &wr_cli_interrupted;
     o.progress = on_progress;
+    o.progress_arg = &cli;
     bson_t out = BSON_INITIALIZER, arr;
+    int first_rc = WR_OK; /* the worst path's error, for "error" */
+    char first_msg[1400] = "";
     if (cli.json) {
-        BSON_APPEND_UTF8(&out, "tool", "wr-verify");
-        BSON_APPEND_UTF8(&out, "version", WR_VERSION_STRING);
+        bson_destroy(&out);
+        wr_cli_json_begin(&cli, &out);
         BSON_APPEND_BOOL(&out, "quick", o.quick);
         BSON_APPEND_UTF8(&out, "checkpoint", o.previous ? "previous"
                                                         : "latest");
@@ -467,15 +432,18 @@ int main(int argc, char **argv)
     for (int i = optind; i < argc; i++) {
         wr_errbuf eb = {0};
         wr_verify_report *r = NULL;
-        vctx vc = {&cli, argv[i]};
-        o.progress_arg = &vc;
         int rc = wr_verify(argv[i], &o, &r, &eb);
         wr_cli_progress_done(&cli);
         int code = rc == WR_OK         ? WR_EXIT_OK
                    : rc == WR_ECORRUPT ? WR_EXIT_DATA
                                        : WR_EXIT_ENV;
-        if (code == WR_EXIT_ENV || (code == WR_EXIT_DATA && worst == 0))
+        if ((code == WR_EXIT_ENV && worst != WR_EXIT_ENV) ||
+            (code == WR_EXIT_DATA && worst == 0)) {
             worst = code;
+            first_rc = rc;
+            snprintf(first_msg, sizeof first_msg, "%s",
+                     r != NULL && r->error[0] ? r->error : eb.msg);
+        }
         if (r == NULL) { /* out of memory before anything */
             wr_cli_error(&cli, "%s: %s", argv[i], eb.msg);
             continue;
@@ -515,14 +483,16 @@ int main(int argc, char **argv)
     }
     if (cli.json) {
         bson_append_array_end(&out, &arr);
-        BSON_APPEND_UTF8(&out, "status", worst == WR_EXIT_OK     ? "clean"
-                                         : worst == WR_EXIT_DATA ? "damaged"
-                                                                 : "error");
         BSON_APPEND_INT64(&out, "problems_total", (int64_t)total);
-        BSON_APPEND_INT32(&out, "exit", worst);
-        wr_cli_print_json(&out);
+        wr_cli_json_end(&out,
+                        worst == WR_EXIT_OK     ? "clean"
+                        : worst == WR_EXIT_DATA ? "damaged"
+                                                : "error",
+                        worst, first_rc,
+                        worst == WR_EXIT_OK ? NULL : first_msg);
+    } else {
+        bson_destroy(&out);
     }
-    bson_destroy(&out);
     fflush(stdout);
     return worst;
 }

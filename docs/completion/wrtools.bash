@@ -11,8 +11,8 @@ _wrtools_opts()
     var=_wrtools_cache_${tool//[^A-Za-z0-9]/_}
     if [[ -z ${!var-} ]]; then
         printf -v "$var" '%s' "$("$tool" --help 2>/dev/null |
-            sed -n -E 's/^ +(-[A-Za-z], )?(--[a-z][a-z0-9-]*)( ([A-Z][A-Z_|]*))?.*/\2 \4/p;
-                       s/^ +(--[a-z][a-z0-9-]*), (--[a-z][a-z0-9-]*).*/\1\n\2/p')"
+            sed -n -E 's/^ +(--[a-z][a-z0-9-]*), (--[a-z][a-z0-9-]*).*/\1\n\2/p; t
+                       s/^ +(-[A-Za-z], )?(--[a-z][a-z0-9-]*)( ([A-Z][A-Z_|.]*))?.*/\2 \4/p')"
     fi
     printf '%s\n' "${!var}"
 }

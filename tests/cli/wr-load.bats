@@ -78,8 +78,13 @@ teardown() { common_teardown; }
     cat "$TMP/c.jsonl" >> "$TMP/b.jsonl"
     run_json "$WR_BIN/wr-load" --json "$TMP/db" c "$TMP/b.jsonl"
     [ "$status" -eq 1 ]
-    [ "$(jq -r .error.line <<<"$output")" = 11 ]
+    [ "$(jq -r .first_bad_line <<<"$output")" = 11 ]
     [ "$(jq -r .status <<<"$output")" = error ]
+    [ "$(jq -r .exit <<<"$output")" = 1 ]
+    [ "$(jq -r .error.code <<<"$output")" = WR_EBADINPUT ]
+    # what was committed: nothing (10 lines were applied, then refused)
+    [ "$(jq -r .committed <<<"$output")" = false ]
+    [ "$(jq -r '.inserted + .replaced + .deleted + .missing_deletes' <<<"$output")" = 0 ]
     run "$WR_BIN/wr-load" "$TMP/db" c "$TMP/b.jsonl"
     [ "$status" -eq 1 ]
     [[ "$output" == *"line 11"* ]]

@@ -133,7 +133,7 @@ make_tiny() {
     [[ "$output" == *"migrated 2 collections"* ]]
     [[ "$output" == *"users: 232 lines"*"131 live"* ]]
     [[ "$output" == *"orders: 175 lines"*"105 live"* ]]
-    [[ "$output" == *"236 live, 100 updated, 35 deleted, 0 bad lines"* ]]
+    [[ "$output" == *"total: 407 lines: 371 documents, 36 deletes, 0 bad, 0 torn; 236 live (100 updated, 35 deleted)"* ]]
     [[ "$output" == *"bytes: "*" before (5 legacy files), "*" after"* ]]
     [[ "$output" == *"backup: $TMP/d/wr-backup-"* ]]
 }

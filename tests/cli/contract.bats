@@ -1,0 +1,195 @@
+#!/usr/bin/env bats
+# One behaviour for every tool (every tools/wr-*.c, so a new tool is held
+# to it as soon as it exists): -h/-V, the unknown-option line, one JSON
+# object with the common fields in every case, a man page whose options are
+# the --help options, lint-clean pages, a JSON Schema per tool.
+
+load helpers
+
+TOP=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+VALIDATE="$TOP/tests/json/validate.py"
+
+setup() { common_setup; }
+teardown() { common_teardown; }
+
+tools() {
+    local f
+    for f in "$TOP"/tools/wr-*.c; do f=${f##*/}; echo "${f%.c}"; done
+}
+
+# validate: stdin must be exactly one JSON object valid for its tool's schema
+validate() {
+    "$VALIDATE" "$TOP/docs/json" -
+}
+
+@test "every tool: -h is --help and -V is --version, exit 0" {
+    for t in $(tools); do
+        a=$("$WR_BIN/$t" --help) && b=$("$WR_BIN/$t" -h) || { echo "$t: help failed"; false; }
+        [ -n "$a" ] && [ "$a" = "$b" ] || { echo "$t: -h differs from --help"; false; }
+        [[ $a == "Usage: $t "* ]] || { echo "$t: help does not start with Usage"; false; }
+        a=$("$WR_BIN/$t" --version) && b=$("$WR_BIN/$t" -V) || { echo "$t: version failed"; false; }
+        [[ $a == "$t (wrtools) "* ]] && [ "$a" = "$b" ] || { echo "$t: -V: $b"; false; }
+    done
+}
+
+@test "every tool: an unknown option is one line naming it, exit 2, never argv[0]'s path" {
+    for t in $(tools); do
+        run "$WR_BIN/$t" --bogus x
+        [ "$status" -eq 2 ] || { echo "$t: exit $status"; false; }
+        [ "$output" = "$t: unknown option '--bogus' (try --help)" ] || { echo "$t: $output"; false; }
+        run "$WR_BIN/$t" --bogus=1 x
+        [ "$output" = "$t: unknown option '--bogus' (try --help)" ] || { echo "$t: $output"; false; }
+        run "$WR_BIN/$t" -Z x
+        [ "$status" -eq 2 ]
+        [ "$output" = "$t: unknown option '-Z' (try --help)" ] || { echo "$t: $output"; false; }
+    done
+}
+
+@test "every tool: an option missing its argument is one line, exit 2" {
+    for t in $(tools); do
+        opt=$("$WR_BIN/$t" --help | sed -n -E 's/^ +(--[a-z][a-z0-9-]*) [A-Z].*/\1/p' | head -1)
+        [ -n "$opt" ] || continue # a tool whose options all stand alone
+        run "$WR_BIN/$t" "$opt"
+        [ "$status" -eq 2 ]
+        [ "$output" = "$t: option '$opt' wants an argument (try --help)" ] || { echo "$t: $output"; false; }
+    done
+}
+
+@test "every tool: --json prints exactly one object with the common fields, usage errors included" {
+    for t in $(tools); do
+        for args in "--bogus" "-Z" "" "--json"; do
+            run bash -c '"$@" 2>/dev/null' _ "$WR_BIN/$t" --json $args
+            [ "$status" -eq 2 ] || { echo "$t --json $args: exit $status"; false; }
+            [ "$(jq -c '[.tool, .status, .exit, .error.code]' <<<"$output")" = \
+              "[\"$t\",\"usage\",2,\"WR_EINVAL\"]" ] || { echo "$t $args: $output"; false; }
+            [ -n "$(jq -r .error.message <<<"$output")" ]
+            validate <<<"$output" || { echo "$t: schema"; false; }
+        done
+        # --json before or after the bad option, stdout holds one line
+        run bash -c '"$@" 2>/dev/null' _ "$WR_BIN/$t" --bogus --json
+        [ "${#lines[@]}" -eq 1 ]
+        run bash -c '"$@" 2>/dev/null' _ "$WR_BIN/$t" --json -V
+        [ "$status" -eq 0 ]
+        [ "$(jq -r .libwr <<<"$output")" = "$(jq -r .version <<<"$output")" ]
+        validate <<<"$output"
+        run bash -c '"$@" 2>/dev/null' _ "$WR_BIN/$t" --json --help
+        [ "$status" -eq 0 ]
+        [ "$(jq -r .help <<<"$output")" = "$("$WR_BIN/$t" --help)" ]
+        validate <<<"$output"
+    done
+}
+
+@test "every tool has a JSON Schema in docs/json/, and the schemas are valid" {
+    for t in $(tools); do
+        [ -f "$TOP/docs/json/$t.schema.json" ] || {
+            echo "$t has no JSON Schema: add docs/json/$t.schema.json"; false; }
+    done
+    # a wrong object fails (the validator can fail)
+    run validate <<<'{"tool":"wr-load","version":"0.1.0","status":"ok","exit":0,"inserted":-1}'
+    [ "$status" -eq 1 ]
+    run validate <<<'{"tool":"wr-verify","version":"0.1.0","status":"clean","exit":1}'
+    [ "$status" -eq 1 ] # exit 1 without an error
+    run validate <<<'{"tool":"wr-nosuch","version":"0.1.0","status":"ok","exit":0}'
+    [ "$status" -eq 1 ]
+    [[ $output == *"no schema"* ]]
+    printf '{"tool":"wr-load"}\n{"tool":"wr-load"}\n' > "$TMP/two"
+    run "$VALIDATE" "$TOP/docs/json" "$TMP/two"
+    [ "$status" -eq 1 ]
+    [[ $output == *"2 JSON objects, not exactly one"* ]]
+}
+
+# options NAME: the options of TOOL's --help, one per line, sorted
+help_opts() {
+    "$WR_BIN/$1" --help | grep -E '^ +-' |
+        grep -oE '(^|[ ,])(--[a-z][a-z0-9-]*|-[A-Za-z])\b' | tr -d ' ,' | sort -u
+}
+man_opts() {
+    grep -E '^\.It Fl ' "$1" | grep -oE 'Fl (-[a-z][a-z0-9-]*|[A-Za-z])\b' |
+        sed 's/^Fl /-/' | sort -u
+}
+
+@test "every tool has a man page whose options are its --help options" {
+    for t in $(tools); do
+        page="$TOP/docs/man/$t.1"
+        [ -f "$page" ] || { echo "$t has no man page: add docs/man/$t.1 (mdoc, as the others)"; false; }
+        h=$(help_opts "$t")
+        m=$(man_opts "$page")
+        [ -n "$h" ]
+        [ "$h" = "$m" ] || {
+            echo "$t: --help and docs/man/$t.1 differ (< only in --help, > only in the page):"
+            diff <(echo "$h") <(echo "$m") | grep '^[<>]'; false; }
+        for s in NAME SYNOPSIS DESCRIPTION OPTIONS "EXIT STATUS" EXAMPLES; do
+            grep -q "^\.Sh $s" "$page" || { echo "$t.1 lacks $s"; false; }
+        done
+    done
+    # the comparison can fail
+    printf '.It Fl -nosuch\n' > "$TMP/x.1"
+    [ "$(man_opts "$TMP/x.1")" != "$(help_opts wr-load)" ]
+}
+
+@test "man pages and wrtools-format(5) are mandoc -Tlint clean" {
+    [ -f "$TOP/docs/man/wrtools-format.5" ]
+    for page in "$TOP"/docs/man/*.[1-8]; do
+        # cross references resolve once installed; everything else counts
+        run bash -c 'mandoc -Tlint "$1" 2>&1 | grep -v "referenced manual not found"' _ "$page"
+        [ -z "$output" ] || { echo "$output"; false; }
+    done
+    run bash -c 'printf ".Dd x\n.Dt X 1\n.Sh NAME\n.Bogus\n" | mandoc -Tlint 2>&1'
+    [ -n "$output" ] # the linter can fail
+}
+
+@test "wr-verify --checkpoint previous with no previous snapshot: exit 3 'no previous checkpoint'" {
+    make_jsonl "$TMP/a.jsonl" 20
+    "$WR_BIN/wr-load" -q "$TMP/db" c "$TMP/a.jsonl"
+    run "$WR_BIN/wr-verify" --checkpoint previous "$TMP/db"
+    [ "$status" -eq 3 ]
+    [[ $output == *"no previous checkpoint"* ]]
+    [[ $output != *clean* ]]
+    run_json "$WR_BIN/wr-verify" --json --checkpoint previous "$TMP/db"
+    [ "$status" -eq 3 ]
+    [ "$(jq -r .status <<<"$output")" = error ]
+    [ "$(jq -r .exit <<<"$output")" = 3 ]
+    [[ "$(jq -r .error.message <<<"$output")" == *"no previous checkpoint"* ]]
+    validate <<<"$output"
+    # after a second snapshot there is one
+    "$WR_BIN/wr-load" -q "$TMP/db" c "$TMP/a.jsonl"
+    run "$WR_BIN/wr-verify" --checkpoint previous "$TMP/db"
+    [ "$status" -eq 0 ]
+}
+
+@test "wr-compact: a file that grows says 'grew by', never a negative amount given back" {
+    make_jsonl "$TMP/a.jsonl" 300
+    "$WR_BIN/wr-load" -q --page-size 512 "$TMP/db" c "$TMP/a.jsonl"
+    run_json "$WR_BIN/wr-compact" --json --page-size 65536 "$TMP/db"
+    [ "$status" -eq 0 ]
+    validate <<<"$output"
+    [ "$(jq '[.given_back, (.files[] | .given_back)] | min' <<<"$output")" -ge 0 ]
+    [ "$(jq '.grown_by' <<<"$output")" -gt 0 ]
+    [ "$(jq '.size_after - .size_before' <<<"$output")" = "$(jq .grown_by <<<"$output")" ]
+    "$WR_BIN/wr-load" -q "$TMP/db" c "$TMP/a.jsonl"
+    run "$WR_BIN/wr-compact" --page-size 131072 "$TMP/db"
+    [ "$status" -eq 2 ]
+    run "$WR_BIN/wr-compact" --dry-run --page-size 65536 "$TMP/db"
+    [ "$status" -eq 0 ]
+    [[ $output != *"-"[0-9]*" given back"* ]]
+}
+
+@test "wr-migrate: the counts of every line agree (lines = documents + deletes + bad + torn)" {
+    cp -r "$TOP/testdata/legacy-demo" "$TMP/m"
+    printf '{"_id": 1, "x": NaN}\n' >> "$TMP/m/users.log"
+    run "$WR_BIN/wr-migrate" --skip-bad --backup-dir "$TMP/bk" "$TMP/m"
+    [ "$status" -eq 0 ]
+    total=$(grep '  total:' <<<"$output")
+    read -r L D X B T < <(sed -E 's/.*total: ([0-9]+) lines: ([0-9]+) documents, ([0-9]+) deletes, ([0-9]+) bad, ([0-9]+) torn.*/\1 \2 \3 \4 \5/' <<<"$total")
+    [ "$L" -eq $((D + X + B + T)) ]
+    [ "$B" -eq 1 ]
+    # the total is the sum of the collections' lines, in the same words
+    sum=$(grep -E '^  [a-z]+: [0-9]+ lines: ' <<<"$output" | grep -v total |
+          sed -E 's/.*: ([0-9]+) lines: ([0-9]+) documents, ([0-9]+) deletes.*/\1 \2 \3/' |
+          awk '{l += $1; d += $2; x += $3} END {print l, d, x}')
+    [ "$sum" = "$L $D $X" ]
+    cp -r "$TOP/testdata/legacy-demo" "$TMP/m2"
+    run_json "$WR_BIN/wr-migrate" --json --dry-run "$TMP/m2"
+    validate <<<"$output"
+    [ "$(jq '.lines - .documents - .deletes - .bad_lines - .torn_lines' <<<"$output")" = 0 ]
+}
