@@ -217,36 +217,45 @@ static void cli_help(const wr_cli *cli, void (*usage)(void))
 }
 
 /* The test suite validates every --json object the tools print against
- * docs/json/ (tests/json/validate.py): with WR_TEST_JSON_DIR set, each one
- * is also appended to DIR/TOOL.PID.json. */
-static void cli_json_copy(const char *tool, const char *s, size_t len)
+ * docs/json/ (tests/json/validate.py): with WR_TEST_JSON_DIR set, what a
+ * run prints as JSON is also appended to DIR/TOOL.PID.json. */
+static void cli_json_out(const char *tool, const char *s, size_t len)
 {
     const char *dir = getenv("WR_TEST_JSON_DIR");
     char path[4096];
     FILE *f;
+    fwrite(s, 1, len, stdout);
     if (dir == NULL || *dir == '\0')
         return;
     snprintf(path, sizeof path, "%s/%s.%ld.json", dir, tool, (long)getpid());
     if ((f = fopen(path, "a")) != NULL) {
         fwrite(s, 1, len, f);
-        fputc('\n', f);
         fclose(f);
     }
+}
+
+/* doc as relaxed Extended JSON, less skip_head bytes at the start and
+ * skip_tail at the end (to stream an object in parts), then end. */
+static void cli_json_part(const char *tool, const bson_t *doc,
+                          size_t skip_head, size_t skip_tail,
+                          const char *end)
+{
+    size_t len;
+    char *s = bson_as_relaxed_extended_json(doc, &len);
+    if (s != NULL && len >= skip_head + skip_tail)
+        cli_json_out(tool, s + skip_head, len - skip_head - skip_tail);
+    cli_json_out(tool, end, strlen(end));
+    bson_free(s);
 }
 
 /* One line of relaxed Extended JSON on stdout. */
 static void cli_print_json(const bson_t *doc)
 {
-    size_t len;
-    char *s = bson_as_relaxed_extended_json(doc, &len);
     bson_iter_t it;
-    if (s != NULL) {
-        fwrite(s, 1, len, stdout);
-        fputc('\n', stdout);
-        if (bson_iter_init_find(&it, doc, "tool") && BSON_ITER_HOLDS_UTF8(&it))
-            cli_json_copy(bson_iter_utf8(&it, NULL), s, len);
-        bson_free(s);
-    }
+    const char *tool = "wr-unknown";
+    if (bson_iter_init_find(&it, doc, "tool") && BSON_ITER_HOLDS_UTF8(&it))
+        tool = bson_iter_utf8(&it, NULL);
+    cli_json_part(tool, doc, 0, 0, "\n");
 }
 
 void wr_cli_json_begin(const wr_cli *cli, bson_t *doc)
@@ -256,8 +265,9 @@ void wr_cli_json_begin(const wr_cli *cli, bson_t *doc)
     BSON_APPEND_UTF8(doc, "version", WR_VERSION_STRING);
 }
 
-void wr_cli_json_end(bson_t *doc, const char *status, int exit_code, int rc,
-                     const char *message)
+/* status, exit and (with a message) error, as every tool's object ends */
+static void cli_json_status(bson_t *doc, const char *status, int exit_code,
+                            int rc, const char *message)
 {
     BSON_APPEND_UTF8(doc, "status", status);
     BSON_APPEND_INT32(doc, "exit", exit_code);
@@ -275,7 +285,44 @@ void wr_cli_json_end(bson_t *doc, const char *status, int exit_code, int rc,
         bson_append_document_end(doc, &e);
         bson_free(clean);
     }
+}
+
+void wr_cli_json_end(bson_t *doc, const char *status, int exit_code, int rc,
+                     const char *message)
+{
+    cli_json_status(doc, status, exit_code, rc, message);
     cli_print_json(doc);
+    bson_destroy(doc);
+}
+
+void wr_cli_json_open(const wr_cli *cli, bson_t *doc, const char *array)
+{
+    char head[256];
+    /* "{ ... }" less its closing " }" */
+    cli_json_part(cli->tool, doc, 0, 2, "");
+    if (array != NULL) {
+        snprintf(head, sizeof head, ", \"%s\" : [", array);
+        cli_json_out(cli->tool, head, strlen(head));
+    }
+    bson_destroy(doc);
+}
+
+void wr_cli_json_item(const wr_cli *cli, const char *json, bool first)
+{
+    cli_json_out(cli->tool, first ? " " : ", ", first ? 1 : 2);
+    cli_json_out(cli->tool, json, strlen(json));
+}
+
+void wr_cli_json_close(const wr_cli *cli, bson_t *doc, bool array,
+                       const char *status, int exit_code, int rc,
+                       const char *message)
+{
+    if (array)
+        cli_json_out(cli->tool, " ]", 2);
+    cli_json_status(doc, status, exit_code, rc, message);
+    cli_json_out(cli->tool, ", ", 2);
+    /* "{ ... }" less its opening "{ " */
+    cli_json_part(cli->tool, doc, 2, 0, "\n");
     bson_destroy(doc);
 }
 

@@ -75,6 +75,17 @@ void wr_cli_version(const wr_cli *cli);
 void wr_cli_json_begin(const wr_cli *cli, bson_t *doc);
 void wr_cli_json_end(bson_t *doc, const char *status, int exit_code, int rc,
                      const char *message);
+/* The same object, streamed when it holds a list too long to keep (wr-diff's
+ * differences): wr_cli_json_open prints doc (from wr_cli_json_begin) still
+ * open and, when array is not NULL, opens that array; wr_cli_json_item
+ * prints one element (JSON text); wr_cli_json_close closes the array and
+ * appends doc's fields, then status, exit and error as wr_cli_json_end
+ * does. Both docs are freed. */
+void wr_cli_json_open(const wr_cli *cli, bson_t *doc, const char *array);
+void wr_cli_json_item(const wr_cli *cli, const char *json, bool first);
+void wr_cli_json_close(const wr_cli *cli, bson_t *doc, bool array,
+                       const char *status, int exit_code, int rc,
+                       const char *message);
 /* Parse a size like "4096", "64K", "256M", "2G" into bytes. */
 int wr_cli_parse_size(const char *s, uint64_t *out);
 /* Parse an unsigned integer. */

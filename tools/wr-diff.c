@@ -44,8 +44,7 @@ static void usage(void)
          "                        differences in \"differences\" (also on\n"
          "                        failure)\n"
          "  -q, --quiet           only the difference lines: no summary\n"
-         "  --help, --version\n"
-         "\n"
+         WR_CLI_HELP_COMMON         "\n"
          "Exit status: 0 identical; 1 different; 2 usage error; 3 an input\n"
          "cannot be read or is damaged (a page or document of a database, a\n"
          "bad line of a log that is not a torn last line: the message names\n"
@@ -69,11 +68,12 @@ static int on_item(const wr_diff_item *it, void *arg)
         x->failed = WR_ENOMEM;
         return WR_ENOMEM;
     }
-    if (x->cli->json)
-        fputs(x->printed > 0 ? ",\n" : "\n", stdout);
-    fputs(line, stdout);
-    if (!x->cli->json)
+    if (x->cli->json) {
+        wr_cli_json_item(x->cli, line, x->printed == 0);
+    } else {
+        fputs(line, stdout);
         fputc('\n', stdout);
+    }
     free(line);
     x->printed++;
     if (ferror(stdout)) {
@@ -94,21 +94,6 @@ static void on_note(const char *msg, void *arg)
 {
     dctx *x = arg;
     wr_cli_note(x->cli, "%s", msg);
-}
-
-/* The JSON of doc without its closing " }" (open) or its opening "{ "
- * (close): the envelope around the streamed "differences" array. */
-static void print_json_part(const bson_t *doc, bool open)
-{
-    size_t len;
-    char *s = bson_as_relaxed_extended_json(doc, &len);
-    if (s == NULL)
-        return;
-    if (open && len >= 2)
-        fwrite(s, 1, len - 2, stdout);
-    else if (!open && len >= 2)
-        fputs(s + 1, stdout);
-    bson_free(s);
 }
 
 static const char *status_name(int code, const wr_diff_stats *st)
@@ -145,41 +130,25 @@ static void append_counts(bson_t *d, const wr_diff_stats *st)
     bson_append_document_end(d, &c);
 }
 
-static void json_head(const wr_diff_opts *o, bool list)
+/* The --json object, streamed: the differences are listed as they come. */
+static void json_head(const wr_cli *cli, const wr_diff_opts *o, bool list)
 {
-    bson_t d = BSON_INITIALIZER;
-    BSON_APPEND_UTF8(&d, "tool", "wr-diff");
-    BSON_APPEND_UTF8(&d, "version", WR_VERSION_STRING);
+    bson_t d;
+    wr_cli_json_begin(cli, &d);
     BSON_APPEND_UTF8(&d, "a", o->a);
     BSON_APPEND_UTF8(&d, "b", o->b);
     if (o->collection != NULL)
         BSON_APPEND_UTF8(&d, "collection", o->collection);
-    print_json_part(&d, true);
-    if (list)
-        fputs(", \"differences\" : [", stdout);
-    bson_destroy(&d);
+    wr_cli_json_open(cli, &d, list ? "differences" : NULL);
 }
 
-static void json_tail(const wr_diff_stats *st, int code, int rc,
-                      const wr_errbuf *eb, bool list)
+static void json_tail(const wr_cli *cli, const wr_diff_stats *st, int code,
+                      int rc, const wr_errbuf *eb, bool list)
 {
     bson_t d = BSON_INITIALIZER;
-    if (list)
-        fputs("\n]", stdout);
-    BSON_APPEND_UTF8(&d, "status", status_name(code, st));
-    BSON_APPEND_INT32(&d, "exit", code);
     append_counts(&d, st);
-    if (rc != WR_OK) {
-        bson_t e;
-        BSON_APPEND_DOCUMENT_BEGIN(&d, "error", &e);
-        BSON_APPEND_UTF8(&e, "code", wr_errname(rc));
-        BSON_APPEND_UTF8(&e, "message", eb->msg);
-        bson_append_document_end(&d, &e);
-    }
-    fputs(", ", stdout);
-    print_json_part(&d, false);
-    fputc('\n', stdout);
-    bson_destroy(&d);
+    wr_cli_json_close(cli, &d, list, status_name(code, st), code, rc,
+                      rc != WR_OK ? eb->msg : NULL);
 }
 
 static void print_summary(const wr_diff_stats *st)
@@ -231,8 +200,9 @@ int main(int argc, char **argv)
         WR_CLI_COMMON_OPTIONS,
         {NULL, 0, NULL, 0},
     };
-    wr_cli_init(&cli, "wr-diff");
-    while ((opt = getopt_long(argc, argv, "q", longopts, NULL)) != -1) {
+    wr_cli_init(&cli, "wr-diff", argc, argv);
+    while ((opt = getopt_long(argc, argv, WR_CLI_SHORTOPTS, longopts,
+                              NULL)) != -1) {
         switch (opt) {
         case O_COLL:
             o.collection = optarg;
@@ -248,10 +218,7 @@ int main(int argc, char **argv)
                                           optarg);
             break;
         default:
-            if ((rc = wr_cli_common_opt(&cli, opt, usage)) ==
-                WR_CLI_NOT_COMMON)
-                return wr_cli_usage_error(&cli, "unknown option");
-            if (rc != WR_CLI_GO_ON)
+            if ((rc = wr_cli_common_opt(&cli, opt, usage)) != WR_CLI_GO_ON)
                 return rc;
         }
     }
@@ -268,7 +235,7 @@ int main(int argc, char **argv)
     o.arg = &x;
     o.interrupted = &wr_cli_interrupted;
     if (cli.json)
-        json_head(&o, !x.count_only);
+        json_head(&cli, &o, !x.count_only);
     rc = wr_diff(&o, &st, &eb);
     wr_cli_progress_done(&cli);
     if (x.failed != 0 && rc == x.failed && eb.msg[0] == '\0')
@@ -277,7 +244,7 @@ int main(int argc, char **argv)
                                     : "out of memory");
     code = exit_code(rc, &st);
     if (cli.json)
-        json_tail(&st, code, rc, &eb, !x.count_only);
+        json_tail(&cli, &st, code, rc, &eb, !x.count_only);
     if (rc != WR_OK)
         wr_cli_error(&cli, "%s", eb.msg);
     if (rc == WR_OK && !cli.json && (!cli.quiet || x.count_only))
