@@ -21,7 +21,7 @@ WARN = -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
        -Wmissing-prototypes -Wno-unused-parameter
 DEFS = -D_GNU_SOURCE
 PKGS = libbson-1.0 zlib
-DEB_PKGS = build-essential pkg-config libbson-dev zlib1g-dev bats jq python3 \
+DEB_PKGS = build-essential pkg-config libbson-dev zlib1g-dev bats jq python3 cmark-gfm \
            time valgrind mandoc python3-jsonschema tmux bash-completion
 
 # Installation directories (GNU conventions; PREFIX and prefix both work).

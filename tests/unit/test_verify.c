@@ -1153,8 +1153,11 @@ static void test_verify_random_workload_stays_clean(void)
         }
         CHECK_EQ(rc, WR_OK);
         wr_verify_report_free(r);
+        /* the first snapshot has none before it (exit 3 in wr-verify) */
         wr_verify_opts prev = {.previous = true};
-        CHECK_EQ(verify(dir, &prev, &r), WR_OK);
+        CHECK_EQ(verify(dir, &prev, &r), round == 0 ? WR_ENOTFOUND : WR_OK);
+        if (round == 0)
+            CHECK(r != NULL && strstr(r->error, "no previous checkpoint"));
         wr_verify_report_free(r);
         if (rc != WR_OK)
             break;
