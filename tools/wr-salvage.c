@@ -32,8 +32,7 @@ static void usage(void)
          "  --dry-run             read and report; write nothing\n"
          "  --json                print one JSON object on stdout\n"
          "  -q, --quiet           no report, no progress; diagnostics only\n"
-         "  --help, --version\n"
-         "\n"
+         WR_CLI_HELP_COMMON         "\n"
          "Exit status: 0 everything of the chosen checkpoint was recovered;\n"
          "1 something was lost (the report names the pages and key ranges);\n"
          "2 usage error (also: DEST exists and is not empty); 3 SOURCE cannot\n"
@@ -43,8 +42,7 @@ static void usage(void)
 static void on_progress(const wr_salvage_progress *p, void *arg)
 {
     wr_cli *cli = arg;
-    const char *base = strrchr(p->path, '/');
-    base = base ? base + 1 : p->path;
+    const char *base = wr_cli_base(p->path);
     if (p->total > 0)
         wr_cli_progress(cli, "%s %s: %llu%%", p->phase, base,
                         (unsigned long long)(p->done * 100 / p->total));
@@ -176,25 +174,11 @@ static void json_coll(bson_t *arr, size_t i, const wr_salvage_coll *c)
     bson_append_document_end(arr, &d);
 }
 
-static void print_json(const wr_salvage_report *r, int rc, int exit_code,
-                       const wr_errbuf *eb)
+static void print_json(const wr_cli *cli, const wr_salvage_report *r,
+                       int rc, int exit_code, const wr_errbuf *eb)
 {
-    bson_t d = BSON_INITIALIZER, a, e;
-    BSON_APPEND_UTF8(&d, "tool", "wr-salvage");
-    BSON_APPEND_UTF8(&d, "version", WR_VERSION_STRING);
-    BSON_APPEND_UTF8(&d, "status",
-                     rc == WR_OK         ? "ok"
-                     : exit_code == 1    ? "lost"
-                                         : "error");
-    BSON_APPEND_INT32(&d, "exit", exit_code);
-    if (rc != WR_OK) {
-        BSON_APPEND_DOCUMENT_BEGIN(&d, "error", &e);
-        BSON_APPEND_UTF8(&e, "code", wr_errname(rc));
-        BSON_APPEND_UTF8(&e, "message", eb->msg);
-        bson_append_document_end(&d, &e);
-    } else {
-        BSON_APPEND_NULL(&d, "error");
-    }
+    bson_t d, a;
+    wr_cli_json_begin(cli, &d);
     if (r != NULL) {
         BSON_APPEND_UTF8(&d, "source", r->source);
         BSON_APPEND_UTF8(&d, "dest", r->dest);
@@ -209,8 +193,11 @@ static void print_json(const wr_salvage_report *r, int rc, int exit_code,
             json_coll(&a, i, &r->colls[i]);
         bson_append_array_end(&d, &a);
     }
-    wr_cli_print_json(&d);
-    bson_destroy(&d);
+    wr_cli_json_end(&d,
+                    rc == WR_OK        ? "ok"
+                    : exit_code == 1   ? "lost"
+                                       : "error",
+                    exit_code, rc, rc == WR_OK ? NULL : eb->msg);
 }
 
 int main(int argc, char **argv)
@@ -229,12 +216,13 @@ int main(int argc, char **argv)
         WR_CLI_COMMON_OPTIONS,
         {NULL, 0, NULL, 0},
     };
-    wr_cli_init(&cli, "wr-salvage");
+    wr_cli_init(&cli, "wr-salvage", argc, argv);
     if ((colls = calloc((size_t)argc + 1, sizeof *colls)) == NULL) {
         wr_cli_error(&cli, "out of memory");
         return WR_EXIT_ENV;
     }
-    while ((opt = getopt_long(argc, argv, "q", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, WR_CLI_SHORTOPTS, longopts,
+                              NULL)) != -1) {
         switch (opt) {
         case O_DRY:
             o.dry_run = true;
@@ -255,12 +243,7 @@ int main(int argc, char **argv)
             colls[o.ncollections++] = optarg;
             break;
         default:
-            if ((opt = wr_cli_common_opt(&cli, opt, usage)) ==
-                WR_CLI_NOT_COMMON) {
-                free(colls);
-                return wr_cli_usage_error(&cli, "unknown option");
-            }
-            if (opt != WR_CLI_GO_ON) {
+            if ((opt = wr_cli_common_opt(&cli, opt, usage)) != WR_CLI_GO_ON) {
                 free(colls);
                 return opt;
             }
@@ -282,7 +265,7 @@ int main(int argc, char **argv)
     if (rc != WR_OK && !(rc == WR_ECORRUPT && r != NULL && r->ncolls > 0))
         wr_cli_error(&cli, "%s", eb.msg);
     if (cli.json)
-        print_json(r, rc, exit_code, &eb);
+        print_json(&cli, r, rc, exit_code, &eb);
     else if (!cli.quiet && r != NULL && r->ncolls > 0)
         print_text(r, rc);
     wr_salvage_report_free(r);
