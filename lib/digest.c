@@ -15,8 +15,28 @@
  */
 #include "wr_int.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
+
+/* A digest computed on a thread of its own (wri_digest_new_async): the
+ * caller copies the documents' bytes into a ring of chunks, the thread
+ * hashes full chunks; wr_digest_final waits for the ring to drain. */
+#define DG_CHUNK (128u << 10)
+#define DG_NCHUNK 4
+
+typedef struct dg_pipe {
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t filled, drained;
+    uint8_t *chunk[DG_NCHUNK];
+    size_t clen[DG_NCHUNK];
+    unsigned head;  /* the chunk being filled (caller's) */
+    unsigned tail;  /* the next chunk to hash (thread's) */
+    unsigned nfull; /* chunks handed over, not yet hashed */
+    bool stop;
+} dg_pipe;
 
 struct wr_digest {
     uint32_t h[8];
@@ -24,6 +44,7 @@ struct wr_digest {
     uint8_t buf[64];  /* partial block */
     size_t nbuf;
     uint64_t ndocs;
+    dg_pipe *pipe;    /* NULL: hashed on the caller's thread */
 };
 
 static const uint32_t sha_k[64] = {
@@ -217,18 +238,112 @@ int wr_digest_new(wr_digest **out, wr_errbuf *eb)
     if (d == NULL)
         return WR_ERR(eb, WR_ENOMEM, "out of memory for a digest");
     digest_reset(d);
+    d->pipe = NULL;
     *out = d;
     return WR_OK;
 }
 
+/* --- the digest's own thread ----------------------------------------------- */
+
+static void *dg_worker(void *arg)
+{
+    wr_digest *d = arg;
+    dg_pipe *q = d->pipe;
+    pthread_mutex_lock(&q->mu);
+    for (;;) {
+        while (q->nfull == 0 && !q->stop)
+            pthread_cond_wait(&q->filled, &q->mu);
+        if (q->nfull == 0)
+            break;
+        unsigned i = q->tail;
+        pthread_mutex_unlock(&q->mu);
+        sha_update(d, q->chunk[i], q->clen[i]);
+        pthread_mutex_lock(&q->mu);
+        q->clen[i] = 0;
+        q->tail = (i + 1) % DG_NCHUNK;
+        q->nfull--;
+        pthread_cond_signal(&q->drained);
+    }
+    pthread_mutex_unlock(&q->mu);
+    return NULL;
+}
+
+static void dg_pipe_free(dg_pipe *q)
+{
+    for (unsigned i = 0; i < DG_NCHUNK; i++)
+        free(q->chunk[i]);
+    free(q);
+}
+
+int wri_digest_new_async(wr_digest **out, wr_errbuf *eb)
+{
+    int rc = wr_digest_new(out, eb);
+    dg_pipe *q;
+    if (rc != WR_OK || sysconf(_SC_NPROCESSORS_ONLN) < 2 ||
+        (q = calloc(1, sizeof *q)) == NULL)
+        return rc; /* one core, or no memory for the ring: hash inline */
+    for (unsigned i = 0; i < DG_NCHUNK; i++) {
+        if ((q->chunk[i] = malloc(DG_CHUNK)) == NULL) {
+            dg_pipe_free(q);
+            return WR_OK;
+        }
+    }
+    pthread_mutex_init(&q->mu, NULL);
+    pthread_cond_init(&q->filled, NULL);
+    pthread_cond_init(&q->drained, NULL);
+    (*out)->pipe = q;
+    if (pthread_create(&q->th, NULL, dg_worker, *out) != 0) {
+        (*out)->pipe = NULL;
+        pthread_mutex_destroy(&q->mu);
+        pthread_cond_destroy(&q->filled);
+        pthread_cond_destroy(&q->drained);
+        dg_pipe_free(q);
+    }
+    return WR_OK;
+}
+
+/* Hand the chunk being filled to the thread (if it holds anything) and,
+ * when wait_all, wait until every chunk is hashed; else wait only for a
+ * free chunk to fill next. */
+static void dg_submit(dg_pipe *q, bool wait_all)
+{
+    pthread_mutex_lock(&q->mu);
+    if (q->clen[q->head] > 0) {
+        q->nfull++;
+        q->head = (q->head + 1) % DG_NCHUNK;
+        pthread_cond_signal(&q->filled);
+    }
+    while (wait_all ? q->nfull > 0 : q->nfull == DG_NCHUNK)
+        pthread_cond_wait(&q->drained, &q->mu);
+    pthread_mutex_unlock(&q->mu);
+}
+
+static void dg_copy(dg_pipe *q, const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        size_t used = q->clen[q->head], k = WRI_MIN(n, DG_CHUNK - used);
+        memcpy(q->chunk[q->head] + used, p, k);
+        q->clen[q->head] = used + k;
+        p += k;
+        n -= k;
+        if (used + k == DG_CHUNK)
+            dg_submit(q, false);
+    }
+}
+
 void wr_digest_add(wr_digest *d, const uint8_t *doc, uint32_t len)
 {
-    sha_update(d, doc, len);
+    if (d->pipe != NULL)
+        dg_copy(d->pipe, doc, len);
+    else
+        sha_update(d, doc, len);
     d->ndocs++;
 }
 
 void wr_digest_final(wr_digest *d, uint8_t out[WR_DIGEST_LEN])
 {
+    if (d->pipe != NULL)
+        dg_submit(d->pipe, true); /* the thread is idle from here on */
     uint64_t bits = d->len * 8;
     uint8_t pad[72] = {0x80};
     size_t padlen = (d->nbuf < 56 ? 56 : 120) - d->nbuf;
@@ -246,6 +361,18 @@ void wr_digest_final(wr_digest *d, uint8_t out[WR_DIGEST_LEN])
 
 void wr_digest_free(wr_digest *d)
 {
+    dg_pipe *q = d != NULL ? d->pipe : NULL;
+    if (q != NULL) {
+        pthread_mutex_lock(&q->mu);
+        q->stop = true;
+        pthread_cond_signal(&q->filled);
+        pthread_mutex_unlock(&q->mu);
+        pthread_join(q->th, NULL);
+        pthread_mutex_destroy(&q->mu);
+        pthread_cond_destroy(&q->filled);
+        pthread_cond_destroy(&q->drained);
+        dg_pipe_free(q);
+    }
     free(d);
 }
 

@@ -342,7 +342,7 @@ static int vf_ckpt(vf_run *run, wr_verify_file *f, vf_info *inf, wri_ps *ps,
         goto out;
     }
     if (!t->quick && t->nkeyelem == 1 &&
-        (rc = wr_digest_new(&t->dg, &e)) != WR_OK) {
+        (rc = wri_digest_new_async(&t->dg, &e)) != WR_OK) {
         rc = vf_env(run, f, rc, &e);
         goto out;
     }

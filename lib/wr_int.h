@@ -59,6 +59,10 @@ void wri_crc_force_portable(bool portable);
 /* digest.c: use the portable SHA-256 code even where the CPU has SHA
  * extensions (tests compare both). */
 void wri_digest_force_portable(bool portable);
+/* digest.c: a digest hashed on a thread of its own (where there are two
+ * cores or more; else inline): same result as wr_digest_new's, the
+ * caller's cost is a copy of the bytes. */
+int wri_digest_new_async(wr_digest **out, wr_errbuf *eb);
 
 #define WRI_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define WRI_MAX(a, b) ((a) > (b) ? (a) : (b))

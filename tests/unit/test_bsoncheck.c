@@ -163,6 +163,54 @@ static void test_bsoncheck_utf8_rules(void)
     }
 }
 
+/* The sixteen- and eight-byte ASCII scans hand over at every position:
+ * strings and keys of 1..48 bytes, a bad byte (or a NUL in a key, or a
+ * good two-byte character) placed at each offset, are refused (or
+ * accepted) with the error at exactly that byte. */
+static void test_bsoncheck_utf8_at_every_offset(void)
+{
+    for (size_t n = 1; n <= 48; n++) {
+        for (size_t at = 0; at < n; at++) {
+            for (int kind = 0; kind < 4; kind++) {
+                char s[64];
+                memset(s, 'a', n);
+                s[n] = '\0';
+                size_t want_ok = kind == 3;
+                if (kind == 0 || kind == 2)
+                    s[at] = (char)0xff; /* bad lead byte */
+                else if (kind == 1)
+                    s[at] = (char)0x80; /* stray continuation */
+                else if (at + 1 < n)
+                    s[at] = (char)0xc3, s[at + 1] = (char)0xa9; /* é */
+                else
+                    continue;
+                bson_t d = BSON_INITIALIZER;
+                size_t where; /* the bad byte's offset in the document */
+                if (kind == 2) { /* in the key */
+                    bson_append_int32(&d, s, (int)n, 1);
+                    where = 4 + 1 + at;
+                } else {
+                    bson_append_utf8(&d, "s", 1, s, (int)n);
+                    where = 4 + 1 + 2 + 4 + at;
+                }
+                size_t off = 0;
+                int rc = wri_bson_check(bson_get_data(&d), d.len, &off,
+                                        NULL, 0);
+                if ((rc == WR_OK) != want_ok || (!want_ok && off != where))
+                    TAP_FAIL("n %zu, byte %zu, kind %d: rc %d at %zu, want "
+                             "%s at %zu", n, at, kind, rc, off,
+                             want_ok ? "ok" : "refused", where);
+                bson_destroy(&d);
+            }
+        }
+    }
+    /* a NUL inside a key's bytes ends the key: the rest is read as the
+     * value, which no longer fits */
+    uint8_t doc[] = {19, 0, 0, 0, 0x10, 'k', 'e', 'y', 0, 'x', 0,
+                     1, 0, 0, 0, 0, 0, 0, 0};
+    CHECK(wri_bson_check(doc, sizeof doc, NULL, NULL, 0) == WR_ECORRUPT);
+}
+
 /* Mutated documents: never a crash; whatever we accept, libbson accepts
  * too (we are the stricter of the two). */
 static void test_bsoncheck_mutations_never_more_lenient(void)
@@ -322,6 +370,7 @@ int main(void)
     RUN(test_bsoncheck_accepts_every_valid_corpus_case);
     RUN(test_bsoncheck_refuses_every_decode_error);
     RUN(test_bsoncheck_utf8_rules);
+    RUN(test_bsoncheck_utf8_at_every_offset);
     RUN(test_bsoncheck_mutations_never_more_lenient);
     RUN(test_ejson_matches_libbson_on_the_corpus);
     RUN(test_ejson_doubles_are_short_and_exact);
