@@ -27,7 +27,10 @@
  *   S4 Pages past the checkpoint's logical size, or of a generation newer
  *      than it, are debris: never kept.
  *
- * Calls block, page, bsonkey (checks, JSON of keys), io (reads only).
+ * Every byte is read through the page source in its tolerant mode
+ * (pagesrc.h: slot choice, checked reads, overflow values, extent lists,
+ * the scan by offset, the document check); calls page (the page checker)
+ * and bsonkey (key order, JSON of keys).
  * salvage.c (the database, DEST, the report) calls this.
  */
 #ifndef WR_SALVAGE_H
@@ -64,10 +67,5 @@ typedef struct wri_sv_tree_opts {
  * the bytes read. */
 int wri_salvage_tree(const char *path, const wri_sv_tree_opts *o,
                      wr_salvage_coll *rep, uint64_t *scanned, wr_errbuf *eb);
-
-/* Strict document check (S2): WR_OK, or WR_ECORRUPT with the reason. */
-int wri_salvage_doc_check(const uint8_t *key, uint32_t klen,
-                          const uint8_t *val, uint32_t vlen, char *why,
-                          size_t whylen);
 
 #endif /* WR_SALVAGE_H */

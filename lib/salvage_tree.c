@@ -12,9 +12,11 @@
  *      each damaged page leaves a hole (a key range) behind;
  *   4. holes: the scanned leaves of each hole's range decide, newest
  *      generation first, what is kept (S1) and what goes to lost+found.
- * Reads of raw bytes go through sv_read only, checked page reads through
- * sv_read_page only; both read through the page source (pagesrc.h,
- * DESIGN decision 11).
+ * Everything is read through the page source in its tolerant mode
+ * (pagesrc.h, DESIGN decision 11): raw bytes through sv_read, checked
+ * pages through sv_read_page, overflow values, extent lists, the scan and
+ * the document check through its functions; its findings give the
+ * reasons the report names.
  */
 #include "wr_int.h"
 
@@ -37,6 +39,7 @@ enum {
 typedef struct sv_blk {
     uint64_t gen;
     uint32_t crc;
+    uint16_t level;
     uint8_t type;
     uint8_t state;
     uint8_t flags;
@@ -65,7 +68,9 @@ typedef struct sv_tree {
     const wri_sv_tree_opts *o;
     wr_salvage_coll *rep;
     wri_ps *ps;     /* the file, read through the page source */
-    wri_block *blk; /* opened at the checkpoint walked, or NULL */
+    int slot;       /* the slot whose tree is walked, or -1 */
+    wri_slot cur;   /* its checkpoint */
+    char finding[1024]; /* the page source's last finding, as a line */
     uint32_t P;
     uint64_t fsize, lsize, G;
     sv_blk *map;
@@ -75,17 +80,16 @@ typedef struct sv_tree {
     sv_hole *holes;
     size_t nholes;
     bool ext_ok;
-    bool have_slot;    /* the chosen slot decodes (its tree may not) */
     sv_leaf **cert;    /* leaves of the chosen generation, by first key,
                           kept while an older tree is walked */
     size_t ncert;
-    wri_slot slot;
     uint8_t *last_key; /* last key kept by the walk */
     uint32_t last_klen;
     size_t after_from; /* losses from here on wait for their "before" key */
     uint8_t *vbuf;     /* overflow page */
     size_t vcap;
     uint64_t *scanned;
+    wr_errbuf *scan_eb; /* the scan's callback reports through it */
 } sv_tree;
 
 /* --- reads ---------------------------------------------------------------- */
@@ -100,31 +104,24 @@ static int sv_read(sv_tree *t, uint8_t *buf, size_t len, uint64_t off,
     return rc;
 }
 
-/* The one checked page read: through the address that reaches it. */
-static int sv_read_page(sv_tree *t, const wr_addr *a, uint8_t *buf,
-                        wr_errbuf *eb)
+/* Findings of the page source (tolerant mode): the last one is the
+ * reason a read or a check failed. */
+static void sv_finding(const wr_finding *f, void *arg)
 {
-    if (t->blk != NULL)
-        return wri_block_read_page(t->blk, a, buf, eb);
-    /* no valid slot to open the file with: the page the scan found
-     * intact at that offset, with that CRC and size */
-    uint64_t b = a->off / t->P;
-    size_t got = 0;
-    int rc;
-    if (a->off % t->P != 0 || b < 2 || b >= t->nblk ||
-        t->map[b].state != SV_INTACT || t->map[b].crc != a->crc)
-        return WR_ERR(eb, WR_ECORRUPT,
-                      "%s: no intact page with CRC 0x%08x at offset %llu",
-                      t->path, a->crc, (unsigned long long)a->off);
-    if ((rc = sv_read(t, buf, a->size, a->off, &got, eb)) != WR_OK)
-        return rc;
-    if (got != a->size || wri_get32(buf + WRI_PH_SIZE) != a->size ||
-        wri_page_crc(buf, a->size) != a->crc)
-        return WR_ERR(eb, WR_ECORRUPT,
-                      "%s: page at offset %llu is not the %u bytes its "
-                      "address says",
-                      t->path, (unsigned long long)a->off, a->size);
-    return WR_OK;
+    sv_tree *t = arg;
+    wr_verify_problem_format(f, t->finding, sizeof t->finding);
+}
+
+/* The one checked page read: a page of size bytes through the address
+ * that reaches it. WRI_PS_BAD: t->finding says why. */
+static int sv_read_page(sv_tree *t, const wr_addr *a, uint32_t size,
+                        uint8_t *buf, const char *what, wr_errbuf *eb)
+{
+    int rc = wri_ps_addr_check(t->ps, a, size, t->lsize, a->off, a->off,
+                               what, eb);
+    if (rc == WR_OK)
+        rc = wri_ps_read(t->ps, a, buf, what, NULL, eb);
+    return rc;
 }
 
 static bool sv_intr(const sv_tree *t)
@@ -174,37 +171,6 @@ static bool sv_leaf_covers(const sv_leaf *l, const uint8_t *k, uint32_t kl)
 }
 
 /* --- documents ------------------------------------------------------------- */
-
-int wri_salvage_doc_check(const uint8_t *key, uint32_t klen,
-                          const uint8_t *val, uint32_t vlen, char *why,
-                          size_t whylen)
-{
-    bson_t doc, k;
-    bson_iter_t it;
-    char w[96];
-    if (vlen < 5 || wri_get32(val) != vlen) {
-        snprintf(why, whylen, "value is not a BSON document (length prefix "
-                              "disagrees with the value length)");
-        return WR_ECORRUPT;
-    }
-    if (wri_bson_check(val, vlen, NULL, w, sizeof w) != WR_OK) {
-        snprintf(why, whylen, "document is not valid BSON (%s)", w);
-        return WR_ECORRUPT;
-    }
-    if (!bson_init_static(&doc, val, vlen) ||
-        !bson_iter_init_find(&it, &doc, "_id")) {
-        snprintf(why, whylen, "document has no _id");
-        return WR_ECORRUPT;
-    }
-    wri_key_from_iter(&it, &k);
-    bool same = k.len == klen && memcmp(bson_get_data(&k), key, klen) == 0;
-    bson_destroy(&k);
-    if (!same) {
-        snprintf(why, whylen, "document's _id differs from its key");
-        return WR_ECORRUPT;
-    }
-    return WR_OK;
-}
 
 /* --- losses ---------------------------------------------------------------- */
 
@@ -312,50 +278,41 @@ static int sv_lost(sv_tree *t, const uint8_t *val, uint32_t vlen, bool valid,
     return s->lost(s->arg, val, vlen, valid, gen, page, why, eb);
 }
 
-/* The value of a leaf cell: inline, or its overflow page read through
- * its address and checked. NULL with why when it cannot be had. */
-static int sv_value(sv_tree *t, const wri_cell *c, const uint8_t **val,
-                    char *why, size_t wl, wr_errbuf *eb)
+/* The value of leaf cell c of the page at `page`: inline, or its
+ * overflow page read through its address and checked (pagesrc.h). NULL
+ * with why when it cannot be had; *voff: the value's file offset. */
+static int sv_value(sv_tree *t, const wri_cell *c, uint64_t page,
+                    const uint8_t **val, uint64_t *voff, char *why,
+                    size_t wl, wr_errbuf *eb)
 {
     int rc;
-    wri_page_problem prob;
+    *voff = page + c->off + WRI_LEAF_CELL_HDR + c->klen;
     if (!c->overflow) {
         *val = c->val;
         return WR_OK;
     }
-    *val = NULL;
-    if (c->ovf.size != wri_overflow_size(t->P, c->vlen) ||
-        c->ovf.size > t->fsize) {
-        snprintf(why, wl, "overflow page at %llu has size %u, a value of %u "
-                          "bytes needs %llu",
-                 (unsigned long long)c->ovf.off, c->ovf.size, c->vlen,
-                 (unsigned long long)wri_overflow_size(t->P, c->vlen));
+    *voff = c->ovf.off + WRI_PH_LEN;
+    rc = wri_ps_read_overflow(t->ps, c, t->lsize, page, &t->vbuf, &t->vcap,
+                              val, eb);
+    if (rc == WRI_PS_BAD) {
+        *val = NULL;
+        snprintf(why, wl, "%.390s", t->finding);
         return WR_OK;
     }
-    if (t->vcap < c->ovf.size) {
-        uint8_t *n = realloc(t->vbuf, c->ovf.size);
-        if (n == NULL)
-            return WR_ERR(eb, WR_ENOMEM, "%s: out of memory", t->path);
-        t->vbuf = n;
-        t->vcap = c->ovf.size;
-    }
-    wr_errbuf e2 = {0};
-    rc = sv_read_page(t, &c->ovf, t->vbuf, &e2);
-    if (rc == WR_ECORRUPT) {
-        snprintf(why, wl, "%.390s", e2.msg);
-        return WR_OK;
-    }
-    if (rc != WR_OK) {
-        *eb = e2;
-        return rc;
-    }
-    if (wri_overflow_check(t->vbuf, c->ovf.size, c->vlen, &prob) != WR_OK) {
-        snprintf(why, wl, "overflow page at %llu: byte %u: %s",
-                 (unsigned long long)c->ovf.off, prob.off, prob.what);
-        return WR_OK;
-    }
-    *val = t->vbuf + WRI_PH_LEN;
-    return WR_OK;
+    return rc;
+}
+
+/* S2 through the page source's one document check: a whole, strictly
+ * valid BSON document whose _id equals its key. */
+static bool sv_doc_ok(sv_tree *t, uint64_t page, uint64_t voff,
+                      const wri_cell *c, const uint8_t *val, char *why,
+                      size_t wl, wr_errbuf *eb)
+{
+    int rc = wri_ps_check_document(t->ps, page, voff, c->key, c->klen, val,
+                                   c->vlen, eb);
+    if (rc != WR_OK)
+        snprintf(why, wl, "%.390s", rc == WRI_PS_BAD ? t->finding : eb->msg);
+    return rc == WR_OK;
 }
 
 /* --- 1. scan --------------------------------------------------------------- */
@@ -392,61 +349,6 @@ static int sv_leaf_add(sv_tree *t, uint64_t off, const wri_page_view *v,
     return WR_OK;
 }
 
-/* Judge the page whose bytes start at p (avail bytes there). */
-static int sv_judge(sv_tree *t, uint64_t off, const uint8_t *p, size_t avail,
-                    uint64_t *skip, wr_errbuf *eb)
-{
-    int rc;
-    uint64_t b = off / t->P;
-    sv_blk *m = &t->map[b];
-    uint8_t type = p[WRI_PH_TYPE];
-    uint32_t size = wri_get32(p + WRI_PH_SIZE);
-    uint8_t *own = NULL;
-    *skip = 1;
-    if (type < WRI_PT_LEAF || type > WRI_PT_EXTLIST)
-        return WR_OK; /* no page starts here (zeros, or inside a value) */
-    m->type = type;
-    m->gen = wri_get64(p + WRI_PH_GEN);
-    m->crc = wri_get32(p + WRI_PH_CRC);
-    m->state = SV_DAMAGED;
-    t->rep->pages_read++;
-    if (size < t->P || size % t->P != 0 || size > t->fsize - off ||
-        (type != WRI_PT_OVERFLOW && size != t->P)) {
-        t->rep->pages_damaged++;
-        return WR_OK;
-    }
-    if (size > avail) { /* an overflow page running past this chunk */
-        size_t got = 0;
-        if ((own = malloc(size)) == NULL)
-            return WR_ERR(eb, WR_ENOMEM, "%s: out of memory", t->path);
-        if ((rc = sv_read(t, own, size, off, &got, eb)) != WR_OK) {
-            free(own);
-            return rc;
-        }
-        p = own;
-    }
-    bool ok = wri_page_crc(p, size) == m->crc;
-    if (ok && type == WRI_PT_LEAF) {
-        wri_page_view v;
-        wri_page_problem prob;
-        ok = wri_page_check(p, size, 1, &v, &prob) == WR_OK;
-        if (ok && (rc = sv_leaf_add(t, off, &v, eb)) != WR_OK) {
-            free(own);
-            return rc;
-        }
-    }
-    free(own);
-    if (!ok) {
-        t->rep->pages_damaged++;
-        return WR_OK;
-    }
-    m->state = SV_INTACT;
-    *skip = size / t->P;
-    for (uint64_t i = 1; i < *skip; i++)
-        t->map[b + i].flags |= SV_INNER;
-    return WR_OK;
-}
-
 static void sv_progress(sv_tree *t, const char *phase, uint64_t done,
                         uint64_t total)
 {
@@ -456,36 +358,48 @@ static void sv_progress(sv_tree *t, const char *phase, uint64_t done,
     }
 }
 
+/* A block where the page source's scan found a plausible page header:
+ * judged by its CRC and, for a leaf, the page checker. */
+static int sv_scan_page(void *arg, uint64_t off, const uint8_t *p,
+                        uint32_t size, bool crc_ok)
+{
+    int rc;
+    sv_tree *t = arg;
+    uint64_t b = off / t->P;
+    sv_blk *m = &t->map[b];
+    m->type = p[WRI_PH_TYPE];
+    m->level = wri_get16(p + WRI_PH_LEVEL);
+    m->gen = wri_get64(p + WRI_PH_GEN);
+    m->crc = wri_get32(p + WRI_PH_CRC);
+    m->state = SV_DAMAGED;
+    t->rep->pages_read++;
+    *t->scanned += size;
+    if (off / SV_CHUNK != (off + size) / SV_CHUNK)
+        sv_progress(t, "scanning", off + size, t->fsize);
+    bool ok = crc_ok;
+    if (ok && m->type == WRI_PT_LEAF) {
+        wri_page_view v;
+        wri_page_problem prob;
+        ok = wri_page_check(p, size, 1, &v, &prob) == WR_OK;
+        if (ok && (rc = sv_leaf_add(t, off, &v, t->scan_eb)) != WR_OK)
+            return rc;
+    }
+    if (!ok) {
+        t->rep->pages_damaged++;
+        return 0;
+    }
+    m->state = SV_INTACT;
+    for (uint64_t i = 1; i < size / t->P; i++)
+        t->map[b + i].flags |= SV_INNER;
+    return 0;
+}
+
+/* Every block of the file, in the page source's sequential runs. */
 static int sv_scan(sv_tree *t, wr_errbuf *eb)
 {
-    int rc = WR_OK;
-    uint8_t *buf = malloc(SV_CHUNK);
-    uint64_t P = t->P, off = 2 * P, skip = 1;
-    if (buf == NULL)
-        return WR_ERR(eb, WR_ENOMEM, "%s: out of memory", t->path);
-    while (off + P <= t->fsize) {
-        size_t got = 0;
-        if (sv_intr(t)) {
-            rc = WR_ERR(eb, WR_EINTR, "%s: interrupted", t->path);
-            break;
-        }
-        if ((rc = sv_read(t, buf, SV_CHUNK, off, &got, eb)) != WR_OK)
-            break;
-        if (got < P)
-            break;
-        size_t at = 0;
-        while (at + P <= got) {
-            if ((rc = sv_judge(t, off + at, buf + at, got - at, &skip, eb)) !=
-                WR_OK)
-                goto out;
-            at += skip * P;
-        }
-        off += at;
-        sv_progress(t, "scanning", off, t->fsize);
-    }
-out:
-    free(buf);
-    return rc;
+    t->scan_eb = eb;
+    return wri_ps_scan(t->ps, 2 * (uint64_t)t->P, t->fsize, sv_scan_page, t,
+                       eb);
 }
 
 /* --- 2. extent lists ------------------------------------------------------- */
@@ -496,28 +410,30 @@ static void sv_mark_free(sv_tree *t, uint64_t off, uint64_t len)
         t->map[b].flags |= SV_FREE;
 }
 
-static int sv_ext_entry(const wri_ext *e, void *arg)
+static int sv_ext_entry(void *arg, const wr_addr *page, uint32_t i,
+                        const wri_ext *e, const char *bad)
 {
-    sv_mark_free(arg, e->off, e->len);
+    if (bad == NULL)
+        sv_mark_free(arg, e->off, e->len);
     return 0;
 }
 
-static int sv_ext_page(const wr_addr *a, void *arg)
+static int sv_ext_page(void *arg, const wr_addr *a, uint32_t count,
+                       const wr_addr *next)
 {
     sv_mark_free(arg, a->off, a->size);
     return 0;
 }
 
+/* The checkpoint's extent lists, tolerantly: ext_ok only when every page
+ * and entry could be used (S1 needs them whole). */
 static int sv_extents(sv_tree *t, wr_errbuf *eb)
 {
-    wr_errbuf e2 = {0};
-    int rc = wri_block_read_extlists(t->blk, &t->blk->cur, sv_ext_entry,
-                                     sv_ext_page, t, &e2);
-    t->ext_ok = rc == WR_OK;
-    if (rc == WR_ECORRUPT || rc == WR_OK)
-        return WR_OK;
-    *eb = e2;
-    return rc;
+    wri_ps_lists w = {.page = sv_ext_page, .entry = sv_ext_entry, .arg = t,
+                      .slot = t->slot};
+    int rc = wri_ps_walk_lists(t->ps, &t->cur, &w, eb);
+    t->ext_ok = rc == WR_OK && !w.incomplete;
+    return rc == WRI_PS_BAD ? WR_OK : rc;
 }
 
 /* --- 3. walk --------------------------------------------------------------- */
@@ -560,11 +476,13 @@ static int sv_walk_leaf(sv_tree *t, const wri_page_view *v, uint64_t off,
     for (uint32_t i = 0; i < v->count; i++) {
         wri_cell c;
         const uint8_t *val;
+        uint64_t voff;
         why[0] = '\0';
         wri_page_cell(v, i, &c);
         if (sv_cert_covers(t, c.key, c.klen))
             continue; /* a newer page decides this key (S3) */
-        if ((rc = sv_value(t, &c, &val, why, sizeof why, eb)) != WR_OK)
+        if ((rc = sv_value(t, &c, off, &val, &voff, why, sizeof why, eb)) !=
+            WR_OK)
             return rc;
         if (val == NULL) {
             if ((rc = sv_hole_add(t, "overflow", c.ovf.off, c.ovf.size, why,
@@ -573,8 +491,7 @@ static int sv_walk_leaf(sv_tree *t, const wri_page_view *v, uint64_t off,
                 return rc;
             continue;
         }
-        if (wri_salvage_doc_check(c.key, c.klen, val, c.vlen, why,
-                                  sizeof why) != WR_OK) {
+        if (!sv_doc_ok(t, off, voff, &c, val, why, sizeof why, eb)) {
             t->rep->bad_docs++;
             if ((rc = sv_hole_add(t, "document", off, t->P, why, c.key, c.klen,
                                   NULL, 0, true, false, eb)) != WR_OK ||
@@ -636,7 +553,6 @@ static int sv_walk(sv_tree *t, const wr_addr *a, sv_range r, int level,
 {
     int rc = WR_OK;
     uint8_t *buf = NULL;
-    wr_errbuf e2 = {0};
     wri_page_view v;
     wri_page_problem prob;
     char why[400];
@@ -651,17 +567,15 @@ static int sv_walk(sv_tree *t, const wr_addr *a, sv_range r, int level,
     if ((buf = malloc(t->P)) == NULL)
         return WR_ERR(eb, WR_ENOMEM, "%s: out of memory", t->path);
     uint64_t b = a->off / t->P;
-    rc = sv_read_page(t, a, buf, &e2);
-    if (rc == WR_ECORRUPT) {
+    rc = sv_read_page(t, a, t->P, buf, "tree page", eb);
+    if (rc == WRI_PS_BAD) {
         if (a->off % t->P == 0 && b < t->nblk)
             t->map[b].flags |= SV_MISMATCH;
-        rc = sv_walk_hole(t, a, r, level, e2.msg, eb);
+        rc = sv_walk_hole(t, a, r, level, t->finding, eb);
         goto out;
     }
-    if (rc != WR_OK) {
-        *eb = e2;
+    if (rc != WR_OK)
         goto out;
-    }
     if (wri_page_check(buf, t->P, 1, &v, &prob) != WR_OK) {
         snprintf(why, sizeof why, "page at %llu: byte %u: %s",
                  (unsigned long long)a->off, prob.off, prob.what);
@@ -709,19 +623,24 @@ static int sv_cand_cmp(const void *x, const void *y)
     return a->l->off < b->l->off ? -1 : a->l->off > b->l->off;
 }
 
-/* Read a scanned page again (the scan kept only its range). */
+/* Read a scanned page again (the scan kept only its range), through the
+ * address its own CRC makes: the bytes must be those the scan judged. */
 static int sv_reread(sv_tree *t, uint64_t off, uint8_t *buf, wri_page_view *v,
                      bool *ok, wr_errbuf *eb)
 {
     int rc;
-    size_t got = 0;
     wri_page_problem prob;
+    wr_addr a = {off, t->P, t->map[off / t->P].crc};
+    uint64_t lsize = t->lsize;
     *ok = false;
-    if ((rc = sv_read(t, buf, t->P, off, &got, eb)) != WR_OK)
+    t->lsize = t->fsize; /* a scanned page may lie past a lost checkpoint */
+    rc = sv_read_page(t, &a, t->P, buf, "scanned leaf", eb);
+    t->lsize = lsize;
+    if (rc == WRI_PS_BAD)
+        return WR_OK;
+    if (rc != WR_OK)
         return rc;
-    *ok = got == t->P && wri_page_crc(buf, t->P) == t->map[off / t->P].crc &&
-          wri_get32(buf + WRI_PH_CRC) == t->map[off / t->P].crc &&
-          wri_page_check(buf, t->P, 1, v, &prob) == WR_OK;
+    *ok = wri_page_check(buf, t->P, 1, v, &prob) == WR_OK;
     return WR_OK;
 }
 
@@ -731,17 +650,19 @@ static int sv_fill_cell(sv_tree *t, sv_hole *h, const sv_cand *c,
 {
     int rc;
     const uint8_t *val;
+    uint64_t voff;
     char why[400] = "";
     wr_salvage_loss *loss = &t->rep->losses[h->loss];
-    if ((rc = sv_value(t, cell, &val, why, sizeof why, eb)) != WR_OK)
+    if ((rc = sv_value(t, cell, c->l->off, &val, &voff, why, sizeof why,
+                       eb)) != WR_OK)
         return rc;
     if (val == NULL) { /* the value is gone: its key is named */
         loss->to_lost_found++;
         return sv_lost(t, cell->key, cell->klen, false, c->l->gen, c->l->off,
                        why, eb);
     }
-    bool valid = wri_salvage_doc_check(cell->key, cell->klen, val,
-                                       cell->vlen, why, sizeof why) == WR_OK;
+    bool valid = sv_doc_ok(t, c->l->off, voff, cell, val, why, sizeof why,
+                           eb);
     if (valid && c->live) {
         t->rep->from_scan++;
         loss->rescued++;
@@ -778,18 +699,19 @@ static int sv_damaged_slots(sv_tree *t, sv_hole *h, uint8_t *buf,
         wri_cell c;
         char why[400], kw[96];
         const uint8_t *val;
+        uint64_t voff;
         uint32_t coff = wri_get16(buf + WRI_PH_LEN + i * WRI_SLOT_SIZE);
         if (coff < WRI_PH_LEN ||
             wri_page_cell_at(buf, t->P, WRI_PT_LEAF, coff, &c) != NULL ||
             wri_key_check(c.key, c.klen, 1, kw, sizeof kw) != WR_OK ||
             !sv_in_hole(h, c.key, c.klen))
             continue;
-        if ((rc = sv_value(t, &c, &val, why, sizeof why, eb)) != WR_OK)
+        if ((rc = sv_value(t, &c, off, &val, &voff, why, sizeof why, eb)) !=
+            WR_OK)
             return rc;
         if (val == NULL)
             continue;
-        bool valid = wri_salvage_doc_check(c.key, c.klen, val, c.vlen, why,
-                                           sizeof why) == WR_OK;
+        bool valid = sv_doc_ok(t, off, voff, &c, val, why, sizeof why, eb);
         if (valid)
             snprintf(why, sizeof why,
                      "slot %u of the damaged page at %llu (generation %llu "
@@ -802,7 +724,7 @@ static int sv_damaged_slots(sv_tree *t, sv_hole *h, uint8_t *buf,
     return WR_OK;
 }
 
-static int sv_fill_hole(sv_tree *t, sv_hole *h, wr_errbuf *eb)
+static int sv_fill_hole_in(sv_tree *t, sv_hole *h, wr_errbuf *eb)
 {
     int rc = WR_OK;
     sv_cand *c = NULL;
@@ -868,6 +790,15 @@ out:
     return rc;
 }
 
+static int sv_fill_hole(sv_tree *t, sv_hole *h, wr_errbuf *eb)
+{
+    uint64_t lsize = t->lsize;
+    t->lsize = h->lsize; /* values of scanned pages may lie up to there */
+    int rc = sv_fill_hole_in(t, h, eb);
+    t->lsize = lsize;
+    return rc;
+}
+
 /* --- the file -------------------------------------------------------------- */
 
 /* The page size of a file with no valid slot: the P at which most of
@@ -901,58 +832,6 @@ static uint32_t sv_guess_page_size(sv_tree *t, wr_errbuf *eb)
     return found;
 }
 
-/* No checkpoint could be opened: learn what the header slots still say
- * (the generation, logical size and record count of the checkpoint whose
- * tree is gone, e.g. past the end of a truncated file). */
-static int sv_slots(sv_tree *t, wr_errbuf *eb)
-{
-    int rc;
-    wri_slot s[2];
-    bool ok[2] = {false, false};
-    uint8_t buf[WRI_SLOT_LEN];
-    char why[256];
-    size_t got = 0;
-    const wri_sv_tree_opts *o = t->o;
-    wr_salvage_coll *r = t->rep;
-    if ((rc = sv_read(t, buf, sizeof buf, 0, &got, eb)) != WR_OK)
-        return rc;
-    ok[0] = wri_slot_decode(buf, got, &s[0], why, sizeof why) == WR_OK;
-    t->P = ok[0]            ? s[0].page_size
-           : t->blk != NULL ? t->blk->page_size
-                            : sv_guess_page_size(t, eb);
-    if (t->P == 0)
-        return WR_ERR(eb, WR_ENOTOURS,
-                      "%s: no valid header slot and no intact page at any "
-                      "page size: nothing to salvage (%s)",
-                      t->path, r->note);
-    if ((rc = sv_read(t, buf, sizeof buf, t->P, &got, eb)) != WR_OK)
-        return rc;
-    ok[1] = wri_slot_decode(buf, got, &s[1], why, sizeof why) == WR_OK &&
-            s[1].page_size == t->P;
-    int pick = -1;
-    for (int i = 0; i < 2; i++) {
-        if (!ok[i])
-            continue;
-        if (o->gen != 0 ? s[i].gen == o->gen
-                        : pick < 0 || (s[i].gen > s[pick].gen) != o->previous)
-            pick = i;
-    }
-    if (o->gen == 0 && o->previous && !(ok[0] && ok[1]))
-        pick = -1;
-    t->G = o->gen != 0 ? o->gen : UINT64_MAX;
-    t->lsize = t->fsize;
-    if (pick >= 0) {
-        t->G = s[pick].gen;
-        t->lsize = WRI_MIN(s[pick].logical_size, t->fsize);
-        r->expected = s[pick].nrecords;
-        r->expected_known = true;
-        r->checkpoint = s[pick].gen;
-        t->have_slot = true;
-        t->slot = s[pick];
-    }
-    return WR_OK;
-}
-
 static void sv_free(sv_tree *t)
 {
     for (size_t i = 0; i < t->nleaves; i++) {
@@ -969,41 +848,68 @@ static void sv_free(sv_tree *t)
     free(t->map);
     free(t->last_key);
     free(t->vbuf);
-    wri_block_close(t->blk);
     wri_ps_close(t->ps);
 }
 
-/* Open the checkpoint to walk. When its slot cannot be opened, say why in
- * the report, and keep a handle on any valid slot of the file (its pages
- * can still be read through addresses) in t->blk with t->exact false. */
-static int sv_open_ckpt(sv_tree *t, bool *exact, wr_errbuf *eb)
+/* The checkpoint to walk, as the page source chooses it: *chosen is its
+ * slot, or -1 (the report's note says why); *older a valid slot of an
+ * older generation whose tree lies inside the file (-1: none). */
+static int sv_choose(sv_tree *t, int *chosen, int *older, wr_errbuf *eb)
 {
-    int rc;
-    wr_errbuf e2 = {0}, e3 = {0};
-    int flags = WRI_BLOCK_RDONLY | WRI_BLOCK_NOEXT;
     const wri_sv_tree_opts *o = t->o;
-    *exact = false;
-    if (o->gen != 0)
-        rc = wri_block_open_gen(t->path, flags, o->gen, &t->blk, &e2);
-    else
-        rc = wri_block_open(t->path,
-                            flags | (o->previous ? WRI_BLOCK_PREVIOUS : 0),
-                            &t->blk, &e2);
-    if (rc == WR_OK) {
-        *exact = true;
-        return WR_OK;
-    }
-    if (rc != WR_ECORRUPT && rc != WR_ENOTFOUND) {
-        *eb = e2;
+    wr_salvage_coll *r = t->rep;
+    wri_ps *ps = t->ps;
+    wr_errbuf e2 = {0};
+    int which = o->gen != 0 ? WRI_PS_GEN
+                : o->previous ? WRI_PS_PREVIOUS
+                              : WRI_PS_LATEST;
+    int rc = wri_ps_choose(ps, which, o->gen, chosen, &e2);
+    *older = -1;
+    if ((rc != WR_OK && rc != WR_ECORRUPT && rc != WR_ENOTFOUND) ||
+        (rc == WR_ENOTFOUND && which == WRI_PS_PREVIOUS)) {
+        *eb = e2; /* no previous checkpoint to salvage */
         return rc;
     }
-    snprintf(t->rep->note, sizeof t->rep->note, "%.500s", e2.msg);
-    t->blk = NULL;
-    for (int prev = 0; prev < 2 && t->blk == NULL; prev++)
-        if (wri_block_open(t->path, flags | (prev ? WRI_BLOCK_PREVIOUS : 0),
-                           &t->blk, &e3) != WR_OK)
-            t->blk = NULL;
+    if (rc != WR_OK) {
+        *chosen = -1;
+        snprintf(r->note, sizeof r->note, "%.500s", e2.msg);
+    } else if (!wri_ps_slot_readable(ps, *chosen)) {
+        const wri_slot *s = &ps->slots[*chosen].slot;
+        snprintf(r->note, sizeof r->note,
+                 "%.200s is truncated: it is %llu bytes, but checkpoint "
+                 "%llu's root page ends at %llu and its first extent-list "
+                 "page at %llu (logical size %llu)",
+                 t->path, (unsigned long long)t->fsize,
+                 (unsigned long long)s->gen,
+                 (unsigned long long)(s->root.off + s->root.size),
+                 (unsigned long long)(s->extlist.off + s->extlist.size),
+                 (unsigned long long)s->logical_size);
+    }
+    uint64_t want = *chosen >= 0 ? ps->slots[*chosen].slot.gen : o->gen;
+    for (int i = 0; i < 2; i++)
+        if (i != *chosen && wri_ps_slot_readable(ps, i) &&
+            (want == 0 || ps->slots[i].slot.gen < want) &&
+            (*older < 0 ||
+             ps->slots[i].slot.gen > ps->slots[*older].slot.gen))
+            *older = i;
     return WR_OK;
+}
+
+/* Walk the tree of slot i (its extent lists with it when lists). */
+static int sv_walk_slot(sv_tree *t, int i, bool lists, wr_errbuf *eb)
+{
+    int rc;
+    sv_range all = {NULL, NULL, 0, 0};
+    t->slot = i;
+    t->cur = t->ps->slots[i].slot;
+    t->lsize = t->cur.logical_size;
+    if ((rc = wri_ps_begin(t->ps, i, false, eb)) < 0)
+        return rc;
+    if (lists && (rc = sv_extents(t, eb)) != WR_OK)
+        return rc;
+    if (t->cur.root.off == 0)
+        return WR_OK;
+    return sv_walk(t, &t->cur.root, all, (int)t->cur.height - 1, 0, eb);
 }
 
 /* The root of generation G when its slot is gone: the one intact page
@@ -1013,24 +919,16 @@ static uint64_t sv_find_root(const sv_tree *t, uint16_t *level)
 {
     uint64_t found = 0;
     int best = -1, nbest = 0;
-    uint8_t buf[WRI_PH_LEN];
     for (uint64_t b = 2; b < t->nblk; b++) {
         const sv_blk *m = &t->map[b];
         if (m->state != SV_INTACT || m->gen != t->G ||
             (m->type != WRI_PT_LEAF && m->type != WRI_PT_INTERNAL))
             continue;
-        size_t got = 0;
-        wr_errbuf e = {0};
-        if (wri_ps_read_raw(t->ps, b * t->P, buf, sizeof buf, &got, &e) !=
-                WR_OK ||
-            got < sizeof buf)
-            continue;
-        int lv = wri_get16(buf + WRI_PH_LEVEL);
-        if (lv > best) {
-            best = lv;
+        if (m->level > best) {
+            best = m->level;
             nbest = 1;
             found = b * t->P;
-        } else if (lv == best) {
+        } else if (m->level == best) {
             nbest++;
         }
     }
@@ -1109,6 +1007,8 @@ static int sv_certain_gen(sv_tree *t, uint64_t gen, size_t h, wr_errbuf *eb)
         if (!bad[i])
             t->cert[k++] = t->cert[i];
     t->ncert = k;
+    uint64_t lsize = t->lsize;
+    t->lsize = t->fsize; /* their values may lie anywhere in the file */
     for (size_t i = 0; i < t->ncert && rc == WR_OK; i++) {
         wri_page_view v;
         bool ok;
@@ -1125,6 +1025,7 @@ static int sv_certain_gen(sv_tree *t, uint64_t gen, size_t h, wr_errbuf *eb)
             rc = sv_fill_cell(t, &all, &c, &cell, eb);
         }
     }
+    t->lsize = lsize;
 out:
     free(bad);
     free(buf);
@@ -1133,21 +1034,28 @@ out:
 
 static int sv_tree_run(sv_tree *t, wr_errbuf *eb)
 {
-    int rc;
-    bool exact, slot_walked = false;
+    int rc, chosen, older;
+    bool walked = false;
     wr_salvage_coll *r = t->rep;
-    sv_range all = {NULL, NULL, 0, 0};
-    if ((rc = sv_open_ckpt(t, &exact, eb)) != WR_OK)
+    wri_ps *ps = t->ps;
+    if ((rc = sv_choose(t, &chosen, &older, eb)) != WR_OK)
         return rc;
-    if (exact) {
-        t->P = t->blk->page_size;
-        t->G = t->blk->cur.gen;
-        t->lsize = t->blk->cur.logical_size;
+    bool exact = chosen >= 0 && wri_ps_slot_readable(ps, chosen);
+    t->P = ps->P != 0 ? ps->P : sv_guess_page_size(t, eb);
+    if (t->P == 0)
+        return WR_ERR(eb, WR_ENOTOURS,
+                      "%s: no valid header slot and no intact page at any "
+                      "page size: nothing to salvage (%s)",
+                      t->path, r->note);
+    ps->P = t->P; /* no slot said: the page size the pages say */
+    t->G = chosen >= 0       ? ps->slots[chosen].slot.gen
+           : t->o->gen != 0 ? t->o->gen
+                            : UINT64_MAX;
+    t->lsize = t->fsize;
+    if (chosen >= 0) {
         r->checkpoint = t->G;
-        r->expected = t->blk->cur.nrecords;
+        r->expected = ps->slots[chosen].slot.nrecords;
         r->expected_known = true;
-    } else if ((rc = sv_slots(t, eb)) != WR_OK) {
-        return rc;
     }
     r->page_size = t->P;
     t->nblk = t->fsize / t->P;
@@ -1155,28 +1063,24 @@ static int sv_tree_run(sv_tree *t, wr_errbuf *eb)
         return WR_ERR(eb, WR_ENOMEM, "%s: out of memory", t->path);
     if ((rc = sv_scan(t, eb)) != WR_OK)
         return rc;
+    const wri_slot *cs = chosen >= 0 ? &ps->slots[chosen].slot : NULL;
     if (exact) {
-        if ((rc = sv_extents(t, eb)) != WR_OK)
+        if ((rc = sv_walk_slot(t, chosen, true, eb)) != WR_OK)
             return rc;
-        if (t->blk->cur.root.off != 0 &&
-            (rc = sv_walk(t, &t->blk->cur.root, all,
-                          (int)t->blk->cur.height - 1, 0, eb)) != WR_OK)
+        walked = true;
+    } else if (cs != NULL && cs->root.off != 0 &&
+               cs->root.off + cs->root.size <= t->fsize) {
+        /* the slot holds but its file does not (its extent lists lie past
+         * the end): the tree without them */
+        if ((rc = sv_walk_slot(t, chosen, false, eb)) != WR_OK)
             return rc;
-    } else if (t->have_slot && t->slot.root.off != 0 &&
-               t->slot.root.off + t->slot.root.size <= t->fsize) {
-        /* the slot is intact but its file is not (e.g. its extent lists
-         * lie past the end): walk its tree without them */
-        if ((rc = sv_walk(t, &t->slot.root, all, (int)t->slot.height - 1, 0,
-                          eb)) != WR_OK)
-            return rc;
-        slot_walked = true;
+        walked = true;
     } else {
         uint16_t level = 0;
-        uint64_t root = !t->have_slot && t->G != UINT64_MAX &&
-                                (t->blk == NULL || t->blk->page_size == t->P)
-                            ? sv_find_root(t, &level)
-                            : 0;
+        uint64_t root =
+            cs == NULL && t->G != UINT64_MAX ? sv_find_root(t, &level) : 0;
         if (root != 0) {
+            sv_range all = {NULL, NULL, 0, 0};
             wr_addr a = {root, t->P, t->map[root / t->P].crc};
             r->checkpoint = t->G;
             snprintf(r->note + strlen(r->note),
@@ -1194,25 +1098,19 @@ static int sv_tree_run(sv_tree *t, wr_errbuf *eb)
             wr_salvage_loss *l = &r->losses[r->nlosses - 1];
             free(l->after); /* it names no key range: all of them */
             l->after = NULL;
-        } else if (t->blk != NULL && t->blk->page_size == t->P &&
-                   t->blk->cur.gen < t->G) {
+        } else if (older >= 0 && t->G != UINT64_MAX) {
             /* the leaves written for the generation asked for decide
              * their key ranges; the older checkpoint's tree gives the
              * rest; every other newer page is uncertain */
-            uint64_t want = t->G;
-            if ((rc = sv_hole_all(t, "newer checkpoint", t->blk->cur.gen + 1,
-                                  eb)) != WR_OK ||
+            uint64_t want = t->G, og = ps->slots[older].slot.gen;
+            if ((rc = sv_hole_all(t, "newer checkpoint", og + 1, eb)) !=
+                    WR_OK ||
                 (rc = sv_certain_gen(t, want, r->nlosses - 1, eb)) != WR_OK)
                 return rc;
-            t->G = t->blk->cur.gen;
-            t->lsize = t->blk->cur.logical_size;
-            r->checkpoint = t->G;
+            t->G = og;
+            r->checkpoint = og;
             r->expected_known = false;
-            if ((rc = sv_extents(t, eb)) != WR_OK ||
-                (t->blk->cur.root.off != 0 &&
-                 (rc = sv_walk(t, &t->blk->cur.root, all,
-                               (int)t->blk->cur.height - 1, 0, eb)) !=
-                     WR_OK))
+            if ((rc = sv_walk_slot(t, older, true, eb)) != WR_OK)
                 return rc;
             t->G = want;
         } else if ((rc = sv_hole_all(t, "tree", 0, eb)) != WR_OK) {
@@ -1225,10 +1123,7 @@ static int sv_tree_run(sv_tree *t, wr_errbuf *eb)
     bool lost = false;
     for (size_t i = 0; i < r->nlosses; i++)
         lost = lost || strcmp(r->losses[i].what, "internal") != 0;
-    /* a root found by its generation was read whole: complete, though
-     * its slot's record count is gone */
-    r->complete = !lost && (exact || slot_walked) &&
-                  r->recovered == r->expected;
+    r->complete = !lost && walked && r->recovered == r->expected;
     if (!r->complete && !lost && r->note[0] == '\0')
         snprintf(r->note, sizeof r->note,
                  "checkpoint %llu counts %llu records, %llu were recovered",
@@ -1249,7 +1144,9 @@ int wri_salvage_tree(const char *path, const wri_sv_tree_opts *o,
     t.o = o;
     t.rep = rep;
     t.scanned = scanned != NULL ? scanned : &dummy;
+    t.slot = -1;
     wri_ps_cfg cfg = {.tolerant = true, .readahead = true,
+                      .sink = sv_finding, .sink_arg = &t,
                       .interrupted = o->interrupted, .any_file = true};
     if ((rc = wri_ps_open(path, &cfg, &t.ps, eb)) == WR_OK) {
         t.fsize = t.ps->fsize;

@@ -1,6 +1,6 @@
 /*
  * test_salvage.c -- wr_salvage() and the rules of salvage.h (S1-S4):
- * the strict document check, a clean database coming back whole, a
+ * a clean database coming back whole, a
  * damaged internal page whose leaves come back through the extent lists
  * (S1) without undoing a later delete (S3), a damaged leaf's documents
  * going to lost+found only, a truncated file's older pages staying out of
@@ -9,8 +9,6 @@
 #include "tap.h"
 
 #include "wr_int.h"
-
-#include "salvage.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -141,48 +139,6 @@ static const wr_salvage_coll *people(const wr_salvage_report *r)
         if (strcmp(r->colls[i].name, "people") == 0)
             return &r->colls[i];
     return NULL;
-}
-
-static void test_salvage_doc_check_is_strict(void)
-{
-    bson_t d = BSON_INITIALIZER, k;
-    bson_iter_t it;
-    char why[200];
-    BSON_APPEND_INT32(&d, "_id", 5);
-    BSON_APPEND_UTF8(&d, "x", "y");
-    bson_iter_init_find(&it, &d, "_id");
-    wri_key_from_iter(&it, &k);
-    const uint8_t *key = bson_get_data(&k), *val = bson_get_data(&d);
-    CHECK_EQ(wri_salvage_doc_check(key, k.len, val, d.len, why, sizeof why),
-             WR_OK);
-    /* the length prefix must be the value's length */
-    CHECK_EQ(wri_salvage_doc_check(key, k.len, val, d.len - 1, why,
-                                   sizeof why),
-             WR_ECORRUPT);
-    /* a key of another _id (1.0 == 5 is not the question: the bytes are) */
-    bson_t k2 = BSON_INITIALIZER;
-    BSON_APPEND_INT32(&k2, "", 6);
-    CHECK_EQ(wri_salvage_doc_check(bson_get_data(&k2), k2.len, val, d.len,
-                                   why, sizeof why),
-             WR_ECORRUPT);
-    CHECK(strstr(why, "_id") != NULL);
-    /* invalid UTF-8 inside */
-    uint8_t *bad = malloc(d.len);
-    memcpy(bad, val, d.len);
-    bad[d.len - 3] = 0xff;
-    CHECK_EQ(wri_salvage_doc_check(key, k.len, bad, d.len, why, sizeof why),
-             WR_ECORRUPT);
-    free(bad);
-    /* no _id at all */
-    bson_t n = BSON_INITIALIZER;
-    BSON_APPEND_INT32(&n, "a", 1);
-    CHECK_EQ(wri_salvage_doc_check(key, k.len, bson_get_data(&n), n.len, why,
-                                   sizeof why),
-             WR_ECORRUPT);
-    bson_destroy(&n);
-    bson_destroy(&k2);
-    bson_destroy(&k);
-    bson_destroy(&d);
 }
 
 static void test_salvage_clean_database_comes_back_whole(void)
@@ -366,7 +322,6 @@ int main(void)
     wr_errbuf eb = {0};
     if (wri_io_mkdir(root, &eb) != WR_OK)
         return 1;
-    RUN(test_salvage_doc_check_is_strict);
     RUN(test_salvage_clean_database_comes_back_whole);
     RUN(test_salvage_internal_page_lost_no_delete_undone);
     RUN(test_salvage_damaged_leaf_goes_to_lost_found);
