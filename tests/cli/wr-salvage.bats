@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # wr-salvage: options, exit codes, --json, the damage trials (every class
 # wr-verify is tested with; salvage_trials.py checks each document), and
-# the crash and ENOSPC sweeps of the io layer over the writing of DEST.
+# the crash, power-loss and ENOSPC sweeps of the io layer over the writing
+# of DEST.
 
 load helpers
 
@@ -244,6 +245,47 @@ damage_leaf() {
             [ -z "$(ls -A "$TMP" | grep -v '^db$\|^out$\|^ops$')" ]
         done
     done
+}
+
+# A power loss at any op (every op made since the last fsync of its file
+# or directory may be lost, WR_IO_FAULT power=SEED): DEST is either
+# absent or complete and verified, and a rerun finishes.
+@test "wr-salvage power-loss sweep: DEST absent or complete and verified; a rerun finishes" {
+    make_db
+    damage_leaf 2
+    "$WR_BIN/wr-salvage" -q "$TMP/db" "$TMP/ref" || true
+    want=$(docs "$TMP/ref" people)
+    want_lf=$(cat "$TMP/ref/lost+found/people.jsonl")
+    [ -n "$want_lf" ]
+    rm -rf "$TMP/ref"
+    WR_IO_STATS="$TMP/ops" "$WR_BIN/wr-salvage" -q "$TMP/db" "$TMP/probe" || true
+    ops=$(cat "$TMP/ops")
+    rm -rf "$TMP/probe"
+    step=$(( ops / 40 + 1 ))
+    kept=0
+    for n in $(seq 1 "$step" $((ops + 1))) $((ops + 1)); do
+        for seed in 0 1 7; do
+            rm -rf "$TMP/out"
+            st=0
+            WR_IO_FAULT="crash=$n,power=$seed" "$WR_BIN/wr-salvage" -q \
+                "$TMP/db" "$TMP/out" >/dev/null 2>&1 || st=$?
+            [ "$st" -eq 86 ]
+            if [ -e "$TMP/out" ]; then
+                "$WR_BIN/wr-verify" -q "$TMP/out"
+                [ "$(docs "$TMP/out" people)" = "$want" ]
+                [ "$(cat "$TMP/out/lost+found/people.jsonl")" = "$want_lf" ]
+                kept=$((kept + 1))
+            fi
+            rm -rf "$TMP/out"
+            run "$WR_BIN/wr-salvage" -q "$TMP/db" "$TMP/out"
+            [ "$status" -eq 1 ]
+            [ "$(docs "$TMP/out" people)" = "$want" ]
+            [ "$(cat "$TMP/out/lost+found/people.jsonl")" = "$want_lf" ]
+            [ -z "$(ls -A "$TMP" | grep -v '^db$\|^out$\|^ops$')" ]
+        done
+    done
+    # the power went after the rename too: some runs left DEST
+    [ "$kept" -gt 0 ]
 }
 
 @test "wr-salvage ENOSPC and EIO sweep: exit 3, no DEST; a rerun finishes" {
