@@ -905,3 +905,26 @@ out:
     free(buf);
     return rc;
 }
+
+int wri_block_trim(wri_block *b, wr_errbuf *eb)
+{
+    int rc;
+    uint32_t P = b->page_size;
+    uint64_t fsize, keep = 2 * (uint64_t)P;
+    wri_ps *ps = NULL;
+    if (b->readonly)
+        return WR_OK;
+    if ((rc = wri_io_size(b->f, &fsize, eb)) != WR_OK ||
+        (rc = wri_ps_open_file(b->f, b->path, NULL, &ps, eb)) != WR_OK)
+        return rc;
+    for (int i = 0; i < 2; i++)
+        if (ps->slots[i].valid)
+            keep = WRI_MAX(keep, ps->slots[i].slot.logical_size);
+    wri_ps_close(ps);
+    if (fsize <= keep)
+        return WR_OK;
+    if ((rc = wri_io_truncate(b->f, keep, eb)) != WR_OK)
+        return rc;
+    b->file_size = keep;
+    return WR_OK;
+}

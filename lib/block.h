@@ -192,6 +192,13 @@ int wri_block_free_page(wri_block *b, const wr_addr *addr, wr_errbuf *eb);
 int wri_block_checkpoint(wri_block *b, const wr_addr *root, uint64_t nrecords,
                          uint32_t height, wr_errbuf *eb);
 
+/* A writer giving up without committing: cut the file back to the larger
+ * logical size of the two slots as the disk holds them now (I8), dropping
+ * the debris of the checkpoint it did not finish (e.g. the pages a full
+ * disk stopped). The slots are read again, since after a failed slot write
+ * either may be there. A no-op when there is no debris. */
+int wri_block_trim(wri_block *b, wr_errbuf *eb);
+
 /* Zero the slot that does not hold the current checkpoint, and fsync, so
  * the file keeps one checkpoint only (I12). For a file just built with
  * first_gen, whose empty first_gen - 1 slot must never be taken for a

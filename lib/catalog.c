@@ -6,6 +6,7 @@
 #include "wr_int.h"
 
 #include <stdio.h>
+#include <dirent.h>
 #include <stdlib.h>
 
 char *wri_path_join(const char *dir, const char *name)
@@ -18,6 +19,75 @@ char *wri_path_join(const char *dir, const char *name)
     p[dl] = '/';
     memcpy(p + dl + 1, name, nl + 1);
     return p;
+}
+
+static int cat_name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int wri_dir_tree_files(const char *dir, char ***names_out, size_t *n_out,
+                       wr_errbuf *eb)
+{
+    int rc = WR_OK;
+    DIR *d = opendir(dir);
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    *names_out = NULL;
+    *n_out = 0;
+    if (d == NULL)
+        return WR_OK;
+    while ((de = readdir(d)) != NULL) {
+        size_t l = strlen(de->d_name);
+        if (l < 4 || strcmp(de->d_name + l - 3, ".wr") != 0 ||
+            de->d_name[0] == '.')
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            char **nn = realloc(names, cap * sizeof *nn);
+            if (nn == NULL) {
+                rc = WR_ERR(eb, WR_ENOMEM, "%s: out of memory", dir);
+                break;
+            }
+            names = nn;
+        }
+        if ((names[n] = strdup(de->d_name)) == NULL) {
+            rc = WR_ERR(eb, WR_ENOMEM, "%s: out of memory", dir);
+            break;
+        }
+        n++;
+    }
+    closedir(d);
+    if (rc != WR_OK) {
+        wri_names_free(names, n);
+        return rc;
+    }
+    if (n > 0)
+        qsort(names, n, sizeof *names, cat_name_cmp);
+    *names_out = names;
+    *n_out = n;
+    return WR_OK;
+}
+
+void wri_names_free(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+const wri_cat_file *wri_catalog_file(const wri_catalog *cat,
+                                     const char *file)
+{
+    for (size_t i = 0; i < cat->ncoll; i++) {
+        if (strcmp(cat->coll[i].main.file, file) == 0)
+            return &cat->coll[i].main;
+        for (size_t j = 0; j < cat->coll[i].nidx; j++)
+            if (strcmp(cat->coll[i].idx[j].file, file) == 0)
+                return &cat->coll[i].idx[j];
+    }
+    return NULL;
 }
 
 char *wri_tree_file_name(const char *coll, const char *field)

@@ -74,5 +74,15 @@ int wri_check_field_path(const char *field, wr_errbuf *eb);
 char *wri_tree_file_name(const char *coll, const char *field);
 /* DIR/NAME (malloc'd). */
 char *wri_path_join(const char *dir, const char *name);
+/* The tree files of a directory: the names ending in ".wr" (not starting
+ * with '.'), sorted, in *names_out (free with wri_names_free). A directory
+ * that cannot be read has none. WR_OK or WR_ENOMEM. */
+int wri_dir_tree_files(const char *dir, char ***names_out, size_t *n_out,
+                       wr_errbuf *eb);
+void wri_names_free(char **names, size_t n);
+/* The catalog's entry for this file (a main table or an index), or NULL
+ * if the catalog does not name it. */
+const wri_cat_file *wri_catalog_file(const wri_catalog *cat,
+                                     const char *file);
 
 #endif /* WR_CATALOG_H */

@@ -25,6 +25,7 @@ typedef struct db_tree {
     wri_block *blk;
     wri_btree *bt;
     bool fresh; /* created since the last checkpoint */
+    bool created; /* its file was made by this handle (maybe uncommitted) */
 } db_tree;
 
 struct wr_coll {
@@ -43,6 +44,7 @@ struct wr_db {
     bool cat_dirty; /* a collection or index was added */
     wr_coll **colls; /* parallel to cat.coll; NULL until opened */
     wri_lock *lock;
+    bool made_dir; /* wr_db_open created the directory */
 };
 
 struct wr_doc_cursor {
@@ -53,9 +55,11 @@ struct wr_doc_cursor {
 
 /* --- open / close ------------------------------------------------------ */
 
-static int db_dir_prepare(const char *dir, bool create, wr_errbuf *eb)
+static int db_dir_prepare(const char *dir, bool create, bool *made,
+                          wr_errbuf *eb)
 {
     struct stat st;
+    *made = false;
     if (stat(dir, &st) == 0) {
         if (!S_ISDIR(st.st_mode))
             return WR_ERR(eb, WR_EINVAL, "%s: not a directory", dir);
@@ -64,7 +68,9 @@ static int db_dir_prepare(const char *dir, bool create, wr_errbuf *eb)
     if (errno != ENOENT || !create)
         return WR_ERR(eb, WR_ENOTFOUND, "%s: no such database directory",
                       dir);
-    return wri_io_mkdir(dir, eb);
+    int rc = wri_io_mkdir(dir, eb);
+    *made = rc == WR_OK;
+    return rc;
 }
 
 int wr_db_open(const char *dir, const wr_db_opts *opts, wr_db **out,
@@ -86,8 +92,8 @@ int wr_db_open(const char *dir, const wr_db_opts *opts, wr_db **out,
         (rc = wri_migrate_auto(dir, db->opts.page_size, db->opts.holder,
                                eb)) != WR_OK)
         goto fail;
-    if ((rc = db_dir_prepare(dir, db->opts.create && !db->readonly, eb)) !=
-        WR_OK)
+    if ((rc = db_dir_prepare(dir, db->opts.create && !db->readonly,
+                             &db->made_dir, eb)) != WR_OK)
         goto fail;
     if (!db->readonly &&
         (rc = wri_io_lock_dir(dir, db->opts.holder ? db->opts.holder : "wrtools",
@@ -138,15 +144,80 @@ static void coll_free(wr_coll *c)
     free(c);
 }
 
+/* A writer that gives up (closes without committing the rest) leaves
+ * what the last committed catalog describes, and nothing else: a tree
+ * file it created that the catalog on disk does not name is removed, any
+ * other file it wrote is cut back to its committed size (debris past both
+ * slots, e.g. pages written before a full disk stopped the run). The
+ * catalog is re-read: what decides is what a reader would find. */
+static void tree_leave(wr_db *db, const wri_catalog *ondisk, bool known,
+                       db_tree *t)
+{
+    wr_errbuf e = {0};
+    if (t->cf == NULL)
+        return;
+    const wri_cat_file *named = known ? wri_catalog_file(ondisk, t->cf->file)
+                                      : NULL;
+    char *path = wri_path_join(db->dir, t->cf->file);
+    if (t->created && known && named == NULL) {
+        tree_close(t);
+        if (path != NULL)
+            (void)wri_io_unlink(path, &e); /* best effort: debris either way */
+    } else if (named != NULL && path != NULL) {
+        /* as the disk holds it: if the file committed a checkpoint the
+         * catalog never named (a later file, or the catalog, failed; or
+         * its last fsync did), back to the catalog's, as the next writer
+         * would do (block.c I10), so those pages can go too */
+        wri_block *b = NULL;
+        tree_close(t);
+        if (wri_block_open_gen(path, 0, named->gen, &b, &e) == WR_OK) {
+            const wri_slot_state *o = &b->slots[1 - b->chosen];
+            if ((!o->valid || o->slot.gen < b->cur.gen ||
+                 wri_block_erase_other(b, &e) == WR_OK))
+                (void)wri_block_trim(b, &e);
+        }
+        wri_block_close(b);
+    } else if (t->blk != NULL) {
+        (void)wri_block_trim(t->blk, &e);
+    }
+    free(path);
+}
+
+static void db_leave(wr_db *db)
+{
+    wri_catalog ondisk;
+    wr_errbuf e = {0};
+    int rc = wri_catalog_read(db->dir, &ondisk, &e);
+    bool known = rc == WR_OK || rc == WR_ENOTFOUND; /* else remove nothing */
+    if (rc != WR_OK)
+        memset(&ondisk, 0, sizeof ondisk);
+    for (size_t i = 0; i < db->cat.ncoll && db->colls; i++) {
+        wr_coll *c = db->colls[i];
+        if (c == NULL)
+            continue;
+        tree_leave(db, &ondisk, known, &c->main);
+        for (size_t j = 0; j < c->nidx; j++)
+            tree_leave(db, &ondisk, known, &c->idx[j]);
+    }
+    if (rc == WR_OK)
+        wri_catalog_free(&ondisk);
+}
+
 void wr_db_close(wr_db *db)
 {
     if (db == NULL)
         return;
+    if (db->lock != NULL)
+        db_leave(db);
     for (size_t i = 0; i < db->cat.ncoll && db->colls; i++)
         coll_free(db->colls[i]);
     free(db->colls);
     wri_catalog_free(&db->cat);
-    wri_io_unlock_dir(db->lock);
+    wri_io_unlock_dir(db->lock); /* removes LOCK if this handle made it */
+    if (db->made_dir && db->cat.gen == 0) { /* nothing was committed */
+        wr_errbuf e = {0};
+        (void)wri_io_rmdir(db->dir, &e);
+    }
     free(db->dir);
     free(db);
 }
@@ -213,6 +284,7 @@ static int tree_create(wr_db *db, const char *coll, wri_cat_file *cf,
                          .field = cf->field};
     t->cf = cf;
     t->fresh = true;
+    t->created = true;
     if (path == NULL)
         return WR_ERR(eb, WR_ENOMEM, "out of memory");
     struct stat st;

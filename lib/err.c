@@ -24,6 +24,7 @@ static const struct {
     {WR_EINTR, "WR_EINTR", "interrupted"},
     {WR_ENOTSUP, "WR_ENOTSUP", "operation not supported"},
     {WR_ENOTOURS, "WR_ENOTOURS", "not a wrtools file"},
+    {WR_ECHANGED, "WR_ECHANGED", "changed during the check"},
 };
 
 const char *wr_errname(int code)

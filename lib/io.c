@@ -1,6 +1,7 @@
 /*
  * io.c -- every system call that touches a file, errno translation, the
- * fault-injection hook and the directory lock. See io.h for the contract.
+ * fault-injection hook. See io.h for the contract (the directory lock is
+ * in lock.c).
  *
  * Fault injection costs one predictable branch per mutating call: the op
  * counter is bumped and `io_hot` is tested. io_hot is true only until the
@@ -16,7 +17,6 @@
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -277,6 +277,11 @@ static int io_errno(wr_errbuf *eb, int e, const char *path, const char *what)
 {
     return WR_ERR(eb, io_code(e), "%s: %s failed: %s", path, what,
                   strerror(e));
+}
+
+int wri_io_errno(wr_errbuf *eb, int e, const char *path, const char *what)
+{
+    return io_errno(eb, e, path, what);
 }
 
 static int io_errno_at(wr_errbuf *eb, int e, const char *path,
@@ -572,8 +577,12 @@ int wri_io_write_atomic(const char *dir, const char *name, const void *buf,
     if ((rc = wri_io_rename(tmp, path, eb)) != WR_OK)
         goto out;
     rc = wri_io_fsync_dir(dir, eb);
+    free(tmp);
+    tmp = NULL; /* renamed: nothing to remove */
 out:
     wri_io_close(f);
+    if (rc != WR_OK && tmp != NULL) /* a failed run leaves no NAME.tmp */
+        (void)unlink(tmp);
     free(path);
     free(tmp);
     return rc;
@@ -590,90 +599,4 @@ int wri_io_rmdir(const char *path, wr_errbuf *eb)
     if (r < 0 && errno != ENOENT)
         return io_errno(eb, errno, path, "rmdir");
     return WR_OK;
-}
-
-/* --- directory lock --------------------------------------------------- */
-
-struct wri_lock {
-    int fd;
-    char *path;
-};
-
-int wri_io_lock_dir(const char *dir, const char *holder, wri_lock **out,
-                    wr_errbuf *eb)
-{
-    int rc = WR_OK;
-    wri_lock *lk = NULL;
-    size_t plen = strlen(dir) + sizeof "/LOCK";
-    *out = NULL;
-    if ((lk = calloc(1, sizeof *lk)) == NULL ||
-        (lk->path = malloc(plen)) == NULL) {
-        rc = WR_ERR(eb, WR_ENOMEM, "%s: out of memory locking", dir);
-        goto out;
-    }
-    lk->fd = -1;
-    snprintf(lk->path, plen, "%s/LOCK", dir);
-    do {
-        lk->fd = open(lk->path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    } while (lk->fd < 0 && errno == EINTR);
-    if (lk->fd < 0) {
-        rc = io_errno(eb, errno, lk->path, "open lock file");
-        goto out;
-    }
-    int r;
-    do {
-        r = flock(lk->fd, LOCK_EX | LOCK_NB);
-    } while (r < 0 && errno == EINTR);
-    if (r < 0) {
-        if (errno != EWOULDBLOCK) {
-            rc = io_errno(eb, errno, lk->path, "flock");
-            goto out;
-        }
-        char text[256];
-        ssize_t n;
-        do {
-            n = pread(lk->fd, text, sizeof text - 1, 0);
-        } while (n < 0 && errno == EINTR);
-        if (n < 0)
-            n = 0;
-        text[n] = '\0';
-        text[strcspn(text, "\n")] = '\0';
-        long pid = 0;
-        int used = 0;
-        if (sscanf(text, "%ld %n", &pid, &used) >= 1 && pid > 0 &&
-            text[used] != '\0')
-            rc = WR_ERR(eb, WR_ELOCKED, "%s is locked by pid %ld (%s)", dir,
-                        pid, text + used);
-        else if (pid > 0)
-            rc = WR_ERR(eb, WR_ELOCKED, "%s is locked by pid %ld", dir, pid);
-        else
-            rc = WR_ERR(eb, WR_ELOCKED,
-                        "%s is locked by another process (holder not "
-                        "recorded yet)", dir);
-        goto out;
-    }
-    char line[256];
-    int len = snprintf(line, sizeof line, "%ld %s\n", (long)getpid(),
-                       holder ? holder : "?");
-    if (len < 0 || (size_t)len >= sizeof line)
-        len = (int)strlen(line);
-    if (ftruncate(lk->fd, 0) < 0 || pwrite(lk->fd, line, (size_t)len, 0) != len) {
-        rc = io_errno(eb, errno, lk->path, "write lock holder");
-        goto out;
-    }
-    *out = lk;
-    lk = NULL;
-out:
-    wri_io_unlock_dir(lk);
-    return rc;
-}
-
-void wri_io_unlock_dir(wri_lock *lk)
-{
-    if (lk == NULL)
-        return;
-    if (lk->fd >= 0)
-        close(lk->fd); /* releases the flock; the file stays */
-    free(lk->path);
-    free(lk);
 }

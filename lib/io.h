@@ -3,7 +3,7 @@
  * directory fsync of the library, and the fault-injection hook.
  *
  * Owns: file descriptors, errno translation (raw errno never escapes this
- * module; it is kept in the message), the directory lock, and the fault
+ * module; it is kept in the message), the directory lock (lock.c), and the fault
  * plan tests use to crash the process at the Nth mutating call.
  *
  * Mutating calls (pwrite, fsync, ftruncate, rename, unlink, mkdir, rmdir, dir fsync,
@@ -136,17 +136,35 @@ int wri_io_fsync_dir(const char *dir, wr_errbuf *eb);
 int wri_io_mkdir(const char *path, wr_errbuf *eb);
 /* Replace DIR/NAME with len bytes, atomically: write DIR/NAME.tmp, fsync
  * it, rename it over DIR/NAME, fsync DIR. A crash leaves the old file or
- * the new one (and perhaps a stray NAME.tmp). */
+ * the new one (and perhaps a stray NAME.tmp); a failure removes NAME.tmp. */
 int wri_io_write_atomic(const char *dir, const char *name, const void *buf,
                         size_t len, wr_errbuf *eb);
 /* Remove an empty directory; an absent one is not an error. */
 int wri_io_rmdir(const char *path, wr_errbuf *eb);
 
-/* Directory lock: DIR/LOCK held with flock(); the file records the holder
- * ("pid TOOL") so a refused caller can name it. WR_ELOCKED if held. */
+/* errno e as a wr_err, with "PATH: WHAT failed: reason" in eb. */
+int wri_io_errno(wr_errbuf *eb, int e, const char *path, const char *what);
+
+/* Directory lock (lock.c): DIR/LOCK held with flock(), which the kernel
+ * drops when the process dies, so a LOCK file left behind blocks nobody.
+ * Writers take it exclusively and record "pid TOOL" in it (emptied on
+ * release) so a refused caller can name them; readers (WRI_LOCK_SHARED)
+ * take it shared and write nothing. A handle that created LOCK removes it
+ * on release if nobody else holds it: a run leaves no LOCK it did not
+ * find. WR_ELOCKED, naming the holder (a writer's record, or a reader's
+ * pid and name), if held in a conflicting mode. Shared only: WR_ENOTSUP
+ * if LOCK is absent and cannot be created or cannot be opened (read-only
+ * directory or file system, no permission). */
 typedef struct wri_lock wri_lock;
+enum { WRI_LOCK_SHARED = 1 };
+int wri_io_lock_take(const char *dir, const char *holder, int flags,
+                     wri_lock **out, wr_errbuf *eb);
+/* wri_io_lock_take() exclusive: what writers call. */
 int wri_io_lock_dir(const char *dir, const char *holder, wri_lock **out,
                     wr_errbuf *eb);
 void wri_io_unlock_dir(wri_lock *lk);
+/* Is DIR/LOCK held exclusively right now (a writer at work)? If so, who
+ * gets the writer's "pid TOOL" record (maybe ""). */
+bool wri_io_lock_writer(const char *dir, char *who, size_t len);
 
 #endif /* WR_IO_H */

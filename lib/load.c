@@ -115,6 +115,10 @@ int wr_load(const wr_load_opts *o, wr_load_stats *st, wr_errbuf *eb)
     wr_db_opts dbo = {.create = true, .page_size = o->page_size,
                       .holder = "wr-load"};
     memset(st, 0, sizeof *st);
+    /* an input that cannot be read is refused before DIR is touched */
+    if (strcmp(input, "-") != 0 &&
+        (rc = wri_jsonl_open(input, &r, eb)) != WR_OK)
+        goto out;
     if ((rc = wr_db_open(o->dir, &dbo, &db, eb)) != WR_OK)
         goto out;
     if (o->checkpoint_every > 0 && !o->skip_bad) {
@@ -131,7 +135,7 @@ int wr_load(const wr_load_opts *o, wr_load_stats *st, wr_errbuf *eb)
     for (size_t i = 0; i < o->nindex; i++)
         if ((rc = wr_coll_add_index(c, o->index[i], eb)) != WR_OK)
             goto out;
-    if ((rc = wri_jsonl_open(input, &r, eb)) != WR_OK)
+    if (r == NULL && (rc = wri_jsonl_open(input, &r, eb)) != WR_OK)
         goto out;
     st->bytes_total = wri_jsonl_bytes_total(r);
     for (;;) {
@@ -189,10 +193,10 @@ int wr_load(const wr_load_opts *o, wr_load_stats *st, wr_errbuf *eb)
     st->bytes_read = wri_jsonl_bytes_read(r);
 out:
     wri_jsonl_close(r);
-    wr_db_close(db);
-    if (spool != NULL) {
+    if (spool != NULL) { /* before the close, which may remove DIR */
         (void)wri_io_unlink(spool, NULL);
         free(spool);
     }
+    wr_db_close(db);
     return rc;
 }

@@ -58,6 +58,10 @@ static const struct {
                           "the catalog decodes; every file it names exists, "
                           "has the role it claims and holds the generation "
                           "the catalog names in one of its slots"},
+    [WR_CHECK_ORPHAN] = {"orphan",
+                         "every *.wr file of a database directory is named "
+                         "by the catalog (another is debris of a failed or "
+                         "interrupted run: no part of the database)"},
 };
 
 const char *wr_verify_check_name(int check)

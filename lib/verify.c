@@ -878,55 +878,60 @@ static int vf_alloc_files(vf_run *run, size_t n)
     return WR_OK;
 }
 
-static int vf_name_cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* The catalog cannot be read: verify every *.wr file in the directory on
  * its own. */
 static int vf_dir_files(vf_run *run, const char *dir)
 {
-    int rc = WR_OK;
-    DIR *d = opendir(dir);
+    wr_errbuf e = {0};
     char **names = NULL;
-    size_t n = 0, cap = 0;
-    struct dirent *de;
-    if (d == NULL)
-        return WR_OK;
-    while ((de = readdir(d)) != NULL) {
-        size_t l = strlen(de->d_name);
-        if (l < 4 || strcmp(de->d_name + l - 3, ".wr") != 0 ||
-            de->d_name[0] == '.')
-            continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            char **nn = realloc(names, cap * sizeof *nn);
-            if (nn == NULL) {
-                rc = WR_ENOMEM;
-                break;
-            }
-            names = nn;
-        }
-        if ((names[n] = wri_path_join(dir, de->d_name)) == NULL) {
-            rc = WR_ENOMEM;
-            break;
-        }
-        n++;
-    }
-    closedir(d);
+    size_t n = 0;
+    int rc = wri_dir_tree_files(dir, &names, &n, &e);
     if (rc == WR_OK && n > 0) {
-        qsort(names, n, sizeof *names, vf_name_cmp);
         rc = vf_alloc_files(run, n);
         for (size_t i = 0; rc == WR_OK && i < n; i++) {
             size_t fi;
-            if ((rc = vf_add_file(run, names[i], &fi)) == WR_OK)
+            char *path = wri_path_join(dir, names[i]);
+            rc = path == NULL ? WR_ENOMEM : vf_add_file(run, path, &fi);
+            free(path);
+            if (rc == WR_OK)
                 rc = vf_file(run, fi, NULL);
         }
     }
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
+    wri_names_free(names, n);
+    return rc;
+}
+
+/* Tree files the catalog does not name: debris a failed or interrupted
+ * writer left, reported so an operator knows they are no part of the
+ * database. */
+static int vf_orphans(vf_run *run, const char *dir, const wri_catalog *cat)
+{
+    wr_errbuf e = {0};
+    wr_verify_report *r = run->r;
+    char **names = NULL;
+    size_t n = 0;
+    int rc = wri_dir_tree_files(dir, &names, &n, &e);
+    for (size_t i = 0; rc == WR_OK && i < n; i++) {
+        if (wri_catalog_file(cat, names[i]) != NULL)
+            continue;
+        char **grown = realloc(r->orphans, (r->norphans + 1) * sizeof *grown);
+        if (grown == NULL) {
+            rc = WR_ENOMEM;
+            break;
+        }
+        r->orphans = grown;
+        if ((r->orphans[r->norphans] = wri_path_join(dir, names[i])) ==
+            NULL) {
+            rc = WR_ENOMEM;
+            break;
+        }
+        vf_ctx oc = {.run = run, .path = r->orphans[r->norphans++]};
+        vf_problem(&oc, WR_CHECK_ORPHAN, 0, 0, NULL, NULL,
+                   "a tree file the catalog does not name (debris of a "
+                   "failed or interrupted run, no part of the database; "
+                   "remove it)");
+    }
+    wri_names_free(names, n);
     return rc;
 }
 
@@ -976,6 +981,8 @@ static int vf_db(vf_run *run, const char *dir)
         rc = vf_env(run, NULL, WR_ENOTFOUND, &e);
         goto out;
     }
+    if ((rc = vf_orphans(run, dir, &cat)) != WR_OK)
+        goto out;
     size_t n = 0;
     for (size_t i = 0; i < cat.ncoll; i++)
         n += 1 + cat.coll[i].nidx;
@@ -1106,6 +1113,9 @@ void wr_verify_report_free(wr_verify_report *r)
     free(r->problems);
     free(r->path);
     free(r->catalog_path);
+    for (size_t i = 0; i < r->norphans; i++)
+        free(r->orphans[i]);
+    free(r->orphans);
     free(r);
 }
 

@@ -32,6 +32,7 @@ typedef enum wr_err {
     WR_EINTR = -11,    /* interrupted by a signal */
     WR_ENOTSUP = -12,  /* not supported (read-only handle, old checkpoint) */
     WR_ENOTOURS = -13, /* file is not a wrtools file */
+    WR_ECHANGED = -14, /* a writer changed what was read without the lock */
 } wr_err;
 
 /* Error buffer: the lowest level that knows the facts writes it once. */
@@ -125,6 +126,52 @@ int wr_index_cursor_open(wr_coll *c, size_t i, wr_doc_cursor **out,
                          wr_errbuf *eb);
 
 /* ---------------------------------------------------------------------
+ * Reading beside writers (reader.c; DESIGN decision 12). Writers (wr_load,
+ * wr_migrate, wr_compact, wr_db_open for writing) hold DIR/LOCK
+ * exclusively; readers (wr-verify, wr-dump, wr-diff, wr-salvage's source)
+ * bracket their reading with wr_read_begin/wr_read_end, which hold it
+ * shared. Both are kernel locks (flock) that die with their process: a
+ * LOCK file left behind blocks nobody, and a run leaves no LOCK it did not
+ * find. PATH is a database directory, or a tree file (the LOCK of its
+ * directory applies).
+ * --------------------------------------------------------------------- */
+typedef enum wr_read_mode {
+    WR_READ_LOCK = 0, /* shared lock; a writer holds it: WR_ELOCKED */
+    WR_READ_WAIT,     /* shared lock, waiting as long as a writer holds it */
+    WR_READ_NOLOCK,   /* no lock: read the snapshot the catalog names, and
+                         wr_read_end says WR_ECHANGED if it moved */
+} wr_read_mode;
+
+typedef struct wr_read_opts {
+    wr_read_mode mode;
+    const char *holder; /* the reader's name ("wr-verify") */
+    /* WR_READ_WAIT: called about every second while a writer holds the
+     * lock, with who ("DIR is locked by pid N (TOOL)") and seconds waited */
+    void (*waiting)(const char *who, unsigned seconds, void *arg);
+    void *arg;
+    volatile int *interrupted; /* set by a signal handler: WR_EINTR */
+} wr_read_opts;
+
+typedef struct wr_read wr_read;
+/* Take the shared lock (or, WR_READ_NOLOCK, remember the snapshot).
+ * WR_ELOCKED: a writer holds it (eb names its pid and tool). A directory
+ * where LOCK is absent and cannot be created, or cannot be opened
+ * (read-only media, no permission), is read without the lock: WR_OK, and
+ * wr_read_note() says so. A PATH that does not exist is left to the
+ * reader to report (WR_OK, no lock). */
+int wr_read_begin(const char *path, const wr_read_opts *opts, wr_read **out,
+                  wr_errbuf *eb);
+/* A sentence worth telling the user (reading without the lock, and why),
+ * or NULL. */
+const char *wr_read_note(const wr_read *rd);
+/* Release and free rd (NULL is fine). WR_READ_NOLOCK: WR_ECHANGED, eb
+ * saying what moved, if the catalog, a tree file's checkpoint slots or the
+ * set of tree files changed since wr_read_begin, or a writer holds the
+ * lock while a tree file the catalog does not name is there: whatever the
+ * reader found is then not to be reported as damage. Else WR_OK. */
+int wr_read_end(wr_read *rd, wr_errbuf *eb);
+
+/* ---------------------------------------------------------------------
  * Loading JSONL into a collection (load.c): what wr-load does.
  * --------------------------------------------------------------------- */
 typedef struct wr_load_counts {
@@ -190,6 +237,7 @@ typedef enum wr_check {
     WR_CHECK_DOCUMENT,   /* "document" */
     WR_CHECK_INDEX,      /* "index" */
     WR_CHECK_CATALOG,    /* "catalog" */
+    WR_CHECK_ORPHAN,     /* "orphan" */
     WR_CHECK_NCHECKS
 } wr_check;
 /* Stable name of a check ("page-structure") and one sentence on it. */
@@ -298,6 +346,9 @@ typedef struct wr_verify_report {
     size_t nproblems;
     uint64_t total_problems;     /* all of them */
     uint64_t pages_checked, bytes_checked;
+    char **orphans;    /* database: DIR/NAME of each *.wr file the catalog
+                          does not name (each an "orphan" problem) */
+    size_t norphans;
 } wr_verify_report;
 
 typedef struct wr_verify_progress {

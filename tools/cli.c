@@ -409,6 +409,15 @@ int wr_cli_common_opt(wr_cli *cli, int opt, void (*usage)(void))
     case 'V':
         wr_cli_version(cli);
         return WR_EXIT_OK;
+    case WR_CLI_O_WAIT:
+    case WR_CLI_O_NOLOCK: {
+        wr_read_mode m = opt == WR_CLI_O_WAIT ? WR_READ_WAIT : WR_READ_NOLOCK;
+        if (cli->read_mode != WR_READ_LOCK && cli->read_mode != m)
+            return wr_cli_usage_error(cli, "--wait and --no-lock exclude "
+                                           "each other");
+        cli->read_mode = m;
+        return WR_CLI_GO_ON;
+    }
     case ':':
         cli_bad_opt(cli, name, sizeof name);
         return wr_cli_usage_error(cli, "option '%s' wants an argument",
@@ -429,6 +438,58 @@ int wr_cli_page_size(const wr_cli *cli, const char *arg, uint32_t *out)
                                   arg);
     *out = (uint32_t)v;
     return 0;
+}
+
+typedef struct cli_wait {
+    wr_cli *cli;
+    const char *path;
+    bool told;
+} cli_wait;
+
+static void cli_on_wait(const char *who, unsigned seconds, void *arg)
+{
+    cli_wait *w = arg;
+    if (w->cli->progress) {
+        wr_cli_progress(w->cli, "%s; waiting for it to finish: %u s", who,
+                        seconds);
+    } else if (!w->told) {
+        wr_cli_note(w->cli, "%s; waiting for it to finish", who);
+        w->told = true;
+    }
+}
+
+int wr_cli_read_begin(wr_cli *cli, const char *path, wr_read **out,
+                      wr_errbuf *eb)
+{
+    cli_wait w = {cli, path, false};
+    wr_read_opts o = {.mode = cli->read_mode,
+                      .holder = cli->tool,
+                      .waiting = cli_on_wait,
+                      .arg = &w,
+                      .interrupted = &wr_cli_interrupted};
+    int rc = wr_read_begin(path, &o, out, eb);
+    wr_cli_progress_done(cli);
+    if (rc == WR_ELOCKED) {
+        char msg[sizeof eb->msg];
+        snprintf(msg, sizeof msg, "%s", eb->msg);
+        snprintf(eb->msg, sizeof eb->msg,
+                 "%.900s: a writer is at work (--wait to wait for it, "
+                 "--no-lock to read the last committed snapshot)",
+                 msg);
+    }
+    if (rc == WR_OK && wr_read_note(*out) != NULL &&
+        cli->read_mode != WR_READ_NOLOCK)
+        wr_cli_note(cli, "%s", wr_read_note(*out));
+    return rc;
+}
+
+int wr_cli_read_end(wr_read *rd, int rc, wr_errbuf *eb)
+{
+    wr_errbuf e = {0};
+    if (wr_read_end(rd, &e) != WR_ECHANGED)
+        return rc;
+    *eb = e; /* what was found may be the writer's doing: not judged */
+    return WR_ECHANGED;
 }
 
 static void cli_on_signal(int sig)

@@ -34,6 +34,7 @@ typedef struct wr_cli {
     unsigned cols;        /* terminal width (TIOCGWINSZ) */
     double progress_last; /* monotonic seconds of the last line drawn */
     double progress_t0;   /* when wr_cli_ready ran */
+    wr_read_mode read_mode; /* readers: --wait, --no-lock */
 } wr_cli;
 
 /* Before option parsing: remembers argv (for messages about it) and
@@ -125,6 +126,24 @@ int wr_cli_common_opt(wr_cli *cli, int opt, void (*usage)(void));
 /* --page-size: a power of two from 512 to 65536 ("4K" allowed). 0, or
  * WR_EXIT_USAGE after saying why. */
 int wr_cli_page_size(const wr_cli *cli, const char *arg, uint32_t *out);
+
+/* Readers (wr-verify, wr-dump, ...): --wait and --no-lock. Put
+ * WR_CLI_READ_OPTIONS in the getopt_long table beside
+ * WR_CLI_COMMON_OPTIONS; wr_cli_common_opt() handles them (both at once:
+ * a usage error). */
+enum { WR_CLI_O_WAIT = 0x1100, WR_CLI_O_NOLOCK };
+#define WR_CLI_READ_OPTIONS                                                 \
+    {"wait", no_argument, NULL, WR_CLI_O_WAIT},                             \
+        {"no-lock", no_argument, NULL, WR_CLI_O_NOLOCK}
+/* wr_read_begin() on PATH in the mode the options chose: waiting shows a
+ * progress line on a terminal (a note otherwise), a note says when PATH
+ * is read without the lock, and a refusal tells about --wait and
+ * --no-lock. */
+int wr_cli_read_begin(wr_cli *cli, const char *path, wr_read **out,
+                      wr_errbuf *eb);
+/* wr_read_end(): rc as the reading left it, or WR_ECHANGED (eb then says
+ * what moved) when a --no-lock read saw a writer change it. */
+int wr_cli_read_end(wr_read *rd, int rc, wr_errbuf *eb);
 
 /* A flag set by SIGINT/SIGTERM that long loops check. */
 extern volatile int wr_cli_interrupted;

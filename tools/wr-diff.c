@@ -44,11 +44,17 @@ static void usage(void)
          "                        differences in \"differences\" (also on\n"
          "                        failure)\n"
          "  -q, --quiet           only the difference lines: no summary\n"
+         "  --wait                if a writer (wr-load, wr-migrate,\n"
+         "                        wr-compact) holds a side's directory, wait\n"
+         "                        for it to finish (else exit 3 naming it)\n"
+         "  --no-lock             read without the shared lock; if a writer\n"
+         "                        changes a side meanwhile, say so and exit 3\n"
          WR_CLI_HELP_COMMON         "\n"
          "Exit status: 0 identical; 1 different; 2 usage error; 3 an input\n"
          "cannot be read or is damaged (a page or document of a database, a\n"
          "bad line of a log that is not a torn last line: the message names\n"
-         "file and place; differences printed before it stand).");
+         "file and place; differences printed before it stand), a writer\n"
+         "holds a side, or one changed during a --no-lock diff.");
 }
 
 typedef struct dctx {
@@ -197,6 +203,7 @@ int main(int argc, char **argv)
         {"collection", required_argument, NULL, O_COLL},
         {"count", no_argument, NULL, O_COUNT},
         {"memory", required_argument, NULL, O_MEMORY},
+        WR_CLI_READ_OPTIONS,
         WR_CLI_COMMON_OPTIONS,
         {NULL, 0, NULL, 0},
     };
@@ -236,7 +243,17 @@ int main(int argc, char **argv)
     o.interrupted = &wr_cli_interrupted;
     if (cli.json)
         json_head(&cli, &o, !x.count_only);
-    rc = wr_diff(&o, &st, &eb);
+    /* both sides under the readers' lock (a legacy directory or a JSONL
+     * file: the LOCK of its directory, which wr-migrate holds) */
+    wr_read *ra = NULL, *rb = NULL;
+    memset(&st, 0, sizeof st);
+    rc = wr_cli_read_begin(&cli, o.a, &ra, &eb);
+    if (rc == WR_OK && (rc = wr_cli_read_begin(&cli, o.b, &rb, &eb)) != WR_OK)
+        (void)wr_cli_read_end(ra, rc, &eb);
+    if (rc == WR_OK) {
+        rc = wr_diff(&o, &st, &eb);
+        rc = wr_cli_read_end(rb, wr_cli_read_end(ra, rc, &eb), &eb);
+    }
     wr_cli_progress_done(&cli);
     if (x.failed != 0 && rc == x.failed && eb.msg[0] == '\0')
         snprintf(eb.msg, sizeof eb.msg, "%s",

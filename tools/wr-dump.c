@@ -44,12 +44,19 @@ static void usage(void)
          "  --json                print one JSON object on stdout (not with\n"
          "                        --docs, whose output is JSONL already)\n"
          "  -q, --quiet           no diagnostics but errors\n"
+         "  --wait                if a writer (wr-load, wr-migrate,\n"
+         "                        wr-compact) holds the directory, wait for it\n"
+         "                        to finish (else exit 3 naming it)\n"
+         "  --no-lock             read without taking the shared lock; if a\n"
+         "                        writer changes the snapshot meanwhile, say so\n"
+         "                        and exit 3: \"!!\" lines are then not damage\n"
          WR_CLI_HELP_COMMON         "\n"
          "Exit status: 0 everything decoded; 1 damage found (what decodes is\n"
          "still shown, each damaged place marked); 2 usage error (also\n"
          "--page on a directory, an offset past the end of the file, --docs\n"
          "on several collections without --collection, an unknown\n"
-         "collection); 3 cannot open or read, or a newer format version.");
+         "collection); 3 cannot open or read, a newer format version, a writer\n"
+         "holds the directory, or it changed during a --no-lock dump.");
 }
 
 typedef struct finding_ctx {
@@ -107,6 +114,7 @@ int main(int argc, char **argv)
         {"relaxed", no_argument, NULL, O_RELAXED},
         {"checkpoint", required_argument, NULL, O_CKPT},
         {"collection", required_argument, NULL, O_COLL},
+        WR_CLI_READ_OPTIONS,
         WR_CLI_COMMON_OPTIONS,
         {NULL, 0, NULL, 0},
     };
@@ -195,7 +203,10 @@ int main(int argc, char **argv)
         wr_cli_json_begin(&cli, &report);
         o.json = &report;
     }
-    rc = wr_dump(path, &o, &st, &eb);
+    wr_read *rd = NULL;
+    rc = wr_cli_read_begin(&cli, path, &rd, &eb);
+    if (rc == WR_OK) /* "!!" lines of a changed read are no damage */
+        rc = wr_cli_read_end(rd, wr_dump(path, &o, &st, &eb), &eb);
     if (cli.json) {
         BSON_APPEND_INT64(&report, "findings", (int64_t)st.damaged);
         wr_cli_json_end(&report,

@@ -32,11 +32,14 @@ static void usage(void)
          "  --dry-run             read and report; write nothing\n"
          "  --json                print one JSON object on stdout\n"
          "  -q, --quiet           no report, no progress; diagnostics only\n"
+         "  --wait                if a writer holds SOURCE's directory, wait\n"
+         "                        for it to finish (else exit 3 naming it)\n"
          WR_CLI_HELP_COMMON         "\n"
          "Exit status: 0 everything of the chosen checkpoint was recovered;\n"
          "1 something was lost (the report names the pages and key ranges);\n"
          "2 usage error (also: DEST exists and is not empty); 3 SOURCE cannot\n"
-         "be read or DEST cannot be written (no DEST is left behind).");
+         "be read (or a writer holds it) or DEST cannot be written (no DEST\n"
+         "is left behind).");
 }
 
 static void on_progress(const wr_salvage_progress *p, void *arg)
@@ -213,6 +216,7 @@ int main(int argc, char **argv)
         {"dry-run", no_argument, NULL, O_DRY},
         {"checkpoint", required_argument, NULL, O_CKPT},
         {"collection", required_argument, NULL, O_COLL},
+        {"wait", no_argument, NULL, WR_CLI_O_WAIT},
         WR_CLI_COMMON_OPTIONS,
         {NULL, 0, NULL, 0},
     };
@@ -259,7 +263,12 @@ int main(int argc, char **argv)
     o.progress = on_progress;
     o.progress_arg = &cli;
     o.interrupted = &wr_cli_interrupted;
-    int rc = wr_salvage(argv[optind], argv[optind + 1], &o, &r, &eb);
+    /* SOURCE under the readers' lock: no writer changes it meanwhile */
+    wr_read *rd = NULL;
+    int rc = wr_cli_read_begin(&cli, argv[optind], &rd, &eb);
+    if (rc == WR_OK)
+        rc = wr_cli_read_end(
+            rd, wr_salvage(argv[optind], argv[optind + 1], &o, &r, &eb), &eb);
     wr_cli_progress_done(&cli);
     int exit_code = wr_cli_exit_code(rc);
     if (rc != WR_OK && !(rc == WR_ECORRUPT && r != NULL && r->ncolls > 0))

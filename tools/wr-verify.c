@@ -8,6 +8,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static void usage(void)
 {
@@ -34,6 +35,13 @@ static void usage(void)
          "                        previous snapshot's indexes)\n"
          "  --max-problems N      list at most N problems per PATH (default\n"
          "                        1000); all are counted\n"
+         "  --wait                if a writer (wr-load, wr-migrate,\n"
+         "                        wr-compact) holds the directory, wait for it\n"
+         "                        to finish (else exit 3 naming it)\n"
+         "  --no-lock             read the snapshot the catalog names without\n"
+         "                        taking the shared lock; if a writer changes\n"
+         "                        it meanwhile, say so and exit 3 (never a\n"
+         "                        false finding)\n"
          "  --json                print one JSON object on stdout (also on\n"
          "                        failure)\n"
          "  -q, --quiet           only the problem lines: no summary, no\n"
@@ -49,7 +57,8 @@ static void usage(void)
          "\n"
          "Exit status: 0 no problem found; 1 problems found; 2 usage error;\n"
          "3 a PATH cannot be opened or read (missing, not a database, newer\n"
-         "format version, I/O error, interrupted). 3 wins over 1.");
+         "format version, I/O error, interrupted, a writer holds it, or it\n"
+         "changed during a --no-lock check). 3 wins over 1.");
 }
 
 /* "checking 1/2 people.main.wr: 1200 of 4800 pages (25%), 30000 pages/s" */
@@ -360,6 +369,56 @@ static void json_report(bson_t *arr, size_t i, const wr_verify_report *r,
     bson_append_document_end(arr, &d);
 }
 
+/* A PATH whose report cannot stand: a writer holds it, it changed under
+ * a --no-lock read, or out of memory. */
+static void json_not_checked(bson_t *arr, size_t i, const char *path, int rc,
+                             const char *msg)
+{
+    bson_t d, a;
+    char key[16];
+    const char *kp;
+    struct stat st;
+    bson_uint32_to_string((uint32_t)i, &kp, key, sizeof key);
+    bson_append_document_begin(arr, kp, -1, &d);
+    BSON_APPEND_UTF8(&d, "path", path);
+    BSON_APPEND_UTF8(&d, "kind", stat(path, &st) == 0 && S_ISDIR(st.st_mode)
+                                     ? "database"
+                                     : "file");
+    BSON_APPEND_UTF8(&d, "status", "error");
+    BSON_APPEND_UTF8(&d, "error_code", wr_errname(rc));
+    BSON_APPEND_UTF8(&d, "error", msg);
+    BSON_APPEND_INT64(&d, "pages_checked", 0);
+    BSON_APPEND_INT64(&d, "problems_total", 0);
+    BSON_APPEND_INT64(&d, "problems_shown", 0);
+    BSON_APPEND_ARRAY_BEGIN(&d, "problems", &a);
+    bson_append_array_end(&d, &a);
+    BSON_APPEND_ARRAY_BEGIN(&d, "files", &a);
+    bson_append_array_end(&d, &a);
+    BSON_APPEND_ARRAY_BEGIN(&d, "collections", &a);
+    bson_append_array_end(&d, &a);
+    bson_append_document_end(arr, &d);
+}
+
+/* Verify one PATH under the readers' lock (or, --no-lock, checking that
+ * nothing moved). *out stays NULL when the report cannot stand: a writer
+ * holds the lock, or it changed what was read (eb says which). */
+static int verify_path(wr_cli *cli, const char *path, const wr_verify_opts *o,
+                       wr_verify_report **out, wr_errbuf *eb)
+{
+    wr_read *rd = NULL;
+    *out = NULL;
+    int rc = wr_cli_read_begin(cli, path, &rd, eb);
+    if (rc != WR_OK)
+        return rc;
+    rc = wr_verify(path, o, out, eb);
+    wr_cli_progress_done(cli);
+    if ((rc = wr_cli_read_end(rd, rc, eb)) == WR_ECHANGED) {
+        wr_verify_report_free(*out); /* the writer's doing, not damage */
+        *out = NULL;
+    }
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     wr_cli cli;
@@ -372,6 +431,7 @@ int main(int argc, char **argv)
         {"checkpoint", required_argument, NULL, O_CKPT},
         {"all-checkpoints", no_argument, NULL, O_ALL},
         {"max-problems", required_argument, NULL, O_MAX},
+        WR_CLI_READ_OPTIONS,
         WR_CLI_COMMON_OPTIONS,
         {NULL, 0, NULL, 0},
     };
@@ -432,8 +492,7 @@ int main(int argc, char **argv)
     for (int i = optind; i < argc; i++) {
         wr_errbuf eb = {0};
         wr_verify_report *r = NULL;
-        int rc = wr_verify(argv[i], &o, &r, &eb);
-        wr_cli_progress_done(&cli);
+        int rc = verify_path(&cli, argv[i], &o, &r, &eb);
         int code = rc == WR_OK         ? WR_EXIT_OK
                    : rc == WR_ECORRUPT ? WR_EXIT_DATA
                                        : WR_EXIT_ENV;
@@ -444,8 +503,15 @@ int main(int argc, char **argv)
             snprintf(first_msg, sizeof first_msg, "%s",
                      r != NULL && r->error[0] ? r->error : eb.msg);
         }
-        if (r == NULL) { /* out of memory before anything */
-            wr_cli_error(&cli, "%s: %s", argv[i], eb.msg);
+        if (r == NULL) { /* locked, changed, or out of memory */
+            wr_cli_error(&cli, "%s", eb.msg);
+            if (cli.json)
+                json_not_checked(&arr, (size_t)(i - optind), argv[i], rc,
+                                 eb.msg);
+            else if (!cli.quiet)
+                printf("%s: not checked: %s\n", argv[i], eb.msg);
+            if (wr_cli_interrupted)
+                break;
             continue;
         }
         total += r->total_problems;

@@ -146,6 +146,76 @@ teardown() { common_teardown; }
     [[ "$output" == *"missing.jsonl"* ]]
 }
 
+# names and checksums of every file under DIR
+dir_sig() {
+    (cd "$1" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r md5sum)
+}
+
+@test "a refused or failed wr-load leaves no new files" {
+    # a missing input: the directory is not even created
+    run "$WR_BIN/wr-load" "$TMP/new" c "$TMP/missing.jsonl"
+    [ "$status" -eq 3 ]
+    [ ! -e "$TMP/new" ]
+    # a bad line into a new database: nothing, not the directory either
+    printf '{"_id": 1}\n{bad\n' > "$TMP/bad.jsonl"
+    run "$WR_BIN/wr-load" --index name "$TMP/new" c "$TMP/bad.jsonl"
+    [ "$status" -eq 1 ]
+    [ ! -e "$TMP/new" ]
+    run bash -c "'$WR_BIN/wr-load' --checkpoint-every 1 '$TMP/new' c - < '$TMP/bad.jsonl'"
+    [ "$status" -eq 1 ]
+    [ ! -e "$TMP/new" ]
+    # on an existing database: no LOCK, no file of a new collection or
+    # index, no spooled input; the database as it was
+    make_jsonl "$TMP/in.jsonl" 20
+    "$WR_BIN/wr-load" -q "$TMP/db" c "$TMP/in.jsonl"
+    [ ! -e "$TMP/db/LOCK" ]
+    before=$(dir_sig "$TMP/db")
+    run "$WR_BIN/wr-load" "$TMP/db" c "$TMP/missing.jsonl"
+    [ "$status" -eq 3 ]
+    [ "$(dir_sig "$TMP/db")" = "$before" ]
+    run "$WR_BIN/wr-load" --index name --index age "$TMP/db" newcoll "$TMP/bad.jsonl"
+    [ "$status" -eq 1 ]
+    [ "$(dir_sig "$TMP/db")" = "$before" ]
+    run "$WR_BIN/wr-load" --index name "$TMP/db" c "$TMP/bad.jsonl"
+    [ "$status" -eq 1 ]
+    [ "$(dir_sig "$TMP/db")" = "$before" ]
+    run bash -c "'$WR_BIN/wr-load' --checkpoint-every 1 --index age '$TMP/db' other - < '$TMP/bad.jsonl'"
+    [ "$status" -eq 1 ]
+    [ "$(dir_sig "$TMP/db")" = "$before" ]
+    run "$WR_BIN/wr-verify" "$TMP/db"
+    [ "$status" -eq 0 ]
+}
+
+@test "a full disk during wr-load leaves every file at its committed size" {
+    make_jsonl "$TMP/a.jsonl" 50
+    "$WR_BIN/wr-load" -q --index age "$TMP/db" c "$TMP/a.jsonl"
+    make_jsonl "$TMP/b.jsonl" 3000 50
+    cp -a "$TMP/db" "$TMP/base"
+    cp -a "$TMP/db" "$TMP/db2"
+    WR_IO_STATS="$TMP/ops" "$WR_BIN/wr-load" -q "$TMP/db2" c "$TMP/b.jsonl"
+    ops=$(cat "$TMP/ops")
+    [ "$ops" -gt 20 ]
+    sizes() { stat -c '%n %s' "$1"/*.wr | sed "s|$1/||"; }
+    want=$(sizes "$TMP/base")
+    docs=$("$WR_BIN/wr-dump" --docs "$TMP/base" | md5sum)
+    # pages of the main table, of the index, the index's checkpoint after
+    # the main table's committed, the catalog
+    for n in 5 $((ops / 3)) $((ops / 2)) $((ops - 8)) $((ops - 3)); do
+        rm -rf "$TMP/db"
+        cp -a "$TMP/base" "$TMP/db"
+        run env WR_IO_FAULT="fail=$n,err=ENOSPC" "$WR_BIN/wr-load" "$TMP/db" c "$TMP/b.jsonl"
+        [ "$status" -eq 3 ]
+        [[ "$output" == *"ENOSPC"* || "$output" == *"space"* ]]
+        # the run committed nothing: every file back at its size, same docs
+        [ "$(sizes "$TMP/db")" = "$want" ]
+        [ "$("$WR_BIN/wr-dump" --docs "$TMP/db" | md5sum)" = "$docs" ]
+        run "$WR_BIN/wr-verify" -q "$TMP/db"
+        [ "$status" -eq 0 ]
+        # and no stray file (no LOCK, no wr.catalog.tmp)
+        [ "$(ls -A "$TMP/db")" = "$(ls -A "$TMP/base")" ]
+    done
+}
+
 @test "a bad collection name is a usage error" {
     make_jsonl "$TMP/in.jsonl" 1
     run "$WR_BIN/wr-load" "$TMP/db" "a/b" "$TMP/in.jsonl"

@@ -195,6 +195,7 @@ EOF
     [[ "$output" == *"nothing was changed"* ]]
     [ "$("$PY" "$H" tree "$TMP/d" nolock)" = "$before" ]
     [ ! -e "$TMP/d/wr.catalog" ]
+    [ ! -e "$TMP/d/LOCK" ] # the refused run removed the LOCK it created
     ! ls -d "$TMP"/d/wr-backup-* 2>/dev/null
     # --json still prints one object
     run --separate-stderr mig --json "$TMP/d"
@@ -381,7 +382,8 @@ EOF
     run mig "$TMP/empty"
     [ "$status" -eq 3 ]
     [[ "$output" == *"nothing to migrate"* ]]
-    [ -z "$(ls -A "$TMP/empty" | grep -v '^LOCK$')" ]
+    # nothing left behind, not even the LOCK it took
+    [ -z "$(ls -A "$TMP/empty")" ]
     run --separate-stderr mig --json "$TMP/empty"
     [ "$(jq -r .state <<<"$output")" = empty ]
     run mig "$TMP/nope"

@@ -325,13 +325,18 @@ static void test_io_lock_dir_refuses_second_holder_and_names_it(void)
     CHECK(strstr(eb.msg, want) != NULL);
     CHECK(strstr(eb.msg, dir) != NULL);
     wr_errbuf_clear(&eb);
+    /* the refused taker left the holder's record alone */
+    CHECK_EQ(wri_io_lock_dir(dir, "wr-third", &lk2, &eb), WR_ELOCKED);
+    CHECK(strstr(eb.msg, want) != NULL);
+    wr_errbuf_clear(&eb);
     int st = in_child(child_try_lock, (void *)dir);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     wri_io_unlock_dir(lk);
     lk = NULL;
     REQUIRE_OK(wri_io_lock_dir(dir, "wr-again", &lk, &eb), &eb);
     wri_io_unlock_dir(lk);
-    CHECK(file_len(tpath("lockdir/LOCK")) > 0); /* the file stays */
+    /* the first holder created LOCK and removed it on release */
+    CHECK(access(tpath("lockdir/LOCK"), F_OK) != 0);
     CHECK_EQ(wri_io_lock_dir(tpath("no-such-dir"), "x", &lk, &eb),
              WR_ENOTFOUND);
 }
@@ -597,6 +602,135 @@ static void test_io_power_env_plan_past_the_end(void)
     CHECK(file_len(p) < 0); /* its directory was never fsynced */
 }
 
+static void child_try_shared(void *arg)
+{
+    wr_errbuf eb = {0};
+    wri_lock *lk = NULL;
+    int rc = wri_io_lock_take((const char *)arg, "wr-reader",
+                              WRI_LOCK_SHARED, &lk, &eb);
+    wri_io_unlock_dir(lk);
+    _exit(rc == WR_OK ? 0 : rc == WR_ELOCKED ? 1 : 2);
+}
+
+/* Readers share the lock; a writer excludes them and they it; whoever
+ * created LOCK removes it when done, whoever found it leaves it; a stale
+ * LOCK (a dead holder's record) blocks nobody. */
+static void test_io_lock_shared_and_exclusive(void)
+{
+    wr_errbuf eb = {0};
+    wri_lock *r1 = NULL, *r2 = NULL, *w = NULL;
+    const char *dir = tpath("rwdir");
+    char lock[512], who[64];
+    snprintf(lock, sizeof lock, "%s/LOCK", dir);
+    wri_io_fault_set(NULL);
+    REQUIRE_OK(wri_io_mkdir(dir, &eb), &eb);
+    /* two readers at once; a reader writes nothing into LOCK */
+    REQUIRE_OK(wri_io_lock_take(dir, "wr-verify", WRI_LOCK_SHARED, &r1, &eb),
+               &eb);
+    REQUIRE_OK(wri_io_lock_take(dir, "wr-dump", WRI_LOCK_SHARED, &r2, &eb),
+               &eb);
+    CHECK_EQ(file_len(lock), 0);
+    CHECK(!wri_io_lock_writer(dir, who, sizeof who));
+    /* a writer is refused while they read, and told it is readers */
+    CHECK_EQ(wri_io_lock_dir(dir, "wr-load", &w, &eb), WR_ELOCKED);
+    CHECK(strstr(eb.msg, "reader") != NULL);
+    CHECK(strstr(eb.msg, dir) != NULL);
+    wr_errbuf_clear(&eb);
+    CHECK_EQ(file_len(lock), 0); /* the refused writer recorded nothing */
+    /* r1 created LOCK but r2 still reads: it stays */
+    wri_io_unlock_dir(r1);
+    CHECK(access(lock, F_OK) == 0);
+    wri_io_unlock_dir(r2);
+    CHECK(access(lock, F_OK) == 0); /* r2 found it: not r2's to remove */
+    /* a writer excludes readers, here and in another process */
+    REQUIRE_OK(wri_io_lock_dir(dir, "wr-load", &w, &eb), &eb);
+    CHECK(wri_io_lock_writer(dir, who, sizeof who));
+    char want[64];
+    snprintf(want, sizeof want, "%ld wr-load", (long)getpid());
+    CHECK(strcmp(who, want) == 0);
+    CHECK_EQ(wri_io_lock_take(dir, "wr-verify", WRI_LOCK_SHARED, &r1, &eb),
+             WR_ELOCKED);
+    snprintf(want, sizeof want, "locked by pid %ld (wr-load)",
+             (long)getpid());
+    CHECK(strstr(eb.msg, want) != NULL);
+    wr_errbuf_clear(&eb);
+    int st = in_child(child_try_shared, (void *)dir);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+    wri_io_unlock_dir(w);
+    CHECK_EQ(file_len(lock), 0); /* the writer's record is emptied */
+    st = in_child(child_try_shared, (void *)dir);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    /* a stale record of a dead writer blocks nobody */
+    FILE *fp = fopen(lock, "w");
+    REQUIRE(fp != NULL);
+    fputs("999999 wr-crashed\n", fp);
+    fclose(fp);
+    REQUIRE_OK(wri_io_lock_take(dir, "wr-verify", WRI_LOCK_SHARED, &r1, &eb),
+               &eb);
+    wri_io_unlock_dir(r1);
+    REQUIRE_OK(wri_io_lock_dir(dir, "wr-load", &w, &eb), &eb);
+    wri_io_unlock_dir(w);
+    CHECK(access(lock, F_OK) == 0); /* found, so left */
+    /* a reader of a directory that does not exist: ENOTFOUND, not made */
+    CHECK_EQ(wri_io_lock_take(tpath("no-such-dir"), "r", WRI_LOCK_SHARED,
+                              &r1, &eb),
+             WR_ENOTFOUND);
+    CHECK(access(tpath("no-such-dir"), F_OK) != 0);
+}
+
+static void child_hold_then_remove(void *arg)
+{
+    /* hold LOCK (created here) for a while, then release: the release
+     * removes it while the parent waits on the same file */
+    wr_errbuf eb = {0};
+    wri_lock *lk = NULL;
+    if (wri_io_lock_dir((const char *)arg, "wr-child", &lk, &eb) != WR_OK)
+        _exit(1);
+    usleep(300 * 1000);
+    wri_io_unlock_dir(lk);
+    _exit(0);
+}
+
+/* A writer retrying behind a holder that created LOCK and removes it on
+ * release gets the lock on a LOCK the name points to (and others see it). */
+static void test_io_lock_survives_removal_by_holder(void)
+{
+    wr_errbuf eb = {0};
+    const char *dir = tpath("rmdir-race");
+    char lock[512];
+    snprintf(lock, sizeof lock, "%s/LOCK", dir);
+    wri_io_fault_set(NULL);
+    REQUIRE_OK(wri_io_mkdir(dir, &eb), &eb);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0)
+        child_hold_then_remove((void *)dir);
+    wri_lock *w = NULL;
+    int rc = WR_ELOCKED;
+    while (access(lock, F_OK) != 0)
+        usleep(1000); /* until the child holds it */
+    for (int i = 0; i < 200 && rc == WR_ELOCKED; i++) {
+        wr_errbuf_clear(&eb);
+        rc = wri_io_lock_dir(dir, "wr-parent", &w, &eb);
+        if (rc == WR_ELOCKED)
+            usleep(10 * 1000);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    REQUIRE_OK(rc, &eb);
+    /* what we hold is the file the name points to */
+    struct stat a, b;
+    CHECK(stat(lock, &a) == 0);
+    CHECK(lstat(lock, &b) == 0 && a.st_ino == b.st_ino);
+    wri_lock *other = NULL;
+    CHECK_EQ(wri_io_lock_take(dir, "r", WRI_LOCK_SHARED, &other, &eb),
+             WR_ELOCKED);
+    wri_io_unlock_dir(other);
+    wri_io_unlock_dir(w);
+    CHECK(access(lock, F_OK) != 0); /* we created the new one: removed */
+}
+
 int main(void)
 {
     /* These two fork before this process has touched io, so the children
@@ -614,6 +748,7 @@ int main(void)
     RUN(test_io_power_rename_needs_both_directories);
     RUN(test_io_power_fsynced_write_survives_the_rest_may_not);
     RUN(test_io_power_lost_create_and_mkdir_take_dependents);
-
+    RUN(test_io_lock_shared_and_exclusive);
+    RUN(test_io_lock_survives_removal_by_holder);
     return tap_done();
 }

@@ -1,0 +1,284 @@
+/*
+ * lock.c -- the directory lock DIR/LOCK (part of the io layer, io.h).
+ *
+ * Writers hold a kernel flock() on DIR/LOCK exclusively, readers a shared
+ * one (DESIGN decision 12). The kernel drops the lock when the process
+ * dies, so a LOCK file left behind by a crash blocks nobody: only a live
+ * holder does. A writer writes "pid TOOL" into the file once it holds it
+ * (so a refused caller can name it) and empties it again on release;
+ * readers write nothing.
+ *
+ * A handle that created LOCK removes it on release when it can take it
+ * exclusively (nobody else holds it), so a run leaves no LOCK it did not
+ * find. That is safe because every taker checks, once it holds the lock,
+ * that the file it locked is still the one the name points to (an unlinked
+ * LOCK would be a private lock nobody else sees) and starts again if not.
+ *
+ * Calls only io.c (errno translation) and err.
+ */
+#include "wr_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+struct wri_lock {
+    int fd;
+    bool shared;
+    bool created; /* this handle created the file: remove it on release */
+    bool held;    /* the flock is ours (else release must not touch it) */
+    char *path;
+};
+
+/* DIR/LOCK, malloc'd (NULL: out of memory) */
+static char *lk_path(const char *dir)
+{
+    size_t plen = strlen(dir) + sizeof "/" WR_LOCK_NAME;
+    char *p = malloc(plen);
+    if (p != NULL)
+        snprintf(p, plen, "%s/" WR_LOCK_NAME, dir);
+    return p;
+}
+
+static int lk_open_fd(const char *path, int flags)
+{
+    int fd;
+    do {
+        fd = open(path, flags | O_CLOEXEC, 0644);
+    } while (fd < 0 && errno == EINTR);
+    return fd;
+}
+
+/* Open DIR/LOCK, creating it if absent; *created says who made it.
+ * Readers open it read-only (flock needs no write access), so a LOCK they
+ * can read serves them on a directory they cannot write. */
+static int lk_open(const char *path, bool shared, bool *created)
+{
+    int mode = shared ? O_RDONLY : O_RDWR;
+    for (int tries = 0; tries < 100; tries++) {
+        int fd = lk_open_fd(path, mode);
+        if (fd >= 0 || errno != ENOENT) {
+            *created = false;
+            return fd;
+        }
+        fd = lk_open_fd(path, mode | O_CREAT | O_EXCL);
+        if (fd >= 0 || errno != EEXIST) {
+            *created = fd >= 0;
+            return fd;
+        }
+    }
+    errno = EAGAIN;
+    return -1;
+}
+
+static int lk_flock(int fd, int op)
+{
+    int r;
+    do {
+        r = flock(fd, op);
+    } while (r < 0 && errno == EINTR);
+    return r;
+}
+
+/* The lock holds only if fd is still the file the name points to. */
+static bool lk_still_named(int fd, const char *path)
+{
+    struct stat a, b;
+    return fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev &&
+           a.st_ino == b.st_ino;
+}
+
+/* "pid TOOL" a writer recorded, or "" */
+static void lk_recorded(int fd, char *buf, size_t len)
+{
+    ssize_t n;
+    do {
+        n = pread(fd, buf, len - 1, 0);
+    } while (n < 0 && errno == EINTR);
+    buf[n > 0 ? n : 0] = '\0';
+    buf[strcspn(buf, "\n")] = '\0';
+}
+
+/* A process holding a shared flock on fd's file, from /proc/locks (Linux):
+ * its pid, and its name from /proc/PID/comm. 0 if none can be named. */
+static long lk_reader(int fd, char *name, size_t len)
+{
+    struct stat st;
+    char line[256];
+    long found = 0;
+    name[0] = '\0';
+    FILE *fp = fopen("/proc/locks", "r");
+    if (fp == NULL || fstat(fd, &st) != 0) {
+        if (fp != NULL)
+            fclose(fp);
+        return 0;
+    }
+    while (found == 0 && fgets(line, sizeof line, fp) != NULL) {
+        char kind[16], rw[16];
+        long pid;
+        unsigned maj, min;
+        unsigned long long ino;
+        if (strstr(line, "->") != NULL || /* a waiter, not a holder */
+            sscanf(line, "%*d: %15s %*s %15s %ld %x:%x:%llu", kind, rw, &pid,
+                   &maj, &min, &ino) != 6)
+            continue;
+        if (strcmp(kind, "FLOCK") == 0 && strcmp(rw, "READ") == 0 &&
+            ino == (unsigned long long)st.st_ino && maj == major(st.st_dev) &&
+            min == minor(st.st_dev) && pid != (long)getpid())
+            found = pid;
+    }
+    fclose(fp);
+    if (found > 0) {
+        snprintf(line, sizeof line, "/proc/%ld/comm", found);
+        FILE *cf = fopen(line, "r");
+        if (cf != NULL) {
+            if (fgets(name, (int)len, cf) != NULL)
+                name[strcspn(name, "\n")] = '\0';
+            fclose(cf);
+        }
+    }
+    return found;
+}
+
+/* Say who holds the lock we could not get. */
+static int lk_refused(const char *dir, int fd, bool shared, wr_errbuf *eb)
+{
+    char text[256];
+    long pid = 0;
+    int used = 0;
+    /* an exclusive taker refused: readers, if a shared lock is still
+     * possible (the probe is dropped with fd) */
+    if (!shared && lk_flock(fd, LOCK_SH | LOCK_NB) == 0) {
+        pid = lk_reader(fd, text, sizeof text);
+        if (pid > 0 && text[0])
+            return WR_ERR(eb, WR_ELOCKED, "%s is locked by pid %ld (%s), "
+                                          "a reader",
+                          dir, pid, text);
+        return WR_ERR(eb, WR_ELOCKED,
+                      "%s is locked by a reader (another process holds a "
+                      "shared lock on its LOCK)",
+                      dir);
+    }
+    lk_recorded(fd, text, sizeof text);
+    if (sscanf(text, "%ld %n", &pid, &used) >= 1 && pid > 0 &&
+        text[used] != '\0')
+        return WR_ERR(eb, WR_ELOCKED, "%s is locked by pid %ld (%s)", dir,
+                      pid, text + used);
+    if (pid > 0)
+        return WR_ERR(eb, WR_ELOCKED, "%s is locked by pid %ld", dir, pid);
+    return WR_ERR(eb, WR_ELOCKED,
+                  "%s is locked by another process (holder not recorded "
+                  "yet)",
+                  dir);
+}
+
+static int lk_record(wri_lock *lk, const char *holder, wr_errbuf *eb)
+{
+    char line[256];
+    int len = snprintf(line, sizeof line, "%ld %s\n", (long)getpid(),
+                       holder ? holder : "?");
+    if (len < 0 || (size_t)len >= sizeof line)
+        len = (int)strlen(line);
+    if (ftruncate(lk->fd, 0) < 0 ||
+        pwrite(lk->fd, line, (size_t)len, 0) != len)
+        return wri_io_errno(eb, errno, lk->path, "write lock holder");
+    return WR_OK;
+}
+
+int wri_io_lock_take(const char *dir, const char *holder, int flags,
+                     wri_lock **out, wr_errbuf *eb)
+{
+    int rc = WR_OK;
+    wri_lock *lk = NULL;
+    bool shared = (flags & WRI_LOCK_SHARED) != 0;
+    *out = NULL;
+    if ((lk = calloc(1, sizeof *lk)) == NULL ||
+        (lk->path = lk_path(dir)) == NULL) {
+        free(lk);
+        return WR_ERR(eb, WR_ENOMEM, "%s: out of memory locking", dir);
+    }
+    lk->fd = -1;
+    lk->shared = shared;
+    for (int tries = 0;; tries++) {
+        if ((lk->fd = lk_open(lk->path, shared, &lk->created)) < 0) {
+            int e = errno;
+            if (shared && (e == EROFS || e == EACCES || e == EPERM))
+                rc = WR_ERR(eb, WR_ENOTSUP, "%s: cannot create %s: %s", dir,
+                            WR_LOCK_NAME, strerror(e));
+            else
+                rc = wri_io_errno(eb, e, lk->path, "open lock file");
+            goto out;
+        }
+        if (lk_flock(lk->fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
+            if (errno != EWOULDBLOCK)
+                rc = wri_io_errno(eb, errno, lk->path, "flock");
+            else
+                rc = lk_refused(dir, lk->fd, shared, eb);
+            lk->created = false; /* whoever holds it will remove it */
+            goto out;
+        }
+        if (lk_still_named(lk->fd, lk->path))
+            break;
+        /* the holder we waited behind removed it: start again */
+        close(lk->fd);
+        lk->fd = -1;
+        if (tries == 100) {
+            rc = WR_ERR(eb, WR_ELOCKED, "%s: %s keeps being replaced", dir,
+                        WR_LOCK_NAME);
+            goto out;
+        }
+    }
+    lk->held = true;
+    if (!shared && (rc = lk_record(lk, holder, eb)) != WR_OK)
+        goto out;
+    *out = lk;
+    lk = NULL;
+out:
+    wri_io_unlock_dir(lk);
+    return rc;
+}
+
+int wri_io_lock_dir(const char *dir, const char *holder, wri_lock **out,
+                    wr_errbuf *eb)
+{
+    return wri_io_lock_take(dir, holder, 0, out, eb);
+}
+
+bool wri_io_lock_writer(const char *dir, char *who, size_t len)
+{
+    bool held = false;
+    char *path = lk_path(dir);
+    int fd = path != NULL ? lk_open_fd(path, O_RDONLY) : -1;
+    if (fd >= 0 && lk_flock(fd, LOCK_SH | LOCK_NB) < 0 &&
+        errno == EWOULDBLOCK) {
+        held = true;
+        lk_recorded(fd, who, len);
+    }
+    if (fd >= 0)
+        close(fd); /* drops the probe */
+    free(path);
+    return held;
+}
+
+void wri_io_unlock_dir(wri_lock *lk)
+{
+    if (lk == NULL)
+        return;
+    if (lk->fd >= 0 && lk->held) {
+        if (!lk->shared && ftruncate(lk->fd, 0) < 0) {
+            /* the stale "pid TOOL" then names a process that is gone */
+        }
+        /* ours to remove if nobody else holds it (see the top) */
+        if (lk->created && lk_flock(lk->fd, LOCK_EX | LOCK_NB) == 0)
+            (void)unlink(lk->path);
+    }
+    if (lk->fd >= 0)
+        close(lk->fd); /* releases the flock, if held */
+    free(lk->path);
+    free(lk);
+}
