@@ -28,10 +28,15 @@
  *     generation the catalog names (block.c I12): the catalog is valid with
  *     either the old or the new file in place. The other, empty slot is
  *     zeroed; everything is fsynced.
- * C5  Each new file is verified in full (wr_verify_simple) and compared
- *     with the old one by streaming both cursors side by side, every key
- *     and value byte for byte. Any failure: every tmp file is removed and
- *     nothing has changed.
+ * C5  Each new file is verified in full (wr_verify) and compared with
+ *     what C4 wrote: its header (generation, role, names, records, no
+ *     other checkpoint), its item count, and two SHA-256 digests taken as
+ *     C4 fed the bulk loader and as the verify read the new file: every
+ *     key and value length in order (item digest) and every document
+ *     (content digest). After C2's quick check, the original is read
+ *     once, by C4, its pages checked as they are read (checksums,
+ *     structure); never a second time to compare. Any failure: every tmp
+ *     file is removed and nothing has changed.
  * C6  Database: a new catalog is committed (generation + 1, the same file
  *     generations, prev_gen = gen for every compacted file, since their
  *     previous checkpoints are about to go) BEFORE any file is replaced.
@@ -67,6 +72,8 @@ typedef struct cpt_file {
     wri_cat_file *cf; /* its catalog entry; NULL for a lone file */
     uint64_t gen;     /* checkpoint to copy; 0 = the latest */
     bool built;       /* tmp is ours: remove it unless renamed */
+    /* what was written, as the new file's full verify must find it (C5) */
+    uint8_t want_items[WR_DIGEST_LEN], want_docs[WR_DIGEST_LEN];
     bool replaced;
     char err[1024];
     wr_compact_file rep;
@@ -319,11 +326,16 @@ static int cpt_build(cpt_job *j, cpt_file *f, wr_errbuf *eb)
     wri_btree *ot = NULL;
     wri_cursor *cur = NULL;
     wri_bulk *bk = NULL;
+    wr_digest *items = NULL, *docs = NULL;
     uint64_t n = 0, live = 0;
     const uint8_t *k, *v;
     uint32_t kl, vl;
     bool dry = j->o->dry_run;
     if ((rc = cpt_open_tree(f->path, f->gen, &ob, &ot, eb)) != WR_OK)
+        goto out;
+    bool is_main = ob->cur.role != WRI_ROLE_INDEX;
+    if (!dry && ((rc = wr_digest_new(&items, eb)) != WR_OK ||
+                 (is_main && (rc = wri_digest_new_async(&docs, eb)) != WR_OK)))
         goto out;
     uint64_t G = ob->cur.gen;
     uint32_t P = j->o->page_size ? j->o->page_size : ob->page_size;
@@ -360,6 +372,10 @@ static int cpt_build(cpt_job *j, cpt_file *f, wr_errbuf *eb)
             goto out;
         if (bk != NULL && (rc = wri_bulk_add(bk, k, kl, v, vl, eb)) != WR_OK)
             goto out;
+        if (items != NULL)
+            wri_digest_item(items, k, kl, vl);
+        if (docs != NULL)
+            wr_digest_add(docs, v, vl);
         n++;
         live += wri_leaf_item_size(P, kl, vl);
         if (vl > wri_page_max_inline(P, kl))
@@ -398,8 +414,13 @@ static int cpt_build(cpt_job *j, cpt_file *f, wr_errbuf *eb)
         goto out;
     wri_block_close(nb);
     nb = NULL;
+    wr_digest_final(items, f->want_items);
+    if (docs != NULL)
+        wr_digest_final(docs, f->want_docs);
     rc = cpt_file_size(f->tmp, &f->rep.size_after, eb);
 out:
+    wr_digest_free(items);
+    wr_digest_free(docs);
     wri_bulk_free(bk);
     wri_cursor_close(cur);
     wri_btree_close(ot);
@@ -408,15 +429,13 @@ out:
     return rc;
 }
 
-/* C5: the new file holds the same keys and values, in the same order, at
- * the same generation. */
-static int cpt_compare(cpt_job *j, cpt_file *f, wr_errbuf *eb)
+/* C5, the header: the new file holds the original's checkpoint (same
+ * generation, role, names and record count) and nothing else. */
+static int cpt_compare_header(cpt_file *f, wr_errbuf *eb)
 {
-    int rc, ro, rn;
+    int rc;
     wri_block *ob = NULL, *nb = NULL;
     wri_btree *ot = NULL, *nt = NULL;
-    wri_cursor *oc = NULL, *nc = NULL;
-    uint64_t n = 0;
     if ((rc = cpt_open_tree(f->path, f->gen, &ob, &ot, eb)) != WR_OK ||
         (rc = cpt_open_tree(f->tmp, 0, &nb, &nt, eb)) != WR_OK)
         goto out;
@@ -432,64 +451,61 @@ static int cpt_compare(cpt_job *j, cpt_file *f, wr_errbuf *eb)
                     (unsigned long long)nb->cur.nrecords,
                     (unsigned long long)ob->cur.gen,
                     (unsigned long long)ob->cur.nrecords);
-        goto out;
     }
-    if ((rc = wri_cursor_open(ot, &oc, eb)) != WR_OK ||
-        (rc = wri_cursor_open(nt, &nc, eb)) != WR_OK)
-        goto out;
-    ro = wri_cursor_first(oc, eb);
-    rn = ro == WR_OK || ro == WR_ENOTFOUND ? wri_cursor_first(nc, eb) : ro;
-    for (;;) {
-        if (ro != WR_OK && ro != WR_ENOTFOUND) {
-            rc = ro;
-            goto out;
-        }
-        if (rn != WR_OK && rn != WR_ENOTFOUND) {
-            rc = rn;
-            goto out;
-        }
-        if (ro == WR_ENOTFOUND && rn == WR_ENOTFOUND)
-            break;
-        const uint8_t *ok = NULL, *nk = NULL, *ov = NULL, *nv = NULL;
-        uint32_t okl = 0, nkl = 0, ovl = 0, nvl = 0;
-        if (ro == WR_OK && rn == WR_OK) {
-            wri_cursor_key(oc, &ok, &okl);
-            wri_cursor_key(nc, &nk, &nkl);
-            if ((rc = wri_cursor_value(oc, &ov, &ovl, eb)) != WR_OK ||
-                (rc = wri_cursor_value(nc, &nv, &nvl, eb)) != WR_OK)
-                goto out;
-        }
-        if (ro != rn || okl != nkl || memcmp(ok, nk, okl) != 0 ||
-            ovl != nvl || (ovl > 0 && memcmp(ov, nv, ovl) != 0)) {
-            rc = WR_ERR(eb, WR_ECORRUPT,
-                        "%s: record %llu differs from the original's (%s)",
-                        f->tmp, (unsigned long long)n + 1,
-                        ro != rn ? "one file has more records"
-                        : okl != nkl || memcmp(ok, nk, okl) != 0
-                            ? "keys differ"
-                            : "values differ");
-            goto out;
-        }
-        n++;
-        if (n % CPT_TICK == 0) {
-            cpt_progress(j, f->path, "comparing", n, ob->cur.nrecords);
-            if (cpt_interrupted(j)) {
-                rc = cpt_eintr(f->path, eb);
-                goto out;
-            }
-        }
-        ro = wri_cursor_next(oc, eb);
-        rn = ro == WR_OK || ro == WR_ENOTFOUND ? wri_cursor_next(nc, eb) : ro;
-    }
-    wr_errbuf_clear(eb);
-    rc = WR_OK;
 out:
-    wri_cursor_close(oc);
-    wri_cursor_close(nc);
     wri_btree_close(ot);
     wri_btree_close(nt);
     wri_block_close(ob);
     wri_block_close(nb);
+    return rc;
+}
+
+/* C5: the new file verified in full, and what its verify read equal to
+ * what the build wrote from the original: as many items, the same keys
+ * and value lengths in the same order (item digest), the same documents
+ * (content digest). The original is not read again. */
+static int cpt_check_new(cpt_job *j, cpt_file *f, wr_errbuf *eb)
+{
+    int rc;
+    wr_verify_opts o = {.max_problems = 1,
+                        .item_digest = true,
+                        .interrupted = j->o->interrupted};
+    wr_verify_report *r = NULL;
+    if ((rc = cpt_compare_header(f, eb)) != WR_OK)
+        return rc;
+    rc = wr_verify(f->tmp, &o, &r, eb);
+    if (rc == WR_ECORRUPT) {
+        char msg[sizeof eb->msg];
+        snprintf(msg, sizeof msg, "%s", eb->msg);
+        wr_errbuf_clear(eb);
+        rc = WR_ERR(eb, WR_ECORRUPT,
+                    "%s: the compacted copy fails verification, not "
+                    "replaced: %.800s",
+                    f->path, msg);
+    }
+    if (rc != WR_OK)
+        goto out;
+    const wr_verify_ckpt *ck =
+        r->nfiles == 1 && r->files[0].nckpt == 1 ? &r->files[0].ckpt[0] : NULL;
+    bool is_main = ck != NULL && r->files[0].role != WRI_ROLE_INDEX;
+    const char *why = NULL;
+    if (ck == NULL)
+        why = "not one checkpoint";
+    else if (ck->keys != f->rep.records)
+        why = "one file has more records";
+    else if (!ck->has_item_digest ||
+             memcmp(ck->item_digest, f->want_items, WR_DIGEST_LEN) != 0)
+        why = "keys or value lengths differ";
+    else if (is_main &&
+             (!ck->has_digest ||
+              memcmp(ck->digest, f->want_docs, WR_DIGEST_LEN) != 0))
+        why = "values differ";
+    if (why != NULL)
+        rc = WR_ERR(eb, WR_ECORRUPT,
+                    "%s: differs from the original's checkpoint (%s)",
+                    f->tmp, why);
+out:
+    wr_verify_report_free(r);
     return rc;
 }
 
@@ -650,20 +666,8 @@ static int cpt_build_all(cpt_job *j, wr_errbuf *eb)
             return cpt_fail(f, "failed", WR_EINTR, &feb, eb);
         }
         rc = cpt_build(j, f, &feb);
-        if (rc == WR_OK && !j->o->dry_run) {
-            rc = wr_verify_simple(f->tmp, false, &feb);
-            if (rc == WR_ECORRUPT) {
-                char msg[sizeof feb.msg];
-                snprintf(msg, sizeof msg, "%s", feb.msg);
-                wr_errbuf_clear(&feb);
-                WR_ERR(&feb, WR_ECORRUPT,
-                       "%s: the compacted copy fails verification, not "
-                       "replaced: %.800s",
-                       f->path, msg);
-            }
-        }
         if (rc == WR_OK && !j->o->dry_run)
-            rc = cpt_compare(j, f, &feb);
+            rc = cpt_check_new(j, f, &feb);
         if (rc != WR_OK)
             return cpt_fail(f, rc == WR_ECORRUPT ? "damaged" : "failed", rc,
                             &feb, eb);

@@ -331,12 +331,30 @@ static void dg_copy(dg_pipe *q, const uint8_t *p, size_t n)
     }
 }
 
-void wr_digest_add(wr_digest *d, const uint8_t *doc, uint32_t len)
+/* Bytes into the digest: to its thread, or hashed here. */
+static void dg_bytes(wr_digest *d, const uint8_t *p, size_t n)
 {
     if (d->pipe != NULL)
-        dg_copy(d->pipe, doc, len);
+        dg_copy(d->pipe, p, n);
     else
-        sha_update(d, doc, len);
+        sha_update(d, p, n);
+}
+
+void wr_digest_add(wr_digest *d, const uint8_t *doc, uint32_t len)
+{
+    dg_bytes(d, doc, len);
+    d->ndocs++;
+}
+
+void wri_digest_item(wr_digest *d, const uint8_t *key, uint32_t klen,
+                     uint32_t vlen)
+{
+    uint8_t len[4];
+    wri_put32(len, klen);
+    dg_bytes(d, len, 4);
+    dg_bytes(d, key, klen);
+    wri_put32(len, vlen);
+    dg_bytes(d, len, 4);
     d->ndocs++;
 }
 

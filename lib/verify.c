@@ -184,6 +184,7 @@ typedef struct vf_tree {
     int nkeyelem; /* 1 main table, 2 index */
     bool quick;
     wr_digest *dg;
+    wr_digest *idg;  /* opts.item_digest */
     bool incomplete; /* some page or list could not be read or decoded */
     bool docs_bad;   /* some document could not be read */
     uint64_t pages_done, pages_total;
@@ -196,6 +197,7 @@ static void vt_free(vf_tree *t)
     wri_ps_cache_free(t->cache);
     wri_ps_walk_free(&t->w);
     wr_digest_free(t->dg);
+    wr_digest_free(t->idg);
     memset(t, 0, sizeof *t);
 }
 
@@ -283,6 +285,8 @@ static int vt_item(void *arg, const wri_ps_page *p, uint32_t i,
     ck->keys++;
     ck->key_bytes += c->klen;
     ck->value_bytes += c->vlen;
+    if (t->idg != NULL)
+        wri_digest_item(t->idg, c->key, c->klen, c->vlen);
     if (t->nkeyelem == 2)
         return 0;
     if (c->overflow && val != NULL) {
@@ -346,6 +350,11 @@ static int vf_ckpt(vf_run *run, wr_verify_file *f, vf_info *inf, wri_ps *ps,
         rc = vf_env(run, f, rc, &e);
         goto out;
     }
+    if (!t->quick && run->o->item_digest &&
+        (rc = wr_digest_new(&t->idg, &e)) != WR_OK) {
+        rc = vf_env(run, f, rc, &e);
+        goto out;
+    }
     wri_ps_lists lw = {.page = vt_list_page, .entry = vt_list_entry,
                        .arg = t, .slot = si};
     if ((rc = wri_ps_walk_lists(ps, s, &lw, &e)) < 0) {
@@ -371,6 +380,10 @@ static int vf_ckpt(vf_run *run, wr_verify_file *f, vf_info *inf, wri_ps *ps,
     if (t->dg != NULL && !t->incomplete && !t->docs_bad) {
         ck->has_digest = true;
         wr_digest_final(t->dg, ck->digest);
+    }
+    if (t->idg != NULL && !t->incomplete) {
+        ck->has_item_digest = true;
+        wr_digest_final(t->idg, ck->item_digest);
     }
     inf->docs_ok[ci] = !t->docs_bad && t->c.nprob[WR_CHECK_DOCUMENT] == 0;
     inf->sound[ci] = !t->incomplete && t->c.nprob[WR_CHECK_PAGE] == 0 &&

@@ -311,6 +311,12 @@ typedef struct wr_verify_ckpt {
     bool complete;     /* every page and list could be read and decoded */
     bool has_digest;   /* main table, full check, every document read */
     uint8_t digest[WR_DIGEST_LEN];
+    /* with opts.item_digest, full check, every page read: SHA-256 of each
+     * leaf item's key length, key and value length (4-byte little-endian
+     * lengths), in order (a main table's values are in digest; an index
+     * entry has none) */
+    bool has_item_digest;
+    uint8_t item_digest[WR_DIGEST_LEN];
     /* index file of a database, full check: compared with its table */
     bool index_checked;
     char index_note[160]; /* why not, when not */
@@ -366,6 +372,7 @@ typedef struct wr_verify_opts {
     void (*progress)(const wr_verify_progress *p, void *arg);
     void *progress_arg;
     volatile int *interrupted; /* set by a signal handler: stop, EINTR */
+    bool item_digest;     /* fill in has_item_digest, item_digest */
 } wr_verify_opts;
 
 /* Verify a database directory or a single tree file. *out gets a report

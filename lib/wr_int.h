@@ -63,6 +63,10 @@ void wri_digest_force_portable(bool portable);
  * cores or more; else inline): same result as wr_digest_new's, the
  * caller's cost is a copy of the bytes. */
 int wri_digest_new_async(wr_digest **out, wr_errbuf *eb);
+/* digest.c: one leaf item into an item digest (wr_verify_ckpt's
+ * item_digest: key length, key, value length). */
+void wri_digest_item(wr_digest *d, const uint8_t *key, uint32_t klen,
+                     uint32_t vlen);
 
 #define WRI_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define WRI_MAX(a, b) ((a) > (b) ? (a) : (b))

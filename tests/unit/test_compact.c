@@ -832,6 +832,98 @@ static void test_compact_lock_held(void)
     free(dir);
 }
 
+/* The digests C5 compares, per file of a database, from a full verify:
+ * the selected checkpoint's item digest and content digest. */
+typedef struct file_digests {
+    size_t n;
+    char name[8][64];
+    bool has_items[8], has_docs[8];
+    uint8_t items[8][WR_DIGEST_LEN], docs[8][WR_DIGEST_LEN];
+    uint64_t keys[8];
+} file_digests;
+
+static void verify_digests(const char *dir, bool item_digest,
+                           file_digests *fd)
+{
+    wr_errbuf eb = {0};
+    wr_verify_opts o = {.item_digest = item_digest};
+    wr_verify_report *r = NULL;
+    memset(fd, 0, sizeof *fd);
+    CHECK_EQ(wr_verify(dir, &o, &r, &eb), WR_OK);
+    for (size_t i = 0; r != NULL && i < r->nfiles && fd->n < 8; i++) {
+        const wr_verify_file *f = &r->files[i];
+        for (size_t k = 0; k < f->nckpt; k++) {
+            const wr_verify_ckpt *ck = &f->ckpt[k];
+            if (!ck->selected)
+                continue;
+            const char *base = strrchr(f->path, '/');
+            snprintf(fd->name[fd->n], 64, "%s", base ? base + 1 : f->path);
+            fd->has_items[fd->n] = ck->has_item_digest;
+            fd->has_docs[fd->n] = ck->has_digest;
+            memcpy(fd->items[fd->n], ck->item_digest, WR_DIGEST_LEN);
+            memcpy(fd->docs[fd->n], ck->digest, WR_DIGEST_LEN);
+            fd->keys[fd->n] = ck->keys;
+            fd->n++;
+        }
+    }
+    wr_verify_report_free(r);
+}
+
+/* C5's digests depend on the items only, never on the layout: a compacted
+ * database with another page size shows the same item digest and content
+ * digest per file as the original's checkpoint; without the option there
+ * is no item digest; an index has an item digest and no content digest;
+ * and changing one document changes the main table's digests. */
+static void test_compact_digests_are_layout_free(void)
+{
+    wr_errbuf eb = {0};
+    char *dir = tmp_dir("digests");
+    file_digests before, after, none;
+    REQUIRE_OK(build_db(dir, 512, 600), &eb);
+    verify_digests(dir, false, &none);
+    verify_digests(dir, true, &before);
+    CHECK_EQ(before.n, 3);
+    for (size_t i = 0; i < none.n; i++)
+        CHECK(!none.has_items[i]);
+    wr_compact_opts o = {.page_size = 2048};
+    REQUIRE_OK(compact(dir, &o, NULL, NULL, &eb), &eb);
+    verify_digests(dir, true, &after);
+    CHECK_EQ(after.n, before.n);
+    int mains = 0;
+    for (size_t i = 0; i < before.n && i < after.n; i++) {
+        CHECK(strcmp(before.name[i], after.name[i]) == 0);
+        CHECK(before.has_items[i] && after.has_items[i]);
+        CHECK(memcmp(before.items[i], after.items[i], WR_DIGEST_LEN) == 0);
+        CHECK_EQ(before.keys[i], after.keys[i]);
+        CHECK(before.has_docs[i] == after.has_docs[i]);
+        if (before.has_docs[i]) {
+            mains++;
+            CHECK(memcmp(before.docs[i], after.docs[i], WR_DIGEST_LEN) == 0);
+        }
+    }
+    CHECK_EQ(mains, 1);
+    /* one document replaced by one of another size */
+    wr_db_opts dbo = {.holder = "test"};
+    wr_db *db;
+    wr_coll *c;
+    REQUIRE_OK(wr_db_open(dir, &dbo, &db, &eb), &eb);
+    REQUIRE_OK(wr_coll_open(db, "c", false, &c, &eb), &eb);
+    bson_t *d = make_doc(3, 7);
+    CHECK_EQ(wr_coll_put(c, d, NULL, &eb), WR_OK);
+    bson_destroy(d);
+    CHECK_EQ(wr_db_checkpoint(db, &eb), WR_OK);
+    wr_db_close(db);
+    file_digests changed;
+    verify_digests(dir, true, &changed);
+    for (size_t i = 0; i < changed.n && i < after.n; i++) {
+        if (!changed.has_docs[i])
+            continue;
+        CHECK(memcmp(changed.docs[i], after.docs[i], WR_DIGEST_LEN) != 0);
+        CHECK(memcmp(changed.items[i], after.items[i], WR_DIGEST_LEN) != 0);
+    }
+    free(dir);
+}
+
 static volatile int stop_flag;
 
 static void stop_soon(const wr_compact_progress *p, void *arg)
@@ -1277,6 +1369,7 @@ int main(void)
     RUN(test_compact_keeps_the_catalog_generation);
     RUN(test_compact_uses_the_catalog_checkpoint);
     RUN(test_compact_changes_page_size);
+    RUN(test_compact_digests_are_layout_free);
     RUN(test_compact_fill_factor);
     RUN(test_compact_dry_run_estimate_is_exact);
     RUN(test_compact_refuses_a_damaged_file);
