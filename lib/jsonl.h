@@ -7,10 +7,15 @@
  * line (dropping the second), NaN/Infinity literals, a top-level array, a
  * top-level {"$oid": ...}, a 24-character non-hex $oid, malformed
  * $numberDecimal strings (stored as NaN), and cuts $code strings at an
- * embedded NUL. This module runs a strict RFC 8259 scan of each line first
- * and checks the Extended JSON wrappers itself, so every such line is a bad
- * line, never silently changed data. Legacy mongoexport forms that real
- * logs contain ({"$date": <number>}) are accepted.
+ * embedded NUL. This module runs a strict RFC 8259 scan of each line that
+ * checks the Extended JSON wrappers itself, so every such line is a bad
+ * line, never silently changed data, and writes the BSON in the same pass:
+ * the bytes libbson's parser writes for the line, except that a $code
+ * string keeps its NUL and {"$regex": {...}} (the query operator) is a
+ * document, both of which libbson gets wrong. Legacy mongoexport forms
+ * that real logs contain ({"$date": <number>}) are accepted. A wrapper of
+ * an unusual shape ($dbPointer, the $type query operator, repeated keys,
+ * ...) is left to libbson's parser, after the same scan.
  *
  * A line is: optional whitespace, one JSON object, optional whitespace,
  * then "\n" or "\r\n" (or end of file). Blank lines are skipped. The
@@ -37,6 +42,19 @@
  * {"_id": X, "$deleted": true} line. */
 int wri_json_line_parse(const char *line, size_t len, bson_t *doc,
                         bool *is_delete, char *why, size_t whylen);
+
+/* How wri_json_line_parse_mode builds the document after the strict scan:
+ * WRI_JSON_BUILDER is what wri_json_line_parse does (our one-pass
+ * builder; the rare line it defers goes to libbson's JSON parser);
+ * WRI_JSON_LIBBSON always uses libbson's parser (the former path: the
+ * differential tests and fuzz/fuzz_ejson.c compare the two);
+ * WRI_JSON_BUILDER_ONLY returns WR_ENOTSUP instead of deferring. */
+enum { WRI_JSON_BUILDER, WRI_JSON_LIBBSON, WRI_JSON_BUILDER_ONLY };
+int wri_json_line_parse_mode(const char *line, size_t len, bson_t *doc,
+                             bool *is_delete, char *why, size_t whylen,
+                             int mode);
+/* Lines the builder has deferred to libbson so far (all threads). */
+unsigned long wri_json_defers(void);
 
 typedef struct wri_jsonl wri_jsonl;
 

@@ -297,7 +297,6 @@ EOF
         '[{"_id": 1}]'
         '{"_id": {"$oid": "zzzzzzzzzzzzzzzzzzzzzzzz"}}'
         '{"_id": 1, "d": {"$numberDecimal": "1.2.3"}}'
-        '{"_id": 1, "c": {"$code": "a\u0000b"}}'
         '{"$oid": "507f1f77bcf86cd799439011"}'
     )
     for line in "${cases[@]}"; do
@@ -310,6 +309,18 @@ EOF
         [[ "$output" == *"c.log: line 2 (byte 11)"* ]]
         [ ! -e "$TMP/d/wr.catalog" ]
     done
+}
+
+@test "a \$code string with an embedded NUL migrates whole (libbson would cut it at the NUL)" {
+    mkdir "$TMP/d"
+    printf '%s\n' '{"_id": 1, "c": {"$code": "a\u0000b"}}' \
+        '{"_id": 2, "w": {"$code": "x\u0000y", "$scope": {"z": 1}}}' > "$TMP/d/c.log"
+    run mig "$TMP/d"
+    [ "$status" -eq 0 ]
+    run "$WR_BIN/wr-dump" --docs "$TMP/d"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *'"$code" : "a\u0000b"'* ]]
+    [[ "$output" == *'"$code" : "x\u0000y", "$scope" : { "z" : { "$numberInt" : "1" } }'* ]]
 }
 
 @test "legacy mongoexport dates {\"\$date\": <number>} keep working: the treasury-yield data migrates whole" {

@@ -11,6 +11,7 @@
 #define WR_FUZZ_REPLAY /* no second LLVMFuzzerTestOneInput */
 #include "../../fuzz/fuzz_input.c"
 #include "../../fuzz/fuzz_salvage.c"
+#include "../../fuzz/fuzz_ejson.c"
 
 #include <dirent.h>
 
@@ -40,34 +41,38 @@ static int replay_dir(const char *dir, int (*fn)(const uint8_t *, size_t))
     return n;
 }
 
-static void test_fuzz_corpus_verify(void)
+/* Replay fuzz/corpus/NAME (or $WR_FUZZ_CORPUS/NAME) through fn; the
+ * number of inputs replayed. */
+static int replay_corpus(const char *name, int (*fn)(const uint8_t *, size_t))
 {
     const char *root = getenv("WR_FUZZ_CORPUS");
     char dir[512];
-    snprintf(dir, sizeof dir, "%s/verify", root ? root : "fuzz/corpus");
-    int n = replay_dir(dir, wr_fuzz_verify_one);
+    snprintf(dir, sizeof dir, "%s/%s", root ? root : "fuzz/corpus", name);
+    int n = replay_dir(dir, fn);
     printf("# %d inputs from %s\n", n, dir);
-    CHECK(n >= 5);
+    return n;
+}
+
+static void test_fuzz_corpus_verify(void)
+{
+    CHECK(replay_corpus("verify", wr_fuzz_verify_one) >= 5);
 }
 
 static void test_fuzz_corpus_input(void)
 {
-    const char *root = getenv("WR_FUZZ_CORPUS");
-    char dir[512];
-    snprintf(dir, sizeof dir, "%s/input", root ? root : "fuzz/corpus");
-    int n = replay_dir(dir, wr_fuzz_input_one);
-    printf("# %d inputs from %s\n", n, dir);
-    CHECK(n >= 10);
+    CHECK(replay_corpus("input", wr_fuzz_input_one) >= 10);
 }
 
 static void test_fuzz_corpus_salvage(void)
 {
-    const char *root = getenv("WR_FUZZ_CORPUS");
-    char dir[512];
-    snprintf(dir, sizeof dir, "%s/salvage", root ? root : "fuzz/corpus");
-    int n = replay_dir(dir, wr_fuzz_salvage_one);
-    printf("# %d inputs from %s\n", n, dir);
-    CHECK(n >= 8);
+    CHECK(replay_corpus("salvage", wr_fuzz_salvage_one) >= 8);
+}
+
+/* Each seed line: the builder and libbson's parser agree (or libbson is
+ * the one known wrong); a disagreement aborts the run. */
+static void test_fuzz_corpus_ejson(void)
+{
+    CHECK(replay_corpus("ejson", wr_fuzz_ejson_one) >= 50);
 }
 
 /* Inputs no seed covers: edge lengths and mode bytes. The sanitizers
@@ -97,6 +102,7 @@ int main(void)
     RUN(test_fuzz_corpus_verify);
     RUN(test_fuzz_corpus_input);
     RUN(test_fuzz_corpus_salvage);
+    RUN(test_fuzz_corpus_ejson);
     RUN(test_fuzz_entry_edge_inputs);
     return tap_done();
 }
