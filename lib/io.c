@@ -15,8 +15,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <linux/fs.h> /* FICLONE */
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -486,6 +488,56 @@ int wri_io_rename(const char *from, const char *to, wr_errbuf *eb)
                       strerror(e));
     }
     return WR_OK;
+}
+
+/* FICLONE from src into a new dst; false (dst gone again) if the file
+ * system cannot. */
+static bool io_reflink(const char *src, const char *dst)
+{
+#ifdef FICLONE
+    bool ok = false;
+    int in = open(src, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return false;
+    int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (out >= 0) {
+        ok = ioctl(out, FICLONE, in) == 0;
+        close(out);
+        if (!ok)
+            unlink(dst);
+    }
+    close(in);
+    return ok;
+#else
+    (void)src;
+    (void)dst;
+    return false;
+#endif
+}
+
+int wri_io_share(const char *src, const char *dst, const char **how,
+                 wr_errbuf *eb)
+{
+    IO_MUTATE("share", dst, -1, NULL, 0, 0, eb);
+    if (access(dst, F_OK) == 0)
+        return WR_ERR(eb, WR_EEXIST, "%s: already exists", dst);
+    if (io_reflink(src, dst)) {
+        *how = "reflink";
+        return WR_OK;
+    }
+    if (link(src, dst) == 0) {
+        *how = "link";
+        return WR_OK;
+    }
+    int e = errno;
+    if (e == EXDEV || e == EPERM || e == EOPNOTSUPP || e == EMLINK ||
+        e == ENOSYS)
+        return WR_ERR(eb, WR_ENOTSUP, "%s: cannot link to %s: %s", dst, src,
+                      strerror(e));
+    if (e == EEXIST)
+        return WR_ERR(eb, WR_EEXIST, "%s: already exists", dst);
+    return WR_ERR(eb, io_code(e), "%s: link to %s failed: %s", dst, src,
+                  strerror(e));
 }
 
 int wri_io_unlink(const char *path, wr_errbuf *eb)

@@ -7,7 +7,7 @@
  * plan tests use to crash the process at the Nth mutating call.
  *
  * Mutating calls (pwrite, fsync, ftruncate, rename, unlink, mkdir, rmdir, dir fsync,
- * create) are numbered 1, 2, 3... in the order the process makes them.
+ * create, share) are numbered 1, 2, 3... in the order the process makes them.
  * A fault plan can:
  *   - crash at op N: the process calls _exit(WRI_IO_CRASH_EXIT) instead of
  *     doing op N (if op N is a write and tear > 0, the first `tear` bytes are
@@ -130,6 +130,14 @@ int wri_io_fsync(wri_file *f, wr_errbuf *eb);
 int wri_io_truncate(wri_file *f, uint64_t size, wr_errbuf *eb);
 int wri_io_size(wri_file *f, uint64_t *size_out, wr_errbuf *eb);
 int wri_io_rename(const char *from, const char *to, wr_errbuf *eb);
+/* Make dst (which must not exist) hold the bytes of src without copying
+ * them: a reflink (FICLONE: shared until either is written) where the file
+ * system has them, else a hard link (the same file). One mutating op.
+ * WR_OK with *how "reflink" or "link"; WR_ENOTSUP when neither can be
+ * made here (another file system, no links: copy instead); WR_EEXIST if
+ * dst exists; another error otherwise. */
+int wri_io_share(const char *src, const char *dst, const char **how,
+                 wr_errbuf *eb);
 int wri_io_unlink(const char *path, wr_errbuf *eb);
 /* fsync the directory that holds path (or path itself if a directory). */
 int wri_io_fsync_dir(const char *dir, wr_errbuf *eb);

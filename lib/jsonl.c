@@ -1935,7 +1935,10 @@ int wri_json_line_parse_mode(const char *line, size_t len, bson_t *doc,
                              int mode)
 {
     js_ctx c = {(const uint8_t *)line, len, why, whylen, 0, 0, false, NULL};
-    jb store, *b = NULL;
+    /* per thread, not on the stack: 25 KB there costs sanitizer builds
+     * megabytes of memory (the parse runs on several threads) */
+    static _Thread_local jb store;
+    jb *b = NULL;
     int rc = WR_EBADINPUT;
     *is_delete = false;
     if (why != NULL && whylen > 0)

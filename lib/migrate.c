@@ -257,32 +257,37 @@ static int mg_keycheck_fn(const bson_t *key, void *arg)
     return WR_OK;
 }
 
-/* Add one parsed line to its collection's sorter. WR_EBADINPUT with a
- * reason in why when the document cannot be stored. */
-static int mg_add_line(mg *m, mg_coll *c, const wri_jsonl_line *line,
-                       char *why, size_t whylen, wr_errbuf *eb)
+/* A reason cut to fit why[whylen]. */
+static void mg_why_copy(char *why, size_t whylen, const char *msg)
+{
+    size_t n = strnlen(msg, whylen - 1);
+    memcpy(why, msg, n);
+    why[n] = '\0';
+}
+
+/* Check one parsed line and make its main-table key (*key, which the
+ * caller destroys on WR_OK): pure, so the parse threads do it. WR_EBADINPUT
+ * with a reason in why when the document cannot be stored. */
+static int mg_check_line(const mg *m, const mg_coll *c,
+                         const wri_jsonl_line *line, bson_t *key, char *why,
+                         size_t whylen)
 {
     int rc;
-    bson_t key;
     wr_errbuf kb = {0};
     uint32_t maxkey = wri_page_max_key(m->psize);
-    if (wri_key_from_doc(&line->doc, &key, &kb) != WR_OK) {
-        snprintf(why, whylen, "%s", kb.msg);
+    if (wri_key_from_doc(&line->doc, key, &kb) != WR_OK) {
+        mg_why_copy(why, whylen, kb.msg);
         return WR_EBADINPUT;
     }
-    if (key.len > maxkey) {
+    if (key->len > maxkey) {
         snprintf(why, whylen,
                  "_id of %u bytes is longer than the %u bytes a %u-byte "
-                 "page allows", key.len, maxkey, m->psize);
+                 "page allows", key->len, maxkey, m->psize);
         rc = WR_EBADINPUT;
         goto out;
     }
-    if (line->is_delete) {
-        rc = wri_legacy_line_add(c->main, line, &key, eb);
-        if (rc == WR_OK)
-            c->cs->deletes++;
-        goto out;
-    }
+    if (line->is_delete)
+        return WR_OK;
     if (line->doc.len > MG_MAX_DOC) {
         snprintf(why, whylen, "document of %u bytes is over BSON's 16 MiB "
                  "limit", line->doc.len);
@@ -291,24 +296,34 @@ static int mg_add_line(mg *m, mg_coll *c, const wri_jsonl_line *line,
     }
     /* an index key holds a value of the document and the _id: only a
      * document this large can make one too long */
-    if ((uint64_t)line->doc.len + key.len > maxkey) {
+    if ((uint64_t)line->doc.len + key->len > maxkey) {
         for (size_t i = 0; i < c->lc->nfields; i++) {
             mg_keycheck k = {maxkey, c->lc->fields[i], why, whylen};
             why[0] = '\0';
             rc = wri_index_keys(&line->doc, k.field, mg_keycheck_fn, &k, &kb);
             if (rc != WR_OK) {
                 if (why[0] == '\0')
-                    snprintf(why, whylen, "%s", kb.msg);
+                    mg_why_copy(why, whylen, kb.msg);
                 rc = WR_EBADINPUT;
                 goto out;
             }
         }
     }
-    rc = wri_legacy_line_add(c->main, line, &key, eb);
-    if (rc == WR_OK)
-        c->cs->puts++;
+    return WR_OK;
 out:
-    bson_destroy(&key);
+    bson_destroy(key);
+    return rc;
+}
+
+/* Add one checked line to its collection's sorter. */
+static int mg_put_line(mg_coll *c, const wri_jsonl_line *line,
+                       const bson_t *key, wr_errbuf *eb)
+{
+    int rc = wri_legacy_line_add(c->main, line, key, eb);
+    if (rc == WR_OK && line->is_delete)
+        c->cs->deletes++;
+    else if (rc == WR_OK)
+        c->cs->puts++;
     return rc;
 }
 
@@ -334,18 +349,29 @@ static int mg_bad_line(mg *m, mg_coll *c, const wri_jsonl_line *line,
     return mg_reject(m, c->lc->log, line, reason, torn, eb);
 }
 
-/* Reading a log is mostly parsing, so lines are parsed in batches on two
- * threads (the caller's and one more), then applied in line order by the
- * caller alone: the sorter sees exactly the sequence a one-thread read
- * would give it, and the first bad line stops the run at the same place. */
-#define MG_BATCH_LINES 1024
-#define MG_BATCH_BYTES (2u << 20)
+/* Reading a log is mostly parsing, so lines are parsed on every core. The
+ * reading thread fills batches of lines and hands each to a pool of parse
+ * threads started once per log (never one per batch); a batch is parsed
+ * in chunks of MG_CHUNK lines, claimed one at a time under the pipe's lock
+ * by the pool and by the reading thread while it waits. Parsing a line
+ * also makes its key and checks its sizes (mg_check_line). The reading
+ * thread alone then applies the batches in line order, with no lock: the
+ * sorter sees exactly the sequence a one-thread read would give it, and
+ * the first bad line stops the run at the same place. Up to MG_RING
+ * batches are in flight, so reading, parsing and applying overlap. */
+#define MG_BATCH_LINES 512
+#define MG_BATCH_BYTES (1u << 20)
+#define MG_CHUNK 64
+#define MG_RING 3
+#define MG_MAX_THREADS 8
 
 typedef struct mg_item {
     wri_jsonl_line line; /* first: its bson_t wants 128-byte alignment */
+    bson_t key;          /* when rc == WR_OK */
     size_t toff;         /* the text's offset in the batch */
-    int rc;              /* of wri_json_line_parse; 1: doc released */
-    char why[256];
+    int rc;              /* WR_OK: doc and key held; WR_EBADINPUT: why */
+    bool unparsed;       /* the line itself is malformed */
+    char *why;           /* malloc'd reason of a bad line (NULL: no memory) */
 } mg_item;
 
 typedef struct mg_batch {
@@ -353,26 +379,40 @@ typedef struct mg_batch {
     size_t n;
     char *text;
     size_t tlen, tcap;
-    size_t from, to; /* the worker's share */
+    size_t nchunks, claimed, left; /* chunks; under the pipe's lock */
 } mg_batch;
 
-static int mg_batch_init(mg_batch *b, wr_errbuf *eb)
+typedef struct mg_pipe {
+    const mg *m;
+    const mg_coll *c;
+    pthread_mutex_t mu;
+    pthread_cond_t work; /* a chunk to claim, or stop */
+    pthread_cond_t done; /* a batch has no chunk left */
+    mg_batch ring[MG_RING];
+    size_t first, count; /* ring[first..] submitted, not yet applied */
+    bool stop;
+    int nth;
+    pthread_t th[MG_MAX_THREADS];
+} mg_pipe;
+
+static void mg_item_release(mg_item *it)
 {
-    memset(b, 0, sizeof *b);
-    b->it = aligned_alloc(128, MG_BATCH_LINES * sizeof *b->it);
-    if (b->it == NULL)
-        return WR_ERR(eb, WR_ENOMEM, "out of memory");
-    return WR_OK;
+    if (it->rc == WR_OK) {
+        bson_destroy(&it->line.doc);
+        bson_destroy(&it->key);
+    }
+    free(it->why);
+    it->why = NULL;
+    it->rc = 1;
 }
 
-static void mg_batch_free(mg_batch *b)
+static void mg_batch_reset(mg_batch *b)
 {
     for (size_t i = 0; i < b->n; i++)
-        if (b->it[i].rc == WR_OK)
-            bson_destroy(&b->it[i].line.doc);
-    free(b->it);
-    free(b->text);
-    memset(b, 0, sizeof *b);
+        mg_item_release(&b->it[i]);
+    b->n = 0;
+    b->tlen = 0;
+    b->nchunks = b->claimed = b->left = 0;
 }
 
 /* Copy a raw line into the batch. */
@@ -394,6 +434,7 @@ static int mg_batch_add(mg_batch *b, const wri_jsonl_line *line,
     it->line = *line; /* number, offset, length, torn; no doc yet */
     it->toff = b->tlen;
     it->rc = 1;
+    it->why = NULL;
     b->tlen += line->len + 1;
     return WR_OK;
 }
@@ -403,30 +444,73 @@ static bool mg_batch_full(const mg *m, const mg_batch *b)
     return b->n == MG_BATCH_LINES || b->tlen >= m->batch_bytes;
 }
 
-static void mg_parse_range(mg_batch *b, size_t from, size_t to)
+/* Parse and check lines [from, to) of b. */
+static void mg_parse_range(const mg *m, const mg_coll *c, mg_batch *b,
+                           size_t from, size_t to)
 {
+    char why[512];
     for (size_t i = from; i < to; i++) {
         mg_item *it = &b->it[i];
         it->line.text = b->text + it->toff;
-        it->rc = wri_json_line_parse(it->line.text, it->line.len,
-                                     &it->line.doc, &it->line.is_delete,
-                                     it->why, sizeof it->why);
-        if (it->rc != WR_OK)
+        it->unparsed = wri_json_line_parse(it->line.text, it->line.len,
+                                           &it->line.doc, &it->line.is_delete,
+                                           why, sizeof why) != WR_OK;
+        if (it->unparsed)
             it->rc = WR_EBADINPUT;
+        else if ((it->rc = mg_check_line(m, c, &it->line, &it->key, why,
+                                         sizeof why)) != WR_OK)
+            bson_destroy(&it->line.doc);
+        if (it->rc != WR_OK)
+            it->why = strdup(why);
     }
+}
+
+/* Under the lock: claim the oldest unclaimed chunk of a submitted batch. */
+static bool mg_claim(mg_pipe *p, mg_batch **bo, size_t *chunk)
+{
+    for (size_t k = 0; k < p->count; k++) {
+        mg_batch *b = &p->ring[(p->first + k) % MG_RING];
+        if (b->claimed < b->nchunks) {
+            *bo = b;
+            *chunk = b->claimed++;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Parse a claimed chunk (lock not held), then count it done (lock
+ * held again on return). */
+static void mg_run_chunk(mg_pipe *p, mg_batch *b, size_t chunk)
+{
+    size_t from = chunk * MG_CHUNK;
+    pthread_mutex_unlock(&p->mu);
+    mg_parse_range(p->m, p->c, b, from, WRI_MIN(from + MG_CHUNK, b->n));
+    pthread_mutex_lock(&p->mu);
+    if (--b->left == 0)
+        pthread_cond_broadcast(&p->done);
 }
 
 static void *mg_parse_worker(void *arg)
 {
-    mg_batch *b = arg;
-    mg_parse_range(b, b->from, b->to);
+    mg_pipe *p = arg;
+    mg_batch *b;
+    size_t chunk;
+    pthread_mutex_lock(&p->mu);
+    while (!p->stop) {
+        if (mg_claim(p, &b, &chunk))
+            mg_run_chunk(p, b, chunk);
+        else
+            pthread_cond_wait(&p->work, &p->mu);
+    }
+    pthread_mutex_unlock(&p->mu);
     return NULL;
 }
 
 /* Parts of libbson's JSON reader fill a static table on first use (the
  * ISO-8601 date parser, the base64 decoder): make those uses here, on one
- * thread, before any worker runs (helgrind saw the races). Every Extended
- * JSON wrapper is in the line, so none is first used by a worker. */
+ * thread, before any worker runs (helgrind saw the races). The lines the
+ * Extended JSON builder leaves to libbson's parser still get there. */
 static void mg_warm_libbson(void)
 {
     static const char json[] =
@@ -451,54 +535,132 @@ static void mg_warm_libbson(void)
         bson_destroy(&d);
 }
 
-static void mg_batch_parse(mg_batch *b)
+/* Stop and join the parse threads; free the batches. */
+static void mg_pipe_close(mg_pipe *p)
 {
-    pthread_t th;
-    b->from = b->n / 2;
-    b->to = b->n;
-    /* a small batch, or no thread to be had: parse it all here */
-    if (b->n < 64 || pthread_create(&th, NULL, mg_parse_worker, b) != 0) {
-        mg_parse_range(b, 0, b->n);
-        return;
+    pthread_mutex_lock(&p->mu);
+    p->stop = true;
+    pthread_cond_broadcast(&p->work);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 0; i < p->nth; i++)
+        pthread_join(p->th[i], NULL);
+    for (int i = 0; i < MG_RING; i++) {
+        mg_batch_reset(&p->ring[i]);
+        free(p->ring[i].it);
+        free(p->ring[i].text);
     }
-    mg_parse_range(b, 0, b->from);
-    pthread_join(th, NULL);
+    pthread_cond_destroy(&p->work);
+    pthread_cond_destroy(&p->done);
+    pthread_mutex_destroy(&p->mu);
 }
 
-/* Parse the batch and apply its lines in order; the batch is empty after. */
-static int mg_batch_apply(mg *m, mg_coll *c, mg_batch *b, const char *path,
-                          wr_errbuf *eb)
+/* Set up the batches and start the parse threads: one fewer than the
+ * cores (the reading thread parses too), none if none can be had. */
+static int mg_pipe_open(mg_pipe *p, const mg *m, const mg_coll *c,
+                        wr_errbuf *eb)
 {
-    int rc = WR_OK;
-    char why[1100];
-    mg_batch_parse(b);
-    for (size_t i = 0; i < b->n && rc == WR_OK; i++) {
-        mg_item *it = &b->it[i];
-        const wri_jsonl_line *line = &it->line;
-        bool unparsed = it->rc != WR_OK;
-        c->cs->lines++;
-        if (!unparsed) {
-            why[0] = '\0';
-            rc = mg_add_line(m, c, line, why, sizeof why, eb);
-            bson_destroy(&it->line.doc);
-            it->rc = 1;
-        } else {
-            rc = WR_EBADINPUT;
-            snprintf(why, sizeof why, "%s", it->why);
-        }
-        if (rc == WR_EBADINPUT) {
-            rc = WR_ERR(eb, WR_EBADINPUT, "%s: line %llu (byte %llu): %s",
-                        path, (unsigned long long)line->lineno,
-                        (unsigned long long)line->offset, why);
-            rc = mg_bad_line(m, c, line, unparsed, eb);
+    memset(p, 0, sizeof *p);
+    p->m = m;
+    p->c = c;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->work, NULL);
+    pthread_cond_init(&p->done, NULL);
+    for (int i = 0; i < MG_RING; i++) {
+        p->ring[i].it = aligned_alloc(128, MG_BATCH_LINES * sizeof(mg_item));
+        if (p->ring[i].it == NULL) {
+            mg_pipe_close(p);
+            return WR_ERR(eb, WR_ENOMEM, "out of memory");
         }
     }
-    for (size_t i = 0; i < b->n; i++) /* what a stop left unapplied */
-        if (b->it[i].rc == WR_OK)
-            bson_destroy(&b->it[i].line.doc);
-    b->n = 0;
-    b->tlen = 0;
+    mg_warm_libbson();
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int want = (int)WRI_MIN(WRI_MAX(cores, 1L) - 1, (long)MG_MAX_THREADS);
+    while (p->nth < want &&
+           pthread_create(&p->th[p->nth], NULL, mg_parse_worker, p) == 0)
+        p->nth++;
+    return WR_OK;
+}
+
+/* The batch lines go into next, or NULL if all MG_RING are in flight. */
+static mg_batch *mg_pipe_slot(mg_pipe *p)
+{
+    if (p->count == MG_RING)
+        return NULL;
+    return &p->ring[(p->first + p->count) % MG_RING];
+}
+
+/* Hand the filled slot to the parse threads. */
+static void mg_pipe_submit(mg_pipe *p, mg_batch *b)
+{
+    pthread_mutex_lock(&p->mu);
+    b->nchunks = b->left = (b->n + MG_CHUNK - 1) / MG_CHUNK;
+    b->claimed = 0;
+    p->count++;
+    pthread_cond_broadcast(&p->work);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* Wait until the oldest batch is parsed, parsing chunks meanwhile. */
+static mg_batch *mg_pipe_oldest(mg_pipe *p)
+{
+    mg_batch *b = &p->ring[p->first], *o;
+    size_t chunk;
+    pthread_mutex_lock(&p->mu);
+    while (b->left > 0) {
+        if (mg_claim(p, &o, &chunk))
+            mg_run_chunk(p, o, chunk);
+        else
+            pthread_cond_wait(&p->done, &p->mu);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return b;
+}
+
+/* Apply the oldest batch's lines in order, then free its slot. */
+static int mg_pipe_apply(mg *m, mg_coll *c, mg_pipe *p, const char *path,
+                         wr_errbuf *eb)
+{
+    int rc = WR_OK;
+    mg_batch *b = mg_pipe_oldest(p);
+    for (size_t i = 0; i < b->n && rc == WR_OK; i++) {
+        mg_item *it = &b->it[i];
+        c->cs->lines++;
+        if (it->rc == WR_OK) {
+            rc = mg_put_line(c, &it->line, &it->key, eb);
+            mg_item_release(it);
+            continue;
+        }
+        rc = WR_ERR(eb, WR_EBADINPUT, "%s: line %llu (byte %llu): %s", path,
+                    (unsigned long long)it->line.lineno,
+                    (unsigned long long)it->line.offset,
+                    it->why != NULL ? it->why : "(out of memory for the reason)");
+        rc = mg_bad_line(m, c, &it->line, it->unparsed, eb);
+    }
+    mg_batch_reset(b); /* what a stop left unapplied too */
+    pthread_mutex_lock(&p->mu);
+    p->first = (p->first + 1) % MG_RING;
+    p->count--;
+    pthread_mutex_unlock(&p->mu);
     return rc;
+}
+
+/* Apply the oldest batch (eb untouched unless this fails: it may hold
+ * the reader's message for the line after the batch), then report
+ * progress. */
+static int mg_read_apply(mg *m, mg_coll *c, mg_pipe *p, const char *path,
+                         const wri_jsonl *r, wr_errbuf *eb)
+{
+    int rc;
+    wr_errbuf bb = {0};
+    if ((rc = mg_interrupted(m, &bb)) != WR_OK ||
+        (rc = mg_pipe_apply(m, c, p, path, &bb)) != WR_OK) {
+        wr_errbuf_clear(eb);
+        wri_err_set(eb, rc, bb.src_file, bb.src_line, "%s", bb.msg);
+        return rc;
+    }
+    m->st->bytes_read = m->bytes_done + wri_jsonl_bytes_read(r);
+    mg_progress(m, false);
+    return WR_OK;
 }
 
 static int mg_read_log(mg *m, mg_coll *c, wr_errbuf *eb)
@@ -506,12 +668,13 @@ static int mg_read_log(mg *m, mg_coll *c, wr_errbuf *eb)
     int rc;
     wri_jsonl *r = NULL;
     wri_jsonl_line line;
-    mg_batch b;
+    mg_pipe p;
+    mg_batch *b = NULL;
     char *path = wri_path_join(m->dir, c->lc->log);
     memset(&line, 0, sizeof line);
     if (path == NULL)
         return WR_ERR(eb, WR_ENOMEM, "out of memory");
-    if ((rc = mg_batch_init(&b, eb)) != WR_OK) {
+    if ((rc = mg_pipe_open(&p, m, c, eb)) != WR_OK) {
         free(path);
         return rc;
     }
@@ -520,32 +683,35 @@ static int mg_read_log(mg *m, mg_coll *c, wr_errbuf *eb)
         (rc = wri_jsonl_open(path, &r, eb)) != WR_OK)
         goto out;
     wri_jsonl_set_raw(r, true);
-    mg_warm_libbson();
     for (;;) {
         rc = wri_jsonl_next(r, &line, eb);
         if (rc == WR_OK) {
-            if ((rc = mg_batch_add(&b, &line, eb)) != WR_OK)
+            if (b == NULL && (b = mg_pipe_slot(&p)) == NULL) {
+                /* all in flight: apply the oldest first */
+                if ((rc = mg_read_apply(m, c, &p, path, r, eb)) != WR_OK)
+                    goto out;
+                b = mg_pipe_slot(&p);
+            }
+            if ((rc = mg_batch_add(b, &line, eb)) != WR_OK)
                 goto out;
-            if (!mg_batch_full(m, &b))
-                continue;
+            if (mg_batch_full(m, b)) {
+                mg_pipe_submit(&p, b);
+                b = NULL;
+            }
+            continue;
         }
-        /* a full batch, the end, or a line the reader refused (too
-         * long): first apply what came before, in order */
-        if (b.n > 0) {
-            int brc;
-            wr_errbuf bb = {0};
-            if ((brc = mg_interrupted(m, &bb)) != WR_OK ||
-                (brc = mg_batch_apply(m, c, &b, path, &bb)) != WR_OK) {
-                wr_errbuf_clear(eb);
-                wri_err_set(eb, brc, bb.src_file, bb.src_line, "%s", bb.msg);
+        /* the end, or a line the reader refused (too long): first apply
+         * what came before, in order */
+        if (b != NULL && b->n > 0)
+            mg_pipe_submit(&p, b);
+        b = NULL;
+        while (p.count > 0) {
+            int brc = mg_read_apply(m, c, &p, path, r, eb);
+            if (brc != WR_OK) {
                 rc = brc;
                 goto out;
             }
-            m->st->bytes_read = m->bytes_done + wri_jsonl_bytes_read(r);
-            mg_progress(m, false);
         }
-        if (rc == WR_OK)
-            continue;
         if (rc == 1) {
             rc = WR_OK;
             break;
@@ -559,7 +725,7 @@ static int mg_read_log(mg *m, mg_coll *c, wr_errbuf *eb)
     m->bytes_done += wri_jsonl_bytes_read(r);
     m->st->bytes_read = m->bytes_done;
 out:
-    mg_batch_free(&b);
+    mg_pipe_close(&p);
     wri_jsonl_close(r);
     free(path);
     return rc;
@@ -1111,8 +1277,9 @@ static int mg_backup(mg *m, wr_errbuf *eb)
             rc = WR_ERR(eb, WR_ENOMEM, "out of memory");
             goto out;
         }
+        /* a legacy log is only ever read by wrtools: share its bytes */
         src[i] = (wri_backup_src){paths[i], ld->files[i], true, m->fsize[i],
-                                  m->fcrc[i]};
+                                  m->fcrc[i], true};
     }
     if (m->rej != NULL) {
         wri_io_close(m->rej);
@@ -1120,7 +1287,7 @@ static int mg_backup(mg *m, wr_errbuf *eb)
         if ((rc = wri_file_crc(m->rej_path, &rsize, &rcrc, eb)) != WR_OK)
             goto out;
         src[n++] = (wri_backup_src){m->rej_path, WRI_MIGRATE_REJECTS, true,
-                                    rsize, rcrc};
+                                    rsize, rcrc, true};
     }
     rc = wri_backup_make(m->dir, m->o->backup_dir, src, n, &m->backup, eb);
     if (m->backup.path != NULL) {
@@ -1239,8 +1406,8 @@ static int mg_run(mg *m, wr_errbuf *eb)
      * per tree level, verify's page caches, libbson), about 5 MiB */
     m->budget = o->memory ? o->memory : WR_MIGRATE_DEFAULT_MEMORY;
     /* a batch holds its text and the documents parsed from it */
-    m->batch_bytes = (size_t)WRI_MIN(WRI_MAX(m->budget / 16, 64u << 10),
-                                     (uint64_t)MG_BATCH_BYTES);
+    m->batch_bytes = (size_t)WRI_MIN(
+        WRI_MAX(m->budget / 16 / MG_RING, 32u << 10), (uint64_t)MG_BATCH_BYTES);
     m->budget = m->budget > (10u << 20) ? m->budget - (5u << 20)
                                         : m->budget / 2;
     if (stat(m->dir, &sb) != 0) {

@@ -286,10 +286,11 @@ static int manifest_write(const char *dir, const wri_backup *b,
 
 /* --- backups ----------------------------------------------------------------- */
 
-/* Copy src to dst (created or truncated), fsync; size and CRC of what was
- * copied. */
-static int backup_copy(const char *src, const char *dst, uint64_t *size_out,
-                       uint32_t *crc_out, wr_errbuf *eb)
+/* Copy src's bytes to dst (created or truncated), fsync; size and CRC of
+ * what was copied. */
+static int backup_copy_bytes(const char *src, const char *dst,
+                             uint64_t *size_out, uint32_t *crc_out,
+                             wr_errbuf *eb)
 {
     int rc;
     wri_file *in = NULL, *out = NULL;
@@ -323,6 +324,42 @@ out:
     wri_io_close(out);
     free(buf);
     return rc;
+}
+
+/* Put a copy of src at dst: with share and where dst's file system
+ * allows, the same bytes shared (a reflink, else a hard link: nothing is
+ * written; the caller vouches no tool writes src again), else a byte
+ * copy. Either way the copy is fsynced and its size and
+ * CRC come from reading it, so a file that changed since the caller read
+ * it is caught, and the manifest check reads it again. */
+static int backup_copy(const char *src, const char *dst, bool share,
+                       uint64_t *size_out, uint32_t *crc_out, wr_errbuf *eb)
+{
+    int rc;
+    const char *how = NULL;
+    wri_file *f = NULL;
+    wr_errbuf sb = {0};
+    if (!share)
+        return backup_copy_bytes(src, dst, size_out, crc_out, eb);
+    rc = wri_io_share(src, dst, &how, &sb);
+    if (rc == WR_EEXIST) { /* debris of an unfinished backup */
+        if ((rc = wri_io_unlink(dst, eb)) != WR_OK)
+            return rc;
+        rc = wri_io_share(src, dst, &how, &sb);
+    }
+    if (rc == WR_ENOTSUP)
+        return backup_copy_bytes(src, dst, size_out, crc_out, eb);
+    if (rc != WR_OK) {
+        wri_err_set(eb, rc, sb.src_file, sb.src_line, "%s", sb.msg);
+        return rc;
+    }
+    /* the original's bytes may not be on disk yet: make them durable */
+    if ((rc = wri_io_open(dst, WRI_IO_RDONLY, &f, eb)) == WR_OK)
+        rc = wri_io_fsync(f, eb);
+    wri_io_close(f);
+    if (rc != WR_OK)
+        return rc;
+    return wri_file_crc(dst, size_out, crc_out, eb);
 }
 
 int wri_backup_check(const wri_backup *b, wr_errbuf *eb)
@@ -552,7 +589,7 @@ int wri_backup_make(const char *dir, const char *backup_dir,
             rc = WR_ERR(eb, WR_ENOMEM, "out of memory");
             goto out;
         }
-        rc = backup_copy(src[i].path, dst, &size, &crc, eb);
+        rc = backup_copy(src[i].path, dst, src[i].share, &size, &crc, eb);
         if (rc == WR_OK && src[i].check &&
             (size != src[i].size || crc != src[i].crc))
             rc = WR_ERR(eb, WR_EIO,

@@ -91,13 +91,17 @@ typedef struct wri_backup {
 
 /* One file to back up: copied from path to NAME in the backup. With
  * check, the copy must have this size and CRC (what the caller saw when
- * it read the original); a difference is WR_EIO ("changed"). */
+ * it read the original); a difference is WR_EIO ("changed"). With share,
+ * a file no tool will write again (a legacy log): on the same file system
+ * the "copy" is a reflink or a hard link to it, not a second set of
+ * bytes; it is fsynced and checked the same way. */
 typedef struct wri_backup_src {
     const char *path;
     const char *name;
     bool check;
     uint64_t size;
     uint32_t crc;
+    bool share;
 } wri_backup_src;
 
 /* Make (or reuse) a backup of src[0..n) for DIR (steps 1 above).

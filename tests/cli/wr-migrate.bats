@@ -467,6 +467,37 @@ EOF
     [ -f "$TMP/e/t.log" ] && [ ! -e "$TMP/e/wr.catalog" ]
 }
 
+@test "the backup of a log is the log itself (a hard link) on the same file system, a byte copy on another" {
+    cp -a "$DEMO" "$TMP/d"
+    ino=$(stat -c %i "$TMP/d/users.log")
+    run --separate-stderr mig --json "$TMP/d"
+    [ "$status" -eq 0 ]
+    bk=$(jq -r .backup_dir <<<"$output")
+    # nothing was copied: the backup names the same file, fsynced, and its
+    # CRC was checked against the manifest
+    [ "$(stat -c %i "$bk/users.log")" = "$ino" ]
+    cmp "$bk/users.log" "$DEMO/users.log"
+    "$WR_BIN/wr-verify" -q "$TMP/d"
+    # a backup directory on another file system gets a copy
+    other=""
+    for c in /tmp /var/tmp /dev/shm; do
+        if [ -w "$c" ] && [ "$(stat -c %d "$c")" != "$(stat -c %d "$TMP")" ]; then
+            other=$(mktemp -d "$c/wrbk.XXXXXX")
+            break
+        fi
+    done
+    [ -n "$other" ] # the test machine has a tmpfs and a disk
+    cp -a "$DEMO" "$TMP/e"
+    ino=$(stat -c %i "$TMP/e/users.log")
+    run --separate-stderr mig --json --backup-dir "$other/bk" "$TMP/e"
+    status_e=$status
+    copy_ino=$(stat -c %i "$other/bk/users.log")
+    cmp "$other/bk/users.log" "$DEMO/users.log"
+    rm -rf "$other"
+    [ "$status_e" -eq 0 ]
+    [ "$copy_ino" != "$ino" ]
+}
+
 @test "--index adds indexes; --page-size sets the page size of the new files" {
     cp -a "$DEMO" "$TMP/d"
     run --separate-stderr mig --json --page-size 512 --index orders.status --index users.tags "$TMP/d"

@@ -163,8 +163,9 @@ static void test_backup_manifest_and_reuse(void)
     char px[600], py[600];
     snprintf(px, sizeof px, "%s/x.log", d);
     snprintf(py, sizeof py, "%s/y name.log", d);
-    wri_backup_src src[2] = {{px, "x.log", false, 0, 0},
-                             {py, "y name.log", false, 0, 0}};
+    /* byte copies (share false): a damaged copy below is the copy alone */
+    wri_backup_src src[2] = {{px, "x.log", false, 0, 0, false},
+                             {py, "y name.log", false, 0, 0, false}};
     REQUIRE_OK(wri_file_crc(px, &src[0].size, &src[0].crc, &eb), &eb);
     REQUIRE_OK(wri_file_crc(py, &src[1].size, &src[1].crc, &eb), &eb);
     src[0].check = src[1].check = true;
@@ -213,6 +214,75 @@ static void test_backup_manifest_and_reuse(void)
     CHECK_EQ(wri_backup_make(d, o, src, 2, &b2, &eb), WR_EEXIST);
     wri_backup_free(&b2);
     wri_backup_free(&b);
+}
+
+static ino_t inode_of(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? st.st_ino : 0;
+}
+
+static dev_t dev_of(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? st.st_dev : 0;
+}
+
+/* A log backed up with share: the same file (a hard link; on this test
+ * machine's file systems there are no reflinks) in a backup on the same
+ * file system, a byte copy on another one; without share always a copy.
+ * Each is fsynced, listed in the manifest and checked against it. */
+static void test_backup_shares_or_copies(void)
+{
+    wr_errbuf eb = {0};
+    wri_backup b;
+    const char *d = fresh_dir("bk-share");
+    write_file(d, "a.log", "{\"_id\": 1}\n{\"_id\": 2}\n");
+    char pa[600], pb[1200];
+    snprintf(pa, sizeof pa, "%s/a.log", d);
+    wri_backup_src src[1] = {{pa, "a.log", true, 0, 0, true}};
+    REQUIRE_OK(wri_file_crc(pa, &src[0].size, &src[0].crc, &eb), &eb);
+    /* same file system, share: a link to the same file */
+    REQUIRE_OK(wri_backup_make(d, tmp_path("bk-share-same"), src, 1, &b, &eb),
+               &eb);
+    snprintf(pb, sizeof pb, "%s/a.log", b.path);
+    CHECK(inode_of(pb) != 0);
+    CHECK(inode_of(pb) == inode_of(pa));
+    REQUIRE_OK(wri_backup_check(&b, &eb), &eb);
+    wri_backup_free(&b);
+    /* same file system, no share: a copy */
+    src[0].share = false;
+    REQUIRE_OK(wri_backup_make(d, tmp_path("bk-share-copy"), src, 1, &b, &eb),
+               &eb);
+    snprintf(pb, sizeof pb, "%s/a.log", b.path);
+    CHECK(inode_of(pb) != 0 && inode_of(pb) != inode_of(pa));
+    REQUIRE_OK(wri_backup_check(&b, &eb), &eb);
+    wri_backup_free(&b);
+    /* another file system (the scratch directory is on a tmpfs or not;
+     * one of these is elsewhere), share: a copy */
+    static const char *const cands[] = {"/tmp", "/var/tmp", "/dev/shm"};
+    char other[200] = "";
+    for (size_t i = 0; i < 3 && other[0] == '\0'; i++)
+        if (access(cands[i], W_OK) == 0 && dev_of(cands[i]) != dev_of(d))
+            snprintf(other, sizeof other, "%s/wr-test-bk-%d", cands[i],
+                     (int)getpid());
+    if (other[0] == '\0') {
+        printf("# no second file system here: the copy across file systems "
+               "is not tested\n");
+        return;
+    }
+    sh("rm -rf '%s'", other);
+    REQUIRE_OK(wri_backup_make(d, other, src, 1, &b, &eb), &eb);
+    snprintf(pb, sizeof pb, "%s/a.log", other);
+    CHECK(dev_of(pb) != dev_of(pa));
+    REQUIRE_OK(wri_backup_check(&b, &eb), &eb);
+    uint64_t size;
+    uint32_t crc;
+    REQUIRE_OK(wri_file_crc(pb, &size, &crc, &eb), &eb);
+    CHECK_EQ(size, src[0].size);
+    CHECK_EQ(crc, src[0].crc);
+    wri_backup_free(&b);
+    sh("rm -rf '%s'", other);
 }
 
 /* --- migrations ------------------------------------------------------------------ */
@@ -822,6 +892,7 @@ int main(void)
         setenv("TMPDIR", "/dev/shm", 0);
     RUN(test_legacy_scan_kinds);
     RUN(test_backup_manifest_and_reuse);
+    RUN(test_backup_shares_or_copies);
     RUN(test_migrate_tiny_and_again);
     RUN(test_migrate_index_sorter_spills);
     RUN(test_migrate_interrupted_leaves_legacy);
