@@ -1,13 +1,17 @@
 /*
- * parse.c -- a limit for migrate and load: libbson parsing the lines of a
- * JSONL file into BSON and nothing else (no sorting, no storage).
+ * parse.c -- a limit for migrate and load: parsing the lines of a JSONL
+ * file into BSON and nothing else (no sorting, no storage), with libbson's
+ * parser or (-w) with wrtools' own strict reader (wri_json_line_parse:
+ * what wr-load and wr-migrate run).
  *
- *   parse [-j THREADS] FILE
+ *   parse [-w] [-j THREADS] FILE
  *
  * The file is mapped and cut into THREADS parts at line boundaries; each
- * thread runs bson_init_from_json() on each non-blank line of its part.
- * Prints lines, BSON bytes and lines libbson rejected (exit 1 if any).
+ * thread parses each non-blank line of its part. Prints lines, BSON bytes
+ * and lines refused (exit 1 if any).
  */
+#include "wr_int.h"
+
 #include <bson/bson.h>
 
 #include <errno.h>
@@ -27,6 +31,19 @@ typedef struct part {
     pthread_t tid;
 } part;
 
+static bool use_wr; /* -w: wrtools' reader */
+
+static bool parse_line(const char *p, size_t len, bson_t *doc)
+{
+    bson_error_t err;
+    bool del;
+    char why[256];
+    if (use_wr)
+        return wri_json_line_parse(p, len, doc, &del, why, sizeof why) ==
+               WR_OK;
+    return bson_init_from_json(doc, p, (ssize_t)len, &err);
+}
+
 static void *parse_part(void *arg)
 {
     part *pt = arg;
@@ -39,8 +56,7 @@ static void *parse_part(void *arg)
             len--;
         if (len > 0) {
             bson_t doc;
-            bson_error_t err;
-            if (bson_init_from_json(&doc, p, (ssize_t)len, &err)) {
+            if (parse_line(p, len, &doc)) {
                 pt->bson_bytes += doc.len;
                 bson_destroy(&doc);
             } else {
@@ -60,16 +76,18 @@ int main(int argc, char **argv)
     part parts[64];
     const char *base;
     uint64_t lines = 0, bytes = 0, bad = 0;
-    while ((opt = getopt(argc, argv, "j:")) != -1) {
+    while ((opt = getopt(argc, argv, "wj:")) != -1) {
         if (opt == 'j' && atoi(optarg) >= 1 && atoi(optarg) <= 64)
             nthreads = atoi(optarg);
+        else if (opt == 'w')
+            use_wr = true;
         else {
-            fprintf(stderr, "usage: parse [-j THREADS] FILE\n");
+            fprintf(stderr, "usage: parse [-w] [-j THREADS] FILE\n");
             return 2;
         }
     }
     if (optind != argc - 1) {
-        fprintf(stderr, "usage: parse [-j THREADS] FILE\n");
+        fprintf(stderr, "usage: parse [-w] [-j THREADS] FILE\n");
         return 2;
     }
     fd = open(argv[optind], O_RDONLY);

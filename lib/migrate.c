@@ -491,18 +491,23 @@ static void mg_run_chunk(mg_pipe *p, mg_batch *b, size_t chunk)
         pthread_cond_broadcast(&p->done);
 }
 
+/* Under the lock: parse one chunk if there is one, else wait on cv. */
+static void mg_help(mg_pipe *p, pthread_cond_t *cv)
+{
+    mg_batch *b;
+    size_t chunk;
+    if (mg_claim(p, &b, &chunk))
+        mg_run_chunk(p, b, chunk);
+    else
+        pthread_cond_wait(cv, &p->mu);
+}
+
 static void *mg_parse_worker(void *arg)
 {
     mg_pipe *p = arg;
-    mg_batch *b;
-    size_t chunk;
     pthread_mutex_lock(&p->mu);
-    while (!p->stop) {
-        if (mg_claim(p, &b, &chunk))
-            mg_run_chunk(p, b, chunk);
-        else
-            pthread_cond_wait(&p->work, &p->mu);
-    }
+    while (!p->stop)
+        mg_help(p, &p->work);
     pthread_mutex_unlock(&p->mu);
     return NULL;
 }
@@ -603,15 +608,10 @@ static void mg_pipe_submit(mg_pipe *p, mg_batch *b)
 /* Wait until the oldest batch is parsed, parsing chunks meanwhile. */
 static mg_batch *mg_pipe_oldest(mg_pipe *p)
 {
-    mg_batch *b = &p->ring[p->first], *o;
-    size_t chunk;
+    mg_batch *b = &p->ring[p->first];
     pthread_mutex_lock(&p->mu);
-    while (b->left > 0) {
-        if (mg_claim(p, &o, &chunk))
-            mg_run_chunk(p, o, chunk);
-        else
-            pthread_cond_wait(&p->done, &p->mu);
-    }
+    while (b->left > 0)
+        mg_help(p, &p->done);
     pthread_mutex_unlock(&p->mu);
     return b;
 }
