@@ -25,7 +25,8 @@
 #   BENCH_RUNS=3          timed runs per row (median, min, max)
 #   BENCH_ROUNDS=3        interleaved rounds per peer and job (0: none)
 #   BENCH_JOBS=all        the jobs to run, e.g. "migrate load": any of
-#                         migrate load verify diff compact big memory
+#                         migrate load verify diff salvage compact big
+#                         memory
 #   BENCH_SEED=42         generator seed
 #   BENCH_MEMORY=...      wr-migrate --memory (default: a quarter of the log)
 #   BENCH_QUICK=1         smoke run: 5000 + 50 documents, one run
@@ -566,7 +567,8 @@ salvage_job() {
     job_end
     rm -rf "$S/salv" "$S/wts"
 }
-if tool wr-salvage && [ -n "$DB" ]; then
+if ! job_on salvage; then :
+elif tool wr-salvage && [ -n "$DB" ]; then
     salvage_job
 else
     job_begin salvage "salvage: the database into a new one" "MB/s of source" "documents recovered"
