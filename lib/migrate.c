@@ -636,11 +636,13 @@ static int mg_pipe_apply(mg *m, mg_coll *c, mg_pipe *p, const char *path,
                     it->why != NULL ? it->why : "(out of memory for the reason)");
         rc = mg_bad_line(m, c, &it->line, it->unparsed, eb);
     }
-    mg_batch_reset(b); /* what a stop left unapplied too */
+    /* out of the parse threads' sight first (they read the fields of
+     * submitted batches under the lock), then emptied */
     pthread_mutex_lock(&p->mu);
     p->first = (p->first + 1) % MG_RING;
     p->count--;
     pthread_mutex_unlock(&p->mu);
+    mg_batch_reset(b); /* what a stop left unapplied too */
     return rc;
 }
 
