@@ -521,15 +521,20 @@ int wri_io_share(const char *src, const char *dst, const char **how,
     IO_MUTATE("share", dst, -1, NULL, 0, 0, eb);
     if (access(dst, F_OK) == 0)
         return WR_ERR(eb, WR_EEXIST, "%s: already exists", dst);
-    if (io_reflink(src, dst)) {
+    /* for the power-loss model a new name, like a create: durable once
+     * its directory is fsynced (the caller fsyncs the file too) */
+    if (wri_pw_on)
+        wri_pw_create(dst, false);
+    bool ok = io_reflink(src, dst);
+    if (ok)
         *how = "reflink";
-        return WR_OK;
-    }
-    if (link(src, dst) == 0) {
+    else if ((ok = link(src, dst) == 0))
         *how = "link";
-        return WR_OK;
-    }
     int e = errno;
+    if (wri_pw_on)
+        wri_pw_done(ok);
+    if (ok)
+        return WR_OK;
     if (e == EXDEV || e == EPERM || e == EOPNOTSUPP || e == EMLINK ||
         e == ENOSYS)
         return WR_ERR(eb, WR_ENOTSUP, "%s: cannot link to %s: %s", dst, src,
