@@ -103,6 +103,27 @@ char *wri_tree_file_name(const char *coll, const char *field)
     return p;
 }
 
+int wri_tree_file_parse(const char *fname, char *coll, char *field)
+{
+    size_t n = strlen(fname);
+    const char *ix = strstr(fname, ".idx.");
+    field[0] = '\0';
+    if (n > 8 && strcmp(fname + n - 8, ".main.wr") == 0 &&
+        n - 8 <= WRI_NAME_MAX) {
+        snprintf(coll, WRI_NAME_MAX + 1, "%.*s", (int)(n - 8), fname);
+        return 1;
+    }
+    if (ix != NULL && ix > fname && n > 3 && strcmp(fname + n - 3, ".wr") == 0 &&
+        ix + 5 < fname + n - 3 && ix - fname <= WRI_NAME_MAX &&
+        fname + n - 3 - (ix + 5) <= WRI_NAME_MAX) {
+        snprintf(coll, WRI_NAME_MAX + 1, "%.*s", (int)(ix - fname), fname);
+        snprintf(field, WRI_NAME_MAX + 1, "%.*s",
+                 (int)(fname + n - 3 - (ix + 5)), ix + 5);
+        return 2;
+    }
+    return 0;
+}
+
 int wri_check_coll_name(const char *name, wr_errbuf *eb)
 {
     size_t n = strlen(name);

@@ -178,24 +178,9 @@ static bool sv_file_role(const char *path, const char *fname, char *coll,
         wri_block_close(b);
         return coll[0] != '\0';
     }
-    size_t n = strlen(fname);
-    const char *m = n > 8 ? fname + n - 8 : NULL;
-    if (m != NULL && strcmp(m, ".main.wr") == 0 && n - 8 <= WRI_NAME_MAX) {
-        *role = WRI_ROLE_MAIN;
-        snprintf(coll, WRI_NAME_MAX + 1, "%.*s", (int)(n - 8), fname);
-        field[0] = '\0';
-        return n > 8;
-    }
-    const char *ix = strstr(fname, ".idx.");
-    if (ix != NULL && n > 3 && strcmp(fname + n - 3, ".wr") == 0 &&
-        ix > fname && ix + 5 < fname + n - 3) {
-        *role = WRI_ROLE_INDEX;
-        snprintf(coll, WRI_NAME_MAX + 1, "%.*s", (int)(ix - fname), fname);
-        snprintf(field, WRI_NAME_MAX + 1, "%.*s",
-                 (int)(fname + n - 3 - (ix + 5)), ix + 5);
-        return true;
-    }
-    return false;
+    int r = wri_tree_file_parse(fname, coll, field);
+    *role = r == 1 ? WRI_ROLE_MAIN : WRI_ROLE_INDEX;
+    return r != 0;
 }
 
 /* A catalog rebuilt from the tree files' headers. */

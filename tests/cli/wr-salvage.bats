@@ -204,6 +204,23 @@ damage_leaf() {
     [ "$status" -eq 0 ]
 }
 
+@test "wr-salvage: no catalog and an index whose header slots are gone: the index comes back from the file name" {
+    make_db
+    rm "$TMP/db/wr.catalog"
+    f="$TMP/db/people.idx.age.wr"
+    P=$(python3 "$DAMAGE" info "$f" | jq -r .page_size)
+    dd if=/dev/zero of="$f" bs=1 seek=0 count=600 conv=notrunc status=none
+    dd if=/dev/zero of="$f" bs=1 seek="$P" count=600 conv=notrunc status=none
+    run_json "$WR_BIN/wr-salvage" --json "$TMP/db" "$TMP/out"
+    [ "$status" -eq 0 ]
+    [ "$(jq -r .catalog <<<"$output")" = rebuilt ]
+    [ "$(jq -r '.collections[] | select(.name == "people") | .indexes | sort | join(",")' \
+          <<<"$output")" = "age,tags" ]
+    [ -e "$TMP/out/people.idx.age.wr" ]
+    run "$WR_BIN/wr-verify" -q "$TMP/out"
+    [ "$status" -eq 0 ]
+}
+
 @test "wr-salvage damage trials: 0 invented/mixed/stale, undamaged pages recovered, losses named" {
     run timeout 600 python3 "$TRIALS" "$WR_BIN" "$TMP/trials"
     # the recovery rates, per damage class, into the test log
