@@ -1,6 +1,7 @@
 /*
  * load.c -- apply JSONL lines to a collection (wr_load, see wr.h).
  */
+#include "docin.h"
 #include "wr_int.h"
 
 #include <stdio.h>
@@ -8,9 +9,9 @@
 #include <unistd.h>
 
 static void load_progress(const wr_load_opts *o, wr_load_stats *st,
-                          wri_jsonl *r, uint64_t *next)
+                          wri_docin *r, uint64_t *next)
 {
-    st->bytes_read = wri_jsonl_bytes_read(r);
+    st->bytes_read = wri_docin_bytes_read(r);
     if (o->progress != NULL && st->bytes_read >= *next) {
         o->progress(st, o->progress_arg);
         *next = st->bytes_read + (64u << 10);
@@ -25,19 +26,61 @@ static void load_committed(wr_load_stats *st)
                                      st->missing};
 }
 
-/* Pass 1 (only with checkpoint_every and without skip_bad): every line
- * must parse before anything is committed. */
-static int load_check_all(const char *input, wr_errbuf *eb)
+/* More than max_bad bad lines: the error that stops the run, naming the
+ * last one (whose error is in eb). */
+static int load_too_many(const wr_load_opts *o, wr_errbuf *eb)
+{
+    char msg[sizeof eb->msg];
+    snprintf(msg, sizeof msg, "%s", eb->msg);
+    wr_errbuf_clear(eb);
+    return WR_ERR(eb, WR_EBADINPUT,
+                  "more than %llu bad lines (--max-bad); the last: %.800s",
+                  (unsigned long long)o->max_bad, msg);
+}
+
+/* Pass 1 (only with checkpoint_every and a limit on bad lines): every line
+ * must parse, or at most max_bad may not, before anything is committed. */
+static int load_check_all(const wr_load_opts *o, const char *input,
+                          wr_errbuf *eb)
 {
     int rc;
-    wri_jsonl *r = NULL;
+    bool fatal;
+    uint64_t bad = 0;
+    wri_docin *r = NULL;
     wri_jsonl_line line;
-    if ((rc = wri_jsonl_open(input, &r, eb)) != WR_OK)
+    if ((rc = wri_docin_open(input, o->format, &r, eb)) != WR_OK)
         return rc;
-    while ((rc = wri_jsonl_next(r, &line, eb)) == WR_OK)
-        ;
-    wri_jsonl_close(r);
+    while ((rc = wri_docin_next(r, &line, &fatal, eb)) == WR_OK ||
+           (rc == WR_EBADINPUT && !fatal && ++bad <= o->max_bad))
+        wr_errbuf_clear(eb);
+    wri_docin_close(r);
+    if (rc == WR_EBADINPUT && !fatal && o->max_bad > 0)
+        return load_too_many(o, eb);
     return rc == 1 ? WR_OK : rc;
+}
+
+/* A skipped line, as a line of the rejects file (opened at the first). */
+static int load_reject(const wr_load_opts *o, wri_file **rej, uint64_t *off,
+                       const char *input, const wri_jsonl_line *line,
+                       const char *reason, wr_errbuf *eb)
+{
+    int rc;
+    char *json;
+    size_t len;
+    if (o->rejects == NULL)
+        return WR_OK;
+    if (*rej == NULL &&
+        (rc = wri_io_open(o->rejects, WRI_IO_RDWR | WRI_IO_CREATE |
+                                          WRI_IO_TRUNC,
+                          rej, eb)) != WR_OK)
+        return rc;
+    if ((json = wri_reject_json(input, line, reason, line->torn, &len)) ==
+        NULL)
+        return WR_ERR(eb, WR_ENOMEM, "out of memory");
+    rc = wri_io_pwrite(*rej, json, len, *off, eb);
+    *off += len;
+    free(json);
+    return rc;
 }
 
 /* Standard input cannot be read twice: spool it to a file in dir. */
@@ -102,12 +145,42 @@ static int load_apply(wr_coll *c, const wri_jsonl_line *line,
     return WR_OK;
 }
 
+/* The reason part of "FILE: line N (byte O): reason". */
+static const char *first_bad_reason(const char *msg)
+{
+    const char *p = strstr(msg, "): ");
+    return p != NULL ? p + 3 : msg;
+}
+
+/* A bad line (its error in eb): WR_OK to skip it, or the error that stops
+ * the run (no skipping, more than max_bad, or a broken input). */
+static int load_bad(const wr_load_opts *o, wr_load_stats *st,
+                    const wri_jsonl_line *line, bool fatal, char *first_bad,
+                    wr_errbuf *eb)
+{
+    st->lines++;
+    if (st->first_bad_line == 0) {
+        st->first_bad_line = line->lineno;
+        snprintf(first_bad, sizeof eb->msg, "%s", eb->msg);
+    }
+    if (fatal || !(o->skip_bad || o->max_bad > 0))
+        return eb->code != WR_OK ? eb->code : WR_EBADINPUT;
+    if (o->max_bad > 0 && st->bad + 1 > o->max_bad)
+        return load_too_many(o, eb);
+    st->bad++;
+    return WR_OK;
+}
+
 int wr_load(const wr_load_opts *o, wr_load_stats *st, wr_errbuf *eb)
 {
     int rc;
     wr_db *db = NULL;
     wr_coll *c = NULL;
-    wri_jsonl *r = NULL;
+    wri_docin *r = NULL;
+    wri_file *rej = NULL;
+    uint64_t rej_off = 0;
+    bool fatal = false, skip = o->skip_bad || o->max_bad > 0;
+    char first_bad[sizeof eb->msg] = "";
     char *spool = NULL;
     const char *input = o->input ? o->input : "-";
     wri_jsonl_line line;
@@ -117,17 +190,17 @@ int wr_load(const wr_load_opts *o, wr_load_stats *st, wr_errbuf *eb)
     memset(st, 0, sizeof *st);
     /* an input that cannot be read is refused before DIR is touched */
     if (strcmp(input, "-") != 0 &&
-        (rc = wri_jsonl_open(input, &r, eb)) != WR_OK)
+        (rc = wri_docin_open(input, o->format, &r, eb)) != WR_OK)
         goto out;
     if ((rc = wr_db_open(o->dir, &dbo, &db, eb)) != WR_OK)
         goto out;
-    if (o->checkpoint_every > 0 && !o->skip_bad) {
+    if (o->checkpoint_every > 0 && (!o->skip_bad || o->max_bad > 0)) {
         if (strcmp(input, "-") == 0) {
             if ((rc = load_spool_stdin(o->dir, &spool, eb)) != WR_OK)
                 goto out;
             input = spool;
         }
-        if ((rc = load_check_all(input, eb)) != WR_OK)
+        if ((rc = load_check_all(o, input, eb)) != WR_OK)
             goto out;
     }
     if ((rc = wr_coll_open(db, o->coll, true, &c, eb)) != WR_OK)
@@ -135,25 +208,25 @@ int wr_load(const wr_load_opts *o, wr_load_stats *st, wr_errbuf *eb)
     for (size_t i = 0; i < o->nindex; i++)
         if ((rc = wr_coll_add_index(c, o->index[i], eb)) != WR_OK)
             goto out;
-    if (r == NULL && (rc = wri_jsonl_open(input, &r, eb)) != WR_OK)
+    if (r == NULL && (rc = wri_docin_open(input, o->format, &r, eb)) !=
+                         WR_OK)
         goto out;
-    st->bytes_total = wri_jsonl_bytes_total(r);
+    st->bytes_total = wri_docin_bytes_total(r);
     for (;;) {
         if (o->interrupted != NULL && *o->interrupted) {
             rc = WR_ERR(eb, WR_EINTR, "interrupted after %llu lines",
                         (unsigned long long)st->lines);
             goto out;
         }
-        rc = wri_jsonl_next(r, &line, eb);
+        rc = wri_docin_next(r, &line, &fatal, eb);
         if (rc == 1)
             break;
         if (rc == WR_EBADINPUT) {
-            st->lines++;
-            if (st->first_bad_line == 0)
-                st->first_bad_line = line.lineno;
-            if (!o->skip_bad)
+            if ((rc = load_bad(o, st, &line, fatal, first_bad, eb)) != WR_OK ||
+                (rc = load_reject(o, &rej, &rej_off, input, &line,
+                                  first_bad_reason(eb->msg), eb)) != WR_OK)
                 goto out;
-            st->bad++;
+            st->rejected += o->rejects != NULL;
             wr_errbuf_clear(eb);
             continue;
         }
@@ -168,11 +241,13 @@ int wr_load(const wr_load_opts *o, wr_load_stats *st, wr_errbuf *eb)
                 rc = WR_ERR(eb, WR_EBADINPUT, "%s: line %llu (byte %llu): %s",
                             input, (unsigned long long)line.lineno,
                             (unsigned long long)line.offset, msg);
-                if (st->first_bad_line == 0)
-                    st->first_bad_line = line.lineno;
-                if (!o->skip_bad)
+                if ((rc = load_bad(o, st, &line, false, first_bad, eb)) !=
+                        WR_OK ||
+                    (rc = load_reject(o, &rej, &rej_off, input, &line,
+                                      first_bad_reason(eb->msg), eb)) !=
+                        WR_OK)
                     goto out;
-                st->bad++;
+                st->rejected += o->rejects != NULL;
                 wr_errbuf_clear(eb);
                 continue;
             }
@@ -186,13 +261,23 @@ int wr_load(const wr_load_opts *o, wr_load_stats *st, wr_errbuf *eb)
             since = 0;
         }
     }
+    if (skip && st->bad > 0 && st->bad == st->lines) {
+        rc = WR_ERR(eb, WR_EBADINPUT,
+                    "%s: every line is bad (%llu); nothing was loaded. The "
+                    "first: %.700s",
+                    input, (unsigned long long)st->bad, first_bad);
+        goto out;
+    }
     if ((rc = wr_db_checkpoint(db, eb)) != WR_OK)
         goto out;
     load_committed(st);
     st->generation = wr_db_generation(db);
-    st->bytes_read = wri_jsonl_bytes_read(r);
+    st->bytes_read = wri_docin_bytes_read(r);
+    if (rej != NULL)
+        rc = wri_io_fsync(rej, eb);
 out:
-    wri_jsonl_close(r);
+    wri_io_close(rej);
+    wri_docin_close(r);
     if (spool != NULL) { /* before the close, which may remove DIR */
         (void)wri_io_unlink(spool, NULL);
         free(spool);

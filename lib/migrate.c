@@ -25,6 +25,7 @@
  *      commit (replace.h: journal, moves, catalog last, legacy files
  *      removed, journal removed).
  */
+#include "docin.h"
 #include "wr_int.h"
 
 #include "legacy.h"
@@ -202,36 +203,13 @@ static int mg_reject(mg *m, const char *log, const wri_jsonl_line *line,
                               &m->rej, eb)) != WR_OK)
             return rc;
     }
-    bson_t d = BSON_INITIALIZER;
-    BSON_APPEND_UTF8(&d, "file", log);
-    BSON_APPEND_INT64(&d, "line", (int64_t)line->lineno);
-    BSON_APPEND_INT64(&d, "offset", (int64_t)line->offset);
-    BSON_APPEND_BOOL(&d, "torn", torn);
-    BSON_APPEND_UTF8(&d, "reason", reason);
-    if (line->text != NULL &&
-        bson_utf8_validate(line->text, line->len, false)) {
-        bson_append_utf8(&d, "text", -1, line->text, (int)line->len);
-    } else if (line->text != NULL) {
-        char *hex = malloc(2 * line->len + 1);
-        if (hex == NULL) {
-            bson_destroy(&d);
-            return WR_ERR(eb, WR_ENOMEM, "out of memory");
-        }
-        for (size_t i = 0; i < line->len; i++)
-            sprintf(hex + 2 * i, "%02x", (unsigned char)line->text[i]);
-        hex[2 * line->len] = '\0';
-        BSON_APPEND_UTF8(&d, "hex", hex);
-        free(hex);
-    }
     size_t len;
-    char *json = bson_as_relaxed_extended_json(&d, &len);
-    bson_destroy(&d);
+    char *json = wri_reject_json(log, line, reason, torn, &len);
     if (json == NULL)
         return WR_ERR(eb, WR_ENOMEM, "out of memory");
-    json[len] = '\n'; /* replaces the NUL; written with its length */
-    rc = wri_io_pwrite(m->rej, json, len + 1, m->rej_off, eb);
-    m->rej_off += len + 1;
-    bson_free(json);
+    rc = wri_io_pwrite(m->rej, json, len, m->rej_off, eb);
+    m->rej_off += len;
+    free(json);
     return rc;
 }
 

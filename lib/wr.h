@@ -190,21 +190,34 @@ typedef struct wr_load_stats {
     wr_load_counts committed; /* as of the last committed checkpoint: what
                                  a failed run has left in the database */
     uint64_t bad;        /* bad lines skipped (--skip-bad) */
+    uint64_t rejected;   /* of them, written to the rejects file */
     uint64_t checkpoints;
     uint64_t bytes_read, bytes_total;
     uint64_t generation; /* catalog generation at the end */
     uint64_t first_bad_line;
 } wr_load_stats;
 
+/* What wr_load reads (docin.h). */
+typedef enum wr_load_format {
+    WR_LOAD_JSONL = 0,  /* one Extended JSON object per line */
+    WR_LOAD_JSON_ARRAY, /* one JSON array of them (mongoexport --jsonArray) */
+    WR_LOAD_BSON,       /* concatenated BSON documents (mongodump .bson) */
+} wr_load_format;
+
 typedef struct wr_load_opts {
     const char *dir;
     const char *coll;
     const char *input; /* a file, or "-" for standard input */
+    int format;        /* wr_load_format */
     const char *const *index; /* fields to index */
     size_t nindex;
     uint64_t checkpoint_every; /* documents; 0 = only at the end */
     uint32_t page_size;        /* for new files; 0 = 4096 */
     bool skip_bad;
+    uint64_t max_bad;    /* skip at most this many bad lines (0: skip_bad
+                            says); one more stops the run */
+    const char *rejects; /* skipped lines go here, one JSON object each
+                            (file, line, offset, reason, text); NULL: none */
     /* called about every 64 KiB of input; may be NULL */
     void (*progress)(const wr_load_stats *st, void *arg);
     void *progress_arg;
@@ -212,12 +225,15 @@ typedef struct wr_load_opts {
     volatile int *interrupted;
 } wr_load_opts;
 
-/* Apply JSONL lines to a collection (created if absent): upsert by _id, or
- * delete on {"_id": X, "$deleted": true}; checkpoint every N documents and
- * at the end. A bad line stops the run with WR_EBADINPUT (message names
- * file, line and byte offset) having committed nothing of the run: with
- * checkpoint_every, the input is first checked whole. With skip_bad, bad
- * lines are counted and skipped. */
+/* Apply documents (JSONL lines, JSON array elements or BSON documents) to a
+ * collection (created if absent): upsert by _id, or delete on {"_id": X,
+ * "$deleted": true}; checkpoint every N documents and at the end. A bad
+ * line stops the run with WR_EBADINPUT (message names file, line and byte
+ * offset) having committed nothing of the run: with checkpoint_every, the
+ * input is first checked whole. With skip_bad (or max_bad), bad lines are
+ * counted, skipped and written to the rejects file; more than max_bad, an
+ * input whose structure breaks, or an input with no good line at all stops
+ * the run the same way. */
 int wr_load(const wr_load_opts *o, wr_load_stats *st, wr_errbuf *eb);
 
 /* ---------------------------------------------------------------------

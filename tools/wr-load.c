@@ -12,19 +12,30 @@ static void usage(void)
 {
     puts("Usage: wr-load [OPTIONS] DIR NAME [FILE|-]\n"
          "\n"
-         "Apply JSONL lines (one MongoDB Extended JSON object per line) to\n"
-         "collection NAME of the database in DIR, creating both if absent.\n"
+         "Apply documents to collection NAME of the database in DIR,\n"
+         "creating both if absent: JSONL lines (one MongoDB Extended JSON\n"
+         "object per line), a JSON array of such objects, or BSON documents.\n"
          "A document is an upsert by _id; {\"_id\": X, \"$deleted\": true}\n"
-         "deletes X. Reads FILE, or standard input when FILE is - or absent.\n"
+         "deletes X. Reads FILE, or standard input when FILE is - or absent\n"
+         "(not a terminal).\n"
          "\n"
          "Options:\n"
+         "  --format FORMAT       jsonl (default), json-array (mongoexport\n"
+         "                        --jsonArray) or bson (mongodump .bson,\n"
+         "                        bsondump input)\n"
          "  --index FIELD         create and maintain an index on FIELD (a\n"
          "                        dotted path); repeatable\n"
          "  --checkpoint-every N  commit a checkpoint every N documents (the\n"
          "                        input is checked whole first)\n"
          "  --page-size N         page size of new files: 512..65536, a power\n"
          "                        of two (default 4096)\n"
-         "  --skip-bad            skip and count malformed lines\n"
+         "  --skip-bad            skip and count malformed lines (exit 1\n"
+         "                        when no line is good)\n"
+         "  --max-bad N           skip at most N malformed lines; one more\n"
+         "                        stops the run (nothing committed)\n"
+         "  --rejects FILE        where skipped lines go, one JSON object\n"
+         "                        each with its line number and reason\n"
+         "                        (default: DIR/NAME.rejects.jsonl)\n"
          "  --json                print one JSON object on stdout\n"
          "  -q, --quiet           no progress, no summary\n"
          WR_CLI_HELP_COMMON
@@ -75,6 +86,10 @@ static void report_json(const wr_cli *cli, const wr_load_opts *o,
     BSON_APPEND_INT64(&d, "deleted", (int64_t)st->committed.deleted);
     BSON_APPEND_INT64(&d, "missing_deletes", (int64_t)st->committed.missing);
     BSON_APPEND_INT64(&d, "bad_lines", (int64_t)st->bad);
+    if (st->rejected > 0)
+        BSON_APPEND_UTF8(&d, "rejects", o->rejects);
+    else
+        BSON_APPEND_NULL(&d, "rejects");
     if (st->first_bad_line)
         BSON_APPEND_INT64(&d, "first_bad_line", (int64_t)st->first_bad_line);
     BSON_APPEND_INT64(&d, "checkpoints", (int64_t)st->checkpoints);
@@ -92,12 +107,17 @@ int main(int argc, char **argv)
     const char **index = NULL;
     uint64_t v;
     int rc, opt;
-    enum { O_INDEX = 256, O_CKPT, O_PAGE, O_SKIP };
+    enum { O_INDEX = 256, O_CKPT, O_PAGE, O_SKIP, O_FORMAT, O_MAXBAD,
+           O_REJECTS };
+    char *rejects = NULL;
     static const struct option longopts[] = {
         {"index", required_argument, NULL, O_INDEX},
         {"checkpoint-every", required_argument, NULL, O_CKPT},
         {"page-size", required_argument, NULL, O_PAGE},
         {"skip-bad", no_argument, NULL, O_SKIP},
+        {"format", required_argument, NULL, O_FORMAT},
+        {"max-bad", required_argument, NULL, O_MAXBAD},
+        {"rejects", required_argument, NULL, O_REJECTS},
         WR_CLI_COMMON_OPTIONS,
         {NULL, 0, NULL, 0},
     };
@@ -130,6 +150,33 @@ int main(int argc, char **argv)
         case O_SKIP:
             o.skip_bad = true;
             break;
+        case O_FORMAT:
+            if (strcmp(optarg, "jsonl") == 0)
+                o.format = WR_LOAD_JSONL;
+            else if (strcmp(optarg, "json-array") == 0)
+                o.format = WR_LOAD_JSON_ARRAY;
+            else if (strcmp(optarg, "bson") == 0)
+                o.format = WR_LOAD_BSON;
+            else {
+                free(index);
+                return wr_cli_usage_error(&cli, "--format is jsonl, "
+                                                "json-array or bson, not "
+                                                "'%s'",
+                                          optarg);
+            }
+            break;
+        case O_MAXBAD:
+            if (wr_cli_parse_u64(optarg, &v) != 0 || v == 0) {
+                free(index);
+                return wr_cli_usage_error(&cli, "--max-bad wants a positive "
+                                                "number, not '%s'",
+                                          optarg);
+            }
+            o.max_bad = v;
+            break;
+        case O_REJECTS:
+            o.rejects = optarg;
+            break;
         default:
             if ((rc = wr_cli_common_opt(&cli, opt, usage)) != WR_CLI_GO_ON) {
                 free(index);
@@ -150,6 +197,15 @@ int main(int argc, char **argv)
                                         "a FILE, or pipe the documents in "
                                         "(wr-load DIR NAME < FILE)");
     }
+    if (o.rejects == NULL && (o.skip_bad || o.max_bad > 0)) {
+        size_t n = strlen(o.dir) + strlen(o.coll) + 32;
+        if ((rejects = malloc(n)) == NULL) {
+            free(index);
+            return WR_EXIT_ENV;
+        }
+        snprintf(rejects, n, "%s/%s.rejects.jsonl", o.dir, o.coll);
+        o.rejects = rejects;
+    }
     wr_cli_ready(&cli);
     wr_cli_catch_signals();
     o.index = index;
@@ -163,9 +219,16 @@ int main(int argc, char **argv)
         report_json(&cli, &o, &st, rc, &eb);
     if (rc != WR_OK) {
         wr_cli_error(&cli, "%s", eb.msg);
-        if (rc == WR_EBADINPUT && !o.skip_bad)
-            wr_cli_error(&cli, "nothing of this run was committed (use "
-                               "--skip-bad to skip bad lines)");
+        if (st.checkpoints > 0)
+            wr_cli_error(&cli, "%llu checkpoints of this run were committed "
+                               "before it stopped",
+                         (unsigned long long)st.checkpoints);
+        else if (rc == WR_EBADINPUT)
+            wr_cli_error(&cli, "nothing of this run was committed%s",
+                         o.skip_bad || o.max_bad ? ""
+                                                 : " (use --skip-bad or "
+                                                   "--max-bad N to skip bad "
+                                                   "lines)");
     } else if (!cli.json && !cli.quiet) {
         printf("%s -> %s/%s: %llu lines, %llu inserted, %llu replaced, "
                "%llu deleted, %llu deletes of absent _id, %llu bad lines "
@@ -177,7 +240,10 @@ int main(int argc, char **argv)
                (unsigned long long)st.bad,
                (unsigned long long)st.checkpoints,
                (unsigned long long)st.generation);
+        if (st.rejected > 0)
+            printf("skipped lines: %s\n", o.rejects);
     }
     free(index);
+    free(rejects);
     return wr_cli_exit_code(rc);
 }

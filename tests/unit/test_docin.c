@@ -1,0 +1,229 @@
+/*
+ * test_docin.c -- the JSON-array and BSON readers of wr-load (docin.c):
+ * elements cut at the right bytes whatever strings and nesting hold,
+ * pretty-printed arrays, BSON documents and their _id rules, bad elements
+ * skippable, broken structures fatal, format hints, the rejects record.
+ */
+#include "tap.h"
+
+#include "docin.h"
+#include "wr_int.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *write_tmp(const char *name, const void *data, size_t len)
+{
+    static char path[4][PATH_MAX];
+    static int k;
+    FILE *fp;
+    k = (k + 1) % 4;
+    snprintf(path[k], sizeof path[k], "%s/%s", tap_tmpdir(), name);
+    if ((fp = fopen(path[k], "wb")) == NULL ||
+        (len > 0 && fwrite(data, 1, len, fp) != len)) {
+        perror(path[k]);
+        exit(2);
+    }
+    fclose(fp);
+    return path[k];
+}
+
+/* Read every element of path in format: the _ids (int32) into ids, the
+ * number of bad (skippable) elements into *bad; the last rc. */
+static int read_all(const char *path, int format, int32_t *ids, int *nids,
+                    int *bad, bool *fatal, char *msg, size_t msglen)
+{
+    wri_docin *d = NULL;
+    wri_jsonl_line line;
+    wr_errbuf eb = {0};
+    int rc;
+    *nids = *bad = 0;
+    *fatal = false;
+    msg[0] = '\0';
+    if ((rc = wri_docin_open(path, format, &d, &eb)) != WR_OK)
+        return rc;
+    for (;;) {
+        rc = wri_docin_next(d, &line, fatal, &eb);
+        if (rc == WR_OK) {
+            bson_iter_t it;
+            if (bson_iter_init_find(&it, &line.doc, "_id") &&
+                BSON_ITER_HOLDS_INT32(&it))
+                ids[(*nids)++] = bson_iter_int32(&it);
+            continue;
+        }
+        if (rc == WR_EBADINPUT && !*fatal) {
+            (*bad)++;
+            snprintf(msg, msglen, "%s", eb.msg);
+            wr_errbuf_clear(&eb);
+            continue;
+        }
+        if (rc != 1)
+            snprintf(msg, msglen, "%s", eb.msg);
+        break;
+    }
+    wri_docin_close(d);
+    return rc;
+}
+
+static void test_docin_array_elements_cut_at_the_right_bytes(void)
+{
+    /* brackets, braces, quotes and backslashes inside strings; nesting;
+     * pretty-printed across lines */
+    const char *text =
+        "  [\n"
+        "  {\"_id\": 1, \"s\": \"]}{[\\\"\\\\\", \"a\": [1, [2, {\"x\": \"}\"}]]},\n"
+        "  {\n    \"_id\": 2,\n    \"o\": {\"p\": {}}\n  }\n"
+        "  ,{\"_id\": 3}\n"
+        "]\n\n";
+    const char *path = write_tmp("a.json", text, strlen(text));
+    int32_t ids[8];
+    int n, bad;
+    bool fatal;
+    char msg[1024];
+    CHECK_EQ(read_all(path, WR_LOAD_JSON_ARRAY, ids, &n, &bad, &fatal, msg,
+                      sizeof msg),
+             1);
+    CHECK_EQ(n, 3);
+    CHECK_EQ(bad, 0);
+    CHECK(n == 3 && ids[0] == 1 && ids[1] == 2 && ids[2] == 3);
+    path = write_tmp("e.json", " [ ] ", 5);
+    CHECK_EQ(read_all(path, WR_LOAD_JSON_ARRAY, ids, &n, &bad, &fatal, msg,
+                      sizeof msg),
+             1);
+    CHECK_EQ(n, 0);
+}
+
+static void test_docin_array_bad_element_skippable_line_named(void)
+{
+    const char *text = "[{\"_id\": 1},\n{\"_id\": 2, \"x\": NaN},\n{\"_id\": 3}]";
+    const char *path = write_tmp("b.json", text, strlen(text));
+    int32_t ids[8];
+    int n, bad;
+    bool fatal;
+    char msg[1024];
+    CHECK_EQ(read_all(path, WR_LOAD_JSON_ARRAY, ids, &n, &bad, &fatal, msg,
+                      sizeof msg),
+             1);
+    CHECK_EQ(n, 2);
+    CHECK_EQ(bad, 1);
+    CHECK(strstr(msg, "line 2 (byte 13): element 2: ") != NULL);
+}
+
+static void test_docin_array_broken_structure_is_fatal(void)
+{
+    static const char *cases[][2] = {
+        {"[{\"_id\": 1} {\"_id\": 2}]", "expected ',' or ']'"},
+        {"[{\"_id\": 1},", "not closed"},
+        {"[{\"_id\": 1, \"s\": \"open", "ends inside an element"},
+        {"[{\"_id\": 1}] x", "data after the array's ']'"},
+        {"[1, 2]", "not an object"},
+        {"{\"_id\": 1}\n", "this looks like JSONL: use --format jsonl"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *path =
+            write_tmp("c.json", cases[i][0], strlen(cases[i][0]));
+        int32_t ids[8];
+        int n, bad;
+        bool fatal;
+        char msg[1024];
+        CHECK_EQ(read_all(path, WR_LOAD_JSON_ARRAY, ids, &n, &bad, &fatal,
+                          msg, sizeof msg),
+                 WR_EBADINPUT);
+        CHECK(fatal);
+        if (strstr(msg, cases[i][1]) == NULL)
+            TAP_FAIL("case %zu: '%s' lacks '%s'", i, msg, cases[i][1]);
+    }
+}
+
+static size_t put_doc(uint8_t *out, const bson_t *b)
+{
+    memcpy(out, bson_get_data(b), b->len);
+    return b->len;
+}
+
+static void test_docin_bson_documents_and_rules(void)
+{
+    uint8_t buf[4096];
+    size_t n = 0;
+    bson_t *a = BCON_NEW("_id", BCON_INT32(1), "s", BCON_UTF8("x"));
+    bson_t *b = BCON_NEW("x", BCON_INT32(2)); /* no _id */
+    bson_t *c = BCON_NEW("_id", BCON_INT32(3), "$deleted", BCON_BOOL(true));
+    bson_t *e = BCON_NEW("_id", BCON_INT32(4), "$set", BCON_INT32(1));
+    n += put_doc(buf + n, a);
+    n += put_doc(buf + n, b);
+    n += put_doc(buf + n, c);
+    n += put_doc(buf + n, e);
+    n += put_doc(buf + n, a);
+    const char *path = write_tmp("d.bson", buf, n);
+    int32_t ids[8];
+    int nid, bad;
+    bool fatal;
+    char msg[1024];
+    CHECK_EQ(read_all(path, WR_LOAD_BSON, ids, &nid, &bad, &fatal, msg,
+                      sizeof msg),
+             1);
+    CHECK_EQ(nid, 3); /* 1, the delete of 3, 1 again */
+    CHECK_EQ(bad, 2);
+    CHECK(strstr(msg, "document 4 (byte ") != NULL &&
+          strstr(msg, "starts with '$'") != NULL);
+    /* truncated: fatal, named */
+    path = write_tmp("t.bson", buf, n - 3);
+    CHECK_EQ(read_all(path, WR_LOAD_BSON, ids, &nid, &bad, &fatal, msg,
+                      sizeof msg),
+             WR_EBADINPUT);
+    CHECK(fatal);
+    CHECK(strstr(msg, "document 5") != NULL &&
+          strstr(msg, "ends inside a document") != NULL);
+    /* a BSON file read as JSONL, and JSONL read as BSON: hints */
+    path = write_tmp("d2.bson", buf, n);
+    wri_docin *d = NULL;
+    wri_jsonl_line line;
+    wr_errbuf eb = {0};
+    REQUIRE_OK(wri_docin_open(path, WR_LOAD_JSONL, &d, &eb), &eb);
+    CHECK_EQ(wri_docin_next(d, &line, &fatal, &eb), WR_EBADINPUT);
+    CHECK(strstr(eb.msg, "this looks like BSON: use --format bson") != NULL);
+    wri_docin_close(d);
+    path = write_tmp("j.jsonl", "[{\"_id\": 1}]\n", 13);
+    wr_errbuf_clear(&eb);
+    REQUIRE_OK(wri_docin_open(path, WR_LOAD_JSONL, &d, &eb), &eb);
+    CHECK_EQ(wri_docin_next(d, &line, &fatal, &eb), WR_EBADINPUT);
+    CHECK(strstr(eb.msg, "this looks like a JSON array: use --format "
+                         "json-array") != NULL);
+    wri_docin_close(d);
+    bson_destroy(a);
+    bson_destroy(b);
+    bson_destroy(c);
+    bson_destroy(e);
+}
+
+static void test_docin_reject_record(void)
+{
+    wri_jsonl_line line = {.lineno = 7, .offset = 99, .text = "not json",
+                           .len = 8};
+    size_t len = 0;
+    char *j = wri_reject_json("in.jsonl", &line, "column 1: x", false, &len);
+    REQUIRE(j != NULL);
+    CHECK(len > 0 && j[len - 1] == '\n');
+    CHECK(strstr(j, "\"line\" : 7") != NULL);
+    CHECK(strstr(j, "\"offset\" : 99") != NULL);
+    CHECK(strstr(j, "\"text\" : \"not json\"") != NULL);
+    free(j);
+    line.text = "\xff\x01";
+    line.len = 2;
+    j = wri_reject_json("in.bson", &line, "bad", false, &len);
+    REQUIRE(j != NULL);
+    CHECK(strstr(j, "\"hex\" : \"ff01\"") != NULL);
+    free(j);
+}
+
+int main(void)
+{
+    RUN(test_docin_array_elements_cut_at_the_right_bytes);
+    RUN(test_docin_array_bad_element_skippable_line_named);
+    RUN(test_docin_array_broken_structure_is_fatal);
+    RUN(test_docin_bson_documents_and_rules);
+    RUN(test_docin_reject_record);
+    return tap_done();
+}
