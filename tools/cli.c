@@ -4,6 +4,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -218,19 +219,32 @@ static void cli_help(const wr_cli *cli, void (*usage)(void))
 
 /* The test suite validates every --json object the tools print against
  * docs/json/ (tests/json/validate.py): with WR_TEST_JSON_DIR set, what a
- * run prints as JSON is also appended to DIR/TOOL.PID.json. */
+ * run prints as JSON is also appended to a file of its own there,
+ * DIR/TOOL.PID.K.json (K: the first free number, as pids are reused). */
 static void cli_json_out(const char *tool, const char *s, size_t len)
 {
+    static char path[4096];
     const char *dir = getenv("WR_TEST_JSON_DIR");
-    char path[4096];
-    FILE *f;
+    int fd = -1;
     fwrite(s, 1, len, stdout);
     if (dir == NULL || *dir == '\0')
         return;
-    snprintf(path, sizeof path, "%s/%s.%ld.json", dir, tool, (long)getpid());
-    if ((f = fopen(path, "a")) != NULL) {
-        fwrite(s, 1, len, f);
-        fclose(f);
+    if (path[0] != '\0') {
+        fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+    } else {
+        for (int k = 0; k < 1000 && fd < 0; k++) {
+            snprintf(path, sizeof path, "%s/%s.%ld.%d.json", dir, tool,
+                     (long)getpid(), k);
+            fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC,
+                      0644);
+            if (fd < 0 && errno != EEXIST)
+                break;
+        }
+    }
+    if (fd >= 0) {
+        if (write(fd, s, len) != (ssize_t)len)
+            path[0] = '\0'; /* a test file: the validation will say so */
+        close(fd);
     }
 }
 

@@ -69,4 +69,9 @@ _wrtools()
     esac
 }
 
-complete -o filenames -F _wrtools wr-compact wr-dump wr-load wr-migrate wr-verify wr-diff wr-salvage
+# bash-completion loads completions/TOOL on TOOL's first use: register the
+# name this copy is installed under (make install puts one per
+# tools/wr-*.c), so a new tool needs nothing here
+_wrtools_self=${BASH_SOURCE[0]##*/}
+[[ $_wrtools_self == wr-* ]] && complete -o filenames -F _wrtools "$_wrtools_self"
+unset _wrtools_self

@@ -156,3 +156,12 @@ complete_line() {
     run complete_line wr-verify ""
     [[ $output == *afile* && $output == *dbdir* ]]
 }
+
+@test "bash completion: loading a tool's file registers that tool (what bash-completion does on first use)" {
+    for t in $(tools); do
+        run bash -c 'source "$1"; complete -p "$2"' _ \
+            "$DEST/usr/share/bash-completion/completions/$t" "$t"
+        [ "$status" -eq 0 ]
+        [[ $output == *"-F _wrtools"*"$t" ]] || { echo "$t: $output"; false; }
+    done
+}
