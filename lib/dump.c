@@ -273,7 +273,7 @@ static int df_open(dctx *x, dump_file *df, const char *path, bool want_gen,
     return WR_OK;
 }
 
-static const char *role_name(uint32_t role)
+const char *role_name(uint32_t role)
 {
     return role == WRI_ROLE_MAIN ? "main" : role == WRI_ROLE_INDEX ? "index"
                                                                    : "?";
@@ -304,18 +304,6 @@ int df_nkeyelem(const dump_file *df)
 
 /* --- extent lists ---------------------------------------------------- */
 
-typedef struct ext_totals {
-    dctx *x;
-    const wri_slot *s;
-    bool print;
-    bson_t *jpages, *jext;
-    uint64_t idx;
-    uint64_t pages;
-    uint64_t avail_n, avail_bytes;
-    uint64_t discard_n, discard_bytes;
-    uint64_t reusable_bytes; /* discard with gen <= G - 1: avail on open */
-    bool incomplete;         /* a list page or entry could not be used */
-} ext_totals;
 
 static int ext_page(void *arg, const wr_addr *a, uint32_t count,
                     const wr_addr *next)
@@ -389,21 +377,20 @@ static int ext_entry(void *arg, const wr_addr *page, uint32_t i,
  * source. With print, show each page and entry (text or into j's
  * "list_pages" and "extents" arrays). Entries that do not hold are shown
  * and reported but not counted. */
-static int ext_walk(dctx *x, dump_file *df, bool print, bson_t *j,
-                    ext_totals *t, wr_errbuf *eb)
+int ext_walk(dctx *x, dump_file *df, bool print, bson_t *j, ext_totals *t,
+             wr_errbuf *eb)
 {
     int rc;
     const wri_slot *s = &df->cur;
-    bson_t jpages, jext;
     memset(t, 0, sizeof *t);
     t->x = x;
     t->s = s;
     t->print = print;
     if (j != NULL) {
-        bson_init(&jpages);
-        bson_append_array_begin(j, "extents", -1, &jext);
-        t->jpages = &jpages;
-        t->jext = &jext;
+        bson_init(&t->jpages_doc);
+        bson_append_array_begin(j, "extents", -1, &t->jext_doc);
+        t->jpages = &t->jpages_doc;
+        t->jext = &t->jext_doc;
     }
     if (s->extlist.off == 0 && print)
         dx_print(x, "  no extent lists: nothing was free at generation %"
@@ -413,10 +400,11 @@ static int ext_walk(dctx *x, dump_file *df, bool print, bson_t *j,
     rc = wri_ps_walk_lists(df->ps, s, &w, eb);
     t->incomplete = w.incomplete;
     if (j != NULL) {
-        bson_append_array_end(j, &jext);
-        bson_append_array(j, "list_pages", -1, &jpages);
-        bson_destroy(&jpages);
+        bson_append_array_end(j, t->jext);
+        bson_append_array(j, "list_pages", -1, t->jpages);
+        bson_destroy(t->jpages);
     }
+    t->jpages = t->jext = NULL;
     return rc < 0 ? rc : WR_OK;
 }
 
@@ -425,7 +413,7 @@ static int ext_walk(dctx *x, dump_file *df, bool print, bson_t *j,
 /* The tree of the chosen checkpoint through the page source's walk: the
  * same checks, in the same order, as wr-verify's (keys too unless
  * keys_off), every page to page_fn, every leaf item to item_fn. */
-static int tree_walk(dctx *x, dump_file *df, wri_ps_walk *w, wr_errbuf *eb)
+int tree_walk(dctx *x, dump_file *df, wri_ps_walk *w, wr_errbuf *eb)
 {
     (void)x;
     w->nkeyelem = df_nkeyelem(df);
@@ -572,7 +560,7 @@ static void role_text(const wri_slot *s, char *out, size_t n)
  * check, the ownership map); 0 no, recorded as damage; or WR_ENOTFOUND
  * when the file simply has none of the kind asked for (a previous
  * checkpoint of a file written once). */
-static int file_checkpoint(dctx *x, dump_file *df, wr_errbuf *eb)
+int file_checkpoint(dctx *x, dump_file *df, wr_errbuf *eb)
 {
     int rc;
     if (df->chosen < 0) {
@@ -990,7 +978,7 @@ static int dump_target(dctx *x, const dtarget *t, bool in_db, bson_t *jarr,
     /* The summary shows the slots; the modes that show one checkpoint
      * say when a damaged slot may have hidden a newer one. */
     if (o->mode == WR_DUMP_TREE || o->mode == WR_DUMP_EXTENTS ||
-        o->mode == WR_DUMP_DOCS)
+        o->mode == WR_DUMP_DOCS || o->mode == WR_DUMP_STATS)
         wri_ps_check_slots(df.ps, df.chosen);
     switch (o->mode) {
     case WR_DUMP_SUMMARY:
@@ -1004,6 +992,9 @@ static int dump_target(dctx *x, const dtarget *t, bool in_db, bson_t *jarr,
         break;
     case WR_DUMP_DOCS:
         rc = file_docs(x, &df, eb);
+        break;
+    case WR_DUMP_STATS:
+        rc = file_stats(x, &df, t->coll, t->field, j, eb);
         break;
     case WR_DUMP_PAGE:
         rc = file_page(x, &df, o->page_addr, j, eb);
@@ -1289,6 +1280,8 @@ static int dump_dir(dctx *x, const char *dir, bson_t *root, wr_errbuf *eb)
         rc = dump_target(x, &t[i], true, root != NULL ? &jarr : NULL, i, eb);
     if (root != NULL)
         bson_append_array_end(root, &jarr);
+    if (rc == WR_OK && o->mode == WR_DUMP_STATS)
+        stats_totals(x, root);
 out:
     if (have_cat)
         wri_catalog_free(&cat);
@@ -1351,6 +1344,7 @@ int wr_dump(const char *path, const wr_dump_opts *o, wr_dump_stats *st,
             bson_append_array_end(j, &jarr);
     }
     free(x.marks);
+    stats_free(&x);
     docs_flush(&x);
     free(x.docs.p);
     if (o->out != NULL && fflush(o->out) != 0 && rc == WR_OK)

@@ -32,6 +32,8 @@ typedef struct dctx {
     uint64_t file_damage; /* findings in the current file */
     char first[768];    /* the first finding, for the error buffer */
     wri_strbuf docs;    /* --docs: lines waiting to be written */
+    struct stats_file *stats; /* --stats: each file's totals */
+    size_t nstats;
 } dctx;
 
 /* One tree file, read through a tolerant page source. */
@@ -67,6 +69,41 @@ int df_nkeyelem(const dump_file *df);
 /* One header slot: a text line (and raw fields of a rejected one), or an
  * element of jarr. */
 void slot_summary(dctx *x, dump_file *df, int i, bson_t *jarr);
+
+const char *role_name(uint32_t role);
+
+/* Is there a checkpoint to show, and can it be read? 1 yes (the page
+ * source is set up for it), 0 no (recorded as damage), or WR_ENOTFOUND
+ * (the file has none of the kind asked for). */
+int file_checkpoint(dctx *x, dump_file *df, wr_errbuf *eb);
+
+/* The extent lists of the chosen checkpoint, totalled (and, print, shown
+ * in text or in j's "extents" and "list_pages"). */
+typedef struct ext_totals {
+    dctx *x;
+    const wri_slot *s;
+    bool print;
+    bson_t *jpages, *jext; /* JSON being built (print into j), else NULL */
+    bson_t jpages_doc, jext_doc;
+    uint64_t idx;
+    uint64_t pages;
+    uint64_t avail_n, avail_bytes;
+    uint64_t discard_n, discard_bytes;
+    uint64_t reusable_bytes; /* discard with gen <= G - 1: avail on open */
+    bool incomplete;         /* a list page or entry could not be used */
+} ext_totals;
+int ext_walk(dctx *x, dump_file *df, bool print, bson_t *j,
+             ext_totals *t, wr_errbuf *eb);
+/* The tree of the chosen checkpoint through the page source's walk, with
+ * the checks wr-verify makes. */
+int tree_walk(dctx *x, dump_file *df, wri_ps_walk *w, wr_errbuf *eb);
+
+/* --stats (dump_stats.c): one file's analysis, recorded for the
+ * database's totals; then the totals of a directory. */
+int file_stats(dctx *x, dump_file *df, const char *coll, const char *field,
+               bson_t *j, wr_errbuf *eb);
+void stats_totals(dctx *x, bson_t *root);
+void stats_free(dctx *x);
 
 /* --page ADDR (dump_page.c). */
 int file_page(dctx *x, dump_file *df, uint64_t addr, bson_t *j,

@@ -421,6 +421,10 @@ typedef enum wr_dump_mode {
     WR_DUMP_EXTENTS,     /* avail and discard lists, totals */
     WR_DUMP_TREE,        /* one line per page, depth-first */
     WR_DUMP_DOCS,        /* every document in key order, JSONL */
+    WR_DUMP_STATS,       /* the analyzer: per tree and level pages, items
+                            and fill factor (min, median, max), value size
+                            histogram, overflow waste, free space by list;
+                            a database's totals per collection and index */
 } wr_dump_mode;
 
 typedef struct wr_dump_opts {

@@ -31,6 +31,11 @@ static void usage(void)
          "                        address, item count, first and last key\n"
          "  --docs                every document in key order, one Extended\n"
          "                        JSON object per line: what wr-load reads\n"
+         "  --stats               the analyzer: per tree and level, pages,\n"
+         "                        items and fill factor (min, median, max);\n"
+         "                        document (index: key) sizes; overflow\n"
+         "                        waste; free space by list; a database's\n"
+         "                        totals per collection and index\n"
          "  --canonical           with --docs: canonical Extended JSON, exact\n"
          "                        types (the default)\n"
          "  --relaxed             with --docs: relaxed Extended JSON\n"
@@ -102,7 +107,7 @@ int main(int argc, char **argv)
     const char *path;
     enum {
         O_PAGE = 256, O_HEX, O_EXTENTS, O_TREE, O_DOCS, O_CANON, O_RELAXED,
-        O_CKPT, O_COLL
+        O_CKPT, O_COLL, O_STATS
     };
     static const struct option longopts[] = {
         {"page", required_argument, NULL, O_PAGE},
@@ -110,6 +115,7 @@ int main(int argc, char **argv)
         {"extents", no_argument, NULL, O_EXTENTS},
         {"tree", no_argument, NULL, O_TREE},
         {"docs", no_argument, NULL, O_DOCS},
+        {"stats", no_argument, NULL, O_STATS},
         {"canonical", no_argument, NULL, O_CANON},
         {"relaxed", no_argument, NULL, O_RELAXED},
         {"checkpoint", required_argument, NULL, O_CKPT},
@@ -146,6 +152,10 @@ int main(int argc, char **argv)
             o.mode = WR_DUMP_DOCS;
             nmodes++;
             break;
+        case O_STATS:
+            o.mode = WR_DUMP_STATS;
+            nmodes++;
+            break;
         case O_CANON:
             canonical = true;
             break;
@@ -174,8 +184,8 @@ int main(int argc, char **argv)
         return wr_cli_usage_error(&cli, "expected one PATH (a database "
                                         "directory or a tree file)");
     if (nmodes > 1)
-        return wr_cli_usage_error(&cli, "--page, --extents, --tree and "
-                                        "--docs exclude each other");
+        return wr_cli_usage_error(&cli, "--page, --extents, --tree, --docs "
+                                        "and --stats exclude each other");
     if (hex && o.mode != WR_DUMP_PAGE)
         return wr_cli_usage_error(&cli, "--hex goes with --page");
     if ((canonical || relaxed) && o.mode != WR_DUMP_DOCS)
