@@ -59,6 +59,8 @@ void dx_record(dctx *x, const wr_finding *f)
     }
     if (x->o->finding != NULL)
         x->o->finding(full, x->o->finding_arg);
+    if (x->map_damage != NULL)
+        x->map_damage(x->map_arg, f->page);
 }
 
 void dx_finding(dctx *x, int check, uint64_t page, uint64_t off,
@@ -978,7 +980,8 @@ static int dump_target(dctx *x, const dtarget *t, bool in_db, bson_t *jarr,
     /* The summary shows the slots; the modes that show one checkpoint
      * say when a damaged slot may have hidden a newer one. */
     if (o->mode == WR_DUMP_TREE || o->mode == WR_DUMP_EXTENTS ||
-        o->mode == WR_DUMP_DOCS || o->mode == WR_DUMP_STATS)
+        o->mode == WR_DUMP_DOCS || o->mode == WR_DUMP_STATS ||
+        o->mode == WR_DUMP_MAP)
         wri_ps_check_slots(df.ps, df.chosen);
     switch (o->mode) {
     case WR_DUMP_SUMMARY:
@@ -995,6 +998,9 @@ static int dump_target(dctx *x, const dtarget *t, bool in_db, bson_t *jarr,
         break;
     case WR_DUMP_STATS:
         rc = file_stats(x, &df, t->coll, t->field, j, eb);
+        break;
+    case WR_DUMP_MAP:
+        rc = file_map(x, &df, eb);
         break;
     case WR_DUMP_PAGE:
         rc = file_page(x, &df, o->page_addr, j, eb);
@@ -1190,11 +1196,11 @@ static int dump_dir(dctx *x, const char *dir, bson_t *root, wr_errbuf *eb)
     size_t n = 0;
     bson_t jarr;
     bool have_cat = false;
-    if (o->mode == WR_DUMP_PAGE)
+    if (o->mode == WR_DUMP_PAGE || o->mode == WR_DUMP_MAP)
         return WR_ERR(eb, WR_EINVAL,
-                      "%s is a database directory: --page needs one tree "
+                      "%s is a database directory: --%s needs one tree "
                       "file (e.g. %s/NAME.main.wr)",
-                      dir, dir);
+                      dir, o->mode == WR_DUMP_PAGE ? "page" : "map", dir);
     dx_file_begin(x, dir);
     rc = wri_catalog_read(dir, &cat, &cb);
     if (rc == WR_ENOTFOUND) {
@@ -1301,12 +1307,16 @@ int wr_dump(const char *path, const wr_dump_opts *o, wr_dump_stats *st,
         st = &local;
     memset(st, 0, sizeof *st);
     if (o == NULL || path == NULL || (o->out == NULL && o->json == NULL) ||
-        (o->mode == WR_DUMP_DOCS && o->out == NULL))
+        ((o->mode == WR_DUMP_DOCS || o->mode == WR_DUMP_MAP) &&
+         o->out == NULL))
         return WR_ERR(eb, WR_EINVAL, "wr_dump: no output");
     x.o = o;
     x.st = st;
     /* text around the results; documents are written by docs_emit */
-    x.out = o->mode != WR_DUMP_DOCS && o->json == NULL ? o->out : NULL;
+    x.out = o->mode != WR_DUMP_DOCS && o->mode != WR_DUMP_MAP &&
+                    o->json == NULL
+                ? o->out
+                : NULL;
     x.marks_inline = x.out != NULL;
     if (stat(path, &sb) != 0)
         return WR_ERR(eb, errno == ENOENT ? WR_ENOTFOUND : WR_EIO,

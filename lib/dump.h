@@ -34,6 +34,9 @@ typedef struct dctx {
     wri_strbuf docs;    /* --docs: lines waiting to be written */
     struct stats_file *stats; /* --stats: each file's totals */
     size_t nstats;
+    /* --map: each finding's page is drawn damaged */
+    void (*map_damage)(void *arg, uint64_t page);
+    void *map_arg;
 } dctx;
 
 /* One tree file, read through a tolerant page source. */
@@ -104,6 +107,9 @@ int file_stats(dctx *x, dump_file *df, const char *coll, const char *field,
                bson_t *j, wr_errbuf *eb);
 void stats_totals(dctx *x, bson_t *root);
 void stats_free(dctx *x);
+
+/* --map (dump_map.c): one tree file as an SVG picture on o->out. */
+int file_map(dctx *x, dump_file *df, wr_errbuf *eb);
 
 /* --page ADDR (dump_page.c). */
 int file_page(dctx *x, dump_file *df, uint64_t addr, bson_t *j,

@@ -425,6 +425,7 @@ typedef enum wr_dump_mode {
                             and fill factor (min, median, max), value size
                             histogram, overflow waste, free space by list;
                             a database's totals per collection and index */
+    WR_DUMP_MAP,         /* one tree file as an SVG block map on out */
 } wr_dump_mode;
 
 typedef struct wr_dump_opts {

@@ -8,6 +8,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void usage(void)
 {
@@ -36,6 +37,12 @@ static void usage(void)
          "                        document (index: key) sizes; overflow\n"
          "                        waste; free space by list; a database's\n"
          "                        totals per collection and index\n"
+         "  --map FILE            draw the tree file PATH as an SVG block map\n"
+         "                        into FILE: one cell per block (a run of\n"
+         "                        blocks for a large file) coloured by owner\n"
+         "                        (slots, internal, leaf, overflow, extent\n"
+         "                        list, avail, discard, leaked, past the\n"
+         "                        logical size, damaged), a tooltip each\n"
          "  --canonical           with --docs: canonical Extended JSON, exact\n"
          "                        types (the default)\n"
          "  --relaxed             with --docs: relaxed Extended JSON\n"
@@ -104,10 +111,10 @@ int main(int argc, char **argv)
     bson_t report;
     int rc, opt, nmodes = 0;
     bool hex = false, canonical = false, relaxed = false;
-    const char *path;
+    const char *path, *map_path = NULL;
     enum {
         O_PAGE = 256, O_HEX, O_EXTENTS, O_TREE, O_DOCS, O_CANON, O_RELAXED,
-        O_CKPT, O_COLL, O_STATS
+        O_CKPT, O_COLL, O_STATS, O_MAP
     };
     static const struct option longopts[] = {
         {"page", required_argument, NULL, O_PAGE},
@@ -116,6 +123,7 @@ int main(int argc, char **argv)
         {"tree", no_argument, NULL, O_TREE},
         {"docs", no_argument, NULL, O_DOCS},
         {"stats", no_argument, NULL, O_STATS},
+        {"map", required_argument, NULL, O_MAP},
         {"canonical", no_argument, NULL, O_CANON},
         {"relaxed", no_argument, NULL, O_RELAXED},
         {"checkpoint", required_argument, NULL, O_CKPT},
@@ -156,6 +164,11 @@ int main(int argc, char **argv)
             o.mode = WR_DUMP_STATS;
             nmodes++;
             break;
+        case O_MAP:
+            o.mode = WR_DUMP_MAP;
+            map_path = optarg;
+            nmodes++;
+            break;
         case O_CANON:
             canonical = true;
             break;
@@ -184,8 +197,9 @@ int main(int argc, char **argv)
         return wr_cli_usage_error(&cli, "expected one PATH (a database "
                                         "directory or a tree file)");
     if (nmodes > 1)
-        return wr_cli_usage_error(&cli, "--page, --extents, --tree, --docs "
-                                        "and --stats exclude each other");
+        return wr_cli_usage_error(&cli, "--page, --extents, --tree, --docs, "
+                                        "--stats and --map exclude each "
+                                        "other");
     if (hex && o.mode != WR_DUMP_PAGE)
         return wr_cli_usage_error(&cli, "--hex goes with --page");
     if ((canonical || relaxed) && o.mode != WR_DUMP_DOCS)
@@ -196,6 +210,9 @@ int main(int argc, char **argv)
     if (cli.json && o.mode == WR_DUMP_DOCS)
         return wr_cli_usage_error(&cli, "--json does not go with --docs (its "
                                         "output is JSONL already)");
+    if (cli.json && o.mode == WR_DUMP_MAP)
+        return wr_cli_usage_error(&cli, "--json does not go with --map (its "
+                                        "output is the picture)");
     wr_cli_ready(&cli);
     wr_cli_catch_signals();
     path = argv[optind];
@@ -204,7 +221,11 @@ int main(int argc, char **argv)
     o.out = stdout;
     o.interrupted = &wr_cli_interrupted;
     fc.cli = &cli;
-    if (cli.json || o.mode == WR_DUMP_DOCS) {
+    if (map_path != NULL && (o.out = fopen(map_path, "w")) == NULL) {
+        wr_cli_error(&cli, "%s: %s", map_path, strerror(errno));
+        return WR_EXIT_ENV;
+    }
+    if (cli.json || o.mode == WR_DUMP_DOCS || o.mode == WR_DUMP_MAP) {
         /* text mode shows findings inline in stdout */
         o.finding = on_finding;
         o.finding_arg = &fc;
@@ -217,6 +238,15 @@ int main(int argc, char **argv)
     rc = wr_cli_read_begin(&cli, path, &rd, &eb);
     if (rc == WR_OK) /* "!!" lines of a changed read are no damage */
         rc = wr_cli_read_end(rd, wr_dump(path, &o, &st, &eb), &eb);
+    if (map_path != NULL) {
+        if (fclose(o.out) != 0 && (rc == WR_OK || rc == WR_ECORRUPT)) {
+            rc = WR_EIO;
+            snprintf(eb.msg, sizeof eb.msg, "%s: %s", map_path,
+                     strerror(errno));
+        }
+        if (rc != WR_OK && rc != WR_ECORRUPT)
+            unlink(map_path); /* no half picture */
+    }
     if (cli.json) {
         BSON_APPEND_INT64(&report, "findings", (int64_t)st.damaged);
         wr_cli_json_end(&report,
