@@ -351,8 +351,21 @@ int wri_catalog_decode(const uint8_t *buf, size_t len, wri_catalog *cat,
         snprintf(why, wl, "bad magic: not a wrtools catalog");
         return WR_ENOTOURS;
     }
+    /* The CRC first: a flipped bit anywhere, the version field included,
+     * is damage (WR_ECORRUPT), never "a newer format" (issue 11 bug 1).
+     * Only a catalog whose CRC holds can say it is newer. */
+    uint32_t crc = wri_crc32(0, buf + 4, len - 4);
+    if (crc != wri_get32(buf)) {
+        snprintf(why, wl, "CRC mismatch: stored 0x%08x, computed 0x%08x",
+                 wri_get32(buf), crc);
+        return WR_ECORRUPT;
+    }
     uint32_t version = wri_get32(buf + 12), blen = wri_get32(buf + 16);
-    if (version > WR_FORMAT_VERSION || version == 0) {
+    if (version == 0) {
+        snprintf(why, wl, "format version 0");
+        return WR_ECORRUPT;
+    }
+    if (version > WR_FORMAT_VERSION) {
         snprintf(why, wl, "format version %u, this build reads up to %d",
                  version, WR_FORMAT_VERSION);
         return WR_EVERSION;
@@ -362,16 +375,15 @@ int wri_catalog_decode(const uint8_t *buf, size_t len, wri_catalog *cat,
                  blen, len - WRI_CAT_HDR);
         return WR_ECORRUPT;
     }
-    uint32_t crc = wri_crc32(0, buf + 4, len - 4);
-    if (crc != wri_get32(buf)) {
-        snprintf(why, wl, "CRC mismatch: stored 0x%08x, computed 0x%08x",
-                 wri_get32(buf), crc);
+    if (wri_get32(buf + 28) != 0) {
+        snprintf(why, wl, "reserved bytes 28-31 are not zero");
         return WR_ECORRUPT;
     }
     cat->gen = wri_get64(buf + 20);
-    if (!bson_init_static(&doc, buf + WRI_CAT_HDR, blen) ||
-        !bson_validate(&doc, BSON_VALIDATE_UTF8, &off)) {
-        snprintf(why, wl, "catalog document is not valid BSON");
+    if (wri_bson_check(buf + WRI_CAT_HDR, blen, &off, NULL, 0) != WR_OK ||
+        !bson_init_static(&doc, buf + WRI_CAT_HDR, blen)) {
+        snprintf(why, wl, "catalog document is not valid BSON (byte %zu)",
+                 WRI_CAT_HDR + off);
         return WR_ECORRUPT;
     }
     if (!bson_iter_init_find(&it, &doc, "collections") ||

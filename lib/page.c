@@ -140,6 +140,10 @@ static int page_check_header(const uint8_t *buf, size_t len, wri_page_view *v,
     if (buf[WRI_PH_FLAGS] != 0)
         return page_fail(prob, WRI_PH_FLAGS, -1, "page flags 0x%02x not zero",
                          buf[WRI_PH_FLAGS]);
+    if (wri_get32(buf + WRI_PH_LOWEST + 4) != 0)
+        return page_fail(prob, WRI_PH_LOWEST + 4, -1,
+                         "AUX high word 0x%08x not zero (bytes 28-31)",
+                         wri_get32(buf + WRI_PH_LOWEST + 4));
     uint64_t slots_end = WRI_PH_LEN + (uint64_t)v->count * WRI_SLOT_SIZE;
     if (slots_end > len)
         return page_fail(prob, WRI_PH_COUNT, -1,
@@ -153,6 +157,11 @@ static int page_check_header(const uint8_t *buf, size_t len, wri_page_view *v,
                          "lowest cell offset %u outside [%llu, %zu]",
                          v->lowest, (unsigned long long)slots_end, len);
     v->free_bytes = v->lowest - (uint32_t)slots_end;
+    for (uint32_t i = (uint32_t)slots_end; i < v->lowest; i++)
+        if (buf[i] != 0)
+            return page_fail(prob, i, -1,
+                             "free space [%llu, %u) is not zero at byte %u",
+                             (unsigned long long)slots_end, v->lowest, i);
     return WR_OK;
 }
 
@@ -179,6 +188,10 @@ int wri_page_check(const uint8_t *buf, size_t len, int nkeyelem,
         const char *bad = page_cell_decode(buf, v->size, v->type, off, &c);
         if (bad != NULL)
             return page_fail(prob, off, (int)i, "slot %u: %s", i, bad);
+        if ((v->type == WRI_PT_LEAF && buf[off + 3] != 0) ||
+            (v->type == WRI_PT_INTERNAL && wri_get16(buf + off + 2) != 0))
+            return page_fail(prob, off + (v->type == WRI_PT_LEAF ? 3 : 2),
+                             (int)i, "slot %u: cell padding not zero", i);
         if (off + page_cell_len(&c, v->type) != expect_end)
             return page_fail(prob, off, (int)i,
                              "slot %u: cell [%u, %u) overlaps or leaves a gap "
@@ -248,6 +261,12 @@ int wri_overflow_check(const uint8_t *buf, size_t len, uint64_t vlen,
         return page_fail(prob, WRI_PH_AUX, -1,
                          "overflow value of %llu bytes does not fit in %zu",
                          (unsigned long long)vlen, len);
+    for (size_t i = WRI_PH_LEN + (size_t)vlen; i < len; i++)
+        if (buf[i] != 0)
+            return page_fail(prob, (uint32_t)i, -1,
+                             "overflow tail after the value is not zero at "
+                             "byte %zu",
+                             i);
     return WR_OK;
 }
 

@@ -16,6 +16,9 @@
 
 #define PS_RUN_MIN (64u << 10)
 
+static int ps_pread(wri_ps *ps, void *buf, size_t len, uint64_t off,
+                    size_t *got, wr_errbuf *eb);
+
 /* --- findings ------------------------------------------------------------ */
 
 static const struct {
@@ -448,6 +451,26 @@ void wri_ps_check_slots(wri_ps *ps, int chosen)
                                  P + WRI_SLOT_ROLE, x, y,
                                  "the slots disagree on what the file is");
         }
+    }
+    /* the rest of a valid slot's block is zero (FORMAT.md) */
+    for (int i = 0; i < 2 && P > WRI_SLOT_LEN; i++) {
+        uint8_t *tail;
+        size_t got = 0;
+        wr_errbuf e = {0};
+        if (!ps->slots[i].valid || (tail = malloc(P)) == NULL)
+            continue;
+        uint64_t at = ps->slot_off[i] + WRI_SLOT_LEN;
+        if (ps_pread(ps, tail, P - WRI_SLOT_LEN, at, &got, &e) == WR_OK)
+            for (size_t z = 0; z < got; z++)
+                if (tail[z] != 0) {
+                    (void)wri_ps_finding(ps, NULL, WR_CHECK_HEADER,
+                                         ps->slot_off[i], at + z, "0", NULL,
+                                         "slot %d: the rest of its block "
+                                         "after byte 512 is not zero",
+                                         i);
+                    break;
+                }
+        free(tail);
     }
     /* a valid slot whose pages lie past the end: truncated */
     for (int i = 0; i < 2; i++) {
@@ -908,6 +931,23 @@ int wri_ps_walk_lists(wri_ps *ps, const wri_slot *s, wri_ps_lists *w,
             w->incomplete = true;
             break;
         }
+        /* bytes the format says are zero (bt_vrfy_dsk.c checks them
+         * too: they catch a writer's bugs that a CRC cannot) */
+        if (buf[WRI_PH_FLAGS] != 0 || wri_get16(buf + WRI_PH_LEVEL) != 0 ||
+            wri_get64(buf + WRI_PH_AUX) != 0)
+            PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_PAGE, a.off,
+                                  a.off + WRI_PH_FLAGS, "0", NULL,
+                                  "extent-list page: flags, level or aux "
+                                  "not zero"));
+        for (size_t z = WRI_EL_ENTRIES + (size_t)count * WRI_EL_ENTRY_LEN;
+             z < P; z++)
+            if (buf[z] != 0) {
+                PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_PAGE, a.off, a.off + z,
+                                      "0", NULL,
+                                      "extent-list page: bytes after the "
+                                      "last entry are not zero"));
+                break;
+            }
         wr_addr next;
         wri_addr_decode(buf + WRI_EL_NEXT, &next);
         if (w->page != NULL && (rc = w->page(w->arg, &a, count, &next)) != 0)

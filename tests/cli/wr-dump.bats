@@ -80,6 +80,21 @@ first_leaf() {
     [ "$status" -eq 2 ]
 }
 
+@test "wr-dump --page between page boundaries is a usage error naming the nearest pages (issue 11 bug 6)" {
+    make_db
+    f="$TMP/db/people.main.wr"
+    leaf=$(first_leaf "$f")
+    run "$WR_BIN/wr-dump" --page "$leaf" "$f"
+    [ "$status" -eq 0 ]
+    run "$WR_BIN/wr-dump" --page $((leaf + 24)) "$f"
+    [ "$status" -eq 2 ]
+    [[ "$output" == *"offset $((leaf + 24)) is not a page boundary (page size 512): the nearest pages are at $leaf and $((leaf + 512))"* ]]
+    [[ "$output" != *"!!"* ]]
+    run --separate-stderr "$WR_BIN/wr-dump" --json --page $((leaf + 1)) "$f"
+    [ "$status" -eq 2 ]
+    echo "$output" | jq -e '.status == "error"'
+}
+
 @test "wr-dump on a missing path exits 3" {
     run "$WR_BIN/wr-dump" "$TMP/nothing"
     [ "$status" -eq 3 ]

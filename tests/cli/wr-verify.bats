@@ -352,6 +352,30 @@ flip_kind() {
     [ "$status" -eq 1 ]
 }
 
+@test "wr-verify: the worked example of docs/FORMAT.md verifies clean (issue 11 bug 5)" {
+    run "$WR_BIN/wr-verify" --all-checkpoints "$BATS_TEST_DIRNAME/../../testdata/worked-example.wr"
+    [ "$status" -eq 0 ]
+    run "$WR_BIN/wr-dump" --extents "$BATS_TEST_DIRNAME/../../testdata/worked-example.wr"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"discard  offset 1024"*"gen 3"* ]]
+}
+
+@test "wr-verify: a flipped bit in the catalog's version field is damage, exit 1 (issue 11 bug 1)" {
+    make_db
+    python3 - "$TMP/db/wr.catalog" <<'EOF'
+import sys
+p = sys.argv[1]
+with open(p, "r+b") as f:
+    f.seek(12); b = f.read(1); f.seek(12); f.write(bytes([b[0] ^ 0x04]))
+EOF
+    run "$WR_BIN/wr-verify" "$TMP/db"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"wr.catalog: page 0: byte 0: catalog: "*"CRC mismatch"* ]]
+    [[ "$output" != *"format version 5"* ]]
+    run "$WR_BIN/wr-dump" "$TMP/db"
+    [ "$status" -eq 1 ]
+}
+
 @test "wr-verify: --max-problems limits the lines, counts them all" {
     make_db
     local f="$TMP/db/people.main.wr"

@@ -1166,6 +1166,225 @@ static void test_verify_random_workload_stays_clean(void)
     free(dir);
 }
 
+/* Issue 11 bug 1: a flipped bit in the catalog's version field is damage
+ * (exit 1), not "a newer format" (exit 3); a newer version under a good
+ * CRC is still WR_EVERSION. Bug 3: the catalog's bytes 28-31 are zero. */
+static void test_verify_catalog_version_bit_is_damage(void)
+{
+    char *dir = fresh_db("cat-version");
+    char *p = join(dir, WR_CATALOG_NAME);
+    uint64_t len = file_size(p);
+    uint8_t *buf = malloc(len);
+    wri_catalog cat;
+    char why[256];
+    REQUIRE(buf != NULL);
+    raw_read(p, 0, buf, len);
+    buf[12] ^= 0x04; /* version 1 -> 5 */
+    CHECK_EQ(wri_catalog_decode(buf, len, &cat, why, sizeof why),
+             WR_ECORRUPT);
+    CHECK(strstr(why, "CRC mismatch") != NULL);
+    raw_write(p, 0, buf, len);
+    wr_verify_report *r = NULL;
+    CHECK_EQ(verify(dir, NULL, &r), WR_ECORRUPT);
+    EXPECT_PROBLEM(r, WR_CHECK_CATALOG, WR_CATALOG_NAME, 0);
+    wr_verify_report_free(r);
+    /* the same version with its CRC made good: a newer format */
+    wri_put32(buf, wri_crc32(0, buf + 4, len - 4));
+    CHECK_EQ(wri_catalog_decode(buf, len, &cat, why, sizeof why),
+             WR_EVERSION);
+    /* reserved bytes 28-31 */
+    buf[12] ^= 0x04;
+    buf[29] = 1;
+    wri_put32(buf, wri_crc32(0, buf + 4, len - 4));
+    CHECK_EQ(wri_catalog_decode(buf, len, &cat, why, sizeof why),
+             WR_ECORRUPT);
+    CHECK(strstr(why, "28-31") != NULL);
+    buf[29] = 0;
+    wri_put32(buf, wri_crc32(0, buf + 4, len - 4));
+    CHECK_EQ(wri_catalog_decode(buf, len, &cat, why, sizeof why), WR_OK);
+    wri_catalog_free(&cat);
+    free(buf);
+    free(p);
+    free(dir);
+}
+
+/* Issue 11 bug 3: bytes the format says are zero, set under good CRCs
+ * (carried up to the slot), are page-structure problems, as
+ * bt_vrfy_dsk.c reports them: the AUX high word, the free gap, a cell's
+ * padding, the overflow tail, the extent-list page's tail. */
+static void test_verify_nonzero_reserved_bytes(void)
+{
+    const char *what[] = {"AUX high word", "free gap", "cell padding",
+                          "overflow tail", "extent-list tail"};
+    for (int k = 0; k < 5; k++) {
+        char name[32];
+        snprintf(name, sizeof name, "zero%d", k);
+        char *dir = fresh_db(name);
+        char *path = join(dir, "people.main.wr");
+        pages pg;
+        find_pages(path, &pg);
+        uint8_t buf[P512];
+        wri_page_view v;
+        wri_page_problem pp;
+        wri_cell c;
+        uint64_t page = pg.leaf[1], at = 0;
+        raw_read(path, page, buf, sizeof buf);
+        REQUIRE(wri_page_check(buf, P512, 1, &v, &pp) == WR_OK);
+        switch (k) {
+        case 0:
+            at = WRI_PH_AUX + 4;
+            break;
+        case 1:
+            REQUIRE(v.free_bytes > 0);
+            at = v.lowest - 1;
+            break;
+        case 2:
+            wri_page_cell(&v, 0, &c);
+            at = c.off + 3;
+            break;
+        case 3: {
+            page = pg.ovf;
+            REQUIRE(page != 0);
+            raw_read(path, page, buf, sizeof buf);
+            uint32_t size = wri_get32(buf + WRI_PH_SIZE);
+            uint64_t vlen = wri_get64(buf + WRI_PH_AUX);
+            REQUIRE(WRI_PH_LEN + vlen < size);
+            at = size - 1; /* the page's last byte */
+            break;
+        }
+        default:
+            page = pg.extlist;
+            REQUIRE(page != 0);
+            raw_read(path, page, buf, sizeof buf);
+            REQUIRE(WRI_EL_ENTRIES +
+                        wri_get32(buf + WRI_PH_COUNT) * WRI_EL_ENTRY_LEN <
+                    P512);
+            at = P512 - 1;
+            break;
+        }
+        uint8_t one = 0x01;
+        raw_write(path, page + at, &one, 1);
+        fix_crc(path, page);
+        wr_verify_report *r = NULL;
+        CHECK_EQ(verify(path, NULL, &r), WR_ECORRUPT);
+        bool found = false;
+        for (size_t i = 0; r != NULL && i < r->nproblems; i++)
+            found |= r->problems[i].check == WR_CHECK_PAGE &&
+                     r->problems[i].page == page &&
+                     r->problems[i].offset == page + at;
+        if (!found) {
+            TAP_FAIL("%s: no page-structure problem at byte %llu", what[k],
+                     (unsigned long long)(page + at));
+            if (r != NULL)
+                dump_problems(r);
+        }
+        CHECK(!has(r, WR_CHECK_CHECKSUM, "people.main.wr", UINT64_MAX));
+        wr_verify_report_free(r);
+        free(path);
+        free(dir);
+    }
+}
+
+/* Issue 11 bug 3: the rest of a slot's block (a 4 KiB file) is zero. */
+static void test_verify_nonzero_slot_tail(void)
+{
+    char *dir = tmp_path("slot-tail");
+    REQUIRE(mkdir(dir, 0755) == 0);
+    REQUIRE(build_db(dir, 20, 4096) == WR_OK);
+    char *path = join(dir, "people.main.wr");
+    uint8_t one = 0x01;
+    raw_write(path, 4096 + 4000, &one, 1);
+    wr_verify_report *r = NULL;
+    CHECK_EQ(verify(path, NULL, &r), WR_ECORRUPT);
+    bool found = false;
+    for (size_t i = 0; r != NULL && i < r->nproblems; i++)
+        found |= r->problems[i].check == WR_CHECK_HEADER &&
+                 r->problems[i].page == 4096 &&
+                 r->problems[i].offset == 4096 + 4000;
+    CHECK(found);
+    wr_verify_report_free(r);
+    free(path);
+    free(dir);
+}
+
+/* Issue 11 bug 4: an overflow cell whose length (and page size) say 2 GiB
+ * is damage, found before anything is allocated: WR_ECORRUPT from the
+ * engine, not ENOMEM. */
+static void test_btree_hostile_overflow_length(void)
+{
+    char *dir = fresh_db("ovf-len");
+    char *path = join(dir, "people.main.wr");
+    pages pg;
+    find_pages(path, &pg);
+    REQUIRE(pg.ovf_leaf != 0);
+    uint8_t buf[P512], key[P512];
+    uint32_t klen = 0;
+    wri_page_view v;
+    wri_page_problem pp;
+    raw_read(path, pg.ovf_leaf, buf, sizeof buf);
+    REQUIRE(wri_page_check(buf, P512, 1, &v, &pp) == WR_OK);
+    for (uint32_t i = 0; i < v.count; i++) {
+        wri_cell c;
+        wri_page_cell(&v, i, &c);
+        if (!c.overflow || c.ovf.off != pg.ovf)
+            continue;
+        uint32_t vlen = 0x7fffff00u;
+        wri_put32(buf + c.off + 4, vlen);
+        wri_put32(buf + c.off + WRI_LEAF_CELL_HDR + c.klen + 8,
+                  (uint32_t)wri_overflow_size(P512, vlen));
+        memcpy(key, c.key, c.klen);
+        klen = c.klen;
+    }
+    REQUIRE(klen > 0);
+    raw_write(path, pg.ovf_leaf, buf, sizeof buf);
+    fix_crc(path, pg.ovf_leaf);
+    wr_errbuf eb = {0};
+    wri_block *b = NULL;
+    wri_btree *t = NULL;
+    uint8_t *val = NULL;
+    uint32_t vl = 0;
+    REQUIRE_OK(wri_block_open(path, WRI_BLOCK_RDONLY, &b, &eb), &eb);
+    REQUIRE_OK(wri_btree_open(b, 1, &t, &eb), &eb);
+    CHECK_EQ(wri_btree_get(t, key, klen, &val, &vl, &eb), WR_ECORRUPT);
+    CHECK(strstr(eb.msg, "16 MiB") != NULL);
+    free(val);
+    wri_btree_close(t);
+    wri_block_close(b);
+    free(path);
+    free(dir);
+}
+
+/* An _id replaced by an equal one of another numeric type (1 by 1.0,
+ * NumberLong(2) by 2): the key keeps its first bytes, the document holds
+ * the new type; the same _id in MongoDB's order, so not damage (verify
+ * and dump reported it as a document problem). */
+static void test_verify_id_of_another_numeric_type_is_clean(void)
+{
+    char *dir = tmp_path("id-types");
+    wr_errbuf eb = {0};
+    wr_db_opts o = {.create = true, .page_size = 512, .holder = "test"};
+    wr_db *db = NULL;
+    wr_coll *c = NULL;
+    REQUIRE_OK(wr_db_open(dir, &o, &db, &eb), &eb);
+    REQUIRE_OK(wr_coll_open(db, "people", true, &c, &eb), &eb);
+    bson_t *docs[] = {BCON_NEW("_id", BCON_INT32(1), "v", BCON_INT32(1)),
+                      BCON_NEW("_id", BCON_INT64(2), "v", BCON_INT32(1)),
+                      BCON_NEW("_id", BCON_DOUBLE(1.0), "v", BCON_INT32(2)),
+                      BCON_NEW("_id", BCON_INT32(2), "v", BCON_INT32(2))};
+    for (int i = 0; i < 4; i++) {
+        CHECK_EQ(wr_coll_put(c, docs[i], NULL, &eb), WR_OK);
+        bson_destroy(docs[i]);
+    }
+    REQUIRE_OK(wr_db_checkpoint(db, &eb), &eb);
+    wr_db_close(db);
+    wr_verify_report *r = NULL;
+    CHECK_EQ(verify(dir, NULL, &r), WR_OK);
+    if (r != NULL && r->nproblems > 0)
+        dump_problems(r);
+    wr_verify_report_free(r);
+    free(dir);
+}
+
 int main(void)
 {
     RUN(test_digest_known_answer);
@@ -1191,6 +1410,11 @@ int main(void)
     RUN(test_verify_catalog_problems);
     RUN(test_verify_environment_errors);
     RUN(test_verify_problem_cap);
+    RUN(test_verify_catalog_version_bit_is_damage);
+    RUN(test_verify_nonzero_reserved_bytes);
+    RUN(test_verify_nonzero_slot_tail);
+    RUN(test_btree_hostile_overflow_length);
+    RUN(test_verify_id_of_another_numeric_type_is_clean);
     RUN(test_verify_random_damage_never_crashes);
     RUN(test_verify_random_workload_stays_clean);
     return tap_done();
