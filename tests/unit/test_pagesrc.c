@@ -1,0 +1,221 @@
+/*
+ * test_pagesrc.c -- the page source (lib/pagesrc.h): one reader, strict
+ * for the engine and tolerant for the tools, with the same coordinates;
+ * sequential runs (few preads for many pages, the same bytes); the scan
+ * of every page by offset that salvage builds on.
+ */
+#include "tap.h"
+
+#include "wr_int.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char dbdir[512], mainf[600];
+
+/* 3000 documents in 512-byte pages, some with overflow values, built in
+ * one session: a bulk-like layout with many pages in a row. */
+static int build(void)
+{
+    wr_errbuf eb = {0};
+    wr_db_opts o = {.create = true, .page_size = 512, .holder = "test"};
+    wr_db *db = NULL;
+    wr_coll *c = NULL;
+    int rc;
+    snprintf(dbdir, sizeof dbdir, "%s/db", tap_tmpdir());
+    snprintf(mainf, sizeof mainf, "%s/people.main.wr", dbdir);
+    if ((rc = wr_db_open(dbdir, &o, &db, &eb)) != WR_OK ||
+        (rc = wr_coll_open(db, "people", true, &c, &eb)) != WR_OK)
+        goto out;
+    for (int i = 0; i < 3000 && rc == WR_OK; i++) {
+        char s[700];
+        memset(s, 'a' + i % 26, sizeof s - 1);
+        s[i % 50 == 0 ? sizeof s - 1 : 20] = '\0';
+        bson_t *d = BCON_NEW("_id", BCON_INT32(i), "s", BCON_UTF8(s));
+        rc = wr_coll_put(c, d, NULL, &eb);
+        bson_destroy(d);
+    }
+    if (rc == WR_OK)
+        rc = wr_db_checkpoint(db, &eb);
+out:
+    if (rc != WR_OK)
+        printf("# build: %s\n", eb.msg);
+    wr_db_close(db);
+    return rc;
+}
+
+typedef struct scan_count {
+    uint64_t pages, ok, bad, bytes, last;
+    bool ordered;
+} scan_count;
+
+static int count_page(void *arg, uint64_t off, const uint8_t *page,
+                      uint32_t size, bool crc_ok)
+{
+    scan_count *sc = arg;
+    (void)page;
+    sc->ordered &= off >= sc->last;
+    sc->last = off + size;
+    sc->pages++;
+    if (crc_ok) {
+        sc->ok++;
+        sc->bytes += size;
+    } else {
+        sc->bad++;
+    }
+    return 0;
+}
+
+static void test_pagesrc_scan_reads_in_runs(void)
+{
+    wr_errbuf eb = {0};
+    wri_ps *ps = NULL;
+    wri_ps_cfg cfg = {.tolerant = true, .readahead = true};
+    REQUIRE_OK(wri_ps_open(mainf, &cfg, &ps, &eb), &eb);
+    scan_count sc = {.ordered = true};
+    uint64_t before = ps->preads;
+    REQUIRE_OK(wri_ps_scan(ps, 0, ps->fsize, count_page, &sc, &eb), &eb);
+    uint64_t reads = ps->preads - before;
+    printf("# scan: %llu pages (%llu intact, %llu bytes) in %llu preads, "
+           "file %llu bytes\n",
+           (unsigned long long)sc.pages, (unsigned long long)sc.ok,
+           (unsigned long long)sc.bytes, (unsigned long long)reads,
+           (unsigned long long)ps->fsize);
+    CHECK(sc.ordered);
+    CHECK(sc.ok > 100);
+    CHECK_EQ(sc.bad, 0);
+    /* many pages per pread: at least 16 on average */
+    CHECK(reads * 16 < sc.pages);
+    wri_ps_close(ps);
+}
+
+typedef struct walk_count {
+    uint64_t pages, items;
+} walk_count;
+
+static int wc_page(void *arg, const wri_ps_page *p)
+{
+    walk_count *w = arg;
+    w->pages += p->v != NULL && p->trusted;
+    return 0;
+}
+
+static int wc_item(void *arg, const wri_ps_page *p, uint32_t i,
+                   const wri_cell *c, const uint8_t *val, uint64_t voff)
+{
+    walk_count *w = arg;
+    (void)p;
+    (void)i;
+    (void)voff;
+    w->items += val != NULL || c->vlen == 0;
+    return 0;
+}
+
+/* The same walk with and without runs: the same pages and items, no
+ * findings, and fewer preads with them. */
+static void test_pagesrc_walk_same_with_runs(void)
+{
+    uint64_t preads[2] = {0, 0}, items[2] = {0, 0}, pages[2] = {0, 0};
+    for (int ra = 0; ra < 2; ra++) {
+        wr_errbuf eb = {0};
+        wri_ps *ps = NULL;
+        wri_ps_cfg cfg = {.tolerant = true, .readahead = ra == 1};
+        int slot = -1;
+        REQUIRE_OK(wri_ps_open(mainf, &cfg, &ps, &eb), &eb);
+        REQUIRE_OK(wri_ps_choose(ps, WRI_PS_LATEST, 0, &slot, &eb), &eb);
+        REQUIRE_OK(wri_ps_begin(ps, slot, true, &eb), &eb);
+        walk_count wc = {0};
+        wri_ps_walk w = {.nkeyelem = 1, .keys = true, .map = true,
+                         .page = wc_page, .item = wc_item, .arg = &wc};
+        wri_ps_lists l = {.slot = slot};
+        REQUIRE_OK(wri_ps_walk_lists(ps, &ps->slots[slot].slot, &l, &eb),
+                   &eb);
+        REQUIRE_OK(wri_ps_walk_tree(ps, &ps->slots[slot].slot, slot, &w, &eb),
+                   &eb);
+        CHECK(!w.incomplete && !w.values_bad && !l.incomplete);
+        CHECK_EQ(wri_ps_leaks(ps, ps->slots[slot].slot.logical_size), 0);
+        CHECK_EQ(ps->nfindings, 0);
+        CHECK_EQ(w.keys_found, 3000);
+        preads[ra] = ps->preads;
+        items[ra] = wc.items;
+        pages[ra] = wc.pages;
+        wri_ps_walk_free(&w);
+        wri_ps_close(ps);
+    }
+    printf("# walk: %llu pages, %llu preads without runs, %llu with\n",
+           (unsigned long long)pages[0], (unsigned long long)preads[0],
+           (unsigned long long)preads[1]);
+    CHECK_EQ(items[0], 3000);
+    CHECK_EQ(items[1], items[0]);
+    CHECK_EQ(pages[1], pages[0]);
+    CHECK(preads[1] < preads[0]);
+}
+
+static void sink(const wr_finding *f, void *arg)
+{
+    wr_finding *first = arg;
+    if (first->detail[0] == '\0')
+        *first = *f;
+}
+
+/* A damaged page: the tolerant source reports a finding and goes on; the
+ * strict one refuses with the same file, page, byte and check in its
+ * message. */
+static void test_pagesrc_strict_and_tolerant_agree(void)
+{
+    wr_errbuf eb = {0};
+    wri_ps *ps = NULL;
+    wr_finding first;
+    memset(&first, 0, sizeof first);
+    wri_ps_cfg cfg = {.tolerant = true, .sink = sink, .sink_arg = &first};
+    int slot = -1;
+    char copy[700];
+    snprintf(copy, sizeof copy, "%s/copy.wr", tap_tmpdir());
+    char cmd[1500];
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", mainf, copy);
+    REQUIRE(system(cmd) == 0);
+    REQUIRE_OK(wri_ps_open(copy, &cfg, &ps, &eb), &eb);
+    REQUIRE_OK(wri_ps_choose(ps, WRI_PS_LATEST, 0, &slot, &eb), &eb);
+    wr_addr root = ps->slots[slot].slot.root;
+    wri_ps_close(ps);
+    ps = NULL;
+    FILE *f = fopen(copy, "r+b");
+    REQUIRE(f != NULL);
+    fseek(f, (long)root.off + 100, SEEK_SET);
+    int c = fgetc(f);
+    fseek(f, (long)root.off + 100, SEEK_SET);
+    fputc(c ^ 0x20, f);
+    fclose(f);
+    uint8_t buf[512];
+    REQUIRE_OK(wri_ps_open(copy, &cfg, &ps, &eb), &eb);
+    CHECK_EQ(wri_ps_read(ps, &root, buf, "tree page", NULL, &eb), WRI_PS_BAD);
+    CHECK_EQ(first.check, WR_CHECK_CHECKSUM);
+    CHECK_EQ(first.page, root.off);
+    CHECK_EQ(first.offset, root.off);
+    char line[1024];
+    wr_verify_problem_format(&first, line, sizeof line);
+    wri_ps_close(ps);
+    wri_ps_cfg strict = {0};
+    REQUIRE_OK(wri_ps_open(copy, &strict, &ps, &eb), &eb);
+    CHECK_EQ(wri_ps_read(ps, &root, buf, "tree page", NULL, &eb),
+             WR_ECORRUPT);
+    CHECK(strcmp(eb.msg, line) == 0);
+    wri_ps_close(ps);
+    /* the engine, through block.c, says the same */
+    wri_block *b = NULL;
+    wr_errbuf e2 = {0};
+    REQUIRE_OK(wri_block_open(copy, WRI_BLOCK_RDONLY, &b, &e2), &e2);
+    CHECK_EQ(wri_block_read_page(b, &root, buf, &e2), WR_ECORRUPT);
+    CHECK(strstr(e2.msg, ": checksum: ") != NULL);
+    wri_block_close(b);
+}
+
+int main(void)
+{
+    if (build() != WR_OK)
+        return 1;
+    RUN(test_pagesrc_scan_reads_in_runs);
+    RUN(test_pagesrc_walk_same_with_runs);
+    RUN(test_pagesrc_strict_and_tolerant_agree);
+    return tap_done();
+}
