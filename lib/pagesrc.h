@@ -51,7 +51,7 @@
 #define WRI_PS_BAD 1                 /* tolerant: damage found, reported */
 #define WRI_PS_MAX_DEPTH 64          /* tree depth a walk follows */
 #define WRI_PS_MAX_VALUE (16u << 20) /* BSON's document size limit */
-#define WRI_PS_RUN_MAX (1u << 20)    /* largest sequential read */
+#define WRI_PS_RUN_MAX (256u << 10)  /* largest sequential read */
 
 /* Where findings go (tolerant mode). */
 typedef void (*wri_ps_sink_fn)(const wr_finding *f, void *arg);
