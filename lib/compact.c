@@ -91,6 +91,9 @@ typedef struct cpt_job {
     wri_lock *lock;
     uint32_t fill;
     char *backup_path; /* where the originals were copied */
+    wri_backup bk;     /* that backup (C3) */
+    bool made_top;     /* this run created o->backup_dir */
+    bool committing;   /* C6 began: the backup stays, whatever happens */
 } cpt_job;
 
 /* --- helpers ------------------------------------------------------------ */
@@ -553,6 +556,54 @@ static int cpt_backup_expect(cpt_job *j, wr_errbuf *eb)
     return rc;
 }
 
+/* The bytes the compacted copy of f will take, about: the pages its
+ * checkpoint uses (the file's logical size less its free extents), more
+ * when pages are left part empty (fill), or the file size if the extent
+ * lists cannot be read. */
+static uint64_t cpt_estimate(const cpt_job *j, const cpt_file *f)
+{
+    wri_block *b = NULL;
+    wr_errbuf scratch = {0};
+    uint64_t est = f->rep.size_before;
+    int rc = f->gen != 0
+                 ? wri_block_open_gen(f->path, WRI_BLOCK_RDONLY, f->gen, &b,
+                                      &scratch)
+                 : wri_block_open(f->path, WRI_BLOCK_RDONLY, &b, &scratch);
+    if (rc == WR_OK && b->em != NULL) {
+        wri_extent_stats es;
+        wri_extent_stats_get(b->em, &es);
+        uint64_t ls = wri_extent_logical_size(b->em);
+        uint64_t freeb = es.avail_bytes + es.discard_bytes;
+        if (ls > freeb)
+            est = WRI_MIN(est, ls - freeb + 2 * (uint64_t)b->page_size);
+    }
+    wri_block_close(b);
+    return est * 100 / j->fill;
+}
+
+/* Before anything is written: room for the compacted copies beside the
+ * originals (all of them exist until C7) and, with --backup-dir, for a
+ * copy of every file. */
+static int cpt_space_check(cpt_job *j, wr_errbuf *eb)
+{
+    wri_space_need need[2] = {{j->dir, 0}, {j->o->backup_dir, 0}};
+    for (size_t i = 0; i < j->nf; i++) {
+        need[0].bytes += cpt_estimate(j, &j->f[i]);
+        need[1].bytes += j->f[i].rep.size_before;
+    }
+    if (j->have_cat) {
+        char *cp = wri_path_join(j->dir, WR_CATALOG_NAME);
+        uint64_t cs = 0;
+        if (cp == NULL)
+            return WR_ERR(eb, WR_ENOMEM, "out of memory");
+        if (cpt_file_size(cp, &cs, eb) == WR_OK)
+            need[1].bytes += cs;
+        wr_errbuf_clear(eb);
+        free(cp);
+    }
+    return wri_space_check(need, j->o->backup_dir ? 2 : 1, eb);
+}
+
 /* C3: BACKUP/NAME/ (NAME: the last component of PATH) gets a copy of every
  * file of the job, and of the catalog, through replace.c's backup: copies
  * fsynced, a MANIFEST of CRC-32s and sizes, every copy read back against
@@ -564,17 +615,19 @@ static int cpt_backup(cpt_job *j, wr_errbuf *eb)
     char *real = NULL, *target = NULL, *catpath = NULL;
     size_t n = j->nf + (j->have_cat ? 1 : 0);
     wri_backup_src *src = NULL;
-    wri_backup bk = {0};
     struct stat st;
     if ((real = realpath(j->path, NULL)) == NULL) {
         rc = WR_ERR(eb, WR_EIO, "%s: cannot resolve the path: %s", j->path,
                     strerror(errno));
         goto out;
     }
-    if (stat(j->o->backup_dir, &st) != 0 &&
-        ((rc = wri_io_mkdir(j->o->backup_dir, eb)) != WR_OK ||
-         (rc = cpt_fsync_parent(j->o->backup_dir, eb)) != WR_OK))
-        goto out;
+    if (stat(j->o->backup_dir, &st) != 0) {
+        if ((rc = wri_io_mkdir(j->o->backup_dir, eb)) != WR_OK)
+            goto out;
+        j->made_top = true;
+        if ((rc = cpt_fsync_parent(j->o->backup_dir, eb)) != WR_OK)
+            goto out;
+    }
     if ((target = wri_path_join(j->o->backup_dir, basename(real))) == NULL ||
         (catpath = wri_path_join(j->dir, WR_CATALOG_NAME)) == NULL ||
         (src = calloc(n + 1, sizeof *src)) == NULL) {
@@ -588,20 +641,34 @@ static int cpt_backup(cpt_job *j, wr_errbuf *eb)
         src[i].name = slash ? slash + 1 : p;
     }
     cpt_progress(j, j->path, "backing up", 0, n);
-    rc = wri_backup_make(j->dir, target, src, n, &bk, eb);
+    rc = wri_backup_make(j->dir, target, src, n, &j->bk, eb);
     if (rc == WR_OK) {
-        j->backup_path = bk.path;
-        bk.path = NULL;
+        j->backup_path = strdup(j->bk.path);
         for (size_t i = 0; i < j->nf; i++)
             j->f[i].rep.backup = j->backup_path;
     }
-    wri_backup_free(&bk);
 out:
     free(src);
     free(catpath);
     free(target);
     free(real);
     return rc;
+}
+
+/* A run that fails before C6 changed nothing: the backup it made goes,
+ * and the backup directory if it made that too and it is empty (best
+ * effort; a failure here leaves what the message of the run names). */
+static void cpt_backup_discard(cpt_job *j)
+{
+    wr_errbuf scratch = {0};
+    if (j->bk.path == NULL && !j->made_top)
+        return;
+    if (j->bk.path != NULL && wri_backup_discard(&j->bk, &scratch) != WR_OK)
+        return;
+    if (j->made_top && wri_io_rmdir(j->o->backup_dir, &scratch) == WR_OK)
+        (void)cpt_fsync_parent(j->o->backup_dir, &scratch);
+    for (size_t i = 0; i < j->nf; i++)
+        j->f[i].rep.backup = NULL;
 }
 
 /* --- one job ------------------------------------------------------------- */
@@ -629,6 +696,7 @@ static void cpt_job_free(cpt_job *j)
         wri_catalog_free(&j->cat);
     wri_io_unlock_dir(j->lock);
     free(j->backup_path);
+    wri_backup_free(&j->bk);
     free(j->dir);
 }
 
@@ -655,6 +723,8 @@ static int cpt_build_all(cpt_job *j, wr_errbuf *eb)
         if (rc != WR_OK)
             return cpt_fail(f, "failed", rc, &feb, eb);
     }
+    if (!j->o->dry_run && (rc = cpt_space_check(j, eb)) != WR_OK)
+        return rc;
     if (j->o->backup_dir != NULL && !j->o->dry_run &&
         (rc = cpt_backup(j, eb)) != WR_OK)
         return rc;
@@ -691,12 +761,27 @@ static int cpt_replace_all(cpt_job *j, wr_errbuf *eb)
             cpt_fail(&j->f[i], "failed", rc, eb, eb);
         return rc;
     }
+    j->committing = true;
     if (j->have_cat && j->nf > 0) {
+        /* the catalog as it is: a write that fails before its rename
+         * changed nothing, and the run counts as not begun (C6) */
+        uint64_t osize = 0, nsize;
+        uint32_t ocrc = 0, ncrc;
+        wr_errbuf scratch = {0};
+        char *cp = wri_path_join(j->dir, WR_CATALOG_NAME);
+        bool known = cp != NULL &&
+                     wri_file_crc(cp, &osize, &ocrc, &scratch) == WR_OK;
         if ((rc = wri_catalog_write(j->dir, &j->cat, eb)) != WR_OK) {
+            j->committing = !(known &&
+                              wri_file_crc(cp, &nsize, &ncrc, &scratch) ==
+                                  WR_OK &&
+                              nsize == osize && ncrc == ocrc);
+            free(cp);
             for (size_t i = 0; i < j->nf; i++)
                 cpt_fail(&j->f[i], "failed", rc, eb, eb);
             return rc;
         }
+        free(cp);
     }
     for (size_t i = 0; i < j->nf; i++) {
         cpt_file *f = &j->f[i];
@@ -755,6 +840,8 @@ int wr_compact(const char *path, const wr_compact_opts *o,
 cleanup:
     for (size_t i = 0; i < j.nf; i++)
         cpt_remove_tmp(&j.f[i]);
+    if (rc != WR_OK && !j.committing)
+        cpt_backup_discard(&j);
 report:
     for (size_t i = 0; i < j.nf; i++) {
         cpt_file *f = &j.f[i];

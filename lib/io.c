@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -655,5 +656,26 @@ int wri_io_rmdir(const char *path, wr_errbuf *eb)
         wri_pw_done(r == 0);
     if (r < 0 && errno != ENOENT)
         return io_errno(eb, errno, path, "rmdir");
+    return WR_OK;
+}
+
+/* --- free space -------------------------------------------------------- */
+
+int wri_io_free_space(const char *path, uint64_t *free_out, uint64_t *fs_out,
+                      wr_errbuf *eb)
+{
+    struct statvfs vfs;
+    struct stat st;
+    if (statvfs(path, &vfs) != 0 || stat(path, &st) != 0)
+        return io_errno(eb, errno, path, "statvfs");
+    *free_out = (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize;
+    *fs_out = (uint64_t)st.st_dev;
+    const char *fake = getenv("WR_IO_FREE_SPACE");
+    if (fake != NULL && *fake != '\0') {
+        char *end = NULL;
+        unsigned long long v = strtoull(fake, &end, 10);
+        if (end != NULL && *end == '\0')
+            *free_out = v;
+    }
     return WR_OK;
 }

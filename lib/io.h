@@ -150,6 +150,15 @@ int wri_io_write_atomic(const char *dir, const char *name, const void *buf,
 /* Remove an empty directory; an absent one is not an error. */
 int wri_io_rmdir(const char *path, wr_errbuf *eb);
 
+/* Free space for an unprivileged writer on the file system holding path
+ * (an existing file or directory), and an id of that file system (two
+ * paths with the same id share their free space). Tests only:
+ * WR_IO_FREE_SPACE=BYTES replaces the figure for every path, so the
+ * free-space checks of migrate and compact can be tested without filling
+ * a disk. */
+int wri_io_free_space(const char *path, uint64_t *free_out, uint64_t *fs_out,
+                      wr_errbuf *eb);
+
 /* errno e as a wr_err, with "PATH: WHAT failed: reason" in eb. */
 int wri_io_errno(wr_errbuf *eb, int e, const char *path, const char *what);
 

@@ -1238,6 +1238,21 @@ static void mg_totals(mg *m)
     }
 }
 
+/* Before anything is written: room for the backup (the legacy files'
+ * size), the new files (about 1.5 times that: page headers and indexes)
+ * and, when the logs do not fit the sort budget, the sorted runs. */
+static int mg_space_check(mg *m, wr_errbuf *eb)
+{
+    uint64_t legacy = 0;
+    for (size_t i = 0; i < m->ld.nfiles; i++)
+        legacy += m->fsize[i];
+    wri_space_need need[2] = {
+        {m->o->backup_dir ? m->o->backup_dir : m->dir, legacy},
+        {m->dir, legacy + legacy / 2 + (legacy > m->budget ? legacy : 0)},
+    };
+    return wri_space_check(need, 2, eb);
+}
+
 /* Back up every legacy file and the rejects file. */
 static int mg_backup(mg *m, wr_errbuf *eb)
 {
@@ -1498,6 +1513,8 @@ static int mg_run(mg *m, wr_errbuf *eb)
         if (rc != WR_OK)
             return rc;
     }
+    if (!o->dry_run && (rc = mg_space_check(m, eb)) != WR_OK)
+        return rc;
     char prefix[64];
     snprintf(prefix, sizeof prefix, "wr-migrate.%ld.sort", (long)getpid());
     if ((rc = wri_sort_pool_create(m->budget, m->dir, prefix, &m->pool, eb)) !=
@@ -1578,6 +1595,7 @@ int wr_migrate(const wr_migrate_opts *o, wr_migrate_stats *st, wr_errbuf *eb)
         wr_errbuf scratch = {0};
         if (m.staged)
             (void)wri_staging_remove(m.dir, WRI_MIGRATE_STAGING, &scratch);
+        (void)wri_backup_discard(&m.backup, &scratch);
         wri_io_close(m.rej);
         m.rej = NULL;
         if (m.rej_path != NULL)

@@ -529,6 +529,19 @@ static char *backup_new_name(const char *dir)
     return NULL;
 }
 
+/* Unlink DIR/name if it is there. */
+static int backup_remove_one(const char *dir, const char *name, wr_errbuf *eb)
+{
+    int rc = WR_OK;
+    char *p = wri_path_join(dir, name);
+    if (p == NULL)
+        return WR_ERR(eb, WR_ENOMEM, "out of memory");
+    if (rp_exists(p))
+        rc = wri_io_unlink(p, eb);
+    free(p);
+    return rc;
+}
+
 int wri_backup_make(const char *dir, const char *backup_dir,
                     const wri_backup_src *src, size_t n, wri_backup *out,
                     wr_errbuf *eb)
@@ -577,8 +590,10 @@ int wri_backup_make(const char *dir, const char *backup_dir,
             rc = WR_ERR(eb, WR_ENOMEM, "out of memory");
             goto out;
         }
-        if ((rc = wri_io_mkdir(path, eb)) != WR_OK ||
-            (rc = wri_io_fsync_dir(parent, eb)) != WR_OK)
+        if ((rc = wri_io_mkdir(path, eb)) != WR_OK)
+            goto out;
+        out->created = true;
+        if ((rc = wri_io_fsync_dir(parent, eb)) != WR_OK)
             goto out;
     }
     for (size_t i = 0; i < n; i++) {
@@ -629,10 +644,124 @@ out:
     free(parent);
     if (rc != WR_OK) {
         char *keep = out->path;
+        bool created = out->created;
+        if (kind != BK_SAME && keep != NULL) {
+            /* leave nothing half made behind (best effort) */
+            wri_backup gone = {.path = keep, .created = created};
+            wr_errbuf scratch = {0};
+            for (size_t i = 0; i < n; i++)
+                (void)backup_remove_one(keep, src[i].name, &scratch);
+            (void)wri_backup_discard(&gone, &scratch);
+        }
         out->path = NULL;
         wri_backup_free(out);
         out->path = keep; /* where it went wrong, for the message */
+        out->created = created;
     }
+    return rc;
+}
+
+int wri_backup_discard(const wri_backup *b, wr_errbuf *eb)
+{
+    int rc = WR_OK;
+    static const char *const extra[] = {WRI_MANIFEST_NAME,
+                                        WRI_MANIFEST_NAME ".tmp",
+                                        WRI_MANIFEST_NEXT,
+                                        WRI_MANIFEST_NEXT ".tmp"};
+    if (b->path == NULL || b->reused)
+        return WR_OK;
+    for (size_t i = 0; i < b->nfiles && rc == WR_OK; i++)
+        rc = backup_remove_one(b->path, b->files[i].name, eb);
+    for (size_t i = 0; i < 4 && rc == WR_OK; i++)
+        rc = backup_remove_one(b->path, extra[i], eb);
+    if (rc == WR_OK && b->created) {
+        char *parent = rp_parent(b->path);
+        if (parent == NULL)
+            return WR_ERR(eb, WR_ENOMEM, "out of memory");
+        if ((rc = wri_io_rmdir(b->path, eb)) == WR_OK)
+            rc = wri_io_fsync_dir(parent, eb);
+        free(parent);
+    } else if (rc == WR_OK && rp_is_dir(b->path)) {
+        rc = wri_io_fsync_dir(b->path, eb);
+    }
+    return rc;
+}
+
+/* --- free space ------------------------------------------------------------ */
+
+void wri_fmt_bytes(uint64_t bytes, char out[24])
+{
+    static const char *const unit[] = {"kB", "MB", "GB", "TB", "PB"};
+    if (bytes < 1000) {
+        snprintf(out, 24, "%llu B", (unsigned long long)bytes);
+        return;
+    }
+    double v = (double)bytes / 1000.0;
+    int u = 0;
+    while (v >= 1000.0 && u < 4) {
+        v /= 1000.0;
+        u++;
+    }
+    snprintf(out, 24, v < 10.0 ? "%.1f %s" : "%.0f %s", v, unit[u]);
+}
+
+/* The nearest existing directory at or above path (malloc'd). */
+static char *rp_existing(const char *path)
+{
+    char *p = strdup(path);
+    while (p != NULL && !rp_is_dir(p)) {
+        char *up = rp_parent(p);
+        if (up != NULL && strcmp(up, p) == 0) {
+            free(up);
+            break;
+        }
+        free(p);
+        p = up;
+    }
+    return p;
+}
+
+int wri_space_check(const wri_space_need *need, size_t n, wr_errbuf *eb)
+{
+    int rc = WR_OK;
+    uint64_t *fs = calloc(n + 1, sizeof *fs), *avail = calloc(n + 1, sizeof *avail);
+    if (fs == NULL || avail == NULL) {
+        rc = WR_ERR(eb, WR_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n && rc == WR_OK; i++) {
+        char *d = rp_existing(need[i].dir);
+        if (d == NULL) {
+            rc = WR_ERR(eb, WR_ENOMEM, "out of memory");
+            break;
+        }
+        rc = wri_io_free_space(d, &avail[i], &fs[i], eb);
+        free(d);
+    }
+    for (size_t i = 0; i < n && rc == WR_OK; i++) {
+        uint64_t total = 0;
+        bool first = true;
+        for (size_t k = 0; k < n; k++) {
+            if (fs[k] != fs[i])
+                continue;
+            first = first && k >= i;
+            total += need[k].bytes;
+        }
+        if (!first || total <= avail[i])
+            continue;
+        char nb[24], fb[24];
+        wri_fmt_bytes(total, nb);
+        wri_fmt_bytes(avail[i], fb);
+        rc = WR_ERR(eb, WR_ENOSPC,
+                    "not enough free space: needs about %s in %s, %s free "
+                    "there; nothing was changed (free some space%s)",
+                    nb, need[i].dir, fb,
+                    n > 1 ? ", or put the backup on another file system"
+                          : "");
+    }
+out:
+    free(fs);
+    free(avail);
     return rc;
 }
 

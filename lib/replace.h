@@ -84,6 +84,7 @@ typedef struct wri_backup_file {
 typedef struct wri_backup {
     char *path;   /* the backup directory */
     bool reused;  /* a complete earlier backup of the same bytes was kept */
+    bool created; /* this run made the directory */
     wri_backup_file *files;
     size_t nfiles;
     uint64_t bytes;
@@ -125,12 +126,33 @@ int wri_backup_make(const char *dir, const char *backup_dir,
  * it; sources holding anything else still get WR_EEXIST. */
 int wri_backup_expect(const char *dir, const char *backup_dir,
                       const wri_backup_file *files, size_t n, wr_errbuf *eb);
+/* Remove a backup this run made (not a reused one: WR_OK, nothing done),
+ * when the run failed before replacing anything: the copies, the manifest
+ * and, if this run created it, the directory. wri_backup_make does this
+ * itself when it fails. */
+int wri_backup_discard(const wri_backup *b, wr_errbuf *eb);
 /* Read and check a backup's MANIFEST (not the copies). */
 int wri_backup_read(const char *backup_dir, wri_backup *out, wr_errbuf *eb);
 /* Read every copy back and compare with the manifest. */
 int wri_backup_check(const wri_backup *b, wr_errbuf *eb);
 const wri_backup_file *wri_backup_find(const wri_backup *b, const char *name);
 void wri_backup_free(wri_backup *b);
+
+/* --- free space ------------------------------------------------------------ */
+
+/* What a run will write: about `bytes` into `dir` (which need not exist
+ * yet: its nearest existing parent is asked). */
+typedef struct wri_space_need {
+    const char *dir;
+    uint64_t bytes;
+} wri_space_need;
+
+/* Refuse (WR_ENOSPC, "... needs about 1.2 GB in DIR, 0.4 GB free ...")
+ * when the needs that fall on one file system add up to more than it has
+ * free (io.h: wri_io_free_space). */
+int wri_space_check(const wri_space_need *need, size_t n, wr_errbuf *eb);
+/* "1.2 GB", "340 kB", "12 B" */
+void wri_fmt_bytes(uint64_t bytes, char out[24]);
 
 /* --- staging, journal, commit --------------------------------------------- */
 

@@ -333,6 +333,39 @@ dir_hash() {
     [[ "$output" == *"another backup"* ]]
 }
 
+@test "free space is checked before anything is written (exit 3 with the numbers); a full disk before the commit removes the backup it made" {
+    make_db small
+    cp -r "$TMP/db" "$TMP/base"
+    run env WR_IO_FREE_SPACE=2000 "$WR_BIN/wr-compact" "$TMP/db"
+    [ "$status" -eq 3 ]
+    [[ "$output" == *"needs about "*" in $TMP/db, 2.0 kB free"* ]]
+    run env WR_IO_FREE_SPACE=2000 "$WR_BIN/wr-compact" --backup-dir "$TMP/bk" "$TMP/db"
+    [ "$status" -eq 3 ]
+    [[ "$output" == *"needs about"* ]]
+    [ ! -e "$TMP/bk" ]
+    for f in c.main.wr c.idx.tags.wr wr.catalog; do
+        cmp "$TMP/base/$f" "$TMP/db/$f"
+    done
+    [ -z "$(ls "$TMP/db" | grep compact.tmp || true)" ]
+    # ENOSPC at one op (every third) before the commit: no backup left
+    WR_IO_STATS="$TMP/ops" "$WR_BIN/wr-compact" -q --backup-dir "$TMP/bk0" "$TMP/db"
+    total=$(cat "$TMP/ops")
+    failed=0
+    for ((n = 1; n <= total; n += 3)); do
+        rm -rf "$TMP/db" "$TMP/bk"
+        cp -r "$TMP/base" "$TMP/db"
+        st=0
+        WR_IO_FAULT="fail=$n,err=ENOSPC" "$WR_BIN/wr-compact" -q --backup-dir "$TMP/bk" "$TMP/db" >/dev/null 2>&1 || st=$?
+        [ "$st" -eq 0 ] && continue
+        [ "$st" -eq 3 ]
+        cmp -s "$TMP/base/wr.catalog" "$TMP/db/wr.catalog" || continue
+        failed=$((failed + 1))
+        [ ! -e "$TMP/bk" ] || { echo "op $n: backup left"; ls -R "$TMP/bk"; false; }
+    done
+    echo "$failed of $total ops failed before the commit"
+    [ "$failed" -gt 10 ]
+}
+
 @test "a full disk leaves the original files and exits 3" {
     make_db small
     cp -r "$TMP/db" "$TMP/base"

@@ -688,6 +688,41 @@ sweep_setup() {
     [ "$nb" -gt $((nc * 4)) ]
 }
 
+@test "free space is checked before anything is written (exit 3 with the numbers); a full disk during the run removes the backup it made" {
+    make_tiny "$TMP/d"
+    before=$(tree_sig "$TMP/d")
+    run env WR_IO_FREE_SPACE=100 "$WR_BIN/wr-migrate" "$TMP/d"
+    [ "$status" -eq 3 ]
+    [[ "$output" == *"needs about "*" in $TMP/d, 100 B free"* ]]
+    [ "$(tree_sig "$TMP/d")" = "$before" ]
+    [ -z "$(ls -d "$TMP"/d/wr-backup-* "$TMP"/d/wr-migrate.* 2>/dev/null)" ]
+    # a --backup-dir elsewhere is checked too
+    run env WR_IO_FREE_SPACE=100 "$WR_BIN/wr-migrate" --backup-dir "$TMP/bk" "$TMP/d"
+    [ "$status" -eq 3 ]
+    [[ "$output" == *"needs about"* ]]
+    [ ! -e "$TMP/bk" ]
+    # ENOSPC at any one op before the journal: exit 3, no backup left
+    cp -a "$TMP/d" "$TMP/orig"
+    WR_IO_STATS="$TMP/ops" "$WR_BIN/wr-migrate" -q "$TMP/d"
+    total=$(cat "$TMP/ops")
+    failed=0
+    for n in $(seq 1 "$total"); do
+        rm -rf "$TMP/d"
+        cp -a "$TMP/orig" "$TMP/d"
+        st=0
+        WR_IO_FAULT="fail=$n,err=ENOSPC" "$WR_BIN/wr-migrate" -q "$TMP/d" >/dev/null 2>&1 || st=$?
+        [ "$st" -eq 0 ] && continue
+        [ "$st" -eq 3 ]
+        [ -e "$TMP/d/wr-migrate.journal" ] && continue
+        [ -e "$TMP/d/wr.catalog" ] && continue
+        failed=$((failed + 1))
+        [ "$(tree_sig "$TMP/d")" = "$before" ] || { echo "op $n: changed"; false; }
+        [ -z "$(ls -d "$TMP"/d/wr-backup-* 2>/dev/null)" ] || { echo "op $n: backup left"; false; }
+    done
+    echo "$failed of $total ops failed before the journal"
+    [ "$failed" -gt 20 ]
+}
+
 @test "the two parse threads share nothing unsynchronised (helgrind on the release build)" {
     rel="$BATS_TEST_DIRNAME/../../build/rel/bin/wr-migrate"
     [ -x "$rel" ]   # make test builds build/rel before the sanitizer build
