@@ -1371,7 +1371,7 @@ static int mg_commit(mg *m, wr_errbuf *eb)
             m->st->bytes_after += mg_file_size(m->dir, move[i]);
         if (res.kept > 0)
             mg_note(m->st, "%s", res.note);
-    } else if (!wri_replace_pending(m->dir, WRI_MIGRATE_JOURNAL)) {
+    } else if (!res.journaled) {
         m->journaled = false; /* the journal never landed: plain abort */
     }
     free(move);

@@ -1310,7 +1310,10 @@ int wri_replace_commit(const char *dir, const char *journal,
     if ((rc = wri_file_crc(cpath, &j.commit_size, &j.commit_crc, eb)) != WR_OK)
         goto out;
     /* 3: from here a rerun rolls forward */
-    if ((rc = journal_write(dir, journal, &j, eb)) != WR_OK)
+    rc = journal_write(dir, journal, &j, eb);
+    /* a failed write may still have renamed the journal into place */
+    res->journaled = rc == WR_OK || wri_replace_pending(dir, journal);
+    if (rc != WR_OK)
         goto out;
     if ((rc = rp_forward(dir, journal, &j, false, res, eb)) == WR_OK)
         res->outcome = WRI_RECOVER_FORWARD;

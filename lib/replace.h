@@ -178,6 +178,8 @@ typedef struct wri_replace_result {
     int outcome;       /* wri_recover_outcome */
     size_t removed;    /* originals removed */
     size_t kept;       /* originals left in place (changed since backup) */
+    bool journaled;    /* commit: the journal was written (from then on a
+                          rerun finishes; never undo anything) */
     char note[512];    /* what recovery did, or why something was kept */
 } wri_replace_result;
 
