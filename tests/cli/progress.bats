@@ -28,11 +28,16 @@ teardown() {
 in_tmux() {
     local cols=$1
     shift
-    printf '%s\n' "$*" > "$TMP/cmd.sh"
+    # a server of its own per call (a killed one may still be going away);
+    # the command waits until the pane is piped, so no byte is missed
+    SOCK="wrtest-$$-$BATS_TEST_NUMBER-$cols-$RANDOM"
+    printf 'while [ ! -f %q ]; do sleep 0.05; done\n' "$TMP/go" > "$TMP/cmd.sh"
+    printf '%s\n' "$*" >> "$TMP/cmd.sh"
     echo "touch '$TMP/done'" >> "$TMP/cmd.sh"
     tmux -L "$SOCK" -f /dev/null new-session -d -x "$cols" -y 50 \
         "stty -onlcr 2>/dev/null; bash '$TMP/cmd.sh'; sleep 60"
     tmux -L "$SOCK" pipe-pane -o "cat >> '$TMP/raw'"
+    touch "$TMP/go"
     for _ in $(seq 600); do [ -f "$TMP/done" ] && break; sleep 0.1; done
     [ -f "$TMP/done" ]
     sleep 0.3
@@ -58,8 +63,8 @@ PY
 
 @test "wr-verify in tmux at 80 and 40 columns: one progress line, cut to the width, then the report" {
     for cols in 80 40; do
-        rm -f "$TMP/raw" "$TMP/done"
         tmux -L "$SOCK" kill-server 2>/dev/null || true
+        rm -f "$TMP/raw" "$TMP/done" "$TMP/go"
         in_tmux "$cols" "'$WR_BIN/wr-verify' '$BIG/a-database-with-a-rather-long-name'"
         run check_raw "$cols"
         [ "$status" -eq 0 ] || { echo "$output"; false; }
