@@ -252,7 +252,10 @@ int main(int argc, char **argv)
         (void)wr_cli_read_end(ra, rc, &eb);
     if (rc == WR_OK) {
         rc = wr_diff(&o, &st, &eb);
-        rc = wr_cli_read_end(rb, wr_cli_read_end(ra, rc, &eb), &eb);
+        /* B first: when both sides share a directory, A's reader made its
+         * LOCK and removes it only once no other lock is held on it */
+        rc = wr_cli_read_end(rb, rc, &eb);
+        rc = wr_cli_read_end(ra, rc, &eb);
     }
     wr_cli_progress_done(&cli);
     if (x.failed != 0 && rc == x.failed && eb.msg[0] == '\0')

@@ -51,6 +51,18 @@ PEOPLE="$BATS_TEST_DIRNAME/../../testdata/people.jsonl"
     [ "$status" -eq 2 ]
 }
 
+@test "two sides in one directory leave no LOCK behind" {
+    make_jsonl "$TMP/a.jsonl" 10
+    make_jsonl "$TMP/b.jsonl" 10
+    cd "$TMP"
+    run "$WR_BIN/wr-diff" - - </dev/null
+    [ "$status" -eq 2 ]
+    [ ! -e "$TMP/LOCK" ]
+    run "$WR_BIN/wr-diff" a.jsonl b.jsonl
+    [ "$status" -eq 0 ]
+    [ ! -e "$TMP/LOCK" ]
+}
+
 @test "two copies of a database are identical: exit 0, summary counts documents and index entries" {
     make_db a
     make_db b
