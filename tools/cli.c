@@ -101,6 +101,17 @@ void wr_cli_note(const wr_cli *cli, const char *fmt, ...)
     va_end(ap);
 }
 
+int wr_cli_checkpoint_opt(const wr_cli *cli, const char *arg, bool *previous)
+{
+    if (strcmp(arg, "latest") == 0 || strcmp(arg, "previous") == 0) {
+        *previous = arg[0] == 'p';
+        return WR_CLI_GO_ON;
+    }
+    return wr_cli_usage_error(cli, "--checkpoint is 'latest' or 'previous', "
+                                   "not '%s'",
+                              arg);
+}
+
 int wr_cli_usage_error(const wr_cli *cli, const char *fmt, ...)
 {
     char msg[512];

@@ -123,6 +123,9 @@ enum {
  * missing argument or anything else is a usage error (WR_EXIT_USAGE, said
  * in one line). A result other than WR_CLI_GO_ON is the tool's exit code. */
 int wr_cli_common_opt(wr_cli *cli, int opt, void (*usage)(void));
+/* --checkpoint latest|previous: sets *previous and gives WR_CLI_GO_ON, or
+ * reports the usage error and gives its exit code. */
+int wr_cli_checkpoint_opt(const wr_cli *cli, const char *arg, bool *previous);
 /* --page-size: a power of two from 512 to 65536 ("4K" allowed). 0, or
  * WR_EXIT_USAGE after saying why. */
 int wr_cli_page_size(const wr_cli *cli, const char *arg, uint32_t *out);

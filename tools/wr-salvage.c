@@ -225,6 +225,7 @@ int main(int argc, char **argv)
         wr_cli_error(&cli, "out of memory");
         return WR_EXIT_ENV;
     }
+    int ck;
     while ((opt = getopt_long(argc, argv, WR_CLI_SHORTOPTS, longopts,
                               NULL)) != -1) {
         switch (opt) {
@@ -232,15 +233,10 @@ int main(int argc, char **argv)
             o.dry_run = true;
             break;
         case O_CKPT:
-            if (strcmp(optarg, "latest") == 0)
-                o.previous = false;
-            else if (strcmp(optarg, "previous") == 0)
-                o.previous = true;
-            else {
+            if ((ck = wr_cli_checkpoint_opt(&cli, optarg, &o.previous)) !=
+                WR_CLI_GO_ON) {
                 free(colls);
-                return wr_cli_usage_error(&cli, "--checkpoint is latest or "
-                                                "previous, not '%s'",
-                                          optarg);
+                return ck;
             }
             break;
         case O_COLL:

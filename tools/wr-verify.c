@@ -436,6 +436,7 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     wr_cli_init(&cli, "wr-verify", argc, argv);
+    int ck;
     while ((opt = getopt_long(argc, argv, WR_CLI_SHORTOPTS, longopts,
                               NULL)) != -1) {
         switch (opt) {
@@ -443,14 +444,9 @@ int main(int argc, char **argv)
             o.quick = true;
             break;
         case O_CKPT:
-            if (strcmp(optarg, "latest") == 0)
-                o.previous = false;
-            else if (strcmp(optarg, "previous") == 0)
-                o.previous = true;
-            else
-                return wr_cli_usage_error(
-                    &cli, "--checkpoint wants latest or previous, not '%s'",
-                    optarg);
+            if ((ck = wr_cli_checkpoint_opt(&cli, optarg, &o.previous)) !=
+                WR_CLI_GO_ON)
+                return ck;
             break;
         case O_ALL:
             o.all_checkpoints = true;

@@ -193,3 +193,11 @@ man_opts() {
     validate <<<"$output"
     [ "$(jq '.lines - .documents - .deletes - .bad_lines - .torn_lines' <<<"$output")" = 0 ]
 }
+
+@test "--checkpoint takes latest or previous, with one message in every reader" {
+    for t in wr-verify wr-dump wr-salvage; do
+        run "$WR_BIN/$t" --checkpoint bogus "$TMP/x" "$TMP/y"
+        [ "$status" -eq 2 ]
+        [ "${lines[0]}" = "$t: --checkpoint is 'latest' or 'previous', not 'bogus' (try --help)" ]
+    done
+}
