@@ -928,3 +928,39 @@ int wri_block_trim(wri_block *b, wr_errbuf *eb)
     b->file_size = keep;
     return WR_OK;
 }
+
+/* --- names ---------------------------------------------------------------- */
+
+char *wri_tree_file_name(const char *coll, const char *field)
+{
+    size_t n = strlen(coll) + (field ? strlen(field) : 0) + 16;
+    char *p = malloc(n);
+    if (p == NULL)
+        return NULL;
+    if (field)
+        snprintf(p, n, "%s.idx.%s.wr", coll, field);
+    else
+        snprintf(p, n, "%s.main.wr", coll);
+    return p;
+}
+
+int wri_tree_file_parse(const char *fname, char *coll, char *field)
+{
+    size_t n = strlen(fname);
+    const char *ix = strstr(fname, ".idx.");
+    field[0] = '\0';
+    if (n > 8 && strcmp(fname + n - 8, ".main.wr") == 0 &&
+        n - 8 <= WRI_NAME_MAX) {
+        snprintf(coll, WRI_NAME_MAX + 1, "%.*s", (int)(n - 8), fname);
+        return 1;
+    }
+    if (ix != NULL && ix > fname && n > 3 && strcmp(fname + n - 3, ".wr") == 0 &&
+        ix + 5 < fname + n - 3 && ix - fname <= WRI_NAME_MAX &&
+        fname + n - 3 - (ix + 5) <= WRI_NAME_MAX) {
+        snprintf(coll, WRI_NAME_MAX + 1, "%.*s", (int)(ix - fname), fname);
+        snprintf(field, WRI_NAME_MAX + 1, "%.*s",
+                 (int)(fname + n - 3 - (ix + 5)), ix + 5);
+        return 2;
+    }
+    return 0;
+}

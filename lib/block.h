@@ -205,6 +205,14 @@ int wri_block_trim(wri_block *b, wr_errbuf *eb);
  * previous checkpoint. A failure poisons the handle (I9). */
 int wri_block_erase_other(wri_block *b, wr_errbuf *eb);
 
+/* A tree file's name in its database directory: "NAME.main.wr" or
+ * "NAME.idx.FIELD.wr" (malloc'd). */
+char *wri_tree_file_name(const char *coll, const char *field);
+/* The other way (salvage, when a file's header is gone): the collection
+ * (and field) a tree file's name says; coll and field hold WRI_NAME_MAX+1
+ * bytes. 1 main table, 2 index, 0 not such a name. */
+int wri_tree_file_parse(const char *fname, char *coll, char *field);
+
 /* CRC32 of a page (over [4, size)). */
 uint32_t wri_page_crc(const uint8_t *buf, size_t size);
 

@@ -1,5 +1,5 @@
 /*
- * bsoncheck.c -- strict validation of a BSON document (bsonkey.h,
+ * bsoncheck.c -- strict validation of a BSON document (bsoncheck.h,
  * wri_bson_check).
  *
  * One pass over the bytes, no allocation: every length is checked against

@@ -81,34 +81,4 @@ int wri_index_keys(const bson_t *doc, const char *path, wri_index_key_fn fn,
  * string that is not UTF-8, print as { "$bsonHex" : "<hex>" }. */
 char *wri_key_to_json(const uint8_t *buf, size_t len);
 
-/* Validate a BSON document strictly (bsoncheck.c): structure and bounds
- * of every element, and strict UTF-8 (RFC 3629) in strings, keys and
- * regexes; NUL is allowed inside strings, not in keys. Stricter than
- * libbson 1.23's bson_validate and faster. WR_OK, or WR_ECORRUPT with the
- * byte offset in *err_off and "byte N: reason" in why. Safe on arbitrary
- * bytes. */
-int wri_bson_check(const uint8_t *buf, size_t len, size_t *err_off,
-                   char *why, size_t whylen);
-
-/* A growing text buffer (ejson.c). */
-typedef struct wri_strbuf {
-    char *p;
-    size_t len, cap;
-} wri_strbuf;
-/* Append a C string: 0, or -1 when out of memory. */
-int wri_strbuf_add(wri_strbuf *sb, const char *s);
-
-/* Append a BSON document as MongoDB Extended JSON v2 (canonical, or
- * relaxed) to sb, in libbson's layout but with doubles in their shortest
- * exact form. The document is checked with wri_bson_check first:
- * WR_ECORRUPT (sb unchanged) if it is not valid, or on out of memory. */
-int wri_ejson_append(wri_strbuf *sb, const uint8_t *doc, size_t len,
-                     bool relaxed);
-
-/* Append the value(s) of a key document the same way: one element as its
- * bare value ("7", "{ "$oid" : "..." }"), several as an array
- * "[ v, w ]" (names ignored). WR_ECORRUPT (sb unchanged) if not valid. */
-int wri_ejson_append_key(wri_strbuf *sb, const uint8_t *key, size_t len,
-                         bool relaxed);
-
 #endif /* WR_BSONKEY_H */

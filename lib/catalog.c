@@ -9,18 +9,6 @@
 #include <dirent.h>
 #include <stdlib.h>
 
-char *wri_path_join(const char *dir, const char *name)
-{
-    size_t dl = strlen(dir), nl = strlen(name);
-    char *p = malloc(dl + nl + 2);
-    if (p == NULL)
-        return NULL;
-    memcpy(p, dir, dl);
-    p[dl] = '/';
-    memcpy(p + dl + 1, name, nl + 1);
-    return p;
-}
-
 static int cat_name_cmp(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -88,40 +76,6 @@ const wri_cat_file *wri_catalog_file(const wri_catalog *cat,
                 return &cat->coll[i].idx[j];
     }
     return NULL;
-}
-
-char *wri_tree_file_name(const char *coll, const char *field)
-{
-    size_t n = strlen(coll) + (field ? strlen(field) : 0) + 16;
-    char *p = malloc(n);
-    if (p == NULL)
-        return NULL;
-    if (field)
-        snprintf(p, n, "%s.idx.%s.wr", coll, field);
-    else
-        snprintf(p, n, "%s.main.wr", coll);
-    return p;
-}
-
-int wri_tree_file_parse(const char *fname, char *coll, char *field)
-{
-    size_t n = strlen(fname);
-    const char *ix = strstr(fname, ".idx.");
-    field[0] = '\0';
-    if (n > 8 && strcmp(fname + n - 8, ".main.wr") == 0 &&
-        n - 8 <= WRI_NAME_MAX) {
-        snprintf(coll, WRI_NAME_MAX + 1, "%.*s", (int)(n - 8), fname);
-        return 1;
-    }
-    if (ix != NULL && ix > fname && n > 3 && strcmp(fname + n - 3, ".wr") == 0 &&
-        ix + 5 < fname + n - 3 && ix - fname <= WRI_NAME_MAX &&
-        fname + n - 3 - (ix + 5) <= WRI_NAME_MAX) {
-        snprintf(coll, WRI_NAME_MAX + 1, "%.*s", (int)(ix - fname), fname);
-        snprintf(field, WRI_NAME_MAX + 1, "%.*s",
-                 (int)(fname + n - 3 - (ix + 5)), ix + 5);
-        return 2;
-    }
-    return 0;
 }
 
 int wri_check_coll_name(const char *name, wr_errbuf *eb)

@@ -70,14 +70,6 @@ int wri_catalog_to_bson(const wri_catalog *cat, bson_t *out);
  * non-empty dot-separated parts not starting with '$'. */
 int wri_check_coll_name(const char *name, wr_errbuf *eb);
 int wri_check_field_path(const char *field, wr_errbuf *eb);
-/* "NAME.main.wr" / "NAME.idx.FIELD.wr" (malloc'd). */
-char *wri_tree_file_name(const char *coll, const char *field);
-/* The other way (salvage, when a file's header is gone): the collection
- * (and field) a tree file's name says; coll and field hold WRI_NAME_MAX+1
- * bytes. 1 main table, 2 index, 0 not such a name. */
-int wri_tree_file_parse(const char *fname, char *coll, char *field);
-/* DIR/NAME (malloc'd). */
-char *wri_path_join(const char *dir, const char *name);
 /* The tree files of a directory: the names ending in ".wr" (not starting
  * with '.'), sorted, in *names_out (free with wri_names_free). A directory
  * that cannot be read has none. WR_OK or WR_ENOMEM. */

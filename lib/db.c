@@ -10,7 +10,6 @@
  */
 #include "wr_int.h"
 
-#include "migrate.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -87,11 +86,6 @@ int wr_db_open(const char *dir, const wr_db_opts *opts, wr_db **out,
     db->readonly = db->opts.readonly || db->opts.previous;
     if (db->opts.page_size == 0)
         db->opts.page_size = WRI_PAGE_DEFAULT;
-    /* a legacy directory (or an interrupted migration) is migrated first */
-    if (db->opts.auto_migrate && !db->readonly &&
-        (rc = wri_migrate_auto(dir, db->opts.page_size, db->opts.holder,
-                               eb)) != WR_OK)
-        goto fail;
     if ((rc = db_dir_prepare(dir, db->opts.create && !db->readonly,
                              &db->made_dir, eb)) != WR_OK)
         goto fail;

@@ -1,7 +1,8 @@
 /*
- * dump.h -- what the two halves of wr-dump share (dump.c: files,
- * databases, the summary, tree, extent and document modes; dump_page.c:
- * one page decoded, --page). Not a public header: wr.h has wr_dump().
+ * dump.h -- what the three files of wr-dump share (dump.c: one file's
+ * summary, tree, extent and document modes; dump_page.c: one page
+ * decoded, --page; dump_db.c: wr_dump(), files and databases). Not a
+ * public header: wr.h has wr_dump().
  *
  * Findings: every damaged place is a wr_finding (wr.h) with file, page,
  * byte and check: one line "!! page P: byte B: CHECK: detail" in the text
@@ -110,6 +111,22 @@ void stats_free(dctx *x);
 
 /* --map (dump_map.c): one tree file as an SVG picture on o->out. */
 int file_map(dctx *x, dump_file *df, wr_errbuf *eb);
+
+/* dump.c, for dump_db.c: a file's findings begin; its "damage" array;
+ * opening a file (findings to x) at the checkpoint asked for; the modes. */
+void dx_file_begin(dctx *x, const char *path);
+void j_marks(dctx *x, bson_t *p);
+int df_open(dctx *x, dump_file *df, const char *path, bool want_gen,
+            uint64_t gen, bool previous, wr_errbuf *eb);
+void df_close(dump_file *df);
+void safe_name(const char *s, char *out, size_t n);
+void role_text(const wri_slot *s, char *out, size_t n);
+int file_summary(dctx *x, dump_file *df, bson_t *j, wr_errbuf *eb);
+int file_tree(dctx *x, dump_file *df, bson_t *j, wr_errbuf *eb);
+int file_extents(dctx *x, dump_file *df, bson_t *j, wr_errbuf *eb);
+int file_docs(dctx *x, dump_file *df, wr_errbuf *eb);
+/* Write the buffered --docs lines. */
+void docs_flush(dctx *x);
 
 /* --page ADDR (dump_page.c). */
 int file_page(dctx *x, dump_file *df, uint64_t addr, bson_t *j,

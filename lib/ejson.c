@@ -1,5 +1,5 @@
 /*
- * ejson.c -- BSON documents as MongoDB Extended JSON v2, fast (bsonkey.h,
+ * ejson.c -- BSON documents as MongoDB Extended JSON v2, fast (ejson.h,
  * wri_ejson_append).
  *
  * wr-dump --docs spends its time here: libbson's writer formats through

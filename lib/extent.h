@@ -16,9 +16,11 @@
  * overlap across or within lists, and lie below the logical size; adjacent
  * avail extents are always coalesced.
  *
- * This module does no I/O: block.c persists the lists through
- * wri_extent_encode()/wri_extent_decode_page() in extent-list pages. Calls
- * only err.
+ * This module does no I/O: block.c persists the lists in extent-list
+ * pages (wri_extent_walk() gives it the entries to write at a checkpoint;
+ * on open, pagesrc.c's wri_ps_walk_lists() reads them, wri_extlist_entry()
+ * judges each, and wri_extent_insert() takes them back in). Calls only
+ * err.
  */
 #ifndef WR_EXTENT_H
 #define WR_EXTENT_H

@@ -679,3 +679,17 @@ int wri_io_free_space(const char *path, uint64_t *free_out, uint64_t *fs_out,
     }
     return WR_OK;
 }
+
+/* --- paths ---------------------------------------------------------------- */
+
+char *wri_path_join(const char *dir, const char *name)
+{
+    size_t dl = strlen(dir), nl = strlen(name);
+    char *p = malloc(dl + nl + 2);
+    if (p == NULL)
+        return NULL;
+    memcpy(p, dir, dl);
+    p[dl] = '/';
+    memcpy(p + dl + 1, name, nl + 1);
+    return p;
+}

@@ -159,6 +159,9 @@ int wri_io_rmdir(const char *path, wr_errbuf *eb);
 int wri_io_free_space(const char *path, uint64_t *free_out, uint64_t *fs_out,
                       wr_errbuf *eb);
 
+/* DIR/NAME (malloc'd; NULL when out of memory). */
+char *wri_path_join(const char *dir, const char *name);
+
 /* errno e as a wr_err, with "PATH: WHAT failed: reason" in eb. */
 int wri_io_errno(wr_errbuf *eb, int e, const char *path, const char *what);
 

@@ -1622,29 +1622,3 @@ int wr_migrate(const wr_migrate_opts *o, wr_migrate_stats *st, wr_errbuf *eb)
     wri_io_unlock_dir(m.lock);
     return rc;
 }
-
-/* --- wr_db_open's automatic migration -------------------------------------------- */
-
-int wri_migrate_auto(const char *dir, uint32_t page_size, const char *holder,
-                     wr_errbuf *eb)
-{
-    int rc;
-    wri_legacy_dir ld;
-    wr_migrate_stats st;
-    struct stat sb;
-    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        return WR_OK; /* wr_db_open says what is wrong */
-    if (!wri_replace_pending(dir, WRI_MIGRATE_JOURNAL)) {
-        if ((rc = wri_legacy_scan(dir, &ld, eb)) != WR_OK)
-            return rc;
-        bool legacy = ld.kind == WRI_DIR_LEGACY || ld.kind == WRI_DIR_MIXED;
-        wri_legacy_free(&ld);
-        if (!legacy)
-            return WR_OK;
-    }
-    wr_migrate_opts o = {.dir = dir, .page_size = page_size,
-                         .holder = holder ? holder : "wr-migrate"};
-    rc = wr_migrate(&o, &st, eb);
-    wr_migrate_stats_free(&st);
-    return rc;
-}

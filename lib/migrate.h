@@ -1,7 +1,7 @@
 /*
- * migrate.h -- library-internal entry of the migration (wr_migrate in
- * wr.h is the public one): what wr_db_open runs when opened with
- * wr_db_opts.auto_migrate. Calls legacy, replace and wr_migrate.
+ * migrate.h -- the migration's file names (wr_migrate in wr.h is its
+ * entry). wr_db_open never migrates: db sits below migrate, and only
+ * migrate calls db (issue 11: no cycle).
  */
 #ifndef WR_MIGRATE_H
 #define WR_MIGRATE_H
@@ -12,12 +12,5 @@
 #define WRI_MIGRATE_STAGING "wr-migrate.new"
 #define WRI_MIGRATE_REJECTS_TMP "wr-migrate.rejects.tmp"
 #define WRI_MIGRATE_REJECTS "rejects.jsonl"
-
-/* If dir holds a legacy database, a mixed one, or an interrupted
- * migration, run wr_migrate on it with default options (page_size for
- * the new files, holder for the lock); otherwise (missing, empty, already
- * a database) do nothing. Errors are wr_migrate's. */
-int wri_migrate_auto(const char *dir, uint32_t page_size, const char *holder,
-                     wr_errbuf *eb);
 
 #endif /* WR_MIGRATE_H */

@@ -9,15 +9,12 @@
  * bt_vrfy_dsk.c (one checker per page image, run by every reader), and
  * from bbolt's single raw page reader.
  */
-#include "wr_int.h"
+#include "pagesrc_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 
 #define PS_RUN_MIN (64u << 10)
-
-static int ps_pread(wri_ps *ps, void *buf, size_t len, uint64_t off,
-                    size_t *got, wr_errbuf *eb);
 
 /* --- findings ------------------------------------------------------------ */
 
@@ -122,19 +119,19 @@ int wri_ps_finding(wri_ps *ps, wr_errbuf *eb, int check, uint64_t page,
     return WR_ERR(eb, WR_ECORRUPT, "%s", line);
 }
 
-static const char *ps_u64(char *buf, uint64_t v)
+const char *wri_ps_u64(char *buf, uint64_t v)
 {
     snprintf(buf, 32, "%llu", (unsigned long long)v);
     return buf;
 }
 
-static const char *ps_hex32(char *buf, uint32_t v)
+const char *wri_ps_hex32(char *buf, uint32_t v)
 {
     snprintf(buf, 32, "0x%08x", v);
     return buf;
 }
 
-static bool ps_stop(const wri_ps *ps)
+bool wri_ps_stop(const wri_ps *ps)
 {
     return ps->cfg.interrupted != NULL && *ps->cfg.interrupted;
 }
@@ -439,7 +436,7 @@ void wri_ps_check_slots(wri_ps *ps, int chosen)
             (void)wri_ps_finding(ps, NULL, WR_CHECK_HEADER, P,
                                  P + WRI_SLOT_GEN,
                                  "two different generations",
-                                 ps_u64(y, a->gen),
+                                 wri_ps_u64(y, a->gen),
                                  "both slots hold the same generation");
         if (a->role != s->role || strcmp(a->coll, s->coll) != 0 ||
             strcmp(a->field, s->field) != 0) {
@@ -460,7 +457,7 @@ void wri_ps_check_slots(wri_ps *ps, int chosen)
         if (!ps->slots[i].valid || (tail = malloc(P)) == NULL)
             continue;
         uint64_t at = ps->slot_off[i] + WRI_SLOT_LEN;
-        if (ps_pread(ps, tail, P - WRI_SLOT_LEN, at, &got, &e) == WR_OK)
+        if (wri_ps_pread(ps, tail, P - WRI_SLOT_LEN, at, &got, &e) == WR_OK)
             for (size_t z = 0; z < got; z++)
                 if (tail[z] != 0) {
                     (void)wri_ps_finding(ps, NULL, WR_CHECK_HEADER,
@@ -483,8 +480,8 @@ void wri_ps_check_slots(wri_ps *ps, int chosen)
                 need[k]->off + need[k]->size > ps->fsize)
                 (void)wri_ps_finding(
                     ps, NULL, WR_CHECK_SPACE, need[k]->off, ps->fsize,
-                    ps_u64(x, need[k]->off + need[k]->size),
-                    ps_u64(y, ps->fsize),
+                    wri_ps_u64(x, need[k]->off + need[k]->size),
+                    wri_ps_u64(y, ps->fsize),
                     "file is truncated: slot %d (generation %llu) needs its "
                     "%s at %llu",
                     i, (unsigned long long)s->gen,
@@ -515,7 +512,7 @@ int wri_ps_begin(wri_ps *ps, int slot, bool map, wr_errbuf *eb)
     ps->gen = s->gen;
     if (s->logical_size > ps->fsize &&
         (rc = wri_ps_finding(ps, eb, WR_CHECK_SPACE, 0, ps->fsize,
-                             ps_u64(x, s->logical_size), ps_u64(y, ps->fsize),
+                             wri_ps_u64(x, s->logical_size), wri_ps_u64(y, ps->fsize),
                              "file is shorter than checkpoint %llu's logical "
                              "size (truncated)",
                              (unsigned long long)s->gen)) < 0)
@@ -531,7 +528,7 @@ int wri_ps_begin(wri_ps *ps, int slot, bool map, wr_errbuf *eb)
 /* Read len bytes at off: from the run buffer when it holds them, into it
  * when this read continues the previous one (a sequential scan), else
  * straight from the file. */
-static int ps_pread(wri_ps *ps, void *buf, size_t len, uint64_t off,
+int wri_ps_pread(wri_ps *ps, void *buf, size_t len, uint64_t off,
                     size_t *got, wr_errbuf *eb)
 {
     int rc;
@@ -570,7 +567,7 @@ static int ps_pread(wri_ps *ps, void *buf, size_t len, uint64_t off,
 int wri_ps_read_raw(wri_ps *ps, uint64_t off, void *buf, size_t len,
                     size_t *got, wr_errbuf *eb)
 {
-    return ps_pread(ps, buf, len, off, got, eb);
+    return wri_ps_pread(ps, buf, len, off, got, eb);
 }
 
 int wri_ps_addr_check(wri_ps *ps, const wr_addr *a, uint32_t want_size,
@@ -582,7 +579,7 @@ int wri_ps_addr_check(wri_ps *ps, const wr_addr *a, uint32_t want_size,
     char e[64], g[64];
     if (want_size != 0 && a->size != want_size)
         return wri_ps_finding(ps, eb, WR_CHECK_PAGE, ref_page, ref_off,
-                              ps_u64(e, want_size), ps_u64(g, a->size),
+                              wri_ps_u64(e, want_size), wri_ps_u64(g, a->size),
                               "address of %s [%llu, +%u) is not %u bytes "
                               "long",
                               what, (unsigned long long)a->off, a->size,
@@ -633,11 +630,11 @@ int wri_ps_read(wri_ps *ps, const wr_addr *a, uint8_t *buf, const char *what,
     char x[32], y[32];
     if (raw_ok != NULL)
         *raw_ok = false;
-    if ((rc = ps_pread(ps, buf, a->size, a->off, &got, eb)) != WR_OK)
+    if ((rc = wri_ps_pread(ps, buf, a->size, a->off, &got, eb)) != WR_OK)
         return rc;
     if (got != a->size)
         return wri_ps_finding(ps, eb, WR_CHECK_SPACE, a->off, a->off + got,
-                              ps_u64(x, a->size), ps_u64(y, got),
+                              wri_ps_u64(x, a->size), wri_ps_u64(y, got),
                               "%s: only %zu of %u bytes could be read "
                               "(past the end of the file: truncated)",
                               what, got, a->size);
@@ -647,8 +644,8 @@ int wri_ps_read(wri_ps *ps, const wr_addr *a, uint8_t *buf, const char *what,
     uint32_t computed = wri_page_crc(buf, a->size);
     if (stored != computed)
         return wri_ps_finding(
-            ps, eb, WR_CHECK_CHECKSUM, a->off, a->off, ps_hex32(x, stored),
-            ps_hex32(y, computed),
+            ps, eb, WR_CHECK_CHECKSUM, a->off, a->off, wri_ps_hex32(x, stored),
+            wri_ps_hex32(y, computed),
             "%s: CRC mismatch: the stored CRC does not match the page's "
             "bytes (torn or damaged page)%s",
             what,
@@ -657,15 +654,15 @@ int wri_ps_read(wri_ps *ps, const wr_addr *a, uint8_t *buf, const char *what,
                                "its address expects");
     if (stored != a->crc)
         return wri_ps_finding(ps, eb, WR_CHECK_CHECKSUM, a->off, a->off,
-                              ps_hex32(x, a->crc), ps_hex32(y, stored),
+                              wri_ps_hex32(x, a->crc), wri_ps_hex32(y, stored),
                               "%s: stale or misdirected page: intact, but "
                               "not the page its address expects",
                               what);
     uint32_t hsize = wri_get32(buf + WRI_PH_SIZE);
     if (hsize != a->size)
         return wri_ps_finding(ps, eb, WR_CHECK_PAGE, a->off,
-                              a->off + WRI_PH_SIZE, ps_u64(x, a->size),
-                              ps_u64(y, hsize),
+                              a->off + WRI_PH_SIZE, wri_ps_u64(x, a->size),
+                              wri_ps_u64(y, hsize),
                               "%s: header size field disagrees with its "
                               "address",
                               what);
@@ -736,7 +733,7 @@ int wri_ps_mark(wri_ps *ps, uint64_t off, uint64_t len, int who)
     return first;
 }
 
-static int ps_overlap(wri_ps *ps, uint64_t off, uint64_t len, int old,
+int wri_ps_overlap(wri_ps *ps, uint64_t off, uint64_t len, int old,
                       const char *what, wr_errbuf *eb)
 {
     char e[64], g[64];
@@ -792,13 +789,13 @@ int wri_ps_read_overflow(wri_ps *ps, const wri_cell *c, uint64_t lsize,
     *val = NULL;
     if (c->vlen > WRI_PS_MAX_VALUE)
         return wri_ps_finding(ps, eb, WR_CHECK_DOCUMENT, page, cell,
-                              ps_u64(x, WRI_PS_MAX_VALUE), ps_u64(y, c->vlen),
+                              wri_ps_u64(x, WRI_PS_MAX_VALUE), wri_ps_u64(y, c->vlen),
                               "cell at %u: value larger than BSON's 16 MiB "
                               "limit",
                               c->off);
     if (c->ovf.size != need)
         return wri_ps_finding(ps, eb, WR_CHECK_PAGE, page, ref,
-                              ps_u64(x, need), ps_u64(y, c->ovf.size),
+                              wri_ps_u64(x, need), wri_ps_u64(y, c->ovf.size),
                               "cell at %u: overflow page size for a value of "
                               "%u bytes",
                               c->off, c->vlen);
@@ -813,7 +810,7 @@ int wri_ps_read_overflow(wri_ps *ps, const wri_cell *c, uint64_t lsize,
                               "%llu, cell at %u)",
                               (unsigned long long)page, c->off);
     if (old != WRI_OWN_NONE &&
-        (rc = ps_overlap(ps, c->ovf.off, c->ovf.size, old, "overflow page",
+        (rc = wri_ps_overlap(ps, c->ovf.off, c->ovf.size, old, "overflow page",
                          eb)) < 0)
         return rc;
     /* only now, with the size bound by the file, the buffer */
@@ -837,169 +834,10 @@ int wri_ps_read_overflow(wri_ps *ps, const wri_cell *c, uint64_t lsize,
     return WR_OK;
 }
 
-/* --- the extent-list chain ------------------------------------------------- */
-
-#define PS_TRY(expr)                                                           \
-    do {                                                                       \
-        int r_ = (expr);                                                       \
-        if (r_ < 0) {                                                          \
-            rc = r_;                                                           \
-            goto out;                                                          \
-        }                                                                      \
-    } while (0)
-
-int wri_ps_walk_lists(wri_ps *ps, const wri_slot *s, wri_ps_lists *w,
-                      wr_errbuf *eb)
-{
-    int rc = WR_OK, r;
-    uint32_t P = ps->P;
-    uint32_t per = (P - WRI_EL_ENTRIES) / WRI_EL_ENTRY_LEN;
-    uint64_t L = s->logical_size, maxpages = L / P, n = 0;
-    uint64_t ref_page = (uint64_t)w->slot * P;
-    uint64_t ref_off = ref_page + WRI_SLOT_EXTLIST;
-    wr_addr a = s->extlist;
-    uint8_t *buf = NULL;
-    char x[64], y[64];
-    w->incomplete = false;
-    w->pages = 0;
-    if (a.off == 0)
-        return WR_OK;
-    if ((buf = malloc(P)) == NULL)
-        return WR_ERR(eb, WR_ENOMEM, "%s: out of memory", ps->path);
-    while (a.off != 0) {
-        if (ps_stop(ps)) {
-            rc = WR_ERR(eb, WR_EINTR, "%s: interrupted", ps->path);
-            goto out;
-        }
-        if (++n > maxpages) {
-            PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_SPACE, a.off, ref_off,
-                                  NULL, NULL,
-                                  "extent-list chain longer than the file's "
-                                  "%llu pages (a cycle)",
-                                  (unsigned long long)maxpages));
-            w->incomplete = true;
-            break;
-        }
-        if ((r = wri_ps_addr_check(ps, &a, P, L, ref_page, ref_off,
-                                   "extent-list page", eb)) != WR_OK) {
-            PS_TRY(r);
-            w->incomplete = true;
-            break;
-        }
-        int old = wri_ps_mark(ps, a.off, P, WRI_OWN_LIST);
-        if (old == WRI_OWN_LIST) {
-            PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_SPACE, a.off, ref_off, NULL,
-                                  NULL,
-                                  "extent-list chain visits page %llu twice "
-                                  "(a cycle)",
-                                  (unsigned long long)a.off));
-            w->incomplete = true;
-            break;
-        }
-        if (old != WRI_OWN_NONE)
-            PS_TRY(ps_overlap(ps, a.off, P, old, "extent-list page", eb));
-        if ((r = wri_ps_read(ps, &a, buf, "extent-list page", NULL, eb)) !=
-            WR_OK) {
-            PS_TRY(r);
-            w->incomplete = true;
-            break;
-        }
-        w->pages++;
-        uint8_t type = buf[WRI_PH_TYPE];
-        uint32_t count = wri_get32(buf + WRI_PH_COUNT);
-        uint64_t pgen = wri_get64(buf + WRI_PH_GEN);
-        if (type != WRI_PT_EXTLIST) {
-            PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_PAGE, a.off,
-                                  a.off + WRI_PH_TYPE,
-                                  ps_u64(x, WRI_PT_EXTLIST), ps_u64(y, type),
-                                  "page type of an extent-list page"));
-            w->incomplete = true;
-            break;
-        }
-        if (pgen != s->gen)
-            PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_PAGE, a.off,
-                                  a.off + WRI_PH_GEN, ps_u64(x, s->gen),
-                                  ps_u64(y, pgen),
-                                  "extent-list page written for another "
-                                  "generation"));
-        if (count > per) {
-            PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_PAGE, a.off,
-                                  a.off + WRI_PH_COUNT, ps_u64(x, per),
-                                  ps_u64(y, count),
-                                  "extent-list page holds more entries than "
-                                  "fit"));
-            w->incomplete = true;
-            break;
-        }
-        /* bytes the format says are zero (bt_vrfy_dsk.c checks them
-         * too: they catch a writer's bugs that a CRC cannot) */
-        if (buf[WRI_PH_FLAGS] != 0 || wri_get16(buf + WRI_PH_LEVEL) != 0 ||
-            wri_get64(buf + WRI_PH_AUX) != 0)
-            PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_PAGE, a.off,
-                                  a.off + WRI_PH_FLAGS, "0", NULL,
-                                  "extent-list page: flags, level or aux "
-                                  "not zero"));
-        for (size_t z = WRI_EL_ENTRIES + (size_t)count * WRI_EL_ENTRY_LEN;
-             z < P; z++)
-            if (buf[z] != 0) {
-                PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_PAGE, a.off, a.off + z,
-                                      "0", NULL,
-                                      "extent-list page: bytes after the "
-                                      "last entry are not zero"));
-                break;
-            }
-        wr_addr next;
-        wri_addr_decode(buf + WRI_EL_NEXT, &next);
-        if (w->page != NULL && (rc = w->page(w->arg, &a, count, &next)) != 0)
-            goto out;
-        for (uint32_t i = 0; i < count; i++) {
-            size_t eo = WRI_EL_ENTRIES + (size_t)i * WRI_EL_ENTRY_LEN;
-            wri_ext e;
-            const char *bad = wri_extlist_entry(buf, i, P, s->gen, L, &e);
-            if (bad != NULL) {
-                snprintf(y, sizeof y, "[%llu, +%llu) kind %u gen %llu",
-                         (unsigned long long)e.off, (unsigned long long)e.len,
-                         e.kind, (unsigned long long)e.gen);
-                PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_PAGE, a.off, a.off + eo,
-                                      NULL, y, "extent-list entry %u: %s", i,
-                                      bad));
-                w->incomplete = true;
-            } else {
-                old = wri_ps_mark(ps, e.off, e.len, WRI_OWN_FREE);
-                if (old != WRI_OWN_NONE)
-                    PS_TRY(ps_overlap(ps, e.off, e.len, old,
-                                      e.kind == WRI_EXT_AVAIL
-                                          ? "avail extent"
-                                          : "discard extent",
-                                      eb));
-            }
-            if (w->entry != NULL &&
-                (rc = w->entry(w->arg, &a, i, &e, bad)) != 0)
-                goto out;
-        }
-        if (next.off == 0 && (next.size != 0 || next.crc != 0))
-            PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_PAGE, a.off,
-                                  a.off + WRI_EL_NEXT, NULL, NULL,
-                                  "next address has offset 0 but size %u",
-                                  next.size));
-        ref_page = a.off;
-        ref_off = a.off + WRI_EL_NEXT;
-        a = next;
-    }
-out:
-    free(buf);
-    return rc;
-}
-
-/* --- the tree -------------------------------------------------------------- */
-
-typedef struct ps_bound {
-    const uint8_t *key; /* NULL: unbounded */
-    uint32_t len;
-} ps_bound;
+/* --- documents ------------------------------------------------------------ */
 
 /* JSON of a key, cut to fit buf. */
-static const char *ps_json(char *buf, size_t len, const uint8_t *k,
+const char *wri_ps_json(char *buf, size_t len, const uint8_t *k,
                            size_t klen)
 {
     char *j = wri_key_to_json(k, klen);
@@ -1008,52 +846,6 @@ static const char *ps_json(char *buf, size_t len, const uint8_t *k,
         memcpy(buf + len - 4, "...", 4);
     free(j);
     return buf;
-}
-
-/* One key of a page: well formed, after the previous key, inside
- * [lo, hi). WRI_PS_BAD when it is not well formed (the page's keys
- * cannot be trusted after it). */
-static int ps_key(wri_ps *ps, wri_ps_walk *w, uint64_t page,
-                  const uint8_t *buf, uint32_t i, const wri_cell *c,
-                  const wri_cell *prev, ps_bound lo, ps_bound hi,
-                  wr_errbuf *eb)
-{
-    int rc = WR_OK;
-    char why[160], x[160], y[160];
-    uint64_t koff = page + (uint64_t)(c->key - buf);
-    if (wri_key_check(c->key, c->klen, w->nkeyelem, why, sizeof why) !=
-        WR_OK) {
-        rc = wri_ps_finding(ps, eb, WR_CHECK_PAGE, page, koff, NULL, NULL,
-                            "slot %u: malformed key: %s", i, why);
-        return rc < 0 ? rc : WRI_PS_BAD;
-    }
-    if (prev != NULL &&
-        wri_key_cmp(prev->key, prev->klen, c->key, c->klen) >= 0)
-        PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_ORDERING, page, koff,
-                              ps_json(x, sizeof x, prev->key, prev->klen),
-                              ps_json(y, sizeof y, c->key, c->klen),
-                              "slot %u: key not greater than slot %u's "
-                              "(expected: greater than the first)",
-                              i, i - 1));
-    if (lo.key != NULL && wri_key_cmp(c->key, c->klen, lo.key, lo.len) < 0)
-        PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_ORDERING, page, koff,
-                              ps_json(x, sizeof x, lo.key, lo.len),
-                              ps_json(y, sizeof y, c->key, c->klen),
-                              "slot %u: key below the lower bound the "
-                              "parent's separator sets (expected: at least "
-                              "the first)",
-                              i));
-    if (hi.key != NULL && wri_key_cmp(c->key, c->klen, hi.key, hi.len) >= 0)
-        PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_ORDERING, page, koff,
-                              ps_json(x, sizeof x, hi.key, hi.len),
-                              ps_json(y, sizeof y, c->key, c->klen),
-                              "slot %u: key not below the upper bound the "
-                              "parent's next separator sets (expected: less "
-                              "than the first)",
-                              i));
-    rc = WR_OK;
-out:
-    return rc;
 }
 
 int wri_ps_check_document(wri_ps *ps, uint64_t page, uint64_t voff,
@@ -1068,21 +860,21 @@ int wri_ps_check_document(wri_ps *ps, uint64_t page, uint64_t voff,
     if (vlen < 5 || wri_get32(val) != vlen ||
         !bson_init_static(&doc, val, vlen))
         return wri_ps_finding(ps, eb, WR_CHECK_DOCUMENT, page, voff,
-                              ps_u64(x, vlen),
-                              ps_u64(y, vlen >= 4 ? wri_get32(val) : 0),
+                              wri_ps_u64(x, vlen),
+                              wri_ps_u64(y, vlen >= 4 ? wri_get32(val) : 0),
                               "value of key %s is not a BSON document "
                               "(length prefix disagrees with the value "
                               "length)",
-                              ps_json(why, sizeof why, key, klen));
+                              wri_ps_json(why, sizeof why, key, klen));
     if (wri_bson_check(val, vlen, &eoff, why, sizeof why) != WR_OK)
         return wri_ps_finding(ps, eb, WR_CHECK_DOCUMENT, page, voff + eoff,
                               NULL, NULL,
                               "document of key %s is not valid BSON (%s of "
                               "the document)",
-                              ps_json(x, sizeof x, key, klen), why);
+                              wri_ps_json(x, sizeof x, key, klen), why);
     if (!bson_iter_init_find(&it, &doc, "_id"))
         return wri_ps_finding(ps, eb, WR_CHECK_DOCUMENT, page, voff,
-                              ps_json(x, sizeof x, key, klen), "no _id",
+                              wri_ps_json(x, sizeof x, key, klen), "no _id",
                               "document has no _id field");
     wri_key_from_iter(&it, &k);
     rc = WR_OK;
@@ -1090,441 +882,9 @@ int wri_ps_check_document(wri_ps *ps, uint64_t page, uint64_t voff,
      * of 1 may sit under the key 1.0 (the same _id) */
     if (wri_key_cmp(bson_get_data(&k), k.len, key, klen) != 0)
         rc = wri_ps_finding(ps, eb, WR_CHECK_DOCUMENT, page, voff + it.off,
-                            ps_json(x, sizeof x, key, klen),
-                            ps_json(y, sizeof y, bson_get_data(&k), k.len),
+                            wri_ps_json(x, sizeof x, key, klen),
+                            wri_ps_json(y, sizeof y, bson_get_data(&k), k.len),
                             "document's _id differs from its key");
     bson_destroy(&k);
-    return rc;
-}
-
-/* One leaf item: where its value lives, its overflow page, then the
- * caller's look at it. */
-static int ps_item(wri_ps *ps, wri_ps_walk *w, const wri_ps_page *p,
-                   uint32_t i, const wri_cell *c, wr_errbuf *eb)
-{
-    int rc = WR_OK, r;
-    uint32_t P = ps->P;
-    char x[64], y[64];
-    uint64_t page = p->addr.off, cell = page + c->off;
-    const uint8_t *val = c->val;
-    uint64_t voff = c->val ? page + (uint64_t)(c->val - p->buf) : 0;
-    w->keys_found++;
-    if (w->nkeyelem == 2) {
-        if (c->vlen != 0 || c->overflow)
-            PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_PAGE, page, cell, "0",
-                                  ps_u64(y, c->vlen),
-                                  "slot %u: an index entry carries a value",
-                                  i));
-    } else {
-        bool want_ovf = c->vlen > wri_page_max_inline(P, c->klen);
-        if (c->overflow != want_ovf)
-            PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_PAGE, page, cell,
-                                  want_ovf ? "overflow page" : "inline",
-                                  c->overflow ? "overflow page" : "inline",
-                                  "slot %u: value of %u bytes stored in the "
-                                  "wrong place",
-                                  i, c->vlen));
-        if (c->overflow) {
-            r = wri_ps_read_overflow(ps, c, w->lsize, page, &w->val,
-                                     &w->valcap, &val, eb);
-            PS_TRY(r);
-            if (r != WR_OK) {
-                w->values_bad = true;
-                if (c->vlen <= WRI_PS_MAX_VALUE)
-                    w->incomplete = true;
-                val = NULL;
-            }
-            voff = c->ovf.off + WRI_PH_LEN;
-        }
-        (void)x;
-    }
-    if (w->item != NULL)
-        rc = w->item(w->arg, p, i, c, val, voff);
-out:
-    return rc;
-}
-
-static int ps_node(wri_ps *ps, wri_ps_walk *w, int depth, const wr_addr *a,
-                   int level, uint64_t ref_page, uint64_t ref_off,
-                   ps_bound lo, ps_bound hi, wr_errbuf *eb)
-{
-    int rc = WR_OK, r;
-    uint32_t P = ps->P;
-    char x[64], y[64];
-    wri_page_view v;
-    wri_page_problem pp;
-    wri_ps_page p = {.depth = depth, .addr = *a};
-    if (ps_stop(ps))
-        return WR_ERR(eb, WR_EINTR, "%s: interrupted", ps->path);
-    if (depth >= WRI_PS_MAX_DEPTH) {
-        w->incomplete = true;
-        r = wri_ps_finding(ps, eb, WR_CHECK_PAGE, ref_page, ref_off, NULL,
-                           NULL, "tree deeper than %d levels",
-                           WRI_PS_MAX_DEPTH);
-        return r < 0 ? r : WR_OK;
-    }
-    if ((r = wri_ps_addr_check(ps, a, P, w->lsize, ref_page, ref_off,
-                               "tree page", eb)) != WR_OK) {
-        PS_TRY(r);
-        w->incomplete = true;
-        goto page;
-    }
-    if (w->map) {
-        int old = wri_ps_mark(ps, a->off, P, WRI_OWN_TREE);
-        if (old == WRI_OWN_TREE) {
-            PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_ORDERING, a->off, ref_off,
-                                  NULL, NULL,
-                                  "page reachable twice (a second parent, "
-                                  "page %llu, or a cycle)",
-                                  (unsigned long long)ref_page));
-            goto page;
-        }
-        if (old != WRI_OWN_NONE)
-            PS_TRY(ps_overlap(ps, a->off, P, old, "tree page", eb));
-    }
-    if (w->pg[depth] == NULL && (w->pg[depth] = malloc(P)) == NULL) {
-        rc = WR_ERR(eb, WR_ENOMEM, "%s: out of memory", ps->path);
-        goto out;
-    }
-    uint8_t *buf = w->pg[depth];
-    bool raw_ok = false;
-    if ((r = wri_ps_read(ps, a, buf, "tree page", &raw_ok, eb)) != WR_OK) {
-        PS_TRY(r);
-        w->incomplete = true;
-        /* shown (marked untrusted) when it still decodes; not followed */
-        if (raw_ok && wri_page_check(buf, P, 0, &v, &pp) == WR_OK) {
-            p.v = &v;
-            p.buf = buf;
-        }
-        goto page;
-    }
-    p.buf = buf;
-    p.trusted = true;
-    if (wri_page_check(buf, P, 0, &v, &pp) != WR_OK) {
-        PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_PAGE, a->off, a->off + pp.off,
-                              NULL, NULL, "%s", pp.what));
-        w->incomplete = true;
-        goto page;
-    }
-    if ((level >= 0 && v.level != level) || v.level >= WRI_PS_MAX_DEPTH) {
-        if (level >= 0)
-            snprintf(x, sizeof x, "%d", level);
-        else
-            snprintf(x, sizeof x, "below %d", WRI_PS_MAX_DEPTH);
-        PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_PAGE, a->off,
-                              a->off + WRI_PH_LEVEL, x, ps_u64(y, v.level),
-                              "page level does not fit its place in the tree "
-                              "(leaves must all be at one depth)"));
-        w->incomplete = true;
-        goto page;
-    }
-    p.v = &v;
-    if (w->page != NULL && (rc = w->page(w->arg, &p)) != 0)
-        goto out;
-    /* keys: well formed, ordered, inside the parent's bounds */
-    wri_cell c, prev;
-    bool haveprev = false;
-    if (w->keys) {
-        for (uint32_t i = 0; i < v.count; i++) {
-            wri_page_cell(&v, i, &c);
-            if (v.type == WRI_PT_INTERNAL && i == 0)
-                continue;
-            r = ps_key(ps, w, a->off, buf, i, &c, haveprev ? &prev : NULL,
-                       lo, hi, eb);
-            PS_TRY(r);
-            if (r != WR_OK) {
-                w->incomplete = true;
-                goto out;
-            }
-            prev = c;
-            haveprev = true;
-        }
-    }
-    if (v.type == WRI_PT_LEAF) {
-        if (w->keys && v.count > 0) {
-            wri_cell first, lastc;
-            char e[160], g[160];
-            wri_page_cell(&v, 0, &first);
-            if (w->havelast &&
-                wri_key_cmp(w->last, w->lastlen, first.key, first.klen) >= 0)
-                PS_TRY(wri_ps_finding(
-                    ps, eb, WR_CHECK_ORDERING, a->off,
-                    a->off + (uint64_t)(first.key - buf),
-                    ps_json(e, sizeof e, w->last, w->lastlen),
-                    ps_json(g, sizeof g, first.key, first.klen),
-                    "first key of this leaf is not greater than the last key "
-                    "of the previous leaf (expected: greater than the "
-                    "first)"));
-            wri_page_cell(&v, v.count - 1, &lastc);
-            memcpy(w->last, lastc.key, lastc.klen);
-            w->lastlen = lastc.klen;
-            w->havelast = true;
-        }
-        for (uint32_t i = 0; i < v.count; i++) {
-            wri_page_cell(&v, i, &c);
-            if ((rc = ps_item(ps, w, &p, i, &c, eb)) != WR_OK)
-                goto out;
-        }
-        goto out;
-    }
-    for (uint32_t i = 0; i < v.count; i++) {
-        wri_cell next;
-        ps_bound clo = lo, chi = hi;
-        wri_page_cell(&v, i, &c);
-        if (i > 0)
-            clo = (ps_bound){c.key, c.klen};
-        if (i + 1 < v.count) {
-            wri_page_cell(&v, i + 1, &next);
-            chi = (ps_bound){next.key, next.klen};
-        }
-        if (!w->keys)
-            clo.key = chi.key = NULL;
-        if ((rc = ps_node(ps, w, depth + 1, &c.child, v.level - 1, a->off,
-                          a->off + c.off + 4, clo, chi, eb)) != WR_OK)
-            goto out;
-    }
-    goto out;
-page:
-    if (w->page != NULL)
-        rc = w->page(w->arg, &p);
-out:
-    return rc;
-}
-
-int wri_ps_walk_tree(wri_ps *ps, const wri_slot *s, int slot,
-                     wri_ps_walk *w, wr_errbuf *eb)
-{
-    int rc = WR_OK;
-    uint64_t P = ps->P, sp = (uint64_t)slot * P;
-    char y[64];
-    w->incomplete = w->values_bad = false;
-    w->keys_found = 0;
-    w->havelast = false;
-    w->lsize = s->logical_size;
-    if (w->last == NULL && (w->last = malloc(P)) == NULL)
-        return WR_ERR(eb, WR_ENOMEM, "%s: out of memory", ps->path);
-    if (s->root.off == 0) {
-        if (s->height != 0)
-            PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_HEADER, sp,
-                                  sp + WRI_SLOT_HEIGHT, "0",
-                                  ps_u64(y, s->height),
-                                  "empty tree with a height"));
-    } else {
-        int level = -1;
-        if (s->height >= 1 && s->height <= WRI_PS_MAX_DEPTH)
-            level = (int)s->height - 1;
-        else
-            PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_HEADER, sp,
-                                  sp + WRI_SLOT_HEIGHT, "1..64",
-                                  ps_u64(y, s->height), "slot's tree height"));
-        if ((rc = ps_node(ps, w, 0, &s->root, level, sp, sp + WRI_SLOT_ROOT,
-                          (ps_bound){0}, (ps_bound){0}, eb)) != WR_OK)
-            goto out;
-    }
-    if (!w->incomplete && w->keys_found != s->nrecords) {
-        char x[32];
-        PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_HEADER, sp, sp + WRI_SLOT_NRECS,
-                              ps_u64(x, w->keys_found),
-                              ps_u64(y, s->nrecords),
-                              "slot's record count disagrees with the tree "
-                              "(expected: the keys found)"));
-    }
-    rc = WR_OK;
-out:
-    return rc;
-}
-
-void wri_ps_walk_free(wri_ps_walk *w)
-{
-    for (int i = 0; i < WRI_PS_MAX_DEPTH; i++) {
-        free(w->pg[i]);
-        w->pg[i] = NULL;
-    }
-    free(w->val);
-    free(w->last);
-    w->val = w->last = NULL;
-    w->valcap = 0;
-}
-
-/* --- point lookups through a bounded cache --------------------------------- */
-
-typedef struct ps_cached {
-    uint8_t *buf;
-    wr_addr addr;
-    bool valid;
-    wri_page_view v;
-} ps_cached;
-
-struct wri_ps_cache {
-    wri_ps *ps;
-    ps_cached *slot;
-    size_t n;
-};
-
-int wri_ps_cache_new(wri_ps *ps, size_t bytes, wri_ps_cache **out,
-                     wr_errbuf *eb)
-{
-    wri_ps_cache *pc = calloc(1, sizeof *pc);
-    *out = NULL;
-    if (pc == NULL)
-        return WR_ERR(eb, WR_ENOMEM, "out of memory");
-    pc->ps = ps;
-    pc->n = WRI_MAX(bytes / WRI_MAX(ps->P, 1), 16);
-    if ((pc->slot = calloc(pc->n, sizeof *pc->slot)) == NULL) {
-        free(pc);
-        return WR_ERR(eb, WR_ENOMEM, "out of memory");
-    }
-    *out = pc;
-    return WR_OK;
-}
-
-void wri_ps_cache_free(wri_ps_cache *pc)
-{
-    if (pc == NULL)
-        return;
-    for (size_t i = 0; i < pc->n; i++)
-        free(pc->slot[i].buf);
-    free(pc->slot);
-    free(pc);
-}
-
-/* The page at a, from the cache or read and decoded into it: WR_OK,
- * WRI_PS_BAD or < 0. */
-static int ps_cached_page(wri_ps_cache *pc, const wr_addr *a, int level,
-                          uint64_t lsize, ps_cached **out, wr_errbuf *eb)
-{
-    int rc;
-    wri_ps *ps = pc->ps;
-    ps_cached *e = &pc->slot[(a->off / ps->P) % pc->n];
-    wri_page_problem pp;
-    *out = e;
-    if (e->valid && e->addr.off == a->off && e->addr.crc == a->crc &&
-        (level < 0 || e->v.level == level))
-        return WR_OK;
-    e->valid = false;
-    if ((rc = wri_ps_addr_check(ps, a, ps->P, lsize, 0, 0, "tree page",
-                                eb)) != WR_OK)
-        return rc;
-    if (e->buf == NULL && (e->buf = malloc(ps->P)) == NULL)
-        return WR_ERR(eb, WR_ENOMEM, "out of memory");
-    if ((rc = wri_ps_read(ps, a, e->buf, "tree page", NULL, eb)) != WR_OK)
-        return rc;
-    if (wri_page_check(e->buf, ps->P, 0, &e->v, &pp) != WR_OK ||
-        (level >= 0 && e->v.level != level))
-        return WRI_PS_BAD;
-    e->addr = *a;
-    e->valid = true;
-    return WR_OK;
-}
-
-int wri_ps_lookup(wri_ps_cache *pc, const wri_slot *s, const uint8_t *key,
-                  uint32_t klen, wri_cell *c, uint64_t *page, wr_errbuf *eb)
-{
-    int rc, level = -1;
-    wr_addr a = s->root;
-    *page = 0;
-    for (int d = 0;; d++) {
-        if (a.off == 0)
-            return WRI_PS_NOTFOUND;
-        if (d >= WRI_PS_MAX_DEPTH)
-            return WRI_PS_UNKNOWN;
-        ps_cached *e;
-        if ((rc = ps_cached_page(pc, &a, level, s->logical_size, &e, eb)) !=
-            WR_OK)
-            return rc < 0 ? rc : WRI_PS_UNKNOWN;
-        const wri_page_view *v = &e->v;
-        wri_cell cc;
-        if (v->type == WRI_PT_LEAF) {
-            uint32_t lo = 0, hi = v->count;
-            *page = a.off;
-            while (lo < hi) {
-                uint32_t mid = lo + (hi - lo) / 2;
-                wri_page_cell(v, mid, &cc);
-                int r = wri_key_cmp(cc.key, cc.klen, key, klen);
-                if (r == 0) {
-                    *c = cc;
-                    return WRI_PS_FOUND;
-                }
-                if (r < 0)
-                    lo = mid + 1;
-                else
-                    hi = mid;
-            }
-            return WRI_PS_NOTFOUND;
-        }
-        uint32_t lo = 1, hi = v->count;
-        while (lo < hi) {
-            uint32_t mid = lo + (hi - lo) / 2;
-            wri_page_cell(v, mid, &cc);
-            if (wri_key_cmp(cc.key, cc.klen, key, klen) <= 0)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        wri_page_cell(v, lo - 1, &cc);
-        a = cc.child;
-        level = v->level - 1;
-    }
-}
-
-/* --- every page by offset -------------------------------------------------- */
-
-int wri_ps_scan(wri_ps *ps, uint64_t from, uint64_t to, wri_ps_scan_fn fn,
-                void *arg, wr_errbuf *eb)
-{
-    int rc = WR_OK;
-    uint32_t P = ps->P;
-    uint8_t *big = NULL;
-    size_t bigcap = 0;
-    if (P == 0)
-        return WR_ERR(eb, WR_EINVAL, "%s: page size unknown", ps->path);
-    to = WRI_MIN(to, ps->fsize / P * P);
-    from = WRI_MAX(from, 2 * (uint64_t)P);
-    from = (from + P - 1) / P * P;
-    ps->seq_next = from; /* a scan is sequential from its first read */
-    for (uint64_t off = from; off + P <= to;) {
-        uint8_t hdr[WRI_PH_LEN];
-        size_t got = 0;
-        if (ps_stop(ps)) {
-            rc = WR_ERR(eb, WR_EINTR, "%s: interrupted", ps->path);
-            goto out;
-        }
-        /* the whole block comes into the run; the header is its start */
-        if ((rc = ps_pread(ps, hdr, sizeof hdr, off, &got, eb)) != WR_OK)
-            goto out;
-        if (got < sizeof hdr)
-            break;
-        uint8_t type = hdr[WRI_PH_TYPE];
-        uint32_t size = wri_get32(hdr + WRI_PH_SIZE);
-        uint64_t limit = wri_overflow_size(P, WRI_PS_MAX_VALUE);
-        if (type < WRI_PT_LEAF || type > WRI_PT_EXTLIST || size < P ||
-            size % P != 0 || size > to - off || size > limit ||
-            (type != WRI_PT_OVERFLOW && size != P)) {
-            ps->seq_next = off + P;
-            off += P;
-            continue;
-        }
-        if (bigcap < size) {
-            uint8_t *nb = realloc(big, size);
-            if (nb == NULL) {
-                rc = WR_ERR(eb, WR_ENOMEM, "out of memory");
-                goto out;
-            }
-            big = nb;
-            bigcap = size;
-        }
-        ps->seq_next = off; /* continue the run: the header was its start */
-        if ((rc = ps_pread(ps, big, size, off, &got, eb)) != WR_OK)
-            goto out;
-        if (got < size)
-            break;
-        bool ok = wri_get32(big + WRI_PH_CRC) == wri_page_crc(big, size);
-        if ((rc = fn(arg, off, big, size, ok)) != 0)
-            goto out;
-        off += ok ? size : P;
-        ps->seq_next = off;
-    }
-out:
-    free(big);
     return rc;
 }

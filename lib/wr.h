@@ -68,9 +68,6 @@ typedef struct wr_db_opts {
     bool previous;      /* open the previous snapshot (implies readonly) */
     uint32_t page_size; /* page size of new tree files; 0 = 4096 */
     const char *holder; /* tool name written into the lock file */
-    bool auto_migrate;  /* a legacy append-log directory (or one whose
-                           migration was interrupted) is first migrated
-                           with wr_migrate() defaults (DESIGN decision 8) */
 } wr_db_opts;
 
 #define WR_CATALOG_NAME "wr.catalog"

@@ -75,6 +75,8 @@ void wri_digest_item(wr_digest *d, const uint8_t *key, uint32_t klen,
 #include "extent.h"
 #include "block.h"
 #include "bsonkey.h"
+#include "bsoncheck.h"
+#include "ejson.h"
 #include "jsonl.h"
 #include "page.h"
 #include "pagesrc.h"

@@ -417,31 +417,6 @@ static void test_migrate_refuses_a_log_changing_underneath(void)
     wr_migrate_stats_free(&st);
 }
 
-static void test_db_open_auto_migrates(void)
-{
-    wr_errbuf eb = {0};
-    wr_db *db = NULL;
-    wr_coll *c = NULL;
-    const char *d = tmp_path("auto");
-    make_tiny(d);
-    wr_db_opts ro = {.readonly = true, .auto_migrate = true};
-    CHECK_EQ(wr_db_open(d, &ro, &db, &eb), WR_ENOTFOUND); /* never writes */
-    wr_errbuf_clear(&eb);
-    wr_db_opts o = {.auto_migrate = true, .holder = "test"};
-    REQUIRE_OK(wr_db_open(d, &o, &db, &eb), &eb);
-    REQUIRE_OK(wr_coll_open(db, "t", false, &c, &eb), &eb);
-    CHECK_EQ(wr_coll_count(c), 2);
-    CHECK_EQ(wr_coll_nindex(c), 1);
-    wr_db_close(db);
-    CHECK(!exists(d, "t.log"));
-    /* and again: a database already, nothing to do */
-    REQUIRE_OK(wr_db_open(d, &o, &db, &eb), &eb);
-    wr_db_close(db);
-    /* a mixed directory is refused */
-    write_file(d, "t.log", TINY);
-    CHECK_EQ(wr_db_open(d, &o, &db, &eb), WR_EEXIST);
-}
-
 /* --- restart rules ------------------------------------------------------------------ */
 
 #define OPS_MAX 256
@@ -897,7 +872,6 @@ int main(void)
     RUN(test_migrate_index_sorter_spills);
     RUN(test_migrate_interrupted_leaves_legacy);
     RUN(test_migrate_refuses_a_log_changing_underneath);
-    RUN(test_db_open_auto_migrates);
     RUN(test_restart_rolls_back_when_the_log_changed);
     RUN(test_restart_refuses_a_foreign_catalog);
     RUN(test_restart_keeps_a_legacy_file_changed_after_the_commit);

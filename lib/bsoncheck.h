@@ -1,0 +1,22 @@
+/*
+ * bsoncheck.h -- strict validation of BSON documents (bsoncheck.c): the
+ * one check every reader of hostile BSON calls (verify, dump, the
+ * catalog, the Extended JSON writer), never libbson's lenient
+ * bson_validate. Calls nothing in the library but err.
+ */
+#ifndef WR_BSONCHECK_H
+#define WR_BSONCHECK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Validate a BSON document strictly (bsoncheck.c): structure and bounds
+ * of every element, and strict UTF-8 (RFC 3629) in strings, keys and
+ * regexes; NUL is allowed inside strings, not in keys. Stricter than
+ * libbson 1.23's bson_validate and faster. WR_OK, or WR_ECORRUPT with the
+ * byte offset in *err_off and "byte N: reason" in why. Safe on arbitrary
+ * bytes. */
+int wri_bson_check(const uint8_t *buf, size_t len, size_t *err_off,
+                   char *why, size_t whylen);
+
+#endif /* WR_BSONCHECK_H */

@@ -1,0 +1,640 @@
+/*
+ * pagesrc_walk.c -- the page source's walks (see pagesrc.h): the
+ * extent-list chain, the tree (structure, levels, keys, order, bounds,
+ * values), point lookups through a bounded cache, and the scan of every
+ * page by offset. Reads and findings go through pagesrc.c.
+ */
+#include "pagesrc_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+/* --- the extent-list chain ------------------------------------------------- */
+
+int wri_ps_walk_lists(wri_ps *ps, const wri_slot *s, wri_ps_lists *w,
+                      wr_errbuf *eb)
+{
+    int rc = WR_OK, r;
+    uint32_t P = ps->P;
+    uint32_t per = (P - WRI_EL_ENTRIES) / WRI_EL_ENTRY_LEN;
+    uint64_t L = s->logical_size, maxpages = L / P, n = 0;
+    uint64_t ref_page = (uint64_t)w->slot * P;
+    uint64_t ref_off = ref_page + WRI_SLOT_EXTLIST;
+    wr_addr a = s->extlist;
+    uint8_t *buf = NULL;
+    char x[64], y[64];
+    w->incomplete = false;
+    w->pages = 0;
+    if (a.off == 0)
+        return WR_OK;
+    if ((buf = malloc(P)) == NULL)
+        return WR_ERR(eb, WR_ENOMEM, "%s: out of memory", ps->path);
+    while (a.off != 0) {
+        if (wri_ps_stop(ps)) {
+            rc = WR_ERR(eb, WR_EINTR, "%s: interrupted", ps->path);
+            goto out;
+        }
+        if (++n > maxpages) {
+            PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_SPACE, a.off, ref_off,
+                                  NULL, NULL,
+                                  "extent-list chain longer than the file's "
+                                  "%llu pages (a cycle)",
+                                  (unsigned long long)maxpages));
+            w->incomplete = true;
+            break;
+        }
+        if ((r = wri_ps_addr_check(ps, &a, P, L, ref_page, ref_off,
+                                   "extent-list page", eb)) != WR_OK) {
+            PS_TRY(r);
+            w->incomplete = true;
+            break;
+        }
+        int old = wri_ps_mark(ps, a.off, P, WRI_OWN_LIST);
+        if (old == WRI_OWN_LIST) {
+            PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_SPACE, a.off, ref_off, NULL,
+                                  NULL,
+                                  "extent-list chain visits page %llu twice "
+                                  "(a cycle)",
+                                  (unsigned long long)a.off));
+            w->incomplete = true;
+            break;
+        }
+        if (old != WRI_OWN_NONE)
+            PS_TRY(wri_ps_overlap(ps, a.off, P, old, "extent-list page", eb));
+        if ((r = wri_ps_read(ps, &a, buf, "extent-list page", NULL, eb)) !=
+            WR_OK) {
+            PS_TRY(r);
+            w->incomplete = true;
+            break;
+        }
+        w->pages++;
+        uint8_t type = buf[WRI_PH_TYPE];
+        uint32_t count = wri_get32(buf + WRI_PH_COUNT);
+        uint64_t pgen = wri_get64(buf + WRI_PH_GEN);
+        if (type != WRI_PT_EXTLIST) {
+            PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_PAGE, a.off,
+                                  a.off + WRI_PH_TYPE,
+                                  wri_ps_u64(x, WRI_PT_EXTLIST), wri_ps_u64(y, type),
+                                  "page type of an extent-list page"));
+            w->incomplete = true;
+            break;
+        }
+        if (pgen != s->gen)
+            PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_PAGE, a.off,
+                                  a.off + WRI_PH_GEN, wri_ps_u64(x, s->gen),
+                                  wri_ps_u64(y, pgen),
+                                  "extent-list page written for another "
+                                  "generation"));
+        if (count > per) {
+            PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_PAGE, a.off,
+                                  a.off + WRI_PH_COUNT, wri_ps_u64(x, per),
+                                  wri_ps_u64(y, count),
+                                  "extent-list page holds more entries than "
+                                  "fit"));
+            w->incomplete = true;
+            break;
+        }
+        /* bytes the format says are zero (bt_vrfy_dsk.c checks them
+         * too: they catch a writer's bugs that a CRC cannot) */
+        if (buf[WRI_PH_FLAGS] != 0 || wri_get16(buf + WRI_PH_LEVEL) != 0 ||
+            wri_get64(buf + WRI_PH_AUX) != 0)
+            PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_PAGE, a.off,
+                                  a.off + WRI_PH_FLAGS, "0", NULL,
+                                  "extent-list page: flags, level or aux "
+                                  "not zero"));
+        for (size_t z = WRI_EL_ENTRIES + (size_t)count * WRI_EL_ENTRY_LEN;
+             z < P; z++)
+            if (buf[z] != 0) {
+                PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_PAGE, a.off, a.off + z,
+                                      "0", NULL,
+                                      "extent-list page: bytes after the "
+                                      "last entry are not zero"));
+                break;
+            }
+        wr_addr next;
+        wri_addr_decode(buf + WRI_EL_NEXT, &next);
+        if (w->page != NULL && (rc = w->page(w->arg, &a, count, &next)) != 0)
+            goto out;
+        for (uint32_t i = 0; i < count; i++) {
+            size_t eo = WRI_EL_ENTRIES + (size_t)i * WRI_EL_ENTRY_LEN;
+            wri_ext e;
+            const char *bad = wri_extlist_entry(buf, i, P, s->gen, L, &e);
+            if (bad != NULL) {
+                snprintf(y, sizeof y, "[%llu, +%llu) kind %u gen %llu",
+                         (unsigned long long)e.off, (unsigned long long)e.len,
+                         e.kind, (unsigned long long)e.gen);
+                PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_PAGE, a.off, a.off + eo,
+                                      NULL, y, "extent-list entry %u: %s", i,
+                                      bad));
+                w->incomplete = true;
+            } else {
+                old = wri_ps_mark(ps, e.off, e.len, WRI_OWN_FREE);
+                if (old != WRI_OWN_NONE)
+                    PS_TRY(wri_ps_overlap(ps, e.off, e.len, old,
+                                      e.kind == WRI_EXT_AVAIL
+                                          ? "avail extent"
+                                          : "discard extent",
+                                      eb));
+            }
+            if (w->entry != NULL &&
+                (rc = w->entry(w->arg, &a, i, &e, bad)) != 0)
+                goto out;
+        }
+        if (next.off == 0 && (next.size != 0 || next.crc != 0))
+            PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_PAGE, a.off,
+                                  a.off + WRI_EL_NEXT, NULL, NULL,
+                                  "next address has offset 0 but size %u",
+                                  next.size));
+        ref_page = a.off;
+        ref_off = a.off + WRI_EL_NEXT;
+        a = next;
+    }
+out:
+    free(buf);
+    return rc;
+}
+
+/* --- the tree -------------------------------------------------------------- */
+
+typedef struct ps_bound {
+    const uint8_t *key; /* NULL: unbounded */
+    uint32_t len;
+} ps_bound;
+
+/* One key of a page: well formed, after the previous key, inside
+ * [lo, hi). WRI_PS_BAD when it is not well formed (the page's keys
+ * cannot be trusted after it). */
+static int ps_key(wri_ps *ps, wri_ps_walk *w, uint64_t page,
+                  const uint8_t *buf, uint32_t i, const wri_cell *c,
+                  const wri_cell *prev, ps_bound lo, ps_bound hi,
+                  wr_errbuf *eb)
+{
+    int rc = WR_OK;
+    char why[160], x[160], y[160];
+    uint64_t koff = page + (uint64_t)(c->key - buf);
+    if (wri_key_check(c->key, c->klen, w->nkeyelem, why, sizeof why) !=
+        WR_OK) {
+        rc = wri_ps_finding(ps, eb, WR_CHECK_PAGE, page, koff, NULL, NULL,
+                            "slot %u: malformed key: %s", i, why);
+        return rc < 0 ? rc : WRI_PS_BAD;
+    }
+    if (prev != NULL &&
+        wri_key_cmp(prev->key, prev->klen, c->key, c->klen) >= 0)
+        PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_ORDERING, page, koff,
+                              wri_ps_json(x, sizeof x, prev->key, prev->klen),
+                              wri_ps_json(y, sizeof y, c->key, c->klen),
+                              "slot %u: key not greater than slot %u's "
+                              "(expected: greater than the first)",
+                              i, i - 1));
+    if (lo.key != NULL && wri_key_cmp(c->key, c->klen, lo.key, lo.len) < 0)
+        PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_ORDERING, page, koff,
+                              wri_ps_json(x, sizeof x, lo.key, lo.len),
+                              wri_ps_json(y, sizeof y, c->key, c->klen),
+                              "slot %u: key below the lower bound the "
+                              "parent's separator sets (expected: at least "
+                              "the first)",
+                              i));
+    if (hi.key != NULL && wri_key_cmp(c->key, c->klen, hi.key, hi.len) >= 0)
+        PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_ORDERING, page, koff,
+                              wri_ps_json(x, sizeof x, hi.key, hi.len),
+                              wri_ps_json(y, sizeof y, c->key, c->klen),
+                              "slot %u: key not below the upper bound the "
+                              "parent's next separator sets (expected: less "
+                              "than the first)",
+                              i));
+    rc = WR_OK;
+out:
+    return rc;
+}
+
+/* One leaf item: where its value lives, its overflow page, then the
+ * caller's look at it. */
+static int ps_item(wri_ps *ps, wri_ps_walk *w, const wri_ps_page *p,
+                   uint32_t i, const wri_cell *c, wr_errbuf *eb)
+{
+    int rc = WR_OK, r;
+    uint32_t P = ps->P;
+    char x[64], y[64];
+    uint64_t page = p->addr.off, cell = page + c->off;
+    const uint8_t *val = c->val;
+    uint64_t voff = c->val ? page + (uint64_t)(c->val - p->buf) : 0;
+    w->keys_found++;
+    if (w->nkeyelem == 2) {
+        if (c->vlen != 0 || c->overflow)
+            PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_PAGE, page, cell, "0",
+                                  wri_ps_u64(y, c->vlen),
+                                  "slot %u: an index entry carries a value",
+                                  i));
+    } else {
+        bool want_ovf = c->vlen > wri_page_max_inline(P, c->klen);
+        if (c->overflow != want_ovf)
+            PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_PAGE, page, cell,
+                                  want_ovf ? "overflow page" : "inline",
+                                  c->overflow ? "overflow page" : "inline",
+                                  "slot %u: value of %u bytes stored in the "
+                                  "wrong place",
+                                  i, c->vlen));
+        if (c->overflow) {
+            r = wri_ps_read_overflow(ps, c, w->lsize, page, &w->val,
+                                     &w->valcap, &val, eb);
+            PS_TRY(r);
+            if (r != WR_OK) {
+                w->values_bad = true;
+                if (c->vlen <= WRI_PS_MAX_VALUE)
+                    w->incomplete = true;
+                val = NULL;
+            }
+            voff = c->ovf.off + WRI_PH_LEN;
+        }
+        (void)x;
+    }
+    if (w->item != NULL)
+        rc = w->item(w->arg, p, i, c, val, voff);
+out:
+    return rc;
+}
+
+static int ps_node(wri_ps *ps, wri_ps_walk *w, int depth, const wr_addr *a,
+                   int level, uint64_t ref_page, uint64_t ref_off,
+                   ps_bound lo, ps_bound hi, wr_errbuf *eb)
+{
+    int rc = WR_OK, r;
+    uint32_t P = ps->P;
+    char x[64], y[64];
+    wri_page_view v;
+    wri_page_problem pp;
+    wri_ps_page p = {.depth = depth, .addr = *a};
+    if (wri_ps_stop(ps))
+        return WR_ERR(eb, WR_EINTR, "%s: interrupted", ps->path);
+    if (depth >= WRI_PS_MAX_DEPTH) {
+        w->incomplete = true;
+        r = wri_ps_finding(ps, eb, WR_CHECK_PAGE, ref_page, ref_off, NULL,
+                           NULL, "tree deeper than %d levels",
+                           WRI_PS_MAX_DEPTH);
+        return r < 0 ? r : WR_OK;
+    }
+    if ((r = wri_ps_addr_check(ps, a, P, w->lsize, ref_page, ref_off,
+                               "tree page", eb)) != WR_OK) {
+        PS_TRY(r);
+        w->incomplete = true;
+        goto page;
+    }
+    if (w->map) {
+        int old = wri_ps_mark(ps, a->off, P, WRI_OWN_TREE);
+        if (old == WRI_OWN_TREE) {
+            PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_ORDERING, a->off, ref_off,
+                                  NULL, NULL,
+                                  "page reachable twice (a second parent, "
+                                  "page %llu, or a cycle)",
+                                  (unsigned long long)ref_page));
+            goto page;
+        }
+        if (old != WRI_OWN_NONE)
+            PS_TRY(wri_ps_overlap(ps, a->off, P, old, "tree page", eb));
+    }
+    if (w->pg[depth] == NULL && (w->pg[depth] = malloc(P)) == NULL) {
+        rc = WR_ERR(eb, WR_ENOMEM, "%s: out of memory", ps->path);
+        goto out;
+    }
+    uint8_t *buf = w->pg[depth];
+    bool raw_ok = false;
+    if ((r = wri_ps_read(ps, a, buf, "tree page", &raw_ok, eb)) != WR_OK) {
+        PS_TRY(r);
+        w->incomplete = true;
+        /* shown (marked untrusted) when it still decodes; not followed */
+        if (raw_ok && wri_page_check(buf, P, 0, &v, &pp) == WR_OK) {
+            p.v = &v;
+            p.buf = buf;
+        }
+        goto page;
+    }
+    p.buf = buf;
+    p.trusted = true;
+    if (wri_page_check(buf, P, 0, &v, &pp) != WR_OK) {
+        PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_PAGE, a->off, a->off + pp.off,
+                              NULL, NULL, "%s", pp.what));
+        w->incomplete = true;
+        goto page;
+    }
+    if ((level >= 0 && v.level != level) || v.level >= WRI_PS_MAX_DEPTH) {
+        if (level >= 0)
+            snprintf(x, sizeof x, "%d", level);
+        else
+            snprintf(x, sizeof x, "below %d", WRI_PS_MAX_DEPTH);
+        PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_PAGE, a->off,
+                              a->off + WRI_PH_LEVEL, x, wri_ps_u64(y, v.level),
+                              "page level does not fit its place in the tree "
+                              "(leaves must all be at one depth)"));
+        w->incomplete = true;
+        goto page;
+    }
+    p.v = &v;
+    if (w->page != NULL && (rc = w->page(w->arg, &p)) != 0)
+        goto out;
+    /* keys: well formed, ordered, inside the parent's bounds */
+    wri_cell c, prev;
+    bool haveprev = false;
+    if (w->keys) {
+        for (uint32_t i = 0; i < v.count; i++) {
+            wri_page_cell(&v, i, &c);
+            if (v.type == WRI_PT_INTERNAL && i == 0)
+                continue;
+            r = ps_key(ps, w, a->off, buf, i, &c, haveprev ? &prev : NULL,
+                       lo, hi, eb);
+            PS_TRY(r);
+            if (r != WR_OK) {
+                w->incomplete = true;
+                goto out;
+            }
+            prev = c;
+            haveprev = true;
+        }
+    }
+    if (v.type == WRI_PT_LEAF) {
+        if (w->keys && v.count > 0) {
+            wri_cell first, lastc;
+            char e[160], g[160];
+            wri_page_cell(&v, 0, &first);
+            if (w->havelast &&
+                wri_key_cmp(w->last, w->lastlen, first.key, first.klen) >= 0)
+                PS_TRY(wri_ps_finding(
+                    ps, eb, WR_CHECK_ORDERING, a->off,
+                    a->off + (uint64_t)(first.key - buf),
+                    wri_ps_json(e, sizeof e, w->last, w->lastlen),
+                    wri_ps_json(g, sizeof g, first.key, first.klen),
+                    "first key of this leaf is not greater than the last key "
+                    "of the previous leaf (expected: greater than the "
+                    "first)"));
+            wri_page_cell(&v, v.count - 1, &lastc);
+            memcpy(w->last, lastc.key, lastc.klen);
+            w->lastlen = lastc.klen;
+            w->havelast = true;
+        }
+        for (uint32_t i = 0; i < v.count; i++) {
+            wri_page_cell(&v, i, &c);
+            if ((rc = ps_item(ps, w, &p, i, &c, eb)) != WR_OK)
+                goto out;
+        }
+        goto out;
+    }
+    for (uint32_t i = 0; i < v.count; i++) {
+        wri_cell next;
+        ps_bound clo = lo, chi = hi;
+        wri_page_cell(&v, i, &c);
+        if (i > 0)
+            clo = (ps_bound){c.key, c.klen};
+        if (i + 1 < v.count) {
+            wri_page_cell(&v, i + 1, &next);
+            chi = (ps_bound){next.key, next.klen};
+        }
+        if (!w->keys)
+            clo.key = chi.key = NULL;
+        if ((rc = ps_node(ps, w, depth + 1, &c.child, v.level - 1, a->off,
+                          a->off + c.off + 4, clo, chi, eb)) != WR_OK)
+            goto out;
+    }
+    goto out;
+page:
+    if (w->page != NULL)
+        rc = w->page(w->arg, &p);
+out:
+    return rc;
+}
+
+int wri_ps_walk_tree(wri_ps *ps, const wri_slot *s, int slot,
+                     wri_ps_walk *w, wr_errbuf *eb)
+{
+    int rc = WR_OK;
+    uint64_t P = ps->P, sp = (uint64_t)slot * P;
+    char y[64];
+    w->incomplete = w->values_bad = false;
+    w->keys_found = 0;
+    w->havelast = false;
+    w->lsize = s->logical_size;
+    if (w->last == NULL && (w->last = malloc(P)) == NULL)
+        return WR_ERR(eb, WR_ENOMEM, "%s: out of memory", ps->path);
+    if (s->root.off == 0) {
+        if (s->height != 0)
+            PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_HEADER, sp,
+                                  sp + WRI_SLOT_HEIGHT, "0",
+                                  wri_ps_u64(y, s->height),
+                                  "empty tree with a height"));
+    } else {
+        int level = -1;
+        if (s->height >= 1 && s->height <= WRI_PS_MAX_DEPTH)
+            level = (int)s->height - 1;
+        else
+            PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_HEADER, sp,
+                                  sp + WRI_SLOT_HEIGHT, "1..64",
+                                  wri_ps_u64(y, s->height), "slot's tree height"));
+        if ((rc = ps_node(ps, w, 0, &s->root, level, sp, sp + WRI_SLOT_ROOT,
+                          (ps_bound){0}, (ps_bound){0}, eb)) != WR_OK)
+            goto out;
+    }
+    if (!w->incomplete && w->keys_found != s->nrecords) {
+        char x[32];
+        PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_HEADER, sp, sp + WRI_SLOT_NRECS,
+                              wri_ps_u64(x, w->keys_found),
+                              wri_ps_u64(y, s->nrecords),
+                              "slot's record count disagrees with the tree "
+                              "(expected: the keys found)"));
+    }
+    rc = WR_OK;
+out:
+    return rc;
+}
+
+void wri_ps_walk_free(wri_ps_walk *w)
+{
+    for (int i = 0; i < WRI_PS_MAX_DEPTH; i++) {
+        free(w->pg[i]);
+        w->pg[i] = NULL;
+    }
+    free(w->val);
+    free(w->last);
+    w->val = w->last = NULL;
+    w->valcap = 0;
+}
+
+/* --- point lookups through a bounded cache --------------------------------- */
+
+typedef struct ps_cached {
+    uint8_t *buf;
+    wr_addr addr;
+    bool valid;
+    wri_page_view v;
+} ps_cached;
+
+struct wri_ps_cache {
+    wri_ps *ps;
+    ps_cached *slot;
+    size_t n;
+};
+
+int wri_ps_cache_new(wri_ps *ps, size_t bytes, wri_ps_cache **out,
+                     wr_errbuf *eb)
+{
+    wri_ps_cache *pc = calloc(1, sizeof *pc);
+    *out = NULL;
+    if (pc == NULL)
+        return WR_ERR(eb, WR_ENOMEM, "out of memory");
+    pc->ps = ps;
+    pc->n = WRI_MAX(bytes / WRI_MAX(ps->P, 1), 16);
+    if ((pc->slot = calloc(pc->n, sizeof *pc->slot)) == NULL) {
+        free(pc);
+        return WR_ERR(eb, WR_ENOMEM, "out of memory");
+    }
+    *out = pc;
+    return WR_OK;
+}
+
+void wri_ps_cache_free(wri_ps_cache *pc)
+{
+    if (pc == NULL)
+        return;
+    for (size_t i = 0; i < pc->n; i++)
+        free(pc->slot[i].buf);
+    free(pc->slot);
+    free(pc);
+}
+
+/* The page at a, from the cache or read and decoded into it: WR_OK,
+ * WRI_PS_BAD or < 0. */
+static int ps_cached_page(wri_ps_cache *pc, const wr_addr *a, int level,
+                          uint64_t lsize, ps_cached **out, wr_errbuf *eb)
+{
+    int rc;
+    wri_ps *ps = pc->ps;
+    ps_cached *e = &pc->slot[(a->off / ps->P) % pc->n];
+    wri_page_problem pp;
+    *out = e;
+    if (e->valid && e->addr.off == a->off && e->addr.crc == a->crc &&
+        (level < 0 || e->v.level == level))
+        return WR_OK;
+    e->valid = false;
+    if ((rc = wri_ps_addr_check(ps, a, ps->P, lsize, 0, 0, "tree page",
+                                eb)) != WR_OK)
+        return rc;
+    if (e->buf == NULL && (e->buf = malloc(ps->P)) == NULL)
+        return WR_ERR(eb, WR_ENOMEM, "out of memory");
+    if ((rc = wri_ps_read(ps, a, e->buf, "tree page", NULL, eb)) != WR_OK)
+        return rc;
+    if (wri_page_check(e->buf, ps->P, 0, &e->v, &pp) != WR_OK ||
+        (level >= 0 && e->v.level != level))
+        return WRI_PS_BAD;
+    e->addr = *a;
+    e->valid = true;
+    return WR_OK;
+}
+
+int wri_ps_lookup(wri_ps_cache *pc, const wri_slot *s, const uint8_t *key,
+                  uint32_t klen, wri_cell *c, uint64_t *page, wr_errbuf *eb)
+{
+    int rc, level = -1;
+    wr_addr a = s->root;
+    *page = 0;
+    for (int d = 0;; d++) {
+        if (a.off == 0)
+            return WRI_PS_NOTFOUND;
+        if (d >= WRI_PS_MAX_DEPTH)
+            return WRI_PS_UNKNOWN;
+        ps_cached *e;
+        if ((rc = ps_cached_page(pc, &a, level, s->logical_size, &e, eb)) !=
+            WR_OK)
+            return rc < 0 ? rc : WRI_PS_UNKNOWN;
+        const wri_page_view *v = &e->v;
+        wri_cell cc;
+        if (v->type == WRI_PT_LEAF) {
+            uint32_t lo = 0, hi = v->count;
+            *page = a.off;
+            while (lo < hi) {
+                uint32_t mid = lo + (hi - lo) / 2;
+                wri_page_cell(v, mid, &cc);
+                int r = wri_key_cmp(cc.key, cc.klen, key, klen);
+                if (r == 0) {
+                    *c = cc;
+                    return WRI_PS_FOUND;
+                }
+                if (r < 0)
+                    lo = mid + 1;
+                else
+                    hi = mid;
+            }
+            return WRI_PS_NOTFOUND;
+        }
+        uint32_t lo = 1, hi = v->count;
+        while (lo < hi) {
+            uint32_t mid = lo + (hi - lo) / 2;
+            wri_page_cell(v, mid, &cc);
+            if (wri_key_cmp(cc.key, cc.klen, key, klen) <= 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        wri_page_cell(v, lo - 1, &cc);
+        a = cc.child;
+        level = v->level - 1;
+    }
+}
+
+/* --- every page by offset -------------------------------------------------- */
+
+int wri_ps_scan(wri_ps *ps, uint64_t from, uint64_t to, wri_ps_scan_fn fn,
+                void *arg, wr_errbuf *eb)
+{
+    int rc = WR_OK;
+    uint32_t P = ps->P;
+    uint8_t *big = NULL;
+    size_t bigcap = 0;
+    if (P == 0)
+        return WR_ERR(eb, WR_EINVAL, "%s: page size unknown", ps->path);
+    to = WRI_MIN(to, ps->fsize / P * P);
+    from = WRI_MAX(from, 2 * (uint64_t)P);
+    from = (from + P - 1) / P * P;
+    ps->seq_next = from; /* a scan is sequential from its first read */
+    for (uint64_t off = from; off + P <= to;) {
+        uint8_t hdr[WRI_PH_LEN];
+        size_t got = 0;
+        if (wri_ps_stop(ps)) {
+            rc = WR_ERR(eb, WR_EINTR, "%s: interrupted", ps->path);
+            goto out;
+        }
+        /* the whole block comes into the run; the header is its start */
+        if ((rc = wri_ps_pread(ps, hdr, sizeof hdr, off, &got, eb)) != WR_OK)
+            goto out;
+        if (got < sizeof hdr)
+            break;
+        uint8_t type = hdr[WRI_PH_TYPE];
+        uint32_t size = wri_get32(hdr + WRI_PH_SIZE);
+        uint64_t limit = wri_overflow_size(P, WRI_PS_MAX_VALUE);
+        if (type < WRI_PT_LEAF || type > WRI_PT_EXTLIST || size < P ||
+            size % P != 0 || size > to - off || size > limit ||
+            (type != WRI_PT_OVERFLOW && size != P)) {
+            ps->seq_next = off + P;
+            off += P;
+            continue;
+        }
+        if (bigcap < size) {
+            uint8_t *nb = realloc(big, size);
+            if (nb == NULL) {
+                rc = WR_ERR(eb, WR_ENOMEM, "out of memory");
+                goto out;
+            }
+            big = nb;
+            bigcap = size;
+        }
+        ps->seq_next = off; /* continue the run: the header was its start */
+        if ((rc = wri_ps_pread(ps, big, size, off, &got, eb)) != WR_OK)
+            goto out;
+        if (got < size)
+            break;
+        bool ok = wri_get32(big + WRI_PH_CRC) == wri_page_crc(big, size);
+        if ((rc = fn(arg, off, big, size, ok)) != 0)
+            goto out;
+        off += ok ? size : P;
+        ps->seq_next = off;
+    }
+out:
+    free(big);
+    return rc;
+}
