@@ -11,6 +11,8 @@
 #   make demo     deps, build, and run the tools on the shipped testdata
 #   make bench    deps, optimised build, run bench/
 #   make fuzz     libFuzzer targets for a bounded time (clang)
+#   make docs     deps (and chromium), build, and remake docs/map-people.*
+#                 (the README's block map: SVG, HTML page, PNG rendering)
 #   make lint     cppcheck over lib/ and tools/; no tree-file read outside
 #                 lib/pagesrc.c (tests/lint_reads.sh)
 #   make clean
@@ -22,7 +24,10 @@ WARN = -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 DEFS = -D_GNU_SOURCE
 PKGS = libbson-1.0 zlib
 DEB_PKGS = build-essential pkg-config libbson-dev zlib1g-dev bats jq python3 cmark-gfm \
-           time valgrind mandoc python3-jsonschema tmux bash-completion
+           time valgrind mandoc python3-jsonschema tmux bash-completion \
+           libxml2-utils
+# make docs only: headless Chromium renders the block map to PNG
+DOCS_PKGS = chromium
 
 # Installation directories (GNU conventions; PREFIX and prefix both work).
 PREFIX ?= /usr/local
@@ -78,8 +83,8 @@ BENCH_BIN = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 # keep objects that pattern chains would otherwise delete as intermediate
 .PRECIOUS: $(BUILD)/obj/%.o
 
-.PHONY: all build deps test test-build demo bench bench-peers fuzz lint clean \
-        install uninstall FORCE
+.PHONY: all build deps test test-build demo docs bench bench-peers fuzz lint \
+        clean install uninstall FORCE
 
 all: build
 
@@ -152,6 +157,11 @@ test-build: $(LIBA) $(TOOL_BIN) $(UNIT_BIN)
 demo: deps
 	@$(MAKE) --no-print-directory build
 	@./demo.sh build/rel/bin
+
+docs: deps
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(DOCS_PKGS)"
+	@$(MAKE) --no-print-directory build
+	@docs/render-map.sh build/rel/bin
 
 bench: deps
 	@$(MAKE) --no-print-directory build $(BENCH_BIN)

@@ -41,6 +41,10 @@ void dx_record(dctx *x, const wr_finding *f)
 {
     char full[1024], line[1024];
     wr_finding g = *f;
+    if (x->map_damage != NULL)
+        x->map_damage(x->map_arg, f);
+    if (x->html != NULL) /* a database's map reports wr_verify's findings */
+        return;
     g.path = x->cur ? x->cur : "?";
     wr_verify_problem_format(&g, full, sizeof full);
     g.path = NULL;
@@ -60,8 +64,6 @@ void dx_record(dctx *x, const wr_finding *f)
     }
     if (x->o->finding != NULL)
         x->o->finding(full, x->o->finding_arg);
-    if (x->map_damage != NULL)
-        x->map_damage(x->map_arg, f->page);
 }
 
 void dx_finding(dctx *x, int check, uint64_t page, uint64_t off,
@@ -262,6 +264,10 @@ int df_open(dctx *x, dump_file *df, const char *path, bool want_gen,
     int which = want_gen ? WRI_PS_GEN : previous ? WRI_PS_PREVIOUS
                                                  : WRI_PS_LATEST;
     rc = wri_ps_choose(df->ps, which, gen, &df->chosen, &ce);
+    if (rc == WR_ENOTFOUND && want_gen && x->o->mode == WR_DUMP_MAP)
+        /* the catalog's checkpoint is gone: the map draws the newest, the
+         * one wr-verify checks instead (its finding says so) */
+        rc = wri_ps_choose(df->ps, WRI_PS_LATEST, 0, &df->chosen, &ce);
     if (rc != WR_OK) {
         snprintf(df->nochoice, sizeof df->nochoice, "%.299s", ce.msg);
         /* none valid, or the catalog's generation gone: damage; a file

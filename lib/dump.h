@@ -36,8 +36,13 @@ typedef struct dctx {
     struct stats_file *stats; /* --stats: each file's totals */
     size_t nstats;
     /* --map: each finding's page is drawn damaged */
-    void (*map_damage)(void *arg, uint64_t page);
+    void (*map_damage)(void *arg, const wr_finding *f);
     void *map_arg;
+    FILE *map_out;            /* --map: where the picture goes */
+    struct wri_atomic *map_file; /* --map: out_path being written */
+    struct map_html *html;    /* --map on a database: the page; its
+                                 findings are wr_verify's, the dump's own
+                                 only draw */
 } dctx;
 
 /* One tree file, read through a tolerant page source. */
@@ -109,8 +114,28 @@ int file_stats(dctx *x, dump_file *df, const char *coll, const char *field,
 void stats_totals(dctx *x, bson_t *root);
 void stats_free(dctx *x);
 
-/* --map (dump_map.c): one tree file as an SVG picture on o->out. */
+/* --map (dump_map.c): one tree file as an SVG picture on x->map_out
+ * (inside the database's page when x->html is set). */
 int file_map(dctx *x, dump_file *df, wr_errbuf *eb);
+/* --map on a database directory: the HTML page around the files' maps.
+ * begin runs wr_verify() (whose findings the page lists, reports and
+ * counts) and writes the head and the catalog's summary (cat NULL: the
+ * catalog could not be read, why says so); file opens each file's
+ * section before dump_target draws it; end (always called once begin
+ * was) writes the findings beside the maps if rc is WR_OK, frees, and
+ * returns rc. */
+typedef struct map_html map_html;
+/* Where the picture goes: o->out_path (replaced atomically through the
+ * io layer; refused, WR_EINVAL, if it is not a regular file, is the file
+ * drawn, or lies inside the database directory drawn) or else o->out.
+ * close commits it if rc is WR_OK (else removes it) and returns rc or
+ * the commit's error. */
+int map_out_open(dctx *x, const char *path, bool dir, wr_errbuf *eb);
+int map_out_close(dctx *x, int rc, wr_errbuf *eb);
+int map_db_begin(dctx *x, const char *dir, const wri_catalog *cat,
+                 const char *why, wr_errbuf *eb);
+int map_db_file(dctx *x, const char *path, const char *name, wr_errbuf *eb);
+int map_db_end(dctx *x, int rc);
 
 /* dump.c, for dump_db.c: a file's findings begin; its "damage" array;
  * opening a file (findings to x) at the checkpoint asked for; the modes. */

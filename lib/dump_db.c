@@ -86,9 +86,8 @@ static int dump_target(dctx *x, const dtarget *t, bool in_db, bson_t *jarr,
     /* The summary shows the slots; the modes that show one checkpoint
      * say when a damaged slot may have hidden a newer one. */
     if (o->mode == WR_DUMP_TREE || o->mode == WR_DUMP_EXTENTS ||
-        o->mode == WR_DUMP_DOCS || o->mode == WR_DUMP_STATS ||
-        o->mode == WR_DUMP_MAP)
-        wri_ps_check_slots(df.ps, df.chosen);
+        o->mode == WR_DUMP_DOCS || o->mode == WR_DUMP_STATS)
+        wri_ps_check_slots(df.ps, df.chosen); /* --map: to draw them */
     switch (o->mode) {
     case WR_DUMP_SUMMARY:
         rc = file_summary(x, &df, j, eb);
@@ -302,11 +301,11 @@ static int dump_dir(dctx *x, const char *dir, bson_t *root, wr_errbuf *eb)
     size_t n = 0;
     bson_t jarr;
     bool have_cat = false;
-    if (o->mode == WR_DUMP_PAGE || o->mode == WR_DUMP_MAP)
+    if (o->mode == WR_DUMP_PAGE)
         return WR_ERR(eb, WR_EINVAL,
-                      "%s is a database directory: --%s needs one tree "
+                      "%s is a database directory: --page needs one tree "
                       "file (e.g. %s/NAME.main.wr)",
-                      dir, o->mode == WR_DUMP_PAGE ? "page" : "map", dir);
+                      dir, dir);
     dx_file_begin(x, dir);
     rc = wri_catalog_read(dir, &cat, &cb);
     if (rc == WR_ENOTFOUND) {
@@ -315,6 +314,11 @@ static int dump_dir(dctx *x, const char *dir, bson_t *root, wr_errbuf *eb)
                       dir);
     } else if (rc == WR_ECORRUPT) {
         char *cp = wri_path_join(dir, WR_CATALOG_NAME);
+        if (o->mode == WR_DUMP_MAP &&
+            (rc = map_db_begin(x, dir, NULL, cb.msg, eb)) != WR_OK) {
+            free(cp);
+            goto out;
+        }
         x->cur = cp != NULL ? cp : dir;
         dx_finding(x, WR_CHECK_CATALOG, 0, 0, NULL, NULL,
                    "%s; showing every *.wr file at its newest checkpoint "
@@ -346,6 +350,9 @@ static int dump_dir(dctx *x, const char *dir, bson_t *root, wr_errbuf *eb)
         return rc;
     } else {
         have_cat = true;
+        if (o->mode == WR_DUMP_MAP &&
+            (rc = map_db_begin(x, dir, &cat, NULL, eb)) != WR_OK)
+            goto out;
         if (o->mode != WR_DUMP_DOCS)
             catalog_show(x, dir, &cat, root);
         for (size_t i = 0; i < cat.ncoll; i++) {
@@ -388,13 +395,18 @@ static int dump_dir(dctx *x, const char *dir, bson_t *root, wr_errbuf *eb)
     }
     if (root != NULL)
         bson_append_array_begin(root, "files", -1, &jarr);
-    for (size_t i = 0; i < n && rc == WR_OK; i++)
+    for (size_t i = 0; i < n && rc == WR_OK; i++) {
+        if (o->mode == WR_DUMP_MAP &&
+            (rc = map_db_file(x, t[i].path, t[i].name, eb)) != WR_OK)
+            break;
         rc = dump_target(x, &t[i], true, root != NULL ? &jarr : NULL, i, eb);
+    }
     if (root != NULL)
         bson_append_array_end(root, &jarr);
     if (rc == WR_OK && o->mode == WR_DUMP_STATS)
         stats_totals(x, root);
 out:
+    rc = map_db_end(x, rc);
     if (have_cat)
         wri_catalog_free(&cat);
     targets_free(t, n);
@@ -412,9 +424,10 @@ int wr_dump(const char *path, const wr_dump_opts *o, wr_dump_stats *st,
     if (st == NULL)
         st = &local;
     memset(st, 0, sizeof *st);
-    if (o == NULL || path == NULL || (o->out == NULL && o->json == NULL) ||
-        ((o->mode == WR_DUMP_DOCS || o->mode == WR_DUMP_MAP) &&
-         o->out == NULL))
+    if (o == NULL || path == NULL ||
+        (o->out == NULL && o->json == NULL &&
+         (o->mode != WR_DUMP_MAP || o->out_path == NULL)) ||
+        (o->mode == WR_DUMP_DOCS && o->out == NULL))
         return WR_ERR(eb, WR_EINVAL, "wr_dump: no output");
     x.o = o;
     x.st = st;
@@ -427,6 +440,9 @@ int wr_dump(const char *path, const wr_dump_opts *o, wr_dump_stats *st,
     if (stat(path, &sb) != 0)
         return WR_ERR(eb, errno == ENOENT ? WR_ENOTFOUND : WR_EIO,
                       "%s: %s", path, strerror(errno));
+    if (o->mode == WR_DUMP_MAP &&
+        (rc = map_out_open(&x, path, S_ISDIR(sb.st_mode), eb)) != WR_OK)
+        return rc;
     if (o->json != NULL && o->mode != WR_DUMP_DOCS)
         j_str(o->json, "path", path);
     if (S_ISDIR(sb.st_mode)) {
@@ -463,6 +479,8 @@ int wr_dump(const char *path, const wr_dump_opts *o, wr_dump_stats *st,
     stats_free(&x);
     docs_flush(&x);
     free(x.docs.p);
+    if (o->mode == WR_DUMP_MAP)
+        rc = map_out_close(&x, rc, eb);
     if (o->out != NULL && fflush(o->out) != 0 && rc == WR_OK)
         rc = WR_ERR(eb, WR_EIO, "writing the dump failed: %s",
                     strerror(errno));

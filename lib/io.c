@@ -612,37 +612,121 @@ int wri_io_mkdir(const char *path, wr_errbuf *eb)
     return WR_OK;
 }
 
+struct wri_atomic {
+    wri_file *f;
+    char *path, *tmp;
+    uint64_t off;  /* bytes written so far */
+    FILE *fp;      /* the stream, once asked for */
+    int rc;        /* the stream's first write error (message in eb) */
+    wr_errbuf eb;
+    bool made;     /* PATH.tmp is ours to remove */
+};
+
+int wri_io_atomic_open(const char *path, wri_atomic **out, wr_errbuf *eb)
+{
+    int rc;
+    size_t l = strlen(path);
+    wri_atomic *a = calloc(1, sizeof *a);
+    *out = NULL;
+    if (a == NULL || (a->path = strdup(path)) == NULL ||
+        (a->tmp = malloc(l + 5)) == NULL) {
+        rc = WR_ERR(eb, WR_ENOMEM, "%s: out of memory", path);
+        goto fail;
+    }
+    snprintf(a->tmp, l + 5, "%s.tmp", path);
+    if ((rc = wri_io_open(a->tmp, WRI_IO_RDWR | WRI_IO_CREATE | WRI_IO_TRUNC,
+                          &a->f, eb)) != WR_OK)
+        goto fail;
+    a->made = true;
+    *out = a;
+    return WR_OK;
+fail:
+    wri_io_atomic_abort(a);
+    return rc;
+}
+
+int wri_io_atomic_write(wri_atomic *a, const void *buf, size_t len,
+                        wr_errbuf *eb)
+{
+    int rc = wri_io_pwrite(a->f, buf, len, a->off, eb);
+    if (rc == WR_OK)
+        a->off += len;
+    return rc;
+}
+
+static ssize_t atomic_cookie_write(void *arg, const char *buf, size_t len)
+{
+    wri_atomic *a = arg;
+    if (a->rc == WR_OK)
+        a->rc = wri_io_atomic_write(a, buf, len, &a->eb);
+    return a->rc == WR_OK ? (ssize_t)len : 0;
+}
+
+FILE *wri_io_atomic_stream(wri_atomic *a)
+{
+    cookie_io_functions_t fns = {.write = atomic_cookie_write};
+    if (a->fp == NULL && (a->fp = fopencookie(a, "w", fns)) != NULL)
+        (void)setvbuf(a->fp, NULL, _IOFBF, 1 << 16);
+    return a->fp;
+}
+
+int wri_io_atomic_commit(wri_atomic *a, wr_errbuf *eb)
+{
+    int rc = WR_OK;
+    if (a->fp != NULL) {
+        int closed = fclose(a->fp);
+        a->fp = NULL;
+        if (a->rc != WR_OK)
+            rc = wri_err_set(eb, a->rc, a->eb.src_file, a->eb.src_line, "%s",
+                             a->eb.msg);
+        else if (closed != 0)
+            rc = wri_io_errno(eb, errno, a->tmp, "write");
+        if (rc != WR_OK)
+            goto out;
+    }
+    if ((rc = wri_io_fsync(a->f, eb)) != WR_OK)
+        goto out;
+    wri_io_close(a->f);
+    a->f = NULL;
+    if ((rc = wri_io_rename(a->tmp, a->path, eb)) != WR_OK)
+        goto out;
+    free(a->tmp);
+    a->tmp = NULL; /* renamed: nothing to remove */
+    rc = wri_io_fsync_dir(a->path, eb);
+out:
+    wri_io_atomic_abort(a);
+    return rc;
+}
+
+void wri_io_atomic_abort(wri_atomic *a)
+{
+    if (a == NULL)
+        return;
+    if (a->fp != NULL)
+        (void)fclose(a->fp);
+    wri_io_close(a->f);
+    if (a->made && a->tmp != NULL)
+        (void)unlink(a->tmp); /* a failed run leaves no PATH.tmp */
+    free(a->path);
+    free(a->tmp);
+    free(a);
+}
+
 int wri_io_write_atomic(const char *dir, const char *name, const void *buf,
                         size_t len, wr_errbuf *eb)
 {
     int rc;
-    size_t dl = strlen(dir), nl = strlen(name);
-    char *path = malloc(dl + nl + 2), *tmp = malloc(dl + nl + 6);
-    wri_file *f = NULL;
-    if (path == NULL || tmp == NULL) {
-        rc = WR_ERR(eb, WR_ENOMEM, "%s/%s: out of memory", dir, name);
-        goto out;
+    wri_atomic *a = NULL;
+    char *path = wri_path_join(dir, name);
+    if (path == NULL)
+        return WR_ERR(eb, WR_ENOMEM, "%s/%s: out of memory", dir, name);
+    if ((rc = wri_io_atomic_open(path, &a, eb)) == WR_OK) {
+        if ((rc = wri_io_atomic_write(a, buf, len, eb)) == WR_OK)
+            rc = wri_io_atomic_commit(a, eb);
+        else
+            wri_io_atomic_abort(a);
     }
-    snprintf(path, dl + nl + 2, "%s/%s", dir, name);
-    snprintf(tmp, dl + nl + 6, "%s/%s.tmp", dir, name);
-    if ((rc = wri_io_open(tmp, WRI_IO_RDWR | WRI_IO_CREATE | WRI_IO_TRUNC, &f,
-                          eb)) != WR_OK ||
-        (rc = wri_io_pwrite(f, buf, len, 0, eb)) != WR_OK ||
-        (rc = wri_io_fsync(f, eb)) != WR_OK)
-        goto out;
-    wri_io_close(f);
-    f = NULL;
-    if ((rc = wri_io_rename(tmp, path, eb)) != WR_OK)
-        goto out;
-    rc = wri_io_fsync_dir(dir, eb);
-    free(tmp);
-    tmp = NULL; /* renamed: nothing to remove */
-out:
-    wri_io_close(f);
-    if (rc != WR_OK && tmp != NULL) /* a failed run leaves no NAME.tmp */
-        (void)unlink(tmp);
     free(path);
-    free(tmp);
     return rc;
 }
 

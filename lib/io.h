@@ -63,6 +63,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define WRI_IO_CRASH_EXIT 86 /* exit status of an injected crash */
 
@@ -147,6 +148,20 @@ int wri_io_mkdir(const char *path, wr_errbuf *eb);
  * the new one (and perhaps a stray NAME.tmp); a failure removes NAME.tmp. */
 int wri_io_write_atomic(const char *dir, const char *name, const void *buf,
                         size_t len, wr_errbuf *eb);
+/* The same protocol for output written piece by piece (wr-dump --map):
+ * open creates PATH.tmp (truncated if a crash left one); write appends;
+ * stream gives a stdio stream whose writes go through write (buffered,
+ * so memory stays bounded; NULL if out of memory); commit flushes the
+ * stream, fsyncs PATH.tmp, renames it over PATH and fsyncs PATH's
+ * directory, then frees the handle; abort (or a failed commit) removes
+ * PATH.tmp and frees it. A crash leaves the old PATH or the new one. */
+typedef struct wri_atomic wri_atomic;
+int wri_io_atomic_open(const char *path, wri_atomic **out, wr_errbuf *eb);
+int wri_io_atomic_write(wri_atomic *a, const void *buf, size_t len,
+                        wr_errbuf *eb);
+FILE *wri_io_atomic_stream(wri_atomic *a);
+int wri_io_atomic_commit(wri_atomic *a, wr_errbuf *eb);
+void wri_io_atomic_abort(wri_atomic *a);
 /* Remove an empty directory; an absent one is not an error. */
 int wri_io_rmdir(const char *path, wr_errbuf *eb);
 

@@ -403,7 +403,7 @@ void wr_verify_report_free(wr_verify_report *r);
  * Text (and the JSONL of WR_DUMP_DOCS) is written to the FILE * the caller
  * passes; with json set, the report is appended to the caller's document
  * instead (every mode but DOCS). The library opens nothing else for
- * output. Files are read raw and read-only, never through a handle that
+ * output but the map's out_path. Files are read raw and read-only, never through a handle that
  * refuses damage: on a damaged file the dump shows what decodes and
  * reports each place that does not as a finding ("!! ..." lines in text,
  * a "damage" array per file in JSON, and the finding callback), then
@@ -422,7 +422,11 @@ typedef enum wr_dump_mode {
                             and fill factor (min, median, max), value size
                             histogram, overflow waste, free space by list;
                             a database's totals per collection and index */
-    WR_DUMP_MAP,         /* one tree file as an SVG block map on out */
+    WR_DUMP_MAP,         /* a block map: of a tree file an SVG picture,
+                            of a database directory an HTML page (the
+                            catalog's summary, one map per tree file,
+                            wr_verify()'s findings linked to their
+                            cells), to out_path (or out) */
 } wr_dump_mode;
 
 typedef struct wr_dump_opts {
@@ -434,6 +438,12 @@ typedef struct wr_dump_opts {
     const char *collection; /* directory: only this collection; DOCS on a
                                directory of several collections needs it */
     FILE *out;              /* text or JSONL output */
+    /* WR_DUMP_MAP: the file the picture goes to, instead of out: written
+     * as OUT_PATH.tmp through the io layer, then renamed over OUT_PATH
+     * (replacing an older picture) only if the dump completes (also with
+     * findings); refused (WR_EINVAL) if OUT_PATH is not a regular file,
+     * is the tree file drawn or lies in the database directory drawn */
+    const char *out_path;
     bson_t *json;           /* non-NULL: append the report here instead */
     /* called with each finding, "PATH: what" (may be NULL) */
     void (*finding)(const char *msg, void *arg);

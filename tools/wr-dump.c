@@ -37,12 +37,18 @@ static void usage(void)
          "                        document (index: key) sizes; overflow\n"
          "                        waste; free space by list; a database's\n"
          "                        totals per collection and index\n"
-         "  --map FILE            draw the tree file PATH as an SVG block map\n"
-         "                        into FILE: one cell per block (a run of\n"
+         "  --map FILE            a block map written to FILE: of a tree file\n"
+         "                        an SVG picture, one cell per block (a run of\n"
          "                        blocks for a large file) coloured by owner\n"
          "                        (slots, internal, leaf, overflow, extent\n"
          "                        list, avail, discard, leaked, past the\n"
-         "                        logical size, damaged), a tooltip each\n"
+         "                        logical size, damaged), a tooltip each; of a\n"
+         "                        database directory one HTML page: the\n"
+         "                        catalog's summary, a map per tree file and\n"
+         "                        wr-verify's findings, each linked to its\n"
+         "                        cell. An existing FILE is replaced, once the\n"
+         "                        map is complete; never the file drawn nor a\n"
+         "                        file inside the database directory\n"
          "  --canonical           with --docs: canonical Extended JSON, exact\n"
          "                        types (the default)\n"
          "  --relaxed             with --docs: relaxed Extended JSON\n"
@@ -67,8 +73,9 @@ static void usage(void)
          "still shown, each damaged place marked); 2 usage error (also\n"
          "--page on a directory, an offset past the end of the file, --docs\n"
          "on several collections without --collection, an unknown\n"
-         "collection); 3 cannot open or read, a newer format version, a writer\n"
-         "holds the directory, or it changed during a --no-lock dump.");
+         "collection, a --map FILE it may not replace); 3 cannot open or\n"
+         "read or write, a newer format version, a writer holds the\n"
+         "directory, or it changed during a --no-lock dump.");
 }
 
 typedef struct finding_ctx {
@@ -217,10 +224,7 @@ int main(int argc, char **argv)
     o.out = stdout;
     o.interrupted = &wr_cli_interrupted;
     fc.cli = &cli;
-    if (map_path != NULL && (o.out = fopen(map_path, "w")) == NULL) {
-        wr_cli_error(&cli, "%s: %s", map_path, strerror(errno));
-        return WR_EXIT_ENV;
-    }
+    o.out_path = map_path; /* written by the library, atomically */
     if (cli.json || o.mode == WR_DUMP_DOCS || o.mode == WR_DUMP_MAP) {
         /* text mode shows findings inline in stdout */
         o.finding = on_finding;
@@ -234,15 +238,6 @@ int main(int argc, char **argv)
     rc = wr_cli_read_begin(&cli, path, &rd, &eb);
     if (rc == WR_OK) /* "!!" lines of a changed read are no damage */
         rc = wr_cli_read_end(rd, wr_dump(path, &o, &st, &eb), &eb);
-    if (map_path != NULL) {
-        if (fclose(o.out) != 0 && (rc == WR_OK || rc == WR_ECORRUPT)) {
-            rc = WR_EIO;
-            snprintf(eb.msg, sizeof eb.msg, "%s: %s", map_path,
-                     strerror(errno));
-        }
-        if (rc != WR_OK && rc != WR_ECORRUPT)
-            unlink(map_path); /* no half picture */
-    }
     if (cli.json) {
         BSON_APPEND_INT64(&report, "findings", (int64_t)st.damaged);
         wr_cli_json_end(&report,

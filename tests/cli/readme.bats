@@ -61,3 +61,21 @@ help_opts() {
     [ "$status" -eq 1 ]
     [[ $output == *"36.569000000000002615"* ]]
 }
+
+@test "README: the block map it shows (docs/map-people.*) is what wr-dump --map makes of its database now" {
+    run "$TOP/docs/render-map.sh" "$WR_BIN" --check
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    grep -q '](docs/map-people.png)' "$TOP/README.md"
+    grep -q '(docs/map-people.html)' "$TOP/README.md"
+    grep -q '(docs/map-people.svg)' "$TOP/README.md"
+    # a PNG, and not an empty one
+    [ "$(head -c 8 "$TOP/docs/map-people.png" | od -An -tx1 | tr -d ' ')" = 89504e470d0a1a0a ]
+    [ "$(stat -c %s "$TOP/docs/map-people.png")" -gt 10000 ]
+    # a stale page fails the check
+    cp -r "$TOP/docs" "$TMP/docs" && cp "$TOP/docs/render-map.sh" "$TMP/docs/"
+    mkdir -p "$TMP/t" && cp -r "$TOP/testdata" "$TMP/t/" && mv "$TMP/docs" "$TMP/t/docs"
+    sed -i 's/Catalog generation/Catalog gen/' "$TMP/t/docs/map-people.html"
+    run "$TMP/t/docs/render-map.sh" "$WR_BIN" --check
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"docs/map-people.html is not what"* ]]
+}
