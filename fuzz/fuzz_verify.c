@@ -13,9 +13,10 @@
  *   mode bit 0 set: the bytes are a whole tree file, written to a scratch
  *     file and verified with wr_verify (bit 1: --all-checkpoints, bit 2:
  *     --quick, bit 3: --checkpoint previous), and walked by wr_verify_simple;
- *     then dumped in every mode (wr_dump: summary, tree, extents, docs, and
- *     --page of the first pages, text and JSON), and opened by the engine
- *     (extent lists loaded) with a full cursor scan reading every value.
+ *     then dumped in every mode (wr_dump: summary, tree, extents, docs,
+ *     --page of the first pages, --stats and --map, text and JSON), and
+ *     opened by the engine (extent lists loaded) with a full cursor scan
+ *     reading every value.
  * Whatever the bytes, nothing may crash, leak, hang or allocate without
  * bound; verification returns WR_OK or WR_ECORRUPT (or WR_ENOTFOUND when
  * the bytes hold no previous checkpoint, WR_ENOTOURS when neither slot
@@ -67,7 +68,8 @@ static void fz_dump(const char *path, bool previous)
 {
     static const wr_dump_mode modes[] = {WR_DUMP_SUMMARY, WR_DUMP_TREE,
                                          WR_DUMP_EXTENTS, WR_DUMP_DOCS,
-                                         WR_DUMP_PAGE};
+                                         WR_DUMP_PAGE,    WR_DUMP_STATS,
+                                         WR_DUMP_MAP};
     FILE *out = fopen("/dev/null", "w");
     if (out == NULL)
         return;
