@@ -11,6 +11,15 @@
  *  B2 node->bytes is the exact size of the node encoded as a page;
  *  B3 item 0 of an internal node has no key (klen == 0);
  *  B4 a clean node's page equals what is on disk at node->addr.
+ *  B5 t->mem is the heap the loaded nodes hold: node, item array, page
+ *     buffer and owned items, each with a malloc overhead (bt_mem_add).
+ *
+ * Early writes (wri_btree_evict): the dirty nodes are written, children
+ * first, exactly as a checkpoint writes them, but no slot is written, so
+ * the file's committed checkpoints stay what they were (block.c I1-I3).
+ * The nodes are then clean (B4) at addresses allocated in this build; a
+ * later change frees such an address straight back to avail (I2), and a
+ * clean node can be forgotten and read back on demand.
  */
 #include "btree.h"
 
@@ -28,6 +37,7 @@ typedef struct wri_item {
     uint32_t vlen;
     wr_addr ovf;     /* leaf: overflow page on disk (off != 0) */
     uint8_t *mem;    /* owned copy of key (+ value), NULL if in page */
+    size_t memlen;   /* bytes of mem (t->mem counts them) */
     wri_node *child; /* internal: loaded child */
     wr_addr caddr;   /* internal: child on disk */
 } wri_item;
@@ -48,7 +58,6 @@ struct wri_cursor {
     wri_node *node[BT_MAX_DEPTH];
     uint32_t idx[BT_MAX_DEPTH];
     bool valid;
-    bool evict;
     uint8_t *ovf;
     size_t ovfcap;
 };
@@ -73,6 +82,40 @@ static bool item_is_overflow(const wri_btree *t, const wri_item *it)
     return it->vlen > wri_page_max_inline(bt_psize(t), it->klen);
 }
 
+/* The heap a malloc'd block of n bytes costs (B5): glibc's chunk header
+ * and rounding, about 16 bytes. */
+#define BT_MALLOC_COST 16u
+
+static void bt_mem_add(wri_btree *t, size_t n)
+{
+    t->mem += n + BT_MALLOC_COST;
+}
+
+static void bt_mem_sub(wri_btree *t, size_t n)
+{
+    t->mem -= n + BT_MALLOC_COST;
+}
+
+/* Give it memory of its own of len bytes (the old block, if any, is the
+ * caller's to copy from and then release with item_mem_free). */
+static uint8_t *item_mem_alloc(wri_btree *t, size_t len)
+{
+    uint8_t *m = malloc(len);
+    if (m != NULL)
+        bt_mem_add(t, len);
+    return m;
+}
+
+static void item_mem_free(wri_btree *t, wri_item *it)
+{
+    if (it->mem == NULL)
+        return;
+    bt_mem_sub(t, it->memlen);
+    free(it->mem);
+    it->mem = NULL;
+    it->memlen = 0;
+}
+
 static wri_node *node_new(wri_btree *t, uint16_t level, uint32_t cap)
 {
     wri_node *nd = calloc(1, sizeof *nd);
@@ -86,7 +129,8 @@ static wri_node *node_new(wri_btree *t, uint16_t level, uint32_t cap)
         return NULL;
     }
     nd->bytes = WRI_PH_LEN;
-    t->mem += bt_psize(t);
+    bt_mem_add(t, sizeof *nd);
+    bt_mem_add(t, (size_t)nd->cap * sizeof *nd->it);
     return nd;
 }
 
@@ -95,17 +139,21 @@ static void node_free(wri_btree *t, wri_node *nd)
     if (nd == NULL)
         return;
     for (uint32_t i = 0; i < nd->n; i++) {
-        free(nd->it[i].mem);
+        item_mem_free(t, &nd->it[i]);
         if (nd->level > 0)
             node_free(t, nd->it[i].child);
     }
+    if (nd->page != NULL)
+        bt_mem_sub(t, bt_psize(t));
+    bt_mem_sub(t, (size_t)nd->cap * sizeof *nd->it);
+    bt_mem_sub(t, sizeof *nd);
     free(nd->it);
     free(nd->page);
     free(nd);
-    t->mem -= bt_psize(t);
 }
 
-static int node_reserve(wri_node *nd, uint32_t need, wr_errbuf *eb)
+static int node_reserve(wri_btree *t, wri_node *nd, uint32_t need,
+                        wr_errbuf *eb)
 {
     if (need <= nd->cap)
         return WR_OK;
@@ -113,6 +161,7 @@ static int node_reserve(wri_node *nd, uint32_t need, wr_errbuf *eb)
     wri_item *it = realloc(nd->it, (size_t)cap * sizeof *it);
     if (it == NULL)
         return WR_ERR(eb, WR_ENOMEM, "out of memory growing a tree node");
+    t->mem += (uint64_t)(cap - nd->cap) * sizeof *it; /* still one block */
     nd->it = it;
     nd->cap = cap;
     return WR_OK;
@@ -186,6 +235,7 @@ static int node_load(wri_btree *t, const wr_addr *a, uint16_t level,
     nd->n = v.count;
     nd->page = buf;
     buf = NULL;
+    bt_mem_add(t, bt_psize(t));
     nd->addr = *a;
     nd->bytes = v.size - v.free_bytes;
     *out = nd;
@@ -223,12 +273,12 @@ static int tree_root(wri_btree *t, wri_node **out, wr_errbuf *eb)
 }
 
 /* Give an item memory of its own holding its key and inline value. */
-static int item_own(wri_item *it, wr_errbuf *eb)
+static int item_own(wri_btree *t, wri_item *it, wr_errbuf *eb)
 {
     if (it->mem != NULL)
         return WR_OK;
     size_t vl = it->val != NULL ? it->vlen : 0;
-    uint8_t *m = malloc(it->klen + vl + 1);
+    uint8_t *m = item_mem_alloc(t, it->klen + vl + 1);
     if (m == NULL)
         return WR_ERR(eb, WR_ENOMEM, "out of memory copying a tree item");
     if (it->klen > 0)
@@ -236,6 +286,7 @@ static int item_own(wri_item *it, wr_errbuf *eb)
     if (vl > 0)
         memcpy(m + it->klen, it->val, vl);
     it->mem = m;
+    it->memlen = it->klen + vl + 1;
     it->key = m;
     if (it->val != NULL)
         it->val = m + it->klen;
@@ -249,8 +300,10 @@ static int node_dirty(wri_btree *t, wri_node *nd, wr_errbuf *eb)
     if (nd->dirty)
         return WR_OK;
     for (uint32_t i = 0; i < nd->n; i++)
-        if ((rc = item_own(&nd->it[i], eb)) != WR_OK)
+        if ((rc = item_own(t, &nd->it[i], eb)) != WR_OK)
             return rc;
+    if (nd->page != NULL)
+        bt_mem_sub(t, bt_psize(t));
     free(nd->page);
     nd->page = NULL;
     if (nd->addr.off != 0 &&
@@ -362,7 +415,6 @@ int wri_btree_open(wri_block *blk, int nkeyelem, wri_btree **out,
     t->nrecords = blk->cur.nrecords;
     t->height = blk->cur.height;
     t->readonly = blk->readonly;
-    t->mem_budget = 256u << 20;
     if ((t->root_addr.off == 0) != (t->height == 0) ||
         t->height > BT_MAX_DEPTH) {
         int rc = WR_ERR(eb, WR_ECORRUPT,
@@ -481,18 +533,20 @@ out:
 
 /* --- put -------------------------------------------------------------- */
 
-static int item_set(wri_item *it, const uint8_t *key, uint32_t klen,
-                    const uint8_t *val, uint32_t vlen, wr_errbuf *eb)
+static int item_set(wri_btree *t, wri_item *it, const uint8_t *key,
+                    uint32_t klen, const uint8_t *val, uint32_t vlen,
+                    wr_errbuf *eb)
 {
-    uint8_t *m = malloc((size_t)klen + vlen + 1);
+    uint8_t *m = item_mem_alloc(t, (size_t)klen + vlen + 1);
     if (m == NULL)
         return WR_ERR(eb, WR_ENOMEM, "out of memory storing an item");
     if (klen > 0)
         memcpy(m, key, klen);
     if (vlen > 0)
         memcpy(m + klen, val, vlen);
-    free(it->mem);
+    item_mem_free(t, it);
     it->mem = m;
+    it->memlen = (size_t)klen + vlen + 1;
     it->key = m;
     it->klen = klen;
     it->val = val != NULL ? m + klen : NULL;
@@ -554,7 +608,7 @@ static int node_split(wri_btree *t, bt_path *p, int d, bool append,
     memcpy(right->it, &nd->it[k], (size_t)(nd->n - k) * sizeof *nd->it);
     right->n = nd->n - k;
     nd->n = k;
-    if ((rc = item_set(&sep, right->it[0].key, right->it[0].klen, NULL, 0,
+    if ((rc = item_set(t, &sep, right->it[0].key, right->it[0].klen, NULL, 0,
                        eb)) != WR_OK) {
         node_free(t, right);
         return rc;
@@ -566,7 +620,7 @@ static int node_split(wri_btree *t, bt_path *p, int d, bool append,
     if (d == 0) {
         wri_node *root = node_new(t, (uint16_t)(nd->level + 1), 2);
         if (root == NULL) {
-            free(sep.mem);
+            item_mem_free(t, &sep);
             node_free(t, right);
             return WR_ERR(eb, WR_ENOMEM, "out of memory splitting the root");
         }
@@ -581,8 +635,8 @@ static int node_split(wri_btree *t, bt_path *p, int d, bool append,
         return WR_OK;
     }
     wri_node *parent = p->node[d - 1];
-    if ((rc = node_reserve(parent, parent->n + 1, eb)) != WR_OK) {
-        free(sep.mem);
+    if ((rc = node_reserve(t, parent, parent->n + 1, eb)) != WR_OK) {
+        item_mem_free(t, &sep);
         node_free(t, right);
         return rc;
     }
@@ -657,7 +711,7 @@ int wri_btree_put(wri_btree *t, const uint8_t *key, uint32_t klen,
         wri_item *it = &leaf->it[i];
         wr_addr old = it->ovf;
         uint32_t before = item_size(t, leaf, it);
-        if ((rc = item_set(it, it->key, it->klen, val, vlen, eb)) != WR_OK)
+        if ((rc = item_set(t, it, it->key, it->klen, val, vlen, eb)) != WR_OK)
             return rc;
         leaf->bytes = leaf->bytes - before + item_size(t, leaf, it);
         if (old.off != 0 &&
@@ -665,8 +719,8 @@ int wri_btree_put(wri_btree *t, const uint8_t *key, uint32_t klen,
             return rc;
     } else {
         wri_item it = {0};
-        if ((rc = node_reserve(leaf, leaf->n + 1, eb)) != WR_OK ||
-            (rc = item_set(&it, key, klen, val, vlen, eb)) != WR_OK)
+        if ((rc = node_reserve(t, leaf, leaf->n + 1, eb)) != WR_OK ||
+            (rc = item_set(t, &it, key, klen, val, vlen, eb)) != WR_OK)
             return rc;
         node_insert_at(leaf, i, &it);
         leaf->bytes += item_size(t, leaf, &it);
@@ -684,7 +738,7 @@ static int item_release(wri_btree *t, wri_node *nd, uint32_t i,
     wri_item *it = &nd->it[i];
     if (nd->level == 0 && it->ovf.off != 0)
         rc = wri_block_free_page(t->blk, &it->ovf, eb);
-    free(it->mem);
+    item_mem_free(t, it);
     nd->bytes -= item_size(t, nd, it);
     memmove(&nd->it[i], &nd->it[i + 1], (size_t)(nd->n - i - 1) * sizeof *it);
     nd->n--;
@@ -699,11 +753,11 @@ static int node_merge(wri_btree *t, wri_node *parent, uint32_t ri,
 {
     int rc;
     wri_node *left = parent->it[ri - 1].child, *right = parent->it[ri].child;
-    if ((rc = node_reserve(left, left->n + right->n, eb)) != WR_OK)
+    if ((rc = node_reserve(t, left, left->n + right->n, eb)) != WR_OK)
         return rc;
     if (right->level > 0) { /* the separator comes down as a key */
         wri_item *sep = &parent->it[ri];
-        if ((rc = item_set(&right->it[0], sep->key, sep->klen, NULL, 0,
+        if ((rc = item_set(t, &right->it[0], sep->key, sep->klen, NULL, 0,
                            eb)) != WR_OK)
             return rc;
     }
@@ -751,7 +805,7 @@ static int bt_rebalance(wri_btree *t, bt_path *p, wr_errbuf *eb)
             (rc = node_dirty(t, child, eb)) != WR_OK)
             return rc;
         old->it[0].child = NULL;
-        free(old->it[0].mem);
+        item_mem_free(t, &old->it[0]);
         old->n = 0;
         node_free(t, old);
         t->root = child;
@@ -809,7 +863,9 @@ static int ovf_write(wri_btree *t, wri_item *it, wr_errbuf *eb)
     /* Keep only the key in memory; the value is on disk now. */
     uint8_t *m = realloc(it->mem, it->klen + 1);
     if (m != NULL) {
+        t->mem -= it->memlen - (it->klen + 1);
         it->mem = m;
+        it->memlen = it->klen + 1;
         it->key = m;
     }
     it->val = NULL;
@@ -866,8 +922,39 @@ int wri_btree_checkpoint(wri_btree *t, wr_errbuf *eb)
                                    t->height, eb)) != WR_OK)
         return rc;
     t->changed = false;
-    if (t->root != NULL && t->mem > t->mem_budget) {
-        node_free(t, t->root); /* everything is clean: read back on demand */
+    return WR_OK;
+}
+
+/* Forget the loaded nodes at level (all clean) below nd. */
+static void bt_forget(wri_btree *t, wri_node *nd, uint16_t level)
+{
+    if (nd->level <= level)
+        return;
+    for (uint32_t i = 0; i < nd->n; i++) {
+        wri_node *child = nd->it[i].child;
+        if (child == NULL)
+            continue;
+        if (child->level == level) {
+            node_free(t, child);
+            nd->it[i].child = NULL;
+        } else {
+            bt_forget(t, child, level);
+        }
+    }
+}
+
+int wri_btree_evict(wri_btree *t, uint64_t keep, wr_errbuf *eb)
+{
+    int rc;
+    if (t->root == NULL)
+        return WR_OK;
+    if ((rc = node_write(t, t->root, eb)) != WR_OK)
+        return rc;
+    t->root_addr = t->root->addr; /* every node is clean now (B1, B4) */
+    for (uint16_t lvl = 0; lvl < t->root->level && t->mem > keep; lvl++)
+        bt_forget(t, t->root, lvl);
+    if (t->mem > keep) {
+        node_free(t, t->root);
         t->root = NULL;
     }
     return WR_OK;
@@ -881,7 +968,6 @@ int wri_cursor_open(wri_btree *t, wri_cursor **out, wr_errbuf *eb)
     if (c == NULL)
         return WR_ERR(eb, WR_ENOMEM, "out of memory opening a cursor");
     c->t = t;
-    c->evict = t->readonly;
     *out = c;
     return WR_OK;
 }
@@ -894,10 +980,11 @@ void wri_cursor_close(wri_cursor *c)
     free(c);
 }
 
-/* Leave depth d: on a read-only tree, forget the clean node there. */
+/* Leave depth d: forget the node there if it is clean (nothing below a
+ * clean node is dirty, B1; its parent's item holds its address). */
 static void cur_leave(wri_cursor *c, int d)
 {
-    if (!c->evict || d == 0)
+    if (d == 0)
         return;
     wri_node *nd = c->node[d], *parent = c->node[d - 1];
     if (!nd->dirty && parent->it[c->idx[d - 1]].child == nd) {

@@ -38,8 +38,7 @@ typedef struct wri_btree {
     uint32_t height;      /* 0 = empty, 1 = a single leaf */
     bool readonly;
     bool changed;         /* changes since the last checkpoint */
-    uint64_t mem;         /* bytes held by loaded nodes */
-    uint64_t mem_budget;  /* evict clean nodes past this after checkpoint */
+    uint64_t mem;         /* heap held by loaded nodes (B5 in btree.c) */
     uint8_t *scratch;     /* one page of encode space */
 } wri_btree;
 
@@ -64,13 +63,18 @@ int wri_btree_delete(wri_btree *t, const uint8_t *key, uint32_t klen,
                      wr_errbuf *eb);
 /* Write every dirty node and commit the block checkpoint. */
 int wri_btree_checkpoint(wri_btree *t, wr_errbuf *eb);
+/* Bound the memory: write every dirty node to new extents without
+ * committing (an early write: the file's checkpoints are untouched, so a
+ * crash still leaves the last commit), then forget loaded nodes, leaves
+ * first, until t->mem <= keep. Invalidates cursors. A later checkpoint
+ * commits what was written. */
+int wri_btree_evict(wri_btree *t, uint64_t keep, wr_errbuf *eb);
 /* Are there changes not yet checkpointed? */
 bool wri_btree_dirty(const wri_btree *t);
 
 /* Ordered cursor. A cursor is invalid after the tree changes (put, delete,
- * checkpoint); open a new one. On a read-only tree a cursor frees the
- * nodes it has finished with, so a scan's memory does not grow with the
- * tree. */
+ * checkpoint, evict); open a new one. A cursor frees the clean nodes it
+ * has finished with, so a scan's memory does not grow with the tree. */
 typedef struct wri_cursor wri_cursor;
 int wri_cursor_open(wri_btree *t, wri_cursor **out, wr_errbuf *eb);
 void wri_cursor_close(wri_cursor *c);

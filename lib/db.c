@@ -7,6 +7,13 @@
  * each changed tree file, then the catalog naming the generation of every
  * file (DESIGN decision 6): a crash before the catalog's rename leaves the
  * previous snapshot, whose generations are still in the files' slots.
+ *
+ * Memory: after every change the trees' loaded pages are weighed against
+ * opts.memory; past it, every tree writes its changed pages early and
+ * forgets pages until the trees hold half the budget (db_bound), so a
+ * load of any size runs in bounded memory. Early writes commit nothing
+ * (btree.h): a crash leaves the last checkpoint, and without checkpoints
+ * the whole run stays one atomic change.
  */
 #include "wr_int.h"
 
@@ -86,6 +93,8 @@ int wr_db_open(const char *dir, const wr_db_opts *opts, wr_db **out,
     db->readonly = db->opts.readonly || db->opts.previous;
     if (db->opts.page_size == 0)
         db->opts.page_size = WRI_PAGE_DEFAULT;
+    if (db->opts.memory == 0)
+        db->opts.memory = WR_DEFAULT_MEMORY;
     if ((rc = db_dir_prepare(dir, db->opts.create && !db->readonly,
                              &db->made_dir, eb)) != WR_OK)
         goto fail;
@@ -407,6 +416,79 @@ uint64_t wr_coll_count(const wr_coll *c)
     return c->main.bt->nrecords;
 }
 
+/* --- memory --------------------------------------------------------------- */
+
+/* Call fn on every open tree of the database. */
+static int db_each_tree(wr_db *db, int (*fn)(db_tree *t, void *arg),
+                        void *arg)
+{
+    int rc;
+    for (size_t i = 0; i < db->cat.ncoll && db->colls != NULL; i++) {
+        wr_coll *c = db->colls[i];
+        if (c == NULL)
+            continue;
+        if ((rc = fn(&c->main, arg)) != WR_OK)
+            return rc;
+        for (size_t j = 0; j < c->nidx; j++)
+            if ((rc = fn(&c->idx[j], arg)) != WR_OK)
+                return rc;
+    }
+    return WR_OK;
+}
+
+static int tree_mem_add(db_tree *t, void *arg)
+{
+    if (t->bt != NULL)
+        *(uint64_t *)arg += t->bt->mem;
+    return WR_OK;
+}
+
+uint64_t wri_db_mem(wr_db *db)
+{
+    uint64_t total = 0;
+    (void)db_each_tree(db, tree_mem_add, &total);
+    return total;
+}
+
+typedef struct db_shrink {
+    const wri_btree *skip; /* a tree a cursor is walking: leave it */
+    uint64_t total, target;
+    wr_errbuf *eb;
+} db_shrink;
+
+/* Each tree keeps its share of the target, in proportion to what it
+ * holds now. */
+static int tree_shrink(db_tree *t, void *arg)
+{
+    db_shrink *s = arg;
+    if (t->bt == NULL || t->bt == s->skip)
+        return WR_OK;
+    uint64_t keep = (uint64_t)((double)t->bt->mem * (double)s->target /
+                               (double)s->total);
+    return wri_btree_evict(t->bt, keep, s->eb);
+}
+
+/* Past the budget, shrink every tree (but skip) to half of it. */
+static int db_bound(wr_db *db, const wri_btree *skip, wr_errbuf *eb)
+{
+    db_shrink s = {skip, wri_db_mem(db), db->opts.memory / 2, eb};
+    if (s.total <= db->opts.memory)
+        return WR_OK;
+    return db_each_tree(db, tree_shrink, &s);
+}
+
+/* After a put, delete or get: keep the budget. One that failed without
+ * changing anything (WR_ENOTFOUND, WR_EINVAL) may still have read pages. */
+static int coll_done(wr_coll *c, int rc, wr_errbuf *eb)
+{
+    int b;
+    if (rc != WR_OK && rc != WR_ENOTFOUND && rc != WR_EINVAL)
+        return rc;
+    if ((b = db_bound(c->db, NULL, eb)) != WR_OK)
+        return b;
+    return rc;
+}
+
 /* --- index maintenance --------------------------------------------------- */
 
 typedef struct idx_op {
@@ -512,7 +594,8 @@ int wr_coll_add_index(wr_coll *c, const char *field, wr_errbuf *eb)
             break;
         }
         if ((rc = idx_apply(c, i, &doc, 0, eb)) != WR_OK ||
-            (rc = idx_apply(c, i, &doc, 1, eb)) != WR_OK)
+            (rc = idx_apply(c, i, &doc, 1, eb)) != WR_OK ||
+            (rc = db_bound(db, c->main.bt, eb)) != WR_OK)
             break;
     }
     wr_doc_cursor_close(cur);
@@ -591,7 +674,7 @@ int wr_coll_put(wr_coll *c, const bson_t *doc, bool *replaced_out,
         *replaced_out = found;
 out:
     bson_destroy(&key);
-    return rc;
+    return coll_done(c, rc, eb);
 }
 
 int wr_coll_delete(wr_coll *c, const bson_t *id_doc, wr_errbuf *eb)
@@ -611,7 +694,7 @@ int wr_coll_delete(wr_coll *c, const bson_t *id_doc, wr_errbuf *eb)
                                   eb);
     }
     bson_destroy(&key);
-    return rc;
+    return coll_done(c, rc, eb);
 }
 
 int wr_coll_get(wr_coll *c, const bson_t *id_doc, uint8_t **doc_out,
@@ -624,6 +707,12 @@ int wr_coll_get(wr_coll *c, const bson_t *id_doc, uint8_t **doc_out,
     rc = wri_btree_get(c->main.bt, bson_get_data(&key), key.len, doc_out,
                        len_out, eb);
     bson_destroy(&key);
+    int got = rc;
+    if ((rc = coll_done(c, rc, eb)) != got && got == WR_OK &&
+        doc_out != NULL) {
+        free(*doc_out);
+        *doc_out = NULL;
+    }
     return rc;
 }
 
@@ -740,5 +829,5 @@ int wr_db_checkpoint(wr_db *db, wr_errbuf *eb)
         return rc;
     }
     db->cat_dirty = false;
-    return WR_OK;
+    return db_bound(db, NULL, eb); /* all clean now: only forgets */
 }

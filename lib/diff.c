@@ -31,7 +31,6 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
-#define DF_DEFAULT_MEMORY (256u << 20)
 #define DF_CHECK_EVERY 4096u /* records between interrupt checks */
 
 enum { DF_DB = 1, DF_LEGACY, DF_JSONL };
@@ -499,7 +498,7 @@ static int df_pool(df *d, wr_errbuf *eb)
     if (dir == NULL && (dir = getenv("TMPDIR")) == NULL)
         dir = "/tmp";
     return wri_sort_pool_create(d->o->memory ? d->o->memory
-                                             : DF_DEFAULT_MEMORY,
+                                             : WR_DEFAULT_MEMORY,
                                 dir, "wr-diff-run", &d->pool, eb);
 }
 

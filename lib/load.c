@@ -186,7 +186,7 @@ int wr_load(const wr_load_opts *o, wr_load_stats *st, wr_errbuf *eb)
     wri_jsonl_line line;
     uint64_t since = 0, next_progress = 0;
     wr_db_opts dbo = {.create = true, .page_size = o->page_size,
-                      .holder = "wr-load"};
+                      .holder = "wr-load", .memory = o->memory};
     memset(st, 0, sizeof *st);
     /* an input that cannot be read is refused before DIR is touched */
     if (strcmp(input, "-") != 0 &&

@@ -68,7 +68,16 @@ typedef struct wr_db_opts {
     bool previous;      /* open the previous snapshot (implies readonly) */
     uint32_t page_size; /* page size of new tree files; 0 = 4096 */
     const char *holder; /* tool name written into the lock file */
+    uint64_t memory;    /* heap the trees' loaded pages may hold; 0 =
+                           WR_DEFAULT_MEMORY. Past it, changed pages are
+                           written early (not committed: a crash still
+                           leaves the last checkpoint) and pages are
+                           forgotten, to be read back on demand. */
 } wr_db_opts;
+
+/* The default of every memory budget (--memory of wr-load, wr-migrate,
+ * wr-diff). */
+#define WR_DEFAULT_MEMORY (256u << 20)
 
 #define WR_CATALOG_NAME "wr.catalog"
 #define WR_LOCK_NAME "LOCK"
@@ -209,6 +218,7 @@ typedef struct wr_load_opts {
     const char *const *index; /* fields to index */
     size_t nindex;
     uint64_t checkpoint_every; /* documents; 0 = only at the end */
+    uint64_t memory;           /* wr_db_opts.memory; 0 = the default */
     uint32_t page_size;        /* for new files; 0 = 4096 */
     bool skip_bad;
     uint64_t max_bad;    /* skip at most this many bad lines (0: skip_bad
@@ -550,7 +560,7 @@ typedef struct wr_migrate_opts {
     volatile int *interrupted; /* set by a signal handler: stop cleanly */
 } wr_migrate_opts;
 
-#define WR_MIGRATE_DEFAULT_MEMORY (256u << 20)
+#define WR_MIGRATE_DEFAULT_MEMORY WR_DEFAULT_MEMORY
 
 /* Migrate o->dir in place (see above); st is filled as far as it got, also
  * on failure: free it with wr_migrate_stats_free. Returns WR_OK (migrated,

@@ -84,4 +84,8 @@ void wri_digest_item(wr_digest *d, const uint8_t *key, uint32_t klen,
 #include "bulk.h"
 #include "catalog.h"
 
+/* db.c: the heap the loaded pages of db's open trees hold now (bounded
+ * by wr_db_opts.memory plus the change in progress); for tests. */
+uint64_t wri_db_mem(wr_db *db);
+
 #endif /* WR_INT_H */

@@ -465,6 +465,17 @@ int wr_cli_page_size(const wr_cli *cli, const char *arg, uint32_t *out)
     return 0;
 }
 
+int wr_cli_memory(const wr_cli *cli, const char *arg, uint64_t *out)
+{
+    uint64_t v;
+    if (wr_cli_parse_size(arg, &v) != 0 || v < (1u << 20))
+        return wr_cli_usage_error(cli, "--memory wants a size of at least 1M "
+                                       "(like 64M or 2G), not '%s'",
+                                  arg);
+    *out = v;
+    return 0;
+}
+
 typedef struct cli_wait {
     wr_cli *cli;
     const char *path;

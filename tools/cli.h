@@ -129,6 +129,9 @@ int wr_cli_checkpoint_opt(const wr_cli *cli, const char *arg, bool *previous);
 /* --page-size: a power of two from 512 to 65536 ("4K" allowed). 0, or
  * WR_EXIT_USAGE after saying why. */
 int wr_cli_page_size(const wr_cli *cli, const char *arg, uint32_t *out);
+/* --memory SIZE (wr-load, wr-migrate, wr-diff): at least 1M ("64M",
+ * "2G"). 0, or WR_EXIT_USAGE after saying why. */
+int wr_cli_memory(const wr_cli *cli, const char *arg, uint64_t *out);
 
 /* Readers (wr-verify, wr-dump, ...): --wait and --no-lock. Put
  * WR_CLI_READ_OPTIONS in the getopt_long table beside

@@ -218,11 +218,8 @@ int main(int argc, char **argv)
             x.count_only = true;
             break;
         case O_MEMORY:
-            if (wr_cli_parse_size(optarg, &o.memory) != 0 ||
-                o.memory < (1u << 20))
-                return wr_cli_usage_error(&cli, "--memory wants a size of at "
-                                                "least 1M, not '%s'",
-                                          optarg);
+            if ((rc = wr_cli_memory(&cli, optarg, &o.memory)) != 0)
+                return rc;
             break;
         default:
             if ((rc = wr_cli_common_opt(&cli, opt, usage)) != WR_CLI_GO_ON)

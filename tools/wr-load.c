@@ -29,6 +29,10 @@ static void usage(void)
          "                        input is checked whole first)\n"
          "  --page-size N         page size of new files: 512..65536, a power\n"
          "                        of two (default 4096)\n"
+         "  --memory SIZE         memory for the trees' pages, e.g. 64M, 1G\n"
+         "                        (default 256M); past it, changed pages are\n"
+         "                        written early, committed only at a\n"
+         "                        checkpoint\n"
          "  --skip-bad            skip and count malformed lines (exit 1\n"
          "                        when no line is good)\n"
          "  --max-bad N           skip at most N malformed lines; one more\n"
@@ -108,7 +112,7 @@ int main(int argc, char **argv)
     uint64_t v;
     int rc, opt;
     enum { O_INDEX = 256, O_CKPT, O_PAGE, O_SKIP, O_FORMAT, O_MAXBAD,
-           O_REJECTS };
+           O_REJECTS, O_MEMORY };
     char *rejects = NULL;
     static const struct option longopts[] = {
         {"index", required_argument, NULL, O_INDEX},
@@ -118,6 +122,7 @@ int main(int argc, char **argv)
         {"format", required_argument, NULL, O_FORMAT},
         {"max-bad", required_argument, NULL, O_MAXBAD},
         {"rejects", required_argument, NULL, O_REJECTS},
+        {"memory", required_argument, NULL, O_MEMORY},
         WR_CLI_COMMON_OPTIONS,
         {NULL, 0, NULL, 0},
     };
@@ -176,6 +181,12 @@ int main(int argc, char **argv)
             break;
         case O_REJECTS:
             o.rejects = optarg;
+            break;
+        case O_MEMORY:
+            if ((rc = wr_cli_memory(&cli, optarg, &o.memory)) != 0) {
+                free(index);
+                return rc;
+            }
             break;
         default:
             if ((rc = wr_cli_common_opt(&cli, opt, usage)) != WR_CLI_GO_ON) {

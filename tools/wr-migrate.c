@@ -259,7 +259,6 @@ int main(int argc, char **argv)
     wr_migrate_stats st;
     wr_errbuf eb = {0};
     const char **index = NULL;
-    uint64_t v;
     int rc, opt;
     prog pg;
     enum { O_DRY = 256, O_BACKUP, O_INDEX, O_SKIP, O_MEMORY, O_PAGE };
@@ -306,13 +305,10 @@ int main(int argc, char **argv)
             o.skip_bad = true;
             break;
         case O_MEMORY:
-            if (wr_cli_parse_size(optarg, &v) != 0 || v < (1u << 20)) {
+            if ((opt = wr_cli_memory(&cli, optarg, &o.memory)) != 0) {
                 free(index);
-                return wr_cli_usage_error(&cli, "--memory wants a size of at "
-                                          "least 1M (like 64M or 2G), not "
-                                          "'%s'", optarg);
+                return opt;
             }
-            o.memory = v;
             break;
         case O_PAGE:
             if ((opt = wr_cli_page_size(&cli, optarg, &o.page_size)) != 0) {

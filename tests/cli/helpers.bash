@@ -24,6 +24,18 @@ make_jsonl() {
     }' > "$file"
 }
 
+# peak_rss_kb OUT CMD...: run CMD (stdout discarded), write its peak
+# resident set in KiB (getrusage of the child) to the file OUT; returns
+# CMD's status. Under ASan, freed memory is quarantined (hundreds of MB):
+# run with ASAN_OPTIONS=...:quarantine_size_mb=0 to measure the program.
+peak_rss_kb() {
+    python3 -c 'import resource, subprocess, sys
+rc = subprocess.call(sys.argv[2:], stdout=subprocess.DEVNULL)
+with open(sys.argv[1], "w") as f:
+    f.write("%d\n" % resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+sys.exit(rc)' "$@"
+}
+
 # run_json CMD...: like bats' run, but $output is stdout only (for jq)
 run_json() {
     run bash -c '"$@" 2>/dev/null' _ "$@"

@@ -128,6 +128,37 @@ teardown() { common_teardown; }
     [ "$(jq -r .checkpoints <<<"$output")" -ge 4 ]
 }
 
+@test "--memory wants a size of at least 1M (exit 2, one message for load, migrate, diff)" {
+    for t in wr-load wr-migrate wr-diff; do
+        run "$WR_BIN/$t" --memory 100K "$TMP/a" b
+        [ "$status" -eq 2 ]
+        [[ "$output" == *"--memory wants a size of at least 1M (like 64M or 2G), not '100K'"* ]]
+    done
+}
+
+@test "--memory bounds wr-load's peak RSS whatever the input's size; the result is the same" {
+    # 80,000 documents in a scrambled _id order (every insert lands on a
+    # random page): the trees grow past 40 MB, the budget is 4 MB
+    awk -v n=80000 'BEGIN { for (i = 0; i < n; i++) printf "{\"_id\": %d, \"name\": \"user%d\", \"city\": \"c%d\", \"pad\": \"%0150d\"}\n", (i * 7919) % n, i, i % 97, i }' >"$TMP/big.jsonl"
+    head -n 1000 "$TMP/big.jsonl" >"$TMP/small.jsonl"
+    export ASAN_OPTIONS="${ASAN_OPTIONS:-}:quarantine_size_mb=0"
+    peak_rss_kb "$TMP/base" "$WR_BIN/wr-load" -q "$TMP/small" c "$TMP/small.jsonl"
+    peak_rss_kb "$TMP/bounded" "$WR_BIN/wr-load" -q --memory 4M --index city "$TMP/db4" c "$TMP/big.jsonl"
+    peak_rss_kb "$TMP/free" "$WR_BIN/wr-load" -q --memory 1G --index city "$TMP/db1g" c "$TMP/big.jsonl"
+    base=$(cat "$TMP/base") bounded=$(cat "$TMP/bounded") free=$(cat "$TMP/free")
+    echo "peak RSS KiB: $base for 1,000 documents; 80,000: $bounded with --memory 4M, $free with 1G"
+    # the bound: 4 MB of pages, twice over for allocator and sanitizer
+    # overhead, plus the 1,000-document run's baseline
+    [ "$bounded" -lt $((base + 16 * 1024)) ]
+    # and without it the same load goes far past that bound
+    [ "$free" -gt $((base + 32 * 1024)) ]
+    run "$WR_BIN/wr-diff" "$TMP/db4" "$TMP/db1g"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"identical: 80000 documents"* ]]
+    run "$WR_BIN/wr-verify" -q "$TMP/db4"
+    [ "$status" -eq 0 ]
+}
+
 @test "a second writer on the same directory is refused with exit 3" {
     make_jsonl "$TMP/in.jsonl" 10
     "$WR_BIN/wr-load" -q "$TMP/db" c "$TMP/in.jsonl"

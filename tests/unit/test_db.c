@@ -320,13 +320,20 @@ static bson_t *make_doc(uint64_t id, int variant)
     return d;
 }
 
-static void db_model_run(uint32_t psize, int steps)
+/* A random run of puts, deletes, gets, checkpoints, reopens and a late
+ * index against the model. memory: wr_db_opts.memory (0: the default);
+ * *peak gets the most the trees held after any change. */
+static void db_model_run(uint32_t psize, int steps, uint64_t memory,
+                         uint64_t *peak)
 {
     wr_errbuf eb = {0};
     char name[64];
-    snprintf(name, sizeof name, "dbmodel-%u", psize);
+    *peak = 0;
+    snprintf(name, sizeof name, "dbmodel-%u-%llu", psize,
+             (unsigned long long)memory);
     char *dir = tmp_dir(name);
-    wr_db_opts o = {.create = true, .page_size = psize, .holder = "test"};
+    wr_db_opts o = {.create = true, .page_size = psize, .holder = "test",
+                    .memory = memory};
     wr_db *db = NULL;
     wr_coll *c = NULL;
     model m = {0}, last = {0}, prev = {0};
@@ -399,6 +406,15 @@ static void db_model_run(uint32_t psize, int steps)
         }
         if (s % 300 == 0 && !coll_matches(c, &m))
             TAP_FAIL("step %d: collection differs from the model", s);
+        if (wri_db_mem(db) > *peak)
+            *peak = wri_db_mem(db);
+        /* the bound is kept after each put, delete and get (scans only
+         * hold their path) */
+        if (memory > 0 && op < 870 && s % 300 != 0 &&
+            wri_db_mem(db) > memory)
+            TAP_FAIL("step %d: the trees hold %llu bytes, over the %llu "
+                     "budget", s, (unsigned long long)wri_db_mem(db),
+                     (unsigned long long)memory);
     }
     CHECK(coll_matches(c, &m));
     REQUIRE_OK(wr_db_checkpoint(db, &eb), &eb);
@@ -412,12 +428,32 @@ static void db_model_run(uint32_t psize, int steps)
 
 static void test_db_model_512(void)
 {
-    db_model_run(512, 2500);
+    uint64_t peak;
+    db_model_run(512, 2500, 0, &peak);
+}
+
+/* The same random run within a 24 KiB budget: changed pages are written
+ * early and pages forgotten and read back, again and again, and every
+ * snapshot, reopen and get still agrees with the model; the trees never
+ * hold more than the budget after a change, where the default run holds
+ * several times as much. */
+static void test_db_model_small_memory(void)
+{
+    uint64_t budget = 24u << 10;
+    uint64_t peak, free_peak;
+    db_model_run(512, 2500, budget, &peak);
+    db_model_run(512, 2500, 0, &free_peak);
+    printf("# the trees' peak: %llu bytes with a %llu budget, %llu without\n",
+           (unsigned long long)peak, (unsigned long long)budget,
+           (unsigned long long)free_peak);
+    CHECK(peak <= budget);
+    CHECK(free_peak > 4 * budget);
 }
 
 static void test_db_model_4096(void)
 {
-    db_model_run(4096, 4000);
+    uint64_t peak;
+    db_model_run(4096, 4000, 0, &peak);
 }
 
 static void test_db_lock_refuses_second_writer(void)
@@ -680,6 +716,8 @@ static void trace_commits(uint64_t op, const char *what, const char *path,
 
 typedef struct pw_load {
     const char *dir, *input;
+    uint64_t every, memory; /* --checkpoint-every, --memory */
+    int to;                 /* the second input: _id 40..to-1 */
     wr_errbuf eb;
 } pw_load;
 
@@ -689,7 +727,7 @@ static int load_every(void *arg)
     pw_load *a = arg;
     wr_load_opts o = {.dir = a->dir, .coll = "c", .input = a->input,
                       .index = idx, .nindex = 2, .page_size = 512,
-                      .checkpoint_every = PW_EVERY};
+                      .checkpoint_every = a->every, .memory = a->memory};
     wr_load_stats st;
     wr_errbuf_clear(&a->eb);
     return wr_load(&o, &st, &a->eb);
@@ -711,12 +749,12 @@ static int load_crash(pw_load *a, wri_fault_plan p)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-/* A second load with --checkpoint-every into a database with two indexes,
+/* A second load (a->every, a->memory) into a database with two indexes,
  * power lost at every op and after the last (helper_power.h): the
  * collection is one of the committed versions (the first load's, or one
  * of the second's checkpoints) and the database verifies; a rerun of the
  * load gives the final content and verifies. */
-static void test_load_power_sweep(void)
+static void load_power_sweep(pw_load a, const char *what)
 {
     char *base = tmp_dir("pw-base");
     char *dir = tmp_dir("pw");
@@ -724,20 +762,33 @@ static void test_load_power_sweep(void)
     dirsnap snap;
     pw_learned l;
     snprintf(in1, sizeof in1, "%s", write_jsonl("pw1.jsonl", 0, 50, 0));
-    snprintf(in2, sizeof in2, "%s", write_jsonl("pw2.jsonl", 40, 90, 10));
+    snprintf(in2, sizeof in2, "%s", write_jsonl("pw2.jsonl", 40, a.to, 10));
     REQUIRE_EQ(run_load(base, in1, NULL, NULL), WR_OK);
     REQUIRE(dirsnap_take(&snap, base) == 0);
-    pw_load a = {.dir = dir, .input = in2};
+    a.dir = dir;
+    a.input = in2;
     /* the reference run: its ops, and where the catalog is committed */
     cat_commits cc = {0};
     REQUIRE(dirsnap_restore(&snap, dir) == 0);
     int rc = pw_learn(load_every, &a, trace_commits, &cc, &l);
     REQUIRE_OK(rc, &a.eb);
-    REQUIRE(cc.n >= 3); /* checkpoints every PW_EVERY and at the end */
+    /* checkpoints every a.every documents and at the end */
+    REQUIRE(cc.n >= (a.every ? 3 : 1));
     /* the committed versions: the base, and the state after each commit */
     char versions[65][80], final[80], dg[80];
     int nv = 0;
     coll_digest(dir, final, sizeof final);
+    if (a.memory > 0) { /* the budget makes the run write early, and more */
+        pw_load plain = a;
+        plain.memory = 0;
+        REQUIRE(dirsnap_restore(&snap, dir) == 0);
+        wri_io_fault_set(NULL);
+        REQUIRE_OK(load_every(&plain), &plain.eb);
+        printf("# the same load: %llu ops, %llu with the budget\n",
+               (unsigned long long)wri_io_op_count(),
+               (unsigned long long)l.total);
+        CHECK(l.total > wri_io_op_count() + 10);
+    }
     REQUIRE(dirsnap_restore(&snap, dir) == 0);
     coll_digest(dir, versions[nv++], sizeof versions[0]);
     for (int i = 0; i < cc.n; i++) {
@@ -797,13 +848,28 @@ static void test_load_power_sweep(void)
     snprintf(detail, sizeof detail, "%d at the first version, %d between, "
              "%d at the last of %d; each verified, rerun, verified and "
              "compared", first, between, last, nv);
-    pw_report(&l, "wr_load --checkpoint-every 20 (two indexes)", states,
-              detail);
-    CHECK(first > 0 && between > 0 && last > 0);
+    pw_report(&l, what, states, detail);
+    CHECK(first > 0 && last > 0 && (between > 0 || a.every == 0));
     pw_learned_free(&l);
     dirsnap_free(&snap);
     free(base);
     free(dir);
+}
+
+static void test_load_power_sweep(void)
+{
+    pw_load a = {.every = PW_EVERY, .to = 90};
+    load_power_sweep(a, "wr_load --checkpoint-every 20 (two indexes)");
+}
+
+/* The early writes of a small --memory (db.c): changed pages go to disk
+ * long before the one commit at the end, and a power loss anywhere still
+ * leaves the first version or the last, never a mix. */
+static void test_load_power_sweep_memory(void)
+{
+    pw_load a = {.memory = 12u << 10, .to = 50};
+    load_power_sweep(a, "wr_load --memory 12K, no checkpoints (two "
+                        "indexes)");
 }
 
 /* A million small documents load, checkpoint, and scan back in order. */
@@ -894,6 +960,7 @@ int main(void)
     corpus_load();
     RUN(test_db_model_512);
     RUN(test_db_model_4096);
+    RUN(test_db_model_small_memory);
     RUN(test_db_lock_refuses_second_writer);
     RUN(test_db_two_new_collections_one_session);
     RUN(test_db_missing_and_not_a_db);
@@ -901,6 +968,7 @@ int main(void)
     RUN(test_load_crash_sweep);
     RUN(test_load_enospc_sweep);
     RUN(test_load_power_sweep);
+    RUN(test_load_power_sweep_memory);
     RUN(test_million_small_documents);
     for (size_t i = 0; i < ncorpus; i++)
         bson_destroy(corpus[i]);
