@@ -77,6 +77,7 @@ void wri_digest_item(wr_digest *d, const uint8_t *key, uint32_t klen,
 #include "bsonkey.h"
 #include "bsoncheck.h"
 #include "ejson.h"
+#include "ejsonread.h"
 #include "jsonl.h"
 #include "page.h"
 #include "pagesrc.h"
