@@ -18,12 +18,14 @@
  *   5. indexes pair by field; a log side's entries are derived from its
  *      live documents (wri_index_keys into a PLAIN sorter) for the fields
  *      the other side has; the two entry streams merge the same way.
- * Memory: one page path per open cursor, the sorters' budget, and two
- * documents. Calls db (public calls), legacy, jsonl, sort, bsonkey.
+ * Memory: one page path per open cursor, the sorters' budget, the log
+ * reader's batches (logread.h: three of at most 1 MiB of text and their
+ * documents), and two documents. Calls db (public calls), legacy, logread, sort, bsonkey.
  */
 #include "wr_int.h"
 
 #include "legacy.h"
+#include "logread.h"
 #include "sort.h"
 
 #include <errno.h>
@@ -502,26 +504,28 @@ static int df_pool(df *d, wr_errbuf *eb)
                                 dir, "wr-diff-run", &d->pool, eb);
 }
 
-/* The live set of one log (legacy.h rules) into c->main. */
+/* The live set of one log (legacy.h rules) into c->main, its lines
+ * parsed on every core (logread.h). */
 static int df_read_log(df *d, df_coll *c, const char *path, wr_errbuf *eb)
 {
     int rc;
-    wri_jsonl *r = NULL;
-    wri_jsonl_line line;
-    memset(&line, 0, sizeof line);
+    wri_logread *lr = NULL;
+    wri_logread_opts lo = {.memory = d->o->memory};
     if ((rc = df_pool(d, eb)) != WR_OK ||
         (rc = wri_sort_create(d->pool, WRI_SORT_LAST_WINS, &c->main, eb)) !=
             WR_OK ||
-        (rc = wri_jsonl_open(path, &r, eb)) != WR_OK)
+        (rc = wri_logread_open(path, &lo, &lr, eb)) != WR_OK)
         goto out;
     for (;;) {
-        bson_t key;
+        const wri_jsonl_line *line;
+        const bson_t *key;
+        bool unparsed;
         if ((rc = df_tick(d, eb)) != WR_OK)
             goto out;
-        rc = wri_jsonl_next(r, &line, eb);
+        rc = wri_logread_next(lr, &line, &key, &unparsed, eb);
         if (rc == 1)
             break;
-        if (rc == WR_EBADINPUT && wri_legacy_line_torn(&line, true)) {
+        if (rc == WR_EBADINPUT && wri_legacy_line_torn(line, unparsed)) {
             d->st->torn++;
             df_note(d, "%s (a torn last line: dropped)", eb->msg);
             wr_errbuf_clear(eb);
@@ -529,17 +533,12 @@ static int df_read_log(df *d, df_coll *c, const char *path, wr_errbuf *eb)
         }
         if (rc != WR_OK)
             goto out;
-        /* the reader has checked the _id (jsonl.h): only memory can fail */
-        if ((rc = wri_key_from_doc(&line.doc, &key, eb)) != WR_OK)
-            goto out;
-        rc = wri_legacy_line_add(c->main, &line, &key, eb);
-        bson_destroy(&key);
-        if (rc != WR_OK)
+        if ((rc = wri_legacy_line_add(c->main, line, key, eb)) != WR_OK)
             goto out;
     }
     rc = wri_sort_finish(c->main, 0, eb);
 out:
-    wri_jsonl_close(r);
+    wri_logread_close(lr);
     return rc;
 }
 

@@ -7,7 +7,8 @@
  *   2. list and classify DIR (legacy.h): missing, empty, already
  *      migrated, mixed, or legacy;
  *   3. CRC-32 every legacy file, then read every NAME.log with the strict
- *      reader (jsonl.h) into one LAST_WINS sorter per collection (sort.h:
+ *      reader, its lines parsed on every core (logread.h; each line's key
+ *      made and its sizes checked there too), into one LAST_WINS sorter per collection (sort.h:
  *      key = _id key, seq = line number, value = the document's BSON, a
  *      $deleted line a tombstone). A bad line stops everything here, with
  *      nothing touched (or, skip_bad, goes to the rejects file); a torn
@@ -29,13 +30,13 @@
 #include "wr_int.h"
 
 #include "legacy.h"
+#include "logread.h"
 #include "migrate.h"
 #include "replace.h"
 #include "sort.h"
 
 #include <errno.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/file.h>
@@ -63,7 +64,7 @@ typedef struct mg {
     char *staging;   /* DIR/wr-migrate.new */
     uint32_t psize;
     uint64_t budget; /* for the sorters: --memory less the rest */
-    size_t batch_bytes; /* of log text parsed at once (mg_batch) */
+    uint64_t read_memory; /* for the log reader's batches (logread.h) */
     wri_lock *lock;
     wri_legacy_dir ld;
     uint64_t *fsize; /* per legacy file (ld.files order): size and CRC */
@@ -327,386 +328,59 @@ static int mg_bad_line(mg *m, mg_coll *c, const wri_jsonl_line *line,
     return mg_reject(m, c->lc->log, line, reason, torn, eb);
 }
 
-/* Reading a log is mostly parsing, so lines are parsed on every core. The
- * reading thread fills batches of lines and hands each to a pool of parse
- * threads started once per log (never one per batch); a batch is parsed
- * in chunks of MG_CHUNK lines, claimed one at a time under the pipe's lock
- * by the pool and by the reading thread while it waits. Parsing a line
- * also makes its key and checks its sizes (mg_check_line). The reading
- * thread alone then applies the batches in line order, with no lock: the
- * sorter sees exactly the sequence a one-thread read would give it, and
- * the first bad line stops the run at the same place. Up to MG_RING
- * batches are in flight, so reading, parsing and applying overlap. */
-#define MG_BATCH_LINES 512
-#define MG_BATCH_BYTES (1u << 20)
-#define MG_CHUNK 64
-#define MG_RING 3
-#define MG_MAX_THREADS 8
-
-typedef struct mg_item {
-    wri_jsonl_line line; /* first: its bson_t wants 128-byte alignment */
-    bson_t key;          /* when rc == WR_OK */
-    size_t toff;         /* the text's offset in the batch */
-    int rc;              /* WR_OK: doc and key held; WR_EBADINPUT: why */
-    bool unparsed;       /* the line itself is malformed */
-    char *why;           /* malloc'd reason of a bad line (NULL: no memory) */
-} mg_item;
-
-typedef struct mg_batch {
-    mg_item *it;
-    size_t n;
-    char *text;
-    size_t tlen, tcap;
-    size_t nchunks, claimed, left; /* chunks; under the pipe's lock */
-} mg_batch;
-
-typedef struct mg_pipe {
+/* The check the parse threads run on each line (logread.h). */
+typedef struct mg_lineck {
     const mg *m;
     const mg_coll *c;
-    pthread_mutex_t mu;
-    pthread_cond_t work; /* a chunk to claim, or stop */
-    pthread_cond_t done; /* a batch has no chunk left */
-    mg_batch ring[MG_RING];
-    size_t first, count; /* ring[first..] submitted, not yet applied */
-    bool stop;
-    int nth;
-    pthread_t th[MG_MAX_THREADS];
-} mg_pipe;
+} mg_lineck;
 
-static void mg_item_release(mg_item *it)
+static int mg_check_fn(void *arg, const wri_jsonl_line *line, bson_t *key,
+                       char *why, size_t whylen)
 {
-    if (it->rc == WR_OK) {
-        bson_destroy(&it->line.doc);
-        bson_destroy(&it->key);
-    }
-    free(it->why);
-    it->why = NULL;
-    it->rc = 1;
+    const mg_lineck *k = arg;
+    return mg_check_line(k->m, k->c, line, key, why, whylen);
 }
 
-static void mg_batch_reset(mg_batch *b)
-{
-    for (size_t i = 0; i < b->n; i++)
-        mg_item_release(&b->it[i]);
-    b->n = 0;
-    b->tlen = 0;
-    b->nchunks = b->claimed = b->left = 0;
-}
-
-/* Copy a raw line into the batch. */
-static int mg_batch_add(mg_batch *b, const wri_jsonl_line *line,
-                        wr_errbuf *eb)
-{
-    if (b->tlen + line->len + 1 > b->tcap) {
-        size_t cap = b->tcap ? b->tcap * 2 : 64u << 10;
-        while (cap < b->tlen + line->len + 1)
-            cap *= 2;
-        char *t = realloc(b->text, cap);
-        if (t == NULL)
-            return WR_ERR(eb, WR_ENOMEM, "out of memory");
-        b->text = t;
-        b->tcap = cap;
-    }
-    mg_item *it = &b->it[b->n++];
-    memcpy(b->text + b->tlen, line->text, line->len);
-    it->line = *line; /* number, offset, length, torn; no doc yet */
-    it->toff = b->tlen;
-    it->rc = 1;
-    it->why = NULL;
-    b->tlen += line->len + 1;
-    return WR_OK;
-}
-
-static bool mg_batch_full(const mg *m, const mg_batch *b)
-{
-    return b->n == MG_BATCH_LINES || b->tlen >= m->batch_bytes;
-}
-
-/* Parse and check lines [from, to) of b. */
-static void mg_parse_range(const mg *m, const mg_coll *c, mg_batch *b,
-                           size_t from, size_t to)
-{
-    char why[512];
-    for (size_t i = from; i < to; i++) {
-        mg_item *it = &b->it[i];
-        it->line.text = b->text + it->toff;
-        it->unparsed = wri_json_line_parse(it->line.text, it->line.len,
-                                           &it->line.doc, &it->line.is_delete,
-                                           why, sizeof why) != WR_OK;
-        if (it->unparsed)
-            it->rc = WR_EBADINPUT;
-        else if ((it->rc = mg_check_line(m, c, &it->line, &it->key, why,
-                                         sizeof why)) != WR_OK)
-            bson_destroy(&it->line.doc);
-        if (it->rc != WR_OK)
-            it->why = strdup(why);
-    }
-}
-
-/* Under the lock: claim the oldest unclaimed chunk of a submitted batch. */
-static bool mg_claim(mg_pipe *p, mg_batch **bo, size_t *chunk)
-{
-    for (size_t k = 0; k < p->count; k++) {
-        mg_batch *b = &p->ring[(p->first + k) % MG_RING];
-        if (b->claimed < b->nchunks) {
-            *bo = b;
-            *chunk = b->claimed++;
-            return true;
-        }
-    }
-    return false;
-}
-
-/* Parse a claimed chunk (lock not held), then count it done (lock
- * held again on return). */
-static void mg_run_chunk(mg_pipe *p, mg_batch *b, size_t chunk)
-{
-    size_t from = chunk * MG_CHUNK;
-    pthread_mutex_unlock(&p->mu);
-    mg_parse_range(p->m, p->c, b, from, WRI_MIN(from + MG_CHUNK, b->n));
-    pthread_mutex_lock(&p->mu);
-    if (--b->left == 0)
-        pthread_cond_broadcast(&p->done);
-}
-
-/* Under the lock: parse one chunk if there is one, else wait on cv. */
-static void mg_help(mg_pipe *p, pthread_cond_t *cv)
-{
-    mg_batch *b;
-    size_t chunk;
-    if (mg_claim(p, &b, &chunk))
-        mg_run_chunk(p, b, chunk);
-    else
-        pthread_cond_wait(cv, &p->mu);
-}
-
-static void *mg_parse_worker(void *arg)
-{
-    mg_pipe *p = arg;
-    pthread_mutex_lock(&p->mu);
-    while (!p->stop)
-        mg_help(p, &p->work);
-    pthread_mutex_unlock(&p->mu);
-    return NULL;
-}
-
-/* Parts of libbson's JSON reader fill a static table on first use (the
- * ISO-8601 date parser, the base64 decoder): make those uses here, on one
- * thread, before any worker runs (helgrind saw the races). The lines the
- * Extended JSON builder leaves to libbson's parser still get there. */
-static void mg_warm_libbson(void)
-{
-    static const char json[] =
-        "{\"d\": {\"$date\": \"2000-01-01T00:00:00.5Z\"}, "
-        "\"e\": {\"$date\": {\"$numberLong\": \"1\"}}, \"f\": {\"$date\": 1}, "
-        "\"b\": {\"$binary\": {\"base64\": \"AAEC\", \"subType\": \"00\"}}, "
-        "\"g\": {\"$binary\": \"AAEC\", \"$type\": \"00\"}, "
-        "\"u\": {\"$uuid\": \"73ffd264-44b3-4c69-90e8-e7d1dfc035d4\"}, "
-        "\"o\": {\"$oid\": \"000102030405060708090a0b\"}, "
-        "\"n\": {\"$numberDecimal\": \"1.5\"}, \"l\": {\"$numberLong\": \"7\"}, "
-        "\"i\": {\"$numberInt\": \"7\"}, \"x\": {\"$numberDouble\": \"1.5\"}, "
-        "\"r\": {\"$regularExpression\": {\"pattern\": \"a\", \"options\": \"i\"}}, "
-        "\"t\": {\"$timestamp\": {\"t\": 1, \"i\": 2}}, "
-        "\"c\": {\"$code\": \"f\"}, \"w\": {\"$code\": \"f\", \"$scope\": {}}, "
-        "\"s\": {\"$symbol\": \"s\"}, \"k\": {\"$minKey\": 1}, "
-        "\"m\": {\"$maxKey\": 1}, \"z\": {\"$undefined\": true}, "
-        "\"p\": {\"$dbPointer\": {\"$ref\": \"a.b\", "
-        "\"$id\": {\"$oid\": \"000102030405060708090a0b\"}}}}";
-    bson_t d;
-    bson_error_t err;
-    if (bson_init_from_json(&d, json, (ssize_t)sizeof json - 1, &err))
-        bson_destroy(&d);
-}
-
-/* Stop and join the parse threads; free the batches. */
-static void mg_pipe_close(mg_pipe *p)
-{
-    pthread_mutex_lock(&p->mu);
-    p->stop = true;
-    pthread_cond_broadcast(&p->work);
-    pthread_mutex_unlock(&p->mu);
-    for (int i = 0; i < p->nth; i++)
-        pthread_join(p->th[i], NULL);
-    for (int i = 0; i < MG_RING; i++) {
-        mg_batch_reset(&p->ring[i]);
-        free(p->ring[i].it);
-        free(p->ring[i].text);
-    }
-    pthread_cond_destroy(&p->work);
-    pthread_cond_destroy(&p->done);
-    pthread_mutex_destroy(&p->mu);
-}
-
-/* Set up the batches and start the parse threads: one fewer than the
- * cores (the reading thread parses too), none if none can be had. */
-static int mg_pipe_open(mg_pipe *p, const mg *m, const mg_coll *c,
-                        wr_errbuf *eb)
-{
-    memset(p, 0, sizeof *p);
-    p->m = m;
-    p->c = c;
-    pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->work, NULL);
-    pthread_cond_init(&p->done, NULL);
-    for (int i = 0; i < MG_RING; i++) {
-        p->ring[i].it = aligned_alloc(128, MG_BATCH_LINES * sizeof(mg_item));
-        if (p->ring[i].it == NULL) {
-            mg_pipe_close(p);
-            return WR_ERR(eb, WR_ENOMEM, "out of memory");
-        }
-    }
-    mg_warm_libbson();
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int want = (int)WRI_MIN(WRI_MAX(cores, 1L) - 1, (long)MG_MAX_THREADS);
-    while (p->nth < want &&
-           pthread_create(&p->th[p->nth], NULL, mg_parse_worker, p) == 0)
-        p->nth++;
-    return WR_OK;
-}
-
-/* The batch lines go into next, or NULL if all MG_RING are in flight. */
-static mg_batch *mg_pipe_slot(mg_pipe *p)
-{
-    if (p->count == MG_RING)
-        return NULL;
-    return &p->ring[(p->first + p->count) % MG_RING];
-}
-
-/* Hand the filled slot to the parse threads. */
-static void mg_pipe_submit(mg_pipe *p, mg_batch *b)
-{
-    pthread_mutex_lock(&p->mu);
-    b->nchunks = b->left = (b->n + MG_CHUNK - 1) / MG_CHUNK;
-    b->claimed = 0;
-    p->count++;
-    pthread_cond_broadcast(&p->work);
-    pthread_mutex_unlock(&p->mu);
-}
-
-/* Wait until the oldest batch is parsed, parsing chunks meanwhile. */
-static mg_batch *mg_pipe_oldest(mg_pipe *p)
-{
-    mg_batch *b = &p->ring[p->first];
-    pthread_mutex_lock(&p->mu);
-    while (b->left > 0)
-        mg_help(p, &p->done);
-    pthread_mutex_unlock(&p->mu);
-    return b;
-}
-
-/* Apply the oldest batch's lines in order, then free its slot. */
-static int mg_pipe_apply(mg *m, mg_coll *c, mg_pipe *p, const char *path,
-                         wr_errbuf *eb)
-{
-    int rc = WR_OK;
-    mg_batch *b = mg_pipe_oldest(p);
-    for (size_t i = 0; i < b->n && rc == WR_OK; i++) {
-        mg_item *it = &b->it[i];
-        c->cs->lines++;
-        if (it->rc == WR_OK) {
-            rc = mg_put_line(c, &it->line, &it->key, eb);
-            mg_item_release(it);
-            continue;
-        }
-        rc = WR_ERR(eb, WR_EBADINPUT, "%s: line %llu (byte %llu): %s", path,
-                    (unsigned long long)it->line.lineno,
-                    (unsigned long long)it->line.offset,
-                    it->why != NULL ? it->why : "(out of memory for the reason)");
-        rc = mg_bad_line(m, c, &it->line, it->unparsed, eb);
-    }
-    /* out of the parse threads' sight first (they read the fields of
-     * submitted batches under the lock), then emptied */
-    pthread_mutex_lock(&p->mu);
-    p->first = (p->first + 1) % MG_RING;
-    p->count--;
-    pthread_mutex_unlock(&p->mu);
-    mg_batch_reset(b); /* what a stop left unapplied too */
-    return rc;
-}
-
-/* Apply the oldest batch (eb untouched unless this fails: it may hold
- * the reader's message for the line after the batch), then report
- * progress. */
-static int mg_read_apply(mg *m, mg_coll *c, mg_pipe *p, const char *path,
-                         const wri_jsonl *r, wr_errbuf *eb)
-{
-    int rc;
-    wr_errbuf bb = {0};
-    if ((rc = mg_interrupted(m, &bb)) != WR_OK ||
-        (rc = mg_pipe_apply(m, c, p, path, &bb)) != WR_OK) {
-        wr_errbuf_clear(eb);
-        wri_err_set(eb, rc, bb.src_file, bb.src_line, "%s", bb.msg);
-        return rc;
-    }
-    m->st->bytes_read = m->bytes_done + wri_jsonl_bytes_read(r);
-    mg_progress(m, false);
-    return WR_OK;
-}
-
+/* A log into its collection's sorter, its lines parsed on every core
+ * (logread.h) and applied here in order. */
 static int mg_read_log(mg *m, mg_coll *c, wr_errbuf *eb)
 {
     int rc;
-    wri_jsonl *r = NULL;
-    wri_jsonl_line line;
-    mg_pipe p;
-    mg_batch *b = NULL;
+    wri_logread *lr = NULL;
+    mg_lineck ck = {m, c};
+    wri_logread_opts lo = {
+        .memory = m->read_memory, .check = mg_check_fn, .check_arg = &ck};
     char *path = wri_path_join(m->dir, c->lc->log);
-    memset(&line, 0, sizeof line);
     if (path == NULL)
         return WR_ERR(eb, WR_ENOMEM, "out of memory");
-    if ((rc = mg_pipe_open(&p, m, c, eb)) != WR_OK) {
-        free(path);
-        return rc;
-    }
     if ((rc = wri_sort_create(m->pool, WRI_SORT_LAST_WINS, &c->main, eb)) !=
             WR_OK ||
-        (rc = wri_jsonl_open(path, &r, eb)) != WR_OK)
+        (rc = wri_logread_open(path, &lo, &lr, eb)) != WR_OK)
         goto out;
-    wri_jsonl_set_raw(r, true);
     for (;;) {
-        rc = wri_jsonl_next(r, &line, eb);
-        if (rc == WR_OK) {
-            if (b == NULL && (b = mg_pipe_slot(&p)) == NULL) {
-                /* all in flight: apply the oldest first */
-                if ((rc = mg_read_apply(m, c, &p, path, r, eb)) != WR_OK)
-                    goto out;
-                b = mg_pipe_slot(&p);
-            }
-            if ((rc = mg_batch_add(b, &line, eb)) != WR_OK)
-                goto out;
-            if (mg_batch_full(m, b)) {
-                mg_pipe_submit(&p, b);
-                b = NULL;
-            }
-            continue;
-        }
-        /* the end, or a line the reader refused (too long): first apply
-         * what came before, in order */
-        if (b != NULL && b->n > 0)
-            mg_pipe_submit(&p, b);
-        b = NULL;
-        while (p.count > 0) {
-            int brc = mg_read_apply(m, c, &p, path, r, eb);
-            if (brc != WR_OK) {
-                rc = brc;
-                goto out;
-            }
-        }
-        if (rc == 1) {
-            rc = WR_OK;
+        const wri_jsonl_line *line;
+        const bson_t *key;
+        bool unparsed;
+        if ((rc = mg_interrupted(m, eb)) != WR_OK)
+            goto out;
+        rc = wri_logread_next(lr, &line, &key, &unparsed, eb);
+        if (rc == 1)
             break;
-        }
-        if (rc != WR_EBADINPUT)
+        if (rc != WR_OK && rc != WR_EBADINPUT)
             goto out;
         c->cs->lines++;
-        if ((rc = mg_bad_line(m, c, &line, true, eb)) != WR_OK)
+        rc = rc == WR_OK ? mg_put_line(c, line, key, eb)
+                         : mg_bad_line(m, c, line, unparsed, eb);
+        if (rc != WR_OK)
             goto out;
+        m->st->bytes_read = m->bytes_done + wri_logread_bytes_read(lr);
+        mg_progress(m, false);
     }
-    m->bytes_done += wri_jsonl_bytes_read(r);
+    rc = WR_OK;
+    m->bytes_done += wri_logread_bytes_read(lr);
     m->st->bytes_read = m->bytes_done;
 out:
-    mg_pipe_close(&p);
-    wri_jsonl_close(r);
+    wri_logread_close(lr);
     free(path);
     return rc;
 }
@@ -1400,9 +1074,7 @@ static int mg_run(mg *m, wr_errbuf *eb)
      * after the rest of a migration's working set (reader buffer, one page
      * per tree level, verify's page caches, libbson), about 5 MiB */
     m->budget = o->memory ? o->memory : WR_MIGRATE_DEFAULT_MEMORY;
-    /* a batch holds its text and the documents parsed from it */
-    m->batch_bytes = (size_t)WRI_MIN(
-        WRI_MAX(m->budget / 16 / MG_RING, 32u << 10), (uint64_t)MG_BATCH_BYTES);
+    m->read_memory = m->budget;
     m->budget = m->budget > (10u << 20) ? m->budget - (5u << 20)
                                         : m->budget / 2;
     if (stat(m->dir, &sb) != 0) {

@@ -240,6 +240,18 @@ EOF
     [ "$(jq -r .error.code <<<"$output")" = WR_EBADINPUT ]
 }
 
+@test "a log side is parsed on two threads that share nothing unsynchronised (helgrind on the release build)" {
+    rel="$BATS_TEST_DIRNAME/../../build/rel/bin/wr-diff"
+    [ -x "$rel" ]   # make test builds build/rel before the sanitizer build
+    # enough lines for several batches of the log reader (logread.h)
+    for i in 1 2 3 4; do cat "$WR_CORPORA/bson-corpus/valid.jsonl"; done > "$TMP/c.jsonl"
+    cp "$TMP/c.jsonl" "$TMP/d.jsonl"
+    run valgrind --tool=helgrind --error-exitcode=9 -q "$rel" --count "$TMP/c.jsonl" "$TMP/d.jsonl"
+    echo "$output" | head -30
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"identical: 728 documents"* ]]
+}
+
 @test "a damaged leaf in a database: exit 3, the message names the file and the page, never a false identical" {
     make_db a
     make_db b
