@@ -186,25 +186,20 @@ static bool sv_file_role(const char *path, const char *fname, char *coll,
 /* A catalog rebuilt from the tree files' headers. */
 static int sv_from_headers(sv_run *s, wr_errbuf *eb)
 {
-    int rc = WR_OK;
-    DIR *d = opendir(s->source);
-    struct dirent *de;
-    if (d == NULL)
-        return WR_ERR(eb, WR_EIO, "%s: cannot list: %s", s->source,
-                      strerror(errno));
-    while (rc == WR_OK && (de = readdir(d)) != NULL) {
-        size_t n = strlen(de->d_name);
+    int rc;
+    char **names = NULL;
+    size_t n = 0;
+    if ((rc = wri_dir_tree_files(s->source, &names, &n, eb)) != WR_OK)
+        return rc;
+    for (size_t i = 0; i < n && rc == WR_OK; i++) {
         char coll[WRI_NAME_MAX + 1], field[WRI_NAME_MAX + 1];
         uint32_t role = 0;
-        if (n < 4 || strcmp(de->d_name + n - 3, ".wr") != 0 ||
-            de->d_name[0] == '.')
-            continue;
-        char *path = wri_path_join(s->source, de->d_name);
+        char *path = wri_path_join(s->source, names[i]);
         if (path == NULL) {
             rc = WR_ERR(eb, WR_ENOMEM, "out of memory");
             break;
         }
-        if (sv_file_role(path, de->d_name, coll, field, &role)) {
+        if (sv_file_role(path, names[i], coll, field, &role)) {
             sv_src *c = sv_src_find(s, coll, true);
             if (c == NULL)
                 rc = WR_ERR(eb, WR_ENOMEM, "out of memory");
@@ -217,7 +212,7 @@ static int sv_from_headers(sv_run *s, wr_errbuf *eb)
         }
         free(path);
     }
-    closedir(d);
+    wri_names_free(names, n);
     if (rc != WR_OK)
         return rc;
     /* an index whose collection's main table is gone: nothing to rebuild */
