@@ -9,7 +9,6 @@
  */
 #include "dump.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -144,46 +143,18 @@ static int target_add(dtarget **t, size_t *n, const char *dir,
     return WR_OK;
 }
 
-static int name_cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Without a readable catalog: every *.wr file of the directory, at its
- * newest checkpoint, its role read from its own header. */
-static int targets_scan(dctx *x, const char *dir, dtarget **t, size_t *n,
+/* Without a readable catalog: every tree file of the directory (the one
+ * listing rule, wri_dir_tree_files), at its newest checkpoint, its role
+ * read from its own header. */
+static int targets_scan(const char *dir, dtarget **t, size_t *n,
                         wr_errbuf *eb)
 {
-    int rc = WR_OK;
-    DIR *d = opendir(dir);
     char **names = NULL;
     size_t nn = 0;
-    struct dirent *de;
-    if (d == NULL)
-        return WR_ERR(eb, WR_EIO, "%s: cannot list the directory: %s", dir,
-                      strerror(errno));
-    while ((de = readdir(d)) != NULL) {
-        size_t l = strlen(de->d_name);
-        if (l < 4 || strcmp(de->d_name + l - 3, ".wr") != 0)
-            continue;
-        char **nn2 = realloc(names, (nn + 1) * sizeof *names);
-        if (nn2 == NULL || (nn2[nn] = strdup(de->d_name)) == NULL) {
-            names = nn2 ? nn2 : names;
-            rc = WR_ERR(eb, WR_ENOMEM, "out of memory");
-            goto out;
-        }
-        names = nn2;
-        nn++;
-    }
-    qsort(names, nn, sizeof *names, name_cmp);
+    int rc = wri_dir_tree_files(dir, &names, &nn, eb);
     for (size_t i = 0; i < nn && rc == WR_OK; i++)
         rc = target_add(t, n, dir, names[i], eb);
-    (void)x;
-out:
-    closedir(d);
-    for (size_t i = 0; i < nn; i++)
-        free(names[i]);
-    free(names);
+    wri_names_free(names, nn);
     return rc;
 }
 
@@ -328,7 +299,7 @@ static int dump_dir(dctx *x, const char *dir, bson_t *root, wr_errbuf *eb)
         free(cp);
         if (root != NULL)
             j_marks(x, root);
-        if ((rc = targets_scan(x, dir, &t, &n, eb)) != WR_OK)
+        if ((rc = targets_scan(dir, &t, &n, eb)) != WR_OK)
             goto out;
         /* learn each file's role from its own header (quietly: the
          * file's own dump reports its damage) */
