@@ -196,7 +196,7 @@ EOF
     [ "$("$PY" "$H" tree "$TMP/d" nolock)" = "$before" ]
     [ ! -e "$TMP/d/wr.catalog" ]
     [ ! -e "$TMP/d/LOCK" ] # the refused run removed the LOCK it created
-    ! ls -d "$TMP"/d/wr-backup-* 2>/dev/null
+    [ -z "$(ls -d "$TMP"/d/wr-backup-* 2>/dev/null)" ]
     # --json still prints one object
     run --separate-stderr mig --json "$TMP/d"
     [ "$status" -eq 1 ]
@@ -252,7 +252,7 @@ EOF
     [ "$bad" -le 2 ]
     rej=$(jq -r .rejects <<<"$j")
     if [ "$bad" -gt 0 ]; then
-        ! jq -r .reason "$rej" | grep -v -i 'nul\|\\u0000'
+        if jq -r .reason "$rej" | grep -v -i 'nul\|\\u0000'; then false; fi
     fi
     # what was accepted is exactly what the lines say, value for value
     if [ "$bad" -gt 0 ]; then
@@ -456,7 +456,7 @@ EOF
     [ "$status" -eq 0 ]
     [ "$(jq -r .backup_dir <<<"$output")" = "$TMP/bk" ]
     [ -f "$TMP/bk/MANIFEST" ] && [ -f "$TMP/bk/users.log" ]
-    ! ls -d "$TMP"/d/wr-backup-* 2>/dev/null
+    [ -z "$(ls -d "$TMP"/d/wr-backup-* 2>/dev/null)" ]
     cmp "$TMP/bk/users.log" "$DEMO/users.log"
     make_tiny "$TMP/e"
     mkdir "$TMP/other"
