@@ -446,6 +446,12 @@ job_end
 fi
 # the databases that verify and dump read: the load job's last run
 if [ -z "$DB" ] && [ -n "${RES_MED[migrate:wr]:-}" ]; then DB=$S/mig; fi
+# verify or diff without the load and migrate jobs: load it, untimed
+if [ -z "$DB" ] && tool wr-load && { job_on verify || job_on diff; }; then
+    note "loading the database that verify, dump and diff read (untimed)"
+    rm -rf "$S/load"
+    "$BIN/wr-load" -q "$S/load" "$GEN_NAME" "$D/docs.jsonl" && DB=$S/load
+fi
 
 verify_jobs() { # verify_jobs TAG DB PWT PLM PSQ  (the loaded databases)
     local tag=$1 db=$2 pwt=$3 plm=$4 psq=$5 dbsize
