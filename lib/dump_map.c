@@ -483,12 +483,14 @@ int map_db_begin(dctx *x, const char *dir, const wri_catalog *cat,
     map_html *h = calloc(1, sizeof *h);
     wr_verify_opts vo = {.previous = x->o->previous,
                          .interrupted = x->o->interrupted};
+    wr_errbuf ve = {0};
     if (h == NULL)
         return WR_ERR(eb, WR_ENOMEM, "out of memory");
     x->html = h;
-    rc = wr_verify(dir, &vo, &h->rep, eb);
+    /* its findings are not our error: eb keeps room for one */
+    rc = wr_verify(dir, &vo, &h->rep, &ve);
     if (rc != WR_OK && rc != WR_ECORRUPT)
-        return rc;
+        return wri_err_set(eb, rc, ve.src_file, ve.src_line, "%s", ve.msg);
     /* the page's findings are wr-verify's: these are the ones counted */
     for (size_t i = 0; i < h->rep->nproblems; i++) {
         char line[1024];

@@ -612,11 +612,14 @@ int wri_io_mkdir(const char *path, wr_errbuf *eb)
     return WR_OK;
 }
 
+#define WRI_ATOMIC_BUF (1 << 16) /* a stream's writes, in pieces of */
+
 struct wri_atomic {
     wri_file *f;
     char *path, *tmp;
     uint64_t off;  /* bytes written so far */
     FILE *fp;      /* the stream, once asked for */
+    char *sbuf;    /* its buffer */
     int rc;        /* the stream's first write error (message in eb) */
     wr_errbuf eb;
     bool made;     /* PATH.tmp is ours to remove */
@@ -665,8 +668,12 @@ static ssize_t atomic_cookie_write(void *arg, const char *buf, size_t len)
 FILE *wri_io_atomic_stream(wri_atomic *a)
 {
     cookie_io_functions_t fns = {.write = atomic_cookie_write};
-    if (a->fp == NULL && (a->fp = fopencookie(a, "w", fns)) != NULL)
-        (void)setvbuf(a->fp, NULL, _IOFBF, 1 << 16);
+    if (a->fp != NULL)
+        return a->fp;
+    if ((a->sbuf = malloc(WRI_ATOMIC_BUF)) == NULL ||
+        (a->fp = fopencookie(a, "w", fns)) == NULL)
+        return NULL;
+    (void)setvbuf(a->fp, a->sbuf, _IOFBF, WRI_ATOMIC_BUF);
     return a->fp;
 }
 
@@ -704,6 +711,7 @@ void wri_io_atomic_abort(wri_atomic *a)
         return;
     if (a->fp != NULL)
         (void)fclose(a->fp);
+    free(a->sbuf);
     wri_io_close(a->f);
     if (a->made && a->tmp != NULL)
         (void)unlink(a->tmp); /* a failed run leaves no PATH.tmp */

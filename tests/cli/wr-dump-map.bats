@@ -270,7 +270,7 @@ same_counts() {
     [ ! -e "$TMP/o.html.tmp" ]
 }
 
-@test "--map FILE: a crash or a power loss at any write leaves the old FILE or the new one, whole" {
+@test "--map FILE: a crash, a power loss or a full disk at any write leaves the old FILE or the new one, whole" {
     make_db
     "$WR_BIN/wr-dump" --map "$TMP/new.html" "$TMP/db"
     WR_IO_STATS="$TMP/ops" "$WR_BIN/wr-dump" --map "$TMP/x.html" "$TMP/db"
@@ -285,5 +285,22 @@ same_counts() {
             cmp -s "$TMP/o.html" "$TMP/new.html" || [ "$(cat "$TMP/o.html")" = old ] || {
                 echo "crash=$n,power=$seed: o.html is neither"; false; }
         done
+    done
+    # a full disk at any write: exit 3 naming the file (not a finding of
+    # the damaged database), no FILE.tmp left
+    leaf=$(DAMAGE page "$TMP/db/c.main.wr" leaf 2)
+    DAMAGE flip "$TMP/db/c.main.wr" $((leaf + 40))
+    run "$WR_BIN/wr-dump" --map "$TMP/new.html" "$TMP/db"
+    [ "$status" -eq 1 ]
+    WR_IO_STATS="$TMP/ops" "$WR_BIN/wr-dump" --map "$TMP/x.html" "$TMP/db" 2>/dev/null || true
+    ops=$(cat "$TMP/ops")
+    for ((n = 1; n <= ops; n++)); do
+        echo old > "$TMP/o.html"
+        run env WR_IO_FAULT="fail=$n,err=ENOSPC" \
+            "$WR_BIN/wr-dump" --map "$TMP/o.html" "$TMP/db"
+        [ "$status" -eq 3 ]
+        [[ "${lines[-1]}" == "wr-dump: $TMP/o.html"* ]]
+        [ ! -e "$TMP/o.html.tmp" ]
+        cmp -s "$TMP/o.html" "$TMP/new.html" || [ "$(cat "$TMP/o.html")" = old ]
     done
 }
