@@ -7,10 +7,11 @@
  * a header slot is rejected); tree pages shaded by their checkpoint
  * generation. A legend, the file's name, size, page size and the count of
  * blocks of each kind head it; each cell has a tooltip (<title>): its
- * address and kind, and for a tree page its level, items and first key,
- * and an id ("b" and the offset of its first block) to link to. A file of
- * more than MAP_CELLS blocks is drawn at a coarser scale: each cell a run
- * of blocks, coloured by the kind most of them have, damage always shown.
+ * address and kind, for a tree page its level, items and first key, for
+ * a damaged one the findings there; and an id ("b" and the offset of its
+ * first block) to link to. A file of more than MAP_CELLS blocks is drawn
+ * at a coarser scale: each cell a run of blocks, coloured by the kind
+ * most of them have, damage always shown.
  *
  * On a database directory the picture is one HTML page (map_db_*): the
  * catalog's summary, one map per tree file (the same SVG, inline, its
@@ -35,6 +36,7 @@
 #define MAP_CELL 12    /* pixels */
 #define MAP_TOP 70     /* header and legend (two rows) */
 #define MAP_KEY_MAX 60 /* characters of a first key in a title */
+#define MAP_NOTES 1000 /* findings kept for the damaged cells' titles */
 
 enum {
     MK_NONE = 0, MK_SLOT, MK_INTERNAL, MK_LEAF, MK_OVERFLOW, MK_EXTLIST,
@@ -48,8 +50,15 @@ static const char *const mk_color[MK_NKINDS] = {
     "#f0f0f0", "#6a3d9a", "#1f78b4", "#33a02c", "#ff7f00", "#b15928",
     "#cfe8ff", "#fde68a", "#fb9a99", "#d9d9d9", "#e31a1c"};
 
+typedef struct map_note {
+    uint64_t block;
+    char *text; /* a finding there, as one line without the path */
+} map_note;
+
 typedef struct map_ctx {
     dctx *x;
+    map_note *notes; /* the damaged cells' tooltips */
+    size_t nnotes;
     uint32_t P;
     uint64_t nblocks;
     uint64_t per; /* blocks a cell */
@@ -102,12 +111,25 @@ static void mc_mark(map_ctx *m, uint64_t off, uint64_t len, int kind)
 static void mc_damage(void *arg, const wr_finding *f)
 {
     map_ctx *m = arg;
+    char line[1024];
+    wr_finding g = *f;
+    map_note *n;
     if (m->P == 0 || f->page / m->P >= m->nblocks)
         return;
     if (f->page / m->P < 2 && f->check != WR_CHECK_HEADER)
         return;
     m->kind[f->page / m->P] = MK_DAMAGED;
+    /* the finding goes into the cell's tooltip (the first MAP_NOTES) */
+    if (m->nnotes >= MAP_NOTES ||
+        (n = realloc(m->notes, (m->nnotes + 1) * sizeof *n)) == NULL)
+        return;
+    m->notes = n;
+    g.path = NULL;
+    wr_verify_problem_format(&g, line, sizeof line);
+    if ((n[m->nnotes].text = strdup(line)) != NULL)
+        n[m->nnotes++].block = f->page / m->P;
 }
+
 static int mc_list_page(void *arg, const wr_addr *a, uint32_t count,
                         const wr_addr *next)
 {
@@ -198,6 +220,24 @@ static void mc_xml(FILE *f, const char *s)
     }
 }
 
+/* A damaged cell's tooltip: its kind, then what was found there. */
+static void mc_damage_title(const map_ctx *m, FILE *f, uint64_t b0,
+                            uint64_t b1)
+{
+    size_t shown = 0, more = 0;
+    for (size_t i = 0; i < m->nnotes; i++) {
+        if (m->notes[i].block < b0 || m->notes[i].block >= b1)
+            continue;
+        if (shown++ < 2) {
+            fputs("\n", f);
+            mc_xml(f, m->notes[i].text);
+        } else {
+            more++;
+        }
+    }
+    if (more > 0)
+        fprintf(f, "\n(and %zu more)", more);
+}
 /* The kind a cell of blocks [b0, b1) is drawn as: damaged if any block
  * is, else the kind most of its blocks have. */
 static int mc_cell_kind(const map_ctx *m, uint64_t b0, uint64_t b1)
@@ -276,6 +316,8 @@ static void mc_svg(map_ctx *m, FILE *f, const char *path, uint64_t fsize,
             fprintf(f, "%s %" PRIu64 " (+%" PRIu64 "): %s",
                     per == 1 ? "block" : "blocks", b0 * m->P,
                     (b1 - b0) * m->P, mk_name[k]);
+        if (k == MK_DAMAGED)
+            mc_damage_title(m, f, b0, b1);
         fputs("</title></rect>\n", f);
     }
     fputs("</svg>\n", f);
@@ -350,6 +392,9 @@ out:
     for (uint64_t b = 0; m.title != NULL && b < m.nblocks; b++)
         free(m.title[b]);
     free(m.title);
+    for (size_t i = 0; i < m.nnotes; i++)
+        free(m.notes[i].text);
+    free(m.notes);
     free(m.kind);
     free(m.gen);
     wri_ps_walk_free(&w);

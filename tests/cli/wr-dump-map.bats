@@ -77,6 +77,8 @@ cells() { grep -cE "class=\"cell\" id=\"[a-z0-9-]+\" data-kind=\"$1\"" "$2" || t
     P=$("$WR_BIN/wr-dump" --json "$f" 2>/dev/null | jq '.files[0].page_size')
     # the damaged leaf's own cell: the (leaf/P)-th cell of the picture
     grep 'class="cell"' "$TMP/m.svg" | sed -n "$((leaf / P + 1))p" | grep -q 'data-kind="10"'
+    # its tooltip says what was found there
+    grep -A1 "id=\"b$leaf\"" "$TMP/m.svg" | grep -q "^page $leaf: byte [0-9]*: checksum: "
 }
 
 @test "--map: a large file is drawn at a coarser scale, damage still visible" {
@@ -106,6 +108,7 @@ cells() { grep -cE "class=\"cell\" id=\"[a-z0-9-]+\" data-kind=\"$1\"" "$2" || t
     [[ "$stderr" == *"page 0: byte 0: header: slot 0 rejected"* ]]
     xmllint --noout "$TMP/m.svg"
     grep 'class="cell"' "$TMP/m.svg" | sed -n 1p | grep -q 'id="b0" data-kind="10"'
+    grep -A1 'id="b0"' "$TMP/m.svg" | grep -q '^page 0: byte 0: header: slot 0 rejected'
     grep 'class="cell"' "$TMP/m.svg" | sed -n 2p | grep -q 'data-kind="1"'
 }
 
