@@ -57,6 +57,16 @@ BUILD = build/rel
 SANFLAGS =
 OPT = $(CFLAGS)
 endif
+# DIAG=1: the engine asserts its invariants after each checkpoint and
+# commit (lib/diag.h); objects go to their own directory (build/rel-diag,
+# build/san-diag with SAN=1).
+DIAG ?= 0
+ifeq ($(DIAG),1)
+BUILD := $(BUILD)-diag
+DIAGFLAGS = -DWR_DIAG
+else
+DIAGFLAGS =
+endif
 LIBA = $(BUILD)/libwr.a
 LIBSO = $(BUILD)/libwr.so.$(VERSION)
 PCFILE = $(BUILD)/wrtools.pc
@@ -64,7 +74,7 @@ PCFILE = $(BUILD)/wrtools.pc
 # pkg-config is asked only inside recipes, after `deps` may have installed it.
 DEP_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 DEP_LIBS = $(shell pkg-config --libs $(PKGS)) -lm -pthread
-ALL_CFLAGS = $(OPT) $(WARN) $(DEFS) $(SANFLAGS) -Ilib $(DEP_CFLAGS) -MMD -MP
+ALL_CFLAGS = $(OPT) $(WARN) $(DEFS) $(DIAGFLAGS) $(SANFLAGS) -Ilib $(DEP_CFLAGS) -MMD -MP
 # lib/ objects go into both libwr.a and libwr.so
 LIB_CFLAGS = $(ALL_CFLAGS) -fPIC
 LDFLAGS_ALL = $(SANFLAGS) $(LDFLAGS)

@@ -12,11 +12,9 @@
  *     wri_key_check, wri_key_to_json on each key;
  *   mode bit 0 set: the bytes are a whole tree file, written to a scratch
  *     file and verified with wr_verify (bit 1: --all-checkpoints, bit 2:
- *     --quick, bit 3: --checkpoint previous), and walked by wr_verify_simple;
- *     then dumped in every mode (wr_dump: summary, tree, extents, docs,
- *     --page of the first pages, --stats and --map, text and JSON), and
- *     opened by the engine (extent lists loaded) with a full cursor scan
- *     reading every value.
+ *     --quick, bit 3: --checkpoint previous), and walked by wr_verify_simple.
+ *     wr-dump and the engine's open and scan have targets of their own
+ *     (fuzz_dump.c, fuzz_engine.c).
  * Whatever the bytes, nothing may crash, leak, hang or allocate without
  * bound; verification returns WR_OK or WR_ECORRUPT (or WR_ENOTFOUND when
  * the bytes hold no previous checkpoint, WR_ENOTOURS when neither slot
@@ -63,63 +61,6 @@ static void fz_page(uint8_t mode, const uint8_t *data, size_t size)
     free(buf);
 }
 
-/* wr-dump in every mode: WR_OK, WR_ECORRUPT or a refusal, never more. */
-static void fz_dump(const char *path, bool previous)
-{
-    static const wr_dump_mode modes[] = {WR_DUMP_SUMMARY, WR_DUMP_TREE,
-                                         WR_DUMP_EXTENTS, WR_DUMP_DOCS,
-                                         WR_DUMP_PAGE,    WR_DUMP_STATS,
-                                         WR_DUMP_MAP};
-    FILE *out = fopen("/dev/null", "w");
-    if (out == NULL)
-        return;
-    for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++)
-        for (int json = 0; json < 2; json++) {
-            uint64_t addrs[] = {0, 512, 1024, 4096, 8192};
-            for (size_t a = 0; a < (modes[m] == WR_DUMP_PAGE ? 5u : 1u);
-                 a++) {
-                bson_t j = BSON_INITIALIZER;
-                wr_errbuf eb = {0};
-                wr_dump_opts o = {.mode = modes[m], .previous = previous,
-                                  .page_addr = addrs[a], .hex = true,
-                                  .out = out};
-                if (json && modes[m] != WR_DUMP_DOCS)
-                    o.json = &j;
-                (void)wr_dump(path, &o, NULL, &eb);
-                bson_destroy(&j);
-            }
-        }
-    fclose(out);
-}
-
-/* The engine on hostile bytes: open with the extent lists, a full
- * cursor scan with every value read. Errors are fine; crashes, leaks and
- * unbounded allocations are not. */
-static void fz_engine(const char *path)
-{
-    wr_errbuf eb = {0};
-    wri_block *b = NULL;
-    wri_btree *t = NULL;
-    wri_cursor *c = NULL;
-    if (wri_block_open(path, WRI_BLOCK_RDONLY, &b, &eb) != WR_OK)
-        return;
-    int nk = b->cur.role == WRI_ROLE_INDEX ? 2 : 1;
-    if (wri_btree_open(b, nk, &t, &eb) == WR_OK &&
-        wri_cursor_open(t, &c, &eb) == WR_OK) {
-        int rc = wri_cursor_first(c, &eb);
-        for (uint64_t n = 0; rc == WR_OK && n < 1000000; n++) {
-            const uint8_t *v;
-            uint32_t vl;
-            if (wri_cursor_value(c, &v, &vl, &eb) != WR_OK)
-                break;
-            rc = wri_cursor_next(c, &eb);
-        }
-    }
-    wri_cursor_close(c);
-    wri_btree_close(t);
-    wri_block_close(b);
-}
-
 static void fz_file(uint8_t mode, const uint8_t *data, size_t size)
 {
     char path[64];
@@ -147,8 +88,6 @@ static void fz_file(uint8_t mode, const uint8_t *data, size_t size)
     wr_verify_report_free(r);
     wr_errbuf_clear(&eb);
     (void)wr_verify_simple(path, false, &eb);
-    fz_dump(path, (mode & 8) != 0);
-    fz_engine(path);
     unlink(path);
 }
 

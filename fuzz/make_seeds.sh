@@ -58,3 +58,24 @@ whole slot-flipped 05 "$tmp/slot"
 head -c $(( $(stat -c %s "$main") / 2 / 512 * 512 )) "$main" > "$tmp/trunc"
 whole truncated 05 "$tmp/trunc"
 ls -l "$out"
+# fuzz_dump and fuzz_engine: the files whole and damaged as above
+for t in dump engine; do
+    out=$top/fuzz/corpus/$t
+    mkdir -p "$out"
+    one() { { printf "\\x$2"; cat "$3"; } > "$out/$1"; }
+    one main 00 "$main"
+    one main-previous 01 "$main"
+    one index 00 "$idx"
+    one leaf-flipped 00 "$tmp/leaf"
+    one internal-zeroed 00 "$tmp/internal"
+    one slot-flipped 01 "$tmp/slot"
+    one truncated 00 "$tmp/trunc"
+    cp "$idx" "$tmp/idxleaf"
+    python3 "$dam" flip "$tmp/idxleaf" $(($(python3 "$dam" page "$idx" leaf 0) + 40)) >/dev/null
+    one index-leaf-flipped 00 "$tmp/idxleaf"
+    cp "$main" "$tmp/ext"
+    python3 "$dam" flip "$tmp/ext" $(($(python3 "$dam" page "$main" extlist 0) + 60)) >/dev/null
+    one extlist-flipped 00 "$tmp/ext"
+    [ "$t" = dump ] && one main-hex-page 1a "$main"
+    ls -l "$out"
+done

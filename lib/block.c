@@ -60,6 +60,7 @@
  *     catalog names G, which the file holds whichever of the old and the
  *     compacted file is in place.
  */
+#include "diag.h"
 #include "wr_int.h"
 
 #include <stdio.h>
@@ -379,7 +380,10 @@ int wri_block_erase_other(wri_block *b, wr_errbuf *eb)
     snprintf(why, sizeof why,
              "erased: the file keeps only generation %llu (invariant I12)",
              (unsigned long long)b->cur.gen);
-    return blk_erase_other_slot(b, why, eb);
+    if ((rc = blk_erase_other_slot(b, why, eb)) != WR_OK)
+        return rc;
+    WRI_DIAG(wri_diag_block, b);
+    return WR_OK;
 }
 
 /* --- create ----------------------------------------------------------- */
@@ -896,6 +900,7 @@ int wri_block_checkpoint(wri_block *b, const wr_addr *root, uint64_t nrecords,
             goto out;
         b->file_size = keep;
     }
+    WRI_DIAG(wri_diag_block, b);
 out:
     if (rc != WR_OK && rollback)
         blk_rollback_pages(b, pages, np);

@@ -23,6 +23,7 @@
  */
 #include "btree.h"
 
+#include "diag.h"
 #include "wr_int.h"
 
 #include <stdio.h>
@@ -922,6 +923,7 @@ int wri_btree_checkpoint(wri_btree *t, wr_errbuf *eb)
                                    t->height, eb)) != WR_OK)
         return rc;
     t->changed = false;
+    WRI_DIAG(wri_diag_tree, t);
     return WR_OK;
 }
 
@@ -958,6 +960,87 @@ int wri_btree_evict(wri_btree *t, uint64_t keep, wr_errbuf *eb)
         t->root = NULL;
     }
     return WR_OK;
+}
+
+/* --- invariants (diag.h) ---------------------------------------------- */
+
+/* B1-B4 for node nd (parent_dirty: its parent is dirty; root: true). */
+static int diag_node(wri_btree *t, const wri_node *nd, bool parent_dirty,
+                     uint8_t *buf, wr_errbuf *eb)
+{
+    int rc;
+    const char *path = t->blk->path;
+    uint32_t bytes = WRI_PH_LEN;
+    wri_page_view v;
+    wri_page_problem prob;
+    if (nd->dirty ? nd->addr.off != 0 || !parent_dirty : nd->addr.off == 0)
+        return WR_ERR(eb, WR_ECORRUPT,
+                      "B1: %s: a %s node at level %u has page offset %llu "
+                      "under a %s parent",
+                      path, nd->dirty ? "dirty" : "clean", nd->level,
+                      (unsigned long long)nd->addr.off,
+                      parent_dirty ? "dirty" : "clean");
+    if (nd->level > 0 && nd->n > 0 && nd->it[0].klen != 0)
+        return WR_ERR(eb, WR_ECORRUPT,
+                      "B3: %s: item 0 of an internal node at level %u has a "
+                      "key of %u bytes",
+                      path, nd->level, nd->it[0].klen);
+    for (uint32_t i = 0; i < nd->n; i++)
+        bytes += item_size(t, nd, &nd->it[i]);
+    if (bytes != nd->bytes)
+        return WR_ERR(eb, WR_ECORRUPT,
+                      "B2: %s: node at level %u counts %u bytes, its items "
+                      "take %u",
+                      path, nd->level, nd->bytes, bytes);
+    if (!nd->dirty) {
+        /* B4: the page at addr, as the engine reads it, is this node */
+        if ((rc = wri_block_read_page(t->blk, &nd->addr, buf, eb)) != WR_OK)
+            return rc;
+        if (wri_page_check(buf, nd->addr.size, t->nkeyelem, &v, &prob) !=
+            WR_OK)
+            return WR_ERR(eb, WR_ECORRUPT, "B4: %s: page %llu: %s", path,
+                          (unsigned long long)nd->addr.off, prob.what);
+        bool same = v.level == nd->level && v.count == nd->n &&
+                    v.size - v.free_bytes == nd->bytes;
+        for (uint32_t i = 0; same && i < nd->n; i++) {
+            const wri_item *it = &nd->it[i];
+            wri_cell c;
+            wri_page_cell(&v, i, &c);
+            wr_addr child = it->child ? it->child->addr : it->caddr;
+            same = c.klen == it->klen &&
+                   (it->klen == 0 || memcmp(c.key, it->key, it->klen) == 0) &&
+                   (nd->level > 0
+                        ? c.child.off == child.off && c.child.crc == child.crc
+                        : c.vlen == it->vlen &&
+                              (c.overflow ? c.ovf.off == it->ovf.off
+                                          : it->val != NULL &&
+                                                memcmp(c.val, it->val,
+                                                       it->vlen) == 0));
+        }
+        if (!same)
+            return WR_ERR(eb, WR_ECORRUPT,
+                          "B4: %s: the clean node at level %u differs from "
+                          "its page %llu on disk",
+                          path, nd->level, (unsigned long long)nd->addr.off);
+    }
+    for (uint32_t i = 0; nd->level > 0 && i < nd->n; i++)
+        if (nd->it[i].child != NULL &&
+            (rc = diag_node(t, nd->it[i].child, nd->dirty, buf, eb)) != WR_OK)
+            return rc;
+    return WR_OK;
+}
+
+int wri_btree_diag(wri_btree *t, wr_errbuf *eb)
+{
+    int rc;
+    if (t->root == NULL)
+        return WR_OK;
+    uint8_t *buf = malloc(bt_psize(t));
+    if (buf == NULL)
+        return WR_ERR(eb, WR_ENOMEM, "out of memory");
+    rc = diag_node(t, t->root, true, buf, eb);
+    free(buf);
+    return rc;
 }
 
 /* --- cursor ----------------------------------------------------------- */

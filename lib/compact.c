@@ -52,6 +52,7 @@
  * Calls block, btree, bulk, catalog, io, replace (backups) and
  * wr_verify_simple().
  */
+#include "diag.h"
 #include "wr_int.h"
 
 #include "replace.h"
@@ -794,6 +795,8 @@ static int cpt_replace_all(cpt_job *j, wr_errbuf *eb)
         if ((rc = wri_io_fsync_dir(j->dir, &feb)) != WR_OK)
             return cpt_fail(f, "compacted", rc, &feb, eb);
     }
+    if (j->have_cat && j->nf > 0)
+        WRI_DIAG(wri_diag_db, j->dir); /* C6, C7: old or new, consistent */
     return WR_OK;
 }
 

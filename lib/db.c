@@ -15,6 +15,7 @@
  * (btree.h): a crash leaves the last checkpoint, and without checkpoints
  * the whole run stays one atomic change.
  */
+#include "diag.h"
 #include "wr_int.h"
 
 
@@ -829,5 +830,6 @@ int wr_db_checkpoint(wr_db *db, wr_errbuf *eb)
         return rc;
     }
     db->cat_dirty = false;
+    WRI_DIAG(wri_diag_db, db->dir);
     return db_bound(db, NULL, eb); /* all clean now: only forgets */
 }

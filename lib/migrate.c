@@ -26,6 +26,7 @@
  *      commit (replace.h: journal, moves, catalog last, legacy files
  *      removed, journal removed).
  */
+#include "diag.h"
 #include "docin.h"
 #include "wr_int.h"
 
@@ -1245,6 +1246,7 @@ static int mg_run(mg *m, wr_errbuf *eb)
         }
         return rc;
     }
+    WRI_DIAG(wri_diag_db, m->dir); /* M3: DIR is the new, verified database */
     if (resumed)
         mg_note(st, "an earlier interrupted migration had been rolled back "
                 "first");

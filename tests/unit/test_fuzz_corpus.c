@@ -12,6 +12,8 @@
 #include "../../fuzz/fuzz_input.c"
 #include "../../fuzz/fuzz_salvage.c"
 #include "../../fuzz/fuzz_ejson.c"
+#include "../../fuzz/fuzz_dump.c"
+#include "../../fuzz/fuzz_engine.c"
 
 #include <dirent.h>
 
@@ -68,6 +70,16 @@ static void test_fuzz_corpus_salvage(void)
     CHECK(replay_corpus("salvage", wr_fuzz_salvage_one) >= 8);
 }
 
+static void test_fuzz_corpus_dump(void)
+{
+    CHECK(replay_corpus("dump", wr_fuzz_dump_one) >= 8);
+}
+
+static void test_fuzz_corpus_engine(void)
+{
+    CHECK(replay_corpus("engine", wr_fuzz_engine_one) >= 8);
+}
+
 /* Each seed line: the builder and libbson's parser agree (or libbson is
  * the one known wrong); a disagreement aborts the run. */
 static void test_fuzz_corpus_ejson(void)
@@ -102,6 +114,8 @@ int main(void)
     RUN(test_fuzz_corpus_verify);
     RUN(test_fuzz_corpus_input);
     RUN(test_fuzz_corpus_salvage);
+    RUN(test_fuzz_corpus_dump);
+    RUN(test_fuzz_corpus_engine);
     RUN(test_fuzz_corpus_ejson);
     RUN(test_fuzz_entry_edge_inputs);
     return tap_done();
