@@ -7,7 +7,9 @@
 #                 /usr/local), honouring DESTDIR, bindir, libdir,
 #                 includedir, mandir; `make uninstall` removes them
 #   make deps     install missing Debian packages (apt-get), else nothing
-#   make test     deps, sanitizer build (ASan+UBSan), unit tests, bats suites
+#   make test     deps, sanitizer build (ASan+UBSan), unit tests, bats suites,
+#                 the engine's unit tests again on the DIAG build
+#   make DIAG=1   the diagnostic build: invariants asserted after each commit
 #   make demo     deps, build, and run the tools on the shipped testdata
 #   make bench    deps, optimised build, run bench/
 #   make fuzz     libFuzzer targets for a bounded time (clang)
@@ -93,8 +95,8 @@ BENCH_BIN = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 # keep objects that pattern chains would otherwise delete as intermediate
 .PRECIOUS: $(BUILD)/obj/%.o
 
-.PHONY: all build deps test test-build demo docs bench bench-peers fuzz lint \
-        clean install uninstall FORCE
+.PHONY: all build deps test test-build diag-build demo docs bench bench-peers \
+        fuzz lint clean install uninstall FORCE
 
 all: build
 
@@ -157,12 +159,20 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBA) $(DEP_LIBS)
 
+# The engine's unit tests that make test runs a second time on the DIAG
+# build (each commit checked in full: the slower suites stay out).
+DIAG_TESTS = test_diag test_block test_btree test_extent test_verify \
+             test_salvage test_diff test_reader
+
 test: deps
 	@$(MAKE) --no-print-directory build
 	@$(MAKE) --no-print-directory SAN=1 test-build
-	@tests/run.sh build/san
+	@$(MAKE) --no-print-directory SAN=1 DIAG=1 diag-build
+	@WR_DIAG_TESTS="$(DIAG_TESTS)" tests/run.sh build/san build/san-diag
 
 test-build: $(LIBA) $(TOOL_BIN) $(UNIT_BIN)
+
+diag-build: $(DIAG_TESTS:%=$(BUILD)/tests/%)
 
 demo: deps
 	@$(MAKE) --no-print-directory build

@@ -126,6 +126,12 @@ static int bc_utf8(bc *c, const uint8_t *s, size_t n, bool nul_ok)
     return 0;
 }
 
+bool wri_utf8_check(const uint8_t *s, size_t n)
+{
+    bc c = {.base = s, .limit = s + n};
+    return bc_utf8(&c, s, n, false) == 0;
+}
+
 /* A cstring starting at p, ending before end: returns its length. An
  * all-ASCII cstring (keys, nearly always) is found and checked in one
  * scan; otherwise its NUL is looked for first, then its UTF-8 checked. */

@@ -7,6 +7,7 @@
 #ifndef WR_BSONCHECK_H
 #define WR_BSONCHECK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,5 +19,8 @@
  * bytes. */
 int wri_bson_check(const uint8_t *buf, size_t len, size_t *err_off,
                    char *why, size_t whylen);
+
+/* Are the n bytes at s strict UTF-8 (the same rule), without NUL? */
+bool wri_utf8_check(const uint8_t *s, size_t n);
 
 #endif /* WR_BSONCHECK_H */

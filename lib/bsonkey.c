@@ -863,6 +863,18 @@ static bool bk_check_doc(const uint8_t *d, size_t len, int depth,
                      (size_t)(e.name - 1 - base), count);
             return false;
         }
+        if (e.namelen != 0 && !wri_utf8_check(e.name, e.namelen)) {
+            snprintf(why, whylen, "offset %zu: element name is not UTF-8",
+                     (size_t)(e.name - base));
+            return false;
+        }
+        if (e.type == T_BINARY && e.val[4] == 0x02 &&
+            (e.vlen < 9 || wri_get32(e.val + 5) != e.vlen - 9)) {
+            snprintf(why, whylen,
+                     "offset %zu: old binary (subtype 2) inner length",
+                     (size_t)(e.val - base));
+            return false;
+        }
         if (e.type == T_BOOL && e.val[0] > 1) {
             snprintf(why, whylen, "offset %zu: boolean byte is %u",
                      (size_t)(e.val - base), e.val[0]);
@@ -895,8 +907,6 @@ int wri_key_check(const uint8_t *buf, size_t len, int nelem, char *why,
                   size_t whylen)
 {
     char dummy[8];
-    bson_t b;
-    size_t off = 0;
     int count = 0;
 
     if (why == NULL || whylen == 0) {
@@ -919,11 +929,6 @@ int wri_key_check(const uint8_t *buf, size_t len, int nelem, char *why,
     if (nelem > 0 ? count != nelem : count < 1) {
         snprintf(why, whylen, "key has %d elements, expected %s%d", count,
                  nelem > 0 ? "" : "at least ", nelem > 0 ? nelem : 1);
-        return WR_ECORRUPT;
-    }
-    if (!bson_init_static(&b, buf, len) ||
-        !bson_validate(&b, BSON_VALIDATE_NONE, &off)) {
-        snprintf(why, whylen, "offset %zu: invalid BSON", off);
         return WR_ECORRUPT;
     }
     return WR_OK;
@@ -1212,101 +1217,85 @@ out:
 /* ------------------------------------------------------------------ */
 /* JSON                                                                */
 
-/* Append src[0..n) to a growing malloc'd string. */
-static bool bk_sb_add(char **s, size_t *len, size_t *cap, const char *src,
-                      size_t n)
+uint8_t *wri_key_renamed(const uint8_t *key, size_t len,
+                         const char *const *names, size_t nnames,
+                         size_t *olen, size_t *nelem)
 {
-    if (*len + n + 1 > *cap) {
-        size_t nc = WRI_MAX(*cap * 2, *len + n + 1);
-        char *ns = realloc(*s, nc);
-        if (ns == NULL)
-            return false;
-        *s = ns;
-        *cap = nc;
+    bk_iter it;
+    bk_elem e;
+    size_t n = 0, size = 5;
+    *olen = *nelem = 0;
+    if (key == NULL || len < 5 || len > INT32_MAX || wri_get32(key) != len ||
+        wri_bson_check(key, len, NULL, NULL, 0) != WR_OK)
+        return NULL;
+    bk_iter_init(&it, key, len);
+    while (bk_iter_next(&it, &e)) {
+        char ix[24];
+        if (names != NULL && n >= nnames)
+            return NULL;
+        size += 2 + e.vlen + (names != NULL ? strlen(names[n])
+                                            : (size_t)snprintf(ix, sizeof ix,
+                                                               "%zu", n));
+        n++;
     }
-    memcpy(*s + *len, src, n);
-    *len += n;
-    (*s)[*len] = '\0';
-    return true;
+    uint8_t *out = malloc(size);
+    if (out == NULL)
+        return NULL;
+    uint8_t *q = out + 4;
+    bk_iter_init(&it, key, len);
+    for (size_t i = 0; bk_iter_next(&it, &e); i++) {
+        char ix[24];
+        const char *nm = names != NULL ? names[i] : ix;
+        if (names == NULL)
+            snprintf(ix, sizeof ix, "%zu", i);
+        *q++ = e.type;
+        memcpy(q, nm, strlen(nm) + 1);
+        q += strlen(nm) + 1;
+        memcpy(q, e.val, e.vlen);
+        q += e.vlen;
+    }
+    *q = 0;
+    wri_put32(out, (uint32_t)size);
+    *olen = size;
+    *nelem = n;
+    return out;
 }
 
-/* Relaxed Extended JSON of one element's value, appended to the string. */
-static bool bk_json_value(const bson_iter_t *it, char **s, size_t *len,
-                          size_t *cap)
-{
-    static const char pre[] = "{ \"\" : ", post[] = " }";
-    bson_t one;
-    char *j;
-    size_t jl;
-    bool ok = false;
-
-    bson_init(&one);
-    if (bk_append_iter(&one, it) &&
-        (j = bson_as_relaxed_extended_json(&one, &jl)) != NULL) {
-        if (jl >= sizeof pre - 1 + sizeof post - 1 &&
-            memcmp(j, pre, sizeof pre - 1) == 0 &&
-            memcmp(j + jl - (sizeof post - 1), post, sizeof post - 1) == 0)
-            ok = bk_sb_add(s, len, cap, j + sizeof pre - 1,
-                           jl - (sizeof pre - 1) - (sizeof post - 1));
-        else
-            ok = bk_sb_add(s, len, cap, j, jl);
-        bson_free(j);
-    }
-    bson_destroy(&one);
-    return ok;
-}
-
+/* Through our own strict check and Extended JSON writer (ejson.h),
+ * never libbson's lenient validation or printer. */
 char *wri_key_to_json(const uint8_t *buf, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
-    bson_t b;
-    bson_iter_t it;
-    char *s = NULL, *j;
-    size_t sl = 0, cap = 0, off, n = 0;
-    bool named = false, ok = true;
-
-    if (buf == NULL || len < 5 || len > INT32_MAX || wri_get32(buf) != len ||
-        !bson_init_static(&b, buf, len) ||
-        !bson_validate(&b, BSON_VALIDATE_NONE, &off))
-        goto hexdump;
-    if (!bson_iter_init(&it, &b))
-        goto hexdump;
-    while (bson_iter_next(&it)) {
-        n++;
-        named |= bson_iter_key_len(&it) != 0;
-    }
-    if (named || n == 0) {
-        if ((j = bson_as_relaxed_extended_json(&b, NULL)) == NULL)
-            goto hexdump;
-        ok = bk_sb_add(&s, &sl, &cap, j, strlen(j));
-        bson_free(j);
-        return ok ? s : (free(s), NULL);
-    }
-    bson_iter_init(&it, &b);
-    if (n > 1)
-        ok = bk_sb_add(&s, &sl, &cap, "[ ", 2);
-    for (size_t i = 0; ok && bson_iter_next(&it); i++) {
-        if (i > 0)
-            ok = bk_sb_add(&s, &sl, &cap, ", ", 2);
-        if (ok && !bk_json_value(&it, &s, &sl, &cap)) {
-            free(s);
-            s = NULL;
-            sl = cap = 0;
-            goto hexdump; /* e.g. a string that is not UTF-8 */
+    wri_strbuf sb = {0};
+    if (buf != NULL && len >= 5 && len <= INT32_MAX &&
+        wri_get32(buf) == len &&
+        wri_bson_check(buf, len, NULL, NULL, 0) == WR_OK) {
+        bk_iter it;
+        bk_elem e;
+        size_t n = 0;
+        bool named = false;
+        bk_iter_init(&it, buf, len);
+        while (bk_iter_next(&it, &e)) {
+            n++;
+            named |= e.namelen != 0;
         }
+        int rc = named || n == 0 ? wri_ejson_append(&sb, buf, len, true)
+                                 : wri_ejson_append_key(&sb, buf, len, true);
+        if (rc == WR_OK)
+            return sb.p;
+        free(sb.p); /* checked: only out of memory gets here */
+        return NULL;
     }
-    if (ok && n > 1)
-        ok = bk_sb_add(&s, &sl, &cap, " ]", 2);
-    return ok ? s : (free(s), NULL);
-
-hexdump:
     /* Not representable: show the raw bytes. */
-    ok = bk_sb_add(&s, &sl, &cap, "{ \"$bsonHex\" : \"", 16);
-    for (size_t i = 0; ok && buf != NULL && i < len; i++) {
-        char h[2] = {hex[buf[i] >> 4], hex[buf[i] & 15]};
-        ok = bk_sb_add(&s, &sl, &cap, h, 2);
+    size_t n = buf != NULL ? len : 0;
+    char *s = malloc(16 + 2 * n + 4);
+    if (s == NULL)
+        return NULL;
+    char *q = s + sprintf(s, "{ \"$bsonHex\" : \"");
+    for (size_t i = 0; i < n; i++) {
+        *q++ = hex[buf[i] >> 4];
+        *q++ = hex[buf[i] & 15];
     }
-    if (ok)
-        ok = bk_sb_add(&s, &sl, &cap, "\" }", 3);
-    return ok ? s : (free(s), NULL);
+    memcpy(q, "\" }", 4);
+    return s;
 }

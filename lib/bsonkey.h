@@ -77,8 +77,19 @@ int wri_index_keys(const bson_t *doc, const char *path, wri_index_key_fn fn,
  * Returns a malloc'd string (free() it), NULL only when out of memory.
  * A one-element key prints as its bare value (1, "x", {"$oid": "..."}),
  * a compound key as an array ([ "x", 1 ]); a document with named
- * elements prints as that document. Bytes that are not valid BSON, or a
- * string that is not UTF-8, print as { "$bsonHex" : "<hex>" }. */
+ * elements prints as that document. Bytes that are not valid BSON by our
+ * strict check (wri_bson_check: a string that is not UTF-8 too) print as
+ * { "$bsonHex" : "<hex>" }. Printed by our Extended JSON writer (ejson.h),
+ * never libbson's. */
 char *wri_key_to_json(const uint8_t *buf, size_t len);
+/* The elements of a key (or any document) that passes wri_bson_check,
+ * their values copied byte for byte under new names: names[i] (nnames of
+ * them), or "0", "1", ... (an array's) when names is NULL. A malloc'd
+ * document of *olen bytes holding *nelem elements; NULL if the bytes do
+ * not pass the check, hold more elements than names, or on out of
+ * memory. */
+uint8_t *wri_key_renamed(const uint8_t *key, size_t len,
+                         const char *const *names, size_t nnames,
+                         size_t *olen, size_t *nelem);
 
 #endif /* WR_BSONKEY_H */

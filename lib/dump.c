@@ -142,40 +142,28 @@ void j_hex(bson_t *p, const char *name, const uint8_t *b, size_t n)
     free(s);
 }
 
-/* Is buf one whole BSON document by our strict check (bounds, types,
- * strict UTF-8), never libbson's lenient bson_validate? */
-static bool bson_ok(const uint8_t *buf, size_t len, bson_t *b)
-{
-    return len >= 5 && len <= INT32_MAX &&
-           wri_bson_check(buf, len, NULL, NULL, 0) == WR_OK &&
-           bson_init_static(b, buf, len);
-}
-
 /* A key as a JSON value: the bare value of a one-element key, an array
  * [value, _id] of an index key, or {"$bsonHex": ...} when it does not
- * pass the strict check. Elements are copied only from a checked key. */
+ * pass the strict check. The values are the key's bytes, renamed
+ * (wri_key_renamed), never copied through libbson's iterator. */
 void j_key(bson_t *p, const char *name, const uint8_t *k, uint32_t kl)
 {
-    bson_t kd, arr;
-    bson_iter_t it;
-    int n = 0;
-    if (bson_ok(k, kl, &kd) && bson_iter_init(&it, &kd)) {
-        while (bson_iter_next(&it))
-            n++;
-        bson_iter_init(&it, &kd);
-        if (n == 1 && bson_iter_next(&it)) {
-            bson_append_iter(p, name, -1, &it);
-            return;
-        }
-        bson_append_array_begin(p, name, -1, &arr);
-        for (int i = 0; bson_iter_next(&it); i++) {
-            char ik[24];
-            snprintf(ik, sizeof ik, "%d", i);
-            bson_append_iter(&arr, ik, -1, &it);
-        }
-        bson_append_array_end(p, &arr);
+    size_t len, n;
+    bson_t d;
+    uint8_t *r = wri_key_renamed(k, kl, &name, 1, &len, &n);
+    if (r == NULL || n != 1) {
+        free(r);
+        r = wri_key_renamed(k, kl, NULL, 0, &len, &n);
+    }
+    if (r != NULL && n > 0 && bson_init_static(&d, r, len)) {
+        if (n == 1)
+            bson_concat(p, &d);
+        else
+            bson_append_array(p, name, -1, &d);
+        free(r);
         return;
     }
+    free(r);
     bson_t h;
     bson_append_document_begin(p, name, -1, &h);
     j_hex(&h, "$bsonHex", k, kl);
@@ -851,19 +839,15 @@ static void docs_line(dctx *x, const uint8_t *val, uint32_t vlen)
 }
 
 /* An index entry as a line: {"key": value, "_id": id}, from a key the
- * walk checked (wri_key_check). */
+ * walk checked (wri_key_check), renamed and printed by our own writer. */
 static void docs_entry(dctx *x, const uint8_t *key, uint32_t klen)
 {
-    bson_t kd, out = BSON_INITIALIZER;
-    bson_iter_t it;
-    if (bson_ok(key, klen, &kd) && bson_iter_init(&it, &kd) &&
-        bson_iter_next(&it)) {
-        bson_append_iter(&out, "key", -1, &it);
-        if (bson_iter_next(&it))
-            bson_append_iter(&out, "_id", -1, &it);
-        docs_line(x, bson_get_data(&out), out.len);
-    }
-    bson_destroy(&out);
+    static const char *const names[] = {"key", "_id"};
+    size_t len, n;
+    uint8_t *r = wri_key_renamed(key, klen, names, 2, &len, &n);
+    if (r != NULL)
+        docs_line(x, r, (uint32_t)len);
+    free(r);
 }
 
 static int docs_page(void *arg, const wri_ps_page *p)

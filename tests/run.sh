@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Run every unit-test binary and every bats suite of a build; print one
-# final line "N passed, N failed". Exit 1 if anything failed.
+# final line "N passed, N failed". Exit 1 if anything failed. With a
+# second build (the DIAG one, make DIAG=1), the unit tests named in
+# $WR_DIAG_TESTS run again on it.
 set -u
 build=${1:-build/san}
+diag=${2:-}
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 2
 export WR_BIN="$top/$build/bin"
@@ -41,20 +44,35 @@ count() { # count TAP lines of $log into pass/fail; $p = this run's passes
     fail=$((fail + f))
 }
 
-for t in "$build"/tests/test_*; do
-    [ -x "$t" ] || continue
+unit() { # unit BINARY LABEL
+    local t=$1 name rc
     name=$(basename "$t")
     "$t" >"$log" 2>&1
     rc=$?
     count
     grep -E '^(not ok|#)' "$log" | head -40
     if [ $rc -ne 0 ] && ! grep -q '^not ok ' "$log"; then
-        echo "not ok - $name exited with status $rc"
+        echo "not ok - $2 $name exited with status $rc"
         tail -20 "$log"
         fail=$((fail + 1))
     fi
-    echo "# unit $name: $p passed (exit $rc)"
+    echo "# $2 $name: $p passed (exit $rc)"
+}
+
+for t in "$build"/tests/test_*; do
+    [ -x "$t" ] || continue
+    unit "$t" unit
 done
+if [ -n "$diag" ]; then
+    for name in ${WR_DIAG_TESTS:-}; do
+        if [ -x "$diag/tests/$name" ]; then
+            unit "$diag/tests/$name" "unit (DIAG)"
+        else
+            echo "not ok - $diag/tests/$name missing"
+            fail=$((fail + 1))
+        fi
+    done
+fi
 
 # DESIGN decision 11: no module but the page source reads tree files
 if tests/lint_reads.sh >"$log" 2>&1; then

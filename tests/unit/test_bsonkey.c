@@ -691,6 +691,31 @@ static void test_bsonkey_key_to_json(void)
     j = wri_key_to_json(junk, sizeof junk);
     CHECK(j != NULL && strcmp(j, "{ \"$bsonHex\" : \"010203\" }") == 0);
     free(j);
+    /* our writer, not libbson's: a double in its shortest exact form */
+    bson_t *d = pool_add(bson_new());
+    bson_append_double(d, "", 0, 36.569);
+    j = wri_key_to_json(bson_get_data(d), d->len);
+    CHECK(j != NULL && strcmp(j, "36.569") == 0);
+    free(j);
+    /* an index key renamed for wr-dump: the same value bytes, new names */
+    static const char *const names[] = {"key", "_id"};
+    size_t len, ne;
+    uint8_t *r = wri_key_renamed(bson_get_data(k), k->len, names, 2, &len,
+                                 &ne);
+    bson_t rd;
+    bson_iter_t it;
+    CHECK(r != NULL && ne == 2 && bson_init_static(&rd, r, len) &&
+          bson_iter_init_find(&it, &rd, "_id") &&
+          bson_iter_int64(&it) == 5 && len == k->len + 6);
+    free(r);
+    r = wri_key_renamed(bson_get_data(k), k->len, NULL, 0, &len, &ne);
+    CHECK(r != NULL && ne == 2 && bson_init_static(&rd, r, len) &&
+          bson_iter_init_find(&it, &rd, "1") && bson_iter_int64(&it) == 5);
+    free(r);
+    CHECK(wri_key_renamed(bson_get_data(k), k->len, names, 1, &len, &ne) ==
+          NULL); /* more elements than names */
+    CHECK(wri_key_renamed(bson_get_data(u), u->len, NULL, 0, &len, &ne) ==
+          NULL); /* not UTF-8: refused by the strict check */
     pool_free();
 }
 
@@ -1319,6 +1344,140 @@ static void test_bsonkey_key_check_fuzz(void)
     pool_free();
 }
 
+/* wri_key_check is one pass of our own (no bson_validate after it): every
+ * key it accepts, libbson's bson_validate accepts too. Shown over every
+ * key the corpus gives (valid.jsonl), each cut short (frame fixed) at
+ * every length and with every byte after the prefix set to 0x00, 0x01,
+ * 0x02, 0x7F, 0x80, 0xFF and its bits inverted; and over the corpus's
+ * decodeErrors documents (tests/NAME.json), their first element's name
+ * removed so that they take a key's shape. */
+static int cover_one(const uint8_t *buf, size_t len, int *accepted)
+{
+    bson_t b;
+    size_t off;
+    if (wri_key_check(buf, len, 0, NULL, 0) != WR_OK)
+        return 0;
+    (*accepted)++;
+    if (bson_init_static(&b, buf, len) &&
+        bson_validate(&b, BSON_VALIDATE_NONE, &off))
+        return 0;
+    char *h = wri_key_to_json(buf, len);
+    printf("#   accepted, libbson refuses: %s\n", h ? h : "?");
+    free(h);
+    return 1;
+}
+
+static int hexval(int c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* The decodeErrors of one corpus file, each in key shape. */
+static int cover_decode_errors(const char *path, int *n, int *accepted)
+{
+    bson_error_t err;
+    int bad = 0;
+    FILE *fp = fopen(path, "r");
+    char *text = NULL;
+    size_t cap = 0;
+    if (fp == NULL)
+        return 0;
+    ssize_t tl = getdelim(&text, &cap, '\0', fp);
+    fclose(fp);
+    bson_t doc;
+    bson_iter_t it, arr, el, hx;
+    if (tl > 0 && bson_init_from_json(&doc, text, tl, &err)) {
+        if (bson_iter_init_find(&it, &doc, "decodeErrors") &&
+            bson_iter_recurse(&it, &arr))
+            while (bson_iter_next(&arr)) {
+                if (!bson_iter_recurse(&arr, &el) ||
+                    !bson_iter_find(&el, "bson") ||
+                    !BSON_ITER_HOLDS_UTF8(&el))
+                    continue;
+                hx = el;
+                uint32_t hl;
+                const char *h = bson_iter_utf8(&hx, &hl);
+                size_t blen = hl / 2;
+                uint8_t *raw = malloc(blen + 1);
+                for (size_t i = 0; i < blen; i++)
+                    raw[i] = (uint8_t)(hexval(h[2 * i]) * 16 +
+                                       hexval(h[2 * i + 1]));
+                /* drop the first element's name: [len][type][name\0]... */
+                if (blen > 6) {
+                    size_t nl = 0;
+                    while (5 + nl < blen && raw[5 + nl] != 0)
+                        nl++;
+                    if (5 + nl < blen) {
+                        memmove(raw + 5, raw + 5 + nl, blen - 5 - nl);
+                        blen -= nl;
+                        wri_put32(raw, wri_get32(raw) - (uint32_t)nl);
+                    }
+                }
+                (*n)++;
+                bad += cover_one(raw, blen, accepted);
+                free(raw);
+            }
+        bson_destroy(&doc);
+    }
+    free(text);
+    return bad;
+}
+
+static void test_bsonkey_key_check_covers_libbson_over_corpus(void)
+{
+    enum { CAP = 4000 };
+    static bson_t *v[CAP];
+    static const uint8_t set[] = {0x00, 0x01, 0x02, 0x7F, 0x80, 0xFF};
+    uint8_t buf[4096];
+    int skipped = 0, n = corpus_keys(v, CAP, &skipped);
+    int tried = 0, accepted = 0, bad = 0;
+    REQUIRE(n > 100);
+    for (int i = 0; i < n; i++) {
+        size_t len = v[i]->len;
+        if (len > sizeof buf)
+            continue;
+        for (size_t cut = 5; cut <= len; cut++) {
+            memcpy(buf, bson_get_data(v[i]), cut);
+            wri_put32(buf, (uint32_t)cut);
+            buf[cut - 1] = 0;
+            tried++;
+            bad += cover_one(buf, cut, &accepted);
+        }
+        for (size_t at = 4; at < len; at++)
+            for (size_t k = 0; k <= sizeof set; k++) {
+                memcpy(buf, bson_get_data(v[i]), len);
+                buf[at] = k < sizeof set ? set[k] : (uint8_t)~buf[at];
+                tried++;
+                bad += cover_one(buf, len, &accepted);
+            }
+    }
+    int nerr = 0;
+    char dir[600], path[700];
+    const char *vp = corpus_path();
+    REQUIRE(vp != NULL);
+    snprintf(dir, sizeof dir, "%s", vp);
+    *strrchr(dir, '/') = '\0';
+    static const char *files[] = {
+        "array", "binary", "boolean", "code", "code_w_scope", "datetime",
+        "dbpointer", "decimal128-1", "document", "double", "int32", "int64",
+        "maxkey", "minkey", "null", "oid", "regex", "string", "symbol",
+        "timestamp", "top", "undefined"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        snprintf(path, sizeof path, "%s/tests/%s.json", dir, files[i]);
+        bad += cover_decode_errors(path, &nerr, &accepted);
+    }
+    printf("# %d corpus keys, %d variants, %d decodeErrors documents: %d "
+           "accepted, %d of them refused by libbson\n",
+           n, tried, nerr, accepted, bad);
+    CHECK(nerr > 40);
+    CHECK(accepted > 1000);
+    CHECK_EQ(bad, 0);
+    pool_free();
+}
+
 int main(void)
 {
     RUN(test_bsonkey_type_bracket_order);
@@ -1340,6 +1499,7 @@ int main(void)
     RUN(test_bsonkey_index_keys_errors);
     RUN(test_bsonkey_oddly_named_array_makes_no_output);
     RUN(test_bsonkey_order_is_total_over_corpus_and_random_values);
+    RUN(test_bsonkey_key_check_covers_libbson_over_corpus);
     RUN(test_bsonkey_key_check_rejects_bad_structure);
     RUN(test_bsonkey_key_check_fuzz);
     return tap_done();
