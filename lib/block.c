@@ -642,7 +642,9 @@ int wri_block_write_page(wri_block *b, uint8_t *buf, uint32_t size,
     return WR_OK;
 }
 
-int wri_block_check_addr(wri_block *b, const wr_addr *addr, wr_errbuf *eb)
+/* Is addr a page of this file (aligned, in the data area, inside the
+ * file)? Reads go through the page source in its strict mode. */
+static int blk_check_addr(wri_block *b, const wr_addr *addr, wr_errbuf *eb)
 {
     wri_ps *ps = blk_priv_of(b)->ps;
     ps->gen = 0;
@@ -654,9 +656,34 @@ int wri_block_read_page(wri_block *b, const wr_addr *addr, uint8_t *buf,
                         wr_errbuf *eb)
 {
     int rc;
-    if ((rc = wri_block_check_addr(b, addr, eb)) != WR_OK)
+    if ((rc = blk_check_addr(b, addr, eb)) != WR_OK)
         return rc;
     return wri_ps_read(blk_priv_of(b)->ps, addr, buf, "page", NULL, eb);
+}
+
+int wri_block_read_node(wri_block *b, const wr_addr *addr, int level,
+                        int nkeyelem, uint8_t *buf, wri_page_view *v,
+                        wr_errbuf *eb)
+{
+    int rc;
+    wri_ps *ps = blk_priv_of(b)->ps;
+    ps->gen = 0;
+    if ((rc = wri_ps_addr_check(ps, addr, b->page_size, UINT64_MAX,
+                                addr->off, addr->off, "tree page", eb)) !=
+        WR_OK)
+        return rc;
+    return wri_ps_read_tree_page(ps, addr, level, nkeyelem, buf, v, NULL,
+                                 NULL, eb);
+}
+
+int wri_block_read_overflow(wri_block *b, const wr_addr *ovf, uint32_t vlen,
+                            uint8_t **buf, size_t *cap, const uint8_t **val,
+                            wr_errbuf *eb)
+{
+    wri_ps *ps = blk_priv_of(b)->ps;
+    wri_cell c = {.vlen = vlen, .overflow = true, .ovf = *ovf};
+    ps->gen = 0;
+    return wri_ps_read_overflow(ps, &c, UINT64_MAX, 0, buf, cap, val, eb);
 }
 
 int wri_block_free_page(wri_block *b, const wr_addr *addr, wr_errbuf *eb)

@@ -175,10 +175,20 @@ int wri_block_write_page(wri_block *b, uint8_t *buf, uint32_t size,
  * the header's size field equals addr.size. WR_ECORRUPT otherwise. */
 int wri_block_read_page(wri_block *b, const wr_addr *addr, uint8_t *buf,
                         wr_errbuf *eb);
-/* Is addr a page of this file (aligned, in the data area, inside the
- * file)? WR_ECORRUPT otherwise. Reads go through the page source
- * (pagesrc.h) in its strict mode. */
-int wri_block_check_addr(wri_block *b, const wr_addr *addr, wr_errbuf *eb);
+/* Read the tree page at addr (one page of the file's size) at `level`,
+ * decoded with nkeyelem key elements: the page source's checked read of a
+ * tree page (wri_ps_read_tree_page), strict. */
+struct wri_page_view; /* page.h, which includes this header */
+int wri_block_read_node(wri_block *b, const wr_addr *addr, int level,
+                        int nkeyelem, uint8_t *buf, struct wri_page_view *v,
+                        wr_errbuf *eb);
+/* The overflow value of vlen bytes at ovf (a leaf cell's): the page
+ * source's overflow read (wri_ps_read_overflow), strict: the length and
+ * size are checked, then the address, and only then *buf grown and read.
+ * *val points at the value inside *buf. */
+int wri_block_read_overflow(wri_block *b, const wr_addr *ovf, uint32_t vlen,
+                            uint8_t **buf, size_t *cap, const uint8_t **val,
+                            wr_errbuf *eb);
 /* The page at addr is no longer part of the tree being built. */
 int wri_block_free_page(wri_block *b, const wr_addr *addr, wr_errbuf *eb);
 

@@ -168,13 +168,6 @@ static int node_reserve(wri_btree *t, wri_node *nd, uint32_t need,
     return WR_OK;
 }
 
-static int node_corrupt(wri_btree *t, const wr_addr *a,
-                        const wri_page_problem *p, wr_errbuf *eb)
-{
-    return WR_ERR(eb, WR_ECORRUPT, "%s: page at offset %llu, byte %u: %s",
-                  t->blk->path, (unsigned long long)a->off, p->off, p->what);
-}
-
 /* Read the page at a into a clean node of the expected level. */
 static int node_load(wri_btree *t, const wr_addr *a, uint16_t level,
                      wri_node **out, wr_errbuf *eb)
@@ -183,31 +176,14 @@ static int node_load(wri_btree *t, const wr_addr *a, uint16_t level,
     uint8_t *buf = NULL;
     wri_node *nd = NULL;
     wri_page_view v;
-    wri_page_problem prob;
-    if (a->size != bt_psize(t)) {
-        rc = WR_ERR(eb, WR_ECORRUPT,
-                    "%s: tree page at offset %llu has size %u, the file's "
-                    "page size is %u",
-                    t->blk->path, (unsigned long long)a->off, a->size,
-                    bt_psize(t));
-        goto out;
-    }
-    if ((buf = malloc(a->size)) == NULL) {
+    if ((buf = malloc(bt_psize(t))) == NULL) {
         rc = WR_ERR(eb, WR_ENOMEM, "out of memory reading a page");
         goto out;
     }
-    if ((rc = wri_block_read_page(t->blk, a, buf, eb)) != WR_OK)
+    /* size, CRC, structure and level: the page source's one read */
+    if ((rc = wri_block_read_node(t->blk, a, level, t->nkeyelem, buf, &v,
+                                  eb)) != WR_OK)
         goto out;
-    if (wri_page_check(buf, a->size, t->nkeyelem, &v, &prob) != WR_OK) {
-        rc = node_corrupt(t, a, &prob, eb);
-        goto out;
-    }
-    if (v.level != level) {
-        rc = WR_ERR(eb, WR_ECORRUPT,
-                    "%s: page at offset %llu is at level %u, expected %u",
-                    t->blk->path, (unsigned long long)a->off, v.level, level);
-        goto out;
-    }
     if ((nd = node_new(t, level, v.count)) == NULL) {
         rc = WR_ERR(eb, WR_ENOMEM, "out of memory reading a page");
         goto out;
@@ -447,54 +423,17 @@ bool wri_btree_dirty(const wri_btree *t)
 
 /* --- get -------------------------------------------------------------- */
 
-static int ovf_read(wri_btree *t, const wr_addr *a, uint32_t vlen,
-                    uint8_t **buf, size_t *cap, wr_errbuf *eb)
-{
-    int rc;
-    wri_page_problem prob;
-    if (a->size < WRI_PH_LEN || a->size % bt_psize(t) != 0 ||
-        a->size != wri_overflow_size(bt_psize(t), vlen))
-        return WR_ERR(eb, WR_ECORRUPT,
-                      "%s: overflow page at offset %llu has size %u, a value "
-                      "of %u bytes needs %llu",
-                      t->blk->path, (unsigned long long)a->off, a->size, vlen,
-                      (unsigned long long)wri_overflow_size(bt_psize(t),
-                                                            vlen));
-    /* the length comes from the disk: bound it by the format and the file
-     * before allocating (a hostile length is damage, not ENOMEM) */
-    if (vlen > WRI_PS_MAX_VALUE)
-        return WR_ERR(eb, WR_ECORRUPT,
-                      "%s: overflow page at offset %llu: value of %u bytes, "
-                      "larger than BSON's 16 MiB limit",
-                      t->blk->path, (unsigned long long)a->off, vlen);
-    if ((rc = wri_block_check_addr(t->blk, a, eb)) != WR_OK)
-        return rc;
-    if (*cap < a->size) {
-        uint8_t *nb = realloc(*buf, a->size);
-        if (nb == NULL)
-            return WR_ERR(eb, WR_ENOMEM, "out of memory reading an overflow");
-        *buf = nb;
-        *cap = a->size;
-    }
-    if ((rc = wri_block_read_page(t->blk, a, *buf, eb)) != WR_OK)
-        return rc;
-    if (wri_overflow_check(*buf, a->size, vlen, &prob) != WR_OK)
-        return node_corrupt(t, a, &prob, eb);
-    return WR_OK;
-}
-
 static int item_value(wri_btree *t, const wri_item *it, const uint8_t **val,
                       uint8_t **buf, size_t *cap, wr_errbuf *eb)
 {
-    int rc;
     if (it->val != NULL || it->vlen == 0) {
         *val = it->val;
         return WR_OK;
     }
-    if ((rc = ovf_read(t, &it->ovf, it->vlen, buf, cap, eb)) != WR_OK)
-        return rc;
-    *val = *buf + WRI_PH_LEN;
-    return WR_OK;
+    /* size, the 16 MiB limit and the address before any allocation, then
+     * the checked read: the page source's one overflow reader */
+    return wri_block_read_overflow(t->blk, &it->ovf, it->vlen, buf, cap, val,
+                                   eb);
 }
 
 int wri_btree_get(wri_btree *t, const uint8_t *key, uint32_t klen,
@@ -972,7 +911,6 @@ static int diag_node(wri_btree *t, const wri_node *nd, bool parent_dirty,
     const char *path = t->blk->path;
     uint32_t bytes = WRI_PH_LEN;
     wri_page_view v;
-    wri_page_problem prob;
     if (nd->dirty ? nd->addr.off != 0 || !parent_dirty : nd->addr.off == 0)
         return WR_ERR(eb, WR_ECORRUPT,
                       "B1: %s: a %s node at level %u has page offset %llu "
@@ -994,13 +932,11 @@ static int diag_node(wri_btree *t, const wri_node *nd, bool parent_dirty,
                       path, nd->level, nd->bytes, bytes);
     if (!nd->dirty) {
         /* B4: the page at addr, as the engine reads it, is this node */
-        if ((rc = wri_block_read_page(t->blk, &nd->addr, buf, eb)) != WR_OK)
-            return rc;
-        if (wri_page_check(buf, nd->addr.size, t->nkeyelem, &v, &prob) !=
-            WR_OK)
-            return WR_ERR(eb, WR_ECORRUPT, "B4: %s: page %llu: %s", path,
-                          (unsigned long long)nd->addr.off, prob.what);
-        bool same = v.level == nd->level && v.count == nd->n &&
+        wr_errbuf e = {0};
+        if ((rc = wri_block_read_node(t->blk, &nd->addr, nd->level,
+                                      t->nkeyelem, buf, &v, &e)) != WR_OK)
+            return WR_ERR(eb, rc, "B4: %s: %s", path, e.msg);
+        bool same = v.count == nd->n &&
                     v.size - v.free_bytes == nd->bytes;
         for (uint32_t i = 0; same && i < nd->n; i++) {
             const wri_item *it = &nd->it[i];

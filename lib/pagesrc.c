@@ -669,6 +669,35 @@ int wri_ps_read(wri_ps *ps, const wr_addr *a, uint8_t *buf, const char *what,
     return WR_OK;
 }
 
+int wri_ps_read_tree_page(wri_ps *ps, const wr_addr *a, int level,
+                          int nkeyelem, uint8_t *buf, wri_page_view *v,
+                          bool *raw_ok, bool *trusted, wr_errbuf *eb)
+{
+    int rc;
+    char x[64], y[64];
+    wri_page_problem pp;
+    if (trusted != NULL)
+        *trusted = false;
+    if ((rc = wri_ps_read(ps, a, buf, "tree page", raw_ok, eb)) != WR_OK)
+        return rc;
+    if (trusted != NULL)
+        *trusted = true;
+    if (wri_page_check(buf, a->size, nkeyelem, v, &pp) != WR_OK)
+        return wri_ps_finding(ps, eb, WR_CHECK_PAGE, a->off, a->off + pp.off,
+                              NULL, NULL, "%s", pp.what);
+    if ((level >= 0 && v->level != level) || v->level >= WRI_PS_MAX_DEPTH) {
+        if (level >= 0)
+            snprintf(x, sizeof x, "%d", level);
+        else
+            snprintf(x, sizeof x, "below %d", WRI_PS_MAX_DEPTH);
+        return wri_ps_finding(ps, eb, WR_CHECK_PAGE, a->off,
+                              a->off + WRI_PH_LEVEL, x, wri_ps_u64(y, v->level),
+                              "page level does not fit its place in the tree "
+                              "(leaves must all be at one depth)");
+    }
+    return WR_OK;
+}
+
 /* --- the ownership map ----------------------------------------------------- */
 
 static const char *ps_owner(int who)

@@ -154,6 +154,17 @@ int wri_ps_addr_check(wri_ps *ps, const wr_addr *a, uint32_t want_size,
  * dumper may show them, marked untrusted). */
 int wri_ps_read(wri_ps *ps, const wr_addr *a, uint8_t *buf, const char *what,
                 bool *raw_ok, wr_errbuf *eb);
+/* A tree page at a (its address checked by the caller, a->size bytes)
+ * read into buf and decoded: the checked read (wri_ps_read), the page
+ * checker (wri_page_check; nkeyelem 0: keys not looked into) and the
+ * page's level against `level` (-1: any below WRI_PS_MAX_DEPTH). *v on
+ * WR_OK. *raw_ok (may be NULL): all the bytes were read; *trusted (may
+ * be NULL): they passed the read's checks (CRC, address), whatever the
+ * decoding then found. The engine (wri_block_read_node) and the tree walk
+ * both read tree pages here. */
+int wri_ps_read_tree_page(wri_ps *ps, const wr_addr *a, int level,
+                          int nkeyelem, uint8_t *buf, wri_page_view *v,
+                          bool *raw_ok, bool *trusted, wr_errbuf *eb);
 /* Bytes at off, no checks (wr-dump --page, --hex): *got may be short. */
 int wri_ps_read_raw(wri_ps *ps, uint64_t off, void *buf, size_t len,
                     size_t *got, wr_errbuf *eb);

@@ -260,7 +260,6 @@ static int ps_node(wri_ps *ps, wri_ps_walk *w, int depth, const wr_addr *a,
 {
     int rc = WR_OK, r;
     uint32_t P = ps->P;
-    char x[64], y[64];
     wri_page_view v;
     wri_page_problem pp;
     wri_ps_page p = {.depth = depth, .addr = *a};
@@ -297,12 +296,16 @@ static int ps_node(wri_ps *ps, wri_ps_walk *w, int depth, const wr_addr *a,
         goto out;
     }
     uint8_t *buf = w->pg[depth];
-    bool raw_ok = false;
-    if ((r = wri_ps_read(ps, a, buf, "tree page", &raw_ok, eb)) != WR_OK) {
+    bool raw_ok = false, trusted = false;
+    if ((r = wri_ps_read_tree_page(ps, a, level, 0, buf, &v, &raw_ok,
+                                   &trusted, eb)) != WR_OK) {
         PS_TRY(r);
         w->incomplete = true;
-        /* shown (marked untrusted) when it still decodes; not followed */
-        if (raw_ok && wri_page_check(buf, P, 0, &v, &pp) == WR_OK) {
+        if (trusted) { /* read whole and intact, but does not decode */
+            p.buf = buf;
+            p.trusted = true;
+        } else if (raw_ok && wri_page_check(buf, P, 0, &v, &pp) == WR_OK) {
+            /* shown (marked untrusted) when it still decodes; not followed */
             p.v = &v;
             p.buf = buf;
         }
@@ -310,24 +313,6 @@ static int ps_node(wri_ps *ps, wri_ps_walk *w, int depth, const wr_addr *a,
     }
     p.buf = buf;
     p.trusted = true;
-    if (wri_page_check(buf, P, 0, &v, &pp) != WR_OK) {
-        PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_PAGE, a->off, a->off + pp.off,
-                              NULL, NULL, "%s", pp.what));
-        w->incomplete = true;
-        goto page;
-    }
-    if ((level >= 0 && v.level != level) || v.level >= WRI_PS_MAX_DEPTH) {
-        if (level >= 0)
-            snprintf(x, sizeof x, "%d", level);
-        else
-            snprintf(x, sizeof x, "below %d", WRI_PS_MAX_DEPTH);
-        PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_PAGE, a->off,
-                              a->off + WRI_PH_LEVEL, x, wri_ps_u64(y, v.level),
-                              "page level does not fit its place in the tree "
-                              "(leaves must all be at one depth)"));
-        w->incomplete = true;
-        goto page;
-    }
     p.v = &v;
     if (w->page != NULL && (rc = w->page(w->arg, &p)) != 0)
         goto out;

@@ -210,6 +210,67 @@ static void test_pagesrc_strict_and_tolerant_agree(void)
     wri_block_close(b);
 }
 
+/* The engine reads tree pages through the page source's one tree-page
+ * read (size, CRC, structure, level), not a second copy of those checks:
+ * a root page whose level field was changed (its CRC and the slot's
+ * address fixed, so only the level is wrong) is refused by the engine
+ * with the very line the tolerant walk reports. */
+static void test_pagesrc_engine_reads_nodes_through_it(void)
+{
+    wr_errbuf eb = {0};
+    wri_ps *ps = NULL;
+    int slot = -1;
+    char copy[700], cmd[1500];
+    snprintf(copy, sizeof copy, "%s/level.wr", tap_tmpdir());
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", mainf, copy);
+    REQUIRE(system(cmd) == 0);
+    REQUIRE_OK(wri_ps_open(copy, NULL, &ps, &eb), &eb);
+    REQUIRE_OK(wri_ps_choose(ps, WRI_PS_LATEST, 0, &slot, &eb), &eb);
+    wri_slot s = ps->slots[slot].slot;
+    wri_ps_close(ps);
+    REQUIRE(s.height >= 2);
+    uint8_t page[512], sb[WRI_SLOT_LEN];
+    FILE *f = fopen(copy, "r+b");
+    REQUIRE(f != NULL);
+    REQUIRE(fseek(f, (long)s.root.off, SEEK_SET) == 0 &&
+            fread(page, 1, sizeof page, f) == sizeof page);
+    wri_put16(page + WRI_PH_LEVEL, (uint16_t)(s.height + 1));
+    wri_put32(page + WRI_PH_CRC, wri_page_crc(page, sizeof page));
+    s.root.crc = wri_get32(page + WRI_PH_CRC);
+    wri_slot_encode(&s, sb);
+    REQUIRE(fseek(f, (long)s.root.off, SEEK_SET) == 0 &&
+            fwrite(page, 1, sizeof page, f) == sizeof page &&
+            fseek(f, (long)slot * 512, SEEK_SET) == 0 &&
+            fwrite(sb, 1, sizeof sb, f) == sizeof sb);
+    fclose(f);
+    /* the tolerant walk (wr-verify's) */
+    wr_finding first;
+    memset(&first, 0, sizeof first);
+    wri_ps_cfg cfg = {.tolerant = true, .sink = sink, .sink_arg = &first};
+    REQUIRE_OK(wri_ps_open(copy, &cfg, &ps, &eb), &eb);
+    wri_ps_walk w = {.nkeyelem = 1};
+    CHECK_EQ(wri_ps_walk_tree(ps, &s, slot, &w, &eb), WR_OK);
+    wri_ps_walk_free(&w);
+    CHECK_EQ(first.check, WR_CHECK_PAGE);
+    CHECK_EQ(first.offset, s.root.off + WRI_PH_LEVEL);
+    char line[1024];
+    wr_verify_problem_format(&first, line, sizeof line);
+    wri_ps_close(ps);
+    /* the engine */
+    wri_block *b = NULL;
+    wri_btree *t = NULL;
+    wri_cursor *c = NULL;
+    REQUIRE_OK(wri_block_open(copy, WRI_BLOCK_RDONLY, &b, &eb), &eb);
+    REQUIRE_OK(wri_btree_open(b, 1, &t, &eb), &eb);
+    REQUIRE_OK(wri_cursor_open(t, &c, &eb), &eb);
+    CHECK_EQ(wri_cursor_first(c, &eb), WR_ECORRUPT);
+    if (strcmp(eb.msg, line) != 0)
+        TAP_FAIL("engine: %s\n#   walk:   %s", eb.msg, line);
+    wri_cursor_close(c);
+    wri_btree_close(t);
+    wri_block_close(b);
+}
+
 int main(void)
 {
     if (build() != WR_OK)
@@ -217,5 +278,6 @@ int main(void)
     RUN(test_pagesrc_scan_reads_in_runs);
     RUN(test_pagesrc_walk_same_with_runs);
     RUN(test_pagesrc_strict_and_tolerant_agree);
+    RUN(test_pagesrc_engine_reads_nodes_through_it);
     return tap_done();
 }
