@@ -135,19 +135,31 @@ static wri_node *node_new(wri_btree *t, uint16_t level, uint32_t cap)
     return nd;
 }
 
+/* The heap node nd itself holds (B5; its children not counted): the node,
+ * its item array, its page buffer and its items' own memory, each block
+ * with the malloc cost. */
+static uint64_t node_mem(const wri_btree *t, const wri_node *nd)
+{
+    uint64_t m = sizeof *nd + (uint64_t)nd->cap * sizeof *nd->it +
+                 2 * BT_MALLOC_COST;
+    if (nd->page != NULL)
+        m += bt_psize(t) + BT_MALLOC_COST;
+    for (uint32_t i = 0; i < nd->n; i++)
+        if (nd->it[i].mem != NULL)
+            m += nd->it[i].memlen + BT_MALLOC_COST;
+    return m;
+}
+
 static void node_free(wri_btree *t, wri_node *nd)
 {
     if (nd == NULL)
         return;
+    t->mem -= node_mem(t, nd);
     for (uint32_t i = 0; i < nd->n; i++) {
-        item_mem_free(t, &nd->it[i]);
+        free(nd->it[i].mem);
         if (nd->level > 0)
             node_free(t, nd->it[i].child);
     }
-    if (nd->page != NULL)
-        bt_mem_sub(t, bt_psize(t));
-    bt_mem_sub(t, (size_t)nd->cap * sizeof *nd->it);
-    bt_mem_sub(t, sizeof *nd);
     free(nd->it);
     free(nd->page);
     free(nd);
@@ -903,9 +915,10 @@ int wri_btree_evict(wri_btree *t, uint64_t keep, wr_errbuf *eb)
 
 /* --- invariants (diag.h) ---------------------------------------------- */
 
-/* B1-B4 for node nd (parent_dirty: its parent is dirty; root: true). */
+/* B1-B4 for node nd (parent_dirty: its parent is dirty; root: true);
+ * *mem gets the heap of nd and the nodes below it (B5). */
 static int diag_node(wri_btree *t, const wri_node *nd, bool parent_dirty,
-                     uint8_t *buf, wr_errbuf *eb)
+                     uint8_t *buf, uint64_t *mem, wr_errbuf *eb)
 {
     int rc;
     const char *path = t->blk->path;
@@ -959,9 +972,11 @@ static int diag_node(wri_btree *t, const wri_node *nd, bool parent_dirty,
                           "its page %llu on disk",
                           path, nd->level, (unsigned long long)nd->addr.off);
     }
+    *mem += node_mem(t, nd);
     for (uint32_t i = 0; nd->level > 0 && i < nd->n; i++)
         if (nd->it[i].child != NULL &&
-            (rc = diag_node(t, nd->it[i].child, nd->dirty, buf, eb)) != WR_OK)
+            (rc = diag_node(t, nd->it[i].child, nd->dirty, buf, mem, eb)) !=
+                WR_OK)
             return rc;
     return WR_OK;
 }
@@ -974,8 +989,15 @@ int wri_btree_diag(wri_btree *t, wr_errbuf *eb)
     uint8_t *buf = malloc(bt_psize(t));
     if (buf == NULL)
         return WR_ERR(eb, WR_ENOMEM, "out of memory");
-    rc = diag_node(t, t->root, true, buf, eb);
+    uint64_t mem = 0;
+    rc = diag_node(t, t->root, true, buf, &mem, eb);
     free(buf);
+    if (rc == WR_OK && mem != t->mem)
+        rc = WR_ERR(eb, WR_ECORRUPT,
+                    "B5: %s: the loaded nodes hold %llu bytes, the tree "
+                    "counts %llu",
+                    t->blk->path, (unsigned long long)mem,
+                    (unsigned long long)t->mem);
     return rc;
 }
 

@@ -7,7 +7,7 @@
  *
  * The extent lists and the tree's nodes are private to extent.c and
  * btree.c; this test includes both so that it can break them. Invariants
- * cited: E1-E6, I1, I2, I4, I5, I6, I7, I8, B1-B4, C6, M3.
+ * cited: E1-E6, I1, I2, I4, I5, I6, I7, I8, B1-B5, C6, M3.
  */
 #include "tap.h"
 
@@ -328,7 +328,7 @@ static void test_diag_slots_and_lists(void)
     tree_free(b, t);
 }
 
-/* --- B1-B4: the nodes in memory ---------------------------------------- */
+/* --- B1-B5: the nodes in memory ---------------------------------------- */
 
 static void test_diag_tree_nodes(void)
 {
@@ -368,6 +368,11 @@ static void test_diag_tree_nodes(void)
     wr_errbuf_clear(&eb);
     CHECK(fired(wri_btree_diag(t, &eb), &eb, "B4"));
     kb[it->klen - 2] ^= 0x40;
+    /* B5: the memory count off */
+    t->mem += 8;
+    wr_errbuf_clear(&eb);
+    CHECK(fired(wri_btree_diag(t, &eb), &eb, "B5"));
+    t->mem -= 8;
     wr_errbuf_clear(&eb);
     CHECK_EQ(wri_diag_tree(t, &eb), WR_OK);
     tree_free(b, t);
