@@ -35,6 +35,7 @@
  * are read here so that damage in them is reported, not fatal.
  */
 #include "wr_int.h"
+#include "vfdocs.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -79,6 +80,7 @@ typedef struct vf_ctx {
     uint64_t gen;
     bool silent;          /* lookups and scans: report nothing */
     uint64_t nprob[WR_CHECK_NCHECKS];
+    wri_vd *vd;           /* documents being checked on another thread */
 } vf_ctx;
 
 /* Keep one finding in the report (counted always, kept up to the cap). */
@@ -114,8 +116,17 @@ static void vf_add(vf_ctx *c, const wr_finding *f)
         p->gen = c->gen;
 }
 
-/* The page source's findings (pagesrc.h) go to the current context. */
+/* The page source's findings (pagesrc.h) go to the current context,
+ * after those of every document queued before them (vfdocs.h). */
 static void vf_sink(const wr_finding *f, void *arg)
+{
+    vf_ctx *c = arg;
+    wri_vd_sync(c->vd);
+    vf_add(c, f);
+}
+
+/* The document checker's findings, in their turn. */
+static void vf_doc_finding(const wr_finding *f, void *arg)
 {
     vf_add(arg, f);
 }
@@ -185,6 +196,8 @@ typedef struct vf_tree {
     bool quick;
     wr_digest *dg;
     wr_digest *idg;  /* opts.item_digest */
+    wri_vd *vd;      /* document checks and digest (owns neither) */
+    wr_errbuf *eb;   /* vf_ckpt's: an environment error in a callback */
     bool incomplete; /* some page or list could not be read or decoded */
     bool docs_bad;   /* some document could not be read */
     uint64_t pages_done, pages_total;
@@ -194,6 +207,7 @@ typedef struct vf_tree {
 
 static void vt_free(vf_tree *t)
 {
+    wri_vd_free(t->vd);
     wri_ps_cache_free(t->cache);
     wri_ps_walk_free(&t->w);
     wr_digest_free(t->dg);
@@ -300,11 +314,8 @@ static int vt_item(void *arg, const wri_ps_page *p, uint32_t i,
         t->docs_bad = true;
         return 0;
     }
-    (void)wri_ps_check_document(t->ps, p->addr.off, voff, c->key, c->klen,
-                                val, c->vlen, NULL);
-    if (t->dg != NULL)
-        wr_digest_add(t->dg, val, c->vlen);
-    return 0;
+    return wri_vd_add(t->vd, p->addr.off, voff, c->key, c->klen, val,
+                      c->vlen, t->eb);
 }
 
 /* Verify one checkpoint (slot si) of a file open in ps. */
@@ -350,6 +361,15 @@ static int vf_ckpt(vf_run *run, wr_verify_file *f, vf_info *inf, wri_ps *ps,
         rc = vf_env(run, f, rc, &e);
         goto out;
     }
+    if (!t->quick && t->nkeyelem == 1) {
+        if ((rc = wri_vd_new(ps, t->dg, run->o->threads, vf_doc_finding,
+                             &t->c, &t->vd, &e)) != WR_OK) {
+            rc = vf_env(run, f, rc, &e);
+            goto out;
+        }
+        t->c.vd = t->vd;
+    }
+    t->eb = &e;
     if (!t->quick && run->o->item_digest &&
         (rc = wr_digest_new(&t->idg, &e)) != WR_OK) {
         rc = vf_env(run, f, rc, &e);
@@ -368,7 +388,9 @@ static int vf_ckpt(vf_run *run, wr_verify_file *f, vf_info *inf, wri_ps *ps,
     t->w.page = vt_page;
     t->w.item = vt_item;
     t->w.arg = t;
-    if ((rc = wri_ps_walk_tree(ps, s, si, &t->w, &e)) < 0) {
+    rc = wri_ps_walk_tree(ps, s, si, &t->w, &e);
+    wri_vd_sync(t->vd);
+    if (rc < 0) {
         rc = vt_env(t, rc, &e);
         goto out;
     }

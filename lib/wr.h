@@ -396,6 +396,8 @@ typedef struct wr_verify_opts {
     void *progress_arg;
     volatile int *interrupted; /* set by a signal handler: stop, EINTR */
     bool item_digest;     /* fill in has_item_digest, item_digest */
+    unsigned threads;     /* documents checked on a second thread: 0 where
+                             there are two cores, 1 never; same findings */
 } wr_verify_opts;
 
 /* Verify a database directory or a single tree file. *out gets a report

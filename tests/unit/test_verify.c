@@ -212,7 +212,7 @@ static void slot_of(const char *path, wri_slot *s, int *idx, uint32_t *P)
 
 /* Pages of the newest checkpoint found by a raw depth-first walk. */
 typedef struct pages {
-    uint64_t leaf[64];   /* leaves in key order */
+    uint64_t leaf[4096]; /* leaves in key order */
     int nleaf;
     uint64_t internal[16];
     int ninternal;
@@ -236,7 +236,7 @@ static void walk(const char *path, uint32_t P, const wr_addr *a, uint64_t parent
     if (v.type == WRI_PT_LEAF) {
         if (pg->nleaf == 1)
             pg->parent_of_leaf1 = parent;
-        if (pg->nleaf < 64)
+        if (pg->nleaf < 4096)
             pg->leaf[pg->nleaf++] = a->off;
         for (uint32_t i = 0; i < v.count; i++) {
             wri_cell c;
@@ -1079,6 +1079,95 @@ static void test_verify_problem_cap(void)
     free(dir);
 }
 
+/* The first inline document of a leaf: its cell (buf holds the page). */
+static bool first_inline(uint8_t *buf, wri_cell *c)
+{
+    wri_page_view v;
+    wri_page_problem pp;
+    if (wri_page_check(buf, P512, 1, &v, &pp) != WR_OK)
+        return false;
+    for (uint32_t i = 0; i < v.count; i++) {
+        wri_page_cell(&v, i, c);
+        if (!c->overflow)
+            return true;
+    }
+    return false;
+}
+
+/* Damage in many leaves, of kinds found by the walk (checksums, key
+ * order) and by the document checks (an _id changed): one and two
+ * threads report the same findings in the same order, also under a cap. */
+static void test_verify_threads_same_findings(void)
+{
+    char *dir = tmp_path("threads");
+    REQUIRE(build_db(dir, 4000, P512) == WR_OK);
+    char *path = join(dir, "people.main.wr");
+    pages *pg = calloc(1, sizeof *pg);
+    find_pages(path, pg);
+    REQUIRE(pg->nleaf > 600);
+    uint8_t buf[P512];
+    wri_cell c;
+    int ndoc = 0, nord = 0;
+    for (int j = 5; j < pg->nleaf; j += 7) {
+        raw_read(path, pg->leaf[j], buf, sizeof buf);
+        if (!first_inline(buf, &c))
+            continue;
+        if (j % 3 == 0) { /* the _id's int32 (len, type, "_id\0") */
+            size_t at = (size_t)(c.val - buf) + 4 + 1 + 4;
+            REQUIRE(buf[at - 5] == BSON_TYPE_INT32);
+            buf[at] ^= 0x40;
+            ndoc++;
+        } else if (j % 3 == 1 && c.klen == 11) { /* key {"": int32} */
+            wri_put32(buf + (c.key - buf) + 6, 1000000);
+            nord++;
+        } else {
+            continue;
+        }
+        raw_write(path, pg->leaf[j], buf, sizeof buf);
+        fix_crc(path, pg->leaf[j]);
+    }
+    for (int j = 12; j < pg->nleaf; j += 70) /* checksums last */
+        flip_bit(path, pg->leaf[j] + 300, 1);
+    REQUIRE(ndoc > 20 && nord > 20);
+    uint32_t caps[] = {0, 7, 100};
+    for (size_t k = 0; k < sizeof caps / sizeof caps[0]; k++) {
+        wr_verify_report *r1 = NULL, *r2 = NULL;
+        wr_verify_opts o1 = {.threads = 1, .max_problems = caps[k]};
+        wr_verify_opts o2 = {.threads = 2, .max_problems = caps[k]};
+        CHECK_EQ(verify(dir, &o1, &r1), WR_ECORRUPT);
+        CHECK_EQ(verify(dir, &o2, &r2), WR_ECORRUPT);
+        CHECK_EQ(r1->total_problems, r2->total_problems);
+        CHECK_EQ(r1->nproblems, r2->nproblems);
+        bool same = r1->nproblems == r2->nproblems;
+        int kinds = 0, last = -1;
+        for (size_t i = 0; same && i < r1->nproblems; i++) {
+            char l1[1200], l2[1200];
+            wr_verify_problem_format(&r1->problems[i], l1, sizeof l1);
+            wr_verify_problem_format(&r2->problems[i], l2, sizeof l2);
+            if (strcmp(l1, l2) != 0) {
+                printf("# finding %zu differs:\n# %s\n# %s\n", i, l1, l2);
+                same = false;
+            }
+            if (r1->problems[i].check != last)
+                kinds++; /* a change of kind: findings interleave */
+            last = r1->problems[i].check;
+        }
+        CHECK(same);
+        if (caps[k] == 0) { /* all kept: documents among the others */
+            CHECK(r1->total_problems > (uint64_t)(ndoc + nord));
+            CHECK(kinds > 20);
+            CHECK(has(r1, WR_CHECK_DOCUMENT, "people.main.wr", UINT64_MAX));
+            CHECK(has(r1, WR_CHECK_CHECKSUM, "people.main.wr", UINT64_MAX));
+            CHECK(has(r1, WR_CHECK_ORDERING, "people.main.wr", UINT64_MAX));
+        }
+        wr_verify_report_free(r1);
+        wr_verify_report_free(r2);
+    }
+    free(pg);
+    free(path);
+    free(dir);
+}
+
 /* Random damage anywhere in each file: never a crash, never a leak, and
  * a damaged file is never called clean unless the byte was unused. */
 static void test_verify_random_damage_never_crashes(void)
@@ -1410,6 +1499,7 @@ int main(void)
     RUN(test_verify_catalog_problems);
     RUN(test_verify_environment_errors);
     RUN(test_verify_problem_cap);
+    RUN(test_verify_threads_same_findings);
     RUN(test_verify_catalog_version_bit_is_damage);
     RUN(test_verify_nonzero_reserved_bytes);
     RUN(test_verify_nonzero_slot_tail);

@@ -1,0 +1,258 @@
+/*
+ * vfdocs.c -- verify's document checks on a thread of their own
+ * (vfdocs.h). A ring of batches in round-robin order: the caller fills
+ * one, hands it over, and takes the next back once the checker is done
+ * with it, delivering the findings it holds; so batches, and findings,
+ * come back in the order they went.
+ */
+#include "wr_int.h"
+#include "vfdocs.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define WRI_VD_NBATCH 4
+#define WRI_VD_BATCH (256u << 10)
+
+enum { VD_FREE = 0, VD_QUEUED, VD_DONE };
+
+typedef struct vd_item {
+    uint64_t page, voff;
+    size_t at;          /* key at buf + at, value right after it */
+    uint32_t klen, vlen;
+} vd_item;
+
+typedef struct vd_batch {
+    int state;
+    uint8_t *buf;
+    size_t len, cap;
+    vd_item *it;
+    size_t nit, itcap;
+    wr_finding *f; /* the checker's findings, in order */
+    size_t nf, fcap;
+    bool lost;     /* a finding could not be kept: counted as one */
+} vd_batch;
+
+struct wri_vd {
+    wri_ps *ps;
+    wri_ps shadow; /* the checker's copy: its own sink */
+    wr_digest *dg;
+    wri_vd_flush_fn flush;
+    void *arg;
+    bool threaded;
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t queued, done;
+    bool stop;
+    vd_batch b[WRI_VD_NBATCH];
+    unsigned fill;  /* the batch the caller fills */
+    unsigned next;  /* the checker's next batch */
+    vd_batch *cur;  /* the checker's batch (its sink's target) */
+};
+
+/* The checker's sink: keep the finding with its batch. */
+static void vd_collect(const wr_finding *f, void *arg)
+{
+    vd_batch *b = ((wri_vd *)arg)->cur;
+    if (b->nf == b->fcap) {
+        size_t ncap = b->fcap ? b->fcap * 2 : 4;
+        wr_finding *nf = realloc(b->f, ncap * sizeof *nf);
+        if (nf == NULL) {
+            b->lost = true;
+            return;
+        }
+        b->f = nf;
+        b->fcap = ncap;
+    }
+    b->f[b->nf++] = *f;
+}
+
+static void vd_check(wri_vd *vd, wri_ps *ps, const vd_batch *b)
+{
+    for (size_t i = 0; i < b->nit; i++) {
+        const vd_item *x = &b->it[i];
+        const uint8_t *key = b->buf + x->at, *val = key + x->klen;
+        (void)wri_ps_check_document(ps, x->page, x->voff, key, x->klen, val,
+                                    x->vlen, NULL);
+        if (vd->dg != NULL)
+            wr_digest_add(vd->dg, val, x->vlen);
+    }
+}
+
+static void *vd_worker(void *arg)
+{
+    wri_vd *vd = arg;
+    pthread_mutex_lock(&vd->mu);
+    for (;;) {
+        vd_batch *b = &vd->b[vd->next];
+        while (b->state != VD_QUEUED && !vd->stop)
+            pthread_cond_wait(&vd->queued, &vd->mu);
+        if (vd->stop)
+            break;
+        pthread_mutex_unlock(&vd->mu);
+        vd->cur = b;
+        vd_check(vd, &vd->shadow, b);
+        pthread_mutex_lock(&vd->mu);
+        b->state = VD_DONE;
+        vd->next = (vd->next + 1) % WRI_VD_NBATCH;
+        pthread_cond_broadcast(&vd->done);
+    }
+    pthread_mutex_unlock(&vd->mu);
+    return NULL;
+}
+
+/* Take batch i back (caller): wait for the checker, deliver its
+ * findings, empty it. */
+static void vd_reclaim(wri_vd *vd, unsigned i)
+{
+    vd_batch *b = &vd->b[i];
+    pthread_mutex_lock(&vd->mu);
+    while (b->state == VD_QUEUED)
+        pthread_cond_wait(&vd->done, &vd->mu);
+    pthread_mutex_unlock(&vd->mu);
+    if (b->state != VD_DONE)
+        return;
+    for (size_t k = 0; k < b->nf; k++)
+        vd->flush(&b->f[k], vd->arg);
+    if (b->lost) {
+        wr_finding f;
+        memset(&f, 0, sizeof f);
+        f.path = vd->ps->path;
+        f.check = WR_CHECK_DOCUMENT;
+        f.gen = vd->ps->gen;
+        snprintf(f.detail, sizeof f.detail,
+                 "out of memory for a document finding (not kept)");
+        vd->flush(&f, vd->arg);
+    }
+    b->nf = b->nit = b->len = 0;
+    b->lost = false;
+    b->state = VD_FREE;
+}
+
+/* Hand the batch being filled to the checker and take the next one. */
+static void vd_submit(wri_vd *vd)
+{
+    vd_batch *b = &vd->b[vd->fill];
+    if (b->nit == 0)
+        return;
+    pthread_mutex_lock(&vd->mu);
+    b->state = VD_QUEUED;
+    pthread_cond_signal(&vd->queued);
+    pthread_mutex_unlock(&vd->mu);
+    vd->fill = (vd->fill + 1) % WRI_VD_NBATCH;
+    vd_reclaim(vd, vd->fill);
+}
+
+void wri_vd_sync(wri_vd *vd)
+{
+    if (vd == NULL || !vd->threaded)
+        return;
+    vd_submit(vd);
+    for (unsigned k = 0; k < WRI_VD_NBATCH; k++)
+        vd_reclaim(vd, (vd->fill + k) % WRI_VD_NBATCH);
+}
+
+static bool vd_grow(void **p, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return true;
+    size_t ncap = *cap ? *cap : 64;
+    while (ncap < need)
+        ncap *= 2;
+    void *np = realloc(*p, ncap * size);
+    if (np == NULL)
+        return false;
+    *p = np;
+    *cap = ncap;
+    return true;
+}
+
+int wri_vd_add(wri_vd *vd, uint64_t page, uint64_t voff, const uint8_t *key,
+               uint32_t klen, const uint8_t *val, uint32_t vlen,
+               wr_errbuf *eb)
+{
+    if (!vd->threaded) {
+        (void)wri_ps_check_document(vd->ps, page, voff, key, klen, val, vlen,
+                                    NULL);
+        if (vd->dg != NULL)
+            wr_digest_add(vd->dg, val, vlen);
+        return WR_OK;
+    }
+    size_t need = (size_t)klen + vlen;
+    vd_batch *b = &vd->b[vd->fill];
+    if (b->len > 0 && b->cap - b->len < need) {
+        vd_submit(vd);
+        b = &vd->b[vd->fill];
+    }
+    if (!vd_grow((void **)&b->buf, &b->cap, b->len + need, 1) ||
+        !vd_grow((void **)&b->it, &b->itcap, b->nit + 1, sizeof *b->it))
+        return WR_ERR(eb, WR_ENOMEM, "%s: out of memory for documents",
+                      vd->ps->path);
+    vd_item *x = &b->it[b->nit++];
+    *x = (vd_item){.page = page, .voff = voff, .at = b->len, .klen = klen,
+                   .vlen = vlen};
+    memcpy(b->buf + b->len, key, klen);
+    memcpy(b->buf + b->len + klen, val, vlen);
+    b->len += need;
+    return WR_OK;
+}
+
+int wri_vd_new(wri_ps *ps, wr_digest *dg, unsigned threads,
+               wri_vd_flush_fn flush, void *arg, wri_vd **out, wr_errbuf *eb)
+{
+    wri_vd *vd = calloc(1, sizeof *vd);
+    *out = NULL;
+    if (vd == NULL)
+        return WR_ERR(eb, WR_ENOMEM, "%s: out of memory", ps->path);
+    vd->ps = ps;
+    vd->dg = dg;
+    vd->flush = flush;
+    vd->arg = arg;
+    *out = vd;
+    if (threads == 0)
+        threads = sysconf(_SC_NPROCESSORS_ONLN) >= 2 ? 2 : 1;
+    if (threads < 2)
+        return WR_OK;
+    for (unsigned i = 0; i < WRI_VD_NBATCH; i++) {
+        vd->b[i].cap = WRI_VD_BATCH;
+        if ((vd->b[i].buf = malloc(WRI_VD_BATCH)) == NULL)
+            return WR_OK; /* no memory for the ring: inline */
+    }
+    vd->shadow = *ps;
+    vd->shadow.cfg.sink = vd_collect;
+    vd->shadow.cfg.sink_arg = vd;
+    pthread_mutex_init(&vd->mu, NULL);
+    pthread_cond_init(&vd->queued, NULL);
+    pthread_cond_init(&vd->done, NULL);
+    if (pthread_create(&vd->th, NULL, vd_worker, vd) != 0) {
+        pthread_mutex_destroy(&vd->mu);
+        pthread_cond_destroy(&vd->queued);
+        pthread_cond_destroy(&vd->done);
+        return WR_OK;
+    }
+    vd->threaded = true;
+    return WR_OK;
+}
+
+void wri_vd_free(wri_vd *vd)
+{
+    if (vd == NULL)
+        return;
+    if (vd->threaded) {
+        pthread_mutex_lock(&vd->mu);
+        vd->stop = true;
+        pthread_cond_signal(&vd->queued);
+        pthread_mutex_unlock(&vd->mu);
+        pthread_join(vd->th, NULL);
+        pthread_mutex_destroy(&vd->mu);
+        pthread_cond_destroy(&vd->queued);
+        pthread_cond_destroy(&vd->done);
+    }
+    for (unsigned i = 0; i < WRI_VD_NBATCH; i++) {
+        free(vd->b[i].buf);
+        free(vd->b[i].it);
+        free(vd->b[i].f);
+    }
+    free(vd);
+}

@@ -1,0 +1,51 @@
+/*
+ * vfdocs.h -- verify's document checks on a thread of their own.
+ *
+ * Owns: the queue of a main table's documents between verify's tree walk
+ * (the caller's thread) and a checker thread that runs
+ * wri_ps_check_document on each one and then feeds it to the content
+ * digest, in key order. Findings stay in the order a single thread makes
+ * them: the checker keeps its findings with the batch they belong to, the
+ * caller delivers them (flush callback) when it takes the batch back,
+ * and the caller calls wri_vd_sync before it makes a finding of its own
+ * (so every document queued before that finding has been judged and
+ * reported first).
+ *
+ * One thread (threads 1, or no memory for the ring, or one core): each
+ * document is checked and digested on the caller's thread as it comes,
+ * with the same results.
+ *
+ * Memory: WRI_VD_NBATCH batches of WRI_VD_BATCH bytes; a batch grows to
+ * hold one value larger than that (at most 16 MiB, the walk's limit).
+ *
+ * Calls pagesrc (the document check) and digest. The checker reports
+ * through a copy of the page source's header with its own sink:
+ * wri_ps_check_document reads only path, gen and cfg and counts in
+ * nfindings, so the copy never touches the caller's reads.
+ */
+#ifndef WR_VFDOCS_H
+#define WR_VFDOCS_H
+
+#include "pagesrc.h"
+
+typedef struct wri_vd wri_vd;
+
+/* Where the checker's findings go, on the caller's thread. */
+typedef void (*wri_vd_flush_fn)(const wr_finding *f, void *arg);
+
+/* threads: 1 checks inline, 2 (or 0: 2 where there are two cores) on a
+ * thread of its own. dg may be NULL (no digest). */
+int wri_vd_new(wri_ps *ps, wr_digest *dg, unsigned threads,
+               wri_vd_flush_fn flush, void *arg, wri_vd **out,
+               wr_errbuf *eb);
+/* One document (the value of key at page, voff), copied when queued. */
+int wri_vd_add(wri_vd *vd, uint64_t page, uint64_t voff, const uint8_t *key,
+               uint32_t klen, const uint8_t *val, uint32_t vlen,
+               wr_errbuf *eb);
+/* Wait until every document queued has been checked and digested, and
+ * deliver their findings. */
+void wri_vd_sync(wri_vd *vd);
+/* Stops the thread (what is still queued is dropped); NULL is fine. */
+void wri_vd_free(wri_vd *vd);
+
+#endif
