@@ -877,6 +877,41 @@ const char *wri_ps_json(char *buf, size_t len, const uint8_t *k,
     return buf;
 }
 
+/* Size of a value of BSON type t at p (n bytes there), for the types an
+ * _id nearly always has; 0 for any other (the general path decides). */
+static size_t ps_id_size(uint8_t t, const uint8_t *p, size_t n)
+{
+    switch (t) {
+    case 0x07:
+        return 12;
+    case 0x10:
+        return 4;
+    case 0x01: case 0x09: case 0x11: case 0x12:
+        return 8;
+    case 0x13:
+        return 16;
+    case 0x02:
+        return n >= 4 ? 4 + (size_t)wri_get32(p) : 0;
+    default:
+        return 0;
+    }
+}
+
+/* A valid document whose first element is an _id holding the key's value
+ * byte for byte: equal in any order, without building a key (the common
+ * case; anything else takes the general path). */
+static bool ps_id_is_key(const uint8_t *val, uint32_t vlen,
+                         const uint8_t *key, uint32_t klen)
+{
+    if (klen < 8 || vlen < 10 || wri_get32(key) != klen || key[5] != 0 ||
+        key[klen - 1] != 0 || val[4] != key[4] ||
+        memcmp(val + 5, "_id", 4) != 0)
+        return false;
+    size_t vs = klen - 7;
+    return vs <= vlen - 10 && ps_id_size(val[4], val + 9, vlen - 10) == vs &&
+           memcmp(val + 9, key + 6, vs) == 0;
+}
+
 int wri_ps_check_document(wri_ps *ps, uint64_t page, uint64_t voff,
                           const uint8_t *key, uint32_t klen,
                           const uint8_t *val, uint32_t vlen, wr_errbuf *eb)
@@ -901,6 +936,8 @@ int wri_ps_check_document(wri_ps *ps, uint64_t page, uint64_t voff,
                               "document of key %s is not valid BSON (%s of "
                               "the document)",
                               wri_ps_json(x, sizeof x, key, klen), why);
+    if (ps_id_is_key(val, vlen, key, klen))
+        return WR_OK;
     if (!bson_iter_init_find(&it, &doc, "_id"))
         return wri_ps_finding(ps, eb, WR_CHECK_DOCUMENT, page, voff,
                               wri_ps_json(x, sizeof x, key, klen), "no _id",
