@@ -10,10 +10,13 @@
  * C1  Writers take the directory's lock and remove *.compact.tmp debris
  *     of an earlier run that crashed. A dry run takes no lock and writes
  *     nothing at all.
- * C2  Every file is quick-verified first (wr_verify_simple). A file that
- *     fails is not compacted, and neither is any other file of the job:
- *     compaction never spreads damage, and the catalog never names a mix
- *     of compacted and refused files of one run.
+ * C2  Every file is quick-verified as C4 reads it (wri_verify_quick_feed:
+ *     the build is fed from the check's own read, one read of the
+ *     original). A file that fails is not compacted, and neither is any
+ *     other file of the job: compaction never spreads damage, and the
+ *     catalog never names a mix of compacted and refused files of one run.
+ *     Damage ends the build: its tmp file goes, nothing else was written
+ *     (the backup, C3, is made after every file is built and checked).
  * C3  With a backup directory, every original (and the catalog) is copied
  *     into BACKUP/NAME/ with a manifest of CRC-32s and sizes, fsynced, and
  *     each copy is read back and checked against the manifest (a new
@@ -21,9 +24,10 @@
  *     MANIFEST.next records the CRC-32 and size of every new file and of
  *     the new catalog, so a rerun after a crash in C6-C7 recognises its own
  *     backup (each file old or new) and goes on.
- * C4  Each file is rebuilt as FILE.compact.tmp in the same directory: a
- *     read-only cursor streams the checkpoint G that the catalog names (the
- *     latest, for a lone file) into the bulk loader. The new file is
+ * C4  Each file is rebuilt as FILE.compact.tmp in the same directory: the
+ *     quick check's walk of the checkpoint G that the catalog names (the
+ *     latest, for a lone file) streams each item, in key order, into the
+ *     bulk loader as its leaf is read (sequential run reads). The new file is
  *     created with first_gen = G, so its single checkpoint has the very
  *     generation the catalog names (block.c I12): the catalog is valid with
  *     either the old or the new file in place. The other, empty slot is
@@ -33,9 +37,8 @@
  *     other checkpoint), its item count, and two SHA-256 digests taken as
  *     C4 fed the bulk loader and as the verify read the new file: every
  *     key and value length in order (item digest) and every document
- *     (content digest). After C2's quick check, the original is read
- *     once, by C4, its pages checked as they are read (checksums,
- *     structure); never a second time to compare. Any failure: every tmp
+ *     (content digest). The original is read once, by C2/C4, never a
+ *     second time to compare. Any failure: every tmp
  *     file is removed and nothing has changed.
  * C6  Database: a new catalog is committed (generation + 1, the same file
  *     generations, prev_gen = gen for every compacted file, since their
@@ -45,12 +48,12 @@
  * C7  Each tmp file is renamed over its original, and the directory is
  *     fsynced. A crash at any instant leaves every file either old or new,
  *     each complete; a rerun redoes the job (C1 removes the debris).
- * C8  Memory does not grow with the files: cursors on read-only trees
- *     evict what they have passed, the bulk loader keeps one page per
- *     level, and the old files are opened without their extent lists.
+ * C8  Memory does not grow with the files: the walk keeps one page per
+ *     level and verify's bounded ownership map, the bulk loader one page
+ *     per level.
  *
- * Calls block, btree, bulk, catalog, io, replace (backups) and
- * wr_verify_simple().
+ * Calls block, btree, bulk, catalog, io, replace (backups) and verify
+ * (wri_verify_quick_feed, wr_verify).
  */
 #include "diag.h"
 #include "wr_int.h"
@@ -321,28 +324,73 @@ static int cpt_open_tree(const char *path, uint64_t gen, wri_block **b,
     return rc;
 }
 
-/* C4: stream the old checkpoint into the bulk loader (dry: only count),
- * filling in the report's sizes. */
+/* A verify's finding (in eb) as the reason for what it means. */
+static int cpt_damage(const char *what, wr_errbuf *eb)
+{
+    char msg[sizeof eb->msg];
+    snprintf(msg, sizeof msg, "%s", eb->msg);
+    wr_errbuf_clear(eb);
+    return WR_ERR(eb, WR_ECORRUPT, "%s: %.800s", what, msg);
+}
+
+/* What C4 feeds the bulk loader, item by item. */
+typedef struct cpt_feed {
+    cpt_job *j;
+    cpt_file *f;
+    wri_bulk *bk;
+    wr_digest *items, *docs;
+    uint32_t P;
+    uint64_t n, live, total;
+    bool dry;
+} cpt_feed;
+
+static int cpt_item(void *arg, const uint8_t *k, uint32_t kl,
+                    const uint8_t *v, uint32_t vl, wr_errbuf *eb)
+{
+    int rc;
+    cpt_feed *fd = arg;
+    if (fd->bk != NULL && (rc = wri_bulk_add(fd->bk, k, kl, v, vl, eb)) !=
+                              WR_OK)
+        return rc;
+    if (fd->items != NULL)
+        wri_digest_item(fd->items, k, kl, vl);
+    if (fd->docs != NULL)
+        wr_digest_add(fd->docs, v, vl);
+    fd->n++;
+    fd->live += wri_leaf_item_size(fd->P, kl, vl);
+    if (vl > wri_page_max_inline(fd->P, kl))
+        fd->live += WRI_PH_LEN + (uint64_t)vl;
+    if (fd->n % CPT_TICK == 0)
+        cpt_progress(fd->j, fd->f->path, fd->dry ? "counting" : "copying",
+                     fd->n, fd->total);
+    return WR_OK;
+}
+
+/* C2 and C4: stream the old checkpoint into the bulk loader (dry: only
+ * count) through its quick check, so the original is read once, its
+ * pages checked as they are read (checksums, structure, extent lists,
+ * space); damage anywhere ends the build and is WR_ECORRUPT. Fills in
+ * the report's sizes. */
 static int cpt_build(cpt_job *j, cpt_file *f, wr_errbuf *eb)
 {
     int rc;
     wri_block *ob = NULL, *nb = NULL;
-    wri_btree *ot = NULL;
-    wri_cursor *cur = NULL;
-    wri_bulk *bk = NULL;
-    wr_digest *items = NULL, *docs = NULL;
-    uint64_t n = 0, live = 0;
-    const uint8_t *k, *v;
-    uint32_t kl, vl;
+    cpt_feed fd = {.j = j, .f = f, .dry = j->o->dry_run};
     bool dry = j->o->dry_run;
-    if ((rc = cpt_open_tree(f->path, f->gen, &ob, &ot, eb)) != WR_OK)
+    rc = f->gen != 0 ? wri_block_open_gen(f->path, WRI_BLOCK_NOEXT, f->gen,
+                                          &ob, eb)
+                     : wri_block_open(f->path, WRI_BLOCK_NOEXT, &ob, eb);
+    if (rc != WR_OK)
         goto out;
     bool is_main = ob->cur.role != WRI_ROLE_INDEX;
-    if (!dry && ((rc = wr_digest_new(&items, eb)) != WR_OK ||
-                 (is_main && (rc = wri_digest_new_async(&docs, eb)) != WR_OK)))
+    if (!dry &&
+        ((rc = wr_digest_new(&fd.items, eb)) != WR_OK ||
+         (is_main && (rc = wri_digest_new_async(&fd.docs, eb)) != WR_OK)))
         goto out;
     uint64_t G = ob->cur.gen;
     uint32_t P = j->o->page_size ? j->o->page_size : ob->page_size;
+    fd.P = P;
+    fd.total = ob->cur.nrecords;
     f->rep.generation = G;
     f->rep.page_size_before = ob->page_size;
     f->rep.page_size_after = P;
@@ -354,7 +402,7 @@ static int cpt_build(cpt_job *j, cpt_file *f, wr_errbuf *eb)
         goto out;
     }
     if (dry) {
-        rc = wri_bulk_open_dry(P, j->fill, &bk, eb);
+        rc = wri_bulk_open_dry(P, j->fill, &fd.bk, eb);
     } else {
         wri_block_cfg cfg = {.page_size = P,
                              .role = ob->cur.role,
@@ -365,69 +413,50 @@ static int cpt_build(cpt_job *j, cpt_file *f, wr_errbuf *eb)
             goto out;
         f->built = true;
         if (G >= 2)
-            rc = wri_bulk_open(nb, j->fill, &bk, eb);
+            rc = wri_bulk_open(nb, j->fill, &fd.bk, eb);
     }
-    if (rc != WR_OK || (rc = wri_cursor_open(ot, &cur, eb)) != WR_OK)
+    if (rc != WR_OK)
         goto out;
-    for (rc = wri_cursor_first(cur, eb); rc == WR_OK;
-         rc = wri_cursor_next(cur, eb)) {
-        wri_cursor_key(cur, &k, &kl);
-        if ((rc = wri_cursor_value(cur, &v, &vl, eb)) != WR_OK)
-            goto out;
-        if (bk != NULL && (rc = wri_bulk_add(bk, k, kl, v, vl, eb)) != WR_OK)
-            goto out;
-        if (items != NULL)
-            wri_digest_item(items, k, kl, vl);
-        if (docs != NULL)
-            wr_digest_add(docs, v, vl);
-        n++;
-        live += wri_leaf_item_size(P, kl, vl);
-        if (vl > wri_page_max_inline(P, kl))
-            live += WRI_PH_LEN + (uint64_t)vl;
-        if (n % CPT_TICK == 0) {
-            cpt_progress(j, f->path, dry ? "counting" : "copying", n,
-                         ob->cur.nrecords);
-            if (cpt_interrupted(j)) {
-                rc = cpt_eintr(f->path, eb);
-                goto out;
-            }
-        }
+    wri_verify_feed feed = {.gen = G, .item = cpt_item, .arg = &fd};
+    rc = wri_verify_quick_feed(f->path, &feed, j->o->interrupted, eb);
+    if (rc == WR_ECORRUPT) {
+        char what[1100];
+        snprintf(what, sizeof what,
+                 "%s is damaged, not compacted (nothing of %s was changed)",
+                 f->path, j->path);
+        rc = cpt_damage(what, eb);
     }
-    if (rc != WR_ENOTFOUND)
+    if (rc != WR_OK)
         goto out;
-    wr_errbuf_clear(eb);
-    rc = WR_OK;
-    if (n != ob->cur.nrecords) {
+    if (fd.n != ob->cur.nrecords) {
         rc = WR_ERR(eb, WR_ECORRUPT,
                     "%s: checkpoint %llu records %llu keys, its tree holds "
                     "%llu",
                     f->path, (unsigned long long)G,
                     (unsigned long long)ob->cur.nrecords,
-                    (unsigned long long)n);
+                    (unsigned long long)fd.n);
         goto out;
     }
-    if (bk != NULL && (rc = wri_bulk_finish(bk, eb)) != WR_OK)
+    if (fd.bk != NULL && (rc = wri_bulk_finish(fd.bk, eb)) != WR_OK)
         goto out;
-    f->rep.records = n;
-    f->rep.live_bytes = live;
+    f->rep.records = fd.n;
+    f->rep.live_bytes = fd.live;
     if (dry) {
-        f->rep.size_after = 2 * (uint64_t)P + wri_bulk_bytes(bk);
+        f->rep.size_after = 2 * (uint64_t)P + wri_bulk_bytes(fd.bk);
         goto out;
     }
     if (G >= 2 && (rc = wri_block_erase_other(nb, eb)) != WR_OK)
         goto out;
     wri_block_close(nb);
     nb = NULL;
-    wr_digest_final(items, f->want_items);
-    if (docs != NULL)
-        wr_digest_final(docs, f->want_docs);
+    wr_digest_final(fd.items, f->want_items);
+    if (fd.docs != NULL)
+        wr_digest_final(fd.docs, f->want_docs);
     rc = cpt_file_size(f->tmp, &f->rep.size_after, eb);
 out:
-    wr_digest_free(items);
-    wr_digest_free(docs);
-    wri_bulk_free(bk);
-    wri_cursor_close(cur);
-    wri_btree_close(ot);
+    wr_digest_free(fd.items);
+    wr_digest_free(fd.docs);
+    wri_bulk_free(fd.bk);
     wri_block_close(ob);
     wri_block_close(nb);
     return rc;
@@ -479,13 +508,11 @@ static int cpt_check_new(cpt_job *j, cpt_file *f, wr_errbuf *eb)
         return rc;
     rc = wr_verify(f->tmp, &o, &r, eb);
     if (rc == WR_ECORRUPT) {
-        char msg[sizeof eb->msg];
-        snprintf(msg, sizeof msg, "%s", eb->msg);
-        wr_errbuf_clear(eb);
-        rc = WR_ERR(eb, WR_ECORRUPT,
-                    "%s: the compacted copy fails verification, not "
-                    "replaced: %.800s",
-                    f->path, msg);
+        char what[1100];
+        snprintf(what, sizeof what,
+                 "%s: the compacted copy fails verification, not replaced",
+                 f->path);
+        rc = cpt_damage(what, eb);
     }
     if (rc != WR_OK)
         goto out;
@@ -701,7 +728,7 @@ static void cpt_job_free(cpt_job *j)
     free(j->dir);
 }
 
-/* C2, C4, C5 for every file; stops at the first that fails. */
+/* C2, C4, C5 for every file (stops at the first that fails), then C3. */
 static int cpt_build_all(cpt_job *j, wr_errbuf *eb)
 {
     int rc;
@@ -710,24 +737,8 @@ static int cpt_build_all(cpt_job *j, wr_errbuf *eb)
         wr_errbuf feb = {0};
         if ((rc = cpt_file_size(f->path, &f->rep.size_before, &feb)) != WR_OK)
             return cpt_fail(f, "failed", rc, &feb, eb);
-        rc = wr_verify_simple(f->path, true, &feb);
-        if (rc == WR_ECORRUPT) {
-            char msg[sizeof feb.msg];
-            snprintf(msg, sizeof msg, "%s", feb.msg);
-            wr_errbuf_clear(&feb);
-            WR_ERR(&feb, WR_ECORRUPT,
-                   "%s is damaged, not compacted (nothing of %s was "
-                   "changed): %.800s",
-                   f->path, j->path, msg);
-            return cpt_fail(f, "damaged", rc, &feb, eb);
-        }
-        if (rc != WR_OK)
-            return cpt_fail(f, "failed", rc, &feb, eb);
     }
     if (!j->o->dry_run && (rc = cpt_space_check(j, eb)) != WR_OK)
-        return rc;
-    if (j->o->backup_dir != NULL && !j->o->dry_run &&
-        (rc = cpt_backup(j, eb)) != WR_OK)
         return rc;
     for (size_t i = 0; i < j->nf; i++) {
         cpt_file *f = &j->f[i];
@@ -744,6 +755,9 @@ static int cpt_build_all(cpt_job *j, wr_errbuf *eb)
                             &feb, eb);
         f->rep.status = j->o->dry_run ? "dry-run" : "built";
     }
+    if (j->o->backup_dir != NULL && !j->o->dry_run &&
+        (rc = cpt_backup(j, eb)) != WR_OK)
+        return rc;
     return WR_OK;
 }
 

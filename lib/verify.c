@@ -63,6 +63,7 @@ typedef struct vf_info {
 
 typedef struct vf_run {
     const wr_verify_opts *o;
+    const wri_verify_feed *feed; /* NULL: no build reads through us */
     wr_verify_report *r;
     vf_info *info; /* parallel to r->files */
     size_t cap;    /* r->files allocated */
@@ -301,6 +302,16 @@ static int vt_item(void *arg, const wri_ps_page *p, uint32_t i,
     ck->value_bytes += c->vlen;
     if (t->idg != NULL)
         wri_digest_item(t->idg, c->key, c->klen, c->vlen);
+    const wri_verify_feed *fd = t->c.run->feed;
+    static const uint8_t none[1];
+    /* fed while nothing is wrong: damage ends the build (compact) */
+    if (fd != NULL && t->c.run->r->total_problems == 0 &&
+        (val != NULL || t->nkeyelem == 2)) {
+        int rc = fd->item(fd->arg, c->key, c->klen, val ? val : none,
+                          t->nkeyelem == 2 ? 0 : c->vlen, t->eb);
+        if (rc != WR_OK)
+            return rc;
+    }
     if (t->nkeyelem == 2)
         return 0;
     if (c->overflow && val != NULL) {
@@ -497,12 +508,13 @@ static int vf_file(vf_run *run, size_t fi, const vf_expect *ex)
     }
     if (rc != WR_OK)
         return vf_env(run, f, rc, &e);
-    int which = ex != NULL      ? WRI_PS_GEN
-                : o->previous ? WRI_PS_PREVIOUS
-                              : WRI_PS_LATEST;
+    uint64_t fgen = run->feed != NULL ? run->feed->gen : 0;
+    int which = ex != NULL || fgen != 0 ? WRI_PS_GEN
+                : o->previous           ? WRI_PS_PREVIOUS
+                                        : WRI_PS_LATEST;
     int chosen = -1, newest = -1;
     wr_errbuf ce = {0};
-    int crc = wri_ps_choose(ps, which, ex ? ex->gen : 0, &chosen, &ce);
+    int crc = wri_ps_choose(ps, which, ex ? ex->gen : fgen, &chosen, &ce);
     (void)wri_ps_choose(ps, WRI_PS_LATEST, 0, &newest, &e);
     if (crc == WR_ENOTFOUND && ex == NULL) {
         rc = vf_env(run, f, crc, &ce); /* no previous checkpoint */
@@ -1154,12 +1166,13 @@ void wr_verify_report_free(wr_verify_report *r)
     free(r);
 }
 
-int wr_verify(const char *path, const wr_verify_opts *opts,
-              wr_verify_report **out, wr_errbuf *eb)
+static int vf_verify(const char *path, const wr_verify_opts *opts,
+                     const wri_verify_feed *feed, wr_verify_report **out,
+                     wr_errbuf *eb)
 {
     int rc;
     wr_verify_opts defaults = {0};
-    vf_run run = {0};
+    vf_run run = {.feed = feed};
     struct stat st;
     *out = NULL;
     if (opts == NULL)
@@ -1213,6 +1226,23 @@ int wr_verify(const char *path, const wr_verify_opts *opts,
     }
     r->status = rc;
     *out = r;
+    return rc;
+}
+
+int wr_verify(const char *path, const wr_verify_opts *opts,
+              wr_verify_report **out, wr_errbuf *eb)
+{
+    return vf_verify(path, opts, NULL, out, eb);
+}
+
+int wri_verify_quick_feed(const char *path, const wri_verify_feed *feed,
+                          volatile int *interrupted, wr_errbuf *eb)
+{
+    wr_verify_opts o = {.quick = true, .max_problems = 1,
+                        .interrupted = interrupted};
+    wr_verify_report *r = NULL;
+    int rc = vf_verify(path, &o, feed, &r, eb);
+    wr_verify_report_free(r);
     return rc;
 }
 

@@ -68,6 +68,21 @@ int wri_digest_new_async(wr_digest **out, wr_errbuf *eb);
 void wri_digest_item(wr_digest *d, const uint8_t *key, uint32_t klen,
                      uint32_t vlen);
 
+/* verify.c: a quick check of one tree file (wr_verify_simple's) that
+ * hands each item of checkpoint gen (0: the latest) to item, in key order,
+ * as its checked leaf is read, while nothing wrong has been found: so a
+ * build from the file (compact) reads it once. Index entries come with an
+ * empty value. An error item returns (with eb set) ends the check with
+ * it; damage anywhere is WR_ECORRUPT, eb holding the first finding. */
+typedef struct wri_verify_feed {
+    uint64_t gen;
+    int (*item)(void *arg, const uint8_t *key, uint32_t klen,
+                const uint8_t *val, uint32_t vlen, wr_errbuf *eb);
+    void *arg;
+} wri_verify_feed;
+int wri_verify_quick_feed(const char *path, const wri_verify_feed *feed,
+                          volatile int *interrupted, wr_errbuf *eb);
+
 #define WRI_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define WRI_MAX(a, b) ((a) > (b) ? (a) : (b))
 
