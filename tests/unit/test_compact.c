@@ -680,6 +680,15 @@ static void test_compact_refuses_a_damaged_file(void)
     /* the dry run says so too */
     wr_compact_opts o = {.dry_run = true};
     CHECK_EQ(compact(dir, &o, NULL, NULL, &eb), WR_ECORRUPT);
+    /* found by the build's own read: no backup is made either */
+    char *bdir = path2(tap_tmpdir(), "damaged-backup");
+    wr_compact_opts ob = {.backup_dir = bdir};
+    CHECK_EQ(compact(dir, &ob, NULL, NULL, &eb), WR_ECORRUPT);
+    CHECK(strstr(eb.msg, "not compacted") != NULL);
+    CHECK(access(bdir, F_OK) != 0);
+    CHECK_EQ(snap_judge(dir, &s0, &s0, &cat_new), 0);
+    CHECK(!tmp_files_in(dir));
+    free(bdir);
     /* and a lone copy of the damaged file */
     char *lone = path2(tap_tmpdir(), "damaged-lone.wr");
     char cmd[1200];
