@@ -447,10 +447,16 @@ fi
 # the databases that verify and dump read: the load job's last run
 if [ -z "$DB" ] && [ -n "${RES_MED[migrate:wr]:-}" ]; then DB=$S/mig; fi
 # verify or diff without the load and migrate jobs: load it, untimed
+# (and, for verify, the peers' databases its rows compare with)
 if [ -z "$DB" ] && tool wr-load && { job_on verify || job_on diff; }; then
     note "loading the database that verify, dump and diff read (untimed)"
     rm -rf "$S/load"
     "$BIN/wr-load" -q "$S/load" "$GEN_NAME" "$D/docs.jsonl" && DB=$S/load
+    if job_on verify; then
+        [ "${PEER_OK[wt]}" = 1 ] && { rm -rf "$S/pwt"; "$BB/peer_wt" load "$S/pwt" "$D/docs.jsonl" >/dev/null 2>&1; }
+        [ "${PEER_OK[lmdb]}" = 1 ] && { rm -rf "$S/plm"; "$BB/peer_lmdb" load "$S/plm" "$D/docs.jsonl" >/dev/null 2>&1; }
+        [ "${PEER_OK[sqlite]}" = 1 ] && { rm -f "$S/psq.db"; "$BB/peer_sqlite" load "$S/psq.db" "$D/docs.jsonl" >/dev/null 2>&1; }
+    fi
 fi
 
 verify_jobs() { # verify_jobs TAG DB PWT PLM PSQ  (the loaded databases)

@@ -364,6 +364,11 @@ void wri_io_close(wri_file *f)
     free(f);
 }
 
+void wri_io_advise_sequential(wri_file *f)
+{
+    (void)posix_fadvise(f->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+}
+
 int wri_io_pread_some(wri_file *f, void *buf, size_t len, uint64_t off,
                       size_t *got_out, wr_errbuf *eb)
 {

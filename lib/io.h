@@ -122,6 +122,9 @@ void wri_io_close(wri_file *f);
  * WR_ECORRUPT naming the file, offset and sizes. */
 int wri_io_pread(wri_file *f, void *buf, size_t len, uint64_t off,
                  wr_errbuf *eb);
+/* A hint: f will be read front to back in large runs (the kernel reads
+ * further ahead). Never fails. */
+void wri_io_advise_sequential(wri_file *f);
 /* Read up to len bytes; *got_out gets how many (0 at or past EOF). */
 int wri_io_pread_some(wri_file *f, void *buf, size_t len, uint64_t off,
                       size_t *got_out, wr_errbuf *eb);

@@ -339,6 +339,8 @@ int wri_ps_open(const char *path, const wri_ps_cfg *cfg, wri_ps **out,
         return rc;
     }
     (*out)->own_file = true;
+    if (cfg != NULL && cfg->readahead)
+        wri_io_advise_sequential(f);
     return WR_OK;
 }
 
