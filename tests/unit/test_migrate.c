@@ -5,6 +5,7 @@
  * migration of wr_db_open, and an in-process crash sweep that tears every
  * write at several lengths and fails every op with EIO.
  */
+#include "helper_fill.h"
 #include "tap.h"
 #include "wr_int.h"
 #include "legacy.h"
@@ -359,6 +360,18 @@ static void test_migrate_index_sorter_spills(void)
     CHECK_EQ(st.live + st.deleted, 12000 - st.updated);
     wr_migrate_stats_free(&st);
     REQUIRE_OK(wr_verify_simple(d, false, &eb), &eb);
+    /* bulk-built full (issue 13): no page but the last of its level had
+     * room for the first item of the next */
+    static const char *const files[] = {"s.main.wr", "s.idx.k.wr"};
+    for (int i = 0; i < 2; i++) {
+        fill_report fr;
+        snprintf(p, sizeof p, "%s/%s", d, files[i]);
+        CHECK_EQ(fill_check(p, &fr), 0);
+        CHECK(fr.leaves > 1);
+        CHECK_EQ(fr.not_full, 0);
+        if (fr.not_full != 0)
+            printf("# %s: %s\n", files[i], fr.first);
+    }
 }
 
 static int interrupt_flag;
