@@ -124,6 +124,18 @@ void wri_addr_decode(const uint8_t *p, wr_addr *a)
     a->crc = wri_get32(p + 12);
 }
 
+uint32_t wri_leaf_max(uint32_t version, uint32_t page_size)
+{
+    return version >= WRI_VERSION_LONG_LEAVES && page_size < WRI_LEAF_MAX
+               ? WRI_LEAF_MAX
+               : page_size;
+}
+
+void wri_block_set_version(wri_block *b, uint32_t version)
+{
+    b->cur.version = version;
+}
+
 static bool blk_pow2_page(uint32_t p)
 {
     return p >= WRI_PAGE_MIN && p <= WRI_PAGE_MAX && (p & (p - 1)) == 0;
@@ -426,7 +438,7 @@ int wri_block_create(const char *path, const wri_block_cfg *cfg,
         goto out;
     }
     memset(&s, 0, sizeof s);
-    s.version = WR_FORMAT_VERSION;
+    s.version = WRI_VERSION_1; /* the bulk loader may raise it (block.h) */
     s.page_size = P;
     s.role = role;
     s.gen = first_gen - 1;
@@ -668,9 +680,9 @@ int wri_block_read_node(wri_block *b, const wr_addr *addr, int level,
     int rc;
     wri_ps *ps = blk_priv_of(b)->ps;
     ps->gen = 0;
-    if ((rc = wri_ps_addr_check(ps, addr, b->page_size, UINT64_MAX,
-                                addr->off, addr->off, "tree page", eb)) !=
-        WR_OK)
+    if ((rc = wri_ps_tree_addr_check(
+             ps, addr, level, wri_leaf_max(b->cur.version, b->page_size),
+             UINT64_MAX, addr->off, addr->off, eb)) != WR_OK)
         return rc;
     return wri_ps_read_tree_page(ps, addr, level, nkeyelem, buf, v, NULL,
                                  NULL, eb);
@@ -890,7 +902,7 @@ int wri_block_checkpoint(wri_block *b, const wr_addr *root, uint64_t nrecords,
     /* (6) the slot, into the position not holding the current one (I4). */
     int other = 1 - b->chosen;
     ns = b->cur;
-    ns.version = WR_FORMAT_VERSION;
+    ns.version = b->cur.version; /* a file keeps its format version */
     ns.gen = b->building;
     ns.root = *root;
     ns.nrecords = nrecords;

@@ -32,6 +32,14 @@
 #define WRI_PAGE_MAX 65536u
 #define WRI_PAGE_DEFAULT 4096u
 
+/* Tree-file format versions (slot field `version`, docs/FORMAT.md). */
+#define WRI_VERSION_1 1u /* every leaf and internal page is one block */
+#define WRI_VERSION_LONG_LEAVES 2u /* a leaf may be a run of blocks of up
+                                      to WRI_LEAF_MAX bytes (bulk-built) */
+#define WRI_LEAF_MAX 65536u
+/* The longest leaf a file of this version and page size may hold. */
+uint32_t wri_leaf_max(uint32_t version, uint32_t page_size);
+
 /* --- checkpoint slot (512 bytes at offset 0 and at offset P) --- */
 #define WRI_SLOT_LEN 512u
 #define WRI_SLOT_MAGIC "WRTREE\r\n" /* 8 bytes */
@@ -166,6 +174,10 @@ int wri_block_open_gen(const char *path, int flags, uint64_t gen,
                        wri_block **out, wr_errbuf *eb);
 void wri_block_close(wri_block *b);
 
+/* The format version the next checkpoint's slot carries (a file keeps
+ * its version otherwise): the bulk loader raises a new file to
+ * WRI_VERSION_LONG_LEAVES before it writes a long leaf. */
+void wri_block_set_version(wri_block *b, uint32_t version);
 /* Allocate size bytes (a multiple of P), set the page CRC and write it;
  * fills *addr_out. buf's header fields other than CRC are the caller's. */
 int wri_block_write_page(wri_block *b, uint8_t *buf, uint32_t size,
@@ -175,7 +187,8 @@ int wri_block_write_page(wri_block *b, uint8_t *buf, uint32_t size,
  * the header's size field equals addr.size. WR_ECORRUPT otherwise. */
 int wri_block_read_page(wri_block *b, const wr_addr *addr, uint8_t *buf,
                         wr_errbuf *eb);
-/* Read the tree page at addr (one page of the file's size) at `level`,
+/* Read the tree page at addr (one page of the file's size, or a long leaf
+ * of a format 2 file: buf holds addr.size bytes) at `level`,
  * decoded with nkeyelem key elements: the page source's checked read of a
  * tree page (wri_ps_read_tree_page), strict. */
 struct wri_page_view; /* page.h, which includes this header */

@@ -13,6 +13,11 @@
  *  B4 a clean node's page equals what is on disk at node->addr.
  *  B5 t->mem is the heap the loaded nodes hold: node, item array, page
  *     buffer and owned items, each with a malloc overhead (bt_mem_add).
+ *  B6 pages this engine writes are one block: a long leaf (format version
+ *     2, written by the bulk loader) is read as it is, and once changed it
+ *     is carved into pages of at most one block before anything is written
+ *     (bt_fit_root, at a checkpoint and an early write); until then a
+ *     dirty node may exceed one page.
  *
  * Early writes (wri_btree_evict): the dirty nodes are written, children
  * first, exactly as a checkpoint writes them, but no slot is written, so
@@ -142,8 +147,8 @@ static uint64_t node_mem(const wri_btree *t, const wri_node *nd)
 {
     uint64_t m = sizeof *nd + (uint64_t)nd->cap * sizeof *nd->it +
                  2 * BT_MALLOC_COST;
-    if (nd->page != NULL)
-        m += bt_psize(t) + BT_MALLOC_COST;
+    if (nd->page != NULL) /* a page, or a long leaf (B6) */
+        m += nd->addr.size + BT_MALLOC_COST;
     for (uint32_t i = 0; i < nd->n; i++)
         if (nd->it[i].mem != NULL)
             m += nd->it[i].memlen + BT_MALLOC_COST;
@@ -188,7 +193,11 @@ static int node_load(wri_btree *t, const wr_addr *a, uint16_t level,
     uint8_t *buf = NULL;
     wri_node *nd = NULL;
     wri_page_view v;
-    if ((buf = malloc(bt_psize(t))) == NULL) {
+    /* a long leaf's length, once it is below the longest the file allows
+     * (the read checks the address before it reads into buf) */
+    uint32_t max = wri_leaf_max(t->blk->cur.version, bt_psize(t));
+    size_t len = a->size > 0 && a->size <= max ? a->size : bt_psize(t);
+    if ((buf = malloc(len)) == NULL) {
         rc = WR_ERR(eb, WR_ENOMEM, "out of memory reading a page");
         goto out;
     }
@@ -224,7 +233,7 @@ static int node_load(wri_btree *t, const wr_addr *a, uint16_t level,
     nd->n = v.count;
     nd->page = buf;
     buf = NULL;
-    bt_mem_add(t, bt_psize(t));
+    bt_mem_add(t, a->size);
     nd->addr = *a;
     nd->bytes = v.size - v.free_bytes;
     *out = nd;
@@ -292,7 +301,7 @@ static int node_dirty(wri_btree *t, wri_node *nd, wr_errbuf *eb)
         if ((rc = item_own(t, &nd->it[i], eb)) != WR_OK)
             return rc;
     if (nd->page != NULL)
-        bt_mem_sub(t, bt_psize(t));
+        bt_mem_sub(t, nd->addr.size);
     free(nd->page);
     nd->page = NULL;
     if (nd->addr.off != 0 &&
@@ -536,6 +545,32 @@ static void node_recount(wri_btree *t, wri_node *nd)
  * that overfilled it was appended at its end (ascending keys: a load in
  * key order), keep every other item on the left, so such loads fill pages
  * instead of leaving them half empty. */
+/* Move items [k, n) of dirty nd into a new right sibling; *sep gets the
+ * separator (the right node's first key) pointing at it. */
+static int node_cut(wri_btree *t, wri_node *nd, uint32_t k, wri_item *sep,
+                    wr_errbuf *eb)
+{
+    int rc;
+    wri_node *right = node_new(t, nd->level, nd->n - k);
+    memset(sep, 0, sizeof *sep);
+    if (right == NULL)
+        return WR_ERR(eb, WR_ENOMEM, "out of memory splitting a page");
+    right->dirty = true;
+    memcpy(right->it, &nd->it[k], (size_t)(nd->n - k) * sizeof *nd->it);
+    right->n = nd->n - k;
+    nd->n = k;
+    if ((rc = item_set(t, sep, right->it[0].key, right->it[0].klen, NULL, 0,
+                       eb)) != WR_OK) {
+        node_free(t, right);
+        return rc;
+    }
+    node_drop_first_key(t, right);
+    node_recount(t, nd);
+    node_recount(t, right);
+    sep->child = right;
+    return WR_OK;
+}
+
 static int node_split(wri_btree *t, bt_path *p, int d, bool append,
                       wr_errbuf *eb)
 {
@@ -552,23 +587,10 @@ static int node_split(wri_btree *t, bt_path *p, int d, bool append,
         k = nd->n - 1;
     if (k == 0)
         k = 1;
-    wri_node *right = node_new(t, nd->level, nd->n - k);
-    wri_item sep = {0};
-    if (right == NULL)
-        return WR_ERR(eb, WR_ENOMEM, "out of memory splitting a page");
-    right->dirty = true;
-    memcpy(right->it, &nd->it[k], (size_t)(nd->n - k) * sizeof *nd->it);
-    right->n = nd->n - k;
-    nd->n = k;
-    if ((rc = item_set(t, &sep, right->it[0].key, right->it[0].klen, NULL, 0,
-                       eb)) != WR_OK) {
-        node_free(t, right);
+    wri_item sep;
+    if ((rc = node_cut(t, nd, k, &sep, eb)) != WR_OK)
         return rc;
-    }
-    node_drop_first_key(t, right);
-    node_recount(t, nd);
-    node_recount(t, right);
-    sep.child = right;
+    wri_node *right = sep.child;
     if (d == 0) {
         wri_node *root = node_new(t, (uint16_t)(nd->level + 1), 2);
         if (root == NULL) {
@@ -830,6 +852,11 @@ static int node_write(wri_btree *t, wri_node *nd, wr_errbuf *eb)
     wri_page_builder pb;
     if (!nd->dirty)
         return WR_OK;
+    if (nd->bytes > bt_psize(t)) /* B6: bt_fit_root ran before */
+        return WR_ERR(eb, WR_EINVAL,
+                      "%s: internal error: a changed page of %u bytes was "
+                      "not split before it was written",
+                      t->blk->path, nd->bytes);
     for (uint32_t i = 0; i < nd->n; i++) {
         wri_item *it = &nd->it[i];
         if (nd->level > 0 && it->child != NULL) {
@@ -860,11 +887,88 @@ static int node_write(wri_btree *t, wri_node *nd, wr_errbuf *eb)
     return WR_OK;
 }
 
+/* B6: carve child i of dirty parent, longer than one page, into pieces
+ * of at most one page (each full but the last), inserted after it.
+ * *added gets the number of pieces added. */
+static int node_carve(wri_btree *t, wri_node *parent, uint32_t i,
+                      uint32_t *added, wr_errbuf *eb)
+{
+    int rc;
+    wri_node *nd = parent->it[i].child;
+    *added = 0;
+    while (nd->bytes > bt_psize(t)) {
+        uint32_t used = WRI_PH_LEN, k = 0;
+        while (k < nd->n && used + item_size(t, nd, &nd->it[k]) <=
+                                bt_psize(t))
+            used += item_size(t, nd, &nd->it[k++]);
+        if (k == 0)
+            k = 1; /* cannot happen: an item is at most a quarter page */
+        wri_item sep;
+        if ((rc = node_reserve(t, parent, parent->n + 1, eb)) != WR_OK ||
+            (rc = node_cut(t, nd, k, &sep, eb)) != WR_OK)
+            return rc;
+        node_insert_at(parent, i + 1, &sep);
+        parent->bytes += wri_int_item_size(sep.klen);
+        (*added)++;
+        i++;
+        nd = sep.child;
+    }
+    return WR_OK;
+}
+
+/* B6: every dirty node under nd fits one page (nd itself may not: its
+ * parent carves it). Bottom-up, before anything is written. */
+static int bt_fit(wri_btree *t, wri_node *nd, wr_errbuf *eb)
+{
+    int rc;
+    if (!nd->dirty || nd->level == 0)
+        return WR_OK;
+    for (uint32_t i = 0; i < nd->n; i++) {
+        wri_node *c = nd->it[i].child;
+        uint32_t added = 0;
+        if (c == NULL || !c->dirty)
+            continue;
+        if ((rc = bt_fit(t, c, eb)) != WR_OK ||
+            (c->bytes > bt_psize(t) &&
+             (rc = node_carve(t, nd, i, &added, eb)) != WR_OK))
+            return rc;
+        i += added;
+    }
+    return WR_OK;
+}
+
+/* B6 at the root: above a root longer than one page, a new root. */
+static int bt_fit_root(wri_btree *t, wr_errbuf *eb)
+{
+    int rc;
+    uint32_t added;
+    if (t->root == NULL)
+        return WR_OK;
+    if ((rc = bt_fit(t, t->root, eb)) != WR_OK)
+        return rc;
+    while (t->root->dirty && t->root->bytes > bt_psize(t)) {
+        wri_node *root = node_new(t, (uint16_t)(t->root->level + 1), 2);
+        if (root == NULL)
+            return WR_ERR(eb, WR_ENOMEM, "out of memory splitting the root");
+        root->dirty = true;
+        root->it[0].child = t->root;
+        root->n = 1;
+        node_recount(t, root);
+        t->root = root;
+        t->height++;
+        if ((rc = node_carve(t, root, 0, &added, eb)) != WR_OK)
+            return rc;
+    }
+    return WR_OK;
+}
+
 int wri_btree_checkpoint(wri_btree *t, wr_errbuf *eb)
 {
     int rc;
     if (t->readonly)
         return WR_ERR(eb, WR_ENOTSUP, "%s: opened read-only", t->blk->path);
+    if ((rc = bt_fit_root(t, eb)) != WR_OK)
+        return rc;
     if (t->root != NULL) {
         if ((rc = node_write(t, t->root, eb)) != WR_OK)
             return rc;
@@ -901,7 +1005,8 @@ int wri_btree_evict(wri_btree *t, uint64_t keep, wr_errbuf *eb)
     int rc;
     if (t->root == NULL)
         return WR_OK;
-    if ((rc = node_write(t, t->root, eb)) != WR_OK)
+    if ((rc = bt_fit_root(t, eb)) != WR_OK ||
+        (rc = node_write(t, t->root, eb)) != WR_OK)
         return rc;
     t->root_addr = t->root->addr; /* every node is clean now (B1, B4) */
     for (uint16_t lvl = 0; lvl < t->root->level && t->mem > keep; lvl++)
@@ -986,7 +1091,7 @@ int wri_btree_diag(wri_btree *t, wr_errbuf *eb)
     int rc;
     if (t->root == NULL)
         return WR_OK;
-    uint8_t *buf = malloc(bt_psize(t));
+    uint8_t *buf = malloc(WRI_MAX(bt_psize(t), WRI_LEAF_MAX)); /* B6 */
     if (buf == NULL)
         return WR_ERR(eb, WR_ENOMEM, "out of memory");
     uint64_t mem = 0;

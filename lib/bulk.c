@@ -24,7 +24,8 @@ struct wri_bulk {
     uint64_t gen;     /* generation written into page headers */
     uint64_t bytes;   /* bytes of pages written (or counted) */
     uint32_t psize;
-    uint32_t limit; /* fill target in bytes */
+    uint32_t lsize; /* leaf size: long leaves (block.h) when filled to 100% */
+    unsigned fill;  /* percent */
     int nlevels;
     bulk_level lv[BULK_MAX_LEVELS];
     uint8_t *last; /* previous key, for the order check */
@@ -40,11 +41,11 @@ static int bulk_level_init(wri_bulk *b, int L, wr_errbuf *eb)
     if (L >= BULK_MAX_LEVELS)
         return WR_ERR(eb, WR_EINVAL, "bulk load: tree taller than %d",
                       BULK_MAX_LEVELS);
-    lv->buf = malloc(b->psize);
+    lv->buf = malloc(L == 0 ? b->lsize : b->psize);
     lv->first = malloc(wri_page_max_key(b->psize) + 1);
     if (lv->buf == NULL || lv->first == NULL)
         return WR_ERR(eb, WR_ENOMEM, "out of memory in the bulk loader");
-    wri_pb_init(&lv->pb, lv->buf, b->psize,
+    wri_pb_init(&lv->pb, lv->buf, L == 0 ? b->lsize : b->psize,
                 L == 0 ? WRI_PT_LEAF : WRI_PT_INTERNAL, (uint16_t)L);
     b->nlevels = L + 1;
     return WR_OK;
@@ -64,7 +65,14 @@ static int bulk_new(wri_block *blk, uint32_t psize, unsigned fill_pct,
     b->path = blk != NULL ? blk->path : "(dry run)";
     b->gen = blk != NULL ? blk->building : 2;
     b->psize = psize;
-    b->limit = (uint32_t)((uint64_t)b->psize * fill_pct / 100);
+    b->fill = fill_pct;
+    /* Full leaves are long (format version 2): a page's tail that no next
+     * item fits is wasted once per leaf, not once per block. Leaves left
+     * part empty for later inserts stay one block, as the engine's are. */
+    b->lsize = fill_pct == 100 ? wri_leaf_max(WRI_VERSION_LONG_LEAVES, psize)
+                               : psize;
+    if (blk != NULL && b->lsize > psize)
+        wri_block_set_version(blk, WRI_VERSION_LONG_LEAVES);
     if ((b->last = malloc(wri_page_max_key(b->psize) + 1)) == NULL) {
         free(b);
         return WR_ERR(eb, WR_ENOMEM, "out of memory in the bulk loader");
@@ -142,18 +150,33 @@ static int bulk_write(wri_bulk *b, uint8_t *buf, uint32_t size, wr_addr *a,
 static int bulk_push(wri_bulk *b, int L, const uint8_t *key, uint32_t klen,
                      const wr_addr *child, wr_errbuf *eb);
 
+/* Write the page being built at level L; a leaf takes the fewest blocks
+ * that hold it. Then start the level's next page. */
+static int bulk_emit(wri_bulk *b, int L, wr_addr *a, wr_errbuf *eb)
+{
+    int rc;
+    bulk_level *lv = &b->lv[L];
+    if (L == 0) {
+        uint32_t used = wri_pb_used(&lv->pb);
+        wri_pb_shrink(&lv->pb, (used + b->psize - 1) / b->psize * b->psize);
+    }
+    wri_pb_finish(&lv->pb, b->gen);
+    if ((rc = bulk_write(b, lv->buf, lv->pb.size, a, eb)) != WR_OK)
+        return rc;
+    lv->written++;
+    wri_pb_init(&lv->pb, lv->buf, L == 0 ? b->lsize : b->psize,
+                L == 0 ? WRI_PT_LEAF : WRI_PT_INTERNAL, (uint16_t)L);
+    return WR_OK;
+}
+
 /* Write the page being built at level L and hand it to level L + 1. */
 static int bulk_flush(wri_bulk *b, int L, wr_errbuf *eb)
 {
     int rc;
     bulk_level *lv = &b->lv[L];
     wr_addr a;
-    wri_pb_finish(&lv->pb, b->gen);
-    if ((rc = bulk_write(b, lv->buf, b->psize, &a, eb)) != WR_OK)
+    if ((rc = bulk_emit(b, L, &a, eb)) != WR_OK)
         return rc;
-    lv->written++;
-    wri_pb_init(&lv->pb, lv->buf, b->psize,
-                L == 0 ? WRI_PT_LEAF : WRI_PT_INTERNAL, (uint16_t)L);
     return bulk_push(b, L + 1, lv->first, lv->first_len, &a, eb);
 }
 
@@ -164,9 +187,10 @@ static bool bulk_full(const wri_bulk *b, int L, uint32_t need)
     const wri_page_builder *pb = &b->lv[L].pb;
     uint32_t used = wri_pb_used(pb);
     uint32_t min_items = L == 0 ? 1 : 2;
-    if (used + need > b->psize)
+    if (used + need > pb->size)
         return true;
-    return pb->count >= min_items && used + need > b->limit;
+    return pb->count >= min_items &&
+           used + need > (uint64_t)pb->size * b->fill / 100;
 }
 
 static int bulk_push(wri_bulk *b, int L, const uint8_t *key, uint32_t klen,
@@ -252,9 +276,7 @@ int wri_bulk_finish(wri_bulk *b, wr_errbuf *eb)
                 break;
             }
             if (top) {
-                wri_pb_finish(&lv->pb, b->gen);
-                if ((rc = bulk_write(b, lv->buf, b->psize, &root, eb)) !=
-                    WR_OK)
+                if ((rc = bulk_emit(b, L, &root, eb)) != WR_OK)
                     return rc;
                 height = (uint32_t)L + 1;
                 break;

@@ -319,9 +319,9 @@ int wri_catalog_decode(const uint8_t *buf, size_t len, wri_catalog *cat,
         snprintf(why, wl, "format version 0");
         return WR_ECORRUPT;
     }
-    if (version > WR_FORMAT_VERSION) {
-        snprintf(why, wl, "format version %u, this build reads up to %d",
-                 version, WR_FORMAT_VERSION);
+    if (version > WRI_CAT_VERSION) {
+        snprintf(why, wl, "format version %u, this build reads up to %u",
+                 version, WRI_CAT_VERSION);
         return WR_EVERSION;
     }
     if (blen != len - WRI_CAT_HDR) {
@@ -411,7 +411,7 @@ int wri_catalog_encode(const wri_catalog *cat, uint8_t **buf_out,
         return WR_ERR(eb, WR_ENOMEM, "out of memory");
     }
     memcpy(buf + 4, WRI_CAT_MAGIC, 8);
-    wri_put32(buf + 12, WR_FORMAT_VERSION);
+    wri_put32(buf + 12, WRI_CAT_VERSION);
     wri_put32(buf + 16, doc.len);
     wri_put64(buf + 20, cat->gen);
     memcpy(buf + WRI_CAT_HDR, bson_get_data(&doc), doc.len);

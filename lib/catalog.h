@@ -29,6 +29,7 @@
 
 #define WRI_CAT_MAGIC "WRCATLG\n"
 #define WRI_CAT_HDR 32u
+#define WRI_CAT_VERSION 1u /* the catalog's own layout version */
 #define WRI_CAT_MAX (16u << 20)
 
 typedef struct wri_cat_file {

@@ -622,7 +622,7 @@ int file_summary(dctx *x, dump_file *df, bson_t *j, wr_errbuf *eb)
                                              unread page looks leaked */
         (void)wri_ps_leaks(df->ps, s->logical_size);
     uint64_t free_bytes = et.avail_bytes + et.discard_bytes;
-    uint64_t slotted = (ss.leaf + ss.internal) * (uint64_t)df->ps->P;
+    uint64_t slotted = ss.tree_bytes; /* long leaves: all their blocks */
     double fill = slotted ? (double)ss.used / (double)slotted : 0.0;
     if (x->out != NULL) {
         dx_print(x, "  height %u (slot says %u): %" PRIu64 " internal, %" PRIu64

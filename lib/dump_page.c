@@ -418,6 +418,9 @@ int file_page(dctx *x, dump_file *df, uint64_t addr, bson_t *j,
         hsize <= ps->fsize - addr &&
         hsize <= wri_overflow_size(P, WRI_PS_MAX_VALUE))
         len = hsize;
+    if (type == WRI_PT_LEAF && hsize > P && hsize % P == 0 &&
+        hsize <= WRI_LEAF_MAX && hsize <= ps->fsize - addr)
+        len = hsize; /* a long leaf (format 2) */
     if (len > ps->fsize - addr)
         len = ps->fsize - addr;
     if ((buf = calloc(1, len < WRI_PH_LEN ? WRI_PH_LEN : len)) == NULL)

@@ -326,6 +326,21 @@ void wri_pb_add_internal(wri_page_builder *pb, const uint8_t *key,
         memcpy(p + WRI_INT_CELL_HDR, key, klen);
 }
 
+void wri_pb_shrink(wri_page_builder *pb, uint32_t size)
+{
+    uint32_t delta = pb->size - size;
+    if (delta == 0)
+        return;
+    memmove(pb->buf + pb->lowest - delta, pb->buf + pb->lowest,
+            pb->size - pb->lowest);
+    for (uint32_t i = 0; i < pb->count; i++) {
+        uint8_t *s = pb->buf + WRI_PH_LEN + i * WRI_SLOT_SIZE;
+        wri_put16(s, (uint16_t)(wri_get16(s) - delta));
+    }
+    pb->lowest -= delta;
+    pb->size = size;
+}
+
 void wri_pb_finish(wri_page_builder *pb, uint64_t gen)
 {
     uint8_t *b = pb->buf;

@@ -1,7 +1,10 @@
 /*
  * page.h -- tree page layouts: encode, decode and check one page alone.
  *
- * Leaf and internal pages are one block (P bytes) and slotted: after the
+ * Leaf and internal pages are one block (P bytes; in a format 2 file a
+ * leaf may be a run of blocks up to WRI_LEAF_MAX, block.h, with the same
+ * layout over the whole run: nothing here depends on the length) and
+ * slotted: after the
  * 32-byte common header (block.h WRI_PH_*) comes an array of u16 cell
  * offsets, one per item, in key order; cells are packed from the end of
  * the page downwards.
@@ -128,6 +131,11 @@ void wri_pb_add_leaf(wri_page_builder *pb, const uint8_t *key, uint32_t klen,
                      const uint8_t *val, uint32_t vlen, const wr_addr *ovf);
 void wri_pb_add_internal(wri_page_builder *pb, const uint8_t *key,
                          uint32_t klen, const wr_addr *child);
+/* Move the page being built into its first size bytes (size >= used, and
+ * at most its size): every cell moves down by the difference, so the
+ * free gap shrinks by it. The bulk loader gives its last, part-full long
+ * leaf the fewest blocks that hold it. */
+void wri_pb_shrink(wri_page_builder *pb, uint32_t size);
 /* Fill the header (CRC is set by block on write) and zero the free gap. */
 void wri_pb_finish(wri_page_builder *pb, uint64_t gen);
 /* Fill an overflow page buffer (size = wri_overflow_size). */

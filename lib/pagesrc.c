@@ -671,6 +671,22 @@ int wri_ps_read(wri_ps *ps, const wr_addr *a, uint8_t *buf, const char *what,
     return WR_OK;
 }
 
+int wri_ps_tree_addr_check(wri_ps *ps, const wr_addr *a, int level,
+                           uint32_t leaf_max, uint64_t lsize,
+                           uint64_t ref_page, uint64_t ref_off, wr_errbuf *eb)
+{
+    char e[64], g[64];
+    bool long_ok = leaf_max > ps->P && level <= 0;
+    if (long_ok && a->size > leaf_max)
+        return wri_ps_finding(ps, eb, WR_CHECK_PAGE, ref_page, ref_off,
+                              wri_ps_u64(e, leaf_max), wri_ps_u64(g, a->size),
+                              "address of tree page [%llu, +%u) is longer "
+                              "than the longest leaf",
+                              (unsigned long long)a->off, a->size);
+    return wri_ps_addr_check(ps, a, long_ok ? 0 : ps->P, lsize, ref_page,
+                             ref_off, "tree page", eb);
+}
+
 int wri_ps_read_tree_page(wri_ps *ps, const wr_addr *a, int level,
                           int nkeyelem, uint8_t *buf, wri_page_view *v,
                           bool *raw_ok, bool *trusted, wr_errbuf *eb)
@@ -687,6 +703,12 @@ int wri_ps_read_tree_page(wri_ps *ps, const wr_addr *a, int level,
     if (wri_page_check(buf, a->size, nkeyelem, v, &pp) != WR_OK)
         return wri_ps_finding(ps, eb, WR_CHECK_PAGE, a->off, a->off + pp.off,
                               NULL, NULL, "%s", pp.what);
+    if (v->type != WRI_PT_LEAF && v->size != ps->P)
+        return wri_ps_finding(ps, eb, WR_CHECK_PAGE, a->off,
+                              a->off + WRI_PH_SIZE, wri_ps_u64(x, ps->P),
+                              wri_ps_u64(y, v->size),
+                              "an internal page is one block; only a leaf "
+                              "may be longer");
     if ((level >= 0 && v->level != level) || v->level >= WRI_PS_MAX_DEPTH) {
         if (level >= 0)
             snprintf(x, sizeof x, "%d", level);

@@ -167,6 +167,15 @@ int wri_ps_read(wri_ps *ps, const wr_addr *a, uint8_t *buf, const char *what,
 int wri_ps_read_tree_page(wri_ps *ps, const wr_addr *a, int level,
                           int nkeyelem, uint8_t *buf, wri_page_view *v,
                           bool *raw_ok, bool *trusted, wr_errbuf *eb);
+/* The address of a tree page at level (-1: not known) checked as
+ * wri_ps_addr_check does: one block, or, for a leaf of a file whose
+ * version allows long leaves (leaf_max > P, wri_leaf_max), a run of
+ * blocks of at most leaf_max bytes (docs/FORMAT.md "Long leaves"). The
+ * walk, the lookups and the engine (wri_block_read_node) all use it. */
+int wri_ps_tree_addr_check(wri_ps *ps, const wr_addr *a, int level,
+                           uint32_t leaf_max, uint64_t lsize,
+                           uint64_t ref_page, uint64_t ref_off,
+                           wr_errbuf *eb);
 /* Bytes at off, no checks (wr-dump --page, --hex): *got may be short. */
 int wri_ps_read_raw(wri_ps *ps, uint64_t off, void *buf, size_t len,
                     size_t *got, wr_errbuf *eb);
@@ -238,6 +247,7 @@ typedef struct wri_ps_walk {
     uint32_t lastlen;
     bool havelast;
     uint64_t lsize;
+    uint32_t leaf_max; /* the longest leaf the file's version allows */
 } wri_ps_walk;
 int wri_ps_walk_tree(wri_ps *ps, const wri_slot *s, int slot,
                      wri_ps_walk *w, wr_errbuf *eb);

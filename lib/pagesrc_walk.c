@@ -272,14 +272,14 @@ static int ps_node(wri_ps *ps, wri_ps_walk *w, int depth, const wr_addr *a,
                            WRI_PS_MAX_DEPTH);
         return r < 0 ? r : WR_OK;
     }
-    if ((r = wri_ps_addr_check(ps, a, P, w->lsize, ref_page, ref_off,
-                               "tree page", eb)) != WR_OK) {
+    if ((r = wri_ps_tree_addr_check(ps, a, level, w->leaf_max, w->lsize,
+                                    ref_page, ref_off, eb)) != WR_OK) {
         PS_TRY(r);
         w->incomplete = true;
         goto page;
     }
     if (w->map) {
-        int old = wri_ps_mark(ps, a->off, P, WRI_OWN_TREE);
+        int old = wri_ps_mark(ps, a->off, a->size, WRI_OWN_TREE);
         if (old == WRI_OWN_TREE) {
             PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_ORDERING, a->off, ref_off,
                                   NULL, NULL,
@@ -289,9 +289,12 @@ static int ps_node(wri_ps *ps, wri_ps_walk *w, int depth, const wr_addr *a,
             goto page;
         }
         if (old != WRI_OWN_NONE)
-            PS_TRY(wri_ps_overlap(ps, a->off, P, old, "tree page", eb));
+            PS_TRY(wri_ps_overlap(ps, a->off, a->size, old, "tree page",
+                                  eb));
     }
-    if (w->pg[depth] == NULL && (w->pg[depth] = malloc(P)) == NULL) {
+    /* room for any tree page of any version (a walk may be reused) */
+    if (w->pg[depth] == NULL &&
+        (w->pg[depth] = malloc(WRI_MAX(P, WRI_LEAF_MAX))) == NULL) {
         rc = WR_ERR(eb, WR_ENOMEM, "%s: out of memory", ps->path);
         goto out;
     }
@@ -304,7 +307,8 @@ static int ps_node(wri_ps *ps, wri_ps_walk *w, int depth, const wr_addr *a,
         if (trusted) { /* read whole and intact, but does not decode */
             p.buf = buf;
             p.trusted = true;
-        } else if (raw_ok && wri_page_check(buf, P, 0, &v, &pp) == WR_OK) {
+        } else if (raw_ok &&
+                   wri_page_check(buf, a->size, 0, &v, &pp) == WR_OK) {
             /* shown (marked untrusted) when it still decodes; not followed */
             p.v = &v;
             p.buf = buf;
@@ -396,6 +400,7 @@ int wri_ps_walk_tree(wri_ps *ps, const wri_slot *s, int slot,
     w->keys_found = 0;
     w->havelast = false;
     w->lsize = s->logical_size;
+    w->leaf_max = wri_leaf_max(s->version, (uint32_t)P);
     if (w->last == NULL && (w->last = malloc(P)) == NULL)
         return WR_ERR(eb, WR_ENOMEM, "%s: out of memory", ps->path);
     if (s->root.off == 0) {
@@ -445,6 +450,7 @@ void wri_ps_walk_free(wri_ps_walk *w)
 
 typedef struct ps_cached {
     uint8_t *buf;
+    uint32_t cap;
     wr_addr addr;
     bool valid;
     wri_page_view v;
@@ -486,7 +492,8 @@ void wri_ps_cache_free(wri_ps_cache *pc)
 /* The page at a, from the cache or read and decoded into it: WR_OK,
  * WRI_PS_BAD or < 0. */
 static int ps_cached_page(wri_ps_cache *pc, const wr_addr *a, int level,
-                          uint64_t lsize, ps_cached **out, wr_errbuf *eb)
+                          uint32_t leaf_max, uint64_t lsize, ps_cached **out,
+                          wr_errbuf *eb)
 {
     int rc;
     wri_ps *ps = pc->ps;
@@ -497,15 +504,21 @@ static int ps_cached_page(wri_ps_cache *pc, const wr_addr *a, int level,
         (level < 0 || e->v.level == level))
         return WR_OK;
     e->valid = false;
-    if ((rc = wri_ps_addr_check(ps, a, ps->P, lsize, 0, 0, "tree page",
-                                eb)) != WR_OK)
+    if ((rc = wri_ps_tree_addr_check(ps, a, level, leaf_max, lsize, 0, 0,
+                                     eb)) != WR_OK)
         return rc;
-    if (e->buf == NULL && (e->buf = malloc(ps->P)) == NULL)
-        return WR_ERR(eb, WR_ENOMEM, "out of memory");
+    if (e->cap < a->size) {
+        uint8_t *nb = realloc(e->buf, a->size);
+        if (nb == NULL)
+            return WR_ERR(eb, WR_ENOMEM, "out of memory");
+        e->buf = nb;
+        e->cap = a->size;
+    }
     if ((rc = wri_ps_read(ps, a, e->buf, "tree page", NULL, eb)) != WR_OK)
         return rc;
-    if (wri_page_check(e->buf, ps->P, 0, &e->v, &pp) != WR_OK ||
-        (level >= 0 && e->v.level != level))
+    if (wri_page_check(e->buf, a->size, 0, &e->v, &pp) != WR_OK ||
+        (level >= 0 && e->v.level != level) ||
+        (e->v.type != WRI_PT_LEAF && a->size != ps->P))
         return WRI_PS_BAD;
     e->addr = *a;
     e->valid = true;
@@ -524,8 +537,9 @@ int wri_ps_lookup(wri_ps_cache *pc, const wri_slot *s, const uint8_t *key,
         if (d >= WRI_PS_MAX_DEPTH)
             return WRI_PS_UNKNOWN;
         ps_cached *e;
-        if ((rc = ps_cached_page(pc, &a, level, s->logical_size, &e, eb)) !=
-            WR_OK)
+        if ((rc = ps_cached_page(pc, &a, level,
+                                 wri_leaf_max(s->version, pc->ps->P),
+                                 s->logical_size, &e, eb)) != WR_OK)
             return rc < 0 ? rc : WRI_PS_UNKNOWN;
         const wri_page_view *v = &e->v;
         wri_cell cc;
@@ -594,7 +608,8 @@ int wri_ps_scan(wri_ps *ps, uint64_t from, uint64_t to, wri_ps_scan_fn fn,
         uint64_t limit = wri_overflow_size(P, WRI_PS_MAX_VALUE);
         if (type < WRI_PT_LEAF || type > WRI_PT_EXTLIST || size < P ||
             size % P != 0 || size > to - off || size > limit ||
-            (type != WRI_PT_OVERFLOW && size != P)) {
+            (type != WRI_PT_OVERFLOW && size != P &&
+             !(type == WRI_PT_LEAF && size <= WRI_LEAF_MAX))) {
             ps->seq_next = off + P;
             off += P;
             continue;

@@ -47,6 +47,7 @@ typedef struct sv_blk {
 
 typedef struct sv_leaf {
     uint64_t off, gen;
+    uint32_t size; /* one block, or a long leaf's run (format 2) */
     uint8_t *first, *last;
     uint32_t flen, llen;
 } sv_leaf;
@@ -333,6 +334,7 @@ static int sv_leaf_add(sv_tree *t, uint64_t off, const wri_page_view *v,
     }
     wri_page_cell(v, 0, &a);
     wri_page_cell(v, v->count - 1, &b);
+    t->leaves[t->nleaves].size = v->size;
     sv_leaf *l = &t->leaves[t->nleaves];
     l->off = off;
     l->gen = v->gen;
@@ -558,16 +560,20 @@ static int sv_walk(sv_tree *t, const wr_addr *a, sv_range r, int level,
     char why[400];
     if (sv_intr(t))
         return WR_ERR(eb, WR_EINTR, "%s: interrupted", t->path);
-    if (depth > SV_MAX_DEPTH || a->size != t->P)
+    /* one block, or a long leaf (format 2: any run up to WRI_LEAF_MAX;
+     * that it is a leaf is checked once it is read) */
+    if (depth > SV_MAX_DEPTH || a->size < t->P || a->size % t->P != 0 ||
+        a->size > WRI_MAX(t->P, WRI_LEAF_MAX) ||
+        (a->size != t->P && level > 0))
         return sv_walk_hole(t, a, r, level,
                             depth > SV_MAX_DEPTH ? "tree deeper than 64 levels"
                                                  : "address size is not one "
-                                                   "page",
+                                                   "page or a leaf's run",
                             eb);
-    if ((buf = malloc(t->P)) == NULL)
+    if ((buf = malloc(a->size)) == NULL)
         return WR_ERR(eb, WR_ENOMEM, "%s: out of memory", t->path);
     uint64_t b = a->off / t->P;
-    rc = sv_read_page(t, a, t->P, buf, "tree page", eb);
+    rc = sv_read_page(t, a, a->size, buf, "tree page", eb);
     if (rc == WRI_PS_BAD) {
         if (a->off % t->P == 0 && b < t->nblk)
             t->map[b].flags |= SV_MISMATCH;
@@ -576,9 +582,17 @@ static int sv_walk(sv_tree *t, const wr_addr *a, sv_range r, int level,
     }
     if (rc != WR_OK)
         goto out;
-    if (wri_page_check(buf, t->P, 1, &v, &prob) != WR_OK) {
+    if (wri_page_check(buf, a->size, 1, &v, &prob) != WR_OK) {
         snprintf(why, sizeof why, "page at %llu: byte %u: %s",
                  (unsigned long long)a->off, prob.off, prob.what);
+        rc = sv_walk_hole(t, a, r, level, why, eb);
+        goto out;
+    }
+    if (v.type != WRI_PT_LEAF && v.size != t->P) {
+        snprintf(why, sizeof why,
+                 "page at %llu: an internal page of %u bytes (one block "
+                 "expected)",
+                 (unsigned long long)a->off, v.size);
         rc = sv_walk_hole(t, a, r, level, why, eb);
         goto out;
     }
@@ -625,22 +639,23 @@ static int sv_cand_cmp(const void *x, const void *y)
 
 /* Read a scanned page again (the scan kept only its range), through the
  * address its own CRC makes: the bytes must be those the scan judged. */
-static int sv_reread(sv_tree *t, uint64_t off, uint8_t *buf, wri_page_view *v,
-                     bool *ok, wr_errbuf *eb)
+static int sv_reread(sv_tree *t, const sv_leaf *l, uint8_t *buf,
+                     wri_page_view *v, bool *ok, wr_errbuf *eb)
 {
     int rc;
     wri_page_problem prob;
-    wr_addr a = {off, t->P, t->map[off / t->P].crc};
+    uint64_t off = l->off;
+    wr_addr a = {off, l->size, t->map[off / t->P].crc};
     uint64_t lsize = t->lsize;
     *ok = false;
     t->lsize = t->fsize; /* a scanned page may lie past a lost checkpoint */
-    rc = sv_read_page(t, &a, t->P, buf, "scanned leaf", eb);
+    rc = sv_read_page(t, &a, l->size, buf, "scanned leaf", eb);
     t->lsize = lsize;
     if (rc == WRI_PS_BAD)
         return WR_OK;
     if (rc != WR_OK)
         return rc;
-    *ok = wri_page_check(buf, t->P, 1, v, &prob) == WR_OK;
+    *ok = wri_page_check(buf, l->size, 1, v, &prob) == WR_OK;
     return WR_OK;
 }
 
@@ -691,9 +706,17 @@ static int sv_damaged_slots(sv_tree *t, sv_hole *h, uint8_t *buf,
         return rc;
     if (got < t->P || buf[WRI_PH_TYPE] != WRI_PT_LEAF)
         return WR_OK;
+    /* a long leaf (format 2), if its header's size is still believable */
+    uint32_t size = t->P, hsize = wri_get32(buf + WRI_PH_SIZE);
+    if (hsize > t->P && hsize % t->P == 0 && hsize <= WRI_LEAF_MAX &&
+        hsize <= t->fsize - off) {
+        if ((rc = sv_read(t, buf, hsize, off, &got, eb)) != WR_OK)
+            return rc;
+        size = (uint32_t)got / t->P * t->P;
+    }
     uint64_t gen = wri_get64(buf + WRI_PH_GEN);
     uint32_t count = wri_get32(buf + WRI_PH_COUNT);
-    uint32_t max = (t->P - WRI_PH_LEN) / WRI_SLOT_SIZE;
+    uint32_t max = (size - WRI_PH_LEN) / WRI_SLOT_SIZE;
     wr_salvage_loss *loss = &t->rep->losses[h->loss];
     for (uint32_t i = 0; i < WRI_MIN(count, max); i++) {
         wri_cell c;
@@ -702,7 +725,7 @@ static int sv_damaged_slots(sv_tree *t, sv_hole *h, uint8_t *buf,
         uint64_t voff;
         uint32_t coff = wri_get16(buf + WRI_PH_LEN + i * WRI_SLOT_SIZE);
         if (coff < WRI_PH_LEN ||
-            wri_page_cell_at(buf, t->P, WRI_PT_LEAF, coff, &c) != NULL ||
+            wri_page_cell_at(buf, size, WRI_PT_LEAF, coff, &c) != NULL ||
             wri_key_check(c.key, c.klen, 1, kw, sizeof kw) != WR_OK ||
             !sv_in_hole(h, c.key, c.klen))
             continue;
@@ -729,7 +752,7 @@ static int sv_fill_hole_in(sv_tree *t, sv_hole *h, wr_errbuf *eb)
     int rc = WR_OK;
     sv_cand *c = NULL;
     size_t n = 0;
-    uint8_t *buf = malloc(t->P);
+    uint8_t *buf = malloc(WRI_MAX(t->P, WRI_LEAF_MAX));
     if (buf == NULL ||
         (t->nleaves && (c = calloc(t->nleaves, sizeof *c)) == NULL)) {
         rc = WR_ERR(eb, WR_ENOMEM, "%s: out of memory", t->path);
@@ -739,7 +762,7 @@ static int sv_fill_hole_in(sv_tree *t, sv_hole *h, wr_errbuf *eb)
         sv_leaf *l = &t->leaves[i];
         const sv_blk *m = &t->map[l->off / t->P];
         if ((m->flags & (SV_VISITED | SV_MISMATCH)) || l->gen > h->gmax ||
-            l->gen < h->gmin || l->off + t->P > h->lsize ||
+            l->gen < h->gmin || l->off + l->size > h->lsize ||
             !sv_leaf_meets(l, h))
             continue;
         c[n].l = l;
@@ -767,7 +790,7 @@ static int sv_fill_hole_in(sv_tree *t, sv_hole *h, wr_errbuf *eb)
             rc = WR_ERR(eb, WR_EINTR, "%s: interrupted", t->path);
             goto out;
         }
-        if ((rc = sv_reread(t, c[i].l->off, buf, &v, &ok, eb)) != WR_OK)
+        if ((rc = sv_reread(t, c[i].l, buf, &v, &ok, eb)) != WR_OK)
             goto out;
         if (!ok)
             continue;
@@ -978,7 +1001,7 @@ static int sv_certain_gen(sv_tree *t, uint64_t gen, size_t h, wr_errbuf *eb)
     int rc = WR_OK;
     size_t n = 0;
     bool *bad = NULL;
-    uint8_t *buf = malloc(t->P);
+    uint8_t *buf = malloc(WRI_MAX(t->P, WRI_LEAF_MAX));
     if (buf == NULL ||
         (t->nleaves && (t->cert = calloc(t->nleaves, sizeof *t->cert)) ==
                            NULL)) {
@@ -1015,7 +1038,7 @@ static int sv_certain_gen(sv_tree *t, uint64_t gen, size_t h, wr_errbuf *eb)
         sv_leaf *l = t->cert[i];
         sv_cand c = {l, true};
         t->map[l->off / t->P].flags |= SV_VISITED;
-        if ((rc = sv_reread(t, l->off, buf, &v, &ok, eb)) != WR_OK || !ok)
+        if ((rc = sv_reread(t, l, buf, &v, &ok, eb)) != WR_OK || !ok)
             continue;
         sv_hole all = {0};
         all.loss = h;

@@ -281,7 +281,7 @@ static int vt_page(void *arg, const wri_ps_page *p)
     vf_tree *t = arg;
     if (p->v == NULL || !p->trusted)
         return 0;
-    vt_progress(t, 1, true);
+    vt_progress(t, p->addr.size / t->P, true); /* a long leaf: its blocks */
     if (p->v->type == WRI_PT_LEAF)
         t->c.ck->pages_leaf++;
     else
@@ -675,7 +675,7 @@ static int vx_scan_page(void *arg, const wri_ps_page *p)
 {
     vx_check *x = arg;
     if (p->v != NULL && p->trusted)
-        vt_progress(x->self, 1, false);
+        vt_progress(x->self, p->addr.size / x->self->P, false);
     return 0;
 }
 

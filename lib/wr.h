@@ -14,7 +14,9 @@
 #include <stdint.h>
 
 #define WR_VERSION_STRING "0.1.0"
-#define WR_FORMAT_VERSION 1
+/* The newest tree-file format this build reads (docs/FORMAT.md): 1, and 2
+ * (long leaves, written by the bulk loader). */
+#define WR_FORMAT_VERSION 2
 
 /* Error codes. */
 typedef enum wr_err {

@@ -59,7 +59,7 @@ first_leaf() {
 @test "wr-dump --version names tool, library and format" {
     run "$WR_BIN/wr-dump" --version
     [ "$status" -eq 0 ]
-    [[ "$output" == *"wr-dump"*"libwr"*"format 1"* ]]
+    [[ "$output" == *"wr-dump"*"libwr"*"format 2"* ]]
 }
 
 @test "wr-dump usage errors exit 2 with one line and a hint" {

@@ -16,7 +16,7 @@ teardown() { common_teardown; }
 @test "wr-load --version names tool and format" {
     run "$WR_BIN/wr-load" --version
     [ "$status" -eq 0 ]
-    [[ "$output" == *"wr-load"*"format 1"* ]]
+    [[ "$output" == *"wr-load"*"format 2"* ]]
 }
 
 @test "wr-load without arguments is a usage error (exit 2)" {

@@ -65,7 +65,7 @@ make_tiny() {
     [[ "$output" == *"Exit status"* && "$output" == *"3  environment"* ]]
     run mig --version
     [ "$status" -eq 0 ]
-    [[ "$output" == *"wr-migrate"*"format 1"* ]]
+    [[ "$output" == *"wr-migrate"*"format 2"* ]]
 }
 
 @test "wr-migrate usage errors exit 2" {

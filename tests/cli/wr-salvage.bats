@@ -53,7 +53,7 @@ damage_leaf() {
     done
     run "$WR_BIN/wr-salvage" --version
     [ "$status" -eq 0 ]
-    [[ "$output" == *"wr-salvage"*"format 1"* ]]
+    [[ "$output" == *"wr-salvage"*"format 2"* ]]
 }
 
 @test "wr-salvage usage errors exit 2" {

@@ -16,7 +16,7 @@ typedef struct fill_page {
     uint64_t off;
     int depth;
     int leaf;
-    uint32_t used;
+    uint32_t used, size;
     uint32_t first_item; /* leaf: bytes its first item takes */
     uint32_t first_klen; /* leaf: its first key's length */
 } fill_page;
@@ -48,6 +48,7 @@ static int fw_page(void *arg, const wri_ps_page *p)
     f->depth = p->depth;
     f->leaf = p->v->type == WRI_PT_LEAF;
     f->used = p->v->size - p->v->free_bytes;
+    f->size = p->v->size;
     if (f->leaf && p->v->count > 0) {
         wri_cell c;
         wri_page_cell(p->v, 0, &c);
@@ -67,7 +68,8 @@ static uint32_t fw_sep_klen(const fill_walk *fw, size_t j)
     return 0;
 }
 
-static void fw_check(const fill_walk *fw, uint32_t P, fill_report *r)
+static void fw_check(const fill_walk *fw, uint32_t P, uint32_t leaf_max,
+                     fill_report *r)
 {
     int maxd = 0;
     for (size_t j = 0; j < fw->n; j++)
@@ -83,13 +85,13 @@ static void fw_check(const fill_walk *fw, uint32_t P, fill_report *r)
                 uint32_t need = f->leaf
                                     ? f->first_item
                                     : wri_int_item_size(fw_sep_klen(fw, j));
-                if (prev->used + need <= P) {
+                if (prev->used + need <= (f->leaf ? leaf_max : P)) {
                     if (r->not_full++ == 0)
                         snprintf(r->first, sizeof r->first,
                                  "page %llu (depth %d) uses %u of %u bytes: "
                                  "the %u-byte first item of page %llu fit",
                                  (unsigned long long)prev->off, d,
-                                 prev->used, P, need,
+                                 prev->used, f->leaf ? leaf_max : P, need,
                                  (unsigned long long)f->off);
                 }
             }
@@ -117,12 +119,15 @@ int fill_check(const char *path, fill_report *r)
                 fw.bad ? "a page did not read clean" : eb.msg);
         rc = -1;
     } else {
+        const wri_slot *s = &ps->slots[slot].slot;
         for (size_t j = 0; j < fw.n; j++) {
             r->leaves += (uint64_t)fw.pg[j].leaf;
+            r->long_leaves += fw.pg[j].leaf && fw.pg[j].size > ps->P;
             r->used += fw.pg[j].used;
         }
         r->pages = fw.n;
-        fw_check(&fw, ps->P, r);
+        r->version = s->version;
+        fw_check(&fw, ps->P, wri_leaf_max(s->version, ps->P), r);
     }
     wri_ps_walk_free(&w);
     if (ps != NULL)

@@ -11,6 +11,8 @@
 typedef struct fill_report {
     uint64_t pages;    /* tree pages of the latest checkpoint */
     uint64_t leaves;
+    uint64_t long_leaves; /* leaves longer than one block (format 2) */
+    uint32_t version;     /* the checkpoint's format version */
     uint64_t not_full; /* pages, the last of each level aside, that had
                           room for the first item of the next page */
     uint64_t used;     /* bytes used in tree pages (header, slots, cells) */
@@ -20,8 +22,9 @@ typedef struct fill_report {
 /* Walk the newest checkpoint of the tree file at path (it must verify
  * clean) and check, level by level in key order, that every page but the
  * last had no room left for the first item of the page after it: a leaf
- * for that item's cell, an internal page for that page's separator (the
- * first key of the leftmost leaf under it). 0, or -1 (a message on
+ * (as long as the file's version lets a leaf be) for that item's cell, an
+ * internal page (one block) for that page's separator (the first key of
+ * the leftmost leaf under it). 0, or -1 (a message on
  * stderr) when the file cannot be walked clean. */
 int fill_check(const char *path, fill_report *r);
 

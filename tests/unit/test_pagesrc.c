@@ -271,6 +271,110 @@ static void test_pagesrc_engine_reads_nodes_through_it(void)
     wri_block_close(b);
 }
 
+/* --- long leaves (format 2) ------------------------------------------- */
+
+typedef struct long_walk {
+    uint64_t leaves, long_leaves;
+    wr_finding first;
+    uint64_t findings;
+} long_walk;
+
+static int lw_page(void *arg, const wri_ps_page *p)
+{
+    long_walk *lw = arg;
+    if (p->v != NULL && p->v->type == WRI_PT_LEAF) {
+        lw->leaves++;
+        lw->long_leaves += p->addr.size > 512;
+    }
+    return 0;
+}
+
+static void lw_sink(const wr_finding *f, void *arg)
+{
+    long_walk *lw = arg;
+    if (lw->findings++ == 0)
+        lw->first = *f;
+}
+
+static void lw_walk(const char *path, long_walk *lw)
+{
+    wr_errbuf eb = {0};
+    wri_ps *ps = NULL;
+    wri_ps_cfg cfg = {.tolerant = true, .sink = lw_sink, .sink_arg = lw};
+    int slot = -1;
+    memset(lw, 0, sizeof *lw);
+    REQUIRE_OK(wri_ps_open(path, &cfg, &ps, &eb), &eb);
+    REQUIRE_OK(wri_ps_choose(ps, WRI_PS_LATEST, 0, &slot, &eb), &eb);
+    REQUIRE_OK(wri_ps_begin(ps, slot, true, &eb), &eb);
+    wri_ps_walk w = {.nkeyelem = 1, .keys = true, .map = true,
+                     .page = lw_page, .arg = lw};
+    REQUIRE_OK(wri_ps_walk_tree(ps, &ps->slots[slot].slot, slot, &w, &eb),
+               &eb);
+    wri_ps_walk_free(&w);
+    wri_ps_close(ps);
+}
+
+/* A bulk-built file of 512-byte blocks holds long leaves and says format
+ * 2; the same bytes under a slot that says format 1 are damage: a leaf
+ * longer than a block is allowed only by version 2. */
+static void test_pagesrc_long_leaves_only_in_format_2(void)
+{
+    wr_errbuf eb = {0};
+    char path[700];
+    wri_block_cfg bc = {.page_size = 512, .role = WRI_ROLE_MAIN,
+                        .coll = "t"};
+    wri_block *b = NULL;
+    wri_bulk *bk = NULL;
+    snprintf(path, sizeof path, "%s/long.wr", tap_tmpdir());
+    REQUIRE_OK(wri_block_create(path, &bc, &b, &eb), &eb);
+    REQUIRE_OK(wri_bulk_open(b, 100, &bk, &eb), &eb);
+    for (int i = 0; i < 3000; i++) {
+        bson_t *k = BCON_NEW("", BCON_INT32(i));
+        bson_t *d = BCON_NEW("_id", BCON_INT32(i), "s", BCON_UTF8("x"));
+        REQUIRE_OK(wri_bulk_add(bk, bson_get_data(k), k->len,
+                                bson_get_data(d), d->len, &eb),
+                   &eb);
+        bson_destroy(k);
+        bson_destroy(d);
+    }
+    REQUIRE_OK(wri_bulk_finish(bk, &eb), &eb);
+    wri_bulk_free(bk);
+    wri_block_close(b);
+    long_walk lw;
+    lw_walk(path, &lw);
+    CHECK_EQ(lw.findings, 0);
+    CHECK(lw.long_leaves > 1);
+    /* slot 1 (the bulk build's) rewritten to say format 1 */
+    FILE *f = fopen(path, "r+b");
+    uint8_t slot[WRI_SLOT_LEN];
+    REQUIRE(f != NULL);
+    REQUIRE(fseek(f, 512, SEEK_SET) == 0 &&
+            fread(slot, 1, sizeof slot, f) == sizeof slot);
+    CHECK_EQ(wri_get32(slot + WRI_SLOT_VERSION), WRI_VERSION_LONG_LEAVES);
+    wri_put32(slot + WRI_SLOT_VERSION, WRI_VERSION_1);
+    wri_put32(slot + WRI_SLOT_CRC,
+              wri_crc32(0, slot + 4, WRI_SLOT_LEN - 4));
+    REQUIRE(fseek(f, 512, SEEK_SET) == 0 &&
+            fwrite(slot, 1, sizeof slot, f) == sizeof slot);
+    fclose(f);
+    lw_walk(path, &lw);
+    CHECK(lw.findings > 0);
+    CHECK_EQ(lw.first.check, WR_CHECK_PAGE);
+    CHECK(strstr(lw.first.detail, "is not 512 bytes long") != NULL);
+    CHECK_EQ(lw.long_leaves, 0); /* not followed */
+    /* the engine refuses it too */
+    wri_btree *t = NULL;
+    wri_cursor *c = NULL;
+    REQUIRE_OK(wri_block_open(path, WRI_BLOCK_RDONLY, &b, &eb), &eb);
+    REQUIRE_OK(wri_btree_open(b, 1, &t, &eb), &eb);
+    REQUIRE_OK(wri_cursor_open(t, &c, &eb), &eb);
+    CHECK_EQ(wri_cursor_first(c, &eb), WR_ECORRUPT);
+    CHECK(strstr(eb.msg, "is not 512 bytes long") != NULL);
+    wri_cursor_close(c);
+    wri_btree_close(t);
+    wri_block_close(b);
+}
+
 int main(void)
 {
     if (build() != WR_OK)
@@ -279,5 +383,6 @@ int main(void)
     RUN(test_pagesrc_walk_same_with_runs);
     RUN(test_pagesrc_strict_and_tolerant_agree);
     RUN(test_pagesrc_engine_reads_nodes_through_it);
+    RUN(test_pagesrc_long_leaves_only_in_format_2);
     return tap_done();
 }

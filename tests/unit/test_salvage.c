@@ -6,6 +6,7 @@
  * going to lost+found only, a truncated file's older pages staying out of
  * the collection (S4), and a DEST that exists being refused.
  */
+#include "helper_fill.h"
 #include "tap.h"
 
 #include "wr_int.h"
@@ -133,6 +134,38 @@ static void zero_page(const char *file, uint64_t off, uint32_t len)
         close(fd);
 }
 
+/* The first leaf of a file's tree: its address. */
+static wr_addr first_leaf(const char *file, wr_errbuf *eb)
+{
+    wri_block *b = NULL;
+    wr_addr a = {0};
+    uint8_t *page = malloc(WRI_LEAF_MAX);
+    if (page == NULL ||
+        wri_block_open(file, WRI_BLOCK_RDONLY | WRI_BLOCK_NOEXT, &b, eb) !=
+            WR_OK) {
+        free(page);
+        return a;
+    }
+    a = b->cur.root;
+    for (;;) {
+        wri_page_view v;
+        wri_page_problem prob;
+        wri_cell cell;
+        if (wri_block_read_page(b, &a, page, eb) != WR_OK ||
+            wri_page_check(page, a.size, 1, &v, &prob) != WR_OK) {
+            memset(&a, 0, sizeof a);
+            break;
+        }
+        if (v.type == WRI_PT_LEAF)
+            break;
+        wri_page_cell(&v, 0, &cell);
+        a = cell.child;
+    }
+    wri_block_close(b);
+    free(page);
+    return a;
+}
+
 static const wr_salvage_coll *people(const wr_salvage_report *r)
 {
     for (size_t i = 0; r != NULL && i < r->ncolls; i++)
@@ -220,24 +253,8 @@ static void test_salvage_damaged_leaf_goes_to_lost_found(void)
     REQUIRE_OK(make_db(src, &eb), &eb);
     snprintf(file, sizeof file, "%s/people.main.wr", src);
     /* the first leaf of the tree: the leftmost child, down from the root */
-    wri_block *b = NULL;
-    REQUIRE_OK(wri_block_open(file, WRI_BLOCK_RDONLY | WRI_BLOCK_NOEXT, &b,
-                              &eb),
-               &eb);
-    wr_addr a = b->cur.root;
-    uint8_t page[512];
-    for (;;) {
-        wri_page_view v;
-        wri_page_problem prob;
-        wri_cell cell;
-        REQUIRE_OK(wri_block_read_page(b, &a, page, &eb), &eb);
-        REQUIRE_OK(wri_page_check(page, 512, 1, &v, &prob), &eb);
-        if (v.type == WRI_PT_LEAF)
-            break;
-        wri_page_cell(&v, 0, &cell);
-        a = cell.child;
-    }
-    wri_block_close(b);
+    wr_addr a = first_leaf(file, &eb);
+    REQUIRE(a.off != 0);
     /* damage a cell in the middle: the CRC fails, most slots decode */
     int fd = open(file, O_WRONLY);
     REQUIRE(fd >= 0);
@@ -295,6 +312,115 @@ static void test_salvage_truncated_keeps_only_its_generation(void)
     wr_salvage_report_free(r);
 }
 
+/* --- long leaves (format 2) ------------------------------------------- */
+
+/* make_db, 3000 more documents, then compacted: bulk-built long leaves
+ * of up to 64 KiB on 512-byte pages (3300 live documents). */
+static int make_long_db(const char *dir, wr_errbuf *eb)
+{
+    int rc = make_db(dir, eb);
+    wr_db *db = NULL;
+    wr_coll *c = NULL;
+    wr_db_opts o = {.holder = "test"};
+    char name[32];
+    if (rc == WR_OK && (rc = wr_db_open(dir, &o, &db, eb)) == WR_OK)
+        rc = wr_coll_open(db, "people", false, &c, eb);
+    for (int i = 1000; i < 4000; i++) {
+        snprintf(name, sizeof name, "%s%d", i % 7 == 0 ? "renamed" : "user",
+                 i);
+        put_doc(c, i, name, eb, &rc);
+    }
+    if (rc == WR_OK)
+        rc = wr_db_checkpoint(db, eb);
+    wr_db_close(db);
+    wr_compact_opts co = {0};
+    if (rc == WR_OK)
+        rc = wr_compact(dir, &co, NULL, eb);
+    return rc;
+}
+
+/* A compacted file's long leaves verify; its root lost, the scan finds
+ * them and every document comes back. */
+static void test_salvage_long_leaves_root_lost(void)
+{
+    wr_errbuf eb = {0};
+    wr_salvage_report *r = NULL;
+    wri_block *b = NULL;
+    char src[300], dst[300], file[400];
+    int n, back, stale;
+    fill_report fr;
+    sv_path(src, sizeof src, "long");
+    sv_path(dst, sizeof dst, "long.out");
+    REQUIRE_OK(make_long_db(src, &eb), &eb);
+    snprintf(file, sizeof file, "%s/people.main.wr", src);
+    REQUIRE_OK(fill_check(file, &fr), &eb);
+    CHECK_EQ(fr.version, WRI_VERSION_LONG_LEAVES);
+    CHECK(fr.long_leaves >= 2);
+    CHECK_EQ(fr.not_full, 0);
+    REQUIRE_OK(wr_verify_simple(src, false, &eb), &eb);
+    REQUIRE_OK(wri_block_open(file, WRI_BLOCK_RDONLY | WRI_BLOCK_NOEXT, &b,
+                              &eb),
+               &eb);
+    REQUIRE(b->cur.height >= 2);
+    CHECK_EQ(b->cur.version, WRI_VERSION_LONG_LEAVES);
+    uint64_t rootoff = b->cur.root.off;
+    wri_block_close(b);
+    zero_page(file, rootoff, 512);
+    CHECK_EQ(wr_salvage(src, dst, NULL, &r, &eb), WR_OK);
+    const wr_salvage_coll *c = people(r);
+    REQUIRE(c != NULL);
+    CHECK_EQ(c->recovered, 3300);
+    CHECK_EQ(c->from_scan, 3300);
+    CHECK(c->complete);
+    CHECK(r->verified);
+    REQUIRE_OK(check_dest(dst, &n, &back, &stale, &eb), &eb);
+    CHECK_EQ(n, 3300);
+    CHECK_EQ(back, 0);
+    CHECK_EQ(stale, 0);
+    wr_salvage_report_free(r);
+}
+
+/* A byte changed deep inside a long leaf (past its first block): verify
+ * names that leaf; salvage keeps the rest and gives the leaf's cells
+ * that still decode, from all its blocks, to lost+found. */
+static void test_salvage_long_leaf_damaged(void)
+{
+    wr_errbuf eb = {0};
+    wr_salvage_report *r = NULL;
+    wr_verify_report *vr = NULL;
+    wr_verify_opts vo = {0};
+    char src[300], dst[300], file[400];
+    sv_path(src, sizeof src, "longleaf");
+    sv_path(dst, sizeof dst, "longleaf.out");
+    REQUIRE_OK(make_long_db(src, &eb), &eb);
+    snprintf(file, sizeof file, "%s/people.main.wr", src);
+    wr_addr a = first_leaf(file, &eb);
+    REQUIRE(a.off != 0);
+    REQUIRE(a.size >= 40 * 512);
+    int fd = open(file, O_WRONLY);
+    REQUIRE(fd >= 0);
+    uint8_t x = 0x5a;
+    REQUIRE(pwrite(fd, &x, 1, (off_t)(a.off + 20 * 512 + 100)) == 1);
+    close(fd);
+    CHECK_EQ(wr_verify(src, &vo, &vr, &eb), WR_ECORRUPT);
+    REQUIRE(vr != NULL && vr->nproblems > 0);
+    CHECK_EQ(vr->problems[0].page, a.off);
+    CHECK_EQ(vr->problems[0].check, WR_CHECK_CHECKSUM);
+    wr_verify_report_free(vr);
+    CHECK_EQ(wr_salvage(src, dst, NULL, &r, &eb), WR_ECORRUPT);
+    const wr_salvage_coll *c = people(r);
+    REQUIRE(c != NULL);
+    CHECK(!c->complete);
+    printf("# %llu recovered, %llu to lost+found\n",
+           (unsigned long long)c->recovered,
+           (unsigned long long)c->lost_found);
+    CHECK(c->recovered < 3300);
+    CHECK(c->lost_found > 100); /* far more than one block holds */
+    CHECK(c->recovered + c->lost_found >= 3290);
+    CHECK(r->verified);
+    wr_salvage_report_free(r);
+}
+
 static void test_salvage_refuses_an_existing_dest(void)
 {
     wr_errbuf eb = {0};
@@ -327,6 +453,8 @@ int main(void)
     RUN(test_salvage_damaged_leaf_goes_to_lost_found);
     RUN(test_salvage_truncated_keeps_only_its_generation);
     RUN(test_salvage_refuses_an_existing_dest);
+    RUN(test_salvage_long_leaves_root_lost);
+    RUN(test_salvage_long_leaf_damaged);
     sv_rm(root);
     return tap_done();
 }
