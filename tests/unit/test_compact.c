@@ -795,6 +795,8 @@ static void test_compact_single_files(void)
 /* --backup-dir: BACKUP/NAME/ holds the originals byte for byte, the
  * catalog and a MANIFEST; a second run into the same place goes on while
  * the files are what the first made, and is refused once they changed. */
+/* C3: with a backup directory every original and the catalog are copied
+ * with a manifest of CRC-32s and sizes, and the copies check. */
 static void test_compact_backup(void)
 {
     wr_errbuf eb = {0};

@@ -615,6 +615,8 @@ static void test_restart_rolls_forward_when_the_originals_are_gone(void)
     CHECK(strcmp(dg, want) == 0);
 }
 
+/* docs/LEGACY.md M1: a legacy file is removed only when a checked copy
+ * exists; recovery never deletes the only copy. */
 static void test_restart_never_deletes_the_only_copy(void)
 {
     wr_errbuf eb = {0};
@@ -667,6 +669,10 @@ static bool finished2(const char *d, const char *want)
     return !exists(d, "t.a.idx") && finished(d, want);
 }
 
+/* A crash at every op (whole or torn) and EIO at every op: the directory
+ * is the legacy one, byte for byte (docs/LEGACY.md M1, M2), or the new
+ * database that verifies with the reference content (M3); an EIO aborts
+ * to one of those (M5); a rerun finishes from wherever it stopped (M4). */
 static void test_migrate_sweep_tears_and_eio(void)
 {
     wr_errbuf eb = {0};
@@ -783,7 +789,7 @@ static int pw_migrate(void *arg)
     return rc;
 }
 
-/* Power lost at every op and after the last (helper_power.h): the
+/* M3a. Power lost at every op and after the last (helper_power.h): the
  * directory is the legacy one or the migrated database with the reference
  * content; a rerun finishes (no legacy file, journal or staging left, one
  * backup), and the database verifies. */
