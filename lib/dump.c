@@ -99,7 +99,7 @@ bool dx_stop(const dctx *x)
 void j_str(bson_t *p, const char *name, const char *s)
 {
     size_t n = strlen(s);
-    if (bson_utf8_validate(s, n, false)) {
+    if (wri_utf8_check((const uint8_t *)s, n)) { /* strict, as everywhere */
         bson_append_utf8(p, name, -1, s, (int)n);
         return;
     }

@@ -204,7 +204,7 @@ static int mc_page(void *arg, const wri_ps_page *p)
  * above 0x7f written as '?'. */
 static void mc_xml(FILE *f, const char *s)
 {
-    bool utf8 = bson_utf8_validate(s, strlen(s), false);
+    bool utf8 = wri_utf8_check((const uint8_t *)s, strlen(s));
     for (; *s; s++) {
         switch (*s) {
         case '&': fputs("&amp;", f); break;

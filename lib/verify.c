@@ -13,7 +13,7 @@
  *      decoder), its level checked against its place, its keys checked
  *      (wri_key_check), ordered inside the page and inside the bounds the
  *      parent's separators set, and across leaves; overflow pages read;
- *      documents validated (bson_validate, _id == key) and digested in key
+ *      documents validated (wri_bson_check, _id == key) and digested in key
  *      order. Every page is marked in the map; a page found marked is
  *      reachable twice and is not descended into again (so cycles end);
  *   3. space: every block of [2P, logical size) must have been marked
@@ -769,8 +769,8 @@ static int vx_entry(vf_tree *t, uint64_t page, const uint8_t *buf,
             x->match = false;
             x->have[0] = '\0';
             x->havelen = 0;
-            size_t eo;
-            if ((x->docs_ok || bson_validate(&doc, BSON_VALIDATE_NONE, &eo)) &&
+            if ((x->docs_ok ||
+                 wri_bson_check(val, mc.vlen, NULL, NULL, 0) == WR_OK) &&
                 wri_index_keys(&doc, x->field, vx_match_key, x, &e) == WR_OK &&
                 !x->match) {
                 wri_index_keys(&doc, x->field, vx_list_key, x, &e);
@@ -828,14 +828,13 @@ static int vx_doc(vf_tree *t, uint64_t page, const uint8_t *buf,
 {
     const uint8_t *val;
     bson_t doc;
-    size_t eo;
     (void)buf;
     (void)t;
     (void)page;
     if ((val = x->val) == NULL)
         return WR_OK; /* reported by the walk */
     if (c->vlen < 5 || !bson_init_static(&doc, val, c->vlen) ||
-        (!x->docs_ok && !bson_validate(&doc, BSON_VALIDATE_NONE, &eo)))
+        (!x->docs_ok && wri_bson_check(val, c->vlen, NULL, NULL, 0) != WR_OK))
         return WR_OK; /* reported by the document check */
     vx_docctx d = {x, page, c->key, c->klen, WR_OK};
     wr_errbuf e = {0};

@@ -295,6 +295,32 @@ static void test_dump_summary_json_fields(void)
     free(main_path);
 }
 
+/* A name from the file that is not strict UTF-8 (RFC 3629: here an
+ * encoded surrogate) is printed with '?' in its place, by the one strict
+ * UTF-8 rule (wri_utf8_check): the --json report holds only strict
+ * UTF-8. */
+static void test_dump_json_names_are_strict_utf8(void)
+{
+    wr_errbuf eb = {0};
+    wri_block *b = NULL;
+    char *path = tmp_path("surrogate.wr");
+    const char *bad = "c\xed\xa0\x80x"; /* an encoded surrogate */
+    wri_block_cfg cfg = {.page_size = 512, .role = WRI_ROLE_MAIN,
+                         .coll = bad};
+    REQUIRE_OK(wri_block_create(path, &cfg, &b, &eb), &eb);
+    wri_block_close(b);
+    bson_t j;
+    REQUIRE_OK(run_json(path, WR_DUMP_SUMMARY, NULL, &j, NULL), &eb);
+    CHECK_EQ(wri_bson_check(bson_get_data(&j), j.len, NULL, NULL, 0),
+             WR_OK);
+    bson_iter_t it;
+    CHECK(bson_iter_init(&it, &j) &&
+          bson_iter_find_descendant(&it, "files.0.collection", &it) &&
+          strcmp(bson_iter_utf8(&it, NULL), "c???x") == 0);
+    bson_destroy(&j);
+    free(path);
+}
+
 static void test_dump_docs_in_key_order(void)
 {
     wr_dump_opts o = {.collection = "people"};
@@ -871,6 +897,7 @@ int main(void)
     }
     RUN(test_dump_summary_of_a_database);
     RUN(test_dump_summary_json_fields);
+    RUN(test_dump_json_names_are_strict_utf8);
     RUN(test_dump_docs_in_key_order);
     RUN(test_dump_docs_relaxed);
     RUN(test_dump_docs_needs_a_collection);
