@@ -142,6 +142,26 @@ static void test_diag_clean_tree_and_database(void)
     REQUIRE_OK(wr_db_checkpoint(db, &eb), &eb);
     wr_db_close(db);
     CHECK_EQ(wri_diag_db(dir, &eb), WR_OK);
+    /* compaction and migration commit catalogs too (C6, M3: in a DIAG
+     * build their commits are checked here) */
+    wr_compact_opts co = {0};
+    wr_compact_stats cs = {0};
+    REQUIRE_OK(wr_compact(dir, &co, &cs, &eb), &eb);
+    CHECK_EQ(wri_diag_db(dir, &eb), WR_OK);
+    char leg[512], cmd[2000];
+    snprintf(leg, sizeof leg, "%s/legacy", tap_tmpdir());
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p '%s' && for i in 1 2 3 4 5; do "
+             "echo \"{\\\"_id\\\": $i, \\\"n\\\": $((i %% 2))}\"; done "
+             "> '%s/t.log' && : > '%s/t.n.idx'",
+             leg, leg, leg);
+    REQUIRE(system(cmd) == 0);
+    wr_migrate_opts mo = {.dir = leg, .page_size = 512};
+    wr_migrate_stats ms;
+    memset(&ms, 0, sizeof ms);
+    REQUIRE_OK(wr_migrate(&mo, &ms, &eb), &eb);
+    wr_migrate_stats_free(&ms);
+    CHECK_EQ(wri_diag_db(leg, &eb), WR_OK);
 }
 
 /* --- E1-E6: the extent lists (extent.c's own check) ------------------ */
