@@ -15,7 +15,10 @@ FUZZ_FLAGS ?= -max_len=65536 -timeout=20 -rss_limit_mb=2048
 FBUILD = build/fuzz
 PKGS = libbson-1.0 zlib
 SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined
-CFLAGS_F = -g -O1 -std=c11 -D_GNU_SOURCE -Ilib $(shell pkg-config --cflags $(PKGS)) $(SAN)
+# -MMD -MP: an object is rebuilt when a header it includes changes (a
+# stale object with an old struct layout makes false crashes)
+CFLAGS_F = -g -O1 -std=c11 -D_GNU_SOURCE -Ilib $(shell pkg-config --cflags $(PKGS)) $(SAN) \
+           -MMD -MP
 LIBS_F = $(shell pkg-config --libs $(PKGS)) -lm -pthread
 
 LIB_SRC = $(wildcard lib/*.c)
@@ -45,3 +48,5 @@ $(FBUILD)/obj/%.o: %.c
 $(FBUILD)/fuzz_%: fuzz/fuzz_%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(CFLAGS_F) -fsanitize=fuzzer $< $(LIB_OBJ) $(LIBS_F) -o $@
+
+-include $(shell find $(FBUILD) -name '*.d' 2>/dev/null)

@@ -58,7 +58,15 @@ whole slot-flipped 05 "$tmp/slot"
 head -c $(( $(stat -c %s "$main") / 2 / 512 * 512 )) "$main" > "$tmp/trunc"
 whole truncated 05 "$tmp/trunc"
 ls -l "$out"
-# fuzz_dump and fuzz_engine: the files whole and damaged as above
+# fuzz_dump and fuzz_engine: the files whole and damaged as above, and
+# the database compacted (format 2: long leaves), whole and with a bit
+# flipped inside its long root leaf
+cp -r "$tmp/db" "$tmp/cdb"
+"$bin/wr-compact" -q "$tmp/cdb"
+cmain=$tmp/cdb/c.main.wr
+croot=$("$bin/wr-dump" --json "$cmain" | python3 -c 'import json,sys; print(json.load(sys.stdin)["files"][0]["slots"][1]["root"]["offset"])')
+cp "$cmain" "$tmp/cflip"
+python3 "$dam" flip "$tmp/cflip" $((croot + 1500)) >/dev/null
 for t in dump engine; do
     out=$top/fuzz/corpus/$t
     mkdir -p "$out"
@@ -76,6 +84,9 @@ for t in dump engine; do
     cp "$main" "$tmp/ext"
     python3 "$dam" flip "$tmp/ext" $(($(python3 "$dam" page "$main" extlist 0) + 60)) >/dev/null
     one extlist-flipped 00 "$tmp/ext"
+    one long-leaf 00 "$cmain"
+    one long-leaf-index 00 "$tmp/cdb/c.idx.age.wr"
+    one long-leaf-flipped 00 "$tmp/cflip"
     [ "$t" = dump ] && one main-hex-page 1a "$main"
     ls -l "$out"
 done
