@@ -702,6 +702,8 @@ int map_out_close(dctx *x, int rc, wr_errbuf *eb)
     x->map_out = NULL;
     if (a == NULL)
         return rc;
+    if (rc == WR_OK) /* --no-lock: not a picture of a moving snapshot */
+        rc = wr_read_check(x->o->read, eb);
     if (rc != WR_OK) {
         wri_io_atomic_abort(a); /* no half picture; the old one stays */
         return rc;

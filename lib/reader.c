@@ -265,13 +265,13 @@ const char *wr_read_note(const wr_read *rd)
     return rd != NULL && rd->note[0] ? rd->note : NULL;
 }
 
-int wr_read_end(wr_read *rd, wr_errbuf *eb)
+int wr_read_check(const wr_read *rd, wr_errbuf *eb)
 {
     int rc = WR_OK;
     char *now = NULL, *unnamed = NULL;
     char who[256] = "";
     if (rd == NULL || rd->mode != WR_READ_NOLOCK)
-        goto out;
+        return WR_OK;
     if ((now = rd_signature(rd, &unnamed)) == NULL) {
         rc = WR_ERR(eb, WR_ENOMEM, "out of memory");
         goto out;
@@ -293,6 +293,12 @@ int wr_read_end(wr_read *rd, wr_errbuf *eb)
 out:
     free(now);
     free(unnamed);
+    return rc;
+}
+
+int wr_read_end(wr_read *rd, wr_errbuf *eb)
+{
+    int rc = wr_read_check(rd, eb);
     rd_free(rd);
     return rc;
 }

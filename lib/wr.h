@@ -178,6 +178,9 @@ const char *wr_read_note(const wr_read *rd);
  * lock while a tree file the catalog does not name is there: whatever the
  * reader found is then not to be reported as damage. Else WR_OK. */
 int wr_read_end(wr_read *rd, wr_errbuf *eb);
+/* wr_read_end's check alone, rd kept: before a reader commits output
+ * drawn from what it read (wr-dump --map). */
+int wr_read_check(const wr_read *rd, wr_errbuf *eb);
 
 /* ---------------------------------------------------------------------
  * Loading JSONL into a collection (load.c): what wr-load does.
@@ -458,6 +461,10 @@ typedef struct wr_dump_opts {
      * findings); refused (WR_EINVAL) if OUT_PATH is not a regular file,
      * is the tree file drawn or lies in the database directory drawn */
     const char *out_path;
+    /* with out_path: the reader's bracket (may be NULL), checked before
+     * the picture replaces out_path: a WR_READ_NOLOCK snapshot that moved
+     * meanwhile (WR_ECHANGED) writes nothing */
+    const wr_read *read;
     bson_t *json;           /* non-NULL: append the report here instead */
     /* called with each finding, "PATH: what" (may be NULL) */
     void (*finding)(const char *msg, void *arg);

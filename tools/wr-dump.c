@@ -236,6 +236,7 @@ int main(int argc, char **argv)
     }
     wr_read *rd = NULL;
     rc = wr_cli_read_begin(&cli, path, &rd, &eb);
+    o.read = rd; /* a --map of a moved --no-lock snapshot is not written */
     if (rc == WR_OK) /* "!!" lines of a changed read are no damage */
         rc = wr_cli_read_end(rd, wr_dump(path, &o, &st, &eb), &eb);
     if (cli.json) {

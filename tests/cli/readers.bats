@@ -186,6 +186,36 @@ end_writer() {
     [ "$status" -eq 0 ]
 }
 
+@test "wr-dump --no-lock --map beside a checkpointing writer: a whole page of one snapshot, or exit 3 and FILE untouched" {
+    make_jsonl "$TMP/big.jsonl" 20000 1000
+    "$WR_BIN/wr-load" -q --index age --checkpoint-every 100 "$TMP/db" c \
+        "$TMP/big.jsonl" &
+    WPID=$!
+    runs=0 changed=0 clean=0
+    while kill -0 "$WPID" 2>/dev/null; do
+        echo old > "$TMP/m.html"
+        rc=0
+        "$WR_BIN/wr-dump" --no-lock -q --map "$TMP/m.html" "$TMP/db" \
+            2>"$TMP/err" || rc=$?
+        runs=$((runs + 1))
+        [ ! -e "$TMP/m.html.tmp" ]
+        if [ "$rc" -eq 3 ]; then
+            # a snapshot that moved is not drawn: the old FILE stays
+            grep -q "changed during the check\|is changing" "$TMP/err"
+            [ "$(cat "$TMP/m.html")" = old ]
+            changed=$((changed + 1))
+        else
+            [ "$rc" -eq 0 ] || { cat "$TMP/err"; false; }
+            xmllint --noout "$TMP/m.html"
+            clean=$((clean + 1))
+        fi
+    done
+    wait "$WPID"
+    WPID=
+    echo "# $runs --no-lock maps beside the writer: $changed changed, $clean clean" >&3
+    [ "$runs" -ge 2 ]
+}
+
 @test "the lock, beside a checkpointing writer: exit 3 naming it, never a finding" {
     make_jsonl "$TMP/big.jsonl" 20000 1000
     "$WR_BIN/wr-load" -q --checkpoint-every 100 "$TMP/db" c "$TMP/big.jsonl" &
