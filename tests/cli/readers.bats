@@ -154,66 +154,70 @@ end_writer() {
     end_writer
 }
 
-@test "--no-lock beside a checkpointing writer: never a false finding" {
+# start_checkpointing_writer: a wr-load of 20000 documents into $TMP/db
+# with a checkpoint every 100, in the background ($WPID)
+start_checkpointing_writer() {
     make_jsonl "$TMP/big.jsonl" 20000 1000
     "$WR_BIN/wr-load" -q --index age --checkpoint-every 100 "$TMP/db" c \
         "$TMP/big.jsonl" &
     WPID=$!
-    runs=0 changed=0 clean=0
+}
+
+# beside_writer WHAT: one_run (the test's: one reader run, its status in
+# rc, its stderr in $TMP/err, checking what it wrote) again and again
+# while the writer works; each run exits 0, or 3 saying the snapshot
+# changed; then the counts
+beside_writer() {
+    local runs=0 changed=0 clean=0
     while kill -0 "$WPID" 2>/dev/null; do
         rc=0
+        one_run
+        runs=$((runs + 1))
+        if [ "$rc" -eq 3 ]; then
+            grep -q "changed during the check\|is changing" "$TMP/err"
+            changed=$((changed + 1))
+        else
+            [ "$rc" -eq 0 ] || { cat "$TMP/err"; false; }
+            clean=$((clean + 1))
+        fi
+    done
+    wait "$WPID"
+    WPID=
+    echo "# $runs $1 beside the writer: $changed changed, $clean clean" >&3
+    [ "$runs" -ge 2 ]
+}
+
+@test "--no-lock beside a checkpointing writer: never a false finding" {
+    start_checkpointing_writer
+    one_run() {
         "$WR_BIN/wr-verify" --no-lock -q "$TMP/db" >"$TMP/out" 2>"$TMP/err" ||
             rc=$?
-        runs=$((runs + 1))
         # never a problem line, never exit 1
         if [ -s "$TMP/out" ] || [ "$rc" -eq 1 ]; then
             cat "$TMP/out" "$TMP/err"
             false
         fi
-        if [ "$rc" -eq 3 ]; then
-            grep -q "changed during the check\|is changing" "$TMP/err"
-            changed=$((changed + 1))
-        else
-            [ "$rc" -eq 0 ]
-            clean=$((clean + 1))
-        fi
-    done
-    wait "$WPID"
-    WPID=
-    echo "# $runs --no-lock verifies beside the writer: $changed changed, $clean clean" >&3
-    [ "$runs" -ge 2 ]
+    }
+    beside_writer "--no-lock verifies"
     run "$WR_BIN/wr-verify" "$TMP/db"
     [ "$status" -eq 0 ]
 }
 
 @test "wr-dump --no-lock --map beside a checkpointing writer: a whole page of one snapshot, or exit 3 and FILE untouched" {
-    make_jsonl "$TMP/big.jsonl" 20000 1000
-    "$WR_BIN/wr-load" -q --index age --checkpoint-every 100 "$TMP/db" c \
-        "$TMP/big.jsonl" &
-    WPID=$!
-    runs=0 changed=0 clean=0
-    while kill -0 "$WPID" 2>/dev/null; do
+    start_checkpointing_writer
+    one_run() {
         echo old > "$TMP/m.html"
-        rc=0
         "$WR_BIN/wr-dump" --no-lock -q --map "$TMP/m.html" "$TMP/db" \
             2>"$TMP/err" || rc=$?
-        runs=$((runs + 1))
         [ ! -e "$TMP/m.html.tmp" ]
+        # a snapshot that moved is not drawn: the old FILE stays
         if [ "$rc" -eq 3 ]; then
-            # a snapshot that moved is not drawn: the old FILE stays
-            grep -q "changed during the check\|is changing" "$TMP/err"
             [ "$(cat "$TMP/m.html")" = old ]
-            changed=$((changed + 1))
-        else
-            [ "$rc" -eq 0 ] || { cat "$TMP/err"; false; }
+        elif [ "$rc" -eq 0 ]; then
             xmllint --noout "$TMP/m.html"
-            clean=$((clean + 1))
         fi
-    done
-    wait "$WPID"
-    WPID=
-    echo "# $runs --no-lock maps beside the writer: $changed changed, $clean clean" >&3
-    [ "$runs" -ge 2 ]
+    }
+    beside_writer "--no-lock maps"
 }
 
 @test "the lock, beside a checkpointing writer: exit 3 naming it, never a finding" {
