@@ -708,5 +708,7 @@ int map_out_close(dctx *x, int rc, wr_errbuf *eb)
         wri_io_atomic_abort(a); /* no half picture; the old one stays */
         return rc;
     }
-    return wri_io_atomic_commit(a, eb);
+    if ((rc = wri_io_atomic_commit(a, eb)) == WR_OK)
+        x->st->map_written = true;
+    return rc;
 }

@@ -477,6 +477,8 @@ typedef struct wr_dump_stats {
     uint64_t pages;   /* tree pages reached */
     uint64_t docs;    /* documents (or index entries) written */
     uint64_t damaged; /* findings */
+    bool map_written; /* out_path was replaced: read was checked just
+                         before, and what was drawn is one snapshot */
 } wr_dump_stats;
 
 /* Dump a database directory or one tree file. WR_OK: all shown.

@@ -237,8 +237,13 @@ int main(int argc, char **argv)
     wr_read *rd = NULL;
     rc = wr_cli_read_begin(&cli, path, &rd, &eb);
     o.read = rd; /* a --map of a moved --no-lock snapshot is not written */
-    if (rc == WR_OK) /* "!!" lines of a changed read are no damage */
-        rc = wr_cli_read_end(rd, wr_dump(path, &o, &st, &eb), &eb);
+    if (rc == WR_OK) {
+        rc = wr_dump(path, &o, &st, &eb);
+        if (st.map_written) /* checked just before: one snapshot drawn */
+            (void)wr_read_end(rd, NULL);
+        else /* "!!" lines of a changed read are no damage */
+            rc = wr_cli_read_end(rd, rc, &eb);
+    }
     if (cli.json) {
         BSON_APPEND_INT64(&report, "findings", (int64_t)st.damaged);
         wr_cli_json_end(&report,
