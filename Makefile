@@ -16,7 +16,8 @@
 #   make docs     deps (and chromium), build, and remake docs/map-people.*
 #                 (the README's block map: SVG, HTML page, PNG rendering)
 #   make lint     cppcheck over lib/ and tools/; no tree-file read outside
-#                 lib/pagesrc.c (tests/lint_reads.sh)
+#                 lib/pagesrc.c (tests/lint_reads.sh); no cycle between
+#                 lib/ modules (tests/lint_layers.sh, from the objects)
 #   make clean
 
 CC ?= cc
@@ -210,12 +211,14 @@ fuzz: deps
 	@$(MAKE) --no-print-directory deps DEB_PKGS="clang libclang-rt-14-dev"
 	@$(MAKE) --no-print-directory -f fuzz/fuzz.mk
 
-lint:
+lint: deps
 	@$(MAKE) --no-print-directory deps DEB_PKGS=cppcheck
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --std=c11 -D_GNU_SOURCE -D__x86_64__ -D__GNUC__ -Ilib \
 	  --suppress=missingIncludeSystem lib tools
 	tests/lint_reads.sh
+	@$(MAKE) --no-print-directory $(LIBA)
+	tests/lint_layers.sh $(BUILD)/obj/lib
 
 # Man pages are docs/man/*.1 and *.5; every tools/wr-*.c installs its
 # binary, its completion (one script serves all) and its page.

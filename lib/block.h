@@ -16,7 +16,9 @@
  * misdirected page from the one that was meant.
  *
  * Checkpoint (commit) order, DESIGN decision 5; the invariants are numbered
- * at the top of block.c. Calls io and extent.
+ * at the top of block.c. Calls io, extent, the page source (every read,
+ * in its strict mode) and blockfmt.c (the pure format functions declared
+ * here: page CRC, addresses, slots, extent-list entries).
  */
 #ifndef WR_BLOCK_H
 #define WR_BLOCK_H
@@ -119,7 +121,9 @@ typedef struct wri_slot_state {
     wri_slot slot;
 } wri_slot_state;
 
-/* Encode a slot into 512 bytes (CRC included) / decode and check one. */
+/* Encode a slot into 512 bytes (CRC included) / decode and check one
+ * (blockfmt.c, like wri_addr_*, wri_page_crc and wri_extlist_entry: the
+ * pure format functions under the page source). */
 void wri_slot_encode(const wri_slot *s, uint8_t *buf);
 /* Returns WR_OK, or an error with the reason in why (buffer of whylen). */
 int wri_slot_decode(const uint8_t *buf, size_t len, wri_slot *s, char *why,
@@ -235,6 +239,10 @@ char *wri_tree_file_name(const char *coll, const char *field);
  * (and field) a tree file's name says; coll and field hold WRI_NAME_MAX+1
  * bytes. 1 main table, 2 index, 0 not such a name. */
 int wri_tree_file_parse(const char *fname, char *coll, char *field);
+
+/* A page size this format allows: a power of two in [WRI_PAGE_MIN,
+ * WRI_PAGE_MAX]. */
+bool wri_page_size_ok(uint32_t p);
 
 /* CRC32 of a page (over [4, size)). */
 uint32_t wri_page_crc(const uint8_t *buf, size_t size);

@@ -17,7 +17,7 @@
  * A new catalog is written to wr.catalog.tmp, fsynced, renamed over
  * wr.catalog, and the directory fsynced.
  *
- * Calls io and libbson.
+ * Calls io, crc, bsoncheck and libbson.
  */
 #ifndef WR_CATALOG_H
 #define WR_CATALOG_H

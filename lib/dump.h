@@ -11,7 +11,8 @@
  * findings of reading come from the page source (pagesrc.h) exactly as
  * wr-verify gets them.
  *
- * Calls pagesrc (every read), page, bsonkey, catalog.
+ * Calls pagesrc (every read), page, blockfmt, bsonkey, bsoncheck, ejson,
+ * catalog.
  */
 #ifndef WR_DUMP_H
 #define WR_DUMP_H

@@ -34,7 +34,8 @@
  * than wri_page_max_inline(P, K) goes to an overflow page. With these, any
  * page holds at least four cells, so a split always succeeds.
  *
- * Calls block (header constants, addresses) and bsonkey (key checks).
+ * Calls blockfmt (addresses; block.h's header constants) and bsonkey
+ * (key checks).
  */
 #ifndef WR_PAGE_H
 #define WR_PAGE_H

@@ -37,8 +37,9 @@
  * of at most 16 MiB, made only after its address was checked against the
  * file.
  *
- * Calls io, block (slot decoding, addresses, extent entries), page (the
- * page checker) and bsonkey (key checks and order). Never writes.
+ * Calls io, blockfmt (slot decoding, addresses, extent entries: never
+ * block.c, which reads through this), page (the page checker), bsoncheck
+ * and bsonkey (key checks and order). Never writes.
  */
 #ifndef WR_PAGESRC_H
 #define WR_PAGESRC_H

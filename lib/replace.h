@@ -54,7 +54,7 @@
  * staging directory, which io has no call for: a crash just before it
  * leaves an empty directory that the next run removes.
  *
- * Calls io, catalog (paths), err, zlib.
+ * Calls io (and its paths), crc, err.
  */
 #ifndef WR_REPLACE_H
 #define WR_REPLACE_H

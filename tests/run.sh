@@ -84,6 +84,16 @@ else
     fail=$((fail + 1))
 fi
 
+# dependencies between lib/ modules point one way (docs/ARCHITECTURE.md)
+if tests/lint_layers.sh "$build/obj/lib" >"$log" 2>&1; then
+    echo "# $(cat "$log")"
+    pass=$((pass + 1))
+else
+    cat "$log"
+    echo "not ok - tests/lint_layers.sh"
+    fail=$((fail + 1))
+fi
+
 shopt -s nullglob
 suites=(tests/cli/*.bats)
 if [ ${#suites[@]} -gt 0 ]; then
