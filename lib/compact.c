@@ -633,7 +633,7 @@ static int cpt_space_check(cpt_job *j, wr_errbuf *eb)
 }
 
 /* C3: BACKUP/NAME/ (NAME: the last component of PATH) gets a copy of every
- * file of the job, and of the catalog, through replace.c's backup: copies
+ * file of the job, and of the catalog, through backup.c's backup: copies
  * fsynced, a MANIFEST of CRC-32s and sizes, every copy read back against
  * it. A complete backup of the same bytes from an earlier run that
  * crashed is checked and kept; anything else there is WR_EEXIST. */

@@ -790,3 +790,49 @@ char *wri_path_join(const char *dir, const char *name)
     memcpy(p + dl + 1, name, nl + 1);
     return p;
 }
+
+bool wri_path_exists(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+bool wri_path_is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* --- whole small files ------------------------------------------------------ */
+
+int wri_io_read_whole(const char *path, uint64_t max, uint8_t **buf_out,
+                      size_t *len_out, wr_errbuf *eb)
+{
+    int rc;
+    wri_file *f = NULL;
+    uint64_t size;
+    uint8_t *buf = NULL;
+    if ((rc = wri_io_open(path, WRI_IO_RDONLY, &f, eb)) != WR_OK)
+        return rc;
+    if ((rc = wri_io_size(f, &size, eb)) != WR_OK)
+        goto out;
+    if (size > max) {
+        rc = WR_ERR(eb, WR_ECORRUPT, "%s: %llu bytes, more than %llu", path,
+                    (unsigned long long)size, (unsigned long long)max);
+        goto out;
+    }
+    if ((buf = malloc(size + 1)) == NULL) {
+        rc = WR_ERR(eb, WR_ENOMEM, "out of memory");
+        goto out;
+    }
+    if ((rc = wri_io_pread(f, buf, (size_t)size, 0, eb)) != WR_OK)
+        goto out;
+    buf[size] = '\0';
+    *buf_out = buf;
+    *len_out = (size_t)size;
+    buf = NULL;
+out:
+    free(buf);
+    wri_io_close(f);
+    return rc;
+}

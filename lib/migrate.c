@@ -13,7 +13,7 @@
  *      $deleted line a tombstone). A bad line stops everything here, with
  *      nothing touched (or, skip_bad, goes to the rejects file); a torn
  *      last line is reported and dropped. A dry run counts and stops;
- *   4. back up every legacy file and the rejects file (replace.h: copies,
+ *   4. back up every legacy file and the rejects file (backup.h: copies,
  *      MANIFEST, copies read back; a copy must have the CRC seen in 3);
  *   5. build in DIR/wr-migrate.new: per collection the main table from
  *      the merged sorter (bulk loader), index keys of every live document
