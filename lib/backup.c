@@ -115,7 +115,8 @@ static int manifest_read(const char *backup_dir, const char *name,
     memset(out, 0, sizeof *out);
     if (path == NULL)
         return WR_ERR(eb, WR_ENOMEM, "out of memory");
-    if ((rc = wri_io_read_whole(path, RP_MANIFEST_MAX, &buf, &len, eb)) != WR_OK)
+    if ((rc = wri_io_read_whole(path, RP_MANIFEST_MAX, "a manifest", &buf,
+                                &len, eb)) != WR_OK)
         goto out;
     if ((out->path = strdup(backup_dir)) == NULL) {
         rc = WR_ERR(eb, WR_ENOMEM, "out of memory");

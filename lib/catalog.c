@@ -368,32 +368,18 @@ int wri_catalog_read(const char *dir, wri_catalog *cat, wr_errbuf *eb)
 {
     int rc;
     char *path = wri_path_join(dir, WR_CATALOG_NAME);
-    wri_file *f = NULL;
     uint8_t *buf = NULL;
-    uint64_t size;
+    size_t size;
     char why[256];
     memset(cat, 0, sizeof *cat);
     if (path == NULL)
         return WR_ERR(eb, WR_ENOMEM, "out of memory");
-    if ((rc = wri_io_open(path, WRI_IO_RDONLY, &f, eb)) != WR_OK)
-        goto out;
-    if ((rc = wri_io_size(f, &size, eb)) != WR_OK)
-        goto out;
-    if (size > WRI_CAT_MAX) {
-        rc = WR_ERR(eb, WR_ECORRUPT, "%s: %llu bytes, too large for a catalog",
-                    path, (unsigned long long)size);
-        goto out;
-    }
-    if ((buf = malloc(size + 1)) == NULL) {
-        rc = WR_ERR(eb, WR_ENOMEM, "out of memory");
-        goto out;
-    }
-    if ((rc = wri_io_pread(f, buf, size, 0, eb)) != WR_OK)
+    if ((rc = wri_io_read_whole(path, WRI_CAT_MAX, "a catalog", &buf, &size,
+                                eb)) != WR_OK)
         goto out;
     if ((rc = wri_catalog_decode(buf, size, cat, why, sizeof why)) != WR_OK)
         rc = WR_ERR(eb, rc, "%s: %s", path, why);
 out:
-    wri_io_close(f);
     free(buf);
     free(path);
     return rc;

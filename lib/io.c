@@ -805,8 +805,8 @@ bool wri_path_is_dir(const char *path)
 
 /* --- whole small files ------------------------------------------------------ */
 
-int wri_io_read_whole(const char *path, uint64_t max, uint8_t **buf_out,
-                      size_t *len_out, wr_errbuf *eb)
+int wri_io_read_whole(const char *path, uint64_t max, const char *what,
+                      uint8_t **buf_out, size_t *len_out, wr_errbuf *eb)
 {
     int rc;
     wri_file *f = NULL;
@@ -817,8 +817,8 @@ int wri_io_read_whole(const char *path, uint64_t max, uint8_t **buf_out,
     if ((rc = wri_io_size(f, &size, eb)) != WR_OK)
         goto out;
     if (size > max) {
-        rc = WR_ERR(eb, WR_ECORRUPT, "%s: %llu bytes, more than %llu", path,
-                    (unsigned long long)size, (unsigned long long)max);
+        rc = WR_ERR(eb, WR_ECORRUPT, "%s: %llu bytes, too large for %s",
+                    path, (unsigned long long)size, what);
         goto out;
     }
     if ((buf = malloc(size + 1)) == NULL) {

@@ -184,9 +184,10 @@ char *wri_path_join(const char *dir, const char *name);
 bool wri_path_exists(const char *path);
 bool wri_path_is_dir(const char *path);
 /* Read a whole small file into *buf_out (malloc'd, NUL-terminated after
- * its *len_out bytes); WR_ECORRUPT when it holds more than max bytes. */
-int wri_io_read_whole(const char *path, uint64_t max, uint8_t **buf_out,
-                      size_t *len_out, wr_errbuf *eb);
+ * its *len_out bytes); WR_ECORRUPT "PATH: N bytes, too large for WHAT"
+ * when it holds more than max bytes. */
+int wri_io_read_whole(const char *path, uint64_t max, const char *what,
+                      uint8_t **buf_out, size_t *len_out, wr_errbuf *eb);
 
 /* errno e as a wr_err, with "PATH: WHAT failed: reason" in eb. */
 int wri_io_errno(wr_errbuf *eb, int e, const char *path, const char *what);

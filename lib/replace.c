@@ -223,7 +223,8 @@ static int journal_read(const char *dir, const char *name, rp_journal *j,
     memset(j, 0, sizeof *j);
     if (path == NULL)
         return WR_ERR(eb, WR_ENOMEM, "out of memory");
-    if ((rc = wri_io_read_whole(path, RP_JOURNAL_MAX, &buf, &len, eb)) != WR_OK)
+    if ((rc = wri_io_read_whole(path, RP_JOURNAL_MAX, "a journal", &buf,
+                                &len, eb)) != WR_OK)
         goto out;
     rc = WR_ECORRUPT;
     if (len < RP_JOURNAL_HDR || memcmp(buf + 4, RP_JOURNAL_MAGIC, 8) != 0 ||

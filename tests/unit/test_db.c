@@ -9,6 +9,9 @@
 #include "helper_dirsnap.h"
 #include "helper_power.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -505,6 +508,26 @@ static void test_catalog_decode_rejects_garbage(void)
     }
 }
 
+/* A wr.catalog larger than any catalog can be is damage named as such,
+ * refused before it is read into memory. */
+static void test_catalog_read_refuses_an_oversized_file(void)
+{
+    wr_errbuf eb = {0};
+    wri_catalog cat;
+    char *dir = tmp_dir("huge-catalog");
+    char path[600];
+    REQUIRE(mkdir(dir, 0755) == 0 || errno == EEXIST);
+    snprintf(path, sizeof path, "%s/" WR_CATALOG_NAME, dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    REQUIRE(fd >= 0);
+    CHECK(ftruncate(fd, (off_t)WRI_CAT_MAX + 1) == 0); /* sparse */
+    close(fd);
+    CHECK_EQ(wri_catalog_read(dir, &cat, &eb), WR_ECORRUPT);
+    CHECK(strstr(eb.msg, WR_CATALOG_NAME ": 16777217 bytes, too large for "
+                         "a catalog") != NULL);
+    free(dir);
+}
+
 /* --- crash sweep of wr_load --------------------------------------------- */
 
 static const char *write_jsonl(const char *name, int from, int to, int del)
@@ -965,6 +988,7 @@ int main(void)
     RUN(test_db_two_new_collections_one_session);
     RUN(test_db_missing_and_not_a_db);
     RUN(test_catalog_decode_rejects_garbage);
+    RUN(test_catalog_read_refuses_an_oversized_file);
     RUN(test_load_crash_sweep);
     RUN(test_load_enospc_sweep);
     RUN(test_load_power_sweep);

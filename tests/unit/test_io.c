@@ -165,6 +165,44 @@ static void test_io_short_read_is_corrupt_and_read_some_stops_at_eof(void)
     wri_io_close(f);
 }
 
+/* A whole small file (catalog, manifest, journal): its bytes and a NUL
+ * after them; a file over the limit is refused before anything is
+ * allocated, naming the file and what it should have been; the path
+ * helpers beside it. */
+static void test_io_read_whole_and_paths(void)
+{
+    wr_errbuf eb = {0};
+    uint8_t *buf = NULL;
+    size_t len = 99;
+    FILE *fp = fopen(tpath("whole"), "w");
+    REQUIRE(fp != NULL);
+    fputs("hello", fp);
+    fclose(fp);
+    REQUIRE_OK(wri_io_read_whole(tpath("whole"), 5, "a test file", &buf,
+                                 &len, &eb), &eb);
+    CHECK_EQ(len, 5);
+    CHECK(memcmp(buf, "hello", 6) == 0); /* with its NUL */
+    free(buf);
+    buf = NULL;
+    CHECK_EQ(wri_io_read_whole(tpath("whole"), 4, "a test file", &buf, &len,
+                               &eb),
+             WR_ECORRUPT);
+    CHECK(buf == NULL);
+    CHECK(strstr(eb.msg, "whole: 5 bytes, too large for a test file") !=
+          NULL);
+    wr_errbuf_clear(&eb);
+    CHECK_EQ(wri_io_read_whole(tpath("absent"), 4, "a test file", &buf, &len,
+                               &eb),
+             WR_ENOTFOUND);
+    CHECK(wri_path_exists(tpath("whole")));
+    CHECK(!wri_path_is_dir(tpath("whole")));
+    CHECK(wri_path_is_dir(tap_tmpdir()));
+    CHECK(!wri_path_exists(tpath("absent")));
+    CHECK(symlink("absent", tpath("dangling")) == 0);
+    CHECK(wri_path_exists(tpath("dangling"))); /* lstat: the link itself */
+    CHECK(!wri_path_is_dir(tpath("dangling")));
+}
+
 /* --- fault plans -------------------------------------------------------- */
 
 static void test_io_op_counter_counts_mutating_ops_only(void)
@@ -740,6 +778,7 @@ int main(void)
     RUN(test_io_env_fault_plan_fail_sticky_and_stats);
     RUN(test_io_errno_translation);
     RUN(test_io_short_read_is_corrupt_and_read_some_stops_at_eof);
+    RUN(test_io_read_whole_and_paths);
     RUN(test_io_op_counter_counts_mutating_ops_only);
     RUN(test_io_injected_fail_once_and_sticky);
     RUN(test_io_injected_crash_and_torn_write);
