@@ -89,6 +89,11 @@ typedef struct blk_priv {
     bool poisoned;    /* I9 */
     bool erase_other; /* I10 */
     wri_ps *ps;       /* the page source: every read (strict) */
+    /* pages written one after another, gathered into one pwrite
+     * (wri_block_gather_writes); wlen 0: none pending */
+    uint8_t *wrun;
+    size_t wlen;
+    uint64_t woff;
 } blk_priv;
 
 static blk_priv *blk_priv_of(wri_block *b)
@@ -107,11 +112,36 @@ void wri_block_set_version(wri_block *b, uint32_t version)
 
 /* --- handle ----------------------------------------------------------- */
 
+/* Write the gathered run, if any. A failure leaves pages the caller
+ * counts as written unwritten: the handle is poisoned (I9). */
+static int blk_flush_run(wri_block *b, wr_errbuf *eb)
+{
+    int rc;
+    blk_priv *pv = blk_priv_of(b);
+    if (pv->wlen == 0)
+        return WR_OK;
+    rc = wri_io_pwrite(b->f, pv->wrun, pv->wlen, pv->woff, eb);
+    pv->wlen = 0;
+    if (rc != WR_OK)
+        pv->poisoned = true;
+    return rc;
+}
+
+void wri_block_gather_writes(wri_block *b)
+{
+    blk_priv *pv = blk_priv_of(b);
+    if (pv->wrun == NULL)
+        pv->wrun = malloc(WRI_BLOCK_RUN);
+}
+
 void wri_block_close(wri_block *b)
 {
     if (b == NULL)
         return;
     blk_priv *pv = blk_priv_of(b);
+    wr_errbuf scratch = {0};
+    (void)blk_flush_run(b, &scratch); /* nothing committed depends on it */
+    free(pv->wrun);
     wri_ps_close(pv->ps);
     wri_io_close(b->f);
     wri_extent_destroy(b->em);
@@ -136,10 +166,22 @@ static int blk_write_at(wri_block *b, uint8_t *buf, uint32_t size,
                         uint64_t off, wr_addr *addr_out, wr_errbuf *eb)
 {
     int rc;
+    blk_priv *pv = blk_priv_of(b);
     uint32_t crc = wri_page_crc(buf, size);
     wri_put32(buf + WRI_PH_CRC, crc);
-    if ((rc = wri_io_pwrite(b->f, buf, size, off, eb)) != WR_OK)
+    if (pv->wrun != NULL && size <= WRI_BLOCK_RUN) {
+        if (pv->wlen > 0 &&
+            (off != pv->woff + pv->wlen || pv->wlen + size > WRI_BLOCK_RUN) &&
+            (rc = blk_flush_run(b, eb)) != WR_OK)
+            return rc;
+        if (pv->wlen == 0)
+            pv->woff = off;
+        memcpy(pv->wrun + pv->wlen, buf, size);
+        pv->wlen += size;
+    } else if ((rc = blk_flush_run(b, eb)) != WR_OK ||
+               (rc = wri_io_pwrite(b->f, buf, size, off, eb)) != WR_OK) {
         return rc;
+    }
     if (off + size > b->file_size)
         b->file_size = off + size;
     if (blk_priv_of(b)->ps != NULL)
@@ -171,6 +213,8 @@ static int blk_erase_other_slot(wri_block *b, const char *why, wr_errbuf *eb)
     blk_priv *pv = blk_priv_of(b);
     int other = 1 - b->chosen;
     uint8_t zero[WRI_SLOT_LEN] = {0};
+    if ((rc = blk_flush_run(b, eb)) != WR_OK)
+        return rc;
     if ((rc = wri_io_pwrite(b->f, zero, sizeof zero,
                             (uint64_t)other * b->page_size, eb)) != WR_OK)
         return rc;
@@ -485,7 +529,8 @@ int wri_block_read_page(wri_block *b, const wr_addr *addr, uint8_t *buf,
                         wr_errbuf *eb)
 {
     int rc;
-    if ((rc = blk_check_addr(b, addr, eb)) != WR_OK)
+    if ((rc = blk_flush_run(b, eb)) != WR_OK ||
+        (rc = blk_check_addr(b, addr, eb)) != WR_OK)
         return rc;
     return wri_ps_read(blk_priv_of(b)->ps, addr, buf, "page", NULL, eb);
 }
@@ -497,6 +542,8 @@ int wri_block_read_node(wri_block *b, const wr_addr *addr, int level,
     int rc;
     wri_ps *ps = blk_priv_of(b)->ps;
     ps->gen = 0;
+    if ((rc = blk_flush_run(b, eb)) != WR_OK)
+        return rc;
     if ((rc = wri_ps_tree_addr_check(
              ps, addr, level, wri_leaf_max(b->cur.version, b->page_size),
              UINT64_MAX, addr->off, addr->off, eb)) != WR_OK)
@@ -509,9 +556,12 @@ int wri_block_read_overflow(wri_block *b, const wr_addr *ovf, uint32_t vlen,
                             uint8_t **buf, size_t *cap, const uint8_t **val,
                             wr_errbuf *eb)
 {
+    int rc;
     wri_ps *ps = blk_priv_of(b)->ps;
     wri_cell c = {.vlen = vlen, .overflow = true, .ovf = *ovf};
     ps->gen = 0;
+    if ((rc = blk_flush_run(b, eb)) != WR_OK)
+        return rc;
     return wri_ps_read_overflow(ps, &c, UINT64_MAX, 0, buf, cap, val, eb);
 }
 
@@ -557,8 +607,11 @@ int wri_block_read_extlists(wri_block *b, const wri_slot *s,
                             wri_ext_visit_fn fn, wri_extlist_page_fn page_fn,
                             void *arg, wr_errbuf *eb)
 {
+    int rc;
     wri_ps *ps = blk_priv_of(b)->ps;
     blk_lists l = {fn, page_fn, arg};
+    if ((rc = blk_flush_run(b, eb)) != WR_OK)
+        return rc;
     wri_ps_lists w = {.page = blk_lists_page, .entry = blk_lists_entry,
                       .arg = &l};
     w.slot = b->slots[1].valid && b->slots[1].slot.gen == s->gen ? 1 : 0;
@@ -688,7 +741,8 @@ int wri_block_checkpoint(wri_block *b, const wr_addr *root, uint64_t nrecords,
     }
     /* (5) everything the new slot points at is durable before the slot. */
     rollback = false;
-    if ((rc = wri_io_fsync(b->f, eb)) != WR_OK) {
+    if ((rc = blk_flush_run(b, eb)) != WR_OK ||
+        (rc = wri_io_fsync(b->f, eb)) != WR_OK) {
         pv->poisoned = true;
         goto out;
     }
@@ -751,7 +805,8 @@ int wri_block_trim(wri_block *b, wr_errbuf *eb)
     wri_ps *ps = NULL;
     if (b->readonly)
         return WR_OK;
-    if ((rc = wri_io_size(b->f, &fsize, eb)) != WR_OK ||
+    if ((rc = blk_flush_run(b, eb)) != WR_OK ||
+        (rc = wri_io_size(b->f, &fsize, eb)) != WR_OK ||
         (rc = wri_ps_open_file(b->f, b->path, NULL, &ps, eb)) != WR_OK)
         return rc;
     for (int i = 0; i < 2; i++)

@@ -182,6 +182,13 @@ void wri_block_close(wri_block *b);
  * its version otherwise): the bulk loader raises a new file to
  * WRI_VERSION_LONG_LEAVES before it writes a long leaf. */
 void wri_block_set_version(wri_block *b, uint32_t version);
+/* From now on, pages written one right after another are gathered and
+ * written together, up to WRI_BLOCK_RUN bytes per pwrite (the bulk
+ * loader's new files): every read, fsync, truncate and close of the
+ * handle writes what is gathered first. Without memory for it, nothing
+ * changes. */
+#define WRI_BLOCK_RUN (256u << 10)
+void wri_block_gather_writes(wri_block *b);
 /* Allocate size bytes (a multiple of P), set the page CRC and write it;
  * fills *addr_out. buf's header fields other than CRC are the caller's. */
 int wri_block_write_page(wri_block *b, uint8_t *buf, uint32_t size,

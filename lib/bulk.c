@@ -92,6 +92,7 @@ int wri_bulk_open(wri_block *blk, unsigned fill_pct, wri_bulk **out,
         return WR_ERR(eb, WR_EINVAL,
                       "%s: bulk load needs a new, empty, writable tree file",
                       blk->path);
+    wri_block_gather_writes(blk);
     return bulk_new(blk, blk->page_size, fill_pct, out, eb);
 }
 
