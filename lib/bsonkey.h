@@ -22,8 +22,8 @@
  * false < true; dates as signed int64 ms; timestamps as unsigned (t, i);
  * regexes by pattern, then options.
  *
- * Calls only err and libbson. Safe on arbitrary bytes: functions that take
- * raw buffers validate them first.
+ * Calls err, bsoncheck, ejson (to print keys) and libbson. Safe on
+ * arbitrary bytes: functions that take raw buffers validate them first.
  */
 #ifndef WR_BSONKEY_H
 #define WR_BSONKEY_H

@@ -182,6 +182,22 @@ first_leaf() {
     [[ "$output" == *"checkpoint slot 0"* ]]
 }
 
+@test "wr-dump --page prints double keys as the documents are printed (36.569, not libbson's 36.569000000000002615)" {
+    printf '%s\n' '{"_id": 36.569, "v": 36.569}' '{"_id": 0.1, "v": 2}' |
+        "$WR_BIN/wr-load" -q --index v "$TMP/db" c
+    leaf=$(first_leaf "$TMP/db/c.main.wr")
+    run "$WR_BIN/wr-dump" --page "$leaf" "$TMP/db/c.main.wr"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"key 36.569, value"* ]]
+    [[ "$output" == *"key 0.1, value"* ]]
+    [[ "$output" == *'value: { "_id" : 36.569, "v" : 36.569 }'* ]]
+    [[ "$output" != *"36.5690000"* ]]
+    leaf=$(first_leaf "$TMP/db/c.idx.v.wr")
+    run "$WR_BIN/wr-dump" --page "$leaf" "$TMP/db/c.idx.v.wr"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"key [ 36.569, 36.569 ]"* ]]
+}
+
 @test "wr-dump --page on a directory or past the end is a usage error" {
     make_db
     run "$WR_BIN/wr-dump" --page 1024 "$TMP/db"
