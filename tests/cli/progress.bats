@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # The progress line: on a terminal one line, cut to the terminal's width,
 # redrawn in place and cleared before the report; --progress / --no-progress
-# force it either way. Run in tmux at 80 and 40 columns.
+# force it either way. Run in tmux at 80 and 40 columns, and resized from
+# 80 to 40 while a progress line is shown.
 
 load helpers
 
@@ -110,4 +111,63 @@ PY
     grep -q 'standard input is a terminal' "$TMP/screen"
     grep -q 'exit=2' "$TMP/screen"
     [ ! -e "$TMP/db" ] # nothing created
+}
+
+@test "the terminal shrinks from 80 to 40 columns mid-run (SIGWINCH): later progress fits 40, one report, nothing left over" {
+    # the input is a FIFO with a long name, fed half, then (after the
+    # resize) the rest in four pieces, so the load is drawing progress when
+    # the width changes and again after
+    local in="$TMP/an-input-with-a-name-long-enough-to-need-cutting.jsonl"
+    mkfifo "$in"
+    head -n 30000 "$BIG.jsonl" >"$TMP/a.jsonl"
+    tail -n +30001 "$BIG.jsonl" >"$TMP/rest"
+    split -n l/4 "$TMP/rest" "$TMP/b."
+    SOCK="wrtest-$$-$BATS_TEST_NUMBER-resize-$RANDOM"
+    {
+        printf 'while [ ! -f %q ]; do sleep 0.05; done\n' "$TMP/go"
+        printf '{ cat %q; while [ ! -f %q ]; do sleep 0.05; done; for b in %q.*; do cat "$b"; sleep 0.3; done; } > %q &\n' \
+            "$TMP/a.jsonl" "$TMP/resized" "$TMP/b" "$in"
+        printf '%q %q people %q\n' "$WR_BIN/wr-load" "$TMP/db" "$in"
+        printf 'touch %q\n' "$TMP/done"
+    } >"$TMP/cmd.sh"
+    tmux -L "$SOCK" -f /dev/null new-session -d -x 80 -y 50 \
+        "stty -onlcr 2>/dev/null; bash '$TMP/cmd.sh'; sleep 60"
+    tmux -L "$SOCK" set-option -g window-size manual
+    tmux -L "$SOCK" pipe-pane -o "cat >> '$TMP/raw'"
+    touch "$TMP/go"
+    # a progress line drawn at 80 columns, longer than 40
+    for _ in $(seq 600); do
+        [ -f "$TMP/raw" ] && grep -qE $'\r[^\r\e]{45,}\e\\[K' "$TMP/raw" && break
+        sleep 0.1
+    done
+    grep -qE $'\r[^\r\e]{45,}\e\\[K' "$TMP/raw"
+    tmux -L "$SOCK" resize-window -x 40 -y 50
+    for _ in $(seq 100); do
+        [ "$(tmux -L "$SOCK" display-message -p '#{window_width}')" = 40 ] && break
+        sleep 0.05
+    done
+    [ "$(tmux -L "$SOCK" display-message -p '#{window_width}')" = 40 ]
+    stat -c %s "$TMP/raw" >"$TMP/mark"
+    touch "$TMP/resized"
+    for _ in $(seq 600); do [ -f "$TMP/done" ] && break; sleep 0.1; done
+    [ -f "$TMP/done" ]
+    sleep 0.3
+    tmux -L "$SOCK" capture-pane -p -J >"$TMP/screen"
+    # after the resize (but the one drawing that may have been under way),
+    # every progress drawing fits 39 columns, and there are some
+    run python3 - "$TMP/raw" "$(cat "$TMP/mark")" <<'PY'
+import re, sys
+raw = open(sys.argv[1], "rb").read()[int(sys.argv[2]):].decode("utf-8", "replace")
+shown = [d for d in re.findall(r"\r([^\r\n\x1b]*)\x1b\[K", raw) if d][1:]
+long = [d for d in shown if len(d) > 39]
+print(len(shown), "drawings after the resize;", len(long), "wider than 39:", long[:2])
+sys.exit(1 if long or len(shown) < 2 else 0)
+PY
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    # the screen: the report once, no progress left over before or in it
+    [ "$(grep -c ' lines, 60000 inserted' "$TMP/screen")" -eq 1 ] || { cat "$TMP/screen"; false; }
+    ! grep -q 'lines/s' "$TMP/screen" || { cat "$TMP/screen"; false; }
+    # the report starts its line: no progress text in front of it
+    grep ' lines, 60000 inserted' "$TMP/screen" | grep -qF "$in -> " || { cat "$TMP/screen"; false; }
+    [[ "$(grep ' lines, 60000 inserted' "$TMP/screen")" == "$in -> "* ]] || { cat "$TMP/screen"; false; }
 }
