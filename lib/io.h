@@ -48,7 +48,8 @@
  * verify, and compare the content with the committed versions (tests/unit
  * test_db.c, test_migrate.c, test_compact.c do this for load, migrate and
  * compact; any new writer, e.g. wr-salvage, should be swept the same way).
- * Only ops made through this module are modelled (the LOCK file is not).
+ * Only ops made through this module are modelled; the LOCK file's are
+ * (lock.c: create, record, truncate, unlink; not the flock).
  * WR_IO_STATS=PATH makes the process write its mutating-op count to PATH
  * at exit, so a test can learn how many points to sweep.
  * Production cost: two predictable branches per mutating system call.

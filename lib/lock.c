@@ -14,7 +14,13 @@
  * that the file it locked is still the one the name points to (an unlinked
  * LOCK would be a private lock nobody else sees) and starts again if not.
  *
- * Calls only io.c (errno translation) and err.
+ * The file's create, record, truncate and unlink go through io.c like
+ * every other mutation, so the fault plans and the power-loss model cover
+ * them: a power loss may take back a LOCK this run created or bring back
+ * one it removed (its directory is not fsynced for it), which blocks
+ * nobody (see above). Only the flock itself is a system call here.
+ *
+ * Calls only io.c and err.
  */
 #include "wr_int.h"
 
@@ -28,7 +34,8 @@
 #include <unistd.h>
 
 struct wri_lock {
-    int fd;
+    wri_file *f; /* f->fd carries the flock */
+    int fd;      /* f->fd, or -1 */
     bool shared;
     bool created; /* this handle created the file: remove it on release */
     bool held;    /* the flock is ours (else release must not touch it) */
@@ -54,26 +61,39 @@ static int lk_open_fd(const char *path, int flags)
     return fd;
 }
 
-/* Open DIR/LOCK, creating it if absent; *created says who made it.
- * Readers open it read-only (flock needs no write access), so a LOCK they
- * can read serves them on a directory they cannot write. */
-static int lk_open(const char *path, bool shared, bool *created)
+/* Open DIR/LOCK, creating it if absent (an io create: modelled);
+ * lk->created says who made it. Readers open an existing LOCK read-only
+ * (flock needs no write access), so a LOCK they can read serves them on a
+ * directory they cannot write; one they cannot create there is WR_ENOTSUP. */
+static int lk_open(wri_lock *lk, const char *dir, wr_errbuf *eb)
 {
-    int mode = shared ? O_RDONLY : O_RDWR;
+    int rc = WR_OK;
     for (int tries = 0; tries < 100; tries++) {
-        int fd = lk_open_fd(path, mode);
-        if (fd >= 0 || errno != ENOENT) {
-            *created = false;
-            return fd;
-        }
-        fd = lk_open_fd(path, mode | O_CREAT | O_EXCL);
-        if (fd >= 0 || errno != EEXIST) {
-            *created = fd >= 0;
-            return fd;
-        }
+        lk->created = false;
+        rc = wri_io_open(lk->path, lk->shared ? WRI_IO_RDONLY : WRI_IO_RDWR,
+                         &lk->f, eb);
+        if (rc != WR_ENOTFOUND)
+            break;
+        wr_errbuf_clear(eb);
+        rc = wri_io_open(lk->path, WRI_IO_RDWR | WRI_IO_CREATE | WRI_IO_EXCL,
+                         &lk->f, eb);
+        lk->created = rc == WR_OK;
+        if (rc != WR_EEXIST)
+            break;
+        wr_errbuf_clear(eb);
     }
-    errno = EAGAIN;
-    return -1;
+    if (rc == WR_EEXIST)
+        rc = WR_ERR(eb, WR_ELOCKED, "%s: %s keeps being replaced", dir,
+                    WR_LOCK_NAME);
+    else if (rc == WR_EIO && lk->shared) { /* read-only, no permission */
+        char msg[sizeof eb->msg];
+        snprintf(msg, sizeof msg, "%s", eb->msg);
+        wr_errbuf_clear(eb);
+        rc = WR_ERR(eb, WR_ENOTSUP, "%s: cannot create %s: %s", dir,
+                    WR_LOCK_NAME, msg);
+    }
+    lk->fd = rc == WR_OK ? lk->f->fd : -1;
+    return rc;
 }
 
 static int lk_flock(int fd, int op)
@@ -184,10 +204,8 @@ static int lk_record(wri_lock *lk, const char *holder, wr_errbuf *eb)
                        holder ? holder : "?");
     if (len < 0 || (size_t)len >= sizeof line)
         len = (int)strlen(line);
-    if (ftruncate(lk->fd, 0) < 0 ||
-        pwrite(lk->fd, line, (size_t)len, 0) != len)
-        return wri_io_errno(eb, errno, lk->path, "write lock holder");
-    return WR_OK;
+    int rc = wri_io_truncate(lk->f, 0, eb);
+    return rc != WR_OK ? rc : wri_io_pwrite(lk->f, line, (size_t)len, 0, eb);
 }
 
 int wri_io_lock_take(const char *dir, const char *holder, int flags,
@@ -205,15 +223,8 @@ int wri_io_lock_take(const char *dir, const char *holder, int flags,
     lk->fd = -1;
     lk->shared = shared;
     for (int tries = 0;; tries++) {
-        if ((lk->fd = lk_open(lk->path, shared, &lk->created)) < 0) {
-            int e = errno;
-            if (shared && (e == EROFS || e == EACCES || e == EPERM))
-                rc = WR_ERR(eb, WR_ENOTSUP, "%s: cannot create %s: %s", dir,
-                            WR_LOCK_NAME, strerror(e));
-            else
-                rc = wri_io_errno(eb, e, lk->path, "open lock file");
+        if ((rc = lk_open(lk, dir, eb)) != WR_OK)
             goto out;
-        }
         if (lk_flock(lk->fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
             if (errno != EWOULDBLOCK)
                 rc = wri_io_errno(eb, errno, lk->path, "flock");
@@ -225,7 +236,8 @@ int wri_io_lock_take(const char *dir, const char *holder, int flags,
         if (lk_still_named(lk->fd, lk->path))
             break;
         /* the holder we waited behind removed it: start again */
-        close(lk->fd);
+        wri_io_close(lk->f);
+        lk->f = NULL;
         lk->fd = -1;
         if (tries == 100) {
             rc = WR_ERR(eb, WR_ELOCKED, "%s: %s keeps being replaced", dir,
@@ -270,15 +282,14 @@ void wri_io_unlock_dir(wri_lock *lk)
     if (lk == NULL)
         return;
     if (lk->fd >= 0 && lk->held) {
-        if (!lk->shared && ftruncate(lk->fd, 0) < 0) {
-            /* the stale "pid TOOL" then names a process that is gone */
-        }
+        /* if this fails, the stale "pid TOOL" names a process that is gone */
+        if (!lk->shared)
+            (void)wri_io_truncate(lk->f, 0, NULL);
         /* ours to remove if nobody else holds it (see the top) */
         if (lk->created && lk_flock(lk->fd, LOCK_EX | LOCK_NB) == 0)
-            (void)unlink(lk->path);
+            (void)wri_io_unlink(lk->path, NULL);
     }
-    if (lk->fd >= 0)
-        close(lk->fd); /* releases the flock, if held */
+    wri_io_close(lk->f); /* releases the flock, if held */
     free(lk->path);
     free(lk);
 }

@@ -616,6 +616,82 @@ static void test_io_power_lost_create_and_mkdir_take_dependents(void)
     CHECK(none > 0 && tonly > 0 && fonly > 0 && subgone > 0 && subkept > 0);
 }
 
+/* The LOCK file goes through the io layer (lock.c): its mutations are
+ * numbered ops the fault plans can hit, and the power model covers them. */
+static void trace_lock(uint64_t op, const char *what, const char *path,
+                       uint64_t off, size_t len, void *arg)
+{
+    char *seen = arg;
+    size_t n = strlen(path);
+    (void)op;
+    (void)off;
+    (void)len;
+    if (n >= 5 && strcmp(path + n - 5, "/LOCK") == 0 &&
+        strlen(seen) + strlen(what) + 2 < 256) {
+        strcat(seen, what);
+        strcat(seen, " ");
+    }
+}
+
+/* variant 0: take the lock, lose power; 1: take it, fsync the directory,
+ * release it (LOCK removed), lose power */
+static void child_pw_lock(void *arg)
+{
+    pw_case *c = arg;
+    wr_errbuf eb = {0};
+    wri_lock *lk = NULL;
+    pw_install(c->seed);
+    if (wri_io_lock_dir(c->a, "wr-test", &lk, &eb) != WR_OK)
+        _exit(10);
+    if (c->variant == 1) {
+        if (wri_io_fsync_dir(c->a, &eb) != WR_OK)
+            _exit(11);
+        wri_io_unlock_dir(lk);
+    }
+    wri_io_crash_now();
+    _exit(12);
+}
+
+static void test_io_power_covers_the_lock_file(void)
+{
+    wr_errbuf eb = {0};
+    wri_lock *lk = NULL;
+    const char *a = tpath("pw-lock"), *b = tpath("pw-lock-b");
+    char lock[600], seen[256] = "";
+    snprintf(lock, sizeof lock, "%s/LOCK", a);
+    pw_fresh(a, b);
+    wri_io_fault_set(NULL);
+    wri_io_trace_set(trace_lock, seen);
+    REQUIRE_OK(wri_io_lock_dir(a, "wr-test", &lk, &eb), &eb);
+    wri_io_unlock_dir(lk);
+    wri_io_trace_set(NULL, NULL);
+    CHECK(strcmp(seen, "create ftruncate pwrite ftruncate unlink ") == 0);
+    printf("# LOCK ops: %s\n", seen);
+    /* a fault plan hits them: ENOSPC creating LOCK is the writer's error */
+    wri_fault_plan f = {.kind = WRI_FAULT_FAIL, .at = 1, .err = WR_ENOSPC};
+    wri_io_fault_set(&f);
+    CHECK_EQ(wri_io_lock_dir(a, "wr-test", &lk, &eb), WR_ENOSPC);
+    wri_io_fault_set(NULL);
+    wr_errbuf_clear(&eb);
+    CHECK(file_len(lock) < 0);
+    /* a LOCK never made durable is gone after a power loss */
+    pw_case c = {a, b, 0, 0};
+    int st = in_child(child_pw_lock, &c);
+    REQUIRE(WIFEXITED(st));
+    CHECK_EQ(WEXITSTATUS(st), WRI_IO_CRASH_EXIT);
+    CHECK(file_len(lock) < 0);
+    /* a removal not made durable is undone: LOCK is back (empty: its
+     * record was never fsynced), and it blocks nobody */
+    c.variant = 1;
+    st = in_child(child_pw_lock, &c);
+    REQUIRE(WIFEXITED(st));
+    CHECK_EQ(WEXITSTATUS(st), WRI_IO_CRASH_EXIT);
+    CHECK_EQ(file_len(lock), 0);
+    REQUIRE_OK(wri_io_lock_dir(a, "wr-after", &lk, &eb), &eb);
+    wri_io_unlock_dir(lk);
+    CHECK_EQ(file_len(lock), 0); /* found, not created: left, emptied */
+}
+
 /* WR_IO_FAULT="crash=N,power=0" with N past the last op: the power goes
  * when the process exits */
 static void child_pw_env_exit(void *arg)
@@ -789,5 +865,6 @@ int main(void)
     RUN(test_io_power_lost_create_and_mkdir_take_dependents);
     RUN(test_io_lock_shared_and_exclusive);
     RUN(test_io_lock_survives_removal_by_holder);
+    RUN(test_io_power_covers_the_lock_file);
     return tap_done();
 }
