@@ -34,6 +34,18 @@ static bool io_plan_explicit;      /* wri_io_fault_set() was called */
 static char *io_stats_path;        /* WR_IO_STATS */
 static wri_io_trace_fn io_trace;   /* tests: see every mutating op */
 static void *io_trace_arg;
+static FILE *io_trace_file;        /* WR_IO_TRACE */
+
+/* WR_IO_TRACE: one line per mutating op, "N WHAT PATH". */
+static void io_trace_env(uint64_t op, const char *what, const char *path,
+                         uint64_t off, size_t len, void *arg)
+{
+    (void)off;
+    (void)len;
+    fprintf((FILE *)arg, "%llu %s %s\n", (unsigned long long)op, what,
+            path);
+    fflush((FILE *)arg);
+}
 
 static void io_stats_write(void)
 {
@@ -135,6 +147,12 @@ static void io_env_init(void)
         io_stats_path = strdup(st);
         if (io_stats_path != NULL)
             atexit(io_stats_write);
+    }
+    const char *tr = getenv("WR_IO_TRACE");
+    if (tr != NULL && *tr != '\0' && io_trace == NULL &&
+        (io_trace_file = fopen(tr, "w")) != NULL) {
+        io_trace = io_trace_env;
+        io_trace_arg = io_trace_file;
     }
     if (!io_plan_explicit) {
         const char *f = getenv("WR_IO_FAULT");

@@ -51,7 +51,8 @@
  * Only ops made through this module are modelled; the LOCK file's are
  * (lock.c: create, record, truncate, unlink; not the flock).
  * WR_IO_STATS=PATH makes the process write its mutating-op count to PATH
- * at exit, so a test can learn how many points to sweep.
+ * at exit, so a test can learn how many points to sweep; WR_IO_TRACE=PATH
+ * writes a line "N WHAT PATH" per op as it is made (which op is what).
  * Production cost: two predictable branches per mutating system call.
  *
  * Calls nothing else in the library but err and iopower.

@@ -85,7 +85,8 @@ static int lk_open(wri_lock *lk, const char *dir, wr_errbuf *eb)
     if (rc == WR_EEXIST)
         rc = WR_ERR(eb, WR_ELOCKED, "%s: %s keeps being replaced", dir,
                     WR_LOCK_NAME);
-    else if (rc == WR_EIO && lk->shared) { /* read-only, no permission */
+    else if (rc == WR_EIO && lk->shared && access(dir, W_OK) != 0) {
+        /* a read-only directory or file system, or no permission */
         char msg[sizeof eb->msg];
         snprintf(msg, sizeof msg, "%s", eb->msg);
         wr_errbuf_clear(eb);

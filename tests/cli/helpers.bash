@@ -36,6 +36,20 @@ with open(sys.argv[1], "w") as f:
 sys.exit(rc)' "$@"
 }
 
+# lock_release_ops TRACE: the ops of a WR_IO_TRACE file that release the
+# directory lock (lock.c: the unlink of a LOCK, or its emptying after the
+# holder's record), as " N M ... ". Best effort by design: a failure there
+# leaves a stale LOCK, which blocks nobody, and the run stands (exit 0).
+# tests/unit/helper_power.h has the same rule for the unit sweeps.
+lock_release_ops() {
+    printf ' %s ' "$(awk '$3 ~ /\/LOCK$/ {
+        if ($2 == "pwrite") rec = 1
+        else if ($2 == "unlink" || ($2 == "ftruncate" && rec)) {
+            printf "%s ", $1
+            if ($2 == "ftruncate") rec = 0
+        } }' "$1")"
+}
+
 # run_json CMD...: like bats' run, but $output is stdout only (for jq)
 run_json() {
     run bash -c '"$@" 2>/dev/null' _ "$@"

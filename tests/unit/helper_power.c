@@ -113,3 +113,24 @@ void pw_learned_free(pw_learned *l)
     free(l->pending);
     memset(l, 0, sizeof *l);
 }
+
+void pw_lock_note(pw_lock_ops *lo, uint64_t op, const char *what,
+                  const char *path)
+{
+    size_t n = strlen(path), t = strlen("/" WR_LOCK_NAME);
+    if (n < t || strcmp(path + n - t, "/" WR_LOCK_NAME) != 0)
+        return;
+    if (strcmp(what, "pwrite") == 0)
+        lo->recorded = true;
+    else if (op < sizeof lo->release &&
+             (strcmp(what, "unlink") == 0 ||
+              (strcmp(what, "ftruncate") == 0 && lo->recorded))) {
+        lo->release[op] = 1;
+        lo->recorded = false; /* a later lock records anew */
+    }
+}
+
+bool pw_lock_release(const pw_lock_ops *lo, uint64_t op)
+{
+    return op < sizeof lo->release && lo->release[op];
+}

@@ -39,4 +39,18 @@ void pw_report(const pw_learned *l, const char *what, int states,
                const char *detail);
 void pw_learned_free(pw_learned *l);
 
+/* The directory lock's release (lock.c, at the end of a run): the unlink
+ * of a LOCK, or its emptying once the holder's record was written. Best
+ * effort by design: a failure there leaves a stale LOCK, which blocks
+ * nobody, and the run stands, so a sweep that fails ops one by one
+ * expects success there. Feed every traced op to pw_lock_note, then ask
+ * pw_lock_release(op). */
+typedef struct pw_lock_ops {
+    uint8_t release[4096]; /* [op] */
+    bool recorded;         /* a holder's record was written */
+} pw_lock_ops;
+void pw_lock_note(pw_lock_ops *lo, uint64_t op, const char *what,
+                  const char *path);
+bool pw_lock_release(const pw_lock_ops *lo, uint64_t op);
+
 #endif

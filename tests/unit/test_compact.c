@@ -1000,6 +1000,7 @@ static void test_compact_interrupted(void)
 typedef struct op_marks {
     uint64_t cat_rename;
     uint8_t is_write[4096];
+    pw_lock_ops lock; /* which ops release the directory lock */
 } op_marks;
 
 static void trace_ops(uint64_t op, const char *what, const char *path,
@@ -1014,6 +1015,7 @@ static void trace_ops(uint64_t op, const char *what, const char *path,
         m->cat_rename = op;
     if (op < sizeof m->is_write && strcmp(what, "pwrite") == 0 && len > 256)
         m->is_write[op] = 1;
+    pw_lock_note(&m->lock, op, what, path);
 }
 
 /* A small fragmented database (base), its content, the bytes of its files
@@ -1380,6 +1382,8 @@ static void test_compact_enospc_sweep(void)
         wri_io_fault_set(&p);
         int rc = compact(fx.dir, NULL, NULL, NULL, &eb);
         wri_io_fault_set(NULL);
+        if (rc == WR_OK && pw_lock_release(&fx.marks.lock, n))
+            continue; /* best effort (helper_power.h); the run stands */
         if (rc != WR_ENOSPC) {
             TAP_FAIL("%s: rc %d (%s)", what, rc, eb.msg);
             bad++;
