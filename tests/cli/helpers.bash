@@ -50,6 +50,44 @@ lock_release_ops() {
         } }' "$1")"
 }
 
+# template_db DIR N: the database the damage suites start from, in DIR/db:
+# N documents (every 10th past a 512-byte page's inline limit: an overflow
+# page) on 512-byte pages, indexes on age and tags, then every third one
+# updated: both header slots, discard extents, extent-list pages. Its
+# inputs stay beside it: DIR/in.jsonl, DIR/upd.jsonl.
+template_db() {
+    local dir=$1 n=$2
+    awk -v n="$n" 'BEGIN { for (i = 0; i < n; i++) { t = "";
+        if (i % 10 == 0) for (k = 0; k < 40; k++) t = t "xxxxxxxxxx";
+        printf "{\"_id\": %d, \"name\": \"user%d\", \"age\": %d, \"tags\": [\"a%d\", \"b\"], \"text\": \"%s\"}\n", i, i, i % 90, i % 7, t } }' \
+        > "$dir/in.jsonl"
+    awk 'NR % 3 == 0 { sub(/"name": "user/, "\"name\": \"changed"); print }' \
+        "$dir/in.jsonl" > "$dir/upd.jsonl"
+    "$WR_BIN/wr-load" -q --page-size 512 --index age --index tags \
+        "$dir/db" people "$dir/in.jsonl"
+    "$WR_BIN/wr-load" -q "$dir/db" people "$dir/upd.jsonl"
+}
+
+# freed_db DIR: DIR/db, collection c, the analyzer's and the map's
+# database: 512-byte pages, 300 documents (every tenth 3 KB: overflow
+# values), an index on k, then every third document deleted (free space).
+freed_db() {
+    local dir=$1
+    mkdir -p "$dir"
+    python3 - "$dir/big.jsonl" "$dir/del.jsonl" <<'PY'
+import json, sys
+with open(sys.argv[1], "w") as f:
+    for i in range(300):
+        f.write(json.dumps({"_id": i, "k": i % 7,
+                            "pad": "x" * (100 if i % 10 else 3000)}) + "\n")
+with open(sys.argv[2], "w") as f:
+    for i in range(0, 300, 3):
+        f.write(json.dumps({"_id": i, "$deleted": True}) + "\n")
+PY
+    "$WR_BIN/wr-load" -q --page-size 512 --index k "$dir/db" c "$dir/big.jsonl"
+    "$WR_BIN/wr-load" -q "$dir/db" c "$dir/del.jsonl"
+}
+
 # run_json CMD...: like bats' run, but $output is stdout only (for jq)
 run_json() {
     run bash -c '"$@" 2>/dev/null' _ "$@"

@@ -13,24 +13,8 @@ teardown() { common_teardown; }
 
 DAMAGE() { python3 "$BATS_TEST_DIRNAME/damage.py" "$@"; }
 
-# 512-byte pages, 300 documents (every tenth 3 KB: overflow values), an
-# index, then every third document deleted (discarded space)
-setup_file() {
-    local base="$BATS_FILE_TMPDIR/base"
-    mkdir -p "$base"
-    python3 - "$base/big.jsonl" "$base/del.jsonl" <<'PY'
-import json, sys
-with open(sys.argv[1], "w") as f:
-    for i in range(300):
-        f.write(json.dumps({"_id": i, "k": i % 7,
-                            "pad": "x" * (100 if i % 10 else 3000)}) + "\n")
-with open(sys.argv[2], "w") as f:
-    for i in range(0, 300, 3):
-        f.write(json.dumps({"_id": i, "$deleted": True}) + "\n")
-PY
-    "$WR_BIN/wr-load" -q --page-size 512 --index k "$base/db" c "$base/big.jsonl"
-    "$WR_BIN/wr-load" -q "$base/db" c "$base/del.jsonl"
-}
+# the freed database (helpers.bash): overflow values, an index, free space
+setup_file() { freed_db "$BATS_FILE_TMPDIR/base"; }
 
 make_db() { cp -r "$BATS_FILE_TMPDIR/base/db" "$TMP/db"; }
 

@@ -11,23 +11,11 @@ teardown() { common_teardown; }
 
 DAMAGE() { python3 "$BATS_TEST_DIRNAME/damage.py" "$@"; }
 
-# big: 512-byte pages, 300 documents (every tenth 3 KB: overflow), an
-# index on k, then every third document deleted (free space)
+# big: the freed database (helpers.bash: 512-byte pages, overflow values,
+# an index on k, free space); and a collection other
 setup_file() {
     local base="$BATS_FILE_TMPDIR/base"
-    mkdir -p "$base"
-    python3 - "$base/big.jsonl" "$base/del.jsonl" <<'EOF'
-import json, sys
-with open(sys.argv[1], "w") as f:
-    for i in range(300):
-        f.write(json.dumps({"_id": i, "k": i % 7,
-                            "pad": "x" * (100 if i % 10 else 3000)}) + "\n")
-with open(sys.argv[2], "w") as f:
-    for i in range(0, 300, 3):
-        f.write(json.dumps({"_id": i, "$deleted": True}) + "\n")
-EOF
-    "$WR_BIN/wr-load" -q --page-size 512 --index k "$base/db" c "$base/big.jsonl"
-    "$WR_BIN/wr-load" -q "$base/db" c "$base/del.jsonl"
+    freed_db "$base"
     make_jsonl "$base/o.jsonl" 50
     "$WR_BIN/wr-load" -q --index age "$base/db" other "$base/o.jsonl"
 }

@@ -9,20 +9,12 @@ load helpers
 TRIALS="$BATS_TEST_DIRNAME/salvage_trials.py"
 DAMAGE="$BATS_TEST_DIRNAME/damage.py"
 
-# 300 documents on 512-byte pages (every 10th in an overflow page),
-# indexes on age and tags, then every third one updated: two checkpoints.
+# 300 documents (helpers.bash template_db: overflow pages, indexes on age
+# and tags, two checkpoints), and a collection other.
 setup_file() {
     TEMPLATE=$(mktemp -d "${BATS_TMPDIR:-/tmp}/wrsalvage.XXXXXX")
     export TEMPLATE
-    awk 'BEGIN { for (i = 0; i < 300; i++) { t = "";
-        if (i % 10 == 0) for (k = 0; k < 40; k++) t = t "xxxxxxxxxx";
-        printf "{\"_id\": %d, \"name\": \"user%d\", \"age\": %d, \"tags\": [\"a%d\", \"b\"], \"text\": \"%s\"}\n", i, i, i % 90, i % 7, t } }' \
-        > "$TEMPLATE/in.jsonl"
-    awk 'NR % 3 == 0 { sub(/"name": "user/, "\"name\": \"changed"); print }' \
-        "$TEMPLATE/in.jsonl" > "$TEMPLATE/upd.jsonl"
-    "$WR_BIN/wr-load" -q --page-size 512 --index age --index tags \
-        "$TEMPLATE/db" people "$TEMPLATE/in.jsonl"
-    "$WR_BIN/wr-load" -q "$TEMPLATE/db" people "$TEMPLATE/upd.jsonl"
+    template_db "$TEMPLATE" 300
     "$WR_BIN/wr-load" -q "$TEMPLATE/db" other "$TEMPLATE/in.jsonl"
 }
 

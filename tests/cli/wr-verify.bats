@@ -6,22 +6,12 @@ load helpers
 
 DAMAGE="$BATS_TEST_DIRNAME/damage.py"
 
-# One template database for the whole file: 600 documents (every 10th past
-# the 512-byte page's inline limit: an overflow page), indexes on age and
-# tags, 512-byte pages, then every third document updated: both header
-# slots, discard extents, extent-list pages.
+# One template database for the whole file (helpers.bash template_db):
+# 600 documents, overflow pages, two indexes, two checkpoints.
 setup_file() {
     TEMPLATE=$(mktemp -d "${BATS_TMPDIR:-/tmp}/wrverify.XXXXXX")
     export TEMPLATE
-    awk 'BEGIN { for (i = 0; i < 600; i++) { t = "";
-        if (i % 10 == 0) for (k = 0; k < 40; k++) t = t "xxxxxxxxxx";
-        printf "{\"_id\": %d, \"name\": \"user%d\", \"age\": %d, \"tags\": [\"a%d\", \"b\"], \"text\": \"%s\"}\n", i, i, i % 90, i % 7, t } }' \
-        > "$TEMPLATE/in.jsonl"
-    awk 'NR % 3 == 0 { sub(/"name": "user/, "\"name\": \"changed"); print }' \
-        "$TEMPLATE/in.jsonl" > "$TEMPLATE/upd.jsonl"
-    "$WR_BIN/wr-load" -q --page-size 512 --index age --index tags \
-        "$TEMPLATE/db" people "$TEMPLATE/in.jsonl"
-    "$WR_BIN/wr-load" -q "$TEMPLATE/db" people "$TEMPLATE/upd.jsonl"
+    template_db "$TEMPLATE" 600
 }
 
 teardown_file() {

@@ -1215,6 +1215,35 @@ static int fixture_rerun(sweep_fixture *fx, const char *what)
     return fixture_check_db(fx, what);
 }
 
+/* Run compact with plan p in a child (a crash point past the last op
+ * crashes at the end), then judge what it left (fixture_judge) and count
+ * it in counts[0..2]: old, mixed, new. 0, or -1 after a TAP failure. */
+static int fixture_crash(sweep_fixture *fx, const char *what,
+                         const wri_fault_plan *p, int counts[3], int *nnew,
+                         int *cat_new)
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        wr_errbuf eb = {0};
+        wri_io_fault_set(p);
+        compact(fx->dir, &fx->o, NULL, NULL, &eb);
+        if (p->at > fx->total)
+            wri_io_crash_now();
+        _exit(0);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != WRI_IO_CRASH_EXIT) {
+        TAP_FAIL("%s: the child did not crash (status %d)", what, st);
+        return -1;
+    }
+    if (fixture_judge(fx, what, nnew, cat_new) != 0)
+        return -1;
+    counts[*nnew == 0 ? 0 : *nnew < NTREES ? 1 : 2]++;
+    return 0;
+}
+
 /* Crash at every mutating op, and torn at every write: every file old or
  * new, the database opens with its content and verifies; a rerun
  * completes. */
@@ -1224,7 +1253,7 @@ static void test_compact_crash_sweep(void)
     REQUIRE(fixture_make(&fx, "crash", false) == 0);
     REQUIRE(fx.total > 20 && fx.total < sizeof fx.marks.is_write);
     REQUIRE(fx.marks.cat_rename > 0);
-    int bad = 0, at_old = 0, at_mix = 0, at_new = 0, points = 0;
+    int bad = 0, at[3] = {0}, points = 0;
     for (uint64_t n = 1; n <= fx.total && bad < 3; n++) {
         for (int tear = 0; tear < 2 && bad < 3; tear++) {
             char what[64];
@@ -1233,35 +1262,14 @@ static void test_compact_crash_sweep(void)
             snprintf(what, sizeof what, "op %llu%s", (unsigned long long)n,
                      tear ? " torn" : "");
             REQUIRE(fixture_reset(&fx) == 0);
-            fflush(stdout);
-            pid_t pid = fork();
-            if (pid == 0) {
-                wr_errbuf eb = {0};
-                wri_fault_plan p = {.kind = WRI_FAULT_CRASH, .at = n,
-                                    .tear = tear ? 256 : 0};
-                wri_io_fault_set(&p);
-                compact(fx.dir, NULL, NULL, NULL, &eb);
-                _exit(0);
-            }
-            int st;
-            waitpid(pid, &st, 0);
-            points++;
-            if (!WIFEXITED(st) || WEXITSTATUS(st) != WRI_IO_CRASH_EXIT) {
-                TAP_FAIL("%s: the child did not crash (status %d)", what, st);
-                bad++;
-                continue;
-            }
+            wri_fault_plan p = {.kind = WRI_FAULT_CRASH, .at = n,
+                                .tear = tear ? 256 : 0};
             int nnew, cat_new;
-            if (fixture_judge(&fx, what, &nnew, &cat_new) != 0) {
+            points++;
+            if (fixture_crash(&fx, what, &p, at, &nnew, &cat_new) != 0) {
                 bad++;
                 continue;
             }
-            if (nnew == 0)
-                at_old++;
-            else if (nnew < NTREES)
-                at_mix++;
-            else
-                at_new++;
             if (n < fx.marks.cat_rename && (nnew != 0 || cat_new)) {
                 TAP_FAIL("%s: changed before the catalog commit", what);
                 bad++;
@@ -1272,8 +1280,8 @@ static void test_compact_crash_sweep(void)
         }
     }
     printf("# %llu ops, %d crash points: %d old, %d mixed, %d new\n",
-           (unsigned long long)fx.total, points, at_old, at_mix, at_new);
-    CHECK(at_old > 0 && at_mix > 0 && at_new > 0);
+           (unsigned long long)fx.total, points, at[0], at[1], at[2]);
+    CHECK(at[0] > 0 && at[1] > 0 && at[2] > 0);
     fixture_free(&fx);
 }
 
@@ -1302,53 +1310,32 @@ static void compact_power_sweep(bool backup)
     REQUIRE(fixture_reset(&fx) == 0);
     REQUIRE_OK(pw_learn(pw_compact, &a, NULL, NULL, &l), &a.eb);
     REQUIRE_EQ(l.total, fx.total);
-    int bad = 0, states = 0, at_old = 0, at_mix = 0, at_new = 0;
+    int bad = 0, states = 0, at[3] = {0};
     for (uint64_t n = 1; n <= fx.total + 1 && bad < 3; n++) {
         for (int k = 0; k < pw_nstates(&l, n) && bad < 3; k++) {
             char what[64];
+            int nnew, cat_new;
             wri_fault_plan p = pw_plan(&l, n, k);
             snprintf(what, sizeof what, "op %llu seed %llu%s",
                      (unsigned long long)n, (unsigned long long)p.seed,
                      p.power ? "" : " (no power loss)");
             REQUIRE(fixture_reset(&fx) == 0);
-            fflush(stdout);
-            pid_t pid = fork();
-            if (pid == 0) {
-                wri_io_fault_set(&p);
-                pw_compact(&a);
-                wri_io_crash_now(); /* a crash point past the last op */
-                _exit(0);
-            }
-            int st;
-            waitpid(pid, &st, 0);
             states++;
-            if (!WIFEXITED(st) || WEXITSTATUS(st) != WRI_IO_CRASH_EXIT) {
-                TAP_FAIL("%s: the child did not crash (status %d)", what, st);
+            if (fixture_crash(&fx, what, &p, at, &nnew, &cat_new) != 0) {
                 bad++;
                 continue;
             }
-            int nnew, cat_new;
-            if (fixture_judge(&fx, what, &nnew, &cat_new) != 0) {
-                bad++;
-                continue;
-            }
-            if (nnew == 0)
-                at_old++;
-            else if (nnew < NTREES)
-                at_mix++;
-            else
-                at_new++;
             if (fixture_rerun(&fx, what) != 0)
                 bad++;
         }
     }
     char detail[200];
     snprintf(detail, sizeof detail, "%d old, %d mixed, %d new; each rerun%s, "
-             "verified and compared", at_old, at_mix, at_new,
+             "verified and compared", at[0], at[1], at[2],
              backup ? " with the same backup directory" : "");
     pw_report(&l, backup ? "wr_compact --backup-dir (two indexes)"
                          : "wr_compact (two indexes)", states, detail);
-    CHECK(at_old > 0 && at_new > 0);
+    CHECK(at[0] > 0 && at[2] > 0);
     pw_learned_free(&l);
     fixture_free(&fx);
 }

@@ -783,21 +783,45 @@ static void test_verify_leaked_extent(void)
     free(dir);
 }
 
+/* Where the tests that damage one leaf start: a fresh copy of the test
+ * database (dir), its main table (path, pg) and leaf i of it read into buf
+ * and checked (v). 0, or -1 if that leaf does not check. */
+typedef struct leaf_fx {
+    char *dir, *path;
+    pages pg;
+    uint64_t leaf;
+    uint8_t buf[P512];
+    wri_page_view v;
+} leaf_fx;
+
+static int leaf_fx_open(leaf_fx *f, const char *name, int i)
+{
+    wri_page_problem pp;
+    f->dir = fresh_db(name);
+    f->path = join(f->dir, "people.main.wr");
+    find_pages(f->path, &f->pg);
+    f->leaf = f->pg.leaf[i];
+    raw_read(f->path, f->leaf, f->buf, sizeof f->buf);
+    return wri_page_check(f->buf, P512, 1, &f->v, &pp) == WR_OK ? 0 : -1;
+}
+
+static void leaf_fx_free(leaf_fx *f)
+{
+    free(f->path);
+    free(f->dir);
+}
+
 /* A document's _id changed, the page re-CRC'd and the change carried up
  * to the slot: only the document check can see it. */
 static void test_verify_document_id_changed(void)
 {
-    char *dir = fresh_db("idchange");
-    char *path = join(dir, "people.main.wr");
-    pages pg;
-    find_pages(path, &pg);
-    uint64_t leaf = pg.leaf[3];
-    uint8_t buf[P512];
-    wri_page_view v;
-    wri_page_problem pp;
+    leaf_fx f;
+    REQUIRE(leaf_fx_open(&f, "idchange", 3) == 0);
+    char *dir = f.dir, *path = f.path;
+    uint64_t leaf = f.leaf;
+    uint8_t *buf = f.buf;
+    wri_page_view v = f.v;
     wri_cell c;
-    raw_read(path, leaf, buf, sizeof buf);
-    REQUIRE(wri_page_check(buf, P512, 1, &v, &pp) == WR_OK);
     uint32_t i = 0;
     for (; i < v.count; i++) {
         wri_page_cell(&v, i, &c);
@@ -809,7 +833,7 @@ static void test_verify_document_id_changed(void)
     size_t at = (size_t)(c.val - buf) + 4 + 1 + 4;
     REQUIRE(buf[at - 5] == BSON_TYPE_INT32);
     buf[at] ^= 0x40;
-    raw_write(path, leaf, buf, sizeof buf);
+    raw_write(path, leaf, buf, P512);
     fix_crc(path, leaf);
     wr_verify_report *r = NULL;
     CHECK_EQ(verify(dir, NULL, &r), WR_ECORRUPT);
@@ -822,38 +846,32 @@ static void test_verify_document_id_changed(void)
     wr_verify_opts q = {.quick = true};
     CHECK_EQ(verify(dir, &q, &r), WR_OK);
     wr_verify_report_free(r);
-    free(path);
-    free(dir);
+    leaf_fx_free(&f);
 }
 
 /* A key in a leaf made larger than its right neighbour. */
 static void test_verify_keys_out_of_order(void)
 {
-    char *dir = fresh_db("order");
-    char *path = join(dir, "people.main.wr");
-    pages pg;
-    find_pages(path, &pg);
-    uint64_t leaf = pg.leaf[2];
-    uint8_t buf[P512];
-    wri_page_view v;
-    wri_page_problem pp;
+    leaf_fx f;
+    REQUIRE(leaf_fx_open(&f, "order", 2) == 0);
+    char *path = f.path;
+    uint64_t leaf = f.leaf;
+    uint8_t *buf = f.buf;
+    wri_page_view v = f.v;
     wri_cell c;
-    raw_read(path, leaf, buf, sizeof buf);
-    REQUIRE(wri_page_check(buf, P512, 1, &v, &pp) == WR_OK);
     REQUIRE(v.count >= 2);
     wri_page_cell(&v, 0, &c);
     /* key {"": int32}: len(4) type(1) name "\0"(1) value(4) */
     REQUIRE(c.klen == 11 && c.key[4] == BSON_TYPE_INT32);
-    wri_put32((uint8_t *)buf + (c.key - buf) + 6, 1000000);
-    raw_write(path, leaf, buf, sizeof buf);
+    wri_put32(buf + (c.key - buf) + 6, 1000000);
+    raw_write(path, leaf, buf, P512);
     fix_crc(path, leaf);
     wr_verify_report *r = NULL;
     CHECK_EQ(verify(path, NULL, &r), WR_ECORRUPT);
     EXPECT_PROBLEM(r, WR_CHECK_ORDERING, "people.main.wr", leaf);
     EXPECT_PROBLEM(r, WR_CHECK_DOCUMENT, "people.main.wr", leaf);
     wr_verify_report_free(r);
-    free(path);
-    free(dir);
+    leaf_fx_free(&f);
 }
 
 /* A leaf's level made 1: its place says 0. */
