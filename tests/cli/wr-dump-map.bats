@@ -279,9 +279,13 @@ same_counts() {
     DAMAGE flip "$TMP/db/c.main.wr" $((leaf + 40))
     run "$WR_BIN/wr-dump" --map "$TMP/new.html" "$TMP/db"
     [ "$status" -eq 1 ]
-    WR_IO_STATS="$TMP/ops" "$WR_BIN/wr-dump" --map "$TMP/x.html" "$TMP/db" 2>/dev/null || true
+    WR_IO_STATS="$TMP/ops" WR_IO_TRACE="$TMP/trace" "$WR_BIN/wr-dump" --map "$TMP/x.html" "$TMP/db" 2>/dev/null || true
     ops=$(cat "$TMP/ops")
+    # the reader's LOCK (its create and removal) is not FILE's: test_io
+    # and the writers' sweeps fail those ops
+    lockops=" $(awk '$3 ~ /\/LOCK$/ { printf "%s ", $1 }' "$TMP/trace")"
     for ((n = 1; n <= ops; n++)); do
+        [[ "$lockops" != *" $n "* ]] || continue
         echo old > "$TMP/o.html"
         run env WR_IO_FAULT="fail=$n,err=ENOSPC" \
             "$WR_BIN/wr-dump" --map "$TMP/o.html" "$TMP/db"
