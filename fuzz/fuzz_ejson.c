@@ -1,6 +1,6 @@
 /*
  * fuzz_ejson.c -- libFuzzer target holding the one-pass Extended JSON
- * builder (lib/ejsonread.c) to libbson's parser (make fuzz; fuzz/fuzz.mk).
+ * builder (lib/ejsonread.c, lib/ejsonbuild.c) to libbson's parser (make fuzz; fuzz/fuzz.mk).
  * tests/unit/test_fuzz_corpus.c replays fuzz/corpus/ejson/ through the same
  * entry point, and tests/unit/test_jsonl.c runs wr_ejson_diff() over the
  * BSON corpus, JSONTestSuite and the real dataset.
