@@ -1003,7 +1003,7 @@ static void bt_forget(wri_btree *t, wri_node *nd, uint16_t level)
 int wri_btree_evict(wri_btree *t, uint64_t keep, wr_errbuf *eb)
 {
     int rc;
-    if (t->root == NULL)
+    if (t->root == NULL || t->cursors > 0) /* a cursor holds its nodes */
         return WR_OK;
     if ((rc = bt_fit_root(t, eb)) != WR_OK ||
         (rc = node_write(t, t->root, eb)) != WR_OK)
@@ -1114,6 +1114,7 @@ int wri_cursor_open(wri_btree *t, wri_cursor **out, wr_errbuf *eb)
     if (c == NULL)
         return WR_ERR(eb, WR_ENOMEM, "out of memory opening a cursor");
     c->t = t;
+    t->cursors++;
     *out = c;
     return WR_OK;
 }
@@ -1122,6 +1123,7 @@ void wri_cursor_close(wri_cursor *c)
 {
     if (c == NULL)
         return;
+    c->t->cursors--;
     free(c->ovf);
     free(c);
 }
@@ -1133,7 +1135,8 @@ static void cur_leave(wri_cursor *c, int d)
     if (d == 0)
         return;
     wri_node *nd = c->node[d], *parent = c->node[d - 1];
-    if (!nd->dirty && parent->it[c->idx[d - 1]].child == nd) {
+    if (c->t->cursors == 1 && /* another cursor may stand on nd */
+        !nd->dirty && parent->it[c->idx[d - 1]].child == nd) {
         parent->it[c->idx[d - 1]].child = NULL;
         node_free(c->t, nd);
     }

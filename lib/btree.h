@@ -39,6 +39,7 @@ typedef struct wri_btree {
     bool readonly;
     bool changed;         /* changes since the last checkpoint */
     uint64_t mem;         /* heap held by loaded nodes (B5 in btree.c) */
+    unsigned cursors;     /* open cursors: nodes they hold stay loaded */
     uint8_t *scratch;     /* one page of encode space */
 } wri_btree;
 
@@ -66,8 +67,9 @@ int wri_btree_checkpoint(wri_btree *t, wr_errbuf *eb);
 /* Bound the memory: write every dirty node to new extents without
  * committing (an early write: the file's checkpoints are untouched, so a
  * crash still leaves the last commit), then forget loaded nodes, leaves
- * first, until t->mem <= keep. Invalidates cursors. A later checkpoint
- * commits what was written. */
+ * first, until t->mem <= keep. Does nothing while a cursor is open on t
+ * (its nodes stay loaded; wri_cursor_open counts them). A later
+ * checkpoint commits what was written. */
 int wri_btree_evict(wri_btree *t, uint64_t keep, wr_errbuf *eb);
 /* Are there changes not yet checkpointed? */
 bool wri_btree_dirty(const wri_btree *t);

@@ -500,7 +500,8 @@ static int ps_cached_page(wri_ps_cache *pc, const wr_addr *a, int level,
     ps_cached *e = &pc->slot[(a->off / ps->P) % pc->n];
     wri_page_problem pp;
     *out = e;
-    if (e->valid && e->addr.off == a->off && e->addr.crc == a->crc &&
+    if (e->valid && e->addr.off == a->off && e->addr.size == a->size &&
+        e->addr.crc == a->crc &&
         (level < 0 || e->v.level == level))
         return WR_OK;
     e->valid = false;
