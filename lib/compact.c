@@ -501,6 +501,7 @@ static int cpt_check_new(cpt_job *j, cpt_file *f, wr_errbuf *eb)
 {
     int rc;
     wr_verify_opts o = {.max_problems = 1,
+                        .digest = WR_DIGEST_SHA256,
                         .item_digest = true,
                         .interrupted = j->o->interrupted};
     wr_verify_report *r = NULL;

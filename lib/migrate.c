@@ -801,6 +801,7 @@ static int mg_verify(mg *m, wr_errbuf *eb)
     int rc;
     wr_verify_report *r = NULL;
     wr_verify_opts vo = {.max_problems = 1,
+                         .digest = WR_DIGEST_SHA256,
                          .interrupted = m->o->interrupted};
     rc = wr_verify(m->staging, &vo, &r, eb);
     if (rc == WR_ECORRUPT) {

@@ -13,9 +13,10 @@
  *      decoder), its level checked against its place, its keys checked
  *      (wri_key_check), ordered inside the page and inside the bounds the
  *      parent's separators set, and across leaves; overflow pages read;
- *      documents validated (wri_bson_check, _id == key) and digested in key
- *      order. Every page is marked in the map; a page found marked is
- *      reachable twice and is not descended into again (so cycles end);
+ *      documents validated (wri_bson_check, _id == key) and, when
+ *      opts.digest asks, digested in key order. Every page is marked in
+ *      the map; a page found marked is reachable twice and is not
+ *      descended into again (so cycles end);
  *   3. space: every block of [2P, logical size) must have been marked
  *      exactly once; unmarked runs are leaked space. Reported only when
  *      steps 1 and 2 read everything (else every unread subtree would look
@@ -367,7 +368,7 @@ static int vf_ckpt(vf_run *run, wr_verify_file *f, vf_info *inf, wri_ps *ps,
         rc = vt_env(t, rc, &e);
         goto out;
     }
-    if (!t->quick && t->nkeyelem == 1 &&
+    if (!t->quick && t->nkeyelem == 1 && run->o->digest != WR_DIGEST_NONE &&
         (rc = wri_digest_new_async(&t->dg, &e)) != WR_OK) {
         rc = vf_env(run, f, rc, &e);
         goto out;

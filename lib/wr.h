@@ -304,6 +304,13 @@ int wr_verify_simple(const char *path, bool quick, wr_errbuf *eb);
  * order (as the main table holds them).
  * --------------------------------------------------------------------- */
 #define WR_DIGEST_LEN 32
+/* Which digest a report computes (wr_verify_opts.digest). A digest is a
+ * report, not a check: nothing in a plain verify compares it with
+ * anything, so none is computed unless asked for. */
+typedef enum wr_digest_kind {
+    WR_DIGEST_NONE = 0,  /* no digest (the default) */
+    WR_DIGEST_SHA256,    /* SHA-256 (FIPS 180-4), WR_DIGEST_LEN bytes */
+} wr_digest_kind;
 typedef struct wr_digest wr_digest;
 int wr_digest_new(wr_digest **out, wr_errbuf *eb);
 void wr_digest_add(wr_digest *d, const uint8_t *doc, uint32_t len);
@@ -337,7 +344,9 @@ typedef struct wr_verify_ckpt {
     uint64_t logical_size, avail_bytes, discard_bytes, leaked_bytes;
     uint64_t problems;
     bool complete;     /* every page and list could be read and decoded */
-    bool has_digest;   /* main table, full check, every document read */
+    /* with opts.digest, main table, full check, every document read: the
+     * content digest (wr_digest_*) of the documents in key order */
+    bool has_digest;
     uint8_t digest[WR_DIGEST_LEN];
     /* with opts.item_digest, full check, every page read: SHA-256 of each
      * leaf item's key length, key and value length (4-byte little-endian
@@ -400,6 +409,11 @@ typedef struct wr_verify_opts {
     void (*progress)(const wr_verify_progress *p, void *arg);
     void *progress_arg;
     volatile int *interrupted; /* set by a signal handler: stop, EINTR */
+    /* the content digest of each main table (has_digest, digest):
+     * WR_DIGEST_NONE (0, the default) computes none and starts no thread
+     * for it; WR_DIGEST_SHA256 is hashed on a thread of its own where
+     * there are two cores */
+    wr_digest_kind digest;
     bool item_digest;     /* fill in has_item_digest, item_digest */
     unsigned threads;     /* documents checked on a second thread: 0 where
                              there are two cores, 1 never; same findings */

@@ -20,8 +20,7 @@ static void usage(void)
          "one line on stdout:\n"
          "  PATH: page OFFSET: byte OFFSET: CHECK: detail (expected X, found Y)\n"
          "(page = the page's file offset, byte = the file offset the problem\n"
-         "applies to), then a summary per PATH with page and key counts and\n"
-         "each collection's content digest.\n"
+         "applies to), then a summary per PATH with page and key counts.\n"
          "\n"
          "Options:\n"
          "  --quick               headers, checksums of every reachable page,\n"
@@ -35,6 +34,8 @@ static void usage(void)
          "                        previous snapshot's indexes)\n"
          "  --max-problems N      list at most N problems per PATH (default\n"
          "                        1000); all are counted\n"
+         "  --digest              also compute and print each collection's\n"
+         "                        content digest (SHA-256, below)\n"
          "  --wait                if a writer (wr-load, wr-migrate,\n"
          "                        wr-compact) holds the directory, wait for it\n"
          "                        to finish (else exit 3 naming it)\n"
@@ -52,8 +53,9 @@ static void usage(void)
         printf("  %-15s %s\n", wr_verify_check_name(i),
                wr_verify_check_help(i));
     puts("\n"
-         "Digest: SHA-256 of a collection's documents (BSON) in _id order,\n"
-         "independent of page layout; equal digests mean equal content.\n"
+         "Digest (--digest): SHA-256 of a collection's documents (BSON) in _id\n"
+         "order, independent of page layout; equal digests mean equal content.\n"
+         "A report, not a check: without --digest none is computed.\n"
          "\n"
          "Exit status: 0 no problem found; 1 problems found; 2 usage error;\n"
          "3 a PATH cannot be opened or read (missing, not a database, newer\n"
@@ -185,8 +187,23 @@ static void print_summary(const wr_verify_report *r, int rc)
 
 /* --- JSON output --------------------------------------------------------- */
 
+/* "digest": the hex digest, null when it could not be computed (damage,
+ * --quick); absent without --digest. */
+static void json_digest(bson_t *d, bool asked, const wr_verify_ckpt *ck)
+{
+    if (!asked)
+        return;
+    if (ck->has_digest) {
+        char hex[2 * WR_DIGEST_LEN + 1];
+        wr_digest_hex(ck->digest, hex);
+        BSON_APPEND_UTF8(d, "digest", hex);
+    } else {
+        BSON_APPEND_NULL(d, "digest");
+    }
+}
+
 static void json_ckpt(bson_t *arr, size_t k, const wr_verify_file *f,
-                      const wr_verify_ckpt *ck)
+                      const wr_verify_ckpt *ck, bool digest)
 {
     bson_t d, sub;
     char key[16];
@@ -216,13 +233,7 @@ static void json_ckpt(bson_t *arr, size_t k, const wr_verify_file *f,
     BSON_APPEND_INT64(&sub, "leaked", (int64_t)ck->leaked_bytes);
     bson_append_document_end(&d, &sub);
     BSON_APPEND_INT64(&d, "problems", (int64_t)ck->problems);
-    if (ck->has_digest) {
-        char hex[2 * WR_DIGEST_LEN + 1];
-        wr_digest_hex(ck->digest, hex);
-        BSON_APPEND_UTF8(&d, "digest", hex);
-    } else {
-        BSON_APPEND_NULL(&d, "digest");
-    }
+    json_digest(&d, digest, ck);
     if (f->role == 2) {
         BSON_APPEND_DOCUMENT_BEGIN(&d, "index", &sub);
         BSON_APPEND_BOOL(&sub, "checked", ck->index_checked);
@@ -237,7 +248,8 @@ static void json_ckpt(bson_t *arr, size_t k, const wr_verify_file *f,
     bson_append_document_end(arr, &d);
 }
 
-static void json_file(bson_t *arr, size_t i, const wr_verify_file *f)
+static void json_file(bson_t *arr, size_t i, const wr_verify_file *f,
+                      bool digest)
 {
     bson_t d, a, s;
     char key[16];
@@ -270,7 +282,7 @@ static void json_file(bson_t *arr, size_t i, const wr_verify_file *f)
     bson_append_array_end(&d, &a);
     BSON_APPEND_ARRAY_BEGIN(&d, "checkpoints", &a);
     for (size_t k = 0; k < f->nckpt; k++)
-        json_ckpt(&a, k, f, &f->ckpt[k]);
+        json_ckpt(&a, k, f, &f->ckpt[k], digest);
     bson_append_array_end(&d, &a);
     bson_append_document_end(arr, &d);
 }
@@ -301,7 +313,7 @@ static void salvage_command(const char *path, char *buf, size_t len)
 }
 
 static void json_report(bson_t *arr, size_t i, const wr_verify_report *r,
-                        int rc, bool all)
+                        int rc, const wr_verify_opts *o)
 {
     bson_t d, a, p;
     char key[16], line[1400];
@@ -331,14 +343,14 @@ static void json_report(bson_t *arr, size_t i, const wr_verify_report *r,
         BSON_APPEND_UTF8(&p, "detail", q->detail);
         BSON_APPEND_UTF8(&p, "expected", q->expected);
         BSON_APPEND_UTF8(&p, "found", q->found);
-        problem_line(q, all, line, sizeof line);
+        problem_line(q, o->all_checkpoints, line, sizeof line);
         BSON_APPEND_UTF8(&p, "line", line);
         bson_append_document_end(&a, &p);
     }
     bson_append_array_end(&d, &a);
     BSON_APPEND_ARRAY_BEGIN(&d, "files", &a);
     for (size_t k = 0; r != NULL && k < r->nfiles; k++)
-        json_file(&a, k, &r->files[k]);
+        json_file(&a, k, &r->files[k], o->digest != WR_DIGEST_NONE);
     bson_append_array_end(&d, &a);
     /* collections: the selected checkpoint of each main table */
     BSON_APPEND_ARRAY_BEGIN(&d, "collections", &a);
@@ -352,13 +364,7 @@ static void json_report(bson_t *arr, size_t i, const wr_verify_report *r,
         bson_append_document_begin(&a, kp, -1, &p);
         BSON_APPEND_UTF8(&p, "name", f->coll);
         BSON_APPEND_INT64(&p, "documents", (int64_t)ck->keys);
-        if (ck->has_digest) {
-            char hex[2 * WR_DIGEST_LEN + 1];
-            wr_digest_hex(ck->digest, hex);
-            BSON_APPEND_UTF8(&p, "digest", hex);
-        } else {
-            BSON_APPEND_NULL(&p, "digest");
-        }
+        json_digest(&p, o->digest != WR_DIGEST_NONE, ck);
         bson_append_document_end(&a, &p);
     }
     bson_append_array_end(&d, &a);
@@ -425,12 +431,13 @@ int main(int argc, char **argv)
     wr_verify_opts o = {0};
     uint64_t v;
     int opt, worst = WR_EXIT_OK;
-    enum { O_QUICK = 256, O_CKPT, O_ALL, O_MAX };
+    enum { O_QUICK = 256, O_CKPT, O_ALL, O_MAX, O_DIGEST };
     static const struct option longopts[] = {
         {"quick", no_argument, NULL, O_QUICK},
         {"checkpoint", required_argument, NULL, O_CKPT},
         {"all-checkpoints", no_argument, NULL, O_ALL},
         {"max-problems", required_argument, NULL, O_MAX},
+        {"digest", no_argument, NULL, O_DIGEST},
         WR_CLI_READ_OPTIONS,
         WR_CLI_COMMON_OPTIONS,
         {NULL, 0, NULL, 0},
@@ -450,6 +457,9 @@ int main(int argc, char **argv)
             break;
         case O_ALL:
             o.all_checkpoints = true;
+            break;
+        case O_DIGEST:
+            o.digest = WR_DIGEST_SHA256;
             break;
         case O_MAX:
             if (wr_cli_parse_u64(optarg, &v) != 0 || v == 0 ||
@@ -512,8 +522,7 @@ int main(int argc, char **argv)
         }
         total += r->total_problems;
         if (cli.json) {
-            json_report(&arr, (size_t)(i - optind), r, rc,
-                        o.all_checkpoints);
+            json_report(&arr, (size_t)(i - optind), r, rc, &o);
         } else {
             char line[1400];
             for (size_t k = 0; k < r->nproblems; k++) {

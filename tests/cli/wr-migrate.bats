@@ -28,11 +28,11 @@ mig() { "$WR_BIN/wr-migrate" "$@"; }
 
 # "status" then "collection:records:digest" per main table, from wr-verify
 digests() {
-    "$WR_BIN/wr-verify" --json "$1" | jq -r '
+    "$WR_BIN/wr-verify" --json --digest "$1" | jq -r '
         "status:" + .paths[0].status,
         ([.paths[0].files[] | select(.role == "main") |
           .collection + ":" + (.checkpoints[0].records | tostring) + ":" +
-          .checkpoints[0].digest] | sort | .[])'
+          (.checkpoints[0].digest // "no-digest")] | sort | .[])'
 }
 
 # What a correct migration of legacy directory $1 holds: its live

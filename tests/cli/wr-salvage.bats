@@ -90,8 +90,9 @@ damage_leaf() {
     [ "$status" -eq 0 ]
     [ "$(docs "$TMP/db" people)" = "$(docs "$TMP/out" people)" ]
     [ "$(docs "$TMP/db" other)" = "$(docs "$TMP/out" other)" ]
-    a=$("$WR_BIN/wr-verify" "$TMP/db" | grep -o 'digest sha256:[0-9a-f]*' | sort)
-    b=$("$WR_BIN/wr-verify" "$TMP/out" | grep -o 'digest sha256:[0-9a-f]*' | sort)
+    a=$("$WR_BIN/wr-verify" --digest "$TMP/db" | grep -o 'digest sha256:[0-9a-f]*' | sort)
+    b=$("$WR_BIN/wr-verify" --digest "$TMP/out" | grep -o 'digest sha256:[0-9a-f]*' | sort)
+    [ "$(wc -l <<<"$a")" = 2 ]
     [ "$a" = "$b" ]
     [ ! -e "$TMP/out/lost+found" ]
     # nothing left beside DEST

@@ -84,7 +84,11 @@ dump_survives() {
     run "$WR_BIN/wr-verify" "$TMP/db"
     [ "$status" -eq 0 ]
     [[ "$output" == *"clean"* ]]
-    [[ "$output" == *"digest sha256:"* ]]
+    # the digest is a report, computed only when asked for
+    [[ "$output" != *"digest"* ]]
+    run "$WR_BIN/wr-verify" --digest "$TMP/db"
+    [ "$status" -eq 0 ]
+    [ "$(grep -c '^      digest sha256:[0-9a-f]\{64\} (600 documents)$' <<<"$output")" = 1 ]
     for opt in --quick "--checkpoint previous" --all-checkpoints; do
         run "$WR_BIN/wr-verify" $opt "$TMP/db"
         [ "$status" -eq 0 ]
@@ -102,6 +106,11 @@ dump_survives() {
     make_db
     run "$WR_BIN/wr-verify" --json "$TMP/db"
     [ "$status" -eq 0 ]
+    # without --digest: no digest field anywhere
+    [ "$(jq '[.. | objects | select(has("digest"))] | length' <<<"$output")" = 0 ]
+    [ "$(jq -r '.paths[0].collections[0].documents' <<<"$output")" = 600 ]
+    run "$WR_BIN/wr-verify" --json --digest "$TMP/db"
+    [ "$status" -eq 0 ]
     [ "$(jq -s length <<<"$output")" = 1 ]
     [ "$(jq -r .status <<<"$output")" = clean ]
     [ "$(jq -r .exit <<<"$output")" = 0 ]
@@ -112,6 +121,14 @@ dump_survives() {
     [ "$(jq -r '.paths[0].files[1].checkpoints[0].index.missing' <<<"$output")" = 0 ]
     [ "$(jq -r '.paths[0].collections[0].documents' <<<"$output")" = 600 ]
     [[ "$(jq -r '.paths[0].collections[0].digest' <<<"$output")" =~ ^[0-9a-f]{64}$ ]]
+    [ "$(jq -r '.paths[0].files[0].checkpoints[0].digest' <<<"$output")" = \
+      "$(jq -r '.paths[0].collections[0].digest' <<<"$output")" ]
+    # an index has none: null
+    [ "$(jq -r '.paths[0].files[1].checkpoints[0].digest' <<<"$output")" = null ]
+    # --quick computes none: null where asked for
+    run "$WR_BIN/wr-verify" --json --digest --quick "$TMP/db"
+    [ "$status" -eq 0 ]
+    [ "$(jq -r '.paths[0].collections[0].digest' <<<"$output")" = null ]
 }
 
 @test "wr-verify: the digest depends on the documents, not the layout" {
@@ -121,11 +138,13 @@ dump_survives() {
     cat "$TMP/upd.jsonl" >> "$TMP/final.jsonl"
     tac "$TMP/final.jsonl" > "$TMP/rev.jsonl"
     "$WR_BIN/wr-load" -q --page-size 4096 "$TMP/db2" people "$TMP/rev.jsonl"
-    a=$("$WR_BIN/wr-verify" --json "$TMP/db" | jq -r '.paths[0].collections[0].digest')
-    b=$("$WR_BIN/wr-verify" --json "$TMP/db2" | jq -r '.paths[0].collections[0].digest')
+    a=$("$WR_BIN/wr-verify" --json --digest "$TMP/db" | jq -r '.paths[0].collections[0].digest')
+    b=$("$WR_BIN/wr-verify" --json --digest "$TMP/db2" | jq -r '.paths[0].collections[0].digest')
+    [[ "$a" =~ ^[0-9a-f]{64}$ ]]
     [ "$a" = "$b" ]
     echo '{"_id": 5, "name": "someone else"}' | "$WR_BIN/wr-load" -q "$TMP/db2" people -
-    c=$("$WR_BIN/wr-verify" --json "$TMP/db2" | jq -r '.paths[0].collections[0].digest')
+    c=$("$WR_BIN/wr-verify" --json --digest "$TMP/db2" | jq -r '.paths[0].collections[0].digest')
+    [[ "$c" =~ ^[0-9a-f]{64}$ ]]
     [ "$a" != "$c" ]
 }
 

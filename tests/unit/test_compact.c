@@ -886,7 +886,8 @@ static void verify_digests(const char *dir, bool item_digest,
                            file_digests *fd)
 {
     wr_errbuf eb = {0};
-    wr_verify_opts o = {.item_digest = item_digest};
+    wr_verify_opts o = {.digest = WR_DIGEST_SHA256,
+                        .item_digest = item_digest};
     wr_verify_report *r = NULL;
     memset(fd, 0, sizeof *fd);
     CHECK_EQ(wr_verify(dir, &o, &r, &eb), WR_OK);

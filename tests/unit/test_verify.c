@@ -10,6 +10,7 @@
 
 #include "wr_int.h"
 
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -390,7 +391,17 @@ static void test_verify_clean_database(void)
 {
     char *dir = fresh_db("clean");
     wr_verify_report *r = NULL;
+    /* no digest unless asked for */
     int rc = verify(dir, NULL, &r);
+    REQUIRE(r != NULL);
+    CHECK_EQ(rc, WR_OK);
+    for (size_t i = 0; i < r->nfiles; i++)
+        CHECK(r->files[i].nckpt == 1 && !r->files[i].ckpt[0].has_digest &&
+              r->files[i].ckpt[0].keys == r->files[i].ckpt[0].records);
+    wr_verify_report_free(r);
+    r = NULL;
+    wr_verify_opts dgo = {.digest = WR_DIGEST_SHA256};
+    rc = verify(dir, &dgo, &r);
     REQUIRE(r != NULL);
     if (rc != WR_OK)
         dump_problems(r);
@@ -433,6 +444,49 @@ static void test_verify_clean_database(void)
     CHECK(memcmp(dg, r->files[0].ckpt[0].digest, WR_DIGEST_LEN) == 0);
     wr_db_close(db);
     wr_verify_report_free(r);
+    free(dir);
+}
+
+/* Threads of this process now (/proc/self/task), most seen so far. */
+static void count_threads(const wr_verify_progress *p, void *arg)
+{
+    unsigned *most = arg, n = 0;
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *de;
+    (void)p;
+    while (d != NULL && (de = readdir(d)) != NULL)
+        n += de->d_name[0] != '.';
+    if (d != NULL)
+        closedir(d);
+    if (n > most[0])
+        most[0] = n;
+    most[1]++; /* calls */
+}
+
+/* The digest's thread runs only when a digest is asked for (documents
+ * checked on the walk's thread here, threads = 1, so the walk is the
+ * only thread but for the digest's). */
+static void test_verify_no_digest_no_thread(void)
+{
+    char *dir = tmp_path("nothread");
+    REQUIRE(build_db(dir, 1500, P512) == WR_OK); /* > 256 pages: progress */
+    char *main_file = join(dir, "people.main.wr");
+    for (int asked = 0; asked < 2; asked++) {
+        unsigned most[2] = {0, 0};
+        wr_verify_opts o = {.threads = 1,
+                            .digest = asked ? WR_DIGEST_SHA256
+                                            : WR_DIGEST_NONE,
+                            .progress = count_threads,
+                            .progress_arg = most};
+        wr_verify_report *r = NULL;
+        CHECK_EQ(verify(main_file, &o, &r), WR_OK);
+        CHECK(r != NULL && r->files[0].ckpt[0].has_digest == (asked == 1));
+        wr_verify_report_free(r);
+        REQUIRE(most[1] > 0); /* the progress callback ran mid-walk */
+        if (sysconf(_SC_NPROCESSORS_ONLN) >= 2)
+            CHECK_EQ(most[0], asked ? 2u : 1u);
+    }
+    free(main_file);
     free(dir);
 }
 
@@ -480,7 +534,8 @@ static void test_verify_clean_single_files_and_quick(void)
         CHECK_EQ(r->files[0].role, i == 0 ? 1 : 2);
         CHECK(strcmp(r->files[0].coll, "people") == 0);
         wr_verify_report_free(r);
-        wr_verify_opts q = {.quick = true, .all_checkpoints = true};
+        wr_verify_opts q = {.quick = true, .all_checkpoints = true,
+                            .digest = WR_DIGEST_SHA256};
         rc = verify(p, &q, &r);
         CHECK_EQ(rc, WR_OK);
         CHECK(!r->files[0].ckpt[0].has_digest);
@@ -1496,6 +1551,7 @@ int main(void)
 {
     RUN(test_digest_known_answer);
     RUN(test_verify_clean_database);
+    RUN(test_verify_no_digest_no_thread);
     RUN(test_verify_clean_previous_and_all_checkpoints);
     RUN(test_verify_clean_single_files_and_quick);
     RUN(test_verify_fresh_and_empty_collections);
