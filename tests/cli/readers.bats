@@ -70,7 +70,7 @@ end_writer() {
     # the writer gone: clean, and it saw the new document
     run "$WR_BIN/wr-verify" "$TMP/db"
     [ "$status" -eq 0 ]
-    [[ "$output" == *"(301 documents)"* ]]
+    [[ "$output" == *", 301 records, "* ]]
     # nobody left a LOCK behind (the first wr-load made it and removed it)
     [ ! -e "$TMP/db/LOCK" ]
 }
@@ -114,7 +114,7 @@ end_writer() {
     end_writer
     wait "$vpid"
     grep -q "clean" "$TMP/out"
-    grep -q "(301 documents)" "$TMP/out"
+    grep -q ", 301 records, " "$TMP/out"
     # wr-dump waits the same way
     start_writer "$TMP/db" c
     "$WR_BIN/wr-dump" --wait --docs "$TMP/db" >"$TMP/docs" 2>/dev/null {FD}>&- &
@@ -139,7 +139,7 @@ end_writer() {
     start_writer "$TMP/db" c
     run "$WR_BIN/wr-verify" --no-lock "$TMP/db"
     [ "$status" -eq 0 ]
-    [[ "$output" == *"(300 documents)"* ]]
+    [[ "$output" == *", 300 records, "* ]]
     run "$WR_BIN/wr-dump" --no-lock --docs "$TMP/db"
     [ "$status" -eq 0 ]
     [ "$(grep -c '"_id"' <<<"$output")" -eq 300 ]
