@@ -20,6 +20,12 @@
 int wri_bson_check(const uint8_t *buf, size_t len, size_t *err_off,
                    char *why, size_t whylen);
 
+/* The same check without its fast paths (a short ASCII key or string in
+ * one load, fixed-size values and strings without the general switch):
+ * tests compare the two, verdict, byte and reason. */
+int wri_bson_check_plain(const uint8_t *buf, size_t len, size_t *err_off,
+                         char *why, size_t whylen);
+
 /* Are the n bytes at s strict UTF-8 (the same rule), without NUL? */
 bool wri_utf8_check(const uint8_t *s, size_t n);
 

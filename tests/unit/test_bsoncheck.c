@@ -246,6 +246,95 @@ static void test_bsoncheck_mutations_never_more_lenient(void)
     cases_free(&c);
 }
 
+/* The fast paths (wri_bson_check) and the plain check
+ * (wri_bson_check_plain) agree on rc, byte and reason. */
+static void same_verdict(const uint8_t *b, size_t n, const char *what,
+                         int *disagree)
+{
+    char w1[128] = "", w2[128] = "";
+    size_t o1 = 0, o2 = 0;
+    int r1 = wri_bson_check(b, n, &o1, w1, sizeof w1);
+    int r2 = wri_bson_check_plain(b, n, &o2, w2, sizeof w2);
+    if (r1 != r2 || o1 != o2 || strcmp(w1, w2) != 0) {
+        if ((*disagree)++ < 10)
+            TAP_FAIL("%s: fast %d \"%s\", plain %d \"%s\"", what, r1, w1,
+                     r2, w2);
+    }
+}
+
+/* Documents of this shape (key and string lengths 0..40 at every place
+ * against the end of the buffer, ASCII or not, in nested documents and
+ * arrays, every fixed-size type) and every corpus case, then random bit
+ * flips and cuts of them: the fast paths change nothing but the time. */
+static void test_bsoncheck_fast_paths_equal_plain(void)
+{
+    static cases c;
+    int disagree = 0;
+    size_t checked = 0;
+    uint64_t x = 0x2545F4914F6CDD1Dull;
+    load_cases(&c, "valid", "canonical_bson");
+    load_cases(&c, "decodeErrors", "bson");
+    REQUIRE(c.n > 350);
+    /* generated: keys and strings of every length near the buffer's end */
+    for (size_t kl = 0; kl <= 40; kl++)
+        for (size_t sl = 0; sl <= 40; sl++)
+            for (int v = 0; v < 4; v++) {
+                char key[64], str[64];
+                memset(key, 'k', kl);
+                key[kl] = 0;
+                memset(str, 's', sl);
+                str[sl] = 0;
+                if (v == 1 && sl > 1) /* a two-byte character at the end */
+                    str[sl - 2] = (char)0xc3, str[sl - 1] = (char)0xa9;
+                if (v == 2 && kl > 0) /* a bad byte ending the key */
+                    key[kl - 1] = (char)0xff;
+                bson_t d = BSON_INITIALIZER, sub;
+                if (v == 3) {
+                    BSON_APPEND_DOCUMENT_BEGIN(&d, "a", &sub);
+                    bson_append_utf8(&sub, key, (int)kl, str, (int)sl);
+                    bson_append_bool(&sub, "b", 1, true);
+                    bson_append_document_end(&d, &sub);
+                } else {
+                    bson_append_int32(&d, key, (int)kl, 7);
+                    bson_append_utf8(&d, key, (int)kl, str, (int)sl);
+                }
+                uint8_t b[256];
+                memcpy(b, bson_get_data(&d), d.len);
+                same_verdict(b, d.len, "generated", &disagree);
+                for (int k = 0; k < 8; k++, checked++) { /* one change */
+                    uint8_t m[256];
+                    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                    memcpy(m, b, d.len);
+                    m[x % d.len] ^= (uint8_t)(1u << ((x >> 8) % 8));
+                    same_verdict(m, d.len - (k == 7), "generated, changed",
+                                 &disagree);
+                }
+                checked++;
+                bson_destroy(&d);
+            }
+    for (size_t i = 0; i < c.n; i++, checked++)
+        same_verdict(c.buf[i], c.len[i], c.what[i], &disagree);
+    for (int round = 0; round < 200000; round++, checked++) {
+        size_t i = (size_t)(x % c.n), n = c.len[i];
+        uint8_t *b = malloc(n + 1);
+        memcpy(b, c.buf[i], n);
+        for (int k = 0; k < 1 + round % 3; k++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            if (n > 0 && (x >> 40) % 4 == 0)
+                b[x % n] = (uint8_t)(x >> 16); /* a byte replaced */
+            else if (n > 0)
+                b[x % n] ^= (uint8_t)(1u << ((x >> 8) % 8));
+        }
+        size_t cut = (x >> 20) % 4 == 0 && n > 0 ? (x >> 24) % n : n;
+        same_verdict(b, cut, c.what[i], &disagree);
+        free(b);
+    }
+    CHECK(disagree == 0);
+    printf("# %zu documents, fast and plain agree on %zu\n", checked,
+           checked - (size_t)disagree);
+    cases_free(&c);
+}
+
 /* Does the document hold a double anywhere? (Our doubles are shorter
  * than libbson's, so only documents without one compare as text.) */
 static bool has_double(const bson_t *d)
@@ -372,6 +461,7 @@ int main(void)
     RUN(test_bsoncheck_utf8_rules);
     RUN(test_bsoncheck_utf8_at_every_offset);
     RUN(test_bsoncheck_mutations_never_more_lenient);
+    RUN(test_bsoncheck_fast_paths_equal_plain);
     RUN(test_ejson_matches_libbson_on_the_corpus);
     RUN(test_ejson_doubles_are_short_and_exact);
     return tap_done();
