@@ -1,9 +1,12 @@
 /*
  * vfdocs.c -- verify's document checks on a thread of their own
- * (vfdocs.h). A ring of batches in round-robin order: the caller fills
- * one, hands it over, and takes the next back once the checker is done
- * with it, delivering the findings it holds; so batches, and findings,
- * come back in the order they went.
+ * (vfdocs.h). A ring of batches: the caller fills one, hands it over and
+ * takes the next one back, in ring order, delivering its findings and
+ * feeding its documents to the digest; so findings, and the digest, come
+ * in the order the documents went. Who checks a batch does not matter to
+ * that order: the checker thread takes the oldest batch queued, and a
+ * caller that would otherwise wait for it checks the newest one itself,
+ * so the walk's thread shares the checks instead of idling.
  */
 #include "wr_int.h"
 #include "vfdocs.h"
@@ -12,10 +15,14 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#define WRI_VD_NBATCH 4
-#define WRI_VD_BATCH (256u << 10)
+#define WRI_VD_NBATCH 8
+#define WRI_VD_BATCH (128u << 10)
+#define WRI_VD_PREFETCH 1024 /* bytes of the next document fetched ahead */
 
-enum { VD_FREE = 0, VD_QUEUED, VD_DONE };
+/* FREE: the caller's (being filled, or empty); QUEUED: handed over;
+ * BUSY: being checked (by either thread); DONE: checked, its findings
+ * kept with it until the caller takes it back. */
+enum { VD_FREE = 0, VD_QUEUED, VD_BUSY, VD_DONE };
 
 typedef struct vd_item {
     uint64_t page, voff;
@@ -25,6 +32,7 @@ typedef struct vd_item {
 
 typedef struct vd_batch {
     int state;
+    uint64_t seq;   /* handed over as the seq-th batch */
     uint8_t *buf;
     size_t len, cap;
     vd_item *it;
@@ -34,9 +42,15 @@ typedef struct vd_batch {
     bool lost;     /* a finding could not be kept: counted as one */
 } vd_batch;
 
+/* One thread's way of checking a batch: a copy of the page source's
+ * header whose sink keeps each finding with the batch being checked. */
+typedef struct vd_checker {
+    wri_ps shadow;
+    vd_batch *cur;
+} vd_checker;
+
 struct wri_vd {
     wri_ps *ps;
-    wri_ps shadow; /* the checker's copy: its own sink */
     wr_digest *dg;
     wri_vd_flush_fn flush;
     void *arg;
@@ -47,14 +61,15 @@ struct wri_vd {
     bool stop;
     vd_batch b[WRI_VD_NBATCH];
     unsigned fill;  /* the batch the caller fills */
-    unsigned next;  /* the checker's next batch */
-    vd_batch *cur;  /* the checker's batch (its sink's target) */
+    uint64_t seq;   /* batches handed over so far */
+    vd_checker thread, caller;
+    uint64_t shared; /* batches the caller checked */
 };
 
-/* The checker's sink: keep the finding with its batch. */
+/* A checker's sink: keep the finding with its batch. */
 static void vd_collect(const wr_finding *f, void *arg)
 {
-    vd_batch *b = ((wri_vd *)arg)->cur;
+    vd_batch *b = ((vd_checker *)arg)->cur;
     if (b->nf == b->fcap) {
         size_t ncap = b->fcap ? b->fcap * 2 : 4;
         wr_finding *nf = realloc(b->f, ncap * sizeof *nf);
@@ -68,16 +83,48 @@ static void vd_collect(const wr_finding *f, void *arg)
     b->f[b->nf++] = *f;
 }
 
-static void vd_check(wri_vd *vd, wri_ps *ps, const vd_batch *b)
+/* Check batch b (marked BUSY by the caller, lock not held). */
+static void vd_check(vd_checker *k, vd_batch *b)
 {
+    k->cur = b;
     for (size_t i = 0; i < b->nit; i++) {
         const vd_item *x = &b->it[i];
         const uint8_t *key = b->buf + x->at, *val = key + x->klen;
-        (void)wri_ps_check_document(ps, x->page, x->voff, key, x->klen, val,
-                                    x->vlen, NULL);
-        if (vd->dg != NULL)
-            wr_digest_add(vd->dg, val, x->vlen);
+        if (i + 1 < b->nit) { /* the next document, while this one is read */
+            const uint8_t *nx = b->buf + b->it[i + 1].at;
+            size_t n = b->it[i + 1].klen + (size_t)b->it[i + 1].vlen;
+            for (size_t o = 0; o < n && o < WRI_VD_PREFETCH; o += 64)
+                __builtin_prefetch(nx + o);
+        }
+        (void)wri_ps_check_document(&k->shadow, x->page, x->voff, key,
+                                    x->klen, val, x->vlen, NULL);
     }
+}
+
+/* The queued batch handed over first (oldest) or last; NULL if none
+ * (lock held). */
+static vd_batch *vd_queued(wri_vd *vd, bool oldest)
+{
+    vd_batch *best = NULL;
+    for (unsigned i = 0; i < WRI_VD_NBATCH; i++) {
+        vd_batch *b = &vd->b[i];
+        if (b->state == VD_QUEUED &&
+            (best == NULL || (oldest ? b->seq < best->seq
+                                     : b->seq > best->seq)))
+            best = b;
+    }
+    return best;
+}
+
+/* Check b on this thread (lock held on entry and return). */
+static void vd_check_locked(wri_vd *vd, vd_checker *k, vd_batch *b)
+{
+    b->state = VD_BUSY;
+    pthread_mutex_unlock(&vd->mu);
+    vd_check(k, b);
+    pthread_mutex_lock(&vd->mu);
+    b->state = VD_DONE;
+    pthread_cond_broadcast(&vd->done);
 }
 
 static void *vd_worker(void *arg)
@@ -85,34 +132,39 @@ static void *vd_worker(void *arg)
     wri_vd *vd = arg;
     pthread_mutex_lock(&vd->mu);
     for (;;) {
-        vd_batch *b = &vd->b[vd->next];
-        while (b->state != VD_QUEUED && !vd->stop)
+        vd_batch *b;
+        while ((b = vd_queued(vd, true)) == NULL && !vd->stop)
             pthread_cond_wait(&vd->queued, &vd->mu);
         if (vd->stop)
             break;
-        pthread_mutex_unlock(&vd->mu);
-        vd->cur = b;
-        vd_check(vd, &vd->shadow, b);
-        pthread_mutex_lock(&vd->mu);
-        b->state = VD_DONE;
-        vd->next = (vd->next + 1) % WRI_VD_NBATCH;
-        pthread_cond_broadcast(&vd->done);
+        vd_check_locked(vd, &vd->thread, b);
     }
     pthread_mutex_unlock(&vd->mu);
     return NULL;
 }
 
-/* Take batch i back (caller): wait for the checker, deliver its
- * findings, empty it. */
+/* Take batch i back (caller): checked by either thread (while the
+ * checker thread is on it, the caller checks the newest batch queued
+ * instead of waiting), then its documents digested and its findings
+ * delivered, in order, and emptied. */
 static void vd_reclaim(wri_vd *vd, unsigned i)
 {
     vd_batch *b = &vd->b[i];
     pthread_mutex_lock(&vd->mu);
-    while (b->state == VD_QUEUED)
-        pthread_cond_wait(&vd->done, &vd->mu);
+    while (b->state == VD_QUEUED || b->state == VD_BUSY) {
+        vd_batch *o = b->state == VD_QUEUED ? b : vd_queued(vd, false);
+        if (o != NULL) {
+            vd_check_locked(vd, &vd->caller, o);
+            vd->shared++;
+        } else
+            pthread_cond_wait(&vd->done, &vd->mu);
+    }
     pthread_mutex_unlock(&vd->mu);
     if (b->state != VD_DONE)
         return;
+    for (size_t k = 0; vd->dg != NULL && k < b->nit; k++)
+        wr_digest_add(vd->dg, b->buf + b->it[k].at + b->it[k].klen,
+                      b->it[k].vlen);
     for (size_t k = 0; k < b->nf; k++)
         vd->flush(&b->f[k], vd->arg);
     if (b->lost) {
@@ -127,10 +179,12 @@ static void vd_reclaim(wri_vd *vd, unsigned i)
     }
     b->nf = b->nit = b->len = 0;
     b->lost = false;
+    pthread_mutex_lock(&vd->mu); /* the thread reads every batch's state */
     b->state = VD_FREE;
+    pthread_mutex_unlock(&vd->mu);
 }
 
-/* Hand the batch being filled to the checker and take the next one. */
+/* Hand the batch being filled over and take the next one back. */
 static void vd_submit(wri_vd *vd)
 {
     vd_batch *b = &vd->b[vd->fill];
@@ -138,6 +192,7 @@ static void vd_submit(wri_vd *vd)
         return;
     pthread_mutex_lock(&vd->mu);
     b->state = VD_QUEUED;
+    b->seq = vd->seq++;
     pthread_cond_signal(&vd->queued);
     pthread_mutex_unlock(&vd->mu);
     vd->fill = (vd->fill + 1) % WRI_VD_NBATCH;
@@ -219,9 +274,10 @@ int wri_vd_new(wri_ps *ps, wr_digest *dg, unsigned threads,
         if ((vd->b[i].buf = malloc(WRI_VD_BATCH)) == NULL)
             return WR_OK; /* no memory for the ring: inline */
     }
-    vd->shadow = *ps;
-    vd->shadow.cfg.sink = vd_collect;
-    vd->shadow.cfg.sink_arg = vd;
+    vd->thread.shadow = vd->caller.shadow = *ps;
+    vd->thread.shadow.cfg.sink = vd->caller.shadow.cfg.sink = vd_collect;
+    vd->thread.shadow.cfg.sink_arg = &vd->thread;
+    vd->caller.shadow.cfg.sink_arg = &vd->caller;
     pthread_mutex_init(&vd->mu, NULL);
     pthread_cond_init(&vd->queued, NULL);
     pthread_cond_init(&vd->done, NULL);
@@ -233,6 +289,11 @@ int wri_vd_new(wri_ps *ps, wr_digest *dg, unsigned threads,
     }
     vd->threaded = true;
     return WR_OK;
+}
+
+uint64_t wri_vd_shared(const wri_vd *vd)
+{
+    return vd == NULL ? 0 : vd->shared;
 }
 
 void wri_vd_free(wri_vd *vd)

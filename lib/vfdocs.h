@@ -3,23 +3,29 @@
  *
  * Owns: the queue of a main table's documents between verify's tree walk
  * (the caller's thread) and a checker thread that runs
- * wri_ps_check_document on each one and then feeds it to the content
- * digest, in key order. Findings stay in the order a single thread makes
- * them: the checker keeps its findings with the batch they belong to, the
- * caller delivers them (flush callback) when it takes the batch back,
- * and the caller calls wri_vd_sync before it makes a finding of its own
- * (so every document queued before that finding has been judged and
- * reported first).
+ * wri_ps_check_document on each one. Findings stay in the order a single
+ * thread makes them: whoever checks a batch keeps its findings with it,
+ * the caller takes batches back in the order it handed them over, feeds
+ * their documents to the content digest (so the digest sees key order)
+ * and delivers their findings (flush callback), and the caller calls
+ * wri_vd_sync before it makes a finding of its own (so every document
+ * queued before that finding has been judged and reported first).
+ *
+ * Balance: the checker thread takes the oldest batch queued; a caller
+ * that would wait for a batch still being checked checks the newest one
+ * queued itself meanwhile: when the checks are the slower side, the walk's
+ * thread shares them instead of idling.
  *
  * One thread (threads 1, or no memory for the ring, or one core): each
  * document is checked and digested on the caller's thread as it comes,
  * with the same results.
  *
- * Memory: WRI_VD_NBATCH batches of WRI_VD_BATCH bytes; a batch grows to
- * hold one value larger than that (at most 16 MiB, the walk's limit).
+ * Memory: WRI_VD_NBATCH batches of WRI_VD_BATCH bytes (1 MiB in all); a
+ * batch grows to hold one value larger than that (at most 16 MiB, the
+ * walk's limit).
  *
- * Calls pagesrc (the document check) and digest. The checker reports
- * through a copy of the page source's header with its own sink:
+ * Calls pagesrc (the document check) and digest. Each checking thread
+ * reports through a copy of the page source's header with its own sink:
  * wri_ps_check_document reads only path, gen and cfg and counts in
  * nfindings, so the copy never touches the caller's reads.
  */
@@ -45,6 +51,8 @@ int wri_vd_add(wri_vd *vd, uint64_t page, uint64_t voff, const uint8_t *key,
 /* Wait until every document queued has been checked and digested, and
  * deliver their findings. */
 void wri_vd_sync(wri_vd *vd);
+/* Batches the caller's thread checked itself (tests). */
+uint64_t wri_vd_shared(const wri_vd *vd);
 /* Stops the thread (what is still queued is dropped); NULL is fine. */
 void wri_vd_free(wri_vd *vd);
 

@@ -9,6 +9,7 @@
 #include "tap.h"
 
 #include "wr_int.h"
+#include "vfdocs.h"
 
 #include <dirent.h>
 #include <sys/stat.h>
@@ -1170,6 +1171,99 @@ static bool first_inline(uint8_t *buf, wri_cell *c)
 /* Damage in many leaves, of kinds found by the walk (checksums, key
  * order) and by the document checks (an _id changed): one and two
  * threads report the same findings in the same order, also under a cap. */
+/* vfdocs with the checks shared: a caller far faster than the checks
+ * (it only queues) fills the ring at once, so it checks batches itself
+ * beside the thread. Findings still come in the order the documents
+ * went, each before the caller's own findings made after it (a sync),
+ * and the digest is the one thread's. */
+typedef struct vd_log {
+    uint64_t at[4000];
+    size_t n;
+} vd_log;
+
+static void vd_log_add(const wr_finding *f, void *arg)
+{
+    vd_log *l = arg;
+    if (l->n < 4000)
+        l->at[l->n++] = f->page;
+}
+
+static void test_vfdocs_shared_checks_keep_order(void)
+{
+    char *dir = tmp_path("vfdocs");
+    REQUIRE(build_db(dir, 50, P512) == WR_OK);
+    char *path = join(dir, "people.main.wr");
+    wr_errbuf eb = {0};
+    wri_ps_cfg cfg = {.tolerant = true, .readahead = true};
+    wri_ps *ps = NULL;
+    REQUIRE(wri_ps_open(path, &cfg, &ps, &eb) == WR_OK);
+    enum { NDOC = 20000 };
+    vd_log *lg[2];
+    uint8_t dig[2][WR_DIGEST_LEN];
+    uint64_t shared = 0;
+    bson_t **doc = calloc(NDOC, sizeof *doc), **key = calloc(NDOC, sizeof *key);
+    for (int i = 0; i < NDOC; i++) { /* made first: queueing is a copy */
+        bson_t arr; /* many small elements: slow to check, quick to copy */
+        doc[i] = bson_new();
+        key[i] = bson_new();
+        BSON_APPEND_INT32(doc[i], "_id", i);
+        BSON_APPEND_ARRAY_BEGIN(doc[i], "a", &arr);
+        for (int j = 0; j < 40 + i % 60; j++) {
+            char k[16];
+            snprintf(k, sizeof k, "%d", j);
+            BSON_APPEND_INT32(&arr, k, j);
+        }
+        bson_append_array_end(doc[i], &arr);
+        bson_append_int32(key[i], "", 0, i % 97 == 5 ? i + 1 : i);
+    }
+    for (int th = 0; th < 2; th++) {
+        wr_digest *dg = NULL;
+        wri_vd *vd = NULL;
+        lg[th] = calloc(1, sizeof *lg[th]);
+        ps->cfg.sink = vd_log_add; /* one thread: findings come straight */
+        ps->cfg.sink_arg = lg[th];
+        REQUIRE(wr_digest_new(&dg, &eb) == WR_OK);
+        REQUIRE(wri_vd_new(ps, dg, (unsigned)th + 1, vd_log_add, lg[th], &vd,
+                           &eb) == WR_OK);
+        for (int i = 0; i < NDOC; i++) {
+            CHECK_EQ(wri_vd_add(vd, (uint64_t)i, 0, bson_get_data(key[i]),
+                                key[i]->len, bson_get_data(doc[i]),
+                                doc[i]->len, &eb),
+                     WR_OK);
+            if (i % 2503 == 3) { /* a finding of the walk's own */
+                wri_vd_sync(vd);
+                vd_log_add(&(wr_finding){.page = UINT64_MAX - (uint64_t)i},
+                           lg[th]);
+            }
+        }
+        wri_vd_sync(vd);
+        if (th == 1)
+            shared = wri_vd_shared(vd);
+        wri_vd_free(vd);
+        wr_digest_final(dg, dig[th]);
+        wr_digest_free(dg);
+    }
+    for (int i = 0; i < NDOC; i++) {
+        bson_destroy(doc[i]);
+        bson_destroy(key[i]);
+    }
+    free(doc);
+    free(key);
+    CHECK_EQ(lg[0]->n, (size_t)(NDOC / 97 + 1 + NDOC / 2503 + 1));
+    CHECK_EQ(lg[0]->n, lg[1]->n);
+    CHECK(memcmp(lg[0]->at, lg[1]->at, lg[0]->n * sizeof lg[0]->at[0]) ==
+          0);
+    CHECK(memcmp(dig[0], dig[1], WR_DIGEST_LEN) == 0);
+    CHECK(shared > 0); /* the caller did check batches */
+    printf("# %zu findings in order, %llu batches checked by the caller\n",
+           lg[1]->n, (unsigned long long)shared);
+    free(lg[0]);
+    free(lg[1]);
+    wri_ps_close(ps);
+    free(path);
+    free(dir);
+}
+
 static void test_verify_threads_same_findings(void)
 {
     char *dir = tmp_path("threads");
@@ -1574,6 +1668,7 @@ int main(void)
     RUN(test_verify_environment_errors);
     RUN(test_verify_problem_cap);
     RUN(test_verify_threads_same_findings);
+    RUN(test_vfdocs_shared_checks_keep_order);
     RUN(test_verify_catalog_version_bit_is_damage);
     RUN(test_verify_nonzero_reserved_bytes);
     RUN(test_verify_nonzero_slot_tail);
