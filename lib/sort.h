@@ -16,6 +16,14 @@
  * time, so no run is rewritten over and over), so the fan-in and the read
  * buffers stay within the budget.
  *
+ * The ordered run: a record whose key is above every key added before is
+ * appended to it and never sorted (an append log's inserts mostly are);
+ * when the pool wants memory it is appended to its own file, once, rather
+ * than sorted and spilled, and the merge reads it as one more source. A
+ * key's record in it is always the key's first. In LAST_WINS mode a delete
+ * of a key above every key added before (a key never seen) is counted as
+ * `missing` and dropped.
+ *
  * Modes:
  *   WRI_SORT_PLAIN      every record comes out, in (key, seq) order.
  *   WRI_SORT_LAST_WINS  of the records with equal keys only the one with
@@ -125,11 +133,13 @@ void wri_sort_iter_close(wri_sort_iter *it);
 /* Facts for reports and tests. */
 typedef struct wri_sort_info {
     uint64_t added;        /* records added */
+    uint64_t ordered;      /* of them, taken into the ordered run */
     uint64_t runs_written; /* runs spilled (including merged runs) */
     uint64_t spilled;      /* bytes written to run files */
     uint64_t merges;       /* intermediate merges */
-    uint64_t runs;         /* runs on disk now */
-    bool in_memory;        /* a run is held in memory */
+    uint64_t runs;         /* runs on disk now (the ordered run's file
+                              included) */
+    bool in_memory;        /* a sorted run is held in memory */
 } wri_sort_info;
 void wri_sort_get_info(const wri_sort *s, wri_sort_info *out);
 

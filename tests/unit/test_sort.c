@@ -185,6 +185,56 @@ static void test_sort_many_runs_rewrite_little(void)
     wri_sort_pool_destroy(p);
 }
 
+/* PLAIN with each key twice in a row: the first goes to the ordered run,
+ * the second (equal, not above it) is sorted; both come out, in (key,
+ * seq) order, in memory and spilled. */
+static void check_plain_pairs(uint64_t budget, int n, const char *dname)
+{
+    wr_errbuf eb = {0};
+    wri_sort_pool *p = NULL;
+    wri_sort *s = NULL;
+    wri_sort_iter *it = NULL;
+    wri_sort_rec r;
+    REQUIRE_OK(wri_sort_pool_create(budget, sub_dir(dname), "pp", &p, &eb),
+               &eb);
+    REQUIRE_OK(wri_sort_create(p, WRI_SORT_PLAIN, &s, &eb), &eb);
+    for (int i = 0; i < n; i++)
+        REQUIRE_OK(add_int(s, i / 2, (uint64_t)i + 1, false, 60, &eb), &eb);
+    REQUIRE_OK(wri_sort_finish(s, 0, &eb), &eb);
+    REQUIRE_OK(wri_sort_iter_open(s, &it, &eb), &eb);
+    int got = 0, rc;
+    while ((rc = wri_sort_iter_next(it, &r, &eb)) == WR_OK) {
+        int64_t k;
+        REQUIRE(key_value(r.key, r.klen, &k) == 0);
+        if (k != got / 2 || r.seq != (uint64_t)got + 1) {
+            TAP_FAIL("record %d: key %lld seq %llu", got, (long long)k,
+                     (unsigned long long)r.seq);
+            break;
+        }
+        CHECK_EQ(r.val[0], (uint8_t)r.seq);
+        got++;
+    }
+    CHECK_EQ(rc, 1);
+    CHECK_EQ(got, n);
+    wri_sort_iter_close(it);
+    wri_sort_info info;
+    wri_sort_get_info(s, &info);
+    CHECK_EQ(info.ordered, (uint64_t)(n + 1) / 2);
+    if (budget < (64u << 20))
+        CHECK(info.spilled > 0);
+    else
+        CHECK_EQ(info.runs_written, 0);
+    wri_sort_destroy(s);
+    wri_sort_pool_destroy(p);
+    CHECK_EQ(dir_entries(sub_dir(dname)), 0);
+}
+
+static void test_sort_plain_equal_keys_in_order(void)
+{
+    check_plain_pairs(64u << 20, 20001, "pairs-mem");
+    check_plain_pairs(1u << 20, 100001, "pairs-spill");
+}
+
 static void test_sort_in_memory_plain(void)
 {
     check_plain(64u << 20, 20000, "mem");
@@ -203,8 +253,55 @@ typedef struct lw_model {
     wri_sort_counts c;
 } lw_model;
 
-static void check_last_wins(uint64_t budget, int nkeys, int nops, int pdel,
-                            size_t vmax, const char *dname)
+/* How check_last_wins picks the key of each op. KEYS_LOG is an append
+ * log: inserts of new keys in (nearly) increasing order, a tenth of them
+ * swapped with their neighbour, between updates and deletes of keys
+ * inserted before (and deletes of keys never inserted). */
+typedef enum { KEYS_RANDOM, KEYS_LOG } key_order;
+
+typedef struct key_gen {
+    key_order order;
+    int nkeys;
+    int *perm; /* KEYS_LOG: the insert order */
+    int next;  /* KEYS_LOG: inserts so far */
+} key_gen;
+
+static void key_gen_init(key_gen *g, key_order order, int nkeys)
+{
+    g->order = order;
+    g->nkeys = nkeys;
+    g->next = 0;
+    g->perm = calloc((size_t)nkeys, sizeof *g->perm);
+    for (int i = 0; i < nkeys; i++)
+        g->perm[i] = i;
+    for (int i = 0; i + 1 < nkeys; i++) {
+        if (rng() % 10 == 0) {
+            int t = g->perm[i];
+            g->perm[i] = g->perm[i + 1];
+            g->perm[i + 1] = t;
+            i++;
+        }
+    }
+}
+
+static int key_gen_next(key_gen *g, bool *del)
+{
+    if (g->order == KEYS_RANDOM)
+        return (int)(rng() % (uint64_t)g->nkeys);
+    if (g->next < g->nkeys && (g->next == 0 || rng() % 100 < 70)) {
+        *del = false;
+        return g->perm[g->next++];
+    }
+    if (rng() % 10 == 0) { /* a delete of any key: may find nothing */
+        *del = true;
+        return (int)(rng() % (uint64_t)g->nkeys);
+    }
+    return g->perm[rng() % (uint64_t)g->next];
+}
+
+static void check_last_wins_keys(uint64_t budget, int nkeys, int nops,
+                                 int pdel, size_t vmax, key_order order,
+                                 const char *dname)
 {
     wr_errbuf eb = {0};
     wri_sort_pool *p = NULL;
@@ -218,10 +315,19 @@ static void check_last_wins(uint64_t budget, int nkeys, int nops, int pdel,
     REQUIRE_OK(wri_sort_pool_create(budget, sub_dir(dname), "lw", &p, &eb),
                &eb);
     REQUIRE_OK(wri_sort_create(p, WRI_SORT_LAST_WINS, &s, &eb), &eb);
+    key_gen g;
+    key_gen_init(&g, order, nkeys);
+    int ord_max = -1;     /* the highest key the ordered run took */
+    uint64_t ordered = 0; /* ops it should have taken */
+    uint64_t bytes = 0;   /* of the records added */
     for (int i = 0; i < nops; i++) {
-        int k = (int)(rng() % (uint64_t)nkeys);
         bool del = (int)(rng() % 100) < pdel;
+        int k = key_gen_next(&g, &del);
         uint64_t seq = (uint64_t)i * 3 + 7; /* gaps are fine */
+        if (k > ord_max && !del) {
+            ord_max = k;
+            ordered++;
+        }
         bool live = m.last[k] == 0;
         if (del)
             live ? m.c.deleted++ : m.c.missing++;
@@ -229,8 +335,9 @@ static void check_last_wins(uint64_t budget, int nkeys, int nops, int pdel,
             live ? m.c.replaced++ : m.c.inserted++;
         m.last[k] = del ? 1 : 0;
         m.seq[k] = seq;
-        REQUIRE_OK(add_int(s, k, seq, del, (size_t)(rng() % (vmax + 1)), &eb),
-                   &eb);
+        size_t vlen = (size_t)(rng() % (vmax + 1));
+        bytes += WRI_SREC_HDR + 11 + vlen;
+        REQUIRE_OK(add_int(s, k, seq, del, vlen, &eb), &eb);
     }
     REQUIRE_OK(wri_sort_finish(s, 0, &eb), &eb);
     for (int pass = 0; pass < 2; pass++) { /* iterating twice is the same */
@@ -269,16 +376,36 @@ static void check_last_wins(uint64_t budget, int nkeys, int nops, int pdel,
     }
     wri_sort_info info;
     wri_sort_get_info(s, &info);
-    printf("# %s: %d ops on %d keys, %llu runs, %llu merges; inserted %llu "
-           "replaced %llu deleted %llu missing %llu\n",
-           dname, nops, nkeys, (unsigned long long)info.runs_written,
-           (unsigned long long)info.merges,
+    printf("# %s: %d ops on %d keys, %llu in order, %llu runs, %llu merges, "
+           "%llu bytes spilled; inserted %llu replaced %llu deleted %llu "
+           "missing %llu\n",
+           dname, nops, nkeys, (unsigned long long)info.ordered,
+           (unsigned long long)info.runs_written,
+           (unsigned long long)info.merges, (unsigned long long)info.spilled,
            (unsigned long long)m.c.inserted, (unsigned long long)m.c.replaced,
            (unsigned long long)m.c.deleted, (unsigned long long)m.c.missing);
+    CHECK_EQ(info.ordered, ordered);
+    CHECK_EQ(info.added, (uint64_t)nops);
+    if (order == KEYS_LOG) /* most inserts came in order */
+        CHECK(info.ordered > (uint64_t)nkeys * 7 / 10);
+    if (budget >= (64u << 20))
+        CHECK_EQ(info.runs_written, 0);
+    if (bytes > 2 * budget)
+        CHECK(info.spilled > 0);
+    CHECK(wri_sort_pool_peak(p) <= wri_sort_pool_budget(p) + (64u << 10));
     wri_sort_destroy(s);
+    CHECK_EQ(wri_sort_pool_held(p), 0);
     wri_sort_pool_destroy(p);
+    CHECK_EQ(dir_entries(sub_dir(dname)), 0);
+    free(g.perm);
     free(m.last);
     free(m.seq);
+}
+
+static void check_last_wins(uint64_t budget, int nkeys, int nops, int pdel,
+                            size_t vmax, const char *dname)
+{
+    check_last_wins_keys(budget, nkeys, nops, pdel, vmax, KEYS_RANDOM, dname);
 }
 
 static void test_sort_last_wins_in_memory(void)
@@ -290,6 +417,17 @@ static void test_sort_last_wins_across_runs(void)
 {
     /* tiny budget: many runs, intermediate merges, keys spread over all */
     check_last_wins(1u << 20, 3000, 120000, 25, 200, "lw-spill");
+}
+
+/* An append log: most inserts go to the ordered run (never sorted), the
+ * updates and deletes to the sorted runs; the merge of the two gives
+ * what applying the ops in order gives, counts included: in memory, and
+ * with both the ordered run and the sorted runs in files. */
+static void test_sort_last_wins_ordered_log(void)
+{
+    check_last_wins_keys(64u << 20, 3000, 5000, 30, 64, KEYS_LOG, "lw-ord");
+    check_last_wins_keys(1u << 20, 30000, 60000, 30, 200, KEYS_LOG,
+                         "lw-ord-spill");
 }
 
 static void test_sort_deletes_only(void)
@@ -436,9 +574,12 @@ static void test_sort_seq_must_grow(void)
     wri_sort_pool_destroy(p);
 }
 
-/* Two sorters share one budget: a finished sorter holding its run in
- * memory is spilled when the other needs room, and both still iterate. */
-static void test_sort_pool_shared_budget(void)
+/* Two sorters share one budget: a finished sorter holding its records in
+ * memory has them written out when the other needs room (one run either
+ * way), and both still iterate. Its records come in reverse key order (a
+ * sorted run, spilled) or in order (its ordered run, appended to its file
+ * unsorted). */
+static void check_pool_shared(bool a_in_order, const char *dname)
 {
     wr_errbuf eb = {0};
     wri_sort_pool *p = NULL;
@@ -446,30 +587,38 @@ static void test_sort_pool_shared_budget(void)
     wri_sort_iter *it = NULL;
     wri_sort_rec r;
     wri_sort_info ia, ib;
-    REQUIRE_OK(wri_sort_pool_create(2u << 20, sub_dir("pool"), "p", &p, &eb),
+    REQUIRE_OK(wri_sort_pool_create(2u << 20, sub_dir(dname), "p", &p, &eb),
                &eb);
     REQUIRE_OK(wri_sort_create(p, WRI_SORT_LAST_WINS, &a, &eb), &eb);
     REQUIRE_OK(wri_sort_create(p, WRI_SORT_PLAIN, &b, &eb), &eb);
     for (int i = 0; i < 8000; i++)
-        REQUIRE_OK(add_int(a, 8000 - i, (uint64_t)i + 1, false, 100, &eb),
-                   &eb);
+        REQUIRE_OK(add_int(a, a_in_order ? i + 1 : 8000 - i, (uint64_t)i + 1,
+                           false, 100, &eb), &eb);
     REQUIRE_OK(wri_sort_finish(a, 0, &eb), &eb);
     wri_sort_get_info(a, &ia);
-    CHECK(ia.in_memory);
+    CHECK_EQ(ia.in_memory, !a_in_order); /* the sorted run */
+    CHECK_EQ(ia.ordered, a_in_order ? 8000 : 1);
     CHECK_EQ(ia.runs_written, 0);
     for (int i = 0; i < 30000; i++)
         REQUIRE_OK(add_int(b, i % 977, (uint64_t)i + 1, false, 60, &eb), &eb);
     wri_sort_get_info(a, &ia);
-    CHECK_EQ(ia.runs_written, 1); /* a was the largest: spilled once */
+    CHECK_EQ(ia.runs_written, 1); /* a was the largest: written out once */
     CHECK(!ia.in_memory);
+    if (a_in_order) /* appended as it was: 11 bytes of key, 100 of value */
+        CHECK_EQ(ia.spilled, 8000u * (WRI_SREC_HDR + 11 + 100));
     REQUIRE_OK(wri_sort_finish(b, 0, &eb), &eb);
     wri_sort_get_info(b, &ib);
     CHECK(ib.runs_written > 0);
     CHECK(wri_sort_pool_peak(p) <= (2u << 20) + (128u << 10));
     int n = 0, rc;
     REQUIRE_OK(wri_sort_iter_open(a, &it, &eb), &eb);
-    while ((rc = wri_sort_iter_next(it, &r, &eb)) == WR_OK)
+    while ((rc = wri_sort_iter_next(it, &r, &eb)) == WR_OK) {
+        int64_t k;
+        REQUIRE(key_value(r.key, r.klen, &k) == 0);
+        if (k != n + 1)
+            break;
         n++;
+    }
     CHECK_EQ(rc, 1);
     CHECK_EQ(n, 8000);
     wri_sort_iter_close(it);
@@ -483,6 +632,13 @@ static void test_sort_pool_shared_budget(void)
     wri_sort_destroy(a);
     wri_sort_destroy(b);
     wri_sort_pool_destroy(p);
+    CHECK_EQ(dir_entries(sub_dir(dname)), 0);
+}
+
+static void test_sort_pool_shared_budget(void)
+{
+    check_pool_shared(false, "pool");
+    check_pool_shared(true, "pool-ord");
 }
 
 /* A full disk while spilling comes back as WR_ENOSPC. */
@@ -516,6 +672,8 @@ int main(void)
     RUN(test_sort_many_runs_rewrite_little);
     RUN(test_sort_last_wins_in_memory);
     RUN(test_sort_last_wins_across_runs);
+    RUN(test_sort_last_wins_ordered_log);
+    RUN(test_sort_plain_equal_keys_in_order);
     RUN(test_sort_deletes_only);
     RUN(test_sort_deletes_remove_and_reinsert);
     RUN(test_sort_numeric_types_are_one_key);
