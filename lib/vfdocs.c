@@ -17,7 +17,6 @@
 
 #define WRI_VD_NBATCH 8
 #define WRI_VD_BATCH (128u << 10)
-#define WRI_VD_PREFETCH 1024 /* bytes of the next document fetched ahead */
 
 /* FREE: the caller's (being filled, or empty); QUEUED: handed over;
  * BUSY: being checked (by either thread); DONE: checked, its findings
@@ -90,12 +89,6 @@ static void vd_check(vd_checker *k, vd_batch *b)
     for (size_t i = 0; i < b->nit; i++) {
         const vd_item *x = &b->it[i];
         const uint8_t *key = b->buf + x->at, *val = key + x->klen;
-        if (i + 1 < b->nit) { /* the next document, while this one is read */
-            const uint8_t *nx = b->buf + b->it[i + 1].at;
-            size_t n = b->it[i + 1].klen + (size_t)b->it[i + 1].vlen;
-            for (size_t o = 0; o < n && o < WRI_VD_PREFETCH; o += 64)
-                __builtin_prefetch(nx + o);
-        }
         (void)wri_ps_check_document(&k->shadow, x->page, x->voff, key,
                                     x->klen, val, x->vlen, NULL);
     }
