@@ -25,8 +25,8 @@ CFLAGS ?= -O2 -g
 WARN = -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
        -Wmissing-prototypes -Wno-unused-parameter
 DEFS = -D_GNU_SOURCE
-PKGS = libbson-1.0 zlib
-DEB_PKGS = build-essential pkg-config libbson-dev zlib1g-dev bats jq python3 cmark-gfm \
+PKGS = libbson-1.0 zlib libxxhash
+DEB_PKGS = build-essential pkg-config libbson-dev zlib1g-dev libxxhash-dev bats jq python3 cmark-gfm \
            time valgrind mandoc python3-jsonschema tmux bash-completion \
            libxml2-utils
 # make docs only: headless Chromium renders the block map to PNG

@@ -13,7 +13,7 @@ CLANG ?= clang
 FUZZ_TIME ?= 60
 FUZZ_FLAGS ?= -max_len=65536 -timeout=20 -rss_limit_mb=2048
 FBUILD = build/fuzz
-PKGS = libbson-1.0 zlib
+PKGS = libbson-1.0 zlib libxxhash
 SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined
 # -MMD -MP: an object is rebuilt when a header it includes changes (a
 # stale object with an old struct layout makes false crashes)

@@ -18,10 +18,14 @@
  *   5. build in DIR/wr-migrate.new: per collection the main table from
  *      the merged sorter (bulk loader), index keys of every live document
  *      into one PLAIN sorter per index, then each index tree; the catalog;
- *   6. verify the staged database (wr_verify_simple, full), then check
- *      content: the main table equals the merged legacy documents byte
- *      for byte in _id order, and each index holds exactly the keys of
- *      those documents (count and two order-independent 64-bit sums);
+ *   6. verify the staged database (wr_verify, full, its index
+ *      cross-check included), then check content against what step 5
+ *      fed: each main table holds as many documents and the same keys
+ *      and documents in _id order (the XXH3-128 item fingerprint the
+ *      build took of the sorter's output against the one the verify took
+ *      of the new file: a check against bugs, not adversaries), and each
+ *      index was built and found by the verify to hold exactly the keys
+ *      of its table's documents. The sorter is read once;
  *   7. check that the legacy files still have the CRC of step 3, then
  *      commit (replace.h: journal, moves, catalog last, legacy files
  *      removed, journal removed).
@@ -56,6 +60,9 @@ typedef struct mg_coll {
     char **idx_file;
     uint64_t main_gen;
     uint64_t *idx_gen;
+    /* the item fingerprint of what the main table's build fed the bulk
+     * loader (keys and documents in order), for the content check */
+    uint8_t fed[WR_DIGEST_LEN];
 } mg_coll;
 
 typedef struct mg {
@@ -482,7 +489,7 @@ static int mg_build_tree(mg *m, const char *coll, const char *field,
             WR_OK)
             goto out;
         if (dg != NULL)
-            wr_digest_add(dg, rec.val, rec.vlen);
+            wri_digest_item(dg, rec.key, rec.klen, rec.val, rec.vlen);
         if (nidx > 0) {
             bson_t doc;
             if (!bson_init_static(&doc, rec.val, rec.vlen)) {
@@ -530,6 +537,7 @@ static int mg_build_coll(mg *m, mg_coll *c, wr_errbuf *eb)
     wri_sort **isort = NULL;
     mg_idxadd *adds = NULL;
     uint64_t seq = 0;
+    wr_digest *fed = NULL;
     if ((c->main_file = wri_tree_file_name(c->lc->name, NULL)) == NULL ||
         (nf > 0 && ((c->idx_file = calloc(nf, sizeof *c->idx_file)) == NULL ||
                     (c->idx_gen = calloc(nf, sizeof *c->idx_gen)) == NULL ||
@@ -553,10 +561,12 @@ static int mg_build_coll(mg *m, mg_coll *c, wr_errbuf *eb)
             goto out;
         adds[i] = (mg_idxadd){isort[i], &seq, eb};
     }
-    if ((rc = mg_build_tree(m, c->lc->name, NULL, c->main_file, c->main, adds,
-                            nf, (const char *const *)c->lc->fields, NULL,
+    if ((rc = wr_digest_new_kind(WR_DIGEST_XXH128, &fed, eb)) != WR_OK ||
+        (rc = mg_build_tree(m, c->lc->name, NULL, c->main_file, c->main, adds,
+                            nf, (const char *const *)c->lc->fields, fed,
                             &c->main_gen, eb)) != WR_OK)
         goto out;
+    wr_digest_final(fed, c->fed);
     c->cs->bytes_out = mg_file_size(m->staging, c->main_file);
     for (size_t i = 0; i < nf; i++) {
         if ((rc = wri_sort_finish(isort[i], 0, eb)) != WR_OK ||
@@ -573,6 +583,7 @@ static int mg_build_coll(mg *m, mg_coll *c, wr_errbuf *eb)
         isort[i] = NULL;
     }
 out:
+    wr_digest_free(fed);
     for (size_t i = 0; isort != NULL && i < nf; i++)
         wri_sort_destroy(isort[i]);
     free(isort);
@@ -616,192 +627,94 @@ nomem:
     return WR_ERR(eb, WR_ENOMEM, "out of memory");
 }
 
-/* --- content check ------------------------------------------------------------------ */
-
-typedef struct mg_keysum {
-    uint64_t n, sum, x;
-} mg_keysum;
-
-static uint64_t mg_mix(uint64_t z)
+/* Indexes built, over every collection. */
+static size_t mg_nindex(const mg *m)
 {
-    z += 0x9e3779b97f4a7c15ull;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    size_t n = 0;
+    for (size_t i = 0; i < m->nmc; i++)
+        n += m->mc[i].lc->nfields;
+    return n;
 }
 
-static void mg_keysum_add(mg_keysum *k, const uint8_t *p, size_t n)
+/* --- verify and content check ------------------------------------------------------ */
+
+/* The selected checkpoint of a verified file (NULL: none). */
+static const wr_verify_ckpt *mg_selected(const wr_verify_file *f)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ p[i]) * 0x100000001b3ull;
-    h ^= n;
-    k->n++;
-    k->sum += mg_mix(h);
-    k->x ^= mg_mix(h ^ 0x5851f42d4c957f2dull);
+    for (size_t k = 0; k < f->nckpt; k++)
+        if (f->ckpt[k].selected)
+            return &f->ckpt[k];
+    return NULL;
 }
 
-static int mg_keysum_fn(const bson_t *key, void *arg)
+/* One collection's files in the staged database's verify report hold
+ * what the build fed: the main table as many documents, the same keys and
+ * documents in order (its item fingerprint equals the build's), and
+ * each index built and found by the verify's cross-check to hold exactly
+ * the keys of those documents. */
+static int mg_check_coll(const mg_coll *c, const wr_verify_report *r,
+                         wr_errbuf *eb)
 {
-    mg_keysum_add(arg, bson_get_data(key), key->len);
+    const char *name = c->lc->name;
+    size_t nmain = 0, nidx = 0;
+    for (size_t i = 0; i < r->nfiles; i++) {
+        const wr_verify_file *f = &r->files[i];
+        const wr_verify_ckpt *ck = mg_selected(f);
+        if (strcmp(f->coll, name) != 0)
+            continue;
+        if (ck == NULL)
+            return WR_ERR(eb, WR_ECORRUPT, "content check: %s was not "
+                          "verified", f->path);
+        if (f->role == WRI_ROLE_MAIN) {
+            nmain++;
+            if (ck->keys != c->cs->live)
+                return WR_ERR(eb, WR_ECORRUPT,
+                              "content check: collection \"%s\": the new main "
+                              "table holds %llu documents, %llu were written",
+                              name, (unsigned long long)ck->keys,
+                              (unsigned long long)c->cs->live);
+            if (!ck->has_item_digest ||
+                memcmp(ck->item_digest, c->fed, WR_DIGEST_LEN) != 0)
+                return WR_ERR(eb, WR_ECORRUPT,
+                              "content check: collection \"%s\": the new main "
+                              "table's keys or documents differ from the live "
+                              "legacy documents written (fingerprints differ)",
+                              name);
+            continue;
+        }
+        bool ours = false;
+        for (size_t k = 0; k < c->lc->nfields; k++)
+            ours |= f->role == WRI_ROLE_INDEX &&
+                    strcmp(f->field, c->lc->fields[k]) == 0;
+        if (!ours || !ck->index_checked || ck->index_missing != 0 ||
+            ck->index_dangling != 0 || ck->index_expected != ck->keys)
+            return WR_ERR(eb, WR_ECORRUPT,
+                          "content check: collection \"%s\": %s is not an "
+                          "index built for it, or does not hold exactly the "
+                          "keys of its documents%s%s",
+                          name, f->path, ck->index_note[0] ? ": " : "",
+                          ck->index_note);
+        nidx++;
+    }
+    if (nmain != 1 || nidx != c->lc->nfields)
+        return WR_ERR(eb, WR_ECORRUPT,
+                      "content check: collection \"%s\" has %zu main tables "
+                      "and %zu indexes, 1 and %zu were built",
+                      name, nmain, nidx, c->lc->nfields);
     return WR_OK;
 }
 
-/* The staged collection holds exactly the live legacy documents, byte for
- * byte, and indexes exactly their keys. */
-static int mg_check_coll(mg *m, wr_db *db, mg_coll *c, wr_errbuf *eb)
-{
-    int rc;
-    wr_coll *wc = NULL;
-    wr_doc_cursor *cur = NULL;
-    wri_sort_iter *it = NULL;
-    wri_sort_rec rec;
-    size_t nf = c->lc->nfields;
-    mg_keysum *want = calloc(nf ? nf : 1, sizeof *want);
-    mg_keysum *have = calloc(nf ? nf : 1, sizeof *have);
-    const char *name = c->lc->name;
-    uint64_t n = 0;
-    if (want == NULL || have == NULL) {
-        rc = WR_ERR(eb, WR_ENOMEM, "out of memory");
-        goto out;
-    }
-    if ((rc = wr_coll_open(db, name, false, &wc, eb)) != WR_OK)
-        goto out;
-    if (wr_coll_nindex(wc) != nf) {
-        rc = WR_ERR(eb, WR_ECORRUPT,
-                    "content check: collection \"%s\" has %zu indexes, %zu "
-                    "were built", name, wr_coll_nindex(wc), nf);
-        goto out;
-    }
-    if ((rc = wr_doc_cursor_open(wc, &cur, eb)) != WR_OK ||
-        (rc = wri_sort_iter_open(c->main, &it, eb)) != WR_OK)
-        goto out;
-    for (;; n++) {
-        const uint8_t *d;
-        uint32_t dl;
-        if ((n & 1023) == 0) {
-            if ((rc = mg_interrupted(m, eb)) != WR_OK)
-                goto out;
-            m->st->docs_done = n;
-            mg_progress(m, n % 16384 == 0);
-        }
-        int r1 = wr_doc_cursor_next(cur, &d, &dl, eb);
-        if (r1 != WR_OK && r1 != WR_ENOTFOUND) {
-            rc = r1;
-            goto out;
-        }
-        int r2 = wri_sort_iter_next(it, &rec, eb);
-        if (r2 != WR_OK && r2 != 1) {
-            rc = r2;
-            goto out;
-        }
-        if (r1 == WR_ENOTFOUND && r2 == 1)
-            break;
-        if (r1 == WR_ENOTFOUND || r2 == 1) {
-            wr_errbuf_clear(eb);
-            rc = WR_ERR(eb, WR_ECORRUPT,
-                        "content check: collection \"%s\": the new main table "
-                        "%s after %llu documents",
-                        name, r1 == WR_ENOTFOUND ? "ends early" : "has more",
-                        (unsigned long long)n);
-            goto out;
-        }
-        if (dl != rec.vlen || memcmp(d, rec.val, dl) != 0) {
-            char *id = wri_key_to_json(rec.key, rec.klen);
-            rc = WR_ERR(eb, WR_ECORRUPT,
-                        "content check: collection \"%s\": document %llu "
-                        "(_id %s, line %llu of %s) differs from the new main "
-                        "table", name, (unsigned long long)n + 1,
-                        id ? id : "?", (unsigned long long)rec.seq,
-                        c->lc->log);
-            free(id);
-            goto out;
-        }
-        bson_t doc;
-        if (!bson_init_static(&doc, d, dl)) {
-            rc = WR_ERR(eb, WR_ECORRUPT, "content check: \"%s\": a document "
-                        "is not BSON", name);
-            goto out;
-        }
-        for (size_t i = 0; i < nf; i++)
-            if ((rc = wri_index_keys(&doc, c->lc->fields[i], mg_keysum_fn,
-                                     &want[i], eb)) != WR_OK)
-                goto out;
-    }
-    if (n != c->cs->live) {
-        rc = WR_ERR(eb, WR_ECORRUPT, "content check: \"%s\": %llu documents "
-                    "read back, %llu written", name, (unsigned long long)n,
-                    (unsigned long long)c->cs->live);
-        goto out;
-    }
-    for (size_t i = 0; i < nf; i++) {
-        wr_doc_cursor *ic = NULL;
-        const uint8_t *k;
-        uint32_t kl;
-        if (strcmp(wr_coll_index_field(wc, i), c->lc->fields[i]) != 0) {
-            rc = WR_ERR(eb, WR_ECORRUPT, "content check: \"%s\": index %zu "
-                        "is on \"%s\", expected \"%s\"", name, i,
-                        wr_coll_index_field(wc, i), c->lc->fields[i]);
-            goto out;
-        }
-        if ((rc = wr_index_cursor_open(wc, i, &ic, eb)) != WR_OK)
-            goto out;
-        while ((rc = wr_doc_cursor_next(ic, &k, &kl, eb)) == WR_OK)
-            mg_keysum_add(&have[i], k, kl);
-        wr_doc_cursor_close(ic);
-        if (rc != WR_ENOTFOUND)
-            goto out;
-        rc = WR_OK;
-        wr_errbuf_clear(eb);
-        if (have[i].n != want[i].n || have[i].sum != want[i].sum ||
-            have[i].x != want[i].x) {
-            rc = WR_ERR(eb, WR_ECORRUPT,
-                        "content check: collection \"%s\": the index on \"%s\" "
-                        "holds %llu entries, the documents imply %llu%s",
-                        name, c->lc->fields[i],
-                        (unsigned long long)have[i].n,
-                        (unsigned long long)want[i].n,
-                        have[i].n == want[i].n ? " (different keys)" : "");
-            goto out;
-        }
-    }
-    rc = WR_OK;
-out:
-    if (rc == WR_ENOTFOUND && eb->code == WR_ENOTFOUND)
-        wr_errbuf_clear(eb);
-    wri_sort_iter_close(it);
-    wr_doc_cursor_close(cur);
-    free(want);
-    free(have);
-    return rc;
-}
-
-static int mg_check_all(mg *m, wr_errbuf *eb)
-{
-    int rc;
-    wr_db *db = NULL;
-    wr_db_opts ro = {.readonly = true};
-    if ((rc = wr_db_open(m->staging, &ro, &db, eb)) != WR_OK)
-        return rc;
-    if (wr_db_ncoll(db) != m->nmc)
-        rc = WR_ERR(eb, WR_ECORRUPT, "content check: %zu collections staged, "
-                    "%zu expected", wr_db_ncoll(db), m->nmc);
-    for (size_t i = 0; rc == WR_OK && i < m->nmc; i++)
-        rc = mg_check_coll(m, db, &m->mc[i], eb);
-    wr_db_close(db);
-    return rc;
-}
-
-/* The full checks of wr_verify_simple() on the staged database; the
- * digest verify computes of each main table becomes the collection's
- * reported digest (the content check then shows the table is the legacy
- * documents byte for byte). */
+/* The full checks of wr_verify() on the staged database, its index
+ * cross-check included; the SHA-256 digest verify computes of each main
+ * table becomes the collection's reported digest. Then the content check
+ * (mg_check_coll), from the report: the files hold what the build fed. */
 static int mg_verify(mg *m, wr_errbuf *eb)
 {
     int rc;
     wr_verify_report *r = NULL;
     wr_verify_opts vo = {.max_problems = 1,
                          .digest = WR_DIGEST_SHA256,
+                         .item_digest = true,
                          .interrupted = m->o->interrupted};
     rc = wr_verify(m->staging, &vo, &r, eb);
     if (rc == WR_ECORRUPT) {
@@ -813,21 +726,27 @@ static int mg_verify(mg *m, wr_errbuf *eb)
     }
     for (size_t i = 0; rc == WR_OK && r != NULL && i < r->nfiles; i++) {
         const wr_verify_file *f = &r->files[i];
-        if (f->role != WRI_ROLE_MAIN)
+        const wr_verify_ckpt *ck = mg_selected(f);
+        if (f->role != WRI_ROLE_MAIN || ck == NULL || !ck->has_digest)
             continue;
-        for (size_t k = 0; k < f->nckpt; k++) {
-            if (!f->ckpt[k].selected || !f->ckpt[k].has_digest)
-                continue;
-            for (size_t j = 0; j < m->nmc; j++)
-                if (strcmp(m->mc[j].lc->name, f->coll) == 0)
-                    wr_digest_hex(f->ckpt[k].digest, m->mc[j].cs->digest);
-        }
+        for (size_t j = 0; j < m->nmc; j++)
+            if (strcmp(m->mc[j].lc->name, f->coll) == 0)
+                wr_digest_hex(ck->digest, m->mc[j].cs->digest);
     }
     for (size_t j = 0; rc == WR_OK && j < m->nmc; j++)
         if (m->mc[j].cs->digest[0] == '\0')
             rc = WR_ERR(eb, WR_ECORRUPT, "verification of %s gave no content "
                         "digest for collection \"%s\"", m->staging,
                         m->mc[j].lc->name);
+    if (rc == WR_OK) {
+        mg_phase(m, "checking");
+        rc = mg_interrupted(m, eb);
+    }
+    if (rc == WR_OK && r->nfiles != m->nmc + mg_nindex(m))
+        rc = WR_ERR(eb, WR_ECORRUPT, "content check: %zu files staged, %zu "
+                    "built", r->nfiles, m->nmc + mg_nindex(m));
+    for (size_t j = 0; rc == WR_OK && j < m->nmc; j++)
+        rc = mg_check_coll(&m->mc[j], r, eb);
     wr_verify_report_free(r);
     return rc;
 }
@@ -1225,9 +1144,6 @@ static int mg_run(mg *m, wr_errbuf *eb)
     /* 6: verify, then compare content */
     mg_phase(m, "verifying");
     if ((rc = mg_verify(m, eb)) != WR_OK)
-        return rc;
-    mg_phase(m, "checking");
-    if ((rc = mg_check_all(m, eb)) != WR_OK)
         return rc;
 
     /* 7: commit */

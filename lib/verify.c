@@ -301,8 +301,9 @@ static int vt_item(void *arg, const wri_ps_page *p, uint32_t i,
     ck->keys++;
     ck->key_bytes += c->klen;
     ck->value_bytes += c->vlen;
-    if (t->idg != NULL)
-        wri_digest_item(t->idg, c->key, c->klen, c->vlen);
+    if (t->idg != NULL && (val != NULL || t->nkeyelem == 2))
+        wri_digest_item(t->idg, c->key, c->klen, val,
+                        t->nkeyelem == 2 ? 0 : c->vlen);
     const wri_verify_feed *fd = t->c.run->feed;
     static const uint8_t none[1];
     /* fed while nothing is wrong: damage ends the build (compact) */
@@ -369,7 +370,7 @@ static int vf_ckpt(vf_run *run, wr_verify_file *f, vf_info *inf, wri_ps *ps,
         goto out;
     }
     if (!t->quick && t->nkeyelem == 1 && run->o->digest != WR_DIGEST_NONE &&
-        (rc = wri_digest_new_async(&t->dg, &e)) != WR_OK) {
+        (rc = wri_digest_new_async(run->o->digest, &t->dg, &e)) != WR_OK) {
         rc = vf_env(run, f, rc, &e);
         goto out;
     }
@@ -383,7 +384,7 @@ static int vf_ckpt(vf_run *run, wr_verify_file *f, vf_info *inf, wri_ps *ps,
     }
     t->eb = &e;
     if (!t->quick && run->o->item_digest &&
-        (rc = wr_digest_new(&t->idg, &e)) != WR_OK) {
+        (rc = wr_digest_new_kind(WR_DIGEST_XXH128, &t->idg, &e)) != WR_OK) {
         rc = vf_env(run, f, rc, &e);
         goto out;
     }
@@ -415,7 +416,7 @@ static int vf_ckpt(vf_run *run, wr_verify_file *f, vf_info *inf, wri_ps *ps,
         ck->has_digest = true;
         wr_digest_final(t->dg, ck->digest);
     }
-    if (t->idg != NULL && !t->incomplete) {
+    if (t->idg != NULL && !t->incomplete && !t->docs_bad) {
         ck->has_item_digest = true;
         wr_digest_final(t->idg, ck->item_digest);
     }

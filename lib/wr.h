@@ -303,18 +303,29 @@ int wr_verify_simple(const char *path, bool quick, wr_errbuf *eb);
  * and history: equal digests mean equal content. Feed documents in _id
  * order (as the main table holds them).
  * --------------------------------------------------------------------- */
-#define WR_DIGEST_LEN 32
-/* Which digest a report computes (wr_verify_opts.digest). A digest is a
- * report, not a check: nothing in a plain verify compares it with
- * anything, so none is computed unless asked for. */
+#define WR_DIGEST_LEN 32 /* the longest kind's */
+/* Which digest (wr_verify_opts.digest). A digest is a report, not a
+ * check: nothing in a plain verify compares it with anything, so none is
+ * computed unless asked for. */
 typedef enum wr_digest_kind {
     WR_DIGEST_NONE = 0,  /* no digest (the default) */
-    WR_DIGEST_SHA256,    /* SHA-256 (FIPS 180-4), WR_DIGEST_LEN bytes */
+    WR_DIGEST_SHA256,    /* SHA-256 (FIPS 180-4), 32 bytes: what wr-verify
+                            --digest and wr-migrate's report show */
+    WR_DIGEST_XXH128,    /* XXH3-128 (libxxhash), 16 bytes, 10-20x faster:
+                            a fingerprint against bugs, not adversaries
+                            (not cryptographic); compact's and migrate's
+                            internal comparisons */
 } wr_digest_kind;
+/* Bytes of a kind's digest (0: WR_DIGEST_NONE or unknown). */
+size_t wr_digest_len(wr_digest_kind kind);
 typedef struct wr_digest wr_digest;
+/* A digest of the kind given (WR_EINVAL: none or unknown). */
+int wr_digest_new_kind(wr_digest_kind kind, wr_digest **out, wr_errbuf *eb);
+/* A SHA-256 digest (wr_digest_new_kind(WR_DIGEST_SHA256, ...)). */
 int wr_digest_new(wr_digest **out, wr_errbuf *eb);
 void wr_digest_add(wr_digest *d, const uint8_t *doc, uint32_t len);
-/* Write the digest and reset d to empty. */
+/* Write the digest (its kind's length, zeros after it up to
+ * WR_DIGEST_LEN) and reset d to empty. */
 void wr_digest_final(wr_digest *d, uint8_t out[WR_DIGEST_LEN]);
 void wr_digest_free(wr_digest *d);
 void wr_digest_hex(const uint8_t dg[WR_DIGEST_LEN],
@@ -348,10 +359,11 @@ typedef struct wr_verify_ckpt {
      * content digest (wr_digest_*) of the documents in key order */
     bool has_digest;
     uint8_t digest[WR_DIGEST_LEN];
-    /* with opts.item_digest, full check, every page read: SHA-256 of each
-     * leaf item's key length, key and value length (4-byte little-endian
-     * lengths), in order (a main table's values are in digest; an index
-     * entry has none) */
+    /* with opts.item_digest, full check, every page and value read: the
+     * XXH3-128 fingerprint (WR_DIGEST_XXH128, 16 bytes) of each leaf
+     * item's key length, key, value length (4-byte little-endian lengths)
+     * and value (a main table's document; an index entry has none), in
+     * order: what compact and migrate compare with what they wrote */
     bool has_item_digest;
     uint8_t item_digest[WR_DIGEST_LEN];
     /* index file of a database, full check: compared with its table */
@@ -412,7 +424,7 @@ typedef struct wr_verify_opts {
     /* the content digest of each main table (has_digest, digest):
      * WR_DIGEST_NONE (0, the default) computes none and starts no thread
      * for it; WR_DIGEST_SHA256 is hashed on a thread of its own where
-     * there are two cores */
+     * there are two cores; WR_DIGEST_XXH128 inline */
     wr_digest_kind digest;
     bool item_digest;     /* fill in has_item_digest, item_digest */
     unsigned threads;     /* documents checked on a second thread: 0 where

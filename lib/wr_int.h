@@ -59,14 +59,17 @@ void wri_crc_force_portable(bool portable);
 /* digest.c: use the portable SHA-256 code even where the CPU has SHA
  * extensions (tests compare both). */
 void wri_digest_force_portable(bool portable);
-/* digest.c: a digest hashed on a thread of its own (where there are two
- * cores or more; else inline): same result as wr_digest_new's, the
- * caller's cost is a copy of the bytes. */
-int wri_digest_new_async(wr_digest **out, wr_errbuf *eb);
+/* digest.c: a SHA-256 digest hashed on a thread of its own (where there
+ * are two cores or more; else inline): same result as wr_digest_new_kind's,
+ * the caller's cost is a copy of the bytes. Other kinds hash inline. */
+int wri_digest_new_async(wr_digest_kind kind, wr_digest **out,
+                         wr_errbuf *eb);
 /* digest.c: one leaf item into an item digest (wr_verify_ckpt's
- * item_digest: key length, key, value length). */
+ * item_digest): key length, key, value length (4-byte little-endian) and
+ * the vlen bytes of val (a main table's document; an index entry has
+ * none). */
 void wri_digest_item(wr_digest *d, const uint8_t *key, uint32_t klen,
-                     uint32_t vlen);
+                     const uint8_t *val, uint32_t vlen);
 
 /* verify.c: a quick check of one tree file (wr_verify_simple's) that
  * hands each item of checkpoint gen (0: the latest) to item, in key order,

@@ -37,17 +37,17 @@ tools() { # the tools the tree builds: tools/wr-*.c
     run readelf -d "$DEST/usr/lib/libwr.so"
     [[ $output == *"Library soname: [libwr.so.0]"* ]]
     grep -qx 'prefix=/usr' "$DEST/usr/lib/pkgconfig/wrtools.pc"
-    grep -qx 'Requires.private: libbson-1.0 zlib' "$DEST/usr/lib/pkgconfig/wrtools.pc"
+    grep -qx 'Requires.private: libbson-1.0 zlib libxxhash' "$DEST/usr/lib/pkgconfig/wrtools.pc"
     # nothing outside DESTDIR/usr
     [ "$(ls "$DEST")" = usr ]
 }
 
 @test "a program builds against the installed tree through pkg-config and runs" {
-    # A sysroot: the installed tree, plus the libbson and zlib it requires
+    # A sysroot: the installed tree, plus the libbson, zlib and libxxhash it requires
     # (from this system, as a build root holding libbson-dev would have)
     cp -a "$DEST" "$TMP/sysroot"
     for d in $(pkg-config --cflags-only-I libbson-1.0 | sed 's/-I//g') \
-             $(pkg-config --variable=libdir libbson-1.0 zlib); do
+             $(pkg-config --variable=libdir libbson-1.0 zlib libxxhash); do
         mkdir -p "$TMP/sysroot$(dirname "$d")"
         [ -e "$TMP/sysroot$d" ] || ln -s "$d" "$TMP/sysroot$d"
     done

@@ -4,10 +4,16 @@
  * two paths agreeing on random input fed in random pieces; the digest
  * hashed on its own thread (wri_digest_new_async) agreeing with both,
  * across its chunk boundaries and when reused after wr_digest_final.
+ * The XXH3-128 fingerprint: a known answer, libxxhash's one-shot
+ * XXH3_128bits agreeing with ours fed in pieces, its canonical byte
+ * order, and the item digest's bytes (key length, key, value length,
+ * value).
  */
 #include "tap.h"
 
 #include "wr_int.h"
+
+#include <xxhash.h>
 
 /* Digest of raw bytes: wr_digest_add takes documents, but hashes their
  * bytes as given, so feeding arbitrary pieces is hashing their
@@ -32,7 +38,7 @@ static void sha_of(const uint8_t *p, size_t n, size_t piece, char hex[65])
 {
     wr_errbuf eb = {0};
     wr_digest *d;
-    if ((async_mode ? wri_digest_new_async(&d, &eb)
+    if ((async_mode ? wri_digest_new_async(WR_DIGEST_SHA256, &d, &eb)
                     : wr_digest_new(&d, &eb)) != WR_OK)
         abort();
     sha_feed(d, p, n, piece, hex);
@@ -113,7 +119,7 @@ static void test_sha256_async_agrees_with_inline(void)
     uint64_t x = 0x9E3779B97F4A7C15ull;
     wr_errbuf eb = {0};
     wr_digest *reused;
-    if (wri_digest_new_async(&reused, &eb) != WR_OK)
+    if (wri_digest_new_async(WR_DIGEST_SHA256, &reused, &eb) != WR_OK)
         abort();
     wri_digest_force_portable(false);
     for (int round = 0; round < 24; round++) {
@@ -138,6 +144,104 @@ static void test_sha256_async_agrees_with_inline(void)
     wr_digest_free(reused);
 }
 
+/* Ours, fed in pieces (through wri_digest_new_async, which hashes
+ * XXH128 inline), as hex. */
+static void xxh_of(const uint8_t *p, size_t n, size_t piece, char hex[65])
+{
+    wr_errbuf eb = {0};
+    wr_digest *d;
+    if (wri_digest_new_async(WR_DIGEST_XXH128, &d, &eb) != WR_OK)
+        abort();
+    sha_feed(d, p, n, piece, hex);
+    wr_digest_free(d);
+}
+
+/* libxxhash's one-shot answer, canonical (big-endian) bytes, as hex,
+ * padded with zeros to WR_DIGEST_LEN bytes as wr_digest_final writes. */
+static void xxh_ref(const uint8_t *p, size_t n, char hex[65])
+{
+    XXH128_hash_t h = XXH3_128bits(p, n);
+    for (int i = 0; i < 16; i++) {
+        uint64_t half = i < 8 ? h.high64 : h.low64;
+        snprintf(hex + 2 * i, 3, "%02x",
+                 (unsigned)(half >> (56 - 8 * (i % 8))) & 0xff);
+    }
+    memset(hex + 32, '0', 32);
+    hex[64] = '\0';
+}
+
+static void test_xxh128_known_answer_and_library(void)
+{
+    char a[65], b[65];
+    wr_errbuf eb = {0};
+    wr_digest *d = NULL;
+    CHECK_EQ(wr_digest_len(WR_DIGEST_XXH128), 16);
+    CHECK_EQ(wr_digest_len(WR_DIGEST_SHA256), 32);
+    CHECK_EQ(wr_digest_len(WR_DIGEST_NONE), 0);
+    CHECK_EQ(wr_digest_new_kind(WR_DIGEST_NONE, &d, &eb), WR_EINVAL);
+    CHECK(d == NULL);
+    /* XXH3-128 of nothing (xxHash's test vectors) */
+    xxh_of(NULL, 0, 0, a);
+    CHECK(strcmp(a, "99aa06d3014798d86001c324468d497f"
+                    "00000000000000000000000000000000") == 0);
+    uint64_t x = 0x2545F4914F6CDD1Dull;
+    for (int round = 0; round < 200; round++) {
+        size_t n = round < 100 ? (size_t)round * 7 : (size_t)(x % 300000);
+        uint8_t *p = malloc(n + 1);
+        for (size_t i = 0; i < n; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            p[i] = (uint8_t)x;
+        }
+        size_t piece = round % 4 == 0 ? 0 : 1 + (size_t)(x % 5000);
+        xxh_of(p, n, piece, a);
+        xxh_ref(p, n, b);
+        if (strcmp(a, b) != 0)
+            TAP_FAIL("round %d: %zu bytes in pieces of %zu: %s != %s",
+                     round, n, piece, a, b);
+        free(p);
+    }
+}
+
+/* An item digest is the hash of klen, key, vlen (little-endian) and the
+ * value's bytes, items one after another: short keys (packed into one
+ * piece) and long ones (three) alike. */
+static void test_item_digest_bytes(void)
+{
+    wr_errbuf eb = {0};
+    wr_digest *d = NULL;
+    uint8_t key[600], val[900], out[WR_DIGEST_LEN];
+    static uint8_t flat[3 * (8 + 600 + 900)];
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof key; i++)
+        key[i] = (uint8_t)(i * 7 + 1);
+    for (size_t i = 0; i < sizeof val; i++)
+        val[i] = (uint8_t)(i * 13 + 5);
+    REQUIRE_OK(wr_digest_new_kind(WR_DIGEST_XXH128, &d, &eb), &eb);
+    const uint32_t klen[3] = {12, 256, 600}, vlen[3] = {900, 0, 33};
+    for (int k = 0; k < 3; k++) {
+        wri_digest_item(d, key, klen[k], val, vlen[k]);
+        wri_put32(flat + n, klen[k]);
+        memcpy(flat + n + 4, key, klen[k]);
+        wri_put32(flat + n + 4 + klen[k], vlen[k]);
+        memcpy(flat + n + 8 + klen[k], val, vlen[k]);
+        n += 8 + klen[k] + vlen[k];
+    }
+    char a[65], b[65];
+    wr_digest_final(d, out);
+    for (int i = 0; i < WR_DIGEST_LEN; i++)
+        snprintf(a + 2 * i, 3, "%02x", out[i]);
+    xxh_ref(flat, n, b);
+    CHECK(strcmp(a, b) == 0);
+    /* one byte of one value more or less: another fingerprint */
+    wri_digest_item(d, key, klen[0], val, vlen[0] - 1);
+    wri_digest_item(d, key, klen[1], val, vlen[1]);
+    wri_digest_item(d, key, klen[2], val, vlen[2]);
+    uint8_t other[WR_DIGEST_LEN];
+    wr_digest_final(d, other);
+    CHECK(memcmp(out, other, WR_DIGEST_LEN) != 0);
+    wr_digest_free(d);
+}
+
 int main(void)
 {
     RUN(test_sha256_portable_known_answers);
@@ -145,5 +249,7 @@ int main(void)
     RUN(test_sha256_paths_agree_on_random_pieces);
     RUN(test_sha256_async_known_answers);
     RUN(test_sha256_async_agrees_with_inline);
+    RUN(test_xxh128_known_answer_and_library);
+    RUN(test_item_digest_bytes);
     return tap_done();
 }
