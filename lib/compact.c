@@ -53,7 +53,7 @@
  *     level and verify's bounded ownership map, the bulk loader one page
  *     per level.
  *
- * Calls block, btree, bulk, catalog, io, replace (backups) and verify
+ * Calls block, bulk, catalog, io, replace (backups) and verify
  * (wri_verify_quick_feed, wr_verify).
  */
 #include "diag.h"
@@ -77,7 +77,9 @@ typedef struct cpt_file {
     wri_cat_file *cf; /* its catalog entry; NULL for a lone file */
     uint64_t gen;     /* checkpoint to copy; 0 = the latest */
     bool built;       /* tmp is ours: remove it unless renamed */
-    /* what was written, as the new file's full verify must find it (C5) */
+    /* what was written, as the new file's full verify must find it (C5):
+     * the original checkpoint's header and the items' fingerprint */
+    wri_slot orig;
     uint8_t want_items[WR_DIGEST_LEN];
     bool replaced;
     char err[1024];
@@ -306,25 +308,6 @@ static int cpt_sweep(cpt_job *j, wr_errbuf *eb)
 
 /* --- copying ------------------------------------------------------------- */
 
-/* Open one file's checkpoint read-only, without its extent lists (C8). */
-static int cpt_open_tree(const char *path, uint64_t gen, wri_block **b,
-                         wri_btree **t, wr_errbuf *eb)
-{
-    int rc;
-    *b = NULL;
-    *t = NULL;
-    rc = gen != 0 ? wri_block_open_gen(path, WRI_BLOCK_NOEXT, gen, b, eb)
-                  : wri_block_open(path, WRI_BLOCK_NOEXT, b, eb);
-    if (rc != WR_OK)
-        return rc;
-    rc = wri_btree_open(*b, (*b)->cur.role == WRI_ROLE_INDEX ? 2 : 1, t, eb);
-    if (rc != WR_OK) {
-        wri_block_close(*b);
-        *b = NULL;
-    }
-    return rc;
-}
-
 /* A verify's finding (in eb) as the reason for what it means. */
 static int cpt_damage(const char *what, wr_errbuf *eb)
 {
@@ -385,6 +368,7 @@ static int cpt_build(cpt_job *j, cpt_file *f, wr_errbuf *eb)
         (rc = wr_digest_new_kind(WR_DIGEST_XXH128, &fd.items, eb)) != WR_OK)
         goto out;
     uint64_t G = ob->cur.gen;
+    f->orig = ob->cur;
     uint32_t P = j->o->page_size ? j->o->page_size : ob->page_size;
     fd.P = P;
     fd.total = ob->cur.nrecords;
@@ -456,41 +440,11 @@ out:
     return rc;
 }
 
-/* C5, the header: the new file holds the original's checkpoint (same
- * generation, role, names and record count) and nothing else. */
-static int cpt_compare_header(cpt_file *f, wr_errbuf *eb)
-{
-    int rc;
-    wri_block *ob = NULL, *nb = NULL;
-    wri_btree *ot = NULL, *nt = NULL;
-    if ((rc = cpt_open_tree(f->path, f->gen, &ob, &ot, eb)) != WR_OK ||
-        (rc = cpt_open_tree(f->tmp, 0, &nb, &nt, eb)) != WR_OK)
-        goto out;
-    if (nb->cur.gen != ob->cur.gen || nb->cur.role != ob->cur.role ||
-        strcmp(nb->cur.coll, ob->cur.coll) != 0 ||
-        strcmp(nb->cur.field, ob->cur.field) != 0 ||
-        nb->cur.nrecords != ob->cur.nrecords ||
-        nb->slots[1 - nb->chosen].valid) {
-        rc = WR_ERR(eb, WR_ECORRUPT,
-                    "%s: its header (generation %llu, %llu records) does not "
-                    "match the original's (generation %llu, %llu records)",
-                    f->tmp, (unsigned long long)nb->cur.gen,
-                    (unsigned long long)nb->cur.nrecords,
-                    (unsigned long long)ob->cur.gen,
-                    (unsigned long long)ob->cur.nrecords);
-    }
-out:
-    wri_btree_close(ot);
-    wri_btree_close(nt);
-    wri_block_close(ob);
-    wri_block_close(nb);
-    return rc;
-}
-
 /* C5: the new file verified in full, and what its verify read equal to
- * what the build wrote from the original: as many items, the same keys,
- * value lengths and documents in the same order (item digest). The
- * original is not read again. */
+ * what the build wrote from the original: its header holds the original's
+ * checkpoint (same generation, role, names and record count) and no
+ * other, as many items, the same keys, value lengths and documents in the
+ * same order (item digest). The original is not read again. */
 static int cpt_check_new(cpt_job *j, cpt_file *f, wr_errbuf *eb)
 {
     int rc;
@@ -498,8 +452,6 @@ static int cpt_check_new(cpt_job *j, cpt_file *f, wr_errbuf *eb)
                         .item_digest = true,
                         .interrupted = j->o->interrupted};
     wr_verify_report *r = NULL;
-    if ((rc = cpt_compare_header(f, eb)) != WR_OK)
-        return rc;
     rc = wr_verify(f->tmp, &o, &r, eb);
     if (rc == WR_ECORRUPT) {
         char what[1100];
@@ -510,11 +462,17 @@ static int cpt_check_new(cpt_job *j, cpt_file *f, wr_errbuf *eb)
     }
     if (rc != WR_OK)
         goto out;
-    const wr_verify_ckpt *ck =
-        r->nfiles == 1 && r->files[0].nckpt == 1 ? &r->files[0].ckpt[0] : NULL;
+    const wr_verify_file *nf = r->nfiles == 1 ? &r->files[0] : NULL;
+    const wr_verify_ckpt *ck = nf != NULL && nf->nckpt == 1 ? &nf->ckpt[0]
+                                                            : NULL;
+    const wri_slot *o0 = &f->orig;
     const char *why = NULL;
-    if (ck == NULL)
+    if (ck == NULL || nf->slot_valid[1 - ck->slot])
         why = "not one checkpoint";
+    else if (ck->gen != o0->gen || nf->role != o0->role ||
+             strcmp(nf->coll, o0->coll) != 0 ||
+             strcmp(nf->field, o0->field) != 0 || ck->records != o0->nrecords)
+        why = "its header's generation, role, names or record count";
     else if (ck->keys != f->rep.records)
         why = "one file has more records";
     else if (!ck->has_item_digest ||
