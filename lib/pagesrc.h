@@ -24,11 +24,11 @@
  *
  * Reads: read-only sources (cfg.readahead) read in sequential runs: a read
  * that starts where the previous one ended is served from a run buffer
- * that doubles up to WRI_PS_RUN_MAX, so a scan or a walk over a file laid
- * out in order does one pread per run, not one per page (and the file is
- * opened with POSIX_FADV_SEQUENTIAL, so the kernel reads further ahead
- * when it is not cached). Random reads go
- * straight to the file. A source used by a writer (the engine) has no run
+ * that doubles from 8 KiB up to WRI_PS_RUN_MAX, so a scan or a walk over
+ * a file laid out in order does one pread per run, not one per page (and
+ * the file is opened with POSIX_FADV_SEQUENTIAL, so the kernel reads
+ * further ahead when it is not cached). Random reads go straight to the
+ * file. A source used by a writer (the engine) has no run
  * buffer: what it reads is always what is on disk.
  *
  * Bounded: every offset, length and count read from the file is checked
