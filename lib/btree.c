@@ -56,6 +56,7 @@ struct wri_node {
     uint8_t *page; /* page buffer clean items point into */
     wr_addr addr;  /* on disk; off == 0 when dirty (B1) */
     uint32_t bytes;
+    uint32_t seen; /* t->epoch when last reached (wri_btree_evict) */
 };
 
 struct wri_cursor {
@@ -92,14 +93,30 @@ static bool item_is_overflow(const wri_btree *t, const wri_item *it)
  * and rounding, about 16 bytes. */
 #define BT_MALLOC_COST 16u
 
+/* Every change of t->mem goes through these two: the owner's running
+ * total (t->total, the database's) moves with it. */
+static void bt_mem_grow(wri_btree *t, uint64_t n)
+{
+    t->mem += n;
+    if (t->total != NULL)
+        *t->total += n;
+}
+
+static void bt_mem_shrink(wri_btree *t, uint64_t n)
+{
+    t->mem -= n;
+    if (t->total != NULL)
+        *t->total -= n;
+}
+
 static void bt_mem_add(wri_btree *t, size_t n)
 {
-    t->mem += n + BT_MALLOC_COST;
+    bt_mem_grow(t, n + BT_MALLOC_COST);
 }
 
 static void bt_mem_sub(wri_btree *t, size_t n)
 {
-    t->mem -= n + BT_MALLOC_COST;
+    bt_mem_shrink(t, n + BT_MALLOC_COST);
 }
 
 /* Give it memory of its own of len bytes (the old block, if any, is the
@@ -135,6 +152,7 @@ static wri_node *node_new(wri_btree *t, uint16_t level, uint32_t cap)
         return NULL;
     }
     nd->bytes = WRI_PH_LEN;
+    nd->seen = t->epoch;
     bt_mem_add(t, sizeof *nd);
     bt_mem_add(t, (size_t)nd->cap * sizeof *nd->it);
     return nd;
@@ -159,7 +177,7 @@ static void node_free(wri_btree *t, wri_node *nd)
 {
     if (nd == NULL)
         return;
-    t->mem -= node_mem(t, nd);
+    bt_mem_shrink(t, node_mem(t, nd));
     for (uint32_t i = 0; i < nd->n; i++) {
         free(nd->it[i].mem);
         if (nd->level > 0)
@@ -179,7 +197,7 @@ static int node_reserve(wri_btree *t, wri_node *nd, uint32_t need,
     wri_item *it = realloc(nd->it, (size_t)cap * sizeof *it);
     if (it == NULL)
         return WR_ERR(eb, WR_ENOMEM, "out of memory growing a tree node");
-    t->mem += (uint64_t)(cap - nd->cap) * sizeof *it; /* still one block */
+    bt_mem_grow(t, (uint64_t)(cap - nd->cap) * sizeof *it); /* one block */
     nd->it = it;
     nd->cap = cap;
     return WR_OK;
@@ -254,6 +272,7 @@ static int node_child(wri_btree *t, wri_node *nd, uint32_t i, wri_node **out,
         (rc = node_load(t, &it->caddr, (uint16_t)(nd->level - 1), &it->child,
                         eb)) != WR_OK)
         return rc;
+    it->child->seen = t->epoch;
     *out = it->child;
     return WR_OK;
 }
@@ -837,7 +856,7 @@ static int ovf_write(wri_btree *t, wri_item *it, wr_errbuf *eb)
     /* Keep only the key in memory; the value is on disk now. */
     uint8_t *m = realloc(it->mem, it->klen + 1);
     if (m != NULL) {
-        t->mem -= it->memlen - (it->klen + 1);
+        bt_mem_shrink(t, it->memlen - (it->klen + 1));
         it->mem = m;
         it->memlen = it->klen + 1;
         it->key = m;
@@ -982,20 +1001,23 @@ int wri_btree_checkpoint(wri_btree *t, wr_errbuf *eb)
     return WR_OK;
 }
 
-/* Forget the loaded nodes at level (all clean) below nd. */
-static void bt_forget(wri_btree *t, wri_node *nd, uint16_t level)
+/* Forget loaded nodes at level (all clean) below nd, leftmost first,
+ * until t->mem <= keep; with cold, only those not reached since the last
+ * eviction. */
+static void bt_forget(wri_btree *t, wri_node *nd, uint16_t level,
+                      uint64_t keep, bool cold)
 {
     if (nd->level <= level)
         return;
-    for (uint32_t i = 0; i < nd->n; i++) {
+    for (uint32_t i = 0; i < nd->n && t->mem > keep; i++) {
         wri_node *child = nd->it[i].child;
         if (child == NULL)
             continue;
-        if (child->level == level) {
+        if (child->level > level) {
+            bt_forget(t, child, level, keep, cold);
+        } else if (!cold || child->seen != t->epoch) {
             node_free(t, child);
             nd->it[i].child = NULL;
-        } else {
-            bt_forget(t, child, level);
         }
     }
 }
@@ -1009,12 +1031,16 @@ int wri_btree_evict(wri_btree *t, uint64_t keep, wr_errbuf *eb)
         (rc = node_write(t, t->root, eb)) != WR_OK)
         return rc;
     t->root_addr = t->root->addr; /* every node is clean now (B1, B4) */
-    for (uint16_t lvl = 0; lvl < t->root->level && t->mem > keep; lvl++)
-        bt_forget(t, t->root, lvl);
+    /* leaves first; on each level the cold nodes first */
+    for (uint16_t lvl = 0; lvl < t->root->level && t->mem > keep; lvl++) {
+        bt_forget(t, t->root, lvl, keep, true);
+        bt_forget(t, t->root, lvl, keep, false);
+    }
     if (t->mem > keep) {
         node_free(t, t->root);
         t->root = NULL;
     }
+    t->epoch++; /* what is reached from now on is warm */
     return WR_OK;
 }
 

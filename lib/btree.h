@@ -39,7 +39,11 @@ typedef struct wri_btree {
     bool readonly;
     bool changed;         /* changes since the last checkpoint */
     uint64_t mem;         /* heap held by loaded nodes (B5 in btree.c) */
+    uint64_t *total;      /* NULL, or a sum of trees' mem that moves with
+                           * mem (the database's, db.c) */
     unsigned cursors;     /* open cursors: nodes they hold stay loaded */
+    uint32_t epoch;       /* evictions so far: a node reached since the
+                           * last one is warm (btree.c) */
     uint8_t *scratch;     /* one page of encode space */
 } wri_btree;
 
@@ -67,6 +71,7 @@ int wri_btree_checkpoint(wri_btree *t, wr_errbuf *eb);
 /* Bound the memory: write every dirty node to new extents without
  * committing (an early write: the file's checkpoints are untouched, so a
  * crash still leaves the last commit), then forget loaded nodes, leaves
+ * first and on each level those not reached since the last eviction
  * first, until t->mem <= keep. Does nothing while a cursor is open on t
  * (its nodes stay loaded; wri_cursor_open counts them). A later
  * checkpoint commits what was written. */

@@ -8,9 +8,11 @@
  * file (DESIGN decision 6): a crash before the catalog's rename leaves the
  * previous snapshot, whose generations are still in the files' slots.
  *
- * Memory: after every change the trees' loaded pages are weighed against
+ * Memory: after every change the trees' loaded pages (db->mem, a running
+ * total each tree moves as its own changes) are weighed against
  * opts.memory; past it, every tree writes its changed pages early and
- * forgets pages until the trees hold half the budget (db_bound), so a
+ * forgets pages, the coldest first, until the trees hold half the budget
+ * (db_bound), so a
  * load of any size runs in bounded memory. Early writes commit nothing
  * (btree.h): a crash leaves the last checkpoint, and without checkpoints
  * the whole run stays one atomic change.
@@ -52,6 +54,7 @@ struct wr_db {
     wr_coll **colls; /* parallel to cat.coll; NULL until opened */
     wri_lock *lock;
     bool made_dir; /* wr_db_open created the directory */
+    uint64_t mem; /* the open trees' mem, summed as it moves (btree.h) */
 };
 
 struct wr_doc_cursor {
@@ -243,6 +246,16 @@ const char *wr_db_coll_name(const wr_db *db, size_t i)
 
 /* --- trees --------------------------------------------------------------- */
 
+/* The tree of t's block file; its memory counts in db->mem. */
+static int tree_btree(wr_db *db, const wri_cat_file *cf, db_tree *t,
+                      wr_errbuf *eb)
+{
+    int rc = wri_btree_open(t->blk, cf->field ? 2 : 1, &t->bt, eb);
+    if (rc == WR_OK)
+        t->bt->total = &db->mem;
+    return rc;
+}
+
 /* Open the tree file of a catalog entry at the generation the snapshot
  * names, and check its header says what the catalog says it is. */
 static int tree_open(wr_db *db, const char *coll, wri_cat_file *cf,
@@ -272,7 +285,7 @@ static int tree_open(wr_db *db, const char *coll, wri_cat_file *cf,
                     coll);
         return rc;
     }
-    return wri_btree_open(t->blk, cf->field ? 2 : 1, &t->bt, eb);
+    return tree_btree(db, cf, t, eb);
 }
 
 /* Create a new tree file; a leftover file of the same name that the
@@ -301,7 +314,7 @@ static int tree_create(wr_db *db, const char *coll, wri_cat_file *cf,
     if (rc != WR_OK)
         return rc;
     cf->gen = t->blk->cur.gen;
-    return wri_btree_open(t->blk, cf->field ? 2 : 1, &t->bt, eb);
+    return tree_btree(db, cf, t, eb);
 }
 
 static int coll_load(wr_db *db, size_t ci, wr_coll **out, wr_errbuf *eb)
@@ -444,12 +457,30 @@ static int tree_mem_add(db_tree *t, void *arg)
     return WR_OK;
 }
 
+/* The trees' mem summed by walking them (tests; DIAG): what db->mem,
+ * kept as it moves, must equal. */
 uint64_t wri_db_mem(wr_db *db)
 {
     uint64_t total = 0;
     (void)db_each_tree(db, tree_mem_add, &total);
     return total;
 }
+
+#ifdef WR_DIAG
+/* B5 summed: db->mem is the open trees' mem (every change of a tree's mem
+ * moves it, btree.c). */
+static int db_diag_mem(wr_db *db, wr_errbuf *eb)
+{
+    uint64_t sum = wri_db_mem(db);
+    if (sum != db->mem)
+        return WR_ERR(eb, WR_ECORRUPT,
+                      "B5: %s: the trees hold %llu bytes, the database "
+                      "counts %llu",
+                      db->dir, (unsigned long long)sum,
+                      (unsigned long long)db->mem);
+    return WR_OK;
+}
+#endif
 
 typedef struct db_shrink {
     const wri_btree *skip; /* a tree a cursor is walking: leave it */
@@ -472,7 +503,8 @@ static int tree_shrink(db_tree *t, void *arg)
 /* Past the budget, shrink every tree (but skip) to half of it. */
 static int db_bound(wr_db *db, const wri_btree *skip, wr_errbuf *eb)
 {
-    db_shrink s = {skip, wri_db_mem(db), db->opts.memory / 2, eb};
+    WRI_DIAG(db_diag_mem, db);
+    db_shrink s = {skip, db->mem, db->opts.memory / 2, eb};
     if (s.total <= db->opts.memory)
         return WR_OK;
     return db_each_tree(db, tree_shrink, &s);

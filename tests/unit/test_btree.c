@@ -332,25 +332,43 @@ static void test_btree_model_65536(void)
 }
 
 /* Most keys deleted: the tree shrinks back to few pages. */
+/* A new tree of 512-byte pages in the scratch directory. */
+static int new_tree(const char *name, wri_block **b, wri_btree **t,
+                    wr_errbuf *eb)
+{
+    wri_block_cfg cfg = {.page_size = 512, .role = WRI_ROLE_MAIN,
+                         .coll = "t"};
+    int rc = wri_block_create(tmp_path(name), &cfg, b, eb);
+    if (rc == WR_OK && (rc = wri_btree_open(*b, 1, t, eb)) != WR_OK)
+        wri_block_close(*b);
+    return rc;
+}
+
+/* Put n keys with 40-byte values: 0..n-1, or (keyspace > 0) key 0 then
+ * random keys in 1..keyspace. */
+static int fill_tree(wri_btree *t, int n, uint64_t keyspace, wr_errbuf *eb)
+{
+    static const uint8_t v[40];
+    int rc = WR_OK;
+    for (int i = 0; i < n && rc == WR_OK; i++) {
+        bson_t k;
+        make_key(keyspace == 0 || i == 0 ? (uint64_t)i
+                                         : 1 + rnd() % keyspace,
+                 &k);
+        rc = wri_btree_put(t, bson_get_data(&k), k.len, v, sizeof v, NULL,
+                           eb);
+        bson_destroy(&k);
+    }
+    return rc;
+}
+
 static void test_btree_shrinks_after_deletes(void)
 {
     wr_errbuf eb = {0};
-    const char *path = tmp_path("shrink.wr");
-    wri_block_cfg cfg = {.page_size = 512, .role = WRI_ROLE_MAIN,
-                         .coll = "t"};
     wri_block *b;
     wri_btree *t;
-    uint8_t v[40] = {0};
-    REQUIRE_OK(wri_block_create(path, &cfg, &b, &eb), &eb);
-    REQUIRE_OK(wri_btree_open(b, 1, &t, &eb), &eb);
-    for (int i = 0; i < 5000; i++) {
-        bson_t k;
-        make_key((uint64_t)i, &k);
-        REQUIRE_OK(wri_btree_put(t, bson_get_data(&k), k.len, v, sizeof v,
-                                 NULL, &eb),
-                   &eb);
-        bson_destroy(&k);
-    }
+    REQUIRE_OK(new_tree("shrink.wr", &b, &t, &eb), &eb);
+    REQUIRE_OK(fill_tree(t, 5000, 0, &eb), &eb);
     REQUIRE_OK(wri_btree_checkpoint(t, &eb), &eb);
     uint32_t tall = t->height;
     for (int i = 0; i < 5000; i++) {
@@ -377,6 +395,56 @@ static void test_btree_shrinks_after_deletes(void)
                                       st.discard_bytes),
                  (unsigned long long)size);
     close_tree(b, t);
+}
+
+/* An early write forgets nodes one at a time until the tree is within
+ * keep, not a whole level at once; the owner's running total (t->total)
+ * moves with t->mem through puts, evictions and reads back. */
+static void test_evict_stops_at_keep(void)
+{
+    wr_errbuf eb = {0};
+    wri_block *b;
+    wri_btree *t;
+    uint64_t total = 1000; /* an owner's sum of other trees, then this */
+    REQUIRE_OK(new_tree("evict.wr", &b, &t, &eb), &eb);
+    t->total = &total;
+    REQUIRE_OK(fill_tree(t, 4000, 100000, &eb), &eb);
+    CHECK_EQ(total, 1000 + t->mem);
+    CHECK(t->height >= 3);
+    for (int round = 0; round < 3; round++) {
+        uint64_t keep = t->mem * 3 / 4;
+        REQUIRE_OK(wri_btree_evict(t, keep, &eb), &eb);
+        /* one 512-byte leaf node holds well under 4 KiB of heap */
+        if (t->mem > keep || t->mem + 4096 < keep)
+            TAP_FAIL("round %d: %llu bytes after evicting to %llu", round,
+                     (unsigned long long)t->mem, (unsigned long long)keep);
+        CHECK_EQ(total, 1000 + t->mem);
+    }
+    /* a leaf reached since the last eviction stays loaded while colder
+     * ones go, even the leftmost (key 0, put first) */
+    bson_t k0;
+    make_key(0, &k0);
+    REQUIRE_OK(wri_btree_get(t, bson_get_data(&k0), k0.len, NULL, NULL, &eb),
+               &eb);
+    REQUIRE_OK(wri_btree_evict(t, t->mem * 3 / 4, &eb), &eb);
+    uint64_t before = t->mem;
+    REQUIRE_OK(wri_btree_get(t, bson_get_data(&k0), k0.len, NULL, NULL, &eb),
+               &eb);
+    CHECK_EQ(t->mem, before); /* nothing read back */
+    bson_destroy(&k0);
+    REQUIRE_OK(wri_btree_evict(t, 0, &eb), &eb);
+    CHECK_EQ(t->mem, 0);
+    CHECK_EQ(total, 1000);
+    bson_t k;
+    make_key(7, &k); /* reads the path back */
+    int r = wri_btree_get(t, bson_get_data(&k), k.len, NULL, NULL, &eb);
+    CHECK(r == WR_OK || r == WR_ENOTFOUND);
+    bson_destroy(&k);
+    CHECK(t->mem > 0);
+    CHECK_EQ(total, 1000 + t->mem);
+    wri_btree_close(t);
+    CHECK_EQ(total, 1000);
+    wri_block_close(b);
 }
 
 /* A 15 MiB value round-trips through overflow pages on 512-byte pages. */
@@ -616,6 +684,7 @@ int main(void)
     RUN(test_btree_model_4096);
     RUN(test_btree_model_65536);
     RUN(test_btree_shrinks_after_deletes);
+    RUN(test_evict_stops_at_keep);
     RUN(test_btree_big_value);
     RUN(test_bulk_matches_model);
     RUN(test_bulk_rejects_unsorted);
