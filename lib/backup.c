@@ -618,7 +618,8 @@ int wri_backup_discard(const wri_backup *b, wr_errbuf *eb)
 
 /* --- free space ------------------------------------------------------------ */
 
-void wri_fmt_bytes(uint64_t bytes, char out[24])
+/* "1.2 GB", "340 kB", "12 B" */
+static void fmt_bytes(uint64_t bytes, char out[24])
 {
     static const char *const unit[] = {"kB", "MB", "GB", "TB", "PB"};
     if (bytes < 1000) {
@@ -679,8 +680,8 @@ int wri_space_check(const wri_space_need *need, size_t n, wr_errbuf *eb)
         if (!first || total <= avail[i])
             continue;
         char nb[24], fb[24];
-        wri_fmt_bytes(total, nb);
-        wri_fmt_bytes(avail[i], fb);
+        fmt_bytes(total, nb);
+        fmt_bytes(avail[i], fb);
         rc = WR_ERR(eb, WR_ENOSPC,
                     "not enough free space: needs about %s in %s, %s free "
                     "there; nothing was changed (free some space%s)",

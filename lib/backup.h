@@ -103,7 +103,5 @@ typedef struct wri_space_need {
  * when the needs that fall on one file system add up to more than it has
  * free (io.h: wri_io_free_space). */
 int wri_space_check(const wri_space_need *need, size_t n, wr_errbuf *eb);
-/* "1.2 GB", "340 kB", "12 B" */
-void wri_fmt_bytes(uint64_t bytes, char out[24]);
 
 #endif /* WR_BACKUP_H */

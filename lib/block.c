@@ -515,26 +515,6 @@ int wri_block_write_page(wri_block *b, uint8_t *buf, uint32_t size,
     return WR_OK;
 }
 
-/* Is addr a page of this file (aligned, in the data area, inside the
- * file)? Reads go through the page source in its strict mode. */
-static int blk_check_addr(wri_block *b, const wr_addr *addr, wr_errbuf *eb)
-{
-    wri_ps *ps = blk_priv_of(b)->ps;
-    ps->gen = 0;
-    return wri_ps_addr_check(ps, addr, 0, UINT64_MAX, addr->off, addr->off,
-                             "page", eb);
-}
-
-int wri_block_read_page(wri_block *b, const wr_addr *addr, uint8_t *buf,
-                        wr_errbuf *eb)
-{
-    int rc;
-    if ((rc = blk_flush_run(b, eb)) != WR_OK ||
-        (rc = blk_check_addr(b, addr, eb)) != WR_OK)
-        return rc;
-    return wri_ps_read(blk_priv_of(b)->ps, addr, buf, "page", NULL, eb);
-}
-
 int wri_block_read_node(wri_block *b, const wr_addr *addr, int level,
                         int nkeyelem, uint8_t *buf, wri_page_view *v,
                         wr_errbuf *eb)

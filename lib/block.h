@@ -193,11 +193,6 @@ void wri_block_gather_writes(wri_block *b);
  * fills *addr_out. buf's header fields other than CRC are the caller's. */
 int wri_block_write_page(wri_block *b, uint8_t *buf, uint32_t size,
                          wr_addr *addr_out, wr_errbuf *eb);
-/* Read the page at addr into buf (addr.size bytes): checks that it lies
- * inside the file, that its CRC matches its bytes and addr.crc, and that
- * the header's size field equals addr.size. WR_ECORRUPT otherwise. */
-int wri_block_read_page(wri_block *b, const wr_addr *addr, uint8_t *buf,
-                        wr_errbuf *eb);
 /* Read the tree page at addr (one page of the file's size, or a long leaf
  * of a format 2 file: buf holds addr.size bytes) at `level`,
  * decoded with nkeyelem key elements: the page source's checked read of a

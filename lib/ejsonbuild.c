@@ -100,7 +100,7 @@ size_t wri_json_unescape(const uint8_t *s, size_t len, uint8_t *out,
  * to read exactly, ...) is left to libbson: the builder stops ("defers")
  * and the scan goes on alone; the caller then parses the line with
  * bson_init_from_json(), exactly as before this builder existed, so such
- * lines keep their old result. jb_defers counts them (tests read it).
+ * lines keep their old result.
  */
 
 
@@ -122,12 +122,8 @@ enum { /* keys the builder tells apart (libbson's "known keys" and the
 };
 
 
-static _Atomic unsigned long jb_defers;
-
 static void jb_defer(jb *b)
 {
-    if (!b->off)
-        jb_defers++;
     b->off = true;
 }
 
@@ -988,9 +984,4 @@ void wri_jb_close(jb *b)
         return;
     }
     }
-}
-
-unsigned long wri_json_defers(void)
-{
-    return jb_defers;
 }

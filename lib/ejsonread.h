@@ -50,7 +50,5 @@ enum { WRI_JSON_BUILDER, WRI_JSON_LIBBSON, WRI_JSON_BUILDER_ONLY };
 int wri_json_line_parse_mode(const char *line, size_t len, bson_t *doc,
                              bool *is_delete, char *why, size_t whylen,
                              int mode);
-/* Lines the builder has deferred to libbson so far (all threads). */
-unsigned long wri_json_defers(void);
 
 #endif /* WR_EJSONREAD_H */

@@ -493,8 +493,3 @@ uint64_t wri_logread_bytes_read(const wri_logread *lr)
 {
     return wri_jsonl_bytes_read(lr->r);
 }
-
-uint64_t wri_logread_bytes_total(const wri_logread *lr)
-{
-    return wri_jsonl_bytes_total(lr->r);
-}

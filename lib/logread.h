@@ -65,8 +65,7 @@ int wri_logread_next(wri_logread *lr, const wri_jsonl_line **line,
                      const bson_t **key, bool *unparsed, wr_errbuf *eb);
 
 /* Bytes of the log read so far (lines handed out may lag behind by the
- * batches in flight) and its size (0 if unknown, e.g. a pipe). */
+ * batches in flight). */
 uint64_t wri_logread_bytes_read(const wri_logread *lr);
-uint64_t wri_logread_bytes_total(const wri_logread *lr);
 
 #endif /* WR_LOGREAD_H */

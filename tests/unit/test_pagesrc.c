@@ -205,7 +205,10 @@ static void test_pagesrc_strict_and_tolerant_agree(void)
     wri_block *b = NULL;
     wr_errbuf e2 = {0};
     REQUIRE_OK(wri_block_open(copy, WRI_BLOCK_RDONLY, &b, &e2), &e2);
-    CHECK_EQ(wri_block_read_page(b, &root, buf, &e2), WR_ECORRUPT);
+    wri_page_view v;
+    CHECK_EQ(wri_block_read_node(b, &root, (int)b->cur.height - 1, 1, buf, &v,
+                                 &e2),
+             WR_ECORRUPT);
     CHECK(strstr(e2.msg, ": checksum: ") != NULL);
     wri_block_close(b);
 }

@@ -147,12 +147,10 @@ static wr_addr first_leaf(const char *file, wr_errbuf *eb)
         return a;
     }
     a = b->cur.root;
-    for (;;) {
+    for (int level = (int)b->cur.height - 1;; level--) {
         wri_page_view v;
-        wri_page_problem prob;
         wri_cell cell;
-        if (wri_block_read_page(b, &a, page, eb) != WR_OK ||
-            wri_page_check(page, a.size, 1, &v, &prob) != WR_OK) {
+        if (wri_block_read_node(b, &a, level, 1, page, &v, eb) != WR_OK) {
             memset(&a, 0, sizeof a);
             break;
         }
