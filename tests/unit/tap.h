@@ -93,4 +93,19 @@ static inline const char *tap_tmpdir(void)
     return dir;
 }
 
+/* tap_tmpdir()/name, malloc'd, with nothing there (whatever an earlier
+ * test left under that name is removed). */
+static inline char *tap_fresh_path(const char *name)
+{
+    char *p = malloc(512);
+    char cmd[600];
+    if (p == NULL)
+        exit(2);
+    snprintf(p, 512, "%s/%s", tap_tmpdir(), name);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", p);
+    if (system(cmd) != 0)
+        exit(2);
+    return p;
+}
+
 #endif /* WR_TAP_H */

@@ -6,6 +6,7 @@
  * C1..C8: every file old or new, never a mix that the catalog disowns).
  */
 #include "helper_fill.h"
+#include "helper_db.h"
 #include "tap.h"
 
 #include "wr_int.h"
@@ -17,17 +18,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
-
-static char *tmp_dir(const char *name)
-{
-    char *p = malloc(512);
-    snprintf(p, 512, "%s/%s", tap_tmpdir(), name);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", p);
-    if (system(cmd) != 0)
-        exit(2);
-    return p;
-}
 
 
 static char *path2(const char *dir, const char *name)
@@ -142,13 +132,8 @@ static int build_db(const char *dir, uint32_t psize, int n)
         rc = wr_coll_put(c, d, NULL, &eb);
         bson_destroy(d);
     }
-    if (rc == WR_OK)
-        rc = wr_db_checkpoint(db, &eb);
 out:
-    if (rc != WR_OK)
-        printf("# build_db: %s\n", eb.msg);
-    wr_db_close(db);
-    return rc;
+    return db_build_end(db, rc, "build_db", &eb);
 }
 
 /* CRC of everything a database shows through its catalog: every document
@@ -297,7 +282,7 @@ static void bulk_keys(wri_bulk *bk, int n, int vlen, wr_errbuf *eb, int *rc)
 static void test_block_first_gen_and_erase_other(void)
 {
     wr_errbuf eb = {0};
-    char *dir = tmp_dir("firstgen");
+    char *dir = tap_fresh_path("firstgen");
     char *path = path2(dir, "t.wr");
     wri_block *b = NULL;
     wri_bulk *bk = NULL;
@@ -347,7 +332,7 @@ static void test_block_first_gen_and_erase_other(void)
 static void test_bulk_dry_run_counts_exactly(void)
 {
     wr_errbuf eb = {0};
-    char *dir = tmp_dir("bulkdry");
+    char *dir = tap_fresh_path("bulkdry");
     REQUIRE_OK(wri_io_mkdir(dir, &eb), &eb);
     static const uint32_t sizes[] = {512, 4096, 65536};
     static const unsigned fills[] = {10, 55, 100};
@@ -391,7 +376,7 @@ static void test_bulk_dry_run_counts_exactly(void)
 static void test_compact_fragmented_512_shrinks_keeps_content(void)
 {
     wr_errbuf eb = {0};
-    char *dir = tmp_dir("frag512");
+    char *dir = tap_fresh_path("frag512");
     uint32_t crc0, crc1, crcp;
     uint64_t n0, n1, np;
     wri_catalog cat0, cat1;
@@ -475,7 +460,7 @@ static void test_compact_fragmented_512_shrinks_keeps_content(void)
 static void test_compact_keeps_the_catalog_generation(void)
 {
     wr_errbuf eb = {0};
-    char *dir = tmp_dir("gens");
+    char *dir = tap_fresh_path("gens");
     wri_catalog cat;
     wri_block *b;
     REQUIRE_OK(build_db(dir, 512, 120), &eb);
@@ -497,7 +482,7 @@ static void test_compact_keeps_the_catalog_generation(void)
 static void test_compact_uses_the_catalog_checkpoint(void)
 {
     wr_errbuf eb = {0};
-    char *dir = tmp_dir("catgen");
+    char *dir = tap_fresh_path("catgen");
     wri_catalog cat;
     wri_block *b;
     wri_btree *t;
@@ -538,7 +523,7 @@ static void test_compact_uses_the_catalog_checkpoint(void)
 static void test_compact_changes_page_size(void)
 {
     wr_errbuf eb = {0};
-    char *dir = tmp_dir("psize");
+    char *dir = tap_fresh_path("psize");
     uint32_t crc0, crc1;
     uint64_t n0, n1;
     wri_block *b;
@@ -571,7 +556,7 @@ static void test_compact_changes_page_size(void)
 static void test_compact_fill_factor(void)
 {
     wr_errbuf eb = {0};
-    char *dir = tmp_dir("fill");
+    char *dir = tap_fresh_path("fill");
     uint32_t crc0, crc1;
     uint64_t n0, n1, full = 0, half = 0, again = 0;
     wr_compact_stats st = {0};
@@ -636,7 +621,7 @@ static void test_compact_fill_factor(void)
 static void test_compact_dry_run_estimate_is_exact(void)
 {
     wr_errbuf eb = {0};
-    char *dir = tmp_dir("dry");
+    char *dir = tap_fresh_path("dry");
     snapshot s0;
     collect dry, real;
     wr_compact_stats sd = {0}, sr = {0};
@@ -677,7 +662,7 @@ static void test_compact_dry_run_estimate_is_exact(void)
 static void test_compact_refuses_a_damaged_file(void)
 {
     wr_errbuf eb = {0};
-    char *dir = tmp_dir("damaged");
+    char *dir = tap_fresh_path("damaged");
     snapshot s0;
     wri_block *b;
     collect col;
@@ -735,8 +720,8 @@ static void test_compact_refuses_a_damaged_file(void)
 static void test_compact_single_files(void)
 {
     wr_errbuf eb = {0};
-    char *dir = tmp_dir("single");
-    char *lonedir = tmp_dir("single-lone");
+    char *dir = tap_fresh_path("single");
+    char *lonedir = tap_fresh_path("single-lone");
     wri_block *b;
     wri_catalog cat0, cat1;
     uint32_t crc0, crc1;
@@ -800,8 +785,8 @@ static void test_compact_single_files(void)
 static void test_compact_backup(void)
 {
     wr_errbuf eb = {0};
-    char *dir = tmp_dir("bdb");
-    char *bdir = tmp_dir("backups");
+    char *dir = tap_fresh_path("bdb");
+    char *bdir = tap_fresh_path("backups");
     snapshot s0;
     REQUIRE_OK(build_db(dir, 512, 200), &eb);
     snap_take(&s0, dir);
@@ -861,7 +846,7 @@ static void test_compact_backup(void)
 static void test_compact_lock_held(void)
 {
     wr_errbuf eb = {0};
-    char *dir = tmp_dir("locked");
+    char *dir = tap_fresh_path("locked");
     wri_lock *lk;
     REQUIRE_OK(build_db(dir, 512, 60), &eb);
     REQUIRE_OK(wri_io_lock_dir(dir, "wr-somebody", &lk, &eb), &eb);
@@ -918,7 +903,7 @@ static void verify_digests(const char *dir, bool item_digest,
 static void test_compact_digests_are_layout_free(void)
 {
     wr_errbuf eb = {0};
-    char *dir = tmp_dir("digests");
+    char *dir = tap_fresh_path("digests");
     file_digests before, after, none;
     REQUIRE_OK(build_db(dir, 512, 600), &eb);
     verify_digests(dir, false, &none);
@@ -1002,7 +987,7 @@ static void stop_soon(const wr_compact_progress *p, void *arg)
 static void test_compact_interrupted(void)
 {
     wr_errbuf eb = {0};
-    char *dir = tmp_dir("intr");
+    char *dir = tap_fresh_path("intr");
     snapshot s0;
     REQUIRE_OK(build_db(dir, 512, 4000), &eb);
     snap_take(&s0, dir);
@@ -1094,11 +1079,11 @@ static int fixture_make(sweep_fixture *fx, const char *name, bool backup)
     char b[64];
     memset(fx, 0, sizeof *fx);
     snprintf(b, sizeof b, "%s-base", name);
-    fx->base = tmp_dir(b);
-    fx->dir = tmp_dir(name);
+    fx->base = tap_fresh_path(b);
+    fx->dir = tap_fresh_path(name);
     if (backup) {
         snprintf(b, sizeof b, "%s-backups", name);
-        fx->o.backup_dir = tmp_dir(b);
+        fx->o.backup_dir = tap_fresh_path(b);
     }
     if (build_db(fx->base, 512, 150) != WR_OK ||
         db_digest(fx->base, false, &fx->crc, &fx->n) != WR_OK)

@@ -15,17 +15,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static char *tmp_dir(const char *name)
-{
-    char *p = malloc(512);
-    snprintf(p, 512, "%s/%s", tap_tmpdir(), name);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", p);
-    if (system(cmd) != 0)
-        exit(2);
-    return p;
-}
-
 /* --- the model: _id key -> document, sorted by key -------------------- */
 
 typedef struct mdoc {
@@ -334,7 +323,7 @@ static void db_model_run(uint32_t psize, int steps, uint64_t memory,
     *peak = 0;
     snprintf(name, sizeof name, "dbmodel-%u-%llu", psize,
              (unsigned long long)memory);
-    char *dir = tmp_dir(name);
+    char *dir = tap_fresh_path(name);
     wr_db_opts o = {.create = true, .page_size = psize, .holder = "test",
                     .memory = memory};
     wr_db *db = NULL;
@@ -460,7 +449,7 @@ static void test_db_model_small_memory(void)
 static void test_db_cursor_beside_small_memory(void)
 {
     wr_errbuf eb = {0};
-    char *dir = tmp_dir("cursor-budget");
+    char *dir = tap_fresh_path("cursor-budget");
     wr_db_opts o = {.create = true, .page_size = 512, .holder = "test",
                     .memory = 16u << 10};
     wr_db *db = NULL;
@@ -512,7 +501,7 @@ static void test_db_model_4096(void)
 static void test_db_lock_refuses_second_writer(void)
 {
     wr_errbuf eb = {0};
-    char *dir = tmp_dir("locked");
+    char *dir = tap_fresh_path("locked");
     wr_db_opts o = {.create = true, .holder = "first"};
     wr_db *a, *b;
     REQUIRE_OK(wr_db_open(dir, &o, &a, &eb), &eb);
@@ -532,7 +521,7 @@ static void test_db_lock_refuses_second_writer(void)
 static void test_db_missing_and_not_a_db(void)
 {
     wr_errbuf eb = {0};
-    char *dir = tmp_dir("nothing-here");
+    char *dir = tap_fresh_path("nothing-here");
     wr_db *db;
     wr_db_opts o = {.readonly = true};
     CHECK_EQ(wr_db_open(dir, &o, &db, &eb), WR_ENOTFOUND);
@@ -564,7 +553,7 @@ static void test_catalog_read_refuses_an_oversized_file(void)
 {
     wr_errbuf eb = {0};
     wri_catalog cat;
-    char *dir = tmp_dir("huge-catalog");
+    char *dir = tap_fresh_path("huge-catalog");
     char path[600];
     REQUIRE(mkdir(dir, 0755) == 0 || errno == EEXIST);
     snprintf(path, sizeof path, "%s/" WR_CATALOG_NAME, dir);
@@ -637,8 +626,8 @@ static int run_load(const char *dir, const char *input,
  * exactly, with indexes agreeing with the table. */
 static void test_load_crash_sweep(void)
 {
-    char *base = tmp_dir("crash-base");
-    char *dir = tmp_dir("crash");
+    char *base = tap_fresh_path("crash-base");
+    char *dir = tap_fresh_path("crash");
     const char *in1 = write_jsonl("in1.jsonl", 0, 60, 0);
     model m1 = {0}, m2 = {0};
     model_from_jsonl(&m1, in1);
@@ -715,8 +704,8 @@ static void trace_last_dirsync(uint64_t op, const char *what,
  * still exactly the first snapshot. */
 static void test_load_enospc_sweep(void)
 {
-    char *base = tmp_dir("nospc-base");
-    char *dir = tmp_dir("nospc");
+    char *base = tap_fresh_path("nospc-base");
+    char *dir = tap_fresh_path("nospc");
     const char *in1 = write_jsonl("s1.jsonl", 0, 30, 0);
     model m1 = {0};
     model_from_jsonl(&m1, in1);
@@ -844,8 +833,8 @@ static int load_crash(pw_load *a, wri_fault_plan p)
  * load gives the final content and verifies. */
 static void load_power_sweep(pw_load a, const char *what)
 {
-    char *base = tmp_dir("pw-base");
-    char *dir = tmp_dir("pw");
+    char *base = tap_fresh_path("pw-base");
+    char *dir = tap_fresh_path("pw");
     char in1[512], in2[512];
     dirsnap snap;
     pw_learned l;
@@ -964,7 +953,7 @@ static void test_load_power_sweep_memory(void)
 static void test_million_small_documents(void)
 {
     wr_errbuf eb = {0};
-    char *dir = tmp_dir("million");
+    char *dir = tap_fresh_path("million");
     wr_db_opts o = {.create = true, .holder = "test"};
     wr_db *db;
     wr_coll *c;
@@ -1016,7 +1005,7 @@ static void test_million_small_documents(void)
 static void test_db_two_new_collections_one_session(void)
 {
     wr_errbuf eb = {0};
-    char *dir = tmp_dir("two-colls");
+    char *dir = tap_fresh_path("two-colls");
     wr_db_opts o = {.create = true, .page_size = 512, .holder = "test"};
     wr_db *db;
     wr_coll *a, *b, *c;

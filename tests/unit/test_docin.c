@@ -30,37 +30,45 @@ static const char *write_tmp(const char *name, const void *data, size_t len)
     return path[k];
 }
 
-/* Read every element of path in format: the _ids (int32) into ids, the
- * number of bad (skippable) elements into *bad; the last rc. */
-static int read_all(const char *path, int format, int32_t *ids, int *nids,
-                    int *bad, bool *fatal, char *msg, size_t msglen)
+/* What reading a file gave: the _ids (int32) of its good elements, the
+ * number of bad (skippable) ones, whether the last error was fatal and
+ * its message. */
+typedef struct got {
+    int32_t ids[8];
+    int n, bad;
+    bool fatal;
+    char msg[1024];
+} got;
+
+/* Read every element of path in format into *g; the last rc. */
+static int read_all(const char *path, int format, got *g)
 {
     wri_docin *d = NULL;
     wri_jsonl_line line;
     wr_errbuf eb = {0};
     int rc;
-    *nids = *bad = 0;
-    *fatal = false;
-    msg[0] = '\0';
+    g->n = g->bad = 0;
+    g->fatal = false;
+    g->msg[0] = '\0';
     if ((rc = wri_docin_open(path, format, &d, &eb)) != WR_OK)
         return rc;
     for (;;) {
-        rc = wri_docin_next(d, &line, fatal, &eb);
+        rc = wri_docin_next(d, &line, &g->fatal, &eb);
         if (rc == WR_OK) {
             bson_iter_t it;
             if (bson_iter_init_find(&it, &line.doc, "_id") &&
-                BSON_ITER_HOLDS_INT32(&it))
-                ids[(*nids)++] = bson_iter_int32(&it);
+                BSON_ITER_HOLDS_INT32(&it) && g->n < 8)
+                g->ids[g->n++] = bson_iter_int32(&it);
             continue;
         }
-        if (rc == WR_EBADINPUT && !*fatal) {
-            (*bad)++;
-            snprintf(msg, msglen, "%s", eb.msg);
+        if (rc == WR_EBADINPUT && !g->fatal) {
+            g->bad++;
+            snprintf(g->msg, sizeof g->msg, "%s", eb.msg);
             wr_errbuf_clear(&eb);
             continue;
         }
         if (rc != 1)
-            snprintf(msg, msglen, "%s", eb.msg);
+            snprintf(g->msg, sizeof g->msg, "%s", eb.msg);
         break;
     }
     wri_docin_close(d);
@@ -78,37 +86,25 @@ static void test_docin_array_elements_cut_at_the_right_bytes(void)
         "  ,{\"_id\": 3}\n"
         "]\n\n";
     const char *path = write_tmp("a.json", text, strlen(text));
-    int32_t ids[8];
-    int n, bad;
-    bool fatal;
-    char msg[1024];
-    CHECK_EQ(read_all(path, WR_LOAD_JSON_ARRAY, ids, &n, &bad, &fatal, msg,
-                      sizeof msg),
-             1);
-    CHECK_EQ(n, 3);
-    CHECK_EQ(bad, 0);
-    CHECK(n == 3 && ids[0] == 1 && ids[1] == 2 && ids[2] == 3);
+    got g;
+    CHECK_EQ(read_all(path, WR_LOAD_JSON_ARRAY, &g), 1);
+    CHECK_EQ(g.n, 3);
+    CHECK_EQ(g.bad, 0);
+    CHECK(g.n == 3 && g.ids[0] == 1 && g.ids[1] == 2 && g.ids[2] == 3);
     path = write_tmp("e.json", " [ ] ", 5);
-    CHECK_EQ(read_all(path, WR_LOAD_JSON_ARRAY, ids, &n, &bad, &fatal, msg,
-                      sizeof msg),
-             1);
-    CHECK_EQ(n, 0);
+    CHECK_EQ(read_all(path, WR_LOAD_JSON_ARRAY, &g), 1);
+    CHECK_EQ(g.n, 0);
 }
 
 static void test_docin_array_bad_element_skippable_line_named(void)
 {
     const char *text = "[{\"_id\": 1},\n{\"_id\": 2, \"x\": NaN},\n{\"_id\": 3}]";
     const char *path = write_tmp("b.json", text, strlen(text));
-    int32_t ids[8];
-    int n, bad;
-    bool fatal;
-    char msg[1024];
-    CHECK_EQ(read_all(path, WR_LOAD_JSON_ARRAY, ids, &n, &bad, &fatal, msg,
-                      sizeof msg),
-             1);
-    CHECK_EQ(n, 2);
-    CHECK_EQ(bad, 1);
-    CHECK(strstr(msg, "line 2 (byte 13): element 2: ") != NULL);
+    got g;
+    CHECK_EQ(read_all(path, WR_LOAD_JSON_ARRAY, &g), 1);
+    CHECK_EQ(g.n, 2);
+    CHECK_EQ(g.bad, 1);
+    CHECK(strstr(g.msg, "line 2 (byte 13): element 2: ") != NULL);
 }
 
 static void test_docin_array_broken_structure_is_fatal(void)
@@ -124,16 +120,11 @@ static void test_docin_array_broken_structure_is_fatal(void)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *path =
             write_tmp("c.json", cases[i][0], strlen(cases[i][0]));
-        int32_t ids[8];
-        int n, bad;
-        bool fatal;
-        char msg[1024];
-        CHECK_EQ(read_all(path, WR_LOAD_JSON_ARRAY, ids, &n, &bad, &fatal,
-                          msg, sizeof msg),
-                 WR_EBADINPUT);
-        CHECK(fatal);
-        if (strstr(msg, cases[i][1]) == NULL)
-            TAP_FAIL("case %zu: '%s' lacks '%s'", i, msg, cases[i][1]);
+        got g;
+        CHECK_EQ(read_all(path, WR_LOAD_JSON_ARRAY, &g), WR_EBADINPUT);
+        CHECK(g.fatal);
+        if (strstr(g.msg, cases[i][1]) == NULL)
+            TAP_FAIL("case %zu: '%s' lacks '%s'", i, g.msg, cases[i][1]);
     }
 }
 
@@ -157,38 +148,31 @@ static void test_docin_bson_documents_and_rules(void)
     n += put_doc(buf + n, e);
     n += put_doc(buf + n, a);
     const char *path = write_tmp("d.bson", buf, n);
-    int32_t ids[8];
-    int nid, bad;
-    bool fatal;
-    char msg[1024];
-    CHECK_EQ(read_all(path, WR_LOAD_BSON, ids, &nid, &bad, &fatal, msg,
-                      sizeof msg),
-             1);
-    CHECK_EQ(nid, 3); /* 1, the delete of 3, 1 again */
-    CHECK_EQ(bad, 2);
-    CHECK(strstr(msg, "document 4 (byte ") != NULL &&
-          strstr(msg, "starts with '$'") != NULL);
+    got g;
+    CHECK_EQ(read_all(path, WR_LOAD_BSON, &g), 1);
+    CHECK_EQ(g.n, 3); /* 1, the delete of 3, 1 again */
+    CHECK_EQ(g.bad, 2);
+    CHECK(strstr(g.msg, "document 4 (byte ") != NULL &&
+          strstr(g.msg, "starts with '$'") != NULL);
     /* truncated: fatal, named */
     path = write_tmp("t.bson", buf, n - 3);
-    CHECK_EQ(read_all(path, WR_LOAD_BSON, ids, &nid, &bad, &fatal, msg,
-                      sizeof msg),
-             WR_EBADINPUT);
-    CHECK(fatal);
-    CHECK(strstr(msg, "document 5") != NULL &&
-          strstr(msg, "ends inside a document") != NULL);
+    CHECK_EQ(read_all(path, WR_LOAD_BSON, &g), WR_EBADINPUT);
+    CHECK(g.fatal);
+    CHECK(strstr(g.msg, "document 5") != NULL &&
+          strstr(g.msg, "ends inside a document") != NULL);
     /* a BSON file read as JSONL, and JSONL read as BSON: hints */
     path = write_tmp("d2.bson", buf, n);
     wri_docin *d = NULL;
     wri_jsonl_line line;
     wr_errbuf eb = {0};
     REQUIRE_OK(wri_docin_open(path, WR_LOAD_JSONL, &d, &eb), &eb);
-    CHECK_EQ(wri_docin_next(d, &line, &fatal, &eb), WR_EBADINPUT);
+    CHECK_EQ(wri_docin_next(d, &line, &g.fatal, &eb), WR_EBADINPUT);
     CHECK(strstr(eb.msg, "this looks like BSON: use --format bson") != NULL);
     wri_docin_close(d);
     path = write_tmp("j.jsonl", "[{\"_id\": 1}]\n", 13);
     wr_errbuf_clear(&eb);
     REQUIRE_OK(wri_docin_open(path, WR_LOAD_JSONL, &d, &eb), &eb);
-    CHECK_EQ(wri_docin_next(d, &line, &fatal, &eb), WR_EBADINPUT);
+    CHECK_EQ(wri_docin_next(d, &line, &g.fatal, &eb), WR_EBADINPUT);
     CHECK(strstr(eb.msg, "this looks like a JSON array: use --format "
                          "json-array") != NULL);
     wri_docin_close(d);

@@ -14,20 +14,9 @@
 
 static char fixture[512]; /* a database: people (+ index on city), logs */
 
-static char *tmp_path(const char *name)
-{
-    char *p = malloc(512);
-    snprintf(p, 512, "%s/%s", tap_tmpdir(), name);
-    char cmd[1200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", p);
-    if (system(cmd) != 0)
-        exit(2);
-    return p;
-}
-
 static char *copy_db(const char *name)
 {
-    char *p = tmp_path(name);
+    char *p = tap_fresh_path(name);
     char cmd[1200];
     snprintf(cmd, sizeof cmd, "cp -r '%s' '%s'", fixture, p);
     if (system(cmd) != 0)
@@ -67,7 +56,7 @@ static int build_fixture(void)
     wr_db *db = NULL;
     wr_coll *c = NULL, *logs = NULL;
     wr_db_opts o = {.create = true, .page_size = 512, .holder = "test"};
-    char *p = tmp_path("fixture");
+    char *p = tap_fresh_path("fixture");
     snprintf(fixture, sizeof fixture, "%s", p);
     free(p);
     if (wr_db_open(fixture, &o, &db, &eb) != WR_OK ||
@@ -303,7 +292,7 @@ static void test_dump_json_names_are_strict_utf8(void)
 {
     wr_errbuf eb = {0};
     wri_block *b = NULL;
-    char *path = tmp_path("surrogate.wr");
+    char *path = tap_fresh_path("surrogate.wr");
     const char *bad = "c\xed\xa0\x80x"; /* an encoded surrogate */
     wri_block_cfg cfg = {.page_size = 512, .role = WRI_ROLE_MAIN,
                          .coll = bad};
@@ -541,7 +530,7 @@ static void test_dump_fresh_file_has_no_previous(void)
 {
     wr_errbuf eb = {0};
     wri_block *b = NULL;
-    char *p = tmp_path("fresh.wr");
+    char *p = tap_fresh_path("fresh.wr");
     wri_block_cfg cfg = {.page_size = 512, .role = WRI_ROLE_MAIN,
                          .coll = "fresh"};
     REQUIRE_OK(wri_block_create(p, &cfg, &b, &eb), &eb);
@@ -774,7 +763,7 @@ static void test_dump_shared_child_is_followed_once(void)
 
 static void test_dump_not_a_tree_file(void)
 {
-    char *p = tmp_path("garbage.wr");
+    char *p = tap_fresh_path("garbage.wr");
     FILE *f = fopen(p, "wb");
     REQUIRE(f != NULL);
     for (int i = 0; i < 3000; i++)

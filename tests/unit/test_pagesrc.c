@@ -4,6 +4,7 @@
  * sequential runs (few preads for many pages, the same bytes); the scan
  * of every page by offset that salvage builds on.
  */
+#include "helper_db.h"
 #include "tap.h"
 
 #include "wr_int.h"
@@ -35,13 +36,8 @@ static int build(void)
         rc = wr_coll_put(c, d, NULL, &eb);
         bson_destroy(d);
     }
-    if (rc == WR_OK)
-        rc = wr_db_checkpoint(db, &eb);
 out:
-    if (rc != WR_OK)
-        printf("# build: %s\n", eb.msg);
-    wr_db_close(db);
-    return rc;
+    return db_build_end(db, rc, "build", &eb);
 }
 
 typedef struct scan_count {

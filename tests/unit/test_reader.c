@@ -11,17 +11,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static char *tmp_dir(const char *name)
-{
-    char *p = malloc(512);
-    snprintf(p, 512, "%s/%s", tap_tmpdir(), name);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", p);
-    if (system(cmd) != 0)
-        exit(2);
-    return p;
-}
-
 /* A database of one collection "c" with n documents, one checkpoint. */
 static int make_db(const char *dir, int from, int n, wr_errbuf *eb)
 {
@@ -58,7 +47,7 @@ static bool exists(const char *dir, const char *name)
 static void test_read_lock_refused_by_writer(void)
 {
     wr_errbuf eb = {0};
-    char *dir = tmp_dir("locked");
+    char *dir = tap_fresh_path("locked");
     wr_db *w = NULL;
     wr_read *rd = NULL;
     REQUIRE_OK(make_db(dir, 0, 50, &eb), &eb);
@@ -118,7 +107,7 @@ static void on_waiting(const char *who, unsigned seconds, void *arg)
 static void test_read_wait_for_writer(void)
 {
     wr_errbuf eb = {0};
-    char *dir = tmp_dir("wait");
+    char *dir = tap_fresh_path("wait");
     REQUIRE_OK(make_db(dir, 0, 10, &eb), &eb);
     fflush(stdout);
     pid_t pid = fork();
@@ -166,7 +155,7 @@ static void test_read_wait_for_writer(void)
 static void test_read_nolock_sees_changes(void)
 {
     wr_errbuf eb = {0};
-    char *dir = tmp_dir("nolock");
+    char *dir = tap_fresh_path("nolock");
     wr_read *rd = NULL;
     wr_read_opts ro = {.mode = WR_READ_NOLOCK, .holder = "wr-verify"};
     REQUIRE_OK(make_db(dir, 0, 20, &eb), &eb);

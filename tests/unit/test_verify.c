@@ -6,6 +6,7 @@
  * document's _id changed under a correct CRC. Each damage must be named by
  * the right check at the right page, and nothing may crash.
  */
+#include "helper_db.h"
 #include "tap.h"
 
 #include "wr_int.h"
@@ -18,17 +19,6 @@
 #define P512 512u
 
 /* --- scratch databases ---------------------------------------------------- */
-
-static char *tmp_path(const char *name)
-{
-    char *p = malloc(512);
-    snprintf(p, 512, "%s/%s", tap_tmpdir(), name);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", p);
-    if (system(cmd) != 0)
-        exit(2);
-    return p;
-}
 
 static char *join(const char *dir, const char *name)
 {
@@ -89,14 +79,11 @@ static int build_db(const char *dir, int n, uint32_t psize)
                 rc = wr_coll_delete(c, id, &eb);
                 bson_destroy(id);
             }
-        if (rc == WR_OK)
+        if (rc == WR_OK && round < 2)
             rc = wr_db_checkpoint(db, &eb);
     }
 out:
-    if (rc != WR_OK)
-        printf("# build_db: %s\n", eb.msg);
-    wr_db_close(db);
-    return rc;
+    return db_build_end(db, rc, "build_db", &eb); /* round 2's checkpoint */
 }
 
 /* A fresh copy of a template database (built once per page size). */
@@ -104,11 +91,11 @@ static char *fresh_db(const char *name)
 {
     static char *tmpl = NULL;
     if (tmpl == NULL) {
-        tmpl = tmp_path("template");
+        tmpl = tap_fresh_path("template");
         if (build_db(tmpl, 300, P512) != WR_OK)
             exit(2);
     }
-    char *dir = tmp_path(name);
+    char *dir = tap_fresh_path(name);
     char cmd[1200];
     snprintf(cmd, sizeof cmd, "cp -r '%s' '%s'", tmpl, dir);
     if (system(cmd) != 0)
@@ -552,7 +539,7 @@ static void test_verify_clean_single_files_and_quick(void)
 
 static void test_verify_fresh_and_empty_collections(void)
 {
-    char *dir = tmp_path("fresh");
+    char *dir = tap_fresh_path("fresh");
     wr_errbuf eb = {0};
     wr_db_opts o = {.create = true, .page_size = 4096, .holder = "t"};
     wr_db *db = NULL;
@@ -711,7 +698,7 @@ static void test_verify_truncated_file(void)
 /* Leaf 1 replaced by an older copy of itself: intact, wrong CRC. */
 static void test_verify_stale_page(void)
 {
-    char *dir = tmp_path("stale");
+    char *dir = tap_fresh_path("stale");
     REQUIRE(build_db(dir, 200, P512) == WR_OK);
     char *path = join(dir, "people.main.wr");
     pages before, after;
@@ -1086,13 +1073,13 @@ static void test_verify_catalog_problems(void)
 static void test_verify_environment_errors(void)
 {
     wr_verify_report *r = NULL;
-    char *missing = tmp_path("no-such-thing");
+    char *missing = tap_fresh_path("no-such-thing");
     CHECK_EQ(verify(missing, NULL, &r), WR_ENOTFOUND);
     REQUIRE(r != NULL);
     CHECK(strstr(r->error, "no-such-thing") != NULL);
     wr_verify_report_free(r);
     /* a directory that is not a database */
-    char *dir = tmp_path("not-a-db");
+    char *dir = tap_fresh_path("not-a-db");
     REQUIRE(mkdir(dir, 0755) == 0);
     CHECK_EQ(verify(dir, NULL, &r), WR_ENOTFOUND);
     wr_verify_report_free(r);
@@ -1266,7 +1253,7 @@ static void test_vfdocs_shared_checks_keep_order(void)
 
 static void test_verify_threads_same_findings(void)
 {
-    char *dir = tmp_path("threads");
+    char *dir = tap_fresh_path("threads");
     REQUIRE(build_db(dir, 4000, P512) == WR_OK);
     char *path = join(dir, "people.main.wr");
     pages *pg = calloc(1, sizeof *pg);
@@ -1366,7 +1353,7 @@ static void test_verify_random_damage_never_crashes(void)
  * after every round (no false alarm in the space accounting). */
 static void test_verify_random_workload_stays_clean(void)
 {
-    char *dir = tmp_path("workload");
+    char *dir = tap_fresh_path("workload");
     wr_errbuf eb = {0};
     wr_db_opts o = {.create = true, .page_size = P512, .holder = "t"};
     wr_db *db = NULL;
@@ -1544,7 +1531,7 @@ static void test_verify_nonzero_reserved_bytes(void)
 /* Issue 11 bug 3: the rest of a slot's block (a 4 KiB file) is zero. */
 static void test_verify_nonzero_slot_tail(void)
 {
-    char *dir = tmp_path("slot-tail");
+    char *dir = tap_fresh_path("slot-tail");
     REQUIRE(mkdir(dir, 0755) == 0);
     REQUIRE(build_db(dir, 20, 4096) == WR_OK);
     char *path = join(dir, "people.main.wr");
@@ -1616,7 +1603,7 @@ static void test_btree_hostile_overflow_length(void)
  * and dump reported it as a document problem). */
 static void test_verify_id_of_another_numeric_type_is_clean(void)
 {
-    char *dir = tmp_path("id-types");
+    char *dir = tap_fresh_path("id-types");
     wr_errbuf eb = {0};
     wr_db_opts o = {.create = true, .page_size = 512, .holder = "test"};
     wr_db *db = NULL;
