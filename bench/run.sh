@@ -382,17 +382,8 @@ post_dir() { # extra column: size of $1 (÷ live)
     EXTRA="$(mb "$n") ($(awk -v a="$n" -v b="$JOB_LIVE" 'BEGIN { printf "%.2f", a / b }'))"
 }
 
-# --- migrate
-if job_on migrate; then
-job_begin migrate "migrate: legacy log → database ($LOG_LINES lines, $(mb "$LOG_BYTES") MB log, $LIVE_DOCS live documents; wr-migrate --memory $MEM)" \
-    "MB/s of log" "result MB (÷ live $(mb "$LIVE"))"
-JOB_BYTES=$LOG_BYTES; JOB_DOCS=$LOG_LINES; JOB_LIVE=$LIVE
-prep_mig() { rm -rf "$S/mig" "$S/mig-backup"; cp -r "$D/legacy" "$S/mig" && sync; }
-post_mig() { CUR=wr; post_dir "$S/mig"; }
-if tool wr-migrate; then
-    measure wr "wrtools wr-migrate" prep_mig post_mig -- \
-        "$BIN/wr-migrate" -q --memory "$MEM" --backup-dir "$S/mig-backup" "$S/mig"
-else na_row wr "wrtools wr-migrate" "n/a (tool not built)"; fi
+# --- what several jobs share: the peers' loads and the limit rows
+prep_cp() { rm -rf "$S/cp"; }
 prep_pwt() { rm -rf "$S/pwt"; }
 post_pwt() { CUR=wt; post_dir "$S/pwt"; }
 prep_plm() { rm -rf "$S/plm"; }
@@ -419,9 +410,20 @@ limit_rows() { # limit_rows INPUT [parse]
     fi
     measure cat "limit: cat" - "$LIMIT_POST" -- "${CAT_CMD[@]}" "$1"
     bench_bin crc && measure crc "limit: zlib CRC32, 4 KiB blocks" - "$LIMIT_POST" -- "$BB/crc" "$1"
-    prep_cp() { rm -rf "$S/cp"; }
     measure cp "limit: cp + fsync" prep_cp "$LIMIT_POST" -- "${CP_CMD[@]}" "$1" "$S/cp"
 }
+
+# --- migrate
+if job_on migrate; then
+job_begin migrate "migrate: legacy log → database ($LOG_LINES lines, $(mb "$LOG_BYTES") MB log, $LIVE_DOCS live documents; wr-migrate --memory $MEM)" \
+    "MB/s of log" "result MB (÷ live $(mb "$LIVE"))"
+JOB_BYTES=$LOG_BYTES; JOB_DOCS=$LOG_LINES; JOB_LIVE=$LIVE
+prep_mig() { rm -rf "$S/mig" "$S/mig-backup"; cp -r "$D/legacy" "$S/mig" && sync; }
+post_mig() { CUR=wr; post_dir "$S/mig"; }
+if tool wr-migrate; then
+    measure wr "wrtools wr-migrate" prep_mig post_mig -- \
+        "$BIN/wr-migrate" -q --memory "$MEM" --backup-dir "$S/mig-backup" "$S/mig"
+else na_row wr "wrtools wr-migrate" "n/a (tool not built)"; fi
 peer_loads "$D/legacy/$GEN_NAME.log"
 limit_rows "$D/legacy/$GEN_NAME.log" parse
 job_end
@@ -506,7 +508,6 @@ verify_jobs() { # verify_jobs TAG DB PWT PLM PSQ  (the loaded databases)
     if [ -n "$db" ]; then
         JOB_BYTES=$dbsize
         measure cat "limit: cat of the database" - - -- "${CAT_CMD[@]}" "$db"
-        prep_cp() { rm -rf "$S/cp"; }
         measure cp "limit: cp + fsync of the database" prep_cp - -- "${CP_CMD[@]}" "$db" "$S/cp"
     fi
     job_end
@@ -638,7 +639,6 @@ if [ "${PEER_OK[sqlite]}" = 1 ] && rm -f "$S/churn-sq.db" &&
     measure sqlite "SQLite VACUUM INTO" prep_csq post_csq -- sqlite3 "$S/churn-sq.db" "VACUUM INTO '$S/cmpsq.db'"
 else na_row sqlite "SQLite VACUUM INTO" "$NOPEER"; fi
 if [ $churn_ok = 1 ]; then
-    prep_cp() { rm -rf "$S/cp"; }
     measure cp "limit: cp + fsync of the database" prep_cp - -- "${CP_CMD[@]}" "$S/churn-wr" "$S/cp"
 fi
 job_end
