@@ -358,6 +358,10 @@ int wri_io_open(const char *path, int flags, wri_file **out, wr_errbuf *eb)
         else if (e == ENOENT)
             rc = WR_ERR(eb, WR_ENOTFOUND, "%s: no such file or directory",
                         path);
+        else if ((flags & WRI_IO_ROFS) && (flags & WRI_IO_CREATE) &&
+                 (e == EROFS || e == EACCES || e == EPERM))
+            rc = WR_ERR(eb, WR_ENOTSUP, "%s: cannot create: %s", path,
+                        strerror(e));
         else
             rc = io_errno(eb, e, path, "open");
         goto out;

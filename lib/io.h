@@ -81,6 +81,9 @@ enum {
     WRI_IO_CREATE = 2, /* with RDWR: create if missing */
     WRI_IO_EXCL = 4,   /* with CREATE: fail with WR_EEXIST if present */
     WRI_IO_TRUNC = 8,  /* truncate to zero on open */
+    WRI_IO_ROFS = 16,  /* with CREATE: a directory that cannot be written
+                        * to (EROFS, EACCES, EPERM) is WR_ENOTSUP, not
+                        * WR_EIO */
 };
 
 typedef enum wri_fault_kind {

@@ -64,7 +64,8 @@ static int lk_open_fd(const char *path, int flags)
 /* Open DIR/LOCK, creating it if absent (an io create: modelled);
  * lk->created says who made it. Readers open an existing LOCK read-only
  * (flock needs no write access), so a LOCK they can read serves them on a
- * directory they cannot write; one they cannot create there is WR_ENOTSUP. */
+ * directory they cannot write; one they cannot create there (the create's
+ * errno says: EROFS, EACCES, EPERM; WRI_IO_ROFS) is WR_ENOTSUP. */
 static int lk_open(wri_lock *lk, const char *dir, wr_errbuf *eb)
 {
     int rc = WR_OK;
@@ -75,7 +76,9 @@ static int lk_open(wri_lock *lk, const char *dir, wr_errbuf *eb)
         if (rc != WR_ENOTFOUND)
             break;
         wr_errbuf_clear(eb);
-        rc = wri_io_open(lk->path, WRI_IO_RDWR | WRI_IO_CREATE | WRI_IO_EXCL,
+        rc = wri_io_open(lk->path,
+                         WRI_IO_RDWR | WRI_IO_CREATE | WRI_IO_EXCL |
+                             (lk->shared ? WRI_IO_ROFS : 0),
                          &lk->f, eb);
         lk->created = rc == WR_OK;
         if (rc != WR_EEXIST)
@@ -85,14 +88,6 @@ static int lk_open(wri_lock *lk, const char *dir, wr_errbuf *eb)
     if (rc == WR_EEXIST)
         rc = WR_ERR(eb, WR_ELOCKED, "%s: %s keeps being replaced", dir,
                     WR_LOCK_NAME);
-    else if (rc == WR_EIO && lk->shared && access(dir, W_OK) != 0) {
-        /* a read-only directory or file system, or no permission */
-        char msg[sizeof eb->msg];
-        snprintf(msg, sizeof msg, "%s", eb->msg);
-        wr_errbuf_clear(eb);
-        rc = WR_ERR(eb, WR_ENOTSUP, "%s: cannot create %s: %s", dir,
-                    WR_LOCK_NAME, msg);
-    }
     lk->fd = rc == WR_OK ? lk->f->fd : -1;
     return rc;
 }

@@ -19,7 +19,36 @@ teardown() {
     [ -n "${FD:-}" ] && exec {FD}>&- 2>/dev/null
     [ -n "${WPID:-}" ] && kill "$WPID" 2>/dev/null
     [ -n "${WPID:-}" ] && wait "$WPID" 2>/dev/null
+    ro_done
     common_teardown
+}
+
+# ro_dir: $TMP/db where nothing may be created, as $RO: the directory made
+# read-only for a user; root ignores permissions, so a read-only bind
+# mount for root (skipped where mounts are not allowed). ro_done undoes it.
+ro_dir() {
+    if [ "$(id -u)" -ne 0 ]; then
+        chmod a-w "$TMP/db"
+        RO=$TMP/db
+        return
+    fi
+    mkdir -p "$TMP/ro"
+    if ! mount --bind "$TMP/db" "$TMP/ro" 2>/dev/null; then
+        skip "cannot make a read-only mount here"
+    fi
+    if ! mount -o remount,bind,ro "$TMP/ro" 2>/dev/null; then
+        umount "$TMP/ro"
+        skip "cannot make a read-only mount here"
+    fi
+    RO=$TMP/ro
+}
+ro_done() {
+    if [ "$(id -u)" -ne 0 ]; then
+        chmod -f u+w "$TMP/db"
+    elif mountpoint -q "$TMP/ro" 2>/dev/null; then
+        umount "$TMP/ro"
+    fi
+    return 0
 }
 
 # start_writer DIR NAME: a wr-load reading lines from a FIFO we hold open
@@ -246,28 +275,29 @@ beside_writer() {
 }
 
 @test "a reader on a read-only directory reads without the lock, with a note" {
-    if [ "$(id -u)" -ne 0 ]; then
-        chmod a-w "$TMP/db"
-        ro="$TMP/db"
-    else
-        # root ignores permissions: a read-only bind mount, if allowed
-        mkdir "$TMP/ro"
-        mount --bind "$TMP/db" "$TMP/ro" 2>/dev/null &&
-            mount -o remount,bind,ro "$TMP/ro" 2>/dev/null ||
-            skip "cannot make a read-only mount here"
-        ro="$TMP/ro"
-    fi
-    run "$WR_BIN/wr-verify" "$ro"
+    ro_dir
+    run "$WR_BIN/wr-verify" "$RO"
     st=$status
-    run "$WR_BIN/wr-dump" --docs "$ro/c.main.wr"
+    run "$WR_BIN/wr-dump" --docs "$RO/c.main.wr"
     dst=$status
     docs=$(grep -c '"_id"' <<<"$output" || true)
-    if [ "$(id -u)" -eq 0 ]; then umount "$TMP/ro"; else chmod u+w "$TMP/db"; fi
+    ro_done
     [ "$st" -eq 0 ]
     [ "$dst" -eq 0 ]
     [ "$docs" -eq 300 ]
     [[ "$output" == *"reading without the lock"* ]]
     [ ! -e "$TMP/db/LOCK" ]
+}
+
+@test "a reader's LOCK create failing with EIO is an error even where the directory is read-only" {
+    # the refusal to create LOCK is decided on the create's errno (EROFS,
+    # EACCES, EPERM): an I/O error is not a read-only directory
+    ro_dir
+    WR_IO_FAULT="fail=1,err=EIO" run "$WR_BIN/wr-verify" "$RO"
+    ro_done
+    [ "$status" -eq 3 ]
+    [[ "$output" == *"LOCK: create failed: injected EIO"* ]]
+    [[ "$output" != *"reading without the lock"* ]]
 }
 
 @test "wr-diff and wr-salvage read under the lock too" {
