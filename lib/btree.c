@@ -1046,7 +1046,7 @@ int wri_btree_evict(wri_btree *t, uint64_t keep, wr_errbuf *eb)
 
 /* --- invariants (diag.h) ---------------------------------------------- */
 
-/* B1-B4 for node nd (parent_dirty: its parent is dirty; root: true);
+/* B1-B4 and B6 for node nd (parent_dirty: its parent is dirty; root: true);
  * *mem gets the heap of nd and the nodes below it (B5). */
 static int diag_node(wri_btree *t, const wri_node *nd, bool parent_dirty,
                      uint8_t *buf, uint64_t *mem, wr_errbuf *eb)
@@ -1074,6 +1074,16 @@ static int diag_node(wri_btree *t, const wri_node *nd, bool parent_dirty,
                       "B2: %s: node at level %u counts %u bytes, its items "
                       "take %u",
                       path, nd->level, nd->bytes, bytes);
+    if (!nd->dirty && (nd->page == NULL || nd->level > 0) &&
+        (nd->addr.size != bt_psize(t) || nd->bytes > bt_psize(t)))
+        /* a clean node without its page buffer was written by this
+         * engine; only a leaf read as it is may be long */
+        return WR_ERR(eb, WR_ECORRUPT,
+                      "B6: %s: a clean node at level %u is %u bytes on disk "
+                      "(%u in use), not one block of %u (only a leaf read "
+                      "as it is may be longer)",
+                      path, nd->level, nd->addr.size, nd->bytes,
+                      bt_psize(t));
     if (!nd->dirty) {
         /* B4: the page at addr, as the engine reads it, is this node */
         wr_errbuf e = {0};

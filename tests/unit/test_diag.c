@@ -7,7 +7,7 @@
  *
  * The extent lists and the tree's nodes are private to extent.c and
  * btree.c; this test includes both so that it can break them. Invariants
- * cited: E1-E6, I1, I2, I4, I5, I6, I7, I8, B1-B5, C6, M3.
+ * cited: E1-E6, I1, I2, I4, I5, I6, I7, I8, B1-B6, C6, M3.
  */
 #include "tap.h"
 
@@ -348,7 +348,7 @@ static void test_diag_slots_and_lists(void)
     tree_free(b, t);
 }
 
-/* --- B1-B5: the nodes in memory ---------------------------------------- */
+/* --- B1-B6: the nodes in memory ---------------------------------------- */
 
 static void test_diag_tree_nodes(void)
 {
@@ -388,6 +388,13 @@ static void test_diag_tree_nodes(void)
     wr_errbuf_clear(&eb);
     CHECK(fired(wri_btree_diag(t, &eb), &eb, "B4"));
     kb[it->klen - 2] ^= 0x40;
+    /* B6: a node this engine wrote (no page buffer) longer than one
+     * block */
+    REQUIRE(child->page == NULL);
+    child->addr.size *= 2;
+    wr_errbuf_clear(&eb);
+    CHECK(fired(wri_btree_diag(t, &eb), &eb, "B6"));
+    child->addr.size /= 2;
     /* B5: the memory count off */
     t->mem += 8;
     wr_errbuf_clear(&eb);
