@@ -214,6 +214,7 @@ void wr_db_close(wr_db *db)
 {
     if (db == NULL)
         return;
+    bool committed = db->cat.gen > 0; /* before the catalog is freed */
     if (db->lock != NULL)
         db_leave(db);
     for (size_t i = 0; i < db->cat.ncoll && db->colls; i++)
@@ -221,7 +222,7 @@ void wr_db_close(wr_db *db)
     free(db->colls);
     wri_catalog_free(&db->cat);
     wri_io_unlock_dir(db->lock); /* removes LOCK if this handle made it */
-    if (db->made_dir && db->cat.gen == 0) { /* nothing was committed */
+    if (db->made_dir && !committed) { /* the directory this run made */
         wr_errbuf e = {0};
         (void)wri_io_rmdir(db->dir, &e);
     }

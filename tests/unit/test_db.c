@@ -529,6 +529,42 @@ static void test_db_missing_and_not_a_db(void)
     free(dir);
 }
 
+static void note_rmdir(uint64_t op, const char *what, const char *path,
+                       uint64_t off, size_t len, void *arg)
+{
+    if (strcmp(what, "rmdir") == 0)
+        ++*(int *)arg;
+}
+
+/* A handle removes the directory it made only when nothing was
+ * committed: after a checkpoint it does not even try. */
+static void test_db_close_keeps_a_committed_directory(void)
+{
+    wr_errbuf eb = {0};
+    char *dir = tap_fresh_path("made-here");
+    wr_db_opts o = {.create = true, .holder = "test"};
+    wr_db *db;
+    wr_coll *c;
+    int rmdirs = 0;
+    REQUIRE_OK(wr_db_open(dir, &o, &db, &eb), &eb);
+    wri_io_trace_set(note_rmdir, &rmdirs);
+    wr_db_close(db); /* nothing committed: the directory goes */
+    CHECK_EQ(rmdirs, 1);
+    CHECK(access(dir, F_OK) != 0);
+    rmdirs = 0;
+    REQUIRE_OK(wr_db_open(dir, &o, &db, &eb), &eb);
+    REQUIRE_OK(wr_coll_open(db, "c", true, &c, &eb), &eb);
+    bson_t *d = BCON_NEW("_id", BCON_INT32(1));
+    REQUIRE_OK(wr_coll_put(c, d, NULL, &eb), &eb);
+    bson_destroy(d);
+    REQUIRE_OK(wr_db_checkpoint(db, &eb), &eb);
+    wr_db_close(db);
+    wri_io_trace_set(NULL, NULL);
+    CHECK_EQ(rmdirs, 0);
+    CHECK(access(dir, F_OK) == 0);
+    free(dir);
+}
+
 static void test_catalog_decode_rejects_garbage(void)
 {
     uint8_t buf[512];
@@ -1042,6 +1078,7 @@ int main(void)
     RUN(test_db_lock_refuses_second_writer);
     RUN(test_db_two_new_collections_one_session);
     RUN(test_db_missing_and_not_a_db);
+    RUN(test_db_close_keeps_a_committed_directory);
     RUN(test_catalog_decode_rejects_garbage);
     RUN(test_catalog_read_refuses_an_oversized_file);
     RUN(test_load_crash_sweep);
