@@ -9,9 +9,6 @@ load helpers
 TOP=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 VALIDATE="$TOP/tests/json/validate.py"
 
-setup() { common_setup; }
-teardown() { common_teardown; }
-
 tools() {
     local f
     for f in "$TOP"/tools/wr-*.c; do f=${f##*/}; echo "${f%.c}"; done

@@ -15,6 +15,14 @@ common_teardown() {
     [ -n "${TMP:-}" ] && rm -rf "$TMP"
 }
 
+# Every test gets a fresh $TMP (a suite that needs more defines its own
+# setup/teardown after `load helpers`, calling these).
+setup() { common_setup; }
+teardown() { common_teardown; }
+
+# DAMAGE ARGS...: tests/cli/damage.py (page offsets, bit flips, ...)
+DAMAGE() { python3 "$BATS_TEST_DIRNAME/damage.py" "$@"; }
+
 # jsonl FILE N [START]: N small documents with _id START.. into FILE
 make_jsonl() {
     local file=$1 n=$2 start=${3:-0}

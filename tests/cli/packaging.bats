@@ -17,9 +17,6 @@ setup_file() {
         cat "$BATS_FILE_TMPDIR/install.log" >&2; return 1; }
 }
 
-setup() { common_setup; }
-teardown() { common_teardown; }
-
 tools() { # the tools the tree builds: tools/wr-*.c
     local f
     for f in "$TOP"/tools/wr-*.c; do f=${f##*/}; echo "${f%.c}"; done

@@ -7,9 +7,6 @@ load helpers
 
 TOP=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 
-setup() { common_setup; }
-teardown() { common_teardown; }
-
 @test "README: every table renders (cmark-gfm), every row has its header's cells" {
     run python3 "$BATS_TEST_DIRNAME/readme_tables.py" "$TOP/README.md"
     [ "$status" -eq 0 ] || { echo "$output"; false; }

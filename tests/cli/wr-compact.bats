@@ -14,9 +14,6 @@
 load helpers
 bats_require_minimum_version 1.5.0
 
-setup() { common_setup; }
-teardown() { common_teardown; }
-
 # people: 15000 documents with an index on address.city; then two thirds
 # deleted and the rest replaced by documents of other sizes, in three
 # wr-load runs: the files end mostly free space. Built once per file;

@@ -5,11 +5,6 @@
 load helpers
 bats_require_minimum_version 1.5.0
 
-setup() { common_setup; }
-teardown() { common_teardown; }
-
-DAMAGE() { python3 "$BATS_TEST_DIRNAME/damage.py" "$@"; }
-
 # The people database (testdata/people.jsonl, 512-byte pages, indexes on
 # age and address.city), built once; make_db copies it to $TMP/NAME.
 setup_file() {

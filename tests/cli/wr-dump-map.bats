@@ -8,11 +8,6 @@
 load helpers
 bats_require_minimum_version 1.5.0
 
-setup() { common_setup; }
-teardown() { common_teardown; }
-
-DAMAGE() { python3 "$BATS_TEST_DIRNAME/damage.py" "$@"; }
-
 # the freed database (helpers.bash): overflow values, an index, free space
 setup_file() { freed_db "$BATS_FILE_TMPDIR/base"; }
 

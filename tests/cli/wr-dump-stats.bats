@@ -6,11 +6,6 @@
 load helpers
 bats_require_minimum_version 1.5.0
 
-setup() { common_setup; }
-teardown() { common_teardown; }
-
-DAMAGE() { python3 "$BATS_TEST_DIRNAME/damage.py" "$@"; }
-
 # big: the freed database (helpers.bash: 512-byte pages, overflow values,
 # an index on k, free space); and a collection other
 setup_file() {

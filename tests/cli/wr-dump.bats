@@ -5,9 +5,6 @@
 load helpers
 bats_require_minimum_version 1.5.0
 
-setup() { common_setup; }
-teardown() { common_teardown; }
-
 # flip FILE OFFSET: xor one byte with 0x5a
 flip() {
     python3 - "$1" "$2" <<'EOF'

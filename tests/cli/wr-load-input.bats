@@ -7,9 +7,6 @@ load helpers
 
 PEOPLE="$BATS_TEST_DIRNAME/../../testdata/people.jsonl"
 
-setup() { common_setup; }
-teardown() { common_teardown; }
-
 # to_array [--pretty] < JSONL > JSON array
 to_array() {
     python3 -c '

@@ -3,9 +3,6 @@
 
 load helpers
 
-setup() { common_setup; }
-teardown() { common_teardown; }
-
 @test "wr-load --help lists options and exit codes, exits 0" {
     run "$WR_BIN/wr-load" --help
     [ "$status" -eq 0 ]

@@ -22,7 +22,6 @@ setup() {
         export TMP
     fi
 }
-teardown() { common_teardown; }
 
 mig() { "$WR_BIN/wr-migrate" "$@"; }
 

@@ -22,9 +22,6 @@ teardown_file() {
     [ -n "${TEMPLATE:-}" ] && rm -rf "$TEMPLATE"
 }
 
-setup() { common_setup; }
-teardown() { common_teardown; }
-
 make_db() { cp -r "$TEMPLATE/db" "$TMP/db"; }
 
 docs() { "$WR_BIN/wr-dump" --docs --collection "$2" "$1"; }

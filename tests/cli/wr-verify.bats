@@ -18,9 +18,6 @@ teardown_file() {
     [ -n "${TEMPLATE:-}" ] && rm -rf "$TEMPLATE"
 }
 
-setup() { common_setup; }
-teardown() { common_teardown; }
-
 # a fresh copy of the template database in $TMP/db
 make_db() {
     cp -r "$TEMPLATE/db" "$TMP/db"
