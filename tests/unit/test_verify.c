@@ -456,7 +456,7 @@ static void count_threads(const wr_verify_progress *p, void *arg)
  * only thread but for the digest's). */
 static void test_verify_no_digest_no_thread(void)
 {
-    char *dir = tmp_path("nothread");
+    char *dir = tap_fresh_path("nothread");
     REQUIRE(build_db(dir, 1500, P512) == WR_OK); /* > 256 pages: progress */
     char *main_file = join(dir, "people.main.wr");
     for (int asked = 0; asked < 2; asked++) {
@@ -1177,7 +1177,7 @@ static void vd_log_add(const wr_finding *f, void *arg)
 
 static void test_vfdocs_shared_checks_keep_order(void)
 {
-    char *dir = tmp_path("vfdocs");
+    char *dir = tap_fresh_path("vfdocs");
     REQUIRE(build_db(dir, 50, P512) == WR_OK);
     char *path = join(dir, "people.main.wr");
     wr_errbuf eb = {0};
