@@ -9,6 +9,9 @@ layout docs/FORMAT.md and lib/page.h describe (little-endian throughout).
   damage.py flip FILE OFFSET [BIT]   flip one bit
   damage.py firstid FILE LEAF    the int _id of the first key of a leaf
   damage.py save FILE OFF OUT / restore FILE OFF IN   copy one page out / in
+  damage.py version FILE V       both valid slots say format version V
+                                 (their CRCs made good): a file of
+                                 another build's format
   damage.py overlap FILE         move the first extent entry over leaf 2
   damage.py twice FILE           child 2 of leaf 1's parent := child 1
   damage.py leak FILE            drop the last entry of the first list page
@@ -219,6 +222,22 @@ def main(argv):
             f.seek(off)
             f.write(bytes([b[0] ^ (1 << bit)]))
         print(off)
+        return
+    if cmd == "version":  # slot 0, and slot 1 wherever a page size puts it
+        with open(path, "r+b") as f:
+            data = bytearray(f.read())
+            for at in [0] + [1 << k for k in range(9, 17)]:
+                s = data[at:at + 512]
+                if len(s) < 512 or s[4:12] != MAGIC or \
+                        zlib.crc32(bytes(s[4:512])) != u32(s, 0) or \
+                        (at > 0 and u32(s, 16) != at):
+                    continue
+                struct.pack_into("<I", data, at + 12, int(argv[3]))
+                crc = zlib.crc32(bytes(data[at + 4:at + 512]))
+                struct.pack_into("<I", data, at, crc)
+                f.seek(at)
+                f.write(data[at:at + 512])
+                print(at)
         return
     t = Tree(path)
     if cmd == "info":
