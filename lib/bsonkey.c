@@ -758,12 +758,31 @@ int wri_bsonval_cmp(const bson_iter_t *a, const bson_iter_t *b)
     return bk_cmp_val(&ea, &eb);
 }
 
+/* The key of an ObjectId _id, { "": oid } in exactly 19 bytes: the
+ * commonest key there is. */
+static bool bk_oid_key(const uint8_t *k, size_t len)
+{
+    return len == 19 && wri_get32(k) == 19 && k[4] == T_OID && k[5] == 0;
+}
+
 int wri_key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 {
     bk_iter ia, ib;
     bk_elem ea, eb;
     int c;
 
+    /* Two ObjectId keys: the order of their 12 bytes, as the loop below
+     * finds it, without its iterators (verify's order checks, the
+     * sorter). */
+    if (bk_oid_key(a, alen) && bk_oid_key(b, blen)) {
+        uint64_t x = __builtin_bswap64(wri_get64(a + 6));
+        uint64_t y = __builtin_bswap64(wri_get64(b + 6));
+        if (x != y)
+            return BK_CMP(x, y);
+        uint32_t x2 = __builtin_bswap32(wri_get32(a + 14));
+        uint32_t y2 = __builtin_bswap32(wri_get32(b + 14));
+        return BK_CMP(x2, y2);
+    }
     bk_iter_init(&ia, a, alen);
     bk_iter_init(&ib, b, blen);
     for (;;) {

@@ -1478,6 +1478,49 @@ static void test_bsonkey_key_check_covers_libbson_over_corpus(void)
     pool_free();
 }
 
+/* Two ObjectId keys compare as their 12 bytes do (wri_key_cmp's short
+ * way for them), pairs sharing prefixes of every length and equal ones;
+ * an ObjectId key against a longer key with the same ObjectId first, or
+ * with a length prefix that disagrees, still goes the general way. */
+static void test_bsonkey_oid_keys_order_is_their_bytes(void)
+{
+    for (int round = 0; round < 20000; round++) {
+        uint8_t a[19] = {19, 0, 0, 0, 0x07, 0}, b[19];
+        for (int i = 6; i < 18; i++)
+            a[i] = (uint8_t)rnd();
+        a[18] = 0;
+        memcpy(b, a, sizeof b);
+        int at = (int)rndn(13); /* the first byte that differs; 12: none */
+        if (at < 12)
+            b[6 + at] = (uint8_t)(b[6 + at] + 1 + rndn(255));
+        for (int i = at + 1; i < 12; i++) /* and the rest at random */
+            b[6 + i] = (uint8_t)rnd();
+        int want = memcmp(a + 6, b + 6, 12);
+        want = (want > 0) - (want < 0);
+        int got = wri_key_cmp(a, sizeof a, b, sizeof b);
+        int back = wri_key_cmp(b, sizeof b, a, sizeof a);
+        if (got != want || back != -want)
+            TAP_FAIL("round %d: differ at %d: %d and %d, want %d", round, at,
+                     got, back, want);
+    }
+    /* { "": oid, "": 1 } after { "": oid } with the same oid */
+    bson_t k1 = BSON_INITIALIZER, k2 = BSON_INITIALIZER;
+    bson_oid_t oid;
+    bson_oid_init_from_string(&oid, "5fee6600645eece27f795238");
+    bson_append_oid(&k1, "", 0, &oid);
+    bson_append_oid(&k2, "", 0, &oid);
+    bson_append_int32(&k2, "", 0, 1);
+    REQUIRE(k1.len == 19);
+    CHECK(wri_key_cmp(bson_get_data(&k1), k1.len, bson_get_data(&k2),
+                      k2.len) < 0);
+    CHECK(wri_key_cmp(bson_get_data(&k2), k2.len, bson_get_data(&k1),
+                      k1.len) > 0);
+    CHECK(wri_key_cmp(bson_get_data(&k1), k1.len, bson_get_data(&k1),
+                      k1.len) == 0);
+    bson_destroy(&k1);
+    bson_destroy(&k2);
+}
+
 int main(void)
 {
     RUN(test_bsonkey_type_bracket_order);
@@ -1489,6 +1532,7 @@ int main(void)
     RUN(test_bsonkey_nested_documents_and_arrays);
     RUN(test_bsonkey_strings_with_embedded_nul);
     RUN(test_bsonkey_binary_oid_bool_date_timestamp_regex);
+    RUN(test_bsonkey_oid_keys_order_is_their_bytes);
     RUN(test_bsonkey_key_from_doc);
     RUN(test_bsonkey_key_to_json);
     RUN(test_bsonkey_index_keys_dotted_path);
