@@ -41,6 +41,10 @@
 #define WRI_LEAF_MAX 65536u
 /* The longest leaf a file of this version and page size may hold. */
 uint32_t wri_leaf_max(uint32_t version, uint32_t page_size);
+/* The one rule for a leaf's length (docs/FORMAT.md "Long leaves"): one
+ * block, or a run of whole blocks no longer than wri_leaf_max allows in a
+ * file of this version. Whether it fits in the file is the caller's. */
+bool wri_leaf_size_ok(uint32_t version, uint32_t page_size, uint64_t size);
 
 /* --- checkpoint slot (512 bytes at offset 0 and at offset P) --- */
 #define WRI_SLOT_LEN 512u

@@ -44,6 +44,12 @@ uint32_t wri_leaf_max(uint32_t version, uint32_t page_size)
                : page_size;
 }
 
+bool wri_leaf_size_ok(uint32_t version, uint32_t page_size, uint64_t size)
+{
+    return page_size > 0 && size >= page_size && size % page_size == 0 &&
+           size <= wri_leaf_max(version, page_size);
+}
+
 bool wri_page_size_ok(uint32_t p)
 {
     return p >= WRI_PAGE_MIN && p <= WRI_PAGE_MAX && (p & (p - 1)) == 0;

@@ -323,7 +323,11 @@ static void page_checks(dctx *x, dump_file *df, const uint8_t *buf,
     if (!(len >= WRI_PH_LEN && hsize == len)) {
         snprintf(e, sizeof e, "%u", hsize > P ? hsize : P);
         snprintf(g, sizeof g, "%" PRIu64, len);
-        if (len < (uint64_t)hsize || len < P)
+        /* truncated only where the file ends: a size the file has room
+         * for but the page may not have (a long leaf in format 1, an
+         * internal page of more than a block) is the header's fault */
+        if (len < P || (len < (uint64_t)hsize &&
+                        (uint64_t)hsize > df->ps->fsize - addr))
             dx_finding(x, WR_CHECK_SPACE, addr, addr + len, e, g,
                        "page: only %" PRIu64 " bytes in the file (truncated)",
                        len);
@@ -418,8 +422,8 @@ int file_page(dctx *x, dump_file *df, uint64_t addr, bson_t *j,
         hsize <= ps->fsize - addr &&
         hsize <= wri_overflow_size(P, WRI_PS_MAX_VALUE))
         len = hsize;
-    if (type == WRI_PT_LEAF && hsize > P && hsize % P == 0 &&
-        hsize <= WRI_LEAF_MAX && hsize <= ps->fsize - addr)
+    if (type == WRI_PT_LEAF && hsize <= ps->fsize - addr &&
+        wri_leaf_size_ok(wri_ps_version(ps), P, hsize))
         len = hsize; /* a long leaf (format 2) */
     if (len > ps->fsize - addr)
         len = ps->fsize - addr;

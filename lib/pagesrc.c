@@ -499,6 +499,15 @@ void wri_ps_check_slots(wri_ps *ps, int chosen)
     ps->gen = save;
 }
 
+uint32_t wri_ps_version(const wri_ps *ps)
+{
+    uint32_t v = 0;
+    for (int i = 0; i < 2; i++)
+        if (ps->slots[i].valid)
+            v = WRI_MAX(v, ps->slots[i].slot.version);
+    return v != 0 ? v : WR_FORMAT_VERSION;
+}
+
 bool wri_ps_slot_readable(const wri_ps *ps, int i)
 {
     const wri_slot *s = &ps->slots[i].slot;

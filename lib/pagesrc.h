@@ -132,6 +132,10 @@ void wri_ps_check_slots(wri_ps *ps, int chosen);
 void wri_ps_check_slot(wri_ps *ps, int i, int chosen);
 /* Is slot i valid with its root and first list page inside the file? */
 bool wri_ps_slot_readable(const wri_ps *ps, int i);
+/* The file's format version as its valid slots say (the higher of two);
+ * with no valid slot, the newest this build reads: a page found without a
+ * slot (a scan, wr-dump --page) is judged by the most lenient rules. */
+uint32_t wri_ps_version(const wri_ps *ps);
 /* Start on checkpoint `slot`: findings get its generation, a file shorter
  * than its logical size is a finding, and with map the ownership map of
  * [2P, logical size) is made empty. */

@@ -583,7 +583,7 @@ int wri_ps_scan(wri_ps *ps, uint64_t from, uint64_t to, wri_ps_scan_fn fn,
                 void *arg, wr_errbuf *eb)
 {
     int rc = WR_OK;
-    uint32_t P = ps->P;
+    uint32_t P = ps->P, version = wri_ps_version(ps);
     uint8_t *big = NULL;
     size_t bigcap = 0;
     if (P == 0)
@@ -610,7 +610,7 @@ int wri_ps_scan(wri_ps *ps, uint64_t from, uint64_t to, wri_ps_scan_fn fn,
         if (type < WRI_PT_LEAF || type > WRI_PT_EXTLIST || size < P ||
             size % P != 0 || size > to - off || size > limit ||
             (type != WRI_PT_OVERFLOW && size != P &&
-             !(type == WRI_PT_LEAF && size <= WRI_LEAF_MAX))) {
+             !(type == WRI_PT_LEAF && wri_leaf_size_ok(version, P, size)))) {
             ps->seq_next = off + P;
             off += P;
             continue;

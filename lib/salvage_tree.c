@@ -93,6 +93,13 @@ typedef struct sv_tree {
     wr_errbuf *scan_eb; /* the scan's callback reports through it */
 } sv_tree;
 
+/* The format version whose rules the pages are judged by: the walked
+ * checkpoint's, else what the file's slots say (pagesrc.h). */
+static uint32_t sv_version(const sv_tree *t)
+{
+    return t->slot >= 0 ? t->cur.version : wri_ps_version(t->ps);
+}
+
 /* --- reads ---------------------------------------------------------------- */
 
 /* The one raw read of salvage: up to len bytes at off. */
@@ -560,11 +567,11 @@ static int sv_walk(sv_tree *t, const wr_addr *a, sv_range r, int level,
     char why[400];
     if (sv_intr(t))
         return WR_ERR(eb, WR_EINTR, "%s: interrupted", t->path);
-    /* one block, or a long leaf (format 2: any run up to WRI_LEAF_MAX;
-     * that it is a leaf is checked once it is read) */
-    if (depth > SV_MAX_DEPTH || a->size < t->P || a->size % t->P != 0 ||
-        a->size > WRI_MAX(t->P, WRI_LEAF_MAX) ||
-        (a->size != t->P && level > 0))
+    /* one block, or a long leaf where the checkpoint's version allows one
+     * (that it is a leaf is checked once it is read) */
+    if (depth > SV_MAX_DEPTH ||
+        (level > 0 ? a->size != t->P
+                   : !wri_leaf_size_ok(sv_version(t), t->P, a->size)))
         return sv_walk_hole(t, a, r, level,
                             depth > SV_MAX_DEPTH ? "tree deeper than 64 levels"
                                                  : "address size is not one "
@@ -708,8 +715,8 @@ static int sv_damaged_slots(sv_tree *t, sv_hole *h, uint8_t *buf,
         return WR_OK;
     /* a long leaf (format 2), if its header's size is still believable */
     uint32_t size = t->P, hsize = wri_get32(buf + WRI_PH_SIZE);
-    if (hsize > t->P && hsize % t->P == 0 && hsize <= WRI_LEAF_MAX &&
-        hsize <= t->fsize - off) {
+    if (hsize > t->P && hsize <= t->fsize - off &&
+        wri_leaf_size_ok(sv_version(t), t->P, hsize)) {
         if ((rc = sv_read(t, buf, hsize, off, &got, eb)) != WR_OK)
             return rc;
         size = (uint32_t)got / t->P * t->P;

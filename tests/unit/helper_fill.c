@@ -135,3 +135,31 @@ int fill_check(const char *path, fill_report *r)
     free(fw.pg);
     return rc;
 }
+
+int fill_set_version(const char *path, uint32_t version)
+{
+    FILE *f = fopen(path, "r+b");
+    uint8_t slot[WRI_SLOT_LEN];
+    int n = 0;
+    if (f == NULL)
+        return -1;
+    /* slot 0 says P, the offset of slot 1 (a zeroed slot 0: try each) */
+    for (long off = 0; off <= (long)WRI_PAGE_MAX; off = off ? off * 2 : 512) {
+        if (fseek(f, off, SEEK_SET) != 0 ||
+            fread(slot, 1, sizeof slot, f) != sizeof slot)
+            break;
+        if (memcmp(slot + WRI_SLOT_MAGIC_OFF, WRI_SLOT_MAGIC, 8) != 0 ||
+            (off != 0 && wri_get32(slot + WRI_SLOT_PAGESIZE) != (uint32_t)off))
+            continue;
+        wri_put32(slot + WRI_SLOT_VERSION, version);
+        wri_put32(slot + WRI_SLOT_CRC,
+                  wri_crc32(0, slot + 4, WRI_SLOT_LEN - 4));
+        if (fseek(f, off, SEEK_SET) != 0 ||
+            fwrite(slot, 1, sizeof slot, f) != sizeof slot) {
+            fclose(f);
+            return -1;
+        }
+        n++;
+    }
+    return fclose(f) == 0 ? n : -1;
+}

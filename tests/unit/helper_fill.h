@@ -28,4 +28,10 @@ typedef struct fill_report {
  * stderr) when the file cannot be walked clean. */
 int fill_check(const char *path, fill_report *r);
 
+/* Rewrite the version of every slot of the tree file at path that holds
+ * the WRTREE magic (and its CRC), as a build of that version would have
+ * written it: a bulk-built file made to claim an older format. Returns how
+ * many slots were rewritten, or -1. */
+int fill_set_version(const char *path, uint32_t version);
+
 #endif

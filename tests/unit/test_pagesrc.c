@@ -5,6 +5,7 @@
  * of every page by offset that salvage builds on.
  */
 #include "helper_db.h"
+#include "helper_fill.h"
 #include "tap.h"
 
 #include "wr_int.h"
@@ -344,18 +345,7 @@ static void test_pagesrc_long_leaves_only_in_format_2(void)
     CHECK_EQ(lw.findings, 0);
     CHECK(lw.long_leaves > 1);
     /* slot 1 (the bulk build's) rewritten to say format 1 */
-    FILE *f = fopen(path, "r+b");
-    uint8_t slot[WRI_SLOT_LEN];
-    REQUIRE(f != NULL);
-    REQUIRE(fseek(f, 512, SEEK_SET) == 0 &&
-            fread(slot, 1, sizeof slot, f) == sizeof slot);
-    CHECK_EQ(wri_get32(slot + WRI_SLOT_VERSION), WRI_VERSION_LONG_LEAVES);
-    wri_put32(slot + WRI_SLOT_VERSION, WRI_VERSION_1);
-    wri_put32(slot + WRI_SLOT_CRC,
-              wri_crc32(0, slot + 4, WRI_SLOT_LEN - 4));
-    REQUIRE(fseek(f, 512, SEEK_SET) == 0 &&
-            fwrite(slot, 1, sizeof slot, f) == sizeof slot);
-    fclose(f);
+    CHECK(fill_set_version(path, WRI_VERSION_1) >= 1);
     lw_walk(path, &lw);
     CHECK(lw.findings > 0);
     CHECK_EQ(lw.first.check, WR_CHECK_PAGE);

@@ -439,6 +439,57 @@ static void test_salvage_refuses_an_existing_dest(void)
     wr_salvage_report_free(r);
 }
 
+/* The one long-leaf rule (wri_leaf_size_ok): a compacted file made to
+ * claim format 1, where every leaf is one block, has damage for verify,
+ * for wr-dump --page of a long leaf, and for salvage, whose walk and scan
+ * take no long leaf from it (the documents only they hold are lost). */
+static void test_salvage_long_leaves_in_format_1(void)
+{
+    wr_errbuf eb = {0};
+    wr_salvage_report *r = NULL;
+    wr_verify_report *vr = NULL;
+    wr_verify_opts vo = {0};
+    char src[300], dst[300], file[400];
+    int n, back, stale;
+    sv_path(src, sizeof src, "long1");
+    sv_path(dst, sizeof dst, "long1.out");
+    REQUIRE_OK(make_long_db(src, &eb), &eb);
+    snprintf(file, sizeof file, "%s/people.main.wr", src);
+    wr_addr a = first_leaf(file, &eb);
+    REQUIRE(a.size > 512);
+    REQUIRE(fill_set_version(file, WRI_VERSION_1) >= 1);
+    /* verify */
+    CHECK_EQ(wr_verify(src, &vo, &vr, &eb), WR_ECORRUPT);
+    REQUIRE(vr != NULL && vr->nproblems > 0);
+    CHECK_EQ(vr->problems[0].check, WR_CHECK_PAGE);
+    CHECK(strstr(vr->problems[0].detail, "is not 512 bytes long") != NULL);
+    wr_verify_report_free(vr);
+    /* dump --page of the first long leaf: read as one block, its header
+     * size and CRC disagree */
+    char *text = NULL;
+    size_t tlen = 0;
+    FILE *out = open_memstream(&text, &tlen);
+    REQUIRE(out != NULL);
+    wr_dump_opts d = {.mode = WR_DUMP_PAGE, .page_addr = a.off, .out = out};
+    wr_dump_stats st = {0};
+    CHECK_EQ(wr_dump(file, &d, &st, &eb), WR_ECORRUPT);
+    fclose(out);
+    CHECK(st.damaged >= 1);
+    CHECK(strstr(text, "512 bytes read") != NULL);
+    CHECK(strstr(text, "header size field disagrees") != NULL);
+    free(text);
+    /* salvage: neither its walk nor its scan takes a long leaf */
+    CHECK_EQ(wr_salvage(src, dst, NULL, &r, &eb), WR_ECORRUPT);
+    const wr_salvage_coll *c = people(r);
+    REQUIRE(c != NULL);
+    CHECK(!c->complete);
+    CHECK(c->nlosses >= 1);
+    CHECK(c->recovered < 3300);
+    REQUIRE_OK(check_dest(dst, &n, &back, &stale, &eb), &eb);
+    CHECK_EQ(n, (int)c->recovered);
+    wr_salvage_report_free(r);
+}
+
 int main(void)
 {
     snprintf(root, sizeof root, "/tmp/test_salvage.%ld", (long)getpid());
@@ -453,6 +504,7 @@ int main(void)
     RUN(test_salvage_refuses_an_existing_dest);
     RUN(test_salvage_long_leaves_root_lost);
     RUN(test_salvage_long_leaf_damaged);
+    RUN(test_salvage_long_leaves_in_format_1);
     sv_rm(root);
     return tap_done();
 }
