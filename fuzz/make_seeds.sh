@@ -60,13 +60,28 @@ whole truncated 05 "$tmp/trunc"
 ls -l "$out"
 # fuzz_dump and fuzz_engine: the files whole and damaged as above, and
 # the database compacted (format 2: long leaves), whole and with a bit
-# flipped inside its long root leaf
+# flipped inside its long root leaf; a compacted format 3 file (value
+# tails) whole and damaged
 cp -r "$tmp/db" "$tmp/cdb"
 "$bin/wr-compact" -q "$tmp/cdb"
 cmain=$tmp/cdb/c.main.wr
 croot=$("$bin/wr-dump" --json "$cmain" | python3 -c 'import json,sys; print(json.load(sys.stdin)["files"][0]["slots"][1]["root"]["offset"])')
 cp "$cmain" "$tmp/cflip"
 python3 "$dam" flip "$tmp/cflip" $((croot + 1500)) >/dev/null
+# format 3: documents of 0.6 to 2 KiB on 512-byte pages, compacted: the
+# long leaves' cells hold the tails of the overflow values; whole, with
+# a bit flipped in the root leaf's cells (tails), and in the first run
+awk 'BEGIN { for (i = 0; i < 24; i++) { t = "";
+    for (k = 0; k < 500 + (i * 37) % 900; k++) t = t "z";
+    printf "{\"_id\": %d, \"t\": \"%s\"}\n", i, t } }' > "$tmp/tails.jsonl"
+"$bin/wr-load" -q --page-size 512 "$tmp/tdb" c "$tmp/tails.jsonl"
+"$bin/wr-compact" -q "$tmp/tdb"
+tmain=$tmp/tdb/c.main.wr
+tend=$("$bin/wr-dump" --json "$tmain" | python3 -c 'import json,sys; r = json.load(sys.stdin)["files"][0]["slots"][1]["root"]; print(r["offset"] + r["size"])')
+cp "$tmain" "$tmp/tleaf"
+python3 "$dam" flip "$tmp/tleaf" $((tend - 100)) >/dev/null
+cp "$tmain" "$tmp/trun"
+python3 "$dam" flip "$tmp/trun" $((2 * 512 + 100)) >/dev/null
 for t in dump engine; do
     out=$top/fuzz/corpus/$t
     mkdir -p "$out"
@@ -87,6 +102,9 @@ for t in dump engine; do
     one long-leaf 00 "$cmain"
     one long-leaf-index 00 "$tmp/cdb/c.idx.age.wr"
     one long-leaf-flipped 00 "$tmp/cflip"
+    one tails 00 "$tmain"
+    one tails-leaf-flipped 00 "$tmp/tleaf"
+    one tails-run-flipped 00 "$tmp/trun"
     [ "$t" = dump ] && one main-hex-page 1a "$main"
     ls -l "$out"
 done

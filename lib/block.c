@@ -533,12 +533,14 @@ int wri_block_read_node(wri_block *b, const wr_addr *addr, int level,
 }
 
 int wri_block_read_overflow(wri_block *b, const wr_addr *ovf, uint32_t vlen,
+                            const uint8_t *tail, uint32_t tlen,
                             uint8_t **buf, size_t *cap, const uint8_t **val,
                             wr_errbuf *eb)
 {
     int rc;
     wri_ps *ps = blk_priv_of(b)->ps;
-    wri_cell c = {.vlen = vlen, .overflow = true, .ovf = *ovf};
+    wri_cell c = {.vlen = vlen, .overflow = true, .ovf = *ovf,
+                  .tail = tail, .tlen = tlen};
     ps->gen = 0;
     if ((rc = blk_flush_run(b, eb)) != WR_OK)
         return rc;

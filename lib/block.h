@@ -38,6 +38,8 @@
 #define WRI_VERSION_1 1u /* every leaf and internal page is one block */
 #define WRI_VERSION_LONG_LEAVES 2u /* a leaf may be a run of blocks of up
                                       to WRI_LEAF_MAX bytes (bulk-built) */
+#define WRI_VERSION_TAILS 3u /* a long leaf's cell may hold the tail of an
+                                overflow value (page.h WRI_CELL_TAIL) */
 #define WRI_LEAF_MAX 65536u
 /* The longest leaf a file of this version and page size may hold. */
 uint32_t wri_leaf_max(uint32_t version, uint32_t page_size);
@@ -208,8 +210,10 @@ int wri_block_read_node(wri_block *b, const wr_addr *addr, int level,
 /* The overflow value of vlen bytes at ovf (a leaf cell's): the page
  * source's overflow read (wri_ps_read_overflow), strict: the length and
  * size are checked, then the address, and only then *buf grown and read.
- * *val points at the value inside *buf. */
+ * *val points at the value inside *buf. A split value (format 3): the
+ * run holds its first vlen - tlen bytes, tail (in the cell) the rest. */
 int wri_block_read_overflow(wri_block *b, const wr_addr *ovf, uint32_t vlen,
+                            const uint8_t *tail, uint32_t tlen,
                             uint8_t **buf, size_t *cap, const uint8_t **val,
                             wr_errbuf *eb);
 /* The page at addr is no longer part of the tree being built. */

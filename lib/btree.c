@@ -18,6 +18,10 @@
  *     is carved into pages of at most one block before anything is written
  *     (bt_fit_root, at a checkpoint and an early write); until then a
  *     dirty node may exceed one page.
+ *  B7 no dirty item is split: a value whose tail a long leaf's cell holds
+ *     (format 3, the bulk loader's) is made whole in memory and its run
+ *     freed when its node becomes dirty (item_rejoin), so B6's carving
+ *     and the cell limits see plain values; clean nodes read it as it is.
  *
  * Early writes (wri_btree_evict): the dirty nodes are written, children
  * first, exactly as a checkpoint writes them, but no slot is written, so
@@ -42,6 +46,9 @@ typedef struct wri_item {
     const uint8_t *val; /* leaf: inline value, or NULL if only in overflow */
     uint32_t vlen;
     wr_addr ovf;     /* leaf: overflow page on disk (off != 0) */
+    const uint8_t *tail; /* leaf, clean node: a split value's last tlen
+                            bytes, in its page (format 3; B7) */
+    uint32_t tlen;
     uint8_t *mem;    /* owned copy of key (+ value), NULL if in page */
     size_t memlen;   /* bytes of mem (t->mem counts them) */
     wri_node *child; /* internal: loaded child */
@@ -80,7 +87,8 @@ static uint32_t item_size(const wri_btree *t, const wri_node *nd,
                           const wri_item *it)
 {
     if (nd->level == 0)
-        return wri_leaf_item_size(bt_psize(t), it->klen, it->vlen);
+        return wri_leaf_item_size(bt_psize(t), it->klen, it->vlen) +
+               it->tlen;
     return wri_int_item_size(it->klen);
 }
 
@@ -237,7 +245,17 @@ static int node_load(wri_btree *t, const wr_addr *a, uint16_t level,
         it->val = c.val;
         if (c.overflow)
             it->ovf = c.ovf;
+        it->tail = c.tail;
+        it->tlen = c.tlen;
         it->caddr = c.child;
+        if (c.tlen > 0 && t->blk->cur.version < WRI_VERSION_TAILS) {
+            rc = WR_ERR(eb, WR_ECORRUPT,
+                        "%s: page at offset %llu, slot %u: a value tail in "
+                        "its cell (format %u) in a format %u file",
+                        t->blk->path, (unsigned long long)a->off, i,
+                        WRI_VERSION_TAILS, t->blk->cur.version);
+            goto out;
+        }
         if (level == 0 && c.overflow != item_is_overflow(t, it)) {
             rc = WR_ERR(eb, WR_ECORRUPT,
                         "%s: page at offset %llu, slot %u: value of %u bytes "
@@ -310,6 +328,32 @@ static int item_own(wri_btree *t, wri_item *it, wr_errbuf *eb)
     return WR_OK;
 }
 
+static int item_value(wri_btree *t, const wri_item *it, const uint8_t **val,
+                      uint8_t **buf, size_t *cap, wr_errbuf *eb);
+
+/* B7: a split value (its tail in the cell) becomes a whole value in
+ * memory, its run freed; the node's next write gives it an overflow page
+ * of its own, as any value the engine writes. */
+static int item_rejoin(wri_btree *t, wri_node *nd, wri_item *it,
+                       wr_errbuf *eb)
+{
+    int rc;
+    uint8_t *buf = NULL;
+    size_t cap = 0;
+    const uint8_t *v;
+    if ((rc = item_value(t, it, &v, &buf, &cap, eb)) == WR_OK &&
+        (rc = wri_block_free_page(t->blk, &it->ovf, eb)) == WR_OK) {
+        it->val = v; /* item_own copies it */
+        memset(&it->ovf, 0, sizeof it->ovf);
+        nd->bytes -= it->tlen;
+        it->tail = NULL;
+        it->tlen = 0;
+        rc = item_own(t, it, eb);
+    }
+    free(buf);
+    return rc;
+}
+
 /* Make a node dirty: its page on disk leaves the tree being built (B1). */
 static int node_dirty(wri_btree *t, wri_node *nd, wr_errbuf *eb)
 {
@@ -317,7 +361,8 @@ static int node_dirty(wri_btree *t, wri_node *nd, wr_errbuf *eb)
     if (nd->dirty)
         return WR_OK;
     for (uint32_t i = 0; i < nd->n; i++)
-        if ((rc = item_own(t, &nd->it[i], eb)) != WR_OK)
+        if ((rc = nd->it[i].tlen > 0 ? item_rejoin(t, nd, &nd->it[i], eb)
+                                     : item_own(t, &nd->it[i], eb)) != WR_OK)
             return rc;
     if (nd->page != NULL)
         bt_mem_sub(t, nd->addr.size);
@@ -472,8 +517,8 @@ static int item_value(wri_btree *t, const wri_item *it, const uint8_t **val,
     }
     /* size, the 16 MiB limit and the address before any allocation, then
      * the checked read: the page source's one overflow reader */
-    return wri_block_read_overflow(t->blk, &it->ovf, it->vlen, buf, cap, val,
-                                   eb);
+    return wri_block_read_overflow(t->blk, &it->ovf, it->vlen, it->tail,
+                                   it->tlen, buf, cap, val, eb);
 }
 
 int wri_btree_get(wri_btree *t, const uint8_t *key, uint32_t klen,

@@ -245,17 +245,28 @@ int wri_bulk_add(wri_bulk *b, const uint8_t *key, uint32_t klen,
                       "%s: bulk load keys out of order at key %llu",
                       b->path, (unsigned long long)b->count + 1);
     big = vlen > wri_page_max_inline(b->psize, klen);
-    if (big && (rc = bulk_overflow(b, val, vlen, &ovf, eb)) != WR_OK)
+    /* in long leaves, an overflow value's last part block stays in its
+     * cell: the run is whole blocks (format 3, docs/FORMAT.md) */
+    uint32_t tlen = big && b->lsize > b->psize
+                        ? wri_value_tail(b->psize, vlen)
+                        : 0;
+    if (big && (rc = bulk_overflow(b, val, vlen - tlen, &ovf, eb)) != WR_OK)
         return rc;
+    if (tlen > 0 && b->blk != NULL)
+        wri_block_set_version(b->blk, WRI_VERSION_TAILS);
     bulk_level *lv = &b->lv[0];
-    if (bulk_full(b, 0, wri_leaf_item_size(b->psize, klen, vlen)) &&
+    if (bulk_full(b, 0, wri_leaf_item_size(b->psize, klen, vlen) + tlen) &&
         (rc = bulk_flush(b, 0, eb)) != WR_OK)
         return rc;
     if (lv->pb.count == 0) {
         memcpy(lv->first, key, klen);
         lv->first_len = klen;
     }
-    wri_pb_add_leaf(&lv->pb, key, klen, val, vlen, big ? &ovf : NULL);
+    if (tlen > 0)
+        wri_pb_add_leaf_tail(&lv->pb, key, klen, vlen, &ovf,
+                             val + (vlen - tlen), tlen);
+    else
+        wri_pb_add_leaf(&lv->pb, key, klen, val, vlen, big ? &ovf : NULL);
     memcpy(b->last, key, klen);
     b->last_len = klen;
     b->count++;

@@ -4,7 +4,8 @@
  * Leaves are filled to the fill factor and written as they fill (at 100%
  * they are long leaves, up to WRI_LEAF_MAX bytes, and the file's format
  * version is raised to WRI_VERSION_LONG_LEAVES; the last leaf takes the
- * fewest blocks that hold it); each
+ * fewest blocks that hold it; an overflow value's whole blocks go to its
+ * run and its last part block into its cell, WRI_VERSION_TAILS); each
  * written page adds its first key and address to a page of the level above,
  * which is written when it fills in turn. No path copying: every page is
  * written once. wri_bulk_finish() writes the partial pages of every level

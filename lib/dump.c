@@ -458,7 +458,7 @@ static int sum_page(void *arg, const wri_ps_page *p)
         if (c.overflow) {
             ss->overflow++;
             ss->ovf_bytes += c.ovf.size;
-            ss->ovf_used += WRI_PH_LEN + (uint64_t)c.vlen;
+            ss->ovf_used += WRI_PH_LEN + (uint64_t)(c.vlen - c.tlen);
         }
     }
     return 0;

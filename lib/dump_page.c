@@ -168,14 +168,20 @@ static void page_slots(dctx *x, dump_file *df, const uint8_t *buf,
                 j_addr(jp, "child", &c.child);
             }
         } else if (c.overflow) {
+            char tl[96] = "";
+            if (c.tlen > 0)
+                snprintf(tl, sizeof tl, ", its last %u bytes here at %u",
+                         c.tlen, (uint32_t)(c.tail - buf));
             dx_print(x, "    slot %u: cell at %u, key %s, value %u bytes in "
-                        "overflow page %" PRIu64 " (+%u, crc 0x%08x)%s%s\n",
+                        "overflow page %" PRIu64 " (+%u, crc 0x%08x)%s%s%s\n",
                      i, off, k ? k : "?", c.vlen, c.ovf.off, c.ovf.size,
-                     c.ovf.crc, kbad ? "  !! key: " : "", kbad ? kbad : "");
+                     c.ovf.crc, tl, kbad ? "  !! key: " : "", kbad ? kbad : "");
             if (jp != NULL) {
                 j_key(jp, "key", c.key, c.klen);
                 j_u64(jp, "value_length", c.vlen);
                 j_addr(jp, "overflow", &c.ovf);
+                if (c.tlen > 0)
+                    j_u64(jp, "tail_length", c.tlen);
             }
         } else {
             dx_print(x, "    slot %u: cell at %u, key %s, value %u bytes%s%s\n",

@@ -36,6 +36,7 @@ typedef struct st_tree {
     uint64_t sizes[ST_SIZE_BUCKETS];
     uint64_t nvalues, value_bytes, vmin, vmax;
     uint64_t ovf_values, ovf_pages, ovf_value_bytes, ovf_page_bytes;
+    uint64_t tails, tail_bytes; /* split values: tails kept in cells */
 } st_tree;
 
 /* What the totals keep of a file. */
@@ -97,7 +98,9 @@ static int st_page(void *arg, const wri_ps_page *p)
             t->ovf_values++;
             t->ovf_pages += t->P ? c.ovf.size / t->P : 0;
             t->ovf_page_bytes += c.ovf.size;
-            t->ovf_value_bytes += c.vlen;
+            t->ovf_value_bytes += c.vlen - c.tlen;
+            t->tails += c.tlen > 0;
+            t->tail_bytes += c.tlen;
         }
     }
     return 0;
@@ -175,6 +178,10 @@ static void st_overflow_text(dctx *x, const st_tree *t)
              t->ovf_page_bytes ? 100.0 * (double)waste /
                                      (double)t->ovf_page_bytes
                                : 0.0);
+    if (t->tails > 0)
+        dx_print(x, "  value tails: %" PRIu64 " overflow values keep their "
+                    "last %" PRIu64 " bytes in leaf cells (format 3)\n",
+                 t->tails, t->tail_bytes);
 }
 
 static void st_json(bson_t *j, const st_tree *t, const ext_totals *et,
@@ -228,6 +235,8 @@ static void st_json(bson_t *j, const st_tree *t, const ext_totals *et,
     j_u64(&d, "waste_bytes", t->ovf_page_bytes -
                                  WRI_MIN(t->ovf_page_bytes,
                                          t->ovf_value_bytes));
+    j_u64(&d, "tails", t->tails);
+    j_u64(&d, "tail_bytes", t->tail_bytes);
     bson_append_document_end(&s, &d);
     BSON_APPEND_DOCUMENT_BEGIN(&s, "free", &d);
     j_u64(&d, "avail_bytes", et->avail_bytes);

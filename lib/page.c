@@ -48,6 +48,12 @@ uint64_t wri_overflow_size(uint32_t page_size, uint64_t vlen)
     return (need + page_size - 1) / page_size * page_size;
 }
 
+uint32_t wri_value_tail(uint32_t page_size, uint32_t vlen)
+{
+    uint64_t need = WRI_PH_LEN + (uint64_t)vlen;
+    return need > page_size ? (uint32_t)(need % page_size) : 0;
+}
+
 static int page_fail(wri_page_problem *prob, uint32_t off, int slot,
                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static int page_fail(wri_page_problem *prob, uint32_t off, int slot,
@@ -77,7 +83,8 @@ static const char *page_cell_decode(const uint8_t *buf, uint32_t size,
         c->klen = wri_get16(buf + off);
         uint8_t flags = buf[off + 2];
         c->vlen = wri_get32(buf + off + 4);
-        if (flags & ~WRI_CELL_OVERFLOW)
+        if (flags != 0 && flags != WRI_CELL_OVERFLOW &&
+            flags != (WRI_CELL_OVERFLOW | WRI_CELL_TAIL))
             return "unknown cell flags";
         uint64_t end = (uint64_t)off + WRI_LEAF_CELL_HDR + c->klen;
         c->key = buf + off + WRI_LEAF_CELL_HDR;
@@ -86,6 +93,17 @@ static const char *page_cell_decode(const uint8_t *buf, uint32_t size,
             if (end + WRI_ADDR_LEN > size)
                 return "overflow address runs past the page end";
             wri_addr_decode(buf + end, &c->ovf);
+            if (flags & WRI_CELL_TAIL) {
+                /* the run holds whole blocks of the value, the cell the
+                 * rest: at least one byte in each */
+                if (c->ovf.size <= WRI_PH_LEN ||
+                    c->ovf.size - WRI_PH_LEN >= (uint64_t)c->vlen)
+                    return "value tail: the run's size leaves no tail";
+                c->tlen = c->vlen - (c->ovf.size - WRI_PH_LEN);
+                if (end + WRI_ADDR_LEN + c->tlen > size)
+                    return "value tail runs past the page end";
+                c->tail = buf + end + WRI_ADDR_LEN;
+            }
         } else {
             if (end + c->vlen > size)
                 return "cell key or value runs past the page end";
@@ -107,7 +125,7 @@ static uint32_t page_cell_len(const wri_cell *c, uint8_t type)
 {
     if (type == WRI_PT_LEAF)
         return WRI_LEAF_CELL_HDR + c->klen +
-               (c->overflow ? WRI_ADDR_LEN : c->vlen);
+               (c->overflow ? WRI_ADDR_LEN + c->tlen : c->vlen);
     return WRI_INT_CELL_HDR + c->klen;
 }
 
@@ -311,6 +329,21 @@ void wri_pb_add_leaf(wri_page_builder *pb, const uint8_t *key, uint32_t klen,
         wri_addr_encode(p + WRI_LEAF_CELL_HDR + klen, ovf);
     else if (vlen > 0)
         memcpy(p + WRI_LEAF_CELL_HDR + klen, val, vlen);
+}
+
+void wri_pb_add_leaf_tail(wri_page_builder *pb, const uint8_t *key,
+                          uint32_t klen, uint32_t vlen, const wr_addr *ovf,
+                          const uint8_t *tail, uint32_t tlen)
+{
+    uint32_t len = WRI_LEAF_CELL_HDR + klen + WRI_ADDR_LEN + tlen;
+    uint8_t *p = pb_new_cell(pb, len);
+    wri_put16(p, (uint16_t)klen);
+    p[2] = WRI_CELL_OVERFLOW | WRI_CELL_TAIL;
+    p[3] = 0;
+    wri_put32(p + 4, vlen);
+    memcpy(p + WRI_LEAF_CELL_HDR, key, klen);
+    wri_addr_encode(p + WRI_LEAF_CELL_HDR + klen, ovf);
+    memcpy(p + WRI_LEAF_CELL_HDR + klen + WRI_ADDR_LEN, tail, tlen);
 }
 
 void wri_pb_add_internal(wri_page_builder *pb, const uint8_t *key,

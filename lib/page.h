@@ -22,7 +22,11 @@
  *                 03    u8  0
  *                 04-07 u32 value length V (full length, even if overflow)
  *                 08-.. key (K bytes), then the value (V bytes) or, for an
- *                       overflow value, its page address (16 bytes)
+ *                       overflow value, its page address (16 bytes);
+ *                       with WRI_CELL_TAIL too (format 3, a value split by
+ *                       the bulk loader), the address of a run that holds
+ *                       the value's first V - T bytes in whole blocks
+ *                       (T = V + 32 - run size), then its last T bytes
  * Internal cell:  00-01 u16 key length K (0 for the first cell)
  *                 02-03 u16 0
  *                 04-19 child page address (16 bytes)
@@ -51,6 +55,8 @@
 #define WRI_LEAF_CELL_HDR 8
 #define WRI_INT_CELL_HDR 20
 #define WRI_CELL_OVERFLOW 0x01
+#define WRI_CELL_TAIL 0x02 /* with OVERFLOW: the value's tail follows the
+                              address (format 3, docs/FORMAT.md) */
 #define WRI_PH_LOWEST 24 /* AUX: u32 offset of the lowest cell */
 
 uint32_t wri_page_max_key(uint32_t page_size);
@@ -61,6 +67,11 @@ uint32_t wri_leaf_item_size(uint32_t page_size, uint32_t klen, uint32_t vlen);
 uint32_t wri_int_item_size(uint32_t klen);
 /* Size of the overflow page that holds a value of vlen bytes. */
 uint64_t wri_overflow_size(uint32_t page_size, uint64_t vlen);
+/* A value split into whole blocks and a tail (format 3): the tail's length
+ * T when the bulk loader keeps an overflow value's last bytes in its leaf
+ * cell ((vlen + 32) mod P, when the value fills at least one block), else
+ * 0 (the value stays whole in its overflow page). */
+uint32_t wri_value_tail(uint32_t page_size, uint32_t vlen);
 
 /* One decoded cell; pointers point into the page buffer. */
 typedef struct wri_cell {
@@ -70,6 +81,9 @@ typedef struct wri_cell {
     uint32_t vlen;      /* leaf: full value length */
     bool overflow;      /* leaf: value in the overflow page at ovf */
     wr_addr ovf;
+    const uint8_t *tail; /* leaf, split value: its last tlen bytes, in the
+                            cell (the run at ovf holds vlen - tlen) */
+    uint32_t tlen;
     wr_addr child;      /* internal */
     uint32_t off;       /* byte offset of the cell in the page */
 } wri_cell;
@@ -130,6 +144,11 @@ uint32_t wri_pb_used(const wri_page_builder *pb);
  * page holding vlen bytes. The caller checks it fits. */
 void wri_pb_add_leaf(wri_page_builder *pb, const uint8_t *key, uint32_t klen,
                      const uint8_t *val, uint32_t vlen, const wr_addr *ovf);
+/* Leaf item of a split value: the run at ovf holds its first vlen - tlen
+ * bytes (ovf->size = 32 + vlen - tlen), tail its last tlen. */
+void wri_pb_add_leaf_tail(wri_page_builder *pb, const uint8_t *key,
+                          uint32_t klen, uint32_t vlen, const wr_addr *ovf,
+                          const uint8_t *tail, uint32_t tlen);
 void wri_pb_add_internal(wri_page_builder *pb, const uint8_t *key,
                          uint32_t klen, const wr_addr *child);
 /* Move the page being built into its first size bytes (size >= used, and

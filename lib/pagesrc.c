@@ -852,7 +852,10 @@ int wri_ps_read_overflow(wri_ps *ps, const wri_cell *c, uint64_t lsize,
     char x[64], y[64];
     uint64_t cell = page + c->off;
     uint64_t ref = cell + WRI_LEAF_CELL_HDR + c->klen;
-    uint64_t need = wri_overflow_size(ps->P, c->vlen);
+    /* a split value (format 3): the run holds its first vlen - tlen bytes
+     * in whole blocks, the cell the rest */
+    uint32_t head = c->vlen - c->tlen;
+    uint64_t need = wri_overflow_size(ps->P, head);
     wri_page_problem pp;
     *val = NULL;
     if (c->vlen > WRI_PS_MAX_VALUE)
@@ -861,6 +864,12 @@ int wri_ps_read_overflow(wri_ps *ps, const wri_cell *c, uint64_t lsize,
                               "cell at %u: value larger than BSON's 16 MiB "
                               "limit",
                               c->off);
+    if (c->tlen >= ps->P)
+        return wri_ps_finding(ps, eb, WR_CHECK_PAGE, page, ref,
+                              wri_ps_u64(x, ps->P - 1), wri_ps_u64(y, c->tlen),
+                              "cell at %u: value tail of %u bytes: the run "
+                              "should hold its whole blocks",
+                              c->off, c->tlen);
     if (c->ovf.size != need)
         return wri_ps_finding(ps, eb, WR_CHECK_PAGE, page, ref,
                               wri_ps_u64(x, need), wri_ps_u64(y, c->ovf.size),
@@ -882,22 +891,24 @@ int wri_ps_read_overflow(wri_ps *ps, const wri_cell *c, uint64_t lsize,
                          eb)) < 0)
         return rc;
     /* only now, with the size bound by the file, the buffer */
-    if (*cap < need) {
-        uint8_t *nb = realloc(*buf, need);
+    if (*cap < need + c->tlen) {
+        uint8_t *nb = realloc(*buf, need + c->tlen);
         if (nb == NULL)
             return WR_ERR(eb, WR_ENOMEM,
                           "out of memory for a value of %llu bytes",
                           (unsigned long long)need);
         *buf = nb;
-        *cap = need;
+        *cap = need + c->tlen;
     }
     if ((rc = wri_ps_read(ps, &c->ovf, *buf, "overflow page", NULL, eb)) !=
         WR_OK)
         return rc;
-    if (wri_overflow_check(*buf, need, c->vlen, &pp) != WR_OK)
+    if (wri_overflow_check(*buf, need, head, &pp) != WR_OK)
         return wri_ps_finding(ps, eb, WR_CHECK_PAGE, c->ovf.off,
                               c->ovf.off + pp.off, NULL, NULL,
                               "overflow page: %s", pp.what);
+    if (c->tlen > 0) /* need == 32 + head: the run is exactly full */
+        memcpy(*buf + need, c->tail, c->tlen);
     *val = *buf + WRI_PH_LEN;
     return WR_OK;
 }

@@ -187,7 +187,9 @@ int wri_ps_read_raw(wri_ps *ps, uint64_t off, void *buf, size_t len,
 /* The overflow value of leaf cell c (found on page `page`): its length
  * against the 16 MiB limit and the page size the length needs, the
  * address, then (only then) the buffer grown, the page read and its
- * header checked. *val points at the value inside *buf. */
+ * header checked. *val points at the value inside *buf. A split value
+ * (c->tlen > 0, format 3): the run holds its first vlen - tlen bytes, the
+ * tail (shorter than a block) is appended from the cell. */
 int wri_ps_read_overflow(wri_ps *ps, const wri_cell *c, uint64_t lsize,
                          uint64_t page, uint8_t **buf, size_t *cap,
                          const uint8_t **val, wr_errbuf *eb);
@@ -253,6 +255,7 @@ typedef struct wri_ps_walk {
     bool havelast;
     uint64_t lsize;
     uint32_t leaf_max; /* the longest leaf the file's version allows */
+    uint32_t version;  /* the checkpoint's format version */
 } wri_ps_walk;
 int wri_ps_walk_tree(wri_ps *ps, const wri_slot *s, int slot,
                      wri_ps_walk *w, wr_errbuf *eb);

@@ -234,6 +234,12 @@ static int ps_item(wri_ps *ps, wri_ps_walk *w, const wri_ps_page *p,
                                   "slot %u: value of %u bytes stored in the "
                                   "wrong place",
                                   i, c->vlen));
+        if (c->tlen > 0 && w->version < WRI_VERSION_TAILS)
+            PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_PAGE, page, cell, "0",
+                                  wri_ps_u64(y, c->tlen),
+                                  "slot %u: a value tail in its cell (format "
+                                  "%u) in a format %u file",
+                                  i, WRI_VERSION_TAILS, w->version));
         if (c->overflow) {
             r = wri_ps_read_overflow(ps, c, w->lsize, page, &w->val,
                                      &w->valcap, &val, eb);
@@ -401,6 +407,7 @@ int wri_ps_walk_tree(wri_ps *ps, const wri_slot *s, int slot,
     w->havelast = false;
     w->lsize = s->logical_size;
     w->leaf_max = wri_leaf_max(s->version, (uint32_t)P);
+    w->version = s->version;
     if (w->last == NULL && (w->last = malloc(P)) == NULL)
         return WR_ERR(eb, WR_ENOMEM, "%s: out of memory", ps->path);
     if (s->root.off == 0) {

@@ -317,9 +317,8 @@ static int vt_item(void *arg, const wri_ps_page *p, uint32_t i,
     if (t->nkeyelem == 2)
         return 0;
     if (c->overflow && val != NULL) {
-        uint64_t need = wri_overflow_size(t->P, c->vlen);
         ck->pages_overflow++;
-        vt_progress(t, need / t->P, true);
+        vt_progress(t, c->ovf.size / t->P, true);
     }
     if (t->quick)
         return 0;

@@ -14,9 +14,10 @@
 #include <stdint.h>
 
 #define WR_VERSION_STRING "0.1.0"
-/* The newest tree-file format this build reads (docs/FORMAT.md): 1, and 2
- * (long leaves, written by the bulk loader). */
-#define WR_FORMAT_VERSION 2
+/* The newest tree-file format this build reads (docs/FORMAT.md): 1, 2
+ * (long leaves, written by the bulk loader) and 3 (value tails in long
+ * leaves' cells, the same bulk loader). */
+#define WR_FORMAT_VERSION 3
 
 /* Error codes. */
 typedef enum wr_err {

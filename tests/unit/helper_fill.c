@@ -25,6 +25,8 @@ typedef struct fill_walk {
     fill_page *pg;
     size_t n, cap;
     int bad;
+    uint32_t P;
+    uint64_t tails, ovf_waste; /* fill_report's */
 } fill_walk;
 
 static int fw_page(void *arg, const wri_ps_page *p)
@@ -53,7 +55,17 @@ static int fw_page(void *arg, const wri_ps_page *p)
         wri_cell c;
         wri_page_cell(p->v, 0, &c);
         f->first_klen = c.klen;
-        f->first_item = wri_leaf_item_size(p->v->size, c.klen, c.vlen);
+        /* the cell limits are one block's, whatever the leaf's length */
+        f->first_item = wri_leaf_item_size(fw->P, c.klen, c.vlen) + c.tlen;
+    }
+    for (uint32_t i = 0; f->leaf && i < p->v->count; i++) {
+        wri_cell c;
+        wri_page_cell(p->v, i, &c);
+        if (!c.overflow)
+            continue;
+        fw->tails += c.tlen > 0;
+        if (c.ovf.size > fw->P) /* a value of more than one block */
+            fw->ovf_waste += c.ovf.size - WRI_PH_LEN - (c.vlen - c.tlen);
     }
     return 0;
 }
@@ -109,7 +121,9 @@ int fill_check(const char *path, fill_report *r)
     wri_ps_walk w = {.nkeyelem = 0, .page = fw_page, .arg = &fw};
     int slot = -1, rc;
     memset(r, 0, sizeof *r);
-    if ((rc = wri_ps_open(path, &cfg, &ps, &eb)) != WR_OK ||
+    if ((rc = wri_ps_open(path, &cfg, &ps, &eb)) == WR_OK)
+        fw.P = ps->P;
+    if (rc != WR_OK ||
         (rc = wri_ps_choose(ps, WRI_PS_LATEST, 0, &slot, &eb)) != WR_OK ||
         (rc = wri_ps_begin(ps, slot, false, &eb)) != WR_OK ||
         (rc = wri_ps_walk_tree(ps, &ps->slots[slot].slot, slot, &w, &eb)) !=
@@ -126,6 +140,8 @@ int fill_check(const char *path, fill_report *r)
             r->used += fw.pg[j].used;
         }
         r->pages = fw.n;
+        r->tails = fw.tails;
+        r->ovf_waste = fw.ovf_waste;
         r->version = s->version;
         fw_check(&fw, ps->P, wri_leaf_max(s->version, ps->P), r);
     }

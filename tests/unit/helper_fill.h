@@ -16,11 +16,18 @@ typedef struct fill_report {
     uint64_t not_full; /* pages, the last of each level aside, that had
                           room for the first item of the next page */
     uint64_t used;     /* bytes used in tree pages (header, slots, cells) */
+    uint64_t tails;     /* overflow values split, their tail in the cell
+                           (format 3) */
+    uint64_t ovf_waste; /* bytes of overflow runs longer than one block
+                           past their values: the part block a value not
+                           split leaves empty (a value shorter than a
+                           block is never split) */
     char first[256];   /* the first page found not full, and why */
 } fill_report;
 
 /* Walk the newest checkpoint of the tree file at path (it must verify
- * clean) and check, level by level in key order, that every page but the
+ * clean), count its split values and overflow waste, and check, level by
+ * level in key order, that every page but the
  * last had no room left for the first item of the page after it: a leaf
  * (as long as the file's version lets a leaf be) for that item's cell, an
  * internal page (one block) for that page's separator (the first key of

@@ -528,11 +528,21 @@ static void test_bulk_matches_model(void)
             else
                 CHECK(fr.not_full > 0);
             /* full leaves are long (format 2) unless a block is as long
-             * as a leaf may be; part-full leaves stay one block (v1) */
+             * as a leaf may be; part-full leaves stay one block (v1). In
+             * long leaves every overflow value longer than a block keeps
+             * its tail in its cell (format 3): no run longer than a block
+             * has a part-empty block */
             bool longl = fills[fi] == 100 && sizes[si] < WRI_LEAF_MAX;
-            CHECK_EQ(fr.version, longl ? WRI_VERSION_LONG_LEAVES
-                                       : WRI_VERSION_1);
+            bool big = si < 2; /* values up to 5 blocks long */
+            CHECK_EQ(fr.version, !longl ? WRI_VERSION_1
+                                 : big  ? WRI_VERSION_TAILS
+                                        : WRI_VERSION_LONG_LEAVES);
             CHECK(longl ? fr.long_leaves > 0 : fr.long_leaves == 0);
+            CHECK(longl && big ? fr.tails > 0 : fr.tails == 0);
+            if (longl)
+                CHECK_EQ(fr.ovf_waste, 0);
+            else if (big)
+                CHECK(fr.ovf_waste > 0);
             REQUIRE_OK(open_tree(path, 0, &b, &t, &eb), &eb);
             CHECK(tree_equals_model(t, &m, 0));
             CHECK(tree_equals_model(t, &m, 1));

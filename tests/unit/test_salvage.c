@@ -312,6 +312,19 @@ static void test_salvage_truncated_keeps_only_its_generation(void)
 
 /* --- long leaves (format 2) ------------------------------------------- */
 
+/* Checkpoint db (if rc is still WR_OK), close it, compact dir. */
+static int checkpoint_compact(wr_db *db, const char *dir, int rc,
+                              wr_errbuf *eb)
+{
+    if (rc == WR_OK)
+        rc = wr_db_checkpoint(db, eb);
+    wr_db_close(db);
+    wr_compact_opts co = {0};
+    if (rc == WR_OK)
+        rc = wr_compact(dir, &co, NULL, eb);
+    return rc;
+}
+
 /* make_db, 3000 more documents, then compacted: bulk-built long leaves
  * of up to 64 KiB on 512-byte pages (3300 live documents). */
 static int make_long_db(const char *dir, wr_errbuf *eb)
@@ -328,13 +341,7 @@ static int make_long_db(const char *dir, wr_errbuf *eb)
                  i);
         put_doc(c, i, name, eb, &rc);
     }
-    if (rc == WR_OK)
-        rc = wr_db_checkpoint(db, eb);
-    wr_db_close(db);
-    wr_compact_opts co = {0};
-    if (rc == WR_OK)
-        rc = wr_compact(dir, &co, NULL, eb);
-    return rc;
+    return checkpoint_compact(db, dir, rc, eb);
 }
 
 /* A compacted file's long leaves verify; its root lost, the scan finds
@@ -490,6 +497,202 @@ static void test_salvage_long_leaves_in_format_1(void)
     wr_salvage_report_free(r);
 }
 
+/* --- value tails (format 3) ------------------------------------------- */
+
+/* 300 documents of 200 to 2,700 bytes on 512-byte pages (ids 1000-1299,
+ * every 7th "renamed", as check_dest expects), compacted: long leaves
+ * whose cells keep the tails of the overflow values. */
+static int make_tail_db(const char *dir, wr_errbuf *eb)
+{
+    int rc;
+    wr_db *db = NULL;
+    wr_coll *c = NULL;
+    wr_db_opts o = {.create = true, .page_size = 512, .holder = "test"};
+    static char pad[3000];
+    memset(pad, 'p', sizeof pad - 1);
+    if ((rc = wr_db_open(dir, &o, &db, eb)) != WR_OK)
+        return rc;
+    rc = wr_coll_open(db, "people", true, &c, eb);
+    for (int i = 1000; i < 1300 && rc == WR_OK; i++) {
+        char name[32];
+        bson_t d = BSON_INITIALIZER;
+        snprintf(name, sizeof name, "%s%d", i % 7 == 0 ? "renamed" : "user",
+                 i);
+        BSON_APPEND_INT32(&d, "_id", i);
+        BSON_APPEND_UTF8(&d, "name", name);
+        bson_append_utf8(&d, "pad", 3, pad, 150 + (i * 37) % 2500);
+        rc = wr_coll_put(c, &d, NULL, eb);
+        bson_destroy(&d);
+    }
+    return checkpoint_compact(db, dir, rc, eb);
+}
+
+/* The first leaf's first split value: the leaf, the value's run, and the
+ * file offset of its tail (in the leaf's cell). */
+static int first_tail(const char *file, wr_addr *leaf, wr_addr *run,
+                      uint64_t *tail_off, wr_errbuf *eb)
+{
+    wri_block *b = NULL;
+    uint8_t *page = malloc(WRI_LEAF_MAX);
+    wri_page_view v;
+    wri_page_problem prob;
+    int found = 0;
+    *leaf = first_leaf(file, eb);
+    if (page != NULL && leaf->off != 0 &&
+        wri_block_open(file, WRI_BLOCK_RDONLY | WRI_BLOCK_NOEXT, &b, eb) ==
+            WR_OK &&
+        wri_block_read_page(b, leaf, page, eb) == WR_OK &&
+        wri_page_check(page, leaf->size, 1, &v, &prob) == WR_OK)
+        for (uint32_t i = 0; i < v.count && !found; i++) {
+            wri_cell c;
+            wri_page_cell(&v, i, &c);
+            if (c.tlen > 16) {
+                *run = c.ovf;
+                *tail_off = leaf->off + (uint64_t)(c.tail - page);
+                found = 1;
+            }
+        }
+    wri_block_close(b);
+    free(page);
+    return found;
+}
+
+static void flip_byte(const char *file, uint64_t off)
+{
+    int fd = open(file, O_RDWR);
+    uint8_t x = 0;
+    REQUIRE(fd >= 0);
+    REQUIRE(pread(fd, &x, 1, (off_t)off) == 1);
+    x ^= 0x01;
+    REQUIRE(pwrite(fd, &x, 1, (off_t)off) == 1);
+    close(fd);
+}
+
+/* Verify and salvage on a database with split values: clean, its run of
+ * one value damaged, or the tail in its leaf damaged. */
+static void tail_case(const char *name, int what)
+{
+    wr_errbuf eb = {0};
+    wr_salvage_report *r = NULL;
+    wr_verify_report *vr = NULL;
+    wr_verify_opts vo = {0};
+    char src[300], dst[310], file[400];
+    int n, back, stale;
+    fill_report fr;
+    wr_addr leaf, run;
+    uint64_t toff;
+    sv_path(src, sizeof src, name);
+    snprintf(dst, sizeof dst, "%s.out", src);
+    REQUIRE_OK(make_tail_db(src, &eb), &eb);
+    snprintf(file, sizeof file, "%s/people.main.wr", src);
+    REQUIRE_OK(fill_check(file, &fr), &eb);
+    CHECK_EQ(fr.version, WRI_VERSION_TAILS);
+    CHECK(fr.tails > 100);
+    CHECK_EQ(fr.ovf_waste, 0);
+    REQUIRE(first_tail(file, &leaf, &run, &toff, &eb));
+    if (what == 1)
+        flip_byte(file, run.off + 200); /* the value's head, in its run */
+    else if (what == 2)
+        flip_byte(file, toff + 5); /* its tail, in the leaf */
+    uint64_t page = what == 1 ? run.off : leaf.off;
+    int vrc = wr_verify(src, &vo, &vr, &eb);
+    REQUIRE(vr != NULL);
+    if (what == 0) {
+        CHECK_EQ(vrc, WR_OK);
+        CHECK_EQ(vr->nproblems, 0);
+    } else {
+        CHECK_EQ(vrc, WR_ECORRUPT);
+        REQUIRE(vr->nproblems > 0);
+        CHECK_EQ(vr->problems[0].page, page);
+        CHECK_EQ(vr->problems[0].check, WR_CHECK_CHECKSUM);
+    }
+    wr_verify_report_free(vr);
+    CHECK_EQ(wr_salvage(src, dst, NULL, &r, &eb),
+             what == 0 ? WR_OK : WR_ECORRUPT);
+    const wr_salvage_coll *c = people(r);
+    REQUIRE(c != NULL);
+    REQUIRE_OK(check_dest(dst, &n, &back, &stale, &eb), &eb);
+    CHECK_EQ(n, (int)c->recovered);
+    CHECK_EQ(stale, 0);
+    if (what == 0) {
+        CHECK(c->complete);
+        CHECK_EQ(c->recovered, 300);
+    } else if (what == 1) {
+        /* the one value whose run is damaged is lost, named by its key */
+        CHECK(!c->complete);
+        CHECK_EQ(c->recovered, 299);
+        CHECK(c->nlosses >= 1);
+    } else {
+        /* the leaf is damaged: its cells that decode, with their tails,
+         * go to lost+found; the others come back */
+        CHECK(!c->complete);
+        CHECK(c->recovered < 300);
+        CHECK(c->lost_found > 0);
+        CHECK_EQ(c->recovered + c->lost_found, 300);
+    }
+    CHECK(r->verified);
+    wr_salvage_report_free(r);
+}
+
+static void test_salvage_value_tails(void)
+{
+    tail_case("tails", 0);
+    tail_case("tailrun", 1);
+    tail_case("tailleaf", 2);
+}
+
+/* A split value where the slot says format 2: damage for verify (and
+ * the engine refuses the leaf); wr-dump --page shows where the tail is. */
+static void test_salvage_value_tails_need_format_3(void)
+{
+    wr_errbuf eb = {0};
+    wr_verify_report *vr = NULL;
+    wr_verify_opts vo = {0};
+    char src[300], file[400];
+    wr_addr leaf, run;
+    uint64_t toff;
+    sv_path(src, sizeof src, "tails2");
+    REQUIRE_OK(make_tail_db(src, &eb), &eb);
+    snprintf(file, sizeof file, "%s/people.main.wr", src);
+    REQUIRE(first_tail(file, &leaf, &run, &toff, &eb));
+    char *text = NULL;
+    size_t tlen = 0;
+    FILE *out = open_memstream(&text, &tlen);
+    REQUIRE(out != NULL);
+    wr_dump_opts d = {.mode = WR_DUMP_PAGE, .page_addr = leaf.off,
+                      .out = out};
+    wr_dump_stats st = {0};
+    CHECK_EQ(wr_dump(file, &d, &st, &eb), WR_OK);
+    fclose(out);
+    char want[96];
+    snprintf(want, sizeof want, "in overflow page %llu (+%u",
+             (unsigned long long)run.off, run.size);
+    CHECK(strstr(text, want) != NULL);
+    snprintf(want, sizeof want, "here at %llu\n",
+             (unsigned long long)(toff - leaf.off));
+    CHECK(strstr(text, want) != NULL);
+    free(text);
+    REQUIRE(fill_set_version(file, WRI_VERSION_LONG_LEAVES) >= 1);
+    CHECK_EQ(wr_verify(src, &vo, &vr, &eb), WR_ECORRUPT);
+    REQUIRE(vr != NULL && vr->nproblems > 0);
+    CHECK_EQ(vr->problems[0].check, WR_CHECK_PAGE);
+    CHECK(strstr(vr->problems[0].detail, "a value tail in its cell "
+                                         "(format 3) in a format 2 file") !=
+          NULL);
+    wr_verify_report_free(vr);
+    wri_block *b = NULL;
+    wri_btree *t = NULL;
+    wri_cursor *c = NULL;
+    REQUIRE_OK(wri_block_open(file, WRI_BLOCK_RDONLY, &b, &eb), &eb);
+    REQUIRE_OK(wri_btree_open(b, 1, &t, &eb), &eb);
+    REQUIRE_OK(wri_cursor_open(t, &c, &eb), &eb);
+    CHECK_EQ(wri_cursor_first(c, &eb), WR_ECORRUPT);
+    CHECK(strstr(eb.msg, "a value tail in its cell") != NULL);
+    wri_cursor_close(c);
+    wri_btree_close(t);
+    wri_block_close(b);
+}
+
 int main(void)
 {
     snprintf(root, sizeof root, "/tmp/test_salvage.%ld", (long)getpid());
@@ -505,6 +708,8 @@ int main(void)
     RUN(test_salvage_long_leaves_root_lost);
     RUN(test_salvage_long_leaf_damaged);
     RUN(test_salvage_long_leaves_in_format_1);
+    RUN(test_salvage_value_tails);
+    RUN(test_salvage_value_tails_need_format_3);
     sv_rm(root);
     return tap_done();
 }
