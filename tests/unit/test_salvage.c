@@ -568,8 +568,9 @@ static void flip_byte(const char *file, uint64_t off)
     close(fd);
 }
 
-/* Verify and salvage on a database with split values: clean, its run of
- * one value damaged, or the tail in its leaf damaged. */
+/* Verify and salvage on a database with split values: clean (0), the run
+ * of one value damaged (1), the tail in its leaf damaged (2), or the
+ * whole leaf zeroed, its values' runs left without it (3). */
 static void tail_case(const char *name, int what)
 {
     wr_errbuf eb = {0};
@@ -594,6 +595,8 @@ static void tail_case(const char *name, int what)
         flip_byte(file, run.off + 200); /* the value's head, in its run */
     else if (what == 2)
         flip_byte(file, toff + 5); /* its tail, in the leaf */
+    else if (what == 3)
+        zero_page(file, leaf.off, leaf.size);
     uint64_t page = what == 1 ? run.off : leaf.off;
     int vrc = wr_verify(src, &vo, &vr, &eb);
     REQUIRE(vr != NULL);
@@ -622,13 +625,20 @@ static void tail_case(const char *name, int what)
         CHECK(!c->complete);
         CHECK_EQ(c->recovered, 299);
         CHECK(c->nlosses >= 1);
-    } else {
+    } else if (what == 2) {
         /* the leaf is damaged: its cells that decode, with their tails,
          * go to lost+found; the others come back */
         CHECK(!c->complete);
         CHECK(c->recovered < 300);
         CHECK(c->lost_found > 0);
         CHECK_EQ(c->recovered + c->lost_found, 300);
+    } else {
+        /* runs without their leaf hold no whole document (nor a key):
+         * the leaf's documents are a loss, nothing is made of the runs */
+        CHECK(!c->complete);
+        CHECK(c->nlosses >= 1);
+        CHECK(c->recovered < 300);
+        CHECK_EQ(c->lost_found, 0);
     }
     CHECK(r->verified);
     wr_salvage_report_free(r);
@@ -639,6 +649,7 @@ static void test_salvage_value_tails(void)
     tail_case("tails", 0);
     tail_case("tailrun", 1);
     tail_case("tailleaf", 2);
+    tail_case("tailnoleaf", 3);
 }
 
 /* A split value where the slot says format 2: damage for verify (and
