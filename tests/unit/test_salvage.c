@@ -6,6 +6,7 @@
  * going to lost+found only, a truncated file's older pages staying out of
  * the collection (S4), and a DEST that exists being refused.
  */
+#include "helper_db.h"
 #include "helper_fill.h"
 #include "tap.h"
 
@@ -316,9 +317,7 @@ static void test_salvage_truncated_keeps_only_its_generation(void)
 static int checkpoint_compact(wr_db *db, const char *dir, int rc,
                               wr_errbuf *eb)
 {
-    if (rc == WR_OK)
-        rc = wr_db_checkpoint(db, eb);
-    wr_db_close(db);
+    rc = db_build_end(db, rc, dir, eb);
     wr_compact_opts co = {0};
     if (rc == WR_OK)
         rc = wr_compact(dir, &co, NULL, eb);
@@ -535,14 +534,12 @@ static int first_tail(const char *file, wr_addr *leaf, wr_addr *run,
     wri_block *b = NULL;
     uint8_t *page = malloc(WRI_LEAF_MAX);
     wri_page_view v;
-    wri_page_problem prob;
     int found = 0;
     *leaf = first_leaf(file, eb);
     if (page != NULL && leaf->off != 0 &&
         wri_block_open(file, WRI_BLOCK_RDONLY | WRI_BLOCK_NOEXT, &b, eb) ==
             WR_OK &&
-        wri_block_read_page(b, leaf, page, eb) == WR_OK &&
-        wri_page_check(page, leaf->size, 1, &v, &prob) == WR_OK)
+        wri_block_read_node(b, leaf, 0, 1, page, &v, eb) == WR_OK)
         for (uint32_t i = 0; i < v.count && !found; i++) {
             wri_cell c;
             wri_page_cell(&v, i, &c);
