@@ -42,12 +42,27 @@ struct wri_jsonl {
     uint64_t total;
     wri_jsonl_line *held; /* line whose doc we must destroy */
     bool raw;             /* hand out lines without parsing them */
+    bool want_crc;        /* keep the CRC-32 of every byte read */
+    uint32_t crc;
+    uint64_t crc_bytes;
     char head[JR_HEAD];
 };
 
 void wri_jsonl_set_raw(wri_jsonl *r, bool raw)
 {
     r->raw = raw;
+}
+
+void wri_jsonl_want_crc(wri_jsonl *r)
+{
+    r->want_crc = true;
+}
+
+bool wri_jsonl_crc(const wri_jsonl *r, uint64_t *bytes, uint32_t *crc)
+{
+    *bytes = r->crc_bytes;
+    *crc = r->crc;
+    return r->want_crc && r->eof;
 }
 
 int wri_jsonl_open(const char *path, wri_jsonl **out, wr_errbuf *eb)
@@ -141,6 +156,10 @@ static int jr_fill(wri_jsonl *r, wr_errbuf *eb)
     for (;;) {
         ssize_t got = read(r->fd, r->buf + r->end, r->cap - r->end);
         if (got > 0) {
+            if (r->want_crc) {
+                r->crc = wri_crc32(r->crc, r->buf + r->end, (size_t)got);
+                r->crc_bytes += (uint64_t)got;
+            }
             r->end += (size_t)got;
             return 1;
         }

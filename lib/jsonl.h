@@ -48,6 +48,13 @@ int wri_jsonl_next(wri_jsonl *r, wri_jsonl_line *line, wr_errbuf *eb);
  * caller runs wri_json_line_parse, e.g. on several threads. Lines longer
  * than the limit are still WR_EBADINPUT. */
 void wri_jsonl_set_raw(wri_jsonl *r, bool raw);
+/* Keep the CRC-32 (wri_crc32) of every byte read, as it is read: a caller
+ * that needs the file's checksum (wr-migrate) reads it once. Call before
+ * the first wri_jsonl_next. */
+void wri_jsonl_want_crc(wri_jsonl *r);
+/* The bytes read so far and their CRC-32; true once the input has been
+ * read to its end (with wri_jsonl_want_crc): the whole input's. */
+bool wri_jsonl_crc(const wri_jsonl *r, uint64_t *bytes, uint32_t *crc);
 /* Bytes consumed so far and total input size (0 if unknown, e.g. a pipe),
  * for progress lines. */
 uint64_t wri_jsonl_bytes_read(const wri_jsonl *r);

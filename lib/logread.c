@@ -355,6 +355,8 @@ int wri_logread_open(const char *path, const wri_logread_opts *o,
         return rc;
     }
     wri_jsonl_set_raw(lr->r, true);
+    if (o != NULL && o->crc)
+        wri_jsonl_want_crc(lr->r);
     if (o != NULL && o->max_line != 0)
         wri_jsonl_set_max_line(lr->r, o->max_line);
     lr_warm_libbson();
@@ -492,4 +494,10 @@ int wri_logread_next(wri_logread *lr, const wri_jsonl_line **line,
 uint64_t wri_logread_bytes_read(const wri_logread *lr)
 {
     return wri_jsonl_bytes_read(lr->r);
+}
+
+bool wri_logread_crc(const wri_logread *lr, uint64_t *bytes, uint32_t *crc)
+{
+    return lr->ended && lr->end_rc == 1 && lr->count == 0 &&
+           wri_jsonl_crc(lr->r, bytes, crc);
 }

@@ -42,6 +42,9 @@ typedef struct wri_logread_opts {
     void *check_arg;
     /* longest line (wri_jsonl_set_max_line); 0: the line reader's */
     size_t max_line;
+    /* keep the CRC-32 of the log's bytes as they are read
+     * (wri_logread_crc) */
+    bool crc;
 } wri_logread_opts;
 
 typedef struct wri_logread wri_logread;
@@ -67,5 +70,8 @@ int wri_logread_next(wri_logread *lr, const wri_jsonl_line **line,
 /* Bytes of the log read so far (lines handed out may lag behind by the
  * batches in flight). */
 uint64_t wri_logread_bytes_read(const wri_logread *lr);
+/* With opts.crc: once wri_logread_next has returned 1, the log's size and
+ * CRC-32 as read (true); false before the end. */
+bool wri_logread_crc(const wri_logread *lr, uint64_t *bytes, uint32_t *crc);
 
 #endif /* WR_LOGREAD_H */

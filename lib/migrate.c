@@ -6,9 +6,10 @@
  *      finish an interrupted migration (replace.h restart rules);
  *   2. list and classify DIR (legacy.h): missing, empty, already
  *      migrated, mixed, or legacy;
- *   3. CRC-32 every legacy file, then read every NAME.log with the strict
- *      reader, its lines parsed on every core (logread.h; each line's key
- *      made and its sizes checked there too), into one LAST_WINS sorter per collection (sort.h:
+ *   3. CRC-32 every legacy file but the logs, then read every NAME.log
+ *      with the strict reader, its CRC-32 taken as it is read, its lines
+ *      parsed on every core (logread.h; each line's key made and its sizes
+ *      checked there too), into one LAST_WINS sorter per collection (sort.h:
  *      key = _id key, seq = line number, value = the document's BSON, a
  *      $deleted line a tombstone). A bad line stops everything here, with
  *      nothing touched (or, skip_bad, goes to the rejects file); a torn
@@ -349,15 +350,45 @@ static int mg_check_fn(void *arg, const wri_jsonl_line *line, bson_t *key,
     return mg_check_line(k->m, k->c, line, key, why, whylen);
 }
 
+/* Is this legacy file a collection's log? */
+static bool mg_is_log(const mg *m, const char *file)
+{
+    for (size_t i = 0; i < m->nmc; i++)
+        if (strcmp(m->mc[i].lc->log, file) == 0)
+            return true;
+    return false;
+}
+
+/* The size and CRC-32 of a log, as its one read saw them: what the backup
+ * and the final check compare with. */
+static int mg_note_log_crc(mg *m, const mg_coll *c, const wri_logread *lr,
+                           wr_errbuf *eb)
+{
+    uint64_t size;
+    uint32_t crc;
+    if (!wri_logread_crc(lr, &size, &crc))
+        return WR_ERR(eb, WR_EIO, "%s/%s: no checksum after reading it",
+                      m->dir, c->lc->log);
+    for (size_t i = 0; i < m->ld.nfiles; i++) {
+        if (strcmp(m->ld.files[i], c->lc->log) == 0) {
+            m->fsize[i] = size;
+            m->fcrc[i] = crc;
+        }
+    }
+    return WR_OK;
+}
+
 /* A log into its collection's sorter, its lines parsed on every core
- * (logread.h) and applied here in order. */
+ * (logread.h) and applied here in order; its CRC-32 taken on the way. */
 static int mg_read_log(mg *m, mg_coll *c, wr_errbuf *eb)
 {
     int rc;
     wri_logread *lr = NULL;
     mg_lineck ck = {m, c};
-    wri_logread_opts lo = {
-        .memory = m->read_memory, .check = mg_check_fn, .check_arg = &ck};
+    wri_logread_opts lo = {.memory = m->read_memory,
+                           .check = mg_check_fn,
+                           .check_arg = &ck,
+                           .crc = true};
     char *path = wri_path_join(m->dir, c->lc->log);
     if (path == NULL)
         return WR_ERR(eb, WR_ENOMEM, "out of memory");
@@ -384,7 +415,7 @@ static int mg_read_log(mg *m, mg_coll *c, wr_errbuf *eb)
         m->st->bytes_read = m->bytes_done + wri_logread_bytes_read(lr);
         mg_progress(m, false);
     }
-    rc = WR_OK;
+    rc = mg_note_log_crc(m, c, lr, eb);
     m->bytes_done += wri_logread_bytes_read(lr);
     m->st->bytes_read = m->bytes_done;
 out:
@@ -1093,7 +1124,8 @@ static int mg_run(mg *m, wr_errbuf *eb)
         return rc;
     mg_phase(m, "reading");
 
-    /* 3: checksums, then every log into its sorter */
+    /* 3: checksums (a log's as it is read), then every log into its
+     * sorter */
     if ((m->fsize = calloc(m->ld.nfiles, sizeof *m->fsize)) == NULL ||
         (m->fcrc = calloc(m->ld.nfiles, sizeof *m->fcrc)) == NULL)
         return WR_ERR(eb, WR_ENOMEM, "out of memory");
@@ -1101,7 +1133,15 @@ static int mg_run(mg *m, wr_errbuf *eb)
         char *p = wri_path_join(m->dir, m->ld.files[i]);
         if (p == NULL)
             return WR_ERR(eb, WR_ENOMEM, "out of memory");
-        rc = wri_file_crc(p, &m->fsize[i], &m->fcrc[i], eb);
+        if (mg_is_log(m, m->ld.files[i]))
+            rc = stat(p, &sb) == 0
+                     ? WR_OK
+                     : WR_ERR(eb, WR_EIO, "%s: cannot stat: %s", p,
+                              strerror(errno));
+        else
+            rc = wri_file_crc(p, &m->fsize[i], &m->fcrc[i], eb);
+        if (rc == WR_OK && mg_is_log(m, m->ld.files[i]))
+            m->fsize[i] = (uint64_t)sb.st_size; /* until it is read */
         free(p);
         if (rc != WR_OK)
             return rc;

@@ -3,10 +3,12 @@
  * hands out exactly what a one-thread read gives (wri_jsonl_next with the
  * same check), in order, across many batches, with bad lines, lines the
  * check refuses, a line the line reader refuses and a torn last line in
- * their places; it stops early without leaks; it reports a missing file.
+ * their places; it stops early without leaks; it reports a missing file;
+ * read to the end, it has the CRC-32 of every byte of the file.
  */
 #include "wr_int.h"
 
+#include "backup.h"
 #include "logread.h"
 #include "tap.h"
 
@@ -130,13 +132,17 @@ static void test_logread_matches_one_thread_read(void)
     wri_logread *lr = NULL;
     wr_errbuf eb = {0};
     /* small batches (the 32 KiB floor): many of them, ring wrapped */
-    wri_logread_opts o = {.memory = 1, .check = check_fn, .max_line = MAX_LINE};
+    wri_logread_opts o = {.memory = 1, .check = check_fn, .max_line = MAX_LINE,
+                          .crc = true};
     int rc;
+    uint64_t size, fsize;
+    uint32_t crc, fcrc;
     snprintf(path, sizeof path, "%s/order.log", tap_tmpdir());
     write_log(path);
     nw = reference(path, want, NLINES + 1);
     REQUIRE(nw > 2800);
     REQUIRE_OK(wri_logread_open(path, &o, &lr, &eb), &eb);
+    CHECK(!wri_logread_crc(lr, &size, &crc)); /* not before the end */
     for (;;) {
         const wri_jsonl_line *line;
         const bson_t *key;
@@ -152,6 +158,12 @@ static void test_logread_matches_one_thread_read(void)
     struct stat st;
     CHECK_EQ(stat(path, &st), 0);
     CHECK_EQ(wri_logread_bytes_read(lr), st.st_size);
+    /* the CRC of every byte, the skipped overlong line and the torn last
+     * line included: what the file holds */
+    REQUIRE_OK(wri_file_crc(path, &fsize, &fcrc, &eb), &eb);
+    CHECK(wri_logread_crc(lr, &size, &crc));
+    CHECK_EQ(size, fsize);
+    CHECK_EQ(crc, fcrc);
     wri_logread_close(lr);
     REQUIRE_EQ(ng, nw);
     size_t bad = 0, refused = 0, deletes = 0;
@@ -214,10 +226,13 @@ static void test_logread_stop_early(void)
     char path[512];
     wri_logread *lr = NULL;
     wr_errbuf eb = {0};
-    wri_logread_opts o = {.memory = 1, .check = check_fn, .max_line = MAX_LINE};
+    wri_logread_opts o = {.memory = 1, .check = check_fn, .max_line = MAX_LINE,
+                          .crc = true};
     const wri_jsonl_line *line;
     const bson_t *key;
     bool unparsed;
+    uint64_t size;
+    uint32_t crc;
     snprintf(path, sizeof path, "%s/stop.log", tap_tmpdir());
     write_log(path);
     REQUIRE_OK(wri_logread_open(path, &o, &lr, &eb), &eb);
@@ -229,6 +244,7 @@ static void test_logread_stop_early(void)
     CHECK(!unparsed);
     CHECK(strstr(eb.msg, "stop.log: line 7 (byte ") != NULL);
     CHECK(strstr(eb.msg, "n is a multiple of 7") != NULL);
+    CHECK(!wri_logread_crc(lr, &size, &crc)); /* not read to the end */
     wri_logread_close(lr);
     wri_logread_close(NULL);
 }
