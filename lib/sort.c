@@ -305,7 +305,7 @@ static void sort_release(wri_sort *s)
 }
 
 static int sort_spill(wri_sort *s, wr_errbuf *eb);
-static int ord_flush(wri_sort *s, wr_errbuf *eb);
+static int ord_flush(wri_sort *s, bool keep, wr_errbuf *eb);
 
 /* Make room in the pool for `need` more bytes for sorter s, freeing memory
  * of the sorter that holds the most (which may be s): its ordered run is
@@ -327,8 +327,8 @@ static int pool_reserve(wri_sort_pool *p, wri_sort *s, uint64_t need,
         if (v == NULL)
             break;
         if (v->ord_head != NULL &&
-            (v->ord_used >= p->chunk / 2 || v->nrecs == 0))
-            rc = ord_flush(v, eb);
+            (v->ord_used >= p->chunk / 2 || v->ord_used == 0 || v->nrecs == 0))
+            rc = ord_flush(v, false, eb);
         else
             rc = sort_spill(v, eb);
         if (rc != WR_OK)
@@ -460,24 +460,43 @@ static int ord_make_room(wri_sort *s, uint64_t len, uint32_t klen,
         s->ord_last = nk;
         s->ord_lastcap = klen;
     }
-    if (s->ord_tail != NULL && s->ord_tail->cap - s->ord_tail->used >= len)
-        return WR_OK;
+    wri_sort_pool *p = s->pool;
     uint64_t csize = WRI_MAX((uint64_t)s->ord_next, (uint64_t)SORT_MIN_CHUNK);
-    if (csize > s->pool->chunk)
-        csize = s->pool->chunk;
+    if (csize > p->chunk)
+        csize = p->chunk;
     if (len > csize)
         csize = (len + SORT_PAGE - 1) / SORT_PAGE * SORT_PAGE;
+    /* the chunks after the tail are empty (written out and kept): the
+     * first one the record fits in */
+    for (int pass = 0; pass < 2; pass++) {
+        while (s->ord_tail != NULL &&
+               s->ord_tail->cap - s->ord_tail->used < len &&
+               s->ord_tail->next != NULL)
+            s->ord_tail = s->ord_tail->next;
+        if (s->ord_tail != NULL && s->ord_tail->cap - s->ord_tail->used >= len)
+            return WR_OK;
+        /* the ordered run is what fills the pool: write it out and refill
+         * its chunks (no memory given back and taken again) */
+        if (pass > 0 || s->ord_used < p->chunk / 2 ||
+            p->held + csize <= p->budget)
+            break;
+        if ((rc = ord_flush(s, true, eb)) != WR_OK)
+            return rc;
+    }
     /* may write this sorter's ordered run out: a new chunk all the same */
-    if ((rc = pool_reserve(s->pool, s, csize, eb)) != WR_OK)
+    if ((rc = pool_reserve(p, s, csize, eb)) != WR_OK)
         return rc;
     sort_chunk *c = chunk_new(csize);
     if (c == NULL)
         return WR_ERR(eb, WR_ENOMEM, "sort: out of memory for a %llu-byte "
                       "chunk", (unsigned long long)csize);
-    if (s->ord_tail != NULL)
+    if (s->ord_tail != NULL) { /* before the empty ones, if any */
+        c->next = s->ord_tail->next;
         s->ord_tail->next = c;
-    else
+    } else {
+        c->next = s->ord_head;
         s->ord_head = c;
+    }
     s->ord_tail = c;
     s->ord_held += csize;
     sort_held_add(s, csize);
@@ -643,30 +662,29 @@ static int writer_open(wri_sort *s, sort_writer *w, wr_errbuf *eb)
     return run_file_open(s->pool, &w->f, eb);
 }
 
-/* Append the ordered run's chunks to its file (made on the first call),
- * each in one write, giving each back once written. */
-static int ord_flush(wri_sort *s, wr_errbuf *eb)
+/* Append the ordered run's chunks to its file (made when there is
+ * something to write), in order; keep: the chunks stay, emptied, for the
+ * run to refill from its first; else each is given back once written. */
+static int ord_flush(wri_sort *s, bool keep, wr_errbuf *eb)
 {
     int rc;
-    if (s->ord_head == NULL)
-        return WR_OK;
-    if (s->ord_f == NULL) {
+    if (s->ord_f == NULL && s->ord_used > 0) {
         if ((rc = run_file_open(s->pool, &s->ord_f, eb)) != WR_OK)
             return rc;
         s->info.runs_written++;
     }
-    while (s->ord_head != NULL) {
-        sort_chunk *c = s->ord_head;
+    for (sort_chunk *c = s->ord_head; c != NULL; c = c->next) {
         if ((rc = run_write(s->ord_f, c->mem, c->used, s->ord_size, eb)) !=
             WR_OK)
             return rc;
         s->ord_size += c->used;
         s->info.spilled += c->used;
-        s->ord_held -= c->cap;
         s->ord_used -= c->used;
-        s->ord_head = chunk_free(s, c);
+        c->used = 0;
     }
-    s->ord_tail = NULL;
+    s->ord_tail = s->ord_head;
+    if (!keep)
+        ord_release(s);
     return WR_OK;
 }
 
@@ -1122,7 +1140,7 @@ int wri_sort_finish(wri_sort *s, uint64_t reserve, wr_errbuf *eb)
     sort_seal(s);
     s->finished = true;
     /* an ordered run that went to its file goes there whole */
-    if (s->ord_f != NULL && (rc = ord_flush(s, eb)) != WR_OK)
+    if (s->ord_f != NULL && (rc = ord_flush(s, false, eb)) != WR_OK)
         return rc;
     /* the sorted run stays in memory if the pool keeps `reserve` free
      * with it there and, when files are merged with it, their read
