@@ -1091,7 +1091,8 @@ int wri_btree_evict(wri_btree *t, uint64_t keep, wr_errbuf *eb)
 
 /* --- invariants (diag.h) ---------------------------------------------- */
 
-/* B1-B4 and B6 for node nd (parent_dirty: its parent is dirty; root: true);
+/* B1-B4, B6 and B7 for node nd (parent_dirty: its parent is dirty; root:
+ * true);
  * *mem gets the heap of nd and the nodes below it (B5). */
 static int diag_node(wri_btree *t, const wri_node *nd, bool parent_dirty,
                      uint8_t *buf, uint64_t *mem, wr_errbuf *eb)
@@ -1129,6 +1130,14 @@ static int diag_node(wri_btree *t, const wri_node *nd, bool parent_dirty,
                       "as it is may be longer)",
                       path, nd->level, nd->addr.size, nd->bytes,
                       bt_psize(t));
+    for (uint32_t i = 0; nd->level == 0 && i < nd->n; i++)
+        if (nd->it[i].tlen > 0 && (nd->dirty || nd->page == NULL))
+            /* only a leaf read as it is holds split values */
+            return WR_ERR(eb, WR_ECORRUPT,
+                          "B7: %s: item %u of a %s leaf is a split value "
+                          "(a %u-byte tail in its cell)",
+                          path, i, nd->dirty ? "dirty" : "written",
+                          nd->it[i].tlen);
     if (!nd->dirty) {
         /* B4: the page at addr, as the engine reads it, is this node */
         wr_errbuf e = {0};

@@ -100,7 +100,7 @@ void wri_cursor_key(const wri_cursor *c, const uint8_t **key, uint32_t *klen);
 int wri_cursor_value(wri_cursor *c, const uint8_t **val, uint32_t *vlen,
                      wr_errbuf *eb);
 
-/* B1-B6 (btree.c) over the nodes in memory: a clean node is exactly its
+/* B1-B7 (btree.c) over the nodes in memory: a clean node is exactly its
  * page on disk, read and checked as the engine reads pages. For diag.h. */
 int wri_btree_diag(wri_btree *t, wr_errbuf *eb);
 

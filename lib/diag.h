@@ -36,7 +36,7 @@
  * previous generation or empty), I6 (the lists on disk, opened afresh,
  * are exactly the writer's), I8 (no checkpoint reaches past the file). */
 int wri_diag_block(wri_block *b, wr_errbuf *eb);
-/* A tree right after its checkpoint: B1-B6 (wri_btree_diag), then for
+/* A tree right after its checkpoint: B1-B7 (wri_btree_diag), then for
  * every valid slot the page source's strict walk of its lists and tree
  * with the ownership map (order, bounds, levels, record count, every
  * block owned once, none leaked), and I1/I2/I7: no extent the writer may

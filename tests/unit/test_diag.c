@@ -7,7 +7,7 @@
  *
  * The extent lists and the tree's nodes are private to extent.c and
  * btree.c; this test includes both so that it can break them. Invariants
- * cited: E1-E6, I1, I2, I4, I5, I6, I7, I8, B1-B6, C6, M3.
+ * cited: E1-E6, I1, I2, I4, I5, I6, I7, I8, B1-B7, C6, M3.
  */
 #include "tap.h"
 
@@ -348,7 +348,7 @@ static void test_diag_slots_and_lists(void)
     tree_free(b, t);
 }
 
-/* --- B1-B6: the nodes in memory ---------------------------------------- */
+/* --- B1-B7: the nodes in memory ---------------------------------------- */
 
 static void test_diag_tree_nodes(void)
 {
@@ -395,6 +395,17 @@ static void test_diag_tree_nodes(void)
     wr_errbuf_clear(&eb);
     CHECK(fired(wri_btree_diag(t, &eb), &eb, "B6"));
     child->addr.size /= 2;
+    /* B7: a leaf this engine wrote holding a split value */
+    wri_node *lf = r;
+    while (lf->level > 0 && lf->it[0].child != NULL)
+        lf = lf->it[0].child;
+    REQUIRE(lf->level == 0 && lf->page == NULL && lf->it[0].tlen == 0);
+    lf->it[0].tlen = 1;
+    lf->bytes++; /* so that B2 holds */
+    wr_errbuf_clear(&eb);
+    CHECK(fired(wri_btree_diag(t, &eb), &eb, "B7"));
+    lf->it[0].tlen = 0;
+    lf->bytes--;
     /* B5: the memory count off */
     t->mem += 8;
     wr_errbuf_clear(&eb);
