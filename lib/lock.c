@@ -5,14 +5,19 @@
  * one (DESIGN decision 12). The kernel drops the lock when the process
  * dies, so a LOCK file left behind by a crash blocks nobody: only a live
  * holder does. A writer writes "pid TOOL" into the file once it holds it
- * (so a refused caller can name it) and empties it again on release;
- * readers write nothing.
+ * (so a refused caller can name it) and empties it again on release if
+ * the file stays; readers write nothing.
  *
  * A handle that created LOCK removes it on release when it can take it
  * exclusively (nobody else holds it), so a run leaves no LOCK it did not
  * find. That is safe because every taker checks, once it holds the lock,
  * that the file it locked is still the one the name points to (an unlinked
  * LOCK would be a private lock nobody else sees) and starts again if not.
+ * The removal comes before any emptying, and a removed LOCK is not
+ * emptied: whoever opened it before the unlink and is refused still reads
+ * the record of the writer that holds it, never an empty one. Only a LOCK
+ * that stays (found, not created, or its unlink failed) is emptied, so a
+ * stale LOCK never names a holder.
  *
  * The file's create, record, truncate and unlink go through io.c like
  * every other mutation, so the fault plans and the power-loss model cover
@@ -278,12 +283,14 @@ void wri_io_unlock_dir(wri_lock *lk)
     if (lk == NULL)
         return;
     if (lk->fd >= 0 && lk->held) {
-        /* if this fails, the stale "pid TOOL" names a process that is gone */
-        if (!lk->shared)
-            (void)wri_io_truncate(lk->f, 0, NULL);
         /* ours to remove if nobody else holds it (see the top) */
-        if (lk->created && lk_flock(lk->fd, LOCK_EX | LOCK_NB) == 0)
-            (void)wri_io_unlink(lk->path, NULL);
+        bool removed = lk->created &&
+                       lk_flock(lk->fd, LOCK_EX | LOCK_NB) == 0 &&
+                       wri_io_unlink(lk->path, NULL) == WR_OK;
+        /* a LOCK that stays is emptied (if this fails, the stale
+         * "pid TOOL" names a process that is gone) */
+        if (!lk->shared && !removed)
+            (void)wri_io_truncate(lk->f, 0, NULL);
     }
     wri_io_close(lk->f); /* releases the flock, if held */
     free(lk->path);

@@ -665,7 +665,7 @@ static void test_io_power_covers_the_lock_file(void)
     REQUIRE_OK(wri_io_lock_dir(a, "wr-test", &lk, &eb), &eb);
     wri_io_unlock_dir(lk);
     wri_io_trace_set(NULL, NULL);
-    CHECK(strcmp(seen, "create ftruncate pwrite ftruncate unlink ") == 0);
+    CHECK(strcmp(seen, "create ftruncate pwrite unlink ") == 0);
     printf("# LOCK ops: %s\n", seen);
     /* a fault plan hits them: ENOSPC creating LOCK is the writer's error */
     wri_fault_plan f = {.kind = WRI_FAULT_FAIL, .at = 1, .err = WR_ENOSPC};
@@ -690,6 +690,100 @@ static void test_io_power_covers_the_lock_file(void)
     REQUIRE_OK(wri_io_lock_dir(a, "wr-after", &lk, &eb), &eb);
     wri_io_unlock_dir(lk);
     CHECK_EQ(file_len(lock), 0); /* found, not created: left, emptied */
+}
+
+/* A reader in another process, just before one of a writer's release ops:
+ * exit 1 if refused naming the writer, 2 if refused otherwise (an empty
+ * record: "holder not recorded yet"), 0 if it got the lock. */
+static void child_reader_before_release(void *arg)
+{
+    wr_errbuf eb = {0};
+    wri_lock *lk = NULL;
+    wri_io_trace_set(NULL, NULL);
+    wri_io_fault_set(NULL);
+    int rc = wri_io_lock_take((const char *)arg, "wr-reader",
+                              WRI_LOCK_SHARED, &lk, &eb);
+    wri_io_unlock_dir(lk);
+    _exit(rc == WR_OK                                          ? 0
+          : rc == WR_ELOCKED && strstr(eb.msg, "(wr-test)") ? 1
+                                                               : 2);
+}
+
+typedef struct release_probe {
+    const char *dir;
+    char seen[128]; /* the release's LOCK ops, and what the reader got */
+} release_probe;
+
+/* Stops before every LOCK op (io.c traces an op before doing it) and lets
+ * a reader try the lock there. */
+static void trace_release_probe(uint64_t op, const char *what,
+                                const char *path, uint64_t off, size_t len,
+                                void *arg)
+{
+    release_probe *p = arg;
+    size_t n = strlen(path);
+    (void)op;
+    (void)off;
+    (void)len;
+    if (n < 5 || strcmp(path + n - 5, "/LOCK") != 0 ||
+        strlen(p->seen) + strlen(what) + 4 >= sizeof p->seen)
+        return;
+    int st = in_child(child_reader_before_release, (void *)p->dir);
+    char got[8];
+    snprintf(got, sizeof got, ":%d ", WIFEXITED(st) ? WEXITSTATUS(st) : 9);
+    strcat(p->seen, what);
+    strcat(p->seen, got);
+}
+
+/* A writer's release never shows a reader an empty record while it still
+ * holds the lock (readers.bats once saw "locked by another process (holder
+ * not recorded yet)" from a release that emptied LOCK before removing it):
+ * the LOCK it created is removed with its record; one it found, or failed
+ * to remove, is emptied (a stale LOCK names no holder). */
+static void test_io_lock_release_keeps_the_record_while_held(void)
+{
+    wr_errbuf eb = {0};
+    wri_lock *w = NULL;
+    const char *dir = tpath("release-race");
+    char lock[600];
+    release_probe p = {.dir = dir};
+    snprintf(lock, sizeof lock, "%s/LOCK", dir);
+    wri_io_fault_set(NULL);
+    REQUIRE_OK(wri_io_mkdir(dir, &eb), &eb);
+    /* created: removed, the reader refused before it names the writer */
+    REQUIRE_OK(wri_io_lock_dir(dir, "wr-test", &w, &eb), &eb);
+    wri_io_trace_set(trace_release_probe, &p);
+    wri_io_unlock_dir(w);
+    wri_io_trace_set(NULL, NULL);
+    printf("# created: %s\n", p.seen);
+    CHECK(strcmp(p.seen, "unlink:1 ") == 0);
+    CHECK(file_len(lock) < 0);
+    /* its unlink failing: emptied while still held, so the reader before
+     * that still names the writer, and the LOCK left names nobody */
+    p.seen[0] = '\0';
+    REQUIRE_OK(wri_io_lock_dir(dir, "wr-test", &w, &eb), &eb);
+    wri_fault_plan f = {.kind = WRI_FAULT_FAIL, .at = 1, .err = WR_EIO};
+    wri_io_fault_set(&f);
+    wri_io_trace_set(trace_release_probe, &p);
+    wri_io_unlock_dir(w);
+    wri_io_trace_set(NULL, NULL);
+    wri_io_fault_set(NULL);
+    printf("# unlink failed: %s\n", p.seen);
+    CHECK(strcmp(p.seen, "unlink:1 ftruncate:1 ") == 0);
+    CHECK_EQ(file_len(lock), 0);
+    /* found (that stale LOCK): emptied, not removed */
+    p.seen[0] = '\0';
+    REQUIRE_OK(wri_io_lock_dir(dir, "wr-test", &w, &eb), &eb);
+    CHECK(file_len(lock) > 0);
+    wri_io_trace_set(trace_release_probe, &p);
+    wri_io_unlock_dir(w);
+    wri_io_trace_set(NULL, NULL);
+    printf("# found: %s\n", p.seen);
+    CHECK(strcmp(p.seen, "ftruncate:1 ") == 0);
+    CHECK_EQ(file_len(lock), 0);
+    /* released: a reader gets it */
+    int st = in_child(child_reader_before_release, (void *)dir);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
 /* WR_IO_FAULT="crash=N,power=0" with N past the last op: the power goes
@@ -865,6 +959,7 @@ int main(void)
     RUN(test_io_power_lost_create_and_mkdir_take_dependents);
     RUN(test_io_lock_shared_and_exclusive);
     RUN(test_io_lock_survives_removal_by_holder);
+    RUN(test_io_lock_release_keeps_the_record_while_held);
     RUN(test_io_power_covers_the_lock_file);
     return tap_done();
 }
