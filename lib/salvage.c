@@ -649,12 +649,37 @@ static int sv_finish(sv_run *s, wr_errbuf *eb)
     return wri_io_fsync_dir(s->parent, eb);
 }
 
+/* A main-table file of a newer format is refused before DEST is made, as
+ * a newer catalog is: its pages are not this build's to judge, so reading
+ * it would report a loss that is not one. The page source's strict open
+ * is every tool's rule (a slot whose CRC holds says a newer version);
+ * anything else it finds is the salvage's to report. */
+static int sv_src_versions(const sv_run *s, wr_errbuf *eb)
+{
+    wri_ps_cfg cfg = {.tolerant = true};
+    for (size_t i = 0; i < s->nsrc; i++) {
+        const sv_src *c = &s->src[i];
+        wri_ps *ps = NULL;
+        wr_errbuf pe = {0};
+        if (c->missing || c->path == NULL)
+            continue;
+        int rc = wri_ps_open(c->path, &cfg, &ps, &pe);
+        wri_ps_close(ps);
+        if (rc == WR_EVERSION) {
+            *eb = pe;
+            return rc;
+        }
+    }
+    return WR_OK;
+}
+
 static int sv_run_all(sv_run *s, wr_errbuf *eb)
 {
     int rc;
     wr_salvage_report *r = s->rep;
     if ((rc = sv_src_load(s, eb)) != WR_OK ||
-        (rc = sv_src_filter(s, eb)) != WR_OK)
+        (rc = sv_src_filter(s, eb)) != WR_OK ||
+        (rc = sv_src_versions(s, eb)) != WR_OK)
         return rc;
     if ((r->colls = calloc(s->nsrc ? s->nsrc : 1, sizeof *r->colls)) == NULL)
         return WR_ERR(eb, WR_ENOMEM, "out of memory");

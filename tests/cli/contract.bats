@@ -222,4 +222,15 @@ man_opts() {
             { echo "$cmd: $output"; false; }
         diff -r "$TMP/orig" "$TMP/db" || { echo "$cmd changed the database"; false; }
     done
+    # wr-salvage too (of the directory, and of the one file): not a loss
+    # it would report (exit 1, "0 documents recovered"), and no DEST
+    for src in "$TMP/db" "$TMP/db/c.main.wr"; do
+        run "$WR_BIN/wr-salvage" "$src" "$TMP/out"
+        [ "$status" -eq 3 ] || { echo "salvage $src: exit $status: $output"; false; }
+        [[ "$output" == *"/c.main.wr: slot "*"format version $newer is newer than this build reads"* ]] ||
+            { echo "salvage $src: $output"; false; }
+        [ ! -e "$TMP/out" ]
+        [ -z "$(ls -A "$TMP" | grep -v '^db$\|^db2$\|^orig$\|^in.jsonl$')" ]
+        diff -r "$TMP/orig" "$TMP/db" || { echo "salvage $src changed the database"; false; }
+    done
 }
