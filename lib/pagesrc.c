@@ -199,7 +199,7 @@ static int ps_probe_slots(wri_ps *ps, wr_errbuf *eb)
     ps_probe pr;
     if ((rc = ps_probe_at(ps, 0, &pr, eb)) != WR_OK)
         return rc;
-    if (pr.drc == WR_EVERSION && !ps->cfg.any_file)
+    if (pr.drc == WR_EVERSION)
         return WR_ERR(eb, WR_EVERSION, "%s: slot 0: %s", ps->path,
                       pr.st.why);
     ps_keep(ps, 0, &pr);
@@ -208,7 +208,7 @@ static int ps_probe_slots(wri_ps *ps, wr_errbuf *eb)
         ps->P = P;
         if ((rc = ps_probe_at(ps, P, &pr, eb)) != WR_OK)
             return rc;
-        if (pr.drc == WR_EVERSION && !ps->cfg.any_file)
+        if (pr.drc == WR_EVERSION)
             return WR_ERR(eb, WR_EVERSION, "%s: slot 1: %s", ps->path,
                           pr.st.why);
         if (pr.st.valid && pr.st.slot.page_size != P) {
@@ -236,8 +236,7 @@ static int ps_probe_slots(wri_ps *ps, wr_errbuf *eb)
             continue;
         if ((rc = ps_probe_at(ps, P, &pr, eb)) != WR_OK)
             return rc;
-        if (pr.drc == WR_EVERSION && pr.st.slot.page_size == P &&
-            !ps->cfg.any_file)
+        if (pr.drc == WR_EVERSION && pr.st.slot.page_size == P)
             return WR_ERR(eb, WR_EVERSION, "%s: slot 1 at offset %u: %s",
                           ps->path, P, pr.st.why);
         if (pr.st.valid && pr.st.slot.page_size == P) {

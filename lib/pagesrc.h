@@ -65,9 +65,9 @@ typedef struct wri_ps_cfg {
     wri_ps_sink_fn sink;
     void *sink_arg;
     volatile int *interrupted; /* walks stop with WR_EINTR when set */
-    bool any_file;      /* open any file, empty, foreign or of a newer
-                           version too (salvage:
-                           its pages may still be found by a scan) */
+    bool any_file;      /* open any file, empty or foreign too (salvage:
+                           its pages may still be found by a scan); a
+                           newer format version is refused all the same */
 } wri_ps_cfg;
 
 /* Owners of a block in the ownership map. */

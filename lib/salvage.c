@@ -651,9 +651,10 @@ static int sv_finish(sv_run *s, wr_errbuf *eb)
 
 /* A main-table file of a newer format is refused before DEST is made, as
  * a newer catalog is: its pages are not this build's to judge, so reading
- * it would report a loss that is not one. The page source's strict open
- * is every tool's rule (a slot whose CRC holds says a newer version);
- * anything else it finds is the salvage's to report. */
+ * it would report a loss that is not one. The page source's open is every
+ * tool's rule (FORMAT.md "Choosing a slot on open", step 2: a slot whose
+ * CRC holds says a newer version); anything else it finds is the
+ * salvage's to report. */
 static int sv_src_versions(const sv_run *s, wr_errbuf *eb)
 {
     wri_ps_cfg cfg = {.tolerant = true};

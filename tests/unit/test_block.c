@@ -593,6 +593,14 @@ static void test_block_newer_format_version_is_refused(void)
     close(fd);
     CHECK_EQ(wri_block_open(path, WRI_BLOCK_RDONLY, &b, &eb), WR_EVERSION);
     CHECK(strstr(eb.msg, "newer") != NULL);
+    wr_errbuf_clear(&eb);
+    /* salvage's open (any file, empty or foreign too) refuses it as well:
+     * a newer file is not damage to scan */
+    wri_ps *ps = NULL;
+    wri_ps_cfg any = {.tolerant = true, .any_file = true};
+    CHECK_EQ(wri_ps_open(path, &any, &ps, &eb), WR_EVERSION);
+    CHECK(strstr(eb.msg, "slot 0: format version") != NULL);
+    wri_ps_close(ps);
 }
 
 static void test_block_previous_flag_opens_the_older_slot(void)
