@@ -8,7 +8,7 @@
  * documents only, never on page size, page layout, fill factor or
  * checkpoint history: two databases, or a database and the legacy log it
  * was migrated from, hold the same content exactly when their digests are
- * equal. wr-verify --digest and wr-migrate's report show it.
+ * equal. wr-verify --digest and wr-migrate --digest show it.
  *
  * The same functions make the fingerprints compact and migrate compare
  * internally (WR_DIGEST_XXH128: XXH3-128 from libxxhash, 10-20x faster

@@ -434,11 +434,13 @@ static int mg_count(mg *m, mg_coll *c, wr_errbuf *eb)
     wr_digest *dg = NULL;
     uint8_t d[WR_DIGEST_LEN];
     if ((rc = wri_sort_finish(c->main, 0, eb)) != WR_OK ||
-        (rc = wr_digest_new(&dg, eb)) != WR_OK ||
+        (m->o->digest != WR_DIGEST_NONE &&
+         (rc = wr_digest_new_kind(m->o->digest, &dg, eb)) != WR_OK) ||
         (rc = wri_sort_iter_open(c->main, &it, eb)) != WR_OK)
         goto out;
     while ((rc = wri_sort_iter_next(it, &rec, eb)) == WR_OK) {
-        wr_digest_add(dg, rec.val, rec.vlen);
+        if (dg != NULL)
+            wr_digest_add(dg, rec.val, rec.vlen);
         c->cs->live++;
     }
     if (rc != 1)
@@ -450,8 +452,10 @@ static int mg_count(mg *m, mg_coll *c, wr_errbuf *eb)
     c->cs->updated = k.replaced;
     c->cs->deleted = k.deleted;
     c->cs->missing = k.missing;
-    wr_digest_final(dg, d);
-    wr_digest_hex(d, c->cs->digest);
+    if (dg != NULL) {
+        wr_digest_final(dg, d);
+        wr_digest_hex(d, c->cs->digest);
+    }
 out:
     wri_sort_iter_close(it);
     wr_digest_free(dg);
@@ -736,15 +740,16 @@ static int mg_check_coll(const mg_coll *c, const wr_verify_report *r,
 }
 
 /* The full checks of wr_verify() on the staged database, its index
- * cross-check included; the SHA-256 digest verify computes of each main
- * table becomes the collection's reported digest. Then the content check
- * (mg_check_coll), from the report: the files hold what the build fed. */
+ * cross-check included; with opts.digest, the digest verify computes of
+ * each main table becomes the collection's reported digest. Then the
+ * content check (mg_check_coll), from the report: the files hold what the
+ * build fed. */
 static int mg_verify(mg *m, wr_errbuf *eb)
 {
     int rc;
     wr_verify_report *r = NULL;
     wr_verify_opts vo = {.max_problems = 1,
-                         .digest = WR_DIGEST_SHA256,
+                         .digest = m->o->digest,
                          .item_digest = true,
                          .interrupted = m->o->interrupted};
     rc = wr_verify(m->staging, &vo, &r, eb);
@@ -764,7 +769,8 @@ static int mg_verify(mg *m, wr_errbuf *eb)
             if (strcmp(m->mc[j].lc->name, f->coll) == 0)
                 wr_digest_hex(ck->digest, m->mc[j].cs->digest);
     }
-    for (size_t j = 0; rc == WR_OK && j < m->nmc; j++)
+    for (size_t j = 0; rc == WR_OK && vo.digest != WR_DIGEST_NONE &&
+                       j < m->nmc; j++)
         if (m->mc[j].cs->digest[0] == '\0')
             rc = WR_ERR(eb, WR_ECORRUPT, "verification of %s gave no content "
                         "digest for collection \"%s\"", m->staging,
@@ -1022,6 +1028,9 @@ static int mg_run(mg *m, wr_errbuf *eb)
         (m->psize & (m->psize - 1)) != 0)
         return WR_ERR(eb, WR_EINVAL, "page size %u: must be a power of two "
                       "from %u to %u", m->psize, WRI_PAGE_MIN, WRI_PAGE_MAX);
+    if (o->digest != WR_DIGEST_NONE && o->digest != WR_DIGEST_SHA256)
+        return WR_ERR(eb, WR_EINVAL, "digest kind %d: a migration reports "
+                      "none or SHA-256", (int)o->digest);
     /* --memory bounds the whole process: the sorters get what is left
      * after the rest of a migration's working set (reader buffer, one page
      * per tree level, verify's page caches, libbson), about 5 MiB */

@@ -311,7 +311,7 @@ int wr_verify_simple(const char *path, bool quick, wr_errbuf *eb);
 typedef enum wr_digest_kind {
     WR_DIGEST_NONE = 0,  /* no digest (the default) */
     WR_DIGEST_SHA256,    /* SHA-256 (FIPS 180-4), 32 bytes: what wr-verify
-                            --digest and wr-migrate's report show */
+                            --digest and wr-migrate --digest report */
     WR_DIGEST_XXH128,    /* XXH3-128 (libxxhash), 16 bytes, 10-20x faster:
                             a fingerprint against bugs, not adversaries
                             (not cryptographic); compact's and migrate's
@@ -554,8 +554,9 @@ typedef struct wr_migrate_coll {
     uint64_t torn;       /* torn last line dropped (0 or 1) */
     uint64_t bytes_in;   /* size of the log */
     uint64_t bytes_out;  /* size of the new main table and index files */
-    char digest[2 * WR_DIGEST_LEN + 1]; /* content digest of the live
-                                           documents (as wr-verify's) */
+    /* with opts.digest: the content digest of the live documents (as
+     * wr-verify --digest's), in hex; "" without it */
+    char digest[2 * WR_DIGEST_LEN + 1];
 } wr_migrate_coll;
 
 typedef struct wr_migrate_stats {
@@ -594,6 +595,11 @@ typedef struct wr_migrate_opts {
     uint64_t memory;          /* sort budget in bytes; 0 = 256 MiB */
     uint32_t page_size;       /* of the new files; 0 = 4096 */
     const char *holder;       /* lock holder; NULL = "wr-migrate" */
+    /* the content digest of each collection in the stats (a report: the
+     * content check does not use it): WR_DIGEST_NONE (0, the default)
+     * computes none; WR_DIGEST_SHA256 has the verify of the new files
+     * (a dry run: the count) compute it; any other kind is WR_EINVAL */
+    wr_digest_kind digest;
     /* called about every 256 KiB of log read; may be NULL */
     void (*progress)(const wr_migrate_stats *st, void *arg);
     void *progress_arg;

@@ -36,6 +36,9 @@ static void usage(void)
          "                        256M); larger logs spill to temporary files\n"
          "  --page-size N         page size of the new files: 512..65536, a\n"
          "                        power of two (default 4096)\n"
+         "  --digest              also report each collection's content\n"
+         "                        digest (SHA-256 of its documents in _id\n"
+         "                        order, as wr-verify --digest's)\n"
          "  --json                print one JSON object on stdout\n"
          "  -q, --quiet           no progress, no summary\n"
          WR_CLI_HELP_COMMON         "\n"
@@ -119,7 +122,9 @@ static const char *state_name(const wr_migrate_stats *st, int rc)
     }
 }
 
-static void report_json(const wr_cli *cli, const char *dir,
+/* "digest": absent without --digest; with it the hex digest, null where
+ * none was computed (the run stopped before). */
+static void report_json(const wr_cli *cli, const char *dir, bool digest,
                         const wr_migrate_stats *st, int rc, int code,
                         const wr_errbuf *eb)
 {
@@ -154,7 +159,10 @@ static void report_json(const wr_cli *cli, const char *dir,
         BSON_APPEND_INT64(&c, "torn_lines", (int64_t)m->torn);
         BSON_APPEND_INT64(&c, "bytes_in", (int64_t)m->bytes_in);
         BSON_APPEND_INT64(&c, "bytes_out", (int64_t)m->bytes_out);
-        BSON_APPEND_UTF8(&c, "digest", m->digest);
+        if (digest && m->digest[0] != '\0')
+            BSON_APPEND_UTF8(&c, "digest", m->digest);
+        else if (digest)
+            BSON_APPEND_NULL(&c, "digest");
         bson_append_document_end(&a, &c);
     }
     bson_append_array_end(&d, &a);
@@ -226,6 +234,8 @@ static void report_text(const char *dir, const wr_migrate_stats *st)
         for (size_t j = 0; j < c->nindex; j++)
             printf("%s %s", j ? "," : "", c->indexes[j]);
         printf("\n");
+        if (c->digest[0] != '\0') /* --digest */
+            printf("    digest sha256:%s\n", c->digest);
     }
     /* the same counts, in the same words, as each collection's line */
     printf("  total: %llu lines: %llu documents, %llu deletes, %llu bad, "
@@ -261,7 +271,8 @@ int main(int argc, char **argv)
     const char **index = NULL;
     int rc, opt;
     prog pg;
-    enum { O_DRY = 256, O_BACKUP, O_INDEX, O_SKIP, O_MEMORY, O_PAGE };
+    enum { O_DRY = 256, O_BACKUP, O_INDEX, O_SKIP, O_MEMORY, O_PAGE,
+           O_DIGEST };
     static const struct option longopts[] = {
         {"dry-run", no_argument, NULL, O_DRY},
         {"backup-dir", required_argument, NULL, O_BACKUP},
@@ -269,6 +280,7 @@ int main(int argc, char **argv)
         {"skip-bad", no_argument, NULL, O_SKIP},
         {"memory", required_argument, NULL, O_MEMORY},
         {"page-size", required_argument, NULL, O_PAGE},
+        {"digest", no_argument, NULL, O_DIGEST},
         WR_CLI_COMMON_OPTIONS,
         {NULL, 0, NULL, 0},
     };
@@ -303,6 +315,9 @@ int main(int argc, char **argv)
         }
         case O_SKIP:
             o.skip_bad = true;
+            break;
+        case O_DIGEST:
+            o.digest = WR_DIGEST_SHA256;
             break;
         case O_MEMORY:
             if ((opt = wr_cli_memory(&cli, optarg, &o.memory)) != 0) {
@@ -342,7 +357,8 @@ int main(int argc, char **argv)
     if (rc == WR_EEXIST && st.state == WR_MIGRATE_MIXED)
         code = WR_EXIT_DATA; /* refused: the directory is inconsistent */
     if (cli.json)
-        report_json(&cli, o.dir, &st, rc, code, &eb);
+        report_json(&cli, o.dir, o.digest != WR_DIGEST_NONE, &st, rc, code,
+                    &eb);
     for (size_t i = 0; i < st.nnotes; i++)
         wr_cli_note(&cli, "%s", st.notes[i]);
     if (rc != WR_OK) {

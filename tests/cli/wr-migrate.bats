@@ -86,7 +86,7 @@ make_tiny() {
 
 @test "testdata/legacy-demo: two collections, three indexes; wr-verify passes and wr-dump --docs equals the live legacy documents" {
     cp -a "$DEMO" "$TMP/d"
-    run --separate-stderr mig --json "$TMP/d"
+    run --separate-stderr mig --digest --json "$TMP/d"
     [ "$status" -eq 0 ]
     j=$output
     [ "$(jq -r .state <<<"$j")" = migrated ]
@@ -123,6 +123,41 @@ make_tiny() {
     diff <(want_digests "$DEMO" "$TMP/ref") <(digests "$TMP/d")
     # legacy files gone, copies and manifest in the backup
     [ "$("$PY" "$H" final "$TMP/d" "$DEMO")" = ok ]
+}
+
+@test "wr-migrate reports the content digest only with --digest, and it is wr-verify --digest's" {
+    for d in a b c e; do cp -a "$DEMO" "$TMP/$d"; done
+    # without --digest: no digest in the JSON, nor in the text report
+    run --separate-stderr mig --json "$TMP/a"
+    [ "$status" -eq 0 ]
+    [ "$(jq -r '.collections | length' <<<"$output")" = 2 ]
+    [ "$(jq '[.. | objects | select(has("digest"))] | length' <<<"$output")" = 0 ]
+    run --separate-stderr mig --dry-run --json "$TMP/e"
+    [ "$status" -eq 0 ]
+    [ "$(jq -r '.collections | length' <<<"$output")" = 2 ]
+    [ "$(jq '[.. | objects | select(has("digest"))] | length' <<<"$output")" = 0 ]
+    run mig "$TMP/b"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"migrated 2 collections"* ]]
+    [[ "$output" != *"digest"* ]]
+    want=$("$WR_BIN/wr-verify" --json --digest "$TMP/a" |
+           jq -r '.paths[0].collections[] | .name + ":" + .digest' | sort)
+    [ "$(grep -c '^[a-z]*:[0-9a-f]\{64\}$' <<<"$want")" = 2 ]
+    # with it: in the JSON (a dry run's too) and under each collection's
+    # line of the text report, equal to wr-verify --digest's
+    run --separate-stderr mig --dry-run --digest --json "$TMP/e"
+    [ "$status" -eq 0 ]
+    [ "$(jq -r '.collections[] | .name + ":" + .digest' <<<"$output" | sort)" = "$want" ]
+    run --separate-stderr mig --digest --json "$TMP/c"
+    [ "$status" -eq 0 ]
+    [ "$(jq -r .state <<<"$output")" = migrated ]
+    "$BATS_TEST_DIRNAME/../json/validate.py" "$BATS_TEST_DIRNAME/../../docs/json" - <<<"$output"
+    [ "$(jq -r '.collections[] | .name + ":" + .digest' <<<"$output" | sort)" = "$want" ]
+    run mig --digest "$TMP/e"
+    [ "$status" -eq 0 ]
+    got=$(awk '/^  [a-z]+: [0-9]+ lines:/ { c = $1 }
+               /^    digest sha256:/ { print c substr($2, 8) }' <<<"$output" | sort)
+    [ "$got" = "$want" ]
 }
 
 @test "wr-migrate text report names collections, counts, bytes and the backup" {

@@ -318,6 +318,7 @@ static void test_migrate_tiny_and_again(void)
     CHECK_EQ(st.deletes, 1);
     REQUIRE_EQ(st.ncoll, 1);
     CHECK_EQ(st.coll[0].nindex, 1);
+    CHECK(st.coll[0].digest[0] == '\0'); /* none unless opts.digest */
     wr_migrate_stats_free(&st);
     CHECK(!exists(d, "t.log") && !exists(d, "t.k.idx"));
     CHECK(exists(d, "t.main.wr") && exists(d, "t.idx.k.wr"));
