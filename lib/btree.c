@@ -331,49 +331,106 @@ static int item_own(wri_btree *t, wri_item *it, wr_errbuf *eb)
 static int item_value(wri_btree *t, const wri_item *it, const uint8_t **val,
                       uint8_t **buf, size_t *cap, wr_errbuf *eb);
 
-/* B7: a split value (its tail in the cell) becomes a whole value in
- * memory, its run freed; the node's next write gives it an overflow page
- * of its own, as any value the engine writes. */
-static int item_rejoin(wri_btree *t, wri_node *nd, wri_item *it,
-                       wr_errbuf *eb)
+/* B7, first half: a split value (its tail in the cell) read whole into
+ * memory of its own (key, then value) at *m; nothing changes yet. */
+static int item_whole(wri_btree *t, const wri_item *it, uint8_t **m,
+                      wr_errbuf *eb)
 {
-    int rc;
     uint8_t *buf = NULL;
     size_t cap = 0;
     const uint8_t *v;
-    if ((rc = item_value(t, it, &v, &buf, &cap, eb)) == WR_OK &&
-        (rc = wri_block_free_page(t->blk, &it->ovf, eb)) == WR_OK) {
-        it->val = v; /* item_own copies it */
-        memset(&it->ovf, 0, sizeof it->ovf);
-        nd->bytes -= it->tlen;
-        it->tail = NULL;
-        it->tlen = 0;
-        rc = item_own(t, it, eb);
+    int rc = item_value(t, it, &v, &buf, &cap, eb);
+    if (rc == WR_OK) {
+        *m = item_mem_alloc(t, (size_t)it->klen + it->vlen + 1);
+        if (*m == NULL) {
+            rc = WR_ERR(eb, WR_ENOMEM, "out of memory joining a split value");
+        } else {
+            if (it->klen > 0)
+                memcpy(*m, it->key, it->klen);
+            memcpy(*m + it->klen, v, it->vlen);
+        }
     }
     free(buf);
     return rc;
 }
 
-/* Make a node dirty: its page on disk leaves the tree being built (B1). */
+/* B7, second half (cannot fail): the item becomes the whole value at m;
+ * its run's address goes to *run, for the caller to free once the node
+ * no longer names it. */
+static void item_rejoin(wri_btree *t, wri_node *nd, wri_item *it, uint8_t *m,
+                        wr_addr *run)
+{
+    *run = it->ovf;
+    item_mem_free(t, it);
+    it->mem = m;
+    it->memlen = (size_t)it->klen + it->vlen + 1;
+    it->key = m;
+    it->val = m + it->klen;
+    memset(&it->ovf, 0, sizeof it->ovf);
+    nd->bytes -= it->tlen;
+    it->tail = NULL;
+    it->tlen = 0;
+}
+
+/* Every item's memory its own, every split value read whole (B7), before
+ * anything changes: on failure the node stays clean and as its page says
+ * (its split values' runs still its own). whole[i] gets split item i's
+ * memory. */
+static int node_own_items(wri_btree *t, wri_node *nd, uint8_t **whole,
+                          wr_errbuf *eb)
+{
+    int rc = WR_OK;
+    for (uint32_t i = 0; i < nd->n && rc == WR_OK; i++)
+        rc = nd->it[i].tlen > 0 ? item_whole(t, &nd->it[i], &whole[i], eb)
+                                : item_own(t, &nd->it[i], eb);
+    if (rc != WR_OK)
+        for (uint32_t i = 0; i < nd->n; i++)
+            if (whole[i] != NULL) {
+                bt_mem_sub(t, (size_t)nd->it[i].klen + nd->it[i].vlen + 1);
+                free(whole[i]);
+            }
+    return rc;
+}
+
+/* Make a node dirty: its page on disk leaves the tree being built (B1).
+ * Its page and its split values' runs are freed only once the node is
+ * dirty and names none of them. */
 static int node_dirty(wri_btree *t, wri_node *nd, wr_errbuf *eb)
 {
     int rc;
     if (nd->dirty)
         return WR_OK;
+    uint8_t **whole = NULL;
+    wr_addr *runs = NULL;
+    uint32_t nruns = 0;
     for (uint32_t i = 0; i < nd->n; i++)
-        if ((rc = nd->it[i].tlen > 0 ? item_rejoin(t, nd, &nd->it[i], eb)
-                                     : item_own(t, &nd->it[i], eb)) != WR_OK)
-            return rc;
+        nruns += nd->it[i].tlen > 0;
+    if (nruns > 0 && ((whole = calloc(nd->n, sizeof *whole)) == NULL ||
+                      (runs = calloc(nruns, sizeof *runs)) == NULL)) {
+        free(whole);
+        return WR_ERR(eb, WR_ENOMEM, "out of memory joining split values");
+    }
+    if ((rc = node_own_items(t, nd, whole, eb)) != WR_OK)
+        goto out;
+    nruns = 0;
+    for (uint32_t i = 0; i < nd->n; i++)
+        if (whole != NULL && whole[i] != NULL)
+            item_rejoin(t, nd, &nd->it[i], whole[i], &runs[nruns++]);
     if (nd->page != NULL)
         bt_mem_sub(t, nd->addr.size);
     free(nd->page);
     nd->page = NULL;
-    if (nd->addr.off != 0 &&
-        (rc = wri_block_free_page(t->blk, &nd->addr, eb)) != WR_OK)
-        return rc;
+    wr_addr old = nd->addr;
     memset(&nd->addr, 0, sizeof nd->addr);
     nd->dirty = true;
-    return WR_OK;
+    if (old.off != 0)
+        rc = wri_block_free_page(t->blk, &old, eb);
+    for (uint32_t i = 0; i < nruns && rc == WR_OK; i++)
+        rc = wri_block_free_page(t->blk, &runs[i], eb);
+out:
+    free(whole);
+    free(runs);
+    return rc;
 }
 
 /* --- search ----------------------------------------------------------- */
