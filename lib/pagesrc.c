@@ -895,7 +895,7 @@ int wri_ps_read_overflow(wri_ps *ps, const wri_cell *c, uint64_t lsize,
         if (nb == NULL)
             return WR_ERR(eb, WR_ENOMEM,
                           "out of memory for a value of %llu bytes",
-                          (unsigned long long)need);
+                          (unsigned long long)(need + c->tlen));
         *buf = nb;
         *cap = need + c->tlen;
     }

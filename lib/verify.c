@@ -1,8 +1,8 @@
 /*
  * verify.c -- wr_verify(): check a database directory or one tree file,
  * read-only and streaming, and report every problem under a stable check
- * name (wr.h). What wr-verify prints; migrate and compact call
- * wr_verify_simple() on what they built before replacing anything.
+ * name (wr.h). What wr-verify prints; migrate and compact call it (with
+ * the item digest) on what they built before replacing anything.
  *
  * One checkpoint of one file is verified in three steps:
  *   1. the extent-list chain: each page read against the address that

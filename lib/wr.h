@@ -290,7 +290,9 @@ void wr_verify_problem_format(const wr_finding *p, char *buf, size_t len);
 
 /* ---------------------------------------------------------------------
  * Verification (verify.c): what wr-verify does. Migrate and compact call
- * wr_verify_simple() on what they built before they replace anything.
+ * wr_verify() (full, with the item digest they compare with what they
+ * fed) on what they built before they replace anything; salvage calls
+ * wr_verify_simple() on its new database.
  * --------------------------------------------------------------------- */
 /* Run the full checks (or only header + checksums with quick) on a
  * database directory or a single tree file. WR_OK: clean. WR_ECORRUPT:

@@ -302,6 +302,23 @@ static void make_tiny(const char *d)
     write_file(d, "t.k.idx", "");
 }
 
+/* A migration reports a SHA-256 digest or none: another kind is a usage
+ * error before anything is read or written. */
+static void test_migrate_refuses_other_digest_kinds(void)
+{
+    wr_errbuf eb = {0};
+    wr_migrate_stats st;
+    const char *d = tmp_path("kind");
+    memset(&st, 0, sizeof st);
+    make_tiny(d);
+    wr_migrate_opts o = {.dir = d, .digest = WR_DIGEST_XXH128};
+    CHECK_EQ(wr_migrate(&o, &st, &eb), WR_EINVAL);
+    CHECK(strstr(eb.msg, "digest kind") != NULL);
+    CHECK(exists(d, "t.log") && exists(d, "t.k.idx"));
+    CHECK(!exists(d, "t.main.wr") && !exists(d, WRI_MIGRATE_STAGING));
+    wr_migrate_stats_free(&st);
+}
+
 static void test_migrate_tiny_and_again(void)
 {
     wr_errbuf eb = {0};
@@ -946,6 +963,7 @@ int main(void)
     RUN(test_backup_manifest_and_reuse);
     RUN(test_backup_shares_or_copies);
     RUN(test_migrate_tiny_and_again);
+    RUN(test_migrate_refuses_other_digest_kinds);
     RUN(test_migrate_index_sorter_spills);
     RUN(test_migrate_interrupted_leaves_legacy);
     RUN(test_migrate_content_check_finds_a_changed_document);
