@@ -451,15 +451,16 @@ void wr_digest_free(wr_digest *d)
     free(d);
 }
 
-void wr_digest_hex(const uint8_t dg[WR_DIGEST_LEN],
+void wr_digest_hex(wr_digest_kind kind, const uint8_t dg[WR_DIGEST_LEN],
                    char out[2 * WR_DIGEST_LEN + 1])
 {
     static const char hex[] = "0123456789abcdef";
-    for (int i = 0; i < WR_DIGEST_LEN; i++) {
+    size_t n = wr_digest_len(kind);
+    for (size_t i = 0; i < n; i++) {
         out[2 * i] = hex[dg[i] >> 4];
         out[2 * i + 1] = hex[dg[i] & 15];
     }
-    out[2 * WR_DIGEST_LEN] = '\0';
+    out[2 * n] = '\0';
 }
 
 int wr_coll_digest(wr_coll *c, uint8_t out[WR_DIGEST_LEN],

@@ -454,7 +454,7 @@ static int mg_count(mg *m, mg_coll *c, wr_errbuf *eb)
     c->cs->missing = k.missing;
     if (dg != NULL) {
         wr_digest_final(dg, d);
-        wr_digest_hex(d, c->cs->digest);
+        wr_digest_hex(m->o->digest, d, c->cs->digest);
     }
 out:
     wri_sort_iter_close(it);
@@ -767,7 +767,8 @@ static int mg_verify(mg *m, wr_errbuf *eb)
             continue;
         for (size_t j = 0; j < m->nmc; j++)
             if (strcmp(m->mc[j].lc->name, f->coll) == 0)
-                wr_digest_hex(ck->digest, m->mc[j].cs->digest);
+                wr_digest_hex(vo.digest, ck->digest,
+                              m->mc[j].cs->digest);
     }
     for (size_t j = 0; rc == WR_OK && vo.digest != WR_DIGEST_NONE &&
                        j < m->nmc; j++)

@@ -331,9 +331,12 @@ void wr_digest_add(wr_digest *d, const uint8_t *doc, uint32_t len);
  * WR_DIGEST_LEN) and reset d to empty. */
 void wr_digest_final(wr_digest *d, uint8_t out[WR_DIGEST_LEN]);
 void wr_digest_free(wr_digest *d);
-void wr_digest_hex(const uint8_t dg[WR_DIGEST_LEN],
+/* The digest dg of kind in hex: 2 x wr_digest_len(kind) digits, then
+ * '\0' (an empty string for WR_DIGEST_NONE). */
+void wr_digest_hex(wr_digest_kind kind, const uint8_t dg[WR_DIGEST_LEN],
                    char out[2 * WR_DIGEST_LEN + 1]);
-/* Digest of a collection as its handle sees it (the open snapshot). */
+/* SHA-256 digest of a collection as its handle sees it (the open
+ * snapshot). */
 int wr_coll_digest(wr_coll *c, uint8_t out[WR_DIGEST_LEN],
                    uint64_t *ndocs_out, wr_errbuf *eb);
 

@@ -122,7 +122,7 @@ static void print_ckpt(const wr_verify_file *f, const wr_verify_ckpt *ck)
            ck->complete ? "" : " (not every page could be read)");
     if (ck->has_digest) {
         char hex[2 * WR_DIGEST_LEN + 1];
-        wr_digest_hex(ck->digest, hex);
+        wr_digest_hex(WR_DIGEST_SHA256, ck->digest, hex);
         printf("      digest sha256:%s (%llu documents)\n", hex,
                (unsigned long long)ck->keys);
     }
@@ -195,7 +195,7 @@ static void json_digest(bson_t *d, bool asked, const wr_verify_ckpt *ck)
         return;
     if (ck->has_digest) {
         char hex[2 * WR_DIGEST_LEN + 1];
-        wr_digest_hex(ck->digest, hex);
+        wr_digest_hex(WR_DIGEST_SHA256, ck->digest, hex);
         BSON_APPEND_UTF8(d, "digest", hex);
     } else {
         BSON_APPEND_NULL(d, "digest");

@@ -801,7 +801,7 @@ static void coll_digest(const char *dir, char *out, size_t len)
         return;
     if (wr_coll_open(db, "c", false, &c, &eb) == WR_OK &&
         wr_coll_digest(c, dg, &n, &eb) == WR_OK) {
-        wr_digest_hex(dg, hex);
+        wr_digest_hex(WR_DIGEST_SHA256, dg, hex);
         snprintf(out, len, "%llu:%s", (unsigned long long)n, hex);
     }
     wr_db_close(db);

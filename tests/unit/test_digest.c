@@ -242,6 +242,33 @@ static void test_item_digest_bytes(void)
     wr_digest_free(d);
 }
 
+/* wr_digest_hex prints the kind's length: 32 hex digits for XXH3-128
+ * (not 64 with the zero padding wr_digest_final leaves after it), 64 for
+ * SHA-256, none for no digest. */
+static void test_digest_hex_prints_the_kinds_length(void)
+{
+    wr_errbuf eb = {0};
+    wr_digest *d = NULL;
+    uint8_t out[WR_DIGEST_LEN];
+    char hex[2 * WR_DIGEST_LEN + 1];
+    REQUIRE_OK(wr_digest_new_kind(WR_DIGEST_XXH128, &d, &eb), &eb);
+    wr_digest_final(d, out);
+    wr_digest_free(d);
+    memset(hex, 'x', sizeof hex);
+    wr_digest_hex(WR_DIGEST_XXH128, out, hex);
+    CHECK(strcmp(hex, "99aa06d3014798d86001c324468d497f") == 0);
+    REQUIRE_OK(wr_digest_new_kind(WR_DIGEST_SHA256, &d, &eb), &eb);
+    wr_digest_add(d, (const uint8_t *)"abc", 3);
+    wr_digest_final(d, out);
+    wr_digest_free(d);
+    memset(hex, 'x', sizeof hex);
+    wr_digest_hex(WR_DIGEST_SHA256, out, hex);
+    CHECK(strcmp(hex, "ba7816bf8f01cfea414140de5dae2223"
+                   "b00361a396177a9cb410ff61f20015ad") == 0);
+    wr_digest_hex(WR_DIGEST_NONE, out, hex);
+    CHECK(strcmp(hex, "") == 0);
+}
+
 int main(void)
 {
     RUN(test_sha256_portable_known_answers);
@@ -251,5 +278,6 @@ int main(void)
     RUN(test_sha256_async_agrees_with_inline);
     RUN(test_xxh128_known_answer_and_library);
     RUN(test_item_digest_bytes);
+    RUN(test_digest_hex_prints_the_kinds_length);
     return tap_done();
 }

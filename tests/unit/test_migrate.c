@@ -84,7 +84,7 @@ static int db_digests(const char *dir, char *out, size_t len)
             wr_db_close(db);
             return -1;
         }
-        wr_digest_hex(dg, hex);
+        wr_digest_hex(WR_DIGEST_SHA256, dg, hex);
         k += (size_t)snprintf(out + k, len - k, "%s:%llu:%s;",
                               wr_db_coll_name(db, i), (unsigned long long)n,
                               hex);

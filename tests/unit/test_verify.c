@@ -354,11 +354,11 @@ static void test_digest_known_answer(void)
     char hex[2 * WR_DIGEST_LEN + 1];
     REQUIRE_OK(wr_digest_new(&d, &eb), &eb);
     wr_digest_final(d, out);
-    wr_digest_hex(out, hex);
+    wr_digest_hex(WR_DIGEST_SHA256, out, hex);
     CHECK(strcmp(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855") == 0);
     wr_digest_add(d, (const uint8_t *)"abc", 3);
     wr_digest_final(d, out);
-    wr_digest_hex(out, hex);
+    wr_digest_hex(WR_DIGEST_SHA256, out, hex);
     CHECK(strcmp(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad") == 0);
     /* 1,000,000 'a', fed in uneven pieces */
     uint8_t chunk[997];
@@ -370,7 +370,7 @@ static void test_digest_known_answer(void)
         left -= n;
     }
     wr_digest_final(d, out);
-    wr_digest_hex(out, hex);
+    wr_digest_hex(WR_DIGEST_SHA256, out, hex);
     CHECK(strcmp(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0") == 0);
     wr_digest_free(d);
 }
