@@ -8,16 +8,19 @@
  * (so a refused caller can name it) and empties it again on release if
  * the file stays; readers write nothing.
  *
- * A handle that created LOCK removes it on release when it can take it
- * exclusively (nobody else holds it), so a run leaves no LOCK it did not
- * find. That is safe because every taker checks, once it holds the lock,
- * that the file it locked is still the one the name points to (an unlinked
- * LOCK would be a private lock nobody else sees) and starts again if not.
- * The removal comes before any emptying, and a removed LOCK is not
- * emptied: whoever opened it before the unlink and is refused still reads
- * the record of the writer that holds it, never an empty one. Only a LOCK
- * that stays (found, not created, or its unlink failed) is emptied, so a
- * stale LOCK never names a holder.
+ * A writer removes LOCK on release, the one it created and the one it
+ * found (left by a crash) alike; a reader removes the LOCK it created
+ * when it can take it exclusively (nobody else holds it). So a run leaves
+ * no LOCK it did not find, and a writer's run none at all. That is safe
+ * because every taker checks, once it holds the lock, that the file it
+ * locked is still the one the name points to (an unlinked LOCK would be a
+ * private lock nobody else sees) and starts again if not. The removal
+ * comes before any emptying, and a removed LOCK is not emptied: whoever
+ * opened it before the unlink and is refused still reads the record of
+ * the writer that holds it, never an empty one. Only a writer's LOCK that
+ * stays (its unlink failed) is emptied, while still held (a stale LOCK
+ * never names a holder; a reader that opens it in that last moment is
+ * told the holder is not recorded yet).
  *
  * The file's create, record, truncate and unlink go through io.c like
  * every other mutation, so the fault plans and the power-loss model cover
@@ -42,7 +45,8 @@ struct wri_lock {
     wri_file *f; /* f->fd carries the flock */
     int fd;      /* f->fd, or -1 */
     bool shared;
-    bool created; /* this handle created the file: remove it on release */
+    bool created; /* this handle created the file (a reader removes only
+                     such a LOCK on release; a writer any) */
     bool held;    /* the flock is ours (else release must not touch it) */
     char *path;
 };
@@ -283,8 +287,9 @@ void wri_io_unlock_dir(wri_lock *lk)
     if (lk == NULL)
         return;
     if (lk->fd >= 0 && lk->held) {
-        /* ours to remove if nobody else holds it (see the top) */
-        bool removed = lk->created &&
+        /* ours to remove if nobody else holds it (see the top): a
+         * writer's always, a reader's if it made it */
+        bool removed = (lk->created || !lk->shared) &&
                        lk_flock(lk->fd, LOCK_EX | LOCK_NB) == 0 &&
                        wri_io_unlink(lk->path, NULL) == WR_OK;
         /* a LOCK that stays is emptied (if this fails, the stale
