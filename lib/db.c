@@ -451,6 +451,12 @@ static int db_each_tree(wr_db *db, int (*fn)(db_tree *t, void *arg),
     return WR_OK;
 }
 
+uint64_t wri_db_mem(wr_db *db)
+{
+    return db->mem;
+}
+
+#ifdef WR_DIAG
 static int tree_mem_add(db_tree *t, void *arg)
 {
     if (t->bt != NULL)
@@ -458,21 +464,14 @@ static int tree_mem_add(db_tree *t, void *arg)
     return WR_OK;
 }
 
-/* The trees' mem summed by walking them (tests; DIAG): what db->mem,
- * kept as it moves, must equal. */
-uint64_t wri_db_mem(wr_db *db)
-{
-    uint64_t total = 0;
-    (void)db_each_tree(db, tree_mem_add, &total);
-    return total;
-}
-
-#ifdef WR_DIAG
 /* B5 summed: db->mem is the open trees' mem (every change of a tree's mem
- * moves it, btree.c). */
+ * moves it, btree.c). The walk is this cross-check only: the budget and
+ * the tests use the running total, which the DIAG build checks here
+ * after every change (every suite that writes through wr_db). */
 static int db_diag_mem(wr_db *db, wr_errbuf *eb)
 {
-    uint64_t sum = wri_db_mem(db);
+    uint64_t sum = 0;
+    (void)db_each_tree(db, tree_mem_add, &sum);
     if (sum != db->mem)
         return WR_ERR(eb, WR_ECORRUPT,
                       "B5: %s: the trees hold %llu bytes, the database "

@@ -294,10 +294,11 @@ void wr_verify_problem_format(const wr_finding *p, char *buf, size_t len);
  * fed) on what they built before they replace anything; salvage calls
  * wr_verify_simple() on its new database.
  * --------------------------------------------------------------------- */
-/* Run the full checks (or only header + checksums with quick) on a
- * database directory or a single tree file. WR_OK: clean. WR_ECORRUPT:
- * problems found, eb->msg names the first (file, page, offset, check,
- * expected vs found). Other codes: could not read. */
+/* wr_verify() without a report: the full checks (with quick, those of
+ * wr_verify_opts.quick: headers, checksums, structure, space) on a
+ * database directory or a single tree file, no digest. WR_OK: clean.
+ * WR_ECORRUPT: problems found, eb->msg names the first (file, page,
+ * offset, check, expected vs found). Other codes: could not read. */
 int wr_verify_simple(const char *path, bool quick, wr_errbuf *eb);
 
 /* ---------------------------------------------------------------------

@@ -104,8 +104,9 @@ int wri_verify_quick_feed(const char *path, const wri_verify_feed *feed,
 #include "catalog.h"
 
 /* db.c: the heap the loaded pages of db's open trees hold now (bounded
- * by wr_db_opts.memory plus the change in progress), summed by walking
- * the trees, not from the running total the budget keeps; for tests. */
+ * by wr_db_opts.memory plus the change in progress): the running total
+ * the budget keeps (the DIAG build checks it against a walk of the trees
+ * after every change, B5); for tests. */
 uint64_t wri_db_mem(wr_db *db);
 
 #endif /* WR_INT_H */
