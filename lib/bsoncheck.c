@@ -20,6 +20,12 @@
  * finding never depend on the path. wri_bson_check_plain runs without
  * them and test_bsoncheck compares the two on the corpus, on generated
  * documents and on hundreds of thousands of mutations. Calls nothing else.
+ *
+ * A shape memo (wri_bson_check_memo, below) goes further for a caller
+ * that checks many documents of one collection: an element whose type,
+ * key and NUL equal those last accepted at its place is taken without
+ * finding its key. test_bsoncheck compares it with the plain check the
+ * same way, the memo primed by documents of the same shape.
  */
 #include "wr_int.h"
 
@@ -36,6 +42,8 @@ typedef struct bc {
     size_t err_off;
     const char *why;
     bool fast; /* take the fast paths (bc_doc) */
+    wri_bson_memo *memo;    /* shapes met before (NULL: none) */
+    const uint8_t *rlimit;  /* loads may reach this far (limit + pad) */
 } bc;
 
 static int bc_fail(bc *c, const uint8_t *at, const char *why)
@@ -260,12 +268,11 @@ static int bc_string(bc *c, const uint8_t *p, const uint8_t *end,
 }
 
 static int bc_doc(bc *c, const uint8_t *p, size_t avail, int depth,
-                  size_t *size);
-
+                  unsigned slot, size_t *size);
 
 /* The value of an element of type t at p; *size = bytes taken. */
 static int bc_value(bc *c, uint8_t t, const uint8_t *p, const uint8_t *end,
-                    int depth, size_t *size)
+                    int depth, unsigned slot, size_t *size)
 {
     size_t avail = (size_t)(end - p), a, b;
     switch (t) {
@@ -294,7 +301,7 @@ static int bc_value(bc *c, uint8_t t, const uint8_t *p, const uint8_t *end,
     case 0x02: case 0x0D: case 0x0E: /* string, code, symbol */
         return bc_string(c, p, end, size);
     case 0x03: case 0x04: /* document, array */
-        return bc_doc(c, p, avail, depth + 1, size);
+        return bc_doc(c, p, avail, depth + 1, slot, size);
     case 0x05: { /* binary */
         if (avail < 5)
             return bc_fail(c, p, "binary header runs past its document");
@@ -327,7 +334,7 @@ static int bc_value(bc *c, uint8_t t, const uint8_t *p, const uint8_t *end,
         const uint8_t *cend = p + n;
         if (bc_string(c, p + 4, cend, &a) != 0 ||
             bc_doc(c, p + 4 + a, (size_t)(cend - p - 4 - a), depth + 1,
-                   &b) != 0)
+                   slot, &b) != 0)
             return -1;
         if (4 + a + b != (size_t)n)
             return bc_fail(c, p, "code-with-scope length disagrees with "
@@ -343,8 +350,97 @@ static int bc_value(bc *c, uint8_t t, const uint8_t *p, const uint8_t *end,
     return 0;
 }
 
+/* --- the shape memo ------------------------------------------------------
+ *
+ * Documents of one collection nearly all have the same keys in the same
+ * places. The memo remembers, for each place (an element's index inside
+ * its document and the place of that document; a hash, so two places may
+ * share an entry), the type byte, key and NUL last found there. An
+ * element whose first bytes equal its place's entry needs neither its
+ * key found nor its type dispatched: the key is one the general path
+ * accepted, the value's size rule is the type's. This turns the chain
+ * from one element to the next from a data dependency (find the key's
+ * NUL, then the value's size) into a predicted branch. Only what the
+ * general path would accept, with the same size, is taken this way;
+ * everything else, every failure included, goes the general way, so
+ * verdict, byte and reason are the same with or without a memo.
+ */
+#define BC_MEMO_SLOTS 256
+
+typedef struct bc_ment {
+    uint8_t pat[16]; /* type byte, key, NUL; zero after */
+    uint8_t n;       /* bytes of pat that count (3..16); 0: empty */
+} bc_ment;
+
+struct wri_bson_memo {
+    bc_ment e[BC_MEMO_SLOTS];
+    uint64_t hits; /* elements taken by their entry (tests) */
+};
+
+wri_bson_memo *wri_bson_memo_new(void)
+{
+    return calloc(1, sizeof(wri_bson_memo));
+}
+
+void wri_bson_memo_free(wri_bson_memo *m)
+{
+    free(m);
+}
+
+uint64_t wri_bson_memo_hits(const wri_bson_memo *m)
+{
+    return m->hits;
+}
+
+/* The entry of element i of the document whose own place is parent. */
+static inline unsigned bc_slot(unsigned parent, unsigned i)
+{
+    return ((parent * 0x9E3779B1u + i + 1) * 0x85EBCA77u) >> 24;
+}
+
+/* Remember the element at q (type t, a key of klen ASCII bytes, found by
+ * bc_key_fast, and a value the general path accepted). */
+static inline void bc_memo_keep(bc *c, unsigned s, const uint8_t *q,
+                                size_t klen, uint8_t t)
+{
+    bc_ment *e = &c->memo->e[s];
+    if (klen + 2 > sizeof e->pat ||
+        !(bc_fixed1[t] != 0 || t == 0x02 || t == 0x03 || t == 0x04)) {
+        e->n = 0;
+        return;
+    }
+    memset(e->pat, 0, sizeof e->pat);
+    memcpy(e->pat, q, klen + 2);
+    e->n = (uint8_t)(klen + 2);
+}
+
+#ifdef __SSE2__
+/* Does the element at q (its document's NUL at end) start with entry s's
+ * type, key and NUL? The sixteen bytes at q are inside what may be
+ * loaded. */
+static inline bool bc_memo_hit(const bc *c, unsigned s, const uint8_t *q,
+                               const uint8_t *end)
+{
+    const bc_ment *e = &c->memo->e[s];
+    if (e->n == 0 || c->rlimit - q < 16 || (size_t)(end - q) < e->n)
+        return false;
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
+    __m128i w = _mm_loadu_si128((const __m128i *)(const void *)e->pat);
+    unsigned eq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, w));
+    unsigned need = (1u << e->n) - 1;
+    return (eq & need) == need;
+}
+#else
+static inline bool bc_memo_hit(const bc *c, unsigned s, const uint8_t *q,
+                               const uint8_t *end)
+{
+    (void)c, (void)s, (void)q, (void)end;
+    return false;
+}
+#endif
+
 static int bc_doc(bc *c, const uint8_t *p, size_t avail, int depth,
-                  size_t *size)
+                  unsigned slot, size_t *size)
 {
     if (depth > BC_MAX_DEPTH)
         return bc_fail(c, p, "documents nested too deeply");
@@ -358,11 +454,41 @@ static int bc_doc(bc *c, const uint8_t *p, size_t avail, int depth,
         return bc_fail(c, end, "document not NUL-terminated");
     const uint8_t *q = p + 4;
     const bool fast = c->fast;
-    while (q < end) {
-        uint8_t t = *q++;
+    const bool memo = c->memo != NULL;
+    for (unsigned i = 0; q < end; i++) {
+        unsigned s = memo ? bc_slot(slot, i) : 0;
         size_t klen, vlen, fx;
-        if (!(fast && bc_key_fast(c, q, end, &klen)) &&
-            bc_cstring(c, q, end, &klen) != 0)
+
+        if (memo && bc_memo_hit(c, s, q, end)) {
+            /* the type, key and NUL of an element accepted before: the
+             * value as the general path below takes it */
+            uint8_t t = q[0];
+            const uint8_t *v = q + c->memo->e[s].n;
+            c->memo->hits++;
+            fx = bc_fixed1[t];
+            if (fx != 0 && fx - 1 <= (size_t)(end - v) &&
+                (t != 0x08 || v[0] <= 1)) {
+                q = v + fx - 1;
+                continue;
+            }
+            if (t == 0x02) {
+                if (bc_string(c, v, end, &vlen) != 0)
+                    return -1;
+                q = v + vlen;
+                continue;
+            }
+            if (t == 0x03 || t == 0x04) {
+                if (bc_doc(c, v, (size_t)(end - v), depth + 1, s, &vlen) !=
+                    0)
+                    return -1;
+                q = v + vlen;
+                continue;
+            }
+        }
+        const uint8_t *at = q;
+        uint8_t t = *q++;
+        bool kfast = fast && bc_key_fast(c, q, end, &klen);
+        if (!kfast && bc_cstring(c, q, end, &klen) != 0)
             return -1;
         q += klen + 1;
         /* fast: a value of fixed size that fits (a boolean 0 or 1), or a
@@ -374,9 +500,11 @@ static int bc_doc(bc *c, const uint8_t *p, size_t avail, int depth,
         else if (fast && t == 0x02) {
             if (bc_string(c, q, end, &vlen) != 0)
                 return -1;
-        } else if (bc_value(c, t, q, end, depth, &vlen) != 0)
+        } else if (bc_value(c, t, q, end, depth, s, &vlen) != 0)
             return -1;
         q += vlen;
+        if (memo && kfast)
+            bc_memo_keep(c, s, at, klen, t);
     }
     if (q != end)
         return bc_fail(c, end, "element runs over the document's end");
@@ -384,12 +512,13 @@ static int bc_doc(bc *c, const uint8_t *p, size_t avail, int depth,
     return 0;
 }
 
-static int bc_check(const uint8_t *buf, size_t len, bool fast,
-                    size_t *err_off, char *why, size_t whylen)
+static int bc_run(const uint8_t *buf, size_t len, bool fast,
+                  wri_bson_memo *memo, size_t pad, size_t *err_off,
+                  char *why, size_t whylen)
 {
-    bc c = {buf, buf + len, 0, NULL, fast};
+    bc c = {buf, buf + len, 0, NULL, fast, memo, buf + len + pad};
     size_t size;
-    if (bc_doc(&c, buf, len, 0, &size) == 0 && size != len)
+    if (bc_doc(&c, buf, len, 0, 0, &size) == 0 && size != len)
         bc_fail(&c, buf + size, "bytes after the document's end");
     if (c.why == NULL)
         return WR_OK;
@@ -403,11 +532,18 @@ static int bc_check(const uint8_t *buf, size_t len, bool fast,
 int wri_bson_check(const uint8_t *buf, size_t len, size_t *err_off,
                    char *why, size_t whylen)
 {
-    return bc_check(buf, len, true, err_off, why, whylen);
+    return bc_run(buf, len, true, NULL, 0, err_off, why, whylen);
 }
 
 int wri_bson_check_plain(const uint8_t *buf, size_t len, size_t *err_off,
                          char *why, size_t whylen)
 {
-    return bc_check(buf, len, false, err_off, why, whylen);
+    return bc_run(buf, len, false, NULL, 0, err_off, why, whylen);
+}
+
+int wri_bson_check_memo(wri_bson_memo *memo, const uint8_t *buf, size_t len,
+                        size_t pad, size_t *err_off, char *why,
+                        size_t whylen)
+{
+    return bc_run(buf, len, true, memo, pad, err_off, why, whylen);
 }

@@ -875,7 +875,7 @@ static int docs_item(void *arg, const wri_ps_page *p, uint32_t i,
     if (val == NULL)
         return 0; /* reported by the page source */
     if (wri_ps_check_document(dc->df->ps, p->addr.off, voff, c->key, c->klen,
-                              val, c->vlen, NULL) != WR_OK)
+                              val, c->vlen, NULL, 0, NULL) != WR_OK)
         return 0;
     docs_line(x, val, c->vlen);
     return 0;

@@ -963,15 +963,17 @@ static bool ps_id_is_key(const uint8_t *val, uint32_t vlen,
 
 int wri_ps_check_document(wri_ps *ps, uint64_t page, uint64_t voff,
                           const uint8_t *key, uint32_t klen,
-                          const uint8_t *val, uint32_t vlen, wr_errbuf *eb)
+                          const uint8_t *val, uint32_t vlen,
+                          wri_bson_memo *memo, size_t pad, wr_errbuf *eb)
 {
     int rc;
     bson_t doc, k;
     bson_iter_t it;
     size_t eoff = 0;
     char x[160], y[160], why[96];
-    if (vlen < 5 || wri_get32(val) != vlen ||
-        !bson_init_static(&doc, val, vlen))
+    /* what bson_init_static asks, so that it cannot fail below */
+    if (vlen < 5 || vlen > INT32_MAX || wri_get32(val) != vlen ||
+        val[vlen - 1] != 0)
         return wri_ps_finding(ps, eb, WR_CHECK_DOCUMENT, page, voff,
                               wri_ps_u64(x, vlen),
                               wri_ps_u64(y, vlen >= 4 ? wri_get32(val) : 0),
@@ -979,7 +981,8 @@ int wri_ps_check_document(wri_ps *ps, uint64_t page, uint64_t voff,
                               "(length prefix disagrees with the value "
                               "length)",
                               wri_ps_json(why, sizeof why, key, klen));
-    if (wri_bson_check(val, vlen, &eoff, why, sizeof why) != WR_OK)
+    if (wri_bson_check_memo(memo, val, vlen, pad, &eoff, why, sizeof why) !=
+        WR_OK)
         return wri_ps_finding(ps, eb, WR_CHECK_DOCUMENT, page, voff + eoff,
                               NULL, NULL,
                               "document of key %s is not valid BSON (%s of "
@@ -987,7 +990,8 @@ int wri_ps_check_document(wri_ps *ps, uint64_t page, uint64_t voff,
                               wri_ps_json(x, sizeof x, key, klen), why);
     if (ps_id_is_key(val, vlen, key, klen))
         return WR_OK;
-    if (!bson_iter_init_find(&it, &doc, "_id"))
+    if (!bson_init_static(&doc, val, vlen) ||
+        !bson_iter_init_find(&it, &doc, "_id"))
         return wri_ps_finding(ps, eb, WR_CHECK_DOCUMENT, page, voff,
                               wri_ps_json(x, sizeof x, key, klen), "no _id",
                               "document has no _id field");

@@ -45,6 +45,7 @@
 #define WR_PAGESRC_H
 
 #include "block.h"
+#include "bsoncheck.h"
 #include "page.h"
 #include "wr.h"
 
@@ -252,6 +253,8 @@ typedef struct wri_ps_walk {
     size_t valcap;
     uint8_t *last;
     uint32_t lastlen;
+    wri_cell *cells;   /* the cells of the page being looked at */
+    uint32_t cellcap;
     bool havelast;
     uint64_t lsize;
     uint32_t leaf_max; /* the longest leaf the file's version allows */
@@ -263,10 +266,13 @@ void wri_ps_walk_free(wri_ps_walk *w);
 
 /* A main table's value, strictly: one whole BSON document (our own
  * check, wri_bson_check, never libbson's lenient one) whose _id equals
- * its key. A DOCUMENT finding at the byte that breaks it otherwise. */
+ * its key. A DOCUMENT finding at the byte that breaks it otherwise.
+ * memo (may be NULL) and pad: wri_bson_check_memo's, for a caller that
+ * checks a whole collection (the findings are the same). */
 int wri_ps_check_document(wri_ps *ps, uint64_t page, uint64_t voff,
                           const uint8_t *key, uint32_t klen,
-                          const uint8_t *val, uint32_t vlen, wr_errbuf *eb);
+                          const uint8_t *val, uint32_t vlen,
+                          wri_bson_memo *memo, size_t pad, wr_errbuf *eb);
 
 /* --- point lookups in a checkpoint already walked clean -------------- */
 /* A bounded read-only page cache (direct-mapped, at most `bytes` of

@@ -326,50 +326,62 @@ static int ps_node(wri_ps *ps, wri_ps_walk *w, int depth, const wr_addr *a,
     p.v = &v;
     if (w->page != NULL && (rc = w->page(w->arg, &p)) != 0)
         goto out;
+    /* the cells decoded once for the key checks and a leaf's items (an
+     * internal page's children decode theirs again below: the walk into
+     * them reuses w->cells) */
+    wri_cell c;
+    const wri_cell *cells = w->cells;
+    if (w->keys || v.type == WRI_PT_LEAF) {
+        if (v.count > w->cellcap) {
+            wri_cell *nc = realloc(w->cells, v.count * sizeof *nc);
+            if (nc == NULL) {
+                rc = WR_ERR(eb, WR_ENOMEM, "%s: out of memory", ps->path);
+                goto out;
+            }
+            w->cells = nc;
+            w->cellcap = v.count;
+        }
+        for (uint32_t i = 0; i < v.count; i++)
+            wri_page_cell(&v, i, &w->cells[i]);
+        cells = w->cells;
+    }
     /* keys: well formed, ordered, inside the parent's bounds */
-    wri_cell c, prev;
-    bool haveprev = false;
+    const wri_cell *prev = NULL;
     if (w->keys) {
         for (uint32_t i = 0; i < v.count; i++) {
-            wri_page_cell(&v, i, &c);
             if (v.type == WRI_PT_INTERNAL && i == 0)
                 continue;
-            r = ps_key(ps, w, a->off, buf, i, &c, haveprev ? &prev : NULL,
-                       lo, hi, eb);
+            r = ps_key(ps, w, a->off, buf, i, &cells[i], prev, lo, hi, eb);
             PS_TRY(r);
             if (r != WR_OK) {
                 w->incomplete = true;
                 goto out;
             }
-            prev = c;
-            haveprev = true;
+            prev = &cells[i];
         }
     }
     if (v.type == WRI_PT_LEAF) {
         if (w->keys && v.count > 0) {
-            wri_cell first, lastc;
+            const wri_cell *first = &cells[0], *lastc = &cells[v.count - 1];
             char e[160], g[160];
-            wri_page_cell(&v, 0, &first);
             if (w->havelast &&
-                wri_key_cmp(w->last, w->lastlen, first.key, first.klen) >= 0)
+                wri_key_cmp(w->last, w->lastlen, first->key, first->klen) >=
+                    0)
                 PS_TRY(wri_ps_finding(
                     ps, eb, WR_CHECK_ORDERING, a->off,
-                    a->off + (uint64_t)(first.key - buf),
+                    a->off + (uint64_t)(first->key - buf),
                     wri_ps_json(e, sizeof e, w->last, w->lastlen),
-                    wri_ps_json(g, sizeof g, first.key, first.klen),
+                    wri_ps_json(g, sizeof g, first->key, first->klen),
                     "first key of this leaf is not greater than the last key "
                     "of the previous leaf (expected: greater than the "
                     "first)"));
-            wri_page_cell(&v, v.count - 1, &lastc);
-            memcpy(w->last, lastc.key, lastc.klen);
-            w->lastlen = lastc.klen;
+            memcpy(w->last, lastc->key, lastc->klen);
+            w->lastlen = lastc->klen;
             w->havelast = true;
         }
-        for (uint32_t i = 0; i < v.count; i++) {
-            wri_page_cell(&v, i, &c);
-            if ((rc = ps_item(ps, w, &p, i, &c, eb)) != WR_OK)
+        for (uint32_t i = 0; i < v.count; i++)
+            if ((rc = ps_item(ps, w, &p, i, &cells[i], eb)) != WR_OK)
                 goto out;
-        }
         goto out;
     }
     for (uint32_t i = 0; i < v.count; i++) {
@@ -449,8 +461,11 @@ void wri_ps_walk_free(wri_ps_walk *w)
     }
     free(w->val);
     free(w->last);
+    free(w->cells);
     w->val = w->last = NULL;
+    w->cells = NULL;
     w->valcap = 0;
+    w->cellcap = 0;
 }
 
 /* --- point lookups through a bounded cache --------------------------------- */

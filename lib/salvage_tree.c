@@ -317,7 +317,7 @@ static bool sv_doc_ok(sv_tree *t, uint64_t page, uint64_t voff,
                       size_t wl, wr_errbuf *eb)
 {
     int rc = wri_ps_check_document(t->ps, page, voff, c->key, c->klen, val,
-                                   c->vlen, eb);
+                                   c->vlen, NULL, 0, eb);
     if (rc != WR_OK)
         snprintf(why, wl, "%.390s", rc == WRI_PS_BAD ? t->finding : eb->msg);
     return rc == WR_OK;

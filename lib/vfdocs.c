@@ -42,10 +42,12 @@ typedef struct vd_batch {
 } vd_batch;
 
 /* One thread's way of checking a batch: a copy of the page source's
- * header whose sink keeps each finding with the batch being checked. */
+ * header whose sink keeps each finding with the batch being checked, and
+ * its own shape memo (bsoncheck.h). */
 typedef struct vd_checker {
     wri_ps shadow;
     vd_batch *cur;
+    wri_bson_memo *memo;
 } vd_checker;
 
 struct wri_vd {
@@ -63,6 +65,7 @@ struct wri_vd {
     uint64_t seq;   /* batches handed over so far */
     vd_checker thread, caller;
     uint64_t shared; /* batches the caller checked */
+    wri_bson_memo *memo; /* one thread: the caller's */
 };
 
 /* A checker's sink: keep the finding with its batch. */
@@ -90,7 +93,8 @@ static void vd_check(vd_checker *k, vd_batch *b)
         const vd_item *x = &b->it[i];
         const uint8_t *key = b->buf + x->at, *val = key + x->klen;
         (void)wri_ps_check_document(&k->shadow, x->page, x->voff, key,
-                                    x->klen, val, x->vlen, NULL);
+                                    x->klen, val, x->vlen, k->memo,
+                                    WRI_BSON_PAD, NULL);
     }
 }
 
@@ -201,16 +205,21 @@ void wri_vd_sync(wri_vd *vd)
         vd_reclaim(vd, (vd->fill + k) % WRI_VD_NBATCH);
 }
 
-static bool vd_grow(void **p, size_t *cap, size_t need, size_t size)
+/* Room for need items of size bytes in *p, and slack bytes more (zero,
+ * so that memory checkers see only defined bytes loaded). */
+static bool vd_grow(void **p, size_t *cap, size_t need, size_t size,
+                    size_t slack)
 {
     if (need <= *cap)
         return true;
     size_t ncap = *cap ? *cap : 64;
     while (ncap < need)
         ncap *= 2;
-    void *np = realloc(*p, ncap * size);
+    void *np = realloc(*p, ncap * size + slack);
     if (np == NULL)
         return false;
+    if (slack > 0)
+        memset((uint8_t *)np + *cap * size, 0, (ncap - *cap) * size + slack);
     *p = np;
     *cap = ncap;
     return true;
@@ -222,7 +231,7 @@ int wri_vd_add(wri_vd *vd, uint64_t page, uint64_t voff, const uint8_t *key,
 {
     if (!vd->threaded) {
         (void)wri_ps_check_document(vd->ps, page, voff, key, klen, val, vlen,
-                                    NULL);
+                                    vd->memo, 0, NULL);
         if (vd->dg != NULL)
             wr_digest_add(vd->dg, val, vlen);
         return WR_OK;
@@ -233,8 +242,9 @@ int wri_vd_add(wri_vd *vd, uint64_t page, uint64_t voff, const uint8_t *key,
         vd_submit(vd);
         b = &vd->b[vd->fill];
     }
-    if (!vd_grow((void **)&b->buf, &b->cap, b->len + need, 1) ||
-        !vd_grow((void **)&b->it, &b->itcap, b->nit + 1, sizeof *b->it))
+    if (!vd_grow((void **)&b->buf, &b->cap, b->len + need, 1,
+                 WRI_BSON_PAD) ||
+        !vd_grow((void **)&b->it, &b->itcap, b->nit + 1, sizeof *b->it, 0))
         return WR_ERR(eb, WR_ENOMEM, "%s: out of memory for documents",
                       vd->ps->path);
     vd_item *x = &b->it[b->nit++];
@@ -258,15 +268,21 @@ int wri_vd_new(wri_ps *ps, wr_digest *dg, unsigned threads,
     vd->flush = flush;
     vd->arg = arg;
     *out = vd;
+    vd->memo = wri_bson_memo_new(); /* NULL: checks without one */
     if (threads == 0)
         threads = sysconf(_SC_NPROCESSORS_ONLN) >= 2 ? 2 : 1;
     if (threads < 2)
         return WR_OK;
     for (unsigned i = 0; i < WRI_VD_NBATCH; i++) {
         vd->b[i].cap = WRI_VD_BATCH;
-        if ((vd->b[i].buf = malloc(WRI_VD_BATCH)) == NULL)
+        /* WRI_BSON_PAD bytes after the last value: the checkers' memos
+         * may load them */
+        if ((vd->b[i].buf = calloc(1, WRI_VD_BATCH + WRI_BSON_PAD)) == NULL)
             return WR_OK; /* no memory for the ring: inline */
     }
+    if ((vd->thread.memo = wri_bson_memo_new()) == NULL ||
+        (vd->caller.memo = wri_bson_memo_new()) == NULL)
+        return WR_OK; /* inline */
     vd->thread.shadow = vd->caller.shadow = *ps;
     vd->thread.shadow.cfg.sink = vd->caller.shadow.cfg.sink = vd_collect;
     vd->thread.shadow.cfg.sink_arg = &vd->thread;
@@ -308,5 +324,8 @@ void wri_vd_free(wri_vd *vd)
         free(vd->b[i].it);
         free(vd->b[i].f);
     }
+    wri_bson_memo_free(vd->thread.memo);
+    wri_bson_memo_free(vd->caller.memo);
+    wri_bson_memo_free(vd->memo);
     free(vd);
 }

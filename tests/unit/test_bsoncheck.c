@@ -246,19 +246,58 @@ static void test_bsoncheck_mutations_never_more_lenient(void)
     cases_free(&c);
 }
 
-/* The fast paths (wri_bson_check) and the plain check
- * (wri_bson_check_plain) agree on rc, byte and reason. */
+/* The memo every check of same_verdict shares: primed by whatever was
+ * checked before, as verify's is by the collection's documents. */
+static wri_bson_memo *shared_memo;
+
+/* rc, byte and reason of one way of checking */
+typedef struct verdict {
+    int rc;
+    size_t off;
+    char why[128];
+} verdict;
+
+static bool verdict_eq(const verdict *a, const verdict *b)
+{
+    return a->rc == b->rc && a->off == b->off && strcmp(a->why, b->why) == 0;
+}
+
+/* The memo's check of b (n bytes) with memo m: the buffer exactly n
+ * bytes long (pad 0) or with WRI_BSON_PAD readable bytes after it. */
+static verdict memo_verdict(wri_bson_memo *m, const uint8_t *b, size_t n,
+                            bool pad)
+{
+    verdict v = {0};
+    uint8_t *copy = malloc(n + (pad ? WRI_BSON_PAD : 0) + 1);
+    memcpy(copy, b, n);
+    if (pad) /* bytes the check may load, never judge: not BSON */
+        memset(copy + n, 0xAB, WRI_BSON_PAD);
+    v.rc = wri_bson_check_memo(m, copy, n, pad ? WRI_BSON_PAD : 0, &v.off,
+                               v.why, sizeof v.why);
+    free(copy);
+    return v;
+}
+
+/* The fast paths (wri_bson_check), the shape memo with and without pad
+ * bytes, and the plain check (wri_bson_check_plain) agree on rc, byte and
+ * reason. */
 static void same_verdict(const uint8_t *b, size_t n, const char *what,
                          int *disagree)
 {
-    char w1[128] = "", w2[128] = "";
-    size_t o1 = 0, o2 = 0;
-    int r1 = wri_bson_check(b, n, &o1, w1, sizeof w1);
-    int r2 = wri_bson_check_plain(b, n, &o2, w2, sizeof w2);
-    if (r1 != r2 || o1 != o2 || strcmp(w1, w2) != 0) {
+    verdict f = {0}, p = {0}, m0, m1;
+    f.rc = wri_bson_check(b, n, &f.off, f.why, sizeof f.why);
+    p.rc = wri_bson_check_plain(b, n, &p.off, p.why, sizeof p.why);
+    if (shared_memo == NULL)
+        shared_memo = wri_bson_memo_new();
+    m0 = memo_verdict(shared_memo, b, n, false);
+    m1 = memo_verdict(shared_memo, b, n, true);
+    if (!verdict_eq(&f, &p) || !verdict_eq(&m0, &p) ||
+        !verdict_eq(&m1, &p)) {
         if ((*disagree)++ < 10)
-            TAP_FAIL("%s: fast %d \"%s\", plain %d \"%s\"", what, r1, w1,
-                     r2, w2);
+            TAP_FAIL("%s: fast %d \"%s\", memo %d \"%s\", padded %d \"%s\", "
+                     "plain %d \"%s\"",
+                     what, f.rc, f.why, m0.rc, m0.why, m1.rc, m1.why, p.rc,
+                     p.why);
     }
 }
 
@@ -330,9 +369,159 @@ static void test_bsoncheck_fast_paths_equal_plain(void)
         free(b);
     }
     CHECK(disagree == 0);
-    printf("# %zu documents, fast and plain agree on %zu\n", checked,
-           checked - (size_t)disagree);
+    printf("# %zu documents, fast, memo and plain agree on %zu (%" PRIu64
+           " elements by the memo)\n",
+           checked, checked - (size_t)disagree,
+           wri_bson_memo_hits(shared_memo));
+    CHECK(wri_bson_memo_hits(shared_memo) > 0);
+    wri_bson_memo_free(shared_memo);
+    shared_memo = NULL;
     cases_free(&c);
+}
+
+/* A document shaped like the bench's (and many real collections'):
+ * ObjectId _id, ASCII and UTF-8 strings, numbers of every width, a
+ * boolean, a null, a date, a nested document holding an array, arrays of
+ * strings and of numbers whose lengths vary with i. */
+static bson_t *memo_doc(uint32_t i)
+{
+    static const char *cities[] = {"Oslo", "Kraków", "São Paulo", "Lima"};
+    bson_t *d = bson_new(), sub, arr;
+    bson_oid_t oid;
+    uint8_t raw[12] = {0x5f, 0xee, 0x66, 0x00, 0x64, 0x5e, 0xec, 0xe2,
+                       (uint8_t)(i >> 24), (uint8_t)(i >> 16),
+                       (uint8_t)(i >> 8), (uint8_t)i};
+    char key[16], str[64];
+    bson_oid_init_from_data(&oid, raw);
+    BSON_APPEND_OID(d, "_id", &oid);
+    snprintf(str, sizeof str, "name %u", i * 7919u);
+    BSON_APPEND_UTF8(d, "name", str);
+    BSON_APPEND_INT32(d, "age", (int32_t)(i % 90));
+    BSON_APPEND_BOOL(d, "active", i % 3 != 0);
+    BSON_APPEND_DOUBLE(d, "balance", i * 1.25);
+    BSON_APPEND_INT64(d, "visits", (int64_t)i * 1000003);
+    BSON_APPEND_DATE_TIME(d, "created", (int64_t)i * 86400000);
+    BSON_APPEND_DOCUMENT_BEGIN(d, "address", &sub);
+    BSON_APPEND_UTF8(&sub, "city", cities[i % 4]);
+    BSON_APPEND_ARRAY_BEGIN(&sub, "geo", &arr);
+    BSON_APPEND_DOUBLE(&arr, "0", 36.7);
+    BSON_APPEND_DOUBLE(&arr, "1", -11.5);
+    bson_append_array_end(&sub, &arr);
+    bson_append_document_end(d, &sub);
+    BSON_APPEND_ARRAY_BEGIN(d, "tags", &arr);
+    for (uint32_t k = 0; k < i % 4; k++) {
+        snprintf(key, sizeof key, "%u", k);
+        BSON_APPEND_UTF8(&arr, key, k % 2 ? "eco" : "café");
+    }
+    bson_append_array_end(d, &arr);
+    if (i % 5 == 0)
+        BSON_APPEND_NULL(d, "ref");
+    if (i % 7 == 0) /* a number's type changes at its place */
+        BSON_APPEND_INT32(d, "version", 1);
+    else
+        BSON_APPEND_DOUBLE(d, "version", 1.5);
+    return d;
+}
+
+/* Documents of one shape through one memo (as verify checks a
+ * collection), then every byte of one of them changed in several ways,
+ * the memo primed by the unchanged document before each change and, in
+ * a second pass, by the changed ones too: the memo's verdict, byte and
+ * reason are always the plain check's, and the memo did take elements. */
+static void test_bsoncheck_memo_equals_plain(void)
+{
+    wri_bson_memo *m = wri_bson_memo_new();
+    int disagree = 0;
+    size_t checked = 0;
+    REQUIRE(m != NULL);
+    for (uint32_t i = 0; i < 400; i++, checked++) {
+        bson_t *d = memo_doc(i);
+        verdict p = {0}, v = memo_verdict(m, bson_get_data(d), d->len, true);
+        p.rc = wri_bson_check_plain(bson_get_data(d), d->len, &p.off, p.why,
+                                    sizeof p.why);
+        CHECK_EQ(p.rc, WR_OK);
+        if (!verdict_eq(&v, &p) && disagree++ < 10)
+            TAP_FAIL("document %u: memo %d \"%s\"", i, v.rc, v.why);
+        bson_destroy(d);
+    }
+    uint64_t hits = wri_bson_memo_hits(m);
+    printf("# 400 documents of one shape: %" PRIu64 " elements by the memo\n",
+           hits);
+    CHECK(hits > 400 * 10);
+    static const uint8_t flips[] = {0x01, 0x80, 0x20, 0xff};
+    for (int pass = 0; pass < 2; pass++) {
+        bson_t *d = memo_doc(35); /* a ref, an int32 version, three tags */
+        const uint8_t *orig = bson_get_data(d);
+        size_t n = d->len;
+        uint8_t *b = malloc(n);
+        for (size_t at = 0; at < n; at++)
+            for (size_t k = 0; k < sizeof flips + 2; k++, checked++) {
+                memcpy(b, orig, n);
+                if (k < sizeof flips)
+                    b[at] ^= flips[k];
+                else
+                    b[at] = k == sizeof flips ? 0 : (uint8_t)(b[at] + 1);
+                if (pass == 0)
+                    (void)memo_verdict(m, orig, n, true);
+                size_t len = (at + k) % 11 == 0 ? n - 1 - at % 7 : n;
+                verdict p = {0};
+                p.rc = wri_bson_check_plain(b, len, &p.off, p.why,
+                                            sizeof p.why);
+                for (int pad = 0; pad < 2; pad++) {
+                    verdict v = memo_verdict(m, b, len, pad);
+                    if (!verdict_eq(&v, &p) && disagree++ < 10)
+                        TAP_FAIL("pass %d, byte %zu change %zu, %zu bytes: "
+                                 "memo %d \"%s\" (pad %d), plain %d \"%s\"",
+                                 pass, at, k, len, v.rc, v.why, pad, p.rc,
+                                 p.why);
+                }
+            }
+        free(b);
+        bson_destroy(d);
+    }
+    CHECK(disagree == 0);
+    printf("# %zu documents, memo and plain agree\n", checked);
+    wri_bson_memo_free(m);
+}
+
+/* The real dataset (one collection, numbers whose type changes from
+ * document to document) through one memo: as the plain check. */
+static void test_bsoncheck_memo_real_dataset(void)
+{
+    char path[512];
+    const char *base = getenv("WR_CORPORA");
+    snprintf(path, sizeof path, "%s/real/treasury-yield/"
+             "yield_historical_in.json", base ? base : "../shared/corpora");
+    FILE *f = fopen(path, "r");
+    REQUIRE(f != NULL);
+    wri_bson_memo *m = wri_bson_memo_new();
+    char *line = NULL;
+    size_t cap = 0, docs = 0;
+    ssize_t r;
+    int disagree = 0;
+    while ((r = getline(&line, &cap, f)) > 0) {
+        bson_error_t err;
+        bson_t *d = bson_new_from_json((const uint8_t *)line, r, &err);
+        if (d == NULL)
+            continue;
+        verdict p = {0}, v = memo_verdict(m, bson_get_data(d), d->len,
+                                          docs % 2 == 0);
+        p.rc = wri_bson_check_plain(bson_get_data(d), d->len, &p.off, p.why,
+                                    sizeof p.why);
+        if ((!verdict_eq(&v, &p) || p.rc != WR_OK) && disagree++ < 10)
+            TAP_FAIL("line %zu: memo %d \"%s\", plain %d \"%s\"", docs + 1,
+                     v.rc, v.why, p.rc, p.why);
+        bson_destroy(d);
+        docs++;
+    }
+    free(line);
+    fclose(f);
+    CHECK(docs > 5000);
+    CHECK(disagree == 0);
+    CHECK(wri_bson_memo_hits(m) > docs * 5);
+    printf("# %zu documents, %" PRIu64 " elements by the memo\n", docs,
+           wri_bson_memo_hits(m));
+    wri_bson_memo_free(m);
 }
 
 /* Does the document hold a double anywhere? (Our doubles are shorter
@@ -462,6 +651,8 @@ int main(void)
     RUN(test_bsoncheck_utf8_at_every_offset);
     RUN(test_bsoncheck_mutations_never_more_lenient);
     RUN(test_bsoncheck_fast_paths_equal_plain);
+    RUN(test_bsoncheck_memo_equals_plain);
+    RUN(test_bsoncheck_memo_real_dataset);
     RUN(test_ejson_matches_libbson_on_the_corpus);
     RUN(test_ejson_doubles_are_short_and_exact);
     return tap_done();
