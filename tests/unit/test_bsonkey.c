@@ -1482,6 +1482,53 @@ static void test_bsonkey_key_check_covers_libbson_over_corpus(void)
  * way for them), pairs sharing prefixes of every length and equal ones;
  * an ObjectId key against a longer key with the same ObjectId first, or
  * with a length prefix that disagrees, still goes the general way. */
+/* wri_key_check's ObjectId shortcut ({ "": oid } in 19 bytes): every
+ * byte of such a key set to every value. Whatever is accepted is one
+ * element with an empty name that libbson validates; the shape itself is
+ * accepted as one element and refused where two are wanted, with the
+ * general check's reason. */
+static void test_bsonkey_key_check_oid_shape(void)
+{
+    uint8_t k[19] = {19, 0, 0, 0, 0x07, 0};
+    int accepted = 0, bad = 0;
+    for (int i = 0; i < 12; i++)
+        k[6 + i] = (uint8_t)(0x5f + 13 * i);
+    for (size_t at = 0; at < sizeof k; at++)
+        for (int v = 0; v < 256; v++) {
+            uint8_t m[19];
+            char why[160];
+            memcpy(m, k, sizeof m);
+            m[at] = (uint8_t)v;
+            bool shape = wri_get32(m) == 19 && m[4] == 0x07 && m[5] == 0 &&
+                         m[18] == 0;
+            for (int nelem = 0; nelem <= 2; nelem++) {
+                int rc = wri_key_check(m, sizeof m, nelem, why, sizeof why);
+                if (shape && (nelem < 2) != (rc == WR_OK) && bad++ < 5)
+                    TAP_FAIL("byte %zu = %d, nelem %d: rc %d", at, v, nelem,
+                             rc);
+                if (shape && nelem == 2 &&
+                    strcmp(why, "key has 1 elements, expected 2") != 0 &&
+                    bad++ < 5)
+                    TAP_FAIL("byte %zu = %d: \"%s\"", at, v, why);
+                if (rc != WR_OK || nelem == 2)
+                    continue;
+                accepted++;
+                bson_t b;
+                bson_iter_t it;
+                size_t off;
+                if ((!bson_init_static(&b, m, sizeof m) ||
+                     !bson_validate(&b, BSON_VALIDATE_NONE, &off) ||
+                     !bson_iter_init(&it, &b) || !bson_iter_next(&it) ||
+                     bson_iter_key(&it)[0] != '\0' || bson_iter_next(&it)) &&
+                    bad++ < 5)
+                    TAP_FAIL("byte %zu = %d accepted as a key", at, v);
+            }
+        }
+    CHECK(bad == 0);
+    CHECK(accepted >= 2 * 12 * 256);
+    printf("# %d of %d accepted\n", accepted, 19 * 256 * 2);
+}
+
 static void test_bsonkey_oid_keys_order_is_their_bytes(void)
 {
     for (int round = 0; round < 20000; round++) {
@@ -1546,5 +1593,6 @@ int main(void)
     RUN(test_bsonkey_key_check_covers_libbson_over_corpus);
     RUN(test_bsonkey_key_check_rejects_bad_structure);
     RUN(test_bsonkey_key_check_fuzz);
+    RUN(test_bsonkey_key_check_oid_shape);
     return tap_done();
 }
