@@ -6,6 +6,14 @@
  *                              wins, mdb_put(MDB_APPEND) in key order,
  *                              commit (LMDB syncs at commit)
  *   peer_lmdb apply DIR FILE   puts and deletes in file order, one commit
+ *   peer_lmdb dump DIR [--relaxed]
+ *                              every value in key order as one line of
+ *                              Extended JSON on stdout (canonical, or
+ *                              relaxed), the format wr-dump --docs
+ *                              writes: a read-only transaction's cursor
+ *                              walk, libbson's bson_as_canonical_extended_
+ *                              json (bson_as_relaxed_extended_json), and
+ *                              stdio's fwrite into a 256 KiB buffer
  *   peer_lmdb --check          exit 0 if LMDB is usable here
  *
  * Built only where <lmdb.h> exists; liblmdb is opened with dlopen (see
@@ -45,6 +53,9 @@ int main(void)
     X(mdb_put)                                                               \
     X(mdb_del)                                                               \
     X(mdb_strerror)                                                          \
+    X(mdb_cursor_open)                                                       \
+    X(mdb_cursor_get)                                                        \
+    X(mdb_cursor_close)                                                      \
     X(mdb_version)
 
 #define LMDB_PTR(f) static __typeof__(f) *p_##f;
@@ -80,6 +91,71 @@ static int lmdb_dlopen(void)
         }                                                                    \
     } while (0)
 
+static int lmdb_usage(void)
+{
+    int rc = peer_usage("peer_lmdb");
+    fprintf(stderr, "       peer_lmdb dump DIR [--relaxed]   every value as "
+                    "one line of Extended JSON\n");
+    return rc;
+}
+
+/* peer_lmdb dump: what a C program would write to print every document
+ * of an LMDB database as JSONL with libbson. libbson formats doubles as
+ * "%.20g" where wr-dump writes the fewest digits that read back as the
+ * same double; everything else is the same text (bench/run.sh says
+ * where the two outputs differ). */
+static int dump(const char *dir, bool relaxed)
+{
+    static char buf[256 << 10];
+    int rc = 0;
+    MDB_env *env = NULL;
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    MDB_dbi dbi;
+    MDB_val k, v;
+    int ret;
+    setvbuf(stdout, buf, _IOFBF, sizeof buf);
+    MDB_TRY("mdb_env_create", p_mdb_env_create(&env));
+    MDB_TRY("mdb_env_open", p_mdb_env_open(env, dir, MDB_RDONLY, 0644));
+    MDB_TRY("mdb_txn_begin", p_mdb_txn_begin(env, NULL, MDB_RDONLY, &txn));
+    MDB_TRY("mdb_dbi_open", p_mdb_dbi_open(txn, NULL, 0, &dbi));
+    MDB_TRY("mdb_cursor_open", p_mdb_cursor_open(txn, dbi, &cur));
+    while ((ret = p_mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
+        bson_t doc;
+        size_t len;
+        char *s;
+        if (!bson_init_static(&doc, v.mv_data, v.mv_size)) {
+            fprintf(stderr, "peer_lmdb: a value is not BSON\n");
+            rc = 1;
+            goto out;
+        }
+        s = relaxed ? bson_as_relaxed_extended_json(&doc, &len)
+                    : bson_as_canonical_extended_json(&doc, &len);
+        if (s == NULL) {
+            fprintf(stderr, "peer_lmdb: a value is not valid BSON\n");
+            rc = 1;
+            goto out;
+        }
+        fwrite(s, 1, len, stdout);
+        putc('\n', stdout);
+        bson_free(s);
+    }
+    if (ret != MDB_NOTFOUND)
+        MDB_TRY("mdb_cursor_get", ret);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "peer_lmdb: stdout: %s\n", strerror(errno));
+        rc = 3;
+    }
+out:
+    if (cur != NULL)
+        p_mdb_cursor_close(cur);
+    if (txn != NULL)
+        p_mdb_txn_abort(txn);
+    if (env != NULL)
+        p_mdb_env_close(env);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     int rc = 0;
@@ -96,9 +172,16 @@ int main(int argc, char **argv)
         printf("%s\n", p_mdb_version(NULL, NULL, NULL));
         return 0;
     }
+    if ((argc == 3 || argc == 4) && strcmp(argv[1], "dump") == 0) {
+        if (argc == 4 && strcmp(argv[3], "--relaxed") != 0)
+            return lmdb_usage();
+        if (lmdb_dlopen() != 0)
+            return PEER_EXIT_ABSENT;
+        return dump(argv[2], argc == 4);
+    }
     if (argc != 4 || (strcmp(argv[1], "load") != 0 &&
                       strcmp(argv[1], "apply") != 0))
-        return peer_usage("peer_lmdb");
+        return lmdb_usage();
     load = strcmp(argv[1], "load") == 0;
     if (lmdb_dlopen() != 0)
         return PEER_EXIT_ABSENT;
