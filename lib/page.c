@@ -186,6 +186,13 @@ static int page_check_header(const uint8_t *buf, size_t len, wri_page_view *v,
 int wri_page_check(const uint8_t *buf, size_t len, int nkeyelem,
                    wri_page_view *v, wri_page_problem *prob)
 {
+    return wri_page_check_cells(buf, len, nkeyelem, v, NULL, 0, prob);
+}
+
+int wri_page_check_cells(const uint8_t *buf, size_t len, int nkeyelem,
+                         wri_page_view *v, wri_cell *cells, uint32_t ncells,
+                         wri_page_problem *prob)
+{
     int rc;
     if ((rc = page_check_header(buf, len, v, prob)) != WR_OK)
         return rc;
@@ -193,7 +200,9 @@ int wri_page_check(const uint8_t *buf, size_t len, int nkeyelem,
      * slots, each cell must end where the previous slot's cell starts
      * (page end for slot 0): that proves no overlap without sorting. */
     uint32_t expect_end = v->size;
-    wri_cell prev = {0};
+    const uint8_t *prev_key = NULL; /* the previous cell's key */
+    uint32_t prev_klen = 0;
+    wri_cell own = {0}; /* a cell past ncells */
     char why[160];
     for (uint32_t i = 0; i < v->count; i++) {
         uint32_t soff = WRI_PH_LEN + i * WRI_SLOT_SIZE;
@@ -202,45 +211,46 @@ int wri_page_check(const uint8_t *buf, size_t len, int nkeyelem,
             return page_fail(prob, soff, (int)i,
                              "slot %u: cell offset %u outside [%u, %u)", i,
                              off, v->lowest, v->size);
-        wri_cell c;
-        const char *bad = page_cell_decode(buf, v->size, v->type, off, &c);
+        wri_cell *c = i < ncells ? &cells[i] : &own;
+        const char *bad = page_cell_decode(buf, v->size, v->type, off, c);
         if (bad != NULL)
             return page_fail(prob, off, (int)i, "slot %u: %s", i, bad);
         if ((v->type == WRI_PT_LEAF && buf[off + 3] != 0) ||
             (v->type == WRI_PT_INTERNAL && wri_get16(buf + off + 2) != 0))
             return page_fail(prob, off + (v->type == WRI_PT_LEAF ? 3 : 2),
                              (int)i, "slot %u: cell padding not zero", i);
-        if (off + page_cell_len(&c, v->type) != expect_end)
+        if (off + page_cell_len(c, v->type) != expect_end)
             return page_fail(prob, off, (int)i,
                              "slot %u: cell [%u, %u) overlaps or leaves a gap "
                              "before the next cell at %u",
-                             i, off, off + page_cell_len(&c, v->type),
+                             i, off, off + page_cell_len(c, v->type),
                              expect_end);
         expect_end = off;
         if (v->type == WRI_PT_INTERNAL) {
-            if (i == 0 && c.klen != 0)
+            if (i == 0 && c->klen != 0)
                 return page_fail(prob, off, 0,
                                  "first child carries a separator key");
-            if (c.child.off == 0 || c.child.size == 0)
+            if (c->child.off == 0 || c->child.size == 0)
                 return page_fail(prob, off + 4, (int)i,
                                  "slot %u: null child address", i);
             if (i == 0)
                 continue;
         }
-        if (c.klen == 0)
+        if (c->klen == 0)
             return page_fail(prob, off, (int)i, "slot %u: empty key", i);
         if (nkeyelem > 0) {
-            if (wri_key_check(c.key, c.klen, nkeyelem, why, sizeof why) !=
+            if (wri_key_check(c->key, c->klen, nkeyelem, why, sizeof why) !=
                 WR_OK)
-                return page_fail(prob, c.key - buf, (int)i, "slot %u: key: %s",
+                return page_fail(prob, c->key - buf, (int)i, "slot %u: key: %s",
                                  i, why);
-            if (prev.key != NULL &&
-                wri_key_cmp(prev.key, prev.klen, c.key, c.klen) >= 0)
-                return page_fail(prob, c.key - buf, (int)i,
+            if (prev_key != NULL &&
+                wri_key_cmp(prev_key, prev_klen, c->key, c->klen) >= 0)
+                return page_fail(prob, c->key - buf, (int)i,
                                  "slot %u: key not greater than slot %u's", i,
                                  i - 1);
         }
-        prev = c;
+        prev_key = c->key;
+        prev_klen = c->klen;
     }
     if (expect_end != v->lowest)
         return page_fail(prob, WRI_PH_LOWEST, -1,

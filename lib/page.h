@@ -114,6 +114,12 @@ typedef struct wri_page_problem {
  * Returns WR_OK or WR_ECORRUPT with *prob filled. */
 int wri_page_check(const uint8_t *buf, size_t len, int nkeyelem,
                    wri_page_view *v, wri_page_problem *prob);
+/* The same, and cells[i] gets cell i (as wri_page_cell decodes it) for
+ * the first ncells cells of a page that checks: the walk's one decoding
+ * of them. */
+int wri_page_check_cells(const uint8_t *buf, size_t len, int nkeyelem,
+                         wri_page_view *v, wri_cell *cells, uint32_t ncells,
+                         wri_page_problem *prob);
 /* Decode cell i of a checked page (no checks repeated). */
 void wri_page_cell(const wri_page_view *v, uint32_t i, wri_cell *c);
 /* Decode the cell at byte off of a leaf (type 1) or internal page of size

@@ -541,17 +541,19 @@ int wri_ps_begin(wri_ps *ps, int slot, bool map, wr_errbuf *eb)
 
 /* --- reads ----------------------------------------------------------------- */
 
-/* Read len bytes at off: from the run buffer when it holds them, into it
- * when this read continues the previous one (a sequential scan), else
- * straight from the file. */
-int wri_ps_pread(wri_ps *ps, void *buf, size_t len, uint64_t off,
-                    size_t *got, wr_errbuf *eb)
+/* Up to len bytes at off: *out points at them in the run buffer when it
+ * holds them, or when this read continues the previous one (a sequential
+ * scan: the run is refilled from off), until the next read; else they
+ * are read straight from the file into buf (*out = buf). */
+static int ps_view(wri_ps *ps, uint8_t *buf, size_t len, uint64_t off,
+                   const uint8_t **out, size_t *got, wr_errbuf *eb)
 {
     int rc;
     *got = 0;
+    *out = buf;
     if (ps->run_len > 0 && off >= ps->run_off &&
         len <= ps->run_len && off - ps->run_off <= ps->run_len - len) {
-        memcpy(buf, ps->run + (off - ps->run_off), len);
+        *out = ps->run + (off - ps->run_off);
         *got = len;
         ps->seq_next = off + len;
         return WR_OK;
@@ -576,8 +578,19 @@ int wri_ps_pread(wri_ps *ps, void *buf, size_t len, uint64_t off,
         return rc;
     ps->run_off = off;
     *got = WRI_MIN(len, ps->run_len);
-    memcpy(buf, ps->run, *got);
+    *out = ps->run;
     return WR_OK;
+}
+
+/* Read len bytes at off into buf, through the run buffer (ps_view). */
+int wri_ps_pread(wri_ps *ps, void *buf, size_t len, uint64_t off,
+                    size_t *got, wr_errbuf *eb)
+{
+    const uint8_t *at;
+    int rc = ps_view(ps, buf, len, off, &at, got, eb);
+    if (rc == WR_OK && at != buf && *got > 0)
+        memcpy(buf, at, *got);
+    return rc;
 }
 
 int wri_ps_read_raw(wri_ps *ps, uint64_t off, void *buf, size_t len,
@@ -638,16 +651,23 @@ int wri_ps_addr_check(wri_ps *ps, const wr_addr *a, uint32_t want_size,
     return WR_OK;
 }
 
-int wri_ps_read(wri_ps *ps, const wr_addr *a, uint8_t *buf, const char *what,
-                bool *raw_ok, wr_errbuf *eb)
+/* wri_ps_read; with inplace, *page points at the bytes where ps_view
+ * found them (the run buffer, or buf), else they are in buf. */
+static int ps_read_page(wri_ps *ps, const wr_addr *a, uint8_t *buf,
+                        bool inplace, const uint8_t **page, const char *what,
+                        bool *raw_ok, wr_errbuf *eb)
 {
     int rc;
     size_t got = 0;
     char x[32], y[32];
     if (raw_ok != NULL)
         *raw_ok = false;
-    if ((rc = wri_ps_pread(ps, buf, a->size, a->off, &got, eb)) != WR_OK)
+    *page = buf;
+    if ((rc = inplace ? ps_view(ps, buf, a->size, a->off, page, &got, eb)
+                      : wri_ps_pread(ps, buf, a->size, a->off, &got, eb)) !=
+        WR_OK)
         return rc;
+    const uint8_t *b = *page;
     if (got != a->size)
         return wri_ps_finding(ps, eb, WR_CHECK_SPACE, a->off, a->off + got,
                               wri_ps_u64(x, a->size), wri_ps_u64(y, got),
@@ -656,8 +676,8 @@ int wri_ps_read(wri_ps *ps, const wr_addr *a, uint8_t *buf, const char *what,
                               what, got, a->size);
     if (raw_ok != NULL)
         *raw_ok = true;
-    uint32_t stored = wri_get32(buf + WRI_PH_CRC);
-    uint32_t computed = wri_page_crc(buf, a->size);
+    uint32_t stored = wri_get32(b + WRI_PH_CRC);
+    uint32_t computed = wri_page_crc(b, a->size);
     if (stored != computed)
         return wri_ps_finding(
             ps, eb, WR_CHECK_CHECKSUM, a->off, a->off, wri_ps_hex32(x, stored),
@@ -674,7 +694,7 @@ int wri_ps_read(wri_ps *ps, const wr_addr *a, uint8_t *buf, const char *what,
                               "%s: stale or misdirected page: intact, but "
                               "not the page its address expects",
                               what);
-    uint32_t hsize = wri_get32(buf + WRI_PH_SIZE);
+    uint32_t hsize = wri_get32(b + WRI_PH_SIZE);
     if (hsize != a->size)
         return wri_ps_finding(ps, eb, WR_CHECK_PAGE, a->off,
                               a->off + WRI_PH_SIZE, wri_ps_u64(x, a->size),
@@ -683,6 +703,13 @@ int wri_ps_read(wri_ps *ps, const wr_addr *a, uint8_t *buf, const char *what,
                               "address",
                               what);
     return WR_OK;
+}
+
+int wri_ps_read(wri_ps *ps, const wr_addr *a, uint8_t *buf, const char *what,
+                bool *raw_ok, wr_errbuf *eb)
+{
+    const uint8_t *page;
+    return ps_read_page(ps, a, buf, false, &page, what, raw_ok, eb);
 }
 
 int wri_ps_tree_addr_check(wri_ps *ps, const wr_addr *a, int level,
@@ -705,16 +732,29 @@ int wri_ps_read_tree_page(wri_ps *ps, const wr_addr *a, int level,
                           int nkeyelem, uint8_t *buf, wri_page_view *v,
                           bool *raw_ok, bool *trusted, wr_errbuf *eb)
 {
-    int rc;
+    const uint8_t *page;
+    wri_ps_tree_read r = {.level = level, .nkeyelem = nkeyelem, .buf = buf};
+    int rc = wri_ps_view_tree_page(ps, a, &r, &page, v, raw_ok, trusted, eb);
+    return rc;
+}
+
+int wri_ps_view_tree_page(wri_ps *ps, const wr_addr *a,
+                          const wri_ps_tree_read *r, const uint8_t **page,
+                          wri_page_view *v, bool *raw_ok, bool *trusted,
+                          wr_errbuf *eb)
+{
+    int rc, level = r->level;
     char x[64], y[64];
     wri_page_problem pp;
     if (trusted != NULL)
         *trusted = false;
-    if ((rc = wri_ps_read(ps, a, buf, "tree page", raw_ok, eb)) != WR_OK)
+    if ((rc = ps_read_page(ps, a, r->buf, r->inplace, page, "tree page",
+                           raw_ok, eb)) != WR_OK)
         return rc;
     if (trusted != NULL)
         *trusted = true;
-    if (wri_page_check(buf, a->size, nkeyelem, v, &pp) != WR_OK)
+    if (wri_page_check_cells(*page, a->size, r->nkeyelem, v, r->cells,
+                             r->ncells, &pp) != WR_OK)
         return wri_ps_finding(ps, eb, WR_CHECK_PAGE, a->off, a->off + pp.off,
                               NULL, NULL, "%s", pp.what);
     if (v->type != WRI_PT_LEAF && v->size != ps->P)

@@ -29,7 +29,10 @@
  * the file is opened with POSIX_FADV_SEQUENTIAL, so the kernel reads
  * further ahead when it is not cached). Random reads go straight to the
  * file. A source used by a writer (the engine) has no run
- * buffer: what it reads is always what is on disk.
+ * buffer: what it reads is always what is on disk. A walk that asks
+ * (wri_ps_walk.inplace, verify's) checks each leaf where the read put it
+ * in the run buffer, without a copy; a leaf whose values are in overflow
+ * runs is copied first, since reading them moves the run.
  *
  * Bounded: every offset, length and count read from the file is checked
  * before use; walks are capped (depth 64, one visit per block, list chains
@@ -173,6 +176,21 @@ int wri_ps_read(wri_ps *ps, const wr_addr *a, uint8_t *buf, const char *what,
 int wri_ps_read_tree_page(wri_ps *ps, const wr_addr *a, int level,
                           int nkeyelem, uint8_t *buf, wri_page_view *v,
                           bool *raw_ok, bool *trusted, wr_errbuf *eb);
+/* The same read, for a walk: with inplace, *page may point into the run
+ * buffer instead of buf (no copy; valid until the next read of ps), and
+ * the page checker's decoding of the first ncells cells goes to cells
+ * (may be NULL). */
+typedef struct wri_ps_tree_read {
+    int level, nkeyelem; /* as wri_ps_read_tree_page's */
+    uint8_t *buf;        /* room for the page */
+    bool inplace;
+    wri_cell *cells;
+    uint32_t ncells;
+} wri_ps_tree_read;
+int wri_ps_view_tree_page(wri_ps *ps, const wr_addr *a,
+                          const wri_ps_tree_read *r, const uint8_t **page,
+                          wri_page_view *v, bool *raw_ok, bool *trusted,
+                          wr_errbuf *eb);
 /* The address of a tree page at level (-1: not known) checked as
  * wri_ps_addr_check does: one block, or, for a leaf of a file whose
  * version allows long leaves (leaf_max > P, wri_leaf_max), a run of
@@ -235,6 +253,8 @@ typedef struct wri_ps_walk {
     int nkeyelem;      /* 1 main table, 2 index */
     bool keys;         /* check key form, order and bounds (not --quick) */
     bool map;          /* mark pages in the ownership map */
+    bool inplace;      /* leaves checked in the run buffer: the callbacks
+                          read nothing through ps (verify's do not) */
     /* every address reached (v NULL when it did not decode) */
     int (*page)(void *arg, const wri_ps_page *p);
     /* every leaf item of a trusted leaf, in key order; val is the value

@@ -260,6 +260,20 @@ out:
     return rc;
 }
 
+/* The walk's first room for a page's cells (grown for a page with more). */
+#define PS_CELLS_FIRST 256
+
+/* Does a leaf hold a value in an overflow run? */
+static bool ps_has_overflow(const wri_page_view *v, const wri_cell *cells)
+{
+    if (v->type != WRI_PT_LEAF)
+        return false;
+    for (uint32_t i = 0; i < v->count; i++)
+        if (cells[i].overflow)
+            return true;
+    return false;
+}
+
 static int ps_node(wri_ps *ps, wri_ps_walk *w, int depth, const wr_addr *a,
                    int level, uint64_t ref_page, uint64_t ref_off,
                    ps_bound lo, ps_bound hi, wr_errbuf *eb)
@@ -304,10 +318,18 @@ static int ps_node(wri_ps *ps, wri_ps_walk *w, int depth, const wr_addr *a,
         rc = WR_ERR(eb, WR_ENOMEM, "%s: out of memory", ps->path);
         goto out;
     }
-    uint8_t *buf = w->pg[depth];
+    if (w->cells == NULL &&
+        (w->cells = malloc(PS_CELLS_FIRST * sizeof *w->cells)) != NULL)
+        w->cellcap = PS_CELLS_FIRST;
+    /* a leaf of a verify walk is checked where the read put it (the run
+     * buffer); anything that must outlive the next read is copied */
+    wri_ps_tree_read tr = {.level = level, .buf = w->pg[depth],
+                           .inplace = w->inplace && level == 0,
+                           .cells = w->cells, .ncells = w->cellcap};
+    const uint8_t *buf;
     bool raw_ok = false, trusted = false;
-    if ((r = wri_ps_read_tree_page(ps, a, level, 0, buf, &v, &raw_ok,
-                                   &trusted, eb)) != WR_OK) {
+    if ((r = wri_ps_view_tree_page(ps, a, &tr, &buf, &v, &raw_ok, &trusted,
+                                   eb)) != WR_OK) {
         PS_TRY(r);
         w->incomplete = true;
         if (trusted) { /* read whole and intact, but does not decode */
@@ -321,30 +343,35 @@ static int ps_node(wri_ps *ps, wri_ps_walk *w, int depth, const wr_addr *a,
         }
         goto page;
     }
+    /* the cells, decoded once by the page checker, for the key checks and
+     * a leaf's items (an internal page's children decode theirs again
+     * below: the walk into them reuses w->cells) */
+    if (v.count > w->cellcap) {
+        wri_cell *nc = realloc(w->cells, v.count * sizeof *nc);
+        if (nc == NULL) {
+            rc = WR_ERR(eb, WR_ENOMEM, "%s: out of memory", ps->path);
+            goto out;
+        }
+        w->cells = nc;
+        w->cellcap = v.count;
+        for (uint32_t i = 0; i < v.count; i++)
+            wri_page_cell(&v, i, &w->cells[i]);
+    }
+    const wri_cell *cells = w->cells;
+    if (buf != w->pg[depth] && ps_has_overflow(&v, cells)) {
+        /* its values are read next, through the run buffer */
+        memcpy(w->pg[depth], buf, a->size);
+        buf = w->pg[depth];
+        v.buf = buf;
+        for (uint32_t i = 0; i < v.count; i++)
+            wri_page_cell(&v, i, &w->cells[i]);
+    }
     p.buf = buf;
     p.trusted = true;
     p.v = &v;
     if (w->page != NULL && (rc = w->page(w->arg, &p)) != 0)
         goto out;
-    /* the cells decoded once for the key checks and a leaf's items (an
-     * internal page's children decode theirs again below: the walk into
-     * them reuses w->cells) */
     wri_cell c;
-    const wri_cell *cells = w->cells;
-    if (w->keys || v.type == WRI_PT_LEAF) {
-        if (v.count > w->cellcap) {
-            wri_cell *nc = realloc(w->cells, v.count * sizeof *nc);
-            if (nc == NULL) {
-                rc = WR_ERR(eb, WR_ENOMEM, "%s: out of memory", ps->path);
-                goto out;
-            }
-            w->cells = nc;
-            w->cellcap = v.count;
-        }
-        for (uint32_t i = 0; i < v.count; i++)
-            wri_page_cell(&v, i, &w->cells[i]);
-        cells = w->cells;
-    }
     /* keys: well formed, ordered, inside the parent's bounds */
     const wri_cell *prev = NULL;
     if (w->keys) {

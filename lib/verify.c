@@ -397,6 +397,7 @@ static int vf_ckpt(vf_run *run, wr_verify_file *f, vf_info *inf, wri_ps *ps,
     t->w.nkeyelem = t->nkeyelem;
     t->w.keys = !t->quick;
     t->w.map = true;
+    t->w.inplace = true; /* vt_page and vt_item read nothing */
     t->w.page = vt_page;
     t->w.item = vt_item;
     t->w.arg = t;

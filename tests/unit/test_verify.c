@@ -1322,6 +1322,217 @@ static void test_verify_threads_same_findings(void)
     free(dir);
 }
 
+/* --- the walk in place against the copying walk ------------------------- */
+
+/* Everything a walk reports, in order, folded into a running hash: each
+ * finding's line, each page (address, trusted, decoded, its bytes), each
+ * item (slot, key, value or none, the value's offset). */
+typedef struct wtrace {
+    uint64_t h, findings, pages, items, inplace;
+    const wri_ps *ps;
+} wtrace;
+
+static void wt_add(wtrace *t, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++)
+        t->h = (t->h ^ b[i]) * 0x100000001b3ull;
+    t->h = (t->h ^ n) * 0x100000001b3ull;
+}
+
+static void wt_sink(const wr_finding *f, void *arg)
+{
+    wtrace *t = arg;
+    char line[1200];
+    wr_verify_problem_format(f, line, sizeof line);
+    wt_add(t, line, strlen(line));
+    t->findings++;
+}
+
+static int wt_page(void *arg, const wri_ps_page *p)
+{
+    wtrace *t = arg;
+    uint64_t x[4] = {p->addr.off, p->addr.size, p->trusted, p->v != NULL};
+    wt_add(t, x, sizeof x);
+    if (p->buf != NULL)
+        wt_add(t, p->buf, p->addr.size);
+    if (p->buf != NULL && t->ps->run != NULL && p->buf >= t->ps->run &&
+        p->buf < t->ps->run + WRI_PS_RUN_MAX)
+        t->inplace++;
+    t->pages++;
+    return 0;
+}
+
+static int wt_item(void *arg, const wri_ps_page *p, uint32_t i,
+                   const wri_cell *c, const uint8_t *val, uint64_t voff)
+{
+    wtrace *t = arg;
+    uint64_t x[5] = {p->addr.off, i, c->vlen, voff, val != NULL};
+    wt_add(t, x, sizeof x);
+    wt_add(t, c->key, c->klen);
+    if (val != NULL)
+        wt_add(t, val, c->vlen);
+    t->items++;
+    return 0;
+}
+
+/* Walk the newest checkpoint of path as verify does, in place or not. */
+static void wt_walk(const char *path, bool inplace, wtrace *t)
+{
+    wr_errbuf eb = {0};
+    wri_ps *ps = NULL;
+    wri_ps_cfg cfg = {.tolerant = true, .readahead = true, .sink = wt_sink,
+                      .sink_arg = t};
+    int slot = -1;
+    memset(t, 0, sizeof *t);
+    t->h = 0xcbf29ce484222325ull;
+    if (wri_ps_open(path, &cfg, &ps, &eb) != WR_OK ||
+        wri_ps_choose(ps, WRI_PS_LATEST, 0, &slot, &eb) != WR_OK ||
+        wri_ps_begin(ps, slot, true, &eb) != WR_OK) {
+        wt_add(t, eb.msg, strlen(eb.msg));
+        wri_ps_close(ps);
+        return;
+    }
+    t->ps = ps;
+    const wri_slot *s = &ps->slots[slot].slot;
+    wri_ps_walk w = {.nkeyelem = 1, .keys = true, .map = true,
+                     .inplace = inplace, .page = wt_page, .item = wt_item,
+                     .arg = t};
+    wri_ps_lists l = {.slot = slot};
+    int rc = wri_ps_walk_lists(ps, s, &l, &eb);
+    rc = rc < 0 ? rc : wri_ps_walk_tree(ps, s, slot, &w, &eb);
+    uint64_t x[6] = {(uint64_t)rc, w.incomplete, w.values_bad, w.keys_found,
+                     l.incomplete,
+                     w.incomplete ? 0 : wri_ps_leaks(ps, s->logical_size)};
+    wt_add(t, x, sizeof x);
+    wri_ps_walk_free(&w);
+    wri_ps_close(ps);
+}
+
+/* A leaf of a verify walk is checked where the read put it, in the run
+ * buffer (a leaf with an overflow value is copied first: its values are
+ * read through the same buffer). Against the copying walk, on a clean
+ * file and on 120 damaged copies (bits flipped in leaves with their CRCs
+ * carried up, so the damage reaches the decoder and the key checks; in
+ * overflow pages; anywhere): the same findings, pages, bytes and items
+ * in the same order, and the leaves really were checked in place. */
+/* A churned file whose leaves hold values of one to six blocks: rounds
+ * of puts and deletes, a checkpoint each, so that a leaf's overflow
+ * pages lie before it, after it, and past the read run it came in. */
+static int build_overflowing(const char *dir)
+{
+    wr_errbuf eb = {0};
+    wr_db_opts o = {.create = true, .page_size = P512, .holder = "test"};
+    wr_db *db = NULL;
+    wr_coll *c = NULL;
+    uint64_t seed = 7;
+    int rc;
+    if ((rc = wr_db_open(dir, &o, &db, &eb)) != WR_OK ||
+        (rc = wr_coll_open(db, "people", true, &c, &eb)) != WR_OK)
+        goto out;
+    for (int round = 0; round < 8 && rc == WR_OK; round++) {
+        for (int k = 0; k < 400 && rc == WR_OK; k++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            int id = (int)((seed >> 33) % 1500);
+            if ((seed >> 20) % 4 == 0) {
+                bson_t *d = BCON_NEW("_id", BCON_INT32(id));
+                rc = wr_coll_delete(c, d, &eb);
+                bson_destroy(d);
+                if (rc == WR_ENOTFOUND) {
+                    rc = WR_OK;
+                    wr_errbuf_clear(&eb);
+                }
+                continue;
+            }
+            bson_t *d = make_doc(id, 0);
+            if ((seed >> 40) % 3 == 0) { /* one to six blocks */
+                char str[3000];
+                size_t n = 500 + (size_t)(seed >> 44) % 2400;
+                memset(str, 'a' + id % 26, n);
+                str[n] = 0;
+                BSON_APPEND_UTF8(d, "long", str);
+            }
+            rc = wr_coll_put(c, d, NULL, &eb);
+            bson_destroy(d);
+        }
+        if (rc == WR_OK && round < 7)
+            rc = wr_db_checkpoint(db, &eb);
+    }
+out:
+    return db_build_end(db, rc, "build_overflowing", &eb);
+}
+
+static void test_walk_in_place_equals_copying(void)
+{
+    char *dir = tap_fresh_path("inplace");
+    REQUIRE(build_overflowing(dir) == WR_OK);
+    char *path = join(dir, "people.main.wr");
+    uint64_t size = file_size(path);
+    uint8_t *orig = malloc(size);
+    raw_read(path, 0, orig, size);
+    pages *pg = calloc(1, sizeof *pg);
+    find_pages(path, pg);
+    REQUIRE(pg->nleaf > 300 && pg->ovf != 0);
+    uint64_t seed = 0x9E3779B97F4A7C15ull, inplace = 0, differ = 0;
+    uint64_t findings = 0, damaged = 0;
+    for (int round = 0; round <= 120; round++) {
+        raw_write(path, 0, orig, size);
+        for (int k = 0; round > 0 && k < 1 + round % 3; k++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            uint64_t r = seed >> 16;
+            uint64_t at;
+            switch (round % 4) {
+            case 0: case 1: /* a leaf, CRC carried up: decoder, keys */
+                at = pg->leaf[r % (uint64_t)pg->nleaf];
+                flip_bit(path, at + 32 + (r >> 20) % (P512 - 32),
+                         (int)(r >> 8) & 7);
+                fix_crc(path, at);
+                break;
+            case 2: /* the overflow value or its leaf */
+                at = (r & 1) ? pg->ovf : pg->ovf_leaf;
+                flip_bit(path, at + 32 + (r >> 20) % (P512 - 32),
+                         (int)(r >> 8) & 7);
+                if (r & 2)
+                    fix_crc(path, at);
+                break;
+            default: /* anywhere */
+                flip_bit(path, (r >> 4) % size, (int)(r >> 8) & 7);
+                break;
+            }
+        }
+        wtrace a, b;
+        wt_walk(path, false, &a);
+        wt_walk(path, true, &b);
+        if (a.h != b.h || a.findings != b.findings || a.pages != b.pages ||
+            a.items != b.items) {
+            if (differ++ < 5)
+                TAP_FAIL("round %d: copying %llu findings %llu pages %llu "
+                         "items, in place %llu %llu %llu",
+                         round, (unsigned long long)a.findings,
+                         (unsigned long long)a.pages,
+                         (unsigned long long)a.items,
+                         (unsigned long long)b.findings,
+                         (unsigned long long)b.pages,
+                         (unsigned long long)b.items);
+        }
+        CHECK_EQ(a.inplace, 0);
+        inplace += b.inplace;
+        findings += b.findings;
+        damaged += b.findings > 0;
+    }
+    printf("# 121 walks: %llu findings (%llu damaged walks), %llu pages "
+           "checked in place\n",
+           (unsigned long long)findings, (unsigned long long)damaged,
+           (unsigned long long)inplace);
+    CHECK_EQ(differ, 0);
+    CHECK(damaged > 50);
+    CHECK(inplace > 121 * 20);
+    free(pg);
+    free(orig);
+    free(path);
+    free(dir);
+}
+
 /* Random damage anywhere in each file: never a crash, never a leak, and
  * a damaged file is never called clean unless the byte was unused. */
 static void test_verify_random_damage_never_crashes(void)
@@ -1655,6 +1866,7 @@ int main(void)
     RUN(test_verify_environment_errors);
     RUN(test_verify_problem_cap);
     RUN(test_verify_threads_same_findings);
+    RUN(test_walk_in_place_equals_copying);
     RUN(test_vfdocs_shared_checks_keep_order);
     RUN(test_verify_catalog_version_bit_is_damage);
     RUN(test_verify_nonzero_reserved_bytes);
