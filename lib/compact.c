@@ -17,6 +17,11 @@
  *     catalog never names a mix of compacted and refused files of one run.
  *     Damage ends the build: its tmp file goes, nothing else was written
  *     (the backup, C3, is made after every file is built and checked).
+ *     The quick check reads every page against its checksum but leaves
+ *     keys and documents to C5's full verify of the copy: when the bulk
+ *     loader refuses an item, or C5 fails, the original is verified in
+ *     full (wri_verify_file_gen), and damage it finds is the reason given,
+ *     naming the original and the place (cpt_blame_original).
  * C3  With a backup directory, every original (and the catalog) is copied
  *     into BACKUP/NAME/ with a manifest of CRC-32s and sizes, fsynced, and
  *     each copy is read back and checked against the manifest (a new
@@ -317,6 +322,33 @@ static int cpt_damage(const char *what, wr_errbuf *eb)
     return WR_ERR(eb, WR_ECORRUPT, "%s: %.800s", what, msg);
 }
 
+/* The original f is damaged (C2): the finding in eb names its place. */
+static int cpt_damaged(const cpt_job *j, const cpt_file *f, wr_errbuf *eb)
+{
+    char what[1100];
+    snprintf(what, sizeof what,
+             "%s is damaged, not compacted (nothing of %s was changed)",
+             f->path, j->path);
+    return cpt_damage(what, eb);
+}
+
+/* The build refused an item it read from f (C4), or the copy failed C5
+ * (rc, eb): the quick check of C2 reads every page against its checksum
+ * but does not judge keys or documents (the copy's full verify does).
+ * If the original's own full verify finds damage, that is the reason,
+ * naming the original and the place; else rc and eb stand. Runs only
+ * when something already failed. */
+static int cpt_blame_original(const cpt_job *j, const cpt_file *f, int rc,
+                              wr_errbuf *eb)
+{
+    wr_errbuf oe = {0};
+    if (wri_verify_file_gen(f->path, f->orig.gen, j->o->interrupted, &oe) !=
+        WR_ECORRUPT)
+        return rc;
+    *eb = oe;
+    return cpt_damaged(j, f, eb);
+}
+
 /* What C4 feeds the bulk loader, item by item. */
 typedef struct cpt_feed {
     cpt_job *j;
@@ -400,13 +432,10 @@ static int cpt_build(cpt_job *j, cpt_file *f, wr_errbuf *eb)
         goto out;
     wri_verify_feed feed = {.gen = G, .item = cpt_item, .arg = &fd};
     rc = wri_verify_quick_feed(f->path, &feed, j->o->interrupted, eb);
-    if (rc == WR_ECORRUPT) {
-        char what[1100];
-        snprintf(what, sizeof what,
-                 "%s is damaged, not compacted (nothing of %s was changed)",
-                 f->path, j->path);
-        rc = cpt_damage(what, eb);
-    }
+    if (rc == WR_ECORRUPT)
+        rc = cpt_damaged(j, f, eb);
+    else if (rc == WR_EINVAL) /* the bulk loader refused an item */
+        rc = cpt_blame_original(j, f, rc, eb);
     if (rc != WR_OK)
         goto out;
     if (fd.n != ob->cur.nrecords) {
@@ -458,7 +487,7 @@ static int cpt_check_new(cpt_job *j, cpt_file *f, wr_errbuf *eb)
         snprintf(what, sizeof what,
                  "%s: the compacted copy fails verification, not replaced",
                  f->path);
-        rc = cpt_damage(what, eb);
+        rc = cpt_blame_original(j, f, cpt_damage(what, eb), eb);
     }
     if (rc != WR_OK)
         goto out;
@@ -479,9 +508,12 @@ static int cpt_check_new(cpt_job *j, cpt_file *f, wr_errbuf *eb)
              memcmp(ck->item_digest, f->want_items, WR_DIGEST_LEN) != 0)
         why = "keys, value lengths or values differ";
     if (why != NULL)
-        rc = WR_ERR(eb, WR_ECORRUPT,
-                    "%s: differs from the original's checkpoint (%s)",
-                    f->tmp, why);
+        rc = cpt_blame_original(
+            j, f,
+            WR_ERR(eb, WR_ECORRUPT,
+                   "%s: differs from the original's checkpoint (%s)", f->tmp,
+                   why),
+            eb);
 out:
     wr_verify_report_free(r);
     return rc;

@@ -307,7 +307,7 @@ static int vt_item(void *arg, const wri_ps_page *p, uint32_t i,
     const wri_verify_feed *fd = t->c.run->feed;
     static const uint8_t none[1];
     /* fed while nothing is wrong: damage ends the build (compact) */
-    if (fd != NULL && t->c.run->r->total_problems == 0 &&
+    if (fd != NULL && fd->item != NULL && t->c.run->r->total_problems == 0 &&
         (val != NULL || t->nkeyelem == 2)) {
         int rc = fd->item(fd->arg, c->key, c->klen, val ? val : none,
                           t->nkeyelem == 2 ? 0 : c->vlen, t->eb);
@@ -1236,15 +1236,30 @@ int wr_verify(const char *path, const wr_verify_opts *opts,
     return vf_verify(path, opts, NULL, out, eb);
 }
 
-int wri_verify_quick_feed(const char *path, const wri_verify_feed *feed,
-                          volatile int *interrupted, wr_errbuf *eb)
+/* One tree file, checkpoint feed->gen, the first problem in eb. */
+static int vf_verify_one(const char *path, bool quick,
+                         const wri_verify_feed *feed,
+                         volatile int *interrupted, wr_errbuf *eb)
 {
-    wr_verify_opts o = {.quick = true, .max_problems = 1,
+    wr_verify_opts o = {.quick = quick, .max_problems = 1,
                         .interrupted = interrupted};
     wr_verify_report *r = NULL;
     int rc = vf_verify(path, &o, feed, &r, eb);
     wr_verify_report_free(r);
     return rc;
+}
+
+int wri_verify_quick_feed(const char *path, const wri_verify_feed *feed,
+                          volatile int *interrupted, wr_errbuf *eb)
+{
+    return vf_verify_one(path, true, feed, interrupted, eb);
+}
+
+int wri_verify_file_gen(const char *path, uint64_t gen,
+                        volatile int *interrupted, wr_errbuf *eb)
+{
+    wri_verify_feed feed = {.gen = gen}; /* the checkpoint, no items */
+    return vf_verify_one(path, false, &feed, interrupted, eb);
 }
 
 int wr_verify_simple(const char *path, bool quick, wr_errbuf *eb)

@@ -85,6 +85,14 @@ typedef struct wri_verify_feed {
 } wri_verify_feed;
 int wri_verify_quick_feed(const char *path, const wri_verify_feed *feed,
                           volatile int *interrupted, wr_errbuf *eb);
+/* verify.c: every check wr_verify makes of one tree file (keys,
+ * documents, structure, space), of checkpoint gen (0: the latest); damage
+ * is WR_ECORRUPT with the first finding in eb. What compact runs on an
+ * original whose items the build refused or whose copy failed its verify,
+ * to name the damage in the original that the quick check cannot see (a
+ * key or document inside a page whose checksum holds). */
+int wri_verify_file_gen(const char *path, uint64_t gen,
+                        volatile int *interrupted, wr_errbuf *eb);
 
 #define WRI_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define WRI_MAX(a, b) ((a) > (b) ? (a) : (b))

@@ -16,9 +16,13 @@ layout docs/FORMAT.md and lib/page.h describe (little-endian throughout).
   damage.py twice FILE           child 2 of leaf 1's parent := child 1
   damage.py leak FILE            drop the last entry of the first list page
   damage.py idchange FILE        change the _id of a document in leaf 3
+  damage.py baddoc FILE          a document in leaf 3 no longer ends in a
+                                 NUL byte (not valid BSON)
+  damage.py swapkeys FILE        swap leaf 3's first two items (keys out
+                                 of order inside the leaf)
   damage.py unindex FILE         remove the second entry of an index leaf
   damage.py addindex FILE        add an entry (value, _id + 0.5) to a leaf
-The last six keep every CRC right (the page's, every address up to the
+The last eight keep every CRC right (the page's, every address up to the
 slot, the slot's), so only the deeper checks can see the damage. Each
 prints the offset of the page it changed.
 """
@@ -196,6 +200,16 @@ class Tree:
             sys.exit("damage.py: the leaf is full")
         self.data[off:off + P] = p
 
+    def inline_doc(self, leaf, int32_id=False):
+        """The first cell of a leaf holding its document inline (whose
+        first element is an int32, with int32_id)."""
+        for c in self.cells(leaf):
+            if "val" in c and c["vlen"] >= 5 and (
+                    not int32_id or self.data[leaf + c["val"] + 4] == 0x10):
+                return c
+        sys.exit("damage.py: no inline document%s in the leaf at %d" %
+                 (" with an int32 _id" if int32_id else "", leaf))
+
     def leaf_items(self, off):
         p = self.page(off)
         items = []
@@ -289,25 +303,29 @@ def main(argv):
         t.fix(el)
         t.save()
         print(lost)
-    elif cmd == "idchange":
+    elif cmd in ("idchange", "baddoc"):
         leaf = t.find("leaf", 3)
-        for c in t.cells(leaf):
-            if "val" in c and t.data[leaf + c["val"] + 4] == 0x10:
-                at = leaf + c["val"] + 9  # len, type, "_id\0", int32
-                t.data[at] ^= 0x40
-                break
+        c = t.inline_doc(leaf, int32_id=cmd == "idchange")
+        if cmd == "idchange":
+            t.data[leaf + c["val"] + 9] ^= 0x40  # len, type, "_id\0", int32
         else:
-            sys.exit("damage.py: no inline int32 _id in leaf 3")
+            t.data[leaf + c["val"] + c["vlen"] - 1] = 1  # its final NUL
         t.fix(leaf)
         t.save()
         print(leaf)
-    elif cmd == "unindex":
-        leaf = t.find("leaf", 1)
+    elif cmd in ("swapkeys", "unindex"):
+        leaf = t.find("leaf", 3 if cmd == "swapkeys" else 1)
         items = t.leaf_items(leaf)
-        del items[1]
+        if len(items) < 2:
+            sys.exit("damage.py: the leaf at %d holds fewer than 2 items" %
+                     leaf)
+        if cmd == "swapkeys":
+            items[0], items[1] = items[1], items[0]
+        else:
+            del items[1]
+            t.set_nrecords(-1)
         t.rebuild_leaf(leaf, items)
         t.fix(leaf)
-        t.set_nrecords(-1)
         t.save()
         print(leaf)
     elif cmd == "addindex":
