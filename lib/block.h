@@ -194,6 +194,10 @@ void wri_block_set_version(wri_block *b, uint32_t version);
  * handle writes what is gathered first. Without memory for it, nothing
  * changes. */
 #define WRI_BLOCK_RUN (256u << 10)
+/* and after every WRI_BLOCK_WRITEBACK bytes so gathered, their writing
+ * back to the disk is started (a hint, wri_io_writeback), so the fsync
+ * that ends the build does not wait for the whole file. */
+#define WRI_BLOCK_WRITEBACK (8u << 20)
 void wri_block_gather_writes(wri_block *b);
 /* Allocate size bytes (a multiple of P), set the page CRC and write it;
  * fills *addr_out. buf's header fields other than CRC are the caller's. */

@@ -472,6 +472,16 @@ int wri_io_fsync(wri_file *f, wr_errbuf *eb)
     return WR_OK;
 }
 
+void wri_io_writeback(wri_file *f, uint64_t off, uint64_t len)
+{
+    io_env_init();
+    if (io_nosync || f->readonly || off > (uint64_t)INT64_MAX ||
+        len > (uint64_t)INT64_MAX - off)
+        return;
+    (void)sync_file_range(f->fd, (off_t)off, (off_t)len,
+                          SYNC_FILE_RANGE_WRITE);
+}
+
 int wri_io_truncate(wri_file *f, uint64_t size, wr_errbuf *eb)
 {
     if (f->readonly)

@@ -136,6 +136,11 @@ int wri_io_pread_some(wri_file *f, void *buf, size_t len, uint64_t off,
 int wri_io_pwrite(wri_file *f, const void *buf, size_t len, uint64_t off,
                   wr_errbuf *eb);
 int wri_io_fsync(wri_file *f, wr_errbuf *eb);
+/* A hint: start writing [off, off + len) of f back to the disk now,
+ * without waiting (so that a later fsync finds it mostly done). No
+ * durability promise, not a mutating op (nothing to fault: only fsync
+ * makes writes durable), never fails; nothing with WR_IO_NOSYNC. */
+void wri_io_writeback(wri_file *f, uint64_t off, uint64_t len);
 int wri_io_truncate(wri_file *f, uint64_t size, wr_errbuf *eb);
 int wri_io_size(wri_file *f, uint64_t *size_out, wr_errbuf *eb);
 int wri_io_rename(const char *from, const char *to, wr_errbuf *eb);

@@ -215,6 +215,9 @@ static void test_io_op_counter_counts_mutating_ops_only(void)
                            &eb), &eb);                    /* 1 */
     REQUIRE_OK(wri_io_pwrite(f, "x", 1, 0, &eb), &eb);    /* 2 */
     REQUIRE_OK(wri_io_pread(f, &c, 1, 0, &eb), &eb);      /* read: no */
+    wri_io_writeback(f, 0, 1);                            /* a hint: no */
+    REQUIRE_OK(wri_io_pread(f, &c, 1, 0, &eb), &eb);
+    CHECK_EQ(c, 'x');
     REQUIRE_OK(wri_io_fsync(f, &eb), &eb);                /* 3 */
     REQUIRE_OK(wri_io_truncate(f, 0, &eb), &eb);          /* 4 */
     REQUIRE_OK(wri_io_fsync_dir(tpath("count"), &eb), &eb); /* 5 */
