@@ -56,14 +56,17 @@
  *     each complete; a rerun redoes the job (C1 removes the debris).
  * C8  Memory does not grow with the files: the walk keeps one page per
  *     level and verify's bounded ownership map, the bulk loader one page
- *     per level.
+ *     per level, and the pipe between them (the loader runs on a thread of
+ *     its own, ipipe.h) a ring of four 256 KiB batches.
  *
- * Calls block, bulk, catalog, io, replace (backups) and verify
- * (wri_verify_quick_feed, wr_verify).
+ * Calls block, bulk, catalog, io, ipipe (the walk of the original and
+ * the bulk loader on two threads), replace (backups) and verify
+ * (wri_verify_quick_feed, wri_verify_file_gen, wr_verify).
  */
 #include "diag.h"
 #include "wr_int.h"
 
+#include "ipipe.h"
 #include "replace.h"
 
 #include <dirent.h>
@@ -349,18 +352,21 @@ static int cpt_blame_original(const cpt_job *j, const cpt_file *f, int rc,
     return cpt_damaged(j, f, eb);
 }
 
-/* What C4 feeds the bulk loader, item by item. */
+/* What C4 feeds the bulk loader, item by item: the walk of the original
+ * counts each item and hands it over the pipe; the loader's thread puts
+ * it into the new file and the fingerprint (cpt_load). */
 typedef struct cpt_feed {
     cpt_job *j;
     cpt_file *f;
-    wri_bulk *bk;
-    wr_digest *items;
+    wri_ipipe *pipe;
+    wri_bulk *bk;     /* the loader's thread's, until the pipe is done */
+    wr_digest *items; /* likewise */
     uint32_t P;
     uint64_t n, live, total;
     bool dry;
 } cpt_feed;
 
-static int cpt_item(void *arg, const uint8_t *k, uint32_t kl,
+static int cpt_load(void *arg, const uint8_t *k, uint32_t kl,
                     const uint8_t *v, uint32_t vl, wr_errbuf *eb)
 {
     int rc;
@@ -370,6 +376,13 @@ static int cpt_item(void *arg, const uint8_t *k, uint32_t kl,
         return rc;
     if (fd->items != NULL)
         wri_digest_item(fd->items, k, kl, v, vl);
+    return WR_OK;
+}
+
+static int cpt_item(void *arg, const uint8_t *k, uint32_t kl,
+                    const uint8_t *v, uint32_t vl, wr_errbuf *eb)
+{
+    cpt_feed *fd = arg;
     fd->n++;
     fd->live += wri_leaf_item_size(fd->P, kl, vl);
     if (vl > wri_page_max_inline(fd->P, kl))
@@ -377,7 +390,7 @@ static int cpt_item(void *arg, const uint8_t *k, uint32_t kl,
     if (fd->n % CPT_TICK == 0)
         cpt_progress(fd->j, fd->f->path, fd->dry ? "counting" : "copying",
                      fd->n, fd->total);
-    return WR_OK;
+    return wri_ipipe_add(fd->pipe, k, kl, v, vl, eb);
 }
 
 /* C2 and C4: stream the old checkpoint into the bulk loader (dry: only
@@ -428,10 +441,13 @@ static int cpt_build(cpt_job *j, cpt_file *f, wr_errbuf *eb)
         if (G >= 2)
             rc = wri_bulk_open(nb, j->fill, &fd.bk, eb);
     }
-    if (rc != WR_OK)
+    if (rc != WR_OK ||
+        (rc = wri_ipipe_new(cpt_load, &fd, 0, &fd.pipe, eb)) != WR_OK)
         goto out;
     wri_verify_feed feed = {.gen = G, .item = cpt_item, .arg = &fd};
     rc = wri_verify_quick_feed(f->path, &feed, j->o->interrupted, eb);
+    if (rc == WR_OK) /* every item in the loader, or its error */
+        rc = wri_ipipe_finish(fd.pipe, eb);
     if (rc == WR_ECORRUPT)
         rc = cpt_damaged(j, f, eb);
     else if (rc == WR_EINVAL) /* the bulk loader refused an item */
@@ -462,6 +478,7 @@ static int cpt_build(cpt_job *j, cpt_file *f, wr_errbuf *eb)
     wr_digest_final(fd.items, f->want_items);
     rc = cpt_file_size(f->tmp, &f->rep.size_after, eb);
 out:
+    wri_ipipe_free(fd.pipe); /* the loader's thread stops first */
     wr_digest_free(fd.items);
     wri_bulk_free(fd.bk);
     wri_block_close(ob);

@@ -10,6 +10,7 @@
  */
 #include "wr_int.h"
 #include "vfdocs.h"
+#include "ipipe.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -205,26 +206,6 @@ void wri_vd_sync(wri_vd *vd)
         vd_reclaim(vd, (vd->fill + k) % WRI_VD_NBATCH);
 }
 
-/* Room for need items of size bytes in *p, and slack bytes more (zero,
- * so that memory checkers see only defined bytes loaded). */
-static bool vd_grow(void **p, size_t *cap, size_t need, size_t size,
-                    size_t slack)
-{
-    if (need <= *cap)
-        return true;
-    size_t ncap = *cap ? *cap : 64;
-    while (ncap < need)
-        ncap *= 2;
-    void *np = realloc(*p, ncap * size + slack);
-    if (np == NULL)
-        return false;
-    if (slack > 0)
-        memset((uint8_t *)np + *cap * size, 0, (ncap - *cap) * size + slack);
-    *p = np;
-    *cap = ncap;
-    return true;
-}
-
 int wri_vd_add(wri_vd *vd, uint64_t page, uint64_t voff, const uint8_t *key,
                uint32_t klen, const uint8_t *val, uint32_t vlen,
                wr_errbuf *eb)
@@ -242,9 +223,9 @@ int wri_vd_add(wri_vd *vd, uint64_t page, uint64_t voff, const uint8_t *key,
         vd_submit(vd);
         b = &vd->b[vd->fill];
     }
-    if (!vd_grow((void **)&b->buf, &b->cap, b->len + need, 1,
-                 WRI_BSON_PAD) ||
-        !vd_grow((void **)&b->it, &b->itcap, b->nit + 1, sizeof *b->it, 0))
+    if (!wri_grow((void **)&b->buf, &b->cap, b->len + need, 1,
+                  WRI_BSON_PAD) ||
+        !wri_grow((void **)&b->it, &b->itcap, b->nit + 1, sizeof *b->it, 0))
         return WR_ERR(eb, WR_ENOMEM, "%s: out of memory for documents",
                       vd->ps->path);
     vd_item *x = &b->it[b->nit++];

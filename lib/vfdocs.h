@@ -24,10 +24,10 @@
  * batch grows to hold one value larger than that (at most 16 MiB, the
  * walk's limit).
  *
- * Calls pagesrc (the document check) and digest. Each checking thread
- * reports through a copy of the page source's header with its own sink:
- * wri_ps_check_document reads only path, gen and cfg and counts in
- * nfindings, so the copy never touches the caller's reads.
+ * Calls pagesrc (the document check), digest and ipipe (wri_grow). Each
+ * checking thread reports through a copy of the page source's header with
+ * its own sink: wri_ps_check_document reads only path, gen and cfg and
+ * counts in nfindings, so the copy never touches the caller's reads.
  */
 #ifndef WR_VFDOCS_H
 #define WR_VFDOCS_H

@@ -1,0 +1,62 @@
+/*
+ * ipipe.h -- leaf items (key, value) handed, in order, to a function that
+ * runs on a thread of its own.
+ *
+ * Owns: a ring of batches between a producer (the caller's thread, say a
+ * tree walk) and a consumer thread that calls fn on every item, in the
+ * order they were added. Compact's build uses it so that the walk of the
+ * original (reads, checksums, page checks) and the bulk loader (pages,
+ * fingerprint, writes) run on two cores.
+ *
+ * Errors: the consumer's first error (fn's return, with its message) is
+ * kept; fn is not called again; the next wri_ipipe_add or
+ * wri_ipipe_finish returns it. Items added after it are dropped.
+ *
+ * One thread (threads 1, one core, or no memory or thread for the ring):
+ * wri_ipipe_add calls fn directly, with the same results.
+ *
+ * Memory: WRI_IPIPE_NBATCH batches of WRI_IPIPE_BATCH bytes; a batch grows
+ * to hold one item larger than that (a value, at most 16 MiB).
+ *
+ * Calls nothing of the library but err.
+ */
+#ifndef WR_IPIPE_H
+#define WR_IPIPE_H
+
+#include "wr.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define WRI_IPIPE_NBATCH 4
+#define WRI_IPIPE_BATCH (256u << 10)
+
+typedef struct wri_ipipe wri_ipipe;
+
+typedef int (*wri_ipipe_fn)(void *arg, const uint8_t *key, uint32_t klen,
+                            const uint8_t *val, uint32_t vlen,
+                            wr_errbuf *eb);
+
+/* threads: 1 calls fn inline, 2 (or 0: 2 where there are two cores) on a
+ * thread of its own. */
+int wri_ipipe_new(wri_ipipe_fn fn, void *arg, unsigned threads,
+                  wri_ipipe **out, wr_errbuf *eb);
+/* One item, copied (or handed to fn at once, inline). */
+int wri_ipipe_add(wri_ipipe *p, const uint8_t *key, uint32_t klen,
+                  const uint8_t *val, uint32_t vlen, wr_errbuf *eb);
+/* Wait until fn has seen every item added; the consumer's error, if any. */
+int wri_ipipe_finish(wri_ipipe *p, wr_errbuf *eb);
+/* Did items go to a thread of their own? (tests) */
+bool wri_ipipe_threaded(const wri_ipipe *p);
+/* Stops the thread: items still queued are dropped. NULL is fine. */
+void wri_ipipe_free(wri_ipipe *p);
+
+/* An array *ptr of *cap elements of size bytes holding at least need of
+ * them (doubled from 64), and slack bytes more after them (the new bytes
+ * zero, so that memory checkers see only defined bytes loaded by
+ * word-at-a-time readers); false, and nothing changed, when out of
+ * memory. The batches' helper, and vfdocs'. */
+bool wri_grow(void **ptr, size_t *cap, size_t need, size_t size,
+              size_t slack);
+
+#endif
