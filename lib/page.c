@@ -129,6 +129,23 @@ static uint32_t page_cell_len(const wri_cell *c, uint8_t type)
     return WRI_INT_CELL_HDR + c->klen;
 }
 
+/* The first byte of buf[from, to) that is not zero, or to: 32 bytes at a
+ * time where it can (free space and overflow tails are mostly long runs
+ * of zeros; a byte loop was a tenth of a quick check's time). */
+static size_t page_nonzero(const uint8_t *buf, size_t from, size_t to)
+{
+    size_t i = from;
+    for (; i + 32 <= to; i += 32) {
+        uint64_t w[4];
+        memcpy(w, buf + i, sizeof w);
+        if ((w[0] | w[1] | w[2] | w[3]) != 0)
+            break;
+    }
+    while (i < to && buf[i] == 0)
+        i++;
+    return i;
+}
+
 static int page_check_header(const uint8_t *buf, size_t len, wri_page_view *v,
                              wri_page_problem *prob)
 {
@@ -175,11 +192,11 @@ static int page_check_header(const uint8_t *buf, size_t len, wri_page_view *v,
                          "lowest cell offset %u outside [%llu, %zu]",
                          v->lowest, (unsigned long long)slots_end, len);
     v->free_bytes = v->lowest - (uint32_t)slots_end;
-    for (uint32_t i = (uint32_t)slots_end; i < v->lowest; i++)
-        if (buf[i] != 0)
-            return page_fail(prob, i, -1,
-                             "free space [%llu, %u) is not zero at byte %u",
-                             (unsigned long long)slots_end, v->lowest, i);
+    size_t nz = page_nonzero(buf, (size_t)slots_end, v->lowest);
+    if (nz < v->lowest)
+        return page_fail(prob, (uint32_t)nz, -1,
+                         "free space [%llu, %u) is not zero at byte %zu",
+                         (unsigned long long)slots_end, v->lowest, nz);
     return WR_OK;
 }
 
@@ -289,12 +306,12 @@ int wri_overflow_check(const uint8_t *buf, size_t len, uint64_t vlen,
         return page_fail(prob, WRI_PH_AUX, -1,
                          "overflow value of %llu bytes does not fit in %zu",
                          (unsigned long long)vlen, len);
-    for (size_t i = WRI_PH_LEN + (size_t)vlen; i < len; i++)
-        if (buf[i] != 0)
-            return page_fail(prob, (uint32_t)i, -1,
-                             "overflow tail after the value is not zero at "
-                             "byte %zu",
-                             i);
+    size_t nz = page_nonzero(buf, WRI_PH_LEN + (size_t)vlen, len);
+    if (nz < len)
+        return page_fail(prob, (uint32_t)nz, -1,
+                         "overflow tail after the value is not zero at "
+                         "byte %zu",
+                         nz);
     return WR_OK;
 }
 
