@@ -1011,9 +1011,8 @@ int wri_ps_check_document(wri_ps *ps, uint64_t page, uint64_t voff,
     bson_iter_t it;
     size_t eoff = 0;
     char x[160], y[160], why[96];
-    /* what bson_init_static asks, so that it cannot fail below */
-    if (vlen < 5 || vlen > INT32_MAX || wri_get32(val) != vlen ||
-        val[vlen - 1] != 0)
+    /* the length (a last byte that is not NUL is the BSON check's) */
+    if (vlen < 5 || vlen > INT32_MAX || wri_get32(val) != vlen)
         return wri_ps_finding(ps, eb, WR_CHECK_DOCUMENT, page, voff,
                               wri_ps_u64(x, vlen),
                               wri_ps_u64(y, vlen >= 4 ? wri_get32(val) : 0),
