@@ -14,7 +14,9 @@
  * Balance: the checker thread takes the oldest batch queued; a caller
  * that would wait for a batch still being checked checks the newest one
  * queued itself meanwhile: when the checks are the slower side, the walk's
- * thread shares them instead of idling.
+ * thread shares them instead of idling. When they are the faster side,
+ * the checker thread, out of batches, sleeps until a few are queued
+ * (WRI_VD_WAKE), not for each one.
  *
  * One thread (threads 1, or no memory for the ring, or one core): each
  * document is checked and digested on the caller's thread as it comes,

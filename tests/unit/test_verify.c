@@ -1189,11 +1189,18 @@ static void test_vfdocs_shared_checks_keep_order(void)
     uint8_t dig[2][WR_DIGEST_LEN];
     uint64_t shared = 0;
     bson_t **doc = calloc(NDOC, sizeof *doc), **key = calloc(NDOC, sizeof *key);
+    char accents[601]; /* UTF-8 checked a character at a time */
+    for (int j = 0; j < 300; j++)
+        accents[2 * j] = (char)0xc3, accents[2 * j + 1] = (char)0xa9;
+    accents[600] = 0;
     for (int i = 0; i < NDOC; i++) { /* made first: queueing is a copy */
-        bson_t arr; /* many small elements: slow to check, quick to copy */
+        bson_t arr; /* many small elements and accented text: slow to
+                     * check (the shape memo does not help those), quick
+                     * to copy */
         doc[i] = bson_new();
         key[i] = bson_new();
         BSON_APPEND_INT32(doc[i], "_id", i);
+        BSON_APPEND_UTF8(doc[i], "text", accents);
         BSON_APPEND_ARRAY_BEGIN(doc[i], "a", &arr);
         for (int j = 0; j < 40 + i % 60; j++) {
             char k[16];
