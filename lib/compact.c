@@ -37,6 +37,11 @@
  *     generation the catalog names (block.c I12): the catalog is valid with
  *     either the old or the new file in place. The other, empty slot is
  *     zeroed; everything is fsynced.
+ *     Once C4 has read an original for the last time (no backup to copy
+ *     it, not a dry run), a thread drops its cached pages (cpt_forget,
+ *     wri_io_forget: a hint) while C5 runs, so that C7's rename does not
+ *     free them on the critical path (a failure traced back to the
+ *     original reads it again, from the disk).
  * C5  Each new file is verified in full (wr_verify) and compared with
  *     what C4 wrote: its header (generation, role, names, records, no
  *     other checkpoint), its item count, and a fingerprint taken as C4
@@ -72,6 +77,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -90,6 +96,8 @@ typedef struct cpt_file {
     wri_slot orig;
     uint8_t want_items[WR_DIGEST_LEN];
     bool replaced;
+    pthread_t forget; /* drops the original's cached pages (cpt_forget) */
+    bool forgetting;
     char err[1024];
     wr_compact_file rep;
 } cpt_file;
@@ -724,6 +732,31 @@ static void cpt_job_free(cpt_job *j)
     free(j->dir);
 }
 
+static void *cpt_forget_run(void *arg)
+{
+    wri_io_forget(arg);
+    return NULL;
+}
+
+/* Once f's original is read for the last time (built, no backup to copy
+ * it, not a dry run), the kernel may drop its cached pages, on a thread
+ * of its own while the copy is verified: else the rename that replaces
+ * the original frees them, on the critical path. A hint only. */
+static void cpt_forget(const cpt_job *j, cpt_file *f)
+{
+    if (j->o->dry_run || j->o->backup_dir != NULL || f->forgetting)
+        return;
+    f->forgetting = pthread_create(&f->forget, NULL, cpt_forget_run,
+                                   f->path) == 0;
+}
+
+static void cpt_forget_join(cpt_file *f)
+{
+    if (f->forgetting)
+        pthread_join(f->forget, NULL);
+    f->forgetting = false;
+}
+
 /* C2, C4, C5 for every file (stops at the first that fails), then C3. */
 static int cpt_build_all(cpt_job *j, wr_errbuf *eb)
 {
@@ -744,8 +777,10 @@ static int cpt_build_all(cpt_job *j, wr_errbuf *eb)
             return cpt_fail(f, "failed", WR_EINTR, &feb, eb);
         }
         rc = cpt_build(j, f, &feb);
-        if (rc == WR_OK && !j->o->dry_run)
+        if (rc == WR_OK && !j->o->dry_run) {
+            cpt_forget(j, f);
             rc = cpt_check_new(j, f, &feb);
+        }
         if (rc != WR_OK)
             return cpt_fail(f, rc == WR_ECORRUPT ? "damaged" : "failed", rc,
                             &feb, eb);
@@ -851,8 +886,10 @@ int wr_compact(const char *path, const wr_compact_opts *o,
     }
     rc = cpt_replace_all(&j, eb);
 cleanup:
-    for (size_t i = 0; i < j.nf; i++)
+    for (size_t i = 0; i < j.nf; i++) {
+        cpt_forget_join(&j.f[i]);
         cpt_remove_tmp(&j.f[i]);
+    }
     if (rc != WR_OK && !j.committing)
         cpt_backup_discard(&j);
 report:

@@ -391,6 +391,15 @@ void wri_io_advise_sequential(wri_file *f)
     (void)posix_fadvise(f->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 }
 
+void wri_io_forget(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    (void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    close(fd);
+}
+
 int wri_io_pread_some(wri_file *f, void *buf, size_t len, uint64_t off,
                       size_t *got_out, wr_errbuf *eb)
 {

@@ -130,6 +130,10 @@ int wri_io_pread(wri_file *f, void *buf, size_t len, uint64_t off,
 /* A hint: f will be read front to back in large runs (the kernel reads
  * further ahead). Never fails. */
 void wri_io_advise_sequential(wri_file *f);
+/* A hint: the file at path will not be read again (it is about to be
+ * replaced): the kernel may drop its cached pages now (dirty ones stay
+ * until written). Opens it read-only; never fails. */
+void wri_io_forget(const char *path);
 /* Read up to len bytes; *got_out gets how many (0 at or past EOF). */
 int wri_io_pread_some(wri_file *f, void *buf, size_t len, uint64_t off,
                       size_t *got_out, wr_errbuf *eb);

@@ -8,7 +8,9 @@
 #include "tap.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -226,6 +228,61 @@ static void test_io_op_counter_counts_mutating_ops_only(void)
     REQUIRE_OK(wri_io_open(tpath("count"), WRI_IO_RDWR, &f, &eb), &eb); /* no */
     wri_io_close(f);
     CHECK_EQ(wri_io_op_count(), 5);
+}
+
+/* Pages of the file at path in the page cache (mincore of a mapping). */
+static size_t resident_pages(const char *path, size_t len)
+{
+    int fd = open(path, O_RDONLY);
+    long pg = sysconf(_SC_PAGESIZE);
+    size_t n = (len + (size_t)pg - 1) / (size_t)pg, in = 0;
+    unsigned char *vec = malloc(n);
+    void *m = fd < 0 ? MAP_FAILED : mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+    if (m != MAP_FAILED && vec != NULL && mincore(m, len, vec) == 0)
+        for (size_t i = 0; i < n; i++)
+            in += vec[i] & 1;
+    if (m != MAP_FAILED)
+        munmap(m, len);
+    if (fd >= 0)
+        close(fd);
+    free(vec);
+    return in;
+}
+
+/* wri_io_forget: no mutating op, the bytes stay, and (where the page
+ * cache can drop a file's pages: not tmpfs, whose pages are the file)
+ * its clean cached pages are gone. */
+static void test_io_forget_drops_clean_cached_pages(void)
+{
+    wr_errbuf eb = {0};
+    wri_file *f = NULL;
+    enum { LEN = 1 << 20 };
+    uint8_t *buf = malloc(LEN), *back = malloc(LEN);
+    REQUIRE(buf != NULL && back != NULL);
+    for (size_t i = 0; i < LEN; i++)
+        buf[i] = (uint8_t)(i * 7 + 1);
+    REQUIRE_OK(wri_io_open(tpath("forget"), WRI_IO_RDWR | WRI_IO_CREATE, &f,
+                           &eb), &eb);
+    REQUIRE_OK(wri_io_pwrite(f, buf, LEN, 0, &eb), &eb);
+    if (fsync(f->fd) != 0) /* clean pages, whatever WR_IO_NOSYNC says */
+        TAP_FAIL("fsync: %s", strerror(errno));
+    REQUIRE_OK(wri_io_pread(f, back, LEN, 0, &eb), &eb);
+    size_t before = resident_pages(tpath("forget"), LEN);
+    CHECK(before > 0);
+    wri_io_fault_set(NULL);
+    wri_io_forget(tpath("forget"));
+    wri_io_forget(tpath("no-such-file")); /* a hint: nothing happens */
+    CHECK_EQ(wri_io_op_count(), 0);
+    struct statfs sf;
+    REQUIRE(statfs(tpath("forget"), &sf) == 0);
+    if (sf.f_type != 0x01021994) /* TMPFS_MAGIC */
+        CHECK(resident_pages(tpath("forget"), LEN) < before / 4);
+    memset(back, 0, LEN);
+    REQUIRE_OK(wri_io_pread(f, back, LEN, 0, &eb), &eb);
+    CHECK(memcmp(back, buf, LEN) == 0);
+    wri_io_close(f);
+    free(buf);
+    free(back);
 }
 
 static void test_io_injected_fail_once_and_sticky(void)
@@ -961,6 +1018,7 @@ int main(void)
     RUN(test_io_short_read_is_corrupt_and_read_some_stops_at_eof);
     RUN(test_io_read_whole_and_paths);
     RUN(test_io_op_counter_counts_mutating_ops_only);
+    RUN(test_io_forget_drops_clean_cached_pages);
     RUN(test_io_injected_fail_once_and_sticky);
     RUN(test_io_injected_crash_and_torn_write);
     RUN(test_io_trace_sees_every_mutating_op);
