@@ -817,37 +817,42 @@ typedef struct docs_ctx {
     bool index;
 } docs_ctx;
 
-/* Write the buffered --docs lines. */
-void docs_flush(dctx *x)
+int docs_end(dctx *x, wr_errbuf *eb)
 {
-    if (x->docs.len > 0)
-        fwrite(x->docs.p, 1, x->docs.len, x->o->out);
-    x->docs.len = 0;
+    int rc = wri_docsout_end(x->docs, eb);
+    x->docs = NULL;
+    return rc;
 }
 
-/* One line of JSONL: the document, checked strictly and written by our
- * Extended JSON writer. */
-static void docs_line(dctx *x, const uint8_t *val, uint32_t vlen)
+/* One line of JSONL: the document, written by our Extended JSON writer
+ * on the writer's thread; checked: it passed wri_bson_check already
+ * (wri_ps_check_document). A line that cannot be written stops the walk
+ * (WR_ENOSPC, WR_EIO, WR_ENOMEM). */
+static int docs_line(dctx *x, const uint8_t *val, uint32_t vlen,
+                     bool checked)
 {
-    wri_strbuf *sb = &x->docs;
-    if (wri_ejson_append(sb, val, vlen, x->o->relaxed) != WR_OK)
-        return; /* checked already: only out of memory gets here */
-    sb->p[sb->len++] = '\n'; /* the terminating NUL's place */
-    if (sb->len >= (256u << 10))
-        docs_flush(x);
-    x->st->docs++;
+    int rc = WR_OK;
+    if (x->docs == NULL &&
+        (rc = wri_docsout_new(x->o->out, x->o->relaxed, &x->docs)) != WR_OK)
+        return rc;
+    rc = wri_docsout_add(x->docs, val, vlen, checked);
+    if (rc == WR_ECORRUPT)
+        return WR_OK; /* not valid: checked already, so never here */
+    if (rc == WR_OK)
+        x->st->docs++;
+    return rc;
 }
 
 /* An index entry as a line: {"key": value, "_id": id}, from a key the
  * walk checked (wri_key_check), renamed and printed by our own writer. */
-static void docs_entry(dctx *x, const uint8_t *key, uint32_t klen)
+static int docs_entry(dctx *x, const uint8_t *key, uint32_t klen)
 {
     static const char *const names[] = {"key", "_id"};
     size_t len, n;
     uint8_t *r = wri_key_renamed(key, klen, names, 2, &len, &n);
-    if (r != NULL)
-        docs_line(x, r, (uint32_t)len);
+    int rc = r != NULL ? docs_line(x, r, (uint32_t)len, false) : WR_OK;
     free(r);
+    return rc;
 }
 
 static int docs_page(void *arg, const wri_ps_page *p)
@@ -868,17 +873,14 @@ static int docs_item(void *arg, const wri_ps_page *p, uint32_t i,
     (void)i;
     if (dx_stop(x))
         return WR_EINTR;
-    if (dc->index) {
-        docs_entry(x, c->key, c->klen);
-        return 0;
-    }
+    if (dc->index)
+        return docs_entry(x, c->key, c->klen);
     if (val == NULL)
         return 0; /* reported by the page source */
     if (wri_ps_check_document(dc->df->ps, p->addr.off, voff, c->key, c->klen,
                               val, c->vlen, NULL, 0, NULL) != WR_OK)
         return 0;
-    docs_line(x, val, c->vlen);
-    return 0;
+    return docs_line(x, val, c->vlen, true);
 }
 
 int file_docs(dctx *x, dump_file *df, wr_errbuf *eb)
@@ -896,6 +898,8 @@ int file_docs(dctx *x, dump_file *df, wr_errbuf *eb)
     rc = tree_walk(x, df, &w, eb);
     if (rc == WR_EINTR)
         rc = WR_ERR(eb, WR_EINTR, "interrupted");
+    else if (rc != WR_OK && wri_docsout_error(x->docs, NULL) != WR_OK)
+        rc = wri_docsout_error(x->docs, eb); /* the output failed */
     wri_ps_walk_free(&w);
     return rc;
 }

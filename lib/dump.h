@@ -33,7 +33,7 @@ typedef struct dctx {
     size_t nmarks;
     uint64_t file_damage; /* findings in the current file */
     char first[768];    /* the first finding, for the error buffer */
-    wri_strbuf docs;    /* --docs: lines waiting to be written */
+    wri_docsout *docs;  /* --docs: the lines' writer (docsout.h) */
     struct stats_file *stats; /* --stats: each file's totals */
     size_t nstats;
     /* --map: each finding's page is drawn damaged */
@@ -151,8 +151,9 @@ int file_summary(dctx *x, dump_file *df, bson_t *j, wr_errbuf *eb);
 int file_tree(dctx *x, dump_file *df, bson_t *j, wr_errbuf *eb);
 int file_extents(dctx *x, dump_file *df, bson_t *j, wr_errbuf *eb);
 int file_docs(dctx *x, dump_file *df, wr_errbuf *eb);
-/* Write the buffered --docs lines. */
-void docs_flush(dctx *x);
+/* --docs: write the lines still queued and stop the writer; WR_OK or
+ * the output's failure (in eb). */
+int docs_end(dctx *x, wr_errbuf *eb);
 
 /* --page ADDR (dump_page.c). */
 int file_page(dctx *x, dump_file *df, uint64_t addr, bson_t *j,

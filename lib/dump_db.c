@@ -448,11 +448,14 @@ int wr_dump(const char *path, const wr_dump_opts *o, wr_dump_stats *st,
     }
     free(x.marks);
     stats_free(&x);
-    docs_flush(&x);
-    free(x.docs.p);
+    wr_errbuf deb = {0};
+    int drc = docs_end(&x, &deb);
+    if (drc != WR_OK) /* the output is incomplete: that comes first */
+        rc = wri_err_set(eb, drc, deb.src_file, deb.src_line, "%s", deb.msg);
     if (o->mode == WR_DUMP_MAP)
         rc = map_out_close(&x, rc, eb);
-    if (o->out != NULL && fflush(o->out) != 0 && rc == WR_OK)
+    if (o->out != NULL && (fflush(o->out) != 0 || ferror(o->out)) &&
+        rc == WR_OK)
         rc = WR_ERR(eb, WR_EIO, "writing the dump failed: %s",
                     strerror(errno));
     if (rc == WR_OK && st->damaged > 0)

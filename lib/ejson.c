@@ -14,15 +14,15 @@
  */
 #include "wr_int.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
-static int sb_grow(wri_strbuf *sb, size_t more)
+static __attribute__((noinline)) int sb_grow_slow(wri_strbuf *sb,
+                                                   size_t more)
 {
-    if (sb->len + more + 1 <= sb->cap)
-        return 0;
     size_t cap = sb->cap ? sb->cap * 2 : 4096;
     while (cap < sb->len + more + 1)
         cap *= 2;
@@ -34,7 +34,15 @@ static int sb_grow(wri_strbuf *sb, size_t more)
     return 0;
 }
 
-static int sb_put(wri_strbuf *sb, const char *s, size_t n)
+/* Room for more bytes and the terminating NUL: 0, or -1 (out of memory). */
+static inline int sb_grow(wri_strbuf *sb, size_t more)
+{
+    if (sb->len + more + 1 <= sb->cap)
+        return 0;
+    return sb_grow_slow(sb, more);
+}
+
+static inline int sb_put(wri_strbuf *sb, const char *s, size_t n)
 {
     if (sb_grow(sb, n) != 0)
         return -1;
@@ -65,6 +73,58 @@ static int sb_printf(wri_strbuf *sb, const char *fmt, ...)
     return sb_put(sb, tmp, (size_t)n);
 }
 
+/* Does any byte of w need an escape in a JSON string ('"', '\\', below
+ * 0x20)? The "has a zero byte" / "has a byte below n" word tests: their
+ * yes or no is exact (not which byte). */
+static bool word_needs_escape(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101ull, high = ones << 7;
+    uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+    uint64_t low = (w - ones * 0x20) & ~w;
+    return ((low | ((q - ones) & ~q) | ((b - ones) & ~b)) & high) != 0;
+}
+
+static bool byte_needs_escape(uint8_t c)
+{
+    return c < 0x20 || c == '"' || c == '\\';
+}
+
+/* Copy n bytes of s to o if none needs an escape (true); false if one
+ * does (o then holds anything). Words are checked whole: two overlapping
+ * loads cover a string of 4 to 16 bytes, so short strings (most names
+ * and values) take no loop. */
+static bool copy_plain(char *o, const uint8_t *s, size_t n)
+{
+    uint64_t w;
+    if (n >= 8) {
+        for (size_t i = 0; i + 8 < n; i += 8) {
+            memcpy(&w, s + i, 8);
+            if (word_needs_escape(w))
+                return false;
+            memcpy(o + i, &w, 8);
+        }
+        memcpy(&w, s + n - 8, 8);
+        if (word_needs_escape(w))
+            return false;
+        memcpy(o + n - 8, &w, 8);
+    } else if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + n - 4, 4);
+        if (word_needs_escape(a | (uint64_t)b << 32))
+            return false;
+        memcpy(o, &a, 4);
+        memcpy(o + n - 4, &b, 4);
+    } else if (n > 0) {
+        uint8_t a = s[0], b = s[n / 2], c = s[n - 1];
+        if (byte_needs_escape(a) || byte_needs_escape(b) ||
+            byte_needs_escape(c))
+            return false;
+        o[0] = (char)a, o[n / 2] = (char)b, o[n - 1] = (char)c;
+    }
+    return true;
+}
+
 /* A JSON string: quotes, and escapes for '"', '\\' and control bytes.
  * The input is valid UTF-8 (wri_bson_check); other bytes pass through. */
 static int sb_jstr(wri_strbuf *sb, const uint8_t *s, size_t n)
@@ -72,62 +132,162 @@ static int sb_jstr(wri_strbuf *sb, const uint8_t *s, size_t n)
     static const char hex[] = "0123456789abcdef";
     if (sb_grow(sb, n + 2) != 0)
         return -1;
-    sb->p[sb->len++] = '"';
-    size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint8_t c = s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        if (sb_put(sb, (const char *)s + run, i - run) != 0)
-            return -1;
-        run = i + 1;
-        char e[7] = {'\\', 0};
-        size_t el = 2;
-        switch (c) {
-        case '"': e[1] = '"'; break;
-        case '\\': e[1] = '\\'; break;
-        case '\b': e[1] = 'b'; break;
-        case '\f': e[1] = 'f'; break;
-        case '\n': e[1] = 'n'; break;
-        case '\r': e[1] = 'r'; break;
-        case '\t': e[1] = 't'; break;
-        default:
-            e[1] = 'u', e[2] = '0', e[3] = '0';
-            e[4] = hex[c >> 4], e[5] = hex[c & 15];
-            el = 6;
-        }
-        if (sb_put(sb, e, el) != 0)
-            return -1;
+    char *o = sb->p + sb->len;
+    *o++ = '"';
+    if (copy_plain(o, s, n)) {
+        o += n;
+        goto done;
     }
-    if (sb_put(sb, (const char *)s + run, n - run) != 0)
-        return -1;
-    return SB_LIT(sb, "\"");
+    for (size_t i = 0; i < n;) {
+        uint64_t w;
+        while (i + 8 <= n && (memcpy(&w, s + i, 8),
+                              !word_needs_escape(w))) {
+            memcpy(o, &w, 8);
+            o += 8, i += 8;
+        }
+        if (i == n)
+            break;
+        uint8_t c = s[i++];
+        if (!byte_needs_escape(c)) {
+            *o++ = (char)c;
+            continue;
+        }
+        sb->len = (size_t)(o - sb->p); /* room for 6 more, the rest, '"' */
+        if (sb_grow(sb, 6 + (n - i) + 1) != 0)
+            return -1;
+        o = sb->p + sb->len;
+        *o++ = '\\';
+        switch (c) {
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '\b': *o++ = 'b'; break;
+        case '\f': *o++ = 'f'; break;
+        case '\n': *o++ = 'n'; break;
+        case '\r': *o++ = 'r'; break;
+        case '\t': *o++ = 't'; break;
+        default:
+            *o++ = 'u', *o++ = '0', *o++ = '0';
+            *o++ = hex[c >> 4], *o++ = hex[c & 15];
+        }
+    }
+done:
+    *o++ = '"';
+    sb->len = (size_t)(o - sb->p);
+    sb->p[sb->len] = '\0';
+    return 0;
+}
+
+/* Decimal digits of u. */
+static int ndigits(uint64_t u)
+{
+    int n = 1;
+    for (; u >= 10; u /= 10)
+        n++;
+    return n;
+}
+
+/* The n lowest decimal digits of u, written to o[0..n) (leading zeros
+ * kept), two at a time. */
+static void put_digits(char *o, uint64_t u, int n)
+{
+    static const char two[] = "00010203040506070809101112131415161718192021"
+                              "22232425262728293031323334353637383940414243"
+                              "44454647484950515253545556575859606162636465"
+                              "66676869707172737475767778798081828384858687"
+                              "888990919293949596979899";
+    for (; n >= 2; n -= 2, u /= 100)
+        memcpy(o + n - 2, two + 2 * (u % 100), 2);
+    if (n == 1)
+        o[0] = (char)('0' + u % 10);
 }
 
 /* A decimal integer, without printf. */
 static int sb_int(wri_strbuf *sb, int64_t v)
 {
-    char tmp[24], *e = tmp + sizeof tmp, *q = e;
     uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    do {
-        *--q = (char)('0' + u % 10);
-        u /= 10;
-    } while (u != 0);
+    int n = ndigits(u);
+    if (sb_grow(sb, 21) != 0)
+        return -1;
+    char *o = sb->p + sb->len;
     if (v < 0)
-        *--q = '-';
-    return sb_put(sb, q, (size_t)(e - q));
+        *o++ = '-';
+    put_digits(o, u, n);
+    o[n] = '\0';
+    sb->len = (size_t)(o + n - sb->p);
+    return 0;
 }
 
-/* The fewest significant digits that read back as exactly d. */
+/* The text of sb_double_digits for the doubles most documents hold
+ * (prices, coordinates): d is m / 10^k for an integer m < 10^15, and
+ * 1e-4 <= |d| < 1e15. Then "%.15g" already reads back (m / 10^k is
+ * within half an ulp of d, far less than half a unit of the 15th digit,
+ * so rounding d to 15 digits gives m / 10^k exactly) and is fixed-point:
+ * m's digits with the point k places from the right, trailing zeros
+ * gone ("1.0" when none is left). The test m / 10^k == d in doubles is
+ * exact: m and 10^k (k <= 22) are exact doubles, and the division rounds
+ * the same rational to the nearest double as strtod rounds the text.
+ * One k is tried: the largest that keeps m below 10^15 (for a short
+ * decimal, d * 10^k is then within 0.2 of an integer). Writes at most 24
+ * bytes to out; returns their number, 0 if d is not such a double (the
+ * caller takes the printf way). */
+static size_t dbl_fixed(double d, char *out)
+{
+#if FLT_EVAL_METHOD != 0
+    (void)d, (void)out;
+    return 0; /* extended precision: the exact-division argument fails */
+#else
+    static const double p10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,
+                                 1e7,  1e8,  1e9,  1e10, 1e11, 1e12, 1e13,
+                                 1e14, 1e15, 1e16, 1e17, 1e18};
+    double a = fabs(d);
+    if (!(a >= 1e-4 && a < 1e15))
+        return 0;
+    int e = -4; /* about floor(log10(a)); one off only costs the fast way */
+    while (e < 14 && a >= (e + 1 >= 0 ? p10[e + 1] : 1.0 / p10[-e - 1]))
+        e++;
+    int k = 14 - e;
+    double r = nearbyint(a * p10[k]);
+    if (!(r < 1e15) || r / p10[k] != a)
+        return 0;
+    uint64_t m = (uint64_t)r;
+    while (k > 0 && m % 10 == 0) /* trailing zeros go */
+        m /= 10, k--;
+    uint64_t scale = (uint64_t)p10[k]; /* exact: k <= 18 */
+    uint64_t ip = m / scale, fp = m % scale;
+    int ni = ndigits(ip);
+    char *o = out;
+    if (d < 0)
+        *o++ = '-';
+    put_digits(o, ip, ni);
+    o += ni;
+    *o++ = '.';
+    if (k == 0)
+        *o++ = '0';
+    put_digits(o, fp, k);
+    return (size_t)(o + k - out);
+#endif
+}
+
+/* The fewest significant digits that read back as exactly d: "%.15g",
+ * else "%.16g", else "%.17g", with ".0" after what looks like an
+ * integer. */
 static int sb_double_digits(wri_strbuf *sb, double d)
 {
     char tmp[40];
+    if (sb_grow(sb, 24) != 0)
+        return -1;
+    size_t n = dbl_fixed(d, sb->p + sb->len);
+    if (n > 0) {
+        sb->len += n;
+        sb->p[sb->len] = '\0';
+        return 0;
+    }
     for (int prec = 15; prec <= 17; prec++) {
         snprintf(tmp, sizeof tmp, "%.*g", prec, d);
         if (prec == 17 || strtod(tmp, NULL) == d)
             break;
     }
-    size_t n = strlen(tmp);
+    n = strlen(tmp);
     if (strpbrk(tmp, ".eEn") == NULL) { /* looks like an integer */
         tmp[n++] = '.';
         tmp[n++] = '0';
@@ -378,11 +538,11 @@ static int ej_doc(wri_strbuf *sb, const uint8_t *p, bool array, bool relaxed,
     return SB_LIT(sb, " }");
 }
 
-int wri_ejson_append(wri_strbuf *sb, const uint8_t *doc, size_t len,
-                     bool relaxed)
+static int ejson_append(wri_strbuf *sb, const uint8_t *doc, size_t len,
+                        bool relaxed, bool check)
 {
     size_t start = sb->len;
-    if (wri_bson_check(doc, len, NULL, NULL, 0) != WR_OK ||
+    if ((check && wri_bson_check(doc, len, NULL, NULL, 0) != WR_OK) ||
         ej_doc(sb, doc, false, relaxed, 0, true) != 0) {
         sb->len = start; /* nothing half-written */
         if (sb->p != NULL)
@@ -390,6 +550,18 @@ int wri_ejson_append(wri_strbuf *sb, const uint8_t *doc, size_t len,
         return WR_ECORRUPT;
     }
     return WR_OK;
+}
+
+int wri_ejson_append(wri_strbuf *sb, const uint8_t *doc, size_t len,
+                     bool relaxed)
+{
+    return ejson_append(sb, doc, len, relaxed, true);
+}
+
+int wri_ejson_append_checked(wri_strbuf *sb, const uint8_t *doc, size_t len,
+                             bool relaxed)
+{
+    return ejson_append(sb, doc, len, relaxed, false);
 }
 
 int wri_ejson_append_key(wri_strbuf *sb, const uint8_t *key, size_t len,

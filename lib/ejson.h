@@ -25,6 +25,12 @@ int wri_strbuf_add(wri_strbuf *sb, const char *s);
 int wri_ejson_append(wri_strbuf *sb, const uint8_t *doc, size_t len,
                      bool relaxed);
 
+/* The same for a document that has passed wri_bson_check already (as
+ * every document wri_ps_check_document accepts has): not checked again.
+ * Anything else is undefined behaviour. */
+int wri_ejson_append_checked(wri_strbuf *sb, const uint8_t *doc, size_t len,
+                             bool relaxed);
+
 /* Append the value(s) of a key document the same way: one element as its
  * bare value ("7", "{ "$oid" : "..." }"), several as an array
  * "[ v, w ]" (names ignored). WR_ECORRUPT (sb unchanged) if not valid. */

@@ -103,6 +103,7 @@ int wri_verify_file_gen(const char *path, uint64_t gen,
 #include "bsonkey.h"
 #include "bsoncheck.h"
 #include "ejson.h"
+#include "docsout.h"
 #include "ejsonread.h"
 #include "jsonl.h"
 #include "page.h"

@@ -305,6 +305,29 @@ first_leaf() {
         --max-missing 250
 }
 
+@test "wr-dump --docs: on one core (taskset) the same bytes as on two; to a full disk exit 3, naming it" {
+    # the corpus and 30,000 documents with doubles and escapes: many of
+    # the writer's batches, formatted on a second thread when there are
+    # two cores, on the walk's thread when there is one
+    "$WR_BIN/wr-load" -q --skip-bad "$TMP/db" c "$WR_CORPORA/bson-corpus/valid.jsonl"
+    awk 'BEGIN { for (i = 1000; i < 31000; i++)
+        printf "{\"_id\": %d, \"s\": \"a\\\"b\\\\c\\td%d\", \"x\": %d.%02d, \"g\": [%d.25, -0.%04d]}\n", i, i, i, i % 100, i % 7, i }' \
+        > "$TMP/many.jsonl"
+    "$WR_BIN/wr-load" -q "$TMP/db" c "$TMP/many.jsonl"
+    for mode in --canonical --relaxed; do
+        "$WR_BIN/wr-dump" --docs $mode "$TMP/db" > "$TMP/two.jsonl"
+        taskset -c 0 "$WR_BIN/wr-dump" --docs $mode "$TMP/db" > "$TMP/one.jsonl"
+        [ "$(wc -l < "$TMP/two.jsonl")" -eq 30728 ]
+        [ "$(stat -c %s "$TMP/two.jsonl")" -gt 2000000 ]
+        cmp "$TMP/one.jsonl" "$TMP/two.jsonl"
+    done
+    grep -q '"s" : "a\\"b\\\\c\\td1000", "x" : 1000.0, "g" : \[ 6.25, -0.1 \]' "$TMP/two.jsonl"
+    for cores in 0 0,1; do
+        run -3 taskset -c $cores sh -c '"$0" --docs "$1" > /dev/full' "$WR_BIN/wr-dump" "$TMP/db"
+        [ "$output" = "wr-dump: writing the dump failed: No space left on device" ]
+    done
+}
+
 @test "wr-dump on a damaged leaf: prints what decodes, marks !!, exits 1" {
     make_db
     f="$TMP/db/people.main.wr"

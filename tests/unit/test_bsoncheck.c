@@ -3,7 +3,8 @@
  * case accepted, every decodeErrors case refused) and against libbson on
  * mutated documents (never more lenient, never a crash); and
  * wri_ejson_append, the Extended JSON writer, against libbson's on the
- * same corpus.
+ * same corpus, and its fast ways (doubles, strings, integers) against the
+ * rules they follow, written here with printf.
  */
 #include "tap.h"
 
@@ -643,6 +644,182 @@ static void test_ejson_doubles_are_short_and_exact(void)
     }
 }
 
+/* The rule the writer states for a double: "%.15g", else "%.16g", else
+ * "%.17g", whichever reads back first, ".0" after what looks like an
+ * integer. Written here with printf only, to hold the fast ways to it. */
+static void ref_double(double d, char *out, size_t cap)
+{
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(out, cap, "%.*g", prec, d);
+        if (prec == 17 || strtod(out, NULL) == d)
+            break;
+    }
+    if (strpbrk(out, ".eEn") == NULL)
+        strcat(out, ".0");
+}
+
+/* Our relaxed text of {"x": d} equals "{ \"x\" : REF }". */
+static int double_text_ok(double d)
+{
+    bson_t b = BSON_INITIALIZER;
+    wri_strbuf sb = {0};
+    char ref[64], want[96];
+    BSON_APPEND_DOUBLE(&b, "x", d);
+    ref_double(d, ref, sizeof ref);
+    snprintf(want, sizeof want, "{ \"x\" : %s }", ref);
+    int ok = wri_ejson_append(&sb, bson_get_data(&b), b.len, true) == WR_OK &&
+             strcmp(sb.p, want) == 0;
+    if (!ok)
+        TAP_FAIL("%.17g: ours %s, the rule %s", d, sb.p ? sb.p : "(none)",
+                 want);
+    bson_destroy(&b);
+    free(sb.p);
+    return ok;
+}
+
+static uint64_t rng_next(uint64_t *s)
+{
+    *s ^= *s << 13, *s ^= *s >> 7, *s ^= *s << 17;
+    return *s;
+}
+
+/* Doubles of every kind print as the rule says: short decimals (the fast
+ * way: m / 10^k, 1e-4 <= |d| < 1e15), their neighbours one ulp away,
+ * the bounds of the fast way, and random bit patterns. */
+static void test_ejson_doubles_follow_the_printf_rule(void)
+{
+    static const double fixed[] = {
+        0.0, -0.0, 1.0, -1.0, 0.1, 0.5, 2.5, 15027.8, 36.7253, -11.4847,
+        1e-4, 1.5e-4, 9.9999e-5, 1e-5, 0.00012345678901234, 1e14, 1e15,
+        999999999999999.0, 999999999999999.9, 1e15 - 0.5, 123456789012345.0,
+        0.123456789012345, 1.23456789012345e-4, 4503599627370496.5,
+        9007199254740993.0, 1e16, 1e22, 1e23, 5e-324, 1.7976931348623157e308,
+        0.3, 0.7, 100.0, 1234.5678, 3.14159265358979, 2.718281828459045};
+    int bad = 0, n = 0;
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        for (int sgn = 0; sgn < 2; sgn++) {
+            double d = sgn ? -fixed[i] : fixed[i];
+            double nb[3] = {d, nextafter(d, INFINITY),
+                            nextafter(d, -INFINITY)};
+            for (int j = 0; j < 3; j++, n++)
+                if (isfinite(nb[j])) /* the rule is for finite ones */
+                    bad += !double_text_ok(nb[j]);
+        }
+    uint64_t st = 0x9E3779B97F4A7C15ull;
+    for (int i = 0; i < 200000 && bad < 20; i++, n++) {
+        uint64_t r = rng_next(&st);
+        double d;
+        if (i % 3 == 0) { /* random bits */
+            memcpy(&d, &r, 8);
+            if (!isfinite(d))
+                continue;
+        } else { /* m / 10^k, m of 1 to 16 digits */
+            int k = (int)(r % 19), digits = 1 + (int)((r >> 8) % 16);
+            double m = (double)((r >> 16) % (uint64_t)pow(10, digits));
+            d = m / pow(10, k);
+            if (i % 2)
+                d = -d;
+            if (i % 7 == 0)
+                d = nextafter(d, INFINITY);
+        }
+        bad += !double_text_ok(d);
+    }
+    CHECK_EQ(bad, 0);
+    printf("# %d doubles compared with the printf rule\n", n);
+}
+
+/* Strings with and without characters to escape, at every length
+ * around the word sizes, print as the byte-wise rule says. */
+static void test_ejson_strings_escape_at_every_length(void)
+{
+    static const char specials[] = {'"', '\\', '\n', '\t', 0x01, 0x1f,
+                                    '\b', '\f', '\r', 'a', ' ', 0x7f};
+    uint64_t st = 12345;
+    int bad = 0;
+    for (int len = 0; len <= 40 && bad < 10; len++)
+        for (int trial = 0; trial < 60; trial++) {
+            char v[48], want[400], *w = want;
+            for (int i = 0; i < len; i++) {
+                uint64_t r = rng_next(&st);
+                /* mostly plain bytes, a special one now and then, and
+                 * some strings with none at all */
+                v[i] = trial < 20 || r % 9 ? (char)('A' + r % 26)
+                                           : specials[(r >> 8) % 12];
+            }
+            v[len] = '\0';
+            w += sprintf(w, "{ \"s\" : \"");
+            for (int i = 0; i < len; i++) {
+                unsigned char c = (unsigned char)v[i];
+                if (c == '"' || c == '\\')
+                    w += sprintf(w, "\\%c", c);
+                else if (c == '\n')
+                    w += sprintf(w, "\\n");
+                else if (c == '\t')
+                    w += sprintf(w, "\\t");
+                else if (c == '\b')
+                    w += sprintf(w, "\\b");
+                else if (c == '\f')
+                    w += sprintf(w, "\\f");
+                else if (c == '\r')
+                    w += sprintf(w, "\\r");
+                else if (c < 0x20)
+                    w += sprintf(w, "\\u%04x", c);
+                else
+                    *w++ = (char)c;
+            }
+            sprintf(w, "\" }");
+            bson_t b = BSON_INITIALIZER;
+            wri_strbuf sb = {0};
+            BSON_APPEND_UTF8(&b, "s", v);
+            if (wri_ejson_append(&sb, bson_get_data(&b), b.len, false) !=
+                    WR_OK ||
+                strcmp(sb.p, want) != 0) {
+                TAP_FAIL("length %d: ours %s, want %s", len,
+                         sb.p ? sb.p : "(none)", want);
+                bad++;
+            }
+            bson_destroy(&b);
+            free(sb.p);
+        }
+    CHECK_EQ(bad, 0);
+}
+
+/* Integers at every digit count, both signs, and the extremes. */
+static void test_ejson_integers(void)
+{
+    int bad = 0;
+    for (int relaxed = 0; relaxed < 2; relaxed++)
+        for (int i = 0; i <= 19; i++)
+            for (int sgn = 0; sgn < 2; sgn++) {
+                int64_t v = i == 19 ? (sgn ? INT64_MIN : INT64_MAX)
+                                    : (int64_t)pow(10, i) - (i % 2);
+                if (sgn && i != 19)
+                    v = -v;
+                bson_t b = BSON_INITIALIZER;
+                wri_strbuf sb = {0};
+                char want[96];
+                BSON_APPEND_INT64(&b, "n", v);
+                if (relaxed)
+                    snprintf(want, sizeof want, "{ \"n\" : %" PRId64 " }",
+                             v);
+                else
+                    snprintf(want, sizeof want,
+                             "{ \"n\" : { \"$numberLong\" : \"%" PRId64
+                             "\" } }",
+                             v);
+                if (wri_ejson_append(&sb, bson_get_data(&b), b.len,
+                                     relaxed) != WR_OK ||
+                    strcmp(sb.p, want) != 0) {
+                    TAP_FAIL("ours %s, want %s", sb.p ? sb.p : "(none)",
+                             want);
+                    bad++;
+                }
+                bson_destroy(&b);
+                free(sb.p);
+            }
+    CHECK_EQ(bad, 0);
+}
+
 int main(void)
 {
     RUN(test_bsoncheck_accepts_every_valid_corpus_case);
@@ -655,5 +832,8 @@ int main(void)
     RUN(test_bsoncheck_memo_real_dataset);
     RUN(test_ejson_matches_libbson_on_the_corpus);
     RUN(test_ejson_doubles_are_short_and_exact);
+    RUN(test_ejson_doubles_follow_the_printf_rule);
+    RUN(test_ejson_strings_escape_at_every_length);
+    RUN(test_ejson_integers);
     return tap_done();
 }

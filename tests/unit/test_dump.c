@@ -6,6 +6,7 @@
 #include "tap.h"
 
 #include "wr_int.h"
+#include "helper_db.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -378,6 +379,166 @@ static void test_dump_docs_of_an_index_file(void)
     CHECK(strncmp(r.text, "{ \"key\" : \"Kyiv\", \"_id\" : ", 26) == 0);
     free(r.text);
     free(p);
+}
+
+/* A string of printable bytes with now and then one that needs an
+ * escape, of 0 to 60 bytes. */
+static void odd_string(uint64_t r, char *s)
+{
+    static const char esc[] = {'"', '\\', '\n', '\t', 0x01, 0x1f, 0x7f};
+    size_t n = r % 61;
+    for (size_t i = 0; i < n; i++) {
+        r = r * 6364136223846793005ull + 1442695040888963407ull;
+        s[i] = (r >> 33) % 11 == 0 ? esc[(r >> 40) % 7]
+                                   : (char)(' ' + 1 + (r >> 45) % 90);
+    }
+    s[n] = '\0';
+}
+
+/* The BSON corpus (valid.jsonl) and 20,000 documents of strings that need
+ * escapes, doubles, integers, dates and nested documents: about 70
+ * batches of the lines' writer. Returns the number put, 0 on failure. */
+static size_t build_many(const char *dir)
+{
+    wr_errbuf eb = {0};
+    wr_db *db = NULL;
+    wr_coll *c = NULL;
+    wr_db_opts o = {.create = true, .holder = "test"};
+    char path[1024];
+    size_t n = 0;
+    bson_error_t err;
+    snprintf(path, sizeof path, "%s/bson-corpus/valid.jsonl",
+             getenv("WR_CORPORA") ? getenv("WR_CORPORA")
+                                  : "../shared/corpora");
+    bson_json_reader_t *jr = bson_json_reader_new_from_file(path, &err);
+    if (jr == NULL || wr_db_open(dir, &o, &db, &eb) != WR_OK ||
+        wr_coll_open(db, "c", true, &c, &eb) != WR_OK) {
+        printf("# many: %s %s\n", eb.msg, jr == NULL ? err.message : "");
+        if (jr != NULL)
+            bson_json_reader_destroy(jr);
+        wr_db_close(db);
+        return 0;
+    }
+    bson_t d = BSON_INITIALIZER;
+    while (bson_json_reader_read(jr, &d, &err) > 0) {
+        n += wr_coll_put(c, &d, NULL, &eb) == WR_OK;
+        eb.code = WR_OK; /* a document the collection refuses: next */
+        bson_reinit(&d);
+    }
+    bson_destroy(&d);
+    bson_json_reader_destroy(jr);
+    uint64_t r = 42;
+    for (int64_t i = 0; i < 20000; i++) {
+        char s1[64], s2[64], k[16];
+        r = r * 6364136223846793005ull + 1442695040888963407ull;
+        odd_string(r >> 7, s1);
+        odd_string(r >> 19, s2);
+        bson_t *x = bson_new(), sub;
+        BSON_APPEND_INT64(x, "_id", 100000 + i);
+        BSON_APPEND_UTF8(x, "name", s1);
+        BSON_APPEND_DOUBLE(x, "price", (double)(r % 10000000) / 100.0);
+        BSON_APPEND_DOUBLE(x, "ratio", (double)(int64_t)r / 3e15);
+        BSON_APPEND_INT32(x, "n", (int32_t)(r >> 32));
+        BSON_APPEND_DATE_TIME(x, "at", (int64_t)(r % 4000000000000ull));
+        BSON_APPEND_DOCUMENT_BEGIN(x, s2, &sub);
+        snprintf(k, sizeof k, "k%d", (int)(i % 97));
+        BSON_APPEND_INT64(&sub, k, (int64_t)r);
+        BSON_APPEND_BOOL(&sub, "b", i % 2);
+        bson_append_document_end(x, &sub);
+        int rc = wr_coll_put(c, x, NULL, &eb);
+        bson_destroy(x);
+        if (rc != WR_OK) {
+            printf("# many: %s\n", eb.msg);
+            wr_db_close(db);
+            return 0;
+        }
+        n++;
+    }
+    return db_build_end(db, WR_OK, "many", &eb) == WR_OK ? n : 0;
+}
+
+/* What the documents' lines must be: each document as the library's
+ * cursor reads it, through wri_ejson_append alone, one a line. */
+static char *lines_one_by_one(const char *dir, bool relaxed, size_t *n)
+{
+    wr_errbuf eb = {0};
+    wr_db *db = NULL;
+    wr_coll *c = NULL;
+    wr_doc_cursor *cur = NULL;
+    wr_db_opts o = {.holder = "test"};
+    wri_strbuf sb = {0};
+    const uint8_t *doc;
+    uint32_t len;
+    *n = 0;
+    if (wr_db_open(dir, &o, &db, &eb) != WR_OK ||
+        wr_coll_open(db, "c", false, &c, &eb) != WR_OK ||
+        wr_doc_cursor_open(c, &cur, &eb) != WR_OK) {
+        printf("# reading back: %s\n", eb.msg);
+        wr_db_close(db);
+        return NULL;
+    }
+    while (wr_doc_cursor_next(cur, &doc, &len, &eb) == WR_OK) {
+        if (wri_ejson_append(&sb, doc, len, relaxed) != WR_OK ||
+            wri_strbuf_add(&sb, "\n") != 0)
+            break;
+        (*n)++;
+    }
+    wr_doc_cursor_close(cur);
+    wr_db_close(db);
+    return sb.p;
+}
+
+/* wr-dump --docs formats on a second thread, in batches: its output is
+ * byte for byte the documents formatted one at a time, in order, in both
+ * modes, over the corpus and many batches. */
+static char many[512]; /* build_many's database, once built */
+
+static void test_dump_docs_equal_one_by_one(void)
+{
+    char *dir = tap_fresh_path("many");
+    size_t n = build_many(dir), m;
+    if (n > 0)
+        snprintf(many, sizeof many, "%s", dir);
+    REQUIRE(n > 20300); /* the corpus is there too */
+    for (int relaxed = 0; relaxed < 2; relaxed++) {
+        char *want = lines_one_by_one(dir, relaxed, &m);
+        REQUIRE(want != NULL);
+        CHECK_EQ(m, n);
+        wr_dump_opts o = {.relaxed = relaxed};
+        dres r = run(dir, WR_DUMP_DOCS, &o);
+        REQUIRE_OK(r.rc, &r.eb);
+        CHECK_EQ(r.st.docs, n);
+        CHECK_EQ(r.len, strlen(want));
+        CHECK(r.len > 5u << 20); /* many batches */
+        CHECK(r.text != NULL && strcmp(r.text, want) == 0);
+        free(r.text);
+        free(want);
+    }
+    free(dir);
+}
+
+/* A full disk: the dump stops, says so, and the error is WR_ENOSPC (the
+ * tools' exit 3), not success: when the last lines are written (a few
+ * documents) and when a batch is (many). */
+static void test_dump_docs_to_a_full_disk(void)
+{
+    const char *dirs[] = {fixture, many};
+    for (int i = 0; i < 2; i++) {
+        FILE *f = fopen("/dev/full", "w");
+        REQUIRE(f != NULL);
+        wr_dump_opts o = {.mode = WR_DUMP_DOCS, .out = f,
+                          .collection = i == 0 ? "people" : NULL};
+        wr_errbuf eb = {0};
+        wr_dump_stats st;
+        REQUIRE(dirs[i][0] != '\0');
+        int rc = wr_dump(dirs[i], &o, &st, &eb);
+        fclose(f);
+        CHECK_EQ(rc, WR_ENOSPC);
+        CHECK(strstr(eb.msg, "writing the dump failed: No space left on "
+                             "device") != NULL);
+        if (i == 1) /* stopped early, not after every document */
+            CHECK(st.docs < 20000);
+    }
 }
 
 static void test_dump_tree_one_line_per_page(void)
@@ -891,6 +1052,8 @@ int main(void)
     RUN(test_dump_docs_relaxed);
     RUN(test_dump_docs_needs_a_collection);
     RUN(test_dump_docs_of_an_index_file);
+    RUN(test_dump_docs_equal_one_by_one);
+    RUN(test_dump_docs_to_a_full_disk);
     RUN(test_dump_tree_one_line_per_page);
     RUN(test_dump_extents_after_deletes);
     RUN(test_dump_page_root_and_slots);
