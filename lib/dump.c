@@ -815,6 +815,7 @@ typedef struct docs_ctx {
     dctx *x;
     dump_file *df;
     bool index;
+    wri_bson_memo *memo; /* the documents' shapes (NULL: checks without) */
 } docs_ctx;
 
 int docs_end(dctx *x, wr_errbuf *eb)
@@ -878,7 +879,7 @@ static int docs_item(void *arg, const wri_ps_page *p, uint32_t i,
     if (val == NULL)
         return 0; /* reported by the page source */
     if (wri_ps_check_document(dc->df->ps, p->addr.off, voff, c->key, c->klen,
-                              val, c->vlen, NULL, 0, NULL) != WR_OK)
+                              val, c->vlen, dc->memo, 0, NULL) != WR_OK)
         return 0;
     return docs_line(x, val, c->vlen, true);
 }
@@ -892,6 +893,7 @@ int file_docs(dctx *x, dump_file *df, wr_errbuf *eb)
         return rc;
     memset(&w, 0, sizeof w);
     dc.index = df->cur.role == WRI_ROLE_INDEX;
+    dc.memo = dc.index ? NULL : wri_bson_memo_new();
     w.page = docs_page;
     w.item = docs_item;
     w.arg = &dc;
@@ -901,5 +903,6 @@ int file_docs(dctx *x, dump_file *df, wr_errbuf *eb)
     else if (rc != WR_OK && wri_docsout_error(x->docs, NULL) != WR_OK)
         rc = wri_docsout_error(x->docs, eb); /* the output failed */
     wri_ps_walk_free(&w);
+    wri_bson_memo_free(dc.memo);
     return rc;
 }

@@ -181,9 +181,15 @@ done:
 static int ndigits(uint64_t u)
 {
     int n = 1;
-    for (; u >= 10; u /= 10)
-        n++;
-    return n;
+    if (u >= 10000000000000000ull)
+        n += 16, u /= 10000000000000000ull;
+    if (u >= 100000000)
+        n += 8, u /= 100000000;
+    if (u >= 10000)
+        n += 4, u /= 10000;
+    if (u >= 100)
+        n += 2, u /= 100;
+    return n + (u >= 10);
 }
 
 /* The n lowest decimal digits of u, written to o[0..n) (leading zeros
@@ -239,19 +245,40 @@ static size_t dbl_fixed(double d, char *out)
     static const double p10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,
                                  1e7,  1e8,  1e9,  1e10, 1e11, 1e12, 1e13,
                                  1e14, 1e15, 1e16, 1e17, 1e18};
+    static const double lo[] = {1e-4, 1e-3, 1e-2, 1e-1, 1e0,  1e1,
+                                1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                1e8,  1e9,  1e10, 1e11, 1e12, 1e13,
+                                1e14, 1e15}; /* lo[i] = 10^(i - 4) */
     double a = fabs(d);
+    uint64_t bits;
     if (!(a >= 1e-4 && a < 1e15))
         return 0;
-    int e = -4; /* about floor(log10(a)); one off only costs the fast way */
-    while (e < 14 && a >= (e + 1 >= 0 ? p10[e + 1] : 1.0 / p10[-e - 1]))
+    /* e = floor(log10(a)), from the binary exponent (log10(2) ~
+     * 78913 / 2^18), then made exact against the table; a wrong e would
+     * only cost the fast way, never the text */
+    memcpy(&bits, &a, 8);
+    int e = (((int)(bits >> 52) - 1023) * 78913) >> 18;
+    if (e < -4)
+        e = -4;
+    while (e > -4 && a < lo[e + 4])
+        e--;
+    while (e < 14 && a >= lo[e + 5])
         e++;
     int k = 14 - e;
     double r = nearbyint(a * p10[k]);
     if (!(r < 1e15) || r / p10[k] != a)
         return 0;
     uint64_t m = (uint64_t)r;
-    while (k > 0 && m % 10 == 0) /* trailing zeros go */
-        m /= 10, k--;
+    /* trailing zeros go, at most k (m < 10^15 has at most 14): 8, 4, 2
+     * and 1 at a time strip any number up to 15 */
+    if (k >= 8 && m % 100000000 == 0)
+        m /= 100000000, k -= 8;
+    if (k >= 4 && m % 10000 == 0)
+        m /= 10000, k -= 4;
+    if (k >= 2 && m % 100 == 0)
+        m /= 100, k -= 2;
+    if (k >= 1 && m % 10 == 0)
+        m /= 10, k -= 1;
     uint64_t scale = (uint64_t)p10[k]; /* exact: k <= 18 */
     uint64_t ip = m / scale, fp = m % scale;
     int ni = ndigits(ip);
