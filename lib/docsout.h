@@ -1,17 +1,16 @@
 /*
  * docsout.h -- the output of wr-dump --docs (docsout.c): documents as
- * lines of Extended JSON, formatted on a second thread and written in the
- * order they were given, in writes of at most 256 KiB. Calls ejson and
- * bsoncheck.
+ * lines of Extended JSON, formatted and written on a second thread in the
+ * order they were given, in writes of 256 KiB. Calls ipipe (the thread),
+ * ejson and bsoncheck.
  *
  * The caller (the tree walk) hands each document over with
- * wri_docsout_add, which copies it into a batch; a full batch goes to the
- * formatting thread, and the caller writes batches the thread has
- * formatted, oldest first, so the walk and the writes share one core and
- * the formatting has the other. The text is exactly what
- * wri_ejson_append writes for each document, one per line. With one core
- * to run on (taskset -c 0 ...), or if the thread cannot be started, every
- * batch is formatted on the caller's thread: the same text.
+ * wri_docsout_add, which copies it into the item pipe's batches; the
+ * pipe's thread formats them, one line each, and writes, so the walk (reads
+ * and checks) has one core and the formatting the other. The text is
+ * exactly what wri_ejson_append writes for each document, one per line.
+ * With one core to run on (taskset -c 0 ...), or if the thread cannot be
+ * started, the same happens on the caller's thread: the same text.
  */
 #ifndef WR_DOCSOUT_H
 #define WR_DOCSOUT_H
