@@ -1,7 +1,7 @@
 /*
  * gen.c -- deterministic generator of the benchmark's data (issue 7).
  *
- *   gen [--shape small|big] [--docs N] [--seed S] [--name NAME]
+ *   gen [--shape small|mid|big] [--docs N] [--seed S] [--name NAME]
  *       [--index FIELD]... --out DIR
  *
  * writes, from one seeded PRNG (same arguments, same bytes):
@@ -25,6 +25,9 @@
  * and a variable-length text field; about 400 bytes of BSON on average.
  * "big": the same fields plus an array of event subdocuments and a long
  * text body, 8-64 KiB of BSON each, so overflow pages are exercised.
+ * "mid": the same with fewer events and a shorter body, 1-4 KiB each:
+ * overflow values shorter than a 4 KiB block (packed whole into leaf
+ * cells by the bulk loader, docs/FORMAT.md "Value tails").
  *
  * Every line is parsed back with libbson to count its BSON size, so a line
  * libbson rejects stops the generator (exit 1).
@@ -34,6 +37,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -285,7 +289,7 @@ static void sb_oid(sbuf *b, const uint8_t oid[12])
 #define DATE_LO 1420070400000ll /* 2015-01-01 */
 #define DATE_HI 1735603200000ll /* 2024-12-31 */
 
-enum shape { SHAPE_SMALL, SHAPE_BIG };
+enum shape { SHAPE_SMALL, SHAPE_MID, SHAPE_BIG };
 
 /* One document: version 1 is the insert, later versions are updates. */
 static void gen_doc(sbuf *b, sbuf *t, enum shape shape, const uint8_t oid[12],
@@ -364,9 +368,12 @@ static void gen_doc(sbuf *b, sbuf *t, enum shape shape, const uint8_t oid[12],
             sb_jstr(b, t->p);
         }
     }
-    if (shape == SHAPE_BIG) {
-        size_t target = (size_t)rng_range(8192, 65536);
-        unsigned nev = (unsigned)rng_range(10, 100);
+    if (shape != SHAPE_SMALL) {
+        bool big = shape == SHAPE_BIG;
+        size_t target = big ? (size_t)rng_range(8192, 65536)
+                            : (size_t)rng_range(1024, 4096);
+        unsigned nev = big ? (unsigned)rng_range(10, 100)
+                           : (unsigned)rng_range(1, 10);
         size_t base;
         sb_key(b, "events");
         sb_putn(b, "[", 1);
@@ -453,7 +460,7 @@ static void shuffle(uint32_t *a, size_t n)
 
 static void usage(void)
 {
-    puts("Usage: gen [--shape small|big] [--docs N] [--seed S] [--name NAME]\n"
+    puts("Usage: gen [--shape small|mid|big] [--docs N] [--seed S] [--name NAME]\n"
          "           [--index FIELD]... --out DIR\n"
          "Writes DIR/docs.jsonl, DIR/legacy/NAME.log (+10% updates, 5%\n"
          "deletes), DIR/churn.jsonl (delete half, replace a quarter) and\n"
@@ -484,6 +491,8 @@ int main(int argc, char **argv)
         case O_SHAPE:
             if (strcmp(optarg, "small") == 0)
                 shape = SHAPE_SMALL;
+            else if (strcmp(optarg, "mid") == 0)
+                shape = SHAPE_MID;
             else if (strcmp(optarg, "big") == 0)
                 shape = SHAPE_BIG;
             else
@@ -663,7 +672,10 @@ int main(int argc, char **argv)
             "CHURN_LINES=%llu\nCHURN_BYTES=%llu\nCHURN_DELETES=%llu\n"
             "CHURN_REPLACES=%llu\nCHURN_LIVE_DOCS=%llu\n"
             "CHURN_LIVE_BSON_BYTES=%llu\nCHURN_LIVE_KEY_BYTES=%llu\n",
-            shape == SHAPE_BIG ? "big" : "small", (unsigned long long)ndocs,
+            shape == SHAPE_BIG   ? "big"
+            : shape == SHAPE_MID ? "mid"
+                                 : "small",
+            (unsigned long long)ndocs,
             (unsigned long long)seed, name, (unsigned long long)docs_json,
             (unsigned long long)docs_bson, (unsigned long long)(ndocs * 12),
             (unsigned long long)(ndocs + nops), (unsigned long long)log_json,

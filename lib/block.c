@@ -110,7 +110,8 @@ static blk_priv *blk_priv_of(wri_block *b)
 
 void wri_block_set_version(wri_block *b, uint32_t version)
 {
-    b->cur.version = version;
+    if (version > b->cur.version)
+        b->cur.version = version;
 }
 
 /* --- handle ----------------------------------------------------------- */

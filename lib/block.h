@@ -40,6 +40,8 @@
                                       to WRI_LEAF_MAX bytes (bulk-built) */
 #define WRI_VERSION_TAILS 3u /* a long leaf's cell may hold the tail of an
                                 overflow value (page.h WRI_CELL_TAIL) */
+#define WRI_VERSION_PACKED 4u /* ... or a whole overflow value shorter than
+                                 a block, with no run (a zero address) */
 #define WRI_LEAF_MAX 65536u
 /* The longest leaf a file of this version and page size may hold. */
 uint32_t wri_leaf_max(uint32_t version, uint32_t page_size);
@@ -184,9 +186,11 @@ int wri_block_open_gen(const char *path, int flags, uint64_t gen,
                        wri_block **out, wr_errbuf *eb);
 void wri_block_close(wri_block *b);
 
-/* The format version the next checkpoint's slot carries (a file keeps
- * its version otherwise): the bulk loader raises a new file to
- * WRI_VERSION_LONG_LEAVES before it writes a long leaf. */
+/* Raise the format version the next checkpoint's slot carries (a file
+ * keeps its version otherwise; a lower version is ignored): the bulk
+ * loader raises a new file to WRI_VERSION_LONG_LEAVES before it writes a
+ * long leaf, and further for the cells it writes (page.h
+ * wri_cell_version). */
 void wri_block_set_version(wri_block *b, uint32_t version);
 /* From now on, pages written one right after another are gathered and
  * written together, up to WRI_BLOCK_RUN bytes per pwrite (the bulk

@@ -19,8 +19,9 @@
  *     (bt_fit_root, at a checkpoint and an early write); until then a
  *     dirty node may exceed one page.
  *  B7 no dirty item is split: a value whose tail a long leaf's cell holds
- *     (format 3, the bulk loader's) is made whole in memory and its run
- *     freed when its node becomes dirty (item_rejoin), so B6's carving
+ *     (format 3, the bulk loader's; or all of it, with no run, format 4)
+ *     is made whole in memory and its run (if any) freed when its node
+ *     becomes dirty (item_rejoin), so B6's carving
  *     and the cell limits see plain values; clean nodes read it as it is.
  *
  * Early writes (wri_btree_evict): the dirty nodes are written, children
@@ -248,12 +249,14 @@ static int node_load(wri_btree *t, const wr_addr *a, uint16_t level,
         it->tail = c.tail;
         it->tlen = c.tlen;
         it->caddr = c.child;
-        if (c.tlen > 0 && t->blk->cur.version < WRI_VERSION_TAILS) {
+        const char *what;
+        uint32_t need = wri_cell_version(&c, &what);
+        if (need > t->blk->cur.version) {
             rc = WR_ERR(eb, WR_ECORRUPT,
-                        "%s: page at offset %llu, slot %u: a value tail in "
-                        "its cell (format %u) in a format %u file",
-                        t->blk->path, (unsigned long long)a->off, i,
-                        WRI_VERSION_TAILS, t->blk->cur.version);
+                        "%s: page at offset %llu, slot %u: %s (format %u) "
+                        "in a format %u file",
+                        t->blk->path, (unsigned long long)a->off, i, what,
+                        need, t->blk->cur.version);
             goto out;
         }
         if (level == 0 && c.overflow != item_is_overflow(t, it)) {
@@ -426,7 +429,8 @@ static int node_dirty(wri_btree *t, wri_node *nd, wr_errbuf *eb)
     if (old.off != 0)
         rc = wri_block_free_page(t->blk, &old, eb);
     for (uint32_t i = 0; i < nruns && rc == WR_OK; i++)
-        rc = wri_block_free_page(t->blk, &runs[i], eb);
+        if (runs[i].size > 0) /* a packed value has none */
+            rc = wri_block_free_page(t->blk, &runs[i], eb);
 out:
     free(whole);
     free(runs);

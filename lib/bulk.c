@@ -228,11 +228,30 @@ static int bulk_overflow(wri_bulk *b, const uint8_t *val, uint32_t vlen,
     return bulk_write(b, b->ovf, (uint32_t)size, a, eb);
 }
 
+/* How many of an item's value bytes its leaf cell keeps beside an
+ * overflow address: in long leaves, an overflow value's last part block
+ * (format 3: the run is whole blocks), or all of a value shorter than a
+ * block (format 4: no run; docs/FORMAT.md "Value tails"); else 0. */
+static uint32_t bulk_tail(const wri_bulk *b, uint32_t klen, uint32_t vlen)
+{
+    return vlen > wri_page_max_inline(b->psize, klen) && b->lsize > b->psize
+               ? wri_value_tail(b->psize, vlen)
+               : 0;
+}
+
+uint64_t wri_bulk_item_live(const wri_bulk *b, uint32_t klen, uint32_t vlen)
+{
+    uint64_t n = wri_leaf_item_size(b->psize, klen, vlen);
+    if (vlen <= wri_page_max_inline(b->psize, klen))
+        return n;
+    return n + vlen + (bulk_tail(b, klen, vlen) == vlen ? 0 : WRI_PH_LEN);
+}
+
 int wri_bulk_add(wri_bulk *b, const uint8_t *key, uint32_t klen,
                  const uint8_t *val, uint32_t vlen, wr_errbuf *eb)
 {
     int rc;
-    wr_addr ovf;
+    wr_addr ovf = {0};
     bool big;
     if (klen == 0 || klen > wri_page_max_key(b->psize))
         return WR_ERR(eb, WR_EINVAL,
@@ -245,15 +264,13 @@ int wri_bulk_add(wri_bulk *b, const uint8_t *key, uint32_t klen,
                       "%s: bulk load keys out of order at key %llu",
                       b->path, (unsigned long long)b->count + 1);
     big = vlen > wri_page_max_inline(b->psize, klen);
-    /* in long leaves, an overflow value's last part block stays in its
-     * cell: the run is whole blocks (format 3, docs/FORMAT.md) */
-    uint32_t tlen = big && b->lsize > b->psize
-                        ? wri_value_tail(b->psize, vlen)
-                        : 0;
-    if (big && (rc = bulk_overflow(b, val, vlen - tlen, &ovf, eb)) != WR_OK)
+    uint32_t tlen = bulk_tail(b, klen, vlen);
+    if (big && tlen < vlen &&
+        (rc = bulk_overflow(b, val, vlen - tlen, &ovf, eb)) != WR_OK)
         return rc;
     if (tlen > 0 && b->blk != NULL)
-        wri_block_set_version(b->blk, WRI_VERSION_TAILS);
+        wri_block_set_version(b->blk, tlen < vlen ? WRI_VERSION_TAILS
+                                                  : WRI_VERSION_PACKED);
     bulk_level *lv = &b->lv[0];
     if (bulk_full(b, 0, wri_leaf_item_size(b->psize, klen, vlen) + tlen) &&
         (rc = bulk_flush(b, 0, eb)) != WR_OK)

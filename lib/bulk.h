@@ -5,7 +5,8 @@
  * they are long leaves, up to WRI_LEAF_MAX bytes, and the file's format
  * version is raised to WRI_VERSION_LONG_LEAVES; the last leaf takes the
  * fewest blocks that hold it; an overflow value's whole blocks go to its
- * run and its last part block into its cell, WRI_VERSION_TAILS); each
+ * run and its last part block into its cell, WRI_VERSION_TAILS; one
+ * shorter than a block goes whole into its cell, WRI_VERSION_PACKED); each
  * written page adds its first key and address to a page of the level above,
  * which is written when it fills in turn. No path copying: every page is
  * written once. wri_bulk_finish() writes the partial pages of every level
@@ -33,6 +34,11 @@ int wri_bulk_open(wri_block *blk, unsigned fill_pct, wri_bulk **out,
  * blocks (compaction's --dry-run estimate). */
 int wri_bulk_open_dry(uint32_t page_size, unsigned fill_pct, wri_bulk **out,
                       wr_errbuf *eb);
+/* Bytes an item of these lengths takes inside the pages this loader
+ * writes: its leaf cell with its slot entry, and for an overflow value
+ * its run's header (none for a packed value) and its bytes. Reads only
+ * what the open set, so another thread than the one adding may call it. */
+uint64_t wri_bulk_item_live(const wri_bulk *b, uint32_t klen, uint32_t vlen);
 /* Keys must be strictly increasing (wri_key_cmp); WR_EINVAL otherwise. */
 int wri_bulk_add(wri_bulk *b, const uint8_t *key, uint32_t klen,
                  const uint8_t *val, uint32_t vlen, wr_errbuf *eb);

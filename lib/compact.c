@@ -369,7 +369,6 @@ typedef struct cpt_feed {
     wri_ipipe *pipe;
     wri_bulk *bk;     /* the loader's thread's, until the pipe is done */
     wr_digest *items; /* likewise */
-    uint32_t P;
     uint64_t n, live, total;
     bool dry;
 } cpt_feed;
@@ -392,9 +391,8 @@ static int cpt_item(void *arg, const uint8_t *k, uint32_t kl,
 {
     cpt_feed *fd = arg;
     fd->n++;
-    fd->live += wri_leaf_item_size(fd->P, kl, vl);
-    if (vl > wri_page_max_inline(fd->P, kl))
-        fd->live += WRI_PH_LEN + (uint64_t)vl;
+    if (fd->bk != NULL) /* reads only what the loader's open set */
+        fd->live += wri_bulk_item_live(fd->bk, kl, vl);
     if (fd->n % CPT_TICK == 0)
         cpt_progress(fd->j, fd->f->path, fd->dry ? "counting" : "copying",
                      fd->n, fd->total);
@@ -423,7 +421,6 @@ static int cpt_build(cpt_job *j, cpt_file *f, wr_errbuf *eb)
     uint64_t G = ob->cur.gen;
     f->orig = ob->cur;
     uint32_t P = j->o->page_size ? j->o->page_size : ob->page_size;
-    fd.P = P;
     fd.total = ob->cur.nrecords;
     f->rep.generation = G;
     f->rep.page_size_before = ob->page_size;

@@ -455,7 +455,7 @@ static int sum_page(void *arg, const wri_ps_page *p)
         wri_page_cell(v, i, &c);
         ss->key_bytes += c.klen;
         ss->value_bytes += c.vlen;
-        if (c.overflow) {
+        if (c.overflow && !wri_cell_packed(&c)) {
             ss->overflow++;
             ss->ovf_bytes += c.ovf.size;
             ss->ovf_used += WRI_PH_LEN + (uint64_t)(c.vlen - c.tlen);

@@ -193,7 +193,7 @@ static int mc_page(void *arg, const wri_ps_page *p)
     for (uint32_t i = 0; i < v->count; i++) {
         wri_cell c;
         wri_page_cell(v, i, &c);
-        if (c.overflow)
+        if (c.overflow && !wri_cell_packed(&c))
             mc_mark(m, c.ovf.off, c.ovf.size, MK_OVERFLOW);
     }
     return 0;

@@ -167,6 +167,19 @@ static void page_slots(dctx *x, dump_file *df, const uint8_t *buf,
                     j_key(jp, "key", c.key, c.klen);
                 j_addr(jp, "child", &c.child);
             }
+        } else if (wri_cell_packed(&c)) {
+            /* format 4: no overflow page, the whole value here */
+            uint32_t at = (uint32_t)(c.tail - buf);
+            dx_print(x, "    slot %u: cell at %u, key %s, value %u bytes "
+                        "packed whole here at %u (no overflow page)%s%s\n",
+                     i, off, k ? k : "?", c.vlen, at, kbad ? "  !! key: " : "",
+                     kbad ? kbad : "");
+            if (jp != NULL) {
+                j_key(jp, "key", c.key, c.klen);
+                j_u64(jp, "value_length", c.vlen);
+                j_u64(jp, "packed_at", at);
+            }
+            page_value(x, jp, c.tail, c.vlen, addr, addr + at, i);
         } else if (c.overflow) {
             char tl[96] = "";
             if (c.tlen > 0)

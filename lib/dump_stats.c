@@ -37,6 +37,7 @@ typedef struct st_tree {
     uint64_t nvalues, value_bytes, vmin, vmax;
     uint64_t ovf_values, ovf_pages, ovf_value_bytes, ovf_page_bytes;
     uint64_t tails, tail_bytes; /* split values: tails kept in cells */
+    uint64_t packed, packed_bytes; /* values packed whole in cells */
 } st_tree;
 
 /* What the totals keep of a file. */
@@ -94,7 +95,10 @@ static int st_page(void *arg, const wri_ps_page *p)
         wri_cell c;
         wri_page_cell(v, i, &c);
         st_value(t, t->index ? c.klen : c.vlen);
-        if (c.overflow) {
+        if (wri_cell_packed(&c)) {
+            t->packed++;
+            t->packed_bytes += c.vlen;
+        } else if (c.overflow) {
             t->ovf_values++;
             t->ovf_pages += t->P ? c.ovf.size / t->P : 0;
             t->ovf_page_bytes += c.ovf.size;
@@ -182,6 +186,11 @@ static void st_overflow_text(dctx *x, const st_tree *t)
         dx_print(x, "  value tails: %" PRIu64 " overflow values keep their "
                     "last %" PRIu64 " bytes in leaf cells (format 3)\n",
                  t->tails, t->tail_bytes);
+    if (t->packed > 0)
+        dx_print(x, "  packed values: %" PRIu64 " values too long for "
+                    "inline, %" PRIu64 " bytes, whole in leaf cells without "
+                    "a run (format 4)\n",
+                 t->packed, t->packed_bytes);
 }
 
 static void st_json(bson_t *j, const st_tree *t, const ext_totals *et,
@@ -237,6 +246,8 @@ static void st_json(bson_t *j, const st_tree *t, const ext_totals *et,
                                          t->ovf_value_bytes));
     j_u64(&d, "tails", t->tails);
     j_u64(&d, "tail_bytes", t->tail_bytes);
+    j_u64(&d, "packed", t->packed);
+    j_u64(&d, "packed_bytes", t->packed_bytes);
     bson_append_document_end(&s, &d);
     BSON_APPEND_DOCUMENT_BEGIN(&s, "free", &d);
     j_u64(&d, "avail_bytes", et->avail_bytes);

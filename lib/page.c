@@ -51,7 +51,35 @@ uint64_t wri_overflow_size(uint32_t page_size, uint64_t vlen)
 uint32_t wri_value_tail(uint32_t page_size, uint32_t vlen)
 {
     uint64_t need = WRI_PH_LEN + (uint64_t)vlen;
-    return need > page_size ? (uint32_t)(need % page_size) : 0;
+    return need < page_size ? vlen : (uint32_t)(need % page_size);
+}
+
+bool wri_cell_packed(const wri_cell *c)
+{
+    return c->overflow && c->ovf.size == 0;
+}
+
+uint32_t wri_cell_version(const wri_cell *c, const char **what)
+{
+    if (wri_cell_packed(c)) {
+        *what = "an overflow value packed whole in its cell";
+        return WRI_VERSION_PACKED;
+    }
+    if (c->tlen > 0) {
+        *what = "a value tail in its cell";
+        return WRI_VERSION_TAILS;
+    }
+    *what = "a cell";
+    return WRI_VERSION_1;
+}
+
+uint64_t wri_cell_value_off(const wri_cell *c, uint64_t page)
+{
+    uint64_t in_cell = page + c->off + WRI_LEAF_CELL_HDR + c->klen;
+    if (!c->overflow)
+        return in_cell;
+    return wri_cell_packed(c) ? in_cell + WRI_ADDR_LEN
+                              : c->ovf.off + WRI_PH_LEN;
 }
 
 static int page_fail(wri_page_problem *prob, uint32_t off, int slot,
@@ -95,11 +123,20 @@ static const char *page_cell_decode(const uint8_t *buf, uint32_t size,
             wri_addr_decode(buf + end, &c->ovf);
             if (flags & WRI_CELL_TAIL) {
                 /* the run holds whole blocks of the value, the cell the
-                 * rest: at least one byte in each */
-                if (c->ovf.size <= WRI_PH_LEN ||
-                    c->ovf.size - WRI_PH_LEN >= (uint64_t)c->vlen)
+                 * rest: at least one byte in each; or there is no run
+                 * (a zero address) and the cell holds it all */
+                if (c->ovf.size == 0) {
+                    if (c->ovf.off != 0 || c->ovf.crc != 0)
+                        return "packed value: an address of no blocks "
+                               "that is not all zero";
+                    if (c->vlen == 0)
+                        return "packed value: an empty value";
+                } else if (c->ovf.size <= WRI_PH_LEN ||
+                           c->ovf.size - WRI_PH_LEN >= (uint64_t)c->vlen)
                     return "value tail: the run's size leaves no tail";
-                c->tlen = c->vlen - (c->ovf.size - WRI_PH_LEN);
+                c->tlen = c->ovf.size == 0
+                              ? c->vlen
+                              : c->vlen - (c->ovf.size - WRI_PH_LEN);
                 if (end + WRI_ADDR_LEN + c->tlen > size)
                     return "value tail runs past the page end";
                 c->tail = buf + end + WRI_ADDR_LEN;

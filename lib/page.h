@@ -26,7 +26,10 @@
  *                       with WRI_CELL_TAIL too (format 3, a value split by
  *                       the bulk loader), the address of a run that holds
  *                       the value's first V - T bytes in whole blocks
- *                       (T = V + 32 - run size), then its last T bytes
+ *                       (T = V + 32 - run size), then its last T bytes;
+ *                       a zero address (format 4, a value shorter than a
+ *                       block packed by the bulk loader): no run, the
+ *                       cell holds the whole value (T = V)
  * Internal cell:  00-01 u16 key length K (0 for the first cell)
  *                 02-03 u16 0
  *                 04-19 child page address (16 bytes)
@@ -69,8 +72,10 @@ uint32_t wri_int_item_size(uint32_t klen);
 uint64_t wri_overflow_size(uint32_t page_size, uint64_t vlen);
 /* A value split into whole blocks and a tail (format 3): the tail's length
  * T when the bulk loader keeps an overflow value's last bytes in its leaf
- * cell ((vlen + 32) mod P, when the value fills at least one block), else
- * 0 (the value stays whole in its overflow page). */
+ * cell ((vlen + 32) mod P, when the value fills at least one block), vlen
+ * when the value and a header fit in less than a block (format 4: the cell
+ * holds it all, no run), else 0 (a value that fills its blocks exactly
+ * stays whole in its overflow page). */
 uint32_t wri_value_tail(uint32_t page_size, uint32_t vlen);
 
 /* One decoded cell; pointers point into the page buffer. */
@@ -82,11 +87,24 @@ typedef struct wri_cell {
     bool overflow;      /* leaf: value in the overflow page at ovf */
     wr_addr ovf;
     const uint8_t *tail; /* leaf, split value: its last tlen bytes, in the
-                            cell (the run at ovf holds vlen - tlen) */
+                            cell (the run at ovf holds vlen - tlen); a
+                            packed value (ovf all zero): tlen == vlen */
     uint32_t tlen;
     wr_addr child;      /* internal */
     uint32_t off;       /* byte offset of the cell in the page */
 } wri_cell;
+
+/* A leaf cell's overflow value packed whole in the cell: no run (format
+ * 4; its address is all zero, tlen == vlen). */
+bool wri_cell_packed(const wri_cell *c);
+/* The oldest format version that may hold leaf cell c (1, or
+ * WRI_VERSION_TAILS for a split value, WRI_VERSION_PACKED for a packed
+ * one), and what makes it need that version (for messages). */
+uint32_t wri_cell_version(const wri_cell *c, const char **what);
+/* The file offset of the first byte of leaf cell c's value, on the page
+ * at `page`: in the cell (inline or packed), or in its run (past the
+ * overflow header) for an overflow value. */
+uint64_t wri_cell_value_off(const wri_cell *c, uint64_t page);
 
 typedef struct wri_page_view {
     const uint8_t *buf;

@@ -909,6 +909,10 @@ int wri_ps_read_overflow(wri_ps *ps, const wri_cell *c, uint64_t lsize,
                               "cell at %u: value tail of %u bytes: the run "
                               "should hold its whole blocks",
                               c->off, c->tlen);
+    if (wri_cell_packed(c)) { /* no run: the whole value is in the cell */
+        *val = c->tail;
+        return WR_OK;
+    }
     if (c->ovf.size != need)
         return wri_ps_finding(ps, eb, WR_CHECK_PAGE, page, ref,
                               wri_ps_u64(x, need), wri_ps_u64(y, c->ovf.size),

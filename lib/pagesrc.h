@@ -208,7 +208,9 @@ int wri_ps_read_raw(wri_ps *ps, uint64_t off, void *buf, size_t len,
  * address, then (only then) the buffer grown, the page read and its
  * header checked. *val points at the value inside *buf. A split value
  * (c->tlen > 0, format 3): the run holds its first vlen - tlen bytes, the
- * tail (shorter than a block) is appended from the cell. */
+ * tail (shorter than a block) is appended from the cell. A packed value
+ * (wri_cell_packed, format 4) has no run: *val points at it in the cell
+ * (valid as long as the page's buffer), *buf untouched. */
 int wri_ps_read_overflow(wri_ps *ps, const wri_cell *c, uint64_t lsize,
                          uint64_t page, uint8_t **buf, size_t *cap,
                          const uint8_t **val, wr_errbuf *eb);

@@ -217,7 +217,7 @@ static int ps_item(wri_ps *ps, wri_ps_walk *w, const wri_ps_page *p,
     char x[64], y[64];
     uint64_t page = p->addr.off, cell = page + c->off;
     const uint8_t *val = c->val;
-    uint64_t voff = c->val ? page + (uint64_t)(c->val - p->buf) : 0;
+    uint64_t voff = wri_cell_value_off(c, page);
     w->keys_found++;
     if (w->nkeyelem == 2) {
         if (c->vlen != 0 || c->overflow)
@@ -234,12 +234,14 @@ static int ps_item(wri_ps *ps, wri_ps_walk *w, const wri_ps_page *p,
                                   "slot %u: value of %u bytes stored in the "
                                   "wrong place",
                                   i, c->vlen));
-        if (c->tlen > 0 && w->version < WRI_VERSION_TAILS)
+        const char *what;
+        uint32_t need = wri_cell_version(c, &what);
+        if (need > w->version)
             PS_TRY(wri_ps_finding(ps, eb, WR_CHECK_PAGE, page, cell, "0",
                                   wri_ps_u64(y, c->tlen),
-                                  "slot %u: a value tail in its cell (format "
-                                  "%u) in a format %u file",
-                                  i, WRI_VERSION_TAILS, w->version));
+                                  "slot %u: %s (format %u) in a format %u "
+                                  "file",
+                                  i, what, need, w->version));
         if (c->overflow) {
             r = wri_ps_read_overflow(ps, c, w->lsize, page, &w->val,
                                      &w->valcap, &val, eb);
@@ -250,7 +252,6 @@ static int ps_item(wri_ps *ps, wri_ps_walk *w, const wri_ps_page *p,
                     w->incomplete = true;
                 val = NULL;
             }
-            voff = c->ovf.off + WRI_PH_LEN;
         }
         (void)x;
     }

@@ -294,12 +294,11 @@ static int sv_value(sv_tree *t, const wri_cell *c, uint64_t page,
                     size_t wl, wr_errbuf *eb)
 {
     int rc;
-    *voff = page + c->off + WRI_LEAF_CELL_HDR + c->klen;
+    *voff = wri_cell_value_off(c, page);
     if (!c->overflow) {
         *val = c->val;
         return WR_OK;
     }
-    *voff = c->ovf.off + WRI_PH_LEN;
     rc = wri_ps_read_overflow(t->ps, c, t->lsize, page, &t->vbuf, &t->vcap,
                               val, eb);
     if (rc == WRI_PS_BAD) {
@@ -494,7 +493,10 @@ static int sv_walk_leaf(sv_tree *t, const wri_page_view *v, uint64_t off,
             WR_OK)
             return rc;
         if (val == NULL) {
-            if ((rc = sv_hole_add(t, "overflow", c.ovf.off, c.ovf.size, why,
+            bool packed = wri_cell_packed(&c); /* its place: the leaf */
+            if ((rc = sv_hole_add(t, packed ? "document" : "overflow",
+                                  packed ? off : c.ovf.off,
+                                  packed ? t->P : c.ovf.size, why,
                                   c.key, c.klen, NULL, 0, true, false, eb)) !=
                 WR_OK)
                 return rc;

@@ -316,7 +316,7 @@ static int vt_item(void *arg, const wri_ps_page *p, uint32_t i,
     }
     if (t->nkeyelem == 2)
         return 0;
-    if (c->overflow && val != NULL) {
+    if (c->overflow && !wri_cell_packed(c) && val != NULL) {
         ck->pages_overflow++;
         vt_progress(t, c->ovf.size / t->P, true);
     }

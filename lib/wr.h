@@ -15,9 +15,10 @@
 
 #define WR_VERSION_STRING "0.1.0"
 /* The newest tree-file format this build reads (docs/FORMAT.md): 1, 2
- * (long leaves, written by the bulk loader) and 3 (value tails in long
- * leaves' cells, the same bulk loader). */
-#define WR_FORMAT_VERSION 3
+ * (long leaves, written by the bulk loader), 3 (value tails in long
+ * leaves' cells, the same bulk loader) and 4 (overflow values shorter
+ * than a block packed whole into long leaves' cells, the same). */
+#define WR_FORMAT_VERSION 4
 
 /* Error codes. */
 typedef enum wr_err {

@@ -59,7 +59,7 @@ dir_hash() {
 @test "wr-compact --version names tool and format" {
     run "$WR_BIN/wr-compact" --version
     [ "$status" -eq 0 ]
-    [[ "$output" == *"wr-compact"*"format 3"* ]]
+    [[ "$output" == *"wr-compact"*"format 4"* ]]
 }
 
 @test "wr-compact usage errors exit 2 with a hint" {

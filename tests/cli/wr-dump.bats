@@ -56,7 +56,7 @@ first_leaf() {
 @test "wr-dump --version names tool, library and format" {
     run "$WR_BIN/wr-dump" --version
     [ "$status" -eq 0 ]
-    [[ "$output" == *"wr-dump"*"libwr"*"format 3"* ]]
+    [[ "$output" == *"wr-dump"*"libwr"*"format 4"* ]]
 }
 
 @test "wr-dump usage errors exit 2 with one line and a hint" {

@@ -13,7 +13,7 @@ load helpers
 @test "wr-load --version names tool and format" {
     run "$WR_BIN/wr-load" --version
     [ "$status" -eq 0 ]
-    [[ "$output" == *"wr-load"*"format 3"* ]]
+    [[ "$output" == *"wr-load"*"format 4"* ]]
 }
 
 @test "wr-load without arguments is a usage error (exit 2)" {

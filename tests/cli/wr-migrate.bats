@@ -64,7 +64,7 @@ make_tiny() {
     [[ "$output" == *"Exit status"* && "$output" == *"3  environment"* ]]
     run mig --version
     [ "$status" -eq 0 ]
-    [[ "$output" == *"wr-migrate"*"format 3"* ]]
+    [[ "$output" == *"wr-migrate"*"format 4"* ]]
 }
 
 @test "wr-migrate usage errors exit 2" {

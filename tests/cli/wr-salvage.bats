@@ -42,7 +42,7 @@ damage_leaf() {
     done
     run "$WR_BIN/wr-salvage" --version
     [ "$status" -eq 0 ]
-    [[ "$output" == *"wr-salvage"*"format 3"* ]]
+    [[ "$output" == *"wr-salvage"*"format 4"* ]]
 }
 
 @test "wr-salvage usage errors exit 2" {

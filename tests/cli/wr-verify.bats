@@ -46,7 +46,7 @@ dump_survives() {
 @test "wr-verify --version names tool and format" {
     run "$WR_BIN/wr-verify" --version
     [ "$status" -eq 0 ]
-    [[ "$output" == *"wr-verify"*"format 3"* ]]
+    [[ "$output" == *"wr-verify"*"format 4"* ]]
 }
 
 @test "wr-verify usage errors exit 2" {

@@ -26,7 +26,7 @@ typedef struct fill_walk {
     size_t n, cap;
     int bad;
     uint32_t P;
-    uint64_t tails, ovf_waste; /* fill_report's */
+    uint64_t tails, packed, ovf_waste; /* fill_report's */
 } fill_walk;
 
 static int fw_page(void *arg, const wri_ps_page *p)
@@ -63,9 +63,12 @@ static int fw_page(void *arg, const wri_ps_page *p)
         wri_page_cell(p->v, i, &c);
         if (!c.overflow)
             continue;
+        if (wri_cell_packed(&c)) {
+            fw->packed++;
+            continue;
+        }
         fw->tails += c.tlen > 0;
-        if (c.ovf.size > fw->P) /* a value of more than one block */
-            fw->ovf_waste += c.ovf.size - WRI_PH_LEN - (c.vlen - c.tlen);
+        fw->ovf_waste += c.ovf.size - WRI_PH_LEN - (c.vlen - c.tlen);
     }
     return 0;
 }
@@ -141,6 +144,7 @@ int fill_check(const char *path, fill_report *r)
         }
         r->pages = fw.n;
         r->tails = fw.tails;
+        r->packed = fw.packed;
         r->ovf_waste = fw.ovf_waste;
         r->version = s->version;
         fw_check(&fw, ps->P, wri_leaf_max(s->version, ps->P), r);

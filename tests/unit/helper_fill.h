@@ -18,10 +18,11 @@ typedef struct fill_report {
     uint64_t used;     /* bytes used in tree pages (header, slots, cells) */
     uint64_t tails;     /* overflow values split, their tail in the cell
                            (format 3) */
-    uint64_t ovf_waste; /* bytes of overflow runs longer than one block
-                           past their values: the part block a value not
-                           split leaves empty (a value shorter than a
-                           block is never split) */
+    uint64_t packed;    /* overflow values shorter than a block, whole in
+                           the cell without a run (format 4) */
+    uint64_t ovf_waste; /* bytes of overflow runs past their values: the
+                           part block a value neither split nor packed
+                           leaves empty */
     char first[256];   /* the first page found not full, and why */
 } fill_report;
 

@@ -531,15 +531,17 @@ static void test_bulk_matches_model(void)
             /* full leaves are long (format 2) unless a block is as long
              * as a leaf may be; part-full leaves stay one block (v1). In
              * long leaves every overflow value longer than a block keeps
-             * its tail in its cell (format 3): no run longer than a block
-             * has a part-empty block */
+             * its tail in its cell (format 3) and one shorter than a
+             * block is packed whole in its cell (format 4): no run has a
+             * part-empty block */
             bool longl = fills[fi] == 100 && sizes[si] < WRI_LEAF_MAX;
             bool big = si < 2; /* values up to 5 blocks long */
             CHECK_EQ(fr.version, !longl ? WRI_VERSION_1
-                                 : big  ? WRI_VERSION_TAILS
+                                 : big  ? WRI_VERSION_PACKED
                                         : WRI_VERSION_LONG_LEAVES);
             CHECK(longl ? fr.long_leaves > 0 : fr.long_leaves == 0);
             CHECK(longl && big ? fr.tails > 0 : fr.tails == 0);
+            CHECK(longl && big ? fr.packed > 0 : fr.packed == 0);
             if (longl)
                 CHECK_EQ(fr.ovf_waste, 0);
             else if (big)
@@ -682,6 +684,78 @@ static void test_split_values_kept_when_one_is_damaged(void)
     free(v);
 }
 
+/* B7 for packed values (format 4): a bulk-built long leaf of values
+ * shorter than a block, each whole in its cell with no run, and one split
+ * value; a put into the leaf makes them whole in memory; after a
+ * checkpoint the values read back the same, the engine's leaves hold
+ * ordinary overflow values only, and the file verifies clean (no run
+ * freed that was never there, no space lost). */
+static void test_packed_values_made_whole(void)
+{
+    wr_errbuf eb = {0};
+    const char *path = tmp_path("packed.wr");
+    wri_block_cfg cfg = {.page_size = 4096, .role = WRI_ROLE_MAIN,
+                         .coll = "t"};
+    wri_block *b;
+    wri_btree *t;
+    wri_bulk *bl;
+    uint32_t lens[9];
+    uint8_t *v = malloc(3 * 4096);
+    REQUIRE(v != NULL);
+    REQUIRE_OK(wri_block_create(path, &cfg, &b, &eb), &eb);
+    REQUIRE_OK(wri_bulk_open(b, 100, &bl, &eb), &eb);
+    for (uint64_t j = 0; j < 9; j++) {
+        bson_t k;
+        lens[j] = j == 4 ? 2 * 4096 + 700 : 1500 + 250 * (uint32_t)j;
+        make_key(3 * j, &k);
+        memset(v, (int)('a' + j), lens[j]);
+        REQUIRE_OK(wri_bulk_add(bl, bson_get_data(&k), k.len, v, lens[j],
+                                &eb),
+                   &eb);
+        bson_destroy(&k);
+    }
+    REQUIRE_OK(wri_bulk_finish(bl, &eb), &eb);
+    wri_bulk_free(bl);
+    CHECK_EQ(b->cur.version, WRI_VERSION_PACKED);
+    wri_block_close(b);
+    fill_report fr;
+    REQUIRE(fill_check(path, &fr) == 0);
+    CHECK_EQ(fr.packed, 8);
+    CHECK_EQ(fr.tails, 1);
+    CHECK_EQ(fr.ovf_waste, 0);
+    REQUIRE_OK(open_tree(path, 0, &b, &t, &eb), &eb);
+    bson_t k;
+    make_key(7, &k); /* into the one leaf */
+    memset(v, 'z', 1200);
+    REQUIRE_OK(wri_btree_put(t, bson_get_data(&k), k.len, v, 1200, NULL, &eb),
+               &eb);
+    bson_destroy(&k);
+    REQUIRE_OK(wri_btree_checkpoint(t, &eb), &eb);
+    for (uint64_t j = 0; j < 9; j++) {
+        uint8_t *got = NULL;
+        uint32_t gl = 0;
+        make_key(3 * j, &k);
+        REQUIRE_OK(wri_btree_get(t, bson_get_data(&k), k.len, &got, &gl, &eb),
+                   &eb);
+        bson_destroy(&k);
+        CHECK_EQ(gl, lens[j]);
+        memset(v, (int)('a' + j), lens[j]);
+        CHECK(got != NULL && memcmp(got, v, gl) == 0);
+        free(got);
+    }
+    close_tree(b, t);
+    REQUIRE(fill_check(path, &fr) == 0);
+    CHECK_EQ(fr.packed, 0);
+    CHECK_EQ(fr.tails, 0);
+    CHECK_EQ(fr.version, WRI_VERSION_PACKED); /* a file keeps its version */
+    wr_verify_report *r = NULL;
+    wr_verify_opts o = {.quick = true}; /* the values are not BSON */
+    CHECK_EQ(wr_verify(path, &o, &r, &eb), WR_OK);
+    CHECK(r != NULL && r->nproblems == 0);
+    wr_verify_report_free(r);
+    free(v);
+}
+
 static void test_bulk_rejects_unsorted(void)
 {
     wr_errbuf eb = {0};
@@ -783,6 +857,7 @@ int main(void)
     RUN(test_btree_big_value);
     RUN(test_bulk_matches_model);
     RUN(test_split_values_kept_when_one_is_damaged);
+    RUN(test_packed_values_made_whole);
     RUN(test_bulk_rejects_unsorted);
     RUN(test_cursor_seek);
     RUN(test_put_rejects_long_key);

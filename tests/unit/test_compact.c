@@ -568,15 +568,17 @@ static void test_compact_fill_factor(void)
     /* every page full (issue 13): none but the last of its level had room
      * for the next page's first item; leaves are long (format 2); the
      * main table's values longer than a block keep their tails in their
-     * cells (format 3), so no run past one block has a part-empty block */
+     * cells (format 3), those shorter are packed whole into them (format
+     * 4), so no run has a part-empty block */
     uint64_t leaves = 0;
     for (int i = 0; i < NTREES; i++) {
         char *p = path2(dir, tree_names[i]);
         fill_report fr;
         CHECK_EQ(fill_check(p, &fr), 0);
-        CHECK_EQ(fr.version, i == 0 ? WRI_VERSION_TAILS
+        CHECK_EQ(fr.version, i == 0 ? WRI_VERSION_PACKED
                                     : WRI_VERSION_LONG_LEAVES);
         CHECK(i == 0 ? fr.tails > 0 : fr.tails == 0);
+        CHECK(i == 0 ? fr.packed > 0 : fr.packed == 0);
         CHECK_EQ(fr.ovf_waste, 0);
         CHECK(fr.long_leaves > 0);
         leaves += fr.leaves;

@@ -496,11 +496,12 @@ static void test_salvage_long_leaves_in_format_1(void)
     wr_salvage_report_free(r);
 }
 
-/* --- value tails (format 3) ------------------------------------------- */
+/* --- value tails (formats 3 and 4) ------------------------------------ */
 
 /* 300 documents of 200 to 2,700 bytes on 512-byte pages (ids 1000-1299,
  * every 7th "renamed", as check_dest expects), compacted: long leaves
- * whose cells keep the tails of the overflow values. */
+ * whose cells keep the tails of the overflow values longer than a block
+ * (format 3) and the whole of those shorter (format 4). */
 static int make_tail_db(const char *dir, wr_errbuf *eb)
 {
     int rc;
@@ -526,10 +527,11 @@ static int make_tail_db(const char *dir, wr_errbuf *eb)
     return checkpoint_compact(db, dir, rc, eb);
 }
 
-/* The first leaf's first split value: the leaf, the value's run, and the
- * file offset of its tail (in the leaf's cell). */
-static int first_tail(const char *file, wr_addr *leaf, wr_addr *run,
-                      uint64_t *tail_off, wr_errbuf *eb)
+/* The first leaf's first split value (packed: its first value packed
+ * whole in its cell): the leaf, the value's run (all zero for a packed
+ * value), and the file offset of its tail (in the leaf's cell). */
+static int first_tail(const char *file, bool packed, wr_addr *leaf,
+                      wr_addr *run, uint64_t *tail_off, wr_errbuf *eb)
 {
     wri_block *b = NULL;
     uint8_t *page = malloc(WRI_LEAF_MAX);
@@ -543,7 +545,7 @@ static int first_tail(const char *file, wr_addr *leaf, wr_addr *run,
         for (uint32_t i = 0; i < v.count && !found; i++) {
             wri_cell c;
             wri_page_cell(&v, i, &c);
-            if (c.tlen > 16) {
+            if (c.tlen > 16 && wri_cell_packed(&c) == packed) {
                 *run = c.ovf;
                 *tail_off = leaf->off + (uint64_t)(c.tail - page);
                 found = 1;
@@ -566,8 +568,9 @@ static void flip_byte(const char *file, uint64_t off)
 }
 
 /* Verify and salvage on a database with split values: clean (0), the run
- * of one value damaged (1), the tail in its leaf damaged (2), or the
- * whole leaf zeroed, its values' runs left without it (3). */
+ * of one value damaged (1), the tail in its leaf damaged (2), the whole
+ * leaf zeroed, its values' runs left without it (3), or a value packed
+ * whole in its leaf's cell damaged (4). */
 static void tail_case(const char *name, int what)
 {
     wr_errbuf eb = {0};
@@ -584,13 +587,16 @@ static void tail_case(const char *name, int what)
     REQUIRE_OK(make_tail_db(src, &eb), &eb);
     snprintf(file, sizeof file, "%s/people.main.wr", src);
     REQUIRE_OK(fill_check(file, &fr), &eb);
-    CHECK_EQ(fr.version, WRI_VERSION_TAILS);
+    CHECK_EQ(fr.version, WRI_VERSION_PACKED);
     CHECK(fr.tails > 100);
+    CHECK(fr.packed > 10);
     CHECK_EQ(fr.ovf_waste, 0);
-    REQUIRE(first_tail(file, &leaf, &run, &toff, &eb));
+    REQUIRE(first_tail(file, what == 4, &leaf, &run, &toff, &eb));
+    if (what == 4)
+        CHECK(run.off == 0 && run.size == 0 && run.crc == 0);
     if (what == 1)
         flip_byte(file, run.off + 200); /* the value's head, in its run */
-    else if (what == 2)
+    else if (what == 2 || what == 4)
         flip_byte(file, toff + 5); /* its tail, in the leaf */
     else if (what == 3)
         zero_page(file, leaf.off, leaf.size);
@@ -622,9 +628,9 @@ static void tail_case(const char *name, int what)
         CHECK(!c->complete);
         CHECK_EQ(c->recovered, 299);
         CHECK(c->nlosses >= 1);
-    } else if (what == 2) {
-        /* the leaf is damaged: its cells that decode, with their tails,
-         * go to lost+found; the others come back */
+    } else if (what == 2 || what == 4) {
+        /* the leaf is damaged: its cells that decode, with their tails
+         * (or packed values), go to lost+found; the others come back */
         CHECK(!c->complete);
         CHECK(c->recovered < 300);
         CHECK(c->lost_found > 0);
@@ -647,11 +653,23 @@ static void test_salvage_value_tails(void)
     tail_case("tailrun", 1);
     tail_case("tailleaf", 2);
     tail_case("tailnoleaf", 3);
+    tail_case("packedleaf", 4);
 }
 
-/* A split value where the slot says format 2: damage for verify (and
- * the engine refuses the leaf); wr-dump --page shows where the tail is. */
-static void test_salvage_value_tails_need_format_3(void)
+/* Whether any problem of vr has `what` in its detail. */
+static bool vr_says(const wr_verify_report *vr, const char *what)
+{
+    for (size_t i = 0; i < vr->nproblems; i++)
+        if (vr->problems[i].check == WR_CHECK_PAGE &&
+            strstr(vr->problems[i].detail, what) != NULL)
+            return true;
+    return false;
+}
+
+/* A split value where the slot says format 2, or a packed one where it
+ * says 3: damage for verify (and the engine refuses the leaf); wr-dump
+ * --page shows where the tail (the packed value) is. */
+static void value_tails_need(const char *name, bool packed)
 {
     wr_errbuf eb = {0};
     wr_verify_report *vr = NULL;
@@ -659,10 +677,10 @@ static void test_salvage_value_tails_need_format_3(void)
     char src[300], file[400];
     wr_addr leaf, run;
     uint64_t toff;
-    sv_path(src, sizeof src, "tails2");
+    sv_path(src, sizeof src, name);
     REQUIRE_OK(make_tail_db(src, &eb), &eb);
     snprintf(file, sizeof file, "%s/people.main.wr", src);
-    REQUIRE(first_tail(file, &leaf, &run, &toff, &eb));
+    REQUIRE(first_tail(file, packed, &leaf, &run, &toff, &eb));
     char *text = NULL;
     size_t tlen = 0;
     FILE *out = open_memstream(&text, &tlen);
@@ -673,20 +691,32 @@ static void test_salvage_value_tails_need_format_3(void)
     CHECK_EQ(wr_dump(file, &d, &st, &eb), WR_OK);
     fclose(out);
     char want[96];
-    snprintf(want, sizeof want, "in overflow page %llu (+%u",
-             (unsigned long long)run.off, run.size);
-    CHECK(strstr(text, want) != NULL);
-    snprintf(want, sizeof want, "here at %llu\n",
-             (unsigned long long)(toff - leaf.off));
-    CHECK(strstr(text, want) != NULL);
+    if (packed) {
+        snprintf(want, sizeof want, "packed whole here at %llu (no overflow "
+                                    "page)\n",
+                 (unsigned long long)(toff - leaf.off));
+        CHECK(strstr(text, want) != NULL);
+    } else {
+        snprintf(want, sizeof want, "in overflow page %llu (+%u",
+                 (unsigned long long)run.off, run.size);
+        CHECK(strstr(text, want) != NULL);
+        snprintf(want, sizeof want, "here at %llu\n",
+                 (unsigned long long)(toff - leaf.off));
+        CHECK(strstr(text, want) != NULL);
+    }
     free(text);
-    REQUIRE(fill_set_version(file, WRI_VERSION_LONG_LEAVES) >= 1);
+    const char *says = packed ? "an overflow value packed whole in its cell "
+                                "(format 4) in a format 3 file"
+                              : "a value tail in its cell (format 3) in a "
+                                "format 2 file";
+    REQUIRE(fill_set_version(file, packed ? WRI_VERSION_TAILS
+                                          : WRI_VERSION_LONG_LEAVES) >= 1);
     CHECK_EQ(wr_verify(src, &vo, &vr, &eb), WR_ECORRUPT);
     REQUIRE(vr != NULL && vr->nproblems > 0);
-    CHECK_EQ(vr->problems[0].check, WR_CHECK_PAGE);
-    CHECK(strstr(vr->problems[0].detail, "a value tail in its cell "
-                                         "(format 3) in a format 2 file") !=
-          NULL);
+    CHECK(vr_says(vr, says));
+    /* a format 3 file's split values are no damage */
+    if (packed)
+        CHECK(!vr_says(vr, "a value tail in its cell"));
     wr_verify_report_free(vr);
     wri_block *b = NULL;
     wri_btree *t = NULL;
@@ -695,10 +725,21 @@ static void test_salvage_value_tails_need_format_3(void)
     REQUIRE_OK(wri_btree_open(b, 1, &t, &eb), &eb);
     REQUIRE_OK(wri_cursor_open(t, &c, &eb), &eb);
     CHECK_EQ(wri_cursor_first(c, &eb), WR_ECORRUPT);
-    CHECK(strstr(eb.msg, "a value tail in its cell") != NULL);
+    CHECK(strstr(eb.msg, packed ? "packed whole in its cell (format 4)"
+                                : "in its cell (format") != NULL);
     wri_cursor_close(c);
     wri_btree_close(t);
     wri_block_close(b);
+}
+
+static void test_salvage_value_tails_need_format_3(void)
+{
+    value_tails_need("tails2", false);
+}
+
+static void test_salvage_packed_values_need_format_4(void)
+{
+    value_tails_need("packed3", true);
 }
 
 int main(void)
@@ -718,6 +759,7 @@ int main(void)
     RUN(test_salvage_long_leaves_in_format_1);
     RUN(test_salvage_value_tails);
     RUN(test_salvage_value_tails_need_format_3);
+    RUN(test_salvage_packed_values_need_format_4);
     sv_rm(root);
     return tap_done();
 }

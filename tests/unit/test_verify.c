@@ -892,6 +892,78 @@ static void test_verify_document_id_changed(void)
     leaf_fx_free(&f);
 }
 
+/* A compacted database on 1 KiB pages: its long leaves hold the big
+ * documents (about 800 bytes: past the inline limit, shorter than a
+ * block) packed whole in their cells (format 4). One such document's
+ * second element made an unknown type, the leaf re-CRC'd and the change
+ * carried up: the document finding names its byte in the leaf's cell
+ * (where the value starts in the cell, plus the checker's offset). */
+static void test_verify_packed_document_damage_has_its_place(void)
+{
+    wr_errbuf eb = {0};
+    char *dir = tap_fresh_path("packed");
+    REQUIRE_OK(build_db(dir, 300, 1024), &eb);
+    wr_compact_opts co = {0};
+    REQUIRE_OK(wr_compact(dir, &co, NULL, &eb), &eb);
+    char *path = join(dir, "people.main.wr");
+    wri_block *b = NULL;
+    uint8_t *page = malloc(WRI_LEAF_MAX);
+    REQUIRE(page != NULL);
+    REQUIRE_OK(wri_block_open(path, WRI_BLOCK_RDONLY | WRI_BLOCK_NOEXT, &b,
+                              &eb),
+               &eb);
+    CHECK_EQ(b->cur.version, WRI_VERSION_PACKED);
+    wr_addr a = b->cur.root;
+    wri_page_view v;
+    wri_cell c = {0};
+    for (int level = (int)b->cur.height - 1; level >= 0; level--) {
+        REQUIRE_OK(wri_block_read_node(b, &a, level, 1, page, &v, &eb), &eb);
+        if (level > 0) {
+            wri_page_cell(&v, 0, &c);
+            a = c.child;
+        }
+    }
+    wri_block_close(b);
+    uint32_t i = 0;
+    for (; i < v.count; i++) {
+        wri_page_cell(&v, i, &c);
+        if (wri_cell_packed(&c))
+            break;
+    }
+    REQUIRE(i < v.count);
+    CHECK_EQ(c.tlen, c.vlen);
+    /* len(4), then the int32 _id: type(1) "_id\0"(4) value(4) */
+    uint32_t at = (uint32_t)(c.tail - page) + 13;
+    REQUIRE(page[at - 9] == BSON_TYPE_INT32);
+    page[at] = 0x55;
+    /* the checker's own offset into the document (bsoncheck.h) */
+    size_t eoff = 0;
+    char why[96];
+    REQUIRE(wri_bson_check(c.tail, c.vlen, &eoff, why, sizeof why) != WR_OK);
+    uint64_t want = a.off + (uint64_t)(c.tail - page) + eoff;
+    raw_write(path, a.off, page, a.size);
+    fix_crc(path, a.off);
+    wr_verify_report *r = NULL;
+    CHECK_EQ(verify(dir, NULL, &r), WR_ECORRUPT);
+    REQUIRE(r != NULL);
+    bool found = false;
+    for (size_t j = 0; j < r->nproblems; j++) {
+        const wr_verify_problem *p = &r->problems[j];
+        if (p->check != WR_CHECK_DOCUMENT || p->page != a.off)
+            continue;
+        found = true;
+        CHECK_EQ(p->offset, want); /* in the leaf's cell, not a run */
+    }
+    CHECK(found);
+    CHECK(!has(r, WR_CHECK_CHECKSUM, "people.main.wr", UINT64_MAX));
+    if (!found)
+        dump_problems(r);
+    wr_verify_report_free(r);
+    free(page);
+    free(path);
+    free(dir);
+}
+
 /* A key in a leaf made larger than its right neighbour. */
 static void test_verify_keys_out_of_order(void)
 {
@@ -1865,6 +1937,7 @@ int main(void)
     RUN(test_verify_page_reachable_twice);
     RUN(test_verify_leaked_extent);
     RUN(test_verify_document_id_changed);
+    RUN(test_verify_packed_document_damage_has_its_place);
     RUN(test_verify_keys_out_of_order);
     RUN(test_verify_page_level_out_of_place);
     RUN(test_verify_index_entry_removed);
