@@ -219,7 +219,8 @@ int wri_block_read_node(wri_block *b, const wr_addr *addr, int level,
  * source's overflow read (wri_ps_read_overflow), strict: the length and
  * size are checked, then the address, and only then *buf grown and read.
  * *val points at the value inside *buf. A split value (format 3): the
- * run holds its first vlen - tlen bytes, tail (in the cell) the rest. */
+ * run holds its first vlen - tlen bytes, tail (in the cell) the rest; a
+ * packed one (format 4, ovf all zero, tlen == vlen): *val is tail. */
 int wri_block_read_overflow(wri_block *b, const wr_addr *ovf, uint32_t vlen,
                             const uint8_t *tail, uint32_t tlen,
                             uint8_t **buf, size_t *cap, const uint8_t **val,

@@ -161,10 +161,112 @@ static void test_format_doc_shows_the_file(void)
     free(doc);
 }
 
+/* --- "Packed values": a bulk-built file of one 1,200-byte document ---- */
+
+/* The file of FORMAT.md's packed-value example: P = 4096, collection
+ * "people", one document {_id: 7, note: 1,175 x "x"} (1,200 bytes, past
+ * the inline limit of 995 next to its 11-byte key, shorter than a block)
+ * bulk-loaded at fill 100%. */
+static int pk_build(const char *path, wr_errbuf *eb)
+{
+    int rc;
+    wri_block *b = NULL;
+    wri_bulk *bl = NULL;
+    wri_block_cfg cfg = {.page_size = 4096, .role = WRI_ROLE_MAIN,
+                         .coll = "people"};
+    char note[1176];
+    memset(note, 'x', sizeof note - 1);
+    note[sizeof note - 1] = '\0';
+    bson_t d = BSON_INITIALIZER, k = BSON_INITIALIZER;
+    BSON_APPEND_INT32(&d, "_id", 7);
+    BSON_APPEND_UTF8(&d, "note", note);
+    BSON_APPEND_INT32(&k, "", 7);
+    unlink(path);
+    if ((rc = wri_block_create(path, &cfg, &b, eb)) == WR_OK &&
+        (rc = wri_bulk_open(b, 100, &bl, eb)) == WR_OK &&
+        (rc = wri_bulk_add(bl, bson_get_data(&k), k.len, bson_get_data(&d),
+                           d.len, eb)) == WR_OK)
+        rc = wri_bulk_finish(bl, eb);
+    wri_bulk_free(bl);
+    wri_block_close(b);
+    bson_destroy(&d);
+    bson_destroy(&k);
+    return rc;
+}
+
+/* The example's numbers hold (one leaf of one block, no overflow page,
+ * version 4, the cell 24 + 11 + 1,200 bytes at the leaf's end), the file
+ * verifies clean, and the first 48 bytes of the cell, rendered as xxd
+ * does, are the lines of FORMAT.md's block after "Example (packed". */
+static void test_format_packed_example(void)
+{
+    wr_errbuf eb = {0};
+    char path[600];
+    snprintf(path, sizeof path, "%s/packed.wr", tap_tmpdir());
+    REQUIRE_OK(pk_build(path, &eb), &eb);
+    size_t len = 0, dlen = 0;
+    uint8_t *f = ex_read(path, &len);
+    uint8_t *doc = ex_read(EX_DOC, &dlen);
+    REQUIRE(f != NULL && doc != NULL);
+    doc[dlen] = '\0';
+    wri_block *b = NULL;
+    uint8_t page[4096];
+    wri_page_view v;
+    wri_cell c;
+    REQUIRE_OK(wri_block_open(path, WRI_BLOCK_RDONLY, &b, &eb), &eb);
+    CHECK_EQ(b->cur.version, WRI_VERSION_PACKED);
+    wr_addr leaf = b->cur.root;
+    CHECK_EQ(leaf.size, 4096);
+    CHECK_EQ(len, leaf.off + 4096); /* no overflow page after the leaf */
+    REQUIRE_OK(wri_block_read_node(b, &leaf, 0, 1, page, &v, &eb), &eb);
+    wri_block_close(b);
+    REQUIRE_EQ(v.count, 1);
+    wri_page_cell(&v, 0, &c);
+    CHECK(wri_cell_packed(&c));
+    CHECK_EQ(c.klen, 11);
+    CHECK_EQ(c.vlen, 1200);
+    CHECK_EQ(c.tlen, 1200);
+    CHECK_EQ(c.off, 4096 - (24 + 11 + 1200));
+    wr_verify_report *r = NULL;
+    wr_verify_opts o = {0};
+    CHECK_EQ(wr_verify(path, &o, &r, &eb), WR_OK);
+    CHECK(r != NULL && r->nproblems == 0);
+    wr_verify_report_free(r);
+    const char *sec = strstr((const char *)doc, "Example (packed");
+    const char *blk = sec ? strstr(sec, "```\n") : NULL;
+    if (blk != NULL)
+        blk += 4;
+    const char *end = blk ? strstr(blk, "```") : NULL;
+    bool print = getenv("WR_FORMAT_PRINT") != NULL;
+    CHECK(print || end != NULL);
+    for (size_t off = leaf.off + c.off;
+         (print || end != NULL) && off < leaf.off + c.off + 48; off += 16) {
+        char line[128];
+        ex_xxd_line(f, off, line, sizeof line);
+        if (print) {
+            printf("%s\n", line);
+            continue;
+        }
+        size_t ll = strlen(line);
+        if ((size_t)(end - blk) < ll + 1 || memcmp(blk, line, ll) != 0 ||
+            blk[ll] != '\n') {
+            TAP_FAIL("FORMAT.md's packed example differs at offset 0x%zx: "
+                     "the file has \"%s\"",
+                     off, line);
+            break;
+        }
+        blk += ll + 1;
+    }
+    CHECK(print || (end != NULL && blk == end));
+    free(f);
+    free(doc);
+}
+
 int main(void)
 {
     RUN(test_format_example_is_the_engine_file);
     RUN(test_format_example_verifies_clean);
     RUN(test_format_doc_shows_the_file);
+    RUN(test_format_packed_example);
     return tap_done();
 }
