@@ -543,6 +543,35 @@ EOF
     [ "$(jq -r '[.paths[0].files[].page_size] | unique | .[]' <<<"$output")" = 512 ]
 }
 
+@test "documents of 1-4 KiB are packed whole into leaf cells (format 4, no overflow page each), read back as wr-load writes them, and stay packed through wr-compact" {
+    mkdir -p "$TMP/p"
+    "$PY" -c '
+import json
+for i in range(400):
+    print(json.dumps({"_id": i, "note": "n" * (900 + (i * 37) % 3100)}))' > "$TMP/p/c.log"
+    want=$(want_digests "$TMP/p" "$TMP/ref")
+    run mig -q "$TMP/p"
+    [ "$status" -eq 0 ]
+    [ "$(digests "$TMP/p")" = "$want" ]
+    for step in migrate compact; do
+        run --separate-stderr "$WR_BIN/wr-dump" --json --stats "$TMP/p"
+        [ "$status" -eq 0 ]
+        # the 390 documents past the inline limit: packed, no overflow page
+        [ "$(jq '.files[0].stats.overflow.packed' <<<"$output")" -eq 390 ]
+        [ "$(jq '.files[0].stats.overflow.pages' <<<"$output")" -eq 0 ]
+        run --separate-stderr "$WR_BIN/wr-dump" --json "$TMP/p"
+        [ "$(jq '[.files[0].slots[] | select(.chosen) | .version][0]' <<<"$output")" -eq 4 ]
+        [ "$(jq '.files[0].pages.overflow' <<<"$output")" -eq 0 ]
+        run "$WR_BIN/wr-dump" --stats "$TMP/p"
+        [[ "$output" == *"packed values: 390 values too long for inline"*"(format 4)"* ]]
+        [ "$step" = compact ] || { "$WR_BIN/wr-compact" -q "$TMP/p"; }
+    done
+    [ "$(digests "$TMP/p")" = "$want" ]
+    run "$WR_BIN/wr-dump" --docs "$TMP/p"
+    [ "$status" -eq 0 ]
+    [ "${#lines[@]}" -eq 400 ]
+}
+
 @test "a log larger than --memory migrates with sorted runs spilled, and peak RSS stays near the budget" {
     mkdir "$TMP/d" "$TMP/t"
     "$PY" "$H" biglog "$TMP/d/big.log" 20
