@@ -61,7 +61,7 @@ ls -l "$out"
 # fuzz_dump and fuzz_engine: the files whole and damaged as above, and
 # the database compacted (format 2: long leaves), whole and with a bit
 # flipped inside its long root leaf; a compacted format 3 file (value
-# tails) whole and damaged
+# tails) and a format 4 one (packed values) whole and damaged
 cp -r "$tmp/db" "$tmp/cdb"
 "$bin/wr-compact" -q "$tmp/cdb"
 cmain=$tmp/cdb/c.main.wr
@@ -82,6 +82,18 @@ cp "$tmain" "$tmp/tleaf"
 python3 "$dam" flip "$tmp/tleaf" $((tend - 100)) >/dev/null
 cp "$tmain" "$tmp/trun"
 python3 "$dam" flip "$tmp/trun" $((2 * 512 + 100)) >/dev/null
+# format 4: documents of 150 to 450 bytes on 512-byte pages, compacted:
+# the values past the inline limit live whole in the long leaves' cells
+# (no overflow page); whole, and with a bit flipped in the root leaf
+awk 'BEGIN { for (i = 0; i < 40; i++) { t = "";
+    for (k = 0; k < 130 + (i * 53) % 300; k++) t = t "p";
+    printf "{\"_id\": %d, \"t\": \"%s\"}\n", i, t } }' > "$tmp/packed.jsonl"
+"$bin/wr-load" -q --page-size 512 "$tmp/pdb" c "$tmp/packed.jsonl"
+"$bin/wr-compact" -q "$tmp/pdb"
+pmain=$tmp/pdb/c.main.wr
+pend=$("$bin/wr-dump" --json "$pmain" | python3 -c 'import json,sys; r = json.load(sys.stdin)["files"][0]["slots"][1]["root"]; print(r["offset"] + r["size"])')
+cp "$pmain" "$tmp/pleaf"
+python3 "$dam" flip "$tmp/pleaf" $((pend - 200)) >/dev/null
 for t in dump engine; do
     out=$top/fuzz/corpus/$t
     mkdir -p "$out"
@@ -105,6 +117,8 @@ for t in dump engine; do
     one tails 00 "$tmain"
     one tails-leaf-flipped 00 "$tmp/tleaf"
     one tails-run-flipped 00 "$tmp/trun"
+    one packed 00 "$pmain"
+    one packed-leaf-flipped 00 "$tmp/pleaf"
     [ "$t" = dump ] && one main-hex-page 1a "$main"
     ls -l "$out"
 done

@@ -82,6 +82,36 @@ static void ex_xxd_line(const uint8_t *b, size_t off, char *out, size_t n)
     out[k] = '\0';
 }
 
+/* The code block after marker in doc: its first line at *blk, its
+ * closing fence at *end; false when there is none. */
+static bool ex_block(const char *doc, const char *marker, const char **blk,
+                     const char **end)
+{
+    const char *sec = strstr(doc, marker);
+    *blk = sec ? strstr(sec, "```\n") : NULL;
+    if (*blk != NULL)
+        *blk += 4;
+    *end = *blk ? strstr(*blk, "```") : NULL;
+    return *end != NULL;
+}
+
+/* line (the file's bytes at off) is the block's next line: past it, or a
+ * failure naming off. */
+static bool ex_next_line(const char **blk, const char *end, const char *line,
+                         size_t off)
+{
+    size_t ll = strlen(line);
+    if ((size_t)(end - *blk) < ll + 1 || memcmp(*blk, line, ll) != 0 ||
+        (*blk)[ll] != '\n') {
+        TAP_FAIL("FORMAT.md's example differs at offset 0x%zx: the file has "
+                 "\"%s\"",
+                 off, line);
+        return false;
+    }
+    *blk += ll + 1;
+    return true;
+}
+
 static void test_format_example_is_the_engine_file(void)
 {
     wr_errbuf eb = {0};
@@ -125,12 +155,8 @@ static void test_format_doc_shows_the_file(void)
     uint8_t *doc = ex_read(EX_DOC, &dlen);
     REQUIRE(b != NULL && doc != NULL);
     doc[dlen] = '\0';
-    const char *sec = strstr((const char *)doc, "## Worked example");
-    const char *blk = sec ? strstr(sec, "```\n") : NULL;
-    REQUIRE(blk != NULL);
-    blk += 4;
-    const char *end = strstr(blk, "```");
-    REQUIRE(end != NULL);
+    const char *blk, *end;
+    REQUIRE(ex_block((const char *)doc, "## Worked example", &blk, &end));
     bool print = getenv("WR_FORMAT_PRINT") != NULL;
     size_t lines = 0;
     for (size_t off = 0; off + 16 <= len; off += 16) {
@@ -145,15 +171,8 @@ static void test_format_doc_shows_the_file(void)
             continue;
         }
         /* in order, each on its own line of the block */
-        size_t ll = strlen(line);
-        if ((size_t)(end - blk) < ll + 1 || memcmp(blk, line, ll) != 0 ||
-            blk[ll] != '\n') {
-            TAP_FAIL("FORMAT.md's example differs at offset 0x%zx: the file "
-                     "has \"%s\"",
-                     off, line);
+        if (!ex_next_line(&blk, end, line, off))
             break;
-        }
-        blk += ll + 1;
     }
     CHECK(print || blk == end); /* nothing more in the block */
     CHECK(lines > 10);
@@ -232,32 +251,20 @@ static void test_format_packed_example(void)
     CHECK_EQ(wr_verify(path, &o, &r, &eb), WR_OK);
     CHECK(r != NULL && r->nproblems == 0);
     wr_verify_report_free(r);
-    const char *sec = strstr((const char *)doc, "Example (packed");
-    const char *blk = sec ? strstr(sec, "```\n") : NULL;
-    if (blk != NULL)
-        blk += 4;
-    const char *end = blk ? strstr(blk, "```") : NULL;
+    const char *blk, *end;
     bool print = getenv("WR_FORMAT_PRINT") != NULL;
-    CHECK(print || end != NULL);
+    bool have = ex_block((const char *)doc, "Example (packed", &blk, &end);
+    CHECK(print || have);
     for (size_t off = leaf.off + c.off;
-         (print || end != NULL) && off < leaf.off + c.off + 48; off += 16) {
+         (print || have) && off < leaf.off + c.off + 48; off += 16) {
         char line[128];
         ex_xxd_line(f, off, line, sizeof line);
-        if (print) {
+        if (print)
             printf("%s\n", line);
-            continue;
-        }
-        size_t ll = strlen(line);
-        if ((size_t)(end - blk) < ll + 1 || memcmp(blk, line, ll) != 0 ||
-            blk[ll] != '\n') {
-            TAP_FAIL("FORMAT.md's packed example differs at offset 0x%zx: "
-                     "the file has \"%s\"",
-                     off, line);
+        else if (!ex_next_line(&blk, end, line, off))
             break;
-        }
-        blk += ll + 1;
     }
-    CHECK(print || (end != NULL && blk == end));
+    CHECK(print || (have && blk == end));
     free(f);
     free(doc);
 }
