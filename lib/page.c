@@ -56,7 +56,9 @@ uint32_t wri_value_tail(uint32_t page_size, uint32_t vlen)
 
 bool wri_cell_packed(const wri_cell *c)
 {
-    return c->overflow && c->ovf.size == 0;
+    /* tlen > 0: a flags 3 cell (a flags 1 cell with a zero address is an
+     * overflow value whose address is damaged, not a packed one) */
+    return c->overflow && c->tlen > 0 && c->ovf.size == 0;
 }
 
 uint32_t wri_cell_version(const wri_cell *c, const char **what)

@@ -95,7 +95,7 @@ typedef struct wri_cell {
 } wri_cell;
 
 /* A leaf cell's overflow value packed whole in the cell: no run (format
- * 4; its address is all zero, tlen == vlen). */
+ * 4; flags 3, its address all zero, tlen == vlen). */
 bool wri_cell_packed(const wri_cell *c);
 /* The oldest format version that may hold leaf cell c (1, or
  * WRI_VERSION_TAILS for a split value, WRI_VERSION_PACKED for a packed
