@@ -68,30 +68,32 @@ cmain=$tmp/cdb/c.main.wr
 croot=$("$bin/wr-dump" --json "$cmain" | python3 -c 'import json,sys; print(json.load(sys.stdin)["files"][0]["slots"][1]["root"]["offset"])')
 cp "$cmain" "$tmp/cflip"
 python3 "$dam" flip "$tmp/cflip" $((croot + 1500)) >/dev/null
-# format 3: documents of 0.6 to 2 KiB on 512-byte pages, compacted: the
-# long leaves' cells hold the tails of the overflow values; whole, with
-# a bit flipped in the root leaf's cells (tails), and in the first run
-awk 'BEGIN { for (i = 0; i < 24; i++) { t = "";
-    for (k = 0; k < 500 + (i * 37) % 900; k++) t = t "z";
-    printf "{\"_id\": %d, \"t\": \"%s\"}\n", i, t } }' > "$tmp/tails.jsonl"
-"$bin/wr-load" -q --page-size 512 "$tmp/tdb" c "$tmp/tails.jsonl"
-"$bin/wr-compact" -q "$tmp/tdb"
+# compacted NAME N MIN STEP SPAN: N documents of MIN + (i * STEP) % SPAN
+# bytes of text on 512-byte pages, loaded and compacted into $tmp/NAME;
+# prints the end of its root leaf
+compacted() {
+    awk -v n="$2" -v min="$3" -v step="$4" -v span="$5" 'BEGIN {
+        for (i = 0; i < n; i++) { t = "";
+            for (k = 0; k < min + (i * step) % span; k++) t = t "z";
+            printf "{\"_id\": %d, \"t\": \"%s\"}\n", i, t } }' > "$tmp/$1.jsonl"
+    "$bin/wr-load" -q --page-size 512 "$tmp/$1" c "$tmp/$1.jsonl"
+    "$bin/wr-compact" -q "$tmp/$1"
+    "$bin/wr-dump" --json "$tmp/$1/c.main.wr" | python3 -c 'import json,sys; r = json.load(sys.stdin)["files"][0]["slots"][1]["root"]; print(r["offset"] + r["size"])'
+}
+# format 3: documents of 0.6 to 2 KiB, compacted: the long leaves' cells
+# hold the tails of the overflow values; whole, with a bit flipped in the
+# root leaf's cells (tails), and in the first run
+tend=$(compacted tdb 24 500 37 900)
 tmain=$tmp/tdb/c.main.wr
-tend=$("$bin/wr-dump" --json "$tmain" | python3 -c 'import json,sys; r = json.load(sys.stdin)["files"][0]["slots"][1]["root"]; print(r["offset"] + r["size"])')
 cp "$tmain" "$tmp/tleaf"
 python3 "$dam" flip "$tmp/tleaf" $((tend - 100)) >/dev/null
 cp "$tmain" "$tmp/trun"
 python3 "$dam" flip "$tmp/trun" $((2 * 512 + 100)) >/dev/null
-# format 4: documents of 150 to 450 bytes on 512-byte pages, compacted:
-# the values past the inline limit live whole in the long leaves' cells
-# (no overflow page); whole, and with a bit flipped in the root leaf
-awk 'BEGIN { for (i = 0; i < 40; i++) { t = "";
-    for (k = 0; k < 130 + (i * 53) % 300; k++) t = t "p";
-    printf "{\"_id\": %d, \"t\": \"%s\"}\n", i, t } }' > "$tmp/packed.jsonl"
-"$bin/wr-load" -q --page-size 512 "$tmp/pdb" c "$tmp/packed.jsonl"
-"$bin/wr-compact" -q "$tmp/pdb"
+# format 4: documents of 150 to 450 bytes, compacted: the values past
+# the inline limit live whole in the long leaves' cells (no overflow
+# page); whole, and with a bit flipped in the root leaf
+pend=$(compacted pdb 40 130 53 300)
 pmain=$tmp/pdb/c.main.wr
-pend=$("$bin/wr-dump" --json "$pmain" | python3 -c 'import json,sys; r = json.load(sys.stdin)["files"][0]["slots"][1]["root"]; print(r["offset"] + r["size"])')
 cp "$pmain" "$tmp/pleaf"
 python3 "$dam" flip "$tmp/pleaf" $((pend - 200)) >/dev/null
 for t in dump engine; do
