@@ -239,16 +239,23 @@ int wri_vd_add(wri_vd *vd, uint64_t page, uint64_t voff, const uint8_t *key,
         vd_submit(vd);
         b = &vd->b[vd->fill];
     }
-    if (!wri_grow((void **)&b->buf, &b->cap, b->len + need, 1,
-                  WRI_BSON_PAD) ||
-        !wri_grow((void **)&b->it, &b->itcap, b->nit + 1, sizeof *b->it, 0))
+    if ((b->len + need > b->cap &&
+         !wri_grow((void **)&b->buf, &b->cap, b->len + need, 1,
+                   WRI_BSON_PAD)) ||
+        (b->nit == b->itcap &&
+         !wri_grow((void **)&b->it, &b->itcap, b->nit + 1, sizeof *b->it,
+                   0)))
         return WR_ERR(eb, WR_ENOMEM, "%s: out of memory for documents",
                       vd->ps->path);
     vd_item *x = &b->it[b->nit++];
     *x = (vd_item){.page = page, .voff = voff, .at = b->len, .klen = klen,
                    .vlen = vlen};
-    memcpy(b->buf + b->len, key, klen);
-    memcpy(b->buf + b->len + klen, val, vlen);
+    if (val == key + klen) { /* an inline value follows its key */
+        memcpy(b->buf + b->len, key, need);
+    } else {
+        memcpy(b->buf + b->len, key, klen);
+        memcpy(b->buf + b->len + klen, val, vlen);
+    }
     b->len += need;
     return WR_OK;
 }
