@@ -867,7 +867,7 @@ static int docs_page(void *arg, const wri_ps_page *p)
 /* Every item of a trusted leaf: the document (or index entry), if it
  * passes the same check wr-verify makes; else a finding, not a line. */
 static int docs_item(void *arg, const wri_ps_page *p, uint32_t i,
-                     const wri_cell *c, const uint8_t *val, uint64_t voff)
+                     const wri_cell *c, const uint8_t *val, const wri_vloc *at)
 {
     docs_ctx *dc = arg;
     dctx *x = dc->x;
@@ -878,8 +878,8 @@ static int docs_item(void *arg, const wri_ps_page *p, uint32_t i,
         return docs_entry(x, c->key, c->klen);
     if (val == NULL)
         return 0; /* reported by the page source */
-    if (wri_ps_check_document(dc->df->ps, p->addr.off, voff, c->key, c->klen,
-                              val, c->vlen, dc->memo, 0, NULL) != WR_OK)
+    if (wri_ps_check_document(dc->df->ps, at, c->key, c->klen, val, c->vlen,
+                              dc->memo, 0, NULL) != WR_OK)
         return 0;
     return docs_line(x, val, c->vlen, true);
 }

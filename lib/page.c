@@ -75,15 +75,6 @@ uint32_t wri_cell_version(const wri_cell *c, const char **what)
     return WRI_VERSION_1;
 }
 
-uint64_t wri_cell_value_off(const wri_cell *c, uint64_t page)
-{
-    uint64_t in_cell = page + c->off + WRI_LEAF_CELL_HDR + c->klen;
-    if (!c->overflow)
-        return in_cell;
-    return wri_cell_packed(c) ? in_cell + WRI_ADDR_LEN
-                              : c->ovf.off + WRI_PH_LEN;
-}
-
 static int page_fail(wri_page_problem *prob, uint32_t off, int slot,
                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static int page_fail(wri_page_problem *prob, uint32_t off, int slot,

@@ -101,10 +101,6 @@ bool wri_cell_packed(const wri_cell *c);
  * WRI_VERSION_TAILS for a split value, WRI_VERSION_PACKED for a packed
  * one), and what makes it need that version (for messages). */
 uint32_t wri_cell_version(const wri_cell *c, const char **what);
-/* The file offset of the first byte of leaf cell c's value, on the page
- * at `page`: in the cell (inline or packed), or in its run (past the
- * overflow header) for an overflow value. */
-uint64_t wri_cell_value_off(const wri_cell *c, uint64_t page);
 
 typedef struct wri_page_view {
     const uint8_t *buf;

@@ -1005,7 +1005,23 @@ static bool ps_id_is_key(const uint8_t *val, uint32_t vlen,
            memcmp(val + 9, key + 6, vs) == 0;
 }
 
-int wri_ps_check_document(wri_ps *ps, uint64_t page, uint64_t voff,
+wri_vloc wri_ps_vloc(uint64_t leaf, const wri_cell *c)
+{
+    uint64_t val = leaf + c->off + WRI_LEAF_CELL_HDR + c->klen;
+    if (!c->overflow)
+        return (wri_vloc){.page = leaf, .off = val, .split = c->vlen};
+    return (wri_vloc){.page = c->ovf.off, .off = c->ovf.off + WRI_PH_LEN,
+                      .tpage = leaf, .toff = val + WRI_ADDR_LEN,
+                      .split = c->vlen - c->tlen};
+}
+
+uint64_t wri_vloc_at(const wri_vloc *at, uint64_t i, uint64_t *page)
+{
+    *page = i < at->split ? at->page : at->tpage;
+    return i < at->split ? at->off + i : at->toff + (i - at->split);
+}
+
+int wri_ps_check_document(wri_ps *ps, const wri_vloc *at,
                           const uint8_t *key, uint32_t klen,
                           const uint8_t *val, uint32_t vlen,
                           wri_bson_memo *memo, size_t pad, wr_errbuf *eb)
@@ -1015,9 +1031,10 @@ int wri_ps_check_document(wri_ps *ps, uint64_t page, uint64_t voff,
     bson_iter_t it;
     size_t eoff = 0;
     char x[160], y[160], why[96];
+    uint64_t page, off = wri_vloc_at(at, 0, &page); /* the first byte */
     /* the length (a last byte that is not NUL is the BSON check's) */
     if (vlen < 5 || vlen > INT32_MAX || wri_get32(val) != vlen)
-        return wri_ps_finding(ps, eb, WR_CHECK_DOCUMENT, page, voff,
+        return wri_ps_finding(ps, eb, WR_CHECK_DOCUMENT, page, off,
                               wri_ps_u64(x, vlen),
                               wri_ps_u64(y, vlen >= 4 ? wri_get32(val) : 0),
                               "value of key %s is not a BSON document "
@@ -1025,28 +1042,32 @@ int wri_ps_check_document(wri_ps *ps, uint64_t page, uint64_t voff,
                               "length)",
                               wri_ps_json(why, sizeof why, key, klen));
     if (wri_bson_check_memo(memo, val, vlen, pad, &eoff, why, sizeof why) !=
-        WR_OK)
-        return wri_ps_finding(ps, eb, WR_CHECK_DOCUMENT, page, voff + eoff,
+        WR_OK) {
+        off = wri_vloc_at(at, eoff, &page);
+        return wri_ps_finding(ps, eb, WR_CHECK_DOCUMENT, page, off,
                               NULL, NULL,
                               "document of key %s is not valid BSON (%s of "
                               "the document)",
                               wri_ps_json(x, sizeof x, key, klen), why);
+    }
     if (ps_id_is_key(val, vlen, key, klen))
         return WR_OK;
     if (!bson_init_static(&doc, val, vlen) ||
         !bson_iter_init_find(&it, &doc, "_id"))
-        return wri_ps_finding(ps, eb, WR_CHECK_DOCUMENT, page, voff,
+        return wri_ps_finding(ps, eb, WR_CHECK_DOCUMENT, page, off,
                               wri_ps_json(x, sizeof x, key, klen), "no _id",
                               "document has no _id field");
     wri_key_from_iter(&it, &k);
     rc = WR_OK;
     /* equal in MongoDB's order: a replace keeps the key's bytes, so an _id
      * of 1 may sit under the key 1.0 (the same _id) */
-    if (wri_key_cmp(bson_get_data(&k), k.len, key, klen) != 0)
-        rc = wri_ps_finding(ps, eb, WR_CHECK_DOCUMENT, page, voff + it.off,
+    if (wri_key_cmp(bson_get_data(&k), k.len, key, klen) != 0) {
+        off = wri_vloc_at(at, it.off, &page);
+        rc = wri_ps_finding(ps, eb, WR_CHECK_DOCUMENT, page, off,
                             wri_ps_json(x, sizeof x, key, klen),
                             wri_ps_json(y, sizeof y, bson_get_data(&k), k.len),
                             "document's _id differs from its key");
+    }
     bson_destroy(&k);
     return rc;
 }

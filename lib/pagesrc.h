@@ -243,6 +243,22 @@ int wri_ps_walk_lists(wri_ps *ps, const wri_slot *s, wri_ps_lists *w,
                       wr_errbuf *eb);
 
 /* --- the tree of a checkpoint, depth first in key order -------------- */
+/* Where a leaf item's value lies in the file, so that a finding names
+ * the page and byte that hold the bad byte: its first `split` bytes from
+ * file offset `off` in the page at `page` (the leaf for an inline value,
+ * the run for an overflow value), the rest (a split value's tail, format
+ * 3, or a packed value whole, format 4: split 0) from `toff` in the leaf
+ * at `tpage`. */
+typedef struct wri_vloc {
+    uint64_t page, off;
+    uint64_t tpage, toff;
+    uint32_t split; /* bytes before the tail (the value's length if none) */
+} wri_vloc;
+/* The value of leaf cell c in the leaf at file offset leaf. */
+wri_vloc wri_ps_vloc(uint64_t leaf, const wri_cell *c);
+/* File offset of byte i of that value; *page gets the page holding it. */
+uint64_t wri_vloc_at(const wri_vloc *at, uint64_t i, uint64_t *page);
+
 typedef struct wri_ps_page {
     int depth;
     wr_addr addr;
@@ -261,9 +277,9 @@ typedef struct wri_ps_walk {
     int (*page)(void *arg, const wri_ps_page *p);
     /* every leaf item of a trusted leaf, in key order; val is the value
      * (inline or read from its overflow page) or NULL when it could not
-     * be read (reported); voff its file offset */
+     * be read (reported); at where its bytes lie */
     int (*item)(void *arg, const wri_ps_page *p, uint32_t i,
-                const wri_cell *c, const uint8_t *val, uint64_t voff);
+                const wri_cell *c, const uint8_t *val, const wri_vloc *at);
     void *arg;
     /* out */
     bool incomplete;   /* some page could not be read or decoded */
@@ -288,10 +304,12 @@ void wri_ps_walk_free(wri_ps_walk *w);
 
 /* A main table's value, strictly: one whole BSON document (our own
  * check, wri_bson_check, never libbson's lenient one) whose _id equals
- * its key. A DOCUMENT finding at the byte that breaks it otherwise.
- * memo (may be NULL) and pad: wri_bson_check_memo's, for a caller that
- * checks a whole collection (the findings are the same). */
-int wri_ps_check_document(wri_ps *ps, uint64_t page, uint64_t voff,
+ * its key. A DOCUMENT finding at the byte that breaks it otherwise, named
+ * by its page and file offset (at: a split value's tail lies in its
+ * leaf, the rest in its run). memo (may be NULL) and pad:
+ * wri_bson_check_memo's, for a caller that checks a whole collection (the
+ * findings are the same). */
+int wri_ps_check_document(wri_ps *ps, const wri_vloc *at,
                           const uint8_t *key, uint32_t klen,
                           const uint8_t *val, uint32_t vlen,
                           wri_bson_memo *memo, size_t pad, wr_errbuf *eb);

@@ -217,7 +217,7 @@ static int ps_item(wri_ps *ps, wri_ps_walk *w, const wri_ps_page *p,
     char x[64], y[64];
     uint64_t page = p->addr.off, cell = page + c->off;
     const uint8_t *val = c->val;
-    uint64_t voff = wri_cell_value_off(c, page);
+    wri_vloc at = wri_ps_vloc(page, c);
     w->keys_found++;
     if (w->nkeyelem == 2) {
         if (c->vlen != 0 || c->overflow)
@@ -256,7 +256,7 @@ static int ps_item(wri_ps *ps, wri_ps_walk *w, const wri_ps_page *p,
         (void)x;
     }
     if (w->item != NULL)
-        rc = w->item(w->arg, p, i, c, val, voff);
+        rc = w->item(w->arg, p, i, c, val, &at);
 out:
     return rc;
 }

@@ -288,13 +288,11 @@ static int sv_lost(sv_tree *t, const uint8_t *val, uint32_t vlen, bool valid,
 
 /* The value of leaf cell c of the page at `page`: inline, or its
  * overflow page read through its address and checked (pagesrc.h). NULL
- * with why when it cannot be had; *voff: the value's file offset. */
+ * with why when it cannot be had. */
 static int sv_value(sv_tree *t, const wri_cell *c, uint64_t page,
-                    const uint8_t **val, uint64_t *voff, char *why,
-                    size_t wl, wr_errbuf *eb)
+                    const uint8_t **val, char *why, size_t wl, wr_errbuf *eb)
 {
     int rc;
-    *voff = wri_cell_value_off(c, page);
     if (!c->overflow) {
         *val = c->val;
         return WR_OK;
@@ -310,12 +308,13 @@ static int sv_value(sv_tree *t, const wri_cell *c, uint64_t page,
 }
 
 /* S2 through the page source's one document check: a whole, strictly
- * valid BSON document whose _id equals its key. */
-static bool sv_doc_ok(sv_tree *t, uint64_t page, uint64_t voff,
-                      const wri_cell *c, const uint8_t *val, char *why,
-                      size_t wl, wr_errbuf *eb)
+ * valid BSON document whose _id equals its key (c: a cell of the leaf at
+ * `page`). */
+static bool sv_doc_ok(sv_tree *t, uint64_t page, const wri_cell *c,
+                      const uint8_t *val, char *why, size_t wl, wr_errbuf *eb)
 {
-    int rc = wri_ps_check_document(t->ps, page, voff, c->key, c->klen, val,
+    wri_vloc at = wri_ps_vloc(page, c);
+    int rc = wri_ps_check_document(t->ps, &at, c->key, c->klen, val,
                                    c->vlen, NULL, 0, eb);
     if (rc != WR_OK)
         snprintf(why, wl, "%.390s", rc == WRI_PS_BAD ? t->finding : eb->msg);
@@ -484,13 +483,11 @@ static int sv_walk_leaf(sv_tree *t, const wri_page_view *v, uint64_t off,
     for (uint32_t i = 0; i < v->count; i++) {
         wri_cell c;
         const uint8_t *val;
-        uint64_t voff;
         why[0] = '\0';
         wri_page_cell(v, i, &c);
         if (sv_cert_covers(t, c.key, c.klen))
             continue; /* a newer page decides this key (S3) */
-        if ((rc = sv_value(t, &c, off, &val, &voff, why, sizeof why, eb)) !=
-            WR_OK)
+        if ((rc = sv_value(t, &c, off, &val, why, sizeof why, eb)) != WR_OK)
             return rc;
         if (val == NULL) {
             bool packed = wri_cell_packed(&c); /* its place: the leaf */
@@ -502,7 +499,7 @@ static int sv_walk_leaf(sv_tree *t, const wri_page_view *v, uint64_t off,
                 return rc;
             continue;
         }
-        if (!sv_doc_ok(t, off, voff, &c, val, why, sizeof why, eb)) {
+        if (!sv_doc_ok(t, off, &c, val, why, sizeof why, eb)) {
             t->rep->bad_docs++;
             if ((rc = sv_hole_add(t, "document", off, t->P, why, c.key, c.klen,
                                   NULL, 0, true, false, eb)) != WR_OK ||
@@ -674,19 +671,17 @@ static int sv_fill_cell(sv_tree *t, sv_hole *h, const sv_cand *c,
 {
     int rc;
     const uint8_t *val;
-    uint64_t voff;
     char why[400] = "";
     wr_salvage_loss *loss = &t->rep->losses[h->loss];
-    if ((rc = sv_value(t, cell, c->l->off, &val, &voff, why, sizeof why,
-                       eb)) != WR_OK)
+    if ((rc = sv_value(t, cell, c->l->off, &val, why, sizeof why, eb)) !=
+        WR_OK)
         return rc;
     if (val == NULL) { /* the value is gone: its key is named */
         loss->to_lost_found++;
         return sv_lost(t, cell->key, cell->klen, false, c->l->gen, c->l->off,
                        why, eb);
     }
-    bool valid = sv_doc_ok(t, c->l->off, voff, cell, val, why, sizeof why,
-                           eb);
+    bool valid = sv_doc_ok(t, c->l->off, cell, val, why, sizeof why, eb);
     if (valid && c->live) {
         t->rep->from_scan++;
         loss->rescued++;
@@ -731,19 +726,17 @@ static int sv_damaged_slots(sv_tree *t, sv_hole *h, uint8_t *buf,
         wri_cell c;
         char why[400], kw[96];
         const uint8_t *val;
-        uint64_t voff;
         uint32_t coff = wri_get16(buf + WRI_PH_LEN + i * WRI_SLOT_SIZE);
         if (coff < WRI_PH_LEN ||
             wri_page_cell_at(buf, size, WRI_PT_LEAF, coff, &c) != NULL ||
             wri_key_check(c.key, c.klen, 1, kw, sizeof kw) != WR_OK ||
             !sv_in_hole(h, c.key, c.klen))
             continue;
-        if ((rc = sv_value(t, &c, off, &val, &voff, why, sizeof why, eb)) !=
-            WR_OK)
+        if ((rc = sv_value(t, &c, off, &val, why, sizeof why, eb)) != WR_OK)
             return rc;
         if (val == NULL)
             continue;
-        bool valid = sv_doc_ok(t, off, voff, &c, val, why, sizeof why, eb);
+        bool valid = sv_doc_ok(t, off, &c, val, why, sizeof why, eb);
         if (valid)
             snprintf(why, sizeof why,
                      "slot %u of the damaged page at %llu (generation %llu "

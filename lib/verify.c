@@ -293,7 +293,7 @@ static int vt_page(void *arg, const wri_ps_page *p)
 /* One leaf item, its value read by the page source (val NULL: it could
  * not be, reported there). */
 static int vt_item(void *arg, const wri_ps_page *p, uint32_t i,
-                   const wri_cell *c, const uint8_t *val, uint64_t voff)
+                   const wri_cell *c, const uint8_t *val, const wri_vloc *at)
 {
     vf_tree *t = arg;
     wr_verify_ckpt *ck = t->c.ck;
@@ -326,8 +326,7 @@ static int vt_item(void *arg, const wri_ps_page *p, uint32_t i,
         t->docs_bad = true;
         return 0;
     }
-    return wri_vd_add(t->vd, p->addr.off, voff, c->key, c->klen, val,
-                      c->vlen, t->eb);
+    return wri_vd_add(t->vd, at, c->key, c->klen, val, c->vlen, t->eb);
 }
 
 /* Verify one checkpoint (slot si) of a file open in ps. */
@@ -682,11 +681,12 @@ static int vx_scan_page(void *arg, const wri_ps_page *p)
 }
 
 static int vx_scan_item(void *arg, const wri_ps_page *p, uint32_t i,
-                        const wri_cell *c, const uint8_t *val, uint64_t voff)
+                        const wri_cell *c, const uint8_t *val,
+                        const wri_vloc *at)
 {
     vx_check *x = arg;
     (void)i;
-    (void)voff;
+    (void)at;
     x->val = val;
     return x->fn(x->self, p->addr.off, p->buf, c, x);
 }

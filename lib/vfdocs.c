@@ -31,7 +31,7 @@
 enum { VD_FREE = 0, VD_QUEUED, VD_BUSY, VD_DONE };
 
 typedef struct vd_item {
-    uint64_t page, voff;
+    wri_vloc loc;       /* where the value lies in the file */
     size_t at;          /* key at buf + at, value right after it */
     uint32_t klen, vlen;
 } vd_item;
@@ -99,9 +99,8 @@ static void vd_check(vd_checker *k, vd_batch *b)
     for (size_t i = 0; i < b->nit; i++) {
         const vd_item *x = &b->it[i];
         const uint8_t *key = b->buf + x->at, *val = key + x->klen;
-        (void)wri_ps_check_document(&k->shadow, x->page, x->voff, key,
-                                    x->klen, val, x->vlen, k->memo,
-                                    WRI_BSON_PAD, NULL);
+        (void)wri_ps_check_document(&k->shadow, &x->loc, key, x->klen, val,
+                                    x->vlen, k->memo, WRI_BSON_PAD, NULL);
     }
 }
 
@@ -222,12 +221,12 @@ void wri_vd_sync(wri_vd *vd)
         vd_reclaim(vd, (vd->fill + k) % WRI_VD_NBATCH);
 }
 
-int wri_vd_add(wri_vd *vd, uint64_t page, uint64_t voff, const uint8_t *key,
+int wri_vd_add(wri_vd *vd, const wri_vloc *at, const uint8_t *key,
                uint32_t klen, const uint8_t *val, uint32_t vlen,
                wr_errbuf *eb)
 {
     if (!vd->threaded) {
-        (void)wri_ps_check_document(vd->ps, page, voff, key, klen, val, vlen,
+        (void)wri_ps_check_document(vd->ps, at, key, klen, val, vlen,
                                     vd->memo, 0, NULL);
         if (vd->dg != NULL)
             wr_digest_add(vd->dg, val, vlen);
@@ -248,8 +247,7 @@ int wri_vd_add(wri_vd *vd, uint64_t page, uint64_t voff, const uint8_t *key,
         return WR_ERR(eb, WR_ENOMEM, "%s: out of memory for documents",
                       vd->ps->path);
     vd_item *x = &b->it[b->nit++];
-    *x = (vd_item){.page = page, .voff = voff, .at = b->len, .klen = klen,
-                   .vlen = vlen};
+    *x = (vd_item){.loc = *at, .at = b->len, .klen = klen, .vlen = vlen};
     if (val == key + klen) { /* an inline value follows its key */
         memcpy(b->buf + b->len, key, need);
     } else {

@@ -46,8 +46,9 @@ typedef void (*wri_vd_flush_fn)(const wr_finding *f, void *arg);
 int wri_vd_new(wri_ps *ps, wr_digest *dg, unsigned threads,
                wri_vd_flush_fn flush, void *arg, wri_vd **out,
                wr_errbuf *eb);
-/* One document (the value of key at page, voff), copied when queued. */
-int wri_vd_add(wri_vd *vd, uint64_t page, uint64_t voff, const uint8_t *key,
+/* One document (the value of key, lying where `at` says), copied when
+ * queued. */
+int wri_vd_add(wri_vd *vd, const wri_vloc *at, const uint8_t *key,
                uint32_t klen, const uint8_t *val, uint32_t vlen,
                wr_errbuf *eb);
 /* Wait until every document queued has been checked and digested, and

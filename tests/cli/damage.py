@@ -22,9 +22,15 @@ layout docs/FORMAT.md and lib/page.h describe (little-endian throughout).
                                  of order inside the leaf)
   damage.py unindex FILE         remove the second entry of an index leaf
   damage.py addindex FILE        add an entry (value, _id + 0.5) to a leaf
-The last eight keep every CRC right (the page's, every address up to the
+  damage.py splitbyte FILE tail|run [AT]
+                                 byte AT (default 1) of the first split
+                                 value's (format 3) tail in its leaf cell,
+                                 or of its run, := 0xff (invalid UTF-8
+                                 inside a string of 'x' that spans both)
+The last nine keep every CRC right (the page's, every address up to the
 slot, the slot's), so only the deeper checks can see the damage. Each
-prints the offset of the page it changed.
+prints the offset of the page it changed (splitbyte: that page and the
+file offset of the byte).
 """
 import json
 import struct
@@ -57,34 +63,53 @@ class Tree:
             self.data = bytearray(f.read())
         self.slot, self.si, self.P = self.pick_slot()
 
+    def valid_slot(self, at):
+        """(generation, page size) of a valid slot at offset at, or None."""
+        s = self.data[at:at + 512]
+        if len(s) < 512 or s[4:12] != MAGIC or \
+                zlib.crc32(bytes(s[4:512])) != u32(s, 0):
+            return None
+        return u64(s, 24), u32(s, 16)
+
     def pick_slot(self):
-        best = None
-        for si, at in ((0, 0), (1, None)):
-            if at is None:
-                if best is None:
-                    at = u32(self.data, 16)  # slot 0's claimed page size
-                else:
-                    at = best[2]
-            s = self.data[at:at + 512]
-            if len(s) < 512 or s[4:12] != MAGIC:
-                continue
-            if zlib.crc32(bytes(s[4:512])) != u32(s, 0):
-                continue
-            P = u32(s, 16)
-            gen = u64(s, 24)
-            if best is None or gen > best[0]:
-                best = (gen, si, P)
-        if best is None:
+        """The newest valid slot, found as FORMAT.md "Choosing a slot on
+        open" says: slot 1 where a valid slot 0's page size puts it, else
+        at each power of two from 512 to 65536 (slot 0's claimed size
+        first if its magic is intact), counting only where its own page
+        size is that offset (slot 0 may be all zero: a compacted file)."""
+        s0 = self.valid_slot(0)
+        if s0 is not None:
+            tries = [s0[1]]
+        else:
+            tries = [1 << k for k in range(9, 17)]
+            if self.data[4:12] == MAGIC and u32(self.data, 16) in tries:
+                tries.insert(0, u32(self.data, 16))
+        s1 = None
+        for at in tries:
+            s = self.valid_slot(at)
+            if s is not None and s[1] == at:
+                s1 = s
+                break
+        if s0 is None and s1 is None:
             sys.exit("damage.py: no valid slot in " + self.path)
-        gen, si, P = best
+        si = 1 if s0 is None or (s1 is not None and s1[0] > s0[0]) else 0
+        P = (s1 if si else s0)[1]
         return si * P, si, P
 
     def save(self):
         with open(self.path, "r+b") as f:
             f.write(self.data)
 
+    def size(self, off):
+        """A page's length: the size its header says when that is a whole
+        number of blocks inside the file (a long leaf, an overflow run),
+        else one block."""
+        n = u32(self.data, off + 12)
+        ok = 0 < n and n % self.P == 0 and off + n <= len(self.data)
+        return n if ok else self.P
+
     def page(self, off, size=None):
-        return self.data[off:off + (size or self.P)]
+        return self.data[off:off + (size or self.size(off))]
 
     def root(self):
         return addr(self.data, self.slot + 32)
@@ -103,9 +128,12 @@ class Tree:
                 klen, flags, vlen = u16(p, c), p[c + 2], u32(p, c + 4)
                 key = bytes(p[c + 8:c + 8 + klen])
                 if flags & 1:
-                    out.append(dict(i=i, off=c, klen=klen, key=key, vlen=vlen,
-                                    ovf=addr(p, c + 8 + klen),
-                                    ref=c + 8 + klen))
+                    ovf = addr(p, c + 8 + klen)
+                    d = dict(i=i, off=c, klen=klen, key=key, vlen=vlen,
+                             ovf=ovf, ref=c + 8 + klen)
+                    if flags & 2:  # a split value: its tail after the address
+                        d.update(tail=c + 24 + klen, tlen=vlen + 32 - ovf[1])
+                    out.append(d)
                 else:
                     out.append(dict(i=i, off=c, klen=klen, key=key, vlen=vlen,
                                     val=c + 8 + klen))
@@ -345,6 +373,23 @@ def main(argv):
         t.set_nrecords(1)
         t.save()
         print(leaf)
+    elif cmd == "splitbyte":
+        where, at = argv[3], int(argv[4]) if len(argv) > 4 else 1
+        split = [(o, c) for k, o, _ in t.walk() if k == "leaf"
+                 for c in t.cells(o) if "tail" in c]
+        if not split:
+            sys.exit("damage.py: no split value (format 3) in " + path)
+        leaf, c = split[0]
+        if where == "tail":
+            page, byte = leaf, leaf + c["tail"] + at
+        else:
+            page, byte = c["ovf"][0], c["ovf"][0] + 32 + at
+        if t.data[byte] != ord("x"):
+            sys.exit("damage.py: byte %d is not inside a string of 'x'" % byte)
+        t.data[byte] = 0xFF
+        t.fix(page)
+        t.save()
+        print(page, byte)
     else:
         sys.exit(__doc__)
 

@@ -412,3 +412,48 @@ EOF
     run "$WR_BIN/wr-verify" -q "$TMP/db"
     [ "$status" -eq 0 ]
 }
+
+# compacted DIR: 40 documents of 5-10 KiB (a string of 'x'), loaded then
+# compacted: the bulk loader's long leaves hold split values (format 3),
+# and the file's one checkpoint sits in slot 1, slot 0 all zero
+compacted_db() {
+    python3 -c "
+import json
+for i in range(40):
+    print(json.dumps({'_id': i, 'pad': 'x' * (5000 + 137 * i)}))" >"$TMP/big.jsonl"
+    "$WR_BIN/wr-load" "$1" c "$TMP/big.jsonl" >/dev/null
+    "$WR_BIN/wr-compact" "$1" >/dev/null
+    cmp -s -n 512 "$1/c.main.wr" /dev/zero # slot 0 all zero
+    [ "$(python3 "$DAMAGE" info "$1/c.main.wr" | jq .slot)" = 1 ]
+}
+
+@test "wr-verify: damage.py finds slot 1 of a compacted file whose slot 0 is all zero" {
+    compacted_db "$TMP/db"
+    local f="$TMP/db/c.main.wr" leaf
+    leaf=$(page_of "$f" leaf 0)
+    python3 "$DAMAGE" flip "$f" $((leaf + 40))
+    run "$WR_BIN/wr-verify" "$TMP/db"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"c.main.wr: page $leaf: byte $leaf: checksum: "* ]]
+}
+
+@test "wr-verify: a bad byte of a split value names the leaf for one in its tail, the run for one in its run" {
+    compacted_db "$TMP/db"
+    cp -r "$TMP/db" "$TMP/db2"
+    local page byte
+    # in the tail: the leaf, and the byte's place in it (it was named past
+    # the end of the run: the run's offset plus the byte's in the value)
+    read -r page byte < <(python3 "$DAMAGE" splitbyte "$TMP/db/c.main.wr" tail 5)
+    [ "$(python3 "$DAMAGE" info "$TMP/db/c.main.wr" |
+         jq --argjson p "$page" '[.pages[] | select(.[1] == $p)][0][0]')" = '"leaf"' ]
+    run "$WR_BIN/wr-verify" --json "$TMP/db"
+    [ "$status" -eq 1 ]
+    [ "$(jq -c '[.paths[0].problems[] | [.check, .page, .offset]]' <<<"$output")" = "[[\"document\",$page,$byte]]" ]
+    # in the run: the run, and the byte's place in it
+    read -r page byte < <(python3 "$DAMAGE" splitbyte "$TMP/db2/c.main.wr" run 100)
+    [ "$(python3 "$DAMAGE" info "$TMP/db2/c.main.wr" |
+         jq --argjson p "$page" '[.pages[] | select(.[1] == $p)][0][0]')" = '"overflow"' ]
+    run "$WR_BIN/wr-verify" "$TMP/db2"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"c.main.wr: page $page: byte $byte: document: document of key 0 is not valid BSON (byte 100: invalid UTF-8 lead byte"* ]]
+}

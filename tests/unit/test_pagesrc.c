@@ -98,12 +98,12 @@ static int wc_page(void *arg, const wri_ps_page *p)
 }
 
 static int wc_item(void *arg, const wri_ps_page *p, uint32_t i,
-                   const wri_cell *c, const uint8_t *val, uint64_t voff)
+                   const wri_cell *c, const uint8_t *val, const wri_vloc *at)
 {
     walk_count *w = arg;
     (void)p;
     (void)i;
-    (void)voff;
+    (void)at;
     w->items += val != NULL || c->vlen == 0;
     return 0;
 }

@@ -1292,9 +1292,9 @@ static void test_vfdocs_shared_checks_keep_order(void)
         REQUIRE(wri_vd_new(ps, dg, (unsigned)th + 1, vd_log_add, lg[th], &vd,
                            &eb) == WR_OK);
         for (int i = 0; i < NDOC; i++) {
-            CHECK_EQ(wri_vd_add(vd, (uint64_t)i, 0, bson_get_data(key[i]),
-                                key[i]->len, bson_get_data(doc[i]),
-                                doc[i]->len, &eb),
+            wri_vloc at = {.page = (uint64_t)i, .split = UINT32_MAX};
+            CHECK_EQ(wri_vd_add(vd, &at, bson_get_data(key[i]), key[i]->len,
+                                bson_get_data(doc[i]), doc[i]->len, &eb),
                      WR_OK);
             if (i % 2503 == 3) { /* a finding of the walk's own */
                 wri_vd_sync(vd);
@@ -1443,10 +1443,10 @@ static int wt_page(void *arg, const wri_ps_page *p)
 }
 
 static int wt_item(void *arg, const wri_ps_page *p, uint32_t i,
-                   const wri_cell *c, const uint8_t *val, uint64_t voff)
+                   const wri_cell *c, const uint8_t *val, const wri_vloc *at)
 {
     wtrace *t = arg;
-    uint64_t x[5] = {p->addr.off, i, c->vlen, voff, val != NULL};
+    uint64_t x[6] = {p->addr.off, i, c->vlen, at->off, at->toff, val != NULL};
     wt_add(t, x, sizeof x);
     wt_add(t, c->key, c->klen);
     if (val != NULL)
