@@ -99,6 +99,7 @@ static int backup_push(wri_backup *b, const char *name, uint64_t size,
         return -1;
     nf[b->nfiles].size = size;
     nf[b->nfiles].crc = crc;
+    nf[b->nfiles].shared = false;
     b->nfiles++;
     b->bytes += size;
     return 0;
@@ -257,17 +258,20 @@ out:
 
 /* Put a copy of src at dst: with share and where dst's file system
  * allows, the same bytes shared (a reflink, else a hard link: nothing is
- * written; the caller vouches no tool writes src again), else a byte
- * copy. Either way the copy is fsynced and its size and
- * CRC come from reading it, so a file that changed since the caller read
- * it is caught, and the manifest check reads it again. */
+ * written; the caller vouches no tool writes src again; *shared set),
+ * else a byte copy. Either way the copy is fsynced. A shared copy's size
+ * and CRC come from reading it, so a file that changed since the caller
+ * read it is caught; a byte copy's from reading src as it is copied, and
+ * the manifest check reads the copy back. */
 static int backup_copy(const char *src, const char *dst, bool share,
-                       uint64_t *size_out, uint32_t *crc_out, wr_errbuf *eb)
+                       uint64_t *size_out, uint32_t *crc_out, bool *shared,
+                       wr_errbuf *eb)
 {
     int rc;
     const char *how = NULL;
     wri_file *f = NULL;
     wr_errbuf sb = {0};
+    *shared = false;
     if (!share)
         return backup_copy_bytes(src, dst, size_out, crc_out, eb);
     rc = wri_io_share(src, dst, &how, &sb);
@@ -288,31 +292,38 @@ static int backup_copy(const char *src, const char *dst, bool share,
     wri_io_close(f);
     if (rc != WR_OK)
         return rc;
+    *shared = true;
     return wri_file_crc(dst, size_out, crc_out, eb);
+}
+
+/* Read the copy of f in backup directory dir: f's size and CRC? */
+static int backup_check_one(const char *dir, const wri_backup_file *f,
+                            wr_errbuf *eb)
+{
+    int rc;
+    uint64_t size;
+    uint32_t crc;
+    char *p = wri_path_join(dir, f->name);
+    if (p == NULL)
+        return WR_ERR(eb, WR_ENOMEM, "out of memory");
+    rc = wri_file_crc(p, &size, &crc, eb);
+    if (rc == WR_OK && (size != f->size || crc != f->crc))
+        rc = WR_ERR(eb, WR_EIO,
+                    "%s: the backup copy does not match its manifest "
+                    "(%llu bytes, CRC %08x; the manifest says %llu bytes, "
+                    "CRC %08x)",
+                    p, (unsigned long long)size, crc,
+                    (unsigned long long)f->size, f->crc);
+    free(p);
+    return rc;
 }
 
 int wri_backup_check(const wri_backup *b, wr_errbuf *eb)
 {
     int rc;
-    for (size_t i = 0; i < b->nfiles; i++) {
-        uint64_t size;
-        uint32_t crc;
-        char *p = wri_path_join(b->path, b->files[i].name);
-        if (p == NULL)
-            return WR_ERR(eb, WR_ENOMEM, "out of memory");
-        rc = wri_file_crc(p, &size, &crc, eb);
-        if (rc == WR_OK && (size != b->files[i].size || crc != b->files[i].crc))
-            rc = WR_ERR(eb, WR_EIO,
-                        "%s: the backup copy does not match its manifest "
-                        "(%llu bytes, CRC %08x; the manifest says %llu "
-                        "bytes, CRC %08x)",
-                        p, (unsigned long long)size, crc,
-                        (unsigned long long)b->files[i].size,
-                        b->files[i].crc);
-        free(p);
-        if (rc != WR_OK)
+    for (size_t i = 0; i < b->nfiles; i++)
+        if ((rc = backup_check_one(b->path, &b->files[i], eb)) != WR_OK)
             return rc;
-    }
     return WR_OK;
 }
 
@@ -528,12 +539,14 @@ int wri_backup_make(const char *dir, const char *backup_dir,
     for (size_t i = 0; i < n; i++) {
         uint64_t size = 0;
         uint32_t crc = 0;
+        bool shared = false;
         char *dst = wri_path_join(path, src[i].name);
         if (dst == NULL) {
             rc = WR_ERR(eb, WR_ENOMEM, "out of memory");
             goto out;
         }
-        rc = backup_copy(src[i].path, dst, src[i].share, &size, &crc, eb);
+        rc = backup_copy(src[i].path, dst, src[i].share, &size, &crc, &shared,
+                         eb);
         if (rc == WR_OK && src[i].check &&
             (size != src[i].size || crc != src[i].crc))
             rc = WR_ERR(eb, WR_EIO,
@@ -549,15 +562,28 @@ int wri_backup_make(const char *dir, const char *backup_dir,
             rc = WR_ERR(eb, WR_ENOMEM, "out of memory");
             goto out;
         }
+        out->files[out->nfiles - 1].shared = shared;
     }
     if ((rc = wri_io_fsync_dir(path, eb)) != WR_OK ||
         (rc = manifest_write(dir, out, WRI_MANIFEST_NAME, eb)) != WR_OK)
         goto out;
-    /* read every copy back against the manifest as written on disk */
+    /* read every byte copy back against the manifest as written on disk.
+     * A shared copy is not read again: nothing of ours wrote it, and
+     * backup_copy has just read it whole, after its fsync, for the very
+     * CRC compared below with the manifest on disk (a hard link is the
+     * legacy file itself, which migrate reads once more just before its
+     * commit, mg_check_unchanged; a reflink is a frozen copy nothing
+     * writes). Reading it again here checked the same bytes against the
+     * same CRC a second time: for a hard-linked log, a whole pass over
+     * the log (docs/LEGACY.md step 6). */
     wri_backup disk;
     if ((rc = wri_backup_read(path, &disk, eb)) != WR_OK)
         goto out;
-    rc = wri_backup_check(&disk, eb);
+    for (size_t i = 0; rc == WR_OK && i < disk.nfiles; i++) {
+        const wri_backup_file *f = wri_backup_find(out, disk.files[i].name);
+        if (f == NULL || !f->shared)
+            rc = backup_check_one(path, &disk.files[i], eb);
+    }
     if (rc == WR_OK && disk.nfiles != out->nfiles)
         rc = WR_ERR(eb, WR_EIO, "%s: the manifest read back lists %zu files, "
                     "%zu were copied", path, disk.nfiles, out->nfiles);

@@ -1,7 +1,7 @@
 /*
  * backup.h -- step 1 of replace.h's protocol (DESIGN decision 9): the
  * originals copied into a backup directory, each copy fsynced, a MANIFEST
- * (CRC-32 and size of every copy) written atomically, every copy read
+ * (CRC-32 and size of every copy) written atomically, every byte copy read
  * back and checked against it; a complete backup of the same bytes is
  * reused by a rerun. Also the free-space check a run makes before it
  * writes anything (the backup and the new files).
@@ -31,6 +31,8 @@ typedef struct wri_backup_file {
     char *name; /* name inside the backup (and in DIR, for originals) */
     uint64_t size;
     uint32_t crc;
+    bool shared; /* made by this run as a reflink or hard link (not in
+                    the manifest) */
 } wri_backup_file;
 
 typedef struct wri_backup {

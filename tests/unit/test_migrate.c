@@ -286,6 +286,65 @@ static void test_backup_shares_or_copies(void)
     sh("rm -rf '%s'", other);
 }
 
+/* Bytes this process has read so far (/proc/self/io rchar: every read
+ * and pread, from the page cache or not); 0 if it cannot be had. */
+static uint64_t bytes_read(void)
+{
+    char line[128];
+    unsigned long long n = 0;
+    FILE *fp = fopen("/proc/self/io", "r");
+    while (fp != NULL && fgets(line, sizeof line, fp) != NULL)
+        if (sscanf(line, "rchar: %llu", &n) == 1)
+            break;
+    if (fp != NULL)
+        fclose(fp);
+    return n;
+}
+
+/* A shared copy (here a hard link: the log itself) is read once, for its
+ * CRC, not read back again after the manifest (that was a second pass over
+ * the whole log, the same bytes against the same CRC); a byte copy is
+ * still read back: the source read as it is copied, then the copy. */
+static void test_backup_reads_a_shared_copy_once(void)
+{
+    wr_errbuf eb = {0};
+    wri_backup b;
+    const char *d = fresh_dir("bk-reads");
+    const size_t n = 4u << 20;
+    char *text = malloc(n + 1);
+    REQUIRE(text != NULL);
+    for (size_t i = 0; i < n; i++)
+        text[i] = i % 64 == 63 ? '\n' : 'a' + (char)(i % 26);
+    text[n] = '\0';
+    write_file(d, "big.log", text);
+    free(text);
+    char pa[600], pb[1200];
+    snprintf(pa, sizeof pa, "%s/big.log", d);
+    wri_backup_src src[1] = {{pa, "big.log", true, 0, 0, true}};
+    REQUIRE_OK(wri_file_crc(pa, &src[0].size, &src[0].crc, &eb), &eb);
+    REQUIRE(bytes_read() > 0);
+    uint64_t before = bytes_read();
+    REQUIRE_OK(wri_backup_make(d, tmp_path("bk-reads-link"), src, 1, &b, &eb),
+               &eb);
+    uint64_t shared = bytes_read() - before;
+    snprintf(pb, sizeof pb, "%s/big.log", b.path);
+    CHECK(inode_of(pb) == inode_of(pa)); /* a hard link */
+    CHECK(b.nfiles == 1 && b.files[0].shared);
+    wri_backup_free(&b);
+    src[0].share = false;
+    before = bytes_read();
+    REQUIRE_OK(wri_backup_make(d, tmp_path("bk-reads-copy"), src, 1, &b, &eb),
+               &eb);
+    uint64_t copied = bytes_read() - before;
+    CHECK(b.nfiles == 1 && !b.files[0].shared);
+    wri_backup_free(&b);
+    printf("# bytes read backing up a %zu-byte log: %llu shared, %llu "
+           "copied\n",
+           n, (unsigned long long)shared, (unsigned long long)copied);
+    CHECK(shared >= n && shared < n + n / 2);
+    CHECK(copied >= 2 * n);
+}
+
 /* --- migrations ------------------------------------------------------------------ */
 
 static const char *TINY =
@@ -962,6 +1021,7 @@ int main(void)
     RUN(test_legacy_scan_kinds);
     RUN(test_backup_manifest_and_reuse);
     RUN(test_backup_shares_or_copies);
+    RUN(test_backup_reads_a_shared_copy_once);
     RUN(test_migrate_tiny_and_again);
     RUN(test_migrate_refuses_other_digest_kinds);
     RUN(test_migrate_index_sorter_spills);
