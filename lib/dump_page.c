@@ -288,8 +288,22 @@ static void page_extlist(dctx *x, dump_file *df, const uint8_t *buf,
         bson_append_array_end(j, &arr);
 }
 
-static void page_overflow(dctx *x, const uint8_t *buf, uint32_t len,
-                          uint64_t addr, bson_t *j)
+/* The run of a split value (format 3, FORMAT.md "Value tails"): exactly
+ * full, the first vlen bytes of a document longer by less than a block,
+ * whose last part is a tail in its leaf cell. Seen alone it is not a
+ * whole document, and no damage: the document is checked whole through
+ * its leaf. */
+static bool page_split_head(uint32_t version, uint32_t P, const uint8_t *buf,
+                            uint32_t len, uint64_t vlen)
+{
+    if (version < WRI_VERSION_TAILS || vlen < 4 || WRI_PH_LEN + vlen != len)
+        return false;
+    uint32_t doclen = wri_get32(buf + WRI_PH_LEN);
+    return doclen > vlen && doclen - vlen < P;
+}
+
+static void page_overflow(dctx *x, dump_file *df, const uint8_t *buf,
+                          uint32_t len, uint64_t addr, uint32_t P, bson_t *j)
 {
     uint64_t vlen = wri_get64(buf + WRI_PH_AUX);
     char e[32], g[32];
@@ -301,6 +315,16 @@ static void page_overflow(dctx *x, const uint8_t *buf, uint32_t len,
         snprintf(g, sizeof g, "%" PRIu64, vlen);
         dx_finding(x, WR_CHECK_PAGE, addr, addr + WRI_PH_AUX, e, g,
                    "overflow page: value does not fit in the page");
+        return;
+    }
+    if (page_split_head(wri_ps_version(df->ps), P, buf, len, vlen)) {
+        uint32_t doclen = wri_get32(buf + WRI_PH_LEN);
+        dx_print(x, "  the first %" PRIu64 " bytes of a %u-byte value whose "
+                    "last %" PRIu64 " bytes are a tail in its leaf cell "
+                    "(format 3): checked whole through its leaf\n",
+                 vlen, doclen, doclen - vlen);
+        if (j != NULL)
+            j_u64(j, "split_value_length", doclen);
         return;
     }
     page_value(x, j, buf + WRI_PH_LEN, (uint32_t)vlen, addr,
@@ -484,7 +508,7 @@ int file_page(dctx *x, dump_file *df, uint64_t addr, bson_t *j,
                 page_slots(x, df, buf, (uint32_t)len, addr, jd);
             break;
         case WRI_PT_OVERFLOW:
-            page_overflow(x, buf, (uint32_t)len, addr, jd);
+            page_overflow(x, df, buf, (uint32_t)len, addr, P, jd);
             break;
         case WRI_PT_EXTLIST:
             page_extlist(x, df, buf, (uint32_t)len, addr, jd);

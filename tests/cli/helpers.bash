@@ -23,6 +23,21 @@ teardown() { common_teardown; }
 # DAMAGE ARGS...: tests/cli/damage.py (page offsets, bit flips, ...)
 DAMAGE() { python3 "$BATS_TEST_DIRNAME/damage.py" "$@"; }
 
+# compacted_db DIR: 40 documents of 5-10 KiB (a string of 'x') in
+# collection c, loaded then compacted: the bulk loader's long leaves hold
+# split values (format 3), and the file's one checkpoint sits in slot 1,
+# slot 0 all zero
+compacted_db() {
+    python3 -c "
+import json
+for i in range(40):
+    print(json.dumps({'_id': i, 'pad': 'x' * (5000 + 137 * i)}))" >"$TMP/big.jsonl"
+    "$WR_BIN/wr-load" "$1" c "$TMP/big.jsonl" >/dev/null
+    "$WR_BIN/wr-compact" "$1" >/dev/null
+    cmp -s -n 512 "$1/c.main.wr" /dev/zero # slot 0 all zero
+    [ "$(DAMAGE info "$1/c.main.wr" | jq .slot)" = 1 ]
+}
+
 # jsonl FILE N [START]: N small documents with _id START.. into FILE
 make_jsonl() {
     local file=$1 n=$2 start=${3:-0}

@@ -92,6 +92,25 @@ first_leaf() {
     echo "$output" | jq -e '.status == "error"'
 }
 
+@test "wr-dump --page of a split value's run (format 3) is no damage: its tail is in the leaf" {
+    compacted_db "$TMP/db"
+    local f="$TMP/db/c.main.wr" run vlen tlen
+    read -r run vlen tlen < <(python3 -c '
+import sys
+sys.path.insert(0, sys.argv[1])
+import damage
+t = damage.Tree(sys.argv[2])
+c = [c for k, o, _ in t.walk() if k == "leaf" for c in t.cells(o) if "tail" in c][0]
+print(c["ovf"][0], c["vlen"], c["tlen"])' "$BATS_TEST_DIRNAME" "$f")
+    run "$WR_BIN/wr-dump" --page "$run" "$f"
+    [ "$status" -eq 0 ]
+    [[ "$output" != *"!!"* ]]
+    [[ "$output" == *"the first $((vlen - tlen)) bytes of a $vlen-byte value whose last $tlen bytes are a tail in its leaf cell"* ]]
+    run --separate-stderr "$WR_BIN/wr-dump" --json --page "$run" "$f"
+    [ "$status" -eq 0 ]
+    jq -e --argjson v "$vlen" '.status == "ok" and .page.split_value_length == $v' <<<"$output"
+}
+
 @test "wr-dump on a missing path exits 3" {
     run "$WR_BIN/wr-dump" "$TMP/nothing"
     [ "$status" -eq 3 ]

@@ -413,19 +413,6 @@ EOF
     [ "$status" -eq 0 ]
 }
 
-# compacted DIR: 40 documents of 5-10 KiB (a string of 'x'), loaded then
-# compacted: the bulk loader's long leaves hold split values (format 3),
-# and the file's one checkpoint sits in slot 1, slot 0 all zero
-compacted_db() {
-    python3 -c "
-import json
-for i in range(40):
-    print(json.dumps({'_id': i, 'pad': 'x' * (5000 + 137 * i)}))" >"$TMP/big.jsonl"
-    "$WR_BIN/wr-load" "$1" c "$TMP/big.jsonl" >/dev/null
-    "$WR_BIN/wr-compact" "$1" >/dev/null
-    cmp -s -n 512 "$1/c.main.wr" /dev/zero # slot 0 all zero
-    [ "$(python3 "$DAMAGE" info "$1/c.main.wr" | jq .slot)" = 1 ]
-}
 
 @test "wr-verify: damage.py finds slot 1 of a compacted file whose slot 0 is all zero" {
     compacted_db "$TMP/db"
