@@ -176,6 +176,12 @@ end_writer() {
     # a writer adding a collection: its file is not in the catalog yet,
     # so the directory is changing -- not an orphan, not damage
     start_writer "$TMP/db" fresh
+    # the writer records itself in LOCK as it opens the database, and
+    # makes the collection's file only after that: wait for the file
+    for _ in $(seq 200); do
+        [ -e "$TMP/db/fresh.main.wr" ] && break
+        sleep 0.05
+    done
     [ -e "$TMP/db/fresh.main.wr" ]
     run "$WR_BIN/wr-verify" --no-lock "$TMP/db"
     [ "$status" -eq 3 ]
