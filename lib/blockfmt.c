@@ -13,14 +13,9 @@
 
 /* --- checksums and addresses ------------------------------------------ */
 
-static uint32_t blk_crc(const uint8_t *p, size_t len)
-{
-    return wri_crc32(0, p, len); /* zlib's CRC-32, faster (crc.c) */
-}
-
 uint32_t wri_page_crc(const uint8_t *buf, size_t size)
 {
-    return size <= 4 ? blk_crc(buf, 0) : blk_crc(buf + 4, size - 4);
+    return wri_crc32_after4(buf, size); /* zlib's CRC-32, faster (crc.c) */
 }
 
 void wri_addr_encode(uint8_t *p, const wr_addr *a)
@@ -76,7 +71,7 @@ void wri_slot_encode(const wri_slot *s, uint8_t *buf)
     wri_put16(buf + WRI_SLOT_FIELD_LEN, (uint16_t)fl);
     memcpy(buf + WRI_SLOT_NAMES, s->coll, cl);
     memcpy(buf + WRI_SLOT_NAMES + cl, s->field, fl);
-    wri_put32(buf + WRI_SLOT_CRC, blk_crc(buf + 4, WRI_SLOT_LEN - 4));
+    wri_put32(buf + WRI_SLOT_CRC, wri_crc32_after4(buf, WRI_SLOT_LEN));
 }
 
 /* Is a slot's page address sane for its geometry? */
@@ -126,7 +121,7 @@ int wri_slot_decode(const uint8_t *buf, size_t len, wri_slot *s, char *why,
         return WR_ECORRUPT;
     }
     uint32_t stored = wri_get32(buf + WRI_SLOT_CRC);
-    uint32_t computed = blk_crc(buf + 4, WRI_SLOT_LEN - 4);
+    uint32_t computed = wri_crc32_after4(buf, WRI_SLOT_LEN);
     if (stored != computed) {
         snprintf(why, whylen, "CRC mismatch: stored 0x%08x computed 0x%08x",
                  stored, computed);

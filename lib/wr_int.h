@@ -54,6 +54,10 @@ static inline void wri_put64(uint8_t *p, uint64_t v)
  * where the CPU has it; wri_crc_force_portable(true) makes it call zlib
  * alone (tests compare both). */
 uint32_t wri_crc32(uint32_t crc, const void *buf, size_t n);
+/* wri_crc32(0, buf + 4, n - 4) (0 if n <= 4), a page's CRC (it skips the
+ * stored one), with no short tail left to zlib when n is a multiple of
+ * 16. */
+uint32_t wri_crc32_after4(const void *buf, size_t n);
 void wri_crc_force_portable(bool portable);
 
 /* digest.c: use the portable SHA-256 code even where the CPU has SHA

@@ -43,6 +43,48 @@ static void compare_with_zlib(bool portable)
     free(buf);
 }
 
+/* wri_crc32_after4 (a page's CRC) is zlib's CRC-32 of all but the first
+ * four bytes, whatever those are, on every length around the multiples of
+ * 16 and 64 and on page sizes, at every alignment mod 16. */
+static void compare_after4_with_zlib(bool portable)
+{
+    uint64_t x = 0x2545F4914F6CDD1Dull;
+    size_t cap = 4 * 65536 + 64;
+    uint8_t *buf = malloc(cap);
+    for (size_t i = 0; i < cap; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        buf[i] = (uint8_t)x;
+    }
+    wri_crc_force_portable(portable);
+    static const size_t pages[] = {4096, 8192, 12288, 32768, 65536,
+                                   4 * 65536};
+    bool ok = true;
+    for (int round = 0; round < 600 && ok; round++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        size_t off = (size_t)(x % 16);
+        size_t n = round < 300 ? (size_t)round
+                   : round < 360
+                       ? pages[round % 6] - 1 + (size_t)(round % 3)
+                       : (size_t)((x >> 8) % 65536);
+        uint32_t want = n <= 4 ? 0 : (uint32_t)crc32(0, buf + off + 4,
+                                                     (uInt)(n - 4));
+        uint32_t got = wri_crc32_after4(buf + off, n);
+        if (got != want) {
+            TAP_FAIL("%s: after4 of %zu bytes at +%zu: 0x%08x, zlib 0x%08x",
+                     portable ? "portable" : "fast", n, off, got, want);
+            ok = false;
+        }
+    }
+    CHECK(ok);
+    free(buf);
+}
+
+static void test_crc32_after4_equals_zlib(void)
+{
+    compare_after4_with_zlib(false);
+    compare_after4_with_zlib(true);
+}
+
 static void test_crc32_fast_path_equals_zlib(void)
 {
     compare_with_zlib(false);
@@ -67,5 +109,6 @@ int main(void)
     RUN(test_crc32_fast_path_equals_zlib);
     RUN(test_crc32_portable_path_equals_zlib);
     RUN(test_crc32_known_answer);
+    RUN(test_crc32_after4_equals_zlib);
     return tap_done();
 }
