@@ -569,7 +569,8 @@ static int ps_view(wri_ps *ps, uint8_t *buf, size_t len, uint64_t off,
     size_t win = ps->run_win ? ps->run_win * 2 : PS_RUN_MIN;
     win = WRI_MIN(win, (size_t)WRI_PS_RUN_MAX);
     win = WRI_MAX(win, len);
-    if (ps->run == NULL && (ps->run = malloc(WRI_PS_RUN_MAX)) == NULL)
+    if (ps->run == NULL &&
+        (ps->run = aligned_alloc(4096, WRI_PS_RUN_MAX)) == NULL)
         return wri_io_pread_some(ps->f, buf, len, off, got, eb);
     ps->run_win = win;
     ps->run_len = 0;
