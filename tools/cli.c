@@ -17,8 +17,29 @@
 volatile int wr_cli_interrupted;
 static volatile sig_atomic_t cli_winch = 1; /* the width is to be read */
 
+/* A closed fd 0, 1 or 2 would be the next file the tool opens (a reader's
+ * LOCK, a tree file), and the stream's reads or writes would go to it:
+ * fill each closed one with /dev/null opened the other way (0 write-only,
+ * 1 and 2 read-only), so the stream still fails (EBADF) as it would have
+ * and no file takes its number. Without /dev/null there is no safe way on:
+ * exit 3. */
+static void cli_fill_std_fds(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+            continue;
+        int nfd = open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY);
+        if (nfd != fd) { /* lower ones are open, so only on failure */
+            if (nfd >= 0)
+                close(nfd);
+            _exit(WR_EXIT_ENV);
+        }
+    }
+}
+
 void wr_cli_init(wr_cli *cli, const char *tool, int argc, char **argv)
 {
+    cli_fill_std_fds();
     memset(cli, 0, sizeof *cli);
     cli->tool = tool;
     cli->argc = argc;

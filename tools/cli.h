@@ -37,8 +37,10 @@ typedef struct wr_cli {
     wr_read_mode read_mode; /* readers: --wait, --no-lock */
 } wr_cli;
 
-/* Before option parsing: remembers argv (for messages about it) and
- * whether --json is among the options. */
+/* First thing in main: fills a closed fd 0, 1 or 2 with /dev/null opened
+ * the other way (so using the closed stream fails, and no file the tool
+ * opens takes its number); then remembers argv (for messages about it)
+ * and whether --json is among the options. */
 void wr_cli_init(wr_cli *cli, const char *tool, int argc, char **argv);
 /* Decide on progress once options are parsed: on when stderr is a
  * terminal and neither -q nor --json is given, or as --progress /

@@ -234,3 +234,39 @@ man_opts() {
         diff -r "$TMP/orig" "$TMP/db" || { echo "salvage $src changed the database"; false; }
     done
 }
+
+@test "every tool: a closed stdin, stdout or stderr stays closed: no file takes its number" {
+    make_jsonl "$TMP/in.jsonl" 200
+    "$WR_BIN/wr-load" -q "$TMP/db" c "$TMP/in.jsonl"
+    cp -a "$TMP/db" "$TMP/orig"
+    # stdout closed: the reader's LOCK (opened read-write) would be fd 1 and
+    # take the whole dump, exit 0; the write must fail as on a closed fd
+    run bash -c '"$@" >&-' _ "$WR_BIN/wr-dump" --docs "$TMP/db"
+    [ "$status" -eq 3 ] || { echo "exit $status: $output"; false; }
+    [ "$output" = "wr-dump: writing the dump failed: Bad file descriptor" ]
+    diff -r "$TMP/orig" "$TMP/db"
+    # stdin closed: an error, not a load of whatever file took fd 0
+    run bash -c '"$@" <&-' _ "$WR_BIN/wr-load" "$TMP/db" c -
+    [ "$status" -eq 3 ] || { echo "exit $status: $output"; false; }
+    [[ $output == *"<stdin>: read failed at byte 0: Bad file descriptor"* ]]
+    diff -r "$TMP/orig" "$TMP/db"
+    run bash -c '"$@" <&-' _ "$WR_BIN/wr-load" "$TMP/new" c -
+    [ "$status" -eq 3 ]
+    [ ! -e "$TMP/new" ]
+    # stderr closed: the report still on stdout, nothing written elsewhere
+    run bash -c '"$@" 2>&-' _ "$WR_BIN/wr-verify" "$TMP/db"
+    [ "$status" -eq 0 ]
+    [[ ${lines[0]} == *"db: database, catalog generation 1, 1 files: clean"* ]]
+    diff -r "$TMP/orig" "$TMP/db"
+    run bash -c '"$@" >&-' _ "$WR_BIN/wr-verify" "$TMP/db"
+    [ "$status" -eq 3 ]
+    [ "$output" = "wr-verify: writing the report failed: Bad file descriptor" ]
+    # all three closed: a reader reports failure and changes nothing
+    for cmd in "wr-verify $TMP/db" "wr-dump --docs $TMP/db" "wr-dump --tree $TMP/db/c.main.wr" \
+        "wr-diff $TMP/db $TMP/orig"; do
+        # shellcheck disable=SC2086
+        run bash -c '"$@" <&- >&- 2>&-' _ $WR_BIN/$cmd
+        [ "$status" -eq 3 ] || { echo "$cmd: exit $status"; false; }
+        diff -r "$TMP/orig" "$TMP/db" || { echo "$cmd changed the database"; false; }
+    done
+}
