@@ -270,10 +270,12 @@ static int bc_string(bc *c, const uint8_t *p, const uint8_t *end,
 static int bc_doc(bc *c, const uint8_t *p, size_t avail, int depth,
                   unsigned slot, size_t *size);
 
-/* The value of an element of type t at p; *size = bytes taken. */
-static int bc_value(bc *c, uint8_t t, const uint8_t *p, const uint8_t *end,
-                    int depth, unsigned slot, size_t *size)
+/* The value of the element at elem (type t) at p; *size = bytes taken. */
+static int bc_value(bc *c, const uint8_t *elem, const uint8_t *p,
+                    const uint8_t *end, int depth, unsigned slot,
+                    size_t *size)
 {
+    uint8_t t = elem[0];
     size_t avail = (size_t)(end - p), a, b;
     switch (t) {
     case 0x01: case 0x09: case 0x11: case 0x12: /* double date ts int64 */
@@ -343,7 +345,7 @@ static int bc_value(bc *c, uint8_t t, const uint8_t *p, const uint8_t *end,
         break;
     }
     default:
-        return bc_fail(c, p - 1, "unknown element type");
+        return bc_fail(c, elem, "unknown element type");
     }
     if (*size > avail)
         return bc_fail(c, p, "value runs past its document");
@@ -500,7 +502,7 @@ static int bc_doc(bc *c, const uint8_t *p, size_t avail, int depth,
         else if (fast && t == 0x02) {
             if (bc_string(c, q, end, &vlen) != 0)
                 return -1;
-        } else if (bc_value(c, t, q, end, depth, s, &vlen) != 0)
+        } else if (bc_value(c, at, q, end, depth, s, &vlen) != 0)
             return -1;
         q += vlen;
         if (memo && kfast)

@@ -164,6 +164,42 @@ static void test_bsoncheck_utf8_rules(void)
     }
 }
 
+/* An element of an unknown type is named at its type byte, not at the
+ * key's NUL before its value: { "a": 1, "abcd": <type 0x20> } with the
+ * type byte at 11 (plain, fast and memo paths alike, the memo primed
+ * with a valid document of the same shape). */
+static void test_bsoncheck_unknown_type_names_its_type_byte(void)
+{
+    bson_t d = BSON_INITIALIZER;
+    bson_append_int32(&d, "a", 1, 1);
+    bson_append_int32(&d, "abcd", 4, 2);
+    uint8_t buf[64];
+    memcpy(buf, bson_get_data(&d), d.len);
+    size_t len = d.len;
+    bson_destroy(&d);
+    wri_bson_memo *memo = wri_bson_memo_new();
+    size_t off = 0;
+    char why[128];
+    if (wri_bson_check_memo(memo, buf, len, 0, &off, why, sizeof why) !=
+        WR_OK)
+        TAP_FAIL("the valid document was refused: %s", why);
+    if (buf[11] != 0x10)
+        TAP_FAIL("layout: byte 11 is 0x%02x, not int32's type", buf[11]);
+    buf[11] = 0x20;
+    for (int way = 0; way < 3; way++) {
+        int rc = way == 0   ? wri_bson_check_plain(buf, len, &off, why,
+                                                   sizeof why)
+                 : way == 1 ? wri_bson_check(buf, len, &off, why, sizeof why)
+                            : wri_bson_check_memo(memo, buf, len, 0, &off,
+                                                  why, sizeof why);
+        if (rc != WR_ECORRUPT || off != 11 ||
+            strstr(why, "unknown element type") == NULL)
+            TAP_FAIL("way %d: rc %d, byte %zu, \"%s\" (want byte 11)", way,
+                     rc, off, why);
+    }
+    wri_bson_memo_free(memo);
+}
+
 /* The sixteen- and eight-byte ASCII scans hand over at every position:
  * strings and keys of 1..48 bytes, a bad byte (or a NUL in a key, or a
  * good two-byte character) placed at each offset, are refused (or
@@ -825,6 +861,7 @@ int main(void)
     RUN(test_bsoncheck_accepts_every_valid_corpus_case);
     RUN(test_bsoncheck_refuses_every_decode_error);
     RUN(test_bsoncheck_utf8_rules);
+    RUN(test_bsoncheck_unknown_type_names_its_type_byte);
     RUN(test_bsoncheck_utf8_at_every_offset);
     RUN(test_bsoncheck_mutations_never_more_lenient);
     RUN(test_bsoncheck_fast_paths_equal_plain);
