@@ -38,9 +38,10 @@
  *     either the old or the new file in place. The other, empty slot is
  *     zeroed; everything is fsynced.
  *     Once C4 has read an original for the last time (no backup to copy
- *     it, not a dry run), a thread drops its cached pages (cpt_forget,
- *     wri_io_forget: a hint) while C5 runs, so that C7's rename does not
- *     free them on the critical path (a failure traced back to the
+ *     it, not a dry run), a thread drops its cached pages
+ *     (cpt_check_forgetting, wri_io_forget: a hint) while C5 runs, and is
+ *     joined when C5 is done (one such thread at a time), so that C7's
+ *     rename does not free them on the critical path (a failure traced back to the
  *     original reads it again, from the disk).
  * C5  Each new file is verified in full (wr_verify) and compared with
  *     what C4 wrote: its header (generation, role, names, records, no
@@ -96,8 +97,6 @@ typedef struct cpt_file {
     wri_slot orig;
     uint8_t want_items[WR_DIGEST_LEN];
     bool replaced;
-    pthread_t forget; /* drops the original's cached pages (cpt_forget) */
-    bool forgetting;
     char err[1024];
     wr_compact_file rep;
 } cpt_file;
@@ -371,6 +370,8 @@ typedef struct cpt_feed {
     wr_digest *items; /* likewise */
     uint64_t n, live, total;
     bool dry;
+    bool load_failed; /* the error is the loader's (set on its thread,
+                         read after the pipe returned it) */
 } cpt_feed;
 
 static int cpt_load(void *arg, const uint8_t *k, uint32_t kl,
@@ -379,8 +380,10 @@ static int cpt_load(void *arg, const uint8_t *k, uint32_t kl,
     int rc;
     cpt_feed *fd = arg;
     if (fd->bk != NULL && (rc = wri_bulk_add(fd->bk, k, kl, v, vl, eb)) !=
-                              WR_OK)
+                              WR_OK) {
+        fd->load_failed = true;
         return rc;
+    }
     if (fd->items != NULL)
         wri_digest_item(fd->items, k, kl, v, vl);
     return WR_OK;
@@ -453,10 +456,13 @@ static int cpt_build(cpt_job *j, cpt_file *f, wr_errbuf *eb)
     rc = wri_verify_quick_feed(f->path, &feed, j->o->interrupted, eb);
     if (rc == WR_OK) /* every item in the loader, or its error */
         rc = wri_ipipe_finish(fd.pipe, eb);
-    if (rc == WR_ECORRUPT)
-        rc = cpt_damaged(j, f, eb);
-    else if (rc == WR_EINVAL) /* the bulk loader refused an item */
+    /* who failed decides: the walk's damage is the original's; the
+     * loader refusing an item (WR_EINVAL) may be, if its full verify says
+     * so; the loader's other errors (its disk, memory) stand */
+    if (fd.load_failed && rc == WR_EINVAL)
         rc = cpt_blame_original(j, f, rc, eb);
+    else if (!fd.load_failed && rc == WR_ECORRUPT)
+        rc = cpt_damaged(j, f, eb);
     if (rc != WR_OK)
         goto out;
     if (fd.n != ob->cur.nrecords) {
@@ -737,21 +743,19 @@ static void *cpt_forget_run(void *arg)
 
 /* Once f's original is read for the last time (built, no backup to copy
  * it, not a dry run), the kernel may drop its cached pages, on a thread
- * of its own while the copy is verified: else the rename that replaces
- * the original frees them, on the critical path. A hint only. */
-static void cpt_forget(const cpt_job *j, cpt_file *f)
+ * of its own while the copy is verified (C5): else the rename that
+ * replaces the original frees them, on the critical path. A hint only.
+ * The thread is joined when C5 is done, so a run has one at a time, never
+ * one per file. */
+static int cpt_check_forgetting(cpt_job *j, cpt_file *f, wr_errbuf *eb)
 {
-    if (j->o->dry_run || j->o->backup_dir != NULL || f->forgetting)
-        return;
-    f->forgetting = pthread_create(&f->forget, NULL, cpt_forget_run,
-                                   f->path) == 0;
-}
-
-static void cpt_forget_join(cpt_file *f)
-{
-    if (f->forgetting)
-        pthread_join(f->forget, NULL);
-    f->forgetting = false;
+    pthread_t th;
+    bool forgetting = j->o->backup_dir == NULL &&
+                      pthread_create(&th, NULL, cpt_forget_run, f->path) == 0;
+    int rc = cpt_check_new(j, f, eb);
+    if (forgetting)
+        pthread_join(th, NULL);
+    return rc;
 }
 
 /* C2, C4, C5 for every file (stops at the first that fails), then C3. */
@@ -774,10 +778,8 @@ static int cpt_build_all(cpt_job *j, wr_errbuf *eb)
             return cpt_fail(f, "failed", WR_EINTR, &feb, eb);
         }
         rc = cpt_build(j, f, &feb);
-        if (rc == WR_OK && !j->o->dry_run) {
-            cpt_forget(j, f);
-            rc = cpt_check_new(j, f, &feb);
-        }
+        if (rc == WR_OK && !j->o->dry_run)
+            rc = cpt_check_forgetting(j, f, &feb);
         if (rc != WR_OK)
             return cpt_fail(f, rc == WR_ECORRUPT ? "damaged" : "failed", rc,
                             &feb, eb);
@@ -883,10 +885,8 @@ int wr_compact(const char *path, const wr_compact_opts *o,
     }
     rc = cpt_replace_all(&j, eb);
 cleanup:
-    for (size_t i = 0; i < j.nf; i++) {
-        cpt_forget_join(&j.f[i]);
+    for (size_t i = 0; i < j.nf; i++)
         cpt_remove_tmp(&j.f[i]);
-    }
     if (rc != WR_OK && !j.committing)
         cpt_backup_discard(&j);
 report:

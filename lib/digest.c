@@ -16,15 +16,15 @@
  * file's verify read catches bugs, not adversaries, so a
  * non-cryptographic 128-bit hash is enough there.
  *
- * Calls nothing in the library but err (and the public cursor API for
- * wr_coll_digest).
+ * Calls nothing in the library but err, ipipe's wri_cores (and the
+ * public cursor API for wr_coll_digest).
  */
 #include "wr_int.h"
+#include "ipipe.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
 #include <xxhash.h>
 
 /* A digest computed on a thread of its own (wri_digest_new_async): the
@@ -317,7 +317,7 @@ int wri_digest_new_async(wr_digest_kind kind, wr_digest **out,
     dg_pipe *q;
     /* XXH3 hashes faster than the copy into the ring: inline */
     if (rc != WR_OK || kind != WR_DIGEST_SHA256 ||
-        sysconf(_SC_NPROCESSORS_ONLN) < 2 ||
+        wri_cores() < 2 ||
         (q = calloc(1, sizeof *q)) == NULL)
         return rc; /* one core, or no memory for the ring: hash inline */
     for (unsigned i = 0; i < DG_NCHUNK; i++) {

@@ -10,9 +10,7 @@
 #include "ipipe.h"
 
 #include <errno.h>
-#include <sched.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 #define DO_WRITE (256u << 10) /* bytes per fwrite: larger ones into fresh
                                  page cache are slow on some VMs */
@@ -25,15 +23,6 @@ struct wri_docsout {
     int rc;          /* WR_OK, or the failure that stopped the output */
     wr_errbuf err;   /* its message */
 };
-
-/* The cores this process may run on (taskset, cpusets), else online. */
-static long do_cores(void)
-{
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) == 0)
-        return CPU_COUNT(&set);
-    return sysconf(_SC_NPROCESSORS_ONLN);
-}
 
 /* Write the text's whole pieces of DO_WRITE bytes (all of it: last),
  * keeping the rest at its start. */
@@ -75,8 +64,7 @@ int wri_docsout_new(FILE *out, bool relaxed, wri_docsout **dp)
         return WR_ENOMEM;
     d->out = out;
     d->relaxed = relaxed;
-    if (wri_ipipe_new(do_line, d, do_cores() >= 2 ? 2 : 1, &d->pipe,
-                      &d->err) != WR_OK) {
+    if (wri_ipipe_new(do_line, d, 0, &d->pipe, &d->err) != WR_OK) {
         free(d);
         return WR_ENOMEM;
     }

@@ -35,7 +35,7 @@ int wri_docsout_add(wri_docsout *d, const uint8_t *doc, size_t len,
                     bool checked);
 
 /* The failure that stopped the output, as an error in eb ("writing the
- * documents failed: No space left on device"), or WR_OK. */
+ * dump failed: No space left on device"), or WR_OK. */
 int wri_docsout_error(const wri_docsout *d, wr_errbuf *eb);
 
 /* Format and write everything queued, in order; stop the thread; free d

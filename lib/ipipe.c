@@ -9,6 +9,7 @@
 #include "ipipe.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -162,6 +163,15 @@ int wri_ipipe_finish(wri_ipipe *p, wr_errbuf *eb)
     return rc;
 }
 
+long wri_cores(void)
+{
+    cpu_set_t set;
+    long n = sched_getaffinity(0, sizeof set, &set) == 0
+                 ? CPU_COUNT(&set)
+                 : sysconf(_SC_NPROCESSORS_ONLN);
+    return n >= 1 ? n : 1;
+}
+
 int wri_ipipe_new(wri_ipipe_fn fn, void *arg, unsigned threads,
                   wri_ipipe **out, wr_errbuf *eb)
 {
@@ -173,7 +183,7 @@ int wri_ipipe_new(wri_ipipe_fn fn, void *arg, unsigned threads,
     p->arg = arg;
     *out = p;
     if (threads == 0)
-        threads = sysconf(_SC_NPROCESSORS_ONLN) >= 2 ? 2 : 1;
+        threads = wri_cores() >= 2 ? 2 : 1;
     if (threads < 2)
         return WR_OK;
     for (unsigned i = 0; i < WRI_IPIPE_NBATCH; i++) {

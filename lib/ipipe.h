@@ -37,7 +37,11 @@ typedef int (*wri_ipipe_fn)(void *arg, const uint8_t *key, uint32_t klen,
                             const uint8_t *val, uint32_t vlen,
                             wr_errbuf *eb);
 
-/* threads: 1 calls fn inline, 2 (or 0: 2 where there are two cores) on a
+/* The cores this process may run on (sched_getaffinity: taskset, cpusets;
+ * else those online), at least 1: every choice of threads in the library
+ * asks this, so `taskset -c 0` runs single-threaded everywhere. */
+long wri_cores(void);
+/* threads: 1 calls fn inline, 2 (or 0: 2 where wri_cores() >= 2) on a
  * thread of its own. */
 int wri_ipipe_new(wri_ipipe_fn fn, void *arg, unsigned threads,
                   wri_ipipe **out, wr_errbuf *eb);

@@ -21,11 +21,11 @@
 #include "wr_int.h"
 
 #include "logread.h"
+#include "ipipe.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 #define LR_BATCH_LINES 512
 #define LR_BATCH_BYTES (1u << 20)
@@ -360,8 +360,7 @@ int wri_logread_open(const char *path, const wri_logread_opts *o,
     if (o != NULL && o->max_line != 0)
         wri_jsonl_set_max_line(lr->r, o->max_line);
     lr_warm_libbson();
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int want = (int)WRI_MIN(WRI_MAX(cores, 1L) - 1, (long)LR_MAX_THREADS);
+    int want = (int)WRI_MIN(wri_cores() - 1, (long)LR_MAX_THREADS);
     while (lr->nth < want &&
            pthread_create(&lr->th[lr->nth], NULL, lr_parse_worker, lr) == 0)
         lr->nth++;

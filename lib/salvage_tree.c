@@ -493,7 +493,7 @@ static int sv_walk_leaf(sv_tree *t, const wri_page_view *v, uint64_t off,
             bool packed = wri_cell_packed(&c); /* its place: the leaf */
             if ((rc = sv_hole_add(t, packed ? "document" : "overflow",
                                   packed ? off : c.ovf.off,
-                                  packed ? t->P : c.ovf.size, why,
+                                  packed ? v->size : c.ovf.size, why,
                                   c.key, c.klen, NULL, 0, true, false, eb)) !=
                 WR_OK)
                 return rc;
@@ -501,8 +501,9 @@ static int sv_walk_leaf(sv_tree *t, const wri_page_view *v, uint64_t off,
         }
         if (!sv_doc_ok(t, off, &c, val, why, sizeof why, eb)) {
             t->rep->bad_docs++;
-            if ((rc = sv_hole_add(t, "document", off, t->P, why, c.key, c.klen,
-                                  NULL, 0, true, false, eb)) != WR_OK ||
+            if ((rc = sv_hole_add(t, "document", off, v->size, why, c.key,
+                                  c.klen, NULL, 0, true, false, eb)) !=
+                    WR_OK ||
                 (rc = sv_lost(t, val, c.vlen, false, v->gen, off, why, eb)) !=
                     WR_OK)
                 return rc;

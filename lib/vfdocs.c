@@ -14,7 +14,6 @@
 
 #include <pthread.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 #define WRI_VD_NBATCH 8
 #define WRI_VD_BATCH (128u << 10)
@@ -272,7 +271,7 @@ int wri_vd_new(wri_ps *ps, wr_digest *dg, unsigned threads,
     *out = vd;
     vd->memo = wri_bson_memo_new(); /* NULL: checks without one */
     if (threads == 0)
-        threads = sysconf(_SC_NPROCESSORS_ONLN) >= 2 ? 2 : 1;
+        threads = wri_cores() >= 2 ? 2 : 1;
     if (threads < 2)
         return WR_OK;
     for (unsigned i = 0; i < WRI_VD_NBATCH; i++) {

@@ -4,12 +4,15 @@
  * two, values larger than a batch included; the consumer's first error
  * (code and message) comes back from the next add or from finish, and fn
  * is not called after it; freeing with items still queued neither hangs
- * nor leaks.
+ * nor leaks; threads 0 asks the cores this process may run on (taskset),
+ * not those online.
  */
 #include "tap.h"
 
 #include "ipipe.h"
 #include "wr_int.h"
+
+#include <sched.h>
 
 /* What the consumer saw: a running CRC over every key and value in the
  * order they came, and how many; fails with WR_EIO at item fail_at. */
@@ -149,11 +152,43 @@ static void test_grow_doubles_and_keeps(void)
     free(b);
 }
 
+static bool ipipe_threaded_by_default(void)
+{
+    seen s = {0};
+    wri_ipipe *p = NULL;
+    wr_errbuf eb = {0};
+    if (wri_ipipe_new(take, &s, 0, &p, &eb) != WR_OK)
+        return false;
+    bool threaded = wri_ipipe_threaded(p);
+    wri_ipipe_free(p);
+    return threaded;
+}
+
+/* `taskset -c N`: one core allowed, so one thread, however many are
+ * online; the whole set back, two where it has two */
+static void test_cores_are_the_affinity_not_the_online(void)
+{
+    cpu_set_t all, one;
+    REQUIRE(sched_getaffinity(0, sizeof all, &all) == 0);
+    CHECK_EQ(wri_cores(), (long)CPU_COUNT(&all));
+    int first = 0;
+    while (!CPU_ISSET(first, &all))
+        first++;
+    CPU_ZERO(&one);
+    CPU_SET(first, &one);
+    REQUIRE(sched_setaffinity(0, sizeof one, &one) == 0);
+    CHECK_EQ(wri_cores(), 1L);
+    CHECK(!ipipe_threaded_by_default());
+    REQUIRE(sched_setaffinity(0, sizeof all, &all) == 0);
+    CHECK_EQ(ipipe_threaded_by_default(), CPU_COUNT(&all) >= 2);
+}
+
 int main(void)
 {
     RUN(test_ipipe_every_item_in_order_on_one_thread_or_two);
     RUN(test_ipipe_consumer_error_comes_back_and_stops_it);
     RUN(test_ipipe_free_with_items_queued);
     RUN(test_grow_doubles_and_keeps);
+    RUN(test_cores_are_the_affinity_not_the_online);
     return tap_done();
 }
