@@ -122,6 +122,17 @@ void wr_cli_note(const wr_cli *cli, const char *fmt, ...)
     va_end(ap);
 }
 
+int wr_cli_out_done(const wr_cli *cli, int code)
+{
+    errno = 0;
+    if ((fflush(stdout) != 0 || ferror(stdout)) && code == WR_EXIT_OK) {
+        wr_cli_error(cli, "writing the report failed%s%s",
+                     errno != 0 ? ": " : "", errno != 0 ? strerror(errno) : "");
+        return WR_EXIT_ENV;
+    }
+    return code;
+}
+
 int wr_cli_checkpoint_opt(const wr_cli *cli, const char *arg, bool *previous)
 {
     if (strcmp(arg, "latest") == 0 || strcmp(arg, "previous") == 0) {

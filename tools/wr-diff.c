@@ -266,7 +266,5 @@ int main(int argc, char **argv)
         wr_cli_error(&cli, "%s", eb.msg);
     if (rc == WR_OK && !cli.json && (!cli.quiet || x.count_only))
         print_summary(&st);
-    if (fflush(stdout) != 0 && code == WR_EXIT_OK)
-        code = WR_EXIT_ENV;
-    return code;
+    return wr_cli_out_done(&cli, code);
 }

@@ -565,13 +565,5 @@ int main(int argc, char **argv)
     } else {
         bson_destroy(&out);
     }
-    /* a report that did not reach stdout (closed, full disk) is no clean
-     * bill: exit 3 as every tool does when its output fails */
-    errno = 0;
-    if ((fflush(stdout) != 0 || ferror(stdout)) && worst == WR_EXIT_OK) {
-        wr_cli_error(&cli, "writing the report failed%s%s",
-                     errno != 0 ? ": " : "", errno != 0 ? strerror(errno) : "");
-        worst = WR_EXIT_ENV;
-    }
-    return worst;
+    return wr_cli_out_done(&cli, worst);
 }

@@ -69,6 +69,17 @@ PEOPLE="$BATS_TEST_DIRNAME/../../testdata/people.jsonl"
     [ -z "$output" ]
 }
 
+@test "a summary that cannot be written (full disk) is no 'identical': exit 3 with the reason" {
+    make_db a
+    make_db b
+    run -3 --separate-stderr sh -c '"$0" "$1" "$2" > /dev/full' \
+        "$WR_BIN/wr-diff" "$TMP/a" "$TMP/b"
+    [ "$stderr" = "wr-diff: writing the report failed: No space left on device" ]
+    run -3 --separate-stderr sh -c '"$0" --json "$1" "$2" > /dev/full' \
+        "$WR_BIN/wr-diff" "$TMP/a" "$TMP/b"
+    [[ "$stderr" == "wr-diff: writing the report failed: "* ]]
+}
+
 @test "updates, deletes and inserts: each _id once, the first differing field, index entries; exit 1" {
     make_db a
     make_db b
