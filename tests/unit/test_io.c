@@ -795,6 +795,15 @@ static void trace_release_probe(uint64_t op, const char *what,
     strcat(p->seen, got);
 }
 
+/* Release w with every LOCK operation probed (into p->seen). */
+static void release_probed(wri_lock *w, release_probe *p)
+{
+    p->seen[0] = '\0';
+    wri_io_trace_set(trace_release_probe, p);
+    wri_io_unlock_dir(w);
+    wri_io_trace_set(NULL, NULL);
+}
+
 /* A writer's release never shows a reader an empty record while it still
  * holds the lock (readers.bats once saw "locked by another process (holder
  * not recorded yet)" from a release that emptied LOCK before removing it):
@@ -817,33 +826,25 @@ static void test_io_lock_release_keeps_the_record_while_held(void)
     REQUIRE_OK(wri_io_mkdir(dir, &eb), &eb);
     /* created: removed, the reader refused before it names the writer */
     REQUIRE_OK(wri_io_lock_dir(dir, "wr-test", &w, &eb), &eb);
-    wri_io_trace_set(trace_release_probe, &p);
-    wri_io_unlock_dir(w);
-    wri_io_trace_set(NULL, NULL);
+    release_probed(w, &p);
     printf("# created: %s\n", p.seen);
     CHECK(strcmp(p.seen, "unlink:1 ") == 0);
     CHECK(file_len(lock) < 0);
     /* its unlink failing: emptied while still held, so the reader before
      * that still names the writer, and the LOCK left names nobody */
-    p.seen[0] = '\0';
     REQUIRE_OK(wri_io_lock_dir(dir, "wr-test", &w, &eb), &eb);
     wri_fault_plan f = {.kind = WRI_FAULT_FAIL, .at = 1, .err = WR_EIO};
     wri_io_fault_set(&f);
-    wri_io_trace_set(trace_release_probe, &p);
-    wri_io_unlock_dir(w);
-    wri_io_trace_set(NULL, NULL);
+    release_probed(w, &p);
     wri_io_fault_set(NULL);
     printf("# unlink failed: %s\n", p.seen);
     CHECK(strcmp(p.seen, "unlink:1 ftruncate:1 ") == 0);
     CHECK_EQ(file_len(lock), 0);
     /* found (that stale LOCK): removed as one created is, never emptied
      * while held */
-    p.seen[0] = '\0';
     REQUIRE_OK(wri_io_lock_dir(dir, "wr-test", &w, &eb), &eb);
     CHECK(file_len(lock) > 0);
-    wri_io_trace_set(trace_release_probe, &p);
-    wri_io_unlock_dir(w);
-    wri_io_trace_set(NULL, NULL);
+    release_probed(w, &p);
     printf("# found: %s\n", p.seen);
     CHECK(strcmp(p.seen, "unlink:1 ") == 0);
     CHECK(file_len(lock) < 0);
