@@ -600,6 +600,54 @@ static void test_bulk_matches_model(void)
     }
 }
 
+/* A tree file bulk-built from n values, value j of lens[j] bytes of
+ * 'a' + j under the int64 key 3 * j (ascending), in long leaves. */
+static void build_filled(const char *path, unsigned n, const uint32_t *lens)
+{
+    wr_errbuf eb = {0};
+    wri_block_cfg cfg = {.page_size = 4096, .role = WRI_ROLE_MAIN,
+                         .coll = "t"};
+    wri_block *b;
+    wri_bulk *bl;
+    uint32_t most = 0;
+    for (unsigned j = 0; j < n; j++)
+        most = lens[j] > most ? lens[j] : most;
+    uint8_t *v = malloc(most);
+    REQUIRE(v != NULL);
+    REQUIRE_OK(wri_block_create(path, &cfg, &b, &eb), &eb);
+    REQUIRE_OK(wri_bulk_open(b, 100, &bl, &eb), &eb);
+    for (uint64_t j = 0; j < n; j++) {
+        bson_t k;
+        make_key(3 * j, &k);
+        memset(v, (int)('a' + j), lens[j]);
+        REQUIRE_OK(wri_bulk_add(bl, bson_get_data(&k), k.len, v, lens[j],
+                                &eb),
+                   &eb);
+        bson_destroy(&k);
+    }
+    REQUIRE_OK(wri_bulk_finish(bl, &eb), &eb);
+    wri_bulk_free(bl);
+    wri_block_close(b);
+    free(v);
+}
+
+/* wr_verify --quick (the values are not BSON) finds nothing; prints what
+ * it found otherwise. */
+static void check_verifies_clean(const char *path)
+{
+    wr_errbuf eb = {0};
+    wr_verify_report *r = NULL;
+    wr_verify_opts o = {.quick = true};
+    CHECK_EQ(wr_verify(path, &o, &r, &eb), WR_OK);
+    for (size_t i = 0; r != NULL && i < r->nproblems; i++) {
+        char line[1024];
+        wr_verify_problem_format(&r->problems[i], line, sizeof line);
+        printf("# %s\n", line);
+    }
+    CHECK(r != NULL && r->nproblems == 0);
+    wr_verify_report_free(r);
+}
+
 /* B7: a leaf whose split values cannot all be read whole stays clean and
  * keeps every run it names. Eight values of three blocks and a tail in one
  * long leaf; the last one's run damaged; a put into the leaf fails; the
@@ -610,27 +658,14 @@ static void test_split_values_kept_when_one_is_damaged(void)
 {
     wr_errbuf eb = {0};
     const char *path = tmp_path("tails.wr");
-    wri_block_cfg cfg = {.page_size = 4096, .role = WRI_ROLE_MAIN,
-                         .coll = "t"};
     wri_block *b;
     wri_btree *t;
-    wri_bulk *bl;
-    uint32_t vl = 3 * 4096 + 1000;
-    uint8_t *v = malloc(vl);
-    REQUIRE(v != NULL);
-    REQUIRE_OK(wri_block_create(path, &cfg, &b, &eb), &eb);
-    REQUIRE_OK(wri_bulk_open(b, 100, &bl, &eb), &eb);
-    for (uint64_t j = 0; j < 8; j++) {
-        bson_t k;
-        make_key(3 * j, &k); /* int64 keys, ascending */
-        memset(v, (int)('a' + j), vl);
-        REQUIRE_OK(wri_bulk_add(bl, bson_get_data(&k), k.len, v, vl, &eb),
-                   &eb);
-        bson_destroy(&k);
-    }
-    REQUIRE_OK(wri_bulk_finish(bl, &eb), &eb);
-    wri_bulk_free(bl);
-    wri_block_close(b);
+    const uint32_t vl = 3 * 4096 + 1000;
+    uint32_t lens[8];
+    for (unsigned j = 0; j < 8; j++)
+        lens[j] = vl;
+    build_filled(path, 8, lens);
+    uint8_t v[10] = {0};
     /* the last value's run, from the leaf (the root: one level) */
     REQUIRE_OK(open_tree(path, 0, &b, &t, &eb), &eb);
     REQUIRE(t->height == 1);
@@ -668,20 +703,7 @@ static void test_split_values_kept_when_one_is_damaged(void)
     REQUIRE_OK(wri_btree_checkpoint(t, &eb), &eb);
     REQUIRE_OK(wri_btree_checkpoint(t, &eb), &eb);
     close_tree(b, t);
-    wr_verify_report *r = NULL;
-    wr_verify_opts o = {.quick = true}; /* the values are not BSON */
-    size_t space = 0;
-    CHECK_EQ(wr_verify(path, &o, &r, &eb), WR_OK);
-    for (size_t i = 0; r != NULL && i < r->nproblems; i++) {
-        char line[1024];
-        wr_verify_problem_format(&r->problems[i], line, sizeof line);
-        printf("# %s\n", line);
-        space += r->problems[i].check == WR_CHECK_SPACE;
-    }
-    CHECK(r != NULL && r->nproblems == 0);
-    CHECK_EQ(space, 0);
-    wr_verify_report_free(r);
-    free(v);
+    check_verifies_clean(path);
 }
 
 /* B7 for packed values (format 4): a bulk-built long leaf of values
@@ -694,32 +716,17 @@ static void test_packed_values_made_whole(void)
 {
     wr_errbuf eb = {0};
     const char *path = tmp_path("packed.wr");
-    wri_block_cfg cfg = {.page_size = 4096, .role = WRI_ROLE_MAIN,
-                         .coll = "t"};
     wri_block *b;
     wri_btree *t;
-    wri_bulk *bl;
     uint32_t lens[9];
+    for (uint32_t j = 0; j < 9; j++)
+        lens[j] = j == 4 ? 2 * 4096 + 700 : 1500 + 250 * j;
+    build_filled(path, 9, lens);
     uint8_t *v = malloc(3 * 4096);
     REQUIRE(v != NULL);
-    REQUIRE_OK(wri_block_create(path, &cfg, &b, &eb), &eb);
-    REQUIRE_OK(wri_bulk_open(b, 100, &bl, &eb), &eb);
-    for (uint64_t j = 0; j < 9; j++) {
-        bson_t k;
-        lens[j] = j == 4 ? 2 * 4096 + 700 : 1500 + 250 * (uint32_t)j;
-        make_key(3 * j, &k);
-        memset(v, (int)('a' + j), lens[j]);
-        REQUIRE_OK(wri_bulk_add(bl, bson_get_data(&k), k.len, v, lens[j],
-                                &eb),
-                   &eb);
-        bson_destroy(&k);
-    }
-    REQUIRE_OK(wri_bulk_finish(bl, &eb), &eb);
-    wri_bulk_free(bl);
-    CHECK_EQ(b->cur.version, WRI_VERSION_PACKED);
-    wri_block_close(b);
     fill_report fr;
     REQUIRE(fill_check(path, &fr) == 0);
+    CHECK_EQ(fr.version, WRI_VERSION_PACKED);
     CHECK_EQ(fr.packed, 8);
     CHECK_EQ(fr.tails, 1);
     CHECK_EQ(fr.ovf_waste, 0);
@@ -748,11 +755,7 @@ static void test_packed_values_made_whole(void)
     CHECK_EQ(fr.packed, 0);
     CHECK_EQ(fr.tails, 0);
     CHECK_EQ(fr.version, WRI_VERSION_PACKED); /* a file keeps its version */
-    wr_verify_report *r = NULL;
-    wr_verify_opts o = {.quick = true}; /* the values are not BSON */
-    CHECK_EQ(wr_verify(path, &o, &r, &eb), WR_OK);
-    CHECK(r != NULL && r->nproblems == 0);
-    wr_verify_report_free(r);
+    check_verifies_clean(path);
     free(v);
 }
 
