@@ -16,11 +16,11 @@
  * file's verify read catches bugs, not adversaries, so a
  * non-cryptographic 128-bit hash is enough there.
  *
- * Calls nothing in the library but err, ipipe's wri_cores (and the
+ * Calls nothing in the library but err, cores (and the
  * public cursor API for wr_coll_digest).
  */
 #include "wr_int.h"
-#include "ipipe.h"
+#include "cores.h"
 
 #include <pthread.h>
 #include <stdio.h>

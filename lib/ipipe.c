@@ -7,11 +7,10 @@
  */
 #include "wr_int.h"
 #include "ipipe.h"
+#include "cores.h"
 
 #include <pthread.h>
-#include <sched.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 typedef struct ip_item {
     size_t at; /* key at buf + at, value right after it */
@@ -163,15 +162,6 @@ int wri_ipipe_finish(wri_ipipe *p, wr_errbuf *eb)
     return rc;
 }
 
-long wri_cores(void)
-{
-    cpu_set_t set;
-    long n = sched_getaffinity(0, sizeof set, &set) == 0
-                 ? CPU_COUNT(&set)
-                 : sysconf(_SC_NPROCESSORS_ONLN);
-    return n >= 1 ? n : 1;
-}
-
 int wri_ipipe_new(wri_ipipe_fn fn, void *arg, unsigned threads,
                   wri_ipipe **out, wr_errbuf *eb)
 {
@@ -182,9 +172,7 @@ int wri_ipipe_new(wri_ipipe_fn fn, void *arg, unsigned threads,
     p->fn = fn;
     p->arg = arg;
     *out = p;
-    if (threads == 0)
-        threads = wri_cores() >= 2 ? 2 : 1;
-    if (threads < 2)
+    if (wri_threads(threads) < 2)
         return WR_OK;
     for (unsigned i = 0; i < WRI_IPIPE_NBATCH; i++) {
         p->b[i].cap = WRI_IPIPE_BATCH;

@@ -18,7 +18,7 @@
  * Memory: WRI_IPIPE_NBATCH batches of WRI_IPIPE_BATCH bytes; a batch grows
  * to hold one item larger than that (a value, at most 16 MiB).
  *
- * Calls nothing of the library but err.
+ * Calls nothing of the library but err and cores.
  */
 #ifndef WR_IPIPE_H
 #define WR_IPIPE_H
@@ -37,12 +37,8 @@ typedef int (*wri_ipipe_fn)(void *arg, const uint8_t *key, uint32_t klen,
                             const uint8_t *val, uint32_t vlen,
                             wr_errbuf *eb);
 
-/* The cores this process may run on (sched_getaffinity: taskset, cpusets;
- * else those online), at least 1: every choice of threads in the library
- * asks this, so `taskset -c 0` runs single-threaded everywhere. */
-long wri_cores(void);
-/* threads: 1 calls fn inline, 2 (or 0: 2 where wri_cores() >= 2) on a
- * thread of its own. */
+/* threads: 1 calls fn inline, 2 on a thread of its own, 0 as
+ * wri_threads(0) says (cores.h). */
 int wri_ipipe_new(wri_ipipe_fn fn, void *arg, unsigned threads,
                   wri_ipipe **out, wr_errbuf *eb);
 /* One item, copied (or handed to fn at once, inline). */

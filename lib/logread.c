@@ -21,7 +21,7 @@
 #include "wr_int.h"
 
 #include "logread.h"
-#include "ipipe.h"
+#include "cores.h"
 
 #include <pthread.h>
 #include <stdio.h>

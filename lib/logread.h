@@ -10,7 +10,7 @@
  * reading thread parses too while it waits); up to WRI_LOGREAD_RING
  * batches are in flight, so reading, parsing and applying overlap.
  *
- * Calls jsonl, ejsonread, bsonkey, err and libbson.
+ * Calls jsonl, ejsonread, bsonkey, err, cores and libbson.
  */
 #ifndef WR_LOGREAD_H
 #define WR_LOGREAD_H

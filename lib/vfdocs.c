@@ -11,6 +11,7 @@
 #include "wr_int.h"
 #include "vfdocs.h"
 #include "ipipe.h"
+#include "cores.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -270,9 +271,7 @@ int wri_vd_new(wri_ps *ps, wr_digest *dg, unsigned threads,
     vd->arg = arg;
     *out = vd;
     vd->memo = wri_bson_memo_new(); /* NULL: checks without one */
-    if (threads == 0)
-        threads = wri_cores() >= 2 ? 2 : 1;
-    if (threads < 2)
+    if (wri_threads(threads) < 2)
         return WR_OK;
     for (unsigned i = 0; i < WRI_VD_NBATCH; i++) {
         vd->b[i].cap = WRI_VD_BATCH;

@@ -5,11 +5,12 @@
  * (code and message) comes back from the next add or from finish, and fn
  * is not called after it; freeing with items still queued neither hangs
  * nor leaks; threads 0 asks the cores this process may run on (taskset),
- * not those online.
+ * not those online (lib/cores.c: wri_cores, wri_threads).
  */
 #include "tap.h"
 
 #include "ipipe.h"
+#include "cores.h"
 #include "wr_int.h"
 
 #include <sched.h>
@@ -178,8 +179,12 @@ static void test_cores_are_the_affinity_not_the_online(void)
     CPU_SET(first, &one);
     REQUIRE(sched_setaffinity(0, sizeof one, &one) == 0);
     CHECK_EQ(wri_cores(), 1L);
+    CHECK_EQ(wri_threads(0), 1u);
+    CHECK_EQ(wri_threads(2), 2u); /* asked for: as asked */
     CHECK(!ipipe_threaded_by_default());
     REQUIRE(sched_setaffinity(0, sizeof all, &all) == 0);
+    CHECK_EQ(wri_threads(0), CPU_COUNT(&all) >= 2 ? 2u : 1u);
+    CHECK_EQ(wri_threads(1), 1u);
     CHECK_EQ(ipipe_threaded_by_default(), CPU_COUNT(&all) >= 2);
 }
 
