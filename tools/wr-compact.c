@@ -37,7 +37,8 @@ static void usage(void)
          "is damaged, or its rebuilt copy failed verification: nothing of\n"
          "that PATH was replaced; 2 usage error; 3 cannot open, read or\n"
          "write, the directory is locked by another process, the disk is\n"
-         "full, or interrupted.");
+         "full, or interrupted; or the report cannot be written (the files\n"
+         "are compacted and committed: the data is safe).");
 }
 
 typedef struct report {
@@ -237,5 +238,5 @@ int main(int argc, char **argv)
         printf("\n");
     }
     bson_destroy(&r.files);
-    return exit_code;
+    return wr_cli_out_done(&cli, exit_code);
 }

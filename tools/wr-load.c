@@ -46,7 +46,8 @@ static void usage(void)
          "\n"
          "Exit status: 0 loaded; 1 a bad input line (nothing of the run is\n"
          "committed); 2 usage error; 3 cannot open, read or write, the\n"
-         "directory is locked, or the disk is full.");
+         "directory is locked, or the disk is full; or the summary cannot be\n"
+         "written (the run is committed: the data is safe).");
 }
 
 typedef struct prog {
@@ -256,5 +257,5 @@ int main(int argc, char **argv)
     }
     free(index);
     free(rejects);
-    return wr_cli_exit_code(rc);
+    return wr_cli_out_done(&cli, wr_cli_exit_code(rc));
 }

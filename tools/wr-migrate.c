@@ -51,7 +51,8 @@ static void usage(void)
          "  2  usage error\n"
          "  3  environment: DIR missing or holding nothing to migrate, the\n"
          "     directory locked by another tool, cannot read or write, disk\n"
-         "     full (the legacy files are untouched)");
+         "     full (the legacy files are untouched); or the summary cannot\n"
+         "     be written (the migration is committed: the data is safe)");
 }
 
 typedef struct prog {
@@ -371,5 +372,5 @@ int main(int argc, char **argv)
     }
     wr_migrate_stats_free(&st);
     free(index);
-    return code;
+    return wr_cli_out_done(&cli, code);
 }

@@ -39,7 +39,8 @@ static void usage(void)
          "1 something was lost (the report names the pages and key ranges);\n"
          "2 usage error (also: DEST exists and is not empty); 3 SOURCE cannot\n"
          "be read (or a writer holds it) or DEST cannot be written (no DEST\n"
-         "is left behind).");
+         "is left behind); or the report cannot be written (DEST is complete:\n"
+         "the data is safe).");
 }
 
 static void on_progress(const wr_salvage_progress *p, void *arg)
@@ -275,5 +276,5 @@ int main(int argc, char **argv)
         print_text(r, rc);
     wr_salvage_report_free(r);
     free(colls);
-    return exit_code;
+    return wr_cli_out_done(&cli, exit_code);
 }

@@ -5,6 +5,7 @@
 # the --help options, lint-clean pages, a JSON Schema per tool.
 
 load helpers
+bats_require_minimum_version 1.5.0
 
 TOP=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 VALIDATE="$TOP/tests/json/validate.py"
@@ -269,4 +270,47 @@ man_opts() {
         [ "$status" -eq 3 ] || { echo "$cmd: exit $status"; false; }
         diff -r "$TMP/orig" "$TMP/db" || { echo "$cmd changed the database"; false; }
     done
+}
+
+# report_lost TOOL ARGS...: TOOL's summary sent to a full disk, then to a
+# closed stdout: exit 3 with "writing the report failed: reason" each time
+# (it is no clean bill), however the work itself went
+report_lost() {
+    local t=$1
+    shift
+    run -3 --separate-stderr sh -c '"$@" > /dev/full' _ "$WR_BIN/$t" "$@"
+    [ "$stderr" = "$t: writing the report failed: No space left on device" ] ||
+        { echo "$t > /dev/full: $stderr"; false; }
+}
+
+@test "writing tools: a summary that cannot be written exits 3 with the reason; the work is committed" {
+    make_jsonl "$TMP/in.jsonl" 200
+    make_jsonl "$TMP/more.jsonl" 50 200
+    "$WR_BIN/wr-load" -q "$TMP/ref" c "$TMP/in.jsonl"
+    # wr-load: the documents are in, the database clean
+    report_lost wr-load "$TMP/db" c "$TMP/in.jsonl"
+    "$WR_BIN/wr-verify" -q "$TMP/db"
+    "$WR_BIN/wr-diff" -q "$TMP/db" "$TMP/ref"
+    run -3 --separate-stderr sh -c '"$@" > /dev/full' _ "$WR_BIN/wr-load" --json "$TMP/db" c "$TMP/more.jsonl"
+    [[ "$stderr" == "wr-load: writing the report failed: "* ]]
+    [ "$("$WR_BIN/wr-dump" --docs "$TMP/db" | wc -l)" -eq 250 ]
+    run -3 --separate-stderr sh -c '"$@" >&-' _ "$WR_BIN/wr-load" "$TMP/db2" c "$TMP/in.jsonl"
+    [ "$stderr" = "wr-load: writing the report failed: Bad file descriptor" ]
+    "$WR_BIN/wr-diff" -q "$TMP/db2" "$TMP/ref"
+    # wr-compact: compacted, the same documents
+    "$WR_BIN/wr-load" -q "$TMP/db2" c "$TMP/more.jsonl"
+    report_lost wr-compact "$TMP/db2"
+    "$WR_BIN/wr-verify" -q "$TMP/db2"
+    "$WR_BIN/wr-diff" -q "$TMP/db2" "$TMP/db"
+    # wr-salvage: DEST made, whole
+    report_lost wr-salvage "$TMP/db" "$TMP/out"
+    "$WR_BIN/wr-diff" -q "$TMP/out" "$TMP/db"
+    # wr-migrate: the legacy directory migrated
+    mkdir "$TMP/legacy"
+    cp "$TMP/in.jsonl" "$TMP/legacy/c.log"
+    report_lost wr-migrate "$TMP/legacy"
+    "$WR_BIN/wr-verify" -q "$TMP/legacy"
+    "$WR_BIN/wr-diff" -q "$TMP/legacy" "$TMP/ref"
+    # -q writes no summary: nothing to fail
+    "$WR_BIN/wr-compact" -q "$TMP/db" > /dev/full
 }
