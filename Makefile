@@ -44,7 +44,8 @@ mandir ?= $(datarootdir)/man
 pkgconfigdir ?= $(libdir)/pkgconfig
 bashcompdir ?= $(datarootdir)/bash-completion/completions
 
-# The library's version is wr.h's; the soname carries the major number.
+# The library's version is wr.h's; the soname carries the major number,
+# which rises with every incompatible change of wr.h (see wr.h).
 VERSION := $(shell sed -n 's/^\#define WR_VERSION_STRING "\(.*\)"/\1/p' lib/wr.h)
 SOMAJOR := $(firstword $(subst ., ,$(VERSION)))
 SONAME = libwr.so.$(SOMAJOR)

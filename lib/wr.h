@@ -13,7 +13,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WR_VERSION_STRING "0.1.0"
+/* The library's version. Its major number is the shared library's soname
+ * (libwr.so.MAJOR) and rises with every change of this header that breaks
+ * programs built against the last one (1.0.0, soname libwr.so.1:
+ * wr_digest_hex takes the digest's kind; 0.1.0 was libwr.so.0). */
+#define WR_VERSION_STRING "1.0.0"
 /* The newest tree-file format this build reads (docs/FORMAT.md): 1, 2
  * (long leaves, written by the bulk loader), 3 (value tails in long
  * leaves' cells, the same bulk loader) and 4 (overflow values shorter

@@ -83,11 +83,11 @@ validate() {
             echo "$t has no JSON Schema: add docs/json/$t.schema.json"; false; }
     done
     # a wrong object fails (the validator can fail)
-    run validate <<<'{"tool":"wr-load","version":"0.1.0","status":"ok","exit":0,"inserted":-1}'
+    run validate <<<'{"tool":"wr-load","version":"1.0.0","status":"ok","exit":0,"inserted":-1}'
     [ "$status" -eq 1 ]
-    run validate <<<'{"tool":"wr-verify","version":"0.1.0","status":"clean","exit":1}'
+    run validate <<<'{"tool":"wr-verify","version":"1.0.0","status":"clean","exit":1}'
     [ "$status" -eq 1 ] # exit 1 without an error
-    run validate <<<'{"tool":"wr-nosuch","version":"0.1.0","status":"ok","exit":0}'
+    run validate <<<'{"tool":"wr-nosuch","version":"1.0.0","status":"ok","exit":0}'
     [ "$status" -eq 1 ]
     [[ $output == *"no schema"* ]]
     printf '{"tool":"wr-load"}\n{"tool":"wr-load"}\n' > "$TMP/two"

@@ -28,11 +28,17 @@ tools() { # the tools the tree builds: tools/wr-*.c
     done
     [ -f "$DEST/usr/include/wr.h" ]
     [ -f "$DEST/usr/lib/libwr.a" ]
-    [ -f "$DEST/usr/lib/libwr.so.$(sed -n 's/^#define WR_VERSION_STRING "\(.*\)"/\1/p' "$TOP/lib/wr.h")" ]
-    [ "$(readlink "$DEST/usr/lib/libwr.so")" = libwr.so.0 ]
-    [ -L "$DEST/usr/lib/libwr.so.0" ]
+    # the version is wr.h's; its major is the soname's (1 since
+    # wr_digest_hex took the digest's kind: 0.1.0 programs must not load it)
+    version=$(sed -n 's/^#define WR_VERSION_STRING "\(.*\)"/\1/p' "$TOP/lib/wr.h")
+    [ "${version%%.*}" -ge 1 ]
+    [ -f "$DEST/usr/lib/libwr.so.$version" ]
+    [ "$(readlink "$DEST/usr/lib/libwr.so")" = "libwr.so.${version%%.*}" ]
+    [ "$(readlink "$DEST/usr/lib/libwr.so.${version%%.*}")" = "libwr.so.$version" ]
+    [ ! -e "$DEST/usr/lib/libwr.so.0" ]
     run readelf -d "$DEST/usr/lib/libwr.so"
-    [[ $output == *"Library soname: [libwr.so.0]"* ]]
+    [[ $output == *"Library soname: [libwr.so.${version%%.*}]"* ]]
+    grep -qx "Version: $version" "$DEST/usr/lib/pkgconfig/wrtools.pc"
     grep -qx 'prefix=/usr' "$DEST/usr/lib/pkgconfig/wrtools.pc"
     grep -qx 'Requires.private: libbson-1.0 zlib libxxhash' "$DEST/usr/lib/pkgconfig/wrtools.pc"
     # nothing outside DESTDIR/usr
@@ -62,7 +68,8 @@ tools() { # the tools the tree builds: tools/wr-*.c
     n=$(grep -c . "$TOP/testdata/people.jsonl")
     [[ $output == *"people: $n documents"* ]]
     run env LD_LIBRARY_PATH="$TMP/sysroot/usr/lib" ldd "$TMP/count"
-    [[ $output == *"libwr.so.0 => $TMP/sysroot/usr/lib/libwr.so.0"* ]]
+    so=libwr.so.$(sed -n 's/^#define WR_VERSION_STRING "\([0-9]*\)\..*/\1/p' "$TOP/lib/wr.h")
+    [[ $output == *"$so => $TMP/sysroot/usr/lib/$so"* ]]
     # static: libwr.a and the private requirements
     cc "$TOP/examples/count.c" $(pkg-config --cflags wrtools) \
         $(pkg-config --static --libs wrtools | sed 's/-lwr /-l:libwr.a /') -o "$TMP/count-static"
