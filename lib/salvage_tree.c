@@ -62,6 +62,9 @@ typedef struct sv_hole {
     uint64_t lsize;   /* pages must end before this */
     uint64_t page;    /* the damaged page */
     size_t loss;      /* index in rep->losses */
+    bool taken;       /* a document hole: its page is intact and the walk
+                         already put the document in lost+found, so
+                         sv_damaged_slots takes nothing from it again */
 } sv_hole;
 
 typedef struct sv_tree {
@@ -507,6 +510,7 @@ static int sv_walk_leaf(sv_tree *t, const wri_page_view *v, uint64_t off,
                 (rc = sv_lost(t, val, c.vlen, false, v->gen, off, why, eb)) !=
                     WR_OK)
                 return rc;
+            t->holes[t->nholes - 1].taken = true;
             t->rep->losses[t->rep->nlosses - 1].to_lost_found++;
             continue;
         }
@@ -705,7 +709,8 @@ static int sv_damaged_slots(sv_tree *t, sv_hole *h, uint8_t *buf,
     int rc;
     size_t got = 0;
     uint64_t off = h->page;
-    if (off % t->P != 0 || off < 2 * (uint64_t)t->P || off >= t->fsize)
+    if (h->taken || off % t->P != 0 || off < 2 * (uint64_t)t->P ||
+        off >= t->fsize)
         return WR_OK;
     if ((rc = sv_read(t, buf, t->P, off, &got, eb)) != WR_OK)
         return rc;
