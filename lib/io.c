@@ -212,7 +212,7 @@ void wri_io_trace_set(wri_io_trace_fn fn, void *arg)
 
 static const char *io_errtag(int err)
 {
-    return err == WR_ENOSPC ? "ENOSPC" : "EIO";
+    return err == WR_ENOSPC ? "ENOSPC" : err == WR_EIO ? "EIO" : wr_errname(err);
 }
 
 /* The slow path of a mutating op (io_ops already counts it). Returns WR_OK
@@ -246,7 +246,7 @@ static int io_fault(const char *what, const char *path, int fd,
     }
     if (io_plan.kind == WRI_FAULT_FAIL &&
         (io_ops == io_plan.at || (io_plan.sticky && io_ops > io_plan.at))) {
-        int code = io_plan.err == WR_ENOSPC ? WR_ENOSPC : WR_EIO;
+        int code = io_plan.err < 0 ? io_plan.err : WR_EIO;
         if (buf != NULL)
             return WR_ERR(eb, code,
                           "%s: %s of %zu bytes at offset %llu failed: "

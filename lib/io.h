@@ -96,7 +96,9 @@ typedef struct wri_fault_plan {
     wri_fault_kind kind;
     uint64_t at;     /* 1-based index of the mutating op */
     size_t tear;     /* CRASH: bytes of a write that reach the file first */
-    int err;         /* FAIL: WR_EIO or WR_ENOSPC */
+    int err;         /* FAIL: WR_EIO (also 0) or WR_ENOSPC; a unit test of
+                        how a caller blames a failure may give any other
+                        wr_err (a write failing WR_ECORRUPT) */
     bool sticky;     /* FAIL: every op from `at` on fails */
     bool power;      /* CRASH: then lose power (see above) */
     uint64_t seed;   /* power: which ops not yet durable are lost */

@@ -722,6 +722,94 @@ static void test_compact_refuses_a_damaged_file(void)
     free(dir);
 }
 
+/* The first gathered run (longer than 64 KiB) written into a copy being
+ * built (*.compact.tmp): a write of the bulk loader while the walk of the
+ * original still feeds it (the loader's side of the pipe). */
+typedef struct loader_write {
+    uint64_t op;
+} loader_write;
+
+static void trace_loader_write(uint64_t op, const char *what,
+                               const char *path, uint64_t off, size_t len,
+                               void *arg)
+{
+    loader_write *w = arg;
+    const char *tail = ".compact.tmp";
+    size_t n = strlen(path), tl = strlen(tail);
+    (void)off;
+    if (w->op == 0 && strcmp(what, "pwrite") == 0 && len > (64u << 10) &&
+        n > tl && strcmp(path + n - tl, tail) == 0)
+        w->op = op;
+}
+
+/* Which side failed decides the blame (compact.c C4), not the code: a
+ * write of the copy failing on the loader's side is the copy's failure,
+ * even with WR_ECORRUPT (the code damage has), never "the original is
+ * damaged"; the original stays as it was and no copy is left. */
+static void test_compact_blames_the_side_that_failed(void)
+{
+    wr_errbuf eb = {0};
+    char *dir = tap_fresh_path("blame");
+    char *file = path2(dir, "c.main.wr");
+    wr_db_opts dbo = {.create = true, .page_size = 512, .holder = "test"};
+    wr_db *db = NULL;
+    wr_coll *c = NULL;
+    char pad[1001];
+    int rc;
+    memset(pad, 'q', sizeof pad - 1);
+    pad[sizeof pad - 1] = '\0';
+    REQUIRE_OK(wr_db_open(dir, &dbo, &db, &eb), &eb);
+    rc = wr_coll_open(db, "c", true, &c, &eb);
+    for (int i = 0; i < 1200 && rc == WR_OK; i++) {
+        bson_t *d = bson_new();
+        BSON_APPEND_INT32(d, "_id", i);
+        BSON_APPEND_UTF8(d, "pad", pad);
+        rc = wr_coll_put(c, d, NULL, &eb);
+        bson_destroy(d);
+    }
+    REQUIRE_OK(db_build_end(db, rc, "blame", &eb), &eb);
+    /* several runs' worth: the first is written while items still come */
+    REQUIRE(file_size(file) > 4 * (uint64_t)(256u << 10));
+    size_t len0;
+    uint8_t *orig = slurp(file, &len0);
+    REQUIRE(orig != NULL);
+    /* the op to fail, learned on a copy (the same ops, in order) */
+    char *probe = tap_fresh_path("blame-probe");
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "cp -a '%s' '%s'", dir, probe);
+    REQUIRE(system(cmd) == 0);
+    loader_write w = {0};
+    wri_io_trace_set(trace_loader_write, &w);
+    wri_io_fault_set(NULL);
+    rc = compact(probe, NULL, NULL, NULL, &eb);
+    wri_io_trace_set(NULL, NULL);
+    REQUIRE_OK(rc, &eb);
+    REQUIRE(w.op > 0);
+    free(probe);
+    static const int codes[] = {WR_ECORRUPT, WR_EIO};
+    for (int k = 0; k < 2; k++) {
+        wri_fault_plan p = {.kind = WRI_FAULT_FAIL, .at = w.op,
+                            .err = codes[k]};
+        wri_io_fault_set(&p);
+        rc = compact(dir, NULL, NULL, NULL, &eb);
+        wri_io_fault_set(NULL);
+        CHECK_EQ(rc, codes[k]);
+        printf("# %s: %s\n", wr_errname(codes[k]), eb.msg);
+        CHECK(strstr(eb.msg, ".compact.tmp") != NULL);
+        CHECK(strstr(eb.msg, "injected") != NULL);
+        CHECK(strstr(eb.msg, "is damaged") == NULL);
+        CHECK(strstr(eb.msg, "not compacted") == NULL);
+        CHECK(same_bytes(file, orig, len0));
+        CHECK(!tmp_files_in(dir));
+    }
+    /* and the run the fault stopped goes through */
+    REQUIRE_OK(compact(dir, NULL, NULL, NULL, &eb), &eb);
+    CHECK(file_size(file) < len0);
+    free(orig);
+    free(file);
+    free(dir);
+}
+
 /* A tree file outside any database is compacted at its latest checkpoint;
  * a file named on its own inside a database keeps the catalog's. */
 static void test_compact_single_files(void)
@@ -1420,6 +1508,7 @@ int main(void)
     RUN(test_compact_fill_factor);
     RUN(test_compact_dry_run_estimate_is_exact);
     RUN(test_compact_refuses_a_damaged_file);
+    RUN(test_compact_blames_the_side_that_failed);
     RUN(test_compact_single_files);
     RUN(test_compact_backup);
     RUN(test_compact_lock_held);
