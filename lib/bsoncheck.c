@@ -24,8 +24,13 @@
  * A shape memo (wri_bson_check_memo, below) goes further for a caller
  * that checks many documents of one collection: an element whose type,
  * key and NUL equal those last accepted at its place is taken without
- * finding its key. test_bsoncheck compares it with the plain check the
- * same way, the memo primed by documents of the same shape.
+ * finding its key, and (bc_memo_take) a fixed-size value or a string of
+ * up to 64 bytes of ASCII and two-byte sequences without a branch on its
+ * kind, its length or its bytes: what costs a document check is mostly
+ * the branches mispredicted on lengths and shapes that vary from one
+ * document to the next. test_bsoncheck compares it with the plain check
+ * the same way, the memo primed by documents of the same shape, and on
+ * strings of every length and byte class, valid and not.
  */
 #include "wr_int.h"
 
@@ -369,9 +374,16 @@ static int bc_value(bc *c, const uint8_t *elem, const uint8_t *p,
  */
 #define BC_MEMO_SLOTS 256
 
+/* What an entry's value is: how the hit path takes it. */
+enum { BC_K_FIXED = 1, BC_K_BOOL, BC_K_STRING, BC_K_DOC };
+
 typedef struct bc_ment {
     uint8_t pat[16]; /* type byte, key, NUL; zero after */
-    uint8_t n;       /* bytes of pat that count (3..16); 0: empty */
+    uint32_t need;   /* the compare bits that must be set: (1 << n) - 1;
+                        an empty entry 1 << 16, which no compare sets */
+    uint8_t n;       /* bytes of pat that count (3..16) */
+    uint8_t kind;    /* BC_K_*; taken from pat[0] when kept */
+    uint8_t skip;    /* FIXED, BOOL: n + the value's size */
 } bc_ment;
 
 struct wri_bson_memo {
@@ -381,7 +393,10 @@ struct wri_bson_memo {
 
 wri_bson_memo *wri_bson_memo_new(void)
 {
-    return calloc(1, sizeof(wri_bson_memo));
+    wri_bson_memo *m = calloc(1, sizeof(wri_bson_memo));
+    for (unsigned i = 0; m != NULL && i < BC_MEMO_SLOTS; i++)
+        m->e[i].need = 1u << 16;
+    return m;
 }
 
 void wri_bson_memo_free(wri_bson_memo *m)
@@ -406,40 +421,128 @@ static inline void bc_memo_keep(bc *c, unsigned s, const uint8_t *q,
                                 size_t klen, uint8_t t)
 {
     bc_ment *e = &c->memo->e[s];
-    if (klen + 2 > sizeof e->pat ||
-        !(bc_fixed1[t] != 0 || t == 0x02 || t == 0x03 || t == 0x04)) {
+    uint8_t kind = t == 0x08         ? BC_K_BOOL
+                   : bc_fixed1[t]    ? BC_K_FIXED
+                   : t == 0x02       ? BC_K_STRING
+                   : t == 0x03 || t == 0x04 ? BC_K_DOC
+                                            : 0;
+    if (klen + 2 > sizeof e->pat || kind == 0) {
+        e->need = 1u << 16;
         e->n = 0;
         return;
     }
     memset(e->pat, 0, sizeof e->pat);
     memcpy(e->pat, q, klen + 2);
     e->n = (uint8_t)(klen + 2);
+    e->need = (1u << e->n) - 1;
+    e->kind = kind;
+    e->skip = (uint8_t)(e->n + bc_fixed1[t] - (bc_fixed1[t] != 0));
 }
 
 #ifdef __SSE2__
-/* Does the element at q (its document's NUL at end) start with entry s's
+/* Does the element at q (its document's NUL at end) start with entry e's
  * type, key and NUL? The sixteen bytes at q are inside what may be
  * loaded. */
-static inline bool bc_memo_hit(const bc *c, unsigned s, const uint8_t *q,
+static inline bool bc_memo_hit(const bc_ment *e, const uint8_t *q,
                                const uint8_t *end)
 {
-    const bc_ment *e = &c->memo->e[s];
-    if (e->n == 0 || c->rlimit - q < 16 || (size_t)(end - q) < e->n)
-        return false;
     __m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
     __m128i w = _mm_loadu_si128((const __m128i *)(const void *)e->pat);
     unsigned eq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, w));
-    unsigned need = (1u << e->n) - 1;
-    return (eq & need) == need;
+    return (eq & e->need) == e->need && (size_t)(end - q) >= e->n;
 }
 #else
-static inline bool bc_memo_hit(const bc *c, unsigned s, const uint8_t *q,
+static inline bool bc_memo_hit(const bc_ment *e, const uint8_t *q,
                                const uint8_t *end)
 {
-    (void)c, (void)s, (void)q, (void)end;
+    (void)e, (void)q, (void)end;
     return false;
 }
 #endif
+
+#ifdef __SSE2__
+/* Bits of the sixteen bytes at s: bytes equal to want under mask. */
+static inline uint32_t bc_bits16(const uint8_t *s, uint8_t mask, uint8_t want)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)s);
+    return (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(
+        _mm_and_si128(v, _mm_set1_epi8((char)mask)),
+        _mm_set1_epi8((char)want)));
+}
+
+/* Bits of the 64 bytes at s: bytes equal to want under mask. */
+static inline uint64_t bc_bits64(const uint8_t *s, uint8_t mask, uint8_t want)
+{
+    return (uint64_t)bc_bits16(s, mask, want) |
+           (uint64_t)bc_bits16(s + 16, mask, want) << 16 |
+           (uint64_t)bc_bits16(s + 32, mask, want) << 32 |
+           (uint64_t)bc_bits16(s + 48, mask, want) << 48;
+}
+
+/* Are the n bytes at s (n <= 64) strict UTF-8 made of ASCII (NUL
+ * included) and two-byte sequences only (U+0080..U+07FF: most accented
+ * Latin, Greek, Cyrillic text)? Without a branch per byte: every byte
+ * with its top bit set is a lead C2..DF or a continuation 80..BF, and the
+ * continuations are exactly the bytes after the leads. false also for
+ * any other valid string (three- and four-byte sequences): bc_utf8
+ * decides those. Loads the 64 bytes at s. */
+static inline bool bc_utf8_two(const uint8_t *s, size_t n)
+{
+    uint64_t in = n >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << n) - 1;
+    uint64_t high = ~bc_bits64(s, 0x80, 0x00) & in;
+    uint64_t cont = bc_bits64(s, 0xC0, 0x80) & in;
+    /* C2..DF: C0..DF but not C0, C1 (overlong) */
+    uint64_t lead = (bc_bits64(s, 0xE0, 0xC0) & ~bc_bits64(s, 0xFE, 0xC0)) &
+                    in;
+    /* a lead as the last byte wants a continuation at bit n: not in cont;
+     * as byte 63, its continuation would be past the mask: refused */
+    return high == (lead | cont) && cont == (lead << 1) &&
+           (lead >> 63) == 0;
+}
+#endif
+
+/* Bytes past an element's start that bc_memo_take may load: its entry's
+ * sixteen, then from the value (at most sixteen in) a string's length and
+ * 64 bytes after it. */
+#define BC_TAKE_LOADS 84
+
+/* The value of a fixed-size or string element whose type, key and NUL
+ * matched entry e (bc_memo_hit), taken without a branch on its kind or
+ * its length when the general path surely accepts it: a fixed size that
+ * fits (a boolean 0 or 1), or a string of up to 64 bytes (ASCII and
+ * two-byte sequences, bc_utf8_two) whose length fits and whose NUL is
+ * there. *size: the element's bytes. false: let the kind's own path
+ * decide. The BC_TAKE_LOADS bytes at q may be loaded. */
+static inline bool bc_memo_take(const bc_ment *e, const uint8_t *q,
+                                const uint8_t *end, size_t *size)
+{
+#ifdef __SSE2__
+    const uint8_t *v = q + e->n;
+    const bool str = e->kind == BC_K_STRING;
+    uint32_t n = wri_get32(v); /* a string's length (else meaningless) */
+    size_t sz = str ? (size_t)e->n + 4 + n : e->skip;
+    if (sz > (size_t)(end - q) || (str && n - 1 >= 64))
+        return false;
+    /* a string's bytes before its NUL (none for a fixed size) */
+    uint32_t len = str ? n - 1 : 0;
+    uint32_t m = (uint32_t)_mm_movemask_epi8(_mm_loadu_si128(
+                     (const __m128i *)(const void *)(v + 4))) |
+                 (uint32_t)_mm_movemask_epi8(_mm_loadu_si128(
+                     (const __m128i *)(const void *)(v + 20)))
+                     << 16;
+    if (len < 32)
+        m &= (uint32_t)(((uint64_t)1 << len) - 1);
+    unsigned bad = (str & (v[str ? 3 + n : 0] != 0)) |
+                   ((e->kind == BC_K_BOOL) & (v[0] > 1));
+    if (bad || ((m != 0 || len > 32) && !bc_utf8_two(v + 4, len)))
+        return false;
+    *size = sz;
+    return true;
+#else
+    (void)e, (void)q, (void)end, (void)size;
+    return false;
+#endif
+}
 
 static int bc_doc(bc *c, const uint8_t *p, size_t avail, int depth,
                   unsigned slot, size_t *size)
@@ -456,30 +559,42 @@ static int bc_doc(bc *c, const uint8_t *p, size_t avail, int depth,
         return bc_fail(c, end, "document not NUL-terminated");
     const uint8_t *q = p + 4;
     const bool fast = c->fast;
-    const bool memo = c->memo != NULL;
+    wri_bson_memo *const memo = c->memo;
+    const uint8_t *const rlimit = c->rlimit;
     for (unsigned i = 0; q < end; i++) {
-        unsigned s = memo ? bc_slot(slot, i) : 0;
+        unsigned s = memo != NULL ? bc_slot(slot, i) : 0;
         size_t klen, vlen, fx;
 
-        if (memo && bc_memo_hit(c, s, q, end)) {
+        if (memo != NULL && rlimit - q >= 16 &&
+            bc_memo_hit(&memo->e[s], q, end)) {
             /* the type, key and NUL of an element accepted before: the
              * value as the general path below takes it */
-            uint8_t t = q[0];
-            const uint8_t *v = q + c->memo->e[s].n;
-            c->memo->hits++;
-            fx = bc_fixed1[t];
-            if (fx != 0 && fx - 1 <= (size_t)(end - v) &&
-                (t != 0x08 || v[0] <= 1)) {
-                q = v + fx - 1;
+            const bc_ment *e = &memo->e[s];
+            const uint8_t *v = q + e->n;
+            const size_t skip = e->skip;
+            const uint8_t kind = e->kind;
+            memo->hits++;
+            if (kind != BC_K_DOC && rlimit - q >= BC_TAKE_LOADS &&
+                bc_memo_take(e, q, end, &vlen)) {
+                q += vlen;
                 continue;
             }
-            if (t == 0x02) {
+            switch (kind) {
+            case BC_K_BOOL:
+                if (skip > (size_t)(end - q) || v[0] > 1)
+                    break;
+                /* fall through */
+            case BC_K_FIXED:
+                if (skip > (size_t)(end - q))
+                    break;
+                q += skip;
+                continue;
+            case BC_K_STRING:
                 if (bc_string(c, v, end, &vlen) != 0)
                     return -1;
                 q = v + vlen;
                 continue;
-            }
-            if (t == 0x03 || t == 0x04) {
+            default: /* BC_K_DOC */
                 if (bc_doc(c, v, (size_t)(end - v), depth + 1, s, &vlen) !=
                     0)
                     return -1;
@@ -505,7 +620,7 @@ static int bc_doc(bc *c, const uint8_t *p, size_t avail, int depth,
         } else if (bc_value(c, at, q, end, depth, s, &vlen) != 0)
             return -1;
         q += vlen;
-        if (memo && kfast)
+        if (memo != NULL && kfast)
             bc_memo_keep(c, s, at, klen, t);
     }
     if (q != end)

@@ -521,6 +521,104 @@ static void test_bsoncheck_memo_equals_plain(void)
     wri_bson_memo_free(m);
 }
 
+/* One string's bytes for test_bsoncheck_memo_strings_equal_plain: len
+ * bytes of pieces drawn by x (a piece cut at the end is a sequence cut
+ * short); valid pieces only when good. */
+static void memo_string(uint8_t *str, size_t len, bool good, uint64_t *x)
+{
+    static const struct {
+        const char *s;
+        size_t n;
+    } pieces[] = {
+        /* valid: ASCII, NUL, two-byte sequences and their edges */
+        {"a", 1}, {"Z", 1}, {"\x00", 1}, {"\xc3\xa9", 2}, {"\xc2\x80", 2},
+        {"\xdf\xbf", 2},
+        /* valid, taken by bc_utf8: three- and four-byte sequences */
+        {"\xe2\x82\xac", 3}, {"\xf0\x9f\x98\x80", 4},
+        /* faults: overlong leads, lone continuations, a lead alone,
+         * surrogates, past U+10FFFF, never UTF-8, overlong three bytes */
+        {"\xc0\x80", 2}, {"\xc1\xbf", 2}, {"\x80", 1}, {"\xbf", 1},
+        {"\xc3", 1}, {"\xed\xa0\x80", 3}, {"\xf4\x90\x80\x80", 4},
+        {"\xff", 1}, {"\xe0\x80\x80", 3},
+    };
+    size_t n = 0;
+    while (n < len) {
+        *x ^= *x << 13, *x ^= *x >> 7, *x ^= *x << 17;
+        size_t k = (size_t)(*x % (good ? 8 : sizeof pieces / sizeof *pieces));
+        if (k < 6 && (*x >> 32) % 3 != 0)
+            k = 0; /* mostly ASCII, as text is */
+        size_t take = WRI_MIN(pieces[k].n, len - n);
+        memcpy(str + n, pieces[k].s, take);
+        n += take;
+    }
+}
+
+/* Strings of every length 0..70 at a place the memo knows (their bytes
+ * ASCII, NUL, two-, three- and four-byte sequences, their edges, and
+ * every kind of fault), far from the buffer's end (taken by the memo
+ * without a branch on their length) and last in the document (taken the
+ * general way), their length fields off by one and worse: the memo's
+ * verdict, byte and reason are the plain check's. */
+static void test_bsoncheck_memo_strings_equal_plain(void)
+{
+    wri_bson_memo *m = wri_bson_memo_new();
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    int disagree = 0;
+    size_t checked = 0, bad = 0;
+    char filler[100];
+    REQUIRE(m != NULL);
+    memset(filler, 'z', sizeof filler);
+    for (size_t len = 0; len <= 70; len++)
+        for (int v = 0; v < 60; v++)
+            for (int last = 0; last < 2; last++) {
+                uint8_t str[80];
+                memo_string(str, len, v % 3 != 0, &x);
+                bson_t d = BSON_INITIALIZER;
+                BSON_APPEND_INT32(&d, "a", 1);
+                bson_append_utf8(&d, "s", 1, (const char *)str, (int)len);
+                if (!last)
+                    bson_append_utf8(&d, "z", 1, filler, sizeof filler);
+                size_t n = d.len;
+                uint8_t b[256];
+                memcpy(b, bson_get_data(&d), n);
+                bson_destroy(&d);
+                /* the string's length field (after 4 + 7 + 3 bytes) */
+                for (int k = 0; k < 6; k++, checked++) {
+                    static const int32_t moved[] = {0, 1, -1, 2, -70, 0};
+                    uint8_t c[256];
+                    memcpy(c, b, n);
+                    int32_t sl = (int32_t)wri_get32(c + 14);
+                    sl = k == 5 ? INT32_MIN : sl + moved[k];
+                    wri_put32(c + 14, (uint32_t)sl);
+                    verdict p = {0};
+                    p.rc = wri_bson_check_plain(c, n, &p.off, p.why,
+                                                sizeof p.why);
+                    bad += p.rc != WR_OK;
+                    for (int pad = 0; pad < 2; pad++) {
+                        /* primed: this shape's "s" accepted before */
+                        const uint8_t prime[] = {
+                            20, 0, 0, 0, 0x10, 'a', 0, 1, 0, 0, 0,
+                            0x02, 's', 0, 2, 0, 0, 0, 'x', 0};
+                        (void)memo_verdict(m, prime, sizeof prime, true);
+                        verdict mv = memo_verdict(m, c, n, pad);
+                        if (!verdict_eq(&mv, &p) && disagree++ < 10)
+                            TAP_FAIL("string of %zu bytes (variant %d, "
+                                     "length %+d, last %d, pad %d): memo %d "
+                                     "\"%s\", plain %d \"%s\"",
+                                     len, v, k == 5 ? 9999 : moved[k], last,
+                                     pad, mv.rc, mv.why, p.rc, p.why);
+                    }
+                }
+            }
+    CHECK(disagree == 0);
+    CHECK(bad > checked / 4 && bad < checked);
+    printf("# %zu documents (%zu refused), memo and plain agree, %" PRIu64
+           " elements by the memo\n",
+           checked, bad, wri_bson_memo_hits(m));
+    CHECK(wri_bson_memo_hits(m) > checked);
+    wri_bson_memo_free(m);
+}
+
 /* The real dataset (one collection, numbers whose type changes from
  * document to document) through one memo: as the plain check. */
 static void test_bsoncheck_memo_real_dataset(void)
@@ -866,6 +964,7 @@ int main(void)
     RUN(test_bsoncheck_mutations_never_more_lenient);
     RUN(test_bsoncheck_fast_paths_equal_plain);
     RUN(test_bsoncheck_memo_equals_plain);
+    RUN(test_bsoncheck_memo_strings_equal_plain);
     RUN(test_bsoncheck_memo_real_dataset);
     RUN(test_ejson_matches_libbson_on_the_corpus);
     RUN(test_ejson_doubles_are_short_and_exact);
