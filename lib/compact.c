@@ -32,7 +32,10 @@
  * C4  Each file is rebuilt as FILE.compact.tmp in the same directory: the
  *     quick check's walk of the checkpoint G that the catalog names (the
  *     latest, for a lone file) streams each item, in key order, into the
- *     bulk loader as its leaf is read (sequential run reads). The new file is
+ *     bulk loader as its leaf is read (through a mapping of the original
+ *     when it is all in the page cache, wri_verify_feed.map: the lock
+ *     keeps every writer out, so nothing truncates it under the mapping;
+ *     else sequential run reads). The new file is
  *     created with first_gen = G, so its single checkpoint has the very
  *     generation the catalog names (block.c I12): the catalog is valid with
  *     either the old or the new file in place. The other, empty slot is
@@ -452,7 +455,10 @@ static int cpt_build(cpt_job *j, cpt_file *f, wr_errbuf *eb)
     if (rc != WR_OK ||
         (rc = wri_ipipe_new(cpt_load, &fd, 0, &fd.pipe, eb)) != WR_OK)
         goto out;
-    wri_verify_feed feed = {.gen = G, .item = cpt_item, .arg = &fd};
+    /* a real run holds the directory's lock: no writer truncates the
+     * original while it is mapped (a dry run takes no lock: pread) */
+    wri_verify_feed feed = {.gen = G, .item = cpt_item, .arg = &fd,
+                            .map = !dry};
     rc = wri_verify_quick_feed(f->path, &feed, j->o->interrupted, eb);
     if (rc == WR_OK) /* every item in the loader, or its error */
         rc = wri_ipipe_finish(fd.pipe, eb);

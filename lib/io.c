@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/types.h>
@@ -398,6 +399,49 @@ void wri_io_forget(const char *path)
         return;
     (void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
     close(fd);
+}
+
+/* The pages of [0, len) all in the page cache? mincore over the mapping,
+ * 64 MiB at a time, stopping at the first page that is not. */
+static bool io_all_cached(const uint8_t *p, uint64_t len)
+{
+    enum { IO_MINCORE_CHUNK = 64u << 20 };
+    long ps = sysconf(_SC_PAGESIZE);
+    unsigned char *vec;
+    bool all = ps > 0 &&
+               (vec = malloc(IO_MINCORE_CHUNK / (size_t)ps + 1)) != NULL;
+    if (!all)
+        return false;
+    for (uint64_t at = 0; at < len && all; at += IO_MINCORE_CHUNK) {
+        size_t n = (size_t)WRI_MIN(len - at, (uint64_t)IO_MINCORE_CHUNK);
+        size_t pages = (n + (size_t)ps - 1) / (size_t)ps;
+        if (mincore((void *)(p + at), n, vec) != 0)
+            all = false;
+        for (size_t i = 0; i < pages && all; i++)
+            all = (vec[i] & 1) != 0;
+    }
+    free(vec);
+    return all;
+}
+
+const uint8_t *wri_io_map_cached(wri_file *f, uint64_t len)
+{
+    if (len == 0 || len > (uint64_t)SIZE_MAX)
+        return NULL;
+    void *p = mmap(NULL, (size_t)len, PROT_READ, MAP_SHARED, f->fd, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    if (!io_all_cached(p, len)) {
+        munmap(p, (size_t)len);
+        return NULL;
+    }
+    return p;
+}
+
+void wri_io_unmap(const uint8_t *p, uint64_t len)
+{
+    if (p != NULL)
+        munmap((void *)(uintptr_t)p, (size_t)len);
 }
 
 int wri_io_pread_some(wri_file *f, void *buf, size_t len, uint64_t off,

@@ -136,6 +136,13 @@ void wri_io_advise_sequential(wri_file *f);
  * replaced): the kernel may drop its cached pages now (dirty ones stay
  * until written). Opens it read-only; never fails. */
 void wri_io_forget(const char *path);
+/* [0, len) of f mapped read-only, when every page of it is in the page
+ * cache (mincore) and the mapping can be made; else NULL (read it with
+ * pread then: a mapping would turn a failing disk read into SIGBUS). Only
+ * for a file nothing truncates while it is mapped (a page past a new end
+ * is SIGBUS too): the page source maps on request (wri_ps_cfg.map). */
+const uint8_t *wri_io_map_cached(wri_file *f, uint64_t len);
+void wri_io_unmap(const uint8_t *p, uint64_t len);
 /* Read up to len bytes; *got_out gets how many (0 at or past EOF). */
 int wri_io_pread_some(wri_file *f, void *buf, size_t len, uint64_t off,
                       size_t *got_out, wr_errbuf *eb);

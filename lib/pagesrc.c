@@ -277,6 +277,7 @@ void wri_ps_close(wri_ps *ps)
 {
     if (ps == NULL)
         return;
+    wri_io_unmap(ps->mapped, ps->mapped_len);
     if (ps->own_file)
         wri_io_close(ps->f);
     free(ps->map);
@@ -344,7 +345,10 @@ int wri_ps_open(const char *path, const wri_ps_cfg *cfg, wri_ps **out,
         return rc;
     }
     (*out)->own_file = true;
-    if (cfg != NULL && cfg->readahead)
+    if (cfg != NULL && cfg->map && (*out)->fsize > 0 &&
+        ((*out)->mapped = wri_io_map_cached(f, (*out)->fsize)) != NULL)
+        (*out)->mapped_len = (*out)->fsize;
+    else if (cfg != NULL && cfg->readahead)
         wri_io_advise_sequential(f);
     return WR_OK;
 }
@@ -541,16 +545,24 @@ int wri_ps_begin(wri_ps *ps, int slot, bool map, wr_errbuf *eb)
 
 /* --- reads ----------------------------------------------------------------- */
 
-/* Up to len bytes at off: *out points at them in the run buffer when it
- * holds them, or when this read continues the previous one (a sequential
- * scan: the run is refilled from off), until the next read; else they
- * are read straight from the file into buf (*out = buf). */
+/* Up to len bytes at off: *out points at them in the mapping (cfg.map),
+ * or in the run buffer when it holds them, or when this read continues
+ * the previous one (a sequential scan: the run is refilled from off),
+ * until the next read; else they are read straight from the file into
+ * buf (*out = buf). */
 static int ps_view(wri_ps *ps, uint8_t *buf, size_t len, uint64_t off,
                    const uint8_t **out, size_t *got, wr_errbuf *eb)
 {
     int rc;
     *got = 0;
     *out = buf;
+    if (ps->mapped != NULL) { /* the file's size when it was opened */
+        if (off < ps->mapped_len) {
+            *out = ps->mapped + off;
+            *got = (size_t)WRI_MIN((uint64_t)len, ps->mapped_len - off);
+        }
+        return WR_OK;
+    }
     if (ps->run_len > 0 && off >= ps->run_off &&
         len <= ps->run_len && off - ps->run_off <= ps->run_len - len) {
         *out = ps->run + (off - ps->run_off);

@@ -28,7 +28,9 @@
  * a file laid out in order does one pread per run, not one per page (and
  * the file is opened with POSIX_FADV_SEQUENTIAL, so the kernel reads
  * further ahead when it is not cached). Random reads go straight to the
- * file. A source used by a writer (the engine) has no run
+ * file. A source opened with cfg.map whose file is all in the page cache
+ * reads through a mapping instead: every read is a pointer into it (a
+ * copy for wri_ps_pread), no system call. A source used by a writer (the engine) has no run
  * buffer: what it reads is always what is on disk. A walk that asks
  * (wri_ps_walk.inplace, verify's) checks each leaf where the read put it
  * in the run buffer, without a copy; a leaf whose values are in overflow
@@ -72,6 +74,12 @@ typedef struct wri_ps_cfg {
     bool any_file;      /* open any file, empty or foreign too (salvage:
                            its pages may still be found by a scan); a
                            newer format version is refused all the same */
+    bool map;           /* read-only source nothing truncates while it is
+                           open (compact's original, under the directory's
+                           lock): read through a mapping of the file, no
+                           system call or copy per page, when all of it is
+                           in the page cache (wri_io_map_cached); else by
+                           pread as any source */
 } wri_ps_cfg;
 
 /* Owners of a block in the ownership map. */
@@ -94,6 +102,9 @@ typedef struct wri_ps {
     /* ownership map of one checkpoint, 2 bits per block (optional) */
     uint8_t *map;
     uint64_t nblocks;
+    /* cfg.map: the whole file, mapped (NULL: not mapped) */
+    const uint8_t *mapped;
+    uint64_t mapped_len;
     /* sequential runs */
     uint8_t *run;
     uint64_t run_off;

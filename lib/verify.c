@@ -467,7 +467,8 @@ static int vf_open(vf_run *run, wr_verify_file *f, vf_ctx *c, wri_ps **ps,
                       .readahead = true,
                       .sink = vf_sink,
                       .sink_arg = c,
-                      .interrupted = run->o->interrupted};
+                      .interrupted = run->o->interrupted,
+                      .map = run->feed != NULL && run->feed->map};
     return wri_ps_open(f->path, &cfg, ps, e);
 }
 

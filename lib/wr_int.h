@@ -86,6 +86,9 @@ typedef struct wri_verify_feed {
     int (*item)(void *arg, const uint8_t *key, uint32_t klen,
                 const uint8_t *val, uint32_t vlen, wr_errbuf *eb);
     void *arg;
+    bool map; /* nothing truncates the file while it is read (the
+                 directory's lock is held): read it through a mapping
+                 when it is all cached (wri_ps_cfg.map) */
 } wri_verify_feed;
 int wri_verify_quick_feed(const char *path, const wri_verify_feed *feed,
                           volatile int *interrupted, wr_errbuf *eb);

@@ -108,17 +108,25 @@ static int wc_item(void *arg, const wri_ps_page *p, uint32_t i,
     return 0;
 }
 
-/* The same walk with and without runs: the same pages and items, no
- * findings, and fewer preads with them. */
+/* The same walk without runs, with runs and through a mapping of the
+ * file (cfg.map, the file all cached): the same pages and items, no
+ * findings, fewer preads with runs and none at all mapped. */
 static void test_pagesrc_walk_same_with_runs(void)
 {
-    uint64_t preads[2] = {0, 0}, items[2] = {0, 0}, pages[2] = {0, 0};
-    for (int ra = 0; ra < 2; ra++) {
+    uint64_t preads[3] = {0, 0, 0}, items[3] = {0, 0, 0};
+    uint64_t pages[3] = {0, 0, 0};
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "cat '%s' > /dev/null", mainf);
+    REQUIRE(system(cmd) == 0); /* in the page cache, for the mapping */
+    for (int ra = 0; ra < 3; ra++) {
         wr_errbuf eb = {0};
         wri_ps *ps = NULL;
-        wri_ps_cfg cfg = {.tolerant = true, .readahead = ra == 1};
+        wri_ps_cfg cfg = {.tolerant = true, .readahead = ra >= 1,
+                          .map = ra == 2};
         int slot = -1;
         REQUIRE_OK(wri_ps_open(mainf, &cfg, &ps, &eb), &eb);
+        CHECK((ps->mapped != NULL) == (ra == 2));
+        uint64_t opened = ps->preads; /* the slots' probes */
         REQUIRE_OK(wri_ps_choose(ps, WRI_PS_LATEST, 0, &slot, &eb), &eb);
         REQUIRE_OK(wri_ps_begin(ps, slot, true, &eb), &eb);
         walk_count wc = {0};
@@ -133,19 +141,23 @@ static void test_pagesrc_walk_same_with_runs(void)
         CHECK_EQ(wri_ps_leaks(ps, ps->slots[slot].slot.logical_size), 0);
         CHECK_EQ(ps->nfindings, 0);
         CHECK_EQ(w.keys_found, 3000);
-        preads[ra] = ps->preads;
+        preads[ra] = ps->preads - opened;
         items[ra] = wc.items;
         pages[ra] = wc.pages;
         wri_ps_walk_free(&w);
         wri_ps_close(ps);
     }
-    printf("# walk: %llu pages, %llu preads without runs, %llu with\n",
+    printf("# walk: %llu pages, %llu preads without runs, %llu with, "
+           "%llu mapped\n",
            (unsigned long long)pages[0], (unsigned long long)preads[0],
-           (unsigned long long)preads[1]);
+           (unsigned long long)preads[1], (unsigned long long)preads[2]);
     CHECK_EQ(items[0], 3000);
     CHECK_EQ(items[1], items[0]);
+    CHECK_EQ(items[2], items[0]);
     CHECK_EQ(pages[1], pages[0]);
+    CHECK_EQ(pages[2], pages[0]);
     CHECK(preads[1] < preads[0]);
+    CHECK_EQ(preads[2], 0);
 }
 
 static void sink(const wr_finding *f, void *arg)
@@ -189,8 +201,20 @@ static void test_pagesrc_strict_and_tolerant_agree(void)
     CHECK_EQ(first.check, WR_CHECK_CHECKSUM);
     CHECK_EQ(first.page, root.off);
     CHECK_EQ(first.offset, root.off);
-    char line[1024];
+    char line[1024], mline[1024];
     wr_verify_problem_format(&first, line, sizeof line);
+    wri_ps_close(ps);
+    /* read through a mapping: the same finding */
+    wri_ps_cfg mcfg = cfg;
+    mcfg.readahead = mcfg.map = true;
+    memset(&first, 0, sizeof first);
+    snprintf(cmd, sizeof cmd, "cat '%s' > /dev/null", copy);
+    REQUIRE(system(cmd) == 0);
+    REQUIRE_OK(wri_ps_open(copy, &mcfg, &ps, &eb), &eb);
+    CHECK(ps->mapped != NULL);
+    CHECK_EQ(wri_ps_read(ps, &root, buf, "tree page", NULL, &eb), WRI_PS_BAD);
+    wr_verify_problem_format(&first, mline, sizeof mline);
+    CHECK(strcmp(mline, line) == 0);
     wri_ps_close(ps);
     wri_ps_cfg strict = {0};
     REQUIRE_OK(wri_ps_open(copy, &strict, &ps, &eb), &eb);
