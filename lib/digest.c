@@ -16,34 +16,15 @@
  * file's verify read catches bugs, not adversaries, so a
  * non-cryptographic 128-bit hash is enough there.
  *
- * Calls nothing in the library but err, cores (and the
- * public cursor API for wr_coll_digest).
+ * Calls nothing in the library but err, ipipe (the byte pipe of
+ * wri_digest_new_async) and the public cursor API for wr_coll_digest.
  */
 #include "wr_int.h"
-#include "cores.h"
+#include "ipipe.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <xxhash.h>
-
-/* A digest computed on a thread of its own (wri_digest_new_async): the
- * caller copies the documents' bytes into a ring of chunks, the thread
- * hashes full chunks; wr_digest_final waits for the ring to drain. */
-#define DG_CHUNK (128u << 10)
-#define DG_NCHUNK 4
-
-typedef struct dg_pipe {
-    pthread_t th;
-    pthread_mutex_t mu;
-    pthread_cond_t filled, drained;
-    uint8_t *chunk[DG_NCHUNK];
-    size_t clen[DG_NCHUNK];
-    unsigned head;  /* the chunk being filled (caller's) */
-    unsigned tail;  /* the next chunk to hash (thread's) */
-    unsigned nfull; /* chunks handed over, not yet hashed */
-    bool stop;
-} dg_pipe;
 
 struct wr_digest {
     wr_digest_kind kind;
@@ -53,7 +34,11 @@ struct wr_digest {
     size_t nbuf;
     XXH3_state_t *xxh; /* XXH128 */
     uint64_t ndocs;
-    dg_pipe *pipe;    /* NULL: hashed on the caller's thread */
+    /* wri_digest_new_async: the documents' bytes are copied onto a byte
+     * pipe, hashed on its thread batch by batch; wr_digest_final waits
+     * for it to drain. NULL: hashed on the caller's thread. */
+    wri_ipipe *pipe;
+    wr_errbuf pipe_eb; /* the pipe's errors: none, dg_take cannot fail */
 };
 
 static const uint32_t sha_k[64] = {
@@ -278,102 +263,36 @@ static void dg_hash(wr_digest *d, const uint8_t *p, size_t n)
         sha_update(d, p, n);
 }
 
-/* --- the digest's own thread ----------------------------------------------- */
-
-static void *dg_worker(void *arg)
+/* A batch of the byte pipe, on its thread (never fails). */
+static int dg_take(void *arg, const uint8_t *p, size_t n, wr_errbuf *eb)
 {
-    wr_digest *d = arg;
-    dg_pipe *q = d->pipe;
-    pthread_mutex_lock(&q->mu);
-    for (;;) {
-        while (q->nfull == 0 && !q->stop)
-            pthread_cond_wait(&q->filled, &q->mu);
-        if (q->nfull == 0)
-            break;
-        unsigned i = q->tail;
-        pthread_mutex_unlock(&q->mu);
-        dg_hash(d, q->chunk[i], q->clen[i]);
-        pthread_mutex_lock(&q->mu);
-        q->clen[i] = 0;
-        q->tail = (i + 1) % DG_NCHUNK;
-        q->nfull--;
-        pthread_cond_signal(&q->drained);
-    }
-    pthread_mutex_unlock(&q->mu);
-    return NULL;
-}
-
-static void dg_pipe_free(dg_pipe *q)
-{
-    for (unsigned i = 0; i < DG_NCHUNK; i++)
-        free(q->chunk[i]);
-    free(q);
+    (void)eb;
+    dg_hash(arg, p, n);
+    return WR_OK;
 }
 
 int wri_digest_new_async(wr_digest_kind kind, wr_digest **out,
                          wr_errbuf *eb)
 {
     int rc = wr_digest_new_kind(kind, out, eb);
-    dg_pipe *q;
     /* XXH3 hashes faster than the copy into the ring: inline */
-    if (rc != WR_OK || kind != WR_DIGEST_SHA256 ||
-        wri_cores() < 2 ||
-        (q = calloc(1, sizeof *q)) == NULL)
-        return rc; /* one core, or no memory for the ring: hash inline */
-    for (unsigned i = 0; i < DG_NCHUNK; i++) {
-        if ((q->chunk[i] = malloc(DG_CHUNK)) == NULL) {
-            dg_pipe_free(q);
-            return WR_OK;
-        }
-    }
-    pthread_mutex_init(&q->mu, NULL);
-    pthread_cond_init(&q->filled, NULL);
-    pthread_cond_init(&q->drained, NULL);
-    (*out)->pipe = q;
-    if (pthread_create(&q->th, NULL, dg_worker, *out) != 0) {
-        (*out)->pipe = NULL;
-        pthread_mutex_destroy(&q->mu);
-        pthread_cond_destroy(&q->filled);
-        pthread_cond_destroy(&q->drained);
-        dg_pipe_free(q);
+    if (rc != WR_OK || kind != WR_DIGEST_SHA256)
+        return rc;
+    wr_digest *d = *out;
+    /* one core, or no memory or thread for the pipe: hash inline */
+    if (wri_ipipe_new_bytes(dg_take, d, 0, &d->pipe, &d->pipe_eb) == WR_OK &&
+        !wri_ipipe_threaded(d->pipe)) {
+        wri_ipipe_free(d->pipe);
+        d->pipe = NULL;
     }
     return WR_OK;
-}
-
-/* Hand the chunk being filled to the thread (if it holds anything) and,
- * when wait_all, wait until every chunk is hashed; else wait only for a
- * free chunk to fill next. */
-static void dg_submit(dg_pipe *q, bool wait_all)
-{
-    pthread_mutex_lock(&q->mu);
-    if (q->clen[q->head] > 0) {
-        q->nfull++;
-        q->head = (q->head + 1) % DG_NCHUNK;
-        pthread_cond_signal(&q->filled);
-    }
-    while (wait_all ? q->nfull > 0 : q->nfull == DG_NCHUNK)
-        pthread_cond_wait(&q->drained, &q->mu);
-    pthread_mutex_unlock(&q->mu);
-}
-
-static void dg_copy(dg_pipe *q, const uint8_t *p, size_t n)
-{
-    while (n > 0) {
-        size_t used = q->clen[q->head], k = WRI_MIN(n, DG_CHUNK - used);
-        memcpy(q->chunk[q->head] + used, p, k);
-        q->clen[q->head] = used + k;
-        p += k;
-        n -= k;
-        if (used + k == DG_CHUNK)
-            dg_submit(q, false);
-    }
 }
 
 /* Bytes into the digest: to its thread, or hashed here. */
 static void dg_bytes(wr_digest *d, const uint8_t *p, size_t n)
 {
     if (d->pipe != NULL)
-        dg_copy(d->pipe, p, n);
+        (void)wri_ipipe_put(d->pipe, p, n, &d->pipe_eb);
     else
         dg_hash(d, p, n);
 }
@@ -407,8 +326,8 @@ void wri_digest_item(wr_digest *d, const uint8_t *key, uint32_t klen,
 
 void wr_digest_final(wr_digest *d, uint8_t out[WR_DIGEST_LEN])
 {
-    if (d->pipe != NULL)
-        dg_submit(d->pipe, true); /* the thread is idle from here on */
+    if (d->pipe != NULL) /* the thread is idle from here on */
+        (void)wri_ipipe_finish(d->pipe, &d->pipe_eb);
     if (d->xxh != NULL) {
         XXH128_canonical_t c;
         XXH128_canonicalFromHash(&c, XXH3_128bits_digest(d->xxh));
@@ -434,20 +353,10 @@ void wr_digest_final(wr_digest *d, uint8_t out[WR_DIGEST_LEN])
 
 void wr_digest_free(wr_digest *d)
 {
-    dg_pipe *q = d != NULL ? d->pipe : NULL;
-    if (q != NULL) {
-        pthread_mutex_lock(&q->mu);
-        q->stop = true;
-        pthread_cond_signal(&q->filled);
-        pthread_mutex_unlock(&q->mu);
-        pthread_join(q->th, NULL);
-        pthread_mutex_destroy(&q->mu);
-        pthread_cond_destroy(&q->filled);
-        pthread_cond_destroy(&q->drained);
-        dg_pipe_free(q);
-    }
-    if (d != NULL)
-        XXH3_freeState(d->xxh);
+    if (d == NULL)
+        return;
+    wri_ipipe_free(d->pipe);
+    XXH3_freeState(d->xxh);
     free(d);
 }
 

@@ -1,9 +1,10 @@
 /*
  * ipipe.c -- leaf items handed, in order, to a function on a thread of
  * its own (ipipe.h). The producer fills batch `fill` and queues it; the
- * consumer takes the batches in ring order, calls fn on each item and
- * frees the batch; the producer waits only when the next batch of the
- * ring is still queued (the consumer is the slower side).
+ * consumer takes the batches in ring order, calls fn on each item (a
+ * byte pipe's fn once, on the batch's bytes) and frees the batch; the
+ * producer waits only when the next batch of the ring is still queued
+ * (the consumer is the slower side).
  */
 #include "wr_int.h"
 #include "ipipe.h"
@@ -27,6 +28,7 @@ typedef struct ip_batch {
 
 struct wri_ipipe {
     wri_ipipe_fn fn;
+    wri_ipipe_bytes_fn bytes; /* a byte pipe's (fn NULL) */
     void *arg;
     bool threaded;
     pthread_t th;
@@ -40,9 +42,12 @@ struct wri_ipipe {
     wr_errbuf eb;
 };
 
-/* fn on every item of b, unless an error came before (no lock held). */
+/* fn on every item of b (a byte pipe's on its bytes), unless an error
+ * came before (no lock held). */
 static int ip_run(wri_ipipe *p, const ip_batch *b, int rc, wr_errbuf *eb)
 {
+    if (p->bytes != NULL)
+        return rc == WR_OK ? p->bytes(p->arg, b->buf, b->len, eb) : rc;
     for (size_t i = 0; i < b->nit && rc == WR_OK; i++) {
         const ip_item *x = &b->it[i];
         const uint8_t *key = b->buf + x->at;
@@ -93,7 +98,7 @@ static int ip_submit(wri_ipipe *p, wr_errbuf *eb)
 {
     ip_batch *b = &p->b[p->fill];
     pthread_mutex_lock(&p->mu);
-    if (b->nit > 0) {
+    if (b->nit > 0 || b->len > 0) {
         b->queued = true;
         pthread_cond_signal(&p->queued);
         p->fill = (p->fill + 1) % WRI_IPIPE_NBATCH;
@@ -147,6 +152,25 @@ int wri_ipipe_add(wri_ipipe *p, const uint8_t *key, uint32_t klen,
     return WR_OK;
 }
 
+int wri_ipipe_put(wri_ipipe *p, const void *bytes, size_t n, wr_errbuf *eb)
+{
+    const uint8_t *s = bytes;
+    if (!p->threaded)
+        return n > 0 ? p->bytes(p->arg, s, n, eb) : WR_OK;
+    while (n > 0) {
+        ip_batch *b = &p->b[p->fill];
+        size_t k = WRI_MIN(n, b->cap - b->len);
+        memcpy(b->buf + b->len, s, k);
+        b->len += k;
+        s += k;
+        n -= k;
+        int rc = b->len == b->cap ? ip_submit(p, eb) : WR_OK;
+        if (rc != WR_OK)
+            return rc;
+    }
+    return WR_OK;
+}
+
 int wri_ipipe_finish(wri_ipipe *p, wr_errbuf *eb)
 {
     if (!p->threaded)
@@ -162,14 +186,16 @@ int wri_ipipe_finish(wri_ipipe *p, wr_errbuf *eb)
     return rc;
 }
 
-int wri_ipipe_new(wri_ipipe_fn fn, void *arg, unsigned threads,
-                  wri_ipipe **out, wr_errbuf *eb)
+/* A pipe calling fn or bytes (the other NULL). */
+static int ip_new(wri_ipipe_fn fn, wri_ipipe_bytes_fn bytes, void *arg,
+                  unsigned threads, wri_ipipe **out, wr_errbuf *eb)
 {
     wri_ipipe *p = calloc(1, sizeof *p);
     *out = NULL;
     if (p == NULL)
         return WR_ERR(eb, WR_ENOMEM, "out of memory");
     p->fn = fn;
+    p->bytes = bytes;
     p->arg = arg;
     *out = p;
     if (wri_threads(threads) < 2)
@@ -190,6 +216,18 @@ int wri_ipipe_new(wri_ipipe_fn fn, void *arg, unsigned threads,
     }
     p->threaded = true;
     return WR_OK;
+}
+
+int wri_ipipe_new(wri_ipipe_fn fn, void *arg, unsigned threads,
+                  wri_ipipe **out, wr_errbuf *eb)
+{
+    return ip_new(fn, NULL, arg, threads, out, eb);
+}
+
+int wri_ipipe_new_bytes(wri_ipipe_bytes_fn fn, void *arg, unsigned threads,
+                        wri_ipipe **out, wr_errbuf *eb)
+{
+    return ip_new(NULL, fn, arg, threads, out, eb);
 }
 
 bool wri_ipipe_threaded(const wri_ipipe *p)

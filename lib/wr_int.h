@@ -63,9 +63,10 @@ void wri_crc_force_portable(bool portable);
 /* digest.c: use the portable SHA-256 code even where the CPU has SHA
  * extensions (tests compare both). */
 void wri_digest_force_portable(bool portable);
-/* digest.c: a SHA-256 digest hashed on a thread of its own (where there
- * are two cores or more; else inline): same result as wr_digest_new_kind's,
- * the caller's cost is a copy of the bytes. Other kinds hash inline. */
+/* digest.c: a SHA-256 digest hashed on a thread of its own (a byte pipe,
+ * ipipe.h, where there are two cores or more; else inline): same result
+ * as wr_digest_new_kind's, the caller's cost is a copy of the bytes.
+ * Other kinds hash inline. */
 int wri_digest_new_async(wr_digest_kind kind, wr_digest **out,
                          wr_errbuf *eb);
 /* digest.c: one leaf item into an item digest (wr_verify_ckpt's

@@ -3,7 +3,8 @@
  * (FIPS 180-4 examples) on both the portable and the SHA-NI code, and the
  * two paths agreeing on random input fed in random pieces; the digest
  * hashed on its own thread (wri_digest_new_async) agreeing with both,
- * across its chunk boundaries and when reused after wr_digest_final.
+ * across its byte pipe's batch boundaries (lib/ipipe.c) and when reused
+ * after wr_digest_final.
  * The XXH3-128 fingerprint: a known answer, libxxhash's one-shot
  * XXH3_128bits agreeing with ours fed in pieces, its canonical byte
  * order, and the item digest's bytes (key length, key, value length,
@@ -111,8 +112,9 @@ static void test_sha256_async_known_answers(void)
     async_mode = false;
 }
 
-/* Inputs up to 1.5 MB (several 128 KiB chunks, pieces larger and smaller
- * than a chunk), hashed on the thread and inline; one async digest reused
+/* Inputs up to 1.5 MB (several of the byte pipe's WRI_IPIPE_BATCH
+ * batches, pieces larger and smaller than one), hashed on the thread and
+ * inline; one async digest reused
  * after each final, as a caller hashing several trees would. */
 static void test_sha256_async_agrees_with_inline(void)
 {

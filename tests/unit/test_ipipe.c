@@ -4,7 +4,9 @@
  * two, values larger than a batch included; the consumer's first error
  * (code and message) comes back from the next add or from finish, and fn
  * is not called after it; freeing with items still queued neither hangs
- * nor leaks; threads 0 asks the cores this process may run on (taskset),
+ * nor leaks; a byte pipe hands the stream on in full batches, in order,
+ * its pieces of any size, and its consumer's error comes back too;
+ * threads 0 asks the cores this process may run on (taskset),
  * not those online (lib/cores.c: wri_cores, wri_threads).
  */
 #include "tap.h"
@@ -126,6 +128,116 @@ static void test_ipipe_free_with_items_queued(void)
     wri_ipipe_free(NULL);
 }
 
+/* What a byte pipe's consumer saw: a running CRC of the stream, its
+ * length, the calls and their sizes; fails with WR_EIO at call fail_at. */
+typedef struct seenb {
+    uint32_t crc;
+    uint64_t len, calls, fail_at;
+    uint64_t short_calls; /* calls of fewer than WRI_IPIPE_BATCH bytes */
+    uint64_t empty;       /* calls of no bytes (none should be) */
+    size_t most;          /* the largest call */
+} seenb;
+
+static int take_bytes(void *arg, const uint8_t *p, size_t n, wr_errbuf *eb)
+{
+    seenb *s = arg;
+    s->calls++;
+    if (s->fail_at != 0 && s->calls == s->fail_at)
+        return WR_ERR(eb, WR_EIO, "batch %llu refused",
+                      (unsigned long long)s->calls);
+    s->empty += n == 0;
+    s->crc = wri_crc32(s->crc, p, n);
+    s->len += n;
+    s->short_calls += n < WRI_IPIPE_BATCH;
+    s->most = WRI_MAX(s->most, n);
+    return WR_OK;
+}
+
+/* Piece i of a stream into buf, its length: 0..3000 bytes, every 300th
+ * one BIG, every 7th empty, made from i. */
+static size_t piece(uint8_t *buf, uint32_t i)
+{
+    size_t n = i % 7 == 0 ? 0 : i % 300 == 299 ? BIG : (i * 7919u) % 3001;
+    for (size_t k = 0; k < n; k++)
+        buf[k] = (uint8_t)(i * 31 + k);
+    return n;
+}
+
+/* n pieces onto a byte pipe of `threads`, as feed() does items; the
+ * stream's CRC and length into *crc, *len. */
+static int feed_bytes(unsigned threads, uint32_t n, seenb *s, uint32_t *crc,
+                      uint64_t *len, bool *threaded, wr_errbuf *eb)
+{
+    wri_ipipe *p = NULL;
+    uint8_t *buf = malloc(BIG);
+    int rc = buf == NULL ? WR_ENOMEM
+                         : wri_ipipe_new_bytes(take_bytes, s, threads, &p,
+                                               eb);
+    *crc = 0;
+    *len = 0;
+    for (uint32_t i = 0; rc == WR_OK && i < n; i++) {
+        size_t k = piece(buf, i);
+        *crc = wri_crc32(*crc, buf, k);
+        *len += k;
+        rc = wri_ipipe_put(p, buf, k, eb);
+    }
+    if (rc == WR_OK)
+        rc = wri_ipipe_finish(p, eb);
+    *threaded = wri_ipipe_threaded(p);
+    wri_ipipe_free(p);
+    free(buf);
+    return rc;
+}
+
+static void test_ipipe_bytes_whole_stream_in_full_batches(void)
+{
+    for (unsigned threads = 1; threads <= 2; threads++) {
+        wr_errbuf eb = {0};
+        seenb s = {0};
+        uint32_t crc;
+        uint64_t len;
+        bool t;
+        REQUIRE_OK(feed_bytes(threads, 3000, &s, &crc, &len, &t, &eb), &eb);
+        CHECK_EQ(t, threads == 2);
+        CHECK_EQ(s.len, len);
+        CHECK_EQ(s.crc, crc);
+        CHECK_EQ(s.empty, 0);
+        CHECK(len > 10 * (uint64_t)BIG);
+        if (threads == 2) { /* batches, full but the last, none larger */
+            CHECK_EQ(s.calls, (len + WRI_IPIPE_BATCH - 1) / WRI_IPIPE_BATCH);
+            CHECK_EQ(s.short_calls, len % WRI_IPIPE_BATCH != 0);
+            CHECK_EQ(s.most, WRI_IPIPE_BATCH);
+        } else { /* the pieces as put, the empty ones not at all */
+            CHECK_EQ(s.calls, 3000 - 3000 / 7 - (3000 % 7 != 0));
+            CHECK_EQ(s.most, BIG);
+        }
+    }
+    /* nothing at all, and then only empty pieces */
+    for (uint32_t n = 0; n <= 1; n++) {
+        wr_errbuf eb = {0};
+        seenb s = {0};
+        uint32_t crc;
+        uint64_t len;
+        bool t;
+        REQUIRE_OK(feed_bytes(2, n, &s, &crc, &len, &t, &eb), &eb);
+        CHECK_EQ(s.calls, 0);
+    }
+}
+
+static void test_ipipe_bytes_consumer_error_comes_back(void)
+{
+    for (unsigned threads = 1; threads <= 2; threads++) {
+        wr_errbuf eb = {0};
+        seenb s = {.fail_at = 5};
+        uint32_t crc;
+        uint64_t len;
+        bool t;
+        CHECK_EQ(feed_bytes(threads, 3000, &s, &crc, &len, &t, &eb), WR_EIO);
+        CHECK(strstr(eb.msg, "batch 5 refused") != NULL);
+        CHECK_EQ(s.calls, 5); /* not called again after its error */
+    }
+}
+
 static void test_grow_doubles_and_keeps(void)
 {
     uint32_t *a = NULL;
@@ -193,6 +305,8 @@ int main(void)
     RUN(test_ipipe_every_item_in_order_on_one_thread_or_two);
     RUN(test_ipipe_consumer_error_comes_back_and_stops_it);
     RUN(test_ipipe_free_with_items_queued);
+    RUN(test_ipipe_bytes_whole_stream_in_full_batches);
+    RUN(test_ipipe_bytes_consumer_error_comes_back);
     RUN(test_grow_doubles_and_keeps);
     RUN(test_cores_are_the_affinity_not_the_online);
     return tap_done();
