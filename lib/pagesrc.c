@@ -572,12 +572,20 @@ static int ps_view(wri_ps *ps, uint8_t *buf, size_t len, uint64_t off,
     }
     bool seq = ps->cfg.readahead && off == ps->seq_next &&
                len <= WRI_PS_RUN_MAX / 2;
-    ps->seq_next = off + len;
     ps->preads++;
     if (!seq) {
-        ps->run_win = 0;
+        /* the window starts small again after a short sequential stretch
+         * (scattered pages), not after a long one that a read elsewhere
+         * interrupts (an internal page between runs of leaves) */
+        uint64_t covered = ps->seq_next - ps->seq_start;
+        if (covered > ps->seq_first && covered < WRI_PS_RUN_MAX)
+            ps->run_win = 0;
+        ps->seq_start = off;
+        ps->seq_first = len;
+        ps->seq_next = off + len;
         return wri_io_pread_some(ps->f, buf, len, off, got, eb);
     }
+    ps->seq_next = off + len;
     size_t win = ps->run_win ? ps->run_win * 2 : PS_RUN_MIN;
     win = WRI_MIN(win, (size_t)WRI_PS_RUN_MAX);
     win = WRI_MAX(win, len);

@@ -25,7 +25,10 @@
  * Reads: read-only sources (cfg.readahead) read in sequential runs: a read
  * that starts where the previous one ended is served from a run buffer
  * that doubles from 8 KiB up to WRI_PS_RUN_MAX, so a scan or a walk over
- * a file laid out in order does one pread per run, not one per page (and
+ * a file laid out in order does one pread per run, not one per page; a
+ * read elsewhere sends it back to 8 KiB only when the stretch before was
+ * short (scattered pages), not when it interrupts a long one (an internal
+ * page between the runs of leaves it points to) (and
  * the file is opened with POSIX_FADV_SEQUENTIAL, so the kernel reads
  * further ahead when it is not cached). Random reads go straight to the
  * file. A source opened with cfg.map whose file is all in the page cache
@@ -110,6 +113,8 @@ typedef struct wri_ps {
     uint64_t run_off;
     size_t run_len, run_win;
     uint64_t seq_next;
+    uint64_t seq_start;       /* where the current sequential stretch began */
+    size_t seq_first;         /* the length of the read that began it */
     uint64_t preads; /* system reads made (tests, bench) */
 } wri_ps;
 

@@ -160,6 +160,65 @@ static void test_pagesrc_walk_same_with_runs(void)
     CHECK_EQ(preads[2], 0);
 }
 
+/* Reads of 4 KiB pages through a read-only source on a plain file: a long
+ * stretch of pages in order, one page elsewhere (an internal page), the
+ * next stretch (its children): the run's window goes on at its size,
+ * not from 8 KiB again; stretches of three pages with jumps between
+ * (scattered leaves) keep it small. The bytes are the file's. */
+static void test_pagesrc_window_survives_a_detour(void)
+{
+    char path[700];
+    const size_t fsize = 8u << 20, P = 4096;
+    uint8_t *file = malloc(fsize), page[4096];
+    uint64_t x = 0x2545F4914F6CDD1Dull;
+    for (size_t i = 0; i < fsize; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        file[i] = (uint8_t)x;
+    }
+    snprintf(path, sizeof path, "%s/plain.bin", dbdir);
+    FILE *f = fopen(path, "wb");
+    REQUIRE(f != NULL && fwrite(file, 1, fsize, f) == fsize);
+    fclose(f);
+    wr_errbuf eb = {0};
+    wri_ps *ps = NULL;
+    wri_ps_cfg cfg = {.tolerant = true, .readahead = true, .any_file = true};
+    REQUIRE_OK(wri_ps_open(path, &cfg, &ps, &eb), &eb);
+    bool same = true;
+    uint64_t reads[2];
+    /* a stretch of 100 pages, a detour, the next 100 pages: twice */
+    for (int round = 0; round < 2; round++) {
+        uint64_t start = 2 * P + (uint64_t)round * 101 * P;
+        uint64_t before = ps->preads;
+        size_t got = 0;
+        REQUIRE_OK(wri_ps_read_raw(ps, 6u << 20, page, P, &got, &eb), &eb);
+        for (uint64_t off = start; off < start + 100 * P; off += P) {
+            REQUIRE_OK(wri_ps_read_raw(ps, off, page, P, &got, &eb), &eb);
+            same &= got == P && memcmp(page, file + off, P) == 0;
+        }
+        reads[round] = ps->preads - before;
+    }
+    printf("# 100 pages after a detour: %llu preads the first time, %llu "
+           "after a long stretch\n",
+           (unsigned long long)reads[0], (unsigned long long)reads[1]);
+    CHECK(same);
+    CHECK(reads[0] >= 6);  /* from 8 KiB: 8, 16, ... 256 KiB */
+    CHECK(reads[1] <= 4);  /* the detour, then 256 KiB windows */
+    /* scattered: three pages, a jump, three pages... */
+    for (uint64_t k = 0; k < 50; k++) {
+        uint64_t start = (4u << 20) + k * 13 * P;
+        size_t got = 0;
+        for (uint64_t off = start; off < start + 3 * P; off += P) {
+            REQUIRE_OK(wri_ps_read_raw(ps, off, page, P, &got, &eb), &eb);
+            same &= got == P && memcmp(page, file + off, P) == 0;
+        }
+    }
+    CHECK(same);
+    CHECK(ps->run_win <= 16384); /* short stretches: small windows */
+    wri_ps_close(ps);
+    unlink(path);
+    free(file);
+}
+
 static void sink(const wr_finding *f, void *arg)
 {
     wr_finding *first = arg;
@@ -394,6 +453,7 @@ int main(void)
         return 1;
     RUN(test_pagesrc_scan_reads_in_runs);
     RUN(test_pagesrc_walk_same_with_runs);
+    RUN(test_pagesrc_window_survives_a_detour);
     RUN(test_pagesrc_strict_and_tolerant_agree);
     RUN(test_pagesrc_engine_reads_nodes_through_it);
     RUN(test_pagesrc_long_leaves_only_in_format_2);
