@@ -2,10 +2,14 @@
 # Run every unit-test binary and every bats suite of a build; print one
 # final line "N passed, N failed". Exit 1 if anything failed. With a
 # second build (the DIAG one, make DIAG=1), the unit tests named in
-# $WR_DIAG_TESTS run again on it.
+# $WR_DIAG_TESTS run again on it; with a third (ThreadSanitizer, make
+# SAN=thread), those named in $WR_TSAN_TESTS, but for the test functions
+# named in $WR_TSAN_SKIP: a ThreadSanitizer report fails the binary.
 set -u
 build=${1:-build/san}
 diag=${2:-}
+tsan=${3:-}
+unset WR_TEST_SKIP # only the ThreadSanitizer pass leaves tests out
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 2
 export WR_BIN="$top/$build/bin"
@@ -69,6 +73,27 @@ if [ -n "$diag" ]; then
             unit "$diag/tests/$name" "unit (DIAG)"
         else
             echo "not ok - $diag/tests/$name missing"
+            fail=$((fail + 1))
+        fi
+    done
+fi
+if [ -n "$tsan" ]; then
+    for name in ${WR_TSAN_TESTS:-}; do
+        if [ ! -x "$tsan/tests/$name" ]; then
+            echo "not ok - $tsan/tests/$name missing"
+            fail=$((fail + 1))
+            continue
+        fi
+        # reports are counted from the log (one failure per binary, a
+        # forked child's too), not from the exit status; no second of
+        # sleep at each exit (the crash sweeps' children exit by the score)
+        WR_TEST_SKIP=${WR_TSAN_SKIP:-} \
+        TSAN_OPTIONS="${TSAN_OPTIONS:+$TSAN_OPTIONS:}exitcode=0:second_deadlock_stack=1:atexit_sleep_ms=0" \
+            unit "$tsan/tests/$name" "unit (TSan)"
+        if grep -q 'WARNING: ThreadSanitizer' "$log"; then
+            grep -A30 -m1 'WARNING: ThreadSanitizer' "$log"
+            echo "not ok - unit (TSan) $name: ThreadSanitizer reports" \
+                 "($(grep -c 'WARNING: ThreadSanitizer' "$log"))"
             fail=$((fail + 1))
         fi
     done
