@@ -13,16 +13,21 @@
  *  B4 a clean node's page equals what is on disk at node->addr.
  *  B5 t->mem is the heap the loaded nodes hold: node, item array, page
  *     buffer and owned items, each with a malloc overhead (bt_mem_add).
- *  B6 pages this engine writes are one block: a long leaf (format version
- *     2, written by the bulk loader) is read as it is, and once changed it
- *     is carved into pages of at most one block before anything is written
- *     (bt_fit_root, at a checkpoint and an early write); until then a
- *     dirty node may exceed one page.
- *  B7 no dirty item is split: a value whose tail a long leaf's cell holds
- *     (format 3, the bulk loader's; or all of it, with no run, format 4)
- *     is made whole in memory and its run (if any) freed when its node
- *     becomes dirty (item_rejoin), so B6's carving
- *     and the cell limits see plain values; clean nodes read it as it is.
+ *  B6 pages this engine writes are one block, except a leaf that holds
+ *     a value tail (B7): that one is the fewest blocks that hold it, up
+ *     to t->leaf_max (a long leaf, format 2). A long leaf read without
+ *     tails (the bulk loader's) is read as it is, and once changed it is
+ *     carved into pages that fit (node_fits; bt_fit_root, at a checkpoint
+ *     and an early write); until then a dirty node may exceed its limit.
+ *  B7 a leaf item keeps the tail of its value in its cell by the bulk
+ *     loader's rule (page.h wri_leaf_tail: in long leaves the last part
+ *     block of an overflow value, format 3, or all of one shorter than a
+ *     block, format 4, with no run): item_set decides it and raises the
+ *     file's version; a value read from disk keeps the form it has when
+ *     its node becomes dirty (its run, if any, stays its own), so
+ *     rewriting a leaf neither reads nor unpacks its values. A tail is
+ *     never longer than its value, a packed value has no run, a split
+ *     one's run holds the rest, and the file's version admits each.
  *
  * Early writes (wri_btree_evict): the dirty nodes are written, children
  * first, exactly as a checkpoint writes them, but no slot is written, so
@@ -47,8 +52,9 @@ typedef struct wri_item {
     const uint8_t *val; /* leaf: inline value, or NULL if only in overflow */
     uint32_t vlen;
     wr_addr ovf;     /* leaf: overflow page on disk (off != 0) */
-    const uint8_t *tail; /* leaf, clean node: a split value's last tlen
-                            bytes, in its page (format 3; B7) */
+    const uint8_t *tail; /* leaf: the value's last tlen bytes its cell
+                            keeps (B7), in the page or in mem; all of it
+                            (tlen == vlen) for a packed value */
     uint32_t tlen;
     uint8_t *mem;    /* owned copy of key (+ value), NULL if in page */
     size_t memlen;   /* bytes of mem (t->mem counts them) */
@@ -96,6 +102,26 @@ static uint32_t item_size(const wri_btree *t, const wri_node *nd,
 static bool item_is_overflow(const wri_btree *t, const wri_item *it)
 {
     return it->vlen > wri_page_max_inline(bt_psize(t), it->klen);
+}
+
+/* B6: may nd be written as it is? One block, or a leaf holding a value
+ * tail in up to t->leaf_max bytes. */
+static bool node_fits(const wri_btree *t, const wri_node *nd)
+{
+    if (nd->bytes <= bt_psize(t))
+        return true;
+    if (nd->level > 0 || nd->bytes > t->leaf_max)
+        return false;
+    for (uint32_t i = 0; i < nd->n; i++)
+        if (nd->it[i].tlen > 0)
+            return true;
+    return false;
+}
+
+/* The bytes of the page nd is written as: the fewest blocks (B6). */
+static uint32_t node_page_size(const wri_btree *t, const wri_node *nd)
+{
+    return (nd->bytes + bt_psize(t) - 1) / bt_psize(t) * bt_psize(t);
 }
 
 /* The heap a malloc'd block of n bytes costs (B5): glibc's chunk header
@@ -310,115 +336,42 @@ static int tree_root(wri_btree *t, wri_node **out, wr_errbuf *eb)
     return WR_OK;
 }
 
-/* Give an item memory of its own holding its key and inline value. */
+/* Give an item memory of its own holding its key and what its cell holds
+ * of its value: an inline value, or the tail (B7; a packed value whole). */
 static int item_own(wri_btree *t, wri_item *it, wr_errbuf *eb)
 {
     if (it->mem != NULL)
         return WR_OK;
-    size_t vl = it->val != NULL ? it->vlen : 0;
+    const uint8_t *v = it->val != NULL ? it->val : it->tail;
+    size_t vl = it->val != NULL ? it->vlen : it->tlen;
     uint8_t *m = item_mem_alloc(t, it->klen + vl + 1);
     if (m == NULL)
         return WR_ERR(eb, WR_ENOMEM, "out of memory copying a tree item");
     if (it->klen > 0)
         memcpy(m, it->key, it->klen);
     if (vl > 0)
-        memcpy(m + it->klen, it->val, vl);
+        memcpy(m + it->klen, v, vl);
     it->mem = m;
     it->memlen = it->klen + vl + 1;
     it->key = m;
     if (it->val != NULL)
         it->val = m + it->klen;
+    else if (it->tail != NULL)
+        it->tail = m + it->klen;
     return WR_OK;
 }
 
-static int item_value(wri_btree *t, const wri_item *it, const uint8_t **val,
-                      uint8_t **buf, size_t *cap, wr_errbuf *eb);
-
-/* B7, first half: a split value (its tail in the cell) read whole into
- * memory of its own (key, then value) at *m; nothing changes yet. */
-static int item_whole(wri_btree *t, const wri_item *it, uint8_t **m,
-                      wr_errbuf *eb)
-{
-    uint8_t *buf = NULL;
-    size_t cap = 0;
-    const uint8_t *v;
-    int rc = item_value(t, it, &v, &buf, &cap, eb);
-    if (rc == WR_OK) {
-        *m = item_mem_alloc(t, (size_t)it->klen + it->vlen + 1);
-        if (*m == NULL) {
-            rc = WR_ERR(eb, WR_ENOMEM, "out of memory joining a split value");
-        } else {
-            if (it->klen > 0)
-                memcpy(*m, it->key, it->klen);
-            memcpy(*m + it->klen, v, it->vlen);
-        }
-    }
-    free(buf);
-    return rc;
-}
-
-/* B7, second half (cannot fail): the item becomes the whole value at m;
- * its run's address goes to *run, for the caller to free once the node
- * no longer names it. */
-static void item_rejoin(wri_btree *t, wri_node *nd, wri_item *it, uint8_t *m,
-                        wr_addr *run)
-{
-    *run = it->ovf;
-    item_mem_free(t, it);
-    it->mem = m;
-    it->memlen = (size_t)it->klen + it->vlen + 1;
-    it->key = m;
-    it->val = m + it->klen;
-    memset(&it->ovf, 0, sizeof it->ovf);
-    nd->bytes -= it->tlen;
-    it->tail = NULL;
-    it->tlen = 0;
-}
-
-/* Every item's memory its own, every split value read whole (B7), before
- * anything changes: on failure the node stays clean and as its page says
- * (its split values' runs still its own). whole[i] gets split item i's
- * memory. */
-static int node_own_items(wri_btree *t, wri_node *nd, uint8_t **whole,
-                          wr_errbuf *eb)
-{
-    int rc = WR_OK;
-    for (uint32_t i = 0; i < nd->n && rc == WR_OK; i++)
-        rc = nd->it[i].tlen > 0 ? item_whole(t, &nd->it[i], &whole[i], eb)
-                                : item_own(t, &nd->it[i], eb);
-    if (rc != WR_OK)
-        for (uint32_t i = 0; i < nd->n; i++)
-            if (whole[i] != NULL) {
-                bt_mem_sub(t, (size_t)nd->it[i].klen + nd->it[i].vlen + 1);
-                free(whole[i]);
-            }
-    return rc;
-}
-
-/* Make a node dirty: its page on disk leaves the tree being built (B1).
- * Its page and its split values' runs are freed only once the node is
- * dirty and names none of them. */
+/* Make a node dirty: its page on disk leaves the tree being built (B1),
+ * freed once every item has memory of its own. Values keep their form
+ * (B7): a split value's run stays the item's, nothing is read. */
 static int node_dirty(wri_btree *t, wri_node *nd, wr_errbuf *eb)
 {
     int rc;
     if (nd->dirty)
         return WR_OK;
-    uint8_t **whole = NULL;
-    wr_addr *runs = NULL;
-    uint32_t nruns = 0;
     for (uint32_t i = 0; i < nd->n; i++)
-        nruns += nd->it[i].tlen > 0;
-    if (nruns > 0 && ((whole = calloc(nd->n, sizeof *whole)) == NULL ||
-                      (runs = calloc(nruns, sizeof *runs)) == NULL)) {
-        free(whole);
-        return WR_ERR(eb, WR_ENOMEM, "out of memory joining split values");
-    }
-    if ((rc = node_own_items(t, nd, whole, eb)) != WR_OK)
-        goto out;
-    nruns = 0;
-    for (uint32_t i = 0; i < nd->n; i++)
-        if (whole != NULL && whole[i] != NULL)
-            item_rejoin(t, nd, &nd->it[i], whole[i], &runs[nruns++]);
+        if ((rc = item_own(t, &nd->it[i], eb)) != WR_OK)
+            return rc;
     if (nd->page != NULL)
         bt_mem_sub(t, nd->addr.size);
     free(nd->page);
@@ -427,14 +380,8 @@ static int node_dirty(wri_btree *t, wri_node *nd, wr_errbuf *eb)
     memset(&nd->addr, 0, sizeof nd->addr);
     nd->dirty = true;
     if (old.off != 0)
-        rc = wri_block_free_page(t->blk, &old, eb);
-    for (uint32_t i = 0; i < nruns && rc == WR_OK; i++)
-        if (runs[i].size > 0) /* a packed value has none */
-            rc = wri_block_free_page(t->blk, &runs[i], eb);
-out:
-    free(whole);
-    free(runs);
-    return rc;
+        return wri_block_free_page(t->blk, &old, eb);
+    return WR_OK;
 }
 
 /* --- search ----------------------------------------------------------- */
@@ -528,11 +475,13 @@ int wri_btree_open(wri_block *blk, int nkeyelem, wri_btree **out,
                    wr_errbuf *eb)
 {
     wri_btree *t = calloc(1, sizeof *t);
-    if (t == NULL || (t->scratch = malloc(blk->page_size)) == NULL) {
+    uint32_t leaf_max = wri_leaf_max(WRI_VERSION_LONG_LEAVES, blk->page_size);
+    if (t == NULL || (t->scratch = malloc(leaf_max)) == NULL) {
         free(t);
         return WR_ERR(eb, WR_ENOMEM, "out of memory opening a tree");
     }
     t->blk = blk;
+    t->leaf_max = leaf_max;
     t->nkeyelem = nkeyelem;
     t->root_addr = blk->cur.root;
     t->nrecords = blk->cur.nrecords;
@@ -619,10 +568,16 @@ out:
 
 /* --- put -------------------------------------------------------------- */
 
+/* Set *it to key and value (val NULL: a key alone, a separator). A leaf
+ * value keeps its tail in the cell by the shared rule (B7), which raises
+ * the file's version when it keeps one. */
 static int item_set(wri_btree *t, wri_item *it, const uint8_t *key,
                     uint32_t klen, const uint8_t *val, uint32_t vlen,
                     wr_errbuf *eb)
 {
+    uint32_t tlen = val != NULL ? wri_leaf_tail(bt_psize(t), t->leaf_max,
+                                                klen, vlen)
+                                : 0;
     uint8_t *m = item_mem_alloc(t, (size_t)klen + vlen + 1);
     if (m == NULL)
         return WR_ERR(eb, WR_ENOMEM, "out of memory storing an item");
@@ -637,7 +592,11 @@ static int item_set(wri_btree *t, wri_item *it, const uint8_t *key,
     it->klen = klen;
     it->val = val != NULL ? m + klen : NULL;
     it->vlen = vlen;
+    it->tlen = tlen;
+    it->tail = tlen > 0 ? m + klen + (vlen - tlen) : NULL;
     memset(&it->ovf, 0, sizeof it->ovf);
+    if (tlen > 0)
+        wri_block_set_version(t->blk, wri_tail_version(vlen, tlen));
     return WR_OK;
 }
 
@@ -752,7 +711,7 @@ static int bt_fix_overfull(wri_btree *t, bt_path *p, bool append,
 {
     int rc;
     for (int d = p->depth - 1; d >= 0; d--) {
-        if (p->node[d]->bytes <= bt_psize(t))
+        if (node_fits(t, p->node[d]))
             break;
         if ((rc = node_split(t, p, d, append, eb)) != WR_OK)
             return rc;
@@ -946,27 +905,35 @@ int wri_btree_delete(wri_btree *t, const uint8_t *key, uint32_t klen,
 
 /* --- checkpoint ------------------------------------------------------- */
 
+/* Write the run of a dirty overflow value: all of it, or (a split value,
+ * B7) all but the tail its cell keeps; then only the key and the tail stay
+ * in memory. */
 static int ovf_write(wri_btree *t, wri_item *it, wr_errbuf *eb)
 {
     int rc;
-    uint64_t size = wri_overflow_size(bt_psize(t), it->vlen);
+    uint32_t head = it->vlen - it->tlen;
+    uint64_t size = wri_overflow_size(bt_psize(t), head);
     uint8_t *buf = malloc(size);
     if (buf == NULL)
         return WR_ERR(eb, WR_ENOMEM, "out of memory writing an overflow");
-    wri_overflow_encode(buf, (uint32_t)size, it->val, it->vlen,
+    wri_overflow_encode(buf, (uint32_t)size, it->val, head,
                         t->blk->building);
     rc = wri_block_write_page(t->blk, buf, (uint32_t)size, &it->ovf, eb);
     free(buf);
     if (rc != WR_OK)
         return rc;
-    /* Keep only the key in memory; the value is on disk now. */
-    uint8_t *m = realloc(it->mem, it->klen + 1);
+    /* Keep only the key and the tail in memory; the rest is on disk now. */
+    size_t keep = (size_t)it->klen + it->tlen + 1;
+    if (it->tlen > 0)
+        memmove(it->mem + it->klen, it->mem + it->klen + head, it->tlen);
+    uint8_t *m = realloc(it->mem, keep);
     if (m != NULL) {
-        bt_mem_shrink(t, it->memlen - (it->klen + 1));
+        bt_mem_shrink(t, it->memlen - keep);
         it->mem = m;
-        it->memlen = it->klen + 1;
-        it->key = m;
+        it->memlen = keep;
     }
+    it->key = it->mem;
+    it->tail = it->tlen > 0 ? it->mem + it->klen : NULL;
     it->val = NULL;
     return WR_OK;
 }
@@ -977,11 +944,12 @@ static int node_write(wri_btree *t, wri_node *nd, wr_errbuf *eb)
     wri_page_builder pb;
     if (!nd->dirty)
         return WR_OK;
-    if (nd->bytes > bt_psize(t)) /* B6: bt_fit_root ran before */
+    if (!node_fits(t, nd)) /* B6: bt_fit_root ran before */
         return WR_ERR(eb, WR_EINVAL,
                       "%s: internal error: a changed page of %u bytes was "
                       "not split before it was written",
                       t->blk->path, nd->bytes);
+    uint32_t size = node_page_size(t, nd);
     for (uint32_t i = 0; i < nd->n; i++) {
         wri_item *it = &nd->it[i];
         if (nd->level > 0 && it->child != NULL) {
@@ -989,43 +957,54 @@ static int node_write(wri_btree *t, wri_node *nd, wr_errbuf *eb)
                 return rc;
             it->caddr = it->child->addr;
         } else if (nd->level == 0 && it->ovf.off == 0 &&
-                   item_is_overflow(t, it)) {
+                   it->tlen < it->vlen && item_is_overflow(t, it)) {
             if ((rc = ovf_write(t, it, eb)) != WR_OK)
                 return rc;
         }
     }
-    wri_pb_init(&pb, t->scratch, bt_psize(t),
+    wri_pb_init(&pb, t->scratch, size,
                 nd->level ? WRI_PT_INTERNAL : WRI_PT_LEAF, nd->level);
     for (uint32_t i = 0; i < nd->n; i++) {
         const wri_item *it = &nd->it[i];
         if (nd->level > 0)
             wri_pb_add_internal(&pb, it->key, it->klen, &it->caddr);
+        else if (it->tlen > 0) /* packed: the address is all zero */
+            wri_pb_add_leaf_tail(&pb, it->key, it->klen, it->vlen, &it->ovf,
+                                 it->tail, it->tlen);
         else
             wri_pb_add_leaf(&pb, it->key, it->klen, it->val, it->vlen,
                             it->ovf.off ? &it->ovf : NULL);
     }
     wri_pb_finish(&pb, t->blk->building);
-    if ((rc = wri_block_write_page(t->blk, t->scratch, bt_psize(t), &nd->addr,
+    if ((rc = wri_block_write_page(t->blk, t->scratch, size, &nd->addr,
                                    eb)) != WR_OK)
         return rc;
     nd->dirty = false;
     return WR_OK;
 }
 
-/* B6: carve child i of dirty parent, longer than one page, into pieces
- * of at most one page (each full but the last), inserted after it.
- * *added gets the number of pieces added. */
+/* B6: carve child i of dirty parent, too long to be written, into pieces
+ * that fit (each full but the last: one block, or up to t->leaf_max for a
+ * piece holding a value tail), inserted after it. *added gets the number
+ * of pieces added. */
 static int node_carve(wri_btree *t, wri_node *parent, uint32_t i,
                       uint32_t *added, wr_errbuf *eb)
 {
     int rc;
     wri_node *nd = parent->it[i].child;
     *added = 0;
-    while (nd->bytes > bt_psize(t)) {
+    while (!node_fits(t, nd)) {
         uint32_t used = WRI_PH_LEN, k = 0;
-        while (k < nd->n && used + item_size(t, nd, &nd->it[k]) <=
-                                bt_psize(t))
-            used += item_size(t, nd, &nd->it[k++]);
+        bool tails = false;
+        for (; k < nd->n; k++) {
+            const wri_item *it = &nd->it[k];
+            bool tl = tails || (nd->level == 0 && it->tlen > 0);
+            if (used + item_size(t, nd, it) >
+                (tl ? t->leaf_max : bt_psize(t)))
+                break;
+            used += item_size(t, nd, it);
+            tails = tl;
+        }
         if (k == 0)
             k = 1; /* cannot happen: an item is at most a quarter page */
         wri_item sep;
@@ -1041,8 +1020,8 @@ static int node_carve(wri_btree *t, wri_node *parent, uint32_t i,
     return WR_OK;
 }
 
-/* B6: every dirty node under nd fits one page (nd itself may not: its
- * parent carves it). Bottom-up, before anything is written. */
+/* B6: every dirty node under nd fits (nd itself may not: its parent
+ * carves it). Bottom-up, before anything is written. */
 static int bt_fit(wri_btree *t, wri_node *nd, wr_errbuf *eb)
 {
     int rc;
@@ -1054,7 +1033,7 @@ static int bt_fit(wri_btree *t, wri_node *nd, wr_errbuf *eb)
         if (c == NULL || !c->dirty)
             continue;
         if ((rc = bt_fit(t, c, eb)) != WR_OK ||
-            (c->bytes > bt_psize(t) &&
+            (!node_fits(t, c) &&
              (rc = node_carve(t, nd, i, &added, eb)) != WR_OK))
             return rc;
         i += added;
@@ -1062,7 +1041,7 @@ static int bt_fit(wri_btree *t, wri_node *nd, wr_errbuf *eb)
     return WR_OK;
 }
 
-/* B6 at the root: above a root longer than one page, a new root. */
+/* B6 at the root: above a root too long to be written, a new root. */
 static int bt_fit_root(wri_btree *t, wr_errbuf *eb)
 {
     int rc;
@@ -1071,7 +1050,7 @@ static int bt_fit_root(wri_btree *t, wr_errbuf *eb)
         return WR_OK;
     if ((rc = bt_fit(t, t->root, eb)) != WR_OK)
         return rc;
-    while (t->root->dirty && t->root->bytes > bt_psize(t)) {
+    while (t->root->dirty && !node_fits(t, t->root)) {
         wri_node *root = node_new(t, (uint16_t)(t->root->level + 1), 2);
         if (root == NULL)
             return WR_ERR(eb, WR_ENOMEM, "out of memory splitting the root");
@@ -1182,23 +1161,46 @@ static int diag_node(wri_btree *t, const wri_node *nd, bool parent_dirty,
                       "take %u",
                       path, nd->level, nd->bytes, bytes);
     if (!nd->dirty && (nd->page == NULL || nd->level > 0) &&
-        (nd->addr.size != bt_psize(t) || nd->bytes > bt_psize(t)))
+        (nd->addr.size != node_page_size(t, nd) || !node_fits(t, nd)))
         /* a clean node without its page buffer was written by this
-         * engine; only a leaf read as it is may be long */
+         * engine; only a leaf read as it is, or one holding a value tail,
+         * may be long, and then the fewest blocks that hold it */
         return WR_ERR(eb, WR_ECORRUPT,
                       "B6: %s: a clean node at level %u is %u bytes on disk "
-                      "(%u in use), not one block of %u (only a leaf read "
-                      "as it is may be longer)",
+                      "(%u in use), not the fewest blocks of %u that hold "
+                      "it (more than one only for a leaf read as it is or "
+                      "holding a value tail, up to %u)",
                       path, nd->level, nd->addr.size, nd->bytes,
-                      bt_psize(t));
-    for (uint32_t i = 0; nd->level == 0 && i < nd->n; i++)
-        if (nd->it[i].tlen > 0 && (nd->dirty || nd->page == NULL))
-            /* only a leaf read as it is holds split values */
+                      bt_psize(t), t->leaf_max);
+    for (uint32_t i = 0; nd->level == 0 && i < nd->n; i++) {
+        const wri_item *it = &nd->it[i];
+        const char *why = NULL;
+        if (it->tlen == 0)
+            continue;
+        if (!item_is_overflow(t, it) || it->tlen > it->vlen ||
+            it->tail == NULL)
+            why = "a tail of a value that is not an overflow value";
+        else if (it->tlen == it->vlen
+                     ? it->ovf.off != 0 || it->ovf.size != 0
+                     : it->ovf.off != 0 &&
+                           it->ovf.size != WRI_PH_LEN + it->vlen - it->tlen)
+            why = "a tail beside a run that does not hold the rest";
+        else if (it->ovf.off == 0 && it->tlen < it->vlen &&
+                 (!nd->dirty || it->val == NULL))
+            why = "a split value with no run";
+        else if (wri_tail_version(it->vlen, it->tlen) >
+                 t->blk->cur.version)
+            why = "a tail the file's format version does not admit";
+        if (why != NULL)
             return WR_ERR(eb, WR_ECORRUPT,
-                          "B7: %s: item %u of a %s leaf is a split value "
-                          "(a %u-byte tail in its cell)",
-                          path, i, nd->dirty ? "dirty" : "written",
-                          nd->it[i].tlen);
+                          "B7: %s: item %u of a %s leaf: %s (a %u-byte tail "
+                          "of a %u-byte value, run of %u bytes at %llu, "
+                          "format %u)",
+                          path, i, nd->dirty ? "dirty" : "clean", why,
+                          it->tlen, it->vlen, it->ovf.size,
+                          (unsigned long long)it->ovf.off,
+                          t->blk->cur.version);
+    }
     if (!nd->dirty) {
         /* B4: the page at addr, as the engine reads it, is this node */
         wr_errbuf e = {0};
@@ -1212,8 +1214,9 @@ static int diag_node(wri_btree *t, const wri_node *nd, bool parent_dirty,
             wri_cell c;
             wri_page_cell(&v, i, &c);
             wr_addr child = it->child ? it->child->addr : it->caddr;
-            same = c.klen == it->klen &&
+            same = c.klen == it->klen && c.tlen == it->tlen &&
                    (it->klen == 0 || memcmp(c.key, it->key, it->klen) == 0) &&
+                   (c.tlen == 0 || memcmp(c.tail, it->tail, c.tlen) == 0) &&
                    (nd->level > 0
                         ? c.child.off == child.off && c.child.crc == child.crc
                         : c.vlen == it->vlen &&

@@ -9,10 +9,14 @@
  * commits the block file's checkpoint with the new root. Pages reachable
  * from a committed checkpoint are therefore never overwritten.
  *
- * Splits keep every node within one page; a delete that leaves a node
- * under a quarter full merges it with a sibling when both fit in one page,
- * and an empty node is removed, so the tree shrinks as keys go. Values
- * longer than wri_page_max_inline() live in overflow pages.
+ * Splits keep every node within one page, or a leaf that holds a value
+ * tail within a long leaf (btree.c B6); a delete that leaves a node under
+ * a quarter full merges it with a sibling when both fit in one page, and
+ * an empty node is removed, so the tree shrinks as keys go. Values longer
+ * than wri_page_max_inline() live in overflow pages, except what the
+ * bulk loader's rule keeps in the cell (page.h wri_leaf_tail: a value
+ * shorter than a block packed whole, the last part block of a longer
+ * one; btree.c B7).
  *
  * Keys are key documents (bsonkey.h) of nkeyelem elements, ordered by
  * wri_key_cmp. Calls block, page, bsonkey.
@@ -44,7 +48,9 @@ typedef struct wri_btree {
     unsigned cursors;     /* open cursors: nodes they hold stay loaded */
     uint32_t epoch;       /* evictions so far: a node reached since the
                            * last one is warm (btree.c) */
-    uint8_t *scratch;     /* one page of encode space */
+    uint32_t leaf_max;    /* longest leaf it writes (B6): WRI_LEAF_MAX
+                           * below 64 KiB pages, else one page */
+    uint8_t *scratch;     /* leaf_max bytes of encode space */
 } wri_btree;
 
 /* Open the tree of the checkpoint blk was opened at. */

@@ -229,14 +229,12 @@ static int bulk_overflow(wri_bulk *b, const uint8_t *val, uint32_t vlen,
 }
 
 /* How many of an item's value bytes its leaf cell keeps beside an
- * overflow address: in long leaves, an overflow value's last part block
- * (format 3: the run is whole blocks), or all of a value shorter than a
- * block (format 4: no run; docs/FORMAT.md "Value tails"); else 0. */
+ * overflow address (page.h wri_leaf_tail: in long leaves an overflow
+ * value's last part block, format 3, or all of a value shorter than a
+ * block, format 4; docs/FORMAT.md "Value tails"). */
 static uint32_t bulk_tail(const wri_bulk *b, uint32_t klen, uint32_t vlen)
 {
-    return vlen > wri_page_max_inline(b->psize, klen) && b->lsize > b->psize
-               ? wri_value_tail(b->psize, vlen)
-               : 0;
+    return wri_leaf_tail(b->psize, b->lsize, klen, vlen);
 }
 
 uint64_t wri_bulk_item_live(const wri_bulk *b, uint32_t klen, uint32_t vlen)
@@ -269,8 +267,7 @@ int wri_bulk_add(wri_bulk *b, const uint8_t *key, uint32_t klen,
         (rc = bulk_overflow(b, val, vlen - tlen, &ovf, eb)) != WR_OK)
         return rc;
     if (tlen > 0 && b->blk != NULL)
-        wri_block_set_version(b->blk, tlen < vlen ? WRI_VERSION_TAILS
-                                                  : WRI_VERSION_PACKED);
+        wri_block_set_version(b->blk, wri_tail_version(vlen, tlen));
     bulk_level *lv = &b->lv[0];
     if (bulk_full(b, 0, wri_leaf_item_size(b->psize, klen, vlen) + tlen) &&
         (rc = bulk_flush(b, 0, eb)) != WR_OK)

@@ -54,6 +54,21 @@ uint32_t wri_value_tail(uint32_t page_size, uint32_t vlen)
     return need < page_size ? vlen : (uint32_t)(need % page_size);
 }
 
+uint32_t wri_leaf_tail(uint32_t page_size, uint32_t leaf_max, uint32_t klen,
+                       uint32_t vlen)
+{
+    return vlen > wri_page_max_inline(page_size, klen) && leaf_max > page_size
+               ? wri_value_tail(page_size, vlen)
+               : 0;
+}
+
+uint32_t wri_tail_version(uint32_t vlen, uint32_t tlen)
+{
+    if (tlen == 0)
+        return WRI_VERSION_1;
+    return tlen == vlen ? WRI_VERSION_PACKED : WRI_VERSION_TAILS;
+}
+
 bool wri_cell_packed(const wri_cell *c)
 {
     /* tlen > 0: a flags 3 cell (a flags 1 cell with a zero address is an

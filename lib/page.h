@@ -77,6 +77,17 @@ uint64_t wri_overflow_size(uint32_t page_size, uint64_t vlen);
  * holds it all, no run), else 0 (a value that fills its blocks exactly
  * stays whole in its overflow page). */
 uint32_t wri_value_tail(uint32_t page_size, uint32_t vlen);
+/* The one rule for how many of a leaf item's value bytes its cell keeps
+ * beside an overflow address, in leaves that may be leaf_max bytes long
+ * (block.h wri_leaf_max): in long leaves (leaf_max > page_size), an
+ * overflow value's wri_value_tail; else 0 (also for an inline value).
+ * The bulk loader and the engine (btree.c) both write by it. */
+uint32_t wri_leaf_tail(uint32_t page_size, uint32_t leaf_max, uint32_t klen,
+                       uint32_t vlen);
+/* The format version a cell keeping tlen of a value's vlen bytes needs:
+ * WRI_VERSION_PACKED for all of them, WRI_VERSION_TAILS for a part,
+ * WRI_VERSION_1 for none. */
+uint32_t wri_tail_version(uint32_t vlen, uint32_t tlen);
 
 /* One decoded cell; pointers point into the page buffer. */
 typedef struct wri_cell {

@@ -558,9 +558,13 @@ static void test_bulk_matches_model(void)
             bson_destroy(&k);
             REQUIRE_OK(wri_btree_checkpoint(t, &eb), &eb);
             CHECK(tree_equals_model(t, &m, 0));
-            /* long leaves changed by puts and deletes are carved into
-             * one-block pages (btree.c B6) before a checkpoint or an early
-             * write; the file keeps its version */
+            /* puts and deletes, checkpoints and early writes: the engine
+             * keeps a value's tail in its cell by the bulk loader's rule
+             * (btree.c B7), so where values reach past the inline limit
+             * (pages up to 4 KiB) it packs and splits them in long leaves
+             * and raises the file's version to 4 (it only rises); long
+             * leaves without a tail are carved into one-block pages
+             * (B6, test_long_leaf_carved) */
             for (int op = 0; op < 400; op++) {
                 uint64_t id = rnd() % (uint64_t)(n + n / 4);
                 make_key(id, &k);
@@ -588,9 +592,12 @@ static void test_bulk_matches_model(void)
             close_tree(b, t);
             fill_report after;
             CHECK_EQ(fill_check(path, &after), 0); /* walks clean */
-            CHECK_EQ(after.version, fr.version);
-            if (longl)
-                CHECK(after.long_leaves < fr.long_leaves);
+            CHECK_EQ(after.version, big ? WRI_VERSION_PACKED : fr.version);
+            if (big)
+                CHECK(after.packed > 0 && after.tails > 0 &&
+                      after.long_leaves > 0);
+            else
+                CHECK(after.packed == 0 && after.tails == 0);
             REQUIRE_OK(open_tree(path, 0, &b, &t, &eb), &eb);
             CHECK(tree_equals_model(t, &m, 0));
             CHECK(tree_equals_model(t, &m, 1));
@@ -648,41 +655,54 @@ static void check_verifies_clean(const char *path)
     wr_verify_report_free(r);
 }
 
-/* B7: a leaf whose split values cannot all be read whole stays clean and
- * keeps every run it names. Eight values of three blocks and a tail in one
- * long leaf; the last one's run damaged; a put into the leaf fails; the
- * damage mended, two checkpoints later the file verifies clean: no run
- * the leaf names has become free space (7 did when each run was freed as
- * its value was read). */
-static void test_split_values_kept_when_one_is_damaged(void)
+/* The one leaf's cell i of the tree at path (a one-level tree). */
+static void root_cell(const char *path, uint32_t i, wri_cell *out,
+                      uint32_t *count)
+{
+    wr_errbuf eb = {0};
+    wri_block *b;
+    wri_btree *t;
+    wri_page_view pv;
+    uint8_t *page = malloc(WRI_LEAF_MAX);
+    REQUIRE(page != NULL);
+    REQUIRE_OK(open_tree(path, 0, &b, &t, &eb), &eb);
+    REQUIRE(t->height == 1);
+    REQUIRE_OK(wri_block_read_node(b, &t->root_addr, 0, 1, page, &pv, &eb),
+               &eb);
+    REQUIRE(i < pv.count);
+    wri_page_cell(&pv, i, out);
+    out->key = out->val = out->tail = NULL; /* the page goes */
+    *count = pv.count;
+    free(page);
+    close_tree(b, t);
+}
+
+/* B7: a change to a leaf of split values reads none of them and keeps
+ * every run where it is. Eight values of three blocks and a tail in one
+ * long leaf; the last one's run damaged; a put into the leaf succeeds
+ * (before: every split value was read whole, so the put failed on the
+ * damage); after a checkpoint the run is the same one and still damaged
+ * (verify finds it: nothing was read and rewritten); mended, two
+ * checkpoints later the file verifies clean: no run the leaf names has
+ * become free space. */
+static void test_split_values_kept_on_rewrite(void)
 {
     wr_errbuf eb = {0};
     const char *path = tmp_path("tails.wr");
     wri_block *b;
     wri_btree *t;
     const uint32_t vl = 3 * 4096 + 1000;
-    uint32_t lens[8];
+    uint32_t lens[8], count;
     for (unsigned j = 0; j < 8; j++)
         lens[j] = vl;
     build_filled(path, 8, lens);
     uint8_t v[10] = {0};
-    /* the last value's run, from the leaf (the root: one level) */
-    REQUIRE_OK(open_tree(path, 0, &b, &t, &eb), &eb);
-    REQUIRE(t->height == 1);
-    uint8_t *page = malloc(WRI_LEAF_MAX);
-    wri_page_view pv;
-    REQUIRE(page != NULL);
-    REQUIRE_OK(wri_block_read_node(b, &t->root_addr, 0, 1, page, &pv, &eb),
-               &eb);
-    REQUIRE(pv.count == 8);
     wri_cell c;
-    wri_page_cell(&pv, 0, &c);
+    root_cell(path, 0, &c, &count);
     CHECK(c.tlen > 0);
-    wri_page_cell(&pv, 7, &c);
+    root_cell(path, 7, &c, &count);
     CHECK(c.tlen > 0);
     wr_addr run = c.ovf;
-    free(page);
-    close_tree(b, t);
     bson_t k;
     int fd = open(path, O_RDWR);
     REQUIRE(fd >= 0);
@@ -690,16 +710,32 @@ static void test_split_values_kept_when_one_is_damaged(void)
     REQUIRE(pread(fd, &was, 1, (off_t)run.off + 100) == 1);
     x = (uint8_t)(was ^ 0x5a);
     CHECK(pwrite(fd, &x, 1, (off_t)run.off + 100) == 1);
-    /* a put into the leaf: the last split value cannot be read */
     REQUIRE_OK(open_tree(path, 0, &b, &t, &eb), &eb);
     make_key(30, &k);
-    CHECK_EQ(wri_btree_put(t, bson_get_data(&k), k.len, v, 10, NULL, &eb),
-             WR_ECORRUPT);
+    REQUIRE_OK(wri_btree_put(t, bson_get_data(&k), k.len, v, 10, NULL, &eb),
+               &eb);
     bson_destroy(&k);
+    REQUIRE_OK(wri_btree_checkpoint(t, &eb), &eb);
+    close_tree(b, t);
+    wri_cell last; /* key 21, the damaged one; key 30 follows it */
+    root_cell(path, 7, &last, &count);
+    CHECK_EQ(count, 9);
+    CHECK(last.tlen > 0 && last.ovf.off == run.off &&
+          last.ovf.size == run.size && last.ovf.crc == run.crc);
+    wr_verify_report *r = NULL;
+    wr_verify_opts o = {.quick = true};
+    CHECK_EQ(wr_verify(path, &o, &r, &eb), WR_ECORRUPT);
+    CHECK(r != NULL && r->nproblems > 0); /* the damage stays where it was */
+    wr_verify_report_free(r);
     /* the damage mended behind the engine's back, two checkpoints: the
      * file must verify clean (a DIAG build verifies after each one) */
     CHECK(pwrite(fd, &was, 1, (off_t)run.off + 100) == 1);
     close(fd);
+    REQUIRE_OK(open_tree(path, 0, &b, &t, &eb), &eb);
+    make_key(31, &k);
+    REQUIRE_OK(wri_btree_put(t, bson_get_data(&k), k.len, v, 10, NULL, &eb),
+               &eb);
+    bson_destroy(&k);
     REQUIRE_OK(wri_btree_checkpoint(t, &eb), &eb);
     REQUIRE_OK(wri_btree_checkpoint(t, &eb), &eb);
     close_tree(b, t);
@@ -708,28 +744,30 @@ static void test_split_values_kept_when_one_is_damaged(void)
 
 /* B7 for packed values (format 4): a bulk-built long leaf of values
  * shorter than a block, each whole in its cell with no run, and one split
- * value; a put into the leaf makes them whole in memory; after a
- * checkpoint the values read back the same, the engine's leaves hold
- * ordinary overflow values only, and the file verifies clean (no run
- * freed that was never there, no space lost). */
-static void test_packed_values_made_whole(void)
+ * value; a put into the leaf keeps them as they are and packs the new
+ * value too (before: all were unpacked into one-block overflow pages and
+ * the leaf cut into one-block leaves, so the file grew); the values read
+ * back the same, no overflow block is part empty and the file verifies
+ * clean (no run freed that was never there, no space lost). */
+static void test_packed_values_stay_packed(void)
 {
     wr_errbuf eb = {0};
     const char *path = tmp_path("packed.wr");
     wri_block *b;
     wri_btree *t;
-    uint32_t lens[9];
+    uint32_t lens[10];
     for (uint32_t j = 0; j < 9; j++)
         lens[j] = j == 4 ? 2 * 4096 + 700 : 1500 + 250 * j;
     build_filled(path, 9, lens);
     uint8_t *v = malloc(3 * 4096);
     REQUIRE(v != NULL);
-    fill_report fr;
+    fill_report fr, after;
     REQUIRE(fill_check(path, &fr) == 0);
     CHECK_EQ(fr.version, WRI_VERSION_PACKED);
     CHECK_EQ(fr.packed, 8);
     CHECK_EQ(fr.tails, 1);
     CHECK_EQ(fr.ovf_waste, 0);
+    CHECK_EQ(fr.leaves, 1);
     REQUIRE_OK(open_tree(path, 0, &b, &t, &eb), &eb);
     bson_t k;
     make_key(7, &k); /* into the one leaf */
@@ -738,25 +776,118 @@ static void test_packed_values_made_whole(void)
                &eb);
     bson_destroy(&k);
     REQUIRE_OK(wri_btree_checkpoint(t, &eb), &eb);
-    for (uint64_t j = 0; j < 9; j++) {
+    for (uint64_t j = 0; j < 10; j++) {
+        uint64_t id = j < 9 ? 3 * j : 7;
+        uint32_t want = j < 9 ? lens[j] : 1200;
         uint8_t *got = NULL;
         uint32_t gl = 0;
-        make_key(3 * j, &k);
+        make_key(id, &k);
         REQUIRE_OK(wri_btree_get(t, bson_get_data(&k), k.len, &got, &gl, &eb),
                    &eb);
         bson_destroy(&k);
-        CHECK_EQ(gl, lens[j]);
-        memset(v, (int)('a' + j), lens[j]);
+        CHECK_EQ(gl, want);
+        memset(v, j < 9 ? (int)('a' + j) : 'z', want);
         CHECK(got != NULL && memcmp(got, v, gl) == 0);
         free(got);
     }
     close_tree(b, t);
-    REQUIRE(fill_check(path, &fr) == 0);
-    CHECK_EQ(fr.packed, 0);
-    CHECK_EQ(fr.tails, 0);
-    CHECK_EQ(fr.version, WRI_VERSION_PACKED); /* a file keeps its version */
+    REQUIRE(fill_check(path, &after) == 0);
+    CHECK_EQ(after.packed, 9);
+    CHECK_EQ(after.tails, 1);
+    CHECK_EQ(after.ovf_waste, 0);
+    CHECK_EQ(after.leaves, 1);
+    CHECK_EQ(after.long_leaves, 1);
+    CHECK_EQ(after.version, WRI_VERSION_PACKED);
     check_verifies_clean(path);
     free(v);
+}
+
+/* B6: a long leaf without a value tail (format 2, small values) is carved
+ * into one-block leaves once changed; the file keeps its version. */
+static void test_long_leaf_carved(void)
+{
+    wr_errbuf eb = {0};
+    const char *path = tmp_path("carved.wr");
+    wri_block *b;
+    wri_btree *t;
+    uint32_t lens[300];
+    for (uint32_t j = 0; j < 300; j++)
+        lens[j] = 100 + j % 50;
+    build_filled(path, 300, lens);
+    fill_report fr, after;
+    REQUIRE(fill_check(path, &fr) == 0);
+    CHECK_EQ(fr.version, WRI_VERSION_LONG_LEAVES);
+    CHECK(fr.long_leaves > 0);
+    REQUIRE_OK(open_tree(path, 0, &b, &t, &eb), &eb);
+    uint8_t v[120];
+    memset(v, 'q', sizeof v);
+    for (uint64_t j = 0; j < 300; j += 7) {
+        bson_t k;
+        make_key(3 * j + 1, &k);
+        REQUIRE_OK(wri_btree_put(t, bson_get_data(&k), k.len, v, sizeof v,
+                                 NULL, &eb),
+                   &eb);
+        bson_destroy(&k);
+    }
+    REQUIRE_OK(wri_btree_checkpoint(t, &eb), &eb);
+    close_tree(b, t);
+    REQUIRE(fill_check(path, &after) == 0);
+    CHECK_EQ(after.long_leaves, 0);
+    CHECK(after.leaves > fr.leaves);
+    CHECK_EQ(after.version, WRI_VERSION_LONG_LEAVES);
+    check_verifies_clean(path);
+}
+
+/* The version only rises: the engine packing a value into a format 1 file
+ * (its own, one-block leaves) or a format 3 one (split values only) makes
+ * it say 4 at the next checkpoint; values too short for overflow change
+ * nothing. */
+static void test_engine_packing_raises_version(void)
+{
+    for (int from = 0; from < 2; from++) {
+        wr_errbuf eb = {0};
+        const char *path = tmp_path("raise.wr");
+        wri_block_cfg cfg = {.page_size = 4096, .role = WRI_ROLE_MAIN,
+                             .coll = "t"};
+        wri_block *b;
+        wri_btree *t;
+        uint8_t v[3000];
+        memset(v, 'r', sizeof v);
+        bson_t k;
+        fill_report fr;
+        if (from == 0) {
+            REQUIRE_OK(wri_block_create(path, &cfg, &b, &eb), &eb);
+            REQUIRE_OK(wri_btree_open(b, 1, &t, &eb), &eb);
+            for (uint64_t j = 0; j < 50; j++) {
+                make_key(j, &k);
+                REQUIRE_OK(wri_btree_put(t, bson_get_data(&k), k.len, v, 200,
+                                         NULL, &eb),
+                           &eb);
+                bson_destroy(&k);
+            }
+            REQUIRE_OK(wri_btree_checkpoint(t, &eb), &eb);
+            close_tree(b, t);
+        } else {
+            uint32_t lens[4] = {9000, 9100, 9200, 9300};
+            build_filled(path, 4, lens);
+        }
+        REQUIRE(fill_check(path, &fr) == 0);
+        CHECK_EQ(fr.version, from == 0 ? WRI_VERSION_1 : WRI_VERSION_TAILS);
+        CHECK_EQ(fr.packed, 0);
+        REQUIRE_OK(open_tree(path, 0, &b, &t, &eb), &eb);
+        make_key(1000, &k);
+        REQUIRE_OK(wri_btree_put(t, bson_get_data(&k), k.len, v, sizeof v,
+                                 NULL, &eb),
+                   &eb);
+        bson_destroy(&k);
+        REQUIRE_OK(wri_btree_checkpoint(t, &eb), &eb);
+        close_tree(b, t);
+        REQUIRE(fill_check(path, &fr) == 0);
+        CHECK_EQ(fr.version, WRI_VERSION_PACKED);
+        CHECK_EQ(fr.packed, 1);
+        CHECK_EQ(fr.ovf_waste, 0);
+        check_verifies_clean(path);
+    }
 }
 
 static void test_bulk_rejects_unsorted(void)
@@ -859,8 +990,10 @@ int main(void)
     RUN(test_evict_stops_at_keep);
     RUN(test_btree_big_value);
     RUN(test_bulk_matches_model);
-    RUN(test_split_values_kept_when_one_is_damaged);
-    RUN(test_packed_values_made_whole);
+    RUN(test_split_values_kept_on_rewrite);
+    RUN(test_packed_values_stay_packed);
+    RUN(test_long_leaf_carved);
+    RUN(test_engine_packing_raises_version);
     RUN(test_bulk_rejects_unsorted);
     RUN(test_cursor_seek);
     RUN(test_put_rejects_long_key);
