@@ -14,20 +14,23 @@
  *  B5 t->mem is the heap the loaded nodes hold: node, item array, page
  *     buffer and owned items, each with a malloc overhead (bt_mem_add).
  *  B6 pages this engine writes are one block, except a leaf that holds
- *     a value tail (B7): that one is the fewest blocks that hold it, up
- *     to t->leaf_max (a long leaf, format 2). A long leaf read without
- *     tails (the bulk loader's) is read as it is, and once changed it is
- *     carved into pages that fit (node_fits; bt_fit_root, at a checkpoint
- *     and an early write); until then a dirty node may exceed its limit.
- *  B7 a leaf item keeps the tail of its value in its cell by the bulk
- *     loader's rule (page.h wri_leaf_tail: in long leaves the last part
- *     block of an overflow value, format 3, or all of one shorter than a
- *     block, format 4, with no run): item_set decides it and raises the
- *     file's version; a value read from disk keeps the form it has when
- *     its node becomes dirty (its run, if any, stays its own), so
- *     rewriting a leaf neither reads nor unpacks its values. A tail is
- *     never longer than its value, a packed value has no run, a split
- *     one's run holds the rest, and the file's version admits each.
+ *     value tails (B7): that one is the fewest blocks that hold it, up
+ *     to t->leaf_max (a long leaf, format 2), and its cells without their
+ *     tails fit one block (so tails lengthen a leaf but never let it hold
+ *     more items than a one-block leaf; node_fits). A long leaf whose
+ *     cells do not (the bulk loader's) is read as it is, and once changed
+ *     it is carved into pages that fit (bt_fit_root, at a checkpoint and
+ *     an early write); until then a dirty node may exceed its limit.
+ *  B7 a value the engine stores is packed whole in its cell (format 4,
+ *     no run) exactly when the bulk loader's rule packs it (page.h
+ *     wri_leaf_tail: in long leaves, an overflow value shorter than a
+ *     block); item_set decides it (item_tail) and raises the file's
+ *     version. The engine splits no value: a longer one gets a whole run.
+ *     A value read from disk keeps the form it has when its node becomes
+ *     dirty (a split value's run stays its own, format 3), so rewriting a
+ *     leaf neither reads nor unpacks its values. A tail is never longer
+ *     than its value, a packed value has no run, a split one's run holds
+ *     the rest, and the file's version admits each.
  *
  * Early writes (wri_btree_evict): the dirty nodes are written, children
  * first, exactly as a checkpoint writes them, but no slot is written, so
@@ -104,18 +107,28 @@ static bool item_is_overflow(const wri_btree *t, const wri_item *it)
     return it->vlen > wri_page_max_inline(bt_psize(t), it->klen);
 }
 
-/* B6: may nd be written as it is? One block, or a leaf holding a value
- * tail in up to t->leaf_max bytes. */
+/* B7: how many of a value's bytes its cell keeps when the engine stores
+ * it: all of one the shared rule packs, else none (the engine splits no
+ * value; wri_leaf_tail's part-block tails are the bulk loader's alone). */
+static uint32_t item_tail(const wri_btree *t, uint32_t klen, uint32_t vlen)
+{
+    uint32_t tlen = wri_leaf_tail(bt_psize(t), t->leaf_max, klen, vlen);
+    return tlen == vlen ? tlen : 0;
+}
+
+/* B6: may nd be written as it is? One block; or a leaf of up to
+ * t->leaf_max bytes whose cells without their value tails fit one block
+ * (tails lengthen a leaf, never let it hold more items). */
 static bool node_fits(const wri_btree *t, const wri_node *nd)
 {
     if (nd->bytes <= bt_psize(t))
         return true;
     if (nd->level > 0 || nd->bytes > t->leaf_max)
         return false;
+    uint64_t tails = 0;
     for (uint32_t i = 0; i < nd->n; i++)
-        if (nd->it[i].tlen > 0)
-            return true;
-    return false;
+        tails += nd->it[i].tlen;
+    return nd->bytes - tails <= bt_psize(t);
 }
 
 /* The bytes of the page nd is written as: the fewest blocks (B6). */
@@ -569,15 +582,13 @@ out:
 /* --- put -------------------------------------------------------------- */
 
 /* Set *it to key and value (val NULL: a key alone, a separator). A leaf
- * value keeps its tail in the cell by the shared rule (B7), which raises
- * the file's version when it keeps one. */
+ * value is packed whole in its cell when the shared rule packs it (B7),
+ * and the file's version raised to say so. */
 static int item_set(wri_btree *t, wri_item *it, const uint8_t *key,
                     uint32_t klen, const uint8_t *val, uint32_t vlen,
                     wr_errbuf *eb)
 {
-    uint32_t tlen = val != NULL ? wri_leaf_tail(bt_psize(t), t->leaf_max,
-                                                klen, vlen)
-                                : 0;
+    uint32_t tlen = val != NULL ? item_tail(t, klen, vlen) : 0;
     uint8_t *m = item_mem_alloc(t, (size_t)klen + vlen + 1);
     if (m == NULL)
         return WR_ERR(eb, WR_ENOMEM, "out of memory storing an item");
@@ -593,7 +604,7 @@ static int item_set(wri_btree *t, wri_item *it, const uint8_t *key,
     it->val = val != NULL ? m + klen : NULL;
     it->vlen = vlen;
     it->tlen = tlen;
-    it->tail = tlen > 0 ? m + klen + (vlen - tlen) : NULL;
+    it->tail = tlen > 0 ? m + klen : NULL;
     memset(&it->ovf, 0, sizeof it->ovf);
     if (tlen > 0)
         wri_block_set_version(t->blk, wri_tail_version(vlen, tlen));
@@ -905,35 +916,27 @@ int wri_btree_delete(wri_btree *t, const uint8_t *key, uint32_t klen,
 
 /* --- checkpoint ------------------------------------------------------- */
 
-/* Write the run of a dirty overflow value: all of it, or (a split value,
- * B7) all but the tail its cell keeps; then only the key and the tail stay
- * in memory. */
 static int ovf_write(wri_btree *t, wri_item *it, wr_errbuf *eb)
 {
     int rc;
-    uint32_t head = it->vlen - it->tlen;
-    uint64_t size = wri_overflow_size(bt_psize(t), head);
+    uint64_t size = wri_overflow_size(bt_psize(t), it->vlen);
     uint8_t *buf = malloc(size);
     if (buf == NULL)
         return WR_ERR(eb, WR_ENOMEM, "out of memory writing an overflow");
-    wri_overflow_encode(buf, (uint32_t)size, it->val, head,
+    wri_overflow_encode(buf, (uint32_t)size, it->val, it->vlen,
                         t->blk->building);
     rc = wri_block_write_page(t->blk, buf, (uint32_t)size, &it->ovf, eb);
     free(buf);
     if (rc != WR_OK)
         return rc;
-    /* Keep only the key and the tail in memory; the rest is on disk now. */
-    size_t keep = (size_t)it->klen + it->tlen + 1;
-    if (it->tlen > 0)
-        memmove(it->mem + it->klen, it->mem + it->klen + head, it->tlen);
-    uint8_t *m = realloc(it->mem, keep);
+    /* Keep only the key in memory; the value is on disk now. */
+    uint8_t *m = realloc(it->mem, it->klen + 1);
     if (m != NULL) {
-        bt_mem_shrink(t, it->memlen - keep);
+        bt_mem_shrink(t, it->memlen - (it->klen + 1));
         it->mem = m;
-        it->memlen = keep;
+        it->memlen = it->klen + 1;
+        it->key = m;
     }
-    it->key = it->mem;
-    it->tail = it->tlen > 0 ? it->mem + it->klen : NULL;
     it->val = NULL;
     return WR_OK;
 }
@@ -956,8 +959,8 @@ static int node_write(wri_btree *t, wri_node *nd, wr_errbuf *eb)
             if ((rc = node_write(t, it->child, eb)) != WR_OK)
                 return rc;
             it->caddr = it->child->addr;
-        } else if (nd->level == 0 && it->ovf.off == 0 &&
-                   it->tlen < it->vlen && item_is_overflow(t, it)) {
+        } else if (nd->level == 0 && it->ovf.off == 0 && it->tlen == 0 &&
+                   item_is_overflow(t, it)) {
             if ((rc = ovf_write(t, it, eb)) != WR_OK)
                 return rc;
         }
@@ -984,9 +987,8 @@ static int node_write(wri_btree *t, wri_node *nd, wr_errbuf *eb)
 }
 
 /* B6: carve child i of dirty parent, too long to be written, into pieces
- * that fit (each full but the last: one block, or up to t->leaf_max for a
- * piece holding a value tail), inserted after it. *added gets the number
- * of pieces added. */
+ * that fit (node_fits; each full but the last), inserted after it.
+ * *added gets the number of pieces added. */
 static int node_carve(wri_btree *t, wri_node *parent, uint32_t i,
                       uint32_t *added, wr_errbuf *eb)
 {
@@ -994,16 +996,14 @@ static int node_carve(wri_btree *t, wri_node *parent, uint32_t i,
     wri_node *nd = parent->it[i].child;
     *added = 0;
     while (!node_fits(t, nd)) {
-        uint32_t used = WRI_PH_LEN, k = 0;
-        bool tails = false;
+        uint32_t used = WRI_PH_LEN, base = WRI_PH_LEN, k = 0;
         for (; k < nd->n; k++) {
-            const wri_item *it = &nd->it[k];
-            bool tl = tails || (nd->level == 0 && it->tlen > 0);
-            if (used + item_size(t, nd, it) >
-                (tl ? t->leaf_max : bt_psize(t)))
+            uint32_t sz = item_size(t, nd, &nd->it[k]);
+            uint32_t tl = nd->level == 0 ? nd->it[k].tlen : 0;
+            if (base + sz - tl > bt_psize(t) || used + sz > t->leaf_max)
                 break;
-            used += item_size(t, nd, it);
-            tails = tl;
+            used += sz;
+            base += sz - tl;
         }
         if (k == 0)
             k = 1; /* cannot happen: an item is at most a quarter page */
@@ -1182,12 +1182,9 @@ static int diag_node(wri_btree *t, const wri_node *nd, bool parent_dirty,
             why = "a tail of a value that is not an overflow value";
         else if (it->tlen == it->vlen
                      ? it->ovf.off != 0 || it->ovf.size != 0
-                     : it->ovf.off != 0 &&
+                     : it->ovf.off == 0 ||
                            it->ovf.size != WRI_PH_LEN + it->vlen - it->tlen)
             why = "a tail beside a run that does not hold the rest";
-        else if (it->ovf.off == 0 && it->tlen < it->vlen &&
-                 (!nd->dirty || it->val == NULL))
-            why = "a split value with no run";
         else if (wri_tail_version(it->vlen, it->tlen) >
                  t->blk->cur.version)
             why = "a tail the file's format version does not admit";

@@ -455,6 +455,12 @@ PY
 
 @test "wr-dump still runs on every kind of damage and marks it" {
     make_db
+    # the base's documents are packed whole in their leaf cells (format
+    # 4): three longer than a block, for overflow pages to damage
+    awk 'BEGIN { s = sprintf("%900s", ""); gsub(/ /, "x", s)
+        for (i = 5000; i < 5003; i++) printf "{\"_id\": %d, \"big\": \"%s\"}\n", i, s }' \
+        > "$TMP/big.jsonl"
+    "$WR_BIN/wr-load" -q "$TMP/db" people "$TMP/big.jsonl"
     f="$TMP/db/people.main.wr"
     tree=$("$WR_BIN/wr-dump" --json --tree "$f")
     internal=$(echo "$tree" | jq '[.files[0].tree[] | select(.type == "internal")][-1].offset')

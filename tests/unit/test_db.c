@@ -605,20 +605,38 @@ static void test_catalog_read_refuses_an_oversized_file(void)
 
 /* --- crash sweep of wr_load --------------------------------------------- */
 
-static const char *write_jsonl(const char *name, int from, int to, int del)
+/* Documents _id from..to-1, then deletes of every third _id from 0 (del
+ * of them). pad > 0: each document gets a "pad" string of 100 to 399
+ * bytes that depends on pad too, so that on 512-byte pages every document
+ * is longer than fits inline and shorter than a block: packed whole in
+ * its leaf cell (FORMAT.md "Packed values"), and another pad changes
+ * each one. */
+static const char *write_jsonl_pad(const char *name, int from, int to,
+                                   int del, int pad)
 {
     static char path[512];
+    char fill[400];
     snprintf(path, sizeof path, "%s/%s", tap_tmpdir(), name);
     FILE *f = fopen(path, "w");
-    for (int i = from; i < to; i++)
+    for (int i = from; i < to; i++) {
+        int n = pad > 0 ? 100 + (i * 37 + pad * 101) % 300 : 0;
+        memset(fill, 'a' + (i + pad) % 26, (size_t)n);
+        fill[n] = 0;
         fprintf(f,
                 "{\"_id\": %d, \"name\": \"n%d\", \"address\": {\"city\": "
-                "\"c%d\"}, \"tags\": [\"t%d\", \"t%d\"]}\n",
-                i, i, i % 7, i % 3, i % 5);
+                "\"c%d\"}, \"tags\": [\"t%d\", \"t%d\"]%s%s%s}\n",
+                i, i, i % 7, i % 3, i % 5, pad > 0 ? ", \"pad\": \"" : "",
+                fill, pad > 0 ? "\"" : "");
+    }
     for (int i = 0; i < del; i++)
         fprintf(f, "{\"_id\": %d, \"$deleted\": true}\n", i * 3);
     fclose(f);
     return path;
+}
+
+static const char *write_jsonl(const char *name, int from, int to, int del)
+{
+    return write_jsonl_pad(name, from, to, del, 0);
 }
 
 static void model_from_jsonl(model *m, const char *path)
@@ -831,6 +849,7 @@ typedef struct pw_load {
     const char *dir, *input;
     uint64_t every, memory; /* --checkpoint-every, --memory */
     int to;                 /* the second input: _id 40..to-1 */
+    int pad;                /* write_jsonl_pad's: packed documents */
     wr_errbuf eb;
 } pw_load;
 
@@ -874,8 +893,10 @@ static void load_power_sweep(pw_load a, const char *what)
     char in1[512], in2[512];
     dirsnap snap;
     pw_learned l;
-    snprintf(in1, sizeof in1, "%s", write_jsonl("pw1.jsonl", 0, 50, 0));
-    snprintf(in2, sizeof in2, "%s", write_jsonl("pw2.jsonl", 40, a.to, 10));
+    snprintf(in1, sizeof in1, "%s",
+             write_jsonl_pad("pw1.jsonl", 0, 50, 0, a.pad));
+    snprintf(in2, sizeof in2, "%s",
+             write_jsonl_pad("pw2.jsonl", 40, a.to, 10, 2 * a.pad));
     REQUIRE_EQ(run_load(base, in1, NULL, NULL), WR_OK);
     REQUIRE(dirsnap_take(&snap, base) == 0);
     a.dir = dir;
@@ -973,6 +994,31 @@ static void test_load_power_sweep(void)
 {
     pw_load a = {.every = PW_EVERY, .to = 90};
     load_power_sweep(a, "wr_load --checkpoint-every 20 (two indexes)");
+}
+
+/* Packed values (FORMAT.md "Packed values"): every document of both
+ * loads is packed whole in its leaf cell, the second load replaces ten of
+ * the first's (their leaves rewritten with the packed values they keep),
+ * deletes ten and adds more, so long leaves of packed values are written,
+ * freed and rewritten at every checkpoint. */
+static void test_load_power_sweep_packed(void)
+{
+    pw_load a = {.every = PW_EVERY, .to = 70, .pad = 1};
+    wr_errbuf eb = {0};
+    char *dir = tap_fresh_path("pw-packed-check");
+    const char *in = write_jsonl_pad("pwp.jsonl", 0, 50, 0, 1);
+    REQUIRE_EQ(run_load(dir, in, NULL, NULL), WR_OK);
+    /* the documents are packed: the main table says format 4 */
+    char *path = NULL;
+    REQUIRE(asprintf(&path, "%s/c.main.wr", dir) > 0);
+    wri_block *b;
+    REQUIRE_OK(wri_block_open(path, WRI_BLOCK_RDONLY, &b, &eb), &eb);
+    CHECK_EQ(b->cur.version, WRI_VERSION_PACKED);
+    wri_block_close(b);
+    free(path);
+    free(dir);
+    load_power_sweep(a, "wr_load of packed documents --checkpoint-every 20 "
+                        "(two indexes)");
 }
 
 /* The early writes of a small --memory (db.c): changed pages go to disk
@@ -1085,6 +1131,7 @@ int main(void)
     RUN(test_load_enospc_sweep);
     RUN(test_load_power_sweep);
     RUN(test_load_power_sweep_memory);
+    RUN(test_load_power_sweep_packed);
     RUN(test_million_small_documents);
     for (size_t i = 0; i < ncorpus; i++)
         bson_destroy(corpus[i]);
