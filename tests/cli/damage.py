@@ -16,8 +16,9 @@ layout docs/FORMAT.md and lib/page.h describe (little-endian throughout).
   damage.py twice FILE           child 2 of leaf 1's parent := child 1
   damage.py leak FILE            drop the last entry of the first list page
   damage.py idchange FILE        change the _id of a document in leaf 3
+                                 (inline, or packed whole in its cell)
   damage.py baddoc FILE          a document in leaf 3 no longer ends in a
-                                 NUL byte (not valid BSON)
+                                 NUL byte (not valid BSON; inline or packed)
   damage.py swapkeys FILE        swap leaf 3's first two items (keys out
                                  of order inside the leaf)
   damage.py unindex FILE         remove the second entry of an index leaf
@@ -131,8 +132,10 @@ class Tree:
                     ovf = addr(p, c + 8 + klen)
                     d = dict(i=i, off=c, klen=klen, key=key, vlen=vlen,
                              ovf=ovf, ref=c + 8 + klen)
-                    if flags & 2:  # a split value: its tail after the address
-                        d.update(tail=c + 24 + klen, tlen=vlen + 32 - ovf[1])
+                    if flags & 2:  # a split value: its tail after the
+                        # address; a packed one (no run): all of it
+                        d.update(tail=c + 24 + klen,
+                                 tlen=vlen + 32 - ovf[1] if ovf[1] else vlen)
                     out.append(d)
                 else:
                     out.append(dict(i=i, off=c, klen=klen, key=key, vlen=vlen,
@@ -154,7 +157,7 @@ class Tree:
             if typ == 1:
                 out.append(("leaf", off, parent))
                 for c in self.cells(off):
-                    if "ovf" in c:
+                    if "ovf" in c and c["ovf"][1]:  # not a packed value
                         out.append(("overflow", c["ovf"][0], off))
             elif typ == 2:
                 out.append(("internal", off, parent))
@@ -212,8 +215,9 @@ class Tree:
                          zlib.crc32(bytes(self.data[s + 4:s + 512])))
 
     def rebuild_leaf(self, off, items):
-        """Rewrite a leaf from (key, flags, vlen, tail bytes) items."""
-        P = self.P
+        """Rewrite a leaf (of its length: a long leaf too) from (key,
+        flags, vlen, bytes after the key) items."""
+        P = self.size(off)
         p = bytearray(P)
         p[0:32] = self.page(off)[0:32]
         low = P
@@ -229,9 +233,12 @@ class Tree:
         self.data[off:off + P] = p
 
     def inline_doc(self, leaf, int32_id=False):
-        """The first cell of a leaf holding its document inline (whose
-        first element is an int32, with int32_id)."""
+        """The first cell of a leaf holding its document inline, or packed
+        whole in it (format 4), whose first element is an int32 with
+        int32_id; its "val" is where the document starts."""
         for c in self.cells(leaf):
+            if "tail" in c and c["tlen"] == c["vlen"]:
+                c = dict(c, val=c["tail"])
             if "val" in c and c["vlen"] >= 5 and (
                     not int32_id or self.data[leaf + c["val"] + 4] == 0x10):
                 return c
@@ -242,9 +249,11 @@ class Tree:
         p = self.page(off)
         items = []
         for c in self.cells(off):
-            if "ovf" in c:
-                tail = bytes(p[c["ref"]:c["ref"] + 16])
-                items.append((c["key"], 1, c["vlen"], tail))
+            if "ovf" in c:  # the address, and a split or packed value's tail
+                n = 16 + c.get("tlen", 0)
+                tail = bytes(p[c["ref"]:c["ref"] + n])
+                items.append((c["key"], 3 if "tail" in c else 1, c["vlen"],
+                              tail))
             else:
                 tail = bytes(p[c["val"]:c["val"] + c["vlen"]])
                 items.append((c["key"], 0, c["vlen"], tail))

@@ -1003,7 +1003,7 @@ static void test_load_power_sweep(void)
  * freed and rewritten at every checkpoint. */
 static void test_load_power_sweep_packed(void)
 {
-    pw_load a = {.every = PW_EVERY, .to = 70, .pad = 1};
+    pw_load a = {.every = 15, .to = 70, .pad = 1};
     wr_errbuf eb = {0};
     char *dir = tap_fresh_path("pw-packed-check");
     const char *in = write_jsonl_pad("pwp.jsonl", 0, 50, 0, 1);
@@ -1017,7 +1017,7 @@ static void test_load_power_sweep_packed(void)
     wri_block_close(b);
     free(path);
     free(dir);
-    load_power_sweep(a, "wr_load of packed documents --checkpoint-every 20 "
+    load_power_sweep(a, "wr_load of packed documents --checkpoint-every 15 "
                         "(two indexes)");
 }
 
