@@ -4,8 +4,9 @@
   salvage_trials.py WR_BIN WORKDIR [CLASS...]
 
 Builds a database with history (600 documents on 512-byte pages, every
-10th one in an overflow page, indexes on age and tags; then every third
-document updated and every 50th deleted; then every fifth updated), so the
+10th one packed whole in its leaf cell, indexes on age and tags; then every
+third document updated, some into overflow pages, some packed, and every
+50th deleted; then every fifth updated), so the
 file holds the latest checkpoint, the previous one, and older pages in free
 space. Then, for every trial (a damage class applied at offsets
 docs/FORMAT.md names, through damage.py), it runs wr-salvage and checks:
@@ -74,7 +75,10 @@ def build(bin_, work):
         elif i % 3 == 0:
             lines2.append(json.dumps({"_id": i, "name": "changed%d" % i,
                                       "age": (i * 7) % 90, "tags": ["c"],
-                                      "text": "y" * (300 if i % 9 == 0 else 3)}))
+                                      # 600: an overflow page; 300: packed
+                                      # whole in its leaf cell (format 4)
+                                      "text": "y" * (600 if i % 18 == 0 else
+                                                     300 if i % 9 == 0 else 3)}))
     for i in range(N):
         if i % 5 == 0 and i % 50 != 7:
             lines3.append(json.dumps({"_id": i, "name": "third%d" % i,

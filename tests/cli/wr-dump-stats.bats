@@ -75,13 +75,13 @@ for line in open(sys.argv[1]):
         continue
     # {_id: int32, k: int32, pad: string}: 4 + (1+4+4) + (1+2+4) + (1+4+4+len+1) + 1
     sizes.append(4 + 9 + 7 + 10 + len(d["pad"]) + 1)
-print(len(sizes), sum(1 for s in sizes if s < 256), sum(1 for s in sizes if s >= 2048), min(sizes), max(sizes))
+print(len(sizes), sum(1 for s in sizes if s < 128), sum(1 for s in sizes if s >= 2048), min(sizes), max(sizes))
 EOF
 )
     [ "$(jq '.count' <<<"$d")" -eq "$n" ]
     [ "$(jq '.min' <<<"$d")" -eq "$lo" ]
     [ "$(jq '.max' <<<"$d")" -eq "$hi" ]
-    [ "$(jq '.histogram[] | select(.from == 128) | .count' <<<"$d")" -eq "$small" ]
+    [ "$(jq '.histogram[] | select(.from == 64) | .count' <<<"$d")" -eq "$small" ]
     [ "$(jq '.histogram[] | select(.from == 2048) | .count' <<<"$d")" -eq "$large" ]
     run_json "$WR_BIN/wr-dump" --json "$TMP/db/c.main.wr"
     [ "$(jq '.files[0].stats.documents.bytes' <<<"$(
