@@ -16,15 +16,17 @@
  * on one (digest.c).
  *
  * Errors: the consumer's first error (fn's return, with its message) is
- * kept; fn is not called again; the next wri_ipipe_add or
- * wri_ipipe_finish returns it. Items added after it are dropped.
+ * kept; fn is not called again; the next wri_ipipe_add (wri_ipipe_put)
+ * or wri_ipipe_finish returns it. Items (bytes) added after it are
+ * dropped.
  *
  * One thread (threads 1, one core, or no memory or thread for the ring):
  * wri_ipipe_add (wri_ipipe_put) calls fn directly, with the same results
  * (a byte pipe's fn sees the pieces as put, not batches).
  *
- * Memory: WRI_IPIPE_NBATCH batches of WRI_IPIPE_BATCH bytes; a batch grows
- * to hold one item larger than that (a value, at most 16 MiB).
+ * Memory: WRI_IPIPE_NBATCH batches of WRI_IPIPE_BATCH bytes; an item
+ * pipe's batch grows to hold one item larger than that (a value, at most
+ * 16 MiB).
  *
  * Calls nothing of the library but err and cores.
  */
@@ -63,7 +65,8 @@ int wri_ipipe_add(wri_ipipe *p, const uint8_t *key, uint32_t klen,
 int wri_ipipe_put(wri_ipipe *p, const void *bytes, size_t n, wr_errbuf *eb);
 /* Wait until fn has seen every item added; the consumer's error, if any. */
 int wri_ipipe_finish(wri_ipipe *p, wr_errbuf *eb);
-/* Did items go to a thread of their own? (tests) */
+/* Do items go to a thread of their own? (tests; digest.c keeps a byte
+ * pipe only when they do) */
 bool wri_ipipe_threaded(const wri_ipipe *p);
 /* Stops the thread: items still queued are dropped. NULL is fine. */
 void wri_ipipe_free(wri_ipipe *p);
