@@ -416,6 +416,60 @@ static void test_diag_tree_nodes(void)
     tree_free(b, t);
 }
 
+/* B6 and B7 for packed values: 300-byte values on 512-byte pages are
+ * packed whole in their cells (format 4) in leaves longer than a block;
+ * a packed item given a run, a file whose version does not admit it, a
+ * long leaf of the wrong length: each fires. */
+static void test_diag_packed_values(void)
+{
+    wr_errbuf eb = {0};
+    wri_block *b;
+    wri_btree *t;
+    static uint8_t v[300];
+    wri_block_cfg cfg = {.page_size = 512, .role = WRI_ROLE_MAIN,
+                         .coll = "t"};
+    REQUIRE_OK(wri_block_create(tmp_path("packed.wr"), &cfg, &b, &eb), &eb);
+    REQUIRE_OK(wri_btree_open(b, 1, &t, &eb), &eb);
+    for (uint64_t i = 0; i < 40; i++) {
+        bson_t k;
+        key_of(i, &k);
+        v[0] = (uint8_t)i;
+        REQUIRE_OK(wri_btree_put(t, bson_get_data(&k), k.len, v, sizeof v,
+                                 NULL, &eb),
+                   &eb);
+        bson_destroy(&k);
+    }
+    REQUIRE_OK(wri_btree_checkpoint(t, &eb), &eb);
+    CHECK_EQ(b->cur.version, WRI_VERSION_PACKED);
+    wri_node *lf = t->root;
+    while (lf->level > 0 && lf->it[0].child != NULL)
+        lf = lf->it[0].child;
+    REQUIRE(lf->level == 0 && lf->page == NULL);
+    wri_item *it = &lf->it[0];
+    REQUIRE(it->tlen == it->vlen && it->ovf.off == 0);
+    REQUIRE(lf->addr.size > 512); /* a long leaf of packed values */
+    CHECK_EQ(wri_btree_diag(t, &eb), WR_OK);
+    /* B7: a packed value that names a run */
+    it->ovf.off = 2 * 512;
+    it->ovf.size = 512;
+    wr_errbuf_clear(&eb);
+    CHECK(fired(wri_btree_diag(t, &eb), &eb, "B7"));
+    memset(&it->ovf, 0, sizeof it->ovf);
+    /* B7: a file whose version does not admit packed values */
+    b->cur.version = WRI_VERSION_TAILS;
+    wr_errbuf_clear(&eb);
+    CHECK(fired(wri_btree_diag(t, &eb), &eb, "B7"));
+    b->cur.version = WRI_VERSION_PACKED;
+    /* B6: a long leaf one block longer than the fewest that hold it */
+    lf->addr.size += 512;
+    wr_errbuf_clear(&eb);
+    CHECK(fired(wri_btree_diag(t, &eb), &eb, "B6"));
+    lf->addr.size -= 512;
+    wr_errbuf_clear(&eb);
+    CHECK_EQ(wri_diag_tree(t, &eb), WR_OK);
+    tree_free(b, t);
+}
+
 /* --- C6 / M3: a database after its catalog commit --------------------- */
 
 static void test_diag_database_commit(void)
@@ -576,6 +630,7 @@ int main(void)
     RUN(test_diag_reuse_of_live_pages);
     RUN(test_diag_slots_and_lists);
     RUN(test_diag_tree_nodes);
+    RUN(test_diag_packed_values);
     RUN(test_diag_database_commit);
 #ifdef WR_DIAG
     RUN(test_diag_build_asserts);
