@@ -125,12 +125,11 @@ void wr_cli_note(const wr_cli *cli, const char *fmt, ...)
 int wr_cli_out_done(const wr_cli *cli, int code)
 {
     errno = 0;
-    if ((fflush(stdout) != 0 || ferror(stdout)) && code == WR_EXIT_OK) {
-        wr_cli_error(cli, "writing the report failed%s%s",
-                     errno != 0 ? ": " : "", errno != 0 ? strerror(errno) : "");
-        return WR_EXIT_ENV;
-    }
-    return code;
+    if (fflush(stdout) == 0 && !ferror(stdout))
+        return code;
+    wr_cli_error(cli, "writing the report failed%s%s",
+                 errno != 0 ? ": " : "", errno != 0 ? strerror(errno) : "");
+    return code == WR_EXIT_OK ? WR_EXIT_ENV : code;
 }
 
 int wr_cli_checkpoint_opt(const wr_cli *cli, const char *arg, bool *previous)

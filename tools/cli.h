@@ -54,9 +54,10 @@ void wr_cli_error(const wr_cli *cli, const char *fmt, ...)
 void wr_cli_note(const wr_cli *cli, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Last thing before a tool that writes a report on stdout returns code:
- * a report that did not reach stdout (closed, full disk) is no clean
- * bill, so an exit 0 becomes 3 with "writing the report failed: reason";
- * any other code is kept. */
+ * a report that did not reach stdout (closed, full disk) is said on
+ * stderr, "writing the report failed: reason", whatever the code; it is
+ * no clean bill, so an exit 0 becomes 3; any other code is kept (1: the
+ * damage found is still seen by a script that reads only the code). */
 int wr_cli_out_done(const wr_cli *cli, int code);
 /* A bad invocation: one line "wr-tool: message (try --help)" on stderr,
  * with --json also the one JSON object on stdout; gives exit code 2. */

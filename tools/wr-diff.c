@@ -255,10 +255,15 @@ int main(int argc, char **argv)
         rc = wr_cli_read_end(ra, rc, &eb);
     }
     wr_cli_progress_done(&cli);
-    if (x.failed != 0 && rc == x.failed && eb.msg[0] == '\0')
-        snprintf(eb.msg, sizeof eb.msg, "%s",
-                 x.failed == WR_EIO ? "cannot write to standard output"
-                                    : "out of memory");
+    if (x.failed == WR_EIO && rc == WR_EIO) {
+        /* stdout failed at a difference: A and B differ (exit 1), the
+         * rest of the report is lost and wr_cli_out_done says why */
+        if (cli.json)
+            json_tail(&cli, &st, WR_EXIT_DATA, WR_OK, &eb, !x.count_only);
+        return wr_cli_out_done(&cli, WR_EXIT_DATA);
+    }
+    if (x.failed == WR_ENOMEM && rc == x.failed && eb.msg[0] == '\0')
+        snprintf(eb.msg, sizeof eb.msg, "out of memory");
     code = exit_code(rc, &st);
     if (cli.json)
         json_tail(&cli, &st, code, rc, &eb, !x.count_only);

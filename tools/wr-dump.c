@@ -261,5 +261,8 @@ int main(int argc, char **argv)
     } else if (rc != WR_OK) {
         wr_cli_error(&cli, "%s", eb.msg);
     }
-    return wr_cli_exit_code(rc);
+    /* the dump itself is checked as it is written ("writing the dump
+     * failed", exit 3); --json's object is written last */
+    return cli.json ? wr_cli_out_done(&cli, wr_cli_exit_code(rc))
+                    : wr_cli_exit_code(rc);
 }
