@@ -314,3 +314,46 @@ report_lost() {
     # -q writes no summary: nothing to fail
     "$WR_BIN/wr-compact" -q "$TMP/db" > /dev/full
 }
+
+# found_lost REDIRECTION TOOL ARGS...: TOOL finds a data problem but its
+# report is lost (stdout a full disk or closed): exit 1 still (a script
+# reading only the code sees the damage), and its last line on stderr says
+# the report was lost and why
+found_lost() {
+    local r=$1 t=$2 why="No space left on device"
+    shift 2
+    [ "$r" = ">&-" ] && why="Bad file descriptor"
+    run -1 --separate-stderr sh -c "\"\$@\" $r" _ "$WR_BIN/$t" "$@"
+    [ "$(tail -n 1 <<<"$stderr")" = "$t: writing the report failed: $why" ] ||
+        { echo "$t $* $r: $stderr"; false; }
+}
+
+@test "every tool: damage found but its report lost to a full disk or closed stdout: exit 1 and the reason" {
+    make_jsonl "$TMP/in.jsonl" 300
+    "$WR_BIN/wr-load" -q "$TMP/db" c "$TMP/in.jsonl"
+    cp -a "$TMP/db" "$TMP/good"
+    DAMAGE flip "$TMP/db/c.main.wr" "$(DAMAGE page "$TMP/db/c.main.wr" leaf 1)" >/dev/null
+    cp -a "$TMP/db" "$TMP/orig"
+    make_jsonl "$TMP/many.jsonl" 2000 1000 # a diff longer than stdio's buffer
+    cp -a "$TMP/good" "$TMP/more"
+    "$WR_BIN/wr-load" -q "$TMP/more" c "$TMP/many.jsonl"
+    { head -n 5 "$TMP/in.jsonl"; echo 'not json'; } > "$TMP/bad.jsonl"
+    mkdir "$TMP/legacy"
+    cp "$TMP/bad.jsonl" "$TMP/legacy/c.log"
+    for r in "> /dev/full" ">&-"; do
+        found_lost "$r" wr-verify "$TMP/db"
+        found_lost "$r" wr-verify --json "$TMP/db"
+        found_lost "$r" wr-dump --json --tree "$TMP/db/c.main.wr"
+        found_lost "$r" wr-dump --json --stats "$TMP/db"
+        found_lost "$r" wr-compact "$TMP/db"
+        found_lost "$r" wr-salvage "$TMP/db" "$TMP/out"
+        rm -rf "$TMP/out"
+        found_lost "$r" wr-diff "$TMP/more" "$TMP/good"
+        found_lost "$r" wr-diff --json "$TMP/more" "$TMP/good"
+        found_lost "$r" wr-diff --count "$TMP/more" "$TMP/good"
+        found_lost "$r" wr-load --json "$TMP/new" c "$TMP/bad.jsonl"
+        found_lost "$r" wr-migrate --json "$TMP/legacy"
+    done
+    diff -r "$TMP/orig" "$TMP/db"
+    [ ! -e "$TMP/new" ]
+}
