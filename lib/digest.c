@@ -22,6 +22,7 @@
 #include "wr_int.h"
 #include "ipipe.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <xxhash.h>
@@ -39,6 +40,8 @@ struct wr_digest {
      * for it to drain. NULL: hashed on the caller's thread. */
     wri_ipipe *pipe;
     wr_errbuf pipe_eb; /* the pipe's errors: none, dg_take cannot fail */
+    pthread_t maker;   /* the thread that made it, and the batches hashed */
+    uint64_t elsewhere; /* on another (wri_digest_batches_elsewhere) */
 };
 
 static const uint32_t sha_k[64] = {
@@ -266,8 +269,11 @@ static void dg_hash(wr_digest *d, const uint8_t *p, size_t n)
 /* A batch of the byte pipe, on its thread (never fails). */
 static int dg_take(void *arg, const uint8_t *p, size_t n, wr_errbuf *eb)
 {
+    wr_digest *d = arg;
     (void)eb;
-    dg_hash(arg, p, n);
+    if (!pthread_equal(pthread_self(), d->maker))
+        d->elsewhere++;
+    dg_hash(d, p, n);
     return WR_OK;
 }
 
@@ -279,6 +285,7 @@ int wri_digest_new_async(wr_digest_kind kind, wr_digest **out,
     if (rc != WR_OK || kind != WR_DIGEST_SHA256)
         return rc;
     wr_digest *d = *out;
+    d->maker = pthread_self();
     /* one core, or no memory or thread for the pipe: hash inline */
     if (wri_ipipe_new_bytes(dg_take, d, 0, &d->pipe, &d->pipe_eb) == WR_OK &&
         !wri_ipipe_threaded(d->pipe)) {
@@ -349,6 +356,11 @@ void wr_digest_final(wr_digest *d, uint8_t out[WR_DIGEST_LEN])
         out[4 * i + 3] = (uint8_t)d->h[i];
     }
     digest_reset(d);
+}
+
+uint64_t wri_digest_batches_elsewhere(const wr_digest *d)
+{
+    return d->elsewhere;
 }
 
 void wr_digest_free(wr_digest *d)

@@ -69,6 +69,10 @@ void wri_digest_force_portable(bool portable);
  * Other kinds hash inline. */
 int wri_digest_new_async(wr_digest_kind kind, wr_digest **out,
                          wr_errbuf *eb);
+/* digest.c: how many of the byte pipe's batches were hashed on a thread
+ * other than the one that made the digest (tests: a silent fallback to
+ * inline hashing shows as 0); read it after wr_digest_final. */
+uint64_t wri_digest_batches_elsewhere(const wr_digest *d);
 /* digest.c: one leaf item into an item digest (wr_verify_ckpt's
  * item_digest): key length, key, value length (4-byte little-endian) and
  * the vlen bytes of val (a main table's document; an index entry has

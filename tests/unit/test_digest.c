@@ -4,7 +4,7 @@
  * two paths agreeing on random input fed in random pieces; the digest
  * hashed on its own thread (wri_digest_new_async) agreeing with both,
  * across its byte pipe's batch boundaries (lib/ipipe.c) and when reused
- * after wr_digest_final.
+ * after wr_digest_final, and really hashing on that thread.
  * The XXH3-128 fingerprint: a known answer, libxxhash's one-shot
  * XXH3_128bits agreeing with ours fed in pieces, its canonical byte
  * order, and the item digest's bytes (key length, key, value length,
@@ -12,6 +12,7 @@
  */
 #include "tap.h"
 
+#include "ipipe.h"
 #include "wr_int.h"
 
 #include <xxhash.h>
@@ -146,6 +147,42 @@ static void test_sha256_async_agrees_with_inline(void)
     wr_digest_free(reused);
 }
 
+static int no_bytes(void *arg, const uint8_t *p, size_t n, wr_errbuf *eb)
+{
+    (void)arg, (void)p, (void)n, (void)eb;
+    return WR_OK;
+}
+
+/* Every answer above would be the same if wri_digest_new_async fell back
+ * to hashing inline: the batches are hashed on another thread wherever a
+ * byte pipe gets one (two cores or more, as wri_ipipe_threaded says),
+ * all of them (3 whole and a short last one), and on none elsewhere. */
+static void test_sha256_async_hashes_on_its_thread(void)
+{
+    wr_errbuf eb = {0};
+    wri_ipipe *p = NULL;
+    wr_digest *d = NULL;
+    uint8_t out[WR_DIGEST_LEN];
+    size_t n = 3 * (size_t)WRI_IPIPE_BATCH + 5;
+    uint8_t *buf;
+    REQUIRE_OK(wri_ipipe_new_bytes(no_bytes, NULL, 0, &p, &eb), &eb);
+    bool threaded = wri_ipipe_threaded(p);
+    wri_ipipe_free(p);
+    printf("# a byte pipe %s a thread here\n", threaded ? "gets" : "lacks");
+    REQUIRE_OK(wri_digest_new_async(WR_DIGEST_SHA256, &d, &eb), &eb);
+    if ((buf = calloc(1, n)) == NULL)
+        abort();
+    wr_digest_add(d, buf, (uint32_t)n);
+    wr_digest_final(d, out);
+    CHECK_EQ(wri_digest_batches_elsewhere(d), threaded ? 4u : 0u);
+    /* reused after final: on the same thread again */
+    wr_digest_add(d, buf, (uint32_t)n);
+    wr_digest_final(d, out);
+    CHECK_EQ(wri_digest_batches_elsewhere(d), threaded ? 8u : 0u);
+    wr_digest_free(d);
+    free(buf);
+}
+
 /* Ours, fed in pieces (through wri_digest_new_async, which hashes
  * XXH128 inline), as hex. */
 static void xxh_of(const uint8_t *p, size_t n, size_t piece, char hex[65])
@@ -278,6 +315,7 @@ int main(void)
     RUN(test_sha256_paths_agree_on_random_pieces);
     RUN(test_sha256_async_known_answers);
     RUN(test_sha256_async_agrees_with_inline);
+    RUN(test_sha256_async_hashes_on_its_thread);
     RUN(test_xxh128_known_answer_and_library);
     RUN(test_item_digest_bytes);
     RUN(test_digest_hex_prints_the_kinds_length);
