@@ -15,8 +15,16 @@
 
 /* The library's version. Its major number is the shared library's soname
  * (libwr.so.MAJOR) and rises with every change of this header that breaks
- * programs built against the last one (1.0.0, soname libwr.so.1:
- * wr_digest_hex takes the digest's kind; 0.1.0 was libwr.so.0). */
+ * programs built against the last one. 1.0.0 (soname libwr.so.1) against
+ * 0.1.0 (libwr.so.0), every public change:
+ *  - wr_digest_hex takes the digest's kind first (and prints its length);
+ *  - wr_migrate_opts has a new member, digest, before progress: the
+ *    members after it moved;
+ *  - wr_migrate_coll.digest is "" unless opts.digest asks for SHA-256
+ *    (the zeroed default, WR_DIGEST_NONE, computes none; 0.1.0 always did);
+ *  - WR_FORMAT_VERSION 2 -> 4: the bulk loader (wr_migrate, wr_compact at
+ *    fill 100%) writes files of format 3 or 4, which 0.1.0 refuses.
+ * wr_verify_opts.digest and wr_dump_stats.map_written were in 0.1.0. */
 #define WR_VERSION_STRING "1.0.0"
 /* The newest tree-file format this build reads (docs/FORMAT.md): 1, 2
  * (long leaves, written by the bulk loader), 3 (value tails in long
