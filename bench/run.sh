@@ -16,8 +16,10 @@
 # wr, wr, peer, ... BENCH_ROUNDS rounds, in the same window of time) and
 # a second
 # table gives the ratios wrtools ÷ peer of wall and of CPU time, round by
-# round: median and spread (min-max). On a machine other processes share,
-# compare those ratios, not the absolute times.
+# round: median and spread (min-max), and in how many rounds wrtools ran
+# first (an odd BENCH_ROUNDS cannot balance the order: the table says so).
+# On a machine other processes share, compare those ratios, not the
+# absolute times.
 #
 # Environment:
 #   BENCH_N, BENCH_DOCS=100000   documents of the ~400-byte shape (BENCH_N
@@ -259,16 +261,17 @@ interleaved_run() {
 # ratios wrtools ÷ peer of each round, wall and CPU.
 declare -A RES_IWALL RES_ICPU
 interleave_job() {
-    local key r ws cs out ok line w c pw pc
+    local key r ws cs out ok line w c pw pc firsts
     [ "$ROUNDS" -gt 0 ] 2>/dev/null || return 0
     [ -n "${CMDQ[wr]:-}" ] || return 0
     out=""
     for key in "${ROWS[@]}"; do
         case $key in wt | lmdb | lmjson | sqlite) ;; *) continue ;; esac
         [ -n "${CMDQ[$key]:-}" ] || continue
-        ws=() cs=() ok=1
+        ws=() cs=() ok=1 firsts=0
         for ((r = 1; r <= ROUNDS; r++)); do
             if [ $((r % 2)) = 1 ]; then
+                firsts=$((firsts + 1))
                 note "$JOB: interleaved round $r/$ROUNDS: wrtools, then ${R_LABEL[$key]}"
                 interleaved_run wr && w=$IW c=$IC &&
                     interleaved_run "$key" && pw=$IW pc=$IC || { ok=0; break; }
@@ -283,7 +286,7 @@ interleave_job() {
         done
         OUT=/dev/null
         if [ $ok = 0 ]; then
-            out+="| ${R_LABEL[$key]} | failed: $RUN_NOTE | | |"$'\n'
+            out+="| ${R_LABEL[$key]} | failed: $RUN_NOTE | | | |"$'\n'
             continue
         fi
         read -r wm wl wh < <(printf '%s\n' "${ws[@]}" | spread)
@@ -291,12 +294,15 @@ interleave_job() {
             read -r cm cl ch < <(printf '%s\n' "${cs[@]}" | spread)
         else cm="?" cl="?" ch="?"; fi
         RES_IWALL[$JOB:$key]=$wm; RES_ICPU[$JOB:$key]=$cm
-        out+="| ${R_LABEL[$key]} | $wm ($wl–$wh) | $cm ($cl–$ch) | $ROUNDS |"$'\n'
+        out+="| ${R_LABEL[$key]} | $wm ($wl–$wh) | $cm ($cl–$ch) | $ROUNDS | $firsts |"$'\n'
     done
     [ -n "$out" ] || return 0
     printf '\nInterleaved with wrtools (wrtools, peer, then peer, wrtools, ...): wrtools ÷ peer\n\n'
-    printf '| peer | wall: median (min–max) | CPU: median (min–max) | rounds |\n'
-    printf '|---|---:|---:|---:|\n'
+    [ $((ROUNDS % 2)) = 1 ] &&
+        printf 'With an odd number of rounds the order is not balanced: wrtools ran first in %d of %d (an even BENCH_ROUNDS balances it).\n\n' \
+            $(((ROUNDS + 1) / 2)) "$ROUNDS"
+    printf '| peer | wall: median (min–max) | CPU: median (min–max) | rounds | wrtools first |\n'
+    printf '|---|---:|---:|---:|---:|\n'
     printf '%s' "$out"
 }
 
