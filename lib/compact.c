@@ -34,7 +34,9 @@
  *     latest, for a lone file) streams each item, in key order, into the
  *     bulk loader as its leaf is read (through a mapping of the original
  *     when it is all in the page cache, wri_verify_feed.map: the lock
- *     keeps every writer out, so nothing truncates it under the mapping;
+ *     keeps wrtools' writers out; a file that shrinks all the same (a
+ *     writer that ignores the lock, a path whose lock is another
+ *     directory's) is WR_EIO from the page source, not SIGBUS;
  *     else sequential run reads). The new file is
  *     created with first_gen = G, so its single checkpoint has the very
  *     generation the catalog names (block.c I12): the catalog is valid with
@@ -462,8 +464,9 @@ static int cpt_build(cpt_job *j, cpt_file *f, wr_errbuf *eb)
     if (rc != WR_OK ||
         (rc = wri_ipipe_new(cpt_load, &fd, 0, &fd.pipe, eb)) != WR_OK)
         goto out;
-    /* a real run holds the directory's lock: no writer truncates the
-     * original while it is mapped (a dry run takes no lock: pread) */
+    /* a real run holds the directory's lock: no wrtools writer changes
+     * the original while it is mapped (a dry run takes no lock: pread);
+     * one that shrinks it all the same is WR_EIO, not SIGBUS */
     wri_verify_feed feed = {.gen = G, .item = cpt_item, .arg = &fd,
                             .map = !dry};
     rc = wri_verify_quick_feed(f->path, &feed, j->o->interrupted, eb);

@@ -15,6 +15,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <linux/fs.h> /* FICLONE */
 #include <stdio.h>
 #include <stdlib.h>
@@ -488,14 +491,146 @@ static bool io_all_cached(const uint8_t *p, uint64_t len)
     return all;
 }
 
+/* mincore tells the truth only to who owns or may write the file (Linux
+ * >= 5.0, can_do_mincore): anyone else sees every page resident. */
+static bool io_mincore_trusted(const wri_file *f)
+{
+    struct stat st;
+    uid_t me = geteuid();
+    if (fstat(f->fd, &st) != 0)
+        return false;
+    return me == 0 || me == st.st_uid ||
+           faccessat(AT_FDCWD, f->path, W_OK, AT_EACCESS) == 0;
+}
+
+/* --- the mapping guard ------------------------------------------------------
+ * A read through a file's mapping past its new end (another process
+ * truncated it) or of a page the disk fails to return raises SIGBUS. While
+ * a mapping is registered here, a SIGBUS handler is installed: a fault
+ * inside a registered mapping gets zero pages mapped over the rest of it
+ * (the read goes on, on whichever thread it is) and the mapping is marked
+ * changed at that offset, which its reader asks (wri_io_map_changed) before
+ * it trusts what it read; any other SIGBUS goes to the handler that was
+ * there before (the default: the process dies as it would have). The last
+ * mapping's unmap restores that handler. */
+enum { IO_MAPS = 8 };
+
+typedef struct io_map {
+    _Atomic(uintptr_t) start; /* 0: free */
+    _Atomic(uintptr_t) len;
+    _Atomic(uintptr_t) fault; /* 0: no fault; else 1 + the offset */
+} io_map;
+
+static io_map io_maps[IO_MAPS];
+static pthread_mutex_t io_maps_mu = PTHREAD_MUTEX_INITIALIZER;
+static int io_maps_n;
+static struct sigaction io_bus_prev;
+static _Atomic(uintptr_t) io_pagesize;
+
+/* the handler that was there before, as the kernel would have called it */
+static void io_bus_chain(int sig, siginfo_t *si, void *uc)
+{
+    if (io_bus_prev.sa_flags & SA_SIGINFO) {
+        io_bus_prev.sa_sigaction(sig, si, uc);
+    } else if (io_bus_prev.sa_handler != SIG_DFL &&
+               io_bus_prev.sa_handler != SIG_IGN) {
+        io_bus_prev.sa_handler(sig);
+    } else { /* die of it: pending until this handler returns */
+        signal(sig, SIG_DFL);
+        raise(sig);
+    }
+}
+
+static void io_bus(int sig, siginfo_t *si, void *uc)
+{
+    uintptr_t a = (uintptr_t)si->si_addr;
+    uintptr_t pg = atomic_load(&io_pagesize);
+    for (int i = 0; i < IO_MAPS && si->si_code != SI_USER; i++) {
+        uintptr_t s = atomic_load(&io_maps[i].start);
+        uintptr_t n = atomic_load(&io_maps[i].len);
+        if (s == 0 || a < s || a - s >= n)
+            continue;
+        uintptr_t from = a & ~(pg - 1), end = (s + n + pg - 1) & ~(pg - 1);
+        if (mmap((void *)from, end - from, PROT_READ,
+                 MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1,
+                 0) == MAP_FAILED)
+            break;
+        uintptr_t none = 0;
+        atomic_compare_exchange_strong(&io_maps[i].fault, &none, 1 + a - s);
+        return;
+    }
+    io_bus_chain(sig, si, uc);
+}
+
+/* register [p, p + len): false when every place is taken */
+static bool io_guard(const uint8_t *p, uint64_t len)
+{
+    bool ok = false;
+    pthread_mutex_lock(&io_maps_mu);
+    atomic_store(&io_pagesize, (uintptr_t)sysconf(_SC_PAGESIZE));
+    if (io_maps_n == 0) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_sigaction = io_bus;
+        sa.sa_flags = SA_SIGINFO;
+        sigemptyset(&sa.sa_mask);
+        if (sigaction(SIGBUS, &sa, &io_bus_prev) != 0)
+            goto out;
+    }
+    for (int i = 0; i < IO_MAPS && !ok; i++) {
+        if (atomic_load(&io_maps[i].start) != 0)
+            continue;
+        atomic_store(&io_maps[i].fault, 0);
+        atomic_store(&io_maps[i].len, (uintptr_t)len);
+        atomic_store(&io_maps[i].start, (uintptr_t)p);
+        ok = true;
+    }
+    if (ok)
+        io_maps_n++;
+    else if (io_maps_n == 0)
+        sigaction(SIGBUS, &io_bus_prev, NULL);
+out:
+    pthread_mutex_unlock(&io_maps_mu);
+    return ok;
+}
+
+static io_map *io_guard_find(const uint8_t *p)
+{
+    for (int i = 0; i < IO_MAPS && p != NULL; i++)
+        if (atomic_load(&io_maps[i].start) == (uintptr_t)p)
+            return &io_maps[i];
+    return NULL;
+}
+
+static void io_unguard(const uint8_t *p)
+{
+    pthread_mutex_lock(&io_maps_mu);
+    io_map *m = io_guard_find(p);
+    if (m != NULL) {
+        atomic_store(&m->start, 0);
+        if (--io_maps_n == 0)
+            sigaction(SIGBUS, &io_bus_prev, NULL);
+    }
+    pthread_mutex_unlock(&io_maps_mu);
+}
+
+bool wri_io_map_changed(const uint8_t *p, uint64_t *off)
+{
+    io_map *m = io_guard_find(p);
+    uintptr_t fault = m != NULL ? atomic_load(&m->fault) : 0;
+    if (fault != 0 && off != NULL)
+        *off = fault - 1;
+    return fault != 0;
+}
+
 const uint8_t *wri_io_map_cached(wri_file *f, uint64_t len)
 {
-    if (len == 0 || len > (uint64_t)SIZE_MAX)
+    if (len == 0 || len > (uint64_t)SIZE_MAX || !io_mincore_trusted(f))
         return NULL;
     void *p = mmap(NULL, (size_t)len, PROT_READ, MAP_SHARED, f->fd, 0);
     if (p == MAP_FAILED)
         return NULL;
-    if (!io_all_cached(p, len)) {
+    if (!io_all_cached(p, len) || !io_guard(p, len)) {
         munmap(p, (size_t)len);
         return NULL;
     }
@@ -504,8 +639,10 @@ const uint8_t *wri_io_map_cached(wri_file *f, uint64_t len)
 
 void wri_io_unmap(const uint8_t *p, uint64_t len)
 {
-    if (p != NULL)
-        munmap((void *)(uintptr_t)p, (size_t)len);
+    if (p == NULL)
+        return;
+    io_unguard(p);
+    munmap((void *)(uintptr_t)p, (size_t)len);
 }
 
 int wri_io_pread_some(wri_file *f, void *buf, size_t len, uint64_t off,

@@ -150,11 +150,20 @@ void wri_io_close_detached(wri_file **f, size_t n);
  * until written). Opens it read-only; never fails. */
 void wri_io_forget(const char *path);
 /* [0, len) of f mapped read-only, when every page of it is in the page
- * cache (mincore) and the mapping can be made; else NULL (read it with
- * pread then: a mapping would turn a failing disk read into SIGBUS). Only
- * for a file nothing truncates while it is mapped (a page past a new end
- * is SIGBUS too): the page source maps on request (wri_ps_cfg.map). */
+ * cache (mincore, trusted only when the caller owns or may write the
+ * file: anyone else is told every page is) and the mapping can be made;
+ * else NULL (read it with pread then: a cold file's pages read by faults
+ * are slow, and a disk error would end the reads). The mapping is guarded:
+ * a read through it that faults (the file shrank under it, or a page
+ * could not be read back) reads zeros instead of raising SIGBUS, and
+ * wri_io_map_changed then says so; its reader asks before it trusts what
+ * it read. A SIGBUS handler is installed while any mapping is (the one
+ * before is called for any other SIGBUS, and restored by the last
+ * unmap). */
 const uint8_t *wri_io_map_cached(wri_file *f, uint64_t len);
+/* Did a read through mapping p fault? *off (may be NULL): where the first
+ * did, from the start of the file. */
+bool wri_io_map_changed(const uint8_t *p, uint64_t *off);
 void wri_io_unmap(const uint8_t *p, uint64_t len);
 /* Read up to len bytes; *got_out gets how many (0 at or past EOF). */
 int wri_io_pread_some(wri_file *f, void *buf, size_t len, uint64_t off,

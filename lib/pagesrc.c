@@ -103,6 +103,9 @@ int wri_ps_finding(wri_ps *ps, wr_errbuf *eb, int check, uint64_t page,
 {
     wr_finding f;
     va_list ap;
+    int rc = wri_ps_intact(ps, eb);
+    if (rc != WR_OK)
+        return rc;
     memset(&f, 0, sizeof f);
     f.path = ps->path;
     f.check = check;
@@ -284,6 +287,21 @@ void wri_ps_close(wri_ps *ps)
     free(ps->run);
     free(ps->path);
     free(ps);
+}
+
+int wri_ps_intact(wri_ps *ps, wr_errbuf *eb)
+{
+    uint64_t at = 0;
+    if (ps->mapped == NULL || !wri_io_map_changed(ps->mapped, &at))
+        return WR_OK;
+    return WR_ERR(eb, WR_EIO,
+                  "%s: the file changed or shrank while it was read (a read "
+                  "through its mapping failed at offset %llu of %llu bytes: "
+                  "truncated by a writer that does not take the lock, or a "
+                  "page the disk could not return); nothing was concluded "
+                  "from it",
+                  ps->path, (unsigned long long)at,
+                  (unsigned long long)ps->mapped_len);
 }
 
 int wri_ps_refresh_size(wri_ps *ps, wr_errbuf *eb)
@@ -557,6 +575,8 @@ static int ps_view(wri_ps *ps, uint8_t *buf, size_t len, uint64_t off,
     *got = 0;
     *out = buf;
     if (ps->mapped != NULL) { /* the file's size when it was opened */
+        if ((rc = wri_ps_intact(ps, eb)) != WR_OK)
+            return rc;
         if (off < ps->mapped_len) {
             *out = ps->mapped + off;
             *got = (size_t)WRI_MIN((uint64_t)len, ps->mapped_len - off);
@@ -577,9 +597,13 @@ static int ps_view(wri_ps *ps, uint8_t *buf, size_t len, uint64_t off,
         /* the window starts small again after a short sequential stretch
          * (scattered pages), not after a long one that a read elsewhere
          * interrupts (an internal page between runs of leaves) */
-        uint64_t covered = ps->seq_next - ps->seq_start;
-        if (covered > ps->seq_first && covered < WRI_PS_RUN_MAX)
+        bool wrapped = ps->seq_next < ps->seq_start; /* a run hit before */
+        uint64_t covered = wrapped ? 0 : ps->seq_next - ps->seq_start;
+        bool short_run = covered < WRI_PS_RUN_MAX;
+        if (wrapped || (short_run && (covered > ps->seq_first ||
+                                      ps->seq_short_before)))
             ps->run_win = 0;
+        ps->seq_short_before = short_run;
         ps->seq_start = off;
         ps->seq_first = len;
         ps->seq_next = off + len;

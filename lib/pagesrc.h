@@ -33,7 +33,9 @@
  * further ahead when it is not cached). Random reads go straight to the
  * file. A source opened with cfg.map whose file is all in the page cache
  * reads through a mapping instead: every read is a pointer into it (a
- * copy for wri_ps_pread), no system call. A source used by a writer (the engine) has no run
+ * copy for wri_ps_pread), no system call; a file that changes under it is
+ * an environment error (WR_EIO, wri_ps_intact), never a crash and never
+ * a finding. A source used by a writer (the engine) has no run
  * buffer: what it reads is always what is on disk. A walk that asks
  * (wri_ps_walk.inplace, verify's) checks each leaf where the read put it
  * in the run buffer, without a copy; a leaf whose values are in overflow
@@ -77,12 +79,16 @@ typedef struct wri_ps_cfg {
     bool any_file;      /* open any file, empty or foreign too (salvage:
                            its pages may still be found by a scan); a
                            newer format version is refused all the same */
-    bool map;           /* read-only source nothing truncates while it is
-                           open (compact's original, under the directory's
-                           lock): read through a mapping of the file, no
-                           system call or copy per page, when all of it is
-                           in the page cache (wri_io_map_cached); else by
-                           pread as any source */
+    bool map;           /* read-only source nothing should change while
+                           it is open (compact's original, under the
+                           directory's lock): read through a mapping of
+                           the file, no system call or copy per page, when
+                           all of it is in the page cache
+                           (wri_io_map_cached); else by pread as any
+                           source. If the file shrinks or a page cannot be
+                           read back all the same, the read gives zeros,
+                           not SIGBUS, and the source's next read, finding
+                           or walk end says WR_EIO (wri_ps_intact) */
 } wri_ps_cfg;
 
 /* Owners of a block in the ownership map. */
@@ -115,6 +121,7 @@ typedef struct wri_ps {
     uint64_t seq_next;
     uint64_t seq_start;       /* where the current sequential stretch began */
     size_t seq_first;         /* the length of the read that began it */
+    bool seq_short_before;    /* the stretch before it was short */
     uint64_t preads; /* system reads made (tests, bench) */
 } wri_ps;
 
@@ -129,6 +136,13 @@ int wri_ps_open_file(wri_file *f, const char *path, const wri_ps_cfg *cfg,
                      wri_ps **out, wr_errbuf *eb);
 void wri_ps_close(wri_ps *ps);
 /* The file grew (a writer appended): re-read its size. */
+/* WR_OK, or WR_EIO when a read through the source's mapping faulted: the
+ * file changed or shrank while it was read (a writer without the lock, a
+ * page the disk could not return): what was read is not the file, and no
+ * damage may be reported from it. Every read and every finding of a
+ * mapped source asks first; a caller that used mapped bytes after the
+ * source's last read (another thread) asks before it trusts them. */
+int wri_ps_intact(wri_ps *ps, wr_errbuf *eb);
 int wri_ps_refresh_size(wri_ps *ps, wr_errbuf *eb);
 
 /* Which checkpoint: the newest valid slot, the other valid one, or the

@@ -478,6 +478,10 @@ int wri_ps_walk_tree(wri_ps *ps, const wri_slot *s, int slot,
     }
     rc = WR_OK;
 out:
+    if (rc >= 0) { /* the last pages' bytes were used after their reads */
+        int r = wri_ps_intact(ps, eb);
+        rc = r != WR_OK ? r : rc;
+    }
     return rc;
 }
 

@@ -91,9 +91,10 @@ typedef struct wri_verify_feed {
     int (*item)(void *arg, const uint8_t *key, uint32_t klen,
                 const uint8_t *val, uint32_t vlen, wr_errbuf *eb);
     void *arg;
-    bool map; /* nothing truncates the file while it is read (the
+    bool map; /* nothing should change the file while it is read (the
                  directory's lock is held): read it through a mapping
-                 when it is all cached (wri_ps_cfg.map) */
+                 when it is all cached (wri_ps_cfg.map; a file that
+                 shrinks all the same is WR_EIO) */
 } wri_verify_feed;
 int wri_verify_quick_feed(const char *path, const wri_verify_feed *feed,
                           volatile int *interrupted, wr_errbuf *eb);

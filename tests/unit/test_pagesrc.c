@@ -10,7 +10,10 @@
 
 #include "wr_int.h"
 
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char dbdir[512], mainf[600];
@@ -447,6 +450,158 @@ static void test_pagesrc_long_leaves_only_in_format_2(void)
     wri_block_close(b);
 }
 
+/* A copy of the test file at name in the temporary directory. */
+static void copy_to(const char *name, char *out, size_t len)
+{
+    char cmd[1500];
+    snprintf(out, len, "%s/%s", tap_tmpdir(), name);
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", mainf, out);
+    REQUIRE(system(cmd) == 0);
+}
+
+/* A source on path through a mapping: its pages are read into the page
+ * cache first (a few tries: memory pressure may evict one in between). */
+static wri_ps *open_mapped(const char *path, const wri_ps_cfg *cfg)
+{
+    char cmd[800];
+    snprintf(cmd, sizeof cmd, "cat '%s' > /dev/null", path);
+    for (int tries = 0; tries < 5; tries++) {
+        wr_errbuf eb = {0};
+        wri_ps *ps = NULL;
+        if (system(cmd) != 0 || wri_ps_open(path, cfg, &ps, &eb) != WR_OK)
+            return NULL;
+        if (ps->mapped != NULL)
+            return ps;
+        wri_ps_close(ps);
+    }
+    return NULL;
+}
+
+static int nsunk;
+static void count_sink(const wr_finding *f, void *arg)
+{
+    (void)f;
+    (void)arg;
+    nsunk++;
+}
+
+/* The file shrinks while a source reads it through its mapping (a writer
+ * that does not take the lock): the walk ends with WR_EIO naming the file,
+ * the offset and the reason, no finding is reported from the zeros read,
+ * and no signal ends the process (run in a child, so a SIGBUS is a failed
+ * check, not a dead test). */
+static void test_pagesrc_map_shrunk_is_env_error(void)
+{
+    char copy[700];
+    copy_to("shrunk.wr", copy, sizeof copy);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        wr_errbuf eb = {0};
+        wri_ps_cfg cfg = {.tolerant = true, .readahead = true, .map = true,
+                          .sink = count_sink};
+        wri_ps *ps = open_mapped(copy, &cfg);
+        int slot = -1;
+        if (ps == NULL)
+            _exit(10);
+        if (wri_ps_choose(ps, WRI_PS_LATEST, 0, &slot, &eb) != WR_OK ||
+            wri_ps_begin(ps, slot, true, &eb) != WR_OK)
+            _exit(11);
+        if (truncate(copy, 4096) != 0)
+            _exit(12);
+        walk_count wc = {0};
+        wri_ps_walk w = {.nkeyelem = 1, .keys = true, .map = true,
+                         .page = wc_page, .item = wc_item, .arg = &wc};
+        int rc = wri_ps_walk_tree(ps, &ps->slots[slot].slot, slot, &w, &eb);
+        printf("# %s\n", eb.msg);
+        bool ok = rc == WR_EIO && nsunk == 0 && ps->nfindings == 0 &&
+                  strstr(eb.msg, copy) != NULL &&
+                  strstr(eb.msg, "changed or shrank while it was read") &&
+                  strstr(eb.msg, "at offset ") != NULL;
+        /* every later read says so too, before it reads */
+        uint8_t buf[512];
+        size_t got = 0;
+        ok &= wri_ps_read_raw(ps, 0, buf, sizeof buf, &got, &eb) == WR_EIO;
+        wri_ps_walk_free(&w);
+        wri_ps_close(ps);
+        fflush(stdout);
+        _exit(ok ? 0 : 13);
+    }
+    int st = 0;
+    REQUIRE(waitpid(pid, &st, 0) == pid);
+    CHECK(!WIFSIGNALED(st));
+    if (WIFSIGNALED(st))
+        printf("# the child died of signal %d\n", WTERMSIG(st));
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    unlink(copy);
+}
+
+static int bus_seen;
+static void bus_counter(int sig)
+{
+    (void)sig;
+    bus_seen++;
+}
+
+/* The guard's SIGBUS handler is there only while a mapping is, and a
+ * SIGBUS that is no fault in a mapping goes to the handler before it. */
+static void test_pagesrc_map_guard_chains(void)
+{
+    struct sigaction mine, now;
+    memset(&mine, 0, sizeof mine);
+    mine.sa_handler = bus_counter;
+    sigemptyset(&mine.sa_mask);
+    REQUIRE(sigaction(SIGBUS, &mine, NULL) == 0);
+    char copy[700];
+    copy_to("chain.wr", copy, sizeof copy);
+    wri_ps_cfg cfg = {.tolerant = true, .readahead = true, .map = true};
+    wri_ps *ps = open_mapped(copy, &cfg);
+    REQUIRE(ps != NULL);
+    REQUIRE(sigaction(SIGBUS, NULL, &now) == 0);
+    CHECK(now.sa_handler != bus_counter);
+    raise(SIGBUS);
+    CHECK_EQ(bus_seen, 1);
+    wr_errbuf eb = {0};
+    CHECK_EQ(wri_ps_intact(ps, &eb), WR_OK);
+    wri_ps_close(ps);
+    REQUIRE(sigaction(SIGBUS, NULL, &now) == 0);
+    CHECK(now.sa_handler == bus_counter);
+    signal(SIGBUS, SIG_DFL);
+    unlink(copy);
+}
+
+/* A file not all in the page cache is read by pread, not mapped (a cold
+ * file's faults are slow and a disk error would end them), and reads the
+ * same. */
+static void test_pagesrc_map_cold_file_preads(void)
+{
+    char copy[700];
+    copy_to("cold.wr", copy, sizeof copy);
+    int fd = open(copy, O_RDONLY);
+    REQUIRE(fd >= 0);
+    REQUIRE(fsync(fd) == 0); /* clean pages: the kernel may drop them */
+    close(fd);
+    wri_io_forget(copy);
+    wr_errbuf eb = {0};
+    wri_ps *ps = NULL;
+    wri_ps_cfg cfg = {.tolerant = true, .readahead = true, .map = true};
+    REQUIRE_OK(wri_ps_open(copy, &cfg, &ps, &eb), &eb);
+    CHECK(ps->mapped == NULL);
+    int slot = -1;
+    REQUIRE_OK(wri_ps_choose(ps, WRI_PS_LATEST, 0, &slot, &eb), &eb);
+    REQUIRE_OK(wri_ps_begin(ps, slot, true, &eb), &eb);
+    walk_count wc = {0};
+    wri_ps_walk w = {.nkeyelem = 1, .keys = true, .map = true,
+                     .page = wc_page, .item = wc_item, .arg = &wc};
+    REQUIRE_OK(wri_ps_walk_tree(ps, &ps->slots[slot].slot, slot, &w, &eb),
+               &eb);
+    CHECK_EQ(wc.items, 3000);
+    CHECK(ps->preads > 0 && ps->nfindings == 0);
+    wri_ps_walk_free(&w);
+    wri_ps_close(ps);
+    unlink(copy);
+}
+
 int main(void)
 {
     if (build() != WR_OK)
@@ -457,5 +612,8 @@ int main(void)
     RUN(test_pagesrc_strict_and_tolerant_agree);
     RUN(test_pagesrc_engine_reads_nodes_through_it);
     RUN(test_pagesrc_long_leaves_only_in_format_2);
+    RUN(test_pagesrc_map_shrunk_is_env_error);
+    RUN(test_pagesrc_map_guard_chains);
+    RUN(test_pagesrc_map_cold_file_preads);
     return tap_done();
 }
