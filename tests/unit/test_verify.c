@@ -1927,6 +1927,390 @@ static void test_verify_id_of_another_numeric_type_is_clean(void)
     free(dir);
 }
 
+/* --- keys outside the bounds their parent's separators set ------------------
+ * A child may hold only keys in [its separator, the next separator) (the
+ * bounds an ancestor passes down where the parent has none). Each case
+ * puts one key of one page outside them -- at its first, a middle or its
+ * last slot, below the lower bound or at/above the upper one -- in a
+ * one-block leaf, a long leaf and an internal page, keeping every CRC and
+ * every document's _id right, and wants the exact ordering finding
+ * (page, byte, slot, message, both keys) and nothing it cannot explain. */
+
+/* One collection, "bounds", without indexes: n small documents with _id
+ * 0, 10, 20, ... (room between any two keys) on 512-byte pages; when
+ * compact, compacted (long leaves). Its main table's path. */
+static char *bounds_db(const char *name, int n, bool compact)
+{
+    wr_errbuf eb = {0};
+    wr_db_opts o = {.create = true, .page_size = P512, .holder = "test"};
+    wr_db *db = NULL;
+    wr_coll *c = NULL;
+    char *dir = tap_fresh_path(name);
+    int rc;
+    if ((rc = wr_db_open(dir, &o, &db, &eb)) == WR_OK &&
+        (rc = wr_coll_open(db, "bounds", true, &c, &eb)) == WR_OK)
+        for (int i = 0; i < n && rc == WR_OK; i++) {
+            bson_t *d = make_doc(10 * i, 0);
+            rc = wr_coll_put(c, d, NULL, &eb);
+            bson_destroy(d);
+        }
+    if (db_build_end(db, rc, "bounds_db", &eb) != WR_OK)
+        exit(2);
+    wr_compact_opts co = {0};
+    if (compact && wr_compact(dir, &co, NULL, &eb) != WR_OK) {
+        printf("# bounds_db: %s\n", eb.msg);
+        exit(2);
+    }
+    char *path = join(dir, "bounds.main.wr");
+    free(dir);
+    return path;
+}
+
+/* A tree page read whole (a leaf may be a run of blocks). */
+typedef struct tpage {
+    wr_addr a;
+    uint8_t buf[WRI_LEAF_MAX];
+    wri_page_view v;
+} tpage;
+
+static void tpage_read(const char *path, const wr_addr *a, tpage *t)
+{
+    wri_page_problem pp;
+    t->a = *a;
+    raw_read(path, a->off, t->buf, a->size);
+    if (wri_page_check(t->buf, a->size, 1, &t->v, &pp) != WR_OK) {
+        printf("# page %llu: %s\n", (unsigned long long)a->off, pp.what);
+        exit(3);
+    }
+}
+
+static wri_cell tpage_cell(const tpage *t, uint32_t i)
+{
+    wri_cell c;
+    wri_page_cell(&t->v, i, &c);
+    return c;
+}
+
+/* Key i's _id: {"": int32}: len(4) type(1) name "\0"(1) value(4). */
+static int32_t tpage_id(const tpage *t, uint32_t i)
+{
+    wri_cell c = tpage_cell(t, i);
+    if (c.klen != 11 || c.key[4] != BSON_TYPE_INT32)
+        exit(3);
+    return (int32_t)wri_get32(c.key + 6);
+}
+
+/* Key i := id, and in a leaf its document's _id too (inline: len(4)
+ * type(1) "_id\0"(4) int32), so only the key's place is wrong; then the
+ * page's CRC and every address up to the slot made good. */
+static void tpage_set_id(const char *path, tpage *t, uint32_t i, int32_t id)
+{
+    wri_cell c = tpage_cell(t, i);
+    if (c.klen != 11 || c.key[4] != BSON_TYPE_INT32)
+        exit(3);
+    wri_put32(t->buf + (c.key - t->buf) + 6, (uint32_t)id);
+    if (t->v.type == WRI_PT_LEAF) {
+        if (c.val == NULL || c.vlen < 13 || c.val[4] != BSON_TYPE_INT32 ||
+            memcmp(c.val + 5, "_id", 4) != 0)
+            exit(3);
+        wri_put32(t->buf + (c.val - t->buf) + 9, (uint32_t)id);
+    }
+    raw_write(path, t->a.off, t->buf, t->a.size);
+    fix_crc(path, t->a.off);
+}
+
+/* The walk's down-the-tree path to a page with both bounds: child k of
+ * parent, whose separators k and k + 1 are the bounds. */
+typedef struct bplace {
+    tpage *parent, *child;
+    uint32_t k;
+    int32_t lo, hi; /* the parent's separators k and k + 1 */
+} bplace;
+
+/* Child k of a checked internal page (its level one less). */
+static void bplace_open(const char *path, const wr_addr *pa, uint32_t k,
+                        bplace *b)
+{
+    b->parent = malloc(sizeof *b->parent);
+    b->child = malloc(sizeof *b->child);
+    if (b->parent == NULL || b->child == NULL)
+        exit(3);
+    tpage_read(path, pa, b->parent);
+    if (b->parent->v.type != WRI_PT_INTERNAL || k < 1 ||
+        k + 1 >= b->parent->v.count) {
+        printf("# page %llu: no child %u with two bounds\n",
+               (unsigned long long)pa->off, k);
+        exit(3);
+    }
+    b->k = k;
+    b->lo = tpage_id(b->parent, k);
+    b->hi = tpage_id(b->parent, k + 1);
+    wri_cell c = tpage_cell(b->parent, k);
+    tpage_read(path, &c.child, b->child);
+}
+
+static void bplace_free(bplace *b)
+{
+    free(b->parent);
+    free(b->child);
+}
+
+/* The page at level (0: the leaves) reached from the root of the file's
+ * newest checkpoint through middle children. */
+static wr_addr middle_at(const char *path, int level)
+{
+    wri_slot s;
+    int idx;
+    uint32_t P;
+    slot_of(path, &s, &idx, &P);
+    wr_addr a = s.root;
+    tpage *t = malloc(sizeof *t);
+    if (t == NULL || (int)s.height <= level)
+        exit(3);
+    for (int l = (int)s.height - 1; l > level; l--) {
+        tpage_read(path, &a, t);
+        a = tpage_cell(t, t->v.count / 2).child;
+    }
+    free(t);
+    return a;
+}
+
+/* The exact message ps_key gives for slot i of a page whose key breaks
+ * the lower (or upper) bound. */
+static void bound_detail(char *buf, size_t len, uint32_t i, bool upper)
+{
+    if (upper)
+        snprintf(buf, len,
+                 "slot %u: key not below the upper bound the parent's next "
+                 "separator sets (expected: less than the first)",
+                 i);
+    else
+        snprintf(buf, len,
+                 "slot %u: key below the lower bound the parent's separator "
+                 "sets (expected: at least the first)",
+                 i);
+}
+
+/* Does the report hold the bound finding for slot i of page t, whose key
+ * is id and whose broken bound is bound: the main table's ordering check,
+ * that page, the key's first byte, that message, the bound expected and
+ * the key found? */
+static bool has_bound(const wr_verify_report *r, const tpage *t, uint32_t i,
+                      bool upper, int32_t bound, int32_t id)
+{
+    char want[200], b[32], k[32];
+    wri_cell c = tpage_cell(t, i);
+    bound_detail(want, sizeof want, i, upper);
+    snprintf(b, sizeof b, "%d", bound);
+    snprintf(k, sizeof k, "%d", id);
+    for (size_t j = 0; j < r->nproblems; j++) {
+        const wr_verify_problem *p = &r->problems[j];
+        size_t pl = strlen(p->path);
+        if (p->check == WR_CHECK_ORDERING && pl >= 15 &&
+            strcmp(p->path + pl - 15, "/bounds.main.wr") == 0 &&
+            p->page == t->a.off &&
+            p->offset == t->a.off + (uint64_t)(c.key - t->buf) &&
+            strcmp(p->detail, want) == 0 && strstr(p->expected, b) != NULL &&
+            strstr(p->found, k) != NULL)
+            return true;
+    }
+    TAP_FAIL("no finding \"%s\" (bound %d, key %d) at page %llu", want,
+             bound, id, (unsigned long long)t->a.off);
+    dump_problems(r);
+    return false;
+}
+
+/* Verify path (the file, then its database: the same findings): exit 1
+ * (WR_ECORRUPT), only ordering findings, nfind of them. The report of
+ * the file's run, for the caller's has_bound and free. */
+static wr_verify_report *verify_bounds(const char *path, size_t nfind)
+{
+    wr_verify_report *r = NULL, *rd = NULL;
+    char *dir = strdup(path);
+    *strrchr(dir, '/') = 0;
+    CHECK_EQ(verify(path, NULL, &r), WR_ECORRUPT);
+    if (r == NULL)
+        exit(3);
+    size_t order = 0;
+    for (size_t j = 0; j < r->nproblems; j++)
+        order += r->problems[j].check == WR_CHECK_ORDERING;
+    CHECK_EQ(r->total_problems, nfind);
+    CHECK_EQ(order, nfind);
+    if (r->total_problems != nfind || order != nfind)
+        dump_problems(r);
+    CHECK_EQ(verify(dir, NULL, &rd), WR_ECORRUPT);
+    if (rd != NULL)
+        CHECK_EQ(rd->total_problems, nfind);
+    wr_verify_report_free(rd);
+    free(dir);
+    return r;
+}
+
+/* The six places of a bad key in the leaf child k of the internal page at
+ * pa of the file that copies of tmpl (a main table) start from: the first,
+ * a middle and the last slot, below the lower bound and at/above the
+ * upper one. */
+static void bounds_in_leaf(const char *tmpl, const char *name)
+{
+    for (int pos = 0; pos < 3; pos++)
+        for (int upper = 0; upper <= 1; upper++) {
+            char nm[64], cmd[2400];
+            snprintf(nm, sizeof nm, "%s-%d-%d", name, pos, upper);
+            char *dir = tap_fresh_path(nm);
+            char *path = join(dir, "bounds.main.wr");
+            char *src = strdup(tmpl);
+            *strrchr(src, '/') = 0;
+            snprintf(cmd, sizeof cmd, "cp -r '%s' '%s'", src, dir);
+            REQUIRE(system(cmd) == 0);
+            wr_addr pa = middle_at(path, 1);
+            bplace b;
+            bplace_open(path, &pa, 1, &b);
+            tpage *c = b.child;
+            uint32_t n = c->v.count;
+            REQUIRE(c->v.type == WRI_PT_LEAF && n >= 3);
+            if (strstr(name, "long") != NULL)
+                CHECK(c->a.size > P512); /* a long leaf */
+            uint32_t i = pos == 0 ? 0 : pos == 1 ? n / 2 : n - 1;
+            int32_t id;
+            size_t nfind = 1;
+            uint32_t also = UINT32_MAX; /* a slot now out of order */
+            if (pos == 0 && !upper) {
+                /* the parent's separator raised past the first key: a
+                 * key between the left sibling's and the separator */
+                id = tpage_id(c, 0);
+                b.lo = tpage_id(c, 1);
+                tpage_set_id(path, b.parent, b.k, b.lo);
+            } else if (pos == 2 && upper) {
+                /* the next separator lowered onto the last key: a key at
+                 * the upper bound, below the right sibling's keys */
+                id = tpage_id(c, n - 1);
+                b.hi = id;
+                tpage_set_id(path, b.parent, b.k + 1, b.hi);
+            } else {
+                /* the key itself moved out: 5 past the bound, between
+                 * the neighbours' keys; a key moved out of the middle is
+                 * out of order with one neighbour too */
+                id = upper ? b.hi + 5 : b.lo - 5;
+                tpage_set_id(path, c, i, id);
+                if (upper && i + 1 < n)
+                    also = i + 1;
+                else if (!upper && i > 0)
+                    also = i;
+                nfind += also != UINT32_MAX;
+            }
+            wr_verify_report *r = verify_bounds(path, nfind);
+            CHECK(has_bound(r, c, i, upper, upper ? b.hi : b.lo, id));
+            if (also != UINT32_MAX) { /* the in-page order finding */
+                bool found = false;
+                char want[64];
+                snprintf(want, sizeof want, "slot %u: key not greater than",
+                         also);
+                for (size_t j = 0; j < r->nproblems; j++)
+                    found |= r->problems[j].page == c->a.off &&
+                             strncmp(r->problems[j].detail, want,
+                                     strlen(want)) == 0;
+                CHECK(found);
+            }
+            wr_verify_report_free(r);
+            bplace_free(&b);
+            free(src);
+            free(path);
+            free(dir);
+        }
+}
+
+/* One-block leaves: a tree three or more levels high (the leaf's parent
+ * has bounds of its own). */
+static void test_verify_key_outside_parent_bounds_leaf(void)
+{
+    char *path = bounds_db("bounds-leaf", 2000, false);
+    wri_slot s;
+    int idx;
+    uint32_t P;
+    slot_of(path, &s, &idx, &P);
+    REQUIRE(s.height >= 3);
+    bounds_in_leaf(path, "bounds-leaf");
+    free(path);
+}
+
+/* Long leaves (format 4, compacted): a tree two levels high. */
+static void test_verify_key_outside_parent_bounds_long_leaf(void)
+{
+    char *path = bounds_db("bounds-long", 3000, true);
+    wri_slot s;
+    int idx;
+    uint32_t P;
+    slot_of(path, &s, &idx, &P);
+    REQUIRE(s.height == 2); /* the leaf's parent: the root */
+    bounds_in_leaf(path, "bounds-long");
+    free(path);
+}
+
+/* An internal page's separator outside the bounds its parent sets for it:
+ * its first (slot 1: slot 0 has no key), a middle and its last key. The
+ * child it bounds then has an empty range: each of that child's keys is
+ * out of it too, and named. */
+static void test_verify_key_outside_parent_bounds_internal(void)
+{
+    char *tmpl = bounds_db("bounds-int", 2000, false);
+    for (int pos = 0; pos < 3; pos++)
+        for (int upper = 0; upper <= 1; upper++) {
+            char nm[64], cmd[2400];
+            snprintf(nm, sizeof nm, "bounds-int-%d-%d", pos, upper);
+            char *dir = tap_fresh_path(nm);
+            char *path = join(dir, "bounds.main.wr");
+            char *src = strdup(tmpl);
+            *strrchr(src, '/') = 0;
+            snprintf(cmd, sizeof cmd, "cp -r '%s' '%s'", src, dir);
+            REQUIRE(system(cmd) == 0);
+            wri_slot s;
+            int idx;
+            uint32_t P;
+            slot_of(path, &s, &idx, &P);
+            REQUIRE(s.height >= 3);
+            wr_addr pa = middle_at(path, 2);
+            bplace b;
+            bplace_open(path, &pa, 1, &b);
+            tpage *ip = b.child;
+            uint32_t n = ip->v.count;
+            REQUIRE(ip->v.type == WRI_PT_INTERNAL && n >= 4);
+            uint32_t i = pos == 0 ? 1 : pos == 1 ? n / 2 : n - 1;
+            int32_t id = upper ? b.hi + (pos == 2 ? 0 : 5) : b.lo - 5;
+            /* the child whose range [lo, hi) is empty now: left of the
+             * key (its range ends below lo, or its keys reach past hi),
+             * or right of it (starts at/above hi, or below lo with its
+             * keys below lo ... never: its keys stay above the new lo) */
+            uint32_t emptied = upper ? i : i - 1;
+            tpage *e = malloc(sizeof *e);
+            REQUIRE(e != NULL);
+            wri_cell ec = tpage_cell(ip, emptied);
+            tpage_read(path, &ec.child, e);
+            REQUIRE(e->v.type == WRI_PT_LEAF);
+            size_t nfind = 1 + e->v.count;
+            uint32_t also = UINT32_MAX;
+            if (upper && i + 1 < n)
+                also = i + 1;
+            else if (!upper && i > 1)
+                also = i;
+            nfind += also != UINT32_MAX;
+            tpage_set_id(path, ip, i, id);
+            wr_verify_report *r = verify_bounds(path, nfind);
+            CHECK(has_bound(r, ip, i, upper, upper ? b.hi : b.lo, id));
+            /* every key of the emptied child: below the lower bound
+             * (upper: its range starts at the moved key) or not below
+             * the upper bound (lower: its range ends at the moved key) */
+            for (uint32_t j = 0; j < e->v.count; j++)
+                CHECK(has_bound(r, e, j, !upper, id, tpage_id(e, j)));
+            wr_verify_report_free(r);
+            free(e);
+            bplace_free(&b);
+            free(src);
+            free(path);
+            free(dir);
+        }
+    free(tmpl);
+}
+
 int main(void)
 {
     RUN(test_digest_known_answer);
@@ -1949,6 +2333,9 @@ int main(void)
     RUN(test_verify_packed_document_damage_has_its_place);
     RUN(test_verify_keys_out_of_order);
     RUN(test_verify_page_level_out_of_place);
+    RUN(test_verify_key_outside_parent_bounds_leaf);
+    RUN(test_verify_key_outside_parent_bounds_long_leaf);
+    RUN(test_verify_key_outside_parent_bounds_internal);
     RUN(test_verify_index_entry_removed);
     RUN(test_verify_index_entry_added);
     RUN(test_verify_catalog_problems);
