@@ -1966,6 +1966,24 @@ static char *bounds_db(const char *name, int n, bool compact)
     return path;
 }
 
+/* A fresh copy of the database whose main table is tmpl, for case
+ * NAME-pos-upper: its main table's path. */
+static char *bounds_copy(const char *tmpl, const char *name, int pos,
+                         int upper)
+{
+    char nm[64], cmd[2400];
+    snprintf(nm, sizeof nm, "%s-%d-%d", name, pos, upper);
+    char *dir = tap_fresh_path(nm), *src = strdup(tmpl);
+    *strrchr(src, '/') = 0;
+    snprintf(cmd, sizeof cmd, "cp -r '%s' '%s'", src, dir);
+    if (system(cmd) != 0)
+        exit(2);
+    char *path = join(dir, "bounds.main.wr");
+    free(src);
+    free(dir);
+    return path;
+}
+
 /* A tree page read whole (a leaf may be a run of blocks). */
 typedef struct tpage {
     wr_addr a;
@@ -2146,22 +2164,15 @@ static wr_verify_report *verify_bounds(const char *path, size_t nfind)
     return r;
 }
 
-/* The six places of a bad key in the leaf child k of the internal page at
- * pa of the file that copies of tmpl (a main table) start from: the first,
- * a middle and the last slot, below the lower bound and at/above the
- * upper one. */
+/* The six places of a bad key in a leaf with two bounds (child 1 of a
+ * page at level 1), each in a fresh copy of the database whose main table
+ * is tmpl: the first, a middle and the last slot, below the lower bound
+ * and at/above the upper one. */
 static void bounds_in_leaf(const char *tmpl, const char *name)
 {
     for (int pos = 0; pos < 3; pos++)
         for (int upper = 0; upper <= 1; upper++) {
-            char nm[64], cmd[2400];
-            snprintf(nm, sizeof nm, "%s-%d-%d", name, pos, upper);
-            char *dir = tap_fresh_path(nm);
-            char *path = join(dir, "bounds.main.wr");
-            char *src = strdup(tmpl);
-            *strrchr(src, '/') = 0;
-            snprintf(cmd, sizeof cmd, "cp -r '%s' '%s'", src, dir);
-            REQUIRE(system(cmd) == 0);
+            char *path = bounds_copy(tmpl, name, pos, upper);
             wr_addr pa = middle_at(path, 1);
             bplace b;
             bplace_open(path, &pa, 1, &b);
@@ -2213,9 +2224,7 @@ static void bounds_in_leaf(const char *tmpl, const char *name)
             }
             wr_verify_report_free(r);
             bplace_free(&b);
-            free(src);
             free(path);
-            free(dir);
         }
 }
 
@@ -2255,14 +2264,7 @@ static void test_verify_key_outside_parent_bounds_internal(void)
     char *tmpl = bounds_db("bounds-int", 2000, false);
     for (int pos = 0; pos < 3; pos++)
         for (int upper = 0; upper <= 1; upper++) {
-            char nm[64], cmd[2400];
-            snprintf(nm, sizeof nm, "bounds-int-%d-%d", pos, upper);
-            char *dir = tap_fresh_path(nm);
-            char *path = join(dir, "bounds.main.wr");
-            char *src = strdup(tmpl);
-            *strrchr(src, '/') = 0;
-            snprintf(cmd, sizeof cmd, "cp -r '%s' '%s'", src, dir);
-            REQUIRE(system(cmd) == 0);
+            char *path = bounds_copy(tmpl, "bounds-int", pos, upper);
             wri_slot s;
             int idx;
             uint32_t P;
@@ -2276,10 +2278,10 @@ static void test_verify_key_outside_parent_bounds_internal(void)
             REQUIRE(ip->v.type == WRI_PT_INTERNAL && n >= 4);
             uint32_t i = pos == 0 ? 1 : pos == 1 ? n / 2 : n - 1;
             int32_t id = upper ? b.hi + (pos == 2 ? 0 : 5) : b.lo - 5;
-            /* the child whose range [lo, hi) is empty now: left of the
-             * key (its range ends below lo, or its keys reach past hi),
-             * or right of it (starts at/above hi, or below lo with its
-             * keys below lo ... never: its keys stay above the new lo) */
+            /* the child the moved key leaves an empty range: right of
+             * it when the key is at/above hi (the range starts there),
+             * left of it when the key is below lo (the range ends
+             * there); the other neighbour's range only grew */
             uint32_t emptied = upper ? i : i - 1;
             tpage *e = malloc(sizeof *e);
             REQUIRE(e != NULL);
@@ -2304,9 +2306,7 @@ static void test_verify_key_outside_parent_bounds_internal(void)
             wr_verify_report_free(r);
             free(e);
             bplace_free(&b);
-            free(src);
             free(path);
-            free(dir);
         }
     free(tmpl);
 }
