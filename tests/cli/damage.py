@@ -28,7 +28,15 @@ layout docs/FORMAT.md and lib/page.h describe (little-endian throughout).
                                  value's (format 3) tail in its leaf cell,
                                  or of its run, := 0xff (invalid UTF-8
                                  inside a string of 'x' that spans both)
-The last nine keep every CRC right (the page's, every address up to the
+  damage.py bounds FILE lower|upper
+                                 in the parent of the first leaf with
+                                 separators on both sides, the leaf's
+                                 separator := its second key (lower: its
+                                 first key is below the lower bound), or
+                                 the next one := its last key (upper: its
+                                 last key is at the upper bound); prints
+                                 the leaf and the slot
+The last ten keep every CRC right (the page's, every address up to the
 slot, the slot's), so only the deeper checks can see the damage. Each
 prints the offset of the page it changed (splitbyte: that page and the
 file offset of the byte).
@@ -382,6 +390,25 @@ def main(argv):
         t.set_nrecords(1)
         t.save()
         print(leaf)
+    elif cmd == "bounds":
+        upper = argv[3] == "upper"
+        for kind, leaf, parent in t.walk():
+            if kind != "leaf" or parent is None:
+                continue
+            ps, ls = t.cells(parent), t.cells(leaf)
+            k = [c["child"][0] for c in ps].index(leaf)
+            if 1 <= k < len(ps) - 1 and len(ls) >= 2:
+                break
+        else:
+            sys.exit("damage.py: no leaf with two bounds and two keys")
+        sep, key = (ps[k + 1], ls[-1]) if upper else (ps[k], ls[1])
+        if sep["klen"] != key["klen"]:
+            sys.exit("damage.py: separator and key differ in length")
+        at = parent + sep["off"] + 20  # klen(2), zero(2), child(16)
+        t.data[at:at + key["klen"]] = key["key"]
+        t.fix(parent)
+        t.save()
+        print(leaf, len(ls) - 1 if upper else 0)
     elif cmd == "splitbyte":
         where, at = argv[3], int(argv[4]) if len(argv) > 4 else 1
         split = [(o, c) for k, o, _ in t.walk() if k == "leaf"

@@ -287,6 +287,39 @@ flip_kind() {
     dump_survives "$f"
 }
 
+@test "wr-verify: a key outside its parent's separators is an ordering problem naming file, page and slot" {
+    make_db
+    local f="$TMP/db/people.main.wr" out page slot
+    for how in lower upper; do
+        rm -rf "$TMP/d" && cp -r "$TMP/db" "$TMP/d"
+        f="$TMP/d/people.main.wr"
+        out=$(python3 "$DAMAGE" bounds "$f" $how)
+        read -r page slot <<<"$out"
+        run "$WR_BIN/wr-verify" "$TMP/d"
+        echo "$how: $output"
+        [ "$status" -eq 1 ]
+        if [ $how = lower ]; then
+            [[ "$output" == *"$f: page $page: byte "*": ordering: slot $slot: key below the lower bound the parent's separator sets (expected: at least the first)"* ]]
+        else
+            [[ "$output" == *"$f: page $page: byte "*": ordering: slot $slot: key not below the upper bound the parent's next separator sets (expected: less than the first)"* ]]
+        fi
+        [[ "$output" == *"damaged, 1 problem"* ]]
+        [[ "$output" != *": checksum: "* ]]
+        # the file alone says the same; --quick orders no keys (README)
+        run "$WR_BIN/wr-verify" -q "$f"
+        [ "$status" -eq 1 ]
+        [[ "$output" == *"$f: page $page: byte "*": ordering: slot $slot: "* ]]
+        run "$WR_BIN/wr-verify" --quick "$TMP/d"
+        [ "$status" -eq 0 ]
+        # the dumper marks the place and still shows every document
+        run "$WR_BIN/wr-dump" --docs "$f"
+        [ "$status" -eq 1 ]
+        [[ "$output" == *"!! $f: page $page: byte "*"slot $slot: "* ]]
+        [ "$(grep -c '"_id"' <<<"$output")" -eq 600 ]
+        dump_survives "$f"
+    done
+}
+
 @test "wr-verify: a document's _id changed under a good CRC is a document problem" {
     make_db
     local f="$TMP/db/people.main.wr" page

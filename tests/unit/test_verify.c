@@ -2112,7 +2112,7 @@ static void bound_detail(char *buf, size_t len, uint32_t i, bool upper)
 /* Does the report hold the bound finding for slot i of page t, whose key
  * is id and whose broken bound is bound: the main table's ordering check,
  * that page, the key's first byte, that message, the bound expected and
- * the key found? */
+ * the key found (an int32 key's value shows as its number)? */
 static bool has_bound(const wr_verify_report *r, const tpage *t, uint32_t i,
                       bool upper, int32_t bound, int32_t id)
 {
@@ -2128,8 +2128,8 @@ static bool has_bound(const wr_verify_report *r, const tpage *t, uint32_t i,
             strcmp(p->path + pl - 15, "/bounds.main.wr") == 0 &&
             p->page == t->a.off &&
             p->offset == t->a.off + (uint64_t)(c.key - t->buf) &&
-            strcmp(p->detail, want) == 0 && strstr(p->expected, b) != NULL &&
-            strstr(p->found, k) != NULL)
+            strcmp(p->detail, want) == 0 && strcmp(p->expected, b) == 0 &&
+            strcmp(p->found, k) == 0)
             return true;
     }
     TAP_FAIL("no finding \"%s\" (bound %d, key %d) at page %llu", want,
