@@ -146,18 +146,6 @@ na_row() { # na_row KEY LABEL WHY
     ROWS+=("$1"); R_LABEL[$1]=$2; R_NOTE[$1]=$3
 }
 
-# wr-compact gives the originals it replaced back to the file system in a
-# detached process, "wr-release", after it exits (their last close: on a
-# disk mounted with discard it waits for the device). No run, timed or
-# prep, starts before that is done, so none pays for it or overlaps it.
-released() {
-    local n=0
-    while pgrep -x wr-release >/dev/null 2>&1 && [ $n -lt 3000 ]; do
-        sleep 0.01
-        n=$((n + 1))
-    done
-}
-
 # run_once PREP CMD...: PREP (untimed), then CMD once with stdout to
 # $OUT; sets RUN_WALL, RUN_CPU ("" if unknown), RUN_RSS (KB) and, on
 # failure, RUN_NOTE. Returns 0 if the command succeeded.
@@ -165,7 +153,6 @@ run_once() {
     local prep=$1 rc t0 t1 m u sy w
     shift
     RUN_WALL="" RUN_CPU="" RUN_RSS=0 RUN_NOTE=""
-    released
     if [ "$prep" != - ] && ! $prep >"$S/prep.err" 2>&1; then
         RUN_NOTE="failed: setup: $(head -c 200 "$S/prep.err" | head -n1)"
         return 1

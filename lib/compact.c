@@ -65,11 +65,6 @@
  * C7  Each tmp file is renamed over its original, and the directory is
  *     fsynced. A crash at any instant leaves every file either old or new,
  *     each complete; a rerun redoes the job (C1 removes the debris).
- *     Each original is held open across its rename, and the last close,
- *     which frees its blocks (on a disk mounted with discard it waits for
- *     the device: 0.17 s a GB here), is made by a detached process once
- *     the job is done and its lock released (wri_io_close_detached): an
- *     unlinked inode, no name left behind, nothing written.
  * C8  Memory does not grow with the files: the walk keeps one page per
  *     level and verify's bounded ownership map, the bulk loader one page
  *     per level, and the pipe between them (the loader runs on a thread of
@@ -126,8 +121,6 @@ typedef struct cpt_job {
     wri_backup bk;     /* that backup (C3) */
     bool made_top;     /* this run created o->backup_dir */
     bool committing;   /* C6 began: the backup stays, whatever happens */
-    wri_file **held;   /* C7: the originals, open across their renames */
-    size_t nheld;
 } cpt_job;
 
 /* --- helpers ------------------------------------------------------------ */
@@ -746,9 +739,6 @@ static void cpt_job_free(cpt_job *j)
     if (j->have_cat || j->database)
         wri_catalog_free(&j->cat);
     wri_io_unlock_dir(j->lock);
-    /* C7's originals: their blocks are freed by the last close */
-    wri_io_close_detached(j->held, j->nheld);
-    free(j->held);
     free(j->backup_path);
     wri_backup_free(&j->bk);
     free(j->dir);
@@ -847,22 +837,11 @@ static int cpt_replace_all(cpt_job *j, wr_errbuf *eb)
         }
         free(cp);
     }
-    /* each original stays open across its rename, so that the rename
-     * does not free its blocks here (NULL, out of memory: it does) */
-    j->held = calloc(j->nf, sizeof *j->held);
     for (size_t i = 0; i < j->nf; i++) {
         cpt_file *f = &j->f[i];
         wr_errbuf feb = {0};
-        wri_file *orig = NULL;
-        if (j->held != NULL)
-            (void)wri_io_open(f->path, WRI_IO_RDONLY, &orig, &feb);
-        wr_errbuf_clear(&feb);
-        if ((rc = wri_io_rename(f->tmp, f->path, &feb)) != WR_OK) {
-            wri_io_close(orig);
+        if ((rc = wri_io_rename(f->tmp, f->path, &feb)) != WR_OK)
             return cpt_fail(f, "failed", rc, &feb, eb);
-        }
-        if (orig != NULL)
-            j->held[j->nheld++] = orig;
         f->built = false;
         f->replaced = true;
         f->rep.status = "compacted";

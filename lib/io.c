@@ -23,11 +23,9 @@
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/types.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 /* --- fault plan ------------------------------------------------------- */
@@ -390,68 +388,6 @@ void wri_io_close(wri_file *f)
         close(f->fd);
     free(f->path);
     free(f);
-}
-
-static int io_fd_cmp(const void *a, const void *b)
-{
-    int x = *(const int *)a, y = *(const int *)b;
-    return (x > y) - (x < y);
-}
-
-/* The detached process: every inherited descriptor but fds[0..n)
- * (sorted: the files and gate, the read end of the caller's pipe) closed
- * at once (a pipe the caller's caller reads sees its end now, a lock is
- * not held); then, once the caller has closed its own references to the
- * files and the pipe's write end (end of file on gate), the last
- * references, then gone. Only system calls here: the process was forked
- * from one that may have other threads. */
-static void io_release_child(const int *fds, size_t n, int gate)
-{
-    unsigned lo = 0;
-    char c;
-    (void)prctl(PR_SET_NAME, "wr-release", 0, 0, 0);
-    for (size_t i = 0; i <= n; i++) {
-        unsigned hi = i < n ? (unsigned)fds[i] : ~0u;
-        if (hi > lo && close_range(lo, hi - 1, 0) != 0)
-            for (unsigned fd = lo; fd < hi && fd < 65536; fd++)
-                (void)close((int)fd);
-        lo = i < n ? hi + 1 : lo;
-    }
-    while (read(gate, &c, 1) < 0 && errno == EINTR)
-        ;
-    for (size_t i = 0; i < n; i++)
-        (void)close(fds[i]);
-    _exit(0);
-}
-
-void wri_io_close_detached(wri_file **f, size_t n)
-{
-    size_t m = 0;
-    int gate[2] = {-1, -1};
-    int *fds = n > 0 ? malloc((n + 1) * sizeof *fds) : NULL;
-    for (size_t i = 0; fds != NULL && i < n; i++)
-        if (f[i] != NULL && f[i]->fd >= 0)
-            fds[m++] = f[i]->fd;
-    if (m > 0 && pipe2(gate, O_CLOEXEC) == 0) {
-        fds[m] = gate[0];
-        qsort(fds, m + 1, sizeof *fds, io_fd_cmp);
-        pid_t pid = fork();
-        if (pid == 0) {
-            if (fork() == 0) /* a grandchild: init reaps it, not us */
-                io_release_child(fds, m + 1, gate[0]);
-            _exit(0);
-        }
-        while (pid > 0 && waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-            ;
-    }
-    free(fds);
-    /* our references first: the detached process's are the last */
-    for (size_t i = 0; i < n; i++)
-        wri_io_close(f[i]);
-    if (gate[1] >= 0) {
-        close(gate[1]);
-        close(gate[0]);
-    }
 }
 
 void wri_io_advise_sequential(wri_file *f)

@@ -132,19 +132,6 @@ int wri_io_pread(wri_file *f, void *buf, size_t len, uint64_t off,
 /* A hint: f will be read front to back in large runs (the kernel reads
  * further ahead). Never fails. */
 void wri_io_advise_sequential(wri_file *f);
-/* Close and free f[0..n) (NULL entries allowed), the last reference to
- * each in a detached process: for a file that was renamed over or
- * unlinked, that last close frees its blocks, which on a file system
- * that discards freed blocks (mount -o discard) waits for the device
- * (0.17 s for a 1 GB file on the bench's disk); there it happens after
- * the caller has gone on, or exited. The process ("wr-release") is a
- * grandchild, so init reaps it, nobody's zombie; it first closes every
- * other descriptor it inherited and makes no call but close_range,
- * close and _exit. It does no work of the caller's: nothing to write,
- * nothing the caller's crash safety rests on (what replaced the files is
- * durable before this is called). Where fork fails, the files are
- * closed here. Never fails. */
-void wri_io_close_detached(wri_file **f, size_t n);
 /* A hint: the file at path will not be read again (it is about to be
  * replaced): the kernel may drop its cached pages now (dirty ones stay
  * until written). Opens it read-only; never fails. */

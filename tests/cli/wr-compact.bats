@@ -124,28 +124,6 @@ dir_hash() {
     [ "$(du -b "$TMP/db" | cut -f1)" -lt $((before / 4)) ]
 }
 
-# "PATH (deleted)": a process still holds the replaced original
-held_originals() {
-    local l
-    for l in /proc/[0-9]*/fd/*; do
-        readlink "$l" 2>/dev/null
-    done | grep -cF "$TMP/db/" | grep -v '^0$' || true
-}
-
-@test "the replaced originals are let go of soon after wr-compact exits (no process holds one), through a pipe too; the database verifies" {
-    make_db
-    # the detached process that makes the last close keeps none of our
-    # descriptors: the pipe closes when wr-compact exits
-    out=$("$WR_BIN/wr-compact" "$TMP/db" | cat)
-    [[ "$out" == *"people.main.wr"* ]]
-    for _ in $(seq 1 500); do
-        [ -z "$(held_originals)" ] && break
-        sleep 0.02
-    done
-    [ -z "$(held_originals)" ]
-    "$WR_BIN/wr-verify" -q "$TMP/db"
-}
-
 @test "wr-compact prints one line per file and a total" {
     make_db
     run "$WR_BIN/wr-compact" "$TMP/db"

@@ -7,9 +7,7 @@
 #include "wr_int.h"
 #include "tap.h"
 
-#include <dirent.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -285,82 +283,6 @@ static void test_io_forget_drops_clean_cached_pages(void)
     wri_io_close(f);
     free(buf);
     free(back);
-}
-
-/* Does any process hold a descriptor on path, unlinked ("(deleted)")? */
-static bool held_anywhere(const char *path)
-{
-    char want[700], link[4200], at[600];
-    snprintf(want, sizeof want, "%s (deleted)", path);
-    bool found = false;
-    DIR *procs = opendir("/proc");
-    struct dirent *p;
-    while (procs != NULL && !found && (p = readdir(procs)) != NULL) {
-        if (p->d_name[0] < '1' || p->d_name[0] > '9')
-            continue;
-        char fdd[300];
-        snprintf(fdd, sizeof fdd, "/proc/%.20s/fd", p->d_name);
-        DIR *fds = opendir(fdd);
-        struct dirent *e;
-        while (fds != NULL && !found && (e = readdir(fds)) != NULL) {
-            snprintf(at, sizeof at, "%s/%.200s", fdd, e->d_name);
-            ssize_t n = readlink(at, link, sizeof link - 1);
-            if (n > 0) {
-                link[n] = '\0';
-                found = strcmp(link, want) == 0;
-            }
-        }
-        if (fds != NULL)
-            closedir(fds);
-    }
-    if (procs != NULL)
-        closedir(procs);
-    return found;
-}
-
-/* wri_io_close_detached: the caller's descriptors are closed when it
- * returns; the last references to files already unlinked go with a
- * detached process, which keeps none of the caller's other descriptors
- * (a pipe's write end the caller closes reaches end of file) and soon
- * lets go of the files too (no process holds them: their blocks are
- * freed); no mutating op is counted. */
-static void test_io_close_detached_lets_go_of_everything(void)
-{
-    wr_errbuf eb = {0};
-    wri_file *f[3] = {NULL, NULL, NULL};
-    int fd[3], out[2];
-    char path[2][600];
-    uint8_t buf[4096];
-    memset(buf, 0x5a, sizeof buf);
-    for (int i = 0; i < 2; i++) {
-        snprintf(path[i], sizeof path[i], "%s", tpath(i ? "gone-b" : "gone-a"));
-        REQUIRE_OK(wri_io_open(path[i], WRI_IO_RDWR | WRI_IO_CREATE, &f[i],
-                               &eb), &eb);
-        REQUIRE_OK(wri_io_pwrite(f[i], buf, sizeof buf, 0, &eb), &eb);
-        REQUIRE(unlink(path[i]) == 0);
-        fd[i] = f[i]->fd;
-        CHECK(held_anywhere(path[i]));
-    }
-    fd[2] = -1; /* f[2] NULL: allowed */
-    REQUIRE(pipe(out) == 0); /* no O_CLOEXEC: a child inherits it */
-    wri_io_fault_set(NULL);
-    wri_io_close_detached(f, 3);
-    CHECK_EQ(wri_io_op_count(), 0);
-    for (int i = 0; i < 2; i++)
-        CHECK(fcntl(fd[i], F_GETFD) == -1 && errno == EBADF);
-    close(out[1]);
-    struct pollfd pfd = {.fd = out[0], .events = POLLIN};
-    char c;
-    CHECK(poll(&pfd, 1, 10000) == 1 && read(out[0], &c, 1) == 0);
-    close(out[0]);
-    bool held = true;
-    for (int tries = 0; tries < 1000 && held; tries++) {
-        held = held_anywhere(path[0]) || held_anywhere(path[1]);
-        if (held)
-            usleep(10000);
-    }
-    CHECK(!held);
-    wri_io_close_detached(NULL, 0); /* nothing to do */
 }
 
 static void test_io_injected_fail_once_and_sticky(void)
@@ -1098,7 +1020,6 @@ int main(void)
     RUN(test_io_read_whole_and_paths);
     RUN(test_io_op_counter_counts_mutating_ops_only);
     RUN(test_io_forget_drops_clean_cached_pages);
-    RUN(test_io_close_detached_lets_go_of_everything);
     RUN(test_io_injected_fail_once_and_sticky);
     RUN(test_io_injected_crash_and_torn_write);
     RUN(test_io_trace_sees_every_mutating_op);
