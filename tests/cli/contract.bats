@@ -328,7 +328,7 @@ found_lost() {
         { echo "$t $* $r: $stderr"; false; }
 }
 
-@test "every tool: damage found but its report lost to a full disk or closed stdout: exit 1 and the reason" {
+@test "every tool: damage found but its report lost to a full disk or closed stdout: exit 1 and the reason (a clean wr-dump --json: 3)" {
     make_jsonl "$TMP/in.jsonl" 300
     "$WR_BIN/wr-load" -q "$TMP/db" c "$TMP/in.jsonl"
     cp -a "$TMP/db" "$TMP/good"
@@ -356,4 +356,9 @@ found_lost() {
     done
     diff -r "$TMP/orig" "$TMP/db"
     [ ! -e "$TMP/new" ]
+    # wr-dump --json of a clean file: its object lost is no clean bill
+    run -3 --separate-stderr sh -c '"$@" > /dev/full' _ "$WR_BIN/wr-dump" --json --stats "$TMP/good"
+    [ "$stderr" = "wr-dump: writing the report failed: No space left on device" ]
+    run -3 --separate-stderr sh -c '"$@" >&-' _ "$WR_BIN/wr-dump" --json --tree "$TMP/good/c.main.wr"
+    [ "$stderr" = "wr-dump: writing the report failed: Bad file descriptor" ]
 }
