@@ -111,6 +111,33 @@ static int wc_item(void *arg, const wri_ps_page *p, uint32_t i,
     return 0;
 }
 
+/* A copy of the test file at name in the temporary directory. */
+static void copy_to(const char *name, char *out, size_t len)
+{
+    char cmd[1500];
+    snprintf(out, len, "%s/%s", tap_tmpdir(), name);
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", mainf, out);
+    REQUIRE(system(cmd) == 0);
+}
+
+/* A source on path through a mapping: its pages are read into the page
+ * cache first (a few tries: memory pressure may evict one in between). */
+static wri_ps *open_mapped(const char *path, const wri_ps_cfg *cfg)
+{
+    char cmd[800];
+    snprintf(cmd, sizeof cmd, "cat '%s' > /dev/null", path);
+    for (int tries = 0; tries < 5; tries++) {
+        wr_errbuf eb = {0};
+        wri_ps *ps = NULL;
+        if (system(cmd) != 0 || wri_ps_open(path, cfg, &ps, &eb) != WR_OK)
+            return NULL;
+        if (ps->mapped != NULL)
+            return ps;
+        wri_ps_close(ps);
+    }
+    return NULL;
+}
+
 /* The same walk without runs, with runs and through a mapping of the
  * file (cfg.map, the file all cached): the same pages and items, no
  * findings, fewer preads with runs and none at all mapped. */
@@ -127,7 +154,11 @@ static void test_pagesrc_walk_same_with_runs(void)
         wri_ps_cfg cfg = {.tolerant = true, .readahead = ra >= 1,
                           .map = ra == 2};
         int slot = -1;
-        REQUIRE_OK(wri_ps_open(mainf, &cfg, &ps, &eb), &eb);
+        if (ra == 2)
+            ps = open_mapped(mainf, &cfg);
+        else
+            REQUIRE_OK(wri_ps_open(mainf, &cfg, &ps, &eb), &eb);
+        REQUIRE(ps != NULL);
         CHECK((ps->mapped != NULL) == (ra == 2));
         uint64_t opened = ps->preads; /* the slots' probes */
         REQUIRE_OK(wri_ps_choose(ps, WRI_PS_LATEST, 0, &slot, &eb), &eb);
@@ -217,6 +248,39 @@ static void test_pagesrc_window_survives_a_detour(void)
     }
     CHECK(same);
     CHECK(ps->run_win <= 16384); /* short stretches: small windows */
+    /* single pages scattered after a long stretch: the first may be an
+     * internal page between runs, the ones after it are not: the next
+     * pair reads a small window, not 256 KiB */
+    const uint64_t far = 7u << 20, mid = 5u << 20;
+    size_t got = 0;
+    uint64_t singles[] = {far, far + 20 * P, far + 40 * P};
+    for (int pass = 0; pass < 2; pass++) {
+        for (uint64_t off = mid; off < mid + 100 * P; off += P)
+            REQUIRE_OK(wri_ps_read_raw(ps, off, page, P, &got, &eb), &eb);
+        CHECK_EQ(ps->run_win, WRI_PS_RUN_MAX);
+        if (pass == 0) {
+            for (size_t k = 0; k < 3; k++)
+                REQUIRE_OK(wri_ps_read_raw(ps, singles[k], page, P, &got,
+                                           &eb), &eb);
+        } else { /* a page elsewhere, one the run still holds (before
+                    where that stretch began), one elsewhere again */
+            REQUIRE_OK(wri_ps_read_raw(ps, far + 80 * P, page, P, &got,
+                                       &eb), &eb);
+            uint64_t before = ps->preads;
+            REQUIRE_OK(wri_ps_read_raw(ps, mid + 99 * P, page, P, &got,
+                                       &eb), &eb);
+            CHECK_EQ(ps->preads, before); /* from the run */
+            same &= memcmp(page, file + mid + 99 * P, P) == 0;
+            REQUIRE_OK(wri_ps_read_raw(ps, 3u << 20, page, P, &got, &eb),
+                       &eb);
+        }
+        uint64_t pair = (3u << 20) + 20 * P;
+        REQUIRE_OK(wri_ps_read_raw(ps, pair, page, P, &got, &eb), &eb);
+        REQUIRE_OK(wri_ps_read_raw(ps, pair + P, page, P, &got, &eb), &eb);
+        same &= memcmp(page, file + pair + P, P) == 0;
+        CHECK(ps->run_win <= 16384);
+    }
+    CHECK(same);
     wri_ps_close(ps);
     unlink(path);
     free(file);
@@ -270,10 +334,7 @@ static void test_pagesrc_strict_and_tolerant_agree(void)
     wri_ps_cfg mcfg = cfg;
     mcfg.readahead = mcfg.map = true;
     memset(&first, 0, sizeof first);
-    snprintf(cmd, sizeof cmd, "cat '%s' > /dev/null", copy);
-    REQUIRE(system(cmd) == 0);
-    REQUIRE_OK(wri_ps_open(copy, &mcfg, &ps, &eb), &eb);
-    CHECK(ps->mapped != NULL);
+    REQUIRE((ps = open_mapped(copy, &mcfg)) != NULL);
     CHECK_EQ(wri_ps_read(ps, &root, buf, "tree page", NULL, &eb), WRI_PS_BAD);
     wr_verify_problem_format(&first, mline, sizeof mline);
     CHECK(strcmp(mline, line) == 0);
@@ -450,33 +511,6 @@ static void test_pagesrc_long_leaves_only_in_format_2(void)
     wri_block_close(b);
 }
 
-/* A copy of the test file at name in the temporary directory. */
-static void copy_to(const char *name, char *out, size_t len)
-{
-    char cmd[1500];
-    snprintf(out, len, "%s/%s", tap_tmpdir(), name);
-    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", mainf, out);
-    REQUIRE(system(cmd) == 0);
-}
-
-/* A source on path through a mapping: its pages are read into the page
- * cache first (a few tries: memory pressure may evict one in between). */
-static wri_ps *open_mapped(const char *path, const wri_ps_cfg *cfg)
-{
-    char cmd[800];
-    snprintf(cmd, sizeof cmd, "cat '%s' > /dev/null", path);
-    for (int tries = 0; tries < 5; tries++) {
-        wr_errbuf eb = {0};
-        wri_ps *ps = NULL;
-        if (system(cmd) != 0 || wri_ps_open(path, cfg, &ps, &eb) != WR_OK)
-            return NULL;
-        if (ps->mapped != NULL)
-            return ps;
-        wri_ps_close(ps);
-    }
-    return NULL;
-}
-
 static int nsunk;
 static void count_sink(const wr_finding *f, void *arg)
 {
@@ -602,6 +636,42 @@ static void test_pagesrc_map_cold_file_preads(void)
     unlink(copy);
 }
 
+/* mincore tells a process that neither owns nor may write the file that
+ * every page is cached: such a reader is never mapped, it preads (run as
+ * root: a child that becomes nobody reads root's 0644 file, cached). */
+static void test_pagesrc_map_not_for_non_owners(void)
+{
+    if (geteuid() != 0) {
+        printf("# not run: needs root, to read as another user\n");
+        return;
+    }
+    char copy[700];
+    copy_to("others.wr", copy, sizeof copy);
+    REQUIRE(chmod(copy, 0644) == 0 && chmod(tap_tmpdir(), 0755) == 0);
+    wri_ps_cfg cfg = {.tolerant = true, .readahead = true, .map = true};
+    wri_ps *ps = open_mapped(copy, &cfg); /* root may map it */
+    CHECK(ps != NULL);
+    wri_ps_close(ps);
+    fflush(stdout);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        wr_errbuf eb = {0};
+        if (setgid(65534) != 0 || setuid(65534) != 0)
+            _exit(10);
+        ps = NULL;
+        if (wri_ps_open(copy, &cfg, &ps, &eb) != WR_OK)
+            _exit(11);
+        bool ok = ps->mapped == NULL;
+        wri_ps_close(ps);
+        _exit(ok ? 0 : 12);
+    }
+    int st = 0;
+    REQUIRE(waitpid(pid, &st, 0) == pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    unlink(copy);
+}
+
 int main(void)
 {
     if (build() != WR_OK)
@@ -615,5 +685,6 @@ int main(void)
     RUN(test_pagesrc_map_shrunk_is_env_error);
     RUN(test_pagesrc_map_guard_chains);
     RUN(test_pagesrc_map_cold_file_preads);
+    RUN(test_pagesrc_map_not_for_non_owners);
     return tap_done();
 }
