@@ -481,7 +481,8 @@ static void io_bus(int sig, siginfo_t *si, void *uc)
 {
     uintptr_t a = (uintptr_t)si->si_addr;
     uintptr_t pg = atomic_load(&io_pagesize);
-    for (int i = 0; i < IO_MAPS && si->si_code != SI_USER; i++) {
+    /* si_code > 0: the kernel's, a fault; kill, raise, sigqueue: <= 0 */
+    for (int i = 0; i < IO_MAPS && si->si_code > 0; i++) {
         uintptr_t s = atomic_load(&io_maps[i].start);
         uintptr_t n = atomic_load(&io_maps[i].len);
         if (s == 0 || a < s || a - s >= n)
