@@ -23,7 +23,9 @@
  *   S3 Every other copy of a key in a damaged range goes to lost+found,
  *      newest generation first; a key inside the [first, last] range of a
  *      newer page found for that range is decided by that page (a later
- *      delete is not undone by an older page).
+ *      delete is not undone by an older page). A leaf refused only for
+ *      keys outside the range its parent gives it sends every slot there,
+ *      those outside the range too (they are in no damaged range).
  *   S4 Pages past the checkpoint's logical size, or of a generation newer
  *      than it, are debris: never kept.
  *

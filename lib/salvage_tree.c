@@ -65,6 +65,9 @@ typedef struct sv_hole {
     bool taken;       /* a document hole: its page is intact and the walk
                          already put the document in lost+found, so
                          sv_damaged_slots takes nothing from it again */
+    bool whole;       /* a leaf refused only for keys outside its range:
+                         sv_damaged_slots takes those too (no range of the
+                         tree is theirs, S3) */
 } sv_hole;
 
 typedef struct sv_tree {
@@ -607,20 +610,27 @@ static int sv_walk(sv_tree *t, const wr_addr *a, sv_range r, int level,
         rc = sv_walk_hole(t, a, r, level, why, eb);
         goto out;
     }
-    if ((level >= 0 && v.level != level) || (t->map[b].flags & SV_VISITED) ||
-        !sv_page_in_range(&v, r) || v.gen > t->G) {
+    static const char outside[] =
+        "holding keys outside the range its parent gives it";
+    const char *refused =
+        (t->map[b].flags & SV_VISITED) ? "reached twice"
+        : v.gen > t->G                 ? "newer than the checkpoint"
+        : (level >= 0 && v.level != level)
+            ? "not at the level its parent expects"
+        : !sv_page_in_range(&v, r) ? outside
+                                   : NULL;
+    if (refused != NULL) {
         snprintf(why, sizeof why,
                  "page at %llu (generation %llu, level %u) is %s: a stale or "
                  "misdirected page",
                  (unsigned long long)a->off, (unsigned long long)v.gen,
-                 v.level,
-                 (t->map[b].flags & SV_VISITED) ? "reached twice"
-                 : v.gen > t->G ? "newer than the checkpoint"
-                 : (level >= 0 && v.level != level)
-                     ? "not at the level its parent expects"
-                     : "holding keys outside the range its parent gives it");
+                 v.level, refused);
         t->map[b].flags |= SV_MISMATCH;
         rc = sv_walk_hole(t, a, r, level, why, eb);
+        /* a leaf refused only for its range: the keys outside it are in
+         * no hole, yet theirs may be the checkpoint's only copy */
+        if (rc == WR_OK && v.type == WRI_PT_LEAF && refused == outside)
+            t->holes[t->nholes - 1].whole = true;
         goto out;
     }
     t->map[b].flags |= SV_VISITED;
@@ -736,7 +746,7 @@ static int sv_damaged_slots(sv_tree *t, sv_hole *h, uint8_t *buf,
         if (coff < WRI_PH_LEN ||
             wri_page_cell_at(buf, size, WRI_PT_LEAF, coff, &c) != NULL ||
             wri_key_check(c.key, c.klen, 1, kw, sizeof kw) != WR_OK ||
-            !sv_in_hole(h, c.key, c.klen))
+            (!h->whole && !sv_in_hole(h, c.key, c.klen)))
             continue;
         if ((rc = sv_value(t, &c, off, &val, why, sizeof why, eb)) != WR_OK)
             return rc;
