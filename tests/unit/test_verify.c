@@ -2228,31 +2228,37 @@ static void bounds_in_leaf(const char *tmpl, const char *name)
         }
 }
 
+/* A leaf key outside the bounds its parent gives it, in a tree of n
+ * documents (compacted or not) whose height is exactly height, or at
+ * least height when at_least. */
+static void bounds_leaf_case(const char *name, int n, bool compact,
+                             uint32_t height, bool at_least)
+{
+    char *path = bounds_db(name, n, compact);
+    wri_slot s;
+    int idx;
+    uint32_t P;
+    slot_of(path, &s, &idx, &P);
+    if (at_least)
+        REQUIRE(s.height >= height);
+    else
+        REQUIRE(s.height == height);
+    bounds_in_leaf(path, name);
+    free(path);
+}
+
 /* One-block leaves: a tree three or more levels high (the leaf's parent
  * has bounds of its own). */
 static void test_verify_key_outside_parent_bounds_leaf(void)
 {
-    char *path = bounds_db("bounds-leaf", 2000, false);
-    wri_slot s;
-    int idx;
-    uint32_t P;
-    slot_of(path, &s, &idx, &P);
-    REQUIRE(s.height >= 3);
-    bounds_in_leaf(path, "bounds-leaf");
-    free(path);
+    bounds_leaf_case("bounds-leaf", 2000, false, 3, true);
 }
 
-/* Long leaves (format 4, compacted): a tree two levels high. */
+/* Long leaves (format 4, compacted): a tree two levels high (the leaf's
+ * parent: the root). */
 static void test_verify_key_outside_parent_bounds_long_leaf(void)
 {
-    char *path = bounds_db("bounds-long", 3000, true);
-    wri_slot s;
-    int idx;
-    uint32_t P;
-    slot_of(path, &s, &idx, &P);
-    REQUIRE(s.height == 2); /* the leaf's parent: the root */
-    bounds_in_leaf(path, "bounds-long");
-    free(path);
+    bounds_leaf_case("bounds-long", 3000, true, 2, false);
 }
 
 /* An internal page's separator outside the bounds its parent sets for it:
