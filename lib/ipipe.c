@@ -9,6 +9,7 @@
 #include "wr_int.h"
 #include "ipipe.h"
 #include "cores.h"
+#include "grow.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -108,24 +109,6 @@ static int ip_submit(wri_ipipe *p, wr_errbuf *eb)
     int rc = ip_error(p, eb);
     pthread_mutex_unlock(&p->mu);
     return rc;
-}
-
-bool wri_grow(void **ptr, size_t *cap, size_t need, size_t size,
-              size_t slack)
-{
-    if (need <= *cap)
-        return true;
-    size_t ncap = *cap ? *cap : 64;
-    while (ncap < need)
-        ncap *= 2;
-    void *np = realloc(*ptr, ncap * size + slack);
-    if (np == NULL)
-        return false;
-    if (slack > 0)
-        memset((uint8_t *)np + *cap * size, 0, (ncap - *cap) * size + slack);
-    *ptr = np;
-    *cap = ncap;
-    return true;
 }
 
 int wri_ipipe_add(wri_ipipe *p, const uint8_t *key, uint32_t klen,

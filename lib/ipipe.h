@@ -28,7 +28,7 @@
  * pipe's batch grows to hold one item larger than that (a value, at most
  * 16 MiB).
  *
- * Calls nothing of the library but err and cores.
+ * Calls nothing of the library but err, cores and grow.
  */
 #ifndef WR_IPIPE_H
 #define WR_IPIPE_H
@@ -70,13 +70,5 @@ int wri_ipipe_finish(wri_ipipe *p, wr_errbuf *eb);
 bool wri_ipipe_threaded(const wri_ipipe *p);
 /* Stops the thread: items still queued are dropped. NULL is fine. */
 void wri_ipipe_free(wri_ipipe *p);
-
-/* An array *ptr of *cap elements of size bytes holding at least need of
- * them (doubled from 64), and slack bytes more after them (the new bytes
- * zero, so that memory checkers see only defined bytes loaded by
- * word-at-a-time readers); false, and nothing changed, when out of
- * memory. The batches' helper, and vfdocs'. */
-bool wri_grow(void **ptr, size_t *cap, size_t need, size_t size,
-              size_t slack);
 
 #endif

@@ -10,7 +10,7 @@
  */
 #include "wr_int.h"
 #include "vfdocs.h"
-#include "ipipe.h"
+#include "grow.h"
 #include "cores.h"
 
 #include <pthread.h>

@@ -26,7 +26,7 @@
  * batch grows to hold one value larger than that (at most 16 MiB, the
  * walk's limit).
  *
- * Calls pagesrc (the document check), digest, ipipe (wri_grow) and cores
+ * Calls pagesrc (the document check), digest, grow (wri_grow) and cores
  * (how many threads). Each checking thread reports through a copy of the
  * page source's header with its own sink: wri_ps_check_document reads
  * only path, gen and cfg and counts in nfindings, so the copy never

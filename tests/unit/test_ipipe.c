@@ -7,12 +7,14 @@
  * nor leaks; a byte pipe hands the stream on in full batches, in order,
  * its pieces of any size, and its consumer's error comes back too;
  * threads 0 asks the cores this process may run on (taskset),
- * not those online (lib/cores.c: wri_cores, wri_threads).
+ * not those online (lib/cores.c: wri_cores, wri_threads); the batches'
+ * growing arrays double from 64 and keep their slack zero (lib/grow.c).
  */
 #include "tap.h"
 
 #include "ipipe.h"
 #include "cores.h"
+#include "grow.h"
 #include "wr_int.h"
 
 #include <sched.h>
