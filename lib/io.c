@@ -445,8 +445,8 @@ static bool io_mincore_trusted(const wri_file *f)
  * a mapping is registered here, a SIGBUS handler is installed: a fault
  * inside a registered mapping gets zero pages mapped over the rest of it
  * (the read goes on, on whichever thread it is) and the mapping is marked
- * changed at that offset, which its reader asks (wri_io_map_changed) before
- * it trusts what it read; any other SIGBUS goes to the handler that was
+ * changed at that offset, which its reader asks (wri_io_map_changed, of
+ * the slot wri_io_map_guard names) before it trusts what it read; any other SIGBUS goes to the handler that was
  * there before (the default: the process dies as it would have). The last
  * mapping's unmap restores that handler. */
 enum { IO_MAPS = 8 };
@@ -551,10 +551,14 @@ static void io_unguard(const uint8_t *p)
     pthread_mutex_unlock(&io_maps_mu);
 }
 
-bool wri_io_map_changed(const uint8_t *p, uint64_t *off)
+const wri_io_guard *wri_io_map_guard(const uint8_t *p)
 {
-    io_map *m = io_guard_find(p);
-    uintptr_t fault = m != NULL ? atomic_load(&m->fault) : 0;
+    return io_guard_find(p);
+}
+
+bool wri_io_map_changed(const wri_io_guard *g, uint64_t *off)
+{
+    uintptr_t fault = g != NULL ? atomic_load(&g->fault) : 0;
     if (fault != 0 && off != NULL)
         *off = fault - 1;
     return fault != 0;

@@ -148,9 +148,14 @@ void wri_io_forget(const char *path);
  * before is called for any other SIGBUS, and restored by the last
  * unmap). */
 const uint8_t *wri_io_map_cached(wri_file *f, uint64_t len);
-/* Did a read through mapping p fault? *off (may be NULL): where the first
- * did, from the start of the file. */
-bool wri_io_map_changed(const uint8_t *p, uint64_t *off);
+/* The guard of mapping p (wri_io_map_cached's), valid until p is
+ * unmapped: its reader keeps it, so asking is one load, not a search of
+ * the guarded mappings; NULL for NULL. */
+typedef struct io_map wri_io_guard;
+const wri_io_guard *wri_io_map_guard(const uint8_t *p);
+/* Did a read through the mapping of guard g (NULL: none) fault? *off (may
+ * be NULL): where the first did, from the start of the file. */
+bool wri_io_map_changed(const wri_io_guard *g, uint64_t *off);
 void wri_io_unmap(const uint8_t *p, uint64_t len);
 /* Read up to len bytes; *got_out gets how many (0 at or past EOF). */
 int wri_io_pread_some(wri_file *f, void *buf, size_t len, uint64_t off,

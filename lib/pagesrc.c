@@ -292,7 +292,7 @@ void wri_ps_close(wri_ps *ps)
 int wri_ps_intact(wri_ps *ps, wr_errbuf *eb)
 {
     uint64_t at = 0;
-    if (ps->mapped == NULL || !wri_io_map_changed(ps->mapped, &at))
+    if (!wri_io_map_changed(ps->guard, &at))
         return WR_OK;
     return WR_ERR(eb, WR_EIO,
                   "%s: the file changed or shrank while it was read (a read "
@@ -364,10 +364,12 @@ int wri_ps_open(const char *path, const wri_ps_cfg *cfg, wri_ps **out,
     }
     (*out)->own_file = true;
     if (cfg != NULL && cfg->map && (*out)->fsize > 0 &&
-        ((*out)->mapped = wri_io_map_cached(f, (*out)->fsize)) != NULL)
+        ((*out)->mapped = wri_io_map_cached(f, (*out)->fsize)) != NULL) {
         (*out)->mapped_len = (*out)->fsize;
-    else if (cfg != NULL && cfg->readahead)
+        (*out)->guard = wri_io_map_guard((*out)->mapped);
+    } else if (cfg != NULL && cfg->readahead) {
         wri_io_advise_sequential(f);
+    }
     return WR_OK;
 }
 

@@ -114,6 +114,7 @@ typedef struct wri_ps {
     /* cfg.map: the whole file, mapped (NULL: not mapped) */
     const uint8_t *mapped;
     uint64_t mapped_len;
+    const wri_io_guard *guard; /* the mapping's (wri_io_map_guard) */
     /* sequential runs */
     uint8_t *run;
     uint64_t run_off;
