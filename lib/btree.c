@@ -8,7 +8,8 @@
  *
  * Invariants:
  *  B1 a dirty node has addr.off == 0 and every node above it is dirty;
- *  B2 node->bytes is the exact size of the node encoded as a page;
+ *  B2 node->bytes is the exact size of the node encoded as a page, and
+ *     node->tails the bytes of value tails among them (B7);
  *  B3 item 0 of an internal node has no key (klen == 0);
  *  B4 a clean node's page equals what is on disk at node->addr.
  *  B5 t->mem is the heap the loaded nodes hold: node, item array, page
@@ -73,6 +74,7 @@ struct wri_node {
     uint8_t *page; /* page buffer clean items point into */
     wr_addr addr;  /* on disk; off == 0 when dirty (B1) */
     uint32_t bytes;
+    uint32_t tails; /* leaf: its items' tlen summed (B2, node_fits) */
     uint32_t seen; /* t->epoch when last reached (wri_btree_evict) */
 };
 
@@ -125,10 +127,22 @@ static bool node_fits(const wri_btree *t, const wri_node *nd)
         return true;
     if (nd->level > 0 || nd->bytes > t->leaf_max)
         return false;
-    uint64_t tails = 0;
-    for (uint32_t i = 0; i < nd->n; i++)
-        tails += nd->it[i].tlen;
-    return nd->bytes - tails <= bt_psize(t);
+    return nd->bytes - nd->tails <= bt_psize(t);
+}
+
+/* An item enters or leaves nd's count (B2). */
+static void node_count_in(const wri_btree *t, wri_node *nd,
+                          const wri_item *it)
+{
+    nd->bytes += item_size(t, nd, it);
+    nd->tails += it->tlen;
+}
+
+static void node_count_out(const wri_btree *t, wri_node *nd,
+                           const wri_item *it)
+{
+    nd->bytes -= item_size(t, nd, it);
+    nd->tails -= it->tlen;
 }
 
 /* The bytes of the page nd is written as: the fewest blocks (B6). */
@@ -314,6 +328,8 @@ static int node_load(wri_btree *t, const wr_addr *a, uint16_t level,
     bt_mem_add(t, a->size);
     nd->addr = *a;
     nd->bytes = v.size - v.free_bytes;
+    for (uint32_t i = 0; i < nd->n; i++)
+        nd->tails += nd->it[i].tlen;
     *out = nd;
     nd = NULL;
 out:
@@ -632,8 +648,9 @@ static void node_drop_first_key(wri_btree *t, wri_node *nd)
 static void node_recount(wri_btree *t, wri_node *nd)
 {
     nd->bytes = WRI_PH_LEN;
+    nd->tails = 0;
     for (uint32_t i = 0; i < nd->n; i++)
-        nd->bytes += item_size(t, nd, &nd->it[i]);
+        node_count_in(t, nd, &nd->it[i]);
 }
 
 /* Split nd (at path depth d) in two halves by bytes; or, when the item
@@ -779,10 +796,10 @@ int wri_btree_put(wri_btree *t, const uint8_t *key, uint32_t klen,
     if (found) {
         wri_item *it = &leaf->it[i];
         wr_addr old = it->ovf;
-        uint32_t before = item_size(t, leaf, it);
+        node_count_out(t, leaf, it);
         if ((rc = item_set(t, it, it->key, it->klen, val, vlen, eb)) != WR_OK)
             return rc;
-        leaf->bytes = leaf->bytes - before + item_size(t, leaf, it);
+        node_count_in(t, leaf, it);
         if (old.off != 0 &&
             (rc = wri_block_free_page(t->blk, &old, eb)) != WR_OK)
             return rc;
@@ -792,7 +809,7 @@ int wri_btree_put(wri_btree *t, const uint8_t *key, uint32_t klen,
             (rc = item_set(t, &it, key, klen, val, vlen, eb)) != WR_OK)
             return rc;
         node_insert_at(leaf, i, &it);
-        leaf->bytes += item_size(t, leaf, &it);
+        node_count_in(t, leaf, &it);
         t->nrecords++;
     }
     return bt_fix_overfull(t, &p, !found && i + 1 == leaf->n, eb);
@@ -808,7 +825,7 @@ static int item_release(wri_btree *t, wri_node *nd, uint32_t i,
     if (nd->level == 0 && it->ovf.off != 0)
         rc = wri_block_free_page(t->blk, &it->ovf, eb);
     item_mem_free(t, it);
-    nd->bytes -= item_size(t, nd, it);
+    node_count_out(t, nd, it);
     memmove(&nd->it[i], &nd->it[i + 1], (size_t)(nd->n - i - 1) * sizeof *it);
     nd->n--;
     if (i == 0)
@@ -1139,7 +1156,7 @@ static int diag_node(wri_btree *t, const wri_node *nd, bool parent_dirty,
 {
     int rc;
     const char *path = t->blk->path;
-    uint32_t bytes = WRI_PH_LEN;
+    uint32_t bytes = WRI_PH_LEN, tails = 0;
     wri_page_view v;
     if (nd->dirty ? nd->addr.off != 0 || !parent_dirty : nd->addr.off == 0)
         return WR_ERR(eb, WR_ECORRUPT,
@@ -1153,13 +1170,15 @@ static int diag_node(wri_btree *t, const wri_node *nd, bool parent_dirty,
                       "B3: %s: item 0 of an internal node at level %u has a "
                       "key of %u bytes",
                       path, nd->level, nd->it[0].klen);
-    for (uint32_t i = 0; i < nd->n; i++)
+    for (uint32_t i = 0; i < nd->n; i++) {
         bytes += item_size(t, nd, &nd->it[i]);
-    if (bytes != nd->bytes)
+        tails += nd->it[i].tlen;
+    }
+    if (bytes != nd->bytes || tails != nd->tails)
         return WR_ERR(eb, WR_ECORRUPT,
-                      "B2: %s: node at level %u counts %u bytes, its items "
-                      "take %u",
-                      path, nd->level, nd->bytes, bytes);
+                      "B2: %s: node at level %u counts %u bytes (%u of "
+                      "tails), its items take %u (%u)",
+                      path, nd->level, nd->bytes, nd->tails, bytes, tails);
     if (!nd->dirty && (nd->page == NULL || nd->level > 0) &&
         (nd->addr.size != node_page_size(t, nd) || !node_fits(t, nd)))
         /* a clean node without its page buffer was written by this

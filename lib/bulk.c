@@ -228,21 +228,14 @@ static int bulk_overflow(wri_bulk *b, const uint8_t *val, uint32_t vlen,
     return bulk_write(b, b->ovf, (uint32_t)size, a, eb);
 }
 
-/* How many of an item's value bytes its leaf cell keeps beside an
- * overflow address (page.h wri_leaf_tail: in long leaves an overflow
- * value's last part block, format 3, or all of a value shorter than a
- * block, format 4; docs/FORMAT.md "Value tails"). */
-static uint32_t bulk_tail(const wri_bulk *b, uint32_t klen, uint32_t vlen)
-{
-    return wri_leaf_tail(b->psize, b->lsize, klen, vlen);
-}
-
 uint64_t wri_bulk_item_live(const wri_bulk *b, uint32_t klen, uint32_t vlen)
 {
     uint64_t n = wri_leaf_item_size(b->psize, klen, vlen);
     if (vlen <= wri_page_max_inline(b->psize, klen))
         return n;
-    return n + vlen + (bulk_tail(b, klen, vlen) == vlen ? 0 : WRI_PH_LEN);
+    return n + vlen +
+           (wri_leaf_tail(b->psize, b->lsize, klen, vlen) == vlen ? 0
+                                                                : WRI_PH_LEN);
 }
 
 int wri_bulk_add(wri_bulk *b, const uint8_t *key, uint32_t klen,
@@ -262,7 +255,10 @@ int wri_bulk_add(wri_bulk *b, const uint8_t *key, uint32_t klen,
                       "%s: bulk load keys out of order at key %llu",
                       b->path, (unsigned long long)b->count + 1);
     big = vlen > wri_page_max_inline(b->psize, klen);
-    uint32_t tlen = bulk_tail(b, klen, vlen);
+    /* what the cell keeps beside an overflow address (page.h: in long
+     * leaves a value's last part block, format 3, or all of a value
+     * shorter than a block, format 4; docs/FORMAT.md "Value tails") */
+    uint32_t tlen = wri_leaf_tail(b->psize, b->lsize, klen, vlen);
     if (big && tlen < vlen &&
         (rc = bulk_overflow(b, val, vlen - tlen, &ovf, eb)) != WR_OK)
         return rc;

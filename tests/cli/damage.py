@@ -226,18 +226,20 @@ class Tree:
         """Rewrite a leaf (of its length: a long leaf too) from (key,
         flags, vlen, bytes after the key) items."""
         P = self.size(off)
+        cells = [struct.pack("<HBBI", len(key), flags, 0, vlen) + key + tail
+                 for key, flags, vlen, tail in items]
+        low = P - sum(len(c) for c in cells)
+        if low < 32 + 2 * len(items):  # before any u16 offset is packed
+            sys.exit("damage.py: the items do not fit the leaf at %d" % off)
         p = bytearray(P)
         p[0:32] = self.page(off)[0:32]
-        low = P
-        for i, (key, flags, vlen, tail) in enumerate(items):
-            cell = struct.pack("<HBBI", len(key), flags, 0, vlen) + key + tail
-            low -= len(cell)
-            p[low:low + len(cell)] = cell
-            struct.pack_into("<H", p, 32 + 2 * i, low)
+        at = P
+        for i, cell in enumerate(cells):
+            at -= len(cell)
+            p[at:at + len(cell)] = cell
+            struct.pack_into("<H", p, 32 + 2 * i, at)
         struct.pack_into("<I", p, 8, len(items))
         struct.pack_into("<I", p, 24, low)
-        if low < 32 + 2 * len(items):
-            sys.exit("damage.py: the leaf is full")
         self.data[off:off + P] = p
 
     def inline_doc(self, leaf, int32_id=False):

@@ -457,6 +457,22 @@ EOF
     [[ "$output" == *"c.main.wr: page $leaf: byte $leaf: checksum: "* ]]
 }
 
+@test "wr-verify: keys swapped inside a compacted long leaf (64 KiB, split values beside small ones): one ordering finding in that leaf" {
+    python3 -c "
+import json
+for i in range(3000):
+    print(json.dumps({'_id': i, 'pad': 'x' * (9000 if i % 50 == 0 else i % 90)}))" >"$TMP/in.jsonl"
+    "$WR_BIN/wr-load" -q "$TMP/db" c "$TMP/in.jsonl"
+    "$WR_BIN/wr-compact" -q "$TMP/db"
+    local f="$TMP/db/c.main.wr" page
+    page=$(python3 "$DAMAGE" swapkeys "$f")
+    [ "$(python3 "$DAMAGE" info "$f" | jq '.page_size')" -eq 4096 ]
+    [ "$(od -An -tu4 -j $((page + 12)) -N4 "$f" | tr -d ' ')" -gt 4096 ]
+    run "$WR_BIN/wr-verify" --json "$TMP/db"
+    [ "$status" -eq 1 ]
+    [ "$(jq -c '[.paths[0].problems[] | [.check, .page]]' <<<"$output")" = "[[\"ordering\",$page]]" ]
+}
+
 @test "wr-verify: a bad byte of a split value names the leaf for one in its tail, the run for one in its run" {
     compacted_db "$TMP/db"
     cp -r "$TMP/db" "$TMP/db2"

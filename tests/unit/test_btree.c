@@ -657,6 +657,76 @@ static void check_verifies_clean(const char *path)
     wr_verify_report_free(r);
 }
 
+/* The B6/B7 cases' fixture: a file built by build_filled and checked to
+ * say the format version expected (fr: what fill_check found), then
+ * opened in the engine, changed, closed and checked again. */
+typedef struct filled {
+    wr_errbuf eb;
+    const char *path;
+    wri_block *b;
+    wri_btree *t;
+    fill_report fr;
+} filled;
+
+static void filled_build(filled *f, const char *name, unsigned n,
+                         const uint32_t *lens, uint32_t version)
+{
+    memset(f, 0, sizeof *f);
+    f->path = tmp_path(name);
+    build_filled(f->path, n, lens);
+    REQUIRE(fill_check(f->path, &f->fr) == 0);
+    CHECK_EQ(f->fr.version, version);
+}
+
+static void filled_open(filled *f)
+{
+    REQUIRE_OK(open_tree(f->path, 0, &f->b, &f->t, &f->eb), &f->eb);
+}
+
+/* n bytes of c under key id */
+static void filled_put(filled *f, uint64_t id, int c, uint32_t n)
+{
+    bson_t k;
+    uint8_t *v = malloc(n + 1);
+    REQUIRE(v != NULL);
+    memset(v, c, n);
+    make_key(id, &k);
+    REQUIRE_OK(wri_btree_put(f->t, bson_get_data(&k), k.len, v, n, NULL,
+                             &f->eb),
+               &f->eb);
+    bson_destroy(&k);
+    free(v);
+}
+
+/* Value id holds n bytes of c. */
+static void filled_get(filled *f, uint64_t id, int c, uint32_t n)
+{
+    bson_t k;
+    uint8_t *got = NULL;
+    uint32_t gl = 0;
+    make_key(id, &k);
+    REQUIRE_OK(wri_btree_get(f->t, bson_get_data(&k), k.len, &got, &gl,
+                             &f->eb),
+               &f->eb);
+    bson_destroy(&k);
+    CHECK_EQ(gl, n);
+    uint32_t i = 0;
+    while (got != NULL && i < gl && got[i] == (uint8_t)c)
+        i++;
+    CHECK(got != NULL && i == gl);
+    free(got);
+}
+
+/* Checkpoint, close; after gets what fill_check finds; the file verifies
+ * clean. */
+static void filled_close(filled *f, fill_report *after)
+{
+    REQUIRE_OK(wri_btree_checkpoint(f->t, &f->eb), &f->eb);
+    close_tree(f->b, f->t);
+    REQUIRE(fill_check(f->path, after) == 0);
+    check_verifies_clean(f->path);
+}
+
 /* The one leaf's cell i of the tree at path (a one-level tree). */
 static void root_cell(const char *path, uint32_t i, wri_cell *out,
                       uint32_t *count)
@@ -689,44 +759,34 @@ static void root_cell(const char *path, uint32_t i, wri_cell *out,
  * free space. */
 static void test_split_values_kept_on_rewrite(void)
 {
-    wr_errbuf eb = {0};
-    const char *path = tmp_path("tails.wr");
-    wri_block *b;
-    wri_btree *t;
-    const uint32_t vl = 3 * 4096 + 1000;
+    filled f;
+    fill_report after;
     uint32_t lens[8], count;
     for (unsigned j = 0; j < 8; j++)
-        lens[j] = vl;
-    build_filled(path, 8, lens);
-    uint8_t v[10] = {0};
+        lens[j] = 3 * 4096 + 1000;
+    filled_build(&f, "tails.wr", 8, lens, WRI_VERSION_TAILS);
     wri_cell c;
-    root_cell(path, 0, &c, &count);
+    root_cell(f.path, 0, &c, &count);
     CHECK(c.tlen > 0);
-    root_cell(path, 7, &c, &count);
+    root_cell(f.path, 7, &c, &count);
     CHECK(c.tlen > 0);
     wr_addr run = c.ovf;
-    bson_t k;
-    int fd = open(path, O_RDWR);
+    int fd = open(f.path, O_RDWR);
     REQUIRE(fd >= 0);
     uint8_t was = 0, x;
     REQUIRE(pread(fd, &was, 1, (off_t)run.off + 100) == 1);
     x = (uint8_t)(was ^ 0x5a);
     CHECK(pwrite(fd, &x, 1, (off_t)run.off + 100) == 1);
-    REQUIRE_OK(open_tree(path, 0, &b, &t, &eb), &eb);
-    make_key(30, &k);
-    REQUIRE_OK(wri_btree_put(t, bson_get_data(&k), k.len, v, 10, NULL, &eb),
-               &eb);
-    bson_destroy(&k);
+    filled_open(&f);
+    filled_put(&f, 30, 0, 10);
     CHECK(pwrite(fd, &was, 1, (off_t)run.off + 100) == 1);
     close(fd);
-    REQUIRE_OK(wri_btree_checkpoint(t, &eb), &eb);
-    REQUIRE_OK(wri_btree_checkpoint(t, &eb), &eb);
-    close_tree(b, t);
-    root_cell(path, 7, &c, &count); /* key 21; key 30 follows it */
+    REQUIRE_OK(wri_btree_checkpoint(f.t, &f.eb), &f.eb);
+    filled_close(&f, &after);
+    root_cell(f.path, 7, &c, &count); /* key 21; key 30 follows it */
     CHECK_EQ(count, 9);
     CHECK(c.tlen > 0 && c.ovf.off == run.off && c.ovf.size == run.size &&
           c.ovf.crc == run.crc);
-    check_verifies_clean(path);
 }
 
 /* B7 for packed values (format 4): a bulk-built long leaf of values
@@ -738,91 +798,49 @@ static void test_split_values_kept_on_rewrite(void)
  * clean (no run freed that was never there, no space lost). */
 static void test_packed_values_stay_packed(void)
 {
-    wr_errbuf eb = {0};
-    const char *path = tmp_path("packed.wr");
-    wri_block *b;
-    wri_btree *t;
-    uint32_t lens[10];
+    filled f;
+    fill_report after;
+    uint32_t lens[9];
     for (uint32_t j = 0; j < 9; j++)
         lens[j] = j == 4 ? 2 * 4096 + 700 : 1500 + 250 * j;
-    build_filled(path, 9, lens);
-    uint8_t *v = malloc(3 * 4096);
-    REQUIRE(v != NULL);
-    fill_report fr, after;
-    REQUIRE(fill_check(path, &fr) == 0);
-    CHECK_EQ(fr.version, WRI_VERSION_PACKED);
-    CHECK_EQ(fr.packed, 8);
-    CHECK_EQ(fr.tails, 1);
-    CHECK_EQ(fr.ovf_waste, 0);
-    CHECK_EQ(fr.leaves, 1);
-    REQUIRE_OK(open_tree(path, 0, &b, &t, &eb), &eb);
-    bson_t k;
-    make_key(7, &k); /* into the one leaf */
-    memset(v, 'z', 1200);
-    REQUIRE_OK(wri_btree_put(t, bson_get_data(&k), k.len, v, 1200, NULL, &eb),
-               &eb);
-    bson_destroy(&k);
-    REQUIRE_OK(wri_btree_checkpoint(t, &eb), &eb);
-    for (uint64_t j = 0; j < 10; j++) {
-        uint64_t id = j < 9 ? 3 * j : 7;
-        uint32_t want = j < 9 ? lens[j] : 1200;
-        uint8_t *got = NULL;
-        uint32_t gl = 0;
-        make_key(id, &k);
-        REQUIRE_OK(wri_btree_get(t, bson_get_data(&k), k.len, &got, &gl, &eb),
-                   &eb);
-        bson_destroy(&k);
-        CHECK_EQ(gl, want);
-        memset(v, j < 9 ? (int)('a' + j) : 'z', want);
-        CHECK(got != NULL && memcmp(got, v, gl) == 0);
-        free(got);
-    }
-    close_tree(b, t);
-    REQUIRE(fill_check(path, &after) == 0);
+    filled_build(&f, "packed.wr", 9, lens, WRI_VERSION_PACKED);
+    CHECK_EQ(f.fr.packed, 8);
+    CHECK_EQ(f.fr.tails, 1);
+    CHECK_EQ(f.fr.ovf_waste, 0);
+    CHECK_EQ(f.fr.leaves, 1);
+    filled_open(&f);
+    filled_put(&f, 7, 'z', 1200); /* into the one leaf */
+    REQUIRE_OK(wri_btree_checkpoint(f.t, &f.eb), &f.eb);
+    for (uint64_t j = 0; j < 9; j++)
+        filled_get(&f, 3 * j, (int)('a' + j), lens[j]);
+    filled_get(&f, 7, 'z', 1200);
+    filled_close(&f, &after);
     CHECK_EQ(after.packed, 9);
     CHECK_EQ(after.tails, 1);
     CHECK_EQ(after.ovf_waste, 0);
     CHECK_EQ(after.leaves, 1);
     CHECK_EQ(after.long_leaves, 1);
     CHECK_EQ(after.version, WRI_VERSION_PACKED);
-    check_verifies_clean(path);
-    free(v);
 }
 
 /* B6: a long leaf without a value tail (format 2, small values) is carved
  * into one-block leaves once changed; the file keeps its version. */
 static void test_long_leaf_carved(void)
 {
-    wr_errbuf eb = {0};
-    const char *path = tmp_path("carved.wr");
-    wri_block *b;
-    wri_btree *t;
+    filled f;
+    fill_report after;
     uint32_t lens[300];
     for (uint32_t j = 0; j < 300; j++)
         lens[j] = 100 + j % 50;
-    build_filled(path, 300, lens);
-    fill_report fr, after;
-    REQUIRE(fill_check(path, &fr) == 0);
-    CHECK_EQ(fr.version, WRI_VERSION_LONG_LEAVES);
-    CHECK(fr.long_leaves > 0);
-    REQUIRE_OK(open_tree(path, 0, &b, &t, &eb), &eb);
-    uint8_t v[120];
-    memset(v, 'q', sizeof v);
-    for (uint64_t j = 0; j < 300; j += 7) {
-        bson_t k;
-        make_key(3 * j + 1, &k);
-        REQUIRE_OK(wri_btree_put(t, bson_get_data(&k), k.len, v, sizeof v,
-                                 NULL, &eb),
-                   &eb);
-        bson_destroy(&k);
-    }
-    REQUIRE_OK(wri_btree_checkpoint(t, &eb), &eb);
-    close_tree(b, t);
-    REQUIRE(fill_check(path, &after) == 0);
+    filled_build(&f, "carved.wr", 300, lens, WRI_VERSION_LONG_LEAVES);
+    CHECK(f.fr.long_leaves > 0);
+    filled_open(&f);
+    for (uint64_t j = 0; j < 300; j += 7)
+        filled_put(&f, 3 * j + 1, 'q', 120);
+    filled_close(&f, &after);
     CHECK_EQ(after.long_leaves, 0);
-    CHECK(after.leaves > fr.leaves);
+    CHECK(after.leaves > f.fr.leaves);
     CHECK_EQ(after.version, WRI_VERSION_LONG_LEAVES);
-    check_verifies_clean(path);
 }
 
 /* The version only rises: the engine packing a value into a format 1 file
@@ -832,48 +850,30 @@ static void test_long_leaf_carved(void)
 static void test_engine_packing_raises_version(void)
 {
     for (int from = 0; from < 2; from++) {
-        wr_errbuf eb = {0};
-        const char *path = tmp_path("raise.wr");
-        wri_block_cfg cfg = {.page_size = 4096, .role = WRI_ROLE_MAIN,
-                             .coll = "t"};
-        wri_block *b;
-        wri_btree *t;
-        uint8_t v[3000];
-        memset(v, 'r', sizeof v);
-        bson_t k;
-        fill_report fr;
+        filled f;
+        fill_report after;
         if (from == 0) {
-            REQUIRE_OK(wri_block_create(path, &cfg, &b, &eb), &eb);
-            REQUIRE_OK(wri_btree_open(b, 1, &t, &eb), &eb);
-            for (uint64_t j = 0; j < 50; j++) {
-                make_key(j, &k);
-                REQUIRE_OK(wri_btree_put(t, bson_get_data(&k), k.len, v, 200,
-                                         NULL, &eb),
-                           &eb);
-                bson_destroy(&k);
-            }
-            REQUIRE_OK(wri_btree_checkpoint(t, &eb), &eb);
-            close_tree(b, t);
+            wri_block_cfg cfg = {.page_size = 4096, .role = WRI_ROLE_MAIN,
+                                 .coll = "t"};
+            memset(&f, 0, sizeof f);
+            f.path = tmp_path("raise.wr");
+            REQUIRE_OK(wri_block_create(f.path, &cfg, &f.b, &f.eb), &f.eb);
+            REQUIRE_OK(wri_btree_open(f.b, 1, &f.t, &f.eb), &f.eb);
+            for (uint64_t j = 0; j < 50; j++)
+                filled_put(&f, j, 'r', 200);
+            filled_close(&f, &f.fr);
+            CHECK_EQ(f.fr.version, WRI_VERSION_1);
         } else {
             uint32_t lens[4] = {9000, 9100, 9200, 9300};
-            build_filled(path, 4, lens);
+            filled_build(&f, "raise.wr", 4, lens, WRI_VERSION_TAILS);
         }
-        REQUIRE(fill_check(path, &fr) == 0);
-        CHECK_EQ(fr.version, from == 0 ? WRI_VERSION_1 : WRI_VERSION_TAILS);
-        CHECK_EQ(fr.packed, 0);
-        REQUIRE_OK(open_tree(path, 0, &b, &t, &eb), &eb);
-        make_key(1000, &k);
-        REQUIRE_OK(wri_btree_put(t, bson_get_data(&k), k.len, v, sizeof v,
-                                 NULL, &eb),
-                   &eb);
-        bson_destroy(&k);
-        REQUIRE_OK(wri_btree_checkpoint(t, &eb), &eb);
-        close_tree(b, t);
-        REQUIRE(fill_check(path, &fr) == 0);
-        CHECK_EQ(fr.version, WRI_VERSION_PACKED);
-        CHECK_EQ(fr.packed, 1);
-        CHECK_EQ(fr.ovf_waste, 0);
-        check_verifies_clean(path);
+        CHECK_EQ(f.fr.packed, 0);
+        filled_open(&f);
+        filled_put(&f, 1000, 'r', 3000);
+        filled_close(&f, &after);
+        CHECK_EQ(after.version, WRI_VERSION_PACKED);
+        CHECK_EQ(after.packed, 1);
+        CHECK_EQ(after.ovf_waste, 0);
     }
 }
 

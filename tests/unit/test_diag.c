@@ -401,11 +401,15 @@ static void test_diag_tree_nodes(void)
         lf = lf->it[0].child;
     REQUIRE(lf->level == 0 && lf->page == NULL && lf->it[0].tlen == 0);
     lf->it[0].tlen = 1;
-    lf->bytes++; /* so that B2 holds */
+    wr_errbuf_clear(&eb);
+    CHECK(fired(wri_btree_diag(t, &eb), &eb, "B2")); /* not counted */
+    lf->bytes++;
+    lf->tails++; /* so that B2 holds */
     wr_errbuf_clear(&eb);
     CHECK(fired(wri_btree_diag(t, &eb), &eb, "B7"));
     lf->it[0].tlen = 0;
     lf->bytes--;
+    lf->tails--;
     /* B5: the memory count off */
     t->mem += 8;
     wr_errbuf_clear(&eb);
