@@ -102,6 +102,11 @@ typedef struct cpt_file {
     wri_slot orig;
     uint8_t want_items[WR_DIGEST_LEN];
     bool replaced;
+    /* a check found damage: the original's (its header, C2, C4's walk,
+     * its full verify) or the copy's (C5): its status is "damaged",
+     * whatever the error code; any other failure (the copy's writes, the
+     * environment) is "failed", even one that says WR_ECORRUPT */
+    bool damage;
     char err[1024];
     wr_compact_file rep;
 } cpt_file;
@@ -338,9 +343,10 @@ static int cpt_damage(const char *what, wr_errbuf *eb)
 }
 
 /* The original f is damaged (C2): the finding in eb names its place. */
-static int cpt_damaged(const cpt_job *j, const cpt_file *f, wr_errbuf *eb)
+static int cpt_damaged(const cpt_job *j, cpt_file *f, wr_errbuf *eb)
 {
     char what[1100];
+    f->damage = true;
     snprintf(what, sizeof what,
              "%s is damaged, not compacted (nothing of %s was changed)",
              f->path, j->path);
@@ -353,7 +359,7 @@ static int cpt_damaged(const cpt_job *j, const cpt_file *f, wr_errbuf *eb)
  * If the original's own full verify finds damage, that is the reason,
  * naming the original and the place; else rc and eb stand. Runs only
  * when something already failed. */
-static int cpt_blame_original(const cpt_job *j, const cpt_file *f, int rc,
+static int cpt_blame_original(const cpt_job *j, cpt_file *f, int rc,
                               wr_errbuf *eb)
 {
     wr_errbuf oe = {0};
@@ -421,8 +427,10 @@ static int cpt_build(cpt_job *j, cpt_file *f, wr_errbuf *eb)
     rc = f->gen != 0 ? wri_block_open_gen(f->path, WRI_BLOCK_NOEXT, f->gen,
                                           &ob, eb)
                      : wri_block_open(f->path, WRI_BLOCK_NOEXT, &ob, eb);
-    if (rc != WR_OK)
+    if (rc != WR_OK) {
+        f->damage = rc == WR_ECORRUPT; /* it reads the original only */
         goto out;
+    }
     if (!dry &&
         (rc = wr_digest_new_kind(WR_DIGEST_XXH128, &fd.items, eb)) != WR_OK)
         goto out;
@@ -434,6 +442,7 @@ static int cpt_build(cpt_job *j, cpt_file *f, wr_errbuf *eb)
     f->rep.page_size_before = ob->page_size;
     f->rep.page_size_after = P;
     if (G < 2 && ob->cur.root.off != 0) {
+        f->damage = true;
         rc = WR_ERR(eb, WR_ECORRUPT,
                     "%s: generation 1 holds a tree, but a file's first "
                     "generation is always empty",
@@ -475,6 +484,7 @@ static int cpt_build(cpt_job *j, cpt_file *f, wr_errbuf *eb)
     if (rc != WR_OK)
         goto out;
     if (fd.n != ob->cur.nrecords) {
+        f->damage = true;
         rc = WR_ERR(eb, WR_ECORRUPT,
                     "%s: checkpoint %llu records %llu keys, its tree holds "
                     "%llu",
@@ -519,8 +529,9 @@ static int cpt_check_new(cpt_job *j, cpt_file *f, wr_errbuf *eb)
                         .interrupted = j->o->interrupted};
     wr_verify_report *r = NULL;
     rc = wr_verify(f->tmp, &o, &r, eb);
-    if (rc == WR_ECORRUPT) {
+    if (rc == WR_ECORRUPT) { /* the copy fails a check */
         char what[1100];
+        f->damage = true;
         snprintf(what, sizeof what,
                  "%s: the compacted copy fails verification, not replaced",
                  f->path);
@@ -544,13 +555,15 @@ static int cpt_check_new(cpt_job *j, cpt_file *f, wr_errbuf *eb)
     else if (!ck->has_item_digest ||
              memcmp(ck->item_digest, f->want_items, WR_DIGEST_LEN) != 0)
         why = "keys, value lengths or values differ";
-    if (why != NULL)
+    if (why != NULL) {
+        f->damage = true;
         rc = cpt_blame_original(
             j, f,
             WR_ERR(eb, WR_ECORRUPT,
                    "%s: differs from the original's checkpoint (%s)", f->tmp,
                    why),
             eb);
+    }
 out:
     wr_verify_report_free(r);
     return rc;
@@ -790,8 +803,8 @@ static int cpt_build_all(cpt_job *j, wr_errbuf *eb)
         if (rc == WR_OK && !j->o->dry_run)
             rc = cpt_check_forgetting(j, f, &feb);
         if (rc != WR_OK)
-            return cpt_fail(f, rc == WR_ECORRUPT ? "damaged" : "failed", rc,
-                            &feb, eb);
+            return cpt_fail(f, f->damage ? "damaged" : "failed", rc, &feb,
+                            eb);
         f->rep.status = j->o->dry_run ? "dry-run" : "built";
     }
     if (j->o->backup_dir != NULL && !j->o->dry_run &&

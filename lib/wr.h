@@ -753,9 +753,11 @@ char *wr_diff_item_format(const wr_diff_item *it, bool json);
  * --------------------------------------------------------------------- */
 typedef struct wr_compact_file {
     const char *path;   /* the tree file */
-    /* "compacted"; "dry-run" (would be: sizes are exact); "damaged" (it
-     * or its rebuilt copy failed a check: nothing of its PATH was
-     * replaced); "failed" (could not read or write it, or interrupted);
+    /* "compacted"; "dry-run" (would be: sizes are exact); "damaged" (a
+     * check found damage in it or in its rebuilt copy: nothing of its
+     * PATH was replaced); "failed" (could not read or write it, or
+     * interrupted: so too when writing the copy failed with an error
+     * code that names damage, WR_ECORRUPT);
      * "skipped" (not compacted because something else failed: another
      * file of the same PATH, the lock, the backup; error says what) */
     const char *status;

@@ -745,7 +745,9 @@ static void trace_loader_write(uint64_t op, const char *what,
 /* Which side failed decides the blame (compact.c C4), not the code: a
  * write of the copy failing on the loader's side is the copy's failure,
  * even with WR_ECORRUPT (the code damage has), never "the original is
- * damaged"; the original stays as it was and no copy is left. */
+ * damaged", and the file's status says "failed", not "damaged" (what
+ * wr-compact --json prints); the original stays as it was and no copy is
+ * left. */
 static void test_compact_blames_the_side_that_failed(void)
 {
     wr_errbuf eb = {0};
@@ -790,11 +792,15 @@ static void test_compact_blames_the_side_that_failed(void)
     for (int k = 0; k < 2; k++) {
         wri_fault_plan p = {.kind = WRI_FAULT_FAIL, .at = w.op,
                             .err = codes[k]};
+        collect col;
         wri_io_fault_set(&p);
-        rc = compact(dir, NULL, NULL, NULL, &eb);
+        rc = compact(dir, NULL, NULL, &col, &eb);
         wri_io_fault_set(NULL);
         CHECK_EQ(rc, codes[k]);
         printf("# %s: %s\n", wr_errname(codes[k]), eb.msg);
+        REQUIRE(col.n == 1);
+        CHECK(strcmp(col.f[0].status, "failed") == 0);
+        CHECK_EQ(col.f[0].rc, codes[k]);
         CHECK(strstr(eb.msg, ".compact.tmp") != NULL);
         CHECK(strstr(eb.msg, "injected") != NULL);
         CHECK(strstr(eb.msg, "is damaged") == NULL);
