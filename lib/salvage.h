@@ -23,9 +23,12 @@
  *   S3 Every other copy of a key in a damaged range goes to lost+found,
  *      newest generation first; a key inside the [first, last] range of a
  *      newer page found for that range is decided by that page (a later
- *      delete is not undone by an older page). A leaf refused only for
- *      keys outside the range its parent gives it sends every slot there,
- *      those outside the range too (they are in no damaged range).
+ *      delete is not undone by an older page). A leaf whose one fault is
+ *      keys outside the range its parent gives it (intact, reached
+ *      through its address) is the checkpoint's leaf of that range: the
+ *      documents of its keys inside the range are kept (S1, S2 hold for
+ *      them, and no other page may hold those keys); those outside it go
+ *      to lost+found (they are in no range of the tree, nor in a hole).
  *   S4 Pages past the checkpoint's logical size, or of a generation newer
  *      than it, are debris: never kept.
  *

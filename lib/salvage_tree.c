@@ -65,9 +65,6 @@ typedef struct sv_hole {
     bool taken;       /* a document hole: its page is intact and the walk
                          already put the document in lost+found, so
                          sv_damaged_slots takes nothing from it again */
-    bool whole;       /* a leaf refused only for keys outside its range:
-                         sv_damaged_slots takes those too (no range of the
-                         tree is theirs, S3) */
 } sv_hole;
 
 typedef struct sv_tree {
@@ -456,6 +453,13 @@ typedef struct sv_range {
     uint32_t lol, hil;
 } sv_range;
 
+/* Is key inside the range [lo, hi) (NULL: unbounded)? */
+static bool sv_range_has(const sv_range *r, const uint8_t *k, uint32_t kl)
+{
+    return (r->lo == NULL || sv_cmp(k, kl, r->lo, r->lol) >= 0) &&
+           (r->hi == NULL || sv_cmp(k, kl, r->hi, r->hil) < 0);
+}
+
 static int sv_walk(sv_tree *t, const wr_addr *a, sv_range r, int level,
                    int depth, wr_errbuf *eb);
 
@@ -481,11 +485,43 @@ static bool sv_cert_covers(const sv_tree *t, const uint8_t *k, uint32_t kl)
     return lo > 0 && sv_leaf_covers(t->cert[lo - 1], k, kl);
 }
 
+/* Cell i of the leaf at off, its key outside the range the leaf's parent
+ * gives it: its document (its key, when the value cannot be had) to
+ * lost+found, counted on loss. */
+static int sv_outside(sv_tree *t, const wri_page_view *v, uint64_t off,
+                      uint32_t i, const wri_cell *c, size_t loss,
+                      wr_errbuf *eb)
+{
+    int rc;
+    const uint8_t *val;
+    char why[400] = "";
+    if ((rc = sv_value(t, c, off, &val, why, sizeof why, eb)) != WR_OK)
+        return rc;
+    t->rep->losses[loss].to_lost_found++;
+    if (val == NULL)
+        return sv_lost(t, c->key, c->klen, false, v->gen, off, why, eb);
+    bool valid = sv_doc_ok(t, off, c, val, why, sizeof why, eb);
+    if (valid)
+        snprintf(why, sizeof why,
+                 "slot %u of the page at %llu (generation %llu): its key "
+                 "lies outside the range the page's parent gives it",
+                 i, (unsigned long long)off, (unsigned long long)v->gen);
+    return sv_lost(t, val, c->vlen, valid, v->gen, off, why, eb);
+}
+
+/* The documents of a leaf the walk reached, in key order. With bounds (a
+ * leaf, intact and reached through its address, holding keys outside the
+ * range its parent gives it; bwhy says so): the keys inside are kept as
+ * any leaf's (S2 holds for them, and no other page of the tree may hold
+ * them); each run of those outside goes to lost+found under a loss naming
+ * the leaf (S3: no range of the tree is theirs). */
 static int sv_walk_leaf(sv_tree *t, const wri_page_view *v, uint64_t off,
+                        const sv_range *bounds, const char *bwhy,
                         wr_errbuf *eb)
 {
     int rc;
     char why[400];
+    size_t loss = SIZE_MAX; /* the current run outside the range's */
     for (uint32_t i = 0; i < v->count; i++) {
         wri_cell c;
         const uint8_t *val;
@@ -493,6 +529,18 @@ static int sv_walk_leaf(sv_tree *t, const wri_page_view *v, uint64_t off,
         wri_page_cell(v, i, &c);
         if (sv_cert_covers(t, c.key, c.klen))
             continue; /* a newer page decides this key (S3) */
+        if (bounds != NULL && !sv_range_has(bounds, c.key, c.klen)) {
+            /* a new run once a key was kept since the last one began */
+            if (loss == SIZE_MAX || loss < t->after_from) {
+                if (sv_loss_add(t, "leaf", off, v->size, bwhy) == NULL)
+                    return WR_ERR(eb, WR_ENOMEM, "%s: out of memory",
+                                  t->path);
+                loss = t->rep->nlosses - 1;
+            }
+            if ((rc = sv_outside(t, v, off, i, &c, loss, eb)) != WR_OK)
+                return rc;
+            continue;
+        }
         if ((rc = sv_value(t, &c, off, &val, why, sizeof why, eb)) != WR_OK)
             return rc;
         if (val == NULL) {
@@ -560,8 +608,7 @@ static bool sv_page_in_range(const wri_page_view *v, sv_range r)
     wri_page_cell(v, v->count - 1, &b);
     if (v->type == WRI_PT_INTERNAL && v->count == 1)
         return true;
-    return (r.lo == NULL || sv_cmp(a.key, a.klen, r.lo, r.lol) >= 0) &&
-           (r.hi == NULL || sv_cmp(b.key, b.klen, r.hi, r.hil) < 0);
+    return sv_range_has(&r, a.key, a.klen) && sv_range_has(&r, b.key, b.klen);
 }
 
 static int sv_walk(sv_tree *t, const wr_addr *a, sv_range r, int level,
@@ -619,6 +666,19 @@ static int sv_walk(sv_tree *t, const wr_addr *a, sv_range r, int level,
             ? "not at the level its parent expects"
         : !sv_page_in_range(&v, r) ? outside
                                    : NULL;
+    if (refused == outside && v.type == WRI_PT_LEAF) {
+        /* intact, reached through its address: only its keys outside
+         * the range are in doubt (the parent or the leaf is wrong) */
+        snprintf(why, sizeof why,
+                 "page at %llu (generation %llu, level %u) is %s: the "
+                 "documents of those keys go to lost+found, the others are "
+                 "kept",
+                 (unsigned long long)a->off, (unsigned long long)v.gen,
+                 v.level, refused);
+        t->map[b].flags |= SV_VISITED;
+        rc = sv_walk_leaf(t, &v, a->off, &r, why, eb);
+        goto out;
+    }
     if (refused != NULL) {
         snprintf(why, sizeof why,
                  "page at %llu (generation %llu, level %u) is %s: a stale or "
@@ -627,15 +687,11 @@ static int sv_walk(sv_tree *t, const wr_addr *a, sv_range r, int level,
                  v.level, refused);
         t->map[b].flags |= SV_MISMATCH;
         rc = sv_walk_hole(t, a, r, level, why, eb);
-        /* a leaf refused only for its range: the keys outside it are in
-         * no hole, yet theirs may be the checkpoint's only copy */
-        if (rc == WR_OK && v.type == WRI_PT_LEAF && refused == outside)
-            t->holes[t->nholes - 1].whole = true;
         goto out;
     }
     t->map[b].flags |= SV_VISITED;
     if (v.type == WRI_PT_LEAF)
-        rc = sv_walk_leaf(t, &v, a->off, eb);
+        rc = sv_walk_leaf(t, &v, a->off, NULL, NULL, eb);
     else
         rc = sv_walk_internal(t, &v, r, depth, eb);
 out:
@@ -746,7 +802,7 @@ static int sv_damaged_slots(sv_tree *t, sv_hole *h, uint8_t *buf,
         if (coff < WRI_PH_LEN ||
             wri_page_cell_at(buf, size, WRI_PT_LEAF, coff, &c) != NULL ||
             wri_key_check(c.key, c.klen, 1, kw, sizeof kw) != WR_OK ||
-            (!h->whole && !sv_in_hole(h, c.key, c.klen)))
+            !sv_in_hole(h, c.key, c.klen))
             continue;
         if ((rc = sv_value(t, &c, off, &val, why, sizeof why, eb)) != WR_OK)
             return rc;
