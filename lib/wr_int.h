@@ -59,6 +59,12 @@ uint32_t wri_crc32(uint32_t crc, const void *buf, size_t n);
  * 16. */
 uint32_t wri_crc32_after4(const void *buf, size_t n);
 void wri_crc_force_portable(bool portable);
+/* The paths: zlib's tables, 128-bit carry-less folding (PCLMULQDQ), and
+ * 256-bit (VPCLMULQDQ, AVX2) for 256 bytes or more. wri_crc_force takes
+ * the fastest one at most `path` that the CPU has and returns it (tests
+ * run each). */
+enum { WRI_CRC_ZLIB = 0, WRI_CRC_128 = 1, WRI_CRC_256 = 2 };
+int wri_crc_force(int path);
 
 /* digest.c: use the portable SHA-256 code even where the CPU has SHA
  * extensions (tests compare both). */
