@@ -24,11 +24,12 @@
  * A shape memo (wri_bson_check_memo, below) goes further for a caller
  * that checks many documents of one collection: an element whose type,
  * key and NUL equal those last accepted at its place is taken without
- * finding its key, and (bc_memo_take) a fixed-size value or a string of
- * up to 64 bytes of ASCII and two-byte sequences without a branch on its
- * kind, its length or its bytes: what costs a document check is mostly
- * the branches mispredicted on lengths and shapes that vary from one
- * document to the next. test_bsoncheck compares it with the plain check
+ * finding its key, a fixed-size value by its size alone, and
+ * (bc_memo_take) a string of up to 64 bytes of ASCII and two-byte
+ * sequences without a branch on its length or its bytes: what costs a
+ * document check is the instructions per element and the branches
+ * mispredicted on lengths and shapes that vary from one document to the
+ * next. test_bsoncheck compares it with the plain check
  * the same way, the memo primed by documents of the same shape, and on
  * strings of every length and byte class, valid and not.
  */
@@ -409,10 +410,13 @@ uint64_t wri_bson_memo_hits(const wri_bson_memo *m)
     return m->hits;
 }
 
-/* The entry of element i of the document whose own place is parent. */
-static inline unsigned bc_slot(unsigned parent, unsigned i)
+/* The entry of element i of the document whose own place is parent:
+ * the top byte of bc_slot_hash(parent, i), which grows by BC_SLOT_MUL
+ * from one element to the next (arithmetic mod 2^32). */
+#define BC_SLOT_MUL 0x85EBCA77u
+static inline uint32_t bc_slot_hash(unsigned parent, unsigned i)
 {
-    return ((parent * 0x9E3779B1u + i + 1) * 0x85EBCA77u) >> 24;
+    return (parent * 0x9E3779B1u + i + 1) * BC_SLOT_MUL;
 }
 
 /* Remember the element at q (type t, a key of klen ASCII bytes, found by
@@ -505,26 +509,25 @@ static inline bool bc_utf8_two(const uint8_t *s, size_t n)
  * sixteen, then from the value (at most sixteen in) a string's length and
  * 64 bytes after it. */
 #define BC_TAKE_LOADS 84
+_Static_assert(WRI_BSON_PAD >= BC_TAKE_LOADS,
+               "a padded document's last elements take the fastest path");
 
-/* The value of a fixed-size or string element whose type, key and NUL
- * matched entry e (bc_memo_hit), taken without a branch on its kind or
- * its length when the general path surely accepts it: a fixed size that
- * fits (a boolean 0 or 1), or a string of up to 64 bytes (ASCII and
- * two-byte sequences, bc_utf8_two) whose length fits and whose NUL is
- * there. *size: the element's bytes. false: let the kind's own path
- * decide. The BC_TAKE_LOADS bytes at q may be loaded. */
+/* The value of a string element whose type, key and NUL matched entry e
+ * (bc_memo_hit), taken without a branch on its length or its bytes when
+ * the general path surely accepts it: up to 64 bytes (ASCII and two-byte
+ * sequences, bc_utf8_two) whose length fits and whose NUL is there.
+ * *size: the element's bytes. false: let bc_string decide. The
+ * BC_TAKE_LOADS bytes at q may be loaded. */
 static inline bool bc_memo_take(const bc_ment *e, const uint8_t *q,
                                 const uint8_t *end, size_t *size)
 {
 #ifdef __SSE2__
     const uint8_t *v = q + e->n;
-    const bool str = e->kind == BC_K_STRING;
-    uint32_t n = wri_get32(v); /* a string's length (else meaningless) */
-    size_t sz = str ? (size_t)e->n + 4 + n : e->skip;
-    if (sz > (size_t)(end - q) || (str && n - 1 >= 64))
+    uint32_t n = wri_get32(v);
+    size_t sz = (size_t)e->n + 4 + n;
+    if (sz > (size_t)(end - q) || n - 1 >= 64)
         return false;
-    /* a string's bytes before its NUL (none for a fixed size) */
-    uint32_t len = str ? n - 1 : 0;
+    uint32_t len = n - 1; /* the bytes before its NUL */
     uint32_t m = (uint32_t)_mm_movemask_epi8(_mm_loadu_si128(
                      (const __m128i *)(const void *)(v + 4))) |
                  (uint32_t)_mm_movemask_epi8(_mm_loadu_si128(
@@ -532,9 +535,7 @@ static inline bool bc_memo_take(const bc_ment *e, const uint8_t *q,
                      << 16;
     if (len < 32)
         m &= (uint32_t)(((uint64_t)1 << len) - 1);
-    unsigned bad = (str & (v[str ? 3 + n : 0] != 0)) |
-                   ((e->kind == BC_K_BOOL) & (v[0] > 1));
-    if (bad || ((m != 0 || len > 32) && !bc_utf8_two(v + 4, len)))
+    if (v[3 + n] != 0 || ((m != 0 || len > 32) && !bc_utf8_two(v + 4, len)))
         return false;
     *size = sz;
     return true;
@@ -561,11 +562,16 @@ static int bc_doc(bc *c, const uint8_t *p, size_t avail, int depth,
     const bool fast = c->fast;
     wri_bson_memo *const memo = c->memo;
     const uint8_t *const rlimit = c->rlimit;
-    for (unsigned i = 0; q < end; i++) {
-        unsigned s = memo != NULL ? bc_slot(slot, i) : 0;
+    /* every element starts before end: when the loads may reach that far
+     * past it (a caller's pad), no element needs to ask */
+    const bool room = rlimit - end >= BC_TAKE_LOADS;
+    /* element i's entry: the top byte of bc_slot_hash(slot, i) */
+    uint32_t h = bc_slot_hash(slot, 0);
+    for (; q < end; h += BC_SLOT_MUL) {
+        unsigned s = memo != NULL ? h >> 24 : 0;
         size_t klen, vlen, fx;
 
-        if (memo != NULL && rlimit - q >= 16 &&
+        if (memo != NULL && (room || rlimit - q >= 16) &&
             bc_memo_hit(&memo->e[s], q, end)) {
             /* the type, key and NUL of an element accepted before: the
              * value as the general path below takes it */
@@ -574,14 +580,9 @@ static int bc_doc(bc *c, const uint8_t *p, size_t avail, int depth,
             const size_t skip = e->skip;
             const uint8_t kind = e->kind;
             memo->hits++;
-            if (kind != BC_K_DOC && rlimit - q >= BC_TAKE_LOADS &&
-                bc_memo_take(e, q, end, &vlen)) {
-                q += vlen;
-                continue;
-            }
             switch (kind) {
             case BC_K_BOOL:
-                if (skip > (size_t)(end - q) || v[0] > 1)
+                if (v[0] > 1)
                     break;
                 /* fall through */
             case BC_K_FIXED:
@@ -590,6 +591,11 @@ static int bc_doc(bc *c, const uint8_t *p, size_t avail, int depth,
                 q += skip;
                 continue;
             case BC_K_STRING:
+                if ((room || rlimit - q >= BC_TAKE_LOADS) &&
+                    bc_memo_take(e, q, end, &vlen)) {
+                    q += vlen;
+                    continue;
+                }
                 if (bc_string(c, v, end, &vlen) != 0)
                     return -1;
                 q = v + vlen;

@@ -35,8 +35,10 @@ void wri_bson_memo_free(wri_bson_memo *m);
 /* Elements whose type, key and NUL matched their memo entry (tests). */
 uint64_t wri_bson_memo_hits(const wri_bson_memo *m);
 
-/* Bytes after a document a caller may let wri_bson_check_memo load. */
-#define WRI_BSON_PAD 16
+/* Bytes after a document a caller may let wri_bson_check_memo load: as
+ * many as its fastest path loads past an element's start, so that none
+ * of a padded document's elements has to ask whether it may. */
+#define WRI_BSON_PAD 96
 
 /* wri_bson_check with a memo (NULL: none): the same verdict, byte and
  * reason, faster on documents shaped like those met before. pad is 0 or
