@@ -44,7 +44,20 @@
  *     the allocation back and leaves the handle usable. A failed fsync, or
  *     a failure writing the slot, poisons the handle (what reached the
  *     disk is unknown): it refuses further writes, close still works, and
- *     a reopen takes whatever slot is valid.
+ *     a reopen takes whatever slot is valid. With gathered writes (I13) a
+ *     failed write of a gathered run poisons the handle too: its pages
+ *     were counted as written (their callers hold the addresses).
+ * I13 Gathered writes (wri_block_gather_writes: the bulk loader and the
+ *     engine) keep I3's order: pages written one right after another are
+ *     held in one run and written with one pwrite when the next page is
+ *     not the next in the file, the run is full, or before anything else
+ *     touches the file through the handle: every read of a page (so a
+ *     read sees what was written), every fsync (so the pages are durable
+ *     before the slot that points at them is written), every slot write,
+ *     truncate, trim and close. A run is written into free space only
+ *     (I1), so a power loss that drops or tears part of it leaves the
+ *     committed checkpoints whole, like the single page writes it
+ *     replaces.
  * I10 A writable open at a generation older than the other valid slot
  *     (open_gen, the catalog's choice) zeroes that newer slot, and fsyncs,
  *     before its first write: the writer reuses pages the newer
@@ -90,7 +103,9 @@ typedef struct blk_priv {
     bool erase_other; /* I10 */
     wri_ps *ps;       /* the page source: every read (strict) */
     /* pages written one after another, gathered into one pwrite
-     * (wri_block_gather_writes); wlen 0: none pending */
+     * (wri_block_gather_writes, I13): wrun is allocated at the first
+     * such write and freed after each commit; wlen 0: none pending */
+    bool gather;
     uint8_t *wrun;
     size_t wlen;
     uint64_t woff;
@@ -154,9 +169,16 @@ static int blk_flush_run(wri_block *b, wr_errbuf *eb)
 
 void wri_block_gather_writes(wri_block *b)
 {
-    blk_priv *pv = blk_priv_of(b);
-    if (pv->wrun == NULL)
+    blk_priv_of(b)->gather = true;
+}
+
+/* The run buffer, allocated at the first gathered write; NULL (write
+ * each page at once) when gathering is off or there is no memory. */
+static uint8_t *blk_run_buf(blk_priv *pv)
+{
+    if (pv->gather && pv->wrun == NULL)
         pv->wrun = malloc(WRI_BLOCK_RUN);
+    return pv->wrun;
 }
 
 void wri_block_close(wri_block *b)
@@ -194,7 +216,7 @@ static int blk_write_at(wri_block *b, uint8_t *buf, uint32_t size,
     blk_priv *pv = blk_priv_of(b);
     uint32_t crc = wri_page_crc(buf, size);
     wri_put32(buf + WRI_PH_CRC, crc);
-    if (pv->wrun != NULL && size <= WRI_BLOCK_RUN) {
+    if (size <= WRI_BLOCK_RUN && blk_run_buf(pv) != NULL) {
         if (pv->wlen > 0 &&
             (off != pv->woff + pv->wlen || pv->wlen + size > WRI_BLOCK_RUN) &&
             (rc = blk_flush_run(b, eb)) != WR_OK)
@@ -785,6 +807,8 @@ int wri_block_checkpoint(wri_block *b, const wr_addr *root, uint64_t nrecords,
     b->extlist_pages = np;
     wri_extent_commit(b->em, ns.gen);
     b->building = ns.gen + 1;
+    free(pv->wrun); /* nothing pending (5): an idle handle holds no run */
+    pv->wrun = NULL;
     /* (9) drop debris past both checkpoints (I8); the commit stands even
      * if this fails. */
     uint64_t keep = WRI_MAX(ns.logical_size, prev_lsize);

@@ -194,9 +194,14 @@ void wri_block_close(wri_block *b);
 void wri_block_set_version(wri_block *b, uint32_t version);
 /* From now on, pages written one right after another are gathered and
  * written together, up to WRI_BLOCK_RUN bytes per pwrite (the bulk
- * loader's new files): every read, fsync, truncate and close of the
- * handle writes what is gathered first. Without memory for it, nothing
- * changes. */
+ * loader's new files, and every tree the engine writes: the pages of its
+ * checkpoints and early writes are allocated one after another, so they
+ * mostly follow one another in the file):
+ * every read, fsync, slot write, truncate and close of the handle writes
+ * what is gathered first (block.c I13). The run's buffer is allocated at
+ * the first write and freed after each commit; without memory for it,
+ * pages are written one at a time. A failed write of a run poisons the
+ * handle (I9). */
 #define WRI_BLOCK_RUN (256u << 10)
 /* and after every WRI_BLOCK_WRITEBACK bytes so gathered, their writing
  * back to the disk is started (a hint, wri_io_writeback), so the fsync

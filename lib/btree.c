@@ -516,6 +516,11 @@ int wri_btree_open(wri_block *blk, int nkeyelem, wri_btree **out,
     t->nrecords = blk->cur.nrecords;
     t->height = blk->cur.height;
     t->readonly = blk->readonly;
+    /* node_write allocates page after page, so the pages of a checkpoint
+     * or an early write mostly follow one another in the file: the block
+     * layer writes such runs with one pwrite each (block.c I13) */
+    if (!t->readonly)
+        wri_block_gather_writes(blk);
     if ((t->root_addr.off == 0) != (t->height == 0) ||
         t->height > BT_MAX_DEPTH) {
         int rc = WR_ERR(eb, WR_ECORRUPT,

@@ -32,7 +32,10 @@
  * at the crash it loses a subset of the ops not yet durable -- seed 0:
  * all of them; any other seed: each with probability 1/2, and a lost write
  * of more than 512 bytes is torn one time in three (a 512-byte-aligned
- * prefix stays) -- together with the ops that depend on a lost one (a
+ * prefix stays; or, half the time when it spans several 4 KiB pieces of
+ * the file, each piece stays with probability 1/2, as the page cache
+ * writes a gathered run back page by page in any order) -- together with
+ * the ops that depend on a lost one (a
  * later op on a name a lost op made or freed, everything inside a
  * directory whose mkdir is lost, an rmdir after a lost op inside it), puts
  * the files and names back accordingly, and exits with WRI_IO_CRASH_EXIT.

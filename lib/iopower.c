@@ -27,6 +27,7 @@ bool wri_pw_on;
 
 #define WRI_PW_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define WRI_PW_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define PW_PIECE 4096u /* what the page cache writes back at a time */
 
 enum { PW_WRITE, PW_TRUNC, PW_CREATE, PW_RENAME, PW_UNLINK, PW_MKDIR,
        PW_RMDIR };
@@ -439,24 +440,65 @@ static void pw_remove_tree(const char *path)
         return; /* nothing more to do in a crashing process */
 }
 
-static void pw_undo_data(const pw_op *o, size_t keep)
+/* Bytes [off + a, off + b) of write o go back to what they were: the
+ * old bytes below the file's old size, zeros past it (a hole, where a
+ * later piece that reached the disk made the file longer). */
+static void pw_restore(const pw_op *o, int fd, size_t a, size_t b)
+{
+    static const uint8_t zero[PW_PIECE];
+    if (o->old != NULL && a < o->old_len) {
+        size_t e = WRI_PW_MIN(b, o->old_len);
+        if (pwrite(fd, o->old + a, e - a, (off_t)(o->off + a)) < 0)
+            return;
+        a = e;
+    }
+    if (o->off + a < o->old_size)
+        a = (size_t)(o->old_size - o->off); /* not read back: keep */
+    while (a < b) {
+        size_t n = WRI_PW_MIN(b - a, sizeof zero);
+        if (pwrite(fd, zero, n, (off_t)(o->off + a)) < 0)
+            return;
+        a += n;
+    }
+}
+
+/* Undo lost write o but for what of it reached the disk before the power
+ * went: nothing, or (torn) a 512-byte-aligned prefix, or (torn in
+ * pieces) each of the PW_PIECE-aligned pieces of the file it covers with
+ * probability 1/2 -- the page cache writes a run back page by page, in
+ * any order. */
+static void pw_undo_write(const pw_op *o, bool torn)
 {
     int fd = pw_files[o->file].fd;
-    if (o->kind == PW_WRITE) {
-        /* bytes [off + keep, off + len) go back to what they were */
-        if (o->old != NULL && keep < o->old_len &&
-            pwrite(fd, o->old + keep, o->old_len - keep,
-                   (off_t)(o->off + keep)) < 0)
-            return;
-        if (o->off + o->len > o->old_size &&
-            ftruncate(fd, (off_t)WRI_PW_MAX(o->old_size, o->off + keep)) != 0)
-            return;
-    } else if (o->kind == PW_TRUNC) {
-        if (ftruncate(fd, (off_t)o->old_size) != 0)
-            return;
-        if (o->old != NULL && pwrite(fd, o->old, o->old_len, (off_t)o->off) < 0)
-            return;
+    size_t kept = 0; /* end of the last byte kept, from o->off */
+    uint64_t first_end = (o->off / PW_PIECE + 1) * PW_PIECE;
+    if (torn && o->off + o->len > first_end && (pw_rand() >> 63)) {
+        for (size_t a = 0, b; a < o->len; a = b) {
+            b = (size_t)WRI_PW_MIN(o->len,
+                                   (o->off + a) / PW_PIECE * PW_PIECE +
+                                       PW_PIECE - o->off);
+            if (pw_rand() >> 63)
+                kept = b;
+            else
+                pw_restore(o, fd, a, b);
+        }
+    } else {
+        if (torn)
+            kept = (size_t)(pw_rand() % (o->len / 512)) * 512;
+        pw_restore(o, fd, kept, o->len);
     }
+    if (o->off + o->len > o->old_size &&
+        ftruncate(fd, (off_t)WRI_PW_MAX(o->old_size, o->off + kept)) != 0)
+        return;
+}
+
+static void pw_undo_trunc(const pw_op *o)
+{
+    int fd = pw_files[o->file].fd;
+    if (ftruncate(fd, (off_t)o->old_size) != 0)
+        return;
+    if (o->old != NULL && pwrite(fd, o->old, o->old_len, (off_t)o->off) < 0)
+        return;
 }
 
 static void pw_undo_name(const pw_op *o)
@@ -518,12 +560,11 @@ size_t wri_pw_crash(void)
         pw_op *o = &pw_ops[j];
         if (!o->lost || o->file < 0)
             continue;
-        size_t keep = 0;
-        /* a torn write: a sector-aligned prefix reached the disk */
-        if (o->kind == PW_WRITE && o->len > 512 && pw_rng != 0 &&
-            pw_rand() % 3 == 0)
-            keep = (size_t)(pw_rand() % (o->len / 512)) * 512;
-        pw_undo_data(o, keep);
+        if (o->kind == PW_TRUNC)
+            pw_undo_trunc(o);
+        else /* one lost write of more than a sector in three is torn */
+            pw_undo_write(o, o->len > 512 && pw_rng != 0 &&
+                                 pw_rand() % 3 == 0);
     }
     for (size_t j = pw_nops; j-- > 0;)
         if (pw_ops[j].lost && pw_ops[j].file < 0)

@@ -13,7 +13,8 @@
  * depends on a lost op (a later op on a name a lost op created or freed,
  * anything inside a directory whose mkdir is lost, an rmdir after a lost
  * op inside), tears some lost writes (a 512-byte-aligned prefix reaches
- * the disk) and undoes them: data first, newest first, through a kept
+ * the disk, or a random subset of the 4 KiB pieces of the file a longer
+ * write covers) and undoes them: data first, newest first, through a kept
  * descriptor of each written file; then the names, newest first.
  * Data and names are independent in the model (a file system may write
  * either first), so the order of the two passes does not matter.

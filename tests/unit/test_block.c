@@ -1123,6 +1123,35 @@ static void crash_sweep(uint32_t P)
     }
 }
 
+/* Commit, tracing the ops: the data pages' pwrites (fewer than the pages
+ * written: gathered), then an fsync, the slot, an fsync (I3, I13). */
+static int gathered_commit_order(wri_block *b, model *m, wr_errbuf *eb)
+{
+    static op_trace tr;
+    uint32_t P = b->page_size;
+    memset(&tr, 0, sizeof tr);
+    wri_io_fault_set(NULL);
+    wri_io_trace_set(trace_fn, &tr);
+    int rc = commit(b, m, eb);
+    wri_io_trace_set(NULL, NULL);
+    if (rc != WR_OK)
+        return rc;
+    uint64_t i = 0, data = 0;
+    for (; i < tr.n && strcmp(tr.what[i], "pwrite") == 0 &&
+           tr.off[i] >= 2 * (uint64_t)P;
+         i++)
+        data++;
+    CHECK(data >= 1 && data < 10); /* 20 pages, the root, the lists */
+    CHECK(i < tr.n && strcmp(tr.what[i], "fsync") == 0);
+    CHECK(i + 2 < tr.n && strcmp(tr.what[i + 1], "pwrite") == 0 &&
+          tr.len[i + 1] == WRI_SLOT_LEN && tr.off[i + 1] % P == 0 &&
+          tr.off[i + 1] < 2 * (uint64_t)P);
+    CHECK(i + 2 < tr.n && strcmp(tr.what[i + 2], "fsync") == 0);
+    for (uint64_t k = i + 3; k < tr.n; k++)
+        CHECK(strcmp(tr.what[k], "pwrite") != 0);
+    return WR_OK;
+}
+
 /* Gathered writes (the bulk loader's): pages written one after another
  * go out in few pwrites, a read in between sees what was written, a
  * page written elsewhere ends the run, and the checkpoint holds them
@@ -1163,15 +1192,73 @@ static void test_block_gathered_writes(void)
     CHECK(memcmp(pg, want, m.p[140].a.size) == 0);
     CHECK_EQ(file_len(path), (long)(2 * P + 194 * P));
     REQUIRE_OK(free_data(b, &m, 3, &eb), &eb);
-    for (uint32_t i = 150; i < 170; i++)
-        REQUIRE_OK(write_data(b, &m, i, 1, &eb), &eb);
-    REQUIRE_OK(commit(b, &m, &eb), &eb);
+    /* two commits, the run buffer freed after the first: each writes its
+     * pages gathered, all before the fsync before its slot (I3, I13) */
+    for (uint32_t c = 0; c < 2; c++) {
+        for (uint32_t i = 150 + 20 * c; i < 170 + 20 * c; i++)
+            REQUIRE_OK(write_data(b, &m, i, 1, &eb), &eb);
+        REQUIRE_OK(gathered_commit_order(b, &m, &eb), &eb);
+    }
     wri_block_close(b);
     uint64_t gen = 0;
     CHECK_EQ(verify_ckpt(path, 0, &m, &gen), 0);
-    CHECK_EQ(gen, 2);
+    CHECK_EQ(gen, 3);
     free(pg);
     free(want);
+}
+
+/* I9, I13: a gathered run whose write fails poisons the handle (its
+ * pages were counted as written); a reopen finds the old checkpoint. */
+static void test_block_gathered_write_failure_poisons(void)
+{
+    uint32_t P = 512;
+    wr_errbuf eb = {0};
+    wri_block *b = NULL;
+    static model base, m;
+    const char *basep = tpath("gather-fail-base");
+    const char *path = tpath("gather-fail");
+    wri_block_cfg cfg = {.page_size = P, .role = WRI_ROLE_MAIN, .coll = "c"};
+    memset(&base, 0, sizeof base);
+    unlink(basep);
+    REQUIRE_OK(wri_block_create(basep, &cfg, &b, &eb), &eb);
+    for (uint32_t i = 0; i < 10; i++)
+        REQUIRE_OK(write_data(b, &base, i, 1, &eb), &eb);
+    REQUIRE_OK(commit(b, &base, &eb), &eb);
+    wri_block_close(b);
+    for (int when = 0; when < 2; when++) {
+        REQUIRE(copy_file(basep, path) == 0);
+        m = base;
+        REQUIRE_OK(wri_block_open(path, 0, &b, &eb), &eb);
+        wri_block_gather_writes(b);
+        wri_fault_plan plan = {.kind = WRI_FAULT_FAIL, .at = 1,
+                               .err = WR_ENOSPC};
+        wri_io_fault_set(&plan);
+        for (uint32_t i = 0; i < 4; i++)
+            REQUIRE_OK(write_data(b, &m, 500 + i, 1, &eb), &eb);
+        CHECK_EQ(wri_io_op_count(), 0); /* all four gathered */
+        int rc;
+        if (when == 0) { /* the run ends: a page elsewhere, then a read */
+            wri_page_view v;
+            uint8_t pg[512];
+            rc = wri_block_read_node(b, &m.p[m.n - 1].a, 0, 1, pg, &v, &eb);
+        } else { /* the commit's fsync */
+            rc = commit(b, &m, &eb);
+        }
+        wri_io_fault_set(NULL);
+        CHECK_EQ(rc, WR_ENOSPC);
+        wr_errbuf_clear(&eb);
+        uint8_t pg[512];
+        wr_addr a;
+        fill_page(pg, 512, 1, b->building);
+        CHECK_EQ(wri_block_write_page(b, pg, 512, &a, &eb), WR_EIO);
+        CHECK(strstr(eb.msg, "I9") != NULL);
+        wr_errbuf_clear(&eb);
+        wri_block_close(b);
+        b = NULL;
+        uint64_t gen = 0;
+        CHECK_EQ(verify_ckpt(path, 0, &base, &gen), 0);
+        CHECK_EQ(gen, 2);
+    }
 }
 
 static void test_block_crash_sweep_old_or_new_never_a_mix(void) /* I1 I3 */
@@ -1481,6 +1568,7 @@ int main(void)
     RUN(test_block_extent_list_bad_next_is_corrupt);
     RUN(test_page_read_catches_stale_and_bad_crc);
     RUN(test_block_gathered_writes);
+    RUN(test_block_gathered_write_failure_poisons);
     RUN(test_block_crash_sweep_old_or_new_never_a_mix);
     RUN(test_block_injected_eio_enospc_at_every_op);
     RUN(test_block_checkpoint_retry_after_failed_list_write);

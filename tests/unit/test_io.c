@@ -612,6 +612,97 @@ static void test_io_power_fsynced_write_survives_the_rest_may_not(void)
     CHECK(whole > 0 && gone > 0 && torn > 0 && unlinked > 0 && back > 0);
 }
 
+/* A durable file of 8 KiB of 'o'; then 16 KiB of 'n' at offset 2048 (a
+ * gathered run over five 4 KiB pieces of the file, three past its end),
+ * not fsynced; then the power goes. */
+#define PWP_OLD 8192
+#define PWP_OFF 2048
+#define PWP_LEN 16384
+static void child_pw_pieces(void *arg)
+{
+    pw_case *c = arg;
+    wr_errbuf eb = {0};
+    wri_file *f = NULL;
+    char p[600];
+    static char o[PWP_OLD + 1], n[PWP_LEN];
+    memset(o, 'o', PWP_OLD);
+    memset(n, 'n', PWP_LEN);
+    pw_install(c->seed);
+    if (pw_durable_file(c->a, "w", o, &eb) != WR_OK)
+        _exit(10);
+    snprintf(p, sizeof p, "%s/w", c->a);
+    if (wri_io_open(p, WRI_IO_RDWR, &f, &eb) != WR_OK ||
+        wri_io_pwrite(f, n, PWP_LEN, PWP_OFF, &eb) != WR_OK)
+        _exit(11);
+    wri_io_close(f);
+    wri_io_crash_now();
+    _exit(13);
+}
+
+/* What a power loss leaves of a lost write across several 4 KiB pieces of
+ * the file: nothing, all of it, a 512-byte-aligned prefix, or any subset
+ * of its pieces, each piece whole (new bytes, or the old ones: 'o' below
+ * the old end, zeros in a hole past it), the file as long as the old one
+ * or as the last piece that landed. */
+static void test_io_power_write_torn_in_pieces(void)
+{
+    const char *a = tpath("pw-p"), *b = tpath("pw-p2");
+    char p[600];
+    static uint8_t buf[PWP_OFF + PWP_LEN + 1];
+    snprintf(p, sizeof p, "%s/w", a);
+    int whole = 0, gone = 0, prefix = 0, scattered = 0, bad = 0;
+    for (uint64_t seed = 1; seed <= 64; seed++) {
+        pw_fresh(a, b);
+        pw_case c = {a, b, 0, seed};
+        int st = in_child(child_pw_pieces, &c);
+        REQUIRE(WIFEXITED(st));
+        REQUIRE_EQ(WEXITSTATUS(st), WRI_IO_CRASH_EXIT);
+        long len = file_len(p);
+        FILE *f = fopen(p, "rb");
+        REQUIRE(f != NULL && len >= PWP_OLD &&
+                len <= PWP_OFF + PWP_LEN);
+        REQUIRE(fread(buf, 1, (size_t)len, f) == (size_t)len);
+        fclose(f);
+        /* each byte: new, or what was there (zero in a hole) */
+        long last_new = -1, first_old = -1;
+        bool piecewise = true;
+        for (long i = 0; i < len; i++) {
+            bool in = i >= PWP_OFF;
+            uint8_t old = i < PWP_OLD ? 'o' : 0;
+            bool isnew = in && buf[i] == 'n';
+            if (!isnew && buf[i] != old) {
+                bad++;
+                break;
+            }
+            if (isnew)
+                last_new = i;
+            else if (in && first_old < 0)
+                first_old = i;
+            /* a piece is whole: the same fate as the byte before it */
+            if (in && i > PWP_OFF && i % 4096 != 0 &&
+                isnew != (buf[i - 1] == 'n'))
+                piecewise = false;
+        }
+        /* the file ends at the old end or after the last new byte */
+        CHECK(len == PWP_OLD || len == last_new + 1);
+        if (last_new < 0)
+            gone++;
+        else if (first_old < 0 && len == PWP_OFF + PWP_LEN)
+            whole++;
+        else if (first_old < 0 || first_old > last_new)
+            prefix++; /* new bytes, then old ones (maybe piecewise too) */
+        else if (piecewise)
+            scattered++; /* an old piece before a new one */
+        else
+            bad++;
+    }
+    printf("# 64 seeds: the write whole %d, lost %d, a prefix %d, "
+           "pieces with a gap %d, neither %d\n",
+           whole, gone, prefix, scattered, bad);
+    CHECK_EQ(bad, 0);
+    CHECK(whole > 0 && gone > 0 && prefix > 0 && scattered > 0);
+}
+
 /* a lost create takes the later rename of the file with it; a lost mkdir
  * takes what is inside even when that was made durable */
 static void child_pw_create(void *arg)
@@ -1026,6 +1117,7 @@ int main(void)
     RUN(test_io_lock_dir_refuses_second_holder_and_names_it);
     RUN(test_io_power_rename_needs_both_directories);
     RUN(test_io_power_fsynced_write_survives_the_rest_may_not);
+    RUN(test_io_power_write_torn_in_pieces);
     RUN(test_io_power_lost_create_and_mkdir_take_dependents);
     RUN(test_io_lock_shared_and_exclusive);
     RUN(test_io_lock_survives_removal_by_holder);
