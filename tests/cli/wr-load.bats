@@ -220,15 +220,20 @@ dir_sig() {
     make_jsonl "$TMP/b.jsonl" 3000 50
     cp -a "$TMP/db" "$TMP/base"
     cp -a "$TMP/db" "$TMP/db2"
-    WR_IO_STATS="$TMP/ops" "$WR_BIN/wr-load" -q "$TMP/db2" c "$TMP/b.jsonl"
-    ops=$(cat "$TMP/ops")
-    [ "$ops" -gt 20 ]
+    WR_IO_TRACE="$TMP/trace" "$WR_BIN/wr-load" -q "$TMP/db2" c "$TMP/b.jsonl"
     sizes() { stat -c '%n %s' "$1"/*.wr | sed "s|$1/||"; }
     want=$(sizes "$TMP/base")
     docs=$("$WR_BIN/wr-dump" --docs "$TMP/base" | md5sum)
-    # pages of the main table, of the index, the index's checkpoint after
-    # the main table's committed, the catalog
-    for n in 5 $((ops / 3)) $((ops / 2)) $((ops - 8)) $((ops - 3)); do
+    # the ops (WR_IO_TRACE: "N WHAT PATH"): the first and the last write
+    # of the main table's pages, of the index's, the index's fsync after
+    # the main table's committed, the catalog's write and fsync
+    at() { awk -v w="$1" -v p="$2" '$2 == w && $3 ~ p { print $1 }' "$TMP/trace"; }
+    points="$(at pwrite 'c[.]main[.]wr$' | head -n1) $(at pwrite 'c[.]main[.]wr$' | tail -n2 | head -n1)
+            $(at pwrite 'idx[.]age[.]wr$' | head -n1) $(at fsync 'idx[.]age[.]wr$' | head -n1)
+            $(at pwrite 'catalog[.]tmp$') $(at fsync 'catalog[.]tmp$')"
+    echo "fault points: $points"
+    [ "$(echo $points | wc -w)" -eq 6 ]
+    for n in $points; do
         rm -rf "$TMP/db"
         cp -a "$TMP/base" "$TMP/db"
         run env WR_IO_FAULT="fail=$n,err=ENOSPC" "$WR_BIN/wr-load" "$TMP/db" c "$TMP/b.jsonl"
