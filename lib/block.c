@@ -594,6 +594,16 @@ int wri_block_read_overflow(wri_block *b, const wr_addr *ovf, uint32_t vlen,
     return wri_ps_read_overflow(ps, &c, UINT64_MAX, 0, buf, cap, val, eb);
 }
 
+int wri_block_check_document(wri_block *b, const wri_vloc *at,
+                             const uint8_t *key, uint32_t klen,
+                             const uint8_t *val, uint32_t vlen,
+                             wri_bson_memo *memo, wr_errbuf *eb)
+{
+    wri_ps *ps = blk_priv_of(b)->ps;
+    ps->gen = 0;
+    return wri_ps_check_document(ps, at, key, klen, val, vlen, memo, 0, eb);
+}
+
 int wri_block_free_page(wri_block *b, const wr_addr *addr, wr_errbuf *eb)
 {
     int rc;

@@ -230,6 +230,16 @@ int wri_block_read_overflow(wri_block *b, const wr_addr *ovf, uint32_t vlen,
                             const uint8_t *tail, uint32_t tlen,
                             uint8_t **buf, size_t *cap, const uint8_t **val,
                             wr_errbuf *eb);
+/* A main table's document as wr-verify checks it (the page source's
+ * wri_ps_check_document, strict): WR_OK, or WR_ECORRUPT with the
+ * finding's line (file, page, byte, "document"). at: where its bytes lie
+ * (pagesrc.h wri_vloc); memo may be NULL (bsoncheck.h). */
+struct wri_vloc;
+struct wri_bson_memo;
+int wri_block_check_document(wri_block *b, const struct wri_vloc *at,
+                             const uint8_t *key, uint32_t klen,
+                             const uint8_t *val, uint32_t vlen,
+                             struct wri_bson_memo *memo, wr_errbuf *eb);
 /* The page at addr is no longer part of the tree being built. */
 int wri_block_free_page(wri_block *b, const wr_addr *addr, wr_errbuf *eb);
 

@@ -1456,3 +1456,30 @@ int wri_cursor_value(wri_cursor *c, const uint8_t **val, uint32_t *vlen,
     *vlen = it->vlen;
     return item_value(c->t, it, val, &c->ovf, &c->ovfcap, eb);
 }
+
+int wri_cursor_check_document(wri_cursor *c, const uint8_t *val,
+                              uint32_t vlen, wri_bson_memo *memo,
+                              wr_errbuf *eb)
+{
+    const wri_node *nd = c->node[c->depth - 1];
+    const wri_item *it = &nd->it[c->idx[c->depth - 1]];
+    uint64_t leaf = nd->addr.off;
+    if (nd->dirty || leaf == 0 || nd->page == NULL || it->mem != NULL)
+        return WR_OK; /* not read from the file as it is */
+    /* where its bytes lie (pagesrc.h wri_ps_vloc's rule): inline in the
+     * leaf, or a run at ovf whose last tlen bytes (all of a packed one)
+     * are the tail in the leaf */
+    wri_vloc at = {.page = leaf, .split = vlen};
+    if (it->val != NULL) {
+        at.off = leaf + (uint64_t)(it->val - nd->page);
+    } else {
+        at.page = it->ovf.off;
+        at.off = it->ovf.off + WRI_PH_LEN;
+        at.split = vlen - it->tlen;
+        at.tpage = leaf;
+        at.toff = it->tail != NULL ? leaf + (uint64_t)(it->tail - nd->page)
+                                   : 0;
+    }
+    return wri_block_check_document(c->t->blk, &at, it->key, it->klen, val,
+                                    vlen, memo, eb);
+}

@@ -25,6 +25,7 @@
 #define WR_BTREE_H
 
 #include "block.h"
+#include "bsoncheck.h"
 #include "page.h"
 #include "wr.h"
 
@@ -105,6 +106,14 @@ void wri_cursor_key(const wri_cursor *c, const uint8_t **key, uint32_t *klen);
  * cursor moves. */
 int wri_cursor_value(wri_cursor *c, const uint8_t **val, uint32_t *vlen,
                      wr_errbuf *eb);
+/* The current value val (vlen bytes, as wri_cursor_value gave it) checked
+ * as a main table's document, the way wr-verify checks one
+ * (wri_block_check_document): WR_OK, or WR_ECORRUPT naming the file, the
+ * page and the byte. A value of a leaf changed in memory (one the engine
+ * was given, not read) is not checked: it has no place in the file. */
+int wri_cursor_check_document(wri_cursor *c, const uint8_t *val,
+                              uint32_t vlen, wri_bson_memo *memo,
+                              wr_errbuf *eb);
 
 /* B1-B7 (btree.c) over the nodes in memory: a clean node is exactly its
  * page on disk, read and checked as the engine reads pages. For diag.h. */

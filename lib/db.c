@@ -61,6 +61,7 @@ struct wr_doc_cursor {
     wri_cursor *cur;
     bool started;
     bool keys; /* index cursor: return keys */
+    wri_bson_memo *memo; /* documents: their shapes (NULL: none) */
 };
 
 /* --- open / close ------------------------------------------------------ */
@@ -763,6 +764,8 @@ static int cursor_open(wri_btree *bt, bool keys, wr_doc_cursor **out,
         return rc;
     }
     c->keys = keys;
+    if (!keys)
+        c->memo = wri_bson_memo_new(); /* NULL: checks without one */
     *out = c;
     return WR_OK;
 }
@@ -796,7 +799,9 @@ int wr_doc_cursor_next(wr_doc_cursor *cur, const uint8_t **doc,
         wri_cursor_key(cur->cur, doc, len);
         return WR_OK;
     }
-    return wri_cursor_value(cur->cur, doc, len, eb);
+    if ((rc = wri_cursor_value(cur->cur, doc, len, eb)) != WR_OK)
+        return rc;
+    return wri_cursor_check_document(cur->cur, *doc, *len, cur->memo, eb);
 }
 
 void wr_doc_cursor_key(const wr_doc_cursor *cur, const uint8_t **key,
@@ -810,6 +815,7 @@ void wr_doc_cursor_close(wr_doc_cursor *cur)
     if (cur == NULL)
         return;
     wri_cursor_close(cur->cur);
+    wri_bson_memo_free(cur->memo);
     free(cur);
 }
 

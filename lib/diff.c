@@ -14,10 +14,15 @@
  *   4. the two document streams are merged in key order (wri_key_cmp:
  *      MongoDB order): a key in one stream only is "only in A/B"; equal
  *      keys with different bytes are "different", with the dotted path of
- *      the first field that differs (wr_diff_doc);
+ *      the first field that differs (wr_diff_doc). A database's documents
+ *      come checked as wr-verify checks them (db.c's cursor: damage is
+ *      WR_ECORRUPT, never a difference);
  *   5. indexes pair by field; a log side's entries are derived from its
  *      live documents (wri_index_keys into a PLAIN sorter) for the fields
- *      the other side has; the two entry streams merge the same way.
+ *      the other side has; the two entry streams merge the same way. An
+ *      entry in one side only is first checked against each database
+ *      side's own document (df_entry_check): an index that disagrees with
+ *      its documents is damage.
  * Memory: one page path per open cursor, the sorters' budget, the log
  * reader's batches (logread.h: three of at most 1 MiB of text and their
  * documents), and two documents. Calls db (public calls), legacy, logread, sort, bsonkey.
@@ -659,37 +664,113 @@ static void df_coll_close(df *d, df_coll *c)
 
 /* --- comparing one collection ------------------------------------------------------ */
 
-static int df_bad_doc(df_coll *c, const df_stream *s, const char *why,
-                      wr_errbuf *eb)
-{
-    char *id = wri_key_to_json(s->key, s->klen);
-    int rc = WR_ERR(eb, WR_ECORRUPT,
-                    "%s: collection \"%s\": the document with _id %s is not "
-                    "valid BSON: %s",
-                    c->side->path, c->name, id != NULL ? id : "?", why);
-    free(id);
-    return rc;
-}
-
 /* Equal keys: same, or a CHANGED item. */
-static int df_pair(df *d, df_coll *ca, df_coll *cb, const df_stream *a,
-                   const df_stream *b, wr_errbuf *eb)
+static int df_pair(df *d, const df_coll *ca, const df_stream *a,
+                   const df_stream *b)
 {
-    char path[1024], why[200];
+    char path[1024];
     const char *what;
     if (a->vlen == b->vlen && memcmp(a->val, b->val, a->vlen) == 0) {
         d->st->same++;
         return WR_OK;
     }
-    if (wri_bson_check(a->val, a->vlen, NULL, why, sizeof why) != WR_OK)
-        return df_bad_doc(ca, a, why, eb);
-    if (wri_bson_check(b->val, b->vlen, NULL, why, sizeof why) != WR_OK)
-        return df_bad_doc(cb, b, why, eb);
     wr_diff_doc(a->val, a->vlen, b->val, b->vlen, path, sizeof path, &what);
     wr_diff_item it = {.coll = ca->name, .what = WR_DIFF_DOC,
                        .kind = WR_DIFF_CHANGED, .key = a->key,
                        .klen = a->klen, .path = path, .why = what};
     return df_item(d, &it);
+}
+
+/* Does x's document with the _id of index entry key (a database side's,
+ * looked up) imply that entry on field (wri_index_keys: the rule the
+ * engine indexes by and wr-verify checks)? *doc_found: there is one. */
+typedef struct df_implied {
+    const uint8_t *key;
+    uint32_t klen;
+    bool yes;
+} df_implied;
+
+static int df_implied_fn(const bson_t *key, void *arg)
+{
+    df_implied *m = arg;
+    if (wri_key_cmp(bson_get_data(key), key->len, m->key, m->klen) == 0)
+        m->yes = true;
+    return 0;
+}
+
+static int df_implies(df_coll *x, const char *field, const uint8_t *key,
+                      uint32_t klen, bool *doc_found, bool *yes,
+                      wr_errbuf *eb)
+{
+    int rc;
+    bson_t k, id = BSON_INITIALIZER, doc;
+    bson_iter_t it;
+    uint8_t *d = NULL;
+    uint32_t dlen = 0;
+    df_implied m = {key, klen, false};
+    *doc_found = *yes = false;
+    if (!bson_init_static(&k, key, klen) || !bson_iter_init(&it, &k) ||
+        !bson_iter_next(&it) || !bson_iter_next(&it))
+        return WR_OK; /* not reached: the tree's keys are checked */
+    bson_append_value(&id, "_id", 3, bson_iter_value(&it));
+    rc = wr_coll_get(x->c, &id, &d, &dlen, eb);
+    bson_destroy(&id);
+    if (rc == WR_ENOTFOUND) {
+        wr_errbuf_clear(eb);
+        return WR_OK;
+    }
+    if (rc != WR_OK)
+        return rc;
+    *doc_found = true;
+    /* checked when the document pass read it */
+    if (bson_init_static(&doc, d, dlen))
+        rc = wri_index_keys(&doc, field, df_implied_fn, &m, eb);
+    free(d);
+    *yes = m.yes;
+    return rc;
+}
+
+/* An index entry (s's) in one side only (A if in_a) is a difference only
+ * when each database side's index agrees with its own documents on it:
+ * the side that holds it has the document that implies it, the other
+ * side's document (if any) does not. Otherwise that index is damaged
+ * (WR_ECORRUPT), which wr-verify reports in full. Two point lookups, made
+ * only for entries that differ. A log side's entries are derived from its
+ * documents: nothing to check there. */
+static int df_entry_check(df_coll *ca, df_coll *cb, const char *field,
+                          const df_stream *s, bool in_a, wr_errbuf *eb)
+{
+    for (int k = 0; k < 2; k++) {
+        df_coll *x = k == 0 ? ca : cb;
+        bool holds = (k == 0) == in_a, found, implied;
+        int rc;
+        if (x->c == NULL)
+            continue;
+        if ((rc = df_implies(x, field, s->key, s->klen, &found, &implied,
+                             eb)) != WR_OK)
+            return rc;
+        if (implied == holds)
+            continue;
+        char *file = wri_tree_file_name(x->name, field);
+        char *e = wri_key_to_json(s->key, s->klen), why[160];
+        if (!holds)
+            snprintf(why, sizeof why, "the document with its _id implies it");
+        else if (found)
+            snprintf(why, sizeof why, "does not match its document: field "
+                     "\"%s\" of that _id gives other keys", field);
+        else
+            snprintf(why, sizeof why, "its _id is not in the main table");
+        rc = WR_ERR(eb, WR_ECORRUPT,
+                    "%s/%s: index: %s %s: %s (the index disagrees with its "
+                    "documents; wr-verify %s names the page)",
+                    x->side->path, file != NULL ? file : field,
+                    holds ? "entry" : "missing entry", e != NULL ? e : "?",
+                    why, x->side->path);
+        free(file);
+        free(e);
+        return rc;
+    }
+    return WR_OK;
 }
 
 /* Merge two streams in key order (field NULL: documents). */
@@ -716,7 +797,7 @@ static int df_merge(df *d, df_coll *ca, df_coll *cb, const char *field,
             d->st->index_entries += 1 + (c == 0);
         }
         if (c == 0) {
-            if (field == NULL && (rc = df_pair(d, ca, cb, &a, &b, eb)) != 0)
+            if (field == NULL && (rc = df_pair(d, ca, &a, &b)) != 0)
                 break;
             if ((rc = df_stream_next(&a, eb)) == WR_OK)
                 rc = df_stream_next(&b, eb);
@@ -727,6 +808,9 @@ static int df_merge(df *d, df_coll *ca, df_coll *cb, const char *field,
             .what = field == NULL ? WR_DIFF_DOC : WR_DIFF_INDEX_ENTRY,
             .kind = c < 0 ? WR_DIFF_ONLY_A : WR_DIFF_ONLY_B,
             .field = field, .key = one->key, .klen = one->klen};
+        if (field != NULL &&
+            (rc = df_entry_check(ca, cb, field, one, c < 0, eb)) != WR_OK)
+            break;
         if ((rc = df_item(d, &it)) == WR_OK)
             rc = df_stream_next(one, eb);
     }

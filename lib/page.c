@@ -99,6 +99,7 @@ static int page_fail(wri_page_problem *prob, uint32_t off, int slot,
         va_list ap;
         prob->off = off;
         prob->slot = slot;
+        prob->order = false;
         va_start(ap, fmt);
         vsnprintf(prob->what, sizeof prob->what, fmt, ap);
         va_end(ap);
@@ -312,10 +313,14 @@ int wri_page_check_cells(const uint8_t *buf, size_t len, int nkeyelem,
                 return page_fail(prob, c->key - buf, (int)i, "slot %u: key: %s",
                                  i, why);
             if (prev_key != NULL &&
-                wri_key_cmp(prev_key, prev_klen, c->key, c->klen) >= 0)
-                return page_fail(prob, c->key - buf, (int)i,
-                                 "slot %u: key not greater than slot %u's", i,
-                                 i - 1);
+                wri_key_cmp(prev_key, prev_klen, c->key, c->klen) >= 0) {
+                page_fail(prob, c->key - buf, (int)i,
+                          "slot %u: key not greater than slot %u's", i,
+                          i - 1);
+                if (prob != NULL)
+                    prob->order = true;
+                return WR_ECORRUPT;
+            }
         }
         prev_key = c->key;
         prev_klen = c->klen;

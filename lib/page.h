@@ -128,6 +128,8 @@ typedef struct wri_page_view {
 typedef struct wri_page_problem {
     uint32_t off;   /* byte offset inside the page */
     int slot;       /* slot index, or -1 for the header */
+    bool order;     /* keys out of order (an "ordering" finding), not a
+                       page that does not decode */
     char what[256];
 } wri_page_problem;
 

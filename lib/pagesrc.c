@@ -802,8 +802,10 @@ int wri_ps_view_tree_page(wri_ps *ps, const wr_addr *a,
         *trusted = true;
     if (wri_page_check_cells(*page, a->size, r->nkeyelem, v, r->cells,
                              r->ncells, &pp) != WR_OK)
-        return wri_ps_finding(ps, eb, WR_CHECK_PAGE, a->off, a->off + pp.off,
-                              NULL, NULL, "%s", pp.what);
+        return wri_ps_finding(ps, eb,
+                              pp.order ? WR_CHECK_ORDERING : WR_CHECK_PAGE,
+                              a->off, a->off + pp.off, NULL, NULL, "%s",
+                              pp.what);
     if (v->type != WRI_PT_LEAF && v->size != ps->P)
         return wri_ps_finding(ps, eb, WR_CHECK_PAGE, a->off,
                               a->off + WRI_PH_SIZE, wri_ps_u64(x, ps->P),

@@ -133,7 +133,9 @@ int wr_coll_get(wr_coll *c, const bson_t *id_doc, uint8_t **doc_out,
 typedef struct wr_doc_cursor wr_doc_cursor;
 int wr_doc_cursor_open(wr_coll *c, wr_doc_cursor **out, wr_errbuf *eb);
 /* WR_OK with the next document (valid until the next call), or
- * WR_ENOTFOUND at the end. */
+ * WR_ENOTFOUND at the end. Each document read from the file is checked as
+ * wr-verify checks one (valid BSON, its _id equal to its key): WR_ECORRUPT
+ * naming the file, page and byte when it is not. */
 int wr_doc_cursor_next(wr_doc_cursor *cur, const uint8_t **doc,
                        uint32_t *len, wr_errbuf *eb);
 /* The key of the entry wr_doc_cursor_next last returned: { "": _id } for

@@ -282,6 +282,58 @@ EOF
     [[ "$stderr" == *"wr.catalog"* ]]
 }
 
+# diff_damage_case KIND FILE [JSONL]: a damaged database (a copy of the
+# base with damage.py KIND applied to FILE) against an intact copy, both
+# ways, and against JSONL (default: an empty file, so that each document
+# is "only in A"): exit 3 each time, the damaged file on stderr, no
+# difference listed
+diff_damage_case() {
+    local kind=$1 file=$2
+    vline= # the wr-verify line, for the caller
+    rm -rf "$TMP/d" "$TMP/ok"
+    make_db d
+    make_db ok
+    DAMAGE "$kind" "$TMP/d/$file" >/dev/null
+    if [ -n "${3:-}" ]; then cp "$3" "$TMP/people.jsonl"; else : >"$TMP/people.jsonl"; fi
+    # the place and the check as wr-verify names them
+    vline=$("$WR_BIN/wr-verify" -q "$TMP/d" | grep -m1 -E ': (document|ordering|index): ' || true)
+    echo "verify: $vline"
+    [ -n "$vline" ]
+    for sides in "d ok" "ok d" "d people.jsonl"; do
+        set -- $sides
+        run --separate-stderr "$WR_BIN/wr-diff" "$TMP/$1" "$TMP/$2"
+        echo "$kind $sides: $status: $stderr / $output"
+        [ "$status" -eq 3 ]
+        # (documents before the damaged one are "only in A" against the
+        # empty file: differences printed before damage stand)
+        [ "$2" = people.jsonl ] || [[ "$output" != *"only in"* && "$output" != *"different"* ]]
+        [[ "$stderr" == *"$TMP/d/$file"* ]]
+    done
+}
+
+@test "document damage is damage, never a difference: _id changed, not BSON, keys out of order; exit 3 with wr-verify's place and check (issue review2 #4)" {
+    diff_damage_case idchange people.main.wr
+    # the document check's line, as wr-verify prints it (file, page,
+    # byte, check): also for a document only one side has
+    [[ "$stderr" == *"${vline#*$TMP/d/}"* ]]
+    [[ "$stderr" == *": document: document's _id differs from its key"* ]]
+    diff_damage_case baddoc people.main.wr
+    [[ "$stderr" == *"${vline#*$TMP/d/}"* ]]
+    diff_damage_case swapkeys people.main.wr
+    # one check name for one damage: wr-verify's "ordering"
+    [[ "$vline" == *": ordering: "* ]]
+    [[ "$stderr" == *": ordering: "* ]]
+}
+
+@test "an index that disagrees with its own documents is damage, not a difference: exit 3 naming the index file (issue review2 #4)" {
+    # against the file it was loaded from too (its entries derived)
+    diff_damage_case unindex people.idx.age.wr "$PEOPLE"
+    [[ "$stderr" == *"missing entry"* ]]
+    # an index entry no document implies (damage.py addindex)
+    diff_damage_case addindex people.idx.age.wr "$PEOPLE"
+    [[ "$stderr" == *"index: entry "* ]]
+}
+
 @test "missing paths and directories that are neither database nor legacy: exit 3" {
     make_db a
     run "$WR_BIN/wr-diff" "$TMP/a" "$TMP/nope"
