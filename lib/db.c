@@ -341,7 +341,8 @@ static int coll_load(wr_db *db, size_t ci, wr_coll **out, wr_errbuf *eb)
     *out = c;
     return WR_OK;
 fail:
-    c->nidx++; /* close the partly opened one too */
+    if (c->idx != NULL)
+        c->nidx++; /* close the partly opened one too */
     coll_free(c);
     return rc;
 }

@@ -1249,6 +1249,33 @@ static void test_db_two_new_collections_one_session(void)
     free(dir);
 }
 
+/* A collection without indexes whose main table cannot be opened gives
+ * the open's error (before: coll_load's cleanup closed index 0 of a NULL
+ * array, a crash). */
+static void test_db_coll_open_fails_cleanly(void)
+{
+    wr_errbuf eb = {0};
+    char *dir = tap_fresh_path("bad-main");
+    char path[700];
+    wr_db_opts o = {.create = true, .holder = "test"};
+    wr_db *db;
+    wr_coll *c;
+    bson_t *d = BCON_NEW("_id", BCON_INT32(1));
+    REQUIRE_OK(wr_db_open(dir, &o, &db, &eb), &eb);
+    REQUIRE_OK(wr_coll_open(db, "a", true, &c, &eb), &eb);
+    REQUIRE_OK(wr_coll_put(c, d, NULL, &eb), &eb);
+    REQUIRE_OK(wr_db_checkpoint(db, &eb), &eb);
+    wr_db_close(db);
+    snprintf(path, sizeof path, "%s/a.main.wr", dir);
+    REQUIRE(truncate(path, 0) == 0);
+    REQUIRE_OK(wr_db_open(dir, &o, &db, &eb), &eb);
+    CHECK(wr_coll_open(db, "a", false, &c, &eb) != WR_OK);
+    CHECK(strstr(eb.msg, "a.main.wr") != NULL);
+    wr_db_close(db);
+    bson_destroy(d);
+    free(dir);
+}
+
 int main(void)
 {
     corpus_load();
@@ -1258,6 +1285,7 @@ int main(void)
     RUN(test_db_cursor_beside_small_memory);
     RUN(test_db_lock_refuses_second_writer);
     RUN(test_db_two_new_collections_one_session);
+    RUN(test_db_coll_open_fails_cleanly);
     RUN(test_db_missing_and_not_a_db);
     RUN(test_db_close_keeps_a_committed_directory);
     RUN(test_catalog_decode_rejects_garbage);
