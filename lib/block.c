@@ -871,7 +871,7 @@ char *wri_tree_file_name(const char *coll, const char *field)
     if (p == NULL)
         return NULL;
     if (field)
-        snprintf(p, n, "%s.idx.%s.wr", coll, field);
+        snprintf(p, n, "%s" WRI_IDX_SEP "%s.wr", coll, field);
     else
         snprintf(p, n, "%s.main.wr", coll);
     return p;
@@ -880,9 +880,10 @@ char *wri_tree_file_name(const char *coll, const char *field)
 int wri_tree_file_parse(const char *fname, char *coll, char *field)
 {
     size_t n = strlen(fname);
-    const char *ix = strstr(fname, ".idx.");
+    const char *ix = strstr(fname, WRI_IDX_SEP);
     field[0] = '\0';
-    if (n > 8 && strcmp(fname + n - 8, ".main.wr") == 0 &&
+    /* the first WRI_IDX_SEP ends the collection's name (wri_tree_file_name) */
+    if (ix == NULL && n > 8 && strcmp(fname + n - 8, ".main.wr") == 0 &&
         n - 8 <= WRI_NAME_MAX) {
         snprintf(coll, WRI_NAME_MAX + 1, "%.*s", (int)(n - 8), fname);
         return 1;

@@ -267,7 +267,11 @@ int wri_block_trim(wri_block *b, wr_errbuf *eb);
 int wri_block_erase_other(wri_block *b, wr_errbuf *eb);
 
 /* A tree file's name in its database directory: "NAME.main.wr" or
- * "NAME.idx.FIELD.wr" (malloc'd). */
+ * "NAME.idx.FIELD.wr" (malloc'd). A collection name never holds the
+ * separator WRI_IDX_SEP nor ends in ".idx" (wri_check_coll_name), so the
+ * first WRI_IDX_SEP of a name ends NAME and no two trees share a file;
+ * names older databases hold are kept (their catalogs name the files). */
+#define WRI_IDX_SEP ".idx."
 char *wri_tree_file_name(const char *coll, const char *field);
 /* The other way (salvage, when a file's header is gone): the collection
  * (and field) a tree file's name says; coll and field hold WRI_NAME_MAX+1

@@ -78,7 +78,66 @@ const wri_cat_file *wri_catalog_file(const wri_catalog *cat,
     return NULL;
 }
 
+/* "the main table of collection "X"" or "the index on "F" of collection
+ * "X"": what a tree is, in messages */
+static void cat_tree_desc(const char *coll, const char *field, char *out,
+                          size_t len)
+{
+    if (field != NULL)
+        snprintf(out, len, "the index on \"%s\" of collection \"%s\"", field,
+                 coll);
+    else
+        snprintf(out, len, "the main table of collection \"%s\"", coll);
+}
+
+int wri_catalog_file_free(const wri_catalog *cat, const char *dir,
+                          const char *coll, const char *field,
+                          const char *file, wr_errbuf *eb)
+{
+    char want[512], have[512];
+    for (size_t i = 0; i < cat->ncoll; i++) {
+        const wri_cat_coll *c = &cat->coll[i];
+        for (size_t j = 0; j <= c->nidx; j++) {
+            const wri_cat_file *f = j ? &c->idx[j - 1] : &c->main;
+            if (strcmp(f->file, file) != 0)
+                continue;
+            cat_tree_desc(coll, field, want, sizeof want);
+            cat_tree_desc(c->name, f->field, have, sizeof have);
+            return WR_ERR(eb, WR_EINVAL,
+                          "%s/%s: the file %s would need is already %s; "
+                          "refused, nothing changed (choose another %s)",
+                          dir, file, want, have,
+                          field != NULL ? "field or collection name"
+                                        : "collection name");
+        }
+    }
+    return WR_OK;
+}
+
 int wri_check_coll_name(const char *name, wr_errbuf *eb)
+{
+    size_t n = strlen(name);
+    int rc = wri_check_coll_name_old(name, eb);
+    if (rc != WR_OK)
+        return rc;
+    /* NAME.main.wr and NAME.idx.FIELD.wr can be told apart, and NAME and
+     * FIELD read back from the file name, only if NAME never holds the
+     * separator: the first ".idx." of a tree file's name is where NAME
+     * ends (the collision of "c.idx.x" with the index on "x.main" of "c"
+     * is gone, and wri_tree_file_parse reads the name it was given) */
+    if (strstr(name, WRI_IDX_SEP) != NULL ||
+        (n >= 4 && strcmp(name + n - 4, ".idx") == 0))
+        return WR_ERR(eb, WR_EINVAL,
+                      "collection name \"%s\" must not contain \"" WRI_IDX_SEP
+                      "\" or end in \".idx\": tree file names use it to "
+                      "separate a collection from an index field (e.g. "
+                      "NAME" WRI_IDX_SEP "FIELD.wr), so \"%s.main.wr\" could be "
+                      "another collection's index file",
+                      name, name);
+    return WR_OK;
+}
+
+int wri_check_coll_name_old(const char *name, wr_errbuf *eb)
 {
     size_t n = strlen(name);
     if (n == 0 || n > WRI_NAME_MAX)

@@ -67,9 +67,21 @@ void wri_catalog_free(wri_catalog *cat);
 int wri_catalog_to_bson(const wri_catalog *cat, bson_t *out);
 
 /* Names: a collection name is 1-200 bytes without '/', NUL or control
- * characters and does not start with '.'; a field path is 1-200 bytes of
- * non-empty dot-separated parts not starting with '$'. */
+ * characters, does not start with '.', and neither holds WRI_IDX_SEP
+ * (".idx.") nor ends in ".idx" (block.h wri_tree_file_name); a field path
+ * is 1-200 bytes of non-empty dot-separated parts not starting with '$'.
+ * wri_check_coll_name_old: the rule before ".idx." was reserved (the
+ * names older databases may hold). */
 int wri_check_coll_name(const char *name, wr_errbuf *eb);
+int wri_check_coll_name_old(const char *name, wr_errbuf *eb);
+/* A new tree (field NULL: the main table of coll) may take file in dir:
+ * WR_OK if the catalog names no such file, else WR_EINVAL naming both
+ * owners. Names older databases hold (a collection "c.idx.x" before
+ * wri_check_coll_name refused it) can collide with a new index's file;
+ * this keeps such a file from ever being replaced. */
+int wri_catalog_file_free(const wri_catalog *cat, const char *dir,
+                          const char *coll, const char *field,
+                          const char *file, wr_errbuf *eb);
 int wri_check_field_path(const char *field, wr_errbuf *eb);
 /* The tree files of a directory: the names ending in ".wr" (not starting
  * with '.'), sorted, in *names_out (free with wri_names_free). A directory

@@ -361,10 +361,32 @@ static void coll_repoint(wr_db *db)
     }
 }
 
+/* The file name of a new tree (field NULL: coll's main table), in
+ * *file_out (malloc'd), unless the catalog already names that file for
+ * another tree (names older databases may hold): that file is never
+ * replaced. */
+static int db_new_file(wr_db *db, const char *coll, const char *field,
+                       char **file_out, wr_errbuf *eb)
+{
+    int rc;
+    char *file = wri_tree_file_name(coll, field);
+    *file_out = NULL;
+    if (file == NULL)
+        return WR_ERR(eb, WR_ENOMEM, "out of memory");
+    if ((rc = wri_catalog_file_free(&db->cat, db->dir, coll, field, file,
+                                    eb)) != WR_OK) {
+        free(file);
+        return rc;
+    }
+    *file_out = file;
+    return WR_OK;
+}
+
 int wr_coll_open(wr_db *db, const char *name, bool create, wr_coll **out,
                  wr_errbuf *eb)
 {
     int rc;
+    char *file = NULL;
     for (size_t i = 0; i < db->cat.ncoll; i++) {
         if (strcmp(db->cat.coll[i].name, name) != 0)
             continue;
@@ -382,26 +404,32 @@ int wr_coll_open(wr_db *db, const char *name, bool create, wr_coll **out,
     if (!create || db->readonly)
         return WR_ERR(eb, WR_ENOTFOUND, "%s: no collection \"%s\"", db->dir,
                       name);
-    if ((rc = wri_check_coll_name(name, eb)) != WR_OK)
+    if ((rc = db->opts.old_names ? wri_check_coll_name_old(name, eb)
+                                 : wri_check_coll_name(name, eb)) != WR_OK ||
+        (rc = db_new_file(db, name, NULL, &file, eb)) != WR_OK)
         return rc;
     /* grow the catalog and the handle array by one */
     size_t n = db->cat.ncoll;
     wri_cat_coll *nc = realloc(db->cat.coll, (n + 1) * sizeof *nc);
-    if (nc == NULL)
+    if (nc == NULL) {
+        free(file);
         return WR_ERR(eb, WR_ENOMEM, "out of memory");
+    }
     db->cat.coll = nc;
     coll_repoint(db);
     wr_coll **nh = realloc(db->colls, (n + 1) * sizeof *nh);
-    if (nh == NULL)
+    if (nh == NULL) {
+        free(file);
         return WR_ERR(eb, WR_ENOMEM, "out of memory");
+    }
     db->colls = nh;
     memset(&nc[n], 0, sizeof nc[n]);
     nh[n] = NULL;
     nc[n].name = strdup(name);
-    nc[n].main.file = wri_tree_file_name(name, NULL);
-    if (nc[n].name == NULL || nc[n].main.file == NULL) {
-        free(nc[n].name);
-        free(nc[n].main.file);
+    nc[n].main.file = file;
+    if (nc[n].name == NULL) {
+        free(file);
+        nc[n].main.file = NULL;
         return WR_ERR(eb, WR_ENOMEM, "out of memory");
     }
     db->cat.ncoll++;
@@ -581,6 +609,7 @@ static int idx_apply_all(wr_coll *c, const bson_t *doc, int mode,
 int wr_coll_add_index(wr_coll *c, const char *field, wr_errbuf *eb)
 {
     int rc;
+    char *file = NULL;
     wr_db *db = c->db;
     wri_cat_coll *cc = &db->cat.coll[c->ci];
     if (db->readonly)
@@ -588,25 +617,30 @@ int wr_coll_add_index(wr_coll *c, const char *field, wr_errbuf *eb)
     for (size_t i = 0; i < c->nidx; i++)
         if (strcmp(c->idx[i].cf->field, field) == 0)
             return WR_OK;
-    if ((rc = wri_check_field_path(field, eb)) != WR_OK)
+    if ((rc = wri_check_field_path(field, eb)) != WR_OK ||
+        (rc = db_new_file(db, cc->name, field, &file, eb)) != WR_OK)
         return rc;
     wri_cat_file *ni = realloc(cc->idx, (cc->nidx + 1) * sizeof *ni);
-    if (ni == NULL)
+    if (ni == NULL) {
+        free(file);
         return WR_ERR(eb, WR_ENOMEM, "out of memory");
+    }
     cc->idx = ni;
     db_tree *nt = realloc(c->idx, (c->nidx + 1) * sizeof *nt);
-    if (nt == NULL)
+    if (nt == NULL) {
+        free(file);
         return WR_ERR(eb, WR_ENOMEM, "out of memory");
+    }
     c->idx = nt;
     coll_repoint(db); /* the index entries moved */
     wri_cat_file *cf = &cc->idx[cc->nidx];
     memset(cf, 0, sizeof *cf);
     memset(&c->idx[c->nidx], 0, sizeof c->idx[c->nidx]);
     cf->field = strdup(field);
-    cf->file = wri_tree_file_name(cc->name, field);
-    if (cf->field == NULL || cf->file == NULL) {
-        free(cf->field);
-        free(cf->file);
+    cf->file = file;
+    if (cf->field == NULL) {
+        free(file);
+        cf->file = NULL;
         return WR_ERR(eb, WR_ENOMEM, "out of memory");
     }
     cc->nidx++;

@@ -543,7 +543,7 @@ static int sv_dest_open(sv_run *s, wr_errbuf *eb)
     if (stat(s->tmp, &st) == 0 && (rc = sv_rmtree(s->tmp, 0, eb)) != WR_OK)
         return rc;
     wr_db_opts dopts = {.create = true, .page_size = P,
-                        .holder = "wr-salvage"};
+                        .holder = "wr-salvage", .old_names = true};
     return wr_db_open(s->tmp, &dopts, &s->db, eb);
 }
 

@@ -89,6 +89,10 @@ typedef struct wr_db_opts {
                            written early (not committed: a crash still
                            leaves the last checkpoint) and pages are
                            forgotten, to be read back on demand. */
+    bool old_names;     /* new collections may take the names an older
+                           version allowed (holding ".idx."): wr-salvage
+                           keeps its source's names. A file the catalog
+                           names is still never given to another tree. */
 } wr_db_opts;
 
 /* The default of every memory budget (--memory of wr-load, wr-migrate,

@@ -364,7 +364,7 @@ int main(int argc, char **argv)
         wr_cli_note(&cli, "%s", st.notes[i]);
     if (rc != WR_OK) {
         wr_cli_error(&cli, "%s", eb.msg);
-        if (rc == WR_EBADINPUT && !o.skip_bad)
+        if (rc == WR_EBADINPUT && !o.skip_bad && st.files > 0) /* a line */
             wr_cli_error(&cli, "nothing was changed (use --skip-bad to set "
                                "bad lines aside and migrate the rest)");
     } else if (!cli.json && !cli.quiet) {

@@ -119,3 +119,36 @@ PY
 run_json() {
     run bash -c '"$@" 2>/dev/null' _ "$@"
 }
+
+# old_name_db DIR: DIR, a database as a wrtools before ".idx." was
+# reserved in collection names could make it: collection "c.idx.x" (one
+# document {_id: 1, v: "keep"}) in c.idx.x.main.wr. Built as "c_idx_x"
+# and renamed: both header slots and the catalog rewritten, CRCs redone.
+old_name_db() {
+    local dir=$1
+    printf '{"_id": 1, "v": "keep"}\n' > "$dir.in.jsonl"
+    "$WR_BIN/wr-load" -q "$dir" c_idx_x "$dir.in.jsonl"
+    python3 - "$dir" <<'PY'
+import os, struct, sys, zlib
+d = sys.argv[1]
+old, new = b"c_idx_x", b"c.idx.x"
+src = os.path.join(d, "c_idx_x.main.wr")
+with open(src, "r+b") as f:
+    b = bytearray(f.read())
+    psize = struct.unpack_from("<I", b, 16)[0]
+    for at in (0, psize):
+        if b[at + 4:at + 12] == b"WRTREE\r\n":
+            slot = b[at:at + 512].replace(old, new)
+            struct.pack_into("<I", slot, 0, zlib.crc32(bytes(slot[4:])))
+            b[at:at + 512] = slot
+    f.seek(0)
+    f.write(b)
+os.rename(src, os.path.join(d, "c.idx.x.main.wr"))
+cat = os.path.join(d, "wr.catalog")
+with open(cat, "rb") as f:
+    c = bytearray(f.read().replace(old, new))
+struct.pack_into("<I", c, 0, zlib.crc32(bytes(c[4:])))
+with open(cat, "wb") as f:
+    f.write(c)
+PY
+}

@@ -256,6 +256,44 @@ dir_sig() {
     [[ "$output" == *"collection name"* ]]
 }
 
+@test "a collection name holding .idx. is refused (exit 2): its file could be an index's; the index's file is never replaced" {
+    printf '{"_id": 1, "x": {"main": 5}}\n' > "$TMP/xm.jsonl"
+    "$WR_BIN/wr-load" -q --index x.main "$TMP/db" c "$TMP/xm.jsonl"
+    before=$(dir_sig "$TMP/db")
+    for name in c.idx.x a.idx a.idx.b; do
+        run "$WR_BIN/wr-load" "$TMP/db" "$name" "$TMP/xm.jsonl"
+        [ "$status" -eq 2 ]
+        [[ "$output" == *"collection name \"$name\" must not contain \".idx.\""* ]]
+        [ "$(dir_sig "$TMP/db")" = "$before" ]
+    done
+    run "$WR_BIN/wr-verify" "$TMP/db"
+    [ "$status" -eq 0 ]
+    # names that merely look alike are fine
+    "$WR_BIN/wr-load" -q "$TMP/db" c.idx2.x "$TMP/xm.jsonl"
+    "$WR_BIN/wr-load" -q "$TMP/db" idx.c "$TMP/xm.jsonl"
+    run "$WR_BIN/wr-verify" -q "$TMP/db"
+    [ "$status" -eq 0 ]
+}
+
+@test "an older database's collection \"c.idx.x\" keeps working; the index on x.main of c, whose file it is, is refused naming both (exit 2); wr-salvage keeps the name" {
+    old_name_db "$TMP/db"
+    printf '{"_id": 2, "v": "more"}\n' > "$TMP/more.jsonl"
+    "$WR_BIN/wr-load" -q "$TMP/db" c.idx.x "$TMP/more.jsonl"
+    printf '{"_id": 1, "x": {"main": 5}}\n' > "$TMP/xm.jsonl"
+    "$WR_BIN/wr-load" -q "$TMP/db" c "$TMP/xm.jsonl"
+    before=$(dir_sig "$TMP/db")
+    run "$WR_BIN/wr-load" --index x.main "$TMP/db" c "$TMP/xm.jsonl"
+    [ "$status" -eq 2 ]
+    [[ "$output" == *"c.idx.x.main.wr: the file the index on \"x.main\" of collection \"c\" would need is already the main table of collection \"c.idx.x\""* ]]
+    [ "$(dir_sig "$TMP/db")" = "$before" ]
+    run "$WR_BIN/wr-verify" -q "$TMP/db"
+    [ "$status" -eq 0 ]
+    [ "$("$WR_BIN/wr-dump" --docs --collection c.idx.x "$TMP/db" | wc -l)" -eq 2 ]
+    "$WR_BIN/wr-salvage" -q "$TMP/db" "$TMP/s"
+    [ -f "$TMP/s/c.idx.x.main.wr" ]
+    [ "$("$WR_BIN/wr-dump" --docs --collection c.idx.x "$TMP/s")" = "$("$WR_BIN/wr-dump" --docs --collection c.idx.x "$TMP/db")" ]
+}
+
 @test "an injected crash during the checkpoint leaves the last commit" {
     make_jsonl "$TMP/a.jsonl" 30
     "$WR_BIN/wr-load" -q --index tags "$TMP/db" c "$TMP/a.jsonl"

@@ -422,6 +422,19 @@ EOF
     [[ "$output" == *"tree files (stray.main.wr)"* ]]
 }
 
+@test "legacy collection names whose tree files would collide (c.idx.x.log beside c.log with c.x.main.idx) are refused with exit 1 saying why, untouched" {
+    mkdir "$TMP/d"
+    printf '{"_id": 1}\n' > "$TMP/d/c.idx.x.log"
+    printf '{"_id": 1, "x": {"main": 5}}\n' > "$TMP/d/c.log"
+    : > "$TMP/d/c.x.main.idx"
+    before=$("$PY" "$H" tree "$TMP/d" nolock)
+    run mig "$TMP/d"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"c.idx.x.log: collection name \"c.idx.x\" must not contain \".idx.\""*"another collection's index file"* ]]
+    [[ "$output" != *"--skip-bad"* ]] # no bad line: skipping would not help
+    [ "$("$PY" "$H" tree "$TMP/d" nolock)" = "$before" ]
+}
+
 @test "an empty directory and a missing one: exit 3 with a clear message" {
     mkdir "$TMP/empty"
     run mig "$TMP/empty"

@@ -1276,6 +1276,95 @@ static void test_db_coll_open_fails_cleanly(void)
     free(dir);
 }
 
+/* A collection name holding the separator of index file names is
+ * refused, so no two trees of a new database share a file name; the
+ * file names read back to what made them. */
+static void test_db_names_unambiguous(void)
+{
+    wr_errbuf eb = {0};
+    const char *bad[] = {"c.idx.x", "c.idx", "a.idx.", ".idx.b", "x.idx.idx"};
+    const char *good[] = {"c.idx2.x", "c.idxx", "idx.c", "c.ix.x", "idx"};
+    char coll[WRI_NAME_MAX + 1], field[WRI_NAME_MAX + 1];
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        wr_errbuf_clear(&eb);
+        CHECK_EQ(wri_check_coll_name(bad[i], &eb), WR_EINVAL);
+        CHECK(strstr(eb.msg, ".idx") != NULL);
+    }
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        char *m = wri_tree_file_name(good[i], NULL);
+        char *x = wri_tree_file_name(good[i], "x.main");
+        CHECK_EQ(wri_check_coll_name(good[i], &eb), WR_OK);
+        CHECK_EQ(wri_tree_file_parse(m, coll, field), 1);
+        CHECK(strcmp(coll, good[i]) == 0 && field[0] == '\0');
+        CHECK_EQ(wri_tree_file_parse(x, coll, field), 2);
+        CHECK(strcmp(coll, good[i]) == 0 && strcmp(field, "x.main") == 0);
+        free(m);
+        free(x);
+    }
+}
+
+/* A database an older wrtools made may hold a collection "c.idx.x", whose
+ * main table c.idx.x.main.wr is also the file of the index on "x.main" of
+ * "c": adding that index is refused naming both, and the file is left as
+ * it was (before, it was unlinked and replaced by the new index). The old
+ * collection still opens. */
+static void test_db_index_never_replaces_a_named_file(void)
+{
+    wr_errbuf eb = {0};
+    char *dir = tap_fresh_path("legacy-names");
+    char path[700];
+    wri_block *b = NULL;
+    wri_btree *bt = NULL;
+    bson_t key;
+    bson_t *d = BCON_NEW("_id", BCON_INT32(1), "v", BCON_UTF8("keep me"));
+    REQUIRE(mkdir(dir, 0755) == 0 || errno == EEXIST);
+    snprintf(path, sizeof path, "%s/c.idx.x.main.wr", dir);
+    wri_block_cfg cfg = {.role = WRI_ROLE_MAIN, .coll = "c.idx.x"};
+    REQUIRE_OK(wri_block_create(path, &cfg, &b, &eb), &eb);
+    REQUIRE_OK(wri_btree_open(b, 1, &bt, &eb), &eb);
+    REQUIRE_OK(wri_key_from_doc(d, &key, &eb), &eb);
+    REQUIRE_OK(wri_btree_put(bt, bson_get_data(&key), key.len,
+                             bson_get_data(d), d->len, NULL, &eb),
+               &eb);
+    REQUIRE_OK(wri_btree_checkpoint(bt, &eb), &eb);
+    uint64_t gen = b->cur.gen;
+    wri_btree_close(bt);
+    wri_block_close(b);
+    bson_destroy(&key);
+    wri_cat_coll cc = {.name = "c.idx.x",
+                       .main = {.file = "c.idx.x.main.wr", .gen = gen}};
+    wri_catalog cat = {.gen = 1, .coll = &cc, .ncoll = 1};
+    REQUIRE_OK(wri_catalog_write(dir, &cat, &eb), &eb);
+    struct stat before, after;
+    REQUIRE(stat(path, &before) == 0);
+
+    wr_db_opts o = {.create = true, .holder = "test"};
+    wr_db *db;
+    wr_coll *c, *old;
+    REQUIRE_OK(wr_db_open(dir, &o, &db, &eb), &eb);
+    REQUIRE_OK(wr_coll_open(db, "c.idx.x", false, &old, &eb), &eb);
+    CHECK_EQ(wr_coll_count(old), 1);
+    REQUIRE_OK(wr_coll_open(db, "c", true, &c, &eb), &eb);
+    CHECK_EQ(wr_coll_add_index(c, "x.main", &eb), WR_EINVAL);
+    CHECK(strstr(eb.msg, "c.idx.x.main.wr") != NULL);
+    CHECK(strstr(eb.msg, "index on \"x.main\" of collection \"c\"") != NULL);
+    CHECK(strstr(eb.msg, "main table of collection \"c.idx.x\"") != NULL);
+    wr_errbuf_clear(&eb);
+    CHECK_EQ(wr_coll_nindex(c), 0);
+    CHECK_EQ(wr_coll_add_index(c, "y", &eb), WR_OK);
+    REQUIRE_OK(wr_db_checkpoint(db, &eb), &eb);
+    wr_db_close(db);
+    REQUIRE(stat(path, &after) == 0);
+    CHECK(before.st_ino == after.st_ino && before.st_size == after.st_size);
+    wr_db_opts ro = {.readonly = true};
+    REQUIRE_OK(wr_db_open(dir, &ro, &db, &eb), &eb);
+    REQUIRE_OK(wr_coll_open(db, "c.idx.x", false, &old, &eb), &eb);
+    CHECK_EQ(wr_coll_count(old), 1);
+    wr_db_close(db);
+    bson_destroy(d);
+    free(dir);
+}
+
 int main(void)
 {
     corpus_load();
@@ -1286,6 +1375,8 @@ int main(void)
     RUN(test_db_lock_refuses_second_writer);
     RUN(test_db_two_new_collections_one_session);
     RUN(test_db_coll_open_fails_cleanly);
+    RUN(test_db_names_unambiguous);
+    RUN(test_db_index_never_replaces_a_named_file);
     RUN(test_db_missing_and_not_a_db);
     RUN(test_db_close_keeps_a_committed_directory);
     RUN(test_catalog_decode_rejects_garbage);
