@@ -355,13 +355,22 @@ int wri_catalog_decode(const uint8_t *buf, size_t len, wri_catalog *cat,
     bson_iter_t it, arr;
     size_t off;
     memset(cat, 0, sizeof *cat);
+    /* without our magic it may be anyone's file (WR_ENOTOURS: the caller
+     * knows whether tree files stand beside it) */
+    bool ours = len >= 12 && memcmp(buf + 4, WRI_CAT_MAGIC, 8) == 0;
     if (len < WRI_CAT_HDR) {
         snprintf(why, wl, "%zu bytes, shorter than the %u-byte header", len,
                  WRI_CAT_HDR);
-        return WR_ECORRUPT;
+        return ours ? WR_ECORRUPT : WR_ENOTOURS;
     }
-    if (memcmp(buf + 4, WRI_CAT_MAGIC, 8) != 0) {
-        snprintf(why, wl, "bad magic: not a wrtools catalog");
+    if (!ours) {
+        size_t z = 0;
+        while (z < len && buf[z] == 0)
+            z++;
+        snprintf(why, wl, "bad magic: not a wrtools catalog%s",
+                 z == len ? " (every byte is zero, as a crash can leave a "
+                            "file)"
+                          : "");
         return WR_ENOTOURS;
     }
     /* The CRC first: a flipped bit anywhere, the version field included,
@@ -436,7 +445,24 @@ int wri_catalog_read(const char *dir, wri_catalog *cat, wr_errbuf *eb)
     if ((rc = wri_io_read_whole(path, WRI_CAT_MAX, "a catalog", &buf, &size,
                                 eb)) != WR_OK)
         goto out;
-    if ((rc = wri_catalog_decode(buf, size, cat, why, sizeof why)) != WR_OK)
+    rc = wri_catalog_decode(buf, size, cat, why, sizeof why);
+    if (rc == WR_ENOTOURS) {
+        /* beside tree files it is our catalog, damaged (a zero-filled
+         * one is what a crash leaves): not "not a database" */
+        char **names = NULL;
+        size_t n = 0;
+        if ((rc = wri_dir_tree_files(dir, &names, &n, eb)) != WR_OK)
+            goto out;
+        if (n > 0) {
+            size_t l = strlen(why);
+            snprintf(why + l, sizeof why - l,
+                     ", in a directory holding %zu tree file%s (%s%s)", n,
+                     n == 1 ? "" : "s", names[0], n > 1 ? ", ..." : "");
+        }
+        rc = n > 0 ? WR_ECORRUPT : WR_ENOTOURS;
+        wri_names_free(names, n);
+    }
+    if (rc != WR_OK)
         rc = WR_ERR(eb, rc, "%s: %s", path, why);
 out:
     free(buf);

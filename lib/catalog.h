@@ -55,7 +55,10 @@ typedef struct wri_catalog {
 /* Decode a catalog file image (safe on arbitrary bytes). */
 int wri_catalog_decode(const uint8_t *buf, size_t len, wri_catalog *cat,
                        char *why, size_t whylen);
-/* Read DIR/wr.catalog: WR_ENOTFOUND if absent, WR_ECORRUPT if damaged. */
+/* Read DIR/wr.catalog: WR_ENOTFOUND if absent, WR_ECORRUPT if damaged
+ * (a bad magic too, zero-filled say, when DIR holds *.wr files), and
+ * WR_ENOTOURS for a file of another kind in a directory with no tree
+ * file. */
 int wri_catalog_read(const char *dir, wri_catalog *cat, wr_errbuf *eb);
 /* The file image wri_catalog_write writes (malloc'd). */
 int wri_catalog_encode(const wri_catalog *cat, uint8_t **buf_out,

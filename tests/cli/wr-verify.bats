@@ -349,6 +349,38 @@ flip_kind() {
     [[ "$output" == *"people.main.wr: main table"* ]]
 }
 
+@test "wr-verify: a zero-filled or bad-magic catalog beside tree files is damage (exit 1, each file checked, the salvage command); with no tree file beside it, not a database (exit 3)" {
+    make_db
+    local size
+    size=$(stat -c %s "$TMP/db/wr.catalog")
+    cp -r "$TMP/db" "$TMP/z"
+    head -c "$size" /dev/zero > "$TMP/z/wr.catalog"
+    cp -r "$TMP/db" "$TMP/m"
+    python3 "$DAMAGE" flip "$TMP/m/wr.catalog" 5 1
+    for d in z m; do
+        run "$WR_BIN/wr-verify" "$TMP/$d"
+        [ "$status" -eq 1 ]
+        [[ "$output" == *"wr.catalog: page 0: byte 0: catalog: "*"bad magic"*"in a directory holding"*"tree files"* ]]
+        [[ "$output" == *"people.main.wr: main table"* ]]
+        [[ "$output" == *"wr-salvage '$TMP/$d' '$TMP/$d.salvaged'"* ]]
+        run "$WR_BIN/wr-dump" "$TMP/$d"
+        [ "$status" -eq 1 ]
+    done
+    [[ "$("$WR_BIN/wr-verify" "$TMP/z" 2>&1)" == *"every byte is zero"* ]]
+    run "$WR_BIN/wr-diff" "$TMP/z" "$TMP/db"
+    [[ "$output" == *"bad magic"* ]]
+    [[ "$output" != *"not a wrtools database"* ]]
+    # nothing of ours: exit 3 stays
+    mkdir "$TMP/other"
+    echo hello > "$TMP/other/wr.catalog"
+    run "$WR_BIN/wr-verify" "$TMP/other"
+    [ "$status" -eq 3 ]
+    [[ "$output" == *"not a wrtools database"* ]]
+    head -c "$size" /dev/zero > "$TMP/other/wr.catalog"
+    run "$WR_BIN/wr-verify" "$TMP/other"
+    [ "$status" -eq 3 ]
+}
+
 @test "wr-verify: several paths; exit 3 wins over 1; -q keeps problem lines" {
     make_db
     local f="$TMP/db/people.main.wr"
