@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <dirent.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 static int cat_name_cmp(const void *a, const void *b)
 {
@@ -63,6 +64,69 @@ void wri_names_free(char **names, size_t n)
     for (size_t i = 0; i < n; i++)
         free(names[i]);
     free(names);
+}
+
+/* Slot i of ps as wri_block_create leaves it: never written, or a valid
+ * empty tree of generation 1 whose header names the tree fname is the
+ * file of. */
+static bool cat_slot_uncommitted(const wri_ps *ps, int i, const char *fname)
+{
+    if (!ps->slots[i].valid)
+        return !wri_ps_slot_damaged(ps, i);
+    const wri_slot *s = &ps->slots[i].slot;
+    if (s->gen > 1 || s->root.off != 0 || s->nrecords != 0 ||
+        (s->role != WRI_ROLE_MAIN && s->role != WRI_ROLE_INDEX))
+        return false;
+    char *own = wri_tree_file_name(s->coll, s->role == WRI_ROLE_INDEX
+                                                ? s->field
+                                                : NULL);
+    bool self = own != NULL && strcmp(own, fname) == 0;
+    free(own);
+    return self;
+}
+
+bool wri_tree_file_debris(const char *dir, const char *fname)
+{
+    char *path = wri_path_join(dir, fname);
+    struct stat st;
+    wri_ps *ps = NULL;
+    wri_ps_cfg quiet = {.tolerant = true};
+    wr_errbuf e = {0};
+    bool debris = false;
+    if (path == NULL || lstat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        goto out;
+    if (st.st_size == 0) {
+        debris = true; /* created, nothing written */
+        goto out;
+    }
+    if (wri_ps_open(path, &quiet, &ps, &e) != WR_OK)
+        goto out;
+    debris = (ps->slots[0].valid || ps->slots[1].valid) &&
+             cat_slot_uncommitted(ps, 0, fname) &&
+             cat_slot_uncommitted(ps, 1, fname);
+out:
+    wri_ps_close(ps);
+    free(path);
+    return debris;
+}
+
+int wri_dir_remove_debris(const char *dir, const wri_catalog *cat,
+                          wr_errbuf *eb)
+{
+    char **names = NULL;
+    size_t n = 0;
+    int rc = wri_dir_tree_files(dir, &names, &n, eb);
+    for (size_t i = 0; rc == WR_OK && i < n; i++) {
+        if ((cat != NULL && wri_catalog_file(cat, names[i]) != NULL) ||
+            !wri_tree_file_debris(dir, names[i]))
+            continue;
+        char *path = wri_path_join(dir, names[i]);
+        rc = path == NULL ? WR_ERR(eb, WR_ENOMEM, "out of memory")
+                          : wri_io_unlink(path, eb);
+        free(path);
+    }
+    wri_names_free(names, n);
+    return rc;
 }
 
 const wri_cat_file *wri_catalog_file(const wri_catalog *cat,

@@ -92,6 +92,20 @@ int wri_check_field_path(const char *field, wr_errbuf *eb);
 int wri_dir_tree_files(const char *dir, char ***names_out, size_t *n_out,
                        wr_errbuf *eb);
 void wri_names_free(char **names, size_t n);
+/* Whether DIR/fname is a tree file no catalog can ever have named: empty
+ * (created, nothing written), or each of its slots either never written
+ * or a valid empty tree of generation 1 whose header names the tree this
+ * is the file of (block.h wri_tree_file_name) -- what wri_block_create
+ * leaves. A catalog names a file only after its first checkpoint
+ * (generation 2 or more), so this is the debris of a run that stopped
+ * before it committed, whatever pages it wrote early: removing it loses
+ * no document any snapshot held. Anything else (a torn slot, records, a
+ * later generation, a foreign header) is not proven debris. */
+bool wri_tree_file_debris(const char *dir, const char *fname);
+/* A writer under the directory's lock: remove every *.wr file cat (NULL:
+ * none) does not name that wri_tree_file_debris proves is debris. */
+int wri_dir_remove_debris(const char *dir, const wri_catalog *cat,
+                          wr_errbuf *eb);
 /* The catalog's entry for this file (a main table or an index), or NULL
  * if the catalog does not name it. */
 const wri_cat_file *wri_catalog_file(const wri_catalog *cat,

@@ -8,8 +8,10 @@
  * decision 9; the steps, cited by tests as C1..C8:
  *
  * C1  Writers take the directory's lock and remove *.compact.tmp debris
- *     of an earlier run that crashed. A dry run takes no lock and writes
- *     nothing at all.
+ *     of an earlier run that crashed, and the tree files the catalog does
+ *     not name that a run left before it ever committed them (catalog.h
+ *     wri_tree_file_debris). A dry run takes no lock and writes nothing
+ *     at all.
  * C2  Every file is quick-verified as C4 reads it (wri_verify_quick_feed:
  *     the build is fed from the check's own read, one read of the
  *     original). A file that fails is not compacted, and neither is any
@@ -299,7 +301,8 @@ static int cpt_plan(cpt_job *j, wr_errbuf *eb)
 }
 
 /* C1: debris of an earlier run. In a database directory every
- * *.compact.tmp; for a lone file only its own. */
+ * *.compact.tmp, and the tree files of a run that never committed them
+ * (wri_dir_remove_debris); for a lone file only its own. */
 static int cpt_sweep(cpt_job *j, wr_errbuf *eb)
 {
     int rc = WR_OK;
@@ -328,6 +331,8 @@ static int cpt_sweep(cpt_job *j, wr_errbuf *eb)
         free(p);
     }
     closedir(d);
+    if (rc == WR_OK)
+        rc = wri_dir_remove_debris(j->dir, &j->cat, eb);
     return rc;
 }
 

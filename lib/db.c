@@ -121,6 +121,11 @@ int wr_db_open(const char *dir, const wr_db_opts *opts, wr_db **out,
     } else if (rc != WR_OK) {
         goto fail;
     }
+    /* under the lock: tree files a run that stopped before it committed
+     * left behind (proven, wri_tree_file_debris) go */
+    if (!db->readonly &&
+        (rc = wri_dir_remove_debris(dir, &db->cat, eb)) != WR_OK)
+        goto fail;
     if (db->cat.ncoll > 0 &&
         (db->colls = calloc(db->cat.ncoll, sizeof *db->colls)) == NULL) {
         rc = WR_ERR(eb, WR_ENOMEM, "out of memory");
@@ -290,8 +295,10 @@ static int tree_open(wr_db *db, const char *coll, wri_cat_file *cf,
     return tree_btree(db, cf, t, eb);
 }
 
-/* Create a new tree file; a leftover file of the same name that the
- * catalog does not name is debris of a crash before a checkpoint. */
+/* Create a new tree file. The catalog names no file of this name
+ * (db_new_file); a leftover one is removed only when it is proven debris
+ * of a run that never committed it (wri_tree_file_debris), else refused:
+ * it may hold the documents of a lost catalog, or be someone's copy. */
 static int tree_create(wr_db *db, const char *coll, wri_cat_file *cf,
                        db_tree *t, wr_errbuf *eb)
 {
@@ -301,16 +308,31 @@ static int tree_create(wr_db *db, const char *coll, wri_cat_file *cf,
                          .role = cf->field ? WRI_ROLE_INDEX : WRI_ROLE_MAIN,
                          .coll = coll,
                          .field = cf->field};
-    t->cf = cf;
-    t->fresh = true;
-    t->created = true;
     if (path == NULL)
         return WR_ERR(eb, WR_ENOMEM, "out of memory");
     struct stat st;
-    if (stat(path, &st) == 0 && (rc = wri_io_unlink(path, eb)) != WR_OK) {
-        free(path);
-        return rc;
+    if (lstat(path, &st) == 0) {
+        if (wri_tree_file_debris(db->dir, cf->file))
+            rc = wri_io_unlink(path, eb);
+        else
+            rc = WR_ERR(eb, WR_EEXIST,
+                        "%s: a file the catalog does not name is in the way "
+                        "of the new %s of \"%s\", and it is not provably "
+                        "debris of an interrupted run (it holds a committed "
+                        "checkpoint, or is not a wrtools file of that name): "
+                        "not replaced. Move it away; if it holds documents "
+                        "you need, wr-salvage gets them back",
+                        path, cf->field ? "index" : "main table", coll);
+        if (rc != WR_OK) {
+            free(path);
+            return rc;
+        }
     }
+    /* only now is the file this handle's: a refused one is never
+     * removed as its debris (tree_leave) */
+    t->cf = cf;
+    t->fresh = true;
+    t->created = true;
     rc = wri_block_create(path, &cfg, &t->blk, eb);
     free(path);
     if (rc != WR_OK)

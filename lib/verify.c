@@ -950,9 +950,10 @@ static int vf_dir_files(vf_run *run, const char *dir)
     return rc;
 }
 
-/* Tree files the catalog does not name: debris a failed or interrupted
- * writer left, reported so an operator knows they are no part of the
- * database. */
+/* Tree files the catalog does not name, no part of the database: the
+ * proven debris of a run that never committed them (catalog.h
+ * wri_tree_file_debris; the next writer removes it) is a note; any other
+ * is an orphan problem, so an operator looks at it. */
 static int vf_orphans(vf_run *run, const char *dir, const wri_catalog *cat)
 {
     wr_errbuf e = {0};
@@ -963,22 +964,25 @@ static int vf_orphans(vf_run *run, const char *dir, const wri_catalog *cat)
     for (size_t i = 0; rc == WR_OK && i < n; i++) {
         if (wri_catalog_file(cat, names[i]) != NULL)
             continue;
-        char **grown = realloc(r->orphans, (r->norphans + 1) * sizeof *grown);
+        bool debris = wri_tree_file_debris(dir, names[i]);
+        char ***list = debris ? &r->debris : &r->orphans;
+        size_t *nl = debris ? &r->ndebris : &r->norphans;
+        char **grown = realloc(*list, (*nl + 1) * sizeof *grown);
         if (grown == NULL) {
             rc = WR_ENOMEM;
             break;
         }
-        r->orphans = grown;
-        if ((r->orphans[r->norphans] = wri_path_join(dir, names[i])) ==
-            NULL) {
+        *list = grown;
+        if ((grown[*nl] = wri_path_join(dir, names[i])) == NULL) {
             rc = WR_ENOMEM;
             break;
         }
-        vf_ctx oc = {.run = run, .path = r->orphans[r->norphans++]};
-        vf_problem(&oc, WR_CHECK_ORPHAN, 0, 0, NULL, NULL,
-                   "a tree file the catalog does not name (debris of a "
-                   "failed or interrupted run, no part of the database; "
-                   "remove it)");
+        vf_ctx oc = {.run = run, .path = grown[(*nl)++]};
+        if (!debris)
+            vf_problem(&oc, WR_CHECK_ORPHAN, 0, 0, NULL, NULL,
+                       "a tree file the catalog does not name, no part of "
+                       "the database (debris of a failed or interrupted "
+                       "run, or a file from elsewhere: move it away)");
     }
     wri_names_free(names, n);
     return rc;
@@ -1165,6 +1169,9 @@ void wr_verify_report_free(wr_verify_report *r)
     for (size_t i = 0; i < r->norphans; i++)
         free(r->orphans[i]);
     free(r->orphans);
+    for (size_t i = 0; i < r->ndebris; i++)
+        free(r->debris[i]);
+    free(r->debris);
     free(r);
 }
 

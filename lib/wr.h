@@ -430,6 +430,11 @@ typedef struct wr_verify_report {
     char **orphans;    /* database: DIR/NAME of each *.wr file the catalog
                           does not name (each an "orphan" problem) */
     size_t norphans;
+    char **debris;     /* ... but those that are proven debris of a run
+                          that never committed them (empty, or a new file's
+                          uncommitted generation 1 only): no problem, a
+                          note; the next writer removes them */
+    size_t ndebris;
 } wr_verify_report;
 
 typedef struct wr_verify_progress {

@@ -288,6 +288,19 @@ static void json_file(bson_t *arr, size_t i, const wr_verify_file *f,
     bson_append_document_end(arr, &d);
 }
 
+/* A tree file the catalog does not name that no catalog ever named. */
+#define DEBRIS_NOTE                                                          \
+    "debris of a run that stopped before it committed this file (no part "   \
+    "of the database, no document of any snapshot in it); the next writer " \
+    "removes it"
+
+/* Damage beyond tree files the catalog does not name (orphans: no part of
+ * the database, which is intact): then wr-salvage is the way back. */
+static bool needs_salvage(const wr_verify_report *r, int rc)
+{
+    return rc == WR_ECORRUPT && r->total_problems > r->norphans;
+}
+
 /* The wr-salvage command that gets the documents of a damaged PATH into
  * a new database beside it, quoted for a POSIX shell. */
 static void salvage_command(const char *path, char *buf, size_t len)
@@ -369,7 +382,15 @@ static void json_report(bson_t *arr, size_t i, const wr_verify_report *r,
         bson_append_document_end(&a, &p);
     }
     bson_append_array_end(&d, &a);
-    if (rc == WR_ECORRUPT) {
+    if (r->database) {
+        BSON_APPEND_ARRAY_BEGIN(&d, "debris", &a);
+        for (size_t k = 0; k < r->ndebris; k++) {
+            bson_uint32_to_string((uint32_t)k, &kp, key, sizeof key);
+            BSON_APPEND_UTF8(&a, kp, r->debris[k]);
+        }
+        bson_append_array_end(&d, &a);
+    }
+    if (needs_salvage(r, rc)) {
         salvage_command(r->path, line, sizeof line);
         BSON_APPEND_UTF8(&d, "salvage_command", line);
     }
@@ -540,9 +561,11 @@ int main(int argc, char **argv)
                        plural(r->total_problems - r->nproblems));
             if (rc != WR_OK && rc != WR_ECORRUPT)
                 wr_cli_error(&cli, "%s", r->error);
+            for (size_t k = 0; k < r->ndebris; k++)
+                wr_cli_note(&cli, "%s: " DEBRIS_NOTE, r->debris[k]);
             if (!cli.quiet)
                 print_summary(r, rc);
-            if (!cli.quiet && rc == WR_ECORRUPT) {
+            if (!cli.quiet && needs_salvage(r, rc)) {
                 salvage_command(argv[i], line, sizeof line);
                 printf("%s: to get its documents back into a new database "
                        "(the original is only read):\n  %s\n",

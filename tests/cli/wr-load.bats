@@ -214,6 +214,77 @@ dir_sig() {
     [ "$status" -eq 0 ]
 }
 
+@test "a crashed wr-load --index leaves an index file no catalog names: never committed, it is a note to wr-verify (exit 0) and the next writer removes it; once its checkpoint is in it, an orphan (exit 1, no salvage) that no writer removes or replaces" {
+    make_jsonl "$TMP/in.jsonl" 100
+    "$WR_BIN/wr-load" -q "$TMP/base" c "$TMP/in.jsonl"
+    cp -a "$TMP/base" "$TMP/ref"
+    WR_IO_TRACE="$TMP/trace" "$WR_BIN/wr-load" -q --index age "$TMP/ref" c "$TMP/in.jsonl"
+    local idx="c.idx.age.wr" create slot cat
+    create=$(grep -n " create .*/$idx\$" "$TMP/trace" | head -1 | cut -d: -f1)
+    cat=$(grep -n " create .*/wr.catalog.tmp\$" "$TMP/trace" | head -1 | cut -d: -f1)
+    slot=$(head -n "$cat" "$TMP/trace" | grep -n " pwrite .*/$idx\$" | tail -1 | cut -d: -f1)
+    [ "$create" -gt 0 ] && [ "$slot" -gt "$create" ] && [ "$cat" -gt "$slot" ]
+    docs=$("$WR_BIN/wr-dump" --docs "$TMP/base")
+    # before the index's first checkpoint: only generation 1 (or nothing)
+    for n in $((create + 1)) $((create + 3)) "$slot"; do
+        rm -rf "$TMP/db"
+        cp -a "$TMP/base" "$TMP/db"
+        run env WR_IO_FAULT="crash=$n" "$WR_BIN/wr-load" -q --index age "$TMP/db" c "$TMP/in.jsonl"
+        [ "$status" -ne 0 ]
+        [ -e "$TMP/db/$idx" ]
+        run "$WR_BIN/wr-verify" "$TMP/db"
+        [ "$status" -eq 0 ]
+        [[ "$output" == *"$TMP/db/$idx: debris of a run that stopped before it committed this file"* ]]
+        [[ "$output" != *"wr-salvage"* ]]
+        run_json "$WR_BIN/wr-verify" --json "$TMP/db"
+        [ "$(jq -r '.paths[0].debris[0]' <<<"$output")" = "$TMP/db/$idx" ]
+        [ "$("$WR_BIN/wr-dump" --docs "$TMP/db")" = "$docs" ]
+        # any writer removes it: wr-load without --index, wr-compact
+        cp -a "$TMP/db" "$TMP/db2"
+        "$WR_BIN/wr-load" -q "$TMP/db" c /dev/null
+        [ ! -e "$TMP/db/$idx" ]
+        "$WR_BIN/wr-compact" -q "$TMP/db2"
+        [ ! -e "$TMP/db2/$idx" ]
+        rm -rf "$TMP/db2"
+        run "$WR_BIN/wr-verify" "$TMP/db"
+        [ "$status" -eq 0 ]
+        [[ "$output" != *"debris"* ]]
+    done
+    # after it: the file holds a checkpoint; it may be someone's data
+    rm -rf "$TMP/db"
+    cp -a "$TMP/base" "$TMP/db"
+    run env WR_IO_FAULT="crash=$cat" "$WR_BIN/wr-load" -q --index age "$TMP/db" c "$TMP/in.jsonl"
+    [ "$status" -ne 0 ]
+    run "$WR_BIN/wr-verify" "$TMP/db"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"$TMP/db/$idx: page 0: byte 0: orphan: "*"move it away"* ]]
+    [[ "$output" != *"wr-salvage"* ]]
+    run_json "$WR_BIN/wr-verify" --json "$TMP/db"
+    [ "$(jq -r '.paths[0].salvage_command' <<<"$output")" = null ]
+    sum=$(md5sum < "$TMP/db/$idx")
+    "$WR_BIN/wr-load" -q "$TMP/db" c /dev/null
+    run "$WR_BIN/wr-load" --index age "$TMP/db" c "$TMP/in.jsonl"
+    [ "$status" -eq 3 ]
+    [[ "$output" == *"$idx: a file the catalog does not name is in the way"*"not replaced"* ]]
+    [ "$(md5sum < "$TMP/db/$idx")" = "$sum" ]
+    [ "$("$WR_BIN/wr-dump" --docs "$TMP/db")" = "$docs" ]
+}
+
+@test "a tree file whose catalog is lost is never replaced by a new one: wr-load refuses (exit 3), the documents stay for wr-salvage" {
+    make_jsonl "$TMP/in.jsonl" 50
+    "$WR_BIN/wr-load" -q "$TMP/db" c "$TMP/in.jsonl"
+    rm "$TMP/db/wr.catalog"
+    sum=$(md5sum < "$TMP/db/c.main.wr")
+    printf '{"_id": "new"}\n' > "$TMP/one.jsonl"
+    run "$WR_BIN/wr-load" "$TMP/db" c "$TMP/one.jsonl"
+    [ "$status" -eq 3 ]
+    [[ "$output" == *"c.main.wr: a file the catalog does not name is in the way of the new main table of \"c\""* ]]
+    [ "$(md5sum < "$TMP/db/c.main.wr")" = "$sum" ]
+    [ ! -e "$TMP/db/wr.catalog" ]
+    run "$WR_BIN/wr-salvage" -q "$TMP/db" "$TMP/s"
+    [ "$("$WR_BIN/wr-dump" --docs "$TMP/s" | wc -l)" -eq 50 ]
+}
+
 @test "a full disk during wr-load leaves every file at its committed size" {
     make_jsonl "$TMP/a.jsonl" 50
     "$WR_BIN/wr-load" -q --index age "$TMP/db" c "$TMP/a.jsonl"

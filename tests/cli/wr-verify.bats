@@ -459,23 +459,30 @@ EOF
     [[ "$output" == *"3 more problems not listed"* ]]
 }
 
-@test "a tree file the catalog does not name is an orphan finding (exit 1)" {
+@test "a tree file the catalog does not name is an orphan finding (exit 1, no salvage command: the database is intact); an empty one is proven debris, a note (exit 0)" {
     make_db
     cp "$TMP/db/people.main.wr" "$TMP/db/ghost.main.wr"
     : > "$TMP/db/empty.idx.x.wr"
-    run "$WR_BIN/wr-verify" -q "$TMP/db"
+    run "$WR_BIN/wr-verify" "$TMP/db"
     [ "$status" -eq 1 ]
     [[ "$output" == *"$TMP/db/ghost.main.wr: page 0: byte 0: orphan: a tree file the catalog does not name"* ]]
-    [[ "$output" == *"$TMP/db/empty.idx.x.wr: page 0: byte 0: orphan:"* ]]
-    [ "$(grep -c ': orphan:' <<<"$output")" -eq 2 ]
+    [[ "$output" == *"$TMP/db/empty.idx.x.wr: debris of a run that stopped before it committed"* ]]
+    [ "$(grep -c ': orphan:' <<<"$output")" -eq 1 ]
+    [[ "$output" != *"wr-salvage"* ]]
     run_json "$WR_BIN/wr-verify" --json "$TMP/db"
     [ "$status" -eq 1 ]
-    [ "$(jq -r '[.paths[0].problems[] | select(.check == "orphan")] | length' <<<"$output")" -eq 2 ]
+    [ "$(jq -r '[.paths[0].problems[] | select(.check == "orphan")] | length' <<<"$output")" -eq 1 ]
+    [ "$(jq -r '.paths[0].debris | length' <<<"$output")" -eq 1 ]
+    [ "$(jq -r '.paths[0].salvage_command' <<<"$output")" = null ]
     # the files the catalog names are still checked, and clean
     [ "$(jq -r '[.paths[0].files[] | select(.status != "clean")] | length' <<<"$output")" -eq 0 ]
-    rm "$TMP/db/ghost.main.wr" "$TMP/db/empty.idx.x.wr"
+    rm "$TMP/db/ghost.main.wr"
     run "$WR_BIN/wr-verify" -q "$TMP/db"
     [ "$status" -eq 0 ]
+    rm "$TMP/db/empty.idx.x.wr"
+    run "$WR_BIN/wr-verify" "$TMP/db"
+    [ "$status" -eq 0 ]
+    [[ "$output" != *"debris"* ]]
 }
 
 
