@@ -59,21 +59,34 @@ static int load_check_all(const wr_load_opts *o, const char *input,
     return rc == 1 ? WR_OK : rc;
 }
 
-/* A skipped line, as a line of the rejects file (opened at the first). */
+/* A skipped line (its error in eb, which this clears), as a line of the
+ * rejects file (opened at the first). */
 static int load_reject(const wr_load_opts *o, wri_file **rej, uint64_t *off,
                        const char *input, const wri_jsonl_line *line,
-                       const char *reason, wr_errbuf *eb)
+                       wr_errbuf *eb)
 {
     int rc;
     char *json;
     size_t len;
+    char reason[sizeof eb->msg];
+    /* the reason part of "FILE: line N (byte O): reason" */
+    const char *p = strstr(eb->msg, "): ");
+    snprintf(reason, sizeof reason, "%s", p != NULL ? p + 3 : eb->msg);
+    wr_errbuf_clear(eb); /* an error of the rejects file is its own */
     if (o->rejects == NULL)
         return WR_OK;
     if (*rej == NULL &&
         (rc = wri_io_open(o->rejects, WRI_IO_RDWR | WRI_IO_CREATE |
                                           WRI_IO_TRUNC,
-                          rej, eb)) != WR_OK)
-        return rc;
+                          rej, eb)) != WR_OK) {
+        char msg[sizeof eb->msg];
+        snprintf(msg, sizeof msg, "%s", eb->msg);
+        wr_errbuf_clear(eb);
+        return WR_ERR(eb, rc,
+                      "cannot open the rejects file for the skipped lines "
+                      "(--rejects): %.900s",
+                      msg);
+    }
     if ((json = wri_reject_json(input, line, reason, line->torn, &len)) ==
         NULL)
         return WR_ERR(eb, WR_ENOMEM, "out of memory");
@@ -143,13 +156,6 @@ static int load_apply(wr_coll *c, const wri_jsonl_line *line,
     else
         st->inserted++;
     return WR_OK;
-}
-
-/* The reason part of "FILE: line N (byte O): reason". */
-static const char *first_bad_reason(const char *msg)
-{
-    const char *p = strstr(msg, "): ");
-    return p != NULL ? p + 3 : msg;
 }
 
 /* A bad line (its error in eb): WR_OK to skip it, or the error that stops
@@ -223,11 +229,10 @@ int wr_load(const wr_load_opts *o, wr_load_stats *st, wr_errbuf *eb)
             break;
         if (rc == WR_EBADINPUT) {
             if ((rc = load_bad(o, st, &line, fatal, first_bad, eb)) != WR_OK ||
-                (rc = load_reject(o, &rej, &rej_off, input, &line,
-                                  first_bad_reason(eb->msg), eb)) != WR_OK)
+                (rc = load_reject(o, &rej, &rej_off, input, &line, eb)) !=
+                    WR_OK)
                 goto out;
             st->rejected += o->rejects != NULL;
-            wr_errbuf_clear(eb);
             continue;
         }
         if (rc != WR_OK)
@@ -243,12 +248,10 @@ int wr_load(const wr_load_opts *o, wr_load_stats *st, wr_errbuf *eb)
                             (unsigned long long)line.offset, msg);
                 if ((rc = load_bad(o, st, &line, false, first_bad, eb)) !=
                         WR_OK ||
-                    (rc = load_reject(o, &rej, &rej_off, input, &line,
-                                      first_bad_reason(eb->msg), eb)) !=
+                    (rc = load_reject(o, &rej, &rej_off, input, &line, eb)) !=
                         WR_OK)
                     goto out;
                 st->rejected += o->rejects != NULL;
-                wr_errbuf_clear(eb);
                 continue;
             }
             goto out;
@@ -277,6 +280,10 @@ int wr_load(const wr_load_opts *o, wr_load_stats *st, wr_errbuf *eb)
         rc = wri_io_fsync(rej, eb);
 out:
     wri_io_close(rej);
+    /* a run that committed nothing leaves no rejects file either (nor
+     * keeps DIR, which the close removes if it made it) */
+    if (rej != NULL && rc != WR_OK && st->checkpoints == 0)
+        (void)wri_io_unlink(o->rejects, NULL);
     wri_docin_close(r);
     if (spool != NULL) { /* before the close, which may remove DIR */
         (void)wri_io_unlink(spool, NULL);

@@ -118,6 +118,35 @@ load helpers
     [ "$(jq -r .bad_lines <<<"$output")" = 5 ]
 }
 
+@test "a run --max-bad refuses leaves no rejects file (a new DIR goes whole); a --rejects file that cannot be opened is named with its reason, not the bad line's" {
+    printf '{"_id": 1}\nnot json\n{"_id": 3}\n{"a": 1}\n' > "$TMP/bad.jsonl"
+    run "$WR_BIN/wr-load" --max-bad 1 "$TMP/new" c "$TMP/bad.jsonl"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"more than 1 bad lines"* ]]
+    [ ! -e "$TMP/new" ]
+    make_jsonl "$TMP/in.jsonl" 20
+    "$WR_BIN/wr-load" -q "$TMP/db" c "$TMP/in.jsonl"
+    before=$(dir_sig "$TMP/db")
+    run "$WR_BIN/wr-load" --max-bad 1 "$TMP/db" c "$TMP/bad.jsonl"
+    [ "$status" -eq 1 ]
+    [ "$(dir_sig "$TMP/db")" = "$before" ]
+    run "$WR_BIN/wr-load" --max-bad 1 --rejects "$TMP/r.jsonl" "$TMP/db" c "$TMP/bad.jsonl"
+    [ "$status" -eq 1 ]
+    [ ! -e "$TMP/r.jsonl" ]
+    # the rejects file's own error
+    run "$WR_BIN/wr-load" --skip-bad --rejects "$TMP/no/such/dir/r.jsonl" "$TMP/l3" c "$TMP/bad.jsonl"
+    [ "$status" -eq 3 ]
+    [[ "$output" == *"cannot open the rejects file"*"$TMP/no/such/dir/r.jsonl: no such file or directory"* ]]
+    [[ "$output" != *"must be a JSON object"* ]]
+    [ ! -e "$TMP/l3" ]
+    run_json "$WR_BIN/wr-load" --json --skip-bad --rejects "$TMP/no/such/dir/r.jsonl" "$TMP/l3" c "$TMP/bad.jsonl"
+    [ "$status" -eq 3 ]
+    [[ "$(jq -r .error.message <<<"$output")" == "cannot open the rejects file"* ]]
+    # a run that commits keeps it
+    "$WR_BIN/wr-load" -q --skip-bad "$TMP/db" c "$TMP/bad.jsonl"
+    [ "$(wc -l < "$TMP/db/c.rejects.jsonl")" -eq 2 ]
+}
+
 @test "--checkpoint-every N checkpoints as it goes" {
     make_jsonl "$TMP/in.jsonl" 100
     run "$WR_BIN/wr-load" --json --checkpoint-every 25 "$TMP/db" c "$TMP/in.jsonl"
