@@ -110,6 +110,22 @@ out:
     return debris;
 }
 
+bool wr_is_tree_file(const char *path)
+{
+    struct stat st;
+    wri_ps *ps = NULL;
+    wri_ps_cfg quiet = {.tolerant = true};
+    wr_errbuf e = {0};
+    size_t n = strlen(path);
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        return false;
+    if (n > 3 && strcmp(path + n - 3, ".wr") == 0) /* wri_dir_tree_files */
+        return true;
+    bool ours = wri_ps_open(path, &quiet, &ps, &e) != WR_ENOTOURS;
+    wri_ps_close(ps);
+    return ours;
+}
+
 int wri_dir_remove_debris(const char *dir, const wri_catalog *cat,
                           wr_errbuf *eb)
 {

@@ -2,6 +2,7 @@
  * load.c -- apply JSONL lines to a collection (wr_load, see wr.h).
  */
 #include "docin.h"
+#include "legacy.h"
 #include "wr_int.h"
 
 #include <stdio.h>
@@ -93,6 +94,33 @@ static int load_reject(const wr_load_opts *o, wri_file **rej, uint64_t *off,
     rc = wri_io_pwrite(*rej, json, len, *off, eb);
     *off += len;
     free(json);
+    return rc;
+}
+
+/* A directory of legacy append logs (NAME.log, no catalog) is
+ * wr-migrate's to convert: a database written beside the logs would be a
+ * directory it refuses (docs/LEGACY.md "What a directory can be"). */
+static int load_check_dir(const char *dir, wr_errbuf *eb)
+{
+    wri_legacy_dir ld;
+    wr_errbuf e = {0};
+    int rc = wri_legacy_scan(dir, &ld, &e);
+    if (rc == WR_EBADINPUT) /* a log whose name is refused: logs all the same */
+        return WR_ERR(eb, WR_ENOTOURS,
+                      "%s holds legacy append logs, not a wrtools database "
+                      "(%.700s); wr-migrate converts them, wr-load writes "
+                      "only to a wrtools database: nothing was written",
+                      dir, e.msg);
+    if (rc != WR_OK) /* no such directory, or unreadable: wr_db_open says */
+        return WR_OK;
+    if (ld.kind == WRI_DIR_LEGACY)
+        rc = WR_ERR(eb, WR_ENOTOURS,
+                    "%s holds legacy append logs (%s%s), not a wrtools "
+                    "database: migrate it first (wr-migrate %s); wr-load "
+                    "writes only to a wrtools database: nothing was written",
+                    dir, ld.ncoll > 0 ? ld.coll[0].log : ld.files[0],
+                    ld.nfiles > 1 ? ", ..." : "", dir);
+    wri_legacy_free(&ld);
     return rc;
 }
 
@@ -198,7 +226,8 @@ int wr_load(const wr_load_opts *o, wr_load_stats *st, wr_errbuf *eb)
     if (strcmp(input, "-") != 0 &&
         (rc = wri_docin_open(input, o->format, &r, eb)) != WR_OK)
         goto out;
-    if ((rc = wr_db_open(o->dir, &dbo, &db, eb)) != WR_OK)
+    if ((rc = load_check_dir(o->dir, eb)) != WR_OK ||
+        (rc = wr_db_open(o->dir, &dbo, &db, eb)) != WR_OK)
         goto out;
     if (o->checkpoint_every > 0 && (!o->skip_bad || o->max_bad > 0)) {
         if (strcmp(input, "-") == 0) {

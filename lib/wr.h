@@ -104,6 +104,10 @@ typedef struct wr_db_opts {
 
 int wr_db_open(const char *dir, const wr_db_opts *opts, wr_db **out,
                wr_errbuf *eb);
+/* Whether path is a lone tree file (a regular file named *.wr, or one a
+ * header slot's magic says is ours): wr-diff compares databases, not
+ * single files. */
+bool wr_is_tree_file(const char *path);
 /* Close; changes since the last checkpoint are dropped. */
 void wr_db_close(wr_db *db);
 /* Commit every changed tree file, then the catalog. */

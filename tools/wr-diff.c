@@ -15,7 +15,8 @@ static void usage(void)
     puts("Usage: wr-diff [OPTIONS] A B\n"
          "\n"
          "Compare A with B. Each is a database directory, a legacy append-log\n"
-         "directory (NAME.log files) or one JSONL file; a log stands for its\n"
+         "directory (NAME.log files) or one JSONL file (not a lone tree\n"
+         "file: give its database's directory); a log stands for its\n"
          "live set as wr-migrate reads it (the last line per _id wins,\n"
          "{\"_id\": X, \"$deleted\": true} deletes X, a torn last line is\n"
          "dropped). Collections pair by name, indexes by field; a log's index\n"
@@ -233,6 +234,15 @@ int main(int argc, char **argv)
     x.cli = &cli;
     o.a = argv[optind];
     o.b = argv[optind + 1];
+    for (int i = 0; i < 2; i++)
+        if (wr_is_tree_file(argv[optind + i]))
+            return wr_cli_usage_error(
+                &cli,
+                "%s is a single tree file: wr-diff compares databases (a "
+                "database directory, a legacy append-log directory or a "
+                "JSONL file); give the directory of its database, or use "
+                "wr-dump --docs on the file",
+                argv[optind + i]);
     o.on_item = on_item;
     o.on_note = on_note;
     o.progress = on_progress;

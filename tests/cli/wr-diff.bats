@@ -46,6 +46,20 @@ PEOPLE="$BATS_TEST_DIRNAME/../../testdata/people.jsonl"
     [ "$status" -eq 2 ]
 }
 
+@test "a lone tree file is a usage error (exit 2) saying wr-diff compares databases, not parsed as JSONL" {
+    make_db db
+    cp "$TMP/db/people.main.wr" "$TMP/lone.wr"
+    cp "$TMP/db/people.main.wr" "$TMP/lone.bin"
+    for f in "$TMP/lone.wr" "$TMP/lone.bin"; do
+        run "$WR_BIN/wr-diff" "$f" "$TMP/db"
+        [ "$status" -eq 2 ]
+        [[ "$output" == *"$f is a single tree file: wr-diff compares databases"* ]]
+        [[ "$output" != *"JSON object"* ]]
+        run "$WR_BIN/wr-diff" "$TMP/db" "$f"
+        [ "$status" -eq 2 ]
+    done
+}
+
 @test "two sides in one directory leave no LOCK behind" {
     make_jsonl "$TMP/a.jsonl" 10
     make_jsonl "$TMP/b.jsonl" 10

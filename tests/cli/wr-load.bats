@@ -349,6 +349,19 @@ dir_sig() {
     done
 }
 
+@test "wr-load refuses a directory of legacy append logs (exit 3, pointing at wr-migrate), writing nothing" {
+    cp -r "$BATS_TEST_DIRNAME/../../testdata/legacy-demo" "$TMP/lgc"
+    before=$(dir_sig "$TMP/lgc")
+    make_jsonl "$TMP/in.jsonl" 3
+    run "$WR_BIN/wr-load" "$TMP/lgc" users "$TMP/in.jsonl"
+    [ "$status" -eq 3 ]
+    [[ "$output" == *"$TMP/lgc holds legacy append logs (orders.log, ...), not a wrtools database: migrate it first (wr-migrate $TMP/lgc)"* ]]
+    [ "$(dir_sig "$TMP/lgc")" = "$before" ]
+    # migrating it is still possible
+    "$WR_BIN/wr-migrate" -q "$TMP/lgc"
+    "$WR_BIN/wr-load" -q "$TMP/lgc" users "$TMP/in.jsonl"
+}
+
 @test "a bad collection name is a usage error" {
     make_jsonl "$TMP/in.jsonl" 1
     run "$WR_BIN/wr-load" "$TMP/db" "a/b" "$TMP/in.jsonl"
