@@ -58,7 +58,7 @@ static const char *di_format_name(int format)
  * of any plausible length are NUL) and an element type. */
 static int di_guess(const unsigned char *p, size_t n)
 {
-    size_t i = 0;
+    size_t i = n >= 3 && memcmp(p, WRI_UTF8_BOM, 3) == 0 ? 3 : 0;
     if (n >= 5 && memchr(p, 0, 4) != NULL) {
         uint32_t len = (uint32_t)p[0] | (uint32_t)p[1] << 8 |
                        (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
@@ -377,6 +377,13 @@ static int di_next_array(wri_docin *d, wri_jsonl_line *line, bool *fatal,
             return rc;
         switch (d->state) {
         case DI_OPEN:
+            if (c == 0xEF && d->buf_off + d->beg == 0 &&
+                di_at(d, 1, &rc, eb) == 0xBB && di_at(d, 2, &rc, eb) == 0xBF) {
+                d->beg += 3; /* a byte-order mark opens it (jsonl.h) */
+                continue;
+            }
+            if (rc != WR_OK)
+                return rc;
             if (c != '[')
                 return di_broken(d, fatal, eb,
                                  "the input is not a JSON array (no '[')");
@@ -409,6 +416,10 @@ static int di_next_array(wri_docin *d, wri_jsonl_line *line, bool *fatal,
             d->state = DI_DONE;
             continue;
         }
+        if (c == ']')
+            return di_broken(d, fatal, eb,
+                             "a trailing comma: ']' right after ',' (JSON "
+                             "allows none)");
         if (c != '{')
             return di_broken(d, fatal, eb,
                              c < 0 ? "the array is not closed (no ']')"

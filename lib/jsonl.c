@@ -285,6 +285,11 @@ int wri_jsonl_next(wri_jsonl *r, wri_jsonl_line *line, wr_errbuf *eb)
         r->consumed = r->buf_off + r->beg;
         if (len > 0 && text[len - 1] == '\r')
             len--;
+        if (off == 0 && len >= 3 && memcmp(text, WRI_UTF8_BOM, 3) == 0) {
+            text += 3; /* a byte-order mark opens the input: skipped */
+            len -= 3;
+            off = 3;
+        }
         if (jr_blank(text, len))
             continue;
         line->lineno = r->lineno;
@@ -306,7 +311,12 @@ int wri_jsonl_next(wri_jsonl *r, wri_jsonl_line *line, wr_errbuf *eb)
                                 sizeof why) != WR_OK)
             return WR_ERR(eb, WR_EBADINPUT, "%s: line %llu (byte %llu): %s",
                           r->name, (unsigned long long)line->lineno,
-                          (unsigned long long)off, why);
+                          (unsigned long long)off,
+                          len >= 3 && memcmp(text, WRI_UTF8_BOM, 3) == 0
+                              ? "the line starts with a UTF-8 byte-order "
+                                "mark (EF BB BF; only the input's first "
+                                "bytes may be one)"
+                              : why);
         r->held = line;
         return WR_OK;
     }

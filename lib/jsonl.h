@@ -23,6 +23,11 @@
 
 typedef struct wri_jsonl wri_jsonl;
 
+/* A UTF-8 byte-order mark. One at byte 0 of an input (JSONL, a JSON
+ * array, a legacy log) is skipped: RFC 8259 lets a reader ignore it, and
+ * Windows tools write it. Anywhere else it is a bad line, named as such. */
+#define WRI_UTF8_BOM "\xEF\xBB\xBF"
+
 /* Open a file, or standard input for "-". */
 int wri_jsonl_open(const char *path, wri_jsonl **out, wr_errbuf *eb);
 void wri_jsonl_close(wri_jsonl *r);

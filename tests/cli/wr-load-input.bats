@@ -170,6 +170,40 @@ for l in sys.stdin:
     [[ $output == *"not closed"* ]]
 }
 
+@test "a UTF-8 byte-order mark opening the input is skipped (JSONL, JSON array, a legacy log, a wr-diff side); one elsewhere is a bad line named as such; a trailing comma in an array is named" {
+    printf '\xef\xbb\xbf{"_id": 1}\r\n{"_id": 2}\r\n' > "$TMP/bom.jsonl"
+    printf '{"_id": 1}\n{"_id": 2}\n' > "$TMP/plain.jsonl"
+    run "$WR_BIN/wr-load" "$TMP/db" c "$TMP/bom.jsonl"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"2 lines, 2 inserted"* ]]
+    "$WR_BIN/wr-load" -q "$TMP/ref" c "$TMP/plain.jsonl"
+    [ "$("$WR_BIN/wr-dump" --docs "$TMP/db")" = "$("$WR_BIN/wr-dump" --docs "$TMP/ref")" ]
+    run "$WR_BIN/wr-diff" "$TMP/db" "$TMP/bom.jsonl"
+    [ "$status" -eq 0 ]
+    printf '\xef\xbb\xbf[{"_id": 1},\n {"_id": 2}]' > "$TMP/bom.json"
+    run "$WR_BIN/wr-load" --format json-array "$TMP/db2" c "$TMP/bom.json"
+    [ "$status" -eq 0 ]
+    [ "$("$WR_BIN/wr-dump" --docs "$TMP/db2")" = "$("$WR_BIN/wr-dump" --docs "$TMP/ref")" ]
+    mkdir "$TMP/lg"
+    cp "$TMP/bom.jsonl" "$TMP/lg/c.log"
+    "$WR_BIN/wr-migrate" -q "$TMP/lg"
+    [ "$("$WR_BIN/wr-dump" --docs "$TMP/lg")" = "$("$WR_BIN/wr-dump" --docs "$TMP/ref")" ]
+    # not at the start: a bad line saying what it is
+    printf '{"_id": 1}\n\xef\xbb\xbf{"_id": 2}\n' > "$TMP/mid.jsonl"
+    run "$WR_BIN/wr-load" "$TMP/db3" c "$TMP/mid.jsonl"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"mid.jsonl: line 2 (byte 11): the line starts with a UTF-8 byte-order mark"* ]]
+    # the error of line 1 after a mark names the byte after it
+    printf '\xef\xbb\xbfnope\n' > "$TMP/bad.jsonl"
+    run "$WR_BIN/wr-load" "$TMP/db3" c "$TMP/bad.jsonl"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"bad.jsonl: line 1 (byte 3): column 1: a line must be a JSON object"* ]]
+    printf '[{"_id": 1},]' > "$TMP/tc.json"
+    run "$WR_BIN/wr-load" --format json-array "$TMP/db3" c "$TMP/tc.json"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"tc.json: line 1 (byte 12): a trailing comma"* ]]
+}
+
 @test "--format and --max-bad reject bad values (exit 2)" {
     run "$WR_BIN/wr-load" --format xml "$TMP/db" c "$PEOPLE"
     [ "$status" -eq 2 ]
