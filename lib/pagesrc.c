@@ -590,6 +590,7 @@ static int ps_view(wri_ps *ps, uint8_t *buf, size_t len, uint64_t off,
         *out = ps->run + (off - ps->run_off);
         *got = len;
         ps->seq_next = off + len;
+        ps->seq_bytes += len;
         return WR_OK;
     }
     bool seq = ps->cfg.readahead && off == ps->seq_next &&
@@ -598,20 +599,22 @@ static int ps_view(wri_ps *ps, uint8_t *buf, size_t len, uint64_t off,
     if (!seq) {
         /* the window starts small again after a short sequential stretch
          * (scattered pages), not after a long one that a read elsewhere
-         * interrupts (an internal page between runs of leaves) */
-        bool wrapped = ps->seq_next < ps->seq_start; /* a run hit before */
-        uint64_t covered = wrapped ? 0 : ps->seq_next - ps->seq_start;
+         * interrupts (an internal page between runs of leaves). A stretch
+         * is measured in the bytes it read, not from where it began: a
+         * leaf level whose internal pages lie after their leaves is read
+         * internal page, then its leaves, before that page's offset */
+        uint64_t covered = ps->seq_bytes;
         bool short_run = covered < WRI_PS_RUN_MAX;
-        if (wrapped || (short_run && (covered > ps->seq_first ||
-                                      ps->seq_short_before)))
+        if (short_run && (covered > ps->seq_first || ps->seq_short_before))
             ps->run_win = 0;
         ps->seq_short_before = short_run;
-        ps->seq_start = off;
+        ps->seq_bytes = len;
         ps->seq_first = len;
         ps->seq_next = off + len;
         return wri_io_pread_some(ps->f, buf, len, off, got, eb);
     }
     ps->seq_next = off + len;
+    ps->seq_bytes += len;
     size_t win = ps->run_win ? ps->run_win * 2 : PS_RUN_MIN;
     win = WRI_MIN(win, (size_t)WRI_PS_RUN_MAX);
     win = WRI_MAX(win, len);

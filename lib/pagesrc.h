@@ -120,7 +120,8 @@ typedef struct wri_ps {
     uint64_t run_off;
     size_t run_len, run_win;
     uint64_t seq_next;
-    uint64_t seq_start;       /* where the current sequential stretch began */
+    uint64_t seq_bytes;       /* read in the current sequential stretch
+                                 (its first read, run hits, refills) */
     size_t seq_first;         /* the length of the read that began it */
     bool seq_short_before;    /* the stretch before it was short */
     uint64_t preads; /* system reads made (tests, bench) */
