@@ -3,8 +3,10 @@
  * (header, every slot's cell that decodes, extent-list entries, an
  * overflow value, a header slot), checked as far as a page alone can be
  * and shown even when a check fails. Bytes come from the page source
- * (wri_ps_read_raw); values are checked strictly (wri_bson_check) and
- * printed by our Extended JSON writer.
+ * (wri_ps_read_raw); keys get the walk's form and order checks
+ * (wri_ps_check_key), a main table's values wr-verify's document check
+ * (wri_ps_check_document), and values are printed by our Extended JSON
+ * writer.
  *
  * Calls pagesrc, page, bsonkey (see dump.h).
  */
@@ -65,17 +67,31 @@ static const wr_addr *page_named_by_slot(const dump_file *df, uint64_t off,
 }
 
 /* A value: checked strictly, shown as relaxed Extended JSON (text) or
- * as a document (JSON); its hex when it is not a valid document. */
-static void page_value(dctx *x, bson_t *jd, const uint8_t *val, uint32_t vlen,
-                       uint64_t page, uint64_t voff, uint32_t slot)
+ * as a document (JSON); its hex when it is not a valid document. A main
+ * table's value (at: where it lies, key: its key) gets wr-verify's
+ * document check (wri_ps_check_document: valid BSON, its _id equal to its
+ * key); a value seen alone (at NULL: an overflow page's) the BSON check. */
+static void page_value(dctx *x, dump_file *df, bson_t *jd,
+                       const uint8_t *key, uint32_t klen, const wri_vloc *at,
+                       const uint8_t *val, uint32_t vlen, uint64_t page,
+                       uint64_t voff, uint32_t slot)
 {
     size_t eoff = 0;
     char why[96];
-    if (wri_bson_check(val, vlen, &eoff, why, sizeof why) != WR_OK) {
+    bool ok;
+    if (at != NULL) {
+        wr_errbuf e = {0};
+        (void)wri_ps_check_document(df->ps, at, key, klen, val, vlen, NULL, 0,
+                                    &e);
+        ok = wri_bson_check(val, vlen, NULL, NULL, 0) == WR_OK;
+    } else if (!(ok = wri_bson_check(val, vlen, &eoff, why, sizeof why) ==
+                      WR_OK)) {
         dx_finding(x, WR_CHECK_DOCUMENT, page, voff + eoff, NULL, NULL,
                    "slot %u: value of %u bytes is not a valid BSON document "
                    "(%s of the document)",
                    slot, vlen, why);
+    }
+    if (!ok) {
         if (jd != NULL)
             j_hex(jd, "value_hex", val, vlen);
         else
@@ -109,6 +125,8 @@ static void page_slots(dctx *x, dump_file *df, const uint8_t *buf,
     wri_page_problem prob;
     bson_t arr;
     char why[200];
+    wri_cell prev;
+    bool have_prev = false;
     if (wri_page_check(buf, len, 0, &v, &prob) != WR_OK) {
         dx_finding(x, WR_CHECK_PAGE, addr, addr + prob.off, NULL, NULL, "%s",
                    prob.what);
@@ -179,7 +197,9 @@ static void page_slots(dctx *x, dump_file *df, const uint8_t *buf,
                 j_u64(jp, "value_length", c.vlen);
                 j_u64(jp, "packed_at", at);
             }
-            page_value(x, jp, c.tail, c.vlen, addr, addr + at, i);
+            wri_vloc vl = wri_ps_vloc(addr, &c);
+            page_value(x, df, jp, c.key, c.klen, nk == 1 ? &vl : NULL, c.tail,
+                       c.vlen, addr, addr + at, i);
         } else if (c.overflow) {
             char tl[96] = "";
             if (c.tlen > 0)
@@ -204,13 +224,22 @@ static void page_slots(dctx *x, dump_file *df, const uint8_t *buf,
                 j_key(jp, "key", c.key, c.klen);
                 j_u64(jp, "value_length", c.vlen);
             }
+            wri_vloc vl = wri_ps_vloc(addr, &c);
             if (nk != 2 || c.vlen > 0) /* index entries have no value */
-                page_value(x, jp, c.val, c.vlen, addr,
+                page_value(x, df, jp, c.key, c.klen, nk == 1 ? &vl : NULL,
+                           c.val, c.vlen, addr,
                            addr + (uint64_t)(c.val - buf), i);
         }
-        if (kbad != NULL)
-            dx_finding(x, WR_CHECK_PAGE, addr, addr + (uint64_t)(c.key - buf),
-                       NULL, NULL, "slot %u: malformed key: %s", i, kbad);
+        /* its form and order as the walk checks them (without the
+         * parent's bounds: the page is seen alone) */
+        if (!keyless && nk > 0) {
+            wr_errbuf e = {0};
+            if (wri_ps_check_key(df->ps, nk, addr, buf, i, &c,
+                                 have_prev ? &prev : NULL, &e) == WR_OK) {
+                prev = c;
+                have_prev = true;
+            }
+        }
         if (jp != NULL) {
             if (kbad != NULL)
                 j_str(jp, "damage", kbad);
@@ -327,8 +356,8 @@ static void page_overflow(dctx *x, dump_file *df, const uint8_t *buf,
             j_u64(j, "split_value_length", doclen);
         return;
     }
-    page_value(x, j, buf + WRI_PH_LEN, (uint32_t)vlen, addr,
-               addr + WRI_PH_LEN, 0);
+    page_value(x, df, j, NULL, 0, NULL, buf + WRI_PH_LEN, (uint32_t)vlen,
+               addr, addr + WRI_PH_LEN, 0);
 }
 
 /* A header slot block shown with --page 0 or --page P. */

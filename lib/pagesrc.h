@@ -332,6 +332,15 @@ typedef struct wri_ps_walk {
 } wri_ps_walk;
 int wri_ps_walk_tree(wri_ps *ps, const wri_slot *s, int slot,
                      wri_ps_walk *w, wr_errbuf *eb);
+/* Slot i's key (cell c of the tree page at file offset page, whose bytes
+ * are buf) as the walk checks it, without the parent's bounds: well
+ * formed (else a PAGE finding and WRI_PS_BAD: it is no key to compare
+ * the next one with) and greater than prev's (the slot before; NULL: none)
+ * (else an ORDERING finding). For a page looked at alone
+ * (wr-dump --page). */
+int wri_ps_check_key(wri_ps *ps, int nkeyelem, uint64_t page,
+                     const uint8_t *buf, uint32_t i, const wri_cell *c,
+                     const wri_cell *prev, wr_errbuf *eb);
 void wri_ps_walk_free(wri_ps_walk *w);
 
 /* A main table's value, strictly: one whole BSON document (our own

@@ -164,7 +164,7 @@ typedef struct ps_bound {
 /* One key of a page: well formed, after the previous key, inside
  * [lo, hi). WRI_PS_BAD when it is not well formed (the page's keys
  * cannot be trusted after it). */
-static int ps_key(wri_ps *ps, wri_ps_walk *w, uint64_t page,
+static int ps_key(wri_ps *ps, int nkeyelem, uint64_t page,
                   const uint8_t *buf, uint32_t i, const wri_cell *c,
                   const wri_cell *prev, ps_bound lo, ps_bound hi,
                   wr_errbuf *eb)
@@ -172,7 +172,7 @@ static int ps_key(wri_ps *ps, wri_ps_walk *w, uint64_t page,
     int rc = WR_OK;
     char why[160], x[160], y[160];
     uint64_t koff = page + (uint64_t)(c->key - buf);
-    if (wri_key_check(c->key, c->klen, w->nkeyelem, why, sizeof why) !=
+    if (wri_key_check(c->key, c->klen, nkeyelem, why, sizeof why) !=
         WR_OK) {
         rc = wri_ps_finding(ps, eb, WR_CHECK_PAGE, page, koff, NULL, NULL,
                             "slot %u: malformed key: %s", i, why);
@@ -228,6 +228,14 @@ static bool ps_keys_clean(const wri_ps_walk *w, const wri_page_view *v,
     const wri_cell *a = &cells[first], *z = &cells[v->count - 1];
     return (lo.key == NULL || wri_key_cmp(a->key, a->klen, lo.key, lo.len) >= 0) &&
            (hi.key == NULL || wri_key_cmp(z->key, z->klen, hi.key, hi.len) < 0);
+}
+
+int wri_ps_check_key(wri_ps *ps, int nkeyelem, uint64_t page,
+                     const uint8_t *buf, uint32_t i, const wri_cell *c,
+                     const wri_cell *prev, wr_errbuf *eb)
+{
+    return ps_key(ps, nkeyelem, page, buf, i, c, prev, (ps_bound){0},
+                  (ps_bound){0}, eb);
 }
 
 /* One leaf item: where its value lives, its overflow page, then the
@@ -404,7 +412,8 @@ static int ps_node(wri_ps *ps, wri_ps_walk *w, int depth, const wr_addr *a,
         for (uint32_t i = 0; i < v.count; i++) {
             if (v.type == WRI_PT_INTERNAL && i == 0)
                 continue;
-            r = ps_key(ps, w, a->off, buf, i, &cells[i], prev, lo, hi, eb);
+            r = ps_key(ps, w->nkeyelem, a->off, buf, i, &cells[i], prev, lo,
+                       hi, eb);
             PS_TRY(r);
             if (r != WR_OK) {
                 w->incomplete = true;

@@ -198,6 +198,32 @@ print(c["ovf"][0], c["vlen"], c["tlen"])' "$BATS_TEST_DIRNAME" "$f")
     [[ "$output" == *"checkpoint slot 0"* ]]
 }
 
+@test "wr-dump --page marks damage inside the page with wr-verify's line: keys out of order, an _id that differs from its key, invalid BSON (issue review2 #8)" {
+    for kind in swapkeys idchange baddoc; do
+        rm -rf "$TMP/db" "$TMP/in.jsonl"
+        make_db
+        f="$TMP/db/people.main.wr"
+        leaf=$(DAMAGE "$kind" "$f")
+        vline=$("$WR_BIN/wr-verify" -q "$f" | grep -m1 " page $leaf: ")
+        echo "$kind: verify: $vline"
+        [[ "$vline" == *": ordering: "* || "$vline" == *": document: "* ]]
+        run --separate-stderr "$WR_BIN/wr-dump" --page "$leaf" "$f"
+        echo "$output" | grep '!!' || true
+        [ "$status" -eq 1 ]
+        # the same place, check and detail as wr-verify's line
+        [[ "$output" == *"!! ${vline#"$f": }"* ]]
+        run --separate-stderr "$WR_BIN/wr-dump" --json --page "$leaf" "$f"
+        [ "$status" -eq 1 ]
+        [ "$(jq -r '.damage[0].page' <<<"$output")" = "$leaf" ]
+    done
+    # an intact leaf: no mark
+    rm -rf "$TMP/db" "$TMP/in.jsonl"
+    make_db
+    run "$WR_BIN/wr-dump" --page "$leaf" "$TMP/db/people.main.wr"
+    [ "$status" -eq 0 ]
+    [[ "$output" != *"!!"* ]]
+}
+
 @test "wr-dump --page prints double keys as the documents are printed (36.569, not libbson's 36.569000000000002615)" {
     printf '%s\n' '{"_id": 36.569, "v": 36.569}' '{"_id": 0.1, "v": 2}' |
         "$WR_BIN/wr-load" -q --index v "$TMP/db" c
