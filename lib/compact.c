@@ -900,7 +900,7 @@ int wr_compact(const char *path, const wr_compact_opts *o,
                                   j.o->holder ? j.o->holder : "wr-compact",
                                   &j.lock, eb)) != WR_OK ||
             (rc = cpt_sweep(&j, eb)) != WR_OK)
-            goto report;
+            goto out; /* no file touched: none to report (eb says why) */
     }
     if ((rc = cpt_build_all(&j, eb)) != WR_OK)
         goto cleanup;

@@ -805,7 +805,9 @@ typedef struct wr_compact_opts {
     uint32_t page_size;     /* page size of the new files; 0 = keep */
     unsigned fill_pct;      /* 10..100: how full to make pages; 0 = 100 */
     const char *holder;     /* lock holder name; NULL = "wr-compact" */
-    /* each file's outcome, in catalog order, once the PATH is done */
+    /* each file's outcome, in catalog order, once the PATH is done; none
+     * when the run stopped before it touched any (the lock not taken, a
+     * plan that failed: the error says why) */
     void (*on_file)(const wr_compact_file *f, void *arg);
     void (*progress)(const wr_compact_progress *p, void *arg);
     void *arg;

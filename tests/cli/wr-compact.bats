@@ -264,12 +264,19 @@ dir_hash() {
     flock "$TMP/db/LOCK" sleep 5 &
     sleep 0.5
     run "$WR_BIN/wr-compact" "$TMP/db"
+    text=$output
+    [ "$status" -eq 3 ]
     run_json "$WR_BIN/wr-compact" --json "$TMP/db"
     kill %1 2>/dev/null || true
     [ "$status" -eq 3 ]
     [ "$(jq -r .error.code <<<"$output")" = WR_ELOCKED ]
     [[ "$(jq -r .error.message <<<"$output")" == *"4242"*"wr-elsewhere"* ]]
     [ "$(jq -r .compacted <<<"$output")" = 0 ]
+    # no file was touched: none is listed, as "skipped" or otherwise (the
+    # text neither: no row, no total) (review2 #11)
+    [ "$(jq -c .files <<<"$output")" = "[]" ]
+    [[ "$text" != *"skipped"* && "$text" != *"total:"* ]]
+    [[ "$text" == *"4242"*"wr-elsewhere"* ]]
     # --dry-run reads only: it takes no lock
     run "$WR_BIN/wr-compact" --dry-run "$TMP/db"
     [ "$status" -eq 0 ]
