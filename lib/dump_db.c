@@ -262,6 +262,22 @@ static int docs_choose(dctx *x, const char *dir, dtarget *t, size_t n,
     return WR_OK;
 }
 
+/* --collection NAME (not --docs, which chooses among the files): in the
+ * snapshot shown, or a usage error before anything is printed. */
+static int catalog_has(const wr_dump_opts *o, const char *dir,
+                       const wri_catalog *cat, wr_errbuf *eb)
+{
+    if (o->collection == NULL || o->mode == WR_DUMP_DOCS)
+        return WR_OK;
+    for (size_t i = 0; i < cat->ncoll; i++)
+        if (strcmp(cat->coll[i].name, o->collection) == 0 &&
+            (!o->previous || cat->coll[i].main.prev_gen != 0))
+            return WR_OK;
+    return WR_ERR(eb, WR_EINVAL, "%s: no collection \"%s\"%s", dir,
+                  o->collection,
+                  o->previous ? " in the previous snapshot" : "");
+}
+
 static int dump_dir(dctx *x, const char *dir, bson_t *root, wr_errbuf *eb)
 {
     int rc;
@@ -321,6 +337,8 @@ static int dump_dir(dctx *x, const char *dir, bson_t *root, wr_errbuf *eb)
         return rc;
     } else {
         have_cat = true;
+        if ((rc = catalog_has(o, dir, &cat, eb)) != WR_OK)
+            goto out;
         if (o->mode == WR_DUMP_MAP &&
             (rc = map_db_begin(x, dir, &cat, NULL, eb)) != WR_OK)
             goto out;
@@ -348,12 +366,6 @@ static int dump_dir(dctx *x, const char *dir, bson_t *root, wr_errbuf *eb)
                     goto out;
                 cat_target(&t[n - 1], &c->idx[k], c->name, o->previous);
             }
-        }
-        if (o->collection != NULL && o->mode != WR_DUMP_DOCS && n == 0) {
-            rc = WR_ERR(eb, WR_EINVAL, "%s: no collection \"%s\"%s", dir,
-                        o->collection,
-                        o->previous ? " in the previous snapshot" : "");
-            goto out;
         }
     }
     if (o->mode == WR_DUMP_DOCS) {

@@ -422,8 +422,9 @@ static void page_checks(dctx *x, dump_file *df, const uint8_t *buf,
         snprintf(e, sizeof e, "0x%08x", stored);
         snprintf(g, sizeof g, "0x%08x", computed);
         dx_finding(x, WR_CHECK_CHECKSUM, addr, addr, e, g,
-                   "page: CRC mismatch: the stored CRC does not match the "
-                   "page's bytes (torn or damaged page)");
+                   "page: CRC mismatch: the CRC stored in the page "
+                   "(expected) is not the one its bytes give (found): torn "
+                   "or damaged page");
     }
     if (named != NULL) {
         dx_print(x, "  slot %d's %s address expects crc 0x%08x: %s\n", slot,

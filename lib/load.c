@@ -35,8 +35,9 @@ static int load_too_many(const wr_load_opts *o, wr_errbuf *eb)
     snprintf(msg, sizeof msg, "%s", eb->msg);
     wr_errbuf_clear(eb);
     return WR_ERR(eb, WR_EBADINPUT,
-                  "more than %llu bad lines (--max-bad); the last: %.800s",
-                  (unsigned long long)o->max_bad, msg);
+                  "more than %llu bad line%s (--max-bad); the last: %.800s",
+                  (unsigned long long)o->max_bad, o->max_bad == 1 ? "" : "s",
+                  msg);
 }
 
 /* Pass 1 (only with checkpoint_every and a limit on bad lines): every line

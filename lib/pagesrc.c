@@ -728,16 +728,18 @@ static int ps_read_page(wri_ps *ps, const wr_addr *a, uint8_t *buf,
         *raw_ok = true;
     uint32_t stored = wri_get32(b + WRI_PH_CRC);
     uint32_t computed = wri_page_crc(b, a->size);
-    if (stored != computed)
+    if (stored != computed) {
+        char z[80] = "";
+        if (stored != a->crc)
+            snprintf(z, sizeof z, "; its address expects 0x%08x, not the "
+                                  "stored CRC either", a->crc);
         return wri_ps_finding(
             ps, eb, WR_CHECK_CHECKSUM, a->off, a->off, wri_ps_hex32(x, stored),
             wri_ps_hex32(y, computed),
-            "%s: CRC mismatch: the stored CRC does not match the page's "
-            "bytes (torn or damaged page)%s",
-            what,
-            stored == a->crc ? ""
-                             : "; the stored CRC also differs from the one "
-                               "its address expects");
+            "%s: CRC mismatch: the CRC stored in the page (expected) is not "
+            "the one its bytes give (found): torn or damaged page%s",
+            what, z);
+    }
     if (stored != a->crc)
         return wri_ps_finding(ps, eb, WR_CHECK_CHECKSUM, a->off, a->off,
                               wri_ps_hex32(x, a->crc), wri_ps_hex32(y, stored),

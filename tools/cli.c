@@ -202,6 +202,24 @@ void wr_cli_progress(wr_cli *cli, const char *fmt, ...)
     cli->progress_shown = true;
 }
 
+void wr_cli_progress_count(wr_cli *cli, const char *head, uint64_t done,
+                           uint64_t total, const char *unit)
+{
+    char rate[64] = "";
+    double s;
+    if (!cli->progress)
+        return;
+    if ((s = wr_cli_elapsed(cli)) >= 1.0)
+        snprintf(rate, sizeof rate, ", %.0f %s/s", (double)done / s, unit);
+    if (total > 0)
+        wr_cli_progress(cli, "%s: %llu of %llu %s (%.0f%%)%s", head,
+                        (unsigned long long)done, (unsigned long long)total,
+                        unit, 100.0 * (double)done / (double)total, rate);
+    else
+        wr_cli_progress(cli, "%s: %llu %s%s", head, (unsigned long long)done,
+                        unit, rate);
+}
+
 double wr_cli_elapsed(const wr_cli *cli)
 {
     double s = cli_now() - cli->progress_t0;
@@ -212,6 +230,11 @@ const char *wr_cli_base(const char *path)
 {
     const char *slash = strrchr(path, '/');
     return slash != NULL && slash[1] != '\0' ? slash + 1 : path;
+}
+
+const char *wr_cli_plural(uint64_t n)
+{
+    return n == 1 ? "" : "s";
 }
 
 void wr_cli_progress_done(wr_cli *cli)

@@ -70,10 +70,18 @@ int wr_cli_usage_error(const wr_cli *cli, const char *fmt, ...)
 void wr_cli_progress(wr_cli *cli, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void wr_cli_progress_done(wr_cli *cli);
+/* The progress line of counted work, in the one form every tool uses:
+ * "HEAD: DONE of TOTAL UNIT (P%), R UNIT/s" (TOTAL 0: not known, "HEAD:
+ * DONE UNIT, ..."); the rate once a second has passed (before, a rate
+ * says nothing). */
+void wr_cli_progress_count(wr_cli *cli, const char *head, uint64_t done,
+                           uint64_t total, const char *unit);
 /* Seconds since the progress line was first asked for (for rates). */
 double wr_cli_elapsed(const wr_cli *cli);
 /* The last component of a path, for progress lines. */
 const char *wr_cli_base(const char *path);
+/* "s" after a count other than 1 ("%llu file%s"), else "". */
+const char *wr_cli_plural(uint64_t n);
 /* Print --version. */
 void wr_cli_version(const wr_cli *cli);
 /* The one --json object of a run: wr_cli_json_begin starts it with the

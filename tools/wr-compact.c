@@ -119,16 +119,15 @@ static void on_file(const wr_compact_file *f, void *arg)
 static void on_progress(const wr_compact_progress *p, void *arg)
 {
     report *r = arg;
-    const char *base = wr_cli_base(p->path);
-    if (p->total > 0)
-        wr_cli_progress(r->cli, "%s: %s %llu of %llu (%.0f%%)", base,
-                        p->phase, (unsigned long long)p->done,
-                        (unsigned long long)p->total, pct(p->done, p->total));
-    else if (p->done > 0)
-        wr_cli_progress(r->cli, "%s: %s %llu", base, p->phase,
-                        (unsigned long long)p->done);
+    char head[300];
+    snprintf(head, sizeof head, "%s %s", p->phase, wr_cli_base(p->path));
+    if (p->total > 0 || p->done > 0)
+        wr_cli_progress_count(r->cli, head, p->done, p->total,
+                              strcmp(p->phase, "backing up") == 0
+                                  ? "files"
+                                  : "records");
     else
-        wr_cli_progress(r->cli, "%s: %s", base, p->phase);
+        wr_cli_progress(r->cli, "%s", head);
 }
 
 /* Report the less trustworthy outcome of two (3 over 1 over 2 over 0). */
@@ -228,9 +227,9 @@ int main(int argc, char **argv)
         wr_cli_json_end(&d, first_rc == WR_OK ? "ok" : "error", exit_code,
                         first_rc, first_rc == WR_OK ? NULL : first.msg);
     } else if (!cli.quiet && st.files > 0) {
-        printf("total: %llu of %llu files %s, %llu -> %llu bytes, ",
+        printf("total: %llu of %llu file%s %s, %llu -> %llu bytes, ",
                (unsigned long long)st.compacted,
-               (unsigned long long)st.files,
+               (unsigned long long)st.files, wr_cli_plural(st.files),
                o.dry_run ? "would be compacted" : "compacted",
                (unsigned long long)st.size_before,
                (unsigned long long)st.size_after);

@@ -93,8 +93,7 @@ static int on_item(const wr_diff_item *it, void *arg)
 static void on_progress(const char *coll, uint64_t records, void *arg)
 {
     dctx *x = arg;
-    wr_cli_progress(x->cli, "%s: %llu records read", coll,
-                    (unsigned long long)records);
+    wr_cli_progress_count(x->cli, coll, records, 0, "records");
 }
 
 static void on_note(const char *msg, void *arg)
@@ -161,23 +160,26 @@ static void json_tail(const wr_cli *cli, const wr_diff_stats *st, int code,
 static void print_summary(const wr_diff_stats *st)
 {
     if (!differs(st)) {
-        printf("identical: %llu documents in %llu collection%s, %llu index "
-               "entries\n",
-               (unsigned long long)st->same,
+        printf("identical: %llu document%s in %llu collection%s, %llu index "
+               "entr%s\n",
+               (unsigned long long)st->same, wr_cli_plural(st->same),
                (unsigned long long)st->collections,
-               st->collections == 1 ? "" : "s",
-               (unsigned long long)st->index_entries / 2);
+               wr_cli_plural(st->collections),
+               (unsigned long long)st->index_entries / 2,
+               st->index_entries / 2 == 1 ? "y" : "ies");
         return;
     }
     printf("different: %llu only in A, %llu only in B, %llu different, "
            "%llu identical; index entries: %llu only in A, %llu only in B; "
-           "%llu indexes and %llu collections in one side only\n",
+           "%llu index%s and %llu collection%s in one side only\n",
            (unsigned long long)st->only_a, (unsigned long long)st->only_b,
            (unsigned long long)st->changed, (unsigned long long)st->same,
            (unsigned long long)st->idx_only_a,
            (unsigned long long)st->idx_only_b,
            (unsigned long long)st->indexes_only,
-           (unsigned long long)st->colls_only);
+           st->indexes_only == 1 ? "" : "es",
+           (unsigned long long)st->colls_only,
+           wr_cli_plural(st->colls_only));
 }
 
 /* Damage in an input is not a difference: the comparison could not be

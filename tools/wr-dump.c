@@ -257,7 +257,7 @@ int main(int argc, char **argv)
         if (!cli.quiet)
             wr_cli_error(&cli, "%s: %llu damaged place%s (marked !!)", path,
                          (unsigned long long)st.damaged,
-                         st.damaged == 1 ? "" : "s");
+                         wr_cli_plural(st.damaged));
     } else if (rc != WR_OK) {
         wr_cli_error(&cli, "%s", eb.msg);
     }

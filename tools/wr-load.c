@@ -232,9 +232,11 @@ int main(int argc, char **argv)
     if (rc != WR_OK) {
         wr_cli_error(&cli, "%s", eb.msg);
         if (st.checkpoints > 0)
-            wr_cli_error(&cli, "%llu checkpoints of this run were committed "
+            wr_cli_error(&cli, "%llu checkpoint%s of this run %s committed "
                                "before it stopped",
-                         (unsigned long long)st.checkpoints);
+                         (unsigned long long)st.checkpoints,
+                         wr_cli_plural(st.checkpoints),
+                         st.checkpoints == 1 ? "was" : "were");
         else if (rc == WR_EBADINPUT)
             wr_cli_error(&cli, "nothing of this run was committed%s",
                          o.skip_bad || o.max_bad ? ""
@@ -242,15 +244,16 @@ int main(int argc, char **argv)
                                                    "--max-bad N to skip bad "
                                                    "lines)");
     } else if (!cli.json && !cli.quiet) {
-        printf("%s -> %s/%s: %llu lines, %llu inserted, %llu replaced, "
-               "%llu deleted, %llu deletes of absent _id, %llu bad lines "
-               "skipped; %llu checkpoints, generation %llu\n",
+        printf("%s -> %s/%s: %llu line%s, %llu inserted, %llu replaced, "
+               "%llu deleted, %llu delete%s of absent _id, %llu bad line%s "
+               "skipped; %llu checkpoint%s, generation %llu\n",
                o.input, o.dir, o.coll, (unsigned long long)st.lines,
-               (unsigned long long)st.inserted,
+               wr_cli_plural(st.lines), (unsigned long long)st.inserted,
                (unsigned long long)st.replaced,
                (unsigned long long)st.deleted, (unsigned long long)st.missing,
-               (unsigned long long)st.bad,
-               (unsigned long long)st.checkpoints,
+               wr_cli_plural(st.missing), (unsigned long long)st.bad,
+               wr_cli_plural(st.bad), (unsigned long long)st.checkpoints,
+               wr_cli_plural(st.checkpoints),
                (unsigned long long)st.generation);
         if (st.rejected > 0)
             printf("skipped lines: %s\n", o.rejects);

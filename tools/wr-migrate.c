@@ -218,18 +218,19 @@ static void report_text(const char *dir, const wr_migrate_stats *st)
     }
     printf("%s: %s %zu collection%s\n", dir,
            st->dry_run ? "would migrate" : "migrated", st->ncoll,
-           st->ncoll == 1 ? "" : "s");
+           wr_cli_plural(st->ncoll));
     for (size_t i = 0; i < st->ncoll; i++) {
         const wr_migrate_coll *c = &st->coll[i];
-        printf("  %s: %llu lines: %llu documents, %llu deletes, %llu bad, "
-               "%llu torn; %llu live (%llu updated, %llu deleted, %llu "
-               "deletes of an absent _id); indexes:",
-               c->name, (unsigned long long)c->lines,
-               (unsigned long long)c->puts, (unsigned long long)c->deletes,
+        printf("  %s: %llu line%s: %llu document%s, %llu delete%s, %llu "
+               "bad, %llu torn; %llu live (%llu updated, %llu deleted, %llu "
+               "delete%s of an absent _id); indexes:",
+               c->name, (unsigned long long)c->lines, wr_cli_plural(c->lines),
+               (unsigned long long)c->puts, wr_cli_plural(c->puts),
+               (unsigned long long)c->deletes, wr_cli_plural(c->deletes),
                (unsigned long long)c->bad, (unsigned long long)c->torn,
                (unsigned long long)c->live, (unsigned long long)c->updated,
                (unsigned long long)c->deleted,
-               (unsigned long long)c->missing);
+               (unsigned long long)c->missing, wr_cli_plural(c->missing));
         if (c->nindex == 0)
             printf(" none");
         for (size_t j = 0; j < c->nindex; j++)
@@ -239,21 +240,23 @@ static void report_text(const char *dir, const wr_migrate_stats *st)
             printf("    digest sha256:%s\n", c->digest);
     }
     /* the same counts, in the same words, as each collection's line */
-    printf("  total: %llu lines: %llu documents, %llu deletes, %llu bad, "
+    printf("  total: %llu line%s: %llu document%s, %llu delete%s, %llu bad, "
            "%llu torn; %llu live (%llu updated, %llu deleted)\n",
-           (unsigned long long)st->lines, (unsigned long long)st->puts,
-           (unsigned long long)st->deletes, (unsigned long long)st->bad,
+           (unsigned long long)st->lines, wr_cli_plural(st->lines),
+           (unsigned long long)st->puts, wr_cli_plural(st->puts),
+           (unsigned long long)st->deletes, wr_cli_plural(st->deletes),
+           (unsigned long long)st->bad,
            (unsigned long long)st->torn, (unsigned long long)st->live,
            (unsigned long long)st->updated, (unsigned long long)st->deleted);
     if (st->dry_run) {
-        printf("  bytes: %llu in %llu legacy files\n",
+        printf("  bytes: %llu in %llu legacy file%s\n",
                (unsigned long long)st->bytes_before,
-               (unsigned long long)st->files);
+               (unsigned long long)st->files, wr_cli_plural(st->files));
         return;
     }
-    printf("  bytes: %llu before (%llu legacy files), %llu after\n",
+    printf("  bytes: %llu before (%llu legacy file%s), %llu after\n",
            (unsigned long long)st->bytes_before,
-           (unsigned long long)st->files,
+           (unsigned long long)st->files, wr_cli_plural(st->files),
            (unsigned long long)st->bytes_after);
     if (st->backup_dir)
         printf("  backup: %s%s\n", st->backup_dir,

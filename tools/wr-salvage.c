@@ -46,12 +46,15 @@ static void usage(void)
 static void on_progress(const wr_salvage_progress *p, void *arg)
 {
     wr_cli *cli = arg;
-    const char *base = wr_cli_base(p->path);
-    if (p->total > 0)
-        wr_cli_progress(cli, "%s %s: %llu%%", p->phase, base,
-                        (unsigned long long)(p->done * 100 / p->total));
+    char head[300];
+    snprintf(head, sizeof head, "%s %s", p->phase, wr_cli_base(p->path));
+    if (p->total > 0 || p->done > 0)
+        wr_cli_progress_count(cli, head, p->done, p->total,
+                              strcmp(p->phase, "scanning") == 0
+                                  ? "bytes"
+                                  : "documents");
     else
-        wr_cli_progress(cli, "%s %s", p->phase, base);
+        wr_cli_progress(cli, "%s", head);
 }
 
 /* --- text ---------------------------------------------------------------- */

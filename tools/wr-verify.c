@@ -67,21 +67,10 @@ static void usage(void)
 /* "checking 1/2 people.main.wr: 1200 of 4800 pages (25%), 30000 pages/s" */
 static void on_progress(const wr_verify_progress *p, void *arg)
 {
-    wr_cli *cli = arg;
-    wr_cli_progress(cli, "%s %zu/%zu %s: %llu of %llu pages (%.0f%%), %.0f "
-                    "pages/s",
-                    p->phase, p->file, p->nfiles, wr_cli_base(p->path),
-                    (unsigned long long)p->pages_done,
-                    (unsigned long long)p->pages_total,
-                    p->pages_total ? 100.0 * (double)p->pages_done /
-                                         (double)p->pages_total
-                                   : 0.0,
-                    (double)p->pages_done / wr_cli_elapsed(cli));
-}
-
-static const char *plural(uint64_t n)
-{
-    return n == 1 ? "" : "s";
+    char head[300];
+    snprintf(head, sizeof head, "%s %zu/%zu %s", p->phase, p->file,
+             p->nfiles, wr_cli_base(p->path));
+    wr_cli_progress_count(arg, head, p->pages_done, p->pages_total, "pages");
 }
 
 static const char *role_name(uint32_t role)
@@ -119,7 +108,7 @@ static void print_ckpt(const wr_verify_file *f, const wr_verify_ckpt *ck)
            (unsigned long long)ck->pages_overflow,
            (unsigned long long)ck->pages_extlist,
            (unsigned long long)ck->leaked_bytes,
-           (unsigned long long)ck->problems, plural(ck->problems),
+           (unsigned long long)ck->problems, wr_cli_plural(ck->problems),
            ck->complete ? "" : " (not every page could be read)");
     if (ck->has_digest) {
         char hex[2 * WR_DIGEST_LEN + 1];
@@ -146,14 +135,14 @@ static void print_summary(const wr_verify_report *r, int rc)
         return;
     }
     if (r->database)
-        printf("%s: database, catalog generation %llu, %zu files: %s",
+        printf("%s: database, catalog generation %llu, %zu file%s: %s",
                r->path, (unsigned long long)r->catalog_gen, r->nfiles,
-               status_name(rc));
+               wr_cli_plural(r->nfiles), status_name(rc));
     else
         printf("%s: tree file: %s", r->path, status_name(rc));
     if (r->total_problems > 0)
         printf(", %llu problem%s", (unsigned long long)r->total_problems,
-               plural(r->total_problems));
+               wr_cli_plural(r->total_problems));
     printf(" (%llu pages checked)\n", (unsigned long long)r->pages_checked);
     for (size_t i = 0; i < r->nfiles; i++) {
         const wr_verify_file *f = &r->files[i];
@@ -176,7 +165,7 @@ static void print_summary(const wr_verify_report *r, int rc)
             printf(": %s", f->error);
         else if (f->problems > 0)
             printf(", %llu problem%s", (unsigned long long)f->problems,
-                   plural(f->problems));
+                   wr_cli_plural(f->problems));
         printf("\n");
         for (int s = 0; s < 2; s++)
             if (!f->slot_valid[s] && f->slot_why[s][0])
@@ -558,7 +547,7 @@ int main(int argc, char **argv)
                        argv[i],
                        (unsigned long long)(r->total_problems -
                                             r->nproblems),
-                       plural(r->total_problems - r->nproblems));
+                       wr_cli_plural(r->total_problems - r->nproblems));
             if (rc != WR_OK && rc != WR_ECORRUPT)
                 wr_cli_error(&cli, "%s", r->error);
             for (size_t k = 0; k < r->ndebris; k++)

@@ -72,7 +72,7 @@ PY
         [ "$output" -ge 1 ] || { echo "no progress drawn"; cat -v "$TMP/raw" | head -5; false; }
         grep -q "checking 1/1 people.main.wr" "$TMP/raw"
         # the screen: the report, and no progress left over
-        grep -q 'database, catalog generation 1, 1 files: clean' "$TMP/screen"
+        grep -q 'database, catalog generation 1, 1 file: clean' "$TMP/screen"
         ! grep -q 'pages$\|/[0-9]* pages' "$TMP/screen" || { cat "$TMP/screen"; false; }
         # the report starts on a clean line: no progress text before it
         if grep -qE '^.+wr-verify: .*database, catalog' "$TMP/screen"; then cat "$TMP/screen"; false; fi
@@ -91,7 +91,7 @@ PY
 @test "--no-progress on a terminal: no progress line" {
     in_tmux 80 "'$WR_BIN/wr-verify' --no-progress '$BIG/a-database-with-a-rather-long-name'"
     if grep -q $'\e\\[K' "$TMP/raw"; then false; fi
-    grep -q 'files: clean' "$TMP/screen"
+    grep -q 'file: clean' "$TMP/screen"
 }
 
 @test "not a terminal: no progress by default; --progress forces plain lines" {
@@ -170,4 +170,19 @@ PY
     # the report starts its line: no progress text in front of it
     grep ' lines, 60000 inserted' "$TMP/screen" | grep -qF "$in -> " || { cat "$TMP/screen"; false; }
     [[ "$(grep ' lines, 60000 inserted' "$TMP/screen")" == "$in -> "* ]] || { cat "$TMP/screen"; false; }
+}
+
+@test "every tool's counted progress has the one form: done of total UNIT (P%), a rate after the first second (review2 #13)" {
+    local db="$BIG/a-database-with-a-rather-long-name" re
+    re='[0-9]+ of [0-9]+ [a-z]+ \([0-9]+%\)(, [0-9]+ [a-z]+/s)?$'
+    "$WR_BIN/wr-verify" --progress "$db" 2> "$TMP/err" >/dev/null
+    grep -qE "^wr-verify: checking 1/1 people.main.wr: $re" "$TMP/err" || { cat "$TMP/err"; false; }
+    "$WR_BIN/wr-salvage" --progress "$db" "$TMP/s" 2> "$TMP/err" >/dev/null
+    grep -qE "^wr-salvage: scanning people.main.wr: [0-9]+ of [0-9]+ bytes \([0-9]+%\)" "$TMP/err" || { cat "$TMP/err"; false; }
+    cp -r "$db" "$TMP/c"
+    "$WR_BIN/wr-compact" --progress "$TMP/c" 2> "$TMP/err" >/dev/null
+    grep -qE "^wr-compact: [a-z ]+ people.main.wr: ([0-9]+ records|$re)" "$TMP/err" || { cat "$TMP/err"; false; }
+    # no tool shows a rate before a second has passed, nor a percentage
+    # without what it counts
+    if grep -E ': [0-9]+%$' "$TMP/err"; then false; fi
 }

@@ -297,6 +297,15 @@ print(c["ovf"][0], c["vlen"], c["tlen"])' "$BATS_TEST_DIRNAME" "$f")
     run "$WR_BIN/wr-dump" --collection alpha "$TMP/db"
     [ "$status" -eq 0 ]
     [[ "$output" == *"alpha.main.wr"* && "$output" != *"beta.main.wr"* ]]
+    # a collection the summary does not have: the usage error alone, no
+    # header on stdout before it (review2 #13)
+    run --separate-stderr "$WR_BIN/wr-dump" --collection gamma "$TMP/db"
+    [ "$status" -eq 2 ]
+    [ -z "$output" ]
+    [[ "$stderr" == *"no collection \"gamma\""* ]]
+    run --separate-stderr "$WR_BIN/wr-dump" --collection gamma --checkpoint previous "$TMP/db"
+    [ "$status" -eq 2 ]
+    [ -z "$output" ]
 }
 
 @test "round trip: the BSON corpus through wr-load and wr-dump --docs --canonical" {
@@ -373,6 +382,24 @@ print(c["ovf"][0], c["vlen"], c["tlen"])' "$BATS_TEST_DIRNAME" "$f")
     done
 }
 
+@test "a page whose stored CRC is itself damaged: the finding names the stored, computed and address CRCs apart (review2 #13)" {
+    make_db
+    f="$TMP/db/people.main.wr"
+    leaf=$(first_leaf "$f")
+    addr_crc=$(printf '0x%08x' "$(python3 -c '
+import struct, sys
+b = open(sys.argv[1], "rb").read(4)
+print(struct.unpack("<I", b)[0])' <(dd if="$f" bs=1 skip="$leaf" count=4 status=none))")
+    flip "$f" "$leaf" # the stored CRC's first byte
+    stored=$(printf '0x%08x' "$(python3 -c '
+import struct, sys
+print(struct.unpack("<I", open(sys.argv[1], "rb").read(4))[0])' <(dd if="$f" bs=1 skip="$leaf" count=4 status=none))")
+    run "$WR_BIN/wr-verify" -q "$f"
+    [ "$status" -eq 1 ]
+    echo "$output"
+    [[ "$output" == *"page $leaf: byte $leaf: checksum: tree page: CRC mismatch: the CRC stored in the page (expected) is not the one its bytes give (found): torn or damaged page; its address expects $addr_crc, not the stored CRC either (expected $stored, found $addr_crc)"* ]]
+}
+
 @test "wr-dump on a damaged leaf: prints what decodes, marks !!, exits 1" {
     make_db
     f="$TMP/db/people.main.wr"
@@ -381,6 +408,9 @@ print(c["ovf"][0], c["vlen"], c["tlen"])' "$BATS_TEST_DIRNAME" "$f")
     run "$WR_BIN/wr-dump" "$TMP/db"
     [ "$status" -eq 1 ]
     [[ "$output" == *"!! page $leaf: byte $leaf: checksum: tree page: CRC mismatch"*"(expected 0x"*", found 0x"* ]]
+    # which CRC is which: expected is the stored one, found the computed
+    # one; the address's is named only when it differs (review2 #13)
+    [[ "$output" == *"CRC mismatch: the CRC stored in the page (expected) is not the one its bytes give (found): torn or damaged page (expected 0x"* ]]
     [[ "$output" == *"people.idx.age.wr"* ]] # kept going
     [[ "$output" == *"1 damaged place (marked !!)"* ]]
     run "$WR_BIN/wr-dump" --tree "$f"

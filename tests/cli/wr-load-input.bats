@@ -158,7 +158,7 @@ for l in sys.stdin:
     [[ $output == *"line 2 (byte 14): element 2: "* ]]
     run "$WR_BIN/wr-load" --format json-array --skip-bad "$TMP/db" c "$TMP/a.json"
     [ "$status" -eq 0 ]
-    [[ $output == *"2 inserted"*"1 bad lines skipped"* ]]
+    [[ $output == *"2 inserted"*"1 bad line skipped"* ]]
     printf '[{"_id": 1}\n {"_id": 2}]\n' > "$TMP/b.json"
     run "$WR_BIN/wr-load" --format json-array --skip-bad "$TMP/db2" c "$TMP/b.json"
     [ "$status" -eq 1 ]
