@@ -61,6 +61,7 @@ struct wr_doc_cursor {
     wri_cursor *cur;
     bool started;
     bool keys; /* index cursor: return keys */
+    bool nocheck; /* the caller checks (wri_doc_cursor_check) */
     wri_bson_memo *memo; /* documents: their shapes (NULL: none) */
 };
 
@@ -832,6 +833,21 @@ int wr_doc_cursor_open(wr_coll *c, wr_doc_cursor **out, wr_errbuf *eb)
     return cursor_open(c->main.bt, false, out, eb);
 }
 
+int wri_doc_cursor_open_nocheck(wr_coll *c, wr_doc_cursor **out,
+                                wr_errbuf *eb)
+{
+    int rc = cursor_open(c->main.bt, false, out, eb);
+    if (rc == WR_OK)
+        (*out)->nocheck = true;
+    return rc;
+}
+
+int wri_doc_cursor_check(wr_doc_cursor *cur, const uint8_t *doc,
+                         uint32_t len, wr_errbuf *eb)
+{
+    return wri_cursor_check_document(cur->cur, doc, len, cur->memo, eb);
+}
+
 int wr_index_cursor_open(wr_coll *c, size_t i, wr_doc_cursor **out,
                          wr_errbuf *eb)
 {
@@ -856,9 +872,10 @@ int wr_doc_cursor_next(wr_doc_cursor *cur, const uint8_t **doc,
         wri_cursor_key(cur->cur, doc, len);
         return WR_OK;
     }
-    if ((rc = wri_cursor_value(cur->cur, doc, len, eb)) != WR_OK)
+    if ((rc = wri_cursor_value(cur->cur, doc, len, eb)) != WR_OK ||
+        cur->nocheck)
         return rc;
-    return wri_cursor_check_document(cur->cur, *doc, *len, cur->memo, eb);
+    return wri_doc_cursor_check(cur, *doc, *len, eb);
 }
 
 void wr_doc_cursor_key(const wr_doc_cursor *cur, const uint8_t **key,

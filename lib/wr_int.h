@@ -137,4 +137,13 @@ int wri_verify_file_gen(const char *path, uint64_t gen,
  * after every change, B5); for tests. */
 uint64_t wri_db_mem(wr_db *db);
 
+/* db.c: a document cursor whose wr_doc_cursor_next leaves the document
+ * check to the caller, who makes it with wri_doc_cursor_check on the
+ * document the cursor is on (wr-diff: once for two documents of the
+ * same bytes). */
+int wri_doc_cursor_open_nocheck(wr_coll *c, wr_doc_cursor **out,
+                                wr_errbuf *eb);
+int wri_doc_cursor_check(wr_doc_cursor *cur, const uint8_t *doc,
+                         uint32_t len, wr_errbuf *eb);
+
 #endif /* WR_INT_H */
