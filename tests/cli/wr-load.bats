@@ -122,7 +122,7 @@ load helpers
     printf '{"_id": 1}\nnot json\n{"_id": 3}\n{"a": 1}\n' > "$TMP/bad.jsonl"
     run "$WR_BIN/wr-load" --max-bad 1 "$TMP/new" c "$TMP/bad.jsonl"
     [ "$status" -eq 1 ]
-    [[ "$output" == *"more than 1 bad lines"* ]]
+    [[ "$output" == *"more than 1 bad line (--max-bad)"* ]]
     [ ! -e "$TMP/new" ]
     make_jsonl "$TMP/in.jsonl" 20
     "$WR_BIN/wr-load" -q "$TMP/db" c "$TMP/in.jsonl"
