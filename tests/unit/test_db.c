@@ -1365,6 +1365,82 @@ static void test_db_index_never_replaces_a_named_file(void)
     free(dir);
 }
 
+/* A new, never committed tree file at its own name, as wri_block_create
+ * leaves it. */
+static int debris_make(const char *dir, const char *name, const char *coll,
+                       wr_errbuf *eb)
+{
+    char path[700];
+    wri_block *b = NULL;
+    wri_block_cfg cfg = {.role = WRI_ROLE_MAIN, .coll = coll};
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    int rc = wri_block_create(path, &cfg, &b, eb);
+    wri_block_close(b);
+    return rc;
+}
+
+static bool exists_in(const char *dir, const char *name)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return access(path, F_OK) == 0;
+}
+
+/* Only what no catalog can ever have named is debris: an empty file, or
+ * generation 1 only with the header of the tree its name is for. A
+ * writer removes exactly those; a committed file, one whose header names
+ * another tree and one with a torn slot stay. */
+static void test_db_debris_is_proven_only(void)
+{
+    wr_errbuf eb = {0};
+    char *dir = tap_fresh_path("debris");
+    char path[700];
+    wr_db_opts o = {.create = true, .holder = "test"};
+    wr_db *db;
+    wr_coll *c;
+    bson_t *d = BCON_NEW("_id", BCON_INT32(1));
+    REQUIRE_OK(wr_db_open(dir, &o, &db, &eb), &eb);
+    REQUIRE_OK(wr_coll_open(db, "a", true, &c, &eb), &eb);
+    REQUIRE_OK(wr_coll_put(c, d, NULL, &eb), &eb);
+    REQUIRE_OK(wr_db_checkpoint(db, &eb), &eb);
+    wr_db_close(db);
+    REQUIRE_OK(debris_make(dir, "b.main.wr", "b", &eb), &eb);
+    REQUIRE_OK(debris_make(dir, "other.main.wr", "b2", &eb), &eb);
+    REQUIRE_OK(debris_make(dir, "torn.main.wr", "torn", &eb), &eb);
+    snprintf(path, sizeof path, "%s/torn.main.wr", dir);
+    int fd = open(path, O_WRONLY);
+    REQUIRE(fd >= 0);
+    char junk[512];
+    memset(junk, 0x5a, sizeof junk);
+    CHECK(pwrite(fd, junk, sizeof junk, WRI_PAGE_DEFAULT) ==
+          (ssize_t)sizeof junk); /* slot 1: written, and not a slot */
+    close(fd);
+    snprintf(path, sizeof path, "%s/empty.idx.x.wr", dir);
+    fd = open(path, O_WRONLY | O_CREAT, 0644);
+    REQUIRE(fd >= 0);
+    close(fd);
+    snprintf(path, sizeof path, "cp '%s/a.main.wr' '%s/copy.main.wr'", dir,
+             dir);
+    REQUIRE(system(path) == 0); /* committed, header says "a" */
+    CHECK(wri_tree_file_debris(dir, "b.main.wr"));
+    CHECK(wri_tree_file_debris(dir, "empty.idx.x.wr"));
+    CHECK(!wri_tree_file_debris(dir, "other.main.wr"));
+    CHECK(!wri_tree_file_debris(dir, "torn.main.wr"));
+    CHECK(!wri_tree_file_debris(dir, "copy.main.wr"));
+    CHECK(!wri_tree_file_debris(dir, "a.main.wr"));
+    CHECK(!wri_tree_file_debris(dir, "missing.main.wr"));
+    REQUIRE_OK(wr_db_open(dir, &o, &db, &eb), &eb); /* a writer */
+    wr_db_close(db);
+    CHECK(!exists_in(dir, "b.main.wr"));
+    CHECK(!exists_in(dir, "empty.idx.x.wr"));
+    CHECK(exists_in(dir, "other.main.wr"));
+    CHECK(exists_in(dir, "torn.main.wr"));
+    CHECK(exists_in(dir, "copy.main.wr"));
+    CHECK(exists_in(dir, "a.main.wr"));
+    bson_destroy(d);
+    free(dir);
+}
+
 int main(void)
 {
     corpus_load();
@@ -1377,6 +1453,7 @@ int main(void)
     RUN(test_db_coll_open_fails_cleanly);
     RUN(test_db_names_unambiguous);
     RUN(test_db_index_never_replaces_a_named_file);
+    RUN(test_db_debris_is_proven_only);
     RUN(test_db_missing_and_not_a_db);
     RUN(test_db_close_keeps_a_committed_directory);
     RUN(test_catalog_decode_rejects_garbage);
