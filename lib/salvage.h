@@ -11,12 +11,17 @@
  * Rules (each is tested by the damage trials in tests/cli/wr-salvage.bats):
  *   S1 A document is kept only when the page that holds it is reached
  *      from the checkpoint's header slot through addresses whose CRCs
- *      match, or (inside the key range of a damaged internal page) when
- *      the checkpoint's extent lists, read whole, account its block as
- *      live and no other live leaf of that range overlaps it, or (when
- *      the checkpoint's tree cannot be walked at all: its root lost) when
- *      the leaf was written for the checkpoint's own generation and
- *      overlaps no other such leaf: nothing newer can cover its keys.
+ *      match, or (inside the key range of a damaged page) when its leaf,
+ *      found by the scan, has the CRC and size the damaged page's address
+ *      names and only keys of that range (the page itself, moved), or
+ *      when the checkpoint's extent lists, read whole, account its block
+ *      as live, the walk refused no page at that block, and no other live
+ *      leaf of that range overlaps it, or (when the checkpoint's tree
+ *      cannot be walked at all: its root lost) when the leaf was written
+ *      for the checkpoint's own generation and overlaps no other such
+ *      leaf: nothing newer can cover its keys. A page the walk refused at
+ *      its own offset is, for every other damaged range, a scanned page
+ *      like any other (kept by the rules above, else in lost+found).
  *   S2 Every kept document passes the strict check: valid BSON, length
  *      prefix equal to the value length, an _id whose key equals the
  *      cell's key, keys inside the range the parent gives the page.

@@ -65,6 +65,9 @@ typedef struct sv_hole {
     bool taken;       /* a document hole: its page is intact and the walk
                          already put the document in lost+found, so
                          sv_damaged_slots takes nothing from it again */
+    bool has_addr;    /* want: the address that named the damaged page */
+    wr_addr want;
+    bool resolved;    /* a page certainly the checkpoint's filled it */
 } sv_hole;
 
 typedef struct sv_tree {
@@ -467,8 +470,13 @@ static int sv_walk_hole(sv_tree *t, const wr_addr *a, sv_range r, int level,
                         const char *why, wr_errbuf *eb)
 {
     const char *what = level == 0 ? "leaf" : level > 0 ? "internal" : "page";
-    return sv_hole_add(t, what, a->off, a->size, why, r.lo, r.lol, r.hi,
-                       r.hil, false, level != 0, eb);
+    int rc = sv_hole_add(t, what, a->off, a->size, why, r.lo, r.lol, r.hi,
+                         r.hil, false, true, eb);
+    if (rc == WR_OK) {
+        t->holes[t->nholes - 1].has_addr = true;
+        t->holes[t->nholes - 1].want = *a;
+    }
+    return rc;
 }
 
 /* Is key inside the range of a leaf of the chosen generation? */
@@ -704,11 +712,15 @@ out:
 typedef struct sv_cand {
     sv_leaf *l;
     bool live;
+    bool exact; /* its CRC and size are those the hole's address names */
 } sv_cand;
 
+/* The page the hole's address names first, then newest first (S3). */
 static int sv_cand_cmp(const void *x, const void *y)
 {
     const sv_cand *a = x, *b = y;
+    if (a->exact != b->exact)
+        return a->exact ? -1 : 1;
     if (a->l->gen != b->l->gen)
         return a->l->gen > b->l->gen ? -1 : 1;
     return a->l->off < b->l->off ? -1 : a->l->off > b->l->off;
@@ -756,6 +768,7 @@ static int sv_fill_cell(sv_tree *t, sv_hole *h, const sv_cand *c,
     if (valid && c->live) {
         t->rep->from_scan++;
         loss->rescued++;
+        h->resolved = true;
         return sv_keep(t, cell->key, cell->klen, val, cell->vlen, c->l->gen,
                        false, eb);
     }
@@ -766,6 +779,17 @@ static int sv_fill_cell(sv_tree *t, sv_hole *h, const sv_cand *c,
                  (unsigned long long)c->l->gen);
     loss->to_lost_found++;
     return sv_lost(t, val, cell->vlen, valid, c->l->gen, c->l->off, why, eb);
+}
+
+/* Is the scanned leaf l the very page the hole's address names: its CRC
+ * and size those of the address, every key inside the hole's range (the
+ * walk would have kept it, had it been there)? */
+static bool sv_leaf_named(const sv_tree *t, const sv_leaf *l,
+                          const sv_hole *h)
+{
+    return h->has_addr && !h->single && l->size == h->want.size &&
+           t->map[l->off / t->P].crc == h->want.crc &&
+           sv_in_hole(h, l->first, l->flen) && sv_in_hole(h, l->last, l->llen);
 }
 
 /* The slots of a damaged leaf that still decode go to lost+found. */
@@ -835,24 +859,37 @@ static int sv_fill_hole_in(sv_tree *t, sv_hole *h, wr_errbuf *eb)
     for (size_t i = 0; i < t->nleaves; i++) {
         sv_leaf *l = &t->leaves[i];
         const sv_blk *m = &t->map[l->off / t->P];
-        if ((m->flags & (SV_VISITED | SV_MISMATCH)) || l->gen > h->gmax ||
+        /* a page the walk refused at its own offset is that hole's
+         * (sv_damaged_slots); for every other hole it is a scanned page
+         * like any other, but its block's place in the extent lists says
+         * nothing of its bytes */
+        bool refused = (m->flags & SV_MISMATCH) != 0;
+        if ((m->flags & SV_VISITED) ||
+            (refused && l->off == h->page) || l->gen > h->gmax ||
             l->gen < h->gmin || l->off + l->size > h->lsize ||
             !sv_leaf_meets(l, h))
             continue;
         c[n].l = l;
-        c[n].live = (h->certain_ok && t->ext_ok && !(m->flags & SV_FREE)) ||
-                    (h->certain_gen != 0 && l->gen == h->certain_gen);
+        c[n].exact = sv_leaf_named(t, l, h);
+        c[n].live = c[n].exact ||
+                    (!refused && h->certain_ok && t->ext_ok &&
+                     !(m->flags & SV_FREE)) ||
+                    (!refused && h->certain_gen != 0 &&
+                     l->gen == h->certain_gen);
         n++;
     }
-    /* two live leaves of one range cannot both be the checkpoint's */
+    /* two live leaves of one range cannot both be the checkpoint's; the
+     * page its address names is, whatever else claims the range */
     for (size_t i = 0; i < n; i++)
         for (size_t j = i + 1; j < n; j++)
             if (c[i].live && c[j].live &&
                 sv_cmp(c[i].l->first, c[i].l->flen, c[j].l->last,
                        c[j].l->llen) <= 0 &&
                 sv_cmp(c[j].l->first, c[j].l->flen, c[i].l->last,
-                       c[i].l->llen) <= 0)
-                c[i].live = c[j].live = false;
+                       c[i].l->llen) <= 0) {
+                c[i].live = c[i].exact && !c[j].exact;
+                c[j].live = c[j].exact && !c[i].exact;
+            }
     if (n > 1)
         qsort(c, n, sizeof *c, sv_cand_cmp);
     if ((rc = sv_damaged_slots(t, h, buf, eb)) != WR_OK)
@@ -1110,7 +1147,7 @@ static int sv_certain_gen(sv_tree *t, uint64_t gen, size_t h, wr_errbuf *eb)
         wri_page_view v;
         bool ok;
         sv_leaf *l = t->cert[i];
-        sv_cand c = {l, true};
+        sv_cand c = {l, true, false};
         t->map[l->off / t->P].flags |= SV_VISITED;
         if ((rc = sv_reread(t, l, buf, &v, &ok, eb)) != WR_OK || !ok)
             continue;
@@ -1217,9 +1254,16 @@ static int sv_tree_run(sv_tree *t, wr_errbuf *eb)
     for (size_t i = 0; i < t->nholes; i++)
         if ((rc = sv_fill_hole(t, &t->holes[i], eb)) != WR_OK)
             return rc;
+    /* a damaged internal page, or a hole a page certainly the
+     * checkpoint's filled, loses nothing by itself: the record count
+     * says whether all came back */
     bool lost = false;
-    for (size_t i = 0; i < r->nlosses; i++)
-        lost = lost || strcmp(r->losses[i].what, "internal") != 0;
+    for (size_t i = 0; i < r->nlosses; i++) {
+        bool resolved = strcmp(r->losses[i].what, "internal") == 0;
+        for (size_t j = 0; j < t->nholes && !resolved; j++)
+            resolved = t->holes[j].loss == i && t->holes[j].resolved;
+        lost = lost || !resolved;
+    }
     r->complete = !lost && walked && r->recovered == r->expected;
     if (!r->complete && !lost && r->note[0] == '\0')
         snprintf(r->note, sizeof r->note,

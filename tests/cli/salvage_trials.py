@@ -19,7 +19,11 @@ docs/FORMAT.md names, through damage.py), it runs wr-salvage and checks:
      in DEST/lost+found with exactly its latest version;
   4. what is missing from the collection is named: its _id lies inside a
      key range the report gives as lost, or it is in lost+found;
-  5. exit 0 only when the collection holds every latest document.
+  5. exit 0 only when the collection holds every latest document;
+  6. for the damage that destroys no document's page (internal, extent-list
+     and index pages, header slots, the catalog, and leaves that are only
+     moved: swapped, or one no longer named by its parent): exit 0 and
+     every latest document in the collection.
 
 Prints one "# class: ..." line per damage class with the recovery rate
 (documents in the collection equal to their latest version / documents in
@@ -161,12 +165,13 @@ def stale_leaf(path):
 
 
 def swap_leaves(path):
+    """Two intact leaves swapped in place: both still in the file."""
     t = damage.Tree(path)
     a, b = pages_of(path, "leaf")[1], pages_of(path, "leaf")[4]
     pa, pb = bytes(t.data[a:a + t.P]), bytes(t.data[b:b + t.P])
     t.data[a:a + t.P], t.data[b:b + t.P] = pb, pa
     t.save()
-    return [(a, t.P), (b, t.P)]
+    return []
 
 
 def trials(db):
@@ -231,14 +236,14 @@ def trials(db):
             return []
         return f
 
-    def tool(cmd):
+    def tool(cmd, destroys=True):
         def f(d):
             path = os.path.join(d, "people.main.wr")
             r = run([sys.executable, os.path.join(HERE, "damage.py"), cmd,
                      path])
             if r.returncode != 0:
                 raise SystemExit("damage.py %s: %s" % (cmd, r.stderr))
-            return [(int(r.stdout.split()[0]), P)]
+            return [(int(r.stdout.split()[0]), P)] if destroys else []
         return f
 
     def both(f1, f2):
@@ -279,7 +284,8 @@ def trials(db):
          lambda d: stale_leaf(os.path.join(d, "people.main.wr"))),
         ("stale or swapped page", "two leaves swapped",
          lambda d: swap_leaves(os.path.join(d, "people.main.wr"))),
-        ("stale or swapped page", "child pointer twice", tool("twice")),
+        ("stale or swapped page", "child pointer twice",
+         tool("twice", destroys=False)),
         ("damaged slot", "document _id changed", tool("idchange")),
         ("damaged slot", "latest header slot", slot_latest(main, slot)),
         ("damaged slot", "previous header slot", slot_previous(main, slot)),
@@ -290,6 +296,14 @@ def trials(db):
         ("damaged catalog", "catalog and an index file",
          both(cat("flip"), remove("people.idx.tags.wr"))),
     ]
+
+
+# the trials after which everything must come back (check 6)
+WHOLE = {"internal root", "internal lower", "extent list", "index leaf",
+         "index internal", "internal", "root", "index at 50%",
+         "two leaves swapped", "child pointer twice",
+         "previous header slot", "missing", "truncated",
+         "catalog and an index file"}
 
 
 def slot_latest(main, slot):
@@ -385,6 +399,10 @@ def one(bin_, work, db, latest, previous, ids_on, klass, name, fn):
                    "collection" % (len(latest) - exact, len(latest)))
     if r.returncode == 1 and not ranges:
         bad.append("exit 1 but the report names no loss")
+    if name in WHOLE and (r.returncode != 0 or exact != len(latest)):
+        bad.append("nothing of a document was destroyed, yet exit %d and "
+                   "%d of %d latest documents in the collection"
+                   % (r.returncode, exact, len(latest)))
     return label, bad[:5], exact, with_lf
 
 

@@ -278,6 +278,38 @@ with open(sys.argv[1], "rb") as f:
     done
 }
 
+@test "wr-salvage: two intact leaves swapped in place: each found by the CRC its address names, everything back, exit 0" {
+    make_db
+    f="$TMP/db/people.main.wr"
+    a=$(python3 "$DAMAGE" page "$f" leaf 1)
+    b=$(python3 "$DAMAGE" page "$f" leaf 4)
+    python3 "$DAMAGE" save "$f" "$a" "$TMP/pa"
+    python3 "$DAMAGE" save "$f" "$b" "$TMP/pb"
+    python3 "$DAMAGE" restore "$f" "$a" "$TMP/pb" >/dev/null
+    python3 "$DAMAGE" restore "$f" "$b" "$TMP/pa" >/dev/null
+    run "$WR_BIN/wr-verify" -q "$TMP/db"
+    [ "$status" -eq 1 ]
+    run "$WR_BIN/wr-salvage" "$TMP/db" "$TMP/out"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"people: 300 documents recovered of 300"* ]]
+    [ "$(grep -c "lost: leaf page \[\($a\|$b\), .*recovered from scanned pages, 0 to lost+found\]" <<<"$output")" -eq 2 ]
+    [ "$(docs "$TMP/out" people)" = "$(docs "$TEMPLATE/db" people)" ]
+    [ ! -e "$TMP/out/lost+found" ]
+}
+
+@test "wr-salvage: a parent names one child twice: the leaf it no longer names, live in the extent lists, comes back" {
+    make_db
+    python3 "$DAMAGE" twice "$TMP/db/people.main.wr" >/dev/null
+    run "$WR_BIN/wr-salvage" "$TMP/db" "$TMP/out"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"people: 300 documents recovered of 300"* ]]
+    [[ "$output" == *"is reached twice"*" to lost+found]"* ]]
+    [ "$(docs "$TMP/out" people)" = "$(docs "$TEMPLATE/db" people)" ]
+    [ ! -e "$TMP/out/lost+found" ]
+}
+
 @test "wr-salvage damage trials: 0 invented/mixed/stale, undamaged pages recovered, losses named" {
     run timeout 600 python3 "$TRIALS" "$WR_BIN" "$TMP/trials"
     # the recovery rates, per damage class, into the test log
