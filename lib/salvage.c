@@ -70,6 +70,7 @@ static void sv_coll_free(wr_salvage_coll *c)
     for (size_t i = 0; i < c->nlosses; i++) {
         free(c->losses[i].after);
         free(c->losses[i].before);
+        free(c->losses[i].key);
     }
     free(c->losses);
     for (size_t i = 0; i < c->nindexes; i++)

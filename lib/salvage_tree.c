@@ -232,6 +232,9 @@ static int sv_hole_add(sv_tree *t, const char *what, uint64_t page,
         return WR_ERR(eb, WR_ENOMEM, "%s: out of memory", t->path);
     h->lolen = lol;
     h->hilen = hil;
+    if (single && lo != NULL &&
+        (t->rep->losses[h->loss].key = wri_key_to_json(lo, lol)) == NULL)
+        return WR_ERR(eb, WR_ENOMEM, "%s: out of memory", t->path);
     return WR_OK;
 }
 
@@ -313,6 +316,38 @@ static int sv_value(sv_tree *t, const wri_cell *c, uint64_t page,
     return rc;
 }
 
+/* The bytes of an overflow value whose run failed its check (its CRC, a
+ * torn block), read raw where the cell's address puts them: what is left
+ * of the value, for lost+found. NULL when the address cannot hold them. */
+static int sv_value_raw(sv_tree *t, const wri_cell *c, const uint8_t **val,
+                        wr_errbuf *eb)
+{
+    int rc;
+    size_t got = 0;
+    uint32_t head = c->vlen - c->tlen;
+    uint64_t need = wri_overflow_size(t->P, head);
+    *val = NULL;
+    if (wri_cell_packed(c) || c->vlen > WRI_PS_MAX_VALUE || c->tlen >= t->P ||
+        c->ovf.size != need || c->ovf.off < 2 * (uint64_t)t->P ||
+        c->ovf.off > t->fsize || need > t->fsize - c->ovf.off)
+        return WR_OK;
+    if (t->vcap < need + c->tlen) {
+        uint8_t *nb = realloc(t->vbuf, need + c->tlen);
+        if (nb == NULL)
+            return WR_ERR(eb, WR_ENOMEM, "%s: out of memory", t->path);
+        t->vbuf = nb;
+        t->vcap = need + c->tlen;
+    }
+    if ((rc = sv_read(t, t->vbuf, need, c->ovf.off, &got, eb)) != WR_OK)
+        return rc;
+    if (got < need)
+        return WR_OK;
+    if (c->tlen > 0) /* a split value (format 3): its tail */
+        memcpy(t->vbuf + need, c->tail, c->tlen);
+    *val = t->vbuf + WRI_PH_LEN;
+    return WR_OK;
+}
+
 /* S2 through the page source's one document check: a whole, strictly
  * valid BSON document whose _id equals its key (c: a cell of the leaf at
  * `page`). */
@@ -325,6 +360,28 @@ static bool sv_doc_ok(sv_tree *t, uint64_t page, const wri_cell *c,
     if (rc != WR_OK)
         snprintf(why, wl, "%.390s", rc == WRI_PS_BAD ? t->finding : eb->msg);
     return rc == WR_OK;
+}
+
+/* An overflow value of cell c (of the leaf at `page`, written for gen)
+ * that cannot be had (why): its raw bytes go to lost+found, as the
+ * document if they still pass the document check, counted against loss.
+ * *placed: there were bytes to read. */
+static int sv_lost_raw(sv_tree *t, const wri_cell *c, uint64_t page,
+                       uint64_t gen, const char *why, wr_salvage_loss *loss,
+                       bool *placed, wr_errbuf *eb)
+{
+    int rc;
+    const uint8_t *val;
+    char w[1024], bad[400];
+    *placed = false;
+    if ((rc = sv_value_raw(t, c, &val, eb)) != WR_OK || val == NULL)
+        return rc;
+    bool valid = sv_doc_ok(t, page, c, val, bad, sizeof bad, eb);
+    snprintf(w, sizeof w, "%.390s; the value as the file holds it%s%.390s",
+             why, valid ? "" : ", not a valid document: ", valid ? "" : bad);
+    *placed = true;
+    loss->to_lost_found++;
+    return sv_lost(t, val, c->vlen, valid, gen, c->ovf.off, w, eb);
 }
 
 /* --- 1. scan --------------------------------------------------------------- */
@@ -503,8 +560,13 @@ static int sv_outside(sv_tree *t, const wri_page_view *v, uint64_t off,
     int rc;
     const uint8_t *val;
     char why[400] = "";
-    if ((rc = sv_value(t, c, off, &val, why, sizeof why, eb)) != WR_OK)
-        return rc;
+    bool placed = false;
+    if ((rc = sv_value(t, c, off, &val, why, sizeof why, eb)) != WR_OK ||
+        (val == NULL && ((rc = sv_lost_raw(t, c, off, v->gen, why,
+                                           &t->rep->losses[loss], &placed,
+                                           eb)) != WR_OK ||
+                         placed)))
+        return rc; /* an overflow value's bytes as the file holds them */
     t->rep->losses[loss].to_lost_found++;
     if (val == NULL)
         return sv_lost(t, c->key, c->klen, false, v->gen, off, why, eb);
@@ -552,13 +614,17 @@ static int sv_walk_leaf(sv_tree *t, const wri_page_view *v, uint64_t off,
         if ((rc = sv_value(t, &c, off, &val, why, sizeof why, eb)) != WR_OK)
             return rc;
         if (val == NULL) {
-            bool packed = wri_cell_packed(&c); /* its place: the leaf */
+            bool packed = wri_cell_packed(&c), placed; /* packed: the leaf */
             if ((rc = sv_hole_add(t, packed ? "document" : "overflow",
                                   packed ? off : c.ovf.off,
                                   packed ? v->size : c.ovf.size, why,
                                   c.key, c.klen, NULL, 0, true, false, eb)) !=
-                WR_OK)
+                    WR_OK ||
+                (rc = sv_lost_raw(t, &c, off, v->gen, why,
+                                  &t->rep->losses[t->rep->nlosses - 1],
+                                  &placed, eb)) != WR_OK)
                 return rc;
+            t->holes[t->nholes - 1].taken = placed;
             continue;
         }
         if (!sv_doc_ok(t, off, &c, val, why, sizeof why, eb)) {
@@ -759,7 +825,12 @@ static int sv_fill_cell(sv_tree *t, sv_hole *h, const sv_cand *c,
     if ((rc = sv_value(t, cell, c->l->off, &val, why, sizeof why, eb)) !=
         WR_OK)
         return rc;
-    if (val == NULL) { /* the value is gone: its key is named */
+    if (val == NULL) { /* what is left of it, else its key */
+        bool placed;
+        if ((rc = sv_lost_raw(t, cell, c->l->off, c->l->gen, why, loss,
+                              &placed, eb)) != WR_OK ||
+            placed)
+            return rc;
         loss->to_lost_found++;
         return sv_lost(t, cell->key, cell->klen, false, c->l->gen, c->l->off,
                        why, eb);

@@ -863,6 +863,8 @@ typedef struct wr_salvage_loss {
     char *after;       /* last key recovered before the hole (JSON), or
                           NULL: none */
     char *before;      /* first key recovered after it, or NULL */
+    char *key;         /* the one key lost (a document or an overflow
+                          value, JSON), or NULL: a key range */
     uint64_t rescued;  /* documents of the range placed from scanned pages */
     uint64_t to_lost_found; /* documents of the range put in lost+found */
 } wr_salvage_loss;

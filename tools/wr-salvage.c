@@ -89,12 +89,15 @@ static void print_coll(const wr_salvage_coll *c)
         printf("  index on %s: rebuilt\n", c->indexes[i]);
     for (size_t i = 0; i < c->nlosses; i++) {
         const wr_salvage_loss *l = &c->losses[i];
-        printf("  lost: %s page [%llu, %llu): after key %s, before key %s: "
-               "%s",
-               l->what, (unsigned long long)l->page,
-               (unsigned long long)(l->page + l->length),
-               l->after ? l->after : "(start)",
-               l->before ? l->before : "(end)", l->why);
+        printf("  lost: %s page [%llu, %llu): ", l->what,
+               (unsigned long long)l->page,
+               (unsigned long long)(l->page + l->length));
+        if (l->key != NULL)
+            printf("key %s: %s", l->key, l->why);
+        else
+            printf("after key %s, before key %s: %s",
+                   l->after ? l->after : "(start)",
+                   l->before ? l->before : "(end)", l->why);
         if (l->rescued || l->to_lost_found)
             printf(" [%llu recovered from scanned pages, %llu to lost+found]",
                    (unsigned long long)l->rescued,
@@ -173,6 +176,10 @@ static void json_coll(bson_t *arr, size_t i, const wr_salvage_coll *c)
             BSON_APPEND_UTF8(&x, "before_key", l->before);
         else
             BSON_APPEND_NULL(&x, "before_key");
+        if (l->key)
+            BSON_APPEND_UTF8(&x, "key", l->key);
+        else
+            BSON_APPEND_NULL(&x, "key");
         BSON_APPEND_INT64(&x, "recovered_from_scan", (int64_t)l->rescued);
         BSON_APPEND_INT64(&x, "to_lost_and_found", (int64_t)l->to_lost_found);
         bson_append_document_end(&a, &x);

@@ -310,6 +310,38 @@ with open(sys.argv[1], "rb") as f:
     [ ! -e "$TMP/out/lost+found" ]
 }
 
+@test "wr-salvage: a flipped bit in an overflow run: the loss names the key, the damaged value goes to lost+found (as the document while it is still BSON, else bsonHex)" {
+    python3 -c 'import json
+for i in range(3):
+    print(json.dumps({"_id": i, "s": "x" * (40000 if i == 1 else 10)}))' > "$TMP/in.jsonl"
+    "$WR_BIN/wr-load" -q "$TMP/db0" c "$TMP/in.jsonl"
+    local at name
+    for at in 20000 4; do # inside the string; the document's length prefix
+        rm -rf "$TMP/db" "$TMP/out"
+        cp -r "$TMP/db0" "$TMP/db"
+        f="$TMP/db/c.main.wr"
+        off=$(python3 "$DAMAGE" page "$f" overflow 0)
+        python3 "$DAMAGE" flip "$f" $((off + 32 + at)) 1 >/dev/null
+        run "$WR_BIN/wr-salvage" "$TMP/db" "$TMP/out"
+        echo "$output"
+        [ "$status" -eq 1 ]
+        [[ "$output" == *"c: 2 documents recovered of 3 in checkpoint "*", 1 to lost+found"* ]]
+        [[ "$output" == *"lost: overflow page [$off, "*"): key 1: "*"CRC mismatch"*"[0 recovered from scanned pages, 1 to lost+found]"* ]]
+        lf="$TMP/out/lost+found/c.jsonl"
+        [ "$(wc -l < "$lf")" -eq 1 ]
+        [ "$(jq -r '.page["$numberLong"]' "$lf")" = "$off" ]
+        if [ "$at" = 20000 ]; then
+            [ "$(jq -r '.document._id["$numberInt"]' "$lf")" = 1 ]
+            [ "$(jq -r '.document.s | length' "$lf")" = 40000 ]
+            [ "$(jq -r '.document.s' "$lf" | tr -d x | wc -c)" -eq 2 ] # one char + newline
+        else
+            [ "$(jq -r 'has("document")' "$lf")" = false ]
+            hex=$(jq -r .bsonHex "$lf")
+            [ "${#hex}" -gt 80000 ]
+        fi
+    done
+}
+
 @test "wr-salvage damage trials: 0 invented/mixed/stale, undamaged pages recovered, losses named" {
     run timeout 600 python3 "$TRIALS" "$WR_BIN" "$TMP/trials"
     # the recovery rates, per damage class, into the test log
