@@ -647,6 +647,7 @@ static int sv_finish(sv_run *s, wr_errbuf *eb)
     s->rep->verified = true;
     if ((rc = wri_io_rename(s->tmp, s->dest, eb)) != WR_OK)
         return rc;
+    s->rep->written = true;
     return wri_io_fsync_dir(s->parent, eb);
 }
 
@@ -735,7 +736,14 @@ int wr_salvage(const char *source, const char *dest,
     s.db = NULL;
     if (rc != WR_OK && rc != WR_ECORRUPT && !s.o->dry_run && s.tmp != NULL) {
         wr_errbuf scratch = {0};
+        size_t n = strnlen(eb->msg, sizeof eb->msg - 1);
         (void)sv_rmtree(s.tmp, 0, &scratch); /* best effort: no DEST */
+        if (rc != WR_EINVAL) /* a refused request was never begun */
+            snprintf(eb->msg + n, sizeof eb->msg - n, "; %s",
+                     s.rep->written
+                         ? "DEST is in place, complete and verified, but "
+                           "its directory could not be synced"
+                         : "nothing was written (no DEST)");
     }
     if (rc == WR_ECORRUPT && !s.rep->verified && !s.o->dry_run &&
         s.tmp != NULL) {

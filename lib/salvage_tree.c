@@ -22,6 +22,7 @@
 
 #include "salvage.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -34,6 +35,7 @@ enum {
     SV_MISMATCH = 2, /* the walk reached this offset and refused the page */
     SV_FREE = 4,     /* avail, discard or an extent-list page (step 2) */
     SV_INNER = 8,    /* inside an intact overflow page */
+    SV_COUNTED = 16, /* counted in pages_damaged by the walk */
 };
 
 typedef struct sv_blk {
@@ -536,6 +538,66 @@ static int sv_walk_hole(sv_tree *t, const wr_addr *a, sv_range r, int level,
     return rc;
 }
 
+/* A page the walk found damaged that the scan did not count (zeroed,
+ * misdirected, stale, or not decoding): counted once. */
+static void sv_count_damaged(sv_tree *t, uint64_t off)
+{
+    uint64_t b = off / t->P;
+    if (off % t->P != 0 || b >= t->nblk || t->map[b].state == SV_DAMAGED ||
+        (t->map[b].flags & SV_COUNTED))
+        return;
+    t->map[b].flags |= SV_COUNTED;
+    t->rep->pages_damaged++;
+}
+
+/* A finding of the page source about the page at a, at byte `at` of it,
+ * named as every tool names a place (wr_verify_problem_format): it is in
+ * t->finding. WRI_PS_BAD, or an error (the file changed under the
+ * reader). */
+static int sv_walk_vfinding(sv_tree *t, const wr_addr *a, wr_errbuf *eb,
+                            int check, uint32_t at, const char *fmt,
+                            va_list ap)
+{
+    char detail[400];
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    return wri_ps_finding(t->ps, eb, check, a->off, a->off + at, NULL, NULL,
+                          "%s", detail);
+}
+
+/* The finding into t->finding; WR_OK, or an error. */
+static int sv_walk_why(sv_tree *t, const wr_addr *a, wr_errbuf *eb,
+                       int check, uint32_t at, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+static int sv_walk_why(sv_tree *t, const wr_addr *a, wr_errbuf *eb,
+                       int check, uint32_t at, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = sv_walk_vfinding(t, a, eb, check, at, fmt, ap);
+    va_end(ap);
+    return rc == WRI_PS_BAD ? WR_OK : rc;
+}
+
+/* The page at a, read whole and intact by its CRC, cannot be the one its
+ * parent names: a hole whose reason is the finding. */
+static int sv_walk_bad(sv_tree *t, const wr_addr *a, sv_range r, int level,
+                       wr_errbuf *eb, int check, uint32_t at,
+                       const char *fmt, ...)
+    __attribute__((format(printf, 8, 9)));
+static int sv_walk_bad(sv_tree *t, const wr_addr *a, sv_range r, int level,
+                       wr_errbuf *eb, int check, uint32_t at,
+                       const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = sv_walk_vfinding(t, a, eb, check, at, fmt, ap);
+    va_end(ap);
+    if (rc != WRI_PS_BAD)
+        return rc;
+    sv_count_damaged(t, a->off);
+    return sv_walk_hole(t, a, r, level, t->finding, eb);
+}
+
 /* Is key inside the range of a leaf of the chosen generation? */
 static bool sv_cert_covers(const sv_tree *t, const uint8_t *k, uint32_t kl)
 {
@@ -712,23 +774,21 @@ static int sv_walk(sv_tree *t, const wr_addr *a, sv_range r, int level,
     if (rc == WRI_PS_BAD) {
         if (a->off % t->P == 0 && b < t->nblk)
             t->map[b].flags |= SV_MISMATCH;
+        sv_count_damaged(t, a->off);
         rc = sv_walk_hole(t, a, r, level, t->finding, eb);
         goto out;
     }
     if (rc != WR_OK)
         goto out;
     if (wri_page_check(buf, a->size, 1, &v, &prob) != WR_OK) {
-        snprintf(why, sizeof why, "page at %llu: byte %u: %s",
-                 (unsigned long long)a->off, prob.off, prob.what);
-        rc = sv_walk_hole(t, a, r, level, why, eb);
+        rc = sv_walk_bad(t, a, r, level, eb, WR_CHECK_PAGE, prob.off, "%s",
+                         prob.what);
         goto out;
     }
     if (v.type != WRI_PT_LEAF && v.size != t->P) {
-        snprintf(why, sizeof why,
-                 "page at %llu: an internal page of %u bytes (one block "
-                 "expected)",
-                 (unsigned long long)a->off, v.size);
-        rc = sv_walk_hole(t, a, r, level, why, eb);
+        rc = sv_walk_bad(t, a, r, level, eb, WR_CHECK_PAGE, WRI_PH_SIZE,
+                         "an internal page of %u bytes (one block expected)",
+                         v.size);
         goto out;
     }
     static const char outside[] =
@@ -743,24 +803,28 @@ static int sv_walk(sv_tree *t, const wr_addr *a, sv_range r, int level,
     if (refused == outside && v.type == WRI_PT_LEAF) {
         /* intact, reached through its address: only its keys outside
          * the range are in doubt (the parent or the leaf is wrong) */
-        snprintf(why, sizeof why,
-                 "page at %llu (generation %llu, level %u) is %s: the "
-                 "documents of those keys go to lost+found, the others are "
-                 "kept",
-                 (unsigned long long)a->off, (unsigned long long)v.gen,
-                 v.level, refused);
+        if ((rc = sv_walk_why(t, a, eb, WR_CHECK_ORDERING, 0,
+                              "tree page (generation %llu, level %u) is %s: "
+                              "the documents of those keys go to "
+                              "lost+found, the others are kept",
+                              (unsigned long long)v.gen, v.level,
+                              refused)) != WR_OK)
+            goto out;
+        snprintf(why, sizeof why, "%.399s", t->finding);
+        sv_count_damaged(t, a->off);
         t->map[b].flags |= SV_VISITED;
         rc = sv_walk_leaf(t, &v, a->off, &r, why, eb);
         goto out;
     }
     if (refused != NULL) {
-        snprintf(why, sizeof why,
-                 "page at %llu (generation %llu, level %u) is %s: a stale or "
-                 "misdirected page",
-                 (unsigned long long)a->off, (unsigned long long)v.gen,
-                 v.level, refused);
         t->map[b].flags |= SV_MISMATCH;
-        rc = sv_walk_hole(t, a, r, level, why, eb);
+        rc = sv_walk_bad(t, a, r, level, eb,
+                         refused == outside ? WR_CHECK_ORDERING
+                                            : WR_CHECK_PAGE,
+                         0,
+                         "tree page (generation %llu, level %u) is %s: a "
+                         "stale or misdirected page",
+                         (unsigned long long)v.gen, v.level, refused);
         goto out;
     }
     t->map[b].flags |= SV_VISITED;
@@ -1240,7 +1304,7 @@ out:
 static int sv_tree_run(sv_tree *t, wr_errbuf *eb)
 {
     int rc, chosen, older;
-    bool walked = false;
+    bool walked = false, found_root = false;
     wr_salvage_coll *r = t->rep;
     wri_ps *ps = t->ps;
     if ((rc = sv_choose(t, &chosen, &older, eb)) != WR_OK)
@@ -1286,6 +1350,7 @@ static int sv_tree_run(sv_tree *t, wr_errbuf *eb)
             cs == NULL && t->G != UINT64_MAX ? sv_find_root(t, &level) : 0;
         if (root != 0) {
             sv_range all = {NULL, NULL, 0, 0};
+            found_root = true;
             wr_addr a = {root, t->P, t->map[root / t->P].crc};
             r->checkpoint = t->G;
             snprintf(r->note + strlen(r->note),
@@ -1327,16 +1392,25 @@ static int sv_tree_run(sv_tree *t, wr_errbuf *eb)
             return rc;
     /* a damaged internal page, or a hole a page certainly the
      * checkpoint's filled, loses nothing by itself: the record count
-     * says whether all came back */
+     * says whether all came back; a header slot gone takes that count
+     * with it, and loses nothing else */
     bool lost = false;
     for (size_t i = 0; i < r->nlosses; i++) {
-        bool resolved = strcmp(r->losses[i].what, "internal") == 0;
+        bool resolved = strcmp(r->losses[i].what, "internal") == 0 ||
+                        strcmp(r->losses[i].what, "header slot") == 0;
         for (size_t j = 0; j < t->nholes && !resolved; j++)
             resolved = t->holes[j].loss == i && t->holes[j].resolved;
         lost = lost || !resolved;
     }
     r->complete = !lost && walked && r->recovered == r->expected;
-    if (!r->complete && !lost && r->note[0] == '\0')
+    r->unconfirmed = !lost && found_root;
+    if (r->unconfirmed) /* the slot's loss says why */
+        snprintf(r->note, sizeof r->note,
+                 "%llu documents were recovered and none is known lost, but "
+                 "no header slot holds the record count that would confirm "
+                 "it",
+                 (unsigned long long)r->recovered);
+    else if (!r->complete && !lost && r->note[0] == '\0')
         snprintf(r->note, sizeof r->note,
                  "checkpoint %llu counts %llu records, %llu were recovered",
                  (unsigned long long)r->checkpoint,

@@ -887,12 +887,15 @@ typedef struct wr_salvage_coll {
     uint64_t lost_found; /* documents (or undecodable values) in lost+found */
     uint64_t bad_docs;   /* values that failed the document check */
     uint64_t pages_read; /* pages found by the scan (intact or not) */
-    uint64_t pages_damaged; /* of them, failing their CRC or structure */
+    uint64_t pages_damaged; /* failing their CRC or structure, or refused
+                               by the walk (zeroed, stale, misdirected) */
     wr_salvage_loss *losses;
     size_t nlosses;
     char **indexes;      /* fields indexed (rebuilt) */
     size_t nindexes;
     bool complete;       /* everything of the checkpoint was recovered */
+    bool unconfirmed;    /* not complete only because no header slot
+                            holds the record count: nothing known lost */
     char note[512];      /* why not, when not */
 } wr_salvage_coll;
 
@@ -905,6 +908,7 @@ typedef struct wr_salvage_report {
     size_t ncolls;
     uint64_t bytes_scanned; /* bytes of SOURCE tree files read */
     bool verified;       /* DEST was built and passed verification */
+    bool written;        /* DEST was renamed into place */
 } wr_salvage_report;
 
 typedef struct wr_salvage_progress {

@@ -89,10 +89,15 @@ static void print_coll(const wr_salvage_coll *c)
         printf("  index on %s: rebuilt\n", c->indexes[i]);
     for (size_t i = 0; i < c->nlosses; i++) {
         const wr_salvage_loss *l = &c->losses[i];
-        printf("  lost: %s page [%llu, %llu): ", l->what,
+        /* a header slot gone loses no key range, only the count */
+        bool slot = strcmp(l->what, "header slot") == 0;
+        printf("  %s: %s page [%llu, %llu): ",
+               slot ? "not confirmed" : "lost", l->what,
                (unsigned long long)l->page,
                (unsigned long long)(l->page + l->length));
-        if (l->key != NULL)
+        if (slot)
+            printf("%s", l->why);
+        else if (l->key != NULL)
             printf("key %s: %s", l->key, l->why);
         else
             printf("after key %s, before key %s: %s",
@@ -115,10 +120,16 @@ static void print_text(const wr_salvage_report *r, int rc)
            r->catalog_note[0] ? ": " : "", r->catalog_note);
     for (size_t i = 0; i < r->ncolls; i++)
         print_coll(&r->colls[i]);
+    bool lost = false;
+    for (size_t i = 0; i < r->ncolls; i++)
+        lost = lost || (!r->colls[i].complete && !r->colls[i].unconfirmed);
     if (r->verified)
         printf("%s: verified clean, %s\n", r->dest,
                rc == WR_OK ? "everything recovered"
-                           : "some documents were lost (see above)");
+               : lost      ? "some documents were lost (see above)"
+                           : "every document found was recovered, but the "
+                             "record count could not be confirmed (see "
+                             "above)");
 }
 
 /* --- JSON ---------------------------------------------------------------- */
@@ -143,6 +154,7 @@ static void json_coll(bson_t *arr, size_t i, const wr_salvage_coll *c)
     BSON_APPEND_INT64(&d, "pages_read", (int64_t)c->pages_read);
     BSON_APPEND_INT64(&d, "pages_damaged", (int64_t)c->pages_damaged);
     BSON_APPEND_BOOL(&d, "complete", c->complete);
+    BSON_APPEND_BOOL(&d, "unconfirmed", c->unconfirmed);
     BSON_APPEND_UTF8(&d, "note", c->note);
     bson_append_array_begin(&d, "generations", -1, &a);
     for (size_t j = 0; j < c->ngens; j++) {
@@ -282,8 +294,9 @@ int main(int argc, char **argv)
         wr_cli_error(&cli, "%s", eb.msg);
     if (cli.json)
         print_json(&cli, r, rc, exit_code, &eb);
-    else if (!cli.quiet && r != NULL && r->ncolls > 0)
-        print_text(r, rc);
+    else if (!cli.quiet && r != NULL && r->ncolls > 0 &&
+             (rc == WR_OK || rc == WR_ECORRUPT || r->written))
+        print_text(r, rc); /* never a report of a DEST not written */
     wr_salvage_report_free(r);
     free(colls);
     return wr_cli_out_done(&cli, exit_code);

@@ -258,7 +258,7 @@ with open(sys.argv[1], "rb") as f:
         echo "$how: $output"
         [ "$status" -eq 1 ]
         [[ "$output" == *"people: 299 documents recovered of 300"* ]]
-        [[ "$output" == *"lost: leaf page [$page, "*": page at $page "*"holding keys outside the range its parent gives it"* ]]
+        [[ "$output" == *"lost: leaf page [$page, "*": $TMP/db/people.main.wr: page $page: byte $page: ordering: "*"holding keys outside the range its parent gives it"* ]]
         [[ "$output" == *"verified clean"* ]]
         # lost+found: the one document, named by its slot
         [ "$(wc -l < "$TMP/out/lost+found/people.jsonl")" -eq 1 ]
@@ -294,6 +294,8 @@ with open(sys.argv[1], "rb") as f:
     [ "$status" -eq 0 ]
     [[ "$output" == *"people: 300 documents recovered of 300"* ]]
     [ "$(grep -c "lost: leaf page \[\($a\|$b\), .*recovered from scanned pages, 0 to lost+found\]" <<<"$output")" -eq 2 ]
+    # both pages counted damaged (the scan alone finds them intact)
+    [[ "$output" == *"pages read "*", damaged 2;"* ]]
     [ "$(docs "$TMP/out" people)" = "$(docs "$TEMPLATE/db" people)" ]
     [ ! -e "$TMP/out/lost+found" ]
 }
@@ -305,7 +307,7 @@ with open(sys.argv[1], "rb") as f:
     echo "$output"
     [ "$status" -eq 0 ]
     [[ "$output" == *"people: 300 documents recovered of 300"* ]]
-    [[ "$output" == *"is reached twice"*" to lost+found]"* ]]
+    [[ "$output" == *"$TMP/db/people.main.wr: page "*": byte "*": page-structure: tree page "*" is reached twice"*" to lost+found]"* ]]
     [ "$(docs "$TMP/out" people)" = "$(docs "$TEMPLATE/db" people)" ]
     [ ! -e "$TMP/out/lost+found" ]
 }
@@ -339,6 +341,79 @@ for i in range(3):
             hex=$(jq -r .bsonHex "$lf")
             [ "${#hex}" -gt 80000 ]
         fi
+    done
+}
+
+@test "wr-salvage: a zeroed leaf is counted damaged, its loss named FILE: page P: byte B as wr-verify names it" {
+    make_db
+    f="$TMP/db/people.main.wr"
+    off=$(python3 "$DAMAGE" page "$f" leaf 2)
+    P=$(python3 "$DAMAGE" info "$f" | jq -r .page_size)
+    dd if=/dev/zero of="$f" bs=1 seek="$off" count="$P" conv=notrunc status=none
+    run "$WR_BIN/wr-verify" "$TMP/db"
+    [[ "$output" == *"$f: page $off: byte $off: "* ]]
+    run_json "$WR_BIN/wr-salvage" --json "$TMP/db" "$TMP/out"
+    [ "$status" -eq 1 ]
+    people='.collections[] | select(.name == "people")'
+    [ "$(jq -r "$people | .pages_damaged" <<<"$output")" = 1 ]
+    [[ "$(jq -r "$people | .lost[0].why" <<<"$output")" == "$f: page $off: byte $off: "* ]]
+    # a leaf that no longer decodes, every CRC made right: the byte named
+    # is a file offset inside the page, as wr-verify gives it
+    rm -rf "$TMP/db" "$TMP/out"
+    make_db
+    off=$(python3 "$DAMAGE" page "$f" leaf 2)
+    python3 -c 'import struct, sys
+sys.path.insert(0, sys.argv[1])
+import damage
+t = damage.Tree(sys.argv[2])
+off = int(sys.argv[3])
+struct.pack_into("<H", t.data, off + 32, 7)  # slot 0: a cell inside the header
+t.fix(off)
+t.save()' "$BATS_TEST_DIRNAME" "$f" "$off"
+    want=$("$WR_BIN/wr-verify" "$TMP/db" | grep -o "$f: page $off: byte [0-9]*: page-structure" | head -1)
+    [ -n "$want" ]
+    run "$WR_BIN/wr-salvage" "$TMP/db" "$TMP/out"
+    echo "$output"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"lost: leaf page [$off, "*"): after key "*": $want: "* ]]
+    [[ "$output" == *"pages read "*", damaged 1;"* ]]
+}
+
+@test "wr-salvage: both header slots gone, everything found: 'could not be confirmed', not 'lost'" {
+    make_db
+    f="$TMP/db/people.main.wr"
+    P=$(python3 "$DAMAGE" info "$f" | jq -r .page_size)
+    dd if=/dev/zero of="$f" bs="$P" count=2 conv=notrunc status=none
+    run "$WR_BIN/wr-salvage" "$TMP/db" "$TMP/out"
+    echo "$output"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"people: 300 documents recovered, 0 to lost+found"* ]]
+    [[ "$output" == *"not confirmed: header slot page [0, $((2 * P))): $f: "* ]]
+    [[ "$output" != *"lost: header slot"* ]]
+    [[ "$output" == *"verified clean, every document found was recovered, but the record count could not be confirmed"* ]]
+    [[ "$output" != *"some documents were lost"* ]]
+    [ "$(docs "$TMP/out" people)" = "$(docs "$TEMPLATE/db" people)" ]
+    rm -rf "$TMP/out"
+    run_json "$WR_BIN/wr-salvage" --json "$TMP/db" "$TMP/out"
+    [ "$(jq -r '.collections[] | select(.name == "people") | [.complete, .unconfirmed] | map(tostring) | join(",")' <<<"$output")" = "false,true" ]
+    [ "$(jq -r '.collections[] | select(.name == "other") | .unconfirmed' <<<"$output")" = false ]
+}
+
+@test "wr-salvage: a full disk prints no report of a DEST it did not write" {
+    make_db
+    damage_leaf 2
+    WR_IO_STATS="$TMP/ops" "$WR_BIN/wr-salvage" -q "$TMP/db" "$TMP/probe" || true
+    ops=$(cat "$TMP/ops")
+    rm -rf "$TMP/probe"
+    for n in $((ops / 3)) $((ops / 2)); do
+        st=0
+        WR_IO_FAULT="fail=$n,err=ENOSPC,sticky" "$WR_BIN/wr-salvage" \
+            "$TMP/db" "$TMP/out" >"$TMP/stdout" 2>"$TMP/stderr" || st=$?
+        cat "$TMP/stdout" "$TMP/stderr"
+        [ "$st" -eq 3 ]
+        [ ! -e "$TMP/out" ]
+        [ ! -s "$TMP/stdout" ]
+        grep -q "ENOSPC.*; nothing was written (no DEST)" "$TMP/stderr"
     done
 }
 
