@@ -927,6 +927,23 @@ static bool sv_leaf_named(const sv_tree *t, const sv_leaf *l,
            sv_in_hole(h, l->first, l->flen) && sv_in_hole(h, l->last, l->llen);
 }
 
+/* Did the hole of a page the walk refused at l's own offset already
+ * take this cell (sv_damaged_slots: the cells inside its range)? Then no
+ * other hole takes it again. */
+static bool sv_slot_taken(const sv_tree *t, const sv_hole *h,
+                          const sv_leaf *l, const wri_cell *cell)
+{
+    if (!(t->map[l->off / t->P].flags & SV_MISMATCH))
+        return false;
+    for (size_t i = 0; i < t->nholes; i++) {
+        const sv_hole *o = &t->holes[i];
+        if (o != h && o->page == l->off && !o->taken &&
+            sv_in_hole(o, cell->key, cell->klen))
+            return true;
+    }
+    return false;
+}
+
 /* The slots of a damaged leaf that still decode go to lost+found. */
 static int sv_damaged_slots(sv_tree *t, sv_hole *h, uint8_t *buf,
                             wr_errbuf *eb)
@@ -1043,7 +1060,8 @@ static int sv_fill_hole_in(sv_tree *t, sv_hole *h, wr_errbuf *eb)
         for (uint32_t k = 0; k < v.count; k++) {
             wri_cell cell;
             wri_page_cell(&v, k, &cell);
-            if (!sv_in_hole(h, cell.key, cell.klen))
+            if (!sv_in_hole(h, cell.key, cell.klen) ||
+                sv_slot_taken(t, h, c[i].l, &cell))
                 continue;
             bool decided = false; /* S3: a newer page's range decides */
             for (size_t j = 0; j < i && !decided; j++)
