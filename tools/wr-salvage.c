@@ -89,10 +89,14 @@ static void print_coll(const wr_salvage_coll *c)
         printf("  index on %s: rebuilt\n", c->indexes[i]);
     for (size_t i = 0; i < c->nlosses; i++) {
         const wr_salvage_loss *l = &c->losses[i];
-        /* a header slot gone loses no key range, only the count */
+        /* a header slot gone loses no key range, only the count; in a
+         * complete collection a damaged page lost nothing */
         bool slot = strcmp(l->what, "header slot") == 0;
         printf("  %s: %s page [%llu, %llu): ",
-               slot ? "not confirmed" : "lost", l->what,
+               slot          ? "not confirmed"
+               : c->complete ? "damaged (nothing lost)"
+                             : "lost",
+               l->what,
                (unsigned long long)l->page,
                (unsigned long long)(l->page + l->length));
         if (slot)
