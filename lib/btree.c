@@ -22,16 +22,18 @@
  *     cells do not (the bulk loader's) is read as it is, and once changed
  *     it is carved into pages that fit (bt_fit_root, at a checkpoint and
  *     an early write); until then a dirty node may exceed its limit.
- *  B7 a value the engine stores is packed whole in its cell (format 4,
- *     no run) exactly when the bulk loader's rule packs it (page.h
- *     wri_leaf_tail: in long leaves, an overflow value shorter than a
- *     block); item_set decides it (item_tail) and raises the file's
- *     version. The engine splits no value: a longer one gets a whole run.
- *     A value read from disk keeps the form it has when its node becomes
- *     dirty (a split value's run stays its own, format 3), so rewriting a
- *     leaf neither reads nor unpacks its values. A tail is never longer
- *     than its value, a packed value has no run, a split one's run holds
- *     the rest, and the file's version admits each.
+ *  B7 a value the engine stores keeps in its cell exactly what the bulk
+ *     loader's rule keeps (page.h wri_leaf_tail: in long leaves, all of
+ *     an overflow value shorter than a block, format 4, no run; the last
+ *     part block of a longer one, format 3, its run the whole blocks
+ *     before it; nothing of a value that fills its blocks exactly);
+ *     item_set decides it and raises the file's version. A value read
+ *     from disk keeps the form it has when its node becomes dirty (a
+ *     whole value is not repacked, a split value's run stays its own),
+ *     so rewriting a leaf neither reads nor unpacks its values. A tail is
+ *     never longer than its value, a packed value has no run, a split
+ *     one's run holds the rest (until its first write the item holds the
+ *     whole value and no run), and the file's version admits each.
  *
  * Early writes (wri_btree_evict): the dirty nodes are written, children
  * first, exactly as a checkpoint writes them, but no slot is written, so
@@ -109,25 +111,29 @@ static bool item_is_overflow(const wri_btree *t, const wri_item *it)
     return it->vlen > wri_page_max_inline(bt_psize(t), it->klen);
 }
 
-/* B7: how many of a value's bytes its cell keeps when the engine stores
- * it: all of one the shared rule packs, else none (the engine splits no
- * value; wri_leaf_tail's part-block tails are the bulk loader's alone). */
-static uint32_t item_tail(const wri_btree *t, uint32_t klen, uint32_t vlen)
+/* B6: may a node at level of bytes, tails of them value tails, be
+ * written as it is? One block; or a leaf of up to t->leaf_max bytes whose
+ * cells without their value tails fit one block (tails lengthen a leaf,
+ * never let it hold more items). */
+static bool bt_fits(const wri_btree *t, uint16_t level, uint32_t bytes,
+                    uint32_t tails)
 {
-    uint32_t tlen = wri_leaf_tail(bt_psize(t), t->leaf_max, klen, vlen);
-    return tlen == vlen ? tlen : 0;
+    if (bytes <= bt_psize(t))
+        return true;
+    if (level > 0 || bytes > t->leaf_max)
+        return false;
+    return bytes - tails <= bt_psize(t);
 }
 
-/* B6: may nd be written as it is? One block; or a leaf of up to
- * t->leaf_max bytes whose cells without their value tails fit one block
- * (tails lengthen a leaf, never let it hold more items). */
 static bool node_fits(const wri_btree *t, const wri_node *nd)
 {
-    if (nd->bytes <= bt_psize(t))
-        return true;
-    if (nd->level > 0 || nd->bytes > t->leaf_max)
-        return false;
-    return nd->bytes - nd->tails <= bt_psize(t);
+    return bt_fits(t, nd->level, nd->bytes, nd->tails);
+}
+
+/* The blocks a page of bytes takes (B6: the fewest that hold it). */
+static uint32_t bt_blocks(const wri_btree *t, uint32_t bytes)
+{
+    return (bytes + bt_psize(t) - 1) / bt_psize(t);
 }
 
 /* An item enters or leaves nd's count (B2). */
@@ -148,7 +154,7 @@ static void node_count_out(const wri_btree *t, wri_node *nd,
 /* The bytes of the page nd is written as: the fewest blocks (B6). */
 static uint32_t node_page_size(const wri_btree *t, const wri_node *nd)
 {
-    return (nd->bytes + bt_psize(t) - 1) / bt_psize(t) * bt_psize(t);
+    return bt_blocks(t, nd->bytes) * bt_psize(t);
 }
 
 /* The heap a malloc'd block of n bytes costs (B5): glibc's chunk header
@@ -603,13 +609,15 @@ out:
 /* --- put -------------------------------------------------------------- */
 
 /* Set *it to key and value (val NULL: a key alone, a separator). A leaf
- * value is packed whole in its cell when the shared rule packs it (B7),
- * and the file's version raised to say so. */
+ * value's cell keeps what the shared rule keeps (B7: all of it, packed,
+ * or its last part block, split), and the file's version is raised to
+ * say so; until its run is written (ovf_write) the item holds it all. */
 static int item_set(wri_btree *t, wri_item *it, const uint8_t *key,
                     uint32_t klen, const uint8_t *val, uint32_t vlen,
                     wr_errbuf *eb)
 {
-    uint32_t tlen = val != NULL ? item_tail(t, klen, vlen) : 0;
+    uint32_t tlen =
+        val != NULL ? wri_leaf_tail(bt_psize(t), t->leaf_max, klen, vlen) : 0;
     uint8_t *m = item_mem_alloc(t, (size_t)klen + vlen + 1);
     if (m == NULL)
         return WR_ERR(eb, WR_ENOMEM, "out of memory storing an item");
@@ -625,7 +633,7 @@ static int item_set(wri_btree *t, wri_item *it, const uint8_t *key,
     it->val = val != NULL ? m + klen : NULL;
     it->vlen = vlen;
     it->tlen = tlen;
-    it->tail = tlen > 0 ? m + klen : NULL;
+    it->tail = tlen > 0 ? m + klen + (vlen - tlen) : NULL;
     memset(&it->ovf, 0, sizeof it->ovf);
     if (tlen > 0)
         wri_block_set_version(t->blk, wri_tail_version(vlen, tlen));
@@ -861,13 +869,50 @@ static int node_merge(wri_btree *t, wri_node *parent, uint32_t ri,
     return item_release(t, parent, ri, eb);
 }
 
-/* After a delete, walk up: remove empty nodes, merge underfull ones. */
+/* Merge child i of parent, underfull, with a sibling: the left one, else
+ * the right one, the first whose merge with it fits one page (B6: a long
+ * leaf too, up to t->leaf_max, its cells without their tails in one
+ * block) that takes fewer blocks than the two apart. *merged: whether it
+ * did. */
+static int node_merge_sibling(wri_btree *t, wri_node *parent, uint32_t i,
+                              bool *merged, wr_errbuf *eb)
+{
+    int rc;
+    wri_node *nd = parent->it[i].child, *sib;
+    *merged = false;
+    for (int side = 0; side < 2; side++) {
+        uint32_t si = side == 0 ? i - 1 : i + 1; /* i - 1 wraps when i 0 */
+        if (si >= parent->n)
+            continue;
+        if ((rc = node_child(t, parent, si, &sib, eb)) != WR_OK)
+            return rc;
+        uint32_t ri = side == 0 ? i : si; /* merge (ri-1, ri) */
+        uint32_t bytes = nd->bytes + sib->bytes - WRI_PH_LEN +
+                         (nd->level > 0 ? parent->it[ri].klen : 0);
+        if (!bt_fits(t, nd->level, bytes, nd->tails + sib->tails) ||
+            bt_blocks(t, bytes) >=
+                bt_blocks(t, nd->bytes) + bt_blocks(t, sib->bytes))
+            continue;
+        if ((rc = node_dirty(t, sib, eb)) != WR_OK ||
+            (rc = node_merge(t, parent, ri, eb)) != WR_OK)
+            return rc;
+        *merged = true;
+        return WR_OK;
+    }
+    return WR_OK;
+}
+
+/* After a delete, walk up: remove empty nodes, merge underfull ones: a
+ * node whose last block is less than a quarter used (a one-block node:
+ * less than a quarter of a page; a long leaf of packed or split values
+ * the same, so deletes that empty long leaves bring them together). */
 static int bt_rebalance(wri_btree *t, bt_path *p, wr_errbuf *eb)
 {
     int rc;
     for (int d = p->depth - 1; d > 0; d--) {
         wri_node *nd = p->node[d], *parent = p->node[d - 1];
         uint32_t i = p->idx[d - 1];
+        bool merged;
         if (nd->n == 0) {
             node_free(t, nd);
             parent->it[i].child = NULL;
@@ -875,19 +920,13 @@ static int bt_rebalance(wri_btree *t, bt_path *p, wr_errbuf *eb)
                 return rc;
             continue;
         }
-        if (nd->bytes >= bt_psize(t) / 4 || parent->n < 2)
+        if (node_page_size(t, nd) - nd->bytes <= bt_psize(t) / 4 * 3 ||
+            parent->n < 2)
             break;
-        uint32_t ri = i > 0 ? i : 1; /* merge (ri-1, ri) */
-        wri_node *sib;
-        if ((rc = node_child(t, parent, ri == i ? ri - 1 : ri, &sib, eb)) !=
-            WR_OK)
+        if ((rc = node_merge_sibling(t, parent, i, &merged, eb)) != WR_OK)
             return rc;
-        uint32_t extra = nd->level > 0 ? parent->it[ri].klen : 0;
-        if (nd->bytes + sib->bytes - WRI_PH_LEN + extra > bt_psize(t))
+        if (!merged)
             break;
-        if ((rc = node_dirty(t, sib, eb)) != WR_OK ||
-            (rc = node_merge(t, parent, ri, eb)) != WR_OK)
-            return rc;
     }
     /* Shrink the root. */
     while (t->root != NULL && t->root->level > 0 && t->root->n == 1) {
@@ -938,27 +977,34 @@ int wri_btree_delete(wri_btree *t, const uint8_t *key, uint32_t klen,
 
 /* --- checkpoint ------------------------------------------------------- */
 
+/* Write the run of an overflow value: all of it, or (B7, split) all but
+ * the tail its cell keeps. */
 static int ovf_write(wri_btree *t, wri_item *it, wr_errbuf *eb)
 {
     int rc;
-    uint64_t size = wri_overflow_size(bt_psize(t), it->vlen);
+    uint32_t runlen = it->vlen - it->tlen;
+    uint64_t size = wri_overflow_size(bt_psize(t), runlen);
     uint8_t *buf = malloc(size);
     if (buf == NULL)
         return WR_ERR(eb, WR_ENOMEM, "out of memory writing an overflow");
-    wri_overflow_encode(buf, (uint32_t)size, it->val, it->vlen,
+    wri_overflow_encode(buf, (uint32_t)size, it->val, runlen,
                         t->blk->building);
     rc = wri_block_write_page(t->blk, buf, (uint32_t)size, &it->ovf, eb);
     free(buf);
     if (rc != WR_OK)
         return rc;
-    /* Keep only the key in memory; the value is on disk now. */
-    uint8_t *m = realloc(it->mem, it->klen + 1);
+    /* Keep only the key and the tail in memory; the rest is on disk. */
+    size_t keep = (size_t)it->klen + it->tlen + 1;
+    if (it->tlen > 0)
+        memmove(it->mem + it->klen, it->tail, it->tlen);
+    uint8_t *m = realloc(it->mem, keep);
     if (m != NULL) {
-        bt_mem_shrink(t, it->memlen - (it->klen + 1));
+        bt_mem_shrink(t, it->memlen - keep);
         it->mem = m;
-        it->memlen = it->klen + 1;
-        it->key = m;
+        it->memlen = keep;
     }
+    it->key = it->mem;
+    it->tail = it->tlen > 0 ? it->mem + it->klen : NULL;
     it->val = NULL;
     return WR_OK;
 }
@@ -981,8 +1027,8 @@ static int node_write(wri_btree *t, wri_node *nd, wr_errbuf *eb)
             if ((rc = node_write(t, it->child, eb)) != WR_OK)
                 return rc;
             it->caddr = it->child->addr;
-        } else if (nd->level == 0 && it->ovf.off == 0 && it->tlen == 0 &&
-                   item_is_overflow(t, it)) {
+        } else if (nd->level == 0 && it->ovf.off == 0 &&
+                   it->tlen < it->vlen && item_is_overflow(t, it)) {
             if ((rc = ovf_write(t, it, eb)) != WR_OK)
                 return rc;
         }
@@ -1199,15 +1245,20 @@ static int diag_node(wri_btree *t, const wri_node *nd, bool parent_dirty,
     for (uint32_t i = 0; nd->level == 0 && i < nd->n; i++) {
         const wri_item *it = &nd->it[i];
         const char *why = NULL;
-        if (it->tlen == 0)
+        if (it->val != NULL && item_is_overflow(t, it) &&
+            it->tlen != wri_leaf_tail(bt_psize(t), t->leaf_max, it->klen,
+                                      it->vlen))
+            why = "a value stored not as the bulk loader's rule keeps it";
+        else if (it->tlen == 0)
             continue;
-        if (!item_is_overflow(t, it) || it->tlen > it->vlen ||
-            it->tail == NULL)
+        else if (!item_is_overflow(t, it) || it->tlen > it->vlen ||
+                 it->tail == NULL)
             why = "a tail of a value that is not an overflow value";
         else if (it->tlen == it->vlen
                      ? it->ovf.off != 0 || it->ovf.size != 0
-                     : it->ovf.off == 0 ||
-                           it->ovf.size != WRI_PH_LEN + it->vlen - it->tlen)
+                 : it->ovf.off == 0
+                     ? it->val == NULL /* its run not yet written */
+                     : it->ovf.size != WRI_PH_LEN + it->vlen - it->tlen)
             why = "a tail beside a run that does not hold the rest";
         else if (wri_tail_version(it->vlen, it->tlen) >
                  t->blk->cur.version)

@@ -104,9 +104,12 @@ with open(sys.argv[1], "w") as f:
     for i in range(300):
         # 81-byte documents inline in one-block leaves (a 140-byte one
         # would be packed whole in its cell, in a long leaf: FORMAT.md
-        # "Packed values"), every 10th in overflow pages
+        # "Packed values"), every 10th in an overflow page: 3,040 bytes,
+        # filling its 6 blocks exactly, so it stays whole there (another
+        # length past a block would be split, its tail in a long leaf:
+        # "Value tails")
         f.write(json.dumps({"_id": i, "k": i % 7,
-                            "pad": "x" * (50 if i % 10 else 3000)}) + "\n")
+                            "pad": "x" * (50 if i % 10 else 3009)}) + "\n")
 with open(sys.argv[2], "w") as f:
     for i in range(0, 300, 3):
         f.write(json.dumps({"_id": i, "$deleted": True}) + "\n")

@@ -43,6 +43,43 @@ cells() { grep -cE "class=\"cell\" id=\"[a-z0-9-]+\" data-kind=\"$1\"" "$2" || t
     grep -qE '<title>page [0-9]+: leaf, level 0, [0-9]+ items, gen [0-9]+, first key [0-9]+</title>' "$TMP/m.svg"
 }
 
+@test "--map: wr-load's long leaves of packed and split values: a leaf cell for each of their blocks, the first naming the page; the runs of split values only, no overflow cell for a packed value" {
+    python3 -c "
+import json
+for i in range(300):
+    print(json.dumps({'_id': i, 'pad': 'p' * (150 + (i * 37) % 2500)}))" >"$TMP/in.jsonl"
+    "$WR_BIN/wr-load" -q --page-size 512 "$TMP/db" c "$TMP/in.jsonl"
+    f=$TMP/db/c.main.wr
+    run_json "$WR_BIN/wr-dump" --json --stats "$f"
+    st=$output
+    [ "$(jq '.files[0].stats.overflow.packed' <<<"$st")" -gt 10 ]
+    [ "$(jq '.files[0].stats.overflow.tails' <<<"$st")" -gt 100 ]
+    run_json "$WR_BIN/wr-dump" --json "$f"
+    sum=$output
+    run "$WR_BIN/wr-dump" --map "$TMP/m.svg" "$f"
+    [ "$status" -eq 0 ]
+    xmllint --noout "$TMP/m.svg"
+    P=512
+    leaves=$(jq '.files[0].pages.leaf' <<<"$sum")
+    blocks=$(jq ".files[0].tree_bytes / $P - .files[0].pages.internal" <<<"$sum")
+    [ "$blocks" -gt "$leaves" ] # long leaves
+    [ "$(cells 3 "$TMP/m.svg")" -eq "$blocks" ]
+    [ "$(grep -cE '<title>page [0-9]+: leaf, level 0, [0-9]+ items' "$TMP/m.svg")" -eq "$leaves" ]
+    # the runs: as many overflow cells as blocks of the split values'
+    # runs (a packed value has none)
+    [ "$(cells 4 "$TMP/m.svg")" -eq "$(jq ".files[0].overflow_bytes / $P" <<<"$sum")" ]
+    [ "$(jq '.files[0].pages.overflow' <<<"$sum")" -eq "$(jq '.files[0].stats.overflow.tails' <<<"$st")" ]
+    # the first leaf: its first block names the page, each other one is
+    # a leaf block of it
+    leaf=$(DAMAGE page "$f" leaf 0)
+    size=$(od -An -tu4 -j $((leaf + 12)) -N4 "$f" | tr -d ' ')
+    [ "$size" -gt "$P" ]
+    grep -A1 "id=\"b$leaf\"" "$TMP/m.svg" | grep -q "<title>page $leaf: leaf"
+    for ((b = leaf + P; b < leaf + size; b += P)); do
+        grep "id=\"b$b\"" "$TMP/m.svg" | grep -q "data-kind=\"3\".*<title>block $b (+$P): leaf</title>"
+    done
+}
+
 @test "--map: a damaged leaf is drawn damaged, exit 1 with the finding on stderr" {
     make_db
     f=$TMP/db/c.main.wr

@@ -512,25 +512,55 @@ for i in range(3000):
     [ "$(jq -c '[.paths[0].problems[] | [.check, .page]]' <<<"$output")" = "[[\"ordering\",$page]]" ]
 }
 
-@test "wr-verify: a bad byte of a split value names the leaf for one in its tail, the run for one in its run" {
-    compacted_db "$TMP/db"
-    cp -r "$TMP/db" "$TMP/db2"
-    local page byte
-    # in the tail: the leaf, and the byte's place in it (it was named past
-    # the end of the run: the run's offset plus the byte's in the value)
-    read -r page byte < <(python3 "$DAMAGE" splitbyte "$TMP/db/c.main.wr" tail 5)
-    [ "$(python3 "$DAMAGE" info "$TMP/db/c.main.wr" |
+# split_value_damage DB: a bad byte in the first split value's tail (in
+# DB) and in its run (in a copy, DB.2): each found as a document problem
+# named where the byte lies, the leaf and the byte's place in it for the
+# tail (it was named past the end of the run: the run's offset plus the
+# byte's in the value), the run and the byte in it for the run; leaves
+# $page, $byte and $output of the run's case
+split_value_damage() {
+    cp -r "$1" "$1.2"
+    read -r page byte < <(python3 "$DAMAGE" splitbyte "$1/c.main.wr" tail 5)
+    [ "$(python3 "$DAMAGE" info "$1/c.main.wr" |
          jq --argjson p "$page" '[.pages[] | select(.[1] == $p)][0][0]')" = '"leaf"' ]
-    run "$WR_BIN/wr-verify" --json "$TMP/db"
+    run_json "$WR_BIN/wr-verify" --json "$1"
     [ "$status" -eq 1 ]
     [ "$(jq -c '[.paths[0].problems[] | [.check, .page, .offset]]' <<<"$output")" = "[[\"document\",$page,$byte]]" ]
-    # in the run: the run, and the byte's place in it
-    read -r page byte < <(python3 "$DAMAGE" splitbyte "$TMP/db2/c.main.wr" run 100)
-    [ "$(python3 "$DAMAGE" info "$TMP/db2/c.main.wr" |
+    read -r page byte < <(python3 "$DAMAGE" splitbyte "$1.2/c.main.wr" run 100)
+    [ "$(python3 "$DAMAGE" info "$1.2/c.main.wr" |
          jq --argjson p "$page" '[.pages[] | select(.[1] == $p)][0][0]')" = '"overflow"' ]
-    run "$WR_BIN/wr-verify" "$TMP/db2"
+    run "$WR_BIN/wr-verify" "$1.2"
     [ "$status" -eq 1 ]
+    [[ "$output" == *"c.main.wr: page $page: byte $byte: document: "* ]]
+}
+
+@test "wr-verify: a bad byte of a split value names the leaf for one in its tail, the run for one in its run" {
+    compacted_db "$TMP/db"
+    local page byte
+    split_value_damage "$TMP/db"
     [[ "$output" == *"c.main.wr: page $page: byte $byte: document: document of key 0 is not valid BSON (byte 100: invalid UTF-8 lead byte"* ]]
+}
+
+@test "wr-verify: documents wr-load splits (5-10 KiB: whole blocks in a run, the tail in the leaf, format 3) verify clean, updated; a bad byte in a tail names the leaf, in a run the run" {
+    python3 -c "
+import json
+for i in range(120):
+    print(json.dumps({'_id': i, 'pad': 'x' * (5000 + 41 * i)}))" >"$TMP/in.jsonl"
+    "$WR_BIN/wr-load" -q "$TMP/db" c "$TMP/in.jsonl"
+    # every third replaced by a longer one: its run freed, a new one written
+    python3 -c "
+import json
+for i in range(0, 120, 3):
+    print(json.dumps({'_id': i, 'pad': 'x' * (6000 + 53 * i)}))" | "$WR_BIN/wr-load" -q "$TMP/db" c -
+    local f="$TMP/db/c.main.wr" page byte
+    run_json "$WR_BIN/wr-dump" --json --stats "$f"
+    [ "$(jq '.files[0].stats.overflow.tails' <<<"$output")" -eq 120 ]
+    [ "$(jq '.files[0].stats.overflow.packed' <<<"$output")" -eq 0 ]
+    run_json "$WR_BIN/wr-dump" --json "$f"
+    [ "$(jq '[.files[0].slots[] | select(.chosen)][0].version' <<<"$output")" -eq 3 ]
+    run "$WR_BIN/wr-verify" "$TMP/db"
+    [ "$status" -eq 0 ]
+    split_value_damage "$TMP/db"
 }
 
 @test "wr-verify: documents wr-load packed whole in long leaves (format 4) verify clean, updated, and their damage is found" {

@@ -141,6 +141,10 @@ int fill_check(const char *path, fill_report *r)
             r->leaves += (uint64_t)fw.pg[j].leaf;
             r->long_leaves += fw.pg[j].leaf && fw.pg[j].size > ps->P;
             r->used += fw.pg[j].used;
+            if (fw.pg[j].leaf) {
+                r->leaf_bytes += fw.pg[j].size;
+                r->leaf_used += fw.pg[j].used;
+            }
         }
         r->pages = fw.n;
         r->tails = fw.tails;

@@ -16,6 +16,8 @@ typedef struct fill_report {
     uint64_t not_full; /* pages, the last of each level aside, that had
                           room for the first item of the next page */
     uint64_t used;     /* bytes used in tree pages (header, slots, cells) */
+    uint64_t leaf_bytes; /* bytes of leaf pages (their blocks) */
+    uint64_t leaf_used;  /* of them used (header, slots, cells) */
     uint64_t tails;     /* overflow values split, their tail in the cell
                            (format 3) */
     uint64_t packed;    /* overflow values shorter than a block, whole in

@@ -559,13 +559,13 @@ static void test_bulk_matches_model(void)
             REQUIRE_OK(wri_btree_checkpoint(t, &eb), &eb);
             CHECK(tree_equals_model(t, &m, 0));
             /* puts and deletes, checkpoints and early writes: the engine
-             * packs a value whole in its cell where the bulk loader's
-             * rule does (btree.c B7), so where values reach past the
-             * inline limit (pages up to 4 KiB) it packs those shorter
-             * than a block into long leaves and raises the file's version
-             * to 4 (it only rises); it splits none; long leaves that
-             * would hold more cells than one block are carved (B6,
-             * test_long_leaf_carved) */
+             * keeps in a cell what the bulk loader's rule keeps (btree.c
+             * B7), so where values reach past the inline limit (pages up
+             * to 4 KiB) it packs those shorter than a block and splits
+             * the longer ones into long leaves, whatever the file's
+             * leaves were, and raises the file's version to 4 (it only
+             * rises); long leaves that would hold more cells than one
+             * block are carved (B6, test_long_leaf_carved) */
             for (int op = 0; op < 400; op++) {
                 uint64_t id = rnd() % (uint64_t)(n + n / 4);
                 make_key(id, &k);
@@ -594,12 +594,11 @@ static void test_bulk_matches_model(void)
             fill_report after;
             CHECK_EQ(fill_check(path, &after), 0); /* walks clean */
             CHECK_EQ(after.version, big ? WRI_VERSION_PACKED : fr.version);
-            if (big)
-                CHECK(after.packed > 0 && after.long_leaves > 0);
+            if (big) /* before: the engine split none (tails 0, !longl) */
+                CHECK(after.packed > 0 && after.long_leaves > 0 &&
+                      after.tails > 0);
             else
                 CHECK(after.packed == 0 && after.tails == 0);
-            if (!longl)
-                CHECK_EQ(after.tails, 0); /* the engine splits no value */
             REQUIRE_OK(open_tree(path, 0, &b, &t, &eb), &eb);
             CHECK(tree_equals_model(t, &m, 0));
             CHECK(tree_equals_model(t, &m, 1));
@@ -877,6 +876,149 @@ static void test_engine_packing_raises_version(void)
     }
 }
 
+/* B7 for split values: the engine stores values of every length class
+ * (inline, packed, split, exactly a run's blocks) as the bulk loader does
+ * (same counts of packed and split values, no part-empty run block, the
+ * same version), reads them back, keeps them on a rewrite of their leaf,
+ * frees a replaced or deleted one's run (the file verifies clean: nothing
+ * leaked, nothing freed twice). */
+static void test_engine_splits_like_bulk(void)
+{
+    static const uint32_t lens[] = {100, 1500, 4064, 4100, 9000, 8160,
+                                    12000, 3000, 20000, 5000};
+    enum { N = sizeof lens / sizeof lens[0] };
+    filled f, e = {0};
+    fill_report after;
+    wri_block_cfg cfg = {.page_size = 4096, .role = WRI_ROLE_MAIN,
+                         .coll = "t"};
+    filled_build(&f, "bulksplit.wr", N, lens, WRI_VERSION_PACKED);
+    e.path = tmp_path("engsplit.wr");
+    REQUIRE_OK(wri_block_create(e.path, &cfg, &e.b, &e.eb), &e.eb);
+    REQUIRE_OK(wri_btree_open(e.b, 1, &e.t, &e.eb), &e.eb);
+    for (uint64_t j = N; j-- > 0;) /* not in key order */
+        filled_put(&e, 3 * j, (int)('a' + j), lens[j]);
+    for (uint64_t j = 0; j < N; j++) /* whole before their runs exist */
+        filled_get(&e, 3 * j, (int)('a' + j), lens[j]);
+    filled_close(&e, &e.fr);
+    CHECK_EQ(e.fr.version, f.fr.version);
+    CHECK_EQ(e.fr.packed, f.fr.packed);
+    CHECK_EQ(e.fr.tails, f.fr.tails);
+    CHECK_EQ(e.fr.tails, 5); /* 4100, 9000, 12000, 20000, 5000 */
+    CHECK_EQ(e.fr.ovf_waste, 0);
+    CHECK_EQ(f.fr.ovf_waste, 0);
+    /* a put beside them, one replaced by another split value, one
+     * deleted: their leaf rewritten, the others' runs kept */
+    filled_open(&e);
+    for (uint64_t j = 0; j < N; j++)
+        filled_get(&e, 3 * j, (int)('a' + j), lens[j]);
+    filled_put(&e, 1, 'z', 50);
+    filled_put(&e, 12, 'y', 7777); /* was 9000 */
+    bson_t k;
+    make_key(18, &k); /* 12000 */
+    REQUIRE_OK(wri_btree_delete(e.t, bson_get_data(&k), k.len, &e.eb),
+               &e.eb);
+    bson_destroy(&k);
+    filled_close(&e, &after);
+    CHECK_EQ(after.tails, 4);
+    CHECK_EQ(after.packed, e.fr.packed);
+    CHECK_EQ(after.ovf_waste, 0);
+    filled_open(&e);
+    filled_get(&e, 12, 'y', 7777);
+    filled_get(&e, 27, (int)('a' + 9), 5000);
+    filled_get(&e, 1, 'z', 50);
+    close_tree(e.b, e.t);
+}
+
+/* Value lengths of the delete-heavy case: a third inline, a third packed
+ * (shorter than a block), a third split (a run and a tail). */
+static uint32_t mixed_len(void)
+{
+    uint64_t r = rnd();
+    switch (r % 3) {
+    case 0:
+        return 40 + (uint32_t)(r >> 8) % 260;
+    case 1:
+        return 1100 + (uint32_t)(r >> 8) % 2900;
+    default:
+        return 4200 + (uint32_t)(r >> 8) % 12000;
+    }
+}
+
+/* Delete-heavy work on long leaves of packed and split values (B6 merge
+ * rule): 1,200 values loaded, 90% deleted in random order, then rounds
+ * of inserts and deletes; the leaves' blocks stay at least 80% used (a
+ * leaf whose last block is under a quarter used merges with a sibling
+ * when the two fit one long leaf in fewer blocks: 95% here; before, when
+ * a leaf merged only below a quarter of one block and only into one
+ * block, 69% after the deletes) and the file never grows past its size
+ * after the load (the freed space is reused). */
+static void test_deletes_keep_long_leaves_bounded(void)
+{
+    filled f = {0};
+    fill_report fr;
+    wri_block_cfg cfg = {.page_size = 4096, .role = WRI_ROLE_MAIN,
+                         .coll = "t"};
+    enum { N = 1200, ROUNDS = 12, CHURN = 60 };
+    static uint32_t len[N + ROUNDS * CHURN];
+    static uint32_t ids[N + ROUNDS * CHURN];
+    uint32_t nlive = 0, next = 0;
+    f.path = tmp_path("bounded.wr");
+    REQUIRE_OK(wri_block_create(f.path, &cfg, &f.b, &f.eb), &f.eb);
+    REQUIRE_OK(wri_btree_open(f.b, 1, &f.t, &f.eb), &f.eb);
+    for (; next < N; next++) {
+        uint32_t j = (uint32_t)(rnd() % (nlive + 1)); /* random order */
+        ids[nlive] = ids[j];
+        ids[j] = next;
+        nlive++;
+        len[next] = mixed_len();
+    }
+    for (uint32_t j = 0; j < nlive; j++)
+        filled_put(&f, ids[j], 'a' + (int)(ids[j] % 26), len[ids[j]]);
+    REQUIRE_OK(wri_btree_checkpoint(f.t, &f.eb), &f.eb);
+    uint64_t loaded = f.b->cur.logical_size;
+    for (int round = 0; round <= ROUNDS; round++) {
+        /* round 0: 90% deleted; then CHURN added, CHURN deleted */
+        uint32_t del = round == 0 ? N * 9 / 10 : CHURN;
+        for (uint32_t a = 0; round > 0 && a < CHURN; a++, next++) {
+            len[next] = mixed_len();
+            ids[nlive++] = next;
+            filled_put(&f, next, 'a' + (int)(next % 26), len[next]);
+        }
+        for (uint32_t d = 0; d < del; d++) {
+            uint32_t j = (uint32_t)(rnd() % nlive);
+            bson_t k;
+            make_key(ids[j], &k);
+            REQUIRE_OK(wri_btree_delete(f.t, bson_get_data(&k), k.len,
+                                        &f.eb),
+                       &f.eb);
+            bson_destroy(&k);
+            ids[j] = ids[--nlive];
+            if (d % 100 == 99)
+                REQUIRE_OK(wri_btree_checkpoint(f.t, &f.eb), &f.eb);
+        }
+        REQUIRE_OK(wri_btree_checkpoint(f.t, &f.eb), &f.eb);
+        REQUIRE_OK(wri_btree_checkpoint(f.t, &f.eb), &f.eb);
+        uint64_t live = 0, fsize = f.b->cur.logical_size;
+        for (uint32_t j = 0; j < nlive; j++)
+            live += len[ids[j]] + 11;
+        REQUIRE(fill_check(f.path, &fr) == 0);
+        if (round == 0 || round == ROUNDS)
+            printf("# round %d: %u values, %llu live bytes; leaves %llu "
+                   "bytes, %llu used (%.2f); file %llu bytes (%.2fx)\n",
+                   round, nlive, (unsigned long long)live,
+                   (unsigned long long)fr.leaf_bytes,
+                   (unsigned long long)fr.leaf_used,
+                   (double)fr.leaf_used / (double)fr.leaf_bytes,
+                   (unsigned long long)fsize, (double)fsize / (double)live);
+        CHECK(fr.leaf_used * 5 >= fr.leaf_bytes * 4);
+        CHECK(fsize <= loaded); /* the space the deletes freed is reused */
+        CHECK_EQ(fr.ovf_waste, 0);
+    }
+    for (uint32_t j = 0; j < nlive; j++)
+        filled_get(&f, ids[j], 'a' + (int)(ids[j] % 26), len[ids[j]]);
+    filled_close(&f, &fr);
+}
+
 static void test_bulk_rejects_unsorted(void)
 {
     wr_errbuf eb = {0};
@@ -981,6 +1123,8 @@ int main(void)
     RUN(test_packed_values_stay_packed);
     RUN(test_long_leaf_carved);
     RUN(test_engine_packing_raises_version);
+    RUN(test_engine_splits_like_bulk);
+    RUN(test_deletes_keep_long_leaves_bounded);
     RUN(test_bulk_rejects_unsorted);
     RUN(test_cursor_seek);
     RUN(test_put_rejects_long_key);

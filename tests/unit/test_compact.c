@@ -602,6 +602,8 @@ static void test_compact_fill_factor(void)
         fill_report fr;
         CHECK_EQ(fill_check(p, &fr), 0);
         CHECK(fr.not_full > 0); /* 50%: room left in every page */
+        /* one-block leaves: every overflow value whole in its run */
+        CHECK(fr.packed == 0 && fr.tails == 0 && fr.ovf_waste > 0);
         free(p);
     }
     REQUIRE_OK(db_digest(dir, false, &crc1, &n1), &eb);
@@ -611,6 +613,15 @@ static void test_compact_fill_factor(void)
     memset(&st, 0, sizeof st);
     REQUIRE_OK(compact(dir, &o, &st, NULL, &eb), &eb);
     again = st.size_after;
+    {
+        /* those whole values packed and split again (the rule FORMAT.md
+         * gives for a file of whole values: compact it) */
+        char *p = path2(dir, tree_names[0]);
+        fill_report fr;
+        CHECK_EQ(fill_check(p, &fr), 0);
+        CHECK(fr.packed > 0 && fr.tails > 0 && fr.ovf_waste == 0);
+        free(p);
+    }
     printf("# fill 100%%: %llu bytes, 50%%: %llu bytes\n",
            (unsigned long long)full, (unsigned long long)half);
     CHECK(half > full * 3 / 2);

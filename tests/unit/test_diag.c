@@ -395,19 +395,20 @@ static void test_diag_tree_nodes(void)
     wr_errbuf_clear(&eb);
     CHECK(fired(wri_btree_diag(t, &eb), &eb, "B6"));
     child->addr.size /= 2;
-    /* B7: a leaf this engine wrote holding a split value */
+    /* B7: a tail of an inline value (item 1: 30 bytes) */
     wri_node *lf = r;
     while (lf->level > 0 && lf->it[0].child != NULL)
         lf = lf->it[0].child;
-    REQUIRE(lf->level == 0 && lf->page == NULL && lf->it[0].tlen == 0);
-    lf->it[0].tlen = 1;
+    REQUIRE(lf->level == 0 && lf->page == NULL && lf->n > 1 &&
+            lf->it[1].tlen == 0 && lf->it[1].vlen == 30);
+    lf->it[1].tlen = 1;
     wr_errbuf_clear(&eb);
     CHECK(fired(wri_btree_diag(t, &eb), &eb, "B2")); /* not counted */
     lf->bytes++;
     lf->tails++; /* so that B2 holds */
     wr_errbuf_clear(&eb);
     CHECK(fired(wri_btree_diag(t, &eb), &eb, "B7"));
-    lf->it[0].tlen = 0;
+    lf->it[1].tlen = 0;
     lf->bytes--;
     lf->tails--;
     /* B5: the memory count off */
@@ -423,7 +424,7 @@ static void test_diag_tree_nodes(void)
 /* B6 and B7 for packed values: 300-byte values on 512-byte pages are
  * packed whole in their cells (format 4) in leaves longer than a block;
  * a packed item given a run, a file whose version does not admit it, a
- * long leaf of the wrong length: each fires. */
+ * long leaf of the wrong length: each fires; and for a split one. */
 static void test_diag_packed_values(void)
 {
     wr_errbuf eb = {0};
@@ -470,6 +471,41 @@ static void test_diag_packed_values(void)
     CHECK(fired(wri_btree_diag(t, &eb), &eb, "B6"));
     lf->addr.size -= 512;
     wr_errbuf_clear(&eb);
+    CHECK_EQ(wri_diag_tree(t, &eb), WR_OK);
+    /* B7 for a value longer than a block, split by the rule: before the
+     * checkpoint the item holds it whole and no run; without the value,
+     * or stored whole (no tail), it fires; after, its run holds the rest */
+    static uint8_t big[700];
+    bson_t k;
+    key_of(1000, &k);
+    REQUIRE_OK(wri_btree_put(t, bson_get_data(&k), k.len, big, sizeof big,
+                             NULL, &eb),
+               &eb);
+    bson_destroy(&k);
+    lf = t->root;
+    while (lf->level > 0)
+        lf = lf->it[lf->n - 1].child;
+    it = &lf->it[lf->n - 1];
+    uint32_t tl = it->tlen;
+    REQUIRE(tl == (700 + 32) % 512 && it->ovf.off == 0 && it->val != NULL);
+    CHECK_EQ(wri_btree_diag(t, &eb), WR_OK);
+    const uint8_t *val = it->val;
+    it->val = NULL;
+    wr_errbuf_clear(&eb);
+    CHECK(fired(wri_btree_diag(t, &eb), &eb, "B7"));
+    it->val = val;
+    it->tlen = 0;
+    lf->bytes -= tl;
+    lf->tails -= tl;
+    wr_errbuf_clear(&eb);
+    CHECK(fired(wri_btree_diag(t, &eb), &eb, "B7"));
+    it->tlen = tl;
+    lf->bytes += tl;
+    lf->tails += tl;
+    wr_errbuf_clear(&eb);
+    REQUIRE_OK(wri_btree_checkpoint(t, &eb), &eb);
+    CHECK(it->ovf.off != 0 && it->ovf.size == 32 + 700 - tl &&
+          it->val == NULL && it->tlen == tl);
     CHECK_EQ(wri_diag_tree(t, &eb), WR_OK);
     tree_free(b, t);
 }

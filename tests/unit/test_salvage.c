@@ -13,6 +13,8 @@
 #include "wr_int.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char root[256];
@@ -124,6 +126,23 @@ static int check_dest(const char *dest, int *n, int *deleted_back,
     return rc;
 }
 
+/* make_db into src (root/name); file gets its main table's path, *cur
+ * the checkpoint the file's newest slot holds. */
+static void make_db_file(const char *name, char *src, size_t srclen,
+                         char *file, size_t filelen, wri_slot *cur)
+{
+    wr_errbuf eb = {0};
+    wri_block *b = NULL;
+    sv_path(src, srclen, name);
+    REQUIRE_OK(make_db(src, &eb), &eb);
+    snprintf(file, filelen, "%s/people.main.wr", src);
+    REQUIRE_OK(wri_block_open(file, WRI_BLOCK_RDONLY | WRI_BLOCK_NOEXT, &b,
+                              &eb),
+               &eb);
+    *cur = b->cur;
+    wri_block_close(b);
+}
+
 static void zero_page(const char *file, uint64_t off, uint32_t len)
 {
     uint8_t z[512] = {0};
@@ -209,19 +228,13 @@ static void test_salvage_internal_page_lost_no_delete_undone(void)
 {
     wr_errbuf eb = {0};
     wr_salvage_report *r = NULL;
-    wri_block *b = NULL;
+    wri_slot cur;
     char src[300], dst[300], file[400];
     int n, back, stale;
-    sv_path(src, sizeof src, "internal");
+    make_db_file("internal", src, sizeof src, file, sizeof file, &cur);
     sv_path(dst, sizeof dst, "internal.out");
-    REQUIRE_OK(make_db(src, &eb), &eb);
-    snprintf(file, sizeof file, "%s/people.main.wr", src);
-    REQUIRE_OK(wri_block_open(file, WRI_BLOCK_RDONLY | WRI_BLOCK_NOEXT, &b,
-                              &eb),
-               &eb);
-    REQUIRE(b->cur.height >= 2);
-    uint64_t rootoff = b->cur.root.off;
-    wri_block_close(b);
+    REQUIRE(cur.height >= 2);
+    uint64_t rootoff = cur.root.off;
     zero_page(file, rootoff, 512);
     int rc = wr_salvage(src, dst, NULL, &r, &eb);
     CHECK_EQ(rc, WR_OK);
@@ -288,16 +301,10 @@ static void test_salvage_truncated_keeps_only_its_generation(void)
     wr_salvage_report *r = NULL;
     char src[300], dst[300], file[400];
     int n, back, stale;
-    sv_path(src, sizeof src, "trunc");
+    wri_slot cur;
+    make_db_file("trunc", src, sizeof src, file, sizeof file, &cur);
     sv_path(dst, sizeof dst, "trunc.out");
-    REQUIRE_OK(make_db(src, &eb), &eb);
-    snprintf(file, sizeof file, "%s/people.main.wr", src);
-    wri_block *b = NULL;
-    REQUIRE_OK(wri_block_open(file, WRI_BLOCK_RDONLY | WRI_BLOCK_NOEXT, &b,
-                              &eb),
-               &eb);
-    uint64_t cut = b->cur.root.off;
-    wri_block_close(b);
+    uint64_t cut = cur.root.off;
     REQUIRE(truncate(file, (off_t)cut) == 0);
     int rc = wr_salvage(src, dst, NULL, &r, &eb);
     CHECK_EQ(rc, WR_ECORRUPT);
@@ -499,10 +506,11 @@ static void test_salvage_long_leaves_in_format_1(void)
 /* --- value tails (formats 3 and 4) ------------------------------------ */
 
 /* 300 documents of 200 to 2,700 bytes on 512-byte pages (ids 1000-1299,
- * every 7th "renamed", as check_dest expects), compacted: long leaves
- * whose cells keep the tails of the overflow values longer than a block
- * (format 3) and the whole of those shorter (format 4). */
-static int make_tail_db(const char *dir, wr_errbuf *eb)
+ * every 7th "renamed", as check_dest expects), compacted or as the engine
+ * wrote them: long leaves whose cells keep the tails of the overflow
+ * values longer than a block (format 3) and the whole of those shorter
+ * (format 4), by the one rule both follow. */
+static int make_tail_db(const char *dir, bool compact, wr_errbuf *eb)
 {
     int rc;
     wr_db *db = NULL;
@@ -524,35 +532,55 @@ static int make_tail_db(const char *dir, wr_errbuf *eb)
         rc = wr_coll_put(c, &d, NULL, eb);
         bson_destroy(&d);
     }
-    return checkpoint_compact(db, dir, rc, eb);
+    return compact ? checkpoint_compact(db, dir, rc, eb)
+                   : db_build_end(db, rc, dir, eb);
 }
 
-/* The first leaf's first split value (packed: its first value packed
- * whole in its cell): the leaf, the value's run (all zero for a packed
- * value), and the file offset of its tail (in the leaf's cell). */
+/* Below the page at a (level): the first leaf, in key order, with a
+ * split value whose tail is over 16 bytes (packed: a value packed whole
+ * in its cell); *leaf, *run, *tail_off as first_tail says. */
+static int find_tail(wri_block *b, const wr_addr *a, int level, bool packed,
+                     wr_addr *leaf, wr_addr *run, uint64_t *tail_off,
+                     wr_errbuf *eb)
+{
+    uint8_t *page = malloc(WRI_LEAF_MAX);
+    wri_page_view v;
+    int found = 0;
+    if (page == NULL || wri_block_read_node(b, a, level, 1, page, &v, eb) !=
+                            WR_OK) {
+        free(page);
+        return 0;
+    }
+    for (uint32_t i = 0; i < v.count && !found; i++) {
+        wri_cell c;
+        wri_page_cell(&v, i, &c);
+        if (level > 0)
+            found = find_tail(b, &c.child, level - 1, packed, leaf, run,
+                              tail_off, eb);
+        else if (c.tlen > 16 && wri_cell_packed(&c) == packed) {
+            *leaf = *a;
+            *run = c.ovf;
+            *tail_off = a->off + (uint64_t)(c.tail - page);
+            found = 1;
+        }
+    }
+    free(page);
+    return found;
+}
+
+/* The first split value (packed: value packed whole in its cell) in key
+ * order: its leaf, the value's run (all zero for a packed value), and the
+ * file offset of its tail (in the leaf's cell). */
 static int first_tail(const char *file, bool packed, wr_addr *leaf,
                       wr_addr *run, uint64_t *tail_off, wr_errbuf *eb)
 {
     wri_block *b = NULL;
-    uint8_t *page = malloc(WRI_LEAF_MAX);
-    wri_page_view v;
     int found = 0;
-    *leaf = first_leaf(file, eb);
-    if (page != NULL && leaf->off != 0 &&
-        wri_block_open(file, WRI_BLOCK_RDONLY | WRI_BLOCK_NOEXT, &b, eb) ==
-            WR_OK &&
-        wri_block_read_node(b, leaf, 0, 1, page, &v, eb) == WR_OK)
-        for (uint32_t i = 0; i < v.count && !found; i++) {
-            wri_cell c;
-            wri_page_cell(&v, i, &c);
-            if (c.tlen > 16 && wri_cell_packed(&c) == packed) {
-                *run = c.ovf;
-                *tail_off = leaf->off + (uint64_t)(c.tail - page);
-                found = 1;
-            }
-        }
+    if (wri_block_open(file, WRI_BLOCK_RDONLY | WRI_BLOCK_NOEXT, &b, eb) ==
+        WR_OK)
+        found = find_tail(b, &b->cur.root, (int)b->cur.height - 1, packed,
+                          leaf, run, tail_off, eb);
     wri_block_close(b);
-    free(page);
     return found;
 }
 
@@ -567,11 +595,12 @@ static void flip_byte(const char *file, uint64_t off)
     close(fd);
 }
 
-/* Verify and salvage on a database with split values: clean (0), the run
- * of one value damaged (1), the tail in its leaf damaged (2), the whole
- * leaf zeroed, its values' runs left without it (3), or a value packed
- * whole in its leaf's cell damaged (4). */
-static void tail_case(const char *name, int what)
+/* Verify and salvage on a database with split values (compacted, or as
+ * the engine wrote them): clean (0), the run of one value damaged (1),
+ * the tail in its leaf damaged (2), the whole leaf zeroed, its values'
+ * runs left without it (3), or a value packed whole in its leaf's cell
+ * damaged (4). */
+static void tail_case(const char *name, int what, bool compact)
 {
     wr_errbuf eb = {0};
     wr_salvage_report *r = NULL;
@@ -584,7 +613,7 @@ static void tail_case(const char *name, int what)
     uint64_t toff;
     sv_path(src, sizeof src, name);
     snprintf(dst, sizeof dst, "%s.out", src);
-    REQUIRE_OK(make_tail_db(src, &eb), &eb);
+    REQUIRE_OK(make_tail_db(src, compact, &eb), &eb);
     snprintf(file, sizeof file, "%s/people.main.wr", src);
     REQUIRE_OK(fill_check(file, &fr), &eb);
     CHECK_EQ(fr.version, WRI_VERSION_PACKED);
@@ -647,13 +676,94 @@ static void tail_case(const char *name, int what)
     wr_salvage_report_free(r);
 }
 
+/* The five cases of tail_case, their databases named prefix + what. */
+static void tail_cases(const char *prefix, bool compact)
+{
+    static const char *const what[] = {"tails", "tailrun", "tailleaf",
+                                       "tailnoleaf", "packedleaf"};
+    for (int i = 0; i < 5; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "%s%s", prefix, what[i]);
+        tail_case(name, i, compact);
+    }
+}
+
 static void test_salvage_value_tails(void)
 {
-    tail_case("tails", 0);
-    tail_case("tailrun", 1);
-    tail_case("tailleaf", 2);
-    tail_case("tailnoleaf", 3);
-    tail_case("packedleaf", 4);
+    tail_cases("", true);
+}
+
+/* The same on the engine's own split and packed values (wr-load). */
+static void test_salvage_engine_value_tails(void)
+{
+    tail_cases("e", false);
+}
+
+/* Power-loss debris from before a checkpoint: make_db's database (format
+ * 1, one-block leaves), then a load that writes early (a small memory
+ * budget) long leaves of packed and split values, new documents and new
+ * versions of committed ones, and dies before its checkpoint. The file
+ * still says format 1 and holds those pages past its checkpoint; salvage
+ * gives back exactly the committed documents, from the tree and (the root
+ * zeroed) from its whole-file scan: none of the debris (its newer
+ * generation; its long leaves are no leaves in a format 1 file), no
+ * stale name, nothing in lost+found. */
+static void test_salvage_packed_debris(void)
+{
+    wr_errbuf eb = {0};
+    char src[300], dst[320], file[400];
+    int n, back, stale;
+    wri_slot cur;
+    make_db_file("debris", src, sizeof src, file, sizeof file, &cur);
+    uint64_t lsize = cur.logical_size, rootoff = cur.root.off;
+    CHECK_EQ(cur.version, WRI_VERSION_1);
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        static char pad[1200];
+        wr_db *db = NULL;
+        wr_coll *c = NULL;
+        wr_db_opts o = {.memory = 16u << 10, .holder = "test"};
+        memset(pad, 'd', sizeof pad);
+        if (wr_db_open(src, &o, &db, &eb) != WR_OK ||
+            wr_coll_open(db, "people", false, &c, &eb) != WR_OK)
+            _exit(2);
+        for (int i = 0; i < 1300; i++) {
+            bson_t d = BSON_INITIALIZER;
+            BSON_APPEND_INT32(&d, "_id", i < 400 ? i : i + 600);
+            BSON_APPEND_UTF8(&d, "name", "debris");
+            bson_append_utf8(&d, "pad", 3, pad, i % 3 ? 300 : 1100);
+            if (wr_coll_put(c, &d, NULL, &eb) != WR_OK)
+                _exit(2);
+            bson_destroy(&d);
+        }
+        _exit(0); /* no checkpoint: the power goes */
+    }
+    int st;
+    REQUIRE(waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
+            WEXITSTATUS(st) == 0);
+    struct stat sb;
+    REQUIRE(stat(file, &sb) == 0);
+    CHECK((uint64_t)sb.st_size > lsize + 64 * 512); /* the debris */
+    for (int zeroed = 0; zeroed < 2; zeroed++) {
+        wr_salvage_report *r = NULL;
+        snprintf(dst, sizeof dst, "%s.out%d", src, zeroed);
+        if (zeroed)
+            zero_page(file, rootoff, 512);
+        CHECK_EQ(wr_salvage(src, dst, NULL, &r, &eb), WR_OK);
+        const wr_salvage_coll *c = people(r);
+        REQUIRE(c != NULL);
+        CHECK(c->complete);
+        CHECK_EQ(c->recovered, 300);
+        CHECK_EQ(c->lost_found, 0);
+        CHECK_EQ(c->from_scan, zeroed ? 300 : 0);
+        REQUIRE_OK(check_dest(dst, &n, &back, &stale, &eb), &eb);
+        CHECK_EQ(n, 300);
+        CHECK_EQ(back, 0);
+        CHECK_EQ(stale, 0); /* no "debris" name */
+        CHECK(r->verified);
+        wr_salvage_report_free(r);
+    }
 }
 
 /* Whether any problem of vr has `what` in its detail. */
@@ -678,7 +788,7 @@ static void value_tails_need(const char *name, bool packed)
     wr_addr leaf, run;
     uint64_t toff;
     sv_path(src, sizeof src, name);
-    REQUIRE_OK(make_tail_db(src, &eb), &eb);
+    REQUIRE_OK(make_tail_db(src, true, &eb), &eb);
     snprintf(file, sizeof file, "%s/people.main.wr", src);
     REQUIRE(first_tail(file, packed, &leaf, &run, &toff, &eb));
     char *text = NULL;
@@ -758,6 +868,8 @@ int main(void)
     RUN(test_salvage_long_leaf_damaged);
     RUN(test_salvage_long_leaves_in_format_1);
     RUN(test_salvage_value_tails);
+    RUN(test_salvage_engine_value_tails);
+    RUN(test_salvage_packed_debris);
     RUN(test_salvage_value_tails_need_format_3);
     RUN(test_salvage_packed_values_need_format_4);
     sv_rm(root);

@@ -40,10 +40,16 @@ static bson_t *make_doc(int id, int big)
     BSON_APPEND_UTF8(&arr, "0", cities[(id + 1) % 5]);
     BSON_APPEND_UTF8(&arr, "1", cities[(id + 3) % 5]);
     bson_append_array_end(d, &arr);
-    if (big) { /* past wri_page_max_inline(512): an overflow page */
-        char s[700];
-        memset(s, 'a' + id % 26, sizeof s - 1);
-        s[sizeof s - 1] = 0;
+    if (big) {
+        /* past wri_page_max_inline(512), and 992 bytes in all: it fills
+         * the two blocks of its overflow page exactly, so the engine keeps
+         * it whole there (a longer or shorter one it would split or pack
+         * into a long leaf, docs/FORMAT.md "Value tails"); the element is
+         * 11 bytes and the string */
+        char s[1000];
+        uint32_t n = 992 - 11 - d->len;
+        memset(s, 'a' + id % 26, n);
+        s[n] = 0;
         BSON_APPEND_UTF8(d, "text", s);
     }
     return d;
@@ -214,11 +220,14 @@ typedef struct pages {
 static void walk(const char *path, uint32_t P, const wr_addr *a, uint64_t parent,
                  pages *pg)
 {
-    uint8_t *buf = malloc(P);
+    /* a page is its address's size: a long leaf (of packed or split
+     * values, which the engine writes) too */
+    uint32_t size = a->size >= P && a->size <= WRI_LEAF_MAX ? a->size : P;
+    uint8_t *buf = malloc(size);
     wri_page_view v;
     wri_page_problem pp;
-    raw_read(path, a->off, buf, P);
-    if (wri_page_check(buf, P, 0, &v, &pp) != WR_OK) {
+    raw_read(path, a->off, buf, size);
+    if (wri_page_check(buf, size, 0, &v, &pp) != WR_OK) {
         free(buf);
         return;
     }
@@ -901,9 +910,9 @@ static void test_verify_document_id_changed(void)
     leaf_fx_free(&f);
 }
 
-/* A compacted database on 1 KiB pages: its long leaves hold the big
- * documents (about 800 bytes: past the inline limit, shorter than a
- * block) packed whole in their cells (format 4). One such document's
+/* A compacted database on 2 KiB pages: its long leaves hold the big
+ * documents (992 bytes: past the inline limit, shorter than a block)
+ * packed whole in their cells (format 4). One such document's
  * second element made an unknown type, the leaf re-CRC'd and the change
  * carried up: the document finding names its byte in the leaf's cell
  * (where the value starts in the cell, plus the checker's offset). */
@@ -911,7 +920,7 @@ static void test_verify_packed_document_damage_has_its_place(void)
 {
     wr_errbuf eb = {0};
     char *dir = tap_fresh_path("packed");
-    REQUIRE_OK(build_db(dir, 300, 1024), &eb);
+    REQUIRE_OK(build_db(dir, 300, 2048), &eb);
     wr_compact_opts co = {0};
     REQUIRE_OK(wr_compact(dir, &co, NULL, &eb), &eb);
     char *path = join(dir, "people.main.wr");
@@ -1785,6 +1794,28 @@ static void test_verify_nonzero_reserved_bytes(void)
             at = c.off + 3;
             break;
         case 3: {
+            /* an overflow page with room after its value: the engine
+             * splits an 800-byte document (_id -1: the first overflow
+             * value in key order), compacting at fill 50% (one-block
+             * leaves, which keep no tail) puts it whole in a run */
+            wr_errbuf eb = {0};
+            wr_db_opts o = {.holder = "test"};
+            wr_db *db = NULL;
+            wr_coll *coll = NULL;
+            static char x[800];
+            memset(x, 'x', sizeof x - 1);
+            bson_t *d = bson_new();
+            BSON_APPEND_INT32(d, "_id", -1);
+            BSON_APPEND_UTF8(d, "text", x);
+            REQUIRE_OK(wr_db_open(dir, &o, &db, &eb), &eb);
+            REQUIRE_OK(wr_coll_open(db, "people", false, &coll, &eb), &eb);
+            REQUIRE_OK(wr_coll_put(coll, d, NULL, &eb), &eb);
+            REQUIRE_OK(wr_db_checkpoint(db, &eb), &eb);
+            wr_db_close(db);
+            bson_destroy(d);
+            wr_compact_opts co = {.fill_pct = 50};
+            REQUIRE_OK(wr_compact(dir, &co, NULL, &eb), &eb);
+            find_pages(path, &pg);
             page = pg.ovf;
             REQUIRE(page != 0);
             raw_read(path, page, buf, sizeof buf);
