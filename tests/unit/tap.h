@@ -6,7 +6,9 @@
  *   int main(void) { RUN(test_extent_best_fit); return tap_done(); }
  *
  * CHECK* record a failure (with file:line and the values) and keep going;
- * REQUIRE* record it and return from the test function.
+ * REQUIRE* record it and return from the test function. TAP_SKIP(why)
+ * then return: the test could not run here ("ok N - name # SKIP why"),
+ * which tests/run.sh counts apart, never as passed.
  */
 #ifndef WR_TAP_H
 #define WR_TAP_H
@@ -17,6 +19,7 @@
 #include <string.h>
 
 static int tap_n, tap_failed_tests, tap_cur_failed;
+static char tap_cur_skip[200]; /* why the current test did not run */
 
 #define TAP_FAIL(...)                                                        \
     do {                                                                     \
@@ -25,6 +28,8 @@ static int tap_n, tap_failed_tests, tap_cur_failed;
         printf(__VA_ARGS__);                                                 \
         printf("\n");                                                        \
     } while (0)
+#define TAP_SKIP(...)                                                        \
+    snprintf(tap_cur_skip, sizeof tap_cur_skip, __VA_ARGS__)
 
 #define CHECK(c)                                                             \
     do {                                                                     \
@@ -82,9 +87,11 @@ static inline int tap_skipped(const char *name)
         if (tap_skipped(#fn))                                                \
             break;                                                           \
         tap_cur_failed = 0;                                                  \
+        tap_cur_skip[0] = '\0';                                              \
         fn();                                                                \
         tap_n++;                                                             \
-        printf("%s %d - %s\n", tap_cur_failed ? "not ok" : "ok", tap_n, #fn); \
+        printf("%s %d - %s%s%s\n", tap_cur_failed ? "not ok" : "ok", tap_n,  \
+               #fn, tap_cur_skip[0] ? " # SKIP " : "", tap_cur_skip);        \
         fflush(stdout);                                                      \
         tap_failed_tests += tap_cur_failed;                                  \
     } while (0)

@@ -694,7 +694,7 @@ static void test_pagesrc_map_cold_file_preads(void)
 static void test_pagesrc_map_not_for_non_owners(void)
 {
     if (geteuid() != 0) {
-        printf("# not run: needs root, to read as another user\n");
+        TAP_SKIP("needs root, to read as another user");
         return;
     }
     char copy[700];
