@@ -189,11 +189,17 @@ TSAN_SKIP = test_compact_power_sweep test_compact_backup_power_sweep \
             test_verify_random_damage_never_crashes \
             test_dump_random_damage_never_crashes
 
+# make test's four builds use every core the process may (nproc) unless
+# make was given -j itself; tests/run.sh runs as many tests at a time
+# (WR_TEST_JOBS overrides it)
+TEST_MAKE = $(MAKE) --no-print-directory \
+            $(if $(filter -j%,$(MAKEFLAGS)),,-j$(shell nproc 2>/dev/null || echo 1))
+
 test: deps
-	@$(MAKE) --no-print-directory build
-	@$(MAKE) --no-print-directory SAN=1 test-build
-	@$(MAKE) --no-print-directory SAN=1 DIAG=1 diag-build
-	@$(MAKE) --no-print-directory SAN=thread tsan-build
+	@$(TEST_MAKE) build
+	@$(TEST_MAKE) SAN=1 test-build
+	@$(TEST_MAKE) SAN=1 DIAG=1 diag-build
+	@$(TEST_MAKE) SAN=thread tsan-build
 	@WR_DIAG_TESTS="$(DIAG_TESTS)" WR_TSAN_TESTS="$(TSAN_TESTS)" \
 	  WR_TSAN_SKIP="$(TSAN_SKIP)" tests/run.sh build/san build/san-diag build/tsan
 
