@@ -131,18 +131,28 @@ void wri_block_set_version(wri_block *b, uint32_t version)
 
 /* --- handle ----------------------------------------------------------- */
 
-/* After every WRI_BLOCK_WRITEBACK bytes of gathered runs, the kernel is
- * asked to start writing them to the disk (wri_io_writeback): the final
- * fsync then waits for the last few megabytes, not for the whole file,
- * and the disk works while the build goes on. A hint only: durability
- * still comes from the fsyncs alone. */
+/* After every WRI_BLOCK_WRITEBACK bytes of gathered runs that mostly fill
+ * the stretch of the file they span (a new file written front to back,
+ * by the bulk loader or the engine), the kernel is asked to start writing
+ * them to the disk (wri_io_writeback): the final fsync then waits for the
+ * last few megabytes, not for the whole file, and the disk works while
+ * the build goes on. Runs scattered over more than twice the bytes they
+ * hold (the engine rewriting pages here and there) start the stretch
+ * again: a hint over most of a file for a few pages in it costs more
+ * than it gives (measured: 3 s of system time in the 1M churn load). A
+ * hint only: durability still comes from the fsyncs alone. */
 static void blk_writeback(blk_priv *pv)
 {
     uint64_t end = pv->woff + pv->wlen;
-    if (pv->wb_bytes == 0 || pv->woff < pv->wb_lo)
+    uint64_t lo = WRI_MIN(pv->wb_lo, pv->woff), hi = WRI_MAX(pv->wb_hi, end);
+    if (pv->wb_bytes == 0 || (hi - lo) / 2 > pv->wb_bytes + pv->wlen) {
         pv->wb_lo = pv->woff;
-    if (pv->wb_bytes == 0 || end > pv->wb_hi)
         pv->wb_hi = end;
+        pv->wb_bytes = 0;
+    } else {
+        pv->wb_lo = lo;
+        pv->wb_hi = hi;
+    }
     pv->wb_bytes += pv->wlen;
     if (pv->wb_bytes < WRI_BLOCK_WRITEBACK)
         return;

@@ -203,9 +203,11 @@ void wri_block_set_version(wri_block *b, uint32_t version);
  * pages are written one at a time. A failed write of a run poisons the
  * handle (I9). */
 #define WRI_BLOCK_RUN (256u << 10)
-/* and after every WRI_BLOCK_WRITEBACK bytes so gathered, their writing
- * back to the disk is started (a hint, wri_io_writeback), so the fsync
- * that ends the build does not wait for the whole file. */
+/* and after every WRI_BLOCK_WRITEBACK bytes so gathered into runs that
+ * mostly fill the stretch of the file they span (a file written front to
+ * back), their writing back to the disk is started (a hint,
+ * wri_io_writeback), so the fsync that ends the build does not wait for
+ * the whole file. */
 #define WRI_BLOCK_WRITEBACK (8u << 20)
 void wri_block_gather_writes(wri_block *b);
 /* Allocate size bytes (a multiple of P), set the page CRC and write it;
