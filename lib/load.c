@@ -63,7 +63,32 @@ static int load_check_all(const wr_load_opts *o, const char *input,
 
 /* A skipped line (its error in eb, which this clears), as a line of the
  * rejects file (opened at the first). */
-static int load_reject(const wr_load_opts *o, wri_file **rej, uint64_t *off,
+/* The rejects file of a run: opened at the first skipped line; created
+ * says this run made it (then a run that commits nothing removes it; a
+ * file that was there before, or a device, is never removed). */
+typedef struct {
+    wri_file *f;
+    uint64_t off;
+    bool created;
+} load_rej;
+
+/* Open o->rejects: created new if it is missing (remembered), else the
+ * file that is there, emptied. */
+static int load_rej_open(const char *path, load_rej *rj, wr_errbuf *eb)
+{
+    int rc = wri_io_open(path, WRI_IO_RDWR | WRI_IO_CREATE | WRI_IO_EXCL,
+                         &rj->f, eb);
+    if (rc == WR_EEXIST) {
+        wr_errbuf_clear(eb);
+        rc = wri_io_open(path, WRI_IO_RDWR | WRI_IO_CREATE | WRI_IO_TRUNC,
+                         &rj->f, eb);
+        return rc;
+    }
+    rj->created = rc == WR_OK;
+    return rc;
+}
+
+static int load_reject(const wr_load_opts *o, load_rej *rj,
                        const char *input, const wri_jsonl_line *line,
                        wr_errbuf *eb)
 {
@@ -77,10 +102,7 @@ static int load_reject(const wr_load_opts *o, wri_file **rej, uint64_t *off,
     wr_errbuf_clear(eb); /* an error of the rejects file is its own */
     if (o->rejects == NULL)
         return WR_OK;
-    if (*rej == NULL &&
-        (rc = wri_io_open(o->rejects, WRI_IO_RDWR | WRI_IO_CREATE |
-                                          WRI_IO_TRUNC,
-                          rej, eb)) != WR_OK) {
+    if (rj->f == NULL && (rc = load_rej_open(o->rejects, rj, eb)) != WR_OK) {
         char msg[sizeof eb->msg];
         snprintf(msg, sizeof msg, "%s", eb->msg);
         wr_errbuf_clear(eb);
@@ -92,8 +114,8 @@ static int load_reject(const wr_load_opts *o, wri_file **rej, uint64_t *off,
     if ((json = wri_reject_json(input, line, reason, line->torn, &len)) ==
         NULL)
         return WR_ERR(eb, WR_ENOMEM, "out of memory");
-    rc = wri_io_pwrite(*rej, json, len, *off, eb);
-    *off += len;
+    rc = wri_io_pwrite(rj->f, json, len, rj->off, eb);
+    rj->off += len;
     free(json);
     return rc;
 }
@@ -212,8 +234,7 @@ int wr_load(const wr_load_opts *o, wr_load_stats *st, wr_errbuf *eb)
     wr_db *db = NULL;
     wr_coll *c = NULL;
     wri_docin *r = NULL;
-    wri_file *rej = NULL;
-    uint64_t rej_off = 0;
+    load_rej rej = {NULL, 0, false};
     bool fatal = false, skip = o->skip_bad || o->max_bad > 0;
     char first_bad[sizeof eb->msg] = "";
     char *spool = NULL;
@@ -259,7 +280,7 @@ int wr_load(const wr_load_opts *o, wr_load_stats *st, wr_errbuf *eb)
             break;
         if (rc == WR_EBADINPUT) {
             if ((rc = load_bad(o, st, &line, fatal, first_bad, eb)) != WR_OK ||
-                (rc = load_reject(o, &rej, &rej_off, input, &line, eb)) !=
+                (rc = load_reject(o, &rej, input, &line, eb)) !=
                     WR_OK)
                 goto out;
             st->rejected += o->rejects != NULL;
@@ -278,7 +299,7 @@ int wr_load(const wr_load_opts *o, wr_load_stats *st, wr_errbuf *eb)
                             (unsigned long long)line.offset, msg);
                 if ((rc = load_bad(o, st, &line, false, first_bad, eb)) !=
                         WR_OK ||
-                    (rc = load_reject(o, &rej, &rej_off, input, &line, eb)) !=
+                    (rc = load_reject(o, &rej, input, &line, eb)) !=
                         WR_OK)
                     goto out;
                 st->rejected += o->rejects != NULL;
@@ -306,13 +327,13 @@ int wr_load(const wr_load_opts *o, wr_load_stats *st, wr_errbuf *eb)
     load_committed(st);
     st->generation = wr_db_generation(db);
     st->bytes_read = wri_docin_bytes_read(r);
-    if (rej != NULL)
-        rc = wri_io_fsync(rej, eb);
+    if (rej.f != NULL)
+        rc = wri_io_fsync(rej.f, eb);
 out:
-    wri_io_close(rej);
-    /* a run that committed nothing leaves no rejects file either (nor
-     * keeps DIR, which the close removes if it made it) */
-    if (rej != NULL && rc != WR_OK && st->checkpoints == 0)
+    wri_io_close(rej.f);
+    /* a run that committed nothing leaves no rejects file it made either
+     * (nor keeps DIR, which the close removes if it made it) */
+    if (rej.created && rc != WR_OK && st->checkpoints == 0)
         (void)wri_io_unlink(o->rejects, NULL);
     wri_docin_close(r);
     if (spool != NULL) { /* before the close, which may remove DIR */

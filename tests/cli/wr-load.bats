@@ -118,7 +118,7 @@ load helpers
     [ "$(jq -r .bad_lines <<<"$output")" = 5 ]
 }
 
-@test "a run --max-bad refuses leaves no rejects file (a new DIR goes whole); a --rejects file that cannot be opened is named with its reason, not the bad line's" {
+@test "a run --max-bad refuses leaves no rejects file it made (a new DIR goes whole), never removes one that was there; a --rejects file that cannot be opened is named with its reason, not the bad line's" {
     printf '{"_id": 1}\nnot json\n{"_id": 3}\n{"a": 1}\n' > "$TMP/bad.jsonl"
     run "$WR_BIN/wr-load" --max-bad 1 "$TMP/new" c "$TMP/bad.jsonl"
     [ "$status" -eq 1 ]
@@ -133,6 +133,18 @@ load helpers
     run "$WR_BIN/wr-load" --max-bad 1 --rejects "$TMP/r.jsonl" "$TMP/db" c "$TMP/bad.jsonl"
     [ "$status" -eq 1 ]
     [ ! -e "$TMP/r.jsonl" ]
+    # a file that was there before (or a device) is never removed: only
+    # one this run created
+    echo keep > "$TMP/mine.jsonl"
+    run "$WR_BIN/wr-load" --max-bad 1 --rejects "$TMP/mine.jsonl" "$TMP/db" c "$TMP/bad.jsonl"
+    [ "$status" -eq 1 ]
+    [ -f "$TMP/mine.jsonl" ]
+    [ "$(jq -r .line "$TMP/mine.jsonl" | head -n1)" = 2 ]
+    ln -s /dev/null "$TMP/null-link"
+    run "$WR_BIN/wr-load" --max-bad 1 --rejects "$TMP/null-link" "$TMP/db" c "$TMP/bad.jsonl"
+    [ "$status" -eq 1 ]
+    [ -L "$TMP/null-link" ] && [ -c /dev/null ]
+    [ "$(dir_sig "$TMP/db")" = "$before" ]
     # the rejects file's own error
     run "$WR_BIN/wr-load" --skip-bad --rejects "$TMP/no/such/dir/r.jsonl" "$TMP/l3" c "$TMP/bad.jsonl"
     [ "$status" -eq 3 ]
