@@ -164,6 +164,9 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(UNIT_HELP) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $< $(UNIT_HELP) $(LIBA) $(DEP_LIBS)
 
+# test_oom makes malloc fail for chosen sizes (its own __wrap_malloc)
+$(BUILD)/tests/test_oom: LDFLAGS_ALL += -Wl,--wrap=malloc
+
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBA) $(DEP_LIBS)

@@ -810,9 +810,10 @@ int wri_btree_put(wri_btree *t, const uint8_t *key, uint32_t klen,
         wri_item *it = &leaf->it[i];
         wr_addr old = it->ovf;
         node_count_out(t, leaf, it);
-        if ((rc = item_set(t, it, it->key, it->klen, val, vlen, eb)) != WR_OK)
+        rc = item_set(t, it, it->key, it->klen, val, vlen, eb);
+        node_count_in(t, leaf, it); /* item_set changes nothing on failure */
+        if (rc != WR_OK)
             return rc;
-        node_count_in(t, leaf, it);
         if (old.off != 0 &&
             (rc = wri_block_free_page(t->blk, &old, eb)) != WR_OK)
             return rc;
