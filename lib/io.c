@@ -479,6 +479,7 @@ static void io_bus_chain(int sig, siginfo_t *si, void *uc)
 
 static void io_bus(int sig, siginfo_t *si, void *uc)
 {
+    int saved = errno; /* the interrupted code's, whatever mmap does */
     uintptr_t a = (uintptr_t)si->si_addr;
     uintptr_t pg = atomic_load(&io_pagesize);
     /* si_code > 0: the kernel's, a fault; kill, raise, sigqueue: <= 0 */
@@ -494,8 +495,10 @@ static void io_bus(int sig, siginfo_t *si, void *uc)
             break;
         uintptr_t none = 0;
         atomic_compare_exchange_strong(&io_maps[i].fault, &none, 1 + a - s);
+        errno = saved;
         return;
     }
+    errno = saved;
     io_bus_chain(sig, si, uc);
 }
 
