@@ -13,14 +13,16 @@ static const char *const path_name[] = {"portable", "128-bit", "256-bit"};
 
 static void compare_with_zlib(int path)
 {
+    if (wri_crc_force(path) != path) { /* counted apart, never a pass */
+        TAP_SKIP("the %s path: not on this CPU", path_name[path]);
+        return;
+    }
     uint64_t x = 0x853C49E6748FEA9Bull;
     uint8_t *buf = malloc(70000);
     for (size_t i = 0; i < 70000; i++) {
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
         buf[i] = (uint8_t)x;
     }
-    if (wri_crc_force(path) != path)
-        printf("# %s: not on this CPU (a slower path runs)\n", path_name[path]);
     for (int round = 0; round < 3000; round++) {
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
         size_t off = (size_t)(x % 64);
