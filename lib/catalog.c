@@ -15,6 +15,13 @@ static int cat_name_cmp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* A tree file's name ends in ".wr" after at least one character. */
+static bool cat_tree_suffix(const char *name)
+{
+    size_t l = strlen(name);
+    return l > 3 && strcmp(name + l - 3, ".wr") == 0;
+}
+
 int wri_dir_tree_files(const char *dir, char ***names_out, size_t *n_out,
                        wr_errbuf *eb)
 {
@@ -28,9 +35,7 @@ int wri_dir_tree_files(const char *dir, char ***names_out, size_t *n_out,
     if (d == NULL)
         return WR_OK;
     while ((de = readdir(d)) != NULL) {
-        size_t l = strlen(de->d_name);
-        if (l < 4 || strcmp(de->d_name + l - 3, ".wr") != 0 ||
-            de->d_name[0] == '.')
+        if (!cat_tree_suffix(de->d_name) || de->d_name[0] == '.')
             continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 16;
@@ -116,10 +121,9 @@ bool wr_is_tree_file(const char *path)
     wri_ps *ps = NULL;
     wri_ps_cfg quiet = {.tolerant = true};
     wr_errbuf e = {0};
-    size_t n = strlen(path);
     if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
         return false;
-    if (n > 3 && strcmp(path + n - 3, ".wr") == 0) /* wri_dir_tree_files */
+    if (cat_tree_suffix(path)) /* as wri_dir_tree_files lists them */
         return true;
     bool ours = wri_ps_open(path, &quiet, &ps, &e) != WR_ENOTOURS;
     wri_ps_close(ps);
