@@ -39,10 +39,17 @@
 #   BENCH_TIMEOUT=900     seconds before a run is abandoned
 #   BENCH_PROFILE=1       after the tables, perf-profile the slowest wrtools
 #                         job (needs perf) and print its top symbols
+#   BENCH_SETTLE_MB=16    before every timed run, wait until the machine's
+#   BENCH_SETTLE_CAP=30   dirty + writeback pages are below this many MB
+#                         (at most this many seconds; 0 MB: do not settle)
 #
 # Every run reads warm data (the page cache holds the inputs); the tools'
 # own fsyncs are part of their time, and `cp` is followed by a sync of the
-# copy so that it pays the same.
+# copy so that it pays the same. Every timed run starts settled: after its
+# untimed prep, `sync`, then /proc/meminfo's Dirty + Writeback polled
+# every 50 ms until under BENCH_SETTLE_MB (or BENCH_SETTLE_CAP seconds
+# passed), so no run pays for the writeback of the run or prep before
+# it. The header says what settling does, the end how long it waited.
 
 set -u
 export LC_ALL=C
@@ -118,6 +125,39 @@ peer_check lmdb peer_lmdb mdb_dump mdb_copy
 peer_check sqlite peer_sqlite sqlite3
 NOPEER="n/a (peer not installed: make bench-peers)"
 
+# ------------------------------------------------------------ settling
+#
+# settle: before a timed run, drain what earlier runs and preps left to
+# write (a prep's `cp`, a removed copy, another job's output), so that
+# its writeback does not land in the next run's time. `sync` (bounded by
+# the cap: it waits for every file system's dirty data, other processes'
+# too), then poll Dirty + Writeback until below the threshold: other
+# processes on a shared machine keep writing, so "below", not "zero",
+# and a cap so a busy neighbour cannot stall the bench. What each run
+# waited, and how many hit the cap, is summed for the end of the report.
+SETTLE_MB=${BENCH_SETTLE_MB:-16}
+SETTLE_CAP=${BENCH_SETTLE_CAP:-30}
+SETTLE_N=0 SETTLE_CAPPED=0 SETTLE_SUM=0 SETTLE_MAX=0 SETTLE_LEFT_MAX=0
+dirty_kb() { awk '/^(Dirty|Writeback):/ { s += $2 } END { print s + 0 }' /proc/meminfo; }
+settle() {
+    local t0=$EPOCHREALTIME kb waited
+    [ "$SETTLE_MB" -gt 0 ] 2>/dev/null || return 0
+    timeout -k 1 "$SETTLE_CAP" sync
+    while kb=$(dirty_kb); [ "$kb" -gt $((SETTLE_MB * 1024)) ]; do
+        if awk -v a="$t0" -v b="$EPOCHREALTIME" -v c="$SETTLE_CAP" 'BEGIN { exit !(b - a >= c) }'; then
+            SETTLE_CAPPED=$((SETTLE_CAPPED + 1))
+            break
+        fi
+        sleep 0.05
+    done
+    waited=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }')
+    SETTLE_N=$((SETTLE_N + 1))
+    read -r SETTLE_SUM SETTLE_MAX < <(awk -v s="$SETTLE_SUM" -v m="$SETTLE_MAX" -v w="$waited" \
+        'BEGIN { printf "%.3f %.3f\n", s + w, (w > m ? w : m) }')
+    [ "$kb" -gt "$SETTLE_LEFT_MAX" ] && SETTLE_LEFT_MAX=$kb
+    return 0
+}
+
 # ------------------------------------------------------------ measuring
 #
 # measure KEY LABEL PREP POST -- CMD...
@@ -157,6 +197,7 @@ run_once() {
         RUN_NOTE="failed: setup: $(head -c 200 "$S/prep.err" | head -n1)"
         return 1
     fi
+    settle
     t0=$EPOCHREALTIME
     if [ $have_rtime = 1 ]; then
         timeout -k 10 "$TIMEOUT" "$BB/rtime" -o "$S/rss" "$@" >"$OUT" 2>"$S/err"
@@ -373,6 +414,11 @@ echo "- wrtools $("$BIN/wr-load" --version 2>/dev/null | head -n1 || echo '(wr-l
 echo "- $(cc --version | head -n1); libbson $(pkg-config --modversion libbson-1.0 2>/dev/null); zlib $(pkg-config --modversion zlib 2>/dev/null)"
 echo "- peers: WiredTiger ${PEER_VER[wt]} (wiredtiger $(pkgver wiredtiger)); LMDB ${PEER_VER[lmdb]} (lmdb-utils $(pkgver lmdb-utils)); SQLite ${PEER_VER[sqlite]} (sqlite3 $(pkgver sqlite3))"
 echo "- runs per row: $RUNS (median, min, max); timeout ${TIMEOUT}s; warm page cache; MB = 10^6 bytes"
+if [ "$SETTLE_MB" -gt 0 ] 2>/dev/null; then
+    echo "- every timed run starts settled: after its untimed prep, \`sync\`, then a wait until /proc/meminfo's Dirty + Writeback is below $SETTLE_MB MB (polled every 50 ms, at most ${SETTLE_CAP} s), so no run pays for the writeback of what ran before it; a tool's own writes and fsyncs stay in its time (waits: at the end)"
+else
+    echo "- timed runs are not settled (BENCH_SETTLE_MB=0): a run may pay for the writeback of what ran before it"
+fi
 # shellcheck disable=SC1091
 . "$D/stats.sh"
 LIVE=$((LIVE_BSON_BYTES + LIVE_KEY_BYTES))
@@ -811,6 +857,8 @@ if [ -n "$r1" ] && [ -n "$r0" ] && [ "$r0" != 0 ]; then
 else echo "- verify memory: n/a (wr-verify not measured)"; fi
 echo
 echo "- load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+[ "$SETTLE_N" -gt 0 ] &&
+    echo "- settling before the $SETTLE_N timed runs (sync, then Dirty + Writeback below $SETTLE_MB MB): $SETTLE_SUM s in all, at most $SETTLE_MAX s before one run; $SETTLE_CAPPED hit the ${SETTLE_CAP} s cap; the most left when a run started: $(mb $((SETTLE_LEFT_MAX * 1024))) MB"
 
 # ----------------------------------------------------------- profiling
 if [ "${BENCH_PROFILE:-0}" = 1 ] && command -v perf >/dev/null 2>&1; then
