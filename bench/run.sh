@@ -50,6 +50,10 @@
 # every 50 ms until under BENCH_SETTLE_MB (or BENCH_SETTLE_CAP seconds
 # passed), so no run pays for the writeback of the run or prep before
 # it. The header says what settling does, the end how long it waited.
+# Warm means warm: a job names its inputs (JOB_WARM) and they are read
+# (untimed) before every timed run, since the machine may drop cached
+# pages that sat idle (this VM's DAMON reclaims pages idle for a minute
+# or so) and a run would read part of its input from the disk.
 
 set -u
 export LC_ALL=C
@@ -135,6 +139,16 @@ NOPEER="n/a (peer not installed: make bench-peers)"
 # processes on a shared machine keep writing, so "below", not "zero",
 # and a cap so a busy neighbour cannot stall the bench. What each run
 # waited, and how many hit the cap, is summed for the end of the report.
+# Before it, warm: the job's inputs (JOB_WARM: files or directories) are
+# read once, so that they are in the page cache as the header says.
+JOB_WARM=()
+warm() {
+    local p
+    for p in "${JOB_WARM[@]}"; do
+        [ -e "$p" ] && find "$p" -type f -exec cat {} + >/dev/null 2>&1
+    done
+    return 0
+}
 SETTLE_MB=${BENCH_SETTLE_MB:-16}
 SETTLE_CAP=${BENCH_SETTLE_CAP:-30}
 SETTLE_N=0 SETTLE_CAPPED=0 SETTLE_SUM=0 SETTLE_MAX=0 SETTLE_LEFT_MAX=0
@@ -180,6 +194,7 @@ job_begin() { # job_begin ID TITLE THRU_LABEL EXTRA_LABEL
     R_LABEL=(); R_MED=(); R_MIN=(); R_MAX=(); R_CPU=(); R_RSS=(); R_THRU=()
     R_EXTRA=(); R_NOTE=()
     CMDQ=(); PREPQ=(); OUTQ=()
+    JOB_WARM=()
 }
 
 na_row() { # na_row KEY LABEL WHY
@@ -197,6 +212,7 @@ run_once() {
         RUN_NOTE="failed: setup: $(head -c 200 "$S/prep.err" | head -n1)"
         return 1
     fi
+    warm
     settle
     t0=$EPOCHREALTIME
     if [ $have_rtime = 1 ]; then
@@ -419,6 +435,7 @@ if [ "$SETTLE_MB" -gt 0 ] 2>/dev/null; then
 else
     echo "- timed runs are not settled (BENCH_SETTLE_MB=0): a run may pay for the writeback of what ran before it"
 fi
+echo "- before every timed run, the inputs its job names are read once (untimed), so that they are in the page cache even on a machine that drops pages left idle"
 # shellcheck disable=SC1091
 . "$D/stats.sh"
 LIVE=$((LIVE_BSON_BYTES + LIVE_KEY_BYTES))
@@ -484,6 +501,7 @@ if job_on migrate; then
 job_begin migrate "migrate: legacy log → database ($LOG_LINES lines, $(mb "$LOG_BYTES") MB log, $LIVE_DOCS live documents; wr-migrate --memory $MEM)" \
     "MB/s of log" "result MB (÷ live $(mb "$LIVE"))"
 JOB_BYTES=$LOG_BYTES; JOB_DOCS=$LOG_LINES; JOB_LIVE=$LIVE
+JOB_WARM=("$D/legacy")
 prep_mig() { rm -rf "$S/mig" "$S/mig-backup"; cp -r "$D/legacy" "$S/mig" && sync; }
 post_mig() { CUR=wr; post_dir "$S/mig"; }
 if tool wr-migrate; then
@@ -500,6 +518,7 @@ if job_on load; then
 job_begin load "load: docs.jsonl → new database ($DOCS documents, $(mb "$DOCS_JSON_BYTES") MB JSONL)" \
     "MB/s of JSONL" "result MB (÷ BSON + keys $(mb $((DOCS_BSON_BYTES + DOCS_KEY_BYTES))))"
 JOB_BYTES=$DOCS_JSON_BYTES; JOB_DOCS=$DOCS; JOB_LIVE=$((DOCS_BSON_BYTES + DOCS_KEY_BYTES))
+JOB_WARM=("$D/docs.jsonl")
 prep_load() { rm -rf "$S/load"; }
 post_load() { CUR=wr; post_dir "$S/load"; }
 if tool wr-load; then
@@ -617,6 +636,7 @@ diff_job() {
         "MB/s of both databases" "differences found"
     JOB_BYTES=$dsize
     JOB_DOCS=$((2 * DOCS))
+    JOB_WARM=("$S/diff-a" "$S/diff-b")
     OUT=$S/diff.out
     post_diff() { EXTRA=$(grep -c ': different: ' "$S/diff.out"); }
     # wr-diff exits 1 when the sides differ, as they do here
@@ -649,6 +669,7 @@ salvage_job() {
         "MB/s of source" "documents recovered"
     JOB_BYTES=$dbsize
     JOB_DOCS=$DOCS
+    JOB_WARM=("$DB" "$S/small-pwt")
     prep_salv() { rm -rf "$S/salv"; }
     post_salv() { EXTRA=$(jq -r '[.collections[].recovered] | add' "$S/salv.json"); }
     OUT=$S/salv.json
@@ -678,6 +699,9 @@ if job_on compact; then
 job_begin compact "compact: after deleting half of the $DOCS documents and replacing a quarter ($CHURN_LIVE_DOCS live, $(mb "$CLIVE") MB live BSON + keys)" \
     "MB/s of live data" "before → after MB (after ÷ live)"
 JOB_BYTES=$CLIVE
+# each row's source: wr-compact and wt compact get a fresh copy of theirs
+# in their prep (which reads it), mdb_copy and VACUUM INTO read it as is
+JOB_WARM=("$S/churn-wr" "$S/churn-wt" "$S/churn-lm" "$S/churn-sq.db")
 note "compact: building the churned databases (untimed)"
 churn_ok=0
 if tool wr-load && rm -rf "$S/churn-wr" &&
@@ -732,6 +756,7 @@ if [ -n "${DBIG:-}" ] && job_on big; then
     job_begin load-big "load, big documents: $BIG documents of 8-64 KiB ($(mb "$BIG_JSON") MB JSONL)" \
         "MB/s of JSONL" "result MB (÷ BSON + keys $(mb "$BIG_LIVE"))"
     JOB_BYTES=$BIG_JSON; JOB_DOCS=$BIG; JOB_LIVE=$BIG_LIVE
+    JOB_WARM=("$DBIG/docs.jsonl")
     DBB=""
     if tool wr-load; then
         measure wr "wrtools wr-load" prep_load post_load -- \
