@@ -34,12 +34,14 @@
  * C4  Each file is rebuilt as FILE.compact.tmp in the same directory: the
  *     quick check's walk of the checkpoint G that the catalog names (the
  *     latest, for a lone file) streams each item, in key order, into the
- *     bulk loader as its leaf is read (through a mapping of the original
- *     when it is all in the page cache, wri_verify_feed.map: the lock
- *     keeps wrtools' writers out; a file that shrinks all the same (a
- *     writer that ignores the lock, a path whose lock is another
- *     directory's) is WR_EIO from the page source, not SIGBUS;
- *     else sequential run reads). The new file is
+ *     bulk loader as its leaf is read (the leaves of each internal page
+ *     of level 1 read ahead in one batch of reads, one system call,
+ *     wri_verify_feed.batch, where the kernel has io_uring; else through
+ *     a mapping of the original when it is all in the page cache,
+ *     wri_verify_feed.map: the lock keeps wrtools' writers out; a file
+ *     that shrinks all the same (a writer that ignores the lock, a path
+ *     whose lock is another directory's) is WR_EIO from the page source,
+ *     not SIGBUS; else sequential run reads). The new file is
  *     created with first_gen = G, so its single checkpoint has the very
  *     generation the catalog names (block.c I12): the catalog is valid with
  *     either the old or the new file in place. The other, empty slot is
@@ -475,7 +477,7 @@ static int cpt_build(cpt_job *j, cpt_file *f, wr_errbuf *eb)
      * the original while it is mapped (a dry run takes no lock: pread);
      * one that shrinks it all the same is WR_EIO, not SIGBUS */
     wri_verify_feed feed = {.gen = G, .item = cpt_item, .arg = &fd,
-                            .map = !dry};
+                            .map = !dry, .batch = true};
     rc = wri_verify_quick_feed(f->path, &feed, j->o->interrupted, eb);
     if (rc == WR_OK) /* every item in the loader, or its error */
         rc = wri_ipipe_finish(fd.pipe, eb);

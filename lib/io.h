@@ -161,6 +161,34 @@ const wri_io_guard *wri_io_map_guard(const uint8_t *p);
 bool wri_io_map_changed(const wri_io_guard *g, uint64_t *off);
 void wri_io_unmap(const uint8_t *p, uint64_t len);
 /* Read up to len bytes; *got_out gets how many (0 at or past EOF). */
+/* Reads at scattered offsets of one file made together (a tree walk's
+ * next leaves): where the kernel offers io_uring, a batch of them is one
+ * system call that submits them and waits for them all, instead of one
+ * pread each (a system call costs more than the copy of a 4 KiB page on
+ * a virtual machine: the 1M-document compact's walk of its original made
+ * 108,000 of them). The kernel copies from the page cache as pread does;
+ * a read it must wait for is done by io_uring's worker threads, which
+ * are the calling process's (their time is its time). */
+typedef struct wri_io_rd {
+    void *buf;
+    uint32_t len;
+    uint64_t off;
+    int64_t got; /* out: bytes read (fewer at the end of the file), or
+                    -1: not read (an error, or the batch could not be
+                    made): read it again the usual way, which reports */
+} wri_io_rd;
+typedef struct wri_io_ring wri_io_ring;
+/* A ring for batches of reads, or NULL where there is none to be had (a
+ * kernel without io_uring, a sandbox that forbids it, no memory, or the
+ * environment's WR_IO_BATCH=0, which tests and benchmarks use to compare
+ * with the pread path). */
+wri_io_ring *wri_io_ring_new(void);
+void wri_io_ring_free(wri_io_ring *r);
+/* Every rd[i] of f, through r; never fails as a whole: each rd[i].got
+ * says what it got. A ring whose system call failed is not used again
+ * (every later batch gets -1 everywhere). */
+void wri_io_pread_batch(wri_io_ring *r, wri_file *f, wri_io_rd *rd,
+                        size_t n);
 int wri_io_pread_some(wri_file *f, void *buf, size_t len, uint64_t off,
                       size_t *got_out, wr_errbuf *eb);
 int wri_io_pwrite(wri_file *f, const void *buf, size_t len, uint64_t off,

@@ -283,6 +283,8 @@ void wri_ps_close(wri_ps *ps)
     wri_io_unmap(ps->mapped, ps->mapped_len);
     if (ps->own_file)
         wri_io_close(ps->f);
+    wri_io_ring_free(ps->ring);
+    free(ps->pf_buf);
     free(ps->map);
     free(ps->run);
     free(ps->path);
@@ -363,7 +365,10 @@ int wri_ps_open(const char *path, const wri_ps_cfg *cfg, wri_ps **out,
         return rc;
     }
     (*out)->own_file = true;
-    if (cfg != NULL && cfg->map && (*out)->fsize > 0 &&
+    if (cfg != NULL && cfg->batch && cfg->readahead &&
+        ((*out)->ring = wri_io_ring_new()) != NULL) {
+        wri_io_advise_sequential(f); /* batches; never mapped */
+    } else if (cfg != NULL && cfg->map && (*out)->fsize > 0 &&
         ((*out)->mapped = wri_io_map_cached(f, (*out)->fsize)) != NULL) {
         (*out)->mapped_len = (*out)->fsize;
         (*out)->guard = wri_io_map_guard((*out)->mapped);
@@ -565,6 +570,58 @@ int wri_ps_begin(wri_ps *ps, int slot, bool map, wr_errbuf *eb)
 
 /* --- reads ----------------------------------------------------------------- */
 
+/* Is [off, off + len) the next page read ahead (or one soon after it:
+ * pages the walk skipped)? Then *out points at it. */
+static bool ps_pf_take(wri_ps *ps, size_t len, uint64_t off,
+                       const uint8_t **out, size_t *got)
+{
+    for (size_t i = ps->pf_next; i < ps->pf_n; i++) {
+        const wri_io_rd *r = &ps->pf[i];
+        if (r->off != off)
+            continue;
+        if (r->len != len || r->got != (int64_t)len)
+            return false; /* not what the batch read: read it again */
+        ps->pf_next = i + 1;
+        ps->pf_taken++;
+        *out = ps->pf_buf + ps->pf_at[i];
+        *got = len;
+        return true;
+    }
+    return false;
+}
+
+size_t wri_ps_prefetch(wri_ps *ps, const wr_addr *a, size_t n)
+{
+    uint64_t P = ps->P;
+    size_t i = 0, k = 0, bytes = 0;
+    if (ps->ring == NULL || P == 0 || n == 0)
+        return n;
+    if (ps->pf_buf == NULL &&
+        (ps->pf_buf = aligned_alloc(4096, WRI_PS_PF_BYTES)) == NULL)
+        return n;
+    for (; i < n && k < WRI_PS_PF_MAX; i++) {
+        uint64_t off = a[i].off, size = a[i].size;
+        if (size == 0 || size % P != 0 || off % P != 0 || off < 2 * P ||
+            off > ps->fsize || size > ps->fsize - off)
+            continue; /* the read checks it, and says why */
+        if (bytes + size > WRI_PS_PF_BYTES)
+            break;
+        ps->pf[k] = (wri_io_rd){.buf = ps->pf_buf + bytes,
+                                .len = (uint32_t)size,
+                                .off = off};
+        ps->pf_at[k++] = bytes;
+        bytes += size;
+    }
+    ps->pf_n = k;
+    ps->pf_next = 0;
+    if (k > 0) {
+        wri_io_pread_batch(ps->ring, ps->f, ps->pf, k);
+        ps->preads++;
+        ps->batches++;
+    }
+    return i > 0 ? i : 1;
+}
+
 /* Up to len bytes at off: *out points at them in the mapping (cfg.map),
  * or in the run buffer when it holds them, or when this read continues
  * the previous one (a sequential scan: the run is refilled from off),
@@ -576,6 +633,8 @@ static int ps_view(wri_ps *ps, uint8_t *buf, size_t len, uint64_t off,
     int rc;
     *got = 0;
     *out = buf;
+    if (ps->pf_next < ps->pf_n && ps_pf_take(ps, len, off, out, got))
+        return WR_OK;
     if (ps->mapped != NULL) { /* the file's size when it was opened */
         if ((rc = wri_ps_intact(ps, eb)) != WR_OK)
             return rc;

@@ -446,9 +446,30 @@ static int ps_node(wri_ps *ps, wri_ps_walk *w, int depth, const wr_addr *a,
                 goto out;
         goto out;
     }
+    /* the leaves of a page of level 1, read ahead in batches (cfg.batch:
+     * scattered leaves; the reads below take them in this order) */
+    uint32_t nkids = 0, ahead = 0;
+    if (ps->ring != NULL && v.level == 1 && level == 1) {
+        if (v.count > w->kidcap) {
+            wr_addr *nk = realloc(w->kids, v.count * sizeof *nk);
+            if (nk != NULL) {
+                w->kids = nk;
+                w->kidcap = v.count;
+            }
+        }
+        if (v.count <= w->kidcap) {
+            nkids = v.count;
+            for (uint32_t i = 0; i < nkids; i++) {
+                wri_page_cell(&v, i, &c);
+                w->kids[i] = c.child;
+            }
+        }
+    }
     for (uint32_t i = 0; i < v.count; i++) {
         wri_cell next;
         ps_bound clo = lo, chi = hi;
+        if (i < nkids && i == ahead)
+            ahead = i + (uint32_t)wri_ps_prefetch(ps, w->kids + i, nkids - i);
         wri_page_cell(&v, i, &c);
         if (i > 0)
             clo = (ps_bound){c.key, c.klen};
@@ -528,10 +549,13 @@ void wri_ps_walk_free(wri_ps_walk *w)
     free(w->val);
     free(w->last);
     free(w->cells);
+    free(w->kids);
     w->val = w->last = NULL;
     w->cells = NULL;
+    w->kids = NULL;
     w->valcap = 0;
     w->cellcap = 0;
+    w->kidcap = 0;
 }
 
 /* --- point lookups through a bounded cache --------------------------------- */

@@ -468,7 +468,8 @@ static int vf_open(vf_run *run, wr_verify_file *f, vf_ctx *c, wri_ps **ps,
                       .sink = vf_sink,
                       .sink_arg = c,
                       .interrupted = run->o->interrupted,
-                      .map = run->feed != NULL && run->feed->map};
+                      .map = run->feed != NULL && run->feed->map,
+                      .batch = run->feed != NULL && run->feed->batch};
     return wri_ps_open(f->path, &cfg, ps, e);
 }
 

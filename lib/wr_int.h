@@ -101,6 +101,8 @@ typedef struct wri_verify_feed {
                  directory's lock is held): read it through a mapping
                  when it is all cached (wri_ps_cfg.map; a file that
                  shrinks all the same is WR_EIO) */
+    bool batch; /* its leaves are scattered: read them ahead in batches
+                   (wri_ps_cfg.batch), rather than mapped */
 } wri_verify_feed;
 int wri_verify_quick_feed(const char *path, const wri_verify_feed *feed,
                           volatile int *interrupted, wr_errbuf *eb);

@@ -7,8 +7,8 @@
 # of a lock).
 set -u
 cd "$(dirname "$0")/.." || exit 2
-allowed='^lib/(io|pagesrc|catalog|sort|backup|replace|migrate)\.c:'
-bad=$(grep -nE 'wri_io_(pread(_some)?|read_whole|map_cached)\(' lib/*.c tools/*.c | grep -vE "$allowed")
+allowed='^lib/(io|ioring|pagesrc|catalog|sort|backup|replace|migrate)\.c:'
+bad=$(grep -nE 'wri_io_(pread(_some|_batch)?|read_whole|map_cached)\(' lib/*.c tools/*.c | grep -vE "$allowed")
 if [ -n "$bad" ]; then
     echo "lint_reads: tree-file reads outside lib/pagesrc.c (DESIGN decision 11):"
     echo "$bad"

@@ -289,7 +289,9 @@ dir_hash() {
 # original still feeds it. The read that faults is reported, never a
 # SIGBUS; the kernel may have dropped the file's pages from its cache
 # (then it is read by pread, and the shrunk file is damaged there): the
-# case is made again, up to three times, until the mapping is used.
+# case is made again, up to three times, until the mapping is used. The
+# mapping is the fallback where there is no io_uring for batches of
+# reads (WR_IO_BATCH=0 here): the next test shrinks it under the batches.
 @test "the original shrinking while wr-compact reads it: exit 3 naming it and the offset, no copy left, the lock released" {
     cc -shared -fPIC -Wall -Wextra -Werror -o "$TMP/shim.so" \
         "$BATS_TEST_DIRNAME/shrink_shim.c" -ldl
@@ -304,7 +306,8 @@ dir_hash() {
         cat "$TMP/db/c.main.wr" >/dev/null
         run env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
             LD_PRELOAD="$TMP/shim.so" WR_SHRINK_FILE="$TMP/db/c.main.wr" \
-            WR_SHRINK_TO=$((sz / 4 / 4096 * 4096)) "$WR_BIN/wr-compact" "$TMP/db"
+            WR_SHRINK_TO=$((sz / 4 / 4096 * 4096)) WR_IO_BATCH=0 \
+            "$WR_BIN/wr-compact" "$TMP/db"
         [[ "$output" == *"shrink_shim: "*"truncated to"* ]] # it did shrink
         [[ "$output" != *"is damaged"* ]] && break
     done
@@ -319,6 +322,36 @@ dir_hash() {
     run "$WR_BIN/wr-verify" -q "$TMP/db"
     [ "$status" -eq 1 ]
     [[ "$output" == *"truncated"* ]]
+}
+
+# The same shrink while the original's leaves are read in batches
+# (io_uring): the reads past the new end come back short, are read again
+# one by one and found past the end of the file: the original is damaged
+# (exit 1, naming it), nothing replaced, no copy left, the lock released.
+# Skipped where the kernel offers no io_uring (the test above covers
+# what is read then).
+@test "the original shrinking under batched reads: exit 1, damaged, nothing replaced, no copy left" {
+    if ! python3 -c 'import ctypes, sys; p = ctypes.create_string_buffer(120); sys.exit(0 if ctypes.CDLL(None, use_errno=True).syscall(425, 4, p) >= 0 else 1)'; then
+        skip "no io_uring on this kernel"
+    fi
+    cc -shared -fPIC -Wall -Wextra -Werror -o "$TMP/shim.so" \
+        "$BATS_TEST_DIRNAME/shrink_shim.c" -ldl
+    awk 'BEGIN { for (i = 0; i < 30000; i++)
+        printf "{\"_id\": %d, \"name\": \"user%d\", \"pad\": \"%0300d\"}\n", i, i, i }' \
+        > "$TMP/in.jsonl"
+    "$WR_BIN/wr-load" -q "$TMP/db" c "$TMP/in.jsonl"
+    local sz
+    sz=$(stat -c %s "$TMP/db/c.main.wr")
+    run env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+        LD_PRELOAD="$TMP/shim.so" WR_SHRINK_FILE="$TMP/db/c.main.wr" \
+        WR_SHRINK_TO=$((sz / 4 / 4096 * 4096)) "$WR_BIN/wr-compact" "$TMP/db"
+    echo "$output"
+    [[ "$output" == *"shrink_shim: "*"truncated to"* ]]
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"c.main.wr is damaged, not compacted"* ]]
+    [[ "$output" == *"past the end of the file"* ]]
+    [ -z "$(find "$TMP/db" -name '*.tmp')" ]
+    [ ! -e "$TMP/db/LOCK" ]
 }
 
 @test "--backup-dir copies the originals with a manifest first" {
