@@ -116,7 +116,8 @@ int wri_cursor_check_document(wri_cursor *c, const uint8_t *val,
                               wr_errbuf *eb);
 
 /* B1-B7 (btree.c) over the nodes in memory: a clean node is exactly its
- * page on disk, read and checked as the engine reads pages. For diag.h. */
+ * page on disk, read and checked as the engine reads pages. For diag.h;
+ * in btree_diag.c. */
 int wri_btree_diag(wri_btree *t, wr_errbuf *eb);
 
 #endif /* WR_BTREE_H */
