@@ -109,9 +109,8 @@ typedef struct blk_priv {
     uint8_t *wrun;
     size_t wlen;
     uint64_t woff;
-    /* gathered runs written since the last writeback hint: [wb_lo,
-     * wb_hi), wb_bytes of them */
-    uint64_t wb_lo, wb_hi, wb_bytes;
+    /* gathered runs written since the last writeback hint */
+    wri_wb_stretch wb;
 } blk_priv;
 
 static blk_priv *blk_priv_of(wri_block *b)
@@ -141,23 +140,28 @@ void wri_block_set_version(wri_block *b, uint32_t version)
  * again: a hint over most of a file for a few pages in it costs more
  * than it gives (measured: 3 s of system time in the 1M churn load). A
  * hint only: durability still comes from the fsyncs alone. */
+bool wri_block_wb_add(wri_wb_stretch *s, uint64_t off, uint64_t len)
+{
+    uint64_t lo = WRI_MIN(s->lo, off), hi = WRI_MAX(s->hi, off + len);
+    if (s->bytes == 0 || (hi - lo) / 2 > s->bytes + len) {
+        s->lo = off;
+        s->hi = off + len;
+        s->bytes = 0;
+    } else {
+        s->lo = lo;
+        s->hi = hi;
+    }
+    s->bytes += len;
+    if (s->bytes < WRI_BLOCK_WRITEBACK)
+        return false;
+    s->bytes = 0;
+    return true;
+}
+
 static void blk_writeback(blk_priv *pv)
 {
-    uint64_t end = pv->woff + pv->wlen;
-    uint64_t lo = WRI_MIN(pv->wb_lo, pv->woff), hi = WRI_MAX(pv->wb_hi, end);
-    if (pv->wb_bytes == 0 || (hi - lo) / 2 > pv->wb_bytes + pv->wlen) {
-        pv->wb_lo = pv->woff;
-        pv->wb_hi = end;
-        pv->wb_bytes = 0;
-    } else {
-        pv->wb_lo = lo;
-        pv->wb_hi = hi;
-    }
-    pv->wb_bytes += pv->wlen;
-    if (pv->wb_bytes < WRI_BLOCK_WRITEBACK)
-        return;
-    wri_io_writeback(pv->pub.f, pv->wb_lo, pv->wb_hi - pv->wb_lo);
-    pv->wb_bytes = 0;
+    if (wri_block_wb_add(&pv->wb, pv->woff, pv->wlen))
+        wri_io_writeback(pv->pub.f, pv->wb.lo, pv->wb.hi - pv->wb.lo);
 }
 
 /* Write the gathered run, if any. A failure leaves pages the caller

@@ -210,6 +210,16 @@ void wri_block_set_version(wri_block *b, uint32_t version);
  * the whole file. */
 #define WRI_BLOCK_WRITEBACK (8u << 20)
 void wri_block_gather_writes(wri_block *b);
+/* The rule of that hint (block.c): the gathered runs written since the
+ * last hint span [lo, hi) of the file and hold bytes of it. A run of len
+ * bytes at off joins them when together they fill at least half the
+ * stretch they span, else starts the stretch again (runs scattered over a
+ * file). True when the stretch holds WRI_BLOCK_WRITEBACK bytes: hint
+ * [lo, hi), the next run starts a new one. */
+typedef struct wri_wb_stretch {
+    uint64_t lo, hi, bytes;
+} wri_wb_stretch;
+bool wri_block_wb_add(wri_wb_stretch *s, uint64_t off, uint64_t len);
 /* Allocate size bytes (a multiple of P), set the page CRC and write it;
  * fills *addr_out. buf's header fields other than CRC are the caller's. */
 int wri_block_write_page(wri_block *b, uint8_t *buf, uint32_t size,
