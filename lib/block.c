@@ -107,6 +107,7 @@ typedef struct blk_priv {
      * such write and freed after each commit; wlen 0: none pending */
     bool gather;
     uint8_t *wrun;
+    size_t wcap; /* its bytes */
     size_t wlen;
     uint64_t woff;
     /* gathered runs written since the last writeback hint */
@@ -186,13 +187,38 @@ void wri_block_gather_writes(wri_block *b)
     blk_priv_of(b)->gather = true;
 }
 
-/* The run buffer, allocated at the first gathered write; NULL (write
- * each page at once) when gathering is off or there is no memory. */
+/* The run buffer, allocated at the first gathered write: WRI_BLOCK_RUN
+ * bytes, or with an owner's total (held) what room it leaves up to that,
+ * in whole pages, counted there. NULL (write each page at once) when
+ * gathering is off, the room is less than two pages, or there is no
+ * memory. */
 static uint8_t *blk_run_buf(blk_priv *pv)
 {
-    if (pv->gather && pv->wrun == NULL)
-        pv->wrun = malloc(WRI_BLOCK_RUN);
+    uint64_t *held = pv->pub.held, cap = WRI_BLOCK_RUN;
+    uint32_t P = pv->pub.page_size;
+    if (!pv->gather || pv->wrun != NULL)
+        return pv->wrun;
+    if (held != NULL) {
+        uint64_t room = *held < pv->pub.held_max ? pv->pub.held_max - *held
+                                                 : 0;
+        cap = WRI_MIN(cap, room) / P * P;
+    }
+    if (cap < 2 * (uint64_t)P || (pv->wrun = malloc(cap)) == NULL)
+        return NULL;
+    pv->wcap = cap;
+    if (held != NULL)
+        *held += cap;
     return pv->wrun;
+}
+
+/* Free the run buffer (nothing is pending in it) and uncount it. */
+static void blk_run_free(blk_priv *pv)
+{
+    if (pv->wrun != NULL && pv->pub.held != NULL)
+        *pv->pub.held -= pv->wcap;
+    free(pv->wrun);
+    pv->wrun = NULL;
+    pv->wcap = 0;
 }
 
 void wri_block_close(wri_block *b)
@@ -202,7 +228,7 @@ void wri_block_close(wri_block *b)
     blk_priv *pv = blk_priv_of(b);
     wr_errbuf scratch = {0};
     (void)blk_flush_run(b, &scratch); /* nothing committed depends on it */
-    free(pv->wrun);
+    blk_run_free(pv);
     wri_ps_close(pv->ps);
     wri_io_close(b->f);
     wri_extent_destroy(b->em);
@@ -230,9 +256,9 @@ static int blk_write_at(wri_block *b, uint8_t *buf, uint32_t size,
     blk_priv *pv = blk_priv_of(b);
     uint32_t crc = wri_page_crc(buf, size);
     wri_put32(buf + WRI_PH_CRC, crc);
-    if (size <= WRI_BLOCK_RUN && blk_run_buf(pv) != NULL) {
+    if (blk_run_buf(pv) != NULL && size <= pv->wcap) {
         if (pv->wlen > 0 &&
-            (off != pv->woff + pv->wlen || pv->wlen + size > WRI_BLOCK_RUN) &&
+            (off != pv->woff + pv->wlen || pv->wlen + size > pv->wcap) &&
             (rc = blk_flush_run(b, eb)) != WR_OK)
             return rc;
         if (pv->wlen == 0)
@@ -831,8 +857,7 @@ int wri_block_checkpoint(wri_block *b, const wr_addr *root, uint64_t nrecords,
     b->extlist_pages = np;
     wri_extent_commit(b->em, ns.gen);
     b->building = ns.gen + 1;
-    free(pv->wrun); /* nothing pending (5): an idle handle holds no run */
-    pv->wrun = NULL;
+    blk_run_free(pv); /* nothing pending (5): an idle handle holds none */
     /* (9) drop debris past both checkpoints (I8); the commit stands even
      * if this fails. */
     uint64_t keep = WRI_MAX(ns.logical_size, prev_lsize);
