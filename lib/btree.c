@@ -632,6 +632,8 @@ static int bt_check_key(wri_btree *t, uint32_t klen, uint32_t vlen,
     return WR_OK;
 }
 
+static int bt_rebalance(wri_btree *t, bt_path *p, wr_errbuf *eb);
+
 int wri_btree_put(wri_btree *t, const uint8_t *key, uint32_t klen,
                   const uint8_t *val, uint32_t vlen, bool *replaced_out,
                   wr_errbuf *eb)
@@ -664,6 +666,7 @@ int wri_btree_put(wri_btree *t, const uint8_t *key, uint32_t klen,
     if (found) {
         wri_item *it = &leaf->it[i];
         wr_addr old = it->ovf;
+        uint32_t before = leaf->bytes;
         node_count_out(t, leaf, it);
         rc = item_set(t, it, it->key, it->klen, val, vlen, eb);
         node_count_in(t, leaf, it); /* item_set changes nothing on failure */
@@ -672,6 +675,10 @@ int wri_btree_put(wri_btree *t, const uint8_t *key, uint32_t klen,
         if (old.off != 0 &&
             (rc = wri_block_free_page(t->blk, &old, eb)) != WR_OK)
             return rc;
+        /* a shrinking update may leave the leaf underfull, as a delete
+         * may: the same merge rule (B6) */
+        if (leaf->bytes < before && node_fits(t, leaf))
+            return bt_rebalance(t, &p, eb);
     } else {
         wri_item it = {0};
         if ((rc = wri_bt_node_reserve(t, leaf, leaf->n + 1, eb)) != WR_OK ||
@@ -758,10 +765,11 @@ static int node_merge_sibling(wri_btree *t, wri_node *parent, uint32_t i,
     return WR_OK;
 }
 
-/* After a delete, walk up: remove empty nodes, merge underfull ones: a
- * node whose last block is less than a quarter used (a one-block node:
- * less than a quarter of a page; a long leaf of packed or split values
- * the same, so deletes that empty long leaves bring them together). */
+/* After a delete or a shrinking update, walk up: remove empty nodes,
+ * merge underfull ones: a node whose last block is less than a quarter
+ * used (a one-block node: less than a quarter of a page; a long leaf of
+ * packed or split values the same, so deletes and updates that empty
+ * long leaves bring them together). */
 static int bt_rebalance(wri_btree *t, bt_path *p, wr_errbuf *eb)
 {
     int rc;

@@ -10,9 +10,10 @@
  * from a committed checkpoint are therefore never overwritten.
  *
  * Splits keep every node within one page, or a leaf that holds a value
- * tail within a long leaf (btree.c B6); a delete that leaves a node under
- * a quarter full merges it with a sibling when both fit in one page, and
- * an empty node is removed, so the tree shrinks as keys go. Values longer
+ * tail within a long leaf (btree.c B6); a delete or a shrinking update
+ * that leaves a node under a quarter full merges it with a sibling when
+ * both fit in one page, and an empty node is removed, so the tree shrinks
+ * as keys go and values shrink. Values longer
  * than wri_page_max_inline() live in overflow pages, except what the
  * bulk loader's rule keeps in the cell (page.h wri_leaf_tail: a value
  * shorter than a block packed whole, the last part block of a longer
