@@ -43,8 +43,9 @@
  * I9  Failures: a failed page or list write before the slot write rolls
  *     the allocation back and leaves the handle usable. A failed fsync, or
  *     a failure writing the slot, poisons the handle (what reached the
- *     disk is unknown): it refuses further writes, close still works, and
- *     a reopen takes whatever slot is valid. With gathered writes (I13) a
+ *     disk is unknown): it refuses further writes and frees, each refusal
+ *     naming the failure that poisoned it, close still works, and a
+ *     reopen takes whatever slot is valid. With gathered writes (I13) a
  *     failed write of a gathered run poisons the handle too: its pages
  *     were counted as written (their callers hold the addresses).
  * I13 Gathered writes (wri_block_gather_writes: the bulk loader and the
@@ -100,6 +101,7 @@ typedef struct blk_priv {
     uint64_t nel;
     uint64_t nel_freed; /* of them, already freed for the next checkpoint */
     bool poisoned;    /* I9 */
+    char poison[320]; /* the failure that poisoned it, as reported */
     bool erase_other; /* I10 */
     wri_ps *ps;       /* the page source: every read (strict) */
     /* pages written one after another, gathered into one pwrite
@@ -117,6 +119,17 @@ typedef struct blk_priv {
 static blk_priv *blk_priv_of(wri_block *b)
 {
     return (blk_priv *)b;
+}
+
+/* I9: what reached the disk is unknown; the handle refuses writes from
+ * now on, naming this first failure (eb's message) in every refusal. */
+static void blk_poison(wri_block *b, const wr_errbuf *eb)
+{
+    blk_priv *pv = blk_priv_of(b);
+    if (!pv->poisoned)
+        snprintf(pv->poison, sizeof pv->poison, "%.*s",
+                 (int)sizeof pv->poison - 1, eb->msg);
+    pv->poisoned = true;
 }
 
 #define EL_PER_PAGE(P) (((P) - WRI_EL_ENTRIES) / WRI_EL_ENTRY_LEN)
@@ -178,7 +191,7 @@ static int blk_flush_run(wri_block *b, wr_errbuf *eb)
         blk_writeback(pv);
     pv->wlen = 0;
     if (rc != WR_OK)
-        pv->poisoned = true;
+        blk_poison(b, eb);
     return rc;
 }
 
@@ -286,9 +299,11 @@ static int blk_check_writable(wri_block *b, wr_errbuf *eb)
         return WR_ERR(eb, WR_ENOTSUP, "%s: opened read-only", b->path);
     if (blk_priv_of(b)->poisoned)
         return WR_ERR(eb, WR_EIO,
-                      "%s: an earlier checkpoint failed after writing began "
-                      "that cannot be undone (invariant I9); reopen the file",
-                      b->path);
+                      "%s: no more writes through this handle: an earlier "
+                      "write failed after writing began, what reached the "
+                      "disk is unknown (invariant I9; the file keeps its "
+                      "last commit): %s; reopen the file",
+                      b->path, blk_priv_of(b)->poison);
     return WR_OK;
 }
 
@@ -306,7 +321,7 @@ static int blk_erase_other_slot(wri_block *b, const char *why, wr_errbuf *eb)
                             (uint64_t)other * b->page_size, eb)) != WR_OK)
         return rc;
     if ((rc = wri_io_fsync(b->f, eb)) != WR_OK) {
-        pv->poisoned = true;
+        blk_poison(b, eb);
         return rc;
     }
     pv->erase_other = false;
@@ -596,7 +611,7 @@ int wri_block_write_page(wri_block *b, uint8_t *buf, uint32_t size,
     if ((rc = blk_write_at(b, buf, size, off, addr_out, eb)) != WR_OK) {
         wr_errbuf scratch = {0};
         if (wri_extent_free(b->em, off, size, b->building, &scratch) != WR_OK)
-            blk_priv_of(b)->poisoned = true;
+            blk_poison(b, &scratch);
         return rc;
     }
     return WR_OK;
@@ -723,7 +738,7 @@ static void blk_rollback_pages(wri_block *b, const uint64_t *pages,
     for (uint64_t i = 0; i < np; i++)
         if (wri_extent_free(b->em, pages[i], b->page_size, b->building,
                             &scratch) != WR_OK)
-            blk_priv_of(b)->poisoned = true;
+            blk_poison(b, &scratch);
 }
 
 int wri_block_checkpoint(wri_block *b, const wr_addr *root, uint64_t nrecords,
@@ -822,7 +837,7 @@ int wri_block_checkpoint(wri_block *b, const wr_addr *root, uint64_t nrecords,
     rollback = false;
     if ((rc = blk_flush_run(b, eb)) != WR_OK ||
         (rc = wri_io_fsync(b->f, eb)) != WR_OK) {
-        pv->poisoned = true;
+        blk_poison(b, eb);
         goto out;
     }
     /* (6) the slot, into the position not holding the current one (I4). */
@@ -839,7 +854,7 @@ int wri_block_checkpoint(wri_block *b, const wr_addr *root, uint64_t nrecords,
     if ((rc = wri_io_pwrite(b->f, slotbuf, sizeof slotbuf,
                             (uint64_t)other * P, eb)) != WR_OK ||
         (rc = wri_io_fsync(b->f, eb)) != WR_OK) {
-        pv->poisoned = true; /* (7) failed: the slot may or may not be there */
+        blk_poison(b, eb); /* (7) failed: the slot may or may not be there */
         goto out;
     }
     /* (8) committed. */

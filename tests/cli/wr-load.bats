@@ -363,6 +363,34 @@ dir_sig() {
     done
 }
 
+@test "a failed gathered write in an early write stops wr-load: exit 3, file, offset and reason named, nothing written after it" {
+    make_jsonl "$TMP/a.jsonl" 50
+    "$WR_BIN/wr-load" -q --index age "$TMP/db" c "$TMP/a.jsonl"
+    make_jsonl "$TMP/b.jsonl" 30000 50
+    cp -a "$TMP/db" "$TMP/base"
+    cp -a "$TMP/db" "$TMP/db2"
+    docs=$("$WR_BIN/wr-dump" --docs "$TMP/base" | md5sum)
+    WR_IO_TRACE="$TMP/trace" "$WR_BIN/wr-load" -q --memory 1M --index age "$TMP/db2" c "$TMP/b.jsonl"
+    # the first write into the main table: an early write (past the
+    # budget), long before the commit's fsync
+    n=$(awk '$2 == "pwrite" && $3 ~ /c[.]main[.]wr$/ { print $1; exit }' "$TMP/trace")
+    f=$(awk '$2 == "fsync" && $3 ~ /c[.]main[.]wr$/ { print $1; exit }' "$TMP/trace")
+    [ -n "$n" ] && [ "$n" -lt "$f" ]
+    run env WR_IO_FAULT="fail=$n,err=EIO" WR_IO_TRACE="$TMP/trace2" "$WR_BIN/wr-load" --memory 1M --index age "$TMP/db" c "$TMP/b.jsonl"
+    [ "$status" -eq 3 ]
+    [[ "$output" == "wr-load: $TMP/db/c.main.wr: pwrite of "*" bytes at offset "*" failed: injected EIO"* ]]
+    len=$(sed -n 's/.*: pwrite of \([0-9]*\) bytes at offset.*/\1/p' <<<"$output")
+    [ "$len" -gt 4096 ] # a gathered run of pages, not one page
+    # the poisoned handle is not used again: nothing is written to a tree
+    # file after the failed write (leaving, the database trims what the
+    # run left past each file's commit, through a fresh open)
+    [ "$(awk -v n="$n" '$1 > n && $3 ~ /[.]wr$/ && $2 != "ftruncate"' "$TMP/trace2" | wc -l)" -eq 0 ]
+    # and the database is its last commit
+    [ "$("$WR_BIN/wr-dump" --docs "$TMP/db" | md5sum)" = "$docs" ]
+    run "$WR_BIN/wr-verify" -q "$TMP/db"
+    [ "$status" -eq 0 ]
+}
+
 @test "wr-load refuses a directory of legacy append logs (exit 3, pointing at wr-migrate), writing nothing" {
     cp -r "$BATS_TEST_DIRNAME/../../testdata/legacy-demo" "$TMP/lgc"
     before=$(dir_sig "$TMP/lgc")

@@ -1208,7 +1208,9 @@ static void test_block_gathered_writes(void)
 }
 
 /* I9, I13: a gathered run whose write fails poisons the handle (its
- * pages were counted as written); a reopen finds the old checkpoint. */
+ * pages were counted as written): every later write and free is refused,
+ * naming the write that failed (file, offset, reason), and nothing more
+ * reaches the file; a reopen finds the old checkpoint. */
 static void test_block_gathered_write_failure_poisons(void)
 {
     uint32_t P = 512;
@@ -1246,14 +1248,29 @@ static void test_block_gathered_write_failure_poisons(void)
         }
         wri_io_fault_set(NULL);
         CHECK_EQ(rc, WR_ENOSPC);
+        char first[sizeof eb.msg];
+        snprintf(first, sizeof first, "%s", eb.msg);
+        printf("# %s\n", first);
+        CHECK(strstr(first, path) != NULL &&
+              strstr(first, "pwrite of ") != NULL &&
+              strstr(first, " bytes at offset ") != NULL &&
+              strstr(first, "injected ENOSPC") != NULL);
         wr_errbuf_clear(&eb);
         uint8_t pg[512];
         wr_addr a;
         fill_page(pg, 512, 1, b->building);
+        uint64_t ops = wri_io_op_count();
         CHECK_EQ(wri_block_write_page(b, pg, 512, &a, &eb), WR_EIO);
-        CHECK(strstr(eb.msg, "I9") != NULL);
+        CHECK(strstr(eb.msg, "I9") != NULL && strstr(eb.msg, first) != NULL);
+        wr_errbuf_clear(&eb);
+        CHECK_EQ(wri_block_free_page(b, &m.p[0].a, &eb), WR_EIO);
+        CHECK(strstr(eb.msg, first) != NULL);
+        wr_errbuf_clear(&eb);
+        CHECK_EQ(commit(b, &m, &eb), WR_EIO);
+        CHECK(strstr(eb.msg, first) != NULL);
         wr_errbuf_clear(&eb);
         wri_block_close(b);
+        CHECK_EQ(wri_io_op_count(), ops); /* nothing more written */
         b = NULL;
         uint64_t gen = 0;
         CHECK_EQ(verify_ckpt(path, 0, &base, &gen), 0);

@@ -1113,8 +1113,8 @@ static void test_load_power_sweep_packed(void)
  * leaves the first version or the last, never a mix. */
 static void test_load_power_sweep_memory(void)
 {
-    pw_load a = {.memory = 12u << 10, .to = 50};
-    load_power_sweep(a, "wr_load --memory 12K, no checkpoints (two "
+    pw_load a = {.memory = 20u << 10, .to = 50};
+    load_power_sweep(a, "wr_load --memory 20K, no checkpoints (two "
                         "indexes)");
 }
 
