@@ -43,8 +43,9 @@
  * I9  Failures: a failed page or list write before the slot write rolls
  *     the allocation back and leaves the handle usable. A failed fsync, or
  *     a failure writing the slot, poisons the handle (what reached the
- *     disk is unknown): it refuses further writes, close still works, and
- *     a reopen takes whatever slot is valid. With gathered writes (I13) a
+ *     disk is unknown): it refuses further writes and frees, each refusal
+ *     naming the failure that poisoned it, close still works, and a
+ *     reopen takes whatever slot is valid. With gathered writes (I13) a
  *     failed write of a gathered run poisons the handle too: its pages
  *     were counted as written (their callers hold the addresses).
  * I13 Gathered writes (wri_block_gather_writes: the bulk loader and the
@@ -100,6 +101,7 @@ typedef struct blk_priv {
     uint64_t nel;
     uint64_t nel_freed; /* of them, already freed for the next checkpoint */
     bool poisoned;    /* I9 */
+    char poison[320]; /* the failure that poisoned it, as reported */
     bool erase_other; /* I10 */
     wri_ps *ps;       /* the page source: every read (strict) */
     /* pages written one after another, gathered into one pwrite
@@ -107,16 +109,27 @@ typedef struct blk_priv {
      * such write and freed after each commit; wlen 0: none pending */
     bool gather;
     uint8_t *wrun;
+    size_t wcap; /* its bytes */
     size_t wlen;
     uint64_t woff;
-    /* gathered runs written since the last writeback hint: [wb_lo,
-     * wb_hi), wb_bytes of them */
-    uint64_t wb_lo, wb_hi, wb_bytes;
+    /* gathered runs written since the last writeback hint */
+    wri_wb_stretch wb;
 } blk_priv;
 
 static blk_priv *blk_priv_of(wri_block *b)
 {
     return (blk_priv *)b;
+}
+
+/* I9: what reached the disk is unknown; the handle refuses writes from
+ * now on, naming this first failure (eb's message) in every refusal. */
+static void blk_poison(wri_block *b, const wr_errbuf *eb)
+{
+    blk_priv *pv = blk_priv_of(b);
+    if (!pv->poisoned)
+        snprintf(pv->poison, sizeof pv->poison, "%.*s",
+                 (int)sizeof pv->poison - 1, eb->msg);
+    pv->poisoned = true;
 }
 
 #define EL_PER_PAGE(P) (((P) - WRI_EL_ENTRIES) / WRI_EL_ENTRY_LEN)
@@ -141,23 +154,28 @@ void wri_block_set_version(wri_block *b, uint32_t version)
  * again: a hint over most of a file for a few pages in it costs more
  * than it gives (measured: 3 s of system time in the 1M churn load). A
  * hint only: durability still comes from the fsyncs alone. */
+bool wri_block_wb_add(wri_wb_stretch *s, uint64_t off, uint64_t len)
+{
+    uint64_t lo = WRI_MIN(s->lo, off), hi = WRI_MAX(s->hi, off + len);
+    if (s->bytes == 0 || (hi - lo) / 2 > s->bytes + len) {
+        s->lo = off;
+        s->hi = off + len;
+        s->bytes = 0;
+    } else {
+        s->lo = lo;
+        s->hi = hi;
+    }
+    s->bytes += len;
+    if (s->bytes < WRI_BLOCK_WRITEBACK)
+        return false;
+    s->bytes = 0;
+    return true;
+}
+
 static void blk_writeback(blk_priv *pv)
 {
-    uint64_t end = pv->woff + pv->wlen;
-    uint64_t lo = WRI_MIN(pv->wb_lo, pv->woff), hi = WRI_MAX(pv->wb_hi, end);
-    if (pv->wb_bytes == 0 || (hi - lo) / 2 > pv->wb_bytes + pv->wlen) {
-        pv->wb_lo = pv->woff;
-        pv->wb_hi = end;
-        pv->wb_bytes = 0;
-    } else {
-        pv->wb_lo = lo;
-        pv->wb_hi = hi;
-    }
-    pv->wb_bytes += pv->wlen;
-    if (pv->wb_bytes < WRI_BLOCK_WRITEBACK)
-        return;
-    wri_io_writeback(pv->pub.f, pv->wb_lo, pv->wb_hi - pv->wb_lo);
-    pv->wb_bytes = 0;
+    if (wri_block_wb_add(&pv->wb, pv->woff, pv->wlen))
+        wri_io_writeback(pv->pub.f, pv->wb.lo, pv->wb.hi - pv->wb.lo);
 }
 
 /* Write the gathered run, if any. A failure leaves pages the caller
@@ -173,7 +191,7 @@ static int blk_flush_run(wri_block *b, wr_errbuf *eb)
         blk_writeback(pv);
     pv->wlen = 0;
     if (rc != WR_OK)
-        pv->poisoned = true;
+        blk_poison(b, eb);
     return rc;
 }
 
@@ -182,13 +200,38 @@ void wri_block_gather_writes(wri_block *b)
     blk_priv_of(b)->gather = true;
 }
 
-/* The run buffer, allocated at the first gathered write; NULL (write
- * each page at once) when gathering is off or there is no memory. */
+/* The run buffer, allocated at the first gathered write: WRI_BLOCK_RUN
+ * bytes, or with an owner's total (held) what room it leaves up to that,
+ * in whole pages, counted there. NULL (write each page at once) when
+ * gathering is off, the room is less than two pages, or there is no
+ * memory. */
 static uint8_t *blk_run_buf(blk_priv *pv)
 {
-    if (pv->gather && pv->wrun == NULL)
-        pv->wrun = malloc(WRI_BLOCK_RUN);
+    uint64_t *held = pv->pub.held, cap = WRI_BLOCK_RUN;
+    uint32_t P = pv->pub.page_size;
+    if (!pv->gather || pv->wrun != NULL)
+        return pv->wrun;
+    if (held != NULL) {
+        uint64_t room = *held < pv->pub.held_max ? pv->pub.held_max - *held
+                                                 : 0;
+        cap = WRI_MIN(cap, room) / P * P;
+    }
+    if (cap < 2 * (uint64_t)P || (pv->wrun = malloc(cap)) == NULL)
+        return NULL;
+    pv->wcap = cap;
+    if (held != NULL)
+        *held += cap;
     return pv->wrun;
+}
+
+/* Free the run buffer (nothing is pending in it) and uncount it. */
+static void blk_run_free(blk_priv *pv)
+{
+    if (pv->wrun != NULL && pv->pub.held != NULL)
+        *pv->pub.held -= pv->wcap;
+    free(pv->wrun);
+    pv->wrun = NULL;
+    pv->wcap = 0;
 }
 
 void wri_block_close(wri_block *b)
@@ -198,7 +241,7 @@ void wri_block_close(wri_block *b)
     blk_priv *pv = blk_priv_of(b);
     wr_errbuf scratch = {0};
     (void)blk_flush_run(b, &scratch); /* nothing committed depends on it */
-    free(pv->wrun);
+    blk_run_free(pv);
     wri_ps_close(pv->ps);
     wri_io_close(b->f);
     wri_extent_destroy(b->em);
@@ -226,9 +269,9 @@ static int blk_write_at(wri_block *b, uint8_t *buf, uint32_t size,
     blk_priv *pv = blk_priv_of(b);
     uint32_t crc = wri_page_crc(buf, size);
     wri_put32(buf + WRI_PH_CRC, crc);
-    if (size <= WRI_BLOCK_RUN && blk_run_buf(pv) != NULL) {
+    if (blk_run_buf(pv) != NULL && size <= pv->wcap) {
         if (pv->wlen > 0 &&
-            (off != pv->woff + pv->wlen || pv->wlen + size > WRI_BLOCK_RUN) &&
+            (off != pv->woff + pv->wlen || pv->wlen + size > pv->wcap) &&
             (rc = blk_flush_run(b, eb)) != WR_OK)
             return rc;
         if (pv->wlen == 0)
@@ -256,9 +299,11 @@ static int blk_check_writable(wri_block *b, wr_errbuf *eb)
         return WR_ERR(eb, WR_ENOTSUP, "%s: opened read-only", b->path);
     if (blk_priv_of(b)->poisoned)
         return WR_ERR(eb, WR_EIO,
-                      "%s: an earlier checkpoint failed after writing began "
-                      "that cannot be undone (invariant I9); reopen the file",
-                      b->path);
+                      "%s: no more writes through this handle: an earlier "
+                      "write failed after writing began, what reached the "
+                      "disk is unknown (invariant I9; the file keeps its "
+                      "last commit): %s; reopen the file",
+                      b->path, blk_priv_of(b)->poison);
     return WR_OK;
 }
 
@@ -276,7 +321,7 @@ static int blk_erase_other_slot(wri_block *b, const char *why, wr_errbuf *eb)
                             (uint64_t)other * b->page_size, eb)) != WR_OK)
         return rc;
     if ((rc = wri_io_fsync(b->f, eb)) != WR_OK) {
-        pv->poisoned = true;
+        blk_poison(b, eb);
         return rc;
     }
     pv->erase_other = false;
@@ -566,7 +611,7 @@ int wri_block_write_page(wri_block *b, uint8_t *buf, uint32_t size,
     if ((rc = blk_write_at(b, buf, size, off, addr_out, eb)) != WR_OK) {
         wr_errbuf scratch = {0};
         if (wri_extent_free(b->em, off, size, b->building, &scratch) != WR_OK)
-            blk_priv_of(b)->poisoned = true;
+            blk_poison(b, &scratch);
         return rc;
     }
     return WR_OK;
@@ -693,7 +738,7 @@ static void blk_rollback_pages(wri_block *b, const uint64_t *pages,
     for (uint64_t i = 0; i < np; i++)
         if (wri_extent_free(b->em, pages[i], b->page_size, b->building,
                             &scratch) != WR_OK)
-            blk_priv_of(b)->poisoned = true;
+            blk_poison(b, &scratch);
 }
 
 int wri_block_checkpoint(wri_block *b, const wr_addr *root, uint64_t nrecords,
@@ -792,7 +837,7 @@ int wri_block_checkpoint(wri_block *b, const wr_addr *root, uint64_t nrecords,
     rollback = false;
     if ((rc = blk_flush_run(b, eb)) != WR_OK ||
         (rc = wri_io_fsync(b->f, eb)) != WR_OK) {
-        pv->poisoned = true;
+        blk_poison(b, eb);
         goto out;
     }
     /* (6) the slot, into the position not holding the current one (I4). */
@@ -809,7 +854,7 @@ int wri_block_checkpoint(wri_block *b, const wr_addr *root, uint64_t nrecords,
     if ((rc = wri_io_pwrite(b->f, slotbuf, sizeof slotbuf,
                             (uint64_t)other * P, eb)) != WR_OK ||
         (rc = wri_io_fsync(b->f, eb)) != WR_OK) {
-        pv->poisoned = true; /* (7) failed: the slot may or may not be there */
+        blk_poison(b, eb); /* (7) failed: the slot may or may not be there */
         goto out;
     }
     /* (8) committed. */
@@ -827,8 +872,7 @@ int wri_block_checkpoint(wri_block *b, const wr_addr *root, uint64_t nrecords,
     b->extlist_pages = np;
     wri_extent_commit(b->em, ns.gen);
     b->building = ns.gen + 1;
-    free(pv->wrun); /* nothing pending (5): an idle handle holds no run */
-    pv->wrun = NULL;
+    blk_run_free(pv); /* nothing pending (5): an idle handle holds none */
     /* (9) drop debris past both checkpoints (I8); the commit stands even
      * if this fails. */
     uint64_t keep = WRI_MAX(ns.logical_size, prev_lsize);

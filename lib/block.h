@@ -168,6 +168,13 @@ typedef struct wri_block {
     uint64_t building;       /* generation being built (cur.gen + 1) */
     uint64_t file_size;      /* physical size at open */
     uint64_t extlist_pages;  /* pages of the persisted lists read on open */
+    /* NULL, or a running total the gathered-write buffer (I13) moves
+     * with while it is allocated: the memory budget of the database the
+     * tree belongs to (db.c). The buffer then takes what room the total
+     * leaves under held_max, up to WRI_BLOCK_RUN, in whole pages; with
+     * less than two pages of room, pages are written one at a time. */
+    uint64_t *held;
+    uint64_t held_max;
 } wri_block;
 
 /* Create a new, empty tree file (fails with WR_EEXIST if present): slot 0
@@ -199,9 +206,9 @@ void wri_block_set_version(wri_block *b, uint32_t version);
  * mostly follow one another in the file):
  * every read, fsync, slot write, truncate and close of the handle writes
  * what is gathered first (block.c I13). The run's buffer is allocated at
- * the first write and freed after each commit; without memory for it,
- * pages are written one at a time. A failed write of a run poisons the
- * handle (I9). */
+ * the first write and freed after each commit (b->held counts it);
+ * without memory for it, pages are written one at a time. A failed write
+ * of a run poisons the handle (I9). */
 #define WRI_BLOCK_RUN (256u << 10)
 /* and after every WRI_BLOCK_WRITEBACK bytes so gathered into runs that
  * mostly fill the stretch of the file they span (a file written front to
@@ -210,6 +217,16 @@ void wri_block_set_version(wri_block *b, uint32_t version);
  * the whole file. */
 #define WRI_BLOCK_WRITEBACK (8u << 20)
 void wri_block_gather_writes(wri_block *b);
+/* The rule of that hint (block.c): the gathered runs written since the
+ * last hint span [lo, hi) of the file and hold bytes of it. A run of len
+ * bytes at off joins them when together they fill at least half the
+ * stretch they span, else starts the stretch again (runs scattered over a
+ * file). True when the stretch holds WRI_BLOCK_WRITEBACK bytes: hint
+ * [lo, hi), the next run starts a new one. */
+typedef struct wri_wb_stretch {
+    uint64_t lo, hi, bytes;
+} wri_wb_stretch;
+bool wri_block_wb_add(wri_wb_stretch *s, uint64_t off, uint64_t len);
 /* Allocate size bytes (a multiple of P), set the page CRC and write it;
  * fills *addr_out. buf's header fields other than CRC are the caller's. */
 int wri_block_write_page(wri_block *b, uint8_t *buf, uint32_t size,

@@ -10,9 +10,10 @@
  * from a committed checkpoint are therefore never overwritten.
  *
  * Splits keep every node within one page, or a leaf that holds a value
- * tail within a long leaf (btree.c B6); a delete that leaves a node under
- * a quarter full merges it with a sibling when both fit in one page, and
- * an empty node is removed, so the tree shrinks as keys go. Values longer
+ * tail within a long leaf (btree.c B6); a delete or a shrinking update
+ * that leaves a node under a quarter full merges it with a sibling when
+ * both fit in one page, and an empty node is removed, so the tree shrinks
+ * as keys go and values shrink. Values longer
  * than wri_page_max_inline() live in overflow pages, except what the
  * bulk loader's rule keeps in the cell (page.h wri_leaf_tail: a value
  * shorter than a block packed whole, the last part block of a longer
@@ -116,7 +117,8 @@ int wri_cursor_check_document(wri_cursor *c, const uint8_t *val,
                               wr_errbuf *eb);
 
 /* B1-B7 (btree.c) over the nodes in memory: a clean node is exactly its
- * page on disk, read and checked as the engine reads pages. For diag.h. */
+ * page on disk, read and checked as the engine reads pages. For diag.h;
+ * in btree_diag.c. */
 int wri_btree_diag(wri_btree *t, wr_errbuf *eb);
 
 #endif /* WR_BTREE_H */

@@ -9,11 +9,14 @@
  * previous snapshot, whose generations are still in the files' slots.
  *
  * Memory: after every change the trees' loaded pages (db->mem, a running
- * total each tree moves as its own changes) are weighed against
- * opts.memory; past it, every tree writes its changed pages early and
- * forgets pages, the coldest first, until the trees hold half the budget
- * (db_bound), so a
- * load of any size runs in bounded memory. Early writes commit nothing
+ * total each tree moves as its own changes) and the gathered-write
+ * buffers of the trees being written (db->runs, which each tree's block
+ * handle moves: up to WRI_BLOCK_RUN from its first write to its commit,
+ * all of them within a quarter of the budget) are weighed against
+ * opts.memory; past it,
+ * every tree writes its changed pages early and forgets pages, the
+ * coldest first, until pages and buffers hold half the budget (db_bound),
+ * so a load of any size runs in bounded memory. Early writes commit nothing
  * (btree.h): a crash leaves the last checkpoint, and without checkpoints
  * the whole run stays one atomic change.
  */
@@ -55,6 +58,7 @@ struct wr_db {
     wri_lock *lock;
     bool made_dir; /* wr_db_open created the directory */
     uint64_t mem; /* the open trees' mem, summed as it moves (btree.h) */
+    uint64_t runs; /* their blocks' gathered-write buffers (block.h held) */
 };
 
 struct wr_doc_cursor {
@@ -254,13 +258,17 @@ const char *wr_db_coll_name(const wr_db *db, size_t i)
 
 /* --- trees --------------------------------------------------------------- */
 
-/* The tree of t's block file; its memory counts in db->mem. */
+/* The tree of t's block file; its memory counts in db->mem, its block's
+ * write buffer in db->runs (all within a quarter of the budget). */
 static int tree_btree(wr_db *db, const wri_cat_file *cf, db_tree *t,
                       wr_errbuf *eb)
 {
     int rc = wri_btree_open(t->blk, cf->field ? 2 : 1, &t->bt, eb);
-    if (rc == WR_OK)
+    if (rc == WR_OK) {
         t->bt->total = &db->mem;
+        t->blk->held = &db->runs;
+        t->blk->held_max = db->opts.memory / 4;
+    }
     return rc;
 }
 
@@ -506,7 +514,12 @@ static int db_each_tree(wr_db *db, int (*fn)(db_tree *t, void *arg),
 
 uint64_t wri_db_mem(wr_db *db)
 {
-    return db->mem;
+    return db->mem + db->runs;
+}
+
+uint64_t wri_db_runs(wr_db *db)
+{
+    return db->runs;
 }
 
 #ifdef WR_DIAG
@@ -553,12 +566,15 @@ static int tree_shrink(db_tree *t, void *arg)
     return wri_btree_evict(t->bt, keep, s->eb);
 }
 
-/* Past the budget, shrink every tree (but skip) to half of it. */
+/* Past the budget, shrink every tree (but skip) until the pages and the
+ * write buffers held now fit half of it (the buffers early writes
+ * allocate stay within a quarter, held_max). */
 static int db_bound(wr_db *db, const wri_btree *skip, wr_errbuf *eb)
 {
     WRI_DIAG(db_diag_mem, db);
-    db_shrink s = {skip, db->mem, db->opts.memory / 2, eb};
-    if (s.total <= db->opts.memory)
+    uint64_t half = db->opts.memory / 2;
+    db_shrink s = {skip, db->mem, half > db->runs ? half - db->runs : 0, eb};
+    if (db->mem + db->runs <= db->opts.memory)
         return WR_OK;
     return db_each_tree(db, tree_shrink, &s);
 }

@@ -9,13 +9,13 @@
  * checked page reads, tree order, separator bounds and levels, extent-list
  * chains, the ownership map of every block and leaked space); a database
  * by wr_verify itself (catalog agreement, every file, the index
- * cross-check); a tree's nodes in memory by btree.c (wri_btree_diag,
- * with page.c's page checker). What diag.c adds is only how the writer's
- * memory must relate to the disk right after a commit.
+ * cross-check); a tree's nodes in memory by btree_diag.c
+ * (wri_btree_diag, with page.c's page checker). What diag.c adds is only
+ * how the writer's memory must relate to the disk right after a commit.
  *
  * In a diagnostic build (make DIAG=1, -DWR_DIAG) the engine calls these
- * after every checkpoint (block.c, btree.c), after erasing the other slot
- * (block.c, I12) and after every catalog commit (db.c, compact.c,
+ * after every checkpoint (block.c, btree_ckpt.c), after erasing the other
+ * slot (block.c, I12) and after every catalog commit (db.c, compact.c,
  * migrate.c), and aborts with "wrtools DIAG: <invariant>: <what>" on
  * stderr when one does not hold. In other builds nothing calls them but
  * the tests (tests/unit/test_diag.c breaks each invariant and sees its

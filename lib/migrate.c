@@ -1034,11 +1034,13 @@ static int mg_run(mg *m, wr_errbuf *eb)
                       "none or SHA-256", (int)o->digest);
     /* --memory bounds the whole process: the sorters get what is left
      * after the rest of a migration's working set (reader buffer, one page
-     * per tree level, verify's page caches, libbson), about 5 MiB */
+     * per tree level, verify's page caches, libbson), about 5 MiB, and the
+     * bulk loader's gathered-write buffer (one tree is built at a time) */
     m->budget = o->memory ? o->memory : WR_MIGRATE_DEFAULT_MEMORY;
     m->read_memory = m->budget;
-    m->budget = m->budget > (10u << 20) ? m->budget - (5u << 20)
-                                        : m->budget / 2;
+    m->budget = m->budget > (10u << 20)
+                    ? m->budget - (5u << 20) - WRI_BLOCK_RUN
+                    : m->budget / 2;
     if (stat(m->dir, &sb) != 0) {
         st->state = WR_MIGRATE_MISSING;
         return WR_ERR(eb, WR_ENOTFOUND, "%s: no such directory: %s", m->dir,

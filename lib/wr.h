@@ -84,7 +84,9 @@ typedef struct wr_db_opts {
     bool previous;      /* open the previous snapshot (implies readonly) */
     uint32_t page_size; /* page size of new tree files; 0 = 4096 */
     const char *holder; /* tool name written into the lock file */
-    uint64_t memory;    /* heap the trees' loaded pages may hold; 0 =
+    uint64_t memory;    /* heap the trees' loaded pages and their write
+                           buffers (up to 256 KiB for each tree being
+                           written, within a quarter of it) may hold; 0 =
                            WR_DEFAULT_MEMORY. Past it, changed pages are
                            written early (not committed: a crash still
                            leaves the last checkpoint) and pages are

@@ -133,11 +133,13 @@ int wri_verify_file_gen(const char *path, uint64_t gen,
 #include "bulk.h"
 #include "catalog.h"
 
-/* db.c: the heap the loaded pages of db's open trees hold now (bounded
- * by wr_db_opts.memory plus the change in progress): the running total
- * the budget keeps (the DIAG build checks it against a walk of the trees
- * after every change, B5); for tests. */
+/* db.c: the heap the budget covers now: the loaded pages of db's open
+ * trees (the running total the DIAG build checks against a walk of the
+ * trees after every change, B5) and their blocks' gathered-write buffers
+ * (wri_db_runs); bounded by wr_db_opts.memory plus the change in
+ * progress. For tests. */
 uint64_t wri_db_mem(wr_db *db);
+uint64_t wri_db_runs(wr_db *db);
 
 /* db.c: a document cursor whose wr_doc_cursor_next leaves the document
  * check to the caller, who makes it with wri_doc_cursor_check on the

@@ -1208,7 +1208,9 @@ static void test_block_gathered_writes(void)
 }
 
 /* I9, I13: a gathered run whose write fails poisons the handle (its
- * pages were counted as written); a reopen finds the old checkpoint. */
+ * pages were counted as written): every later write and free is refused,
+ * naming the write that failed (file, offset, reason), and nothing more
+ * reaches the file; a reopen finds the old checkpoint. */
 static void test_block_gathered_write_failure_poisons(void)
 {
     uint32_t P = 512;
@@ -1246,19 +1248,82 @@ static void test_block_gathered_write_failure_poisons(void)
         }
         wri_io_fault_set(NULL);
         CHECK_EQ(rc, WR_ENOSPC);
+        char first[sizeof eb.msg];
+        snprintf(first, sizeof first, "%s", eb.msg);
+        printf("# %s\n", first);
+        CHECK(strstr(first, path) != NULL &&
+              strstr(first, "pwrite of ") != NULL &&
+              strstr(first, " bytes at offset ") != NULL &&
+              strstr(first, "injected ENOSPC") != NULL);
         wr_errbuf_clear(&eb);
         uint8_t pg[512];
         wr_addr a;
         fill_page(pg, 512, 1, b->building);
+        uint64_t ops = wri_io_op_count();
         CHECK_EQ(wri_block_write_page(b, pg, 512, &a, &eb), WR_EIO);
-        CHECK(strstr(eb.msg, "I9") != NULL);
+        CHECK(strstr(eb.msg, "I9") != NULL && strstr(eb.msg, first) != NULL);
+        wr_errbuf_clear(&eb);
+        CHECK_EQ(wri_block_free_page(b, &m.p[0].a, &eb), WR_EIO);
+        CHECK(strstr(eb.msg, first) != NULL);
+        wr_errbuf_clear(&eb);
+        CHECK_EQ(commit(b, &m, &eb), WR_EIO);
+        CHECK(strstr(eb.msg, first) != NULL);
         wr_errbuf_clear(&eb);
         wri_block_close(b);
+        CHECK_EQ(wri_io_op_count(), ops); /* nothing more written */
         b = NULL;
         uint64_t gen = 0;
         CHECK_EQ(verify_ckpt(path, 0, &base, &gen), 0);
         CHECK_EQ(gen, 2);
     }
+}
+
+/* Gathered runs of len bytes, the first at off, each step bytes after
+ * the one before, into s until a hint: how many runs it took (0: none in
+ * n runs). */
+static uint32_t wb_runs_to_hint(wri_wb_stretch *s, uint64_t off,
+                                uint64_t len, uint64_t step, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (wri_block_wb_add(s, off + i * step, len))
+            return i + 1;
+    return 0;
+}
+
+/* The writeback hint's rule (block.c, ff2e042): runs that fill at least
+ * half the stretch of the file they span add up to a hint over that
+ * stretch every WRI_BLOCK_WRITEBACK bytes; runs scattered over more than
+ * twice their bytes start the stretch again, so they never add up to a
+ * hint over most of the file. Fails if the rule is dropped (scattered
+ * runs then hint) or inverted (a file written front to back then never
+ * does). */
+static void test_block_writeback_hint_only_over_dense_runs(void)
+{
+    const uint64_t R = WRI_BLOCK_RUN, W = WRI_BLOCK_WRITEBACK;
+    wri_wb_stretch s = {0};
+    /* a file written front to back: a hint per W bytes, over them */
+    CHECK_EQ(wb_runs_to_hint(&s, 4096, R, R, 1000), W / R);
+    CHECK(s.lo == 4096 && s.hi == 4096 + W);
+    CHECK_EQ(wb_runs_to_hint(&s, 4096 + W, R, R, 1000), W / R);
+    CHECK(s.lo == 4096 + W && s.hi == 4096 + 2 * W);
+    /* runs with holes between them that still fill half their stretch */
+    memset(&s, 0, sizeof s);
+    CHECK_EQ(wb_runs_to_hint(&s, 0, R, 2 * R, 1000), W / R);
+    CHECK(s.lo == 0 && s.hi == (W / R - 1) * 2 * R + R);
+    /* runs that fill a third of their stretch: never a hint */
+    memset(&s, 0, sizeof s);
+    CHECK_EQ(wb_runs_to_hint(&s, 0, R, 3 * R, 4 * W / R), 0);
+    /* pages rewritten here and there over a 4 GiB file: never a hint
+     * (the rule dropped: one over the whole file after W bytes) */
+    memset(&s, 0, sizeof s);
+    CHECK_EQ(wb_runs_to_hint(&s, 0, 8192, (4ull << 30) / 4096, 4096), 0);
+    CHECK_EQ(s.bytes, 8192); /* each run starts the stretch again */
+    /* a scattered run ends a dense stretch: the count starts from it */
+    memset(&s, 0, sizeof s);
+    CHECK_EQ(wb_runs_to_hint(&s, 0, R, R, W / R - 1), 0);
+    CHECK(!wri_block_wb_add(&s, 1ull << 32, R));
+    CHECK(s.lo == 1ull << 32 && s.hi == (1ull << 32) + R && s.bytes == R);
+    CHECK_EQ(wb_runs_to_hint(&s, (1ull << 32) + R, R, R, 1000), W / R - 1);
 }
 
 static void test_block_crash_sweep_old_or_new_never_a_mix(void) /* I1 I3 */
@@ -1569,6 +1634,7 @@ int main(void)
     RUN(test_page_read_catches_stale_and_bad_crc);
     RUN(test_block_gathered_writes);
     RUN(test_block_gathered_write_failure_poisons);
+    RUN(test_block_writeback_hint_only_over_dense_runs);
     RUN(test_block_crash_sweep_old_or_new_never_a_mix);
     RUN(test_block_injected_eio_enospc_at_every_op);
     RUN(test_block_checkpoint_retry_after_failed_list_write);

@@ -6,13 +6,14 @@
  * commit with "wrtools DIAG: <invariant>" (run in a child process).
  *
  * The extent lists and the tree's nodes are private to extent.c and
- * btree.c; this test includes both so that it can break them. Invariants
+ * the btree files; this test includes extent.c and btree_int.h so that it
+ * can break them. Invariants
  * cited: E1-E6, I1, I2, I4, I5, I6, I7, I8, B1-B7, C6, M3.
  */
 #include "tap.h"
 
-#include "../../lib/btree.c"
 #include "../../lib/extent.c"
+#include "btree_int.h"
 
 #include "diag.h"
 
