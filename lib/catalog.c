@@ -130,23 +130,37 @@ bool wr_is_tree_file(const char *path)
     return ours;
 }
 
-int wri_dir_remove_debris(const char *dir, const wri_catalog *cat,
-                          wr_errbuf *eb)
+int wri_dir_unnamed_files(const char *dir, const wri_catalog *cat,
+                          wri_unnamed_fn fn, void *arg, wr_errbuf *eb)
 {
     char **names = NULL;
     size_t n = 0;
     int rc = wri_dir_tree_files(dir, &names, &n, eb);
-    for (size_t i = 0; rc == WR_OK && i < n; i++) {
-        if ((cat != NULL && wri_catalog_file(cat, names[i]) != NULL) ||
-            !wri_tree_file_debris(dir, names[i]))
-            continue;
-        char *path = wri_path_join(dir, names[i]);
-        rc = path == NULL ? WR_ERR(eb, WR_ENOMEM, "out of memory")
-                          : wri_io_unlink(path, eb);
-        free(path);
-    }
+    for (size_t i = 0; rc == WR_OK && i < n; i++)
+        if (cat == NULL || wri_catalog_file(cat, names[i]) == NULL)
+            rc = fn(arg, dir, names[i], wri_tree_file_debris(dir, names[i]),
+                    eb);
     wri_names_free(names, n);
     return rc;
+}
+
+static int cat_remove_debris(void *arg, const char *dir, const char *name,
+                             bool debris, wr_errbuf *eb)
+{
+    (void)arg;
+    if (!debris)
+        return WR_OK;
+    char *path = wri_path_join(dir, name);
+    int rc = path == NULL ? WR_ERR(eb, WR_ENOMEM, "out of memory")
+                          : wri_io_unlink(path, eb);
+    free(path);
+    return rc;
+}
+
+int wri_dir_remove_debris(const char *dir, const wri_catalog *cat,
+                          wr_errbuf *eb)
+{
+    return wri_dir_unnamed_files(dir, cat, cat_remove_debris, NULL, eb);
 }
 
 const wri_cat_file *wri_catalog_file(const wri_catalog *cat,

@@ -24,6 +24,7 @@
 
 #include "wr.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -102,6 +103,14 @@ void wri_names_free(char **names, size_t n);
  * no document any snapshot held. Anything else (a torn slot, records, a
  * later generation, a foreign header) is not proven debris. */
 bool wri_tree_file_debris(const char *dir, const char *fname);
+/* Every tree file of dir (wri_dir_tree_files) that cat (NULL: none) does
+ * not name, in name order: fn gets its name and whether
+ * wri_tree_file_debris proves it debris. The first fn that does not
+ * return WR_OK stops the walk with its code. WR_OK, WR_ENOMEM or fn's. */
+typedef int (*wri_unnamed_fn)(void *arg, const char *dir, const char *name,
+                              bool debris, wr_errbuf *eb);
+int wri_dir_unnamed_files(const char *dir, const wri_catalog *cat,
+                          wri_unnamed_fn fn, void *arg, wr_errbuf *eb);
 /* A writer under the directory's lock: remove every *.wr file cat (NULL:
  * none) does not name that wri_tree_file_debris proves is debris. */
 int wri_dir_remove_debris(const char *dir, const wri_catalog *cat,

@@ -3,7 +3,8 @@
  * and mdb_stat): for each tree file, per level, pages, items and fill
  * factor (min, median, max); a histogram of value sizes (documents of a
  * main table; keys of an index, which has no values); overflow values
- * and the page bytes they take (overflow waste); free space by list
+ * and the page bytes they take: value bytes, the runs' headers
+ * (metadata) and the rest (overflow waste); free space by list
  * (avail, discard), leaked and past the logical size; for a database, the
  * totals per collection and index. Text, or JSON into the file's object
  * and the root's "totals".
@@ -170,15 +171,29 @@ static void st_sizes_text(dctx *x, const st_tree *t)
     }
 }
 
+/* The overflow runs' page headers (one per run, WRI_PH_LEN bytes): the
+ * metadata every run needs, not waste. */
+static uint64_t st_ovf_header_bytes(const st_tree *t)
+{
+    return t->ovf_values * WRI_PH_LEN;
+}
+
+/* The runs' bytes that hold neither value nor header: the unused rest of
+ * their last block. */
+static uint64_t st_ovf_waste(const st_tree *t)
+{
+    uint64_t used = t->ovf_value_bytes + st_ovf_header_bytes(t);
+    return t->ovf_page_bytes - WRI_MIN(t->ovf_page_bytes, used);
+}
+
 static void st_overflow_text(dctx *x, const st_tree *t)
 {
-    uint64_t waste = t->ovf_page_bytes - WRI_MIN(t->ovf_page_bytes,
-                                                 t->ovf_value_bytes);
+    uint64_t waste = st_ovf_waste(t);
     dx_print(x, "  overflow: %" PRIu64 " values in %" PRIu64 " pages: %"
-                PRIu64 " value bytes in %" PRIu64 " page bytes (waste %"
-                PRIu64 " bytes, %.1f%%)\n",
+                PRIu64 " value bytes + %" PRIu64 " header bytes in %" PRIu64
+                " page bytes (waste %" PRIu64 " bytes, %.1f%%)\n",
              t->ovf_values, t->ovf_pages, t->ovf_value_bytes,
-             t->ovf_page_bytes, waste,
+             st_ovf_header_bytes(t), t->ovf_page_bytes, waste,
              t->ovf_page_bytes ? 100.0 * (double)waste /
                                      (double)t->ovf_page_bytes
                                : 0.0);
@@ -241,9 +256,8 @@ static void st_json(bson_t *j, const st_tree *t, const ext_totals *et,
     j_u64(&d, "pages", t->ovf_pages);
     j_u64(&d, "value_bytes", t->ovf_value_bytes);
     j_u64(&d, "page_bytes", t->ovf_page_bytes);
-    j_u64(&d, "waste_bytes", t->ovf_page_bytes -
-                                 WRI_MIN(t->ovf_page_bytes,
-                                         t->ovf_value_bytes));
+    j_u64(&d, "header_bytes", st_ovf_header_bytes(t));
+    j_u64(&d, "waste_bytes", st_ovf_waste(t));
     j_u64(&d, "tails", t->tails);
     j_u64(&d, "tail_bytes", t->tail_bytes);
     j_u64(&d, "packed", t->packed);

@@ -68,6 +68,19 @@ void wri_legacy_free(wri_legacy_dir *ld)
     memset(ld, 0, sizeof *ld);
 }
 
+bool wri_legacy_log_readable(const char *dir, const char *log)
+{
+    wri_jsonl *r = NULL;
+    wri_jsonl_line line;
+    wr_errbuf e = {0};
+    char *path = wri_path_join(dir, log);
+    bool ok = path != NULL && wri_jsonl_open(path, &r, &e) == WR_OK &&
+              wri_jsonl_next(r, &line, &e) == WR_OK;
+    wri_jsonl_close(r);
+    free(path);
+    return ok;
+}
+
 bool wri_legacy_is_file(const wri_legacy_dir *ld, const char *name)
 {
     for (size_t i = 0; i < ld->nfiles; i++)

@@ -15,7 +15,7 @@
  * The lines of the logs are read elsewhere (jsonl.h); this module lists
  * and classifies, and holds the rules that turn a log's lines into its
  * live set (for wr-migrate and wr-diff alike). Calls err, catalog (name
- * checks), sort.
+ * checks), jsonl (a log's first line), sort.
  */
 #ifndef WR_LEGACY_H
 #define WR_LEGACY_H
@@ -70,6 +70,12 @@ int wri_legacy_scan(const char *dir, wri_legacy_dir *out, wr_errbuf *eb);
  * the longest collection name, like .idx names). WR_EINVAL if no
  * collection matches or the field path is not valid. */
 int wri_legacy_add_index(wri_legacy_dir *ld, const char *spec, wr_errbuf *eb);
+/* Is DIR/LOG a legacy log by its content, not only its name: does its
+ * first non-blank line read as wr-migrate's reader reads it
+ * (wri_jsonl_next: one Extended JSON object with an _id, a byte-order
+ * mark before it allowed)? A server's text log, an empty file or one that
+ * cannot be read is not one. */
+bool wri_legacy_log_readable(const char *dir, const char *log);
 /* Does the directory hold this file name as a legacy file? */
 bool wri_legacy_is_file(const wri_legacy_dir *ld, const char *name);
 void wri_legacy_free(wri_legacy_dir *ld);

@@ -120,13 +120,26 @@ static int load_reject(const wr_load_opts *o, load_rej *rj,
     return rc;
 }
 
+/* The first log of ld that is one by its content (wri_legacy_log_readable),
+ * or NULL. */
+static const char *load_legacy_log(const char *dir, const wri_legacy_dir *ld)
+{
+    for (size_t i = 0; i < ld->ncoll; i++)
+        if (wri_legacy_log_readable(dir, ld->coll[i].log))
+            return ld->coll[i].log;
+    return NULL;
+}
+
 /* A directory of legacy append logs (NAME.log, no catalog) is
  * wr-migrate's to convert: a database written beside the logs would be a
- * directory it refuses (docs/LEGACY.md "What a directory can be"). */
+ * directory it refuses (docs/LEGACY.md "What a directory can be"). A
+ * NAME.log is such a log only if its content says so: a server's
+ * server.log beside a new database is no reason to refuse it. */
 static int load_check_dir(const char *dir, wr_errbuf *eb)
 {
     wri_legacy_dir ld;
     wr_errbuf e = {0};
+    const char *log;
     int rc = wri_legacy_scan(dir, &ld, &e);
     if (rc == WR_EBADINPUT) /* a log whose name is refused: logs all the same */
         return WR_ERR(eb, WR_ENOTOURS,
@@ -136,13 +149,12 @@ static int load_check_dir(const char *dir, wr_errbuf *eb)
                       dir, e.msg);
     if (rc != WR_OK) /* no such directory, or unreadable: wr_db_open says */
         return WR_OK;
-    if (ld.kind == WRI_DIR_LEGACY)
+    if (ld.kind == WRI_DIR_LEGACY && (log = load_legacy_log(dir, &ld)) != NULL)
         rc = WR_ERR(eb, WR_ENOTOURS,
                     "%s holds legacy append logs (%s%s), not a wrtools "
                     "database: migrate it first (wr-migrate %s); wr-load "
                     "writes only to a wrtools database: nothing was written",
-                    dir, ld.ncoll > 0 ? ld.coll[0].log : ld.files[0],
-                    ld.nfiles > 1 ? ", ..." : "", dir);
+                    dir, log, ld.nfiles > 1 ? ", ..." : "", dir);
     wri_legacy_free(&ld);
     return rc;
 }

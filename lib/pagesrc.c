@@ -22,6 +22,9 @@
  * reads all the same. */
 #define PS_RUN_MIN (8u << 10)
 
+static int ps_pread_file(wri_ps *ps, void *buf, size_t len, uint64_t off,
+                         size_t *got, wr_errbuf *eb);
+
 /* --- findings ------------------------------------------------------------ */
 
 static const struct {
@@ -174,9 +177,8 @@ static int ps_probe_at(wri_ps *ps, uint64_t off, ps_probe *pr, wr_errbuf *eb)
                  (unsigned long long)ps->fsize);
         return WR_OK;
     }
-    ps->preads++;
-    if ((rc = wri_io_pread_some(ps->f, pr->raw, sizeof pr->raw, off,
-                                &pr->rawlen, eb)) != WR_OK)
+    if ((rc = ps_pread_file(ps, pr->raw, sizeof pr->raw, off, &pr->rawlen,
+                            eb)) != WR_OK)
         return rc;
     pr->magic = pr->rawlen >= WRI_SLOT_MAGIC_OFF + 8 &&
                 memcmp(pr->raw + WRI_SLOT_MAGIC_OFF, WRI_SLOT_MAGIC, 8) == 0;
@@ -291,19 +293,53 @@ void wri_ps_close(wri_ps *ps)
     free(ps);
 }
 
+/* The one verdict on a file that changed under its reader, for both ways
+ * of reading it: a read through the mapping faulted (the guard says
+ * where), or a pread came back shorter than the file was when opened
+ * (shrank_at). The reader holds the directory's lock, so something that
+ * ignores it changed the file: what was read is not the file, and no
+ * damage may be concluded from it (DESIGN 12: environment, exit 3). A
+ * file already shorter when opened than its checkpoint needs is damage
+ * (truncated), found by the address and size checks against fsize. */
 int wri_ps_intact(wri_ps *ps, wr_errbuf *eb)
 {
     uint64_t at = 0;
-    if (!wri_io_map_changed(ps->guard, &at))
+    if (wri_io_map_changed(ps->guard, &at))
+        return WR_ERR(eb, WR_EIO,
+                      "%s: the file changed or shrank while it was read (a "
+                      "read through its mapping failed at offset %llu of "
+                      "%llu bytes: truncated by a writer that does not take "
+                      "the lock, or a page the disk could not return); "
+                      "nothing was concluded from it",
+                      ps->path, (unsigned long long)at,
+                      (unsigned long long)ps->mapped_len);
+    if (ps->shrank_at == 0)
         return WR_OK;
     return WR_ERR(eb, WR_EIO,
                   "%s: the file changed or shrank while it was read (a read "
-                  "through its mapping failed at offset %llu of %llu bytes: "
-                  "truncated by a writer that does not take the lock, or a "
-                  "page the disk could not return); nothing was concluded "
-                  "from it",
-                  ps->path, (unsigned long long)at,
-                  (unsigned long long)ps->mapped_len);
+                  "at offset %llu found it shorter than the %llu bytes it "
+                  "had when opened: truncated by a writer that does not "
+                  "take the lock); nothing was concluded from it",
+                  ps->path, (unsigned long long)(ps->shrank_at - 1),
+                  (unsigned long long)ps->fsize);
+}
+
+/* pread len bytes at off from the file: a read that ends before the size
+ * the file had when opened (fsize) means it shrank meanwhile: that
+ * offset is kept, and wri_ps_intact says so, now and at every later
+ * read and finding. */
+static int ps_pread_file(wri_ps *ps, void *buf, size_t len, uint64_t off,
+                         size_t *got, wr_errbuf *eb)
+{
+    int rc;
+    ps->preads++;
+    if ((rc = wri_io_pread_some(ps->f, buf, len, off, got, eb)) != WR_OK)
+        return rc;
+    uint64_t want = off < ps->fsize ? WRI_MIN((uint64_t)len, ps->fsize - off)
+                                    : 0;
+    if (*got < want && ps->shrank_at == 0)
+        ps->shrank_at = 1 + off + *got;
+    return wri_ps_intact(ps, eb);
 }
 
 int wri_ps_refresh_size(wri_ps *ps, wr_errbuf *eb)
@@ -633,11 +669,14 @@ static int ps_view(wri_ps *ps, uint8_t *buf, size_t len, uint64_t off,
     int rc;
     *got = 0;
     *out = buf;
+    /* (only a mapped source or one already shrunk can fail: no call per
+     * read otherwise) */
+    if ((ps->guard != NULL || ps->shrank_at != 0) &&
+        (rc = wri_ps_intact(ps, eb)) != WR_OK)
+        return rc;
     if (ps->pf_next < ps->pf_n && ps_pf_take(ps, len, off, out, got))
         return WR_OK;
     if (ps->mapped != NULL) { /* the file's size when it was opened */
-        if ((rc = wri_ps_intact(ps, eb)) != WR_OK)
-            return rc;
         if (off < ps->mapped_len) {
             *out = ps->mapped + off;
             *got = (size_t)WRI_MIN((uint64_t)len, ps->mapped_len - off);
@@ -654,7 +693,6 @@ static int ps_view(wri_ps *ps, uint8_t *buf, size_t len, uint64_t off,
     }
     bool seq = ps->cfg.readahead && off == ps->seq_next &&
                len <= WRI_PS_RUN_MAX / 2;
-    ps->preads++;
     if (!seq) {
         /* the window starts small again after a short sequential stretch
          * (scattered pages), not after a long one that a read elsewhere
@@ -670,7 +708,7 @@ static int ps_view(wri_ps *ps, uint8_t *buf, size_t len, uint64_t off,
         ps->seq_bytes = len;
         ps->seq_first = len;
         ps->seq_next = off + len;
-        return wri_io_pread_some(ps->f, buf, len, off, got, eb);
+        return ps_pread_file(ps, buf, len, off, got, eb);
     }
     ps->seq_next = off + len;
     ps->seq_bytes += len;
@@ -679,12 +717,14 @@ static int ps_view(wri_ps *ps, uint8_t *buf, size_t len, uint64_t off,
     win = WRI_MAX(win, len);
     if (ps->run == NULL &&
         (ps->run = aligned_alloc(4096, WRI_PS_RUN_MAX)) == NULL)
-        return wri_io_pread_some(ps->f, buf, len, off, got, eb);
+        return ps_pread_file(ps, buf, len, off, got, eb);
     ps->run_win = win;
     ps->run_len = 0;
-    if ((rc = wri_io_pread_some(ps->f, ps->run, win, off, &ps->run_len,
-                                eb)) != WR_OK)
+    if ((rc = ps_pread_file(ps, ps->run, win, off, &ps->run_len, eb)) !=
+        WR_OK) {
+        ps->run_len = 0;
         return rc;
+    }
     ps->run_off = off;
     *got = WRI_MIN(len, ps->run_len);
     *out = ps->run;

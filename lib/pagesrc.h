@@ -33,17 +33,17 @@
  * further ahead when it is not cached). Random reads go straight to the
  * file. A source opened with cfg.map whose file is all in the page cache
  * reads through a mapping instead: every read is a pointer into it (a
- * copy for wri_ps_pread), no system call; a file that changes under it is
- * an environment error (WR_EIO, wri_ps_intact), never a crash and never
- * a finding. A source opened with cfg.batch (a walk over scattered
- * leaves: compact's original) reads the leaves of each internal page of
- * level 1 ahead, in batches of one system call each (wri_ps_prefetch,
- * io.h's wri_io_pread_batch) where the kernel has io_uring, and is then
- * not mapped: on a virtual machine the first touch of each mapped page
- * costs more than its copy by a batched read (the 1M-document compact's
- * walk: 108,000 page reads in 2,350 batches). A page the batch did not
- * get whole is read again as any page, so its findings are the same. A
- * source used by a writer (the engine) has no run
+ * copy for wri_ps_pread), no system call. A file that shrinks under
+ * any kind of read is an environment error (WR_EIO, wri_ps_intact),
+ * never a crash and never a finding. A source opened with cfg.batch (a
+ * walk over scattered leaves: compact's original) reads the leaves of
+ * each internal page of level 1 ahead, in batches of one system call
+ * each (wri_ps_prefetch, io.h's wri_io_pread_batch) where the kernel has
+ * io_uring, and is then not mapped: on a virtual machine the first touch
+ * of each mapped page costs more than its copy by a batched read (the
+ * 1M-document compact's walk: 108,000 page reads in 2,350 batches). A
+ * page the batch did not get whole is read again as any page, so its
+ * findings are the same. A source used by a writer (the engine) has no run
  * buffer: what it reads is always what is on disk. A walk that asks
  * (wri_ps_walk.inplace, verify's) checks each leaf where the read put it
  * in the run buffer, without a copy; a leaf whose values are in overflow
@@ -98,7 +98,8 @@ typedef struct wri_ps_cfg {
                            source. If the file shrinks or a page cannot be
                            read back all the same, the read gives zeros,
                            not SIGBUS, and the source's next read, finding
-                           or walk end says WR_EIO (wri_ps_intact) */
+                           or walk end says WR_EIO (wri_ps_intact), as a
+                           pread that finds it shorter does */
     bool batch;         /* a walk over scattered leaves (compact's
                            original): the leaves of each internal page of
                            level 1 are read ahead together, one batch of
@@ -132,6 +133,8 @@ typedef struct wri_ps {
     const uint8_t *mapped;
     uint64_t mapped_len;
     const wri_io_guard *guard; /* the mapping's (wri_io_map_guard) */
+    uint64_t shrank_at;       /* 0, or 1 + where a pread ended before
+                                 fsize: the file shrank (wri_ps_intact) */
     /* sequential runs */
     uint8_t *run;
     uint64_t run_off;
@@ -173,14 +176,16 @@ int wri_ps_open(const char *path, const wri_ps_cfg *cfg, wri_ps **out,
 int wri_ps_open_file(wri_file *f, const char *path, const wri_ps_cfg *cfg,
                      wri_ps **out, wr_errbuf *eb);
 void wri_ps_close(wri_ps *ps);
-/* The file grew (a writer appended): re-read its size. */
-/* WR_OK, or WR_EIO when a read through the source's mapping faulted: the
- * file changed or shrank while it was read (a writer without the lock, a
- * page the disk could not return): what was read is not the file, and no
- * damage may be reported from it. Every read and every finding of a
- * mapped source asks first; a caller that used mapped bytes after the
- * source's last read (another thread) asks before it trusts them. */
+/* WR_OK, or WR_EIO when the file changed or shrank while it was read,
+ * whichever way the source reads it: a read through its mapping faulted,
+ * or a pread ended before the size the file had when opened (a writer
+ * without the lock, a page the disk could not return): what was read is
+ * not the file, and no damage may be reported from it (an environment
+ * error, exit 3, never a "truncated" finding). Every read and every
+ * finding asks first; a caller that used mapped bytes after the source's
+ * last read (another thread) asks before it trusts them. */
 int wri_ps_intact(wri_ps *ps, wr_errbuf *eb);
+/* The file grew (a writer appended): re-read its size. */
 int wri_ps_refresh_size(wri_ps *ps, wr_errbuf *eb);
 
 /* Which checkpoint: the newest valid slot, the other valid one, or the

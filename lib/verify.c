@@ -955,38 +955,33 @@ static int vf_dir_files(vf_run *run, const char *dir)
  * proven debris of a run that never committed them (catalog.h
  * wri_tree_file_debris; the next writer removes it) is a note; any other
  * is an orphan problem, so an operator looks at it. */
+static int vf_orphan(void *arg, const char *dir, const char *name,
+                     bool debris, wr_errbuf *eb)
+{
+    vf_run *run = arg;
+    wr_verify_report *r = run->r;
+    char ***list = debris ? &r->debris : &r->orphans;
+    size_t *nl = debris ? &r->ndebris : &r->norphans;
+    char **grown = realloc(*list, (*nl + 1) * sizeof *grown);
+    (void)eb;
+    if (grown == NULL)
+        return WR_ENOMEM;
+    *list = grown;
+    if ((grown[*nl] = wri_path_join(dir, name)) == NULL)
+        return WR_ENOMEM;
+    vf_ctx oc = {.run = run, .path = grown[(*nl)++]};
+    if (!debris)
+        vf_problem(&oc, WR_CHECK_ORPHAN, 0, 0, NULL, NULL,
+                   "a tree file the catalog does not name, no part of "
+                   "the database (debris of a failed or interrupted "
+                   "run, or a file from elsewhere: move it away)");
+    return WR_OK;
+}
+
 static int vf_orphans(vf_run *run, const char *dir, const wri_catalog *cat)
 {
     wr_errbuf e = {0};
-    wr_verify_report *r = run->r;
-    char **names = NULL;
-    size_t n = 0;
-    int rc = wri_dir_tree_files(dir, &names, &n, &e);
-    for (size_t i = 0; rc == WR_OK && i < n; i++) {
-        if (wri_catalog_file(cat, names[i]) != NULL)
-            continue;
-        bool debris = wri_tree_file_debris(dir, names[i]);
-        char ***list = debris ? &r->debris : &r->orphans;
-        size_t *nl = debris ? &r->ndebris : &r->norphans;
-        char **grown = realloc(*list, (*nl + 1) * sizeof *grown);
-        if (grown == NULL) {
-            rc = WR_ENOMEM;
-            break;
-        }
-        *list = grown;
-        if ((grown[*nl] = wri_path_join(dir, names[i])) == NULL) {
-            rc = WR_ENOMEM;
-            break;
-        }
-        vf_ctx oc = {.run = run, .path = grown[(*nl)++]};
-        if (!debris)
-            vf_problem(&oc, WR_CHECK_ORPHAN, 0, 0, NULL, NULL,
-                       "a tree file the catalog does not name, no part of "
-                       "the database (debris of a failed or interrupted "
-                       "run, or a file from elsewhere: move it away)");
-    }
-    wri_names_free(names, n);
-    return rc;
+    return wri_dir_unnamed_files(dir, cat, vf_orphan, run, &e);
 }
 
 /* Find the checkpoint of file fi with generation gen; -1 if not verified. */

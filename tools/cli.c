@@ -206,24 +206,33 @@ void wr_cli_progress_count(wr_cli *cli, const char *head, uint64_t done,
                            uint64_t total, const char *unit)
 {
     char rate[64] = "";
-    double s;
     if (!cli->progress)
         return;
-    if ((s = wr_cli_elapsed(cli)) >= 1.0)
-        snprintf(rate, sizeof rate, ", %.0f %s/s", (double)done / s, unit);
+    double now = cli_now();
+    /* a new head (phase or file), or a count that went back: its own rate */
+    bool first = cli->progress_head[0] == '\0';
+    if (strncmp(head, cli->progress_head, sizeof cli->progress_head - 1) !=
+            0 ||
+        done < cli->progress_done0) {
+        snprintf(cli->progress_head, sizeof cli->progress_head, "%s", head);
+        if (!first || done < cli->progress_done0) { /* else: since ready */
+            cli->progress_t0 = now;
+            cli->progress_done0 = done;
+        }
+    }
+    double s = now - cli->progress_t0;
+    if (s >= 1.0)
+        snprintf(rate, sizeof rate, ", %.0f %s/s",
+                 (double)(done - cli->progress_done0) / s, unit);
     if (total > 0)
         wr_cli_progress(cli, "%s: %llu of %llu %s (%.0f%%)%s", head,
                         (unsigned long long)done, (unsigned long long)total,
                         unit, 100.0 * (double)done / (double)total, rate);
-    else
+    else if (done > 0)
         wr_cli_progress(cli, "%s: %llu %s%s", head, (unsigned long long)done,
                         unit, rate);
-}
-
-double wr_cli_elapsed(const wr_cli *cli)
-{
-    double s = cli_now() - cli->progress_t0;
-    return s > 1e-6 ? s : 1e-6;
+    else
+        wr_cli_progress(cli, "%s", head);
 }
 
 const char *wr_cli_base(const char *path)

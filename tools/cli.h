@@ -33,7 +33,10 @@ typedef struct wr_cli {
     bool progress_shown;
     unsigned cols;        /* terminal width (TIOCGWINSZ) */
     double progress_last; /* monotonic seconds of the last line drawn */
-    double progress_t0;   /* when wr_cli_ready ran */
+    double progress_t0;   /* when the counted work of progress_head began
+                             (the first: when wr_cli_ready ran) */
+    uint64_t progress_done0; /* its count then */
+    char progress_head[320]; /* the head of the last counted line */
     wr_read_mode read_mode; /* readers: --wait, --no-lock */
 } wr_cli;
 
@@ -72,12 +75,13 @@ void wr_cli_progress(wr_cli *cli, const char *fmt, ...)
 void wr_cli_progress_done(wr_cli *cli);
 /* The progress line of counted work, in the one form every tool uses:
  * "HEAD: DONE of TOTAL UNIT (P%), R UNIT/s" (TOTAL 0: not known, "HEAD:
- * DONE UNIT, ..."); the rate once a second has passed (before, a rate
- * says nothing). */
+ * DONE UNIT, ..."; nothing counted yet and no TOTAL: "HEAD" alone). HEAD
+ * is the phase and the file ("checking 1/2 people.main.wr"); the rate is
+ * of that head's work, since it began (a new head, or a count that went
+ * back, starts it again), shown once a second of it has passed (before,
+ * a rate says nothing). */
 void wr_cli_progress_count(wr_cli *cli, const char *head, uint64_t done,
                            uint64_t total, const char *unit);
-/* Seconds since the progress line was first asked for (for rates). */
-double wr_cli_elapsed(const wr_cli *cli);
 /* The last component of a path, for progress lines. */
 const char *wr_cli_base(const char *path);
 /* "s" after a count other than 1 ("%llu file%s"), else "". */

@@ -121,13 +121,9 @@ static void on_progress(const wr_compact_progress *p, void *arg)
     report *r = arg;
     char head[300];
     snprintf(head, sizeof head, "%s %s", p->phase, wr_cli_base(p->path));
-    if (p->total > 0 || p->done > 0)
-        wr_cli_progress_count(r->cli, head, p->done, p->total,
-                              strcmp(p->phase, "backing up") == 0
-                                  ? "files"
-                                  : "records");
-    else
-        wr_cli_progress(r->cli, "%s", head);
+    wr_cli_progress_count(r->cli, head, p->done, p->total,
+                          strcmp(p->phase, "backing up") == 0 ? "files"
+                                                              : "records");
 }
 
 /* Report the less trustworthy outcome of two (3 over 1 over 2 over 0). */

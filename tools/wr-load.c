@@ -52,26 +52,16 @@ static void usage(void)
 
 typedef struct prog {
     wr_cli *cli;
-    const char *input;
+    char head[300]; /* "loading FILE" */
 } prog;
 
-/* "FILE: 12.0 of 50.0 MB (24%), 81234 lines, 40000 lines/s" */
+/* "loading people.jsonl: 12000000 of 50000000 bytes (24%), 4000000
+ * bytes/s" (wr_cli_progress_count) */
 static void on_progress(const wr_load_stats *st, void *arg)
 {
     prog *p = arg;
-    double rate = (double)st->lines / wr_cli_elapsed(p->cli);
-    if (st->bytes_total > 0)
-        wr_cli_progress(p->cli, "%s: %.1f of %.1f MB (%.0f%%), %llu lines, "
-                        "%.0f lines/s",
-                        p->input, (double)st->bytes_read / 1e6,
-                        (double)st->bytes_total / 1e6,
-                        100.0 * (double)st->bytes_read /
-                            (double)st->bytes_total,
-                        (unsigned long long)st->lines, rate);
-    else
-        wr_cli_progress(p->cli, "%s: %.1f MB, %llu lines, %.0f lines/s",
-                        p->input, (double)st->bytes_read / 1e6,
-                        (unsigned long long)st->lines, rate);
+    wr_cli_progress_count(p->cli, p->head, st->bytes_read, st->bytes_total,
+                          "bytes");
 }
 
 /* The counts are what the database holds of this run: on a failed run,
@@ -221,7 +211,8 @@ int main(int argc, char **argv)
     wr_cli_ready(&cli);
     wr_cli_catch_signals();
     o.index = index;
-    prog pg = {.cli = &cli, .input = wr_cli_base(o.input)};
+    prog pg = {.cli = &cli};
+    snprintf(pg.head, sizeof pg.head, "loading %s", wr_cli_base(o.input));
     o.progress = on_progress;
     o.progress_arg = &pg;
     o.interrupted = &wr_cli_interrupted;

@@ -7,7 +7,6 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static void usage(void)
 {
@@ -58,51 +57,24 @@ static void usage(void)
 typedef struct prog {
     wr_cli *cli;
     const char *dir;
-    const char *phase;     /* the phase being timed */
-    struct timespec phase0; /* and its start */
 } prog;
 
-static double elapsed(const struct timespec *t0)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)(t.tv_sec - t0->tv_sec) +
-           (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
-}
-
-/* "DIR: reading: 12.0 of 50.0 MB (24%), 80000 docs/s"; later phases count
- * the records they wrote or checked, and show none before the first. */
+/* "reading db: 12000000 of 50000000 bytes (24%), 4000000 bytes/s"; later
+ * phases count the records they wrote or checked ("building db: 30000
+ * records, 80000 records/s"), and name only themselves before the first
+ * (wr_cli_progress_count) */
 static void on_progress(const wr_migrate_stats *st, void *arg)
 {
     prog *p = arg;
+    char head[300];
     if (st->phase == NULL)
         return;
-    if (p->phase != st->phase) {
-        p->phase = st->phase;
-        clock_gettime(CLOCK_MONOTONIC, &p->phase0);
-    }
-    double s = elapsed(&p->phase0);
-    if (s <= 0)
-        s = 1e-9;
-    if (strcmp(st->phase, "reading") == 0) {
-        uint64_t docs = 0;
-        for (size_t i = 0; i < st->ncoll; i++)
-            docs += st->coll[i].puts + st->coll[i].deletes;
-        wr_cli_progress(p->cli, "%s: reading: %.1f of %.1f MB (%.0f%%), %.0f "
-                        "docs/s",
-                        p->dir, (double)st->bytes_read / 1e6,
-                        (double)st->bytes_total / 1e6,
-                        st->bytes_total ? 100.0 * (double)st->bytes_read /
-                                              (double)st->bytes_total
-                                        : 100.0,
-                        (double)docs / s);
-    } else if (st->docs_done > 0) {
-        wr_cli_progress(p->cli, "%s: %s: %llu records, %.0f/s", p->dir,
-                        st->phase, (unsigned long long)st->docs_done,
-                        (double)st->docs_done / s);
-    } else {
-        wr_cli_progress(p->cli, "%s: %s", p->dir, st->phase);
-    }
+    snprintf(head, sizeof head, "%s %s", st->phase, wr_cli_base(p->dir));
+    if (strcmp(st->phase, "reading") == 0)
+        wr_cli_progress_count(p->cli, head, st->bytes_read, st->bytes_total,
+                              "bytes");
+    else
+        wr_cli_progress_count(p->cli, head, st->docs_done, 0, "records");
 }
 
 static const char *state_name(const wr_migrate_stats *st, int rc)

@@ -48,13 +48,9 @@ static void on_progress(const wr_salvage_progress *p, void *arg)
     wr_cli *cli = arg;
     char head[300];
     snprintf(head, sizeof head, "%s %s", p->phase, wr_cli_base(p->path));
-    if (p->total > 0 || p->done > 0)
-        wr_cli_progress_count(cli, head, p->done, p->total,
-                              strcmp(p->phase, "scanning") == 0
-                                  ? "bytes"
-                                  : "documents");
-    else
-        wr_cli_progress(cli, "%s", head);
+    wr_cli_progress_count(cli, head, p->done, p->total,
+                          strcmp(p->phase, "scanning") == 0 ? "bytes"
+                                                            : "documents");
 }
 
 /* --- text ---------------------------------------------------------------- */

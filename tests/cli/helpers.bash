@@ -155,3 +155,30 @@ with open(cat, "wb") as f:
     f.write(c)
 PY
 }
+
+# A file shrinking under a tool that reads it (wr-compact.bats,
+# wr-verify.bats): a database of one 30,000-document collection in
+# $TMP/db, its main table read into the page cache; $sz its size, $shim
+# the shrinking LD_PRELOAD library (shrink_shim.c).
+shrink_setup() {
+    shim="$TMP/shim.so"
+    [ -e "$shim" ] || cc -shared -fPIC -Wall -Wextra -Werror -o "$shim" \
+        "$BATS_TEST_DIRNAME/shrink_shim.c" -ldl
+    [ -e "$TMP/shrink.jsonl" ] || awk 'BEGIN { for (i = 0; i < 30000; i++)
+        printf "{\"_id\": %d, \"name\": \"user%d\", \"pad\": \"%0300d\"}\n", i, i, i }' \
+        > "$TMP/shrink.jsonl"
+    rm -rf "$TMP/db"
+    "$WR_BIN/wr-load" -q "$TMP/db" c "$TMP/shrink.jsonl"
+    sz=$(stat -c %s "$TMP/db/c.main.wr")
+    cat "$TMP/db/c.main.wr" >/dev/null
+}
+
+# Run a tool with the shim, the main table shrinking to a quarter (at
+# the moment shrink_shim.c says; WR_SHRINK_READ=N: its Nth pread)
+shrink_run() {
+    run env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+        LD_PRELOAD="$shim" WR_SHRINK_FILE="$TMP/db/c.main.wr" \
+        WR_SHRINK_TO=$((sz / 4 / 4096 * 4096)) "$@"
+    echo "$output"
+    [[ "$output" == *"shrink_shim: "*"truncated to"* ]] # it did shrink
+}

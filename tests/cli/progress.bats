@@ -85,7 +85,8 @@ PY
     [ "$status" -eq 0 ] || { echo "$output"; false; }
     [ "$output" -ge 1 ]
     grep -q '60000 lines' "$TMP/raw"
-    ! grep -q 'lines/s' "$TMP/screen" || { cat "$TMP/screen"; false; }
+    grep -q 'loading big.jsonl' "$TMP/raw"
+    ! grep -q 'bytes/s\|loading big' "$TMP/screen" || { cat "$TMP/screen"; false; }
 }
 
 @test "--no-progress on a terminal: no progress line" {
@@ -166,7 +167,7 @@ PY
     [ "$status" -eq 0 ] || { echo "$output"; false; }
     # the screen: the report once, no progress left over before or in it
     [ "$(grep -c ' lines, 60000 inserted' "$TMP/screen")" -eq 1 ] || { cat "$TMP/screen"; false; }
-    ! grep -q 'lines/s' "$TMP/screen" || { cat "$TMP/screen"; false; }
+    ! grep -q 'bytes/s\|loading an-input' "$TMP/screen" || { cat "$TMP/screen"; false; }
     # the report starts its line: no progress text in front of it
     grep ' lines, 60000 inserted' "$TMP/screen" | grep -qF "$in -> " || { cat "$TMP/screen"; false; }
     [[ "$(grep ' lines, 60000 inserted' "$TMP/screen")" == "$in -> "* ]] || { cat "$TMP/screen"; false; }
@@ -185,4 +186,14 @@ PY
     # no tool shows a rate before a second has passed, nor a percentage
     # without what it counts
     if grep -E ': [0-9]+%$' "$TMP/err"; then false; fi
+    # wr-load and wr-migrate too (their own forms before: "FILE: 1.2 of
+    # 5.0 MB (24%), 8123 lines, 40000 lines/s", "DIR: reading: ..."):
+    # every line they draw is phase, file, and the count
+    "$WR_BIN/wr-load" --progress "$TMP/l" people "$BIG.jsonl" 2> "$TMP/err" >/dev/null
+    grep -qE "^wr-load: loading big.jsonl: $re" "$TMP/err" || { cat "$TMP/err"; false; }
+    if grep -vE "^wr-load: loading big.jsonl: $re" "$TMP/err"; then false; fi
+    mkdir "$TMP/lg" && cp "$BIG.jsonl" "$TMP/lg/people.log"
+    "$WR_BIN/wr-migrate" --progress "$TMP/lg" 2> "$TMP/err" >/dev/null
+    grep -qE "^wr-migrate: reading lg: $re" "$TMP/err" || { cat "$TMP/err"; false; }
+    if grep -vE "^wr-migrate: (reading lg: $re|[a-z ]+ lg(: [0-9]+ records(, [0-9]+ records/s)?)?$)" "$TMP/err"; then false; fi
 }

@@ -282,76 +282,68 @@ dir_hash() {
     [ "$status" -eq 0 ]
 }
 
-# The original shrinking while wr-compact reads it through its mapping
-# (another process truncating it without the directory's lock): the
-# LD_PRELOAD library shrink_shim.c truncates it to a quarter at the first
-# gathered run the loader writes into the copy, while the walk of the
-# original still feeds it. The read that faults is reported, never a
-# SIGBUS; the kernel may have dropped the file's pages from its cache
-# (then it is read by pread, and the shrunk file is damaged there): the
-# case is made again, up to three times, until the mapping is used. The
-# mapping is the fallback where there is no io_uring for batches of
-# reads (WR_IO_BATCH=0 here): the next test shrinks it under the batches.
-@test "the original shrinking while wr-compact reads it: exit 3 naming it and the offset, no copy left, the lock released" {
-    cc -shared -fPIC -Wall -Wextra -Werror -o "$TMP/shim.so" \
-        "$BATS_TEST_DIRNAME/shrink_shim.c" -ldl
-    awk 'BEGIN { for (i = 0; i < 30000; i++)
-        printf "{\"_id\": %d, \"name\": \"user%d\", \"pad\": \"%0300d\"}\n", i, i, i }' \
-        > "$TMP/in.jsonl"
-    local try sz
-    for try in 1 2 3; do
-        rm -rf "$TMP/db"
-        "$WR_BIN/wr-load" -q "$TMP/db" c "$TMP/in.jsonl"
-        sz=$(stat -c %s "$TMP/db/c.main.wr")
-        cat "$TMP/db/c.main.wr" >/dev/null
-        run env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
-            LD_PRELOAD="$TMP/shim.so" WR_SHRINK_FILE="$TMP/db/c.main.wr" \
-            WR_SHRINK_TO=$((sz / 4 / 4096 * 4096)) WR_IO_BATCH=0 \
-            "$WR_BIN/wr-compact" "$TMP/db"
-        [[ "$output" == *"shrink_shim: "*"truncated to"* ]] # it did shrink
-        [[ "$output" != *"is damaged"* ]] && break
-    done
-    echo "$output"
-    [ "$status" -eq 3 ]
-    [[ "$output" == *"c.main.wr: the file changed or shrank while it was read (a read through its mapping failed at offset "*" of $sz bytes"* ]]
+# After a run the shrinking stopped: nothing was replaced or left over,
+# and the catalog still names the shrunk file, which verify reports as
+# truncated (exit 1), as it is: that file was shorter when it opened it.
+shrink_nothing_replaced() {
     [ ! -e "$TMP/db/c.main.wr.compact.tmp" ]
     [ -z "$(find "$TMP/db" -name '*.tmp')" ]
     [ ! -e "$TMP/db/LOCK" ]
-    # nothing was replaced: the catalog still names the shrunk file, which
-    # verify reports as truncated (exit 1), as it is
     run "$WR_BIN/wr-verify" -q "$TMP/db"
     [ "$status" -eq 1 ]
     [[ "$output" == *"truncated"* ]]
 }
 
+# The original shrinking while wr-compact reads it through its mapping
+# (another process truncating it without the directory's lock): the
+# shim truncates it to a quarter at the first gathered run the loader
+# writes into the copy, while the walk of the original still feeds it.
+# The read that faults is reported, never a SIGBUS; the kernel may have
+# dropped the file's pages from its cache (then it is read by pread, the
+# next test's case): the case is made again, up to three times, until the
+# mapping is used. The mapping is the fallback where there is no io_uring
+# for batches of reads (WR_IO_BATCH=0 here); the test after the next one
+# shrinks it under the batches.
+@test "the original shrinking while wr-compact reads it: exit 3 naming it and the offset, no copy left, the lock released" {
+    local try
+    for try in 1 2 3; do
+        shrink_setup
+        WR_IO_BATCH=0 shrink_run "$WR_BIN/wr-compact" "$TMP/db"
+        [[ "$output" == *"through its mapping"* ]] && break
+    done
+    [ "$status" -eq 3 ]
+    [[ "$output" == *"c.main.wr: the file changed or shrank while it was read (a read through its mapping failed at offset "*" of $sz bytes"* ]]
+    shrink_nothing_replaced
+}
+
+# The same read by pread (a dry run never maps: it takes no lock): the
+# same class, exit 3, never damage (exit 1) of a file that was whole when
+# it was opened; the shim truncates it before the walk's third read.
+@test "the original shrinking while wr-compact --dry-run preads it: exit 3, not damage" {
+    shrink_setup
+    WR_SHRINK_READ=3 shrink_run "$WR_BIN/wr-compact" --dry-run "$TMP/db"
+    [ "$status" -eq 3 ]
+    [[ "$output" == *"c.main.wr: the file changed or shrank while it was read (a read at offset "*" found it shorter than the $sz bytes it had when opened"* ]]
+    [[ "$output" != *"damage"* && "$output" != *"truncated)"* ]]
+    shrink_nothing_replaced
+}
+
 # The same shrink while the original's leaves are read in batches
-# (io_uring): the reads past the new end come back short, are read again
-# one by one and found past the end of the file: the original is damaged
-# (exit 1, naming it), nothing replaced, no copy left, the lock released.
-# Skipped where the kernel offers no io_uring (the test above covers
-# what is read then).
-@test "the original shrinking under batched reads: exit 1, damaged, nothing replaced, no copy left" {
+# (io_uring): the reads past the new end come back short and are read
+# again one by one, which finds the file shorter than when it was opened:
+# the same class, exit 3, never damage; nothing replaced, no copy left,
+# the lock released. Skipped where the kernel offers no io_uring (the
+# mapped test above covers what is read then).
+@test "the original shrinking under batched reads: exit 3, not damage, nothing replaced" {
     if ! python3 -c 'import ctypes, sys; p = ctypes.create_string_buffer(120); sys.exit(0 if ctypes.CDLL(None, use_errno=True).syscall(425, 4, p) >= 0 else 1)'; then
         skip "no io_uring on this kernel"
     fi
-    cc -shared -fPIC -Wall -Wextra -Werror -o "$TMP/shim.so" \
-        "$BATS_TEST_DIRNAME/shrink_shim.c" -ldl
-    awk 'BEGIN { for (i = 0; i < 30000; i++)
-        printf "{\"_id\": %d, \"name\": \"user%d\", \"pad\": \"%0300d\"}\n", i, i, i }' \
-        > "$TMP/in.jsonl"
-    "$WR_BIN/wr-load" -q "$TMP/db" c "$TMP/in.jsonl"
-    local sz
-    sz=$(stat -c %s "$TMP/db/c.main.wr")
-    run env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
-        LD_PRELOAD="$TMP/shim.so" WR_SHRINK_FILE="$TMP/db/c.main.wr" \
-        WR_SHRINK_TO=$((sz / 4 / 4096 * 4096)) "$WR_BIN/wr-compact" "$TMP/db"
-    echo "$output"
-    [[ "$output" == *"shrink_shim: "*"truncated to"* ]]
-    [ "$status" -eq 1 ]
-    [[ "$output" == *"c.main.wr is damaged, not compacted"* ]]
-    [[ "$output" == *"past the end of the file"* ]]
-    [ -z "$(find "$TMP/db" -name '*.tmp')" ]
-    [ ! -e "$TMP/db/LOCK" ]
+    shrink_setup
+    shrink_run "$WR_BIN/wr-compact" "$TMP/db"
+    [ "$status" -eq 3 ]
+    [[ "$output" == *"c.main.wr: the file changed or shrank while it was read"* ]]
+    [[ "$output" != *"damage"* ]]
+    shrink_nothing_replaced
 }
 
 @test "--backup-dir copies the originals with a manifest first" {

@@ -404,6 +404,36 @@ dir_sig() {
     "$WR_BIN/wr-load" -q "$TMP/lgc" users "$TMP/in.jsonl"
 }
 
+# A legacy log is recognised by its content (its first non-blank line a
+# document, as wr-migrate reads it), not by its name alone: a server's
+# text log, an empty .log, are no legacy logs; a log of any name whose
+# first line is a document (after blank lines and a byte-order mark) is.
+@test "wr-load creates a database beside a server.log or an empty .log, and refuses a .log of documents whatever its name" {
+    make_jsonl "$TMP/in.jsonl" 3
+    mkdir "$TMP/srv"
+    printf '2026-12-05 06:00:01 INFO server started on :8080\n{"_id": 1}\n' \
+        > "$TMP/srv/server.log"
+    : > "$TMP/srv/empty.log"
+    cp "$TMP/srv/server.log" "$TMP/server.log.orig"
+    run "$WR_BIN/wr-load" "$TMP/srv" users "$TMP/in.jsonl"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"3 inserted"* ]]
+    cmp "$TMP/srv/server.log" "$TMP/server.log.orig"
+    [ -e "$TMP/srv/empty.log" ]
+    run "$WR_BIN/wr-verify" -q "$TMP/srv"
+    [ "$status" -eq 0 ]
+    # a log of documents, its first line after blank lines and a BOM
+    mkdir "$TMP/lg"
+    printf '\xef\xbb\xbf\n  \n{"_id": {"$oid": "4e26ea8e603235a1e58e1b1c"}, "a": 1}\n' \
+        > "$TMP/lg/notes.log"
+    cp "$TMP/srv/server.log" "$TMP/lg/"
+    before=$(dir_sig "$TMP/lg")
+    run "$WR_BIN/wr-load" "$TMP/lg" users "$TMP/in.jsonl"
+    [ "$status" -eq 3 ]
+    [[ "$output" == *"$TMP/lg holds legacy append logs (notes.log, ...), not a wrtools database: migrate it first"* ]]
+    [ "$(dir_sig "$TMP/lg")" = "$before" ]
+}
+
 @test "a bad collection name is a usage error" {
     make_jsonl "$TMP/in.jsonl" 1
     run "$WR_BIN/wr-load" "$TMP/db" "a/b" "$TMP/in.jsonl"

@@ -598,3 +598,24 @@ for i in range(0, 120, 3):
     [ "$status" -eq 1 ]
     [[ "$output" == *"c.main.wr: page $page: byte $page: checksum: "* ]]
 }
+
+# A tree file shrinking while wr-verify reads it (another process
+# truncating it without the directory's lock; shrink_shim.c truncates it
+# to a quarter before the third pread of it): the file was whole when
+# opened, so what the reads found is no damage of it: exit 3 naming the
+# file and the offset, no problem reported. Verified again, the file is
+# shorter than its checkpoint from the start: damage, exit 1.
+@test "a file shrinking while wr-verify reads it: exit 3, not damage" {
+    shrink_setup
+    WR_SHRINK_READ=3 shrink_run "$WR_BIN/wr-verify" --json "$TMP/db"
+    [ "$status" -eq 3 ]
+    [[ "$output" == *"c.main.wr: the file changed or shrank while it was read (a read at offset "*" found it shorter than the $sz bytes it had when opened"* ]]
+    local obj
+    obj=$(grep '^{' <<<"$output")
+    [ "$(jq -r .exit <<<"$obj")" = 3 ]
+    [ "$(jq -r .error.code <<<"$obj")" = WR_EIO ]
+    [ "$(jq '[.problems // [] | .[]] | length' <<<"$obj")" = 0 ]
+    run "$WR_BIN/wr-verify" -q "$TMP/db"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"truncated"* ]]
+}

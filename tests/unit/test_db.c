@@ -1471,6 +1471,23 @@ static bool exists_in(const char *dir, const char *name)
     return access(path, F_OK) == 0;
 }
 
+typedef struct unnamed_seen {
+    char list[512];
+    int n, stop_after; /* 0: never */
+} unnamed_seen;
+
+static int unnamed_note(void *arg, const char *dir, const char *name,
+                        bool debris, wr_errbuf *eb)
+{
+    unnamed_seen *u = arg;
+    size_t at = strlen(u->list);
+    (void)dir;
+    (void)eb;
+    snprintf(u->list + at, sizeof u->list - at, "%s %s, ", name,
+             debris ? "debris" : "kept");
+    return ++u->n == u->stop_after ? WR_EINTR : WR_OK;
+}
+
 /* Only what no catalog can ever have named is debris: an empty file, or
  * generation 1 only with the header of the tree its name is for. A
  * writer removes exactly those; a committed file, one whose header names
@@ -1514,6 +1531,26 @@ static void test_db_debris_is_proven_only(void)
     CHECK(!wri_tree_file_debris(dir, "copy.main.wr"));
     CHECK(!wri_tree_file_debris(dir, "a.main.wr"));
     CHECK(!wri_tree_file_debris(dir, "missing.main.wr"));
+    /* the one walk over the files the catalog does not name (verify's
+     * orphans and debris, a writer's removal): in name order, each with
+     * the verdict, the named one left out, stopped by its callback */
+    wri_catalog cat;
+    REQUIRE_OK(wri_catalog_read(dir, &cat, &eb), &eb);
+    unnamed_seen seen = {.stop_after = 0};
+    CHECK_EQ(wri_dir_unnamed_files(dir, &cat, unnamed_note, &seen, &eb),
+             WR_OK);
+    CHECK(strcmp(seen.list, "b.main.wr debris, copy.main.wr kept, "
+                            "empty.idx.x.wr debris, other.main.wr kept, "
+                            "torn.main.wr kept, ") == 0);
+    unnamed_seen two = {.stop_after = 2};
+    CHECK_EQ(wri_dir_unnamed_files(dir, &cat, unnamed_note, &two, &eb),
+             WR_EINTR);
+    CHECK(strcmp(two.list, "b.main.wr debris, copy.main.wr kept, ") == 0);
+    memset(&seen, 0, sizeof seen);
+    CHECK_EQ(wri_dir_unnamed_files(dir, NULL, unnamed_note, &seen, &eb),
+             WR_OK);
+    CHECK(strncmp(seen.list, "a.main.wr kept, b.main.wr debris, ", 34) == 0);
+    wri_catalog_free(&cat);
     REQUIRE_OK(wr_db_open(dir, &o, &db, &eb), &eb); /* a writer */
     wr_db_close(db);
     CHECK(!exists_in(dir, "b.main.wr"));

@@ -686,24 +686,31 @@ static void count_sink(const wr_finding *f, void *arg)
     nsunk++;
 }
 
-/* The file shrinks while a source reads it through its mapping (a writer
- * that does not take the lock): the walk ends with WR_EIO naming the file,
- * the offset and the reason, no finding is reported from the zeros read,
- * and no signal ends the process (run in a child, so a SIGBUS is a failed
- * check, not a dead test). */
-static void test_pagesrc_map_shrunk_is_env_error(void)
+/* The file shrinks while a source reads it (a writer that does not take
+ * the lock), through its mapping or by pread (a cold file, or a source
+ * not mapped: verify's): either way the walk ends with WR_EIO naming the
+ * file, the offset and the reason, no finding is reported from what was
+ * read (zeros, or a short read: no "truncated" damage), and no signal
+ * ends the process (run in a child, so a SIGBUS is a failed check, not a
+ * dead test). */
+static void pagesrc_shrunk_is_env_error(bool mapped)
 {
     char copy[700];
-    copy_to("shrunk.wr", copy, sizeof copy);
+    copy_to(mapped ? "shrunk-map.wr" : "shrunk-pread.wr", copy, sizeof copy);
+    fflush(stdout);
     pid_t pid = fork();
     REQUIRE(pid >= 0);
     if (pid == 0) {
         wr_errbuf eb = {0};
-        wri_ps_cfg cfg = {.tolerant = true, .readahead = true, .map = true,
-                          .sink = count_sink};
-        wri_ps *ps = open_mapped(copy, &cfg);
+        wri_ps_cfg cfg = {.tolerant = true, .readahead = true,
+                          .map = mapped, .sink = count_sink};
+        wri_ps *ps = NULL;
         int slot = -1;
-        if (ps == NULL)
+        if (mapped)
+            ps = open_mapped(copy, &cfg);
+        else if (wri_ps_open(copy, &cfg, &ps, &eb) != WR_OK)
+            ps = NULL;
+        if (ps == NULL || (ps->mapped != NULL) != mapped)
             _exit(10);
         if (wri_ps_choose(ps, WRI_PS_LATEST, 0, &slot, &eb) != WR_OK ||
             wri_ps_begin(ps, slot, true, &eb) != WR_OK)
@@ -719,7 +726,8 @@ static void test_pagesrc_map_shrunk_is_env_error(void)
                   strstr(eb.msg, copy) != NULL &&
                   strstr(eb.msg, "changed or shrank while it was read") &&
                   strstr(eb.msg, "at offset ") != NULL;
-        /* every later read says so too, before it reads */
+        /* every later read says so too, before it reads (also one the
+         * shrunk file still holds) */
         uint8_t buf[512];
         size_t got = 0;
         ok &= wri_ps_read_raw(ps, 0, buf, sizeof buf, &got, &eb) == WR_EIO;
@@ -735,6 +743,16 @@ static void test_pagesrc_map_shrunk_is_env_error(void)
         printf("# the child died of signal %d\n", WTERMSIG(st));
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     unlink(copy);
+}
+
+static void test_pagesrc_map_shrunk_is_env_error(void)
+{
+    pagesrc_shrunk_is_env_error(true);
+}
+
+static void test_pagesrc_pread_shrunk_is_env_error(void)
+{
+    pagesrc_shrunk_is_env_error(false);
 }
 
 static int bus_seen;
@@ -851,6 +869,7 @@ int main(void)
     RUN(test_pagesrc_engine_reads_nodes_through_it);
     RUN(test_pagesrc_long_leaves_only_in_format_2);
     RUN(test_pagesrc_map_shrunk_is_env_error);
+    RUN(test_pagesrc_pread_shrunk_is_env_error);
     RUN(test_pagesrc_map_guard_chains);
     RUN(test_pagesrc_map_cold_file_preads);
     RUN(test_pagesrc_map_not_for_non_owners);
