@@ -19,10 +19,12 @@ static void load_progress(const wr_load_opts *o, wr_load_stats *st,
     }
 }
 
-/* A checkpoint committed: what the run has applied is now durable. */
-static void load_committed(wr_load_stats *st)
+/* A checkpoint committed: what the run has applied is now durable, in
+ * the database's generation now (reported even if the run stops later). */
+static void load_committed(wr_db *db, wr_load_stats *st)
 {
     st->checkpoints++;
+    st->generation = wr_db_generation(db);
     st->committed = (wr_load_counts){st->inserted, st->replaced, st->deleted,
                                      st->missing};
 }
@@ -311,7 +313,7 @@ int wr_load(const wr_load_opts *o, wr_load_stats *st, wr_errbuf *eb)
         if (o->checkpoint_every > 0 && ++since >= o->checkpoint_every) {
             if ((rc = wr_db_checkpoint(db, eb)) != WR_OK)
                 goto out;
-            load_committed(st);
+            load_committed(db, st);
             since = 0;
         }
     }
@@ -324,8 +326,7 @@ int wr_load(const wr_load_opts *o, wr_load_stats *st, wr_errbuf *eb)
     }
     if ((rc = wr_db_checkpoint(db, eb)) != WR_OK)
         goto out;
-    load_committed(st);
-    st->generation = wr_db_generation(db);
+    load_committed(db, st);
     st->bytes_read = wri_docin_bytes_read(r);
     if (rej.f != NULL)
         rc = wri_io_fsync(rej.f, eb);

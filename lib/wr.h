@@ -228,7 +228,8 @@ typedef struct wr_load_stats {
     uint64_t rejected;   /* of them, written to the rejects file */
     uint64_t checkpoints;
     uint64_t bytes_read, bytes_total;
-    uint64_t generation; /* catalog generation at the end */
+    uint64_t generation; /* catalog generation of the run's last committed
+                            checkpoint (0: none committed) */
     uint64_t first_bad_line;
 } wr_load_stats;
 

@@ -102,6 +102,22 @@ load helpers
     [ ! -f "$TMP/db/wr.catalog" ]
 }
 
+@test "--json of a run that stops after committed checkpoints reports the generation they committed, not 0" {
+    awk 'BEGIN { for (i = 0; i < 10; i++) printf "{\"_id\": %d}\n", i }' > "$TMP/in.jsonl"
+    WR_IO_TRACE="$TMP/trace" "$WR_BIN/wr-load" -q --checkpoint-every 3 "$TMP/db0" c "$TMP/in.jsonl"
+    # fail the first write after the third checkpoint's commit
+    n=$(awk '$2 == "fsync-dir" && $3 ~ /wr.catalog$/ { if (++c == 3) print $1 + 1 }' "$TMP/trace")
+    [ -n "$n" ]
+    run bash -c "WR_IO_FAULT='fail=$n,err=EIO' '$WR_BIN/wr-load' --json --checkpoint-every 3 '$TMP/db' c '$TMP/in.jsonl' 2>/dev/null"
+    [ "$status" -eq 3 ]
+    [ "$(jq -r .committed <<<"$output")" = true ]
+    [ "$(jq -r .checkpoints <<<"$output")" = 3 ]
+    gen=$(jq -r .generation <<<"$output")
+    [ "$gen" -ge 3 ]
+    run "$WR_BIN/wr-verify" "$TMP/db"
+    [[ "$output" == *"catalog generation $gen"* ]]
+}
+
 @test "--skip-bad skips and counts malformed lines" {
     {
         echo '{"_id": 1, "a": 1}'
