@@ -296,6 +296,16 @@ char *wri_reject_json(const char *file, const wri_jsonl_line *line,
     return out;
 }
 
+/* What every line of wri_reject_json begins with (libbson's relaxed
+ * Extended JSON of a document whose first field is "file"). */
+#define DI_REJECT_HEAD "{ \"file\" : \""
+
+bool wri_reject_file_is(const char *head, size_t n)
+{
+    return n >= sizeof DI_REJECT_HEAD - 1 &&
+           memcmp(head, DI_REJECT_HEAD, sizeof DI_REJECT_HEAD - 1) == 0;
+}
+
 /* --- JSONL ------------------------------------------------------------------- */
 
 static int di_next_jsonl(wri_docin *d, wri_jsonl_line *line, bool *fatal,

@@ -42,6 +42,10 @@ int wri_docin_next(wri_docin *d, wri_jsonl_line *line, bool *fatal,
 char *wri_reject_json(const char *file, const wri_jsonl_line *line,
                       const char *reason, bool torn, size_t *len);
 
+/* Does a file beginning with these n bytes hold lines wri_reject_json
+ * wrote (a rejects file a run may empty and write again)? */
+bool wri_reject_file_is(const char *head, size_t n);
+
 uint64_t wri_docin_bytes_read(const wri_docin *d);
 uint64_t wri_docin_bytes_total(const wri_docin *d);
 

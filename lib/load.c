@@ -5,8 +5,10 @@
 #include "legacy.h"
 #include "wr_int.h"
 
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void load_progress(const wr_load_opts *o, wr_load_stats *st,
@@ -63,23 +65,109 @@ static int load_check_all(const wr_load_opts *o, const char *input,
     return rc == 1 ? WR_OK : rc;
 }
 
-/* A skipped line (its error in eb, which this clears), as a line of the
- * rejects file (opened at the first). */
-/* The rejects file of a run: opened at the first skipped line; created
- * says this run made it (then a run that commits nothing removes it; a
- * file that was there before, or a device, is never removed). */
+/* The rejects file of a run (o->rejects), opened at the first skipped
+ * line. The rule (load_rej_check, before anything is written): it is
+ * never the input, nor a file of the database (in DIR only a name ending
+ * in .rejects.jsonl, as the default DIR/NAME.rejects.jsonl); a regular
+ * file is created new (created: then a run that commits nothing removes
+ * it), or is one a run wrote before (or empty), emptied and written again
+ * and kept; a character device or a pipe (/dev/null, >(gzip >r.gz)) is
+ * a stream, written in order and never fsynced or removed. Anything else
+ * is refused. */
 typedef struct {
     wri_file *f;
     uint64_t off;
     bool created;
+    bool stream;
 } load_rej;
 
-/* Open o->rejects: created new if it is missing (remembered), else the
- * file that is there, emptied. */
+#define LOAD_REJ_SUFFIX ".rejects.jsonl"
+
+static bool load_same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+/* Is the existing regular file at path one a run may empty: empty, or
+ * holding rejects lines? */
+static int load_rej_is_ours(const char *path, bool *ours, wr_errbuf *eb)
+{
+    int rc;
+    char head[64];
+    size_t got = 0;
+    wri_file *f = NULL;
+    if ((rc = wri_io_open(path, WRI_IO_RDONLY, &f, eb)) != WR_OK)
+        return rc;
+    rc = wri_io_pread_some(f, head, sizeof head, 0, &got, eb);
+    wri_io_close(f);
+    *ours = got == 0 || wri_reject_file_is(head, got);
+    return rc;
+}
+
+/* Is path's directory DIR itself? */
+static bool load_in_dir(const char *path, const struct stat *dir)
+{
+    struct stat pd;
+    char *copy = strdup(path);
+    bool in = copy != NULL && stat(dirname(copy), &pd) == 0 &&
+              load_same_file(&pd, dir);
+    free(copy);
+    return in;
+}
+
+static int load_rej_check(const wr_load_opts *o, const char *input,
+                          load_rej *rj, wr_errbuf *eb)
+{
+    int rc;
+    bool ours;
+    struct stat rs, is, ds;
+    const char *r = o->rejects;
+    bool exists = stat(r, &rs) == 0;
+    bool in_ok = strcmp(input, "-") == 0 ? fstat(0, &is) == 0
+                                         : stat(input, &is) == 0;
+    if (exists && in_ok && load_same_file(&rs, &is))
+        return WR_ERR(eb, WR_EINVAL, "--rejects %s: that is the input "
+                      "%s; name another file for the skipped lines: nothing "
+                      "was written", r,
+                      strcmp(input, "-") == 0 ? "(standard input)" : input);
+    if (stat(o->dir, &ds) == 0 && load_in_dir(r, &ds)) {
+        size_t n = strlen(r), k = sizeof LOAD_REJ_SUFFIX - 1;
+        const char *base = strrchr(r, '/') ? strrchr(r, '/') + 1 : r;
+        if (strlen(base) <= k || strcmp(r + n - k, LOAD_REJ_SUFFIX) != 0)
+            return WR_ERR(eb, WR_EINVAL, "--rejects %s: inside the database "
+                          "directory %s, where a rejects file is named "
+                          "NAME" LOAD_REJ_SUFFIX " (so it is never one of "
+                          "the database's files): nothing was written",
+                          r, o->dir);
+    }
+    if (!exists)
+        return WR_OK;
+    if (S_ISCHR(rs.st_mode) || S_ISFIFO(rs.st_mode)) {
+        rj->stream = true;
+        return WR_OK;
+    }
+    if (!S_ISREG(rs.st_mode))
+        return WR_ERR(eb, WR_EINVAL, "--rejects %s: not a regular file, a "
+                      "character device or a pipe: nothing was written", r);
+    if ((rc = load_rej_is_ours(r, &ours, eb)) != WR_OK)
+        return rc;
+    if (!ours)
+        return WR_ERR(eb, WR_EINVAL, "--rejects %s: the file exists and is "
+                      "not a rejects file (a run empties only an empty file "
+                      "or one holding skipped lines): remove it or name "
+                      "another; nothing was written", r);
+    return WR_OK;
+}
+
+/* Open o->rejects: a stream as it is; a regular file created new if it is
+ * missing (remembered), else the file that is there, emptied. */
 static int load_rej_open(const char *path, load_rej *rj, wr_errbuf *eb)
 {
-    int rc = wri_io_open(path, WRI_IO_RDWR | WRI_IO_CREATE | WRI_IO_EXCL,
-                         &rj->f, eb);
+    int rc;
+    if (rj->stream)
+        return wri_io_open(path, WRI_IO_RDWR, &rj->f, eb);
+    rc = wri_io_open(path, WRI_IO_RDWR | WRI_IO_CREATE | WRI_IO_EXCL,
+                     &rj->f, eb);
     if (rc == WR_EEXIST) {
         wr_errbuf_clear(eb);
         rc = wri_io_open(path, WRI_IO_RDWR | WRI_IO_CREATE | WRI_IO_TRUNC,
@@ -90,6 +178,8 @@ static int load_rej_open(const char *path, load_rej *rj, wr_errbuf *eb)
     return rc;
 }
 
+/* A skipped line (its error in eb, which this clears), as a line of the
+ * rejects file (opened at the first). */
 static int load_reject(const wr_load_opts *o, load_rej *rj,
                        const char *input, const wri_jsonl_line *line,
                        wr_errbuf *eb)
@@ -116,7 +206,8 @@ static int load_reject(const wr_load_opts *o, load_rej *rj,
     if ((json = wri_reject_json(input, line, reason, line->torn, &len)) ==
         NULL)
         return WR_ERR(eb, WR_ENOMEM, "out of memory");
-    rc = wri_io_pwrite(rj->f, json, len, rj->off, eb);
+    rc = rj->stream ? wri_io_write(rj->f, json, len, eb)
+                    : wri_io_pwrite(rj->f, json, len, rj->off, eb);
     rj->off += len;
     free(json);
     return rc;
@@ -230,13 +321,28 @@ static int load_bad(const wr_load_opts *o, wr_load_stats *st,
     return WR_OK;
 }
 
+/* Commit a checkpoint, the skipped lines of a regular rejects file made
+ * durable first (a stream cannot be fsynced). */
+static int load_checkpoint(wr_db *db, const load_rej *rj, wr_load_stats *st,
+                           wr_errbuf *eb)
+{
+    int rc;
+    if (rj->f != NULL && !rj->stream &&
+        (rc = wri_io_fsync(rj->f, eb)) != WR_OK)
+        return rc;
+    if ((rc = wr_db_checkpoint(db, eb)) != WR_OK)
+        return rc;
+    load_committed(db, st);
+    return WR_OK;
+}
+
 int wr_load(const wr_load_opts *o, wr_load_stats *st, wr_errbuf *eb)
 {
     int rc;
     wr_db *db = NULL;
     wr_coll *c = NULL;
     wri_docin *r = NULL;
-    load_rej rej = {NULL, 0, false};
+    load_rej rej = {NULL, 0, false, false};
     bool fatal = false, skip = o->skip_bad || o->max_bad > 0;
     char first_bad[sizeof eb->msg] = "";
     char *spool = NULL;
@@ -251,7 +357,9 @@ int wr_load(const wr_load_opts *o, wr_load_stats *st, wr_errbuf *eb)
         (rc = wri_docin_open(input, o->format, &r, eb)) != WR_OK)
         goto out;
     if ((rc = load_check_dir(o->dir, eb)) != WR_OK ||
-        (rc = wr_db_open(o->dir, &dbo, &db, eb)) != WR_OK)
+        (rc = wr_db_open(o->dir, &dbo, &db, eb)) != WR_OK ||
+        (o->rejects != NULL &&
+         (rc = load_rej_check(o, input, &rej, eb)) != WR_OK))
         goto out;
     if (o->checkpoint_every > 0 && (!o->skip_bad || o->max_bad > 0)) {
         if (strcmp(input, "-") == 0) {
@@ -311,9 +419,8 @@ int wr_load(const wr_load_opts *o, wr_load_stats *st, wr_errbuf *eb)
         }
         load_progress(o, st, r, &next_progress);
         if (o->checkpoint_every > 0 && ++since >= o->checkpoint_every) {
-            if ((rc = wr_db_checkpoint(db, eb)) != WR_OK)
+            if ((rc = load_checkpoint(db, &rej, st, eb)) != WR_OK)
                 goto out;
-            load_committed(db, st);
             since = 0;
         }
     }
@@ -324,12 +431,9 @@ int wr_load(const wr_load_opts *o, wr_load_stats *st, wr_errbuf *eb)
                     input, (unsigned long long)st->bad, first_bad);
         goto out;
     }
-    if ((rc = wr_db_checkpoint(db, eb)) != WR_OK)
+    if ((rc = load_checkpoint(db, &rej, st, eb)) != WR_OK)
         goto out;
-    load_committed(db, st);
     st->bytes_read = wri_docin_bytes_read(r);
-    if (rej.f != NULL)
-        rc = wri_io_fsync(rej.f, eb);
 out:
     wri_io_close(rej.f);
     /* a run that committed nothing leaves no rejects file it made either

@@ -151,7 +151,8 @@ load helpers
     [ ! -e "$TMP/r.jsonl" ]
     # a file that was there before (or a device) is never removed: only
     # one this run created
-    echo keep > "$TMP/mine.jsonl"
+    "$WR_BIN/wr-load" -q --skip-bad --rejects "$TMP/mine.jsonl" "$TMP/other" c "$TMP/bad.jsonl"
+    printf '{ "file" : "old", "line" : 99 }\n' > "$TMP/mine.jsonl"
     run "$WR_BIN/wr-load" --max-bad 1 --rejects "$TMP/mine.jsonl" "$TMP/db" c "$TMP/bad.jsonl"
     [ "$status" -eq 1 ]
     [ -f "$TMP/mine.jsonl" ]
@@ -173,6 +174,75 @@ load helpers
     # a run that commits keeps it
     "$WR_BIN/wr-load" -q --skip-bad "$TMP/db" c "$TMP/bad.jsonl"
     [ "$(wc -l < "$TMP/db/c.rejects.jsonl")" -eq 2 ]
+}
+
+@test "--rejects is never the input nor a file of the database, and never empties a file that is not a rejects file: refused (exit 2), nothing written" {
+    make_jsonl "$TMP/rest.jsonl" 2000 1
+    { echo '{"_id": 0}'; echo 'not json'; cat "$TMP/rest.jsonl"; } > "$TMP/in.jsonl"
+    cp "$TMP/in.jsonl" "$TMP/orig"
+    make_jsonl "$TMP/people.jsonl" 300
+    "$WR_BIN/wr-load" -q "$TMP/db" people "$TMP/people.jsonl"
+    cp -a "$TMP/db" "$TMP/db.orig"
+    ln -s in.jsonl "$TMP/link"
+    echo 'my notes' > "$TMP/notes.txt"
+    for r in "$TMP/in.jsonl" "$TMP/link" "$TMP/db/people.main.wr" "$TMP/db/wr.catalog" "$TMP/db/LOCK" "$TMP/db/other.jsonl" "$TMP/notes.txt" "$TMP"; do
+        run "$WR_BIN/wr-load" --skip-bad --rejects "$r" "$TMP/db" c "$TMP/in.jsonl"
+        echo "$r: $output"
+        [ "$status" -eq 2 ]
+        [[ "$output" == *"--rejects $r: "*"nothing was written"* ]]
+        cmp "$TMP/in.jsonl" "$TMP/orig"
+        diff -r "$TMP/db" "$TMP/db.orig"
+    done
+    [ "$(cat "$TMP/notes.txt")" = "my notes" ]
+    run "$WR_BIN/wr-load" --skip-bad --rejects "$TMP/in.jsonl" "$TMP/db" c "$TMP/in.jsonl"
+    [[ "$output" == *"that is the input $TMP/in.jsonl"* ]]
+    run "$WR_BIN/wr-load" --skip-bad --rejects "$TMP/db/people.main.wr" "$TMP/db" c "$TMP/in.jsonl"
+    [[ "$output" == *"inside the database directory $TMP/db"* ]]
+    run "$WR_BIN/wr-load" --skip-bad --rejects "$TMP/notes.txt" "$TMP/db" c "$TMP/in.jsonl"
+    [[ "$output" == *"exists and is not a rejects file"* ]]
+    # standard input redirected from the file is the input too
+    run bash -c "'$WR_BIN/wr-load' --skip-bad --rejects '$TMP/in.jsonl' '$TMP/db' c - < '$TMP/in.jsonl'"
+    [ "$status" -eq 2 ]
+    [[ "$output" == *"that is the input (standard input)"* ]]
+    cmp "$TMP/in.jsonl" "$TMP/orig"
+    # a rejects file (named so inside DIR, or a run's earlier one, or an
+    # empty file) is written; the whole input is loaded
+    run "$WR_BIN/wr-load" --json --skip-bad --rejects "$TMP/db/c.bad.rejects.jsonl" "$TMP/db" c "$TMP/in.jsonl"
+    [ "$status" -eq 0 ]
+    [ "$(jq -r .inserted <<<"$output")" = 2001 ]
+    [ "$(jq -r .line "$TMP/db/c.bad.rejects.jsonl")" = 2 ]
+    : > "$TMP/empty"
+    for r in "$TMP/db/c.bad.rejects.jsonl" "$TMP/empty"; do
+        run "$WR_BIN/wr-load" -q --skip-bad --rejects "$r" "$TMP/db" d "$TMP/in.jsonl"
+        [ "$status" -eq 0 ]
+        [ "$(wc -l < "$r")" -eq 1 ]
+        [ "$(jq -r .line "$r")" = 2 ]
+    done
+    run "$WR_BIN/wr-verify" -q "$TMP/db"
+    [ "$status" -eq 0 ]
+    [ "$("$WR_BIN/wr-dump" --docs --collection people "$TMP/db" | wc -l)" -eq 300 ]
+}
+
+@test "--rejects to /dev/null, a pipe or a FIFO: written in order, never fsynced; the committed run exits 0" {
+    printf '{"_id": 1}\nnot json\n{"_id": 2}\n' > "$TMP/bad.jsonl"
+    run bash -c "'$WR_BIN/wr-load' --json --skip-bad --rejects /dev/null '$TMP/db' c '$TMP/bad.jsonl' 2>'$TMP/err'"
+    [ "$status" -eq 0 ]
+    [ ! -s "$TMP/err" ]
+    [ "$(jq -r .status <<<"$output")" = ok ]
+    [ "$(jq -r .inserted <<<"$output")" = 2 ]
+    [ -c /dev/null ]
+    run bash -c "'$WR_BIN/wr-load' -q --skip-bad --rejects >(cat > '$TMP/r.out') '$TMP/db2' c '$TMP/bad.jsonl'; rc=\$?; wait; exit \$rc"
+    [ "$status" -eq 0 ]
+    for i in 1 2 3 4 5 6 7 8 9 10; do [ -s "$TMP/r.out" ] && break; sleep 0.2; done
+    [ "$(jq -r .line "$TMP/r.out")" = 2 ]
+    mkfifo "$TMP/fifo"
+    cat "$TMP/fifo" > "$TMP/f.out" &
+    run "$WR_BIN/wr-load" -q --skip-bad --rejects "$TMP/fifo" "$TMP/db3" c "$TMP/bad.jsonl"
+    : <> "$TMP/fifo" # cat ends even if nothing opened the FIFO
+    wait
+    [ "$status" -eq 0 ]
+    [ "$(jq -r .text "$TMP/f.out")" = "not json" ]
+    [ -p "$TMP/fifo" ]
 }
 
 @test "--checkpoint-every N checkpoints as it goes" {
