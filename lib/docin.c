@@ -178,6 +178,12 @@ static int di_skip_ws(wri_docin *d, wr_errbuf *eb)
 int wri_docin_open(const char *path, int format, wri_docin **out,
                    wr_errbuf *eb)
 {
+    return wri_docin_open_as(path, NULL, format, out, eb);
+}
+
+int wri_docin_open_as(const char *path, const char *name, int format,
+                      wri_docin **out, wr_errbuf *eb)
+{
     int rc = WR_OK;
     bool is_stdin = strcmp(path, "-") == 0;
     wri_docin *d = calloc(1, sizeof *d);
@@ -189,12 +195,12 @@ int wri_docin_open(const char *path, int format, wri_docin **out,
     d->lineno = format == WR_LOAD_BSON ? 0 : 1;
     d->jl_first = true;
     if (format == WR_LOAD_JSONL) {
-        if ((rc = wri_jsonl_open(path, &d->jl, eb)) != WR_OK)
+        if ((rc = wri_jsonl_open_as(path, name, &d->jl, eb)) != WR_OK)
             goto out;
         *out = d;
         return WR_OK;
     }
-    d->name = strdup(is_stdin ? "<stdin>" : path);
+    d->name = strdup(name != NULL ? name : is_stdin ? "<stdin>" : path);
     d->cap = DI_BUF_INIT;
     d->buf = malloc(d->cap);
     if (d->name == NULL || d->buf == NULL) {

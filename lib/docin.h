@@ -26,6 +26,9 @@ typedef struct wri_docin wri_docin;
 /* Open a file, or standard input for "-", in format (wr_load_format). */
 int wri_docin_open(const char *path, int format, wri_docin **out,
                    wr_errbuf *eb);
+/* The same, its messages naming the input name (NULL: as above). */
+int wri_docin_open_as(const char *path, const char *name, int format,
+                      wri_docin **out, wr_errbuf *eb);
 void wri_docin_close(wri_docin *d);
 
 /* As wri_jsonl_next (the line struct and its doc likewise belong to the

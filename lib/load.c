@@ -5,6 +5,8 @@
 #include "legacy.h"
 #include "wr_int.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,15 +48,15 @@ static int load_too_many(const wr_load_opts *o, wr_errbuf *eb)
 
 /* Pass 1 (only with checkpoint_every and a limit on bad lines): every line
  * must parse, or at most max_bad may not, before anything is committed. */
-static int load_check_all(const wr_load_opts *o, const char *input,
-                          wr_errbuf *eb)
+static int load_check_all(const wr_load_opts *o, const char *src,
+                          const char *shown, wr_errbuf *eb)
 {
     int rc;
     bool fatal;
     uint64_t bad = 0;
     wri_docin *r = NULL;
     wri_jsonl_line line;
-    if ((rc = wri_docin_open(input, o->format, &r, eb)) != WR_OK)
+    if ((rc = wri_docin_open_as(src, shown, o->format, &r, eb)) != WR_OK)
         return rc;
     while ((rc = wri_docin_next(r, &line, &fatal, eb)) == WR_OK ||
            (rc == WR_EBADINPUT && !fatal && ++bad <= o->max_bad))
@@ -240,8 +242,22 @@ static int load_check_dir(const char *dir, wr_errbuf *eb)
     return rc;
 }
 
-/* Standard input cannot be read twice: spool it to a file in dir. */
-static int load_spool_stdin(const char *dir, char **path_out, wr_errbuf *eb)
+/* An input read twice (the check pass, then the load) that cannot be
+ * read again -- standard input, a FIFO, <(zcat x.gz), /dev/stdin -- is
+ * copied to a file in DIR first; a regular file (or a directory, which
+ * the reader refuses) is read where it is. */
+static bool load_must_spool(const char *input)
+{
+    struct stat st;
+    if (strcmp(input, "-") == 0)
+        return true;
+    return stat(input, &st) == 0 && !S_ISREG(st.st_mode) &&
+           !S_ISDIR(st.st_mode);
+}
+
+/* Copy what fd holds (the input named shown) to a file in dir. */
+static int load_spool(const char *dir, int fd, const char *shown,
+                      char **path_out, wr_errbuf *eb)
 {
     int rc = WR_OK;
     char *path = wri_path_join(dir, "wr-load.stdin.tmp");
@@ -256,9 +272,12 @@ static int load_spool_stdin(const char *dir, char **path_out, wr_errbuf *eb)
                           &f, eb)) != WR_OK)
         goto out;
     for (;;) {
-        ssize_t n = read(0, buf, 1 << 20);
+        ssize_t n = read(fd, buf, 1 << 20);
+        if (n < 0 && errno == EINTR)
+            continue;
         if (n < 0) {
-            rc = WR_ERR(eb, WR_EIO, "standard input: read failed");
+            rc = WR_ERR(eb, WR_EIO, "%s: read failed at byte %llu: %s",
+                        shown, (unsigned long long)off, strerror(errno));
             goto out;
         }
         if (n == 0)
@@ -346,28 +365,41 @@ int wr_load(const wr_load_opts *o, wr_load_stats *st, wr_errbuf *eb)
     bool fatal = false, skip = o->skip_bad || o->max_bad > 0;
     char first_bad[sizeof eb->msg] = "";
     char *spool = NULL;
-    const char *input = o->input ? o->input : "-";
+    int in_fd = -1; /* an input to copy to spool first */
+    /* input: the user's name (the rejects' "file"); src: the file read,
+     * input or its copy; shown: the name messages give */
+    const char *input = o->input ? o->input : "-", *src = input;
+    const char *shown = strcmp(input, "-") == 0 ? "<stdin>" : input;
+    bool twice = o->checkpoint_every > 0 && (!o->skip_bad || o->max_bad > 0);
     wri_jsonl_line line;
     uint64_t since = 0, next_progress = 0;
     wr_db_opts dbo = {.create = true, .page_size = o->page_size,
                       .holder = "wr-load", .memory = o->memory};
     memset(st, 0, sizeof *st);
     /* an input that cannot be read is refused before DIR is touched */
-    if (strcmp(input, "-") != 0 &&
-        (rc = wri_docin_open(input, o->format, &r, eb)) != WR_OK)
+    if (twice && load_must_spool(input)) {
+        if (strcmp(input, "-") == 0)
+            in_fd = 0;
+        else if ((in_fd = open(input, O_RDONLY | O_CLOEXEC)) < 0) {
+            rc = wri_io_errno(eb, errno, input, "open");
+            goto out;
+        }
+    } else if (strcmp(input, "-") != 0 &&
+               (rc = wri_docin_open(input, o->format, &r, eb)) != WR_OK) {
         goto out;
+    }
     if ((rc = load_check_dir(o->dir, eb)) != WR_OK ||
         (rc = wr_db_open(o->dir, &dbo, &db, eb)) != WR_OK ||
         (o->rejects != NULL &&
          (rc = load_rej_check(o, input, &rej, eb)) != WR_OK))
         goto out;
-    if (o->checkpoint_every > 0 && (!o->skip_bad || o->max_bad > 0)) {
-        if (strcmp(input, "-") == 0) {
-            if ((rc = load_spool_stdin(o->dir, &spool, eb)) != WR_OK)
+    if (twice) {
+        if (in_fd >= 0) {
+            if ((rc = load_spool(o->dir, in_fd, shown, &spool, eb)) != WR_OK)
                 goto out;
-            input = spool;
+            src = spool;
         }
-        if ((rc = load_check_all(o, input, eb)) != WR_OK)
+        if ((rc = load_check_all(o, src, shown, eb)) != WR_OK)
             goto out;
     }
     if ((rc = wr_coll_open(db, o->coll, true, &c, eb)) != WR_OK)
@@ -375,8 +407,8 @@ int wr_load(const wr_load_opts *o, wr_load_stats *st, wr_errbuf *eb)
     for (size_t i = 0; i < o->nindex; i++)
         if ((rc = wr_coll_add_index(c, o->index[i], eb)) != WR_OK)
             goto out;
-    if (r == NULL && (rc = wri_docin_open(input, o->format, &r, eb)) !=
-                         WR_OK)
+    if (r == NULL && (rc = wri_docin_open_as(src, shown, o->format, &r,
+                                             eb)) != WR_OK)
         goto out;
     st->bytes_total = wri_docin_bytes_total(r);
     for (;;) {
@@ -405,7 +437,7 @@ int wr_load(const wr_load_opts *o, wr_load_stats *st, wr_errbuf *eb)
                 snprintf(msg, sizeof msg, "%s", eb->msg);
                 wr_errbuf_clear(eb);
                 rc = WR_ERR(eb, WR_EBADINPUT, "%s: line %llu (byte %llu): %s",
-                            input, (unsigned long long)line.lineno,
+                            shown, (unsigned long long)line.lineno,
                             (unsigned long long)line.offset, msg);
                 if ((rc = load_bad(o, st, &line, false, first_bad, eb)) !=
                         WR_OK ||
@@ -428,7 +460,7 @@ int wr_load(const wr_load_opts *o, wr_load_stats *st, wr_errbuf *eb)
         rc = WR_ERR(eb, WR_EBADINPUT,
                     "%s: every line is bad (%llu); nothing was loaded. The "
                     "first: %.700s",
-                    input, (unsigned long long)st->bad, first_bad);
+                    shown, (unsigned long long)st->bad, first_bad);
         goto out;
     }
     if ((rc = load_checkpoint(db, &rej, st, eb)) != WR_OK)
@@ -441,6 +473,8 @@ out:
     if (rej.created && rc != WR_OK && st->checkpoints == 0)
         (void)wri_io_unlink(o->rejects, NULL);
     wri_docin_close(r);
+    if (in_fd > 0)
+        close(in_fd);
     if (spool != NULL) { /* before the close, which may remove DIR */
         (void)wri_io_unlink(spool, NULL);
         free(spool);

@@ -252,6 +252,56 @@ load helpers
     [ "$(jq -r .checkpoints <<<"$output")" -ge 4 ]
 }
 
+@test "--checkpoint-every from a pipe that is not - (a FIFO, <(...), /dev/stdin) loads every document: it is copied first, as standard input is" {
+    make_jsonl "$TMP/in.jsonl" 3000
+    mkfifo "$TMP/fifo"
+    cat "$TMP/in.jsonl" > "$TMP/fifo" &
+    run "$WR_BIN/wr-load" --json --checkpoint-every 1000 "$TMP/db1" c "$TMP/fifo"
+    wait
+    [ "$status" -eq 0 ]
+    [ "$(jq -r .inserted <<<"$output")" = 3000 ]
+    run bash -c "'$WR_BIN/wr-load' --json --max-bad 3 --checkpoint-every 700 '$TMP/db2' c <(cat '$TMP/in.jsonl')"
+    [ "$status" -eq 0 ]
+    [ "$(jq -r .inserted <<<"$output")" = 3000 ]
+    run bash -c "cat '$TMP/in.jsonl' | '$WR_BIN/wr-load' --json --checkpoint-every 500 '$TMP/db3' c /dev/stdin"
+    [ "$status" -eq 0 ]
+    [ "$(jq -r .inserted <<<"$output")" = 3000 ]
+    jq -sc '[.[]._id]' "$TMP/in.jsonl" > "$TMP/arr.json"
+    run bash -c "'$WR_BIN/wr-load' -q --format json-array --checkpoint-every 500 '$TMP/db4' c <(jq -c '[.[] | {_id: .}]' '$TMP/arr.json')"
+    [ "$status" -eq 0 ]
+    for d in db1 db2 db3 db4; do
+        [ "$("$WR_BIN/wr-dump" --docs "$TMP/$d" | wc -l)" -eq 3000 ]
+        [ ! -e "$TMP/$d/wr-load.stdin.tmp" ]
+    done
+    # a bad line in a pipe still commits nothing, and names the pipe
+    printf '{"_id": 1}\nbad\n{"_id": 2}\n' > "$TMP/bad.jsonl"
+    run bash -c "'$WR_BIN/wr-load' --checkpoint-every 1 '$TMP/db5' c <(cat '$TMP/bad.jsonl')"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"/dev/fd/"*": line 2 (byte 11): "* ]]
+    [[ "$output" == *"nothing of this run was committed"* ]]
+    [ ! -e "$TMP/db5" ]
+}
+
+@test "standard input with --checkpoint-every is named <stdin> in messages and - in the rejects file, never by its copy" {
+    printf '{"_id": 1}\nbad\n{"_id": 2}\n' > "$TMP/bad.jsonl"
+    run bash -c "'$WR_BIN/wr-load' --checkpoint-every 1 '$TMP/db' c - < '$TMP/bad.jsonl'"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"wr-load: <stdin>: line 2 (byte 11): "* ]]
+    [[ "$output" != *"stdin.tmp"* ]]
+    run bash -c "cat '$TMP/bad.jsonl' | '$WR_BIN/wr-load' -q --checkpoint-every 1 --max-bad 5 '$TMP/db' c -"
+    [ "$status" -eq 0 ]
+    [ "$(jq -r .file "$TMP/db/c.rejects.jsonl")" = - ]
+    # the same without --checkpoint-every
+    run bash -c "cat '$TMP/bad.jsonl' | '$WR_BIN/wr-load' -q --max-bad 5 --rejects '$TMP/r2.jsonl' '$TMP/db2' c -"
+    [ "$status" -eq 0 ]
+    [ "$(jq -r .file "$TMP/r2.jsonl")" = - ]
+    # a document that cannot be stored is named so too
+    { echo '{"_id": 1}'; printf '{"_id": "%s"}\n' "$(head -c 3000 /dev/zero | tr '\0' k)"; } > "$TMP/long.jsonl"
+    run bash -c "'$WR_BIN/wr-load' --checkpoint-every 1 '$TMP/db3' c - < '$TMP/long.jsonl'"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"wr-load: <stdin>: line 2 (byte 11): _id of"* ]]
+}
+
 @test "--memory wants a size of at least 1M (exit 2, one message for load, migrate, diff)" {
     for t in wr-load wr-migrate wr-diff; do
         run "$WR_BIN/$t" --memory 100K "$TMP/a" b
