@@ -46,9 +46,24 @@ static int load_too_many(const wr_load_opts *o, wr_errbuf *eb)
                   msg);
 }
 
+/* A document the collection cannot store (wr_coll_put's WR_EINVAL, its
+ * message in eb: too long an _id or index key) as the bad line it is. */
+static int load_unstorable(const char *shown, const wri_jsonl_line *line,
+                           wr_errbuf *eb)
+{
+    char msg[sizeof eb->msg];
+    snprintf(msg, sizeof msg, "%s", eb->msg);
+    wr_errbuf_clear(eb);
+    return WR_ERR(eb, WR_EBADINPUT, "%s: line %llu (byte %llu): %s", shown,
+                  (unsigned long long)line->lineno,
+                  (unsigned long long)line->offset, msg);
+}
+
 /* Pass 1 (only with checkpoint_every and a limit on bad lines): every line
- * must parse, or at most max_bad may not, before anything is committed. */
-static int load_check_all(const wr_load_opts *o, const char *src,
+ * must parse and be a document c can store (wr_coll_check_put: what the
+ * load pass can refuse), or at most max_bad may not, before anything is
+ * committed. */
+static int load_check_all(const wr_load_opts *o, wr_coll *c, const char *src,
                           const char *shown, wr_errbuf *eb)
 {
     int rc;
@@ -58,9 +73,17 @@ static int load_check_all(const wr_load_opts *o, const char *src,
     wri_jsonl_line line;
     if ((rc = wri_docin_open_as(src, shown, o->format, &r, eb)) != WR_OK)
         return rc;
-    while ((rc = wri_docin_next(r, &line, &fatal, eb)) == WR_OK ||
-           (rc == WR_EBADINPUT && !fatal && ++bad <= o->max_bad))
+    for (;;) {
+        fatal = false;
+        rc = wri_docin_next(r, &line, &fatal, eb);
+        if (rc == WR_OK && !line.is_delete &&
+            (rc = wr_coll_check_put(c, &line.doc, eb)) == WR_EINVAL)
+            rc = load_unstorable(shown, &line, eb);
+        if (rc != WR_OK &&
+            (rc != WR_EBADINPUT || fatal || ++bad > o->max_bad))
+            break;
         wr_errbuf_clear(eb);
+    }
     wri_docin_close(r);
     if (rc == WR_EBADINPUT && !fatal && o->max_bad > 0)
         return load_too_many(o, eb);
@@ -393,20 +416,20 @@ int wr_load(const wr_load_opts *o, wr_load_stats *st, wr_errbuf *eb)
         (o->rejects != NULL &&
          (rc = load_rej_check(o, input, &rej, eb)) != WR_OK))
         goto out;
+    if ((rc = wr_coll_open(db, o->coll, true, &c, eb)) != WR_OK)
+        goto out;
+    for (size_t i = 0; i < o->nindex; i++)
+        if ((rc = wr_coll_add_index(c, o->index[i], eb)) != WR_OK)
+            goto out;
     if (twice) {
         if (in_fd >= 0) {
             if ((rc = load_spool(o->dir, in_fd, shown, &spool, eb)) != WR_OK)
                 goto out;
             src = spool;
         }
-        if ((rc = load_check_all(o, src, shown, eb)) != WR_OK)
+        if ((rc = load_check_all(o, c, src, shown, eb)) != WR_OK)
             goto out;
     }
-    if ((rc = wr_coll_open(db, o->coll, true, &c, eb)) != WR_OK)
-        goto out;
-    for (size_t i = 0; i < o->nindex; i++)
-        if ((rc = wr_coll_add_index(c, o->index[i], eb)) != WR_OK)
-            goto out;
     if (r == NULL && (rc = wri_docin_open_as(src, shown, o->format, &r,
                                              eb)) != WR_OK)
         goto out;
@@ -433,12 +456,7 @@ int wr_load(const wr_load_opts *o, wr_load_stats *st, wr_errbuf *eb)
         st->lines++;
         if ((rc = load_apply(c, &line, st, eb)) != WR_OK) {
             if (rc == WR_EINVAL) { /* the document cannot be stored */
-                char msg[sizeof eb->msg];
-                snprintf(msg, sizeof msg, "%s", eb->msg);
-                wr_errbuf_clear(eb);
-                rc = WR_ERR(eb, WR_EBADINPUT, "%s: line %llu (byte %llu): %s",
-                            shown, (unsigned long long)line.lineno,
-                            (unsigned long long)line.offset, msg);
+                (void)load_unstorable(shown, &line, eb);
                 if ((rc = load_bad(o, st, &line, false, first_bad, eb)) !=
                         WR_OK ||
                     (rc = load_reject(o, &rej, input, &line, eb)) !=

@@ -129,6 +129,9 @@ uint64_t wr_coll_count(const wr_coll *c);
 /* Insert or replace by _id, keeping every index in step. */
 int wr_coll_put(wr_coll *c, const bson_t *doc, bool *replaced_out,
                 wr_errbuf *eb);
+/* Would wr_coll_put accept doc (its size, its _id's and every index key's
+ * length)? WR_OK, or WR_EINVAL with put's message; changes nothing. */
+int wr_coll_check_put(wr_coll *c, const bson_t *doc, wr_errbuf *eb);
 /* Delete the document whose _id equals the _id of id_doc: WR_OK or
  * WR_ENOTFOUND. */
 int wr_coll_delete(wr_coll *c, const bson_t *id_doc, wr_errbuf *eb);

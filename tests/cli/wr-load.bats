@@ -118,6 +118,43 @@ load helpers
     [[ "$output" == *"catalog generation $gen"* ]]
 }
 
+@test "--checkpoint-every: a document that cannot be stored (too long an _id or index key) is a bad line of the check pass: nothing of the run is committed" {
+    make_jsonl "$TMP/base.jsonl" 50 1000
+    "$WR_BIN/wr-load" -q --index v "$TMP/db" c "$TMP/base.jsonl"
+    before=$(dir_sig "$TMP/db")
+    long=$(head -c 3000 /dev/zero | tr '\0' k)
+    awk 'BEGIN { for (i = 0; i < 10; i++) printf "{\"_id\": %d, \"v\": %d}\n", i, i }' > "$TMP/head.jsonl"
+    awk 'BEGIN { for (i = 10; i < 20; i++) printf "{\"_id\": %d, \"v\": %d}\n", i, i }' > "$TMP/tail.jsonl"
+    { cat "$TMP/head.jsonl"; printf '{"_id": "%s"}\n' "$long"; cat "$TMP/tail.jsonl"; } > "$TMP/longid.jsonl"
+    { cat "$TMP/head.jsonl"; printf '{"_id": 99, "v": "%s"}\n' "$long"; cat "$TMP/tail.jsonl"; } > "$TMP/longkey.jsonl"
+    run "$WR_BIN/wr-load" --checkpoint-every 3 "$TMP/db" c "$TMP/longid.jsonl"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"$TMP/longid.jsonl: line 11 (byte "*"): _id of 3012 bytes is longer than"* ]]
+    [[ "$output" == *"nothing of this run was committed"* ]]
+    [ "$(dir_sig "$TMP/db")" = "$before" ]
+    run "$WR_BIN/wr-load" --checkpoint-every 3 "$TMP/db" c "$TMP/longkey.jsonl"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"$TMP/longkey.jsonl: line 11 (byte "*'): index on "v": key of'* ]]
+    [[ "$output" == *"nothing of this run was committed"* ]]
+    [ "$(dir_sig "$TMP/db")" = "$before" ]
+    # a new collection and its index: the same, DIR keeps nothing of it
+    run "$WR_BIN/wr-load" --checkpoint-every 3 --index v "$TMP/new" c "$TMP/longkey.jsonl"
+    [ "$status" -eq 1 ]
+    [ ! -e "$TMP/new" ]
+    # counted against --max-bad in the check pass, skipped in the load
+    run "$WR_BIN/wr-load" --json --checkpoint-every 3 --max-bad 1 "$TMP/db" c "$TMP/longkey.jsonl"
+    [ "$status" -eq 0 ]
+    [ "$(jq -r .inserted <<<"$output")" = 20 ]
+    [ "$(jq -r .line "$TMP/db/c.rejects.jsonl")" = 11 ]
+    { cat "$TMP/longid.jsonl"; printf '{"_id": "%sx"}\n' "$long"; } > "$TMP/two.jsonl"
+    before=$(dir_sig "$TMP/db")
+    run "$WR_BIN/wr-load" --checkpoint-every 3 --max-bad 1 "$TMP/db" c "$TMP/two.jsonl"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"more than 1 bad line (--max-bad)"*"line 22"* ]]
+    [[ "$output" == *"nothing of this run was committed"* ]]
+    [ "$(dir_sig "$TMP/db")" = "$before" ]
+}
+
 @test "--skip-bad skips and counts malformed lines" {
     {
         echo '{"_id": 1, "a": 1}'
