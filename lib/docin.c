@@ -306,10 +306,35 @@ char *wri_reject_json(const char *file, const wri_jsonl_line *line,
  * Extended JSON of a document whose first field is "file"). */
 #define DI_REJECT_HEAD "{ \"file\" : \""
 
-bool wri_reject_file_is(const char *head, size_t n)
+bool wri_reject_head_is(const char *head, size_t n)
 {
     return n >= sizeof DI_REJECT_HEAD - 1 &&
            memcmp(head, DI_REJECT_HEAD, sizeof DI_REJECT_HEAD - 1) == 0;
+}
+
+int wri_reject_file_is(const char *path, bool *ours, wr_errbuf *eb)
+{
+    char head[sizeof DI_REJECT_HEAD];
+    size_t got = 0;
+    ssize_t n = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return WR_ERR(eb, WR_EIO, "%s: cannot open: %s", path,
+                      strerror(errno));
+    while (got < sizeof head) {
+        n = read(fd, head + got, sizeof head - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    int e = errno;
+    close(fd);
+    if (n < 0)
+        return WR_ERR(eb, WR_EIO, "%s: read failed: %s", path, strerror(e));
+    *ours = got == 0 || wri_reject_head_is(head, got);
+    return WR_OK;
 }
 
 /* --- JSONL ------------------------------------------------------------------- */

@@ -46,8 +46,12 @@ char *wri_reject_json(const char *file, const wri_jsonl_line *line,
                       const char *reason, bool torn, size_t *len);
 
 /* Does a file beginning with these n bytes hold lines wri_reject_json
- * wrote (a rejects file a run may empty and write again)? */
-bool wri_reject_file_is(const char *head, size_t n);
+ * wrote? */
+bool wri_reject_head_is(const char *head, size_t n);
+/* Is the file at path one a run may empty and write again: empty, or
+ * holding lines wri_reject_json wrote? WR_OK with the answer in *ours, or
+ * the error of opening or reading it. */
+int wri_reject_file_is(const char *path, bool *ours, wr_errbuf *eb);
 
 uint64_t wri_docin_bytes_read(const wri_docin *d);
 uint64_t wri_docin_bytes_total(const wri_docin *d);

@@ -113,22 +113,6 @@ static bool load_same_file(const struct stat *a, const struct stat *b)
     return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
 }
 
-/* Is the existing regular file at path one a run may empty: empty, or
- * holding rejects lines? */
-static int load_rej_is_ours(const char *path, bool *ours, wr_errbuf *eb)
-{
-    int rc;
-    char head[64];
-    size_t got = 0;
-    wri_file *f = NULL;
-    if ((rc = wri_io_open(path, WRI_IO_RDONLY, &f, eb)) != WR_OK)
-        return rc;
-    rc = wri_io_pread_some(f, head, sizeof head, 0, &got, eb);
-    wri_io_close(f);
-    *ours = got == 0 || wri_reject_file_is(head, got);
-    return rc;
-}
-
 /* Is path's directory DIR itself? */
 static bool load_in_dir(const char *path, const struct stat *dir)
 {
@@ -174,7 +158,7 @@ static int load_rej_check(const wr_load_opts *o, const char *input,
     if (!S_ISREG(rs.st_mode))
         return WR_ERR(eb, WR_EINVAL, "--rejects %s: not a regular file, a "
                       "character device or a pipe: nothing was written", r);
-    if ((rc = load_rej_is_ours(r, &ours, eb)) != WR_OK)
+    if ((rc = wri_reject_file_is(r, &ours, eb)) != WR_OK)
         return rc;
     if (!ours)
         return WR_ERR(eb, WR_EINVAL, "--rejects %s: the file exists and is "
