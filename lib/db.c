@@ -746,6 +746,41 @@ static int coll_unindex(wr_coll *c, const bson_t *key, bool *found,
     return rc;
 }
 
+/* What a put checks before it changes anything: the document's size, its
+ * _id key (made in *key, which the caller destroys on WR_OK) and every new
+ * index key. */
+static int coll_put_check(wr_coll *c, const bson_t *doc, bson_t *key,
+                          wr_errbuf *eb)
+{
+    int rc;
+    if (doc->len > WR_MAX_DOC)
+        return WR_ERR(eb, WR_EINVAL,
+                      "document of %u bytes is over BSON's 16 MiB limit",
+                      doc->len);
+    if ((rc = wri_key_from_doc(doc, key, eb)) != WR_OK)
+        return rc;
+    if (key->len > wri_page_max_key(c->main.blk->page_size))
+        rc = WR_ERR(eb, WR_EINVAL,
+                    "_id of %u bytes is longer than the %u bytes a %u-byte "
+                    "page allows",
+                    key->len, wri_page_max_key(c->main.blk->page_size),
+                    c->main.blk->page_size);
+    else if (c->nidx > 0)
+        rc = idx_apply_all(c, doc, 0, eb);
+    if (rc != WR_OK)
+        bson_destroy(key);
+    return rc;
+}
+
+int wr_coll_check_put(wr_coll *c, const bson_t *doc, wr_errbuf *eb)
+{
+    bson_t key;
+    int rc = coll_put_check(c, doc, &key, eb);
+    if (rc == WR_OK)
+        bson_destroy(&key);
+    return rc;
+}
+
 int wr_coll_put(wr_coll *c, const bson_t *doc, bool *replaced_out,
                 wr_errbuf *eb)
 {
@@ -754,24 +789,10 @@ int wr_coll_put(wr_coll *c, const bson_t *doc, bool *replaced_out,
     bool found = false;
     if ((rc = coll_writable(c, eb)) != WR_OK)
         return rc;
-    if (doc->len > WR_MAX_DOC)
-        return WR_ERR(eb, WR_EINVAL,
-                      "document of %u bytes is over BSON's 16 MiB limit",
-                      doc->len);
-    if ((rc = wri_key_from_doc(doc, &key, eb)) != WR_OK)
-        return rc;
-    if (key.len > wri_page_max_key(c->main.blk->page_size)) {
-        rc = WR_ERR(eb, WR_EINVAL,
-                    "_id of %u bytes is longer than the %u bytes a %u-byte "
-                    "page allows",
-                    key.len, wri_page_max_key(c->main.blk->page_size),
-                    c->main.blk->page_size);
-        goto out;
-    }
-    /* check every new index key before changing anything; without
-     * indexes the old document need not be read */
-    if (c->nidx > 0 && ((rc = idx_apply_all(c, doc, 0, eb)) != WR_OK ||
-                        (rc = coll_unindex(c, &key, &found, eb)) != WR_OK))
+    if ((rc = coll_put_check(c, doc, &key, eb)) != WR_OK)
+        return coll_done(c, rc, eb);
+    /* without indexes the old document need not be read */
+    if (c->nidx > 0 && (rc = coll_unindex(c, &key, &found, eb)) != WR_OK)
         goto out;
     if ((rc = wri_btree_put(c->main.bt, bson_get_data(&key), key.len,
                             bson_get_data(doc), doc->len,

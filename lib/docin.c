@@ -178,6 +178,12 @@ static int di_skip_ws(wri_docin *d, wr_errbuf *eb)
 int wri_docin_open(const char *path, int format, wri_docin **out,
                    wr_errbuf *eb)
 {
+    return wri_docin_open_as(path, NULL, format, out, eb);
+}
+
+int wri_docin_open_as(const char *path, const char *name, int format,
+                      wri_docin **out, wr_errbuf *eb)
+{
     int rc = WR_OK;
     bool is_stdin = strcmp(path, "-") == 0;
     wri_docin *d = calloc(1, sizeof *d);
@@ -189,12 +195,12 @@ int wri_docin_open(const char *path, int format, wri_docin **out,
     d->lineno = format == WR_LOAD_BSON ? 0 : 1;
     d->jl_first = true;
     if (format == WR_LOAD_JSONL) {
-        if ((rc = wri_jsonl_open(path, &d->jl, eb)) != WR_OK)
+        if ((rc = wri_jsonl_open_as(path, name, &d->jl, eb)) != WR_OK)
             goto out;
         *out = d;
         return WR_OK;
     }
-    d->name = strdup(is_stdin ? "<stdin>" : path);
+    d->name = strdup(name != NULL ? name : is_stdin ? "<stdin>" : path);
     d->cap = DI_BUF_INIT;
     d->buf = malloc(d->cap);
     if (d->name == NULL || d->buf == NULL) {
@@ -294,6 +300,41 @@ char *wri_reject_json(const char *file, const wri_jsonl_line *line,
     }
     bson_free(json);
     return out;
+}
+
+/* What every line of wri_reject_json begins with (libbson's relaxed
+ * Extended JSON of a document whose first field is "file"). */
+#define DI_REJECT_HEAD "{ \"file\" : \""
+
+bool wri_reject_head_is(const char *head, size_t n)
+{
+    return n >= sizeof DI_REJECT_HEAD - 1 &&
+           memcmp(head, DI_REJECT_HEAD, sizeof DI_REJECT_HEAD - 1) == 0;
+}
+
+int wri_reject_file_is(const char *path, bool *ours, wr_errbuf *eb)
+{
+    char head[sizeof DI_REJECT_HEAD];
+    size_t got = 0;
+    ssize_t n = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return WR_ERR(eb, WR_EIO, "%s: cannot open: %s", path,
+                      strerror(errno));
+    while (got < sizeof head) {
+        n = read(fd, head + got, sizeof head - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    int e = errno;
+    close(fd);
+    if (n < 0)
+        return WR_ERR(eb, WR_EIO, "%s: read failed: %s", path, strerror(e));
+    *ours = got == 0 || wri_reject_head_is(head, got);
+    return WR_OK;
 }
 
 /* --- JSONL ------------------------------------------------------------------- */

@@ -26,6 +26,9 @@ typedef struct wri_docin wri_docin;
 /* Open a file, or standard input for "-", in format (wr_load_format). */
 int wri_docin_open(const char *path, int format, wri_docin **out,
                    wr_errbuf *eb);
+/* The same, its messages naming the input name (NULL: as above). */
+int wri_docin_open_as(const char *path, const char *name, int format,
+                      wri_docin **out, wr_errbuf *eb);
 void wri_docin_close(wri_docin *d);
 
 /* As wri_jsonl_next (the line struct and its doc likewise belong to the
@@ -41,6 +44,14 @@ int wri_docin_next(wri_docin *d, wri_jsonl_line *line, bool *fatal,
  * malloc'd, its length in *len. NULL when out of memory. */
 char *wri_reject_json(const char *file, const wri_jsonl_line *line,
                       const char *reason, bool torn, size_t *len);
+
+/* Does a file beginning with these n bytes hold lines wri_reject_json
+ * wrote? */
+bool wri_reject_head_is(const char *head, size_t n);
+/* Is the file at path one a run may empty and write again: empty, or
+ * holding lines wri_reject_json wrote? WR_OK with the answer in *ours, or
+ * the error of opening or reading it. */
+int wri_reject_file_is(const char *path, bool *ours, wr_errbuf *eb);
 
 uint64_t wri_docin_bytes_read(const wri_docin *d);
 uint64_t wri_docin_bytes_total(const wri_docin *d);

@@ -674,6 +674,30 @@ int wri_io_pwrite(wri_file *f, const void *buf, size_t len, uint64_t off,
     return WR_OK;
 }
 
+int wri_io_write(wri_file *f, const void *buf, size_t len, wr_errbuf *eb)
+{
+    const uint8_t *p = buf;
+    size_t done = 0;
+    if (f->readonly)
+        return WR_ERR(eb, WR_ENOTSUP, "%s: write on a read-only file",
+                      f->path);
+    IO_MUTATE("write", f->path, -1, NULL, len, 0, eb);
+    while (done < len) {
+        ssize_t w = write(f->fd, p + done, len - done);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return WR_ERR(eb, io_code(errno), "%s: write of %zu bytes "
+                          "failed: %s", f->path, len, strerror(errno));
+        }
+        if (w == 0)
+            return WR_ERR(eb, WR_ENOSPC, "%s: write of %zu bytes failed: %s",
+                          f->path, len, strerror(ENOSPC));
+        done += (size_t)w;
+    }
+    return WR_OK;
+}
+
 int wri_io_fsync(wri_file *f, wr_errbuf *eb)
 {
     IO_MUTATE("fsync", f->path, f->fd, NULL, 0, 0, eb);

@@ -67,6 +67,12 @@ bool wri_jsonl_crc(const wri_jsonl *r, uint64_t *bytes, uint32_t *crc)
 
 int wri_jsonl_open(const char *path, wri_jsonl **out, wr_errbuf *eb)
 {
+    return wri_jsonl_open_as(path, NULL, out, eb);
+}
+
+int wri_jsonl_open_as(const char *path, const char *name, wri_jsonl **out,
+                      wr_errbuf *eb)
+{
     int rc = WR_OK;
     wri_jsonl *r = NULL;
     bool is_stdin = strcmp(path, "-") == 0;
@@ -78,7 +84,7 @@ int wri_jsonl_open(const char *path, wri_jsonl **out, wr_errbuf *eb)
     }
     r->fd = -1;
     r->max_line = JR_MAX_LINE;
-    r->name = strdup(is_stdin ? "<stdin>" : path);
+    r->name = strdup(name != NULL ? name : is_stdin ? "<stdin>" : path);
     r->cap = JR_BUF_INIT;
     r->buf = malloc(r->cap);
     if (r->name == NULL || r->buf == NULL) {

@@ -30,6 +30,10 @@ typedef struct wri_jsonl wri_jsonl;
 
 /* Open a file, or standard input for "-". */
 int wri_jsonl_open(const char *path, wri_jsonl **out, wr_errbuf *eb);
+/* The same, its messages naming the input name (NULL: path, or "<stdin>"
+ * for "-"): a copy of a pipe is named as the pipe. */
+int wri_jsonl_open_as(const char *path, const char *name, wri_jsonl **out,
+                      wr_errbuf *eb);
 void wri_jsonl_close(wri_jsonl *r);
 
 typedef struct wri_jsonl_line {

@@ -5,8 +5,12 @@
 #include "legacy.h"
 #include "wr_int.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void load_progress(const wr_load_opts *o, wr_load_stats *st,
@@ -19,10 +23,12 @@ static void load_progress(const wr_load_opts *o, wr_load_stats *st,
     }
 }
 
-/* A checkpoint committed: what the run has applied is now durable. */
-static void load_committed(wr_load_stats *st)
+/* A checkpoint committed: what the run has applied is now durable, in
+ * the database's generation now (reported even if the run stops later). */
+static void load_committed(wr_db *db, wr_load_stats *st)
 {
     st->checkpoints++;
+    st->generation = wr_db_generation(db);
     st->committed = (wr_load_counts){st->inserted, st->replaced, st->deleted,
                                      st->missing};
 }
@@ -40,44 +46,137 @@ static int load_too_many(const wr_load_opts *o, wr_errbuf *eb)
                   msg);
 }
 
+/* A document the collection cannot store (wr_coll_put's WR_EINVAL, its
+ * message in eb: too long an _id or index key) as the bad line it is. */
+static int load_unstorable(const char *shown, const wri_jsonl_line *line,
+                           wr_errbuf *eb)
+{
+    char msg[sizeof eb->msg];
+    snprintf(msg, sizeof msg, "%s", eb->msg);
+    wr_errbuf_clear(eb);
+    return WR_ERR(eb, WR_EBADINPUT, "%s: line %llu (byte %llu): %s", shown,
+                  (unsigned long long)line->lineno,
+                  (unsigned long long)line->offset, msg);
+}
+
 /* Pass 1 (only with checkpoint_every and a limit on bad lines): every line
- * must parse, or at most max_bad may not, before anything is committed. */
-static int load_check_all(const wr_load_opts *o, const char *input,
-                          wr_errbuf *eb)
+ * must parse and be a document c can store (wr_coll_check_put: what the
+ * load pass can refuse), or at most max_bad may not, before anything is
+ * committed. */
+static int load_check_all(const wr_load_opts *o, wr_coll *c, const char *src,
+                          const char *shown, wr_errbuf *eb)
 {
     int rc;
     bool fatal;
     uint64_t bad = 0;
     wri_docin *r = NULL;
     wri_jsonl_line line;
-    if ((rc = wri_docin_open(input, o->format, &r, eb)) != WR_OK)
+    if ((rc = wri_docin_open_as(src, shown, o->format, &r, eb)) != WR_OK)
         return rc;
-    while ((rc = wri_docin_next(r, &line, &fatal, eb)) == WR_OK ||
-           (rc == WR_EBADINPUT && !fatal && ++bad <= o->max_bad))
+    for (;;) {
+        fatal = false;
+        rc = wri_docin_next(r, &line, &fatal, eb);
+        if (rc == WR_OK && !line.is_delete &&
+            (rc = wr_coll_check_put(c, &line.doc, eb)) == WR_EINVAL)
+            rc = load_unstorable(shown, &line, eb);
+        if (rc != WR_OK &&
+            (rc != WR_EBADINPUT || fatal || ++bad > o->max_bad))
+            break;
         wr_errbuf_clear(eb);
+    }
     wri_docin_close(r);
     if (rc == WR_EBADINPUT && !fatal && o->max_bad > 0)
         return load_too_many(o, eb);
     return rc == 1 ? WR_OK : rc;
 }
 
-/* A skipped line (its error in eb, which this clears), as a line of the
- * rejects file (opened at the first). */
-/* The rejects file of a run: opened at the first skipped line; created
- * says this run made it (then a run that commits nothing removes it; a
- * file that was there before, or a device, is never removed). */
+/* The rejects file of a run (o->rejects), opened at the first skipped
+ * line. The rule (load_rej_check, before anything is written): it is
+ * never the input, nor a file of the database (in DIR only a name ending
+ * in .rejects.jsonl, as the default DIR/NAME.rejects.jsonl); a regular
+ * file is created new (created: then a run that commits nothing removes
+ * it), or is one a run wrote before (or empty), emptied and written again
+ * and kept; a character device or a pipe (/dev/null, >(gzip >r.gz)) is
+ * a stream, written in order and never fsynced or removed. Anything else
+ * is refused. */
 typedef struct {
     wri_file *f;
     uint64_t off;
     bool created;
+    bool stream;
 } load_rej;
 
-/* Open o->rejects: created new if it is missing (remembered), else the
- * file that is there, emptied. */
+#define LOAD_REJ_SUFFIX ".rejects.jsonl"
+
+static bool load_same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+/* Is path's directory DIR itself? */
+static bool load_in_dir(const char *path, const struct stat *dir)
+{
+    struct stat pd;
+    char *copy = strdup(path);
+    bool in = copy != NULL && stat(dirname(copy), &pd) == 0 &&
+              load_same_file(&pd, dir);
+    free(copy);
+    return in;
+}
+
+static int load_rej_check(const wr_load_opts *o, const char *input,
+                          load_rej *rj, wr_errbuf *eb)
+{
+    int rc;
+    bool ours;
+    struct stat rs, is, ds;
+    const char *r = o->rejects;
+    bool exists = stat(r, &rs) == 0;
+    bool in_ok = strcmp(input, "-") == 0 ? fstat(0, &is) == 0
+                                         : stat(input, &is) == 0;
+    if (exists && in_ok && load_same_file(&rs, &is))
+        return WR_ERR(eb, WR_EINVAL, "--rejects %s: that is the input "
+                      "%s; name another file for the skipped lines: nothing "
+                      "was written", r,
+                      strcmp(input, "-") == 0 ? "(standard input)" : input);
+    if (stat(o->dir, &ds) == 0 && load_in_dir(r, &ds)) {
+        size_t n = strlen(r), k = sizeof LOAD_REJ_SUFFIX - 1;
+        const char *base = strrchr(r, '/') ? strrchr(r, '/') + 1 : r;
+        if (strlen(base) <= k || strcmp(r + n - k, LOAD_REJ_SUFFIX) != 0)
+            return WR_ERR(eb, WR_EINVAL, "--rejects %s: inside the database "
+                          "directory %s, where a rejects file is named "
+                          "NAME" LOAD_REJ_SUFFIX " (so it is never one of "
+                          "the database's files): nothing was written",
+                          r, o->dir);
+    }
+    if (!exists)
+        return WR_OK;
+    if (S_ISCHR(rs.st_mode) || S_ISFIFO(rs.st_mode)) {
+        rj->stream = true;
+        return WR_OK;
+    }
+    if (!S_ISREG(rs.st_mode))
+        return WR_ERR(eb, WR_EINVAL, "--rejects %s: not a regular file, a "
+                      "character device or a pipe: nothing was written", r);
+    if ((rc = wri_reject_file_is(r, &ours, eb)) != WR_OK)
+        return rc;
+    if (!ours)
+        return WR_ERR(eb, WR_EINVAL, "--rejects %s: the file exists and is "
+                      "not a rejects file (a run empties only an empty file "
+                      "or one holding skipped lines): remove it or name "
+                      "another; nothing was written", r);
+    return WR_OK;
+}
+
+/* Open o->rejects: a stream as it is; a regular file created new if it is
+ * missing (remembered), else the file that is there, emptied. */
 static int load_rej_open(const char *path, load_rej *rj, wr_errbuf *eb)
 {
-    int rc = wri_io_open(path, WRI_IO_RDWR | WRI_IO_CREATE | WRI_IO_EXCL,
-                         &rj->f, eb);
+    int rc;
+    if (rj->stream)
+        return wri_io_open(path, WRI_IO_RDWR, &rj->f, eb);
+    rc = wri_io_open(path, WRI_IO_RDWR | WRI_IO_CREATE | WRI_IO_EXCL,
+                     &rj->f, eb);
     if (rc == WR_EEXIST) {
         wr_errbuf_clear(eb);
         rc = wri_io_open(path, WRI_IO_RDWR | WRI_IO_CREATE | WRI_IO_TRUNC,
@@ -88,6 +187,8 @@ static int load_rej_open(const char *path, load_rej *rj, wr_errbuf *eb)
     return rc;
 }
 
+/* A skipped line (its error in eb, which this clears), as a line of the
+ * rejects file (opened at the first). */
 static int load_reject(const wr_load_opts *o, load_rej *rj,
                        const char *input, const wri_jsonl_line *line,
                        wr_errbuf *eb)
@@ -114,7 +215,8 @@ static int load_reject(const wr_load_opts *o, load_rej *rj,
     if ((json = wri_reject_json(input, line, reason, line->torn, &len)) ==
         NULL)
         return WR_ERR(eb, WR_ENOMEM, "out of memory");
-    rc = wri_io_pwrite(rj->f, json, len, rj->off, eb);
+    rc = rj->stream ? wri_io_write(rj->f, json, len, eb)
+                    : wri_io_pwrite(rj->f, json, len, rj->off, eb);
     rj->off += len;
     free(json);
     return rc;
@@ -159,8 +261,22 @@ static int load_check_dir(const char *dir, wr_errbuf *eb)
     return rc;
 }
 
-/* Standard input cannot be read twice: spool it to a file in dir. */
-static int load_spool_stdin(const char *dir, char **path_out, wr_errbuf *eb)
+/* An input read twice (the check pass, then the load) that cannot be
+ * read again -- standard input, a FIFO, <(zcat x.gz), /dev/stdin -- is
+ * copied to a file in DIR first; a regular file (or a directory, which
+ * the reader refuses) is read where it is. */
+static bool load_must_spool(const char *input)
+{
+    struct stat st;
+    if (strcmp(input, "-") == 0)
+        return true;
+    return stat(input, &st) == 0 && !S_ISREG(st.st_mode) &&
+           !S_ISDIR(st.st_mode);
+}
+
+/* Copy what fd holds (the input named shown) to a file in dir. */
+static int load_spool(const char *dir, int fd, const char *shown,
+                      char **path_out, wr_errbuf *eb)
 {
     int rc = WR_OK;
     char *path = wri_path_join(dir, "wr-load.stdin.tmp");
@@ -175,9 +291,12 @@ static int load_spool_stdin(const char *dir, char **path_out, wr_errbuf *eb)
                           &f, eb)) != WR_OK)
         goto out;
     for (;;) {
-        ssize_t n = read(0, buf, 1 << 20);
+        ssize_t n = read(fd, buf, 1 << 20);
+        if (n < 0 && errno == EINTR)
+            continue;
         if (n < 0) {
-            rc = WR_ERR(eb, WR_EIO, "standard input: read failed");
+            rc = WR_ERR(eb, WR_EIO, "%s: read failed at byte %llu: %s",
+                        shown, (unsigned long long)off, strerror(errno));
             goto out;
         }
         if (n == 0)
@@ -240,45 +359,75 @@ static int load_bad(const wr_load_opts *o, wr_load_stats *st,
     return WR_OK;
 }
 
+/* Commit a checkpoint, the skipped lines of a regular rejects file made
+ * durable first (a stream cannot be fsynced). */
+static int load_checkpoint(wr_db *db, const load_rej *rj, wr_load_stats *st,
+                           wr_errbuf *eb)
+{
+    int rc;
+    if (rj->f != NULL && !rj->stream &&
+        (rc = wri_io_fsync(rj->f, eb)) != WR_OK)
+        return rc;
+    if ((rc = wr_db_checkpoint(db, eb)) != WR_OK)
+        return rc;
+    load_committed(db, st);
+    return WR_OK;
+}
+
 int wr_load(const wr_load_opts *o, wr_load_stats *st, wr_errbuf *eb)
 {
     int rc;
     wr_db *db = NULL;
     wr_coll *c = NULL;
     wri_docin *r = NULL;
-    load_rej rej = {NULL, 0, false};
+    load_rej rej = {NULL, 0, false, false};
     bool fatal = false, skip = o->skip_bad || o->max_bad > 0;
     char first_bad[sizeof eb->msg] = "";
     char *spool = NULL;
-    const char *input = o->input ? o->input : "-";
+    int in_fd = -1; /* an input to copy to spool first */
+    /* input: the user's name (the rejects' "file"); src: the file read,
+     * input or its copy; shown: the name messages give */
+    const char *input = o->input ? o->input : "-", *src = input;
+    const char *shown = strcmp(input, "-") == 0 ? "<stdin>" : input;
+    bool twice = o->checkpoint_every > 0 && (!o->skip_bad || o->max_bad > 0);
     wri_jsonl_line line;
     uint64_t since = 0, next_progress = 0;
     wr_db_opts dbo = {.create = true, .page_size = o->page_size,
                       .holder = "wr-load", .memory = o->memory};
     memset(st, 0, sizeof *st);
     /* an input that cannot be read is refused before DIR is touched */
-    if (strcmp(input, "-") != 0 &&
-        (rc = wri_docin_open(input, o->format, &r, eb)) != WR_OK)
-        goto out;
-    if ((rc = load_check_dir(o->dir, eb)) != WR_OK ||
-        (rc = wr_db_open(o->dir, &dbo, &db, eb)) != WR_OK)
-        goto out;
-    if (o->checkpoint_every > 0 && (!o->skip_bad || o->max_bad > 0)) {
-        if (strcmp(input, "-") == 0) {
-            if ((rc = load_spool_stdin(o->dir, &spool, eb)) != WR_OK)
-                goto out;
-            input = spool;
-        }
-        if ((rc = load_check_all(o, input, eb)) != WR_OK)
+    if (twice && load_must_spool(input)) {
+        if (strcmp(input, "-") == 0)
+            in_fd = 0;
+        else if ((in_fd = open(input, O_RDONLY | O_CLOEXEC)) < 0) {
+            rc = wri_io_errno(eb, errno, input, "open");
             goto out;
+        }
+    } else if (strcmp(input, "-") != 0 &&
+               (rc = wri_docin_open(input, o->format, &r, eb)) != WR_OK) {
+        goto out;
     }
+    if ((rc = load_check_dir(o->dir, eb)) != WR_OK ||
+        (rc = wr_db_open(o->dir, &dbo, &db, eb)) != WR_OK ||
+        (o->rejects != NULL &&
+         (rc = load_rej_check(o, input, &rej, eb)) != WR_OK))
+        goto out;
     if ((rc = wr_coll_open(db, o->coll, true, &c, eb)) != WR_OK)
         goto out;
     for (size_t i = 0; i < o->nindex; i++)
         if ((rc = wr_coll_add_index(c, o->index[i], eb)) != WR_OK)
             goto out;
-    if (r == NULL && (rc = wri_docin_open(input, o->format, &r, eb)) !=
-                         WR_OK)
+    if (twice) {
+        if (in_fd >= 0) {
+            if ((rc = load_spool(o->dir, in_fd, shown, &spool, eb)) != WR_OK)
+                goto out;
+            src = spool;
+        }
+        if ((rc = load_check_all(o, c, src, shown, eb)) != WR_OK)
+            goto out;
+    }
+    if (r == NULL && (rc = wri_docin_open_as(src, shown, o->format, &r,
+                                             eb)) != WR_OK)
         goto out;
     st->bytes_total = wri_docin_bytes_total(r);
     for (;;) {
@@ -303,12 +452,7 @@ int wr_load(const wr_load_opts *o, wr_load_stats *st, wr_errbuf *eb)
         st->lines++;
         if ((rc = load_apply(c, &line, st, eb)) != WR_OK) {
             if (rc == WR_EINVAL) { /* the document cannot be stored */
-                char msg[sizeof eb->msg];
-                snprintf(msg, sizeof msg, "%s", eb->msg);
-                wr_errbuf_clear(eb);
-                rc = WR_ERR(eb, WR_EBADINPUT, "%s: line %llu (byte %llu): %s",
-                            input, (unsigned long long)line.lineno,
-                            (unsigned long long)line.offset, msg);
+                (void)load_unstorable(shown, &line, eb);
                 if ((rc = load_bad(o, st, &line, false, first_bad, eb)) !=
                         WR_OK ||
                     (rc = load_reject(o, &rej, input, &line, eb)) !=
@@ -321,9 +465,8 @@ int wr_load(const wr_load_opts *o, wr_load_stats *st, wr_errbuf *eb)
         }
         load_progress(o, st, r, &next_progress);
         if (o->checkpoint_every > 0 && ++since >= o->checkpoint_every) {
-            if ((rc = wr_db_checkpoint(db, eb)) != WR_OK)
+            if ((rc = load_checkpoint(db, &rej, st, eb)) != WR_OK)
                 goto out;
-            load_committed(st);
             since = 0;
         }
     }
@@ -331,16 +474,12 @@ int wr_load(const wr_load_opts *o, wr_load_stats *st, wr_errbuf *eb)
         rc = WR_ERR(eb, WR_EBADINPUT,
                     "%s: every line is bad (%llu); nothing was loaded. The "
                     "first: %.700s",
-                    input, (unsigned long long)st->bad, first_bad);
+                    shown, (unsigned long long)st->bad, first_bad);
         goto out;
     }
-    if ((rc = wr_db_checkpoint(db, eb)) != WR_OK)
+    if ((rc = load_checkpoint(db, &rej, st, eb)) != WR_OK)
         goto out;
-    load_committed(st);
-    st->generation = wr_db_generation(db);
     st->bytes_read = wri_docin_bytes_read(r);
-    if (rej.f != NULL)
-        rc = wri_io_fsync(rej.f, eb);
 out:
     wri_io_close(rej.f);
     /* a run that committed nothing leaves no rejects file it made either
@@ -348,6 +487,8 @@ out:
     if (rej.created && rc != WR_OK && st->checkpoints == 0)
         (void)wri_io_unlink(o->rejects, NULL);
     wri_docin_close(r);
+    if (in_fd > 0)
+        close(in_fd);
     if (spool != NULL) { /* before the close, which may remove DIR */
         (void)wri_io_unlink(spool, NULL);
         free(spool);

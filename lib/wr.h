@@ -131,6 +131,9 @@ uint64_t wr_coll_count(const wr_coll *c);
 /* Insert or replace by _id, keeping every index in step. */
 int wr_coll_put(wr_coll *c, const bson_t *doc, bool *replaced_out,
                 wr_errbuf *eb);
+/* Would wr_coll_put accept doc (its size, its _id's and every index key's
+ * length)? WR_OK, or WR_EINVAL with put's message; changes nothing. */
+int wr_coll_check_put(wr_coll *c, const bson_t *doc, wr_errbuf *eb);
 /* Delete the document whose _id equals the _id of id_doc: WR_OK or
  * WR_ENOTFOUND. */
 int wr_coll_delete(wr_coll *c, const bson_t *id_doc, wr_errbuf *eb);
@@ -230,7 +233,8 @@ typedef struct wr_load_stats {
     uint64_t rejected;   /* of them, written to the rejects file */
     uint64_t checkpoints;
     uint64_t bytes_read, bytes_total;
-    uint64_t generation; /* catalog generation at the end */
+    uint64_t generation; /* catalog generation of the run's last committed
+                            checkpoint (0: none committed) */
     uint64_t first_bad_line;
 } wr_load_stats;
 

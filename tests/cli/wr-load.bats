@@ -102,6 +102,59 @@ load helpers
     [ ! -f "$TMP/db/wr.catalog" ]
 }
 
+@test "--json of a run that stops after committed checkpoints reports the generation they committed, not 0" {
+    awk 'BEGIN { for (i = 0; i < 10; i++) printf "{\"_id\": %d}\n", i }' > "$TMP/in.jsonl"
+    WR_IO_TRACE="$TMP/trace" "$WR_BIN/wr-load" -q --checkpoint-every 3 "$TMP/db0" c "$TMP/in.jsonl"
+    # fail the first write after the third checkpoint's commit
+    n=$(awk '$2 == "fsync-dir" && $3 ~ /wr.catalog$/ { if (++c == 3) print $1 + 1 }' "$TMP/trace")
+    [ -n "$n" ]
+    run bash -c "WR_IO_FAULT='fail=$n,err=EIO' '$WR_BIN/wr-load' --json --checkpoint-every 3 '$TMP/db' c '$TMP/in.jsonl' 2>/dev/null"
+    [ "$status" -eq 3 ]
+    [ "$(jq -r .committed <<<"$output")" = true ]
+    [ "$(jq -r .checkpoints <<<"$output")" = 3 ]
+    gen=$(jq -r .generation <<<"$output")
+    [ "$gen" -ge 3 ]
+    run "$WR_BIN/wr-verify" "$TMP/db"
+    [[ "$output" == *"catalog generation $gen"* ]]
+}
+
+@test "--checkpoint-every: a document that cannot be stored (too long an _id or index key) is a bad line of the check pass: nothing of the run is committed" {
+    make_jsonl "$TMP/base.jsonl" 50 1000
+    "$WR_BIN/wr-load" -q --index v "$TMP/db" c "$TMP/base.jsonl"
+    before=$(dir_sig "$TMP/db")
+    long=$(head -c 3000 /dev/zero | tr '\0' k)
+    awk 'BEGIN { for (i = 0; i < 10; i++) printf "{\"_id\": %d, \"v\": %d}\n", i, i }' > "$TMP/head.jsonl"
+    awk 'BEGIN { for (i = 10; i < 20; i++) printf "{\"_id\": %d, \"v\": %d}\n", i, i }' > "$TMP/tail.jsonl"
+    { cat "$TMP/head.jsonl"; printf '{"_id": "%s"}\n' "$long"; cat "$TMP/tail.jsonl"; } > "$TMP/longid.jsonl"
+    { cat "$TMP/head.jsonl"; printf '{"_id": 99, "v": "%s"}\n' "$long"; cat "$TMP/tail.jsonl"; } > "$TMP/longkey.jsonl"
+    run "$WR_BIN/wr-load" --checkpoint-every 3 "$TMP/db" c "$TMP/longid.jsonl"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"$TMP/longid.jsonl: line 11 (byte "*"): _id of 3012 bytes is longer than"* ]]
+    [[ "$output" == *"nothing of this run was committed"* ]]
+    [ "$(dir_sig "$TMP/db")" = "$before" ]
+    run "$WR_BIN/wr-load" --checkpoint-every 3 "$TMP/db" c "$TMP/longkey.jsonl"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"$TMP/longkey.jsonl: line 11 (byte "*'): index on "v": key of'* ]]
+    [[ "$output" == *"nothing of this run was committed"* ]]
+    [ "$(dir_sig "$TMP/db")" = "$before" ]
+    # a new collection and its index: the same, DIR keeps nothing of it
+    run "$WR_BIN/wr-load" --checkpoint-every 3 --index v "$TMP/new" c "$TMP/longkey.jsonl"
+    [ "$status" -eq 1 ]
+    [ ! -e "$TMP/new" ]
+    # counted against --max-bad in the check pass, skipped in the load
+    run "$WR_BIN/wr-load" --json --checkpoint-every 3 --max-bad 1 "$TMP/db" c "$TMP/longkey.jsonl"
+    [ "$status" -eq 0 ]
+    [ "$(jq -r .inserted <<<"$output")" = 20 ]
+    [ "$(jq -r .line "$TMP/db/c.rejects.jsonl")" = 11 ]
+    { cat "$TMP/longid.jsonl"; printf '{"_id": "%sx"}\n' "$long"; } > "$TMP/two.jsonl"
+    before=$(dir_sig "$TMP/db")
+    run "$WR_BIN/wr-load" --checkpoint-every 3 --max-bad 1 "$TMP/db" c "$TMP/two.jsonl"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"more than 1 bad line (--max-bad)"*"line 22"* ]]
+    [[ "$output" == *"nothing of this run was committed"* ]]
+    [ "$(dir_sig "$TMP/db")" = "$before" ]
+}
+
 @test "--skip-bad skips and counts malformed lines" {
     {
         echo '{"_id": 1, "a": 1}'
@@ -135,7 +188,8 @@ load helpers
     [ ! -e "$TMP/r.jsonl" ]
     # a file that was there before (or a device) is never removed: only
     # one this run created
-    echo keep > "$TMP/mine.jsonl"
+    "$WR_BIN/wr-load" -q --skip-bad --rejects "$TMP/mine.jsonl" "$TMP/other" c "$TMP/bad.jsonl"
+    printf '{ "file" : "old", "line" : 99 }\n' > "$TMP/mine.jsonl"
     run "$WR_BIN/wr-load" --max-bad 1 --rejects "$TMP/mine.jsonl" "$TMP/db" c "$TMP/bad.jsonl"
     [ "$status" -eq 1 ]
     [ -f "$TMP/mine.jsonl" ]
@@ -159,11 +213,130 @@ load helpers
     [ "$(wc -l < "$TMP/db/c.rejects.jsonl")" -eq 2 ]
 }
 
+@test "--rejects is never the input nor a file of the database, and never empties a file that is not a rejects file: refused (exit 2), nothing written" {
+    make_jsonl "$TMP/rest.jsonl" 2000 1
+    { echo '{"_id": 0}'; echo 'not json'; cat "$TMP/rest.jsonl"; } > "$TMP/in.jsonl"
+    cp "$TMP/in.jsonl" "$TMP/orig"
+    make_jsonl "$TMP/people.jsonl" 300
+    "$WR_BIN/wr-load" -q "$TMP/db" people "$TMP/people.jsonl"
+    cp -a "$TMP/db" "$TMP/db.orig"
+    ln -s in.jsonl "$TMP/link"
+    echo 'my notes' > "$TMP/notes.txt"
+    for r in "$TMP/in.jsonl" "$TMP/link" "$TMP/db/people.main.wr" "$TMP/db/wr.catalog" "$TMP/db/LOCK" "$TMP/db/other.jsonl" "$TMP/notes.txt" "$TMP"; do
+        run "$WR_BIN/wr-load" --skip-bad --rejects "$r" "$TMP/db" c "$TMP/in.jsonl"
+        echo "$r: $output"
+        [ "$status" -eq 2 ]
+        [[ "$output" == *"--rejects $r: "*"nothing was written"* ]]
+        cmp "$TMP/in.jsonl" "$TMP/orig"
+        diff -r "$TMP/db" "$TMP/db.orig"
+    done
+    [ "$(cat "$TMP/notes.txt")" = "my notes" ]
+    run "$WR_BIN/wr-load" --skip-bad --rejects "$TMP/in.jsonl" "$TMP/db" c "$TMP/in.jsonl"
+    [[ "$output" == *"that is the input $TMP/in.jsonl"* ]]
+    run "$WR_BIN/wr-load" --skip-bad --rejects "$TMP/db/people.main.wr" "$TMP/db" c "$TMP/in.jsonl"
+    [[ "$output" == *"inside the database directory $TMP/db"* ]]
+    run "$WR_BIN/wr-load" --skip-bad --rejects "$TMP/notes.txt" "$TMP/db" c "$TMP/in.jsonl"
+    [[ "$output" == *"exists and is not a rejects file"* ]]
+    # standard input redirected from the file is the input too
+    run bash -c "'$WR_BIN/wr-load' --skip-bad --rejects '$TMP/in.jsonl' '$TMP/db' c - < '$TMP/in.jsonl'"
+    [ "$status" -eq 2 ]
+    [[ "$output" == *"that is the input (standard input)"* ]]
+    cmp "$TMP/in.jsonl" "$TMP/orig"
+    # a rejects file (named so inside DIR, or a run's earlier one, or an
+    # empty file) is written; the whole input is loaded
+    run "$WR_BIN/wr-load" --json --skip-bad --rejects "$TMP/db/c.bad.rejects.jsonl" "$TMP/db" c "$TMP/in.jsonl"
+    [ "$status" -eq 0 ]
+    [ "$(jq -r .inserted <<<"$output")" = 2001 ]
+    [ "$(jq -r .line "$TMP/db/c.bad.rejects.jsonl")" = 2 ]
+    : > "$TMP/empty"
+    for r in "$TMP/db/c.bad.rejects.jsonl" "$TMP/empty"; do
+        run "$WR_BIN/wr-load" -q --skip-bad --rejects "$r" "$TMP/db" d "$TMP/in.jsonl"
+        [ "$status" -eq 0 ]
+        [ "$(wc -l < "$r")" -eq 1 ]
+        [ "$(jq -r .line "$r")" = 2 ]
+    done
+    run "$WR_BIN/wr-verify" -q "$TMP/db"
+    [ "$status" -eq 0 ]
+    [ "$("$WR_BIN/wr-dump" --docs --collection people "$TMP/db" | wc -l)" -eq 300 ]
+}
+
+@test "--rejects to /dev/null, a pipe or a FIFO: written in order, never fsynced; the committed run exits 0" {
+    printf '{"_id": 1}\nnot json\n{"_id": 2}\n' > "$TMP/bad.jsonl"
+    run bash -c "'$WR_BIN/wr-load' --json --skip-bad --rejects /dev/null '$TMP/db' c '$TMP/bad.jsonl' 2>'$TMP/err'"
+    [ "$status" -eq 0 ]
+    [ ! -s "$TMP/err" ]
+    [ "$(jq -r .status <<<"$output")" = ok ]
+    [ "$(jq -r .inserted <<<"$output")" = 2 ]
+    [ -c /dev/null ]
+    run bash -c "'$WR_BIN/wr-load' -q --skip-bad --rejects >(cat > '$TMP/r.out') '$TMP/db2' c '$TMP/bad.jsonl'; rc=\$?; wait; exit \$rc"
+    [ "$status" -eq 0 ]
+    for i in 1 2 3 4 5 6 7 8 9 10; do [ -s "$TMP/r.out" ] && break; sleep 0.2; done
+    [ "$(jq -r .line "$TMP/r.out")" = 2 ]
+    mkfifo "$TMP/fifo"
+    cat "$TMP/fifo" > "$TMP/f.out" &
+    run "$WR_BIN/wr-load" -q --skip-bad --rejects "$TMP/fifo" "$TMP/db3" c "$TMP/bad.jsonl"
+    : <> "$TMP/fifo" # cat ends even if nothing opened the FIFO
+    wait
+    [ "$status" -eq 0 ]
+    [ "$(jq -r .text "$TMP/f.out")" = "not json" ]
+    [ -p "$TMP/fifo" ]
+}
+
 @test "--checkpoint-every N checkpoints as it goes" {
     make_jsonl "$TMP/in.jsonl" 100
     run "$WR_BIN/wr-load" --json --checkpoint-every 25 "$TMP/db" c "$TMP/in.jsonl"
     [ "$status" -eq 0 ]
     [ "$(jq -r .checkpoints <<<"$output")" -ge 4 ]
+}
+
+@test "--checkpoint-every from a pipe that is not - (a FIFO, <(...), /dev/stdin) loads every document: it is copied first, as standard input is" {
+    make_jsonl "$TMP/in.jsonl" 3000
+    mkfifo "$TMP/fifo"
+    cat "$TMP/in.jsonl" > "$TMP/fifo" &
+    run "$WR_BIN/wr-load" --json --checkpoint-every 1000 "$TMP/db1" c "$TMP/fifo"
+    wait
+    [ "$status" -eq 0 ]
+    [ "$(jq -r .inserted <<<"$output")" = 3000 ]
+    run bash -c "'$WR_BIN/wr-load' --json --max-bad 3 --checkpoint-every 700 '$TMP/db2' c <(cat '$TMP/in.jsonl')"
+    [ "$status" -eq 0 ]
+    [ "$(jq -r .inserted <<<"$output")" = 3000 ]
+    run bash -c "cat '$TMP/in.jsonl' | '$WR_BIN/wr-load' --json --checkpoint-every 500 '$TMP/db3' c /dev/stdin"
+    [ "$status" -eq 0 ]
+    [ "$(jq -r .inserted <<<"$output")" = 3000 ]
+    jq -sc '[.[]._id]' "$TMP/in.jsonl" > "$TMP/arr.json"
+    run bash -c "'$WR_BIN/wr-load' -q --format json-array --checkpoint-every 500 '$TMP/db4' c <(jq -c '[.[] | {_id: .}]' '$TMP/arr.json')"
+    [ "$status" -eq 0 ]
+    for d in db1 db2 db3 db4; do
+        [ "$("$WR_BIN/wr-dump" --docs "$TMP/$d" | wc -l)" -eq 3000 ]
+        [ ! -e "$TMP/$d/wr-load.stdin.tmp" ]
+    done
+    # a bad line in a pipe still commits nothing, and names the pipe
+    printf '{"_id": 1}\nbad\n{"_id": 2}\n' > "$TMP/bad.jsonl"
+    run bash -c "'$WR_BIN/wr-load' --checkpoint-every 1 '$TMP/db5' c <(cat '$TMP/bad.jsonl')"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"/dev/fd/"*": line 2 (byte 11): "* ]]
+    [[ "$output" == *"nothing of this run was committed"* ]]
+    [ ! -e "$TMP/db5" ]
+}
+
+@test "standard input with --checkpoint-every is named <stdin> in messages and - in the rejects file, never by its copy" {
+    printf '{"_id": 1}\nbad\n{"_id": 2}\n' > "$TMP/bad.jsonl"
+    run bash -c "'$WR_BIN/wr-load' --checkpoint-every 1 '$TMP/db' c - < '$TMP/bad.jsonl'"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"wr-load: <stdin>: line 2 (byte 11): "* ]]
+    [[ "$output" != *"stdin.tmp"* ]]
+    run bash -c "cat '$TMP/bad.jsonl' | '$WR_BIN/wr-load' -q --checkpoint-every 1 --max-bad 5 '$TMP/db' c -"
+    [ "$status" -eq 0 ]
+    [ "$(jq -r .file "$TMP/db/c.rejects.jsonl")" = - ]
+    # the same without --checkpoint-every
+    run bash -c "cat '$TMP/bad.jsonl' | '$WR_BIN/wr-load' -q --max-bad 5 --rejects '$TMP/r2.jsonl' '$TMP/db2' c -"
+    [ "$status" -eq 0 ]
+    [ "$(jq -r .file "$TMP/r2.jsonl")" = - ]
+    # a document that cannot be stored is named so too
+    { echo '{"_id": 1}'; printf '{"_id": "%s"}\n' "$(head -c 3000 /dev/zero | tr '\0' k)"; } > "$TMP/long.jsonl"
+    run bash -c "'$WR_BIN/wr-load' --checkpoint-every 1 '$TMP/db3' c - < '$TMP/long.jsonl'"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"wr-load: <stdin>: line 2 (byte 11): _id of"* ]]
 }
 
 @test "--memory wants a size of at least 1M (exit 2, one message for load, migrate, diff)" {

@@ -1334,6 +1334,44 @@ static void test_db_two_new_collections_one_session(void)
     free(dir);
 }
 
+/* wr_coll_check_put answers as wr_coll_put would (the same message for a
+ * too long _id or index key), and changes nothing (wr-load's check pass). */
+static void test_db_check_put_agrees_with_put(void)
+{
+    wr_errbuf eb = {0}, eb2 = {0};
+    char *dir = tap_fresh_path("check-put");
+    wr_db_opts o = {.create = true, .page_size = 512, .holder = "test"};
+    wr_db *db;
+    wr_coll *c;
+    char big[400];
+    memset(big, 'k', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    bson_t *good = BCON_NEW("_id", BCON_INT32(1), "x", BCON_UTF8("y"));
+    bson_t *longid = BCON_NEW("_id", BCON_UTF8(big), "x", BCON_UTF8("y"));
+    bson_t *longkey = BCON_NEW("_id", BCON_INT32(2), "x", BCON_UTF8(big));
+    bson_t *all[] = {good, longid, longkey};
+    int want[] = {WR_OK, WR_EINVAL, WR_EINVAL};
+    REQUIRE_OK(wr_db_open(dir, &o, &db, &eb), &eb);
+    REQUIRE_OK(wr_coll_open(db, "c", true, &c, &eb), &eb);
+    REQUIRE_OK(wr_coll_add_index(c, "x", &eb), &eb);
+    for (size_t i = 0; i < 3; i++) {
+        uint64_t n = wr_coll_count(c);
+        CHECK_EQ(wr_coll_check_put(c, all[i], &eb), want[i]);
+        CHECK_EQ(wr_coll_count(c), n);
+        CHECK_EQ(wr_coll_put(c, all[i], NULL, &eb2), want[i]);
+        CHECK(strcmp(eb.msg, eb2.msg) == 0);
+        CHECK(want[i] == WR_OK || strstr(eb.msg, "longer than") != NULL);
+        wr_errbuf_clear(&eb);
+        wr_errbuf_clear(&eb2);
+    }
+    CHECK_EQ(wr_coll_count(c), 1);
+    wr_db_close(db);
+    bson_destroy(good);
+    bson_destroy(longid);
+    bson_destroy(longkey);
+    free(dir);
+}
+
 /* A collection without indexes whose main table cannot be opened gives
  * the open's error (before: coll_load's cleanup closed index 0 of a NULL
  * array, a crash). */
@@ -1573,6 +1611,7 @@ int main(void)
     RUN(test_db_budget_counts_write_buffers);
     RUN(test_db_lock_refuses_second_writer);
     RUN(test_db_two_new_collections_one_session);
+    RUN(test_db_check_put_agrees_with_put);
     RUN(test_db_coll_open_fails_cleanly);
     RUN(test_db_names_unambiguous);
     RUN(test_db_index_never_replaces_a_named_file);

@@ -193,12 +193,18 @@ static void test_docin_reject_record(void)
     CHECK(strstr(j, "\"line\" : 7") != NULL);
     CHECK(strstr(j, "\"offset\" : 99") != NULL);
     CHECK(strstr(j, "\"text\" : \"not json\"") != NULL);
+    /* a rejects file is known as one by its first line (wr-load empties
+     * no other file) */
+    CHECK(wri_reject_head_is(j, len));
+    CHECK(!wri_reject_head_is("{\"_id\": 1}\n", 11));
+    CHECK(!wri_reject_head_is(j, 5));
     free(j);
     line.text = "\xff\x01";
     line.len = 2;
     j = wri_reject_json("in.bson", &line, "bad", false, &len);
     REQUIRE(j != NULL);
     CHECK(strstr(j, "\"hex\" : \"ff01\"") != NULL);
+    CHECK(wri_reject_head_is(j, len));
     free(j);
 }
 
