@@ -142,7 +142,9 @@ const char *wri_ps_hex32(char *buf, uint32_t v)
 
 bool wri_ps_stop(const wri_ps *ps)
 {
-    return ps->cfg.interrupted != NULL && *ps->cfg.interrupted;
+    return (ps->cfg.interrupted != NULL && *ps->cfg.interrupted) ||
+           (ps->halt != NULL &&
+            atomic_load_explicit(ps->halt, memory_order_relaxed));
 }
 
 /* --- opening and the slots ----------------------------------------------- */
@@ -287,6 +289,45 @@ void wri_ps_close(wri_ps *ps)
     free(ps->run);
     free(ps->path);
     free(ps);
+}
+
+/* A twin's sink: its first finding stops it (the walk makes the
+ * findings of that half itself). */
+static void ps_twin_sink(const wr_finding *f, void *arg)
+{
+    (void)f;
+    atomic_store_explicit((atomic_int *)arg, 1, memory_order_relaxed);
+}
+
+int wri_ps_twin(const wri_ps *ps, wri_ps **out, wr_errbuf *eb)
+{
+    wri_ps *tw = malloc(sizeof *tw);
+    *out = NULL;
+    if (ps->mapped != NULL)
+        return WR_ERR(eb, WR_EINVAL, "%s: a mapped source has no twin",
+                      ps->path);
+    if (tw == NULL)
+        return WR_ERR(eb, WR_ENOMEM, "%s: out of memory", ps->path);
+    *tw = *ps;
+    tw->own_file = false;
+    tw->run = tw->map = NULL;
+    tw->path = strdup(ps->path);
+    if (ps->map != NULL)
+        tw->map = calloc(ps->nblocks / 4 + 1, 1);
+    if (tw->path == NULL || (ps->map != NULL && tw->map == NULL)) {
+        wri_ps_close(tw);
+        return WR_ERR(eb, WR_ENOMEM, "%s: out of memory", ps->path);
+    }
+    tw->run_off = tw->seq_next = tw->seq_bytes = tw->preads = 0;
+    tw->run_len = tw->run_win = tw->seq_first = 0;
+    tw->seq_short_before = false;
+    tw->nfindings = 0;
+    atomic_init(&tw->halt_flag, 0);
+    tw->halt = &tw->halt_flag;
+    tw->cfg.sink = ps_twin_sink;
+    tw->cfg.sink_arg = tw->halt;
+    *out = tw;
+    return WR_OK;
 }
 
 int wri_ps_intact(wri_ps *ps, wr_errbuf *eb)
