@@ -10,6 +10,7 @@
  * from bbolt's single raw page reader.
  */
 #include "pagesrc_int.h"
+#include "cores.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -301,7 +302,7 @@ static void ps_twin_sink(const wr_finding *f, void *arg)
 
 int wri_ps_twin(const wri_ps *ps, wri_ps **out, wr_errbuf *eb)
 {
-    wri_ps *tw = malloc(sizeof *tw);
+    wri_ps *tw = wri_calloc_lines(sizeof *tw); /* written by its thread */
     *out = NULL;
     if (ps->mapped != NULL)
         return WR_ERR(eb, WR_EINVAL, "%s: a mapped source has no twin",
@@ -358,7 +359,7 @@ int wri_ps_open_file(wri_file *f, const char *path, const wri_ps_cfg *cfg,
                      wri_ps **out, wr_errbuf *eb)
 {
     int rc;
-    wri_ps *ps = calloc(1, sizeof *ps);
+    wri_ps *ps = wri_calloc_lines(sizeof *ps); /* beside a twin's */
     *out = NULL;
     if (ps == NULL || (ps->path = strdup(path)) == NULL) {
         free(ps);
@@ -659,9 +660,11 @@ static int ps_view(wri_ps *ps, uint8_t *buf, size_t len, uint64_t off,
     size_t win = ps->run_win ? ps->run_win * 2 : PS_RUN_MIN;
     win = WRI_MIN(win, (size_t)WRI_PS_RUN_MAX);
     win = WRI_MAX(win, len);
-    if (ps->run == NULL &&
-        (ps->run = aligned_alloc(4096, WRI_PS_RUN_MAX)) == NULL)
-        return wri_io_pread_some(ps->f, buf, len, off, got, eb);
+    if (ps->run == NULL) { /* with a pad after it (wri_ps_walk.item) */
+        if ((ps->run = aligned_alloc(4096, WRI_PS_RUN_MAX + 4096)) == NULL)
+            return wri_io_pread_some(ps->f, buf, len, off, got, eb);
+        memset(ps->run + WRI_PS_RUN_MAX, 0, 4096);
+    }
     ps->run_win = win;
     ps->run_len = 0;
     if ((rc = wri_io_pread_some(ps->f, ps->run, win, off, &ps->run_len,
@@ -1029,12 +1032,13 @@ int wri_ps_read_overflow(wri_ps *ps, const wri_cell *c, uint64_t lsize,
                          eb)) < 0)
         return rc;
     /* only now, with the size bound by the file, the buffer */
-    if (*cap < need + c->tlen) {
-        uint8_t *nb = realloc(*buf, need + c->tlen);
+    if (*cap < need + c->tlen) { /* and a pad after it (pagesrc.h) */
+        uint8_t *nb = realloc(*buf, need + c->tlen + WRI_BSON_PAD);
         if (nb == NULL)
             return WR_ERR(eb, WR_ENOMEM,
                           "out of memory for a value of %llu bytes",
                           (unsigned long long)(need + c->tlen));
+        memset(nb + need + c->tlen, 0, WRI_BSON_PAD);
         *buf = nb;
         *cap = need + c->tlen;
     }

@@ -51,7 +51,7 @@
  * the root's children on a thread of its own through a twin source
  * (wri_ps_twin), speculatively: kept only when clean, else walked again.
  *
- * Calls io, blockfmt (slot decoding, addresses, extent entries: never
+ * Calls io, cores, blockfmt (slot decoding, addresses, extent entries: never
  * block.c, which reads through this), page (the page checker), bsoncheck
  * and bsonkey (key checks and order). Never writes.
  */
@@ -317,7 +317,9 @@ typedef struct wri_ps_walk {
     int (*page)(void *arg, const wri_ps_page *p);
     /* every leaf item of a trusted leaf, in key order; val is the value
      * (inline or read from its overflow page) or NULL when it could not
-     * be read (reported); at where its bytes lie */
+     * be read (reported); at where its bytes lie. Unless the source is
+     * mapped (cfg.map), WRI_BSON_PAD bytes after the value may be loaded
+     * (wri_bson_check_memo's pad): its buffers have them. */
     int (*item)(void *arg, const wri_ps_page *p, uint32_t i,
                 const wri_cell *c, const uint8_t *val, const wri_vloc *at);
     void *arg;

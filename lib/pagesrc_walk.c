@@ -540,7 +540,8 @@ static int ps_node(wri_ps *ps, wri_ps_walk *w, int depth, const wr_addr *a,
     }
     /* room for any tree page of any version (a walk may be reused) */
     if (w->pg[depth] == NULL &&
-        (w->pg[depth] = malloc(WRI_MAX(P, WRI_LEAF_MAX))) == NULL) {
+        (w->pg[depth] = calloc(1, WRI_MAX(P, WRI_LEAF_MAX) + WRI_BSON_PAD)) ==
+            NULL) {
         rc = WR_ERR(eb, WR_ENOMEM, "%s: out of memory", ps->path);
         goto out;
     }

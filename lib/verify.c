@@ -347,7 +347,9 @@ static int vt_item(void *arg, const wri_ps_page *p, uint32_t i,
         t->docs_bad = true;
         return 0;
     }
-    return wri_vd_add(t->vd, at, c->key, c->klen, val, c->vlen, t->eb);
+    /* the walk's buffers have a pad after each value (wri_ps_walk.item) */
+    return wri_vd_add(t->vd, at, c->key, c->klen, val, c->vlen,
+                      t->ps->mapped == NULL ? WRI_BSON_PAD : 0, t->eb);
 }
 
 /* The twin of t's walk (wri_ps_walk.twin): the second half of the tree
@@ -356,7 +358,7 @@ static int vt_item(void *arg, const wri_ps_page *p, uint32_t i,
 static int vt_twin(vf_tree *t, wr_errbuf *e)
 {
     int rc;
-    vf_tree *b = calloc(1, sizeof *b);
+    vf_tree *b = wri_calloc_lines(sizeof *b); /* written by its thread */
     if (b == NULL)
         return WR_ERR(e, WR_ENOMEM, "out of memory");
     if ((rc = wri_ps_twin(t->ps, &b->ps, e)) != WR_OK) {
@@ -409,7 +411,7 @@ static int vf_ckpt(vf_run *run, wr_verify_file *f, vf_info *inf, wri_ps *ps,
                    int si, bool latest, bool selected)
 {
     int rc = WR_OK;
-    vf_tree *t = calloc(1, sizeof *t);
+    vf_tree *t = wri_calloc_lines(sizeof *t); /* beside the twin's */
     const wri_slot *s = &ps->slots[si].slot;
     wr_errbuf e = {0};
     if (t == NULL || f->nckpt >= 2) {

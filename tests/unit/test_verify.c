@@ -1312,7 +1312,7 @@ static void test_vfdocs_shared_checks_keep_order(void)
         for (int i = 0; i < NDOC; i++) {
             wri_vloc at = {.page = (uint64_t)i, .split = UINT32_MAX};
             CHECK_EQ(wri_vd_add(vd, &at, bson_get_data(key[i]), key[i]->len,
-                                bson_get_data(doc[i]), doc[i]->len, &eb),
+                                bson_get_data(doc[i]), doc[i]->len, 0, &eb),
                      WR_OK);
             if (i % 2503 == 3) { /* a finding of the walk's own */
                 wri_vd_sync(vd);
