@@ -457,10 +457,13 @@ static int vf_ckpt(vf_run *run, wr_verify_file *f, vf_info *inf, wri_ps *ps,
     }
     /* two threads: the tree split between them (vt_twin), unless
      * something must see the items in key order on one thread (a digest,
-     * a build fed by this walk); else the documents checked on the
-     * second one (vfdocs) */
-    bool split = t->dg == NULL && t->idg == NULL && run->feed == NULL &&
-                 wri_threads(run->o->threads) >= 2;
+     * a build fed by this walk) or the file is read through a mapping;
+     * else the documents checked on the second one (vfdocs). A feed
+     * without items (compact's verify of a new file) splits too. */
+    bool split = t->dg == NULL && t->idg == NULL &&
+                 (run->feed == NULL ||
+                  (run->feed->item == NULL && !run->feed->map)) &&
+                 ps->mapped == NULL && wri_threads(run->o->threads) >= 2;
     if (!t->quick && t->nkeyelem == 1) {
         if ((rc = wri_vd_new(ps, t->dg, split ? 1 : run->o->threads,
                              vf_doc_finding, &t->c, &t->vd, &e)) != WR_OK) {
