@@ -34,6 +34,7 @@
  * strings of every length and byte class, valid and not.
  */
 #include "wr_int.h"
+#include "cores.h"
 
 #include <stdio.h>
 #ifdef __SSE2__
@@ -394,7 +395,8 @@ struct wri_bson_memo {
 
 wri_bson_memo *wri_bson_memo_new(void)
 {
-    wri_bson_memo *m = calloc(1, sizeof(wri_bson_memo));
+    /* written at every element: lines of its own (cores.h) */
+    wri_bson_memo *m = wri_calloc_lines(sizeof(wri_bson_memo));
     for (unsigned i = 0; m != NULL && i < BC_MEMO_SLOTS; i++)
         m->e[i].need = 1u << 16;
     return m;

@@ -2,7 +2,8 @@
  * bsoncheck.h -- strict validation of BSON documents (bsoncheck.c): the
  * one check every reader of hostile BSON calls (verify, dump, the
  * catalog, the Extended JSON writer), never libbson's lenient
- * bson_validate. Calls nothing in the library but err.
+ * bson_validate. Calls nothing in the library but err and cores (the
+ * memo's cache lines).
  */
 #ifndef WR_BSONCHECK_H
 #define WR_BSONCHECK_H

@@ -10,6 +10,7 @@
  * from bbolt's single raw page reader.
  */
 #include "pagesrc_int.h"
+#include "cores.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,7 +146,9 @@ const char *wri_ps_hex32(char *buf, uint32_t v)
 
 bool wri_ps_stop(const wri_ps *ps)
 {
-    return ps->cfg.interrupted != NULL && *ps->cfg.interrupted;
+    return (ps->cfg.interrupted != NULL && *ps->cfg.interrupted) ||
+           (ps->halt != NULL &&
+            atomic_load_explicit(ps->halt, memory_order_relaxed));
 }
 
 /* --- opening and the slots ----------------------------------------------- */
@@ -293,6 +296,48 @@ void wri_ps_close(wri_ps *ps)
     free(ps);
 }
 
+/* A twin's sink: its first finding stops it (the walk makes the
+ * findings of that half itself). */
+static void ps_twin_sink(const wr_finding *f, void *arg)
+{
+    (void)f;
+    atomic_store_explicit((atomic_int *)arg, 1, memory_order_relaxed);
+}
+
+int wri_ps_twin(const wri_ps *ps, wri_ps **out, wr_errbuf *eb)
+{
+    wri_ps *tw = wri_calloc_lines(sizeof *tw); /* written by its thread */
+    *out = NULL;
+    if (ps->mapped != NULL)
+        return WR_ERR(eb, WR_EINVAL, "%s: a mapped source has no twin",
+                      ps->path);
+    if (tw == NULL)
+        return WR_ERR(eb, WR_ENOMEM, "%s: out of memory", ps->path);
+    *tw = *ps;
+    tw->own_file = false;
+    tw->run = tw->map = NULL;
+    tw->ring = NULL; /* a twin reads page by page (cfg.batch is compact's) */
+    tw->pf_buf = NULL;
+    tw->pf_n = tw->pf_next = 0;
+    tw->path = strdup(ps->path);
+    if (ps->map != NULL)
+        tw->map = calloc(ps->nblocks / 4 + 1, 1);
+    if (tw->path == NULL || (ps->map != NULL && tw->map == NULL)) {
+        wri_ps_close(tw);
+        return WR_ERR(eb, WR_ENOMEM, "%s: out of memory", ps->path);
+    }
+    tw->run_off = tw->seq_next = tw->seq_bytes = tw->preads = 0;
+    tw->run_len = tw->run_win = tw->seq_first = 0;
+    tw->seq_short_before = false;
+    tw->nfindings = 0;
+    atomic_init(&tw->halt_flag, 0);
+    tw->halt = &tw->halt_flag;
+    tw->cfg.sink = ps_twin_sink;
+    tw->cfg.sink_arg = tw->halt;
+    *out = tw;
+    return WR_OK;
+}
+
 /* The one verdict on a file that changed under its reader, for both ways
  * of reading it: a read through the mapping faulted (the guard says
  * where), or a pread came back shorter than the file was when opened
@@ -355,7 +400,7 @@ int wri_ps_open_file(wri_file *f, const char *path, const wri_ps_cfg *cfg,
                      wri_ps **out, wr_errbuf *eb)
 {
     int rc;
-    wri_ps *ps = calloc(1, sizeof *ps);
+    wri_ps *ps = wri_calloc_lines(sizeof *ps); /* beside a twin's */
     *out = NULL;
     if (ps == NULL || (ps->path = strdup(path)) == NULL) {
         free(ps);
@@ -715,9 +760,11 @@ static int ps_view(wri_ps *ps, uint8_t *buf, size_t len, uint64_t off,
     size_t win = ps->run_win ? ps->run_win * 2 : PS_RUN_MIN;
     win = WRI_MIN(win, (size_t)WRI_PS_RUN_MAX);
     win = WRI_MAX(win, len);
-    if (ps->run == NULL &&
-        (ps->run = aligned_alloc(4096, WRI_PS_RUN_MAX)) == NULL)
-        return ps_pread_file(ps, buf, len, off, got, eb);
+    if (ps->run == NULL) { /* with a pad after it (wri_ps_walk.item) */
+        if ((ps->run = aligned_alloc(4096, WRI_PS_RUN_MAX + 4096)) == NULL)
+            return ps_pread_file(ps, buf, len, off, got, eb);
+        memset(ps->run + WRI_PS_RUN_MAX, 0, 4096);
+    }
     ps->run_win = win;
     ps->run_len = 0;
     if ((rc = ps_pread_file(ps, ps->run, win, off, &ps->run_len, eb)) !=
@@ -1087,12 +1134,13 @@ int wri_ps_read_overflow(wri_ps *ps, const wri_cell *c, uint64_t lsize,
                          eb)) < 0)
         return rc;
     /* only now, with the size bound by the file, the buffer */
-    if (*cap < need + c->tlen) {
-        uint8_t *nb = realloc(*buf, need + c->tlen);
+    if (*cap < need + c->tlen) { /* and a pad after it (pagesrc.h) */
+        uint8_t *nb = realloc(*buf, need + c->tlen + WRI_BSON_PAD);
         if (nb == NULL)
             return WR_ERR(eb, WR_ENOMEM,
                           "out of memory for a value of %llu bytes",
                           (unsigned long long)(need + c->tlen));
+        memset(nb + need + c->tlen, 0, WRI_BSON_PAD);
         *buf = nb;
         *cap = need + c->tlen;
     }

@@ -55,7 +55,11 @@
  * of at most 16 MiB, made only after its address was checked against the
  * file.
  *
- * Calls io, blockfmt (slot decoding, addresses, extent entries: never
+ * A walk that asks (wri_ps_walk.twin, verify's) walks the second half of
+ * the root's children on a thread of its own through a twin source
+ * (wri_ps_twin), speculatively: kept only when clean, else walked again.
+ *
+ * Calls io, cores, blockfmt (slot decoding, addresses, extent entries: never
  * block.c, which reads through this), page (the page checker), bsoncheck
  * and bsonkey (key checks and order). Never writes.
  */
@@ -67,6 +71,7 @@
 #include "page.h"
 #include "wr.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -154,6 +159,9 @@ typedef struct wri_ps {
     uint64_t preads; /* system reads made (tests, bench) */
     uint64_t batches; /* of them, batches of reads (wri_ps_prefetch) */
     uint64_t pf_taken; /* pages read taken from a batch */
+    atomic_int *halt; /* set (a twin: wri_ps_twin): stop as if
+                         interrupted */
+    atomic_int halt_flag;
 } wri_ps;
 
 /* cfg.batch: read the pages at a[0..n) ahead, in one batch, as far as
@@ -350,7 +358,9 @@ typedef struct wri_ps_walk {
     int (*page)(void *arg, const wri_ps_page *p);
     /* every leaf item of a trusted leaf, in key order; val is the value
      * (inline or read from its overflow page) or NULL when it could not
-     * be read (reported); at where its bytes lie */
+     * be read (reported); at where its bytes lie. Unless the source is
+     * mapped (cfg.map), WRI_BSON_PAD bytes after the value may be loaded
+     * (wri_bson_check_memo's pad): its buffers have them. */
     int (*item)(void *arg, const wri_ps_page *p, uint32_t i,
                 const wri_cell *c, const uint8_t *val, const wri_vloc *at);
     void *arg;
@@ -372,6 +382,20 @@ typedef struct wri_ps_walk {
     uint64_t lsize;
     uint32_t leaf_max; /* the longest leaf the file's version allows */
     uint32_t version;  /* the checkpoint's format version */
+    /* The split (verify, pagesrc_walk.c): with twin set, the second half
+     * of the root's children is walked at the same time on a thread of
+     * its own, by twin (callbacks and arg of its own, nothing else set)
+     * through twin_ps (wri_ps_twin), speculatively. Its work is kept
+     * (twin_taken: its callbacks' counts are the caller's to add) only
+     * when it made no finding at all and fits the first half's: no block
+     * owned twice across the halves, its first key above the first
+     * half's last. Else this walk goes over that half again itself, so
+     * the findings are always the one thread's, in its order. */
+    struct wri_ps_walk *twin;
+    wri_ps *twin_ps;
+    bool twin_taken;
+    uint8_t *first;    /* the twin's: its first leaf's first key */
+    uint32_t firstlen;
 } wri_ps_walk;
 int wri_ps_walk_tree(wri_ps *ps, const wri_slot *s, int slot,
                      wri_ps_walk *w, wr_errbuf *eb);
@@ -385,6 +409,12 @@ int wri_ps_check_key(wri_ps *ps, int nkeyelem, uint64_t page,
                      const uint8_t *buf, uint32_t i, const wri_cell *c,
                      const wri_cell *prev, wr_errbuf *eb);
 void wri_ps_walk_free(wri_ps_walk *w);
+/* A source for a walk's twin: ps's file, slots and checkpoint, a run
+ * buffer and an ownership map (empty) of its own, and a sink that stops
+ * it at its first finding (a finding undoes the split: the findings are
+ * made again by the walk itself). Not for a mapped source (cfg.map).
+ * Close it with wri_ps_close (ps's file stays open). */
+int wri_ps_twin(const wri_ps *ps, wri_ps **out, wr_errbuf *eb);
 
 /* A main table's value, strictly: one whole BSON document (our own
  * check, wri_bson_check, never libbson's lenient one) whose _id equals

@@ -6,6 +6,7 @@
  */
 #include "pagesrc_int.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -308,6 +309,229 @@ static bool ps_has_overflow(const wri_page_view *v, const wri_cell *cells)
 
 static int ps_node(wri_ps *ps, wri_ps_walk *w, int depth, const wr_addr *a,
                    int level, uint64_t ref_page, uint64_t ref_off,
+                   ps_bound lo, ps_bound hi, wr_errbuf *eb);
+
+/* The children [from, to) of v into w->kids[0..), for a batch of reads
+ * ahead: how many (0 when there is no room for them: no batch, the reads
+ * go one by one). */
+static uint32_t ps_kids(wri_ps_walk *w, const wri_page_view *v,
+                        uint32_t from, uint32_t to)
+{
+    wri_cell c;
+    uint32_t n = to - from;
+    if (n > w->kidcap) {
+        wr_addr *nk = realloc(w->kids, n * sizeof *nk);
+        if (nk == NULL)
+            return 0;
+        w->kids = nk;
+        w->kidcap = n;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        wri_page_cell(v, from + i, &c);
+        w->kids[i] = c.child;
+    }
+    return n;
+}
+
+/* Children [from, to) of the internal page v at a (at depth), each
+ * inside the bounds its separators set. */
+static int ps_children(wri_ps *ps, wri_ps_walk *w, int depth,
+                       const wr_addr *a, const wri_page_view *v,
+                       uint32_t from, uint32_t to, ps_bound lo, ps_bound hi,
+                       wr_errbuf *eb)
+{
+    int rc;
+    wri_cell c, next;
+    /* the leaves of a page of level 1, read ahead in batches (cfg.batch:
+     * scattered leaves; the reads below take them in this order) */
+    uint32_t nkids = 0, ahead = from;
+    if (ps->ring != NULL && v->level == 1)
+        nkids = ps_kids(w, v, from, to);
+    for (uint32_t i = from; i < to; i++) {
+        ps_bound clo = lo, chi = hi;
+        if (i - from < nkids && i == ahead)
+            ahead = i + (uint32_t)wri_ps_prefetch(ps, w->kids + (i - from),
+                                                  nkids - (i - from));
+        wri_page_cell(v, i, &c);
+        if (i > 0)
+            clo = (ps_bound){c.key, c.klen};
+        if (i + 1 < v->count) {
+            wri_page_cell(v, i + 1, &next);
+            chi = (ps_bound){next.key, next.klen};
+        }
+        if (!w->keys)
+            clo.key = chi.key = NULL;
+        if ((rc = ps_node(ps, w, depth + 1, &c.child, v->level - 1, a->off,
+                          a->off + c.off + 4, clo, chi, eb)) != WR_OK)
+            return rc;
+    }
+    return WR_OK;
+}
+
+/* --- the split: the root's last children on a thread of their own ------- */
+
+/* The root's children, shared out: this thread takes them from the
+ * front, the twin from the back (the last one is its from the start),
+ * one at a time, until they meet; so the twin's part is always the last
+ * children, [next, count) at the end. */
+typedef struct ps_half {
+    wri_ps *ps;             /* the twin's */
+    wri_ps_walk *w;
+    const wr_addr *a;
+    const wri_page_view *v; /* the root: only read while both run */
+    ps_bound lo, hi;
+    pthread_mutex_t mu;
+    uint32_t next, end;     /* children not yet taken: [next, end) */
+    int rc;
+    bool misfit;            /* its children's keys are out of order */
+    uint8_t *first;         /* the first key of the children it did */
+    uint32_t firstlen;
+    wr_errbuf eb;
+} ps_half;
+
+/* The next child from the front (back: from the back); false: none. */
+static bool ps_take(ps_half *h, bool back, uint32_t *i)
+{
+    bool got;
+    pthread_mutex_lock(&h->mu);
+    got = h->next < h->end;
+    if (got)
+        *i = back ? --h->end : h->next++;
+    pthread_mutex_unlock(&h->mu);
+    return got;
+}
+
+/* The twin: children from the back, each walked as the walk would. Its
+ * keys in order across them (each child's last below the first of the
+ * child after it), and in the end its first and last key, as if it had
+ * walked them front to back. */
+static void *ps_half_main(void *arg)
+{
+    ps_half *h = arg;
+    wri_ps_walk *tw = h->w;
+    bool any = false;
+    uint32_t i = h->v->count - 1; /* its own from the start */
+    bool mine = true;
+    uint8_t *hilast = malloc(h->ps->P);
+    uint32_t hilastlen = 0;
+    h->rc = hilast == NULL ? WR_ERR(&h->eb, WR_ENOMEM, "out of memory")
+                           : WR_OK;
+    while (h->rc == WR_OK && (mine || ps_take(h, true, &i))) {
+        mine = false;
+        tw->havelast = false;
+        h->rc = ps_children(h->ps, tw, 0, h->a, h->v, i, i + 1, h->lo, h->hi,
+                            &h->eb);
+        if (h->rc != WR_OK || !tw->havelast)
+            continue;
+        if (any && wri_key_cmp(tw->last, tw->lastlen, h->first,
+                               h->firstlen) >= 0) {
+            h->misfit = true; /* the walk makes the finding itself */
+            break;
+        }
+        if (!any) {
+            memcpy(hilast, tw->last, tw->lastlen);
+            hilastlen = tw->lastlen;
+        }
+        memcpy(h->first, tw->first, tw->firstlen);
+        h->firstlen = tw->firstlen;
+        any = true;
+    }
+    tw->havelast = any;
+    if (any) {
+        memcpy(tw->last, hilast, hilastlen);
+        tw->lastlen = hilastlen;
+    }
+    free(hilast);
+    if (h->rc != WR_OK || h->misfit) /* the walk's part may stop taking */
+        atomic_store_explicit(h->ps->halt, 1, memory_order_relaxed);
+    return NULL;
+}
+
+/* Did the twin's part go as the walk's own would have, without a
+ * finding? Then its blocks join the map and its keys the walk's. */
+static bool ps_twin_fits(wri_ps *ps, wri_ps_walk *w, const ps_half *h)
+{
+    wri_ps *tp = h->ps;
+    wri_ps_walk *tw = h->w;
+    if (h->rc != WR_OK || h->misfit || tp->nfindings != 0 ||
+        tw->incomplete || tw->values_bad)
+        return false;
+    if (w->keys && w->havelast && tw->havelast &&
+        wri_key_cmp(w->last, w->lastlen, h->first, h->firstlen) >= 0)
+        return false;
+    if (ps->map != NULL) {
+        size_t n = ps->nblocks / 4 + 1;
+        for (size_t i = 0; i < n; i++) {
+            unsigned b = tp->map[i];
+            /* the two bits of each block the twin owns */
+            unsigned m = (b | b >> 1) & 0x55u;
+            if ((ps->map[i] & (m | m << 1)) != 0)
+                return false;
+        }
+        for (size_t i = 0; i < n; i++)
+            ps->map[i] |= tp->map[i];
+    }
+    w->keys_found += tw->keys_found;
+    if (tw->havelast) {
+        memcpy(w->last, tw->last, tw->lastlen);
+        w->lastlen = tw->lastlen;
+        w->havelast = true;
+    }
+    return true;
+}
+
+/* The root's children (v, at a) shared out with the twin (ps_half), then,
+ * unless the twin's part fits (ps_twin_fits), that part again here, in
+ * order. */
+static int ps_split(wri_ps *ps, wri_ps_walk *w, const wr_addr *a,
+                    const wri_page_view *v, ps_bound lo, ps_bound hi,
+                    wr_errbuf *eb)
+{
+    int rc = WR_OK;
+    wri_ps_walk *tw = w->twin;
+    pthread_t th;
+    uint32_t i;
+    tw->nkeyelem = w->nkeyelem;
+    tw->keys = w->keys;
+    tw->map = w->map;
+    tw->inplace = w->inplace;
+    tw->lsize = w->lsize;
+    tw->leaf_max = w->leaf_max;
+    tw->version = w->version;
+    tw->incomplete = tw->values_bad = tw->havelast = false;
+    tw->keys_found = 0;
+    tw->twin = NULL;
+    ps_half h = {.ps = w->twin_ps, .w = tw, .a = a, .v = v, .lo = lo,
+                 .hi = hi, .next = 0, .end = v->count - 1};
+    if ((tw->last == NULL && (tw->last = malloc(ps->P)) == NULL) ||
+        (tw->first == NULL && (tw->first = malloc(ps->P)) == NULL) ||
+        (h.first = malloc(ps->P)) == NULL)
+        goto alone;
+    pthread_mutex_init(&h.mu, NULL);
+    if (pthread_create(&th, NULL, ps_half_main, &h) != 0) {
+        pthread_mutex_destroy(&h.mu);
+        goto alone;
+    }
+    while (rc == WR_OK && ps_take(&h, false, &i))
+        rc = ps_children(ps, w, 0, a, v, i, i + 1, lo, hi, eb);
+    if (rc != WR_OK)
+        atomic_store_explicit(h.ps->halt, 1, memory_order_relaxed);
+    pthread_join(th, NULL);
+    pthread_mutex_destroy(&h.mu);
+    ps->preads += h.ps->preads;
+    if (rc == WR_OK && ps_twin_fits(ps, w, &h))
+        w->twin_taken = true;
+    else if (rc == WR_OK) /* the twin's part, again: h.next is its start */
+        rc = ps_children(ps, w, 0, a, v, h.next, v->count, lo, hi, eb);
+    free(h.first);
+    return rc;
+alone:
+    free(h.first);
+    return ps_children(ps, w, 0, a, v, 0, v->count, lo, hi, eb);
+}
+
+static int ps_node(wri_ps *ps, wri_ps_walk *w, int depth, const wr_addr *a,
+                   int level, uint64_t ref_page, uint64_t ref_off,
                    ps_bound lo, ps_bound hi, wr_errbuf *eb)
 {
     int rc = WR_OK, r;
@@ -346,7 +570,8 @@ static int ps_node(wri_ps *ps, wri_ps_walk *w, int depth, const wr_addr *a,
     }
     /* room for any tree page of any version (a walk may be reused) */
     if (w->pg[depth] == NULL &&
-        (w->pg[depth] = malloc(WRI_MAX(P, WRI_LEAF_MAX))) == NULL) {
+        (w->pg[depth] = calloc(1, WRI_MAX(P, WRI_LEAF_MAX) + WRI_BSON_PAD)) ==
+            NULL) {
         rc = WR_ERR(eb, WR_ENOMEM, "%s: out of memory", ps->path);
         goto out;
     }
@@ -403,7 +628,6 @@ static int ps_node(wri_ps *ps, wri_ps_walk *w, int depth, const wr_addr *a,
     p.v = &v;
     if (w->page != NULL && (rc = w->page(w->arg, &p)) != 0)
         goto out;
-    wri_cell c;
     /* keys: well formed, ordered, inside the parent's bounds (a page whose
      * keys are all clean, nearly every one, is known so at a cost of one
      * comparison a key: ps_keys_clean) */
@@ -437,6 +661,10 @@ static int ps_node(wri_ps *ps, wri_ps_walk *w, int depth, const wr_addr *a,
                     "first key of this leaf is not greater than the last key "
                     "of the previous leaf (expected: greater than the "
                     "first)"));
+            if (!w->havelast && w->first != NULL) { /* a twin's */
+                memcpy(w->first, first->key, first->klen);
+                w->firstlen = first->klen;
+            }
             memcpy(w->last, lastc->key, lastc->klen);
             w->lastlen = lastc->klen;
             w->havelast = true;
@@ -446,43 +674,10 @@ static int ps_node(wri_ps *ps, wri_ps_walk *w, int depth, const wr_addr *a,
                 goto out;
         goto out;
     }
-    /* the leaves of a page of level 1, read ahead in batches (cfg.batch:
-     * scattered leaves; the reads below take them in this order) */
-    uint32_t nkids = 0, ahead = 0;
-    if (ps->ring != NULL && v.level == 1 && level == 1) {
-        if (v.count > w->kidcap) {
-            wr_addr *nk = realloc(w->kids, v.count * sizeof *nk);
-            if (nk != NULL) {
-                w->kids = nk;
-                w->kidcap = v.count;
-            }
-        }
-        if (v.count <= w->kidcap) {
-            nkids = v.count;
-            for (uint32_t i = 0; i < nkids; i++) {
-                wri_page_cell(&v, i, &c);
-                w->kids[i] = c.child;
-            }
-        }
-    }
-    for (uint32_t i = 0; i < v.count; i++) {
-        wri_cell next;
-        ps_bound clo = lo, chi = hi;
-        if (i < nkids && i == ahead)
-            ahead = i + (uint32_t)wri_ps_prefetch(ps, w->kids + i, nkids - i);
-        wri_page_cell(&v, i, &c);
-        if (i > 0)
-            clo = (ps_bound){c.key, c.klen};
-        if (i + 1 < v.count) {
-            wri_page_cell(&v, i + 1, &next);
-            chi = (ps_bound){next.key, next.klen};
-        }
-        if (!w->keys)
-            clo.key = chi.key = NULL;
-        if ((rc = ps_node(ps, w, depth + 1, &c.child, v.level - 1, a->off,
-                          a->off + c.off + 4, clo, chi, eb)) != WR_OK)
-            goto out;
-    }
+    if (depth == 0 && w->twin != NULL && v.count >= 2)
+        rc = ps_split(ps, w, a, &v, lo, hi, eb);
+    else
+        rc = ps_children(ps, w, depth, a, &v, 0, v.count, lo, hi, eb);
     goto out;
 page:
     if (w->page != NULL)
@@ -497,7 +692,7 @@ int wri_ps_walk_tree(wri_ps *ps, const wri_slot *s, int slot,
     int rc = WR_OK;
     uint64_t P = ps->P, sp = (uint64_t)slot * P;
     char y[64];
-    w->incomplete = w->values_bad = false;
+    w->incomplete = w->values_bad = w->twin_taken = false;
     w->keys_found = 0;
     w->havelast = false;
     w->lsize = s->logical_size;
@@ -548,9 +743,10 @@ void wri_ps_walk_free(wri_ps_walk *w)
     }
     free(w->val);
     free(w->last);
+    free(w->first);
     free(w->cells);
     free(w->kids);
-    w->val = w->last = NULL;
+    w->val = w->last = w->first = NULL;
     w->cells = NULL;
     w->kids = NULL;
     w->valcap = 0;

@@ -37,6 +37,7 @@
  */
 #include "wr_int.h"
 #include "vfdocs.h"
+#include "cores.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -205,10 +206,24 @@ typedef struct vf_tree {
     uint64_t pages_done, pages_total;
     wri_ps_cache *cache; /* lookups */
     wri_ps_walk w;
+    /* the split (wri_ps_walk.twin): the tree of the walk's twin, which
+     * reads through a source of its own and counts only for itself
+     * (added to this one's when its half is kept) */
+    struct vf_tree *twin;
+    bool is_twin;
+    uint64_t twin_checked, twin_bytes; /* a twin's pages and bytes */
+    wr_verify_ckpt twin_ck;            /* a twin's counts */
+    wr_errbuf twin_eb;
 } vf_tree;
 
 static void vt_free(vf_tree *t)
 {
+    if (t->twin != NULL) {
+        wri_ps *tps = t->twin->ps;
+        vt_free(t->twin);
+        wri_ps_close(tps);
+        free(t->twin);
+    }
     wri_vd_free(t->vd);
     wri_ps_cache_free(t->cache);
     wri_ps_walk_free(&t->w);
@@ -221,6 +236,12 @@ static void vt_free(vf_tree *t)
 static void vt_progress(vf_tree *t, uint64_t n, bool count)
 {
     vf_run *run = t->c.run;
+    if (t->is_twin) { /* its own thread: nothing shared */
+        t->twin_checked += count;
+        t->twin_bytes += count ? n * t->P : 0;
+        t->pages_done += n;
+        return;
+    }
     if (count) {
         run->r->pages_checked++;
         run->r->bytes_checked += n * t->P;
@@ -326,7 +347,63 @@ static int vt_item(void *arg, const wri_ps_page *p, uint32_t i,
         t->docs_bad = true;
         return 0;
     }
-    return wri_vd_add(t->vd, at, c->key, c->klen, val, c->vlen, t->eb);
+    /* the walk's buffers have a pad after each value (wri_ps_walk.item) */
+    return wri_vd_add(t->vd, at, c->key, c->klen, val, c->vlen,
+                      t->ps->mapped == NULL ? WRI_BSON_PAD : 0, t->eb);
+}
+
+/* The twin of t's walk (wri_ps_walk.twin): the second half of the tree
+ * on a thread of its own, through a source of its own, its documents
+ * checked where it reads them (no copy from one thread to the other). */
+static int vt_twin(vf_tree *t, wr_errbuf *e)
+{
+    int rc;
+    vf_tree *b = wri_calloc_lines(sizeof *b); /* written by its thread */
+    if (b == NULL)
+        return WR_ERR(e, WR_ENOMEM, "out of memory");
+    if ((rc = wri_ps_twin(t->ps, &b->ps, e)) != WR_OK) {
+        free(b);
+        return rc;
+    }
+    t->twin = b;
+    b->c = t->c;
+    b->c.ck = &b->twin_ck;
+    b->c.vd = NULL;
+    b->P = t->P;
+    b->slot = t->slot;
+    b->si = t->si;
+    b->nkeyelem = t->nkeyelem;
+    b->quick = t->quick;
+    b->pages_total = t->pages_total;
+    b->is_twin = true;
+    b->eb = &b->twin_eb;
+    if (!b->quick && b->nkeyelem == 1 &&
+        (rc = wri_vd_new(b->ps, NULL, 1, vf_doc_finding, &b->c, &b->vd,
+                         e)) != WR_OK)
+        return rc;
+    b->c.vd = b->vd;
+    b->w.page = vt_page;
+    b->w.item = vt_item;
+    b->w.arg = b;
+    t->w.twin = &b->w;
+    t->w.twin_ps = b->ps;
+    return WR_OK;
+}
+
+/* The twin's half was kept: its counts are t's. */
+static void vt_twin_add(vf_tree *t)
+{
+    const vf_tree *b = t->twin;
+    wr_verify_ckpt *ck = t->c.ck;
+    ck->keys += b->twin_ck.keys;
+    ck->key_bytes += b->twin_ck.key_bytes;
+    ck->value_bytes += b->twin_ck.value_bytes;
+    ck->pages_leaf += b->twin_ck.pages_leaf;
+    ck->pages_internal += b->twin_ck.pages_internal;
+    ck->pages_overflow += b->twin_ck.pages_overflow;
+    t->c.run->r->pages_checked += b->twin_checked;
+    t->c.run->r->bytes_checked += b->twin_bytes;
+    t->pages_done += b->pages_done;
 }
 
 /* Verify one checkpoint (slot si) of a file open in ps. */
@@ -334,7 +411,7 @@ static int vf_ckpt(vf_run *run, wr_verify_file *f, vf_info *inf, wri_ps *ps,
                    int si, bool latest, bool selected)
 {
     int rc = WR_OK;
-    vf_tree *t = calloc(1, sizeof *t);
+    vf_tree *t = wri_calloc_lines(sizeof *t); /* beside the twin's */
     const wri_slot *s = &ps->slots[si].slot;
     wr_errbuf e = {0};
     if (t == NULL || f->nckpt >= 2) {
@@ -372,17 +449,30 @@ static int vf_ckpt(vf_run *run, wr_verify_file *f, vf_info *inf, wri_ps *ps,
         rc = vf_env(run, f, rc, &e);
         goto out;
     }
+    t->eb = &e;
+    if (!t->quick && run->o->item_digest &&
+        (rc = wr_digest_new_kind(WR_DIGEST_XXH128, &t->idg, &e)) != WR_OK) {
+        rc = vf_env(run, f, rc, &e);
+        goto out;
+    }
+    /* two threads: the tree split between them (vt_twin), unless
+     * something must see the items in key order on one thread (a digest,
+     * a build fed by this walk) or the file is read through a mapping;
+     * else the documents checked on the second one (vfdocs). A feed
+     * without items (compact's verify of a new file) splits too. */
+    bool split = t->dg == NULL && t->idg == NULL &&
+                 (run->feed == NULL ||
+                  (run->feed->item == NULL && !run->feed->map)) &&
+                 ps->mapped == NULL && wri_threads(run->o->threads) >= 2;
     if (!t->quick && t->nkeyelem == 1) {
-        if ((rc = wri_vd_new(ps, t->dg, run->o->threads, vf_doc_finding,
-                             &t->c, &t->vd, &e)) != WR_OK) {
+        if ((rc = wri_vd_new(ps, t->dg, split ? 1 : run->o->threads,
+                             vf_doc_finding, &t->c, &t->vd, &e)) != WR_OK) {
             rc = vf_env(run, f, rc, &e);
             goto out;
         }
         t->c.vd = t->vd;
     }
-    t->eb = &e;
-    if (!t->quick && run->o->item_digest &&
-        (rc = wr_digest_new_kind(WR_DIGEST_XXH128, &t->idg, &e)) != WR_OK) {
+    if (split && (rc = vt_twin(t, &e)) != WR_OK) {
         rc = vf_env(run, f, rc, &e);
         goto out;
     }
@@ -402,6 +492,8 @@ static int vf_ckpt(vf_run *run, wr_verify_file *f, vf_info *inf, wri_ps *ps,
     t->w.arg = t;
     rc = wri_ps_walk_tree(ps, s, si, &t->w, &e);
     wri_vd_sync(t->vd);
+    if (rc >= 0 && t->w.twin_taken)
+        vt_twin_add(t);
     if (rc < 0) {
         rc = vt_env(t, rc, &e);
         goto out;

@@ -241,12 +241,12 @@ void wri_vd_sync(wri_vd *vd)
 }
 
 int wri_vd_add(wri_vd *vd, const wri_vloc *at, const uint8_t *key,
-               uint32_t klen, const uint8_t *val, uint32_t vlen,
+               uint32_t klen, const uint8_t *val, uint32_t vlen, size_t pad,
                wr_errbuf *eb)
 {
     if (!vd->threaded) {
         (void)wri_ps_check_document(vd->ps, at, key, klen, val, vlen,
-                                    vd->memo, 0, NULL);
+                                    vd->memo, pad, NULL);
         if (vd->dg != NULL)
             wr_digest_add(vd->dg, val, vlen);
         return WR_OK;
@@ -283,12 +283,10 @@ int wri_vd_add(wri_vd *vd, const wri_vloc *at, const uint8_t *key,
 int wri_vd_new(wri_ps *ps, wr_digest *dg, unsigned threads,
                wri_vd_flush_fn flush, void *arg, wri_vd **out, wr_errbuf *eb)
 {
-    size_t size = (sizeof(wri_vd) + 63) & ~(size_t)63;
-    wri_vd *vd = aligned_alloc(64, size); /* the batches' lines */
+    wri_vd *vd = wri_calloc_lines(sizeof *vd); /* the batches' lines */
     *out = NULL;
     if (vd == NULL)
         return WR_ERR(eb, WR_ENOMEM, "%s: out of memory", ps->path);
-    memset(vd, 0, size);
     vd->ps = ps;
     vd->dg = dg;
     vd->flush = flush;

@@ -48,9 +48,10 @@ int wri_vd_new(wri_ps *ps, wr_digest *dg, unsigned threads,
                wri_vd_flush_fn flush, void *arg, wri_vd **out,
                wr_errbuf *eb);
 /* One document (the value of key, lying where `at` says), copied when
- * queued. */
+ * queued. pad: 0 or WRI_BSON_PAD, bytes after val that may be loaded
+ * when it is checked inline (one thread). */
 int wri_vd_add(wri_vd *vd, const wri_vloc *at, const uint8_t *key,
-               uint32_t klen, const uint8_t *val, uint32_t vlen,
+               uint32_t klen, const uint8_t *val, uint32_t vlen, size_t pad,
                wr_errbuf *eb);
 /* Wait until every document queued has been checked and digested, and
  * deliver their findings. */

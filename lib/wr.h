@@ -468,8 +468,10 @@ typedef struct wr_verify_opts {
      * there are two cores; WR_DIGEST_XXH128 inline */
     wr_digest_kind digest;
     bool item_digest;     /* fill in has_item_digest, item_digest */
-    unsigned threads;     /* documents checked on a second thread: 0 where
-                             there are two cores, 1 never; same findings */
+    unsigned threads;     /* a second thread (0: where there are two
+                             cores; 1: never) walks the second half of
+                             each tree, or with a digest checks the
+                             documents; the same findings either way */
 } wr_verify_opts;
 
 /* Verify a database directory or a single tree file. *out gets a report

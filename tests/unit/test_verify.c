@@ -1312,7 +1312,7 @@ static void test_vfdocs_shared_checks_keep_order(void)
         for (int i = 0; i < NDOC; i++) {
             wri_vloc at = {.page = (uint64_t)i, .split = UINT32_MAX};
             CHECK_EQ(wri_vd_add(vd, &at, bson_get_data(key[i]), key[i]->len,
-                                bson_get_data(doc[i]), doc[i]->len, &eb),
+                                bson_get_data(doc[i]), doc[i]->len, 0, &eb),
                      WR_OK);
             if (i % 2503 == 3) { /* a finding of the walk's own */
                 wri_vd_sync(vd);
@@ -1346,6 +1346,31 @@ static void test_vfdocs_shared_checks_keep_order(void)
     wri_ps_close(ps);
     free(path);
     free(dir);
+}
+
+/* Both reports alike, finding for finding and count for count. */
+static bool reports_same(const wr_verify_report *r1,
+                         const wr_verify_report *r2)
+{
+    bool same = r1->nfiles == r2->nfiles &&
+                r1->total_problems == r2->total_problems &&
+                r1->nproblems == r2->nproblems &&
+                r1->pages_checked == r2->pages_checked &&
+                r1->bytes_checked == r2->bytes_checked;
+    for (size_t i = 0; same && i < r1->nfiles; i++)
+        same = r1->files[i].nckpt == r2->files[i].nckpt &&
+               memcmp(r1->files[i].ckpt, r2->files[i].ckpt,
+                      r1->files[i].nckpt * sizeof r1->files[i].ckpt[0]) == 0;
+    for (size_t i = 0; same && i < r1->nproblems; i++) {
+        char l1[1200], l2[1200];
+        wr_verify_problem_format(&r1->problems[i], l1, sizeof l1);
+        wr_verify_problem_format(&r2->problems[i], l2, sizeof l2);
+        if (strcmp(l1, l2) != 0) {
+            printf("# finding %zu differs:\n# %s\n# %s\n", i, l1, l2);
+            same = false;
+        }
+    }
+    return same;
 }
 
 static void test_verify_threads_same_findings(void)
@@ -1389,16 +1414,9 @@ static void test_verify_threads_same_findings(void)
         CHECK_EQ(verify(dir, &o2, &r2), WR_ECORRUPT);
         CHECK_EQ(r1->total_problems, r2->total_problems);
         CHECK_EQ(r1->nproblems, r2->nproblems);
-        bool same = r1->nproblems == r2->nproblems;
+        bool same = reports_same(r1, r2);
         int kinds = 0, last = -1;
-        for (size_t i = 0; same && i < r1->nproblems; i++) {
-            char l1[1200], l2[1200];
-            wr_verify_problem_format(&r1->problems[i], l1, sizeof l1);
-            wr_verify_problem_format(&r2->problems[i], l2, sizeof l2);
-            if (strcmp(l1, l2) != 0) {
-                printf("# finding %zu differs:\n# %s\n# %s\n", i, l1, l2);
-                same = false;
-            }
+        for (size_t i = 0; i < r1->nproblems; i++) {
             if (r1->problems[i].check != last)
                 kinds++; /* a change of kind: findings interleave */
             last = r1->problems[i].check;
@@ -1411,6 +1429,142 @@ static void test_verify_threads_same_findings(void)
             CHECK(has(r1, WR_CHECK_CHECKSUM, "people.main.wr", UINT64_MAX));
             CHECK(has(r1, WR_CHECK_ORDERING, "people.main.wr", UINT64_MAX));
         }
+        wr_verify_report_free(r1);
+        wr_verify_report_free(r2);
+    }
+    free(pg);
+    free(path);
+    free(dir);
+}
+
+/* --- the split: the root's second half on a thread of its own ---------- */
+
+static int sp_item(void *arg, const wri_ps_page *p, uint32_t i,
+                   const wri_cell *c, const uint8_t *val, const wri_vloc *at)
+{
+    (void)p, (void)i, (void)c, (void)val, (void)at;
+    (*(uint64_t *)arg)++;
+    return 0;
+}
+
+/* The split (wri_ps_walk.twin): the root's second half walked by a twin
+ * on a thread of its own. On a clean file its half is kept: the two
+ * walks' items add up to the records and its blocks join the map (none
+ * leaked), and verify with two threads reports what one thread does,
+ * count for count. A leaf of the first half that an internal page of the
+ * second half also points at (--quick: no key bounds catch it first)
+ * does not fit: the second half is walked again by the walk itself,
+ * which finds the page reachable twice, as one thread does. */
+/* One walk of path's newest checkpoint with a twin: its items (n[0] the
+ * walk's, n[1] the twin's), whether the twin's part was kept, the keys
+ * found, the findings and the blocks leaked; false if it would not run. */
+static bool sp_walk(const char *path, uint64_t n[2], bool *taken,
+                    uint64_t *keys, uint64_t *findings, uint64_t *leaked,
+                    uint64_t *records)
+{
+    wr_errbuf eb = {0};
+    wri_ps *ps = NULL, *tps = NULL;
+    wri_ps_cfg cfg = {.tolerant = true, .readahead = true};
+    int slot = -1;
+    bool ok = false;
+    n[0] = n[1] = 0;
+    if (wri_ps_open(path, &cfg, &ps, &eb) != WR_OK ||
+        wri_ps_choose(ps, WRI_PS_LATEST, 0, &slot, &eb) != WR_OK ||
+        wri_ps_begin(ps, slot, true, &eb) != WR_OK ||
+        wri_ps_twin(ps, &tps, &eb) != WR_OK)
+        goto out;
+    const wri_slot *s = &ps->slots[slot].slot;
+    wri_ps_walk w = {.nkeyelem = 1, .keys = true, .map = true,
+                     .inplace = true, .item = sp_item, .arg = &n[0]};
+    wri_ps_walk w2 = {.item = sp_item, .arg = &n[1]};
+    w.twin = &w2;
+    w.twin_ps = tps;
+    wri_ps_lists l = {.slot = slot};
+    ok = s->height >= 3 && wri_ps_walk_lists(ps, s, &l, &eb) == WR_OK &&
+         wri_ps_walk_tree(ps, s, slot, &w, &eb) == WR_OK;
+    *taken = w.twin_taken;
+    *keys = w.keys_found;
+    *findings = ps->nfindings;
+    *leaked = wri_ps_leaks(ps, s->logical_size);
+    *records = s->nrecords;
+    wri_ps_walk_free(&w);
+    wri_ps_walk_free(&w2);
+out:
+    wri_ps_close(tps);
+    wri_ps_close(ps);
+    return ok;
+}
+
+static void test_verify_split_halves(void)
+{
+    char *dir = tap_fresh_path("split");
+    REQUIRE(build_db(dir, 4000, P512) == WR_OK);
+    char *path = join(dir, "people.main.wr");
+    /* which thread takes how many of the root's children is the
+     * scheduler's affair: a few walks, one at least with both at work */
+    bool both = false;
+    for (int k = 0; k < 20 && !both; k++) {
+        uint64_t n[2], keys = 0, findings = 1, leaked = 1, records = 0;
+        bool taken = false;
+        REQUIRE(sp_walk(path, n, &taken, &keys, &findings, &leaked,
+                        &records));
+        CHECK(taken);
+        CHECK_EQ(n[0] + n[1], records);
+        CHECK_EQ(keys, records);
+        CHECK_EQ(findings, 0);
+        CHECK_EQ(leaked, 0); /* the twin's blocks are in the map */
+        both = n[0] > 0 && n[1] > 0;
+    }
+    CHECK(both);
+    for (int q = 0; q < 2; q++) {
+        wr_verify_report *r1 = NULL, *r2 = NULL;
+        wr_verify_opts o1 = {.threads = 1, .quick = q == 1};
+        wr_verify_opts o2 = {.threads = 2, .quick = q == 1};
+        CHECK_EQ(verify(dir, &o1, &r1), WR_OK);
+        CHECK_EQ(verify(dir, &o2, &r2), WR_OK);
+        CHECK(r1->pages_checked > 600);
+        CHECK(reports_same(r1, r2));
+        wr_verify_report_free(r1);
+        wr_verify_report_free(r2);
+    }
+    /* the first level-1 page of the last half points at leaf[1] too */
+    pages *pg = calloc(1, sizeof *pg);
+    find_pages(path, pg);
+    wri_slot ns;
+    int idx;
+    uint32_t P;
+    slot_of(path, &ns, &idx, &P);
+    uint8_t buf[P512], pb[P512];
+    wri_page_view v, pv;
+    wri_page_problem pp;
+    wri_cell c, pc;
+    wr_addr a = ns.root;
+    for (int d = 0; d < 64; d++) { /* down the last children to level 1 */
+        raw_read(path, a.off, buf, sizeof buf);
+        REQUIRE(wri_page_check(buf, P512, 0, &v, &pp) == WR_OK &&
+                v.type == WRI_PT_INTERNAL);
+        if (v.level == 1)
+            break;
+        wri_page_cell(&v, v.count - 1, &c);
+        a = c.child;
+    }
+    raw_read(path, pg->parent_of_leaf1, pb, sizeof pb);
+    REQUIRE(wri_page_check(pb, P512, 0, &pv, &pp) == WR_OK);
+    wri_page_cell(&pv, 1, &pc);
+    REQUIRE(pc.child.off == pg->leaf[1]);
+    wri_page_cell(&v, 0, &c);
+    memcpy(buf + c.off + 4, pb + pc.off + 4, WRI_ADDR_LEN);
+    raw_write(path, a.off, buf, sizeof buf);
+    fix_crc(path, a.off);
+    for (int q = 0; q < 2; q++) {
+        wr_verify_report *r1 = NULL, *r2 = NULL;
+        wr_verify_opts o1 = {.threads = 1, .quick = q == 0};
+        wr_verify_opts o2 = {.threads = 2, .quick = q == 0};
+        CHECK_EQ(verify(dir, &o1, &r1), WR_ECORRUPT);
+        CHECK_EQ(verify(dir, &o2, &r2), WR_ECORRUPT);
+        CHECK(reports_same(r1, r2));
+        if (q == 0)
+            CHECK(has(r2, WR_CHECK_ORDERING, "people.main.wr", pg->leaf[1]));
         wr_verify_report_free(r1);
         wr_verify_report_free(r2);
     }
@@ -2379,6 +2533,7 @@ int main(void)
     RUN(test_verify_environment_errors);
     RUN(test_verify_problem_cap);
     RUN(test_verify_threads_same_findings);
+    RUN(test_verify_split_halves);
     RUN(test_walk_in_place_equals_copying);
     RUN(test_vfdocs_shared_checks_keep_order);
     RUN(test_verify_catalog_version_bit_is_damage);
