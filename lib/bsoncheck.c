@@ -157,6 +157,14 @@ bool wri_utf8_check(const uint8_t *s, size_t n)
     return bc_utf8(&c, s, n, false) == 0;
 }
 
+size_t wri_utf8_seq(const uint8_t *s, size_t n)
+{
+    for (size_t k = 1; k <= 4 && k <= n; k++)
+        if (wri_utf8_check(s, k))
+            return k;
+    return 0;
+}
+
 /* 1 + the size of a value of type t when that size is fixed (what
  * bc_value says it is), else 0. A boolean (1 byte) must also be 0 or 1. */
 static const uint8_t bc_fixed1[256] = {

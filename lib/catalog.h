@@ -69,12 +69,13 @@ void wri_catalog_free(wri_catalog *cat);
 /* The catalog as a BSON document (for dump). */
 int wri_catalog_to_bson(const wri_catalog *cat, bson_t *out);
 
-/* Names: a collection name is 1-200 bytes without '/', NUL or control
- * characters, does not start with '.', and neither holds WRI_IDX_SEP
- * (".idx.") nor ends in ".idx" (block.h wri_tree_file_name); a field path
- * is 1-200 bytes of non-empty dot-separated parts not starting with '$'.
- * wri_check_coll_name_old: the rule before ".idx." was reserved (the
- * names older databases may hold). */
+/* Names: a collection name is 1-200 bytes of valid UTF-8 without '/',
+ * NUL or control characters, does not start with '.', and neither holds
+ * WRI_IDX_SEP (".idx.") nor ends in ".idx" (block.h wri_tree_file_name);
+ * a field path is 1-200 bytes of valid UTF-8, non-empty dot-separated
+ * parts not starting with '$'. wri_check_coll_name_old: the rule before
+ * ".idx." was reserved (the names older databases may hold; UTF-8 was
+ * always needed to read them back, so it is required there too). */
 int wri_check_coll_name(const char *name, wr_errbuf *eb);
 int wri_check_coll_name_old(const char *name, wr_errbuf *eb);
 /* A new tree (field NULL: the main table of coll) may take file in dir:
@@ -86,6 +87,10 @@ int wri_catalog_file_free(const wri_catalog *cat, const char *dir,
                           const char *coll, const char *field,
                           const char *file, wr_errbuf *eb);
 int wri_check_field_path(const char *field, wr_errbuf *eb);
+/* name, every byte that starts no valid UTF-8 character written as %XX
+ * (a copy to free; NULL: out of memory): how salvage names a collection
+ * or field an older wr-load let through, and how messages show one. */
+char *wri_name_utf8(const char *name);
 /* The tree files of a directory: the names ending in ".wr" (not starting
  * with '.'), sorted, in *names_out (free with wri_names_free). A directory
  * that cannot be read has none. WR_OK or WR_ENOMEM. */

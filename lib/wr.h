@@ -896,6 +896,10 @@ typedef struct wr_salvage_coll {
     bool complete;       /* everything of the checkpoint was recovered */
     bool unconfirmed;    /* not complete only because no header slot
                             holds the record count: nothing known lost */
+    bool renamed;        /* name or an index field is not UTF-8 in the
+                            source (an older wr-load let it through): in
+                            DEST each byte starting no UTF-8 character is
+                            written %XX (name, indexes are DEST's) */
     char note[512];      /* why not, when not */
 } wr_salvage_coll;
 

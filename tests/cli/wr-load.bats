@@ -384,6 +384,25 @@ dir_sig() {
     [[ "$output" == *"collection name"* ]]
 }
 
+@test "a collection name or --index field that is not valid UTF-8 is refused (exit 2), nothing written: the catalog stays readable (review4 #4)" {
+    make_jsonl "$TMP/in.jsonl" 3
+    "$WR_BIN/wr-load" -q "$TMP/db" good "$TMP/in.jsonl"
+    before=$(dir_sig "$TMP/db")
+    run "$WR_BIN/wr-load" "$TMP/db" $'caf\xe9' "$TMP/in.jsonl"
+    [ "$status" -eq 2 ]
+    [[ "$output" == *'collection name "caf%E9" (invalid bytes shown as %XX) is not valid UTF-8'* ]]
+    run "$WR_BIN/wr-load" --index $'f\xe9' "$TMP/db" good "$TMP/in.jsonl"
+    [ "$status" -eq 2 ]
+    [[ "$output" == *'field path "f%E9" (invalid bytes shown as %XX) is not valid UTF-8'* ]]
+    [ "$(dir_sig "$TMP/db")" = "$before" ]
+    run "$WR_BIN/wr-verify" -q "$TMP/db"
+    [ "$status" -eq 0 ]
+    # valid UTF-8 beyond ASCII is fine
+    "$WR_BIN/wr-load" -q --index 'é' "$TMP/db" 'café' "$TMP/in.jsonl"
+    run "$WR_BIN/wr-verify" -q "$TMP/db"
+    [ "$status" -eq 0 ]
+}
+
 @test "a collection name holding .idx. is refused (exit 2): its file could be an index's; the index's file is never replaced" {
     printf '{"_id": 1, "x": {"main": 5}}\n' > "$TMP/xm.jsonl"
     "$WR_BIN/wr-load" -q --index x.main "$TMP/db" c "$TMP/xm.jsonl"

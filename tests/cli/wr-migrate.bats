@@ -495,6 +495,23 @@ EOF
     [[ "$output" == *"$TMP/M/a.log (a symbolic link to /nonexistent/a.log"* ]]
 }
 
+@test "a log whose name is not valid UTF-8 is refused at classification (exit 1) naming it, nothing built or touched (review4 #4)" {
+    mkdir "$TMP/L"
+    printf '{"_id":1}\n' > "$TMP/L/ok.log"
+    printf '{"_id":1}\n' > "$TMP/L/caf"$'\xe9'".log"
+    before=$("$PY" "$H" tree "$TMP/L" nolock)
+    run mig "$TMP/L"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"/L/caf"$'\xe9'".log: collection name \"caf%E9\" (invalid bytes shown as %XX) is not valid UTF-8"* ]]
+    [[ "$output" != *"failed verification"* ]]
+    [ "$("$PY" "$H" tree "$TMP/L" nolock)" = "$before" ]
+    # an --index whose field is not UTF-8: a usage error
+    rm "$TMP/L/caf"$'\xe9'".log"
+    run mig --index ok.$'f\xe9' "$TMP/L"
+    [ "$status" -eq 2 ]
+    [[ "$output" == *'field path "f%E9"'*"not valid UTF-8"* ]]
+}
+
 @test "legacy collection names whose tree files would collide (c.idx.x.log beside c.log with c.x.main.idx) are refused with exit 1 saying why, untouched" {
     mkdir "$TMP/d"
     printf '{"_id": 1}\n' > "$TMP/d/c.idx.x.log"
