@@ -186,6 +186,10 @@ damage_leaf() {
     run "$WR_BIN/wr-verify" -q "$TMP/s"
     [ "$status" -eq 0 ]
     [ "$("$WR_BIN/wr-dump" --docs --collection 'caf%E9' "$TMP/s" | grep -c keep)" -eq 1 ]
+    # --json: one object (the catalog note quotes the name: U+FFFD)
+    run_json "$WR_BIN/wr-salvage" --json "$TMP/db" "$TMP/s2"
+    [ "$status" -eq 0 ]
+    [ "$(jq -r '[.collections[] | .name + ":" + (.recovered|tostring) + ":" + (.renamed|tostring)] | sort | join(",")' <<<"$output")" = "caf%E9:1:true,good:30:false" ]
 }
 
 @test "wr-salvage: a single main-table file; an index file exits 2" {
