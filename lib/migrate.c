@@ -1062,6 +1062,14 @@ static int mg_run(mg *m, wr_errbuf *eb)
     }
     if ((m->staging = wri_path_join(m->dir, WRI_MIGRATE_STAGING)) == NULL)
         return WR_ERR(eb, WR_ENOMEM, "out of memory");
+    /* the run builds in the staging directory and removes it whole: a
+     * backup made there would be gone, and the originals with it */
+    if (o->backup_dir != NULL && wri_path_within(o->backup_dir, m->staging))
+        return WR_ERR(eb, WR_EINVAL,
+                      "--backup-dir %s: inside %s, the staging directory "
+                      "this migration builds in and then removes; name a "
+                      "directory outside it (nothing was done)",
+                      o->backup_dir, m->staging);
 
     /* 1: the lock, and what an interrupted run left */
     if (o->dry_run) {

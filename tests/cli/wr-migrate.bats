@@ -512,6 +512,25 @@ EOF
     [[ "$output" == *'field path "f%E9"'*"not valid UTF-8"* ]]
 }
 
+@test "a --backup-dir inside DIR/wr-migrate.new (the staging directory the run removes) is refused with exit 2, nothing done (review4 #9)" {
+    make_tiny "$TMP/d"
+    ln -s "$TMP/d" "$TMP/link"
+    before=$("$PY" "$H" tree "$TMP/d" nolock)
+    for b in "$TMP/d/wr-migrate.new" "$TMP/d/wr-migrate.new/bk/" \
+             "$TMP/d/./wr-migrate.new" "$TMP/link/wr-migrate.new"; do
+        run --separate-stderr mig --backup-dir "$b" "$TMP/d"
+        [ "$status" -eq 2 ]
+        [[ "$stderr" == *"--backup-dir $b: inside $TMP/d/wr-migrate.new, the staging directory"* ]]
+        [ "$("$PY" "$H" tree "$TMP/d" nolock)" = "$before" ]
+    done
+    (cd "$TMP/d" && run mig --backup-dir wr-migrate.new/x . && [ "$status" -eq 2 ])
+    # beside it is fine, and the backup it names is there
+    run_json "$WR_BIN/wr-migrate" --json --backup-dir "$TMP/d/wr-migrate.newer" "$TMP/d"
+    [ "$status" -eq 0 ]
+    [ -f "$(jq -r .backup_dir <<<"$output")/MANIFEST" ]
+    [ -f "$TMP/d/wr.catalog" ] && [ ! -e "$TMP/d/t.log" ]
+}
+
 @test "legacy collection names whose tree files would collide (c.idx.x.log beside c.log with c.x.main.idx) are refused with exit 1 saying why, untouched" {
     mkdir "$TMP/d"
     printf '{"_id": 1}\n' > "$TMP/d/c.idx.x.log"
