@@ -149,6 +149,32 @@ int wri_dir_remove_debris(const char *dir, const wri_catalog *cat,
     return rc;
 }
 
+int wri_catalog_missing(const char *dir, wr_errbuf *eb)
+{
+    char **names = NULL;
+    size_t n = 0, kept = 0;
+    const char *first = NULL;
+    int rc = wri_dir_tree_files(dir, &names, &n, eb);
+    for (size_t i = 0; rc == WR_OK && i < n; i++)
+        if (!wri_tree_file_debris(dir, names[i]) && kept++ == 0)
+            first = names[i];
+    if (rc == WR_OK && kept > 0)
+        rc = WR_ERR(eb, WR_ECORRUPT,
+                    "%s/" WR_CATALOG_NAME ": missing, in a directory holding "
+                    "%zu tree file%s no interrupted run left (%s%s): the "
+                    "database's catalog is lost (damage, as a zero-filled "
+                    "one is); wr-salvage rebuilds it from the tree files' "
+                    "headers",
+                    dir, kept, kept == 1 ? "" : "s", first,
+                    kept > 1 ? ", ..." : "");
+    else if (rc == WR_OK)
+        rc = WR_ERR(eb, WR_ENOTFOUND,
+                    "%s: not a wrtools database (no " WR_CATALOG_NAME ")",
+                    dir);
+    wri_names_free(names, n);
+    return rc;
+}
+
 const wri_cat_file *wri_catalog_file(const wri_catalog *cat,
                                      const char *file)
 {

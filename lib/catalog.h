@@ -111,6 +111,13 @@ bool wri_tree_file_debris(const char *dir, const char *fname);
  * none) does not name that wri_tree_file_debris proves is debris. */
 int wri_dir_remove_debris(const char *dir, const wri_catalog *cat,
                           wr_errbuf *eb);
+/* What a directory without wr.catalog is (wri_catalog_read said
+ * WR_ENOTFOUND): beside a tree file that is not proven debris, a
+ * database whose catalog is lost, WR_ECORRUPT (damage, exit 1, as a
+ * zero-filled catalog is: check each file, wr-salvage), the message
+ * naming it; else WR_ENOTFOUND "DIR: not a wrtools database". One rule
+ * for every tool. */
+int wri_catalog_missing(const char *dir, wr_errbuf *eb);
 /* The catalog's entry for this file (a main table or an index), or NULL
  * if the catalog does not name it. */
 const wri_cat_file *wri_catalog_file(const wri_catalog *cat,

@@ -314,15 +314,15 @@ dir_sig() {
     [ "$("$WR_BIN/wr-dump" --docs "$TMP/db")" = "$docs" ]
 }
 
-@test "a tree file whose catalog is lost is never replaced by a new one: wr-load refuses (exit 3), the documents stay for wr-salvage" {
+@test "a tree file whose catalog is lost is never replaced by a new one: wr-load refuses (exit 1: the catalog is lost, damage), the documents stay for wr-salvage" {
     make_jsonl "$TMP/in.jsonl" 50
     "$WR_BIN/wr-load" -q "$TMP/db" c "$TMP/in.jsonl"
     rm "$TMP/db/wr.catalog"
     sum=$(md5sum < "$TMP/db/c.main.wr")
     printf '{"_id": "new"}\n' > "$TMP/one.jsonl"
     run "$WR_BIN/wr-load" "$TMP/db" c "$TMP/one.jsonl"
-    [ "$status" -eq 3 ]
-    [[ "$output" == *"c.main.wr: a file the catalog does not name is in the way of the new main table of \"c\""* ]]
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"wr.catalog: missing, in a directory holding 1 tree file no interrupted run left (c.main.wr): the database's catalog is lost"*"wr-salvage"* ]]
     [ "$(md5sum < "$TMP/db/c.main.wr")" = "$sum" ]
     [ ! -e "$TMP/db/wr.catalog" ]
     run "$WR_BIN/wr-salvage" -q "$TMP/db" "$TMP/s"
