@@ -37,6 +37,7 @@
 #include "cores.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
@@ -156,6 +157,36 @@ bool wri_utf8_check(const uint8_t *s, size_t n)
 {
     bc c = {.base = s, .limit = s + n};
     return bc_utf8(&c, s, n, false) == 0;
+}
+
+size_t wri_utf8_seq(const uint8_t *s, size_t n)
+{
+    for (size_t k = 1; k <= 4 && k <= n; k++)
+        if (wri_utf8_check(s, k))
+            return k;
+    return 0;
+}
+
+char *wr_utf8_replace(const char *s, size_t n, size_t *len_out)
+{
+    size_t k = 0;
+    char *out = malloc(3 * n + 1); /* one byte becomes at most three */
+    if (out == NULL)
+        return NULL;
+    for (size_t i = 0; i < n;) {
+        size_t l = wri_utf8_seq((const uint8_t *)s + i, n - i);
+        if (l == 0) {
+            memcpy(out + k, "\xEF\xBF\xBD", 3); /* U+FFFD */
+            k += 3, i++;
+        } else {
+            memcpy(out + k, s + i, l);
+            k += l, i += l;
+        }
+    }
+    out[k] = '\0';
+    if (len_out != NULL)
+        *len_out = k;
+    return out;
 }
 
 /* 1 + the size of a value of type t when that size is fixed (what

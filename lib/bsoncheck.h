@@ -51,5 +51,9 @@ int wri_bson_check_memo(wri_bson_memo *memo, const uint8_t *buf, size_t len,
 
 /* Are the n bytes at s strict UTF-8 (the same rule), without NUL? */
 bool wri_utf8_check(const uint8_t *s, size_t n);
+/* The length (1 to 4) of the one valid UTF-8 character (not NUL) at s,
+ * of the n bytes there; 0 when s starts none: the byte at s is to be
+ * shown some other way (every escaper of invalid bytes walks with it). */
+size_t wri_utf8_seq(const uint8_t *s, size_t n);
 
 #endif /* WR_BSONCHECK_H */

@@ -163,6 +163,33 @@ int wri_dir_remove_debris(const char *dir, const wri_catalog *cat,
     return wri_dir_unnamed_files(dir, cat, cat_remove_debris, NULL, eb);
 }
 
+
+int wri_catalog_missing(const char *dir, wr_errbuf *eb)
+{
+    char **names = NULL;
+    size_t n = 0, kept = 0;
+    const char *first = NULL;
+    int rc = wri_dir_tree_files(dir, &names, &n, eb);
+    for (size_t i = 0; rc == WR_OK && i < n; i++)
+        if (!wri_tree_file_debris(dir, names[i]) && kept++ == 0)
+            first = names[i];
+    if (rc == WR_OK && kept > 0)
+        rc = WR_ERR(eb, WR_ECORRUPT,
+                    "%s/" WR_CATALOG_NAME ": missing, in a directory holding "
+                    "%zu tree file%s no interrupted run left (%s%s): the "
+                    "database's catalog is lost (damage, as a zero-filled "
+                    "one is); wr-salvage rebuilds it from the tree files' "
+                    "headers",
+                    dir, kept, kept == 1 ? "" : "s", first,
+                    kept > 1 ? ", ..." : "");
+    else if (rc == WR_OK)
+        rc = WR_ERR(eb, WR_ENOTFOUND,
+                    "%s: not a wrtools database (no " WR_CATALOG_NAME ")",
+                    dir);
+    wri_names_free(names, n);
+    return rc;
+}
+
 const wri_cat_file *wri_catalog_file(const wri_catalog *cat,
                                      const char *file)
 {
@@ -235,6 +262,42 @@ int wri_check_coll_name(const char *name, wr_errbuf *eb)
     return WR_OK;
 }
 
+char *wri_name_utf8(const char *name)
+{
+    size_t n = strlen(name), k = 0;
+    char *out = malloc(3 * n + 1);
+    if (out == NULL)
+        return NULL;
+    for (size_t i = 0; i < n;) {
+        size_t l = wri_utf8_seq((const uint8_t *)name + i, n - i);
+        if (l == 0) {
+            k += (size_t)sprintf(out + k, "%%%02X", (unsigned char)name[i]);
+            i++;
+        } else {
+            memcpy(out + k, name + i, l);
+            k += l, i += l;
+        }
+    }
+    out[k] = '\0';
+    return out;
+}
+
+/* Names are BSON strings in the catalog and in JSON reports: UTF-8 only
+ * (the catalog reader's strict check would call anything else damage). */
+static int cat_check_utf8(const char *what, const char *name, wr_errbuf *eb)
+{
+    if (wri_utf8_check((const uint8_t *)name, strlen(name)))
+        return WR_OK;
+    char *shown = wri_name_utf8(name);
+    int rc = WR_ERR(eb, WR_EINVAL,
+                    "%s \"%s\" (invalid bytes shown as %%XX) is not valid "
+                    "UTF-8: names are stored and reported as UTF-8; convert "
+                    "it (e.g. iconv -f latin1 -t utf-8)",
+                    what, shown ? shown : "?");
+    free(shown);
+    return rc;
+}
+
 int wri_check_coll_name_old(const char *name, wr_errbuf *eb)
 {
     size_t n = strlen(name);
@@ -242,6 +305,8 @@ int wri_check_coll_name_old(const char *name, wr_errbuf *eb)
         return WR_ERR(eb, WR_EINVAL,
                       "collection name must be 1 to %d bytes, not %zu",
                       WRI_NAME_MAX, n);
+    if (cat_check_utf8("collection name", name, eb) != WR_OK)
+        return WR_EINVAL;
     if (name[0] == '.')
         return WR_ERR(eb, WR_EINVAL,
                       "collection name \"%s\" must not start with '.'", name);
@@ -262,6 +327,8 @@ int wri_check_field_path(const char *field, wr_errbuf *eb)
     if (n == 0 || n > WRI_NAME_MAX)
         return WR_ERR(eb, WR_EINVAL, "field path must be 1 to %d bytes",
                       WRI_NAME_MAX);
+    if (cat_check_utf8("field path", field, eb) != WR_OK)
+        return WR_EINVAL;
     const char *part = field;
     for (size_t i = 0; i <= n; i++) {
         unsigned char ch = (unsigned char)field[i];
@@ -500,10 +567,20 @@ int wri_catalog_decode(const uint8_t *buf, size_t len, wri_catalog *cat,
         return WR_ECORRUPT;
     }
     cat->gen = wri_get64(buf + 20);
-    if (wri_bson_check(buf + WRI_CAT_HDR, blen, &off, NULL, 0) != WR_OK ||
+    char bwhy[160] = "";
+    if (wri_bson_check(buf + WRI_CAT_HDR, blen, &off, bwhy, sizeof bwhy) !=
+            WR_OK ||
         !bson_init_static(&doc, buf + WRI_CAT_HDR, blen)) {
-        snprintf(why, wl, "catalog document is not valid BSON (byte %zu)",
-                 WRI_CAT_HDR + off);
+        /* the CRC holds: these are the bytes a writer meant. A name that
+         * is not UTF-8 is what a wr-load before the check could write */
+        const char *utf = strstr(bwhy, "UTF-8");
+        snprintf(why, wl, "catalog document is not valid BSON (byte %zu%s%s)%s",
+                 WRI_CAT_HDR + off, utf ? ": " : "", utf ? utf : "",
+                 utf ? ", with its CRC holding: a collection name or index "
+                       "field that is not UTF-8, as an older wr-load let "
+                       "through; wr-salvage recovers every collection "
+                       "(that one renamed)"
+                     : "");
         return WR_ECORRUPT;
     }
     if (!bson_iter_init_find(&it, &doc, "collections") ||
@@ -536,7 +613,7 @@ int wri_catalog_read(const char *dir, wri_catalog *cat, wr_errbuf *eb)
     char *path = wri_path_join(dir, WR_CATALOG_NAME);
     uint8_t *buf = NULL;
     size_t size;
-    char why[256];
+    char why[512];
     memset(cat, 0, sizeof *cat);
     if (path == NULL)
         return WR_ERR(eb, WR_ENOMEM, "out of memory");

@@ -70,12 +70,13 @@ void wri_catalog_free(wri_catalog *cat);
 /* The catalog as a BSON document (for dump). */
 int wri_catalog_to_bson(const wri_catalog *cat, bson_t *out);
 
-/* Names: a collection name is 1-200 bytes without '/', NUL or control
- * characters, does not start with '.', and neither holds WRI_IDX_SEP
- * (".idx.") nor ends in ".idx" (block.h wri_tree_file_name); a field path
- * is 1-200 bytes of non-empty dot-separated parts not starting with '$'.
- * wri_check_coll_name_old: the rule before ".idx." was reserved (the
- * names older databases may hold). */
+/* Names: a collection name is 1-200 bytes of valid UTF-8 without '/',
+ * NUL or control characters, does not start with '.', and neither holds
+ * WRI_IDX_SEP (".idx.") nor ends in ".idx" (block.h wri_tree_file_name);
+ * a field path is 1-200 bytes of valid UTF-8, non-empty dot-separated
+ * parts not starting with '$'. wri_check_coll_name_old: the rule before
+ * ".idx." was reserved (the names older databases may hold; UTF-8 was
+ * always needed to read them back, so it is required there too). */
 int wri_check_coll_name(const char *name, wr_errbuf *eb);
 int wri_check_coll_name_old(const char *name, wr_errbuf *eb);
 /* A new tree (field NULL: the main table of coll) may take file in dir:
@@ -87,6 +88,10 @@ int wri_catalog_file_free(const wri_catalog *cat, const char *dir,
                           const char *coll, const char *field,
                           const char *file, wr_errbuf *eb);
 int wri_check_field_path(const char *field, wr_errbuf *eb);
+/* name, every byte that starts no valid UTF-8 character written as %XX
+ * (a copy to free; NULL: out of memory): how salvage names a collection
+ * or field an older wr-load let through, and how messages show one. */
+char *wri_name_utf8(const char *name);
 /* The tree files of a directory: the names ending in ".wr" (not starting
  * with '.'), sorted, in *names_out (free with wri_names_free). A directory
  * that cannot be read has none. WR_OK or WR_ENOMEM. */
@@ -115,6 +120,13 @@ int wri_dir_unnamed_files(const char *dir, const wri_catalog *cat,
  * none) does not name that wri_tree_file_debris proves is debris. */
 int wri_dir_remove_debris(const char *dir, const wri_catalog *cat,
                           wr_errbuf *eb);
+/* What a directory without wr.catalog is (wri_catalog_read said
+ * WR_ENOTFOUND): beside a tree file that is not proven debris, a
+ * database whose catalog is lost, WR_ECORRUPT (damage, exit 1, as a
+ * zero-filled catalog is: check each file, wr-salvage), the message
+ * naming it; else WR_ENOTFOUND "DIR: not a wrtools database". One rule
+ * for every tool. */
+int wri_catalog_missing(const char *dir, wr_errbuf *eb);
 /* The catalog's entry for this file (a main table or an index), or NULL
  * if the catalog does not name it. */
 const wri_cat_file *wri_catalog_file(const wri_catalog *cat,

@@ -237,10 +237,7 @@ static int cpt_plan(cpt_job *j, wr_errbuf *eb)
         rc = wri_catalog_read(j->dir, &j->cat, eb);
         if (rc == WR_ENOTFOUND) {
             wr_errbuf_clear(eb);
-            return WR_ERR(eb, WR_ENOTFOUND,
-                          "%s: not a wrtools database (no " WR_CATALOG_NAME
-                          ")",
-                          j->path);
+            rc = wri_catalog_missing(j->dir, eb);
         }
         if (rc != WR_OK)
             return rc;

@@ -113,16 +113,15 @@ int wr_db_open(const char *dir, const wr_db_opts *opts, wr_db **out,
                               &db->lock, eb)) != WR_OK)
         goto fail;
     rc = wri_catalog_read(dir, &db->cat, eb);
+    if (rc == WR_ENOTFOUND) { /* a lost catalog is damage, never "new" */
+        wr_errbuf_clear(eb);
+        rc = wri_catalog_missing(dir, eb);
+    }
     if (rc == WR_ENOTFOUND && db->opts.create && !db->readonly) {
         wr_errbuf_clear(eb);
+        rc = WR_OK;
         db->cat_dirty = true; /* a new database: the catalog comes at the
                                  first checkpoint */
-    } else if (rc == WR_ENOTFOUND) {
-        wr_errbuf_clear(eb);
-        rc = WR_ERR(eb, WR_ENOTFOUND,
-                    "%s: not a wrtools database (no " WR_CATALOG_NAME ")",
-                    dir);
-        goto fail;
     } else if (rc != WR_OK) {
         goto fail;
     }

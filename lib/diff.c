@@ -439,7 +439,8 @@ static int df_side_open(df_side *s, wr_errbuf *eb)
                          eb);
         goto out;
     }
-    if ((rc = wri_legacy_scan(s->path, &s->ld, eb)) != WR_OK)
+    if ((rc = wri_legacy_scan(s->path, &s->ld, eb)) != WR_OK ||
+        (rc = wri_legacy_refuse_odd(s->path, &s->ld, eb)) != WR_OK)
         goto out;
     if (s->ld.kind != WRI_DIR_LEGACY) {
         rc = WR_ERR(eb, WR_ENOTFOUND,

@@ -265,17 +265,32 @@ uint64_t wri_docin_bytes_total(const wri_docin *d)
     return d->jl ? wri_jsonl_bytes_total(d->jl) : d->total;
 }
 
+/* A path or a message naming one may hold any bytes: JSON gets UTF-8. */
+static bool dc_append_text(bson_t *d, const char *key, const char *s)
+{
+    char *c = wr_utf8_replace(s, strlen(s), NULL);
+    bool ok = c != NULL && bson_append_utf8(d, key, -1, c, -1);
+    free(c);
+    return ok;
+}
+
 char *wri_reject_json(const char *file, const wri_jsonl_line *line,
                       const char *reason, bool torn, size_t *len)
 {
     bson_t d = BSON_INITIALIZER;
     char *json, *out = NULL;
     size_t n;
-    BSON_APPEND_UTF8(&d, "file", file);
+    if (!dc_append_text(&d, "file", file)) {
+        bson_destroy(&d);
+        return NULL;
+    }
     BSON_APPEND_INT64(&d, "line", (int64_t)line->lineno);
     BSON_APPEND_INT64(&d, "offset", (int64_t)line->offset);
     BSON_APPEND_BOOL(&d, "torn", torn);
-    BSON_APPEND_UTF8(&d, "reason", reason);
+    if (!dc_append_text(&d, "reason", reason)) {
+        bson_destroy(&d);
+        return NULL;
+    }
     if (line->text != NULL &&
         bson_utf8_validate(line->text, line->len, false)) {
         bson_append_utf8(&d, "text", -1, line->text, (int)line->len);

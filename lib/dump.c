@@ -95,7 +95,8 @@ bool dx_stop(const dctx *x)
 
 /* --- JSON helpers ---------------------------------------------------- */
 
-/* Strings from the file may be anything: JSON gets valid UTF-8 only. */
+/* Strings from the file may be anything: JSON gets valid UTF-8 only
+ * (wr_utf8_replace: U+FFFD for a stray byte). */
 void j_str(bson_t *p, const char *name, const char *s)
 {
     size_t n = strlen(s);
@@ -103,12 +104,9 @@ void j_str(bson_t *p, const char *name, const char *s)
         bson_append_utf8(p, name, -1, s, (int)n);
         return;
     }
-    char *c = malloc(n + 1);
-    if (c == NULL)
-        return;
-    for (size_t i = 0; i <= n; i++)
-        c[i] = (s[i] & 0x80) ? '?' : s[i];
-    bson_append_utf8(p, name, -1, c, (int)n);
+    char *c = wr_utf8_replace(s, n, &n);
+    if (c != NULL)
+        bson_append_utf8(p, name, -1, c, (int)n);
     free(c);
 }
 

@@ -296,9 +296,12 @@ static int dump_dir(dctx *x, const char *dir, bson_t *root, wr_errbuf *eb)
     dx_file_begin(x, dir);
     rc = wri_catalog_read(dir, &cat, &cb);
     if (rc == WR_ENOTFOUND) {
-        return WR_ERR(eb, WR_ENOTFOUND,
-                      "%s: not a wrtools database (no " WR_CATALOG_NAME ")",
-                      dir);
+        wr_errbuf_clear(&cb);
+        rc = wri_catalog_missing(dir, &cb);
+    }
+    if (rc == WR_ENOTFOUND) {
+        *eb = cb;
+        return rc;
     } else if (rc == WR_ECORRUPT) {
         char *cp = wri_path_join(dir, WR_CATALOG_NAME);
         if (o->mode == WR_DUMP_MAP &&

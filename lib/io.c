@@ -1074,6 +1074,55 @@ bool wri_path_is_dir(const char *path)
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* path as a real path: its longest existing prefix resolved (links,
+ * "..", "."), the rest appended as given; NULL: out of memory, or no
+ * prefix resolves. */
+static char *io_path_real(const char *path)
+{
+    char *head = strdup(path), *rest = strdup(""), *out = NULL;
+    while (head != NULL && rest != NULL && out == NULL) {
+        size_t n = strlen(head);
+        while (n > 1 && head[n - 1] == '/')
+            head[--n] = '\0';
+        char *real = realpath(n ? head : ".", NULL);
+        if (real != NULL) {
+            size_t rl = strlen(real), tl = strlen(rest);
+            if ((out = malloc(rl + tl + 2)) != NULL)
+                snprintf(out, rl + tl + 2, "%s%s%s", real,
+                         tl && strcmp(real, "/") ? "/" : "", rest);
+            free(real);
+            break;
+        }
+        char *slash = strrchr(head, '/');
+        if (errno != ENOENT || slash == head)
+            break;
+        const char *last = slash ? slash + 1 : head;
+        char *nr = malloc(strlen(last) + strlen(rest) + 2);
+        if (nr != NULL)
+            sprintf(nr, "%s%s%s", last, *rest ? "/" : "", rest);
+        free(rest);
+        rest = nr;
+        if (slash != NULL)
+            *slash = '\0';
+        else
+            head[0] = '\0'; /* resolve "." next */
+    }
+    free(head);
+    free(rest);
+    return out;
+}
+
+bool wri_path_within(const char *path, const char *dir)
+{
+    char *p = io_path_real(path), *d = io_path_real(dir);
+    size_t dl = d ? strlen(d) : 0;
+    bool in = p != NULL && d != NULL && strncmp(p, d, dl) == 0 &&
+              (p[dl] == '\0' || p[dl] == '/' || strcmp(d, "/") == 0);
+    free(p);
+    free(d);
+    return in;
+}
+
 /* --- whole small files ------------------------------------------------------ */
 
 int wri_io_read_whole(const char *path, uint64_t max, const char *what,

@@ -255,6 +255,10 @@ char *wri_path_join(const char *dir, const char *name);
  * directory (stat)? */
 bool wri_path_exists(const char *path);
 bool wri_path_is_dir(const char *path);
+/* Is path dir itself or inside it? Real paths are compared (links and
+ * ".." resolved as far as each path exists, so either may be still to
+ * be made); false when either cannot be resolved at all. */
+bool wri_path_within(const char *path, const char *dir);
 /* Read a whole small file into *buf_out (malloc'd, NUL-terminated after
  * its *len_out bytes); WR_ECORRUPT "PATH: N bytes, too large for WHAT"
  * when it holds more than max bytes. */

@@ -11,9 +11,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static bool ends_with(const char *s, const char *ext)
 {
@@ -65,6 +68,9 @@ void wri_legacy_free(wri_legacy_dir *ld)
     free(ld->sizes);
     free_strs(ld->orphans, ld->norphans);
     free_strs(ld->trees, ld->ntrees);
+    free_strs(ld->links, ld->nlinks);
+    free_strs(ld->odd, ld->nodd);
+    free_strs(ld->ignored, ld->nignored);
     memset(ld, 0, sizeof *ld);
 }
 
@@ -81,12 +87,22 @@ bool wri_legacy_log_readable(const char *dir, const char *log)
     return ok;
 }
 
-bool wri_legacy_is_file(const wri_legacy_dir *ld, const char *name)
+static bool legacy_in(char *const *arr, size_t n, const char *name)
 {
-    for (size_t i = 0; i < ld->nfiles; i++)
-        if (strcmp(ld->files[i], name) == 0)
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(arr[i], name) == 0)
             return true;
     return false;
+}
+
+bool wri_legacy_is_file(const wri_legacy_dir *ld, const char *name)
+{
+    return legacy_in(ld->files, ld->nfiles, name);
+}
+
+bool wri_legacy_is_link(const wri_legacy_dir *ld, const char *name)
+{
+    return legacy_in(ld->links, ld->nlinks, name);
 }
 
 /* The collection whose name is the longest prefix of stem followed by a
@@ -135,6 +151,86 @@ int wri_legacy_add_index(wri_legacy_dir *ld, const char *spec, wr_errbuf *eb)
     return legacy_add_field(c, field, eb);
 }
 
+/* A name a person may take for a log that is not NAME.log: a rotated
+ * "NAME.log.1", "NAME.log.gz", an upper-case "NAME.LOG". */
+static bool legacy_lookalike(const char *name)
+{
+    size_t e = strlen(WRI_LEGACY_LOG_EXT);
+    for (const char *p = strchr(name, '.'); p != NULL; p = strchr(p + 1, '.'))
+        if (p != name && strncasecmp(p, WRI_LEGACY_LOG_EXT, e) == 0 &&
+            (p[e] == '\0' || p[e] == '.'))
+            return true;
+    return false;
+}
+
+/* What a file type is, for a message. */
+static const char *legacy_type_name(mode_t m)
+{
+    return S_ISDIR(m)    ? "a directory"
+           : S_ISFIFO(m) ? "a named pipe"
+           : S_ISSOCK(m) ? "a socket"
+           : S_ISCHR(m)  ? "a character device"
+           : S_ISBLK(m)  ? "a block device"
+                         : "not a regular file";
+}
+
+/* A legacy name (NAME.log, NAME.FIELD.idx) that is not a regular file.
+ * A symbolic link to a regular file stands for it: WR_OK, *st its
+ * target's, the name added to out->links. Anything else goes to
+ * out->odd, "NAME (why)": WR_ENOTFOUND (ENOMEM if that fails). */
+static int legacy_odd(int dfd, const char *name, struct stat *st,
+                      wri_legacy_dir *out, wr_errbuf *eb)
+{
+    char why[PATH_MAX + 64], target[PATH_MAX];
+    if (S_ISLNK(st->st_mode)) {
+        ssize_t n = readlinkat(dfd, name, target, sizeof target - 1);
+        target[n < 0 ? 0 : n] = '\0';
+        struct stat ts;
+        if (fstatat(dfd, name, &ts, 0) != 0)
+            snprintf(why, sizeof why, "a symbolic link to %s, which cannot "
+                     "be read: %s", target, strerror(errno));
+        else if (!S_ISREG(ts.st_mode))
+            snprintf(why, sizeof why, "a symbolic link to %s, which is %s",
+                     target, legacy_type_name(ts.st_mode));
+        else {
+            *st = ts;
+            return push_str(&out->links, &out->nlinks, name) == 0
+                       ? WR_OK
+                       : WR_ERR(eb, WR_ENOMEM, "out of memory");
+        }
+    } else {
+        snprintf(why, sizeof why, "%s", legacy_type_name(st->st_mode));
+    }
+    char *s = NULL;
+    if (asprintf(&s, "%s (%s)", name, why) < 0 ||
+        push_str(&out->odd, &out->nodd, s) != 0) {
+        free(s);
+        return WR_ERR(eb, WR_ENOMEM, "out of memory");
+    }
+    free(s);
+    return WR_ENOTFOUND;
+}
+
+int wri_legacy_refuse_odd(const char *dir, const wri_legacy_dir *ld,
+                          wr_errbuf *eb)
+{
+    char list[700];
+    size_t k = 0;
+    if (ld->nodd == 0)
+        return WR_OK;
+    list[0] = '\0';
+    for (size_t i = 0; i < ld->nodd && k < sizeof list; i++) {
+        int w = snprintf(list + k, sizeof list - k, "%s%s/%s", i ? ", " : "",
+                         dir, ld->odd[i]);
+        k += w < 0 ? sizeof list : (size_t)w;
+    }
+    return WR_ERR(eb, WR_EBADINPUT,
+                  "%s: a legacy file name that is not a regular file: %s; "
+                  "its data (if any) cannot be read, so nothing was done: "
+                  "move it away, or make it the log itself",
+                  dir, list);
+}
+
 int wri_legacy_scan(const char *dir, wri_legacy_dir *out, wr_errbuf *eb)
 {
     int rc = WR_OK;
@@ -157,14 +253,28 @@ int wri_legacy_scan(const char *dir, wri_legacy_dir *out, wr_errbuf *eb)
         return WR_ERR(eb, errno == ENOENT ? WR_ENOTFOUND : WR_EIO,
                       "%s: cannot list: %s", dir, strerror(errno));
     int dfd = dirfd(d);
-    errno = 0;
-    while ((e = readdir(d)) != NULL) {
+    /* errno is readdir's alone: reset before each call */
+    while ((errno = 0, e = readdir(d)) != NULL) {
         const char *name = e->d_name;
         if (name[0] == '.')
             continue;
-        if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-            !S_ISREG(st.st_mode))
+        if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
             continue;
+        bool legacy_name = ends_with(name, WRI_LEGACY_LOG_EXT) ||
+                           ends_with(name, WRI_LEGACY_IDX_EXT);
+        if (legacy_name && !S_ISREG(st.st_mode)) {
+            if ((rc = legacy_odd(dfd, name, &st, out, eb)) == WR_ENOMEM)
+                goto out;
+            if (rc != WR_OK) { /* not a regular file even through a link */
+                rc = WR_OK;
+                continue;
+            }
+        } else if (!S_ISREG(st.st_mode)) {
+            continue;
+        } else if (!legacy_name && legacy_lookalike(name) &&
+                   push_str(&out->ignored, &out->nignored, name) != 0) {
+            goto nomem;
+        }
         if (strcmp(name, WR_CATALOG_NAME) == 0) {
             out->has_catalog = true;
         } else if (ends_with(name, ".wr")) {
@@ -204,7 +314,6 @@ int wri_legacy_scan(const char *dir, wri_legacy_dir *out, wr_errbuf *eb)
             if (push_str(&idx, &nidx, name) != 0)
                 goto nomem;
         }
-        errno = 0;
     }
     if (errno != 0) {
         rc = WR_ERR(eb, WR_EIO, "%s: cannot list: %s", dir, strerror(errno));

@@ -3,7 +3,8 @@
  * append-log database of DESIGN decision 8, a wrtools database, both, or
  * neither. docs/LEGACY.md describes the format.
  *
- * Legacy files are the regular files at the top of the directory named
+ * Legacy files are the regular files at the top of the directory (or
+ * symbolic links to regular files: read through, see links below) named
  *   NAME.log         a collection: JSONL, one Extended JSON object a line
  *   NAME.FIELD.idx   an old offset-based index of NAME on FIELD: its
  *                    content is never read, its name says which index to
@@ -59,6 +60,16 @@ typedef struct wri_legacy_dir {
     size_t norphans;
     char **trees;           /* *.wr files at the top of the directory */
     size_t ntrees;
+    char **links;           /* legacy files that are symbolic links to a
+                             * regular file (read through; a migration
+                             * backs up their bytes and removes the link) */
+    size_t nlinks;
+    char **odd;             /* legacy names that are not a regular file,
+                             * even through a link: "NAME (why)" */
+    size_t nodd;
+    char **ignored;         /* regular files that look like a log but are
+                             * not NAME.log ("a.log.1", "A.LOG") */
+    size_t nignored;
     uint64_t bytes;         /* total size of the legacy files */
 } wri_legacy_dir;
 
@@ -78,6 +89,15 @@ int wri_legacy_add_index(wri_legacy_dir *ld, const char *spec, wr_errbuf *eb);
 bool wri_legacy_log_readable(const char *dir, const char *log);
 /* Does the directory hold this file name as a legacy file? */
 bool wri_legacy_is_file(const wri_legacy_dir *ld, const char *name);
+/* Is that legacy file a symbolic link (to a regular file)? */
+bool wri_legacy_is_link(const wri_legacy_dir *ld, const char *name);
+/* WR_EBADINPUT naming every legacy name that is not a regular file (a
+ * dangling link, a directory, a pipe...: ld->odd), WR_OK if none. A
+ * reader of the logs calls it: such a name may be a collection whose
+ * data cannot be read (a log on a volume not mounted), never to be
+ * skipped without a word. */
+int wri_legacy_refuse_odd(const char *dir, const wri_legacy_dir *ld,
+                          wr_errbuf *eb);
 void wri_legacy_free(wri_legacy_dir *ld);
 
 /* The live set of a log (DESIGN decision 8), in one place: every line goes

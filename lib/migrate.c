@@ -836,6 +836,14 @@ static int mg_setup_stats(mg *m, wr_errbuf *eb)
         mg_note(st, "%s/%s names no collection (no matching .log): it is "
                 "backed up and removed, no index comes of it",
                 m->dir, ld->orphans[i]);
+    for (size_t i = 0; i < ld->nlinks; i++)
+        mg_note(st, "%s/%s is a symbolic link: it is read through, its "
+                "target's bytes are copied into the backup, and the link "
+                "(not its target) is removed",
+                m->dir, ld->links[i]);
+    for (size_t i = 0; i < ld->nignored; i++)
+        mg_note(st, "%s/%s ignored: not NAME.log (only NAME.log files are "
+                "collections)", m->dir, ld->ignored[i]);
     return WR_OK;
 }
 
@@ -905,9 +913,13 @@ static int mg_backup(mg *m, wr_errbuf *eb)
             rc = WR_ERR(eb, WR_ENOMEM, "out of memory");
             goto out;
         }
-        /* a legacy log is only ever read by wrtools: share its bytes */
-        src[i] = (wri_backup_src){paths[i], ld->files[i], true, m->fsize[i],
-                                  m->fcrc[i], true};
+        /* a legacy log is only ever read by wrtools: share its bytes;
+         * not a link's target, which stays where it is once the link is
+         * removed (a hard link would copy the link, not the bytes) */
+        src[i] = (wri_backup_src){
+            .path = paths[i], .name = ld->files[i], .check = true,
+            .size = m->fsize[i], .crc = m->fcrc[i],
+            .share = !wri_legacy_is_link(ld, ld->files[i])};
     }
     if (m->rej != NULL) {
         wri_io_close(m->rej);
@@ -1052,6 +1064,14 @@ static int mg_run(mg *m, wr_errbuf *eb)
     }
     if ((m->staging = wri_path_join(m->dir, WRI_MIGRATE_STAGING)) == NULL)
         return WR_ERR(eb, WR_ENOMEM, "out of memory");
+    /* the run builds in the staging directory and removes it whole: a
+     * backup made there would be gone, and the originals with it */
+    if (o->backup_dir != NULL && wri_path_within(o->backup_dir, m->staging))
+        return WR_ERR(eb, WR_EINVAL,
+                      "--backup-dir %s: inside %s, the staging directory "
+                      "this migration builds in and then removes; name a "
+                      "directory outside it (nothing was done)",
+                      o->backup_dir, m->staging);
 
     /* 1: the lock, and what an interrupted run left */
     if (o->dry_run) {
@@ -1090,7 +1110,8 @@ static int mg_run(mg *m, wr_errbuf *eb)
     }
 
     /* 2: what is here */
-    if ((rc = wri_legacy_scan(m->dir, &m->ld, eb)) != WR_OK)
+    if ((rc = wri_legacy_scan(m->dir, &m->ld, eb)) != WR_OK ||
+        (rc = wri_legacy_refuse_odd(m->dir, &m->ld, eb)) != WR_OK)
         return rc;
     switch (m->ld.kind) {
     case WRI_DIR_EMPTY:

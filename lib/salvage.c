@@ -580,21 +580,32 @@ static int sv_one(sv_run *s, sv_src *src, wr_salvage_coll *c, wr_errbuf *eb)
                            .progress = s->o->progress ? sv_progress_fwd : NULL,
                            .progress_arg = (void *)s->o,
                            .interrupted = s->o->interrupted};
-    if ((c->name = strdup(src->name)) == NULL ||
+    /* a name that is not UTF-8 (an older wr-load let one through) gets
+     * its stray bytes written %XX: DEST's catalog holds only UTF-8 */
+    if ((c->name = wri_name_utf8(src->name)) == NULL ||
         (src->path != NULL && (c->file = strdup(src->path)) == NULL))
         return WR_ERR(eb, WR_ENOMEM, "out of memory");
+    c->renamed = strcmp(c->name, src->name) != 0;
+    if (c->renamed && sv_src_find(s, c->name, false) != NULL)
+        return WR_ERR(eb, WR_EEXIST,
+                      "%s: a collection whose name is not UTF-8 would be "
+                      "salvaged as \"%s\", a name the source has too; "
+                      "salvage it alone (--collection) into another DEST",
+                      s->source, c->name);
     if (src->nfields > 0 &&
         (c->indexes = calloc(src->nfields, sizeof *c->indexes)) == NULL)
         return WR_ERR(eb, WR_ENOMEM, "out of memory");
-    for (size_t i = 0; i < src->nfields; i++, c->nindexes++)
-        if ((c->indexes[i] = strdup(src->fields[i])) == NULL)
+    for (size_t i = 0; i < src->nfields; i++, c->nindexes++) {
+        if ((c->indexes[i] = wri_name_utf8(src->fields[i])) == NULL)
             return WR_ERR(eb, WR_ENOMEM, "out of memory");
+        c->renamed = c->renamed || strcmp(c->indexes[i], src->fields[i]);
+    }
     s->rc = c;
     if (s->db != NULL) {
-        if ((rc = wr_coll_open(s->db, src->name, true, &s->coll, eb)) != WR_OK)
+        if ((rc = wr_coll_open(s->db, c->name, true, &s->coll, eb)) != WR_OK)
             return rc;
-        for (size_t i = 0; i < src->nfields; i++)
-            if ((rc = wr_coll_add_index(s->coll, src->fields[i], eb)) != WR_OK)
+        for (size_t i = 0; i < c->nindexes; i++)
+            if ((rc = wr_coll_add_index(s->coll, c->indexes[i], eb)) != WR_OK)
                 return rc;
     }
     if (src->missing || src->path == NULL) {

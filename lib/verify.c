@@ -1098,7 +1098,13 @@ static int vf_db(vf_run *run, const char *dir)
         return WR_ENOMEM;
     vf_ctx cc = {.run = run, .path = r->catalog_path};
     rc = wri_catalog_read(dir, &cat, &e);
-    if (rc == WR_ENOTFOUND || rc == WR_ENOTOURS) {
+    if (rc == WR_ENOTFOUND) {
+        wr_errbuf_clear(&e);
+        rc = wri_catalog_missing(dir, &e);
+    }
+    if (rc == WR_ENOTFOUND)
+        return vf_env(run, NULL, WR_ENOTFOUND, &e);
+    if (rc == WR_ENOTOURS) {
         wr_errbuf e2 = {0};
         WR_ERR(&e2, WR_ENOTFOUND,
                "%s: not a wrtools database (no readable " WR_CATALOG_NAME

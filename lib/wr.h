@@ -65,6 +65,14 @@ const char *wr_errname(int code);
 /* Reset an error buffer to "no error". */
 void wr_errbuf_clear(wr_errbuf *eb);
 
+/* s (n bytes) made valid UTF-8: each byte that starts no valid UTF-8
+ * character (RFC 3629, the rule of every BSON check) becomes U+FFFD, the
+ * replacement character. A NUL-terminated copy to free(), its length in
+ * *len_out (may be NULL); NULL: out of memory. The one rule for putting
+ * a path or name that is not UTF-8 (an old file system, a damaged file)
+ * into JSON: every --json object and rejects line goes through it. */
+char *wr_utf8_replace(const char *s, size_t n, size_t *len_out);
+
 /* ---------------------------------------------------------------------
  * Databases and collections (catalog.c)
  *
@@ -904,6 +912,10 @@ typedef struct wr_salvage_coll {
     bool complete;       /* everything of the checkpoint was recovered */
     bool unconfirmed;    /* not complete only because no header slot
                             holds the record count: nothing known lost */
+    bool renamed;        /* name or an index field is not UTF-8 in the
+                            source (an older wr-load let it through): in
+                            DEST each byte starting no UTF-8 character is
+                            written %XX (name, indexes are DEST's) */
     char note[512];      /* why not, when not */
 } wr_salvage_coll;
 

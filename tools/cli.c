@@ -322,14 +322,63 @@ static void cli_json_out(const char *tool, const char *s, size_t len)
     }
 }
 
+/* src into out (begun), every key and string made valid UTF-8
+ * (wr_utf8_replace); false: out of memory. */
+static bool cli_json_clean(const bson_t *src, bson_t *out)
+{
+    bson_iter_t it;
+    bool ok = bson_iter_init(&it, src);
+    while (ok && bson_iter_next(&it)) {
+        const char *k = bson_iter_key(&it);
+        uint32_t n = 0;
+        char *key = wr_utf8_replace(k, strlen(k), NULL), *v = NULL;
+        bson_t sub, in;
+        const uint8_t *data;
+        if (key == NULL)
+            return false;
+        if (BSON_ITER_HOLDS_UTF8(&it)) {
+            const char *str = bson_iter_utf8(&it, &n);
+            size_t vl = 0;
+            ok = (v = wr_utf8_replace(str, n, &vl)) != NULL &&
+                 bson_append_utf8(out, key, -1, v, (int)vl);
+        } else if (BSON_ITER_HOLDS_DOCUMENT(&it) ||
+                   BSON_ITER_HOLDS_ARRAY(&it)) {
+            bool arr = BSON_ITER_HOLDS_ARRAY(&it);
+            if (arr)
+                bson_iter_array(&it, &n, &data);
+            else
+                bson_iter_document(&it, &n, &data);
+            ok = bson_init_static(&in, data, n) &&
+                 (arr ? bson_append_array_begin(out, key, -1, &sub)
+                      : bson_append_document_begin(out, key, -1, &sub)) &&
+                 cli_json_clean(&in, &sub) &&
+                 (arr ? bson_append_array_end(out, &sub)
+                      : bson_append_document_end(out, &sub));
+        } else {
+            ok = bson_append_value(out, key, -1, bson_iter_value(&it));
+        }
+        free(v);
+        free(key);
+    }
+    return ok;
+}
+
 /* doc as relaxed Extended JSON, less skip_head bytes at the start and
- * skip_tail at the end (to stream an object in parts), then end. */
+ * skip_tail at the end (to stream an object in parts), then end. A path
+ * or name that is not UTF-8 (libbson then makes no JSON at all) is
+ * printed with U+FFFD for each stray byte: one object in every case. */
 static void cli_json_part(const char *tool, const bson_t *doc,
                           size_t skip_head, size_t skip_tail,
                           const char *end)
 {
     size_t len;
     char *s = bson_as_relaxed_extended_json(doc, &len);
+    if (s == NULL) {
+        bson_t clean = BSON_INITIALIZER;
+        if (cli_json_clean(doc, &clean))
+            s = bson_as_relaxed_extended_json(&clean, &len);
+        bson_destroy(&clean);
+    }
     if (s != NULL && len >= skip_head + skip_tail)
         cli_json_out(tool, s + skip_head, len - skip_head - skip_tail);
     cli_json_out(tool, end, strlen(end));
@@ -361,17 +410,12 @@ static void cli_json_status(bson_t *doc, const char *status, int exit_code,
     BSON_APPEND_INT32(doc, "exit", exit_code);
     if (message != NULL) {
         bson_t e;
-        char *clean = bson_strdup(message);
-        /* a message quoting a damaged name may hold invalid UTF-8 */
-        if (!bson_utf8_validate(clean, strlen(clean), false))
-            for (char *c = clean; *c; c++)
-                if ((unsigned char)*c >= 0x80)
-                    *c = '?';
+        /* one that quotes a name that is not UTF-8 is made so when the
+         * object is printed (cli_json_part) */
         BSON_APPEND_DOCUMENT_BEGIN(doc, "error", &e);
         BSON_APPEND_UTF8(&e, "code", wr_errname(rc));
-        BSON_APPEND_UTF8(&e, "message", clean);
+        bson_append_utf8(&e, "message", -1, message, -1);
         bson_append_document_end(doc, &e);
-        bson_free(clean);
     }
 }
 

@@ -111,6 +111,10 @@ static void print_coll(const wr_salvage_coll *c)
     }
     if (!c->complete && c->note[0])
         printf("  note: %s\n", c->note);
+    if (c->renamed)
+        printf("  renamed: its name or an index field is not valid UTF-8 in "
+               "the source: each byte that starts no UTF-8 character is "
+               "written %%XX\n");
 }
 
 static void print_text(const wr_salvage_report *r, int rc)
@@ -155,6 +159,7 @@ static void json_coll(bson_t *arr, size_t i, const wr_salvage_coll *c)
     BSON_APPEND_INT64(&d, "pages_damaged", (int64_t)c->pages_damaged);
     BSON_APPEND_BOOL(&d, "complete", c->complete);
     BSON_APPEND_BOOL(&d, "unconfirmed", c->unconfirmed);
+    BSON_APPEND_BOOL(&d, "renamed", c->renamed);
     BSON_APPEND_UTF8(&d, "note", c->note);
     bson_append_array_begin(&d, "generations", -1, &a);
     for (size_t j = 0; j < c->ngens; j++) {
@@ -290,12 +295,14 @@ int main(int argc, char **argv)
             rd, wr_salvage(argv[optind], argv[optind + 1], &o, &r, &eb), &eb);
     wr_cli_progress_done(&cli);
     int exit_code = wr_cli_exit_code(rc);
-    if (rc != WR_OK && !(rc == WR_ECORRUPT && r != NULL && r->ncolls > 0))
+    /* losses are the report's to tell; anything that kept DEST from
+     * being made (its verification failed, say) is said here */
+    bool told = r != NULL && r->ncolls > 0 && (r->written || r->dry_run);
+    if (rc != WR_OK && !(rc == WR_ECORRUPT && told))
         wr_cli_error(&cli, "%s", eb.msg);
     if (cli.json)
         print_json(&cli, r, rc, exit_code, &eb);
-    else if (!cli.quiet && r != NULL && r->ncolls > 0 &&
-             (rc == WR_OK || rc == WR_ECORRUPT || r->written))
+    else if (!cli.quiet && r != NULL && r->ncolls > 0 && (rc == WR_OK || told))
         print_text(r, rc); /* never a report of a DEST not written */
     wr_salvage_report_free(r);
     free(colls);

@@ -77,6 +77,39 @@ validate() {
     done
 }
 
+@test "every tool: --json is one valid object when a path or name is not UTF-8, each stray byte U+FFFD; a rejects line too (review4 #5)" {
+    D=$TMP/caf$'\xe9'
+    U="$TMP/caf"$'\xef\xbf\xbd' # how JSON shows it
+    make_jsonl "$TMP/in.jsonl" 20
+    one() { # one EXIT JQ-FILTER WANT CMD...: exactly one valid object
+        local want_exit=$1 filter=$2 want=$3
+        shift 3
+        run bash -c '"$@" 2>/dev/null' _ "$@"
+        [ "$status" -eq "$want_exit" ] || { echo "$*: exit $status"; false; }
+        [ "${#lines[@]}" -eq 1 ] || { echo "$*: ${#lines[@]} lines: $output"; false; }
+        validate <<<"$output" || { echo "$*: schema: $output"; false; }
+        [ "$(jq -r "$filter" <<<"$output")" = "$want" ] ||
+            { echo "$*: $(jq -r "$filter" <<<"$output") != $want"; false; }
+    }
+    one 0 .committed true "$WR_BIN/wr-load" --json "$D" c "$TMP/in.jsonl"
+    cp -a "$D" "$TMP/other"
+    one 0 '.paths[0].path' "$U" "$WR_BIN/wr-verify" --json "$D"
+    one 3 '.error.message | contains("'"$U"'")' true "$WR_BIN/wr-verify" --json "$D.nope"
+    one 0 .status ok "$WR_BIN/wr-compact" --json "$D"
+    one 0 .counts.documents_a 20 "$WR_BIN/wr-diff" --json "$D" "$TMP/other"
+    one 0 .path "$U" "$WR_BIN/wr-dump" --json "$D"
+    one 0 .source "$U" "$WR_BIN/wr-salvage" --json "$D" "$TMP/s"
+    L=$TMP/L$'\xe9'
+    mkdir "$L"
+    cp "$TMP/in.jsonl" "$L/c.log"
+    one 0 .state migrated "$WR_BIN/wr-migrate" --json "$L"
+    # a skipped line of an input whose name is not UTF-8: its rejects line
+    # names the file with U+FFFD (it was "out of memory", exit 3)
+    { head -n 3 "$TMP/in.jsonl"; echo 'not json'; } > "$TMP/in"$'\xe9'".jsonl"
+    one 0 .bad_lines 1 "$WR_BIN/wr-load" --json --skip-bad "$TMP/db2" c "$TMP/in"$'\xe9'".jsonl"
+    [ "$(jq -r .file "$TMP/db2/c.rejects.jsonl")" = "$TMP/in"$'\xef\xbf\xbd'".jsonl" ]
+}
+
 @test "every tool has a JSON Schema in docs/json/, and the schemas are valid" {
     for t in $(tools); do
         [ -f "$TOP/docs/json/$t.schema.json" ] || {

@@ -123,19 +123,19 @@ run_json() {
     run bash -c '"$@" 2>/dev/null' _ "$@"
 }
 
-# old_name_db DIR: DIR, a database as a wrtools before ".idx." was
-# reserved in collection names could make it: collection "c.idx.x" (one
-# document {_id: 1, v: "keep"}) in c.idx.x.main.wr. Built as "c_idx_x"
-# and renamed: both header slots and the catalog rewritten, CRCs redone.
-old_name_db() {
+# coll_renamed_db DIR FROM TO: DIR, a database whose collection TO (as
+# many bytes as FROM, any bytes) holds one document {_id: 1, v: "keep"},
+# as an older wrtools could make one: built as FROM, then renamed in both
+# header slots and the catalog, CRCs redone, the file renamed.
+coll_renamed_db() {
     local dir=$1
     printf '{"_id": 1, "v": "keep"}\n' > "$dir.in.jsonl"
-    "$WR_BIN/wr-load" -q "$dir" c_idx_x "$dir.in.jsonl"
-    python3 - "$dir" <<'PY'
+    "$WR_BIN/wr-load" -q "$dir" "$2" "$dir.in.jsonl"
+    python3 - "$dir" "$2" "$3" <<'PY'
 import os, struct, sys, zlib
-d = sys.argv[1]
-old, new = b"c_idx_x", b"c.idx.x"
-src = os.path.join(d, "c_idx_x.main.wr")
+d, old, new = (os.fsencode(a) for a in sys.argv[1:4])
+assert len(old) == len(new)
+src = os.path.join(d, old + b".main.wr")
 with open(src, "r+b") as f:
     b = bytearray(f.read())
     psize = struct.unpack_from("<I", b, 16)[0]
@@ -146,8 +146,8 @@ with open(src, "r+b") as f:
             b[at:at + 512] = slot
     f.seek(0)
     f.write(b)
-os.rename(src, os.path.join(d, "c.idx.x.main.wr"))
-cat = os.path.join(d, "wr.catalog")
+os.rename(src, os.path.join(d, new + b".main.wr"))
+cat = os.path.join(d, b"wr.catalog")
 with open(cat, "rb") as f:
     c = bytearray(f.read().replace(old, new))
 struct.pack_into("<I", c, 0, zlib.crc32(bytes(c[4:])))
@@ -182,3 +182,8 @@ shrink_run() {
     echo "$output"
     [[ "$output" == *"shrink_shim: "*"truncated to"* ]] # it did shrink
 }
+
+# old_name_db DIR: DIR, a database as a wrtools before ".idx." was
+# reserved in collection names could make it: collection "c.idx.x" (one
+# document {_id: 1, v: "keep"}) in c.idx.x.main.wr.
+old_name_db() { coll_renamed_db "$1" c_idx_x c.idx.x; }

@@ -91,7 +91,7 @@ def tree(top, nolock=False):
                 continue
             p = os.path.join(root, name)
             st = os.lstat(p)
-            h.update(("F %s %d\n" % (os.path.join(rel, name), st.st_size)).encode())
+            h.update(("F %s %d\n" % (os.path.join(rel, name), st.st_size)).encode("utf-8", "surrogateescape"))
             with open(p, "rb") as f:
                 h.update(hashlib.sha256(f.read()).digest())
     print(h.hexdigest())

@@ -486,15 +486,15 @@ dir_sig() {
     [ "$("$WR_BIN/wr-dump" --docs "$TMP/db")" = "$docs" ]
 }
 
-@test "a tree file whose catalog is lost is never replaced by a new one: wr-load refuses (exit 3), the documents stay for wr-salvage" {
+@test "a tree file whose catalog is lost is never replaced by a new one: wr-load refuses (exit 1: the catalog is lost, damage), the documents stay for wr-salvage" {
     make_jsonl "$TMP/in.jsonl" 50
     "$WR_BIN/wr-load" -q "$TMP/db" c "$TMP/in.jsonl"
     rm "$TMP/db/wr.catalog"
     sum=$(md5sum < "$TMP/db/c.main.wr")
     printf '{"_id": "new"}\n' > "$TMP/one.jsonl"
     run "$WR_BIN/wr-load" "$TMP/db" c "$TMP/one.jsonl"
-    [ "$status" -eq 3 ]
-    [[ "$output" == *"c.main.wr: a file the catalog does not name is in the way of the new main table of \"c\""* ]]
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"wr.catalog: missing, in a directory holding 1 tree file no interrupted run left (c.main.wr): the database's catalog is lost"*"wr-salvage"* ]]
     [ "$(md5sum < "$TMP/db/c.main.wr")" = "$sum" ]
     [ ! -e "$TMP/db/wr.catalog" ]
     run "$WR_BIN/wr-salvage" -q "$TMP/db" "$TMP/s"
@@ -612,6 +612,25 @@ dir_sig() {
     run "$WR_BIN/wr-load" "$TMP/db" "a/b" "$TMP/in.jsonl"
     [ "$status" -eq 2 ]
     [[ "$output" == *"collection name"* ]]
+}
+
+@test "a collection name or --index field that is not valid UTF-8 is refused (exit 2), nothing written: the catalog stays readable (review4 #4)" {
+    make_jsonl "$TMP/in.jsonl" 3
+    "$WR_BIN/wr-load" -q "$TMP/db" good "$TMP/in.jsonl"
+    before=$(dir_sig "$TMP/db")
+    run "$WR_BIN/wr-load" "$TMP/db" $'caf\xe9' "$TMP/in.jsonl"
+    [ "$status" -eq 2 ]
+    [[ "$output" == *'collection name "caf%E9" (invalid bytes shown as %XX) is not valid UTF-8'* ]]
+    run "$WR_BIN/wr-load" --index $'f\xe9' "$TMP/db" good "$TMP/in.jsonl"
+    [ "$status" -eq 2 ]
+    [[ "$output" == *'field path "f%E9" (invalid bytes shown as %XX) is not valid UTF-8'* ]]
+    [ "$(dir_sig "$TMP/db")" = "$before" ]
+    run "$WR_BIN/wr-verify" -q "$TMP/db"
+    [ "$status" -eq 0 ]
+    # valid UTF-8 beyond ASCII is fine
+    "$WR_BIN/wr-load" -q --index 'é' "$TMP/db" 'café' "$TMP/in.jsonl"
+    run "$WR_BIN/wr-verify" -q "$TMP/db"
+    [ "$status" -eq 0 ]
 }
 
 @test "a collection name holding .idx. is refused (exit 2): its file could be an index's; the index's file is never replaced" {

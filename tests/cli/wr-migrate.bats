@@ -422,6 +422,115 @@ EOF
     [[ "$output" == *"tree files (stray.main.wr)"* ]]
 }
 
+@test "a symlinked NAME.log is migrated through the link: its bytes backed up, the link removed, its target left; wr-diff counts it (review4 #3)" {
+    mkdir "$TMP/L" "$TMP/vol"
+    for i in $(seq 1 100); do printf '{"_id":%d,"a":1}\n' "$i"; done > "$TMP/L/users.log"
+    for i in $(seq 1 250); do printf '{"_id":%d,"o":2}\n' "$i"; done > "$TMP/vol/orders.log"
+    : > "$TMP/vol/orders.o.idx"
+    ln -s ../vol/orders.log "$TMP/L/orders.log"
+    ln -s ../vol/orders.o.idx "$TMP/L/orders.o.idx"
+    cp -a "$TMP/L" "$TMP/L.copy"
+    sum=$(cksum < "$TMP/vol/orders.log")
+    run --separate-stderr mig --json --backup-dir "$TMP/bk" "$TMP/L"
+    [ "$status" -eq 0 ]
+    [ "$(jq -r '[.collections[].name] | join(",")' <<<"$output")" = orders,users ]
+    [ "$(jq .live <<<"$output")" -eq 350 ]
+    [ "$(jq -r '.collections[] | select(.name == "orders") | .indexes | join(",")' <<<"$output")" = o ]
+    [[ "$(jq -r '.notes[]' <<<"$output")" == *"orders.log is a symbolic link"*"the link (not its target) is removed"* ]]
+    # the links are gone, their targets untouched; the backup holds the
+    # bytes (a regular file, not a link: the target may go away)
+    [ ! -e "$TMP/L/orders.log" ] && [ ! -L "$TMP/L/orders.log" ]
+    [ ! -L "$TMP/L/orders.o.idx" ]
+    [ "$(cksum < "$TMP/vol/orders.log")" = "$sum" ]
+    [ -f "$TMP/bk/orders.log" ] && [ ! -L "$TMP/bk/orders.log" ]
+    cmp "$TMP/bk/orders.log" "$TMP/vol/orders.log"
+    run "$WR_BIN/wr-verify" -q "$TMP/L"
+    [ "$status" -eq 0 ]
+    # the runbook's check counts the linked log (and the backup too)
+    run "$WR_BIN/wr-diff" "$TMP/L.copy" "$TMP/L"
+    [ "$status" -eq 0 ]
+    [[ "$output" == "identical: 350 documents in 2 collections"* ]]
+    run "$WR_BIN/wr-diff" "$TMP/bk" "$TMP/L"
+    [ "$status" -eq 0 ]
+    [[ "$output" == "identical: 350 documents in 2 collections"* ]]
+}
+
+@test "a NAME.log that is not a regular file (dangling link, directory, pipe) stops wr-migrate (exit 1) and wr-diff (exit 3) naming it, nothing touched (review4 #3)" {
+    mkdir "$TMP/L"
+    printf '{"_id":1}\n' > "$TMP/L/users.log"
+    ln -s /nonexistent/orders.log "$TMP/L/orders.log"
+    mkdir "$TMP/L/dir.log"
+    mkfifo "$TMP/L/pipe.c.idx"
+    cp -a "$TMP/L" "$TMP/L.copy"
+    printf '{"_id":1}\n' > "$TMP/users.jsonl"
+    # (a pipe cannot be read for a digest: names, kinds, sizes and times)
+    before=$(ls -lA --time-style=full-iso "$TMP/L")
+    run --separate-stderr mig "$TMP/L"
+    [ "$status" -eq 1 ]
+    [[ "$stderr" == *"$TMP/L/dir.log (a directory)"* ]]
+    [[ "$stderr" == *"$TMP/L/orders.log (a symbolic link to /nonexistent/orders.log, which cannot be read: No such file or directory)"* ]]
+    [[ "$stderr" == *"$TMP/L/pipe.c.idx (a named pipe)"*"nothing was done"* ]]
+    [ "$(ls -lA --time-style=full-iso "$TMP/L")" = "$before" ]
+    run_json "$WR_BIN/wr-migrate" --json --dry-run "$TMP/L"
+    [ "$status" -eq 1 ]
+    [ "$(jq -r .error.code <<<"$output")" = WR_EBADINPUT ]
+    # the runbook's diff does not call it identical either
+    run --separate-stderr "$WR_BIN/wr-diff" "$TMP/L.copy" "$TMP/users.jsonl"
+    [ "$status" -eq 3 ]
+    [[ "$stderr" == *"L.copy/orders.log (a symbolic link to /nonexistent/orders.log"* ]]
+    # a name that only looks like a log is said, not skipped silently
+    rm -r "$TMP/L/orders.log" "$TMP/L/dir.log" "$TMP/L/pipe.c.idx"
+    printf '{"_id":2}\n' > "$TMP/L/users.log.1"
+    printf '{"_id":3}\n' > "$TMP/L/OTHER.LOG"
+    run_json "$WR_BIN/wr-migrate" --json "$TMP/L"
+    [ "$status" -eq 0 ]
+    [[ "$(jq -r '.notes[]' <<<"$output")" == *"/OTHER.LOG ignored: not NAME.log"* ]]
+    [[ "$(jq -r '.notes[]' <<<"$output")" == *"/users.log.1 ignored: not NAME.log"* ]]
+    [ -f "$TMP/L/users.log.1" ] && [ -f "$TMP/L/OTHER.LOG" ]
+    # a lone dangling log (a volume not mounted) is no "nothing to migrate"
+    mkdir "$TMP/M"
+    ln -s /nonexistent/a.log "$TMP/M/a.log"
+    run mig "$TMP/M"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"$TMP/M/a.log (a symbolic link to /nonexistent/a.log"* ]]
+}
+
+@test "a log whose name is not valid UTF-8 is refused at classification (exit 1) naming it, nothing built or touched (review4 #4)" {
+    mkdir "$TMP/L"
+    printf '{"_id":1}\n' > "$TMP/L/ok.log"
+    printf '{"_id":1}\n' > "$TMP/L/caf"$'\xe9'".log"
+    before=$("$PY" "$H" tree "$TMP/L" nolock)
+    run mig "$TMP/L"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"/L/caf"$'\xe9'".log: collection name \"caf%E9\" (invalid bytes shown as %XX) is not valid UTF-8"* ]]
+    [[ "$output" != *"failed verification"* ]]
+    [ "$("$PY" "$H" tree "$TMP/L" nolock)" = "$before" ]
+    # an --index whose field is not UTF-8: a usage error
+    rm "$TMP/L/caf"$'\xe9'".log"
+    run mig --index ok.$'f\xe9' "$TMP/L"
+    [ "$status" -eq 2 ]
+    [[ "$output" == *'field path "f%E9"'*"not valid UTF-8"* ]]
+}
+
+@test "a --backup-dir inside DIR/wr-migrate.new (the staging directory the run removes) is refused with exit 2, nothing done (review4 #9)" {
+    make_tiny "$TMP/d"
+    ln -s "$TMP/d" "$TMP/link"
+    before=$("$PY" "$H" tree "$TMP/d" nolock)
+    for b in "$TMP/d/wr-migrate.new" "$TMP/d/wr-migrate.new/bk/" \
+             "$TMP/d/./wr-migrate.new" "$TMP/link/wr-migrate.new"; do
+        run --separate-stderr mig --backup-dir "$b" "$TMP/d"
+        [ "$status" -eq 2 ]
+        [[ "$stderr" == *"--backup-dir $b: inside $TMP/d/wr-migrate.new, the staging directory"* ]]
+        [ "$("$PY" "$H" tree "$TMP/d" nolock)" = "$before" ]
+    done
+    (cd "$TMP/d" && run mig --backup-dir wr-migrate.new/x . && [ "$status" -eq 2 ])
+    # beside it is fine, and the backup it names is there
+    run_json "$WR_BIN/wr-migrate" --json --backup-dir "$TMP/d/wr-migrate.newer" "$TMP/d"
+    [ "$status" -eq 0 ]
+    [ -f "$(jq -r .backup_dir <<<"$output")/MANIFEST" ]
+    [ -f "$TMP/d/wr.catalog" ] && [ ! -e "$TMP/d/t.log" ]
+}
+
 @test "legacy collection names whose tree files would collide (c.idx.x.log beside c.log with c.x.main.idx) are refused with exit 1 saying why, untouched" {
     mkdir "$TMP/d"
     printf '{"_id": 1}\n' > "$TMP/d/c.idx.x.log"

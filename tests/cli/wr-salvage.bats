@@ -172,6 +172,26 @@ damage_leaf() {
       "$("$WR_BIN/wr-dump" --docs --checkpoint previous --collection people "$TMP/db")" ]
 }
 
+@test "a database whose catalog an older wr-load wrote with a name that is not UTF-8: verify says why and what to run; the whole-database salvage recovers every collection, that one renamed %XX (review4 #4)" {
+    make_jsonl "$TMP/in.jsonl" 30
+    "$WR_BIN/wr-load" -q "$TMP/db" good "$TMP/in.jsonl"
+    coll_renamed_db "$TMP/db" cafX $'caf\xe9'
+    run "$WR_BIN/wr-verify" "$TMP/db"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"not valid BSON (byte "*"UTF-8"*"with its CRC holding: a collection name or index field that is not UTF-8"*"wr-salvage"* ]]
+    run "$WR_BIN/wr-salvage" "$TMP/db" "$TMP/s"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"collection caf%E9: 1 documents recovered of 1"*"(complete)"*"renamed: its name or an index field is not valid UTF-8 in the source"* ]]
+    [[ "$output" == *"collection good: 30 documents recovered of 30"* ]]
+    run "$WR_BIN/wr-verify" -q "$TMP/s"
+    [ "$status" -eq 0 ]
+    [ "$("$WR_BIN/wr-dump" --docs --collection 'caf%E9' "$TMP/s" | grep -c keep)" -eq 1 ]
+    # --json: one object (the catalog note quotes the name: U+FFFD)
+    run_json "$WR_BIN/wr-salvage" --json "$TMP/db" "$TMP/s2"
+    [ "$status" -eq 0 ]
+    [ "$(jq -r '[.collections[] | .name + ":" + (.recovered|tostring) + ":" + (.renamed|tostring)] | sort | join(",")' <<<"$output")" = "caf%E9:1:true,good:30:false" ]
+}
+
 @test "wr-salvage: a single main-table file; an index file exits 2" {
     make_db
     run "$WR_BIN/wr-salvage" -q "$TMP/db/people.main.wr" "$TMP/out"

@@ -431,6 +431,43 @@ flip_kind() {
     [[ "$output" == *"discard  offset 1024"*"gen 3"* ]]
 }
 
+@test "a missing wr.catalog beside tree files is damage like a zeroed one: verify exit 1, each file checked, the salvage command; dump, compact and load say so too; proven debris alone stays 'not a database' (review4 #13)" {
+    make_db
+    rm "$TMP/db/wr.catalog"
+    run "$WR_BIN/wr-verify" "$TMP/db"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"wr.catalog: page 0: byte 0: catalog: $TMP/db/wr.catalog: missing, in a directory holding 3 tree files no interrupted run left (people.idx.age.wr, ...): the database's catalog is lost"* ]]
+    [[ "$output" == *"people.main.wr: main table"*"clean"* ]]
+    [[ "$output" == *"wr-salvage '$TMP/db' '$TMP/db.salvaged'"* ]]
+    run_json "$WR_BIN/wr-verify" --json "$TMP/db"
+    [ "$status" -eq 1 ]
+    [ "$(jq -r .paths[0].status <<<"$output")" = damaged ]
+    run "$WR_BIN/wr-dump" "$TMP/db"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"catalog is lost"* ]]
+    printf '{"_id": "new"}\n' > "$TMP/one.jsonl"
+    sum=$(cat "$TMP/db"/*.wr | md5sum)
+    for cmd in "wr-compact $TMP/db" "wr-load $TMP/db people $TMP/one.jsonl"; do
+        run $WR_BIN/$cmd
+        [ "$status" -eq 1 ] || { echo "$cmd: $status $output"; false; }
+        [[ "$output" == *"catalog is lost"*"wr-salvage"* ]]
+        [ "$(cat "$TMP/db"/*.wr | md5sum)" = "$sum" ] && [ ! -e "$TMP/db/wr.catalog" ]
+    done
+    run "$WR_BIN/wr-salvage" -q "$TMP/db" "$TMP/s"
+    [ "$status" -eq 0 ]
+    [ "$("$WR_BIN/wr-dump" --docs "$TMP/s" | wc -l)" -eq 600 ]
+    # a tree file an interrupted first run left (empty, never committed)
+    # makes no database: exit 3, and wr-load creates one over it
+    mkdir "$TMP/fresh"
+    : > "$TMP/fresh/c.main.wr"
+    run "$WR_BIN/wr-verify" "$TMP/fresh"
+    [ "$status" -eq 3 ]
+    [[ "$output" == *"not a wrtools database"* ]]
+    "$WR_BIN/wr-load" -q "$TMP/fresh" c "$TMP/one.jsonl"
+    run "$WR_BIN/wr-verify" -q "$TMP/fresh"
+    [ "$status" -eq 0 ]
+}
+
 @test "wr-verify: a flipped bit in the catalog's version field is damage, exit 1 (issue 11 bug 1)" {
     make_db
     python3 - "$TMP/db/wr.catalog" <<'EOF'

@@ -164,6 +164,32 @@ static void test_bsoncheck_utf8_rules(void)
     }
 }
 
+/* The one replacement rule (review4 #5): each byte that starts no valid
+ * character (by the check above) becomes U+FFFD, valid ones are kept,
+ * and the result passes the check. */
+static void test_utf8_replace_marks_each_stray_byte(void)
+{
+    static const struct {
+        const char *in, *out;
+    } v[] = {
+        {"plain", "plain"},
+        {"caf\xc3\xa9", "caf\xc3\xa9"},
+        {"caf\xe9", "caf\xef\xbf\xbd"},
+        {"\xc0\x80x", "\xef\xbf\xbd\xef\xbf\xbdx"},     /* overlong */
+        {"\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* surrogate */
+        {"a\xf0\x9f\x98\x80\xc3", "a\xf0\x9f\x98\x80\xef\xbf\xbd"},
+    };
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        size_t n = 0;
+        char *r = wr_utf8_replace(v[i].in, strlen(v[i].in), &n);
+        REQUIRE(r != NULL);
+        if (strcmp(r, v[i].out) != 0 || n != strlen(v[i].out) ||
+            !wri_utf8_check((const uint8_t *)r, n))
+            TAP_FAIL("case %zu: got \"%s\"", i, r);
+        free(r);
+    }
+}
+
 /* An element of an unknown type is named at its type byte, not at the
  * key's NUL before its value: { "a": 1, "abcd": <type 0x20> } with the
  * type byte at 11 (plain, fast and memo paths alike, the memo primed
@@ -959,6 +985,7 @@ int main(void)
     RUN(test_bsoncheck_accepts_every_valid_corpus_case);
     RUN(test_bsoncheck_refuses_every_decode_error);
     RUN(test_bsoncheck_utf8_rules);
+    RUN(test_utf8_replace_marks_each_stray_byte);
     RUN(test_bsoncheck_unknown_type_names_its_type_byte);
     RUN(test_bsoncheck_utf8_at_every_offset);
     RUN(test_bsoncheck_mutations_never_more_lenient);

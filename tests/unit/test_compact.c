@@ -877,7 +877,10 @@ static void test_compact_single_files(void)
     CHECK(access(junk, F_OK) == 0);
     char *missing = path2(lonedir, "missing.wr");
     CHECK_EQ(compact(missing, NULL, NULL, NULL, &eb), WR_ENOTFOUND);
-    CHECK_EQ(compact(lonedir, NULL, NULL, NULL, &eb), WR_ENOTFOUND);
+    /* a directory of tree files without a catalog: a lost catalog,
+     * damage (review4 #13), never "not a database" */
+    CHECK_EQ(compact(lonedir, NULL, NULL, NULL, &eb), WR_ECORRUPT);
+    CHECK(strstr(eb.msg, "catalog is lost") != NULL);
     wri_catalog_free(&cat0);
     wri_catalog_free(&cat1);
     free(missing);
