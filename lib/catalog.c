@@ -164,29 +164,42 @@ int wri_dir_remove_debris(const char *dir, const wri_catalog *cat,
 }
 
 
+/* wri_catalog_missing's count of the tree files no interrupted run left */
+typedef struct cat_kept {
+    size_t n;
+    char *first;
+} cat_kept;
+
+static int cat_count_kept(void *arg, const char *dir, const char *name,
+                          bool debris, wr_errbuf *eb)
+{
+    cat_kept *k = arg;
+    (void)dir;
+    if (debris || k->n++ > 0)
+        return WR_OK;
+    if ((k->first = strdup(name)) == NULL)
+        return WR_ERR(eb, WR_ENOMEM, "out of memory");
+    return WR_OK;
+}
+
 int wri_catalog_missing(const char *dir, wr_errbuf *eb)
 {
-    char **names = NULL;
-    size_t n = 0, kept = 0;
-    const char *first = NULL;
-    int rc = wri_dir_tree_files(dir, &names, &n, eb);
-    for (size_t i = 0; rc == WR_OK && i < n; i++)
-        if (!wri_tree_file_debris(dir, names[i]) && kept++ == 0)
-            first = names[i];
-    if (rc == WR_OK && kept > 0)
+    cat_kept k = {0};
+    int rc = wri_dir_unnamed_files(dir, NULL, cat_count_kept, &k, eb);
+    if (rc == WR_OK && k.n > 0)
         rc = WR_ERR(eb, WR_ECORRUPT,
                     "%s/" WR_CATALOG_NAME ": missing, in a directory holding "
                     "%zu tree file%s no interrupted run left (%s%s): the "
                     "database's catalog is lost (damage, as a zero-filled "
                     "one is); wr-salvage rebuilds it from the tree files' "
                     "headers",
-                    dir, kept, kept == 1 ? "" : "s", first,
-                    kept > 1 ? ", ..." : "");
+                    dir, k.n, k.n == 1 ? "" : "s", k.first,
+                    k.n > 1 ? ", ..." : "");
     else if (rc == WR_OK)
         rc = WR_ERR(eb, WR_ENOTFOUND,
                     "%s: not a wrtools database (no " WR_CATALOG_NAME ")",
                     dir);
-    wri_names_free(names, n);
+    free(k.first);
     return rc;
 }
 
