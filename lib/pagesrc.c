@@ -306,19 +306,30 @@ static void ps_twin_sink(const wr_finding *f, void *arg)
 
 int wri_ps_twin(const wri_ps *ps, wri_ps **out, wr_errbuf *eb)
 {
-    wri_ps *tw = wri_calloc_lines(sizeof *tw); /* written by its thread */
+    wri_ps *tw;
     *out = NULL;
     if (ps->mapped != NULL)
         return WR_ERR(eb, WR_EINVAL, "%s: a mapped source has no twin",
                       ps->path);
-    if (tw == NULL)
+    /* on lines of its own: written by its thread */
+    if ((tw = wri_calloc_lines(sizeof *tw)) == NULL)
         return WR_ERR(eb, WR_ENOMEM, "%s: out of memory", ps->path);
-    *tw = *ps;
-    tw->own_file = false;
-    tw->run = tw->map = NULL;
-    tw->ring = NULL; /* a twin reads page by page (cfg.batch is compact's) */
-    tw->pf_buf = NULL;
-    tw->pf_n = tw->pf_next = 0;
+    /* what it shares: the file as opened, its slots and checkpoint; all
+     * else is the reader's own and starts empty (run buffer, ownership
+     * map, no ring: a twin reads page by page, cfg.batch is compact's;
+     * no mapping, so no guard; counters) */
+    tw->f = ps->f;
+    tw->fsize = ps->fsize;
+    tw->P = ps->P;
+    memcpy(tw->slots, ps->slots, sizeof tw->slots);
+    memcpy(tw->magic, ps->magic, sizeof tw->magic);
+    memcpy(tw->raw, ps->raw, sizeof tw->raw);
+    memcpy(tw->rawlen, ps->rawlen, sizeof tw->rawlen);
+    memcpy(tw->slot_off, ps->slot_off, sizeof tw->slot_off);
+    tw->cfg = ps->cfg;
+    tw->gen = ps->gen;
+    tw->nblocks = ps->nblocks;
+    tw->shrank_at = ps->shrank_at;
     tw->path = strdup(ps->path);
     if (ps->map != NULL)
         tw->map = calloc(ps->nblocks / 4 + 1, 1);
@@ -326,10 +337,6 @@ int wri_ps_twin(const wri_ps *ps, wri_ps **out, wr_errbuf *eb)
         wri_ps_close(tw);
         return WR_ERR(eb, WR_ENOMEM, "%s: out of memory", ps->path);
     }
-    tw->run_off = tw->seq_next = tw->seq_bytes = tw->preads = 0;
-    tw->run_len = tw->run_win = tw->seq_first = 0;
-    tw->seq_short_before = false;
-    tw->nfindings = 0;
     atomic_init(&tw->halt_flag, 0);
     tw->halt = &tw->halt_flag;
     tw->cfg.sink = ps_twin_sink;

@@ -524,6 +524,49 @@ static void test_pagesrc_batch_damaged_leaf_same_finding(void)
     CHECK(plain.items < 3000);
 }
 
+/* A walk's twin (wri_ps_twin, verify's split) shares the file, its slots
+ * and checkpoint, and nothing a reader keeps for itself: the twin of a
+ * source that has read in batches has no ring, no pages read ahead, no
+ * run, an empty map of its own, counters at zero, its own sink and halt;
+ * a mapped source has none (and nothing is left allocated: ASan). */
+static void test_pagesrc_twin_shares_only_the_file(void)
+{
+    walk_count bw;
+    wri_ps *ps = NULL, *tw = NULL;
+    wr_errbuf eb = {0};
+    bw_walk(mainf, true, &bw, &ps);
+    REQUIRE(ps != NULL);
+    if (ps->ring != NULL)
+        CHECK(ps->batches > 0 && ps->pf_taken > 0 && ps->pf_n > 0);
+    REQUIRE_OK(wri_ps_twin(ps, &tw, &eb), &eb);
+    CHECK(tw->f == ps->f && !tw->own_file);
+    CHECK(tw->fsize == ps->fsize && tw->P == ps->P && tw->gen == ps->gen);
+    CHECK(memcmp(tw->slots, ps->slots, sizeof tw->slots) == 0);
+    CHECK(strcmp(tw->path, ps->path) == 0 && tw->path != ps->path);
+    CHECK(tw->ring == NULL && tw->pf_buf == NULL && tw->pf_n == 0 &&
+          tw->pf_next == 0);
+    CHECK(tw->batches == 0 && tw->pf_taken == 0 && tw->preads == 0 &&
+          tw->nfindings == 0);
+    CHECK(tw->run == NULL && tw->run_len == 0 && tw->seq_next == 0);
+    CHECK(tw->mapped == NULL && tw->guard == NULL);
+    CHECK(tw->map != NULL && tw->map != ps->map && tw->nblocks == ps->nblocks);
+    CHECK(tw->halt == &tw->halt_flag && ps->halt == NULL);
+    CHECK(tw->cfg.sink != ps->cfg.sink && tw->cfg.sink_arg == tw->halt);
+    wri_ps_close(tw);
+    wri_ps_close(ps);
+
+    wri_ps_cfg cfg = {.tolerant = true, .readahead = true, .map = true};
+    ps = open_mapped(mainf, &cfg);
+    if (ps == NULL) {
+        TAP_SKIP("the file would not stay cached: no mapped source");
+        return;
+    }
+    tw = (wri_ps *)1;
+    CHECK_EQ(wri_ps_twin(ps, &tw, &eb), WR_EINVAL);
+    CHECK(tw == NULL);
+    wri_ps_close(ps);
+}
+
 /* The engine reads tree pages through the page source's one tree-page
  * read (size, CRC, structure, level), not a second copy of those checks:
  * a root page whose level field was changed (its CRC and the slot's
@@ -875,5 +918,6 @@ int main(void)
     RUN(test_pagesrc_map_not_for_non_owners);
     RUN(test_pagesrc_batch_walk_same);
     RUN(test_pagesrc_batch_damaged_leaf_same_finding);
+    RUN(test_pagesrc_twin_shares_only_the_file);
     return tap_done();
 }
