@@ -684,9 +684,12 @@ size_t wri_ps_prefetch(wri_ps *ps, const wr_addr *a, size_t n)
     size_t i = 0, k = 0, bytes = 0;
     if (ps->ring == NULL || P == 0 || n == 0)
         return n;
-    if (ps->pf_buf == NULL &&
-        (ps->pf_buf = aligned_alloc(4096, WRI_PS_PF_BYTES)) == NULL)
-        return n;
+    if (ps->pf_buf == NULL) { /* with a pad after it (wri_ps_walk.item) */
+        if ((ps->pf_buf = aligned_alloc(4096, WRI_PS_PF_BYTES + 4096)) ==
+            NULL)
+            return n;
+        memset(ps->pf_buf + WRI_PS_PF_BYTES, 0, 4096);
+    }
     for (; i < n && k < WRI_PS_PF_MAX; i++) {
         uint64_t off = a[i].off, size = a[i].size;
         if (size == 0 || size % P != 0 || off % P != 0 || off < 2 * P ||
