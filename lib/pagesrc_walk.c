@@ -442,8 +442,6 @@ static void *ps_half_main(void *arg)
         tw->lastlen = hilastlen;
     }
     free(hilast);
-    if (h->rc != WR_OK || h->misfit) /* the walk's part may stop taking */
-        atomic_store_explicit(h->ps->halt, 1, memory_order_relaxed);
     return NULL;
 }
 
