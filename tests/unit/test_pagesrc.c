@@ -574,6 +574,65 @@ static void test_pagesrc_batch_page_has_pad(void)
     unlink(copy);
 }
 
+/* The file shrinks under a walk that reads in batches, between a page of
+ * level 1 and the batch of its leaves (a writer that does not take the
+ * lock): the batch's reads come back short, the leaves are read again
+ * the usual way, and the walk ends with the one verdict on a file that
+ * shrank (wri_ps_intact: WR_EIO), no "truncated" finding. */
+typedef struct shrink_walk {
+    const char *path;
+    uint64_t size;
+    bool done;
+} shrink_walk;
+
+static int sw_page(void *arg, const wri_ps_page *p)
+{
+    shrink_walk *sw = arg;
+    if (!sw->done && p->v != NULL && p->v->type == WRI_PT_INTERNAL &&
+        p->v->level == 1) {
+        sw->done = true;
+        if (truncate(sw->path, (off_t)sw->size) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static void test_pagesrc_batch_shrunk_is_env_error(void)
+{
+    char copy[700];
+    wr_errbuf eb = {0};
+    wri_ps *ps = NULL;
+    walk_count bw = {0};
+    int slot = -1;
+    copy_to("shrunk-batch.wr", copy, sizeof copy);
+    wri_ps_cfg cfg = {.tolerant = true, .readahead = true, .batch = true,
+                      .sink = bw_sink, .sink_arg = &bw};
+    REQUIRE_OK(wri_ps_open(copy, &cfg, &ps, &eb), &eb);
+    if (ps->ring == NULL) {
+        TAP_SKIP("no io_uring on this kernel: no batches");
+        wri_ps_close(ps);
+        unlink(copy);
+        return;
+    }
+    REQUIRE_OK(wri_ps_choose(ps, WRI_PS_LATEST, 0, &slot, &eb), &eb);
+    REQUIRE_OK(wri_ps_begin(ps, slot, true, &eb), &eb);
+    shrink_walk sw = {.path = copy, .size = 2 * (uint64_t)ps->P};
+    wri_ps_walk w = {.nkeyelem = 1, .keys = true, .map = true,
+                     .inplace = true, .page = sw_page, .arg = &sw};
+    int rc = wri_ps_walk_tree(ps, &ps->slots[slot].slot, slot, &w, &eb);
+    printf("# %s\n", eb.msg);
+    CHECK(sw.done);
+    CHECK_EQ(ps->batches, 1);
+    CHECK_EQ(ps->pf_taken, 0);
+    CHECK_EQ(rc, WR_EIO);
+    CHECK_EQ(bw.findings, 0);
+    CHECK_EQ(ps->nfindings, 0);
+    CHECK(strstr(eb.msg, "changed or shrank while it was read") != NULL);
+    wri_ps_walk_free(&w);
+    wri_ps_close(ps);
+    unlink(copy);
+}
+
 /* A walk's twin (wri_ps_twin, verify's split) shares the file, its slots
  * and checkpoint, and nothing a reader keeps for itself: the twin of a
  * source that has read in batches has no ring, no pages read ahead, no
@@ -970,5 +1029,6 @@ int main(void)
     RUN(test_pagesrc_batch_damaged_leaf_same_finding);
     RUN(test_pagesrc_batch_page_has_pad);
     RUN(test_pagesrc_twin_shares_only_the_file);
+    RUN(test_pagesrc_batch_shrunk_is_env_error);
     return tap_done();
 }
