@@ -524,6 +524,25 @@ static void test_pagesrc_batch_damaged_leaf_same_finding(void)
     CHECK(plain.items < 3000);
 }
 
+/* A source on path that reads in batches, its findings to bw; *out NULL
+ * (failed, or skipped) where it could not be made or has no ring (no
+ * io_uring on this kernel). */
+static void batch_open(const char *path, walk_count *bw, wri_ps **out)
+{
+    wr_errbuf eb = {0};
+    wri_ps *ps = NULL;
+    wri_ps_cfg cfg = {.tolerant = true, .readahead = true, .batch = true,
+                      .sink = bw_sink, .sink_arg = bw};
+    *out = NULL;
+    REQUIRE_OK(wri_ps_open(path, &cfg, &ps, &eb), &eb);
+    if (ps->ring == NULL) {
+        TAP_SKIP("no io_uring on this kernel: no batches");
+        wri_ps_close(ps);
+        return;
+    }
+    *out = ps;
+}
+
 /* A page taken from a batch lies where the walk checks it (inplace), and
  * like every buffer a source that is not mapped hands out it has
  * WRI_BSON_PAD bytes after it that the document check may load
@@ -538,12 +557,8 @@ static void test_pagesrc_batch_page_has_pad(void)
     copy_to("batch-pad.wr", copy, sizeof copy);
     /* room for one batch of WRI_PS_PF_BYTES, whatever the bytes */
     REQUIRE(truncate(copy, 4 * WRI_PS_PF_BYTES) == 0);
-    wri_ps_cfg cfg = {.tolerant = true, .readahead = true, .batch = true,
-                      .sink = bw_sink, .sink_arg = &bw};
-    REQUIRE_OK(wri_ps_open(copy, &cfg, &ps, &eb), &eb);
-    if (ps->ring == NULL) {
-        TAP_SKIP("no io_uring on this kernel: no batches");
-        wri_ps_close(ps);
+    batch_open(copy, &bw, &ps);
+    if (ps == NULL) {
         unlink(copy);
         return;
     }
@@ -605,12 +620,8 @@ static void test_pagesrc_batch_shrunk_is_env_error(void)
     walk_count bw = {0};
     int slot = -1;
     copy_to("shrunk-batch.wr", copy, sizeof copy);
-    wri_ps_cfg cfg = {.tolerant = true, .readahead = true, .batch = true,
-                      .sink = bw_sink, .sink_arg = &bw};
-    REQUIRE_OK(wri_ps_open(copy, &cfg, &ps, &eb), &eb);
-    if (ps->ring == NULL) {
-        TAP_SKIP("no io_uring on this kernel: no batches");
-        wri_ps_close(ps);
+    batch_open(copy, &bw, &ps);
+    if (ps == NULL) {
         unlink(copy);
         return;
     }
