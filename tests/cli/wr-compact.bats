@@ -341,7 +341,9 @@ shrink_nothing_replaced() {
     shrink_setup
     shrink_run "$WR_BIN/wr-compact" "$TMP/db"
     [ "$status" -eq 3 ]
-    [[ "$output" == *"c.main.wr: the file changed or shrank while it was read"* ]]
+    # found by a read again (not through a mapping: batches are read
+    # instead of mapping the file, cached as it is here)
+    [[ "$output" == *"c.main.wr: the file changed or shrank while it was read (a read at offset "*" found it shorter than the $sz bytes it had when opened"* ]]
     [[ "$output" != *"damage"* ]]
     shrink_nothing_replaced
 }
