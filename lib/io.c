@@ -1094,7 +1094,7 @@ static char *io_path_real(const char *path)
             break;
         }
         char *slash = strrchr(head, '/');
-        if (errno != ENOENT || slash == head)
+        if (errno != ENOENT)
             break;
         const char *last = slash ? slash + 1 : head;
         char *nr = malloc(strlen(last) + strlen(rest) + 2);
@@ -1102,7 +1102,9 @@ static char *io_path_real(const char *path)
             sprintf(nr, "%s%s%s", last, *rest ? "/" : "", rest);
         free(rest);
         rest = nr;
-        if (slash != NULL)
+        if (slash == head)
+            head[1] = '\0'; /* resolve "/" next */
+        else if (slash != NULL)
             *slash = '\0';
         else
             head[0] = '\0'; /* resolve "." next */

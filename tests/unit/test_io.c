@@ -205,6 +205,37 @@ static void test_io_read_whole_and_paths(void)
     CHECK(!wri_path_is_dir(tpath("dangling")));
 }
 
+/* wri_path_within: real paths compared, as far as each exists (links,
+ * "..", "." resolved), the rest as given; a name that merely starts
+ * with dir's is not inside it; a path whose only existing ancestor is
+ * the root is resolved too. */
+static void test_io_path_within(void)
+{
+    char in[700], link[600], far[64];
+    mkdir(tpath("w"), 0700);
+    mkdir(tpath("w/d"), 0700);
+    mkdir(tpath("w/dx"), 0700);
+    CHECK(wri_path_within(tpath("w/d"), tpath("w/d")));
+    CHECK(wri_path_within(tpath("w/d/"), tpath("w/d")));
+    CHECK(wri_path_within(tpath("w/d/new/deeper"), tpath("w/d")));
+    CHECK(wri_path_within(tpath("w/dx/../d/n"), tpath("w/d")));
+    CHECK(!wri_path_within(tpath("w/dx"), tpath("w/d")));
+    CHECK(!wri_path_within(tpath("w"), tpath("w/d")));
+    CHECK(!wri_path_within(tpath("w/d/../dx/n"), tpath("w/d")));
+    snprintf(link, sizeof link, "%s", tpath("w/l"));
+    CHECK(symlink("d", link) == 0);
+    CHECK(wri_path_within(tpath("w/l/not/yet"), tpath("w/d")));
+    CHECK(wri_path_within(tpath("w/d/x"), link));
+    CHECK(!wri_path_within(tpath("w/l/../dx"), tpath("w/d")));
+    CHECK(wri_path_within(tpath("w/d"), "/"));
+    /* nothing below the root exists: the root resolves */
+    snprintf(far, sizeof far, "/wr-test-absent-%ld", (long)getpid());
+    snprintf(in, sizeof in, "%s/a/b", far);
+    CHECK(wri_path_within(in, far));
+    CHECK(!wri_path_within(far, in));
+    CHECK(wri_path_within(far, "/"));
+}
+
 /* --- fault plans -------------------------------------------------------- */
 
 static void test_io_op_counter_counts_mutating_ops_only(void)
@@ -1123,5 +1154,6 @@ int main(void)
     RUN(test_io_lock_survives_removal_by_holder);
     RUN(test_io_lock_release_keeps_the_record_while_held);
     RUN(test_io_power_covers_the_lock_file);
+    RUN(test_io_path_within);
     return tap_done();
 }
