@@ -388,6 +388,15 @@ load helpers
     run "$WR_BIN/wr-load" "$TMP/db" c "$TMP/missing.jsonl"
     [ "$status" -eq 3 ]
     [[ "$output" == *"missing.jsonl"* ]]
+    # one that would be copied first (not a regular file) is opened before
+    # DIR is touched too: a socket cannot be opened
+    python3 -c "import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])" "$TMP/sock"
+    for opt in --skip-bad --checkpoint-every=2; do
+        run "$WR_BIN/wr-load" "$opt" "$TMP/db" c "$TMP/sock"
+        [ "$status" -eq 3 ]
+        [[ "$output" == *"$TMP/sock: "*"No such device or address"* ]]
+        [ ! -e "$TMP/db" ]
+    done
 }
 
 # names and checksums of every file under DIR

@@ -1372,6 +1372,22 @@ static void test_db_check_put_agrees_with_put(void)
     free(dir);
 }
 
+/* A database of collection "a" holding {_id: 1}, committed and closed. */
+static int one_doc_db(const char *dir, wr_errbuf *eb)
+{
+    wr_db_opts o = {.create = true, .holder = "test"};
+    wr_db *db = NULL;
+    wr_coll *c = NULL;
+    bson_t *d = BCON_NEW("_id", BCON_INT32(1));
+    int rc = wr_db_open(dir, &o, &db, eb);
+    if (rc == WR_OK && (rc = wr_coll_open(db, "a", true, &c, eb)) == WR_OK &&
+        (rc = wr_coll_put(c, d, NULL, eb)) == WR_OK)
+        rc = wr_db_checkpoint(db, eb);
+    wr_db_close(db);
+    bson_destroy(d);
+    return rc;
+}
+
 /* A collection without indexes whose main table cannot be opened gives
  * the open's error (before: coll_load's cleanup closed index 0 of a NULL
  * array, a crash). */
@@ -1383,19 +1399,13 @@ static void test_db_coll_open_fails_cleanly(void)
     wr_db_opts o = {.create = true, .holder = "test"};
     wr_db *db;
     wr_coll *c;
-    bson_t *d = BCON_NEW("_id", BCON_INT32(1));
-    REQUIRE_OK(wr_db_open(dir, &o, &db, &eb), &eb);
-    REQUIRE_OK(wr_coll_open(db, "a", true, &c, &eb), &eb);
-    REQUIRE_OK(wr_coll_put(c, d, NULL, &eb), &eb);
-    REQUIRE_OK(wr_db_checkpoint(db, &eb), &eb);
-    wr_db_close(db);
+    REQUIRE_OK(one_doc_db(dir, &eb), &eb);
     snprintf(path, sizeof path, "%s/a.main.wr", dir);
     REQUIRE(truncate(path, 0) == 0);
     REQUIRE_OK(wr_db_open(dir, &o, &db, &eb), &eb);
     CHECK(wr_coll_open(db, "a", false, &c, &eb) != WR_OK);
     CHECK(strstr(eb.msg, "a.main.wr") != NULL);
     wr_db_close(db);
-    bson_destroy(d);
     free(dir);
 }
 
@@ -1537,13 +1547,7 @@ static void test_db_debris_is_proven_only(void)
     char path[700];
     wr_db_opts o = {.create = true, .holder = "test"};
     wr_db *db;
-    wr_coll *c;
-    bson_t *d = BCON_NEW("_id", BCON_INT32(1));
-    REQUIRE_OK(wr_db_open(dir, &o, &db, &eb), &eb);
-    REQUIRE_OK(wr_coll_open(db, "a", true, &c, &eb), &eb);
-    REQUIRE_OK(wr_coll_put(c, d, NULL, &eb), &eb);
-    REQUIRE_OK(wr_db_checkpoint(db, &eb), &eb);
-    wr_db_close(db);
+    REQUIRE_OK(one_doc_db(dir, &eb), &eb);
     REQUIRE_OK(debris_make(dir, "b.main.wr", "b", &eb), &eb);
     REQUIRE_OK(debris_make(dir, "other.main.wr", "b2", &eb), &eb);
     REQUIRE_OK(debris_make(dir, "torn.main.wr", "torn", &eb), &eb);
@@ -1597,7 +1601,6 @@ static void test_db_debris_is_proven_only(void)
     CHECK(exists_in(dir, "torn.main.wr"));
     CHECK(exists_in(dir, "copy.main.wr"));
     CHECK(exists_in(dir, "a.main.wr"));
-    bson_destroy(d);
     free(dir);
 }
 

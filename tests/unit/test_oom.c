@@ -29,6 +29,20 @@ static void key_of(int i, bson_t *k)
     BSON_APPEND_INT32(k, "", i);
 }
 
+/* Keys from to to - 1, each with a 300-byte value of v. */
+static void put_range(wri_btree *t, int from, int to, const uint8_t *v,
+                      wr_errbuf *eb)
+{
+    bson_t k;
+    for (int i = from; i < to; i++) {
+        key_of(i, &k);
+        CHECK_EQ(wri_btree_put(t, bson_get_data(&k), k.len, v, 300, NULL,
+                               eb),
+                 WR_OK);
+        bson_destroy(&k);
+    }
+}
+
 /* A leaf of ten 300-byte values; eight replaces fail for lack of memory;
  * eight more values join. Before the fix each failed replace took its
  * item's bytes off the leaf's count, so the leaf looked roomier than it
@@ -48,13 +62,7 @@ static void test_oom_failed_replace_keeps_the_leaf_count(void)
     bson_t k;
     REQUIRE_OK(wri_block_create(path, &cfg, &b, &eb), &eb);
     REQUIRE_OK(wri_btree_open(b, 1, &t, &eb), &eb);
-    for (int i = 0; i < 10; i++) {
-        key_of(i, &k);
-        CHECK_EQ(wri_btree_put(t, bson_get_data(&k), k.len, v, 300, NULL,
-                               &eb),
-                 WR_OK);
-        bson_destroy(&k);
-    }
+    put_range(t, 0, 10, v, &eb);
     for (int i = 0; i < 8; i++) {
         key_of(i, &k);
         fail_size = (size_t)k.len + 301 + 1; /* the item's key+value copy */
@@ -66,13 +74,7 @@ static void test_oom_failed_replace_keeps_the_leaf_count(void)
         bson_destroy(&k);
     }
     REQUIRE_OK(wri_btree_diag(t, &eb), &eb);
-    for (int i = 10; i < 18; i++) {
-        key_of(i, &k);
-        CHECK_EQ(wri_btree_put(t, bson_get_data(&k), k.len, v, 300, NULL,
-                               &eb),
-                 WR_OK);
-        bson_destroy(&k);
-    }
+    put_range(t, 10, 18, v, &eb);
     REQUIRE_OK(wri_btree_diag(t, &eb), &eb);
     REQUIRE_OK(wri_btree_checkpoint(t, &eb), &eb);
     CHECK_EQ(t->nrecords, 18);

@@ -7,6 +7,7 @@
 
 #include "wr_int.h"
 
+#include <poll.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -93,6 +94,7 @@ static void test_read_lock_refused_by_writer(void)
 typedef struct waited {
     unsigned calls;
     char who[256];
+    int release; /* the pipe end that lets the writer go; -1 once used */
 } waited;
 
 static void on_waiting(const char *who, unsigned seconds, void *arg)
@@ -101,33 +103,52 @@ static void on_waiting(const char *who, unsigned seconds, void *arg)
     (void)seconds;
     w->calls++;
     snprintf(w->who, sizeof w->who, "%s", who);
+    if (w->release >= 0) { /* the reader is waiting: now let the writer go */
+        CHECK(write(w->release, "g", 1) == 1);
+        close(w->release);
+        w->release = -1;
+    }
 }
 
-/* WR_READ_WAIT waits while a writer holds the lock, saying who it is. */
+/* WR_READ_WAIT waits while a writer holds the lock, saying who it is. The
+ * writer is a child that holds the lock until the reader has said it is
+ * waiting: pipes, not timing, order the steps. */
 static void test_read_wait_for_writer(void)
 {
     wr_errbuf eb = {0};
     char *dir = tap_fresh_path("wait");
+    int held[2], go[2];
     REQUIRE_OK(make_db(dir, 0, 10, &eb), &eb);
+    REQUIRE(pipe(held) == 0 && pipe(go) == 0);
     fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
         wr_errbuf e2 = {0};
         wr_db *w = NULL;
         wr_db_opts wo = {.holder = "wr-slow"};
+        char b;
+        close(held[0]);
+        close(go[1]);
         if (wr_db_open(dir, &wo, &w, &e2) != WR_OK)
             _exit(1);
-        usleep(400 * 1000);
+        /* held until told; 60 s at most, so a reader that never says it
+         * waits fails the checks below instead of hanging the test */
+        struct pollfd pf = {.fd = go[0], .events = POLLIN};
+        if (write(held[1], "h", 1) != 1 || poll(&pf, 1, 60 * 1000) != 1 ||
+            read(go[0], &b, 1) != 1)
+            _exit(1);
         wr_db_close(w);
         _exit(0);
     }
-    char lock[600];
-    snprintf(lock, sizeof lock, "%s/%s", dir, WR_LOCK_NAME);
+    close(held[1]);
+    close(go[0]);
+    char b = 0;
+    CHECK(read(held[0], &b, 1) == 1 && b == 'h'); /* the writer has the lock */
+    close(held[0]);
     char who[64] = "";
-    for (int i = 0; i < 2000 && !wri_io_lock_writer(dir, who, sizeof who); i++)
-        usleep(1000);
+    CHECK(wri_io_lock_writer(dir, who, sizeof who));
     CHECK(strstr(who, "wr-slow") != NULL);
-    waited wt = {0};
+    waited wt = {.release = go[1]};
     wr_read *rd = NULL;
     wr_read_opts ro = {.mode = WR_READ_WAIT, .holder = "wr-verify",
                        .waiting = on_waiting, .arg = &wt};
