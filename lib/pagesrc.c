@@ -1097,7 +1097,18 @@ int wri_ps_read_overflow(wri_ps *ps, const wri_cell *c, uint64_t lsize,
                          uint64_t page, uint8_t **buf, size_t *cap,
                          const uint8_t **val, wr_errbuf *eb)
 {
+    const uint8_t *raw;
+    return wri_ps_read_overflow_raw(ps, c, lsize, page, buf, cap, val, &raw,
+                                    eb);
+}
+
+int wri_ps_read_overflow_raw(wri_ps *ps, const wri_cell *c, uint64_t lsize,
+                             uint64_t page, uint8_t **buf, size_t *cap,
+                             const uint8_t **val, const uint8_t **raw,
+                             wr_errbuf *eb)
+{
     int rc;
+    bool whole = false;
     char x[64], y[64];
     uint64_t cell = page + c->off;
     uint64_t ref = cell + WRI_LEAF_CELL_HDR + c->klen;
@@ -1106,7 +1117,7 @@ int wri_ps_read_overflow(wri_ps *ps, const wri_cell *c, uint64_t lsize,
     uint32_t head = c->vlen - c->tlen;
     uint64_t need = wri_overflow_size(ps->P, head);
     wri_page_problem pp;
-    *val = NULL;
+    *val = *raw = NULL;
     if (c->vlen > WRI_PS_MAX_VALUE)
         return wri_ps_finding(ps, eb, WR_CHECK_DOCUMENT, page, cell,
                               wri_ps_u64(x, WRI_PS_MAX_VALUE), wri_ps_u64(y, c->vlen),
@@ -1154,17 +1165,17 @@ int wri_ps_read_overflow(wri_ps *ps, const wri_cell *c, uint64_t lsize,
         *buf = nb;
         *cap = need + c->tlen;
     }
-    if ((rc = wri_ps_read(ps, &c->ovf, *buf, "overflow page", NULL, eb)) !=
-        WR_OK)
+    rc = wri_ps_read(ps, &c->ovf, *buf, "overflow page", &whole, eb);
+    if (rc == WR_OK && wri_overflow_check(*buf, need, head, &pp) != WR_OK)
+        rc = wri_ps_finding(ps, eb, WR_CHECK_PAGE, c->ovf.off,
+                            c->ovf.off + pp.off, NULL, NULL,
+                            "overflow page: %s", pp.what);
+    if (!whole || (rc != WR_OK && rc != WRI_PS_BAD))
         return rc;
-    if (wri_overflow_check(*buf, need, head, &pp) != WR_OK)
-        return wri_ps_finding(ps, eb, WR_CHECK_PAGE, c->ovf.off,
-                              c->ovf.off + pp.off, NULL, NULL,
-                              "overflow page: %s", pp.what);
     if (c->tlen > 0) /* need == 32 + head: the run is exactly full */
         memcpy(*buf + need, c->tail, c->tlen);
-    *val = *buf + WRI_PH_LEN;
-    return WR_OK;
+    *(rc == WR_OK ? val : raw) = *buf + WRI_PH_LEN;
+    return rc;
 }
 
 /* --- documents ------------------------------------------------------------ */

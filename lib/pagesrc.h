@@ -295,6 +295,14 @@ int wri_ps_read_raw(wri_ps *ps, uint64_t off, void *buf, size_t len,
 int wri_ps_read_overflow(wri_ps *ps, const wri_cell *c, uint64_t lsize,
                          uint64_t page, uint8_t **buf, size_t *cap,
                          const uint8_t **val, wr_errbuf *eb);
+/* The same read; when the run's address held and its bytes were read
+ * whole but failed a check (CRC, stale, header: WRI_PS_BAD), *raw points
+ * at the value as the file holds it, in *buf (its tail appended), else
+ * NULL: what is left of a damaged value, for salvage's lost+found. */
+int wri_ps_read_overflow_raw(wri_ps *ps, const wri_cell *c, uint64_t lsize,
+                             uint64_t page, uint8_t **buf, size_t *cap,
+                             const uint8_t **val, const uint8_t **raw,
+                             wr_errbuf *eb);
 
 /* --- the ownership map of one checkpoint (tolerant walks) ------------ */
 int wri_ps_map_begin(wri_ps *ps, uint64_t lsize, wr_errbuf *eb);

@@ -299,55 +299,31 @@ static int sv_lost(sv_tree *t, const uint8_t *val, uint32_t vlen, bool valid,
 
 /* The value of leaf cell c of the page at `page`: inline, or its
  * overflow page read through its address and checked (pagesrc.h). NULL
- * with why when it cannot be had. */
+ * with why when it cannot be had; then *raw (raw may be NULL) is the
+ * value as the file holds it when its run's bytes could be read whole
+ * (wri_ps_read_overflow_raw), else NULL. */
 static int sv_value(sv_tree *t, const wri_cell *c, uint64_t page,
-                    const uint8_t **val, char *why, size_t wl, wr_errbuf *eb)
+                    const uint8_t **val, const uint8_t **raw, char *why,
+                    size_t wl, wr_errbuf *eb)
 {
     int rc;
+    const uint8_t *r = NULL;
+    if (raw != NULL)
+        *raw = NULL;
     if (!c->overflow) {
         *val = c->val;
         return WR_OK;
     }
-    rc = wri_ps_read_overflow(t->ps, c, t->lsize, page, &t->vbuf, &t->vcap,
-                              val, eb);
+    rc = wri_ps_read_overflow_raw(t->ps, c, t->lsize, page, &t->vbuf,
+                                  &t->vcap, val, &r, eb);
     if (rc == WRI_PS_BAD) {
         *val = NULL;
+        if (raw != NULL)
+            *raw = r;
         snprintf(why, wl, "%.390s", t->finding);
         return WR_OK;
     }
     return rc;
-}
-
-/* The bytes of an overflow value whose run failed its check (its CRC, a
- * torn block), read raw where the cell's address puts them: what is left
- * of the value, for lost+found. NULL when the address cannot hold them. */
-static int sv_value_raw(sv_tree *t, const wri_cell *c, const uint8_t **val,
-                        wr_errbuf *eb)
-{
-    int rc;
-    size_t got = 0;
-    uint32_t head = c->vlen - c->tlen;
-    uint64_t need = wri_overflow_size(t->P, head);
-    *val = NULL;
-    if (wri_cell_packed(c) || c->vlen > WRI_PS_MAX_VALUE || c->tlen >= t->P ||
-        c->ovf.size != need || c->ovf.off < 2 * (uint64_t)t->P ||
-        c->ovf.off > t->fsize || need > t->fsize - c->ovf.off)
-        return WR_OK;
-    if (t->vcap < need + c->tlen) {
-        uint8_t *nb = realloc(t->vbuf, need + c->tlen);
-        if (nb == NULL)
-            return WR_ERR(eb, WR_ENOMEM, "%s: out of memory", t->path);
-        t->vbuf = nb;
-        t->vcap = need + c->tlen;
-    }
-    if ((rc = sv_read(t, t->vbuf, need, c->ovf.off, &got, eb)) != WR_OK)
-        return rc;
-    if (got < need)
-        return WR_OK;
-    if (c->tlen > 0) /* a split value (format 3): its tail */
-        memcpy(t->vbuf + need, c->tail, c->tlen);
-    *val = t->vbuf + WRI_PH_LEN;
-    return WR_OK;
 }
 
 /* S2 through the page source's one document check: a whole, strictly
@@ -365,25 +341,19 @@ static bool sv_doc_ok(sv_tree *t, uint64_t page, const wri_cell *c,
 }
 
 /* An overflow value of cell c (of the leaf at `page`, written for gen)
- * that cannot be had (why): its raw bytes go to lost+found, as the
- * document if they still pass the document check, counted against loss.
- * *placed: there were bytes to read. */
+ * that cannot be had (why), its bytes as the file holds them at raw
+ * (sv_value): to lost+found, as the document if they still pass the
+ * document check, counted against loss. */
 static int sv_lost_raw(sv_tree *t, const wri_cell *c, uint64_t page,
-                       uint64_t gen, const char *why, wr_salvage_loss *loss,
-                       bool *placed, wr_errbuf *eb)
+                       uint64_t gen, const char *why, const uint8_t *raw,
+                       wr_salvage_loss *loss, wr_errbuf *eb)
 {
-    int rc;
-    const uint8_t *val;
     char w[1024], bad[400];
-    *placed = false;
-    if ((rc = sv_value_raw(t, c, &val, eb)) != WR_OK || val == NULL)
-        return rc;
-    bool valid = sv_doc_ok(t, page, c, val, bad, sizeof bad, eb);
+    bool valid = sv_doc_ok(t, page, c, raw, bad, sizeof bad, eb);
     snprintf(w, sizeof w, "%.390s; the value as the file holds it%s%.390s",
              why, valid ? "" : ", not a valid document: ", valid ? "" : bad);
-    *placed = true;
     loss->to_lost_found++;
-    return sv_lost(t, val, c->vlen, valid, gen, c->ovf.off, w, eb);
+    return sv_lost(t, raw, c->vlen, valid, gen, c->ovf.off, w, eb);
 }
 
 /* --- 1. scan --------------------------------------------------------------- */
@@ -620,15 +590,13 @@ static int sv_outside(sv_tree *t, const wri_page_view *v, uint64_t off,
                       wr_errbuf *eb)
 {
     int rc;
-    const uint8_t *val;
+    const uint8_t *val, *raw;
     char why[400] = "";
-    bool placed = false;
-    if ((rc = sv_value(t, c, off, &val, why, sizeof why, eb)) != WR_OK ||
-        (val == NULL && ((rc = sv_lost_raw(t, c, off, v->gen, why,
-                                           &t->rep->losses[loss], &placed,
-                                           eb)) != WR_OK ||
-                         placed)))
-        return rc; /* an overflow value's bytes as the file holds them */
+    if ((rc = sv_value(t, c, off, &val, &raw, why, sizeof why, eb)) != WR_OK)
+        return rc;
+    if (raw != NULL) /* an overflow value's bytes as the file holds them */
+        return sv_lost_raw(t, c, off, v->gen, why, raw, &t->rep->losses[loss],
+                           eb);
     t->rep->losses[loss].to_lost_found++;
     if (val == NULL)
         return sv_lost(t, c->key, c->klen, false, v->gen, off, why, eb);
@@ -656,7 +624,7 @@ static int sv_walk_leaf(sv_tree *t, const wri_page_view *v, uint64_t off,
     size_t loss = SIZE_MAX; /* the current run outside the range's */
     for (uint32_t i = 0; i < v->count; i++) {
         wri_cell c;
-        const uint8_t *val;
+        const uint8_t *val, *raw;
         why[0] = '\0';
         wri_page_cell(v, i, &c);
         if (sv_cert_covers(t, c.key, c.klen))
@@ -673,20 +641,22 @@ static int sv_walk_leaf(sv_tree *t, const wri_page_view *v, uint64_t off,
                 return rc;
             continue;
         }
-        if ((rc = sv_value(t, &c, off, &val, why, sizeof why, eb)) != WR_OK)
+        if ((rc = sv_value(t, &c, off, &val, &raw, why, sizeof why, eb)) !=
+            WR_OK)
             return rc;
         if (val == NULL) {
-            bool packed = wri_cell_packed(&c), placed; /* packed: the leaf */
+            bool packed = wri_cell_packed(&c); /* its place: the leaf */
             if ((rc = sv_hole_add(t, packed ? "document" : "overflow",
                                   packed ? off : c.ovf.off,
                                   packed ? v->size : c.ovf.size, why,
                                   c.key, c.klen, NULL, 0, true, false, eb)) !=
                     WR_OK ||
-                (rc = sv_lost_raw(t, &c, off, v->gen, why,
-                                  &t->rep->losses[t->rep->nlosses - 1],
-                                  &placed, eb)) != WR_OK)
+                (raw != NULL &&
+                 (rc = sv_lost_raw(t, &c, off, v->gen, why, raw,
+                                   &t->rep->losses[t->rep->nlosses - 1],
+                                   eb)) != WR_OK))
                 return rc;
-            t->holes[t->nholes - 1].taken = placed;
+            t->holes[t->nholes - 1].taken = raw != NULL;
             continue;
         }
         if (!sv_doc_ok(t, off, &c, val, why, sizeof why, eb)) {
@@ -883,18 +853,15 @@ static int sv_fill_cell(sv_tree *t, sv_hole *h, const sv_cand *c,
                         const wri_cell *cell, wr_errbuf *eb)
 {
     int rc;
-    const uint8_t *val;
+    const uint8_t *val, *raw;
     char why[400] = "";
     wr_salvage_loss *loss = &t->rep->losses[h->loss];
-    if ((rc = sv_value(t, cell, c->l->off, &val, why, sizeof why, eb)) !=
-        WR_OK)
+    if ((rc = sv_value(t, cell, c->l->off, &val, &raw, why, sizeof why,
+                       eb)) != WR_OK)
         return rc;
-    if (val == NULL) { /* what is left of it, else its key */
-        bool placed;
-        if ((rc = sv_lost_raw(t, cell, c->l->off, c->l->gen, why, loss,
-                              &placed, eb)) != WR_OK ||
-            placed)
-            return rc;
+    if (raw != NULL) /* what is left of it, else its key */
+        return sv_lost_raw(t, cell, c->l->off, c->l->gen, why, raw, loss, eb);
+    if (val == NULL) {
         loss->to_lost_found++;
         return sv_lost(t, cell->key, cell->klen, false, c->l->gen, c->l->off,
                        why, eb);
@@ -980,7 +947,8 @@ static int sv_damaged_slots(sv_tree *t, sv_hole *h, uint8_t *buf,
             wri_key_check(c.key, c.klen, 1, kw, sizeof kw) != WR_OK ||
             !sv_in_hole(h, c.key, c.klen))
             continue;
-        if ((rc = sv_value(t, &c, off, &val, why, sizeof why, eb)) != WR_OK)
+        if ((rc = sv_value(t, &c, off, &val, NULL, why, sizeof why, eb)) !=
+            WR_OK)
             return rc;
         if (val == NULL)
             continue;

@@ -192,6 +192,25 @@ damage_leaf() {
     [ "$(jq -r '[.collections[] | .name + ":" + (.recovered|tostring) + ":" + (.renamed|tostring)] | sort | join(",")' <<<"$output")" = "caf%E9:1:true,good:30:false" ]
 }
 
+@test "wr-salvage: a name that is not UTF-8 whose %XX form the source also has: refused before DEST is made, naming both and --collection; that one alone is salvaged renamed" {
+    printf '{"_id": 1}\n{"_id": 2}\n' > "$TMP/two.jsonl"
+    "$WR_BIN/wr-load" -q "$TMP/db" 'caf%E9' "$TMP/two.jsonl"
+    coll_renamed_db "$TMP/db" cafX $'caf\xe9'
+    run "$WR_BIN/wr-salvage" "$TMP/db" "$TMP/s"
+    echo "$output"
+    [ "$status" -eq 3 ]
+    [[ "$output" == *"would be salvaged as \"caf%E9\", a name the source has too; salvage it alone (--collection) into another DEST; nothing was written (no DEST)"* ]]
+    [[ "$output" != *"documents recovered"* ]]
+    [ ! -e "$TMP/s" ]
+    run "$WR_BIN/wr-salvage" --collection $'caf\xe9' "$TMP/db" "$TMP/s"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"collection caf%E9: 1 documents recovered of 1"*"renamed: "* ]]
+    run "$WR_BIN/wr-salvage" --collection 'caf%E9' "$TMP/db" "$TMP/s2"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"collection caf%E9: 2 documents recovered of 2"* ]]
+    [[ "$output" != *"renamed: "* ]]
+}
+
 @test "wr-salvage: a single main-table file; an index file exits 2" {
     make_db
     run "$WR_BIN/wr-salvage" -q "$TMP/db/people.main.wr" "$TMP/out"
