@@ -142,6 +142,18 @@ PY
         sleep 0.1
     done
     grep -qE $'\r[^\r\e]{45,}\e\\[K' "$TMP/raw"
+    # resize only once wr-load waits for the rest of its input and tmux
+    # has drawn all it wrote (nothing new for 0.6 s: it draws every
+    # 0.1 s while it works): a drawing still in flight at the resize is
+    # wrapped by the terminal at the new width before wr-load can know it
+    local last=-1 same=0 size
+    for _ in $(seq 300); do
+        size=$(stat -c %s "$TMP/raw")
+        if [ "$size" = "$last" ]; then same=$((same + 1)); else same=0; last=$size; fi
+        [ "$same" -ge 6 ] && break
+        sleep 0.1
+    done
+    [ "$same" -ge 6 ]
     tmux -L "$SOCK" resize-window -x 40 -y 50
     for _ in $(seq 100); do
         [ "$(tmux -L "$SOCK" display-message -p '#{window_width}')" = 40 ] && break
