@@ -443,6 +443,11 @@ static int df_side_open(df_side *s, wr_errbuf *eb)
         (rc = wri_legacy_refuse_odd(s->path, &s->ld, eb)) != WR_OK)
         goto out;
     if (s->ld.kind != WRI_DIR_LEGACY) {
+        /* tree files without their catalog are a damaged database (the
+         * one rule every tool gives, with the salvage hint) */
+        if ((rc = wri_catalog_missing(s->path, eb)) != WR_ENOTFOUND)
+            goto out;
+        wr_errbuf_clear(eb);
         rc = WR_ERR(eb, WR_ENOTFOUND,
                     "%s: neither a database (no %s) nor a legacy append-log "
                     "directory (no NAME.log)",

@@ -294,6 +294,15 @@ EOF
     run --separate-stderr "$WR_BIN/wr-diff" "$TMP/a" "$TMP/d"
     [ "$status" -eq 3 ]
     [[ "$stderr" == *"wr.catalog"* ]]
+    # a lost catalog beside its tree files: damage, as a damaged one is,
+    # with the salvage hint (not "neither a database nor a legacy
+    # directory")
+    make_db e
+    rm "$TMP/e/wr.catalog"
+    run --separate-stderr "$WR_BIN/wr-diff" "$TMP/a" "$TMP/e"
+    [ "$status" -eq 3 ]
+    [[ "$stderr" == *"$TMP/e/wr.catalog: missing, in a directory holding "*" tree files no interrupted run left"*"wr-salvage rebuilds it"* ]]
+    [[ "$stderr" != *"neither a database"* ]]
 }
 
 # diff_damage_case KIND FILE [JSONL]: a damaged database (a copy of the
