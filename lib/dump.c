@@ -41,6 +41,8 @@ void dx_record(dctx *x, const wr_finding *f)
 {
     char full[1024], line[1024];
     wr_finding g = *f;
+    if (x->mute)
+        return;
     if (x->map_damage != NULL)
         x->map_damage(x->map_arg, f);
     if (x->html != NULL) /* a database's map reports wr_verify's findings */

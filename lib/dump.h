@@ -44,6 +44,8 @@ typedef struct dctx {
     struct map_html *html;    /* --map on a database: the page; its
                                  findings are wr_verify's, the dump's own
                                  only draw */
+    bool mute;          /* findings are dropped (a look at the tree for
+                           --page's own purpose: not what it reports) */
 } dctx;
 
 /* One tree file, read through a tolerant page source. */

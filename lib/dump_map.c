@@ -8,7 +8,9 @@
  * generation. A legend, the file's name, size, page size and the count of
  * blocks of each kind head it; each cell has a tooltip (<title>): its
  * address and kind, for a tree page its level, items and first key, for
- * a damaged one the findings there; and an id ("b" and the offset of its
+ * any other block of a long leaf or an overflow run where that page
+ * starts (the address wr-dump --page takes), for a damaged one the
+ * findings there; and an id ("b" and the offset of its
  * first block) to link to. A file of more than MAP_CELLS blocks is drawn
  * at a coarser scale: each cell a run of blocks, coloured by the kind
  * most of them have, damage always shown.
@@ -21,7 +23,8 @@
  * Drawn from the page source's walks (the same as the summary's), so a
  * damaged file is drawn as far as it reads and its damage is visible.
  * Memory: one byte and one generation per block, and at the fine scale
- * one short title per tree page; the page streams to its output.
+ * one short title per tree page and one page start per block; the page
+ * streams to its output.
  */
 #include "dump.h"
 
@@ -65,6 +68,9 @@ typedef struct map_ctx {
     uint8_t *kind;
     uint64_t *gen;
     char **title;  /* fine scale: a tree page's title, else NULL */
+    uint64_t *start; /* fine scale: the first block's offset of the page
+                        (a long leaf, an overflow run) a block is part
+                        of, for the tooltips of the others; else NULL */
     uint64_t gmin, gmax;
 } map_ctx;
 
@@ -103,6 +109,18 @@ static void mc_mark(map_ctx *m, uint64_t off, uint64_t len, int kind)
          b++)
         if (m->kind[b] != MK_DAMAGED)
             m->kind[b] = (uint8_t)kind;
+}
+
+/* A page of the tree: its blocks marked, each remembering where the page
+ * starts (fine scale). */
+static void mc_mark_page(map_ctx *m, const wr_addr *a, int kind)
+{
+    mc_mark(m, a->off, a->size, kind);
+    if (m->P == 0 || m->start == NULL)
+        return;
+    for (uint64_t b = a->off / m->P;
+         b < m->nblocks && b * m->P < a->off + a->size; b++)
+        m->start[b] = a->off;
 }
 
 /* A finding's page is drawn damaged (dx_record calls this). A header
@@ -179,8 +197,8 @@ static int mc_page(void *arg, const wri_ps_page *p)
         mc_mark(m, p->addr.off, p->addr.size, MK_DAMAGED);
         return 0;
     }
-    mc_mark(m, p->addr.off, p->addr.size,
-            v->type == WRI_PT_INTERNAL ? MK_INTERNAL : MK_LEAF);
+    mc_mark_page(m, &p->addr,
+                 v->type == WRI_PT_INTERNAL ? MK_INTERNAL : MK_LEAF);
     if (b < m->nblocks) {
         m->gen[b] = v->gen;
         m->gmin = m->gmin == 0 || v->gen < m->gmin ? v->gen : m->gmin;
@@ -194,7 +212,7 @@ static int mc_page(void *arg, const wri_ps_page *p)
         wri_cell c;
         wri_page_cell(v, i, &c);
         if (c.overflow && !wri_cell_packed(&c))
-            mc_mark(m, c.ovf.off, c.ovf.size, MK_OVERFLOW);
+            mc_mark_page(m, &c.ovf, MK_OVERFLOW);
     }
     return 0;
 }
@@ -316,6 +334,13 @@ static void mc_svg(map_ctx *m, FILE *f, const char *path, uint64_t fsize,
             fprintf(f, "%s %" PRIu64 " (+%" PRIu64 "): %s",
                     per == 1 ? "block" : "blocks", b0 * m->P,
                     (b1 - b0) * m->P, mk_name[k]);
+        /* an inner block of a page: where the page starts (what
+         * wr-dump --page takes) */
+        if (per == 1 && m->start != NULL && m->start[b0] != 0 &&
+            m->start[b0] < b0 * m->P &&
+            (k == MK_LEAF || k == MK_INTERNAL || k == MK_OVERFLOW))
+            fprintf(f, "%s at %" PRIu64, k == MK_OVERFLOW ? " run" : "",
+                    m->start[b0]);
         if (k == MK_DAMAGED)
             mc_damage_title(m, f, b0, b1);
         fputs("</title></rect>\n", f);
@@ -341,10 +366,12 @@ int file_map(dctx *x, dump_file *df, wr_errbuf *eb)
     m.per = m.per ? m.per : 1;
     m.kind = calloc(m.nblocks + 1, 1);
     m.gen = calloc(m.nblocks + 1, sizeof *m.gen);
-    if (m.nblocks <= MAP_CELLS)
+    if (m.nblocks <= MAP_CELLS) {
         m.title = calloc(m.nblocks + 1, sizeof *m.title);
+        m.start = calloc(m.nblocks + 1, sizeof *m.start);
+    }
     if (m.kind == NULL || m.gen == NULL ||
-        (m.nblocks <= MAP_CELLS && m.title == NULL)) {
+        (m.nblocks <= MAP_CELLS && (m.title == NULL || m.start == NULL))) {
         rc = WR_ERR(eb, WR_ENOMEM, "out of memory");
         goto out;
     }
@@ -392,6 +419,7 @@ out:
     for (uint64_t b = 0; m.title != NULL && b < m.nblocks; b++)
         free(m.title[b]);
     free(m.title);
+    free(m.start);
     for (size_t i = 0; i < m.nnotes; i++)
         free(m.notes[i].text);
     free(m.notes);

@@ -6,7 +6,10 @@
  * (wri_ps_read_raw); keys get the walk's form and order checks
  * (wri_ps_check_key), a main table's values wr-verify's document check
  * (wri_ps_check_document), and values are printed by our Extended JSON
- * writer.
+ * writer. ADDR must be a page boundary: a block inside a longer page
+ * (a long leaf, an overflow run) is named by the page that starts below
+ * it, as the checkpoint's tree walk (tree_walk, the one --tree and --map
+ * make) finds it.
  *
  * Calls pagesrc, page, bsonkey (see dump.h).
  */
@@ -444,6 +447,104 @@ static void page_checks(dctx *x, dump_file *df, const uint8_t *buf,
     }
 }
 
+/* Do its own checks find a whole page at the bytes read: the size its
+ * header gives, read whole, its CRC holding? */
+static bool page_holds(const uint8_t *buf, uint64_t len, uint32_t hsize)
+{
+    return len >= WRI_PH_LEN && hsize == len &&
+           wri_get32(buf + WRI_PH_CRC) == wri_page_crc(buf, len);
+}
+
+/* The page of the tree that holds a block: a long leaf (format 2) or an
+ * overflow run, as the chosen checkpoint's walk finds them. */
+typedef struct page_around {
+    wri_ps *ps;
+    wr_errbuf *eb;
+    uint64_t addr, lsize;
+    bool found;
+    wr_addr page;     /* the page whose bytes hold addr */
+    const char *what; /* "leaf", "overflow run", ... */
+} page_around;
+
+static bool addr_covers(const wr_addr *a, uint64_t off)
+{
+    return a->off <= off && off - a->off < a->size;
+}
+
+/* The walk's pages: a page read whole and intact (its address checked)
+ * whose blocks hold addr; a trusted leaf's overflow runs (their address
+ * checked as a read of them checks it) too. Nonzero stops the walk. */
+static int around_page(void *arg, const wri_ps_page *p)
+{
+    page_around *pa = arg;
+    const wri_page_view *v = p->v;
+    if (!p->trusted)
+        return 0; /* its address or bytes are not to be believed */
+    if (addr_covers(&p->addr, pa->addr)) {
+        pa->found = true;
+        pa->page = p->addr;
+        pa->what = v != NULL ? type_name(v->type) : "tree page";
+        return 1;
+    }
+    for (uint32_t i = 0; v != NULL && v->type == WRI_PT_LEAF && i < v->count;
+         i++) {
+        wri_cell c;
+        int rc;
+        wri_page_cell(v, i, &c);
+        if (!c.overflow || wri_cell_packed(&c) ||
+            !addr_covers(&c.ovf, pa->addr))
+            continue;
+        if ((rc = wri_ps_addr_check(pa->ps, &c.ovf, 0, pa->lsize,
+                                    p->addr.off, p->addr.off + c.off,
+                                    "overflow page", pa->eb)) < 0)
+            return rc;
+        if (rc != WR_OK)
+            continue;
+        pa->found = true;
+        pa->page = c.ovf;
+        pa->what = "overflow run";
+        return 1;
+    }
+    return 0;
+}
+
+/* Does the chosen checkpoint's tree put addr inside a page that starts
+ * below it (a long leaf, an overflow run)? Asked of the walk --tree and
+ * --map make (tree_walk), its findings dropped: they are no part of the
+ * page shown, and a tree that does not say (damage on the way, no
+ * checkpoint) leaves the block to be shown as it is. 1 yes (*pa says
+ * which page), 0 no, or an environment error. The page source is left
+ * as it was for the page's own checks (no generation on findings, no
+ * ownership map). */
+static int page_around_addr(dctx *x, dump_file *df, uint64_t addr,
+                            page_around *pa, wr_errbuf *eb)
+{
+    int rc = 0;
+    wri_ps_walk w;
+    uint64_t gen = df->ps->gen;
+    memset(&w, 0, sizeof w);
+    memset(pa, 0, sizeof *pa);
+    if (df->chosen < 0)
+        return 0;
+    pa->ps = df->ps;
+    pa->eb = eb;
+    pa->addr = addr;
+    pa->lsize = df->cur.logical_size;
+    x->mute = true;
+    if ((rc = file_checkpoint(x, df, eb)) > 0) {
+        w.page = around_page;
+        w.arg = pa;
+        rc = tree_walk(x, df, &w, eb);
+    }
+    x->mute = false;
+    df->ps->gen = gen;
+    wri_ps_map_end(df->ps);
+    wri_ps_walk_free(&w);
+    if (rc < 0)
+        return rc;
+    return pa->found && pa->page.off < addr;
+}
+
 int file_page(dctx *x, dump_file *df, uint64_t addr, bson_t *j,
               wr_errbuf *eb)
 {
@@ -505,6 +606,21 @@ int file_page(dctx *x, dump_file *df, uint64_t addr, bson_t *j,
     if ((rc = wri_ps_read_raw(ps, addr, buf, len, &got, eb)) != WR_OK)
         goto out;
     len = got;
+    /* a block that is no whole page by its own checks may be an inner
+     * block of a longer page: the tree says (only then: a walk's cost) */
+    if (!page_holds(buf, len, hsize)) {
+        page_around pa;
+        if ((rc = page_around_addr(x, df, addr, &pa, eb)) < 0)
+            goto out;
+        if (rc > 0) {
+            rc = WR_ERR(eb, WR_EINVAL,
+                        "%s: offset %" PRIu64 " is inside the %s at %" PRIu64
+                        " (%u bytes): try --page %" PRIu64,
+                        df->path, addr, pa.what, pa.page.off, pa.page.size,
+                        pa.page.off);
+            goto out;
+        }
+    }
     if (j != NULL)
         BSON_APPEND_DOCUMENT_BEGIN(j, "page", &jp);
     bson_t *jd = j != NULL ? &jp : NULL;

@@ -38,6 +38,17 @@ for i in range(40):
     [ "$(DAMAGE info "$1/c.main.wr" | jq .slot)" = 1 ]
 }
 
+# long_leaves_db DIR: collection c of 300 documents of 150 to 2650 bytes
+# loaded at 512-byte pages: wr-load's long leaves (format 2) of packed and
+# split values
+long_leaves_db() {
+    python3 -c "
+import json
+for i in range(300):
+    print(json.dumps({'_id': i, 'pad': 'p' * (150 + (i * 37) % 2500)}))" >"$TMP/in.jsonl"
+    "$WR_BIN/wr-load" -q --page-size 512 "$1" c "$TMP/in.jsonl"
+}
+
 # jsonl FILE N [START]: N small documents with _id START.. into FILE
 make_jsonl() {
     local file=$1 n=$2 start=${3:-0}

@@ -44,11 +44,7 @@ cells() { grep -cE "class=\"cell\" id=\"[a-z0-9-]+\" data-kind=\"$1\"" "$2" || t
 }
 
 @test "--map: wr-load's long leaves of packed and split values: a leaf cell for each of their blocks, the first naming the page; the runs of split values only, no overflow cell for a packed value" {
-    python3 -c "
-import json
-for i in range(300):
-    print(json.dumps({'_id': i, 'pad': 'p' * (150 + (i * 37) % 2500)}))" >"$TMP/in.jsonl"
-    "$WR_BIN/wr-load" -q --page-size 512 "$TMP/db" c "$TMP/in.jsonl"
+    long_leaves_db "$TMP/db"
     f=$TMP/db/c.main.wr
     run_json "$WR_BIN/wr-dump" --json --stats "$f"
     st=$output
@@ -70,13 +66,13 @@ for i in range(300):
     [ "$(cells 4 "$TMP/m.svg")" -eq "$(jq ".files[0].overflow_bytes / $P" <<<"$sum")" ]
     [ "$(jq '.files[0].pages.overflow' <<<"$sum")" -eq "$(jq '.files[0].stats.overflow.tails' <<<"$st")" ]
     # the first leaf: its first block names the page, each other one is
-    # a leaf block of it
+    # a leaf block of it, naming where it starts
     leaf=$(DAMAGE page "$f" leaf 0)
     size=$(od -An -tu4 -j $((leaf + 12)) -N4 "$f" | tr -d ' ')
     [ "$size" -gt "$P" ]
     grep -A1 "id=\"b$leaf\"" "$TMP/m.svg" | grep -q "<title>page $leaf: leaf"
     for ((b = leaf + P; b < leaf + size; b += P)); do
-        grep "id=\"b$b\"" "$TMP/m.svg" | grep -q "data-kind=\"3\".*<title>block $b (+$P): leaf</title>"
+        grep "id=\"b$b\"" "$TMP/m.svg" | grep -q "data-kind=\"3\".*<title>block $b (+$P): leaf at $leaf</title>"
     done
 }
 

@@ -92,6 +92,80 @@ first_leaf() {
     echo "$output" | jq -e '.status == "error"'
 }
 
+# page_len FILE OFF: the size field of the page header at OFF
+page_len() { od -An -tu4 -j $(($2 + 12)) -N4 "$1" | tr -d ' '; }
+
+# inner_page_error FILE START SIZE WHAT: --page at the second and the last
+# block of the page at START (SIZE bytes, a WHAT) is a usage error naming
+# its start, in text and JSON, no damage; the start itself dumps clean.
+inner_page_error() {
+    local f=$1 start=$2 size=$3 what=$4 P=512 inner
+    [ "$size" -gt $((2 * P)) ]
+    run --separate-stderr "$WR_BIN/wr-dump" --page "$start" "$f"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"checksum: stored"*"over $size bytes: holds"* ]]
+    [[ "$output$stderr" != *"!!"* ]]
+    for inner in $((start + P)) $((start + size - P)); do
+        run --separate-stderr "$WR_BIN/wr-dump" --page "$inner" "$f"
+        [ "$status" -eq 2 ]
+        [[ "$stderr" == *"$f: offset $inner is inside the $what at $start ($size bytes): try --page $start"* ]]
+        [[ "$output$stderr" != *"!!"* ]]
+        run --separate-stderr "$WR_BIN/wr-dump" --json --page "$inner" "$f"
+        [ "$status" -eq 2 ]
+        jq -e --arg m "offset $inner is inside the $what at $start ($size bytes): try --page $start" \
+            '.status == "error" and .exit == 2 and .findings == 0 and
+             .error.code == "WR_EINVAL" and (.error.message | endswith($m))' <<<"$output"
+    done
+}
+
+@test "wr-dump --page at an inner block of an overflow run is a usage error naming the run's start; a damaged run's inner block too; behind a damaged leaf the block is decoded as it is (review4 #6)" {
+    python3 -c "
+import json
+for i in range(8):
+    print(json.dumps({'_id': i, 'body': 'z' * (3000 + 100 * i)}))" >"$TMP/big.jsonl"
+    "$WR_BIN/wr-load" -q --page-size 512 "$TMP/db" c "$TMP/big.jsonl"
+    "$WR_BIN/wr-verify" -q "$TMP/db"
+    f=$TMP/db/c.main.wr
+    local run size leaf
+    run=$(DAMAGE page "$f" overflow 3)
+    size=$(page_len "$f" "$run")
+    inner_page_error "$f" "$run" "$size" "overflow run"
+    # the map's tooltip of an inner block names the run's start
+    "$WR_BIN/wr-dump" --map "$TMP/m.svg" "$f"
+    grep -q "<title>block $((run + 512)) (+512): overflow run at $run</title>" "$TMP/m.svg"
+    grep -q "<title>block $((run + size - 512)) (+512): overflow run at $run</title>" "$TMP/m.svg"
+    # a damaged run: its inner blocks are still the run's (its own
+    # --page shows the damage), never damage of a page of their own
+    cp "$f" "$TMP/c.main.wr.orig"
+    flip "$f" $((run + 600))
+    run "$WR_BIN/wr-dump" --page "$run" "$f"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"!! page $run: byte $run: checksum"* ]]
+    run --separate-stderr "$WR_BIN/wr-dump" --page $((run + 512)) "$f"
+    [ "$status" -eq 2 ]
+    [[ "$stderr" == *"offset $((run + 512)) is inside the overflow run at $run ($size bytes)"* ]]
+    # the leaf that holds the run's address damaged: the tree does not
+    # say, and the block is decoded as it is, its damage marked
+    cp "$TMP/c.main.wr.orig" "$f"
+    leaf=$(DAMAGE page "$f" leaf 0)
+    flip "$f" $((leaf + 40))
+    run "$WR_BIN/wr-dump" --page $((run + 512)) "$f"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"page $((run + 512)) (512 bytes read, page size 512)"* ]]
+    [[ "$output" == *"!! page $((run + 512)): byte $((run + 512)): checksum"* ]]
+}
+
+@test "wr-dump --page at an inner block of a long leaf is a usage error naming the leaf's start (review4 #6)" {
+    long_leaves_db "$TMP/db"
+    f=$TMP/db/c.main.wr
+    local leaf size
+    leaf=$(DAMAGE page "$f" leaf 0)
+    size=$(page_len "$f" "$leaf")
+    inner_page_error "$f" "$leaf" "$size" "leaf"
+    "$WR_BIN/wr-dump" --map "$TMP/m.svg" "$f"
+    grep -q "<title>block $((leaf + 512)) (+512): leaf at $leaf</title>" "$TMP/m.svg"
+}
+
 @test "wr-dump --page of a split value's run (format 3) is no damage: its tail is in the leaf" {
     compacted_db "$TMP/db"
     local f="$TMP/db/c.main.wr" run vlen tlen

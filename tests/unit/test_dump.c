@@ -663,6 +663,69 @@ static void test_dump_page_usage_errors(void)
     free(p);
 }
 
+/* The first overflow run the leaves of a table point to (each leaf's
+ * --page JSON, in key order): false if none. */
+static bool first_run(const char *path, wr_addr *ovf)
+{
+    uint64_t leaves[512];
+    bool found = false;
+    dres t = run(path, WR_DUMP_TREE, NULL);
+    size_t n = tree_pages(t.text, 0, leaves, 512);
+    free(t.text);
+    for (size_t i = 0; i < n && !found; i++) {
+        wr_dump_opts o = {.page_addr = leaves[i]};
+        bson_t j;
+        bson_iter_t it, slots, a;
+        if (run_json(path, WR_DUMP_PAGE, &o, &j, NULL) == WR_OK &&
+            bson_iter_init(&it, &j) &&
+            bson_iter_find_descendant(&it, "page.slots", &it) &&
+            bson_iter_recurse(&it, &slots))
+            while (!found && bson_iter_next(&slots)) {
+                if (!bson_iter_recurse(&slots, &a) ||
+                    !bson_iter_find_descendant(&a, "overflow.offset", &a))
+                    continue;
+                ovf->off = (uint64_t)bson_iter_as_int64(&a);
+                bson_iter_recurse(&slots, &a);
+                found = bson_iter_find_descendant(&a, "overflow.size", &a);
+                ovf->size = found ? (uint32_t)bson_iter_as_int64(&a) : 0;
+            }
+        bson_destroy(&j);
+    }
+    return found;
+}
+
+/* review4 #6: a block inside an overflow run is no page: WR_EINVAL naming
+ * the run's start, no finding; the run's start dumps clean. */
+static void test_dump_page_inside_a_run(void)
+{
+    char *p = join(fixture, "people.main.wr");
+    char want[200];
+    wr_addr ovf = {0};
+    REQUIRE(first_run(p, &ovf));
+    REQUIRE(ovf.size > 512);
+    for (uint64_t at = ovf.off + 512; at < ovf.off + ovf.size; at += 512) {
+        snprintf(want, sizeof want, ": offset %llu is inside the overflow "
+                 "run at %llu (%u bytes): try --page %llu",
+                 (unsigned long long)at, (unsigned long long)ovf.off,
+                 ovf.size, (unsigned long long)ovf.off);
+        wr_dump_opts o = {.page_addr = at};
+        dres r = run(p, WR_DUMP_PAGE, &o);
+        CHECK_EQ(r.rc, WR_EINVAL);
+        CHECK(strstr(r.eb.msg, want) != NULL);
+        CHECK_EQ(r.findings, 0);
+        CHECK_EQ(r.st.damaged, 0);
+        free(r.text);
+    }
+    wr_dump_opts o = {.page_addr = ovf.off};
+    dres r = run(p, WR_DUMP_PAGE, &o);
+    REQUIRE_OK(r.rc, &r.eb);
+    CHECK(strstr(r.text, "type 3 (overflow)") != NULL);
+    CHECK(strstr(r.text, ": holds") != NULL);
+    CHECK_EQ(r.findings, 0);
+    free(r.text);
+    free(p);
+}
+
 static void test_dump_previous_checkpoint(void)
 {
     wr_dump_opts o = {.collection = "people", .previous = true};
@@ -1059,6 +1122,7 @@ int main(void)
     RUN(test_dump_extents_after_deletes);
     RUN(test_dump_page_root_and_slots);
     RUN(test_dump_page_usage_errors);
+    RUN(test_dump_page_inside_a_run);
     RUN(test_dump_previous_checkpoint);
     RUN(test_dump_fresh_file_has_no_previous);
     RUN(test_dump_flipped_leaf_byte);
