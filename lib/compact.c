@@ -74,6 +74,12 @@
  *     per level, and the pipe between them (the loader runs on a thread of
  *     its own, ipipe.h) a ring of four 256 KiB batches.
  *
+ * Before C2: a tree file whose name is a symbolic link is refused, and
+ * with it the job (cpt_refuse_link: the rename of C7 would replace the
+ * link); too little free space for the copies ends the job before it
+ * lists any file. With wr_compact_opts.seen, a file an earlier call
+ * compacted (device and inode) is left out of the job (cpt_drop_seen).
+ *
  * Calls block, bulk, catalog, io, ipipe (the walk of the original and
  * the bulk loader on two threads), replace (backups) and verify
  * (wri_verify_quick_feed, wri_verify_file_gen, wr_verify).
@@ -91,6 +97,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define CPT_TMP_SUFFIX ".compact.tmp"
 #define CPT_TICK 1024 /* records between progress and interrupt checks */
@@ -188,6 +195,69 @@ static void cpt_remove_tmp(cpt_file *f)
     if (wri_io_unlink(f->tmp, &scratch) == WR_OK ||
         scratch.code == WR_ENOTFOUND)
         f->built = false;
+}
+
+/* Did an earlier PATH of the run compact (dry run: measure) path's file?
+ * Only those: a file that failed there, or was skipped, is done again
+ * with a later PATH's job, which it refuses (or is refused) all over:
+ * else the rest of its database would be compacted without it. */
+static bool cpt_seen_has(const wr_compact_seen *seen, const char *path)
+{
+    struct stat ps;
+    if (seen == NULL || stat(path, &ps) != 0)
+        return false;
+    for (size_t i = 0; i < seen->n; i++)
+        if (wri_io_same_file(&seen->files[i], &ps))
+            return true;
+    return false;
+}
+
+/* Record path's file as it is now, once compacted (a new file) or
+ * measured (best effort: a file that cannot be recorded is only not
+ * recognised when named again). */
+static void cpt_seen_add(wr_compact_seen *seen, const char *path)
+{
+    struct stat ps;
+    if (seen == NULL || stat(path, &ps) != 0)
+        return;
+    struct stat *nf = realloc(seen->files, (seen->n + 1) * sizeof *nf);
+    if (nf == NULL)
+        return;
+    seen->files = nf;
+    nf[seen->n++] = ps;
+}
+
+void wr_compact_seen_free(wr_compact_seen *s)
+{
+    if (s == NULL)
+        return;
+    free(s->files);
+    s->files = NULL;
+    s->n = 0;
+}
+
+/* A tree file whose name is a symbolic link is refused (WR_ENOTSUP): its
+ * new copy would be renamed over the link, not over the file it points
+ * to, which would stay whole on its volume while DIR's took the copy.
+ * Building the copy beside the target instead would put it, and the
+ * debris of a crash, in a directory the lock does not cover and the
+ * sweep of C1 does not look in. */
+static int cpt_refuse_link(const cpt_job *j, const cpt_file *f,
+                           wr_errbuf *eb)
+{
+    struct stat ls;
+    char target[4096];
+    if (lstat(f->path, &ls) != 0 || !S_ISLNK(ls.st_mode))
+        return WR_OK;
+    ssize_t n = readlink(f->path, target, sizeof target - 1);
+    target[n < 0 ? 0 : n] = '\0';
+    return WR_ERR(eb, WR_ENOTSUP,
+                  "%s is a symbolic link (to %s): not compacted, nor is "
+                  "anything else of %s (its new copy would replace the "
+                  "link, not the file it points to, which would keep its "
+                  "size). Move the file back into %s, or link the whole "
+                  "directory instead of its files",
+                  f->path, target, j->path, j->dir);
 }
 
 /* --- planning ------------------------------------------------------------ */
@@ -297,6 +367,24 @@ static int cpt_plan(cpt_job *j, wr_errbuf *eb)
         rc = cpt_add_file(j, name, j->path, cf, eb);
     free(copy);
     return rc;
+}
+
+/* Leave out the files an earlier PATH of the run compacted (o->seen):
+ * each file is compacted, listed and counted once. *all_out: every file
+ * of the job was left out (there were some). */
+static void cpt_drop_seen(cpt_job *j, bool *all_out)
+{
+    size_t kept = 0, n = j->nf;
+    for (size_t i = 0; i < n; i++) {
+        if (cpt_seen_has(j->o->seen, j->f[i].path)) {
+            free(j->f[i].path);
+            free(j->f[i].tmp);
+        } else {
+            j->f[kept++] = j->f[i];
+        }
+    }
+    j->nf = kept;
+    *all_out = n > 0 && kept == 0;
 }
 
 /* C1: debris of an earlier run. In a database directory every
@@ -784,8 +872,9 @@ static int cpt_check_forgetting(cpt_job *j, cpt_file *f, wr_errbuf *eb)
     return rc;
 }
 
-/* C2, C4, C5 for every file (stops at the first that fails), then C3. */
-static int cpt_build_all(cpt_job *j, wr_errbuf *eb)
+/* Every file's size, then none a symbolic link (stops at the first that
+ * fails: that file "failed", the others skipped). */
+static int cpt_measure(cpt_job *j, wr_errbuf *eb)
 {
     int rc;
     for (size_t i = 0; i < j->nf; i++) {
@@ -794,8 +883,18 @@ static int cpt_build_all(cpt_job *j, wr_errbuf *eb)
         if ((rc = cpt_file_size(f->path, &f->rep.size_before, &feb)) != WR_OK)
             return cpt_fail(f, "failed", rc, &feb, eb);
     }
-    if (!j->o->dry_run && (rc = cpt_space_check(j, eb)) != WR_OK)
-        return rc;
+    for (size_t i = 0; i < j->nf; i++) {
+        wr_errbuf feb = {0};
+        if ((rc = cpt_refuse_link(j, &j->f[i], &feb)) != WR_OK)
+            return cpt_fail(&j->f[i], "failed", rc, &feb, eb);
+    }
+    return WR_OK;
+}
+
+/* C2, C4, C5 for every file (stops at the first that fails), then C3. */
+static int cpt_build_all(cpt_job *j, wr_errbuf *eb)
+{
+    int rc;
     for (size_t i = 0; i < j->nf; i++) {
         cpt_file *f = &j->f[i];
         wr_errbuf feb = {0};
@@ -874,6 +973,7 @@ int wr_compact(const char *path, const wr_compact_opts *o,
                wr_compact_stats *st, wr_errbuf *eb)
 {
     int rc;
+    bool all_seen = false;
     cpt_job j = {0};
     wr_compact_opts dflt = {0};
     j.o = o != NULL ? o : &dflt;
@@ -894,6 +994,9 @@ int wr_compact(const char *path, const wr_compact_opts *o,
     }
     if ((rc = cpt_plan(&j, eb)) != WR_OK)
         goto out;
+    cpt_drop_seen(&j, &all_seen);
+    if (all_seen)
+        goto out; /* compacted and reported by an earlier PATH */
     if (!j.o->dry_run) {
         if ((rc = wri_io_lock_dir(j.dir,
                                   j.o->holder ? j.o->holder : "wr-compact",
@@ -901,6 +1004,10 @@ int wr_compact(const char *path, const wr_compact_opts *o,
             (rc = cpt_sweep(&j, eb)) != WR_OK)
             goto out; /* no file touched: none to report (eb says why) */
     }
+    if ((rc = cpt_measure(&j, eb)) != WR_OK)
+        goto cleanup;
+    if (!j.o->dry_run && (rc = cpt_space_check(&j, eb)) != WR_OK)
+        goto out; /* no file touched: none to report (eb says why) */
     if ((rc = cpt_build_all(&j, eb)) != WR_OK)
         goto cleanup;
     if (j.o->dry_run)
@@ -938,6 +1045,8 @@ report:
         f->rep.error = f->err; /* j.f may have moved while planning */
         if (j.o->on_file != NULL)
             j.o->on_file(&f->rep, j.o->arg);
+        if (done)
+            cpt_seen_add(j.o->seen, f->path);
     }
 out:
     cpt_job_free(&j);

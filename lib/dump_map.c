@@ -688,7 +688,7 @@ static int map_out_check(const char *path, bool dir, const char *out,
         if (!S_ISREG(os.st_mode))
             return WR_ERR(eb, WR_EINVAL, "--map %s: not a regular file (the "
                           "map replaces only a file)", out);
-        if (os.st_dev == in.st_dev && os.st_ino == in.st_ino)
+        if (wri_io_same_file(&os, &in))
             return WR_ERR(eb, WR_EINVAL, "--map %s: that is the file being "
                           "drawn", out);
     }
@@ -696,8 +696,7 @@ static int map_out_check(const char *path, bool dir, const char *out,
         return WR_OK;
     if ((copy = strdup(out)) == NULL)
         return WR_ERR(eb, WR_ENOMEM, "out of memory");
-    if (stat(dirname(copy), &od) == 0 && od.st_dev == in.st_dev &&
-        od.st_ino == in.st_ino)
+    if (stat(dirname(copy), &od) == 0 && wri_io_same_file(&od, &in))
         rc = WR_ERR(eb, WR_EINVAL, "--map %s: inside the database directory "
                     "%s; write the map elsewhere", out, path);
     free(copy);

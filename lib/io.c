@@ -1074,6 +1074,11 @@ bool wri_path_is_dir(const char *path)
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+bool wri_io_same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
 /* path as a real path: its longest existing prefix resolved (links,
  * "..", "."), the rest appended as given; NULL: out of memory, or no
  * prefix resolves. */

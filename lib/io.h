@@ -255,6 +255,10 @@ char *wri_path_join(const char *dir, const char *name);
  * directory (stat)? */
 bool wri_path_exists(const char *path);
 bool wri_path_is_dir(const char *path);
+struct stat;
+/* Are a and b (from stat, lstat or fstat) the same file: the same device
+ * and inode, whatever the paths or descriptors they were taken through? */
+bool wri_io_same_file(const struct stat *a, const struct stat *b);
 /* Is path dir itself or inside it? Real paths are compared (links and
  * ".." resolved as far as each path exists, so either may be still to
  * be made); false when either cannot be resolved at all. */

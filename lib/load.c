@@ -108,18 +108,13 @@ typedef struct {
 
 #define LOAD_REJ_SUFFIX ".rejects.jsonl"
 
-static bool load_same_file(const struct stat *a, const struct stat *b)
-{
-    return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
-}
-
 /* Is path's directory DIR itself? */
 static bool load_in_dir(const char *path, const struct stat *dir)
 {
     struct stat pd;
     char *copy = strdup(path);
     bool in = copy != NULL && stat(dirname(copy), &pd) == 0 &&
-              load_same_file(&pd, dir);
+              wri_io_same_file(&pd, dir);
     free(copy);
     return in;
 }
@@ -134,7 +129,7 @@ static int load_rej_check(const wr_load_opts *o, const char *input,
     bool exists = stat(r, &rs) == 0;
     bool in_ok = strcmp(input, "-") == 0 ? fstat(0, &is) == 0
                                          : stat(input, &is) == 0;
-    if (exists && in_ok && load_same_file(&rs, &is))
+    if (exists && in_ok && wri_io_same_file(&rs, &is))
         return WR_ERR(eb, WR_EINVAL, "--rejects %s: that is the input "
                       "%s; name another file for the skipped lines: nothing "
                       "was written", r,

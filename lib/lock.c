@@ -114,8 +114,8 @@ static int lk_flock(int fd, int op)
 static bool lk_still_named(int fd, const char *path)
 {
     struct stat a, b;
-    return fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev &&
-           a.st_ino == b.st_ino;
+    return fstat(fd, &a) == 0 && stat(path, &b) == 0 &&
+           wri_io_same_file(&a, &b);
 }
 
 /* "pid TOOL" a writer recorded, or "" */

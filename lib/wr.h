@@ -788,7 +788,8 @@ typedef struct wr_compact_file {
      * check found damage in it or in its rebuilt copy: nothing of its
      * PATH was replaced); "failed" (could not read or write it, or
      * interrupted: so too when writing the copy failed with an error
-     * code that names damage, WR_ECORRUPT);
+     * code that names damage, WR_ECORRUPT; or refused, WR_ENOTSUP: its
+     * name is a symbolic link, which the rename would replace);
      * "skipped" (not compacted because something else failed: another
      * file of the same PATH, the lock, the backup; error says what) */
     const char *status;
@@ -813,6 +814,21 @@ typedef struct wr_compact_progress {
     uint64_t done, total; /* records (backing up: files) */
 } wr_compact_progress;
 
+/* The files wr_compact() calls compacted (a dry run: measured), by device
+ * and inode, each as it was once its PATH was done (a compacted one is a
+ * new file): give the same set to every call of a run
+ * (wr_compact_opts.seen), and a file a later PATH names again, by
+ * whatever path, is left out of it, so that each file is compacted,
+ * reported and counted once (one that failed or was skipped is not left
+ * out: its database is never compacted without it). Start it zeroed;
+ * wr_compact_seen_free() releases what it holds. */
+typedef struct wr_compact_seen {
+    struct stat *files; /* internal */
+    size_t n;
+} wr_compact_seen;
+
+void wr_compact_seen_free(wr_compact_seen *s);
+
 typedef struct wr_compact_opts {
     bool dry_run;           /* report sizes only: no lock, no writes */
     const char *backup_dir; /* copy originals into BACKUP_DIR/NAME/ (NAME:
@@ -823,12 +839,15 @@ typedef struct wr_compact_opts {
     const char *holder;     /* lock holder name; NULL = "wr-compact" */
     /* each file's outcome, in catalog order, once the PATH is done; none
      * when the run stopped before it touched any (the lock not taken, a
-     * plan that failed: the error says why) */
+     * plan that failed, too little free space: the error says why), nor
+     * for a file an earlier call compacted (seen) */
     void (*on_file)(const wr_compact_file *f, void *arg);
     void (*progress)(const wr_compact_progress *p, void *arg);
     void *arg;
     volatile int *interrupted; /* set by a signal handler: stop, remove
                                   the new files, replace nothing */
+    wr_compact_seen *seen; /* the files earlier calls compacted, and this
+                              one adds to; NULL: each call on its own */
 } wr_compact_opts;
 
 /* Totals, added to by each wr_compact() call. */
@@ -843,7 +862,8 @@ typedef struct wr_compact_stats {
  * single tree file. Returns WR_OK; WR_ECORRUPT (a file failed the quick
  * verify, or its rebuilt copy failed verification or the comparison:
  * nothing of PATH was replaced; eb names file and problem); WR_ELOCKED (eb
- * names the holder); WR_EINVAL (bad options, or keys too long for the
+ * names the holder); WR_ENOTSUP (a tree file's name is a symbolic link:
+ * nothing of PATH was replaced); WR_EINVAL (bad options, or keys too long for the
  * page size asked for); WR_EINTR; WR_ENOTFOUND (no such file, not a
  * database); or an I/O error (WR_EIO, WR_ENOSPC: the originals are in
  * place; an error after the catalog commit may leave some files

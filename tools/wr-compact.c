@@ -36,9 +36,10 @@ static void usage(void)
          "Exit status: 0 compacted (or, with --dry-run, measured); 1 a file\n"
          "is damaged, or its rebuilt copy failed verification: nothing of\n"
          "that PATH was replaced; 2 usage error; 3 cannot open, read or\n"
-         "write, the directory is locked by another process, the disk is\n"
-         "full, or interrupted; or the report cannot be written (the files\n"
-         "are compacted and committed: the data is safe).");
+         "write, a tree file is a symbolic link, the directory is locked by\n"
+         "another process, the disk is full, or interrupted; or the report\n"
+         "cannot be written (the files are compacted and committed: the\n"
+         "data is safe).");
 }
 
 typedef struct report {
@@ -138,6 +139,7 @@ int main(int argc, char **argv)
     wr_cli cli;
     wr_compact_opts o = {0};
     wr_compact_stats st = {0};
+    wr_compact_seen seen = {0};
     wr_errbuf eb = {0}, first = {0};
     report r = {0};
     uint64_t v;
@@ -195,6 +197,7 @@ int main(int argc, char **argv)
     o.progress = on_progress;
     o.arg = &r;
     o.interrupted = &wr_cli_interrupted;
+    o.seen = &seen; /* a file named again is done once */
     for (int i = optind; i < argc; i++) {
         wr_errbuf_clear(&eb);
         int rc = wr_compact(argv[i], &o, &st, &eb);
@@ -233,5 +236,6 @@ int main(int argc, char **argv)
         printf("\n");
     }
     bson_destroy(&r.files);
+    wr_compact_seen_free(&seen);
     return wr_cli_out_done(&cli, exit_code);
 }

@@ -282,6 +282,108 @@ dir_hash() {
     [ "$status" -eq 0 ]
 }
 
+# A tree file moved to another volume and linked back (review4 #12): the
+# rename would replace the link with a new file in DIR and leave the file
+# it points to whole; it is refused (exit 3, naming it), nothing of its
+# database is compacted, another PATH still is. The readers follow the
+# link (wr-verify, wr-dump; wr-load writes through it).
+@test "a tree file that is a symbolic link: refused with exit 3 naming it, nothing changed; another PATH still compacted" {
+    make_db
+    cp -r "$BATS_FILE_TMPDIR/base/small" "$TMP/small"
+    mkdir "$TMP/vol"
+    mv "$TMP/db/people.main.wr" "$TMP/vol/"
+    ln -s ../vol/people.main.wr "$TMP/db/people.main.wr"
+    cp "$TMP/vol/people.main.wr" "$TMP/main.orig"
+    h0=$(dir_hash "$TMP/db" nolock)
+    run "$WR_BIN/wr-compact" "$TMP/db"
+    [ "$status" -eq 3 ]
+    [[ "$output" == *"wr-compact: $TMP/db/people.main.wr is a symbolic link (to ../vol/people.main.wr): not compacted"* ]]
+    [[ "$output" != *"given back ("[1-9]* ]]
+    [[ "$output" == *"total: 0 of 2 files compacted"* ]]
+    [ -L "$TMP/db/people.main.wr" ]
+    [ "$(readlink "$TMP/db/people.main.wr")" = ../vol/people.main.wr ]
+    cmp "$TMP/main.orig" "$TMP/vol/people.main.wr"
+    [ "$(dir_hash "$TMP/db" nolock)" = "$h0" ]
+    [ -z "$(find "$TMP/db" "$TMP/vol" -name '*.tmp')" ]
+    # the same for the link named alone, and for a dry run
+    run "$WR_BIN/wr-compact" "$TMP/db/people.main.wr"
+    [ "$status" -eq 3 ]
+    [[ "$output" == *"people.main.wr is a symbolic link"* ]]
+    run "$WR_BIN/wr-compact" --dry-run "$TMP/db"
+    [ "$status" -eq 3 ]
+    [[ "$output" == *"people.main.wr is a symbolic link"* ]]
+    # listed as for a file that failed: it "failed" with its reason, the
+    # rest of its database "skipped", their sizes their own; the other
+    # PATH is compacted
+    run_json "$WR_BIN/wr-compact" --json "$TMP/db" "$TMP/small"
+    [ "$status" -eq 3 ]
+    [ "$(jq -r .error.code <<<"$output")" = WR_ENOTSUP ]
+    [ "$(jq -r '[.files[] | .status] | join(",")' <<<"$output")" = \
+      "failed,skipped,compacted,compacted" ]
+    [[ "$(jq -r '.files[0].error.message' <<<"$output")" == *"symbolic link"* ]]
+    [[ "$(jq -r '.files[1].reason' <<<"$output")" == *"symbolic link"* ]]
+    [ "$(jq -r '.files[0].size_before' <<<"$output")" -eq "$(stat -c %s "$TMP/main.orig")" ]
+    [ "$(jq -r '.files[1].size_before' <<<"$output")" -eq "$(stat -c %s "$TMP/db/people.idx.address.city.wr")" ]
+    [ "$(jq -r .compacted <<<"$output")" = 2 ]
+    [ -L "$TMP/db/people.main.wr" ]
+    cmp "$TMP/main.orig" "$TMP/vol/people.main.wr"
+    [ "$(dir_hash "$TMP/db" nolock)" = "$h0" ]
+    run "$WR_BIN/wr-verify" -q "$TMP/db" "$TMP/small"
+    [ "$status" -eq 0 ]
+    # moved back, it is compacted
+    rm "$TMP/db/people.main.wr"
+    mv "$TMP/vol/people.main.wr" "$TMP/db/"
+    run "$WR_BIN/wr-compact" -q "$TMP/db"
+    [ "$status" -eq 0 ]
+    [ "$(stat -c %s "$TMP/db/people.main.wr")" -lt "$(stat -c %s "$TMP/main.orig")" ]
+}
+
+# The same file named twice, by whatever path (review4 #16): compacted,
+# listed and counted once, the device and inode deciding (a compacted
+# file is a new one: as it is after its PATH).
+@test "a file named again by a later PATH (another path to it) is compacted and counted once" {
+    make_db
+    ln -s db "$TMP/dblink"
+    run_json "$WR_BIN/wr-compact" --json "$TMP/db" "$TMP/db/people.main.wr" \
+        "$TMP/./db/" "$TMP/dblink" "$TMP/dblink/people.idx.address.city.wr"
+    [ "$status" -eq 0 ]
+    [ "$(jq -r '[.files[] | .path] | join(",")' <<<"$output")" = \
+      "$TMP/db/people.main.wr,$TMP/db/people.idx.address.city.wr" ]
+    [ "$(jq -r .compacted <<<"$output")" = 2 ]
+    [ "$(jq -r .size_after <<<"$output")" -eq \
+      $(( $(stat -c %s "$TMP/db/people.main.wr") + $(stat -c %s "$TMP/db/people.idx.address.city.wr") )) ]
+    # a file first, then its database: the database's other file only
+    rm -rf "$TMP/db"
+    make_db
+    run "$WR_BIN/wr-compact" "$TMP/db/people.main.wr" "$TMP/db" "$TMP/db/"
+    [ "$status" -eq 0 ]
+    [ "${#lines[@]}" -eq 3 ]
+    [[ "${lines[0]}" == "$TMP/db/people.main.wr: compacted, "* ]]
+    [[ "${lines[1]}" == "$TMP/db/people.idx.address.city.wr: compacted, "* ]]
+    [[ "${lines[2]}" == "total: 2 of 2 files compacted, "* ]]
+    run "$WR_BIN/wr-verify" -q "$TMP/db"
+    [ "$status" -eq 0 ]
+    run "$WR_BIN/wr-verify" -q --checkpoint previous "$TMP/db"
+    [ "$status" -eq 0 ]
+    # a dry run too; separate runs are each a run of their own
+    run_json "$WR_BIN/wr-compact" --json --dry-run "$TMP/db" "$TMP/db"
+    [ "$(jq -r '.files | length' <<<"$output")" = 2 ]
+    run "$WR_BIN/wr-compact" -q "$TMP/db/people.main.wr"
+    [ "$status" -eq 0 ]
+    # a file that was not compacted (its index damaged) is not left out:
+    # its database, named again, is refused again, never compacted
+    # without the damaged file
+    cp -r "$BATS_FILE_TMPDIR/base/small" "$TMP/small"
+    python3 "$BATS_TEST_DIRNAME/damage.py" flip "$TMP/small/c.idx.tags.wr" \
+        "$(python3 "$BATS_TEST_DIRNAME/damage.py" page "$TMP/small/c.idx.tags.wr" leaf 0)"
+    cp "$TMP/small/c.main.wr" "$TMP/main.orig"
+    run_json "$WR_BIN/wr-compact" --json "$TMP/small" "$TMP/small/"
+    [ "$status" -eq 1 ]
+    [ "$(jq -r '[.files[] | .status] | join(",")' <<<"$output")" = \
+      "skipped,damaged,skipped,damaged" ]
+    cmp "$TMP/main.orig" "$TMP/small/c.main.wr"
+}
+
 # After a run the shrinking stopped: nothing was replaced or left over,
 # and the catalog still names the shrunk file, which verify reports as
 # truncated (exit 1), as it is: that file was shorter when it opened it.
@@ -460,6 +562,25 @@ shrink_nothing_replaced() {
     done
     echo "$failed of $total ops failed before the commit"
     [ "$failed" -gt 10 ]
+}
+
+# Refused by the free-space check, the run touched no file: it lists none,
+# in text or JSON, only the error, as for a held lock (review4 #14).
+@test "too little free space: no file listed (files empty, no total), only the error" {
+    make_db small
+    h0=$(dir_hash "$TMP/db" nolock)
+    run env WR_IO_FREE_SPACE=2000 "$WR_BIN/wr-compact" "$TMP/db"
+    [ "$status" -eq 3 ]
+    [ "${#lines[@]}" -eq 1 ]
+    [[ "${lines[0]}" == "wr-compact: not enough free space: needs about "* ]]
+    [[ "$output" != *"skipped"* && "$output" != *"total:"* ]]
+    run_json env WR_IO_FREE_SPACE=2000 "$WR_BIN/wr-compact" --json "$TMP/db"
+    [ "$status" -eq 3 ]
+    [ "$(jq -c .files <<<"$output")" = "[]" ]
+    [ "$(jq -r .error.code <<<"$output")" = WR_ENOSPC ]
+    [[ "$(jq -r .error.message <<<"$output")" == *"not enough free space"* ]]
+    [ "$(jq -r .size_before <<<"$output")" = 0 ]
+    [ "$(dir_hash "$TMP/db" nolock)" = "$h0" ]
 }
 
 @test "a full disk leaves the original files and exits 3" {

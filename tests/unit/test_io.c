@@ -236,6 +236,38 @@ static void test_io_path_within(void)
     CHECK(wri_path_within(far, "/"));
 }
 
+/* wri_io_same_file: the same device and inode, whatever the path (a
+ * symbolic link, a hard link, "..") or descriptor; a file of the same
+ * bytes elsewhere, or a new file renamed over the name, is another. */
+static void test_io_same_file(void)
+{
+    struct stat a, b;
+    char p[600];
+    int fd;
+    mkdir(tpath("s"), 0700);
+    fd = open(tpath("s/f"), O_CREAT | O_WRONLY, 0600);
+    CHECK(fd >= 0 && write(fd, "x", 1) == 1);
+    snprintf(p, sizeof p, "%s", tpath("s/link"));
+    CHECK(symlink("f", p) == 0);
+    snprintf(p, sizeof p, "%s", tpath("s/hard"));
+    CHECK(link(tpath("s/f"), p) == 0);
+    CHECK(stat(tpath("s/f"), &a) == 0);
+    CHECK(stat(tpath("s/link"), &b) == 0 && wri_io_same_file(&a, &b));
+    CHECK(stat(tpath("s/hard"), &b) == 0 && wri_io_same_file(&a, &b));
+    CHECK(stat(tpath("s/../s/./f"), &b) == 0 && wri_io_same_file(&a, &b));
+    CHECK(fstat(fd, &b) == 0 && wri_io_same_file(&a, &b));
+    CHECK(lstat(tpath("s/link"), &b) == 0 && !wri_io_same_file(&a, &b));
+    close(fd);
+    fd = open(tpath("s/g"), O_CREAT | O_WRONLY, 0600);
+    CHECK(fd >= 0 && write(fd, "x", 1) == 1);
+    close(fd);
+    CHECK(stat(tpath("s/g"), &b) == 0 && !wri_io_same_file(&a, &b));
+    snprintf(p, sizeof p, "%s", tpath("s/f"));
+    CHECK(rename(tpath("s/g"), p) == 0);
+    CHECK(stat(tpath("s/f"), &b) == 0 && !wri_io_same_file(&a, &b));
+    CHECK(stat(tpath("s/hard"), &b) == 0 && wri_io_same_file(&a, &b));
+}
+
 /* --- fault plans -------------------------------------------------------- */
 
 static void test_io_op_counter_counts_mutating_ops_only(void)
@@ -1155,5 +1187,6 @@ int main(void)
     RUN(test_io_lock_release_keeps_the_record_while_held);
     RUN(test_io_power_covers_the_lock_file);
     RUN(test_io_path_within);
+    RUN(test_io_same_file);
     return tap_done();
 }
