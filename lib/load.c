@@ -196,10 +196,8 @@ static int load_reject(const wr_load_opts *o, load_rej *rj,
     int rc;
     char *json;
     size_t len;
-    char reason[sizeof eb->msg];
-    /* the reason part of "FILE: line N (byte O): reason" */
-    const char *p = strstr(eb->msg, "): ");
-    snprintf(reason, sizeof reason, "%s", p != NULL ? p + 3 : eb->msg);
+    char bad[sizeof eb->msg]; /* the skipped line's message */
+    snprintf(bad, sizeof bad, "%s", eb->msg);
     wr_errbuf_clear(eb); /* an error of the rejects file is its own */
     if (o->rejects == NULL)
         return WR_OK;
@@ -212,7 +210,7 @@ static int load_reject(const wr_load_opts *o, load_rej *rj,
                       "(--rejects): %.900s",
                       msg);
     }
-    if ((json = wri_reject_json(input, line, reason, line->torn, &len)) ==
+    if ((json = wri_reject_json(input, line, bad, line->torn, &len)) ==
         NULL)
         return WR_ERR(eb, WR_ENOMEM, "out of memory");
     rc = rj->stream ? wri_io_write(rj->f, json, len, eb)
