@@ -64,7 +64,7 @@ static int load_unstorable(const char *shown, const wri_jsonl_line *line,
  * load pass can refuse), or at most max_bad may not, before anything is
  * committed. */
 static int load_check_all(const wr_load_opts *o, wr_coll *c, const char *src,
-                          const char *shown, wr_errbuf *eb)
+                          const char *shown, wr_load_stats *st, wr_errbuf *eb)
 {
     int rc;
     bool fatal;
@@ -85,6 +85,7 @@ static int load_check_all(const wr_load_opts *o, wr_coll *c, const char *src,
         wr_errbuf_clear(eb);
     }
     wri_docin_close(r);
+    st->input_broken = rc == WR_EBADINPUT && fatal;
     if (rc == WR_EBADINPUT && !fatal && o->max_bad > 0)
         return load_too_many(o, eb);
     return rc == 1 ? WR_OK : rc;
@@ -349,6 +350,7 @@ static int load_bad(const wr_load_opts *o, wr_load_stats *st,
         st->first_bad_line = line->lineno;
         snprintf(first_bad, sizeof eb->msg, "%s", eb->msg);
     }
+    st->input_broken = fatal;
     if (fatal || !(o->skip_bad || o->max_bad > 0))
         return eb->code != WR_OK ? eb->code : WR_EBADINPUT;
     if (o->max_bad > 0 && st->bad + 1 > o->max_bad)
@@ -421,7 +423,7 @@ int wr_load(const wr_load_opts *o, wr_load_stats *st, wr_errbuf *eb)
                 goto out;
             src = spool;
         }
-        if ((rc = load_check_all(o, c, src, shown, eb)) != WR_OK)
+        if ((rc = load_check_all(o, c, src, shown, st, eb)) != WR_OK)
             goto out;
     }
     if (r == NULL && (rc = wri_docin_open_as(src, shown, o->format, &r,

@@ -244,6 +244,9 @@ typedef struct wr_load_stats {
     uint64_t generation; /* catalog generation of the run's last committed
                             checkpoint (0: none committed) */
     uint64_t first_bad_line;
+    bool input_broken; /* the run stopped at a broken structure (a truncated
+                          BSON document, an array missing a comma), which
+                          no skipping gets past */
 } wr_load_stats;
 
 /* What wr_load reads (docin.h). */

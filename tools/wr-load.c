@@ -228,12 +228,14 @@ int main(int argc, char **argv)
                          (unsigned long long)st.checkpoints,
                          wr_cli_plural(st.checkpoints),
                          st.checkpoints == 1 ? "was" : "were");
-        else if (rc == WR_EBADINPUT)
+        else if (rc == WR_EBADINPUT || rc == WR_ENOSPC || st.lines > 0)
+            /* a run that got under way: a bad line, a full disk, ... */
             wr_cli_error(&cli, "nothing of this run was committed%s",
-                         o.skip_bad || o.max_bad ? ""
-                                                 : " (use --skip-bad or "
-                                                   "--max-bad N to skip bad "
-                                                   "lines)");
+                         rc != WR_EBADINPUT || st.input_broken ||
+                                 o.skip_bad || o.max_bad
+                             ? "" /* skipping would not help */
+                             : " (use --skip-bad or --max-bad N to skip "
+                               "bad lines)");
     } else if (!cli.json && !cli.quiet) {
         printf("%s -> %s/%s: %llu line%s, %llu inserted, %llu replaced, "
                "%llu deleted, %llu delete%s of absent _id, %llu bad line%s "

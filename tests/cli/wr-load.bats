@@ -85,7 +85,7 @@ load helpers
     run "$WR_BIN/wr-load" "$TMP/db" c "$TMP/b.jsonl"
     [ "$status" -eq 1 ]
     [[ "$output" == *"line 11"* ]]
-    [[ "$output" == *"nothing of this run was committed"* ]]
+    [[ "$output" == *"nothing of this run was committed (use --skip-bad or --max-bad N to skip bad lines)"* ]]
     # the database still holds exactly the first 10 documents
     run bash -c "'$WR_BIN/wr-dump' --docs --relaxed '$TMP/db' | jq -c ._id | tr '\n' ' '"
     [ "$status" -eq 0 ]
@@ -535,6 +535,8 @@ dir_sig() {
         run env WR_IO_FAULT="fail=$n,err=ENOSPC" "$WR_BIN/wr-load" "$TMP/db" c "$TMP/b.jsonl"
         [ "$status" -eq 3 ]
         [[ "$output" == *"ENOSPC"* || "$output" == *"space"* ]]
+        # said as a bad line says it, without the hint to skip lines
+        [[ "${lines[-1]}" == "wr-load: nothing of this run was committed" ]]
         # the run committed nothing: every file back at its size, same docs
         [ "$(sizes "$TMP/db")" = "$want" ]
         [ "$("$WR_BIN/wr-dump" --docs "$TMP/db" | md5sum)" = "$docs" ]
