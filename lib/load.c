@@ -67,13 +67,20 @@ static int load_check_all(const wr_load_opts *o, wr_coll *c, const char *src,
                           const char *shown, wr_load_stats *st, wr_errbuf *eb)
 {
     int rc;
-    bool fatal;
-    uint64_t bad = 0;
+    bool fatal = false;
+    uint64_t bad = 0, next_progress = 0;
     wri_docin *r = NULL;
     wri_jsonl_line line;
     if ((rc = wri_docin_open_as(src, shown, o->format, &r, eb)) != WR_OK)
         return rc;
+    st->checking = true;
+    st->bytes_total = wri_docin_bytes_total(r);
     for (;;) {
+        if (o->interrupted != NULL && *o->interrupted) {
+            rc = WR_ERR(eb, WR_EINTR, "interrupted while checking %s", shown);
+            break;
+        }
+        load_progress(o, st, r, &next_progress);
         fatal = false;
         rc = wri_docin_next(r, &line, &fatal, eb);
         if (rc == WR_OK && !line.is_delete &&
@@ -85,6 +92,8 @@ static int load_check_all(const wr_load_opts *o, wr_coll *c, const char *src,
         wr_errbuf_clear(eb);
     }
     wri_docin_close(r);
+    st->checking = false;
+    st->bytes_read = 0;
     st->input_broken = rc == WR_EBADINPUT && fatal;
     if (rc == WR_EBADINPUT && !fatal && o->max_bad > 0)
         return load_too_many(o, eb);
@@ -432,8 +441,9 @@ int wr_load(const wr_load_opts *o, wr_load_stats *st, wr_errbuf *eb)
     st->bytes_total = wri_docin_bytes_total(r);
     for (;;) {
         if (o->interrupted != NULL && *o->interrupted) {
-            rc = WR_ERR(eb, WR_EINTR, "interrupted after %llu lines",
-                        (unsigned long long)st->lines);
+            rc = WR_ERR(eb, WR_EINTR, "interrupted after %llu line%s",
+                        (unsigned long long)st->lines,
+                        st->lines == 1 ? "" : "s");
             goto out;
         }
         rc = wri_docin_next(r, &line, &fatal, eb);

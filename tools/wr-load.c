@@ -52,16 +52,18 @@ static void usage(void)
 
 typedef struct prog {
     wr_cli *cli;
-    char head[300]; /* "loading FILE" */
+    char head[300];  /* "loading FILE" */
+    char check[300]; /* "checking FILE" */
 } prog;
 
 /* "loading people.jsonl: 12000000 of 50000000 bytes (24%), 4000000
- * bytes/s" (wr_cli_progress_count) */
+ * bytes/s" (wr_cli_progress_count); "checking people.jsonl: ..." in the
+ * --checkpoint-every check pass */
 static void on_progress(const wr_load_stats *st, void *arg)
 {
     prog *p = arg;
-    wr_cli_progress_count(p->cli, p->head, st->bytes_read, st->bytes_total,
-                          "bytes");
+    wr_cli_progress_count(p->cli, st->checking ? p->check : p->head,
+                          st->bytes_read, st->bytes_total, "bytes");
 }
 
 /* The counts are what the database holds of this run: on a failed run,
@@ -213,6 +215,7 @@ int main(int argc, char **argv)
     o.index = index;
     prog pg = {.cli = &cli};
     snprintf(pg.head, sizeof pg.head, "loading %s", wr_cli_base(o.input));
+    snprintf(pg.check, sizeof pg.check, "checking %s", wr_cli_base(o.input));
     o.progress = on_progress;
     o.progress_arg = &pg;
     o.interrupted = &wr_cli_interrupted;

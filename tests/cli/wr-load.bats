@@ -2,6 +2,7 @@
 # wr-load: JSONL into a collection, its options, bad input, exit codes.
 
 load helpers
+bats_require_minimum_version 1.5.0
 
 @test "wr-load --help lists options and exit codes, exits 0" {
     run "$WR_BIN/wr-load" --help
@@ -287,6 +288,19 @@ load helpers
     run "$WR_BIN/wr-load" --json --checkpoint-every 25 "$TMP/db" c "$TMP/in.jsonl"
     [ "$status" -eq 0 ]
     [ "$(jq -r .checkpoints <<<"$output")" -ge 4 ]
+}
+
+@test "--checkpoint-every: the check pass shows its progress as \"checking FILE\"; a count of 1 is singular (review4 #16)" {
+    make_jsonl "$TMP/in.jsonl" 100
+    # not a terminal: --progress prints plain lines, the first at once
+    run --separate-stderr "$WR_BIN/wr-load" --progress --checkpoint-every 25 "$TMP/db" c "$TMP/in.jsonl"
+    [ "$status" -eq 0 ]
+    size=$(stat -c %s "$TMP/in.jsonl")
+    [[ "$stderr" == "wr-load: checking in.jsonl: 0 of $size bytes (0%)"* ]]
+    printf '\n' > "$TMP/one-byte.jsonl"
+    run --separate-stderr "$WR_BIN/wr-load" --progress --checkpoint-every 25 "$TMP/db2" c "$TMP/one-byte.jsonl"
+    [ "$status" -eq 0 ]
+    [ "$stderr" = "wr-load: checking one-byte.jsonl: 0 of 1 byte (0%)" ]
 }
 
 @test "--checkpoint-every from a pipe that is not - (a FIFO, <(...), /dev/stdin) loads every document: it is copied first, as standard input is" {
