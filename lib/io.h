@@ -87,6 +87,10 @@ enum {
     WRI_IO_ROFS = 16,  /* with CREATE: a directory that cannot be written
                         * to (EROFS, EACCES, EPERM) is WR_ENOTSUP, not
                         * WR_EIO */
+    WRI_IO_WRONLY = 32, /* with RDWR: open for writing only. A pipe or FIFO
+                         * opened read-write would have this process for a
+                         * reader too: its reader gone, writes would block
+                         * for ever instead of failing with EPIPE */
 };
 
 typedef enum wri_fault_kind {

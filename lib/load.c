@@ -183,8 +183,8 @@ static int load_rej_check(const wr_load_opts *o, const char *input,
 static int load_rej_open(const char *path, load_rej *rj, wr_errbuf *eb)
 {
     int rc;
-    if (rj->stream)
-        return wri_io_open(path, WRI_IO_RDWR, &rj->f, eb);
+    if (rj->stream) /* write-only: its reader's end is the only one */
+        return wri_io_open(path, WRI_IO_RDWR | WRI_IO_WRONLY, &rj->f, eb);
     rc = wri_io_open(path, WRI_IO_RDWR | WRI_IO_CREATE | WRI_IO_EXCL,
                      &rj->f, eb);
     if (rc == WR_EEXIST) {
@@ -197,8 +197,22 @@ static int load_rej_open(const char *path, load_rej *rj, wr_errbuf *eb)
     return rc;
 }
 
+/* An error of the rejects file (its own message in eb, naming it), said
+ * as one: what stops the run is the rejects file, not the bad line. */
+static int load_rej_failed(int rc, const char *what, wr_errbuf *eb)
+{
+    char msg[sizeof eb->msg];
+    snprintf(msg, sizeof msg, "%s", eb->msg);
+    wr_errbuf_clear(eb);
+    return WR_ERR(eb, rc,
+                  "cannot %s the rejects file for the skipped lines "
+                  "(--rejects): %.900s",
+                  what, msg);
+}
+
 /* A skipped line (its error in eb, which this clears), as a line of the
- * rejects file (opened at the first). */
+ * rejects file (opened at the first). A pipe whose reader has gone is
+ * EPIPE here, not a SIGPIPE death (the tool ignores the signal). */
 static int load_reject(const wr_load_opts *o, load_rej *rj,
                        const char *input, const wri_jsonl_line *line,
                        wr_errbuf *eb)
@@ -211,15 +225,8 @@ static int load_reject(const wr_load_opts *o, load_rej *rj,
     wr_errbuf_clear(eb); /* an error of the rejects file is its own */
     if (o->rejects == NULL)
         return WR_OK;
-    if (rj->f == NULL && (rc = load_rej_open(o->rejects, rj, eb)) != WR_OK) {
-        char msg[sizeof eb->msg];
-        snprintf(msg, sizeof msg, "%s", eb->msg);
-        wr_errbuf_clear(eb);
-        return WR_ERR(eb, rc,
-                      "cannot open the rejects file for the skipped lines "
-                      "(--rejects): %.900s",
-                      msg);
-    }
+    if (rj->f == NULL && (rc = load_rej_open(o->rejects, rj, eb)) != WR_OK)
+        return load_rej_failed(rc, "open", eb);
     if ((json = wri_reject_json(input, line, bad, line->torn, &len)) ==
         NULL)
         return WR_ERR(eb, WR_ENOMEM, "out of memory");
@@ -227,7 +234,7 @@ static int load_reject(const wr_load_opts *o, load_rej *rj,
                     : wri_io_pwrite(rj->f, json, len, rj->off, eb);
     rj->off += len;
     free(json);
-    return rc;
+    return rc != WR_OK ? load_rej_failed(rc, "write", eb) : WR_OK;
 }
 
 /* The first log of ld that is one by its content (wri_legacy_log_readable),

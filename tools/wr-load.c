@@ -4,6 +4,7 @@
 #include "cli.h"
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -212,6 +213,9 @@ int main(int argc, char **argv)
     }
     wr_cli_ready(&cli);
     wr_cli_catch_signals();
+    /* a --rejects pipe (or stdout) whose reader has gone: EPIPE, an error
+     * the run reports with what it committed, not a death mid-run */
+    signal(SIGPIPE, SIG_IGN);
     o.index = index;
     prog pg = {.cli = &cli};
     snprintf(pg.head, sizeof pg.head, "loading %s", wr_cli_base(o.input));

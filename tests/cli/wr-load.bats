@@ -283,6 +283,37 @@ bats_require_minimum_version 1.5.0
     [ -p "$TMP/fifo" ]
 }
 
+@test "--rejects to a FIFO whose reader goes away: exit 3 naming it, saying what was committed; never a hang nor a SIGPIPE death" {
+    # 3000 bad lines: their rejects are far more than a pipe holds, so
+    # wr-load writes on after the reader has read one line and gone
+    awk 'BEGIN { for (i = 1; i <= 3000; i++)
+        printf "{\"_id\": %d}\nnot json, bad line %d\n", i, i }' > "$TMP/mix.jsonl"
+    mkfifo "$TMP/fifo"
+    head -n 1 "$TMP/fifo" > "$TMP/first" &
+    # KILL: the old build held the FIFO open read-write, a reader of its
+    # own, and blocked for ever in write (SIGTERM, caught, did not end it)
+    run timeout -s KILL 60 "$WR_BIN/wr-load" --skip-bad --rejects "$TMP/fifo" "$TMP/db" c "$TMP/mix.jsonl"
+    wait
+    [ "$status" -eq 3 ]
+    [[ "$output" == *"cannot write the rejects file for the skipped lines (--rejects): $TMP/fifo: write of "*"Broken pipe"* ]]
+    [ "${lines[-1]}" = "wr-load: nothing of this run was committed" ]
+    [ ! -e "$TMP/db" ] # the DIR it created goes with the run
+    [ "$(jq -r .line "$TMP/first")" = 2 ]
+    # with --checkpoint-every: the checkpoints committed before it stopped;
+    # the reader takes 100 lines, so docs 1-100 are in, 10 checkpoints
+    head -n 100 "$TMP/fifo" > "$TMP/first" &
+    run timeout -s KILL 60 "$WR_BIN/wr-load" --skip-bad --checkpoint-every 10 --rejects "$TMP/fifo" "$TMP/db" c "$TMP/mix.jsonl"
+    wait
+    [ "$status" -eq 3 ]
+    [ "$(wc -l < "$TMP/first")" -eq 100 ]
+    [[ "$output" == *"(--rejects): $TMP/fifo: write of "*"Broken pipe"* ]]
+    [[ "${lines[-1]}" =~ ^wr-load:\ ([0-9]+)\ checkpoints\ of\ this\ run\ were\ committed\ before\ it\ stopped$ ]]
+    [ "${BASH_REMATCH[1]}" -ge 10 ]
+    run "$WR_BIN/wr-verify" -q "$TMP/db"
+    [ "$status" -eq 0 ]
+    [ -p "$TMP/fifo" ]
+}
+
 @test "--checkpoint-every N checkpoints as it goes" {
     make_jsonl "$TMP/in.jsonl" 100
     run "$WR_BIN/wr-load" --json --checkpoint-every 25 "$TMP/db" c "$TMP/in.jsonl"
