@@ -274,12 +274,25 @@ static bool dc_append_text(bson_t *d, const char *key, const char *s)
     return ok;
 }
 
+/* The reason of a reader's message about line: what follows its
+ * "NAME: line N (byte O): " (O is line's offset), or the whole message. */
+static const char *dc_reject_reason(const char *msg,
+                                    const wri_jsonl_line *line)
+{
+    char at[48];
+    snprintf(at, sizeof at, " (byte %llu): ",
+             (unsigned long long)line->offset);
+    const char *p = strstr(msg, at);
+    return p != NULL ? p + strlen(at) : msg;
+}
+
 char *wri_reject_json(const char *file, const wri_jsonl_line *line,
-                      const char *reason, bool torn, size_t *len)
+                      const char *msg, bool torn, size_t *len)
 {
     bson_t d = BSON_INITIALIZER;
     char *json, *out = NULL;
     size_t n;
+    const char *reason = dc_reject_reason(msg, line);
     if (!dc_append_text(&d, "file", file)) {
         bson_destroy(&d);
         return NULL;

@@ -39,11 +39,14 @@ int wri_docin_next(wri_docin *d, wri_jsonl_line *line, bool *fatal,
                    wr_errbuf *eb);
 
 /* A skipped line as one line of a rejects file (wr-load --skip-bad,
- * wr-migrate --skip-bad): {"file", "line", "offset", "torn", "reason",
- * "text"} (or "hex" when the bytes are not UTF-8), with its newline;
- * malloc'd, its length in *len. NULL when out of memory. */
+ * wr-migrate --skip-bad; the one writer of that shape): {"file", "line",
+ * "offset", "torn", "reason", "text"} (or "hex" when the bytes are not
+ * UTF-8), with its newline; malloc'd, its length in *len. NULL when out
+ * of memory. file is the input as the messages name it; msg the reader's
+ * message, whose "NAME: line N (byte O): " part (or "document N") is left
+ * out of "reason": file, line and offset say it. */
 char *wri_reject_json(const char *file, const wri_jsonl_line *line,
-                      const char *reason, bool torn, size_t *len);
+                      const char *msg, bool torn, size_t *len);
 
 /* Does a file beginning with these n bytes hold lines wri_reject_json
  * wrote? */

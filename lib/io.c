@@ -329,7 +329,7 @@ int wri_io_open(const char *path, int flags, wri_file **out, wr_errbuf *eb)
     if (path == NULL)
         return WR_ERR(eb, WR_EINVAL, "open: no path given");
     if (flags & WRI_IO_RDWR) {
-        oflags |= O_RDWR;
+        oflags |= flags & WRI_IO_WRONLY ? O_WRONLY : O_RDWR;
         if (flags & WRI_IO_CREATE)
             oflags |= O_CREAT;
         if (flags & WRI_IO_EXCL)

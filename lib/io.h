@@ -87,6 +87,10 @@ enum {
     WRI_IO_ROFS = 16,  /* with CREATE: a directory that cannot be written
                         * to (EROFS, EACCES, EPERM) is WR_ENOTSUP, not
                         * WR_EIO */
+    WRI_IO_WRONLY = 32, /* with RDWR: open for writing only. A pipe or FIFO
+                         * opened read-write would have this process for a
+                         * reader too: its reader gone, writes would block
+                         * for ever instead of failing with EPIPE */
 };
 
 typedef enum wri_fault_kind {
@@ -276,10 +280,11 @@ int wri_io_errno(wr_errbuf *eb, int e, const char *path, const char *what);
  * drops when the process dies, so a LOCK file left behind blocks nobody.
  * Writers take it exclusively and record "pid TOOL" in it (emptied on
  * release) so a refused caller can name them; readers (WRI_LOCK_SHARED)
- * take it shared and write nothing. A handle that created LOCK removes it
- * on release if nobody else holds it: a run leaves no LOCK it did not
- * find. WR_ELOCKED, naming the holder (a writer's record, or a reader's
- * pid and name), if held in a conflicting mode. Shared only: WR_ENOTSUP
+ * take it shared and write nothing. On release a writer removes LOCK, and
+ * a reader an empty LOCK if nobody else holds it (the last reader out,
+ * whoever created it); a crashed writer's record only a writer removes.
+ * WR_ELOCKED, naming the holder (a writer's record, or a reader's pid and
+ * name), if held in a conflicting mode. Shared only: WR_ENOTSUP
  * if LOCK is absent and cannot be created or cannot be opened (read-only
  * directory or file system, no permission). */
 typedef struct wri_lock wri_lock;

@@ -64,16 +64,23 @@ static int load_unstorable(const char *shown, const wri_jsonl_line *line,
  * load pass can refuse), or at most max_bad may not, before anything is
  * committed. */
 static int load_check_all(const wr_load_opts *o, wr_coll *c, const char *src,
-                          const char *shown, wr_errbuf *eb)
+                          const char *shown, wr_load_stats *st, wr_errbuf *eb)
 {
     int rc;
-    bool fatal;
-    uint64_t bad = 0;
+    bool fatal = false;
+    uint64_t bad = 0, next_progress = 0;
     wri_docin *r = NULL;
     wri_jsonl_line line;
     if ((rc = wri_docin_open_as(src, shown, o->format, &r, eb)) != WR_OK)
         return rc;
+    st->checking = true;
+    st->bytes_total = wri_docin_bytes_total(r);
     for (;;) {
+        if (o->interrupted != NULL && *o->interrupted) {
+            rc = WR_ERR(eb, WR_EINTR, "interrupted while checking %s", shown);
+            break;
+        }
+        load_progress(o, st, r, &next_progress);
         fatal = false;
         rc = wri_docin_next(r, &line, &fatal, eb);
         if (rc == WR_OK && !line.is_delete &&
@@ -85,6 +92,9 @@ static int load_check_all(const wr_load_opts *o, wr_coll *c, const char *src,
         wr_errbuf_clear(eb);
     }
     wri_docin_close(r);
+    st->checking = false;
+    st->bytes_read = 0;
+    st->input_broken = rc == WR_EBADINPUT && fatal;
     if (rc == WR_EBADINPUT && !fatal && o->max_bad > 0)
         return load_too_many(o, eb);
     return rc == 1 ? WR_OK : rc;
@@ -168,8 +178,8 @@ static int load_rej_check(const wr_load_opts *o, const char *input,
 static int load_rej_open(const char *path, load_rej *rj, wr_errbuf *eb)
 {
     int rc;
-    if (rj->stream)
-        return wri_io_open(path, WRI_IO_RDWR, &rj->f, eb);
+    if (rj->stream) /* write-only: its reader's end is the only one */
+        return wri_io_open(path, WRI_IO_RDWR | WRI_IO_WRONLY, &rj->f, eb);
     rc = wri_io_open(path, WRI_IO_RDWR | WRI_IO_CREATE | WRI_IO_EXCL,
                      &rj->f, eb);
     if (rc == WR_EEXIST) {
@@ -182,8 +192,22 @@ static int load_rej_open(const char *path, load_rej *rj, wr_errbuf *eb)
     return rc;
 }
 
+/* An error of the rejects file (its own message in eb, naming it), said
+ * as one: what stops the run is the rejects file, not the bad line. */
+static int load_rej_failed(int rc, const char *what, wr_errbuf *eb)
+{
+    char msg[sizeof eb->msg];
+    snprintf(msg, sizeof msg, "%s", eb->msg);
+    wr_errbuf_clear(eb);
+    return WR_ERR(eb, rc,
+                  "cannot %s the rejects file for the skipped lines "
+                  "(--rejects): %.900s",
+                  what, msg);
+}
+
 /* A skipped line (its error in eb, which this clears), as a line of the
- * rejects file (opened at the first). */
+ * rejects file (opened at the first). A pipe whose reader has gone is
+ * EPIPE here, not a SIGPIPE death (the tool ignores the signal). */
 static int load_reject(const wr_load_opts *o, load_rej *rj,
                        const char *input, const wri_jsonl_line *line,
                        wr_errbuf *eb)
@@ -191,30 +215,21 @@ static int load_reject(const wr_load_opts *o, load_rej *rj,
     int rc;
     char *json;
     size_t len;
-    char reason[sizeof eb->msg];
-    /* the reason part of "FILE: line N (byte O): reason" */
-    const char *p = strstr(eb->msg, "): ");
-    snprintf(reason, sizeof reason, "%s", p != NULL ? p + 3 : eb->msg);
+    char bad[sizeof eb->msg]; /* the skipped line's message */
+    snprintf(bad, sizeof bad, "%s", eb->msg);
     wr_errbuf_clear(eb); /* an error of the rejects file is its own */
     if (o->rejects == NULL)
         return WR_OK;
-    if (rj->f == NULL && (rc = load_rej_open(o->rejects, rj, eb)) != WR_OK) {
-        char msg[sizeof eb->msg];
-        snprintf(msg, sizeof msg, "%s", eb->msg);
-        wr_errbuf_clear(eb);
-        return WR_ERR(eb, rc,
-                      "cannot open the rejects file for the skipped lines "
-                      "(--rejects): %.900s",
-                      msg);
-    }
-    if ((json = wri_reject_json(input, line, reason, line->torn, &len)) ==
+    if (rj->f == NULL && (rc = load_rej_open(o->rejects, rj, eb)) != WR_OK)
+        return load_rej_failed(rc, "open", eb);
+    if ((json = wri_reject_json(input, line, bad, line->torn, &len)) ==
         NULL)
         return WR_ERR(eb, WR_ENOMEM, "out of memory");
     rc = rj->stream ? wri_io_write(rj->f, json, len, eb)
                     : wri_io_pwrite(rj->f, json, len, rj->off, eb);
     rj->off += len;
     free(json);
-    return rc;
+    return rc != WR_OK ? load_rej_failed(rc, "write", eb) : WR_OK;
 }
 
 /* The first log of ld that is one by its content (wri_legacy_log_readable),
@@ -346,6 +361,7 @@ static int load_bad(const wr_load_opts *o, wr_load_stats *st,
         st->first_bad_line = line->lineno;
         snprintf(first_bad, sizeof eb->msg, "%s", eb->msg);
     }
+    st->input_broken = fatal;
     if (fatal || !(o->skip_bad || o->max_bad > 0))
         return eb->code != WR_OK ? eb->code : WR_EBADINPUT;
     if (o->max_bad > 0 && st->bad + 1 > o->max_bad)
@@ -418,7 +434,7 @@ int wr_load(const wr_load_opts *o, wr_load_stats *st, wr_errbuf *eb)
                 goto out;
             src = spool;
         }
-        if ((rc = load_check_all(o, c, src, shown, eb)) != WR_OK)
+        if ((rc = load_check_all(o, c, src, shown, st, eb)) != WR_OK)
             goto out;
     }
     if (r == NULL && (rc = wri_docin_open_as(src, shown, o->format, &r,
@@ -427,8 +443,9 @@ int wr_load(const wr_load_opts *o, wr_load_stats *st, wr_errbuf *eb)
     st->bytes_total = wri_docin_bytes_total(r);
     for (;;) {
         if (o->interrupted != NULL && *o->interrupted) {
-            rc = WR_ERR(eb, WR_EINTR, "interrupted after %llu lines",
-                        (unsigned long long)st->lines);
+            rc = WR_ERR(eb, WR_EINTR, "interrupted after %llu line%s",
+                        (unsigned long long)st->lines,
+                        st->lines == 1 ? "" : "s");
             goto out;
         }
         rc = wri_docin_next(r, &line, &fatal, eb);

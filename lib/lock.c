@@ -9,12 +9,17 @@
  * the file stays; readers write nothing.
  *
  * A writer removes LOCK on release, the one it created and the one it
- * found (left by a crash) alike; a reader removes the LOCK it created
- * when it can take it exclusively (nobody else holds it). So a run leaves
- * no LOCK it did not find, and a writer's run none at all. That is safe
- * because every taker checks, once it holds the lock, that the file it
- * locked is still the one the name points to (an unlinked LOCK would be a
- * private lock nobody else sees) and starts again if not. The removal
+ * found (left by a crash) alike; a reader removes an empty LOCK when it
+ * can take it exclusively (it is the last one out: nobody else holds it),
+ * whether it created it or another reader did that has ended meanwhile.
+ * A LOCK holding a writer's record (a crashed writer's: it names the
+ * process that died) a reader leaves to the next writer. So overlapping
+ * readers leave no LOCK behind, and a writer's run none at all. That is
+ * safe because every taker checks, once it holds the lock, that the file
+ * it locked is still the one the name points to (an unlinked LOCK would
+ * be a private lock nobody else sees) and starts again if not; a reader
+ * checks it again once it holds the lock exclusively before removing it
+ * (flock's shared-to-exclusive change is not atomic everywhere). The removal
  * comes before any emptying, and a removed LOCK is not emptied: whoever
  * opened it before the unlink and is refused still reads the record of
  * the writer that holds it, never an empty one. Only a writer's LOCK that
@@ -45,8 +50,6 @@ struct wri_lock {
     wri_file *f; /* f->fd carries the flock */
     int fd;      /* f->fd, or -1 */
     bool shared;
-    bool created; /* this handle created the file (a reader removes only
-                     such a LOCK on release; a writer any) */
     bool held;    /* the flock is ours (else release must not touch it) */
     char *path;
 };
@@ -70,8 +73,7 @@ static int lk_open_fd(const char *path, int flags)
     return fd;
 }
 
-/* Open DIR/LOCK, creating it if absent (an io create: modelled);
- * lk->created says who made it. Readers open an existing LOCK read-only
+/* Open DIR/LOCK, creating it if absent (an io create: modelled). Readers open an existing LOCK read-only
  * (flock needs no write access), so a LOCK they can read serves them on a
  * directory they cannot write; one they cannot create there (the create's
  * errno says: EROFS, EACCES, EPERM; WRI_IO_ROFS) is WR_ENOTSUP. */
@@ -79,7 +81,6 @@ static int lk_open(wri_lock *lk, const char *dir, wr_errbuf *eb)
 {
     int rc = WR_OK;
     for (int tries = 0; tries < 100; tries++) {
-        lk->created = false;
         rc = wri_io_open(lk->path, lk->shared ? WRI_IO_RDONLY : WRI_IO_RDWR,
                          &lk->f, eb);
         if (rc != WR_ENOTFOUND)
@@ -89,7 +90,6 @@ static int lk_open(wri_lock *lk, const char *dir, wr_errbuf *eb)
                          WRI_IO_RDWR | WRI_IO_CREATE | WRI_IO_EXCL |
                              (lk->shared ? WRI_IO_ROFS : 0),
                          &lk->f, eb);
-        lk->created = rc == WR_OK;
         if (rc != WR_EEXIST)
             break;
         wr_errbuf_clear(eb);
@@ -116,6 +116,14 @@ static bool lk_still_named(int fd, const char *path)
     struct stat a, b;
     return fstat(fd, &a) == 0 && stat(path, &b) == 0 &&
            wri_io_same_file(&a, &b);
+}
+
+/* Holds fd's file no writer's record? (a reader's, or a stale one
+ * emptied: nothing in it says anything) */
+static bool lk_empty(int fd)
+{
+    struct stat st;
+    return fstat(fd, &st) == 0 && st.st_size == 0;
 }
 
 /* "pid TOOL" a writer recorded, or "" */
@@ -235,8 +243,7 @@ int wri_io_lock_take(const char *dir, const char *holder, int flags,
                 rc = wri_io_errno(eb, errno, lk->path, "flock");
             else
                 rc = lk_refused(dir, lk->fd, shared, eb);
-            lk->created = false; /* whoever holds it will remove it */
-            goto out;
+            goto out; /* not held: release leaves it to the holder */
         }
         if (lk_still_named(lk->fd, lk->path))
             break;
@@ -288,10 +295,12 @@ void wri_io_unlock_dir(wri_lock *lk)
         return;
     if (lk->fd >= 0 && lk->held) {
         /* ours to remove if nobody else holds it (see the top): a
-         * writer's always, a reader's if it made it */
-        bool removed = (lk->created || !lk->shared) &&
-                       lk_flock(lk->fd, LOCK_EX | LOCK_NB) == 0 &&
-                       wri_io_unlink(lk->path, NULL) == WR_OK;
+         * writer's always, a reader's if empty and still the one named */
+        bool removed =
+            (!lk->shared ||
+             (lk_empty(lk->fd) && lk_flock(lk->fd, LOCK_EX | LOCK_NB) == 0 &&
+              lk_still_named(lk->fd, lk->path) && lk_empty(lk->fd))) &&
+            wri_io_unlink(lk->path, NULL) == WR_OK;
         /* a LOCK that stays is emptied (if this fails, the stale
          * "pid TOOL" names a process that is gone) */
         if (!lk->shared && !removed)

@@ -197,11 +197,13 @@ out:
 
 /* --- rejects ------------------------------------------------------------------ */
 
-/* One rejected line as a JSON object on a line of the rejects file. */
+/* One rejected line as a JSON object on a line of the rejects file, its
+ * file named DIR/LOG as the messages name it. */
 static int mg_reject(mg *m, const char *log, const wri_jsonl_line *line,
                      const char *reason, bool torn, wr_errbuf *eb)
 {
     int rc;
+    char *path;
     if (m->o->dry_run)
         return WR_OK;
     if (m->rej == NULL) {
@@ -214,7 +216,10 @@ static int mg_reject(mg *m, const char *log, const wri_jsonl_line *line,
             return rc;
     }
     size_t len;
-    char *json = wri_reject_json(log, line, reason, torn, &len);
+    char *json = (path = wri_path_join(m->dir, log)) != NULL
+                     ? wri_reject_json(path, line, reason, torn, &len)
+                     : NULL;
+    free(path);
     if (json == NULL)
         return WR_ERR(eb, WR_ENOMEM, "out of memory");
     rc = wri_io_pwrite(m->rej, json, len, m->rej_off, eb);

@@ -240,10 +240,15 @@ typedef struct wr_load_stats {
     uint64_t bad;        /* bad lines skipped (--skip-bad) */
     uint64_t rejected;   /* of them, written to the rejects file */
     uint64_t checkpoints;
-    uint64_t bytes_read, bytes_total;
+    uint64_t bytes_read, bytes_total; /* of the pass under way */
+    bool checking;       /* progress: the --checkpoint-every check pass (it
+                            reads the input once before the load) */
     uint64_t generation; /* catalog generation of the run's last committed
                             checkpoint (0: none committed) */
     uint64_t first_bad_line;
+    bool input_broken; /* the run stopped at a broken structure (a truncated
+                          BSON document, an array missing a comma), which
+                          no skipping gets past */
 } wr_load_stats;
 
 /* What wr_load reads (docin.h). */

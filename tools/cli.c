@@ -202,6 +202,13 @@ void wr_cli_progress(wr_cli *cli, const char *fmt, ...)
     cli->progress_shown = true;
 }
 
+/* How much of unit (a plural: "pages") to print for n: "page" for 1. */
+static int cli_unit_len(const char *unit, uint64_t n)
+{
+    size_t len = strlen(unit);
+    return (int)(n == 1 && len > 1 && unit[len - 1] == 's' ? len - 1 : len);
+}
+
 void wr_cli_progress_count(wr_cli *cli, const char *head, uint64_t done,
                            uint64_t total, const char *unit)
 {
@@ -225,12 +232,13 @@ void wr_cli_progress_count(wr_cli *cli, const char *head, uint64_t done,
         snprintf(rate, sizeof rate, ", %.0f %s/s",
                  (double)(done - cli->progress_done0) / s, unit);
     if (total > 0)
-        wr_cli_progress(cli, "%s: %llu of %llu %s (%.0f%%)%s", head,
+        wr_cli_progress(cli, "%s: %llu of %llu %.*s (%.0f%%)%s", head,
                         (unsigned long long)done, (unsigned long long)total,
-                        unit, 100.0 * (double)done / (double)total, rate);
+                        cli_unit_len(unit, total), unit,
+                        100.0 * (double)done / (double)total, rate);
     else if (done > 0)
-        wr_cli_progress(cli, "%s: %llu %s%s", head, (unsigned long long)done,
-                        unit, rate);
+        wr_cli_progress(cli, "%s: %llu %.*s%s", head, (unsigned long long)done,
+                        cli_unit_len(unit, done), unit, rate);
     else
         wr_cli_progress(cli, "%s", head);
 }

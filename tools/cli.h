@@ -79,7 +79,8 @@ void wr_cli_progress_done(wr_cli *cli);
  * is the phase and the file ("checking 1/2 people.main.wr"); the rate is
  * of that head's work, since it began (a new head, or a count that went
  * back, starts it again), shown once a second of it has passed (before,
- * a rate says nothing). */
+ * a rate says nothing). UNIT is a plural ("pages"), said in the singular
+ * for a count of 1 ("1 page", "1 of 1 page"). */
 void wr_cli_progress_count(wr_cli *cli, const char *head, uint64_t done,
                            uint64_t total, const char *unit);
 /* The last component of a path, for progress lines. */

@@ -4,6 +4,7 @@
 #include "cli.h"
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -52,16 +53,18 @@ static void usage(void)
 
 typedef struct prog {
     wr_cli *cli;
-    char head[300]; /* "loading FILE" */
+    char head[300];  /* "loading FILE" */
+    char check[300]; /* "checking FILE" */
 } prog;
 
 /* "loading people.jsonl: 12000000 of 50000000 bytes (24%), 4000000
- * bytes/s" (wr_cli_progress_count) */
+ * bytes/s" (wr_cli_progress_count); "checking people.jsonl: ..." in the
+ * --checkpoint-every check pass */
 static void on_progress(const wr_load_stats *st, void *arg)
 {
     prog *p = arg;
-    wr_cli_progress_count(p->cli, p->head, st->bytes_read, st->bytes_total,
-                          "bytes");
+    wr_cli_progress_count(p->cli, st->checking ? p->check : p->head,
+                          st->bytes_read, st->bytes_total, "bytes");
 }
 
 /* The counts are what the database holds of this run: on a failed run,
@@ -210,9 +213,13 @@ int main(int argc, char **argv)
     }
     wr_cli_ready(&cli);
     wr_cli_catch_signals();
+    /* a --rejects pipe (or stdout) whose reader has gone: EPIPE, an error
+     * the run reports with what it committed, not a death mid-run */
+    signal(SIGPIPE, SIG_IGN);
     o.index = index;
     prog pg = {.cli = &cli};
     snprintf(pg.head, sizeof pg.head, "loading %s", wr_cli_base(o.input));
+    snprintf(pg.check, sizeof pg.check, "checking %s", wr_cli_base(o.input));
     o.progress = on_progress;
     o.progress_arg = &pg;
     o.interrupted = &wr_cli_interrupted;
@@ -228,12 +235,14 @@ int main(int argc, char **argv)
                          (unsigned long long)st.checkpoints,
                          wr_cli_plural(st.checkpoints),
                          st.checkpoints == 1 ? "was" : "were");
-        else if (rc == WR_EBADINPUT)
+        else if (rc == WR_EBADINPUT || rc == WR_ENOSPC || st.lines > 0)
+            /* a run that got under way: a bad line, a full disk, ... */
             wr_cli_error(&cli, "nothing of this run was committed%s",
-                         o.skip_bad || o.max_bad ? ""
-                                                 : " (use --skip-bad or "
-                                                   "--max-bad N to skip bad "
-                                                   "lines)");
+                         rc != WR_EBADINPUT || st.input_broken ||
+                                 o.skip_bad || o.max_bad
+                             ? "" /* skipping would not help */
+                             : " (use --skip-bad or --max-bad N to skip "
+                               "bad lines)");
     } else if (!cli.json && !cli.quiet) {
         printf("%s -> %s/%s: %llu line%s, %llu inserted, %llu replaced, "
                "%llu deleted, %llu delete%s of absent _id, %llu bad line%s "

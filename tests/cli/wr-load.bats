@@ -2,6 +2,7 @@
 # wr-load: JSONL into a collection, its options, bad input, exit codes.
 
 load helpers
+bats_require_minimum_version 1.5.0
 
 @test "wr-load --help lists options and exit codes, exits 0" {
     run "$WR_BIN/wr-load" --help
@@ -85,7 +86,7 @@ load helpers
     run "$WR_BIN/wr-load" "$TMP/db" c "$TMP/b.jsonl"
     [ "$status" -eq 1 ]
     [[ "$output" == *"line 11"* ]]
-    [[ "$output" == *"nothing of this run was committed"* ]]
+    [[ "$output" == *"nothing of this run was committed (use --skip-bad or --max-bad N to skip bad lines)"* ]]
     # the database still holds exactly the first 10 documents
     run bash -c "'$WR_BIN/wr-dump' --docs --relaxed '$TMP/db' | jq -c ._id | tr '\n' ' '"
     [ "$status" -eq 0 ]
@@ -282,11 +283,55 @@ load helpers
     [ -p "$TMP/fifo" ]
 }
 
+@test "--rejects to a FIFO whose reader goes away: exit 3 naming it, saying what was committed; never a hang nor a SIGPIPE death" {
+    # 3000 bad lines: their rejects are far more than a pipe holds, so
+    # wr-load writes on after the reader has read one line and gone
+    awk 'BEGIN { for (i = 1; i <= 3000; i++)
+        printf "{\"_id\": %d}\nnot json, bad line %d\n", i, i }' > "$TMP/mix.jsonl"
+    mkfifo "$TMP/fifo"
+    head -n 1 "$TMP/fifo" > "$TMP/first" &
+    # KILL: the old build held the FIFO open read-write, a reader of its
+    # own, and blocked for ever in write (SIGTERM, caught, did not end it)
+    run timeout -s KILL 60 "$WR_BIN/wr-load" --skip-bad --rejects "$TMP/fifo" "$TMP/db" c "$TMP/mix.jsonl"
+    wait
+    [ "$status" -eq 3 ]
+    [[ "$output" == *"cannot write the rejects file for the skipped lines (--rejects): $TMP/fifo: write of "*"Broken pipe"* ]]
+    [ "${lines[-1]}" = "wr-load: nothing of this run was committed" ]
+    [ ! -e "$TMP/db" ] # the DIR it created goes with the run
+    [ "$(jq -r .line "$TMP/first")" = 2 ]
+    # with --checkpoint-every: the checkpoints committed before it stopped;
+    # the reader takes 100 lines, so docs 1-100 are in, 10 checkpoints
+    head -n 100 "$TMP/fifo" > "$TMP/first" &
+    run timeout -s KILL 60 "$WR_BIN/wr-load" --skip-bad --checkpoint-every 10 --rejects "$TMP/fifo" "$TMP/db" c "$TMP/mix.jsonl"
+    wait
+    [ "$status" -eq 3 ]
+    [ "$(wc -l < "$TMP/first")" -eq 100 ]
+    [[ "$output" == *"(--rejects): $TMP/fifo: write of "*"Broken pipe"* ]]
+    [[ "${lines[-1]}" =~ ^wr-load:\ ([0-9]+)\ checkpoints\ of\ this\ run\ were\ committed\ before\ it\ stopped$ ]]
+    [ "${BASH_REMATCH[1]}" -ge 10 ]
+    run "$WR_BIN/wr-verify" -q "$TMP/db"
+    [ "$status" -eq 0 ]
+    [ -p "$TMP/fifo" ]
+}
+
 @test "--checkpoint-every N checkpoints as it goes" {
     make_jsonl "$TMP/in.jsonl" 100
     run "$WR_BIN/wr-load" --json --checkpoint-every 25 "$TMP/db" c "$TMP/in.jsonl"
     [ "$status" -eq 0 ]
     [ "$(jq -r .checkpoints <<<"$output")" -ge 4 ]
+}
+
+@test "--checkpoint-every: the check pass shows its progress as \"checking FILE\"; a count of 1 is singular (review4 #16)" {
+    make_jsonl "$TMP/in.jsonl" 100
+    # not a terminal: --progress prints plain lines, the first at once
+    run --separate-stderr "$WR_BIN/wr-load" --progress --checkpoint-every 25 "$TMP/db" c "$TMP/in.jsonl"
+    [ "$status" -eq 0 ]
+    size=$(stat -c %s "$TMP/in.jsonl")
+    [[ "$stderr" == "wr-load: checking in.jsonl: 0 of $size bytes (0%)"* ]]
+    printf '\n' > "$TMP/one-byte.jsonl"
+    run --separate-stderr "$WR_BIN/wr-load" --progress --checkpoint-every 25 "$TMP/db2" c "$TMP/one-byte.jsonl"
+    [ "$status" -eq 0 ]
+    [ "$stderr" = "wr-load: checking one-byte.jsonl: 0 of 1 byte (0%)" ]
 }
 
 @test "--checkpoint-every from a pipe that is not - (a FIFO, <(...), /dev/stdin) loads every document: it is copied first, as standard input is" {
@@ -535,6 +580,8 @@ dir_sig() {
         run env WR_IO_FAULT="fail=$n,err=ENOSPC" "$WR_BIN/wr-load" "$TMP/db" c "$TMP/b.jsonl"
         [ "$status" -eq 3 ]
         [[ "$output" == *"ENOSPC"* || "$output" == *"space"* ]]
+        # said as a bad line says it, without the hint to skip lines
+        [[ "${lines[-1]}" == "wr-load: nothing of this run was committed" ]]
         # the run committed nothing: every file back at its size, same docs
         [ "$(sizes "$TMP/db")" = "$want" ]
         [ "$("$WR_BIN/wr-dump" --docs "$TMP/db" | md5sum)" = "$docs" ]

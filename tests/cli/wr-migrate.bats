@@ -254,6 +254,21 @@ EOF
     [ "$status" -eq 0 ]
 }
 
+@test "wr-load and wr-migrate set the same bad line aside as the same rejects line: the file as the messages name it, the reason without file, line and byte (review4 #16)" {
+    mkdir "$TMP/d"
+    printf '%s\n' '{"_id":1,"a":1}' '{"_id":2,"a":2}' '{"_id":3,"a":3}' \
+        '{"_id":1,"$deleted":false}' '{"_id":4,"x":NaN}' > "$TMP/d/c.log"
+    # wr-load reads the log as an input first (into another directory)
+    run "$WR_BIN/wr-load" --skip-bad --rejects "$TMP/load.rejects.jsonl" "$TMP/db" c "$TMP/d/c.log"
+    [ "$status" -eq 0 ]
+    run --separate-stderr mig --skip-bad --json "$TMP/d"
+    [ "$status" -eq 0 ]
+    rej=$(jq -r .rejects <<<"$output")
+    [ "$(wc -l < "$rej")" -eq 2 ]
+    cmp "$TMP/load.rejects.jsonl" "$rej"
+    [ "$(jq -r 'select(.line == 4) | .file + " " + (.offset | tostring) + " " + .reason' "$rej")" = "$TMP/d/c.log 48 \$deleted must be true" ]
+}
+
 @test "json-test-suite: every n_* text is a bad line, never data" {
     mkdir "$TMP/d"
     n=$("$PY" "$H" nlines "$WR_CORPORA/json-test-suite/test_parsing" "$TMP/d/c.log")

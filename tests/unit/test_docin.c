@@ -193,6 +193,15 @@ static void test_docin_reject_record(void)
     CHECK(strstr(j, "\"line\" : 7") != NULL);
     CHECK(strstr(j, "\"offset\" : 99") != NULL);
     CHECK(strstr(j, "\"text\" : \"not json\"") != NULL);
+    CHECK(strstr(j, "\"reason\" : \"column 1: x\"") != NULL);
+    free(j);
+    /* a reader's message: its file, line and byte are the fields, not
+     * part of the reason (wr-load and wr-migrate alike) */
+    j = wri_reject_json("d/c.log", &line,
+                        "d/c.log: line 7 (byte 99): column 1: x", false, &len);
+    REQUIRE(j != NULL);
+    CHECK(strstr(j, "\"reason\" : \"column 1: x\"") != NULL);
+    CHECK(strstr(j, "\"file\" : \"d/c.log\"") != NULL);
     /* a rejects file is known as one by its first line (wr-load empties
      * no other file) */
     CHECK(wri_reject_head_is(j, len));

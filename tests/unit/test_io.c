@@ -1041,10 +1041,10 @@ static void child_try_shared(void *arg)
     _exit(rc == WR_OK ? 0 : rc == WR_ELOCKED ? 1 : 2);
 }
 
-/* Readers share the lock; a writer excludes them and they it; a reader
- * that created LOCK removes it when done, one that found it leaves it; a
- * writer removes it either way; a stale LOCK (a dead holder's record)
- * blocks nobody. */
+/* Readers share the lock; a writer excludes them and they it; the last
+ * reader out removes an empty LOCK, whichever reader created it, and
+ * leaves a dead writer's record; a writer removes it either way; a stale
+ * LOCK (a dead holder's record) blocks nobody. */
 static void test_io_lock_shared_and_exclusive(void)
 {
     wr_errbuf eb = {0};
@@ -1071,7 +1071,7 @@ static void test_io_lock_shared_and_exclusive(void)
     wri_io_unlock_dir(r1);
     CHECK(access(lock, F_OK) == 0);
     wri_io_unlock_dir(r2);
-    CHECK(access(lock, F_OK) == 0); /* r2 found it: not r2's to remove */
+    CHECK(access(lock, F_OK) != 0); /* r2 found it, but is the last out */
     /* a writer excludes readers, here and in another process */
     REQUIRE_OK(wri_io_lock_dir(dir, "wr-load", &w, &eb), &eb);
     CHECK(wri_io_lock_writer(dir, who, sizeof who));
@@ -1087,7 +1087,7 @@ static void test_io_lock_shared_and_exclusive(void)
     int st = in_child(child_try_shared, (void *)dir);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1);
     wri_io_unlock_dir(w);
-    CHECK(file_len(lock) < 0); /* found by the writer: removed with its record */
+    CHECK(file_len(lock) < 0); /* removed with its record */
     st = in_child(child_try_shared, (void *)dir);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     /* a stale record of a dead writer blocks nobody */
@@ -1098,7 +1098,7 @@ static void test_io_lock_shared_and_exclusive(void)
     REQUIRE_OK(wri_io_lock_take(dir, "wr-verify", WRI_LOCK_SHARED, &r1, &eb),
                &eb);
     wri_io_unlock_dir(r1);
-    CHECK(access(lock, F_OK) == 0); /* found by a reader, so left */
+    CHECK(access(lock, F_OK) == 0); /* a writer's record: a reader leaves it */
     REQUIRE_OK(wri_io_lock_dir(dir, "wr-load", &w, &eb), &eb);
     wri_io_unlock_dir(w);
     CHECK(access(lock, F_OK) != 0); /* found by a writer: removed */
@@ -1107,6 +1107,97 @@ static void test_io_lock_shared_and_exclusive(void)
                               &r1, &eb),
              WR_ENOTFOUND);
     CHECK(access(tpath("no-such-dir"), F_OK) != 0);
+}
+
+/* A reader in its own process: takes the shared lock, says so on ready
+ * ("1", or "0" refused), releases it when go is written to, and exits. */
+typedef struct reader_proc {
+    const char *dir;
+    int ready[2], go[2];
+    pid_t pid;
+} reader_proc;
+
+static void reader_proc_start(reader_proc *r, const char *dir)
+{
+    r->dir = dir;
+    REQUIRE(pipe(r->ready) == 0 && pipe(r->go) == 0);
+    fflush(stdout);
+    r->pid = fork();
+    REQUIRE(r->pid >= 0);
+    if (r->pid == 0) {
+        wr_errbuf eb = {0};
+        wri_lock *lk = NULL;
+        char c = wri_io_lock_take(dir, "wr-reader", WRI_LOCK_SHARED, &lk,
+                                  &eb) == WR_OK
+                     ? '1'
+                     : '0';
+        if (write(r->ready[1], &c, 1) != 1 || read(r->go[0], &c, 1) != 1)
+            _exit(2);
+        wri_io_unlock_dir(lk);
+        _exit(0);
+    }
+    char c = 0;
+    CHECK(read(r->ready[0], &c, 1) == 1 && c == '1');
+}
+
+static void reader_proc_end(reader_proc *r)
+{
+    int st = 0;
+    CHECK(write(r->go[1], "g", 1) == 1);
+    waitpid(r->pid, &st, 0);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    close(r->ready[0]);
+    close(r->ready[1]);
+    close(r->go[0]);
+    close(r->go[1]);
+}
+
+/* Overlapping readers in separate processes (review4 #15): A creates
+ * LOCK, B opens it, A ends while B reads (so A cannot take it
+ * exclusively), then B ends: B, the last one out, removes it though
+ * another reader created it. An empty LOCK the directory had before
+ * (a power loss brought back a removed one) goes the same way; a dead
+ * writer's record stays. */
+static void test_io_lock_overlapping_readers_leave_none(void)
+{
+    wr_errbuf eb = {0};
+    const char *dir = tpath("overlap");
+    char lock[512];
+    reader_proc a, b;
+    snprintf(lock, sizeof lock, "%s/LOCK", dir);
+    wri_io_fault_set(NULL);
+    REQUIRE_OK(wri_io_mkdir(dir, &eb), &eb);
+    reader_proc_start(&a, dir);
+    CHECK_EQ(file_len(lock), 0); /* A made it */
+    reader_proc_start(&b, dir);
+    reader_proc_end(&a);
+    CHECK_EQ(file_len(lock), 0); /* B still reads */
+    reader_proc_end(&b);
+    CHECK(file_len(lock) < 0);
+    /* the other order: the creator is the last out */
+    reader_proc_start(&a, dir);
+    reader_proc_start(&b, dir);
+    reader_proc_end(&b);
+    CHECK_EQ(file_len(lock), 0);
+    reader_proc_end(&a);
+    CHECK(file_len(lock) < 0);
+    /* an empty LOCK found: removed by the reader */
+    int fd = open(lock, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    REQUIRE(fd >= 0);
+    close(fd);
+    reader_proc_start(&a, dir);
+    reader_proc_end(&a);
+    CHECK(file_len(lock) < 0);
+    /* a dead writer's record: left, with it, for the next writer */
+    FILE *fp = fopen(lock, "w");
+    REQUIRE(fp != NULL);
+    fputs("999999 wr-crashed\n", fp);
+    fclose(fp);
+    reader_proc_start(&a, dir);
+    reader_proc_start(&b, dir);
+    reader_proc_end(&a);
+    reader_proc_end(&b);
+    CHECK_EQ(file_len(lock), (long)strlen("999999 wr-crashed\n"));
 }
 
 static void child_hold_then_remove(void *arg)
@@ -1184,6 +1275,7 @@ int main(void)
     RUN(test_io_power_lost_create_and_mkdir_take_dependents);
     RUN(test_io_lock_shared_and_exclusive);
     RUN(test_io_lock_survives_removal_by_holder);
+    RUN(test_io_lock_overlapping_readers_leave_none);
     RUN(test_io_lock_release_keeps_the_record_while_held);
     RUN(test_io_power_covers_the_lock_file);
     RUN(test_io_path_within);
