@@ -24,8 +24,10 @@
  * opened it before the unlink and is refused still reads the record of
  * the writer that holds it, never an empty one. Only a writer's LOCK that
  * stays (its unlink failed) is emptied, while still held (a stale LOCK
- * never names a holder; a reader that opens it in that last moment is
- * told the holder is not recorded yet).
+ * never names a holder). A taker refused by a lock held exclusively with
+ * no record (a writer about to record itself, the last reader out
+ * removing LOCK, a writer emptying the LOCK that stays) looks again for
+ * up to 0.2 s before it is told the holder is not recorded yet.
  *
  * The file's create, record, truncate and unlink go through io.c like
  * every other mutation, so the fault plans and the power-loss model cover
@@ -178,6 +180,17 @@ static long lk_reader(int fd, char *name, size_t len)
     return found;
 }
 
+/* Is fd's file held exclusively with no writer's record in it? That is a
+ * moment, never a state: a writer between its flock and its record, or
+ * the last reader out removing LOCK (see the top). A shared probe that
+ * succeeds (readers hold it) is dropped with fd. */
+static bool lk_held_unrecorded(int fd, bool shared)
+{
+    if (!shared && lk_flock(fd, LOCK_SH | LOCK_NB) == 0)
+        return false;
+    return lk_empty(fd);
+}
+
 /* Say who holds the lock we could not get. */
 static int lk_refused(const char *dir, int fd, bool shared, wr_errbuf *eb)
 {
@@ -235,12 +248,25 @@ int wri_io_lock_take(const char *dir, const char *holder, int flags,
     }
     lk->fd = -1;
     lk->shared = shared;
-    for (int tries = 0;; tries++) {
+    for (int tries = 0, waits = 0;; tries++) {
         if ((rc = lk_open(lk, dir, eb)) != WR_OK)
             goto out;
         if (lk_flock(lk->fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
-            if (errno != EWOULDBLOCK)
-                rc = wri_io_errno(eb, errno, lk->path, "flock");
+            int e = errno;
+            if (e == EWOULDBLOCK && waits < 100 &&
+                lk_held_unrecorded(lk->fd, shared)) {
+                /* over in a moment: look again (up to 0.2 s), on the
+                 * file the name then points to */
+                waits++;
+                tries--;
+                wri_io_close(lk->f);
+                lk->f = NULL;
+                lk->fd = -1;
+                usleep(2000);
+                continue;
+            }
+            if (e != EWOULDBLOCK)
+                rc = wri_io_errno(eb, e, lk->path, "flock");
             else
                 rc = lk_refused(dir, lk->fd, shared, eb);
             goto out; /* not held: release leaves it to the holder */

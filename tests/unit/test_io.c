@@ -8,6 +8,7 @@
 #include "tap.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -1200,6 +1201,83 @@ static void test_io_lock_overlapping_readers_leave_none(void)
     CHECK_EQ(file_len(lock), (long)strlen("999999 wr-crashed\n"));
 }
 
+/* A process holding DIR/LOCK exclusively with no record in it (what a
+ * writer is between its flock and its record, and the last reader out
+ * while it removes LOCK): holds it until go is written to, or for
+ * hold_ms once ready is written. */
+typedef struct bare_holder {
+    int ready[2], go[2];
+    pid_t pid;
+} bare_holder;
+
+static void bare_holder_start(bare_holder *h, const char *lock, int hold_ms)
+{
+    REQUIRE(pipe(h->ready) == 0 && pipe(h->go) == 0);
+    fflush(stdout);
+    h->pid = fork();
+    REQUIRE(h->pid >= 0);
+    if (h->pid == 0) {
+        char c = 'r';
+        int fd = open(lock, O_RDWR | O_CREAT, 0644);
+        if (fd < 0 || flock(fd, LOCK_EX) != 0 ||
+            write(h->ready[1], &c, 1) != 1)
+            _exit(2);
+        if (hold_ms > 0)
+            usleep((useconds_t)hold_ms * 1000);
+        else if (read(h->go[0], &c, 1) != 1)
+            _exit(3);
+        _exit(0);
+    }
+    char c = 0;
+    REQUIRE(read(h->ready[0], &c, 1) == 1);
+}
+
+static void bare_holder_end(bare_holder *h)
+{
+    int st = 0;
+    CHECK(write(h->go[1], "g", 1) == 1);
+    waitpid(h->pid, &st, 0);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    close(h->ready[0]);
+    close(h->ready[1]);
+    close(h->go[0]);
+    close(h->go[1]);
+}
+
+/* A lock held exclusively with no record is a moment: a reader (or a
+ * writer) refused by it looks again, and gets the lock once it is over
+ * (it was refused at once, "holder not recorded yet"); one held so for
+ * longer is still refused, with that message. */
+static void test_io_lock_unrecorded_holder_is_waited_for(void)
+{
+    wr_errbuf eb = {0};
+    const char *dir = tpath("unrecorded");
+    char lock[512];
+    bare_holder h;
+    wri_lock *lk = NULL;
+    snprintf(lock, sizeof lock, "%s/LOCK", dir);
+    wri_io_fault_set(NULL);
+    REQUIRE_OK(wri_io_mkdir(dir, &eb), &eb);
+    bare_holder_start(&h, lock, 30);
+    CHECK_EQ(wri_io_lock_take(dir, "wr-reader", WRI_LOCK_SHARED, &lk, &eb),
+             WR_OK);
+    wri_io_unlock_dir(lk);
+    lk = NULL;
+    bare_holder_end(&h);
+    bare_holder_start(&h, lock, 30);
+    CHECK_EQ(wri_io_lock_dir(dir, "wr-writer", &lk, &eb), WR_OK);
+    wri_io_unlock_dir(lk);
+    lk = NULL;
+    bare_holder_end(&h);
+    bare_holder_start(&h, lock, 0);
+    wr_errbuf_clear(&eb);
+    CHECK_EQ(wri_io_lock_take(dir, "wr-reader", WRI_LOCK_SHARED, &lk, &eb),
+             WR_ELOCKED);
+    CHECK(strstr(eb.msg, "holder not recorded yet") != NULL);
+    wri_io_unlock_dir(lk);
+    bare_holder_end(&h);
+}
+
 static void child_hold_then_remove(void *arg)
 {
     /* hold LOCK (created here) for a while, then release: the release
@@ -1276,6 +1354,7 @@ int main(void)
     RUN(test_io_lock_shared_and_exclusive);
     RUN(test_io_lock_survives_removal_by_holder);
     RUN(test_io_lock_overlapping_readers_leave_none);
+    RUN(test_io_lock_unrecorded_holder_is_waited_for);
     RUN(test_io_lock_release_keeps_the_record_while_held);
     RUN(test_io_power_covers_the_lock_file);
     RUN(test_io_path_within);
