@@ -350,14 +350,18 @@ int wri_io_open(const char *path, int flags, wri_file **out, wr_errbuf *eb)
         goto out;
     }
     f->readonly = !(flags & WRI_IO_RDWR);
-    do {
-        f->fd = open(path, oflags, 0644);
-    } while (f->fd < 0 && errno == EINTR);
+    /* not retried on EINTR: only an open that waits is interrupted (a
+     * FIFO's, for its other end), and only by a signal asking to stop
+     * (SIGINT, SIGTERM; the others restart it) */
+    f->fd = open(path, oflags, 0644);
     if (wri_pw_on)
         wri_pw_done(f->fd >= 0);
     if (f->fd < 0) {
         int e = errno;
-        if (e == EEXIST)
+        if (e == EINTR)
+            rc = WR_ERR(eb, WR_EINTR, "%s: interrupted while opening it "
+                        "(waiting for the other end of a pipe)", path);
+        else if (e == EEXIST)
             rc = WR_ERR(eb, WR_EEXIST, "%s: already exists", path);
         else if (e == ENOENT)
             rc = WR_ERR(eb, WR_ENOTFOUND, "%s: no such file or directory",

@@ -314,6 +314,23 @@ bats_require_minimum_version 1.5.0
     [ -p "$TMP/fifo" ]
 }
 
+@test "--rejects to a FIFO nobody reads: wr-load waits for a reader at the first bad line; SIGTERM ends the wait (exit 3, interrupted, nothing left)" {
+    printf '{"_id": 1}\nnot json\n{"_id": 2}\n' > "$TMP/in.jsonl"
+    mkfifo "$TMP/fifo"
+    # timeout passes the TERM on to wr-load; KILL only if it hangs (the
+    # old build retried the interrupted open for ever)
+    timeout -s KILL 20 "$WR_BIN/wr-load" --skip-bad --rejects "$TMP/fifo" "$TMP/db" c "$TMP/in.jsonl" 2>"$TMP/err" &
+    local pid=$! st=0
+    sleep 0.5
+    kill -TERM "$pid"
+    wait "$pid" || st=$?
+    [ "$st" -eq 3 ] || { cat "$TMP/err"; false; }
+    grep -qF "cannot open the rejects file for the skipped lines (--rejects): $TMP/fifo: interrupted while opening it" "$TMP/err"
+    [ "$(tail -n 1 "$TMP/err")" = "wr-load: nothing of this run was committed" ]
+    [ ! -e "$TMP/db" ]
+    [ -p "$TMP/fifo" ]
+}
+
 @test "--checkpoint-every N checkpoints as it goes" {
     make_jsonl "$TMP/in.jsonl" 100
     run "$WR_BIN/wr-load" --json --checkpoint-every 25 "$TMP/db" c "$TMP/in.jsonl"
