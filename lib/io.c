@@ -689,8 +689,13 @@ int wri_io_write(wri_file *f, const void *buf, size_t len, wr_errbuf *eb)
     while (done < len) {
         ssize_t w = write(f->fd, p + done, len - done);
         if (w < 0) {
+            /* not retried on EINTR, as open is not: only a write that
+             * waits is interrupted (a pipe's, full, its reader reading
+             * nothing), and only by SIGINT/SIGTERM */
             if (errno == EINTR)
-                continue;
+                return WR_ERR(eb, WR_EINTR, "%s: interrupted while writing "
+                              "(waiting for the other end of a pipe to "
+                              "read)", f->path);
             return WR_ERR(eb, io_code(errno), "%s: write of %zu bytes "
                           "failed: %s", f->path, len, strerror(errno));
         }

@@ -199,7 +199,8 @@ int wri_io_pwrite(wri_file *f, const void *buf, size_t len, uint64_t off,
                   wr_errbuf *eb);
 /* Write len bytes where the file stands: for a device or a pipe (where
  * pwrite fails), whose bytes no crash or power loss can take back (the
- * op is counted and can be failed, not modelled). */
+ * op is counted and can be failed, not modelled). A write a signal
+ * interrupts (one waiting on a full pipe: SIGINT, SIGTERM) is WR_EINTR. */
 int wri_io_write(wri_file *f, const void *buf, size_t len, wr_errbuf *eb);
 int wri_io_fsync(wri_file *f, wr_errbuf *eb);
 /* A hint: start writing [off, off + len) of f back to the disk now,

@@ -331,6 +331,27 @@ bats_require_minimum_version 1.5.0
     [ -p "$TMP/fifo" ]
 }
 
+@test "--rejects to a FIFO whose reader reads nothing: SIGTERM ends the blocked write (exit 3, interrupted, nothing left)" {
+    # 3000 rejects: far more than a pipe holds, so the write blocks
+    awk 'BEGIN { for (i = 1; i <= 3000; i++)
+        printf "{\"_id\": %d}\nnot json, bad line %d\n", i, i }' > "$TMP/mix.jsonl"
+    mkfifo "$TMP/fifo"
+    sleep 30 < "$TMP/fifo" & # opens it, reads nothing
+    local rd=$!
+    # KILL only if it hangs (the old build retried the interrupted write
+    # for ever)
+    timeout -s KILL 20 "$WR_BIN/wr-load" --skip-bad --rejects "$TMP/fifo" "$TMP/db" c "$TMP/mix.jsonl" 2>"$TMP/err" &
+    local pid=$! st=0
+    sleep 1
+    kill -TERM "$pid"
+    wait "$pid" || st=$?
+    kill "$rd"; wait "$rd" || true
+    [ "$st" -eq 3 ] || { cat "$TMP/err"; false; }
+    grep -qF "cannot write the rejects file for the skipped lines (--rejects): $TMP/fifo: interrupted while writing" "$TMP/err"
+    [ "$(tail -n 1 "$TMP/err")" = "wr-load: nothing of this run was committed" ]
+    [ ! -e "$TMP/db" ]
+}
+
 @test "--checkpoint-every N checkpoints as it goes" {
     make_jsonl "$TMP/in.jsonl" 100
     run "$WR_BIN/wr-load" --json --checkpoint-every 25 "$TMP/db" c "$TMP/in.jsonl"
