@@ -593,6 +593,20 @@ dir_sig() {
     [ "$("$WR_BIN/wr-dump" --docs "$TMP/s" | wc -l)" -eq 50 ]
 }
 
+@test "a failure after the catalog's rename (its directory's fsync) is said as committed: the run's documents are in, its rejects file kept" {
+    make_jsonl "$TMP/a.jsonl" 5
+    printf 'not json\n' >> "$TMP/a.jsonl"
+    WR_IO_TRACE="$TMP/trace" "$WR_BIN/wr-load" -q --skip-bad "$TMP/db0" c "$TMP/a.jsonl"
+    n=$(awk '$2 == "fsync-dir" && $3 ~ /wr[.]catalog$/ { print $1 }' "$TMP/trace" | tail -n 1)
+    [ -n "$n" ]
+    run env WR_IO_FAULT="fail=$n,err=EIO" "$WR_BIN/wr-load" --skip-bad "$TMP/db" c "$TMP/a.jsonl"
+    [ "$status" -eq 3 ]
+    [[ "$output" == *"fsync-dir failed"* ]]
+    [ "${lines[-1]}" = "wr-load: 1 checkpoint of this run was committed before it stopped" ]
+    [ "$("$WR_BIN/wr-dump" --docs "$TMP/db" | wc -l)" -eq 5 ]
+    [ "$(wc -l < "$TMP/db/c.rejects.jsonl")" -eq 1 ]
+}
+
 @test "a full disk during wr-load leaves every file at its committed size" {
     make_jsonl "$TMP/a.jsonl" 50
     "$WR_BIN/wr-load" -q --index age "$TMP/db" c "$TMP/a.jsonl"
