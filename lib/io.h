@@ -297,7 +297,9 @@ int wri_io_lock_dir(const char *dir, const char *holder, wri_lock **out,
                     wr_errbuf *eb);
 void wri_io_unlock_dir(wri_lock *lk);
 /* Is DIR/LOCK held exclusively right now (a writer at work)? If so, who
- * gets the writer's "pid TOOL" record (maybe ""). */
+ * gets the writer's "pid TOOL" record (maybe ""). Held with no record is
+ * looked at again for up to 0.2 s, as a taker does (the last reader out
+ * removing LOCK holds it so for a moment). */
 bool wri_io_lock_writer(const char *dir, char *who, size_t len);
 
 #endif /* WR_IO_H */

@@ -303,14 +303,21 @@ bool wri_io_lock_writer(const char *dir, char *who, size_t len)
 {
     bool held = false;
     char *path = lk_path(dir);
-    int fd = path != NULL ? lk_open_fd(path, O_RDONLY) : -1;
-    if (fd >= 0 && lk_flock(fd, LOCK_SH | LOCK_NB) < 0 &&
-        errno == EWOULDBLOCK) {
-        held = true;
-        lk_recorded(fd, who, len);
+    /* held with no record: a moment (the last reader out removing LOCK,
+     * a writer about to record itself), looked at again as a taker does */
+    for (int waits = 0; path != NULL; waits++) {
+        int fd = lk_open_fd(path, O_RDONLY);
+        held = fd >= 0 && lk_flock(fd, LOCK_SH | LOCK_NB) < 0 &&
+               errno == EWOULDBLOCK;
+        bool again = held && waits < 100 && lk_empty(fd);
+        if (held)
+            lk_recorded(fd, who, len);
+        if (fd >= 0)
+            close(fd); /* drops the probe */
+        if (!again)
+            break;
+        usleep(2000);
     }
-    if (fd >= 0)
-        close(fd); /* drops the probe */
     free(path);
     return held;
 }

@@ -1251,6 +1251,7 @@ static void bare_holder_end(bare_holder *h)
 static void test_io_lock_unrecorded_holder_is_waited_for(void)
 {
     wr_errbuf eb = {0};
+    char who[256];
     const char *dir = tpath("unrecorded");
     char lock[512];
     bare_holder h;
@@ -1269,11 +1270,16 @@ static void test_io_lock_unrecorded_holder_is_waited_for(void)
     wri_io_unlock_dir(lk);
     lk = NULL;
     bare_holder_end(&h);
+    /* so is the question whether a writer holds it (an unlocked reader's) */
+    bare_holder_start(&h, lock, 30);
+    CHECK(!wri_io_lock_writer(dir, who, sizeof who));
+    bare_holder_end(&h);
     bare_holder_start(&h, lock, 0);
     wr_errbuf_clear(&eb);
     CHECK_EQ(wri_io_lock_take(dir, "wr-reader", WRI_LOCK_SHARED, &lk, &eb),
              WR_ELOCKED);
     CHECK(strstr(eb.msg, "holder not recorded yet") != NULL);
+    CHECK(wri_io_lock_writer(dir, who, sizeof who) && who[0] == '\0');
     wri_io_unlock_dir(lk);
     bare_holder_end(&h);
 }
