@@ -1373,6 +1373,23 @@ static bool reports_same(const wr_verify_report *r1,
     return same;
 }
 
+/* DIR verified on one thread and on two (quick or full): each returns
+ * want, the one-thread run checks more than min_pages pages, and the two
+ * reports are the same. Returns the two-thread report (the caller frees). */
+static wr_verify_report *threads_agree(const char *dir, bool quick, int want,
+                                       uint64_t min_pages)
+{
+    wr_verify_report *r1 = NULL, *r2 = NULL;
+    wr_verify_opts o1 = {.threads = 1, .quick = quick};
+    wr_verify_opts o2 = {.threads = 2, .quick = quick};
+    CHECK_EQ(verify(dir, &o1, &r1), want);
+    CHECK_EQ(verify(dir, &o2, &r2), want);
+    CHECK(r1 != NULL && r1->pages_checked > min_pages);
+    CHECK(r1 != NULL && r2 != NULL && reports_same(r1, r2));
+    wr_verify_report_free(r1);
+    return r2;
+}
+
 static void test_verify_threads_same_findings(void)
 {
     char *dir = tap_fresh_path("threads");
@@ -1517,14 +1534,7 @@ static void test_verify_split_halves(void)
     }
     CHECK(both);
     for (int q = 0; q < 2; q++) {
-        wr_verify_report *r1 = NULL, *r2 = NULL;
-        wr_verify_opts o1 = {.threads = 1, .quick = q == 1};
-        wr_verify_opts o2 = {.threads = 2, .quick = q == 1};
-        CHECK_EQ(verify(dir, &o1, &r1), WR_OK);
-        CHECK_EQ(verify(dir, &o2, &r2), WR_OK);
-        CHECK(r1->pages_checked > 600);
-        CHECK(reports_same(r1, r2));
-        wr_verify_report_free(r1);
+        wr_verify_report *r2 = threads_agree(dir, q == 1, WR_OK, 600);
         wr_verify_report_free(r2);
     }
     /* the first level-1 page of the last half points at leaf[1] too */
@@ -1557,15 +1567,9 @@ static void test_verify_split_halves(void)
     raw_write(path, a.off, buf, sizeof buf);
     fix_crc(path, a.off);
     for (int q = 0; q < 2; q++) {
-        wr_verify_report *r1 = NULL, *r2 = NULL;
-        wr_verify_opts o1 = {.threads = 1, .quick = q == 0};
-        wr_verify_opts o2 = {.threads = 2, .quick = q == 0};
-        CHECK_EQ(verify(dir, &o1, &r1), WR_ECORRUPT);
-        CHECK_EQ(verify(dir, &o2, &r2), WR_ECORRUPT);
-        CHECK(reports_same(r1, r2));
+        wr_verify_report *r2 = threads_agree(dir, q == 0, WR_ECORRUPT, 0);
         if (q == 0)
             CHECK(has(r2, WR_CHECK_ORDERING, "people.main.wr", pg->leaf[1]));
-        wr_verify_report_free(r1);
         wr_verify_report_free(r2);
     }
     free(pg);
