@@ -13,7 +13,6 @@
 #include "wr_int.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -118,20 +117,19 @@ static int di_fill(wri_docin *d, size_t want, wr_errbuf *eb)
             d->buf = nb;
             d->cap *= 2;
         }
-        ssize_t n = read(d->fd, d->buf + d->end, d->cap - d->end);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return WR_ERR(eb, WR_EIO, "%s: read failed: %s", d->name,
-                          strerror(errno));
+        size_t n;
+        int rc = wri_io_read(d->fd, d->name, d->buf + d->end,
+                             d->cap - d->end, d->buf_off + d->end, &n, eb);
+        if (rc != WR_OK)
+            return rc;
         if (n == 0)
             d->eof = true;
         if (d->nhead < sizeof d->head && d->buf_off + d->end == d->nhead) {
-            size_t k = WRI_MIN(sizeof d->head - d->nhead, (size_t)n);
+            size_t k = WRI_MIN(sizeof d->head - d->nhead, n);
             memcpy(d->head + d->nhead, d->buf + d->end, k);
             d->nhead += k;
         }
-        d->end += (size_t)n;
+        d->end += n;
     }
     return WR_OK;
 }
@@ -209,10 +207,7 @@ int wri_docin_open_as(const char *path, const char *name, int format,
     }
     if (is_stdin) {
         d->fd = 0;
-    } else if ((d->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-        int e = errno;
-        rc = WR_ERR(eb, e == ENOENT ? WR_ENOTFOUND : WR_EIO,
-                    "%s: cannot open: %s", path, strerror(e));
+    } else if ((rc = wri_io_open_input(path, &d->fd, eb)) != WR_OK) {
         goto out;
     } else {
         d->close_fd = true;
@@ -343,26 +338,18 @@ bool wri_reject_head_is(const char *head, size_t n)
 int wri_reject_file_is(const char *path, bool *ours, wr_errbuf *eb)
 {
     char head[sizeof DI_REJECT_HEAD];
-    size_t got = 0;
-    ssize_t n = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return WR_ERR(eb, WR_EIO, "%s: cannot open: %s", path,
-                      strerror(errno));
-    while (got < sizeof head) {
-        n = read(fd, head + got, sizeof head - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
-    int e = errno;
+    size_t got = 0, n = 1;
+    int fd, rc;
+    if ((rc = wri_io_open_input(path, &fd, eb)) != WR_OK)
+        return rc;
+    while (rc == WR_OK && n > 0 && got < sizeof head)
+        if ((rc = wri_io_read(fd, path, head + got, sizeof head - got, got,
+                              &n, eb)) == WR_OK)
+            got += n;
     close(fd);
-    if (n < 0)
-        return WR_ERR(eb, WR_EIO, "%s: read failed: %s", path, strerror(e));
-    *ours = got == 0 || wri_reject_head_is(head, got);
-    return WR_OK;
+    if (rc == WR_OK)
+        *ours = got == 0 || wri_reject_head_is(head, got);
+    return rc;
 }
 
 /* --- JSONL ------------------------------------------------------------------- */

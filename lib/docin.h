@@ -14,7 +14,8 @@
  * is bad and the input looks like another format, the message says which
  * ("this looks like a JSON array: use --format json-array").
  *
- * Calls jsonl, bsoncheck, err and libbson; reads with plain open/read like jsonl.c.
+ * Calls jsonl, bsoncheck, io (its input calls, as jsonl.c), err and
+ * libbson.
  */
 #ifndef WR_DOCIN_H
 #define WR_DOCIN_H
@@ -33,7 +34,8 @@ void wri_docin_close(wri_docin *d);
 
 /* As wri_jsonl_next (the line struct and its doc likewise belong to the
  * reader until the next call): WR_OK, 1 at the end, WR_EBADINPUT for a bad
- * element (*fatal: nothing after it can be read), WR_EIO. For BSON,
+ * element (*fatal: nothing after it can be read), WR_EIO, WR_EINTR (a
+ * signal ended a wait for input, wri_io_read). For BSON,
  * line->lineno is the document's ordinal and line->text its bytes. */
 int wri_docin_next(wri_docin *d, wri_jsonl_line *line, bool *fatal,
                    wr_errbuf *eb);

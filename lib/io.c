@@ -309,6 +309,18 @@ int wri_io_errno(wr_errbuf *eb, int e, const char *path, const char *what)
     return io_errno(eb, e, path, what);
 }
 
+/* The one rule for a system call that waits (a FIFO's open, for its other
+ * end; a pipe's read, for input; a pipe's write, for room) and fails with
+ * EINTR: a signal asking the process to stop interrupted it (the tools
+ * catch SIGINT and SIGTERM without SA_RESTART; every other signal restarts
+ * the call), so it is WR_EINTR, "PATH: interrupted while DOING", never
+ * retried: a retry would wait on for ever, the stop asked for unseen. A
+ * call that does not wait (a regular file's read) is never interrupted. */
+static int io_interrupted(wr_errbuf *eb, const char *path, const char *doing)
+{
+    return WR_ERR(eb, WR_EINTR, "%s: interrupted while %s", path, doing);
+}
+
 static int io_errno_at(wr_errbuf *eb, int e, const char *path,
                        const char *what, size_t len, uint64_t off)
 {
@@ -317,6 +329,8 @@ static int io_errno_at(wr_errbuf *eb, int e, const char *path,
 }
 
 /* --- files ------------------------------------------------------------ */
+
+#define IO_OPEN_WAIT "opening it (waiting for the other end of a pipe)"
 
 int wri_io_open(const char *path, int flags, wri_file **out, wr_errbuf *eb)
 {
@@ -350,17 +364,13 @@ int wri_io_open(const char *path, int flags, wri_file **out, wr_errbuf *eb)
         goto out;
     }
     f->readonly = !(flags & WRI_IO_RDWR);
-    /* not retried on EINTR: only an open that waits is interrupted (a
-     * FIFO's, for its other end), and only by a signal asking to stop
-     * (SIGINT, SIGTERM; the others restart it) */
-    f->fd = open(path, oflags, 0644);
+    f->fd = open(path, oflags, 0644); /* EINTR: io_interrupted */
     if (wri_pw_on)
         wri_pw_done(f->fd >= 0);
     if (f->fd < 0) {
         int e = errno;
         if (e == EINTR)
-            rc = WR_ERR(eb, WR_EINTR, "%s: interrupted while opening it "
-                        "(waiting for the other end of a pipe)", path);
+            rc = io_interrupted(eb, path, IO_OPEN_WAIT);
         else if (e == EEXIST)
             rc = WR_ERR(eb, WR_EEXIST, "%s: already exists", path);
         else if (e == ENOENT)
@@ -689,13 +699,9 @@ int wri_io_write(wri_file *f, const void *buf, size_t len, wr_errbuf *eb)
     while (done < len) {
         ssize_t w = write(f->fd, p + done, len - done);
         if (w < 0) {
-            /* not retried on EINTR, as open is not: only a write that
-             * waits is interrupted (a pipe's, full, its reader reading
-             * nothing), and only by SIGINT/SIGTERM */
-            if (errno == EINTR)
-                return WR_ERR(eb, WR_EINTR, "%s: interrupted while writing "
-                              "(waiting for the other end of a pipe to "
-                              "read)", f->path);
+            if (errno == EINTR) /* a pipe's, full, its reader idle */
+                return io_interrupted(eb, f->path, "writing (waiting for "
+                                      "the other end of a pipe to read)");
             return WR_ERR(eb, io_code(errno), "%s: write of %zu bytes "
                           "failed: %s", f->path, len, strerror(errno));
         }
@@ -705,6 +711,34 @@ int wri_io_write(wri_file *f, const void *buf, size_t len, wr_errbuf *eb)
         done += (size_t)w;
     }
     return WR_OK;
+}
+
+int wri_io_open_input(const char *path, int *fd_out, wr_errbuf *eb)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC); /* EINTR: io_interrupted */
+    *fd_out = fd;
+    if (fd >= 0)
+        return WR_OK;
+    int e = errno;
+    if (e == EINTR)
+        return io_interrupted(eb, path, IO_OPEN_WAIT);
+    return WR_ERR(eb, e == ENOENT ? WR_ENOTFOUND : WR_EIO,
+                  "%s: cannot open: %s", path, strerror(e));
+}
+
+int wri_io_read(int fd, const char *name, void *buf, size_t len,
+                uint64_t at, size_t *got_out, wr_errbuf *eb)
+{
+    ssize_t n = read(fd, buf, len);
+    *got_out = 0;
+    if (n >= 0) {
+        *got_out = (size_t)n;
+        return WR_OK;
+    }
+    if (errno == EINTR) /* a pipe's, empty, its writer idle */
+        return io_interrupted(eb, name, "reading it (waiting for input)");
+    return WR_ERR(eb, WR_EIO, "%s: read failed at byte %llu: %s", name,
+                  (unsigned long long)at, strerror(errno));
 }
 
 int wri_io_fsync(wri_file *f, wr_errbuf *eb)

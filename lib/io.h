@@ -129,6 +129,9 @@ typedef void (*wri_io_trace_fn)(uint64_t op, const char *what,
                                 void *arg);
 void wri_io_trace_set(wri_io_trace_fn fn, void *arg);
 
+/* An open that waits (a FIFO's, for its other end) and a signal
+ * interrupts (SIGINT, SIGTERM) is WR_EINTR "PATH: interrupted while
+ * opening it (...)". */
 int wri_io_open(const char *path, int flags, wri_file **out, wr_errbuf *eb);
 /* Closes and frees f (NULL is fine). Never fails in a way callers can act on. */
 void wri_io_close(wri_file *f);
@@ -202,6 +205,18 @@ int wri_io_pwrite(wri_file *f, const void *buf, size_t len, uint64_t off,
  * op is counted and can be failed, not modelled). A write a signal
  * interrupts (one waiting on a full pipe: SIGINT, SIGTERM) is WR_EINTR. */
 int wri_io_write(wri_file *f, const void *buf, size_t len, wr_errbuf *eb);
+/* Input a tool reads front to back (a file, a FIFO, <(...)): not a
+ * wri_file, as standard input cannot be one, and not a mutating op.
+ * open_input: *fd_out open read-only, or WR_ENOTFOUND / WR_EIO "PATH:
+ * cannot open: reason". read: up to len bytes where fd stands, *got_out
+ * of them (0 at the end); a failure is WR_EIO "NAME: read failed at byte
+ * AT: reason" (at: the bytes read before, for the message). An open
+ * waiting for a FIFO's writer, a read waiting on an empty pipe, that a
+ * signal interrupts (SIGINT, SIGTERM) is WR_EINTR, as wri_io_open's and
+ * wri_io_write's are. */
+int wri_io_open_input(const char *path, int *fd_out, wr_errbuf *eb);
+int wri_io_read(int fd, const char *name, void *buf, size_t len,
+                uint64_t at, size_t *got_out, wr_errbuf *eb);
 int wri_io_fsync(wri_file *f, wr_errbuf *eb);
 /* A hint: start writing [off, off + len) of f back to the disk now,
  * without waiting (so that a later fsync finds it mostly done). No

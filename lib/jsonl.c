@@ -2,9 +2,10 @@
  * jsonl.c -- the JSONL reader (see jsonl.h for the contract): lines and
  * files; each line is parsed by ejsonread.c.
  *
- * The reader reads with plain open/read: reading input is not a mutating
- * operation, so it does not go through io.c's numbered, fault-injectable
- * calls (and standard input is not a file io.c could open). Lines are
+ * The reader reads with io.c's input calls (wri_io_open_input,
+ * wri_io_read): reading input is not a mutating operation, so it is not
+ * one of io.c's numbered, fault-injectable calls (and standard input is
+ * not a file wri_io_open could open). Lines are
  * found in a buffer filled by large reads (1 MiB, grown for long lines up
  * to the line limit); a longer line is skipped to its newline and reported
  * as bad, so memory stays bounded.
@@ -12,7 +13,6 @@
 #include "wr_int.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,13 +94,8 @@ int wri_jsonl_open_as(const char *path, const char *name, wri_jsonl **out,
     if (is_stdin) {
         r->fd = 0;
     } else {
-        r->fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (r->fd < 0) {
-            int e = errno;
-            rc = WR_ERR(eb, e == ENOENT ? WR_ENOTFOUND : WR_EIO,
-                        "%s: cannot open: %s", path, strerror(e));
+        if ((rc = wri_io_open_input(path, &r->fd, eb)) != WR_OK)
             goto out;
-        }
         r->close_fd = true;
     }
     struct stat st;
@@ -156,29 +151,25 @@ uint64_t wri_jsonl_bytes_total(const wri_jsonl *r)
 }
 
 /* Read more input after buf[end]. 0 at end of input (r->eof set), 1 if
- * bytes arrived, WR_EIO on error. */
+ * bytes arrived, WR_EIO on error, WR_EINTR if a signal ended the wait for
+ * input (wri_io_read). */
 static int jr_fill(wri_jsonl *r, wr_errbuf *eb)
 {
-    for (;;) {
-        ssize_t got = read(r->fd, r->buf + r->end, r->cap - r->end);
-        if (got > 0) {
-            if (r->want_crc) {
-                r->crc = wri_crc32(r->crc, r->buf + r->end, (size_t)got);
-                r->crc_bytes += (uint64_t)got;
-            }
-            r->end += (size_t)got;
-            return 1;
-        }
-        if (got == 0) {
-            r->eof = true;
-            return 0;
-        }
-        if (errno != EINTR)
-            return WR_ERR(eb, WR_EIO, "%s: read failed at byte %llu: %s",
-                          r->name,
-                          (unsigned long long)(r->buf_off + r->end),
-                          strerror(errno));
+    size_t got;
+    int rc = wri_io_read(r->fd, r->name, r->buf + r->end, r->cap - r->end,
+                         r->buf_off + r->end, &got, eb);
+    if (rc != WR_OK)
+        return rc;
+    if (got == 0) {
+        r->eof = true;
+        return 0;
     }
+    if (r->want_crc) {
+        r->crc = wri_crc32(r->crc, r->buf + r->end, got);
+        r->crc_bytes += (uint64_t)got;
+    }
+    r->end += got;
+    return 1;
 }
 
 /* Make room after buf[end]: slide the unread bytes to the front, grow the

@@ -8,8 +8,8 @@
  * A line is: optional whitespace, one JSON object, optional whitespace,
  * then "\n" or "\r\n" (or end of file). Blank lines are skipped.
  *
- * Calls ejsonread, err and libbson. Input is read with plain open/read,
- * not io.c: reading is not a mutating operation (see jsonl.c).
+ * Calls ejsonread, io (its input calls: wri_io_open_input, wri_io_read),
+ * err and libbson.
  */
 #ifndef WR_JSONL_H
 #define WR_JSONL_H
@@ -50,7 +50,8 @@ typedef struct wri_jsonl_line {
  * destroys it on the next call or on close), 1 at end of input, or
  * WR_EBADINPUT with eb->msg "FILE: line N (byte O): reason" and
  * line->{lineno,offset,text,len,torn} set, after which the caller may go on
- * reading (skip the bad line) or stop. WR_EIO on a read error. */
+ * reading (skip the bad line) or stop. WR_EIO on a read error; WR_EINTR
+ * when a signal (SIGINT, SIGTERM) ends a wait for input (wri_io_read). */
 int wri_jsonl_next(wri_jsonl *r, wri_jsonl_line *line, wr_errbuf *eb);
 /* Raw mode: wri_jsonl_next returns each non-blank line's text, number,
  * offset and torn flag without parsing it (line->doc is not touched); the

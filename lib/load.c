@@ -5,8 +5,6 @@
 #include "legacy.h"
 #include "wr_int.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -301,19 +299,15 @@ static int load_spool(const char *dir, int fd, const char *shown,
                           &f, eb)) != WR_OK)
         goto out;
     for (;;) {
-        ssize_t n = read(fd, buf, 1 << 20);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            rc = WR_ERR(eb, WR_EIO, "%s: read failed at byte %llu: %s",
-                        shown, (unsigned long long)off, strerror(errno));
+        size_t n;
+        if ((rc = wri_io_read(fd, shown, buf, 1 << 20, off, &n, eb)) !=
+            WR_OK)
             goto out;
-        }
         if (n == 0)
             break;
-        if ((rc = wri_io_pwrite(f, buf, (size_t)n, off, eb)) != WR_OK)
+        if ((rc = wri_io_pwrite(f, buf, n, off, eb)) != WR_OK)
             goto out;
-        off += (uint64_t)n;
+        off += n;
     }
     *path_out = path;
     path = NULL;
@@ -422,10 +416,8 @@ int wr_load(const wr_load_opts *o, wr_load_stats *st, wr_errbuf *eb)
     if (twice && load_must_spool(input)) {
         if (strcmp(input, "-") == 0)
             in_fd = 0;
-        else if ((in_fd = open(input, O_RDONLY | O_CLOEXEC)) < 0) {
-            rc = wri_io_errno(eb, errno, input, "open");
+        else if ((rc = wri_io_open_input(input, &in_fd, eb)) != WR_OK)
             goto out;
-        }
     } else if (strcmp(input, "-") != 0 &&
                (rc = wri_docin_open(input, o->format, &r, eb)) != WR_OK) {
         goto out;

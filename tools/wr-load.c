@@ -235,8 +235,10 @@ int main(int argc, char **argv)
                          (unsigned long long)st.checkpoints,
                          wr_cli_plural(st.checkpoints),
                          st.checkpoints == 1 ? "was" : "were");
-        else if (rc == WR_EBADINPUT || rc == WR_ENOSPC || st.lines > 0)
-            /* a run that got under way: a bad line, a full disk, ... */
+        else if (rc == WR_EBADINPUT || rc == WR_ENOSPC || rc == WR_EINTR ||
+                 st.lines > 0)
+            /* a run that got under way: a bad line, a full disk, an
+             * interruption (also of the wait for the first line), ... */
             wr_cli_error(&cli, "nothing of this run was committed%s",
                          rc != WR_EBADINPUT || st.input_broken ||
                                  o.skip_bad || o.max_bad

@@ -352,6 +352,89 @@ bats_require_minimum_version 1.5.0
     [ ! -e "$TMP/db" ]
 }
 
+# under_timeout PID: the process that `timeout ... CMD &` (pid PID) runs
+under_timeout() {
+    local c
+    c=$(cat "/proc/$1/task/$1/children" 2>/dev/null) || return 1
+    c=${c%% *}
+    [ -n "$c" ] && echo "$c"
+}
+
+# waits_in PID WHAT: wait (up to 20 s) until PID's main thread sleeps in
+# the kernel function WHAT (its wait channel: pipe_read, a pipe's read
+# waiting for input; wait_for_partner, a FIFO's open waiting for its
+# other end), so a signal sent next meets that wait, not a step before it
+waits_in() {
+    local i
+    for i in $(seq 200); do
+        [[ "$(cat "/proc/$1/wchan" 2>/dev/null)" == *"$2"* ]] && return 0
+        sleep 0.1
+    done
+    echo "pid $1 never waited in $2 (wchan: $(cat "/proc/$1/wchan"))"
+    return 1
+}
+
+# stalled_load FED WAIT IN ARGS...: wr-load ARGS, its standard input IN
+# (under a 20 s KILL timeout: the old build retried an interrupted read
+# for ever); $TMP/fifo is made new, and unless FED is "" a writer writes
+# the file FED into it and then nothing, holding it open. Once wr-load
+# waits in WAIT, SIGTERM. Its exit status in $st, its stderr in $TMP/err.
+stalled_load() {
+    local fed=$1 wchan=$2 in=$3 tpid pid="" w=""
+    shift 3
+    rm -f "$TMP/fifo" "$TMP/fed"
+    mkfifo "$TMP/fifo"
+    if [ -n "$fed" ]; then
+        { cat "$fed"; : > "$TMP/fed"; exec sleep 60; } > "$TMP/fifo" &
+        w=$!
+    fi
+    timeout -s KILL 20 "$WR_BIN/wr-load" "$@" < "$in" 2> "$TMP/err" &
+    tpid=$!
+    # FED is all in the pipe: a read that waits has taken all of it
+    while [ -n "$fed" ] && [ ! -e "$TMP/fed" ]; do sleep 0.1; done
+    for _ in $(seq 100); do
+        pid=$(under_timeout "$tpid") && [ -n "$pid" ] && break
+        sleep 0.1
+    done
+    waits_in "$pid" "$wchan" || { kill -KILL "$tpid"; false; }
+    kill -TERM "$tpid" # timeout passes it on
+    st=0
+    wait "$tpid" || st=$?
+    [ -z "$w" ] || { kill "$w"; wait "$w" || true; }
+}
+
+@test "standard input that stalls: SIGTERM ends the wait for input (exit 3 naming it; what a checkpoint committed stays, and is said)" {
+    printf '{"_id": 1}\n{"_id": 2}\n{"_id": 3}\n' > "$TMP/three.jsonl"
+    # read as it comes (--skip-bad: no check pass, no copy), a checkpoint
+    # a line: the three are committed before the wait
+    stalled_load "$TMP/three.jsonl" pipe_read "$TMP/fifo" --skip-bad --checkpoint-every 1 "$TMP/db" c -
+    [ "$st" -eq 3 ] || { cat "$TMP/err"; false; }
+    grep -qxF "wr-load: <stdin>: interrupted while reading it (waiting for input)" "$TMP/err"
+    [ "$(tail -n 1 "$TMP/err")" = "wr-load: 3 checkpoints of this run were committed before it stopped" ]
+    [ "$("$WR_BIN/wr-dump" --docs "$TMP/db" | wc -l)" -eq 3 ]
+    "$WR_BIN/wr-verify" -q "$TMP/db"
+    # copied first (--checkpoint-every with a check pass): nothing committed
+    stalled_load "$TMP/three.jsonl" pipe_read "$TMP/fifo" --checkpoint-every 2 "$TMP/db2" c -
+    [ "$st" -eq 3 ] || { cat "$TMP/err"; false; }
+    grep -qxF "wr-load: <stdin>: interrupted while reading it (waiting for input)" "$TMP/err"
+    [ "$(tail -n 1 "$TMP/err")" = "wr-load: nothing of this run was committed" ]
+    [ ! -e "$TMP/db2" ] # the DIR it created goes with the run, its copy too
+}
+
+@test "a FIFO input that stalls (--format json-array) or has no writer: SIGTERM ends the wait (exit 3 naming it, nothing committed)" {
+    stalled_load /dev/null pipe_read /dev/null --format json-array "$TMP/db" c "$TMP/fifo"
+    [ "$st" -eq 3 ] || { cat "$TMP/err"; false; }
+    grep -qxF "wr-load: $TMP/fifo: interrupted while reading it (waiting for input)" "$TMP/err"
+    [ "$(tail -n 1 "$TMP/err")" = "wr-load: nothing of this run was committed" ]
+    [ ! -e "$TMP/db" ]
+    # nobody opens it to write: wr-load waits in the open, before DIR
+    stalled_load "" wait_for_partner /dev/null "$TMP/db" c "$TMP/fifo"
+    [ "$st" -eq 3 ] || { cat "$TMP/err"; false; }
+    grep -qxF "wr-load: $TMP/fifo: interrupted while opening it (waiting for the other end of a pipe)" "$TMP/err"
+    [ "$(tail -n 1 "$TMP/err")" = "wr-load: nothing of this run was committed" ]
+    [ ! -e "$TMP/db" ]
+}
+
 @test "--checkpoint-every N checkpoints as it goes" {
     make_jsonl "$TMP/in.jsonl" 100
     run "$WR_BIN/wr-load" --json --checkpoint-every 25 "$TMP/db" c "$TMP/in.jsonl"
