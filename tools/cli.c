@@ -658,3 +658,9 @@ void wr_cli_catch_signals(void)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 }
+
+void wr_cli_catch_signals_writer(void)
+{
+    wr_cli_catch_signals();
+    signal(SIGPIPE, SIG_IGN);
+}

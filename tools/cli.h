@@ -175,5 +175,13 @@ int wr_cli_read_end(wr_read *rd, int rc, wr_errbuf *eb);
 /* A flag set by SIGINT/SIGTERM that long loops check. */
 extern volatile int wr_cli_interrupted;
 void wr_cli_catch_signals(void);
+/* The same for a tool that writes a database (wr-load, wr-migrate,
+ * wr-compact, wr-salvage), with SIGPIPE ignored: its report on a pipe
+ * whose reader has gone (`| head -1`, `| true`), or wr-load's --rejects
+ * pipe, is EPIPE, a write error the tool reports once its job is done or
+ * stopped cleanly (wr_cli_out_done: "writing the report failed", exit 3
+ * where it would be 0), never a death mid-run that leaves its temporary
+ * files and says nothing. */
+void wr_cli_catch_signals_writer(void);
 
 #endif /* WR_CLI_H */

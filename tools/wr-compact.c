@@ -189,7 +189,7 @@ int main(int argc, char **argv)
         return wr_cli_usage_error(&cli, "--dry-run writes nothing: it takes "
                                         "no --backup-dir");
     wr_cli_ready(&cli);
-    wr_cli_catch_signals();
+    wr_cli_catch_signals_writer();
     r.cli = &cli;
     bson_init(&r.files);
     o.holder = "wr-compact";

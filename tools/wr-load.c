@@ -4,7 +4,6 @@
 #include "cli.h"
 
 #include <getopt.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -212,10 +211,7 @@ int main(int argc, char **argv)
         o.rejects = rejects;
     }
     wr_cli_ready(&cli);
-    wr_cli_catch_signals();
-    /* a --rejects pipe (or stdout) whose reader has gone: EPIPE, an error
-     * the run reports with what it committed, not a death mid-run */
-    signal(SIGPIPE, SIG_IGN);
+    wr_cli_catch_signals_writer();
     o.index = index;
     prog pg = {.cli = &cli};
     snprintf(pg.head, sizeof pg.head, "loading %s", wr_cli_base(o.input));

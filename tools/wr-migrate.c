@@ -319,7 +319,7 @@ int main(int argc, char **argv)
         return wr_cli_usage_error(&cli, "expected one directory");
     }
     wr_cli_ready(&cli);
-    wr_cli_catch_signals();
+    wr_cli_catch_signals_writer();
     o.dir = argv[optind];
     o.index = index;
     o.holder = "wr-migrate";

@@ -283,7 +283,7 @@ int main(int argc, char **argv)
     }
     o.collections = o.ncollections ? colls : NULL;
     wr_cli_ready(&cli);
-    wr_cli_catch_signals();
+    wr_cli_catch_signals_writer();
     o.progress = on_progress;
     o.progress_arg = &cli;
     o.interrupted = &wr_cli_interrupted;

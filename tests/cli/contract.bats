@@ -348,6 +348,57 @@ report_lost() {
     "$WR_BIN/wr-compact" -q "$TMP/db" > /dev/full
 }
 
+# gone_pipe WANT TOOL ARGS...: TOOL's report sent to a pipe whose reader
+# has already gone (as with `TOOL ... | head -1` once head has its line,
+# or `| true`): no SIGPIPE death (exit 141 on the old build), the job
+# done or failed cleanly, then exit WANT with "writing the report failed:
+# Broken pipe" last on stderr
+gone_pipe() {
+    local want=$1 t=$2
+    shift 2
+    run --separate-stderr python3 -c '
+import os, subprocess, sys
+r, w = os.pipe()
+os.close(r)  # the reader has gone before the tool writes
+rc = subprocess.call(sys.argv[1:], stdout=w)  # SIGPIPE as a shell leaves it
+sys.exit(128 - rc if rc < 0 else rc)' "$WR_BIN/$t" "$@"
+    [ "$status" -eq "$want" ] || { echo "$t $*: exit $status: $stderr"; false; }
+    [ "$(tail -n 1 <<<"$stderr")" = "$t: writing the report failed: Broken pipe" ] ||
+        { echo "$t $*: $stderr"; false; }
+}
+
+@test "writing tools: a report pipe whose reader has gone (| head -1, | true) is no SIGPIPE death: the job is done, then exit 3 'writing the report failed'" {
+    make_jsonl "$TMP/in.jsonl" 200
+    make_jsonl "$TMP/more.jsonl" 50 200
+    "$WR_BIN/wr-load" -q "$TMP/ref" c "$TMP/in.jsonl"
+    gone_pipe 3 wr-load "$TMP/db" c "$TMP/in.jsonl"
+    "$WR_BIN/wr-diff" -q "$TMP/db" "$TMP/ref"
+    # wr-compact: compacted (the updates leave space to give back)
+    "$WR_BIN/wr-load" -q "$TMP/db" c "$TMP/more.jsonl"
+    cp -a "$TMP/db" "$TMP/before"
+    gone_pipe 3 wr-compact "$TMP/db"
+    [ "$(stat -c %s "$TMP/db/c.main.wr")" -lt "$(stat -c %s "$TMP/before/c.main.wr")" ]
+    "$WR_BIN/wr-verify" -q "$TMP/db"
+    "$WR_BIN/wr-diff" -q "$TMP/db" "$TMP/before"
+    gone_pipe 3 wr-compact --json "$TMP/db"
+    # wr-salvage: DEST made, whole
+    gone_pipe 3 wr-salvage "$TMP/db" "$TMP/out"
+    "$WR_BIN/wr-diff" -q "$TMP/out" "$TMP/db"
+    # wr-migrate: migrated, nothing of the run left behind
+    mkdir "$TMP/legacy"
+    cp "$TMP/in.jsonl" "$TMP/legacy/c.log"
+    gone_pipe 3 wr-migrate "$TMP/legacy"
+    "$WR_BIN/wr-verify" -q "$TMP/legacy"
+    "$WR_BIN/wr-diff" -q "$TMP/legacy" "$TMP/ref"
+    [ -z "$(ls "$TMP/legacy" | grep -E 'tmp|new' || true)" ]
+    # a job that finds a data problem: exit 1 stays
+    { head -n 5 "$TMP/in.jsonl"; echo 'not json'; } > "$TMP/bad.jsonl"
+    mkdir "$TMP/legacy2"
+    cp "$TMP/bad.jsonl" "$TMP/legacy2/c.log"
+    gone_pipe 1 wr-migrate --json "$TMP/legacy2"
+    [ ! -e "$TMP/legacy2/wr.catalog" ]
+}
+
 # found_lost REDIRECTION TOOL ARGS...: TOOL finds a data problem but its
 # report is lost (stdout a full disk or closed): exit 1 still (a script
 # reading only the code sees the damage), and its last line on stderr says
