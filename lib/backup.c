@@ -209,7 +209,7 @@ static int manifest_write(const char *dir, const wri_backup *b,
     len += (size_t)snprintf(text + len, cap + 64 - len,
                             "# end: %zu files, manifest crc %08x\n",
                             b->nfiles, crc);
-    rc = wri_io_write_atomic(b->path, name, text, len, eb);
+    rc = wri_io_write_atomic(b->path, name, text, len, NULL, eb);
     free(text);
     return rc;
 }

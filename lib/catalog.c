@@ -681,14 +681,17 @@ int wri_catalog_encode(const wri_catalog *cat, uint8_t **buf_out,
     return WR_OK;
 }
 
-int wri_catalog_write(const char *dir, const wri_catalog *cat, wr_errbuf *eb)
+int wri_catalog_write(const char *dir, const wri_catalog *cat, bool *renamed,
+                      wr_errbuf *eb)
 {
     int rc;
     uint8_t *buf;
     size_t len;
+    if (renamed != NULL)
+        *renamed = false;
     if ((rc = wri_catalog_encode(cat, &buf, &len, eb)) != WR_OK)
         return rc;
-    rc = wri_io_write_atomic(dir, WR_CATALOG_NAME, buf, len, eb);
+    rc = wri_io_write_atomic(dir, WR_CATALOG_NAME, buf, len, renamed, eb);
     free(buf);
     return rc;
 }

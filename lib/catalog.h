@@ -64,8 +64,12 @@ int wri_catalog_read(const char *dir, wri_catalog *cat, wr_errbuf *eb);
 /* The file image wri_catalog_write writes (malloc'd). */
 int wri_catalog_encode(const wri_catalog *cat, uint8_t **buf_out,
                        size_t *len_out, wr_errbuf *eb);
-/* Write atomically (tmp, fsync, rename, fsync dir). */
-int wri_catalog_write(const char *dir, const wri_catalog *cat, wr_errbuf *eb);
+/* Write atomically (tmp, fsync, rename, fsync dir): the commit point of a
+ * database. *renamed (NULL: not asked): the new catalog took its name,
+ * also when the call then fails (the directory's fsync): it is the one in
+ * place, its generation the database's (wri_io_write_atomic). */
+int wri_catalog_write(const char *dir, const wri_catalog *cat, bool *renamed,
+                      wr_errbuf *eb);
 void wri_catalog_free(wri_catalog *cat);
 /* The catalog as a BSON document (for dump). */
 int wri_catalog_to_bson(const wri_catalog *cat, bson_t *out);

@@ -933,25 +933,17 @@ static int cpt_replace_all(cpt_job *j, wr_errbuf *eb)
     }
     j->committing = true;
     if (j->have_cat && j->nf > 0) {
-        /* the catalog as it is: a write that fails before its rename
-         * changed nothing, and the run counts as not begun (C6) */
-        uint64_t osize = 0, nsize;
-        uint32_t ocrc = 0, ncrc;
-        wr_errbuf scratch = {0};
-        char *cp = wri_path_join(j->dir, WR_CATALOG_NAME);
-        bool known = cp != NULL &&
-                     wri_file_crc(cp, &osize, &ocrc, &scratch) == WR_OK;
-        if ((rc = wri_catalog_write(j->dir, &j->cat, eb)) != WR_OK) {
-            j->committing = !(known &&
-                              wri_file_crc(cp, &nsize, &ncrc, &scratch) ==
-                                  WR_OK &&
-                              nsize == osize && ncrc == ocrc);
-            free(cp);
+        /* a write that fails before its rename changed nothing, and the
+         * run counts as not begun (C6); after it (the directory's fsync)
+         * the new catalog is in place: committing */
+        bool renamed = false;
+        if ((rc = wri_catalog_write(j->dir, &j->cat, &renamed, eb)) !=
+            WR_OK) {
+            j->committing = renamed;
             for (size_t i = 0; i < j->nf; i++)
                 cpt_fail(&j->f[i], "failed", rc, eb, eb);
             return rc;
         }
-        free(cp);
     }
     for (size_t i = 0; i < j->nf; i++) {
         cpt_file *f = &j->f[i];

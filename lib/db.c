@@ -973,11 +973,17 @@ int wr_db_checkpoint(wr_db *db, wr_errbuf *eb)
     if (!changed)
         return WR_OK;
     db->cat.gen++;
-    if ((rc = wri_catalog_write(db->dir, &db->cat, eb)) != WR_OK) {
+    bool renamed = false;
+    rc = wri_catalog_write(db->dir, &db->cat, &renamed, eb);
+    if (rc != WR_OK && !renamed) { /* the old catalog is in place */
         db->cat.gen--;
         return rc;
     }
+    /* the new one is (if rc: its directory's fsync failed, the next
+     * checkpoint's makes it durable): its generation is the database's */
     db->cat_dirty = false;
+    if (rc != WR_OK)
+        return rc;
     WRI_DIAG(wri_diag_db, db->dir);
     return db_bound(db, NULL, eb); /* all clean now: only forgets */
 }

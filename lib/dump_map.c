@@ -735,7 +735,7 @@ int map_out_close(dctx *x, int rc, wr_errbuf *eb)
         wri_io_atomic_abort(a); /* no half picture; the old one stays */
         return rc;
     }
-    if ((rc = wri_io_atomic_commit(a, eb)) == WR_OK)
+    if ((rc = wri_io_atomic_commit(a, NULL, eb)) == WR_OK)
         x->st->map_written = true;
     return rc;
 }

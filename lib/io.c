@@ -996,9 +996,11 @@ FILE *wri_io_atomic_stream(wri_atomic *a)
     return a->fp;
 }
 
-int wri_io_atomic_commit(wri_atomic *a, wr_errbuf *eb)
+int wri_io_atomic_commit(wri_atomic *a, bool *renamed, wr_errbuf *eb)
 {
     int rc = WR_OK;
+    if (renamed != NULL)
+        *renamed = false;
     if (a->fp != NULL) {
         int closed = fclose(a->fp);
         a->fp = NULL;
@@ -1018,6 +1020,8 @@ int wri_io_atomic_commit(wri_atomic *a, wr_errbuf *eb)
         goto out;
     free(a->tmp);
     a->tmp = NULL; /* renamed: nothing to remove */
+    if (renamed != NULL)
+        *renamed = true;
     rc = wri_io_fsync_dir(a->path, eb);
 out:
     wri_io_atomic_abort(a);
@@ -1040,16 +1044,18 @@ void wri_io_atomic_abort(wri_atomic *a)
 }
 
 int wri_io_write_atomic(const char *dir, const char *name, const void *buf,
-                        size_t len, wr_errbuf *eb)
+                        size_t len, bool *renamed, wr_errbuf *eb)
 {
     int rc;
     wri_atomic *a = NULL;
     char *path = wri_path_join(dir, name);
+    if (renamed != NULL)
+        *renamed = false;
     if (path == NULL)
         return WR_ERR(eb, WR_ENOMEM, "%s/%s: out of memory", dir, name);
     if ((rc = wri_io_atomic_open(path, &a, eb)) == WR_OK) {
         if ((rc = wri_io_atomic_write(a, buf, len, eb)) == WR_OK)
-            rc = wri_io_atomic_commit(a, eb);
+            rc = wri_io_atomic_commit(a, renamed, eb);
         else
             wri_io_atomic_abort(a);
     }

@@ -240,22 +240,29 @@ int wri_io_fsync_dir(const char *dir, wr_errbuf *eb);
 int wri_io_mkdir(const char *path, wr_errbuf *eb);
 /* Replace DIR/NAME with len bytes, atomically: write DIR/NAME.tmp, fsync
  * it, rename it over DIR/NAME, fsync DIR. A crash leaves the old file or
- * the new one (and perhaps a stray NAME.tmp); a failure removes NAME.tmp. */
+ * the new one (and perhaps a stray NAME.tmp); a failure removes NAME.tmp.
+ * *renamed (NULL: not asked) says whether the rename took effect: a
+ * failure with it true is the directory's fsync, after it, so the new
+ * file is the one in place (the one readers see, and the one that stays
+ * unless the power goes before the directory reaches the disk), not the
+ * old one: a caller that counts commits (a catalog's generation) counts
+ * this one. */
 int wri_io_write_atomic(const char *dir, const char *name, const void *buf,
-                        size_t len, wr_errbuf *eb);
+                        size_t len, bool *renamed, wr_errbuf *eb);
 /* The same protocol for output written piece by piece (wr-dump --map):
  * open creates PATH.tmp (truncated if a crash left one); write appends;
  * stream gives a stdio stream whose writes go through write (buffered,
  * so memory stays bounded; NULL if out of memory); commit flushes the
  * stream, fsyncs PATH.tmp, renames it over PATH and fsyncs PATH's
- * directory, then frees the handle; abort (or a failed commit) removes
- * PATH.tmp and frees it. A crash leaves the old PATH or the new one. */
+ * directory, then frees the handle (*renamed as wri_io_write_atomic's);
+ * abort (or a failed commit) removes PATH.tmp and frees it. A crash
+ * leaves the old PATH or the new one. */
 typedef struct wri_atomic wri_atomic;
 int wri_io_atomic_open(const char *path, wri_atomic **out, wr_errbuf *eb);
 int wri_io_atomic_write(wri_atomic *a, const void *buf, size_t len,
                         wr_errbuf *eb);
 FILE *wri_io_atomic_stream(wri_atomic *a);
-int wri_io_atomic_commit(wri_atomic *a, wr_errbuf *eb);
+int wri_io_atomic_commit(wri_atomic *a, bool *renamed, wr_errbuf *eb);
 void wri_io_atomic_abort(wri_atomic *a);
 /* Remove an empty directory; an absent one is not an error. */
 int wri_io_rmdir(const char *path, wr_errbuf *eb);

@@ -365,29 +365,21 @@ static int load_bad(const wr_load_opts *o, wr_load_stats *st,
 }
 
 /* Commit a checkpoint, the skipped lines of a regular rejects file made
- * durable first (a stream cannot be fsynced). */
-static int load_checkpoint(wr_db *db, const char *dir, const load_rej *rj,
-                           wr_load_stats *st, wr_errbuf *eb)
+ * durable first (a stream cannot be fsynced). One that failed after its
+ * catalog took the name (the directory's fsync) moved the generation
+ * (wr_db_checkpoint): committed all the same, and said so (DIR, the
+ * rejects file kept). */
+static int load_checkpoint(wr_db *db, const load_rej *rj, wr_load_stats *st,
+                           wr_errbuf *eb)
 {
     int rc;
     uint64_t gen = wr_db_generation(db);
-    wri_catalog cat;
-    wr_errbuf ce = {0};
     if (rj->f != NULL && !rj->stream &&
         (rc = wri_io_fsync(rj->f, eb)) != WR_OK)
         return rc;
-    if ((rc = wr_db_checkpoint(db, eb)) == WR_OK) {
+    rc = wr_db_checkpoint(db, eb);
+    if (rc == WR_OK || wr_db_generation(db) > gen)
         load_committed(db, st);
-        return WR_OK;
-    }
-    /* failed after its catalog took the name (the directory's fsync):
-     * committed all the same, and said so (DIR, the rejects file kept) */
-    memset(&cat, 0, sizeof cat);
-    if (wri_catalog_read(dir, &cat, &ce) == WR_OK && cat.gen > gen) {
-        load_committed(db, st);
-        st->generation = cat.gen;
-    }
-    wri_catalog_free(&cat);
     return rc;
 }
 
@@ -481,7 +473,7 @@ int wr_load(const wr_load_opts *o, wr_load_stats *st, wr_errbuf *eb)
         }
         load_progress(o, st, r, &next_progress);
         if (o->checkpoint_every > 0 && ++since >= o->checkpoint_every) {
-            if ((rc = load_checkpoint(db, o->dir, &rej, st, eb)) != WR_OK)
+            if ((rc = load_checkpoint(db, &rej, st, eb)) != WR_OK)
                 goto out;
             since = 0;
         }
@@ -493,7 +485,7 @@ int wr_load(const wr_load_opts *o, wr_load_stats *st, wr_errbuf *eb)
                     shown, (unsigned long long)st->bad, first_bad);
         goto out;
     }
-    if ((rc = load_checkpoint(db, o->dir, &rej, st, eb)) != WR_OK)
+    if ((rc = load_checkpoint(db, &rej, st, eb)) != WR_OK)
         goto out;
     st->bytes_read = wri_docin_bytes_read(r);
 out:

@@ -658,7 +658,7 @@ static int mg_write_catalog(mg *m, wr_errbuf *eb)
             }
         }
     }
-    rc = wri_catalog_write(m->staging, &cat, eb);
+    rc = wri_catalog_write(m->staging, &cat, NULL, eb);
     wri_catalog_free(&cat);
     return rc;
 nomem:

@@ -183,7 +183,7 @@ static int journal_write(const char *dir, const char *name, const rp_journal *j,
     wri_put32(buf + 16, doc.len);
     memcpy(buf + RP_JOURNAL_HDR, bson_get_data(&doc), doc.len);
     wri_put32(buf, wri_crc32(0, buf + 4, len - 4));
-    rc = wri_io_write_atomic(dir, name, buf, len, eb);
+    rc = wri_io_write_atomic(dir, name, buf, len, NULL, eb);
     bson_destroy(&doc);
     free(buf);
     return rc;

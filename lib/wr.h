@@ -120,7 +120,11 @@ int wr_db_open(const char *dir, const wr_db_opts *opts, wr_db **out,
 bool wr_is_tree_file(const char *path);
 /* Close; changes since the last checkpoint are dropped. */
 void wr_db_close(wr_db *db);
-/* Commit every changed tree file, then the catalog. */
+/* Commit every changed tree file, then the catalog. On failure the
+ * generation (wr_db_generation) stays the one before, unless the new
+ * catalog took its name and only the fsync of its directory failed: then
+ * it is in place, readers see it, and the generation is its own (the
+ * checkpoint counts as made; its durability is the next checkpoint's). */
 int wr_db_checkpoint(wr_db *db, wr_errbuf *eb);
 /* Catalog generation of the open snapshot. */
 uint64_t wr_db_generation(const wr_db *db);

@@ -1302,6 +1302,104 @@ static void test_million_small_documents(void)
     free(dir);
 }
 
+/* The op number of the directory fsync right after the catalog's rename. */
+typedef struct {
+    bool renamed; /* the op before was the catalog's rename */
+    uint64_t op;
+} cat_sync;
+
+static void trace_catalog_sync(uint64_t op, const char *what,
+                               const char *path, uint64_t off, size_t len,
+                               void *arg)
+{
+    cat_sync *s = arg;
+    const char *tmp = WR_CATALOG_NAME ".tmp";
+    size_t n = strlen(path), k = strlen(tmp);
+    (void)off;
+    (void)len;
+    if (strcmp(what, "fsync-dir") == 0 && s->renamed && s->op == 0)
+        s->op = op;
+    s->renamed = strcmp(what, "rename") == 0 && n >= k &&
+                 strcmp(path + n - k, tmp) == 0;
+}
+
+/* *db: a database at dir holding _id 1 committed and _id 2 not yet (NULL
+ * if that fails). */
+static void one_committed_one_not(const char *dir, wr_db **db, wr_coll **c)
+{
+    wr_errbuf eb = {0};
+    wr_db_opts o = {.create = true, .holder = "test"};
+    bson_t *d1 = BCON_NEW("_id", BCON_INT32(1));
+    bson_t *d2 = BCON_NEW("_id", BCON_INT32(2));
+    if (wr_db_open(dir, &o, db, &eb) != WR_OK)
+        *db = NULL;
+    else if (wr_coll_open(*db, "c", true, c, &eb) != WR_OK ||
+             wr_coll_put(*c, d1, NULL, &eb) != WR_OK ||
+             wr_db_checkpoint(*db, &eb) != WR_OK ||
+             wr_coll_put(*c, d2, NULL, &eb) != WR_OK) {
+        wr_db_close(*db);
+        *db = NULL;
+    }
+    if (*db == NULL)
+        TAP_FAIL("%s: %s", dir, eb.msg);
+    bson_destroy(d1);
+    bson_destroy(d2);
+}
+
+/* A checkpoint whose new catalog took its name but whose directory fsync
+ * then failed: the checkpoint fails (its durability is unknown), but the
+ * generation is the new catalog's, the one readers of the directory see,
+ * not lowered back (the next checkpoint would have committed a second,
+ * different catalog of that generation); the next checkpoint commits the
+ * one after it, and everything is there. */
+static void test_db_checkpoint_dir_fsync_fails_after_rename(void)
+{
+    wr_errbuf eb = {0};
+    char *learn = tap_fresh_path("dirsync-learn");
+    char *dir = tap_fresh_path("dirsync");
+    wr_coll *c;
+    wri_catalog cat = {0};
+    cat_sync cs = {false, 0};
+    /* the same checkpoint, traced: which op is that fsync */
+    wr_db *db;
+    one_committed_one_not(learn, &db, &c);
+    REQUIRE(db != NULL);
+    wri_io_fault_set(NULL);
+    wri_io_trace_set(trace_catalog_sync, &cs);
+    REQUIRE_OK(wr_db_checkpoint(db, &eb), &eb);
+    wri_io_trace_set(NULL, NULL);
+    wr_db_close(db);
+    REQUIRE(cs.op > 0);
+    one_committed_one_not(dir, &db, &c);
+    REQUIRE(db != NULL);
+    uint64_t gen = wr_db_generation(db);
+    wri_fault_plan p = {.kind = WRI_FAULT_FAIL, .at = cs.op, .err = WR_EIO};
+    wri_io_fault_set(&p);
+    CHECK_EQ(wr_db_checkpoint(db, &eb), WR_EIO);
+    wri_io_fault_set(NULL);
+    CHECK(strstr(eb.msg, "fsync-dir failed") != NULL);
+    CHECK_EQ(wr_db_generation(db), gen + 1);
+    REQUIRE_OK(wri_catalog_read(dir, &cat, &eb), &eb);
+    CHECK_EQ(cat.gen, gen + 1); /* what readers see */
+    wri_catalog_free(&cat);
+    /* the next checkpoint works, and commits the generation after it */
+    wr_errbuf_clear(&eb);
+    bson_t *d = BCON_NEW("_id", BCON_INT32(3));
+    REQUIRE_OK(wr_coll_put(c, d, NULL, &eb), &eb);
+    bson_destroy(d);
+    REQUIRE_OK(wr_db_checkpoint(db, &eb), &eb);
+    CHECK_EQ(wr_db_generation(db), gen + 2);
+    wr_db_close(db);
+    wr_db_opts ro = {.readonly = true};
+    REQUIRE_OK(wr_db_open(dir, &ro, &db, &eb), &eb);
+    CHECK_EQ(wr_db_generation(db), gen + 2);
+    REQUIRE_OK(wr_coll_open(db, "c", false, &c, &eb), &eb);
+    CHECK_EQ(wr_coll_count(c), 3);
+    wr_db_close(db);
+    free(learn);
+    free(dir);
+}
+
 /* Regression (found by the wr-dump work): creating a second collection
  * moved the catalog array under the first one's open trees. */
 static void test_db_two_new_collections_one_session(void)
@@ -1467,7 +1565,7 @@ static void test_db_index_never_replaces_a_named_file(void)
     wri_cat_coll cc = {.name = "c.idx.x",
                        .main = {.file = "c.idx.x.main.wr", .gen = gen}};
     wri_catalog cat = {.gen = 1, .coll = &cc, .ncoll = 1};
-    REQUIRE_OK(wri_catalog_write(dir, &cat, &eb), &eb);
+    REQUIRE_OK(wri_catalog_write(dir, &cat, NULL, &eb), &eb);
     struct stat before, after;
     REQUIRE(stat(path, &before) == 0);
 
@@ -1621,6 +1719,7 @@ int main(void)
     RUN(test_db_debris_is_proven_only);
     RUN(test_db_missing_and_not_a_db);
     RUN(test_db_close_keeps_a_committed_directory);
+    RUN(test_db_checkpoint_dir_fsync_fails_after_rename);
     RUN(test_catalog_decode_rejects_garbage);
     RUN(test_catalog_read_refuses_an_oversized_file);
     RUN(test_load_crash_sweep);

@@ -1067,7 +1067,7 @@ static void index_edit(const char *dir, bool add)
             cat.coll[0].idx[j].gen = b->cur.gen;
     }
     cat.gen++;
-    REQUIRE_OK(wri_catalog_write(dir, &cat, &eb), &eb);
+    REQUIRE_OK(wri_catalog_write(dir, &cat, NULL, &eb), &eb);
     wri_btree_close(t);
     wri_block_close(b);
     wri_catalog_free(&cat);
@@ -1129,7 +1129,7 @@ static void test_verify_catalog_problems(void)
     dir = fresh_db("cat-gen");
     REQUIRE_OK(wri_catalog_read(dir, &cat, &eb), &eb);
     cat.coll[0].main.gen += 7;
-    REQUIRE_OK(wri_catalog_write(dir, &cat, &eb), &eb);
+    REQUIRE_OK(wri_catalog_write(dir, &cat, NULL, &eb), &eb);
     wri_catalog_free(&cat);
     CHECK_EQ(verify(dir, NULL, &r), WR_ECORRUPT);
     EXPECT_PROBLEM(r, WR_CHECK_CATALOG, "people.main.wr", UINT64_MAX);
@@ -1141,7 +1141,7 @@ static void test_verify_catalog_problems(void)
     char *tmp = cat.coll[0].idx[0].file;
     cat.coll[0].idx[0].file = cat.coll[0].idx[1].file;
     cat.coll[0].idx[1].file = tmp;
-    REQUIRE_OK(wri_catalog_write(dir, &cat, &eb), &eb);
+    REQUIRE_OK(wri_catalog_write(dir, &cat, NULL, &eb), &eb);
     wri_catalog_free(&cat);
     CHECK_EQ(verify(dir, NULL, &r), WR_ECORRUPT);
     EXPECT_PROBLEM(r, WR_CHECK_CATALOG, "people.idx.age.wr", UINT64_MAX);
