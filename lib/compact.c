@@ -55,9 +55,11 @@
  * C5  Each new file is verified in full (wr_verify) and compared with
  *     what C4 wrote: its header (generation, role, names, records, no
  *     other checkpoint), its item count, and a fingerprint taken as C4
- *     fed the bulk loader and as the verify read the new file: every key,
- *     value length and value (document) in order (the item digest,
- *     XXH3-128: the comparison is against bugs, not adversaries, so a
+ *     fed the bulk loader and as the verify read the new file: every key
+ *     with its value (document) (the item fingerprint, wri_itemsum: a
+ *     sum of XXH3-128 hashes, so the verify of the new file splits its
+ *     tree between two threads; their order is its keys check; the
+ *     comparison is against bugs, not adversaries, so a
  *     non-cryptographic 128-bit hash is enough). The original is read
  *     once, by C2/C4, never a second time to compare. Any failure: every
  *     tmp file is removed and nothing has changed.
@@ -470,7 +472,7 @@ typedef struct cpt_feed {
     cpt_file *f;
     wri_ipipe *pipe;
     wri_bulk *bk;     /* the loader's thread's, until the pipe is done */
-    wr_digest *items; /* likewise */
+    wri_itemsum items; /* likewise */
     uint64_t n, live, total;
     bool dry;
     bool load_failed; /* the error is the loader's (set on its thread,
@@ -487,8 +489,8 @@ static int cpt_load(void *arg, const uint8_t *k, uint32_t kl,
         fd->load_failed = true;
         return rc;
     }
-    if (fd->items != NULL)
-        wri_digest_item(fd->items, k, kl, v, vl);
+    if (!fd->dry)
+        wri_itemsum_add(&fd->items, k, kl, v, vl);
     return WR_OK;
 }
 
@@ -523,9 +525,6 @@ static int cpt_build(cpt_job *j, cpt_file *f, wr_errbuf *eb)
         f->damage = rc == WR_ECORRUPT; /* it reads the original only */
         goto out;
     }
-    if (!dry &&
-        (rc = wr_digest_new_kind(WR_DIGEST_XXH128, &fd.items, eb)) != WR_OK)
-        goto out;
     uint64_t G = ob->cur.gen;
     f->orig = ob->cur;
     uint32_t P = j->o->page_size ? j->o->page_size : ob->page_size;
@@ -597,11 +596,10 @@ static int cpt_build(cpt_job *j, cpt_file *f, wr_errbuf *eb)
         goto out;
     wri_block_close(nb);
     nb = NULL;
-    wr_digest_final(fd.items, f->want_items);
+    wri_itemsum_final(&fd.items, f->want_items);
     rc = cpt_file_size(f->tmp, &f->rep.size_after, eb);
 out:
     wri_ipipe_free(fd.pipe); /* the loader's thread stops first */
-    wr_digest_free(fd.items);
     wri_bulk_free(fd.bk);
     wri_block_close(ob);
     wri_block_close(nb);
