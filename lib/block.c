@@ -73,6 +73,12 @@
  *     empty G-1 can never be opened as a "previous" checkpoint. The
  *     catalog names G, which the file holds whichever of the old and the
  *     compacted file is in place.
+ * I14 A file created with wri_block_cfg.defer_sync (compaction's
+ *     FILE.compact.tmp: no catalog or header names it, a crash leaves it
+ *     as debris to remove) skips the fsyncs of I3 and I12 (blk_fsync):
+ *     the order they give matters only once something names the file,
+ *     and its creator fsyncs it whole (wri_io_fsync) before anything
+ *     does. The writeback hints still start its writes early.
  */
 #include "diag.h"
 #include "wr_int.h"
@@ -103,6 +109,7 @@ typedef struct blk_priv {
     bool poisoned;    /* I9 */
     char poison[320]; /* the failure that poisoned it, as reported */
     bool erase_other; /* I10 */
+    bool defer_sync;  /* I14 */
     wri_ps *ps;       /* the page source: every read (strict) */
     /* pages written one after another, gathered into one pwrite
      * (wri_block_gather_writes, I13): wrun is allocated at the first
@@ -307,6 +314,12 @@ static int blk_check_writable(wri_block *b, wr_errbuf *eb)
     return WR_OK;
 }
 
+/* The fsync of I3, I10 and I12 (none with defer_sync, I14). */
+static int blk_fsync(wri_block *b, wr_errbuf *eb)
+{
+    return blk_priv_of(b)->defer_sync ? WR_OK : wri_io_fsync(b->f, eb);
+}
+
 /* Zero the slot not holding the current checkpoint and fsync (I10, I12);
  * why says, for slots[], why it is gone. */
 static int blk_erase_other_slot(wri_block *b, const char *why, wr_errbuf *eb)
@@ -320,7 +333,7 @@ static int blk_erase_other_slot(wri_block *b, const char *why, wr_errbuf *eb)
     if ((rc = wri_io_pwrite(b->f, zero, sizeof zero,
                             (uint64_t)other * b->page_size, eb)) != WR_OK)
         return rc;
-    if ((rc = wri_io_fsync(b->f, eb)) != WR_OK) {
+    if ((rc = blk_fsync(b, eb)) != WR_OK) {
         blk_poison(b, eb);
         return rc;
     }
@@ -419,8 +432,9 @@ int wri_block_create(const char *path, const wri_block_cfg *cfg,
                           &b->f, eb)) != WR_OK)
         goto out;
     created = true;
+    blk_priv_of(b)->defer_sync = cfg != NULL && cfg->defer_sync;
     if ((rc = wri_io_pwrite(b->f, buf, 2 * (size_t)P, 0, eb)) != WR_OK ||
-        (rc = wri_io_fsync(b->f, eb)) != WR_OK ||
+        (rc = blk_fsync(b, eb)) != WR_OK ||
         (rc = wri_io_fsync_dir(path, eb)) != WR_OK)
         goto out;
     if ((rc = wri_extent_create(P, 2 * (uint64_t)P, 2 * (uint64_t)P, &b->em,
@@ -836,7 +850,7 @@ int wri_block_checkpoint(wri_block *b, const wr_addr *root, uint64_t nrecords,
     /* (5) everything the new slot points at is durable before the slot. */
     rollback = false;
     if ((rc = blk_flush_run(b, eb)) != WR_OK ||
-        (rc = wri_io_fsync(b->f, eb)) != WR_OK) {
+        (rc = blk_fsync(b, eb)) != WR_OK) {
         blk_poison(b, eb);
         goto out;
     }
@@ -853,7 +867,7 @@ int wri_block_checkpoint(wri_block *b, const wr_addr *root, uint64_t nrecords,
     wri_slot_encode(&ns, slotbuf);
     if ((rc = wri_io_pwrite(b->f, slotbuf, sizeof slotbuf,
                             (uint64_t)other * P, eb)) != WR_OK ||
-        (rc = wri_io_fsync(b->f, eb)) != WR_OK) {
+        (rc = blk_fsync(b, eb)) != WR_OK) {
         blk_poison(b, eb); /* (7) failed: the slot may or may not be there */
         goto out;
     }

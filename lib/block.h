@@ -147,6 +147,9 @@ typedef struct wri_block_cfg {
      * (slot 0 holds generation 1). Compaction passes the generation the
      * catalog names for the file it replaces (DESIGN decision 6). */
     uint64_t first_gen;
+    /* The file is nobody's until its creator fsyncs it whole (compact's
+     * FILE.compact.tmp): its commits skip their fsyncs (block.c I14). */
+    bool defer_sync;
 } wri_block_cfg;
 
 enum {

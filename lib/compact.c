@@ -45,19 +45,23 @@
  *     created with first_gen = G, so its single checkpoint has the very
  *     generation the catalog names (block.c I12): the catalog is valid with
  *     either the old or the new file in place. The other, empty slot is
- *     zeroed; everything is fsynced.
- *     Once C4 has read an original for the last time (no backup to copy
- *     it, not a dry run), a thread drops its cached pages
- *     (cpt_check_forgetting, wri_io_forget: a hint) while C5 runs, and is
- *     joined when C5 is done (one such thread at a time), so that C7's
- *     rename does not free them on the critical path (a failure traced back to the
- *     original reads it again, from the disk).
+ *     zeroed. Nothing names the new file yet, so its commits skip their
+ *     fsyncs (block.c I14): C5 fsyncs it whole.
+ *     While C5 verifies the copy, a thread of its own fsyncs it and,
+ *     once C4 has read the original for the last time (no backup to copy
+ *     it, not a dry run), drops the original's cached pages
+ *     (cpt_check_settling, wri_io_forget: a hint), so that C7's rename
+ *     does not free them on the critical path; it is joined when C5 is
+ *     done (one such thread at a time), and a failed fsync fails the
+ *     file.
  * C5  Each new file is verified in full (wr_verify) and compared with
  *     what C4 wrote: its header (generation, role, names, records, no
  *     other checkpoint), its item count, and a fingerprint taken as C4
- *     fed the bulk loader and as the verify read the new file: every key,
- *     value length and value (document) in order (the item digest,
- *     XXH3-128: the comparison is against bugs, not adversaries, so a
+ *     fed the bulk loader and as the verify read the new file: every key
+ *     with its value (document) (the item fingerprint, wri_itemsum: a
+ *     sum of XXH3-128 hashes, so the verify of the new file splits its
+ *     tree between two threads; their order is its keys check; the
+ *     comparison is against bugs, not adversaries, so a
  *     non-cryptographic 128-bit hash is enough). The original is read
  *     once, by C2/C4, never a second time to compare. Any failure: every
  *     tmp file is removed and nothing has changed.
@@ -470,7 +474,7 @@ typedef struct cpt_feed {
     cpt_file *f;
     wri_ipipe *pipe;
     wri_bulk *bk;     /* the loader's thread's, until the pipe is done */
-    wr_digest *items; /* likewise */
+    wri_itemsum items; /* likewise */
     uint64_t n, live, total;
     bool dry;
     bool load_failed; /* the error is the loader's (set on its thread,
@@ -487,8 +491,8 @@ static int cpt_load(void *arg, const uint8_t *k, uint32_t kl,
         fd->load_failed = true;
         return rc;
     }
-    if (fd->items != NULL)
-        wri_digest_item(fd->items, k, kl, v, vl);
+    if (!fd->dry)
+        wri_itemsum_add(&fd->items, k, kl, v, vl);
     return WR_OK;
 }
 
@@ -523,9 +527,6 @@ static int cpt_build(cpt_job *j, cpt_file *f, wr_errbuf *eb)
         f->damage = rc == WR_ECORRUPT; /* it reads the original only */
         goto out;
     }
-    if (!dry &&
-        (rc = wr_digest_new_kind(WR_DIGEST_XXH128, &fd.items, eb)) != WR_OK)
-        goto out;
     uint64_t G = ob->cur.gen;
     f->orig = ob->cur;
     uint32_t P = j->o->page_size ? j->o->page_size : ob->page_size;
@@ -548,7 +549,8 @@ static int cpt_build(cpt_job *j, cpt_file *f, wr_errbuf *eb)
                              .role = ob->cur.role,
                              .coll = ob->cur.coll,
                              .field = ob->cur.field,
-                             .first_gen = G >= 2 ? G : 0};
+                             .first_gen = G >= 2 ? G : 0,
+                             .defer_sync = true};
         if ((rc = wri_block_create(f->tmp, &cfg, &nb, eb)) != WR_OK)
             goto out;
         f->built = true;
@@ -597,11 +599,10 @@ static int cpt_build(cpt_job *j, cpt_file *f, wr_errbuf *eb)
         goto out;
     wri_block_close(nb);
     nb = NULL;
-    wr_digest_final(fd.items, f->want_items);
+    wri_itemsum_final(&fd.items, f->want_items);
     rc = cpt_file_size(f->tmp, &f->rep.size_after, eb);
 out:
     wri_ipipe_free(fd.pipe); /* the loader's thread stops first */
-    wr_digest_free(fd.items);
     wri_bulk_free(fd.bk);
     wri_block_close(ob);
     wri_block_close(nb);
@@ -849,26 +850,53 @@ static void cpt_job_free(cpt_job *j)
     free(j->dir);
 }
 
-static void *cpt_forget_run(void *arg)
+/* C5's side work, on a thread of its own while the copy is verified:
+ * the copy made durable (its commits skipped their fsyncs, block.c I14:
+ * the verify reads what the page cache holds either way, and the device
+ * writes while it runs), then, once f's original is read for the last
+ * time (no backup to copy it), its cached pages dropped (a hint: else
+ * the rename that replaces the original frees them, on the critical
+ * path; a failure traced back to the original reads it again, from the
+ * disk). */
+typedef struct cpt_settle {
+    const char *tmp;
+    const char *forget; /* NULL: keep its pages */
+    int rc;             /* the fsync's */
+    wr_errbuf eb;
+} cpt_settle;
+
+static void *cpt_settle_run(void *arg)
 {
-    wri_io_forget(arg);
+    cpt_settle *s = arg;
+    wri_file *fh = NULL;
+    s->rc = wri_io_open(s->tmp, WRI_IO_RDONLY, &fh, &s->eb);
+    if (s->rc == WR_OK)
+        s->rc = wri_io_fsync(fh, &s->eb);
+    wri_io_close(fh);
+    if (s->forget != NULL)
+        wri_io_forget(s->forget);
     return NULL;
 }
 
-/* Once f's original is read for the last time (built, no backup to copy
- * it, not a dry run), the kernel may drop its cached pages, on a thread
- * of its own while the copy is verified (C5): else the rename that
- * replaces the original frees them, on the critical path. A hint only.
- * The thread is joined when C5 is done, so a run has one at a time, never
- * one per file. */
-static int cpt_check_forgetting(cpt_job *j, cpt_file *f, wr_errbuf *eb)
+/* C5 with its side work (cpt_settle), joined before it returns: a run has
+ * one such thread at a time, never one per file, and nothing goes on to
+ * C6 before the copy is durable. Where no thread can be had, the side
+ * work is done first. */
+static int cpt_check_settling(cpt_job *j, cpt_file *f, wr_errbuf *eb)
 {
     pthread_t th;
-    bool forgetting = j->o->backup_dir == NULL &&
-                      pthread_create(&th, NULL, cpt_forget_run, f->path) == 0;
+    cpt_settle s = {.tmp = f->tmp,
+                    .forget = j->o->backup_dir == NULL ? f->path : NULL};
+    bool threaded = pthread_create(&th, NULL, cpt_settle_run, &s) == 0;
+    if (!threaded)
+        cpt_settle_run(&s);
     int rc = cpt_check_new(j, f, eb);
-    if (forgetting)
+    if (threaded)
         pthread_join(th, NULL);
+    if (rc == WR_OK && s.rc != WR_OK) {
+        *eb = s.eb;
+        rc = s.rc;
+    }
     return rc;
 }
 
@@ -904,7 +932,7 @@ static int cpt_build_all(cpt_job *j, wr_errbuf *eb)
         }
         rc = cpt_build(j, f, &feb);
         if (rc == WR_OK && !j->o->dry_run)
-            rc = cpt_check_forgetting(j, f, &feb);
+            rc = cpt_check_settling(j, f, &feb);
         if (rc != WR_OK)
             return cpt_fail(f, f->damage ? "damaged" : "failed", rc, &feb,
                             eb);

@@ -310,25 +310,43 @@ void wr_digest_add(wr_digest *d, const uint8_t *doc, uint32_t len)
     d->ndocs++;
 }
 
-void wri_digest_item(wr_digest *d, const uint8_t *key, uint32_t klen,
+/* One item's hash: the value's XXH3-128 seeded with its key's hash (and
+ * its length), so that a key and its value are bound together: a sum of
+ * separate key and value hashes would not see two values swapped. */
+static XXH128_hash_t is_item(const uint8_t *key, uint32_t klen,
+                             const uint8_t *val, uint32_t vlen)
+{
+    static const uint8_t none[1];
+    uint64_t seed = XXH3_64bits_withSeed(key, klen, vlen);
+    return XXH3_128bits_withSeed(vlen > 0 ? val : none, vlen, seed);
+}
+
+void wri_itemsum_add(wri_itemsum *s, const uint8_t *key, uint32_t klen,
                      const uint8_t *val, uint32_t vlen)
 {
-    uint8_t head[4 + 256 + 4];
-    if (klen <= 256) { /* the usual short key: one piece, not three */
-        wri_put32(head, klen);
-        memcpy(head + 4, key, klen);
-        wri_put32(head + 4 + klen, vlen);
-        dg_bytes(d, head, 8 + (size_t)klen);
-    } else {
-        wri_put32(head, klen);
-        dg_bytes(d, head, 4);
-        dg_bytes(d, key, klen);
-        wri_put32(head, vlen);
-        dg_bytes(d, head, 4);
-    }
-    if (vlen > 0)
-        dg_bytes(d, val, vlen);
-    d->ndocs++;
+    XXH128_hash_t h = is_item(key, klen, val, vlen);
+    s->lo += h.low64;
+    s->hi += h.high64 + (s->lo < h.low64); /* the carry */
+    s->n++;
+}
+
+void wri_itemsum_merge(wri_itemsum *s, const wri_itemsum *o)
+{
+    s->lo += o->lo;
+    s->hi += o->hi + (s->lo < o->lo);
+    s->n += o->n;
+}
+
+void wri_itemsum_final(const wri_itemsum *s, uint8_t out[WR_DIGEST_LEN])
+{
+    uint8_t b[24];
+    XXH128_canonical_t c;
+    wri_put64(b, s->lo);
+    wri_put64(b + 8, s->hi);
+    wri_put64(b + 16, s->n);
+    XXH128_canonicalFromHash(&c, XXH3_128bits(b, sizeof b));
+    memset(out, 0, WR_DIGEST_LEN);
+    memcpy(out, c.digest, sizeof c.digest);
 }
 
 void wr_digest_final(wr_digest *d, uint8_t out[WR_DIGEST_LEN])

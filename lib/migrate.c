@@ -22,7 +22,7 @@
  *   6. verify the staged database (wr_verify, full, its index
  *      cross-check included), then check content against what step 5
  *      fed: each main table holds as many documents and the same keys
- *      and documents in _id order (the XXH3-128 item fingerprint the
+ *      and documents in _id order (the item fingerprint, wri_itemsum, the
  *      build took of the sorter's output against the one the verify took
  *      of the new file: a check against bugs, not adversaries), and each
  *      index was built and found by the verify to hold exactly the keys
@@ -497,7 +497,7 @@ static uint64_t mg_file_size(const char *dir, const char *name)
 static int mg_build_tree(mg *m, const char *coll, const char *field,
                          const char *file, wri_sort *s, mg_idxadd *idx,
                          size_t nidx, const char *const *fields,
-                         wr_digest *dg, uint64_t *gen_out, wr_errbuf *eb)
+                         wri_itemsum *items, uint64_t *gen_out, wr_errbuf *eb)
 {
     int rc;
     wri_block *blk = NULL;
@@ -528,8 +528,8 @@ static int mg_build_tree(mg *m, const char *coll, const char *field,
                                rec.vlen ? rec.val : rec.key, rec.vlen, eb)) !=
             WR_OK)
             goto out;
-        if (dg != NULL)
-            wri_digest_item(dg, rec.key, rec.klen, rec.val, rec.vlen);
+        if (items != NULL)
+            wri_itemsum_add(items, rec.key, rec.klen, rec.val, rec.vlen);
         if (nidx > 0) {
             bson_t doc;
             if (!bson_init_static(&doc, rec.val, rec.vlen)) {
@@ -577,7 +577,7 @@ static int mg_build_coll(mg *m, mg_coll *c, wr_errbuf *eb)
     wri_sort **isort = NULL;
     mg_idxadd *adds = NULL;
     uint64_t seq = 0;
-    wr_digest *fed = NULL;
+    wri_itemsum fed = {0};
     if ((c->main_file = wri_tree_file_name(c->lc->name, NULL)) == NULL ||
         (nf > 0 && ((c->idx_file = calloc(nf, sizeof *c->idx_file)) == NULL ||
                     (c->idx_gen = calloc(nf, sizeof *c->idx_gen)) == NULL ||
@@ -601,12 +601,11 @@ static int mg_build_coll(mg *m, mg_coll *c, wr_errbuf *eb)
             goto out;
         adds[i] = (mg_idxadd){isort[i], &seq, eb};
     }
-    if ((rc = wr_digest_new_kind(WR_DIGEST_XXH128, &fed, eb)) != WR_OK ||
-        (rc = mg_build_tree(m, c->lc->name, NULL, c->main_file, c->main, adds,
-                            nf, (const char *const *)c->lc->fields, fed,
+    if ((rc = mg_build_tree(m, c->lc->name, NULL, c->main_file, c->main, adds,
+                            nf, (const char *const *)c->lc->fields, &fed,
                             &c->main_gen, eb)) != WR_OK)
         goto out;
-    wr_digest_final(fed, c->fed);
+    wri_itemsum_final(&fed, c->fed);
     c->cs->bytes_out = mg_file_size(m->staging, c->main_file);
     for (size_t i = 0; i < nf; i++) {
         if ((rc = wri_sort_finish(isort[i], 0, eb)) != WR_OK ||
@@ -623,7 +622,6 @@ static int mg_build_coll(mg *m, mg_coll *c, wr_errbuf *eb)
         isort[i] = NULL;
     }
 out:
-    wr_digest_free(fed);
     for (size_t i = 0; isort != NULL && i < nf; i++)
         wri_sort_destroy(isort[i]);
     free(isort);

@@ -198,7 +198,8 @@ typedef struct vf_tree {
     int nkeyelem; /* 1 main table, 2 index */
     bool quick;
     wr_digest *dg;
-    wr_digest *idg;  /* opts.item_digest */
+    bool items;       /* opts.item_digest: isum kept */
+    wri_itemsum isum; /* this walk's items (a twin's: its half's) */
     wri_vd *vd;      /* document checks and digest (owns neither) */
     wr_errbuf *eb;   /* vf_ckpt's: an environment error in a callback */
     bool incomplete; /* some page or list could not be read or decoded */
@@ -228,7 +229,6 @@ static void vt_free(vf_tree *t)
     wri_ps_cache_free(t->cache);
     wri_ps_walk_free(&t->w);
     wr_digest_free(t->dg);
-    wr_digest_free(t->idg);
     memset(t, 0, sizeof *t);
 }
 
@@ -322,8 +322,8 @@ static int vt_item(void *arg, const wri_ps_page *p, uint32_t i,
     ck->keys++;
     ck->key_bytes += c->klen;
     ck->value_bytes += c->vlen;
-    if (t->idg != NULL && (val != NULL || t->nkeyelem == 2))
-        wri_digest_item(t->idg, c->key, c->klen, val,
+    if (t->items && (val != NULL || t->nkeyelem == 2))
+        wri_itemsum_add(&t->isum, c->key, c->klen, val,
                         t->nkeyelem == 2 ? 0 : c->vlen);
     const wri_verify_feed *fd = t->c.run->feed;
     static const uint8_t none[1];
@@ -374,6 +374,7 @@ static int vt_twin(vf_tree *t, wr_errbuf *e)
     b->si = t->si;
     b->nkeyelem = t->nkeyelem;
     b->quick = t->quick;
+    b->items = t->items;
     b->pages_total = t->pages_total;
     b->is_twin = true;
     b->eb = &b->twin_eb;
@@ -401,6 +402,7 @@ static void vt_twin_add(vf_tree *t)
     ck->pages_leaf += b->twin_ck.pages_leaf;
     ck->pages_internal += b->twin_ck.pages_internal;
     ck->pages_overflow += b->twin_ck.pages_overflow;
+    wri_itemsum_merge(&t->isum, &b->isum);
     t->c.run->r->pages_checked += b->twin_checked;
     t->c.run->r->bytes_checked += b->twin_bytes;
     t->pages_done += b->pages_done;
@@ -450,17 +452,14 @@ static int vf_ckpt(vf_run *run, wr_verify_file *f, vf_info *inf, wri_ps *ps,
         goto out;
     }
     t->eb = &e;
-    if (!t->quick && run->o->item_digest &&
-        (rc = wr_digest_new_kind(WR_DIGEST_XXH128, &t->idg, &e)) != WR_OK) {
-        rc = vf_env(run, f, rc, &e);
-        goto out;
-    }
+    t->items = !t->quick && run->o->item_digest;
     /* two threads: the tree split between them (vt_twin), unless
-     * something must see the items in key order on one thread (a digest,
-     * a build fed by this walk) or the file is read through a mapping;
-     * else the documents checked on the second one (vfdocs). A feed
-     * without items (compact's verify of a new file) splits too. */
-    bool split = t->dg == NULL && t->idg == NULL &&
+     * something must see the items in key order on one thread (the
+     * content digest, a build fed by this walk) or the file is read
+     * through a mapping; else the documents checked on the second one
+     * (vfdocs). A feed without items splits too, and so does the item
+     * fingerprint (a sum: each half adds up its own, vt_twin_add). */
+    bool split = t->dg == NULL &&
                  (run->feed == NULL ||
                   (run->feed->item == NULL && !run->feed->map)) &&
                  ps->mapped == NULL && wri_threads(run->o->threads) >= 2;
@@ -507,9 +506,9 @@ static int vf_ckpt(vf_run *run, wr_verify_file *f, vf_info *inf, wri_ps *ps,
         ck->has_digest = true;
         wr_digest_final(t->dg, ck->digest);
     }
-    if (t->idg != NULL && !t->incomplete && !t->docs_bad) {
+    if (t->items && !t->incomplete && !t->docs_bad) {
         ck->has_item_digest = true;
-        wr_digest_final(t->idg, ck->item_digest);
+        wri_itemsum_final(&t->isum, ck->item_digest);
     }
     inf->docs_ok[ci] = !t->docs_bad && t->c.nprob[WR_CHECK_DOCUMENT] == 0;
     inf->sound[ci] = !t->incomplete && t->c.nprob[WR_CHECK_PAGE] == 0 &&

@@ -412,11 +412,13 @@ typedef struct wr_verify_ckpt {
      * content digest (wr_digest_*) of the documents in key order */
     bool has_digest;
     uint8_t digest[WR_DIGEST_LEN];
-    /* with opts.item_digest, full check, every page and value read: the
-     * XXH3-128 fingerprint (WR_DIGEST_XXH128, 16 bytes) of each leaf
-     * item's key length, key, value length (4-byte little-endian lengths)
-     * and value (a main table's document; an index entry has none), in
-     * order: what compact and migrate compare with what they wrote */
+    /* with opts.item_digest, full check, every page and value read: a
+     * 16-byte fingerprint of the leaf items (each key with its value, a
+     * main table's document; an index entry has none): XXH3-128 of the
+     * sum of one XXH3-128 hash per item and of the item count, so the
+     * same whatever order the items were read in (the tree split between
+     * threads); the order is the verify's keys check. What compact and
+     * migrate compare with what they wrote */
     bool has_item_digest;
     uint8_t item_digest[WR_DIGEST_LEN];
     /* index file of a database, full check: compared with its table */

@@ -79,12 +79,23 @@ int wri_digest_new_async(wr_digest_kind kind, wr_digest **out,
  * other than the one that made the digest (tests: a silent fallback to
  * inline hashing shows as 0); read it after wr_digest_final. */
 uint64_t wri_digest_batches_elsewhere(const wr_digest *d);
-/* digest.c: one leaf item into an item digest (wr_verify_ckpt's
- * item_digest): key length, key, value length (4-byte little-endian) and
- * the vlen bytes of val (a main table's document; an index entry has
- * none). */
-void wri_digest_item(wr_digest *d, const uint8_t *key, uint32_t klen,
+/* digest.c: the item fingerprint (wr_verify_ckpt's item_digest): the sum,
+ * modulo 2^128, of one XXH3-128 hash per leaf item (its value's bytes
+ * hashed with a seed made from its key and value length; an index entry
+ * has no value), and the item count. A sum does not depend on the order
+ * in which items are added, so a tree walked in two halves on two
+ * threads adds up to what one walk gives (wri_itemsum_merge); the order
+ * of the items is the verify's to check (keys ascending), not the
+ * fingerprint's. Against bugs, not adversaries. Zeroed: no items. */
+typedef struct wri_itemsum {
+    uint64_t lo, hi, n;
+} wri_itemsum;
+void wri_itemsum_add(wri_itemsum *s, const uint8_t *key, uint32_t klen,
                      const uint8_t *val, uint32_t vlen);
+void wri_itemsum_merge(wri_itemsum *s, const wri_itemsum *o);
+/* The fingerprint: XXH3-128 of the sum and the count, 16 bytes (the
+ * rest of out zeroed). */
+void wri_itemsum_final(const wri_itemsum *s, uint8_t out[WR_DIGEST_LEN]);
 
 /* verify.c: a quick check of one tree file (wr_verify_simple's) that
  * hands each item of checkpoint gen (0: the latest) to item, in key order,

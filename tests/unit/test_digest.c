@@ -241,44 +241,86 @@ static void test_xxh128_known_answer_and_library(void)
     }
 }
 
-/* An item digest is the hash of klen, key, vlen (little-endian) and the
- * value's bytes, items one after another: short keys (packed into one
- * piece) and long ones (three) alike. */
-static void test_item_digest_bytes(void)
+/* The item fingerprint is XXH3-128 of (sum mod 2^128, count), the sum
+ * over items of XXH3-128(value, seed XXH3-64(key, seed vlen)): checked
+ * against libxxhash directly, short keys and long, an empty value. */
+static void test_itemsum_known_answer(void)
 {
-    wr_errbuf eb = {0};
-    wr_digest *d = NULL;
-    uint8_t key[600], val[900], out[WR_DIGEST_LEN];
-    static uint8_t flat[3 * (8 + 600 + 900)];
-    size_t n = 0;
+    uint8_t key[600], val[900], out[WR_DIGEST_LEN], b[24];
+    wri_itemsum s = {0};
+    uint64_t lo = 0, hi = 0;
     for (size_t i = 0; i < sizeof key; i++)
         key[i] = (uint8_t)(i * 7 + 1);
     for (size_t i = 0; i < sizeof val; i++)
         val[i] = (uint8_t)(i * 13 + 5);
-    REQUIRE_OK(wr_digest_new_kind(WR_DIGEST_XXH128, &d, &eb), &eb);
     const uint32_t klen[3] = {12, 256, 600}, vlen[3] = {900, 0, 33};
     for (int k = 0; k < 3; k++) {
-        wri_digest_item(d, key, klen[k], val, vlen[k]);
-        wri_put32(flat + n, klen[k]);
-        memcpy(flat + n + 4, key, klen[k]);
-        wri_put32(flat + n + 4 + klen[k], vlen[k]);
-        memcpy(flat + n + 8 + klen[k], val, vlen[k]);
-        n += 8 + klen[k] + vlen[k];
+        wri_itemsum_add(&s, key, klen[k], val, vlen[k]);
+        XXH128_hash_t h = XXH3_128bits_withSeed(
+            val, vlen[k], XXH3_64bits_withSeed(key, klen[k], vlen[k]));
+        uint64_t was = lo;
+        lo += h.low64;
+        hi += h.high64 + (lo < was);
     }
-    char a[65], b[65];
-    wr_digest_final(d, out);
+    wri_put64(b, lo);
+    wri_put64(b + 8, hi);
+    wri_put64(b + 16, 3);
+    char a[65], r[65];
+    wri_itemsum_final(&s, out);
     for (int i = 0; i < WR_DIGEST_LEN; i++)
         snprintf(a + 2 * i, 3, "%02x", out[i]);
-    xxh_ref(flat, n, b);
-    CHECK(strcmp(a, b) == 0);
-    /* one byte of one value more or less: another fingerprint */
-    wri_digest_item(d, key, klen[0], val, vlen[0] - 1);
-    wri_digest_item(d, key, klen[1], val, vlen[1]);
-    wri_digest_item(d, key, klen[2], val, vlen[2]);
-    uint8_t other[WR_DIGEST_LEN];
-    wr_digest_final(d, other);
-    CHECK(memcmp(out, other, WR_DIGEST_LEN) != 0);
-    wr_digest_free(d);
+    xxh_ref(b, sizeof b, r);
+    CHECK(strcmp(a, r) == 0);
+}
+
+/* The fingerprint of items added in halves and merged (the verify's two
+ * threads) is the one of a single pass, whatever the order; one byte of
+ * one value more or less, one item fewer, two values swapped between
+ * their keys, or one item twice instead of another: another. A carry
+ * out of the low half reaches the high one. */
+static void test_itemsum_merge_and_differences(void)
+{
+    uint8_t key[4][8], val[4][300];
+    uint8_t one[WR_DIGEST_LEN], other[WR_DIGEST_LEN];
+    for (int k = 0; k < 4; k++) {
+        memset(key[k], 'a' + k, sizeof key[k]);
+        for (size_t i = 0; i < sizeof val[k]; i++)
+            val[k][i] = (uint8_t)(i * (k + 3));
+    }
+    wri_itemsum all = {0}, lo = {0}, hi = {0}, t = {0};
+    for (int k = 0; k < 4; k++)
+        wri_itemsum_add(&all, key[k], 8, val[k], 300);
+    wri_itemsum_final(&all, one);
+    wri_itemsum_add(&hi, key[3], 8, val[3], 300); /* backwards, in halves */
+    wri_itemsum_add(&hi, key[2], 8, val[2], 300);
+    wri_itemsum_add(&lo, key[1], 8, val[1], 300);
+    wri_itemsum_add(&lo, key[0], 8, val[0], 300);
+    wri_itemsum_merge(&lo, &hi);
+    CHECK_EQ(lo.n, 4u);
+    wri_itemsum_final(&lo, other);
+    CHECK(memcmp(one, other, WR_DIGEST_LEN) == 0);
+    for (int v = 0; v < 4; v++) { /* each variant must differ */
+        memset(&t, 0, sizeof t);
+        for (int k = 0; k < 4; k++) {
+            if (v == 0)
+                wri_itemsum_add(&t, key[k], 8, val[k], k == 2 ? 299 : 300);
+            else if (v == 1 && k != 3)
+                wri_itemsum_add(&t, key[k], 8, val[k], 300);
+            else if (v == 2)
+                wri_itemsum_add(&t, key[k], 8, val[k ^ 1], 300);
+            else if (v == 3)
+                wri_itemsum_add(&t, key[k == 3 ? 2 : k], 8,
+                                val[k == 3 ? 2 : k], 300);
+        }
+        wri_itemsum_final(&t, other);
+        CHECK(memcmp(one, other, WR_DIGEST_LEN) != 0);
+    }
+    wri_itemsum c = {.lo = UINT64_MAX, .hi = 7, .n = 1};
+    wri_itemsum d = {.lo = 2, .hi = 0, .n = 1};
+    wri_itemsum_merge(&c, &d);
+    CHECK_EQ(c.lo, 1u);
+    CHECK_EQ(c.hi, 8u);
+    CHECK_EQ(c.n, 2u);
 }
 
 /* wr_digest_hex prints the kind's length: 32 hex digits for XXH3-128
@@ -317,7 +359,8 @@ int main(void)
     RUN(test_sha256_async_agrees_with_inline);
     RUN(test_sha256_async_hashes_on_its_thread);
     RUN(test_xxh128_known_answer_and_library);
-    RUN(test_item_digest_bytes);
+    RUN(test_itemsum_known_answer);
+    RUN(test_itemsum_merge_and_differences);
     RUN(test_digest_hex_prints_the_kinds_length);
     return tap_done();
 }

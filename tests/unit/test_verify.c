@@ -1373,19 +1373,26 @@ static bool reports_same(const wr_verify_report *r1,
     return same;
 }
 
-/* DIR verified on one thread and on two (quick or full): each returns
- * want, the one-thread run checks more than min_pages pages, and the two
- * reports are the same. Returns the two-thread report (the caller frees). */
+/* DIR verified on one thread and on two (quick or full; a full one with
+ * the item fingerprint, which the two threads add up in halves): each
+ * returns want, the one-thread run checks more than min_pages pages, and
+ * the two reports are the same, fingerprints included. Returns the
+ * two-thread report (the caller frees). */
 static wr_verify_report *threads_agree(const char *dir, bool quick, int want,
                                        uint64_t min_pages)
 {
     wr_verify_report *r1 = NULL, *r2 = NULL;
-    wr_verify_opts o1 = {.threads = 1, .quick = quick};
-    wr_verify_opts o2 = {.threads = 2, .quick = quick};
+    wr_verify_opts o1 = {.threads = 1, .quick = quick, .item_digest = !quick};
+    wr_verify_opts o2 = {.threads = 2, .quick = quick, .item_digest = !quick};
     CHECK_EQ(verify(dir, &o1, &r1), want);
     CHECK_EQ(verify(dir, &o2, &r2), want);
     CHECK(r1 != NULL && r1->pages_checked > min_pages);
     CHECK(r1 != NULL && r2 != NULL && reports_same(r1, r2));
+    size_t fingerprints = 0;
+    for (size_t i = 0; r2 != NULL && i < r2->nfiles; i++)
+        for (size_t k = 0; k < r2->files[i].nckpt; k++)
+            fingerprints += r2->files[i].ckpt[k].has_item_digest;
+    CHECK(quick ? fingerprints == 0 : want != WR_OK || fingerprints > 0);
     wr_verify_report_free(r1);
     return r2;
 }
