@@ -74,9 +74,11 @@
  *     per level, and the pipe between them (the loader runs on a thread of
  *     its own, ipipe.h) a ring of four 256 KiB batches.
  *
- * Before C2: a tree file whose name is a symbolic link is refused, and
- * with it the job (cpt_refuse_link: the rename of C7 would replace the
- * link); too little free space for the copies ends the job before it
+ * Before C1: a job whose catalog it would commit is refused when the
+ * catalog is a symbolic link (wri_catalog_refuse_link: C6's rename would
+ * replace the link). Before C2: a tree file whose name is a symbolic link
+ * is refused, and with it the job (cpt_refuse_link: the rename of C7
+ * would replace the link); too little free space for the copies ends the job before it
  * lists any file. With wr_compact_opts.seen, a file an earlier call
  * compacted (device and inode) is left out of the job (cpt_drop_seen).
  *
@@ -245,19 +247,11 @@ void wr_compact_seen_free(wr_compact_seen *s)
 static int cpt_refuse_link(const cpt_job *j, const cpt_file *f,
                            wr_errbuf *eb)
 {
-    struct stat ls;
-    char target[4096];
-    if (lstat(f->path, &ls) != 0 || !S_ISLNK(ls.st_mode))
-        return WR_OK;
-    ssize_t n = readlink(f->path, target, sizeof target - 1);
-    target[n < 0 ? 0 : n] = '\0';
-    return WR_ERR(eb, WR_ENOTSUP,
-                  "%s is a symbolic link (to %s): not compacted, nor is "
-                  "anything else of %s (its new copy would replace the "
-                  "link, not the file it points to, which would keep its "
-                  "size). Move the file back into %s, or link the whole "
-                  "directory instead of its files",
-                  f->path, target, j->path, j->dir);
+    return wri_io_refuse_link(f->path, j->path, j->dir, "not compacted",
+                              "its new copy would replace the link, not "
+                              "the file it points to, which would keep "
+                              "its size",
+                              eb);
 }
 
 /* --- planning ------------------------------------------------------------ */
@@ -997,6 +991,8 @@ int wr_compact(const char *path, const wr_compact_opts *o,
     cpt_drop_seen(&j, &all_seen);
     if (all_seen)
         goto out; /* compacted and reported by an earlier PATH */
+    if (j.have_cat && (rc = wri_catalog_refuse_link(j.dir, eb)) != WR_OK)
+        goto out; /* no file touched: none to report (eb says why) */
     if (!j.o->dry_run) {
         if ((rc = wri_io_lock_dir(j.dir,
                                   j.o->holder ? j.o->holder : "wr-compact",

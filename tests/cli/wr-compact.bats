@@ -338,6 +338,55 @@ dir_hash() {
     [ "$(stat -c %s "$TMP/db/people.main.wr")" -lt "$(stat -c %s "$TMP/main.orig")" ]
 }
 
+# A catalog moved to another volume and linked back: the commit's rename
+# would replace the link with a regular file and leave the file it points
+# to stale while the database moves on. Refused as a tree file's link is
+# (exit 3, WR_ENOTSUP, naming the link and its target), before anything
+# is written: no backup, no copy, no file listed; so too a lone file the
+# catalog names, and a dry run. The readers read through the link.
+@test "a catalog that is a symbolic link: refused with exit 3 naming it and its target, nothing written" {
+    make_db
+    mkdir "$TMP/vol"
+    mv "$TMP/db/wr.catalog" "$TMP/vol/"
+    ln -s ../vol/wr.catalog "$TMP/db/wr.catalog"
+    cp "$TMP/vol/wr.catalog" "$TMP/cat.orig"
+    h0=$(dir_hash "$TMP/db" nolock)
+    msg="wr-compact: $TMP/db/wr.catalog is a symbolic link (to ../vol/wr.catalog): not written, nor is anything else of $TMP/db"
+    run "$WR_BIN/wr-compact" --backup-dir "$TMP/bk" "$TMP/db"
+    [ "$status" -eq 3 ]
+    [[ "$output" == *"$msg"* ]]
+    [[ "$output" != *"given back"* ]]
+    [ -L "$TMP/db/wr.catalog" ]
+    [ "$(readlink "$TMP/db/wr.catalog")" = ../vol/wr.catalog ]
+    cmp "$TMP/cat.orig" "$TMP/vol/wr.catalog"
+    [ "$(dir_hash "$TMP/db" nolock)" = "$h0" ]
+    [ ! -e "$TMP/bk" ]
+    [ -z "$(find "$TMP/db" "$TMP/vol" -name '*.tmp')" ]
+    # a lone file the catalog names commits the catalog too; a dry run
+    # says what a real run would do
+    run "$WR_BIN/wr-compact" "$TMP/db/people.main.wr"
+    [ "$status" -eq 3 ]
+    [[ "$output" == *"wr.catalog is a symbolic link (to ../vol/wr.catalog)"* ]]
+    run "$WR_BIN/wr-compact" --dry-run "$TMP/db"
+    [ "$status" -eq 3 ]
+    [[ "$output" == *"wr.catalog is a symbolic link (to ../vol/wr.catalog)"* ]]
+    run_json "$WR_BIN/wr-compact" --json "$TMP/db"
+    [ "$status" -eq 3 ]
+    [ "$(jq -r .error.code <<<"$output")" = WR_ENOTSUP ]
+    [ "$(jq -r '.files | length' <<<"$output")" = 0 ]
+    [ -L "$TMP/db/wr.catalog" ]
+    cmp "$TMP/cat.orig" "$TMP/vol/wr.catalog"
+    [ "$(dir_hash "$TMP/db" nolock)" = "$h0" ]
+    # the readers read through it
+    run "$WR_BIN/wr-verify" -q "$TMP/db"
+    [ "$status" -eq 0 ]
+    # moved back, it is compacted
+    rm "$TMP/db/wr.catalog"
+    mv "$TMP/vol/wr.catalog" "$TMP/db/"
+    run "$WR_BIN/wr-compact" -q "$TMP/db"
+    [ "$status" -eq 0 ]
+}
+
 # The same file named twice, by whatever path (review4 #16): compacted,
 # listed and counted once, the device and inode deciding (a compacted
 # file is a new one: as it is after its PATH).
