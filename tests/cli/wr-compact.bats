@@ -387,6 +387,50 @@ dir_hash() {
     [ "$status" -eq 0 ]
 }
 
+# A tree file with another hard link (a snapshot made with cp -al, a
+# backup made with ln): the rename replaces this name only, the other name
+# keeps the old file, so no space comes back and the two names silently
+# hold two files. Refused as a symbolic link is (exit 3, WR_ENOTSUP, the
+# message saying how many other links and why), before anything is
+# written; a lone file and a dry run too.
+@test "a tree file with other hard links: refused with exit 3 saying how many and why, nothing written" {
+    make_db
+    ln "$TMP/db/people.main.wr" "$TMP/people.snap.wr"
+    cp "$TMP/db/people.main.wr" "$TMP/main.orig"
+    ino=$(stat -c %i "$TMP/db/people.main.wr")
+    h0=$(dir_hash "$TMP/db" nolock)
+    run "$WR_BIN/wr-compact" --backup-dir "$TMP/bk" "$TMP/db"
+    [ "$status" -eq 3 ]
+    [[ "$output" == *"wr-compact: $TMP/db/people.main.wr has 1 other hard link: not compacted, nor is anything else of $TMP/db ("*"give no space back and split them"* ]]
+    [[ "$output" == *"total: 0 of 2 files compacted"* ]]
+    [ "$(stat -c %i "$TMP/db/people.main.wr")" = "$ino" ]
+    [ "$(stat -c %h "$TMP/db/people.main.wr")" = 2 ]
+    cmp "$TMP/main.orig" "$TMP/people.snap.wr"
+    [ "$(dir_hash "$TMP/db" nolock)" = "$h0" ]
+    [ ! -e "$TMP/bk" ]
+    [ -z "$(find "$TMP/db" -name '*.tmp')" ]
+    # two other links; the file named alone; a dry run
+    ln "$TMP/db/people.main.wr" "$TMP/people.snap2.wr"
+    run "$WR_BIN/wr-compact" "$TMP/db/people.main.wr"
+    [ "$status" -eq 3 ]
+    [[ "$output" == *"people.main.wr has 2 other hard links: not compacted"* ]]
+    run "$WR_BIN/wr-compact" --dry-run "$TMP/db"
+    [ "$status" -eq 3 ]
+    [[ "$output" == *"people.main.wr has 2 other hard links"* ]]
+    run_json "$WR_BIN/wr-compact" --json "$TMP/db"
+    [ "$status" -eq 3 ]
+    [ "$(jq -r .error.code <<<"$output")" = WR_ENOTSUP ]
+    [ "$(jq -r '[.files[] | .status] | join(",")' <<<"$output")" = failed,skipped ]
+    [[ "$(jq -r '.files[0].error.message' <<<"$output")" == *"other hard links"* ]]
+    [ "$(stat -c %i "$TMP/db/people.main.wr")" = "$ino" ]
+    [ "$(dir_hash "$TMP/db" nolock)" = "$h0" ]
+    # the other names gone, it is compacted
+    rm "$TMP/people.snap.wr" "$TMP/people.snap2.wr"
+    run "$WR_BIN/wr-compact" -q "$TMP/db"
+    [ "$status" -eq 0 ]
+    [ "$(stat -c %s "$TMP/db/people.main.wr")" -lt "$(stat -c %s "$TMP/main.orig")" ]
+}
+
 # The same file named twice, by whatever path (review4 #16): compacted,
 # listed and counted once, the device and inode deciding (a compacted
 # file is a new one: as it is after its PATH).
