@@ -681,6 +681,20 @@ int wri_catalog_encode(const wri_catalog *cat, uint8_t **buf_out,
     return WR_OK;
 }
 
+int wri_catalog_refuse_link(const char *dir, wr_errbuf *eb)
+{
+    char *path = wri_path_join(dir, WR_CATALOG_NAME);
+    if (path == NULL)
+        return WR_ERR(eb, WR_ENOMEM, "out of memory");
+    int rc = wri_io_refuse_link(path, dir, dir, "not written",
+                                "a new catalog would replace the link, not "
+                                "the file it points to, which would be left "
+                                "stale while the database moves on",
+                                eb);
+    free(path);
+    return rc;
+}
+
 int wri_catalog_write(const char *dir, const wri_catalog *cat, bool *renamed,
                       wr_errbuf *eb)
 {
@@ -689,7 +703,8 @@ int wri_catalog_write(const char *dir, const wri_catalog *cat, bool *renamed,
     size_t len;
     if (renamed != NULL)
         *renamed = false;
-    if ((rc = wri_catalog_encode(cat, &buf, &len, eb)) != WR_OK)
+    if ((rc = wri_catalog_refuse_link(dir, eb)) != WR_OK ||
+        (rc = wri_catalog_encode(cat, &buf, &len, eb)) != WR_OK)
         return rc;
     rc = wri_io_write_atomic(dir, WR_CATALOG_NAME, buf, len, renamed, eb);
     free(buf);

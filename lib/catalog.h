@@ -65,11 +65,21 @@ int wri_catalog_read(const char *dir, wri_catalog *cat, wr_errbuf *eb);
 int wri_catalog_encode(const wri_catalog *cat, uint8_t **buf_out,
                        size_t *len_out, wr_errbuf *eb);
 /* Write atomically (tmp, fsync, rename, fsync dir): the commit point of a
- * database. *renamed (NULL: not asked): the new catalog took its name,
- * also when the call then fails (the directory's fsync): it is the one in
- * place, its generation the database's (wri_io_write_atomic). */
+ * database; refused as wri_catalog_refuse_link says. *renamed (NULL: not
+ * asked): the new catalog took its name, also when the call then fails
+ * (the directory's fsync): it is the one in place, its generation the
+ * database's (wri_io_write_atomic). */
 int wri_catalog_write(const char *dir, const wri_catalog *cat, bool *renamed,
                       wr_errbuf *eb);
+/* A writer refuses a database whose DIR/wr.catalog is a symbolic link
+ * (WR_ENOTSUP, naming the link and its target, io.h wri_io_refuse_link):
+ * the commit's rename would replace the link with a regular file and
+ * leave the file it points to stale while the database moves on. Every
+ * writer that may commit over an existing catalog calls this as it
+ * opens, before it changes anything (wr_db_open for writing, wr_compact,
+ * dry runs too); wri_catalog_write calls it again, so no commit ever
+ * replaces the link. Readers read through the link. */
+int wri_catalog_refuse_link(const char *dir, wr_errbuf *eb);
 void wri_catalog_free(wri_catalog *cat);
 /* The catalog as a BSON document (for dump). */
 int wri_catalog_to_bson(const wri_catalog *cat, bson_t *out);

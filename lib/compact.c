@@ -78,9 +78,12 @@
  *     per level, and the pipe between them (the loader runs on a thread of
  *     its own, ipipe.h) a ring of four 256 KiB batches.
  *
- * Before C2: a tree file whose name is a symbolic link is refused, and
- * with it the job (cpt_refuse_link: the rename of C7 would replace the
- * link); too little free space for the copies ends the job before it
+ * Before C1: a job whose catalog it would commit is refused when the
+ * catalog is a symbolic link (wri_catalog_refuse_link: C6's rename would
+ * replace the link). Before C2: a tree file whose name is a symbolic link
+ * or that has other hard links is refused, and with it the job
+ * (cpt_refuse_link: the rename of C7 would replace the link, or only this
+ * name of the file); too little free space for the copies ends the job before it
  * lists any file. With wr_compact_opts.seen, a file an earlier call
  * compacted (device and inode) is left out of the job (cpt_drop_seen).
  *
@@ -245,23 +248,32 @@ void wr_compact_seen_free(wr_compact_seen *s)
  * to, which would stay whole on its volume while DIR's took the copy.
  * Building the copy beside the target instead would put it, and the
  * debris of a crash, in a directory the lock does not cover and the
- * sweep of C1 does not look in. */
+ * sweep of C1 does not look in. So is one with other hard links: the
+ * rename would replace this name only, the others would keep the old
+ * file (its blocks all still in use: no space given back) and the names,
+ * one file until then, would silently hold two. */
 static int cpt_refuse_link(const cpt_job *j, const cpt_file *f,
                            wr_errbuf *eb)
 {
-    struct stat ls;
-    char target[4096];
-    if (lstat(f->path, &ls) != 0 || !S_ISLNK(ls.st_mode))
-        return WR_OK;
-    ssize_t n = readlink(f->path, target, sizeof target - 1);
-    target[n < 0 ? 0 : n] = '\0';
+    struct stat st;
+    int rc = wri_io_refuse_link(f->path, j->path, j->dir, "not compacted",
+                                "its new copy would replace the link, not "
+                                "the file it points to, which would keep "
+                                "its size",
+                                eb);
+    if (rc != WR_OK || lstat(f->path, &st) != 0 || !S_ISREG(st.st_mode) ||
+        st.st_nlink < 2)
+        return rc;
+    uintmax_t others = (uintmax_t)st.st_nlink - 1;
     return WR_ERR(eb, WR_ENOTSUP,
-                  "%s is a symbolic link (to %s): not compacted, nor is "
-                  "anything else of %s (its new copy would replace the "
-                  "link, not the file it points to, which would keep its "
-                  "size). Move the file back into %s, or link the whole "
-                  "directory instead of its files",
-                  f->path, target, j->path, j->dir);
+                  "%s has %ju other hard link%s: not compacted, nor is "
+                  "anything else of %s (its new copy would replace this "
+                  "name only; the other name%s would keep the old file, so "
+                  "compaction would give no space back and split them "
+                  "into two files). Remove the other link%s first (find / "
+                  "-xdev -samefile %s lists them)",
+                  f->path, others, others == 1 ? "" : "s", j->path,
+                  others == 1 ? "" : "s", others == 1 ? "" : "s", f->path);
 }
 
 /* --- planning ------------------------------------------------------------ */
@@ -900,8 +912,9 @@ static int cpt_check_settling(cpt_job *j, cpt_file *f, wr_errbuf *eb)
     return rc;
 }
 
-/* Every file's size, then none a symbolic link (stops at the first that
- * fails: that file "failed", the others skipped). */
+/* Every file's size, then none a symbolic link nor with other hard links
+ * (stops at the first that fails: that file "failed", the others
+ * skipped). */
 static int cpt_measure(cpt_job *j, wr_errbuf *eb)
 {
     int rc;
@@ -1017,6 +1030,8 @@ int wr_compact(const char *path, const wr_compact_opts *o,
     cpt_drop_seen(&j, &all_seen);
     if (all_seen)
         goto out; /* compacted and reported by an earlier PATH */
+    if (j.have_cat && (rc = wri_catalog_refuse_link(j.dir, eb)) != WR_OK)
+        goto out; /* no file touched: none to report (eb says why) */
     if (!j.o->dry_run) {
         if ((rc = wri_io_lock_dir(j.dir,
                                   j.o->holder ? j.o->holder : "wr-compact",

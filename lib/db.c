@@ -112,6 +112,8 @@ int wr_db_open(const char *dir, const wr_db_opts *opts, wr_db **out,
         (rc = wri_io_lock_dir(dir, db->opts.holder ? db->opts.holder : "wrtools",
                               &db->lock, eb)) != WR_OK)
         goto fail;
+    if (!db->readonly && (rc = wri_catalog_refuse_link(dir, eb)) != WR_OK)
+        goto fail;
     rc = wri_catalog_read(dir, &db->cat, eb);
     if (rc == WR_ENOTFOUND) { /* a lost catalog is damage, never "new" */
         wr_errbuf_clear(eb);

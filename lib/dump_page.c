@@ -9,7 +9,8 @@
  * writer. ADDR must be a page boundary: a block inside a longer page
  * (a long leaf, an overflow run) is named by the page that starts below
  * it, as the checkpoint's tree walk (tree_walk, the one --tree and --map
- * make) finds it.
+ * make) finds it; so is an offset between boundaries inside such a page
+ * (its nearest boundaries would be blocks inside it).
  *
  * Calls pagesrc, page, bsonkey (see dump.h).
  */
@@ -545,6 +546,65 @@ static int page_around_addr(dctx *x, dump_file *df, uint64_t addr,
     return pa->found && pa->page.off < addr;
 }
 
+/* addr is inside the page *pa, which starts below it: --page names
+ * that page's start (WR_EINVAL). */
+static int page_inside(const dump_file *df, uint64_t addr,
+                       const page_around *pa, wr_errbuf *eb)
+{
+    return WR_ERR(eb, WR_EINVAL,
+                  "%s: offset %" PRIu64 " is inside the %s at %" PRIu64
+                  " (%u bytes): try --page %" PRIu64,
+                  df->path, addr, pa->what, pa->page.off, pa->page.size,
+                  pa->page.off);
+}
+
+/* Is the block at off a whole page of one block by its own checks (so
+ * that no longer page holds it)? */
+static bool page_single_at(wri_ps *ps, uint64_t off)
+{
+    uint32_t P = ps->P;
+    uint8_t *buf = malloc(P);
+    size_t got = 0;
+    wr_errbuf scratch = {0};
+    bool single = buf != NULL &&
+                  wri_ps_read_raw(ps, off, buf, P, &got, &scratch) == WR_OK &&
+                  page_holds(buf, got, wri_get32(buf + WRI_PH_SIZE));
+    free(buf);
+    return single;
+}
+
+/* addr (past no end) between page boundaries: a usage error naming the
+ * page it is inside when that is a longer page the tree knows (a long
+ * leaf, an overflow run: its nearest boundaries are blocks inside it),
+ * else the nearest page boundaries (issue 11 bug 6). The tree is walked
+ * only when the block below addr is no page of one block by its own
+ * checks. */
+static int page_unaligned(dctx *x, dump_file *df, uint64_t addr,
+                          wr_errbuf *eb)
+{
+    wri_ps *ps = df->ps;
+    uint32_t P = ps->P;
+    uint64_t below = addr / P * P, above = below + P;
+    page_around pa;
+    int rc;
+    if (!page_single_at(ps, below)) {
+        if ((rc = page_around_addr(x, df, addr, &pa, eb)) < 0)
+            return rc;
+        if (rc > 0 && pa.page.size > P)
+            return page_inside(df, addr, &pa, eb);
+    }
+    if (above < ps->fsize)
+        return WR_ERR(eb, WR_EINVAL,
+                      "%s: offset %" PRIu64 " is not a page boundary "
+                      "(page size %u): the nearest pages are at %" PRIu64
+                      " and %" PRIu64,
+                      df->path, addr, P, below, above);
+    return WR_ERR(eb, WR_EINVAL,
+                  "%s: offset %" PRIu64 " is not a page boundary (page "
+                  "size %u): the nearest page is at %" PRIu64,
+                  df->path, addr, P, below);
+}
+
 int file_page(dctx *x, dump_file *df, uint64_t addr, bson_t *j,
               wr_errbuf *eb)
 {
@@ -560,19 +620,8 @@ int file_page(dctx *x, dump_file *df, uint64_t addr, bson_t *j,
                       "%s: offset %" PRIu64 " is past the end of the file "
                       "(%" PRIu64 " bytes)",
                       df->path, addr, ps->fsize);
-    if (P != 0 && addr % P != 0) { /* issue 11 bug 6 */
-        uint64_t below = addr / P * P, above = below + P;
-        if (above < ps->fsize)
-            return WR_ERR(eb, WR_EINVAL,
-                          "%s: offset %" PRIu64 " is not a page boundary "
-                          "(page size %u): the nearest pages are at %" PRIu64
-                          " and %" PRIu64,
-                          df->path, addr, P, below, above);
-        return WR_ERR(eb, WR_EINVAL,
-                      "%s: offset %" PRIu64 " is not a page boundary (page "
-                      "size %u): the nearest page is at %" PRIu64,
-                      df->path, addr, P, below);
-    }
+    if (P != 0 && addr % P != 0)
+        return page_unaligned(x, df, addr, eb);
     for (int i = 0; i < 2; i++)
         if (P != 0 && addr == ps->slot_off[i] && ps->rawlen[i] > 0) {
             if (j != NULL)
@@ -613,11 +662,7 @@ int file_page(dctx *x, dump_file *df, uint64_t addr, bson_t *j,
         if ((rc = page_around_addr(x, df, addr, &pa, eb)) < 0)
             goto out;
         if (rc > 0) {
-            rc = WR_ERR(eb, WR_EINVAL,
-                        "%s: offset %" PRIu64 " is inside the %s at %" PRIu64
-                        " (%u bytes): try --page %" PRIu64,
-                        df->path, addr, pa.what, pa.page.off, pa.page.size,
-                        pa.page.off);
+            rc = page_inside(df, addr, &pa, eb);
             goto out;
         }
     }

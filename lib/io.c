@@ -1123,6 +1123,22 @@ bool wri_path_is_dir(const char *path)
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+int wri_io_refuse_link(const char *path, const char *job, const char *dir,
+                       const char *what, const char *why, wr_errbuf *eb)
+{
+    struct stat ls;
+    char target[4096];
+    if (lstat(path, &ls) != 0 || !S_ISLNK(ls.st_mode))
+        return WR_OK;
+    ssize_t n = readlink(path, target, sizeof target - 1);
+    target[n < 0 ? 0 : n] = '\0';
+    return WR_ERR(eb, WR_ENOTSUP,
+                  "%s is a symbolic link (to %s): %s, nor is anything else "
+                  "of %s (%s). Move the file back into %s, or link the "
+                  "whole directory instead of its files",
+                  path, target, what, job, why, dir);
+}
+
 bool wri_io_same_file(const struct stat *a, const struct stat *b)
 {
     return a->st_dev == b->st_dev && a->st_ino == b->st_ino;

@@ -282,6 +282,14 @@ char *wri_path_join(const char *dir, const char *name);
  * directory (stat)? */
 bool wri_path_exists(const char *path);
 bool wri_path_is_dir(const char *path);
+/* A writer that replaces path by a rename refuses a symbolic link there:
+ * the rename would replace the link, not the file it points to, which
+ * would keep what it holds. WR_ENOTSUP "PATH is a symbolic link (to
+ * TARGET): WHAT, nor is anything else of JOB (WHY). Move the file back
+ * into DIR, or link the whole directory instead of its files"; WR_OK when
+ * path is no link (or nothing is there). */
+int wri_io_refuse_link(const char *path, const char *job, const char *dir,
+                       const char *what, const char *why, wr_errbuf *eb);
 struct stat;
 /* Are a and b (from stat, lstat or fstat) the same file: the same device
  * and inode, whatever the paths or descriptors they were taken through? */

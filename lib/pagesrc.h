@@ -356,6 +356,8 @@ typedef struct wri_ps_page {
     bool trusted;           /* CRC holds and matches the address */
 } wri_ps_page;
 
+/* A walk's settings are handed to its twin (below) in one place,
+ * pagesrc_walk.c ps_walk_twin_init: a new setting is added there too. */
 typedef struct wri_ps_walk {
     int nkeyelem;      /* 1 main table, 2 index */
     bool keys;         /* check key form, order and bounds (not --quick) */

@@ -478,6 +478,25 @@ static bool ps_twin_fits(wri_ps *ps, wri_ps_walk *w, const ps_half *h)
     return true;
 }
 
+/* The twin tw of w for one split: w's settings (what its caller set but
+ * the callbacks and their arg, which are tw's own, and what the
+ * checkpoint set), its results cleared, no twin of its own; its buffers
+ * are kept, made once for every split. The one place a setting of
+ * wri_ps_walk is handed to the twin: a new one is added here. */
+static void ps_walk_twin_init(wri_ps_walk *tw, const wri_ps_walk *w)
+{
+    tw->nkeyelem = w->nkeyelem;
+    tw->keys = w->keys;
+    tw->map = w->map;
+    tw->inplace = w->inplace;
+    tw->lsize = w->lsize;
+    tw->leaf_max = w->leaf_max;
+    tw->version = w->version;
+    tw->incomplete = tw->values_bad = tw->havelast = false;
+    tw->keys_found = 0;
+    tw->twin = NULL;
+}
+
 /* The root's children (v, at a) shared out with the twin (ps_half), then,
  * unless the twin's part fits (ps_twin_fits), that part again here, in
  * order. */
@@ -489,16 +508,7 @@ static int ps_split(wri_ps *ps, wri_ps_walk *w, const wr_addr *a,
     wri_ps_walk *tw = w->twin;
     pthread_t th;
     uint32_t i;
-    tw->nkeyelem = w->nkeyelem;
-    tw->keys = w->keys;
-    tw->map = w->map;
-    tw->inplace = w->inplace;
-    tw->lsize = w->lsize;
-    tw->leaf_max = w->leaf_max;
-    tw->version = w->version;
-    tw->incomplete = tw->values_bad = tw->havelast = false;
-    tw->keys_found = 0;
-    tw->twin = NULL;
+    ps_walk_twin_init(tw, w);
     ps_half h = {.ps = w->twin_ps, .w = tw, .a = a, .v = v, .lo = lo,
                  .hi = hi, .next = 0, .end = v->count - 1};
     if ((tw->last == NULL && (tw->last = malloc(ps->P)) == NULL) ||

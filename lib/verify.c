@@ -189,6 +189,9 @@ static const char *vf_json(char *buf, size_t len, const uint8_t *k,
 
 /* --- one checkpoint of one tree file ------------------------------------- */
 
+/* One checkpoint's tree as verify walks it. Its settings are handed to
+ * its twin (the split) in one place, vt_twin_init: a new one is added
+ * there too. */
 typedef struct vf_tree {
     vf_ctx c;
     wri_ps *ps;
@@ -352,6 +355,26 @@ static int vt_item(void *arg, const wri_ps_page *p, uint32_t i,
                       t->ps->mapped == NULL ? WRI_BSON_PAD : 0, t->eb);
 }
 
+/* The twin b of t (vt_twin): t's settings for its checkpoint, with counts
+ * (twin_ck) and an error buffer of its own, no document checks yet (they
+ * read through b's source). The one place a vf_tree's settings are
+ * handed to its twin: a new one is added here. */
+static void vt_twin_init(vf_tree *b, const vf_tree *t)
+{
+    b->c = t->c;
+    b->c.ck = &b->twin_ck;
+    b->c.vd = NULL;
+    b->P = t->P;
+    b->slot = t->slot;
+    b->si = t->si;
+    b->nkeyelem = t->nkeyelem;
+    b->quick = t->quick;
+    b->items = t->items;
+    b->pages_total = t->pages_total;
+    b->is_twin = true;
+    b->eb = &b->twin_eb;
+}
+
 /* The twin of t's walk (wri_ps_walk.twin): the second half of the tree
  * on a thread of its own, through a source of its own, its documents
  * checked where it reads them (no copy from one thread to the other). */
@@ -366,18 +389,7 @@ static int vt_twin(vf_tree *t, wr_errbuf *e)
         return rc;
     }
     t->twin = b;
-    b->c = t->c;
-    b->c.ck = &b->twin_ck;
-    b->c.vd = NULL;
-    b->P = t->P;
-    b->slot = t->slot;
-    b->si = t->si;
-    b->nkeyelem = t->nkeyelem;
-    b->quick = t->quick;
-    b->items = t->items;
-    b->pages_total = t->pages_total;
-    b->is_twin = true;
-    b->eb = &b->twin_eb;
+    vt_twin_init(b, t);
     if (!b->quick && b->nkeyelem == 1 &&
         (rc = wri_vd_new(b->ps, NULL, 1, vf_doc_finding, &b->c, &b->vd,
                          e)) != WR_OK)

@@ -36,10 +36,11 @@ static void usage(void)
          "Exit status: 0 compacted (or, with --dry-run, measured); 1 a file\n"
          "is damaged, or its rebuilt copy failed verification: nothing of\n"
          "that PATH was replaced; 2 usage error; 3 cannot open, read or\n"
-         "write, a tree file is a symbolic link, the directory is locked by\n"
-         "another process, the disk is full, or interrupted; or the report\n"
-         "cannot be written (the files are compacted and committed: the\n"
-         "data is safe).");
+         "write, a tree file or the catalog is a symbolic link, a tree\n"
+         "file has other hard links, the directory is locked by another\n"
+         "process, the disk is full, or interrupted; or the report cannot\n"
+         "be written (the files are compacted and committed: the data is\n"
+         "safe).");
 }
 
 typedef struct report {

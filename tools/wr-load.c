@@ -46,8 +46,9 @@ static void usage(void)
          "\n"
          "Exit status: 0 loaded; 1 a bad input line (nothing of the run is\n"
          "committed); 2 usage error; 3 cannot open, read or write, the\n"
-         "directory is locked, or the disk is full; or the summary cannot be\n"
-         "written (the run is committed: the data is safe).");
+         "catalog is a symbolic link, the directory is locked, or the disk\n"
+         "is full; or the summary cannot be written (the run is committed:\n"
+         "the data is safe).");
 }
 
 typedef struct prog {

@@ -47,6 +47,15 @@ dir_hash() {
         xargs sha256sum) | sha256sum
 }
 
+# refused MSG ARG...: wr-compact ARG... is refused, exit 3, saying MSG
+refused() {
+    local msg=$1
+    shift
+    run "$WR_BIN/wr-compact" "$@"
+    [ "$status" -eq 3 ]
+    [[ "$output" == *"$msg"* ]]
+}
+
 @test "wr-compact --help lists every option and the exit codes, exits 0" {
     run "$WR_BIN/wr-compact" --help
     [ "$status" -eq 0 ]
@@ -295,9 +304,7 @@ dir_hash() {
     ln -s ../vol/people.main.wr "$TMP/db/people.main.wr"
     cp "$TMP/vol/people.main.wr" "$TMP/main.orig"
     h0=$(dir_hash "$TMP/db" nolock)
-    run "$WR_BIN/wr-compact" "$TMP/db"
-    [ "$status" -eq 3 ]
-    [[ "$output" == *"wr-compact: $TMP/db/people.main.wr is a symbolic link (to ../vol/people.main.wr): not compacted"* ]]
+    refused "wr-compact: $TMP/db/people.main.wr is a symbolic link (to ../vol/people.main.wr): not compacted" "$TMP/db"
     [[ "$output" != *"given back ("[1-9]* ]]
     [[ "$output" == *"total: 0 of 2 files compacted"* ]]
     [ -L "$TMP/db/people.main.wr" ]
@@ -306,12 +313,8 @@ dir_hash() {
     [ "$(dir_hash "$TMP/db" nolock)" = "$h0" ]
     [ -z "$(find "$TMP/db" "$TMP/vol" -name '*.tmp')" ]
     # the same for the link named alone, and for a dry run
-    run "$WR_BIN/wr-compact" "$TMP/db/people.main.wr"
-    [ "$status" -eq 3 ]
-    [[ "$output" == *"people.main.wr is a symbolic link"* ]]
-    run "$WR_BIN/wr-compact" --dry-run "$TMP/db"
-    [ "$status" -eq 3 ]
-    [[ "$output" == *"people.main.wr is a symbolic link"* ]]
+    refused "people.main.wr is a symbolic link" "$TMP/db/people.main.wr"
+    refused "people.main.wr is a symbolic link" --dry-run "$TMP/db"
     # listed as for a file that failed: it "failed" with its reason, the
     # rest of its database "skipped", their sizes their own; the other
     # PATH is compacted
@@ -333,6 +336,88 @@ dir_hash() {
     # moved back, it is compacted
     rm "$TMP/db/people.main.wr"
     mv "$TMP/vol/people.main.wr" "$TMP/db/"
+    run "$WR_BIN/wr-compact" -q "$TMP/db"
+    [ "$status" -eq 0 ]
+    [ "$(stat -c %s "$TMP/db/people.main.wr")" -lt "$(stat -c %s "$TMP/main.orig")" ]
+}
+
+# A catalog moved to another volume and linked back: the commit's rename
+# would replace the link with a regular file and leave the file it points
+# to stale while the database moves on. Refused as a tree file's link is
+# (exit 3, WR_ENOTSUP, naming the link and its target), before anything
+# is written: no backup, no copy, no file listed; so too a lone file the
+# catalog names, and a dry run. The readers read through the link.
+@test "a catalog that is a symbolic link: refused with exit 3 naming it and its target, nothing written" {
+    make_db
+    mkdir "$TMP/vol"
+    mv "$TMP/db/wr.catalog" "$TMP/vol/"
+    ln -s ../vol/wr.catalog "$TMP/db/wr.catalog"
+    cp "$TMP/vol/wr.catalog" "$TMP/cat.orig"
+    h0=$(dir_hash "$TMP/db" nolock)
+    msg="wr-compact: $TMP/db/wr.catalog is a symbolic link (to ../vol/wr.catalog): not written, nor is anything else of $TMP/db"
+    refused "$msg" --backup-dir "$TMP/bk" "$TMP/db"
+    [[ "$output" != *"given back"* ]]
+    [ -L "$TMP/db/wr.catalog" ]
+    [ "$(readlink "$TMP/db/wr.catalog")" = ../vol/wr.catalog ]
+    cmp "$TMP/cat.orig" "$TMP/vol/wr.catalog"
+    [ "$(dir_hash "$TMP/db" nolock)" = "$h0" ]
+    [ ! -e "$TMP/bk" ]
+    [ -z "$(find "$TMP/db" "$TMP/vol" -name '*.tmp')" ]
+    # a lone file the catalog names commits the catalog too; a dry run
+    # says what a real run would do
+    refused "wr.catalog is a symbolic link (to ../vol/wr.catalog)" "$TMP/db/people.main.wr"
+    refused "wr.catalog is a symbolic link (to ../vol/wr.catalog)" --dry-run "$TMP/db"
+    run_json "$WR_BIN/wr-compact" --json "$TMP/db"
+    [ "$status" -eq 3 ]
+    [ "$(jq -r .error.code <<<"$output")" = WR_ENOTSUP ]
+    [ "$(jq -r '.files | length' <<<"$output")" = 0 ]
+    [ -L "$TMP/db/wr.catalog" ]
+    cmp "$TMP/cat.orig" "$TMP/vol/wr.catalog"
+    [ "$(dir_hash "$TMP/db" nolock)" = "$h0" ]
+    # the readers read through it
+    run "$WR_BIN/wr-verify" -q "$TMP/db"
+    [ "$status" -eq 0 ]
+    # moved back, it is compacted
+    rm "$TMP/db/wr.catalog"
+    mv "$TMP/vol/wr.catalog" "$TMP/db/"
+    run "$WR_BIN/wr-compact" -q "$TMP/db"
+    [ "$status" -eq 0 ]
+}
+
+# A tree file with another hard link (a snapshot made with cp -al, a
+# backup made with ln): the rename replaces this name only, the other name
+# keeps the old file, so no space comes back and the two names silently
+# hold two files. Refused as a symbolic link is (exit 3, WR_ENOTSUP, the
+# message saying how many other links and why), before anything is
+# written; a lone file and a dry run too.
+@test "a tree file with other hard links: refused with exit 3 saying how many and why, nothing written" {
+    make_db
+    ln "$TMP/db/people.main.wr" "$TMP/people.snap.wr"
+    cp "$TMP/db/people.main.wr" "$TMP/main.orig"
+    ino=$(stat -c %i "$TMP/db/people.main.wr")
+    h0=$(dir_hash "$TMP/db" nolock)
+    refused "wr-compact: $TMP/db/people.main.wr has 1 other hard link: not compacted, nor is anything else of $TMP/db (" --backup-dir "$TMP/bk" "$TMP/db"
+    [[ "$output" == *"give no space back and split them"* ]]
+    [[ "$output" == *"total: 0 of 2 files compacted"* ]]
+    [ "$(stat -c %i "$TMP/db/people.main.wr")" = "$ino" ]
+    [ "$(stat -c %h "$TMP/db/people.main.wr")" = 2 ]
+    cmp "$TMP/main.orig" "$TMP/people.snap.wr"
+    [ "$(dir_hash "$TMP/db" nolock)" = "$h0" ]
+    [ ! -e "$TMP/bk" ]
+    [ -z "$(find "$TMP/db" -name '*.tmp')" ]
+    # two other links; the file named alone; a dry run
+    ln "$TMP/db/people.main.wr" "$TMP/people.snap2.wr"
+    refused "people.main.wr has 2 other hard links: not compacted" "$TMP/db/people.main.wr"
+    refused "people.main.wr has 2 other hard links" --dry-run "$TMP/db"
+    run_json "$WR_BIN/wr-compact" --json "$TMP/db"
+    [ "$status" -eq 3 ]
+    [ "$(jq -r .error.code <<<"$output")" = WR_ENOTSUP ]
+    [ "$(jq -r '[.files[] | .status] | join(",")' <<<"$output")" = failed,skipped ]
+    [[ "$(jq -r '.files[0].error.message' <<<"$output")" == *"other hard links"* ]]
+    [ "$(stat -c %i "$TMP/db/people.main.wr")" = "$ino" ]
+    [ "$(dir_hash "$TMP/db" nolock)" = "$h0" ]
+    # the other names gone, it is compacted
+    rm "$TMP/people.snap.wr" "$TMP/people.snap2.wr"
     run "$WR_BIN/wr-compact" -q "$TMP/db"
     [ "$status" -eq 0 ]
     [ "$(stat -c %s "$TMP/db/people.main.wr")" -lt "$(stat -c %s "$TMP/main.orig")" ]

@@ -96,8 +96,11 @@ first_leaf() {
 page_len() { od -An -tu4 -j $(($2 + 12)) -N4 "$1" | tr -d ' '; }
 
 # inner_page_error FILE START SIZE WHAT: --page at the second and the last
-# block of the page at START (SIZE bytes, a WHAT) is a usage error naming
-# its start, in text and JSON, no damage; the start itself dumps clean.
+# block of the page at START (SIZE bytes, a WHAT), and at offsets between
+# page boundaries inside it (in its first block, an inner one, its last
+# byte: their nearest boundaries are blocks inside it, or its start), is a
+# usage error naming its start, in text and JSON, no damage; the start
+# itself dumps clean.
 inner_page_error() {
     local f=$1 start=$2 size=$3 what=$4 P=512 inner
     [ "$size" -gt $((2 * P)) ]
@@ -105,10 +108,12 @@ inner_page_error() {
     [ "$status" -eq 0 ]
     [[ "$output" == *"checksum: stored"*"over $size bytes: holds"* ]]
     [[ "$output$stderr" != *"!!"* ]]
-    for inner in $((start + P)) $((start + size - P)); do
+    for inner in $((start + P)) $((start + size - P)) $((start + 100)) \
+                 $((start + P + 7)) $((start + size - 1)); do
         run --separate-stderr "$WR_BIN/wr-dump" --page "$inner" "$f"
         [ "$status" -eq 2 ]
         [[ "$stderr" == *"$f: offset $inner is inside the $what at $start ($size bytes): try --page $start"* ]]
+        [[ "$stderr" != *"nearest page"* ]]
         [[ "$output$stderr" != *"!!"* ]]
         run --separate-stderr "$WR_BIN/wr-dump" --json --page "$inner" "$f"
         [ "$status" -eq 2 ]
@@ -118,7 +123,7 @@ inner_page_error() {
     done
 }
 
-@test "wr-dump --page at an inner block of an overflow run is a usage error naming the run's start; a damaged run's inner block too; behind a damaged leaf the block is decoded as it is (review4 #6)" {
+@test "wr-dump --page at an inner block of an overflow run, or between boundaries inside it, is a usage error naming the run's start; a damaged run's inner block too; behind a damaged leaf the block is decoded as it is (review4 #6)" {
     python3 -c "
 import json
 for i in range(8):
@@ -144,6 +149,9 @@ for i in range(8):
     run --separate-stderr "$WR_BIN/wr-dump" --page $((run + 512)) "$f"
     [ "$status" -eq 2 ]
     [[ "$stderr" == *"offset $((run + 512)) is inside the overflow run at $run ($size bytes)"* ]]
+    run --separate-stderr "$WR_BIN/wr-dump" --page $((run + 515)) "$f"
+    [ "$status" -eq 2 ]
+    [[ "$stderr" == *"offset $((run + 515)) is inside the overflow run at $run ($size bytes): try --page $run"* ]]
     # the leaf that holds the run's address damaged: the tree does not
     # say, and the block is decoded as it is, its damage marked
     cp "$TMP/c.main.wr.orig" "$f"
@@ -155,7 +163,7 @@ for i in range(8):
     [[ "$output" == *"!! page $((run + 512)): byte $((run + 512)): checksum"* ]]
 }
 
-@test "wr-dump --page at an inner block of a long leaf is a usage error naming the leaf's start (review4 #6)" {
+@test "wr-dump --page at an inner block of a long leaf, or between boundaries inside it, is a usage error naming the leaf's start (review4 #6)" {
     long_leaves_db "$TMP/db"
     f=$TMP/db/c.main.wr
     local leaf size

@@ -926,3 +926,49 @@ PY
     run "$WR_BIN/wr-verify" "$TMP/db"
     [ "$status" -eq 0 ]
 }
+
+# A catalog moved to another volume and linked back: the commit's rename
+# would replace the link with a regular file and leave the file it points
+# to stale while the database moves on (wr-dump through the link would
+# then show the old snapshot). A writer refuses it as it opens, before it
+# writes anything (exit 3, WR_ENOTSUP, naming the link and its target), as
+# wr-compact refuses a tree file's link; the readers read through it.
+@test "a database whose catalog is a symbolic link: refused with exit 3 naming it and its target, nothing written; readers read through it" {
+    make_jsonl "$TMP/a.jsonl" 200
+    make_jsonl "$TMP/b.jsonl" 100 500
+    "$WR_BIN/wr-load" -q "$TMP/db" c "$TMP/a.jsonl"
+    mkdir "$TMP/vol"
+    mv "$TMP/db/wr.catalog" "$TMP/vol/"
+    ln -s ../vol/wr.catalog "$TMP/db/wr.catalog"
+    cp "$TMP/vol/wr.catalog" "$TMP/cat.orig"
+    before=$(dir_sig "$TMP/db")
+    run "$WR_BIN/wr-load" "$TMP/db" c "$TMP/b.jsonl"
+    [ "$status" -eq 3 ]
+    [[ "$output" == *"wr-load: $TMP/db/wr.catalog is a symbolic link (to ../vol/wr.catalog): not written, nor is anything else of $TMP/db ("*"Move the file back into $TMP/db"* ]]
+    [ -L "$TMP/db/wr.catalog" ]
+    [ "$(readlink "$TMP/db/wr.catalog")" = ../vol/wr.catalog ]
+    cmp "$TMP/cat.orig" "$TMP/vol/wr.catalog"
+    [ "$(dir_sig "$TMP/db")" = "$before" ]
+    # a new collection too; --json says WR_ENOTSUP
+    run_json "$WR_BIN/wr-load" --json "$TMP/db" d "$TMP/b.jsonl"
+    [ "$status" -eq 3 ]
+    [ "$(jq -r .error.code <<<"$output")" = WR_ENOTSUP ]
+    [ ! -e "$TMP/db/d.main.wr" ]
+    [ -L "$TMP/db/wr.catalog" ]
+    cmp "$TMP/cat.orig" "$TMP/vol/wr.catalog"
+    [ "$(dir_sig "$TMP/db")" = "$before" ]
+    # the readers read through it
+    run "$WR_BIN/wr-verify" -q "$TMP/db"
+    [ "$status" -eq 0 ]
+    [ "$("$WR_BIN/wr-dump" --docs "$TMP/db" | wc -l)" -eq 200 ]
+    run "$WR_BIN/wr-diff" -q "$TMP/db" "$TMP/a.jsonl"
+    [ "$status" -eq 0 ]
+    run "$WR_BIN/wr-salvage" -q "$TMP/db" "$TMP/saved"
+    [ "$status" -eq 0 ]
+    [ "$("$WR_BIN/wr-dump" --docs "$TMP/saved" | wc -l)" -eq 200 ]
+    # moved back, the load goes on
+    rm "$TMP/db/wr.catalog"
+    mv "$TMP/vol/wr.catalog" "$TMP/db/"
+    "$WR_BIN/wr-load" -q "$TMP/db" c "$TMP/b.jsonl"
+    [ "$("$WR_BIN/wr-dump" --docs "$TMP/db" | wc -l)" -eq 300 ]
+}

@@ -643,6 +643,53 @@ static void test_db_close_keeps_a_committed_directory(void)
     free(dir);
 }
 
+/* wr.catalog a symbolic link: a writer's open refuses it (a reader's
+ * reads through it), and so does the commit, for a link that appeared
+ * after the open: the link stays, its target keeps the old catalog. */
+static void test_db_catalog_link_refused(void)
+{
+    wr_errbuf eb = {0};
+    char *dir = tap_fresh_path("catlink");
+    char *away = tap_fresh_path("catlink.away");
+    char cat[1024], link[2200];
+    wr_db_opts o = {.create = true, .holder = "test"};
+    wr_db_opts ro = {.readonly = true};
+    wr_db *db;
+    wr_coll *c;
+    bson_t *d = BCON_NEW("_id", BCON_INT32(1));
+    snprintf(cat, sizeof cat, "%s/" WR_CATALOG_NAME, dir);
+    REQUIRE_OK(wr_db_open(dir, &o, &db, &eb), &eb);
+    REQUIRE_OK(wr_coll_open(db, "c", true, &c, &eb), &eb);
+    REQUIRE_OK(wr_coll_put(c, d, NULL, &eb), &eb);
+    REQUIRE_OK(wr_db_checkpoint(db, &eb), &eb);
+    REQUIRE_OK(wr_coll_put(c, d, NULL, &eb), &eb);
+    /* the catalog moved away and linked back while the writer works */
+    REQUIRE(rename(cat, away) == 0);
+    REQUIRE(symlink(away, cat) == 0);
+    CHECK_EQ(wr_db_checkpoint(db, &eb), WR_ENOTSUP);
+    snprintf(link, sizeof link, "%s is a symbolic link (to %s)", cat, away);
+    CHECK(strstr(eb.msg, link) != NULL);
+    wr_db_close(db);
+    struct stat st;
+    CHECK(lstat(cat, &st) == 0 && S_ISLNK(st.st_mode));
+    wri_catalog onlink;
+    wr_errbuf_clear(&eb);
+    REQUIRE_OK(wri_catalog_read(dir, &onlink, &eb), &eb);
+    CHECK_EQ(onlink.gen, 1);
+    wri_catalog_free(&onlink);
+    /* a writer's open refuses it; a reader's reads through it */
+    wr_errbuf_clear(&eb);
+    CHECK_EQ(wr_db_open(dir, &o, &db, &eb), WR_ENOTSUP);
+    CHECK(strstr(eb.msg, link) != NULL);
+    wr_errbuf_clear(&eb);
+    REQUIRE_OK(wr_db_open(dir, &ro, &db, &eb), &eb);
+    CHECK_EQ(wr_db_generation(db), 1);
+    wr_db_close(db);
+    bson_destroy(d);
+    free(away);
+    free(dir);
+}
+
 static void test_catalog_decode_rejects_garbage(void)
 {
     uint8_t buf[512];
@@ -1720,6 +1767,7 @@ int main(void)
     RUN(test_db_missing_and_not_a_db);
     RUN(test_db_close_keeps_a_committed_directory);
     RUN(test_db_checkpoint_dir_fsync_fails_after_rename);
+    RUN(test_db_catalog_link_refused);
     RUN(test_catalog_decode_rejects_garbage);
     RUN(test_catalog_read_refuses_an_oversized_file);
     RUN(test_load_crash_sweep);
