@@ -1284,13 +1284,16 @@ static void test_io_lock_unrecorded_holder_is_waited_for(void)
     bare_holder_end(&h);
 }
 
-static void child_hold_then_remove(void *arg)
+static void child_hold_then_remove(const char *dir, int ready)
 {
     /* hold LOCK (created here) for a while, then release: the release
-     * removes it while the parent waits on the same file */
+     * removes it while the parent waits on the same file; says so on
+     * ready once it holds it (the parent waited for LOCK to exist, and
+     * took it between the child's create and its flock) */
     wr_errbuf eb = {0};
     wri_lock *lk = NULL;
-    if (wri_io_lock_dir((const char *)arg, "wr-child", &lk, &eb) != WR_OK)
+    if (wri_io_lock_dir(dir, "wr-child", &lk, &eb) != WR_OK ||
+        write(ready, "h", 1) != 1)
         _exit(1);
     usleep(300 * 1000);
     wri_io_unlock_dir(lk);
@@ -1307,14 +1310,18 @@ static void test_io_lock_survives_removal_by_holder(void)
     snprintf(lock, sizeof lock, "%s/LOCK", dir);
     wri_io_fault_set(NULL);
     REQUIRE_OK(wri_io_mkdir(dir, &eb), &eb);
+    int ready[2];
+    REQUIRE(pipe(ready) == 0);
     pid_t pid = fork();
     REQUIRE(pid >= 0);
     if (pid == 0)
-        child_hold_then_remove((void *)dir);
+        child_hold_then_remove(dir, ready[1]);
+    close(ready[1]);
     wri_lock *w = NULL;
     int rc = WR_ELOCKED;
-    while (access(lock, F_OK) != 0)
-        usleep(1000); /* until the child holds it */
+    char h;
+    CHECK(read(ready[0], &h, 1) == 1); /* until the child holds it */
+    close(ready[0]);
     for (int i = 0; i < 200 && rc == WR_ELOCKED; i++) {
         wr_errbuf_clear(&eb);
         rc = wri_io_lock_dir(dir, "wr-parent", &w, &eb);
