@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <xxhash.h>
 
 #define SV_CHECKPOINT_EVERY 20000 /* documents between DEST checkpoints */
 #define SV_LOST_DIR "lost+found"
@@ -42,6 +43,57 @@ typedef struct sv_src {
     char **fields;
     size_t nfields;
 } sv_src;
+
+/* The values a collection's lost+found holds, by their XXH3-128 digest
+ * (seeded with valid: a document and the same bytes as bsonHex are two
+ * lines): an open-addressed set, 16 bytes a line written, so that a value
+ * met twice is written once. The digest zero is stored as 1 (zero marks
+ * a free slot). */
+typedef struct sv_held {
+    XXH128_hash_t *d;
+    size_t cap, n; /* cap: a power of two, or 0 */
+} sv_held;
+
+/* d's slot in h (h->cap > 0): where it is, or the free one it goes in. */
+static size_t sv_held_slot(const sv_held *h, XXH128_hash_t d)
+{
+    size_t i = (size_t)d.low64 & (h->cap - 1);
+    while ((h->d[i].low64 | h->d[i].high64) != 0 &&
+           !XXH128_isEqual(h->d[i], d))
+        i = (i + 1) & (h->cap - 1);
+    return i;
+}
+
+/* 1 when h holds the value already, else 0 (added) or WR_ENOMEM. */
+static int sv_held_add(sv_held *h, const uint8_t *val, uint32_t len,
+                       bool valid)
+{
+    XXH128_hash_t d = XXH3_128bits_withSeed(val, len, valid);
+    if ((d.low64 | d.high64) == 0)
+        d.low64 = 1;
+    if (2 * (h->n + 1) > h->cap) { /* at most half full */
+        sv_held g = {.cap = h->cap ? 2 * h->cap : 1024, .n = h->n};
+        if ((g.d = calloc(g.cap, sizeof *g.d)) == NULL)
+            return WR_ENOMEM;
+        for (size_t i = 0; i < h->cap; i++)
+            if ((h->d[i].low64 | h->d[i].high64) != 0)
+                g.d[sv_held_slot(&g, h->d[i])] = h->d[i];
+        free(h->d);
+        *h = g;
+    }
+    size_t i = sv_held_slot(h, d);
+    if ((h->d[i].low64 | h->d[i].high64) != 0)
+        return 1;
+    h->d[i] = d;
+    h->n++;
+    return 0;
+}
+
+static void sv_held_clear(sv_held *h)
+{
+    free(h->d);
+    memset(h, 0, sizeof *h);
+}
 
 typedef struct sv_run {
     const char *source, *dest;
@@ -58,6 +110,7 @@ typedef struct sv_run {
     wri_file *lf;    /* its lost+found file, once needed */
     uint64_t lf_off;
     bool lf_dir;     /* lost+found/ made */
+    sv_held held;    /* the values its lost+found holds */
 } sv_run;
 
 /* --- report ---------------------------------------------------------------- */
@@ -438,7 +491,8 @@ out:
 
 /* One lost+found line: {"generation", "page", "why", "document"} in
  * canonical Extended JSON (the document round-trips exactly), or
- * "bsonHex" for a value that is not a valid document. */
+ * "bsonHex" for a value that is not a valid document; WRI_SV_HELD when
+ * one holds the value already (s->held). */
 static int sv_sink_lost(void *arg, const uint8_t *val, uint32_t len,
                         bool valid, uint64_t gen, uint64_t page,
                         const char *why, wr_errbuf *eb)
@@ -447,6 +501,9 @@ static int sv_sink_lost(void *arg, const uint8_t *val, uint32_t len,
     sv_run *s = arg;
     bson_t line = BSON_INITIALIZER, doc;
     wri_strbuf sb = {0};
+    if ((rc = sv_held_add(&s->held, val, len, valid)) != 0)
+        return rc == 1 ? WRI_SV_HELD
+                       : WR_ERR(eb, WR_ENOMEM, "out of memory");
     if (s->db == NULL) /* dry run: counted only */
         return WR_OK;
     if (s->lf == NULL && (rc = sv_lost_open(s, eb)) != WR_OK)
@@ -485,6 +542,7 @@ static int sv_sink_lost(void *arg, const uint8_t *val, uint32_t len,
 static int sv_lost_close(sv_run *s, wr_errbuf *eb)
 {
     int rc = WR_OK;
+    sv_held_clear(&s->held);
     if (s->lf != NULL) {
         rc = wri_io_fsync(s->lf, eb);
         wri_io_close(s->lf);
@@ -493,8 +551,9 @@ static int sv_lost_close(sv_run *s, wr_errbuf *eb)
     return rc;
 }
 
-/* A document for the collection; 1 when it had to go to lost+found
- * instead (the engine refuses its _id). */
+/* A document for the collection; WRI_SV_TO_LOST when it had to go to
+ * lost+found instead (the engine refuses its _id), WRI_SV_HELD when that
+ * holds it already. */
 static int sv_sink_keep(void *arg, const uint8_t *val, uint32_t len,
                         wr_errbuf *eb)
 {
@@ -511,9 +570,9 @@ static int sv_sink_keep(void *arg, const uint8_t *val, uint32_t len,
         char why[1100];
         snprintf(why, sizeof why, "the engine refuses it: %s", eb->msg);
         wr_errbuf_clear(eb);
-        if ((rc = sv_sink_lost(arg, val, len, true, 0, 0, why, eb)) != WR_OK)
+        if ((rc = sv_sink_lost(arg, val, len, true, 0, 0, why, eb)) < 0)
             return rc;
-        return 1;
+        return rc == WRI_SV_HELD ? rc : WRI_SV_TO_LOST;
     }
     if (rc != WR_OK)
         return rc;
@@ -743,6 +802,7 @@ int wr_salvage(const char *source, const char *dest,
         wri_io_close(s.lf);
         s.lf = NULL;
     }
+    sv_held_clear(&s.held);
     wr_db_close(s.db);
     s.db = NULL;
     if (rc != WR_OK && rc != WR_ECORRUPT && !s.o->dry_run && s.tmp != NULL) {

@@ -51,11 +51,23 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* What a sink did besides its job (keep: kept; lost: written), else
+ * < 0 (an error). */
+enum {
+    WRI_SV_TO_LOST = 1, /* keep: refused, the document went to lost+found */
+    WRI_SV_HELD = 2     /* lost (or keep, refused): lost+found holds these
+                           very bytes already; nothing written, not counted */
+};
+
 typedef struct wri_sv_sink {
-    /* a document that belongs to the collection */
+    /* a document that belongs to the collection: WR_OK, WRI_SV_TO_LOST
+     * or WRI_SV_HELD */
     int (*keep)(void *arg, const uint8_t *doc, uint32_t len, wr_errbuf *eb);
     /* a value for the lost-and-found: from page `page`, written for
-     * generation gen; valid says whether it passed the document check */
+     * generation gen; valid says whether it passed the document check.
+     * WR_OK, or WRI_SV_HELD: each value (valid and its bytes) once in a
+     * collection's lost+found (the same document in a damaged leaf and in
+     * its older copies, in two stale leaves) */
     int (*lost)(void *arg, const uint8_t *val, uint32_t len, bool valid,
                 uint64_t gen, uint64_t page, const char *why, wr_errbuf *eb);
     void *arg;

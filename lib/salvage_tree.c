@@ -264,8 +264,10 @@ static int sv_keep(sv_tree *t, const uint8_t *key, uint32_t klen,
 {
     int rc;
     const wri_sv_sink *s = t->o->sink;
-    if ((rc = s->keep(s->arg, val, vlen, eb)) == 1) {
-        t->rep->lost_found++; /* the sink could not place it */
+    if ((rc = s->keep(s->arg, val, vlen, eb)) == WRI_SV_TO_LOST ||
+        rc == WRI_SV_HELD) {
+        /* the sink could not place it: in lost+found (now or before) */
+        t->rep->lost_found += rc == WRI_SV_TO_LOST;
         return WR_OK;
     }
     if (rc != WR_OK)
@@ -288,13 +290,22 @@ static int sv_keep(sv_tree *t, const uint8_t *key, uint32_t klen,
     return WR_OK;
 }
 
-static int sv_lost(sv_tree *t, const uint8_t *val, uint32_t vlen, bool valid,
-                   uint64_t gen, uint64_t page, const char *why,
-                   wr_errbuf *eb)
+/* A value to lost+found, counted (and against loss, unless NULL) when
+ * written: not when lost+found holds it already (WRI_SV_HELD). */
+static int sv_lost(sv_tree *t, wr_salvage_loss *loss, const uint8_t *val,
+                   uint32_t vlen, bool valid, uint64_t gen, uint64_t page,
+                   const char *why, wr_errbuf *eb)
 {
     const wri_sv_sink *s = t->o->sink;
-    t->rep->lost_found++;
-    return s->lost(s->arg, val, vlen, valid, gen, page, why, eb);
+    int rc = s->lost(s->arg, val, vlen, valid, gen, page, why, eb);
+    if (rc == WRI_SV_HELD)
+        return WR_OK;
+    if (rc == WR_OK) {
+        t->rep->lost_found++;
+        if (loss != NULL)
+            loss->to_lost_found++;
+    }
+    return rc;
 }
 
 /* The value of leaf cell c of the page at `page`: inline, or its
@@ -352,8 +363,7 @@ static int sv_lost_raw(sv_tree *t, const wri_cell *c, uint64_t page,
     bool valid = sv_doc_ok(t, page, c, raw, bad, sizeof bad, eb);
     snprintf(w, sizeof w, "%.390s; the value as the file holds it%s%.390s",
              why, valid ? "" : ", not a valid document: ", valid ? "" : bad);
-    loss->to_lost_found++;
-    return sv_lost(t, raw, c->vlen, valid, gen, c->ovf.off, w, eb);
+    return sv_lost(t, loss, raw, c->vlen, valid, gen, c->ovf.off, w, eb);
 }
 
 /* --- 1. scan --------------------------------------------------------------- */
@@ -597,16 +607,16 @@ static int sv_outside(sv_tree *t, const wri_page_view *v, uint64_t off,
     if (raw != NULL) /* an overflow value's bytes as the file holds them */
         return sv_lost_raw(t, c, off, v->gen, why, raw, &t->rep->losses[loss],
                            eb);
-    t->rep->losses[loss].to_lost_found++;
+    wr_salvage_loss *l = &t->rep->losses[loss];
     if (val == NULL)
-        return sv_lost(t, c->key, c->klen, false, v->gen, off, why, eb);
+        return sv_lost(t, l, c->key, c->klen, false, v->gen, off, why, eb);
     bool valid = sv_doc_ok(t, off, c, val, why, sizeof why, eb);
     if (valid)
         snprintf(why, sizeof why,
                  "slot %u of the page at %llu (generation %llu): its key "
                  "lies outside the range the page's parent gives it",
                  i, (unsigned long long)off, (unsigned long long)v->gen);
-    return sv_lost(t, val, c->vlen, valid, v->gen, off, why, eb);
+    return sv_lost(t, l, val, c->vlen, valid, v->gen, off, why, eb);
 }
 
 /* The documents of a leaf the walk reached, in key order. With bounds (a
@@ -664,11 +674,11 @@ static int sv_walk_leaf(sv_tree *t, const wri_page_view *v, uint64_t off,
             if ((rc = sv_hole_add(t, "document", off, v->size, why, c.key,
                                   c.klen, NULL, 0, true, false, eb)) !=
                     WR_OK ||
-                (rc = sv_lost(t, val, c.vlen, false, v->gen, off, why, eb)) !=
+                (rc = sv_lost(t, &t->rep->losses[t->rep->nlosses - 1],
+                              val, c.vlen, false, v->gen, off, why, eb)) !=
                     WR_OK)
                 return rc;
             t->holes[t->nholes - 1].taken = true;
-            t->rep->losses[t->rep->nlosses - 1].to_lost_found++;
             continue;
         }
         if ((rc = sv_keep(t, c.key, c.klen, val, c.vlen, v->gen, true, eb)) !=
@@ -861,11 +871,9 @@ static int sv_fill_cell(sv_tree *t, sv_hole *h, const sv_cand *c,
         return rc;
     if (raw != NULL) /* what is left of it, else its key */
         return sv_lost_raw(t, cell, c->l->off, c->l->gen, why, raw, loss, eb);
-    if (val == NULL) {
-        loss->to_lost_found++;
-        return sv_lost(t, cell->key, cell->klen, false, c->l->gen, c->l->off,
-                       why, eb);
-    }
+    if (val == NULL)
+        return sv_lost(t, loss, cell->key, cell->klen, false, c->l->gen,
+                       c->l->off, why, eb);
     bool valid = sv_doc_ok(t, c->l->off, cell, val, why, sizeof why, eb);
     if (valid && c->live) {
         t->rep->from_scan++;
@@ -879,8 +887,8 @@ static int sv_fill_cell(sv_tree *t, sv_hole *h, const sv_cand *c,
                  "from a page of generation %llu found by the scan: not "
                  "certainly the checkpoint's",
                  (unsigned long long)c->l->gen);
-    loss->to_lost_found++;
-    return sv_lost(t, val, cell->vlen, valid, c->l->gen, c->l->off, why, eb);
+    return sv_lost(t, loss, val, cell->vlen, valid, c->l->gen, c->l->off,
+                   why, eb);
 }
 
 /* Is the scanned leaf l the very page the hole's address names: its CRC
@@ -958,8 +966,8 @@ static int sv_damaged_slots(sv_tree *t, sv_hole *h, uint8_t *buf,
                      "slot %u of the damaged page at %llu (generation %llu "
                      "by its header)",
                      i, (unsigned long long)off, (unsigned long long)gen);
-        loss->to_lost_found++;
-        if ((rc = sv_lost(t, val, c.vlen, valid, gen, off, why, eb)) != WR_OK)
+        if ((rc = sv_lost(t, loss, val, c.vlen, valid, gen, off, why, eb)) !=
+            WR_OK)
             return rc;
     }
     return WR_OK;

@@ -41,6 +41,8 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdalign.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -49,6 +51,7 @@
 #define VF_MAX_DOC (16u << 20) /* BSON's document size limit */
 #define VF_DEFAULT_CAP 1000
 #define VF_PROGRESS_EVERY 256
+#define VF_TWIN_PUBLISH 64 /* a twin's pages between two publications */
 #define VF_CACHE_BYTES (4u << 20) /* per tree, for lookups */
 
 
@@ -212,12 +215,18 @@ typedef struct vf_tree {
     wri_ps_walk w;
     /* the split (wri_ps_walk.twin): the tree of the walk's twin, which
      * reads through a source of its own and counts only for itself
-     * (added to this one's when its half is kept) */
+     * (added to this one's when its half is kept; its pages_done shown
+     * with this one's as it goes: twin_done) */
     struct vf_tree *twin;
     bool is_twin;
     uint64_t twin_checked, twin_bytes; /* a twin's pages and bytes */
     wr_verify_ckpt twin_ck;            /* a twin's counts */
     wr_errbuf twin_eb;
+    uint64_t shown; /* the pages_done last given to opts.progress */
+    /* a twin's pages_done, published every VF_TWIN_PUBLISH pages for the
+     * walk's progress (relaxed: a count to show, nothing read through
+     * it); on a line of its own, so the walk's reads stay in its cache */
+    alignas(64) atomic_uint_least64_t twin_done;
 } vf_tree;
 
 static void vt_free(vf_tree *t)
@@ -235,31 +244,50 @@ static void vt_free(vf_tree *t)
     memset(t, 0, sizeof *t);
 }
 
+/* The pages t's walk has done, its twin's so far with them (as last
+ * published). While the walk goes over a twin's half again (not kept:
+ * wri_ps_walk.twin) that half counts twice: never past the total. */
+static uint64_t vt_done(const vf_tree *t)
+{
+    uint64_t n = t->pages_done;
+    if (t->twin == NULL)
+        return n;
+    uint64_t b = atomic_load_explicit(&t->twin->twin_done,
+                                      memory_order_relaxed);
+    uint64_t room = t->pages_total > n ? t->pages_total - n : 0;
+    return n + (b < room ? b : room);
+}
+
 /* A page of n blocks done (count: it was checked, not just looked up). */
 static void vt_progress(vf_tree *t, uint64_t n, bool count)
 {
     vf_run *run = t->c.run;
-    if (t->is_twin) { /* its own thread: nothing shared */
+    uint64_t before = t->pages_done;
+    t->pages_done += n;
+    if (t->is_twin) { /* its own thread: nothing shared but its count */
         t->twin_checked += count;
         t->twin_bytes += count ? n * t->P : 0;
-        t->pages_done += n;
+        if (before / VF_TWIN_PUBLISH != t->pages_done / VF_TWIN_PUBLISH)
+            atomic_store_explicit(&t->twin_done, t->pages_done,
+                                  memory_order_relaxed);
         return;
     }
     if (count) {
         run->r->pages_checked++;
         run->r->bytes_checked += n * t->P;
     }
-    uint64_t before = t->pages_done;
-    t->pages_done += n;
-    if (before / VF_PROGRESS_EVERY == t->pages_done / VF_PROGRESS_EVERY ||
-        run->o->progress == NULL)
+    if (run->o->progress == NULL)
         return;
+    uint64_t done = vt_done(t);
+    if (done / VF_PROGRESS_EVERY <= t->shown / VF_PROGRESS_EVERY)
+        return;
+    t->shown = done;
     wr_verify_progress p = {.phase = count ? "checking"
                                            : "index cross-check",
                             .path = t->c.path,
                             .file = run->r->nfiles,
                             .nfiles = run->cap,
-                            .pages_done = t->pages_done,
+                            .pages_done = done,
                             .pages_total = t->pages_total};
     run->o->progress(&p, run->o->progress_arg);
 }
@@ -417,7 +445,6 @@ static void vt_twin_add(vf_tree *t)
     wri_itemsum_merge(&t->isum, &b->isum);
     t->c.run->r->pages_checked += b->twin_checked;
     t->c.run->r->bytes_checked += b->twin_bytes;
-    t->pages_done += b->pages_done;
 }
 
 /* Verify one checkpoint (slot si) of a file open in ps. */

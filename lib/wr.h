@@ -470,7 +470,9 @@ typedef struct wr_verify_progress {
     const char *phase; /* "checking", or "index cross-check" */
     const char *path;  /* file being read */
     size_t file, nfiles; /* 1-based */
-    uint64_t pages_done, pages_total; /* in this checkpoint of the file */
+    uint64_t pages_done, pages_total; /* in this checkpoint of the file
+                                         (blocks: a long leaf counts its
+                                         own), every thread's as it goes */
 } wr_verify_progress;
 
 typedef struct wr_verify_opts {

@@ -1584,6 +1584,49 @@ static void test_verify_split_halves(void)
     free(dir);
 }
 
+/* The split's progress: the most pages_done the checking phase showed,
+ * each call slowed (so the walk's thread, which reports, does less of the
+ * tree than its twin, whatever the scheduler does). */
+static void sp_progress(const wr_verify_progress *p, void *arg)
+{
+    uint64_t *most = arg;
+    if (strcmp(p->phase, "checking") == 0 && p->pages_done > most[0])
+        most[0] = p->pages_done;
+    most[1] = p->pages_total;
+    usleep(3000);
+}
+
+/* With two threads the progress counts the twin's pages as it goes: what
+ * it shows before the end reaches well past half of the pages checked
+ * (it showed the walk's thread's alone, its twin's added at the end),
+ * never past the total; the counts stay one thread's. */
+static void test_verify_split_progress(void)
+{
+    char *dir = tap_fresh_path("splitprog");
+    REQUIRE(build_db(dir, 4000, P512) == WR_OK);
+    char *path = join(dir, "people.main.wr");
+    uint64_t most[2] = {0, 0};
+    wr_verify_opts o = {.threads = 2, .progress = sp_progress,
+                        .progress_arg = most};
+    wr_verify_report *r1 = NULL, *r2 = NULL;
+    wr_verify_opts o1 = {.threads = 1};
+    CHECK_EQ(verify(path, &o1, &r1), WR_OK);
+    CHECK_EQ(verify(path, &o, &r2), WR_OK);
+    REQUIRE(r1 != NULL && r2 != NULL && r1->pages_checked > 600);
+    CHECK(reports_same(r1, r2));
+    CHECK_EQ(r2->pages_checked, r1->pages_checked);
+    CHECK_EQ(r2->bytes_checked, r1->bytes_checked);
+    uint64_t blocks = r2->bytes_checked / P512; /* pages_done's unit */
+    printf("# progress showed %llu of %llu blocks checked\n",
+           (unsigned long long)most[0], (unsigned long long)blocks);
+    CHECK(most[0] * 3 > blocks * 2);
+    CHECK(most[0] <= most[1]);
+    wr_verify_report_free(r1);
+    wr_verify_report_free(r2);
+    free(path);
+    free(dir);
+}
+
 /* --- the walk in place against the copying walk ------------------------- */
 
 /* Everything a walk reports, in order, folded into a running hash: each
@@ -2545,6 +2588,7 @@ int main(void)
     RUN(test_verify_problem_cap);
     RUN(test_verify_threads_same_findings);
     RUN(test_verify_split_halves);
+    RUN(test_verify_split_progress);
     RUN(test_walk_in_place_equals_copying);
     RUN(test_vfdocs_shared_checks_keep_order);
     RUN(test_verify_catalog_version_bit_is_damage);
