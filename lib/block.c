@@ -75,7 +75,7 @@
  *     compacted file is in place.
  * I14 A file created with wri_block_cfg.defer_sync (compaction's
  *     FILE.compact.tmp: no catalog or header names it, a crash leaves it
- *     as debris to remove) skips the fsyncs of I3 and I12 (blk_fsync):
+ *     as debris to remove) skips the fsyncs of I3, I10 and I12 (blk_fsync):
  *     the order they give matters only once something names the file,
  *     and its creator fsyncs it whole (wri_io_fsync) before anything
  *     does. The writeback hints still start its writes early.

@@ -53,7 +53,8 @@ struct wr_db {
     wr_db_opts opts;
     bool readonly;
     wri_catalog cat;
-    bool cat_dirty; /* a collection or index was added */
+    bool cat_dirty; /* a collection or index was added, or the last
+                       catalog write failed (wr_db_checkpoint) */
     wr_coll **colls; /* parallel to cat.coll; NULL until opened */
     wri_lock *lock;
     bool made_dir; /* wr_db_open created the directory */
@@ -977,13 +978,15 @@ int wr_db_checkpoint(wr_db *db, wr_errbuf *eb)
     db->cat.gen++;
     bool renamed = false;
     rc = wri_catalog_write(db->dir, &db->cat, &renamed, eb);
+    /* after a failure the next checkpoint writes the catalog, changes or
+     * not: the trees' new generations are in no durable catalog */
+    db->cat_dirty = rc != WR_OK;
     if (rc != WR_OK && !renamed) { /* the old catalog is in place */
         db->cat.gen--;
         return rc;
     }
     /* the new one is (if rc: its directory's fsync failed, the next
      * checkpoint's makes it durable): its generation is the database's */
-    db->cat_dirty = false;
     if (rc != WR_OK)
         return rc;
     WRI_DIAG(wri_diag_db, db->dir);

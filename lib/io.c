@@ -169,9 +169,14 @@ static void io_env_init(void)
     }
 }
 
+/* Written only when it changes: an open or read on two threads at once
+ * (compact's C5: the copy's fsync on a side thread while it is verified)
+ * then only reads it, as the ops do. */
 static void io_rehot(void)
 {
-    io_hot = !io_env_done || io_plan.kind != WRI_FAULT_NONE || io_trace;
+    bool hot = !io_env_done || io_plan.kind != WRI_FAULT_NONE || io_trace;
+    if (io_hot != hot)
+        io_hot = hot;
 }
 
 void wri_io_fault_set(const wri_fault_plan *plan)

@@ -142,8 +142,10 @@ static bool rp_plain_name(const char *s)
     return s[0] != '\0' && s[0] != '.' && strchr(s, '/') == NULL;
 }
 
+/* *renamed as wri_io_write_atomic's: the journal took its name (also when
+ * the directory's fsync then failed). */
 static int journal_write(const char *dir, const char *name, const rp_journal *j,
-                         wr_errbuf *eb)
+                         bool *renamed, wr_errbuf *eb)
 {
     int rc;
     bson_t doc, arr, d;
@@ -174,6 +176,7 @@ static int journal_write(const char *dir, const char *name, const rp_journal *j,
     }
     bson_append_array_end(&doc, &arr);
     size_t len = RP_JOURNAL_HDR + doc.len;
+    *renamed = false;
     if ((buf = calloc(1, len)) == NULL) {
         bson_destroy(&doc);
         return WR_ERR(eb, WR_ENOMEM, "out of memory");
@@ -183,7 +186,7 @@ static int journal_write(const char *dir, const char *name, const rp_journal *j,
     wri_put32(buf + 16, doc.len);
     memcpy(buf + RP_JOURNAL_HDR, bson_get_data(&doc), doc.len);
     wri_put32(buf, wri_crc32(0, buf + 4, len - 4));
-    rc = wri_io_write_atomic(dir, name, buf, len, NULL, eb);
+    rc = wri_io_write_atomic(dir, name, buf, len, renamed, eb);
     bson_destroy(&doc);
     free(buf);
     return rc;
@@ -577,9 +580,10 @@ int wri_replace_commit(const char *dir, const char *journal,
     if ((rc = wri_file_crc(cpath, &j.commit_size, &j.commit_crc, eb)) != WR_OK)
         goto out;
     /* 3: from here a rerun rolls forward */
-    rc = journal_write(dir, journal, &j, eb);
+    bool renamed;
+    rc = journal_write(dir, journal, &j, &renamed, eb);
     /* a failed write may still have renamed the journal into place */
-    res->journaled = rc == WR_OK || wri_replace_pending(dir, journal);
+    res->journaled = rc == WR_OK || renamed;
     if (rc != WR_OK)
         goto out;
     if ((rc = rp_forward(dir, journal, &j, false, res, eb)) == WR_OK)

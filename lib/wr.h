@@ -124,7 +124,9 @@ void wr_db_close(wr_db *db);
  * generation (wr_db_generation) stays the one before, unless the new
  * catalog took its name and only the fsync of its directory failed: then
  * it is in place, readers see it, and the generation is its own (the
- * checkpoint counts as made; its durability is the next checkpoint's). */
+ * checkpoint counts as made; its durability is the next checkpoint's).
+ * After a failed catalog write the next checkpoint writes the catalog,
+ * changes or not. */
 int wr_db_checkpoint(wr_db *db, wr_errbuf *eb);
 /* Catalog generation of the open snapshot. */
 uint64_t wr_db_generation(const wr_db *db);

@@ -753,6 +753,38 @@ static void trace_loader_write(uint64_t op, const char *what,
         w->op = op;
 }
 
+/* Op op of compacting dir (a write or fsync of the copy) failing with
+ * WR_ECORRUPT, then WR_EIO: the run returns that code, the file's status
+ * is "failed", not "damaged" (what wr-compact --json prints), the message
+ * names the copy and how (what), the original file stays as it was (orig)
+ * and no copy is left. */
+static void copy_op_fails(const char *dir, uint64_t op, const char *what,
+                          const char *file, const uint8_t *orig, size_t len0)
+{
+    wr_errbuf eb = {0};
+    static const int codes[] = {WR_ECORRUPT, WR_EIO};
+    for (int k = 0; k < 2; k++) {
+        wri_fault_plan p = {.kind = WRI_FAULT_FAIL, .at = op,
+                            .err = codes[k]};
+        collect col;
+        wri_io_fault_set(&p);
+        int rc = compact(dir, NULL, NULL, &col, &eb);
+        wri_io_fault_set(NULL);
+        CHECK_EQ(rc, codes[k]);
+        printf("# %s: %s\n", wr_errname(codes[k]), eb.msg);
+        REQUIRE(col.n == 1);
+        CHECK(strcmp(col.f[0].status, "failed") == 0);
+        CHECK_EQ(col.f[0].rc, codes[k]);
+        CHECK(strstr(eb.msg, ".compact.tmp") != NULL);
+        CHECK(strstr(eb.msg, what) != NULL);
+        CHECK(strstr(eb.msg, "injected") != NULL);
+        CHECK(strstr(eb.msg, "damaged") == NULL);
+        CHECK(strstr(eb.msg, "not compacted") == NULL);
+        CHECK(same_bytes(file, orig, len0));
+        CHECK(!tmp_files_in(dir));
+    }
+}
+
 /* Which side failed decides the blame (compact.c C4), not the code: a
  * write of the copy failing on the loader's side is the copy's failure,
  * even with WR_ECORRUPT (the code damage has), never "the original is
@@ -799,29 +831,68 @@ static void test_compact_blames_the_side_that_failed(void)
     REQUIRE_OK(rc, &eb);
     REQUIRE(w.op > 0);
     free(probe);
-    static const int codes[] = {WR_ECORRUPT, WR_EIO};
-    for (int k = 0; k < 2; k++) {
-        wri_fault_plan p = {.kind = WRI_FAULT_FAIL, .at = w.op,
-                            .err = codes[k]};
-        collect col;
-        wri_io_fault_set(&p);
-        rc = compact(dir, NULL, NULL, &col, &eb);
-        wri_io_fault_set(NULL);
-        CHECK_EQ(rc, codes[k]);
-        printf("# %s: %s\n", wr_errname(codes[k]), eb.msg);
-        REQUIRE(col.n == 1);
-        CHECK(strcmp(col.f[0].status, "failed") == 0);
-        CHECK_EQ(col.f[0].rc, codes[k]);
-        CHECK(strstr(eb.msg, ".compact.tmp") != NULL);
-        CHECK(strstr(eb.msg, "injected") != NULL);
-        CHECK(strstr(eb.msg, "is damaged") == NULL);
-        CHECK(strstr(eb.msg, "not compacted") == NULL);
-        CHECK(same_bytes(file, orig, len0));
-        CHECK(!tmp_files_in(dir));
-    }
+    copy_op_fails(dir, w.op, "pwrite", file, orig, len0);
     /* and the run the fault stopped goes through */
     REQUIRE_OK(compact(dir, NULL, NULL, NULL, &eb), &eb);
     CHECK(file_size(file) < len0);
+    free(orig);
+    free(file);
+    free(dir);
+}
+
+/* The one fsync of the copy (*.compact.tmp: its commits skip theirs,
+ * block.c I14), on C5's side thread. */
+static void trace_copy_fsync(uint64_t op, const char *what, const char *path,
+                             uint64_t off, size_t len, void *arg)
+{
+    uint64_t *at = arg;
+    const char *tmp = ".compact.tmp";
+    size_t n = strlen(path), k = strlen(tmp);
+    (void)off;
+    (void)len;
+    if (*at == 0 && strcmp(what, "fsync") == 0 && n >= k &&
+        strcmp(path + n - k, tmp) == 0)
+        *at = op;
+}
+
+/* That fsync failing (C5's side thread) fails the file: the run returns
+ * its error, the status is "failed", not "damaged", even with the code
+ * damage has, the original stays as it was and no copy is left; then a
+ * run goes through. */
+static void test_compact_copy_fsync_fails(void)
+{
+    wr_errbuf eb = {0};
+    char *dir = tap_fresh_path("copysync");
+    char *file = path2(dir, "c.main.wr");
+    wr_db_opts dbo = {.create = true, .page_size = 512, .holder = "test"};
+    wr_db *db = NULL;
+    wr_coll *c = NULL;
+    int rc;
+    REQUIRE_OK(wr_db_open(dir, &dbo, &db, &eb), &eb);
+    rc = wr_coll_open(db, "c", true, &c, &eb);
+    for (int i = 0; i < 300 && rc == WR_OK; i++) {
+        bson_t *d = BCON_NEW("_id", BCON_INT32(i), "x", BCON_INT32(i * 7));
+        rc = wr_coll_put(c, d, NULL, &eb);
+        bson_destroy(d);
+    }
+    REQUIRE_OK(db_build_end(db, rc, "copysync", &eb), &eb);
+    size_t len0;
+    uint8_t *orig = slurp(file, &len0);
+    REQUIRE(orig != NULL);
+    char *probe = tap_fresh_path("copysync-probe");
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "cp -a '%s' '%s'", dir, probe);
+    REQUIRE(system(cmd) == 0);
+    uint64_t op = 0;
+    wri_io_fault_set(NULL);
+    wri_io_trace_set(trace_copy_fsync, &op);
+    rc = compact(probe, NULL, NULL, NULL, &eb);
+    wri_io_trace_set(NULL, NULL);
+    REQUIRE_OK(rc, &eb);
+    REQUIRE(op > 0);
+    free(probe);
+    copy_op_fails(dir, op, "fsync", file, orig, len0);
+    REQUIRE_OK(compact(dir, NULL, NULL, NULL, &eb), &eb);
     free(orig);
     free(file);
     free(dir);
@@ -1577,6 +1648,7 @@ int main(void)
     RUN(test_compact_dry_run_estimate_is_exact);
     RUN(test_compact_refuses_a_damaged_file);
     RUN(test_compact_blames_the_side_that_failed);
+    RUN(test_compact_copy_fsync_fails);
     RUN(test_compact_single_files);
     RUN(test_compact_backup);
     RUN(test_compact_lock_held);

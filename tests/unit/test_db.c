@@ -1447,6 +1447,75 @@ static void test_db_checkpoint_dir_fsync_fails_after_rename(void)
     free(dir);
 }
 
+/* The op numbers of the catalog's rename and of the directory fsync
+ * right after it. */
+typedef struct {
+    uint64_t rename;
+    cat_sync sync;
+} cat_ops;
+
+static void trace_catalog_ops(uint64_t op, const char *what,
+                              const char *path, uint64_t off, size_t len,
+                              void *arg)
+{
+    cat_ops *s = arg;
+    trace_catalog_sync(op, what, path, off, len, &s->sync);
+    if (s->sync.renamed && s->rename == 0)
+        s->rename = op;
+}
+
+/* A checkpoint whose catalog write fails (its rename, or the directory's
+ * fsync after it) leaves the catalog to write again: the next checkpoint
+ * writes it though nothing changed since, and the documents the failed
+ * one committed to the tree are there on reopen. It returned WR_OK and
+ * wrote nothing: the trees' new generations were in no catalog on disk
+ * (the rename's failure) or in one not made durable. */
+static void test_db_checkpoint_after_failed_catalog_writes_it(void)
+{
+    wr_errbuf eb = {0};
+    char *learn = tap_fresh_path("catretry-learn");
+    wr_coll *c;
+    wr_db *db;
+    cat_ops co = {0, {false, 0}};
+    one_committed_one_not(learn, &db, &c);
+    REQUIRE(db != NULL);
+    wri_io_fault_set(NULL);
+    wri_io_trace_set(trace_catalog_ops, &co);
+    REQUIRE_OK(wr_db_checkpoint(db, &eb), &eb);
+    wri_io_trace_set(NULL, NULL);
+    wr_db_close(db);
+    uint64_t ops[2] = {co.rename, co.sync.op};
+    REQUIRE(ops[0] > 0 && ops[1] == ops[0] + 1);
+    for (int k = 0; k < 2; k++) { /* the rename, the directory's fsync */
+        char *dir = tap_fresh_path(k == 0 ? "catretry-rename"
+                                          : "catretry-dirsync");
+        one_committed_one_not(dir, &db, &c);
+        REQUIRE(db != NULL);
+        uint64_t gen = wr_db_generation(db);
+        wri_fault_plan p = {.kind = WRI_FAULT_FAIL, .at = ops[k],
+                            .err = WR_EIO};
+        wri_io_fault_set(&p);
+        CHECK_EQ(wr_db_checkpoint(db, &eb), WR_EIO);
+        wri_io_fault_set(NULL);
+        CHECK_EQ(wr_db_generation(db), gen + (uint64_t)k);
+        wr_errbuf_clear(&eb);
+        REQUIRE_OK(wr_db_checkpoint(db, &eb), &eb); /* nothing changed */
+        CHECK_EQ(wr_db_generation(db), gen + 1 + (uint64_t)k);
+        wr_db_close(db);
+        wri_catalog cat = {0};
+        REQUIRE_OK(wri_catalog_read(dir, &cat, &eb), &eb);
+        CHECK_EQ(cat.gen, gen + 1 + (uint64_t)k);
+        wri_catalog_free(&cat);
+        wr_db_opts ro = {.readonly = true};
+        REQUIRE_OK(wr_db_open(dir, &ro, &db, &eb), &eb);
+        REQUIRE_OK(wr_coll_open(db, "c", false, &c, &eb), &eb);
+        CHECK_EQ(wr_coll_count(c), 2);
+        wr_db_close(db);
+        free(dir);
+    }
+    free(learn);
+}
+
 /* Regression (found by the wr-dump work): creating a second collection
  * moved the catalog array under the first one's open trees. */
 static void test_db_two_new_collections_one_session(void)
@@ -1768,6 +1837,7 @@ int main(void)
     RUN(test_db_close_keeps_a_committed_directory);
     RUN(test_db_checkpoint_dir_fsync_fails_after_rename);
     RUN(test_db_catalog_link_refused);
+    RUN(test_db_checkpoint_after_failed_catalog_writes_it);
     RUN(test_catalog_decode_rejects_garbage);
     RUN(test_catalog_read_refuses_an_oversized_file);
     RUN(test_load_crash_sweep);
