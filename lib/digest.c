@@ -10,11 +10,12 @@
  * was migrated from, hold the same content exactly when their digests are
  * equal. wr-verify --digest and wr-migrate --digest show it.
  *
- * The same functions make the fingerprints compact and migrate compare
- * internally (WR_DIGEST_XXH128: XXH3-128 from libxxhash, 10-20x faster
- * than SHA-256): a comparison of what a build wrote with what the new
- * file's verify read catches bugs, not adversaries, so a
- * non-cryptographic 128-bit hash is enough there.
+ * WR_DIGEST_XXH128 is XXH3-128 from libxxhash, 10-20x faster than
+ * SHA-256. The fingerprint compact and migrate compare (what a build
+ * wrote against what the new file's verify read) is not a stream but a
+ * sum of one XXH3-128 hash per item (wri_itemsum), so that the verify can
+ * take it in two halves on two threads; it catches bugs, not
+ * adversaries, so a non-cryptographic 128-bit hash is enough there.
  *
  * Calls nothing in the library but err, ipipe (the byte pipe of
  * wri_digest_new_async) and the public cursor API for wr_coll_digest.

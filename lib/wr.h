@@ -365,8 +365,10 @@ typedef enum wr_digest_kind {
                             --digest and wr-migrate --digest report */
     WR_DIGEST_XXH128,    /* XXH3-128 (libxxhash), 16 bytes, 10-20x faster:
                             a fingerprint against bugs, not adversaries
-                            (not cryptographic); compact's and migrate's
-                            internal comparisons */
+                            (not cryptographic) of the content, like
+                            SHA-256's (compact's and migrate's item
+                            fingerprint is a sum of per-item XXH3-128
+                            hashes instead: wr_verify_ckpt.item_digest) */
 } wr_digest_kind;
 /* Bytes of a kind's digest (0: WR_DIGEST_NONE or unknown). */
 size_t wr_digest_len(wr_digest_kind kind);
